@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from okno.api.deps import AdminOperator, CurrentOperator, ManagerOperator, ReadSession, WriteSession
+from okno.api.schemas import OperatorIn, OperatorOut, TeamIn, TeamOut
+from okno.auth.service import create_operator
+from okno.kit.errors import Conflict
+from okno.models import Operator, Team
+
+router = APIRouter(prefix="/api/v1", tags=["operators"])
+
+
+@router.post("/operators", response_model=OperatorOut, status_code=201)
+async def add_operator(body: OperatorIn, admin: AdminOperator, session: WriteSession) -> OperatorOut:
+    operator = await create_operator(
+        session, email=body.email, password=body.password, name=body.name, role=body.role, actor_id=admin.id
+    )
+    return OperatorOut.model_validate(operator)
+
+
+@router.get("/operators")
+async def list_operators(_: CurrentOperator, session: ReadSession) -> dict:
+    rows = await session.scalars(select(Operator).order_by(Operator.id))
+    return {"items": [OperatorOut.model_validate(o) for o in rows]}
+
+
+@router.post("/teams", response_model=TeamOut, status_code=201)
+async def add_team(body: TeamIn, _: ManagerOperator, session: WriteSession) -> TeamOut:
+    name = body.name.strip()
+    if await session.scalar(select(Team.id).where(Team.name == name)):
+        raise Conflict(f"team {name!r} already exists")
+    team = Team(name=name)
+    session.add(team)
+    await session.flush()
+    return TeamOut.model_validate(team)
+
+
+@router.get("/teams")
+async def list_teams(_: CurrentOperator, session: ReadSession) -> dict:
+    return {"items": [TeamOut.model_validate(t) for t in await session.scalars(select(Team).order_by(Team.id))]}

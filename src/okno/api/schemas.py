@@ -1,0 +1,145 @@
+"""Response and request bodies of the public API (``/api/v1``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class LoginIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class OperatorIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    name: str = Field(default="", max_length=200)
+    role: str = "operator"
+
+
+class OperatorOut(_Out):
+    id: int
+    email: str
+    name: str
+    role: str
+    locale: str
+    is_active: bool
+
+
+class TeamIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TeamOut(_Out):
+    id: int
+    name: str
+
+
+class ChannelIn(BaseModel):
+    kind: str = Field(max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    team_id: int | None = None
+
+
+class ChannelOut(BaseModel):
+    id: int
+    kind: str
+    name: str
+    team_id: int | None
+    is_active: bool
+    webhook_url: str
+    config: dict[str, Any]
+    created_at: datetime
+
+
+class ChannelKindOut(BaseModel):
+    kind: str
+    title: str
+    config_schema: dict[str, Any]
+    capabilities: dict[str, Any]
+
+
+class IdentityOut(_Out):
+    kind: str
+    value: str
+    source_channel_id: int | None = None
+    created_at: datetime
+
+
+class CustomerOut(_Out):
+    id: int
+    name: str
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    identities: list[IdentityOut] = Field(default_factory=list)
+
+
+class TimelineEventOut(_Out):
+    id: int
+    kind: str
+    occurred_at: datetime
+    conversation_id: int | None
+    message_id: int | None
+    channel_id: int | None
+    actor_id: int | None
+    data: dict[str, Any]
+
+
+class ConversationOut(_Out):
+    id: int
+    customer_id: int
+    channel_id: int | None
+    status: str
+    reason: str | None
+    priority: int
+    team_id: int | None
+    assignee_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    resolved_at: datetime | None
+
+
+class MessageOut(_Out):
+    id: int
+    conversation_id: int
+    customer_id: int
+    channel_id: int | None
+    direction: str
+    text: str
+    attachments: list[dict[str, Any]]
+    provider_message_id: str | None
+    status: str
+    error: str | None
+    author_id: int | None
+    created_at: datetime
+    status_updated_at: datetime
+
+
+class MessageIn(BaseModel):
+    text: str = Field(min_length=1, max_length=65_536)
+    channel_id: int | None = None
+    internal: bool = False
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: int | None = None

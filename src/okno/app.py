@@ -1,0 +1,51 @@
+"""The ASGI application: API, provider webhooks, and (embedded mode) the background workers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from okno import __version__
+from okno.api import auth, channels, conversations, customers, operators, webhooks
+from okno.api.errors import install_error_handlers
+from okno.config import Settings, get_settings
+from okno.context import AppContext, build_context
+from okno.kit.logging import configure_logging
+
+
+def create_app(settings: Settings | None = None, *, start_workers: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx: AppContext = build_context(settings)
+        app.state.ctx = ctx
+        if settings.fake_providers:
+            from okno.fakes import mount_fake_providers
+
+            await mount_fake_providers(app, ctx)
+        if settings.embedded_workers if start_workers is None else start_workers:
+            ctx.start_workers()
+        try:
+            yield
+        finally:
+            await ctx.close()
+
+    app = FastAPI(title="okno", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    for module in (auth, operators, channels, customers, conversations, webhooks):
+        app.include_router(module.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory okno.app:app_factory``."""
+    return create_app()

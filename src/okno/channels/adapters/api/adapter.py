@@ -1,0 +1,160 @@
+"""The generic API channel: how CRMs and custom apps plug into okno.
+
+Inbound: ``POST /webhooks/{channel_id}`` with a signed JSON body. Outbound: okno POSTs each reply,
+signed the same way and carrying an ``Idempotency-Key`` that stays the same across retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
+
+from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
+from okno.channels.base import (
+    Capabilities,
+    InboundMessage,
+    OutboundMessage,
+    PermanentFailure,
+    RetryLater,
+    SenderIdentity,
+    SendResult,
+    TemporaryFailure,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
+
+MAX_TEXT = 65_536
+DEFAULT_RETRY_AFTER = 5.0
+
+
+class ApiChannelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: SecretStr = Field(min_length=16, description="HMAC-SHA256 key for both directions")
+    outbound_url: HttpUrl | None = Field(default=None, description="Where okno POSTs operator replies")
+
+
+class _From(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    phone: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=320)
+    external_id: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=300)
+
+
+class _InboundBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: str = Field(min_length=1, max_length=255)
+    from_: _From = Field(alias="from")
+    text: str = Field(default="", max_length=MAX_TEXT)
+    attachments: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+
+
+class ApiChannel:
+    kind: ClassVar[str] = "api"
+    title: ClassVar[str] = "API / CRM"
+    config_model: ClassVar[type[BaseModel]] = ApiChannelConfig
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "file"})
+    )
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+
+    def handle_webhook(self, config: ApiChannelConfig, request: WebhookRequest) -> WebhookResult:
+        if request.method != "POST":
+            raise WebhookRejected(405, "the API channel accepts POST only")
+        if not signature_matches(config.secret.get_secret_value(), request.body, request.headers.get(SIGNATURE_HEADER)):
+            raise WebhookRejected(401, "missing or invalid X-Okno-Signature")
+        try:
+            body = _InboundBody.model_validate_json(request.body)
+        except ValidationError as exc:
+            raise WebhookRejected(422, _first_error(exc)) from exc
+        sender = body.from_
+        identities = [
+            SenderIdentity(kind=kind, value=value)
+            for kind, value in (
+                ("external", f"{self.channel_id}:{sender.external_id}" if sender.external_id else None),
+                ("phone", sender.phone),
+                ("email", sender.email),
+            )
+            if value
+        ]
+        if not identities:
+            raise WebhookRejected(422, "from needs at least one of phone, email, external_id")
+        item = InboundMessage(
+            provider_id=body.message_id,
+            provider_message_id=body.message_id,
+            sender=identities,
+            sender_name=sender.name or "",
+            text=body.text,
+            attachments=body.attachments,
+        )
+        return WebhookResult(items=[item])
+
+    async def send(self, config: ApiChannelConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
+        if config.outbound_url is None:
+            raise PermanentFailure("channel has no outbound_url configured")
+        external = message.recipient.first("external")
+        prefix = f"{self.channel_id}:"
+        body = orjson.dumps(
+            {
+                "message_id": str(message.message_id),
+                "conversation_id": str(message.conversation_id),
+                "customer_id": str(message.recipient.customer_id),
+                "to": {
+                    "external_id": external[len(prefix) :] if external and external.startswith(prefix) else None,
+                    "phone": message.recipient.first("phone"),
+                    "email": message.recipient.first("email"),
+                    "name": message.recipient.name or None,
+                },
+                "text": message.text,
+                "attachments": list(message.attachments),
+            }
+        )
+        headers = {
+            "content-type": "application/json",
+            SIGNATURE_HEADER: sign(config.secret.get_secret_value(), body),
+            "idempotency-key": message.idempotency_key,
+        }
+        try:
+            response = await http.post(str(config.outbound_url), content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+        return _interpret(response)
+
+
+def _interpret(response: httpx.Response) -> SendResult:
+    code = response.status_code
+    if 200 <= code < 300:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        provider_id = data.get("id") if isinstance(data, dict) else None
+        return SendResult(provider_message_id=str(provider_id) if provider_id is not None else None)
+    reason = f"HTTP {code}: {response.text[:300]}".rstrip(": ")
+    if code == 429:
+        raise RetryLater(reason, _retry_after(response))
+    if code in (408, 425) or code >= 500:
+        raise TemporaryFailure(reason)
+    raise PermanentFailure(reason)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", DEFAULT_RETRY_AFTER)))
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+    return f"invalid payload at {where}: {err.get('msg', 'invalid')}"

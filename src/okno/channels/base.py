@@ -1,0 +1,161 @@
+"""The contract every channel adapter implements, and the typed values it trades with the core.
+
+Core code talks to adapters only through this module and the registry; it never imports an
+adapter and never branches on an adapter's name, only on its declared capabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    max_text_length: int
+    media_kinds: frozenset[str] = frozenset()
+    read_receipts: bool = False
+    delivery_statuses: bool = False
+    # How long after the customer's last message a free-form reply is allowed (None: always).
+    reply_window: timedelta | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "max_text_length": self.max_text_length,
+            "media_kinds": sorted(self.media_kinds),
+            "read_receipts": self.read_receipts,
+            "delivery_statuses": self.delivery_statuses,
+            "reply_window_seconds": self.reply_window.total_seconds() if self.reply_window else None,
+        }
+
+
+# ---- inbound -------------------------------------------------------------------------------
+
+
+class SenderIdentity(BaseModel):
+    """A raw key as the provider gave it; the core normalises it."""
+
+    kind: str
+    value: str
+
+
+class InboundMessage(BaseModel):
+    kind: Literal["message"] = "message"
+    provider_id: str = Field(min_length=1, max_length=255)  # the dedupe key within the channel
+    provider_message_id: str | None = None
+    sender: list[SenderIdentity] = Field(default_factory=list)
+    sender_name: str = ""
+    text: str = ""
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)  # page URL, UTM tags, provider extras
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    method: str
+    headers: Mapping[str, str]  # lower-case names
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookReply:
+    status_code: int = 200
+    body: bytes | None = None  # None: okno answers with its own JSON summary
+    media_type: str = "application/json"
+
+
+@dataclass
+class WebhookResult:
+    items: list[InboundMessage] = field(default_factory=list)
+    reply: WebhookReply = field(default_factory=WebhookReply)
+
+
+class WebhookRejected(Exception):
+    """Verification or parsing refused the request; nothing is stored."""
+
+    def __init__(self, status_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status_code = status_code
+        self.reason = reason
+
+
+# ---- outbound ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    customer_id: int
+    name: str
+    identities: tuple[tuple[str, str], ...]  # (kind, normalised value)
+
+    def first(self, kind: str) -> str | None:
+        return next((v for k, v in self.identities if k == kind), None)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    message_id: int
+    conversation_id: int
+    text: str
+    recipient: Recipient
+    idempotency_key: str
+    attempt: int
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str | None = None
+
+
+class DeliveryError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryLater(DeliveryError):
+    """The provider asked us to wait (rate limit): retry after the hinted delay."""
+
+    def __init__(self, reason: str, after_seconds: float) -> None:
+        super().__init__(reason)
+        self.after_seconds = after_seconds
+
+
+class TemporaryFailure(DeliveryError):
+    """Network trouble or a provider 5xx: retry with backoff."""
+
+
+class PermanentFailure(DeliveryError):
+    """The provider refused for good (blocked, invalid recipient…): the message fails with this reason."""
+
+
+class NeedsAction(PermanentFailure):
+    """Fails now, and an operator must act (reply window closed, channel token revoked…)."""
+
+
+# ---- the adapter protocol ------------------------------------------------------------------
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel, contravariant=True)
+
+
+class ChannelAdapter(Protocol, Generic[ConfigT]):
+    kind: ClassVar[str]
+    title: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+    capabilities: ClassVar[Capabilities]
+
+    def handle_webhook(self, config: ConfigT, request: WebhookRequest) -> WebhookResult:
+        """Verify and parse one provider request. CPU only: runs on the hot path."""
+        ...
+
+    async def send(self, config: ConfigT, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
+        """Hand one message to the provider, or raise a DeliveryError subclass."""
+        ...

@@ -1,0 +1,186 @@
+"""Outbound delivery worker: hands queued messages to their channel adapter, with retries.
+
+Jobs are leased (``locked_until``) in a short transaction so several workers never send the same
+job at once; the provider call happens with no transaction open; the outcome is written in a
+second short transaction. The job's idempotency key goes out on every attempt, so a retry of a
+delivery that did land is a no-op at the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import structlog
+from sqlalchemy import or_, select, update
+
+from okno.bus.outbox import record_events
+from okno.channels.base import DeliveryError, OutboundMessage, PermanentFailure, Recipient, RetryLater, SendResult
+from okno.channels.directory import ChannelDirectory
+from okno.kit.db import Database
+from okno.kit.time import utcnow
+from okno.models import Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_seconds: float = 2.0
+    max_seconds: float = 600.0
+
+    def delay(self, attempt: int, hint: float | None = None) -> float:
+        """Exponential backoff with ±20 % jitter; a provider's hint is a floor, never shortened."""
+        backoff = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+        return max(backoff if hint is None else 0.0, hint or 0.0)
+
+
+@dataclass(frozen=True)
+class _Lease:
+    job_id: int
+    attempt: int
+    channel_id: int
+    outbound: OutboundMessage
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        channels: ChannelDirectory,
+        http: httpx.AsyncClient,
+        *,
+        policy: RetryPolicy,
+        batch_size: int = 20,
+        send_timeout: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.channels = channels
+        self.http = http
+        self.policy = policy
+        self.batch_size = batch_size
+        self.lease_for = timedelta(seconds=send_timeout * 3)
+
+    async def drain_once(self) -> int:
+        leases = await self._lease()
+        if leases:
+            outcomes = await asyncio.gather(*(self._send(lease) for lease in leases))
+            await self._settle(list(zip(leases, outcomes, strict=True)))
+        return len(leases)
+
+    async def _lease(self) -> list[_Lease]:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            jobs = (
+                await session.execute(
+                    select(DeliveryJob.id, DeliveryJob.attempts, DeliveryJob.channel_id, DeliveryJob.idempotency_key, DeliveryJob.message_id)
+                    .where(
+                        DeliveryJob.status == "pending",
+                        DeliveryJob.next_attempt_at <= now,
+                        or_(DeliveryJob.locked_until.is_(None), DeliveryJob.locked_until < now),
+                    )
+                    .order_by(DeliveryJob.next_attempt_at, DeliveryJob.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not jobs:
+                return []
+            await session.execute(
+                update(DeliveryJob).where(DeliveryJob.id.in_([j.id for j in jobs])).values(locked_until=now + self.lease_for)
+            )
+            messages = {
+                m.id: m
+                for m in (await session.scalars(select(Message).where(Message.id.in_([j.message_id for j in jobs])))).all()
+            }
+            recipients = await _recipients(session, {m.customer_id for m in messages.values()})
+        return [
+            _Lease(
+                job_id=j.id,
+                attempt=j.attempts + 1,
+                channel_id=j.channel_id,
+                outbound=OutboundMessage(
+                    message_id=j.message_id,
+                    conversation_id=messages[j.message_id].conversation_id,
+                    text=messages[j.message_id].text,
+                    recipient=recipients[messages[j.message_id].customer_id],
+                    idempotency_key=j.idempotency_key,
+                    attempt=j.attempts + 1,
+                    attachments=tuple(messages[j.message_id].attachments or ()),
+                ),
+            )
+            for j in jobs
+        ]
+
+    async def _send(self, lease: _Lease) -> SendResult | DeliveryError:
+        channel = await self.channels.get(lease.channel_id)
+        if channel is None:
+            return PermanentFailure(f"channel {lease.channel_id} is missing or disabled")
+        try:
+            return await channel.adapter.send(channel.config, lease.outbound, self.http)
+        except DeliveryError as exc:
+            return exc
+        except Exception as exc:  # an adapter bug must not kill the worker; retry, then fail visibly
+            log.exception("adapter_send_crashed", channel_id=lease.channel_id, job_id=lease.job_id)
+            return DeliveryError(f"adapter error: {type(exc).__name__}: {exc}")
+
+    async def _settle(self, outcomes: list[tuple[_Lease, SendResult | DeliveryError]]) -> None:
+        now = utcnow()
+        events: list[tuple[str, dict]] = []
+        async with self.db.transaction() as session:
+            for lease, outcome in outcomes:
+                msg = lease.outbound
+                if isinstance(outcome, SendResult):
+                    job_values = {"status": "done", "attempts": lease.attempt, "last_error": None, "locked_until": None}
+                    msg_values = {"status": MessageStatus.sent.value, "provider_message_id": outcome.provider_message_id, "error": None, "status_updated_at": now}
+                    topic = "message.sent"
+                elif isinstance(outcome, PermanentFailure) or lease.attempt >= self.policy.max_attempts:
+                    reason = outcome.reason if isinstance(outcome, PermanentFailure) else f"gave up after {lease.attempt} attempts: {outcome.reason}"
+                    job_values = {"status": "failed", "attempts": lease.attempt, "last_error": reason, "locked_until": None}
+                    msg_values = {"status": MessageStatus.failed.value, "error": reason, "status_updated_at": now}
+                    topic = "message.failed"
+                else:
+                    hint = outcome.after_seconds if isinstance(outcome, RetryLater) else None
+                    delay = self.policy.delay(lease.attempt, hint)
+                    job_values = {
+                        "attempts": lease.attempt,
+                        "last_error": outcome.reason,
+                        "locked_until": None,
+                        "next_attempt_at": now + timedelta(seconds=delay),
+                    }
+                    msg_values = {"error": f"retrying in {delay:.1f}s (attempt {lease.attempt}): {outcome.reason}"}
+                    topic = None
+                await session.execute(update(DeliveryJob).where(DeliveryJob.id == lease.job_id).values(**job_values))
+                await session.execute(update(Message).where(Message.id == msg.message_id).values(**msg_values))
+                if topic:
+                    data = {"message_id": msg.message_id, "conversation_id": msg.conversation_id, "customer_id": msg.recipient.customer_id, "channel_id": lease.channel_id}
+                    if topic == "message.failed":
+                        data["reason"] = msg_values["error"]
+                    events.append((topic, data))
+                    session.add(
+                        TimelineEvent(
+                            customer_id=msg.recipient.customer_id,
+                            conversation_id=msg.conversation_id,
+                            message_id=msg.message_id,
+                            channel_id=lease.channel_id,
+                            kind=topic,
+                            data={k: v for k, v in data.items() if k == "reason"},
+                            occurred_at=now,
+                        )
+                    )
+            await record_events(session, events)
+
+
+async def _recipients(session, customer_ids: set[int]) -> dict[int, Recipient]:  # noqa: ANN001
+    names = dict((await session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(customer_ids)))).all())
+    keys: dict[int, list[tuple[str, str]]] = {cid: [] for cid in customer_ids}
+    rows = await session.execute(
+        select(Identity.customer_id, Identity.kind, Identity.value).where(Identity.customer_id.in_(customer_ids)).order_by(Identity.id)
+    )
+    for cid, kind, value in rows:
+        keys[cid].append((kind, value))
+    return {cid: Recipient(customer_id=cid, name=names.get(cid, ""), identities=tuple(keys[cid])) for cid in customer_ids}

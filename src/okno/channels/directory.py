@@ -1,0 +1,62 @@
+"""In-memory cache of live channels (adapter + opened config) for the hot paths.
+
+Entries expire after ``ttl`` seconds so a change made by another process is seen soon; changes
+made in this process invalidate at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from okno.channels.base import ChannelAdapter
+from okno.channels.registry import build_adapter
+from okno.channels.service import open_config
+from okno.kit.crypto import SecretBox
+from okno.kit.db import Database
+from okno.models import Channel
+
+
+@dataclass(frozen=True)
+class LiveChannel:
+    id: int
+    kind: str
+    name: str
+    team_id: int | None
+    adapter: ChannelAdapter
+    config: BaseModel
+
+
+class ChannelDirectory:
+    def __init__(self, db: Database, box: SecretBox, *, ttl: float = 10.0) -> None:
+        self.db = db
+        self.box = box
+        self.ttl = ttl
+        self._entries: dict[int, tuple[float, LiveChannel | None]] = {}
+
+    async def get(self, channel_id: int) -> LiveChannel | None:
+        cached = self._entries.get(channel_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.reading() as session:
+            channel = await session.get(Channel, channel_id)
+        live = None
+        if channel is not None and channel.is_active:
+            live = LiveChannel(
+                id=channel.id,
+                kind=channel.kind,
+                name=channel.name,
+                team_id=channel.team_id,
+                adapter=build_adapter(channel.kind, channel.id),
+                config=open_config(self.box, channel),
+            )
+        self._entries[channel_id] = (time.monotonic() + self.ttl, live)
+        return live
+
+    def invalidate(self, channel_id: int | None = None) -> None:
+        if channel_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(channel_id, None)

@@ -1,0 +1,40 @@
+"""The webhook hot path's only write: durable raw items, deduplicated by (channel, provider id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from okno.channels.base import InboundMessage
+from okno.kit.db import Database, insert_ignoring_duplicates
+from okno.kit.time import utcnow
+from okno.models import InboundItem
+
+
+@dataclass(frozen=True)
+class Accepted:
+    stored: int
+    duplicates: int
+
+
+async def accept_items(db: Database, channel_id: int, items: list[InboundMessage], raw: bytes) -> Accepted:
+    stmt = insert_ignoring_duplicates(
+        InboundItem.__table__, db.writer.dialect.name, ["channel_id", "provider_id"]
+    ).returning(InboundItem.id)
+    raw_text = raw.decode("utf-8", errors="replace")
+    now = utcnow()
+    stored = 0
+    async with db.writer.begin() as conn:
+        for item in items:
+            result = await conn.execute(
+                stmt,
+                {
+                    "channel_id": channel_id,
+                    "provider_id": item.provider_id,
+                    "item": item.model_dump(mode="json"),
+                    "raw": raw_text,
+                    "status": "pending",
+                    "received_at": now,
+                },
+            )
+            stored += result.first() is not None
+    return Accepted(stored=stored, duplicates=len(items) - stored)

@@ -1,0 +1,199 @@
+"""Drains durable inbound items through the pipeline: identity → conversation → message → outbox.
+
+One transaction per batch, a fixed number of statements per batch whatever its size. If a batch
+fails, its items are retried one by one so that a single bad item is marked ``failed`` with its
+error and never blocks the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.outbox import record_events
+from okno.channels.base import InboundMessage
+from okno.conversations.threading import Touch, thread_touches
+from okno.customers.identities import IdentityKey, InvalidIdentity, normalize_identity
+from okno.customers.resolution import Sender, resolve_senders
+from okno.kit.db import Database
+from okno.kit.time import utcnow
+from okno.models import Direction, InboundItem, Message, MessageStatus, TimelineEvent
+
+log = structlog.get_logger()
+
+TEXT_PREVIEW = 200
+
+
+@dataclass
+class _Claimed:
+    row_id: int
+    channel_id: int
+    item: InboundMessage
+    received_at: datetime
+    keys: tuple[IdentityKey, ...]
+    rejected_keys: list[str]
+
+
+class IngestProcessor:
+    def __init__(self, db: Database, *, batch_size: int = 100, default_region: str = "RU") -> None:
+        self.db = db
+        self.batch_size = batch_size
+        self.default_region = default_region
+
+    async def drain_once(self) -> int:
+        try:
+            return await self._process(limit=self.batch_size)
+        except Exception:
+            log.exception("ingest_batch_failed_isolating")
+        async with self.db.reading() as session:
+            ids = (
+                await session.execute(
+                    select(InboundItem.id)
+                    .where(InboundItem.status == "pending")
+                    .order_by(InboundItem.id)
+                    .limit(self.batch_size)
+                )
+            ).scalars().all()
+        for row_id in ids:  # one by one: a bad item fails alone
+            try:
+                await self._process(limit=1, only_id=row_id)
+            except Exception as exc:
+                await self._mark_failed(row_id, f"{type(exc).__name__}: {exc}")
+        return len(ids)
+
+    async def _process(self, *, limit: int, only_id: int | None = None) -> int:
+        async with self.db.transaction() as session:
+            claimed = await self._claim(session, limit, only_id)
+            if claimed:
+                await apply_inbound(session, claimed)
+                await session.execute(
+                    update(InboundItem)
+                    .where(InboundItem.id.in_([c.row_id for c in claimed]))
+                    .values(status="done", processed_at=utcnow())
+                )
+        return len(claimed)
+
+    async def _claim(self, session: AsyncSession, limit: int, only_id: int | None) -> list[_Claimed]:
+        query = select(InboundItem.id, InboundItem.channel_id, InboundItem.item, InboundItem.received_at).where(
+            InboundItem.status == "pending"
+        )
+        if only_id is not None:
+            query = query.where(InboundItem.id == only_id)
+        rows = (
+            await session.execute(query.order_by(InboundItem.id).limit(limit).with_for_update(skip_locked=True))
+        ).all()
+        return [self._parse(*row) for row in rows]
+
+    def _parse(self, row_id: int, channel_id: int, data: dict, received_at: datetime) -> _Claimed:
+        try:
+            item = InboundMessage.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(f"stored item {row_id} is not a valid inbound message: {exc}") from exc
+        keys: list[IdentityKey] = []
+        rejected: list[str] = []
+        for sender in item.sender:
+            try:
+                key = normalize_identity(sender.kind, sender.value, default_region=self.default_region)
+            except InvalidIdentity as exc:
+                rejected.append(exc.detail)
+                continue
+            if key not in keys:
+                keys.append(key)
+        if not keys:
+            raise ValueError("no usable sender identity: " + "; ".join(rejected))
+        return _Claimed(row_id, channel_id, item, received_at, tuple(keys), rejected)
+
+    async def _mark_failed(self, row_id: int, error: str) -> None:
+        log.error("inbound_item_failed", item_id=row_id, error=error)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(InboundItem)
+                .where(InboundItem.id == row_id, InboundItem.status == "pending")
+                .values(status="failed", error=error[:4000], processed_at=utcnow())
+            )
+
+
+async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
+    resolution = await resolve_senders(
+        session, [Sender(keys=c.keys, name=c.item.sender_name, channel_id=c.channel_id) for c in claimed]
+    )
+    conversations = await thread_touches(
+        session,
+        [Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at) for c, ref in zip(claimed, resolution.customers, strict=True)],  # type: ignore[arg-type]
+    )
+    result = await session.execute(
+        insert(Message).returning(Message.id, sort_by_parameter_order=True),
+        [
+            {
+                "conversation_id": conv.id,
+                "customer_id": conv.customer_id,
+                "channel_id": c.channel_id,
+                "direction": Direction.inbound.value,
+                "text": c.item.text,
+                "attachments": c.item.attachments,
+                "provider_message_id": c.item.provider_message_id,
+                "status": MessageStatus.received.value,
+                "created_at": c.received_at,
+                "status_updated_at": c.received_at,
+            }
+            for c, conv in zip(claimed, conversations, strict=True)
+        ],
+    )
+    message_ids = list(result.scalars())
+
+    timeline: list[dict] = []
+    events: list[tuple[str, dict]] = []
+    opened: set[int] = set()
+    created: set[int] = set()
+    for c, customer, conv, message_id, conflicts, fresh in zip(
+        claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, strict=True
+    ):
+        base = {"customer_id": customer.id, "channel_id": c.channel_id, "occurred_at": c.received_at}
+        if customer.is_new and customer.id not in created:
+            created.add(customer.id)  # type: ignore[arg-type]
+            events.append(("customer.created", {"customer_id": customer.id}))
+        for key in fresh:
+            timeline.append({**base, "kind": "identity.added", "data": {"identity": str(key)}, "conversation_id": None, "message_id": None})
+        for conflict in conflicts:
+            data = {"identity": str(conflict.key), "claimed_by_customer_id": conflict.other_customer.id}
+            timeline.append({**base, "kind": "identity.conflict", "data": data, "conversation_id": conv.id, "message_id": None})
+            events.append(("identity.conflict", {"customer_id": customer.id, **data}))
+        if conv.is_new and conv.id not in opened:
+            opened.add(conv.id)  # type: ignore[arg-type]
+            timeline.append({**base, "kind": "conversation.opened", "data": {}, "conversation_id": conv.id, "message_id": None})
+            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id}))
+        elif conv.reopened_from:
+            data = {"from": conv.reopened_from, "to": conv.status}
+            timeline.append({**base, "kind": "conversation.status_changed", "data": data, "conversation_id": conv.id, "message_id": None})
+            conv.reopened_from = None
+        timeline.append(
+            {
+                **base,
+                "kind": "message.received",
+                "data": _message_summary(c),
+                "conversation_id": conv.id,
+                "message_id": message_id,
+            }
+        )
+        events.append(
+            (
+                "message.received",
+                {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id},
+            )
+        )
+    await session.execute(insert(TimelineEvent), timeline)
+    await record_events(session, events)
+
+
+def _message_summary(claimed: _Claimed) -> dict:
+    summary = {"text": claimed.item.text[:TEXT_PREVIEW], "attachments": len(claimed.item.attachments)}
+    if claimed.item.context:
+        summary["context"] = claimed.item.context
+    if claimed.rejected_keys:
+        summary["ignored_identities"] = claimed.rejected_keys
+    return summary

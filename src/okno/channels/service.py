@@ -1,0 +1,84 @@
+"""Creating and reading channels; configs are validated by the adapter's model and sealed at rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.channels.registry import adapter_class
+from okno.kit.audit import audit
+from okno.kit.crypto import SecretBox
+from okno.kit.errors import Invalid, NotFound
+from okno.models import Channel, Team
+
+MASK = "********"
+
+
+def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
+    model = adapter_class(kind).config_model
+    try:
+        return model.model_validate(config)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise Invalid(f"invalid {kind} channel config: {problems}") from exc
+
+
+def seal_config(box: SecretBox, config: BaseModel) -> str:
+    return box.seal_json(_plain(config))
+
+
+def open_config(box: SecretBox, channel: Channel) -> BaseModel:
+    return adapter_class(channel.kind).config_model.model_validate(box.open_json(channel.config_sealed))
+
+
+def masked_config(config: BaseModel) -> dict[str, Any]:
+    """The config as admins may see it again: secrets shown as a mask."""
+    shown = config.model_dump(mode="json")
+    for name, value in config:
+        if isinstance(value, SecretStr):
+            shown[name] = MASK
+    return shown
+
+
+def _plain(config: BaseModel) -> dict[str, Any]:
+    data = config.model_dump(mode="json")
+    for name, value in config:
+        if isinstance(value, SecretStr):
+            data[name] = value.get_secret_value()
+    return data
+
+
+async def create_channel(
+    session: AsyncSession,
+    box: SecretBox,
+    *,
+    kind: str,
+    name: str,
+    config: dict[str, Any],
+    team_id: int | None,
+    actor_id: int | None,
+) -> tuple[Channel, BaseModel]:
+    model = validate_config(kind, config)
+    if team_id is not None and await session.get(Team, team_id) is None:
+        raise Invalid(f"team {team_id} does not exist")
+    channel = Channel(kind=kind, name=name.strip(), config_sealed=seal_config(box, model), team_id=team_id)
+    session.add(channel)
+    await session.flush()
+    await audit(session, actor_id=actor_id, action="channel.created", subject=("channel", channel.id), data={"kind": kind, "name": channel.name})
+    return channel, model
+
+
+async def get_channel(session: AsyncSession, channel_id: int) -> Channel:
+    channel = await session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound(f"channel {channel_id} not found")
+    return channel
+
+
+async def list_channels(session: AsyncSession) -> list[Channel]:
+    return list((await session.scalars(select(Channel).order_by(Channel.id))).all())

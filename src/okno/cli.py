@@ -1,0 +1,127 @@
+"""The ``okno`` command."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from okno.config import Settings, get_settings
+
+app = typer.Typer(help="okno — omnichannel customer service", no_args_is_help=True, add_completion=False)
+admin_app = typer.Typer(help="Manage operators", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.ensure_data_dir()
+    return settings
+
+
+async def _migrate(settings: Settings) -> str | None:
+    from okno.kit.db import create_oneoff_engine
+    from okno.kit.migrate import current_revision, upgrade_to_head
+
+    engine = create_oneoff_engine(settings.resolved_database_url())
+    try:
+        await upgrade_to_head(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest schema."""
+    settings = _settings()
+    revision = asyncio.run(_migrate(settings))
+    typer.echo(f"database at revision {revision}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Migrate, then serve the API, webhooks and background workers."""
+    import uvicorn
+
+    from okno.app import create_app
+
+    settings = _settings()
+    asyncio.run(_migrate(settings))
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+    )
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="login e-mail")],
+    password: Annotated[str, typer.Option(help="at least 8 characters")],
+    role: Annotated[str, typer.Option(help="admin, supervisor or operator")] = "admin",
+    name: Annotated[str, typer.Option(help="display name")] = "",
+) -> None:
+    """Create an operator account."""
+    from okno.auth.service import create_operator
+    from okno.kit.db import create_database
+    from okno.kit.errors import OknoError
+
+    settings = _settings()
+
+    async def run() -> int:
+        await _migrate(settings)
+        db = create_database(settings.resolved_database_url())
+        try:
+            async with db.transaction() as session:
+                operator = await create_operator(session, email=email, password=password, name=name, role=role)
+                return operator.id
+        finally:
+            await db.dispose()
+
+    try:
+        operator_id = asyncio.run(run())
+    except OknoError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(f"created {role} {email} (id {operator_id})")
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="how many demo customers")] = 300,
+    base_url: Annotated[str, typer.Option(help="where okno will be served (for the demo channel's fake receiver)")] = "http://127.0.0.1:8000",
+    force: Annotated[bool, typer.Option(help="seed even if demo data exists")] = False,
+) -> None:
+    """Seed a realistic demo: operators, teams, channels and customers with cross-channel histories."""
+    from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
+
+    settings = _settings()
+
+    async def run() -> bool:
+        await _migrate(settings)
+        return await seed_demo(settings, customers=customers, base_url=base_url, force=force)
+
+    seeded = asyncio.run(run())
+    if seeded:
+        typer.echo(f"demo data seeded: log in as {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}")
+    else:
+        typer.echo("demo data already present (use --force to add more)")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,83 @@
+"""One settings class for the whole process (environment variables with the ``OKNO_`` prefix)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OKNO_", extra="ignore")
+
+    data_dir: Path = Path(".okno")
+    # Empty means the embedded default: SQLite (WAL) at ``<data_dir>/okno.db``.
+    database_url: str = ""
+    # Fernet keys (urlsafe base64, 32 bytes) for secrets at rest, newest first, comma-separated.
+    # Empty: a key is generated once and kept in ``<data_dir>/secret.key``.
+    secret_keys: str = ""
+    # Public base URL used to build webhook URLs shown to admins; empty = taken from the request.
+    public_url: str = ""
+    default_region: str = "RU"
+
+    token_ttl_hours: int = 12
+
+    embedded_workers: bool = True
+    ingest_batch_size: int = 100
+    worker_poll_seconds: float = 1.0
+
+    delivery_max_attempts: int = 8
+    delivery_backoff_base_seconds: float = 2.0
+    delivery_backoff_max_seconds: float = 600.0
+    delivery_timeout_seconds: float = 10.0
+
+    outbox_max_attempts: int = 10
+
+    # Serve the fake providers (loopback receivers that speak the real contracts) under /fake.
+    fake_providers: bool = False
+
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: str = "info"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'okno.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def fernet_keys(self) -> list[str]:
+        if self.secret_keys:
+            return [k.strip() for k in self.secret_keys.split(",") if k.strip()]
+        return [_data_dir_key(self.ensure_data_dir())]
+
+
+def _data_dir_key(data_dir: Path) -> str:
+    from cryptography.fernet import Fernet
+
+    path = data_dir / "secret.key"
+    if not path.exists():
+        tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        tmp.write_text(Fernet.generate_key().decode())
+        tmp.chmod(0o600)
+        try:
+            tmp.link(path)  # atomic: the first writer wins, a racing one keeps that key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""Everything a running okno holds: settings, database, caches, bus, workers.
+
+``unit_of_work()`` is the one place write transactions commit; the workers their changes asked
+for (new outbox rows, queued deliveries) are woken only after that commit succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.inprocess import InProcessBus
+from okno.bus.relay import OutboxRelay
+from okno.channels.delivery import DeliveryWorker, RetryPolicy
+from okno.channels.directory import ChannelDirectory
+from okno.channels.ingest import IngestProcessor
+from okno.config import Settings
+from okno.kit.crypto import SecretBox
+from okno.kit.db import Database, create_database
+from okno.kit.db_wake import take_wakes
+from okno.kit.worker import LoopWorker
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    box: SecretBox
+    channels: ChannelDirectory
+    bus: InProcessBus
+    http: httpx.AsyncClient
+    ingest: IngestProcessor
+    relay: OutboxRelay
+    delivery: DeliveryWorker
+    workers: dict[str, LoopWorker] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        async with self.db.write_sessions() as session:
+            async with session.begin():
+                yield session
+        self.wake(take_wakes(session))
+
+    def wake(self, names: Iterable[str]) -> None:
+        for name in names:
+            worker = self.workers.get(name)
+            if worker is not None:
+                worker.wake()
+
+    def start_workers(self) -> None:
+        poll = self.settings.worker_poll_seconds
+        self.workers = {
+            "ingest": LoopWorker("ingest", self.ingest.drain_once, poll_seconds=poll),
+            "relay": LoopWorker("relay", self.relay.drain_once, poll_seconds=poll),
+            "delivery": LoopWorker("delivery", self.delivery.drain_once, poll_seconds=poll),
+        }
+        for worker in self.workers.values():
+            worker.start()
+
+    async def settle(self) -> None:
+        """Drain every queue until all are empty (tests, CLI one-shots)."""
+        while (await self.ingest.drain_once()) + (await self.relay.drain_once()) + (await self.delivery.drain_once()):
+            pass
+
+    async def close(self) -> None:
+        for worker in self.workers.values():
+            await worker.stop()
+        await self.http.aclose()
+        await self.db.dispose()
+
+
+def build_context(settings: Settings) -> AppContext:
+    from okno.bootstrap import wire_subscribers
+
+    db = create_database(settings.resolved_database_url())
+    box = SecretBox(settings.fernet_keys())
+    channels = ChannelDirectory(db, box)
+    bus = InProcessBus()
+    http = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False)
+    ctx = AppContext(
+        settings=settings,
+        db=db,
+        box=box,
+        channels=channels,
+        bus=bus,
+        http=http,
+        ingest=IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region),
+        relay=OutboxRelay(db, bus, max_attempts=settings.outbox_max_attempts),
+        delivery=DeliveryWorker(
+            db,
+            channels,
+            http,
+            policy=RetryPolicy(
+                max_attempts=settings.delivery_max_attempts,
+                base_seconds=settings.delivery_backoff_base_seconds,
+                max_seconds=settings.delivery_backoff_max_seconds,
+            ),
+            send_timeout=settings.delivery_timeout_seconds,
+        ),
+    )
+    wire_subscribers(ctx)
+    return ctx

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.kit.errors import Invalid, NotFound
+from okno.models import Conversation, ConversationStatus, Message
+
+
+async def conversations_page(
+    session: AsyncSession, *, customer_id: int | None, status: str | None, before_id: int | None, limit: int
+) -> list[Conversation]:
+    query = select(Conversation).order_by(Conversation.id.desc()).limit(limit)
+    if customer_id is not None:
+        query = query.where(Conversation.customer_id == customer_id)
+    if status is not None:
+        if status not in ConversationStatus.__members__:
+            raise Invalid(f"unknown status {status!r} (one of: {', '.join(ConversationStatus.__members__)})")
+        query = query.where(Conversation.status == status)
+    if before_id is not None:
+        query = query.where(Conversation.id < before_id)
+    return list((await session.scalars(query)).all())
+
+
+async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation
+
+
+async def messages_page(session: AsyncSession, conversation_id: int, *, after_id: int | None, limit: int) -> list[Message]:
+    await get_conversation(session, conversation_id)
+    query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id).limit(limit)
+    if after_id is not None:
+        query = query.where(Message.id > after_id)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,113 @@
+"""Operators write into a conversation: a public reply (queued for delivery) or an internal note."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.outbox import record_event
+from okno.kit.db_wake import request_wake
+from okno.kit.errors import Invalid, NotFound
+from okno.kit.time import utcnow
+from okno.models import Channel, Conversation, DeliveryJob, Direction, Message, MessageStatus, TimelineEvent
+
+MAX_TEXT = 65_536
+
+
+async def post_operator_message(
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    author_id: int,
+    text: str,
+    channel_id: int | None = None,
+    internal: bool = False,
+) -> Message:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    if not text.strip():
+        raise Invalid("text must not be empty")
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"text is longer than {MAX_TEXT} characters")
+    now = utcnow()
+    if internal:
+        message = Message(
+            conversation_id=conversation.id,
+            customer_id=conversation.customer_id,
+            channel_id=None,
+            direction=Direction.note.value,
+            text=text,
+            status=MessageStatus.noted.value,
+            author_id=author_id,
+            created_at=now,
+            status_updated_at=now,
+        )
+        session.add(message)
+        await session.flush()
+        await _record(session, message, "note.added")
+        return message
+
+    channel = await _reply_channel(session, conversation, channel_id)
+    message = Message(
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        channel_id=channel.id,
+        direction=Direction.outbound.value,
+        text=text,
+        status=MessageStatus.queued.value,
+        author_id=author_id,
+        created_at=now,
+        status_updated_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    session.add(
+        DeliveryJob(message_id=message.id, channel_id=channel.id, idempotency_key=uuid.uuid4().hex, next_attempt_at=now)
+    )
+    conversation.last_message_at = now
+    await session.flush()
+    request_wake(session, "delivery")
+    await _record(session, message, "message.queued")
+    return message
+
+
+async def _reply_channel(session: AsyncSession, conversation: Conversation, channel_id: int | None) -> Channel:
+    if channel_id is None:
+        channel_id = await session.scalar(
+            select(Message.channel_id)
+            .where(Message.customer_id == conversation.customer_id, Message.direction == Direction.inbound.value)
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        channel_id = channel_id or conversation.channel_id
+        if channel_id is None:
+            raise Invalid("the customer has never written in; give channel_id to choose the channel")
+    channel = await session.get(Channel, channel_id)
+    if channel is None:
+        raise Invalid(f"channel {channel_id} does not exist")
+    if not channel.is_active:
+        raise Invalid(f"channel {channel_id} is disabled")
+    return channel
+
+
+async def _record(session: AsyncSession, message: Message, topic: str) -> None:
+    session.add(
+        TimelineEvent(
+            customer_id=message.customer_id,
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            channel_id=message.channel_id,
+            actor_id=message.author_id,
+            kind=topic,
+            data={"text": message.text[:200]},
+            occurred_at=message.created_at,
+        )
+    )
+    await record_event(
+        session,
+        topic,
+        {"message_id": message.id, "conversation_id": message.conversation_id, "customer_id": message.customer_id, "channel_id": message.channel_id},
+    )

@@ -1,0 +1,100 @@
+"""Which conversation a new inbound touch belongs to.
+
+An unfinished conversation of the same customer continues, whichever channel the touch comes
+from; a pending or on-hold one is reopened. Otherwise a new conversation is opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.models import UNFINISHED_STATUSES, Conversation, ConversationStatus, Priority
+
+
+@dataclass(eq=False)
+class ConversationRef:
+    id: int | None
+    customer_id: int
+    status: str
+    is_new: bool = False
+    reopened_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Touch:
+    customer_id: int
+    channel_id: int
+    at: datetime
+
+
+async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[ConversationRef]:
+    current = await _unfinished_by_customer(session, {t.customer_id for t in touches})
+    refs: list[ConversationRef] = []
+    new: list[tuple[ConversationRef, Touch]] = []
+    for touch in touches:
+        ref = current.get(touch.customer_id)
+        if ref is None:
+            ref = ConversationRef(id=None, customer_id=touch.customer_id, status=ConversationStatus.open, is_new=True)
+            current[touch.customer_id] = ref
+            new.append((ref, touch))
+        elif ref.status != ConversationStatus.open:
+            ref.reopened_from, ref.status = ref.status, ConversationStatus.open
+        refs.append(ref)
+    await _open(session, new)
+    await _record_activity(session, refs, touches)
+    return refs
+
+
+async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int]) -> dict[int, ConversationRef]:
+    if not customer_ids:
+        return {}
+    rows = await session.execute(
+        select(Conversation.id, Conversation.customer_id, Conversation.status)
+        .where(Conversation.customer_id.in_(customer_ids), Conversation.status.in_(UNFINISHED_STATUSES))
+        .order_by(Conversation.id)
+    )
+    # the newest unfinished conversation wins if a customer somehow has several
+    return {cid: ConversationRef(id=conv_id, customer_id=cid, status=status) for conv_id, cid, status in rows}
+
+
+async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]]) -> None:
+    if not new:
+        return
+    result = await session.execute(
+        insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
+        [
+            {
+                "customer_id": t.customer_id,
+                "channel_id": t.channel_id,
+                "status": ConversationStatus.open.value,
+                "priority": Priority.normal.value,
+                "created_at": t.at,
+                "updated_at": t.at,
+            }
+            for _, t in new
+        ],
+    )
+    for (ref, _), conv_id in zip(new, result.scalars(), strict=True):
+        ref.id = conv_id
+
+
+async def _record_activity(session: AsyncSession, refs: list[ConversationRef], touches: list[Touch]) -> None:
+    latest: dict[int, tuple[ConversationRef, datetime]] = {}
+    for ref, touch in zip(refs, touches, strict=True):
+        latest[id(ref)] = (ref, touch.at)
+    table = Conversation.__table__
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("conv_id"))
+        .values(
+            status=bindparam("new_status"),
+            last_message_at=bindparam("at"),
+            last_inbound_at=bindparam("at"),
+            updated_at=bindparam("at"),
+        ),
+        [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in latest.values()],
+    )

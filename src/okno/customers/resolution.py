@@ -1,0 +1,132 @@
+"""Exact-key identity resolution for a batch of inbound senders, inside the ingest transaction.
+
+A sender whose key already belongs to a customer is attached to that customer; keys the sender
+brings that are new are added to the same profile. When a sender's keys belong to two different
+customers, nothing is merged: the touch goes to the owner of the sender's strongest key (the
+adapter lists keys strongest first) and the clash is recorded as a conflict to resolve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.customers.identities import IdentityKey
+from okno.kit.time import utcnow
+from okno.models import Customer, Identity
+
+LOOKUP_CHUNK = 400
+
+
+@dataclass(eq=False)
+class CustomerRef:
+    id: int | None
+    name: str = ""
+    is_new: bool = False
+
+
+@dataclass(frozen=True)
+class Sender:
+    keys: tuple[IdentityKey, ...]
+    name: str
+    channel_id: int
+
+
+@dataclass(frozen=True)
+class IdentityConflict:
+    key: IdentityKey
+    kept_customer: CustomerRef
+    other_customer: CustomerRef
+
+
+@dataclass
+class Resolution:
+    customers: list[CustomerRef]  # one per sender, same order
+    conflicts: list[list[IdentityConflict]] = field(default_factory=list)  # per sender
+    new_identities: list[list[IdentityKey]] = field(default_factory=list)  # per sender
+
+
+async def resolve_senders(session: AsyncSession, senders: list[Sender]) -> Resolution:
+    owner = await _owners(session, {k for s in senders for k in s.keys})
+    resolution = Resolution(customers=[])
+    pending_identities: list[tuple[IdentityKey, CustomerRef, int]] = []
+    renames: list[tuple[CustomerRef, str]] = []
+    for sender in senders:
+        owners = [owner[k] for k in sender.keys if k in owner]
+        chosen = owners[0] if owners else CustomerRef(id=None, name=sender.name, is_new=True)
+        conflicts = [
+            IdentityConflict(key=k, kept_customer=chosen, other_customer=owner[k])
+            for k in sender.keys
+            if k in owner and owner[k] is not chosen
+        ]
+        fresh = [k for k in sender.keys if k not in owner]
+        for key in fresh:
+            owner[key] = chosen
+            pending_identities.append((key, chosen, sender.channel_id))
+        if sender.name and not chosen.is_new and not chosen.name:
+            chosen.name = sender.name
+            renames.append((chosen, sender.name))
+        resolution.customers.append(chosen)
+        resolution.conflicts.append(conflicts)
+        resolution.new_identities.append(fresh)
+    await _insert_customers(session, [c for c in _unique(resolution.customers) if c.id is None])
+    await _insert_identities(session, pending_identities)
+    await _fill_empty_names(session, renames)
+    return resolution
+
+
+async def _owners(session: AsyncSession, keys: set[IdentityKey]) -> dict[IdentityKey, CustomerRef]:
+    refs: dict[int, CustomerRef] = {}
+    owner: dict[IdentityKey, CustomerRef] = {}
+    ordered = sorted(keys, key=str)
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        chunk = ordered[start : start + LOOKUP_CHUNK]
+        rows = await session.execute(
+            select(Identity.kind, Identity.value, Identity.customer_id, Customer.name)
+            .join(Customer, Customer.id == Identity.customer_id)
+            .where(tuple_(Identity.kind, Identity.value).in_([(k.kind, k.value) for k in chunk]))
+        )
+        for kind, value, customer_id, name in rows:
+            owner[IdentityKey(kind, value)] = refs.setdefault(customer_id, CustomerRef(id=customer_id, name=name))
+    return owner
+
+
+def _unique(refs: list[CustomerRef]) -> list[CustomerRef]:
+    seen: dict[int, CustomerRef] = {}
+    for ref in refs:
+        seen.setdefault(id(ref), ref)
+    return list(seen.values())
+
+
+async def _insert_customers(session: AsyncSession, new: list[CustomerRef]) -> None:
+    if not new:
+        return
+    now = utcnow()
+    result = await session.execute(
+        insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+        [{"name": c.name, "attributes": {}, "created_at": now, "updated_at": now} for c in new],
+    )
+    for ref, customer_id in zip(new, result.scalars(), strict=True):
+        ref.id = customer_id
+
+
+async def _insert_identities(session: AsyncSession, pending: list[tuple[IdentityKey, CustomerRef, int]]) -> None:
+    if not pending:
+        return
+    now = utcnow()
+    await session.execute(
+        insert(Identity),
+        [
+            {"customer_id": ref.id, "kind": k.kind, "value": k.value, "source_channel_id": ch, "created_at": now}
+            for k, ref, ch in pending
+        ],
+    )
+
+
+async def _fill_empty_names(session: AsyncSession, renames: list[tuple[CustomerRef, str]]) -> None:
+    for ref, name in renames:
+        await session.execute(
+            update(Customer).where(Customer.id == ref.id, Customer.name == "").values(name=name, updated_at=utcnow())
+        )

@@ -1,0 +1,136 @@
+"""Engines, sessions and column types shared by every model.
+
+SQLite (embedded default) runs in WAL mode with two engines: a single-connection *writer*
+whose transactions start with ``BEGIN IMMEDIATE`` (so a read-then-write transaction can never
+hit ``SQLITE_BUSY_SNAPSHOT``), and a pooled *reader* for queries. On PostgreSQL both names
+point at one engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+from okno.kit.time import as_utc
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit ids on PostgreSQL; SQLite only autoincrements a column typed exactly INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; okno stores UTC-aware datetimes only")
+        return as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+@dataclass
+class Database:
+    writer: AsyncEngine
+    reader: AsyncEngine
+    write_sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.writer.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write unit of work: commits on success, rolls back on error."""
+        async with self.write_sessions() as session:
+            async with session.begin():
+                yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with self.read_sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: object, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves  # type: ignore[attr-defined]
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: object) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")  # type: ignore[attr-defined]
+
+
+def create_database(url: str, *, echo: bool = False) -> Database:
+    if url.startswith("sqlite"):
+        writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+        reader = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4)
+        _sqlite_pragmas(writer, writer=True)
+        _sqlite_pragmas(reader, writer=False)
+    else:
+        writer = reader = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return Database(
+        writer=writer,
+        reader=reader,
+        write_sessions=async_sessionmaker(writer, expire_on_commit=False),
+        read_sessions=async_sessionmaker(reader, expire_on_commit=False),
+    )
+
+
+def create_oneoff_engine(url: str) -> AsyncEngine:
+    """An engine for CLI one-shots (migrations, admin commands) that keeps no pool around."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    if url.startswith("sqlite"):
+        _sqlite_pragmas(engine, writer=True)
+    return engine
+
+
+def insert_ignoring_duplicates(table: object, dialect_name: str, index_elements: list[str]):  # noqa: ANN201
+    """``INSERT … ON CONFLICT (…) DO NOTHING`` for either backend."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=index_elements)

@@ -1,0 +1,31 @@
+"""Domain errors mapped to HTTP answers in one place (``okno.api.errors``)."""
+
+from __future__ import annotations
+
+
+class OknoError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(OknoError):
+    status_code = 404
+
+
+class Invalid(OknoError):
+    status_code = 422
+
+
+class Conflict(OknoError):
+    status_code = 409
+
+
+class Unauthorized(OknoError):
+    status_code = 401
+
+
+class Forbidden(OknoError):
+    status_code = 403

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
+from okno.kit.time import utcnow
+
+
+class ConversationStatus(enum.StrEnum):
+    open = "open"
+    pending = "pending"
+    on_hold = "on_hold"
+    resolved = "resolved"
+    closed = "closed"
+
+
+UNFINISHED_STATUSES = (ConversationStatus.open, ConversationStatus.pending, ConversationStatus.on_hold)
+
+
+class Priority(enum.IntEnum):
+    low = 0
+    normal = 1
+    high = 2
+    urgent = 3
+
+
+class Direction(enum.StrEnum):
+    inbound = "in"
+    outbound = "out"
+    note = "note"
+
+
+class MessageStatus(enum.StrEnum):
+    received = "received"  # inbound, stored
+    queued = "queued"  # outbound, waiting for the delivery worker
+    sent = "sent"  # accepted by the provider
+    delivered = "delivered"
+    read = "read"
+    failed = "failed"
+    noted = "noted"  # internal note, never leaves okno
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_customer_status", "customer_id", "status"),
+        Index("ix_conversations_status_last", "status", "last_message_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
+    status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.open.value)
+    reason: Mapped[str | None] = mapped_column(String(100), default=None)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=Priority.normal.value)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), default=None)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("ix_messages_customer", "customer_id", "id"),
+        Index("ix_messages_provider", "channel_id", "provider_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
+    direction: Mapped[str] = mapped_column(String(4))
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list] = mapped_column(JsonDoc, default=list)
+    provider_message_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
+from okno.kit.time import utcnow
+
+
+class Customer(Base):
+    """The unified profile; ``id`` is the one customer ID every channel maps to."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    attributes: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Identity(Base):
+    """A normalised key (``kind`` + ``value``) that points at exactly one customer."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(320))
+    source_channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TimelineEvent(Base):
+    """Every touch of a customer, in order: messages, status changes, conflicts, calls…"""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (Index("ix_timeline_events_customer", "customer_id", "occurred_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), default=None
+    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), default=None)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,175 @@
+"""Test harness: every database test runs on SQLite and, when ``OKNO_TEST_DATABASE_URL`` points at
+a PostgreSQL server, on a fresh PostgreSQL database created for this run. Migrations are applied
+once per run; each test starts from empty tables."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from okno.app import create_app
+from okno.config import Settings
+from okno.context import AppContext
+from okno.kit.db import Base, create_oneoff_engine
+from okno.kit.migrate import upgrade_to_head
+
+PG_ENV = "OKNO_TEST_DATABASE_URL"
+TEST_KEY = Fernet.generate_key().decode()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ.get(PG_ENV)
+    return f"okno backends: sqlite + postgresql ({make_url(url).render_as_string(hide_password=True)})" if url else (
+        f"okno backends: sqlite only ({PG_ENV} not set)"
+    )
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url and os.environ.get("CI"):
+        raise pytest.UsageError(f"CI must test PostgreSQL too: set {PG_ENV}")
+    return url
+
+
+def create_pg_database(admin_url: str) -> str:
+    """A fresh database on the server at ``admin_url``; returns its URL."""
+    name = f"okno_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def run() -> None:
+        engine = create_oneoff_engine(admin_url)
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await engine.dispose()
+
+    asyncio.run(run())
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+
+    async def run() -> None:
+        engine = create_oneoff_engine(admin_url)
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def _migrate(url: str) -> None:
+    async def run() -> None:
+        engine = create_oneoff_engine(url)
+        await upgrade_to_head(engine)
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'okno.db'}"
+    _migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin = _pg_admin_url()
+    if not admin:
+        pytest.skip(f"PostgreSQL backend not tested: {PG_ENV} is not set")
+    url = create_pg_database(admin)
+    _migrate(url)
+    yield url
+    drop_pg_database(admin, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+async def _empty_all_tables(url: str) -> None:
+    engine = create_oneoff_engine(url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                await conn.execute(text(f"DELETE FROM {name}"))
+            await conn.execute(text("DELETE FROM sqlite_sequence"))
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        secret_keys=TEST_KEY,
+        delivery_backoff_base_seconds=0.01,
+        delivery_backoff_max_seconds=0.05,
+        worker_poll_seconds=0.05,
+        embedded_workers=False,
+        log_level="warning",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings):  # noqa: ANN201
+    await _empty_all_tables(settings.database_url)
+    application = create_app(settings, start_workers=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def ctx(app) -> AppContext:  # noqa: ANN001
+    return app.state.ctx
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.test") as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LoopbackServer:
+    """Serves an ASGI app on a real loopback port inside the test's event loop."""
+
+    def __init__(self, asgi_app) -> None:  # noqa: ANN001
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> LoopbackServer:
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            await asyncio.sleep(0.01)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        if self._task:
+            await self._task
