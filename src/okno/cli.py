@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from okno import __version__
 from okno.config import Settings, get_settings
 
 app = typer.Typer(help="okno — omnichannel customer service", no_args_is_help=True, add_completion=False)
@@ -57,7 +58,12 @@ def serve(
     from okno.app import create_app
 
     settings = _settings()
-    asyncio.run(_migrate(settings))
+    revision = asyncio.run(_migrate(settings))
+    where = "SQLite at " + str(settings.data_dir.resolve() / "okno.db") if settings.is_sqlite else "PostgreSQL"
+    typer.echo(f"okno {__version__}: database {where} (revision {revision})")
+    typer.secho(f"okno is serving at http://{host}:{port}  (API docs: http://{host}:{port}/docs)", fg=typer.colors.GREEN)
+    if settings.fake_providers:
+        typer.echo(f"fake providers are mounted at http://{host}:{port}/fake/")
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -117,10 +123,8 @@ def demo(
         return await seed_demo(settings, customers=customers, base_url=base_url, force=force)
 
     seeded = asyncio.run(run())
-    if seeded:
-        typer.echo(f"demo data seeded: log in as {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}")
-    else:
-        typer.echo("demo data already present (use --force to add more)")
+    typer.echo("demo data seeded" if seeded else "demo data already present (use --force to add more)")
+    typer.secho(f"demo login: {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}", fg=typer.colors.GREEN)
 
 
 if __name__ == "__main__":

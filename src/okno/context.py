@@ -21,7 +21,6 @@ from okno.channels.ingest import IngestProcessor
 from okno.config import Settings
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
-from okno.kit.db_wake import take_wakes
 from okno.kit.worker import LoopWorker
 
 
@@ -40,10 +39,8 @@ class AppContext:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        async with self.db.write_sessions() as session:
-            async with session.begin():
-                yield session
-        self.wake(take_wakes(session))
+        async with self.db.transaction() as session:
+            yield session
 
     def wake(self, names: Iterable[str]) -> None:
         for name in names:
@@ -102,5 +99,6 @@ def build_context(settings: Settings) -> AppContext:
             send_timeout=settings.delivery_timeout_seconds,
         ),
     )
+    db.after_commit = ctx.wake
     wire_subscribers(ctx)
     return ctx

@@ -16,8 +16,17 @@ def _json(status_code: int, body: dict) -> Response:
     return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
-@router.api_route("/webhooks/{channel_id}", methods=["GET", "POST"], include_in_schema=True)
+@router.post("/webhooks/{channel_id}", summary="Provider delivers inbound items")
 async def provider_webhook(channel_id: int, request: Request, ctx: Ctx) -> Response:
+    return await _handle(channel_id, request, ctx)
+
+
+@router.get("/webhooks/{channel_id}", summary="Provider handshake (verification challenges)")
+async def provider_handshake(channel_id: int, request: Request, ctx: Ctx) -> Response:
+    return await _handle(channel_id, request, ctx)
+
+
+async def _handle(channel_id: int, request: Request, ctx: Ctx) -> Response:
     channel = await ctx.channels.get(channel_id)
     if channel is None:
         return _json(404, {"detail": f"channel {channel_id} not found or disabled"})

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from datetime import datetime, timedelta
+from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, Field
@@ -55,6 +55,31 @@ class InboundMessage(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)  # page URL, UTM tags, provider extras
 
 
+DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
+
+
+class InboundStatus(BaseModel):
+    """A provider's report on one of our outbound messages (applied forwards only)."""
+
+    kind: Literal["status"] = "status"
+    provider_message_id: str = Field(min_length=1, max_length=200)
+    status: DeliveryStatus
+    error: str | None = None
+    occurred_at: datetime | None = None
+
+    @property
+    def provider_id(self) -> str:
+        """The dedupe key: one row per (message, status), so a redelivered status is a no-op."""
+        return status_key_prefix(self.provider_message_id) + self.status
+
+
+def status_key_prefix(provider_message_id: str) -> str:
+    return f"status:{provider_message_id}:"
+
+
+InboundItemModel = Annotated[InboundMessage | InboundStatus, Field(discriminator="kind")]
+
+
 @dataclass(frozen=True)
 class WebhookRequest:
     method: str
@@ -72,7 +97,7 @@ class WebhookReply:
 
 @dataclass
 class WebhookResult:
-    items: list[InboundMessage] = field(default_factory=list)
+    items: list[InboundMessage | InboundStatus] = field(default_factory=list)
     reply: WebhookReply = field(default_factory=WebhookReply)
 
 

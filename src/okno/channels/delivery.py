@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from okno.bus.outbox import record_events
 from okno.channels.base import DeliveryError, OutboundMessage, PermanentFailure, Recipient, RetryLater, SendResult
 from okno.channels.directory import ChannelDirectory
+from okno.conversations.statuses import requeue_deferred_statuses
 from okno.kit.db import Database
 from okno.kit.time import utcnow
 from okno.models import Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
@@ -156,6 +157,8 @@ class DeliveryWorker:
                     topic = None
                 await session.execute(update(DeliveryJob).where(DeliveryJob.id == lease.job_id).values(**job_values))
                 await session.execute(update(Message).where(Message.id == msg.message_id).values(**msg_values))
+                if isinstance(outcome, SendResult) and outcome.provider_message_id:
+                    await requeue_deferred_statuses(session, lease.channel_id, outcome.provider_message_id)
                 if topic:
                     data = {"message_id": msg.message_id, "conversation_id": msg.conversation_id, "customer_id": msg.recipient.customer_id, "channel_id": lease.channel_id}
                     if topic == "message.failed":

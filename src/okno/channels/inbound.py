@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from okno.channels.base import InboundMessage
+from okno.channels.base import InboundMessage, InboundStatus
 from okno.kit.db import Database, insert_ignoring_duplicates
 from okno.kit.time import utcnow
 from okno.models import InboundItem
@@ -16,7 +16,7 @@ class Accepted:
     duplicates: int
 
 
-async def accept_items(db: Database, channel_id: int, items: list[InboundMessage], raw: bytes) -> Accepted:
+async def accept_items(db: Database, channel_id: int, items: list[InboundMessage | InboundStatus], raw: bytes) -> Accepted:
     stmt = insert_ignoring_duplicates(
         InboundItem.__table__, db.writer.dialect.name, ["channel_id", "provider_id"]
     ).returning(InboundItem.id)

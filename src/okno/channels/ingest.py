@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_events
-from okno.channels.base import InboundMessage
+from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
+from okno.conversations.statuses import ClaimedStatus, apply_statuses
 from okno.conversations.threading import Touch, thread_touches
 from okno.customers.identities import IdentityKey, InvalidIdentity, normalize_identity
 from okno.customers.resolution import Sender, resolve_senders
@@ -27,6 +28,7 @@ from okno.models import Direction, InboundItem, Message, MessageStatus, Timeline
 log = structlog.get_logger()
 
 TEXT_PREVIEW = 200
+_ITEM = TypeAdapter(InboundItemModel)
 
 
 @dataclass
@@ -69,16 +71,20 @@ class IngestProcessor:
     async def _process(self, *, limit: int, only_id: int | None = None) -> int:
         async with self.db.transaction() as session:
             claimed = await self._claim(session, limit, only_id)
-            if claimed:
-                await apply_inbound(session, claimed)
-                await session.execute(
-                    update(InboundItem)
-                    .where(InboundItem.id.in_([c.row_id for c in claimed]))
-                    .values(status="done", processed_at=utcnow())
-                )
+            messages = [c for c in claimed if isinstance(c, _Claimed)]
+            statuses = [c for c in claimed if isinstance(c, ClaimedStatus)]
+            if messages:
+                await apply_inbound(session, messages)
+            deferred = await apply_statuses(session, statuses) if statuses else []
+            done = [c.row_id for c in claimed if c.row_id not in deferred]
+            now = utcnow()
+            if done:
+                await session.execute(update(InboundItem).where(InboundItem.id.in_(done)).values(status="done", processed_at=now))
+            if deferred:
+                await session.execute(update(InboundItem).where(InboundItem.id.in_(deferred)).values(status="deferred", processed_at=now))
         return len(claimed)
 
-    async def _claim(self, session: AsyncSession, limit: int, only_id: int | None) -> list[_Claimed]:
+    async def _claim(self, session: AsyncSession, limit: int, only_id: int | None) -> list[_Claimed | ClaimedStatus]:
         query = select(InboundItem.id, InboundItem.channel_id, InboundItem.item, InboundItem.received_at).where(
             InboundItem.status == "pending"
         )
@@ -89,11 +95,13 @@ class IngestProcessor:
         ).all()
         return [self._parse(*row) for row in rows]
 
-    def _parse(self, row_id: int, channel_id: int, data: dict, received_at: datetime) -> _Claimed:
+    def _parse(self, row_id: int, channel_id: int, data: dict, received_at: datetime) -> _Claimed | ClaimedStatus:
         try:
-            item = InboundMessage.model_validate(data)
+            item = _ITEM.validate_python(data)
         except ValidationError as exc:
-            raise ValueError(f"stored item {row_id} is not a valid inbound message: {exc}") from exc
+            raise ValueError(f"stored item {row_id} is not a valid inbound item: {exc}") from exc
+        if isinstance(item, InboundStatus):
+            return ClaimedStatus(row_id, channel_id, item, received_at)
         keys: list[IdentityKey] = []
         rejected: list[str] = []
         for sender in item.sender:

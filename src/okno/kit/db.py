@@ -8,9 +8,9 @@ point at one engine.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from okno.kit.db_wake import take_wakes
 from okno.kit.time import as_utc
 
 NAMING_CONVENTION = {
@@ -62,6 +63,8 @@ class Database:
     reader: AsyncEngine
     write_sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
+    # called after every successful commit with the workers the transaction asked to wake
+    after_commit: Callable[[Iterable[str]], None] = field(default=lambda names: None)
 
     @property
     def is_sqlite(self) -> bool:
@@ -69,10 +72,11 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write unit of work: commits on success, rolls back on error."""
+        """A write unit of work: commits on success, rolls back on error; wakes workers after commit."""
         async with self.write_sessions() as session:
             async with session.begin():
                 yield session
+        self.after_commit(take_wakes(session))
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

@@ -1,0 +1,42 @@
+# okno — the two commands a newcomer needs: `make run` and `make test`.
+
+PYTHON ?= python3
+VENV   ?= .venv
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+BIN    := $(VENV)/bin
+URL    := http://$(HOST):$(PORT)
+
+.PHONY: run test install install-dev bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "okno needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## Start okno on SQLite with demo data and the fake providers; prints the URL and a login.
+run: install
+	$(BIN)/okno demo --base-url $(URL)
+	OKNO_FAKE_PROVIDERS=1 $(BIN)/okno serve --host $(HOST) --port $(PORT)
+
+## Run the whole test suite (SQLite always; PostgreSQL too when OKNO_TEST_DATABASE_URL is set).
+test: install-dev
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .okno .pytest_cache .hypothesis

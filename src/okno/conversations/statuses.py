@@ -1,0 +1,88 @@
+"""Provider delivery statuses applied to our outbound messages, forwards only.
+
+Statuses arrive out of order (``read`` before ``delivered``) and sometimes before our own send
+call has returned the provider's message id. A status never moves a message backwards; one for
+a message we don't know yet is deferred and re-queued once the delivery worker records that id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.outbox import record_events
+from okno.channels.base import InboundStatus, status_key_prefix
+from okno.kit.db_wake import request_wake
+from okno.models import Direction, InboundItem, Message, MessageStatus, TimelineEvent
+
+# which current statuses each reported status may replace
+_MAY_REPLACE: dict[str, tuple[str, ...]] = {
+    MessageStatus.sent: (MessageStatus.queued,),
+    MessageStatus.delivered: (MessageStatus.queued, MessageStatus.sent),
+    MessageStatus.read: (MessageStatus.queued, MessageStatus.sent, MessageStatus.delivered),
+    MessageStatus.failed: (MessageStatus.queued, MessageStatus.sent),
+}
+
+
+@dataclass(frozen=True)
+class ClaimedStatus:
+    row_id: int
+    channel_id: int
+    item: InboundStatus
+    received_at: datetime
+
+
+async def apply_statuses(session: AsyncSession, claimed: list[ClaimedStatus]) -> list[int]:
+    """Applies what it can; returns the row ids to defer (their message is not known yet)."""
+    deferred: list[int] = []
+    events: list[tuple[str, dict]] = []
+    for c in claimed:
+        at = c.item.occurred_at or c.received_at
+        row = (
+            await session.execute(
+                update(Message)
+                .where(
+                    Message.channel_id == c.channel_id,
+                    Message.provider_message_id == c.item.provider_message_id,
+                    Message.direction == Direction.outbound.value,
+                    Message.status.in_(_MAY_REPLACE[c.item.status]),
+                )
+                .values(status=c.item.status, status_updated_at=at, error=c.item.error)
+                .returning(Message.id, Message.conversation_id, Message.customer_id)
+            )
+        ).first()
+        if row is not None:
+            payload = {"message_id": row.id, "conversation_id": row.conversation_id, "customer_id": row.customer_id, "channel_id": c.channel_id, "status": c.item.status}
+            events.append(("message.status_changed", payload))
+            if c.item.status == MessageStatus.failed:
+                session.add(TimelineEvent(customer_id=row.customer_id, conversation_id=row.conversation_id, message_id=row.id, channel_id=c.channel_id, kind="message.failed", data={"reason": c.item.error}, occurred_at=at))
+        elif not await _message_known(session, c):
+            deferred.append(c.row_id)
+    await record_events(session, events)
+    return deferred
+
+
+async def _message_known(session: AsyncSession, c: ClaimedStatus) -> bool:
+    found = await session.scalar(
+        select(Message.id).where(Message.channel_id == c.channel_id, Message.provider_message_id == c.item.provider_message_id).limit(1)
+    )
+    return found is not None
+
+
+async def requeue_deferred_statuses(session: AsyncSession, channel_id: int, provider_message_id: str) -> None:
+    prefix = status_key_prefix(provider_message_id)
+    result = await session.execute(
+        update(InboundItem)
+        .where(
+            InboundItem.channel_id == channel_id,
+            InboundItem.status == "deferred",
+            InboundItem.provider_id >= prefix,
+            InboundItem.provider_id < prefix[:-1] + chr(ord(":") + 1),
+        )
+        .values(status="pending")
+    )
+    if result.rowcount:
+        request_wake(session, "ingest")

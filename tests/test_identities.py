@@ -1,0 +1,73 @@
+"""Property tests for identity normalisation."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from okno.customers.identities import (
+    IdentityKey,
+    InvalidIdentity,
+    normalize_email,
+    normalize_identity,
+    normalize_phone,
+    parse_identity,
+)
+
+ru_mobile = st.integers(min_value=900_000_0000, max_value=999_999_9999).map(str)
+
+
+def _formats(digits: str) -> list[str]:
+    a, b, c, d, e = digits[:3], digits[3:6], digits[6:8], digits[8:], digits
+    return [f"+7{e}", f"+7 {a} {b}-{c}-{d}", f"8{e}", f"8 ({a}) {b}-{c}-{d}", f"7{e}", f"+7 ({a}) {b} {c} {d}", f" 8-{a}-{b}-{c}-{d} "]
+
+
+@given(ru_mobile)
+def test_every_common_russian_format_normalises_to_one_e164(digits: str) -> None:
+    assert {normalize_phone(f) for f in _formats(digits)} == {f"+7{digits}"}
+
+
+@given(ru_mobile)
+def test_phone_normalisation_is_idempotent(digits: str) -> None:
+    once = normalize_phone(f"8 {digits}")
+    assert normalize_phone(once) == once
+
+
+@given(st.text(max_size=30).filter(lambda s: sum(ch.isdigit() for ch in s) < 5))
+def test_text_without_enough_digits_is_never_a_phone(text: str) -> None:
+    with pytest.raises(InvalidIdentity):
+        normalize_phone(text)
+
+
+@given(st.from_regex(r"[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9-]{1,15}\.[A-Za-z]{2,6}", fullmatch=True))
+def test_email_is_lower_cased_and_idempotent(raw: str) -> None:
+    once = normalize_email(f"  {raw} ")
+    assert once == raw.lower() and normalize_email(once) == once
+
+
+@given(st.text(max_size=40).filter(lambda s: "@" not in s))
+def test_no_at_sign_no_email(text: str) -> None:
+    with pytest.raises(InvalidIdentity):
+        normalize_email(text)
+
+
+@given(st.text(min_size=1, max_size=60))
+def test_parse_identity_never_crashes_with_anything_but_invalid(text: str) -> None:
+    try:
+        key = parse_identity(text)
+    except InvalidIdentity:
+        return
+    assert isinstance(key, IdentityKey) and parse_identity(str(key)) == key
+
+
+def test_examples() -> None:
+    assert parse_identity("phone:8 (916) 123-45-67") == IdentityKey("phone", "+79161234567")
+    assert normalize_identity("EMAIL", " Anna@Mail.RU ") == IdentityKey("email", "anna@mail.ru")
+    assert normalize_identity("phone", "+44 20 7946 0958") == IdentityKey("phone", "+442079460958")
+    assert normalize_identity("phone", "020 7946 0958", default_region="GB").value == "+442079460958"
+    assert normalize_identity("telegram", " 123456789 ") == IdentityKey("telegram", "123456789")
+    with pytest.raises(InvalidIdentity, match="unknown identity kind"):
+        normalize_identity("icq", "1")
+    with pytest.raises(InvalidIdentity):
+        normalize_identity("telegram", "has space")
