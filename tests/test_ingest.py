@@ -145,7 +145,7 @@ async def test_a_poison_item_fails_alone(client, ctx) -> None:
     async with ctx.unit_of_work() as session:
         await session.execute(
             insert(InboundItem),
-            [{"channel_id": channel["id"], "provider_id": "poison", "item": {"provider_id": "poison", "sender": [{"kind": "phone", "value": "not a phone"}]}, "raw": "", "status": "pending"}],
+            [{"channel_id": channel["id"], "provider_id": "poison", "item": {"kind": "message", "provider_id": "poison", "sender": [{"kind": "phone", "value": "not a phone"}]}, "raw": "", "status": "pending"}],
         )
     await post_inbound(client, channel, {"message_id": "ok", "from": {"phone": "+79160000020"}, "text": "fine"})
     await ctx.settle()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -70,7 +71,7 @@ def _data_dir_key(data_dir: Path) -> str:
         tmp.write_text(Fernet.generate_key().decode())
         tmp.chmod(0o600)
         try:
-            tmp.link(path)  # atomic: the first writer wins, a racing one keeps that key
+            os.link(tmp, path)  # atomic: the first writer wins, a racing one keeps that key
         except FileExistsError:
             pass
         finally:

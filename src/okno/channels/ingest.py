@@ -194,7 +194,8 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
                 {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id},
             )
         )
-    await session.execute(insert(TimelineEvent), timeline)
+    # rows of different shapes would otherwise be split into one INSERT per shape change
+    await session.execute(insert(TimelineEvent).execution_options(render_nulls=True), timeline)
     await record_events(session, events)
 
 

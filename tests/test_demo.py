@@ -1,0 +1,66 @@
+"""The demo seed: runs once, writes consistent histories, and its admin can use the API."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
+from okno.models import UNFINISHED_STATUSES, Channel, Conversation, Customer, Identity, Message, Operator, Team, TimelineEvent
+from tests.factories import login
+
+
+async def count(ctx, model) -> int:  # noqa: ANN001
+    async with ctx.db.reading() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+async def test_seeds_once_then_reports_it_is_already_there(ctx) -> None:
+    assert await seed_demo(ctx.settings, customers=60) is True
+    assert await seed_demo(ctx.settings, customers=60) is False
+    assert [await count(ctx, m) for m in (Customer, Operator, Channel, Team)] == [60, 6, 2, 2]
+
+
+async def test_histories_are_consistent(ctx) -> None:
+    await seed_demo(ctx.settings, customers=60)
+    async with ctx.db.reading() as session:
+        with_identity = set(await session.scalars(select(Identity.customer_id)))
+        customer_ids = set(await session.scalars(select(Customer.id)))
+        unfinished = defaultdict(int)
+        for customer_id in await session.scalars(select(Conversation.customer_id).where(Conversation.status.in_(UNFINISHED_STATUSES))):
+            unfinished[customer_id] += 1
+        owner = dict((await session.execute(select(Conversation.id, Conversation.customer_id))).all())
+        messages = (
+            await session.execute(select(Message.conversation_id, Message.customer_id, Message.created_at).order_by(Message.id))
+        ).all()
+        events = (await session.execute(select(TimelineEvent.occurred_at).order_by(TimelineEvent.id))).scalars().all()
+
+    assert with_identity == customer_ids
+    assert unfinished and max(unfinished.values()) == 1
+    assert all(owner[conversation_id] == customer_id for conversation_id, customer_id, _ in messages)
+    by_conversation = defaultdict(list)
+    for conversation_id, _, created_at in messages:
+        by_conversation[conversation_id].append(created_at)
+    assert set(by_conversation) == set(owner)
+    assert all(times == sorted(times) for times in by_conversation.values())
+    assert events == sorted(events)
+
+
+async def test_force_adds_customers_and_reuses_staff_and_channels(ctx) -> None:
+    await seed_demo(ctx.settings, customers=60)
+    assert await seed_demo(ctx.settings, customers=20, force=True) is True
+    assert [await count(ctx, m) for m in (Customer, Operator, Channel, Team)] == [80, 6, 2, 2]
+
+
+async def test_admin_logs_in_and_finds_a_seeded_customer_by_phone(client, ctx) -> None:
+    await seed_demo(ctx.settings, customers=60)
+    async with ctx.db.reading() as session:
+        customer_id, phone = (
+            await session.execute(select(Identity.customer_id, Identity.value).where(Identity.kind == "phone").limit(1))
+        ).one()
+
+    headers = await login(client, email=DEMO_ADMIN_EMAIL, password=DEMO_PASSWORD)
+    response = await client.get("/api/v1/customers", params={"identity": f"phone:{phone}"}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert [c["id"] for c in response.json()["items"]] == [customer_id]
