@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from okno import __version__
 from okno.api import auth, channels, conversations, customers, operators, webhooks
 from okno.api.errors import install_error_handlers
+from okno.channels.adapters.widget import routes as widget_routes
 from okno.config import Settings, get_settings
 from okno.context import AppContext, build_context
 from okno.kit.logging import configure_logging
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
 
     app = FastAPI(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    for module in (auth, operators, channels, customers, conversations, webhooks):
+    for module in (auth, operators, channels, customers, conversations, webhooks, widget_routes):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

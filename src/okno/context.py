@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.inprocess import InProcessBus
 from okno.bus.relay import OutboxRelay
+from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
 from okno.channels.ingest import IngestProcessor
+from okno.channels.runtime import AdapterRuntime
 from okno.config import Settings
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
@@ -35,6 +37,7 @@ class AppContext:
     ingest: IngestProcessor
     relay: OutboxRelay
     delivery: DeliveryWorker
+    visitor_hub: VisitorHub
     workers: dict[str, LoopWorker] = field(default_factory=dict)
 
     @asynccontextmanager
@@ -75,7 +78,8 @@ def build_context(settings: Settings) -> AppContext:
 
     db = create_database(settings.resolved_database_url())
     box = SecretBox(settings.fernet_keys())
-    channels = ChannelDirectory(db, box)
+    visitor_hub = VisitorHub()
+    channels = ChannelDirectory(db, box, runtime=AdapterRuntime(db=db, visitor_hub=visitor_hub))
     bus = InProcessBus()
     http = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False)
     ctx = AppContext(
@@ -98,6 +102,7 @@ def build_context(settings: Settings) -> AppContext:
             ),
             send_timeout=settings.delivery_timeout_seconds,
         ),
+        visitor_hub=visitor_hub,
     )
     db.after_commit = ctx.wake
     wire_subscribers(ctx)

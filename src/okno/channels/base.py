@@ -21,6 +21,8 @@ class Capabilities:
     media_kinds: frozenset[str] = frozenset()
     read_receipts: bool = False
     delivery_statuses: bool = False
+    # the adapter implements ``fetch_attachment`` (files are fetched from the provider on demand)
+    attachment_download: bool = False
     # How long after the customer's last message a free-form reply is allowed (None: always).
     reply_window: timedelta | None = None
 
@@ -30,6 +32,7 @@ class Capabilities:
             "media_kinds": sorted(self.media_kinds),
             "read_receipts": self.read_receipts,
             "delivery_statuses": self.delivery_statuses,
+            "attachment_download": self.attachment_download,
             "reply_window_seconds": self.reply_window.total_seconds() if self.reply_window else None,
         }
 
@@ -139,6 +142,13 @@ class SendResult:
     provider_message_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Download:
+    content: bytes
+    content_type: str
+    filename: str | None = None
+
+
 class DeliveryError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -184,3 +194,15 @@ class ChannelAdapter(Protocol, Generic[ConfigT]):
     async def send(self, config: ConfigT, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         """Hand one message to the provider, or raise a DeliveryError subclass."""
         ...
+
+
+class DownloadsAttachments(Protocol, Generic[ConfigT]):
+    """Adapters whose capabilities say ``attachment_download`` also implement this."""
+
+    async def fetch_attachment(self, config: ConfigT, attachment: dict[str, Any], http: httpx.AsyncClient) -> Download: ...
+
+
+class AttachmentUnavailable(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

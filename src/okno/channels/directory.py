@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from okno.channels.base import ChannelAdapter
 from okno.channels.registry import build_adapter
+from okno.channels.runtime import AdapterRuntime
 from okno.channels.service import open_config
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database
@@ -30,9 +31,10 @@ class LiveChannel:
 
 
 class ChannelDirectory:
-    def __init__(self, db: Database, box: SecretBox, *, ttl: float = 10.0) -> None:
+    def __init__(self, db: Database, box: SecretBox, *, runtime: AdapterRuntime | None = None, ttl: float = 10.0) -> None:
         self.db = db
         self.box = box
+        self.runtime = runtime
         self.ttl = ttl
         self._entries: dict[int, tuple[float, LiveChannel | None]] = {}
 
@@ -44,12 +46,15 @@ class ChannelDirectory:
             channel = await session.get(Channel, channel_id)
         live = None
         if channel is not None and channel.is_active:
+            adapter = build_adapter(channel.kind, channel.id)
+            if self.runtime is not None and hasattr(adapter, "bind_runtime"):
+                adapter.bind_runtime(self.runtime)
             live = LiveChannel(
                 id=channel.id,
                 kind=channel.kind,
                 name=channel.name,
                 team_id=channel.team_id,
-                adapter=build_adapter(channel.kind, channel.id),
+                adapter=adapter,
                 config=open_config(self.box, channel),
             )
         self._entries[channel_id] = (time.monotonic() + self.ttl, live)

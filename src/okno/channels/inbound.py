@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
 from okno.channels.base import InboundMessage, InboundStatus
 from okno.kit.db import Database, insert_ignoring_duplicates
 from okno.kit.time import utcnow
@@ -17,24 +19,30 @@ class Accepted:
 
 
 async def accept_items(db: Database, channel_id: int, items: list[InboundMessage | InboundStatus], raw: bytes) -> Accepted:
-    stmt = insert_ignoring_duplicates(
-        InboundItem.__table__, db.writer.dialect.name, ["channel_id", "provider_id"]
-    ).returning(InboundItem.id)
+    async with db.writer.begin() as conn:
+        return await stage_items(conn, channel_id, items, raw)
+
+
+async def stage_items(
+    conn: AsyncConnection | AsyncSession, channel_id: int, items: list[InboundMessage | InboundStatus], raw: bytes
+) -> Accepted:
+    """Inserts within the caller's transaction; a key seen before is counted as a duplicate."""
+    dialect = conn.bind.dialect.name if isinstance(conn, AsyncSession) else conn.dialect.name
+    stmt = insert_ignoring_duplicates(InboundItem.__table__, dialect, ["channel_id", "provider_id"]).returning(InboundItem.id)
     raw_text = raw.decode("utf-8", errors="replace")
     now = utcnow()
     stored = 0
-    async with db.writer.begin() as conn:
-        for item in items:
-            result = await conn.execute(
-                stmt,
-                {
-                    "channel_id": channel_id,
-                    "provider_id": item.provider_id,
-                    "item": item.model_dump(mode="json"),
-                    "raw": raw_text,
-                    "status": "pending",
-                    "received_at": now,
-                },
-            )
-            stored += result.first() is not None
+    for item in items:
+        result = await conn.execute(
+            stmt,
+            {
+                "channel_id": channel_id,
+                "provider_id": item.provider_id,
+                "item": item.model_dump(mode="json"),
+                "raw": raw_text,
+                "status": "pending",
+                "received_at": now,
+            },
+        )
+        stored += result.first() is not None
     return Accepted(stored=stored, duplicates=len(items) - stored)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from okno.channels.adapters.api.adapter import ApiChannel
+from okno.channels.adapters.telegram.adapter import TelegramChannel
+from okno.channels.adapters.widget.adapter import WidgetChannel
 from okno.channels.base import ChannelAdapter
 from okno.kit.errors import Invalid
 
 AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelAdapter
 
-_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel,)
+_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel)
 
 
 def _load() -> dict[str, AdapterFactory]:

@@ -14,6 +14,7 @@ from okno.models.conversations import (
 from okno.models.customers import Customer, Identity, TimelineEvent
 from okno.models.operators import AccessToken, Operator, Role, Team, team_members
 from okno.models.platform import AuditEntry, OutboxEvent
+from okno.models.widget import VisitorEvent
 
 __all__ = [
     "UNFINISHED_STATUSES",
@@ -35,6 +36,7 @@ __all__ = [
     "Role",
     "Team",
     "TimelineEvent",
+    "VisitorEvent",
     "team_members",
 ]
 

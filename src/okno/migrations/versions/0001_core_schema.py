@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 from sqlalchemy.dialects import postgresql
 
 import okno.kit.db
@@ -21,7 +20,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table('customers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
@@ -247,10 +245,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_timeline_events_customer', ['customer_id', 'occurred_at', 'id'], unique=False)
 
 
-
-
 def downgrade() -> None:
-
     with op.batch_alter_table('timeline_events', schema=None) as batch_op:
         batch_op.drop_index('ix_timeline_events_customer')
 
@@ -295,4 +290,3 @@ def downgrade() -> None:
     op.drop_table('outbox')
     op.drop_table('operators')
     op.drop_table('customers')
-

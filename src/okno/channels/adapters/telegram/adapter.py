@@ -1,0 +1,189 @@
+"""Telegram Bot API: webhook updates in, ``sendMessage`` out (docs/channel-protocols.md §1)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from okno.channels.base import (
+    AttachmentUnavailable,
+    Capabilities,
+    Download,
+    InboundMessage,
+    NeedsAction,
+    OutboundMessage,
+    PermanentFailure,
+    RetryLater,
+    SenderIdentity,
+    SendResult,
+    TemporaryFailure,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
+
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+MAX_TEXT = 4096
+
+
+class TelegramConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bot_token: SecretStr = Field(description="token from @BotFather")
+    secret_token: SecretStr = Field(description="setWebhook secret_token, 1–256 of A-Z a-z 0-9 _ -")
+    api_base: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+
+    @field_validator("secret_token")
+    @classmethod
+    def _telegram_allows(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if not (1 <= len(secret) <= 256) or any(not (c.isascii() and (c.isalnum() or c in "_-")) for c in secret):
+            raise ValueError("secret_token must be 1–256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    def method_url(self, method: str) -> str:
+        return f"{self.api_base.rstrip('/')}/bot{self.bot_token.get_secret_value()}/{method}"
+
+
+class TelegramChannel:
+    kind: ClassVar[str] = "telegram"
+    title: ClassVar[str] = "Telegram"
+    config_model: ClassVar[type[BaseModel]] = TelegramConfig
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True
+    )
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+
+    def handle_webhook(self, config: TelegramConfig, request: WebhookRequest) -> WebhookResult:
+        if request.method != "POST":
+            raise WebhookRejected(405, "Telegram delivers updates with POST")
+        given = request.headers.get(SECRET_HEADER)
+        if given is None:
+            raise WebhookRejected(401, "missing X-Telegram-Bot-Api-Secret-Token")
+        if not hmac.compare_digest(given.encode(), config.secret_token.get_secret_value().encode()):
+            raise WebhookRejected(403, "wrong X-Telegram-Bot-Api-Secret-Token")
+        try:
+            update = orjson.loads(request.body)
+        except orjson.JSONDecodeError as exc:
+            raise WebhookRejected(400, f"body is not JSON: {exc}") from exc
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            raise WebhookRejected(422, "not a Telegram Update: update_id missing")
+        item = parse_message(update.get("message"))
+        return WebhookResult(items=[item] if item else [])  # other update kinds: 200, nothing stored
+
+    async def send(self, config: TelegramConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
+        chat_id = message.recipient.first("telegram")
+        if chat_id is None:
+            raise PermanentFailure("the customer has no Telegram identity to write to")
+        last: dict[str, Any] = {}
+        for chunk in split_text(message.text, MAX_TEXT):
+            last = await _call(http, config.method_url("sendMessage"), {"chat_id": int(chat_id), "text": chunk})
+        return SendResult(provider_message_id=str(last.get("message_id")) if "message_id" in last else None)
+
+    async def fetch_attachment(self, config: TelegramConfig, attachment: dict[str, Any], http: httpx.AsyncClient) -> Download:
+        file_id = attachment.get("file_id")
+        if not file_id:
+            raise AttachmentUnavailable("attachment has no file_id")
+        try:
+            info = await _call(http, config.method_url("getFile"), {"file_id": file_id})
+        except (PermanentFailure, RetryLater, TemporaryFailure) as exc:
+            raise AttachmentUnavailable(f"getFile failed: {exc.reason}") from exc
+        path = info.get("file_path")
+        if not path:
+            raise AttachmentUnavailable("Telegram returned no file_path (file larger than 20 MB?)")
+        url = f"{config.api_base.rstrip('/')}/file/bot{config.bot_token.get_secret_value()}/{path}"
+        try:
+            response = await http.get(url)
+        except httpx.HTTPError as exc:
+            raise AttachmentUnavailable(f"download failed: {exc}") from exc
+        if response.status_code != 200:
+            raise AttachmentUnavailable(f"download failed: HTTP {response.status_code}")
+        return Download(
+            content=response.content,
+            content_type=attachment.get("mime_type") or response.headers.get("content-type", "application/octet-stream"),
+            filename=attachment.get("name") or path.rsplit("/", 1)[-1],
+        )
+
+
+def parse_message(message: Any) -> InboundMessage | None:
+    if not isinstance(message, dict):
+        return None
+    sender, chat = message.get("from"), message.get("chat")
+    if not isinstance(sender, dict) or not isinstance(chat, dict) or sender.get("is_bot"):
+        return None
+    if chat.get("type") != "private" or not isinstance(sender.get("id"), int) or not isinstance(message.get("message_id"), int):
+        return None
+    identities = [SenderIdentity(kind="telegram", value=str(sender["id"]))]
+    attachments = _attachments(message)
+    contact = message.get("contact")
+    if isinstance(contact, dict) and contact.get("phone_number"):
+        if contact.get("user_id") == sender["id"]:  # the user's own number, shared by himself
+            identities.append(SenderIdentity(kind="phone", value=str(contact["phone_number"])))
+        else:
+            attachments.append({"kind": "contact", "phone": str(contact["phone_number"]), "name": contact.get("first_name", "")})
+    text = message.get("text") or message.get("caption") or ""
+    name = " ".join(str(p) for p in (sender.get("first_name"), sender.get("last_name")) if p)
+    context = {k: sender[k] for k in ("username", "language_code") if sender.get(k)}
+    return InboundMessage(
+        provider_id=f"msg:{chat['id']}:{message['message_id']}",
+        provider_message_id=str(message["message_id"]),
+        sender=identities,
+        sender_name=name,
+        text=str(text),
+        attachments=attachments,
+        context={"telegram": context} if context else {},
+    )
+
+
+def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    photos = message.get("photo")
+    if isinstance(photos, list) and photos and isinstance(photos[-1], dict):
+        largest = photos[-1]  # sizes come smallest first
+        found.append({"kind": "image", "file_id": largest.get("file_id"), "width": largest.get("width"), "height": largest.get("height"), "size": largest.get("file_size"), "mime_type": "image/jpeg"})
+    voice = message.get("voice")
+    if isinstance(voice, dict):
+        found.append({"kind": "voice", "file_id": voice.get("file_id"), "duration": voice.get("duration"), "mime_type": voice.get("mime_type", "audio/ogg"), "size": voice.get("file_size")})
+    document = message.get("document")
+    if isinstance(document, dict):
+        found.append({"kind": "file", "file_id": document.get("file_id"), "name": document.get("file_name"), "mime_type": document.get("mime_type"), "size": document.get("file_size")})
+    return [a for a in found if a.get("file_id")]
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Splits at the last newline or space before the limit, never inside a word if avoidable."""
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        cut = cut if cut > limit // 2 else limit
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n ")
+    return [*chunks, text] if text or not chunks else chunks
+
+
+async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        response = await http.post(url, json=payload)
+    except httpx.HTTPError as exc:
+        raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    if response.status_code == 200 and data.get("ok"):
+        return data.get("result") or {}
+    code = data.get("error_code", response.status_code)
+    reason = f"Telegram {code}: {data.get('description') or response.text[:200]}"
+    if code == 429:
+        raise RetryLater(reason, float((data.get("parameters") or {}).get("retry_after", 1)))
+    if code == 401:
+        raise NeedsAction(f"{reason} (check the bot token)")
+    if code in (400, 403, 404):
+        raise PermanentFailure(reason)
+    raise TemporaryFailure(reason)

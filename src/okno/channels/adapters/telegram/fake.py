@@ -1,0 +1,149 @@
+"""A fake Telegram Bot API: ``sendMessage``, ``getFile``, file downloads, ``setWebhook``, real
+error bodies on demand, and webhook updates pushed to okno with the secret-token header."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from okno.channels.adapters.telegram.adapter import SECRET_HEADER
+from okno.channels.fakes.base import FakeProviderBase
+
+
+def _error(code: int, description: str, **parameters: Any) -> JSONResponse:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return JSONResponse(body, status_code=code)
+
+
+@dataclass
+class FakeTelegram(FakeProviderBase):
+    bot_token: str = "123456:TEST-fake-bot-token"
+    secret_token: str = "okno-telegram-secret"
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
+    webhook: dict[str, Any] = field(default_factory=dict)
+    _update_id: int = 100_000
+    _message_ids: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(
+            routes=[
+                Route("/bot{token}/{method}", self._method, methods=["GET", "POST"]),
+                Route("/file/bot{token}/{path:path}", self._file, methods=["GET"]),
+            ]
+        )
+
+    # ---- what okno's channel config needs -------------------------------------------------
+
+    def channel_config(self) -> dict[str, Any]:
+        return {"bot_token": self.bot_token, "secret_token": self.secret_token, "api_base": self.base_url}
+
+    # ---- the Bot API okno calls -----------------------------------------------------------
+
+    async def _method(self, request: Request) -> Response:
+        if request.path_params["token"] != self.bot_token:
+            return _error(401, "Unauthorized")
+        params = await _params(request)
+        method = request.path_params["method"]
+        handler = {"sendMessage": self._send_message, "getFile": self._get_file, "setWebhook": self._set_webhook, "getWebhookInfo": self._webhook_info}.get(method)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        return handler(params)
+
+    def _send_message(self, params: dict[str, Any]) -> Response:
+        self.calls.append({"method": "sendMessage", **params})
+        failure = self.next_failure()
+        if failure is not None:
+            if failure.kind == "rate_limit":
+                seconds = int(failure.retry_after)
+                return _error(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
+            if failure.kind in ("permanent", "window_closed"):
+                return _error(403, "Forbidden: bot was blocked by the user")
+            return _error(502, "Bad Gateway")
+        if "chat_id" not in params or not str(params.get("text", "")).strip():
+            return _error(400, "Bad Request: message text is empty" if "chat_id" in params else "Bad Request: chat not found")
+        chat_id = int(params["chat_id"])
+        message_id = self._next_message_id(chat_id)
+        self.sent.append({"chat_id": chat_id, "text": params["text"], "message_id": message_id})
+        result = {"message_id": message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"}, "text": params["text"]}
+        return JSONResponse({"ok": True, "result": result})
+
+    def _get_file(self, params: dict[str, Any]) -> Response:
+        entry = self.files.get(str(params.get("file_id")))
+        if entry is None:
+            return _error(400, "Bad Request: invalid file_id")
+        path, content = entry
+        return JSONResponse({"ok": True, "result": {"file_id": params["file_id"], "file_unique_id": params["file_id"][-8:], "file_size": len(content), "file_path": path}})
+
+    def _set_webhook(self, params: dict[str, Any]) -> Response:
+        self.webhook = {"url": params.get("url", ""), "secret_token": params.get("secret_token", "")}
+        return JSONResponse({"ok": True, "result": True, "description": "Webhook was set"})
+
+    def _webhook_info(self, _params: dict[str, Any]) -> Response:
+        return JSONResponse({"ok": True, "result": {"url": self.webhook.get("url", ""), "pending_update_count": 0}})
+
+    async def _file(self, request: Request) -> Response:
+        if request.path_params["token"] != self.bot_token:
+            return Response(status_code=401)
+        for path, content in self.files.values():
+            if path == request.path_params["path"]:
+                return Response(content, media_type="application/octet-stream")
+        return Response(status_code=404)
+
+    # ---- updates pushed to okno -----------------------------------------------------------
+
+    def _next_message_id(self, chat_id: int) -> int:
+        self._message_ids[chat_id] = self._message_ids.get(chat_id, 0) + 1
+        return self._message_ids[chat_id]
+
+    def _update(self, user_id: int, first_name: str, **content: Any) -> dict[str, Any]:
+        self._update_id += 1
+        user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "ru"}
+        message = {"message_id": self._next_message_id(user_id), "date": int(time.time()), "from": user, "chat": {"id": user_id, "type": "private", "first_name": first_name}, **content}
+        return {"update_id": self._update_id, "message": message}
+
+    async def deliver_update(self, update: dict[str, Any], *, secret: str | None = None):  # noqa: ANN201
+        headers = {"content-type": "application/json", SECRET_HEADER: self.secret_token if secret is None else secret}
+        return await self.post_webhook(orjson.dumps(update), headers)
+
+    async def deliver_text(self, user: str, text: str, *, first_name: str = "Иван"):  # noqa: ANN201
+        return await self.deliver_update(self._update(int(user), first_name, text=text))
+
+    async def deliver_forged_text(self, user: str, text: str):  # noqa: ANN201
+        return await self.deliver_update(self._update(int(user), "Mallory", text=text), secret="not-the-secret")
+
+    async def deliver_contact(self, user: str, phone: str, *, own: bool = True, first_name: str = "Иван"):  # noqa: ANN201
+        owner = int(user) if own else int(user) + 1
+        contact = {"phone_number": phone, "first_name": first_name, "user_id": owner}
+        return await self.deliver_update(self._update(int(user), first_name, contact=contact))
+
+    async def deliver_photo(self, user: str, content: bytes, *, caption: str = ""):  # noqa: ANN201
+        file_id = f"AgACAgIAAxkBAAI{len(self.files) + 1:06d}"
+        self.files[file_id] = (f"photos/file_{len(self.files)}.jpg", content)
+        sizes = [{"file_id": f"{file_id}-s", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 100},
+                 {"file_id": file_id, "file_unique_id": "l", "width": 1280, "height": 960, "file_size": len(content)}]
+        return await self.deliver_update(self._update(int(user), "Иван", photo=sizes, caption=caption))
+
+    def sent_texts(self) -> list[str]:
+        return [s["text"] for s in self.sent]
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    body = await request.body()
+    if body:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            data = orjson.loads(body)
+            if isinstance(data, dict):
+                params.update(data)
+        else:
+            params.update(dict(await request.form()))
+    return params

@@ -1,0 +1,90 @@
+"""The website chat widget: okno is its own provider. Visitors connect over a WebSocket
+(``/ws/widget/{channel_id}``); operator replies are appended to the visitor's durable stream and
+pushed to every open tab."""
+
+from __future__ import annotations
+
+import secrets
+from typing import ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from okno.channels.adapters.widget.streams import append_event, event_by_client_id, wire_event
+from okno.channels.base import (
+    Capabilities,
+    OutboundMessage,
+    PermanentFailure,
+    SendResult,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
+from okno.channels.runtime import AdapterRuntime
+
+MAX_TEXT = 4096
+
+
+class WidgetConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_origins: list[str] = Field(
+        min_length=1, description='sites allowed to embed the chat, e.g. ["https://shop.example"]; "*" allows any'
+    )
+    title: str = Field(default="Чат с поддержкой", max_length=80)
+    greeting: str = Field(default="Здравствуйте! Чем можем помочь?", max_length=500)
+    token_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)), description="signs visitor tokens (generated)"
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        cleaned = []
+        for origin in origins:
+            origin = origin.strip().rstrip("/")
+            if origin != "*" and (not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example")
+            cleaned.append(origin)
+        return cleaned
+
+    def allows(self, origin: str | None) -> bool:
+        return "*" in self.allowed_origins or (origin or "").rstrip("/") in self.allowed_origins
+
+
+class WidgetChannel:
+    kind: ClassVar[str] = "widget"
+    title: ClassVar[str] = "Чат на сайте"
+    config_model: ClassVar[type[BaseModel]] = WidgetConfig
+    capabilities: ClassVar[Capabilities] = Capabilities(max_text_length=MAX_TEXT, read_receipts=True, delivery_statuses=True)
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+        self._runtime: AdapterRuntime | None = None
+
+    def bind_runtime(self, runtime: AdapterRuntime) -> None:
+        self._runtime = runtime
+
+    def handle_webhook(self, config: WidgetConfig, request: WebhookRequest) -> WebhookResult:
+        raise WebhookRejected(405, f"widget visitors connect over the WebSocket at /ws/widget/{self.channel_id}")
+
+    async def send(self, config: WidgetConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
+        if self._runtime is None:
+            raise RuntimeError("widget adapter used without its runtime")
+        visitor_id = message.recipient.first("web")
+        if visitor_id is None:
+            raise PermanentFailure("the customer has never chatted on the website")
+        provider_message_id = f"widget:{message.idempotency_key}"
+        async with self._runtime.db.transaction() as session:
+            if await event_by_client_id(session, self.channel_id, visitor_id, message.idempotency_key):
+                return SendResult(provider_message_id=provider_message_id)  # a retry appends nothing new
+            event = await append_event(
+                session,
+                channel_id=self.channel_id,
+                visitor_id=visitor_id,
+                kind="agent",
+                client_id=message.idempotency_key,
+                payload={"message_id": provider_message_id, "text": message.text},
+            )
+        self._runtime.visitor_hub.publish((self.channel_id, visitor_id), wire_event(event))
+        return SendResult(provider_message_id=provider_message_id)

@@ -1,0 +1,166 @@
+"""The visitor's side of the widget WebSocket (docs/channel-protocols.md §9).
+
+Client → server: ``message {client_id, text, page_url?, utm?}``, ``contact {client_id, name?,
+phone?, email?}``, ``received|read {message_id}``, ``ping``. Server → client: ``ack {client_id,
+seq}``, ``message {seq, from, text, message_id?, client_id?}``, ``error {detail}``, ``pong``.
+Every visitor message is stored durably (raw inbound item + stream event, one transaction)
+before it is acknowledged; ``client_id`` makes resends idempotent; a reconnect with
+``last_seq`` replays what the visitor missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, Field, ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, events_after, wire_event
+from okno.channels.base import InboundMessage, InboundStatus, SenderIdentity
+from okno.channels.inbound import stage_items
+from okno.kit.db import Database
+
+MAX_TEXT = 4096
+
+
+class _Message(BaseModel):
+    client_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    page_url: str | None = Field(default=None, max_length=2000)
+    utm: dict[str, str] = Field(default_factory=dict, max_length=10)
+
+
+class _Contact(BaseModel):
+    client_id: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=320)
+    page_url: str | None = Field(default=None, max_length=2000)
+
+
+class _Receipt(BaseModel):
+    message_id: str = Field(min_length=1, max_length=200)
+
+
+@dataclass
+class VisitorSocket:
+    websocket: WebSocket
+    db: Database
+    hub: VisitorHub
+    channel_id: int
+    visitor_id: str
+    wake_ingest: Callable[[], None]
+    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.channel_id, self.visitor_id)
+
+    async def serve(self, last_seq: int) -> None:
+        queue = self.hub.subscribe(self.key)  # before the replay, so nothing falls in between
+        try:
+            delivered = await self._replay(last_seq)
+            pusher = asyncio.create_task(self._push(queue, delivered))
+            try:
+                await self._read()
+            finally:
+                pusher.cancel()
+        finally:
+            self.hub.unsubscribe(self.key, queue)
+
+    async def _replay(self, last_seq: int) -> int:
+        async with self.db.reading() as session:
+            events = await events_after(session, self.channel_id, self.visitor_id, last_seq)
+        for event in events:
+            await self._send(wire_event(event))
+        return events[-1].seq if events else last_seq
+
+    async def _push(self, queue: asyncio.Queue[dict[str, Any]], delivered: int) -> None:
+        while True:
+            message = await queue.get()
+            if message["seq"] > delivered:
+                delivered = message["seq"]
+                await self._send(message)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                raw = await self.websocket.receive_text()
+            except WebSocketDisconnect:
+                return
+            try:
+                frame = orjson.loads(raw)
+                kind = frame.get("type") if isinstance(frame, dict) else None
+            except orjson.JSONDecodeError:
+                kind, frame = None, {}
+            await self._dispatch(kind, frame)
+
+    async def _dispatch(self, kind: str | None, frame: dict[str, Any]) -> None:
+        handlers = {"message": self._on_message, "contact": self._on_contact, "received": self._on_receipt, "read": self._on_receipt, "ping": self._on_ping}
+        handler = handlers.get(kind or "")
+        if handler is None:
+            await self._send({"type": "error", "detail": f"unknown frame type {kind!r}"})
+            return
+        try:
+            await handler(frame)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            await self._send({"type": "error", "client_id": frame.get("client_id"), "detail": f"{where}: {err['msg']}"})
+
+    async def _on_ping(self, _frame: dict[str, Any]) -> None:
+        await self._send({"type": "pong"})
+
+    async def _on_message(self, frame: dict[str, Any]) -> None:
+        body = _Message.model_validate(frame)
+        context = {k: v for k, v in (("page_url", body.page_url), ("utm", body.utm)) if v}
+        item = InboundMessage(
+            provider_id=f"web:{self.visitor_id}:{body.client_id}",
+            provider_message_id=body.client_id,
+            sender=[SenderIdentity(kind="web", value=self.visitor_id)],
+            text=body.text,
+            context={"widget": context} if context else {},
+        )
+        await self._store_and_ack(body.client_id, item, {"text": body.text})
+
+    async def _on_contact(self, frame: dict[str, Any]) -> None:
+        body = _Contact.model_validate(frame)
+        sender = [SenderIdentity(kind="web", value=self.visitor_id)]
+        sender += [SenderIdentity(kind=k, value=v) for k, v in (("phone", body.phone), ("email", body.email)) if v]
+        item = InboundMessage(
+            provider_id=f"web:{self.visitor_id}:{body.client_id}",
+            provider_message_id=body.client_id,
+            sender=sender,
+            sender_name=body.name or "",
+            context={"widget": {"event": "contact_left", **({"page_url": body.page_url} if body.page_url else {})}},
+        )
+        shown = {"contact": {k: v for k, v in (("name", body.name), ("phone", body.phone), ("email", body.email)) if v}}
+        await self._store_and_ack(body.client_id, item, shown)
+
+    async def _on_receipt(self, frame: dict[str, Any]) -> None:
+        body = _Receipt.model_validate(frame)
+        status = "delivered" if frame["type"] == "received" else "read"
+        async with self.db.transaction() as session:
+            accepted = await stage_items(session, self.channel_id, [InboundStatus(provider_message_id=body.message_id, status=status)], b"")
+        if accepted.stored:
+            self.wake_ingest()
+
+    async def _store_and_ack(self, client_id: str, item: InboundMessage, shown: dict[str, Any]) -> None:
+        async with self.db.transaction() as session:
+            event = await event_by_client_id(session, self.channel_id, self.visitor_id, client_id)
+            fresh = event is None
+            if fresh:
+                await stage_items(session, self.channel_id, [item], orjson.dumps(item.model_dump(mode="json")))
+                event = await append_event(session, channel_id=self.channel_id, visitor_id=self.visitor_id, kind="visitor", client_id=client_id, payload=shown)
+        await self._send({"type": "ack", "client_id": client_id, "seq": event.seq})
+        if fresh:
+            self.wake_ingest()
+            self.hub.publish(self.key, wire_event(event))  # the visitor's other open tabs
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:  # acks (reader) and pushes (hub) share one socket
+            await self.websocket.send_text(orjson.dumps(message).decode())

@@ -1,0 +1,75 @@
+"""Each visitor's durable, numbered stream, and the in-process hub that pushes it to open sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.models import VisitorEvent
+
+StreamKey = tuple[int, str]  # (channel_id, visitor_id)
+
+
+async def append_event(
+    session: AsyncSession, *, channel_id: int, visitor_id: str, kind: str, payload: dict[str, Any], client_id: str | None = None
+) -> VisitorEvent:
+    last = await session.scalar(
+        select(func.max(VisitorEvent.seq)).where(VisitorEvent.channel_id == channel_id, VisitorEvent.visitor_id == visitor_id)
+    )
+    event = VisitorEvent(channel_id=channel_id, visitor_id=visitor_id, seq=(last or 0) + 1, kind=kind, client_id=client_id, payload=payload)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def event_by_client_id(session: AsyncSession, channel_id: int, visitor_id: str, client_id: str) -> VisitorEvent | None:
+    return await session.scalar(
+        select(VisitorEvent).where(
+            VisitorEvent.channel_id == channel_id, VisitorEvent.visitor_id == visitor_id, VisitorEvent.client_id == client_id
+        )
+    )
+
+
+async def events_after(session: AsyncSession, channel_id: int, visitor_id: str, seq: int, *, limit: int = 500) -> list[VisitorEvent]:
+    rows = await session.scalars(
+        select(VisitorEvent)
+        .where(VisitorEvent.channel_id == channel_id, VisitorEvent.visitor_id == visitor_id, VisitorEvent.seq > seq)
+        .order_by(VisitorEvent.seq)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+def wire_event(event: VisitorEvent) -> dict[str, Any]:
+    """The event as the widget receives it."""
+    return {"type": "message", "seq": event.seq, "from": event.kind, "client_id": event.client_id, **event.payload}
+
+
+class VisitorHub:
+    """Open widget sockets by stream; a committed event is offered to each of them."""
+
+    def __init__(self) -> None:
+        self._queues: dict[StreamKey, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+
+    def subscribe(self, key: StreamKey) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self._queues[key].add(queue)
+        return queue
+
+    def unsubscribe(self, key: StreamKey, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._queues[key].discard(queue)
+        if not self._queues[key]:
+            del self._queues[key]
+
+    def publish(self, key: StreamKey, message: dict[str, Any]) -> None:
+        for queue in self._queues.get(key, ()):
+            if queue.full():  # a stuck socket catches up from the database on reconnect
+                continue
+            queue.put_nowait(message)
+
+    def is_online(self, key: StreamKey) -> bool:
+        return bool(self._queues.get(key))

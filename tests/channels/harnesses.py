@@ -1,0 +1,27 @@
+"""One entry per channel kind: how to build its fake provider and name a test user.
+
+Every fake implements: ``app`` (ASGI), ``base_url``, ``connect(client, webhook_url)``,
+``channel_config()``, ``deliver_text(user, text)``, ``deliver_forged_text(user, text)``,
+``redeliver_last()``, ``fail_next_send(kind, retry_after=)``, ``sent_texts()``; fakes of
+providers with delivery statuses also ``deliver_status(provider_message_id, status)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from okno.channels.adapters.telegram.fake import FakeTelegram
+
+
+@dataclass(frozen=True)
+class Harness:
+    kind: str
+    make_fake: Callable[[], object]
+    user: Callable[[int], str]  # n → a provider user id
+    identity_kind: str  # the identity the provider's user id becomes
+
+
+HARNESSES: dict[str, Harness] = {
+    "telegram": Harness("telegram", FakeTelegram, lambda n: str(700_000_000 + n), "telegram"),
+}

@@ -1,0 +1,141 @@
+"""The contract every channel adapter passes, driven through its fake provider over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from okno.channels.registry import adapter_class
+from okno.kit.time import utcnow
+from okno.models import DeliveryJob, InboundItem, Message
+from tests.channels.harnesses import HARNESSES
+from tests.conftest import LoopbackServer
+from tests.factories import admin_headers
+
+
+@pytest.fixture(params=sorted(HARNESSES))
+async def wired(request, client, ctx):  # noqa: ANN001, ANN201
+    harness = HARNESSES[request.param]
+    fake = harness.make_fake()
+    async with LoopbackServer(fake.app) as server:
+        fake.base_url = server.url
+        headers = await admin_headers(ctx, client)
+        created = await client.post(
+            "/api/v1/channels", json={"kind": harness.kind, "name": harness.kind, "config": fake.channel_config()}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        channel = created.json()
+        fake.connect(client, f"/webhooks/{channel['id']}")
+        yield harness, fake, channel, headers
+
+
+async def _messages(ctx) -> list[Message]:  # noqa: ANN001
+    async with ctx.db.reading() as session:
+        return list((await session.scalars(select(Message).order_by(Message.id))).all())
+
+
+async def _conversation_of_first_inbound(client, ctx, fake, harness, headers) -> int:  # noqa: ANN001
+    response = await fake.deliver_text(harness.user(1), "Здравствуйте, где мой заказ?")
+    assert response.status_code == 200, response.text
+    await ctx.settle()
+    return (await _messages(ctx))[0].conversation_id
+
+
+async def _reply(client, ctx, conversation_id: int, headers, text: str = "Заказ в пути") -> int:  # noqa: ANN001
+    response = await client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": text}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def _settle_until(ctx, message_id: int, statuses: set[str], timeout: float = 5.0) -> Message:  # noqa: ANN001
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await ctx.settle()
+        message = next(m for m in await _messages(ctx) if m.id == message_id)
+        if message.status in statuses or asyncio.get_running_loop().time() > deadline:
+            return message
+        await asyncio.sleep(0.02)
+
+
+async def test_inbound_message_lands_on_a_customer(client, ctx, wired) -> None:
+    harness, fake, channel, headers = wired
+    response = await fake.deliver_text(harness.user(1), "Здравствуйте 👋 нужна помощь")
+    assert response.status_code == 200
+    await ctx.settle()
+    [message] = await _messages(ctx)
+    assert message.text == "Здравствуйте 👋 нужна помощь" and message.direction == "in" and message.channel_id == channel["id"]
+    found = await client.get("/api/v1/customers", params={"identity": f"{harness.identity_kind}:{harness.user(1)}"}, headers=headers)
+    assert [c["id"] for c in found.json()["items"]] == [message.customer_id]
+
+
+async def test_forged_request_is_refused_and_stores_nothing(client, ctx, wired) -> None:
+    harness, fake, _, _ = wired
+    response = await fake.deliver_forged_text(harness.user(2), "I am not the provider")
+    assert 400 <= response.status_code < 500
+    await ctx.settle()
+    async with ctx.db.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(InboundItem)) == 0
+    assert await _messages(ctx) == []
+
+
+async def test_duplicate_delivery_makes_one_message(client, ctx, wired) -> None:
+    harness, fake, _, _ = wired
+    assert (await fake.deliver_text(harness.user(3), "один раз")).status_code == 200
+    again = await fake.redeliver_last()
+    assert again.status_code == 200
+    await ctx.settle()
+    assert [m.text for m in await _messages(ctx)] == ["один раз"]
+
+
+async def test_reply_reaches_the_provider(client, ctx, wired) -> None:
+    harness, fake, _, headers = wired
+    conversation_id = await _conversation_of_first_inbound(client, ctx, fake, harness, headers)
+    message_id = await _reply(client, ctx, conversation_id, headers, "Ваш заказ передан в доставку")
+    message = await _settle_until(ctx, message_id, {"sent", "failed"})
+    assert message.status == "sent", message.error
+    assert message.provider_message_id
+    assert fake.sent_texts() == ["Ваш заказ передан в доставку"]
+
+
+async def test_rate_limit_is_retried_after_the_hinted_delay(client, ctx, wired) -> None:
+    harness, fake, _, headers = wired
+    conversation_id = await _conversation_of_first_inbound(client, ctx, fake, harness, headers)
+    fake.fail_next_send("rate_limit", retry_after=7)
+    message_id = await _reply(client, ctx, conversation_id, headers)
+    started = utcnow()
+    await ctx.settle()
+    async with ctx.db.reading() as session:
+        job = await session.scalar(select(DeliveryJob).where(DeliveryJob.message_id == message_id))
+    assert job.status == "pending" and job.attempts == 1
+    assert job.next_attempt_at >= started + timedelta(seconds=6)
+    assert fake.sent_texts() == []
+    async with ctx.unit_of_work() as session:  # let the hinted time pass
+        await session.execute(update(DeliveryJob).where(DeliveryJob.id == job.id).values(next_attempt_at=utcnow()))
+    message = await _settle_until(ctx, message_id, {"sent", "failed"})
+    assert message.status == "sent" and len(fake.sent_texts()) == 1
+
+
+async def test_permanent_error_fails_with_the_providers_reason(client, ctx, wired) -> None:
+    harness, fake, _, headers = wired
+    conversation_id = await _conversation_of_first_inbound(client, ctx, fake, harness, headers)
+    fake.fail_next_send("permanent")
+    message_id = await _reply(client, ctx, conversation_id, headers)
+    message = await _settle_until(ctx, message_id, {"sent", "failed"})
+    assert message.status == "failed" and message.error
+    assert fake.sent_texts() == []
+
+
+async def test_statuses_never_move_backwards(client, ctx, wired) -> None:
+    harness, fake, _, headers = wired
+    if not adapter_class(harness.kind).capabilities.delivery_statuses:
+        pytest.skip(f"{harness.kind} reports no delivery statuses (declared in its capabilities)")
+    conversation_id = await _conversation_of_first_inbound(client, ctx, fake, harness, headers)
+    message_id = await _reply(client, ctx, conversation_id, headers)
+    sent = await _settle_until(ctx, message_id, {"sent", "failed"})
+    assert (await fake.deliver_status(sent.provider_message_id, "read")).status_code == 200
+    assert (await fake.deliver_status(sent.provider_message_id, "delivered")).status_code == 200
+    await ctx.settle()
+    assert next(m for m in await _messages(ctx) if m.id == message_id).status == "read"
