@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from okno import __version__
 from okno.api import auth, channels, conversations, customers, operators, webhooks
 from okno.api.errors import install_error_handlers
+from okno.api.webhooks import WebhookFastPath
 from okno.channels.adapters.widget import routes as widget_routes
 from okno.config import Settings, get_settings
 from okno.context import AppContext, build_context
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
 
     app = FastAPI(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(WebhookFastPath)
     for module in (auth, operators, channels, customers, conversations, webhooks, widget_routes):
         app.include_router(module.router)
 

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     embedded_workers: bool = True
     ingest_batch_size: int = 100
+    # run the pipeline inside the webhook's group-commit transaction (else: a processor drains it)
+    ingest_inline: bool = True
     worker_poll_seconds: float = 1.0
 
     delivery_max_attempts: int = 8

@@ -19,6 +19,7 @@ from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
 from okno.channels.ingest import IngestProcessor
+from okno.channels.intake import WebhookIntake
 from okno.channels.runtime import AdapterRuntime
 from okno.config import Settings
 from okno.kit.crypto import SecretBox
@@ -38,6 +39,7 @@ class AppContext:
     relay: OutboxRelay
     delivery: DeliveryWorker
     visitor_hub: VisitorHub
+    intake: WebhookIntake
     workers: dict[str, LoopWorker] = field(default_factory=dict)
 
     @asynccontextmanager
@@ -67,6 +69,7 @@ class AppContext:
             pass
 
     async def close(self) -> None:
+        await self.intake.close()
         for worker in self.workers.values():
             await worker.stop()
         await self.http.aclose()
@@ -82,6 +85,7 @@ def build_context(settings: Settings) -> AppContext:
     channels = ChannelDirectory(db, box, runtime=AdapterRuntime(db=db, visitor_hub=visitor_hub))
     bus = InProcessBus()
     http = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False)
+    ingest = IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region)
     ctx = AppContext(
         settings=settings,
         db=db,
@@ -89,7 +93,7 @@ def build_context(settings: Settings) -> AppContext:
         channels=channels,
         bus=bus,
         http=http,
-        ingest=IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region),
+        ingest=ingest,
         relay=OutboxRelay(db, bus, max_attempts=settings.outbox_max_attempts),
         delivery=DeliveryWorker(
             db,
@@ -103,7 +107,9 @@ def build_context(settings: Settings) -> AppContext:
             send_timeout=settings.delivery_timeout_seconds,
         ),
         visitor_hub=visitor_hub,
+        intake=WebhookIntake(db, ingest, inline=settings.ingest_inline),
     )
+    ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
     db.after_commit = ctx.wake
     wire_subscribers(ctx)
     return ctx

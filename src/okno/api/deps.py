@@ -15,7 +15,7 @@ from okno.models import Operator, Role
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:  # async: a plain def would cost a thread hop
     return request.app.state.ctx
 
 

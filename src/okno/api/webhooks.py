@@ -1,56 +1,116 @@
-"""Provider-facing inbound: verify, parse, store the raw items durably, answer. Nothing else."""
+"""Provider-facing inbound: verify, parse, store durably (group commit), answer. Nothing else.
+
+``WebhookFastPath`` serves ``/webhooks/{channel_id}`` as plain ASGI in front of FastAPI (no
+dependency solving on the hottest path); the FastAPI routes below call the same handler and
+document the endpoint in the OpenAPI schema.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.datastructures import Headers, QueryParams
 
 from okno.api.deps import Ctx
-from okno.channels.base import WebhookRejected, WebhookRequest
-from okno.channels.inbound import accept_items
+from okno.channels.base import InboundMessage, WebhookRejected, WebhookRequest
+from okno.channels.ingest import sender_keys
+from okno.context import AppContext
 
 router = APIRouter(tags=["webhooks"])
+PREFIX = "/webhooks/"
+JSON = "application/json"
+
+Reply = tuple[int, bytes, str]
 
 
-def _json(status_code: int, body: dict) -> Response:
-    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+def _json(status: int, body: dict[str, Any]) -> Reply:
+    return status, orjson.dumps(body), JSON
+
+
+async def handle_provider_request(
+    ctx: AppContext, channel_id: int, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+) -> Reply:
+    channel = await ctx.channels.get(channel_id)
+    if channel is None:
+        return _json(404, {"detail": f"channel {channel_id} not found or disabled"})
+    try:
+        result = channel.adapter.handle_webhook(channel.config, WebhookRequest(method=method, headers=headers, query=query, body=body))
+    except WebhookRejected as exc:
+        return _json(exc.status_code, {"detail": exc.reason})
+    for item in result.items:
+        if isinstance(item, InboundMessage) and not sender_keys(item, ctx.settings.default_region)[0]:
+            _, rejected = sender_keys(item, ctx.settings.default_region)
+            return _json(422, {"detail": "no usable sender identity: " + ("; ".join(rejected) or "none given")})
+    stored = duplicates = 0
+    if result.items:
+        try:
+            accepted = await ctx.intake.submit(channel.id, result.items, body)
+        except Exception:
+            return _json(503, {"detail": "storage unavailable, retry later"})
+        stored, duplicates = accepted.stored, accepted.duplicates
+    reply = result.reply
+    if reply.body is not None:
+        return reply.status_code, reply.body, reply.media_type
+    return _json(reply.status_code, {"accepted": stored, "duplicates": duplicates})
+
+
+class WebhookFastPath:
+    """Pure-ASGI front for the webhook path; everything else goes to the wrapped app."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(PREFIX) or not path[len(PREFIX):].isdigit() or scope["method"] not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        ctx: AppContext = scope["app"].state.ctx
+        headers = Headers(scope=scope)
+        body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
+        if body is None:
+            status, payload, media = _json(413, {"detail": f"body larger than {ctx.settings.webhook_max_body_bytes} bytes"})
+        else:
+            query = QueryParams(scope.get("query_string", b""))
+            status, payload, media = await handle_provider_request(ctx, int(path[len(PREFIX):]), scope["method"], headers, query, body)
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(receive: Callable, headers: Headers, limit: int) -> bytes | None:
+    declared = headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _routed(channel_id: int, request: Request, ctx: AppContext) -> Response:
+    body = await request.body()
+    if len(body) > ctx.settings.webhook_max_body_bytes:
+        status, payload, media = _json(413, {"detail": f"body larger than {ctx.settings.webhook_max_body_bytes} bytes"})
+    else:
+        status, payload, media = await handle_provider_request(ctx, channel_id, request.method, request.headers, request.query_params, body)
+    return Response(payload, status_code=status, media_type=media)
 
 
 @router.post("/webhooks/{channel_id}", summary="Provider delivers inbound items")
 async def provider_webhook(channel_id: int, request: Request, ctx: Ctx) -> Response:
-    return await _handle(channel_id, request, ctx)
+    return await _routed(channel_id, request, ctx)
 
 
 @router.get("/webhooks/{channel_id}", summary="Provider handshake (verification challenges)")
 async def provider_handshake(channel_id: int, request: Request, ctx: Ctx) -> Response:
-    return await _handle(channel_id, request, ctx)
-
-
-async def _handle(channel_id: int, request: Request, ctx: Ctx) -> Response:
-    channel = await ctx.channels.get(channel_id)
-    if channel is None:
-        return _json(404, {"detail": f"channel {channel_id} not found or disabled"})
-    declared = request.headers.get("content-length")
-    limit = ctx.settings.webhook_max_body_bytes
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        return _json(413, {"detail": f"body larger than {limit} bytes"})
-    body = await request.body()
-    if len(body) > limit:
-        return _json(413, {"detail": f"body larger than {limit} bytes"})
-    incoming = WebhookRequest(
-        method=request.method, headers=request.headers, query=request.query_params, body=body
-    )
-    try:
-        result = channel.adapter.handle_webhook(channel.config, incoming)
-    except WebhookRejected as exc:
-        return _json(exc.status_code, {"detail": exc.reason})
-    accepted = None
-    if result.items:
-        accepted = await accept_items(ctx.db, channel.id, result.items, body)
-        if accepted.stored:
-            ctx.wake(["ingest"])
-    reply = result.reply
-    if reply.body is not None:
-        return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
-    summary = {"accepted": accepted.stored if accepted else 0, "duplicates": accepted.duplicates if accepted else 0}
-    return _json(reply.status_code, summary)
+    return await _routed(channel_id, request, ctx)

@@ -21,5 +21,5 @@ async def record_events(session: AsyncSession, events: Iterable[tuple[str, dict[
     now = utcnow()
     rows = [{"topic": topic, "payload": payload, "created_at": now, "attempts": 0} for topic, payload in events]
     if rows:
-        await session.execute(insert(OutboxEvent), rows)
+        await session.execute(insert(OutboxEvent.__table__), rows)
         request_wake(session, "relay")

@@ -1,7 +1,8 @@
 """Publishes committed outbox rows to the transport, at least once, in order of commit per worker.
 
-Rows are leased (``next_attempt_at`` pushed ahead) in a short transaction, published with no
-transaction open (handlers open their own), then marked published. A failed publish is retried
+On PostgreSQL rows are leased (``next_attempt_at`` pushed ahead, ``SKIP LOCKED``) in a short
+transaction so several relays can run; on SQLite (one process) they are simply read. They are
+published with no transaction open (handlers open their own), then marked published. A failed publish is retried
 with backoff; after ``max_attempts`` the row is parked with its error for an operator to see.
 """
 
@@ -44,25 +45,27 @@ class OutboxRelay:
 
     async def _lease(self) -> list[Event]:
         now = utcnow()
-        async with self.db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
-                    .where(
-                        OutboxEvent.published_at.is_(None),
-                        or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now),
+        query = (
+            select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
+            .where(
+                OutboxEvent.published_at.is_(None),
+                or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now),
+            )
+            .order_by(OutboxEvent.id)
+            .limit(self.batch_size)
+        )
+        if self.db.is_sqlite:
+            # SQLite is a single-process deployment with one relay: reading is enough, and it
+            # leaves the single writer to the webhooks
+            async with self.db.reading() as session:
+                rows = (await session.execute(query)).all()
+        else:
+            async with self.db.transaction() as session:
+                rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+                if rows:
+                    await session.execute(
+                        update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(next_attempt_at=now + LEASE)
                     )
-                    .order_by(OutboxEvent.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if rows:
-                await session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_([r.id for r in rows]))
-                    .values(next_attempt_at=now + LEASE)
-                )
         return [Event(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
 
     async def _settle(self, published: list[int], failed: dict[int, str]) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import structlog
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_events
@@ -22,12 +22,14 @@ from okno.conversations.threading import Touch, thread_touches
 from okno.customers.identities import IdentityKey, InvalidIdentity, normalize_identity
 from okno.customers.resolution import Sender, resolve_senders
 from okno.kit.db import Database
+from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
 from okno.models import Direction, InboundItem, Message, MessageStatus, TimelineEvent
 
 log = structlog.get_logger()
 
 TEXT_PREVIEW = 200
+PENDING = literal("pending", literal_execute=True)
 _ITEM = TypeAdapter(InboundItemModel)
 
 
@@ -56,7 +58,7 @@ class IngestProcessor:
             ids = (
                 await session.execute(
                     select(InboundItem.id)
-                    .where(InboundItem.status == "pending")
+                    .where(InboundItem.status == PENDING)
                     .order_by(InboundItem.id)
                     .limit(self.batch_size)
                 )
@@ -71,50 +73,52 @@ class IngestProcessor:
     async def _process(self, *, limit: int, only_id: int | None = None) -> int:
         async with self.db.transaction() as session:
             claimed = await self._claim(session, limit, only_id)
-            messages = [c for c in claimed if isinstance(c, _Claimed)]
-            statuses = [c for c in claimed if isinstance(c, ClaimedStatus)]
-            if messages:
-                await apply_inbound(session, messages)
-            deferred = await apply_statuses(session, statuses) if statuses else []
+            deferred = await self.apply(session, claimed)
             done = [c.row_id for c in claimed if c.row_id not in deferred]
-            now = utcnow()
             if done:
-                await session.execute(update(InboundItem).where(InboundItem.id.in_(done)).values(status="done", processed_at=now))
-            if deferred:
-                await session.execute(update(InboundItem).where(InboundItem.id.in_(deferred)).values(status="deferred", processed_at=now))
+                await session.execute(update(InboundItem).where(InboundItem.id.in_(done)).values(status="done", processed_at=utcnow()))
         return len(claimed)
+
+    async def apply(self, session: AsyncSession, prepared: list[_Claimed | ClaimedStatus]) -> set[int]:
+        """Runs the pipeline in the caller's transaction; returns the item ids left ``deferred``."""
+        messages = [c for c in prepared if isinstance(c, _Claimed)]
+        statuses = [c for c in prepared if isinstance(c, ClaimedStatus)]
+        if messages:
+            await apply_inbound(session, messages)
+        deferred = set(await apply_statuses(session, statuses)) if statuses else set()
+        if deferred:
+            await session.execute(
+                update(InboundItem).where(InboundItem.id.in_(deferred)).values(status="deferred", processed_at=utcnow())
+            )
+        return deferred
 
     async def _claim(self, session: AsyncSession, limit: int, only_id: int | None) -> list[_Claimed | ClaimedStatus]:
         query = select(InboundItem.id, InboundItem.channel_id, InboundItem.item, InboundItem.received_at).where(
-            InboundItem.status == "pending"
+            InboundItem.status == PENDING  # inline literal: matches the partial index in any plan
         )
         if only_id is not None:
             query = query.where(InboundItem.id == only_id)
         rows = (
             await session.execute(query.order_by(InboundItem.id).limit(limit).with_for_update(skip_locked=True))
         ).all()
-        return [self._parse(*row) for row in rows]
+        return [self._from_row(*row) for row in rows]
 
-    def _parse(self, row_id: int, channel_id: int, data: dict, received_at: datetime) -> _Claimed | ClaimedStatus:
+    def _from_row(self, row_id: int, channel_id: int, data: dict, received_at: datetime) -> _Claimed | ClaimedStatus:
         try:
             item = _ITEM.validate_python(data)
         except ValidationError as exc:
             raise ValueError(f"stored item {row_id} is not a valid inbound item: {exc}") from exc
+        return self.prepare(row_id, channel_id, item, received_at)
+
+    def prepare(
+        self, row_id: int, channel_id: int, item: InboundMessage | InboundStatus, received_at: datetime
+    ) -> _Claimed | ClaimedStatus:
         if isinstance(item, InboundStatus):
             return ClaimedStatus(row_id, channel_id, item, received_at)
-        keys: list[IdentityKey] = []
-        rejected: list[str] = []
-        for sender in item.sender:
-            try:
-                key = normalize_identity(sender.kind, sender.value, default_region=self.default_region)
-            except InvalidIdentity as exc:
-                rejected.append(exc.detail)
-                continue
-            if key not in keys:
-                keys.append(key)
+        keys, rejected = sender_keys(item, self.default_region)
         if not keys:
             raise ValueError("no usable sender identity: " + "; ".join(rejected))
-        return _Claimed(row_id, channel_id, item, received_at, tuple(keys), rejected)
+        return _Claimed(row_id, channel_id, item, received_at, keys, rejected)
 
     async def _mark_failed(self, row_id: int, error: str) -> None:
         log.error("inbound_item_failed", item_id=row_id, error=error)
@@ -126,6 +130,21 @@ class IngestProcessor:
             )
 
 
+def sender_keys(item: InboundMessage, default_region: str) -> tuple[tuple[IdentityKey, ...], list[str]]:
+    """The sender's normalised keys (strongest first, no repeats) and why any were refused."""
+    keys: list[IdentityKey] = []
+    rejected: list[str] = []
+    for sender in item.sender:
+        try:
+            key = normalize_identity(sender.kind, sender.value, default_region=default_region)
+        except InvalidIdentity as exc:
+            rejected.append(exc.detail)
+            continue
+        if key not in keys:
+            keys.append(key)
+    return tuple(keys), rejected
+
+
 async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     resolution = await resolve_senders(
         session, [Sender(keys=c.keys, name=c.item.sender_name, channel_id=c.channel_id) for c in claimed]
@@ -134,10 +153,12 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         session,
         [Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at) for c, ref in zip(claimed, resolution.customers, strict=True)],  # type: ignore[arg-type]
     )
-    result = await session.execute(
-        insert(Message).returning(Message.id, sort_by_parameter_order=True),
+    message_ids = await allocate_ids(session, Message.__table__, len(claimed))
+    await session.execute(
+        insert(Message.__table__),
         [
             {
+                "id": message_id,
                 "conversation_id": conv.id,
                 "customer_id": conv.customer_id,
                 "channel_id": c.channel_id,
@@ -149,10 +170,9 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
                 "created_at": c.received_at,
                 "status_updated_at": c.received_at,
             }
-            for c, conv in zip(claimed, conversations, strict=True)
+            for c, conv, message_id in zip(claimed, conversations, message_ids, strict=True)
         ],
     )
-    message_ids = list(result.scalars())
 
     timeline: list[dict] = []
     events: list[tuple[str, dict]] = []
@@ -194,8 +214,8 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
                 {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id},
             )
         )
-    # rows of different shapes would otherwise be split into one INSERT per shape change
-    await session.execute(insert(TimelineEvent).execution_options(render_nulls=True), timeline)
+    # Core executemany: one statement whatever the rows' shapes (the ORM bulk path splits on them)
+    await session.execute(insert(TimelineEvent.__table__), timeline)
     await record_events(session, events)
 
 

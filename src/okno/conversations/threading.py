@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.kit.ids import allocate_ids
 from okno.models import UNFINISHED_STATUSES, Conversation, ConversationStatus, Priority
 
 
@@ -64,10 +65,13 @@ async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int])
 async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]]) -> None:
     if not new:
         return
-    result = await session.execute(
-        insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
+    for (ref, _), conv_id in zip(new, await allocate_ids(session, Conversation.__table__, len(new)), strict=True):
+        ref.id = conv_id
+    await session.execute(
+        insert(Conversation.__table__),
         [
             {
+                "id": ref.id,
                 "customer_id": t.customer_id,
                 "channel_id": t.channel_id,
                 "status": ConversationStatus.open.value,
@@ -75,11 +79,9 @@ async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]])
                 "created_at": t.at,
                 "updated_at": t.at,
             }
-            for _, t in new
+            for ref, t in new
         ],
     )
-    for (ref, _), conv_id in zip(new, result.scalars(), strict=True):
-        ref.id = conv_id
 
 
 async def _record_activity(session: AsyncSession, refs: list[ConversationRef], touches: list[Touch]) -> None:

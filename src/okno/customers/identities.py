@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -76,6 +77,11 @@ def normalize_opaque(raw: str) -> str:
 
 
 def normalize_identity(kind: str, raw: str, *, default_region: str = "RU") -> IdentityKey:
+    return _normalize_cached(kind, raw, default_region)
+
+
+@lru_cache(maxsize=65_536)  # a pure function on the hot path; senders repeat (phonenumbers is slow)
+def _normalize_cached(kind: str, raw: str, default_region: str) -> IdentityKey:
     try:
         known = IdentityKind(kind.strip().lower())
     except ValueError as exc:

@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
+from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity
 
@@ -104,12 +105,11 @@ async def _insert_customers(session: AsyncSession, new: list[CustomerRef]) -> No
     if not new:
         return
     now = utcnow()
-    result = await session.execute(
-        insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
-        [{"name": c.name, "attributes": {}, "created_at": now, "updated_at": now} for c in new],
-    )
-    for ref, customer_id in zip(new, result.scalars(), strict=True):
+    for ref, customer_id in zip(new, await allocate_ids(session, Customer.__table__, len(new)), strict=True):
         ref.id = customer_id
+    await session.execute(
+        insert(Customer.__table__), [{"id": c.id, "name": c.name, "attributes": {}, "created_at": now, "updated_at": now} for c in new]
+    )
 
 
 async def _insert_identities(session: AsyncSession, pending: list[tuple[IdentityKey, CustomerRef, int]]) -> None:
@@ -117,7 +117,7 @@ async def _insert_identities(session: AsyncSession, pending: list[tuple[Identity
         return
     now = utcnow()
     await session.execute(
-        insert(Identity),
+        insert(Identity.__table__),
         [
             {"customer_id": ref.id, "kind": k.kind, "value": k.value, "source_channel_id": ch, "created_at": now}
             for k, ref, ch in pending

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -105,14 +106,22 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")  # type: ignore[attr-defined]
 
 
+def _json_text(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+# orjson keeps Cyrillic as UTF-8 (the stdlib writes \uXXXX escapes, about 3x the bytes) and is faster
+JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def create_database(url: str, *, echo: bool = False) -> Database:
     if url.startswith("sqlite"):
-        writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
-        reader = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4)
+        writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, **JSON_CODEC)
+        reader = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4, **JSON_CODEC)
         _sqlite_pragmas(writer, writer=True)
         _sqlite_pragmas(reader, writer=False)
     else:
-        writer = reader = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        writer = reader = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, **JSON_CODEC)
     return Database(
         writer=writer,
         reader=reader,
@@ -123,7 +132,7 @@ def create_database(url: str, *, echo: bool = False) -> Database:
 
 def create_oneoff_engine(url: str) -> AsyncEngine:
     """An engine for CLI one-shots (migrations, admin commands) that keeps no pool around."""
-    engine = create_async_engine(url, poolclass=NullPool)
+    engine = create_async_engine(url, poolclass=NullPool, **JSON_CODEC)
     if url.startswith("sqlite"):
         _sqlite_pragmas(engine, writer=True)
     return engine

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
@@ -29,7 +29,8 @@ class InboundItem(Base):
     __tablename__ = "inbound_items"
     __table_args__ = (
         UniqueConstraint("channel_id", "provider_id"),
-        Index("ix_inbound_items_pending", "status", "id"),
+        # only the claim query searches by status (for pending rows); inline-processed rows are born done
+        Index("ix_inbound_items_pending", "status", "id", sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

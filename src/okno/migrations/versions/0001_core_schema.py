@@ -173,7 +173,7 @@ def upgrade() -> None:
     sqlite_autoincrement=True
     )
     with op.batch_alter_table('inbound_items', schema=None) as batch_op:
-        batch_op.create_index('ix_inbound_items_pending', ['status', 'id'], unique=False)
+        batch_op.create_index('ix_inbound_items_pending', ['status', 'id'], unique=False, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
 
     op.create_table('messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

@@ -1,0 +1,123 @@
+"""Group commit for provider webhooks.
+
+Concurrent webhook requests queue their verified items; one drain task stores everything queued
+in ONE writer transaction: the raw items (``ON CONFLICT DO NOTHING``: a redelivery is a
+duplicate) and — inline mode — the whole pipeline for the new ones (customer, conversation,
+message, timeline, outbox). Each request is answered only after that commit, so an accepted item
+is never lost, and the single SQLite writer is taken once per group instead of once per request.
+
+If the pipeline fails for a group, the group is stored again as ``pending`` raw items only, and
+the ingest processor isolates the bad item; if even that fails, the requests get the error
+(providers then retry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import structlog
+
+from okno.channels.base import InboundMessage, InboundStatus
+from okno.channels.inbound import Accepted
+from okno.channels.ingest import IngestProcessor
+from okno.kit.db import Database, insert_ignoring_duplicates
+from okno.kit.ids import prefetch_sequences
+from okno.kit.time import utcnow
+from okno.models import Conversation, Customer, InboundItem, Message
+
+PIPELINE_TABLES = [Customer.__table__, Conversation.__table__, Message.__table__]
+
+log = structlog.get_logger()
+
+Item = InboundMessage | InboundStatus
+
+
+@dataclass
+class _Submission:
+    channel_id: int
+    items: list[Item]
+    raw: str
+    done: asyncio.Future[Accepted]
+    fresh: list[bool] = field(default_factory=list)  # per item: first time seen
+
+
+class WebhookIntake:
+    def __init__(self, db: Database, processor: IngestProcessor, *, inline: bool = True, max_items: int = 1000) -> None:
+        self.db = db
+        self.processor = processor
+        self.inline = inline
+        self.max_items = max_items
+        self.on_pending = lambda: None  # wakes the ingest processor when items are left pending
+        self._queue: list[_Submission] = []
+        self._drain: asyncio.Task[None] | None = None
+
+    async def submit(self, channel_id: int, items: list[Item], raw: bytes) -> Accepted:
+        submission = _Submission(channel_id, items, raw.decode("utf-8", errors="replace"), asyncio.get_running_loop().create_future())
+        self._queue.append(submission)
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.create_task(self._drain_queue())
+        return await submission.done
+
+    async def close(self) -> None:
+        if self._drain is not None:
+            await asyncio.shield(self._drain)
+
+    async def _drain_queue(self) -> None:
+        while self._queue:
+            group, size = [], 0
+            while self._queue and (not group or size + len(self._queue[0].items) <= self.max_items):
+                group.append(self._queue.pop(0))
+                size += len(group[-1].items)
+            await self._commit(group)
+
+    async def _commit(self, group: list[_Submission]) -> None:
+        try:
+            stored = await self._store(group, process=self.inline)
+        except Exception:
+            log.exception("intake_inline_failed_storing_pending", items=sum(len(s.items) for s in group))
+            try:
+                stored = await self._store(group, process=False)
+            except Exception as exc:
+                for submission in group:
+                    if not submission.done.done():
+                        submission.done.set_exception(exc)
+                return
+        if stored and not self.inline:
+            self.on_pending()
+        for submission in group:
+            fresh = sum(submission.fresh)
+            submission.done.set_result(Accepted(stored=fresh, duplicates=len(submission.items) - fresh))
+
+    async def _store(self, group: list[_Submission], *, process: bool) -> int:
+        now = utcnow()
+        firsts: dict[tuple[int, str], Item] = {}
+        for submission in group:
+            submission.fresh = []
+            for item in submission.items:
+                key = (submission.channel_id, item.provider_id)
+                submission.fresh.append(key not in firsts)
+                firsts.setdefault(key, item)
+        raws = {(s.channel_id, i.provider_id): s.raw for s in group for i in s.items}
+        status = "done" if process else "pending"
+        async with self.db.transaction() as session:
+            stmt = insert_ignoring_duplicates(InboundItem.__table__, self.db.writer.dialect.name, ["channel_id", "provider_id"])
+            result = await session.execute(
+                stmt.returning(InboundItem.id, InboundItem.channel_id, InboundItem.provider_id),
+                [
+                    {"channel_id": ch, "provider_id": pid, "item": item.model_dump(mode="json"), "raw": raws[(ch, pid)],
+                     "status": status, "received_at": now, "processed_at": now if process else None}
+                    for (ch, pid), item in firsts.items()
+                ],
+            )
+            inserted = {(ch, pid): row_id for row_id, ch, pid in result}
+            if process and inserted:
+                await prefetch_sequences(session, PIPELINE_TABLES)
+                prepared = [self.processor.prepare(inserted[key], key[0], item, now) for key, item in firsts.items() if key in inserted]
+                await self.processor.apply(session, prepared)
+        for submission in group:  # a key already stored before this group is a duplicate too
+            submission.fresh = [
+                fresh and (submission.channel_id, item.provider_id) in inserted
+                for fresh, item in zip(submission.fresh, submission.items, strict=True)
+            ]
+        return len(inserted)

@@ -1,0 +1,47 @@
+"""Primary keys taken before a bulk insert, so batches are one ``executemany`` without ``RETURNING``
+(SQLite can only return ids in parameter order one row at a time)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def allocate_ids(session: AsyncSession, table: Table, count: int) -> list[int]:
+    """``count`` fresh ids for ``table``. Insert rows with them before allocating again for the
+    same table in the same transaction (on SQLite the range is read from ``sqlite_sequence``)."""
+    if count <= 0:
+        return []
+    cached = session.info.get(_SQLITE_SEQ)
+    if cached is not None and table.name in cached:  # read once per transaction by prefetch_sequences
+        start = cached[table.name]
+        cached[table.name] = start + count
+        return list(range(start + 1, start + 1 + count))
+    if session.bind.dialect.name == "postgresql":
+        rows = await session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": table.name, "n": count},
+        )
+        return [row[0] for row in rows]
+    # The SQLite writer's transactions begin IMMEDIATE: nobody else takes ids until we commit.
+    last = await session.scalar(text("SELECT seq FROM sqlite_sequence WHERE name = :table"), {"table": table.name})
+    if last is None:
+        last = await session.scalar(text(f'SELECT coalesce(max(id), 0) FROM "{table.name}"'))  # noqa: S608
+    return list(range(last + 1, last + 1 + count))
+
+
+_SQLITE_SEQ = "okno.sqlite_sequence"
+
+
+async def prefetch_sequences(session: AsyncSession, tables: list[Table]) -> None:
+    """SQLite: read the id counters of several tables in one round trip for this transaction."""
+    if session.bind.dialect.name != "sqlite":
+        return
+    names = [t.name for t in tables]
+    rows = await session.execute(
+        text("SELECT name, seq FROM sqlite_sequence WHERE name IN (" + ", ".join(f":n{i}" for i in range(len(names))) + ")"),
+        {f"n{i}": name for i, name in enumerate(names)},
+    )
+    found = dict(rows.all())
+    if len(found) == len(names):  # a table that never had a row has no counter yet: fall back
+        session.info[_SQLITE_SEQ] = found

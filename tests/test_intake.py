@@ -1,0 +1,58 @@
+"""Group commit of webhooks: concurrency, duplicates inside one group, and the fallback path."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from okno.models import InboundItem, Message
+from tests.factories import admin_headers, make_api_channel, post_inbound
+
+
+async def test_concurrent_webhooks_share_commits_and_count_duplicates_exactly(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    payloads = [{"message_id": f"m{i % 30}", "from": {"phone": f"+7916000{i % 7:04d}"}, "text": f"текст {i % 30}"} for i in range(60)]
+    responses = await asyncio.gather(*(post_inbound(client, channel, p) for p in payloads))
+    assert all(r.status_code == 200 for r in responses)
+    assert sum(r.json()["accepted"] for r in responses) == 30
+    assert sum(r.json()["duplicates"] for r in responses) == 30
+    async with ctx.db.reading() as session:
+        texts = sorted((await session.scalars(select(Message.text))).all())
+        statuses = set((await session.scalars(select(InboundItem.status))).all())
+    assert texts == sorted(f"текст {i}" for i in range(30))  # processed inline: no settle needed
+    assert statuses == {"done"}
+
+
+async def test_a_failing_pipeline_leaves_items_pending_for_the_processor(client, ctx, monkeypatch) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    real_apply = ctx.ingest.apply
+    calls = {"n": 0}
+
+    async def flaky_apply(session, prepared):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("pipeline bug")
+        return await real_apply(session, prepared)
+
+    monkeypatch.setattr(ctx.ingest, "apply", flaky_apply)
+    response = await post_inbound(client, channel, {"message_id": "f1", "from": {"phone": "+79160000001"}, "text": "не потеряй меня"})
+    assert response.status_code == 200 and response.json() == {"accepted": 1, "duplicates": 0}
+    async with ctx.db.reading() as session:
+        assert await session.scalar(select(InboundItem.status)) == "pending"
+        assert await session.scalar(select(func.count()).select_from(Message)) == 0
+    await ctx.settle()
+    async with ctx.db.reading() as session:
+        assert await session.scalar(select(InboundItem.status)) == "done"
+        assert (await session.scalars(select(Message.text))).all() == ["не потеряй меня"]
+
+
+async def test_a_sender_without_usable_identity_is_refused_up_front(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    response = await post_inbound(client, channel, {"message_id": "x", "from": {"phone": "не телефон"}, "text": "hi"})
+    assert response.status_code == 422 and "not a phone number" in response.json()["detail"]
+    async with ctx.db.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(InboundItem)) == 0
