@@ -42,32 +42,26 @@ def _pg_admin_url() -> str | None:
     return url
 
 
-def create_pg_database(admin_url: str) -> str:
-    """A fresh database on the server at ``admin_url``; returns its URL."""
-    name = f"okno_test_{os.getpid()}_{secrets.token_hex(3)}"
-
+def _run_on_server(admin_url: str, statement: str) -> None:
     async def run() -> None:
         engine = create_oneoff_engine(admin_url)
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(statement))
         await engine.dispose()
 
     asyncio.run(run())
+
+
+def create_pg_database(admin_url: str) -> str:
+    """A fresh database on the server at ``admin_url``; returns its URL."""
+    name = f"okno_test_{os.getpid()}_{secrets.token_hex(3)}"
+    _run_on_server(admin_url, f'CREATE DATABASE "{name}"')
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_pg_database(admin_url: str, url: str) -> None:
-    name = make_url(url).database
-
-    async def run() -> None:
-        engine = create_oneoff_engine(admin_url)
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
-
-    asyncio.run(run())
+    _run_on_server(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def _migrate(url: str) -> None:

@@ -1,4 +1,4 @@
-"""The webhook hot path's only write: durable raw items, deduplicated by (channel, provider id)."""
+"""Durable raw inbound items, deduplicated by (channel, provider id), staged in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from okno.channels.base import InboundMessage, InboundStatus
-from okno.kit.db import Database, insert_ignoring_duplicates
+from okno.kit.db import insert_ignoring_duplicates
 from okno.kit.time import utcnow
 from okno.models import InboundItem
 
@@ -16,11 +16,6 @@ from okno.models import InboundItem
 class Accepted:
     stored: int
     duplicates: int
-
-
-async def accept_items(db: Database, channel_id: int, items: list[InboundMessage | InboundStatus], raw: bytes) -> Accepted:
-    async with db.writer.begin() as conn:
-        return await stage_items(conn, channel_id, items, raw)
 
 
 async def stage_items(

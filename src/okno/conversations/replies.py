@@ -32,45 +32,38 @@ async def post_operator_message(
         raise Invalid("text must not be empty")
     if len(text) > MAX_TEXT:
         raise Invalid(f"text is longer than {MAX_TEXT} characters")
-    now = utcnow()
     if internal:
-        message = Message(
-            conversation_id=conversation.id,
-            customer_id=conversation.customer_id,
-            channel_id=None,
-            direction=Direction.note.value,
-            text=text,
-            status=MessageStatus.noted.value,
-            author_id=author_id,
-            created_at=now,
-            status_updated_at=now,
-        )
-        session.add(message)
-        await session.flush()
+        message = await _add_message(session, conversation, author_id, text, channel_id=None, direction=Direction.note, status=MessageStatus.noted)
         await _record(session, message, "note.added")
         return message
 
     channel = await _reply_channel(session, conversation, channel_id)
+    message = await _add_message(session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued)
+    session.add(DeliveryJob(message_id=message.id, channel_id=channel.id, idempotency_key=uuid.uuid4().hex, next_attempt_at=message.created_at))
+    conversation.last_message_at = message.created_at
+    await session.flush()
+    request_wake(session, "delivery")
+    await _record(session, message, "message.queued")
+    return message
+
+
+async def _add_message(
+    session: AsyncSession, conversation: Conversation, author_id: int, text: str, *, channel_id: int | None, direction: Direction, status: MessageStatus
+) -> Message:
+    now = utcnow()
     message = Message(
         conversation_id=conversation.id,
         customer_id=conversation.customer_id,
-        channel_id=channel.id,
-        direction=Direction.outbound.value,
+        channel_id=channel_id,
+        direction=direction.value,
         text=text,
-        status=MessageStatus.queued.value,
+        status=status.value,
         author_id=author_id,
         created_at=now,
         status_updated_at=now,
     )
     session.add(message)
     await session.flush()
-    session.add(
-        DeliveryJob(message_id=message.id, channel_id=channel.id, idempotency_key=uuid.uuid4().hex, next_attempt_at=now)
-    )
-    conversation.last_message_at = now
-    await session.flush()
-    request_wake(session, "delivery")
-    await _record(session, message, "message.queued")
     return message
 
 
