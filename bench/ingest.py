@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 import httpx
 import orjson
+from _adapters import available_kinds, build_load
 
 HOST = "127.0.0.1"
 SECRET = "bench-channel-secret-0123456789"
@@ -92,7 +93,7 @@ class Customer:
 @dataclass(frozen=True)
 class SignedBody:
     body: bytes
-    signature: str
+    headers: tuple[tuple[str, str], ...]  # the provider's own headers (signature, secret token…)
 
 
 def make_customers(rng: random.Random, count: int) -> list[Customer]:
@@ -163,7 +164,7 @@ def make_bodies(rng: random.Random, customers: list[Customer], count: int, prefi
 
 def sign_all(secret: str, bodies: list[bytes]) -> list[SignedBody]:
     key = secret.encode()
-    return [SignedBody(b, "sha256=" + hmac.new(key, b, hashlib.sha256).hexdigest()) for b in bodies]
+    return [SignedBody(b, (("X-Okno-Signature", "sha256=" + hmac.new(key, b, hashlib.sha256).hexdigest()),)) for b in bodies]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,9 +266,10 @@ class RawClient:
 
 
 def encode_request(path: str, item: SignedBody) -> bytes:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in item.headers)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(item.body)}\r\nX-Okno-Signature: {item.signature}\r\n\r\n"
+        f"Content-Length: {len(item.body)}\r\n{extra}\r\n"
     )
     return head.encode("ascii") + item.body
 
@@ -308,7 +310,7 @@ class HttpxClient:
 
     async def _sender(self, client: httpx.AsyncClient, path: str, items: list[SignedBody], tally: _Tally) -> None:
         for i in tally.indexes:
-            headers = {"content-type": "application/json", "x-okno-signature": items[i].signature}
+            headers = {"content-type": "application/json", **dict(items[i].headers)}
             sent = time.perf_counter()
             try:
                 response = await client.post(path, content=items[i].body, headers=headers)
@@ -416,12 +418,12 @@ def baseline_server(db_path: Path, port: int, log_path: Path) -> ServerProcess:
     return ServerProcess("raw baseline", argv, env, port, log_path)
 
 
-async def create_api_channel(port: int) -> int:
+async def create_channel(port: int, kind: str, config: dict) -> int:
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=30, trust_env=False) as http:
         login = await http.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
         login.raise_for_status()
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        channel = {"kind": "api", "name": "bench", "config": {"secret": SECRET}}
+        channel = {"kind": kind, "name": f"bench {kind}", "config": config}
         created = await http.post("/api/v1/channels", json=channel, headers=auth)
         created.raise_for_status()
         return int(created.json()["id"])
@@ -552,6 +554,7 @@ class Results:
     baseline: BaselineResult
     okno: OknoResult
     demo: DemoRss | None
+    adapters: dict[str, OknoResult] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float | None:
@@ -604,15 +607,17 @@ async def start_okno(data_dir: Path, port: int, log_path: Path, stack: contextli
     return server
 
 
-async def bench_okno(work: Workload, workdir: Path, stack: contextlib.ExitStack) -> OknoResult:
-    data_dir = workdir / "okno"
+async def bench_okno(
+    work: Workload, workdir: Path, stack: contextlib.ExitStack, kind: str = "api", config: dict | None = None
+) -> OknoResult:
+    data_dir = workdir / f"okno-{kind}"
     created = okno_cli(okno_env(data_dir), "admin", "create", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD, "--role", "admin")
     if created.returncode != 0:
         raise RuntimeError(f"okno admin create failed:\n{created.stdout}{created.stderr}")
-    server = await start_okno(data_dir, free_port(), workdir / "okno.log", stack)
+    server = await start_okno(data_dir, free_port(), workdir / f"okno-{kind}.log", stack)
     await asyncio.sleep(SETTLE_SECONDS)
     rss_idle, _ = server.rss_mb()
-    path = f"/webhooks/{await create_api_channel(server.port)}"
+    path = f"/webhooks/{await create_channel(server.port, kind, config or {'secret': SECRET})}"
     rss_setup, peak_setup = server.rss_mb()
 
     probe = PipelineProbe(data_dir / "okno.db")
@@ -710,6 +715,9 @@ def targets(results: Results) -> list[tuple[str, str, bool | None]]:
     if results.demo is not None and results.demo.rss_mb is not None:
         demo_rss = results.demo.rss_mb
         rows.append((f"idle RSS with demo data < {TARGET_RSS_MB:.0f} MB", f"{demo_rss:.1f} MB", demo_rss < TARGET_RSS_MB))
+    if results.adapters and results.okno.processed_per_s:
+        worst = min(r.processed_per_s or 0.0 for r in results.adapters.values()) / results.okno.processed_per_s - 1
+        rows.append(("each channel kind within 10 % of API channel", f"{worst:+.1%}", adapter_cost_ok(results)))
     return rows
 
 
@@ -749,6 +757,7 @@ def print_report(args: argparse.Namespace, results: Results) -> None:
     print_table(results.baseline, results.okno)
     print()
     print_details(results)
+    print_adapters(results)
     print("\ntargets")
     for name, value, ok in targets(results):
         print(f"  {name:40}{value:>12}   {_verdict(ok)}")
@@ -758,6 +767,26 @@ def print_report(args: argparse.Namespace, results: Results) -> None:
     if results.baseline.errors or results.okno.errors:
         print(f"\nWARNING: failed requests (baseline {results.baseline.errors}, okno {results.okno.errors}); "
               "rates count successful requests only")
+
+
+def print_adapters(results: Results) -> None:
+    if not results.adapters:
+        return
+    api = results.okno.processed_per_s or 0.0
+    print("\nper channel kind (same load, each on a fresh okno; verify + parse + full pipeline)")
+    print(f"  {'channel':10}{'processed msg/s':>17}{'p50 ms':>9}{'p99 ms':>9}{'vs API channel':>16}{'vs baseline':>13}")
+    for kind, result in [("api", results.okno), *results.adapters.items()]:
+        rate = result.processed_per_s or 0.0
+        print(f"  {kind:10}{rate:>17,.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
+              f"{(rate / api - 1) if api else float('nan'):>+16.1%}{rate / results.baseline.msgs_per_s:>13.1%}")
+
+
+def adapter_cost_ok(results: Results) -> bool | None:
+    """Issue target: signature checks and parsing cost at most 10 % against the API channel."""
+    api = results.okno.processed_per_s
+    if not results.adapters or not api:
+        return None
+    return all((r.processed_per_s or 0.0) >= 0.9 * api for r in results.adapters.values())
 
 
 def write_json(path: Path, args: argparse.Namespace, results: Results) -> None:
@@ -772,6 +801,7 @@ def write_json(path: Path, args: argparse.Namespace, results: Results) -> None:
         "okno": asdict(results.okno),
         "processed_vs_baseline": results.ratio,
         "demo": None if results.demo is None else asdict(results.demo),
+        "adapters": {kind: asdict(r) for kind, r in results.adapters.items()},
         "targets": [{"target": n, "value": v, "verdict": _verdict(ok)} for n, v, ok in targets(results)],
     }
     path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
@@ -794,6 +824,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--with-demo", action="store_true", help="also measure idle RSS on a data dir seeded by `okno demo`")
     parser.add_argument("--drain-timeout", type=float, default=900.0, help="give up waiting for the pipeline after this many s")
     parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--adapters", default="all", help="channel kinds to measure besides the API channel: all, none, or e.g. telegram,vk")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir (path is printed)")
     args = parser.parse_args(argv)
     if args.messages is None:
@@ -809,19 +840,40 @@ def build_workload(args: argparse.Namespace) -> Workload:
     return Workload(warmup, run, args.concurrency, args.client, args.drain_timeout)
 
 
+async def adapter_workloads(args: argparse.Namespace, base: Workload) -> dict[str, tuple[dict, Workload]]:
+    """The same number of messages per channel kind, as that provider would send them."""
+    kinds = available_kinds() if args.adapters == "all" else [k for k in args.adapters.split(",") if k and k != "none"]
+    rng = random.Random(args.seed + 1)
+    customers = make_customers(rng, args.customers)
+    senders = [(c.index, c.phone or f"9{c.index:09d}") for c in customers]
+    loads: dict[str, tuple[dict, Workload]] = {}
+    for kind in kinds:
+        texts = [russian_text(rng) for _ in range(args.warmup + args.messages)]
+        load = await build_load(kind, senders, texts)
+        signed = [SignedBody(body, tuple((k, v) for k, v in headers.items() if k.lower() != "content-type")) for body, headers in load.requests]
+        work = Workload(signed[: args.warmup], signed[args.warmup :], base.concurrency, base.client, base.drain_timeout)
+        loads[kind] = (load.config, work)
+    return loads
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     work = build_workload(args)
+    adapter_work = await adapter_workloads(args, work)  # built (and signed) before any timing
     with contextlib.ExitStack() as stack:
         print(f"data dir: {workdir}", flush=True)
         print("raw baseline ...", flush=True)
         base = await bench_baseline(work, workdir, stack)
         print("okno ...", flush=True)
         okno = await bench_okno(work, workdir, stack)
+        adapters: dict[str, OknoResult] = {}
+        for kind, (config, kind_work) in adapter_work.items():
+            print(f"okno, {kind} channel ...", flush=True)
+            adapters[kind] = await bench_okno(kind_work, workdir, stack, kind=kind, config=config)
         demo = None
         if args.with_demo:
             print("okno demo idle RSS ...", flush=True)
             demo = await idle_rss_with_demo(workdir, stack)
-    results = Results(base, okno, demo)
+    results = Results(base, okno, demo, adapters)
     print_report(args, results)
     if args.json:
         write_json(args.json, args, results)

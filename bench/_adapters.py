@@ -1,0 +1,70 @@
+"""Per-adapter workloads for ``bench/ingest.py``: the exact requests each provider would send.
+
+Each channel kind's fake provider builds and signs its webhook (the same code the contract
+tests use); a capturing client records the bytes and headers instead of sending them, so the
+benchmark replays the provider's real wire format with its real signature.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+# kind → (fake class path, how a customer's index and phone become that provider's user id)
+FAKES: dict[str, tuple[str, Callable[[int, str], str]]] = {
+    "telegram": ("okno.channels.adapters.telegram.fake:FakeTelegram", lambda i, _phone: str(700_000_000 + i)),
+    "whatsapp": ("okno.channels.adapters.whatsapp.fake:FakeWhatsApp", lambda _i, phone: "7" + phone),
+    "vk": ("okno.channels.adapters.vk.fake:FakeVk", lambda i, _phone: str(500_000 + i)),
+    "max": ("okno.channels.adapters.max.fake:FakeMax", lambda i, _phone: str(900_000_000 + i)),
+}
+
+
+class _Capture:
+    """Stands in for okno: records what the fake would POST."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[bytes, dict[str, str]]] = []
+
+    async def post(self, _url: str, *, content: bytes, headers: dict[str, str], params: Any = None) -> httpx.Response:
+        self.requests.append((content, headers))
+        return httpx.Response(200)
+
+
+@dataclass(frozen=True)
+class AdapterLoad:
+    kind: str
+    config: dict[str, Any]
+    requests: list[tuple[bytes, dict[str, str]]]
+
+
+def available_kinds() -> list[str]:
+    return [kind for kind in FAKES if _fake_class(kind) is not None]
+
+
+def _fake_class(kind: str) -> type | None:
+    module, _, name = FAKES[kind][0].partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+async def build_load(kind: str, senders: list[tuple[int, str]], texts: list[str]) -> AdapterLoad:
+    """One request per text; ``senders`` (customer index, ten phone digits) are cycled through."""
+    fake_cls = _fake_class(kind)
+    if fake_cls is None:
+        raise ValueError(f"no fake provider for {kind}")
+    user_of = FAKES[kind][1]
+    fake = fake_cls()
+    fake.base_url = "http://127.0.0.1:9"  # never called: inbound only
+    capture = _Capture()
+    fake.connect(capture, "/webhooks/0")
+
+    for i, text in enumerate(texts):
+        index, phone = senders[i % len(senders)]
+        await fake.deliver_text(user_of(index, phone), text)
+    return AdapterLoad(kind=kind, config=fake.channel_config(), requests=capture.requests)
