@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from okno.channels.adapters.telegram.fake import FakeTelegram
+from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 
 
 @dataclass(frozen=True)
@@ -24,4 +25,6 @@ class Harness:
 
 HARNESSES: dict[str, Harness] = {
     "telegram": Harness("telegram", FakeTelegram, lambda n: str(700_000_000 + n), "telegram"),
+    # with_bsuid off: the contract looks customers up by whatsapp:<wa_id>; BSUID senders are covered in test_whatsapp.py
+    "whatsapp": Harness("whatsapp", FakeWhatsApp, lambda n: str(79_160_000_000 + n), "whatsapp"),
 }

@@ -6,13 +6,14 @@ from importlib.metadata import entry_points
 
 from okno.channels.adapters.api.adapter import ApiChannel
 from okno.channels.adapters.telegram.adapter import TelegramChannel
+from okno.channels.adapters.whatsapp.adapter import WhatsAppChannel
 from okno.channels.adapters.widget.adapter import WidgetChannel
 from okno.channels.base import ChannelAdapter
 from okno.kit.errors import Invalid
 
 AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelAdapter
 
-_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel)
+_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel)
 
 
 def _load() -> dict[str, AdapterFactory]:

@@ -1,0 +1,384 @@
+"""WhatsApp Business Cloud API (Meta Graph): signed webhooks in, ``/{phone_number_id}/messages``
+out (docs/channel-protocols.md §2)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from okno.channels.adapters.telegram.adapter import split_text
+from okno.channels.base import (
+    AttachmentUnavailable,
+    Capabilities,
+    DeliveryError,
+    Download,
+    InboundMessage,
+    InboundStatus,
+    NeedsAction,
+    OutboundMessage,
+    PermanentFailure,
+    Recipient,
+    RetryLater,
+    SenderIdentity,
+    SendResult,
+    TemporaryFailure,
+    WebhookRejected,
+    WebhookReply,
+    WebhookRequest,
+    WebhookResult,
+)
+
+SIGNATURE_HEADER = "x-hub-signature-256"
+MAX_TEXT = 4096
+MAX_ID = 200
+RATE_LIMITED = frozenset({4, 80007, 130429, 131056, 131048})
+SLOW_DOWN_LONGER = frozenset({131056, 131048})  # pair rate and spam limits: back off a full minute
+TRANSIENT = frozenset({1, 2, 131000, 131016})
+ACCOUNT_BLOCKED = frozenset({368, 131031})
+WINDOW_CLOSED = 131047
+TOKEN_INVALID = 190
+WINDOW_REASON = "outside the 24-hour window: the customer must write first, or send an approved template (WhatsApp 131047)"
+STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+ATTACHMENT_KINDS = {"image": "image", "sticker": "image", "video": "file", "document": "file", "audio": "file"}
+
+Item = InboundMessage | InboundStatus
+Content = tuple[str, list[dict[str, Any]]]
+
+
+class WhatsAppConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone_number_id: str = Field(pattern=r"^\d{1,32}$", description="the business phone number's id in Meta (not the number)")
+    access_token: SecretStr = Field(min_length=1, description="system-user access token with whatsapp_business_messaging")
+    app_secret: SecretStr = Field(min_length=1, description="the Meta app secret: signs X-Hub-Signature-256")
+    verify_token: SecretStr = Field(min_length=1, description="any string; Meta echoes it in the webhook handshake")
+    graph_base: str = Field(default="https://graph.facebook.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
+
+    def graph_url(self, *path: str) -> str:
+        return "/".join([self.graph_base.rstrip("/"), self.api_version, *(quote(p, safe="") for p in path)])
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token.get_secret_value()}"}
+
+
+class WhatsAppChannel:
+    kind: ClassVar[str] = "whatsapp"
+    title: ClassVar[str] = "WhatsApp"
+    config_model: ClassVar[type[BaseModel]] = WhatsAppConfig
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_text_length=MAX_TEXT,
+        media_kinds=frozenset({"image", "voice", "file"}),
+        delivery_statuses=True,
+        read_receipts=True,
+        reply_window=timedelta(hours=24),
+        attachment_download=True,
+    )
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+
+    def handle_webhook(self, config: WhatsAppConfig, request: WebhookRequest) -> WebhookResult:
+        if request.method == "GET":
+            return _handshake(config, request.query)
+        if request.method != "POST":
+            raise WebhookRejected(405, "WhatsApp sends GET (handshake) or POST (updates)")
+        _verify_signature(config, request)
+        payload = _load(request.body)
+        try:
+            return WebhookResult(items=parse_payload(config.phone_number_id, payload))
+        except ValidationError as exc:
+            raise WebhookRejected(422, f"unexpected WhatsApp payload: {exc.errors()[0]['msg']}") from exc
+
+    async def send(self, config: WhatsAppConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
+        address = recipient_address(message.recipient)
+        provider_message_id: str | None = None
+        for chunk in split_text(message.text, MAX_TEXT):
+            body = {"messaging_product": "whatsapp", "recipient_type": "individual", **address, "type": "text", "text": {"body": chunk}}
+            provider_message_id = _sent_id(await _post(http, config, body))
+        return SendResult(provider_message_id=provider_message_id)
+
+    async def fetch_attachment(self, config: WhatsAppConfig, attachment: dict[str, Any], http: httpx.AsyncClient) -> Download:
+        media_id = _text(attachment, "media_id")
+        if media_id is None:
+            raise AttachmentUnavailable("attachment has no media_id")
+        info = _json(await _get(http, config, config.graph_url(media_id), "media lookup"))
+        url = _text(info, "url")
+        if url is None or not url.startswith(("https://", "http://")):
+            raise AttachmentUnavailable("WhatsApp returned no media url (expired or deleted media?)")
+        response = await _get(http, config, url, "media download")
+        content_type = _text(attachment, "mime_type") or _text(info, "mime_type") or response.headers.get("content-type", "application/octet-stream")
+        return Download(content=response.content, content_type=content_type, filename=_text(attachment, "name"))
+
+
+def _handshake(config: WhatsAppConfig, query: Mapping[str, str]) -> WebhookResult:
+    token = query.get("hub.verify_token", "")
+    expected = config.verify_token.get_secret_value()
+    if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise WebhookRejected(403, "WhatsApp handshake refused: wrong hub.mode or hub.verify_token")
+    challenge = query.get("hub.challenge")
+    if not challenge:
+        raise WebhookRejected(400, "WhatsApp handshake without hub.challenge")
+    return WebhookResult(reply=WebhookReply(200, body=challenge.encode(), media_type="text/plain"))
+
+
+def signature_of(app_secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _verify_signature(config: WhatsAppConfig, request: WebhookRequest) -> None:
+    given = request.headers.get(SIGNATURE_HEADER)
+    if given is None:
+        raise WebhookRejected(401, "missing X-Hub-Signature-256")
+    expected = signature_of(config.app_secret.get_secret_value(), request.body)
+    if not hmac.compare_digest(given.strip().lower().encode("utf-8", "replace"), expected.encode()):
+        raise WebhookRejected(403, "X-Hub-Signature-256 does not match the body (signed with another app secret?)")
+
+
+def _load(body: bytes) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise WebhookRejected(400, f"body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        raise WebhookRejected(422, 'not a WhatsApp webhook: "object" must be "whatsapp_business_account"')
+    return payload
+
+
+def parse_payload(phone_number_id: str, payload: dict[str, Any]) -> list[Item]:
+    """Every message and status in the payload addressed to ``phone_number_id``, in order."""
+    items: list[Item] = []
+    for value in _message_values(payload):
+        if _addressee(value) != phone_number_id:
+            continue  # another number on the same app: not this channel's business
+        contacts = [c for c in _list(value, "contacts") if isinstance(c, dict)]
+        items.extend(m for m in (_message(raw, contacts) for raw in _list(value, "messages")) if m)
+        items.extend(s for s in (_status(raw) for raw in _list(value, "statuses")) if s)
+    return items
+
+
+def _message_values(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for entry in _list(payload, "entry", required=True):
+        for change in _list(_dict(entry, "entry[]"), "changes"):
+            change = _dict(change, "entry[].changes[]")
+            if change.get("field") == "messages":
+                yield _dict(change.get("value"), "changes[].value")
+
+
+def _addressee(value: dict[str, Any]) -> str:
+    phone_number_id = _text(value.get("metadata"), "phone_number_id")
+    if phone_number_id is None:
+        raise WebhookRejected(422, "changes[].value.metadata.phone_number_id is missing")
+    return phone_number_id
+
+
+def _message(raw: Any, contacts: list[dict[str, Any]]) -> InboundMessage | None:
+    raw = _dict(raw, "messages[]")
+    wamid, kind = _text(raw, "id"), _text(raw, "type")
+    if wamid is None or len(wamid) > MAX_ID or kind is None:
+        raise WebhookRejected(422, "a message has no id or type")
+    parse = CONTENT.get(kind)
+    if parse is None:
+        return None  # reactions, unsupported, system notices…: acknowledged, not stored
+    sender, name = _sender(raw, contacts)
+    text, attachments = parse(kind, raw.get(kind))
+    return InboundMessage(
+        provider_id=f"wamid:{wamid}", provider_message_id=wamid, sender=sender, sender_name=name,
+        text=text, attachments=attachments, context=_context(raw),
+    )
+
+
+def _sender(raw: dict[str, Any], contacts: list[dict[str, Any]]) -> tuple[list[SenderIdentity], str]:
+    """``whatsapp:<BSUID or wa_id>`` first, then ``phone:+<wa_id>`` (a wa_id is a phone number)."""
+    wa_id, from_user_id = _text(raw, "from"), _text(raw, "from_user_id")
+    contact = _contact_for(contacts, wa_id, from_user_id)
+    wa_id = wa_id or _text(contact, "wa_id")
+    bsuid = _text(contact, "user_id") or from_user_id
+    if wa_id is not None and not (wa_id.isascii() and wa_id.isdigit() and len(wa_id) <= 20):
+        raise WebhookRejected(422, f"message sender {wa_id[:40]!r} is not a WhatsApp phone number")
+    if bsuid is not None and (len(bsuid) > MAX_ID or not bsuid.isprintable() or any(c.isspace() for c in bsuid)):
+        raise WebhookRejected(422, f"contact user_id {bsuid[:40]!r} is not a WhatsApp user id")
+    if wa_id is None and bsuid is None:
+        raise WebhookRejected(422, "a message has no sender: neither from/wa_id nor user_id")
+    identities = [SenderIdentity(kind="whatsapp", value=bsuid or wa_id)]
+    if wa_id is not None:
+        identities.append(SenderIdentity(kind="phone", value=f"+{wa_id}"))
+    return identities, _text((contact or {}).get("profile"), "name") or ""
+
+
+def _contact_for(contacts: list[dict[str, Any]], wa_id: str | None, user_id: str | None) -> dict[str, Any] | None:
+    for contact in contacts:
+        if (wa_id and contact.get("wa_id") == wa_id) or (user_id and contact.get("user_id") == user_id):
+            return contact
+    return contacts[0] if len(contacts) == 1 and wa_id is None else None
+
+
+def _context(raw: dict[str, Any]) -> dict[str, Any]:
+    context = raw.get("context")
+    extras: dict[str, Any] = {}
+    if reply_to := _text(context, "id"):
+        extras["reply_to"] = reply_to
+    if isinstance(context, dict) and context.get("forwarded") is True:
+        extras["forwarded"] = True
+    return {"whatsapp": extras} if extras else {}
+
+
+def _text_body(_kind: str, text: Any) -> Content:
+    return _text(text, "body") or "", []
+
+
+def _media(kind: str, media: Any) -> Content:
+    caption = _text(media, "caption") or ""
+    media_id = _text(media, "id")
+    if media_id is None:
+        return caption, []
+    voice = kind == "audio" and media.get("voice") is True
+    attachment = {
+        "kind": "voice" if voice else ATTACHMENT_KINDS[kind], "media_id": media_id, "mime_type": _text(media, "mime_type"),
+        "sha256": _text(media, "sha256"), "caption": _text(media, "caption"), "name": _text(media, "filename"),
+    }
+    return caption, [{k: v for k, v in attachment.items() if v is not None}]
+
+
+def _location(_kind: str, place: Any) -> Content:
+    if not isinstance(place, dict):
+        return "", []
+    latitude, longitude = place.get("latitude"), place.get("longitude")
+    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) for c in (latitude, longitude))
+    parts = [f"📍 {latitude}, {longitude}"] if numbers else []
+    parts += [t for t in (_text(place, "name"), _text(place, "address"), _text(place, "url")) if t]
+    return " — ".join(parts), []
+
+
+CONTENT: dict[str, Callable[[str, Any], Content]] = {
+    "text": _text_body, "image": _media, "audio": _media, "video": _media, "document": _media, "sticker": _media, "location": _location,
+}
+
+
+def _status(raw: Any) -> InboundStatus | None:
+    raw = _dict(raw, "statuses[]")
+    wamid = _text(raw, "id")
+    if wamid is None or len(wamid) > MAX_ID:
+        raise WebhookRejected(422, "a status has no message id")
+    status = STATUSES.get(_text(raw, "status") or "")
+    if status is None:
+        return None  # e.g. "deleted", "warning": nothing to apply
+    error = _failure_reason(raw.get("errors")) if status == "failed" else None
+    return InboundStatus(provider_message_id=wamid, status=status, error=error, occurred_at=_unix(raw.get("timestamp")))
+
+
+def _failure_reason(errors: Any) -> str:
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    code = first.get("code")
+    title = _text(first, "title") or "delivery failed"
+    message, details = _text(first, "message"), _text(first.get("error_data"), "details")
+    explanation = details if details and message in (None, title) else message
+    head = f"{code} {title}" if isinstance(code, int | str) and not isinstance(code, bool) else title
+    return f"{head}: {explanation}" if explanation else head
+
+
+def _unix(value: Any) -> datetime | None:
+    digits = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not (isinstance(digits, str) and digits.isascii() and digits.isdigit() and len(digits) <= 11):
+        return None  # 11 digits reach year 5138, inside datetime's range
+    return datetime.fromtimestamp(int(digits), tz=UTC)
+
+
+def recipient_address(recipient: Recipient) -> dict[str, str]:
+    """``to`` (a phone's digits) when we know one, else ``recipient`` (a BSUID)."""
+    phone = recipient.first("phone")
+    if phone:
+        return {"to": phone.lstrip("+")}
+    whatsapp = recipient.first("whatsapp")
+    if whatsapp and whatsapp.isascii() and whatsapp.isdigit():
+        return {"to": whatsapp}
+    if whatsapp:
+        return {"recipient": whatsapp}
+    raise PermanentFailure("the customer has no WhatsApp identity or phone")
+
+
+async def _post(http: httpx.AsyncClient, config: WhatsAppConfig, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        response = await http.post(config.graph_url(config.phone_number_id, "messages"), json=body, headers=config.auth())
+    except httpx.HTTPError as exc:
+        raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+    data = _json(response)
+    if response.is_success and "error" not in data:
+        return data
+    raise classify_error(response.status_code, response.headers, data.get("error"), response.text)
+
+
+def classify_error(http_status: int, headers: Mapping[str, str], error: Any, raw_text: str = "") -> DeliveryError:
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    message = _text(error, "message") or raw_text[:200] or f"HTTP {http_status}"
+    reason = f"WhatsApp {code if code is not None else http_status}: {message}"
+    if code in RATE_LIMITED or (code is None and http_status == 429):
+        return RetryLater(reason, _retry_after(headers, code))
+    if code == WINDOW_CLOSED:
+        return NeedsAction(WINDOW_REASON)
+    if code == TOKEN_INVALID or (code is None and http_status == 401):
+        return NeedsAction(f"access token expired or invalid ({TOKEN_INVALID})")
+    if code in ACCOUNT_BLOCKED:
+        return NeedsAction(f"WhatsApp account blocked or locked ({code}): {message}")
+    if http_status >= 500 or code in TRANSIENT:
+        return TemporaryFailure(reason)
+    return PermanentFailure(reason) if 400 <= http_status < 500 else TemporaryFailure(reason)
+
+
+def _retry_after(headers: Mapping[str, str], code: int | None) -> float:
+    hint = headers.get("retry-after", "").strip()
+    if hint.isascii() and hint.isdigit() and len(hint) <= 5:  # delta-seconds; an HTTP-date falls back
+        return float(hint)
+    return 60.0 if code in SLOW_DOWN_LONGER else 30.0
+
+
+def _sent_id(data: dict[str, Any]) -> str | None:
+    messages = data.get("messages")
+    return _text(messages[0], "id") if isinstance(messages, list) and messages else None
+
+
+async def _get(http: httpx.AsyncClient, config: WhatsAppConfig, url: str, what: str) -> httpx.Response:
+    try:
+        response = await http.get(url, headers=config.auth())
+    except httpx.HTTPError as exc:
+        raise AttachmentUnavailable(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+    if response.status_code != 200:
+        raise AttachmentUnavailable(f"{what} failed: HTTP {response.status_code}")
+    return response
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _list(obj: dict[str, Any], key: str, *, required: bool = False) -> list[Any]:
+    value = obj.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise WebhookRejected(422, f'"{key}" must be a list')
+    return value
+
+
+def _dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise WebhookRejected(422, f"{where} must be an object")
+    return value
+
+
+def _text(obj: Any, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) and value else None
