@@ -6,7 +6,8 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from okno.models import InboundItem, Message
+from okno.channels.base import InboundMessage, SenderIdentity
+from okno.models import Channel, InboundItem, Message
 from tests.factories import admin_headers, make_api_channel, post_inbound
 
 
@@ -56,3 +57,29 @@ async def test_a_sender_without_usable_identity_is_refused_up_front(client, ctx)
     assert response.status_code == 422 and "not a phone number" in response.json()["detail"]
     async with ctx.db.reading() as session:
         assert await session.scalar(select(func.count()).select_from(InboundItem)) == 0
+
+
+async def test_nul_characters_are_dropped_not_fatal(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    response = await post_inbound(client, channel, {"message_id": "n\u0000ul", "from": {"phone": "+79160000002", "name": "Ива\u0000н"}, "text": "при\u0000вет"})
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    async with ctx.db.reading() as session:
+        assert (await session.scalars(select(Message.text))).all() == ["привет"]
+
+
+async def test_one_unusable_message_does_not_block_the_others_of_a_batch(ctx) -> None:
+    async with ctx.unit_of_work() as session:
+        channel = Channel(kind="api", name="batch", config_sealed="")
+        session.add(channel)
+        await session.flush()
+        channel_id = channel.id
+    good = InboundMessage(provider_id="g", sender=[SenderIdentity(kind="phone", value="+79160000003")], text="ok")
+    bad = InboundMessage(provider_id="b", sender=[SenderIdentity(kind="phone", value="nope")], text="lost?")
+    accepted = await ctx.intake.submit(channel_id, [good], b"{}", [(bad, "no usable sender identity: nope")])
+    assert (accepted.stored, accepted.duplicates) == (1, 0)
+    async with ctx.db.reading() as session:
+        rows = dict((await session.execute(select(InboundItem.provider_id, InboundItem.status))).all())
+        error = await session.scalar(select(InboundItem.error).where(InboundItem.provider_id == "b"))
+        texts = (await session.scalars(select(Message.text))).all()
+    assert rows == {"g": "done", "b": "failed"} and "nope" in error and texts == ["ok"]

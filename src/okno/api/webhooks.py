@@ -40,14 +40,13 @@ async def handle_provider_request(
         result = channel.adapter.handle_webhook(channel.config, WebhookRequest(method=method, headers=headers, query=query, body=body))
     except WebhookRejected as exc:
         return _json(exc.status_code, {"detail": exc.reason})
-    for item in result.items:
-        if isinstance(item, InboundMessage) and not sender_keys(item, ctx.settings.default_region)[0]:
-            _, rejected = sender_keys(item, ctx.settings.default_region)
-            return _json(422, {"detail": "no usable sender identity: " + ("; ".join(rejected) or "none given")})
+    usable, refused = _split_by_sender(result.items, ctx.settings.default_region)
+    if refused and not usable:
+        return _json(422, {"detail": refused[0][1]})
     stored = duplicates = 0
     if result.items:
         try:
-            accepted = await ctx.intake.submit(channel.id, result.items, body)
+            accepted = await ctx.intake.submit(channel.id, usable, body, refused)
         except Exception:
             return _json(503, {"detail": "storage unavailable, retry later"})
         stored, duplicates = accepted.stored, accepted.duplicates
@@ -55,6 +54,20 @@ async def handle_provider_request(
     if reply.body is not None:
         return reply.status_code, reply.body, reply.media_type
     return _json(reply.status_code, {"accepted": stored, "duplicates": duplicates})
+
+
+def _split_by_sender(items: list, default_region: str) -> tuple[list, list[tuple[Any, str]]]:
+    """Messages whose sender has no usable identity can't be processed; one such message must
+    not block the others of a batched provider request, so they are kept apart (stored as failed)."""
+    usable, refused = [], []
+    for item in items:
+        if isinstance(item, InboundMessage):
+            keys, rejected = sender_keys(item, default_region)
+            if not keys:
+                refused.append((item, "no usable sender identity: " + ("; ".join(rejected) or "none given")))
+                continue
+        usable.append(item)
+    return usable, refused
 
 
 class WebhookFastPath:

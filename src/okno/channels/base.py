@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,25 @@ class SenderIdentity(BaseModel):
     value: str
 
 
-class InboundMessage(BaseModel):
+def without_nul(value: Any) -> Any:
+    """PostgreSQL can store no NUL character in text or JSONB; a provider may still send one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
+class _InboundItem(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nul(cls, data: Any) -> Any:
+        return without_nul(data)
+
+
+class InboundMessage(_InboundItem):
     kind: Literal["message"] = "message"
     provider_id: str = Field(min_length=1, max_length=255)  # the dedupe key within the channel
     provider_message_id: str | None = None
@@ -61,7 +79,7 @@ class InboundMessage(BaseModel):
 DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
 
 
-class InboundStatus(BaseModel):
+class InboundStatus(_InboundItem):
     """A provider's report on one of our outbound messages (applied forwards only)."""
 
     kind: Literal["status"] = "status"

@@ -18,13 +18,18 @@ class Accepted:
     duplicates: int
 
 
+def raw_text(raw: bytes) -> str:
+    """The request body as storable text (invalid UTF-8 and NUL, which PostgreSQL refuses, replaced)."""
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 async def stage_items(
     conn: AsyncConnection | AsyncSession, channel_id: int, items: list[InboundMessage | InboundStatus], raw: bytes
 ) -> Accepted:
     """Inserts within the caller's transaction; a key seen before is counted as a duplicate."""
     dialect = conn.bind.dialect.name if isinstance(conn, AsyncSession) else conn.dialect.name
     stmt = insert_ignoring_duplicates(InboundItem.__table__, dialect, ["channel_id", "provider_id"]).returning(InboundItem.id)
-    raw_text = raw.decode("utf-8", errors="replace")
+    text = raw_text(raw)
     now = utcnow()
     stored = 0
     for item in items:
@@ -34,7 +39,7 @@ async def stage_items(
                 "channel_id": channel_id,
                 "provider_id": item.provider_id,
                 "item": item.model_dump(mode="json"),
-                "raw": raw_text,
+                "raw": text,
                 "status": "pending",
                 "received_at": now,
             },

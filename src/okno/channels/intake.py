@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from okno.channels.base import InboundMessage, InboundStatus
-from okno.channels.inbound import Accepted
+from okno.channels.inbound import Accepted, raw_text
 from okno.channels.ingest import IngestProcessor
 from okno.kit.db import Database, insert_ignoring_duplicates
 from okno.kit.ids import prefetch_sequences
@@ -39,6 +39,7 @@ class _Submission:
     items: list[Item]
     raw: str
     done: asyncio.Future[Accepted]
+    refused: dict[int, str] = field(default_factory=dict)  # id(item) -> why it can't be processed
     fresh: list[bool] = field(default_factory=list)  # per item: first time seen
 
 
@@ -52,8 +53,10 @@ class WebhookIntake:
         self._queue: list[_Submission] = []
         self._drain: asyncio.Task[None] | None = None
 
-    async def submit(self, channel_id: int, items: list[Item], raw: bytes) -> Accepted:
-        submission = _Submission(channel_id, items, raw.decode("utf-8", errors="replace"), asyncio.get_running_loop().create_future())
+    async def submit(self, channel_id: int, items: list[Item], raw: bytes, refused: list[tuple[Item, str]] = ()) -> Accepted:
+        """Stores ``items``; ``refused`` ones are kept too, as ``failed`` with the reason, never processed."""
+        items = [*items, *(item for item, _ in refused)]
+        submission = _Submission(channel_id, items, raw_text(raw), asyncio.get_running_loop().create_future(), refused={id(item): reason for item, reason in refused})
         self._queue.append(submission)
         if self._drain is None or self._drain.done():
             self._drain = asyncio.create_task(self._drain_queue())
@@ -86,8 +89,8 @@ class WebhookIntake:
         if stored and not self.inline:
             self.on_pending()
         for submission in group:
-            fresh = sum(submission.fresh)
-            submission.done.set_result(Accepted(stored=fresh, duplicates=len(submission.items) - fresh))
+            usable = [f for f, item in zip(submission.fresh, submission.items, strict=True) if id(item) not in submission.refused]
+            submission.done.set_result(Accepted(stored=sum(usable), duplicates=len(usable) - sum(usable)))
 
     async def _store(self, group: list[_Submission], *, process: bool) -> int:
         now = utcnow()
@@ -99,6 +102,7 @@ class WebhookIntake:
                 submission.fresh.append(key not in firsts)
                 firsts.setdefault(key, item)
         raws = {(s.channel_id, i.provider_id): s.raw for s in group for i in s.items}
+        reasons = {(s.channel_id, i.provider_id): s.refused[id(i)] for s in group for i in s.items if id(i) in s.refused}
         status = "done" if process else "pending"
         async with self.db.transaction() as session:
             stmt = insert_ignoring_duplicates(InboundItem.__table__, self.db.writer.dialect.name, ["channel_id", "provider_id"])
@@ -106,14 +110,19 @@ class WebhookIntake:
                 stmt.returning(InboundItem.id, InboundItem.channel_id, InboundItem.provider_id),
                 [
                     {"channel_id": ch, "provider_id": pid, "item": item.model_dump(mode="json"), "raw": raws[(ch, pid)],
-                     "status": status, "received_at": now, "processed_at": now if process else None}
+                     "status": "failed" if (ch, pid) in reasons else status, "error": reasons.get((ch, pid)),
+                     "received_at": now, "processed_at": now if process or (ch, pid) in reasons else None}
                     for (ch, pid), item in firsts.items()
                 ],
             )
             inserted = {(ch, pid): row_id for row_id, ch, pid in result}
             if process and inserted:
                 await prefetch_sequences(session, PIPELINE_TABLES)
-                prepared = [self.processor.prepare(inserted[key], key[0], item, now) for key, item in firsts.items() if key in inserted]
+                prepared = [
+                    self.processor.prepare(inserted[key], key[0], item, now)
+                    for key, item in firsts.items()
+                    if key in inserted and key not in reasons
+                ]
                 await self.processor.apply(session, prepared)
         for submission in group:  # a key already stored before this group is a duplicate too
             submission.fresh = [

@@ -25,6 +25,7 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from okno.channels.text import split_text
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
@@ -154,17 +155,6 @@ def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(document, dict):
         found.append({"kind": "file", "file_id": document.get("file_id"), "name": document.get("file_name"), "mime_type": document.get("mime_type"), "size": document.get("file_size")})
     return [a for a in found if a.get("file_id")]
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Splits at the last newline or space before the limit, never inside a word if avoidable."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
-        cut = cut if cut > limit // 2 else limit
-        chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n ")
-    return [*chunks, text] if text or not chunks else chunks
 
 
 async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> dict[str, Any]:

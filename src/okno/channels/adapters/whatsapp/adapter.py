@@ -14,7 +14,6 @@ import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from okno.channels.adapters.telegram.adapter import split_text
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
@@ -35,6 +34,7 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from okno.channels.text import split_text
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 MAX_TEXT = 4096
