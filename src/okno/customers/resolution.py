@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
@@ -83,15 +83,23 @@ async def _owners(session: AsyncSession, keys: set[IdentityKey]) -> dict[Identit
     owner: dict[IdentityKey, CustomerRef] = {}
     ordered = sorted(keys, key=str)
     for start in range(0, len(ordered), LOOKUP_CHUNK):
-        chunk = ordered[start : start + LOOKUP_CHUNK]
         rows = await session.execute(
             select(Identity.kind, Identity.value, Identity.customer_id, Customer.name)
             .join(Customer, Customer.id == Identity.customer_id)
-            .where(tuple_(Identity.kind, Identity.value).in_([(k.kind, k.value) for k in chunk]))
+            .where(_any_key(ordered[start : start + LOOKUP_CHUNK]))
         )
         for kind, value, customer_id, name in rows:
             owner[IdentityKey(kind, value)] = refs.setdefault(customer_id, CustomerRef(id=customer_id, name=name))
     return owner
+
+
+def _any_key(keys: list[IdentityKey]) -> ColumnElement[bool]:
+    """``(kind = k AND value IN (…)) OR …``: each term is an index search on (kind, value).
+    A row-value ``(kind, value) IN (…)`` makes SQLite scan the whole table."""
+    by_kind: dict[str, list[str]] = {}
+    for key in keys:
+        by_kind.setdefault(key.kind, []).append(key.value)
+    return or_(*(and_(Identity.kind == kind, Identity.value.in_(values)) for kind, values in by_kind.items()))
 
 
 def _unique(refs: list[CustomerRef]) -> list[CustomerRef]:
