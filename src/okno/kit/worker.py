@@ -11,10 +11,11 @@ log = structlog.get_logger()
 
 
 class LoopWorker:
-    def __init__(self, name: str, drain: Callable[[], Awaitable[int]], *, poll_seconds: float) -> None:
+    def __init__(self, name: str, drain: Callable[[], Awaitable[int]], *, poll_seconds: float, min_interval: float = 0.0) -> None:
         self.name = name
         self._drain = drain
         self._poll = poll_seconds
+        self._min_interval = min_interval  # after a busy drain, let work accumulate this long
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -48,6 +49,8 @@ class LoopWorker:
                 log.exception("worker_drain_failed", worker=self.name)
                 done = 0
             if done:
+                if self._min_interval:
+                    await asyncio.sleep(self._min_interval)
                 continue  # more may be waiting
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
