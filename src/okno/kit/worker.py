@@ -19,7 +19,6 @@ class LoopWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._idle = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
@@ -32,13 +31,6 @@ class LoopWorker:
         self._wake.set()
         if self._task is not None:
             await self._task
-
-    async def drain(self) -> int:
-        """Run until nothing is left (used by tests and the CLI)."""
-        total = 0
-        while (done := await self._drain()) > 0:
-            total += done
-        return total
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -70,6 +70,3 @@ class VisitorHub:
             if queue.full():  # a stuck socket catches up from the database on reconnect
                 continue
             queue.put_nowait(message)
-
-    def is_online(self, key: StreamKey) -> bool:
-        return bool(self._queues.get(key))
