@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 
@@ -27,4 +28,5 @@ HARNESSES: dict[str, Harness] = {
     "telegram": Harness("telegram", FakeTelegram, lambda n: str(700_000_000 + n), "telegram"),
     # with_bsuid off: the contract looks customers up by whatsapp:<wa_id>; BSUID senders are covered in test_whatsapp.py
     "whatsapp": Harness("whatsapp", FakeWhatsApp, lambda n: str(79_160_000_000 + n), "whatsapp"),
+    "max": Harness("max", FakeMax, lambda n: str(900_000_000 + n), "max"),
 }

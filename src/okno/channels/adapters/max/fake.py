@@ -1,0 +1,183 @@
+"""A fake MAX Bot API: ``POST /messages`` (with the real error bodies, and the ``Authorization``
+header checked the way MAX checks it: the bare token, a ``Bearer`` prefix is refused),
+``/subscriptions``, and updates pushed to okno with ``X-Max-Bot-Api-Secret``."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from okno.channels.adapters.max.adapter import MAX_TEXT, SECRET_HEADER
+from okno.channels.fakes.base import FakeProviderBase, ScriptedFailure
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class CodedFailure:
+    """A MAX error answered as is (``attachment.not.ready`` and other codes the base kinds lack)."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FakeMax(FakeProviderBase):
+    token: str = "f9LHodD0cOKt7kWwJ2MZ-fake-max-bot-token"
+    secret: str = "okno-max-secret"
+    bot_user_id: int = 5_000_001
+    subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    coded_failures: list[CodedFailure] = field(default_factory=list)
+    _seq: int = 113_456_789_012_345_678
+    _chats: dict[int, int] = field(default_factory=dict)  # user_id -> dialog chat_id
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(
+            routes=[
+                Route("/messages", self._messages, methods=["POST"]),
+                Route("/subscriptions", self._subscriptions, methods=["GET", "POST"]),
+            ]
+        )
+
+    # ---- what okno's channel config needs -------------------------------------------------
+
+    def channel_config(self) -> dict[str, Any]:
+        return {"token": self.token, "secret": self.secret, "api_base": self.base_url}
+
+    def fail_next_send_with(self, status: int, code: str, message: str = "", *, times: int = 1) -> None:
+        self.coded_failures.extend(CodedFailure(status, code, message or code) for _ in range(times))
+
+    # ---- the Bot API okno calls -----------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == self.token  # exactly: "Bearer <token>" is refused
+
+    async def _messages(self, request: Request) -> Response:
+        body = await _json_body(request)
+        query = dict(request.query_params)
+        self.calls.append({"method": "POST /messages", "authorization": request.headers.get("authorization"), "query": query, "body": body})
+        if not self._authorized(request):
+            return _error(401, "verify.token", "Invalid access_token")
+        refused = self._scripted_refusal()
+        if refused is not None:
+            return refused
+        if not query.get("user_id", "").lstrip("-").isdigit() and not query.get("chat_id", "").lstrip("-").isdigit():
+            return _error(400, "proto.payload", "user_id or chat_id is required")
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+            return _error(400, "proto.payload", f"text: size must be between 1 and {MAX_TEXT}")
+        return JSONResponse({"message": self._accept(query, text)})
+
+    def _scripted_refusal(self) -> Response | None:
+        if self.coded_failures:
+            coded = self.coded_failures.pop(0)
+            return _error(coded.status, coded.code, coded.message, coded.headers)
+        failure = self.next_failure()
+        return None if failure is None else _failure_response(failure)
+
+    def _accept(self, query: dict[str, str], text: str) -> dict[str, Any]:
+        user_id = int(query["user_id"]) if query.get("user_id", "").lstrip("-").isdigit() else None
+        chat_id = int(query["chat_id"]) if "chat_id" in query else self._chat_of(user_id or 0)
+        self._seq += 1
+        mid = f"mid.{secrets.token_hex(8)}"
+        self.sent.append({"user_id": user_id, "chat_id": chat_id, "text": text, "mid": mid})
+        bot = {"user_id": self.bot_user_id, "first_name": "okno", "username": "okno_bot", "is_bot": True, "last_activity_time": _now_ms()}
+        return {
+            "sender": bot,
+            "recipient": {"chat_id": chat_id, "chat_type": "dialog", "user_id": user_id},
+            "timestamp": _now_ms(),
+            "body": {"mid": mid, "seq": self._seq, "text": text},
+        }
+
+    async def _subscriptions(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "verify.token", "Invalid access_token")
+        if request.method == "GET":
+            shown = [{"url": s["url"], "time": s["time"], "update_types": s["update_types"], "version": "1.2.5"} for s in self.subscriptions]
+            return JSONResponse({"subscriptions": shown})
+        body = await _json_body(request)
+        if not isinstance(body.get("url"), str) or not body["url"].startswith("https://"):
+            return _error(400, "proto.payload", "url: must be an HTTPS URL")
+        entry = {"url": body["url"], "secret": body.get("secret"), "update_types": body.get("update_types") or [], "time": _now_ms()}
+        self.subscriptions = [s for s in self.subscriptions if s["url"] != entry["url"]] + [entry]
+        return JSONResponse({"success": True})
+
+    # ---- updates pushed to okno -----------------------------------------------------------
+
+    def _chat_of(self, user_id: int) -> int:
+        return self._chats.setdefault(user_id, 987_000_000 + len(self._chats) + 1)
+
+    def _user(self, user_id: int, first_name: str, last_name: str = "Петров") -> dict[str, Any]:
+        return {"user_id": user_id, "first_name": first_name, "last_name": last_name, "username": None, "is_bot": False, "last_activity_time": _now_ms()}
+
+    def message_update(self, user: str, *, text: str | None = None, attachments: list[dict[str, Any]] | None = None, first_name: str = "Иван") -> dict[str, Any]:
+        """A ``message_created`` update from ``user`` in his dialog with the bot."""
+        self._seq += 1
+        now, user_id = _now_ms(), int(user)
+        message = {
+            "sender": self._user(user_id, first_name),
+            "recipient": {"chat_id": self._chat_of(user_id), "chat_type": "dialog", "user_id": self.bot_user_id},
+            "timestamp": now,
+            "body": {"mid": f"mid.{secrets.token_hex(8)}", "seq": self._seq, "text": text, "attachments": attachments},
+        }
+        return {"update_type": "message_created", "timestamp": now, "message": message, "user_locale": "ru"}
+
+    async def deliver_update(self, update: dict[str, Any], *, secret: str | None = None):  # noqa: ANN201
+        headers = {"content-type": "application/json", SECRET_HEADER: self.secret if secret is None else secret}
+        return await self.post_webhook(orjson.dumps(update), headers)
+
+    async def deliver_text(self, user: str, text: str, *, first_name: str = "Иван"):  # noqa: ANN201
+        return await self.deliver_update(self.message_update(user, text=text, first_name=first_name))
+
+    async def deliver_forged_text(self, user: str, text: str):  # noqa: ANN201
+        return await self.deliver_update(self.message_update(user, text=text, first_name="Mallory"), secret="not-the-secret")
+
+    async def deliver_contact(self, user: str, phone: str, *, own: bool = True, first_name: str = "Иван"):  # noqa: ANN201
+        owner = int(user) if own else int(user) + 1
+        name = first_name if own else "Мария Сидорова"
+        vcf = f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:{name}\r\nTEL;TYPE=cell:{phone}\r\nEND:VCARD"
+        payload = {"vcf_info": vcf, "hash": secrets.token_hex(16), "max_info": self._user(owner, name.split()[0], "")}
+        return await self.deliver_update(self.message_update(user, attachments=[{"type": "contact", "payload": payload}], first_name=first_name))
+
+    async def deliver_bot_started(self, user: str, *, payload: str | None = None, first_name: str = "Иван"):  # noqa: ANN201
+        user_id = int(user)
+        update = {"update_type": "bot_started", "timestamp": _now_ms(), "chat_id": self._chat_of(user_id),
+                  "user": self._user(user_id, first_name), "payload": payload, "user_locale": "ru"}
+        return await self.deliver_update(update)
+
+    def sent_texts(self) -> list[str]:
+        return [s["text"] for s in self.sent]
+
+
+def _failure_response(failure: ScriptedFailure) -> Response:
+    if failure.kind == "rate_limit":
+        return _error(429, "too.many.requests", "Too many requests", {"Retry-After": str(int(failure.retry_after))})
+    if failure.kind == "permanent":
+        return _error(403, "chat.denied", "chat.denied: the user has blocked the bot")
+    if failure.kind == "window_closed":
+        return _error(403, "chat.denied", "chat.denied: the dialog with the user is closed")
+    return _error(503, "service.unavailable", "Service temporarily unavailable")
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        data = orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
