@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.adapters.telegram.fake import FakeTelegram
+from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 
 
@@ -29,4 +30,5 @@ HARNESSES: dict[str, Harness] = {
     # with_bsuid off: the contract looks customers up by whatsapp:<wa_id>; BSUID senders are covered in test_whatsapp.py
     "whatsapp": Harness("whatsapp", FakeWhatsApp, lambda n: str(79_160_000_000 + n), "whatsapp"),
     "max": Harness("max", FakeMax, lambda n: str(900_000_000 + n), "max"),
+    "vk": Harness("vk", FakeVk, lambda n: str(500_000 + n), "vk"),
 }

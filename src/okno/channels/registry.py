@@ -7,6 +7,7 @@ from importlib.metadata import entry_points
 from okno.channels.adapters.api.adapter import ApiChannel
 from okno.channels.adapters.max.adapter import MaxChannel
 from okno.channels.adapters.telegram.adapter import TelegramChannel
+from okno.channels.adapters.vk.adapter import VkChannel
 from okno.channels.adapters.whatsapp.adapter import WhatsAppChannel
 from okno.channels.adapters.widget.adapter import WidgetChannel
 from okno.channels.base import ChannelAdapter
@@ -14,7 +15,7 @@ from okno.kit.errors import Invalid
 
 AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelAdapter
 
-_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel)
+_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel)
 
 
 def _load() -> dict[str, AdapterFactory]:

@@ -1,0 +1,176 @@
+"""A fake VK API: ``messages.send`` read from the query and a form body only (as VK does; a JSON
+body is not read), errors with HTTP 200, VK's ``random_id`` dedupe, and Callback API events
+pushed to okno with the secret in the body."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from okno.channels.adapters.vk.adapter import MAX_TEXT
+from okno.channels.fakes.base import FakeProviderBase, ScriptedFailure
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+INT32_MAX = 2**31 - 1
+CLIENT_INFO = {"button_actions": ["text", "vkpay", "open_app", "location", "open_link", "callback"],
+               "keyboard": True, "inline_keyboard": True, "carousel": True, "lang_id": 0}
+
+
+def _error(code: int, message: str, params: dict[str, str]) -> JSONResponse:
+    shown = [{"key": k, "value": v} for k, v in params.items() if k != "access_token"]
+    return JSONResponse({"error": {"error_code": code, "error_msg": message, "request_params": shown}})  # HTTP 200, like VK
+
+
+def _missing(what: str) -> str:
+    return f"One of the parameters specified was missing or invalid: {what}"
+
+
+@dataclass
+class FakeVk(FakeProviderBase):
+    group_id: int = 218_000_001
+    access_token: str = "vk1.a.fake-community-token-okno"
+    secret: str = "okno-vk-secret"
+    confirmation_code: str = "a1b2c3d4"
+    api_version: str = "5.199"
+    _message_id: int = 4_000  # message ids run through the whole community mailbox
+    _by_random_id: dict[tuple[int, int], int] = field(default_factory=dict)  # (peer_id, random_id) -> message id
+    _peer_of: dict[int, int] = field(default_factory=dict)  # message id -> peer_id
+    _cmids: dict[int, int] = field(default_factory=dict)  # peer_id -> last conversation_message_id
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(routes=[Route("/method/{method}", self._method, methods=["GET", "POST"])])
+
+    # ---- what okno's channel config needs -------------------------------------------------
+
+    def channel_config(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id, "access_token": self.access_token, "secret": self.secret,
+            "confirmation_code": self.confirmation_code, "api_base": self.base_url, "api_version": self.api_version,
+        }
+
+    # ---- the API okno calls ---------------------------------------------------------------
+
+    async def _method(self, request: Request) -> Response:
+        params = await _params(request)
+        method = request.path_params["method"]
+        self.calls.append({"method": method, "content_type": request.headers.get("content-type", ""), **params})
+        token = params.get("access_token")
+        if token is None:
+            return _error(5, "User authorization failed: no access_token passed.", params)
+        if token != self.access_token:
+            return _error(5, "User authorization failed: invalid access_token (4).", params)
+        if "v" not in params:
+            return _error(8, "Invalid request: v is required", params)
+        if method != "messages.send":
+            return _error(3, "Unknown method passed.", params)
+        failure = self.next_failure()
+        if failure is not None:
+            return _failure_response(failure, params)
+        return self._send(params)
+
+    def _send(self, params: dict[str, str]) -> Response:
+        peer_id, random_id, text = params.get("peer_id", ""), params.get("random_id", ""), params.get("message", "")
+        if not peer_id.lstrip("-").isdigit():
+            return _error(100, _missing("you should specify peer_id, user_id, domain, chat_id or user_ids param"), params)
+        if not random_id.lstrip("-").isdigit() or abs(int(random_id)) > INT32_MAX:
+            return _error(100, _missing("random_id is a required parameter, must be int32"), params)
+        if not text.strip():
+            return _error(100, _missing("message is empty or invalid"), params)
+        if len(text) > MAX_TEXT:
+            return _error(914, "Message is too long", params)
+        key = (int(peer_id), int(random_id))
+        if key[1] != 0 and key in self._by_random_id:  # VK's dedupe: the first message's id, nothing sent again
+            return JSONResponse({"response": self._by_random_id[key]})
+        message_id = self._next_message_id(key[0])
+        if key[1] != 0:
+            self._by_random_id[key] = message_id
+        self.sent.append({"peer_id": key[0], "random_id": key[1], "message": text, "id": message_id})
+        return JSONResponse({"response": message_id})
+
+    def _next_message_id(self, peer_id: int) -> int:
+        self._message_id += 1
+        self._peer_of[self._message_id] = peer_id
+        self._cmids[peer_id] = self._cmids.get(peer_id, 0) + 1
+        return self._message_id
+
+    # ---- events pushed to okno ------------------------------------------------------------
+
+    def event(self, kind: str, obj: dict[str, Any], *, secret: str | None = None) -> dict[str, Any]:
+        """A Callback API envelope (callback_base in vk-api-schema) around ``obj``."""
+        return {"group_id": self.group_id, "type": kind, "event_id": secrets.token_hex(20), "v": self.api_version,
+                "object": obj, "secret": self.secret if secret is None else secret}
+
+    def message(self, user: str, text: str, *, attachments: list[dict[str, Any]] | None = None, out: int = 0) -> dict[str, Any]:
+        """A direct message between ``user`` and the community (``out=1``: the community wrote it)."""
+        user_id = int(user)
+        message_id = self._next_message_id(user_id)
+        return {"date": int(time.time()), "from_id": -self.group_id if out else user_id, "id": message_id, "out": out,
+                "peer_id": user_id, "conversation_message_id": self._cmids[user_id], "text": text,
+                "attachments": attachments or [], "fwd_messages": [], "important": False, "is_hidden": False, "random_id": 0}
+
+    async def deliver_event(self, event: dict[str, Any]) -> httpx.Response:
+        return await self.post_webhook(orjson.dumps(event), {"content-type": "application/json"})
+
+    async def confirm(self) -> httpx.Response:
+        return await self.deliver_event({"type": "confirmation", "group_id": self.group_id})
+
+    async def deliver_text(self, user: str, text: str, *, attachments: list[dict[str, Any]] | None = None) -> httpx.Response:
+        message = self.message(user, text, attachments=attachments)
+        return await self.deliver_event(self.event("message_new", {"message": message, "client_info": CLIENT_INFO}))
+
+    async def deliver_forged_text(self, user: str, text: str) -> httpx.Response:
+        message = self.message(user, text)
+        return await self.deliver_event(self.event("message_new", {"message": message, "client_info": CLIENT_INFO}, secret="not-the-secret"))
+
+    async def deliver_echo(self, text: str, user: str | None = None) -> httpx.Response:
+        """``message_reply``: VK's echo of a message the community sent (the object is the message
+        itself, with the id ``messages.send`` returned when okno sent that text)."""
+        ours = next((s for s in reversed(self.sent) if s["message"] == text and user in (None, str(s["peer_id"]))), None)
+        echo = self.message(user or str(ours["peer_id"] if ours else 1), text, out=1)
+        if ours is not None:
+            echo.update(id=ours["id"], random_id=ours["random_id"])
+        return await self.deliver_event(self.event("message_reply", echo))
+
+    async def deliver_status(self, provider_message_id: str, status: str) -> httpx.Response:
+        """VK reports reads only (``message_read``); it has no event for any other status, so
+        nothing reaches okno for them and the answer is what VK would never have to send."""
+        if status != "read":
+            return httpx.Response(200, content=b"ok", request=httpx.Request("POST", self._webhook_url))
+        message_id = int(provider_message_id)
+        peer_id = self._peer_of.get(message_id, 0)
+        obj = {"from_id": peer_id, "peer_id": peer_id, "read_message_id": message_id, "conversation_message_id": self._cmids.get(peer_id, 0)}
+        return await self.deliver_event(self.event("message_read", obj))
+
+    def sent_texts(self) -> list[str]:
+        return [s["message"] for s in self.sent]
+
+
+def _failure_response(failure: ScriptedFailure, params: dict[str, str]) -> Response:
+    if failure.kind == "rate_limit":
+        # VK gives no retry hint: a wait longer than a second is what flood control (9) means
+        if failure.retry_after > 1:
+            return _error(9, "Flood control", params)
+        return _error(6, "Too many requests per second", params)
+    if failure.kind == "permanent":
+        return _error(901, "Can't send messages for users without permission", params)
+    if failure.kind == "window_closed":
+        return _error(902, "Can't send messages to this user due to their privacy settings", params)
+    return _error(10, "Internal server error", params)
+
+
+async def _params(request: Request) -> dict[str, str]:
+    """Query string and form fields, like VK; a JSON body is not read at all."""
+    params = dict(request.query_params)
+    if request.headers.get("content-type", "").startswith(FORM_TYPE):
+        params.update(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    return params
