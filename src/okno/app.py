@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from okno import __version__
-from okno.api import auth, channels, conversations, customers, operators, webhooks
+from okno.api import attachments, auth, channels, conversations, customers, operators, webhooks
 from okno.api.errors import install_error_handlers
 from okno.api.webhooks import WebhookFastPath
 from okno.channels.adapters.widget import routes as widget_routes
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     app = FastAPI(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(WebhookFastPath)
-    for module in (auth, operators, channels, customers, conversations, webhooks, widget_routes):
+    for module in (auth, operators, channels, customers, conversations, attachments, webhooks, widget_routes):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

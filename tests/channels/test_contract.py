@@ -139,3 +139,4 @@ async def test_statuses_never_move_backwards(client, ctx, wired) -> None:
     assert (await fake.deliver_status(sent.provider_message_id, "delivered")).status_code == 200
     await ctx.settle()
     assert next(m for m in await _messages(ctx) if m.id == message_id).status == "read"
+

@@ -4,6 +4,7 @@ error bodies on demand, and webhook updates pushed to okno with the secret-token
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qsl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +145,6 @@ async def _params(request: Request) -> dict[str, Any]:
             data = orjson.loads(body)
             if isinstance(data, dict):
                 params.update(data)
-        else:
-            params.update(dict(await request.form()))
+        else:  # form-encoded, as Bot API clients may send (no python-multipart needed)
+            params.update(parse_qsl(body.decode()))
     return params

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Response
+
+from okno.api.deps import Ctx, CurrentOperator, ReadSession
+from okno.channels.base import AttachmentUnavailable
+from okno.kit.errors import Invalid, NotFound
+from okno.models import Message
+
+router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
+
+
+@router.get("/{message_id}/attachments/{index}", summary="Download an attachment from the provider, on demand")
+async def download_attachment(message_id: int, index: int, _: CurrentOperator, session: ReadSession, ctx: Ctx) -> Response:
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} not found")
+    if not 0 <= index < len(message.attachments or []):
+        raise NotFound(f"message {message_id} has no attachment {index}")
+    channel = await ctx.channels.get(message.channel_id) if message.channel_id else None
+    if channel is None or not channel.adapter.capabilities.attachment_download:
+        raise Invalid("this message's channel does not offer attachment downloads")
+    try:
+        download = await channel.adapter.fetch_attachment(channel.config, message.attachments[index], ctx.http)
+    except AttachmentUnavailable as exc:
+        return Response(orjson.dumps({"detail": exc.reason}), status_code=502, media_type="application/json")
+    headers = {"content-disposition": f'attachment; filename="{download.filename}"'} if download.filename else {}
+    return Response(download.content, media_type=download.content_type, headers=headers)
