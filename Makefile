@@ -29,7 +29,7 @@ install-dev: $(VENV)/.installed-dev
 ## Start okno on SQLite with demo data and the fake providers; prints the URL and a login.
 run: install
 	$(BIN)/okno demo --base-url $(URL)
-	OKNO_FAKE_PROVIDERS=1 $(BIN)/okno serve --host $(HOST) --port $(PORT)
+	OKNO_FAKE_PROVIDERS=1 OKNO_PUBLIC_URL=$(URL) OKNO_SIMULATE_RATE=4 $(BIN)/okno serve --host $(HOST) --port $(PORT)
 
 ## Run the whole test suite (SQLite always; PostgreSQL too when OKNO_TEST_DATABASE_URL is set).
 test: install-dev

@@ -6,9 +6,15 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
+from okno.channels.registry import ADAPTERS
+from okno.channels.service import open_config
 from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
+from okno.fakes import FAKE_KINDS, fake_class
 from okno.models import UNFINISHED_STATUSES, Channel, Conversation, Customer, Identity, Message, Operator, Team, TimelineEvent
 from tests.factories import login
+
+MESSENGERS = [k for k in FAKE_KINDS if k in ADAPTERS and fake_class(k) is not None]
+CHANNELS = 2 + len(MESSENGERS) + 1  # two API channels, the messengers on their fakes, the website chat
 
 
 async def count(ctx, model) -> int:  # noqa: ANN001
@@ -19,7 +25,7 @@ async def count(ctx, model) -> int:  # noqa: ANN001
 async def test_seeds_once_then_reports_it_is_already_there(ctx) -> None:
     assert await seed_demo(ctx.settings, customers=60) is True
     assert await seed_demo(ctx.settings, customers=60) is False
-    assert [await count(ctx, m) for m in (Customer, Operator, Channel, Team)] == [60, 6, 2, 2]
+    assert [await count(ctx, m) for m in (Customer, Operator, Channel, Team)] == [60, 6, CHANNELS, 2]
 
 
 async def test_histories_are_consistent(ctx) -> None:
@@ -50,7 +56,7 @@ async def test_histories_are_consistent(ctx) -> None:
 async def test_force_adds_customers_and_reuses_staff_and_channels(ctx) -> None:
     await seed_demo(ctx.settings, customers=60)
     assert await seed_demo(ctx.settings, customers=20, force=True) is True
-    assert [await count(ctx, m) for m in (Customer, Operator, Channel, Team)] == [80, 6, 2, 2]
+    assert [await count(ctx, m) for m in (Customer, Operator, Channel, Team)] == [80, 6, CHANNELS, 2]
 
 
 async def test_admin_logs_in_and_finds_a_seeded_customer_by_phone(client, ctx) -> None:
@@ -64,3 +70,13 @@ async def test_admin_logs_in_and_finds_a_seeded_customer_by_phone(client, ctx) -
     response = await client.get("/api/v1/customers", params={"identity": f"phone:{phone}"}, headers=headers)
     assert response.status_code == 200, response.text
     assert [c["id"] for c in response.json()["items"]] == [customer_id]
+
+
+async def test_messengers_point_at_their_fakes_and_the_widget_at_the_site(ctx) -> None:
+    await seed_demo(ctx.settings, customers=5, base_url="http://127.0.0.1:8123/")
+    async with ctx.db.reading() as session:
+        channels = {c.kind: open_config(ctx.box, c) for c in await session.scalars(select(Channel))}
+    assert {"telegram", "whatsapp"} <= set(MESSENGERS) and set(channels) == {"api", "widget", *MESSENGERS}
+    assert channels["telegram"].api_base == "http://127.0.0.1:8123/fake/telegram"
+    assert channels["whatsapp"].graph_base == "http://127.0.0.1:8123/fake/whatsapp"
+    assert channels["widget"].allowed_origins == ["http://127.0.0.1:8123"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,9 +32,17 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
             await mount_fake_providers(app, ctx)
         if settings.embedded_workers if start_workers is None else start_workers:
             ctx.start_workers()
+        simulation = None
+        if settings.fake_providers and settings.simulate_rate > 0:
+            from okno.simulator import start_in_background
+
+            simulation = start_in_background(settings)
         try:
             yield
         finally:
+            if simulation is not None:
+                simulation.cancel()
+                await asyncio.gather(simulation, return_exceptions=True)
             await ctx.close()
 
     app = FastAPI(title="okno", version=__version__, lifespan=lifespan)

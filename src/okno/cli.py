@@ -127,5 +127,32 @@ def demo(
     typer.secho(f"demo login: {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}", fg=typer.colors.GREEN)
 
 
+@app.command()
+def simulate(
+    url: Annotated[str, typer.Option(help="where okno is served")] = "http://127.0.0.1:8000",
+    rate: Annotated[float, typer.Option(help="customer journeys per minute", min=0.1)] = 6.0,
+    journeys: Annotated[int | None, typer.Option(help="stop after this many journeys (default: until Ctrl-C)", min=1)] = None,
+    operator_replies: Annotated[bool, typer.Option(help="answer customers through the API as the demo admin")] = True,
+) -> None:
+    """Play realistic customer journeys through the real webhooks of channels on the fake providers."""
+    from okno.kit.logging import configure_logging
+    from okno.simulator import DEMO_OPERATOR, JourneyFailed, Simulator
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    simulator = Simulator(settings, url.rstrip("/"), rate=rate, operator=DEMO_OPERATOR if operator_replies else None)
+    try:
+        outcomes = asyncio.run(simulator.run(journeys=journeys))
+    except KeyboardInterrupt:
+        typer.echo("simulation stopped")
+        return
+    except JourneyFailed as exc:
+        raise _fail(str(exc)) from None
+    failed = sum(not o.ok for o in outcomes)
+    typer.echo(f"{len(outcomes)} journeys played, {failed} failed")
+    if failed:
+        raise typer.Exit(code=1)
+
+
 if __name__ == "__main__":
     app()

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
 
     # Serve the fake providers (loopback receivers that speak the real contracts) under /fake.
     fake_providers: bool = False
+    # With the fake providers: play this many customer journeys per minute through the real
+    # webhooks (okno.simulator), against ``public_url``; 0 = off.
+    simulate_rate: float = Field(default=0.0, ge=0)
 
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "info"

@@ -1,4 +1,8 @@
-"""A realistic, deterministic demo: staff, teams, API channels and customers with cross-channel histories.
+"""A realistic, deterministic demo: staff, teams, channels and customers with cross-channel histories.
+
+Besides the two API channels, every registered messenger (Telegram, WhatsApp, VK, MAX) gets a
+channel pointing at its fake provider under ``{base_url}/fake/<kind>`` with the fake's fixed demo
+credentials, and the website chat is allowed on ``base_url`` itself (the ``/demo/shop`` page).
 
 Histories go straight into the tables the live pipeline fills (conversations, messages, timeline),
 in bulk and in one transaction; no outbox events or delivery jobs are made for them.
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.auth.service import create_operator
 from okno.channels.service import create_channel
 from okno.config import Settings
+from okno.channels.registry import ADAPTERS
 from okno.customers.identities import IdentityKey, normalize_identity
+from okno.fakes import FAKE_KINDS, demo_fake_config
 from okno.kit.crypto import SecretBox
 from okno.kit.db import create_database
 from okno.kit.time import utcnow
@@ -55,6 +62,8 @@ CHANNELS = (  # name, fake-receiver box, team, the integrator's own customer id
     ("CRM (1С)", "crm", SUPPORT, "CRM-{:06d}"),
     ("Интернет-магазин", "shop", SALES, "user{}"),
 )
+MESSENGER_CHANNELS = {"telegram": "Telegram-бот", "whatsapp": "WhatsApp Business", "vk": "Сообщество ВКонтакте", "max": "Бот в MAX"}
+WIDGET_CHANNEL = "Чат на сайте"
 
 MALE_NAMES = (
     "Александр Алексей Андрей Антон Артём Борис Вадим Владимир Дмитрий Евгений "
@@ -249,12 +258,14 @@ async def _seed_staff(session: AsyncSession, box: SecretBox, base_url: str) -> _
     present = set((await session.execute(select(team_members.c.team_id, team_members.c.operator_id))).all())
     if missing := sorted(wanted - present):
         await session.execute(insert(team_members), [{"team_id": t, "operator_id": o} for t, o in missing])
+    admin_id = operator_ids[DEMO_ADMIN_EMAIL]
     channels = []
     for name, box_name, team, external_format in CHANNELS:
-        outbound_url = f"{base_url}/fake/api/boxes/{box_name}/messages"
-        channel_id = await _ensure_channel(session, box, name, outbound_url, team_ids[team], operator_ids[DEMO_ADMIN_EMAIL])
+        config = {"secret": secrets.token_hex(16), "outbound_url": f"{base_url}/fake/api/boxes/{box_name}/messages"}
+        channel_id = await _ensure_channel(session, box, "api", name, config, team_ids[team], admin_id)
         agents = tuple(operator_ids[e] for e, _, role, teams in STAFF if role is Role.operator and team in teams)
         channels.append(_DemoChannel(channel_id, team_ids[team], agents, external_format))
+    await _ensure_live_channels(session, box, base_url, team_ids, admin_id)
     supervisor_id = next(operator_ids[e] for e, _, role, _ in STAFF if role is Role.supervisor)
     return _Cast(supervisor_id=supervisor_id, channels=tuple(channels))
 
@@ -279,14 +290,24 @@ async def _ensure_teams(session: AsyncSession) -> dict[str, int]:
     return ids
 
 
+async def _ensure_live_channels(session: AsyncSession, box: SecretBox, base_url: str, team_ids: dict[str, int], admin_id: int) -> None:
+    """The messengers (against their fake providers) and the website chat the simulator plays through."""
+    for kind in (k for k in FAKE_KINDS if k in ADAPTERS):
+        config = demo_fake_config(kind, f"{base_url}/fake/{kind}")
+        if config is not None:
+            await _ensure_channel(session, box, kind, MESSENGER_CHANNELS[kind], config, team_ids[SUPPORT], admin_id)
+    parts = urlsplit(base_url)
+    widget = {"allowed_origins": [f"{parts.scheme}://{parts.netloc}"], "title": "Чат с магазином"}
+    await _ensure_channel(session, box, "widget", WIDGET_CHANNEL, widget, team_ids[SALES], admin_id)
+
+
 async def _ensure_channel(
-    session: AsyncSession, box: SecretBox, name: str, outbound_url: str, team_id: int, admin_id: int
+    session: AsyncSession, box: SecretBox, kind: str, name: str, config: dict[str, Any], team_id: int, admin_id: int
 ) -> int:
-    existing = await session.scalar(select(Channel.id).where(Channel.kind == "api", Channel.name == name).order_by(Channel.id))
+    existing = await session.scalar(select(Channel.id).where(Channel.kind == kind, Channel.name == name).order_by(Channel.id))
     if existing is not None:
         return existing
-    config = {"secret": secrets.token_hex(16), "outbound_url": outbound_url}
-    channel, _ = await create_channel(session, box, kind="api", name=name, config=config, team_id=team_id, actor_id=admin_id)
+    channel, _ = await create_channel(session, box, kind=kind, name=name, config=config, team_id=team_id, actor_id=admin_id)
     return channel.id
 
 
@@ -319,7 +340,7 @@ class _Planner:
             first, last = self.rng.choice(LATIN_WOMEN if feminine else LATIN_MEN).split()
             return _Person(first, last, feminine)
         first, surname = self.rng.choice(FEMALE_NAMES if feminine else MALE_NAMES), self.rng.choice(SURNAMES)
-        return _Person(first, _feminine(surname) if feminine else surname, feminine)
+        return _Person(first, feminine_surname(surname) if feminine else surname, feminine)
 
     def _identity_keys(self, customer: _Cust) -> list[IdentityKey]:
         rng, home = self.rng, customer.home
@@ -386,7 +407,7 @@ class _Planner:
         return conv
 
 
-def _feminine(surname: str) -> str:
+def feminine_surname(surname: str) -> str:
     if surname.endswith(("ский", "цкий")):
         return surname[:-2] + "ая"
     if surname.endswith(("ов", "ев", "ёв", "ин", "ын")):
@@ -401,13 +422,14 @@ def _raw_phone(rng: random.Random) -> str:
 
 
 def _raw_email(rng: random.Random, person: _Person) -> str:
-    first, last = _ascii(person.first), _ascii(person.last)
+    first, last = ascii_word(person.first), ascii_word(person.last)
     local = rng.choice((f"{first}.{last}", f"{first[0]}.{last}", f"{last}.{first}", f"{first}{last}"))
     suffix = rng.choice(("", "", str(rng.randint(1965, 2006)), str(rng.randint(1, 99))))
     return f"{local}{suffix}@{rng.choice(EMAIL_DOMAINS)}"
 
 
-def _ascii(word: str) -> str:
+def ascii_word(word: str) -> str:
+    """Transliterated to Latin letters and digits (for e-mail addresses)."""
     folded = unicodedata.normalize("NFKD", word.lower().translate(_TRANSLIT))
     return "".join(c for c in folded if c.isascii() and c.isalnum())
 

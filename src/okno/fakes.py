@@ -1,17 +1,37 @@
 """Mounts the fake providers under ``/fake`` (demo and development only: ``OKNO_FAKE_PROVIDERS=1``).
 
 Each fake speaks its provider's real wire contract on loopback; okno's real adapters talk to it
-over HTTP exactly as they would to the provider.
+over HTTP exactly as they would to the provider. A channel whose config points at
+``…/fake/<kind>`` gets that kind's fake, built with the channel's own credentials (one fake per
+kind); API channels whose ``outbound_url`` points at ``…/fake/api/boxes/<box>/…`` share the
+multi-box receiver. ``GET /fake/`` shows what every fake accepted; ``GET /demo/shop`` is a shop
+page with the website chat embedded, to chat as a visitor.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import importlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING, Any
 
+import structlog
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from okno.channels.adapters.api.fake import FakeApiReceiver
+from okno.channels.adapters.telegram.fake import FakeTelegram
+from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+from okno.channels.fakes.base import FakeProviderBase
+from okno.channels.registry import ADAPTERS
 from okno.channels.service import open_config
+from okno.kit.crypto import SecretBox
+from okno.kit.db import Database
 from okno.models import Channel
 
 if TYPE_CHECKING:
@@ -19,15 +39,297 @@ if TYPE_CHECKING:
 
     from okno.context import AppContext
 
+log = structlog.get_logger()
+
+FAKE_KINDS = ("telegram", "whatsapp", "vk", "max")  # messengers the demo runs against a fake provider
+LOG_LIMIT = 50
+
+
+# ---- which channels run against a fake, and building that fake --------------------------------
+
+
+@dataclass(frozen=True)
+class FakeBackedChannel:
+    kind: str
+    channel_id: int
+    name: str
+    config: dict[str, Any]  # plain: secrets revealed
+    fake_url: str  # the config value that points at /fake/<kind>
+
+
+def plain_config(config: BaseModel) -> dict[str, Any]:
+    data = config.model_dump(mode="json")
+    for name, value in config:
+        if isinstance(value, SecretStr):
+            data[name] = value.get_secret_value()
+    return data
+
+
+def fake_url_in(kind: str, config: dict[str, Any]) -> str | None:
+    """The config value (api_base, graph_base, outbound_url…) that points at ``/fake/<kind>``."""
+    marker = f"/fake/{kind}"
+    for value in config.values():
+        if isinstance(value, str) and (value.endswith(marker) or f"{marker}/" in value):
+            return value
+    return None
+
+
+async def fake_backed_channels(db: Database, box: SecretBox, kinds: Iterable[str] = ("api", *FAKE_KINDS)) -> list[FakeBackedChannel]:
+    """Active channels of ``kinds`` pointing at a fake provider, oldest first."""
+    wanted = [k for k in kinds if k in ADAPTERS]
+    async with db.reading() as session:
+        active = select(Channel).where(Channel.kind.in_(wanted), Channel.is_active.is_(True)).order_by(Channel.id)
+        rows = (await session.scalars(active)).all()
+    found = []
+    for channel in rows:
+        config = plain_config(open_config(box, channel))
+        url = fake_url_in(channel.kind, config)
+        if url is not None:
+            found.append(FakeBackedChannel(channel.kind, channel.id, channel.name, config, url))
+    return found
+
+
+async def widget_for(db: Database, box: SecretBox, origin: str) -> tuple[int | None, list[str]]:
+    """The oldest active website chat that names ``origin`` (never just "*": that may be a real
+    site's); else ``None`` and the origins the chats do name."""
+    async with db.reading() as session:
+        active = select(Channel).where(Channel.kind == "widget", Channel.is_active.is_(True)).order_by(Channel.id)
+        widgets = (await session.scalars(active)).all()
+    named: list[str] = []
+    for channel in widgets:
+        origins = [o for o in open_config(box, channel).allowed_origins if o != "*"]  # type: ignore[attr-defined]
+        if origin in origins:
+            return channel.id, []
+        named += origins
+    return None, named
+
+
+def fake_class(kind: str) -> type[FakeProviderBase] | None:
+    """The fake provider shipped in ``okno.channels.adapters.<kind>.fake``, if there is one."""
+    module_name = f"okno.channels.adapters.{kind}.fake"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return None
+        raise
+    return next(
+        (
+            obj for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, FakeProviderBase) and obj.__module__ == module_name
+        ),
+        None,
+    )
+
+
+def _telegram(config: dict[str, Any], url: str) -> FakeTelegram:
+    return FakeTelegram(bot_token=config["bot_token"], secret_token=config["secret_token"], base_url=url)
+
+
+def _whatsapp(config: dict[str, Any], url: str) -> FakeWhatsApp:
+    return FakeWhatsApp(
+        phone_number_id=config["phone_number_id"], access_token=config["access_token"], app_secret=config["app_secret"],
+        verify_token=config["verify_token"], api_version=config["api_version"], base_url=url,
+    )
+
+
+def _by_matching_fields(kind: str) -> Callable[[dict[str, Any], str], FakeProviderBase]:
+    """Kinds without a factory here: config keys that name a field of the fake (its
+    ``channel_config()`` convention) become its constructor arguments."""
+
+    def build(config: dict[str, Any], url: str) -> FakeProviderBase:
+        cls = fake_class(kind)
+        if cls is None:
+            raise LookupError(f"no fake provider for channel kind {kind!r}")
+        accepted = {f.name for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
+        return cls(**{k: v for k, v in config.items() if k in accepted and k != "base_url"}, base_url=url)
+
+    return build
+
+
+FACTORIES: dict[str, Callable[[dict[str, Any], str], FakeProviderBase]] = {"telegram": _telegram, "whatsapp": _whatsapp}
+
+
+def fake_from_config(kind: str, config: dict[str, Any]) -> FakeProviderBase:
+    """A fake speaking for the channel with this (plain) config: same credentials, same URL."""
+    url = fake_url_in(kind, config) or ""
+    return FACTORIES.get(kind, _by_matching_fields(kind))(config, url)
+
+
+def demo_fake_config(kind: str, fake_url: str) -> dict[str, Any] | None:
+    """A channel config for ``kind`` pointing at ``fake_url`` with the fake's fixed demo credentials."""
+    cls = fake_class(kind)
+    if cls is None:
+        return None
+    fake = cls(base_url=fake_url)
+    return fake.channel_config()  # type: ignore[attr-defined]
+
+
+# ---- timestamps for what the fakes accepted -----------------------------------------------------
+
+
+class StampedLog(list):
+    """A fake's ``sent`` list that also remembers when each entry arrived."""
+
+    def __init__(self, entries: Iterable[Any] = ()) -> None:
+        super().__init__(entries)
+        self.times: list[float] = [time.time()] * len(self)
+
+    def append(self, entry: Any) -> None:
+        super().append(entry)
+        self.times.append(time.time())
+
+
+class StampedDeliveries(dict):
+    """A fake API box's deliveries (by idempotency key) that remember when each arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: dict[str, float] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.times.setdefault(key, time.time())
+        super().__setitem__(key, value)
+
+
+# ---- mounting -----------------------------------------------------------------------------------
+
 
 async def mount_fake_providers(app: FastAPI, ctx: AppContext) -> None:
-    receiver = FakeApiReceiver()
-    async with ctx.db.reading() as session:
-        for channel in await session.scalars(select(Channel).where(Channel.kind == "api")):
-            config = open_config(ctx.box, channel)
-            url = str(getattr(config, "outbound_url", "") or "")
-            if "/fake/api/boxes/" in url:
-                box = url.split("/fake/api/boxes/", 1)[1].split("/", 1)[0]
-                receiver.add_box(box, config.secret.get_secret_value())  # type: ignore[attr-defined]
-    app.state.fake_api = receiver
+    channels = await fake_backed_channels(ctx.db, ctx.box)
+    receiver = _api_receiver([c for c in channels if c.kind == "api"])
     app.mount("/fake/api", receiver.app)
+    fakes = _messenger_fakes([c for c in channels if c.kind != "api"])
+    for kind, fake in fakes.items():
+        app.mount(f"/fake/{kind}", fake.app)  # type: ignore[attr-defined]
+    app.state.fake_api = receiver
+    app.state.fake_providers = fakes
+    app.add_route("/fake/", _log_page, methods=["GET"], include_in_schema=False)
+    app.add_route("/fake", _log_page, methods=["GET"], include_in_schema=False)
+    app.add_route("/demo/shop", _shop_page, methods=["GET"], include_in_schema=False)
+    log.info("fake_providers_mounted", kinds=["api", *fakes])
+
+
+def _api_receiver(channels: list[FakeBackedChannel]) -> FakeApiReceiver:
+    receiver = FakeApiReceiver()
+    for channel in channels:
+        if "/fake/api/boxes/" in channel.fake_url:
+            box = channel.fake_url.split("/fake/api/boxes/", 1)[1].split("/", 1)[0]
+            receiver.add_box(box, channel.config["secret"])
+            receiver.boxes[box].deliveries = StampedDeliveries()
+    return receiver
+
+
+def _messenger_fakes(channels: list[FakeBackedChannel]) -> dict[str, FakeProviderBase]:
+    fakes: dict[str, FakeProviderBase] = {}
+    for channel in channels:
+        if channel.kind in fakes:
+            log.warning("fake_provider_taken", kind=channel.kind, channel_id=channel.channel_id)
+            continue
+        try:
+            fake = fake_from_config(channel.kind, channel.config)
+        except (LookupError, KeyError, TypeError) as exc:
+            log.warning("fake_provider_unavailable", kind=channel.kind, channel_id=channel.channel_id, error=str(exc))
+            continue
+        fake.sent = StampedLog(fake.sent)
+        fakes[channel.kind] = fake
+    return fakes
+
+
+# ---- GET /fake/: what every fake accepted -------------------------------------------------------
+
+PAGE_STYLE = (
+    "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#111}table{border-collapse:collapse;width:100%;margin-bottom:24px}"
+    "th,td{border-bottom:1px solid #e3e7ef;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f5f7fb}"
+    "td.t{white-space:nowrap;color:#555}.empty{color:#777}"
+)
+
+
+@dataclass(frozen=True)
+class LogRow:
+    at: float | None
+    recipient: str
+    text: str
+
+
+def _recipient(entry: dict[str, Any]) -> str:
+    for key in ("to", "recipient", "chat_id", "peer_id", "user_id"):
+        if entry.get(key) not in (None, ""):
+            return str(entry[key])
+    return "—"
+
+
+def _text(entry: dict[str, Any]) -> str:
+    text = entry.get("text", entry.get("message", ""))
+    return str(text.get("body", text) if isinstance(text, dict) else text)
+
+
+def _messenger_rows(fake: FakeProviderBase) -> list[LogRow]:
+    times = getattr(fake.sent, "times", [])
+    return [LogRow(times[i] if i < len(times) else None, _recipient(e), _text(e)) for i, e in enumerate(fake.sent)]
+
+
+def _api_rows(receiver: FakeApiReceiver) -> list[LogRow]:
+    rows = []
+    for box_name, box in receiver.boxes.items():
+        times = getattr(box.deliveries, "times", {})
+        for key, delivery in box.deliveries.items():
+            to = delivery["body"].get("to") or {}
+            who = ", ".join(str(v) for v in (to.get("name"), to.get("phone"), to.get("email"), to.get("external_id")) if v)
+            rows.append(LogRow(times.get(key), f"{box_name}: {who or '—'}", str(delivery["body"].get("text", ""))))
+    return sorted(rows, key=lambda r: r.at or 0)
+
+
+def _table(title: str, rows: list[LogRow]) -> str:
+    shown = rows[-LOG_LIMIT:][::-1]
+    head = f"<h2>{escape(title)} <small>(принято: {len(rows)})</small></h2>"
+    if not shown:
+        return head + '<p class="empty">Пока ничего не отправлено.</p>'
+    cells = "".join(
+        f'<tr><td class="t">{escape(time.strftime("%H:%M:%S", time.localtime(r.at)) if r.at else "—")}</td>'
+        f"<td>{escape(r.recipient)}</td><td>{escape(r.text)}</td></tr>"
+        for r in shown
+    )
+    return head + f"<table><tr><th>Время</th><th>Получатель</th><th>Текст</th></tr>{cells}</table>"
+
+
+async def _log_page(request: Request) -> HTMLResponse:
+    receiver: FakeApiReceiver = request.app.state.fake_api
+    fakes: dict[str, FakeProviderBase] = request.app.state.fake_providers
+    sections = [_table("API (/fake/api)", _api_rows(receiver))]
+    sections += [_table(f"{kind} (/fake/{kind})", _messenger_rows(fake)) for kind, fake in fakes.items()]
+    body = (
+        "<h1>Фейковые провайдеры</h1>"
+        f"<p>Что okno отправил провайдерам, последние {LOG_LIMIT} по каждому, новые сверху. "
+        'Страница обновляется каждые 3 секунды. <a href="/demo/shop">Демо-магазин с чатом</a></p>' + "".join(sections)
+    )
+    return HTMLResponse(_page("Фейковые провайдеры", body, refresh=3))
+
+
+def _page(title: str, body: str, *, refresh: int | None = None) -> str:
+    meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+    return (
+        f'<!doctype html><html lang="ru"><head><meta charset="utf-8">{meta}<title>{escape(title)}</title>'
+        f"<style>{PAGE_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+# ---- GET /demo/shop: a shop page with the website chat --------------------------------------------
+
+SHOP_ITEMS = (("Робот-пылесос", "24 990 ₽"), ("Электрочайник", "3 490 ₽"), ("Смартфон", "32 990 ₽"), ("Роутер", "5 990 ₽"))
+
+
+async def _shop_page(request: Request) -> HTMLResponse:
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    ctx: AppContext = request.app.state.ctx
+    channel_id, allowed = await widget_for(ctx.db, ctx.box, origin)
+    items = "".join(f"<li>{escape(name)} — <b>{escape(price)}</b></li>" for name, price in SHOP_ITEMS)
+    if channel_id is not None:
+        chat = f'<p>Есть вопрос? Напишите нам в чат — кнопка справа внизу.</p><script src="/widget/{channel_id}.js" async></script>'
+    elif allowed:
+        links = ", ".join(f'<a href="{escape(o)}/demo/shop">{escape(o)}/demo/shop</a>' for o in allowed)
+        chat = f"<p>Чат на сайте разрешён для другого адреса: откройте {links}</p>"
+    else:
+        chat = "<p>Чат на сайте не настроен: создайте канал <code>widget</code> (или запустите <code>okno demo</code>).</p>"
+    body = f"<h1>Магазин «Окошко»</h1><p>Демо-страница: вы — посетитель сайта.</p><ul>{items}</ul>{chat}"
+    return HTMLResponse(_page("Магазин «Окошко»", body))

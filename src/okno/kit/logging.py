@@ -10,6 +10,7 @@ def configure_logging(level: str = "info") -> None:
     if not isinstance(numeric, int):
         numeric = logging.INFO
     logging.basicConfig(level=numeric, format="%(message)s")
+    logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))  # one line per outbound call is noise
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
