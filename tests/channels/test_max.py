@@ -42,6 +42,7 @@ from okno.channels.base import (
 from okno.channels.ingest import sender_keys
 from okno.kit.time import utcnow
 from okno.models import DeliveryJob, InboundItem, Message
+from tests.channels.fuzz import json_values, mutated_fixtures
 from tests.conftest import LoopbackServer, free_port
 from tests.factories import admin_headers
 
@@ -185,35 +186,9 @@ def test_the_config_refuses_secrets_max_would_refuse(secret: str) -> None:
 SHAPE_KEYS = ["update_type", "timestamp", "user_locale", "message", "sender", "recipient", "body", "user_id", "first_name",
               "last_name", "name", "is_bot", "chat_id", "chat_type", "mid", "seq", "text", "attachments", "type", "payload",
               "url", "token", "photo_id", "vcf_info", "max_info", "hash", "filename", "size", "transcription", "user"]
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-    | st.sampled_from(["message_created", "bot_started", "dialog", "chat", "contact", "image", "audio", "video", "file", "sticker",
-                       "mid.0000000000abcdef", "BEGIN:VCARD\r\nTEL:+79161234567\r\nEND:VCARD", "TEL;TYPE=cell:\x00+7"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(SHAPE_KEYS) | st.text(max_size=8), inner, max_size=5),
-    max_leaves=25,
-)
+JSON_VALUES = json_values(SHAPE_KEYS, ["message_created", "bot_started", "dialog", "chat", "contact", "image", "audio", "video", "file", "sticker",
+                       "mid.0000000000abcdef", "BEGIN:VCARD\r\nTEL:+79161234567\r\nEND:VCARD", "TEL;TYPE=cell:\x00+7"])
 
-
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
-    return [prefix] + [p for key, child in children for p in _paths(child, (*prefix, key))]
-
-
-@st.composite
-def mutated_fixtures(draw: st.DrawFn) -> Any:
-    payload = copy.deepcopy(FIXTURES[draw(st.sampled_from(sorted(FIXTURES)))])
-    for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(_paths(payload)))
-        if not path:
-            return draw(JSON_VALUES)
-        parent = payload
-        for key in path[:-1]:
-            parent = parent[key]
-        if isinstance(parent, dict) and draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON_VALUES)
-    return payload
 
 
 def _parsed_or_refused(body: bytes) -> None:
@@ -228,7 +203,7 @@ def _parsed_or_refused(body: bytes) -> None:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(payload=JSON_VALUES | st.fixed_dictionaries({"update_type": st.sampled_from(["message_created", "bot_started"]), "message": JSON_VALUES, "user": JSON_VALUES}) | mutated_fixtures())
+@given(payload=JSON_VALUES | st.fixed_dictionaries({"update_type": st.sampled_from(["message_created", "bot_started"]), "message": JSON_VALUES, "user": JSON_VALUES}) | mutated_fixtures(FIXTURES, JSON_VALUES))
 def test_any_json_with_the_secret_is_parsed_or_refused_with_4xx(payload: Any) -> None:
     _parsed_or_refused(orjson.dumps(payload))
 

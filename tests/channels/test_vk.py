@@ -48,6 +48,7 @@ from okno.channels.base import (
 from okno.channels.ingest import sender_keys
 from okno.kit.time import utcnow
 from okno.models import DeliveryJob, InboundItem, Message
+from tests.channels.fuzz import json_values, mutated_fixtures
 from tests.conftest import LoopbackServer, free_port
 from tests.factories import admin_headers
 
@@ -213,36 +214,9 @@ SHAPE_KEYS = ["group_id", "type", "event_id", "v", "secret", "object", "message"
               "attachments", "photo", "sizes", "url", "width", "height", "audio_message", "link_ogg", "link_mp3", "duration", "doc", "title",
               "ext", "size", "read_message_id", "conversation_message_id", "owner_id"]
 EVENT_TYPES = ["confirmation", "message_new", "message_read", "message_reply", "message_edit", "message_allow", "message_deny", "photo", "doc"]
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-    | st.sampled_from([*EVENT_TYPES, "audio_message", SECRET]) | st.sampled_from([GROUP_ID, 111, 2_000_000_005, 0, -1]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(SHAPE_KEYS) | st.text(max_size=8), inner, max_size=5),
-    max_leaves=25,
-)
+JSON_VALUES = json_values(SHAPE_KEYS, [*EVENT_TYPES, "audio_message", SECRET])
 ENVELOPES = st.fixed_dictionaries({"group_id": st.just(GROUP_ID), "secret": st.just(SECRET), "type": st.sampled_from(EVENT_TYPES), "object": JSON_VALUES})
 
-
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
-    return [prefix] + [p for key, child in children for p in _paths(child, (*prefix, key))]
-
-
-@st.composite
-def mutated_fixtures(draw: st.DrawFn) -> Any:
-    """A fixture with keys dropped and values swapped for other JSON types."""
-    payload = copy.deepcopy(FIXTURES[draw(st.sampled_from(sorted(FIXTURES)))])
-    for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(_paths(payload)))
-        if not path:
-            return draw(JSON_VALUES)
-        parent = payload
-        for key in path[:-1]:
-            parent = parent[key]
-        if isinstance(parent, dict) and draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON_VALUES)
-    return payload
 
 
 def _parsed_or_refused(body: bytes) -> None:
@@ -259,7 +233,7 @@ def _parsed_or_refused(body: bytes) -> None:
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(payload=JSON_VALUES | ENVELOPES | mutated_fixtures())
+@given(payload=JSON_VALUES | ENVELOPES | mutated_fixtures(FIXTURES, JSON_VALUES))
 def test_any_json_is_parsed_or_refused_with_4xx(payload: Any) -> None:
     _parsed_or_refused(orjson.dumps(payload))
 

@@ -45,6 +45,7 @@ from okno.channels.base import (
 )
 from okno.channels.ingest import sender_keys
 from okno.models import InboundItem, Message
+from tests.channels.fuzz import json_values, mutated_fixtures
 from tests.conftest import LoopbackServer, free_port
 from tests.factories import admin_headers
 
@@ -163,34 +164,8 @@ def test_malformed_bodies_are_refused_with_a_reason(body: bytes, status: int) ->
 SHAPE_KEYS = ["object", "entry", "changes", "field", "value", "metadata", "phone_number_id", "contacts", "messages", "statuses",
               "id", "type", "from", "wa_id", "user_id", "profile", "name", "text", "body", "status", "timestamp", "errors", "code",
               "title", "message", "error_data", "details", "image", "audio", "voice", "document", "caption", "context", "interactive"]
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-    | st.sampled_from(["whatsapp_business_account", "messages", "106540352242922", "text", "image", "failed", "played", "79161234567"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(SHAPE_KEYS) | st.text(max_size=8), inner, max_size=5),
-    max_leaves=25,
-)
+JSON_VALUES = json_values(SHAPE_KEYS, ["whatsapp_business_account", "messages", "106540352242922", "text", "image", "failed", "played", "79161234567"])
 
-
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
-    return [prefix] + [p for key, child in children for p in _paths(child, (*prefix, key))]
-
-
-@st.composite
-def mutated_fixtures(draw: st.DrawFn) -> Any:
-    payload = copy.deepcopy(FIXTURES[draw(st.sampled_from(sorted(FIXTURES)))])
-    for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(_paths(payload)))
-        if not path:
-            return draw(JSON_VALUES)
-        parent = payload
-        for key in path[:-1]:
-            parent = parent[key]
-        if isinstance(parent, dict) and draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON_VALUES)
-    return payload
 
 
 def _parsed_or_refused(body: bytes) -> None:
@@ -206,7 +181,7 @@ def _parsed_or_refused(body: bytes) -> None:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(payload=JSON_VALUES | st.fixed_dictionaries({"object": st.just("whatsapp_business_account"), "entry": JSON_VALUES}) | mutated_fixtures())
+@given(payload=JSON_VALUES | st.fixed_dictionaries({"object": st.just("whatsapp_business_account"), "entry": JSON_VALUES}) | mutated_fixtures(FIXTURES, JSON_VALUES))
 def test_any_signed_json_is_parsed_or_refused_with_4xx(payload: Any) -> None:
     _parsed_or_refused(orjson.dumps(payload))
 

@@ -118,7 +118,8 @@ def parse_message(message: Any) -> InboundMessage | None:
     sender, chat = message.get("from"), message.get("chat")
     if not isinstance(sender, dict) or not isinstance(chat, dict) or sender.get("is_bot"):
         return None
-    if chat.get("type") != "private" or not isinstance(sender.get("id"), int) or not isinstance(message.get("message_id"), int):
+    ids = (sender.get("id"), chat.get("id"), message.get("message_id"))
+    if chat.get("type") != "private" or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         return None
     identities = [SenderIdentity(kind="telegram", value=str(sender["id"]))]
     attachments = _attachments(message)
