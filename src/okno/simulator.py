@@ -194,7 +194,6 @@ class Simulator:
                 elif channel.kind not in stage.fakes:
                     fake = fake_from_config(channel.kind, channel.config)
                     fake.connect(http, f"/webhooks/{channel.channel_id}")
-                    _count_from_the_clock(fake)
                     stage.fakes[channel.kind] = fake
             stage.widget_id, _ = await widget_for(db, box, self.origin)
         finally:
@@ -315,14 +314,6 @@ def _name_for(deliver: Any, persona: Persona) -> dict[str, str]:
     """The customer's name, as far as this fake's ``deliver_text`` takes one."""
     accepted = inspect.signature(deliver).parameters
     return {k: v for k, v in (("first_name", persona.first), ("name", persona.name)) if k in accepted}
-
-
-def _count_from_the_clock(fake: Any) -> None:
-    """A fake numbers what it pushes from a fixed start, and okno dedupes on some of those numbers
-    (VK's message ids): the next run would look like redeliveries. Start them from the clock."""
-    for counter in ("_message_id", "_update_id"):
-        if type(getattr(fake, counter, None)) is int:
-            setattr(fake, counter, time.time_ns() // 1000)  # microseconds: even concurrent runs stay apart
 
 
 async def _wait_until_up(http: httpx.AsyncClient, timeout: float = 60.0) -> None:

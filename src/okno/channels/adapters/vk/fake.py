@@ -42,7 +42,9 @@ class FakeVk(FakeProviderBase):
     secret: str = "okno-vk-secret"
     confirmation_code: str = "a1b2c3d4"
     api_version: str = "5.199"
-    _message_id: int = 4_000  # message ids run through the whole community mailbox
+    # message ids run through the whole community mailbox and never restart: a fake started
+    # again must not reuse them (okno dedupes on them), so they start from the clock
+    _message_id: int = field(default_factory=lambda: time.time_ns() // 1000)
     _by_random_id: dict[tuple[int, int], int] = field(default_factory=dict)  # (peer_id, random_id) -> message id
     _peer_of: dict[int, int] = field(default_factory=dict)  # message id -> peer_id
     _cmids: dict[int, int] = field(default_factory=dict)  # peer_id -> last conversation_message_id
