@@ -12,16 +12,7 @@ from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from tests.conftest import LoopbackServer
-from tests.test_server_process import ADMIN, OknoProcess, server_env  # noqa: F401  (fixture)
-
-
-async def _poll(fetch, until, timeout: float = 15.0):  # noqa: ANN001, ANN202
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await fetch()
-        if until(value) or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.1)
+from tests.test_server_process import ADMIN, OknoProcess, _poll, server_env  # noqa: F401  (fixture)
 
 
 async def test_cross_channel_customer_and_replies_through_real_providers(server_env: dict[str, str]) -> None:  # noqa: F811

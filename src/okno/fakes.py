@@ -19,7 +19,6 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from pydantic import BaseModel, SecretStr
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -29,7 +28,7 @@ from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from okno.channels.fakes.base import FakeProviderBase
 from okno.channels.registry import ADAPTERS
-from okno.channels.service import open_config
+from okno.channels.service import open_config, plain_config
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database
 from okno.models import Channel
@@ -55,14 +54,6 @@ class FakeBackedChannel:
     name: str
     config: dict[str, Any]  # plain: secrets revealed
     fake_url: str  # the config value that points at /fake/<kind>
-
-
-def plain_config(config: BaseModel) -> dict[str, Any]:
-    data = config.model_dump(mode="json")
-    for name, value in config:
-        if isinstance(value, SecretStr):
-            data[name] = value.get_secret_value()
-    return data
 
 
 def fake_url_in(kind: str, config: dict[str, Any]) -> str | None:

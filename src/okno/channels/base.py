@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import httpx
+import orjson
 from pydantic import BaseModel, Field, model_validator
 
 
@@ -129,6 +130,14 @@ class WebhookRejected(Exception):
         super().__init__(reason)
         self.status_code = status_code
         self.reason = reason
+
+
+def json_body(body: bytes) -> Any:
+    """The request body as JSON, or a 400 refusal saying why it isn't."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise WebhookRejected(400, f"body is not JSON: {exc}") from exc
 
 
 # ---- outbound ------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
 
 
 def seal_config(box: SecretBox, config: BaseModel) -> str:
-    return box.seal_json(_plain(config))
+    return box.seal_json(plain_config(config))
 
 
 def open_config(box: SecretBox, channel: Channel) -> BaseModel:
@@ -45,7 +45,8 @@ def masked_config(config: BaseModel) -> dict[str, Any]:
     return shown
 
 
-def _plain(config: BaseModel) -> dict[str, Any]:
+def plain_config(config: BaseModel) -> dict[str, Any]:
+    """The config with its secrets revealed (to seal it, or to drive a fake provider with it)."""
     data = config.model_dump(mode="json")
     for name, value in config:
         if isinstance(value, SecretStr):

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from okno.channels.base import (
@@ -25,6 +24,7 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    json_body,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
 
@@ -102,10 +102,7 @@ def _verify_secret(config: MaxConfig, headers: Mapping[str, str]) -> None:
 
 
 def _load(body: bytes) -> dict[str, Any]:
-    try:
-        update = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from exc
+    update = json_body(body)
     if not isinstance(update, dict) or not isinstance(update.get("update_type"), str):
         raise WebhookRejected(422, "not a MAX Update: update_type missing")
     return update

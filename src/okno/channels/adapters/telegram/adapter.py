@@ -6,7 +6,6 @@ import hmac
 from typing import Any, ClassVar
 
 import httpx
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from okno.channels.base import (
@@ -24,6 +23,7 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    json_body,
 )
 from okno.channels.text import split_text
 
@@ -69,10 +69,7 @@ class TelegramChannel:
             raise WebhookRejected(401, "missing X-Telegram-Bot-Api-Secret-Token")
         if not hmac.compare_digest(given.encode(), config.secret_token.get_secret_value().encode()):
             raise WebhookRejected(403, "wrong X-Telegram-Bot-Api-Secret-Token")
-        try:
-            update = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise WebhookRejected(400, f"body is not JSON: {exc}") from exc
+        update = json_body(request.body)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             raise WebhookRejected(422, "not a Telegram Update: update_id missing")
         item = parse_message(update.get("message"))

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import httpx
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from okno.channels.base import (
@@ -33,6 +32,7 @@ from okno.channels.base import (
     WebhookReply,
     WebhookRequest,
     WebhookResult,
+    json_body,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
 
@@ -115,10 +115,7 @@ class VkChannel:
 
 
 def _load(body: bytes) -> dict[str, Any]:
-    try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from exc
+    event = json_body(body)
     if not isinstance(event, dict):
         raise WebhookRejected(400, "not a VK Callback API event: the body is not a JSON object")
     return event

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from okno.channels.base import (
@@ -33,6 +32,7 @@ from okno.channels.base import (
     WebhookReply,
     WebhookRequest,
     WebhookResult,
+    json_body,
 )
 from okno.channels.text import split_text
 
@@ -144,10 +144,7 @@ def _verify_signature(config: WhatsAppConfig, request: WebhookRequest) -> None:
 
 
 def _load(body: bytes) -> dict[str, Any]:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from exc
+    payload = json_body(body)
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         raise WebhookRejected(422, 'not a WhatsApp webhook: "object" must be "whatsapp_business_account"')
     return payload
