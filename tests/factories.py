@@ -16,7 +16,7 @@ PASSWORD = "correct horse battery"
 
 async def make_operator(ctx: AppContext, *, email: str | None = None, role: str = "operator", name: str = "") -> dict:
     email = email or f"op-{secrets.token_hex(3)}@okno.test"
-    async with ctx.unit_of_work() as session:
+    async with ctx.db.transaction() as session:
         operator = await create_operator(session, email=email, password=PASSWORD, role=role, name=name)
     return {"id": operator.id, "email": email, "password": PASSWORD}
 

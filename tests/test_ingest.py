@@ -142,7 +142,7 @@ async def test_key_claimed_by_two_customers_is_a_conflict_not_a_merge(client, ct
 async def test_a_poison_item_fails_alone(client, ctx) -> None:
     headers = await admin_headers(ctx, client)
     channel = await make_api_channel(client, headers)
-    async with ctx.unit_of_work() as session:
+    async with ctx.db.transaction() as session:
         await session.execute(
             insert(InboundItem),
             [{"channel_id": channel["id"], "provider_id": "poison", "item": {"kind": "message", "provider_id": "poison", "sender": [{"kind": "phone", "value": "not a phone"}]}, "raw": "", "status": "pending"}],

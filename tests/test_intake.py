@@ -69,7 +69,7 @@ async def test_nul_characters_are_dropped_not_fatal(client, ctx) -> None:
 
 
 async def test_one_unusable_message_does_not_block_the_others_of_a_batch(ctx) -> None:
-    async with ctx.unit_of_work() as session:
+    async with ctx.db.transaction() as session:
         channel = Channel(kind="api", name="batch", config_sealed="")
         session.add(channel)
         await session.flush()

@@ -1,17 +1,15 @@
 """Everything a running okno holds: settings, database, caches, bus, workers.
 
-``unit_of_work()`` is the one place write transactions commit; the workers their changes asked
-for (new outbox rows, queued deliveries) are woken only after that commit succeeds.
+Write transactions commit through ``db.transaction()``; the workers their changes asked for
+(new outbox rows, queued deliveries) are woken by ``wake`` only after that commit succeeds.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.inprocess import InProcessBus
 from okno.bus.relay import OutboxRelay
@@ -41,11 +39,6 @@ class AppContext:
     visitor_hub: VisitorHub
     intake: WebhookIntake
     workers: dict[str, LoopWorker] = field(default_factory=dict)
-
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        async with self.db.transaction() as session:
-            yield session
 
     def wake(self, names: Iterable[str]) -> None:
         for name in names:

@@ -112,7 +112,7 @@ async def test_rate_limit_is_retried_after_the_hinted_delay(client, ctx, wired) 
     assert job.status == "pending" and job.attempts == 1
     assert job.next_attempt_at >= started + timedelta(seconds=6)
     assert fake.sent_texts() == []
-    async with ctx.unit_of_work() as session:  # let the hinted time pass
+    async with ctx.db.transaction() as session:  # let the hinted time pass
         await session.execute(update(DeliveryJob).where(DeliveryJob.id == job.id).values(next_attempt_at=utcnow()))
     message = await _settle_until(ctx, message_id, {"sent", "failed"})
     assert message.status == "sent" and len(fake.sent_texts()) == 1

@@ -337,7 +337,7 @@ async def _job_of(ctx, message_id: int) -> DeliveryJob:  # noqa: ANN001
 
 
 async def _let_the_hinted_time_pass(ctx, job: DeliveryJob) -> None:  # noqa: ANN001
-    async with ctx.unit_of_work() as session:
+    async with ctx.db.transaction() as session:
         await session.execute(update(DeliveryJob).where(DeliveryJob.id == job.id).values(next_attempt_at=utcnow()))
 
 

@@ -463,7 +463,7 @@ async def test_rate_limits_are_retried_after_vks_wait(client, ctx, vk, retry_aft
     assert (job.status, job.attempts) == ("pending", 1) and job.last_error.startswith(f"VK {code}: ")
     assert started + timedelta(seconds=wait - 0.5) <= job.next_attempt_at <= utcnow() + timedelta(seconds=wait)
     assert vk.fake.sent == []
-    async with ctx.unit_of_work() as session:  # let VK's wait pass
+    async with ctx.db.transaction() as session:  # let VK's wait pass
         await session.execute(update(DeliveryJob).where(DeliveryJob.id == job.id).values(next_attempt_at=utcnow()))
     assert (await _settled(ctx, message_id)).status == "sent" and len(vk.fake.sent) == 1
 

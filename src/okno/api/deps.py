@@ -24,7 +24,7 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 async def write_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
     """The request owns the transaction: one commit after the route returns, before the response."""
-    async with ctx.unit_of_work() as session:
+    async with ctx.db.transaction() as session:
         yield session
 
 

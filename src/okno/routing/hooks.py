@@ -18,7 +18,7 @@ async def route_new_conversation(ctx: AppContext, event: Event) -> None:
     channel = await ctx.channels.get(event.payload["channel_id"])
     if channel is None or channel.team_id is None:
         return
-    async with ctx.unit_of_work() as session:
+    async with ctx.db.transaction() as session:
         result = await session.execute(
             update(Conversation)
             .where(Conversation.id == event.payload["conversation_id"], Conversation.team_id.is_(None))
