@@ -30,6 +30,10 @@ def _json(status: int, body: dict[str, Any]) -> Reply:
     return status, orjson.dumps(body), JSON
 
 
+def _too_large(ctx: AppContext) -> Reply:
+    return _json(413, {"detail": f"body larger than {ctx.settings.webhook_max_body_bytes} bytes"})
+
+
 async def handle_provider_request(
     ctx: AppContext, channel_id: int, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
 ) -> Reply:
@@ -85,7 +89,7 @@ class WebhookFastPath:
         headers = Headers(scope=scope)
         body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
         if body is None:
-            status, payload, media = _json(413, {"detail": f"body larger than {ctx.settings.webhook_max_body_bytes} bytes"})
+            status, payload, media = _too_large(ctx)
         else:
             query = QueryParams(scope.get("query_string", b""))
             status, payload, media = await handle_provider_request(ctx, int(path[len(PREFIX):]), scope["method"], headers, query, body)
@@ -113,7 +117,7 @@ async def _read_body(receive: Callable, headers: Headers, limit: int) -> bytes |
 async def _routed(channel_id: int, request: Request, ctx: AppContext) -> Response:
     body = await request.body()
     if len(body) > ctx.settings.webhook_max_body_bytes:
-        status, payload, media = _json(413, {"detail": f"body larger than {ctx.settings.webhook_max_body_bytes} bytes"})
+        status, payload, media = _too_large(ctx)
     else:
         status, payload, media = await handle_provider_request(ctx, channel_id, request.method, request.headers, request.query_params, body)
     return Response(payload, status_code=status, media_type=media)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.channels.base import InboundMessage, InboundStatus
 from okno.kit.db import insert_ignoring_duplicates
@@ -23,26 +25,30 @@ def raw_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
-async def stage_items(
-    conn: AsyncConnection | AsyncSession, channel_id: int, items: list[InboundMessage | InboundStatus], raw: bytes
-) -> Accepted:
-    """Inserts within the caller's transaction; a key seen before is counted as a duplicate."""
-    dialect = conn.bind.dialect.name if isinstance(conn, AsyncSession) else conn.dialect.name
-    stmt = insert_ignoring_duplicates(InboundItem.__table__, dialect, ["channel_id", "provider_id"]).returning(InboundItem.id)
-    text = raw_text(raw)
-    now = utcnow()
-    stored = 0
-    for item in items:
-        result = await conn.execute(
-            stmt,
-            {
-                "channel_id": channel_id,
-                "provider_id": item.provider_id,
-                "item": item.model_dump(mode="json"),
-                "raw": text,
-                "status": "pending",
-                "received_at": now,
-            },
-        )
-        stored += result.first() is not None
+def raw_item_row(
+    channel_id: int, item: InboundMessage | InboundStatus, raw: str, now: datetime, *, status: str = "pending", error: str | None = None
+) -> dict[str, Any]:
+    return {
+        "channel_id": channel_id,
+        "provider_id": item.provider_id,
+        "item": item.model_dump(mode="json"),
+        "raw": raw,
+        "status": status,
+        "error": error,
+        "received_at": now,
+        "processed_at": None if status == "pending" else now,
+    }
+
+
+async def insert_raw_items(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """One batched ``INSERT … ON CONFLICT DO NOTHING``; the new rows' ids by (channel, provider id)."""
+    stmt = insert_ignoring_duplicates(InboundItem.__table__, session.bind.dialect.name, ["channel_id", "provider_id"])
+    result = await session.execute(stmt.returning(InboundItem.id, InboundItem.channel_id, InboundItem.provider_id), rows)
+    return {(channel_id, provider_id): row_id for row_id, channel_id, provider_id in result}
+
+
+async def stage_items(session: AsyncSession, channel_id: int, items: list[InboundMessage | InboundStatus], raw: bytes) -> Accepted:
+    """Stores pending items within the caller's transaction; a key seen before is a duplicate."""
+    text, now = raw_text(raw), utcnow()
+    stored = len(await insert_raw_items(session, [raw_item_row(channel_id, item, text, now) for item in items]))
     return Accepted(stored=stored, duplicates=len(items) - stored)

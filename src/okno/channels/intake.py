@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 import structlog
 
 from okno.channels.base import InboundMessage, InboundStatus
-from okno.channels.inbound import Accepted, raw_text
+from okno.channels.inbound import Accepted, insert_raw_items, raw_item_row, raw_text
 from okno.channels.ingest import IngestProcessor
-from okno.kit.db import Database, insert_ignoring_duplicates
+from okno.kit.db import Database
 from okno.kit.ids import prefetch_sequences
 from okno.kit.time import utcnow
-from okno.models import Conversation, Customer, InboundItem, Message
+from okno.models import Conversation, Customer, Message
 
 PIPELINE_TABLES = [Customer.__table__, Conversation.__table__, Message.__table__]
 
@@ -105,17 +105,13 @@ class WebhookIntake:
         reasons = {(s.channel_id, i.provider_id): s.refused[id(i)] for s in group for i in s.items if id(i) in s.refused}
         status = "done" if process else "pending"
         async with self.db.transaction() as session:
-            stmt = insert_ignoring_duplicates(InboundItem.__table__, self.db.writer.dialect.name, ["channel_id", "provider_id"])
-            result = await session.execute(
-                stmt.returning(InboundItem.id, InboundItem.channel_id, InboundItem.provider_id),
+            inserted = await insert_raw_items(
+                session,
                 [
-                    {"channel_id": ch, "provider_id": pid, "item": item.model_dump(mode="json"), "raw": raws[(ch, pid)],
-                     "status": "failed" if (ch, pid) in reasons else status, "error": reasons.get((ch, pid)),
-                     "received_at": now, "processed_at": now if process or (ch, pid) in reasons else None}
+                    raw_item_row(ch, item, raws[(ch, pid)], now, status="failed" if (ch, pid) in reasons else status, error=reasons.get((ch, pid)))
                     for (ch, pid), item in firsts.items()
                 ],
             )
-            inserted = {(ch, pid): row_id for row_id, ch, pid in result}
             if process and inserted:
                 await prefetch_sequences(session, PIPELINE_TABLES)
                 prepared = [
