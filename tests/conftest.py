@@ -64,10 +64,21 @@ def drop_pg_database(admin_url: str, url: str) -> None:
     _run_on_server(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
+# Reference rows the migrations seed (the shared status and closing-reason lists): read once
+# after migrating and put back each time a test empties the tables.
+SEEDED_TABLES = ("conversation_statuses", "closing_reasons")
+_seeded_rows: dict[str, dict[str, list[dict]]] = {}
+
+
 def _migrate(url: str) -> None:
     async def run() -> None:
         engine = create_oneoff_engine(url)
         await upgrade_to_head(engine)
+        async with engine.connect() as conn:
+            _seeded_rows[url] = {
+                name: [dict(row) for row in (await conn.execute(Base.metadata.tables[name].select())).mappings()]
+                for name in SEEDED_TABLES
+            }
         await engine.dispose()
 
     asyncio.run(run())
@@ -106,6 +117,9 @@ async def _empty_all_tables(url: str) -> None:
             for name in tables:
                 await conn.execute(text(f"DELETE FROM {name}"))
             await conn.execute(text("DELETE FROM sqlite_sequence"))
+        for name, rows in _seeded_rows.get(url, {}).items():
+            if rows:
+                await conn.execute(Base.metadata.tables[name].insert(), rows)
     await engine.dispose()
 
 
@@ -154,7 +168,7 @@ class LoopbackServer:
     def __init__(self, asgi_app) -> None:  # noqa: ANN001
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1))
         self._task: asyncio.Task | None = None
 
     async def __aenter__(self) -> LoopbackServer:

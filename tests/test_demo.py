@@ -80,3 +80,23 @@ async def test_messengers_point_at_their_fakes_and_the_widget_at_the_site(ctx) -
     assert channels["telegram"].api_base == "http://127.0.0.1:8123/fake/telegram"
     assert channels["whatsapp"].graph_base == "http://127.0.0.1:8123/fake/whatsapp"
     assert channels["widget"].allowed_origins == ["http://127.0.0.1:8123"]
+
+
+async def test_demo_marks_a_few_customers_vip(settings) -> None:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from okno.demo import VIP_EVERY, seed_demo
+    from okno.kit.db import create_database
+    from okno.models import Customer
+
+    from tests.conftest import _empty_all_tables
+
+    await _empty_all_tables(settings.database_url)
+    assert await seed_demo(settings, customers=60)
+    db = create_database(settings.resolved_database_url())
+    try:
+        async with db.reading() as session:
+            tiers = [attrs.get("vip_tier") for attrs in await session.scalars(select(Customer.attributes))]
+    finally:
+        await db.dispose()
+    assert tiers.count("gold") == 60 // VIP_EVERY

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from okno import __version__
 from okno.api import attachments, auth, channels, conversations, customers, operators, webhooks
+from okno.api import merges as identity_routes
+from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
 from okno.api.errors import install_error_handlers
 from okno.api.webhooks import WebhookFastPath
 from okno.channels.adapters.widget import routes as widget_routes
@@ -49,6 +51,11 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     install_error_handlers(app)
     app.add_middleware(WebhookFastPath)
     for module in (auth, operators, channels, customers, conversations, attachments, webhooks, widget_routes):
+        app.include_router(module.router)
+    app.include_router(identity_routes.router)  # merges, undo, identity conflicts
+
+    # the service process: statuses and reasons; status, assignment, priority, escalation; SLA; customer attributes
+    for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

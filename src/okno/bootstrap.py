@@ -1,17 +1,54 @@
-"""One map of which domain handles which event."""
+"""One map of which domain handles which event, and which handler fires which timer."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import TYPE_CHECKING
 
+from okno.automation.engine import run_automations
+from okno.automation.rules import EVENTS as AUTOMATION_EVENTS
+from okno.conversations.auto_close import AUTO_CLOSE_TIMER, on_auto_close_timer, plan_auto_close
+from okno.kit.timers import TimerHandler
+from okno.routing import escalation
+from okno.routing import subscribers as queues
+from okno.customers.matching.suggestions import on_customer_created
 from okno.routing.hooks import route_new_conversation
+from okno.routing.rules import EVENTS as RULE_EVENTS
+from okno.sla import alerts
+from okno.sla import subscribers as sla
+from okno.sla.tracking import BREACH_TIMER, WARNING_TIMER
 
 if TYPE_CHECKING:
     from okno.context import AppContext
 
 SUBSCRIBERS = {
     "conversation.opened": [route_new_conversation],
+    "customer.created": [on_customer_created],  # file the profile for matching, queue merge suggestions
+    # queues: a conversation that starts waiting is offered at once; a freed operator takes the next one
+    "conversation.routed": [queues.offer_waiting_conversation],
+    "conversation.escalated": [queues.offer_waiting_conversation],
+    "conversation.assigned": [queues.offer_waiting_conversation, queues.free_previous_operator],
+    "conversation.status_changed": [queues.offer_waiting_conversation, queues.free_operator_after_status_change],
+    "operator.presence_changed": [queues.operator_became_available],
+    "operator.routing_changed": [queues.operator_became_available],
+    "team.changed": [queues.drain_team_queue, sla.recompute_after_team_change],
+    "sla.breached": [escalation.escalate_on_breach],
+    "sla.policy_changed": [sla.recompute_after_policy_change],
+    "sla.calendar_changed": [sla.recompute_after_calendar_change],
+}
+for _topic in RULE_EVENTS:  # routing rules may run on these too (conversation.opened is above)
+    if _topic != "conversation.opened":
+        SUBSCRIBERS.setdefault(_topic, []).append(route_new_conversation)
+for _topic in sla.CONVERSATION_TOPICS:  # SLA clocks follow every change to a conversation
+    SUBSCRIBERS.setdefault(_topic, []).append(sla.track_conversation)
+SUBSCRIBERS["conversation.status_changed"].append(plan_auto_close)
+for _topic in AUTOMATION_EVENTS:  # automation rules run last, on what routing and SLA made of the event
+    SUBSCRIBERS.setdefault(_topic, []).append(run_automations)
+
+TIMER_HANDLERS: dict[str, TimerHandler] = {
+    BREACH_TIMER: alerts.on_breach_timer,
+    WARNING_TIMER: alerts.on_warning_timer,
+    AUTO_CLOSE_TIMER: on_auto_close_timer,
 }
 
 

@@ -9,10 +9,12 @@ import typer
 
 from okno import __version__
 from okno.config import Settings, get_settings
+from okno.customers.cli import customers_app
 
 app = typer.Typer(help="okno — omnichannel customer service", no_args_is_help=True, add_completion=False)
 admin_app = typer.Typer(help="Manage operators", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+app.add_typer(customers_app, name="customers")
 
 
 def _settings() -> Settings:

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Public base URL used to build webhook URLs shown to admins; empty = taken from the request.
     public_url: str = ""
     default_region: str = "RU"
+    # E-mail provider rules as a JSON list of {"domains": [...], "canonical_domain": "...",
+    # "drop_dots": bool, "dash_is_dot": bool, "plus_tags": bool}; empty: the built-in table
+    # (okno.customers.email_rules.DEFAULT_EMAIL_RULES).
+    email_rules: str = ""
 
     token_ttl_hours: int = 12
 
@@ -38,6 +42,11 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = 10.0
 
     outbox_max_attempts: int = 10
+
+    # Resolving or closing a conversation needs a closing reason (else the reason is optional).
+    require_reason_to_resolve: bool = False
+    # Close conversations left waiting for the customer (status type pending) this long; 0 = never.
+    pending_auto_close_hours: float = Field(default=0.0, ge=0)
 
     # Serve the fake providers (loopback receivers that speak the real contracts) under /fake.
     fake_providers: bool = False

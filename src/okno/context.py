@@ -22,6 +22,7 @@ from okno.channels.runtime import AdapterRuntime
 from okno.config import Settings
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
+from okno.kit.timers import TimerWorker
 from okno.kit.worker import LoopWorker
 
 
@@ -38,6 +39,7 @@ class AppContext:
     delivery: DeliveryWorker
     visitor_hub: VisitorHub
     intake: WebhookIntake
+    timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     workers: dict[str, LoopWorker] = field(default_factory=dict)
 
     def wake(self, names: Iterable[str]) -> None:
@@ -54,12 +56,19 @@ class AppContext:
             "relay": LoopWorker("relay", self.relay.drain_once, poll_seconds=poll, min_interval=0.05),
             "delivery": LoopWorker("delivery", self.delivery.drain_once, poll_seconds=poll),
         }
+        if self.timers is not None:
+            self.workers["timers"] = LoopWorker("timers", self.timers.drain_once, poll_seconds=poll)
         for worker in self.workers.values():
             worker.start()
 
     async def settle(self) -> None:
         """Drain every queue until all are empty (tests, CLI one-shots)."""
-        while (await self.ingest.drain_once()) + (await self.relay.drain_once()) + (await self.delivery.drain_once()):
+        while (
+            (await self.ingest.drain_once())
+            + (await self.relay.drain_once())
+            + (await self.delivery.drain_once())
+            + (await self.timers.drain_once() if self.timers is not None else 0)
+        ):
             pass
 
     async def close(self) -> None:
@@ -71,8 +80,12 @@ class AppContext:
 
 
 def build_context(settings: Settings) -> AppContext:
-    from okno.bootstrap import wire_subscribers
+    from okno.bootstrap import TIMER_HANDLERS, wire_subscribers
 
+    if settings.email_rules:
+        from okno.customers.email_rules import configure_email_rules_json
+
+        configure_email_rules_json(settings.email_rules)
     db = create_database(settings.resolved_database_url())
     box = SecretBox(settings.fernet_keys())
     visitor_hub = VisitorHub()
@@ -106,4 +119,5 @@ def build_context(settings: Settings) -> AppContext:
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
     db.after_commit = ctx.wake
     wire_subscribers(ctx)
+    ctx.timers = TimerWorker(db, TIMER_HANDLERS)
     return ctx

@@ -154,6 +154,7 @@ NOTES = (
     "Согласовано с логистикой: отправка сегодня.", "Постоянный клиент, ответить в приоритете.",
     "Нужен возврат {amount}, передать в бухгалтерию.", "Трек {track} не отслеживается, запросить у службы доставки.",
 )
+VIP_EVERY = 12
 _TRANSLIT = str.maketrans(
     dict(zip("абвгдеёзийклмнопрстуфыэ", "abvgdeeziyklmnoprstufye", strict=True))
     | {"ж": "zh", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ю": "yu", "я": "ya", "ъ": "", "ь": ""}
@@ -192,6 +193,7 @@ class _Cust:
     keys: list[IdentityKey] = field(default_factory=list)
     conversations: list[_Conv] = field(default_factory=list)
     id: int | None = None
+    vip: bool = False  # a few VIPs, as a CRM would mark them
 
     @property
     def first_touch(self) -> datetime:
@@ -331,6 +333,7 @@ class _Planner:
             customer = _Cust(person=self._person(), city=self.rng.choice(CITIES), home=self.rng.choice(self.cast.channels))
             customer.keys = self._identity_keys(customer)
             customer.conversations = self._history(customer, unfinished=index in with_unfinished)
+            customer.vip = index % VIP_EVERY == 0
             planned.append(customer)
         return planned
 
@@ -498,7 +501,10 @@ async def _insert_with_ids(session: AsyncSession, model: Any, items: list[Any], 
 def _customer_row(customer: _Cust) -> dict[str, Any]:
     person, updated_at = customer.person, max(conv.updated_at for conv in customer.conversations)
     name = f"{person.first} {person.last}"
-    return {"name": name, "attributes": {"city": customer.city}, "created_at": customer.first_touch, "updated_at": updated_at}
+    attributes: dict[str, Any] = {"city": customer.city}
+    if customer.vip:
+        attributes["vip_tier"] = "gold"
+    return {"name": name, "attributes": attributes, "created_at": customer.first_touch, "updated_at": updated_at}
 
 
 def _identity_row(customer: _Cust, key: IdentityKey) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from okno.api.deps import Ctx, CurrentOperator, ReadSession
 from okno.api.pagination import Limit
 from okno.api.schemas import CustomerOut, IdentityOut, TimelineEventOut
 from okno.customers.identities import parse_identity
+from okno.customers.merge import live_customer_id
 from okno.customers.queries import customers_page, get_customer, identities_of, timeline_page
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
@@ -32,10 +33,12 @@ async def list_customers(
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 async def one_customer(customer_id: int, _: CurrentOperator, session: ReadSession) -> CustomerOut:
+    """A merged-away id answers 200 with its tombstone and ``merged_into_id`` = the live survivor."""
     customer = await get_customer(session, customer_id)
     identities = (await identities_of(session, [customer_id]))[customer_id]
+    merged_into = await live_customer_id(session, customer_id) if customer.merged_into_id else None
     return CustomerOut.model_validate(customer).model_copy(
-        update={"identities": [IdentityOut.model_validate(i) for i in identities]}
+        update={"identities": [IdentityOut.model_validate(i) for i in identities], "merged_into_id": merged_into}
     )
 
 

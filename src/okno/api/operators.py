@@ -4,10 +4,11 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from okno.api.deps import AdminOperator, CurrentOperator, ManagerOperator, ReadSession, WriteSession
-from okno.api.schemas import OperatorIn, OperatorOut, TeamIn, TeamOut
+from okno.api.schemas import OperatorIn, OperatorOut, OperatorRoutingIn, PresenceIn, TeamIn, TeamOut
 from okno.auth.service import create_operator
 from okno.kit.errors import Conflict
 from okno.models import Operator, Team
+from okno.routing.operators import change_routing_profile, set_operator_presence
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 
@@ -24,6 +25,19 @@ async def add_operator(body: OperatorIn, admin: AdminOperator, session: WriteSes
 async def list_operators(_: CurrentOperator, session: ReadSession) -> dict:
     rows = await session.scalars(select(Operator).order_by(Operator.id))
     return {"items": [OperatorOut.model_validate(o) for o in rows]}
+
+
+@router.post("/operators/me/presence", response_model=OperatorOut)
+async def set_my_presence(body: PresenceIn, operator: CurrentOperator, session: WriteSession) -> OperatorOut:
+    return OperatorOut.model_validate(await set_operator_presence(session, operator_id=operator.id, presence=body.status))
+
+
+@router.patch("/operators/{operator_id}", response_model=OperatorOut)
+async def change_operator_routing(operator_id: int, body: OperatorRoutingIn, admin: AdminOperator, session: WriteSession) -> OperatorOut:
+    operator = await change_routing_profile(
+        session, operator_id=operator_id, experienced=body.experienced, skills=body.skills, capacity=body.capacity, actor_id=admin.id
+    )
+    return OperatorOut.model_validate(operator)
 
 
 @router.post("/teams", response_model=TeamOut, status_code=201)

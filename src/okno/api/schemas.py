@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +36,22 @@ class OperatorOut(_Out):
     role: str
     locale: str
     is_active: bool
+    presence: str
+    experienced: bool
+    skills: list[str]
+    capacity: dict[str, int]
+
+
+class OperatorRoutingIn(BaseModel):
+    """Admin edit of an operator's routing attributes; fields left out stay as they are."""
+
+    experienced: bool | None = None
+    skills: list[str] | None = Field(default=None, max_length=50)
+    capacity: dict[str, int] | None = None
+
+
+class PresenceIn(BaseModel):
+    status: Literal["online", "away", "offline"]
 
 
 class TeamIn(BaseModel):
@@ -45,6 +61,11 @@ class TeamIn(BaseModel):
 class TeamOut(_Out):
     id: int
     name: str
+    assignment_strategy: str
+    sticky: bool
+    calendar_id: int | None
+    sla_policy_id: int | None
+    escalation_team_id: int | None
 
 
 class ChannelIn(BaseModel):
@@ -85,6 +106,8 @@ class CustomerOut(_Out):
     attributes: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    # set on a merged-away profile: the live customer its id now resolves to
+    merged_into_id: int | None = None
     identities: list[IdentityOut] = Field(default_factory=list)
 
 
@@ -113,6 +136,73 @@ class ConversationOut(_Out):
     last_message_at: datetime | None
     last_inbound_at: datetime | None
     resolved_at: datetime | None
+    sla_due_at: datetime | None
+    tags: list[str]
+
+
+class StatusChangeIn(BaseModel):
+    status: str = Field(min_length=1, max_length=32)
+    reason: str | None = Field(default=None, max_length=64)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class AssignIn(BaseModel):
+    """``operator_id`` null: nobody; ``team_id`` left out: the team stays, null: no team."""
+
+    operator_id: int | None = None
+    team_id: int | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class PriorityIn(BaseModel):
+    priority: int = Field(ge=0, le=3)
+
+
+class EscalateIn(BaseModel):
+    team_id: int
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+Label = dict[str, str]
+
+
+class StatusOut(_Out):
+    key: str
+    type: str
+    label: Label
+    position: int
+
+
+class StatusIn(BaseModel):
+    key: str = Field(max_length=32)
+    type: str
+    label: Label
+    position: int | None = None
+
+
+class StatusPatch(BaseModel):
+    type: str | None = None
+    label: Label | None = None
+    position: int | None = None
+
+
+class ReasonOut(_Out):
+    key: str
+    label: Label
+    active: bool
+
+
+class ReasonIn(BaseModel):
+    key: str = Field(max_length=64)
+    label: Label
+    active: bool = True
+    position: int | None = None
+
+
+class ReasonPatch(BaseModel):
+    label: Label | None = None
+    active: bool | None = None
+    position: int | None = None
 
 
 class MessageOut(_Out):

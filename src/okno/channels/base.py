@@ -26,6 +26,8 @@ class Capabilities:
     attachment_download: bool = False
     # How long after the customer's last message a free-form reply is allowed (None: always).
     reply_window: timedelta | None = None
+    # what an operator's capacity counts a conversation in: "chat", "email" or "call"
+    medium: str = "chat"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -35,6 +37,7 @@ class Capabilities:
             "delivery_statuses": self.delivery_statuses,
             "attachment_download": self.attachment_download,
             "reply_window_seconds": self.reply_window.total_seconds() if self.reply_window else None,
+            "medium": self.medium,
         }
 
 
@@ -46,6 +49,10 @@ class SenderIdentity(BaseModel):
 
     kind: str
     value: str
+    # how the adapter learnt the key ("telegram.own_contact", "widget.typed"…): identity rules
+    # decide per (kind, source) whether it proves who the sender is. The first key of a sender
+    # is the address the message came from and always does.
+    source: str = ""
 
 
 def without_nul(value: Any) -> Any:

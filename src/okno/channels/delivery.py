@@ -20,7 +20,7 @@ from sqlalchemy import or_, select, update
 from okno.bus.outbox import record_events
 from okno.channels.base import DeliveryError, OutboundMessage, PermanentFailure, Recipient, RetryLater, SendResult
 from okno.channels.directory import ChannelDirectory
-from okno.conversations.statuses import requeue_deferred_statuses
+from okno.conversations.statuses import lock_provider_messages, requeue_deferred_statuses
 from okno.kit.db import Database
 from okno.kit.time import utcnow
 from okno.models import Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
@@ -133,6 +133,9 @@ class DeliveryWorker:
         now = utcnow()
         events: list[tuple[str, dict]] = []
         async with self.db.transaction() as session:
+            # before recording provider ids: a status webhook racing this send waits, then finds them
+            sent = [(lease.channel_id, o.provider_message_id) for lease, o in outcomes if isinstance(o, SendResult) and o.provider_message_id]
+            await lock_provider_messages(session, sent)
             for lease, outcome in outcomes:
                 msg = lease.outbound
                 if isinstance(outcome, SendResult):

@@ -19,8 +19,12 @@ from okno.bus.outbox import record_events
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.conversations.statuses import ClaimedStatus, apply_statuses
 from okno.conversations.threading import Touch, thread_touches
+from okno.customers.conflicts import record_conflicts
+from okno.customers.evidence import keep_as_evidence
+from okno.customers.matching.profiles import file_new_profiles
 from okno.customers.identities import IdentityKey, InvalidIdentity, normalize_identity
 from okno.customers.resolution import Sender, resolve_senders
+from okno.customers.rules import rule_book, split_by_rules
 from okno.kit.db import Database
 from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
@@ -41,6 +45,7 @@ class _Claimed:
     received_at: datetime
     keys: tuple[IdentityKey, ...]
     rejected_keys: list[str]
+    sources: tuple[str, ...] = ()  # how the adapter learnt each key (parallel to ``keys``)
 
 
 class IngestProcessor:
@@ -115,10 +120,10 @@ class IngestProcessor:
     ) -> _Claimed | ClaimedStatus:
         if isinstance(item, InboundStatus):
             return ClaimedStatus(row_id, channel_id, item, received_at)
-        keys, rejected = sender_keys(item, self.default_region)
+        keys, sources, rejected = sender_keys_and_sources(item, self.default_region)
         if not keys:
             raise ValueError("no usable sender identity: " + "; ".join(rejected))
-        return _Claimed(row_id, channel_id, item, received_at, keys, rejected)
+        return _Claimed(row_id, channel_id, item, received_at, keys, rejected, sources)
 
     async def _mark_failed(self, row_id: int, error: str) -> None:
         log.error("inbound_item_failed", item_id=row_id, error=error)
@@ -132,7 +137,13 @@ class IngestProcessor:
 
 def sender_keys(item: InboundMessage, default_region: str) -> tuple[tuple[IdentityKey, ...], list[str]]:
     """The sender's normalised keys (strongest first, no repeats) and why any were refused."""
+    keys, _, rejected = sender_keys_and_sources(item, default_region)
+    return keys, rejected
+
+
+def sender_keys_and_sources(item: InboundMessage, default_region: str) -> tuple[tuple[IdentityKey, ...], tuple[str, ...], list[str]]:
     keys: list[IdentityKey] = []
+    sources: list[str] = []
     rejected: list[str] = []
     for sender in item.sender:
         try:
@@ -142,12 +153,15 @@ def sender_keys(item: InboundMessage, default_region: str) -> tuple[tuple[Identi
             continue
         if key not in keys:
             keys.append(key)
-    return tuple(keys), rejected
+            sources.append(sender.source)
+    return tuple(keys), tuple(sources), rejected
 
 
 async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
+    book = await rule_book(session)  # cached: no query on most batches
+    split = [split_by_rules(book, c.keys, c.sources) for c in claimed]
     resolution = await resolve_senders(
-        session, [Sender(keys=c.keys, name=c.item.sender_name, channel_id=c.channel_id) for c in claimed]
+        session, [Sender(keys=proven, name=c.item.sender_name, channel_id=c.channel_id) for c, (proven, _) in zip(claimed, split, strict=True)]
     )
     conversations = await thread_touches(
         session,
@@ -178,6 +192,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     events: list[tuple[str, dict]] = []
     opened: set[int] = set()
     created: set[int] = set()
+    clashes: list[tuple[IdentityKey, int, int]] = []
     for c, customer, conv, message_id, conflicts, fresh in zip(
         claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, strict=True
     ):
@@ -191,6 +206,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             data = {"identity": str(conflict.key), "claimed_by_customer_id": conflict.other_customer.id}
             timeline.append({**base, "kind": "identity.conflict", "data": data, "conversation_id": conv.id, "message_id": None})
             events.append(("identity.conflict", {"customer_id": customer.id, **data}))
+            clashes.append((conflict.key, conflict.other_customer.id, customer.id))  # type: ignore[arg-type]
         if conv.is_new and conv.id not in opened:
             opened.add(conv.id)  # type: ignore[arg-type]
             timeline.append({**base, "kind": "conversation.opened", "data": {}, "conversation_id": conv.id, "message_id": None})
@@ -217,6 +233,22 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     # Core executemany: one statement whatever the rows' shapes (the ORM bulk path splits on them)
     await session.execute(insert(TimelineEvent.__table__), timeline)
     await record_events(session, events)
+    await record_conflicts(session, clashes)  # rare: no statement unless a key clashed
+    evidence: dict[int, list[IdentityKey]] = {}
+    for customer, (_, unproven) in zip(resolution.customers, split, strict=True):
+        if unproven:
+            evidence.setdefault(customer.id, []).extend(unproven)  # type: ignore[arg-type]
+    await file_new_profiles(session, _new_customers(claimed, resolution))  # the matcher's index, same transaction
+    await keep_as_evidence(session, evidence)  # rare: only when a rule refused a key (refreshes those profiles)
+
+
+def _new_customers(claimed: list[_Claimed], resolution) -> list[tuple[int, str, list[tuple[str, str]]]]:  # noqa: ANN001
+    found: dict[int, tuple[int, str, list[tuple[str, str]]]] = {}
+    for c, customer, fresh in zip(claimed, resolution.customers, resolution.new_identities, strict=True):
+        if customer.is_new:
+            entry = found.setdefault(customer.id, (customer.id, customer.name, []))
+            entry[2].extend((k.kind, k.value) for k in fresh)
+    return list(found.values())
 
 
 def _message_summary(claimed: _Claimed) -> dict:

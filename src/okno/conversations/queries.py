@@ -3,8 +3,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.kit.errors import Invalid, NotFound
-from okno.models import Conversation, ConversationStatus, Message
+from okno.conversations.catalog import status_definition
+from okno.kit.errors import NotFound
+from okno.models import Conversation, Message
 
 
 async def conversations_page(
@@ -14,8 +15,7 @@ async def conversations_page(
     if customer_id is not None:
         query = query.where(Conversation.customer_id == customer_id)
     if status is not None:
-        if status not in ConversationStatus.__members__:
-            raise Invalid(f"unknown status {status!r} (one of: {', '.join(ConversationStatus.__members__)})")
+        await status_definition(session, status)  # an unknown key is a 422 naming the known ones
         query = query.where(Conversation.status == status)
     if before_id is not None:
         query = query.where(Conversation.id < before_id)

@@ -7,10 +7,11 @@ a message we don't know yet is deferred and re-queued once the delivery worker r
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_events
@@ -39,30 +40,56 @@ async def apply_statuses(session: AsyncSession, claimed: list[ClaimedStatus]) ->
     """Applies what it can; returns the row ids to defer (their message is not known yet)."""
     deferred: list[int] = []
     events: list[tuple[str, dict]] = []
-    for c in claimed:
-        at = c.item.occurred_at or c.received_at
-        row = (
-            await session.execute(
-                update(Message)
-                .where(
-                    Message.channel_id == c.channel_id,
-                    Message.provider_message_id == c.item.provider_message_id,
-                    Message.direction == Direction.outbound.value,
-                    Message.status.in_(_MAY_REPLACE[c.item.status]),
-                )
-                .values(status=c.item.status, status_updated_at=at, error=c.item.error)
-                .returning(Message.id, Message.conversation_id, Message.customer_id)
-            )
-        ).first()
-        if row is not None:
-            payload = {"message_id": row.id, "conversation_id": row.conversation_id, "customer_id": row.customer_id, "channel_id": c.channel_id, "status": c.item.status}
-            events.append(("message.status_changed", payload))
-            if c.item.status == MessageStatus.failed:
-                session.add(TimelineEvent(customer_id=row.customer_id, conversation_id=row.conversation_id, message_id=row.id, channel_id=c.channel_id, kind="message.failed", data={"reason": c.item.error}, occurred_at=at))
-        elif not await _message_known(session, c):
-            deferred.append(c.row_id)
+    unknown = [c for c in claimed if not await _apply_one(session, c, events)]
+    if unknown:
+        # the send that names these messages may be committing right now: wait for it, look again
+        await lock_provider_messages(session, [(c.channel_id, c.item.provider_message_id) for c in unknown])
+        for c in unknown:
+            if not await _apply_one(session, c, events):
+                deferred.append(c.row_id)
     await record_events(session, events)
     return deferred
+
+
+async def lock_provider_messages(session: AsyncSession, keys: list[tuple[int, str]]) -> None:
+    """PostgreSQL: serialises "defer a status of a message not known yet" with "record that
+    message's provider id and requeue its deferred statuses" (delivery), so a status is never
+    deferred just after the requeue that should have picked it up. Keys are locked in sorted
+    order on both sides (no deadlock). SQLite's single writer serialises these already."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    for key in sorted({_lock_key(channel_id, provider_id) for channel_id, provider_id in keys}):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _lock_key(channel_id: int, provider_message_id: str) -> int:
+    digest = hashlib.blake2b(f"okno.status:{channel_id}:{provider_message_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _apply_one(session: AsyncSession, c: ClaimedStatus, events: list[tuple[str, dict]]) -> bool:
+    """Moves the message forward if it is known; whether a message matched."""
+    at = c.item.occurred_at or c.received_at
+    row = (
+        await session.execute(
+            update(Message)
+            .where(
+                Message.channel_id == c.channel_id,
+                Message.provider_message_id == c.item.provider_message_id,
+                Message.direction == Direction.outbound.value,
+                Message.status.in_(_MAY_REPLACE[c.item.status]),
+            )
+            .values(status=c.item.status, status_updated_at=at, error=c.item.error)
+            .returning(Message.id, Message.conversation_id, Message.customer_id)
+        )
+    ).first()
+    if row is None:
+        return await _message_known(session, c)  # known but already further along: nothing to do
+    payload = {"message_id": row.id, "conversation_id": row.conversation_id, "customer_id": row.customer_id, "channel_id": c.channel_id, "status": c.item.status}
+    events.append(("message.status_changed", payload))
+    if c.item.status == MessageStatus.failed:
+        session.add(TimelineEvent(customer_id=row.customer_id, conversation_id=row.conversation_id, message_id=row.id, channel_id=c.channel_id, kind="message.failed", data={"reason": c.item.error}, occurred_at=at))
+    return True
 
 
 async def _message_known(session: AsyncSession, c: ClaimedStatus) -> bool:

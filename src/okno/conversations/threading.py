@@ -1,7 +1,8 @@
 """Which conversation a new inbound touch belongs to.
 
 An unfinished conversation of the same customer continues, whichever channel the touch comes
-from; a pending or on-hold one is reopened. Otherwise a new conversation is opened.
+from; one waiting (a status of type pending or on hold) is reopened. Otherwise a new
+conversation is opened. "Unfinished" and "waiting" are status *types*, so custom statuses count.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.ids import allocate_ids
-from okno.models import UNFINISHED_STATUSES, Conversation, ConversationStatus, Priority
+from okno.models import UNFINISHED_TYPES, Conversation, ConversationStatus, Priority, StatusDefinition, StatusType
+
+_WAITING_TYPES = frozenset({StatusType.pending.value, StatusType.on_hold.value})
 
 
 @dataclass(eq=False)
@@ -23,6 +26,7 @@ class ConversationRef:
     status: str
     is_new: bool = False
     reopened_from: str | None = None
+    status_type: str = StatusType.open.value
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,9 @@ async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[Co
             ref = ConversationRef(id=None, customer_id=touch.customer_id, status=ConversationStatus.open, is_new=True)
             current[touch.customer_id] = ref
             new.append((ref, touch))
-        elif ref.status != ConversationStatus.open:
+        elif ref.status_type in _WAITING_TYPES:
             ref.reopened_from, ref.status = ref.status, ConversationStatus.open
+            ref.status_type = StatusType.open.value
         refs.append(ref)
     await _open(session, new)
     await _record_activity(session, refs, touches)
@@ -54,12 +59,15 @@ async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int])
     if not customer_ids:
         return {}
     rows = await session.execute(
-        select(Conversation.id, Conversation.customer_id, Conversation.status)
-        .where(Conversation.customer_id.in_(customer_ids), Conversation.status.in_(UNFINISHED_STATUSES))
+        select(Conversation.id, Conversation.customer_id, Conversation.status, StatusDefinition.type)
+        .join(StatusDefinition, StatusDefinition.key == Conversation.status)
+        .where(Conversation.customer_id.in_(customer_ids), StatusDefinition.type.in_([t.value for t in UNFINISHED_TYPES]))
         .order_by(Conversation.id)
     )
     # the newest unfinished conversation wins if a customer somehow has several
-    return {cid: ConversationRef(id=conv_id, customer_id=cid, status=status) for conv_id, cid, status in rows}
+    return {
+        cid: ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind) for conv_id, cid, status, kind in rows
+    }
 
 
 async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]]) -> None:

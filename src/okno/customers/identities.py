@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
 
+from okno.customers.email_rules import canonical_mailbox
 from okno.kit.errors import Invalid
 
 MAX_VALUE_LENGTH = 320
+_WHITESPACE = re.compile(r"\s")
 
 
 class IdentityKind(enum.StrEnum):
@@ -62,11 +65,12 @@ def normalize_email(raw: str) -> str:
         or "." not in domain
         or domain.startswith(".")
         or domain.endswith(".")
-        or any(c.isspace() for c in text)
+        or _WHITESPACE.search(text) is not None
         or len(text) > MAX_VALUE_LENGTH
     ):
         raise InvalidIdentity(f"not an e-mail address: {raw!r}")
-    return text
+    local, domain = canonical_mailbox(local, domain)
+    return f"{local}@{domain}" if local else text
 
 
 def normalize_opaque(raw: str) -> str:
@@ -92,6 +96,11 @@ def _normalize_cached(kind: str, raw: str, default_region: str) -> IdentityKey:
     if known is IdentityKind.email:
         return IdentityKey(known.value, normalize_email(raw))
     return IdentityKey(known.value, normalize_opaque(raw))
+
+
+def forget_normalised() -> None:
+    """Drops cached keys after the rules they were normalised with changed."""
+    _normalize_cached.cache_clear()
 
 
 def parse_identity(text: str, *, default_region: str = "RU") -> IdentityKey:

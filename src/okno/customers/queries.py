@@ -11,7 +11,7 @@ from okno.models import Customer, Identity, TimelineEvent
 async def customers_page(
     session: AsyncSession, *, identity: IdentityKey | None, after_id: int | None, limit: int
 ) -> list[Customer]:
-    query = select(Customer).order_by(Customer.id).limit(limit)
+    query = select(Customer).where(Customer.merged_into_id.is_(None)).order_by(Customer.id).limit(limit)
     if identity is not None:
         query = query.join(Identity, Identity.customer_id == Customer.id).where(
             Identity.kind == identity.kind, Identity.value == identity.value

@@ -50,7 +50,7 @@ class Resolution:
 
 
 async def resolve_senders(session: AsyncSession, senders: list[Sender]) -> Resolution:
-    owner = await _owners(session, {k for s in senders for k in s.keys})
+    owner = await owners_of(session, {k for s in senders for k in s.keys})
     resolution = Resolution(customers=[])
     pending_identities: list[tuple[IdentityKey, CustomerRef, int]] = []
     renames: list[tuple[CustomerRef, str]] = []
@@ -78,7 +78,8 @@ async def resolve_senders(session: AsyncSession, senders: list[Sender]) -> Resol
     return resolution
 
 
-async def _owners(session: AsyncSession, keys: set[IdentityKey]) -> dict[IdentityKey, CustomerRef]:
+async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[IdentityKey, CustomerRef]:
+    """Who owns each of ``keys`` (absent: nobody), in one indexed lookup per chunk of keys."""
     refs: dict[int, CustomerRef] = {}
     owner: dict[IdentityKey, CustomerRef] = {}
     ordered = sorted(keys, key=str)

@@ -1,6 +1,9 @@
 """All ORM models; importing this package registers every table on ``Base.metadata``."""
 
 from okno.kit.db import Base
+from okno.models.automation import AutomationRule
+from okno.models.canned import CannedAnswer
+from okno.models.catalog import ACTIVE_TYPES, FINISHED_TYPES, UNFINISHED_TYPES, ClosingReason, StatusDefinition, StatusType
 from okno.models.channels import Channel, DeliveryJob, InboundItem
 from okno.models.conversations import (
     UNFINISHED_STATUSES,
@@ -12,30 +15,63 @@ from okno.models.conversations import (
     Priority,
 )
 from okno.models.customers import Customer, Identity, TimelineEvent
-from okno.models.operators import AccessToken, Operator, Role, Team, team_members
+from okno.models.matching import IdentityRule, MatchBlock, MatcherSettings, MatchProfile, MatchSuggestion, MatchTerm
+from okno.models.merges import ConflictStatus, CustomerMerge, IdentityConflict
+from okno.models.operators import DEFAULT_CAPACITY, AccessToken, AssignmentStrategy, Operator, Presence, Role, Team, team_members
 from okno.models.platform import AuditEntry, OutboxEvent
+from okno.models.routing import RoutingRule
+from okno.models.sla import OPEN_TARGET_STATES, BusinessHours, Metric, SlaPolicy, SlaTarget, TargetState
+from okno.models.timers import Timer
 from okno.models.widget import VisitorEvent
 
 __all__ = [
+    "ACTIVE_TYPES",
+    "OPEN_TARGET_STATES",
+    "DEFAULT_CAPACITY",
+    "FINISHED_TYPES",
+    "UNFINISHED_TYPES",
     "UNFINISHED_STATUSES",
     "AccessToken",
+    "AssignmentStrategy",
     "AuditEntry",
+    "AutomationRule",
+    "BusinessHours",
+    "CannedAnswer",
     "Channel",
+    "ClosingReason",
+    "ConflictStatus",
     "Conversation",
     "ConversationStatus",
     "Customer",
+    "CustomerMerge",
     "DeliveryJob",
     "Direction",
     "Identity",
+    "IdentityConflict",
+    "IdentityRule",
     "InboundItem",
+    "MatchBlock",
+    "MatchProfile",
+    "MatchSuggestion",
+    "MatchTerm",
+    "MatcherSettings",
     "Message",
+    "Metric",
     "MessageStatus",
     "Operator",
     "OutboxEvent",
+    "Presence",
     "Priority",
     "Role",
+    "RoutingRule",
+    "SlaPolicy",
+    "SlaTarget",
+    "StatusDefinition",
+    "StatusType",
+    "TargetState",
     "Team",
     "TimelineEvent",
+    "Timer",
     "VisitorEvent",
     "team_members",
 ]

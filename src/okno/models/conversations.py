@@ -18,6 +18,8 @@ class ConversationStatus(enum.StrEnum):
     closed = "closed"
 
 
+# The built-in keys only. Statuses are configurable: ask about a status's *type* instead
+# (``okno.conversations.catalog.unfinished_status_keys``), so custom statuses behave too.
 UNFINISHED_STATUSES = (ConversationStatus.open, ConversationStatus.pending, ConversationStatus.on_hold)
 
 
@@ -49,12 +51,15 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversations_customer_status", "customer_id", "status"),
         Index("ix_conversations_status_last", "status", "last_message_at"),
+        Index("ix_conversations_sla_due_at", "sla_due_at"),
+        Index("ix_conversations_queue", "team_id", "queued_at"),
+        Index("ix_conversations_assignee_status", "assignee_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
-    status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.open.value)
+    status: Mapped[str] = mapped_column(String(32), default=ConversationStatus.open.value)  # a StatusDefinition key
     reason: Mapped[str | None] = mapped_column(String(100), default=None)
     priority: Mapped[int] = mapped_column(SmallInteger, default=Priority.normal.value)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), default=None)
@@ -64,6 +69,16 @@ class Conversation(Base):
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # the nearest unmet SLA deadline (None: no running target); maintained by okno.sla
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    tags: Mapped[list] = mapped_column(JsonDoc, default=list)
+    # routing: the SLA policy a rule chose (else the team's), skills an operator needs, the
+    # channel medium capacity is counted in, and since when it waits in its team's queue
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="SET NULL"), default=None)
+    required_skills: Mapped[list] = mapped_column(JsonDoc, default=list)
+    medium: Mapped[str] = mapped_column(String(8), default="chat")
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Message(Base):

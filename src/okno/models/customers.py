@@ -19,6 +19,10 @@ class Customer(Base):
     attributes: Mapped[dict] = mapped_column(JsonDoc, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set while this profile is merged away: its id keeps resolving to the survivor (undo clears it).
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), default=None, index=True
+    )
 
 
 class Identity(Base):

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
-from okno.kit.db import Base, BigId, UTCDateTime
+from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
 from okno.kit.time import utcnow
 
 
@@ -24,12 +24,36 @@ team_members = Table(
 )
 
 
+class Presence(enum.StrEnum):
+    online = "online"
+    away = "away"
+    offline = "offline"
+
+
+# concurrent conversations per channel medium when an admin has not said otherwise
+DEFAULT_CAPACITY = {"chat": 5, "email": 10, "call": 1}
+
+
+class AssignmentStrategy(enum.StrEnum):
+    manual = "manual"  # operators take conversations from the queue themselves
+    round_robin = "round_robin"
+    least_loaded = "least_loaded"  # the most free capacity in the conversation's medium
+    skills = "skills"  # only operators with every required skill; the best match, then the least loaded
+
+
 class Team(Base):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the service process: how the queue is assigned, which hours and SLA apply, where escalations go
+    assignment_strategy: Mapped[str] = mapped_column(String(20), default=AssignmentStrategy.manual.value)
+    sticky: Mapped[bool] = mapped_column(Boolean, default=True)  # the customer's last operator first
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendars.id", ondelete="SET NULL"), default=None)
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="SET NULL"), default=None)
+    escalation_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), default=None)
+    last_assigned_operator_id: Mapped[int | None] = mapped_column(BigId, default=None)  # the round-robin cursor
 
 
 class Operator(Base):
@@ -43,6 +67,12 @@ class Operator(Base):
     locale: Mapped[str] = mapped_column(String(8), default="ru")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # routing attributes: only online operators get conversations; VIPs go to experienced ones
+    presence: Mapped[str] = mapped_column(String(16), default=Presence.offline.value)
+    presence_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    experienced: Mapped[bool] = mapped_column(Boolean, default=False)
+    skills: Mapped[list] = mapped_column(JsonDoc, default=list)
+    capacity: Mapped[dict] = mapped_column(JsonDoc, default=lambda: dict(DEFAULT_CAPACITY))
 
 
 class AccessToken(Base):

@@ -1,36 +1,183 @@
-"""The routing hook: where a new conversation goes. For now a conversation joins the queue of
-the team that owns its channel; rule-based routing and assignment plug in here."""
+"""Where a conversation goes: routing rules run on every new conversation (and on the other
+events a rule lists), then the channel's team is the fallback queue.
+
+The first matching rule that sets a team, priority or SLA policy decides it; tags and required
+skills add up; a matching rule with ``stop`` ends the evaluation. The result is one
+``conversation.routed`` timeline entry (which rules, what changed) and outbox event, which the
+queues and the SLA clocks act on. A redelivered event is recognised by its id and changes nothing.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
-from okno.models import Conversation, TimelineEvent
+from okno.bus.outbox import record_event
+from okno.conversations.catalog import unfinished_status_keys
+from okno.models import Conversation, Customer, Direction, Message, RoutingRule, TimelineEvent
+from okno.routing.matching import Facts, matches
 
 if TYPE_CHECKING:
+    from okno.channels.directory import LiveChannel
     from okno.context import AppContext
+
+OPENED = "conversation.opened"
+DEFAULT_MEDIUM = "chat"  # what a conversation counts as until its channel says otherwise
+CACHE_SECONDS = 5.0
+_topics_cache: dict[int, tuple[float, frozenset[str]]] = {}  # id(db) → (expires, topics some enabled rule lists)
 
 
 async def route_new_conversation(ctx: AppContext, event: Event) -> None:
-    channel = await ctx.channels.get(event.payload["channel_id"])
-    if channel is None or channel.team_id is None:
+    """Subscribed to conversation.opened and to every topic a rule may list."""
+    rules: list[RoutingRule] = []
+    if event.topic in await _topics_with_rules(ctx):
+        async with ctx.db.reading() as session:
+            query = select(RoutingRule).where(RoutingRule.enabled.is_(True)).order_by(RoutingRule.position, RoutingRule.id)
+            rules = [r for r in await session.scalars(query) if event.topic in r.events]
+    if not rules and (event.topic != OPENED or not await _channel_routes(ctx, event.payload.get("channel_id"))):
+        return  # nothing can change: no transaction at all (most customer messages, team-less channels)
+    async with ctx.db.reading() as session:
+        conversation_ids = await _conversations_of(session, event)
+    for conversation_id in conversation_ids:
+        async with ctx.db.transaction() as session:
+            await route_conversation(ctx, session, conversation_id, rules, event)
+
+
+async def route_conversation(ctx: AppContext, session: AsyncSession, conversation_id: int, rules: list[RoutingRule], event: Event) -> None:
+    conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+    if conversation is None or await _already_routed(session, conversation, event.id):
         return
-    async with ctx.db.transaction() as session:
-        result = await session.execute(
-            update(Conversation)
-            .where(Conversation.id == event.payload["conversation_id"], Conversation.team_id.is_(None))
-            .values(team_id=channel.team_id)
+    channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
+    facts = await _facts(session, conversation, channel, event)
+    matched, actions = decide(rules, facts)
+    if event.topic == OPENED and "team_id" not in actions and channel is not None and channel.team_id is not None:
+        actions["team_id"] = channel.team_id
+        matched.append("channel team")
+    if event.topic == OPENED and channel is not None:
+        conversation.medium = channel.adapter.capabilities.medium
+    changes = _apply(conversation, actions)
+    if event.topic == OPENED and conversation.team_id is not None and conversation.assignee_id is None and conversation.queued_at is None:
+        conversation.queued_at = conversation.created_at  # waiting since the customer wrote
+    if not changes and event.topic != OPENED:
+        return
+    await session.flush()
+    data = {"event_id": event.id, "trigger": event.topic, "rules": matched, **changes}
+    session.add(
+        TimelineEvent(
+            customer_id=conversation.customer_id,
+            conversation_id=conversation.id,
+            channel_id=conversation.channel_id,
+            kind="conversation.routed",
+            data=data,
+            occurred_at=event.created_at,
         )
-        if result.rowcount:  # idempotent: a redelivered event finds the team already set
-            session.add(
-                TimelineEvent(
-                    customer_id=event.payload["customer_id"],
-                    conversation_id=event.payload["conversation_id"],
-                    channel_id=channel.id,
-                    kind="conversation.routed",
-                    data={"team_id": channel.team_id, "rule": "channel team"},
-                )
+    )
+    await record_event(
+        session,
+        "conversation.routed",
+        {"conversation_id": conversation.id, "customer_id": conversation.customer_id, "team_id": conversation.team_id, "rules": matched[:10]},
+    )
+
+
+async def _channel_routes(ctx: AppContext, channel_id: int | None) -> bool:
+    """Whether a new conversation from this channel gets something from it: a team or a medium."""
+    channel = await ctx.channels.get(channel_id) if channel_id is not None else None
+    return channel is not None and (channel.team_id is not None or channel.adapter.capabilities.medium != DEFAULT_MEDIUM)
+
+
+def forget_rules() -> None:
+    """Rules changed in this process: read them afresh (other processes within the cache time)."""
+    _topics_cache.clear()
+
+
+async def _topics_with_rules(ctx: AppContext) -> frozenset[str]:
+    cached = _topics_cache.get(id(ctx.db))
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    async with ctx.db.reading() as session:
+        topics = frozenset(t for events in await session.scalars(select(RoutingRule.events).where(RoutingRule.enabled.is_(True))) for t in events)
+    _topics_cache[id(ctx.db)] = (time.monotonic() + CACHE_SECONDS, topics)
+    return topics
+
+
+def decide(rules: list[RoutingRule], facts: Facts) -> tuple[list[str], dict[str, Any]]:
+    matched: list[str] = []
+    actions: dict[str, Any] = {}
+    for rule in rules:
+        if not matches(rule.conditions, facts):
+            continue
+        matched.append(rule.name)
+        for key in ("team_id", "priority", "sla_policy_id"):
+            if key in rule.actions and key not in actions:
+                actions[key] = rule.actions[key]
+        for key in ("tags", "skills"):
+            if key in rule.actions:
+                actions[key] = list(dict.fromkeys([*actions.get(key, []), *rule.actions[key]]))
+        if rule.stop:
+            break
+    return matched, actions
+
+
+def _apply(conversation: Conversation, actions: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    team = actions.get("team_id")
+    if team is not None and team != conversation.team_id and conversation.assignee_id is None:
+        conversation.team_id = changes["team_id"] = team
+        conversation.queued_at = conversation.created_at  # in the new team's queue, waiting since the customer wrote
+    if "priority" in actions and actions["priority"] != conversation.priority:
+        conversation.priority = changes["priority"] = actions["priority"]
+    if "sla_policy_id" in actions and actions["sla_policy_id"] != conversation.sla_policy_id:
+        conversation.sla_policy_id = changes["sla_policy_id"] = actions["sla_policy_id"]
+    for key, column in (("tags", "tags"), ("skills", "required_skills")):
+        current = list(getattr(conversation, column) or [])
+        merged = list(dict.fromkeys([*current, *actions.get(key, [])]))
+        if merged != current:
+            setattr(conversation, column, merged)
+            changes[key] = merged
+    return changes
+
+
+async def _facts(session: AsyncSession, conversation: Conversation, channel: LiveChannel | None, event: Event) -> Facts:
+    attributes = await session.scalar(select(Customer.attributes).where(Customer.id == conversation.customer_id))
+    text = await session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return Facts(
+        channel_kind=channel.kind if channel is not None else None,
+        channel_id=conversation.channel_id,
+        customer=attributes or {},
+        text=text or "",
+        reason=conversation.reason,
+        priority=conversation.priority,
+        at=event.created_at,
+    )
+
+
+async def _conversations_of(session: AsyncSession, event: Event) -> list[int]:
+    if "conversation_id" in event.payload:
+        return [event.payload["conversation_id"]]
+    return list(  # customer.attributes_changed: the customer's unfinished conversations
+        await session.scalars(
+            select(Conversation.id).where(
+                Conversation.customer_id == event.payload["customer_id"], Conversation.status.in_(unfinished_status_keys())
             )
+        )
+    )
+
+
+async def _already_routed(session: AsyncSession, conversation: Conversation, event_id: int) -> bool:
+    entries = await session.scalars(
+        select(TimelineEvent.data).where(
+            TimelineEvent.customer_id == conversation.customer_id,
+            TimelineEvent.conversation_id == conversation.id,
+            TimelineEvent.kind == "conversation.routed",
+        )
+    )
+    return any(data.get("event_id") == event_id for data in entries)

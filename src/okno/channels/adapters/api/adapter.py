@@ -78,7 +78,7 @@ class ApiChannel:
             raise WebhookRejected(422, _first_error(exc)) from exc
         sender = body.from_
         identities = [
-            SenderIdentity(kind=kind, value=value)
+            SenderIdentity(kind=kind, value=value, source="api")
             for kind, value in (
                 ("external", f"{self.channel_id}:{sender.external_id}" if sender.external_id else None),
                 ("phone", sender.phone),

@@ -136,7 +136,7 @@ def _message_created(update: dict[str, Any]) -> InboundMessage | None:
     for raw in _list(body.get("attachments")):
         phone = _own_phone(raw, user_id)
         if phone:
-            identities.append(SenderIdentity(kind="phone", value=phone))
+            identities.append(SenderIdentity(kind="phone", value=phone, source="max.own_contact"))
         elif (converted := _attachment(raw)) is not None:
             attachments.append(converted)
     return InboundMessage(

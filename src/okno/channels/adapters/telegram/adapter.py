@@ -123,7 +123,7 @@ def parse_message(message: Any) -> InboundMessage | None:
     contact = message.get("contact")
     if isinstance(contact, dict) and contact.get("phone_number"):
         if contact.get("user_id") == sender["id"]:  # the user's own number, shared by himself
-            identities.append(SenderIdentity(kind="phone", value=str(contact["phone_number"])))
+            identities.append(SenderIdentity(kind="phone", value=str(contact["phone_number"]), source="telegram.own_contact"))
         else:
             attachments.append({"kind": "contact", "phone": str(contact["phone_number"]), "name": contact.get("first_name", "")})
     text = message.get("text") or message.get("caption") or ""

@@ -207,7 +207,7 @@ def _sender(raw: dict[str, Any], contacts: list[dict[str, Any]]) -> tuple[list[S
         raise WebhookRejected(422, "a message has no sender: neither from/wa_id nor user_id")
     identities = [SenderIdentity(kind="whatsapp", value=bsuid or wa_id)]
     if wa_id is not None:
-        identities.append(SenderIdentity(kind="phone", value=f"+{wa_id}"))
+        identities.append(SenderIdentity(kind="phone", value=f"+{wa_id}", source="whatsapp.wa_id"))
     return identities, _text((contact or {}).get("profile"), "name") or ""
 
 

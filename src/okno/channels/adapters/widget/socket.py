@@ -130,7 +130,7 @@ class VisitorSocket:
     async def _on_contact(self, frame: dict[str, Any]) -> None:
         body = _Contact.model_validate(frame)
         sender = [SenderIdentity(kind="web", value=self.visitor_id)]
-        sender += [SenderIdentity(kind=k, value=v) for k, v in (("phone", body.phone), ("email", body.email)) if v]
+        sender += [SenderIdentity(kind=k, value=v, source="widget.typed") for k, v in (("phone", body.phone), ("email", body.email)) if v]
         item = InboundMessage(
             provider_id=f"web:{self.visitor_id}:{body.client_id}",
             provider_message_id=body.client_id,

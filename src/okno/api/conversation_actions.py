@@ -1,0 +1,57 @@
+"""What operators do to a conversation: status, assignment, priority, escalation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from okno.api.deps import Ctx, CurrentOperator, WriteSession
+from okno.api.schemas import AssignIn, ConversationOut, EscalateIn, PriorityIn, StatusChangeIn
+from okno.conversations import lifecycle
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+
+@router.post("/{conversation_id}/status", response_model=ConversationOut)
+async def change_status(
+    conversation_id: int, body: StatusChangeIn, operator: CurrentOperator, session: WriteSession, ctx: Ctx
+) -> ConversationOut:
+    conversation = await lifecycle.change_conversation_status(
+        session,
+        conversation_id=conversation_id,
+        status=body.status,
+        reason=body.reason,
+        comment=body.comment,
+        actor_id=operator.id,
+        reason_required=ctx.settings.require_reason_to_resolve,
+    )
+    return ConversationOut.model_validate(conversation)
+
+
+@router.post("/{conversation_id}/assign", response_model=ConversationOut)
+async def assign(conversation_id: int, body: AssignIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
+    conversation = await lifecycle.assign_conversation(
+        session,
+        conversation_id=conversation_id,
+        operator_id=body.operator_id,
+        team_id=body.team_id,
+        change_team="team_id" in body.model_fields_set,
+        comment=body.comment,
+        actor_id=operator.id,
+    )
+    return ConversationOut.model_validate(conversation)
+
+
+@router.post("/{conversation_id}/priority", response_model=ConversationOut)
+async def set_priority(conversation_id: int, body: PriorityIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
+    conversation = await lifecycle.set_conversation_priority(
+        session, conversation_id=conversation_id, priority=body.priority, actor_id=operator.id
+    )
+    return ConversationOut.model_validate(conversation)
+
+
+@router.post("/{conversation_id}/escalate", response_model=ConversationOut)
+async def escalate(conversation_id: int, body: EscalateIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
+    conversation = await lifecycle.escalate_conversation(
+        session, conversation_id=conversation_id, team_id=body.team_id, comment=body.comment, actor_id=operator.id
+    )
+    return ConversationOut.model_validate(conversation)

@@ -1,0 +1,81 @@
+"""Merge suggestions with explanations, the operators' queue, and the matcher's parameters."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from okno.api.deps import AdminOperator, CurrentOperator, ReadSession, WriteSession
+from okno.api.identity_schemas import DecisionIn, MatcherSettingsIn, QueuedSuggestionOut, SuggestionOut
+from okno.api.pagination import Limit
+from okno.customers.matching.model import MatchModel
+from okno.customers.matching.realtime import current_model
+from okno.customers.matching.suggestions import decide_suggestion, open_suggestions, save_model, suggestions_for
+from okno.customers.matching.training import estimate_from_profiles
+
+router = APIRouter(tags=["identity"])
+
+
+@router.get("/api/v1/customers/{customer_id}/merge-suggestions")
+async def customer_suggestions(
+    customer_id: int,
+    _: CurrentOperator,
+    session: ReadSession,
+    min_score: float | None = Query(default=None, ge=0, le=1, description="default: the review threshold"),
+    limit: int = Query(default=10, ge=1, le=100),
+) -> dict:
+    found, model = await suggestions_for(session, customer_id, min_score=min_score, limit=limit)
+    return {
+        "items": [SuggestionOut(customer_id=c.customer_id, score=round(c.score, 6), match_weight=c.match_weight, contributions=c.contributions) for c in found],
+        "review_threshold": model.review_threshold,
+        "auto_threshold": model.auto_threshold,
+    }
+
+
+@router.get("/api/v1/merge-suggestions")
+async def suggestion_queue(_: CurrentOperator, session: ReadSession, after_id: int | None = None, limit: Limit = 50) -> dict:
+    rows = await open_suggestions(session, after_id=after_id, limit=limit)
+    return {"items": [QueuedSuggestionOut.model_validate(s) for s in rows]}
+
+
+@router.post("/api/v1/merge-suggestions/{suggestion_id}/accept", response_model=QueuedSuggestionOut)
+async def accept(suggestion_id: int, operator: CurrentOperator, session: WriteSession, body: DecisionIn | None = None) -> QueuedSuggestionOut:
+    row = await decide_suggestion(session, suggestion_id=suggestion_id, accept=True, actor_id=operator.id, reason=body.reason if body else "")
+    return QueuedSuggestionOut.model_validate(row)
+
+
+@router.post("/api/v1/merge-suggestions/{suggestion_id}/dismiss", response_model=QueuedSuggestionOut)
+async def dismiss(suggestion_id: int, operator: CurrentOperator, session: WriteSession, body: DecisionIn | None = None) -> QueuedSuggestionOut:
+    row = await decide_suggestion(session, suggestion_id=suggestion_id, accept=False, actor_id=operator.id, reason=body.reason if body else "")
+    return QueuedSuggestionOut.model_validate(row)
+
+
+@router.get("/api/v1/matcher")
+async def matcher_settings(_: CurrentOperator, session: ReadSession) -> dict:
+    return (await current_model(session, fresh=True)).params()
+
+
+@router.put("/api/v1/matcher")
+async def override_matcher(body: MatcherSettingsIn, admin: AdminOperator, session: WriteSession) -> dict:
+    params = (await current_model(session, fresh=True)).params()
+    for side in ("m", "u"):
+        for name, values in (getattr(body, side) or {}).items():
+            if name not in params[side] or len(values) != len(params[side][name]):
+                from okno.kit.errors import Invalid
+
+                raise Invalid(f"{side}.{name}: unknown comparison or wrong number of levels")
+            params[side][name] = values
+    for name in ("prior", "review_threshold"):
+        if getattr(body, name) is not None:
+            params[name] = getattr(body, name)
+    if "auto_threshold" in body.model_fields_set:
+        params["auto_threshold"] = body.auto_threshold
+    return (await save_model(session, MatchModel.from_params(params), actor_id=admin.id)).params()
+
+
+@router.post("/api/v1/matcher/estimate")
+async def estimate(admin: AdminOperator, session: WriteSession, sample: int = Query(default=200_000, ge=100, le=2_000_000)) -> dict:
+    """Re-estimates m, u and the prior from the stored profiles (EM); thresholds are kept."""
+    current = await current_model(session, fresh=True)
+    model, stats = await estimate_from_profiles(session, current, sample=sample)
+    await save_model(session, model, actor_id=admin.id)
+    return {"params": model.params(), "stats": stats}

@@ -1,0 +1,175 @@
+"""Request and response bodies of the service-process API: SLA, calendars, teams, routing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class SlaPolicyIn(BaseModel):
+    name: str = Field(max_length=200)
+    # {"urgent": {"first_response": 15, "next_response": 30, "resolution": 240}, …}: business minutes
+    targets: dict[str, dict[str, Any]]
+    warning_minutes: int = 0
+    is_default: bool = False
+
+
+class SlaPolicyPatch(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    targets: dict[str, dict[str, Any]] | None = None
+    warning_minutes: int | None = None
+    is_default: bool | None = None
+
+
+class SlaPolicyOut(_Out):
+    id: int
+    name: str
+    targets: dict[str, dict[str, int]]
+    warning_minutes: int
+    is_default: bool
+
+
+class CalendarIn(BaseModel):
+    name: str = Field(max_length=200)
+    timezone: str = Field(max_length=64)
+    weekly: dict[str, Any]  # {"mon": [["09:00", "18:00"]], …}
+    holidays: list[Any] = Field(default_factory=list)
+
+
+class CalendarPatch(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    weekly: dict[str, Any] | None = None
+    holidays: list[Any] | None = None
+
+
+class CalendarOut(_Out):
+    id: int
+    name: str
+    timezone: str
+    weekly: dict[str, list[list[str]]]
+    holidays: list[str]
+
+
+class TeamConfigIn(BaseModel):
+    """Only the fields sent change; null clears a reference."""
+
+    assignment_strategy: str | None = None
+    sticky: bool | None = None
+    calendar_id: int | None = None
+    sla_policy_id: int | None = None
+    escalation_team_id: int | None = None
+
+
+class TeamMemberIn(BaseModel):
+    operator_id: int
+
+
+class SlaTargetOut(_Out):
+    id: int
+    metric: str
+    cycle: int
+    policy_id: int | None
+    target_seconds: int
+    state: str
+    started_at: datetime
+    due_at: datetime | None
+    warned_at: datetime | None
+    breached_at: datetime | None
+    completed_at: datetime | None
+    business_seconds: int | None
+    wall_seconds: int | None
+
+
+class RoutingRuleIn(BaseModel):
+    name: str = Field(max_length=200)
+    conditions: list[Any] = Field(default_factory=list)  # [{"field", "op", "value"}]: all must hold
+    actions: dict[str, Any]  # team_id, priority, tags, sla_policy_id, skills
+    events: list[str] = Field(default_factory=lambda: ["conversation.opened"])
+    enabled: bool = True
+    stop: bool = True
+    position: int | None = None
+
+
+class RoutingRulePatch(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    conditions: list[Any] | None = None
+    actions: dict[str, Any] | None = None
+    events: list[str] | None = None
+    enabled: bool | None = None
+    stop: bool | None = None
+    position: int | None = None
+
+
+class RoutingRuleOut(_Out):
+    id: int
+    name: str
+    position: int
+    enabled: bool
+    events: list[str]
+    conditions: list[dict[str, Any]]
+    actions: dict[str, Any]
+    stop: bool
+
+
+class CannedAnswerIn(BaseModel):
+    team_id: int | None = None  # None: for every team
+    shortcut: str = Field(max_length=65)
+    language: str
+    title: str = Field(max_length=200)
+    body: str = Field(max_length=10_000)
+
+
+class CannedAnswerPatch(BaseModel):
+    team_id: int | None = None
+    shortcut: str | None = Field(default=None, max_length=65)
+    language: str | None = None
+    title: str | None = Field(default=None, max_length=200)
+    body: str | None = Field(default=None, max_length=10_000)
+
+
+class CannedAnswerOut(_Out):
+    id: int
+    team_id: int | None
+    shortcut: str
+    language: str
+    title: str
+    body: str
+
+
+class RenderIn(BaseModel):
+    conversation_id: int
+
+
+class AutomationRuleIn(BaseModel):
+    name: str = Field(max_length=200)
+    event: str
+    conditions: list[Any] = Field(default_factory=list)
+    actions: list[Any]
+    enabled: bool = True
+    position: int | None = None
+
+
+class AutomationRulePatch(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    event: str | None = None
+    conditions: list[Any] | None = None
+    actions: list[Any] | None = None
+    enabled: bool | None = None
+    position: int | None = None
+
+
+class AutomationRuleOut(_Out):
+    id: int
+    name: str
+    event: str
+    conditions: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    enabled: bool
+    position: int

@@ -1,0 +1,172 @@
+"""Runs automation rules on the events they name.
+
+Loop guard: whatever an automation does is marked ``via: automation:<id>`` (in its timeline
+entries and events), and automations never react to such events — so a rule that changes a
+status cannot trigger itself or another rule, however the rules are written. A rule runs at most
+once per conversation per event (a redelivered event is recognised by its id). Each rule runs in
+its own savepoint: one whose action fails (a status removed since, a channel switched off) is
+rolled back and recorded as ``automation.failed`` on the timeline; the others still apply.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.events import Event
+from okno.conversations import lifecycle
+from okno.conversations.catalog import unfinished_status_keys
+from okno.conversations.replies import post_operator_message
+from okno.kit.errors import OknoError
+from okno.knowledge.canned import render_answer
+from okno.models import AutomationRule, Conversation, Customer, Direction, Message, TimelineEvent
+from okno.routing.matching import Facts, matches
+
+if TYPE_CHECKING:
+    from okno.context import AppContext
+
+VIA_PREFIX = "automation:"
+CACHE_SECONDS = 5.0
+_cache: dict[int, tuple[float, frozenset[str]]] = {}  # id(db) → (expires, events some enabled rule names)
+
+
+async def run_automations(ctx: AppContext, event: Event) -> None:
+    if str(event.payload.get("via", "")).startswith(VIA_PREFIX):
+        return  # caused by an automation: the loop guard
+    if event.topic not in await _events_with_rules(ctx):
+        return
+    async with ctx.db.reading() as session:
+        rules = list(
+            await session.scalars(
+                select(AutomationRule)
+                .where(AutomationRule.enabled.is_(True), AutomationRule.event == event.topic)
+                .order_by(AutomationRule.position, AutomationRule.id)
+            )
+        )
+        if not rules:
+            return
+        conversation_ids = await _conversations_of(session, event)
+    for conversation_id in conversation_ids:
+        async with ctx.db.transaction() as session:
+            await _run_on(ctx, session, conversation_id, rules, event)
+
+
+def forget_rules() -> None:
+    """Rules changed in this process: read them afresh (other processes within the cache time)."""
+    _cache.clear()
+
+
+async def _events_with_rules(ctx: AppContext) -> frozenset[str]:
+    cached = _cache.get(id(ctx.db))
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    async with ctx.db.reading() as session:
+        events = frozenset(await session.scalars(select(AutomationRule.event).where(AutomationRule.enabled.is_(True)).distinct()))
+    _cache[id(ctx.db)] = (time.monotonic() + CACHE_SECONDS, events)
+    return events
+
+
+async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, rules: list[AutomationRule], event: Event) -> None:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        return
+    done = await _already_ran(session, conversation, event.id)
+    channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
+    facts = await _facts(session, conversation, event, channel_kind=channel.kind if channel is not None else None)
+    for rule in rules:
+        if rule.id in done or not matches(rule.conditions, facts):
+            continue
+        session.info[lifecycle.VIA] = f"{VIA_PREFIX}{rule.id}"
+        try:
+            async with session.begin_nested():
+                for action in rule.actions:
+                    await _perform(ctx, session, conversation_id, action)
+            kind, detail = "automation.applied", {"actions": [a["type"] for a in rule.actions]}
+        except OknoError as exc:
+            kind, detail = "automation.failed", {"error": exc.detail}
+        finally:
+            session.info.pop(lifecycle.VIA, None)
+        session.add(
+            TimelineEvent(
+                customer_id=conversation.customer_id,
+                conversation_id=conversation_id,
+                kind=kind,
+                data={"rule_id": rule.id, "rule": rule.name, "event_id": event.id, "trigger": event.topic, **detail},
+                occurred_at=event.created_at,
+            )
+        )
+        await session.flush()
+
+
+async def _perform(ctx: AppContext, session: AsyncSession, conversation_id: int, action: dict[str, Any]) -> None:
+    kind = action["type"]
+    if kind == "set_priority":
+        await lifecycle.set_conversation_priority(session, conversation_id=conversation_id, priority=action["priority"], actor_id=None)
+    elif kind == "set_status":
+        await lifecycle.change_conversation_status(
+            session, conversation_id=conversation_id, status=action["status"], reason=action.get("reason"), comment=None, actor_id=None,
+            reason_required=ctx.settings.require_reason_to_resolve,
+        )
+    elif kind == "add_tags":
+        await lifecycle.tag_conversation(session, conversation_id=conversation_id, tags=action["tags"], actor_id=None)
+    elif kind == "assign":
+        await lifecycle.assign_conversation(
+            session, conversation_id=conversation_id, operator_id=action.get("operator_id"), team_id=action.get("team_id"),
+            change_team="team_id" in action, comment=None, actor_id=None,
+        )
+    elif kind == "escalate":  # e.g. on sla.warning, or on keywords in a customer's message
+        await lifecycle.escalate_conversation(
+            session, conversation_id=conversation_id, team_id=action["team_id"], comment=action["comment"], actor_id=None, trigger="automation"
+        )
+    elif kind == "add_note":
+        await post_operator_message(session, conversation_id=conversation_id, author_id=None, text=action["text"], internal=True)  # type: ignore[arg-type]
+    elif kind == "send_canned_answer":
+        rendered = await render_answer(session, action["answer_id"], conversation_id=conversation_id, operator=None)
+        # an automated reply: no author, so it never counts as a human response for the SLA
+        await post_operator_message(session, conversation_id=conversation_id, author_id=None, text=rendered["text"])  # type: ignore[arg-type]
+
+
+async def _facts(session: AsyncSession, conversation: Conversation, event: Event, *, channel_kind: str | None) -> Facts:
+    attributes = await session.scalar(select(Customer.attributes).where(Customer.id == conversation.customer_id))
+    text = await session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return Facts(
+        channel_kind=channel_kind,
+        channel_id=conversation.channel_id,
+        customer=attributes or {},
+        text=text or "",
+        reason=conversation.reason,
+        priority=conversation.priority,
+        at=event.created_at,
+        status=conversation.status,
+    )
+
+
+async def _conversations_of(session: AsyncSession, event: Event) -> list[int]:
+    if "conversation_id" in event.payload:
+        return [event.payload["conversation_id"]]
+    return list(
+        await session.scalars(
+            select(Conversation.id).where(
+                Conversation.customer_id == event.payload["customer_id"], Conversation.status.in_(unfinished_status_keys())
+            )
+        )
+    )
+
+
+async def _already_ran(session: AsyncSession, conversation: Conversation, event_id: int) -> set[int]:
+    entries = await session.scalars(
+        select(TimelineEvent.data).where(
+            TimelineEvent.customer_id == conversation.customer_id,
+            TimelineEvent.conversation_id == conversation.id,
+            TimelineEvent.kind.in_(("automation.applied", "automation.failed")),
+        )
+    )
+    return {data["rule_id"] for data in entries if data.get("event_id") == event_id}

@@ -1,0 +1,49 @@
+"""Customer attributes set by people or integrations (VIP tier, segment, language, order number…).
+
+Routing reads them (VIP customers go to experienced operators; rules match on them); every
+change is on the customer's timeline and in the outbox (``customer.attributes_changed``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.outbox import record_event
+from okno.kit.errors import Invalid, NotFound
+from okno.kit.time import utcnow
+from okno.models import Customer, TimelineEvent
+
+MAX_BYTES = 16_384
+
+
+async def change_customer_attributes(
+    session: AsyncSession, *, customer_id: int, changes: dict[str, Any], actor_id: int | None
+) -> Customer:
+    """Sets each key to its value; a null value removes the key."""
+    customer = await session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    if customer.merged_into_id is not None:
+        raise Invalid(f"customer {customer_id} was merged into {customer.merged_into_id}: change that profile")
+    for key in changes:
+        if not 1 <= len(key) <= 64:
+            raise Invalid(f"attribute name {key!r} must be 1–64 characters")
+    attributes = dict(customer.attributes or {})
+    for key, value in changes.items():
+        if value is None:
+            attributes.pop(key, None)
+        else:
+            attributes[key] = value
+    if len(orjson.dumps(attributes)) > MAX_BYTES:
+        raise Invalid(f"attributes would exceed {MAX_BYTES} bytes")
+    changed = {k: attributes.get(k) for k in changes if (customer.attributes or {}).get(k) != attributes.get(k)}
+    if not changed:
+        return customer
+    customer.attributes = attributes
+    session.add(TimelineEvent(customer_id=customer.id, actor_id=actor_id, kind="customer.attributes_changed", data={"changed": changed}, occurred_at=utcnow()))
+    await session.flush()
+    await record_event(session, "customer.attributes_changed", {"customer_id": customer.id, "keys": sorted(changed)})
+    return customer

@@ -1,0 +1,1 @@
+"""Probabilistic record linkage (Fellegi–Sunter) for keys that don't prove identity."""

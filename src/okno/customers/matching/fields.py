@@ -1,0 +1,117 @@
+"""A person record folded into the matcher's comparison fields, and its blocking keys.
+
+The same functions serve the real-time path (a stored customer's profile) and the batch path
+(rows of a CSV file), so both compare exactly the same things.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from okno.customers.identities import InvalidIdentity, normalize_email, normalize_phone
+from okno.customers.names import latin_key, phonetic_key, split_full_name
+
+# A blocking key shared by more profiles than this is too common to narrow anything down.
+MAX_BLOCK_SIZE = 300
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d", "%d-%m-%Y", "%Y/%m/%d", "%m/%d/%Y")
+
+
+@dataclass
+class RawPerson:
+    """What a source knows about a person, as written."""
+
+    first_name: str = ""
+    last_name: str = ""
+    full_name: str = ""
+    birth_date: str = ""
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    city: str = ""
+    address: str = ""
+    postcode: str = ""
+
+
+def comparison_fields(person: RawPerson, *, default_region: str = "RU") -> dict:
+    """``{"first_name": "yulya", "last_name": "ivanova", "birth_date": "1990-04-01", "phones": [...], ...}``;
+    empty fields are left out (missing is its own agreement level)."""
+    first, last = latin_key(person.first_name), latin_key(person.last_name)
+    if person.full_name and not (first or last):
+        first, last = split_full_name(person.full_name)
+    fields: dict = {
+        "first_name": first,
+        "last_name": last,
+        "birth_date": normalize_date(person.birth_date),
+        "city": latin_key(person.city),
+        "address": latin_key(person.address),
+        "postcode": _NOT_ALNUM.sub("", person.postcode).upper() if person.postcode else "",
+        "phones": sorted({p for p in (_phone(x, default_region) for x in person.phones) if p}),
+        "emails": sorted({e for e in (_email(x) for x in person.emails) if e}),
+    }
+    return {k: v for k, v in fields.items() if v}
+
+
+def blocking_keys(fields: dict) -> set[str]:
+    """Keys under which a profile is filed; two profiles are compared only if they share one.
+    Each key pairs a rarely-typoed part with another so that blocks stay small at millions."""
+    keys: set[str] = set()
+    first, last = fields.get("first_name", ""), fields.get("last_name", "")
+    born = fields.get("birth_date", "")
+    for phone in fields.get("phones", ()):
+        keys.add(f"p:{phone}")
+    for email in fields.get("emails", ()):
+        keys.add(f"e:{email}")
+    if first and last:  # the two name keys sorted: first/last swapped meet in the same block
+        names = ":".join(sorted((phonetic_key(first), phonetic_key(last))))
+        keys.add(f"n:{names}:{born[:7]}" if born else f"nn:{names}")  # born[:7]: year and month (a typo in the day)
+    if born:
+        keys.add(f"b:{born}:{(last or first or '?')[0]}")
+        if first:
+            keys.add(f"fb:{phonetic_key(first)}:{born}")  # the same person under a new or misspelt surname
+    if fields.get("postcode") and (last or first):
+        keys.add(f"z:{fields['postcode']}:{phonetic_key(last or first)}")
+    return {k if len(k) <= 96 else k[:96] for k in keys}
+
+
+_NOT_DIGIT = re.compile(r"\D+")
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DOTTED = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
+_RU_MOBILE = re.compile(r"\+?[78][\s(]*9\d{2}[\s)\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}")
+
+
+def normalize_date(raw: str) -> str:
+    text = (raw or "").strip()
+    if not text:
+        return ""
+    if (iso := _ISO.fullmatch(text)) or (dotted := _DOTTED.fullmatch(text)):  # the common shapes, without strptime
+        y, m, d = iso.groups() if iso else dotted.groups()[::-1]  # type: ignore[union-attr]
+        try:
+            parsed = date(int(y), int(m), int(d))
+        except ValueError:
+            return ""
+        return parsed.isoformat() if date(1900, 1, 1) <= parsed <= date(2100, 1, 1) else ""
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text[:10] if fmt == "%Y-%m-%d" else text, fmt).date()  # noqa: DTZ007 - a calendar date
+        except ValueError:
+            continue
+        return parsed.isoformat() if date(1900, 1, 1) <= parsed <= date(2100, 1, 1) else ""
+    return ""
+
+
+def _phone(raw: str, region: str) -> str:
+    if region == "RU" and _RU_MOBILE.fullmatch(raw.strip()):  # +7/8 9xx…: skip the (slow) full parser
+        return "+7" + _NOT_DIGIT.sub("", raw)[1:]
+    try:
+        return normalize_phone(raw, region)
+    except InvalidIdentity:
+        return ""
+
+
+def _email(raw: str) -> str:
+    try:
+        return normalize_email(raw)
+    except InvalidIdentity:
+        return ""

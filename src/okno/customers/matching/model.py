@@ -1,0 +1,133 @@
+"""Fellegi–Sunter weights: ``log2(m/u)`` per comparison level, term-frequency adjusted, summed.
+
+``m[c][l]`` is the share of true matches at level ``l`` of comparison ``c``, ``u[c][l]`` the
+share of non-matches. ``prior`` is the match probability of a *candidate pair* (one that
+shares a blocking key). Defaults below are sensible starting values; :mod:`.em` estimates them
+from the data and an admin may override any of them (``matcher_settings.params``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from okno.customers.matching.compare import COMPARISONS, MISSING
+
+DEFAULT_M: dict[str, list[float]] = {
+    "first_name": [0.82, 0.09, 0.04, 0.05],
+    "last_name": [0.82, 0.09, 0.04, 0.05],
+    "birth_date": [0.88, 0.08, 0.04],
+    "phone": [0.70, 0.06, 0.24],
+    "email": [0.65, 0.05, 0.30],
+    "address": [0.60, 0.10, 0.15, 0.15],
+}
+DEFAULT_U: dict[str, list[float]] = {
+    "first_name": [0.02, 0.01, 0.03, 0.94],
+    "last_name": [0.01, 0.005, 0.02, 0.965],
+    "birth_date": [0.001, 0.008, 0.991],
+    "phone": [0.0001, 0.0005, 0.9994],
+    "email": [0.0001, 0.0005, 0.9994],
+    "address": [0.001, 0.01, 0.10, 0.889],
+}
+DEFAULT_PRIOR = 0.01
+DEFAULT_REVIEW_THRESHOLD = 0.95
+TF_FLOOR_FACTOR = 20.0
+MIN_BASE_FOR_TF = 1000  # frequencies from fewer profiles than this are noise: the average u applies
+# A household shares phone, address and surname: these agree together, so only the strongest
+# counts in full and the others at this share (correlated evidence is not independent evidence).
+CORRELATED = ("phone", "address", "last_name")  # first_name level 3 / birth_date level 2 = "someone else"
+CORRELATED_SHARE = 0.25  # a rare value weighs at most log2(20) ≈ 4.3 bits more than an average one
+
+
+@dataclass
+class MatchModel:
+    m: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_M.items()})
+    u: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_U.items()})
+    prior: float = DEFAULT_PRIOR
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD
+    auto_threshold: float | None = None  # off by default: merges only after an operator's review
+
+    @classmethod
+    def from_params(cls, params: dict) -> MatchModel:
+        model = cls()
+        for name in ("m", "u"):
+            for comparison, values in (params.get(name) or {}).items():
+                if comparison in getattr(model, name) and len(values) == len(getattr(model, name)[comparison]):
+                    getattr(model, name)[comparison] = [float(v) for v in values]
+        for name in ("prior", "review_threshold", "auto_threshold"):
+            if name in params:
+                setattr(model, name, None if params[name] is None else float(params[name]))
+        return model
+
+    def params(self) -> dict:
+        return {"m": self.m, "u": self.u, "prior": self.prior, "review_threshold": self.review_threshold, "auto_threshold": self.auto_threshold}
+
+    def weight_table(self) -> list[np.ndarray]:
+        return [np.log2(np.asarray(self.m[c.name]) / np.asarray(self.u[c.name])) for c in COMPARISONS]
+
+
+@dataclass
+class Scores:
+    weights: np.ndarray  # (pairs, comparisons) contributions in bits
+    total: np.ndarray  # prior log-odds + Σ weights
+    probability: np.ndarray
+
+
+def score_gamma(model: MatchModel, gamma: np.ndarray, tf_shares: dict[str, np.ndarray] | None = None) -> Scores:
+    """Weights per pair and comparison; ``tf_shares[column][p]`` is the share of the whole base
+    holding the value pair ``p`` agreed on (nan: unknown, the average ``u`` applies)."""
+    table = model.weight_table()
+    weights = np.zeros(gamma.shape, dtype=np.float64)
+    for c, comparison in enumerate(COMPARISONS):
+        levels = gamma[:, c]
+        present = levels != MISSING
+        weights[present, c] = table[c][levels[present]]
+        if tf_shares is not None and comparison.tf_level is not None and comparison.tf_column in tf_shares:
+            _adjust_for_frequency(model, weights, levels, c, comparison, tf_shares[comparison.tf_column])
+    _discount_correlated(weights, gamma)
+    prior = math.log2(model.prior / (1 - model.prior))
+    total = prior + weights.sum(axis=1)
+    return Scores(weights=weights, total=total, probability=1.0 / (1.0 + np.exp2(-total)))
+
+
+def _adjust_for_frequency(model: MatchModel, weights: np.ndarray, levels: np.ndarray, c: int, comparison, all_shares: np.ndarray) -> None:  # noqa: ANN001
+    """At the exact level, ``u`` becomes the agreed value's own frequency: a common name agrees
+    by chance far more often than a rare one, so it counts less."""
+    rows = np.flatnonzero(levels == comparison.tf_level)
+    if not len(rows):
+        return
+    shares = all_shares[rows]
+    known = ~np.isnan(shares)
+    u_average = model.u[comparison.name][comparison.tf_level]
+    m_exact = model.m[comparison.name][comparison.tf_level]
+    u_value = np.clip(shares[known], u_average / TF_FLOOR_FACTOR, 1.0)
+    weights[rows[known], c] = np.log2(m_exact / u_value)
+
+
+def _discount_correlated(weights: np.ndarray, gamma: np.ndarray) -> None:
+    """Household fields agree together. Normally the strongest counts in full and the others at
+    :data:`CORRELATED_SHARE`; when the personal fields say "someone else" (a different first
+    name or birth date), all of them count at that share: same family, not the same person."""
+    names = [c.name for c in COMPARISONS]
+    group = [names.index(n) for n in CORRELATED]
+    block = weights[:, group]
+    positive = np.where(block > 0, block, 0.0)
+    strongest = positive.argmax(axis=1)
+    factor = np.where(block > 0, CORRELATED_SHARE, 1.0)
+    someone_else = (gamma[:, names.index("first_name")] == 3) | (gamma[:, names.index("birth_date")] == 2)
+    rows = np.flatnonzero(~someone_else)
+    factor[rows, strongest[rows]] = 1.0
+    weights[:, group] = block * factor
+
+
+def explain(weights_row: np.ndarray, gamma_row: np.ndarray) -> list[dict]:
+    """Per-field contributions, strongest evidence first: ``[{"field", "comparison", "weight"}]``."""
+    out = []
+    for c, comparison in enumerate(COMPARISONS):
+        level = int(gamma_row[c])
+        if level == MISSING:
+            continue
+        out.append({"field": comparison.name, "comparison": comparison.levels[level], "weight": round(float(weights_row[c]), 2)})
+    return sorted(out, key=lambda e: -abs(e["weight"]))

@@ -1,0 +1,117 @@
+"""Keeps ``match_profiles``, ``match_blocks`` and ``match_terms`` in step with customers.
+
+Called in the same transaction as whatever changed a customer's name, attributes or
+identities (import, merge, undo, conflict resolution); merged-away customers leave the index.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.customers.matching.fields import RawPerson, blocking_keys, comparison_fields
+from okno.kit.time import utcnow
+from okno.models import Customer, Identity, MatchBlock, MatchProfile, MatchTerm
+
+TERM_FIELDS = ("first_name", "last_name", "city")
+PERSON_ATTRIBUTES = ("first_name", "last_name", "birth_date", "city", "address", "postcode")
+UNVERIFIED = "unverified_identities"  # ["phone:+7…", "email:…"]: keys kept as evidence, not proof
+
+
+def person_of(customer: Customer, identities: list[tuple[str, str]]) -> RawPerson:
+    attributes = customer.attributes or {}
+    text = {k: str(attributes.get(k) or "") for k in PERSON_ATTRIBUTES}
+    evidence = [tuple(str(e).split(":", 1)) for e in attributes.get(UNVERIFIED) or [] if ":" in str(e)]
+    keys = identities + [(k, v) for k, v in evidence]
+    return RawPerson(
+        full_name=customer.name,
+        phones=[v for k, v in keys if k == "phone"],
+        emails=[v for k, v in keys if k == "email"],
+        **text,
+    )
+
+
+async def refresh_profiles(session: AsyncSession, customer_ids: list[int]) -> None:
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    customers = {c.id: c for c in (await session.scalars(select(Customer).where(Customer.id.in_(ids)))).all()}
+    keys: dict[int, list[tuple[str, str]]] = {cid: [] for cid in ids}
+    for customer_id, kind, value in await session.execute(
+        select(Identity.customer_id, Identity.kind, Identity.value).where(Identity.customer_id.in_(ids))
+    ):
+        keys[customer_id].append((kind, value))
+    old = dict((await session.execute(select(MatchProfile.customer_id, MatchProfile.fields).where(MatchProfile.customer_id.in_(ids)))).all())
+    new: dict[int, dict] = {}
+    for cid in ids:
+        customer = customers.get(cid)
+        if customer is not None and customer.merged_into_id is None:
+            fields = comparison_fields(person_of(customer, keys[cid]))
+            if fields:
+                new[cid] = fields
+    await _replace(session, ids, new)
+    await adjust_terms(session, term_changes(old.values(), new.values()))
+
+
+async def _replace(session: AsyncSession, ids: list[int], new: dict[int, dict]) -> None:
+    await session.execute(delete(MatchBlock).where(MatchBlock.customer_id.in_(ids)))
+    await session.execute(delete(MatchProfile).where(MatchProfile.customer_id.in_(ids)))
+    if not new:
+        return
+    now = utcnow()
+    await session.execute(insert(MatchProfile.__table__), [{"customer_id": cid, "fields": f, "updated_at": now} for cid, f in new.items()])
+    blocks = [{"key": key, "customer_id": cid} for cid, f in new.items() for key in sorted(blocking_keys(f))]
+    if blocks:
+        await session.execute(insert(MatchBlock.__table__), blocks)
+
+
+def term_changes(removed: object, added: object) -> Counter:
+    delta: Counter = Counter()
+    for fields in removed:  # type: ignore[attr-defined]
+        for name in TERM_FIELDS:
+            if fields.get(name):
+                delta[(name, fields[name][:200])] -= 1
+    for fields in added:  # type: ignore[attr-defined]
+        for name in TERM_FIELDS:
+            if fields.get(name):
+                delta[(name, fields[name][:200])] += 1
+    return Counter({k: v for k, v in delta.items() if v})
+
+
+async def adjust_terms(session: AsyncSession, delta: Counter) -> None:
+    """``count += delta`` per (field, value), creating rows as needed (one upsert statement)."""
+    if not delta:
+        return
+    table = MatchTerm.__table__
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["field", "value"], set_={"count": table.c.count + statement.excluded.count}
+    )
+    rows = [{"field": f, "value": v, "count": n} for (f, v), n in sorted(delta.items())]
+    await session.execute(statement, rows)
+
+
+async def file_new_profiles(session: AsyncSession, new: list[tuple[int, str, list[tuple[str, str]]]]) -> None:
+    """``(customer_id, name, [(kind, value), ...])`` of customers created in this transaction:
+    filed in three statements for the whole batch (no reads: they have no profile yet)."""
+    rows = []
+    for customer_id, name, keys in new:
+        fields = comparison_fields(
+            RawPerson(full_name=name, phones=[v for k, v in keys if k == "phone"], emails=[v for k, v in keys if k == "email"])
+        )
+        if fields:
+            rows.append((customer_id, fields))
+    if not rows:
+        return
+    now = utcnow()
+    await session.execute(insert(MatchProfile.__table__), [{"customer_id": cid, "fields": f, "updated_at": now} for cid, f in rows])
+    blocks = [{"key": key, "customer_id": cid} for cid, f in rows for key in sorted(blocking_keys(f))]
+    if blocks:
+        await session.execute(insert(MatchBlock.__table__), blocks)
+    await adjust_terms(session, term_changes([], [f for _, f in rows]))

@@ -1,0 +1,35 @@
+"""Estimating the model's parameters from the stored profiles."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.customers.matching.batch import candidate_pairs
+from okno.customers.matching.compare import Frame, compare_pairs
+from okno.customers.matching.em import estimate_m, estimate_u
+from okno.customers.matching.model import MatchModel
+from okno.models import MatchProfile
+
+MIN_PROFILES = 100
+
+
+async def estimate_from_profiles(session: AsyncSession, current: MatchModel, *, sample: int) -> tuple[MatchModel, dict]:
+    records = [f for (f,) in (await session.execute(select(MatchProfile.fields).order_by(MatchProfile.customer_id).limit(sample))).all()]
+    if len(records) < MIN_PROFILES:
+        from okno.kit.errors import Invalid
+
+        raise Invalid(f"estimating needs at least {MIN_PROFILES} profiles, found {len(records)}")
+    return estimate_from_records(records, current)
+
+
+def estimate_from_records(records: list[dict], current: MatchModel) -> tuple[MatchModel, dict]:
+    frame = Frame(records)
+    li, ri, _ = candidate_pairs(records)
+    model = MatchModel(m=current.m, u=estimate_u(frame) or current.u, prior=current.prior,
+                       review_threshold=current.review_threshold, auto_threshold=current.auto_threshold)  # fmt: skip
+    if len(li):
+        pick = np.random.default_rng(11).choice(len(li), size=min(400_000, len(li)), replace=False)
+        model = estimate_m(model, compare_pairs(frame, frame, li[pick], ri[pick]))
+    return model, {"profiles": len(records), "candidate_pairs": int(len(li))}

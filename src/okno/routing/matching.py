@@ -1,0 +1,178 @@
+"""Routing-rule conditions: which fields exist, which operators each allows, checking what an
+admin wrote (errors name the condition and say what is wrong), and matching a conversation.
+
+A condition is ``{"field": ..., "op": ..., "value": ...}``; a rule matches when all hold.
+Fields: ``channel.kind``, ``channel.id``, ``customer.<attribute>`` (vip_tier, segment,
+language, …), ``message.text`` (the customer's latest message), ``conversation.reason``,
+``conversation.priority``, ``conversation.status``, ``time`` (local time of day, ``"timezone"`` beside it) and
+``weekday`` (mon…sun, same time zone).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from okno.kit.errors import Invalid
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_PATTERN = 500
+TEXT_SCANNED = 4000  # regexes see at most this much of a message
+
+_OPS_BY_FIELD = {
+    "channel.kind": {"eq", "ne", "in", "not_in"},
+    "channel.id": {"eq", "ne", "in", "not_in"},
+    "message.text": {"contains", "not_contains", "matches"},
+    "conversation.reason": {"eq", "ne", "in", "not_in", "exists", "not_exists"},
+    "conversation.priority": {"eq", "ne", "gte", "lte"},
+    "conversation.status": {"eq", "ne", "in", "not_in"},
+    "time": {"between"},
+    "weekday": {"in", "not_in"},
+}
+_CUSTOMER_OPS = {"eq", "ne", "in", "not_in", "exists", "not_exists", "gte", "lte"}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What rules look at, read once per evaluation."""
+
+    channel_kind: str | None
+    channel_id: int | None
+    customer: dict[str, Any]
+    text: str
+    reason: str | None
+    priority: int
+    at: datetime
+    status: str | None = None
+
+
+def checked_conditions(conditions: list[Any]) -> list[dict[str, Any]]:
+    if not isinstance(conditions, list) or len(conditions) > 20:
+        raise Invalid("conditions must be a list of at most 20 {field, op, value} objects")
+    return [_checked(i, c) for i, c in enumerate(conditions)]
+
+
+def matches(conditions: list[dict[str, Any]], facts: Facts) -> bool:
+    return all(_holds(c, facts) for c in conditions)
+
+
+def _checked(index: int, condition: Any) -> dict[str, Any]:
+    where = f"conditions[{index}]"
+    if not isinstance(condition, dict):
+        raise Invalid(f"{where} must be an object with field, op and value")
+    name, op, value = condition.get("field"), condition.get("op"), condition.get("value")
+    if not isinstance(name, str):
+        raise Invalid(f"{where}.field is missing")
+    if name.startswith("customer."):
+        allowed = _CUSTOMER_OPS
+        if len(name) <= len("customer.") or len(name) > 64 + len("customer."):
+            raise Invalid(f"{where}.field {name!r} needs an attribute name after 'customer.'")
+    elif name in _OPS_BY_FIELD:
+        allowed = _OPS_BY_FIELD[name]
+    else:
+        known = ", ".join([*_OPS_BY_FIELD, "customer.<attribute>"])
+        raise Invalid(f"{where}.field {name!r} is unknown (one of: {known})")
+    if op not in allowed:
+        raise Invalid(f"{where}.op {op!r} does not apply to {name} (use one of: {', '.join(sorted(allowed))})")
+    clean: dict[str, Any] = {"field": name, "op": op}
+    if op in ("exists", "not_exists"):
+        return clean
+    clean["value"] = _checked_value(where, name, op, value)
+    if name in ("time", "weekday"):
+        clean["timezone"] = _checked_zone(where, condition.get("timezone", "Europe/Moscow"))
+    return clean
+
+
+def _checked_value(where: str, name: str, op: str, value: Any) -> Any:  # noqa: C901 - one branch per shape
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            raise Invalid(f"{where}.value must be a non-empty list for {op!r}")
+        if name == "weekday" and (bad := [v for v in value if v not in WEEKDAYS]):
+            raise Invalid(f"{where}.value has unknown weekdays {bad} (use {', '.join(WEEKDAYS)})")
+        return value
+    if op in ("contains", "not_contains"):
+        words = [value] if isinstance(value, str) else value
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+            raise Invalid(f"{where}.value must be a keyword or a list of keywords")
+        return [w.strip().casefold() for w in words]
+    if op == "matches":
+        if not isinstance(value, str) or not value or len(value) > MAX_PATTERN:
+            raise Invalid(f"{where}.value must be a regular expression of 1–{MAX_PATTERN} characters")
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise Invalid(f"{where}.value is not a valid regular expression: {exc}") from None
+        return value
+    if op == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise Invalid(f"{where}.value must be [\"HH:MM\", \"HH:MM\"] (an end before the start runs overnight)")
+        try:
+            start, end = (time.fromisoformat(str(v)) for v in value)
+        except ValueError:
+            raise Invalid(f"{where}.value has a time that is not HH:MM: {value!r}") from None
+        return [start.strftime("%H:%M"), end.strftime("%H:%M")]
+    if name == "conversation.priority" or op in ("gte", "lte"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Invalid(f"{where}.value must be a number for {op!r}")
+        return value
+    if name == "channel.id" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise Invalid(f"{where}.value must be a channel id (a number)")
+    if value is None:
+        raise Invalid(f"{where}.value is missing")
+    return value
+
+
+def _checked_zone(where: str, zone: Any) -> str:
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"{where}.timezone {zone!r} is unknown (use an IANA name such as Europe/Moscow)") from None
+    return str(zone)
+
+
+def _value_of(name: str, facts: Facts) -> Any:
+    if name.startswith("customer."):
+        return facts.customer.get(name.removeprefix("customer."))
+    return {
+        "channel.kind": facts.channel_kind,
+        "channel.id": facts.channel_id,
+        "conversation.reason": facts.reason,
+        "conversation.priority": facts.priority,
+        "conversation.status": facts.status,
+    }.get(name)
+
+
+def _holds(condition: dict[str, Any], facts: Facts) -> bool:  # noqa: PLR0911 - one return per operator
+    name, op, value = condition["field"], condition["op"], condition.get("value")
+    if name == "message.text":
+        text = facts.text[:TEXT_SCANNED]
+        if op == "matches":
+            return re.search(value, text, re.IGNORECASE) is not None  # compiled patterns are cached by re
+        found = any(word in text.casefold() for word in value)
+        return found if op == "contains" else not found
+    if name in ("time", "weekday"):
+        local = facts.at.astimezone(ZoneInfo(condition["timezone"]))
+        if name == "weekday":
+            return (WEEKDAYS[local.weekday()] in value) == (op == "in")
+        start, end = (time.fromisoformat(v) for v in value)
+        now = local.time().replace(tzinfo=None)
+        return start <= now < end if start < end else (now >= start or now < end)
+    actual = _value_of(name, facts)
+    if op == "exists":
+        return actual not in (None, "")
+    if op == "not_exists":
+        return actual in (None, "")
+    if op == "eq":
+        return actual == value
+    if op == "ne":
+        return actual != value
+    if op == "in":
+        return actual in value
+    if op == "not_in":
+        return actual not in value
+    if not isinstance(actual, int | float) or isinstance(actual, bool):
+        return False
+    return actual >= value if op == "gte" else actual <= value

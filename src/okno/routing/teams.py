@@ -1,0 +1,76 @@
+"""A team's place in the service process: assignment strategy, hours, SLA policy, escalation path."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.outbox import record_event
+from okno.kit.audit import audit
+from okno.kit.errors import Invalid, NotFound
+from okno.models import AssignmentStrategy, BusinessHours, Operator, SlaPolicy, Team, team_members
+
+
+
+async def configure_team(
+    session: AsyncSession, team_id: int, *, changes: dict[str, object], actor_id: int
+) -> Team:
+    """``changes`` holds only the fields the admin sent (None clears a reference)."""
+    team = await session.get(Team, team_id, with_for_update=True)
+    if team is None:
+        raise NotFound(f"team {team_id} not found")
+    if "assignment_strategy" in changes:
+        strategy = changes["assignment_strategy"]
+        if strategy not in AssignmentStrategy.__members__:
+            raise Invalid(f"unknown assignment_strategy {strategy!r} (one of: {', '.join(AssignmentStrategy.__members__)})")
+        team.assignment_strategy = strategy  # type: ignore[assignment]
+    if "sticky" in changes:
+        team.sticky = bool(changes["sticky"])
+    await _reference(session, team, "calendar_id", BusinessHours, changes, "calendar")
+    await _reference(session, team, "sla_policy_id", SlaPolicy, changes, "SLA policy")
+    await _reference(session, team, "escalation_team_id", Team, changes, "team")
+    if team.escalation_team_id == team.id:
+        raise Invalid("a team cannot escalate to itself")
+    await session.flush()
+    await audit(session, actor_id=actor_id, action="team.configured", subject=("team", team.id), data={k: v for k, v in changes.items()})
+    await record_event(session, "team.changed", {"team_id": team.id})
+    return team
+
+
+async def _reference(session: AsyncSession, team: Team, field: str, model: type, changes: dict[str, object], what: str) -> None:
+    if field not in changes:
+        return
+    value = changes[field]
+    if value is not None and await session.get(model, value) is None:
+        raise Invalid(f"{field}: {what} {value} does not exist")
+    setattr(team, field, value)
+
+
+async def team_member_ids(session: AsyncSession, team_id: int) -> list[int]:
+    if await session.get(Team, team_id) is None:
+        raise NotFound(f"team {team_id} not found")
+    return list(await session.scalars(select(team_members.c.operator_id).where(team_members.c.team_id == team_id).order_by(team_members.c.operator_id)))
+
+
+async def add_team_member(session: AsyncSession, team_id: int, operator_id: int, *, actor_id: int) -> list[int]:
+    members = await team_member_ids(session, team_id)
+    if await session.get(Operator, operator_id) is None:
+        raise Invalid(f"operator {operator_id} does not exist")
+    if operator_id not in members:
+        await session.execute(insert(team_members).values(team_id=team_id, operator_id=operator_id))
+        await audit(session, actor_id=actor_id, action="team.member_added", subject=("team", team_id), data={"operator_id": operator_id})
+        # the new member may take from this team's queue right away
+        await record_event(session, "operator.routing_changed", {"operator_id": operator_id, "team_id": team_id})
+        members = sorted([*members, operator_id])
+    return members
+
+
+async def remove_team_member(session: AsyncSession, team_id: int, operator_id: int, *, actor_id: int) -> list[int]:
+    members = await team_member_ids(session, team_id)
+    if operator_id in members:
+        await session.execute(
+            delete(team_members).where(team_members.c.team_id == team_id, team_members.c.operator_id == operator_id)
+        )
+        await audit(session, actor_id=actor_id, action="team.member_removed", subject=("team", team_id), data={"operator_id": operator_id})
+        members.remove(operator_id)
+    return members

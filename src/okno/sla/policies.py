@@ -1,0 +1,179 @@
+"""SLA policies and business-hours calendars: admin changes, and which ones govern a conversation.
+
+A conversation is governed by the policy a routing rule chose, else its team's, else the default
+policy; its clock runs on its team's calendar (none: around the clock). Every change that can
+move deadlines records an event; ``okno.sla.tracking`` recomputes the open targets it touches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.outbox import record_event
+from okno.kit.audit import audit
+from okno.kit.errors import Conflict, Invalid, NotFound
+from okno.models import BusinessHours, Conversation, Metric, Priority, SlaPolicy, Team
+from okno.sla.calendar import BusinessCalendar
+from okno.sla.hours import business_calendar, checked_holidays, checked_timezone, checked_weekly
+
+MAX_TARGET_MINUTES = 365 * 24 * 60
+
+
+@dataclass(frozen=True)
+class SlaSetup:
+    policy: SlaPolicy | None
+    calendar: BusinessCalendar
+    calendar_id: int | None
+
+    def target_seconds(self, metric: str, priority: int) -> int | None:
+        if self.policy is None:
+            return None
+        minutes = self.policy.targets.get(Priority(priority).name, {}).get(metric)
+        return None if minutes is None else int(minutes) * 60
+
+    @property
+    def warning_seconds(self) -> int:
+        return 0 if self.policy is None else self.policy.warning_minutes * 60
+
+
+async def setup_for(session: AsyncSession, conversation: Conversation) -> SlaSetup:
+    team = await session.get(Team, conversation.team_id) if conversation.team_id is not None else None
+    policy_id = conversation.sla_policy_id or (team.sla_policy_id if team is not None else None)
+    policy = await session.get(SlaPolicy, policy_id) if policy_id is not None else None
+    if policy is None:
+        policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True)).limit(1))
+    hours = await session.get(BusinessHours, team.calendar_id) if team is not None and team.calendar_id else None
+    return SlaSetup(policy=policy, calendar=business_calendar(hours), calendar_id=hours.id if hours else None)
+
+
+def checked_targets(targets: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """``{"urgent": {"first_response": 15, …}, …}`` in business minutes; omitted = no target."""
+    unknown = sorted(set(targets) - set(Priority.__members__))
+    if unknown:
+        raise Invalid(f"targets has unknown priorities {unknown} (use {', '.join(Priority.__members__)})")
+    clean: dict[str, dict[str, int]] = {}
+    for priority, metrics in targets.items():
+        if not isinstance(metrics, dict):
+            raise Invalid(f"targets.{priority} must be an object like {{\"first_response\": 60}}")
+        bad = sorted(set(metrics) - set(Metric.__members__))
+        if bad:
+            raise Invalid(f"targets.{priority} has unknown metrics {bad} (use {', '.join(Metric.__members__)})")
+        for metric, minutes in metrics.items():
+            if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_TARGET_MINUTES:
+                raise Invalid(f"targets.{priority}.{metric} must be whole minutes from 1 to {MAX_TARGET_MINUTES}, not {minutes!r}")
+        clean[priority] = {m: int(v) for m, v in metrics.items()}
+    if not any(clean.values()):
+        raise Invalid("targets sets no target at all")
+    return clean
+
+
+async def add_policy(
+    session: AsyncSession, *, name: str, targets: dict[str, Any], warning_minutes: int, is_default: bool, actor_id: int
+) -> SlaPolicy:
+    name = _checked_name(name)
+    if await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name)):
+        raise Conflict(f"SLA policy {name!r} already exists")
+    policy = SlaPolicy(name=name, targets=checked_targets(targets), warning_minutes=_checked_warning(warning_minutes), is_default=is_default)
+    session.add(policy)
+    await session.flush()
+    if is_default:
+        await _only_default(session, policy.id)
+    await audit(session, actor_id=actor_id, action="sla_policy.added", subject=("sla_policy", policy.id))
+    await record_event(session, "sla.policy_changed", {"policy_id": policy.id, "is_default": is_default})
+    return policy
+
+
+async def change_policy(
+    session: AsyncSession,
+    policy_id: int,
+    *,
+    name: str | None,
+    targets: dict[str, Any] | None,
+    warning_minutes: int | None,
+    is_default: bool | None,
+    actor_id: int,
+) -> SlaPolicy:
+    policy = await session.get(SlaPolicy, policy_id)
+    if policy is None:
+        raise NotFound(f"SLA policy {policy_id} not found")
+    if name is not None:
+        name = _checked_name(name)
+        if await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name, SlaPolicy.id != policy_id)):
+            raise Conflict(f"SLA policy {name!r} already exists")
+        policy.name = name
+    if targets is not None:
+        policy.targets = checked_targets(targets)
+    if warning_minutes is not None:
+        policy.warning_minutes = _checked_warning(warning_minutes)
+    was_default = policy.is_default
+    if is_default is not None:
+        policy.is_default = is_default
+    await session.flush()
+    if policy.is_default:
+        await _only_default(session, policy.id)
+    await audit(session, actor_id=actor_id, action="sla_policy.changed", subject=("sla_policy", policy.id))
+    await record_event(session, "sla.policy_changed", {"policy_id": policy.id, "is_default": policy.is_default or was_default})
+    return policy
+
+
+async def add_calendar(
+    session: AsyncSession, *, name: str, timezone: str, weekly: dict[str, Any], holidays: list[Any], actor_id: int
+) -> BusinessHours:
+    name = _checked_name(name)
+    if await session.scalar(select(BusinessHours.id).where(BusinessHours.name == name)):
+        raise Conflict(f"calendar {name!r} already exists")
+    hours = BusinessHours(
+        name=name, timezone=checked_timezone(timezone), weekly=checked_weekly(weekly), holidays=checked_holidays(holidays)
+    )
+    session.add(hours)
+    await session.flush()
+    await audit(session, actor_id=actor_id, action="calendar.added", subject=("calendar", hours.id))
+    return hours
+
+
+async def change_calendar(
+    session: AsyncSession,
+    calendar_id: int,
+    *,
+    name: str | None,
+    timezone: str | None,
+    weekly: dict[str, Any] | None,
+    holidays: list[Any] | None,
+    actor_id: int,
+) -> BusinessHours:
+    hours = await session.get(BusinessHours, calendar_id)
+    if hours is None:
+        raise NotFound(f"calendar {calendar_id} not found")
+    if name is not None:
+        hours.name = _checked_name(name)
+    if timezone is not None:
+        hours.timezone = checked_timezone(timezone)
+    if weekly is not None:
+        hours.weekly = checked_weekly(weekly)
+    if holidays is not None:
+        hours.holidays = checked_holidays(holidays)
+    await session.flush()
+    await audit(session, actor_id=actor_id, action="calendar.changed", subject=("calendar", hours.id))
+    await record_event(session, "sla.calendar_changed", {"calendar_id": hours.id})
+    return hours
+
+
+async def _only_default(session: AsyncSession, policy_id: int) -> None:
+    await session.execute(update(SlaPolicy).where(SlaPolicy.id != policy_id, SlaPolicy.is_default.is_(True)).values(is_default=False))
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise Invalid("name must be 1–200 characters")
+    return name
+
+
+def _checked_warning(minutes: int) -> int:
+    if not 0 <= minutes <= MAX_TARGET_MINUTES:
+        raise Invalid(f"warning_minutes must be from 0 to {MAX_TARGET_MINUTES}")
+    return minutes

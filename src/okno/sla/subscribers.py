@@ -1,0 +1,98 @@
+"""Bus subscribers: every event that can move a conversation's SLA clocks re-syncs them.
+
+The event's own time is the moment of the change (a pause starts when the status changed, not
+when the relay got round to it). Policy, calendar and team changes re-sync every conversation
+they govern, a batch per transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Select, select
+
+from okno.bus.events import Event
+from okno.conversations.catalog import unfinished_status_keys
+from okno.models import OPEN_TARGET_STATES, Conversation, SlaPolicy, SlaTarget
+from okno.sla.tracking import sync_conversation_sla
+
+if TYPE_CHECKING:
+    from okno.context import AppContext
+
+BATCH = 200
+# events after which a dry run on a read session usually shows nothing to do
+READ_FIRST_TOPICS = frozenset({"message.received"})
+POLICY_CACHE_SECONDS = 5.0
+_policy_seen: dict[int, tuple[float, bool]] = {}  # id(db) → (expires, found); once found, for good
+
+# events whose payload names a conversation whose clocks may have moved
+CONVERSATION_TOPICS = (
+    "conversation.opened",
+    "conversation.routed",
+    "conversation.status_changed",
+    "conversation.priority_changed",
+    "conversation.assigned",
+    "conversation.escalated",
+    "message.received",
+    "message.queued",
+)
+
+
+async def track_conversation(ctx: AppContext, event: Event) -> None:
+    if not await _any_policy(ctx):
+        return
+    if event.topic in READ_FIRST_TOPICS:  # most customer messages move no clock: find out on a reader
+        async with ctx.db.reading() as session:
+            if not await sync_conversation_sla(session, event.payload["conversation_id"], at=event.created_at, write=False):
+                return
+    async with ctx.db.transaction() as session:
+        await sync_conversation_sla(session, event.payload["conversation_id"], at=event.created_at)
+
+
+async def _any_policy(ctx: AppContext) -> bool:
+    """Whether SLA is configured at all (cached briefly; a policy change here refreshes it)."""
+    cached = _policy_seen.get(id(ctx.db))
+    if cached is not None and (cached[1] or cached[0] > time.monotonic()):
+        return cached[1]
+    async with ctx.db.reading() as session:
+        found = await session.scalar(select(SlaPolicy.id).limit(1)) is not None
+    _policy_seen[id(ctx.db)] = (time.monotonic() + POLICY_CACHE_SECONDS, found)
+    return found
+
+
+async def recompute_after_policy_change(ctx: AppContext, event: Event) -> None:
+    _policy_seen[id(ctx.db)] = (time.monotonic() + POLICY_CACHE_SECONDS, True)
+    governed = _with_open_targets(SlaTarget.policy_id == event.payload["policy_id"])
+    queries = [governed]
+    if event.payload.get("is_default"):  # the default governs every conversation that names no policy
+        queries.append(select(Conversation.id).where(Conversation.status.in_(unfinished_status_keys())))
+    await _resync(ctx, queries, event)
+
+
+async def recompute_after_calendar_change(ctx: AppContext, event: Event) -> None:
+    await _resync(ctx, [_with_open_targets(SlaTarget.calendar_id == event.payload["calendar_id"])], event)
+
+
+async def recompute_after_team_change(ctx: AppContext, event: Event) -> None:
+    unfinished = select(Conversation.id).where(
+        Conversation.team_id == event.payload["team_id"], Conversation.status.in_(unfinished_status_keys())
+    )
+    await _resync(ctx, [unfinished], event)
+
+
+def _with_open_targets(condition: object) -> Select:
+    return select(SlaTarget.conversation_id).where(condition, SlaTarget.state.in_(OPEN_TARGET_STATES)).distinct()
+
+
+async def _resync(ctx: AppContext, queries: Iterable[Select], event: Event) -> None:
+    ids: set[int] = set()
+    async with ctx.db.reading() as session:
+        for query in queries:
+            ids.update(await session.scalars(query))
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), BATCH):
+        async with ctx.db.transaction() as session:
+            for conversation_id in ordered[start : start + BATCH]:
+                await sync_conversation_sla(session, conversation_id, at=event.created_at)
