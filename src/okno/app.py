@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 
 from okno import __version__
 from okno.api import attachments, auth, channels, conversations, customers, operators, webhooks
@@ -18,6 +19,8 @@ from okno.channels.adapters.widget import routes as widget_routes
 from okno.config import Settings, get_settings
 from okno.context import AppContext, build_context
 from okno.kit.logging import configure_logging
+from okno.web import routes as web_routes
+from okno.web.pages import LoginRequired
 
 
 def create_app(settings: Settings | None = None, *, start_workers: bool | None = None) -> FastAPI:
@@ -50,9 +53,14 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     app = FastAPI(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(WebhookFastPath)
-    for module in (auth, operators, channels, customers, conversations, attachments, webhooks, widget_routes):
+    for module in (auth, operators, channels, customers, conversations, attachments, webhooks, widget_routes, web_routes):
         app.include_router(module.router)
     app.include_router(identity_routes.router)  # merges, undo, identity conflicts
+    app.mount("/static", web_routes.static, name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
 
     # the service process: statuses and reasons; status, assignment, priority, escalation; SLA; customer attributes
     for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation):

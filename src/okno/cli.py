@@ -64,6 +64,7 @@ def serve(
     where = "SQLite at " + str(settings.data_dir.resolve() / "okno.db") if settings.is_sqlite else "PostgreSQL"
     typer.echo(f"okno {__version__}: database {where} (revision {revision})")
     typer.secho(f"okno is serving at http://{host}:{port}  (API docs: http://{host}:{port}/docs)", fg=typer.colors.GREEN)
+    typer.secho(f"operator UI: http://{host}:{port}/login", fg=typer.colors.GREEN)
     if settings.fake_providers:
         typer.echo(f"fake providers are mounted at http://{host}:{port}/fake/")
     uvicorn.run(
@@ -75,6 +76,8 @@ def serve(
         loop="uvloop",
         http="httptools",
         lifespan="on",
+        # open live streams (operators' browsers) would otherwise hold a shutdown forever
+        timeout_graceful_shutdown=5,
     )
 
 

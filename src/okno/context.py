@@ -24,6 +24,7 @@ from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
 from okno.kit.timers import TimerWorker
 from okno.kit.worker import LoopWorker
+from okno.realtime.operators import OperatorFeed
 
 
 @dataclass
@@ -41,6 +42,7 @@ class AppContext:
     intake: WebhookIntake
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     workers: dict[str, LoopWorker] = field(default_factory=dict)
+    operator_feed: OperatorFeed = field(default_factory=OperatorFeed)
 
     def wake(self, names: Iterable[str]) -> None:
         for name in names:
@@ -120,4 +122,5 @@ def build_context(settings: Settings) -> AppContext:
     db.after_commit = ctx.wake
     wire_subscribers(ctx)
     ctx.timers = TimerWorker(db, TIMER_HANDLERS)
+    bus.subscribe("*", ctx.operator_feed.on_event)
     return ctx

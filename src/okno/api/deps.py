@@ -37,13 +37,27 @@ WriteSession = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(read_session, scope="function")]
 
 
+SESSION_COOKIE = "okno_session"
+# The web UI authenticates with an HttpOnly cookie. A cross-site page can make a browser send
+# that cookie but cannot add a custom header without a CORS preflight (which okno never
+# grants), so state-changing calls authenticated by the cookie must carry this header.
+WEB_CLIENT_HEADER = "x-okno-client"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def current_operator(
-    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Operator:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        token = credentials.credentials
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        if request.method not in _SAFE_METHODS and request.headers.get(WEB_CLIENT_HEADER) != "web":
+            raise Forbidden(f"a request authenticated by the session cookie must send the {WEB_CLIENT_HEADER} header")
+        token = cookie
+    else:
         raise Unauthorized("missing bearer token")
     async with ctx.db.reading() as session:
-        operator = await operator_for_token(session, credentials.credentials)
+        operator = await operator_for_token(session, token)
     if operator is None:
         raise Unauthorized("invalid or expired token")
     return operator

@@ -72,3 +72,9 @@ async def operator_for_token(session: AsyncSession, token: str) -> Operator | No
 
 async def revoke_token(session: AsyncSession, token: str) -> None:
     await session.execute(update(AccessToken).where(AccessToken.token_hash == _digest(token)).values(revoked_at=utcnow()))
+
+
+async def choose_language(session: AsyncSession, operator_id: int, locale: str, *, allowed: tuple[str, ...]) -> None:
+    if locale not in allowed:
+        raise Invalid(f"unknown language {locale!r} (one of: {', '.join(allowed)})")
+    await session.execute(update(Operator).where(Operator.id == operator_id).values(locale=locale))

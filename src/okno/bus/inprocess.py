@@ -23,11 +23,12 @@ class InProcessBus:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
 
     def subscribe(self, topic: str, handler: Handler) -> None:
+        """``topic`` ``"*"`` receives every event."""
         self._handlers[topic].append(handler)
 
     async def publish(self, event: Event) -> None:
         failures: list[str] = []
-        for handler in self._handlers.get(event.topic, ()):
+        for handler in (*self._handlers.get(event.topic, ()), *self._handlers.get("*", ())):
             try:
                 await handler(event)
             except Exception as exc:

@@ -100,10 +100,17 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.close()
+        # SQLite's own lower() folds ASCII only, so ILIKE (lower(x) LIKE lower(y)) missed "анна" in
+        # "Анна"; Python's folds every script, as PostgreSQL's does
+        dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)  # type: ignore[attr-defined]
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: object) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")  # type: ignore[attr-defined]
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _json_text(value: object) -> str:

@@ -1,0 +1,61 @@
+"""Which channels an operator can answer a customer in right now, and which one to pick by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.channels.registry import ADAPTERS
+from okno.kit.time import utcnow
+from okno.models import Channel, Direction, Message
+
+
+@dataclass(frozen=True)
+class ReplyChannel:
+    id: int
+    kind: str
+    name: str
+    last_inbound_at: datetime
+    available: bool
+    # why a channel can't be used now: "reply_window" (the provider allows free-form replies only
+    # within a window after the customer's last message) or "disabled"
+    unavailable_reason: str | None
+    window_closes_at: datetime | None
+
+
+async def reply_channels(session: AsyncSession, customer_id: int, *, now: datetime | None = None) -> list[ReplyChannel]:
+    """Channels the customer has written from, the most recent first (that one is the default)."""
+    now = now or utcnow()
+    last_in = func.max(Message.created_at).label("last_in")
+    rows = await session.execute(
+        select(Channel, last_in)
+        .join(Message, Message.channel_id == Channel.id)
+        .where(Message.customer_id == customer_id, Message.direction == Direction.inbound.value)
+        .group_by(Channel.id)
+        .order_by(last_in.desc())
+    )
+    found = []
+    for channel, last_inbound_at in rows.all():
+        adapter = ADAPTERS.get(channel.kind)
+        window = adapter.capabilities.reply_window if adapter is not None else None
+        closes = last_inbound_at + window if window is not None else None
+        reason = None
+        if not channel.is_active:
+            reason = "disabled"
+        elif closes is not None and closes <= now:
+            reason = "reply_window"
+        found.append(
+            ReplyChannel(
+                id=channel.id,
+                kind=channel.kind,
+                name=channel.name,
+                last_inbound_at=last_inbound_at,
+                available=reason is None,
+                unavailable_reason=reason,
+                window_closes_at=closes,
+            )
+        )
+    return found

@@ -1,0 +1,1 @@
+"""Live pushes to operators' browsers."""

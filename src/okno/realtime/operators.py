@@ -1,0 +1,70 @@
+"""The operators' live feed: every committed outbox event, pushed to open browser streams.
+
+The outbox row id is the feed's sequence number. A browser that reconnects sends the last id it
+saw and gets the committed events after it from the outbox table, so a dropped connection
+misses nothing (ids can commit slightly out of order on PostgreSQL, so the replay starts a
+little before the last id and the browser ignores ids it has already seen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.events import Event
+from okno.models import OutboxEvent
+
+REPLAY_OVERLAP = 100
+REPLAY_LIMIT = 500
+
+
+def wire_event(event_id: int, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"id": event_id, "topic": topic, **{k: v for k, v in payload.items() if k in _FORWARDED}}
+
+
+# what a browser needs to decide what to refresh; the rest of a payload stays on the server
+_FORWARDED = frozenset({"conversation_id", "customer_id", "message_id", "channel_id", "status", "operator_id", "team_id"})
+
+
+class OperatorFeed:
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._queues.discard(queue)
+
+    @property
+    def listeners(self) -> int:
+        return len(self._queues)
+
+    def publish_presence(self, *, conversation_id: int, operator_id: int, name: str, typing: bool) -> None:
+        """Ephemeral: who is looking at or typing in a conversation (never stored, never replayed)."""
+        message = {"presence": True, "conversation_id": conversation_id, "operator_id": operator_id, "name": name, "typing": typing}
+        for queue in self._queues:
+            if not queue.full():
+                queue.put_nowait(message)
+
+    async def on_event(self, event: Event) -> None:
+        """Bus subscriber for every topic; never fails (a stuck browser catches up on reconnect)."""
+        message = wire_event(event.id, event.topic, event.payload)
+        for queue in self._queues:
+            if not queue.full():
+                queue.put_nowait(message)
+
+
+async def events_after(session: AsyncSession, last_id: int) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload)
+        .where(OutboxEvent.id > max(last_id - REPLAY_OVERLAP, 0), OutboxEvent.published_at.is_not(None))
+        .order_by(OutboxEvent.id)
+        .limit(REPLAY_LIMIT)
+    )
+    return [wire_event(r.id, r.topic, r.payload) for r in rows]

@@ -1,0 +1,85 @@
+"""Rendering: one Jinja2 environment, the signed-in operator, and the redirect to the login page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from okno.api.deps import SESSION_COOKIE, Ctx
+from okno.auth.service import operator_for_token
+from okno.kit.time import utcnow
+from okno.models import Operator
+from okno.web.i18n import Translator, pick_locale
+
+_env = Environment(loader=PackageLoader("okno.web", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+CHANNEL_ICONS = {"telegram": "TG", "whatsapp": "WA", "vk": "VK", "max": "MX", "widget": "WEB", "api": "API", "email": "@", "voice": "☎"}
+
+
+def N_(message: str) -> str:
+    """Marks a string for extraction; it is translated where it is shown."""
+    return message
+
+
+# the matcher's field and comparison names, as operators read them (source strings are English)
+FIELD_LABELS = {"phone": N_("phone"), "email": N_("e-mail"), "first_name": N_("first name"), "last_name": N_("surname"), "birth_date": N_("birth date"), "address": N_("address")}
+COMPARISON_LABELS = {
+    "exact": N_("same"), "same": N_("same"), "similar": N_("similar"), "somewhat similar": N_("somewhat similar"), "different": N_("different"),
+    "one typo or day/month swapped": N_("one typo or day/month swapped"), "one digit apart": N_("one digit apart"),
+    "same mailbox name or one typo": N_("same mailbox name or one typo"), "same address": N_("same address"),
+    "same postcode": N_("same postcode"), "same city": N_("same city"),
+}
+
+
+def _labels(t: Translator, labels: dict[str, str]) -> dict[str, str]:
+    return {key: t.gettext(text) for key, text in labels.items()}
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a valid session: the handler redirects to /login."""
+
+
+async def _session_operator(request: Request, ctx: Ctx) -> Operator | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    async with ctx.db.reading() as session:
+        return await operator_for_token(session, token)
+
+
+async def page_operator(request: Request, ctx: Ctx) -> Operator:
+    operator = await _session_operator(request, ctx)
+    if operator is None:
+        raise LoginRequired()
+    return operator
+
+
+PageOperator = Annotated[Operator, Depends(page_operator)]
+MaybeOperator = Annotated[Operator | None, Depends(_session_operator)]
+
+
+def translator_for(request: Request, operator: Operator | None) -> Translator:
+    if operator is not None:
+        return Translator(pick_locale(operator.locale))
+    wanted = request.query_params.get("lang") or request.headers.get("accept-language", "")[:2]
+    return Translator(pick_locale(wanted))
+
+
+def render(request: Request, template: str, operator: Operator | None, status_code: int = 200, **context: Any) -> HTMLResponse:
+    t = translator_for(request, operator)
+    html = _env.get_template(template).render(
+        request=request,
+        me=operator,
+        t=t,
+        _=t.gettext,
+        ngettext=t.ngettext,
+        now=utcnow(),
+        icons=CHANNEL_ICONS,
+        field_labels=_labels(t, FIELD_LABELS),
+        comparison_labels=_labels(t, COMPARISON_LABELS),
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,279 @@
+"""The UI's pages, fragments and live stream. Thin: each reads one view or calls one service.
+
+Changes (reply, assign, status…) go through the public JSON API (``/api/v1``) with the session
+cookie; these routes only render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, WriteSession
+from okno.auth.service import choose_language, log_in, revoke_token
+from okno.conversations.inbox import InboxFilter, inbox_page, queue_counts
+from okno.kit.time import utcnow
+from okno.conversations.catalog import list_reasons, list_statuses
+from okno.kit.errors import Forbidden
+from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
+from okno.realtime.operators import events_after
+from okno.web.i18n import LOCALES, Translator, pick_locale
+from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
+from okno.web.views import admin_view, conversation_view, profile_view, supervisor_view
+
+router = APIRouter(include_in_schema=False)
+static = StaticFiles(directory=Path(__file__).parent / "static")
+HEARTBEAT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The shared statuses and closing reasons, labelled in the operator's language."""
+
+    statuses: list[StatusDefinition]
+    reasons: list[ClosingReason]
+    labels: dict[str, str]
+    reason_labels: dict[str, str]
+
+    @property
+    def unfinished(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.statuses if s.type in UNFINISHED_TYPE_VALUES)
+
+    def as_context(self) -> dict:
+        return {"catalog": self, "status_labels": self.labels, "reason_labels": self.reason_labels}
+
+
+UNFINISHED_TYPE_VALUES = frozenset(t.value for t in UNFINISHED_TYPES)
+
+
+async def _catalog(session: AsyncSession, operator: Operator) -> Catalog:
+    locale = pick_locale(operator.locale)
+    statuses = await list_statuses(session)
+    reasons = await list_reasons(session)
+    return Catalog(
+        statuses=statuses,
+        reasons=[r for r in reasons if r.active],
+        labels={s.key: s.label.get(locale) or s.key for s in statuses},
+        reason_labels={r.key: r.label.get(locale) or r.key for r in reasons},
+    )
+
+
+# ---- session ---------------------------------------------------------------------------------
+
+
+class LoginForm(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+@router.get("/")
+async def home(operator: MaybeOperator) -> RedirectResponse:
+    return RedirectResponse("/inbox" if operator else "/login", status_code=303)
+
+
+@router.get("/login")
+async def login_page(request: Request, operator: MaybeOperator) -> Response:
+    if operator is not None:
+        return RedirectResponse("/inbox", status_code=303)
+    return render(request, "login.html", None)
+
+
+@router.post("/ui/session")
+async def start_session(body: LoginForm, session: WriteSession, ctx: Ctx) -> JSONResponse:
+    ttl = timedelta(hours=ctx.settings.token_ttl_hours)
+    token = await log_in(session, email=body.email, password=body.password, ttl=ttl)
+    response = JSONResponse({"ok": True, "next": "/inbox"})
+    secure = ctx.settings.public_url.startswith("https://")
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="strict", secure=secure, path="/")
+    return response
+
+
+@router.post("/ui/logout")
+async def end_session(request: Request, _: CurrentOperator, session: WriteSession) -> JSONResponse:
+    await revoke_token(session, request.cookies.get(SESSION_COOKIE, ""))
+    response = JSONResponse({"ok": True, "next": "/login"})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+class LanguageForm(BaseModel):
+    locale: str
+
+
+@router.post("/ui/preferences/language")
+async def set_language(body: LanguageForm, operator: CurrentOperator, session: WriteSession) -> dict:
+    await choose_language(session, operator.id, body.locale, allowed=LOCALES)
+    return {"ok": True}
+
+
+# ---- inbox -----------------------------------------------------------------------------------
+
+
+def _filter(request: Request) -> InboxFilter:
+    q = request.query_params
+
+    def as_int(name: str) -> int | None:
+        value = q.get(name)
+        return int(value) if value and value.lstrip("-").isdigit() else None
+
+    return InboxFilter.parse(
+        queue=q.get("queue", "all"),
+        channel_id=as_int("channel"),
+        status=q.get("status"),
+        min_priority=as_int("priority"),
+        search=q.get("q", ""),
+        sort=q.get("sort", "waiting"),
+        vip=q.get("vip") == "1",
+    )
+
+
+@router.get("/inbox")
+async def inbox(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+    flt = _filter(request)
+    catalog = await _catalog(session, operator)
+    rows = await inbox_page(session, flt, operator_id=operator.id, unfinished=catalog.unfinished)
+    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished)
+    channels = list(await session.scalars(select(Channel).order_by(Channel.name)))
+    opened = request.query_params.get("c")
+    view = await conversation_view(session, int(opened)) if opened and opened.isdigit() else None
+    profile = await profile_view(session, view.customer.id) if view else None
+    return render(
+        request, "inbox.html", operator, flt=flt, rows=rows, counts=counts, channels=channels, view=view, profile=profile, **catalog.as_context()
+    )
+
+
+@router.get("/ui/inbox/list")
+async def inbox_list(request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+    catalog = await _catalog(session, operator)
+    rows = await inbox_page(session, _filter(request), operator_id=operator.id, unfinished=catalog.unfinished)
+    return render(request, "_inbox_list.html", operator, rows=rows, flt=_filter(request), **catalog.as_context())
+
+
+@router.get("/ui/inbox/counts")
+async def inbox_counts(operator: CurrentOperator, session: ReadSession) -> dict:
+    catalog = await _catalog(session, operator)
+    return (await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished)).as_json()
+
+
+@router.get("/ui/conversations/{conversation_id}")
+async def conversation_fragment(conversation_id: int, request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+    view = await conversation_view(session, conversation_id)
+    profile = await profile_view(session, view.customer.id)
+    catalog = await _catalog(session, operator)
+    return render(request, "_conversation.html", operator, view=view, profile=profile, **catalog.as_context())
+
+
+class PresenceForm(BaseModel):
+    typing: bool = False
+
+
+@router.post("/ui/conversations/{conversation_id}/presence", status_code=204)
+async def conversation_presence(conversation_id: int, body: PresenceForm, operator: CurrentOperator, ctx: Ctx) -> None:
+    ctx.operator_feed.publish_presence(conversation_id=conversation_id, operator_id=operator.id, name=operator.name, typing=body.typing)
+
+
+# ---- supervisor ------------------------------------------------------------------------------
+
+
+@router.get("/supervisor")
+async def supervisor(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+    catalog = await _catalog(session, operator)
+    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start())
+    return render(request, "supervisor.html", operator, view=view, **_people_labels(translator_for(request, operator)))
+
+
+@router.get("/ui/supervisor/data")
+async def supervisor_data(operator: CurrentOperator, session: ReadSession) -> dict:
+    catalog = await _catalog(session, operator)
+    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start())
+    return {
+        "queues": view.queue_sizes,
+        "longest_wait_seconds": view.longest_wait.total_seconds() if view.longest_wait else None,
+        "median_wait_seconds": view.median_wait.total_seconds() if view.median_wait else None,
+        "online": sum(1 for x in view.load if x.operator.presence == "online"),
+        "load": [
+            {"operator_id": x.operator.id, "name": x.operator.name, "role": x.operator.role, "presence": x.operator.presence, "open": x.open_conversations}
+            for x in view.load
+        ],
+        "volume": view.volume,
+    }
+
+
+def _day_start(tz: str = "Europe/Moscow") -> datetime:
+    local = utcnow().astimezone(ZoneInfo(tz))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+# ---- administration --------------------------------------------------------------------------
+
+
+@router.get("/admin")
+async def administration(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+    if operator.role not in (Role.admin.value, Role.supervisor.value):
+        raise Forbidden("administration needs role admin or supervisor")
+    view = await admin_view(session)
+    return render(
+        request, "admin.html", operator,
+        operators=view.operators, teams=view.teams, member_teams=view.member_teams,
+        **_people_labels(translator_for(request, operator)),
+    )
+
+
+def _people_labels(t: Translator) -> dict:
+    return {
+        "role_labels": {Role.admin.value: t.gettext("Administrator"), Role.supervisor.value: t.gettext("Supervisor"), Role.operator.value: t.gettext("Operator")},
+        "presence_labels": {"online": t.gettext("Online"), "away": t.gettext("Away"), "offline": t.gettext("Offline")},
+        "strategy_labels": {
+            "manual": t.gettext("Manual (operators take from the queue)"), "round_robin": t.gettext("Round robin"),
+            "least_loaded": t.gettext("Least loaded"), "skills": t.gettext("By skills"),
+        },
+    }
+
+
+# ---- live stream -----------------------------------------------------------------------------
+
+
+@router.get("/ui/stream")
+async def stream(request: Request, operator: CurrentOperator, ctx: Ctx) -> StreamingResponse:
+    """Server-sent events: every committed change, with ids; ``Last-Event-ID`` resumes."""
+    last = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    last_id = int(last) if last.isdigit() else 0
+    queue = ctx.operator_feed.subscribe()
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 1000\n\n"
+            if last_id:
+                async with ctx.db.reading() as session:
+                    for event in await events_after(session, last_id):
+                        yield _sse(event)
+            while not await request.is_disconnected():
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield b": heartbeat\n\n"
+                    continue
+                yield _sse(event)
+        finally:
+            ctx.operator_feed.unsubscribe(queue)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _sse(event: dict) -> bytes:
+    if event.get("presence"):
+        return f"event: presence\ndata: {json.dumps(event)}\n\n".encode()
+    return f"id: {event['id']}\nevent: change\ndata: {json.dumps(event)}\n\n".encode()

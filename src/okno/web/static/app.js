@@ -1,0 +1,713 @@
+// okno operator UI: fragments swapped in place, the live stream, shortcuts. No build step.
+"use strict";
+
+const T = window.OKNO_I18N || {};
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+async function call(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-Okno-Client": "web" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
+  const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new Error((data && data.detail) || T.error || "error");
+  return data;
+}
+
+async function fragment(url) {
+  const response = await fetch(url, { credentials: "same-origin", headers: { "X-Okno-Client": "web" } });
+  if (response.status === 401) { location.href = "/login"; return null; }
+  if (!response.ok) throw new Error(`${response.status}`);
+  return response.text();
+}
+
+function toast(text, isError = false) {
+  const el = $("#toast");
+  if (!el) return;
+  el.textContent = text;
+  el.className = "toast" + (isError ? " error" : "");
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.hidden = true; }, 3500);
+}
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+// ---- login / header ---------------------------------------------------------------------------
+
+function initLogin() {
+  const form = $("#login-form");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/ui/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: form.email.value, password: form.password.value }),
+    });
+    if (response.ok) { location.href = (await response.json()).next; return; }
+    $("#login-error").hidden = false;
+    form.password.select();
+  });
+}
+
+function initHeader() {
+  $("#logout")?.addEventListener("click", async () => {
+    const result = await call("POST", "/ui/logout");
+    location.href = result.next;
+  });
+  $("#presence")?.addEventListener("change", async (event) => {
+    try { await call("POST", "/api/v1/operators/me/presence", { status: event.target.value }); }
+    catch (e) { toast(e.message, true); }
+  });
+  $("#language")?.addEventListener("change", async (event) => {
+    await call("POST", "/ui/preferences/language", { locale: event.target.value });
+    location.reload();
+  });
+}
+
+// ---- inbox ----------------------------------------------------------------------------------
+
+const state = { params: new URLSearchParams(location.search), seen: new Set(), lastId: 0 };
+
+function listQuery() {
+  const p = new URLSearchParams();
+  for (const key of ["queue", "channel", "status", "priority", "vip", "q", "sort"]) {
+    const value = state.params.get(key);
+    if (value) p.set(key, value);
+  }
+  return p;
+}
+
+function pushUrl() {
+  const p = listQuery();
+  const open = openConversationId();
+  if (open) p.set("c", open);
+  history.replaceState(null, "", "/inbox" + (p.toString() ? "?" + p : ""));
+}
+
+let listSeq = 0;
+let listApplied = 0;
+// While the pointer moves over the list, live updates wait until it rests (1.5 s): rows must not
+// move under the operator's cursor just as they click one.
+const listHold = { hovered: false, pending: false, moved: 0 };
+const HOLD_MS = 1500;
+
+async function refreshList({ force = false } = {}) {
+  const list = $("#inbox-list");
+  if (!list) return;
+  if (listHold.hovered && !force && Date.now() - listHold.moved < HOLD_MS) { listHold.pending = true; return; }
+  listHold.pending = false;
+  const seq = ++listSeq;
+  const html = await fragment("/ui/inbox/list?" + listQuery());
+  if (html === null || seq < listApplied) return;
+  if (listHold.hovered && !force && Date.now() - listHold.moved < HOLD_MS) { listHold.pending = true; return; } // the pointer arrived meanwhile
+  listApplied = seq;
+  reconcileList(list, html);
+  markActiveRow();
+}
+
+// Rows are keyed by conversation: an unchanged row keeps its element, so a live update under
+// heavy traffic never swaps the row the operator is clicking for a copy.
+function reconcileList(list, html) {
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const oldRows = new Map($$("li > a.row", list).map((a) => [a.dataset.conversation, a.parentElement]));
+  const freshList = template.content.querySelector("ul.rows");
+  const currentList = $("ul.rows", list);
+  if (!freshList || !currentList) { list.innerHTML = html; return; }
+  const wanted = $$(":scope > li", freshList).map((li) => {
+    const key = li.querySelector("a.row")?.dataset.conversation;
+    const old = oldRows.get(key);
+    if (old && old.querySelector("a.row").className.replace(" active", "") === li.querySelector("a.row").className && old.innerHTML.replace(/ active/g, "") === li.innerHTML) return old;
+    return li;
+  });
+  wanted.forEach((li, index) => {
+    if (currentList.children[index] !== li) currentList.insertBefore(li, currentList.children[index] || null);
+  });
+  while (currentList.children.length > wanted.length) currentList.lastElementChild.remove();
+  const empty = template.content.querySelector("[data-testid=inbox-empty]");
+  $("[data-testid=inbox-empty]", list)?.remove();
+  if (empty) list.prepend(empty);
+}
+
+async function refreshCounts() {
+  if (!$("#inbox")) return;
+  const counts = await call("GET", "/ui/inbox/counts");
+  for (const [key, value] of Object.entries(counts)) {
+    const el = $(`#count-${key}`);
+    if (el) el.textContent = value;
+  }
+}
+
+function openConversationId() {
+  return $("#conversation [data-conversation-id]")?.dataset.conversationId || null;
+}
+
+function markActiveRow() {
+  const open = openConversationId();
+  $$("#inbox-list .row").forEach((row) => row.classList.toggle("active", row.dataset.conversation === open));
+}
+
+let openRequest = 0; // the latest conversation the operator asked for; older answers are dropped
+let fetchSeq = 0; // every fragment fetch, in the order they were started
+let appliedSeq = 0; // the newest one shown: an answer that overtook it would show an older state
+
+async function openConversation(id, { keepComposer = false } = {}) {
+  const pane = $("#conversation");
+  if (!pane) { location.href = `/inbox?c=${id}`; return; }
+  // opening the conversation that is already open (a click on its row) only refreshes it: a
+  // half-typed reply and the chosen channel are the operator's, not the page's
+  const reopening = openConversationId() === String(id);
+  const request = keepComposer ? openRequest : ++openRequest;
+  const seq = ++fetchSeq;
+  const html = await fragment(`/ui/conversations/${id}`);
+  if (html === null || request !== openRequest || seq < appliedSeq) return; // superseded meanwhile
+  appliedSeq = seq;
+  if (keepComposer || reopening) {
+    if (openConversationId() !== String(id)) return; // a refresh of a conversation no longer open
+    patchConversation(pane, html);
+  } else {
+    pane.innerHTML = html;
+    const timeline = $(".timeline", pane);
+    if (timeline) timeline.scrollTop = timeline.scrollHeight;
+  }
+  markActiveRow();
+  pushUrl();
+  announcePresence(false);
+}
+
+// A live refresh of the open conversation replaces what changed around the composer, never the
+// composer itself: the operator's half-typed reply, focus and cursor stay where they were.
+function patchConversation(pane, html) {
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const fresh = template.content.querySelector("[data-conversation-id]");
+  const current = $("[data-conversation-id]", pane);
+  const timeline = $(".timeline", current);
+  const atBottom = timeline && timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 40;
+  const keptReason = $("#close-reason", current)?.value;
+  for (const selector of [".conv-head", ".timeline", ".profile"]) {
+    const next = $(selector, fresh);
+    if (next) $(selector, current)?.replaceWith(next);
+  }
+  const reason = $("#close-reason", current);
+  if (reason && keptReason && $(`option[value="${keptReason}"]`, reason)) reason.value = keptReason;
+  const channel = $("#reply-channel", current);
+  const freshChannel = $("#reply-channel", fresh);
+  if (channel && freshChannel) {
+    const chosen = channel.value;
+    channel.innerHTML = freshChannel.innerHTML;
+    if ($(`option[value="${chosen}"]:not([disabled])`, channel)) channel.value = chosen;
+  }
+  const newTimeline = $(".timeline", current);
+  if (newTimeline && atBottom) newTimeline.scrollTop = newTimeline.scrollHeight;
+}
+
+function initInbox() {
+  const inbox = $("#inbox");
+  if (!inbox) return;
+  inbox.addEventListener("click", (event) => {
+    const queue = event.target.closest("a.queue");
+    if (queue) {
+      event.preventDefault();
+      state.params = new URLSearchParams();
+      for (const key of ["queue", "channel", "status", "priority", "vip"]) {
+        if (queue.dataset[key]) state.params.set(key, queue.dataset[key]);
+      }
+      const q = $("#search").value.trim();
+      if (q) state.params.set("q", q);
+      state.params.set("sort", $("#sort").value);
+      $$("a.queue").forEach((a) => a.classList.toggle("active", a === queue));
+      pushUrl();
+      refreshList({ force: true });
+      return;
+    }
+    const link = event.target.closest("a[data-conversation]");
+    if (link) {
+      event.preventDefault();
+      openConversation(link.dataset.conversation);
+    }
+  });
+  const list = $("#inbox-list");
+  list.addEventListener("pointermove", () => { listHold.hovered = true; listHold.moved = Date.now(); });
+  list.addEventListener("pointerdown", () => { listHold.moved = Date.now(); });
+  list.addEventListener("pointerleave", () => { listHold.hovered = false; if (listHold.pending) quietly(refreshList()); });
+  setInterval(() => { if (listHold.pending && Date.now() - listHold.moved >= HOLD_MS) quietly(refreshList()); }, 500);
+  const search = $("#search");
+  const onSearch = debounce(() => {
+    if (search.value.trim()) state.params.set("q", search.value.trim()); else state.params.delete("q");
+    pushUrl();
+    refreshList({ force: true });
+  }, 250);
+  search.addEventListener("input", onSearch);
+  $("#list-tools").addEventListener("submit", (event) => { event.preventDefault(); onSearch(); });
+  $("#sort").addEventListener("change", (event) => { state.params.set("sort", event.target.value); pushUrl(); refreshList({ force: true }); });
+  initConversationActions(inbox);
+  initCanned(inbox);
+}
+
+// ---- conversation actions -------------------------------------------------------------------
+
+async function act(path, body) {
+  const id = openConversationId();
+  if (!id) return;
+  try {
+    await call("POST", `/api/v1/conversations/${id}/${path}`, body);
+    await openConversation(id, { keepComposer: true });
+    refreshList({ force: true });
+    refreshCounts();
+  } catch (error) {
+    toast(error.message, true);
+  }
+}
+
+function initConversationActions(root) {
+  root.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const me = Number($("#inbox").dataset.me);
+    if (button.dataset.action === "assign-me") act("assign", { operator_id: me });
+    if (button.dataset.action === "status") {
+      const reason = $("#close-reason")?.value;
+      act("status", button.dataset.status === "resolved" && reason ? { status: button.dataset.status, reason } : { status: button.dataset.status });
+    }
+    if (button.dataset.action === "escalate") escalate();
+    if (button.dataset.action === "merge") mergeCustomer(button.dataset.other);
+    if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
+  });
+  root.addEventListener("change", (event) => {
+    const select = event.target.closest("select[data-action]");
+    if (!select || !select.value) return;
+    if (select.dataset.action === "assign-operator") act("assign", { operator_id: Number(select.value) });
+    if (select.dataset.action === "assign-team") act("assign", { team_id: Number(select.value), operator_id: null });
+    if (select.dataset.action === "priority") act("priority", { priority: Number(select.value) });
+    if (select.dataset.action === "status-select") act("status", { status: select.value });
+  });
+  root.addEventListener("submit", async (event) => {
+    if (event.target.id !== "composer") return;
+    event.preventDefault();
+    await sendReply();
+  });
+  root.addEventListener("input", debounce((event) => {
+    if (event.target.id === "reply-text") announcePresence(true);
+  }, 400));
+}
+
+async function profileChange(method, url, body) {
+  const id = openConversationId();
+  try {
+    await call(method, url, body);
+    if (id) await openConversation(id, { keepComposer: true });
+    refreshList({ force: true });
+  } catch (error) {
+    toast(error.message, true);
+  }
+}
+
+function mergeCustomer(otherId) {
+  const customer = $("#conversation [data-customer-id]")?.dataset.customerId;
+  const reason = prompt(T.merge_reason || "Why are these the same person?");
+  if (!customer || !reason || !reason.trim()) return;
+  profileChange("POST", `/api/v1/customers/${customer}/merge`, { other_customer_id: Number(otherId), reason: reason.trim() });
+}
+
+function undoMerge(mergeId) {
+  const reason = prompt(T.undo_reason || "Why undo this merge?");
+  if (reason === null) return;
+  profileChange("POST", `/api/v1/merges/${mergeId}/undo`, { reason: reason.trim() });
+}
+
+async function sendReply() {
+  const id = openConversationId();
+  const text = $("#reply-text");
+  if (!id || !text.value.trim()) return;
+  const internal = $("#as-note").checked;
+  const channel = $("#reply-channel").value;
+  const body = { text: text.value, internal };
+  if (!internal && channel) body.channel_id = Number(channel);
+  const button = $("#composer button[type=submit]");
+  button.disabled = true;
+  try {
+    await call("POST", `/api/v1/conversations/${id}/messages`, body);
+    text.value = "";
+    await openConversation(id, { keepComposer: true });
+    $("#reply-text")?.focus();
+    refreshList({ force: true });
+  } catch (error) {
+    toast(error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function escalate() {
+  const teams = $$("#assign-team option").filter((o) => o.value).map((o) => `${o.value}: ${o.textContent.trim()}`);
+  const dialog = $("#escalate-dialog") || buildEscalateDialog();
+  const select = $("select", dialog);
+  select.innerHTML = teams.map((label) => `<option value="${label.split(":")[0]}">${label.split(": ").slice(1).join(": ")}</option>`).join("");
+  $("textarea", dialog).value = "";
+  dialog.showModal();
+}
+
+function buildEscalateDialog() {
+  const dialog = document.createElement("dialog");
+  dialog.id = "escalate-dialog";
+  dialog.innerHTML = `<form method="dialog" class="card">
+    <h3>${T.escalate_title || "Escalate"}</h3>
+    <label>${T.escalate_team || "Team"} <select name="team" data-testid="escalate-team"></select></label>
+    <label>${T.escalate_comment || "Comment"} <textarea name="comment" rows="3" required data-testid="escalate-comment"></textarea></label>
+    <div class="composer-bottom"><button value="cancel" formnovalidate>✕</button><button value="ok" class="primary" data-testid="escalate-ok">OK</button></div>
+  </form>`;
+  document.body.appendChild(dialog);
+  dialog.addEventListener("close", () => {
+    if (dialog.returnValue !== "ok") return;
+    const comment = $("textarea", dialog).value.trim();
+    if (!comment) { toast(T.comment_required, true); return; }
+    act("escalate", { team_id: Number($("select", dialog).value), comment });
+  });
+  return dialog;
+}
+
+// ---- canned answers: "/code" in the reply box --------------------------------------------------
+
+const canned = { items: [], active: 0 };
+
+const searchCanned = debounce(async (code) => {
+  const menu = $("#canned-menu");
+  if (!menu) return;
+  try {
+    canned.items = (await call("GET", `/api/v1/canned-answers?q=${encodeURIComponent(code)}`)).items.slice(0, 8);
+  } catch (error) { canned.items = []; }
+  canned.active = 0;
+  drawCanned();
+}, 150);
+
+function drawCanned() {
+  const menu = $("#canned-menu");
+  if (!menu) return;
+  menu.hidden = canned.items.length === 0;
+  menu.innerHTML = canned.items.map((a, i) => `<li role="option" data-canned="${a.id}" aria-selected="${i === canned.active}" class="${i === canned.active ? "active" : ""}">
+    <strong>/${escapeHtml(a.shortcut)}</strong> <span class="muted small">${escapeHtml(a.language)}</span> ${escapeHtml(a.title)}
+    <div class="small muted">${escapeHtml(a.body.slice(0, 90))}</div></li>`).join("");
+}
+
+function closeCanned() { canned.items = []; drawCanned(); }
+
+async function useCanned(answerId) {
+  const id = openConversationId();
+  closeCanned();
+  try {
+    const rendered = await call("POST", `/api/v1/canned-answers/${answerId}/render`, { conversation_id: Number(id) });
+    const text = $("#reply-text");
+    text.value = rendered.text;
+    text.focus();
+    $("#composer-hint").textContent = rendered.missing.length ? `${T.fill_in || "Fill in"}: ${rendered.missing.join(", ")}` : "";
+  } catch (error) { toast(error.message, true); }
+}
+
+function initCanned(root) {
+  root.addEventListener("input", (event) => {
+    if (event.target.id !== "reply-text") return;
+    const match = event.target.value.match(/^\/(\S*)$/);
+    if (match) searchCanned(match[1]); else if (canned.items.length) closeCanned();
+  });
+  root.addEventListener("keydown", (event) => {
+    if (event.target.id !== "reply-text" || !canned.items.length) return;
+    const moves = { ArrowDown: 1, ArrowUp: -1 };
+    if (event.key in moves) {
+      event.preventDefault();
+      canned.active = (canned.active + moves[event.key] + canned.items.length) % canned.items.length;
+      drawCanned();
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      event.preventDefault();
+      event.stopPropagation();
+      useCanned(canned.items[canned.active].id);
+    } else if (event.key === "Escape") {
+      closeCanned();
+    }
+  }, true);
+  root.addEventListener("mousedown", (event) => {
+    const option = event.target.closest("[data-canned]");
+    if (option) { event.preventDefault(); useCanned(option.dataset.canned); }
+  });
+}
+
+// ---- who else is here -----------------------------------------------------------------------
+
+const presence = new Map(); // operator id -> {name, typing, until}
+
+function announcePresence(typing) {
+  const id = openConversationId();
+  if (!id) return;
+  call("POST", `/ui/conversations/${id}/presence`, { typing }).catch(() => {});
+}
+
+function showPresence() {
+  const pane = $("#conversation [data-conversation-id]");
+  if (!pane) return;
+  let el = $("#collision", pane);
+  if (!el) {
+    el = document.createElement("div");
+    el.id = "collision";
+    el.className = "collision small";
+    el.setAttribute("data-testid", "collision");
+    $(".conv-head", pane)?.after(el);
+  }
+  const now = Date.now();
+  const others = [...presence.values()].filter((p) => p.conversation === pane.dataset.conversationId && p.until > now);
+  el.textContent = others.map((p) => `${p.name}: ${p.typing ? T.typing || "typing…" : T.viewing || "viewing"}`).join(" · ");
+  el.hidden = others.length === 0;
+}
+
+setInterval(() => { if (openConversationId()) announcePresence(false); }, 10000);
+setInterval(showPresence, 2000);
+
+// ---- live stream ----------------------------------------------------------------------------
+
+const quietly = (promise) => promise.catch(() => {}); // a refresh that fails is retried by the next event or reconnect
+const liveRefresh = debounce(() => { quietly(refreshList()); quietly(refreshCounts()); quietly(refreshSupervisor()); }, 300);
+const conversationRefresh = debounce((id) => { if (openConversationId() === id) quietly(openConversation(id, { keepComposer: true })); }, 200);
+
+function initStream() {
+  if (!$(".topbar")) return;
+  const status = $("#live-status");
+  const source = new EventSource("/ui/stream");
+  source.onopen = () => {
+    if (status) { status.classList.add("on"); status.title = T.online || "Live"; }
+    if (state.connectedOnce) { liveRefresh(); const id = openConversationId(); if (id) conversationRefresh(id); }
+    state.connectedOnce = true;
+  };
+  source.onerror = () => { if (status) { status.classList.remove("on"); status.title = T.offline || "…"; } };
+  source.addEventListener("change", (message) => {
+    const event = JSON.parse(message.data);
+    if (state.seen.has(event.id)) return;
+    state.seen.add(event.id);
+    liveRefresh();
+    if (event.conversation_id && String(event.conversation_id) === openConversationId()) conversationRefresh(String(event.conversation_id));
+  });
+  source.addEventListener("presence", (message) => {
+    const p = JSON.parse(message.data);
+    if (String(p.operator_id) === $("#inbox")?.dataset.me) return;
+    presence.set(p.operator_id, { name: p.name, typing: p.typing, conversation: String(p.conversation_id), until: Date.now() + (p.typing ? 6000 : 15000) });
+    showPresence();
+  });
+}
+
+// ---- keyboard -------------------------------------------------------------------------------
+
+function initKeys() {
+  document.addEventListener("keydown", (event) => {
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && document.activeElement?.id === "reply-text") {
+      event.preventDefault();
+      sendReply();
+      return;
+    }
+    if (event.key === "Escape" && typing) { document.activeElement.blur(); return; }
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+    const rows = $$("#inbox-list .row");
+    const current = rows.findIndex((r) => r.classList.contains("active"));
+    const keys = {
+      j: () => rows[Math.min(current + 1, rows.length - 1)] && openConversation(rows[Math.min(current + 1, rows.length - 1)].dataset.conversation),
+      k: () => rows[Math.max(current - 1, 0)] && openConversation(rows[Math.max(current - 1, 0)].dataset.conversation),
+      r: () => { if ($("#as-note")) $("#as-note").checked = false; $("#reply-text")?.focus(); },
+      n: () => { if ($("#as-note")) $("#as-note").checked = true; $("#reply-text")?.focus(); },
+      e: () => $('[data-action="status"][data-status="resolved"]')?.click(),
+      a: () => $('[data-action="assign-me"]')?.click(),
+      "/": () => $("#search")?.focus(),
+    };
+    if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
+  });
+}
+
+// ---- supervisor -----------------------------------------------------------------------------
+
+let chart = null;
+
+function drawVolume(volume) {
+  const canvas = $("#volume-chart");
+  if (!canvas || !window.Chart) return;
+  const hours = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, "0")}:00`);
+  const datasets = Object.entries(volume).map(([kind, counts]) => ({ label: kind, data: counts, stack: "in" }));
+  if (chart) { chart.data.datasets = datasets; chart.update(); return; }
+  chart = new window.Chart(canvas, {
+    type: "bar",
+    data: { labels: hours, datasets },
+    options: { responsive: true, animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+}
+
+async function refreshSupervisor() {
+  if (!$("#supervisor")) return;
+  const data = await call("GET", "/ui/supervisor/data");
+  $("#sv-unassigned").textContent = data.queues.unassigned;
+  $("#sv-assigned").textContent = data.queues.assigned;
+  $("#sv-waiting").textContent = data.queues.waiting;
+  $("#sv-online").textContent = data.online;
+  const presence = Object.fromEntries($$("#load-rows .presence").map((el) => [el.className.split("presence-")[1], el.textContent]));
+  $("#load-rows").innerHTML = data.load.map((row) => `<tr><td>${escapeHtml(row.name)}</td><td><span class="presence presence-${escapeHtml(row.presence)}">${escapeHtml(presence[row.presence] || row.presence)}</span></td><td>${escapeHtml(row.role)}</td><td>${row.open}</td></tr>`).join("");
+  drawVolume(data.volume);
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]);
+}
+
+function initSupervisor() {
+  if (!$("#supervisor")) return;
+  const start = () => drawVolume(JSON.parse($("#volume-data").textContent));
+  if (window.Chart) start(); else window.addEventListener("load", start);
+  setInterval(() => quietly(refreshSupervisor()), 10000);
+}
+
+// ---- administration -------------------------------------------------------------------------
+
+async function loadChannels() {
+  const rows = $("#channel-rows");
+  if (!rows) return;
+  const { items } = await call("GET", "/api/v1/channels");
+  rows.innerHTML = items.map((c) => `<tr data-channel="${c.id}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
+    <td><code class="copy" title="${escapeHtml(c.webhook_url)}">${escapeHtml(c.webhook_url)}</code></td><td>${c.is_active ? "✓" : "—"}</td></tr>`).join("");
+}
+
+// A form field for each property of an adapter's JSON Schema (strings, numbers, booleans, lists of strings).
+function schemaFields(schema) {
+  const required = new Set(schema.required || []);
+  return Object.entries(schema.properties || {}).map(([name, prop]) => {
+    const type = prop.type || (prop.anyOf || []).map((p) => p.type).find((t) => t && t !== "null") || "string";
+    const label = escapeHtml(prop.title || name);
+    const help = prop.description ? `<span class="muted small">${escapeHtml(prop.description)}</span>` : "";
+    const req = required.has(name) ? "required" : "";
+    const secret = prop.format === "password" || prop.writeOnly || /secret|token|password/i.test(name);
+    if (type === "boolean") return `<label class="check"><input type="checkbox" name="${name}" data-type="boolean" ${prop.default ? "checked" : ""}> ${label} ${help}</label>`;
+    if (type === "array") return `<label>${label} <input name="${name}" data-type="array" ${req} placeholder="a, b"> ${help}</label>`;
+    const inputType = type === "integer" || type === "number" ? "number" : secret ? "password" : "text";
+    const value = prop.default !== undefined && prop.default !== null ? `value="${escapeHtml(prop.default)}"` : "";
+    const min = prop.minLength ? `minlength="${prop.minLength}"` : "";
+    return `<label>${label} <input type="${inputType}" name="${name}" data-type="${type}" ${req} ${min} ${value} autocomplete="off"> ${help}</label>`;
+  }).join("");
+}
+
+function configFromForm(fieldset) {
+  const config = {};
+  $$("input", fieldset).forEach((input) => {
+    const type = input.dataset.type;
+    if (type === "boolean") config[input.name] = input.checked;
+    else if (input.value === "") return;
+    else if (type === "array") config[input.name] = input.value.split(",").map((v) => v.trim()).filter(Boolean);
+    else if (type === "integer" || type === "number") config[input.name] = Number(input.value);
+    else config[input.name] = input.value;
+  });
+  return config;
+}
+
+async function loadCanned() {
+  const rows = $("#canned-rows");
+  if (!rows) return;
+  const teams = Object.fromEntries($$("#canned-form select[name=team_id] option").map((o) => [o.value, o.textContent]));
+  const { items } = await call("GET", "/api/v1/canned-answers");
+  rows.innerHTML = items.map((a) => `<tr><td><code>/${escapeHtml(a.shortcut)}</code></td><td>${escapeHtml(a.language)}</td>
+    <td>${escapeHtml(teams[a.team_id ?? ""] || "")}</td><td>${escapeHtml(a.title)}</td><td class="small">${escapeHtml(a.body)}</td></tr>`).join("");
+}
+
+async function initChannelForm() {
+  const form = $("#channel-form");
+  if (!form) return;
+  const { items } = await call("GET", "/api/v1/channels/kinds");
+  const kinds = Object.fromEntries(items.map((k) => [k.kind, k]));
+  const select = $("#channel-kind");
+  select.innerHTML = items.map((k) => `<option value="${k.kind}">${escapeHtml(k.title)}</option>`).join("");
+  const render = () => {
+    const kind = kinds[select.value];
+    $("#channel-config").innerHTML = `<legend>${escapeHtml(kind.title)}</legend>` + schemaFields(kind.config_schema);
+    $("#channel-kind-help").textContent = kind.config_schema.description || "";
+  };
+  select.addEventListener("change", render);
+  render();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("#channel-error");
+    error.hidden = true;
+    try {
+      await call("POST", "/api/v1/channels", { kind: select.value, name: form.name.value, config: configFromForm($("#channel-config")) });
+      form.reset();
+      render();
+      await loadChannels();
+    } catch (e) { error.textContent = e.message; error.hidden = false; }
+  });
+}
+
+async function initAdmin() {
+  if (!$("#admin")) return;
+  initAdminControls();  // listeners first: the tables below load asynchronously
+  await loadChannels();
+  await loadCanned();
+  await initChannelForm();
+}
+
+function initAdminControls() {
+  const cannedForm = $("#canned-form");
+  cannedForm?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = cannedForm;
+    try {
+      await call("POST", "/api/v1/canned-answers", {
+        shortcut: f.shortcut.value, language: f.language.value, title: f.title.value, body: f.body.value,
+        team_id: f.team_id.value ? Number(f.team_id.value) : null,
+      });
+      f.reset();
+      $("#canned-error").hidden = true;
+      await loadCanned();
+    } catch (e) { $("#canned-error").textContent = e.message; $("#canned-error").hidden = false; }
+  });
+  const submitJson = (formId, url, errorId, body) => {
+    const f = $(formId);
+    f?.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try { await call("POST", url, body(f)); location.reload(); }
+      catch (e) { $(errorId).textContent = e.message; $(errorId).hidden = false; }
+    });
+  };
+  submitJson("#operator-form", "/api/v1/operators", "#operator-error", (f) => ({ name: f.name.value, email: f.email.value, password: f.password.value, role: f.role.value }));
+  submitJson("#team-form", "/api/v1/teams", "#team-error", (f) => ({ name: f.name.value }));
+  $$("[data-team-field]").forEach((field) => field.addEventListener("change", async () => {
+    const team = field.closest("[data-team]").dataset.team;
+    const name = field.dataset.teamField;
+    const value = field.type === "checkbox" ? field.checked : name === "escalation_team_id" ? (field.value ? Number(field.value) : null) : field.value;
+    try { await call("PATCH", `/api/v1/teams/${team}`, { [name]: value }); toast("✓"); }
+    catch (e) { toast(e.message, true); }
+  }));
+  $$("input[data-member]").forEach((box) => box.addEventListener("change", async () => {
+    const team = box.closest("[data-team]").dataset.team;
+    try {
+      if (box.checked) await call("POST", `/api/v1/teams/${team}/members`, { operator_id: Number(box.dataset.member) });
+      else await call("DELETE", `/api/v1/teams/${team}/members/${box.dataset.member}`);
+      toast("✓");
+    } catch (e) { box.checked = !box.checked; toast(e.message, true); }
+  }));
+  $$("input[data-experienced]").forEach((box) => box.addEventListener("change", async () => {
+    try { await call("PATCH", `/api/v1/operators/${box.dataset.experienced}`, { experienced: box.checked }); toast("✓"); }
+    catch (e) { box.checked = !box.checked; toast(e.message, true); }
+  }));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  initLogin();
+  initHeader();
+  initAdmin();
+  initInbox();
+  initStream();
+  initKeys();
+  initSupervisor();
+  const timeline = $(".timeline");
+  if (timeline) timeline.scrollTop = timeline.scrollHeight;
+  markActiveRow();
+});

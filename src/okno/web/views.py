@@ -1,0 +1,227 @@
+"""What the UI's pages show, read in as few queries as each needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.conversations.reply_channels import ReplyChannel, reply_channels
+from okno.customers.matching.suggestions import suggestions_for
+from okno.customers.merge import merges_of
+from okno.customers.queries import get_customer, identities_of
+from okno.kit.errors import NotFound
+from okno.kit.time import utcnow
+from okno.models import Channel, Conversation, Customer, CustomerMerge, Direction, Identity, Message, Operator, Team, TimelineEvent, team_members
+
+# timeline kinds that are shown between messages (messages themselves come from ``messages``)
+INLINE_EVENTS = (
+    "conversation.opened",
+    "conversation.status_changed",
+    "conversation.assigned",
+    "conversation.priority_changed",
+    "conversation.escalated",
+    "identity.conflict",
+    "call.completed",
+    "call.missed",
+    "order.created",
+    "order.updated",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the conversation's timeline: a message or an inline event."""
+
+    at: datetime
+    kind: str  # "message" or a timeline kind
+    message: Message | None = None
+    channel: Channel | None = None
+    author: str | None = None
+    data: dict = field(default_factory=dict)
+    actor: str | None = None
+    target: str | None = None  # whom an assignment or escalation went to
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    conversation: Conversation
+    customer: Customer
+    entries: list[Entry]
+    channels: list[ReplyChannel]
+    operators: list[Operator]
+    teams: list[Team]
+    assignee: Operator | None
+    team: Team | None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Another profile that may be the same person, with the matcher's explanation."""
+
+    customer_id: int
+    name: str
+    score: float
+    contributions: list[dict]  # {"field", "comparison", "weight"}
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    customer: Customer
+    identities: list[tuple[Identity, Channel | None]]
+    conversations: list[tuple[Conversation, Channel | None, int]]  # with message counts
+    notes: list[tuple[Message, str]]  # internal notes from colleagues, newest first
+    suggestions: list[Suggestion] = field(default_factory=list)
+    merges: list[tuple[CustomerMerge, str]] = field(default_factory=list)  # with the other profile's name
+
+
+async def conversation_view(session: AsyncSession, conversation_id: int) -> ConversationView:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    customer = await get_customer(session, conversation.customer_id)
+    channels = {c.id: c for c in await session.scalars(select(Channel))}
+    operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True)).order_by(Operator.name)))
+    names = {o.id: o.name for o in operators}
+    teams = list(await session.scalars(select(Team).order_by(Team.name)))
+    entries = [
+        Entry(at=m.created_at, kind="message", message=m, channel=channels.get(m.channel_id), author=names.get(m.author_id))
+        for m in await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
+    ]
+    events = await session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.conversation_id == conversation_id, TimelineEvent.kind.in_(INLINE_EVENTS))
+        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+    )
+    team_names = {t.id: t.name for t in teams}
+    entries += [
+        Entry(at=e.occurred_at, kind=e.kind, data=e.data or {}, actor=names.get(e.actor_id), channel=channels.get(e.channel_id), target=_target(e, names, team_names))
+        for e in events
+    ]
+    entries.sort(key=lambda e: e.at)
+    return ConversationView(
+        conversation=conversation,
+        customer=customer,
+        entries=entries,
+        channels=await reply_channels(session, customer.id),
+        operators=operators,
+        teams=teams,
+        assignee=next((o for o in operators if o.id == conversation.assignee_id), None),
+        team=next((t for t in teams if t.id == conversation.team_id), None),
+    )
+
+
+def _target(event: TimelineEvent, operators: dict[int, str], teams: dict[int, str]) -> str | None:
+    data = event.data or {}
+    if event.kind == "conversation.assigned":
+        if data.get("to") is not None:
+            return operators.get(data["to"])
+        return teams.get(data.get("team_to"))
+    if event.kind == "conversation.escalated":
+        return teams.get(data.get("to"))
+    return None
+
+
+async def profile_view(session: AsyncSession, customer_id: int) -> ProfileView:
+    customer = await get_customer(session, customer_id)
+    channels = {c.id: c for c in await session.scalars(select(Channel))}
+    identities = (await identities_of(session, [customer_id]))[customer_id]
+    counts = dict(
+        (await session.execute(select(Message.conversation_id, func.count()).where(Message.customer_id == customer_id).group_by(Message.conversation_id))).all()
+    )
+    conversations = list(
+        await session.scalars(select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.id.desc()).limit(50))
+    )
+    notes = (
+        await session.execute(
+            select(Message, Operator.name)
+            .outerjoin(Operator, Operator.id == Message.author_id)
+            .where(Message.customer_id == customer_id, Message.direction == Direction.note.value)
+            .order_by(Message.id.desc())
+            .limit(20)
+        )
+    ).all()
+    found, _model = await suggestions_for(session, customer_id, limit=3)
+    merges = (await merges_of(session, customer_id))[:5]
+    others = {c.customer_id for c in found} | {m.merged_id if m.survivor_id == customer_id else m.survivor_id for m in merges}
+    names = dict((await session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(others)))).all()) if others else {}
+    return ProfileView(
+        customer=customer,
+        identities=[(i, channels.get(i.source_channel_id)) for i in identities],
+        conversations=[(c, channels.get(c.channel_id), counts.get(c.id, 0)) for c in conversations],
+        notes=[(m, name or "") for m, name in notes],
+        suggestions=[Suggestion(c.customer_id, names.get(c.customer_id, ""), c.score, c.contributions) for c in found],
+        merges=[(m, names.get(m.merged_id if m.survivor_id == customer_id else m.survivor_id, "")) for m in merges],
+    )
+
+
+@dataclass(frozen=True)
+class OperatorLoad:
+    operator: Operator
+    open_conversations: int
+
+
+@dataclass(frozen=True)
+class SupervisorView:
+    queue_sizes: dict[str, int]  # unassigned / assigned / waiting for a reply
+    longest_wait: timedelta | None
+    median_wait: timedelta | None
+    load: list[OperatorLoad]
+    # inbound messages today per channel kind per hour (0..23, in the view's time zone)
+    volume: dict[str, list[int]]
+
+
+async def supervisor_view(session: AsyncSession, *, unfinished: tuple[str, ...], day_start: datetime, hours: int = 24) -> SupervisorView:
+    now = utcnow()
+    open_ = Conversation.status.in_(unfinished)
+    unassigned = await session.scalar(select(func.count()).select_from(Conversation).where(open_, Conversation.assignee_id.is_(None)))
+    assigned = await session.scalar(select(func.count()).select_from(Conversation).where(open_, Conversation.assignee_id.is_not(None)))
+    waiting_since = list(
+        await session.scalars(
+            select(Conversation.last_inbound_at)
+            .where(open_, Conversation.last_inbound_at.is_not(None), Conversation.last_inbound_at >= Conversation.last_message_at)
+            .order_by(Conversation.last_inbound_at)
+            .limit(5000)
+        )
+    )
+    waits = [now - w for w in waiting_since]
+    per_operator = dict(
+        (await session.execute(select(Conversation.assignee_id, func.count()).where(open_, Conversation.assignee_id.is_not(None)).group_by(Conversation.assignee_id))).all()
+    )
+    operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True)).order_by(Operator.name)))
+    rows = await session.execute(
+        select(Channel.kind, Message.created_at)
+        .join(Channel, Channel.id == Message.channel_id)
+        .where(Message.direction == Direction.inbound.value, Message.created_at >= day_start)
+    )
+    volume: dict[str, list[int]] = {}
+    for kind, at in rows:
+        hour = int((at - day_start).total_seconds() // 3600)
+        if 0 <= hour < hours:
+            volume.setdefault(kind, [0] * hours)[hour] += 1
+    return SupervisorView(
+        queue_sizes={"unassigned": int(unassigned or 0), "assigned": int(assigned or 0), "waiting": len(waits)},
+        longest_wait=waits[0] if waits else None,
+        median_wait=sorted(waits)[len(waits) // 2] if waits else None,
+        load=sorted((OperatorLoad(o, int(per_operator.get(o.id, 0))) for o in operators), key=lambda x: -x.open_conversations),
+        volume=volume,
+    )
+
+
+@dataclass(frozen=True)
+class AdminView:
+    operators: list[Operator]
+    teams: list[Team]
+    member_teams: dict[int, list[str]]  # operator id -> team names
+
+
+async def admin_view(session: AsyncSession) -> AdminView:
+    operators = list(await session.scalars(select(Operator).order_by(Operator.name)))
+    teams = list(await session.scalars(select(Team).order_by(Team.name)))
+    names = {t.id: t.name for t in teams}
+    member_teams: dict[int, list[str]] = {}
+    for team_id, operator_id in await session.execute(select(team_members.c.team_id, team_members.c.operator_id)):
+        member_teams.setdefault(operator_id, []).append(names.get(team_id, ""))
+    return AdminView(operators=operators, teams=teams, member_teams=member_teams)

@@ -1,0 +1,165 @@
+"""The UI's pages and fragments over HTTP: session cookie, rendering in both languages, live stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from sqlalchemy import update
+
+from okno.models import Conversation, Operator
+from tests.conftest import LoopbackServer
+from tests.factories import PASSWORD, admin_headers, make_api_channel, make_operator, post_inbound
+
+WEB = {"X-Okno-Client": "web"}
+
+
+async def _sign_in(client: httpx.AsyncClient, email: str) -> None:
+    response = await client.post("/ui/session", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    assert "okno_session" in client.cookies
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+async def test_pages_need_a_session_and_wrong_passwords_are_refused(client, ctx) -> None:
+    assert (await client.get("/inbox")).headers["location"] == "/login"
+    assert (await client.get("/")).headers["location"] == "/login"
+    assert (await client.get("/ui/inbox/list")).status_code == 401
+    login = await client.get("/login")
+    assert login.status_code == 200 and 'id="login-form"' in login.text and "Войти" in login.text
+    assert "Sign in" in (await client.get("/login?lang=en")).text
+    operator = await make_operator(ctx)
+    refused = await client.post("/ui/session", json={"email": operator["email"], "password": "wrong password"})
+    assert refused.status_code == 401 and "okno_session" not in client.cookies
+    async with ctx.db.transaction() as session:  # an account imported with a hash okno can't read
+        await session.execute(update(Operator).where(Operator.id == operator["id"]).values(password_hash="{SSHA}not-argon"))
+    assert (await client.post("/ui/session", json={"email": operator["email"], "password": PASSWORD})).status_code == 401
+
+
+async def test_the_inbox_shows_a_conversation_in_russian_then_english(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    await post_inbound(client, channel, {"message_id": "x1", "from": {"phone": "+79160000001", "name": "Анна"}, "text": "Где заказ 1001?"})
+    await ctx.settle()
+    operator = await make_operator(ctx, name="Оля")
+    await _sign_in(client, operator["email"])
+
+    page = await client.get("/inbox")
+    assert page.status_code == 200
+    assert "Входящие" in page.text and "Где заказ 1001?" in page.text and "Анна" in page.text
+    async with ctx.db.reading() as session:
+        from sqlalchemy import select
+
+        conversation_id = await session.scalar(select(Conversation.id))
+    fragment = await client.get(f"/ui/conversations/{conversation_id}")
+    assert fragment.status_code == 200
+    assert "+79160000001" in fragment.text  # the profile panel lists identities
+    assert "Ответить через" in fragment.text and "CRM" in fragment.text  # the reply channel is where she wrote
+
+    # a state change authenticated by the cookie alone (no web-client header) is refused: CSRF
+    assert (await client.post("/ui/preferences/language", json={"locale": "en"})).status_code == 403
+    assert (await client.post("/ui/preferences/language", json={"locale": "de"}, headers=WEB)).status_code == 422
+    assert (await client.post("/ui/preferences/language", json={"locale": "en"}, headers=WEB)).status_code == 200
+    english = await client.get("/inbox")
+    assert "Inbox" in english.text and "Входящие" not in english.text
+
+    # the same cookie drives the JSON API, which the page uses for replies
+    reply = await client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "Уже в пути"}, headers=WEB)
+    assert reply.status_code == 201, reply.text
+    assert (await client.post("/ui/logout", headers=WEB)).status_code == 200
+    assert (await client.get("/ui/inbox/counts")).status_code == 401
+
+
+async def test_the_live_stream_replays_what_a_reconnecting_browser_missed(app, client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    operator = await make_operator(ctx)
+    for n in range(3):
+        await post_inbound(client, channel, {"message_id": f"s{n}", "from": {"phone": f"+7916000000{n}"}, "text": f"сообщение {n}"})
+        await ctx.settle()
+
+    async def first_events(browser: httpx.AsyncClient, after: int, wanted: int, topic: str = "") -> list[str]:
+        lines: list[str] = []
+        async with browser.stream("GET", "/ui/stream", headers={"Last-Event-ID": str(after)}) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and topic in line:
+                    lines.append(line)
+                    if len(lines) == wanted:
+                        break
+        return lines
+
+    async with LoopbackServer(app) as server, httpx.AsyncClient(base_url=server.url) as browser:
+        await _sign_in(browser, operator["email"])
+        # a browser that saw event 1 reconnects: everything after it is replayed, in order
+        replayed = await asyncio.wait_for(first_events(browser, 1, 3, topic="message.received"), timeout=10)
+        assert [int(line.split('"message_id": ')[1].split(",")[0].rstrip("}")) for line in replayed] == [1, 2, 3]
+
+        # a live event reaches an open stream without a reconnect
+        async def next_live_event() -> list[str]:
+            return await first_events(browser, 0, 1, topic="message.received")
+
+        listening = asyncio.create_task(next_live_event())
+        for _ in range(50):
+            if ctx.operator_feed.listeners:
+                break
+            await asyncio.sleep(0.05)
+        await post_inbound(client, channel, {"message_id": "live", "from": {"phone": "+79160000009"}, "text": "новое"})
+        await ctx.settle()
+        live = await asyncio.wait_for(listening, timeout=10)
+        assert '"conversation_id"' in live[0]
+
+
+async def test_sla_deadlines_show_in_the_list_and_the_conversation(client, ctx) -> None:
+    from datetime import timedelta
+
+    from okno.kit.time import utcnow
+
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    for n in range(2):
+        await post_inbound(client, channel, {"message_id": f"sla{n}", "from": {"phone": f"+7916555000{n}"}, "text": f"вопрос {n}"})
+        await ctx.settle()
+    async with ctx.db.transaction() as session:
+        from sqlalchemy import select
+
+        late, soon = list(await session.scalars(select(Conversation.id).order_by(Conversation.id)))
+        await session.execute(update(Conversation).where(Conversation.id == late).values(sla_due_at=utcnow() - timedelta(minutes=20)))
+        await session.execute(update(Conversation).where(Conversation.id == soon).values(sla_due_at=utcnow() + timedelta(hours=2)))
+    operator = await make_operator(ctx)
+    await _sign_in(client, operator["email"])
+    listing = (await client.get("/ui/inbox/list?queue=all&sort=sla")).text
+    assert listing.index(f'data-conversation="{late}"') < listing.index(f'data-conversation="{soon}"')
+    assert "sla breached" in listing
+    assert "SLA просрочен на 20" in (await client.get(f"/ui/conversations/{late}")).text
+    assert "SLA: осталось 2" in (await client.get(f"/ui/conversations/{soon}")).text
+
+
+async def test_attachments_show_as_images_players_contacts_and_file_links(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    attachments = [
+        {"kind": "image", "url": "https://cdn.example/p.jpg", "name": "чек.jpg"},
+        {"kind": "voice", "url": "https://cdn.example/v.ogg", "duration": 7},
+        {"kind": "contact", "name": "Анна", "phone": "+79160001122"},
+        {"kind": "file", "url": "https://cdn.example/a.pdf", "name": "акт.pdf", "size": 20480},
+    ]
+    await post_inbound(client, channel, {"message_id": "att", "from": {"phone": "+79160009999"}, "text": "Вот документы", "attachments": attachments})
+    await ctx.settle()
+    operator = await make_operator(ctx)
+    await _sign_in(client, operator["email"])
+    async with ctx.db.reading() as session:
+        from sqlalchemy import select
+
+        from okno.models import Message
+
+        message_id = await session.scalar(select(Message.id))
+    page = (await client.get("/inbox")).text
+    conversation_id = int(page.split('data-conversation="')[1].split('"')[0])
+    html = (await client.get(f"/ui/conversations/{conversation_id}")).text
+    assert f'<img class="attachment" src="/api/v1/messages/{message_id}/attachments/0" alt="чек.jpg"' in html
+    assert f'<audio controls preload="none" src="/api/v1/messages/{message_id}/attachments/1"' in html and "7 s" in html
+    assert "📇 Анна +79160001122" in html
+    assert f'href="/api/v1/messages/{message_id}/attachments/3"' in html and "акт.pdf" in html and "(20 KB)" in html
