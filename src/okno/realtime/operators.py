@@ -54,6 +54,8 @@ class OperatorFeed:
 
     async def on_event(self, event: Event) -> None:
         """Bus subscriber for every topic; never fails (a stuck browser catches up on reconnect)."""
+        if not self._queues:
+            return  # nobody is watching: not even the serialisation
         message = wire_event(event.id, event.topic, event.payload)
         for queue in self._queues:
             if not queue.full():
