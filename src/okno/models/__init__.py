@@ -22,6 +22,7 @@ from okno.models.platform import AuditEntry, OutboxEvent
 from okno.models.routing import RoutingRule
 from okno.models.sla import OPEN_TARGET_STATES, BusinessHours, Metric, SlaPolicy, SlaTarget, TargetState
 from okno.models.timers import Timer
+from okno.models.webhook_calls import WebhookCall
 from okno.models.widget import VisitorEvent
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "TimelineEvent",
     "Timer",
     "VisitorEvent",
+    "WebhookCall",
     "team_members",
 ]
 

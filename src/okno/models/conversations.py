@@ -79,6 +79,8 @@ class Conversation(Base):
     medium: Mapped[str] = mapped_column(String(8), default="chat")
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # set while snoozed (an on-hold status a timer ends); cleared by any status change
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Message(Base):
