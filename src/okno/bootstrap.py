@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from okno.automation.engine import run_automations
 from okno.automation.rules import EVENTS as AUTOMATION_EVENTS
 from okno.conversations.auto_close import AUTO_CLOSE_TIMER, on_auto_close_timer, plan_auto_close
+from okno.conversations.lifecycle import SNOOZE_TIMER
+from okno.conversations.snooze import on_snooze_timer
 from okno.kit.timers import TimerHandler
 from okno.routing import escalation
 from okno.routing import subscribers as queues
@@ -49,6 +51,7 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     BREACH_TIMER: alerts.on_breach_timer,
     WARNING_TIMER: alerts.on_warning_timer,
     AUTO_CLOSE_TIMER: on_auto_close_timer,
+    SNOOZE_TIMER: on_snooze_timer,
 }
 
 

@@ -1,12 +1,12 @@
-"""What operators do to a conversation: status, assignment, priority, escalation."""
+"""What operators do to a conversation: status, assignment, priority, escalation, snooze."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from okno.api.deps import Ctx, CurrentOperator, WriteSession
-from okno.api.schemas import AssignIn, ConversationOut, EscalateIn, PriorityIn, StatusChangeIn
-from okno.conversations import lifecycle
+from okno.api.schemas import AssignIn, ConversationOut, EscalateIn, PriorityIn, SnoozeIn, StatusChangeIn, UnsnoozeIn
+from okno.conversations import lifecycle, snooze
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -53,5 +53,23 @@ async def set_priority(conversation_id: int, body: PriorityIn, operator: Current
 async def escalate(conversation_id: int, body: EscalateIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
     conversation = await lifecycle.escalate_conversation(
         session, conversation_id=conversation_id, team_id=body.team_id, comment=body.comment, actor_id=operator.id
+    )
+    return ConversationOut.model_validate(conversation)
+
+
+@router.post("/{conversation_id}/snooze", response_model=ConversationOut)
+async def snooze_conversation(conversation_id: int, body: SnoozeIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
+    conversation = await snooze.snooze_conversation(
+        session, conversation_id=conversation_id, until=body.until, comment=body.comment, actor_id=operator.id
+    )
+    return ConversationOut.model_validate(conversation)
+
+
+@router.post("/{conversation_id}/unsnooze", response_model=ConversationOut)
+async def unsnooze_conversation(
+    conversation_id: int, operator: CurrentOperator, session: WriteSession, body: UnsnoozeIn | None = None
+) -> ConversationOut:
+    conversation = await snooze.unsnooze_conversation(
+        session, conversation_id=conversation_id, comment=body.comment if body else None, actor_id=operator.id
     )
     return ConversationOut.model_validate(conversation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
@@ -138,6 +138,7 @@ class ConversationOut(_Out):
     resolved_at: datetime | None
     sla_due_at: datetime | None
     tags: list[str]
+    snoozed_until: datetime | None = None
 
 
 class StatusChangeIn(BaseModel):
@@ -161,6 +162,17 @@ class PriorityIn(BaseModel):
 class EscalateIn(BaseModel):
     team_id: int
     comment: str = Field(min_length=1, max_length=2000)
+
+
+class SnoozeIn(BaseModel):
+    """``until``: an ISO-8601 moment with a time zone, in the future and at most a year ahead."""
+
+    until: AwareDatetime
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class UnsnoozeIn(BaseModel):
+    comment: str | None = Field(default=None, max_length=2000)
 
 
 Label = dict[str, str]

@@ -18,6 +18,7 @@ from okno.bus.outbox import record_event
 from okno.conversations.catalog import status_definition, usable_reason
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
+from okno.kit.timers import cancel_timers
 from okno.sla.policies import setup_for
 from okno.models import ACTIVE_TYPES, FINISHED_TYPES, Conversation, Operator, Priority, StatusDefinition, Team, TimelineEvent
 
@@ -27,6 +28,7 @@ MAX_COMMENT = 2000
 VIA = "okno.via"
 MAX_TAGS = 30
 FEED_COMMENT = 200
+SNOOZE_TIMER = "conversation.snooze"  # wakes a snoozed conversation (okno.conversations.snooze)
 
 
 async def change_conversation_status(
@@ -57,6 +59,7 @@ async def change_conversation_status(
         conversation.resolved_at = now
     elif was_finished and not is_finished:
         conversation.resolved_at = None  # reopened: the new open period starts now
+    await end_snooze(session, conversation)  # any status change ends a snooze early
     conversation.status = target.key
     if reason is not None:
         conversation.reason = reason
@@ -64,7 +67,7 @@ async def change_conversation_status(
         conversation.queued_at = None
     elif conversation.assignee_id is None and conversation.team_id is not None and conversation.queued_at is None:
         conversation.queued_at = now
-    await _record(
+    await record_change(
         session,
         conversation,
         "conversation.status_changed",
@@ -116,7 +119,7 @@ async def assign_conversation(
         conversation.assigned_at = now
     conversation.assignee_id, conversation.team_id = operator_id, new_team
     _queue_if_waiting(conversation, now)
-    await _record(
+    await record_change(
         session,
         conversation,
         "conversation.assigned",
@@ -138,7 +141,7 @@ async def set_conversation_priority(
         return conversation
     data = {"from": conversation.priority, "to": priority, "comment": _comment(comment)}
     conversation.priority = priority
-    await _record(session, conversation, "conversation.priority_changed", actor_id=actor_id, at=utcnow(), data=data)
+    await record_change(session, conversation, "conversation.priority_changed", actor_id=actor_id, at=utcnow(), data=data)
     return conversation
 
 
@@ -157,7 +160,7 @@ async def tag_conversation(
         raise Invalid(f"a conversation has at most {MAX_TAGS} tags")
     data = {"added": [t for t in merged if t not in (conversation.tags or [])], "tags": merged}
     conversation.tags = merged
-    await _record(session, conversation, "conversation.tagged", actor_id=actor_id, at=utcnow(), data=data)
+    await record_change(session, conversation, "conversation.tagged", actor_id=actor_id, at=utcnow(), data=data)
     return conversation
 
 
@@ -180,7 +183,7 @@ async def escalate_conversation(
     await _keep_sla_policy(session, conversation)
     conversation.team_id, conversation.assignee_id, conversation.queued_at = team_id, None, None
     _queue_if_waiting(conversation, utcnow())
-    await _record(
+    await record_change(
         session, conversation, "conversation.escalated", actor_id=actor_id, at=utcnow(), data=data, feed={"team_id": team_id}
     )
     return conversation
@@ -192,6 +195,14 @@ async def _keep_sla_policy(session: AsyncSession, conversation: Conversation) ->
     if conversation.sla_policy_id is None:
         governing = (await setup_for(session, conversation)).policy
         conversation.sla_policy_id = governing.id if governing is not None else None
+
+
+async def end_snooze(session: AsyncSession, conversation: Conversation) -> datetime | None:
+    """Forget the conversation's snooze and its wake-up timer; returns when it would have woken."""
+    until, conversation.snoozed_until = conversation.snoozed_until, None
+    if until is not None:
+        await cancel_timers(session, SNOOZE_TIMER, [conversation.id])
+    return until
 
 
 def _queue_if_waiting(conversation: Conversation, now: datetime) -> None:
@@ -232,7 +243,7 @@ def _comment(comment: str | None) -> str | None:
     return comment or None
 
 
-async def _record(
+async def record_change(
     session: AsyncSession,
     conversation: Conversation,
     kind: str,
@@ -242,6 +253,7 @@ async def _record(
     data: dict[str, Any],
     feed: dict[str, Any] | None = None,
 ) -> None:
+    """One typed timeline entry (who, why) and the outbox event of the same name."""
     await session.flush()
     if via := session.info.get(VIA):
         data = {**data, "via": via}

@@ -1,7 +1,7 @@
 """Which conversation a new inbound touch belongs to.
 
 An unfinished conversation of the same customer continues, whichever channel the touch comes
-from; one waiting (a status of type pending or on hold) is reopened. Otherwise a new
+from; one waiting (a status of type pending or on hold) is reopened (which ends a snooze). Otherwise a new
 conversation is opened. "Unfinished" and "waiting" are status *types*, so custom statuses count.
 """
 
@@ -108,3 +108,6 @@ async def _record_activity(session: AsyncSession, refs: list[ConversationRef], t
         ),
         [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in latest.values()],
     )
+    if reopened := {ref.id for ref, _ in latest.values() if ref.reopened_from}:  # rare: no statement otherwise
+        # a snoozed conversation the customer wrote to is awake: its timer will find nothing to do
+        await session.execute(update(table).where(table.c.id.in_(reopened)).values(snoozed_until=None))
