@@ -20,10 +20,12 @@ from okno.bus.events import Event
 from okno.conversations import lifecycle
 from okno.conversations.catalog import unfinished_status_keys
 from okno.conversations.replies import post_operator_message
-from okno.kit.errors import OknoError
+from okno.kit.errors import Invalid, OknoError
 from okno.knowledge.canned import render_answer
 from okno.models import AutomationRule, Conversation, Customer, Direction, Message, TimelineEvent
-from okno.routing.matching import Facts, matches
+from okno.routing.contacts import contact_counts
+from okno.routing.escalation import escalation_team_of
+from okno.routing.matching import Facts, contact_windows, matches
 
 if TYPE_CHECKING:
     from okno.context import AppContext
@@ -75,7 +77,8 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
         return
     done = await _already_ran(session, conversation, event.id)
     channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
-    facts = await _facts(session, conversation, event, channel_kind=channel.kind if channel is not None else None)
+    windows = contact_windows(rule.conditions for rule in rules)
+    facts = await _facts(session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=windows)
     for rule in rules:
         if rule.id in done or not matches(rule.conditions, facts):
             continue
@@ -117,10 +120,8 @@ async def _perform(ctx: AppContext, session: AsyncSession, conversation_id: int,
             session, conversation_id=conversation_id, operator_id=action.get("operator_id"), team_id=action.get("team_id"),
             change_team="team_id" in action, comment=None, actor_id=None,
         )
-    elif kind == "escalate":  # e.g. on sla.warning, or on keywords in a customer's message
-        await lifecycle.escalate_conversation(
-            session, conversation_id=conversation_id, team_id=action["team_id"], comment=action["comment"], actor_id=None, trigger="automation"
-        )
+    elif kind == "escalate":  # e.g. on sla.warning, on keywords, on a customer's Nth contact about one reason
+        await _escalate(session, conversation_id, action)
     elif kind == "add_note":
         await post_operator_message(session, conversation_id=conversation_id, author_id=None, text=action["text"], internal=True)  # type: ignore[arg-type]
     elif kind == "send_canned_answer":
@@ -129,7 +130,31 @@ async def _perform(ctx: AppContext, session: AsyncSession, conversation_id: int,
         await post_operator_message(session, conversation_id=conversation_id, author_id=None, text=rendered["text"])  # type: ignore[arg-type]
 
 
-async def _facts(session: AsyncSession, conversation: Conversation, event: Event, *, channel_kind: str | None) -> Facts:
+async def _escalate(session: AsyncSession, conversation_id: int, action: dict[str, Any]) -> None:
+    """To the action's team, or else one step up the conversation's escalation path; a rule
+    escalates a conversation once (a keyword in every message does not climb every tier)."""
+    conversation = await lifecycle.conversation_for_update(session, conversation_id)
+    earlier = await session.scalars(
+        select(TimelineEvent.data).where(
+            TimelineEvent.customer_id == conversation.customer_id,
+            TimelineEvent.conversation_id == conversation_id,
+            TimelineEvent.kind == "conversation.escalated",
+        )
+    )
+    if any(data.get("via") == session.info[lifecycle.VIA] for data in earlier):
+        return
+    team_id = action.get("team_id") or await escalation_team_of(session, conversation)
+    if team_id is None:
+        where = f"team {conversation.team_id} has no escalation team" if conversation.team_id else "the conversation has no team"
+        raise Invalid(f"nowhere to escalate: {where}")
+    await lifecycle.escalate_conversation(
+        session, conversation_id=conversation_id, team_id=team_id, comment=action["comment"], actor_id=None, trigger="automation"
+    )
+
+
+async def _facts(
+    session: AsyncSession, conversation: Conversation, event: Event, *, channel_kind: str | None, windows: set[int]
+) -> Facts:
     attributes = await session.scalar(select(Customer.attributes).where(Customer.id == conversation.customer_id))
     text = await session.scalar(
         select(Message.text)
@@ -146,6 +171,7 @@ async def _facts(session: AsyncSession, conversation: Conversation, event: Event
         priority=conversation.priority,
         at=event.created_at,
         status=conversation.status,
+        contact_counts=await contact_counts(session, conversation, windows, at=event.created_at),
     )
 
 

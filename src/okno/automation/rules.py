@@ -1,8 +1,8 @@
 """Automation rules as data: admin changes with validation that says what is wrong.
 
 An action is ``{"type": ..., ...}``: ``set_priority`` (priority), ``set_status`` (status,
-reason?), ``add_tags`` (tags), ``assign`` (operator_id and/or team_id), ``escalate`` (team_id,
-comment), ``add_note`` (text),
+reason?), ``add_tags`` (tags), ``assign`` (operator_id and/or team_id), ``escalate`` (comment,
+team_id? — without it, one step up the conversation's team's escalation path), ``add_note`` (text),
 ``send_canned_answer`` (answer_id). Conditions are the routing rules' (``okno.routing.matching``).
 """
 
@@ -131,13 +131,13 @@ async def _checked_action(session: AsyncSession, index: int, action: Any) -> dic
             raise Invalid(f"{where} needs operator_id, team_id or both")
         return clean
     if kind == "escalate":
-        team_id = action.get("team_id")
-        if not isinstance(team_id, int) or isinstance(team_id, bool) or await session.get(Team, team_id) is None:
-            raise Invalid(f"{where}.team_id: team {action.get('team_id')} does not exist")
+        team_id = action.get("team_id")  # left out: up the conversation's escalation path
+        if team_id is not None and (not isinstance(team_id, int) or isinstance(team_id, bool) or await session.get(Team, team_id) is None):
+            raise Invalid(f"{where}.team_id: team {action.get('team_id')} does not exist (leave it out to follow the team's escalation path)")
         comment = str(action.get("comment") or "").strip()
         if not 1 <= len(comment) <= 2000:
             raise Invalid(f"{where}.comment must say why (1–2000 characters)")
-        return {"type": kind, "team_id": action["team_id"], "comment": comment}
+        return {"type": kind, "comment": comment, **({"team_id": team_id} if team_id is not None else {})}
     if kind == "add_note":
         text = str(action.get("text") or "").strip()
         if not 1 <= len(text) <= 2000:

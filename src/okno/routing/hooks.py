@@ -19,7 +19,8 @@ from okno.bus.events import Event
 from okno.bus.outbox import record_event
 from okno.conversations.catalog import unfinished_status_keys
 from okno.models import Conversation, Customer, Direction, Message, RoutingRule, TimelineEvent
-from okno.routing.matching import Facts, matches
+from okno.routing.contacts import contact_counts
+from okno.routing.matching import Facts, contact_windows, matches
 
 if TYPE_CHECKING:
     from okno.channels.directory import LiveChannel
@@ -52,7 +53,7 @@ async def route_conversation(ctx: AppContext, session: AsyncSession, conversatio
     if conversation is None or await _already_routed(session, conversation, event.id):
         return
     channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
-    facts = await _facts(session, conversation, channel, event)
+    facts = await _facts(session, conversation, channel, event, windows=contact_windows(rule.conditions for rule in rules))
     matched, actions = decide(rules, facts)
     if event.topic == OPENED and "team_id" not in actions and channel is not None and channel.team_id is not None:
         actions["team_id"] = channel.team_id
@@ -141,7 +142,9 @@ def _apply(conversation: Conversation, actions: dict[str, Any]) -> dict[str, Any
     return changes
 
 
-async def _facts(session: AsyncSession, conversation: Conversation, channel: LiveChannel | None, event: Event) -> Facts:
+async def _facts(
+    session: AsyncSession, conversation: Conversation, channel: LiveChannel | None, event: Event, *, windows: set[int]
+) -> Facts:
     attributes = await session.scalar(select(Customer.attributes).where(Customer.id == conversation.customer_id))
     text = await session.scalar(
         select(Message.text)
@@ -157,6 +160,7 @@ async def _facts(session: AsyncSession, conversation: Conversation, channel: Liv
         reason=conversation.reason,
         priority=conversation.priority,
         at=event.created_at,
+        contact_counts=await contact_counts(session, conversation, windows, at=event.created_at),
     )
 
 

@@ -4,14 +4,17 @@ admin wrote (errors name the condition and say what is wrong), and matching a co
 A condition is ``{"field": ..., "op": ..., "value": ...}``; a rule matches when all hold.
 Fields: ``channel.kind``, ``channel.id``, ``customer.<attribute>`` (vip_tier, segment,
 language, …), ``message.text`` (the customer's latest message), ``conversation.reason``,
-``conversation.priority``, ``conversation.status``, ``time`` (local time of day, ``"timezone"`` beside it) and
-``weekday`` (mon…sun, same time zone).
+``conversation.priority``, ``conversation.status``, ``time`` (local time of day, ``"timezone"`` beside it),
+``weekday`` (mon…sun, same time zone) and ``contact_count_same_reason`` (how many of the
+customer's conversations, this one included, have this conversation's reason and began within
+``"window_days"`` beside it, default 30; 0 while the conversation has no reason).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +24,9 @@ from okno.kit.errors import Invalid
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PATTERN = 500
 TEXT_SCANNED = 4000  # regexes see at most this much of a message
+CONTACT_COUNT = "contact_count_same_reason"
+DEFAULT_WINDOW_DAYS = 30
+MAX_WINDOW_DAYS = 365
 
 _OPS_BY_FIELD = {
     "channel.kind": {"eq", "ne", "in", "not_in"},
@@ -31,6 +37,7 @@ _OPS_BY_FIELD = {
     "conversation.status": {"eq", "ne", "in", "not_in"},
     "time": {"between"},
     "weekday": {"in", "not_in"},
+    CONTACT_COUNT: {"eq", "gte", "lte"},
 }
 _CUSTOMER_OPS = {"eq", "ne", "in", "not_in", "exists", "not_exists", "gte", "lte"}
 
@@ -47,6 +54,12 @@ class Facts:
     priority: int
     at: datetime
     status: str | None = None
+    contact_counts: dict[int, int] = field(default_factory=dict)  # window_days → contact_count_same_reason
+
+
+def contact_windows(condition_lists: Iterable[list[dict[str, Any]]]) -> set[int]:
+    """The ``window_days`` the conditions count contacts over: the facts to read before matching."""
+    return {c["window_days"] for conditions in condition_lists for c in conditions if c["field"] == CONTACT_COUNT}
 
 
 def checked_conditions(conditions: list[Any]) -> list[dict[str, Any]]:
@@ -83,6 +96,8 @@ def _checked(index: int, condition: Any) -> dict[str, Any]:
     clean["value"] = _checked_value(where, name, op, value)
     if name in ("time", "weekday"):
         clean["timezone"] = _checked_zone(where, condition.get("timezone", "Europe/Moscow"))
+    if name == CONTACT_COUNT:
+        clean["window_days"] = _checked_window(where, condition.get("window_days", DEFAULT_WINDOW_DAYS))
     return clean
 
 
@@ -114,6 +129,8 @@ def _checked_value(where: str, name: str, op: str, value: Any) -> Any:  # noqa: 
         except ValueError:
             raise Invalid(f"{where}.value has a time that is not HH:MM: {value!r}") from None
         return [start.strftime("%H:%M"), end.strftime("%H:%M")]
+    if name == CONTACT_COUNT and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise Invalid(f"{where}.value must be a whole number of conversations (e.g. 3 for the third contact)")
     if name == "conversation.priority" or op in ("gte", "lte"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise Invalid(f"{where}.value must be a number for {op!r}")
@@ -123,6 +140,12 @@ def _checked_value(where: str, name: str, op: str, value: Any) -> Any:  # noqa: 
     if value is None:
         raise Invalid(f"{where}.value is missing")
     return value
+
+
+def _checked_window(where: str, days: Any) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
+        raise Invalid(f"{where}.window_days must be a whole number of days, 1–{MAX_WINDOW_DAYS}")
+    return days
 
 
 def _checked_zone(where: str, zone: Any) -> str:
@@ -160,7 +183,7 @@ def _holds(condition: dict[str, Any], facts: Facts) -> bool:  # noqa: PLR0911 - 
         start, end = (time.fromisoformat(v) for v in value)
         now = local.time().replace(tzinfo=None)
         return start <= now < end if start < end else (now >= start or now < end)
-    actual = _value_of(name, facts)
+    actual = facts.contact_counts.get(condition["window_days"], 0) if name == CONTACT_COUNT else _value_of(name, facts)
     if op == "exists":
         return actual not in (None, "")
     if op == "not_exists":
