@@ -31,6 +31,7 @@ from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role
 from okno.realtime.operators import events_after
 from okno.web.i18n import LOCALES, Translator, pick_locale
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
+from okno.web.service_admin import service_admin_view, service_context
 from okno.web.views import admin_view, conversation_view, profile_view, supervisor_view
 
 router = APIRouter(include_in_schema=False)
@@ -219,16 +220,29 @@ def _day_start(tz: str = "Europe/Moscow") -> datetime:
 # ---- administration --------------------------------------------------------------------------
 
 
-@router.get("/admin")
-async def administration(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+def _may_administer(operator: Operator) -> None:
     if operator.role not in (Role.admin.value, Role.supervisor.value):
         raise Forbidden("administration needs role admin or supervisor")
+
+
+@router.get("/admin")
+async def administration(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+    _may_administer(operator)
     view = await admin_view(session)
+    t = translator_for(request, operator)
     return render(
         request, "admin.html", operator,
         operators=view.operators, teams=view.teams, member_teams=view.member_teams,
-        **_people_labels(translator_for(request, operator)),
+        **_people_labels(t), **service_context(t, await service_admin_view(session)),
     )
+
+
+@router.get("/ui/admin/service")
+async def administration_service(request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+    """The service-process sections alone, re-read after a change made through the API."""
+    _may_administer(operator)
+    t = translator_for(request, operator)
+    return render(request, "_admin_service.html", operator, **service_context(t, await service_admin_view(session)))
 
 
 def _people_labels(t: Translator) -> dict:

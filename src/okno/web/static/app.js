@@ -14,8 +14,19 @@ async function call(method, url, body) {
   });
   if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw new Error((data && data.detail) || T.error || "error");
+  if (!response.ok) throw new Error(problem(data) || T.error || "error");
   return data;
+}
+
+// What a refused request says: okno's own errors carry one sentence in ``detail``; a body that
+// failed the schema carries FastAPI's list of {loc, msg}, shown as "field: reason" lines.
+function problem(data) {
+  const detail = data && data.detail;
+  if (!Array.isArray(detail)) return detail;
+  return detail.map((d) => {
+    const where = (d.loc || []).filter((part) => part !== "body").join(".");
+    return where ? `${where}: ${d.msg}` : d.msg;
+  }).join("\n");
 }
 
 async function fragment(url) {
@@ -568,141 +579,9 @@ function initSupervisor() {
   setInterval(() => quietly(refreshSupervisor()), 10000);
 }
 
-// ---- administration -------------------------------------------------------------------------
-
-async function loadChannels() {
-  const rows = $("#channel-rows");
-  if (!rows) return;
-  const { items } = await call("GET", "/api/v1/channels");
-  rows.innerHTML = items.map((c) => `<tr data-channel="${c.id}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
-    <td><code class="copy" title="${escapeHtml(c.webhook_url)}">${escapeHtml(c.webhook_url)}</code></td><td>${c.is_active ? "✓" : "—"}</td></tr>`).join("");
-}
-
-// A form field for each property of an adapter's JSON Schema (strings, numbers, booleans, lists of strings).
-function schemaFields(schema) {
-  const required = new Set(schema.required || []);
-  return Object.entries(schema.properties || {}).map(([name, prop]) => {
-    const type = prop.type || (prop.anyOf || []).map((p) => p.type).find((t) => t && t !== "null") || "string";
-    const label = escapeHtml(prop.title || name);
-    const help = prop.description ? `<span class="muted small">${escapeHtml(prop.description)}</span>` : "";
-    const req = required.has(name) ? "required" : "";
-    const secret = prop.format === "password" || prop.writeOnly || /secret|token|password/i.test(name);
-    if (type === "boolean") return `<label class="check"><input type="checkbox" name="${name}" data-type="boolean" ${prop.default ? "checked" : ""}> ${label} ${help}</label>`;
-    if (type === "array") return `<label>${label} <input name="${name}" data-type="array" ${req} placeholder="a, b"> ${help}</label>`;
-    const inputType = type === "integer" || type === "number" ? "number" : secret ? "password" : "text";
-    const value = prop.default !== undefined && prop.default !== null ? `value="${escapeHtml(prop.default)}"` : "";
-    const min = prop.minLength ? `minlength="${prop.minLength}"` : "";
-    return `<label>${label} <input type="${inputType}" name="${name}" data-type="${type}" ${req} ${min} ${value} autocomplete="off"> ${help}</label>`;
-  }).join("");
-}
-
-function configFromForm(fieldset) {
-  const config = {};
-  $$("input", fieldset).forEach((input) => {
-    const type = input.dataset.type;
-    if (type === "boolean") config[input.name] = input.checked;
-    else if (input.value === "") return;
-    else if (type === "array") config[input.name] = input.value.split(",").map((v) => v.trim()).filter(Boolean);
-    else if (type === "integer" || type === "number") config[input.name] = Number(input.value);
-    else config[input.name] = input.value;
-  });
-  return config;
-}
-
-async function loadCanned() {
-  const rows = $("#canned-rows");
-  if (!rows) return;
-  const teams = Object.fromEntries($$("#canned-form select[name=team_id] option").map((o) => [o.value, o.textContent]));
-  const { items } = await call("GET", "/api/v1/canned-answers");
-  rows.innerHTML = items.map((a) => `<tr><td><code>/${escapeHtml(a.shortcut)}</code></td><td>${escapeHtml(a.language)}</td>
-    <td>${escapeHtml(teams[a.team_id ?? ""] || "")}</td><td>${escapeHtml(a.title)}</td><td class="small">${escapeHtml(a.body)}</td></tr>`).join("");
-}
-
-async function initChannelForm() {
-  const form = $("#channel-form");
-  if (!form) return;
-  const { items } = await call("GET", "/api/v1/channels/kinds");
-  const kinds = Object.fromEntries(items.map((k) => [k.kind, k]));
-  const select = $("#channel-kind");
-  select.innerHTML = items.map((k) => `<option value="${k.kind}">${escapeHtml(k.title)}</option>`).join("");
-  const render = () => {
-    const kind = kinds[select.value];
-    $("#channel-config").innerHTML = `<legend>${escapeHtml(kind.title)}</legend>` + schemaFields(kind.config_schema);
-    $("#channel-kind-help").textContent = kind.config_schema.description || "";
-  };
-  select.addEventListener("change", render);
-  render();
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = $("#channel-error");
-    error.hidden = true;
-    try {
-      await call("POST", "/api/v1/channels", { kind: select.value, name: form.name.value, config: configFromForm($("#channel-config")) });
-      form.reset();
-      render();
-      await loadChannels();
-    } catch (e) { error.textContent = e.message; error.hidden = false; }
-  });
-}
-
-async function initAdmin() {
-  if (!$("#admin")) return;
-  initAdminControls();  // listeners first: the tables below load asynchronously
-  await loadChannels();
-  await loadCanned();
-  await initChannelForm();
-}
-
-function initAdminControls() {
-  const cannedForm = $("#canned-form");
-  cannedForm?.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const f = cannedForm;
-    try {
-      await call("POST", "/api/v1/canned-answers", {
-        shortcut: f.shortcut.value, language: f.language.value, title: f.title.value, body: f.body.value,
-        team_id: f.team_id.value ? Number(f.team_id.value) : null,
-      });
-      f.reset();
-      $("#canned-error").hidden = true;
-      await loadCanned();
-    } catch (e) { $("#canned-error").textContent = e.message; $("#canned-error").hidden = false; }
-  });
-  const submitJson = (formId, url, errorId, body) => {
-    const f = $(formId);
-    f?.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      try { await call("POST", url, body(f)); location.reload(); }
-      catch (e) { $(errorId).textContent = e.message; $(errorId).hidden = false; }
-    });
-  };
-  submitJson("#operator-form", "/api/v1/operators", "#operator-error", (f) => ({ name: f.name.value, email: f.email.value, password: f.password.value, role: f.role.value }));
-  submitJson("#team-form", "/api/v1/teams", "#team-error", (f) => ({ name: f.name.value }));
-  $$("[data-team-field]").forEach((field) => field.addEventListener("change", async () => {
-    const team = field.closest("[data-team]").dataset.team;
-    const name = field.dataset.teamField;
-    const value = field.type === "checkbox" ? field.checked : name === "escalation_team_id" ? (field.value ? Number(field.value) : null) : field.value;
-    try { await call("PATCH", `/api/v1/teams/${team}`, { [name]: value }); toast("✓"); }
-    catch (e) { toast(e.message, true); }
-  }));
-  $$("input[data-member]").forEach((box) => box.addEventListener("change", async () => {
-    const team = box.closest("[data-team]").dataset.team;
-    try {
-      if (box.checked) await call("POST", `/api/v1/teams/${team}/members`, { operator_id: Number(box.dataset.member) });
-      else await call("DELETE", `/api/v1/teams/${team}/members/${box.dataset.member}`);
-      toast("✓");
-    } catch (e) { box.checked = !box.checked; toast(e.message, true); }
-  }));
-  $$("input[data-experienced]").forEach((box) => box.addEventListener("change", async () => {
-    try { await call("PATCH", `/api/v1/operators/${box.dataset.experienced}`, { experienced: box.checked }); toast("✓"); }
-    catch (e) { box.checked = !box.checked; toast(e.message, true); }
-  }));
-}
-
 document.addEventListener("DOMContentLoaded", () => {
   initLogin();
   initHeader();
-  initAdmin();
   initInbox();
   initStream();
   initKeys();

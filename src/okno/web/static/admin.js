@@ -1,0 +1,394 @@
+// okno administration page: channels, operators, canned answers, teams, and the service process
+// (statuses and reasons, routing rules, SLA calendars and policies, automation rules). Every
+// change goes through the public JSON API; the API's reasons for refusing are shown next to the
+// form that caused them. Loaded after app.js, whose helpers ($, call, fragment, toast…) it uses.
+"use strict";
+
+const A = window.OKNO_ADMIN_I18N || {};
+
+
+async function loadChannels() {
+  const rows = $("#channel-rows");
+  if (!rows) return;
+  const { items } = await call("GET", "/api/v1/channels");
+  rows.innerHTML = items.map((c) => `<tr data-channel="${c.id}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
+    <td><code class="copy" title="${escapeHtml(c.webhook_url)}">${escapeHtml(c.webhook_url)}</code></td><td>${c.is_active ? "✓" : "—"}</td></tr>`).join("");
+}
+
+// A form field for each property of an adapter's JSON Schema (strings, numbers, booleans, lists of strings).
+function schemaFields(schema) {
+  const required = new Set(schema.required || []);
+  return Object.entries(schema.properties || {}).map(([name, prop]) => {
+    const type = prop.type || (prop.anyOf || []).map((p) => p.type).find((t) => t && t !== "null") || "string";
+    const label = escapeHtml(prop.title || name);
+    const help = prop.description ? `<span class="muted small">${escapeHtml(prop.description)}</span>` : "";
+    const req = required.has(name) ? "required" : "";
+    const secret = prop.format === "password" || prop.writeOnly || /secret|token|password/i.test(name);
+    if (type === "boolean") return `<label class="check"><input type="checkbox" name="${name}" data-type="boolean" ${prop.default ? "checked" : ""}> ${label} ${help}</label>`;
+    if (type === "array") return `<label>${label} <input name="${name}" data-type="array" ${req} placeholder="a, b"> ${help}</label>`;
+    const inputType = type === "integer" || type === "number" ? "number" : secret ? "password" : "text";
+    const value = prop.default !== undefined && prop.default !== null ? `value="${escapeHtml(prop.default)}"` : "";
+    const min = prop.minLength ? `minlength="${prop.minLength}"` : "";
+    return `<label>${label} <input type="${inputType}" name="${name}" data-type="${type}" ${req} ${min} ${value} autocomplete="off"> ${help}</label>`;
+  }).join("");
+}
+
+function configFromForm(fieldset) {
+  const config = {};
+  $$("input", fieldset).forEach((input) => {
+    const type = input.dataset.type;
+    if (type === "boolean") config[input.name] = input.checked;
+    else if (input.value === "") return;
+    else if (type === "array") config[input.name] = input.value.split(",").map((v) => v.trim()).filter(Boolean);
+    else if (type === "integer" || type === "number") config[input.name] = Number(input.value);
+    else config[input.name] = input.value;
+  });
+  return config;
+}
+
+async function loadCanned() {
+  const rows = $("#canned-rows");
+  if (!rows) return;
+  const teams = Object.fromEntries($$("#canned-form select[name=team_id] option").map((o) => [o.value, o.textContent]));
+  const { items } = await call("GET", "/api/v1/canned-answers");
+  rows.innerHTML = items.map((a) => `<tr><td><code>/${escapeHtml(a.shortcut)}</code></td><td>${escapeHtml(a.language)}</td>
+    <td>${escapeHtml(teams[a.team_id ?? ""] || "")}</td><td>${escapeHtml(a.title)}</td><td class="small">${escapeHtml(a.body)}</td></tr>`).join("");
+}
+
+async function initChannelForm() {
+  const form = $("#channel-form");
+  if (!form) return;
+  const { items } = await call("GET", "/api/v1/channels/kinds");
+  const kinds = Object.fromEntries(items.map((k) => [k.kind, k]));
+  const select = $("#channel-kind");
+  select.innerHTML = items.map((k) => `<option value="${k.kind}">${escapeHtml(k.title)}</option>`).join("");
+  const render = () => {
+    const kind = kinds[select.value];
+    $("#channel-config").innerHTML = `<legend>${escapeHtml(kind.title)}</legend>` + schemaFields(kind.config_schema);
+    $("#channel-kind-help").textContent = kind.config_schema.description || "";
+  };
+  select.addEventListener("change", render);
+  render();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("#channel-error");
+    error.hidden = true;
+    try {
+      await call("POST", "/api/v1/channels", { kind: select.value, name: form.name.value, config: configFromForm($("#channel-config")) });
+      form.reset();
+      render();
+      await loadChannels();
+    } catch (e) { error.textContent = e.message; error.hidden = false; }
+  });
+}
+
+async function initAdmin() {
+  if (!$("#admin")) return;
+  initAdminControls();  // listeners first: the tables below load asynchronously
+  await loadChannels();
+  await loadCanned();
+  await initChannelForm();
+}
+
+function initAdminControls() {
+  const cannedForm = $("#canned-form");
+  cannedForm?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = cannedForm;
+    try {
+      await call("POST", "/api/v1/canned-answers", {
+        shortcut: f.shortcut.value, language: f.language.value, title: f.title.value, body: f.body.value,
+        team_id: f.team_id.value ? Number(f.team_id.value) : null,
+      });
+      f.reset();
+      $("#canned-error").hidden = true;
+      await loadCanned();
+    } catch (e) { $("#canned-error").textContent = e.message; $("#canned-error").hidden = false; }
+  });
+  const submitJson = (formId, url, errorId, body) => {
+    const f = $(formId);
+    f?.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try { await call("POST", url, body(f)); location.reload(); }
+      catch (e) { $(errorId).textContent = e.message; $(errorId).hidden = false; }
+    });
+  };
+  submitJson("#operator-form", "/api/v1/operators", "#operator-error", (f) => ({ name: f.name.value, email: f.email.value, password: f.password.value, role: f.role.value }));
+  submitJson("#team-form", "/api/v1/teams", "#team-error", (f) => ({ name: f.name.value }));
+  $$("[data-team-field]").forEach((field) => field.addEventListener("change", async () => {
+    const team = field.closest("[data-team]").dataset.team;
+    const name = field.dataset.teamField;
+    const value = field.type === "checkbox" ? field.checked : name.endsWith("_id") ? (field.value ? Number(field.value) : null) : field.value;
+    try { await call("PATCH", `/api/v1/teams/${team}`, { [name]: value }); toast("✓"); }
+    catch (e) { toast(e.message, true); }
+  }));
+  $$("input[data-member]").forEach((box) => box.addEventListener("change", async () => {
+    const team = box.closest("[data-team]").dataset.team;
+    try {
+      if (box.checked) await call("POST", `/api/v1/teams/${team}/members`, { operator_id: Number(box.dataset.member) });
+      else await call("DELETE", `/api/v1/teams/${team}/members/${box.dataset.member}`);
+      toast("✓");
+    } catch (e) { box.checked = !box.checked; toast(e.message, true); }
+  }));
+  $$("input[data-experienced]").forEach((box) => box.addEventListener("change", async () => {
+    try { await call("PATCH", `/api/v1/operators/${box.dataset.experienced}`, { experienced: box.checked }); toast("✓"); }
+    catch (e) { box.checked = !box.checked; toast(e.message, true); }
+  }));
+}
+
+// ---- the service process ----------------------------------------------------------------------
+
+const FIELDS = JSON.parse(document.getElementById("condition-fields")?.textContent || '{"fields": [], "ops": {}}');
+const LIST_OPS = ["in", "not_in", "contains", "not_contains"];
+const COUNTED = "contact_count_same_reason"; // the customer's Nth contact about one reason, within window_days
+const words = (text) => text.split(",").map((v) => v.trim()).filter(Boolean);
+
+// Re-reads the sections after a change: lists are replaced, the options of every select that
+// names teams, calendars or policies follow; forms being filled in are left alone.
+async function refreshService() {
+  const html = await fragment("/ui/admin/service");
+  if (html === null) return;
+  const fresh = document.createElement("template");
+  fresh.innerHTML = html;
+  $$("#service-admin [data-swap]").forEach((el) => {
+    const next = $(`[data-swap="${el.dataset.swap}"]`, fresh.content);
+    if (next) el.replaceWith(next);
+  });
+  const options = $("#service-options", fresh.content)?.content;
+  $$("select[data-options]").forEach((select) => {
+    const source = options && $(`select[data-options="${select.dataset.options}"]`, options);
+    if (!source) return;
+    const chosen = select.value;
+    select.innerHTML = source.innerHTML;
+    select.value = $(`option[value="${chosen}"]`, select) ? chosen : "";
+  });
+}
+
+// The API words its refusals as "<where> <what is wrong>", e.g. "conditions[0].value is not a
+// valid regular expression: …" or "weekly.mon[0] has a time that is not HH:MM". The message is
+// shown under the form and the field it names (the longest matching data-path) is marked.
+function showError(form, error) {
+  const box = $(`#${form.id}-error`);
+  box.textContent = error.message;
+  box.hidden = false;
+  const where = error.path || (error.message.match(/^[a-z_]+(?:\.[a-z_]+|\[\d+\])*/i) || [""])[0];
+  const fits = (path) => where === path || where.startsWith(path + ".") || where.startsWith(path + "[");
+  const candidates = $$("[data-path]", form).filter((el) => fits(el.dataset.path));
+  const longest = Math.max(0, ...candidates.map((el) => el.dataset.path.length));
+  const marked = candidates.filter((el) => el.dataset.path.length === longest);
+  marked.forEach((el) => {
+    el.classList.add("invalid");
+    if (el.matches("input, select, textarea")) { el.setAttribute("aria-invalid", "true"); el.setAttribute("aria-errormessage", box.id); }
+  });
+  const first = marked[0];
+  (first?.matches("input, select, textarea") ? first : first && $("input, select, textarea", first))?.focus();
+}
+
+function clearErrors(form) {
+  $(`#${form.id}-error`).hidden = true;
+  $$(".invalid", form).forEach((el) => { el.classList.remove("invalid"); el.removeAttribute("aria-invalid"); el.removeAttribute("aria-errormessage"); });
+}
+
+function serviceForm(id, send) {
+  const form = $(`#${id}`);
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const button = $("button[type=submit]", form);
+    button.disabled = true;
+    try {
+      await send(form);
+      form.reset();
+      $$(".condition-rows", form).forEach((rows) => { rows.innerHTML = ""; });
+      await refreshService();
+      toast("✓");
+    } catch (error) {
+      showError(form, error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// ---- conditions: one row per {field, op, value}, the same for routing and automation rules
+
+function conditionRow() {
+  const row = document.createElement("div");
+  row.className = "condition row-fields";
+  const fields = FIELDS.fields.map((f) => `<option value="${escapeHtml(f.key)}">${escapeHtml(f.label)}</option>`).join("");
+  row.innerHTML = `<select class="cond-field" aria-label="${escapeHtml(A.field)}">${fields}</select>
+    <input class="cond-attr" aria-label="${escapeHtml(A.attribute)}" placeholder="vip_tier" size="12">
+    <select class="cond-op" aria-label="${escapeHtml(A.operator)}"></select>
+    <input class="cond-value" aria-label="${escapeHtml(A.value)}" size="28">
+    <input type="time" class="cond-from" aria-label="${escapeHtml(A.from)}" value="09:00">
+    <input type="time" class="cond-to" aria-label="${escapeHtml(A.to)}" value="18:00">
+    <input class="cond-tz" aria-label="${escapeHtml(A.timezone)}" value="Europe/Moscow" list="time-zones" size="16">
+    <input type="number" class="cond-window" aria-label="${escapeHtml(A.window_days)}" title="${escapeHtml(A.window_days)}" value="30" min="1" max="365" size="4">
+    <button type="button" class="link danger" data-remove-condition aria-label="${escapeHtml(A.remove)}">×</button>`;
+  fitRow(row);
+  return row;
+}
+
+// shows the inputs the chosen field and operator take
+function fitRow(row) {
+  const field = FIELDS.fields.find((f) => f.key === $(".cond-field", row).value) || { key: "", ops: [] };
+  const op = $(".cond-op", row);
+  const chosen = op.value;
+  op.innerHTML = field.ops.map((o) => `<option value="${o}">${escapeHtml(FIELDS.ops[o] || o)}</option>`).join("");
+  if (field.ops.includes(chosen)) op.value = chosen;
+  const timed = field.key === "time";
+  $(".cond-attr", row).hidden = field.key !== "customer.";
+  $(".cond-from", row).hidden = !timed;
+  $(".cond-to", row).hidden = !timed;
+  $(".cond-tz", row).hidden = !(timed || field.key === "weekday");
+  $(".cond-window", row).hidden = field.key !== COUNTED;
+  const value = $(".cond-value", row);
+  value.hidden = timed || op.value === "exists" || op.value === "not_exists";
+  value.placeholder = field.key === "weekday" ? A.weekday_hint : LIST_OPS.includes(op.value) ? A.list_hint : "";
+}
+
+function numberRows(rows) {
+  $$(".condition", rows).forEach((row, index) => { row.dataset.path = `conditions[${index}]`; });
+}
+
+function conditionFrom(row) {
+  const key = $(".cond-field", row).value;
+  const field = key === "customer." ? key + $(".cond-attr", row).value.trim() : key;
+  const op = $(".cond-op", row).value;
+  const condition = { field, op };
+  if (op === "exists" || op === "not_exists") return condition;
+  if (key === "time" || key === "weekday") condition.timezone = $(".cond-tz", row).value.trim();
+  if (key === COUNTED) condition.window_days = Number($(".cond-window", row).value || 30);
+  if (key === "time") { condition.value = [$(".cond-from", row).value, $(".cond-to", row).value]; return condition; }
+  const raw = $(".cond-value", row).value.trim();
+  const numeric = key === COUNTED || key === "channel.id" || key === "conversation.priority" || op === "gte" || op === "lte";
+  const scalar = (v) => {
+    if (numeric && v !== "" && !Number.isNaN(Number(v))) return Number(v);
+    if (key === "customer." && (v === "true" || v === "false")) return v === "true";
+    return v;
+  };
+  if (key === "weekday") condition.value = words(raw).map((d) => d.toLowerCase());
+  else if (LIST_OPS.includes(op)) condition.value = words(raw).map(scalar);
+  else if (op === "matches") condition.value = raw;
+  else condition.value = scalar(raw);
+  return condition;
+}
+
+const conditionsOf = (form) => $$(".condition", form).map(conditionFrom);
+
+// ---- the forms
+
+const label = (f) => ({ ru: f.label_ru.value, en: f.label_en.value });
+
+function initServiceForms() {
+  serviceForm("status-form", (f) => call("POST", "/api/v1/statuses", { key: f.key.value, type: f.type.value, label: label(f) }));
+  serviceForm("reason-form", (f) => call("POST", "/api/v1/reasons", { key: f.key.value, label: label(f) }));
+  serviceForm("routing-form", (f) => {
+    const actions = {};
+    if (f.team_id.value) actions.team_id = Number(f.team_id.value);
+    if (f.priority.value !== "") actions.priority = Number(f.priority.value);
+    if (f.sla_policy_id.value) actions.sla_policy_id = Number(f.sla_policy_id.value);
+    if (words(f.tags.value).length) actions.tags = words(f.tags.value);
+    if (words(f.skills.value).length) actions.skills = words(f.skills.value);
+    return call("POST", "/api/v1/routing/rules", {
+      name: f.name.value, events: $$("input[name=events]:checked", f).map((box) => box.value),
+      conditions: conditionsOf(f), actions, stop: f.stop.checked, enabled: f.enabled.checked,
+    });
+  });
+  serviceForm("calendar-form", (f) => {
+    const weekly = {};
+    $$("input[data-day]", f).forEach((input) => {
+      const intervals = words(input.value).map((part) => part.split(/\s*[–—-]\s*/));
+      if (intervals.length) weekly[input.dataset.day] = intervals;
+    });
+    const holidays = f.holidays.value.split(/[\s,;]+/).filter(Boolean);
+    return call("POST", "/api/v1/calendars", { name: f.name.value, timezone: f.timezone.value.trim(), weekly, holidays });
+  });
+  serviceForm("policy-form", (f) => {
+    const targets = {};
+    $$("input[data-target]", f).forEach((input) => {
+      if (input.value === "") return;
+      const [priority, metric] = input.dataset.target.split(".");
+      (targets[priority] ||= {})[metric] = Number(input.value);
+    });
+    return call("POST", "/api/v1/sla/policies", {
+      name: f.name.value, targets, warning_minutes: Number(f.warning_minutes.value || 0), is_default: f.is_default.checked,
+    });
+  });
+  serviceForm("automation-form", (f) => {
+    let actions;
+    try { actions = JSON.parse(f.actions.value); } catch (e) {
+      throw Object.assign(new Error((A.not_json || "%(reason)s").replace("%(reason)s", e.message)), { path: "actions" });
+    }
+    return call("POST", "/api/v1/automation/rules", {
+      name: f.name.value, event: f.event.value, conditions: conditionsOf(f), actions, enabled: f.enabled.checked,
+    });
+  });
+}
+
+// ---- changes made in the lists: toggles, order, deletion
+
+const RULES = { routing: "/api/v1/routing/rules", automation: "/api/v1/automation/rules" };
+
+async function change(method, url, body) {
+  try { await call(method, url, body); toast("✓"); } catch (e) { toast(e.message, true); }
+  await refreshService();
+}
+
+// swaps a routing rule with its neighbour (positions equal: it goes just before or after it)
+async function moveRule(row, step) {
+  const rows = $$("tr[data-routing-rule]");
+  const other = rows[rows.indexOf(row) + step];
+  if (!other) return;
+  const mine = Number(row.dataset.position);
+  const theirs = Number(other.dataset.position);
+  const [next, otherNext] = mine !== theirs ? [theirs, mine] : [theirs + step, theirs];
+  try {
+    await call("PATCH", `${RULES.routing}/${row.dataset.routingRule}`, { position: next });
+    await call("PATCH", `${RULES.routing}/${other.dataset.routingRule}`, { position: otherNext });
+  } catch (e) { toast(e.message, true); }
+  await refreshService();
+}
+
+function initServiceLists() {
+  const root = $("#service-admin");
+  if (!root) return;
+  root.addEventListener("change", (event) => {
+    const el = event.target;
+    if (el.matches(".cond-field, .cond-op")) fitRow(el.closest(".condition"));
+    else if (el.dataset.statusType) change("PATCH", `/api/v1/statuses/${el.dataset.statusType}`, { type: el.value });
+    else if (el.dataset.reasonActive) change("PATCH", `/api/v1/reasons/${el.dataset.reasonActive}`, { active: el.checked });
+    else if (el.dataset.policyDefault) change("PATCH", `/api/v1/sla/policies/${el.dataset.policyDefault}`, { is_default: el.checked });
+    else if (el.dataset.ruleEnabled) {
+      const [kind, id] = el.dataset.ruleEnabled.split("/");
+      change("PATCH", `${RULES[kind]}/${id}`, { enabled: el.checked });
+    }
+  });
+  root.addEventListener("click", (event) => {
+    const el = event.target.closest("button");
+    if (!el) return;
+    if (el.matches("[data-add-condition]")) {
+      const rows = $(".condition-rows", el.closest("fieldset"));
+      rows.append(conditionRow());
+      numberRows(rows);
+      $(".cond-field", rows.lastElementChild).focus();
+    } else if (el.matches("[data-remove-condition]")) {
+      const rows = el.closest(".condition-rows");
+      el.closest(".condition").remove();
+      numberRows(rows);
+    } else if (el.dataset.move) {
+      moveRule(el.closest("tr"), Number(el.dataset.move));
+    } else if (el.dataset.deleteRule) {
+      if (!confirm((A.confirm_delete || "%(name)s").replace("%(name)s", el.dataset.name))) return;
+      const [kind, id] = el.dataset.deleteRule.split("/");
+      change("DELETE", `${RULES[kind]}/${id}`);
+    }
+  });
+  initServiceForms();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  initAdmin();
+  initServiceLists();
+});
