@@ -235,7 +235,9 @@ class Describer:
             whom += [teams.get(action["team_id"], str(action["team_id"]))] if action.get("team_id") is not None else []
             return label, ", ".join(whom)
         if kind == "escalate":
-            return label, f"{teams.get(action.get('team_id'), str(action.get('team_id')))}: {action.get('comment', '')}"
+            team_id = action.get("team_id")
+            to = self.t.gettext("up the team's escalation path") if team_id is None else teams.get(team_id, str(team_id))
+            return label, f"{to}: {action.get('comment', '')}"
         if kind == "add_note":
             return label, str(action.get("text", ""))
         if kind == "send_canned_answer":
