@@ -163,3 +163,71 @@ async def test_attachments_show_as_images_players_contacts_and_file_links(client
     assert f'<audio controls preload="none" src="/api/v1/messages/{message_id}/attachments/1"' in html and "7 s" in html
     assert "📇 Анна +79160001122" in html
     assert f'href="/api/v1/messages/{message_id}/attachments/3"' in html and "акт.pdf" in html and "(20 KB)" in html
+
+
+async def test_the_admin_page_shows_the_service_process_in_readable_form(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    team = (await client.post("/api/v1/teams", json={"name": "VIP-линия"}, headers=headers)).json()
+    calendar = await client.post(
+        "/api/v1/calendars",
+        json={"name": "Москва 9–18", "timezone": "Europe/Moscow", "weekly": {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}, "holidays": ["2026-12-31"]},
+        headers=headers,
+    )
+    assert calendar.status_code == 201, calendar.text
+    policy = await client.post("/api/v1/sla/policies", json={"name": "VIP", "targets": {"urgent": {"first_response": 90}}, "is_default": True}, headers=headers)
+    assert policy.status_code == 201, policy.text
+    rule = {
+        "name": "Золотые клиенты",
+        "conditions": [{"field": "customer.vip_tier", "op": "eq", "value": "gold"}, {"field": "message.text", "op": "matches", "value": "возврат|refund"}],
+        "actions": {"team_id": team["id"], "priority": 3, "tags": ["vip"], "sla_policy_id": policy.json()["id"]},
+    }
+    assert (await client.post("/api/v1/routing/rules", json=rule, headers=headers)).status_code == 201
+    automation = {"name": "Эскалация просрочки", "event": "sla.breached", "actions": [{"type": "add_tags", "tags": ["late"]}, {"type": "call_later", "url": "x"}]}
+    refused = await client.post("/api/v1/automation/rules", json=automation, headers=headers)
+    assert refused.status_code == 422 and "actions[1].type" in refused.json()["detail"]  # what the page shows beside its form
+    automation["actions"] = [automation["actions"][0], {"type": "escalate", "comment": "SLA нарушен"}]
+    assert (await client.post("/api/v1/automation/rules", json=automation, headers=headers)).status_code == 201
+
+    admin = await make_operator(ctx, role="admin", name="Админ")
+    await _sign_in(client, admin["email"])
+    page = await client.get("/admin")
+    assert page.status_code == 200
+    for heading in ("Статусы и причины закрытия", "Правила маршрутизации", "Календари рабочего времени", "Политики SLA", "Правила автоматизации"):
+        assert heading in page.text
+    for form in ("status-form", "reason-form", "routing-form", "calendar-form", "policy-form", "automation-form"):
+        assert f'id="{form}"' in page.text
+    text = page.text
+    assert "Атрибут клиента vip_tier" in text and "<code>gold</code>" in text
+    assert "соответствует регулярному выражению" in text and "<code>возврат|refund</code>" in text
+    assert "<span class=\"muted\">Группа:</span> VIP-линия" in text and "<span class=\"muted\">Приоритет:</span> Срочный" in text  # names, not ids
+    assert "09:00–18:00" in text and "2026-12-31" in text
+    assert "1 ч 30 мин" in text  # the 90-minute target, exact
+    assert "срок SLA нарушен" in text and "Добавить теги" in text and "late" in text
+    assert "выше по пути эскалации группы: SLA нарушен" in text  # an escalation without a team goes one step up
+
+    # the fragment the page re-reads after a change, in the operator's language
+    await client.post("/ui/preferences/language", json={"locale": "en"}, headers=WEB)
+    fragment = await client.get("/ui/admin/service")
+    assert fragment.status_code == 200 and 'data-swap="routing-rules"' in fragment.text
+    assert "Customer attribute vip_tier" in fragment.text and "1 hr 30 min" in fragment.text
+
+
+async def test_operators_may_not_open_the_admin_page_and_supervisors_only_look(client, ctx) -> None:
+    operator = await make_operator(ctx)
+    await _sign_in(client, operator["email"])
+    assert (await client.get("/admin")).status_code == 403
+    assert (await client.get("/ui/admin/service")).status_code == 403
+    supervisor = await make_operator(ctx, role="supervisor")
+    await _sign_in(client, supervisor["email"])
+    page = await client.get("/admin")
+    assert page.status_code == 200 and "Правила маршрутизации" in page.text
+    assert 'id="routing-form"' not in page.text and 'id="calendar-form"' not in page.text
+    assert (await client.post("/api/v1/routing/rules", json={"name": "x", "actions": {"priority": 1}}, headers=WEB)).status_code == 403
+
+
+def test_the_condition_builder_offers_what_the_routing_rules_accept() -> None:
+    from okno.routing import matching
+    from okno.web.service_admin import CONDITION_FIELDS
+
+    offered = {field: set(ops) for field, (_label, ops) in CONDITION_FIELDS.items()}
+    assert offered == {**{f: set(ops) for f, ops in matching._OPS_BY_FIELD.items()}, "customer.": set(matching._CUSTOMER_OPS)}

@@ -1,0 +1,119 @@
+"""An admin sets up the service process on the admin page: a business-hours calendar and an SLA
+policy, a routing rule built from conditions, an automation rule — and reads the API's reason
+beside the form whenever the input is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import expect
+from sqlalchemy import select
+
+from okno.models import AutomationRule, BusinessHours, RoutingRule, SlaPolicy
+from tests.browser.test_operator_ui import _sign_in
+from tests.conftest import LoopbackServer
+from tests.factories import admin_headers, make_operator
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client, ctx, browser) -> None:
+    headers = await admin_headers(ctx, client)
+    team = (await client.post("/api/v1/teams", json={"name": "VIP-линия"}, headers=headers)).json()
+    fallback = {"name": "Все остальные", "actions": {"priority": 1}, "stop": False}
+    assert (await client.post("/api/v1/routing/rules", json=fallback, headers=headers)).status_code == 201
+    admin = await make_operator(ctx, name="Админ", role="admin")
+    async with LoopbackServer(app) as okno:
+        page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await page.goto(f"{okno.url}/admin")
+
+        # a calendar: a time that does not exist is refused, the Monday field is marked
+        calendar = page.get_by_test_id("calendar-form")
+        await calendar.get_by_label("Название").fill("Москва 9–18")
+        await calendar.get_by_label("Понедельник").fill("09:00–25:00")
+        await calendar.get_by_label("Праздники").fill("2026-12-31")
+        await calendar.get_by_role("button", name="Добавить календарь").click()
+        await expect(page.locator("#calendar-form-error")).to_contain_text("weekly.mon[0] has a time that is not HH:MM")
+        await expect(calendar.get_by_label("Понедельник")).to_have_attribute("aria-invalid", "true")
+        await calendar.get_by_label("Понедельник").fill("09:00–18:00")
+        await calendar.get_by_role("button", name="Добавить календарь").click()
+        await expect(page.get_by_test_id("calendars-table")).to_contain_text("Москва 9–18")
+        await expect(page.locator("#calendar-form-error")).to_be_hidden()
+        await expect(calendar.get_by_label("Понедельник")).not_to_have_attribute("aria-invalid", "true")
+
+        # a policy: 60 business minutes to the first reply on urgent conversations, the default
+        policy = page.get_by_test_id("policy-form")
+        await policy.get_by_label("Название").fill("Стандарт")
+        await policy.get_by_label("Срочный: Первый ответ").fill("60")
+        await policy.get_by_label("Срочный: Решение").fill("480")
+        await policy.get_by_label("Политика по умолчанию").check()
+        await policy.get_by_role("button", name="Добавить политику").click()
+        policies = page.get_by_test_id("policies-table")
+        await expect(policies).to_contain_text("Стандарт")
+        await expect(policies).to_contain_text("8 ч")
+
+        # a routing rule from conditions: a broken regular expression is refused with the reason
+        routing = page.get_by_test_id("routing-form")
+        await routing.get_by_label("Название").fill("VIP")
+        await routing.get_by_role("button", name="Добавить условие").click()
+        first = routing.locator(".condition").nth(0)
+        await first.get_by_label("Поле").select_option(label="Атрибут клиента")
+        await first.get_by_label("Атрибут").fill("vip_tier")
+        await first.get_by_label("Значение").fill("gold")
+        await routing.get_by_role("button", name="Добавить условие").click()
+        second = routing.locator(".condition").nth(1)
+        await second.get_by_label("Поле").select_option(label="Текст сообщения")
+        await second.get_by_label("Оператор").select_option(label="соответствует регулярному выражению")
+        await second.get_by_label("Значение").fill("возврат(")
+        await routing.get_by_label("Группа").select_option(label="VIP-линия")
+        await routing.get_by_label("Приоритет").select_option(label="Срочный")
+        await routing.get_by_label("Политика SLA").select_option(label="Стандарт")  # created a moment ago, no reload
+        await routing.get_by_role("button", name="Добавить правило маршрутизации").click()
+        await expect(page.locator("#routing-form-error")).to_contain_text("conditions[1].value is not a valid regular expression")
+        await expect(second).to_have_class("condition row-fields invalid")
+        await second.get_by_label("Значение").fill("возврат|refund")
+        await routing.get_by_role("button", name="Добавить правило маршрутизации").click()
+        rules = page.get_by_test_id("routing-table")
+        vip_row = rules.locator("tr", has_text="VIP-линия")
+        await expect(vip_row).to_contain_text("Атрибут клиента vip_tier равно gold")
+        await expect(vip_row).to_contain_text("возврат|refund")
+        await expect(vip_row).to_contain_text("Политика SLA: Стандарт")
+        await page.get_by_role("button", name="Выше: VIP").click()  # the VIP rule now runs first
+        await expect(rules.locator("tr[data-routing-rule]").first).to_contain_text("VIP-линия")
+
+        # an automation rule: actions as JSON, bad JSON and an unknown action type are both explained
+        automation = page.get_by_test_id("automation-form")
+        await automation.get_by_label("Название").fill("Просрочка")
+        await automation.get_by_label("Когда").select_option(label="срок SLA нарушен")
+        await automation.get_by_label("Действия (JSON)").fill('[{"type": "add_tags", "tags": ["late"]')
+        await automation.get_by_role("button", name="Добавить правило автоматизации").click()
+        await expect(page.locator("#automation-form-error")).to_contain_text("не корректный JSON")
+        await automation.get_by_label("Действия (JSON)").fill('[{"type": "add_tags", "tags": ["late"]}, {"type": "shout"}]')
+        await automation.get_by_role("button", name="Добавить правило автоматизации").click()
+        await expect(page.locator("#automation-form-error")).to_contain_text("actions[1].type must be one of")
+        await automation.get_by_label("Действия (JSON)").fill(f'[{{"type": "add_tags", "tags": ["late"]}}, {{"type": "escalate", "team_id": {team["id"]}, "comment": "SLA"}}]')
+        await automation.get_by_role("button", name="Добавить правило автоматизации").click()
+        automations = page.get_by_test_id("automation-table")
+        await expect(automations).to_contain_text("срок SLA нарушен")
+        await expect(automations).to_contain_text("Добавить теги: late")
+        await page.get_by_label("Включено: Просрочка").uncheck()
+        await expect(page.locator("#toast")).to_have_text("✓")
+        await page.set_viewport_size({"width": 1280, "height": 4000})  # the page scrolls inside <main>: make room for it all
+        await page.get_by_test_id("routing-section").screenshot(path=str(SCREENSHOTS / "admin-routing.png"))
+        await page.get_by_test_id("sla-section").screenshot(path=str(SCREENSHOTS / "admin-sla.png"))
+        await page.set_viewport_size({"width": 1280, "height": 900})
+
+        await page.get_by_test_id("routing-table").get_by_role("button", name="Удалить").last.click()  # confirmed
+        await expect(rules).not_to_contain_text("Все остальные")
+
+    async with ctx.db.reading() as session:
+        hours = await session.scalar(select(BusinessHours))
+        assert hours.weekly["mon"] == [["09:00", "18:00"]] and hours.holidays == ["2026-12-31"]
+        assert (await session.scalar(select(SlaPolicy))).targets == {"urgent": {"first_response": 60, "resolution": 480}}
+        [rule] = (await session.scalars(select(RoutingRule))).all()
+        assert rule.name == "VIP" and rule.actions["team_id"] == team["id"] and rule.actions["priority"] == 3
+        assert rule.conditions[1] == {"field": "message.text", "op": "matches", "value": "возврат|refund"}
+        automation_rule = await session.scalar(select(AutomationRule))
+        assert automation_rule.event == "sla.breached" and automation_rule.enabled is False
