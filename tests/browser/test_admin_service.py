@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from okno.models import AutomationRule, BusinessHours, RoutingRule, SlaPolicy
+from okno.models import AutomationRule, BusinessHours, ClosingReason, RoutingRule, SlaPolicy, StatusDefinition
 from tests.browser.test_operator_ui import _sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_operator
@@ -28,6 +28,29 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         page.on("dialog", lambda dialog: dialog.accept())
         await _sign_in(page, okno.url, admin["email"], admin["password"])
         await page.goto(f"{okno.url}/admin")
+
+        # a status of the admin's own (its type still changeable) and a closing reason, switched off
+        status = page.get_by_test_id("status-form")
+        await status.get_by_label("Ключ").fill("waiting_parts")
+        await status.get_by_label("Тип").select_option("on_hold")
+        await status.get_by_label("Русский").fill("Ждём запчасти")
+        await status.get_by_label("Английский").fill("Waiting for parts")
+        await status.get_by_role("button").click()
+        await expect(page.get_by_test_id("statuses-table")).to_contain_text("Ждём запчасти")
+        await page.get_by_label("Тип: waiting_parts").select_option("pending")
+        await expect(page.locator("#toast")).to_have_text("✓")
+        reason = page.get_by_test_id("reason-form")
+        await reason.get_by_label("Ключ").fill("duplicate")
+        await reason.get_by_label("Русский").fill("Дубль")
+        await reason.get_by_label("Английский").fill("Duplicate")
+        await reason.get_by_role("button").click()
+        await expect(page.get_by_test_id("reasons-table")).to_contain_text("Дубль")
+        for name in ("Ключ", "Русский", "Английский"):
+            await reason.get_by_label(name).fill("duplicate")
+        await reason.get_by_role("button").click()
+        await expect(page.locator("#reason-form-error")).to_contain_text("reason 'duplicate' already exists")
+        await page.get_by_label("Используется: duplicate").uncheck()
+        await expect(page.get_by_label("Используется: duplicate")).not_to_be_checked()
 
         # a calendar: a time that does not exist is refused, the Monday field is marked
         calendar = page.get_by_test_id("calendar-form")
@@ -109,6 +132,8 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await expect(rules).not_to_contain_text("Все остальные")
 
     async with ctx.db.reading() as session:
+        assert (await session.get(StatusDefinition, "waiting_parts")).type == "pending"
+        assert (await session.get(ClosingReason, "duplicate")).active is False
         hours = await session.scalar(select(BusinessHours))
         assert hours.weekly["mon"] == [["09:00", "18:00"]] and hours.holidays == ["2026-12-31"]
         assert (await session.scalar(select(SlaPolicy))).targets == {"urgent": {"first_response": 60, "resolution": 480}}
