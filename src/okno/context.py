@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from okno.automation.webhook_worker import WebhookCallWorker
 from okno.bus.inprocess import InProcessBus
 from okno.bus.relay import OutboxRelay
 from okno.channels.adapters.widget.streams import VisitorHub
@@ -41,6 +42,7 @@ class AppContext:
     visitor_hub: VisitorHub
     intake: WebhookIntake
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
+    webhook_calls: WebhookCallWorker | None = None  # automation rules' call_webhook jobs
     workers: dict[str, LoopWorker] = field(default_factory=dict)
     operator_feed: OperatorFeed = field(default_factory=OperatorFeed)
 
@@ -60,6 +62,8 @@ class AppContext:
         }
         if self.timers is not None:
             self.workers["timers"] = LoopWorker("timers", self.timers.drain_once, poll_seconds=poll)
+        if self.webhook_calls is not None:
+            self.workers["webhook_calls"] = LoopWorker("webhook_calls", self.webhook_calls.drain_once, poll_seconds=poll)
         for worker in self.workers.values():
             worker.start()
 
@@ -70,6 +74,7 @@ class AppContext:
             + (await self.relay.drain_once())
             + (await self.delivery.drain_once())
             + (await self.timers.drain_once() if self.timers is not None else 0)
+            + (await self.webhook_calls.drain_once() if self.webhook_calls is not None else 0)
         ):
             pass
 
@@ -122,5 +127,9 @@ def build_context(settings: Settings) -> AppContext:
     db.after_commit = ctx.wake
     wire_subscribers(ctx)
     ctx.timers = TimerWorker(db, TIMER_HANDLERS)
+    # outbound webhooks retry like outbound messages (the delivery settings)
+    ctx.webhook_calls = WebhookCallWorker(
+        db, http, box, policy=ctx.delivery.policy, timeout=settings.delivery_timeout_seconds
+    )
     bus.subscribe("*", ctx.operator_feed.on_event)
     return ctx

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from okno.api.deps import AdminOperator, CurrentOperator, ReadSession, WriteSession
+from okno.api.deps import AdminOperator, CurrentOperator, Ctx, ReadSession, WriteSession
 from okno.api.service_schemas import AutomationRuleIn, AutomationRuleOut, AutomationRulePatch
 from okno.automation import rules
 
@@ -17,13 +17,13 @@ async def list_rules(_: CurrentOperator, session: ReadSession) -> dict:
 
 
 @router.post("", response_model=AutomationRuleOut, status_code=201)
-async def add_rule(body: AutomationRuleIn, admin: AdminOperator, session: WriteSession) -> AutomationRuleOut:
-    return AutomationRuleOut.model_validate(await rules.add_rule(session, fields=body.model_dump(), actor_id=admin.id))
+async def add_rule(body: AutomationRuleIn, admin: AdminOperator, session: WriteSession, ctx: Ctx) -> AutomationRuleOut:
+    return AutomationRuleOut.model_validate(await rules.add_rule(session, fields=body.model_dump(), actor_id=admin.id, box=ctx.box))
 
 
 @router.patch("/{rule_id}", response_model=AutomationRuleOut)
-async def change_rule(rule_id: int, body: AutomationRulePatch, admin: AdminOperator, session: WriteSession) -> AutomationRuleOut:
-    rule = await rules.change_rule(session, rule_id, fields=body.model_dump(exclude_unset=True), actor_id=admin.id)
+async def change_rule(rule_id: int, body: AutomationRulePatch, admin: AdminOperator, session: WriteSession, ctx: Ctx) -> AutomationRuleOut:
+    rule = await rules.change_rule(session, rule_id, fields=body.model_dump(exclude_unset=True), actor_id=admin.id, box=ctx.box)
     return AutomationRuleOut.model_validate(rule)
 
 

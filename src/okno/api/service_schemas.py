@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from okno.channels.service import MASK
 
 
 class _Out(BaseModel):
@@ -173,3 +175,11 @@ class AutomationRuleOut(_Out):
     actions: list[dict[str, Any]]
     enabled: bool
     position: int
+
+    @field_validator("actions")
+    @classmethod
+    def _mask_secrets(cls, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A webhook's sealed secret is shown as the mask (send the mask back to keep it)."""
+        return [
+            {**{k: v for k, v in a.items() if k != "secret_sealed"}, "secret": MASK} if "secret_sealed" in a else a for a in actions
+        ]

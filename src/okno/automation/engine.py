@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.automation.webhook_calls import record_webhook_call
 from okno.bus.events import Event
 from okno.conversations import lifecycle
 from okno.conversations.catalog import unfinished_status_keys
@@ -85,8 +86,8 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
         session.info[lifecycle.VIA] = f"{VIA_PREFIX}{rule.id}"
         try:
             async with session.begin_nested():
-                for action in rule.actions:
-                    await _perform(ctx, session, conversation_id, action)
+                for index, action in enumerate(rule.actions):
+                    await _perform(ctx, session, conversation_id, action, rule_id=rule.id, index=index, event=event)
             kind, detail = "automation.applied", {"actions": [a["type"] for a in rule.actions]}
         except OknoError as exc:
             kind, detail = "automation.failed", {"error": exc.detail}
@@ -104,7 +105,9 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
         await session.flush()
 
 
-async def _perform(ctx: AppContext, session: AsyncSession, conversation_id: int, action: dict[str, Any]) -> None:
+async def _perform(  # noqa: C901 - one branch per action type
+    ctx: AppContext, session: AsyncSession, conversation_id: int, action: dict[str, Any], *, rule_id: int, index: int, event: Event
+) -> None:
     kind = action["type"]
     if kind == "set_priority":
         await lifecycle.set_conversation_priority(session, conversation_id=conversation_id, priority=action["priority"], actor_id=None)
@@ -128,6 +131,11 @@ async def _perform(ctx: AppContext, session: AsyncSession, conversation_id: int,
         rendered = await render_answer(session, action["answer_id"], conversation_id=conversation_id, operator=None)
         # an automated reply: no author, so it never counts as a human response for the SLA
         await post_operator_message(session, conversation_id=conversation_id, author_id=None, text=rendered["text"])  # type: ignore[arg-type]
+    elif kind == "call_webhook":  # a durable job: the HTTP call happens after commit, in the webhook worker
+        await record_webhook_call(
+            session, conversation_id=conversation_id, rule_id=rule_id, action_index=index, event=event, url=action["url"],
+            secret_sealed=action.get("secret_sealed"),
+        )
 
 
 async def _escalate(session: AsyncSession, conversation_id: int, action: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 An action is ``{"type": ..., ...}``: ``set_priority`` (priority), ``set_status`` (status,
 reason?), ``add_tags`` (tags), ``assign`` (operator_id and/or team_id), ``escalate`` (comment,
 team_id? — without it, one step up the conversation's team's escalation path), ``add_note`` (text),
-``send_canned_answer`` (answer_id). Conditions are the routing rules' (``okno.routing.matching``).
+``send_canned_answer`` (answer_id), ``call_webhook`` (url, secret? — sealed at rest, shown masked). Conditions are the routing rules' (``okno.routing.matching``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.automation.engine import forget_rules
+from okno.automation.webhook_calls import checked_webhook_action
 from okno.conversations.catalog import status_definition, usable_reason
 from okno.kit.audit import audit
+from okno.kit.crypto import SecretBox
 from okno.kit.errors import Conflict, Invalid, NotFound
 from okno.models import AutomationRule, CannedAnswer, Operator, Priority, Team
 from okno.routing.matching import checked_conditions
@@ -30,7 +32,7 @@ EVENTS = (
     "sla.breached",
     "customer.attributes_changed",
 )
-ACTION_TYPES = ("set_priority", "set_status", "add_tags", "assign", "escalate", "add_note", "send_canned_answer")
+ACTION_TYPES = ("set_priority", "set_status", "add_tags", "assign", "escalate", "add_note", "send_canned_answer", "call_webhook")
 MAX_ACTIONS = 10
 
 
@@ -38,9 +40,10 @@ async def list_rules(session: AsyncSession) -> list[AutomationRule]:
     return list(await session.scalars(select(AutomationRule).order_by(AutomationRule.position, AutomationRule.id)))
 
 
-async def add_rule(session: AsyncSession, *, fields: dict[str, Any], actor_id: int) -> AutomationRule:
+async def add_rule(session: AsyncSession, *, fields: dict[str, Any], actor_id: int, box: SecretBox | None = None) -> AutomationRule:
+    """``box`` seals webhook secrets (without it, a ``call_webhook`` action can't carry one)."""
     rule = AutomationRule()
-    await _apply(session, rule, {"enabled": True, "conditions": [], **fields}, creating=True)
+    await _apply(session, rule, {"enabled": True, "conditions": [], **fields}, creating=True, box=box)
     if rule.position is None:
         rule.position = (await session.scalar(select(func.coalesce(func.max(AutomationRule.position), 0)))) + 10
     session.add(rule)
@@ -50,11 +53,13 @@ async def add_rule(session: AsyncSession, *, fields: dict[str, Any], actor_id: i
     return rule
 
 
-async def change_rule(session: AsyncSession, rule_id: int, *, fields: dict[str, Any], actor_id: int) -> AutomationRule:
+async def change_rule(
+    session: AsyncSession, rule_id: int, *, fields: dict[str, Any], actor_id: int, box: SecretBox | None = None
+) -> AutomationRule:
     rule = await session.get(AutomationRule, rule_id)
     if rule is None:
         raise NotFound(f"automation rule {rule_id} not found")
-    await _apply(session, rule, fields, creating=False)
+    await _apply(session, rule, fields, creating=False, box=box)
     await session.flush()
     await audit(session, actor_id=actor_id, action="automation_rule.changed", subject=("automation_rule", rule.id))
     forget_rules()
@@ -70,7 +75,7 @@ async def remove_rule(session: AsyncSession, rule_id: int, *, actor_id: int) -> 
     forget_rules()
 
 
-async def _apply(session: AsyncSession, rule: AutomationRule, fields: dict[str, Any], *, creating: bool) -> None:
+async def _apply(session: AsyncSession, rule: AutomationRule, fields: dict[str, Any], *, creating: bool, box: SecretBox | None) -> None:
     if "name" in fields or creating:
         name = str(fields.get("name") or "").strip()
         if not 1 <= len(name) <= 200:
@@ -85,7 +90,9 @@ async def _apply(session: AsyncSession, rule: AutomationRule, fields: dict[str, 
     if "conditions" in fields:
         rule.conditions = checked_conditions(fields["conditions"])
     if "actions" in fields or creating:
-        rule.actions = [await _checked_action(session, i, a) for i, a in enumerate(_action_list(fields.get("actions")))]
+        # a webhook secret sent back masked keeps the one the rule has for that URL
+        kept = {a["url"]: a["secret_sealed"] for a in (rule.actions or []) if a.get("type") == "call_webhook" and "secret_sealed" in a}
+        rule.actions = [await _checked_action(session, i, a, box, kept) for i, a in enumerate(_action_list(fields.get("actions")))]
     if fields.get("enabled") is not None:
         rule.enabled = bool(fields["enabled"])
     if fields.get("position") is not None:
@@ -98,11 +105,15 @@ def _action_list(actions: Any) -> list[Any]:
     return actions
 
 
-async def _checked_action(session: AsyncSession, index: int, action: Any) -> dict[str, Any]:  # noqa: C901 - one branch per type
+async def _checked_action(  # noqa: C901 - one branch per type
+    session: AsyncSession, index: int, action: Any, box: SecretBox | None, kept_secrets: dict[str, str]
+) -> dict[str, Any]:
     where = f"actions[{index}]"
     kind = action.get("type") if isinstance(action, dict) else None
     if kind not in ACTION_TYPES:
         raise Invalid(f"{where}.type must be one of: {', '.join(ACTION_TYPES)}")
+    if kind == "call_webhook":
+        return checked_webhook_action(where, action, box, kept_secret=kept_secrets.get(str(action.get("url") or "").strip()))
     if kind == "set_priority":
         if action.get("priority") not in Priority._value2member_map_ or isinstance(action.get("priority"), bool):
             raise Invalid(f"{where}.priority must be 0, 1, 2 or 3")

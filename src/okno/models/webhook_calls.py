@@ -23,7 +23,7 @@ class WebhookCall(Base):
     # the exact bytes POSTed on every attempt (so the signature and the receiver's dedupe agree)
     body: Mapped[str] = mapped_column(Text)
     secret_sealed: Mapped[str | None] = mapped_column(Text, default=None)
-    # sent as ``Idempotency-Key`` on every attempt; one per (event, rule, conversation)
+    # sent as ``Idempotency-Key`` on every attempt; one per (event, rule action, conversation)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
     attempts: Mapped[int] = mapped_column(default=0)

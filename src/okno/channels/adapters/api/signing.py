@@ -1,19 +1,8 @@
-"""``X-Okno-Signature: sha256=<hex HMAC-SHA256 of the raw body>``, both directions."""
+"""``X-Okno-Signature: sha256=<hex HMAC-SHA256 of the raw body>``, both directions (one scheme for
+all of okno: ``okno.kit.signing``)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from okno.kit.signing import PREFIX, SIGNATURE_HEADER, sign, signature_matches
 
-SIGNATURE_HEADER = "x-okno-signature"
-PREFIX = "sha256="
-
-
-def sign(secret: str, body: bytes) -> str:
-    return PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def signature_matches(secret: str, body: bytes, header_value: str | None) -> bool:
-    if not header_value or not header_value.startswith(PREFIX):
-        return False
-    return hmac.compare_digest(sign(secret, body), header_value.strip())
+__all__ = ["PREFIX", "SIGNATURE_HEADER", "sign", "signature_matches"]
