@@ -83,3 +83,18 @@ async def test_one_unusable_message_does_not_block_the_others_of_a_batch(ctx) ->
         error = await session.scalar(select(InboundItem.error).where(InboundItem.provider_id == "b"))
         texts = (await session.scalars(select(Message.text))).all()
     assert rows == {"g": "done", "b": "failed"} and "nope" in error and texts == ["ok"]
+
+
+async def test_an_unexpected_failure_on_the_webhook_path_is_a_json_500_not_a_dropped_connection(client, ctx, monkeypatch) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+
+    async def broken_directory(channel_id):  # noqa: ANN001, ANN202
+        raise RuntimeError("directory bug")
+
+    monkeypatch.setattr(ctx.channels, "get", broken_directory)
+    response = await post_inbound(client, channel, {"message_id": "x1", "from": {"phone": "+79160000001"}, "text": "привет"})
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error"}
+    async with ctx.db.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(InboundItem)) == 0

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
+from starlette.types import ASGIApp
 
 from okno import __version__
 from okno.api import attachments, auth, channels, conversations, customers, operators, webhooks
@@ -21,6 +22,15 @@ from okno.context import AppContext, build_context
 from okno.kit.logging import configure_logging
 from okno.web import routes as web_routes
 from okno.web.pages import LoginRequired
+
+
+class _OknoApp(FastAPI):
+    """FastAPI with the webhook fast path in front of its whole middleware stack: a provider's
+    request skips the error, telemetry and body-limit layers (the fast path enforces its own
+    body limit and answers its own errors); everything else goes through them as usual."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return WebhookFastPath(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, *, start_workers: bool | None = None) -> FastAPI:
@@ -50,9 +60,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
                 await asyncio.gather(simulation, return_exceptions=True)
             await ctx.close()
 
-    app = FastAPI(title="okno", version=__version__, lifespan=lifespan)
+    app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    app.add_middleware(WebhookFastPath)
     for module in (auth, operators, channels, customers, conversations, attachments, webhooks, widget_routes, web_routes):
         app.include_router(module.router)
     app.include_router(identity_routes.router)  # merges, undo, identity conflicts

@@ -1,8 +1,8 @@
 """Provider-facing inbound: verify, parse, store durably (group commit), answer. Nothing else.
 
-``WebhookFastPath`` serves ``/webhooks/{channel_id}`` as plain ASGI in front of FastAPI (no
-dependency solving on the hottest path); the FastAPI routes below call the same handler and
-document the endpoint in the OpenAPI schema.
+``WebhookFastPath`` serves ``/webhooks/{channel_id}`` as plain ASGI in front of FastAPI and its
+middleware stack (no dependency solving, no middleware layers on the hottest path); the FastAPI
+routes below call the same handler and document the endpoint in the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import Headers, QueryParams
 
@@ -19,6 +20,7 @@ from okno.channels.base import InboundMessage, WebhookRejected, WebhookRequest
 from okno.channels.ingest import sender_keys
 from okno.context import AppContext
 
+log = structlog.get_logger()
 router = APIRouter(tags=["webhooks"])
 PREFIX = "/webhooks/"
 JSON = "application/json"
@@ -87,12 +89,16 @@ class WebhookFastPath:
             return
         ctx: AppContext = scope["app"].state.ctx
         headers = Headers(scope=scope)
-        body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
-        if body is None:
-            status, payload, media = _too_large(ctx)
-        else:
-            query = QueryParams(scope.get("query_string", b""))
-            status, payload, media = await handle_provider_request(ctx, int(path[len(PREFIX):]), scope["method"], headers, query, body)
+        try:
+            body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
+            if body is None:
+                status, payload, media = _too_large(ctx)
+            else:
+                query = QueryParams(scope.get("query_string", b""))
+                status, payload, media = await handle_provider_request(ctx, int(path[len(PREFIX):]), scope["method"], headers, query, body)
+        except Exception:  # in front of FastAPI's error middleware: answer like it would
+            log.exception("webhook_failed", path=path)
+            status, payload, media = _json(500, {"detail": "internal error"})
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
 

@@ -142,6 +142,15 @@ def sender_keys(item: InboundMessage, default_region: str) -> tuple[tuple[Identi
 
 
 def sender_keys_and_sources(item: InboundMessage, default_region: str) -> tuple[tuple[IdentityKey, ...], tuple[str, ...], list[str]]:
+    known = item._sender_keys
+    if known is not None and known[0] == default_region:
+        return known[1]
+    found = _sender_keys_and_sources(item, default_region)
+    item._sender_keys = (default_region, found)
+    return found
+
+
+def _sender_keys_and_sources(item: InboundMessage, default_region: str) -> tuple[tuple[IdentityKey, ...], tuple[str, ...], list[str]]:
     keys: list[IdentityKey] = []
     sources: list[str] = []
     rejected: list[str] = []
