@@ -4,17 +4,16 @@ beside the form whenever the input is wrong."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import AutomationRule, BusinessHours, ClosingReason, RoutingRule, SlaPolicy, StatusDefinition
+from tests.browser.screens import SCREENSHOTS
 from tests.browser.test_operator_ui import _sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_operator
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client, ctx, browser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from tests.browser.test_operator_ui import SCREENSHOTS
+from tests.browser.screens import SCREENSHOTS
 from tests.test_server_process import OknoProcess, server_env  # noqa: F401  (fixture)
 
 DEMO_LOGIN = ("admin@okno.local", "okno-demo")

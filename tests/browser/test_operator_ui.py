@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from playwright.async_api import Page, expect
 
 from okno.channels.adapters.api.fake import FakeApiReceiver
+from tests.browser.screens import SCREENSHOTS
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SECRET = "browser-test-secret-0123"
 
 

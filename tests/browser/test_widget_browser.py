@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from playwright.async_api import expect
 from sqlalchemy import select
@@ -12,10 +11,10 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from okno.models import Message
+from tests.browser.screens import SCREENSHOTS
 from tests.conftest import LoopbackServer, free_port
 from tests.factories import admin_headers
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def shop_site(okno_url: str, channel_id: int) -> Starlette:
