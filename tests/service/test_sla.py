@@ -80,8 +80,10 @@ async def test_a_reply_meets_the_target_and_results_are_stored_in_business_and_w
     targets = await targets_of(client, headers, conversation["id"])
     first = targets["first_response:1"]
     assert first["state"] == "met" and first["breached_at"] is None
-    assert 50 * 60 <= first["business_seconds"] <= 50 * 60 + 5
-    assert 63 * 3600 + 50 * 60 <= first["wall_seconds"] <= 63 * 3600 + 50 * 60 + 5
+    # okno's clock runs on after each travel: the customer's message is stamped a moment after
+    # 17:30 and the reply a moment after 09:20, and either moment may be the longer one
+    assert abs(first["business_seconds"] - 50 * 60) <= 5
+    assert abs(first["wall_seconds"] - (63 * 3600 + 50 * 60)) <= 5
     assert targets["resolution:1"]["state"] == "running"
     assert at((await client.get(f"/api/v1/conversations/{conversation['id']}", headers=headers)).json()["sla_due_at"]) == at(
         targets["resolution:1"]["due_at"]

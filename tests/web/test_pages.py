@@ -185,7 +185,11 @@ async def test_the_admin_page_shows_the_service_process_in_readable_form(client,
     automation = {"name": "Эскалация просрочки", "event": "sla.breached", "actions": [{"type": "add_tags", "tags": ["late"]}, {"type": "call_later", "url": "x"}]}
     refused = await client.post("/api/v1/automation/rules", json=automation, headers=headers)
     assert refused.status_code == 422 and "actions[1].type" in refused.json()["detail"]  # what the page shows beside its form
-    automation["actions"] = [automation["actions"][0], {"type": "escalate", "comment": "SLA нарушен"}]
+    automation["actions"] = [
+        automation["actions"][0],
+        {"type": "escalate", "comment": "SLA нарушен"},
+        {"type": "call_webhook", "url": "https://crm.example/okno-hook", "secret": "hook-secret-never-shown"},
+    ]
     assert (await client.post("/api/v1/automation/rules", json=automation, headers=headers)).status_code == 201
 
     admin = await make_operator(ctx, role="admin", name="Админ")
@@ -204,6 +208,7 @@ async def test_the_admin_page_shows_the_service_process_in_readable_form(client,
     assert "1 ч 30 мин" in text  # the 90-minute target, exact
     assert "срок SLA нарушен" in text and "Добавить теги" in text and "late" in text
     assert "выше по пути эскалации группы: SLA нарушен" in text  # an escalation without a team goes one step up
+    assert "https://crm.example/okno-hook · с подписью" in text and "hook-secret-never-shown" not in text and "sealed" not in text
 
     # the fragment the page re-reads after a change, in the operator's language
     await client.post("/ui/preferences/language", json={"locale": "en"}, headers=WEB)

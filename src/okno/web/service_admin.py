@@ -238,6 +238,9 @@ class Describer:
             team_id = action.get("team_id")
             to = self.t.gettext("up the team's escalation path") if team_id is None else teams.get(team_id, str(team_id))
             return label, f"{to}: {action.get('comment', '')}"
+        if kind == "call_webhook":  # the secret stays out of the page: only whether calls are signed
+            signed = f" · {self.t.gettext('signed')}" if action.get("secret_sealed") or action.get("secret") else ""
+            return label, f"{action.get('url', '')}{signed}"
         if kind == "add_note":
             return label, str(action.get("text", ""))
         if kind == "send_canned_answer":
