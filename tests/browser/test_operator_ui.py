@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Page, expect
 
@@ -226,3 +227,31 @@ async def test_a_canned_answer_by_its_short_code_fills_the_reply_box(app, client
             await page.locator("#inbox-list .row", has_text="Дарья").click()
         await page.evaluate("() => new Promise((done) => requestAnimationFrame(() => done()))")
         await expect(page.get_by_test_id("reply-text")).to_have_value("Дарья, заказ 104577 приедет завтра. Ольга")
+
+
+async def test_an_operator_snoozes_a_conversation_and_wakes_it_early(app, client, ctx, browser) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    await post_inbound(client, channel, {"message_id": "z1", "from": {"phone": "+79160005555", "name": "Зоя"}, "text": "Жду поставку, напишу позже"})
+    await ctx.settle()
+    operator = await make_operator(ctx, name="Ольга")
+    async with LoopbackServer(app) as okno:
+        page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})).new_page()
+        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await page.locator("#inbox-list .row", has_text="Зоя").click()
+        await expect(page.get_by_test_id("conversation-title")).to_have_text("Зоя")
+
+        await page.get_by_test_id("snooze").select_option("tomorrow")
+        await expect(page.get_by_test_id("conversation-status")).to_have_text("Отложено")
+        await expect(page.get_by_test_id("conversation-snoozed")).to_contain_text("отложено до")
+        await expect(page.locator(".timeline [data-kind='conversation.snoozed']")).to_contain_text("Отложено до")
+        conversation_id = int(await page.get_by_test_id("conversation").get_attribute("data-conversation-id"))
+        snoozed = (await client.get(f"/api/v1/conversations/{conversation_id}", headers=headers)).json()
+        assert snoozed["status"] == "on_hold" and snoozed["snoozed_until"] is not None
+        until = datetime.fromisoformat(snoozed["snoozed_until"])
+        assert until > datetime.now(UTC) + timedelta(hours=1) and (until.minute, until.second) in ((0, 0), (30, 0))  # 09:00 in the browser's zone
+
+        await page.get_by_test_id("unsnooze").click()
+        await expect(page.get_by_test_id("conversation-status")).to_have_text("Открыто")
+        await expect(page.get_by_test_id("conversation-snoozed")).to_have_count(0)
+        await expect(page.locator(".timeline [data-kind='conversation.snooze_ended']")).to_contain_text("Возвращено досрочно")

@@ -63,9 +63,11 @@ class Translator:
     def since(self, moment: datetime | None, now: datetime) -> str:
         return "" if moment is None else self.duration(now - moment)
 
-    def when(self, moment: datetime | None, fmt: str = "short") -> str:
-        if moment is None:
+    def when(self, moment: datetime | str | None, fmt: str = "short") -> str:
+        if not moment:
             return ""
+        if isinstance(moment, str):  # as stored in timeline data (ISO 8601, UTC)
+            moment = datetime.fromisoformat(moment)
         return format_datetime(moment, format=fmt, tzinfo=self.tz, locale=self.locale)
 
     def clock(self, moment: datetime | None) -> str:

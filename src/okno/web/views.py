@@ -23,6 +23,8 @@ INLINE_EVENTS = (
     "conversation.assigned",
     "conversation.priority_changed",
     "conversation.escalated",
+    "conversation.snoozed",
+    "conversation.snooze_ended",
     "identity.conflict",
     "call.completed",
     "call.missed",

@@ -280,6 +280,15 @@ async function act(path, body) {
   }
 }
 
+// the snooze presets, in the operator's own time: an hour, 3 hours, tomorrow or next Monday at 09:00
+function snoozeUntil(preset, now = new Date()) {
+  if (preset === "1h") return new Date(now.getTime() + 3600e3);
+  if (preset === "3h") return new Date(now.getTime() + 3 * 3600e3);
+  const morning = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1, 9, 0);
+  if (preset === "monday") while (morning.getDay() !== 1) morning.setDate(morning.getDate() + 1);
+  return morning;
+}
+
 function initConversationActions(root) {
   root.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-action]");
@@ -291,6 +300,7 @@ function initConversationActions(root) {
       act("status", button.dataset.status === "resolved" && reason ? { status: button.dataset.status, reason } : { status: button.dataset.status });
     }
     if (button.dataset.action === "escalate") escalate();
+    if (button.dataset.action === "unsnooze") act("unsnooze", {});
     if (button.dataset.action === "merge") mergeCustomer(button.dataset.other);
     if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
   });
@@ -301,6 +311,7 @@ function initConversationActions(root) {
     if (select.dataset.action === "assign-team") act("assign", { team_id: Number(select.value), operator_id: null });
     if (select.dataset.action === "priority") act("priority", { priority: Number(select.value) });
     if (select.dataset.action === "status-select") act("status", { status: select.value });
+    if (select.dataset.action === "snooze") act("snooze", { until: snoozeUntil(select.value).toISOString() });
   });
   root.addEventListener("submit", async (event) => {
     if (event.target.id !== "composer") return;
