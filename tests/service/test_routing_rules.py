@@ -130,3 +130,11 @@ async def test_rule_mistakes_are_explained_and_rules_can_be_changed_and_removed(
     assert changed.json()["enabled"] is False and changed.json()["actions"] == {"priority": 0}
     assert (await client.delete(f"/api/v1/routing/rules/{created['id']}", headers=admin)).status_code == 204
     assert (await client.get("/api/v1/routing/rules", headers=admin)).json()["items"] == []
+
+
+async def test_a_status_condition_reads_the_conversation_status(client, ctx) -> None:
+    admin = await admin_headers(ctx, client)
+    await rule(client, admin, name="Новые открытые", conditions=[{"field": "conversation.status", "op": "eq", "value": "open"}], actions={"tags": ["fresh"]})
+    channel = await make_api_channel(client, admin)
+    opened = await open_conversation(client, ctx, admin, channel=channel, text="Здравствуйте")
+    assert opened["tags"] == ["fresh"]

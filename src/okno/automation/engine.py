@@ -19,14 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.automation.webhook_calls import record_webhook_call
 from okno.bus.events import Event
 from okno.conversations import lifecycle
-from okno.conversations.catalog import unfinished_status_keys
 from okno.conversations.replies import post_operator_message
 from okno.kit.errors import Invalid, OknoError
 from okno.knowledge.canned import render_answer
-from okno.models import AutomationRule, Conversation, Customer, Direction, Message, TimelineEvent
-from okno.routing.contacts import contact_counts
+from okno.models import AutomationRule, Conversation, TimelineEvent
 from okno.routing.escalation import escalation_team_of
-from okno.routing.matching import Facts, contact_windows, matches
+from okno.routing.facts import conversations_of, read_facts
+from okno.routing.matching import contact_windows, matches
 
 if TYPE_CHECKING:
     from okno.context import AppContext
@@ -51,7 +50,7 @@ async def run_automations(ctx: AppContext, event: Event) -> None:
         )
         if not rules:
             return
-        conversation_ids = await _conversations_of(session, event)
+        conversation_ids = await conversations_of(session, event)
     for conversation_id in conversation_ids:
         async with ctx.db.transaction() as session:
             await _run_on(ctx, session, conversation_id, rules, event)
@@ -79,7 +78,7 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
     done = await _already_ran(session, conversation, event.id)
     channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
     windows = contact_windows(rule.conditions for rule in rules)
-    facts = await _facts(session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=windows)
+    facts = await read_facts(session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=windows)
     for rule in rules:
         if rule.id in done or not matches(rule.conditions, facts):
             continue
@@ -157,41 +156,6 @@ async def _escalate(session: AsyncSession, conversation_id: int, action: dict[st
         raise Invalid(f"nowhere to escalate: {where}")
     await lifecycle.escalate_conversation(
         session, conversation_id=conversation_id, team_id=team_id, comment=action["comment"], actor_id=None, trigger="automation"
-    )
-
-
-async def _facts(
-    session: AsyncSession, conversation: Conversation, event: Event, *, channel_kind: str | None, windows: set[int]
-) -> Facts:
-    attributes = await session.scalar(select(Customer.attributes).where(Customer.id == conversation.customer_id))
-    text = await session.scalar(
-        select(Message.text)
-        .where(Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value)
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return Facts(
-        channel_kind=channel_kind,
-        channel_id=conversation.channel_id,
-        customer=attributes or {},
-        text=text or "",
-        reason=conversation.reason,
-        priority=conversation.priority,
-        at=event.created_at,
-        status=conversation.status,
-        contact_counts=await contact_counts(session, conversation, windows, at=event.created_at),
-    )
-
-
-async def _conversations_of(session: AsyncSession, event: Event) -> list[int]:
-    if "conversation_id" in event.payload:
-        return [event.payload["conversation_id"]]
-    return list(
-        await session.scalars(
-            select(Conversation.id).where(
-                Conversation.customer_id == event.payload["customer_id"], Conversation.status.in_(unfinished_status_keys())
-            )
-        )
     )
 
 

@@ -17,13 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
 from okno.bus.outbox import record_event
-from okno.conversations.catalog import unfinished_status_keys
-from okno.models import Conversation, Customer, Direction, Message, RoutingRule, TimelineEvent
-from okno.routing.contacts import contact_counts
+from okno.models import Conversation, RoutingRule, TimelineEvent
+from okno.routing.facts import conversations_of, read_facts
 from okno.routing.matching import Facts, contact_windows, matches
 
 if TYPE_CHECKING:
-    from okno.channels.directory import LiveChannel
     from okno.context import AppContext
 
 OPENED = "conversation.opened"
@@ -42,7 +40,7 @@ async def route_new_conversation(ctx: AppContext, event: Event) -> None:
     if not rules and (event.topic != OPENED or not await _channel_routes(ctx, event.payload.get("channel_id"))):
         return  # nothing can change: no transaction at all (most customer messages, team-less channels)
     async with ctx.db.reading() as session:
-        conversation_ids = await _conversations_of(session, event)
+        conversation_ids = await conversations_of(session, event)
     for conversation_id in conversation_ids:
         async with ctx.db.transaction() as session:
             await route_conversation(ctx, session, conversation_id, rules, event)
@@ -53,7 +51,9 @@ async def route_conversation(ctx: AppContext, session: AsyncSession, conversatio
     if conversation is None or await _already_routed(session, conversation, event.id):
         return
     channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
-    facts = await _facts(session, conversation, channel, event, windows=contact_windows(rule.conditions for rule in rules))
+    facts = await read_facts(
+        session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=contact_windows(rule.conditions for rule in rules)
+    )
     matched, actions = decide(rules, facts)
     if event.topic == OPENED and "team_id" not in actions and channel is not None and channel.team_id is not None:
         actions["team_id"] = channel.team_id
@@ -140,40 +140,6 @@ def _apply(conversation: Conversation, actions: dict[str, Any]) -> dict[str, Any
             setattr(conversation, column, merged)
             changes[key] = merged
     return changes
-
-
-async def _facts(
-    session: AsyncSession, conversation: Conversation, channel: LiveChannel | None, event: Event, *, windows: set[int]
-) -> Facts:
-    attributes = await session.scalar(select(Customer.attributes).where(Customer.id == conversation.customer_id))
-    text = await session.scalar(
-        select(Message.text)
-        .where(Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value)
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return Facts(
-        channel_kind=channel.kind if channel is not None else None,
-        channel_id=conversation.channel_id,
-        customer=attributes or {},
-        text=text or "",
-        reason=conversation.reason,
-        priority=conversation.priority,
-        at=event.created_at,
-        contact_counts=await contact_counts(session, conversation, windows, at=event.created_at),
-    )
-
-
-async def _conversations_of(session: AsyncSession, event: Event) -> list[int]:
-    if "conversation_id" in event.payload:
-        return [event.payload["conversation_id"]]
-    return list(  # customer.attributes_changed: the customer's unfinished conversations
-        await session.scalars(
-            select(Conversation.id).where(
-                Conversation.customer_id == event.payload["customer_id"], Conversation.status.in_(unfinished_status_keys())
-            )
-        )
-    )
 
 
 async def _already_routed(session: AsyncSession, conversation: Conversation, event_id: int) -> bool:
