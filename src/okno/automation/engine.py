@@ -10,7 +10,6 @@ rolled back and recorded as ``automation.failed`` on the timeline; the others st
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from okno.automation.webhook_calls import record_webhook_call
 from okno.bus.events import Event
 from okno.conversations import lifecycle
 from okno.conversations.replies import post_operator_message
+from okno.kit.db_cache import DatabaseCache
 from okno.kit.errors import Invalid, OknoError
 from okno.knowledge.canned import render_answer
 from okno.models import AutomationRule, Conversation, TimelineEvent
@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from okno.context import AppContext
 
 VIA_PREFIX = "automation:"
-CACHE_SECONDS = 5.0
-_cache: dict[int, tuple[float, frozenset[str]]] = {}  # id(db) → (expires, events some enabled rule names)
+_events_with_rules_cache: DatabaseCache[frozenset[str]] = DatabaseCache(seconds=5.0)  # events some enabled rule names
 
 
 async def run_automations(ctx: AppContext, event: Event) -> None:
@@ -58,17 +57,14 @@ async def run_automations(ctx: AppContext, event: Event) -> None:
 
 def forget_rules() -> None:
     """Rules changed in this process: read them afresh (other processes within the cache time)."""
-    _cache.clear()
+    _events_with_rules_cache.forget()
 
 
 async def _events_with_rules(ctx: AppContext) -> frozenset[str]:
-    cached = _cache.get(id(ctx.db))
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    async with ctx.db.reading() as session:
-        events = frozenset(await session.scalars(select(AutomationRule.event).where(AutomationRule.enabled.is_(True)).distinct()))
-    _cache[id(ctx.db)] = (time.monotonic() + CACHE_SECONDS, events)
-    return events
+    async def load(session: AsyncSession) -> frozenset[str]:
+        return frozenset(await session.scalars(select(AutomationRule.event).where(AutomationRule.enabled.is_(True)).distinct()))
+
+    return await _events_with_rules_cache.get(ctx.db, load)
 
 
 async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, rules: list[AutomationRule], event: Event) -> None:

@@ -9,7 +9,6 @@ queues and the SLA clocks act on. A redelivered event is recognised by its id an
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
 from okno.bus.outbox import record_event
+from okno.kit.db_cache import DatabaseCache
 from okno.models import Conversation, RoutingRule, TimelineEvent
 from okno.routing.facts import conversations_of, read_facts
 from okno.routing.matching import Facts, contact_windows, matches
@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 
 OPENED = "conversation.opened"
 DEFAULT_MEDIUM = "chat"  # what a conversation counts as until its channel says otherwise
-CACHE_SECONDS = 5.0
-_topics_cache: dict[int, tuple[float, frozenset[str]]] = {}  # id(db) → (expires, topics some enabled rule lists)
+_topics_with_rules_cache: DatabaseCache[frozenset[str]] = DatabaseCache(seconds=5.0)  # topics some enabled rule lists
 
 
 async def route_new_conversation(ctx: AppContext, event: Event) -> None:
@@ -92,17 +91,14 @@ async def _channel_routes(ctx: AppContext, channel_id: int | None) -> bool:
 
 def forget_rules() -> None:
     """Rules changed in this process: read them afresh (other processes within the cache time)."""
-    _topics_cache.clear()
+    _topics_with_rules_cache.forget()
 
 
 async def _topics_with_rules(ctx: AppContext) -> frozenset[str]:
-    cached = _topics_cache.get(id(ctx.db))
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    async with ctx.db.reading() as session:
-        topics = frozenset(t for events in await session.scalars(select(RoutingRule.events).where(RoutingRule.enabled.is_(True))) for t in events)
-    _topics_cache[id(ctx.db)] = (time.monotonic() + CACHE_SECONDS, topics)
-    return topics
+    async def load(session: AsyncSession) -> frozenset[str]:
+        return frozenset(t for events in await session.scalars(select(RoutingRule.events).where(RoutingRule.enabled.is_(True))) for t in events)
+
+    return await _topics_with_rules_cache.get(ctx.db, load)
 
 
 def decide(rules: list[RoutingRule], facts: Facts) -> tuple[list[str], dict[str, Any]]:

@@ -7,14 +7,15 @@ they govern, a batch per transaction.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
 from okno.conversations.catalog import unfinished_status_keys
+from okno.kit.db_cache import DatabaseCache
 from okno.models import OPEN_TARGET_STATES, Conversation, SlaPolicy, SlaTarget
 from okno.sla.tracking import sync_conversation_sla
 
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
 BATCH = 200
 # events after which a dry run on a read session usually shows nothing to do
 READ_FIRST_TOPICS = frozenset({"message.received"})
-POLICY_CACHE_SECONDS = 5.0
-_policy_seen: dict[int, tuple[float, bool]] = {}  # id(db) → (expires, found); once found, for good
+_policy_seen: DatabaseCache[bool] = DatabaseCache(seconds=5.0)  # once found, for good
 
 # events whose payload names a conversation whose clocks may have moved
 CONVERSATION_TOPICS = (
@@ -53,17 +53,17 @@ async def track_conversation(ctx: AppContext, event: Event) -> None:
 
 async def _any_policy(ctx: AppContext) -> bool:
     """Whether SLA is configured at all (cached briefly; a policy change here refreshes it)."""
-    cached = _policy_seen.get(id(ctx.db))
-    if cached is not None and (cached[1] or cached[0] > time.monotonic()):
-        return cached[1]
-    async with ctx.db.reading() as session:
-        found = await session.scalar(select(SlaPolicy.id).limit(1)) is not None
-    _policy_seen[id(ctx.db)] = (time.monotonic() + POLICY_CACHE_SECONDS, found)
+    async def load(session: AsyncSession) -> bool:
+        return await session.scalar(select(SlaPolicy.id).limit(1)) is not None
+
+    found = await _policy_seen.get(ctx.db, load)
+    if found:
+        _policy_seen.put(ctx.db, True, for_good=True)
     return found
 
 
 async def recompute_after_policy_change(ctx: AppContext, event: Event) -> None:
-    _policy_seen[id(ctx.db)] = (time.monotonic() + POLICY_CACHE_SECONDS, True)
+    _policy_seen.put(ctx.db, True, for_good=True)
     governed = _with_open_targets(SlaTarget.policy_id == event.payload["policy_id"])
     queries = [governed]
     if event.payload.get("is_default"):  # the default governs every conversation that names no policy
