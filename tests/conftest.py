@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from okno.app import create_app
 from okno.config import Settings
 from okno.context import AppContext
-from okno.kit.db import Base, create_oneoff_engine
+from okno.kit.db import Base, create_oneoff_engine, run_outside_transaction
 from okno.kit.migrate import upgrade_to_head
 
 PG_ENV = "OKNO_TEST_DATABASE_URL"
@@ -43,14 +43,7 @@ def _pg_admin_url() -> str | None:
 
 
 def _run_on_server(admin_url: str, statement: str) -> None:
-    async def run() -> None:
-        engine = create_oneoff_engine(admin_url)
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-        await engine.dispose()
-
-    asyncio.run(run())
+    asyncio.run(run_outside_transaction(admin_url, statement))
 
 
 def create_pg_database(admin_url: str) -> str:

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from okno.channels.base import InboundMessage, SenderIdentity
-from okno.models import Channel, InboundItem, Message
+from okno.models import Channel, Customer, InboundItem, Message
 from tests.factories import admin_headers, make_api_channel, post_inbound
 
 
@@ -98,3 +98,25 @@ async def test_an_unexpected_failure_on_the_webhook_path_is_a_json_500_not_a_dro
     assert response.json() == {"detail": "internal error"}
     async with ctx.db.reading() as session:
         assert await session.scalar(select(func.count()).select_from(InboundItem)) == 0
+
+
+async def test_a_later_message_names_nameless_customers_in_one_group_and_keeps_given_names(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    first = [
+        {"message_id": "a1", "from": {"phone": "+79160000011"}, "text": "без имени"},
+        {"message_id": "b1", "from": {"phone": "+79160000012"}, "text": "тоже без имени"},
+        {"message_id": "c1", "from": {"phone": "+79160000013", "name": "Ольга"}, "text": "с именем"},
+    ]
+    for payload in first:
+        assert (await post_inbound(client, channel, payload)).status_code == 200
+    later = [
+        {"message_id": "a2", "from": {"phone": "+79160000011", "name": "Анна"}, "text": "теперь с именем"},
+        {"message_id": "b2", "from": {"phone": "+79160000012", "name": "Борис"}, "text": "и я"},
+        {"message_id": "c2", "from": {"phone": "+79160000013", "name": "Не Ольга"}, "text": "имя уже есть"},
+    ]
+    responses = await asyncio.gather(*(post_inbound(client, channel, p) for p in later))  # one group commit
+    assert all(r.status_code == 200 for r in responses)
+    async with ctx.db.reading() as session:
+        names = sorted((await session.scalars(select(Customer.name))).all())
+    assert names == ["Анна", "Борис", "Ольга"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,7 +34,10 @@ class _OknoApp(FastAPI):
         return WebhookFastPath(super().build_middleware_stack())
 
 
-def create_app(settings: Settings | None = None, *, start_workers: bool | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, start_workers: bool | None = None, freeze_heap: bool = False) -> FastAPI:
+    """``freeze_heap`` (the serving process): once started, what startup built (modules, models,
+    compiled statements — ~180k objects) is moved out of the garbage collector's reach, so a
+    full collection no longer walks it: ~0.1 s less each time one runs in the middle of requests."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
@@ -52,6 +56,9 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
             from okno.simulator import start_in_background
 
             simulation = start_in_background(settings)
+        if freeze_heap:
+            gc.collect()  # startup's own garbage first: frozen objects are never collected
+            gc.freeze()
         try:
             yield
         finally:
@@ -84,4 +91,4 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
 
 def app_factory() -> FastAPI:
     """For ``uvicorn --factory okno.app:app_factory``."""
-    return create_app()
+    return create_app(freeze_heap=True)

@@ -68,7 +68,7 @@ def serve(
     if settings.fake_providers:
         typer.echo(f"fake providers are mounted at http://{host}:{port}/fake/")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=host,
         port=port,
         log_level="warning",

@@ -72,11 +72,8 @@ class OutboxRelay:
         now = utcnow()
         async with self.db.transaction() as session:
             if published:
-                await session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(published))
-                    .values(published_at=now, last_error=None)
-                )
+                table = OutboxEvent.__table__  # Core: no ORM bulk-update bookkeeping for a plain UPDATE
+                await session.execute(update(table).where(table.c.id.in_(published)).values(published_at=now, last_error=None))
             for event_id, error in failed.items():
                 attempts = (
                     await session.execute(select(OutboxEvent.attempts).where(OutboxEvent.id == event_id))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from okno.kit.db_wake import take_wakes
+from okno.kit.sqlite_driver import engine_url
 from okno.kit.time import as_utc
 
 NAMING_CONVENTION = {
@@ -61,6 +62,12 @@ class _SQLiteUTCText(sqlite.DATETIME):
         return process
 
 
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; okno stores UTC-aware datetimes only")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both backends."""
 
@@ -73,14 +80,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; okno stores UTC-aware datetimes only")
-        return value if value.tzinfo is UTC else value.astimezone(UTC)
+        return None if value is None else _aware_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         return None if value is None else as_utc(value)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], object] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def to_sqlite_text(value: datetime | None) -> str | None:  # the two steps, one call
+            return None if value is None else _aware_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_sqlite_text
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[object], datetime | None] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_sqlite_text(value: object) -> datetime | None:
+            if value is None:
+                return None
+            parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)  # type: ignore[arg-type]
+            return as_utc(parsed)
+
+        return from_sqlite_text
 
 
 class Base(DeclarativeBase):
@@ -133,9 +157,13 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         # "Анна"; Python's folds every script, as PostgreSQL's does
         dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)  # type: ignore[attr-defined]
 
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: object) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")  # type: ignore[attr-defined]
+        # straight to the driver: SQLAlchemy's statement machinery (execution context, events,
+        # result) cost more than the BEGIN itself, once per transaction
+        conn.connection.dbapi_connection.cursor().execute(begin)  # type: ignore[attr-defined]
 
 
 def _unicode_lower(value: object) -> object:
@@ -151,6 +179,7 @@ JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
 def create_database(url: str, *, echo: bool = False) -> Database:
+    url = engine_url(url)
     if url.startswith("sqlite"):
         writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, **JSON_CODEC)
         reader = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4, **JSON_CODEC)
@@ -168,10 +197,23 @@ def create_database(url: str, *, echo: bool = False) -> Database:
 
 def create_oneoff_engine(url: str) -> AsyncEngine:
     """An engine for CLI one-shots (migrations, admin commands) that keeps no pool around."""
+    url = engine_url(url)
     engine = create_async_engine(url, poolclass=NullPool, **JSON_CODEC)
     if url.startswith("sqlite"):
         _sqlite_pragmas(engine, writer=True)
     return engine
+
+
+async def run_outside_transaction(url: str, statement: str) -> None:
+    """One statement in autocommit mode on a one-off engine: what ``CREATE DATABASE`` and
+    ``DROP DATABASE`` need on PostgreSQL (test fixtures, benchmarks)."""
+    engine = create_oneoff_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
 def insert_ignoring_duplicates(table: object, dialect_name: str, index_elements: list[str]):  # noqa: ANN201
