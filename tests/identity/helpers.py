@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, text, update
 
 from okno.context import AppContext
-from okno.models import Customer
+from okno.customers.matching.fields import RawPerson, comparison_fields
+from okno.customers.matching.profiles import refresh_profiles
+from okno.kit.time import utcnow
+from okno.models import Customer, Identity
 from tests.factories import post_inbound
 
 _ids = itertools.count(1)
@@ -53,3 +56,30 @@ async def snapshot(client: httpx.AsyncClient, headers: dict, customer_id: int) -
 async def customer_row(ctx: AppContext, customer_id: int) -> Customer:
     async with ctx.db.reading() as session:
         return (await session.scalars(select(Customer).where(Customer.id == customer_id))).one()
+
+
+ATTRIBUTES = ("first_name", "last_name", "birth_date", "city", "address", "postcode")
+
+
+async def store_people(ctx: AppContext, rows: list[dict]) -> None:
+    """Customers ``1..len(rows)`` from generated-record rows, their keys and match profiles
+    filed by the same code as live traffic."""
+    now = utcnow()
+    async with ctx.db.transaction() as session:
+        customers = [{"id": i + 1, "name": f"{r['first_name']} {r['last_name']}", "attributes": {k: r[k] for k in ATTRIBUTES if r[k]},
+                      "created_at": now, "updated_at": now} for i, r in enumerate(rows)]  # fmt: skip
+        await session.execute(insert(Customer.__table__), customers)
+        taken: set[tuple[str, str]] = set()
+        identities = []
+        for i, r in enumerate(rows):
+            fields = comparison_fields(RawPerson(phones=[r["phone"]] if r["phone"] else [], emails=[r["email"]] if r["email"] else []))
+            for kind, values in (("phone", fields.get("phones", [])), ("email", fields.get("emails", []))):
+                for value in values:
+                    if (kind, value) not in taken:  # households share a phone: its first holder owns it
+                        taken.add((kind, value))
+                        identities.append({"customer_id": i + 1, "kind": kind, "value": value, "created_at": now})
+        if identities:
+            await session.execute(insert(Identity.__table__), identities)
+        await refresh_profiles(session, [i + 1 for i in range(len(rows))])
+        if session.bind.dialect.name == "postgresql":  # ids were given: move the sequence past them
+            await session.execute(text("SELECT setval(pg_get_serial_sequence('customers', 'id'), :n)"), {"n": len(rows)})

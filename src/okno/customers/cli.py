@@ -125,20 +125,23 @@ def dedupe_customers(
     truth_column: Annotated[str | None, typer.Option(help="with --input: a column holding the true person id; prints precision, recall, F1")] = None,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="match probability cut (default: 0.999 with --input, else the review threshold)")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="database mode: merge pairs above the auto threshold (or --threshold) instead of only queueing suggestions")] = False,
+    jobs: Annotated[int | None, typer.Option(min=1, help="with --input: processes to use (default: one per core, at most 4, for files over 20 MB)")] = None,
 ) -> None:
     """Cluster duplicates with the same matcher as real time: suggestions (or merges) in the
     database, or a pairs file for outside data."""
     if input_file is not None:
-        _dedupe_file(input_file, id_column, output, map_option, truth_column, threshold)
+        _dedupe_file(input_file, id_column, output, map_option, truth_column, threshold, jobs)
     else:
-        if output or id_column or truth_column:
-            raise typer.BadParameter("--output, --id-column and --truth-column go with --input")
+        if output or id_column or truth_column or jobs:
+            raise typer.BadParameter("--output, --id-column, --truth-column and --jobs go with --input")
         _dedupe_database(threshold, merge)
 
 
-def _dedupe_file(path: Path, id_column: str | None, output: Path | None, map_option: str | None, truth_column: str | None, threshold: float | None) -> None:
+def _dedupe_file(path: Path, id_column: str | None, output: Path | None, map_option: str | None, truth_column: str | None, threshold: float | None,
+                 jobs: int | None) -> None:  # fmt: skip
     from okno.customers.matching.batch import dedupe
-    from okno.customers.matching.loading import csv_headers, load_records
+    from okno.customers.matching.helpers import default_helpers, helper_processes
+    from okno.customers.matching.loading import csv_headers, load_table
     from okno.customers.matching.model import MatchModel
 
     if not id_column or not output:
@@ -150,29 +153,35 @@ def _dedupe_file(path: Path, id_column: str | None, output: Path | None, map_opt
             raise typer.BadParameter(f"{name} {column!r} is not a column of {path.name}")
     mapping = _mapping([h for h in headers if h not in (id_column, truth_column)], map_option)
     typer.echo("columns: " + "; ".join(f"{field} ← {', '.join(cols)}" for field, cols in mapping.items()))
-    loaded = load_records(path, mapping, id_column=id_column, truth_column=truth_column)
-    load_seconds = time.perf_counter() - started
-    records, keys = loaded.records, loaded.keys
-    loaded.records, loaded.keys = [], []
-    with _progress() as progress:
-        task = progress.add_task("scoring pairs", total=None)
+    with helper_processes(default_helpers(path.stat().st_size) if jobs is None else jobs - 1) as helpers:
+        loaded = load_table(path, mapping, id_column=id_column, truth_column=truth_column, helpers=helpers)
+        load_seconds = time.perf_counter() - started
+        with _progress() as progress:
+            task = progress.add_task("scoring pairs", total=None)
 
-        def report(stage: str, done: int, total: int) -> None:
-            progress.update(task, description=stage, completed=done, total=total)
+            def report(stage: str, done: int, total: int) -> None:
+                progress.update(task, description=stage, completed=done, total=total)
 
-        cut = SAME_PERSON_THRESHOLD if threshold is None else threshold
-        result = dedupe(records, keys=keys, model=MatchModel(), threshold=cut, progress=report, consume=True)
-    del keys
-    ids = loaded.ids
-    with output.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["id_a", "id_b", "score"])
-        for (a, b), p in zip(result.pairs.tolist(), result.probabilities.tolist(), strict=True):
-            writer.writerow([ids[a], ids[b], f"{p:.6f}"])
+            cut = SAME_PERSON_THRESHOLD if threshold is None else threshold
+            result = dedupe(loaded.table, model=MatchModel(), threshold=cut, progress=report, helpers=helpers)
+    loaded.table = None  # type: ignore[assignment]  # its columns are no longer needed
+    _write_pairs(output, loaded.ids, result.pairs, result.probabilities)
     _print_stats(result, load_seconds, time.perf_counter() - started)
-    if truth_column:
+    if loaded.truth is not None:
         _print_truth(loaded.truth, result)
     typer.echo(f"pairs written to {output} (match probability ≥ {cut})")
+
+
+def _write_pairs(output: Path, ids: list[str], pairs, probabilities) -> None:  # noqa: ANN001
+    """``id_a,id_b,score`` rows, byte for byte as ``csv.writer`` writes them, a block at a time."""
+    special = any(c in "".join(ids) for c in ',"\r\n')
+    field = (lambda v: '"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\r\n') else v) if special else (lambda v: v)  # noqa: E731
+    with output.open("w", newline="", encoding="utf-8") as out:
+        out.write("id_a,id_b,score\r\n")
+        for start in range(0, len(pairs), 100_000):
+            block = pairs[start : start + 100_000].tolist()
+            scores = probabilities[start : start + 100_000].tolist()
+            out.write("".join(f"{field(ids[a])},{field(ids[b])},{p:.6f}\r\n" for (a, b), p in zip(block, scores, strict=True)))
 
 
 def _print_stats(result, load_seconds: float, total_seconds: float) -> None:  # noqa: ANN001
@@ -188,16 +197,17 @@ def _print_stats(result, load_seconds: float, total_seconds: float) -> None:  # 
     typer.echo(f"model: candidate-pair prior {result.model.prior:.4f} (m estimated by EM, u from random pairs)")
 
 
-def _print_truth(truth: list[str], result) -> None:  # noqa: ANN001
-    by_person: dict[str, list[int]] = {}
-    for index, person in enumerate(truth):
-        by_person.setdefault(person, []).append(index)
-    truth = {(m[a], m[b]) for m in by_person.values() for a in range(len(m)) for b in range(a + 1, len(m))}
-    found = {tuple(pair) for pair in result.pairs.tolist()}
-    hits = len(truth & found)
-    precision, recall = hits / max(len(found), 1), hits / max(len(truth), 1)
+def _print_truth(truth, result) -> None:  # noqa: ANN001
+    """``truth``: per record, a code of the true person (equal codes, same person)."""
+    import numpy as np
+
+    pairs = result.pairs
+    hits = int((truth[pairs[:, 0]] == truth[pairs[:, 1]]).sum()) if len(pairs) else 0
+    sizes = np.bincount(truth) if len(truth) else np.zeros(0, dtype=np.int64)
+    true_pairs = int((sizes * (sizes - 1) // 2).sum())
+    precision, recall = hits / max(len(pairs), 1), hits / max(true_pairs, 1)
     f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-    typer.echo(f"against the truth column: precision {precision:.4f}, recall {recall:.4f}, F1 {f1:.4f} ({len(truth)} true pairs)")
+    typer.echo(f"against the truth column: precision {precision:.4f}, recall {recall:.4f}, F1 {f1:.4f} ({true_pairs} true pairs)")
 
 
 def _dedupe_database(threshold: float | None, merge: bool) -> None:

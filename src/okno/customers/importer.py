@@ -6,6 +6,11 @@ are recorded as a conflict (never merged); a row with no known key is scored by 
 above the auto threshold it joins its match, above the review threshold a suggestion is
 queued, otherwise a new profile is created. Attributes follow the merge policy: an existing
 different value stays and the imported one is kept beside it with its source.
+
+Rows are resolved in order within a batch (the CLI passes 500 at a time, one transaction
+each): the stored side is read in a few bulk statements, what earlier rows did is kept in
+memory (:mod:`.import_batch`, :mod:`.matching.pending`) so each row sees it exactly as if it had
+been written, and the batch is written in bulk at the end.
 """
 
 from __future__ import annotations
@@ -14,18 +19,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.customers.conflicts import record_conflicts
 from okno.customers.identities import IdentityKey, InvalidIdentity, normalize_identity
+from okno.customers.import_batch import ImportBatch, TouchedCustomer
 from okno.customers.matching.columns import person_from_row
 from okno.customers.matching.fields import RawPerson, comparison_fields
-from okno.customers.matching.profiles import UNVERIFIED, refresh_profiles
-from okno.customers.matching.realtime import current_model, score_record
-from okno.customers.matching.suggestions import queue_suggestions
+from okno.customers.matching.model import MatchModel
+from okno.customers.matching.profiles import UNVERIFIED
+from okno.customers.matching.realtime import current_model
 from okno.customers.merge import ALTERNATIVES
-from okno.customers.resolution import owners_of
 from okno.customers.rules import rule_book
-from okno.kit.time import utcnow
-from okno.models import Customer, Identity, TimelineEvent
 
 SOURCE = "crm_import"
 PERSON_ATTRIBUTES = ("first_name", "last_name", "birth_date", "city", "address", "postcode")
@@ -47,6 +49,16 @@ class ImportReport:
         self.skipped.extend(other.skipped)
 
 
+@dataclass
+class _Row:
+    number: int
+    person: RawPerson
+    proven: list[IdentityKey]
+    evidence: list[IdentityKey]
+    attributes: dict[str, str]
+    fields: dict  # the matcher's comparison fields
+
+
 async def import_rows(
     session: AsyncSession,
     rows: list[dict[str, str]],
@@ -56,43 +68,57 @@ async def import_rows(
     first_row_number: int,
     default_region: str = "RU",
 ) -> ImportReport:
+    """Resolves ``rows`` in order, each seeing what the rows before it did, and writes the
+    whole batch in bulk statements at the end (the caller's transaction commits it)."""
     report = ImportReport(rows=len(rows))
     book = await rule_book(session)
     model = await current_model(session)
+    parsed: list[_Row] = []
     for offset, row in enumerate(rows):
-        number = first_row_number + offset
         person = person_from_row(row, mapping)
         proven, evidence = _keys(row, person, id_column, default_region, book)
         attributes = _attributes(person)
         if not proven and not evidence and not (attributes or person.full_name):
-            report.skipped.append(f"row {number}: no usable name, phone, e-mail or id")
+            report.skipped.append(f"row {first_row_number + offset}: no usable name, phone, e-mail or id")
             continue
-        owners = await _owners(session, proven)
-        distinct = list(dict.fromkeys(owners.values()))
-        if distinct:
-            customer_id = distinct[0]
-            report.attached_by_key += 1
-            clashes = [(k, owners[k], customer_id) for k in proven if k in owners and owners[k] != customer_id]
-            if clashes:
-                await record_conflicts(session, clashes)
-                report.conflicts += len(clashes)
-        else:
-            fields = comparison_fields(person, default_region=default_region)
-            found = await score_record(session, fields, model=model) if fields else []
-            best = found[0] if found else None
-            if best and model.auto_threshold is not None and best.score >= model.auto_threshold:
-                customer_id = best.customer_id
-                report.attached_by_match += 1
-            else:
-                customer_id = await _create(session, person)
-                report.created += 1
-                suggestions = [c for c in found if c.score >= model.review_threshold]
-                if suggestions:
-                    await queue_suggestions(session, customer_id, suggestions)
-                    report.suggested += 1
-        await _apply(session, customer_id, person, attributes, [k for k in proven if k not in owners], evidence, number)
-        await refresh_profiles(session, [customer_id])
+        parsed.append(_Row(first_row_number + offset, person, proven, evidence, attributes, comparison_fields(person, default_region=default_region)))
+    batch = await ImportBatch.open(session, {k for r in parsed for k in r.proven}, rows=len(parsed))
+    await batch.matcher.prefetch(session, [r.fields for r in parsed if r.fields and not batch.owners(r.proven)])
+    for position, row in enumerate(parsed):
+        await _resolve(session, batch, row, model, report, rows_left=len(parsed) - position)
+    await batch.write(session)
     return report
+
+
+async def _resolve(session: AsyncSession, batch: ImportBatch, row: _Row, model: MatchModel, report: ImportReport, *, rows_left: int) -> None:
+    """One row: attach by a proven key, else by a match above the auto threshold, else create
+    (queueing suggestions above the review threshold); then merge its attributes and keys in."""
+    owners = batch.owners(row.proven)
+    distinct = list(dict.fromkeys(owners.values()))
+    if distinct:
+        customer_id = distinct[0]
+        report.attached_by_key += 1
+        clashes = [(k, owners[k], customer_id) for k in row.proven if k in owners and owners[k] != customer_id]
+        batch.clashes += clashes
+        report.conflicts += len(clashes)
+    else:
+        found = await batch.matcher.score(session, row.fields, model) if row.fields else []
+        best = found[0] if found else None
+        if best and model.auto_threshold is not None and best.score >= model.auto_threshold:
+            customer_id = best.customer_id
+            report.attached_by_match += 1
+        else:
+            customer_id = await batch.create(session, _name(row.person), rows_left=rows_left)
+            report.created += 1
+            suggestions = [c for c in found if c.score >= model.review_threshold]
+            if suggestions:
+                batch.suggestions.append((customer_id, suggestions))
+                report.suggested += 1
+    customer = await batch.customer(session, customer_id)
+    _merge_attributes(customer, row)
+    batch.add_keys(customer, [k for k in row.proven if k not in owners], source=SOURCE)
+    batch.note(customer_id, "customer.imported", {"row": row.number, "attributes": sorted(row.attributes)})
+    batch.refile(customer)
 
 
 def _keys(row: dict[str, str], person: RawPerson, id_column: str | None, region: str, book) -> tuple[list[IdentityKey], list[IdentityKey]]:  # noqa: ANN001
@@ -116,47 +142,27 @@ def _attributes(person: RawPerson) -> dict[str, str]:
     return {name: getattr(person, name) for name in PERSON_ATTRIBUTES if getattr(person, name)}
 
 
-async def _owners(session: AsyncSession, keys: list[IdentityKey]) -> dict[IdentityKey, int]:
-    if not keys:
-        return {}
-    await session.flush()  # identities added by earlier rows of this chunk must be visible to the Core query
-    found = await owners_of(session, set(keys))  # one statement, the same lookup as live traffic
-    return {key: found[key].id for key in keys if key in found and found[key].id is not None}  # strongest key first
+def _name(person: RawPerson) -> str:
+    return person.full_name or " ".join(p for p in (person.first_name, person.last_name) if p)
 
 
-async def _create(session: AsyncSession, person: RawPerson) -> int:
-    name = person.full_name or " ".join(p for p in (person.first_name, person.last_name) if p)
-    customer = Customer(name=name[:300], attributes={})
-    session.add(customer)
-    await session.flush()
-    return customer.id
-
-
-async def _apply(
-    session: AsyncSession, customer_id: int, person: RawPerson, attributes: dict, new_keys: list[IdentityKey], evidence: list[IdentityKey], number: int
-) -> None:
-    customer = await session.get(Customer, customer_id)
-    assert customer is not None
-    merged = dict(customer.attributes or {})
+def _merge_attributes(customer: TouchedCustomer, row: _Row) -> None:
+    """The merge policy: a new attribute is taken, a different value is kept beside the
+    existing one with its source; keys that prove nothing are kept as evidence."""
+    merged = dict(customer.attributes)
     alternatives = {k: list(v) for k, v in (merged.get(ALTERNATIVES) or {}).items()}
-    for key, value in attributes.items():
+    for key, value in row.attributes.items():
         if key not in merged:
             merged[key] = value
         elif merged[key] != value and {"value": value, "source": SOURCE} not in alternatives.get(key, []):
             alternatives.setdefault(key, []).append({"value": value, "source": SOURCE})
     known = list(merged.get(UNVERIFIED) or [])
-    known += [str(k) for k in evidence if str(k) not in known]
+    known += [str(k) for k in row.evidence if str(k) not in known]
     if known:
         merged[UNVERIFIED] = known
     if alternatives:
         merged[ALTERNATIVES] = alternatives
     customer.attributes = merged
-    name = person.full_name or " ".join(p for p in (person.first_name, person.last_name) if p)
+    name = _name(row.person)
     if name and not customer.name:
         customer.name = name[:300]
-    now = utcnow()
-    for key in new_keys:
-        session.add(Identity(customer_id=customer_id, kind=key.kind, value=key.value, created_at=now))
-        session.add(TimelineEvent(customer_id=customer_id, kind="identity.added", data={"identity": str(key), "source": SOURCE}, occurred_at=now))
-    session.add(TimelineEvent(customer_id=customer_id, kind="customer.imported", data={"row": number, "attributes": sorted(attributes)}, occurred_at=now))
-    await session.flush()

@@ -17,6 +17,9 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 MISSING = -1
+NAME_SIMILAR, NAME_SOMEWHAT_SIMILAR = 0.92, 0.80  # Jaro-Winkler
+ADDRESS_SAME_RATIO = 90  # token sort ratio: the same words, give or take a typo, in any order
+CITY_SIMILAR = 0.92  # Jaro-Winkler
 
 
 @dataclass(frozen=True)
@@ -93,41 +96,58 @@ def compare_pairs(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> 
     return gamma
 
 
-def _similarity_levels(a: np.ndarray, b: np.ndarray, sim: np.ndarray) -> np.ndarray:
-    levels = np.where(a == b, 0, np.where(sim >= 0.92, 1, np.where(sim >= 0.80, 2, 3))).astype(np.int8)
-    levels[(a == "") | (b == "")] = MISSING
+def similarity_levels(equal: np.ndarray, missing: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """Name levels; ``similarity`` only matters where neither ``equal`` nor ``missing``."""
+    levels = np.where(equal, 0, np.where(similarity >= NAME_SIMILAR, 1, np.where(similarity >= NAME_SOMEWHAT_SIMILAR, 2, 3))).astype(np.int8)
+    levels[missing] = MISSING
     return levels
 
 
-def _names(fa: np.ndarray, fb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def swap_aware_names(first: np.ndarray, last: np.ndarray, cross_first: np.ndarray, cross_last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First and last name levels; a record with the two names swapped is compared swapped."""
-    jw = lambda x, y: process.cpdist(x, y, scorer=JaroWinkler.normalized_similarity, workers=1)  # noqa: E731
-    first, last = _similarity_levels(fa, fb, jw(fa, fb)), _similarity_levels(la, lb, jw(la, lb))
-    cross_first, cross_last = _similarity_levels(fa, lb, jw(fa, lb)), _similarity_levels(la, fb, jw(la, fb))
     cost = lambda lv: np.where(lv == MISSING, 2, lv)  # noqa: E731
     swapped = (cost(cross_first) + cost(cross_last)) < (cost(first) + cost(last))
     return np.where(swapped, cross_first, first), np.where(swapped, cross_last, last)
 
 
-def _dates(a: np.ndarray, b: np.ndarray, a_swapped: np.ndarray) -> np.ndarray:
-    distance = process.cpdist(a, b, scorer=Levenshtein.distance, workers=1)
-    swapped = (a_swapped == b) & (a_swapped != "")
-    levels = np.where(a == b, 0, np.where((distance <= 1) | swapped, 1, 2)).astype(np.int8)
-    levels[(a == "") | (b == "")] = MISSING
+def date_levels(equal: np.ndarray, missing: np.ndarray, one_edit: np.ndarray, day_month_swapped: np.ndarray) -> np.ndarray:
+    levels = np.where(equal, 0, np.where(one_edit | day_month_swapped, 1, 2)).astype(np.int8)
+    levels[missing] = MISSING
     return levels
 
 
-def _keys(a: np.ndarray, b: np.ndarray, sets_a: np.ndarray, sets_b: np.ndarray, several: np.ndarray, same_name: np.ndarray | None) -> np.ndarray:
+def key_levels(same: np.ndarray, close: np.ndarray, missing: np.ndarray) -> np.ndarray:
     """Phones or e-mails: any value in common; else one edit apart (or the same mailbox name)."""
+    levels = np.where(same, 0, np.where(close, 1, 2)).astype(np.int8)
+    levels[missing] = MISSING
+    return levels
+
+
+def place_levels(address_same: np.ndarray, post_same: np.ndarray, city_same: np.ndarray, none_on_both: np.ndarray) -> np.ndarray:
+    levels = np.where(address_same, 0, np.where(post_same, 1, np.where(city_same, 2, 3))).astype(np.int8)
+    levels[none_on_both] = MISSING
+    return levels
+
+
+def _names(fa: np.ndarray, fb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    jw = lambda x, y: process.cpdist(x, y, scorer=JaroWinkler.normalized_similarity, workers=1)  # noqa: E731
+    levels = lambda x, y: similarity_levels(x == y, (x == "") | (y == ""), jw(x, y))  # noqa: E731
+    return swap_aware_names(levels(fa, fb), levels(la, lb), levels(fa, lb), levels(la, fb))
+
+
+def _dates(a: np.ndarray, b: np.ndarray, a_swapped: np.ndarray) -> np.ndarray:
+    distance = process.cpdist(a, b, scorer=Levenshtein.distance, workers=1)
+    return date_levels(a == b, (a == "") | (b == ""), distance <= 1, (a_swapped == b) & (a_swapped != ""))
+
+
+def _keys(a: np.ndarray, b: np.ndarray, sets_a: np.ndarray, sets_b: np.ndarray, several: np.ndarray, same_name: np.ndarray | None) -> np.ndarray:
     same = a == b
     for p in np.flatnonzero(several & ~same):
         same[p] = bool(set(sets_a[p]) & set(sets_b[p]))
     close = process.cpdist(a, b, scorer=Levenshtein.distance, workers=1) <= 1
     if same_name is not None:
         close |= same_name
-    levels = np.where(same, 0, np.where(close, 1, 2)).astype(np.int8)
-    levels[(a == "") | (b == "")] = MISSING
-    return levels
+    return key_levels(same, close, (a == "") | (b == ""))
 
 
 def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
@@ -135,9 +155,7 @@ def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> np.nda
     pa, pb = left["postcode"][li], right["postcode"][ri]
     ca, cb = left["city"][li], right["city"][ri]
     has_address, has_post, has_city = (aa != "") & (ab != ""), (pa != "") & (pb != ""), (ca != "") & (cb != "")
-    address_same = has_address & (process.cpdist(aa, ab, scorer=fuzz.token_sort_ratio, workers=1) >= 90)
+    address_same = has_address & (process.cpdist(aa, ab, scorer=fuzz.token_sort_ratio, workers=1) >= ADDRESS_SAME_RATIO)
     post_same = has_post & (pa == pb)
-    city_same = has_city & ((ca == cb) | (process.cpdist(ca, cb, scorer=JaroWinkler.normalized_similarity, workers=1) >= 0.92))
-    levels = np.where(address_same, 0, np.where(post_same, 1, np.where(city_same, 2, 3))).astype(np.int8)
-    levels[~(has_address | has_post | has_city)] = MISSING
-    return levels
+    city_same = has_city & ((ca == cb) | (process.cpdist(ca, cb, scorer=JaroWinkler.normalized_similarity, workers=1) >= CITY_SIMILAR))
+    return place_levels(address_same, post_same, city_same, ~(has_address | has_post | has_city))

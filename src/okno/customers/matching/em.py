@@ -7,9 +7,11 @@ over the blocked candidate pairs, holding ``u`` fixed (the usual, stable recipe)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from okno.customers.matching.compare import COMPARISONS, MISSING, Frame, compare_pairs
+from okno.customers.matching.compare import COMPARISONS, MISSING
 from okno.customers.matching.model import MatchModel
 
 PSEUDO_COUNT = 1.0
@@ -19,14 +21,14 @@ STRICT_RULE_RECALL = 0.7  # assumed share of true matches that share an e-mail o
 MAX_LEVELS = max(len(c.levels) for c in COMPARISONS)
 
 
-def estimate_u(frame: Frame, *, sample: int = 200_000, seed: int = 7) -> dict[str, list[float]]:
+def estimate_u(size: int, compare: Callable[[np.ndarray, np.ndarray], np.ndarray], *, sample: int = 200_000, seed: int = 7) -> dict[str, list[float]]:
+    """``u`` from ``sample`` random pairs of ``size`` records; ``compare(li, ri)`` gives their levels."""
     rng = np.random.default_rng(seed)
-    n = frame.size
-    if n < 2:
+    if size < 2:
         return {}
-    li, ri = rng.integers(0, n, sample), rng.integers(0, n, sample)
+    li, ri = rng.integers(0, size, sample), rng.integers(0, size, sample)
     keep = li != ri
-    gamma = compare_pairs(frame, frame, li[keep], ri[keep])
+    gamma = compare(li[keep], ri[keep])
     return _level_shares(gamma, np.ones(len(gamma)))
 
 

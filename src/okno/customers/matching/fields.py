@@ -15,6 +15,7 @@ from okno.customers.names import latin_key, phonetic_key, split_full_name
 
 # A blocking key shared by more profiles than this is too common to narrow anything down.
 MAX_BLOCK_SIZE = 300
+MAX_KEY_LENGTH = 96  # longer keys are cut to this many characters
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d", "%d-%m-%Y", "%Y/%m/%d", "%m/%d/%Y")
 
@@ -46,9 +47,9 @@ def comparison_fields(person: RawPerson, *, default_region: str = "RU") -> dict:
         "birth_date": normalize_date(person.birth_date),
         "city": latin_key(person.city),
         "address": latin_key(person.address),
-        "postcode": _NOT_ALNUM.sub("", person.postcode).upper() if person.postcode else "",
-        "phones": sorted({p for p in (_phone(x, default_region) for x in person.phones) if p}),
-        "emails": sorted({e for e in (_email(x) for x in person.emails) if e}),
+        "postcode": comparable_postcode(person.postcode),
+        "phones": sorted({p for p in (comparable_phone(x, default_region) for x in person.phones) if p}),
+        "emails": sorted({e for e in (comparable_email(x) for x in person.emails) if e}),
     }
     return {k: v for k, v in fields.items() if v}
 
@@ -72,7 +73,7 @@ def blocking_keys(fields: dict) -> set[str]:
             keys.add(f"fb:{phonetic_key(first)}:{born}")  # the same person under a new or misspelt surname
     if fields.get("postcode") and (last or first):
         keys.add(f"z:{fields['postcode']}:{phonetic_key(last or first)}")
-    return {k if len(k) <= 96 else k[:96] for k in keys}
+    return {k[:MAX_KEY_LENGTH] for k in keys}
 
 
 _NOT_DIGIT = re.compile(r"\D+")
@@ -101,7 +102,12 @@ def normalize_date(raw: str) -> str:
     return ""
 
 
-def _phone(raw: str, region: str) -> str:
+def comparable_postcode(raw: str) -> str:
+    return _NOT_ALNUM.sub("", raw).upper() if raw else ""
+
+
+def comparable_phone(raw: str, region: str) -> str:
+    """E.164, or ``""`` when ``raw`` is no phone number."""
     if region == "RU" and _RU_MOBILE.fullmatch(raw.strip()):  # +7/8 9xx…: skip the (slow) full parser
         return "+7" + _NOT_DIGIT.sub("", raw)[1:]
     try:
@@ -110,7 +116,8 @@ def _phone(raw: str, region: str) -> str:
         return ""
 
 
-def _email(raw: str) -> str:
+def comparable_email(raw: str) -> str:
+    """The canonical mailbox, or ``""`` when ``raw`` is no e-mail address."""
     try:
         return normalize_email(raw)
     except InvalidIdentity:

@@ -51,6 +51,11 @@ async def refresh_profiles(session: AsyncSession, customer_ids: list[int]) -> No
             fields = comparison_fields(person_of(customer, keys[cid]))
             if fields:
                 new[cid] = fields
+    await file_profiles(session, ids, old, new)
+
+
+async def file_profiles(session: AsyncSession, ids: list[int], old: dict[int, dict], new: dict[int, dict]) -> None:
+    """The profiles of ``ids`` become ``new`` (absent: none); ``old`` is what is on file now."""
     await _replace(session, ids, new)
     await adjust_terms(session, term_changes(old.values(), new.values()))
 

@@ -3,13 +3,16 @@ handful of candidates, the batch comparisons score them, each score comes with i
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, literal, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+import structlog
+from sqlalchemy import Row, Select, bindparam, func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from okno.customers.matching.compare import Frame, compare_pairs
 from okno.customers.matching.fields import MAX_BLOCK_SIZE, blocking_keys
@@ -17,9 +20,10 @@ from okno.customers.matching.model import MIN_BASE_FOR_TF, MatchModel, explain, 
 from okno.customers.matching.profiles import TERM_FIELDS
 from okno.models import MatchBlock, MatcherSettings, MatchProfile, MatchTerm
 
+log = structlog.get_logger()
+
 MAX_CANDIDATES = 200
-TERM_CACHE_SIZE = 100_000
-CACHE_SECONDS = 30.0  # base size and term counts: they move slowly, and only scale a weight
+CACHE_SECONDS = 30.0  # base size: it moves slowly, and only scales a weight
 MODEL_SECONDS = 5.0  # other processes see a settings change within this
 SETTINGS_ROW = 1
 
@@ -58,55 +62,61 @@ def remember_model(session: AsyncSession, model: MatchModel, version: object) ->
 
 
 async def _base_size(session: AsyncSession) -> int:
+    """How many profiles are stored. Counted on a process's first score; after that a stale
+    figure is served while a background task counts again (stale-while-revalidate): at 1M
+    profiles a count takes 60–180 ms, which would otherwise land on one request every
+    :data:`CACHE_SECONDS`."""
     slot = _cache.setdefault(_engine(session), {})
     cached = slot.get("size")
-    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
-    size = int(await session.scalar(select(func.count()).select_from(MatchProfile)) or 0)
-    slot["size"] = (time.monotonic(), size)
-    return size
+    if cached is None:
+        size = await _count_profiles(session)
+        slot["size"] = (time.monotonic(), size)
+        return size
+    if time.monotonic() - cached[0] >= CACHE_SECONDS and not _refreshing(slot):
+        slot["size_refresh"] = asyncio.create_task(_refresh_base_size(session.bind, slot))
+    return cached[1]
+
+
+async def _count_profiles(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(MatchProfile)) or 0)
+
+
+def _refreshing(slot: dict) -> bool:
+    task = slot.get("size_refresh")
+    return task is not None and not task.done()
+
+
+async def _refresh_base_size(bind: AsyncEngine, slot: dict) -> None:
+    try:
+        async with AsyncSession(bind) as session:
+            slot["size"] = (time.monotonic(), await _count_profiles(session))
+    except Exception:  # the stale figure stands; the next score tries again
+        log.warning("match_base_size_refresh_failed", exc_info=True)
 
 
 async def candidates_for(session: AsyncSession, fields: dict, *, exclude: int | None = None) -> list[int]:
-    """Customers sharing a blocking key with ``fields``; a key held by more than
-    ``MAX_BLOCK_SIZE`` profiles is too common to narrow anything and is ignored."""
-    keys = sorted(blocking_keys(fields))
-    if not keys:
-        return []
-    per_key = [
-        select(literal(key).label("key"), MatchBlock.customer_id).where(MatchBlock.key == key).limit(MAX_BLOCK_SIZE + 1)
-        for key in keys
-    ]
-    subqueries = [select(q.subquery()) for q in per_key]  # LIMIT inside UNION ALL needs a subquery on SQLite
-    rows = (await session.execute(union_all(*subqueries))).all()
-    by_key: dict[str, list[int]] = {}
-    for key, customer_id in rows:
-        by_key.setdefault(key, []).append(customer_id)
-    shared: dict[int, int] = {}
-    for members in by_key.values():
-        if len(members) > MAX_BLOCK_SIZE:
-            continue
-        for customer_id in members:
-            if customer_id != exclude:
-                shared[customer_id] = shared.get(customer_id, 0) + 1
-    ranked = sorted(shared, key=lambda c: (-shared[c], c))
-    return ranked[:MAX_CANDIDATES]
+    """Customers sharing a blocking key with ``fields``, most shared keys first; a key held by
+    more than ``MAX_BLOCK_SIZE`` profiles is too common to narrow anything and is ignored."""
+    return [row.customer_id for row in await _candidate_rows(session, fields, exclude)]
 
 
 async def score_record(session: AsyncSession, fields: dict, *, exclude: int | None = None, model: MatchModel | None = None) -> list[Candidate]:
-    """Every candidate with its probability and per-field contributions, best first."""
+    """Every candidate with its probability and per-field contributions, best first.
+    One statement fetches the candidates' profiles and the record's term counts together."""
     model = model or await current_model(session)
-    ids = await candidates_for(session, fields, exclude=exclude)
-    if not ids:
+    rows = await _candidate_rows(session, fields, exclude)
+    if not rows:
         return []
-    profiles = dict((await session.execute(select(MatchProfile.customer_id, MatchProfile.fields).where(MatchProfile.customer_id.in_(ids)))).all())
-    ids = [i for i in ids if i in profiles]
-    if not ids:
-        return []
-    query, stored = Frame([fields]), Frame([profiles[i] for i in ids])
+    counts = {name: getattr(rows[0], f"term_{name}") or 0 for name in TERM_FIELDS}
+    size = await _base_size(session) if any(fields.get(name) for name in TERM_FIELDS) else 0
+    return score_candidates(model, fields, [row.customer_id for row in rows], [row.fields for row in rows], query_shares(fields, counts, size))
+
+
+def score_candidates(model: MatchModel, fields: dict, ids: list[int], profiles: list[dict], shares: dict[str, float]) -> list[Candidate]:
+    """``fields`` compared with each candidate's profile, scored and explained, best first."""
+    query, stored = Frame([fields]), Frame(profiles)
     li, ri = np.zeros(len(ids), dtype=np.int64), np.arange(len(ids))
     gamma = compare_pairs(query, stored, li, ri)
-    shares = await _query_shares(session, fields)
     scores = score_gamma(model, gamma, {c: np.full(len(ids), shares.get(c, np.nan)) for c in TERM_FIELDS})
     order = np.argsort(-scores.total, kind="stable")
     return [
@@ -115,24 +125,51 @@ async def score_record(session: AsyncSession, fields: dict, *, exclude: int | No
     ]
 
 
-async def _query_shares(session: AsyncSession, fields: dict) -> dict[str, float]:
-    wanted = [(f, fields[f][:200]) for f in TERM_FIELDS if fields.get(f)]
-    size = await _base_size(session) if wanted else 0
+def query_shares(fields: dict, counts: dict[str, int], size: int) -> dict[str, float]:
+    """Share of the base (``size`` profiles) holding each of the record's names and city, from
+    ``counts`` per term field (term-frequency adjustment; none on a small base)."""
     if size < MIN_BASE_FOR_TF:
         return {}
-    slot = _cache.setdefault(_engine(session), {})
-    terms: dict = slot.setdefault("terms", {})
-    now = time.monotonic()
-    missing = [w for w in wanted if w not in terms or now - terms[w][0] > CACHE_SECONDS]
-    if missing:
-        if len(terms) > TERM_CACHE_SIZE:
-            terms.clear()
-        rows = dict(
-            ((f, v), c)
-            for f, v, c in await session.execute(
-                union_all(*(select(MatchTerm.field, MatchTerm.value, MatchTerm.count).where(MatchTerm.field == f, MatchTerm.value == v) for f, v in missing))
-            )
-        )
-        for key in missing:
-            terms[key] = (now, rows.get(key, 0))
-    return {f: terms[(f, v)][1] / size for f, v in wanted if terms[(f, v)][1] > 0}
+    return {name: counts[name] / size for name in TERM_FIELDS if fields.get(name) and counts.get(name, 0) > 0}
+
+
+async def _candidate_rows(session: AsyncSession, fields: dict, exclude: int | None) -> list[Row]:
+    """``(customer_id, fields, <term count per TERM_FIELDS>)`` per candidate, ranked."""
+    keys = sorted(blocking_keys(fields))
+    if not keys:
+        return []
+    params = {f"key_{i}": key for i, key in enumerate(keys)}
+    params |= {f"term_{name}": fields[name][:200] if fields.get(name) else None for name in TERM_FIELDS}
+    params["exclude"] = 0 if exclude is None else exclude  # ids start at 1
+    return list(await session.execute(_candidates_statement(len(keys)), params))
+
+
+@functools.cache
+def _candidates_statement(key_count: int) -> Select:
+    """Per key at most ``MAX_BLOCK_SIZE + 1`` members (an index range each); keys with more are
+    dropped; members ranked by keys shared; joined to their profiles; the query's term counts
+    ride along as uncorrelated scalar subqueries (evaluated once)."""
+    per_key = [
+        select(MatchBlock.key, MatchBlock.customer_id).where(MatchBlock.key == bindparam(f"key_{i}")).limit(MAX_BLOCK_SIZE + 1).subquery()
+        for i in range(key_count)
+    ]
+    hits = union_all(*(select(q) for q in per_key)).subquery("hits")  # LIMIT inside UNION ALL needs a subquery on SQLite
+    sized = select(hits.c.customer_id, func.count().over(partition_by=hits.c.key).label("block_size")).subquery("sized")
+    shared = func.count().label("shared")
+    ranked = (
+        select(sized.c.customer_id, shared)
+        .where(sized.c.block_size <= MAX_BLOCK_SIZE, sized.c.customer_id != bindparam("exclude"))
+        .group_by(sized.c.customer_id)
+        .order_by(shared.desc(), sized.c.customer_id)
+        .limit(MAX_CANDIDATES)
+        .subquery("ranked")
+    )
+    terms = [
+        select(MatchTerm.count).where(MatchTerm.field == name, MatchTerm.value == bindparam(f"term_{name}")).scalar_subquery().label(f"term_{name}")
+        for name in TERM_FIELDS
+    ]
+    return (
+        select(ranked.c.customer_id, MatchProfile.fields, *terms)
+        .join_from(ranked, MatchProfile, MatchProfile.customer_id == ranked.c.customer_id)
+        .order_by(ranked.c.shared.desc(), ranked.c.customer_id)
+    )

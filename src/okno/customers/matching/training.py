@@ -7,9 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.matching.batch import candidate_pairs
-from okno.customers.matching.compare import Frame, compare_pairs
+from okno.customers.matching.compare_table import TableComparer
 from okno.customers.matching.em import estimate_m, estimate_u
 from okno.customers.matching.model import MatchModel
+from okno.customers.matching.table import table_from_fields
 from okno.models import MatchProfile
 
 MIN_PROFILES = 100
@@ -25,11 +26,12 @@ async def estimate_from_profiles(session: AsyncSession, current: MatchModel, *, 
 
 
 def estimate_from_records(records: list[dict], current: MatchModel) -> tuple[MatchModel, dict]:
-    frame = Frame(records)
-    li, ri, _ = candidate_pairs(records)
-    model = MatchModel(m=current.m, u=estimate_u(frame) or current.u, prior=current.prior,
+    table = table_from_fields(records)
+    compare = TableComparer(table)
+    li, ri, _ = candidate_pairs(table)
+    model = MatchModel(m=current.m, u=estimate_u(table.size, compare) or current.u, prior=current.prior,
                        review_threshold=current.review_threshold, auto_threshold=current.auto_threshold)  # fmt: skip
     if len(li):
         pick = np.random.default_rng(11).choice(len(li), size=min(400_000, len(li)), replace=False)
-        model = estimate_m(model, compare_pairs(frame, frame, li[pick], ri[pick]))
+        model = estimate_m(model, compare(li[pick], ri[pick]))
     return model, {"profiles": len(records), "candidate_pairs": int(len(li))}

@@ -1,0 +1,122 @@
+"""Real-time scoring against the stored base: the one-statement candidate query gives exactly
+what the matcher's definition gives when worked out in Python over every stored profile."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+
+import numpy as np
+from sqlalchemy import event, select
+
+from okno.customers.matching.compare import Frame, compare_pairs
+from okno.customers.matching.fields import MAX_BLOCK_SIZE, RawPerson, blocking_keys, comparison_fields
+from okno.customers.matching.model import MatchModel, explain, score_gamma
+from okno.customers.matching.profiles import TERM_FIELDS
+from okno.customers.matching.realtime import MAX_CANDIDATES, candidates_for, score_record
+from okno.customers.matching.synthetic import generate_records
+from okno.models import MatchProfile
+from tests.identity.helpers import ATTRIBUTES, store_people
+
+
+def _members(stored: dict[int, dict]) -> dict[str, list[int]]:
+    members: dict[str, list[int]] = {}
+    for customer_id, profile in stored.items():
+        for key in blocking_keys(profile):
+            members.setdefault(key, []).append(customer_id)
+    return members
+
+
+def _ranked(members: dict[str, list[int]], fields: dict, exclude: int | None) -> list[int]:
+    """Profiles sharing a blocking key that is not too common, most shared keys first."""
+    shared: Counter = Counter()
+    for key in blocking_keys(fields):
+        if len(members.get(key, [])) <= MAX_BLOCK_SIZE:
+            shared.update(c for c in members.get(key, []) if c != exclude)
+    return sorted(shared, key=lambda c: (-shared[c], c))[:MAX_CANDIDATES]
+
+
+def _expected(stored: dict[int, dict], fields: dict, exclude: int | None) -> list[tuple]:
+    """The matcher's definition, over every stored profile at once."""
+    ids = _ranked(_members(stored), fields, exclude)
+    if not ids:
+        return []
+    counts = Counter((name, p[name][:200]) for p in stored.values() for name in TERM_FIELDS if p.get(name))
+    shares = {name: counts[(name, fields[name][:200])] / len(stored) for name in TERM_FIELDS if counts.get((name, fields.get(name, "")[:200]))}
+    gamma = compare_pairs(Frame([fields]), Frame([stored[i] for i in ids]), np.zeros(len(ids), dtype=np.int64), np.arange(len(ids)))
+    scores = score_gamma(MatchModel(), gamma, {c: np.full(len(ids), shares.get(c, np.nan)) for c in TERM_FIELDS})
+    order = np.argsort(-scores.total, kind="stable")
+    return [(ids[p], float(scores.probability[p]), round(float(scores.total[p]), 2), explain(scores.weights[p], gamma[p])) for p in order]
+
+
+async def test_score_record_equals_the_matchers_definition_in_one_statement(ctx) -> None:  # noqa: ANN001
+    rows = generate_records(1600, duplicate_share=0.3, seed=31)
+    originals, seen, queries = [], set(), []
+    for row in rows:
+        (queries if row["person_id"] in seen else originals).append(row)
+        seen.add(row["person_id"])
+    await store_people(ctx, originals)
+    async with ctx.db.reading() as session:
+        stored = dict((await session.execute(select(MatchProfile.customer_id, MatchProfile.fields))).all())
+    assert len(stored) > 1000  # term-frequency adjustment applies from 1000 profiles
+    members = _members(stored)
+    statements: list[str] = []
+    event.listen(ctx.db.reader.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    compared = matched = 0
+    as_fields = lambda row: comparison_fields(RawPerson(**{k: row[k] for k in ATTRIBUTES}, phones=[row["phone"]], emails=[row["email"]]))  # noqa: E731
+    async with ctx.db.reading() as session:
+        assert await score_record(session, as_fields(originals[0]))  # the base size is now cached
+        for n, row in enumerate(queries[:150] + originals[:50]):
+            fields = as_fields(row)
+            exclude = n % 40 + 1 if n % 3 == 0 else None
+            statements.clear()
+            found = await score_record(session, fields, exclude=exclude, model=MatchModel())
+            assert len(statements) == 1, statements
+            assert [(c.customer_id, c.score, c.match_weight, c.contributions) for c in found] == _expected(stored, fields, exclude)
+            assert await candidates_for(session, fields, exclude=exclude) == _ranked(members, fields, exclude)
+            compared += len(found)
+            matched += bool(found)
+    assert matched > 150 and compared > matched  # most queries have candidates, some several
+
+
+async def test_a_key_shared_by_too_many_profiles_narrows_nothing(ctx) -> None:  # noqa: ANN001
+    born = [(date(1950, 1, 1) + timedelta(days=40 * i)).isoformat() for i in range(MAX_BLOCK_SIZE)]  # one per month
+    person = {"first_name": "Anna", "last_name": "Smith", "city": "", "address": "", "postcode": "SW1A", "phone": "", "email": ""}
+    crowd = [{**person, "birth_date": b} for b in born]
+    twins = [{**person, "first_name": "Quentin", "birth_date": "1940-05-05"}] * 2  # with the crowd: 302 share the postcode key
+    await store_people(ctx, crowd + twins)
+    async with ctx.db.reading() as session:
+        member = comparison_fields(RawPerson(**{k: crowd[0][k] for k in ATTRIBUTES}))
+        assert await candidates_for(session, member) == [1]  # its name, date keys; not the postcode key
+        twin = comparison_fields(RawPerson(**{k: twins[0][k] for k in ATTRIBUTES}))
+        assert await candidates_for(session, twin) == [len(crowd) + 1, len(crowd) + 2]  # the same keys shared: by id
+        assert await candidates_for(session, twin, exclude=len(crowd) + 1) == [len(crowd) + 2]
+
+
+async def test_a_stale_base_size_is_served_while_a_background_count_refreshes_it(ctx, monkeypatch) -> None:  # noqa: ANN001
+    import asyncio
+
+    from sqlalchemy import delete
+
+    from okno.customers.matching import realtime
+
+    await store_people(ctx, generate_records(60, duplicate_share=0.0, seed=5))
+    statements: list[str] = []
+    event.listen(ctx.db.reader.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    async with ctx.db.reading() as session:
+        assert await realtime._base_size(session) == 60  # first use: counted in the request
+        assert any("count(" in s.lower() for s in statements)
+    async with ctx.db.transaction() as session:
+        await session.execute(delete(MatchProfile).where(MatchProfile.customer_id > 40))
+    later = realtime.time.monotonic() + realtime.CACHE_SECONDS + 1
+    monkeypatch.setattr(realtime.time, "monotonic", lambda: later)
+    statements.clear()
+    async with ctx.db.reading() as session:
+        assert await realtime._base_size(session) == 60  # the stale figure at once, no count on the request
+        assert not any("count(" in s.lower() for s in statements)
+        assert await realtime._base_size(session) == 60  # one refresh in flight, not two
+        slot = realtime._cache[realtime._engine(session)]
+    await asyncio.wait_for(slot["size_refresh"], timeout=10)
+    async with ctx.db.reading() as session:
+        assert await realtime._base_size(session) == 40
+    assert sum("count(" in s.lower() for s in statements) == 1
