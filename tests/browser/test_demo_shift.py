@@ -11,20 +11,24 @@ from tests.test_server_process import OknoProcess, server_env  # noqa: F401  (fi
 DEMO_LOGIN = ("admin@okno.local", "okno-demo")
 
 
-async def _row_from(page: Page, badge: str):  # noqa: ANN202
-    """The first conversation whose latest message came through the channel with this badge."""
-    row = page.locator("#inbox-list .row", has=page.locator(f".ch:text-is('{badge}')")).first
-    await expect(row).to_be_visible(timeout=30_000)
-    return row
+async def _open_latest_from(page: Page, badge: str) -> str:
+    """Open the first conversation whose latest message came through the channel with this badge.
+
+    The inbox re-sorts under live demo traffic, so the row is clicked by its conversation id,
+    not by position: between reading the first row and clicking it, another row may take its place."""
+    first = page.locator("#inbox-list .row", has=page.locator(f".ch:text-is('{badge}')")).first
+    await expect(first).to_be_visible(timeout=30_000)
+    conversation_id = await first.get_attribute("data-conversation")
+    assert conversation_id
+    await page.locator(f"#inbox-list .row[data-conversation='{conversation_id}']").click()
+    await expect(page.get_by_test_id("conversation")).to_have_attribute("data-conversation-id", conversation_id)
+    return conversation_id
 
 
 async def _answer(page: Page, badge: str, channel: str, text: str) -> None:
     """Answer the latest conversation on this channel, choosing that channel in the reply box
     (the customer may have moved on to another channel meanwhile: the box proposes that one)."""
-    row = await _row_from(page, badge)
-    conversation_id = await row.get_attribute("data-conversation")
-    await row.click()
-    await expect(page.get_by_test_id("conversation")).to_have_attribute("data-conversation-id", conversation_id)
+    await _open_latest_from(page, badge)
     option = page.locator("#reply-channel option:not([disabled])", has_text=channel)
     chosen = await option.get_attribute("value")
     await page.locator("#reply-channel").select_option(chosen)
@@ -63,10 +67,7 @@ async def test_a_newcomers_shift_on_the_demo(server_env, browser) -> None:  # no
         # transfer this one to a colleague, resolve another
         await page.get_by_test_id("assign-operator").select_option(label="Мария Соколова")
         await expect(page.get_by_test_id("conversation-assignee")).to_have_text("Мария Соколова")
-        row = await _row_from(page, "API")
-        conversation_id = await row.get_attribute("data-conversation")
-        await row.click()
-        await expect(page.get_by_test_id("conversation")).to_have_attribute("data-conversation-id", conversation_id)
+        await _open_latest_from(page, "API")
         await page.get_by_test_id("close-reason").select_option("consultation")
         await page.get_by_test_id("resolve").click()
         await expect(page.get_by_test_id("conversation-status")).to_have_text("Решено")
