@@ -29,17 +29,20 @@ from okno.customers.matching.synthetic import generate_records
 from okno.customers.matching.table import PersonTable, WordFolder, sorted_words, table_from_fields
 from okno.customers.names import latin_key
 
-HEADERS = ["rec_id", "person_id", "first_name", "last_name", "full_name", "birth_date", "phone", "mobile", "email", "city", "address", "address_2", "postcode"]
+HEADERS = ["rec_id", "person_id", "first_name", "last_name", "full_name", "birth_date", "phone", "mobile", "email", "city", "address", "address_2", "postcode", "ssn"]
 LONG = "x" * 60
 
 
 def _awkward_rows(n: int, seed: int) -> list[dict[str, str]]:
     """Generated people, plus what real exports hold: a second phone column, a full name
-    instead of first/last, padding, junk phones and e-mails, very long values, blanks."""
+    instead of first/last, padding, junk phones and e-mails, very long values, blanks, id
+    numbers written differently, mistyped or not there."""
     rng = random.Random(seed)
     rows = []
     for row in generate_records(n, seed=seed):
         out = {h: str(row.get(h, "")) for h in HEADERS}
+        number = f"{row['person_id'] * 7919 % 10**9:09d}"
+        out["ssn"] = rng.choice([number, number, f"{number[:3]}-{number[3:5]}-{number[5:]}", number[:4] + number[5] + number[4] + number[6:], "", "n/a", "000-00-0000"])
         roll = rng.random()
         if roll < 0.1:
             out["full_name"], out["first_name"], out["last_name"] = f"  {row['first_name']} {row['last_name']} ", "", ""
@@ -71,7 +74,7 @@ def _per_record(rows: list[dict[str, str]]) -> list[dict]:
 
 
 def _fields_of(table: PersonTable, row: int) -> dict:
-    fields = {name: str(getattr(table, name).strings(row)) for name in ("first_name", "last_name", "birth_date", "city", "address", "postcode")}
+    fields = {name: str(getattr(table, name).strings(row)) for name in ("first_name", "last_name", "birth_date", "city", "address", "postcode", "id_number")}
     fields |= {"phones": list(table.values_of("phone", row)), "emails": list(table.values_of("email", row))}
     return {k: v for k, v in fields.items() if v}
 
@@ -184,7 +187,7 @@ def test_a_column_that_stops_being_remembered_codes_the_same(awkward: tuple[list
         patch.setattr(loading, "CHUNK", 700)
         patch.setattr(table_module, "REMEMBER_UP_TO", 10)
         forgetful = load_table(path, mapping, id_column="rec_id", truth_column=None).table
-    for name in ("first_name", "birth_date", "phone", "email", "address"):
+    for name in ("first_name", "birth_date", "phone", "email", "address", "id_number"):
         np.testing.assert_array_equal(getattr(forgetful, name).strings(), getattr(table, name).strings())
 
 
@@ -242,7 +245,7 @@ def test_a_helper_process_loads_and_compares_exactly_what_one_process_does(tmp_p
     assert len(loading.row_ranges(path, {k: getattr(dialect, k) for k in ("delimiter", "quotechar", "escapechar", "quoting")}, parts=2)) == 2
     assert shared.ids == alone.ids == [r["rec_id"] for r in rows]
     np.testing.assert_array_equal(shared.truth, alone.truth)
-    for name in ("first_name", "last_name", "birth_date", "phone", "email", "address", "postcode", "city"):
+    for name in ("first_name", "last_name", "birth_date", "phone", "email", "address", "postcode", "city", "id_number"):
         np.testing.assert_array_equal(getattr(shared.table, name).strings(), getattr(alone.table, name).strings())
     assert shared.table.several == alone.table.several and shared.table.several["phone"]
     assert len(li) > 5 * 700

@@ -67,7 +67,7 @@ def block_entries(table: PersonTable) -> tuple[np.ndarray, np.ndarray]:
     date_length = np.fromiter((len(d) for d in dates), dtype=np.int64, count=len(dates))
     month_length = np.minimum(date_length, 7)
     initials = np.fromiter((ord(n[0]) if n else ord("?") for n in table.first_name.values), dtype=np.int64, count=len(table.first_name.values))
-    lengths = {name: np.fromiter((len(v) for v in getattr(table, name).values), dtype=np.int64) for name in ("phone", "email", "postcode")}
+    lengths = {name: np.fromiter((len(v) for v in getattr(table, name).values), dtype=np.int64) for name in ("phone", "email", "postcode", "id_number")}
     low, high = np.minimum(pf, pl), np.maximum(pf, pl)
     surname_or_first = np.where(has_last, last, first)
     kinds: list[tuple[str, np.ndarray, list[np.ndarray], np.ndarray]] = []  # (prefix, rows, parts, key length)
@@ -85,6 +85,9 @@ def block_entries(table: PersonTable) -> tuple[np.ndarray, np.ndarray]:
     add("b", has_born, [born, initials[surname_or_first]], 4 + date_length[born])
     add("fb", has_born & has_first, [pf, born], 4 + names.length[pf] + date_length[born])
     add("z", (post != 0) & (has_first | has_last), [post, names.code[surname_or_first]], 3 + lengths["postcode"][post] + names.length[names.code[surname_or_first]])
+    add("bz", has_born & (post != 0), [born, post], 4 + date_length[born] + lengths["postcode"][post])
+    id_number = table.id_number.codes
+    add("i", id_number != 0, [id_number], 2 + lengths["id_number"][id_number])
     keys, owners, texts, text_owners = [], [], [], []
     for number, (prefix, owner, parts, length) in enumerate(kinds):
         short = length < MAX_KEY_LENGTH
@@ -117,7 +120,12 @@ def _key_text(table: PersonTable, names: _Names, prefix: str, row: int) -> str:
         return f"b:{born}:{(last or first or '?')[0]}"
     if prefix == "fb":
         return f"fb:{pf}:{born}"
-    return f"z:{table.postcode.values[table.postcode.codes[row]]}:{pl if last else pf}"
+    postcode = table.postcode.values[table.postcode.codes[row]]
+    if prefix == "bz":
+        return f"bz:{born}:{postcode}"
+    if prefix == "i":
+        return f"i:{table.id_number.values[table.id_number.codes[row]]}"
+    return f"z:{postcode}:{pl if last else pf}"
 
 
 def _more_values(table: PersonTable, name: str, prefix: str, texts: list[str], text_owners: list[int]) -> tuple[np.ndarray, np.ndarray]:

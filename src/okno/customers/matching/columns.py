@@ -17,6 +17,8 @@ KNOWN: dict[str, tuple[str, ...]] = {
     "address": ("address", "street", "address_1", "address1", "street_address", "street_number", "address_2", "address2", "адрес", "улица"),
     "city": ("city", "town", "suburb", "locality", "город"),
     "postcode": ("postcode", "post_code", "zip", "zipcode", "zip_code", "postal_code", "индекс"),
+    # one kind of national id per file (map another kind, e.g. a passport number, with --map)
+    "id_number": ("id_number", "national_id", "national_id_number", "ssn", "soc_sec_id", "social_security_number", "snils", "снилс"),
 }
 FIELDS = tuple(KNOWN)
 _SEPARATORS = re.compile(r"[\s\-.]+")
@@ -71,4 +73,5 @@ def person_from_row(row: dict[str, str], mapping: dict[str, list[str]]) -> RawPe
         city=joined("city"),
         address=joined("address"),
         postcode=joined("postcode"),
+        id_number=joined("id_number"),
     )

@@ -5,7 +5,8 @@ of blocked pairs) call the same :func:`compare_pairs`, so both judge a pair iden
 
 Levels are small integers, 0 = strongest agreement; ``-1`` = missing on either side (weight 0).
 Address, postcode and city are *one* comparison: a household shares all three, and counting
-them as independent evidence would add the same fact up three times.
+them as independent evidence would add the same fact up three times. "One typo" in a date,
+postcode or id number is one edit or two neighbouring characters swapped (``1956`` / ``1965``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 MISSING = -1
 NAME_SIMILAR, NAME_SOMEWHAT_SIMILAR = 0.92, 0.80  # Jaro-Winkler
@@ -36,9 +37,10 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("birth_date", ("exact", "one typo or day/month swapped", "different")),
     Comparison("phone", ("same", "one digit apart", "different")),
     Comparison("email", ("same", "same mailbox name or one typo", "different")),
-    Comparison("address", ("same address", "same postcode", "same city", "different"), tf_level=2, tf_column="city"),
+    Comparison("address", ("same address", "same postcode", "postcode one typo", "same city", "different"), tf_level=3, tf_column="city"),
+    Comparison("id_number", ("same", "one typo or two characters swapped", "two typos", "different")),
 )
-COLUMNS = ("first_name", "last_name", "birth_date", "phone", "phones", "email", "emails", "address", "postcode", "city")
+COLUMNS = ("first_name", "last_name", "birth_date", "phone", "phones", "email", "emails", "address", "postcode", "city", "id_number")
 
 
 class Frame:
@@ -54,7 +56,7 @@ class Frame:
             cols["emails"].append(emails)
             cols["phone"].append(phones[0] if phones else "")
             cols["email"].append(emails[0] if emails else "")
-            for name in ("first_name", "last_name", "birth_date", "address", "postcode", "city"):
+            for name in ("first_name", "last_name", "birth_date", "address", "postcode", "city", "id_number"):
                 cols[name].append(fields.get(name, ""))
         self.columns = {name: _array(values) for name, values in cols.items()}
         self.columns["several_phones"] = np.fromiter((len(p) > 1 for p in cols["phones"]), dtype=bool, count=self.size)
@@ -93,6 +95,8 @@ def compare_pairs(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> 
     ma, mb = pick(left, li, "mailbox"), pick(right, ri, "mailbox")
     gamma[:, 4] = _keys(pick(left, li, "email"), pick(right, ri, "email"), pick(left, li, "emails"), pick(right, ri, "emails"), several_emails, (ma == mb) & (ma != ""))
     gamma[:, 5] = _places(left, right, li, ri)
+    ia, ib = pick(left, li, "id_number"), pick(right, ri, "id_number")
+    gamma[:, 6] = id_levels(ia == ib, (ia == "") | (ib == ""), process.cpdist(ia, ib, scorer=OSA.distance, workers=1))
     return gamma
 
 
@@ -123,9 +127,16 @@ def key_levels(same: np.ndarray, close: np.ndarray, missing: np.ndarray) -> np.n
     return levels
 
 
-def place_levels(address_same: np.ndarray, post_same: np.ndarray, city_same: np.ndarray, none_on_both: np.ndarray) -> np.ndarray:
-    levels = np.where(address_same, 0, np.where(post_same, 1, np.where(city_same, 2, 3))).astype(np.int8)
+def place_levels(address_same: np.ndarray, post_same: np.ndarray, post_close: np.ndarray, city_same: np.ndarray, none_on_both: np.ndarray) -> np.ndarray:
+    levels = np.where(address_same, 0, np.where(post_same, 1, np.where(post_close, 2, np.where(city_same, 3, 4)))).astype(np.int8)
     levels[none_on_both] = MISSING
+    return levels
+
+
+def id_levels(equal: np.ndarray, missing: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """``distance``: edits (a swap of neighbours is one) between the two id numbers."""
+    levels = np.where(equal, 0, np.where(distance <= 1, 1, np.where(distance <= 2, 2, 3))).astype(np.int8)
+    levels[missing] = MISSING
     return levels
 
 
@@ -136,7 +147,7 @@ def _names(fa: np.ndarray, fb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tu
 
 
 def _dates(a: np.ndarray, b: np.ndarray, a_swapped: np.ndarray) -> np.ndarray:
-    distance = process.cpdist(a, b, scorer=Levenshtein.distance, workers=1)
+    distance = process.cpdist(a, b, scorer=OSA.distance, workers=1)
     return date_levels(a == b, (a == "") | (b == ""), distance <= 1, (a_swapped == b) & (a_swapped != ""))
 
 
@@ -157,5 +168,6 @@ def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> np.nda
     has_address, has_post, has_city = (aa != "") & (ab != ""), (pa != "") & (pb != ""), (ca != "") & (cb != "")
     address_same = has_address & (process.cpdist(aa, ab, scorer=fuzz.token_sort_ratio, workers=1) >= ADDRESS_SAME_RATIO)
     post_same = has_post & (pa == pb)
+    post_close = has_post & ~post_same & (process.cpdist(pa, pb, scorer=OSA.distance, workers=1) <= 1)
     city_same = has_city & ((ca == cb) | (process.cpdist(ca, cb, scorer=JaroWinkler.normalized_similarity, workers=1) >= CITY_SIMILAR))
-    return place_levels(address_same, post_same, city_same, ~(has_address | has_post | has_city))
+    return place_levels(address_same, post_same, post_close, city_same, ~(has_address | has_post | has_city))

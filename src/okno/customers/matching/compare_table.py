@@ -11,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from okno.customers.matching.blocking import sorted_unique
 from okno.customers.matching.compare import (
@@ -20,6 +20,7 @@ from okno.customers.matching.compare import (
     COMPARISONS,
     MISSING,
     date_levels,
+    id_levels,
     key_levels,
     place_levels,
     similarity_levels,
@@ -61,6 +62,7 @@ class TableComparer:
         ea, eb = t.email.codes[li], t.email.codes[ri]
         gamma[:, 4] = self._keys("email", li, ri, (mailbox[ea] == mailbox[eb]) & has_mailbox[ea])
         gamma[:, 5] = self._places(li, ri)
+        gamma[:, 6] = self._ids(t.id_number.codes[li], t.id_number.codes[ri])
         return gamma
 
     def _names(self, fa: np.ndarray, fb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +86,7 @@ class TableComparer:
         missing, equal = (a == 0) | (b == 0), a == b
         needed = ~equal & ~missing
         one_edit = np.zeros(len(a), dtype=bool)
-        one_edit[needed] = distinct_pair_scores(self.table.birth_date.values, a[needed], b[needed], Levenshtein.distance) <= 1
+        one_edit[needed] = distinct_pair_scores(self.table.birth_date.values, a[needed], b[needed], OSA.distance) <= 1
         swapped = self.swapped_dates[a]
         return date_levels(equal, missing, one_edit, (swapped == b) & (swapped > 0))
 
@@ -116,7 +118,18 @@ class TableComparer:
         city_same = has_city & (ca == cb)
         differ = has_city & ~city_same
         city_same[differ] = distinct_pair_scores(t.city.values, ca[differ], cb[differ], JaroWinkler.normalized_similarity) >= CITY_SIMILAR
-        return place_levels(address_same, has_post & (pa == pb), city_same, ~(has_address | has_post | has_city))
+        post_same = has_post & (pa == pb)
+        post_close = np.zeros(len(li), dtype=bool)
+        differ = has_post & ~post_same & ~address_same  # the same address outranks whatever the postcodes say
+        post_close[differ] = distinct_pair_scores(t.postcode.values, pa[differ], pb[differ], OSA.distance) <= 1
+        return place_levels(address_same, post_same, post_close, city_same, ~(has_address | has_post | has_city))
+
+    def _ids(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        missing, equal = (a == 0) | (b == 0), a == b
+        needed = ~equal & ~missing
+        distance = np.zeros(len(a))
+        distance[needed] = distinct_pair_scores(self.table.id_number.values, a[needed], b[needed], OSA.distance)
+        return id_levels(equal, missing, distance)
 
 
 def distinct_pair_scores(values: np.ndarray, x: np.ndarray, y: np.ndarray, scorer) -> np.ndarray:  # noqa: ANN001

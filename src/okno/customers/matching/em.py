@@ -17,8 +17,24 @@ from okno.customers.matching.model import MatchModel
 PSEUDO_COUNT = 1.0
 FLOOR = 1e-4  # no level is ever impossible: caps any single field at log2(1/1e-4) ≈ 13 bits
 DIFFERENT_FLOOR_M = 0.01
-STRICT_RULE_RECALL = 0.7  # assumed share of true matches that share an e-mail or a phone (as in Splink's examples)  # true matches do disagree now and then (typos, moves, new numbers)
+STRICT_RULE_RECALL = 0.7  # assumed share of true matches a strict rule catches, as in Splink's examples (true matches disagree now and then: typos, moves, new numbers)
 MAX_LEVELS = max(len(c.levels) for c in COMPARISONS)
+MIN_SESSION_PAIRS = 50
+# What selects the pairs of the first EM session, in order of preference. Households share a
+# phone (and surname, address) but rarely an e-mail, so e-mail comes first.
+SELECTORS: tuple[tuple[str, ...], ...] = (("email",), ("email", "phone"), ("id_number",), ("birth_date",))
+MIN_RULE_COVERAGE = 0.05  # a strict rule counts where its fields are compared on at least this share of pairs
+
+
+def _similar(levels: np.ndarray) -> np.ndarray:
+    return (levels == 0) | (levels == 1)
+
+
+STRICT_RULES: tuple[tuple[tuple[str, ...], Callable[[dict[str, np.ndarray]], np.ndarray]], ...] = (
+    (("email", "phone"), lambda g: (g["email"] == 0) | ((g["phone"] == 0) & _similar(g["first_name"]))),
+    (("id_number",), lambda g: (g["id_number"] == 0) & (_similar(g["first_name"]) | _similar(g["last_name"]))),
+    (("first_name", "last_name", "birth_date"), lambda g: (g["first_name"] == 0) & (g["last_name"] == 0) & (g["birth_date"] == 0)),
+)
 
 
 def estimate_u(size: int, compare: Callable[[np.ndarray, np.ndarray], np.ndarray], *, sample: int = 200_000, seed: int = 7) -> dict[str, list[float]]:
@@ -36,35 +52,42 @@ def estimate_m(model: MatchModel, gamma: np.ndarray, *, iterations: int = 25, to
     """``m`` in two EM sessions, each on pairs selected by fields it then leaves out of the
     likelihood (so the selection can't bias what it estimates), then the candidate-pair prior.
 
-    1. pairs sharing an e-mail (a phone, if too few do) → ``m`` of everything but e-mail;
-    2. pairs with the same first name, last name and birth date → ``m`` of e-mail.
+    1. pairs agreeing on the first of :data:`SELECTORS` that enough pairs agree on (e-mail,
+       where the data has e-mails) → ``m`` of everything else;
+    2. pairs with the same first name, last name and birth date (those of them not used in 1)
+       → ``m`` of what selected the pairs of 1.
     Returns a new model; ``u`` is unchanged.
     """
     if len(gamma) == 0:
         return model
     names = [c.name for c in COMPARISONS]
-    phone, email = names.index("phone"), names.index("email")
-    first, last, born = names.index("first_name"), names.index("last_name"), names.index("birth_date")
     m = {k: list(v) for k, v in model.m.items()}
-    # Households share a phone (and surname, address) but rarely an e-mail: select by e-mail.
-    by_email = gamma[:, email] == 0
-    if by_email.sum() < 50:
-        by_email |= gamma[:, phone] == 0
+    selector = next((s for s in SELECTORS if _agreeing(gamma, names, s).sum() >= MIN_SESSION_PAIRS), None)
+    if selector is None:
+        return MatchModel(m=m, u=model.u, prior=_prior(gamma), review_threshold=model.review_threshold, auto_threshold=model.auto_threshold)
+    selected = [names.index(n) for n in selector]
+    personal = [n for n in ("first_name", "last_name", "birth_date") if n not in selector]
     sessions = [
-        (by_email, [email]),
-        ((gamma[:, first] == 0) & (gamma[:, last] == 0) & (gamma[:, born] == 0), [c for c in range(len(COMPARISONS)) if c != email]),
+        (_agreeing(gamma, names, selector), [c for c in range(len(COMPARISONS)) if c not in selected]),
+        (_agreeing(gamma, names, personal), selected),
     ]
-    for selected, fixed in sessions:
-        subset = gamma[selected]
-        if len(subset) < 50:
+    for chosen, free in sessions:  # the comparisons not in ``free`` are left out of the likelihood
+        subset = gamma[chosen]
+        if len(subset) < MIN_SESSION_PAIRS:
             continue
-        free = [c for c in range(len(COMPARISONS)) if c not in fixed]  # the rest are left out of the likelihood
         estimated, _ = _em(subset, m, model.u, free, prior=0.5, iterations=iterations, tolerance=tolerance)
         for c in free:
             name = COMPARISONS[c].name
             m[name] = _floored(np.asarray(estimated[name]), FLOOR, DIFFERENT_FLOOR_M)
     prior = _prior(gamma)
     return MatchModel(m=m, u=model.u, prior=prior, review_threshold=model.review_threshold, auto_threshold=model.auto_threshold)
+
+
+def _agreeing(gamma: np.ndarray, names: list[str], fields: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Pairs at the exact level of any of ``fields`` if they are e-mail or phone (keys: one
+    shared is enough), else of all of them."""
+    columns = [gamma[:, names.index(n)] == 0 for n in fields]
+    return np.logical_or.reduce(columns) if set(fields) <= {"email", "phone"} else np.logical_and.reduce(columns)
 
 
 def _em(gamma: np.ndarray, m: dict, u: dict, free: list[int], *, prior: float, iterations: int, tolerance: float) -> tuple[dict, float]:
@@ -89,13 +112,18 @@ def _em(gamma: np.ndarray, m: dict, u: dict, free: list[int], *, prior: float, i
 
 def _prior(gamma: np.ndarray) -> float:
     """The match share among candidate pairs, Splink's way: pairs a strict rule calls the same
-    person (same e-mail, or same phone and first name), divided by the share of true matches
-    that rule is assumed to catch. EM's own estimate drifts high: treating fields as
-    independent inflates every posterior a little, and millions of pairs add that up."""
+    person, divided by the share of true matches that rule is assumed to catch. The rule is the
+    first of :data:`STRICT_RULES` whose fields are compared on enough pairs (same e-mail, or
+    same phone and first name; else the same id number and a similar name; else the same
+    names and birth date). EM's own estimate drifts high: treating fields as independent
+    inflates every posterior a little, and millions of pairs add that up."""
     names = [c.name for c in COMPARISONS]
-    phone, email, first = names.index("phone"), names.index("email"), names.index("first_name")
-    sure = (gamma[:, email] == 0) | ((gamma[:, phone] == 0) & (gamma[:, first] >= 0) & (gamma[:, first] <= 1))
-    return float(np.clip(sure.mean() / STRICT_RULE_RECALL, 1e-4, 0.5))
+    level = {name: gamma[:, c] for c, name in enumerate(names)}
+    for fields, rule in STRICT_RULES:
+        compared = np.logical_or.reduce([level[n] != MISSING for n in fields])
+        if compared.mean() >= MIN_RULE_COVERAGE:
+            return float(np.clip(rule(level).mean() / STRICT_RULE_RECALL, 1e-4, 0.5))
+    return 1e-4
 
 
 def _level_shares(gamma: np.ndarray, weight: np.ndarray) -> dict[str, list[float]]:

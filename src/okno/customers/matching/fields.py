@@ -33,6 +33,7 @@ class RawPerson:
     city: str = ""
     address: str = ""
     postcode: str = ""
+    id_number: str = ""  # a national id, social security or other document number
 
 
 def comparison_fields(person: RawPerson, *, default_region: str = "RU") -> dict:
@@ -48,6 +49,7 @@ def comparison_fields(person: RawPerson, *, default_region: str = "RU") -> dict:
         "city": latin_key(person.city),
         "address": latin_key(person.address),
         "postcode": comparable_postcode(person.postcode),
+        "id_number": comparable_id(person.id_number),
         "phones": sorted({p for p in (comparable_phone(x, default_region) for x in person.phones) if p}),
         "emails": sorted({e for e in (comparable_email(x) for x in person.emails) if e}),
     }
@@ -73,10 +75,15 @@ def blocking_keys(fields: dict) -> set[str]:
             keys.add(f"fb:{phonetic_key(first)}:{born}")  # the same person under a new or misspelt surname
     if fields.get("postcode") and (last or first):
         keys.add(f"z:{fields['postcode']}:{phonetic_key(last or first)}")
+    if born and fields.get("postcode"):
+        keys.add(f"bz:{born}:{fields['postcode']}")  # whatever became of the names (typos, swaps, a new surname)
+    if fields.get("id_number"):
+        keys.add(f"i:{fields['id_number']}")
     return {k[:MAX_KEY_LENGTH] for k in keys}
 
 
 _NOT_DIGIT = re.compile(r"\D+")
+_NONZERO_DIGIT = re.compile(r"[1-9]")
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DOTTED = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
 _RU_MOBILE = re.compile(r"\+?[78][\s(]*9\d{2}[\s)\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}")
@@ -104,6 +111,13 @@ def normalize_date(raw: str) -> str:
 
 def comparable_postcode(raw: str) -> str:
     return _NOT_ALNUM.sub("", raw).upper() if raw else ""
+
+
+def comparable_id(raw: str) -> str:
+    """An id number's letters and digits, upper-cased (``"123-456 78"`` → ``"12345678"``);
+    ``""`` when it has no digit other than 0 (``"n/a"``, ``"000-000"``)."""
+    text = _NOT_ALNUM.sub("", raw).upper() if raw else ""
+    return text if _NONZERO_DIGIT.search(text) else ""
 
 
 def comparable_phone(raw: str, region: str) -> str:

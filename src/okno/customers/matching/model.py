@@ -21,7 +21,8 @@ DEFAULT_M: dict[str, list[float]] = {
     "birth_date": [0.88, 0.08, 0.04],
     "phone": [0.70, 0.06, 0.24],
     "email": [0.65, 0.05, 0.30],
-    "address": [0.60, 0.10, 0.15, 0.15],
+    "address": [0.60, 0.10, 0.02, 0.13, 0.15],
+    "id_number": [0.85, 0.06, 0.03, 0.06],
 }
 DEFAULT_U: dict[str, list[float]] = {
     "first_name": [0.02, 0.01, 0.03, 0.94],
@@ -29,7 +30,8 @@ DEFAULT_U: dict[str, list[float]] = {
     "birth_date": [0.001, 0.008, 0.991],
     "phone": [0.0001, 0.0005, 0.9994],
     "email": [0.0001, 0.0005, 0.9994],
-    "address": [0.001, 0.01, 0.10, 0.889],
+    "address": [0.001, 0.01, 0.005, 0.095, 0.889],
+    "id_number": [0.0001, 0.0005, 0.002, 0.9974],
 }
 DEFAULT_PRIOR = 0.01
 DEFAULT_REVIEW_THRESHOLD = 0.95

@@ -17,7 +17,7 @@ from itertools import zip_longest
 
 import numpy as np
 
-from okno.customers.matching.fields import comparable_email, comparable_phone, comparable_postcode, normalize_date
+from okno.customers.matching.fields import comparable_email, comparable_id, comparable_phone, comparable_postcode, normalize_date
 from okno.customers.names import latin_key, split_full_name
 
 _fold = latin_key.__wrapped__  # type: ignore[attr-defined]  # mostly-distinct addresses would only churn its cache
@@ -50,6 +50,7 @@ class PersonTable:
     address: Column
     postcode: Column
     city: Column
+    id_number: Column
     several: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=lambda: {"phone": {}, "email": {}})
 
     def values_of(self, name: str, row: int) -> tuple[str, ...]:
@@ -143,7 +144,9 @@ def _stripped_or_empty(normalise: Callable[[str], str]) -> Callable[[str], str]:
 
 
 VOCABULARY_OF = {"first_name": "name", "last_name": "name", "birth_date": "birth_date", "phone": "phone", "email": "email",
-                 "address": "address", "postcode": "postcode", "city": "city"}  # fmt: skip
+                 "address": "address", "postcode": "postcode", "city": "city", "id_number": "id_number"}  # fmt: skip
+VOCABULARIES = tuple(dict.fromkeys(VOCABULARY_OF.values()))  # first and last names share one
+PLAIN = ("first_name", "last_name", "birth_date", "city", "address", "postcode", "id_number")  # one value per record
 
 
 class TableBuilder:
@@ -152,7 +155,7 @@ class TableBuilder:
 
     def __init__(self, mapping: dict[str, list[str]], *, default_region: str = "RU") -> None:
         self.mapping = mapping
-        self.vocabularies = {name: Vocabulary() for name in ("name", "birth_date", "phone", "email", "address", "postcode", "city")}
+        self.vocabularies = {name: Vocabulary() for name in VOCABULARIES}
         v = self.vocabularies
         self.encoders = {
             "first_name": Encoder(_fold, v["name"]),
@@ -163,6 +166,7 @@ class TableBuilder:
             "postcode": Encoder(lambda raw: comparable_postcode(raw.strip()), v["postcode"]),
             "phone": Encoder(_stripped_or_empty(lambda raw: comparable_phone(raw, default_region)), v["phone"]),
             "email": Encoder(_stripped_or_empty(comparable_email), v["email"]),
+            "id_number": Encoder(comparable_id, v["id_number"]),
         }
         self.parts: dict[str, list[np.ndarray]] = {name: [] for name in self.encoders}
         self.several: dict[str, dict[int, tuple[str, ...]]] = {"phone": {}, "email": {}}
@@ -172,8 +176,11 @@ class TableBuilder:
     def add(self, columns: dict[str, tuple[str, ...]]) -> None:
         """``columns``: header → that column's raw values for the next rows (one chunk)."""
         rows = len(next(iter(columns.values()), []))
-        for name in ("first_name", "last_name", "birth_date", "city", "address", "postcode"):
-            self.parts[name].append(self.encoders[name].encode(self._joined(name, columns, rows)))
+        for name in PLAIN:
+            if self.mapping.get(name):
+                self.parts[name].append(self.encoders[name].encode(self._joined(name, columns, rows)))
+            else:  # no such column: all missing
+                self.parts[name].append(np.zeros(rows, dtype=np.int32))
         if self.mapping.get("full_name"):
             self._names_from_full_name(self._joined("full_name", columns, rows))
         for name, target in (("phone", "phone"), ("email", "email")):
@@ -210,7 +217,7 @@ class TableBuilder:
             first_name=column("first_name", "name"), last_name=column("last_name", "name"),
             birth_date=column("birth_date", "birth_date"), phone=column("phone", "phone"), email=column("email", "email"),
             address=column("address", "address"), postcode=column("postcode", "postcode"), city=column("city", "city"),
-            several=self.several,
+            id_number=column("id_number", "id_number"), several=self.several,
         )  # fmt: skip
 
     def _joined(self, name: str, columns: dict[str, tuple[str, ...]], rows: int) -> Sequence[str]:
@@ -253,10 +260,10 @@ class TableBuilder:
 
 def table_from_fields(records: Iterable[dict]) -> PersonTable:
     """The table of ``comparison_fields`` dicts (stored profiles, or records already folded)."""
-    vocabularies = {name: Vocabulary() for name in ("name", "birth_date", "phone", "email", "address", "postcode", "city")}
-    codes: dict[str, list[int]] = {name: [] for name in ("first_name", "last_name", "birth_date", "phone", "email", "address", "postcode", "city")}
+    vocabularies = {name: Vocabulary() for name in VOCABULARIES}
+    codes: dict[str, list[int]] = {name: [] for name in VOCABULARY_OF}
     several: dict[str, dict[int, tuple[str, ...]]] = {"phone": {}, "email": {}}
-    plain = (("first_name", "name"), ("last_name", "name"), ("birth_date", "birth_date"), ("postcode", "postcode"), ("city", "city"))
+    plain = [(name, VOCABULARY_OF[name]) for name in PLAIN if name != "address"]
     size = 0
     for row, fields in enumerate(records):
         for name, vocabulary in plain:
@@ -271,9 +278,8 @@ def table_from_fields(records: Iterable[dict]) -> PersonTable:
                     vocabularies[name].code(value)  # every value has a code (their blocking keys)
         size += 1
     arrays = {name: np.asarray(values, dtype=np.int32) for name, values in codes.items()}
-    vocabulary_of = dict(plain) | {"phone": "phone", "email": "email", "address": "address"}
     values = {name: vocabulary.array() for name, vocabulary in vocabularies.items()}
-    return PersonTable(size=size, several=several, **{name: Column(arrays[name], values[vocabulary_of[name]]) for name in arrays})
+    return PersonTable(size=size, several=several, **{name: Column(arrays[name], values[VOCABULARY_OF[name]]) for name in arrays})
 
 
 def columns_of(rows: list[list[str]], headers: list[str]) -> dict[str, tuple[str, ...]]:
