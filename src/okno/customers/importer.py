@@ -24,13 +24,12 @@ from okno.customers.import_batch import ImportBatch, TouchedCustomer
 from okno.customers.matching.columns import person_from_row
 from okno.customers.matching.fields import RawPerson, comparison_fields
 from okno.customers.matching.model import MatchModel
-from okno.customers.matching.profiles import UNVERIFIED
+from okno.customers.matching.profiles import PERSON_ATTRIBUTES, UNVERIFIED
 from okno.customers.matching.realtime import current_model
 from okno.customers.merge import ALTERNATIVES
 from okno.customers.rules import rule_book
 
 SOURCE = "crm_import"
-PERSON_ATTRIBUTES = ("first_name", "last_name", "birth_date", "city", "address", "postcode")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.conversations.reply_channels import ReplyChannel, reply_channels
 from okno.customers.matching.suggestions import suggestions_for
 from okno.customers.merge import merges_of
+from okno.customers.personal import shown_attributes
 from okno.customers.queries import get_customer, identities_of
 from okno.kit.errors import NotFound
 from okno.kit.time import utcnow
@@ -77,6 +78,7 @@ class ProfileView:
     notes: list[tuple[Message, str]]  # internal notes from colleagues, newest first
     suggestions: list[Suggestion] = field(default_factory=list)
     merges: list[tuple[CustomerMerge, str]] = field(default_factory=list)  # with the other profile's name
+    attributes: dict = field(default_factory=dict)  # as shown: id numbers masked (okno.customers.personal)
 
 
 async def conversation_view(session: AsyncSession, conversation_id: int) -> ConversationView:
@@ -156,6 +158,7 @@ async def profile_view(session: AsyncSession, customer_id: int) -> ProfileView:
         notes=[(m, name or "") for m, name in notes],
         suggestions=[Suggestion(c.customer_id, names.get(c.customer_id, ""), c.score, c.contributions) for c in found],
         merges=[(m, names.get(m.merged_id if m.survivor_id == customer_id else m.survivor_id, "")) for m in merges],
+        attributes=shown_attributes(customer.attributes),
     )
 
 

@@ -16,7 +16,9 @@ from okno.kit.time import utcnow
 from okno.models import Customer, Identity, MatchBlock, MatchProfile, MatchTerm
 
 TERM_FIELDS = ("first_name", "last_name", "city")
-PERSON_ATTRIBUTES = ("first_name", "last_name", "birth_date", "city", "address", "postcode")
+# attributes the matcher compares (an imported CRM row keeps them under these names);
+# ``id_number`` (a national id, SNILS, social security number) is personal data: see :mod:`okno.customers.personal`
+PERSON_ATTRIBUTES = ("first_name", "last_name", "birth_date", "city", "address", "postcode", "id_number")
 UNVERIFIED = "unverified_identities"  # ["phone:+7…", "email:…"]: keys kept as evidence, not proof
 
 
