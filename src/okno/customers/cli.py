@@ -1,4 +1,4 @@
-"""``okno customers import`` and ``okno customers dedupe``."""
+"""``okno customers import``, ``okno customers dedupe`` and ``okno customers reindex``."""
 
 from __future__ import annotations
 
@@ -228,3 +228,44 @@ def _dedupe_database(threshold: float | None, merge: bool) -> None:
     stats = asyncio.run(run())
     for key, value in stats.items():
         typer.echo(f"{key}: {value}")
+
+
+@customers_app.command("reindex")
+def reindex_customers(
+    after_id: Annotated[int, typer.Option(min=0, help="start after this customer id (resume an interrupted run)")] = 0,
+    chunk: Annotated[int, typer.Option(min=1, max=10_000, help="customers per transaction")] = 1000,
+) -> None:
+    """Re-file stored profiles under the matcher's current fields and blocking keys (run once
+    after an upgrade that adds some); rewrites only profiles that differ, so it can be re-run
+    or resumed at any time, also while okno serves."""
+    from okno.cli import _migrate, _settings
+    from okno.customers.matching.reindex import ReindexReport, customers_after, reindex_profiles
+    from okno.kit.db import create_database
+
+    settings = _settings()
+    done = ReindexReport(last_id=after_id)
+
+    async def run() -> None:
+        await _migrate(settings)
+        db = create_database(settings.resolved_database_url())
+        try:
+            total = await customers_after(db, after_id)
+            with _progress() as progress:
+                task = progress.add_task("re-filing profiles", total=total)
+
+                def report(so_far: ReindexReport) -> None:
+                    done.customers, done.refiled, done.last_id = so_far.customers, so_far.refiled, so_far.last_id
+                    progress.update(task, completed=min(so_far.customers, total))
+
+                await reindex_profiles(db, after_id=after_id, chunk=chunk, progress=report)
+        finally:
+            await db.dispose()
+
+    started = time.perf_counter()
+    try:
+        asyncio.run(run())
+    except BaseException:
+        if done.last_id > after_id:
+            typer.echo(f"stopped after customer {done.last_id} (everything up to it is saved): resume with --after-id {done.last_id}", err=True)
+        raise
+    typer.echo(f"{done.customers} customers in {time.perf_counter() - started:.1f} s: {done.refiled} profiles re-filed, the rest were up to date")

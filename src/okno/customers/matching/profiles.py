@@ -39,13 +39,39 @@ async def refresh_profiles(session: AsyncSession, customer_ids: list[int]) -> No
     ids = sorted(set(customer_ids))
     if not ids:
         return
+    old = await _stored_fields(session, ids)
+    await file_profiles(session, ids, old, await _current_fields(session, ids))
+
+
+async def refile_stale_profiles(session: AsyncSession, customer_ids: list[int]) -> int:
+    """Re-files those of ``customer_ids`` whose stored fields or blocking keys differ from what
+    the code derives now (a field or key added to the matcher since they were filed); the
+    others are left untouched. Returns how many were re-filed."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return 0
+    old, new = await _stored_fields(session, ids), await _current_fields(session, ids)
+    filed: dict[int, set[str]] = {cid: set() for cid in ids}
+    for customer_id, key in await session.execute(select(MatchBlock.customer_id, MatchBlock.key).where(MatchBlock.customer_id.in_(ids))):
+        filed[customer_id].add(key)
+    stale = [cid for cid in ids if old.get(cid) != new.get(cid) or filed[cid] != (blocking_keys(new[cid]) if cid in new else set())]
+    if stale:
+        await file_profiles(session, stale, {c: old[c] for c in stale if c in old}, {c: new[c] for c in stale if c in new})
+    return len(stale)
+
+
+async def _stored_fields(session: AsyncSession, ids: list[int]) -> dict[int, dict]:
+    return dict((await session.execute(select(MatchProfile.customer_id, MatchProfile.fields).where(MatchProfile.customer_id.in_(ids)))).all())
+
+
+async def _current_fields(session: AsyncSession, ids: list[int]) -> dict[int, dict]:
+    """The comparison fields of each live customer of ``ids`` as the code derives them now."""
     customers = {c.id: c for c in (await session.scalars(select(Customer).where(Customer.id.in_(ids)))).all()}
     keys: dict[int, list[tuple[str, str]]] = {cid: [] for cid in ids}
     for customer_id, kind, value in await session.execute(
         select(Identity.customer_id, Identity.kind, Identity.value).where(Identity.customer_id.in_(ids))
     ):
         keys[customer_id].append((kind, value))
-    old = dict((await session.execute(select(MatchProfile.customer_id, MatchProfile.fields).where(MatchProfile.customer_id.in_(ids)))).all())
     new: dict[int, dict] = {}
     for cid in ids:
         customer = customers.get(cid)
@@ -53,7 +79,7 @@ async def refresh_profiles(session: AsyncSession, customer_ids: list[int]) -> No
             fields = comparison_fields(person_of(customer, keys[cid]))
             if fields:
                 new[cid] = fields
-    await file_profiles(session, ids, old, new)
+    return new
 
 
 async def file_profiles(session: AsyncSession, ids: list[int], old: dict[int, dict], new: dict[int, dict]) -> None:
