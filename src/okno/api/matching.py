@@ -49,14 +49,21 @@ async def dismiss(suggestion_id: int, operator: CurrentOperator, session: WriteS
     return QueuedSuggestionOut.model_validate(row)
 
 
+def _settings_out(model: MatchModel) -> dict:
+    """The parameters, and which comparisons run on defaults because their saved weights no
+    longer fit (re-estimate, or PUT weights for them)."""
+    return {**model.params(), "weights_out_of_date": list(model.out_of_date)}
+
+
 @router.get("/api/v1/matcher")
 async def matcher_settings(_: CurrentOperator, session: ReadSession) -> dict:
-    return (await current_model(session, fresh=True)).params()
+    return _settings_out(await current_model(session, fresh=True))
 
 
 @router.put("/api/v1/matcher")
 async def override_matcher(body: MatcherSettingsIn, admin: AdminOperator, session: WriteSession) -> dict:
-    params = (await current_model(session, fresh=True)).params()
+    current = await current_model(session, fresh=True)
+    params = current.params()
     for side in ("m", "u"):
         for name, values in (getattr(body, side) or {}).items():
             if name not in params[side] or len(values) != len(params[side][name]):
@@ -69,7 +76,9 @@ async def override_matcher(body: MatcherSettingsIn, admin: AdminOperator, sessio
             params[name] = getattr(body, name)
     if "auto_threshold" in body.model_fields_set:
         params["auto_threshold"] = body.auto_threshold
-    return (await save_model(session, MatchModel.from_params(params), actor_id=admin.id)).params()
+    model = MatchModel.from_params(params)
+    model.out_of_date = tuple(c for c in current.out_of_date if c not in (body.m or {}) and c not in (body.u or {}))
+    return _settings_out(await save_model(session, model, actor_id=admin.id))
 
 
 @router.post("/api/v1/matcher/estimate")

@@ -50,21 +50,41 @@ class MatchModel:
     prior: float = DEFAULT_PRIOR
     review_threshold: float = DEFAULT_REVIEW_THRESHOLD
     auto_threshold: float | None = None  # off by default: merges only after an operator's review
+    # comparisons whose saved m/u no longer fit (their levels changed, or they are newer than the
+    # save): the defaults stand in for them until the next estimate or override
+    out_of_date: tuple[str, ...] = ()
 
     @classmethod
     def from_params(cls, params: dict) -> MatchModel:
+        """Saved parameters over the defaults, comparison by comparison: a saved list that still
+        has one value per level is kept, one that doesn't is set aside (``out_of_date``)."""
         model = cls()
+        stale: set[str] = set()
         for name in ("m", "u"):
-            for comparison, values in (params.get(name) or {}).items():
-                if comparison in getattr(model, name) and len(values) == len(getattr(model, name)[comparison]):
-                    getattr(model, name)[comparison] = [float(v) for v in values]
+            saved, current = params.get(name) or {}, getattr(model, name)
+            for comparison, values in saved.items():
+                if comparison in current and len(values) == len(current[comparison]):
+                    current[comparison] = [float(v) for v in values]
+                elif comparison in current:
+                    stale.add(comparison)
+            if saved:
+                stale |= current.keys() - saved.keys()  # added to the matcher since they were saved
         for name in ("prior", "review_threshold", "auto_threshold"):
             if name in params:
                 setattr(model, name, None if params[name] is None else float(params[name]))
+        model.out_of_date = tuple(c.name for c in COMPARISONS if c.name in stale)
         return model
 
     def params(self) -> dict:
         return {"m": self.m, "u": self.u, "prior": self.prior, "review_threshold": self.review_threshold, "auto_threshold": self.auto_threshold}
+
+    def saved_params(self) -> dict:
+        """:meth:`params` as stored: out-of-date comparisons are left out, so the defaults
+        standing in for them are not saved as if someone had chosen them."""
+        params = self.params()
+        for side in ("m", "u"):
+            params[side] = {k: v for k, v in params[side].items() if k not in self.out_of_date}
+        return params
 
     def weight_table(self) -> list[np.ndarray]:
         return [np.log2(np.asarray(self.m[c.name]) / np.asarray(self.u[c.name])) for c in COMPARISONS]

@@ -51,8 +51,18 @@ async def current_model(session: AsyncSession, *, fresh: bool = False) -> MatchM
         return cached[2]
     row = (await session.execute(select(MatcherSettings.params, MatcherSettings.updated_at).where(MatcherSettings.id == SETTINGS_ROW))).first()
     version = row.updated_at if row else None
-    model = cached[2] if cached and cached[1] == version else MatchModel.from_params(row.params if row else {})
+    model = cached[2] if cached and cached[1] == version else _stored_model(row.params if row else {})
     slot["model"] = (time.monotonic(), version, model)
+    return model
+
+
+def _stored_model(params: dict) -> MatchModel:
+    model = MatchModel.from_params(params)
+    if model.out_of_date:
+        log.warning(
+            "matcher_settings_out_of_date", comparisons=list(model.out_of_date),
+            detail="the saved weights of these comparisons don't fit their levels: defaults apply; POST /api/v1/matcher/estimate re-estimates them",
+        )  # fmt: skip
     return model
 
 

@@ -149,11 +149,11 @@ async def save_model(session: AsyncSession, model: MatchModel, *, actor_id: int 
                 raise Invalid(f"{name}: probabilities must be positive and sum to 1")
     row = await session.get(MatcherSettings, 1)
     if row is None:
-        row = MatcherSettings(id=1, params=model.params(), updated_by_id=actor_id, updated_at=utcnow())
+        row = MatcherSettings(id=1, params=model.saved_params(), updated_by_id=actor_id, updated_at=utcnow())
         session.add(row)
     else:
-        row.params, row.updated_by_id, row.updated_at = model.params(), actor_id, utcnow()
-    await audit(session, actor_id=actor_id, action="matcher.settings", subject=("matcher", 1), data=model.params())
+        row.params, row.updated_by_id, row.updated_at = model.saved_params(), actor_id, utcnow()
+    await audit(session, actor_id=actor_id, action="matcher.settings", subject=("matcher", 1), data=model.saved_params())
     await session.flush()
     remember_model(session, model, row.updated_at)
     return model
