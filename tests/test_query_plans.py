@@ -1,15 +1,18 @@
-"""Hot-path lookups must be index searches on SQLite, whatever the table size."""
+"""Hot-path lookups must be index searches, whatever the table size."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy import select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.conversations.inbox import _search_filter
 from okno.customers.identities import IdentityKey
 from okno.customers.resolution import _any_key
-from okno.models import Identity
+from okno.kit.db import create_oneoff_engine
+from okno.models import Conversation, Identity
 
 
 def _plan(db_path: str, statement: object) -> str:
@@ -23,3 +26,24 @@ def test_identity_lookup_searches_the_kind_value_index(sqlite_url: str) -> None:
     plan = _plan(sqlite_url.split("///", 1)[1], select(Identity.customer_id).where(_any_key(keys)))
     assert "SCAN identities" not in plan
     assert plan.count("SEARCH identities USING INDEX") == 3, plan
+
+
+async def test_name_search_uses_the_trigram_index_on_postgresql(postgres_url: str) -> None:
+    """``ILIKE '%петр%'`` is served by ``ix_customers_name_trgm`` (migration 0006), not a scan
+    of every customer; with sequential scans priced out, a plan that can't use the index
+    would still show a scan of ``customers``."""
+    engine = create_oneoff_engine(postgres_url)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            assert await session.scalar(text("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_customers_name_trgm'")) == 1
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            query = await _search_filter(session, select(Conversation.id), "Петр")
+            plan = "\n".join((await session.execute(text("EXPLAIN " + _literal(query)))).scalars())
+    finally:
+        await engine.dispose()
+    assert "ix_customers_name_trgm" in plan, plan
+    assert "Seq Scan on customers" not in plan, plan
+
+
+def _literal(statement: object) -> str:
+    return str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
