@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
+from pathlib import Path
 
 import httpx
 from sqlalchemy import insert, select, text, update
@@ -83,3 +85,12 @@ async def store_people(ctx: AppContext, rows: list[dict]) -> None:
         await refresh_profiles(session, [i + 1 for i in range(len(rows))])
         if session.bind.dialect.name == "postgresql":  # ids were given: move the sequence past them
             await session.execute(text("SELECT setval(pg_get_serial_sequence('customers', 'id'), :n)"), {"n": len(rows)})
+
+
+def write_csv(rows: list[dict[str, str]], path: Path, headers: list[str]) -> Path:
+    """``rows`` as a CSV file with a header row (the shape ``okno customers dedupe --input`` reads)."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=headers)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

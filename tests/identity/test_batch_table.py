@@ -28,6 +28,7 @@ from okno.customers.matching.loading import load_table
 from okno.customers.matching.synthetic import generate_records
 from okno.customers.matching.table import PersonTable, WordFolder, sorted_words, table_from_fields
 from okno.customers.names import latin_key
+from tests.identity.helpers import write_csv
 
 HEADERS = ["rec_id", "person_id", "first_name", "last_name", "full_name", "birth_date", "phone", "mobile", "email", "city", "address", "address_2", "postcode", "ssn"]
 LONG = "x" * 60
@@ -60,14 +61,6 @@ def _awkward_rows(n: int, seed: int) -> list[dict[str, str]]:
     return rows
 
 
-def _write(rows: list[dict[str, str]], path: Path) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=HEADERS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def _per_record(rows: list[dict[str, str]]) -> list[dict]:
     mapping = map_columns([h for h in HEADERS if h not in ("rec_id", "person_id")], {"mobile": "phone"})
     return [comparison_fields(person_from_row(row, mapping)) for row in rows]
@@ -82,7 +75,7 @@ def _fields_of(table: PersonTable, row: int) -> dict:
 @pytest.fixture(scope="module")
 def awkward(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], PersonTable]:
     rows = _awkward_rows(3000, seed=3)
-    path = _write(rows, tmp_path_factory.mktemp("batch") / "people.csv")
+    path = write_csv(rows, tmp_path_factory.mktemp("batch") / "people.csv", HEADERS)
     mapping = map_columns([h for h in HEADERS if h not in ("rec_id", "person_id")], {"mobile": "phone"})
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loading, "CHUNK", 700)  # several chunks, the last one short
@@ -181,7 +174,7 @@ def test_cli_reads_ragged_rows_and_blank_lines(tmp_path: Path) -> None:
 
 def test_a_column_that_stops_being_remembered_codes_the_same(awkward: tuple[list[dict], PersonTable], tmp_path: Path) -> None:
     _, table = awkward
-    path = _write(_awkward_rows(3000, seed=3), tmp_path / "people.csv")
+    path = write_csv(_awkward_rows(3000, seed=3), tmp_path / "people.csv", HEADERS)
     mapping = map_columns([h for h in HEADERS if h not in ("rec_id", "person_id")], {"mobile": "phone"})
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loading, "CHUNK", 700)
@@ -231,7 +224,7 @@ def test_a_helper_process_loads_and_compares_exactly_what_one_process_does(tmp_p
     rows = _awkward_rows(3000, seed=8)
     rows[5]["address"] = "ул. Ленина,\nд. 5"  # a line break inside a quoted field
     rows[1500]["address"] = 'дом "у реки", 3'
-    path = _write(rows, tmp_path / "people.csv")
+    path = write_csv(rows, tmp_path / "people.csv", HEADERS)
     mapping = map_columns([h for h in HEADERS if h not in ("rec_id", "person_id")], {"mobile": "phone"})
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loading, "CHUNK", 500)

@@ -20,6 +20,7 @@ from okno.customers.matching.compare import COMPARISONS, Frame, compare_pairs
 from okno.customers.matching.fields import RawPerson, blocking_keys, comparable_id, comparison_fields, normalize_date
 from okno.customers.matching.loading import csv_headers, load_table
 from okno.customers.matching.model import DEFAULT_M
+from tests.identity.helpers import write_csv
 
 HEADERS = ["rec_id", " given_name", " surname", " street_number", " address_1", " address_2", " suburb", " postcode", " state", " date_of_birth", " soc_sec_id"]
 GIVEN = "mitchell harley madeline isabelle taylor toby harry lydia hollie dylan connor isabella jack emily liam chloe noah ruby oscar grace".split()
@@ -67,14 +68,6 @@ def _febrl_like(seed: int = 4) -> tuple[list[dict[str, str]], set[tuple[str, str
     return rows, renamed
 
 
-def _write(rows: list[dict[str, str]], path: Path) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=HEADERS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def test_febrl_columns_are_recognised() -> None:
     mapping = map_columns(HEADERS[1:])
     assert mapping == {
@@ -116,7 +109,7 @@ def test_comparison_levels_for_typos_in_dates_postcodes_and_id_numbers(left: dic
 
 def test_a_febrl_shaped_file_is_deduplicated_without_phones_or_emails(tmp_path: Path) -> None:
     rows, renamed = _febrl_like()
-    path = _write(rows, tmp_path / "febrl.csv")
+    path = write_csv(rows, tmp_path / "febrl.csv", HEADERS)
     headers, _ = csv_headers(path)  # the padding of the headers is dropped as the file is read
     mapping = map_columns([h for h in headers if h != "rec_id"])
     loaded = load_table(path, mapping, id_column="rec_id", truth_column=None)
@@ -131,7 +124,7 @@ def test_a_febrl_shaped_file_is_deduplicated_without_phones_or_emails(tmp_path: 
 
 def test_the_cli_reads_a_febrl_file_without_a_map(tmp_path: Path) -> None:
     rows, renamed = _febrl_like()
-    path = _write(rows, tmp_path / "febrl.csv")
+    path = write_csv(rows, tmp_path / "febrl.csv", HEADERS)
     result = CliRunner().invoke(cli, ["customers", "dedupe", "--input", str(path), "--id-column", "rec_id", "--output", str(tmp_path / "pairs.csv")])
     assert result.exit_code == 0, result.output
     assert "id_number ← soc_sec_id" in result.output
