@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 
 from okno.channels.registry import ADAPTERS
 from okno.channels.service import open_config
+from okno.customers.matching.reindex import reindex_profiles
 from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
 from okno.fakes import FAKE_KINDS, fake_class
-from okno.models import UNFINISHED_STATUSES, Channel, Conversation, Customer, Identity, Message, Operator, Team, TimelineEvent
+from okno.models import UNFINISHED_STATUSES, Channel, Conversation, Customer, Identity, MatchBlock, MatchProfile, Message, Operator, Team, TimelineEvent
 from tests.factories import login
 
 MESSENGERS = [k for k in FAKE_KINDS if k in ADAPTERS and fake_class(k) is not None]
@@ -100,3 +101,15 @@ async def test_demo_marks_a_few_customers_vip(settings) -> None:  # noqa: ANN001
     finally:
         await db.dispose()
     assert tiers.count("gold") == 60 // VIP_EVERY
+
+
+async def test_seeded_customers_are_filed_for_the_matcher(ctx) -> None:
+    """The matcher finds demo customers as it finds live ones: every seeded profile is on file
+    under the keys the code derives, so a later re-index has nothing to do."""
+    await seed_demo(ctx.settings, customers=60)
+    async with ctx.db.reading() as session:
+        customers = set(await session.scalars(select(Customer.id)))
+        filed = set(await session.scalars(select(MatchProfile.customer_id)))
+        blocked = set(await session.scalars(select(MatchBlock.customer_id)))
+    assert len(customers) == 60 and filed == blocked == customers
+    assert (await reindex_profiles(ctx.db)).refiled == 0

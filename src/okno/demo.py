@@ -27,6 +27,7 @@ from okno.channels.service import create_channel
 from okno.config import Settings
 from okno.channels.registry import ADAPTERS
 from okno.customers.identities import IdentityKey, normalize_identity
+from okno.customers.matching.profiles import refresh_profiles
 from okno.fakes import FAKE_KINDS, demo_fake_config
 from okno.kit.crypto import SecretBox
 from okno.kit.db import create_database
@@ -489,6 +490,7 @@ async def _write_histories(session: AsyncSession, planned: list[_Cust]) -> None:
     await _insert_with_ids(session, Message, messages, _message_row)
     events = sorted((e for c in customers for e in _customer_events(c)), key=lambda e: e["occurred_at"])
     await session.execute(insert(TimelineEvent), events, execution_options=BULK)
+    await refresh_profiles(session, [c.id for c in customers])  # the matcher's index, as live traffic files it
 
 
 async def _insert_with_ids(session: AsyncSession, model: Any, items: list[Any], to_row: Callable[[Any], dict[str, Any]]) -> None:
