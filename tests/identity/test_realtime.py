@@ -15,8 +15,9 @@ from okno.customers.matching.model import MatchModel, explain, score_gamma
 from okno.customers.matching.profiles import TERM_FIELDS
 from okno.customers.matching.realtime import MAX_CANDIDATES, candidates_for, score_record
 from okno.customers.matching.synthetic import generate_records
-from okno.models import MatchProfile
-from tests.identity.helpers import ATTRIBUTES, store_people
+from okno.models import MatchBlock, MatchProfile
+from tests.factories import admin_headers, make_api_channel
+from tests.identity.helpers import ATTRIBUTES, customer_by, store_people, touch
 
 
 def _members(stored: dict[int, dict]) -> dict[str, list[int]]:
@@ -120,3 +121,28 @@ async def test_a_stale_base_size_is_served_while_a_background_count_refreshes_it
     async with ctx.db.reading() as session:
         assert await realtime._base_size(session) == 40
     assert sum("count(" in s.lower() for s in statements) == 1
+
+
+async def test_changing_compared_attributes_through_the_api_refiles_the_profile(client, ctx) -> None:  # noqa: ANN001
+    """A birth date and postcode set by an operator or a CRM are matched on at once: the profile
+    and its blocking keys follow in the same transaction (a VIP tier, which the matcher doesn't
+    compare, leaves them alone)."""
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    await touch(client, ctx, channel, {"phone": "+79161230001", "name": "Ольга Сидорова"})
+    customer = await customer_by(client, headers, "phone:+79161230001")
+
+    async def filed() -> tuple[dict, set[str]]:
+        async with ctx.db.reading() as session:
+            fields = await session.scalar(select(MatchProfile.fields).where(MatchProfile.customer_id == customer["id"]))
+            keys = set(await session.scalars(select(MatchBlock.key).where(MatchBlock.customer_id == customer["id"])))
+        return fields, keys
+
+    before = await filed()
+    response = await client.patch(f"/api/v1/customers/{customer['id']}/attributes", json={"vip_tier": "gold"}, headers=headers)
+    assert response.status_code == 200 and await filed() == before
+    response = await client.patch(f"/api/v1/customers/{customer['id']}/attributes", json={"birth_date": "01.04.1990", "postcode": "190 000"}, headers=headers)
+    assert response.status_code == 200
+    fields, keys = await filed()
+    assert (fields["birth_date"], fields["postcode"]) == ("1990-04-01", "190000")
+    assert "bz:1990-04-01:190000" in keys and keys == blocking_keys(fields)

@@ -1,7 +1,9 @@
 """Customer attributes set by people or integrations (VIP tier, segment, language, order number…).
 
 Routing reads them (VIP customers go to experienced operators; rules match on them); every
-change is on the customer's timeline and in the outbox (``customer.attributes_changed``).
+change is on the customer's timeline and in the outbox (``customer.attributes_changed``). A
+change to what the matcher compares (birth date, city, address, postcode, id number…) re-files
+the customer's profile in the same transaction, so fuzzy matching sees it at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.customers.matching.profiles import PERSON_ATTRIBUTES, UNVERIFIED, refresh_profiles
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
 from okno.models import Customer, TimelineEvent
@@ -45,5 +48,7 @@ async def change_customer_attributes(
     customer.attributes = attributes
     session.add(TimelineEvent(customer_id=customer.id, actor_id=actor_id, kind="customer.attributes_changed", data={"changed": changed}, occurred_at=utcnow()))
     await session.flush()
+    if changed.keys() & {*PERSON_ATTRIBUTES, UNVERIFIED}:
+        await refresh_profiles(session, [customer.id])
     await record_event(session, "customer.attributes_changed", {"customer_id": customer.id, "keys": sorted(changed)})
     return customer
