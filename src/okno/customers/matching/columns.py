@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from okno.customers.matching.fields import RawPerson
+from okno.customers.matching.fields import ONE_VALUE_FIELDS, RawPerson
 
 KNOWN: dict[str, tuple[str, ...]] = {
     "first_name": ("first_name", "firstname", "given_name", "givenname", "forename", "name_first", "имя"),
@@ -64,14 +64,8 @@ def person_from_row(row: dict[str, str], mapping: dict[str, list[str]]) -> RawPe
         return [str(row[h]).strip() for h in mapping.get(field, ()) if str(row.get(h) or "").strip()]
 
     return RawPerson(
-        first_name=joined("first_name"),
-        last_name=joined("last_name"),
         full_name=joined("full_name"),
-        birth_date=joined("birth_date"),
         phones=listed("phone"),
         emails=listed("email"),
-        city=joined("city"),
-        address=joined("address"),
-        postcode=joined("postcode"),
-        id_number=joined("id_number"),
+        **{name: joined(name) for name in ONE_VALUE_FIELDS},
     )

@@ -17,6 +17,8 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
+from okno.customers.matching.fields import ONE_VALUE_FIELDS
+
 MISSING = -1
 NAME_SIMILAR, NAME_SOMEWHAT_SIMILAR = 0.92, 0.80  # Jaro-Winkler
 ADDRESS_SAME_RATIO = 90  # token sort ratio: the same words, give or take a typo, in any order
@@ -56,7 +58,7 @@ class Frame:
             cols["emails"].append(emails)
             cols["phone"].append(phones[0] if phones else "")
             cols["email"].append(emails[0] if emails else "")
-            for name in ("first_name", "last_name", "birth_date", "address", "postcode", "city", "id_number"):
+            for name in ONE_VALUE_FIELDS:
                 cols[name].append(fields.get(name, ""))
         self.columns = {name: _array(values) for name, values in cols.items()}
         self.columns["several_phones"] = np.fromiter((len(p) > 1 for p in cols["phones"]), dtype=bool, count=self.size)

@@ -36,6 +36,11 @@ class RawPerson:
     id_number: str = ""  # a national id, social security or other document number
 
 
+# RawPerson's one-value fields: stored as customer attributes under these names, one column each
+# in the batch table and the comparison frame (a field added to the matcher is added here once)
+ONE_VALUE_FIELDS = ("first_name", "last_name", "birth_date", "city", "address", "postcode", "id_number")
+
+
 def comparison_fields(person: RawPerson, *, default_region: str = "RU") -> dict:
     """``{"first_name": "yulya", "last_name": "ivanova", "birth_date": "1990-04-01", "phones": [...], ...}``;
     empty fields are left out (missing is its own agreement level)."""

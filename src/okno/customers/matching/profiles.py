@@ -11,14 +11,14 @@ from collections import Counter
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.customers.matching.fields import RawPerson, blocking_keys, comparison_fields
+from okno.customers.matching.fields import ONE_VALUE_FIELDS, RawPerson, blocking_keys, comparison_fields
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity, MatchBlock, MatchProfile, MatchTerm
 
 TERM_FIELDS = ("first_name", "last_name", "city")
 # attributes the matcher compares (an imported CRM row keeps them under these names);
 # ``id_number`` (a national id, SNILS, social security number) is personal data: see :mod:`okno.customers.personal`
-PERSON_ATTRIBUTES = ("first_name", "last_name", "birth_date", "city", "address", "postcode", "id_number")
+PERSON_ATTRIBUTES = ONE_VALUE_FIELDS
 UNVERIFIED = "unverified_identities"  # ["phone:+7…", "email:…"]: keys kept as evidence, not proof
 
 

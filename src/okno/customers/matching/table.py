@@ -17,7 +17,7 @@ from itertools import zip_longest
 
 import numpy as np
 
-from okno.customers.matching.fields import comparable_email, comparable_id, comparable_phone, comparable_postcode, normalize_date
+from okno.customers.matching.fields import ONE_VALUE_FIELDS, comparable_email, comparable_id, comparable_phone, comparable_postcode, normalize_date
 from okno.customers.names import latin_key, split_full_name
 
 _fold = latin_key.__wrapped__  # type: ignore[attr-defined]  # mostly-distinct addresses would only churn its cache
@@ -146,7 +146,6 @@ def _stripped_or_empty(normalise: Callable[[str], str]) -> Callable[[str], str]:
 VOCABULARY_OF = {"first_name": "name", "last_name": "name", "birth_date": "birth_date", "phone": "phone", "email": "email",
                  "address": "address", "postcode": "postcode", "city": "city", "id_number": "id_number"}  # fmt: skip
 VOCABULARIES = tuple(dict.fromkeys(VOCABULARY_OF.values()))  # first and last names share one
-PLAIN = ("first_name", "last_name", "birth_date", "city", "address", "postcode", "id_number")  # one value per record
 
 
 class TableBuilder:
@@ -176,7 +175,7 @@ class TableBuilder:
     def add(self, columns: dict[str, tuple[str, ...]]) -> None:
         """``columns``: header → that column's raw values for the next rows (one chunk)."""
         rows = len(next(iter(columns.values()), []))
-        for name in PLAIN:
+        for name in ONE_VALUE_FIELDS:
             if self.mapping.get(name):
                 self.parts[name].append(self.encoders[name].encode(self._joined(name, columns, rows)))
             else:  # no such column: all missing
@@ -263,7 +262,7 @@ def table_from_fields(records: Iterable[dict]) -> PersonTable:
     vocabularies = {name: Vocabulary() for name in VOCABULARIES}
     codes: dict[str, list[int]] = {name: [] for name in VOCABULARY_OF}
     several: dict[str, dict[int, tuple[str, ...]]] = {"phone": {}, "email": {}}
-    plain = [(name, VOCABULARY_OF[name]) for name in PLAIN if name != "address"]
+    plain = [(name, VOCABULARY_OF[name]) for name in ONE_VALUE_FIELDS if name != "address"]
     size = 0
     for row, fields in enumerate(records):
         for name, vocabulary in plain:
