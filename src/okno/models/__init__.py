@@ -4,13 +4,15 @@ from okno.kit.db import Base
 from okno.models.automation import AutomationRule
 from okno.models.canned import CannedAnswer
 from okno.models.catalog import ACTIVE_TYPES, FINISHED_TYPES, UNFINISHED_TYPES, ClosingReason, StatusDefinition, StatusType
-from okno.models.channels import Channel, DeliveryJob, InboundItem
+from okno.models.channels import Channel, ChannelPollState, DeliveryJob, InboundItem
 from okno.models.conversations import (
     UNFINISHED_STATUSES,
+    ActorType,
     Conversation,
     ConversationStatus,
     Direction,
     Message,
+    MessageKind,
     MessageStatus,
     Priority,
 )
@@ -18,7 +20,7 @@ from okno.models.customers import Customer, Identity, TimelineEvent
 from okno.models.matching import IdentityRule, MatchBlock, MatcherSettings, MatchProfile, MatchSuggestion, MatchTerm
 from okno.models.merges import ConflictStatus, CustomerMerge, IdentityConflict
 from okno.models.operators import DEFAULT_CAPACITY, AccessToken, AssignmentStrategy, Operator, Presence, Role, Team, team_members
-from okno.models.platform import AuditEntry, OutboxEvent
+from okno.models.platform import AuditEntry, EventDelivery, Job, OutboxEvent, StoredFile
 from okno.models.routing import RoutingRule
 from okno.models.sla import OPEN_TARGET_STATES, BusinessHours, Metric, SlaPolicy, SlaTarget, TargetState
 from okno.models.timers import Timer
@@ -33,12 +35,14 @@ __all__ = [
     "UNFINISHED_TYPES",
     "UNFINISHED_STATUSES",
     "AccessToken",
+    "ActorType",
     "AssignmentStrategy",
     "AuditEntry",
     "AutomationRule",
     "BusinessHours",
     "CannedAnswer",
     "Channel",
+    "ChannelPollState",
     "ClosingReason",
     "ConflictStatus",
     "Conversation",
@@ -47,16 +51,19 @@ __all__ = [
     "CustomerMerge",
     "DeliveryJob",
     "Direction",
+    "EventDelivery",
     "Identity",
     "IdentityConflict",
     "IdentityRule",
     "InboundItem",
+    "Job",
     "MatchBlock",
     "MatchProfile",
     "MatchSuggestion",
     "MatchTerm",
     "MatcherSettings",
     "Message",
+    "MessageKind",
     "Metric",
     "MessageStatus",
     "Operator",
@@ -69,6 +76,7 @@ __all__ = [
     "SlaTarget",
     "StatusDefinition",
     "StatusType",
+    "StoredFile",
     "TargetState",
     "Team",
     "TimelineEvent",

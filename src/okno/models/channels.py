@@ -19,6 +19,10 @@ class Channel(Base):
     config_sealed: Mapped[str] = mapped_column(Text)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "ok" or "needs_action" (the provider's reason in health_reason: a revoked token…)
+    health: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
+    health_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    health_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -63,3 +67,19 @@ class DeliveryJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ChannelPollState(Base):
+    """The durable cursor of a polling channel (IMAP UIDVALIDITY + UID, a review platform's last
+    timestamp…) and the health of its polls; the cursor moves only after what it covers is stored."""
+
+    __tablename__ = "channel_poll_state"
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    cursor: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -36,6 +36,24 @@ class Direction(enum.StrEnum):
     note = "note"
 
 
+class MessageKind(enum.StrEnum):
+    message = "message"
+    call = "call"
+    review = "review"
+    answer = "answer"  # a survey answer or a pressed button / chosen option
+    system = "system"
+
+
+class ActorType(enum.StrEnum):
+    """Who wrote a message or caused a timeline entry (``author_id``/``actor_id`` hold an operator)."""
+
+    customer = "customer"
+    operator = "operator"
+    bot = "bot"
+    automation = "automation"
+    system = "system"
+
+
 class MessageStatus(enum.StrEnum):
     received = "received"  # inbound, stored
     queued = "queued"  # outbound, waiting for the delivery worker
@@ -54,6 +72,7 @@ class Conversation(Base):
         Index("ix_conversations_sla_due_at", "sla_due_at"),
         Index("ix_conversations_queue", "team_id", "queued_at"),
         Index("ix_conversations_assignee_status", "assignee_id", "status"),
+        Index("ix_conversations_thread", "channel_id", "thread_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -81,6 +100,9 @@ class Conversation(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # set while snoozed (an on-hold status a timer ends); cleared by any status change
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # how touches group into this conversation (the adapter's threading): None for per-customer
+    # channels; an e-mail thread's root Message-ID, a call id, a review id… otherwise
+    thread_key: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class Message(Base):
@@ -102,5 +124,13 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text, default=None)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
+    kind: Mapped[str] = mapped_column(String(16), default=MessageKind.message.value, server_default=MessageKind.message.value)
+    subject: Mapped[str | None] = mapped_column(Text, default=None)
+    # sanitised HTML beside the plain text (never stored unsanitised)
+    html: Mapped[str | None] = mapped_column(Text, default=None)
+    # structured content: outbound interactive choices or a template, an inbound answer…
+    content: Mapped[dict | None] = mapped_column(JsonDoc, default=None)
+    actor_type: Mapped[str | None] = mapped_column(String(16), default=None)  # an ActorType
+    actor_ref: Mapped[str | None] = mapped_column(String(100), default=None)  # a rule id, a bot key…
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -55,6 +55,8 @@ class TimelineEvent(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), default=None)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
+    actor_type: Mapped[str | None] = mapped_column(String(16), default=None)  # okno.models.ActorType
+    actor_ref: Mapped[str | None] = mapped_column(String(100), default=None)
     kind: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict] = mapped_column(JsonDoc, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
