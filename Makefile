@@ -7,7 +7,7 @@ PORT   ?= 8000
 BIN    := $(VENV)/bin
 URL    := http://$(HOST):$(PORT)
 
-.PHONY: run test install install-dev bench clean
+.PHONY: run test lint install install-dev bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "okno needs Python 3.11 or newer (set PYTHON=...)")'
@@ -31,12 +31,17 @@ run: install
 	$(BIN)/okno demo --base-url $(URL)
 	OKNO_FAKE_PROVIDERS=1 OKNO_PUBLIC_URL=$(URL) OKNO_SIMULATE_RATE=4 $(BIN)/okno serve --host $(HOST) --port $(PORT)
 
-## Run the whole test suite (SQLite always; PostgreSQL too when OKNO_TEST_DATABASE_URL is set).
-test: install-dev
+## Lint: ruff, then the import contracts (kit knows no models; domains never import api, web or an adapter).
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+## Run the whole test suite (SQLite always; PostgreSQL too when OKNO_TEST_DATABASE_URL is set), after lint.
+test: lint
 	$(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .okno .pytest_cache .hypothesis
+	rm -rf $(VENV) .okno .pytest_cache .hypothesis .ruff_cache .import_linter_cache

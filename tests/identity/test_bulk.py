@@ -14,7 +14,7 @@ from okno.config import get_settings
 from okno.customers.importer import import_rows
 from okno.customers.matching.columns import map_columns
 from okno.customers.matching.synthetic import generate_records
-from okno.models import Customer, IdentityConflict, TimelineEvent
+from okno.models import IdentityConflict, TimelineEvent
 from tests.factories import admin_headers, make_api_channel
 from tests.identity.helpers import customer_by, touch
 

@@ -253,7 +253,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
 
 def _new_customers(claimed: list[_Claimed], resolution) -> list[tuple[int, str, list[tuple[str, str]]]]:  # noqa: ANN001
     found: dict[int, tuple[int, str, list[tuple[str, str]]]] = {}
-    for c, customer, fresh in zip(claimed, resolution.customers, resolution.new_identities, strict=True):
+    for _claim, customer, fresh in zip(claimed, resolution.customers, resolution.new_identities, strict=True):
         if customer.is_new:
             entry = found.setdefault(customer.id, (customer.id, customer.name, []))
             entry[2].extend((k.kind, k.value) for k in fresh)

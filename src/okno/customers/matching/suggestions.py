@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.customers.matching.fields import blocking_keys, comparison_fields
+from okno.customers.matching.fields import comparison_fields
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.profiles import person_of, refresh_profiles
 from okno.customers.matching.realtime import Candidate, current_model, remember_model, score_record
