@@ -2,8 +2,11 @@
 
 Every fake implements: ``app`` (ASGI), ``base_url``, ``connect(client, webhook_url)``,
 ``channel_config()``, ``deliver_text(user, text)``, ``deliver_forged_text(user, text)``,
-``redeliver_last()``, ``fail_next_send(kind, retry_after=)``, ``sent_texts()``; fakes of
-providers with delivery statuses also ``deliver_status(provider_message_id, status)``.
+``redeliver_last()``, ``fail_next_send(kind, retry_after=)``, ``sent_texts()`` (plain or
+awaitable); fakes of providers with delivery statuses also ``deliver_status(provider_message_id, status)``.
+
+``tests/channels/test_harness_coverage.py`` fails when a built-in kind has no entry here or no
+recorded payloads under ``tests/channels/fixtures/<kind>/``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+from tests.channels.api_integrator import FakeApiIntegrator
+from tests.channels.widget_visitor import FakeVisitor
 
 
 @dataclass(frozen=True)
@@ -23,12 +28,18 @@ class Harness:
     make_fake: Callable[[], object]
     user: Callable[[int], str]  # n → a provider user id
     identity_kind: str  # the identity the provider's user id becomes
+    # okno is the provider (the widget): the fake talks to okno served on loopback, and has no
+    # outside API whose errors could be scripted
+    okno_is_provider: bool = False
 
 
 HARNESSES: dict[str, Harness] = {
+    # a CRM names its customer by phone here (external ids are prefixed with the channel id)
+    "api": Harness("api", FakeApiIntegrator, lambda n: f"+7916100{n:04d}", "phone"),
     "telegram": Harness("telegram", FakeTelegram, lambda n: str(700_000_000 + n), "telegram"),
     # with_bsuid off: the contract looks customers up by whatsapp:<wa_id>; BSUID senders are covered in test_whatsapp.py
     "whatsapp": Harness("whatsapp", FakeWhatsApp, lambda n: str(79_160_000_000 + n), "whatsapp"),
     "max": Harness("max", FakeMax, lambda n: str(900_000_000 + n), "max"),
     "vk": Harness("vk", FakeVk, lambda n: str(500_000 + n), "vk"),
+    "widget": Harness("widget", FakeVisitor, lambda n: f"v_contract{n:06d}", "web", okno_is_provider=True),
 }
