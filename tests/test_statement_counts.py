@@ -1,0 +1,147 @@
+"""Statement counts pinned on the hot paths: the ingest batch (the same number of statements for 1
+or 100 messages), an operator's reply, an assignment and the inbox page (the same for 1 or 30
+conversations).
+
+A change that adds a statement to one of these paths fails here with the list of statements it
+sent. If the new statement is worth it, raise the pin in the same commit and say why there.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import httpx
+import pytest
+
+from okno.channels.base import InboundMessage, SenderIdentity
+from okno.context import AppContext
+from okno.kit.db import Database
+from tests.factories import PASSWORD, admin_headers, make_api_channel, make_operator, post_inbound
+from tests.statements import assert_statement_count, count_statements
+
+_phones = itertools.count(1)
+
+
+def _dialect(db: Database) -> str:
+    return db.writer.dialect.name
+
+
+def _touches(senders: list[str], *, tag: str) -> list[InboundMessage]:
+    return [
+        InboundMessage(
+            provider_id=f"{tag}-{n}",
+            provider_message_id=f"{tag}-{n}",
+            sender=[SenderIdentity(kind="phone", value=phone)],
+            sender_name=f"Клиент {n}",
+            text=f"Сообщение {n}",
+        )
+        for n, phone in enumerate(senders)
+    ]
+
+
+def _new_phones(count: int) -> list[str]:
+    return [f"+7916{next(_phones):07d}" for _ in range(count)]
+
+
+@pytest.fixture
+async def channel_id(client, ctx) -> int:  # noqa: ANN001
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    await ctx.intake.submit(channel["id"], _touches(_new_phones(1), tag="warm-up"), b"")  # fills the per-process caches
+    return channel["id"]
+
+
+# ---- ingest ----------------------------------------------------------------------------------
+
+# The webhook's group commit, each step one statement for the whole batch: raw items; id
+# reservation (SQLite: one read of sqlite_sequence; PostgreSQL: one nextval query per table, two
+# more); identity lookup; new customers; their identities; conversation lookup; new
+# conversations; conversation touch-up; messages; timeline; outbox; the matcher's profiles,
+# blocking keys and term counts. A returning customer skips the creations.
+INGEST_NEW_CUSTOMERS = {"sqlite": 14, "postgresql": 16}
+INGEST_RETURNING_CUSTOMERS = {"sqlite": 8, "postgresql": 8}
+# The processor draining pending items (a failed group commit, the widget): claim, the same
+# pipeline, mark done.
+PROCESSOR_NEW_CUSTOMERS = {"sqlite": 17, "postgresql": 17}
+
+
+@pytest.mark.parametrize("size", [1, 10, 100])
+async def test_an_ingest_batch_of_new_customers_costs_the_same_statements_at_any_size(ctx: AppContext, channel_id: int, size: int) -> None:
+    touches = _touches(_new_phones(size), tag=f"new-{size}")
+    with assert_statement_count(ctx.db, INGEST_NEW_CUSTOMERS[_dialect(ctx.db)]):
+        accepted = await ctx.intake.submit(channel_id, touches, b"{}")
+    assert accepted.stored == size
+
+
+@pytest.mark.parametrize("size", [1, 10, 100])
+async def test_an_ingest_batch_of_returning_customers_costs_the_same_statements_at_any_size(ctx: AppContext, channel_id: int, size: int) -> None:
+    senders = _new_phones(size)
+    await ctx.intake.submit(channel_id, _touches(senders, tag=f"first-{size}"), b"{}")  # customers and open conversations
+    with assert_statement_count(ctx.db, INGEST_RETURNING_CUSTOMERS[_dialect(ctx.db)]):
+        accepted = await ctx.intake.submit(channel_id, _touches(senders, tag=f"again-{size}"), b"{}")
+    assert accepted.stored == size
+
+
+@pytest.mark.parametrize("size", [1, 10, 100])
+async def test_the_processor_drains_a_batch_in_the_same_statements_at_any_size(ctx: AppContext, channel_id: int, size: int) -> None:
+    from okno.channels.inbound import stage_items
+
+    async with ctx.db.transaction() as session:
+        await stage_items(session, channel_id, _touches(_new_phones(size), tag=f"pending-{size}"), b"{}")
+    with assert_statement_count(ctx.db, PROCESSOR_NEW_CUSTOMERS[_dialect(ctx.db)]):
+        assert await ctx.ingest.drain_once() == size
+
+
+# ---- operator actions --------------------------------------------------------------------------
+
+
+async def _conversations(client: httpx.AsyncClient, ctx: AppContext, headers: dict[str, str], count: int) -> list[int]:
+    channel = await make_api_channel(client, headers)
+    for n in range(count):
+        response = await post_inbound(client, channel, {"message_id": f"m{n}", "from": {"phone": _new_phones(1)[0], "name": f"Клиент {n}"}, "text": "Здравствуйте"})
+        assert response.status_code == 200, response.text
+    await ctx.settle()
+    listed = (await client.get("/api/v1/conversations", params={"limit": count}, headers=headers)).json()["items"]
+    return sorted(c["id"] for c in listed)
+
+
+REPLY = {"sqlite": 9, "postgresql": 9}
+ASSIGN = {"sqlite": 6, "postgresql": 6}
+
+
+async def test_an_operator_reply(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    headers = await admin_headers(ctx, client)
+    first, second = await _conversations(client, ctx, headers, 2)
+    assert (await client.post(f"/api/v1/conversations/{first}/messages", json={"text": "Здравствуйте!"}, headers=headers)).status_code == 201
+    with assert_statement_count(ctx.db, REPLY[_dialect(ctx.db)]):
+        response = await client.post(f"/api/v1/conversations/{second}/messages", json={"text": "Заказ в пути"}, headers=headers)
+    assert response.status_code == 201, response.text
+
+
+async def test_an_assignment(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    headers = await admin_headers(ctx, client)
+    operator = await make_operator(ctx)
+    first, second = await _conversations(client, ctx, headers, 2)
+    body = {"operator_id": operator["id"]}
+    assert (await client.post(f"/api/v1/conversations/{first}/assign", json=body, headers=headers)).status_code == 200
+    with assert_statement_count(ctx.db, ASSIGN[_dialect(ctx.db)]):
+        response = await client.post(f"/api/v1/conversations/{second}/assign", json=body, headers=headers)
+    assert response.status_code == 200 and response.json()["assignee_id"] == operator["id"]
+
+
+# ---- the inbox page ----------------------------------------------------------------------------
+
+INBOX_PAGE = {"sqlite": 14, "postgresql": 14}
+
+
+@pytest.mark.parametrize("conversations", [1, 30])
+async def test_the_inbox_page_costs_the_same_statements_for_1_or_30_conversations(client: httpx.AsyncClient, ctx: AppContext, conversations: int) -> None:
+    headers = await admin_headers(ctx, client)
+    await _conversations(client, ctx, headers, conversations)
+    supervisor = await make_operator(ctx, role="supervisor")
+    assert (await client.post("/ui/session", json={"email": supervisor["email"], "password": PASSWORD})).status_code == 200
+    assert (await client.get("/inbox")).status_code == 200  # the first page fills the status catalog cache
+    with count_statements(ctx.db) as log:
+        page = await client.get("/inbox")
+    assert page.status_code == 200 and page.text.count("Клиент ") >= conversations
+    assert log.count == INBOX_PAGE[_dialect(ctx.db)], f"got {log.count}:\n{log.listing()}"
