@@ -17,7 +17,7 @@ from babel.units import format_unit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.automation.rules import ACTION_TYPES as AUTOMATION_ACTION_TYPES
+from okno.automation.actions import ACTIONS as AUTOMATION_ACTIONS
 from okno.automation.rules import EVENTS as AUTOMATION_EVENTS
 from okno.conversations.catalog import BUILT_IN_STATUSES, list_reasons, list_statuses
 from okno.models import (
@@ -279,7 +279,7 @@ def service_context(t: Translator, view: ServiceAdminView) -> dict[str, Any]:
         "status_types": {key: t.gettext(STATUS_TYPE_LABELS.get(key, key)) for key in StatusType.__members__},
         "routing_events": ROUTING_EVENTS,
         "automation_events": AUTOMATION_EVENTS,
-        "automation_action_types": AUTOMATION_ACTION_TYPES,
+        "automation_action_types": tuple(AUTOMATION_ACTIONS),
         "automation_example": AUTOMATION_ACTIONS_EXAMPLE,
         "event_labels": {key: t.gettext(text) for key, text in EVENT_LABELS.items()},
         "priorities": [(p.name, p.value, t.gettext(PRIORITY_LABELS[p.value])) for p in Priority],
