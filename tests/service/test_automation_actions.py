@@ -89,7 +89,7 @@ class _Shout(AutomationAction):
     type = "shout"
     label = Label(en="Shout", ru="Крикнуть")
 
-    class params(ActionParams):  # noqa: N801 - the attribute the registry reads
+    class params(ActionParams):  # the attribute the registry reads
         words: str = labelled("Words", "Слова")
 
     async def perform(self, run: ActionRun, action: dict[str, Any]) -> None:

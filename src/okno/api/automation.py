@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from okno.api.deps import AdminOperator, CurrentOperator, Ctx, ReadSession, WriteSession
+from okno.api.deps import AdminOperator, Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.service_schemas import AutomationActionKindOut, AutomationRuleIn, AutomationRuleOut, AutomationRulePatch
 from okno.automation import rules
 from okno.automation.actions import ACTIONS, published_models

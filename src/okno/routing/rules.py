@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from babel.dates import get_day_names
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.automation.actions import ACTIONS as AUTOMATION_ACTIONS
 from okno.automation.actions import published_models as published_actions
 from okno.automation.rules import EVENTS as AUTOMATION_EVENTS
+from okno.automation.rules import list_rules as list_automation_rules
 from okno.conversations.catalog import BUILT_IN_STATUSES, list_reasons, list_statuses
 from okno.models import (
     AutomationRule,
@@ -38,7 +40,6 @@ from okno.models import (
     StatusType,
     Team,
 )
-from okno.automation.rules import list_rules as list_automation_rules
 from okno.routing.conditions import CONTACT_COUNT, FIELDS, OPS, field_of
 from okno.routing.rules import EVENTS as ROUTING_EVENTS
 from okno.routing.rules import RoutingActions
@@ -46,7 +47,7 @@ from okno.routing.rules import list_rules as list_routing_rules
 from okno.sla.hours import WEEKDAYS
 from okno.web.i18n import Translator
 from okno.web.pages import N_
-from okno.web.schema_forms import form_fields
+from okno.web.schema_forms import FormField, form_fields
 
 EVENT_LABELS = {
     "conversation.opened": N_("a conversation opens"),
@@ -171,7 +172,7 @@ class Describer:
         return ", ".join(show(v) for v in values)
 
     def routing_actions(self, actions: dict[str, Any]) -> list[tuple[str, str]]:
-        labels = {f.name: f.label for f in form_fields(RoutingActions.model_json_schema(), self.locale)}
+        labels = {f.name: f.label for f in _routing_action_fields(self.locale)}
         shown = {
             "team_id": self.team,
             "priority": self.priority,
@@ -205,6 +206,20 @@ class Describer:
         ]
 
 
+@cache
+def _routing_action_fields(locale: str) -> tuple[FormField, ...]:
+    return tuple(form_fields(RoutingActions.model_json_schema(), locale))
+
+
+@cache
+def _action_kinds(locale: str) -> tuple[dict[str, Any], ...]:
+    """Each automation action with its name and the form fields of its params, in one language."""
+    return tuple(
+        {"type": action.type, "label": action.label.in_(locale), "fields": form_fields(model.model_json_schema(), locale)}
+        for action, model in zip(AUTOMATION_ACTIONS.values(), published_actions(), strict=True)
+    )
+
+
 def _as_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -219,11 +234,8 @@ def service_context(t: Translator, view: ServiceAdminView) -> dict[str, Any]:
         "status_types": {key: t.gettext(STATUS_TYPE_LABELS.get(key, key)) for key in StatusType.__members__},
         "routing_events": ROUTING_EVENTS,
         "automation_events": AUTOMATION_EVENTS,
-        "action_kinds": [
-            {"type": action.type, "label": action.label.in_(t.locale), "fields": form_fields(model.model_json_schema(), t.locale)}
-            for action, model in zip(AUTOMATION_ACTIONS.values(), published_actions(), strict=True)
-        ],
-        "routing_action_fields": form_fields(RoutingActions.model_json_schema(), t.locale),
+        "action_kinds": _action_kinds(t.locale),
+        "routing_action_fields": _routing_action_fields(t.locale),
         "event_labels": {key: t.gettext(text) for key, text in EVENT_LABELS.items()},
         "priorities": [(p.name, p.value, t.gettext(PRIORITY_LABELS[p.value])) for p in Priority],
         "metrics": [(m.value, t.gettext(METRIC_LABELS.get(m.value, m.value))) for m in Metric],

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
@@ -59,9 +60,11 @@ async def checked_action(raw: Any, checking: Checking) -> dict[str, Any]:
     return await action.validate(params, checking)
 
 
-def published_models() -> list[type[BaseModel]]:
-    """One model per action: its params and ``type`` (the discriminator), named after it."""
-    return [_published(action) for action in ACTIONS.values()]
+@cache
+def published_models() -> tuple[type[BaseModel], ...]:
+    """One model per action, in ``ACTIONS`` order: its params and ``type`` (the discriminator),
+    named after it (``AssignAction``)."""
+    return tuple(_published(action) for action in ACTIONS.values())
 
 
 def _published(action: AutomationAction) -> type[BaseModel]:
