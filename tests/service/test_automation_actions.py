@@ -168,6 +168,8 @@ async def test_bad_action_params_are_refused_with_the_reason(client, ctx) -> Non
         ({"type": "add_note", "text": "   "}, "actions[0].text must be 1–2000 characters"),
         ({"type": "set_status", "status": "pending", "reason": "nope"}, "actions[0]: reason 'nope' is unknown"),
         ({"type": "send_canned_answer"}, "actions[0].answer_id is missing"),
+        ({"type": "set_status"}, "actions[0].status is missing"),
+        ({"type": "call_webhook"}, "actions[0].url must be an http:// or https:// URL with a host"),
         ({"type": "call_webhook", "url": "https://crm.example/hook", "secret": "********"}, "actions[0].secret: must be 1–500"),
         ("add_tags", "actions[0].type must be one of: set_priority, set_status"),
     ]

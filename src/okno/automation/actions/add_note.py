@@ -15,6 +15,8 @@ MAX_TEXT = 2000
 
 
 class AddNoteParams(ActionParams):
+    explain_missing = ("text",)
+
     text: str = labelled("Text", "Текст", json_schema_extra={"x-widget": "textarea"})
 
     @field_validator("text", mode="before")

@@ -32,14 +32,16 @@ class ActionParams(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    # texts that, left out, are checked as empty ones, so the refusal says what they must be
+    # (``actions[0].url must be an http:// or https:// URL``) rather than only that they are missing
+    explain_missing: ClassVar[tuple[str, ...]] = ()
+
     @model_validator(mode="before")
     @classmethod
     def _checked_when_missing(cls, data: Any) -> Any:
-        """A required text left out is checked as an empty one, so its refusal says what it must be."""
-        if not isinstance(data, dict):
-            return data
-        missing = {name: "" for name, f in cls.model_fields.items() if f.is_required() and f.annotation is str and name not in data}
-        return {**data, **missing} if missing else data
+        if isinstance(data, dict) and (missing := [name for name in cls.explain_missing if name not in data]):
+            return {**data, **dict.fromkeys(missing, "")}
+        return data
 
 
 class Names(Protocol):

@@ -22,6 +22,8 @@ SIGNED = Label(en="signed", ru="с подписью")
 
 
 class CallWebhookParams(ActionParams):
+    explain_missing = ("url",)
+
     url: str = labelled("URL", "URL", json_schema_extra={"format": "uri"})
     secret: str | None = labelled(
         "Secret", "Секрет", default=None, help_en="signs the body: X-Okno-Signature", help_ru="подписывает тело: X-Okno-Signature",

@@ -22,6 +22,8 @@ UP_THE_PATH = Label(en="up the team's escalation path", ru="выше по пут
 
 
 class EscalateParams(ActionParams):
+    explain_missing = ("comment",)
+
     comment: str = labelled("Comment", "Комментарий", help_en="why", help_ru="почему", json_schema_extra={"x-widget": "textarea"})
     team_id: int | None = labelled(
         "Team", "Группа", default=None, strict=True, help_en="empty: up the team's escalation path",
