@@ -1,8 +1,9 @@
 """Routing rules as data: admin changes with validation that says what is wrong.
 
-Actions: ``team_id`` (the queue), ``priority`` (0–3), ``tags`` (added), ``sla_policy_id``,
-``skills`` (what an operator needs under the skills strategy). Rules run in ``position``
-order on the events they list; a matching rule with ``stop`` ends the evaluation.
+Actions (``RoutingActions``, whose JSON Schema the API and the admin form use): ``team_id`` (the
+queue), ``priority`` (0–3), ``tags`` (added), ``sla_policy_id``, ``skills`` (what an operator
+needs under the skills strategy). Conditions: ``okno.routing.conditions``. Rules run in
+``position`` order on the events they list; a matching rule with ``stop`` ends the evaluation.
 """
 
 from __future__ import annotations
