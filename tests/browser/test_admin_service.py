@@ -105,26 +105,36 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await page.get_by_role("button", name="Выше: VIP").click()  # the VIP rule now runs first
         await expect(rules.locator("tr[data-routing-rule]").first).to_contain_text("VIP-линия")
 
-        # an automation rule: actions as JSON, bad JSON and an unknown action type are both explained
+        # an automation rule from the fields generated for each action: a wrong webhook URL is refused
+        # with the reason and its field is marked; the action's type is then changed in place
         automation = page.get_by_test_id("automation-form")
         await automation.get_by_label("Название").fill("Просрочка")
         await automation.get_by_label("Когда").select_option(label="срок SLA нарушен")
-        await automation.get_by_label("Действия (JSON)").fill('[{"type": "add_tags", "tags": ["late"]')
+        first_action = automation.locator(".action").nth(0)
+        await first_action.get_by_label("Действие", exact=True).select_option(label="Добавить теги")
+        await first_action.get_by_label("Теги").fill("late, sla")
+        await automation.get_by_role("button", name="Добавить действие").click()
+        second_action = automation.locator(".action").nth(1)
+        await second_action.get_by_label("Действие", exact=True).select_option(label="Вызвать вебхук")
+        await second_action.get_by_label("URL").fill("ftp://crm.example/hook")
         await automation.get_by_role("button", name="Добавить правило автоматизации").click()
-        await expect(page.locator("#automation-form-error")).to_contain_text("не корректный JSON")
-        await automation.get_by_label("Действия (JSON)").fill('[{"type": "add_tags", "tags": ["late"]}, {"type": "shout"}]')
-        await automation.get_by_role("button", name="Добавить правило автоматизации").click()
-        await expect(page.locator("#automation-form-error")).to_contain_text("actions[1].type must be one of")
-        await automation.get_by_label("Действия (JSON)").fill(f'[{{"type": "add_tags", "tags": ["late"]}}, {{"type": "escalate", "team_id": {team["id"]}, "comment": "SLA"}}]')
+        await expect(page.locator("#automation-form-error")).to_contain_text("actions[1].url must be an http:// or https:// URL")
+        await expect(second_action.get_by_label("URL")).to_have_attribute("aria-invalid", "true")
+        await second_action.get_by_label("Действие", exact=True).select_option(label="Эскалировать")
+        await second_action.get_by_label("Комментарий").fill("SLA")
+        await second_action.get_by_label("Группа").select_option(label="VIP-линия")
         await automation.get_by_role("button", name="Добавить правило автоматизации").click()
         automations = page.get_by_test_id("automation-table")
         await expect(automations).to_contain_text("срок SLA нарушен")
-        await expect(automations).to_contain_text("Добавить теги: late")
+        await expect(automations).to_contain_text("Добавить теги: late, sla")  # each action's own describe()
+        await expect(automations).to_contain_text("Эскалировать: VIP-линия: SLA")
+        await expect(automation.locator(".action")).to_have_count(1)  # the form is ready for the next rule
         await page.get_by_label("Включено: Просрочка").uncheck()
         await expect(page.locator("#toast")).to_have_text("✓")
         await page.set_viewport_size({"width": 1280, "height": 4000})  # the page scrolls inside <main>: make room for it all
         await page.get_by_test_id("routing-section").screenshot(path=str(SCREENSHOTS / "admin-routing.png"))
         await page.get_by_test_id("sla-section").screenshot(path=str(SCREENSHOTS / "admin-sla.png"))
+        await page.get_by_test_id("automation-section").screenshot(path=str(SCREENSHOTS / "admin-automation.png"))
         await page.set_viewport_size({"width": 1280, "height": 900})
 
         await page.get_by_test_id("routing-table").get_by_role("button", name="Удалить").last.click()  # confirmed
@@ -141,3 +151,6 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         assert rule.conditions[1] == {"field": "message.text", "op": "matches", "value": "возврат|refund"}
         automation_rule = await session.scalar(select(AutomationRule))
         assert automation_rule.event == "sla.breached" and automation_rule.enabled is False
+        assert automation_rule.actions == [
+            {"type": "add_tags", "tags": ["late", "sla"]}, {"type": "escalate", "comment": "SLA", "team_id": team["id"]},
+        ]

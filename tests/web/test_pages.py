@@ -231,8 +231,43 @@ async def test_operators_may_not_open_the_admin_page_and_supervisors_only_look(c
 
 
 def test_the_condition_builder_offers_what_the_routing_rules_accept() -> None:
-    from okno.routing import matching
-    from okno.web.service_admin import CONDITION_FIELDS
+    """The builder is fed from the condition registry the rules are checked against: every field
+    and operator it offers is accepted, in both languages."""
+    from okno.routing.conditions import FIELDS
+    from okno.routing.matching import checked_conditions
+    from okno.web.i18n import Translator
+    from okno.web.service_admin import ServiceAdminView, service_context
 
-    offered = {field: set(ops) for field, (_label, ops) in CONDITION_FIELDS.items()}
-    assert offered == {**{f: set(ops) for f, ops in matching._OPS_BY_FIELD.items()}, "customer.": set(matching._CUSTOMER_OPS)}
+    empty = ServiceAdminView(*([] for _ in range(10)))
+    for locale in ("ru", "en"):
+        offered = service_context(Translator(locale), empty)["condition_fields"]
+        assert [f["key"] for f in offered["fields"]] == list(FIELDS)
+        assert all(f["label"] == FIELDS[f["key"]].label.in_(locale) and set(f["ops"]) <= set(offered["ops"]) for f in offered["fields"])
+    for field in FIELDS.values():
+        for op in field.ops:
+            name = f"{field.key}vip_tier" if field.is_prefix else field.key
+            value = {"time_range": ["09:00", "18:00"], "weekdays": ["mon"], "number": 1}.get(field.widget, 1 if op in ("gte", "lte") else "x")
+            value = [value] if op in ("in", "not_in") and not isinstance(value, list) else value
+            assert checked_conditions([{"field": name, "op": op, "value": value}])[0]["op"] == op
+
+
+async def test_the_rule_forms_are_generated_from_the_published_schemas(client, ctx) -> None:
+    """Every installed action gets its fields from its params schema, labelled in the admin's
+    language; the routing form's actions come from RoutingActions the same way."""
+    from okno.automation.actions import ACTIONS
+    from okno.routing.rules import RoutingActions
+
+    admin = await make_operator(ctx, role="admin", name="Админ")
+    await _sign_in(client, admin["email"])
+    for locale, note, team in (("ru", "Добавить внутреннюю заметку", "Группа"), ("en", "Add an internal note", "Team")):
+        await client.post("/ui/preferences/language", json={"locale": locale}, headers=WEB)
+        page = (await client.get("/admin")).text
+        for kind, action in ACTIONS.items():
+            assert f'data-action-params="{kind}"' in page and f'<option value="{kind}">{action.label.in_(locale)}</option>' in page
+            for name in action.params.model_fields:
+                assert f'data-param="{name}"' in page, (kind, name)
+        assert f'<option value="add_note">{note}</option>' in page
+        routing_form = page[page.index('id="routing-form"'):page.index("</form>", page.index('id="routing-form"'))]
+        for name in RoutingActions.model_fields:
+            assert f'data-param="{name}" data-type=' in routing_form and f'data-path="actions.{name}"' in routing_form
+        assert f"<label>{team}\n" in routing_form and 'data-options="teams"' in routing_form

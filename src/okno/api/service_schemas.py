@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from okno.api.published import PublishedAs
+from okno.automation.actions import published_models as published_actions
 from okno.channels.service import MASK
+from okno.routing.conditions import published_models as published_conditions
+from okno.routing.rules import RoutingActions
+
+# one model per registered action, told apart by ``type``; one per condition field
+AutomationAction = Annotated[Union[tuple(published_actions())], Field(discriminator="type")]  # noqa: UP007 - built from the registry
+RuleCondition = Union[tuple(published_conditions())]  # noqa: UP007
+Conditions = Annotated[Any, PublishedAs(list[RuleCondition])]  # [{"field", "op", "value"}]: all must hold
+AutomationActions = Annotated[Any, PublishedAs(list[AutomationAction])]
+RoutingActionsField = Annotated[Any, PublishedAs(RoutingActions)]
 
 
 class _Out(BaseModel):
@@ -91,8 +102,8 @@ class SlaTargetOut(_Out):
 
 class RoutingRuleIn(BaseModel):
     name: str = Field(max_length=200)
-    conditions: list[Any] = Field(default_factory=list)  # [{"field", "op", "value"}]: all must hold
-    actions: dict[str, Any]  # team_id, priority, tags, sla_policy_id, skills
+    conditions: Conditions = Field(default_factory=list)
+    actions: RoutingActionsField
     events: list[str] = Field(default_factory=lambda: ["conversation.opened"])
     enabled: bool = True
     stop: bool = True
@@ -101,8 +112,8 @@ class RoutingRuleIn(BaseModel):
 
 class RoutingRulePatch(BaseModel):
     name: str | None = Field(default=None, max_length=200)
-    conditions: list[Any] | None = None
-    actions: dict[str, Any] | None = None
+    conditions: Conditions | None = None
+    actions: RoutingActionsField | None = None
     events: list[str] | None = None
     enabled: bool | None = None
     stop: bool | None = None
@@ -115,8 +126,8 @@ class RoutingRuleOut(_Out):
     position: int
     enabled: bool
     events: list[str]
-    conditions: list[dict[str, Any]]
-    actions: dict[str, Any]
+    conditions: Conditions
+    actions: RoutingActionsField
     stop: bool
 
 
@@ -152,8 +163,8 @@ class RenderIn(BaseModel):
 class AutomationRuleIn(BaseModel):
     name: str = Field(max_length=200)
     event: str
-    conditions: list[Any] = Field(default_factory=list)
-    actions: list[Any]
+    conditions: Conditions = Field(default_factory=list)
+    actions: AutomationActions
     enabled: bool = True
     position: int | None = None
 
@@ -161,8 +172,8 @@ class AutomationRuleIn(BaseModel):
 class AutomationRulePatch(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     event: str | None = None
-    conditions: list[Any] | None = None
-    actions: list[Any] | None = None
+    conditions: Conditions | None = None
+    actions: AutomationActions | None = None
     enabled: bool | None = None
     position: int | None = None
 
@@ -171,8 +182,8 @@ class AutomationRuleOut(_Out):
     id: int
     name: str
     event: str
-    conditions: list[dict[str, Any]]
-    actions: list[dict[str, Any]]
+    conditions: Conditions
+    actions: AutomationActions
     enabled: bool
     position: int
 
@@ -183,3 +194,22 @@ class AutomationRuleOut(_Out):
         return [
             {**{k: v for k, v in a.items() if k != "secret_sealed"}, "secret": MASK} if "secret_sealed" in a else a for a in actions
         ]
+
+
+class AutomationActionKindOut(BaseModel):
+    """An action the admin can add to a rule: its name and the JSON Schema of its params."""
+
+    type: str
+    label: dict[str, str]  # {"en": ..., "ru": ...}
+    params_schema: dict[str, Any]
+
+
+class ConditionFieldOut(BaseModel):
+    """A field rule conditions can test; ``field`` ending in a dot takes an attribute after it."""
+
+    field: str
+    label: dict[str, str]
+    ops: list[str]
+    widget: str  # how a form asks for the value: text, number, weekdays, time_range
+    extras: list[str]  # keys beside value: timezone, window_days
+    condition_schema: dict[str, Any]

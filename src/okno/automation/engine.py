@@ -6,31 +6,30 @@ status cannot trigger itself or another rule, however the rules are written. A r
 once per conversation per event (a redelivered event is recognised by its id). Each rule runs in
 its own savepoint: one whose action fails (a status removed since, a channel switched off) is
 rolled back and recorded as ``automation.failed`` on the timeline; the others still apply.
+
+Each action is a module of ``okno.automation.actions``; what they write carries the rule as its
+actor (``okno.automation.actor``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.automation.webhook_calls import record_webhook_call
+from okno.automation.actions import ACTIONS, ActionRun
+from okno.automation.actor import VIA_PREFIX, acting_as_rule, mark_as_rule
 from okno.bus.events import Event
-from okno.conversations import lifecycle
-from okno.conversations.replies import post_operator_message
 from okno.kit.db_cache import DatabaseCache
 from okno.kit.errors import Invalid, OknoError
-from okno.knowledge.canned import render_answer
 from okno.models import AutomationRule, Conversation, TimelineEvent
-from okno.routing.escalation import escalation_team_of
 from okno.routing.facts import conversations_of, read_facts
 from okno.routing.matching import contact_windows, matches
 
 if TYPE_CHECKING:
     from okno.context import AppContext
 
-VIA_PREFIX = "automation:"
 _events_with_rules_cache: DatabaseCache[frozenset[str]] = DatabaseCache(seconds=5.0)  # events some enabled rule names
 
 
@@ -78,81 +77,33 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
     for rule in rules:
         if rule.id in done or not matches(rule.conditions, facts):
             continue
-        session.info[lifecycle.VIA] = f"{VIA_PREFIX}{rule.id}"
         try:
-            async with session.begin_nested():
-                for index, action in enumerate(rule.actions):
-                    await _perform(ctx, session, conversation_id, action, rule_id=rule.id, index=index, event=event)
+            with acting_as_rule(session, rule.id):
+                async with session.begin_nested():
+                    for index, action in enumerate(rule.actions):
+                        run = ActionRun(session, conversation_id, rule.id, index, event, reason_required=ctx.settings.require_reason_to_resolve)
+                        await _perform(run, action)
+                    await session.flush()
             kind, detail = "automation.applied", {"actions": [a["type"] for a in rule.actions]}
         except OknoError as exc:
             kind, detail = "automation.failed", {"error": exc.detail}
-        finally:
-            session.info.pop(lifecycle.VIA, None)
-        session.add(
-            TimelineEvent(
-                customer_id=conversation.customer_id,
-                conversation_id=conversation_id,
-                kind=kind,
-                data={"rule_id": rule.id, "rule": rule.name, "event_id": event.id, "trigger": event.topic, **detail},
-                occurred_at=event.created_at,
-            )
+        outcome = TimelineEvent(
+            customer_id=conversation.customer_id,
+            conversation_id=conversation_id,
+            kind=kind,
+            data={"rule_id": rule.id, "rule": rule.name, "event_id": event.id, "trigger": event.topic, **detail},
+            occurred_at=event.created_at,
         )
+        mark_as_rule(outcome, rule.id)
+        session.add(outcome)
         await session.flush()
 
 
-async def _perform(  # noqa: C901 - one branch per action type
-    ctx: AppContext, session: AsyncSession, conversation_id: int, action: dict[str, Any], *, rule_id: int, index: int, event: Event
-) -> None:
-    kind = action["type"]
-    if kind == "set_priority":
-        await lifecycle.set_conversation_priority(session, conversation_id=conversation_id, priority=action["priority"], actor_id=None)
-    elif kind == "set_status":
-        await lifecycle.change_conversation_status(
-            session, conversation_id=conversation_id, status=action["status"], reason=action.get("reason"), comment=None, actor_id=None,
-            reason_required=ctx.settings.require_reason_to_resolve,
-        )
-    elif kind == "add_tags":
-        await lifecycle.tag_conversation(session, conversation_id=conversation_id, tags=action["tags"], actor_id=None)
-    elif kind == "assign":
-        await lifecycle.assign_conversation(
-            session, conversation_id=conversation_id, operator_id=action.get("operator_id"), team_id=action.get("team_id"),
-            change_team="team_id" in action, comment=None, actor_id=None,
-        )
-    elif kind == "escalate":  # e.g. on sla.warning, on keywords, on a customer's Nth contact about one reason
-        await _escalate(session, conversation_id, action)
-    elif kind == "add_note":
-        await post_operator_message(session, conversation_id=conversation_id, author_id=None, text=action["text"], internal=True)  # type: ignore[arg-type]
-    elif kind == "send_canned_answer":
-        rendered = await render_answer(session, action["answer_id"], conversation_id=conversation_id, operator=None)
-        # an automated reply: no author, so it never counts as a human response for the SLA
-        await post_operator_message(session, conversation_id=conversation_id, author_id=None, text=rendered["text"])  # type: ignore[arg-type]
-    elif kind == "call_webhook":  # a durable job: the HTTP call happens after commit, in the webhook worker
-        await record_webhook_call(
-            session, conversation_id=conversation_id, rule_id=rule_id, action_index=index, event=event, url=action["url"],
-            secret_sealed=action.get("secret_sealed"),
-        )
-
-
-async def _escalate(session: AsyncSession, conversation_id: int, action: dict[str, Any]) -> None:
-    """To the action's team, or else one step up the conversation's escalation path; a rule
-    escalates a conversation once (a keyword in every message does not climb every tier)."""
-    conversation = await lifecycle.conversation_for_update(session, conversation_id)
-    earlier = await session.scalars(
-        select(TimelineEvent.data).where(
-            TimelineEvent.customer_id == conversation.customer_id,
-            TimelineEvent.conversation_id == conversation_id,
-            TimelineEvent.kind == "conversation.escalated",
-        )
-    )
-    if any(data.get("via") == session.info[lifecycle.VIA] for data in earlier):
-        return
-    team_id = action.get("team_id") or await escalation_team_of(session, conversation)
-    if team_id is None:
-        where = f"team {conversation.team_id} has no escalation team" if conversation.team_id else "the conversation has no team"
-        raise Invalid(f"nowhere to escalate: {where}")
-    await lifecycle.escalate_conversation(
-        session, conversation_id=conversation_id, team_id=team_id, comment=action["comment"], actor_id=None, trigger="automation"
-    )
+async def _perform(run: ActionRun, action: dict) -> None:
+    performer = ACTIONS.get(action.get("type"))
+    if performer is None:  # a plugin's action, its package since uninstalled
+        raise Invalid(f"action {action.get('type')!r} is not installed")
+    await performer.perform(run, action)
 
 
 async def _already_ran(session: AsyncSession, conversation: Conversation, event_id: int) -> set[int]:

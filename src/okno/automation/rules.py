@@ -1,9 +1,7 @@
 """Automation rules as data: admin changes with validation that says what is wrong.
 
-An action is ``{"type": ..., ...}``: ``set_priority`` (priority), ``set_status`` (status,
-reason?), ``add_tags`` (tags), ``assign`` (operator_id and/or team_id), ``escalate`` (comment,
-team_id? — without it, one step up the conversation's team's escalation path), ``add_note`` (text),
-``send_canned_answer`` (answer_id), ``call_webhook`` (url, secret? — sealed at rest, shown masked). Conditions are the routing rules' (``okno.routing.matching``).
+An action is ``{"type": ..., **params}``, one of ``okno.automation.actions`` (each checks its own
+params); conditions are the routing rules' (``okno.routing.matching``).
 """
 
 from __future__ import annotations
@@ -13,13 +11,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.automation.actions import ACTIONS, Checking, checked_action
 from okno.automation.engine import forget_rules
-from okno.automation.webhook_calls import checked_webhook_action
-from okno.conversations.catalog import status_definition, usable_reason
 from okno.kit.audit import audit
 from okno.kit.crypto import SecretBox
 from okno.kit.errors import Conflict, Invalid, NotFound
-from okno.models import AutomationRule, CannedAnswer, Operator, Priority, Team
+from okno.models import AutomationRule
 from okno.routing.matching import checked_conditions
 
 EVENTS = (
@@ -32,7 +29,6 @@ EVENTS = (
     "sla.breached",
     "customer.attributes_changed",
 )
-ACTION_TYPES = ("set_priority", "set_status", "add_tags", "assign", "escalate", "add_note", "send_canned_answer", "call_webhook")
 MAX_ACTIONS = 10
 
 
@@ -90,9 +86,11 @@ async def _apply(session: AsyncSession, rule: AutomationRule, fields: dict[str, 
     if "conditions" in fields:
         rule.conditions = checked_conditions(fields["conditions"])
     if "actions" in fields or creating:
-        # a webhook secret sent back masked keeps the one the rule has for that URL
-        kept = {a["url"]: a["secret_sealed"] for a in (rule.actions or []) if a.get("type") == "call_webhook" and "secret_sealed" in a}
-        rule.actions = [await _checked_action(session, i, a, box, kept) for i, a in enumerate(_action_list(fields.get("actions")))]
+        previous = tuple(rule.actions or ())  # e.g. a webhook secret sent back masked keeps the sealed one
+        rule.actions = [
+            await checked_action(action, Checking(session, f"actions[{i}]", box=box, previous=previous))
+            for i, action in enumerate(_action_list(fields.get("actions")))
+        ]
     if fields.get("enabled") is not None:
         rule.enabled = bool(fields["enabled"])
     if fields.get("position") is not None:
@@ -101,60 +99,5 @@ async def _apply(session: AsyncSession, rule: AutomationRule, fields: dict[str, 
 
 def _action_list(actions: Any) -> list[Any]:
     if not isinstance(actions, list) or not 1 <= len(actions) <= MAX_ACTIONS:
-        raise Invalid(f"actions must be a list of 1–{MAX_ACTIONS} actions like {{\"type\": \"add_tags\", \"tags\": [\"vip\"]}}")
+        raise Invalid(f"actions must be a list of 1–{MAX_ACTIONS} actions like {{\"type\": \"add_tags\", \"tags\": [\"vip\"]}} (types: {', '.join(ACTIONS)})")
     return actions
-
-
-async def _checked_action(  # noqa: C901 - one branch per type
-    session: AsyncSession, index: int, action: Any, box: SecretBox | None, kept_secrets: dict[str, str]
-) -> dict[str, Any]:
-    where = f"actions[{index}]"
-    kind = action.get("type") if isinstance(action, dict) else None
-    if kind not in ACTION_TYPES:
-        raise Invalid(f"{where}.type must be one of: {', '.join(ACTION_TYPES)}")
-    if kind == "call_webhook":
-        return checked_webhook_action(where, action, box, kept_secret=kept_secrets.get(str(action.get("url") or "").strip()))
-    if kind == "set_priority":
-        if action.get("priority") not in Priority._value2member_map_ or isinstance(action.get("priority"), bool):
-            raise Invalid(f"{where}.priority must be 0, 1, 2 or 3")
-        return {"type": kind, "priority": action["priority"]}
-    if kind == "set_status":
-        try:
-            await status_definition(session, str(action.get("status")))
-            if action.get("reason") is not None:
-                await usable_reason(session, str(action["reason"]))
-        except Invalid as exc:
-            raise Invalid(f"{where}: {exc.detail}") from None
-        return {"type": kind, "status": action["status"], "reason": action.get("reason")}
-    if kind == "add_tags":
-        tags = action.get("tags")
-        if not isinstance(tags, list) or not tags or not all(isinstance(t, str) and 0 < len(t.strip()) <= 64 for t in tags):
-            raise Invalid(f"{where}.tags must be a list of 1–64 character words")
-        return {"type": kind, "tags": [t.strip().lower() for t in tags]}
-    if kind == "assign":
-        clean: dict[str, Any] = {"type": kind}
-        for key, model, what in (("operator_id", Operator, "operator"), ("team_id", Team, "team")):
-            if action.get(key) is not None:
-                if await session.get(model, action[key]) is None:
-                    raise Invalid(f"{where}.{key}: {what} {action[key]} does not exist")
-                clean[key] = action[key]
-        if len(clean) == 1:
-            raise Invalid(f"{where} needs operator_id, team_id or both")
-        return clean
-    if kind == "escalate":
-        team_id = action.get("team_id")  # left out: up the conversation's escalation path
-        if team_id is not None and (not isinstance(team_id, int) or isinstance(team_id, bool) or await session.get(Team, team_id) is None):
-            raise Invalid(f"{where}.team_id: team {action.get('team_id')} does not exist (leave it out to follow the team's escalation path)")
-        comment = str(action.get("comment") or "").strip()
-        if not 1 <= len(comment) <= 2000:
-            raise Invalid(f"{where}.comment must say why (1–2000 characters)")
-        return {"type": kind, "comment": comment, **({"team_id": team_id} if team_id is not None else {})}
-    if kind == "add_note":
-        text = str(action.get("text") or "").strip()
-        if not 1 <= len(text) <= 2000:
-            raise Invalid(f"{where}.text must be 1–2000 characters")
-        return {"type": kind, "text": text}
-    answer_id = action.get("answer_id")
-    if not isinstance(answer_id, int) or isinstance(answer_id, bool) or await session.get(CannedAnswer, answer_id) is None:
-        raise Invalid(f"{where}.answer_id: canned answer {answer_id} does not exist")
-    return {"type": kind, "answer_id": answer_id}

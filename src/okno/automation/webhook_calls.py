@@ -1,4 +1,4 @@
-"""The ``call_webhook`` action: records an outbound call as a durable job, never calls out itself.
+"""The ``call_webhook`` action's job: records an outbound call as a durable job, never calls out itself.
 
 The rule's transaction only inserts a ``webhook_calls`` row with the exact JSON body (the event,
 the conversation and the customer as they are now) and an idempotency key derived from (event,
@@ -10,42 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
-from okno.channels.service import MASK
-from okno.kit.crypto import SecretBox
 from okno.kit.db_wake import request_wake
-from okno.kit.errors import Invalid
 from okno.models import Conversation, Customer, Identity, WebhookCall
 
 WORKER = "webhook_calls"
-MAX_URL = 2000
-MAX_SECRET = 500
-
-
-def checked_webhook_action(where: str, action: dict[str, Any], box: SecretBox | None, *, kept_secret: str | None) -> dict[str, Any]:
-    """``{"type": "call_webhook", "url", "secret"?}`` → stored form, the secret sealed.
-    ``kept_secret``: the sealed secret the rule had for this URL (kept when ``secret`` is the mask)."""
-    url = str(action.get("url") or "").strip()
-    parts = urlsplit(url)
-    if len(url) > MAX_URL or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid(f"{where}.url must be an http:// or https:// URL with a host (at most {MAX_URL} characters)")
-    clean: dict[str, Any] = {"type": "call_webhook", "url": url}
-    secret = action.get("secret")
-    if secret == MASK and kept_secret is not None:
-        clean["secret_sealed"] = kept_secret
-    elif secret is not None:
-        if not isinstance(secret, str) or not 1 <= len(secret) <= MAX_SECRET or secret == MASK:
-            raise Invalid(f"{where}.secret must be 1–{MAX_SECRET} characters (it signs the body: X-Okno-Signature)")
-        if box is None:
-            raise Invalid(f"{where}.secret cannot be stored here (no key to seal it with)")
-        clean["secret_sealed"] = box.seal_json(secret)
-    return clean
 
 
 async def record_webhook_call(

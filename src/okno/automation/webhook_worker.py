@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.automation.actor import mark_as_rule
 from okno.bus.outbox import record_event
 from okno.channels.delivery import RetryPolicy
 from okno.kit.crypto import SecretBox
@@ -137,9 +138,10 @@ class WebhookCallWorker:
 async def _record_failure(session: AsyncSession, lease: _Lease, reason: str, now: datetime) -> None:
     data = {"rule_id": lease.rule_id, "url": lease.url, "idempotency_key": lease.key, "attempts": lease.attempt, "reason": reason}
     log.warning("webhook_call_failed", job_id=lease.job_id, **data)
-    session.add(
-        TimelineEvent(customer_id=lease.customer_id, conversation_id=lease.conversation_id, kind=FAILED, data=data, occurred_at=now)
-    )
+    entry = TimelineEvent(customer_id=lease.customer_id, conversation_id=lease.conversation_id, kind=FAILED, data=data, occurred_at=now)
+    if lease.rule_id is not None:
+        mark_as_rule(entry, lease.rule_id)
+    session.add(entry)
     await record_event(session, FAILED, {"conversation_id": lease.conversation_id, "customer_id": lease.customer_id, **data})
 
 

@@ -1,5 +1,6 @@
-"""Routing-rule conditions: which fields exist, which operators each allows, checking what an
-admin wrote (errors name the condition and say what is wrong), and matching a conversation.
+"""Rule conditions: checking what an admin wrote (errors name the condition and say what is
+wrong) and matching a conversation. Which fields exist and which operators each allows is the
+registry of ``okno.routing.conditions``.
 
 A condition is ``{"field": ..., "op": ..., "value": ...}``; a rule matches when all hold.
 Fields: ``channel.kind``, ``channel.id``, ``customer.<attribute>`` (vip_tier, segment,
@@ -13,33 +14,27 @@ customer's conversations, this one included, have this conversation's reason and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from okno.kit.errors import Invalid
+from okno.routing.conditions import (
+    CONTACT_COUNT,
+    CUSTOMER,
+    DEFAULT_TIMEZONE,
+    DEFAULT_WINDOW_DAYS,
+    FIELDS,
+    MAX_WINDOW_DAYS,
+    NO_VALUE_OPS,
+    WEEKDAYS,
+    field_of,
+)
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PATTERN = 500
 TEXT_SCANNED = 4000  # regexes see at most this much of a message
-CONTACT_COUNT = "contact_count_same_reason"
-DEFAULT_WINDOW_DAYS = 30
-MAX_WINDOW_DAYS = 365
-
-_OPS_BY_FIELD = {
-    "channel.kind": {"eq", "ne", "in", "not_in"},
-    "channel.id": {"eq", "ne", "in", "not_in"},
-    "message.text": {"contains", "not_contains", "matches"},
-    "conversation.reason": {"eq", "ne", "in", "not_in", "exists", "not_exists"},
-    "conversation.priority": {"eq", "ne", "gte", "lte"},
-    "conversation.status": {"eq", "ne", "in", "not_in"},
-    "time": {"between"},
-    "weekday": {"in", "not_in"},
-    CONTACT_COUNT: {"eq", "gte", "lte"},
-}
-_CUSTOMER_OPS = {"eq", "ne", "in", "not_in", "exists", "not_exists", "gte", "lte"}
 
 
 @dataclass(frozen=True)
@@ -79,24 +74,21 @@ def _checked(index: int, condition: Any) -> dict[str, Any]:
     name, op, value = condition.get("field"), condition.get("op"), condition.get("value")
     if not isinstance(name, str):
         raise Invalid(f"{where}.field is missing")
-    if name.startswith("customer."):
-        allowed = _CUSTOMER_OPS
-        if len(name) <= len("customer.") or len(name) > 64 + len("customer."):
-            raise Invalid(f"{where}.field {name!r} needs an attribute name after 'customer.'")
-    elif name in _OPS_BY_FIELD:
-        allowed = _OPS_BY_FIELD[name]
-    else:
-        known = ", ".join([*_OPS_BY_FIELD, "customer.<attribute>"])
+    spec = field_of(name)
+    if spec is None:
+        known = ", ".join(f"{key}<attribute>" if f.is_prefix else key for key, f in FIELDS.items())
         raise Invalid(f"{where}.field {name!r} is unknown (one of: {known})")
-    if op not in allowed:
-        raise Invalid(f"{where}.op {op!r} does not apply to {name} (use one of: {', '.join(sorted(allowed))})")
+    if spec.is_prefix and not 0 < len(name) - len(spec.key) <= 64:
+        raise Invalid(f"{where}.field {name!r} needs an attribute name after {spec.key!r}")
+    if op not in spec.ops:
+        raise Invalid(f"{where}.op {op!r} does not apply to {name} (use one of: {', '.join(sorted(spec.ops))})")
     clean: dict[str, Any] = {"field": name, "op": op}
-    if op in ("exists", "not_exists"):
+    if op in NO_VALUE_OPS:
         return clean
     clean["value"] = _checked_value(where, name, op, value)
-    if name in ("time", "weekday"):
-        clean["timezone"] = _checked_zone(where, condition.get("timezone", "Europe/Moscow"))
-    if name == CONTACT_COUNT:
+    if "timezone" in spec.extras:
+        clean["timezone"] = _checked_zone(where, condition.get("timezone", DEFAULT_TIMEZONE))
+    if "window_days" in spec.extras:
         clean["window_days"] = _checked_window(where, condition.get("window_days", DEFAULT_WINDOW_DAYS))
     return clean
 
@@ -157,8 +149,8 @@ def _checked_zone(where: str, zone: Any) -> str:
 
 
 def _value_of(name: str, facts: Facts) -> Any:
-    if name.startswith("customer."):
-        return facts.customer.get(name.removeprefix("customer."))
+    if name.startswith(CUSTOMER):
+        return facts.customer.get(name.removeprefix(CUSTOMER))
     return {
         "channel.kind": facts.channel_kind,
         "channel.id": facts.channel_id,

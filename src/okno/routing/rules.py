@@ -1,25 +1,28 @@
 """Routing rules as data: admin changes with validation that says what is wrong.
 
-Actions: ``team_id`` (the queue), ``priority`` (0–3), ``tags`` (added), ``sla_policy_id``,
-``skills`` (what an operator needs under the skills strategy). Rules run in ``position``
-order on the events they list; a matching rule with ``stop`` ends the evaluation.
+Actions (``RoutingActions``, whose JSON Schema the API and the admin form use): ``team_id`` (the
+queue), ``priority`` (0–3), ``tags`` (added), ``sla_policy_id``, ``skills`` (what an operator
+needs under the skills strategy). Conditions: ``okno.routing.conditions``. Rules run in
+``position`` order on the events they list; a matching rule with ``stop`` ends the evaluation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.audit import audit
 from okno.kit.errors import Conflict, Invalid, NotFound
+from okno.kit.labels import labelled
+from okno.kit.reasons import explained, reason
 from okno.models import Priority, RoutingRule, SlaPolicy, Team
 from okno.routing.hooks import forget_rules
 from okno.routing.matching import checked_conditions
 
 EVENTS = ("conversation.opened", "message.received", "conversation.status_changed", "customer.attributes_changed")
-ACTIONS = ("team_id", "priority", "tags", "sla_policy_id", "skills")
 MAX_TAGS = 20
 
 
@@ -84,38 +87,57 @@ async def _apply(session: AsyncSession, rule: RoutingRule, fields: dict[str, Any
         rule.position = int(fields["position"])
 
 
+class RoutingActions(BaseModel):
+    """What a matching routing rule sets; its JSON Schema is the API's and the admin form's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team_id: int | None = labelled("Team", "Группа", default=None, strict=True, json_schema_extra={"x-options": "teams"})
+    priority: Literal[0, 1, 2, 3] | None = labelled("Priority", "Приоритет", default=None, json_schema_extra={"x-options": "priorities"})
+    tags: list[str] | None = labelled("Tags", "Теги", default=None, help_en="added; separated by commas", help_ru="добавляются; через запятую")
+    sla_policy_id: int | None = labelled("SLA policy", "Политика SLA", default=None, strict=True, json_schema_extra={"x-options": "policies"})
+    skills: list[str] | None = labelled(
+        "Skills", "Навыки", default=None, help_en="what an operator needs under the skills strategy; separated by commas",
+        help_ru="что нужно оператору при распределении по навыкам; через запятую",
+    )
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _known_priority(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or value not in Priority._value2member_map_):
+            raise reason("must be 0 (low), 1 (normal), 2 (high) or 3 (urgent)")
+        return value
+
+    @field_validator("tags", "skills", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) > MAX_TAGS:
+            raise reason(f"must be a list of at most {MAX_TAGS} words")
+        words: list[str] = []
+        for raw in value:
+            word = str(raw).strip().lower()
+            if not word or len(word) > 64:
+                raise reason(f"has an empty or over-long entry {raw!r} (1–64 characters)")
+            if word not in words:
+                words.append(word)
+        return words
+
+
+ACTIONS = tuple(RoutingActions.model_fields)
+
+
 async def checked_actions(session: AsyncSession, actions: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(actions, dict) or not actions:
         raise Invalid(f"actions must set at least one of: {', '.join(ACTIONS)}")
     if unknown := sorted(set(actions) - set(ACTIONS)):
         raise Invalid(f"actions has unknown keys {unknown} (use {', '.join(ACTIONS)})")
-    clean: dict[str, Any] = {}
-    if "team_id" in actions:
-        if await session.get(Team, actions["team_id"]) is None:
-            raise Invalid(f"actions.team_id: team {actions['team_id']} does not exist")
-        clean["team_id"] = actions["team_id"]
-    if "priority" in actions:
-        if actions["priority"] not in Priority._value2member_map_ or isinstance(actions["priority"], bool):
-            raise Invalid("actions.priority must be 0 (low), 1 (normal), 2 (high) or 3 (urgent)")
-        clean["priority"] = actions["priority"]
-    if "sla_policy_id" in actions:
-        if await session.get(SlaPolicy, actions["sla_policy_id"]) is None:
-            raise Invalid(f"actions.sla_policy_id: SLA policy {actions['sla_policy_id']} does not exist")
-        clean["sla_policy_id"] = actions["sla_policy_id"]
-    for key in ("tags", "skills"):
-        if key in actions:
-            clean[key] = _words(f"actions.{key}", actions[key])
+    clean = explained(RoutingActions, actions, where="actions").model_dump(exclude_none=True)
+    if not clean:
+        raise Invalid(f"actions must set at least one of: {', '.join(ACTIONS)}")
+    if "team_id" in clean and await session.get(Team, clean["team_id"]) is None:
+        raise Invalid(f"actions.team_id: team {clean['team_id']} does not exist")
+    if "sla_policy_id" in clean and await session.get(SlaPolicy, clean["sla_policy_id"]) is None:
+        raise Invalid(f"actions.sla_policy_id: SLA policy {clean['sla_policy_id']} does not exist")
     return clean
-
-
-def _words(where: str, value: Any) -> list[str]:
-    if not isinstance(value, list) or len(value) > MAX_TAGS:
-        raise Invalid(f"{where} must be a list of at most {MAX_TAGS} words")
-    words: list[str] = []
-    for raw in value:
-        word = str(raw).strip().lower()
-        if not word or len(word) > 64:
-            raise Invalid(f"{where} has an empty or over-long entry {raw!r} (1–64 characters)")
-        if word not in words:
-            words.append(word)
-    return words

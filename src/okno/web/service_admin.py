@@ -2,14 +2,17 @@
 and policies, automation rules — read in one go, and described the way an admin reads them.
 
 Rules are stored as the API takes them (``{"field", "op", "value"}`` conditions, action objects);
-here they become short sentences in the operator's language. A field, operator or action type
-this module does not know yet is shown as written, never dropped.
+here they become short sentences in the operator's language: conditions with the names of the
+condition registry, automation actions by their own ``describe``. A field, operator or action type
+that is not installed is shown as written, never dropped. The rule forms are generated from the
+same schemas the API publishes (``okno.web.schema_forms``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from babel.dates import get_day_names
@@ -17,8 +20,10 @@ from babel.units import format_unit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.automation.rules import ACTION_TYPES as AUTOMATION_ACTION_TYPES
+from okno.automation.actions import ACTIONS as AUTOMATION_ACTIONS
+from okno.automation.actions import published_models as published_actions
 from okno.automation.rules import EVENTS as AUTOMATION_EVENTS
+from okno.automation.rules import list_rules as list_automation_rules
 from okno.conversations.catalog import BUILT_IN_STATUSES, list_reasons, list_statuses
 from okno.models import (
     AutomationRule,
@@ -35,12 +40,14 @@ from okno.models import (
     StatusType,
     Team,
 )
-from okno.automation.rules import list_rules as list_automation_rules
+from okno.routing.conditions import CONTACT_COUNT, FIELDS, OPS, field_of
 from okno.routing.rules import EVENTS as ROUTING_EVENTS
+from okno.routing.rules import RoutingActions
 from okno.routing.rules import list_rules as list_routing_rules
 from okno.sla.hours import WEEKDAYS
 from okno.web.i18n import Translator
 from okno.web.pages import N_
+from okno.web.schema_forms import FormField, form_fields
 
 EVENT_LABELS = {
     "conversation.opened": N_("a conversation opens"),
@@ -54,56 +61,6 @@ EVENT_LABELS = {
     "customer.attributes_changed": N_("customer attributes change"),
 }
 
-# the condition builder's fields and the operators each allows (``okno.routing.matching`` checks
-# them again; tests/web/test_admin_service.py keeps the two tables equal)
-CONDITION_FIELDS = {
-    "channel.kind": (N_("Channel kind"), ("eq", "ne", "in", "not_in")),
-    "channel.id": (N_("Channel"), ("eq", "ne", "in", "not_in")),
-    "customer.": (N_("Customer attribute"), ("eq", "ne", "in", "not_in", "exists", "not_exists", "gte", "lte")),
-    "message.text": (N_("Message text"), ("contains", "not_contains", "matches")),
-    "time": (N_("Time of day"), ("between",)),
-    "weekday": (N_("Weekday"), ("in", "not_in")),
-    "conversation.reason": (N_("Closing reason"), ("eq", "ne", "in", "not_in", "exists", "not_exists")),
-    "conversation.priority": (N_("Priority"), ("eq", "ne", "gte", "lte")),
-    "conversation.status": (N_("Status"), ("eq", "ne", "in", "not_in")),
-    "contact_count_same_reason": (N_("Contacts about the same reason"), ("eq", "gte", "lte")),
-}
-
-OP_LABELS = {
-    "eq": N_("is"),
-    "ne": N_("is not"),
-    "in": N_("is one of"),
-    "not_in": N_("is none of"),
-    "contains": N_("contains any of"),
-    "not_contains": N_("contains none of"),
-    "matches": N_("matches the regular expression"),
-    "exists": N_("is set"),
-    "not_exists": N_("is not set"),
-    "gte": N_("is at least"),
-    "lte": N_("is at most"),
-    "between": N_("is between"),
-}
-
-ROUTING_ACTION_LABELS = {
-    "team_id": N_("Team"),
-    "priority": N_("Priority"),
-    "tags": N_("Tags"),
-    "sla_policy_id": N_("SLA policy"),
-    "skills": N_("Skills"),
-}
-
-AUTOMATION_ACTION_LABELS = {
-    "set_priority": N_("Set priority"),
-    "set_status": N_("Set status"),
-    "add_tags": N_("Add tags"),
-    "assign": N_("Assign"),
-    "escalate": N_("Escalate"),
-    "add_note": N_("Add an internal note"),
-    "send_canned_answer": N_("Send a canned answer"),
-    "call_webhook": N_("Call a webhook"),
-    "send_survey": N_("Send a survey"),
-}
-
 STATUS_TYPE_LABELS = {
     "new": N_("New"),
     "open": N_("Open"),
@@ -115,10 +72,6 @@ STATUS_TYPE_LABELS = {
 
 PRIORITY_LABELS = (N_("Low"), N_("Normal"), N_("High"), N_("Urgent"))
 METRIC_LABELS = {"first_response": N_("First response"), "next_response": N_("Next response"), "resolution": N_("Resolution")}
-
-# a worked example for the automation form's JSON box, valid as written
-AUTOMATION_ACTIONS_EXAMPLE = '[{"type": "set_priority", "priority": 2}, {"type": "add_tags", "tags": ["vip"]}]'
-
 
 @dataclass(frozen=True)
 class ServiceAdminView:
@@ -151,24 +104,38 @@ async def service_admin_view(session: AsyncSession) -> ServiceAdminView:
 
 @dataclass(frozen=True)
 class Describer:
-    """Turns stored conditions and actions into (label, text) pairs in the operator's language."""
+    """Turns stored conditions and actions into (label, text) pairs in the operator's language;
+    also the names an action's ``describe`` shows (``okno.automation.actions.Names``)."""
 
     t: Translator
     view: ServiceAdminView
 
+    @property
+    def locale(self) -> str:
+        return self.t.locale
+
     def _names(self, rows: list[Any], attr: str = "name") -> dict[Any, str]:
         return {r.id: getattr(r, attr) for r in rows}
 
-    def _priority(self, value: Any) -> str:
+    def priority(self, value: Any) -> str:
         return self.t.gettext(PRIORITY_LABELS[value]) if isinstance(value, int) and 0 <= value < len(PRIORITY_LABELS) else str(value)
 
-    def _status(self, key: Any) -> str:
+    def status(self, key: Any) -> str:
         found = next((s for s in self.view.statuses if s.key == key), None)
         return (found.label.get(self.t.locale) or found.key) if found else str(key)
 
-    def _reason(self, key: Any) -> str:
+    def reason(self, key: Any) -> str:
         found = next((r for r in self.view.reasons if r.key == key), None)
         return (found.label.get(self.t.locale) or found.key) if found else str(key)
+
+    def team(self, team_id: Any) -> str:
+        return self._names(self.view.teams).get(team_id, str(team_id))
+
+    def operator(self, operator_id: Any) -> str:
+        return self._names(self.view.operators).get(operator_id, str(operator_id))
+
+    def canned_answer(self, answer_id: Any) -> str:
+        return {a.id: f"/{a.shortcut} ({a.language})" for a in self.view.canned}.get(answer_id, str(answer_id))
 
     def event(self, key: str) -> str:
         return self.t.gettext(EVENT_LABELS[key]) if key in EVENT_LABELS else key
@@ -176,14 +143,14 @@ class Describer:
     def condition(self, condition: dict[str, Any]) -> tuple[str, str, str]:
         """``(what, how, value)``: ``("Message text", "matches the regular expression", "^refund")``."""
         name, op, value = condition.get("field", ""), condition.get("op", ""), condition.get("value")
-        if name.startswith("customer."):
-            what = f"{self.t.gettext('Customer attribute')} {name.removeprefix('customer.')}"
-        else:
-            what = self.t.gettext(CONDITION_FIELDS[name][0]) if name in CONDITION_FIELDS else name
-        how = self.t.gettext(OP_LABELS[op]) if op in OP_LABELS else op
+        spec = field_of(name)
+        what = spec.label.in_(self.locale) if spec else name
+        if spec and spec.is_prefix:
+            what = f"{what} {name.removeprefix(spec.key)}"
+        how = OPS[op].in_(self.locale) if op in OPS else op
         if op in ("exists", "not_exists"):
             return what, how, ""
-        if name == "contact_count_same_reason":
+        if name == CONTACT_COUNT:
             days = condition.get("window_days", 30)
             return what, how, f"{value} ({self.t.ngettext('within %(num)d day', 'within %(num)d days', days)})"
         return what, how, self._condition_value(name, op, value, condition.get("timezone"))
@@ -198,55 +165,29 @@ class Describer:
             return f"{', '.join(shown)} ({timezone})"
         show = {
             "channel.id": lambda v: self._names(self.view.channels).get(v, str(v)),
-            "conversation.priority": self._priority,
-            "conversation.status": self._status,
-            "conversation.reason": self._reason,
+            "conversation.priority": self.priority,
+            "conversation.status": self.status,
+            "conversation.reason": self.reason,
         }.get(name, str)
-        if name == "conversation.priority" and op in ("gte", "lte"):
-            show = self._priority
         return ", ".join(show(v) for v in values)
 
     def routing_actions(self, actions: dict[str, Any]) -> list[tuple[str, str]]:
+        labels = {f.name: f.label for f in _routing_action_fields(self.locale)}
         shown = {
-            "team_id": lambda v: self._names(self.view.teams).get(v, str(v)),
-            "priority": self._priority,
+            "team_id": self.team,
+            "priority": self.priority,
             "sla_policy_id": lambda v: self._names(self.view.policies).get(v, str(v)),
-            "tags": lambda v: ", ".join(v),
-            "skills": lambda v: ", ".join(v),
+            "tags": ", ".join,
+            "skills": ", ".join,
         }
-        return [
-            (self.t.gettext(ROUTING_ACTION_LABELS[key]) if key in ROUTING_ACTION_LABELS else key, shown.get(key, _as_json)(value))
-            for key, value in actions.items()
-        ]
+        return [(labels.get(key, key), shown.get(key, _as_json)(value)) for key, value in actions.items()]
 
     def automation_action(self, action: dict[str, Any]) -> tuple[str, str]:
+        """The action's own label and ``describe``; an action not installed is shown as stored."""
         kind = action.get("type", "")
-        label = self.t.gettext(AUTOMATION_ACTION_LABELS[kind]) if kind in AUTOMATION_ACTION_LABELS else kind
-        teams, operators = self._names(self.view.teams), self._names(self.view.operators)
-        if kind == "set_priority":
-            return label, self._priority(action.get("priority"))
-        if kind == "set_status":
-            reason = action.get("reason")
-            return label, self._status(action.get("status")) + (f" ({self._reason(reason)})" if reason else "")
-        if kind == "add_tags":
-            return label, ", ".join(action.get("tags") or [])
-        if kind == "assign":
-            whom = [operators.get(action["operator_id"], str(action["operator_id"]))] if action.get("operator_id") is not None else []
-            whom += [teams.get(action["team_id"], str(action["team_id"]))] if action.get("team_id") is not None else []
-            return label, ", ".join(whom)
-        if kind == "escalate":
-            team_id = action.get("team_id")
-            to = self.t.gettext("up the team's escalation path") if team_id is None else teams.get(team_id, str(team_id))
-            return label, f"{to}: {action.get('comment', '')}"
-        if kind == "call_webhook":  # the secret stays out of the page: only whether calls are signed
-            signed = f" · {self.t.gettext('signed')}" if action.get("secret_sealed") or action.get("secret") else ""
-            return label, f"{action.get('url', '')}{signed}"
-        if kind == "add_note":
-            return label, str(action.get("text", ""))
-        if kind == "send_canned_answer":
-            answers = {a.id: f"/{a.shortcut} ({a.language})" for a in self.view.canned}
-            return label, answers.get(action.get("answer_id"), str(action.get("answer_id")))
-        return label, _as_json({k: v for k, v in action.items() if k != "type"})
+        if (performer := AUTOMATION_ACTIONS.get(kind)) is None:
+            return str(kind), _as_json({k: v for k, v in action.items() if k not in ("type", "secret_sealed")})
+        return performer.label.in_(self.locale), performer.describe(action, self)
 
     def minutes(self, minutes: int) -> str:
         """``90`` → ``1 h 30 min`` (``1 ч 30 мин``): exact, never rounded."""
@@ -265,6 +206,20 @@ class Describer:
         ]
 
 
+@cache
+def _routing_action_fields(locale: str) -> tuple[FormField, ...]:
+    return tuple(form_fields(RoutingActions.model_json_schema(), locale))
+
+
+@cache
+def _action_kinds(locale: str) -> tuple[dict[str, Any], ...]:
+    """Each automation action with its name and the form fields of its params, in one language."""
+    return tuple(
+        {"type": action.type, "label": action.label.in_(locale), "fields": form_fields(model.model_json_schema(), locale)}
+        for action, model in zip(AUTOMATION_ACTIONS.values(), published_actions(), strict=True)
+    )
+
+
 def _as_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -279,14 +234,17 @@ def service_context(t: Translator, view: ServiceAdminView) -> dict[str, Any]:
         "status_types": {key: t.gettext(STATUS_TYPE_LABELS.get(key, key)) for key in StatusType.__members__},
         "routing_events": ROUTING_EVENTS,
         "automation_events": AUTOMATION_EVENTS,
-        "automation_action_types": AUTOMATION_ACTION_TYPES,
-        "automation_example": AUTOMATION_ACTIONS_EXAMPLE,
+        "action_kinds": _action_kinds(t.locale),
+        "routing_action_fields": _routing_action_fields(t.locale),
         "event_labels": {key: t.gettext(text) for key, text in EVENT_LABELS.items()},
         "priorities": [(p.name, p.value, t.gettext(PRIORITY_LABELS[p.value])) for p in Priority],
         "metrics": [(m.value, t.gettext(METRIC_LABELS.get(m.value, m.value))) for m in Metric],
         "weekdays": [(day, days[i].capitalize()) for i, day in enumerate(WEEKDAYS)],
         "condition_fields": {
-            "fields": [{"key": key, "label": t.gettext(label), "ops": list(ops)} for key, (label, ops) in CONDITION_FIELDS.items()],
-            "ops": {key: t.gettext(label) for key, label in OP_LABELS.items()},
+            "fields": [
+                {"key": f.key, "label": f.label.in_(t.locale), "ops": list(f.ops), "widget": f.widget, "extras": list(f.extras)}
+                for f in FIELDS.values()
+            ],
+            "ops": {key: label.in_(t.locale) for key, label in OPS.items()},
         },
     }

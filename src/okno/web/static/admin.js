@@ -140,11 +140,22 @@ function initAdminControls() {
 
 const FIELDS = JSON.parse(document.getElementById("condition-fields")?.textContent || '{"fields": [], "ops": {}}');
 const LIST_OPS = ["in", "not_in", "contains", "not_contains"];
-const COUNTED = "contact_count_same_reason"; // the customer's Nth contact about one reason, within window_days
 const words = (text) => text.split(",").map((v) => v.trim()).filter(Boolean);
 
-// Re-reads the sections after a change: lists are replaced, the options of every select that
-// names teams, calendars or policies follow; forms being filled in are left alone.
+// Fills every picker (select[data-options]) under ``scope`` from the page's option lists, keeping
+// what is chosen where it still exists.
+function fillPickers(scope, options = $("#service-options")?.content) {
+  $$("select[data-options]", scope).forEach((select) => {
+    const source = options && $(`select[data-options="${select.dataset.options}"]`, options);
+    if (!source) return;
+    const chosen = select.value;
+    select.innerHTML = source.innerHTML;
+    select.value = $(`option[value="${CSS.escape(chosen)}"]`, select) ? chosen : "";
+  });
+}
+
+// Re-reads the sections after a change: lists are replaced, the options of every picker that
+// names teams, calendars, policies… follow; forms being filled in are left alone.
 async function refreshService() {
   const html = await fragment("/ui/admin/service");
   if (html === null) return;
@@ -154,14 +165,25 @@ async function refreshService() {
     const next = $(`[data-swap="${el.dataset.swap}"]`, fresh.content);
     if (next) el.replaceWith(next);
   });
-  const options = $("#service-options", fresh.content)?.content;
-  $$("select[data-options]").forEach((select) => {
-    const source = options && $(`select[data-options="${select.dataset.options}"]`, options);
-    if (!source) return;
-    const chosen = select.value;
-    select.innerHTML = source.innerHTML;
-    select.value = $(`option[value="${chosen}"]`, select) ? chosen : "";
+  const options = $("#service-options", fresh.content);
+  if (options) $("#service-options")?.replaceWith(options);
+  fillPickers(document);
+}
+
+// The values of generated fields ([data-param], from a JSON Schema: okno.web.schema_forms), read
+// back by their data-type; empty ones are left out.
+function paramsFrom(scope) {
+  const params = {};
+  $$("[data-param]", scope).forEach((el) => {
+    const type = el.dataset.type;
+    if (type === "boolean") { params[el.dataset.param] = el.checked; return; }
+    const raw = el.value.trim();
+    if (raw === "") return;
+    if (type === "array") params[el.dataset.param] = words(raw);
+    else if (type === "integer" || type === "number") params[el.dataset.param] = Number.isNaN(Number(raw)) ? raw : Number(raw);
+    else params[el.dataset.param] = raw;
   });
+  return params;
 }
 
 // The API words its refusals as "<where> <what is wrong>", e.g. "conditions[0].value is not a
@@ -201,6 +223,7 @@ function serviceForm(id, send) {
       await send(form);
       form.reset();
       $$(".condition-rows", form).forEach((rows) => { rows.innerHTML = ""; });
+      $$(".action-rows", form).forEach((rows) => { rows.innerHTML = ""; rows.append(actionRow()); numberActions(rows); });
       await refreshService();
       toast("✓");
     } catch (error) {
@@ -232,43 +255,47 @@ function conditionRow() {
 
 // shows the inputs the chosen field and operator take
 function fitRow(row) {
-  const field = FIELDS.fields.find((f) => f.key === $(".cond-field", row).value) || { key: "", ops: [] };
+  const field = fieldOf(row);
   const op = $(".cond-op", row);
   const chosen = op.value;
   op.innerHTML = field.ops.map((o) => `<option value="${o}">${escapeHtml(FIELDS.ops[o] || o)}</option>`).join("");
   if (field.ops.includes(chosen)) op.value = chosen;
-  const timed = field.key === "time";
-  $(".cond-attr", row).hidden = field.key !== "customer.";
+  const timed = field.widget === "time_range";
+  $(".cond-attr", row).hidden = !field.key.endsWith(".");
   $(".cond-from", row).hidden = !timed;
   $(".cond-to", row).hidden = !timed;
-  $(".cond-tz", row).hidden = !(timed || field.key === "weekday");
-  $(".cond-window", row).hidden = field.key !== COUNTED;
+  $(".cond-tz", row).hidden = !field.extras.includes("timezone");
+  $(".cond-window", row).hidden = !field.extras.includes("window_days");
   const value = $(".cond-value", row);
   value.hidden = timed || op.value === "exists" || op.value === "not_exists";
-  value.placeholder = field.key === "weekday" ? A.weekday_hint : LIST_OPS.includes(op.value) ? A.list_hint : "";
+  value.placeholder = field.widget === "weekdays" ? A.weekday_hint : LIST_OPS.includes(op.value) ? A.list_hint : "";
 }
+
+// the registry's entry for the row's field: its operators, value widget and extras (okno.routing.conditions)
+const fieldOf = (row) => FIELDS.fields.find((f) => f.key === $(".cond-field", row).value) || { key: "", ops: [], widget: "text", extras: [] };
 
 function numberRows(rows) {
   $$(".condition", rows).forEach((row, index) => { row.dataset.path = `conditions[${index}]`; });
 }
 
 function conditionFrom(row) {
-  const key = $(".cond-field", row).value;
-  const field = key === "customer." ? key + $(".cond-attr", row).value.trim() : key;
+  const spec = fieldOf(row);
+  const prefixed = spec.key.endsWith(".");  // customer.<attribute>
+  const field = prefixed ? spec.key + $(".cond-attr", row).value.trim() : spec.key;
   const op = $(".cond-op", row).value;
   const condition = { field, op };
   if (op === "exists" || op === "not_exists") return condition;
-  if (key === "time" || key === "weekday") condition.timezone = $(".cond-tz", row).value.trim();
-  if (key === COUNTED) condition.window_days = Number($(".cond-window", row).value || 30);
-  if (key === "time") { condition.value = [$(".cond-from", row).value, $(".cond-to", row).value]; return condition; }
+  if (spec.extras.includes("timezone")) condition.timezone = $(".cond-tz", row).value.trim();
+  if (spec.extras.includes("window_days")) condition.window_days = Number($(".cond-window", row).value || 30);
+  if (spec.widget === "time_range") { condition.value = [$(".cond-from", row).value, $(".cond-to", row).value]; return condition; }
   const raw = $(".cond-value", row).value.trim();
-  const numeric = key === COUNTED || key === "channel.id" || key === "conversation.priority" || op === "gte" || op === "lte";
+  const numeric = spec.widget === "number" || op === "gte" || op === "lte";
   const scalar = (v) => {
     if (numeric && v !== "" && !Number.isNaN(Number(v))) return Number(v);
-    if (key === "customer." && (v === "true" || v === "false")) return v === "true";
+    if (prefixed && (v === "true" || v === "false")) return v === "true";
     return v;
   };
-  if (key === "weekday") condition.value = words(raw).map((d) => d.toLowerCase());
+  if (spec.widget === "weekdays") condition.value = words(raw).map((d) => d.toLowerCase());
   else if (LIST_OPS.includes(op)) condition.value = words(raw).map(scalar);
   else if (op === "matches") condition.value = raw;
   else condition.value = scalar(raw);
@@ -277,6 +304,35 @@ function conditionFrom(row) {
 
 const conditionsOf = (form) => $$(".condition", form).map(conditionFrom);
 
+// ---- automation actions: one row per action, its fields generated from the action's params schema
+
+function actionRow(type) {
+  const row = $("#action-row").content.firstElementChild.cloneNode(true);
+  if (type) $(".action-type", row).value = type;
+  fitAction(row);
+  return row;
+}
+
+// shows the chosen action's fields (a copy of its template), pickers filled from the page's lists
+function fitAction(row) {
+  const type = $(".action-type", row).value;
+  const params = $(".action-params", row);
+  params.replaceChildren($(`template[data-action-params="${CSS.escape(type)}"]`).content.cloneNode(true));
+  fillPickers(params);
+  const rows = row.closest(".action-rows");
+  if (rows) numberActions(rows);
+}
+
+// data-path actions[i] and actions[i].<param>: the API's refusals name them, showError marks them
+function numberActions(rows) {
+  $$(".action", rows).forEach((row, index) => {
+    row.dataset.path = `actions[${index}]`;
+    $$("[data-param]", row).forEach((el) => { el.dataset.path = `actions[${index}].${el.dataset.param}`; });
+  });
+}
+
+const actionsOf = (form) => $$(".action", form).map((row) => ({ type: $(".action-type", row).value, ...paramsFrom($(".action-params", row)) }));
+
 // ---- the forms
 
 const label = (f) => ({ ru: f.label_ru.value, en: f.label_en.value });
@@ -284,18 +340,10 @@ const label = (f) => ({ ru: f.label_ru.value, en: f.label_en.value });
 function initServiceForms() {
   serviceForm("status-form", (f) => call("POST", "/api/v1/statuses", { key: f.key.value, type: f.type.value, label: label(f) }));
   serviceForm("reason-form", (f) => call("POST", "/api/v1/reasons", { key: f.key.value, label: label(f) }));
-  serviceForm("routing-form", (f) => {
-    const actions = {};
-    if (f.team_id.value) actions.team_id = Number(f.team_id.value);
-    if (f.priority.value !== "") actions.priority = Number(f.priority.value);
-    if (f.sla_policy_id.value) actions.sla_policy_id = Number(f.sla_policy_id.value);
-    if (words(f.tags.value).length) actions.tags = words(f.tags.value);
-    if (words(f.skills.value).length) actions.skills = words(f.skills.value);
-    return call("POST", "/api/v1/routing/rules", {
-      name: f.name.value, events: $$("input[name=events]:checked", f).map((box) => box.value),
-      conditions: conditionsOf(f), actions, stop: f.stop.checked, enabled: f.enabled.checked,
-    });
-  });
+  serviceForm("routing-form", (f) => call("POST", "/api/v1/routing/rules", {
+    name: f.name.value, events: $$("input[name=events]:checked", f).map((box) => box.value),
+    conditions: conditionsOf(f), actions: paramsFrom($("[data-params=routing-actions]", f)), stop: f.stop.checked, enabled: f.enabled.checked,
+  }));
   serviceForm("calendar-form", (f) => {
     const weekly = {};
     $$("input[data-day]", f).forEach((input) => {
@@ -316,15 +364,11 @@ function initServiceForms() {
       name: f.name.value, targets, warning_minutes: Number(f.warning_minutes.value || 0), is_default: f.is_default.checked,
     });
   });
-  serviceForm("automation-form", (f) => {
-    let actions;
-    try { actions = JSON.parse(f.actions.value); } catch (e) {
-      throw Object.assign(new Error((A.not_json || "%(reason)s").replace("%(reason)s", e.message)), { path: "actions" });
-    }
-    return call("POST", "/api/v1/automation/rules", {
-      name: f.name.value, event: f.event.value, conditions: conditionsOf(f), actions, enabled: f.enabled.checked,
-    });
-  });
+  serviceForm("automation-form", (f) => call("POST", "/api/v1/automation/rules", {
+    name: f.name.value, event: f.event.value, conditions: conditionsOf(f), actions: actionsOf(f), enabled: f.enabled.checked,
+  }));
+  const actionRows = $("#automation-form .action-rows");
+  if (actionRows) { actionRows.append(actionRow()); numberActions(actionRows); }
 }
 
 // ---- changes made in the lists: toggles, order, deletion
@@ -357,6 +401,7 @@ function initServiceLists() {
   root.addEventListener("change", (event) => {
     const el = event.target;
     if (el.matches(".cond-field, .cond-op")) fitRow(el.closest(".condition"));
+    else if (el.matches(".action-type")) fitAction(el.closest(".action"));
     else if (el.dataset.statusType) change("PATCH", `/api/v1/statuses/${el.dataset.statusType}`, { type: el.value });
     else if (el.dataset.reasonActive) change("PATCH", `/api/v1/reasons/${el.dataset.reasonActive}`, { active: el.checked });
     else if (el.dataset.policyDefault) change("PATCH", `/api/v1/sla/policies/${el.dataset.policyDefault}`, { is_default: el.checked });
@@ -373,6 +418,15 @@ function initServiceLists() {
       rows.append(conditionRow());
       numberRows(rows);
       $(".cond-field", rows.lastElementChild).focus();
+    } else if (el.matches("[data-add-action]")) {
+      const rows = $(".action-rows", el.closest("fieldset"));
+      rows.append(actionRow());
+      numberActions(rows);
+      $(".action-type", rows.lastElementChild).focus();
+    } else if (el.matches("[data-remove-action]")) {
+      const rows = el.closest(".action-rows");
+      el.closest(".action").remove();
+      numberActions(rows);
     } else if (el.matches("[data-remove-condition]")) {
       const rows = el.closest(".condition-rows");
       el.closest(".condition").remove();
@@ -385,6 +439,7 @@ function initServiceLists() {
       change("DELETE", `${RULES[kind]}/${id}`);
     }
   });
+  fillPickers(root);
   initServiceForms();
 }
 
