@@ -92,3 +92,64 @@ async def test_a_telegram_customer_taps_an_inline_button_and_the_answer_arrives_
     assert again.status_code == 200
     await ctx.settle()
     assert [m.kind for m in await _messages(ctx)] == ["message", "message", "answer"]
+
+
+# ---- WhatsApp ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def whatsapp(client, ctx):  # noqa: ANN001, ANN201
+    from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+
+    fake = FakeWhatsApp()
+    async with LoopbackServer(fake.app) as server:
+        fake.base_url = server.url
+        channel, headers = await _wire(client, ctx, fake, "whatsapp")
+        yield fake, channel, headers
+
+
+async def test_whatsapp_reply_buttons_and_a_button_reply(client, ctx, whatsapp) -> None:
+    fake, _, headers = whatsapp
+    conversation_id = await _first_conversation(ctx, fake, "79160000001")
+    prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "header": "Поддержка", "footer": "Ответим за 5 минут"})
+    assert fake.sent[-1]["body"] == fixture("whatsapp", "interactive_button_send.json")
+
+    assert (await fake.deliver_reply("79160000001", prompt.provider_message_id, "button_reply", {"id": "other", "title": "Другое"})).status_code == 200
+    await ctx.settle()
+    answer = (await _messages(ctx))[-1]
+    assert (answer.kind, answer.text, answer.conversation_id) == ("answer", "Другое", conversation_id)
+    assert answer.content["answer"] == {"option_id": "other", "title": "Другое", "in_reply_to": prompt.provider_message_id, "message_id": prompt.id}
+
+
+async def test_whatsapp_list_and_a_list_reply(client, ctx, whatsapp) -> None:
+    fake, _, headers = whatsapp
+    conversation_id = await _first_conversation(ctx, fake, "79160000002")
+    menu = {
+        "style": "list", "button": "Выбрать",
+        "options": [
+            {"id": "courier", "title": "Курьер", "description": "Завтра с 10 до 18"},
+            {"id": "pickup", "title": "Самовывоз", "description": "Сегодня, ул. Ленина 1"},
+        ],
+    }
+    prompt = await _ask(client, ctx, conversation_id, headers, menu, text="Как доставить заказ?")
+    assert fake.sent[-1]["body"] == fixture("whatsapp", "interactive_list_send.json")
+
+    reply = {"id": "pickup", "title": "Самовывоз", "description": "Сегодня, ул. Ленина 1"}
+    assert (await fake.deliver_reply("79160000002", prompt.provider_message_id, "list_reply", reply)).status_code == 200
+    await ctx.settle()
+    answer = (await _messages(ctx))[-1]
+    assert answer.kind == "answer" and answer.content["answer"]["option_id"] == "pickup" and answer.content["answer"]["message_id"] == prompt.id
+
+
+async def test_over_a_channels_limits_is_refused_with_the_reason(client, ctx, whatsapp) -> None:
+    fake, _, headers = whatsapp
+    conversation_id = await _first_conversation(ctx, fake, "79160000003")
+    four = {"style": "buttons", "options": [{"id": f"o{n}", "title": f"Вариант {n}"} for n in range(4)]}
+    refused = await client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "?", "interactive": four}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "WhatsApp shows at most 3 options as buttons (4 given)"
+    long_title = {"style": "buttons", "options": [{"id": "a", "title": "Очень длинное название кнопки"}]}
+    refused = await client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "?", "interactive": long_title}, headers=headers)
+    assert refused.status_code == 422 and "at most 20 characters" in refused.json()["detail"]
+    assert [m.direction for m in await _messages(ctx)] == ["in"]  # nothing queued
+    assert fake.calls == []
