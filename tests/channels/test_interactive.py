@@ -153,3 +153,51 @@ async def test_over_a_channels_limits_is_refused_with_the_reason(client, ctx, wh
     assert refused.status_code == 422 and "at most 20 characters" in refused.json()["detail"]
     assert [m.direction for m in await _messages(ctx)] == ["in"]  # nothing queued
     assert fake.calls == []
+
+
+# ---- VK ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def vk(client, ctx):  # noqa: ANN001, ANN201
+    from okno.channels.adapters.vk.fake import FakeVk
+
+    fake = FakeVk()
+    async with LoopbackServer(fake.app) as server:
+        fake.base_url = server.url
+        channel, headers = await _wire(client, ctx, fake, "vk")
+        yield fake, channel, headers
+
+
+def _vk_form(fake, prompt: Message) -> dict[str, Any]:  # noqa: ANN001
+    """What messages.send received, the volatile parts (token, peer, random_id) left out and the
+    okno message id in each payload checked and replaced by a placeholder."""
+    call = fake.calls[-1]
+    form = {k: v for k, v in call.items() if k not in ("access_token", "peer_id", "random_id")}
+    keyboard = orjson.loads(form.pop("keyboard"))
+    for row in keyboard["buttons"]:
+        for button in row:
+            payload = orjson.loads(button["action"]["payload"])
+            assert payload["m"] == prompt.id
+            button["action"]["payload"] = orjson.dumps(payload | {"m": "<message_id>"}).decode()
+    return form | {"keyboard": keyboard}
+
+
+async def test_vk_inline_keyboard_and_a_press_with_our_payload(client, ctx, vk) -> None:
+    fake, _, headers = vk
+    conversation_id = await _first_conversation(ctx, fake, "500001")
+    prompt = await _ask(client, ctx, conversation_id, headers, CHOICES)
+    assert _vk_form(fake, prompt) == fixture("vk", "interactive_send_inline.json")
+
+    assert (await fake.deliver_button_press("500001", int(prompt.provider_message_id), "Доставка")).status_code == 200
+    await ctx.settle()
+    answer = (await _messages(ctx))[-1]
+    assert (answer.kind, answer.text, answer.conversation_id) == ("answer", "Доставка", conversation_id)
+    assert answer.content["answer"] == {"option_id": "delivery", "title": "Доставка", "in_reply_to": prompt.provider_message_id, "message_id": prompt.id}
+
+
+async def test_vk_quick_replies_are_a_one_time_keyboard(client, ctx, vk) -> None:
+    fake, _, headers = vk
+    conversation_id = await _first_conversation(ctx, fake, "500002")
+    prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "style": "quick_replies"})
+    assert _vk_form(fake, prompt) == fixture("vk", "interactive_send_one_time.json")
