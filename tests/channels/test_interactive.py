@@ -201,3 +201,34 @@ async def test_vk_quick_replies_are_a_one_time_keyboard(client, ctx, vk) -> None
     conversation_id = await _first_conversation(ctx, fake, "500002")
     prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "style": "quick_replies"})
     assert _vk_form(fake, prompt) == fixture("vk", "interactive_send_one_time.json")
+
+
+# ---- MAX -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def max_bot(client, ctx):  # noqa: ANN001, ANN201
+    from okno.channels.adapters.max.fake import FakeMax
+
+    fake = FakeMax()
+    async with LoopbackServer(fake.app) as server:
+        fake.base_url = server.url
+        channel, headers = await _wire(client, ctx, fake, "max")
+        yield fake, channel, headers
+
+
+async def test_max_inline_keyboard_and_a_message_callback(client, ctx, max_bot) -> None:
+    from okno.channels.acknowledge import acknowledgements_done
+
+    fake, _, headers = max_bot
+    conversation_id = await _first_conversation(ctx, fake, "900000001")
+    prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "footer": "Нажмите кнопку"})
+    assert fake.calls[-1]["body"] == fixture("max", "interactive_send.json")
+
+    assert (await fake.deliver_button_press("900000001", prompt.provider_message_id, "refund")).status_code == 200
+    await ctx.settle()
+    answer = (await _messages(ctx))[-1]
+    assert (answer.kind, answer.text, answer.conversation_id) == ("answer", "Возврат", conversation_id)
+    assert answer.content["answer"] == {"option_id": "refund", "title": "Возврат", "in_reply_to": prompt.provider_message_id, "message_id": prompt.id}
+    await acknowledgements_done()  # POST /answers, after the press was stored
+    assert [(a["notification"], a["callback_id"] in fake.calls[-1]["query"]["callback_id"]) for a in fake.answered_callbacks] == [("✓ Возврат", True)]
