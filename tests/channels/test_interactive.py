@@ -232,3 +232,99 @@ async def test_max_inline_keyboard_and_a_message_callback(client, ctx, max_bot) 
     assert answer.content["answer"] == {"option_id": "refund", "title": "Возврат", "in_reply_to": prompt.provider_message_id, "message_id": prompt.id}
     await acknowledgements_done()  # POST /answers, after the press was stored
     assert [(a["notification"], a["callback_id"] in fake.calls[-1]["query"]["callback_id"]) for a in fake.answered_callbacks] == [("✓ Возврат", True)]
+
+
+# ---- the numbered-text fallback ------------------------------------------------------------
+
+
+@pytest.fixture
+async def api_channel(client, ctx):  # noqa: ANN001, ANN201
+    from okno.channels.adapters.api.fake import FakeApiReceiver
+
+    receiver = FakeApiReceiver()
+    secret = "integration-secret-0123456789"
+    receiver.add_box("crm", secret)
+    async with LoopbackServer(receiver.app) as server:
+        headers = await admin_headers(ctx, client)
+        config = {"secret": secret, "outbound_url": f"{server.url}/boxes/crm/messages"}
+        channel = (await client.post("/api/v1/channels", json={"kind": "api", "name": "CRM", "config": config}, headers=headers)).json()
+        yield receiver, channel, secret, headers
+
+
+async def _api_inbound(client, channel: dict, secret: str, message_id: str, text: str) -> None:  # noqa: ANN001
+    from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign
+
+    body = orjson.dumps({"message_id": message_id, "from": {"external_id": "crm-42", "name": "Анна"}, "text": text})
+    response = await client.post(f"/webhooks/{channel['id']}", content=body, headers={"content-type": "application/json", SIGNATURE_HEADER: sign(secret, body)})
+    assert response.status_code == 200, response.text
+
+
+async def test_a_channel_without_choices_gets_numbered_text_and_a_typed_number_answers(client, ctx, api_channel) -> None:
+    receiver, channel, secret, headers = api_channel
+    await _api_inbound(client, channel, secret, "in-1", "Здравствуйте")
+    await ctx.settle()
+    conversation_id = (await _messages(ctx))[0].conversation_id
+    prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "header": "Поддержка", "footer": "Ответьте цифрой"})
+    assert prompt.content["rendering"] == "text" and prompt.text == "С чем помочь?"  # the operator's text is kept as written
+    delivered = receiver.boxes["crm"].deliveries
+    [sent] = [d["body"] for d in delivered.values()]
+    assert {k: sent[k] for k in ("text", "attachments")} == fixture("api", "interactive_fallback.json")
+
+    await _api_inbound(client, channel, secret, "in-2", " 2. ")
+    await _api_inbound(client, channel, secret, "in-3", "7")  # no option 7: an ordinary message
+    await ctx.settle()
+    answer, other = (await _messages(ctx))[-2:]
+    assert (answer.kind, answer.text) == ("answer", " 2. ")
+    assert answer.content == {"answer": {"option_id": "refund", "title": "Возврат", "message_id": prompt.id}}
+    assert (other.kind, other.content) == ("message", None)
+
+    # once the operator has written something else, a number is just a number
+    assert (await client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "Уточните номер заказа"}, headers=headers)).status_code == 201
+    await ctx.settle()
+    await _api_inbound(client, channel, secret, "in-4", "1")
+    await ctx.settle()
+    assert (await _messages(ctx))[-1].kind == "message"
+
+
+async def test_telegram_shows_a_list_as_numbered_text(client, ctx, telegram) -> None:
+    fake, _, headers = telegram
+    conversation_id = await _first_conversation(ctx, fake, "700000002")
+    menu = {"style": "list", "button": "Выбрать", "options": [{"id": "courier", "title": "Курьер", "description": "Завтра"}, {"id": "pickup", "title": "Самовывоз"}]}
+    prompt = await _ask(client, ctx, conversation_id, headers, menu, text="Как доставить?")
+    assert prompt.content["rendering"] == "text"
+    assert fake.calls[-1] == {"method": "sendMessage", "chat_id": 700000002, "text": "Как доставить?\n\n1. Курьер — Завтра\n2. Самовывоз"}
+    assert (await fake.deliver_text("700000002", "1")).status_code == 200
+    await ctx.settle()
+    answer = (await _messages(ctx))[-1]
+    assert answer.kind == "answer" and answer.content["answer"] == {"option_id": "courier", "title": "Курьер", "message_id": prompt.id}
+
+
+async def test_quick_replies_become_buttons_where_a_channel_has_no_quick_replies(client, ctx, telegram) -> None:
+    fake, _, headers = telegram
+    conversation_id = await _first_conversation(ctx, fake, "700000003")
+    prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "style": "quick_replies"})
+    assert prompt.content["rendering"] == "buttons"
+    assert fake.calls[-1]["reply_markup"] == fixture("telegram", "interactive_send_message.json")["reply_markup"]
+
+
+async def test_bad_choices_are_refused_with_a_clear_422(client, ctx, telegram) -> None:
+    fake, _, headers = telegram
+    conversation_id = await _first_conversation(ctx, fake, "700000004")
+    url = f"/api/v1/conversations/{conversation_id}/messages"
+    cases = [
+        ({"options": []}, "at least 1"),
+        ({"options": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]}, "repeated: a"),
+        ({"options": [{"id": "has space", "title": "A"}]}, "should match pattern"),
+        ({"options": [{"id": "x" * 65, "title": "A"}]}, "should match pattern"),
+        ({"options": [{"id": "a", "title": "A", "description": "d"}]}, "lists only"),
+        ({"style": "list", "options": [{"id": "a", "title": "A"}]}, "needs 'button'"),
+        ({"style": "carousel", "options": [{"id": "a", "title": "A"}]}, "buttons"),
+    ]
+    for interactive, reason in cases:
+        response = await client.post(url, json={"text": "?", "interactive": interactive}, headers=headers)
+        assert response.status_code == 422, interactive
+        assert reason in str(response.json()["detail"]), (interactive, response.json())
+    note = await client.post(url, json={"text": "?", "internal": True, "interactive": CHOICES}, headers=headers)
+    assert note.status_code == 422 and "internal note" in note.json()["detail"]
+    assert [m.direction for m in await _messages(ctx)] == ["in"]  # nothing was queued
+    assert fake.calls == []
