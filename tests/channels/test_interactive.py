@@ -328,3 +328,50 @@ async def test_bad_choices_are_refused_with_a_clear_422(client, ctx, telegram) -
     assert note.status_code == 422 and "internal note" in note.json()["detail"]
     assert [m.direction for m in await _messages(ctx)] == ["in"]  # nothing was queued
     assert fake.calls == []
+
+
+# ---- the website widget --------------------------------------------------------------------
+
+
+async def test_widget_draws_the_choices_and_a_press_over_the_socket_is_an_answer(app, client, ctx) -> None:
+    import httpx
+    from websockets.asyncio.client import connect
+
+    site = "https://shop.example"
+    headers = await admin_headers(ctx, client)
+    config = {"allowed_origins": [site], "title": "Поддержка"}
+    channel = (await client.post("/api/v1/channels", json={"kind": "widget", "name": "Сайт", "config": config}, headers=headers)).json()
+    async with LoopbackServer(app) as server:
+        async with httpx.AsyncClient() as http:
+            session = (await http.post(f"{server.url}/widget/{channel['id']}/session", json={}, headers={"origin": site})).json()
+        url = f"{server.url.replace('http', 'ws')}/ws/widget/{channel['id']}?token={session['token']}&last_seq=0"
+        async with connect(url, origin=site, open_timeout=5) as ws:
+
+            async def frame(kind: str) -> dict:
+                while True:
+                    got = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if got["type"] == kind:
+                        return got
+
+            await ws.send(orjson.dumps({"type": "message", "client_id": "c-1", "text": "Здравствуйте"}).decode())
+            await frame("ack")
+            await ctx.settle()
+            conversation_id = (await _messages(ctx))[0].conversation_id
+            prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "style": "quick_replies", "footer": "Выберите"})
+            pushed = await frame("message")
+            while pushed["from"] != "agent":
+                pushed = await frame("message")
+            assert pushed["message_id"] == prompt.provider_message_id
+            shown = {k: v for k, v in pushed.items() if k not in ("seq", "client_id", "message_id")}
+            assert shown == fixture("widget", "interactive_message_frame.json")
+
+            await ws.send(orjson.dumps({"type": "answer", "client_id": "a-1", "message_id": pushed["message_id"], "option_id": "nope"}).decode())
+            assert "no option 'nope'" in (await frame("error"))["detail"]
+            await ws.send(orjson.dumps({"type": "answer", "client_id": "a-2", "message_id": "widget:forged", "option_id": "refund"}).decode())
+            assert "offered no choices" in (await frame("error"))["detail"]
+            await ws.send(orjson.dumps({"type": "answer", "client_id": "a-3", "message_id": pushed["message_id"], "option_id": "refund"}).decode())
+            assert (await frame("ack"))["client_id"] == "a-3"
+    await ctx.settle()
+    answer = (await _messages(ctx))[-1]
+    assert (answer.kind, answer.text, answer.conversation_id) == ("answer", "Возврат", conversation_id)
+    assert answer.content["answer"] == {"option_id": "refund", "title": "Возврат", "in_reply_to": prompt.provider_message_id, "message_id": prompt.id}
