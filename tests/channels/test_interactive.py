@@ -24,7 +24,7 @@ CHOICES = {
 
 
 def fixture(kind: str, name: str) -> Any:
-    return orjson.loads((FIXTURES / kind / name).read_bytes())
+    return orjson.loads((FIXTURES / kind / "interactive" / name).read_bytes())
 
 
 async def _messages(ctx) -> list[Message]:  # noqa: ANN001
@@ -74,7 +74,7 @@ async def test_a_telegram_customer_taps_an_inline_button_and_the_answer_arrives_
     conversation_id = await _first_conversation(ctx, fake, "700000001")
     prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "header": "Поддержка"})
     sent = fake.calls[-1]
-    assert {k: v for k, v in sent.items() if k != "chat_id"} == fixture("telegram", "interactive_send_message.json")
+    assert {k: v for k, v in sent.items() if k != "chat_id"} == fixture("telegram", "send_message.json")
 
     response = await fake.deliver_button_press("700000001", int(prompt.provider_message_id), "refund")
     assert response.status_code == 200
@@ -112,7 +112,7 @@ async def test_whatsapp_reply_buttons_and_a_button_reply(client, ctx, whatsapp) 
     fake, _, headers = whatsapp
     conversation_id = await _first_conversation(ctx, fake, "79160000001")
     prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "header": "Поддержка", "footer": "Ответим за 5 минут"})
-    assert fake.sent[-1]["body"] == fixture("whatsapp", "interactive_button_send.json")
+    assert fake.sent[-1]["body"] == fixture("whatsapp", "button_send.json")
 
     assert (await fake.deliver_reply("79160000001", prompt.provider_message_id, "button_reply", {"id": "other", "title": "Другое"})).status_code == 200
     await ctx.settle()
@@ -132,7 +132,7 @@ async def test_whatsapp_list_and_a_list_reply(client, ctx, whatsapp) -> None:
         ],
     }
     prompt = await _ask(client, ctx, conversation_id, headers, menu, text="Как доставить заказ?")
-    assert fake.sent[-1]["body"] == fixture("whatsapp", "interactive_list_send.json")
+    assert fake.sent[-1]["body"] == fixture("whatsapp", "list_send.json")
 
     reply = {"id": "pickup", "title": "Самовывоз", "description": "Сегодня, ул. Ленина 1"}
     assert (await fake.deliver_reply("79160000002", prompt.provider_message_id, "list_reply", reply)).status_code == 200
@@ -187,7 +187,7 @@ async def test_vk_inline_keyboard_and_a_press_with_our_payload(client, ctx, vk) 
     fake, _, headers = vk
     conversation_id = await _first_conversation(ctx, fake, "500001")
     prompt = await _ask(client, ctx, conversation_id, headers, CHOICES)
-    assert _vk_form(fake, prompt) == fixture("vk", "interactive_send_inline.json")
+    assert _vk_form(fake, prompt) == fixture("vk", "send_inline.json")
 
     assert (await fake.deliver_button_press("500001", int(prompt.provider_message_id), "Доставка")).status_code == 200
     await ctx.settle()
@@ -200,7 +200,7 @@ async def test_vk_quick_replies_are_a_one_time_keyboard(client, ctx, vk) -> None
     fake, _, headers = vk
     conversation_id = await _first_conversation(ctx, fake, "500002")
     prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "style": "quick_replies"})
-    assert _vk_form(fake, prompt) == fixture("vk", "interactive_send_one_time.json")
+    assert _vk_form(fake, prompt) == fixture("vk", "send_one_time.json")
 
 
 # ---- MAX -----------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ async def test_max_inline_keyboard_and_a_message_callback(client, ctx, max_bot) 
     fake, _, headers = max_bot
     conversation_id = await _first_conversation(ctx, fake, "900000001")
     prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "footer": "Нажмите кнопку"})
-    assert fake.calls[-1]["body"] == fixture("max", "interactive_send.json")
+    assert fake.calls[-1]["body"] == fixture("max", "send.json")
 
     assert (await fake.deliver_button_press("900000001", prompt.provider_message_id, "refund")).status_code == 200
     await ctx.settle()
@@ -268,7 +268,7 @@ async def test_a_channel_without_choices_gets_numbered_text_and_a_typed_number_a
     assert prompt.content["rendering"] == "text" and prompt.text == "С чем помочь?"  # the operator's text is kept as written
     delivered = receiver.boxes["crm"].deliveries
     [sent] = [d["body"] for d in delivered.values()]
-    assert {k: sent[k] for k in ("text", "attachments")} == fixture("api", "interactive_fallback.json")
+    assert {k: sent[k] for k in ("text", "attachments")} == fixture("api", "fallback.json")
 
     await _api_inbound(client, channel, secret, "in-2", " 2. ")
     await _api_inbound(client, channel, secret, "in-3", "7")  # no option 7: an ordinary message
@@ -304,7 +304,7 @@ async def test_quick_replies_become_buttons_where_a_channel_has_no_quick_replies
     conversation_id = await _first_conversation(ctx, fake, "700000003")
     prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "style": "quick_replies"})
     assert prompt.content["rendering"] == "buttons"
-    assert fake.calls[-1]["reply_markup"] == fixture("telegram", "interactive_send_message.json")["reply_markup"]
+    assert fake.calls[-1]["reply_markup"] == fixture("telegram", "send_message.json")["reply_markup"]
 
 
 async def test_bad_choices_are_refused_with_a_clear_422(client, ctx, telegram) -> None:
@@ -363,7 +363,7 @@ async def test_widget_draws_the_choices_and_a_press_over_the_socket_is_an_answer
                 pushed = await frame("message")
             assert pushed["message_id"] == prompt.provider_message_id
             shown = {k: v for k, v in pushed.items() if k not in ("seq", "client_id", "message_id")}
-            assert shown == fixture("widget", "interactive_message_frame.json")
+            assert shown == fixture("widget", "message_frame.json")
 
             await ws.send(orjson.dumps({"type": "answer", "client_id": "a-1", "message_id": pushed["message_id"], "option_id": "nope"}).decode())
             assert "no option 'nope'" in (await frame("error"))["detail"]
