@@ -375,3 +375,25 @@ async def test_widget_draws_the_choices_and_a_press_over_the_socket_is_an_answer
     answer = (await _messages(ctx))[-1]
     assert (answer.kind, answer.text, answer.conversation_id) == ("answer", "Возврат", conversation_id)
     assert answer.content["answer"] == {"option_id": "refund", "title": "Возврат", "in_reply_to": prompt.provider_message_id, "message_id": prompt.id}
+
+
+async def test_ordinary_messages_cost_the_ingest_batch_no_statement_more(client, ctx, api_channel) -> None:
+    from sqlalchemy import event
+
+    receiver, channel, secret, headers = api_channel
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(ctx.db.writer.sync_engine, "before_cursor_execute", record)
+    try:
+        await _api_inbound(client, channel, secret, "s-1", "Здравствуйте, где заказ?")
+        await _api_inbound(client, channel, secret, "s-2", "42")  # a bare number, but no prompt was ever sent
+        await ctx.settle()
+    finally:
+        event.remove(ctx.db.writer.sync_engine, "before_cursor_execute", record)
+    on_messages = [s for s in statements if "messages" in s.lower() and s.lstrip().upper().startswith("SELECT")]
+    # the bare number looked for the conversation's latest outbound message once; the plain text never did
+    assert sum("max(messages.id)" in s.lower() for s in on_messages) == 1, on_messages
+    assert [m.kind for m in await _messages(ctx)] == ["message", "message"]

@@ -182,27 +182,28 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         session, [Touched(c.item, c.channel_id, conv.id, conv.customer_id) for c, conv in zip(claimed, conversations, strict=True)]  # type: ignore[arg-type]
     )
     message_ids = await allocate_ids(session, Message.__table__, len(claimed))
-    await session.execute(
-        insert(Message.__table__),
-        [
-            {
-                "id": message_id,
-                "conversation_id": conv.id,
-                "customer_id": conv.customer_id,
-                "channel_id": c.channel_id,
-                "direction": Direction.inbound.value,
-                "text": c.item.text or (answer.title if answer else ""),
-                "attachments": c.item.attachments,
-                "kind": MessageKind.answer.value if answer else MessageKind.message.value,
-                "content": answer_content(answer) if answer else None,
-                "provider_message_id": c.item.provider_message_id,
-                "status": MessageStatus.received.value,
-                "created_at": c.received_at,
-                "status_updated_at": c.received_at,
-            }
-            for c, conv, message_id, answer in zip(claimed, conversations, message_ids, answers, strict=True)
-        ],
-    )
+    rows = [
+        {
+            "id": message_id,
+            "conversation_id": conv.id,
+            "customer_id": conv.customer_id,
+            "channel_id": c.channel_id,
+            "direction": Direction.inbound.value,
+            "text": c.item.text,
+            "attachments": c.item.attachments,
+            "provider_message_id": c.item.provider_message_id,
+            "status": MessageStatus.received.value,
+            "created_at": c.received_at,
+            "status_updated_at": c.received_at,
+        }
+        for c, conv, message_id in zip(claimed, conversations, message_ids, strict=True)
+    ]
+    plain = [row for row, answer in zip(rows, answers, strict=True) if answer is None]
+    if plain:
+        await session.execute(insert(Message.__table__), plain)
+    answered = [_as_answer(row, answer) for row, answer in zip(rows, answers, strict=True) if answer is not None]
+    if answered:  # rare: one more statement, so the usual rows keep kind's default and no content
+        await session.execute(insert(Message.__table__), answered)
 
     timeline: list[dict] = []
     events: list[tuple[str, dict]] = []
@@ -265,6 +266,10 @@ def _new_customers(claimed: list[_Claimed], resolution) -> list[tuple[int, str, 
             entry = found.setdefault(customer.id, (customer.id, customer.name, []))
             entry[2].extend((k.kind, k.value) for k in fresh)
     return list(found.values())
+
+
+def _as_answer(row: dict, answer: Answer) -> dict:
+    return {**row, "text": row["text"] or answer.title, "kind": MessageKind.answer.value, "content": answer_content(answer)}
 
 
 def _message_summary(claimed: _Claimed, answer: Answer | None = None) -> dict:

@@ -45,7 +45,8 @@ async def post_operator_message(
     channel = await _reply_channel(session, conversation, channel_id)
     content = _choices(channel, interactive, text) if interactive is not None else None
     message = await _add_message(session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued)
-    message.content = content
+    if content is not None:
+        message.content = content
     session.add(DeliveryJob(message_id=message.id, channel_id=channel.id, idempotency_key=uuid.uuid4().hex, next_attempt_at=message.created_at))
     conversation.last_message_at = message.created_at
     await session.flush()
