@@ -16,7 +16,7 @@ out (:func:`choose_rendering`); adapters only ever receive a style they declared
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator

@@ -288,7 +288,7 @@ def _invalid_interactive(content: dict[str, Any]) -> str | None:
         return "Section title is required when there is more than one section"
     rows = [row for section in sections for row in (section.get("rows") or [] if isinstance(section, dict) else [])]
     if not 1 <= len(rows) <= 10:
-        return f"Total row count exceed max allowed count: 10" if rows else "Rows count should be at least 1"
+        return "Total row count exceed max allowed count: 10" if rows else "Rows count should be at least 1"
     for row in rows:
         if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not 1 <= len(row["id"]) <= 200:
             return "Row id length invalid. Min length: 1, Max length: 200"
