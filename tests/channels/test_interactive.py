@@ -70,7 +70,7 @@ async def telegram(client, ctx):  # noqa: ANN001, ANN201
 
 
 async def test_a_telegram_customer_taps_an_inline_button_and_the_answer_arrives_typed(client, ctx, telegram) -> None:
-    fake, channel, headers = telegram
+    fake, _, headers = telegram
     conversation_id = await _first_conversation(ctx, fake, "700000001")
     prompt = await _ask(client, ctx, conversation_id, headers, {**CHOICES, "header": "Поддержка"})
     sent = fake.calls[-1]
@@ -380,7 +380,7 @@ async def test_widget_draws_the_choices_and_a_press_over_the_socket_is_an_answer
 async def test_ordinary_messages_cost_the_ingest_batch_no_statement_more(client, ctx, api_channel) -> None:
     from sqlalchemy import event
 
-    receiver, channel, secret, headers = api_channel
+    _, channel, secret, _ = api_channel
     statements: list[str] = []
 
     def record(*args: Any) -> None:
