@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from okno.channels.adapters.max import interactive
 from okno.channels.base import (
     Capabilities,
     DeliveryError,
@@ -26,7 +27,6 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
 )
-from okno.channels.adapters.max import interactive
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
 
 SECRET_HEADER = "x-max-bot-api-secret"

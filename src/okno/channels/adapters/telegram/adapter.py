@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from okno.channels.adapters.telegram import interactive
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
@@ -25,7 +26,6 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
 )
-from okno.channels.adapters.telegram import interactive
 from okno.channels.text import split_text
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"

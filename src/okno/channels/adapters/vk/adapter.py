@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from okno.channels.adapters.vk import interactive
 from okno.channels.base import (
     Capabilities,
     DeliveryError,
@@ -34,7 +35,6 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
 )
-from okno.channels.adapters.vk import interactive
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
 
 MAX_TEXT = 4096

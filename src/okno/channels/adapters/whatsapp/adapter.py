@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from okno.channels.adapters.whatsapp import interactive
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
@@ -34,7 +35,6 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
 )
-from okno.channels.adapters.whatsapp import interactive
 from okno.channels.text import split_text
 
 SIGNATURE_HEADER = "x-hub-signature-256"
