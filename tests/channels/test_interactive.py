@@ -397,3 +397,18 @@ async def test_ordinary_messages_cost_the_ingest_batch_no_statement_more(client,
     # the bare number looked for the conversation's latest outbound message once; the plain text never did
     assert sum("max(messages.id)" in s.lower() for s in on_messages) == 1, on_messages
     assert [m.kind for m in await _messages(ctx)] == ["message", "message"]
+
+
+async def test_a_payload_naming_another_customers_message_is_not_linked_to_it(client, ctx, vk) -> None:
+    fake, _, headers = vk
+    conversation_id = await _first_conversation(ctx, fake, "500003")
+    prompt = await _ask(client, ctx, conversation_id, headers, CHOICES)
+    # another VK user sends a message carrying a payload that names the first customer's prompt
+    forged = fake.message("500004", "Возврат") | {"payload": orjson.dumps({"okno": "refund", "m": prompt.id}).decode()}
+    from okno.channels.adapters.vk.fake import CLIENT_INFO
+
+    assert (await fake.deliver_event(fake.event("message_new", {"message": forged, "client_info": CLIENT_INFO}))).status_code == 200
+    await ctx.settle()
+    stranger = (await _messages(ctx))[-1]
+    assert stranger.customer_id != prompt.customer_id
+    assert stranger.kind == "answer" and stranger.content == {"answer": {"option_id": "refund", "title": "Возврат"}}
