@@ -71,3 +71,52 @@ async def test_visitor_chats_in_a_browser_and_gets_the_operators_answer(app, cli
     timeline = (await client.get(f"/api/v1/customers/{conversation['customer_id']}/timeline", headers=headers)).json()["items"]
     context = next(e for e in timeline if e["kind"] == "message.received")["data"]["context"]["widget"]
     assert context["page_url"].startswith(f"{shop_origin}/product/42") and context["utm"] == {"utm_source": "newsletter", "utm_campaign": "spring"}
+
+
+async def test_visitor_taps_an_offered_choice_and_it_arrives_as_an_answer(app, client, ctx, browser) -> None:
+    headers = await admin_headers(ctx, client)
+    shop_port = free_port()
+    shop_origin = f"http://127.0.0.1:{shop_port}"
+    config = {"allowed_origins": [shop_origin], "title": "Поддержка «Пример»"}
+    channel = (await client.post("/api/v1/channels", json={"kind": "widget", "name": "Сайт", "config": config}, headers=headers)).json()
+    async with LoopbackServer(app) as okno:
+        shop = LoopbackServer(shop_site(okno.url, channel["id"]))
+        shop.port, shop.url = shop_port, shop_origin
+        shop._server.config.port = shop_port  # noqa: SLF001
+        async with shop:
+            page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1100, "height": 720})).new_page()
+            await page.goto(f"{shop.url}/product/42")
+            await page.get_by_test_id("okno-launcher").click()
+            await page.get_by_test_id("okno-input").fill("Хочу вернуть пылесос")
+            await page.get_by_test_id("okno-send").click()
+            await expect(page.locator(".msg.visitor", has_text="вернуть")).not_to_have_class("msg visitor pending")
+            await ctx.settle()
+            conversation = (await client.get("/api/v1/conversations", headers=headers)).json()["items"][0]
+            menu = {"style": "list", "button": "Выбрать причину", "options": [
+                {"id": "broken", "title": "Сломался", "description": "Не включается или шумит"},
+                {"id": "changed_mind", "title": "Передумал"},
+            ]}
+            sent = await client.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Почему возвращаете?", "interactive": menu}, headers=headers)
+            assert sent.status_code == 201, sent.text
+            await ctx.settle()
+            choices = page.get_by_test_id("okno-choices")
+            await expect(choices.get_by_role("button", name="Выбрать причину")).to_be_visible(timeout=5000)
+            await choices.get_by_role("button", name="Выбрать причину").click()
+            await expect(choices.get_by_text("Не включается или шумит")).to_be_visible()
+            await choices.get_by_role("button", name="Сломался").click()
+            await expect(page.locator(".msg.visitor", has_text="Сломался")).not_to_have_class("msg visitor pending")
+            await expect(choices).to_have_class("choices list answered")
+
+            for _ in range(50):
+                await ctx.settle()
+                async with ctx.db.reading() as session:
+                    answer = await session.scalar(select(Message).where(Message.kind == "answer"))
+                if answer is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert answer is not None and answer.content["answer"]["option_id"] == "broken" and answer.text == "Сломался"
+
+            await page.reload()  # the replayed history shows the choice already made
+            await page.get_by_test_id("okno-launcher").click()
+            await expect(page.get_by_test_id("okno-choices")).to_have_class("choices list answered")
+            await expect(page.locator(".choice.chosen")).to_have_text("СломалсяНе включается или шумит")

@@ -46,5 +46,6 @@ async def write_message(conversation_id: int, body: MessageIn, operator: Current
         text=body.text,
         channel_id=body.channel_id,
         internal=body.internal,
+        interactive=body.interactive,
     )
     return MessageOut.model_validate(message)

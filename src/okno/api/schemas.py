@@ -7,6 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from okno.channels.interactive import Interactive
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -229,6 +231,8 @@ class MessageOut(_Out):
     status: str
     error: str | None
     author_id: int | None
+    kind: str = "message"
+    content: dict[str, Any] | None = None  # offered choices (interactive + rendering) or an answer
     created_at: datetime
     status_updated_at: datetime
 
@@ -237,6 +241,7 @@ class MessageIn(BaseModel):
     text: str = Field(min_length=1, max_length=65_536)
     channel_id: int | None = None
     internal: bool = False
+    interactive: Interactive | None = Field(default=None, description="buttons, quick replies or a list offered with the text")
 
 
 T = TypeVar("T")

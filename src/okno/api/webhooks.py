@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import Headers, QueryParams
 
 from okno.api.deps import Ctx
+from okno.channels.acknowledge import acknowledge_later
 from okno.channels.base import InboundMessage, WebhookRejected, WebhookRequest
 from okno.channels.ingest import sender_keys
 from okno.context import AppContext
@@ -56,6 +57,7 @@ async def handle_provider_request(
         except Exception:
             return _json(503, {"detail": "storage unavailable, retry later"})
         stored, duplicates = accepted.stored, accepted.duplicates
+        acknowledge_later(channel.adapter, channel.config, usable, ctx.http)  # button presses the provider wants answered
     reply = result.reply
     if reply.body is not None:
         return reply.status_code, reply.body, reply.media_type

@@ -15,6 +15,8 @@ import httpx
 import orjson
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
+from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -28,6 +30,8 @@ class Capabilities:
     reply_window: timedelta | None = None
     # what an operator's capacity counts a conversation in: "chat", "email" or "call"
     medium: str = "chat"
+    # the interactive choices (buttons, quick replies, lists) it shows natively, and their limits
+    interactive: InteractiveSupport = NO_INTERACTIVE
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +42,7 @@ class Capabilities:
             "attachment_download": self.attachment_download,
             "reply_window_seconds": self.reply_window.total_seconds() if self.reply_window else None,
             "medium": self.medium,
+            "interactive": self.interactive.as_json(),
         }
 
 
@@ -94,6 +99,7 @@ class InboundMessage(_InboundItem):
     text: str = ""
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     context: dict[str, Any] = Field(default_factory=dict)  # page URL, UTM tags, provider extras
+    answer: Answer | None = None  # a pressed button / chosen option: stored as kind 'answer'
     # the sender's normalised keys, worked out once per item (the webhook checks them before
     # storing, the pipeline uses them after): (default region, result)
     _sender_keys: tuple[str, Any] | None = PrivateAttr(default=None)
@@ -184,6 +190,8 @@ class OutboundMessage:
     idempotency_key: str
     attempt: int
     attachments: tuple[dict[str, Any], ...] = ()
+    # choices to show with the text, in a style the adapter declared (core sends the rest as text)
+    interactive: Interactive | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +257,14 @@ class DownloadsAttachments(Protocol, Generic[ConfigT]):
     """Adapters whose capabilities say ``attachment_download`` also implement this."""
 
     async def fetch_attachment(self, config: ConfigT, attachment: dict[str, Any], http: httpx.AsyncClient) -> Download: ...
+
+
+class AcknowledgesAnswers(Protocol, Generic[ConfigT]):
+    """Adapters whose provider wants each button press answered (the client shows a spinner
+    until then) implement this; core calls it after the presses are stored, off the webhook's
+    answer path. Best effort: a failure is logged, the answers are kept."""
+
+    async def acknowledge_answers(self, config: ConfigT, answers: list[InboundMessage], http: httpx.AsyncClient) -> None: ...
 
 
 class AttachmentUnavailable(Exception):

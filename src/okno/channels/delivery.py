@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import httpx
@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from okno.bus.outbox import record_events
 from okno.channels.base import DeliveryError, OutboundMessage, PermanentFailure, Recipient, RetryLater, SendResult
 from okno.channels.directory import ChannelDirectory
+from okno.channels.interactive import ChoicesRefused, choose_rendering, fallback_text, interactive_of
 from okno.conversations.statuses import lock_provider_messages, requeue_deferred_statuses
 from okno.kit.db import Database
 from okno.kit.time import utcnow
@@ -112,6 +113,7 @@ class DeliveryWorker:
                     idempotency_key=j.idempotency_key,
                     attempt=j.attempts + 1,
                     attachments=tuple(messages[j.message_id].attachments or ()),
+                    interactive=interactive_of(messages[j.message_id].content),
                 ),
             )
             for j in jobs
@@ -122,7 +124,7 @@ class DeliveryWorker:
         if channel is None:
             return PermanentFailure(f"channel {lease.channel_id} is missing or disabled")
         try:
-            return await channel.adapter.send(channel.config, lease.outbound, self.http)
+            return await channel.adapter.send(channel.config, as_rendered(channel.adapter.capabilities, lease.outbound), self.http)
         except DeliveryError as exc:
             return exc
         except Exception as exc:  # an adapter bug must not kill the worker; retry, then fail visibly
@@ -179,6 +181,20 @@ class DeliveryWorker:
                         )
                     )
             await record_events(session, events)
+
+
+def as_rendered(capabilities, outbound: OutboundMessage) -> OutboundMessage:  # noqa: ANN001
+    """The message as the adapter gets it: choices in a style it declared, else numbered text."""
+    offered = outbound.interactive
+    if offered is None:
+        return outbound
+    try:
+        rendering = choose_rendering(capabilities.interactive, offered, outbound.text)
+    except ChoicesRefused as exc:  # accepted when queued; the adapter's limits shrank since
+        raise PermanentFailure(str(exc)) from exc
+    if rendering.style is None:
+        return replace(outbound, text=fallback_text(outbound.text, offered), interactive=None)
+    return replace(outbound, interactive=offered.model_copy(update={"style": rendering.style}))
 
 
 async def _recipients(session, customer_ids: set[int]) -> dict[int, Recipient]:  # noqa: ANN001

@@ -16,7 +16,9 @@ from sqlalchemy import insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_events
+from okno.channels.answers import Touched, resolve_answers
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
+from okno.channels.interactive import Answer, answer_content
 from okno.conversations.statuses import ClaimedStatus, apply_statuses
 from okno.conversations.threading import Touch, thread_touches
 from okno.customers.conflicts import record_conflicts
@@ -28,7 +30,7 @@ from okno.customers.rules import rule_book, split_by_rules
 from okno.kit.db import Database
 from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
-from okno.models import Direction, InboundItem, Message, MessageStatus, TimelineEvent
+from okno.models import Direction, InboundItem, Message, MessageKind, MessageStatus, TimelineEvent
 
 log = structlog.get_logger()
 
@@ -176,34 +178,40 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         session,
         [Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at) for c, ref in zip(claimed, resolution.customers, strict=True)],  # type: ignore[arg-type]
     )
-    message_ids = await allocate_ids(session, Message.__table__, len(claimed))
-    await session.execute(
-        insert(Message.__table__),
-        [
-            {
-                "id": message_id,
-                "conversation_id": conv.id,
-                "customer_id": conv.customer_id,
-                "channel_id": c.channel_id,
-                "direction": Direction.inbound.value,
-                "text": c.item.text,
-                "attachments": c.item.attachments,
-                "provider_message_id": c.item.provider_message_id,
-                "status": MessageStatus.received.value,
-                "created_at": c.received_at,
-                "status_updated_at": c.received_at,
-            }
-            for c, conv, message_id in zip(claimed, conversations, message_ids, strict=True)
-        ],
+    answers = await resolve_answers(
+        session, [Touched(c.item, c.channel_id, conv.id, conv.customer_id) for c, conv in zip(claimed, conversations, strict=True)]  # type: ignore[arg-type]
     )
+    message_ids = await allocate_ids(session, Message.__table__, len(claimed))
+    rows = [
+        {
+            "id": message_id,
+            "conversation_id": conv.id,
+            "customer_id": conv.customer_id,
+            "channel_id": c.channel_id,
+            "direction": Direction.inbound.value,
+            "text": c.item.text,
+            "attachments": c.item.attachments,
+            "provider_message_id": c.item.provider_message_id,
+            "status": MessageStatus.received.value,
+            "created_at": c.received_at,
+            "status_updated_at": c.received_at,
+        }
+        for c, conv, message_id in zip(claimed, conversations, message_ids, strict=True)
+    ]
+    plain = [row for row, answer in zip(rows, answers, strict=True) if answer is None]
+    if plain:
+        await session.execute(insert(Message.__table__), plain)
+    answered = [_as_answer(row, answer) for row, answer in zip(rows, answers, strict=True) if answer is not None]
+    if answered:  # rare: one more statement, so the usual rows keep kind's default and no content
+        await session.execute(insert(Message.__table__), answered)
 
     timeline: list[dict] = []
     events: list[tuple[str, dict]] = []
     opened: set[int] = set()
     created: set[int] = set()
     clashes: list[tuple[IdentityKey, int, int]] = []
-    for c, customer, conv, message_id, conflicts, fresh in zip(
-        claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, strict=True
+    for c, customer, conv, message_id, conflicts, fresh, answer in zip(
+        claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, answers, strict=True
     ):
         base = {"customer_id": customer.id, "channel_id": c.channel_id, "occurred_at": c.received_at}
         if customer.is_new and customer.id not in created:
@@ -228,7 +236,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             {
                 **base,
                 "kind": "message.received",
-                "data": _message_summary(c),
+                "data": _message_summary(c, answer),
                 "conversation_id": conv.id,
                 "message_id": message_id,
             }
@@ -260,8 +268,14 @@ def _new_customers(claimed: list[_Claimed], resolution) -> list[tuple[int, str, 
     return list(found.values())
 
 
-def _message_summary(claimed: _Claimed) -> dict:
-    summary = {"text": claimed.item.text[:TEXT_PREVIEW], "attachments": len(claimed.item.attachments)}
+def _as_answer(row: dict, answer: Answer) -> dict:
+    return {**row, "text": row["text"] or answer.title, "kind": MessageKind.answer.value, "content": answer_content(answer)}
+
+
+def _message_summary(claimed: _Claimed, answer: Answer | None = None) -> dict:
+    summary = {"text": (claimed.item.text or (answer.title if answer else ""))[:TEXT_PREVIEW], "attachments": len(claimed.item.attachments)}
+    if answer is not None:
+        summary["answer"] = answer_content(answer)["answer"]
     if claimed.item.context:
         summary["context"] = claimed.item.context
     if claimed.rejected_keys:

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.channels.interactive import ChoicesRefused, Interactive, choose_rendering, prompt_content
+from okno.channels.registry import adapter_class
 from okno.kit.db_wake import request_wake
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
@@ -24,6 +26,7 @@ async def post_operator_message(
     text: str,
     channel_id: int | None = None,
     internal: bool = False,
+    interactive: Interactive | None = None,
 ) -> Message:
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
@@ -32,19 +35,35 @@ async def post_operator_message(
         raise Invalid("text must not be empty")
     if len(text) > MAX_TEXT:
         raise Invalid(f"text is longer than {MAX_TEXT} characters")
+    if internal and interactive is not None:
+        raise Invalid("an internal note can't offer choices: interactive needs a public reply")
     if internal:
         message = await _add_message(session, conversation, author_id, text, channel_id=None, direction=Direction.note, status=MessageStatus.noted)
         await _record(session, message, "note.added")
         return message
 
     channel = await _reply_channel(session, conversation, channel_id)
+    content = _choices(channel, interactive, text) if interactive is not None else None
     message = await _add_message(session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued)
+    if content is not None:
+        message.content = content
     session.add(DeliveryJob(message_id=message.id, channel_id=channel.id, idempotency_key=uuid.uuid4().hex, next_attempt_at=message.created_at))
     conversation.last_message_at = message.created_at
     await session.flush()
     request_wake(session, "delivery")
     await _record(session, message, "message.queued")
     return message
+
+
+def _choices(channel: Channel, interactive: Interactive, text: str) -> dict:
+    """How the choices will go out on ``channel`` (natively or as numbered text), or a refusal
+    when the channel shows them but not this many or this long."""
+    adapter = adapter_class(channel.kind)
+    try:
+        rendering = choose_rendering(adapter.capabilities.interactive, interactive, text, channel=adapter.title)
+    except ChoicesRefused as exc:
+        raise Invalid(str(exc)) from exc
+    return prompt_content(interactive, rendering)
 
 
 async def _add_message(

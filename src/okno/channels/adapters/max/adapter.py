@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from okno.channels.adapters.max import interactive
 from okno.channels.base import (
     Capabilities,
     DeliveryError,
@@ -57,6 +58,9 @@ class MaxConfig(BaseModel):
     def messages_url(self) -> str:
         return f"{self.api_base.rstrip('/')}/messages"
 
+    def answers_url(self) -> str:
+        return f"{self.api_base.rstrip('/')}/answers"
+
     def auth(self) -> dict[str, str]:
         return {"Authorization": self.token.get_secret_value()}  # no "Bearer": MAX refuses it
 
@@ -66,7 +70,8 @@ class MaxChannel:
     title: ClassVar[str] = "MAX"
     config_model: ClassVar[type[BaseModel]] = MaxConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False
+        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False,
+        interactive=interactive.SUPPORT,
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -84,9 +89,15 @@ class MaxChannel:
         if user_id is None or not user_id.lstrip("-").isdigit():
             raise PermanentFailure("the customer has no MAX identity to write to")
         mid: str | None = None
-        for chunk in split_text(message.text, MAX_TEXT):
-            mid = _sent_mid(await _post_message(http, config, user_id, chunk)) or mid
+        text, keyboard = interactive.outgoing(message)
+        chunks = split_text(text, MAX_TEXT)
+        for index, chunk in enumerate(chunks):
+            attachments = keyboard if index == len(chunks) - 1 else None  # the choices go with the last part
+            mid = _sent_mid(await _post_message(http, config, user_id, chunk, attachments)) or mid
         return SendResult(provider_message_id=mid)
+
+    async def acknowledge_answers(self, config: MaxConfig, answers: list[InboundMessage], http: httpx.AsyncClient) -> None:
+        await interactive.answer_callbacks(http, config.answers_url(), config.auth(), answers)
 
 
 # ---- inbound -------------------------------------------------------------------------------
@@ -115,7 +126,9 @@ def parse_update(update: dict[str, Any]) -> InboundMessage | None:
         return _message_created(update)
     if kind == "bot_started":
         return _bot_started(update)
-    return None  # message_edited, message_callback, bot_stopped, …: acknowledged, not stored
+    if kind == "message_callback":  # a button press: a typed answer
+        return interactive.parse_callback(update)
+    return None  # message_edited, bot_stopped, …: acknowledged, not stored
 
 
 def _message_created(update: dict[str, Any]) -> InboundMessage | None:
@@ -273,9 +286,12 @@ def _list(value: Any) -> list[Any]:
 # ---- outbound ------------------------------------------------------------------------------
 
 
-async def _post_message(http: httpx.AsyncClient, config: MaxConfig, user_id: str, text: str) -> dict[str, Any]:
+async def _post_message(
+    http: httpx.AsyncClient, config: MaxConfig, user_id: str, text: str, attachments: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"text": text, "attachments": attachments} if attachments else {"text": text}
     try:
-        response = await http.post(config.messages_url(), params={"user_id": user_id}, json={"text": text}, headers=config.auth())
+        response = await http.post(config.messages_url(), params={"user_id": user_id}, json=body, headers=config.auth())
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
     data = _json(response)

@@ -1,6 +1,7 @@
-"""A fake MAX Bot API: ``POST /messages`` (with the real error bodies, and the ``Authorization``
-header checked the way MAX checks it: the bare token, a ``Bearer`` prefix is refused),
-``/subscriptions``, and updates pushed to okno with ``X-Max-Bot-Api-Secret``."""
+"""A fake MAX Bot API: ``POST /messages`` (with the real error bodies, inline keyboards checked
+against MAX's limits, and the ``Authorization`` header checked the way MAX checks it: the bare
+token, a ``Bearer`` prefix is refused), ``POST /answers`` for button presses, ``/subscriptions``,
+and updates pushed to okno with ``X-Max-Bot-Api-Secret``."""
 
 from __future__ import annotations
 
@@ -44,13 +45,17 @@ class FakeMax(FakeProviderBase):
     bot_user_id: int = 5_000_001
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
     coded_failures: list[CodedFailure] = field(default_factory=list)
+    answered_callbacks: list[dict[str, Any]] = field(default_factory=list)  # POST /answers, in order
+    _open_callbacks: set[str] = field(default_factory=set)
     _seq: int = 113_456_789_012_345_678
     _chats: dict[int, int] = field(default_factory=dict)  # user_id -> dialog chat_id
+    _messages_by_mid: dict[str, dict[str, Any]] = field(default_factory=dict)  # the bot's sent messages
 
     def __post_init__(self) -> None:
         self.app = Starlette(
             routes=[
                 Route("/messages", self._messages, methods=["POST"]),
+                Route("/answers", self._answers, methods=["POST"]),
                 Route("/subscriptions", self._subscriptions, methods=["GET", "POST"]),
             ]
         )
@@ -82,7 +87,24 @@ class FakeMax(FakeProviderBase):
         text = body.get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
             return _error(400, "proto.payload", f"text: size must be between 1 and {MAX_TEXT}")
-        return JSONResponse({"message": self._accept(query, text)})
+        problem = _invalid_attachments(body.get("attachments"))
+        if problem:
+            return _error(400, "proto.payload", problem)
+        return JSONResponse({"message": self._accept(query, text, body.get("attachments"))})
+
+    async def _answers(self, request: Request) -> Response:
+        body = await _json_body(request)
+        callback_id = request.query_params.get("callback_id", "")
+        self.calls.append({"method": "POST /answers", "authorization": request.headers.get("authorization"), "query": dict(request.query_params), "body": body})
+        if not self._authorized(request):
+            return _error(401, "verify.token", "Invalid access_token")
+        if callback_id not in self._open_callbacks:
+            return _error(400, "proto.payload", "callback_id: unknown or expired callback")
+        if not body.get("message") and not (isinstance(body.get("notification"), str) and body["notification"].strip()):
+            return _error(400, "proto.payload", "either message or notification is required")
+        self._open_callbacks.discard(callback_id)
+        self.answered_callbacks.append({"callback_id": callback_id, **body})
+        return JSONResponse({"success": True})
 
     def _scripted_refusal(self) -> Response | None:
         if self.coded_failures:
@@ -91,19 +113,28 @@ class FakeMax(FakeProviderBase):
         failure = self.next_failure()
         return None if failure is None else _failure_response(failure)
 
-    def _accept(self, query: dict[str, str], text: str) -> dict[str, Any]:
+    def _accept(self, query: dict[str, str], text: str, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         user_id = int(query["user_id"]) if query.get("user_id", "").lstrip("-").isdigit() else None
         chat_id = int(query["chat_id"]) if "chat_id" in query else self._chat_of(user_id or 0)
         self._seq += 1
         mid = f"mid.{secrets.token_hex(8)}"
-        self.sent.append({"user_id": user_id, "chat_id": chat_id, "text": text, "mid": mid})
+        self.sent.append({"user_id": user_id, "chat_id": chat_id, "text": text, "mid": mid, **({"attachments": attachments} if attachments else {})})
         bot = {"user_id": self.bot_user_id, "first_name": "okno", "username": "okno_bot", "is_bot": True, "last_activity_time": _now_ms()}
-        return {
+        body: dict[str, Any] = {"mid": mid, "seq": self._seq, "text": text}
+        if attachments:  # as MAX shows a keyboard back: with its callback_id and each button's intent
+            body["attachments"] = [
+                {"callback_id": secrets.token_urlsafe(60), "payload": {"buttons": [[{**b, "intent": b.get("intent", "default")} for b in row] for row in a["payload"]["buttons"]]}, "type": a["type"]}
+                if a.get("type") == "inline_keyboard" else a
+                for a in attachments
+            ]
+        message = {
             "sender": bot,
             "recipient": {"chat_id": chat_id, "chat_type": "dialog", "user_id": user_id},
             "timestamp": _now_ms(),
-            "body": {"mid": mid, "seq": self._seq, "text": text},
+            "body": body,
         }
+        self._messages_by_mid[mid] = message
+        return message
 
     async def _subscriptions(self, request: Request) -> Response:
         if not self._authorized(request):
@@ -161,6 +192,18 @@ class FakeMax(FakeProviderBase):
                   "user": self._user(user_id, first_name), "payload": payload, "user_locale": "ru"}
         return await self.deliver_update(update)
 
+    def callback_update(self, user: str, mid: str, payload: str, *, first_name: str = "Иван") -> dict[str, Any]:
+        """``message_callback``: ``user`` taps the callback button with ``payload`` under our message ``mid``."""
+        callback_id = secrets.token_urlsafe(80)
+        self._open_callbacks.add(callback_id)
+        now = _now_ms()
+        user_info = self._user(int(user), first_name) | {"name": first_name}
+        callback = {"timestamp": now, "callback_id": callback_id, "user": user_info, "payload": payload}
+        return {"callback": callback, "message": self._messages_by_mid.get(mid), "timestamp": now, "user_locale": "ru", "update_type": "message_callback"}
+
+    async def deliver_button_press(self, user: str, mid: str, payload: str, *, first_name: str = "Иван"):  # noqa: ANN201
+        return await self.deliver_update(self.callback_update(user, mid, payload, first_name=first_name))
+
     def sent_texts(self) -> list[str]:
         return [s["text"] for s in self.sent]
 
@@ -173,6 +216,31 @@ def _failure_response(failure: ScriptedFailure) -> Response:
     if failure.kind == "window_closed":
         return _error(403, "chat.denied", "chat.denied: the dialog with the user is closed")
     return _error(503, "service.unavailable", "Service temporarily unavailable")
+
+
+def _invalid_attachments(attachments: Any) -> str | None:
+    """MAX's limits on inline keyboards: 30 rows, 7 buttons a row, 210 in all, text ≤ 128, payload ≤ 1024."""
+    if attachments is None:
+        return None
+    if not isinstance(attachments, list):
+        return "attachments: must be an array"
+    for attachment in attachments:
+        if not isinstance(attachment, dict) or attachment.get("type") != "inline_keyboard":
+            continue  # media attachments are not what this fake checks
+        rows = (attachment.get("payload") or {}).get("buttons") if isinstance(attachment.get("payload"), dict) else None
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, list) and r for r in rows):
+            return "attachments.payload.buttons: must be a non-empty array of non-empty rows"
+        buttons = [b for row in rows for b in row]
+        if len(rows) > 30 or any(len(row) > 7 for row in rows) or len(buttons) > 210:
+            return "attachments.payload.buttons: at most 30 rows of 7 buttons, 210 in all"
+        for button in buttons:
+            if not isinstance(button, dict) or button.get("type") not in ("callback", "link", "request_contact", "request_geo_location", "message", "open_app"):
+                return "attachments.payload.buttons[].type: unknown button type"
+            if not isinstance(button.get("text"), str) or not 1 <= len(button["text"]) <= 128:
+                return "attachments.payload.buttons[].text: size must be between 1 and 128"
+            if button["type"] == "callback" and (not isinstance(button.get("payload"), str) or not 1 <= len(button["payload"]) <= 1024):
+                return "attachments.payload.buttons[].payload: size must be between 1 and 1024"
+    return None
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from okno.channels.adapters.telegram import interactive
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
@@ -55,7 +56,8 @@ class TelegramChannel:
     title: ClassVar[str] = "Telegram"
     config_model: ClassVar[type[BaseModel]] = TelegramConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True
+        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True,
+        interactive=interactive.SUPPORT,
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -72,6 +74,9 @@ class TelegramChannel:
         update = json_body(request.body)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             raise WebhookRejected(422, "not a Telegram Update: update_id missing")
+        if "callback_query" in update:  # a button press: stored as an answer, acknowledged in the reply
+            pressed = interactive.parse_callback_query(update["callback_query"])
+            return WebhookResult(items=[pressed], reply=interactive.acknowledgement(update["callback_query"]["id"])) if pressed else WebhookResult()
         item = parse_message(update.get("message"))
         return WebhookResult(items=[item] if item else [])  # other update kinds: 200, nothing stored
 
@@ -80,8 +85,13 @@ class TelegramChannel:
         if chat_id is None:
             raise PermanentFailure("the customer has no Telegram identity to write to")
         last: dict[str, Any] = {}
-        for chunk in split_text(message.text, MAX_TEXT):
-            last = await _call(http, config.method_url("sendMessage"), {"chat_id": int(chat_id), "text": chunk})
+        text, markup = interactive.outgoing(message)
+        chunks = split_text(text, MAX_TEXT)
+        for index, chunk in enumerate(chunks):
+            payload: dict[str, Any] = {"chat_id": int(chat_id), "text": chunk}
+            if markup is not None and index == len(chunks) - 1:  # the choices go with the last part
+                payload["reply_markup"] = markup
+            last = await _call(http, config.method_url("sendMessage"), payload)
         return SendResult(provider_message_id=str(last.get("message_id")) if "message_id" in last else None)
 
     async def fetch_attachment(self, config: TelegramConfig, attachment: dict[str, Any], http: httpx.AsyncClient) -> Download:

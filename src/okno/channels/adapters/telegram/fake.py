@@ -1,5 +1,7 @@
-"""A fake Telegram Bot API: ``sendMessage``, ``getFile``, file downloads, ``setWebhook``, real
-error bodies on demand, and webhook updates pushed to okno with the secret-token header."""
+"""A fake Telegram Bot API: ``sendMessage`` (with inline keyboards checked as Telegram checks
+them), ``getFile``, file downloads, ``setWebhook``, ``answerCallbackQuery`` (called, or given as
+the webhook's response body, which Telegram runs), real error bodies on demand, and webhook
+updates pushed to okno with the secret-token header."""
 
 from __future__ import annotations
 
@@ -31,8 +33,11 @@ class FakeTelegram(FakeProviderBase):
     secret_token: str = "okno-telegram-secret"
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
     webhook: dict[str, Any] = field(default_factory=dict)
+    answered_callbacks: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery calls, in order
     _update_id: int = 100_000
     _message_ids: dict[int, int] = field(default_factory=dict)
+    _bot_messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)  # (chat, message id) -> Message
+    _open_queries: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -54,7 +59,10 @@ class FakeTelegram(FakeProviderBase):
             return _error(401, "Unauthorized")
         params = await _params(request)
         method = request.path_params["method"]
-        handler = {"sendMessage": self._send_message, "getFile": self._get_file, "setWebhook": self._set_webhook, "getWebhookInfo": self._webhook_info}.get(method)
+        handler = {
+            "sendMessage": self._send_message, "getFile": self._get_file, "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._webhook_info, "answerCallbackQuery": self._answer_callback_query,
+        }.get(method)
         if handler is None:
             return _error(404, "Not Found: method not found")
         return handler(params)
@@ -71,11 +79,27 @@ class FakeTelegram(FakeProviderBase):
             return _error(502, "Bad Gateway")
         if "chat_id" not in params or not str(params.get("text", "")).strip():
             return _error(400, "Bad Request: message text is empty" if "chat_id" in params else "Bad Request: chat not found")
+        markup, problem = _reply_markup(params.get("reply_markup"))
+        if problem:
+            return _error(400, f"Bad Request: {problem}")
         chat_id = int(params["chat_id"])
         message_id = self._next_message_id(chat_id)
-        self.sent.append({"chat_id": chat_id, "text": params["text"], "message_id": message_id})
-        result = {"message_id": message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"}, "text": params["text"]}
+        self.sent.append({"chat_id": chat_id, "text": params["text"], "message_id": message_id, **({"reply_markup": markup} if markup else {})})
+        bot = {"id": int(self.bot_token.split(":")[0]), "is_bot": True, "first_name": "okno", "username": "okno_bot"}
+        result = {"message_id": message_id, "from": bot, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"}, "text": params["text"]}
+        if markup:
+            result["reply_markup"] = markup
+        self._bot_messages[(chat_id, message_id)] = result
         return JSONResponse({"ok": True, "result": result})
+
+    def _answer_callback_query(self, params: dict[str, Any]) -> Response:
+        query_id = str(params.get("callback_query_id", ""))
+        self.calls.append({"method": "answerCallbackQuery", **params})
+        if query_id not in self._open_queries:
+            return _error(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        self._open_queries.discard(query_id)
+        self.answered_callbacks.append(dict(params))
+        return JSONResponse({"ok": True, "result": True})
 
     def _get_file(self, params: dict[str, Any]) -> Response:
         entry = self.files.get(str(params.get("file_id")))
@@ -113,7 +137,31 @@ class FakeTelegram(FakeProviderBase):
 
     async def deliver_update(self, update: dict[str, Any], *, secret: str | None = None):  # noqa: ANN201
         headers = {"content-type": "application/json", SECRET_HEADER: self.secret_token if secret is None else secret}
-        return await self.post_webhook(orjson.dumps(update), headers)
+        response = await self.post_webhook(orjson.dumps(update), headers)
+        self._run_reply_method(response)
+        return response
+
+    def _run_reply_method(self, response) -> None:  # noqa: ANN001
+        """Telegram runs a method given as a 2xx webhook response body ({"method": …, params})."""
+        if not 200 <= response.status_code < 300 or not response.headers.get("content-type", "").startswith("application/json"):
+            return
+        body = response.json()
+        if isinstance(body, dict) and body.get("method") == "answerCallbackQuery":
+            self._answer_callback_query({k: v for k, v in body.items() if k != "method"})
+
+    def callback_query_update(self, user: str, message_id: int, data: str, *, first_name: str = "Иван") -> dict[str, Any]:
+        """The update Telegram sends when ``user`` taps the button with ``data`` under our message."""
+        self._update_id += 1
+        query_id = str(4_382_174_000_000_000_000 + self._update_id)
+        self._open_queries.add(query_id)
+        user_id = int(user)
+        sender = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "ru"}
+        message = self._bot_messages.get((user_id, message_id)) or {"message_id": message_id, "chat": {"id": user_id, "type": "private"}, "date": 0}
+        query = {"id": query_id, "from": sender, "message": message, "chat_instance": str(-5_318_008_000_000_000_000 - user_id), "data": data}
+        return {"update_id": self._update_id, "callback_query": query}
+
+    async def deliver_button_press(self, user: str, message_id: int, data: str, *, first_name: str = "Иван"):  # noqa: ANN201
+        return await self.deliver_update(self.callback_query_update(user, message_id, data, first_name=first_name))
 
     async def deliver_text(self, user: str, text: str, *, first_name: str = "Иван"):  # noqa: ANN201
         return await self.deliver_update(self._update(int(user), first_name, text=text))
@@ -135,6 +183,36 @@ class FakeTelegram(FakeProviderBase):
 
     def sent_texts(self) -> list[str]:
         return [s["text"] for s in self.sent]
+
+
+def _reply_markup(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The markup as Telegram reads it (an object, or its JSON in a form field), or the refusal."""
+    if raw is None:
+        return None, None
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None, "can't parse reply keyboard markup JSON object"
+    if not isinstance(raw, dict):
+        return None, "can't parse reply keyboard markup JSON object"
+    rows = raw.get("inline_keyboard")
+    if rows is None:
+        return raw, None  # other markups (reply keyboards…) are not what okno sends; taken as is
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        return None, "field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays"
+    buttons = [button for row in rows for button in row]
+    if len(buttons) > 100:
+        return None, "too many inline keyboard buttons"
+    for button in buttons:
+        if not isinstance(button, dict) or not isinstance(button.get("text"), str):
+            return None, "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+        data = button.get("callback_data")
+        if data is not None and (not isinstance(data, str) or not 1 <= len(data.encode()) <= 64):
+            return None, "BUTTON_DATA_INVALID"
+        if data is None and not any(k in button for k in ("url", "web_app", "login_url", "switch_inline_query", "copy_text", "pay")):
+            return None, "can't parse inline keyboard button: InlineKeyboardButton must have exactly one optional field"
+    return raw, None
 
 
 async def _params(request: Request) -> dict[str, Any]:

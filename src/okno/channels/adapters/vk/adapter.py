@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from okno.channels.adapters.vk import interactive
 from okno.channels.base import (
     Capabilities,
     DeliveryError,
@@ -78,7 +79,8 @@ class VkChannel:
     # delivery_statuses: message_read reports our outbound message as read. read_receipts stays
     # False: okno does not mark the customer's messages read on VK (no messages.markAsRead).
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=True
+        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=True,
+        interactive=interactive.SUPPORT,
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -102,11 +104,15 @@ class VkChannel:
     async def send(self, config: VkConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         peer_id = recipient_peer(message.recipient)
         provider_message_id: int | None = None
-        for index, chunk in enumerate(split_text(message.text, MAX_TEXT)):
+        text, keyboard = interactive.outgoing(message)
+        chunks = split_text(text, MAX_TEXT)
+        for index, chunk in enumerate(chunks):
             form = {
                 "peer_id": str(peer_id), "random_id": str(random_id_for(message.idempotency_key, index)), "message": chunk,
                 "v": config.api_version, "access_token": config.access_token.get_secret_value(),
             }
+            if keyboard is not None and index == len(chunks) - 1:  # the choices go with the last part
+                form["keyboard"] = keyboard
             provider_message_id = await _call(http, config.method_url("messages.send"), form)
         return SendResult(provider_message_id=str(provider_message_id) if provider_message_id is not None else None)
 
@@ -158,6 +164,7 @@ def _message_new(event: dict[str, Any]) -> list[Item]:
             text=message.get("text") if isinstance(message.get("text"), str) else "",
             attachments=_attachments(message.get("attachments")),
             context={"vk": {k: v for k, v in context.items() if isinstance(v, str | int)}},
+            answer=interactive.answer_of(message),
         )
     ]
 

@@ -1,6 +1,6 @@
 """A fake VK API: ``messages.send`` read from the query and a form body only (as VK does; a JSON
-body is not read), errors with HTTP 200, VK's ``random_id`` dedupe, and Callback API events
-pushed to okno with the secret in the body."""
+body is not read), bot keyboards checked against VK's limits (error 911), errors with HTTP 200,
+VK's ``random_id`` dedupe, and Callback API events pushed to okno with the secret in the body."""
 
 from __future__ import annotations
 
@@ -90,13 +90,16 @@ class FakeVk(FakeProviderBase):
             return _error(100, _missing("message is empty or invalid"), params)
         if len(text) > MAX_TEXT:
             return _error(914, "Message is too long", params)
+        keyboard, problem = _keyboard(params.get("keyboard"))
+        if problem:
+            return _error(911, f"Keyboard format is invalid: {problem}", params)
         key = (int(peer_id), int(random_id))
         if key[1] != 0 and key in self._by_random_id:  # VK's dedupe: the first message's id, nothing sent again
             return JSONResponse({"response": self._by_random_id[key]})
         message_id = self._next_message_id(key[0])
         if key[1] != 0:
             self._by_random_id[key] = message_id
-        self.sent.append({"peer_id": key[0], "random_id": key[1], "message": text, "id": message_id})
+        self.sent.append({"peer_id": key[0], "random_id": key[1], "message": text, "id": message_id, **({"keyboard": keyboard} if keyboard else {})})
         return JSONResponse({"response": message_id})
 
     def _next_message_id(self, peer_id: int) -> int:
@@ -128,6 +131,14 @@ class FakeVk(FakeProviderBase):
 
     async def deliver_text(self, user: str, text: str, *, attachments: list[dict[str, Any]] | None = None) -> httpx.Response:
         message = self.message(user, text, attachments=attachments)
+        return await self.deliver_event(self.event("message_new", {"message": message, "client_info": CLIENT_INFO}))
+
+    async def deliver_button_press(self, user: str, sent_message_id: int, label: str) -> httpx.Response:
+        """The customer taps the ``text`` button labelled ``label`` of a keyboard we sent: VK
+        writes the label as his message and hands back the button's payload."""
+        ours = next(s for s in self.sent if s["id"] == sent_message_id)
+        button = next(b["action"] for row in ours["keyboard"]["buttons"] for b in row if b["action"]["label"] == label)
+        message = self.message(user, label) | {"payload": button["payload"]}
         return await self.deliver_event(self.event("message_new", {"message": message, "client_info": CLIENT_INFO}))
 
     async def deliver_forged_text(self, user: str, text: str) -> httpx.Response:
@@ -168,6 +179,43 @@ def _failure_response(failure: ScriptedFailure, params: dict[str, str]) -> Respo
     if failure.kind == "window_closed":
         return _error(902, "Can't send messages to this user due to their privacy settings", params)
     return _error(10, "Internal server error", params)
+
+
+def _keyboard(raw: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The keyboard as VK reads it from the form field, or what VK would refuse in it."""
+    if raw is None:
+        return None, None
+    try:
+        keyboard = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None, "keyboard is not a JSON object"
+    rows = keyboard.get("buttons") if isinstance(keyboard, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        return None, "buttons must be an array of arrays"
+    inline = keyboard.get("inline") is True
+    if inline and "one_time" in keyboard and keyboard["one_time"]:
+        return None, "one_time is not allowed for inline keyboards"
+    max_rows, max_buttons = (6, 10) if inline else (10, 40)
+    buttons = [b for row in rows for b in row]
+    if len(rows) > max_rows or any(len(row) > 5 for row in rows) or len(buttons) > max_buttons:
+        return None, f"too many buttons: at most {max_rows} rows of 5 and {max_buttons} buttons"
+    for button in buttons:
+        action = button.get("action") if isinstance(button, dict) else None
+        if not isinstance(action, dict) or action.get("type") not in ("text", "callback", "open_link", "location", "vkpay", "open_app"):
+            return None, "button action type is invalid"
+        label, payload = action.get("label"), action.get("payload")
+        if action["type"] in ("text", "callback") and (not isinstance(label, str) or not 1 <= len(label) <= 40):
+            return None, "button label must be 1..40 characters"
+        if payload is not None:
+            if not isinstance(payload, str) or len(payload) > 255:
+                return None, "payload must be a JSON string of at most 255 characters"
+            try:
+                orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                return None, "payload is not valid JSON"
+        if button.get("color", "secondary") not in ("primary", "secondary", "negative", "positive"):
+            return None, "button color is invalid"
+    return keyboard, None
 
 
 async def _params(request: Request) -> dict[str, str]:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from okno.channels.adapters.whatsapp import interactive
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
@@ -81,6 +82,7 @@ class WhatsAppChannel:
         read_receipts=True,
         reply_window=timedelta(hours=24),
         attachment_download=True,
+        interactive=interactive.SUPPORT,
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -101,6 +103,10 @@ class WhatsAppChannel:
     async def send(self, config: WhatsAppConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         address = recipient_address(message.recipient)
         provider_message_id: str | None = None
+        choices = interactive.interactive_body(message)
+        if choices is not None:  # core kept the text within the interactive body's limit
+            body = {"messaging_product": "whatsapp", "recipient_type": "individual", **address, **choices}
+            return SendResult(provider_message_id=_sent_id(await _post(http, config, body)))
         for chunk in split_text(message.text, MAX_TEXT):
             body = {"messaging_product": "whatsapp", "recipient_type": "individual", **address, "type": "text", "text": {"body": chunk}}
             provider_message_id = _sent_id(await _post(http, config, body))
@@ -183,13 +189,14 @@ def _message(raw: Any, contacts: list[dict[str, Any]]) -> InboundMessage | None:
     if wamid is None or len(wamid) > MAX_ID or kind is None:
         raise WebhookRejected(422, "a message has no id or type")
     parse = CONTENT.get(kind)
-    if parse is None:
+    answer = interactive.answer_of(kind, raw) if kind in interactive.ANSWER_KINDS else None
+    if parse is None and answer is None:
         return None  # reactions, unsupported, system notices…: acknowledged, not stored
     sender, name = _sender(raw, contacts)
-    text, attachments = parse(kind, raw.get(kind))
+    text, attachments = (answer.title, []) if answer else parse(kind, raw.get(kind))
     return InboundMessage(
         provider_id=f"wamid:{wamid}", provider_message_id=wamid, sender=sender, sender_name=name,
-        text=text, attachments=attachments, context=_context(raw),
+        text=text, attachments=attachments, context=_context(raw), answer=answer,
     )
 
 

@@ -1,4 +1,5 @@
-"""A fake WhatsApp Cloud API (Meta Graph): ``/{version}/{phone_number_id}/messages``, media lookup
+"""A fake WhatsApp Cloud API (Meta Graph): ``/{version}/{phone_number_id}/messages`` (text, and
+``interactive`` reply buttons and lists checked against Meta's limits), media lookup
 and download, real Graph error bodies on demand, and webhooks pushed to okno signed the way Meta
 signs them (``X-Hub-Signature-256``: HMAC-SHA256 of the raw body with the app secret)."""
 
@@ -100,13 +101,19 @@ class FakeWhatsApp(FakeProviderBase):
         if failure is not None:
             return _scripted(failure)
         problem = _invalid_send(body)
-        return graph_error(400, 100, problem) if problem else self._accept(body)
+        if problem:
+            return graph_error(400, 100, problem)
+        refused = _invalid_interactive(body.get("interactive")) if body.get("type") == "interactive" else None
+        if refused:
+            return graph_error(400, 131009, "(#131009) Parameter value is not valid", details=refused)
+        return self._accept(body)
 
     def _accept(self, body: dict[str, Any]) -> Response:
         address = body.get("to") or body.get("recipient")
         message_id = self.upcoming_wamid(address)
         self._sends += 1
-        self.sent.append({"id": message_id, "to": body.get("to"), "recipient": body.get("recipient"), "text": body["text"]["body"], "body": body})
+        text = body["interactive"]["body"]["text"] if body["type"] == "interactive" else body["text"]["body"]
+        self.sent.append({"id": message_id, "to": body.get("to"), "recipient": body.get("recipient"), "text": text, "body": body})
         if self.auto_statuses:
             self._push_later(self._statuses_after_send(message_id, address))
         contact = {"input": address, "wa_id": address} if "to" in body else {"input": address, "user_id": address}
@@ -176,6 +183,13 @@ class FakeWhatsApp(FakeProviderBase):
     async def deliver_text(self, user: str, text: str, *, name: str = "Иван") -> httpx.Response:
         return await self.deliver_payload(self.message_payload(user, "text", {"body": text}, name=name))
 
+    async def deliver_reply(self, user: str, prompt_wamid: str, reply_kind: str, reply: dict[str, Any], *, name: str = "Иван") -> httpx.Response:
+        """The customer picks under our message ``prompt_wamid``: ``button_reply`` {id, title} or
+        ``list_reply`` {id, title, description}."""
+        context = {"from": self.display_phone_number, "id": prompt_wamid}
+        content = {"type": reply_kind, reply_kind: reply}
+        return await self.deliver_payload(self.message_payload(user, "interactive", content, name=name, context=context))
+
     async def deliver_forged_text(self, user: str, text: str) -> httpx.Response:
         return await self.deliver_payload(self.message_payload(user, "text", {"body": text}, name="Mallory"), secret="not-the-app-secret")
 
@@ -233,6 +247,54 @@ def _invalid_send(body: Any) -> str | None:
         return "(#100) The parameter messaging_product is required."
     if not isinstance(body.get("to") or body.get("recipient"), str):
         return "(#100) The parameter to is required."
+    if body.get("type") == "interactive":
+        content = body.get("interactive")
+        if not isinstance(content, dict) or not isinstance(content.get("body"), dict) or not str(content["body"].get("text", "")).strip():
+            return "(#100) The parameter interactive['body']['text'] is required."
+        if content.get("type") not in ("button", "list") or not isinstance(content.get("action"), dict):
+            return "(#100) Param interactive['type'] must be one of {BUTTON, LIST, PRODUCT, PRODUCT_LIST, CTA_URL, FLOW, LOCATION_REQUEST_MESSAGE}"
+        return None
     if body.get("type") != "text" or not isinstance(body.get("text"), dict) or not str(body["text"].get("body", "")).strip():
         return "(#100) The parameter text['body'] is required."
     return None
+
+
+def _invalid_interactive(content: dict[str, Any]) -> str | None:
+    """Meta's limits on reply buttons and lists (the details of its 131009 refusals)."""
+    if len(content["body"]["text"]) > 1024:
+        return "Body text length invalid. Min length: 1, Max length: 1024"
+    for frame in ("header", "footer"):
+        text = (content.get(frame) or {}).get("text")
+        if text is not None and not 1 <= len(text) <= 60:
+            return f"{frame.capitalize()} text length invalid. Min length: 1, Max length: 60"
+    action = content["action"]
+    if content["type"] == "button":
+        buttons = action.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            return "Buttons count should be between 1 and 3"
+        replies = [b.get("reply") if isinstance(b, dict) and b.get("type") == "reply" else None for b in buttons]
+        if not all(isinstance(r, dict) and isinstance(r.get("id"), str) and r["id"] for r in replies):
+            return "Button id is required"
+        if any(not 1 <= len(str(r.get("title", ""))) <= 20 for r in replies):
+            return "Button title length invalid. Min length: 1, Max length: 20"
+        ids = [r["id"] for r in replies]
+        return "Button id must be unique" if len(set(ids)) != len(ids) else None
+    label, sections = action.get("button"), action.get("sections")
+    if not isinstance(label, str) or not 1 <= len(label) <= 20:
+        return "Button label length invalid. Min length: 1, Max length: 20"
+    if not isinstance(sections, list) or not 1 <= len(sections) <= 10:
+        return "Sections count should be between 1 and 10"
+    if len(sections) > 1 and not all(isinstance(s, dict) and s.get("title") for s in sections):
+        return "Section title is required when there is more than one section"
+    rows = [row for section in sections for row in (section.get("rows") or [] if isinstance(section, dict) else [])]
+    if not 1 <= len(rows) <= 10:
+        return "Total row count exceed max allowed count: 10" if rows else "Rows count should be at least 1"
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not 1 <= len(row["id"]) <= 200:
+            return "Row id length invalid. Min length: 1, Max length: 200"
+        if not 1 <= len(str(row.get("title", ""))) <= 24:
+            return "Row title length invalid. Min length: 1, Max length: 24"
+        if len(str(row.get("description", ""))) > 72:
+            return "Row description length invalid. Max length: 72"
+    ids = [row["id"] for row in rows]
+    return "Row ids must be unique" if len(set(ids)) != len(ids) else None

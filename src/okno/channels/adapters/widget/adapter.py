@@ -10,6 +10,7 @@ from typing import ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from okno.channels.adapters.widget import interactive
 from okno.channels.adapters.widget.streams import append_event, event_by_client_id, wire_event
 from okno.channels.base import (
     Capabilities,
@@ -56,7 +57,9 @@ class WidgetChannel:
     kind: ClassVar[str] = "widget"
     title: ClassVar[str] = "Чат на сайте"
     config_model: ClassVar[type[BaseModel]] = WidgetConfig
-    capabilities: ClassVar[Capabilities] = Capabilities(max_text_length=MAX_TEXT, read_receipts=True, delivery_statuses=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_text_length=MAX_TEXT, read_receipts=True, delivery_statuses=True, interactive=interactive.SUPPORT
+    )
 
     def __init__(self, channel_id: int) -> None:
         self.channel_id = channel_id
@@ -74,7 +77,7 @@ class WidgetChannel:
         visitor_id = message.recipient.first("web")
         if visitor_id is None:
             raise PermanentFailure("the customer has never chatted on the website")
-        provider_message_id = f"widget:{message.idempotency_key}"
+        provider_message_id = f"{interactive.MESSAGE_PREFIX}{message.idempotency_key}"
         async with self._runtime.db.transaction() as session:
             if await event_by_client_id(session, self.channel_id, visitor_id, message.idempotency_key):
                 return SendResult(provider_message_id=provider_message_id)  # a retry appends nothing new
@@ -84,7 +87,8 @@ class WidgetChannel:
                 visitor_id=visitor_id,
                 kind="agent",
                 client_id=message.idempotency_key,
-                payload={"message_id": provider_message_id, "text": message.text},
+                payload={"message_id": provider_message_id, "text": message.text}
+                | ({"interactive": message.interactive.model_dump(exclude_none=True)} if message.interactive else {}),
             )
         self._runtime.visitor_hub.publish((self.channel_id, visitor_id), wire_event(event))
         return SendResult(provider_message_id=provider_message_id)

@@ -1,8 +1,9 @@
 """The visitor's side of the widget WebSocket (docs/channel-protocols.md §9).
 
 Client → server: ``message {client_id, text, page_url?, utm?}``, ``contact {client_id, name?,
-phone?, email?}``, ``received|read {message_id}``, ``ping``. Server → client: ``ack {client_id,
-seq}``, ``message {seq, from, text, message_id?, client_id?}``, ``error {detail}``, ``pong``.
+phone?, email?}``, ``answer {client_id, message_id, option_id}`` (a press on offered choices),
+``received|read {message_id}``, ``ping``. Server → client: ``ack {client_id, seq}``, ``message
+{seq, from, text, message_id?, client_id?, interactive?, answer?}``, ``error {detail}``, ``pong``.
 Every visitor message is stored durably (raw inbound item + stream event, one transaction)
 before it is acknowledged; ``client_id`` makes resends idempotent; a reconnect with
 ``last_seq`` replays what the visitor missed.
@@ -19,6 +20,7 @@ import orjson
 from pydantic import BaseModel, Field, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from okno.channels.adapters.widget.interactive import AnswerFrame, UnknownChoice, answer_item
 from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, events_after, wire_event
 from okno.channels.base import InboundMessage, InboundStatus, SenderIdentity
 from okno.channels.inbound import stage_items
@@ -100,7 +102,10 @@ class VisitorSocket:
             await self._dispatch(kind, frame)
 
     async def _dispatch(self, kind: str | None, frame: dict[str, Any]) -> None:
-        handlers = {"message": self._on_message, "contact": self._on_contact, "received": self._on_receipt, "read": self._on_receipt, "ping": self._on_ping}
+        handlers = {
+            "message": self._on_message, "contact": self._on_contact, "answer": self._on_answer,
+            "received": self._on_receipt, "read": self._on_receipt, "ping": self._on_ping,
+        }
         handler = handlers.get(kind or "")
         if handler is None:
             await self._send({"type": "error", "detail": f"unknown frame type {kind!r}"})
@@ -139,6 +144,16 @@ class VisitorSocket:
             context={"widget": {"event": "contact_left", **({"page_url": body.page_url} if body.page_url else {})}},
         )
         shown = {"contact": {k: v for k, v in (("name", body.name), ("phone", body.phone), ("email", body.email)) if v}}
+        await self._store_and_ack(body.client_id, item, shown)
+
+    async def _on_answer(self, frame: dict[str, Any]) -> None:
+        body = AnswerFrame.model_validate(frame)
+        async with self.db.reading() as session:
+            try:
+                item, shown = await answer_item(session, self.channel_id, self.visitor_id, body)
+            except UnknownChoice as exc:
+                await self._send({"type": "error", "client_id": body.client_id, "detail": str(exc)})
+                return
         await self._store_and_ack(body.client_id, item, shown)
 
     async def _on_receipt(self, frame: dict[str, Any]) -> None:

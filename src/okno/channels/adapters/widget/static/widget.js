@@ -43,6 +43,9 @@
     'form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e7ef}textarea,input{flex:1;border:1px solid #cbd2e0;border-radius:8px;padding:8px;font:inherit;resize:none}' +
     'button.send,button.save{border:0;border-radius:8px;background:#2563eb;color:#fff;padding:0 12px;cursor:pointer}' +
     '.contact{flex-direction:column;display:none}.contact.open{display:flex}.link{background:none;border:0;color:#2563eb;cursor:pointer;font-size:12px;padding:4px 12px;text-align:left}' +
+    '.choices{display:flex;flex-wrap:wrap;gap:6px;margin:2px 0 8px;max-width:80%}.choices.list,.options{flex-direction:column;align-items:flex-start}.options[hidden]{display:none}' +
+    '.choice{border:1px solid #2563eb;background:#fff;color:#2563eb;border-radius:16px;padding:4px 12px;cursor:pointer;font:inherit;text-align:left}.choice small{display:block;color:#6b7280;font-size:12px}' +
+    '.choice.chosen{background:#2563eb;color:#fff}.choice.chosen small{color:#dbeafe}.choices.answered .choice{cursor:default}.choices.answered .choice:not(.chosen){opacity:.5}.choices.quick_replies.answered{display:none}' +
     '</style>' +
     '<button class="launcher" data-testid="okno-launcher" aria-label="' + T.open + '"><svg width="26" height="26" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg></button>' +
     '<section class="panel" role="dialog" aria-label="' + T.open + '" data-testid="okno-panel">' +
@@ -67,6 +70,42 @@
     log.scrollTop = log.scrollHeight;
     return el;
   }
+  // choices an operator offered: buttons, quick-reply chips or a list; a press goes back as an answer
+  function choices(el, frame) {
+    var offer = frame.interactive;
+    if (!offer || root.querySelector('[data-choices="' + frame.message_id + '"]')) return;
+    var box = document.createElement("div"), list = box;
+    box.className = "choices " + offer.style; box.setAttribute("data-choices", frame.message_id); box.setAttribute("data-testid", "okno-choices");
+    if (offer.style === "list") {
+      var opener = document.createElement("button"); opener.type = "button"; opener.className = "choice opener"; opener.textContent = offer.button;
+      list = document.createElement("div"); list.className = "options"; list.hidden = true;
+      opener.addEventListener("click", function () { list.hidden = !list.hidden; });
+      box.appendChild(opener); box.appendChild(list);
+    }
+    offer.options.forEach(function (o) {
+      var b = document.createElement("button"); b.type = "button"; b.className = "choice"; b.setAttribute("data-option", o.id); b.textContent = o.title;
+      if (o.description) { var d = document.createElement("small"); d.textContent = o.description; b.appendChild(d); }
+      b.addEventListener("click", function () {
+        if (box.classList.contains("answered")) return;
+        var id = uuid();
+        bubble("visitor pending", o.title, id);
+        queue({ type: "answer", client_id: id, message_id: frame.message_id, option_id: o.id });
+        answered(frame.message_id, o.id);
+      });
+      list.appendChild(b);
+    });
+    el.insertAdjacentElement("afterend", box);
+  }
+  function answered(messageId, optionId) {
+    var box = root.querySelector('[data-choices="' + messageId + '"]');
+    if (!box) return;
+    box.classList.add("answered");
+    box.querySelectorAll(".choice").forEach(function (b) { b.classList.toggle("chosen", b.getAttribute("data-option") === optionId); });
+  }
+  function framed(frame) {
+    var offer = frame.interactive || {};
+    return [offer.header, frame.text, offer.footer].filter(function (p) { return p; }).join("\n\n");
+  }
   function note(text) { var el = document.createElement("div"); el.className = "note"; el.textContent = text; log.appendChild(el); }
 
   function send(frame) { if (state.ws && state.ws.readyState === 1) { state.ws.send(JSON.stringify(frame)); return true; } return false; }
@@ -88,11 +127,14 @@
     } else if (frame.type === "message") {
       if (frame.seq <= state.lastSeq && root.querySelector('[data-seq="' + frame.seq + '"]')) return;
       if (frame.from === "agent") {
-        bubble("agent", frame.text, "m" + frame.message_id).setAttribute("data-seq", frame.seq);
+        var agent = bubble("agent", framed(frame), "m" + frame.message_id);
+        agent.setAttribute("data-seq", frame.seq);
+        choices(agent, frame);
         if (!state.seen[frame.message_id]) { send({ type: "received", message_id: frame.message_id }); state.seen[frame.message_id] = "received"; }
         markRead();
       } else if (frame.text) {
         bubble("visitor", frame.text, frame.client_id).setAttribute("data-seq", frame.seq);
+        if (frame.answer) answered(frame.answer.message_id, frame.answer.option_id);
       } else if (frame.contact) { note(T.saved); }
       if (frame.seq > state.lastSeq) state.lastSeq = frame.seq;
     } else if (frame.type === "error") { note("⚠ " + frame.detail); }
