@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.automation.webhook_calls import record_webhook_call
 from okno.bus.events import Event
 from okno.conversations import lifecycle
+from okno.conversations.actors import VIA, Actor, acting_as
 from okno.conversations.replies import post_operator_message
 from okno.kit.db_cache import DatabaseCache
 from okno.kit.errors import Invalid, OknoError
@@ -78,20 +79,20 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
     for rule in rules:
         if rule.id in done or not matches(rule.conditions, facts):
             continue
-        session.info[lifecycle.VIA] = f"{VIA_PREFIX}{rule.id}"
+        actor = Actor.automation(rule.id)  # its entries, events and messages say "automation:<id>"
         try:
-            async with session.begin_nested():
-                for index, action in enumerate(rule.actions):
-                    await _perform(ctx, session, conversation_id, action, rule_id=rule.id, index=index, event=event)
+            with acting_as(session, actor):
+                async with session.begin_nested():
+                    for index, action in enumerate(rule.actions):
+                        await _perform(ctx, session, conversation_id, action, rule_id=rule.id, index=index, event=event)
             kind, detail = "automation.applied", {"actions": [a["type"] for a in rule.actions]}
         except OknoError as exc:
             kind, detail = "automation.failed", {"error": exc.detail}
-        finally:
-            session.info.pop(lifecycle.VIA, None)
         session.add(
             TimelineEvent(
                 customer_id=conversation.customer_id,
                 conversation_id=conversation_id,
+                **actor.columns(),
                 kind=kind,
                 data={"rule_id": rule.id, "rule": rule.name, "event_id": event.id, "trigger": event.topic, **detail},
                 occurred_at=event.created_at,
@@ -144,7 +145,7 @@ async def _escalate(session: AsyncSession, conversation_id: int, action: dict[st
             TimelineEvent.kind == "conversation.escalated",
         )
     )
-    if any(data.get("via") == session.info[lifecycle.VIA] for data in earlier):
+    if any(data.get("via") == session.info[VIA] for data in earlier):
         return
     team_id = action.get("team_id") or await escalation_team_of(session, conversation)
     if team_id is None:

@@ -9,11 +9,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import httpx
 import orjson
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
+
+
+class Threading(StrEnum):
+    """How a channel's touches group into conversations.
+
+    ``per_customer`` (messengers): a touch continues the customer's unfinished conversation that
+    no thread owns, whichever per-customer channel it comes from. ``per_thread`` (e-mail, calls,
+    reviews): touches with the same ``InboundMessage.thread_key`` on the channel share one
+    conversation; a message without a key starts its own thread (keyed by its message id).
+    ``per_item``: every touch is a conversation of its own. On any channel a message that carries
+    a ``thread_key`` is threaded by it (the API channel lets an integration thread explicitly).
+    """
+
+    per_customer = "per_customer"
+    per_thread = "per_thread"
+    per_item = "per_item"
 
 
 @dataclass(frozen=True)
@@ -28,6 +45,7 @@ class Capabilities:
     reply_window: timedelta | None = None
     # what an operator's capacity counts a conversation in: "chat", "email" or "call"
     medium: str = "chat"
+    threading: Threading = Threading.per_customer
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +56,7 @@ class Capabilities:
             "attachment_download": self.attachment_download,
             "reply_window_seconds": self.reply_window.total_seconds() if self.reply_window else None,
             "medium": self.medium,
+            "threading": self.threading.value,
         }
 
 
@@ -85,6 +104,9 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+MessageKindName = Literal["message", "call", "review", "answer", "system"]  # okno.models.MessageKind
+
+
 class InboundMessage(_InboundItem):
     kind: Literal["message"] = "message"
     provider_id: str = Field(min_length=1, max_length=255)  # the dedupe key within the channel
@@ -94,6 +116,14 @@ class InboundMessage(_InboundItem):
     text: str = ""
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     context: dict[str, Any] = Field(default_factory=dict)  # page URL, UTM tags, provider extras
+    # which thread of the channel the touch belongs to (an e-mail's root Message-ID, a call id, a
+    # review id); see :class:`Threading`
+    thread_key: str | None = Field(default=None, min_length=1, max_length=255)
+    message_kind: MessageKindName = "message"
+    subject: str | None = Field(default=None, max_length=998)
+    # as the provider sent it: the pipeline sanitises it before storing, and derives the plain
+    # text from it when ``text`` is empty
+    html: str | None = None
     # the sender's normalised keys, worked out once per item (the webhook checks them before
     # storing, the pipeline uses them after): (default region, result)
     _sender_keys: tuple[str, Any] | None = PrivateAttr(default=None)
@@ -184,6 +214,8 @@ class OutboundMessage:
     idempotency_key: str
     attempt: int
     attachments: tuple[dict[str, Any], ...] = ()
+    # set when the conversation is a thread (e-mail: the root Message-ID to reply under)
+    thread_key: str | None = None
 
 
 @dataclass(frozen=True)
