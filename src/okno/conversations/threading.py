@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, insert, select, tuple_, update
+from sqlalchemy import Select, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.ids import allocate_ids
@@ -117,7 +117,19 @@ async def _latest_by_thread(
     """The newest conversation of each (channel, thread key, customer), whatever its status."""
     if not threads:
         return {}
-    rows = await session.execute(
+    rows = await session.execute(thread_lookup(threads))
+    return {
+        (channel_id, key, cid): ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, thread_key=key, reason=reason)
+        for conv_id, channel_id, key, cid, status, kind, reason in rows
+        if (channel_id, key) in threads
+    }
+
+
+def thread_lookup(threads: set[tuple[int, str]]) -> Select:
+    """The conversations of these (channel, thread key) pairs, oldest first: an index search.
+    (Both columns by ``IN``: SQLite searches the index that way, but scans it for a row-value
+    ``IN``; the few extra pairs of the cross product are dropped by the caller.)"""
+    return (
         select(
             Conversation.id,
             Conversation.channel_id,
@@ -128,13 +140,9 @@ async def _latest_by_thread(
             Conversation.reason,
         )
         .join(StatusDefinition, StatusDefinition.key == Conversation.status)
-        .where(tuple_(Conversation.channel_id, Conversation.thread_key).in_(sorted(threads)))
+        .where(Conversation.channel_id.in_(sorted({c for c, _ in threads})), Conversation.thread_key.in_(sorted({k for _, k in threads})))
         .order_by(Conversation.id)
     )
-    return {
-        (channel_id, key, cid): ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, thread_key=key, reason=reason)
-        for conv_id, channel_id, key, cid, status, kind, reason in rows
-    }
 
 
 async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]]) -> None:
