@@ -238,6 +238,8 @@ async def test_a_resolved_thread_reopens_and_a_closed_one_gets_a_follow_up(clien
     timeline = (await client.get(f"/api/v1/customers/{ticket.customer_id}/timeline", headers=headers)).json()["items"]
     [opened] = [e for e in timeline if e["kind"] == "conversation.opened" and e["conversation_id"] == follow_up.id]
     assert opened["data"] == {"thread_key": "T-1", "follow_up_of": ticket.id}
+    page = await client.get(f"/ui/conversations/{follow_up.id}", headers=headers)
+    assert f"a follow-up of #{ticket.id}" in page.text or f"продолжение №{ticket.id}" in page.text
 
 
 async def test_a_resolved_chat_is_not_reopened_by_a_new_chat_message(client, ctx) -> None:
