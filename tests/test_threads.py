@@ -322,3 +322,20 @@ async def test_the_api_channel_refuses_an_unknown_kind_and_sends_the_thread_back
             outbound = OutboundMessage(message_id=5, conversation_id=2, text="Ответ", recipient=recipient, idempotency_key="k", attempt=1, thread_key=thread_key)
             assert (await adapter.send(config, outbound, http)).provider_message_id == "crm-9"
     assert [body["thread_id"] for body in sent] == ["T-7", None]
+
+
+async def test_a_reopened_thread_with_a_team_and_nobody_on_it_waits_in_the_queue_again(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    team = (await client.post("/api/v1/teams", json={"name": "Поддержка"}, headers=headers)).json()
+    crm = await make_api_channel(client, headers, team_id=team["id"])
+    await _inbound(client, ctx, crm, "q1", "Вопрос по счёту", thread_id="INV-1")
+    [ticket] = await _conversations(ctx)
+    assert ticket.team_id == team["id"] and ticket.queued_at is not None
+    await _set_status(client, headers, ticket.id, "resolved")
+    await ctx.settle()
+    [resolved] = await _conversations(ctx)
+    assert resolved.queued_at is None
+
+    await _inbound(client, ctx, crm, "q2", "Счёт всё ещё неверный", thread_id="INV-1")
+    [reopened] = await _conversations(ctx)
+    assert reopened.status == "open" and reopened.queued_at is not None and reopened.assignee_id is None

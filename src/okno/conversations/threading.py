@@ -196,7 +196,7 @@ async def _record_activity(session: AsyncSession, refs: list[ConversationRef], t
                 resolved_at=None,
                 queued_at=case(
                     (table.c.queued_at.is_not(None), table.c.queued_at),
-                    ((table.c.assignee_id.is_(None)) & (table.c.team_id.is_not(None)), bindparam("at")),
+                    ((table.c.assignee_id.is_(None)) & (table.c.team_id.is_not(None)), bindparam("at", type_=table.c.queued_at.type)),
                     else_=None,
                 ),
             ),
