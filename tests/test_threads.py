@@ -140,6 +140,8 @@ async def test_two_threads_of_one_customer_are_two_conversations_on_one_timeline
     assert all(e["actor"] == {"type": "customer", "id": None, "ref": None} for e in timeline)
     messages = (await client.get(f"/api/v1/conversations/{second.id}/messages", headers=headers)).json()["items"]
     assert [(m["subject"], m["kind"], m["actor"]["type"]) for m in messages] == [("Заказ 2", "message", "customer")]
+    listed = (await client.get("/api/v1/conversations", params={"customer_id": first.customer_id}, headers=headers)).json()["items"]
+    assert sorted(c["thread_key"] for c in listed) == ["order-1", "order-2"]
 
 
 async def test_messenger_touches_continue_one_conversation_and_a_thread_never_joins_it(client, ctx) -> None:

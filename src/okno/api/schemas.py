@@ -159,6 +159,7 @@ class ConversationOut(_Out):
     sla_due_at: datetime | None
     tags: list[str]
     snoozed_until: datetime | None = None
+    thread_key: str | None = None  # the thread the conversation is (an e-mail chain, a call, an API thread_id); None: a chat
 
 
 class StatusChangeIn(BaseModel):
