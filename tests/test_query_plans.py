@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.conversations.inbox import _search_filter
+from okno.conversations.threading import thread_lookup
 from okno.customers.identities import IdentityKey
 from okno.customers.resolution import _any_key
 from okno.kit.db import create_oneoff_engine
@@ -47,3 +48,21 @@ async def test_name_search_uses_the_trigram_index_on_postgresql(postgres_url: st
 
 def _literal(statement: object) -> str:
     return str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
+def test_thread_lookup_searches_the_channel_thread_index(sqlite_url: str) -> None:
+    plan = _plan(sqlite_url.split("///", 1)[1], thread_lookup({(1, "<root-1@mail.example>"), (1, "call-7"), (2, "T-1")}))
+    assert "SCAN conversations" not in plan
+    assert "SEARCH conversations USING INDEX ix_conversations_thread" in plan, plan
+
+
+async def test_thread_lookup_searches_the_channel_thread_index_on_postgresql(postgres_url: str) -> None:
+    engine = create_oneoff_engine(postgres_url)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            query = thread_lookup({(1, "<root-1@mail.example>"), (1, "call-7"), (2, "T-1")})
+            plan = "\n".join((await session.execute(text("EXPLAIN " + _literal(query)))).scalars())
+    finally:
+        await engine.dispose()
+    assert "ix_conversations_thread" in plan, plan

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from okno.conversations.actors import actor_of
 
 from okno.channels.interactive import Interactive
 
@@ -113,6 +115,15 @@ class CustomerOut(_Out):
     identities: list[IdentityOut] = Field(default_factory=list)
 
 
+class ActorOut(BaseModel):
+    """Who did it: an ``operator`` (``id``), an ``automation`` rule (``ref``: its id), a ``bot``
+    (``ref``: its key), the ``system`` (``ref``: the job, e.g. ``timer:snooze``) or the ``customer``."""
+
+    type: Literal["customer", "operator", "bot", "automation", "system"]
+    id: int | None = None
+    ref: str | None = None
+
+
 class TimelineEventOut(_Out):
     id: int
     kind: str
@@ -121,7 +132,16 @@ class TimelineEventOut(_Out):
     message_id: int | None
     channel_id: int | None
     actor_id: int | None
+    actor: ActorOut
     data: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _actor(cls, row: Any) -> Any:
+        if isinstance(row, dict) or not hasattr(row, "actor_type"):
+            return row
+        actor = actor_of(row.actor_type, row.actor_ref, row.actor_id)
+        return {name: getattr(row, name) for name in cls.model_fields if name != "actor"} | {"actor": actor.as_json()}
 
 
 class ConversationOut(_Out):
@@ -141,6 +161,7 @@ class ConversationOut(_Out):
     sla_due_at: datetime | None
     tags: list[str]
     snoozed_until: datetime | None = None
+    thread_key: str | None = None  # the thread the conversation is (an e-mail chain, a call, an API thread_id); None: a chat
 
 
 class StatusChangeIn(BaseModel):
@@ -231,10 +252,21 @@ class MessageOut(_Out):
     status: str
     error: str | None
     author_id: int | None
-    kind: str = "message"
     content: dict[str, Any] | None = None  # offered choices (interactive + rendering) or an answer
     created_at: datetime
     status_updated_at: datetime
+    kind: Literal["message", "call", "review", "answer", "system"] = "message"
+    subject: str | None = None
+    html: str | None = None  # sanitised when stored: safe to show, yet best shown in a sandboxed frame
+    actor: ActorOut
+
+    @model_validator(mode="before")
+    @classmethod
+    def _actor(cls, row: Any) -> Any:
+        if isinstance(row, dict) or not hasattr(row, "actor_type"):
+            return row
+        actor = actor_of(row.actor_type, row.actor_ref, row.author_id, direction=row.direction)
+        return {name: getattr(row, name) for name in cls.model_fields if name != "actor"} | {"actor": actor.as_json()}
 
 
 class MessageIn(BaseModel):

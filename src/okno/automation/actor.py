@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from okno.conversations import lifecycle
+from okno.conversations.actors import Actor, acting_as
 from okno.models import ActorType, Message, TimelineEvent
 
 VIA_PREFIX = "automation:"
@@ -38,10 +38,11 @@ def acting_as_rule(session: AsyncSession, rule_id: int) -> Iterator[None]:
                 mark_as_rule(row, rule_id)
 
     target = session.sync_session
-    session.info[lifecycle.VIA] = f"{VIA_PREFIX}{rule_id}"
     event.listen(target, "before_flush", mark_new_rows)
     try:
-        yield
+        # the domain functions the actions call record this actor, and the via marker (the loop
+        # guard) reads "automation:<rule id>"
+        with acting_as(session, Actor.automation(rule_id)):
+            yield
     finally:
         event.remove(target, "before_flush", mark_new_rows)
-        session.info.pop(lifecycle.VIA, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import httpx
@@ -16,6 +17,22 @@ import orjson
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport
+
+
+class Threading(StrEnum):
+    """How a channel's touches group into conversations.
+
+    ``per_customer`` (messengers): a touch continues the customer's unfinished conversation that
+    no thread owns, whichever per-customer channel it comes from. ``per_thread`` (e-mail, calls,
+    reviews): touches with the same ``InboundMessage.thread_key`` on the channel share one
+    conversation; a message without a key starts its own thread (keyed by its message id).
+    ``per_item``: every touch is a conversation of its own. On any channel a message that carries
+    a ``thread_key`` is threaded by it (the API channel lets an integration thread explicitly).
+    """
+
+    per_customer = "per_customer"
+    per_thread = "per_thread"
+    per_item = "per_item"
 
 
 @dataclass(frozen=True)
@@ -33,6 +50,8 @@ class Capabilities:
     # the interactive choices (buttons, quick replies, lists) it shows natively, and their limits
     interactive: InteractiveSupport = NO_INTERACTIVE
 
+    threading: Threading = Threading.per_customer
+
     def as_json(self) -> dict[str, Any]:
         return {
             "max_text_length": self.max_text_length,
@@ -43,6 +62,8 @@ class Capabilities:
             "reply_window_seconds": self.reply_window.total_seconds() if self.reply_window else None,
             "medium": self.medium,
             "interactive": self.interactive.as_json(),
+
+            "threading": self.threading.value,
         }
 
 
@@ -90,6 +111,9 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+MessageKindName = Literal["message", "call", "review", "answer", "system"]  # okno.models.MessageKind
+
+
 class InboundMessage(_InboundItem):
     kind: Literal["message"] = "message"
     provider_id: str = Field(min_length=1, max_length=255)  # the dedupe key within the channel
@@ -100,6 +124,15 @@ class InboundMessage(_InboundItem):
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     context: dict[str, Any] = Field(default_factory=dict)  # page URL, UTM tags, provider extras
     answer: Answer | None = None  # a pressed button / chosen option: stored as kind 'answer'
+
+    # which thread of the channel the touch belongs to (an e-mail's root Message-ID, a call id, a
+    # review id); see :class:`Threading`
+    thread_key: str | None = Field(default=None, min_length=1, max_length=255)
+    message_kind: MessageKindName = "message"
+    subject: str | None = Field(default=None, max_length=998)
+    # as the provider sent it: the pipeline sanitises it before storing, and derives the plain
+    # text from it when ``text`` is empty
+    html: str | None = None
     # the sender's normalised keys, worked out once per item (the webhook checks them before
     # storing, the pipeline uses them after): (default region, result)
     _sender_keys: tuple[str, Any] | None = PrivateAttr(default=None)
@@ -192,6 +225,9 @@ class OutboundMessage:
     attachments: tuple[dict[str, Any], ...] = ()
     # choices to show with the text, in a style the adapter declared (core sends the rest as text)
     interactive: Interactive | None = None
+
+    # set when the conversation is a thread (e-mail: the root Message-ID to reply under)
+    thread_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from okno.channels.interactive import ChoicesRefused, choose_rendering, fallback
 from okno.conversations.statuses import lock_provider_messages, requeue_deferred_statuses
 from okno.kit.db import Database
 from okno.kit.time import utcnow
-from okno.models import Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
+from okno.models import Conversation, Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
 
 log = structlog.get_logger()
 
@@ -95,10 +95,15 @@ class DeliveryWorker:
             await session.execute(
                 update(DeliveryJob).where(DeliveryJob.id.in_([j.id for j in jobs])).values(locked_until=now + self.lease_for)
             )
-            messages = {
-                m.id: m
-                for m in (await session.scalars(select(Message).where(Message.id.in_([j.message_id for j in jobs])))).all()
-            }
+            found = (
+                await session.execute(
+                    select(Message, Conversation.thread_key)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(Message.id.in_([j.message_id for j in jobs]))
+                )
+            ).all()
+            messages = {m.id: m for m, _ in found}
+            threads = {m.id: thread_key for m, thread_key in found}
             recipients = await _recipients(session, {m.customer_id for m in messages.values()})
         return [
             _Lease(
@@ -114,6 +119,8 @@ class DeliveryWorker:
                     attempt=j.attempts + 1,
                     attachments=tuple(messages[j.message_id].attachments or ()),
                     interactive=interactive_of(messages[j.message_id].content),
+
+                    thread_key=threads[j.message_id],
                 ),
             )
             for j in jobs

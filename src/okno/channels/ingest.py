@@ -19,8 +19,10 @@ from okno.bus.outbox import record_events
 from okno.channels.answers import Touched, resolve_answers
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.interactive import Answer, answer_content
+from okno.channels.thread_keys import thread_key_of, threading_of
+from okno.conversations.actors import CUSTOMER
 from okno.conversations.statuses import ClaimedStatus, apply_statuses
-from okno.conversations.threading import Touch, thread_touches
+from okno.conversations.threading import ConversationRef, Touch, thread_touches
 from okno.customers.conflicts import record_conflicts
 from okno.customers.evidence import keep_as_evidence
 from okno.customers.matching.profiles import file_new_profiles
@@ -28,13 +30,15 @@ from okno.customers.identities import IdentityKey, InvalidIdentity, normalize_id
 from okno.customers.resolution import Sender, resolve_senders
 from okno.customers.rules import rule_book, split_by_rules
 from okno.kit.db import Database
+from okno.kit.html import html_to_text, sanitize_html
 from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
-from okno.models import Direction, InboundItem, Message, MessageKind, MessageStatus, TimelineEvent
+from okno.models import Direction, InboundItem, Message, MessageKind, MessageStatus, StatusType, TimelineEvent
 
 log = structlog.get_logger()
 
 TEXT_PREVIEW = 200
+BY_CUSTOMER = CUSTOMER.columns()  # what an inbound touch records is the customer's doing
 PENDING = literal("pending", literal_execute=True)
 _ITEM = TypeAdapter(InboundItemModel)
 
@@ -48,6 +52,19 @@ class _Claimed:
     keys: tuple[IdentityKey, ...]
     rejected_keys: list[str]
     sources: tuple[str, ...] = ()  # how the adapter learnt each key (parallel to ``keys``)
+    text: str = ""  # the plain text (from the HTML when the provider sent only HTML)
+    html: str | None = None  # sanitised
+
+    def __post_init__(self) -> None:
+        self.text, self.html = message_body(self.item)
+
+
+def message_body(item: InboundMessage) -> tuple[str, str | None]:
+    """The plain text and the sanitised HTML to store (no HTML kept if nothing is left of it)."""
+    if not item.html:
+        return item.text, None
+    html = sanitize_html(item.html) or None
+    return (item.text or (html_to_text(html) if html else "")), html
 
 
 class IngestProcessor:
@@ -174,9 +191,13 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     resolution = await resolve_senders(
         session, [Sender(keys=proven, name=c.item.sender_name, channel_id=c.channel_id) for c, (proven, _) in zip(claimed, split, strict=True)]
     )
+    threading = await threading_of(session, {c.channel_id for c in claimed})  # cached: no query on most batches
     conversations = await thread_touches(
         session,
-        [Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at) for c, ref in zip(claimed, resolution.customers, strict=True)],  # type: ignore[arg-type]
+        [
+            Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at, thread_key=thread_key_of(c.item, threading[c.channel_id]))  # type: ignore[arg-type]
+            for c, ref in zip(claimed, resolution.customers, strict=True)
+        ],
     )
     answers = await resolve_answers(
         session, [Touched(c.item, c.channel_id, conv.id, conv.customer_id) for c, conv in zip(claimed, conversations, strict=True)]  # type: ignore[arg-type]
@@ -189,10 +210,14 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             "customer_id": conv.customer_id,
             "channel_id": c.channel_id,
             "direction": Direction.inbound.value,
-            "text": c.item.text,
+            "text": c.text,
             "attachments": c.item.attachments,
             "provider_message_id": c.item.provider_message_id,
             "status": MessageStatus.received.value,
+            "kind": c.item.message_kind,
+            "subject": c.item.subject,
+            "html": c.html,
+            **BY_CUSTOMER,
             "created_at": c.received_at,
             "status_updated_at": c.received_at,
         }
@@ -213,7 +238,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     for c, customer, conv, message_id, conflicts, fresh, answer in zip(
         claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, answers, strict=True
     ):
-        base = {"customer_id": customer.id, "channel_id": c.channel_id, "occurred_at": c.received_at}
+        base = {"customer_id": customer.id, "channel_id": c.channel_id, "occurred_at": c.received_at, **BY_CUSTOMER}
         if customer.is_new and customer.id not in created:
             created.add(customer.id)  # type: ignore[arg-type]
             events.append(("customer.created", {"customer_id": customer.id}))
@@ -226,11 +251,13 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             clashes.append((conflict.key, conflict.other_customer.id, customer.id))  # type: ignore[arg-type]
         if conv.is_new and conv.id not in opened:
             opened.add(conv.id)  # type: ignore[arg-type]
-            timeline.append({**base, "kind": "conversation.opened", "data": {}, "conversation_id": conv.id, "message_id": None})
-            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id}))
+            thread = _thread_of(conv)
+            timeline.append({**base, "kind": "conversation.opened", "data": thread, "conversation_id": conv.id, "message_id": None})
+            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **thread}))
         elif conv.reopened_from:
             data = {"from": conv.reopened_from, "to": conv.status}
             timeline.append({**base, "kind": "conversation.status_changed", "data": data, "conversation_id": conv.id, "message_id": None})
+            events.append(("conversation.status_changed", _reopened(conv, customer.id)))
             conv.reopened_from = None
         timeline.append(
             {
@@ -272,10 +299,39 @@ def _as_answer(row: dict, answer: Answer) -> dict:
     return {**row, "text": row["text"] or answer.title, "kind": MessageKind.answer.value, "content": answer_content(answer)}
 
 
+def _thread_of(conv: ConversationRef) -> dict:
+    thread: dict = {}
+    if conv.thread_key is not None:
+        thread["thread_key"] = conv.thread_key
+    if conv.follow_up_of is not None:
+        thread["follow_up_of"] = conv.follow_up_of
+    return thread
+
+
+def _reopened(conv: ConversationRef, customer_id: int) -> dict:
+    """The customer's touch reopened a waiting or resolved conversation: the same event an
+    operator's status change emits (queues, SLA clocks and auto-close follow it)."""
+    return {
+        "conversation_id": conv.id,
+        "customer_id": customer_id,
+        "by": None,
+        "from": conv.reopened_from,
+        "to": conv.status,
+        "type": StatusType.open.value,
+        "reason": conv.reason,
+        "comment": None,
+        "status": conv.status,
+    }
+
+
 def _message_summary(claimed: _Claimed, answer: Answer | None = None) -> dict:
-    summary = {"text": (claimed.item.text or (answer.title if answer else ""))[:TEXT_PREVIEW], "attachments": len(claimed.item.attachments)}
+    summary = {"text": (claimed.text or (answer.title if answer else ""))[:TEXT_PREVIEW], "attachments": len(claimed.item.attachments)}
     if answer is not None:
         summary["answer"] = answer_content(answer)["answer"]
+    if claimed.item.message_kind != MessageKind.message.value:
+        summary["kind"] = claimed.item.message_kind
+    if claimed.item.subject:
+        summary["subject"] = claimed.item.subject[:TEXT_PREVIEW]
     if claimed.item.context:
         summary["context"] = claimed.item.context
     if claimed.rejected_keys:

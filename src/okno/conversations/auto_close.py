@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
-from okno.conversations.lifecycle import VIA, change_conversation_status
+from okno.conversations.actors import Actor, acting_as
+from okno.conversations.lifecycle import change_conversation_status
 from okno.kit.timers import cancel_timers, schedule_timer
 from okno.models import Conversation, ConversationStatus, StatusDefinition, StatusType, Timer
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from okno.context import AppContext
 
 AUTO_CLOSE_TIMER = "conversation.auto_close"
+AUTO_CLOSER = Actor.system("timer:auto_close")
 
 
 async def plan_auto_close(ctx: AppContext, event: Event) -> None:
@@ -44,8 +46,7 @@ async def on_auto_close_timer(session: AsyncSession, timer: Timer, now: datetime
     ).first()
     if found is None or found.type != StatusType.pending.value:
         return  # the customer wrote back (reopened), or someone moved it on
-    session.info[VIA] = "timer:auto_close"
-    try:
+    with acting_as(session, AUTO_CLOSER):
         await change_conversation_status(
             session,
             conversation_id=timer.ref_id,
@@ -54,5 +55,3 @@ async def on_auto_close_timer(session: AsyncSession, timer: Timer, now: datetime
             comment="closed automatically: no reply from the customer",
             actor_id=None,
         )
-    finally:
-        session.info.pop(VIA, None)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.conversations.actors import VIA, current_actor
 from okno.conversations.catalog import status_definition, usable_reason
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
@@ -23,9 +24,9 @@ from okno.sla.policies import setup_for
 from okno.models import ACTIVE_TYPES, FINISHED_TYPES, Conversation, Operator, Priority, StatusDefinition, Team, TimelineEvent
 
 MAX_COMMENT = 2000
-# set in ``session.info`` by code acting on its own (an automation rule: "automation:<id>"); it is
-# written into the timeline entry and the event, and automations never react to such events
-VIA = "okno.via"
+# ``VIA`` (okno.conversations.actors) is set in ``session.info`` by code acting on its own (an
+# automation rule: "automation:<id>", a timer: "timer:<name>"); it is written into the timeline
+# entry and the event, and automations never react to such events
 MAX_TAGS = 30
 FEED_COMMENT = 200
 SNOOZE_TIMER = "conversation.snooze"  # wakes a snoozed conversation (okno.conversations.snooze)
@@ -262,6 +263,7 @@ async def record_change(
             customer_id=conversation.customer_id,
             conversation_id=conversation.id,
             actor_id=actor_id,
+            **current_actor(session, actor_id).columns(),
             kind=kind,
             data={"conversation_id": conversation.id, "by": actor_id, **data},
             occurred_at=at,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.bus.outbox import record_event
 from okno.channels.interactive import ChoicesRefused, Interactive, choose_rendering, prompt_content
 from okno.channels.registry import adapter_class
+from okno.conversations.actors import Actor, current_actor
 from okno.kit.db_wake import request_wake
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
@@ -27,7 +28,11 @@ async def post_operator_message(
     channel_id: int | None = None,
     internal: bool = False,
     interactive: Interactive | None = None,
+    actor: Actor | None = None,
 ) -> Message:
+    """``actor`` defaults to whoever is acting in the session (an automation rule), else the
+    operator ``author_id``, else the system."""
+    actor = actor or current_actor(session, author_id)
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound(f"conversation {conversation_id} not found")
@@ -38,13 +43,13 @@ async def post_operator_message(
     if internal and interactive is not None:
         raise Invalid("an internal note can't offer choices: interactive needs a public reply")
     if internal:
-        message = await _add_message(session, conversation, author_id, text, channel_id=None, direction=Direction.note, status=MessageStatus.noted)
+        message = await _add_message(session, conversation, author_id, text, channel_id=None, direction=Direction.note, status=MessageStatus.noted, actor=actor)
         await _record(session, message, "note.added")
         return message
 
     channel = await _reply_channel(session, conversation, channel_id)
     content = _choices(channel, interactive, text) if interactive is not None else None
-    message = await _add_message(session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued)
+    message = await _add_message(session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued, actor=actor)
     if content is not None:
         message.content = content
     session.add(DeliveryJob(message_id=message.id, channel_id=channel.id, idempotency_key=uuid.uuid4().hex, next_attempt_at=message.created_at))
@@ -67,7 +72,8 @@ def _choices(channel: Channel, interactive: Interactive, text: str) -> dict:
 
 
 async def _add_message(
-    session: AsyncSession, conversation: Conversation, author_id: int, text: str, *, channel_id: int | None, direction: Direction, status: MessageStatus
+    session: AsyncSession, conversation: Conversation, author_id: int, text: str, *, channel_id: int | None, direction: Direction, status: MessageStatus,
+    actor: Actor,
 ) -> Message:
     now = utcnow()
     message = Message(
@@ -78,6 +84,7 @@ async def _add_message(
         text=text,
         status=status.value,
         author_id=author_id,
+        **actor.columns(),
         created_at=now,
         status_updated_at=now,
     )
@@ -87,6 +94,8 @@ async def _add_message(
 
 
 async def _reply_channel(session: AsyncSession, conversation: Conversation, channel_id: int | None) -> Channel:
+    if channel_id is None and conversation.thread_key is not None:
+        channel_id = conversation.channel_id  # a thread (an e-mail chain, a call) is answered where it runs
     if channel_id is None:
         channel_id = await session.scalar(
             select(Message.channel_id)
@@ -113,6 +122,8 @@ async def _record(session: AsyncSession, message: Message, topic: str) -> None:
             message_id=message.id,
             channel_id=message.channel_id,
             actor_id=message.author_id,
+            actor_type=message.actor_type,
+            actor_ref=message.actor_ref,
             kind=topic,
             data={"text": message.text[:200]},
             occurred_at=message.created_at,

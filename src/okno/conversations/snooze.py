@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.conversations.actors import Actor, acting_as
 from okno.conversations.lifecycle import (
     SNOOZE_TIMER,
-    VIA,
     change_conversation_status,
     conversation_for_update,
     end_snooze,
@@ -29,6 +29,7 @@ from okno.models import FINISHED_TYPES, Conversation, ConversationStatus, Status
 
 SNOOZE_STATUS = ConversationStatus.on_hold.value  # built in: its type (on hold) cannot be changed
 MAX_SNOOZE = timedelta(days=365)
+SNOOZE_WAKER = Actor.system("timer:snooze")
 
 
 async def snooze_conversation(
@@ -68,11 +69,8 @@ async def on_snooze_timer(session: AsyncSession, timer: Timer, now: datetime) ->
         conversation.snoozed_until = None  # moved on without the snooze being ended: nothing to wake
         return
     until, conversation.snoozed_until = conversation.snoozed_until, None  # the worker marks this timer fired
-    session.info[VIA] = "timer:snooze"
-    try:
+    with acting_as(session, SNOOZE_WAKER):
         await _wake(session, conversation, until, comment="snooze ended", actor_id=None, early=False)
-    finally:
-        session.info.pop(VIA, None)
 
 
 async def _wake(

@@ -1,8 +1,28 @@
 """Which conversation a new inbound touch belongs to.
 
-An unfinished conversation of the same customer continues, whichever channel the touch comes
-from; one waiting (a status of type pending or on hold) is reopened (which ends a snooze). Otherwise a new
-conversation is opened. "Unfinished" and "waiting" are status *types*, so custom statuses count.
+A touch without a thread key (messengers: the channel threads per customer) continues the
+customer's unfinished conversation that no thread owns, whichever such channel it comes from;
+one waiting (a status of type pending or on hold) is reopened (which ends a snooze). Otherwise a
+new conversation is opened.
+
+A touch with a thread key (an e-mail thread's root Message-ID, a call, a review, an API
+integration's thread id) goes to the newest conversation of the same customer with the same
+(channel, thread key), never to the customer's messenger conversation:
+
+- unfinished: it continues; waiting: it is reopened (as above);
+- resolved (a status of type resolved): it is **reopened** — a reply in a thread the team
+  thought done is the same problem coming back, so it returns to the same conversation, its
+  assignee and its history, and counts as a reopen;
+- closed (a status of type closed: final, e.g. auto-closed after days of waiting): a **new
+  follow-up conversation** is opened in the same thread, linked to the closed one
+  (``follow_up_of``); a closed conversation is never reopened by a customer.
+
+Thread keys are matched within the customer: a key someone else knows (a Message-ID in a
+forwarded e-mail) never attaches a touch to another customer's conversation.
+
+"Unfinished", "waiting", "resolved" and "closed" are status *types*, so custom statuses count.
+A batch costs a fixed number of statements: one lookup per kind of touch present, one insert of
+the new conversations, one update of the touched ones (and one more only when some reopen).
 """
 
 from __future__ import annotations
@@ -10,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Select, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.ids import allocate_ids
@@ -27,6 +47,9 @@ class ConversationRef:
     is_new: bool = False
     reopened_from: str | None = None
     status_type: str = StatusType.open.value
+    thread_key: str | None = None
+    follow_up_of: int | None = None  # the closed conversation of the same thread this one follows
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,19 +57,32 @@ class Touch:
     customer_id: int
     channel_id: int
     at: datetime
+    thread_key: str | None = None  # None: the channel threads per customer
 
 
 async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[ConversationRef]:
-    current = await _unfinished_by_customer(session, {t.customer_id for t in touches})
+    by_customer = await _unfinished_by_customer(session, {t.customer_id for t in touches if t.thread_key is None})
+    by_thread = await _latest_by_thread(session, {(t.channel_id, t.thread_key) for t in touches if t.thread_key is not None})
     refs: list[ConversationRef] = []
     new: list[tuple[ConversationRef, Touch]] = []
     for touch in touches:
-        ref = current.get(touch.customer_id)
-        if ref is None:
-            ref = ConversationRef(id=None, customer_id=touch.customer_id, status=ConversationStatus.open, is_new=True)
-            current[touch.customer_id] = ref
+        if touch.thread_key is None:
+            current, slot = by_customer, touch.customer_id
+        else:
+            current, slot = by_thread, (touch.channel_id, touch.thread_key, touch.customer_id)
+        ref = current.get(slot)
+        if ref is None or ref.status_type == StatusType.closed.value:
+            ref = ConversationRef(
+                id=None,
+                customer_id=touch.customer_id,
+                status=ConversationStatus.open,
+                is_new=True,
+                thread_key=touch.thread_key,
+                follow_up_of=ref.id if ref is not None else None,
+            )
+            current[slot] = ref
             new.append((ref, touch))
-        elif ref.status_type in _WAITING_TYPES:
+        elif ref.status_type in _WAITING_TYPES or ref.status_type == StatusType.resolved.value:
             ref.reopened_from, ref.status = ref.status, ConversationStatus.open
             ref.status_type = StatusType.open.value
         refs.append(ref)
@@ -59,15 +95,54 @@ async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int])
     if not customer_ids:
         return {}
     rows = await session.execute(
-        select(Conversation.id, Conversation.customer_id, Conversation.status, StatusDefinition.type)
+        select(Conversation.id, Conversation.customer_id, Conversation.status, StatusDefinition.type, Conversation.reason)
         .join(StatusDefinition, StatusDefinition.key == Conversation.status)
-        .where(Conversation.customer_id.in_(customer_ids), StatusDefinition.type.in_([t.value for t in UNFINISHED_TYPES]))
+        .where(
+            Conversation.customer_id.in_(customer_ids),
+            StatusDefinition.type.in_([t.value for t in UNFINISHED_TYPES]),
+            Conversation.thread_key.is_(None),  # a thread (an e-mail chain, a call) is never a chat's continuation
+        )
         .order_by(Conversation.id)
     )
     # the newest unfinished conversation wins if a customer somehow has several
     return {
-        cid: ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind) for conv_id, cid, status, kind in rows
+        cid: ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, reason=reason)
+        for conv_id, cid, status, kind, reason in rows
     }
+
+
+async def _latest_by_thread(
+    session: AsyncSession, threads: set[tuple[int, str]]
+) -> dict[tuple[int, str, int], ConversationRef]:
+    """The newest conversation of each (channel, thread key, customer), whatever its status."""
+    if not threads:
+        return {}
+    rows = await session.execute(thread_lookup(threads))
+    return {
+        (channel_id, key, cid): ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, thread_key=key, reason=reason)
+        for conv_id, channel_id, key, cid, status, kind, reason in rows
+        if (channel_id, key) in threads
+    }
+
+
+def thread_lookup(threads: set[tuple[int, str]]) -> Select:
+    """The conversations of these (channel, thread key) pairs, oldest first: an index search.
+    (Both columns by ``IN``: SQLite searches the index that way, but scans it for a row-value
+    ``IN``; the few extra pairs of the cross product are dropped by the caller.)"""
+    return (
+        select(
+            Conversation.id,
+            Conversation.channel_id,
+            Conversation.thread_key,
+            Conversation.customer_id,
+            Conversation.status,
+            StatusDefinition.type,
+            Conversation.reason,
+        )
+        .join(StatusDefinition, StatusDefinition.key == Conversation.status)
+        .where(Conversation.channel_id.in_(sorted({c for c, _ in threads})), Conversation.thread_key.in_(sorted({k for _, k in threads})))
+        .order_by(Conversation.id)
+    )
 
 
 async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]]) -> None:
@@ -86,6 +161,7 @@ async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]])
                 "priority": Priority.normal.value,
                 "created_at": t.at,
                 "updated_at": t.at,
+                "thread_key": t.thread_key,
             }
             for ref, t in new
         ],
@@ -108,6 +184,21 @@ async def _record_activity(session: AsyncSession, refs: list[ConversationRef], t
         ),
         [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in latest.values()],
     )
-    if reopened := {ref.id for ref, _ in latest.values() if ref.reopened_from}:  # rare: no statement otherwise
-        # a snoozed conversation the customer wrote to is awake: its timer will find nothing to do
-        await session.execute(update(table).where(table.c.id.in_(reopened)).values(snoozed_until=None))
+    if reopened := [(ref, at) for ref, at in latest.values() if ref.reopened_from]:  # rare: no statement otherwise
+        # a snoozed conversation the customer wrote to is awake (its timer will find nothing to
+        # do), a resolved one is open again, and one with a team but nobody on it waits in the
+        # team's queue from now
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("conv_id"))
+            .values(
+                snoozed_until=None,
+                resolved_at=None,
+                queued_at=case(
+                    (table.c.queued_at.is_not(None), table.c.queued_at),
+                    ((table.c.assignee_id.is_(None)) & (table.c.team_id.is_not(None)), bindparam("at", type_=table.c.queued_at.type)),
+                    else_=None,
+                ),
+            ),
+            [{"conv_id": ref.id, "at": at} for ref, at in reopened],
+        )

@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.conversations.actors import Actor
 from okno.models import Conversation, SlaTarget, TargetState, TimelineEvent, Timer
 
 TOLERANCE = timedelta(seconds=1)
+SLA_TIMER = Actor.system("timer:sla")
 
 
 async def on_breach_timer(session: AsyncSession, timer: Timer, now: datetime) -> None:
@@ -47,6 +49,10 @@ async def _announce(session: AsyncSession, target: SlaTarget, kind: str, *, at: 
         "metric": target.metric,
         "due_at": target.due_at.isoformat() if target.due_at else None,
     }
-    session.add(TimelineEvent(customer_id=conversation.customer_id, conversation_id=conversation.id, kind=kind, data=data, occurred_at=at))
+    session.add(
+        TimelineEvent(
+            customer_id=conversation.customer_id, conversation_id=conversation.id, kind=kind, data=data, occurred_at=at, **SLA_TIMER.columns()
+        )
+    )
     await record_event(session, kind, {**data, "customer_id": conversation.customer_id, "team_id": conversation.team_id})
     await session.flush()

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.conversations.actors import Actor, actor_of
 from okno.conversations.reply_channels import ReplyChannel, reply_channels
 from okno.customers.matching.suggestions import suggestions_for
 from okno.customers.merge import merges_of
@@ -46,6 +47,7 @@ class Entry:
     data: dict = field(default_factory=dict)
     actor: str | None = None
     target: str | None = None  # whom an assignment or escalation went to
+    who: Actor | None = None  # who wrote the message or caused the event (typed; ``actor``: an operator's name)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,14 @@ async def conversation_view(session: AsyncSession, conversation_id: int) -> Conv
     names = {o.id: o.name for o in operators}
     teams = list(await session.scalars(select(Team).order_by(Team.name)))
     entries = [
-        Entry(at=m.created_at, kind="message", message=m, channel=channels.get(m.channel_id), author=names.get(m.author_id))
+        Entry(
+            at=m.created_at,
+            kind="message",
+            message=m,
+            channel=channels.get(m.channel_id),
+            author=names.get(m.author_id),
+            who=actor_of(m.actor_type, m.actor_ref, m.author_id, direction=m.direction),
+        )
         for m in await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
     ]
     events = await session.scalars(
@@ -101,7 +110,15 @@ async def conversation_view(session: AsyncSession, conversation_id: int) -> Conv
     )
     team_names = {t.id: t.name for t in teams}
     entries += [
-        Entry(at=e.occurred_at, kind=e.kind, data=e.data or {}, actor=names.get(e.actor_id), channel=channels.get(e.channel_id), target=_target(e, names, team_names))
+        Entry(
+            at=e.occurred_at,
+            kind=e.kind,
+            data=e.data or {},
+            actor=names.get(e.actor_id),
+            channel=channels.get(e.channel_id),
+            target=_target(e, names, team_names),
+            who=actor_of(e.actor_type, e.actor_ref, e.actor_id),
+        )
         for e in events
     ]
     entries.sort(key=lambda e: e.at)

@@ -590,6 +590,13 @@ function initSupervisor() {
   setInterval(() => quietly(refreshSupervisor()), 10000);
 }
 
+// an HTML message body (sanitised, in a sandboxed frame that runs nothing) grows to its content
+function fitHtmlBody(frame) {
+  const body = frame.contentDocument?.body;
+  if (body) frame.style.height = Math.min(Math.max(body.scrollHeight + 4, 40), 600) + "px";
+}
+document.addEventListener("load", (event) => { if (event.target.matches?.("iframe.html-body")) fitHtmlBody(event.target); }, true);
+
 document.addEventListener("DOMContentLoaded", () => {
   initLogin();
   initHeader();

@@ -16,6 +16,7 @@ from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature
 from okno.channels.base import (
     Capabilities,
     InboundMessage,
+    MessageKindName,
     OutboundMessage,
     PermanentFailure,
     RetryLater,
@@ -28,6 +29,7 @@ from okno.channels.base import (
 )
 
 MAX_TEXT = 65_536
+MAX_HTML = 512 * 1024
 DEFAULT_RETRY_AFTER = 5.0
 
 
@@ -54,6 +56,12 @@ class _InboundBody(BaseModel):
     from_: _From = Field(alias="from")
     text: str = Field(default="", max_length=MAX_TEXT)
     attachments: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    # optional: the integration's thread (a ticket, an order, a call): messages with the same
+    # thread_id share one conversation of their own; without it the customer's chat continues
+    thread_id: str | None = Field(default=None, min_length=1, max_length=255)
+    kind: MessageKindName = "message"
+    subject: str | None = Field(default=None, max_length=998)
+    html: str | None = Field(default=None, max_length=MAX_HTML)  # sanitised by okno before it is stored
 
 
 class ApiChannel:
@@ -95,6 +103,10 @@ class ApiChannel:
             sender_name=sender.name or "",
             text=body.text,
             attachments=body.attachments,
+            thread_key=body.thread_id,
+            message_kind=body.kind,
+            subject=body.subject,
+            html=body.html,
         )
         return WebhookResult(items=[item])
 
@@ -116,6 +128,7 @@ class ApiChannel:
                 },
                 "text": message.text,
                 "attachments": list(message.attachments),
+                "thread_id": message.thread_key,
             }
         )
         headers = {
