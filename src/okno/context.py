@@ -13,7 +13,8 @@ import httpx
 
 from okno.automation.webhook_worker import WebhookCallWorker
 from okno.bus.inprocess import InProcessBus
-from okno.bus.relay import OutboxRelay
+from okno.bus.deps import SubscriberDeps
+from okno.bus.relay import OutboxRelay, RetryBackoff
 from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
@@ -108,7 +109,9 @@ def build_context(settings: Settings) -> AppContext:
         bus=bus,
         http=http,
         ingest=ingest,
-        relay=OutboxRelay(db, bus, max_attempts=settings.outbox_max_attempts),
+        relay=OutboxRelay(
+            db, bus, max_attempts=settings.outbox_max_attempts, backoff=RetryBackoff(base_seconds=settings.event_retry_base_seconds)
+        ),
         delivery=DeliveryWorker(
             db,
             channels,
@@ -125,11 +128,11 @@ def build_context(settings: Settings) -> AppContext:
     )
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
     db.after_commit = ctx.wake
-    wire_subscribers(ctx)
+    wire_subscribers(bus, SubscriberDeps(db=db, channels=channels, settings=settings))
     ctx.timers = TimerWorker(db, TIMER_HANDLERS)
     # outbound webhooks retry like outbound messages (the delivery settings)
     ctx.webhook_calls = WebhookCallWorker(
         db, http, box, policy=ctx.delivery.policy, timeout=settings.delivery_timeout_seconds
     )
-    bus.subscribe("*", ctx.operator_feed.on_event)
+    bus.listen(ctx.operator_feed.on_event)
     return ctx

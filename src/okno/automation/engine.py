@@ -28,18 +28,18 @@ from okno.routing.facts import conversations_of, read_facts
 from okno.routing.matching import contact_windows, matches
 
 if TYPE_CHECKING:
-    from okno.context import AppContext
+    from okno.bus.deps import SubscriberDeps
 
 VIA_PREFIX = "automation:"
 _events_with_rules_cache: DatabaseCache[frozenset[str]] = DatabaseCache(seconds=5.0)  # events some enabled rule names
 
 
-async def run_automations(ctx: AppContext, event: Event) -> None:
+async def run_automations(deps: SubscriberDeps, event: Event) -> None:
     if str(event.payload.get("via", "")).startswith(VIA_PREFIX):
         return  # caused by an automation: the loop guard
-    if event.topic not in await _events_with_rules(ctx):
+    if event.topic not in await _events_with_rules(deps):
         return
-    async with ctx.db.reading() as session:
+    async with deps.db.reading() as session:
         rules = list(
             await session.scalars(
                 select(AutomationRule)
@@ -51,8 +51,8 @@ async def run_automations(ctx: AppContext, event: Event) -> None:
             return
         conversation_ids = await conversations_of(session, event)
     for conversation_id in conversation_ids:
-        async with ctx.db.transaction() as session:
-            await _run_on(ctx, session, conversation_id, rules, event)
+        async with deps.db.transaction() as session:
+            await _run_on(deps, session, conversation_id, rules, event)
 
 
 def forget_rules() -> None:
@@ -60,19 +60,19 @@ def forget_rules() -> None:
     _events_with_rules_cache.forget()
 
 
-async def _events_with_rules(ctx: AppContext) -> frozenset[str]:
+async def _events_with_rules(deps: SubscriberDeps) -> frozenset[str]:
     async def load(session: AsyncSession) -> frozenset[str]:
         return frozenset(await session.scalars(select(AutomationRule.event).where(AutomationRule.enabled.is_(True)).distinct()))
 
-    return await _events_with_rules_cache.get(ctx.db, load)
+    return await _events_with_rules_cache.get(deps.db, load)
 
 
-async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, rules: list[AutomationRule], event: Event) -> None:
+async def _run_on(deps: SubscriberDeps, session: AsyncSession, conversation_id: int, rules: list[AutomationRule], event: Event) -> None:
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         return
     done = await _already_ran(session, conversation, event.id)
-    channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
+    channel = await deps.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
     windows = contact_windows(rule.conditions for rule in rules)
     facts = await read_facts(session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=windows)
     for rule in rules:
@@ -82,7 +82,7 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
         try:
             async with session.begin_nested():
                 for index, action in enumerate(rule.actions):
-                    await _perform(ctx, session, conversation_id, action, rule_id=rule.id, index=index, event=event)
+                    await _perform(deps, session, conversation_id, action, rule_id=rule.id, index=index, event=event)
             kind, detail = "automation.applied", {"actions": [a["type"] for a in rule.actions]}
         except OknoError as exc:
             kind, detail = "automation.failed", {"error": exc.detail}
@@ -101,7 +101,7 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
 
 
 async def _perform(  # noqa: C901 - one branch per action type
-    ctx: AppContext, session: AsyncSession, conversation_id: int, action: dict[str, Any], *, rule_id: int, index: int, event: Event
+    deps: SubscriberDeps, session: AsyncSession, conversation_id: int, action: dict[str, Any], *, rule_id: int, index: int, event: Event
 ) -> None:
     kind = action["type"]
     if kind == "set_priority":
@@ -109,7 +109,7 @@ async def _perform(  # noqa: C901 - one branch per action type
     elif kind == "set_status":
         await lifecycle.change_conversation_status(
             session, conversation_id=conversation_id, status=action["status"], reason=action.get("reason"), comment=None, actor_id=None,
-            reason_required=ctx.settings.require_reason_to_resolve,
+            reason_required=deps.settings.require_reason_to_resolve,
         )
     elif kind == "add_tags":
         await lifecycle.tag_conversation(session, conversation_id=conversation_id, tags=action["tags"], actor_id=None)
