@@ -148,6 +148,10 @@ class OutboxRelay:
 
     # --- one subscriber's retries -----------------------------------------------------------
 
+    def expect_retries(self) -> None:
+        """A delivery was made due from outside the relay (an admin re-ran it): look next drain."""
+        self._next_retry_scan = None
+
     def _retry_soon(self, at: datetime) -> None:
         if self._next_retry_scan is None or at < self._next_retry_scan:
             self._next_retry_scan = at
