@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from okno import __version__
 from okno.api import attachments, auth, channels, conversations, customers, operators, webhooks
 from okno.api import events as event_routes
+from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
 from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
 from okno.api.errors import install_error_handlers
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         app.include_router(module.router)
     app.include_router(identity_routes.router)  # merges, undo, identity conflicts
     app.include_router(event_routes.router)  # failed event deliveries (admins)
+    app.include_router(job_routes.router)  # following a durable job
     app.mount("/static", web_routes.static, name="static")
 
     @app.exception_handler(LoginRequired)

@@ -18,7 +18,9 @@ from okno.conversations.snooze import on_snooze_timer
 from okno.kit.timers import TimerHandler
 from okno.routing import escalation
 from okno.routing import subscribers as queues
+from okno.customers.matching import jobs as matcher_jobs
 from okno.customers.matching.suggestions import on_customer_created
+from okno.jobs.worker import JobHandler
 from okno.routing.hooks import route_new_conversation
 from okno.routing.rules import EVENTS as RULE_EVENTS
 from okno.sla import alerts
@@ -56,6 +58,11 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     SNOOZE_TIMER: on_snooze_timer,
 }
 
+
+JOB_HANDLERS: dict[str, JobHandler] = {
+    matcher_jobs.ESTIMATE: matcher_jobs.run_estimate,
+    matcher_jobs.REINDEX: matcher_jobs.run_reindex,
+}
 
 def wire_subscribers(bus: InProcessBus, deps: SubscriberDeps, subscribers: dict[str, list[Subscriber]] | None = None) -> None:
     for topic, handlers in (SUBSCRIBERS if subscribers is None else subscribers).items():

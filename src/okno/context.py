@@ -22,6 +22,7 @@ from okno.channels.ingest import IngestProcessor
 from okno.channels.intake import WebhookIntake
 from okno.channels.runtime import AdapterRuntime
 from okno.config import Settings
+from okno.jobs.worker import JobWorker
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
 from okno.kit.timers import TimerWorker
@@ -44,6 +45,7 @@ class AppContext:
     intake: WebhookIntake
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     webhook_calls: WebhookCallWorker | None = None  # automation rules' call_webhook jobs
+    jobs: JobWorker | None = None  # durable jobs (matcher estimation, re-indexing)
     workers: dict[str, LoopWorker] = field(default_factory=dict)
     operator_feed: OperatorFeed = field(default_factory=OperatorFeed)
 
@@ -65,6 +67,8 @@ class AppContext:
             self.workers["timers"] = LoopWorker("timers", self.timers.drain_once, poll_seconds=poll)
         if self.webhook_calls is not None:
             self.workers["webhook_calls"] = LoopWorker("webhook_calls", self.webhook_calls.drain_once, poll_seconds=poll)
+        if self.jobs is not None:
+            self.workers["jobs"] = LoopWorker("jobs", self.jobs.drain_once, poll_seconds=poll)
         for worker in self.workers.values():
             worker.start()
 
@@ -76,6 +80,7 @@ class AppContext:
             + (await self.delivery.drain_once())
             + (await self.timers.drain_once() if self.timers is not None else 0)
             + (await self.webhook_calls.drain_once() if self.webhook_calls is not None else 0)
+            + (await self.jobs.drain_once() if self.jobs is not None else 0)
         ):
             pass
 
@@ -88,7 +93,7 @@ class AppContext:
 
 
 def build_context(settings: Settings) -> AppContext:
-    from okno.bootstrap import TIMER_HANDLERS, wire_subscribers
+    from okno.bootstrap import JOB_HANDLERS, TIMER_HANDLERS, wire_subscribers
 
     if settings.email_rules:
         from okno.customers.email_rules import configure_email_rules_json
@@ -134,5 +139,6 @@ def build_context(settings: Settings) -> AppContext:
     ctx.webhook_calls = WebhookCallWorker(
         db, http, box, policy=ctx.delivery.policy, timeout=settings.delivery_timeout_seconds
     )
+    ctx.jobs = JobWorker(db, JOB_HANDLERS, lease_seconds=settings.job_lease_seconds, concurrency=settings.job_concurrency)
     bus.listen(ctx.operator_feed.on_event)
     return ctx
