@@ -51,8 +51,13 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
             from okno.fakes import mount_fake_providers
 
             await mount_fake_providers(app, ctx)
+        companions = None
         if settings.embedded_workers if start_workers is None else start_workers:
             ctx.start_workers()
+        elif start_workers is None:  # served beside `okno worker`
+            from okno.worker_process import start_serving_companions
+
+            companions = start_serving_companions(ctx)
         simulation = None
         if settings.fake_providers and settings.simulate_rate > 0:
             from okno.simulator import start_in_background
@@ -67,6 +72,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
             if simulation is not None:
                 simulation.cancel()
                 await asyncio.gather(simulation, return_exceptions=True)
+            if companions is not None:
+                await companions.stop()
             await ctx.close()
 
     app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)

@@ -6,7 +6,7 @@ Write transactions commit through ``db.transaction()``; the workers their change
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -27,6 +27,7 @@ from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
 from okno.kit.timers import TimerWorker
 from okno.kit.worker import LoopWorker
+from okno.kit.worker_lock import WorkerLock, sqlite_file
 from okno.realtime.operators import OperatorFeed
 
 
@@ -48,14 +49,24 @@ class AppContext:
     jobs: JobWorker | None = None  # durable jobs (matcher estimation, re-indexing)
     workers: dict[str, LoopWorker] = field(default_factory=dict)
     operator_feed: OperatorFeed = field(default_factory=OperatorFeed)
+    # serving beside an `okno worker`: wakes for workers in that process (okno.worker_process)
+    forward_wakes: Callable[[Iterable[str]], None] | None = None
+    worker_lock: WorkerLock | None = None  # SQLite: this process runs the database's workers
 
     def wake(self, names: Iterable[str]) -> None:
+        names = list(names)
         for name in names:
             worker = self.workers.get(name)
             if worker is not None:
                 worker.wake()
+        if self.forward_wakes is not None and names:
+            self.forward_wakes(names)
 
     def start_workers(self) -> None:
+        database = sqlite_file(self.settings.resolved_database_url())
+        if database is not None:  # one process drains a SQLite database's queues
+            self.worker_lock = WorkerLock(database)
+            self.worker_lock.acquire()
         poll = self.settings.worker_poll_seconds
         self.workers = {
             "ingest": LoopWorker("ingest", self.ingest.drain_once, poll_seconds=poll),
@@ -88,6 +99,8 @@ class AppContext:
         await self.intake.close()
         for worker in self.workers.values():
             await worker.stop()
+        if self.worker_lock is not None:
+            self.worker_lock.release()
         await self.http.aclose()
         await self.db.dispose()
 
