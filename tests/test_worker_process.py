@@ -13,11 +13,13 @@ import httpx
 import pytest
 
 from okno.channels.adapters.api.fake import FakeApiReceiver
+from tests import test_server_process
 from tests.conftest import LoopbackServer
 from tests.factories import signed
-from tests.test_server_process import ADMIN, SECRET, OknoProcess, _poll, server_env  # noqa: F401 - the fixture
+from tests.test_server_process import ADMIN, SECRET, OknoProcess, _poll
 
 pytestmark = pytest.mark.slow
+server_env = test_server_process.server_env  # the same SQLite / PostgreSQL environments
 
 
 class WorkerProcess:
@@ -87,7 +89,8 @@ async def test_serve_without_workers_and_okno_worker_process_traffic_end_to_end(
                 assert "Уже едет" in str(delivered["body"])
 
             if "OKNO_DATABASE_URL" not in server_env:  # SQLite: one worker process per database file
-                second = subprocess.run([sys.executable, "-m", "okno.cli", "worker"], env=worker_env, capture_output=True, text=True, timeout=60)
+                command = [sys.executable, "-m", "okno.cli", "worker"]
+                second = await asyncio.to_thread(subprocess.run, command, env=worker_env, capture_output=True, text=True, timeout=60, check=False)
                 assert second.returncode == 2 and "already run in process" in second.stderr, second.stderr
             assert worker.proc is not None and worker.proc.poll() is None
         finally:

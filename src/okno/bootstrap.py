@@ -15,12 +15,12 @@ from okno.bus.inprocess import InProcessBus, subscriber_name
 from okno.conversations.auto_close import AUTO_CLOSE_TIMER, on_auto_close_timer, plan_auto_close
 from okno.conversations.lifecycle import SNOOZE_TIMER
 from okno.conversations.snooze import on_snooze_timer
-from okno.kit.timers import TimerHandler
-from okno.routing import escalation
-from okno.routing import subscribers as queues
 from okno.customers.matching import jobs as matcher_jobs
 from okno.customers.matching.suggestions import on_customer_created
 from okno.jobs.worker import JobHandler
+from okno.kit.timers import TimerHandler
+from okno.routing import escalation
+from okno.routing import subscribers as queues
 from okno.routing.hooks import route_new_conversation
 from okno.routing.rules import EVENTS as RULE_EVENTS
 from okno.sla import alerts

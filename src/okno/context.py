@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from okno.automation.webhook_worker import WebhookCallWorker
-from okno.bus.inprocess import InProcessBus
 from okno.bus.deps import SubscriberDeps
+from okno.bus.inprocess import InProcessBus
 from okno.bus.relay import OutboxRelay, RetryBackoff
 from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.delivery import DeliveryWorker, RetryPolicy

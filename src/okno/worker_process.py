@@ -44,7 +44,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         await ctx.close()
 
 
-async def _listen_for_commits(ctx: AppContext):  # noqa: ANN202 - returns its own stop
+async def _listen_for_commits(ctx: AppContext):
     database = sqlite_file(ctx.settings.resolved_database_url())
     if database is not None:
         watcher = SQLiteCommitWatcher(database, lambda: ctx.wake(list(ctx.workers)))

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from okno.bootstrap import wire_subscribers
 from okno.bus.catalog import InvalidEventPayload, UnknownTopic
 from okno.bus.deps import SubscriberDeps
 from okno.bus.events import Event
 from okno.bus.outbox import record_event
-from okno.bootstrap import wire_subscribers
 from okno.config import Settings
 from okno.context import AppContext
 from okno.models import EventDelivery, OutboxEvent

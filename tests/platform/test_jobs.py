@@ -16,7 +16,7 @@ from okno.jobs.worker import JobRun, JobWorker
 from okno.kit.errors import Invalid
 from okno.kit.time import utcnow
 from okno.models import Customer, Job, MatchProfile
-from tests.factories import admin_headers, make_operator, login
+from tests.factories import admin_headers, login, make_operator
 
 
 async def queue(ctx: AppContext, kind: str, payload: dict | None = None, *, max_attempts: int = 3) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from okno.api.deps import AdminOperator, CurrentOperator, ReadSession, WriteSession
-from okno.api.jobs import JobOut
 from okno.api.identity_schemas import DecisionIn, MatcherSettingsIn, QueuedSuggestionOut, SuggestionOut
+from okno.api.jobs import JobOut
 from okno.api.pagination import Limit
+from okno.customers.matching.jobs import ESTIMATE, REINDEX
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.realtime import current_model
 from okno.customers.matching.suggestions import decide_suggestion, open_suggestions, save_model, suggestions_for
-from okno.customers.matching.jobs import ESTIMATE, REINDEX
 from okno.customers.matching.training import MIN_PROFILES, check_enough_profiles, count_profiles
 from okno.jobs.queue import enqueue_job
 

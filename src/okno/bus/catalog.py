@@ -61,7 +61,7 @@ class EventType:
 
 def _key(name: str) -> str:
     """``from_`` is the field for the payload key ``from`` (a Python keyword)."""
-    return name[:-1] if name.endswith("_") else name
+    return name.removesuffix("_")
 
 
 _CATALOGUE: dict[str, type[EventType]] = {}

@@ -132,7 +132,7 @@ class OutboxRelay:
             for event_id, error in crashed.items():
                 await self._postpone_event(session, event_id, error, now)
 
-    async def _postpone_event(self, session, event_id: int, error: str, now: datetime) -> None:  # noqa: ANN001
+    async def _postpone_event(self, session, event_id: int, error: str, now: datetime) -> None:
         attempts = (await session.execute(select(OutboxEvent.attempts).where(OutboxEvent.id == event_id))).scalar_one() + 1
         parked = attempts >= self.max_attempts
         delay = timedelta(days=36500) if parked else self.backoff.delay(attempts)
@@ -172,8 +172,10 @@ class OutboxRelay:
 
     async def _lease_deliveries(self, now: datetime) -> list[tuple[int, Event, str, int]]:
         query = (
-            select(EventDelivery.id, EventDelivery.subscriber, EventDelivery.attempts, OutboxEvent.id.label("event_id"),
-                   OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)  # fmt: skip
+            select(
+                EventDelivery.id, EventDelivery.subscriber, EventDelivery.attempts,
+                OutboxEvent.id.label("event_id"), OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at,
+            )
             .join(OutboxEvent, OutboxEvent.id == EventDelivery.event_id)
             .where(
                 EventDelivery.status == PENDING,

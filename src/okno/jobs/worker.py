@@ -95,7 +95,7 @@ class JobWorker:
         await asyncio.gather(*(self._run(run) for run in runs))
         return len(runs)
 
-    def _due(self, now: datetime):  # noqa: ANN202
+    def _due(self, now: datetime):
         return or_(
             and_(Job.status == QUEUED, Job.run_after <= now),
             and_(Job.status == RUNNING, Job.locked_until < now),  # its worker is gone: take it over
@@ -122,7 +122,7 @@ class JobWorker:
                     JobRun(
                         id=job.id, kind=job.kind, payload=dict(job.payload), attempt=job.attempts, max_attempts=job.max_attempts,
                         db=self.db, progress=dict(job.progress or {}),
-                    )  # fmt: skip
+                    )
                 )
         return runs
 
