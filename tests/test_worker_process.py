@@ -6,6 +6,7 @@ the serving process's commits (SQLite: the commit watcher; PostgreSQL: LISTEN/NO
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 
@@ -44,6 +45,17 @@ class WorkerProcess:
         return self.proc.stdout.read() if self.proc.stdout else ""  # type: ignore[union-attr]
 
 
+async def _listen(url: str, auth: dict[str, str], topics: list[str]) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=None) as client, client.stream("GET", "/ui/stream", headers=auth) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                topics.append(json.loads(line.removeprefix("data: "))["topic"])
+
+
+async def _value(topics: list[str]) -> list[str]:
+    return topics
+
+
 async def test_serve_without_workers_and_okno_worker_process_traffic_end_to_end(server_env: dict[str, str]) -> None:
     serve_env = {**server_env, "OKNO_EMBEDDED_WORKERS": "false"}
     worker_env = {**server_env, "OKNO_WORKER_POLL_SECONDS": "30"}
@@ -62,6 +74,8 @@ async def test_serve_without_workers_and_okno_worker_process_traffic_end_to_end(
                 team = (await http.post("/api/v1/teams", json={"name": "Поддержка"}, headers=auth)).json()
                 config = {"secret": SECRET, "outbound_url": f"{receiver.url}/boxes/crm/messages"}
                 channel = (await http.post("/api/v1/channels", json={"kind": "api", "name": "CRM", "config": config, "team_id": team["id"]}, headers=auth)).json()
+                topics: list[str] = []  # the operators' live feed, served by okno serve, fed by the worker's relay
+                listener = asyncio.create_task(_listen(okno.url, auth, topics))
                 await asyncio.sleep(1.0)  # the worker is up and idle: from here on only a wake makes it drain
 
                 body, headers = signed(SECRET, {"message_id": "w1", "from": {"phone": "+7 916 555-00-11"}, "text": "Где заказ?"})
@@ -87,6 +101,9 @@ async def test_serve_without_workers_and_okno_worker_process_traffic_end_to_end(
                 assert await _poll(reply_status, lambda s: s in ("sent", "failed"), timeout=8) == "sent"
                 [delivered] = fake.boxes["crm"].deliveries.values()
                 assert "Уже едет" in str(delivered["body"])
+                await _poll(lambda: _value(topics), lambda seen: "message.sent" in seen, timeout=5)
+                listener.cancel()
+                assert {"conversation.opened", "conversation.routed", "message.queued", "message.sent"} <= set(topics), topics
 
             if "OKNO_DATABASE_URL" not in server_env:  # SQLite: one worker process per database file
                 command = [sys.executable, "-m", "okno.cli", "worker"]

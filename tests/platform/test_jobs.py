@@ -93,21 +93,31 @@ async def test_a_job_whose_worker_dies_is_taken_over_after_its_lease_and_resumes
         return {"resumed_from": run.progress["done_up_to"]}
 
     handlers = {"tests.long": long_work}
-    first = JobWorker(ctx.db, handlers, lease_seconds=0.3, name="worker-a")
-    second = JobWorker(ctx.db, handlers, lease_seconds=0.3, name="worker-b")
+    first = JobWorker(ctx.db, handlers, lease_seconds=1.2, name="worker-a")  # a heartbeat every 0.4 s
+    second = JobWorker(ctx.db, handlers, lease_seconds=1.2, name="worker-b")
     job_id = await queue(ctx, "tests.long")
 
     crashed = asyncio.create_task(first.drain_once())
     await asyncio.wait_for(started.wait(), 5)
-    await asyncio.sleep(0.15)  # one heartbeat: the progress is saved, the lease pushed on
     held = await job(ctx, job_id)
+    for _ in range(100):  # a heartbeat saves the progress and pushes the lease on
+        if held.progress:
+            break
+        await asyncio.sleep(0.05)
+        held = await job(ctx, job_id)
     assert (held.status, held.locked_by, held.progress) == ("running", "worker-a", {"done_up_to": 500})
+    assert held.locked_until is not None and held.locked_until > utcnow()
     assert await second.drain_once() == 0  # the lease still holds
     crashed.cancel()  # the process is killed: no settle, no more heartbeats
     await asyncio.gather(crashed, return_exceptions=True)
 
-    await asyncio.sleep(0.35)
-    assert await second.drain_once() == 1
+    taken_over = 0
+    for _ in range(100):  # within a lease (1.2 s) the job is due again
+        taken_over = await second.drain_once()
+        if taken_over:
+            break
+        await asyncio.sleep(0.05)
+    assert taken_over == 1
     taken = await job(ctx, job_id)
     assert (taken.status, taken.attempts, taken.locked_by, taken.result) == ("done", 2, "worker-b", {"resumed_from": 500})
     assert seen == [("tests.long", 1, {}), ("tests.long", 2, {"done_up_to": 500})]
