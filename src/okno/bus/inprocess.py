@@ -53,9 +53,6 @@ class InProcessBus:
     def subscribers_of(self, topic: str) -> list[str]:
         return list(self._subscribers.get(topic, ()))
 
-    def handler(self, topic: str, name: str) -> Handler | None:
-        return self._subscribers.get(topic, {}).get(name)
-
     async def deliver(self, event: Event, *, only: str | None = None) -> dict[str, str]:
         """Runs the topic's subscribers in order (or just ``only``); returns the failures by
         subscriber name. Listeners hear every event once, on its first delivery."""

@@ -211,8 +211,7 @@ class OutboxRelay:
         return min(soonest, now + RESCAN) if soonest is not None else now + RESCAN
 
     async def _run_one(self, event: Event, name: str) -> str | None:
-        handler_known = name in getattr(self.transport, "subscribers_of", lambda topic: [name])(event.topic)
-        if not handler_known:
+        if name not in self.transport.subscribers_of(event.topic):  # renamed or removed since it failed
             return f"LookupError: no subscriber {name!r} for {event.topic!r} any more"
         try:
             failed = await self.transport.deliver(event, only=name)
