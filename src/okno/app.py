@@ -13,6 +13,8 @@ from starlette.types import ASGIApp
 
 from okno import __version__
 from okno.api import attachments, auth, channels, conversations, customers, operators, webhooks
+from okno.api import events as event_routes
+from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
 from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
 from okno.api.errors import install_error_handlers
@@ -49,8 +51,13 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
             from okno.fakes import mount_fake_providers
 
             await mount_fake_providers(app, ctx)
+        companions = None
         if settings.embedded_workers if start_workers is None else start_workers:
             ctx.start_workers()
+        elif start_workers is None:  # served beside `okno worker`
+            from okno.worker_process import start_serving_companions
+
+            companions = start_serving_companions(ctx)
         simulation = None
         if settings.fake_providers and settings.simulate_rate > 0:
             from okno.simulator import start_in_background
@@ -65,6 +72,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
             if simulation is not None:
                 simulation.cancel()
                 await asyncio.gather(simulation, return_exceptions=True)
+            if companions is not None:
+                await companions.stop()
             await ctx.close()
 
     app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)
@@ -72,6 +81,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     for module in (auth, operators, channels, customers, conversations, attachments, webhooks, widget_routes, web_routes):
         app.include_router(module.router)
     app.include_router(identity_routes.router)  # merges, undo, identity conflicts
+    app.include_router(event_routes.router)  # failed event deliveries (admins)
+    app.include_router(job_routes.router)  # following a durable job
     app.mount("/static", web_routes.static, name="static")
 
     @app.exception_handler(LoginRequired)

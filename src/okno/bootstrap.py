@@ -1,29 +1,33 @@
-"""One map of which domain handles which event, and which handler fires which timer."""
+"""One map of which domain handles which event, which handler fires which timer and which
+handler runs which kind of job.
+
+Subscribers are ``handler(deps: SubscriberDeps, event)``; wiring refuses a topic missing from
+the event catalogue (:mod:`okno.events`)."""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from okno.automation.engine import run_automations
 from okno.automation.rules import EVENTS as AUTOMATION_EVENTS
+from okno.bus.deps import Subscriber, SubscriberDeps
+from okno.bus.inprocess import InProcessBus, subscriber_name
 from okno.conversations.auto_close import AUTO_CLOSE_TIMER, on_auto_close_timer, plan_auto_close
 from okno.conversations.lifecycle import SNOOZE_TIMER
 from okno.conversations.snooze import on_snooze_timer
+from okno.customers.matching import jobs as matcher_jobs
+from okno.customers.matching.suggestions import on_customer_created
+from okno.jobs.worker import JobHandler
 from okno.kit.timers import TimerHandler
 from okno.routing import escalation
 from okno.routing import subscribers as queues
-from okno.customers.matching.suggestions import on_customer_created
 from okno.routing.hooks import route_new_conversation
 from okno.routing.rules import EVENTS as RULE_EVENTS
 from okno.sla import alerts
 from okno.sla import subscribers as sla
 from okno.sla.tracking import BREACH_TIMER, WARNING_TIMER
 
-if TYPE_CHECKING:
-    from okno.context import AppContext
-
-SUBSCRIBERS = {
+SUBSCRIBERS: dict[str, list[Subscriber]] = {
     "conversation.opened": [route_new_conversation],
     "customer.created": [on_customer_created],  # file the profile for matching, queue merge suggestions
     # queues: a conversation that starts waiting is offered at once; a freed operator takes the next one
@@ -55,9 +59,12 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
 }
 
 
-def wire_subscribers(ctx: AppContext) -> None:
-    for topic, handlers in SUBSCRIBERS.items():
+JOB_HANDLERS: dict[str, JobHandler] = {
+    matcher_jobs.ESTIMATE: matcher_jobs.run_estimate,
+    matcher_jobs.REINDEX: matcher_jobs.run_reindex,
+}
+
+def wire_subscribers(bus: InProcessBus, deps: SubscriberDeps, subscribers: dict[str, list[Subscriber]] | None = None) -> None:
+    for topic, handlers in (SUBSCRIBERS if subscribers is None else subscribers).items():
         for handler in handlers:
-            bound = partial(handler, ctx)
-            bound.__qualname__ = handler.__qualname__  # type: ignore[attr-defined]
-            ctx.bus.subscribe(topic, bound)
+            bus.subscribe(topic, partial(handler, deps), name=subscriber_name(handler))

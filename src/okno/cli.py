@@ -54,7 +54,8 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
 ) -> None:
-    """Migrate, then serve the API, webhooks and background workers."""
+    """Migrate, then serve the API, webhooks and (unless OKNO_EMBEDDED_WORKERS=false, for a
+    separate `okno worker`) the background workers."""
     import uvicorn
 
     from okno.app import create_app
@@ -79,6 +80,30 @@ def serve(
         # open live streams (operators' browsers) would otherwise hold a shutdown forever
         timeout_graceful_shutdown=5,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Migrate, then run every background queue (ingest, relay, delivery, timers, webhook calls,
+    jobs) without serving HTTP. Pair it with `OKNO_EMBEDDED_WORKERS=false okno serve`."""
+    from okno.kit.logging import configure_logging
+    from okno.kit.worker_lock import WorkersAlreadyRunning
+    from okno.worker_process import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    revision = asyncio.run(_migrate(settings))
+    where = "SQLite at " + str(settings.data_dir.resolve() / "okno.db") if settings.is_sqlite else "PostgreSQL"
+    typer.echo(f"okno {__version__} worker: database {where} (revision {revision})")
+    try:
+        import uvloop
+
+        uvloop.run(run_worker(settings))
+    except WorkersAlreadyRunning as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    typer.echo("okno worker stopped")
 
 
 @admin_app.command("create")

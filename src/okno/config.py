@@ -41,7 +41,14 @@ class Settings(BaseSettings):
     delivery_backoff_max_seconds: float = 600.0
     delivery_timeout_seconds: float = 10.0
 
+    # a failing event subscriber is retried on its own this many times (backoff from the base
+    # seconds, doubling), then parked for an admin
     outbox_max_attempts: int = 10
+    event_retry_base_seconds: float = Field(default=2.0, ge=0)
+    # durable jobs (matcher estimation, re-indexing): how long a worker holds one before another
+    # may take it over, and how many run at once in one process
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_concurrency: int = Field(default=2, ge=1)
 
     # Resolving or closing a conversation needs a closing reason (else the reason is optional).
     require_reason_to_resolve: bool = False

@@ -6,14 +6,15 @@ Write transactions commit through ``db.transaction()``; the workers their change
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
 
 from okno.automation.webhook_worker import WebhookCallWorker
+from okno.bus.deps import SubscriberDeps
 from okno.bus.inprocess import InProcessBus
-from okno.bus.relay import OutboxRelay
+from okno.bus.relay import OutboxRelay, RetryBackoff
 from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
@@ -21,10 +22,12 @@ from okno.channels.ingest import IngestProcessor
 from okno.channels.intake import WebhookIntake
 from okno.channels.runtime import AdapterRuntime
 from okno.config import Settings
+from okno.jobs.worker import JobWorker
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
 from okno.kit.timers import TimerWorker
 from okno.kit.worker import LoopWorker
+from okno.kit.worker_lock import WorkerLock, sqlite_file
 from okno.realtime.operators import OperatorFeed
 
 
@@ -43,16 +46,27 @@ class AppContext:
     intake: WebhookIntake
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     webhook_calls: WebhookCallWorker | None = None  # automation rules' call_webhook jobs
+    jobs: JobWorker | None = None  # durable jobs (matcher estimation, re-indexing)
     workers: dict[str, LoopWorker] = field(default_factory=dict)
     operator_feed: OperatorFeed = field(default_factory=OperatorFeed)
+    # serving beside an `okno worker`: wakes for workers in that process (okno.worker_process)
+    forward_wakes: Callable[[Iterable[str]], None] | None = None
+    worker_lock: WorkerLock | None = None  # SQLite: this process runs the database's workers
 
     def wake(self, names: Iterable[str]) -> None:
+        names = list(names)
         for name in names:
             worker = self.workers.get(name)
             if worker is not None:
                 worker.wake()
+        if self.forward_wakes is not None and names:
+            self.forward_wakes(names)
 
     def start_workers(self) -> None:
+        database = sqlite_file(self.settings.resolved_database_url())
+        if database is not None:  # one process drains a SQLite database's queues
+            self.worker_lock = WorkerLock(database)
+            self.worker_lock.acquire()
         poll = self.settings.worker_poll_seconds
         self.workers = {
             "ingest": LoopWorker("ingest", self.ingest.drain_once, poll_seconds=poll),
@@ -64,6 +78,8 @@ class AppContext:
             self.workers["timers"] = LoopWorker("timers", self.timers.drain_once, poll_seconds=poll)
         if self.webhook_calls is not None:
             self.workers["webhook_calls"] = LoopWorker("webhook_calls", self.webhook_calls.drain_once, poll_seconds=poll)
+        if self.jobs is not None:
+            self.workers["jobs"] = LoopWorker("jobs", self.jobs.drain_once, poll_seconds=poll)
         for worker in self.workers.values():
             worker.start()
 
@@ -75,6 +91,7 @@ class AppContext:
             + (await self.delivery.drain_once())
             + (await self.timers.drain_once() if self.timers is not None else 0)
             + (await self.webhook_calls.drain_once() if self.webhook_calls is not None else 0)
+            + (await self.jobs.drain_once() if self.jobs is not None else 0)
         ):
             pass
 
@@ -82,12 +99,14 @@ class AppContext:
         await self.intake.close()
         for worker in self.workers.values():
             await worker.stop()
+        if self.worker_lock is not None:
+            self.worker_lock.release()
         await self.http.aclose()
         await self.db.dispose()
 
 
 def build_context(settings: Settings) -> AppContext:
-    from okno.bootstrap import TIMER_HANDLERS, wire_subscribers
+    from okno.bootstrap import JOB_HANDLERS, TIMER_HANDLERS, wire_subscribers
 
     if settings.email_rules:
         from okno.customers.email_rules import configure_email_rules_json
@@ -108,7 +127,9 @@ def build_context(settings: Settings) -> AppContext:
         bus=bus,
         http=http,
         ingest=ingest,
-        relay=OutboxRelay(db, bus, max_attempts=settings.outbox_max_attempts),
+        relay=OutboxRelay(
+            db, bus, max_attempts=settings.outbox_max_attempts, backoff=RetryBackoff(base_seconds=settings.event_retry_base_seconds)
+        ),
         delivery=DeliveryWorker(
             db,
             channels,
@@ -125,11 +146,12 @@ def build_context(settings: Settings) -> AppContext:
     )
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
     db.after_commit = ctx.wake
-    wire_subscribers(ctx)
+    wire_subscribers(bus, SubscriberDeps(db=db, channels=channels, settings=settings))
     ctx.timers = TimerWorker(db, TIMER_HANDLERS)
     # outbound webhooks retry like outbound messages (the delivery settings)
     ctx.webhook_calls = WebhookCallWorker(
         db, http, box, policy=ctx.delivery.policy, timeout=settings.delivery_timeout_seconds
     )
-    bus.subscribe("*", ctx.operator_feed.on_event)
+    ctx.jobs = JobWorker(db, JOB_HANDLERS, lease_seconds=settings.job_lease_seconds, concurrency=settings.job_concurrency)
+    bus.listen(ctx.operator_feed.on_event)
     return ctx

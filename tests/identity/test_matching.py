@@ -154,10 +154,16 @@ async def test_estimate_re_fits_parameters_from_stored_profiles(client, ctx) -> 
     async with ctx.db.transaction() as session:
         await import_rows(session, [{c: r[c] for c in columns} for r in rows], map_columns(columns), id_column=None, first_row_number=2)
     sampled = await client.post("/api/v1/matcher/estimate", params={"sample": 100}, headers=headers)
-    assert sampled.status_code == 200 and sampled.json()["stats"]["profiles"] == 100
+    assert sampled.status_code == 202 and sampled.json()["status"] == "queued"  # a job: the request only queues it
+    await ctx.settle()
+    sampled = await client.get(f"/api/v1/jobs/{sampled.json()['id']}", headers=headers)
+    assert sampled.json()["status"] == "done" and sampled.json()["result"]["stats"]["profiles"] == 100
     response = await client.post("/api/v1/matcher/estimate", headers=headers)
-    assert response.status_code == 200, response.text
-    body = response.json()
+    assert response.status_code == 202, response.text
+    await ctx.settle()
+    job = (await client.get(f"/api/v1/jobs/{response.json()['id']}", headers=headers)).json()
+    assert job["status"] == "done" and job["attempts"] == 1 and job["progress"]["stage"] == "saved", job
+    body = job["result"]
     assert body["stats"]["profiles"] >= 100 and body["params"]["review_threshold"] == 0.95
     m = body["params"]["m"]
     assert all(abs(sum(v) - 1) < 1e-6 for v in m.values()) and m["first_name"][0] > m["first_name"][3]

@@ -6,11 +6,14 @@ from fastapi import APIRouter, Query
 
 from okno.api.deps import AdminOperator, CurrentOperator, ReadSession, WriteSession
 from okno.api.identity_schemas import DecisionIn, MatcherSettingsIn, QueuedSuggestionOut, SuggestionOut
+from okno.api.jobs import JobOut
 from okno.api.pagination import Limit
+from okno.customers.matching.jobs import ESTIMATE, REINDEX
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.realtime import current_model
 from okno.customers.matching.suggestions import decide_suggestion, open_suggestions, save_model, suggestions_for
-from okno.customers.matching.training import estimate_from_profiles
+from okno.customers.matching.training import MIN_PROFILES, check_enough_profiles, count_profiles
+from okno.jobs.queue import enqueue_job
 
 router = APIRouter(tags=["identity"])
 
@@ -81,10 +84,18 @@ async def override_matcher(body: MatcherSettingsIn, admin: AdminOperator, sessio
     return _settings_out(await save_model(session, model, actor_id=admin.id))
 
 
-@router.post("/api/v1/matcher/estimate")
-async def estimate(admin: AdminOperator, session: WriteSession, sample: int = Query(default=200_000, ge=100, le=2_000_000)) -> dict:
-    """Re-estimates m, u and the prior from the stored profiles (EM); thresholds are kept."""
-    current = await current_model(session, fresh=True)
-    model, stats = await estimate_from_profiles(session, current, sample=sample)
-    await save_model(session, model, actor_id=admin.id)
-    return {"params": model.params(), "stats": stats}
+@router.post("/api/v1/matcher/estimate", status_code=202, response_model=JobOut)
+async def estimate(admin: AdminOperator, session: WriteSession, sample: int = Query(default=200_000, ge=100, le=2_000_000)) -> JobOut:
+    """Queues re-estimating m, u and the prior from the stored profiles (EM; thresholds are
+    kept). The work runs in a worker: follow it at ``GET /api/v1/jobs/{id}``; its result holds
+    the new parameters and the sample's statistics."""
+    check_enough_profiles(await count_profiles(session, up_to=MIN_PROFILES))
+    return JobOut.of(await enqueue_job(session, ESTIMATE, {"sample": sample, "actor_id": admin.id}, created_by=admin.id))
+
+
+@router.post("/api/v1/matcher/reindex", status_code=202, response_model=JobOut)
+async def reindex(admin: AdminOperator, session: WriteSession, after_id: int = Query(default=0, ge=0)) -> JobOut:
+    """Queues re-filing the stored profiles whose fields or blocking keys are stale (after the
+    matcher learnt a new field or key), customers with ids above ``after_id``, a chunk per
+    transaction. Follow it at ``GET /api/v1/jobs/{id}``."""
+    return JobOut.of(await enqueue_job(session, REINDEX, {"after_id": after_id}, created_by=admin.id, max_attempts=5))

@@ -28,17 +28,17 @@ from okno.routing.facts import conversations_of, read_facts
 from okno.routing.matching import contact_windows, matches
 
 if TYPE_CHECKING:
-    from okno.context import AppContext
+    from okno.bus.deps import SubscriberDeps
 
 _events_with_rules_cache: DatabaseCache[frozenset[str]] = DatabaseCache(seconds=5.0)  # events some enabled rule names
 
 
-async def run_automations(ctx: AppContext, event: Event) -> None:
+async def run_automations(deps: SubscriberDeps, event: Event) -> None:
     if str(event.payload.get("via", "")).startswith(VIA_PREFIX):
         return  # caused by an automation: the loop guard
-    if event.topic not in await _events_with_rules(ctx):
+    if event.topic not in await _events_with_rules(deps):
         return
-    async with ctx.db.reading() as session:
+    async with deps.db.reading() as session:
         rules = list(
             await session.scalars(
                 select(AutomationRule)
@@ -50,8 +50,8 @@ async def run_automations(ctx: AppContext, event: Event) -> None:
             return
         conversation_ids = await conversations_of(session, event)
     for conversation_id in conversation_ids:
-        async with ctx.db.transaction() as session:
-            await _run_on(ctx, session, conversation_id, rules, event)
+        async with deps.db.transaction() as session:
+            await _run_on(deps, session, conversation_id, rules, event)
 
 
 def forget_rules() -> None:
@@ -59,19 +59,19 @@ def forget_rules() -> None:
     _events_with_rules_cache.forget()
 
 
-async def _events_with_rules(ctx: AppContext) -> frozenset[str]:
+async def _events_with_rules(deps: SubscriberDeps) -> frozenset[str]:
     async def load(session: AsyncSession) -> frozenset[str]:
         return frozenset(await session.scalars(select(AutomationRule.event).where(AutomationRule.enabled.is_(True)).distinct()))
 
-    return await _events_with_rules_cache.get(ctx.db, load)
+    return await _events_with_rules_cache.get(deps.db, load)
 
 
-async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, rules: list[AutomationRule], event: Event) -> None:
+async def _run_on(deps: SubscriberDeps, session: AsyncSession, conversation_id: int, rules: list[AutomationRule], event: Event) -> None:
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         return
     done = await _already_ran(session, conversation, event.id)
-    channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
+    channel = await deps.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
     windows = contact_windows(rule.conditions for rule in rules)
     facts = await read_facts(session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=windows)
     for rule in rules:
@@ -81,7 +81,7 @@ async def _run_on(ctx: AppContext, session: AsyncSession, conversation_id: int, 
             with acting_as_rule(session, rule.id):
                 async with session.begin_nested():
                     for index, action in enumerate(rule.actions):
-                        run = ActionRun(session, conversation_id, rule.id, index, event, reason_required=ctx.settings.require_reason_to_resolve)
+                        run = ActionRun(session, conversation_id, rule.id, index, event, reason_required=deps.settings.require_reason_to_resolve)
                         await _perform(run, action)
                     await session.flush()
             kind, detail = "automation.applied", {"actions": [a["type"] for a in rule.actions]}

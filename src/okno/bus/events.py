@@ -16,7 +16,9 @@ class Event:
 
 
 class Transport(Protocol):
-    """Where the relay publishes. In-process now; a NATS JetStream transport implements the same
-    call (with the event id as ``Nats-Msg-Id`` for dedupe) for scale-out."""
+    """Where the relay delivers: runs the event's subscribers (or only the one named) and returns
+    the failures by subscriber name. In-process today (:class:`okno.bus.inprocess.InProcessBus`)."""
 
-    async def publish(self, event: Event) -> None: ...
+    async def deliver(self, event: Event, *, only: str | None = None) -> dict[str, str]: ...
+
+    def subscribers_of(self, topic: str) -> list[str]: ...

@@ -1,3 +1,14 @@
+"""Calls an event's subscribers, each on its own: one that fails is reported by name (the relay
+gives it its own retry), the others run regardless.
+
+Two kinds of handler:
+- *subscribers* (``subscribe``): durable reactions of a domain (routing, queues, SLA,
+  automation). Each has a stable name (its module and function) under which a failed delivery
+  is retried and, in the end, parked for a person.
+- *listeners* (``listen``): process-local observers of every event (the operators' live feed).
+  They never fail and are never retried.
+"""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -5,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from okno.bus.catalog import event_type
 from okno.bus.events import Event
 
 log = structlog.get_logger()
@@ -16,23 +28,53 @@ class HandlerFailed(Exception):
     pass
 
 
+def subscriber_name(handler: Callable[..., object]) -> str:
+    """Stable across restarts (it is stored with a failed delivery): ``routing.hooks.route_new_conversation``."""
+    module = handler.__module__.removeprefix("okno.")
+    return f"{module}.{handler.__qualname__}"
+
+
 class InProcessBus:
-    """Calls every subscriber of a topic; if any fails, the relay retries the event (handlers are idempotent)."""
-
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._subscribers: dict[str, dict[str, Handler]] = defaultdict(dict)
+        self._listeners: list[Handler] = []
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
-        """``topic`` ``"*"`` receives every event."""
-        self._handlers[topic].append(handler)
+    def subscribe(self, topic: str, handler: Handler, *, name: str | None = None) -> None:
+        """Refuses a topic the catalogue does not know (a typo would never fire)."""
+        event_type(topic)
+        key = name or subscriber_name(handler)
+        if key in self._subscribers[topic]:
+            raise ValueError(f"{key} is subscribed to {topic!r} twice")
+        self._subscribers[topic][key] = handler
 
-    async def publish(self, event: Event) -> None:
-        failures: list[str] = []
-        for handler in (*self._handlers.get(event.topic, ()), *self._handlers.get("*", ())):
+    def listen(self, handler: Handler) -> None:
+        self._listeners.append(handler)
+
+    def subscribers_of(self, topic: str) -> list[str]:
+        return list(self._subscribers.get(topic, ()))
+
+    async def deliver(self, event: Event, *, only: str | None = None) -> dict[str, str]:
+        """Runs the topic's subscribers in order (or just ``only``); returns the failures by
+        subscriber name. Listeners hear every event once, on its first delivery."""
+        failures: dict[str, str] = {}
+        for name, handler in self._subscribers.get(event.topic, {}).items():
+            if only is not None and name != only:
+                continue
             try:
                 await handler(event)
             except Exception as exc:
-                log.exception("event_handler_failed", topic=event.topic, event_id=event.id, handler=handler.__qualname__)
-                failures.append(f"{handler.__qualname__}: {type(exc).__name__}: {exc}")
+                log.exception("event_subscriber_failed", topic=event.topic, event_id=event.id, subscriber=name)
+                failures[name] = f"{type(exc).__name__}: {exc}"
+        if only is None:
+            for listener in self._listeners:
+                try:
+                    await listener(event)
+                except Exception:  # an observer must not turn into a retry of the subscribers
+                    log.exception("event_listener_failed", topic=event.topic, event_id=event.id)
+        return failures
+
+    async def publish(self, event: Event) -> None:
+        """Every subscriber once; raises if any failed (for one-shot callers and tests)."""
+        failures = await self.deliver(event)
         if failures:
-            raise HandlerFailed("; ".join(failures))
+            raise HandlerFailed("; ".join(f"{name}: {error}" for name, error in failures.items()))

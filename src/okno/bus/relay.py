@@ -1,46 +1,82 @@
-"""Publishes committed outbox rows to the transport, at least once, in order of commit per worker.
+"""Delivers committed outbox rows to their subscribers, at least once, each subscriber on its own.
 
-On PostgreSQL rows are leased (``next_attempt_at`` pushed ahead, ``SKIP LOCKED``) in a short
-transaction so several relays can run; on SQLite (one process) they are simply read. They are
-published with no transaction open (handlers open their own), then marked published. A failed publish is retried
-with backoff; after ``max_attempts`` the row is parked with its error for an operator to see.
+Hot path: the relay leases unpublished rows (PostgreSQL: ``SKIP LOCKED`` with the lease pushed
+into ``next_attempt_at``, so several relays can run; SQLite: one worker process holds the
+database's worker lock, so reading is enough and the single writer stays with the webhooks),
+runs every subscriber with no transaction open (they open their own), and marks the batch
+published in one transaction. Nothing else is written while every subscriber succeeds.
+
+A subscriber that raises gets its own ``event_deliveries`` row (written in that same settling
+transaction, so an event is published only once every subscriber either ran or has its retry
+row): it alone is retried with backoff, and after ``max_attempts`` parked for a person
+(``GET /api/v1/events/deliveries``, re-run with ``POST …/{id}/retry``). The others are never
+re-run and later events are not held up. A crash before the settle re-delivers the whole
+event (subscribers are idempotent); a crash during a retry leaves its row pending.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from okno.bus.events import Event, Transport
-from okno.kit.db import Database
+from okno.kit.db import Database, insert_ignoring_duplicates
 from okno.kit.time import utcnow
-from okno.models import OutboxEvent
+from okno.models import EventDelivery, OutboxEvent
 
 LEASE = timedelta(seconds=60)
 PARKED = "parked"
+PENDING, DONE = "pending", "done"
+RESCAN = timedelta(seconds=5)  # how often due retries are looked for when none is known to be due
+
+
+@dataclass(frozen=True)
+class RetryBackoff:
+    base_seconds: float = 2.0
+    max_seconds: float = 600.0
+
+    def delay(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.base_seconds * 2 ** (attempts - 1), self.max_seconds))
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, transport: Transport, *, batch_size: int = 200, max_attempts: int = 10) -> None:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        *,
+        batch_size: int = 200,
+        max_attempts: int = 10,
+        backoff: RetryBackoff | None = None,
+    ) -> None:
         self.db = db
         self.transport = transport
         self.batch_size = batch_size
         self.max_attempts = max_attempts
+        self.backoff = backoff or RetryBackoff()
+        self._next_retry_scan: datetime | None = None  # None: look at the next drain
 
     async def drain_once(self) -> int:
+        return await self._publish_new() + await self._retry_due()
+
+    # --- new events -------------------------------------------------------------------------
+
+    async def _publish_new(self) -> int:
         events = await self._lease()
-        published: list[int] = []
-        failed: dict[int, str] = {}
+        if not events:
+            return 0
+        failures: list[tuple[Event, str, str]] = []
+        crashed: dict[int, str] = {}
         for event in events:
             try:
-                await self.transport.publish(event)
-            except Exception as exc:
-                failed[event.id] = f"{type(exc).__name__}: {exc}"
-            else:
-                published.append(event.id)
-        if events:
-            await self._settle(published, failed)
+                failed = await self.transport.deliver(event)
+            except Exception as exc:  # the transport itself failed: the whole event is retried
+                crashed[event.id] = f"{type(exc).__name__}: {exc}"
+                continue
+            failures.extend((event, name, error) for name, error in failed.items())
+        await self._settle([e.id for e in events if e.id not in crashed], failures, crashed)
         return len(events)
 
     async def _lease(self) -> list[Event]:
@@ -55,8 +91,8 @@ class OutboxRelay:
             .limit(self.batch_size)
         )
         if self.db.is_sqlite:
-            # SQLite is a single-process deployment with one relay: reading is enough, and it
-            # leaves the single writer to the webhooks
+            # one worker process per SQLite database (it holds the worker lock): reading is
+            # enough, and it leaves the single writer to the webhooks
             async with self.db.reading() as session:
                 rows = (await session.execute(query)).all()
         else:
@@ -68,24 +104,131 @@ class OutboxRelay:
                     )
         return [Event(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
 
-    async def _settle(self, published: list[int], failed: dict[int, str]) -> None:
+    async def _settle(self, published: list[int], failures: list[tuple[Event, str, str]], crashed: dict[int, str]) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
             if published:
                 table = OutboxEvent.__table__  # Core: no ORM bulk-update bookkeeping for a plain UPDATE
                 await session.execute(update(table).where(table.c.id.in_(published)).values(published_at=now, last_error=None))
-            for event_id, error in failed.items():
-                attempts = (
-                    await session.execute(select(OutboxEvent.attempts).where(OutboxEvent.id == event_id))
-                ).scalar_one() + 1
-                parked = attempts >= self.max_attempts
-                delay = timedelta(days=36500) if parked else timedelta(seconds=min(2**attempts, 600))
-                await session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id == event_id)
-                    .values(
-                        attempts=attempts,
-                        last_error=(f"{PARKED}: " if parked else "") + error[:2000],
-                        next_attempt_at=now + delay,  # a parked row is never leased again; it waits for a person
+            if failures:
+                parked = self.max_attempts <= 1
+                rows = [
+                    {
+                        "event_id": event.id,
+                        "subscriber": name,
+                        "status": PARKED if parked else PENDING,
+                        "attempts": 1,
+                        "next_attempt_at": now + self.backoff.delay(1),
+                        "locked_until": None,
+                        "last_error": error[:2000],
+                        "updated_at": now,
+                    }
+                    for event, name, error in failures
+                ]
+                # a lease that ran out on PostgreSQL may have let another relay deliver it too
+                statement = insert_ignoring_duplicates(EventDelivery.__table__, session.bind.dialect.name, ["event_id", "subscriber"])
+                await session.execute(statement, rows)
+                self._retry_soon(now + self.backoff.delay(1))
+            for event_id, error in crashed.items():
+                await self._postpone_event(session, event_id, error, now)
+
+    async def _postpone_event(self, session, event_id: int, error: str, now: datetime) -> None:
+        attempts = (await session.execute(select(OutboxEvent.attempts).where(OutboxEvent.id == event_id))).scalar_one() + 1
+        parked = attempts >= self.max_attempts
+        delay = timedelta(days=36500) if parked else self.backoff.delay(attempts)
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id)
+            .values(
+                attempts=attempts,
+                last_error=(f"{PARKED}: " if parked else "") + error[:2000],
+                next_attempt_at=now + delay,  # a parked row is never leased again; it waits for a person
+            )
+        )
+
+    # --- one subscriber's retries -----------------------------------------------------------
+
+    def expect_retries(self) -> None:
+        """A delivery was made due from outside the relay (an admin re-ran it): look next drain."""
+        self._next_retry_scan = None
+
+    def _retry_soon(self, at: datetime) -> None:
+        if self._next_retry_scan is None or at < self._next_retry_scan:
+            self._next_retry_scan = at
+
+    async def _retry_due(self) -> int:
+        now = utcnow()
+        if self._next_retry_scan is not None and now < self._next_retry_scan:
+            return 0  # the usual case: no statement at all
+        due = await self._lease_deliveries(now)
+        if not due:
+            self._next_retry_scan = await self._next_due(now)
+            return 0
+        self._next_retry_scan = None  # more may be due: look again next time
+        for delivery_id, event, name, attempts in due:
+            error = await self._run_one(event, name)
+            await self._settle_delivery(delivery_id, attempts + 1, error)
+        return len(due)
+
+    async def _lease_deliveries(self, now: datetime) -> list[tuple[int, Event, str, int]]:
+        query = (
+            select(
+                EventDelivery.id, EventDelivery.subscriber, EventDelivery.attempts,
+                OutboxEvent.id.label("event_id"), OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at,
+            )
+            .join(OutboxEvent, OutboxEvent.id == EventDelivery.event_id)
+            .where(
+                EventDelivery.status == PENDING,
+                EventDelivery.next_attempt_at <= now,
+                or_(EventDelivery.locked_until.is_(None), EventDelivery.locked_until <= now),
+            )
+            .order_by(EventDelivery.next_attempt_at, EventDelivery.id)
+            .limit(self.batch_size)
+        )
+        if self.db.is_sqlite:
+            async with self.db.reading() as session:
+                rows = (await session.execute(query)).all()
+        else:
+            async with self.db.transaction() as session:
+                rows = (await session.execute(query.with_for_update(of=EventDelivery, skip_locked=True))).all()
+                if rows:
+                    await session.execute(
+                        update(EventDelivery).where(EventDelivery.id.in_([r.id for r in rows])).values(locked_until=now + LEASE)
                     )
-                )
+        return [
+            (r.id, Event(id=r.event_id, topic=r.topic, payload=r.payload, created_at=r.created_at), r.subscriber, r.attempts)
+            for r in rows
+        ]
+
+    async def _next_due(self, now: datetime) -> datetime:
+        async with self.db.reading() as session:
+            soonest = await session.scalar(
+                select(EventDelivery.next_attempt_at)
+                .where(EventDelivery.status == PENDING)
+                .order_by(EventDelivery.next_attempt_at)
+                .limit(1)
+            )
+        return min(soonest, now + RESCAN) if soonest is not None else now + RESCAN
+
+    async def _run_one(self, event: Event, name: str) -> str | None:
+        if name not in self.transport.subscribers_of(event.topic):  # renamed or removed since it failed
+            return f"LookupError: no subscriber {name!r} for {event.topic!r} any more"
+        try:
+            failed = await self.transport.deliver(event, only=name)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return failed.get(name)
+
+    async def _settle_delivery(self, delivery_id: int, attempts: int, error: str | None) -> None:
+        now = utcnow()
+        if error is None:
+            values: dict = {"status": DONE, "attempts": attempts, "locked_until": None, "last_error": None, "updated_at": now}
+        elif attempts >= self.max_attempts:
+            values = {"status": PARKED, "attempts": attempts, "locked_until": None, "last_error": error[:2000], "updated_at": now}
+        else:
+            at = now + self.backoff.delay(attempts)
+            values = {"attempts": attempts, "next_attempt_at": at, "locked_until": None, "last_error": error[:2000], "updated_at": now}
+            self._retry_soon(at)
+        async with self.db.transaction() as session:
+            table = EventDelivery.__table__
+            await session.execute(update(table).where(and_(table.c.id == delivery_id, table.c.status == PENDING)).values(**values))

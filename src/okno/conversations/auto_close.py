@@ -18,18 +18,18 @@ from okno.kit.timers import cancel_timers, schedule_timer
 from okno.models import Conversation, ConversationStatus, StatusDefinition, StatusType, Timer
 
 if TYPE_CHECKING:
-    from okno.context import AppContext
+    from okno.bus.deps import SubscriberDeps
 
 AUTO_CLOSE_TIMER = "conversation.auto_close"
 AUTO_CLOSER = Actor.system("timer:auto_close")
 
 
-async def plan_auto_close(ctx: AppContext, event: Event) -> None:
+async def plan_auto_close(deps: SubscriberDeps, event: Event) -> None:
     """conversation.status_changed: waiting for the customer starts the timer, anything else stops it."""
-    hours = ctx.settings.pending_auto_close_hours
+    hours = deps.settings.pending_auto_close_hours
     if hours <= 0:
         return
-    async with ctx.db.transaction() as session:
+    async with deps.db.transaction() as session:
         if event.payload.get("type") == StatusType.pending.value:
             await schedule_timer(session, AUTO_CLOSE_TIMER, event.payload["conversation_id"], event.created_at + timedelta(hours=hours))
         else:

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.customers.events import CustomerAttributesChanged
 from okno.customers.matching.profiles import PERSON_ATTRIBUTES, UNVERIFIED, refresh_profiles
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
@@ -50,5 +51,5 @@ async def change_customer_attributes(
     await session.flush()
     if changed.keys() & {*PERSON_ATTRIBUTES, UNVERIFIED}:
         await refresh_profiles(session, [customer.id])
-    await record_event(session, "customer.attributes_changed", {"customer_id": customer.id, "keys": sorted(changed)})
+    await record_event(session, CustomerAttributesChanged(customer_id=customer.id, keys=sorted(changed)))
     return customer

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
+from okno.kit.db import Database
 from okno.models import OutboxEvent
 
 REPLAY_OVERLAP = 100
@@ -70,3 +71,36 @@ async def events_after(session: AsyncSession, last_id: int) -> list[dict[str, An
         .limit(REPLAY_LIMIT)
     )
     return [wire_event(r.id, r.topic, r.payload) for r in rows]
+
+
+class FeedTail:
+    """The live feed of a serving process whose relay runs in ``okno worker``: pushes the events
+    the worker published, read from the outbox by id. It reads nothing while no browser listens,
+    and starts from the newest event when the first one connects (a browser replays its own gap
+    with ``events_after``)."""
+
+    def __init__(self, db: Database, feed: OperatorFeed) -> None:
+        self.db = db
+        self.feed = feed
+        self.last_id: int | None = None
+
+    async def drain_once(self) -> int:
+        if not self.feed.listeners:
+            self.last_id = None
+            return 0
+        async with self.db.reading() as session:
+            if self.last_id is None:
+                self.last_id = int(await session.scalar(select(func.max(OutboxEvent.id)).where(OutboxEvent.published_at.is_not(None))) or 0)
+                return 0
+            rows = (
+                await session.execute(
+                    select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
+                    .where(OutboxEvent.id > self.last_id, OutboxEvent.published_at.is_not(None))
+                    .order_by(OutboxEvent.id)
+                    .limit(REPLAY_LIMIT)
+                )
+            ).all()
+        for row in rows:
+            await self.feed.on_event(Event(id=row.id, topic=row.topic, payload=row.payload, created_at=row.created_at))
+            self.last_id = row.id
+        return len(rows)

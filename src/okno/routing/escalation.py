@@ -14,14 +14,14 @@ from okno.conversations.lifecycle import escalate_conversation
 from okno.models import Conversation, Team
 
 if TYPE_CHECKING:
-    from okno.context import AppContext
+    from okno.bus.deps import SubscriberDeps
 
 METRIC_NAMES = {"first_response": "first response", "next_response": "next response", "resolution": "resolution"}
 
 
-async def escalate_on_breach(ctx: AppContext, event: Event) -> None:
+async def escalate_on_breach(deps: SubscriberDeps, event: Event) -> None:
     """sla.breached → the team's escalation team, unless it is already there (idempotent)."""
-    async with ctx.db.transaction() as session:
+    async with deps.db.transaction() as session:
         conversation = await session.get(Conversation, event.payload["conversation_id"], with_for_update=True)
         if conversation is None:
             return

@@ -16,40 +16,41 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
 from okno.bus.outbox import record_event
+from okno.routing.events import ConversationRouted
 from okno.kit.db_cache import DatabaseCache
 from okno.models import Conversation, RoutingRule, TimelineEvent
 from okno.routing.facts import conversations_of, read_facts
 from okno.routing.matching import Facts, contact_windows, matches
 
 if TYPE_CHECKING:
-    from okno.context import AppContext
+    from okno.bus.deps import SubscriberDeps
 
 OPENED = "conversation.opened"
 DEFAULT_MEDIUM = "chat"  # what a conversation counts as until its channel says otherwise
 _topics_with_rules_cache: DatabaseCache[frozenset[str]] = DatabaseCache(seconds=5.0)  # topics some enabled rule lists
 
 
-async def route_new_conversation(ctx: AppContext, event: Event) -> None:
+async def route_new_conversation(deps: SubscriberDeps, event: Event) -> None:
     """Subscribed to conversation.opened and to every topic a rule may list."""
     rules: list[RoutingRule] = []
-    if event.topic in await _topics_with_rules(ctx):
-        async with ctx.db.reading() as session:
+    if event.topic in await _topics_with_rules(deps):
+        async with deps.db.reading() as session:
             query = select(RoutingRule).where(RoutingRule.enabled.is_(True)).order_by(RoutingRule.position, RoutingRule.id)
             rules = [r for r in await session.scalars(query) if event.topic in r.events]
-    if not rules and (event.topic != OPENED or not await _channel_routes(ctx, event.payload.get("channel_id"))):
+    if not rules and (event.topic != OPENED or not await _channel_routes(deps, event.payload.get("channel_id"))):
         return  # nothing can change: no transaction at all (most customer messages, team-less channels)
-    async with ctx.db.reading() as session:
+    async with deps.db.reading() as session:
         conversation_ids = await conversations_of(session, event)
     for conversation_id in conversation_ids:
-        async with ctx.db.transaction() as session:
-            await route_conversation(ctx, session, conversation_id, rules, event)
+        async with deps.db.transaction() as session:
+            await route_conversation(deps, session, conversation_id, rules, event)
 
 
-async def route_conversation(ctx: AppContext, session: AsyncSession, conversation_id: int, rules: list[RoutingRule], event: Event) -> None:
+async def route_conversation(deps: SubscriberDeps, session: AsyncSession, conversation_id: int, rules: list[RoutingRule], event: Event) -> None:
     conversation = await session.get(Conversation, conversation_id, with_for_update=True)
     if conversation is None or await _already_routed(session, conversation, event.id):
         return
-    channel = await ctx.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
+    channel = await deps.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
     facts = await read_facts(
         session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=contact_windows(rule.conditions for rule in rules)
     )
@@ -78,14 +79,13 @@ async def route_conversation(ctx: AppContext, session: AsyncSession, conversatio
     )
     await record_event(
         session,
-        "conversation.routed",
-        {"conversation_id": conversation.id, "customer_id": conversation.customer_id, "team_id": conversation.team_id, "rules": matched[:10]},
+        ConversationRouted(conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id, rules=matched[:10]),
     )
 
 
-async def _channel_routes(ctx: AppContext, channel_id: int | None) -> bool:
+async def _channel_routes(deps: SubscriberDeps, channel_id: int | None) -> bool:
     """Whether a new conversation from this channel gets something from it: a team or a medium."""
-    channel = await ctx.channels.get(channel_id) if channel_id is not None else None
+    channel = await deps.channels.get(channel_id) if channel_id is not None else None
     return channel is not None and (channel.team_id is not None or channel.adapter.capabilities.medium != DEFAULT_MEDIUM)
 
 
@@ -94,11 +94,11 @@ def forget_rules() -> None:
     _topics_with_rules_cache.forget()
 
 
-async def _topics_with_rules(ctx: AppContext) -> frozenset[str]:
+async def _topics_with_rules(deps: SubscriberDeps) -> frozenset[str]:
     async def load(session: AsyncSession) -> frozenset[str]:
         return frozenset(t for events in await session.scalars(select(RoutingRule.events).where(RoutingRule.enabled.is_(True))) for t in events)
 
-    return await _topics_with_rules_cache.get(ctx.db, load)
+    return await _topics_with_rules_cache.get(deps.db, load)
 
 
 def decide(rules: list[RoutingRule], facts: Facts) -> tuple[list[str], dict[str, Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.routing.events import OperatorPresenceChanged, OperatorRoutingChanged
 from okno.kit.audit import audit
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
@@ -25,7 +26,7 @@ async def set_operator_presence(session: AsyncSession, *, operator_id: int, pres
     previous, now = operator.presence, utcnow()
     operator.presence, operator.presence_changed_at = presence, now
     await session.flush()
-    await record_event(session, "operator.presence_changed", {"operator_id": operator.id, "from": previous, "to": presence})
+    await record_event(session, OperatorPresenceChanged(operator_id=operator.id, from_=previous, to=presence))
     return operator
 
 
@@ -49,7 +50,7 @@ async def change_routing_profile(
     if changed:
         await session.flush()
         await audit(session, actor_id=actor_id, action="operator.routing_changed", subject=("operator", operator.id), data=changed)
-        await record_event(session, "operator.routing_changed", {"operator_id": operator.id})
+        await record_event(session, OperatorRoutingChanged(operator_id=operator.id))
     return operator
 
 

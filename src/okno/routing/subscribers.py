@@ -12,44 +12,44 @@ from okno.models import Conversation, Presence, Team
 from okno.routing.assignment import active_status_keys, assign_to_free_operator, assign_waiting_conversation
 
 if TYPE_CHECKING:
-    from okno.context import AppContext
+    from okno.bus.deps import SubscriberDeps
 
 TEAM_DRAIN_BATCH = 100
 
 
-async def offer_waiting_conversation(ctx: AppContext, event: Event) -> None:
+async def offer_waiting_conversation(deps: SubscriberDeps, event: Event) -> None:
     """conversation.routed / .escalated / .status_changed / .assigned: it may be waiting now."""
-    async with ctx.db.transaction() as session:
+    async with deps.db.transaction() as session:
         await assign_waiting_conversation(session, event.payload["conversation_id"])
 
 
-async def free_previous_operator(ctx: AppContext, event: Event) -> None:
+async def free_previous_operator(deps: SubscriberDeps, event: Event) -> None:
     """conversation.assigned: whoever had it before has room again."""
     previous = event.payload.get("from")
     if previous is not None and previous != event.payload.get("to"):
-        async with ctx.db.transaction() as session:
+        async with deps.db.transaction() as session:
             await assign_to_free_operator(session, previous)
 
 
-async def free_operator_after_status_change(ctx: AppContext, event: Event) -> None:
+async def free_operator_after_status_change(deps: SubscriberDeps, event: Event) -> None:
     """conversation.status_changed: out of active work, its operator has room again."""
-    async with ctx.db.transaction() as session:
+    async with deps.db.transaction() as session:
         conversation = await session.get(Conversation, event.payload["conversation_id"])
         if conversation is not None and conversation.assignee_id is not None:
             await assign_to_free_operator(session, conversation.assignee_id)
 
 
-async def operator_became_available(ctx: AppContext, event: Event) -> None:
+async def operator_became_available(deps: SubscriberDeps, event: Event) -> None:
     """operator.presence_changed (to online) / operator.routing_changed (maybe more capacity)."""
     if event.topic == "operator.presence_changed" and event.payload.get("to") != Presence.online.value:
         return
-    async with ctx.db.transaction() as session:
+    async with deps.db.transaction() as session:
         await assign_to_free_operator(session, event.payload["operator_id"])
 
 
-async def drain_team_queue(ctx: AppContext, event: Event) -> None:
+async def drain_team_queue(deps: SubscriberDeps, event: Event) -> None:
     """team.changed: a team switched to automatic assignment hands out what was waiting."""
-    async with ctx.db.reading() as session:
+    async with deps.db.reading() as session:
         team = await session.get(Team, event.payload["team_id"])
         if team is None:
             return
@@ -67,6 +67,6 @@ async def drain_team_queue(ctx: AppContext, event: Event) -> None:
             )
         )
     for conversation_id in waiting:
-        async with ctx.db.transaction() as session:
+        async with deps.db.transaction() as session:
             if await assign_waiting_conversation(session, conversation_id) is None:
                 break  # nobody has room: the rest waits for an operator to free up

@@ -6,6 +6,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.routing.events import OperatorRoutingChanged, TeamChanged
 from okno.kit.audit import audit
 from okno.kit.errors import Invalid, NotFound
 from okno.models import AssignmentStrategy, BusinessHours, Operator, SlaPolicy, Team, team_members
@@ -33,7 +34,7 @@ async def configure_team(
         raise Invalid("a team cannot escalate to itself")
     await session.flush()
     await audit(session, actor_id=actor_id, action="team.configured", subject=("team", team.id), data={k: v for k, v in changes.items()})
-    await record_event(session, "team.changed", {"team_id": team.id})
+    await record_event(session, TeamChanged(team_id=team.id))
     return team
 
 
@@ -60,7 +61,7 @@ async def add_team_member(session: AsyncSession, team_id: int, operator_id: int,
         await session.execute(insert(team_members).values(team_id=team_id, operator_id=operator_id))
         await audit(session, actor_id=actor_id, action="team.member_added", subject=("team", team_id), data={"operator_id": operator_id})
         # the new member may take from this team's queue right away
-        await record_event(session, "operator.routing_changed", {"operator_id": operator_id, "team_id": team_id})
+        await record_event(session, OperatorRoutingChanged(operator_id=operator_id, team_id=team_id))
         members = sorted([*members, operator_id])
     return members
 

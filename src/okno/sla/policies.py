@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.sla.events import SlaCalendarChanged, SlaPolicyChanged
 from okno.kit.audit import audit
 from okno.kit.errors import Conflict, Invalid, NotFound
 from okno.models import BusinessHours, Conversation, Metric, Priority, SlaPolicy, Team
@@ -83,7 +84,7 @@ async def add_policy(
     if is_default:
         await _only_default(session, policy.id)
     await audit(session, actor_id=actor_id, action="sla_policy.added", subject=("sla_policy", policy.id))
-    await record_event(session, "sla.policy_changed", {"policy_id": policy.id, "is_default": is_default})
+    await record_event(session, SlaPolicyChanged(policy_id=policy.id, is_default=is_default))
     return policy
 
 
@@ -116,7 +117,7 @@ async def change_policy(
     if policy.is_default:
         await _only_default(session, policy.id)
     await audit(session, actor_id=actor_id, action="sla_policy.changed", subject=("sla_policy", policy.id))
-    await record_event(session, "sla.policy_changed", {"policy_id": policy.id, "is_default": policy.is_default or was_default})
+    await record_event(session, SlaPolicyChanged(policy_id=policy.id, is_default=policy.is_default or was_default))
     return policy
 
 
@@ -158,7 +159,7 @@ async def change_calendar(
         hours.holidays = checked_holidays(holidays)
     await session.flush()
     await audit(session, actor_id=actor_id, action="calendar.changed", subject=("calendar", hours.id))
-    await record_event(session, "sla.calendar_changed", {"calendar_id": hours.id})
+    await record_event(session, SlaCalendarChanged(calendar_id=hours.id))
     return hours
 
 

@@ -20,7 +20,7 @@ from okno.models import OPEN_TARGET_STATES, Conversation, SlaPolicy, SlaTarget
 from okno.sla.tracking import sync_conversation_sla
 
 if TYPE_CHECKING:
-    from okno.context import AppContext
+    from okno.bus.deps import SubscriberDeps
 
 BATCH = 200
 # events after which a dry run on a read session usually shows nothing to do
@@ -40,59 +40,59 @@ CONVERSATION_TOPICS = (
 )
 
 
-async def track_conversation(ctx: AppContext, event: Event) -> None:
-    if not await _any_policy(ctx):
+async def track_conversation(deps: SubscriberDeps, event: Event) -> None:
+    if not await _any_policy(deps):
         return
     if event.topic in READ_FIRST_TOPICS:  # most customer messages move no clock: find out on a reader
-        async with ctx.db.reading() as session:
+        async with deps.db.reading() as session:
             if not await sync_conversation_sla(session, event.payload["conversation_id"], at=event.created_at, write=False):
                 return
-    async with ctx.db.transaction() as session:
+    async with deps.db.transaction() as session:
         await sync_conversation_sla(session, event.payload["conversation_id"], at=event.created_at)
 
 
-async def _any_policy(ctx: AppContext) -> bool:
+async def _any_policy(deps: SubscriberDeps) -> bool:
     """Whether SLA is configured at all (cached briefly; a policy change here refreshes it)."""
     async def load(session: AsyncSession) -> bool:
         return await session.scalar(select(SlaPolicy.id).limit(1)) is not None
 
-    found = await _policy_seen.get(ctx.db, load)
+    found = await _policy_seen.get(deps.db, load)
     if found:
-        _policy_seen.put(ctx.db, True, for_good=True)
+        _policy_seen.put(deps.db, True, for_good=True)
     return found
 
 
-async def recompute_after_policy_change(ctx: AppContext, event: Event) -> None:
-    _policy_seen.put(ctx.db, True, for_good=True)
+async def recompute_after_policy_change(deps: SubscriberDeps, event: Event) -> None:
+    _policy_seen.put(deps.db, True, for_good=True)
     governed = _with_open_targets(SlaTarget.policy_id == event.payload["policy_id"])
     queries = [governed]
     if event.payload.get("is_default"):  # the default governs every conversation that names no policy
         queries.append(select(Conversation.id).where(Conversation.status.in_(unfinished_status_keys())))
-    await _resync(ctx, queries, event)
+    await _resync(deps, queries, event)
 
 
-async def recompute_after_calendar_change(ctx: AppContext, event: Event) -> None:
-    await _resync(ctx, [_with_open_targets(SlaTarget.calendar_id == event.payload["calendar_id"])], event)
+async def recompute_after_calendar_change(deps: SubscriberDeps, event: Event) -> None:
+    await _resync(deps, [_with_open_targets(SlaTarget.calendar_id == event.payload["calendar_id"])], event)
 
 
-async def recompute_after_team_change(ctx: AppContext, event: Event) -> None:
+async def recompute_after_team_change(deps: SubscriberDeps, event: Event) -> None:
     unfinished = select(Conversation.id).where(
         Conversation.team_id == event.payload["team_id"], Conversation.status.in_(unfinished_status_keys())
     )
-    await _resync(ctx, [unfinished], event)
+    await _resync(deps, [unfinished], event)
 
 
 def _with_open_targets(condition: object) -> Select:
     return select(SlaTarget.conversation_id).where(condition, SlaTarget.state.in_(OPEN_TARGET_STATES)).distinct()
 
 
-async def _resync(ctx: AppContext, queries: Iterable[Select], event: Event) -> None:
+async def _resync(deps: SubscriberDeps, queries: Iterable[Select], event: Event) -> None:
     ids: set[int] = set()
-    async with ctx.db.reading() as session:
+    async with deps.db.reading() as session:
         for query in queries:
             ids.update(await session.scalars(query))
     ordered = sorted(ids)
     for start in range(0, len(ordered), BATCH):
-        async with ctx.db.transaction() as session:
+        async with deps.db.transaction() as session:
             for conversation_id in ordered[start : start + BATCH]:
                 await sync_conversation_sla(session, conversation_id, at=event.created_at)

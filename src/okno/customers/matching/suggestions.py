@@ -20,7 +20,7 @@ from okno.models import Customer, Identity, MatcherSettings, MatchProfile, Match
 
 if TYPE_CHECKING:
     from okno.bus.events import Event
-    from okno.context import AppContext
+    from okno.bus.deps import SubscriberDeps
 
 
 async def profile_fields(session: AsyncSession, customer: Customer) -> dict:
@@ -88,7 +88,7 @@ async def index_and_suggest(session: AsyncSession, customer_id: int) -> int | No
     return None
 
 
-async def on_customer_created(ctx: AppContext, event: Event) -> None:
+async def on_customer_created(deps: SubscriberDeps, event: Event) -> None:
     """Subscriber of ``customer.created`` (after the ingest commit, off the hot path). Ingest
     already filed the new profile in the blocking index; here it is scored only when automatic
     merges are on. Otherwise its suggestions are computed when asked for (the profile panel)
@@ -97,10 +97,10 @@ async def on_customer_created(ctx: AppContext, event: Event) -> None:
     customer_id = event.payload.get("customer_id")
     if customer_id is None:
         return
-    async with ctx.db.reading() as session:
+    async with deps.db.reading() as session:
         if (await current_model(session)).auto_threshold is None:
             return
-    async with ctx.db.transaction() as session:
+    async with deps.db.transaction() as session:
         await index_and_suggest(session, int(customer_id))
 
 

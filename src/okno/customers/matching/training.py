@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.matching.batch import candidate_pairs
@@ -11,18 +11,30 @@ from okno.customers.matching.compare_table import TableComparer
 from okno.customers.matching.em import estimate_m, estimate_u
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.table import table_from_fields
+from okno.kit.errors import Invalid
 from okno.models import MatchProfile
 
 MIN_PROFILES = 100
 
 
 async def estimate_from_profiles(session: AsyncSession, current: MatchModel, *, sample: int) -> tuple[MatchModel, dict]:
-    records = [f for (f,) in (await session.execute(select(MatchProfile.fields).order_by(MatchProfile.customer_id).limit(sample))).all()]
-    if len(records) < MIN_PROFILES:
-        from okno.kit.errors import Invalid
+    return estimate_from_records(await sample_profiles(session, sample), current)
 
-        raise Invalid(f"estimating needs at least {MIN_PROFILES} profiles, found {len(records)}")
-    return estimate_from_records(records, current)
+
+async def sample_profiles(session: AsyncSession, sample: int) -> list[dict]:
+    records = [f for (f,) in (await session.execute(select(MatchProfile.fields).order_by(MatchProfile.customer_id).limit(sample))).all()]
+    check_enough_profiles(len(records))
+    return records
+
+
+async def count_profiles(session: AsyncSession, *, up_to: int) -> int:
+    limited = select(MatchProfile.customer_id).limit(up_to).subquery()
+    return int(await session.scalar(select(func.count()).select_from(limited)) or 0)
+
+
+def check_enough_profiles(found: int) -> None:
+    if found < MIN_PROFILES:
+        raise Invalid(f"estimating needs at least {MIN_PROFILES} profiles, found {found}")
 
 
 def estimate_from_records(records: list[dict], current: MatchModel) -> tuple[MatchModel, dict]:

@@ -1,0 +1,90 @@
+"""``okno worker``: every background queue without HTTP, and what ``okno serve`` runs instead of
+its workers when they live in that process (``OKNO_EMBEDDED_WORKERS=false``).
+
+The worker process runs ingest (items the webhooks staged), the outbox relay, outbound delivery,
+durable timers, automation webhook calls, durable jobs — whatever ``AppContext.start_workers``
+starts — and is woken by the serving process's commits (:mod:`okno.kit.wake_bridge`). On SQLite
+exactly one process may run the workers (:mod:`okno.kit.worker_lock`); on PostgreSQL any number.
+The serving process, for its part, forwards its commits' wakes (PostgreSQL) and tails the outbox
+for the operators' live feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass, field
+
+import structlog
+
+from okno.config import Settings
+from okno.context import AppContext, build_context
+from okno.kit.wake_bridge import PostgresWakeListener, PostgresWakeNotifier, SQLiteCommitWatcher
+from okno.kit.worker import LoopWorker
+from okno.kit.worker_lock import sqlite_file
+from okno.realtime.operators import FeedTail
+
+log = structlog.get_logger()
+FEED_POLL_SECONDS = 0.25
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Runs until ``stop`` is set (or SIGTERM / SIGINT arrives)."""
+    stop = stop or _stop_on_signals()
+    ctx = build_context(settings)
+    try:
+        ctx.start_workers()  # refuses (WorkersAlreadyRunning) if another process runs them on this SQLite file
+        bridge = await _listen_for_commits(ctx)
+        log.info("worker_started", workers=sorted(ctx.workers))
+        try:
+            await stop.wait()
+        finally:
+            await bridge()
+    finally:
+        await ctx.close()
+
+
+async def _listen_for_commits(ctx: AppContext):
+    database = sqlite_file(ctx.settings.resolved_database_url())
+    if database is not None:
+        watcher = SQLiteCommitWatcher(database, lambda: ctx.wake(list(ctx.workers)))
+        watcher.start()
+        return watcher.stop
+    listener = PostgresWakeListener(ctx.db, ctx.wake)
+    await listener.start()
+    return listener.stop
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@dataclass
+class ServingCompanions:
+    """What a serving process without workers runs: the live feed's outbox tail and (PostgreSQL)
+    the wake notifier."""
+
+    feed: LoopWorker
+    notifier: PostgresWakeNotifier | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    async def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            await self.feed.stop()
+            if self.notifier is not None:
+                await self.notifier.stop()
+
+
+def start_serving_companions(ctx: AppContext) -> ServingCompanions:
+    notifier = None
+    if not ctx.db.is_sqlite:  # SQLite's worker sees every commit on its own (PRAGMA data_version)
+        notifier = PostgresWakeNotifier(ctx.db)
+        ctx.forward_wakes = notifier
+    feed = LoopWorker("feed", FeedTail(ctx.db, ctx.operator_feed).drain_once, poll_seconds=FEED_POLL_SECONDS)
+    feed.start()
+    return ServingCompanions(feed=feed, notifier=notifier)
