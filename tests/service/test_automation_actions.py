@@ -215,12 +215,12 @@ async def test_what_a_rule_writes_carries_the_rule_as_its_actor(client, ctx) -> 
         written = list(await session.scalars(select(Message).where(Message.conversation_id == conversation["id"]).order_by(Message.id)))
         entries = list(await session.scalars(select(TimelineEvent).where(TimelineEvent.conversation_id == conversation["id"]).order_by(TimelineEvent.id)))
     by_rule = ("automation", str(rule["id"]))
-    assert [(m.direction, m.actor_type, m.actor_ref) for m in written] == [("in", None, None), ("note", *by_rule), ("out", *by_rule)]
+    assert [(m.direction, m.actor_type, m.actor_ref) for m in written] == [("in", "customer", None), ("note", *by_rule), ("out", *by_rule)]
     assert all(m.author_id is None for m in written)
     kinds = {e.kind: (e.actor_type, e.actor_ref) for e in entries}
     for kind in ("conversation.priority_changed", "note.added", "message.queued", "automation.applied"):
         assert kinds[kind] == by_rule, kind
-    assert kinds["conversation.opened"] != by_rule  # what the customer's message caused is not the rule's
+    assert kinds["conversation.opened"] == ("customer", None)  # what the customer's message caused is not the rule's
     [applied] = await timeline_of(ctx, conversation["id"], "automation.applied")
     assert applied.actor_id is None
 
