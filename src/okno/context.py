@@ -14,12 +14,11 @@ import httpx
 from okno.automation.webhook_worker import WebhookCallWorker
 from okno.bus.inprocess import InProcessBus
 from okno.bus.relay import OutboxRelay
-from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
 from okno.channels.ingest import IngestProcessor
 from okno.channels.intake import WebhookIntake
-from okno.channels.runtime import AdapterRuntime
+from okno.channels.runtime import AdapterRuntime, RuntimeSettings
 from okno.config import Settings
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
@@ -39,7 +38,7 @@ class AppContext:
     ingest: IngestProcessor
     relay: OutboxRelay
     delivery: DeliveryWorker
-    visitor_hub: VisitorHub
+    channel_runtime: AdapterRuntime  # what adapters and their own routes may use (not this context)
     intake: WebhookIntake
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     webhook_calls: WebhookCallWorker | None = None  # automation rules' call_webhook jobs
@@ -95,8 +94,8 @@ def build_context(settings: Settings) -> AppContext:
         configure_email_rules_json(settings.email_rules)
     db = create_database(settings.resolved_database_url())
     box = SecretBox(settings.fernet_keys())
-    visitor_hub = VisitorHub()
-    channels = ChannelDirectory(db, box, runtime=AdapterRuntime(db=db, visitor_hub=visitor_hub))
+    channel_runtime = AdapterRuntime(db, RuntimeSettings(default_region=settings.default_region, public_url=settings.public_url))
+    channels = ChannelDirectory(db, box, runtime=channel_runtime)
     bus = InProcessBus()
     http = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False)
     ingest = IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region)
@@ -120,10 +119,11 @@ def build_context(settings: Settings) -> AppContext:
             ),
             send_timeout=settings.delivery_timeout_seconds,
         ),
-        visitor_hub=visitor_hub,
+        channel_runtime=channel_runtime,
         intake=WebhookIntake(db, ingest, inline=settings.ingest_inline),
     )
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
+    channel_runtime.connect(channels.get, ctx.wake)
     db.after_commit = ctx.wake
     wire_subscribers(ctx)
     ctx.timers = TimerWorker(db, TIMER_HANDLERS)

@@ -13,10 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from okno.channels.base import (
     Capabilities,
     DeliveryError,
+    IdentityKindSpec,
     InboundMessage,
+    json_body,
     NeedsAction,
+    opaque_kind,
     OutboundMessage,
     PermanentFailure,
+    ProofRule,
     RetryLater,
     SenderIdentity,
     SendResult,
@@ -24,7 +28,6 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
-    json_body,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
 
@@ -67,6 +70,10 @@ class MaxChannel:
     config_model: ClassVar[type[BaseModel]] = MaxConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False
+    )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("max", opaque_kind, "a MAX user id"),)
+    proof_rules: ClassVar[tuple[ProofRule, ...]] = (
+        ProofRule("phone", "max.own_contact", True, "a contact the MAX user shared about himself"),
     )
 
     def __init__(self, channel_id: int) -> None:

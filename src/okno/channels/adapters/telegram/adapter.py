@@ -12,10 +12,14 @@ from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
     Download,
+    IdentityKindSpec,
     InboundMessage,
+    json_body,
     NeedsAction,
+    opaque_kind,
     OutboundMessage,
     PermanentFailure,
+    ProofRule,
     RetryLater,
     SenderIdentity,
     SendResult,
@@ -23,7 +27,6 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
-    json_body,
 )
 from okno.channels.text import split_text
 
@@ -56,6 +59,10 @@ class TelegramChannel:
     config_model: ClassVar[type[BaseModel]] = TelegramConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True
+    )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("telegram", opaque_kind, "a Telegram user id"),)
+    proof_rules: ClassVar[tuple[ProofRule, ...]] = (
+        ProofRule("phone", "telegram.own_contact", True, "a contact the Telegram user shared about himself (user_id matches)"),
     )
 
     def __init__(self, channel_id: int) -> None:

@@ -18,9 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from okno.channels.base import (
     Capabilities,
     DeliveryError,
+    IdentityKindSpec,
     InboundMessage,
     InboundStatus,
+    json_body,
     NeedsAction,
+    opaque_kind,
     OutboundMessage,
     PermanentFailure,
     Recipient,
@@ -32,7 +35,6 @@ from okno.channels.base import (
     WebhookReply,
     WebhookRequest,
     WebhookResult,
-    json_body,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
 
@@ -80,6 +82,7 @@ class VkChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=True
     )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("vk", opaque_kind, "a VK user id"),)
 
     def __init__(self, channel_id: int) -> None:
         self.channel_id = channel_id

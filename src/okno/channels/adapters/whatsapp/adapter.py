@@ -18,11 +18,15 @@ from okno.channels.base import (
     Capabilities,
     DeliveryError,
     Download,
+    IdentityKindSpec,
     InboundMessage,
     InboundStatus,
+    json_body,
     NeedsAction,
+    opaque_kind,
     OutboundMessage,
     PermanentFailure,
+    ProofRule,
     Recipient,
     RetryLater,
     SenderIdentity,
@@ -32,7 +36,6 @@ from okno.channels.base import (
     WebhookReply,
     WebhookRequest,
     WebhookResult,
-    json_body,
 )
 from okno.channels.text import split_text
 
@@ -81,6 +84,12 @@ class WhatsAppChannel:
         read_receipts=True,
         reply_window=timedelta(hours=24),
         attachment_download=True,
+    )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (
+        IdentityKindSpec("whatsapp", opaque_kind, "a WhatsApp user (business-scoped id or wa_id)"),
+    )
+    proof_rules: ClassVar[tuple[ProofRule, ...]] = (
+        ProofRule("phone", "whatsapp.wa_id", True, "a WhatsApp wa_id is the sender's phone number"),
     )
 
     def __init__(self, channel_id: int) -> None:
