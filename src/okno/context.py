@@ -18,6 +18,7 @@ from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
 from okno.channels.ingest import IngestProcessor
 from okno.channels.intake import WebhookIntake
+from okno.channels.polling import PollWorker
 from okno.channels.runtime import AdapterRuntime, RuntimeSettings
 from okno.config import Settings
 from okno.kit.crypto import SecretBox
@@ -42,6 +43,7 @@ class AppContext:
     intake: WebhookIntake
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     webhook_calls: WebhookCallWorker | None = None  # automation rules' call_webhook jobs
+    polls: PollWorker | None = None  # polling ingress (channels whose adapters poll)
     workers: dict[str, LoopWorker] = field(default_factory=dict)
     operator_feed: OperatorFeed = field(default_factory=OperatorFeed)
 
@@ -63,6 +65,8 @@ class AppContext:
             self.workers["timers"] = LoopWorker("timers", self.timers.drain_once, poll_seconds=poll)
         if self.webhook_calls is not None:
             self.workers["webhook_calls"] = LoopWorker("webhook_calls", self.webhook_calls.drain_once, poll_seconds=poll)
+        if self.polls is not None:
+            self.workers["polls"] = LoopWorker("polls", self.polls.drain_once, poll_seconds=poll)
         for worker in self.workers.values():
             worker.start()
 
@@ -74,6 +78,7 @@ class AppContext:
             + (await self.delivery.drain_once())
             + (await self.timers.drain_once() if self.timers is not None else 0)
             + (await self.webhook_calls.drain_once() if self.webhook_calls is not None else 0)
+            + (await self.polls.drain_once() if self.polls is not None else 0)
         ):
             pass
 
@@ -130,6 +135,13 @@ def build_context(settings: Settings) -> AppContext:
     # outbound webhooks retry like outbound messages (the delivery settings)
     ctx.webhook_calls = WebhookCallWorker(
         db, http, box, policy=ctx.delivery.policy, timeout=settings.delivery_timeout_seconds
+    )
+    ctx.polls = PollWorker(
+        db,
+        channels,
+        http,
+        policy=RetryPolicy(base_seconds=settings.poll_backoff_base_seconds, max_seconds=settings.poll_backoff_max_seconds),
+        default_region=settings.default_region,
     )
     bus.subscribe("*", ctx.operator_feed.on_event)
     return ctx

@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from okno.channels.base import (
     Capabilities,
+    ChannelNeedsAction,
     DeliveryError,
     IdentityKindSpec,
     InboundMessage,
     json_body,
-    NeedsAction,
     opaque_kind,
     OutboundMessage,
     PermanentFailure,
@@ -300,7 +300,7 @@ def classify_error(status: int, headers: Mapping[str, str], data: dict[str, Any]
     if status == 429:
         return RetryLater(reason, _retry_after(headers))
     if status == 401 or code == "verify.token":
-        return NeedsAction(TOKEN_REJECTED)
+        return ChannelNeedsAction(TOKEN_REJECTED)
     if 400 <= status < 500 and status != 408:
         return PermanentFailure(reason)
     return TemporaryFailure(reason)  # 5xx, 408 and anything unexpected

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
+    ChannelNeedsAction,
     Download,
     IdentityKindSpec,
     InboundMessage,
     json_body,
-    NeedsAction,
     opaque_kind,
     OutboundMessage,
     PermanentFailure,
@@ -178,7 +178,7 @@ async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> d
     if code == 429:
         raise RetryLater(reason, float((data.get("parameters") or {}).get("retry_after", 1)))
     if code == 401:
-        raise NeedsAction(f"{reason} (check the bot token)")
+        raise ChannelNeedsAction(f"{reason} (check the bot token)")
     if code in (400, 403, 404):
         raise PermanentFailure(reason)
     raise TemporaryFailure(reason)

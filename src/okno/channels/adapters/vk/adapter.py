@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from okno.channels.base import (
     Capabilities,
+    ChannelNeedsAction,
     DeliveryError,
     IdentityKindSpec,
     InboundMessage,
     InboundStatus,
     json_body,
-    NeedsAction,
     opaque_kind,
     OutboundMessage,
     PermanentFailure,
@@ -291,7 +291,7 @@ def classify_error(error: Any) -> DeliveryError:
     if code == INTERNAL_ERROR:
         return TemporaryFailure(reason)
     if code in OPERATOR_MUST_ACT:
-        return NeedsAction(f"{reason} ({OPERATOR_MUST_ACT[code]})")
+        return ChannelNeedsAction(f"{reason} ({OPERATOR_MUST_ACT[code]})")
     if code in RECIPIENT_REFUSED:
         return PermanentFailure(f"{reason} ({RECIPIENT_REFUSED[code]})")
     return PermanentFailure(reason)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
+    ChannelNeedsAction,
     DeliveryError,
     Download,
     IdentityKindSpec,
@@ -332,9 +333,9 @@ def classify_error(http_status: int, headers: Mapping[str, str], error: Any, raw
     if code == WINDOW_CLOSED:
         return NeedsAction(WINDOW_REASON)
     if code == TOKEN_INVALID or (code is None and http_status == 401):
-        return NeedsAction(f"access token expired or invalid ({TOKEN_INVALID})")
+        return ChannelNeedsAction(f"access token expired or invalid ({TOKEN_INVALID})")
     if code in ACCOUNT_BLOCKED:
-        return NeedsAction(f"WhatsApp account blocked or locked ({code}): {message}")
+        return ChannelNeedsAction(f"WhatsApp account blocked or locked ({code}): {message}")
     if http_status >= 500 or code in TRANSIENT:
         return TemporaryFailure(reason)
     return PermanentFailure(reason) if 400 <= http_status < 500 else TemporaryFailure(reason)
