@@ -206,3 +206,17 @@ async def test_channels_created_before_their_kind_polled_get_a_cursor_row(channe
     ctx.polls._states_checked = False  # noqa: SLF001  (a fresh worker process)
     assert await ctx.polls.drain_once() == 1
     assert (await _state(ctx, channel["id"])).last_success_at is not None
+
+
+async def test_a_channel_whose_plugin_was_removed_is_listed_refused_and_not_polled_in_a_loop(channel, guestbook_kind, client, ctx) -> None:  # noqa: ANN001, F811
+    from okno.channels import registry
+
+    registry.ADAPTERS.pop("guestbook")
+    ctx.channels.invalidate()
+    listed = await client.get("/api/v1/channels", headers=channel["headers"])
+    assert listed.status_code == 200 and listed.json()["items"][0]["kind"] == "guestbook" and listed.json()["items"][0]["config"] == {}
+    assert await ctx.polls.drain_once() == 1  # claimed, found unpollable, put off
+    assert await ctx.polls.drain_once() == 0  # not again at once: no busy loop
+    assert (await _state(ctx, channel["id"])).next_poll_at > utcnow() + timedelta(seconds=30)
+    refused = await client.post(f"/webhooks/{channel['id']}", content=b"{}")
+    assert refused.status_code == 404

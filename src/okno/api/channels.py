@@ -16,7 +16,12 @@ from okno.models import Channel, ChannelPollState
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 
 
-def _out(request: Request, ctx: Ctx, channel: Channel, config: BaseModel, state: ChannelPollState | None = None) -> ChannelOut:
+def _shown_config(ctx: Ctx, channel: Channel) -> BaseModel | None:
+    """None when no adapter for the channel's kind is installed (a plugin was removed)."""
+    return open_config(ctx.box, channel) if channel.kind in ADAPTERS else None
+
+
+def _out(request: Request, ctx: Ctx, channel: Channel, config: BaseModel | None, state: ChannelPollState | None = None) -> ChannelOut:
     base = ctx.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     adapter = ADAPTERS.get(channel.kind)
     takes_webhooks = adapter is None or "webhook" in adapter.capabilities.ingress
@@ -27,7 +32,7 @@ def _out(request: Request, ctx: Ctx, channel: Channel, config: BaseModel, state:
         team_id=channel.team_id,
         is_active=channel.is_active,
         webhook_url=f"{base}/webhooks/{channel.id}" if takes_webhooks else None,
-        config=masked_config(config),
+        config=masked_config(config) if config is not None else {},
         created_at=channel.created_at,
         health=channel.health,
         health_reason=channel.health_reason,
@@ -38,7 +43,7 @@ def _out(request: Request, ctx: Ctx, channel: Channel, config: BaseModel, state:
 
 async def _one(session: AsyncSession, request: Request, ctx: Ctx, channel: Channel, config: BaseModel | None = None) -> ChannelOut:
     states = await poll_states(session, [channel.id])
-    return _out(request, ctx, channel, config or open_config(ctx.box, channel), states.get(channel.id))
+    return _out(request, ctx, channel, config or _shown_config(ctx, channel), states.get(channel.id))
 
 
 def _forget_after_commit(session: AsyncSession, ctx: Ctx, channel_id: int) -> None:
@@ -74,7 +79,7 @@ async def add_channel(body: ChannelIn, admin: AdminOperator, session: WriteSessi
 async def all_channels(_: CurrentOperator, session: ReadSession, ctx: Ctx, request: Request) -> dict:
     channels = await list_channels(session)
     states = await poll_states(session, [c.id for c in channels])
-    return {"items": [_out(request, ctx, c, open_config(ctx.box, c), states.get(c.id)) for c in channels]}
+    return {"items": [_out(request, ctx, c, _shown_config(ctx, c), states.get(c.id)) for c in channels]}
 
 
 @router.get("/{channel_id}", response_model=ChannelOut)

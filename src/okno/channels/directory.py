@@ -9,15 +9,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import structlog
 from pydantic import BaseModel
 
 from okno.channels.base import ChannelAdapter
-from okno.channels.registry import build_adapter
+from okno.channels.registry import ADAPTERS, build_adapter
 from okno.channels.runtime import AdapterRuntime
 from okno.channels.service import open_config
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database
 from okno.models import Channel
+
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,17 @@ class ChannelDirectory:
         return live if live is not None and live.is_active else None
 
     async def find(self, channel_id: int) -> LiveChannel | None:
-        """The channel whether enabled or not (``is_active`` says), or None if there is none."""
+        """The channel whether enabled or not (``is_active`` says), or None if there is none (or
+        no adapter is installed for its kind any more)."""
         cached = self._entries.get(channel_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         async with self.db.reading() as session:
             channel = await session.get(Channel, channel_id)
         live = None
-        if channel is not None:
+        if channel is not None and channel.kind not in ADAPTERS:  # its plugin was uninstalled
+            log.error("channel_kind_not_installed", channel_id=channel.id, kind=channel.kind)
+        elif channel is not None:
             adapter = build_adapter(channel.kind, channel.id)
             if self.runtime is not None and hasattr(adapter, "bind_runtime"):
                 adapter.bind_runtime(self.runtime)

@@ -44,6 +44,7 @@ from okno.models import Channel, ChannelPollState
 log = structlog.get_logger()
 
 MAX_ERROR = 2000
+RECHECK = timedelta(minutes=1)  # a claimed channel that turned out disabled or of an uninstalled kind
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class PollWorker:
     async def _round(self, claim: _Claim) -> None:
         channel = await self.channels.get(claim.channel_id)
         if channel is None or not callable(getattr(channel.adapter, "poll", None)):
-            await self._release(claim)  # disabled meanwhile, or its adapter no longer polls
+            await self._release(claim)  # disabled meanwhile, its plugin removed, or it no longer polls
             return
         outcome = await self._poll(channel, claim)
         if isinstance(outcome, PollBatch):
@@ -221,11 +222,12 @@ class PollWorker:
                 call_after_commit(session, lambda: self.channels.invalidate(channel.id))
 
     async def _release(self, claim: _Claim) -> None:
+        """Not polled after all: look again later (enabling the channel polls it at once)."""
         async with self.db.transaction() as session:
             await session.execute(
                 update(ChannelPollState)
                 .where(ChannelPollState.channel_id == claim.channel_id, ChannelPollState.locked_until == claim.lease)
-                .values(locked_until=None)
+                .values(locked_until=None, next_poll_at=utcnow() + RECHECK)
             )
 
     async def _add_missing_states(self) -> None:
