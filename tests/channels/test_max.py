@@ -28,9 +28,9 @@ from okno.channels.adapters.max.adapter import (
 )
 from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.base import (
+    ChannelNeedsAction,
     InboundItemModel,
     InboundMessage,
-    ChannelNeedsAction,
     OutboundMessage,
     PermanentFailure,
     Recipient,

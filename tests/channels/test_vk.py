@@ -32,10 +32,10 @@ from okno.channels.adapters.vk.adapter import (
 )
 from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.base import (
+    ChannelNeedsAction,
     InboundItemModel,
     InboundMessage,
     InboundStatus,
-    ChannelNeedsAction,
     OutboundMessage,
     PermanentFailure,
     Recipient,

@@ -31,10 +31,10 @@ from okno.channels.adapters.whatsapp.adapter import (
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from okno.channels.base import (
     AttachmentUnavailable,
+    ChannelNeedsAction,
     InboundItemModel,
     InboundMessage,
     InboundStatus,
-    ChannelNeedsAction,
     NeedsAction,
     OutboundMessage,
     PermanentFailure,

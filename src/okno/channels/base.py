@@ -25,7 +25,7 @@ from okno.customers.identities import email_kind as email_kind
 from okno.customers.identities import opaque_kind as opaque_kind
 from okno.customers.identities import phone_kind as phone_kind
 from okno.customers.identity_kinds import IdentityKindSpec as IdentityKindSpec
-from okno.customers.identity_kinds import Rule as ProofRule
+from okno.customers.identity_kinds import Rule as ProofRule  # noqa: F401  (re-exported for adapters)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from okno.kit.crypto import SecretBox
 from okno.kit.db import Database
 from okno.models import Channel
 
-
 log = structlog.get_logger()
 
 

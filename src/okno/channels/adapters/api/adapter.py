@@ -17,7 +17,6 @@ from okno.channels.base import (
     Capabilities,
     IdentityKindSpec,
     InboundMessage,
-    opaque_kind,
     OutboundMessage,
     PermanentFailure,
     ProofRule,
@@ -28,6 +27,7 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    opaque_kind,
 )
 
 MAX_TEXT = 65_536

@@ -16,8 +16,6 @@ from okno.channels.base import (
     DeliveryError,
     IdentityKindSpec,
     InboundMessage,
-    json_body,
-    opaque_kind,
     OutboundMessage,
     PermanentFailure,
     ProofRule,
@@ -28,6 +26,8 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    json_body,
+    opaque_kind,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
 

@@ -15,8 +15,6 @@ from okno.channels.base import (
     Download,
     IdentityKindSpec,
     InboundMessage,
-    json_body,
-    opaque_kind,
     OutboundMessage,
     PermanentFailure,
     ProofRule,
@@ -27,6 +25,8 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    json_body,
+    opaque_kind,
 )
 from okno.channels.text import split_text
 

@@ -22,8 +22,6 @@ from okno.channels.base import (
     IdentityKindSpec,
     InboundMessage,
     InboundStatus,
-    json_body,
-    opaque_kind,
     OutboundMessage,
     PermanentFailure,
     Recipient,
@@ -35,6 +33,8 @@ from okno.channels.base import (
     WebhookReply,
     WebhookRequest,
     WebhookResult,
+    json_body,
+    opaque_kind,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
 

@@ -22,9 +22,7 @@ from okno.channels.base import (
     IdentityKindSpec,
     InboundMessage,
     InboundStatus,
-    json_body,
     NeedsAction,
-    opaque_kind,
     OutboundMessage,
     PermanentFailure,
     ProofRule,
@@ -37,6 +35,8 @@ from okno.channels.base import (
     WebhookReply,
     WebhookRequest,
     WebhookResult,
+    json_body,
+    opaque_kind,
 )
 from okno.channels.text import split_text
 

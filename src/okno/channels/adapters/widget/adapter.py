@@ -15,7 +15,6 @@ from okno.channels.adapters.widget.streams import VisitorHub, append_event, even
 from okno.channels.base import (
     Capabilities,
     IdentityKindSpec,
-    opaque_kind,
     OutboundMessage,
     PermanentFailure,
     ProofRule,
@@ -23,6 +22,7 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    opaque_kind,
 )
 from okno.channels.runtime import AdapterRuntime
 
