@@ -92,7 +92,7 @@ async def test_an_unexpected_failure_on_the_webhook_path_is_a_json_500_not_a_dro
     async def broken_directory(channel_id):  # noqa: ANN001, ANN202
         raise RuntimeError("directory bug")
 
-    monkeypatch.setattr(ctx.channels, "get", broken_directory)
+    monkeypatch.setattr(ctx.channels, "find", broken_directory)  # what get() and the webhook path use
     response = await post_inbound(client, channel, {"message_id": "x1", "from": {"phone": "+79160000001"}, "text": "привет"})
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error"}

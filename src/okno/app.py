@@ -19,7 +19,7 @@ from okno.api import merges as identity_routes
 from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
 from okno.api.errors import install_error_handlers
 from okno.api.webhooks import WebhookFastPath
-from okno.channels.adapters.widget import routes as widget_routes
+from okno.channels.registry import adapter_routers
 from okno.config import Settings, get_settings
 from okno.context import AppContext, build_context
 from okno.kit.logging import configure_logging
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx: AppContext = build_context(settings)
         app.state.ctx = ctx
+        app.state.channel_runtime = ctx.channel_runtime  # adapters' own routes see only this
         if settings.fake_providers:
             from okno.fakes import mount_fake_providers
 
@@ -78,8 +79,10 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
 
     app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    for module in (auth, operators, channels, customers, conversations, attachments, webhooks, widget_routes, web_routes):
+    for module in (auth, operators, channels, customers, conversations, attachments, webhooks, web_routes):
         app.include_router(module.router)
+    for router in adapter_routers():  # channels that serve HTTP themselves (the widget's socket…)
+        app.include_router(router)
     app.include_router(identity_routes.router)  # merges, undo, identity conflicts
     app.include_router(event_routes.router)  # failed event deliveries (admins)
     app.include_router(job_routes.router)  # following a durable job

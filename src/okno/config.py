@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=60.0, gt=0)
     job_concurrency: int = Field(default=2, ge=1)
 
+    # polling channels: after a failed poll, wait base·2^(failures-1) seconds (±20 %), at most max
+    poll_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    poll_backoff_max_seconds: float = Field(default=900.0, gt=0)
+
     # Resolving or closing a conversation needs a closing reason (else the reason is optional).
     require_reason_to_resolve: bool = False
     # Close conversations left waiting for the customer (status type pending) this long; 0 = never.

@@ -15,12 +15,12 @@ from okno.automation.webhook_worker import WebhookCallWorker
 from okno.bus.deps import SubscriberDeps
 from okno.bus.inprocess import InProcessBus
 from okno.bus.relay import OutboxRelay, RetryBackoff
-from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
 from okno.channels.ingest import IngestProcessor
 from okno.channels.intake import WebhookIntake
-from okno.channels.runtime import AdapterRuntime
+from okno.channels.polling import PollWorker
+from okno.channels.runtime import AdapterRuntime, RuntimeSettings
 from okno.config import Settings
 from okno.jobs.worker import JobWorker
 from okno.kit.crypto import SecretBox
@@ -42,11 +42,12 @@ class AppContext:
     ingest: IngestProcessor
     relay: OutboxRelay
     delivery: DeliveryWorker
-    visitor_hub: VisitorHub
+    channel_runtime: AdapterRuntime  # what adapters and their own routes may use (not this context)
     intake: WebhookIntake
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     webhook_calls: WebhookCallWorker | None = None  # automation rules' call_webhook jobs
     jobs: JobWorker | None = None  # durable jobs (matcher estimation, re-indexing)
+    polls: PollWorker | None = None  # polling ingress (channels whose adapters poll)
     workers: dict[str, LoopWorker] = field(default_factory=dict)
     operator_feed: OperatorFeed = field(default_factory=OperatorFeed)
     # serving beside an `okno worker`: wakes for workers in that process (okno.worker_process)
@@ -80,6 +81,8 @@ class AppContext:
             self.workers["webhook_calls"] = LoopWorker("webhook_calls", self.webhook_calls.drain_once, poll_seconds=poll)
         if self.jobs is not None:
             self.workers["jobs"] = LoopWorker("jobs", self.jobs.drain_once, poll_seconds=poll)
+        if self.polls is not None:
+            self.workers["polls"] = LoopWorker("polls", self.polls.drain_once, poll_seconds=poll)
         for worker in self.workers.values():
             worker.start()
 
@@ -92,6 +95,7 @@ class AppContext:
             + (await self.timers.drain_once() if self.timers is not None else 0)
             + (await self.webhook_calls.drain_once() if self.webhook_calls is not None else 0)
             + (await self.jobs.drain_once() if self.jobs is not None else 0)
+            + (await self.polls.drain_once() if self.polls is not None else 0)
         ):
             pass
 
@@ -114,8 +118,8 @@ def build_context(settings: Settings) -> AppContext:
         configure_email_rules_json(settings.email_rules)
     db = create_database(settings.resolved_database_url())
     box = SecretBox(settings.fernet_keys())
-    visitor_hub = VisitorHub()
-    channels = ChannelDirectory(db, box, runtime=AdapterRuntime(db=db, visitor_hub=visitor_hub))
+    channel_runtime = AdapterRuntime(db, RuntimeSettings(default_region=settings.default_region, public_url=settings.public_url))
+    channels = ChannelDirectory(db, box, runtime=channel_runtime)
     bus = InProcessBus()
     http = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False)
     ingest = IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region)
@@ -141,10 +145,11 @@ def build_context(settings: Settings) -> AppContext:
             ),
             send_timeout=settings.delivery_timeout_seconds,
         ),
-        visitor_hub=visitor_hub,
+        channel_runtime=channel_runtime,
         intake=WebhookIntake(db, ingest, inline=settings.ingest_inline),
     )
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
+    channel_runtime.connect(channels.get, ctx.wake)
     db.after_commit = ctx.wake
     wire_subscribers(bus, SubscriberDeps(db=db, channels=channels, settings=settings))
     ctx.timers = TimerWorker(db, TIMER_HANDLERS)
@@ -153,5 +158,12 @@ def build_context(settings: Settings) -> AppContext:
         db, http, box, policy=ctx.delivery.policy, timeout=settings.delivery_timeout_seconds
     )
     ctx.jobs = JobWorker(db, JOB_HANDLERS, lease_seconds=settings.job_lease_seconds, concurrency=settings.job_concurrency)
+    ctx.polls = PollWorker(
+        db,
+        channels,
+        http,
+        policy=RetryPolicy(base_seconds=settings.poll_backoff_base_seconds, max_seconds=settings.poll_backoff_max_seconds),
+        default_region=settings.default_region,
+    )
     bus.listen(ctx.operator_feed.on_event)
     return ctx

@@ -28,9 +28,9 @@ from okno.channels.adapters.max.adapter import (
 )
 from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.base import (
+    ChannelNeedsAction,
     InboundItemModel,
     InboundMessage,
-    NeedsAction,
     OutboundMessage,
     PermanentFailure,
     Recipient,
@@ -225,8 +225,8 @@ def test_any_bytes_with_the_secret_are_parsed_or_refused_with_4xx(body: bytes) -
         (429, {"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"}, {}, RetryLater, 1.0),
         (400, {}, {"code": "attachment.not.ready", "message": "not processed"}, RetryLater, 2.0),
         (200, {}, {"code": "attachment.not.ready", "message": "not processed"}, RetryLater, 2.0),
-        (401, {}, {"code": "verify.token", "message": "Invalid access_token"}, NeedsAction, TOKEN_REJECTED),
-        (400, {}, {"code": "verify.token", "message": "Invalid access_token"}, NeedsAction, TOKEN_REJECTED),
+        (401, {}, {"code": "verify.token", "message": "Invalid access_token"}, ChannelNeedsAction, TOKEN_REJECTED),
+        (400, {}, {"code": "verify.token", "message": "Invalid access_token"}, ChannelNeedsAction, TOKEN_REJECTED),
         (400, {}, {"code": "proto.payload", "message": "text too long"}, PermanentFailure, "MAX 400 proto.payload: text too long"),
         (403, {}, {"code": "chat.denied", "message": "blocked"}, PermanentFailure, "MAX 403 chat.denied: blocked"),
         (404, {}, {"code": "not.found", "message": "no chat"}, PermanentFailure, "MAX 404 not.found: no chat"),

@@ -32,10 +32,10 @@ from okno.channels.adapters.vk.adapter import (
 )
 from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.base import (
+    ChannelNeedsAction,
     InboundItemModel,
     InboundMessage,
     InboundStatus,
-    NeedsAction,
     OutboundMessage,
     PermanentFailure,
     Recipient,
@@ -265,10 +265,10 @@ def test_a_customer_without_a_vk_user_id_cannot_be_written_to(identities: tuple)
         (6, RetryLater, 1.0),
         (9, RetryLater, 60.0),
         (10, TemporaryFailure, "VK 10: boom"),
-        (5, NeedsAction, "VK 5: boom (check the community access token)"),
-        (14, NeedsAction, "VK 14: boom (VK asks for a captcha: the community token is sending too much)"),
-        (27, NeedsAction, "VK 27: boom (the method is unavailable with this community token)"),
-        (28, NeedsAction, "VK 28: boom (application authorization failed: check the token)"),
+        (5, ChannelNeedsAction, "VK 5: boom (check the community access token)"),
+        (14, ChannelNeedsAction, "VK 14: boom (VK asks for a captcha: the community token is sending too much)"),
+        (27, ChannelNeedsAction, "VK 27: boom (the method is unavailable with this community token)"),
+        (28, ChannelNeedsAction, "VK 28: boom (application authorization failed: check the token)"),
         (900, PermanentFailure, "VK 900: boom (the customer has blacklisted the community)"),
         (901, PermanentFailure, "VK 901: boom (the customer has not allowed messages from the community)"),
         (902, PermanentFailure, "VK 902: boom (the customer's privacy settings forbid messages from the community)"),

@@ -31,6 +31,7 @@ from okno.channels.adapters.whatsapp.adapter import (
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from okno.channels.base import (
     AttachmentUnavailable,
+    ChannelNeedsAction,
     InboundItemModel,
     InboundMessage,
     InboundStatus,
@@ -221,9 +222,9 @@ def test_a_customer_without_whatsapp_or_phone_cannot_be_written_to() -> None:
         (400, {}, 4, RetryLater, 30.0),
         (400, {}, 80007, RetryLater, 30.0),
         (400, {}, 131047, NeedsAction, WINDOW_REASON),
-        (401, {}, 190, NeedsAction, "access token expired or invalid (190)"),
-        (403, {}, 368, NeedsAction, "WhatsApp account blocked or locked (368): boom"),
-        (400, {}, 131031, NeedsAction, "WhatsApp account blocked or locked (131031): boom"),
+        (401, {}, 190, ChannelNeedsAction, "access token expired or invalid (190)"),
+        (403, {}, 368, ChannelNeedsAction, "WhatsApp account blocked or locked (368): boom"),
+        (400, {}, 131031, ChannelNeedsAction, "WhatsApp account blocked or locked (131031): boom"),
         (400, {}, 131026, PermanentFailure, "WhatsApp 131026: boom"),
         (400, {}, 131051, PermanentFailure, "WhatsApp 131051: boom"),
         (500, {}, 1, TemporaryFailure, "WhatsApp 1: boom"),

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Response
 
 from okno.api.deps import AdminOperator, CurrentOperator, ReadSession, WriteSession
 from okno.api.identity_schemas import IdentityRuleIn, IdentityRuleOut
-from okno.customers.rules import DEFAULT_RULES, RuleBook, remove_rule, rule_book, set_rule
+from okno.customers.identity_kinds import default_rules
+from okno.customers.rules import RuleBook, remove_rule, rule_book, set_rule
 
 router = APIRouter(prefix="/api/v1/identity-rules", tags=["identity"])
-_DEFAULTS = set(DEFAULT_RULES)
 
 
 def _out(book: RuleBook) -> dict:
-    return {"items": [IdentityRuleOut(**vars(r), is_default=r in _DEFAULTS) for r in book.listing()]}
+    return {"items": [IdentityRuleOut(**vars(r), is_default=r in default_rules()) for r in book.listing()]}
 
 
 @router.get("")
@@ -24,7 +24,7 @@ async def list_rules(_: CurrentOperator, session: ReadSession) -> dict:
 @router.put("", response_model=IdentityRuleOut)
 async def put_rule(body: IdentityRuleIn, admin: AdminOperator, session: WriteSession) -> IdentityRuleOut:
     rule = await set_rule(session, kind=body.kind, source=body.source, proves=body.proves, note=body.note, actor_id=admin.id)
-    return IdentityRuleOut(**vars(rule), is_default=rule in _DEFAULTS)
+    return IdentityRuleOut(**vars(rule), is_default=rule in default_rules())
 
 
 @router.delete("/{kind}/{source}", status_code=204)

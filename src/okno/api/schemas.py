@@ -79,15 +79,38 @@ class ChannelIn(BaseModel):
     team_id: int | None = None
 
 
+class ChannelPatch(BaseModel):
+    """Only what is sent changes. ``config`` holds the settings to change: the rest (and secrets
+    left out or sent back as the mask) keep their stored values; the result is validated again."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    team_id: int | None = None  # send null to take the channel off its team
+    config: dict[str, Any] | None = None
+
+
+class ChannelPollingOut(BaseModel):
+    """The poll worker's view of a polling channel."""
+
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    next_poll_at: datetime
+    failures: int
+    last_error: str | None
+
+
 class ChannelOut(BaseModel):
     id: int
     kind: str
     name: str
     team_id: int | None
     is_active: bool
-    webhook_url: str
+    webhook_url: str | None  # None: the channel does not receive webhooks (it polls)
     config: dict[str, Any]
     created_at: datetime
+    health: str  # "ok" | "needs_action"
+    health_reason: str | None = None
+    health_changed_at: datetime | None = None
+    polling: ChannelPollingOut | None = None
 
 
 class ChannelKindOut(BaseModel):
@@ -95,6 +118,7 @@ class ChannelKindOut(BaseModel):
     title: str
     config_schema: dict[str, Any]
     capabilities: dict[str, Any]
+    identity_kinds: list[str] = Field(default_factory=list)  # the identity kinds this channel brings
 
 
 class IdentityOut(_Out):

@@ -40,9 +40,11 @@ def _too_large(ctx: AppContext) -> Reply:
 async def handle_provider_request(
     ctx: AppContext, channel_id: int, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
 ) -> Reply:
-    channel = await ctx.channels.get(channel_id)
+    channel = await ctx.channels.find(channel_id)
     if channel is None:
-        return _json(404, {"detail": f"channel {channel_id} not found or disabled"})
+        return _json(404, {"detail": f"channel {channel_id} not found"})
+    if not channel.is_active:  # nothing is stored; the provider may retry until it is enabled
+        return _json(403, {"detail": f"channel {channel_id} is disabled"})
     try:
         result = channel.adapter.handle_webhook(channel.config, WebhookRequest(method=method, headers=headers, query=query, body=body))
     except WebhookRejected as exc:

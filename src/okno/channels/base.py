@@ -10,13 +10,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import httpx
 import orjson
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
-from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+# What an adapter declares about the identity kinds it brings: each kind with its normaliser, and
+# the default proof rules for the keys it learns. Re-exported here: adapters import this module.
+from okno.customers.identities import InvalidIdentity as InvalidIdentity
+from okno.customers.identities import email_kind as email_kind
+from okno.customers.identities import opaque_kind as opaque_kind
+from okno.customers.identities import phone_kind as phone_kind
+from okno.customers.identity_kinds import IdentityKindSpec as IdentityKindSpec
+from okno.customers.identity_kinds import Rule as ProofRule  # noqa: F401  (re-exported for adapters)
+
+from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport  # noqa: E402
 
 
 class Threading(StrEnum):
@@ -51,6 +63,13 @@ class Capabilities:
     interactive: InteractiveSupport = NO_INTERACTIVE
 
     threading: Threading = Threading.per_customer
+    # how inbound items arrive: "webhook" (the provider calls /webhooks/{id}) and/or "poll"
+    # (the poll worker calls the adapter's ``poll``, see :class:`PollsProvider`)
+    ingress: frozenset[str] = frozenset({"webhook"})
+
+    @property
+    def polls(self) -> bool:
+        return "poll" in self.ingress
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,9 +81,12 @@ class Capabilities:
             "reply_window_seconds": self.reply_window.total_seconds() if self.reply_window else None,
             "medium": self.medium,
             "interactive": self.interactive.as_json(),
-
             "threading": self.threading.value,
+            "ingress": sorted(self.ingress),
         }
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel, contravariant=True)
 
 
 # ---- inbound -------------------------------------------------------------------------------
@@ -268,10 +290,35 @@ class NeedsAction(PermanentFailure):
     """Fails now, and an operator must act (reply window closed, channel token revoked…)."""
 
 
+class ChannelNeedsAction(NeedsAction):
+    """The channel itself needs an admin (a revoked token, a blocked account): besides failing
+    this message or poll, the channel's health turns ``needs_action`` with this reason."""
+
+
+# ---- polling ingress -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PollBatch:
+    """What one poll found. ``cursor`` is where the next poll starts (an IMAP UIDVALIDITY+UID,
+    a review platform's last timestamp…); it is stored in the same transaction as ``items``,
+    so a crash before that commit polls the same items again (deduplicated by provider id)."""
+
+    items: list[InboundMessage | InboundStatus]
+    cursor: dict[str, Any]
+    next_poll_in: float = 60.0  # seconds until the next poll (shorter when more is waiting)
+    raw: bytes = b""  # the provider's answer, kept with the raw items
+
+
+class PollsProvider(Protocol, Generic[ConfigT]):
+    """Adapters whose capabilities' ``ingress`` includes "poll" also implement this. Raise
+    ``RetryLater`` (the provider's hint is kept), ``TemporaryFailure`` (backoff) or
+    ``ChannelNeedsAction`` (a 401: backoff and the channel needs an admin)."""
+
+    async def poll(self, config: ConfigT, cursor: dict[str, Any], http: httpx.AsyncClient) -> PollBatch: ...
+
+
 # ---- the adapter protocol ------------------------------------------------------------------
-
-
-ConfigT = TypeVar("ConfigT", bound=BaseModel, contravariant=True)
 
 
 class ChannelAdapter(Protocol, Generic[ConfigT]):
@@ -279,6 +326,10 @@ class ChannelAdapter(Protocol, Generic[ConfigT]):
     title: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
     capabilities: ClassVar[Capabilities]
+    # Optional (the registry reads them with defaults): the identity kinds this channel brings,
+    # each with its normaliser, and default proof rules for the keys it learns ((kind, source)).
+    # identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = ()
+    # proof_rules: ClassVar[tuple[ProofRule, ...]] = ()
 
     def handle_webhook(self, config: ConfigT, request: WebhookRequest) -> WebhookResult:
         """Verify and parse one provider request. CPU only: runs on the hot path."""
@@ -287,6 +338,15 @@ class ChannelAdapter(Protocol, Generic[ConfigT]):
     async def send(self, config: ConfigT, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         """Hand one message to the provider, or raise a DeliveryError subclass."""
         ...
+
+
+class OwnsRoutes(Protocol):
+    """An adapter that serves HTTP itself (the widget's script and socket, a provider's echo
+    check) returns its router here; the registry mounts it. Handlers reach okno through
+    ``okno.channels.runtime`` (``adapter_runtime``), never through the application context."""
+
+    @classmethod
+    def routes(cls) -> APIRouter: ...
 
 
 class DownloadsAttachments(Protocol, Generic[ConfigT]):

@@ -18,13 +18,15 @@ import structlog
 from sqlalchemy import or_, select, update
 
 from okno.bus.outbox import record_events
-from okno.channels.base import DeliveryError, OutboundMessage, PermanentFailure, Recipient, RetryLater, SendResult
-from okno.channels.directory import ChannelDirectory
+from okno.channels.base import ChannelNeedsAction, DeliveryError, OutboundMessage, PermanentFailure, Recipient, RetryLater, SendResult
+from okno.channels.directory import ChannelDirectory, LiveChannel
+from okno.channels.health import NEEDS_ACTION, report_needs_action, report_ok
 from okno.channels.interactive import ChoicesRefused, choose_rendering, fallback_text, interactive_of
 from okno.conversations.statuses import lock_provider_messages, requeue_deferred_statuses
 from okno.kit.db import Database
+from okno.kit.db_wake import call_after_commit
 from okno.kit.time import utcnow
-from okno.models import Conversation, Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
+from okno.models import Channel, Conversation, Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
 
 log = structlog.get_logger()
 
@@ -70,8 +72,9 @@ class DeliveryWorker:
     async def drain_once(self) -> int:
         leases = await self._lease()
         if leases:
-            outcomes = await asyncio.gather(*(self._send(lease) for lease in leases))
-            await self._settle(list(zip(leases, outcomes, strict=True)))
+            live = {cid: await self.channels.get(cid) for cid in {lease.channel_id for lease in leases}}
+            outcomes = await asyncio.gather(*(self._send(lease, live[lease.channel_id]) for lease in leases))
+            await self._settle(list(zip(leases, outcomes, strict=True)), live)
         return len(leases)
 
     async def _lease(self) -> list[_Lease]:
@@ -80,14 +83,16 @@ class DeliveryWorker:
             jobs = (
                 await session.execute(
                     select(DeliveryJob.id, DeliveryJob.attempts, DeliveryJob.channel_id, DeliveryJob.idempotency_key, DeliveryJob.message_id)
+                    .join(Channel, Channel.id == DeliveryJob.channel_id)
                     .where(
+                        Channel.is_active.is_(True),  # a disabled channel's replies wait for it
                         DeliveryJob.status == "pending",
                         DeliveryJob.next_attempt_at <= now,
                         or_(DeliveryJob.locked_until.is_(None), DeliveryJob.locked_until < now),
                     )
                     .order_by(DeliveryJob.next_attempt_at, DeliveryJob.id)
                     .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(skip_locked=True, of=DeliveryJob)
                 )
             ).all()
             if not jobs:
@@ -126,10 +131,9 @@ class DeliveryWorker:
             for j in jobs
         ]
 
-    async def _send(self, lease: _Lease) -> SendResult | DeliveryError:
-        channel = await self.channels.get(lease.channel_id)
-        if channel is None:
-            return PermanentFailure(f"channel {lease.channel_id} is missing or disabled")
+    async def _send(self, lease: _Lease, channel: LiveChannel | None) -> SendResult | DeliveryError:
+        if channel is None:  # disabled since the lease (another process): wait for it
+            return RetryLater(f"channel {lease.channel_id} is disabled", after_seconds=60.0)
         try:
             return await channel.adapter.send(channel.config, as_rendered(channel.adapter.capabilities, lease.outbound), self.http)
         except DeliveryError as exc:
@@ -138,10 +142,11 @@ class DeliveryWorker:
             log.exception("adapter_send_crashed", channel_id=lease.channel_id, job_id=lease.job_id)
             return DeliveryError(f"adapter error: {type(exc).__name__}: {exc}")
 
-    async def _settle(self, outcomes: list[tuple[_Lease, SendResult | DeliveryError]]) -> None:
+    async def _settle(self, outcomes: list[tuple[_Lease, SendResult | DeliveryError]], live: dict[int, LiveChannel | None]) -> None:
         now = utcnow()
         events: list[tuple[str, dict]] = []
         async with self.db.transaction() as session:
+            await self._note_health(session, outcomes, live)
             # before recording provider ids: a status webhook racing this send waits, then finds them
             sent = [(lease.channel_id, o.provider_message_id) for lease, o in outcomes if isinstance(o, SendResult) and o.provider_message_id]
             await lock_provider_messages(session, sent)
@@ -188,6 +193,20 @@ class DeliveryWorker:
                         )
                     )
             await record_events(session, events)
+
+
+    async def _note_health(self, session, outcomes: list, live: dict[int, LiveChannel | None]) -> None:  # noqa: ANN001
+        """A channel-level refusal (a revoked token) makes the channel need action; a send that
+        works again on a channel that needed action makes it ``ok``. Rare: no statement otherwise."""
+        refused = {lease.channel_id: o.reason for lease, o in outcomes if isinstance(o, ChannelNeedsAction)}
+        working = {
+            lease.channel_id for lease, o in outcomes
+            if isinstance(o, SendResult) and lease.channel_id not in refused and (ch := live.get(lease.channel_id)) is not None and ch.health == NEEDS_ACTION
+        }
+        changed = [cid for cid, reason in refused.items() if await report_needs_action(session, cid, reason)]
+        changed += [cid for cid in working if await report_ok(session, cid)]
+        for cid in changed:
+            call_after_commit(session, lambda cid=cid: self.channels.invalidate(cid))
 
 
 def as_rendered(capabilities, outbound: OutboundMessage) -> OutboundMessage:  # noqa: ANN001

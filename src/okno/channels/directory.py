@@ -9,15 +9,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import structlog
 from pydantic import BaseModel
 
 from okno.channels.base import ChannelAdapter
-from okno.channels.registry import build_adapter
+from okno.channels.registry import ADAPTERS, build_adapter
 from okno.channels.runtime import AdapterRuntime
 from okno.channels.service import open_config
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database
 from okno.models import Channel
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class LiveChannel:
     team_id: int | None
     adapter: ChannelAdapter
     config: BaseModel
+    is_active: bool = True
+    health: str = "ok"  # "ok" | "needs_action"
 
 
 class ChannelDirectory:
@@ -39,13 +44,22 @@ class ChannelDirectory:
         self._entries: dict[int, tuple[float, LiveChannel | None]] = {}
 
     async def get(self, channel_id: int) -> LiveChannel | None:
+        """An enabled channel, or None (missing or disabled)."""
+        live = await self.find(channel_id)
+        return live if live is not None and live.is_active else None
+
+    async def find(self, channel_id: int) -> LiveChannel | None:
+        """The channel whether enabled or not (``is_active`` says), or None if there is none (or
+        no adapter is installed for its kind any more)."""
         cached = self._entries.get(channel_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         async with self.db.reading() as session:
             channel = await session.get(Channel, channel_id)
         live = None
-        if channel is not None and channel.is_active:
+        if channel is not None and channel.kind not in ADAPTERS:  # its plugin was uninstalled
+            log.error("channel_kind_not_installed", channel_id=channel.id, kind=channel.kind)
+        elif channel is not None:
             adapter = build_adapter(channel.kind, channel.id)
             if self.runtime is not None and hasattr(adapter, "bind_runtime"):
                 adapter.bind_runtime(self.runtime)
@@ -56,6 +70,8 @@ class ChannelDirectory:
                 team_id=channel.team_id,
                 adapter=adapter,
                 config=open_config(self.box, channel),
+                is_active=channel.is_active,
+                health=channel.health,
             )
         self._entries[channel_id] = (time.monotonic() + self.ttl, live)
         return live

@@ -26,3 +26,13 @@ class MessageFailed(EventType, topic="message.failed"):
     customer_id: int
     channel_id: int
     reason: str
+
+
+@dataclass(frozen=True)
+class ChannelHealthChanged(EventType, topic="channel.health_changed"):
+    """A channel started or stopped needing an admin (a revoked token, a blocked account…)."""
+
+    channel_id: int
+    health: str  # "ok" | "needs_action"
+    previous: str
+    reason: str | None = None

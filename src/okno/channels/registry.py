@@ -1,8 +1,15 @@
-"""The explicit list of channel adapters; third parties add theirs via the ``okno.channels`` entry point."""
+"""The explicit list of channel adapters; third parties add theirs via the ``okno.channels`` entry point.
+
+Registering an adapter also registers what it declares: its identity kinds and default proof
+rules (``okno.customers.identity_kinds``) and, through :func:`adapter_routers`, its own routes.
+"""
 
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+import structlog
 
 from okno.channels.adapters.api.adapter import ApiChannel
 from okno.channels.adapters.max.adapter import MaxChannel
@@ -11,22 +18,53 @@ from okno.channels.adapters.vk.adapter import VkChannel
 from okno.channels.adapters.whatsapp.adapter import WhatsAppChannel
 from okno.channels.adapters.widget.adapter import WidgetChannel
 from okno.channels.base import ChannelAdapter
+from okno.customers import identity_kinds
 from okno.kit.errors import Invalid
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+log = structlog.get_logger()
 
 AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelAdapter
 
 _BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel)
+ENTRY_POINT_GROUP = "okno.channels"
+
+ADAPTERS: dict[str, AdapterFactory] = {}
 
 
-def _load() -> dict[str, AdapterFactory]:
-    adapters: dict[str, AdapterFactory] = {cls.kind: cls for cls in _BUILT_IN}
-    for ep in entry_points(group="okno.channels"):
-        cls = ep.load()
-        adapters.setdefault(cls.kind, cls)
-    return adapters
+def register_adapter(cls: AdapterFactory) -> None:
+    """Adds an adapter class and what it declares; a kind already registered keeps its adapter."""
+    if cls.kind in ADAPTERS:
+        if ADAPTERS[cls.kind] is not cls:
+            log.error("channel_kind_taken", kind=cls.kind, adapter=_name(cls), kept=_name(ADAPTERS[cls.kind]))
+        return
+    ADAPTERS[cls.kind] = cls
+    identity_kinds.declare(
+        f"channel:{cls.kind}",
+        kinds=getattr(cls, "identity_kinds", ()),
+        rules=getattr(cls, "proof_rules", ()),
+    )
 
 
-ADAPTERS = _load()
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _load() -> None:
+    for cls in _BUILT_IN:
+        register_adapter(cls)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+        except Exception:  # one broken plugin must not stop okno
+            log.exception("channel_plugin_failed_to_load", entry_point=ep.name, value=ep.value)
+            continue
+        register_adapter(cls)
+
+
+_load()
 
 
 def adapter_class(kind: str) -> AdapterFactory:
@@ -38,3 +76,8 @@ def adapter_class(kind: str) -> AdapterFactory:
 
 def build_adapter(kind: str, channel_id: int) -> ChannelAdapter:
     return adapter_class(kind)(channel_id)
+
+
+def adapter_routers() -> list[APIRouter]:
+    """The routers of adapters that serve HTTP themselves (``OwnsRoutes``), to mount in the app."""
+    return [cls.routes() for cls in ADAPTERS.values() if callable(getattr(cls, "routes", None))]

@@ -1,24 +1,73 @@
-"""Services okno lends to adapters whose provider is okno itself (the website widget).
+"""The narrow runtime okno lends to adapters that need more than their config and an HTTP client.
 
-An adapter that needs them implements ``bind_runtime``; the directory calls it after building
-the adapter. Adapters of outside providers never see the database.
+The widget (whose provider is okno itself) stores visitor streams and pushes them to open
+sockets; an adapter's own routes look channels up and wake the ingest worker. They get this
+object, never the application context: the database, a channel lookup, per-process hubs, a way
+to wake workers after they stored something, and the few settings adapters need.
+
+An adapter receives it through ``bind_runtime`` (the directory calls it after building the
+adapter); an adapter's routes receive it through the :func:`adapter_runtime` dependency.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 if TYPE_CHECKING:
-    from okno.channels.adapters.widget.streams import VisitorHub
+    from okno.channels.directory import LiveChannel
     from okno.kit.db import Database
+
+H = TypeVar("H")
 
 
 @dataclass(frozen=True)
+class RuntimeSettings:
+    default_region: str
+    public_url: str
+
+
 class AdapterRuntime:
-    db: Database
-    visitor_hub: VisitorHub
+    def __init__(self, db: Database, settings: RuntimeSettings) -> None:
+        self.db = db
+        self.settings = settings
+        self._hubs: dict[type, Any] = {}
+        self._lookup: Callable[[int], Awaitable[LiveChannel | None]] | None = None
+        self._wake: Callable[[Iterable[str]], None] = lambda names: None
+
+    def connect(self, lookup: Callable[[int], Awaitable[LiveChannel | None]], wake: Callable[[Iterable[str]], None]) -> None:
+        """Called once by the application context when its directory and workers exist."""
+        self._lookup = lookup
+        self._wake = wake
+
+    def hub(self, factory: type[H]) -> H:
+        """The one instance of ``factory`` in this process (e.g. the widget's socket hub)."""
+        if factory not in self._hubs:
+            self._hubs[factory] = factory()
+        return self._hubs[factory]
+
+    async def channel(self, channel_id: int) -> LiveChannel | None:
+        """An enabled channel (adapter + opened config), or None."""
+        if self._lookup is None:
+            raise RuntimeError("adapter runtime used before it was connected")
+        return await self._lookup(channel_id)
+
+    def wake(self, *workers: str) -> None:
+        """Wakes workers (e.g. "ingest" after staging raw items) without waiting for their poll."""
+        self._wake(workers)
 
 
 class UsesRuntime(Protocol):
     def bind_runtime(self, runtime: AdapterRuntime) -> None: ...
+
+
+def adapter_runtime(conn: HTTPConnection) -> AdapterRuntime:
+    """FastAPI dependency for adapters' own routes (HTTP and WebSocket)."""
+    return conn.app.state.channel_runtime
+
+
+Runtime = Annotated[AdapterRuntime, Depends(adapter_runtime)]

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.channels.registry import adapter_class
 from okno.kit.audit import audit
 from okno.kit.crypto import SecretBox
+from okno.kit.db_wake import request_wake
 from okno.kit.errors import Invalid, NotFound
-from okno.models import Channel, Team
+from okno.kit.time import utcnow
+from okno.models import Channel, ChannelPollState, Team
 
 MASK = "********"
 
@@ -70,8 +72,16 @@ async def create_channel(
     channel = Channel(kind=kind, name=name.strip(), config_sealed=seal_config(box, model), team_id=team_id)
     session.add(channel)
     await session.flush()
+    await start_polling(session, channel)
     await audit(session, actor_id=actor_id, action="channel.created", subject=("channel", channel.id), data={"kind": kind, "name": channel.name})
     return channel, model
+
+
+async def start_polling(session: AsyncSession, channel: Channel) -> None:
+    """A polling channel gets its cursor row (empty: the adapter starts where it sees fit)."""
+    if adapter_class(channel.kind).capabilities.polls and await session.get(ChannelPollState, channel.id) is None:
+        session.add(ChannelPollState(channel_id=channel.id, cursor={}, next_poll_at=utcnow()))
+        request_wake(session, "polls")
 
 
 async def get_channel(session: AsyncSession, channel_id: int) -> Channel:

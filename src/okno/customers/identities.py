@@ -1,4 +1,8 @@
-"""Identity keys and their normalisation: every key is normalised before it is stored or compared."""
+"""Identity keys and their normalisation: every key is normalised before it is stored or compared.
+
+The core keeps phone numbers, e-mail addresses and opaque ids (the CRM's); channel adapters
+declare the kinds they bring (``okno.customers.identity_kinds``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from functools import lru_cache
 
 import phonenumbers
 
+from okno.customers import identity_kinds
 from okno.customers.email_rules import canonical_mailbox
+from okno.customers.identity_kinds import IdentityKindSpec, Rule
 from okno.kit.errors import Invalid
 
 MAX_VALUE_LENGTH = 320
@@ -17,16 +23,11 @@ _WHITESPACE = re.compile(r"\s")
 
 
 class IdentityKind(enum.StrEnum):
+    """The kinds the core itself knows; channels declare theirs (``identity_kinds.declare``)."""
+
     phone = "phone"
     email = "email"
-    telegram = "telegram"
-    whatsapp = "whatsapp"
-    vk = "vk"
-    max = "max"
-    web = "web"
-    crm = "crm"
-    # An integrator's own id, scoped by the API channel it came through: ``<channel_id>:<id>``.
-    external = "external"
+    crm = "crm"  # the id a CRM import gives a person
 
 
 class InvalidIdentity(Invalid):
@@ -86,21 +87,52 @@ def normalize_identity(kind: str, raw: str, *, default_region: str = "RU") -> Id
 
 @lru_cache(maxsize=65_536)  # a pure function on the hot path; senders repeat (phonenumbers is slow)
 def _normalize_cached(kind: str, raw: str, default_region: str) -> IdentityKey:
+    name = kind.strip().lower()
+    spec = identity_kinds.identity_kind(name)
+    if spec is None:
+        allowed = ", ".join(identity_kinds.known_kinds())
+        raise InvalidIdentity(f"unknown identity kind {kind!r} (one of: {allowed})")
     try:
-        known = IdentityKind(kind.strip().lower())
-    except ValueError as exc:
-        allowed = ", ".join(k.value for k in IdentityKind)
-        raise InvalidIdentity(f"unknown identity kind {kind!r} (one of: {allowed})") from exc
-    if known is IdentityKind.phone:
-        return IdentityKey(known.value, normalize_phone(raw, default_region))
-    if known is IdentityKind.email:
-        return IdentityKey(known.value, normalize_email(raw))
-    return IdentityKey(known.value, normalize_opaque(raw))
+        return IdentityKey(name, spec.normalise(raw, default_region))
+    except InvalidIdentity:
+        raise
+    except ValueError as exc:  # a declared normaliser may refuse with a plain ValueError
+        raise InvalidIdentity(f"not a valid {name} identity: {raw!r} ({exc})") from exc
 
 
 def forget_normalised() -> None:
     """Drops cached keys after the rules they were normalised with changed."""
     _normalize_cached.cache_clear()
+
+
+def phone_kind(raw: str, default_region: str) -> str:
+    return normalize_phone(raw, default_region)
+
+
+def email_kind(raw: str, default_region: str) -> str:
+    return normalize_email(raw)
+
+
+def opaque_kind(raw: str, default_region: str) -> str:
+    """The normaliser for ids that are compared as given (messenger user ids, CRM ids…)."""
+    return normalize_opaque(raw)
+
+
+identity_kinds.on_change(forget_normalised)
+identity_kinds.declare(
+    "okno.core",
+    kinds=(
+        IdentityKindSpec(IdentityKind.phone.value, phone_kind, "a phone number, stored as E.164"),
+        IdentityKindSpec(IdentityKind.email.value, email_kind, "an e-mail address, provider aliases folded"),
+        IdentityKindSpec(IdentityKind.crm.value, opaque_kind, "a CRM's own id for the person"),
+    ),
+    rules=(
+        Rule("phone", "caller_id", True, "a caller id is a phone number"),
+        Rule("email", "verified", True, "an e-mail address confirmed by a link or code"),
+        Rule("phone", "crm_import", True, "phone from a CRM import (the CRM vouches for it)"),
+        Rule("email", "crm_import", True, "e-mail from a CRM import (the CRM vouches for it)"),
+    ),
+)
 
 
 def parse_identity(text: str, *, default_region: str = "RU") -> IdentityKey:

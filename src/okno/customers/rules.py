@@ -8,7 +8,8 @@ keys a sender brings besides it. A key that proves attaches the touch to its own
 ingest transaction; one that doesn't is kept on the profile as evidence for the matcher only
 (``attributes["unverified_identities"]``), never as an identity.
 
-Rows in ``identity_rules`` override :data:`DEFAULT_RULES`. Ingest reads the rules from a
+Rows in ``identity_rules`` override the defaults declared with the identity kinds (the core's
+and each channel adapter's, ``okno.customers.identity_kinds``). Ingest reads the rules from a
 per-database cache refreshed every :data:`CACHE_SECONDS` (and at once after an edit here), so
 the hot path pays no query for them.
 """
@@ -17,12 +18,11 @@ from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.customers.identities import IdentityKind
+from okno.customers.identity_kinds import Rule, default_rules, known_kinds, on_change
 from okno.kit.audit import audit
 from okno.kit.errors import Invalid, NotFound
 from okno.models import IdentityRule
@@ -31,32 +31,9 @@ CACHE_SECONDS = 10.0
 ANY_SOURCE = "*"
 
 
-@dataclass(frozen=True)
-class Rule:
-    kind: str
-    source: str
-    proves: bool
-    note: str
-
-
-DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("phone", "telegram.own_contact", True, "a contact the Telegram user shared about himself (user_id matches)"),
-    Rule("phone", "max.own_contact", True, "a contact the MAX user shared about himself"),
-    Rule("phone", "whatsapp.wa_id", True, "a WhatsApp wa_id is the sender's phone number"),
-    Rule("phone", "caller_id", True, "a caller id is a phone number"),
-    Rule("email", "verified", True, "an e-mail address confirmed by a link or code"),
-    Rule("phone", "api", True, "keys an integrator asserts through the signed API channel"),
-    Rule("email", "api", True, "keys an integrator asserts through the signed API channel"),
-    Rule("phone", "widget.typed", True, "typed by a website visitor into the contact form (switch off to keep it as evidence only)"),
-    Rule("email", "widget.typed", True, "typed by a website visitor into the contact form (switch off to keep it as evidence only)"),
-    Rule("phone", "crm_import", True, "phone from a CRM import (the CRM vouches for it)"),
-    Rule("email", "crm_import", True, "e-mail from a CRM import (the CRM vouches for it)"),
-)
-
-
 class RuleBook:
     def __init__(self, rows: list[Rule]) -> None:
-        self.rules = {(r.kind, r.source): r for r in DEFAULT_RULES}
+        self.rules = {(r.kind, r.source): r for r in default_rules()}
         self.rules.update({(r.kind, r.source): r for r in rows})
 
     def proves(self, kind: str, source: str) -> bool:
@@ -68,6 +45,7 @@ class RuleBook:
 
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # sync engine → (loaded_at, RuleBook)
+on_change(_cache.clear)  # a channel declared new default rules
 
 
 async def rule_book(session: AsyncSession, *, fresh: bool = False) -> RuleBook:
@@ -87,9 +65,9 @@ def _forget(session: AsyncSession) -> None:
 
 
 async def set_rule(session: AsyncSession, *, kind: str, source: str, proves: bool, note: str, actor_id: int | None) -> Rule:
-    kinds = {k.value for k in IdentityKind}
+    kinds = known_kinds()
     if kind not in kinds:
-        raise Invalid(f"unknown identity kind {kind!r} (one of: {', '.join(sorted(kinds))})")
+        raise Invalid(f"unknown identity kind {kind!r} (one of: {', '.join(kinds)})")
     source = source.strip() or ANY_SOURCE
     row = await session.scalar(select(IdentityRule).where(IdentityRule.kind == kind, IdentityRule.source == source))
     if row is None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from okno.kit.db_wake import take_wakes
+from okno.kit.db_wake import take_after_commit, take_wakes
 from okno.kit.sqlite_driver import engine_url
 from okno.kit.time import as_utc
 
@@ -130,6 +130,8 @@ class Database:
         async with self.write_sessions() as session:
             async with session.begin():
                 yield session
+        for callback in take_after_commit(session):
+            callback()
         self.after_commit(take_wakes(session))
 
     @asynccontextmanager

@@ -7,12 +7,36 @@
 const A = window.OKNO_ADMIN_I18N || {};
 
 
+const channelsById = {};
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : A.never;
+}
+
+function channelHealth(c) {
+  if (c.health === "ok") return `<span class="health health-ok" data-health="ok">${escapeHtml(A.health_ok)}</span>`;
+  return `<span class="health health-needs-action" data-health="${escapeHtml(c.health)}">${escapeHtml(A.health_needs_action)}</span>
+    <span class="small">${escapeHtml(c.health_reason || "")}</span>`;
+}
+
+function channelPolling(p) {
+  if (!p) return "—";
+  const error = p.last_error ? `<br><span class="error small">${escapeHtml(A.last_error)}: ${escapeHtml(p.last_error)}</span>` : "";
+  return `<span class="small">${escapeHtml(A.last_poll)}: ${escapeHtml(when(p.last_polled_at))}<br>${escapeHtml(A.last_success)}: ${escapeHtml(when(p.last_success_at))}<br>
+    ${escapeHtml(A.failures)}: ${p.failures}</span>${error}`;
+}
+
 async function loadChannels() {
   const rows = $("#channel-rows");
   if (!rows) return;
   const { items } = await call("GET", "/api/v1/channels");
+  const admin = !!$("#channel-form");
+  items.forEach((c) => { channelsById[c.id] = c; });
   rows.innerHTML = items.map((c) => `<tr data-channel="${c.id}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
-    <td><code class="copy" title="${escapeHtml(c.webhook_url)}">${escapeHtml(c.webhook_url)}</code></td><td>${c.is_active ? "✓" : "—"}</td></tr>`).join("");
+    <td>${c.webhook_url ? `<code class="copy" title="${escapeHtml(c.webhook_url)}">${escapeHtml(c.webhook_url)}</code>` : "—"}</td><td>${c.is_active ? "✓" : "—"}</td>
+    <td data-testid="channel-health">${channelHealth(c)}</td><td data-testid="channel-polling">${channelPolling(c.polling)}</td>
+    <td>${admin ? `<button type="button" class="small" data-edit-channel="${c.id}">${escapeHtml(A.edit)}</button>
+      <button type="button" class="small" data-toggle-channel="${c.id}" data-action="${c.is_active ? "disable" : "enable"}">${escapeHtml(c.is_active ? A.disable : A.enable)}</button>` : ""}</td></tr>`).join("");
 }
 
 // A form field for each property of an adapter's JSON Schema (strings, numbers, booleans, lists of strings).
@@ -33,17 +57,30 @@ function schemaFields(schema) {
   }).join("");
 }
 
-function configFromForm(fieldset) {
+// The settings the form holds. Editing: an empty secret is left out (the stored one is kept),
+// an emptied plain field is sent as null (the adapter's model decides whether that is allowed).
+function configFromForm(fieldset, editing = false) {
   const config = {};
   $$("input", fieldset).forEach((input) => {
     const type = input.dataset.type;
     if (type === "boolean") config[input.name] = input.checked;
-    else if (input.value === "") return;
+    else if (input.value === "") { if (editing && input.type !== "password") config[input.name] = null; }
     else if (type === "array") config[input.name] = input.value.split(",").map((v) => v.trim()).filter(Boolean);
     else if (type === "integer" || type === "number") config[input.name] = Number(input.value);
     else config[input.name] = input.value;
   });
   return config;
+}
+
+// Shows a channel's stored settings in the generated fields (secrets stay hidden: left empty).
+function fillConfig(fieldset, config) {
+  $$("input", fieldset).forEach((input) => {
+    const value = config[input.name];
+    if (input.dataset.type === "boolean") input.checked = !!value;
+    else if (input.type === "password") { input.value = ""; input.required = false; input.placeholder = A.keep_secret; }
+    else if (Array.isArray(value)) input.value = value.join(", ");
+    else input.value = value ?? "";
+  });
 }
 
 async function loadCanned() {
@@ -62,21 +99,60 @@ async function initChannelForm() {
   const kinds = Object.fromEntries(items.map((k) => [k.kind, k]));
   const select = $("#channel-kind");
   select.innerHTML = items.map((k) => `<option value="${k.kind}">${escapeHtml(k.title)}</option>`).join("");
+  let editing = null;  // the channel being edited, or null: connecting a new one
   const render = () => {
     const kind = kinds[select.value];
     $("#channel-config").innerHTML = `<legend>${escapeHtml(kind.title)}</legend>` + schemaFields(kind.config_schema);
     $("#channel-kind-help").textContent = kind.config_schema.description || "";
   };
+  const startCreating = () => {
+    editing = null;
+    form.reset();
+    select.disabled = false;
+    $("#channel-form-title").textContent = A.connect_title;
+    $("[data-testid=channel-create]", form).textContent = A.connect;
+    $("#channel-cancel").hidden = true;
+    render();
+  };
+  const startEditing = (channel) => {
+    editing = channel;
+    select.value = channel.kind;
+    select.disabled = true;  // a channel keeps its kind
+    render();
+    form.name.value = channel.name;
+    $("#channel-team").value = channel.team_id ?? "";
+    fillConfig($("#channel-config"), channel.config);
+    $("#channel-form-title").textContent = A.edit_title.replace("%(name)s", channel.name);
+    $("[data-testid=channel-create]", form).textContent = A.save_changes;
+    $("#channel-cancel").hidden = false;
+    $("#channel-error").hidden = true;
+    form.scrollIntoView({ block: "nearest" });
+  };
   select.addEventListener("change", render);
+  $("#channel-cancel").addEventListener("click", startCreating);
   render();
+  $("#channel-rows").addEventListener("click", async (event) => {
+    const edit = event.target.closest("[data-edit-channel]");
+    if (edit) { startEditing(channelsById[edit.dataset.editChannel]); return; }
+    const toggle = event.target.closest("[data-toggle-channel]");
+    if (!toggle) return;
+    try {
+      await call("POST", `/api/v1/channels/${toggle.dataset.toggleChannel}/${toggle.dataset.action}`);
+      await loadChannels();
+    } catch (e) { toast(e.message, true); }
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const error = $("#channel-error");
     error.hidden = true;
+    const team = $("#channel-team").value ? Number($("#channel-team").value) : null;
     try {
-      await call("POST", "/api/v1/channels", { kind: select.value, name: form.name.value, config: configFromForm($("#channel-config")) });
-      form.reset();
-      render();
+      if (editing) {
+        await call("PATCH", `/api/v1/channels/${editing.id}`, { name: form.name.value, team_id: team, config: configFromForm($("#channel-config"), true) });
+      } else {
+        await call("POST", "/api/v1/channels", { kind: select.value, name: form.name.value, team_id: team, config: configFromForm($("#channel-config")) });
+      }
+      startCreating();
       await loadChannels();
     } catch (e) { error.textContent = e.message; error.hidden = false; }
   });

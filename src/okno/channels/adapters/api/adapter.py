@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
 from okno.channels.base import (
     Capabilities,
+    IdentityKindSpec,
     InboundMessage,
     MessageKindName,
     OutboundMessage,
     PermanentFailure,
+    ProofRule,
     RetryLater,
     SenderIdentity,
     SendResult,
@@ -26,6 +28,7 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    opaque_kind,
 )
 
 MAX_TEXT = 65_536
@@ -70,6 +73,14 @@ class ApiChannel:
     config_model: ClassVar[type[BaseModel]] = ApiChannelConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "file"})
+    )
+    # an integrator's own id, scoped by the API channel it came through: ``<channel_id>:<id>``
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (
+        IdentityKindSpec("external", opaque_kind, "an integrator's own id, as <channel_id>:<id>"),
+    )
+    proof_rules: ClassVar[tuple[ProofRule, ...]] = (
+        ProofRule("phone", "api", True, "keys an integrator asserts through the signed API channel"),
+        ProofRule("email", "api", True, "keys an integrator asserts through the signed API channel"),
     )
 
     def __init__(self, channel_id: int) -> None:

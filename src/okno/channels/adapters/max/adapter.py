@@ -13,11 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from okno.channels.adapters.max import interactive
 from okno.channels.base import (
     Capabilities,
+    ChannelNeedsAction,
     DeliveryError,
+    IdentityKindSpec,
     InboundMessage,
-    NeedsAction,
     OutboundMessage,
     PermanentFailure,
+    ProofRule,
     RetryLater,
     SenderIdentity,
     SendResult,
@@ -26,6 +28,7 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_body,
+    opaque_kind,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
 
@@ -72,6 +75,10 @@ class MaxChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False,
         interactive=interactive.SUPPORT,
+    )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("max", opaque_kind, "a MAX user id"),)
+    proof_rules: ClassVar[tuple[ProofRule, ...]] = (
+        ProofRule("phone", "max.own_contact", True, "a contact the MAX user shared about himself"),
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -309,7 +316,7 @@ def classify_error(status: int, headers: Mapping[str, str], data: dict[str, Any]
     if status == 429:
         return RetryLater(reason, _retry_after(headers))
     if status == 401 or code == "verify.token":
-        return NeedsAction(TOKEN_REJECTED)
+        return ChannelNeedsAction(TOKEN_REJECTED)
     if 400 <= status < 500 and status != 408:
         return PermanentFailure(reason)
     return TemporaryFailure(reason)  # 5xx, 408 and anything unexpected

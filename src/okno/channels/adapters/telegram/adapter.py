@@ -12,11 +12,13 @@ from okno.channels.adapters.telegram import interactive
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
+    ChannelNeedsAction,
     Download,
+    IdentityKindSpec,
     InboundMessage,
-    NeedsAction,
     OutboundMessage,
     PermanentFailure,
+    ProofRule,
     RetryLater,
     SenderIdentity,
     SendResult,
@@ -25,6 +27,7 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_body,
+    opaque_kind,
 )
 from okno.channels.text import split_text
 
@@ -58,6 +61,10 @@ class TelegramChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True,
         interactive=interactive.SUPPORT,
+    )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("telegram", opaque_kind, "a Telegram user id"),)
+    proof_rules: ClassVar[tuple[ProofRule, ...]] = (
+        ProofRule("phone", "telegram.own_contact", True, "a contact the Telegram user shared about himself (user_id matches)"),
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -181,7 +188,7 @@ async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> d
     if code == 429:
         raise RetryLater(reason, float((data.get("parameters") or {}).get("retry_after", 1)))
     if code == 401:
-        raise NeedsAction(f"{reason} (check the bot token)")
+        raise ChannelNeedsAction(f"{reason} (check the bot token)")
     if code in (400, 403, 404):
         raise PermanentFailure(reason)
     raise TemporaryFailure(reason)

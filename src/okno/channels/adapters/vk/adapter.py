@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from okno.channels.adapters.vk import interactive
 from okno.channels.base import (
     Capabilities,
+    ChannelNeedsAction,
     DeliveryError,
+    IdentityKindSpec,
     InboundMessage,
     InboundStatus,
-    NeedsAction,
     OutboundMessage,
     PermanentFailure,
     Recipient,
@@ -34,6 +35,7 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_body,
+    opaque_kind,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
 
@@ -82,6 +84,7 @@ class VkChannel:
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=True,
         interactive=interactive.SUPPORT,
     )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("vk", opaque_kind, "a VK user id"),)
 
     def __init__(self, channel_id: int) -> None:
         self.channel_id = channel_id
@@ -295,7 +298,7 @@ def classify_error(error: Any) -> DeliveryError:
     if code == INTERNAL_ERROR:
         return TemporaryFailure(reason)
     if code in OPERATOR_MUST_ACT:
-        return NeedsAction(f"{reason} ({OPERATOR_MUST_ACT[code]})")
+        return ChannelNeedsAction(f"{reason} ({OPERATOR_MUST_ACT[code]})")
     if code in RECIPIENT_REFUSED:
         return PermanentFailure(f"{reason} ({RECIPIENT_REFUSED[code]})")
     return PermanentFailure(reason)

@@ -17,13 +17,16 @@ from okno.channels.adapters.whatsapp import interactive
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
+    ChannelNeedsAction,
     DeliveryError,
     Download,
+    IdentityKindSpec,
     InboundMessage,
     InboundStatus,
     NeedsAction,
     OutboundMessage,
     PermanentFailure,
+    ProofRule,
     Recipient,
     RetryLater,
     SenderIdentity,
@@ -34,6 +37,7 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_body,
+    opaque_kind,
 )
 from okno.channels.text import split_text
 
@@ -83,6 +87,12 @@ class WhatsAppChannel:
         reply_window=timedelta(hours=24),
         attachment_download=True,
         interactive=interactive.SUPPORT,
+    )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (
+        IdentityKindSpec("whatsapp", opaque_kind, "a WhatsApp user (business-scoped id or wa_id)"),
+    )
+    proof_rules: ClassVar[tuple[ProofRule, ...]] = (
+        ProofRule("phone", "whatsapp.wa_id", True, "a WhatsApp wa_id is the sender's phone number"),
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -330,9 +340,9 @@ def classify_error(http_status: int, headers: Mapping[str, str], error: Any, raw
     if code == WINDOW_CLOSED:
         return NeedsAction(WINDOW_REASON)
     if code == TOKEN_INVALID or (code is None and http_status == 401):
-        return NeedsAction(f"access token expired or invalid ({TOKEN_INVALID})")
+        return ChannelNeedsAction(f"access token expired or invalid ({TOKEN_INVALID})")
     if code in ACCOUNT_BLOCKED:
-        return NeedsAction(f"WhatsApp account blocked or locked ({code}): {message}")
+        return ChannelNeedsAction(f"WhatsApp account blocked or locked ({code}): {message}")
     if http_status >= 500 or code in TRANSIENT:
         return TemporaryFailure(reason)
     return PermanentFailure(reason) if 400 <= http_status < 500 else TemporaryFailure(reason)

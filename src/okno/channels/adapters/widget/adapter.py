@@ -8,18 +8,22 @@ import secrets
 from typing import ClassVar
 
 import httpx
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from okno.channels.adapters.widget import interactive
-from okno.channels.adapters.widget.streams import append_event, event_by_client_id, wire_event
+from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, wire_event
 from okno.channels.base import (
     Capabilities,
+    IdentityKindSpec,
     OutboundMessage,
     PermanentFailure,
+    ProofRule,
     SendResult,
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    opaque_kind,
 )
 from okno.channels.runtime import AdapterRuntime
 
@@ -60,6 +64,11 @@ class WidgetChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, read_receipts=True, delivery_statuses=True, interactive=interactive.SUPPORT
     )
+    identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("web", opaque_kind, "a website visitor id"),)
+    proof_rules: ClassVar[tuple[ProofRule, ...]] = (
+        ProofRule("phone", "widget.typed", True, "typed by a website visitor into the contact form (switch off to keep it as evidence only)"),
+        ProofRule("email", "widget.typed", True, "typed by a website visitor into the contact form (switch off to keep it as evidence only)"),
+    )
 
     def __init__(self, channel_id: int) -> None:
         self.channel_id = channel_id
@@ -67,6 +76,13 @@ class WidgetChannel:
 
     def bind_runtime(self, runtime: AdapterRuntime) -> None:
         self._runtime = runtime
+
+    @classmethod
+    def routes(cls) -> APIRouter:
+        """The script, visitor sessions and the visitor socket (``routes.py``)."""
+        from okno.channels.adapters.widget.routes import router
+
+        return router
 
     def handle_webhook(self, config: WidgetConfig, request: WebhookRequest) -> WebhookResult:
         raise WebhookRejected(405, f"widget visitors connect over the WebSocket at /ws/widget/{self.channel_id}")
@@ -90,5 +106,5 @@ class WidgetChannel:
                 payload={"message_id": provider_message_id, "text": message.text}
                 | ({"interactive": message.interactive.model_dump(exclude_none=True)} if message.interactive else {}),
             )
-        self._runtime.visitor_hub.publish((self.channel_id, visitor_id), wire_event(event))
+        self._runtime.hub(VisitorHub).publish((self.channel_id, visitor_id), wire_event(event))
         return SendResult(provider_message_id=provider_message_id)

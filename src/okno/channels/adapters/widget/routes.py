@@ -8,12 +8,12 @@ import orjson
 from fastapi import APIRouter, Request, Response, WebSocket
 from pydantic import BaseModel, Field
 
-from okno.api.deps import Ctx
 from okno.channels.adapters.widget.adapter import WidgetConfig
 from okno.channels.adapters.widget.socket import VisitorSocket
+from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.adapters.widget.tokens import issue_token, new_visitor_id, visitor_from_token
 from okno.channels.directory import LiveChannel
-from okno.context import AppContext
+from okno.channels.runtime import AdapterRuntime, Runtime, adapter_runtime
 
 router = APIRouter(tags=["widget"])
 SCRIPT = files("okno.channels.adapters.widget").joinpath("static/widget.js")
@@ -28,8 +28,8 @@ class SessionIn(BaseModel):
     token: str | None = Field(default=None, max_length=200)
 
 
-async def _widget(ctx: AppContext, channel_id: int) -> LiveChannel | None:
-    channel = await ctx.channels.get(channel_id)
+async def _widget(runtime: AdapterRuntime, channel_id: int) -> LiveChannel | None:
+    channel = await runtime.channel(channel_id)
     return channel if channel is not None and isinstance(channel.config, WidgetConfig) else None
 
 
@@ -39,15 +39,15 @@ def _json(body: dict, status: int = 200, origin: str | None = None) -> Response:
 
 
 @router.get("/widget/{channel_id}.js", include_in_schema=False)
-async def widget_script(channel_id: int, ctx: Ctx) -> Response:
-    if await _widget(ctx, channel_id) is None:
+async def widget_script(channel_id: int, runtime: Runtime) -> Response:
+    if await _widget(runtime, channel_id) is None:
         return Response("/* okno: no such chat widget */", status_code=404, media_type="application/javascript")
     return Response(SCRIPT.read_bytes(), media_type="application/javascript", headers={"cache-control": "public, max-age=300"})
 
 
 @router.options("/widget/{channel_id}/session", include_in_schema=False)
-async def session_preflight(channel_id: int, request: Request, ctx: Ctx) -> Response:
-    channel = await _widget(ctx, channel_id)
+async def session_preflight(channel_id: int, request: Request, runtime: Runtime) -> Response:
+    channel = await _widget(runtime, channel_id)
     origin = request.headers.get("origin")
     if channel is None or not channel.config.allows(origin):
         return Response(status_code=403)
@@ -61,8 +61,8 @@ async def session_preflight(channel_id: int, request: Request, ctx: Ctx) -> Resp
 
 
 @router.post("/widget/{channel_id}/session", summary="Start or resume a website visitor's chat session")
-async def visitor_session(channel_id: int, body: SessionIn, request: Request, ctx: Ctx) -> Response:
-    channel = await _widget(ctx, channel_id)
+async def visitor_session(channel_id: int, body: SessionIn, request: Request, runtime: Runtime) -> Response:
+    channel = await _widget(runtime, channel_id)
     if channel is None:
         return _json({"detail": f"chat widget {channel_id} not found"}, 404)
     origin = request.headers.get("origin")
@@ -82,8 +82,8 @@ async def visitor_session(channel_id: int, body: SessionIn, request: Request, ct
 
 @router.websocket("/ws/widget/{channel_id}")
 async def visitor_socket(websocket: WebSocket, channel_id: int) -> None:
-    ctx: AppContext = websocket.app.state.ctx
-    channel = await _widget(ctx, channel_id)
+    runtime = adapter_runtime(websocket)
+    channel = await _widget(runtime, channel_id)
     visitor_id = None
     if channel is not None:
         token = websocket.query_params.get("token", "")
@@ -100,5 +100,5 @@ async def visitor_socket(websocket: WebSocket, channel_id: int) -> None:
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="invalid or expired visitor token")
     else:
         last_seq = websocket.query_params.get("last_seq", "0")
-        session = VisitorSocket(websocket, ctx.db, ctx.visitor_hub, channel_id, visitor_id, lambda: ctx.wake(["ingest"]))
+        session = VisitorSocket(websocket, runtime.db, runtime.hub(VisitorHub), channel_id, visitor_id, lambda: runtime.wake("ingest"))
         await session.serve(int(last_seq) if last_seq.isdigit() else 0)

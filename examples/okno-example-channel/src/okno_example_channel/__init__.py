@@ -1,0 +1,1 @@
+"""An example okno channel plugin: a polled guestbook (see README.md)."""

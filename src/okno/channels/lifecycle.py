@@ -1,0 +1,120 @@
+"""Changing a channel after it was connected: rename, move to a team, new settings, disable, enable.
+
+Settings are re-validated through the adapter's config model; a secret that is not sent again
+(or is sent back as the mask admins were shown) keeps its stored value. A disabled channel
+refuses webhooks, is not polled and sends nothing: replies already queued for it wait (their
+message says why) and go out once it is enabled again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.channels.registry import adapter_class
+from okno.channels.service import MASK, get_channel, open_config, plain_config, seal_config, start_polling, validate_config
+from okno.kit.audit import audit
+from okno.kit.crypto import SecretBox
+from okno.kit.db_wake import request_wake
+from okno.kit.errors import Invalid
+from okno.kit.time import utcnow
+from okno.models import Channel, ChannelPollState, DeliveryJob, Message, Team
+
+WAITING_WHILE_DISABLED = "waiting: the channel is disabled; this message goes out once it is enabled again"
+UNSET: Any = object()
+
+
+def merged_config(kind: str, current: BaseModel, changes: dict[str, Any]) -> BaseModel:
+    """``current`` with ``changes`` applied, validated again; masked or omitted secrets are kept."""
+    data = plain_config(current)
+    for name, value in changes.items():
+        if value == MASK and isinstance(getattr(current, name, None), SecretStr):
+            continue
+        data[name] = value
+    return validate_config(kind, data)
+
+
+async def update_channel(
+    session: AsyncSession,
+    box: SecretBox,
+    channel_id: int,
+    *,
+    name: str = UNSET,
+    team_id: int | None = UNSET,
+    config: dict[str, Any] | None = None,
+    actor_id: int | None,
+) -> tuple[Channel, BaseModel]:
+    channel = await get_channel(session, channel_id)
+    current = open_config(box, channel)
+    changed: list[str] = []
+    if name is not UNSET and name.strip() != channel.name:
+        if not name.strip():
+            raise Invalid("a channel needs a name")
+        channel.name = name.strip()
+        changed.append("name")
+    if team_id is not UNSET and team_id != channel.team_id:
+        if team_id is not None and await session.get(Team, team_id) is None:
+            raise Invalid(f"team {team_id} does not exist")
+        channel.team_id = team_id
+        changed.append("team_id")
+    if config is not None:
+        new = merged_config(channel.kind, current, config)
+        if plain_config(new) != plain_config(current):
+            channel.config_sealed = seal_config(box, new)
+            current = new
+            changed.append("config")
+            await _poll_soon(session, channel)  # new credentials: try them now, not after a backoff
+    if changed:
+        await session.flush()
+        await audit(session, actor_id=actor_id, action="channel.updated", subject=("channel", channel.id), data={"changed": changed})
+    return channel, current
+
+
+async def disable_channel(session: AsyncSession, channel_id: int, *, actor_id: int | None) -> Channel:
+    channel = await get_channel(session, channel_id)
+    if channel.is_active:
+        channel.is_active = False
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(_queued_messages(channel.id)))
+            .values(error=WAITING_WHILE_DISABLED)
+            .execution_options(synchronize_session=False)
+        )
+        await session.flush()
+        await audit(session, actor_id=actor_id, action="channel.disabled", subject=("channel", channel.id))
+    return channel
+
+
+async def enable_channel(session: AsyncSession, channel_id: int, *, actor_id: int | None) -> Channel:
+    channel = await get_channel(session, channel_id)
+    if not channel.is_active:
+        channel.is_active = True
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(_queued_messages(channel.id)), Message.error == WAITING_WHILE_DISABLED)
+            .values(error=None)
+            .execution_options(synchronize_session=False)
+        )
+        await _poll_soon(session, channel)
+        await session.flush()
+        await audit(session, actor_id=actor_id, action="channel.enabled", subject=("channel", channel.id))
+        request_wake(session, "delivery")
+    return channel
+
+
+def _queued_messages(channel_id: int):  # noqa: ANN202
+    return select(DeliveryJob.message_id).where(DeliveryJob.channel_id == channel_id, DeliveryJob.status == "pending")
+
+
+async def _poll_soon(session: AsyncSession, channel: Channel) -> None:
+    if not adapter_class(channel.kind).capabilities.polls:
+        return
+    state = await session.get(ChannelPollState, channel.id)
+    if state is None:
+        await start_polling(session, channel)
+    else:
+        state.next_poll_at = utcnow()
+        request_wake(session, "polls")
