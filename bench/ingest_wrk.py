@@ -272,6 +272,8 @@ class OknoResult:
     new_messages: int
     failed_items: int
     server_cpu_s: float
+    items: int = 0  # inbound items stored during the measured run
+    group_commits: int = 0  # ... by this many intake transactions
     profile: str | None = None
 
     @property
@@ -293,6 +295,7 @@ class Plan:
     py_spy: str | None = None
     profile_out: Path | None = None
     profile_rate: int = 200
+    profile_flags: tuple[str, ...] = ("--gil", "--nonblocking")
     notes: list[str] = field(default_factory=list)
 
 
@@ -326,6 +329,16 @@ class MessageProbe(PipelineProbe):
     def messages(self, channel_id: int) -> int:
         return self._count(f"SELECT count(*) FROM messages WHERE channel_id = {int(channel_id)} AND direction = 'in'")  # noqa: S608
 
+    def last_item_id(self) -> int:
+        return self._count("SELECT coalesce(max(id), 0) FROM inbound_items")
+
+    def groups_since(self, item_id: int) -> tuple[int, int]:
+        """Items stored after ``item_id`` and the group commits that stored them (one ``received_at`` per group)."""
+        items, groups = self.conn.execute(
+            "SELECT count(*), count(DISTINCT received_at) FROM inbound_items WHERE id > ?", (item_id,)
+        ).fetchone()
+        return int(items), int(groups)
+
 
 async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.ExitStack) -> OknoResult:
     data_dir = workdir / "okno"
@@ -348,6 +361,7 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
         raise RuntimeError(f"okno answered no warm-up request with 2xx ({warm.non_2xx} non-2xx):\n{server.log_tail()}")
     await _drained(probe, plan.drain_timeout)
     before = await asyncio.to_thread(probe.messages, channel_id)
+    last_item = await asyncio.to_thread(probe.last_item_id)
     await asyncio.sleep(SETTLE_SECONDS)
 
     profiler = start_profiler(plan, server.pid, workdir)
@@ -359,6 +373,7 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     profile = await stop_profiler(profiler, plan)
     new_messages = await asyncio.to_thread(probe.messages, channel_id) - before
     failed = (await asyncio.to_thread(probe.totals))["failed_items"]
+    items, groups = await asyncio.to_thread(probe.groups_since, last_item)
     server.stop()
     return OknoResult(
         wrk=run,
@@ -367,6 +382,8 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
         new_messages=new_messages,
         failed_items=failed,
         server_cpu_s=cpu,
+        items=items,
+        group_commits=groups,
         profile=profile,
     )
 
@@ -401,7 +418,7 @@ def start_profiler(plan: Plan, pid: int, workdir: Path) -> asyncio.Future[Profil
         return None
     raw_path = workdir / "okno-profile.txt"
     argv = [plan.py_spy, "record", "--pid", str(pid), "--rate", str(plan.profile_rate), "--format", "raw", "--output", str(raw_path),
-            "--duration", str(math.ceil(plan.duration_s)), "--nonblocking"]
+            "--duration", str(math.ceil(plan.duration_s)), *plan.profile_flags]
     return asyncio.ensure_future(_spawn(argv, raw_path))
 
 
@@ -548,7 +565,8 @@ def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: Ok
     if okno is not None:
         print(f"okno: {okno.wrk.ok:,} requests answered 2xx, {okno.new_messages:,} new messages stored, "
               f"{okno.failed_items} failed items; {okno.server_cpu_s / max(okno.wrk.ok, 1) * 1e6:,.0f} µs server CPU per message "
-              f"(until fully processed); wrk used {okno.wrk.wrk_cpu_s:.1f} s CPU ({okno.wrk.wrk_cpu_s / okno.wrk.duration_s:.0%} of a core)")
+              f"(until fully processed); {okno.items:,} items in {okno.group_commits:,} group commits "
+              f"({okno.items / max(okno.group_commits, 1):.1f} per commit); wrk used {okno.wrk.wrk_cpu_s:.1f} s CPU ({okno.wrk.wrk_cpu_s / okno.wrk.duration_s:.0%} of a core)")
     if base is not None and okno is not None and okno.processed_per_s is not None:
         ratio = okno.processed_per_s / base.msgs_per_s
         print(f"\nokno fully processed ÷ raw = {ratio:.1%}   (accepted ÷ raw = {okno.accepted_per_s / base.msgs_per_s:.1%})")
@@ -601,6 +619,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="give up waiting for okno's pipeline after this many s")
     parser.add_argument("--py-spy", default=None, metavar="BIN", help="sample okno serve with this py-spy during the measured run")
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second (default 200)")
+    parser.add_argument("--profile-threads", choices=("gil", "active", "native"), default="gil",
+                        help="py-spy: only the GIL holder (default: the Python work that bounds one process), every active "
+                             "thread (also the SQLite driver thread), or the GIL holder with native (C) frames")
     parser.add_argument("--profile-out", type=Path, default=None, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary dir (databases, logs, requests)")
@@ -617,7 +638,9 @@ def build_plan(args: argparse.Namespace) -> Plan:
     customers = make_customers(rng, args.customers)
     warmup = sign_all(SECRET, make_bodies(rng, customers, math.ceil(args.max_rate * args.warmup_duration), "warm"))
     run = sign_all(SECRET, make_bodies(rng, customers, math.ceil(args.max_rate * args.duration), "msg"))
-    return Plan(args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate)
+    # --native needs to pause the process for each sample (no --nonblocking): it slows okno down
+    flags = {"gil": ("--gil", "--nonblocking"), "active": ("--nonblocking",), "native": ("--gil", "--native")}[args.profile_threads]
+    return Plan(args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate, flags)
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
