@@ -258,6 +258,7 @@ class BaselineResult:
     wrk: WrkRun
     rows: int  # rows in the baseline's table after the measured run (warm-up excluded)
     server_cpu_s: float
+    context_switches: int = 0
 
     @property
     def msgs_per_s(self) -> float:
@@ -274,6 +275,7 @@ class OknoResult:
     server_cpu_s: float
     items: int = 0  # inbound items stored during the measured run
     group_commits: int = 0  # ... by this many intake transactions
+    context_switches: int = 0  # of all okno's threads, measured run until fully processed
     profile: str | None = None
 
     @property
@@ -316,13 +318,13 @@ async def bench_baseline(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.
     with contextlib.closing(sqlite3.connect(db_path)) as db:
         rows_before = int(db.execute("SELECT count(*) FROM inbound").fetchone()[0])
     await asyncio.sleep(SETTLE_SECONDS)
-    cpu_before = server.cpu_seconds()
+    cpu_before, switches_before = server.cpu_seconds(), context_switches(server.pid)
     run = await wrk.run("raw-run", server.port, plan.duration_s)
-    cpu = server.cpu_seconds() - cpu_before
+    cpu, switches = server.cpu_seconds() - cpu_before, context_switches(server.pid) - switches_before
     server.stop()
     with contextlib.closing(sqlite3.connect(db_path)) as db:
         rows = int(db.execute("SELECT count(*) FROM inbound").fetchone()[0]) - rows_before
-    return BaselineResult(run, rows, cpu)
+    return BaselineResult(run, rows, cpu, switches)
 
 
 class MessageProbe(PipelineProbe):
@@ -365,11 +367,11 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     await asyncio.sleep(SETTLE_SECONDS)
 
     profiler = start_profiler(plan, server.pid, workdir)
-    cpu_before = server.cpu_seconds()
+    cpu_before, switches_before = server.cpu_seconds(), context_switches(server.pid)
     run = await wrk.run("okno-run", server.port, plan.duration_s)
     processed_at = await _poll(lambda: probe.pending() == 0 and probe.messages(channel_id) - before >= run.ok, plan.drain_timeout)
     outbox_at = None if processed_at is None else await _poll(lambda: probe.unpublished() == 0, plan.drain_timeout)
-    cpu = server.cpu_seconds() - cpu_before
+    cpu, switches = server.cpu_seconds() - cpu_before, context_switches(server.pid) - switches_before
     profile = await stop_profiler(profiler, plan)
     new_messages = await asyncio.to_thread(probe.messages, channel_id) - before
     failed = (await asyncio.to_thread(probe.totals))["failed_items"]
@@ -384,8 +386,20 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
         server_cpu_s=cpu,
         items=items,
         group_commits=groups,
+        context_switches=switches,
         profile=profile,
     )
+
+
+def context_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of every thread of ``pid`` so far."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        with contextlib.suppress(OSError):
+            for line in status.read_text().splitlines():
+                if line.endswith("ctxt_switches:") or "ctxt_switches:" in line:
+                    total += int(line.split(":", 1)[1])
+    return total
 
 
 async def _poll(ready: Any, timeout: float) -> float | None:
@@ -480,13 +494,29 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("asyncio", "event loop (asyncio/uvloop)"),
     ("uvloop", "event loop (asyncio/uvloop)"),
 )
-# The stage of the request a sample belongs to, by the outermost okno frame that matches.
+# The stage a sample belongs to: the first of these found anywhere in its stack (inner stages first).
+# Complete only with --profile-threads native: without native frames py-spy cuts a stack where
+# SQLAlchemy switches greenlets, and the statement's half lands in "event loop / other".
 STAGES: tuple[tuple[str, str], ...] = (
-    ("okno/channels/intake.py", "intake group commit (incl. pipeline)"),
-    ("okno/api/webhooks.py", "webhook fast path (before intake)"),
-    ("okno/bus/relay.py", "relay + subscribers"),
-    ("okno/kit/worker.py", "workers (relay, delivery, timers…)"),
-    ("okno/channels/ingest.py", "ingest processor"),
+    ("insert_raw_items", "intake: raw items INSERT"),
+    ("prefetch_sequences", "intake: id prefetch"),
+    ("resolve_senders", "pipeline: identity (resolve senders)"),
+    ("thread_touches", "pipeline: conversation threading"),
+    ("file_new_profiles", "pipeline: matcher profiles"),
+    ("record_events", "pipeline: outbox events"),
+    ("IngestProcessor.apply", "pipeline: messages, timeline, rest"),
+    ("WebhookIntake._drain_queue", "intake: transaction, commit, rest"),
+    ("handle_webhook (", "fast path: adapter verify + parse"),
+    ("_split_by_sender", "fast path: sender keys"),
+    ("RequestResponseCycle.send", "HTTP: uvicorn / httptools"),  # the answer's socket write
+    ("WebhookFastPath", "fast path: rest (body, directory, submit)"),
+    ("relay.py", "relay + subscribers"),
+    ("kit/worker.py", "other workers"),
+    ("httptools_impl", "HTTP: uvicorn / httptools"),
+    # SQLAlchemy runs a statement in a greenlet whose stack py-spy can't join to its caller's
+    ("g_initialstub", "SQL statements (greenlet half, caller unknown)"),
+    ("Session.execute", "SQL statements (greenlet half, caller unknown)"),
+    ("Thread._bootstrap", "driver thread (aiosqlite)"),
 )
 
 
@@ -506,12 +536,12 @@ def summarise_profile(raw: str) -> str:
         leaf = frames[-1]
         functions[leaf] += count
         self_area[_classify_leaf(frames)] += count
-        stage[next((name for key, name in STAGES for f in frames if key in f), "idle / other")] += count
+        stage[next((name for key, name in STAGES if key in stack), "event loop / other")] += count
     if not total:
         return "py-spy recorded no samples"
     lines = [f"{total:,} samples of okno serve (active threads)", "  self time by area:"]
     lines += [f"    {name:42}{n / total:7.1%}" for name, n in self_area.most_common()]
-    lines.append("  time by stage (outermost okno frame):")
+    lines.append("  time by stage (inclusive, each sample once):")
     lines += [f"    {name:42}{n / total:7.1%}" for name, n in stage.most_common()]
     lines.append("  top functions (self):")
     lines += [f"    {n / total:6.1%}  {name[:110]}" for name, n in functions.most_common(25)]
@@ -561,12 +591,14 @@ def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: Ok
     if base is not None:
         print(f"raw: {base.wrk.ok:,} requests answered 2xx, {base.rows:,} rows stored; "
               f"{base.server_cpu_s / max(base.wrk.ok, 1) * 1e6:,.0f} µs server CPU per message; "
+              f"{base.context_switches / max(base.rows, 1):.1f} context switches per message; "
               f"wrk used {base.wrk.wrk_cpu_s:.1f} s CPU ({base.wrk.wrk_cpu_s / base.wrk.duration_s:.0%} of a core)")
     if okno is not None:
         print(f"okno: {okno.wrk.ok:,} requests answered 2xx, {okno.new_messages:,} new messages stored, "
               f"{okno.failed_items} failed items; {okno.server_cpu_s / max(okno.wrk.ok, 1) * 1e6:,.0f} µs server CPU per message "
               f"(until fully processed); {okno.items:,} items in {okno.group_commits:,} group commits "
-              f"({okno.items / max(okno.group_commits, 1):.1f} per commit); wrk used {okno.wrk.wrk_cpu_s:.1f} s CPU ({okno.wrk.wrk_cpu_s / okno.wrk.duration_s:.0%} of a core)")
+              f"({okno.items / max(okno.group_commits, 1):.1f} per commit); "
+              f"{okno.context_switches / max(okno.items, 1):.1f} context switches per message; wrk used {okno.wrk.wrk_cpu_s:.1f} s CPU ({okno.wrk.wrk_cpu_s / okno.wrk.duration_s:.0%} of a core)")
     if base is not None and okno is not None and okno.processed_per_s is not None:
         ratio = okno.processed_per_s / base.msgs_per_s
         print(f"\nokno fully processed ÷ raw = {ratio:.1%}   (accepted ÷ raw = {okno.accepted_per_s / base.msgs_per_s:.1%})")
@@ -619,9 +651,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="give up waiting for okno's pipeline after this many s")
     parser.add_argument("--py-spy", default=None, metavar="BIN", help="sample okno serve with this py-spy during the measured run")
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second (default 200)")
-    parser.add_argument("--profile-threads", choices=("gil", "active", "native"), default="gil",
-                        help="py-spy: only the GIL holder (default: the Python work that bounds one process), every active "
-                             "thread (also the SQLite driver thread), or the GIL holder with native (C) frames")
+    parser.add_argument("--profile-threads", choices=("native", "gil", "active"), default="native",
+                        help="py-spy: the GIL holder with native (C) frames (default; complete stacks, but okno runs slower "
+                             "while sampled), the GIL holder without them (okno at full speed), or every active thread")
     parser.add_argument("--profile-out", type=Path, default=None, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary dir (databases, logs, requests)")
