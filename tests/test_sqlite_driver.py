@@ -94,7 +94,7 @@ async def test_the_writers_statements_in_a_transaction_run_on_the_loop_thread_th
     for engine in (db.writer, db.reader):
         async with engine.connect() as conn:  # the pool's one writer connection, a reader connection
             raw = await conn.get_raw_connection()
-            await conn.run_sync(lambda _: raw.driver_connection._conn.create_function("thread_id", 0, thread_id))
+            await conn.run_sync(lambda _, raw=raw: raw.driver_connection._conn.create_function("thread_id", 0, thread_id))
     loop_thread = threading.get_ident()
     async with db.transaction() as session:
         await session.execute(text("SELECT thread_id()"))
