@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from ingest import (
     ADMIN_EMAIL,
@@ -54,7 +55,6 @@ from ingest import (
     ServerProcess,
     SignedBody,
     _run_loop,
-    create_channel,
     encode_request,
     free_port,
     make_bodies,
@@ -298,7 +298,6 @@ class Plan:
     profile_out: Path | None = None
     profile_rate: int = 200
     profile_flags: tuple[str, ...] = ("--gil", "--nonblocking")
-    callgrind: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -349,12 +348,10 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     if created.returncode != 0:
         raise RuntimeError(f"okno admin create failed:\n{created.stdout}{created.stderr}")
     server = okno_server(data_dir, free_port(), workdir / "okno.log")
-    if plan.callgrind:
-        server.argv = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={workdir}/callgrind.out", *server.argv]
     server.start()
     stack.callback(server.stop)
-    await server.wait_healthy(timeout=1800 if plan.callgrind else 120)
-    channel_id = await create_channel(server.port, "api", {"secret": SECRET})
+    await server.wait_healthy()
+    channel_id = await create_channel(server.port)
     path = f"/webhooks/{channel_id}"
     wrk.write_requests("okno-warm", path, plan.warmup)
     wrk.write_requests("okno-run", path, plan.run)
@@ -370,23 +367,17 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     await asyncio.sleep(SETTLE_SECONDS)
 
     profiler = start_profiler(plan, server.pid, workdir)
-    if plan.callgrind:
-        _callgrind_control("-i", "on", server.pid)
     cpu_before, switches_before = server.cpu_seconds(), context_switches(server.pid)
     run = await wrk.run("okno-run", server.port, plan.duration_s)
     processed_at = await _poll(lambda: probe.pending() == 0 and probe.messages(channel_id) - before >= run.ok, plan.drain_timeout)
     outbox_at = None if processed_at is None else await _poll(lambda: probe.unpublished() == 0, plan.drain_timeout)
     cpu, switches = server.cpu_seconds() - cpu_before, context_switches(server.pid) - switches_before
-    if plan.callgrind:
-        _callgrind_control("-i", "off", server.pid)
-        _callgrind_control("-d", server.pid)
     profile = await stop_profiler(profiler, plan)
     new_messages = await asyncio.to_thread(probe.messages, channel_id) - before
     failed = (await asyncio.to_thread(probe.totals))["failed_items"]
     items, groups = await asyncio.to_thread(probe.groups_since, last_item)
     server.stop()
-    if plan.callgrind:
-        profile = summarise_callgrind(workdir, items)
+
     return OknoResult(
         wrk=run,
         processed_s=None if processed_at is None else processed_at - run.started,
@@ -401,6 +392,17 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     )
 
 
+async def create_channel(port: int) -> int:
+    """Logs in as the bench admin and creates the API channel."""
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=30, trust_env=False) as http:
+        login = await http.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        login.raise_for_status()
+        channel = {"kind": "api", "name": "bench api", "config": {"secret": SECRET}}
+        created = await http.post("/api/v1/channels", json=channel, headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+        created.raise_for_status()
+        return int(created.json()["id"])
+
+
 def context_switches(pid: int) -> int:
     """Voluntary + involuntary context switches of every thread of ``pid`` so far."""
     total = 0
@@ -410,25 +412,6 @@ def context_switches(pid: int) -> int:
                 if line.endswith("ctxt_switches:") or "ctxt_switches:" in line:
                     total += int(line.split(":", 1)[1])
     return total
-
-
-def _callgrind_control(*args: object) -> None:
-    subprocess.run(["callgrind_control", *map(str, args)], check=True, capture_output=True, timeout=600)
-
-
-def summarise_callgrind(workdir: Path, items: int) -> str:
-    """Instructions (Ir) of okno serve between the toggles, per stored item: robust to a busy machine."""
-    total = 0
-    for out in sorted(workdir.glob("callgrind.out*")):
-        for line in out.read_text(errors="replace").splitlines():
-            if line.startswith(("summary:", "totals:")):
-                total += int(line.split()[1])
-                break
-    if not total:
-        return "callgrind: no instruction counts found"
-    files = ", ".join(p.name for p in sorted(workdir.glob("callgrind.out*")))
-    return (f"callgrind: {total:,} instructions (user space) for {items:,} items = {total / max(items, 1):,.0f} Ir per message "
-            f"({files}; callgrind_annotate --inclusive=yes for the tree; --keep-data keeps them)")
 
 
 async def _poll(ready: Any, timeout: float) -> float | None:
@@ -687,9 +670,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="py-spy: the GIL holder with native (C) frames (default; complete stacks, but okno runs slower "
                              "while sampled), the GIL holder without them (okno at full speed), or every active thread")
     parser.add_argument("--profile-out", type=Path, default=None, help="keep py-spy's collapsed stacks here")
-    parser.add_argument("--callgrind", action="store_true",
-                        help="run okno serve under valgrind's callgrind and count its instructions per message during the "
-                             "measured run (~50x slower: use --only okno, a short --duration and --timeout 60)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary dir (databases, logs, requests)")
     args = parser.parse_args(argv)
@@ -707,8 +687,7 @@ def build_plan(args: argparse.Namespace) -> Plan:
     run = sign_all(SECRET, make_bodies(rng, customers, math.ceil(args.max_rate * args.duration), "msg"))
     # --native needs to pause the process for each sample (no --nonblocking): it slows okno down
     flags = {"gil": ("--gil", "--nonblocking"), "active": ("--nonblocking",), "native": ("--gil", "--native")}[args.profile_threads]
-    return Plan(args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate, flags,
-                callgrind=args.callgrind)
+    return Plan(args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate, flags)
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
