@@ -221,7 +221,7 @@ def parse_wrk(out: str, finished: float, wrk_cpu_s: float, load_avg: tuple[float
         raise RuntimeError(f"no WRK_JSON line in wrk's output:\n{out}")
     data = orjson.loads(match.group(1))
     distribution: dict[str, float] = {}
-    block = re.search(r"Latency Distribution\n((?:\s+\d+%\s+\S+\n)+)", out)
+    block = re.search(r"Latency Distribution\n((?:[ \t]+\d+%[ \t]+\S+[ \t]*\n)+)", out)  # wrk pads "1.21s "
     if block:
         for pct, value in re.findall(r"(\d+%)\s+(\S+)", block.group(1)):
             distribution[pct] = _to_ms(value)
@@ -237,7 +237,8 @@ def parse_wrk(out: str, finished: float, wrk_cpu_s: float, load_avg: tuple[float
         sent=data["sent"],
         bodies=data["bodies"],
         req_per_s=float(rate.group(1)) if rate else data["requests"] / duration_s,
-        distribution_ms=distribution or {"50%": data["p50_us"] / 1000, "90%": data["p90_us"] / 1000, "99%": data["p99_us"] / 1000},
+        # the Lua done() hook reads the same histogram: it fills whatever the text did not give
+        distribution_ms={"50%": data["p50_us"] / 1000, "90%": data["p90_us"] / 1000, "99%": data["p99_us"] / 1000, **distribution},
         p999_ms=data["p999_us"] / 1000,
         max_ms=data["max_us"] / 1000,
         mean_ms=data["mean_us"] / 1000,
