@@ -1,8 +1,12 @@
 """The one-hop SQLite driver: same results and errors as SQLAlchemy's aiosqlite dialect, one
-round trip to the connection's thread per statement, no ROLLBACK round trip when idle."""
+round trip to the connection's thread per statement (none for the writer's statements inside a
+transaction), no ROLLBACK round trip when idle."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
 from pathlib import Path
 
 import aiosqlite.core
@@ -63,9 +67,9 @@ async def test_a_statement_is_one_round_trip_and_an_idle_rollback_none(db, hops:
         assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
     assert hops == ["_run_statement", "_run_statement", "rollback"]  # no second ROLLBACK from the pool's reset
     hops.clear()
-    async with db.transaction() as session:  # BEGIN IMMEDIATE, INSERT, COMMIT; the pool's reset finds nothing open
+    async with db.transaction() as session:  # BEGIN IMMEDIATE hops; the INSERT runs in place; COMMIT hops
         await session.execute(text("INSERT INTO t (name) VALUES ('x')"))
-    assert hops == ["_run_statement", "_run_statement", "commit"]
+    assert hops == ["_run_statement", "commit"]
 
 
 async def test_errors_map_to_sqlalchemy_exceptions_and_roll_back(db) -> None:  # noqa: ANN001
@@ -78,3 +82,46 @@ async def test_errors_map_to_sqlalchemy_exceptions_and_roll_back(db) -> None:  #
     async with db.reading() as session:
         names = (await session.execute(text("SELECT name FROM t"))).scalars().all()
     assert names == ["same"]  # 'other' went with the rolled-back transaction
+
+
+async def test_the_writers_statements_in_a_transaction_run_on_the_loop_thread_the_readers_do_not(db) -> None:  # noqa: ANN001
+    ran_on: list[int] = []
+
+    def thread_id() -> int:
+        ran_on.append(threading.get_ident())
+        return 1
+
+    for engine in (db.writer, db.reader):
+        async with engine.connect() as conn:  # the pool's one writer connection, a reader connection
+            raw = await conn.get_raw_connection()
+            await conn.run_sync(lambda _, raw=raw: raw.driver_connection._conn.create_function("thread_id", 0, thread_id))
+    loop_thread = threading.get_ident()
+    async with db.transaction() as session:
+        await session.execute(text("SELECT thread_id()"))
+    async with db.reading() as session:
+        await session.execute(text("SELECT thread_id()"))
+    assert ran_on[0] == loop_thread
+    assert ran_on[1] != loop_thread
+
+
+async def test_begin_immediate_waits_for_another_writer_without_stalling_the_event_loop(db, tmp_path: Path) -> None:  # noqa: ANN001
+    other = sqlite3.connect(tmp_path / "d.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+    other.execute("INSERT INTO t (name) VALUES ('first')")
+
+    async def write() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t (name) VALUES ('second')"))
+
+    writing = asyncio.create_task(write())
+    ticks = 0
+    for _ in range(20):  # the loop keeps running while BEGIN IMMEDIATE waits on the driver's thread
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(writing, 10)
+    async with db.reading() as session:
+        names = (await session.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+    assert names == ["first", "second"]

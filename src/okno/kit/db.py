@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from okno.kit.db_wake import take_after_commit, take_wakes
-from okno.kit.sqlite_driver import engine_url
+from okno.kit.sqlite_driver import INLINE_IN_TRANSACTION, engine_url
 from okno.kit.time import as_utc
 
 NAMING_CONVENTION = {
@@ -183,7 +183,11 @@ JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 def create_database(url: str, *, echo: bool = False) -> Database:
     url = engine_url(url)
     if url.startswith("sqlite"):
-        writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, **JSON_CODEC)
+        # the writer runs its statements inside a transaction on the event loop's thread, with no
+        # hop to the driver's thread (kit/sqlite_driver.py); the readers keep theirs
+        writer = create_async_engine(
+            url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, connect_args={INLINE_IN_TRANSACTION: True}, **JSON_CODEC
+        )
         reader = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4, **JSON_CODEC)
         _sqlite_pragmas(writer, writer=True)
         _sqlite_pragmas(reader, writer=False)

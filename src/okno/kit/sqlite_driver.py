@@ -9,6 +9,16 @@ execute, fetch, close) and its rows come back in one piece; a ROLLBACK with no t
 is skipped. Everything else (connection set-up, pragmas, server-side cursors, error mapping)
 is SQLAlchemy's own aiosqlite dialect.
 
+A connection opened with ``connect_args={INLINE_IN_TRANSACTION: True}`` (the writer's:
+``create_database``) goes one step further: inside an open transaction its statements run on the calling thread, with no
+hop at all. Waking aiosqlite's thread and then the event loop again costs more than a short
+statement on the single writer (py-spy: the queue's ``sem_post`` alone was 10–15 % of the time
+okno holds the GIL under webhook load), and nothing runs beside the writer's statement anyway:
+the transaction holds SQLite's one write lock. What may wait stays on the thread: ``BEGIN
+IMMEDIATE`` (it waits up to ``busy_timeout`` for another process's writer), ``COMMIT`` (it may
+checkpoint the WAL), ``ROLLBACK``, and every statement outside a transaction. The readers keep
+one hop per statement, so a long read never stalls the event loop.
+
 Registered as ``sqlite+okno``; :func:`engine_url` swaps it in for ``sqlite+aiosqlite``.
 """
 
@@ -29,6 +39,8 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 DRIVER = "okno"
+# connect argument: run this connection's statements inside a transaction on the caller's thread
+INLINE_IN_TRANSACTION = "okno_inline_in_transaction"
 _ASYNC_DRIVER = "sqlite+aiosqlite"
 
 
@@ -107,16 +119,25 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             connection = self._connection
-            self._description, rows, self._rowcount, self._lastrowid = await connection._execute(
-                _run_statement, connection._conn, operation, parameters, many
-            )
+            if self._adapt_connection.inline_in_transaction and connection._conn.in_transaction:
+                # the connection's thread is idle between calls (the execute mutex; commit and
+                # rollback are awaited by the one session holding the writer), so this is safe
+                outcome = _run_statement(connection._conn, operation, parameters, many)
+            else:
+                outcome = await connection._execute(_run_statement, connection._conn, operation, parameters, many)
+            self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows else collections.deque()
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("inline_in_transaction",)
 
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any, *, inline_in_transaction: bool = False) -> None:
+        super().__init__(dbapi, connection)
+        # statements inside a transaction run on the caller's thread (opened with check_same_thread=False)
+        self.inline_in_transaction = inline_in_transaction
 
     def rollback(self) -> None:
         connection = self._connection
@@ -128,8 +149,11 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        inline = bool(kw.pop(INLINE_IN_TRANSACTION, False))
+        if inline:
+            kw["check_same_thread"] = False  # statements then run on two threads, never at once
         adapted = super().connect(*arg, **kw)
-        return OneHopConnection(self, adapted._connection)
+        return OneHopConnection(self, adapted._connection, inline_in_transaction=inline)
 
 
 class OneHopSQLiteDialect(SQLiteDialect_aiosqlite):
