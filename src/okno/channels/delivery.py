@@ -18,12 +18,23 @@ import structlog
 from sqlalchemy import or_, select, update
 
 from okno.bus.outbox import record_events
-from okno.channels.base import DeliveryError, OutboundMessage, PermanentFailure, Recipient, RetryLater, SendResult
+from okno.channels.base import (
+    DeliveryError,
+    OutboundFile,
+    OutboundMessage,
+    OutboundTemplate,
+    PermanentFailure,
+    Recipient,
+    RetryLater,
+    SendResult,
+)
 from okno.channels.directory import ChannelDirectory
 from okno.conversations.statuses import lock_provider_messages, requeue_deferred_statuses
 from okno.kit.db import Database
 from okno.kit.time import utcnow
-from okno.models import Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
+from okno.files.storage import FileStorage
+from okno.files.uploads import stored_files
+from okno.models import Customer, DeliveryJob, Identity, Message, MessageStatus, StoredFile, TimelineEvent
 
 log = structlog.get_logger()
 
@@ -58,7 +69,9 @@ class DeliveryWorker:
         policy: RetryPolicy,
         batch_size: int = 20,
         send_timeout: float = 10.0,
+        files: FileStorage | None = None,
     ) -> None:
+        self.files = files
         self.db = db
         self.channels = channels
         self.http = http
@@ -99,6 +112,7 @@ class DeliveryWorker:
                 for m in (await session.scalars(select(Message).where(Message.id.in_([j.message_id for j in jobs])))).all()
             }
             recipients = await _recipients(session, {m.customer_id for m in messages.values()})
+            files = await stored_files(session, {a["stored_file_id"] for m in messages.values() for a in _stored(m)})
         return [
             _Lease(
                 job_id=j.id,
@@ -112,10 +126,28 @@ class DeliveryWorker:
                     idempotency_key=j.idempotency_key,
                     attempt=j.attempts + 1,
                     attachments=tuple(messages[j.message_id].attachments or ()),
+                    files=self._outbound_files(messages[j.message_id], files),
+                    template=_template(messages[j.message_id]),
                 ),
             )
             for j in jobs
         ]
+
+    def _outbound_files(self, message: Message, files: dict[int, StoredFile]) -> tuple[OutboundFile, ...]:
+        if self.files is None:
+            return ()
+        found = []
+        for attachment in _stored(message):
+            row = files.get(attachment["stored_file_id"])
+            if row is not None:  # a file row deleted since: the message goes without it
+                found.append(
+                    OutboundFile(
+                        stored_file_id=row.id, kind=attachment.get("kind", "file"), filename=row.filename, content_type=row.content_type,
+                        size=row.size, sha256=row.sha256, storage_key=row.storage_key, blobs=self.files.blobs,
+                        download_url=self.files.links.url_for(row.id, row.sha256),
+                    )
+                )
+        return tuple(found)
 
     async def _send(self, lease: _Lease) -> SendResult | DeliveryError:
         channel = await self.channels.get(lease.channel_id)
@@ -179,6 +211,18 @@ class DeliveryWorker:
                         )
                     )
             await record_events(session, events)
+
+
+def _stored(message: Message) -> list[dict]:
+    """The message's attachments that are files okno keeps (an operator's uploads)."""
+    return [a for a in message.attachments or () if isinstance(a, dict) and isinstance(a.get("stored_file_id"), int)]
+
+
+def _template(message: Message) -> OutboundTemplate | None:
+    chosen = (message.content or {}).get("template")
+    if not isinstance(chosen, dict):
+        return None
+    return OutboundTemplate(name=chosen["name"], language=chosen["language"], parameters=tuple(chosen.get("parameters") or ()))
 
 
 async def _recipients(session, customer_ids: set[int]) -> dict[int, Recipient]:  # noqa: ANN001

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from okno.channels.adapters.max.media import upload_attachments
 from okno.channels.base import (
     Capabilities,
     DeliveryError,
@@ -66,7 +67,8 @@ class MaxChannel:
     title: ClassVar[str] = "MAX"
     config_model: ClassVar[type[BaseModel]] = MaxConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False
+        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False,
+        outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"max"}), starts_conversations=True,
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -84,8 +86,11 @@ class MaxChannel:
         if user_id is None or not user_id.lstrip("-").isdigit():
             raise PermanentFailure("the customer has no MAX identity to write to")
         mid: str | None = None
-        for chunk in split_text(message.text, MAX_TEXT):
-            mid = _sent_mid(await _post_message(http, config, user_id, chunk)) or mid
+        attachments = await upload_attachments(http, config, message.files) if message.files else None
+        chunks = split_text(message.text, MAX_TEXT)
+        for index, chunk in enumerate(chunks):
+            extra = attachments if index == len(chunks) - 1 else None  # the files ride with the last part
+            mid = _sent_mid(await _post_message(http, config, user_id, chunk, extra)) or mid
         return SendResult(provider_message_id=mid)
 
 
@@ -273,9 +278,12 @@ def _list(value: Any) -> list[Any]:
 # ---- outbound ------------------------------------------------------------------------------
 
 
-async def _post_message(http: httpx.AsyncClient, config: MaxConfig, user_id: str, text: str) -> dict[str, Any]:
+async def _post_message(
+    http: httpx.AsyncClient, config: MaxConfig, user_id: str, text: str, attachments: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"text": text, "attachments": attachments} if attachments else {"text": text}
     try:
-        response = await http.post(config.messages_url(), params={"user_id": user_id}, json={"text": text}, headers=config.auth())
+        response = await http.post(config.messages_url(), params={"user_id": user_id}, json=body, headers=config.auth())
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
     data = _json(response)

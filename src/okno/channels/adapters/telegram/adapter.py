@@ -25,6 +25,7 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
 )
+from okno.channels.adapters.telegram.media import send_with_files
 from okno.channels.text import split_text
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
@@ -55,7 +56,8 @@ class TelegramChannel:
     title: ClassVar[str] = "Telegram"
     config_model: ClassVar[type[BaseModel]] = TelegramConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True
+        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True,
+        outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"telegram"}), starts_conversations=True,
     )
 
     def __init__(self, channel_id: int) -> None:
@@ -79,6 +81,8 @@ class TelegramChannel:
         chat_id = message.recipient.first("telegram")
         if chat_id is None:
             raise PermanentFailure("the customer has no Telegram identity to write to")
+        if message.files:
+            return await send_with_files(http, config.method_url, _call, int(chat_id), message, MAX_TEXT)
         last: dict[str, Any] = {}
         for chunk in split_text(message.text, MAX_TEXT):
             last = await _call(http, config.method_url("sendMessage"), {"chat_id": int(chat_id), "text": chunk})
@@ -155,9 +159,9 @@ def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in found if a.get("file_id")]
 
 
-async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> dict[str, Any]:
-    try:
-        response = await http.post(url, json=payload)
+async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any], *, files: dict[str, Any] | None = None) -> dict[str, Any]:
+    try:  # a file goes as a multipart upload, every other call as JSON
+        response = await (http.post(url, data=payload, files=files) if files else http.post(url, json=payload))
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
     try:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -63,6 +64,9 @@ class FakeWhatsApp(FakeProviderBase):
     with_bsuid: bool = False  # contacts[] carry user_id (BSUID) as well as wa_id
     auto_statuses: bool = False  # push sent → delivered → read webhooks after accepting a send
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # media_id -> (mime_type, bytes)
+    uploads: list[dict[str, Any]] = field(default_factory=list)  # what okno uploaded to /{phone_number_id}/media
+    # approved templates: (name, language code) -> number of body parameters
+    templates: dict[tuple[str, str], int] = field(default_factory=dict)
     _sends: int = 0
     _pushes: set[asyncio.Task] = field(default_factory=set)
 
@@ -71,6 +75,7 @@ class FakeWhatsApp(FakeProviderBase):
             routes=[
                 Route("/download/{media_id}", self._download, methods=["GET"]),
                 Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
+                Route("/{version}/{phone_number_id}/media", self._upload, methods=["POST"]),
                 Route("/{version}/{media_id}", self._media_info, methods=["GET"]),
             ]
         )
@@ -99,14 +104,53 @@ class FakeWhatsApp(FakeProviderBase):
         failure = self.next_failure()
         if failure is not None:
             return _scripted(failure)
-        problem = _invalid_send(body)
-        return graph_error(400, 100, problem) if problem else self._accept(body)
+        problem = _invalid_send(body, self.media)
+        if problem:
+            return graph_error(400, 100, problem)
+        if body["type"] == "template":
+            refused = self._check_template(body["template"])
+            if refused is not None:
+                return refused
+        return self._accept(body)
+
+    def _check_template(self, template: Any) -> Response | None:
+        """What Meta answers for a template it doesn't have, or with the wrong parameters."""
+        name = template.get("name") if isinstance(template, dict) else None
+        code = (template.get("language") or {}).get("code") if isinstance(template, dict) else None
+        if (name, code) not in self.templates:
+            return graph_error(404, 132001, "(#132001) Template name does not exist in the translation",
+                               details=f"template name ({name}) does not exist in {code}")
+        given = [p for c in template.get("components") or [] if c.get("type") == "body" for p in c.get("parameters") or []]
+        if len(given) != self.templates[(name, code)] or any(p.get("type") != "text" or not p.get("text") for p in given):
+            return graph_error(400, 132000, "(#132000) Number of parameters does not match the expected number of params",
+                               details=f"body: number of localizable_params ({len(given)}) does not match the expected number of params ({self.templates[(name, code)]})")
+        return None
+
+    async def _upload(self, request: Request) -> Response:
+        """``POST /{phone_number_id}/media``: multipart with messaging_product, type and file."""
+        if not self._authorized(request):
+            return graph_error(401, 190, "Invalid OAuth access token.", subcode=463)
+        if request.path_params["phone_number_id"] != self.phone_number_id:
+            return _unknown_object("post", request.path_params["phone_number_id"])
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return graph_error(400, 100, "(#100) The parameter file is required.")
+        form = await request.form()
+        part = form.get("file")
+        if form.get("messaging_product") != "whatsapp":
+            return graph_error(400, 100, "(#100) The parameter messaging_product is required.")
+        if not isinstance(part, UploadFile) or not isinstance(form.get("type"), str):
+            return graph_error(400, 100, "(#100) The parameter " + ("type" if isinstance(part, UploadFile) else "file") + " is required.")
+        content = await part.read()
+        media_id = str(2_000_000_000_000_000 + len(self.media) + 1)
+        self.media[media_id] = (str(form["type"]), content)
+        self.uploads.append({"id": media_id, "type": form["type"], "filename": part.filename, "content_type": part.content_type, "content": content})
+        return JSONResponse({"id": media_id})
 
     def _accept(self, body: dict[str, Any]) -> Response:
         address = body.get("to") or body.get("recipient")
         message_id = self.upcoming_wamid(address)
         self._sends += 1
-        self.sent.append({"id": message_id, "to": body.get("to"), "recipient": body.get("recipient"), "text": body["text"]["body"], "body": body})
+        self.sent.append({"id": message_id, "to": body.get("to"), "recipient": body.get("recipient"), "text": _shown_text(body), "body": body})
         if self.auto_statuses:
             self._push_later(self._statuses_after_send(message_id, address))
         contact = {"input": address, "wa_id": address} if "to" in body else {"input": address, "user_id": address}
@@ -228,11 +272,31 @@ def _unknown_object(verb: str, object_id: str) -> Response:
     return graph_error(400, 100, message, kind="GraphMethodException", subcode=33)
 
 
-def _invalid_send(body: Any) -> str | None:
+def _invalid_send(body: Any, media: dict[str, tuple[str, bytes]]) -> str | None:
     if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
         return "(#100) The parameter messaging_product is required."
     if not isinstance(body.get("to") or body.get("recipient"), str):
         return "(#100) The parameter to is required."
-    if body.get("type") != "text" or not isinstance(body.get("text"), dict) or not str(body["text"].get("body", "")).strip():
+    kind = body.get("type")
+    content = body.get(kind) if isinstance(kind, str) else None
+    if kind in ("image", "document"):
+        if not isinstance(content, dict) or not (content.get("id") in media or str(content.get("link", "")).startswith("https://")):
+            return f"(#100) Param {kind}['id'] is not a valid media id"
+        if kind == "image" and content.get("id") in media and media[content["id"]][0] not in ("image/jpeg", "image/png"):
+            return "(#100) Param image['id'] must be a JPEG or PNG image"
+        return None
+    if kind == "template":
+        return None if isinstance(content, dict) and content.get("name") else "(#100) The parameter template['name'] is required."
+    if kind != "text" or not isinstance(content, dict) or not str(content.get("body", "")).strip():
         return "(#100) The parameter text['body'] is required."
     return None
+
+
+def _shown_text(body: dict[str, Any]) -> str:
+    """What the customer reads: the text, a file's caption, or the template's name."""
+    content = body.get(body["type"]) or {}
+    if body["type"] == "text":
+        return content["body"]
+    if body["type"] == "template":
+        return f"[template {content['name']}]"
+    return content.get("caption", "")
