@@ -67,6 +67,17 @@
     log.scrollTop = log.scrollHeight;
     return el;
   }
+  // an operator's files: links the visitor's token opens (pictures shown inline)
+  function files(el, list) {
+    list.forEach(function (f) {
+      var url = base + f.url + "?token=" + encodeURIComponent(state.token || "");
+      var a = document.createElement("a");
+      a.className = "file"; a.href = url; a.target = "_blank"; a.rel = "noopener"; a.setAttribute("download", f.name);
+      if (f.kind === "image") { var img = document.createElement("img"); img.src = url; img.alt = f.name; img.style.maxWidth = "100%"; a.appendChild(img); }
+      else { a.textContent = "📎 " + f.name; }
+      el.appendChild(document.createElement("br")); el.appendChild(a);
+    });
+  }
   function note(text) { var el = document.createElement("div"); el.className = "note"; el.textContent = text; log.appendChild(el); }
 
   function send(frame) { if (state.ws && state.ws.readyState === 1) { state.ws.send(JSON.stringify(frame)); return true; } return false; }
@@ -88,7 +99,9 @@
     } else if (frame.type === "message") {
       if (frame.seq <= state.lastSeq && root.querySelector('[data-seq="' + frame.seq + '"]')) return;
       if (frame.from === "agent") {
-        bubble("agent", frame.text, "m" + frame.message_id).setAttribute("data-seq", frame.seq);
+        var el = bubble("agent", frame.text, "m" + frame.message_id);
+        el.setAttribute("data-seq", frame.seq);
+        files(el, frame.files || []);
         if (!state.seen[frame.message_id]) { send({ type: "received", message_id: frame.message_id }); state.seen[frame.message_id] = "received"; }
         markRead();
       } else if (frame.text) {
