@@ -13,6 +13,7 @@ from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from okno.kit.time import utcnow
 from okno.models import Message
+from tests.browser.screens import SCREENSHOTS
 from tests.browser.test_operator_ui import _keep_settling, _sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import make_operator
@@ -40,6 +41,7 @@ async def test_operator_attaches_a_photo_and_sees_an_upload_refused(app, client,
 
             await page.get_by_test_id("attach-files").set_input_files(str(fake_image))
             await expect(page.get_by_test_id("reply-attachments")).to_contain_text("virus.png")
+            await page.screenshot(path=str(SCREENSHOTS / "reply-attachments.png"))
             await page.get_by_test_id("send").click()
             await expect(page.locator("#toast")).to_contain_text("Файл не отправлен")
             await expect(page.locator("#toast")).to_contain_text("executable")
@@ -80,6 +82,7 @@ async def test_operator_sends_a_template_when_the_window_has_closed(app, client,
             await expect(page.get_by_test_id("reply-text")).to_be_disabled()
             await page.get_by_test_id("template-param-1").fill("A-7")
             await expect(page.get_by_test_id("template-preview")).to_have_text("Заказ A-7 готов.")
+            await page.screenshot(path=str(SCREENSHOTS / "reply-template.png"))
             await page.get_by_test_id("send").click()
             await expect(page.locator(".msg-out .text").last).to_have_text("Заказ A-7 готов.", timeout=5000)
             await expect(page.locator(".msg-out .delivery").last).to_have_attribute("data-status", "sent", timeout=5000)

@@ -80,8 +80,9 @@ async def queue_outbound(
             raise RuntimeError("sending a template needs the channel directory")
         template, content = await resolve_template(rich.channels, channel, rich.template)
         text = template.render(content["template"]["parameters"])
-    message = await _add_message(session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued)
-    message.content = content
+    message = await _add_message(
+        session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued, content=content
+    )
     await _attach_files(session, message, rich)
     session.add(DeliveryJob(message_id=message.id, channel_id=channel.id, idempotency_key=uuid.uuid4().hex, next_attempt_at=message.created_at))
     conversation.last_message_at = message.created_at
@@ -102,7 +103,8 @@ async def _attach_files(session: AsyncSession, message: Message, rich: RichConte
 
 
 async def _add_message(
-    session: AsyncSession, conversation: Conversation, author_id: int | None, text: str, *, channel_id: int | None, direction: Direction, status: MessageStatus
+    session: AsyncSession, conversation: Conversation, author_id: int | None, text: str, *, channel_id: int | None, direction: Direction,
+    status: MessageStatus, content: dict | None = None,
 ) -> Message:
     now = utcnow()
     message = Message(
@@ -113,6 +115,7 @@ async def _add_message(
         text=text,
         status=status.value,
         author_id=author_id,
+        content=content,
         created_at=now,
         status_updated_at=now,
     )
