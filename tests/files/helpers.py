@@ -25,7 +25,7 @@ def tiny_pdf() -> bytes:
             b"trailer<</Root 1 0 R>>\n%%EOF\n")
 
 
-async def channel_with_fake(client: httpx.AsyncClient, ctx: AppContext, kind: str, fake, name: str = "канал") -> tuple[dict, dict]:  # noqa: ANN001
+async def channel_with_fake(client: httpx.AsyncClient, ctx: AppContext, kind: str, fake, name: str = "канал") -> tuple[dict, dict]:
     headers = await admin_headers(ctx, client)
     response = await client.post("/api/v1/channels", json={"kind": kind, "name": name, "config": fake.channel_config()}, headers=headers)
     assert response.status_code == 201, response.text

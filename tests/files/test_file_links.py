@@ -13,9 +13,13 @@ from pydantic import BaseModel
 from okno.channels import registry
 from okno.channels.base import Capabilities, SendResult
 from okno.config import Settings
-from tests.channels.test_widget import SITE, _frame, _session, _socket
-from tests.channels.test_widget import widget  # noqa: F401  (the fixture)
-from tests.conftest import LoopbackServer
+from tests.channels.test_widget import (
+    SITE,
+    _frame,
+    _session,
+    _socket,
+    widget,  # noqa: F401  (the fixture)
+)
 from tests.factories import admin_headers, make_api_channel, post_inbound
 from tests.files.helpers import send_files, tiny_pdf, tiny_png
 from tests.test_delivery import SECRET, receiver  # noqa: F401  (the fixture)
@@ -26,7 +30,7 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"public_url": "https://okno.example"})  # where integrations reach okno
 
 
-async def test_widget_visitor_gets_a_link_only_his_token_opens(widget, client, ctx) -> None:  # noqa: F811
+async def test_widget_visitor_gets_a_link_only_his_token_opens(widget, client, ctx) -> None:
     session = await _session(widget)
     async with _socket(widget, session["token"]) as ws:
         await ws.send(orjson.dumps({"type": "message", "client_id": "c-1", "text": "пришлите схему проезда"}).decode())
@@ -50,7 +54,7 @@ async def test_widget_visitor_gets_a_link_only_his_token_opens(widget, client, c
         assert (await http.get(file["url"], params={"token": "v_x.1.forged"})).status_code == 401
 
 
-async def test_api_channel_sends_a_signed_expiring_download_url(client, ctx, receiver) -> None:  # noqa: F811
+async def test_api_channel_sends_a_signed_expiring_download_url(client, ctx, receiver) -> None:
     headers = await admin_headers(ctx, client)
     channel = await make_api_channel(client, headers, secret=SECRET, outbound_url=receiver.url)
     await post_inbound(client, channel, {"message_id": "m-1", "from": {"external_id": "c-1"}, "text": "счёт?"})
@@ -86,7 +90,7 @@ class _TextOnlyChannel:
     def __init__(self, channel_id: int) -> None:
         self.channel_id = channel_id
 
-    async def send(self, config, message, http) -> SendResult:  # noqa: ANN001
+    async def send(self, config, message, http) -> SendResult:
         return SendResult(provider_message_id="t-1")
 
 

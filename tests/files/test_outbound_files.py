@@ -11,15 +11,21 @@ from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from okno.models import Message, StoredFile
 from tests.conftest import LoopbackServer
-from tests.files.helpers import channel_with_fake, conversation_of, send_files, tiny_pdf, tiny_png
+from tests.files.helpers import (
+    channel_with_fake,
+    conversation_of,
+    send_files,
+    tiny_pdf,
+    tiny_png,
+)
 
 
 @pytest.fixture
-async def served():  # noqa: ANN201
+async def served():
     """Serves a fake provider on loopback: ``async with served(fake)``."""
     servers = []
 
-    async def serve(fake):  # noqa: ANN001, ANN202
+    async def serve(fake):
         server = LoopbackServer(fake.app)
         await server.__aenter__()
         servers.append(server)

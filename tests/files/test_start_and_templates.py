@@ -22,7 +22,7 @@ TEMPLATES = [
 ]
 
 
-async def _silent_for(ctx, conversation_id: int, days: float) -> None:  # noqa: ANN001
+async def _silent_for(ctx, conversation_id: int, days: float) -> None:
     """The customer's messages happened ``days`` ago (nothing since)."""
     past = utcnow() - timedelta(days=days)
     async with ctx.db.transaction() as session:
@@ -31,7 +31,7 @@ async def _silent_for(ctx, conversation_id: int, days: float) -> None:  # noqa: 
 
 
 @pytest.fixture
-async def whatsapp(client, ctx, served):  # noqa: ANN001, ANN201, F811
+async def whatsapp(client, ctx, served):
     fake = await served(FakeWhatsApp())
     fake.templates = {("order_ready", "ru"): 2}  # approved at Meta; hello_again is not
     original = fake.channel_config
@@ -97,7 +97,7 @@ async def test_starting_on_whatsapp_needs_a_template_outside_the_window(client, 
     assert started.json()["conversation"]["id"] != conversation["id"] and started.json()["message"]["status"] == "queued"
 
 
-async def test_an_operator_starts_a_new_conversation_in_vk(client, ctx, served) -> None:  # noqa: F811
+async def test_an_operator_starts_a_new_conversation_in_vk(client, ctx, served) -> None:
     fake = await served(FakeVk())
     channel, headers = await channel_with_fake(client, ctx, "vk", fake)
     await fake.deliver_text("500011", "Спасибо, вопрос решён")
@@ -120,7 +120,7 @@ async def test_an_operator_starts_a_new_conversation_in_vk(client, ctx, served) 
     assert [m["direction"] for m in messages] == ["out", "in"]
 
 
-async def test_the_widget_cant_start_a_conversation_and_a_customer_needs_an_address(client, ctx, served) -> None:  # noqa: F811
+async def test_the_widget_cant_start_a_conversation_and_a_customer_needs_an_address(client, ctx, served) -> None:
     headers = await admin_headers(ctx, client)
     widget = (await client.post("/api/v1/channels", json={"kind": "widget", "name": "Сайт", "config": {"allowed_origins": ["*"]}}, headers=headers)).json()
     fake = await served(FakeVk())

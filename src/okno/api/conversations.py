@@ -5,10 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from okno.api.deps import Ctx, CurrentOperator, ReadSession, WriteSession
-from okno.api.message_forms import OPENAPI_BODY, MessageRequest, message_request
+from okno.api.message_forms import OPENAPI_BODY, MessageRequest, message_request, template_choice
 from okno.api.pagination import Limit
-from okno.api.schemas import ConversationOut, ConversationStartIn, ConversationStartOut, MessageOut, TemplateIn
-from okno.conversations.outbound_content import TemplateChoice
+from okno.api.schemas import ConversationOut, ConversationStartIn, ConversationStartOut, MessageOut
 from okno.conversations.queries import conversations_page, get_conversation, messages_page
 from okno.conversations.replies import RichContent, post_operator_message
 from okno.conversations.starting import start_conversation
@@ -44,7 +43,7 @@ async def conversation_messages(
 
 @router.post("", response_model=ConversationStartOut, status_code=201, summary="Start a conversation: okno writes first")
 async def open_conversation(body: ConversationStartIn, operator: CurrentOperator, session: WriteSession, ctx: Ctx) -> ConversationStartOut:
-    rich = RichContent(template=_template(body.template), channels=ctx.channels, blobs=ctx.files.blobs)
+    rich = RichContent(template=template_choice(body.template), channels=ctx.channels, blobs=ctx.files.blobs)
     conversation, message = await start_conversation(
         session, customer_id=body.customer_id, channel_id=body.channel_id, author_id=operator.id, text=body.text, rich=rich
     )
@@ -74,6 +73,3 @@ async def write_message(
     )
     return MessageOut.model_validate(message)
 
-
-def _template(template: TemplateIn | None) -> TemplateChoice | None:
-    return TemplateChoice(name=template.name, language=template.language, parameters=list(template.parameters)) if template else None

@@ -11,9 +11,14 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from okno.api.deps import Ctx
-from okno.api.schemas import MessageIn
+from okno.api.schemas import MessageIn, TemplateIn
 from okno.conversations.outbound_content import TemplateChoice
-from okno.files.uploads import MAX_FILES_PER_MESSAGE, CheckedUpload, Upload, check_uploads
+from okno.files.uploads import (
+    MAX_FILES_PER_MESSAGE,
+    CheckedUpload,
+    Upload,
+    check_uploads,
+)
 from okno.kit.errors import Invalid, TooLarge
 
 MULTIPART = "multipart/form-data"
@@ -27,8 +32,11 @@ class MessageRequest:
 
     @property
     def template(self) -> TemplateChoice | None:
-        t = self.body.template
-        return TemplateChoice(name=t.name, language=t.language, parameters=list(t.parameters)) if t else None
+        return template_choice(self.body.template)
+
+
+def template_choice(template: TemplateIn | None) -> TemplateChoice | None:
+    return TemplateChoice(name=template.name, language=template.language, parameters=list(template.parameters)) if template else None
 
 
 def _json_schema() -> dict[str, Any]:

@@ -29,12 +29,23 @@ from okno.channels.base import (
     SendResult,
 )
 from okno.channels.directory import ChannelDirectory
-from okno.conversations.statuses import lock_provider_messages, requeue_deferred_statuses
-from okno.kit.db import Database
-from okno.kit.time import utcnow
+from okno.conversations.statuses import (
+    lock_provider_messages,
+    requeue_deferred_statuses,
+)
 from okno.files.storage import FileStorage
 from okno.files.uploads import stored_files
-from okno.models import Customer, DeliveryJob, Identity, Message, MessageStatus, StoredFile, TimelineEvent
+from okno.kit.db import Database
+from okno.kit.time import utcnow
+from okno.models import (
+    Customer,
+    DeliveryJob,
+    Identity,
+    Message,
+    MessageStatus,
+    StoredFile,
+    TimelineEvent,
+)
 
 log = structlog.get_logger()
 
@@ -225,7 +236,7 @@ def _template(message: Message) -> OutboundTemplate | None:
     return OutboundTemplate(name=chosen["name"], language=chosen["language"], parameters=tuple(chosen.get("parameters") or ()))
 
 
-async def _recipients(session, customer_ids: set[int]) -> dict[int, Recipient]:  # noqa: ANN001
+async def _recipients(session, customer_ids: set[int]) -> dict[int, Recipient]:
     names = dict((await session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(customer_ids)))).all())
     keys: dict[int, list[tuple[str, str]]] = {cid: [] for cid in customer_ids}
     rows = await session.execute(

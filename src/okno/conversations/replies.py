@@ -10,13 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
 from okno.channels.directory import ChannelDirectory
-from okno.conversations.outbound_content import TemplateChoice, check_channel_sends_files, resolve_template
+from okno.conversations.outbound_content import (
+    TemplateChoice,
+    check_channel_sends_files,
+    resolve_template,
+)
 from okno.files.uploads import CheckedUpload, attachment_of, store_uploads
 from okno.kit.blobs import BlobStore
 from okno.kit.db_wake import request_wake
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
-from okno.models import Channel, Conversation, DeliveryJob, Direction, Message, MessageStatus, TimelineEvent
+from okno.models import (
+    Channel,
+    Conversation,
+    DeliveryJob,
+    Direction,
+    Message,
+    MessageStatus,
+    TimelineEvent,
+)
 
 MAX_TEXT = 65_536
 
@@ -63,6 +75,8 @@ async def post_operator_message(
 def _check_text(text: str, rich: RichContent) -> None:
     if rich.template is not None and text.strip():
         raise Invalid("send either text or a template: a template's text is fixed")
+    if rich.template is not None and rich.uploads:
+        raise Invalid("a template can't carry files: send them in a message of their own")
     if not text.strip() and not rich.uploads and rich.template is None:
         raise Invalid("text must not be empty")
     if len(text) > MAX_TEXT:

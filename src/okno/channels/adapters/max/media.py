@@ -21,7 +21,9 @@ async def upload_attachments(http: httpx.AsyncClient, config: Any, files: tuple[
 
 async def _attachment(http: httpx.AsyncClient, config: Any, file: OutboundFile) -> dict[str, Any]:
     kind = "image" if file.kind == "image" and file.content_type in IMAGE_TYPES else "file"
-    from okno.channels.adapters.max.adapter import classify_error  # one error table for every MAX call
+    from okno.channels.adapters.max.adapter import (
+        classify_error,  # one error table for every MAX call
+    )
 
     try:
         endpoint = await http.post(f"{config.api_base.rstrip('/')}/uploads", params={"type": kind}, headers=config.auth())

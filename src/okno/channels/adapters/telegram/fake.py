@@ -98,7 +98,9 @@ class FakeTelegram(FakeProviderBase):
         content = await part.read()
         failure = self.next_failure()
         if failure is not None:
-            return _error(429, "Too Many Requests: retry after 1", retry_after=1) if failure.kind == "rate_limit" else _error(403, "Forbidden: bot was blocked by the user")
+            if failure.kind == "rate_limit":
+                return _error(429, f"Too Many Requests: retry after {int(failure.retry_after)}", retry_after=int(failure.retry_after))
+            return _error(502, "Bad Gateway") if failure.kind == "server_error" else _error(403, "Forbidden: bot was blocked by the user")
         if "chat_id" not in params:
             return _error(400, "Bad Request: chat not found")
         if method == "sendPhoto" and not (part.content_type or "").startswith("image/"):

@@ -11,7 +11,12 @@ from typing import Any
 
 import httpx
 
-from okno.channels.base import OutboundFile, OutboundMessage, PermanentFailure, SendResult
+from okno.channels.base import (
+    OutboundFile,
+    OutboundMessage,
+    PermanentFailure,
+    SendResult,
+)
 from okno.channels.text import split_text
 
 MAX_CAPTION = 1024

@@ -13,7 +13,14 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from okno.channels.base import OutboundFile, OutboundMessage, OutboundTemplate, PermanentFailure, SendResult, TemporaryFailure
+from okno.channels.base import (
+    OutboundFile,
+    OutboundMessage,
+    OutboundTemplate,
+    PermanentFailure,
+    SendResult,
+    TemporaryFailure,
+)
 from okno.channels.text import split_text
 
 MAX_CAPTION = 1024
@@ -68,7 +75,9 @@ async def _media_object(http: httpx.AsyncClient, config: Any, file: OutboundFile
 
 async def upload(http: httpx.AsyncClient, config: Any, file: OutboundFile) -> str:
     """The media id WhatsApp gives the uploaded file."""
-    from okno.channels.adapters.whatsapp.adapter import classify_error  # one error table for every Graph call
+    from okno.channels.adapters.whatsapp.adapter import (
+        classify_error,  # one error table for every Graph call
+    )
 
     form = {"messaging_product": "whatsapp", "type": file.content_type}
     try:

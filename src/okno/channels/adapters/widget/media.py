@@ -56,7 +56,7 @@ async def visitor_file(channel_id: int, message_id: int, index: int, token: str,
     return Response(content, media_type=row.content_type, headers=headers)
 
 
-async def _file_sent_to(session, channel_id: int, message_id: int, index: int, visitor_id: str) -> StoredFile | None:  # noqa: ANN001
+async def _file_sent_to(session, channel_id: int, message_id: int, index: int, visitor_id: str) -> StoredFile | None:
     message = await session.get(Message, message_id)
     if message is None or message.channel_id != channel_id or message.direction != Direction.outbound.value:
         return None
