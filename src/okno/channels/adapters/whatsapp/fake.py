@@ -26,6 +26,11 @@ from starlette.routing import Route
 from okno.channels.fakes.base import FakeProviderBase, ScriptedFailure
 
 WABA_ID = "102290129340398"
+# templates the fake business has approved (a channel config lists them for operators to pick)
+DEMO_TEMPLATES = (
+    {"name": "order_ready", "language": "ru", "body_parameters": 2, "preview": "Здравствуйте, {{1}}! Заказ {{2}} готов к выдаче."},
+    {"name": "follow_up", "language": "ru", "body_parameters": 0, "preview": "Здравствуйте! Остались ли у вас вопросы? Напишите нам, мы на связи."},
+)
 WINDOW_CLOSED_ERROR = {
     "code": 131047,
     "title": "Re-engagement message",
@@ -66,7 +71,7 @@ class FakeWhatsApp(FakeProviderBase):
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # media_id -> (mime_type, bytes)
     uploads: list[dict[str, Any]] = field(default_factory=list)  # what okno uploaded to /{phone_number_id}/media
     # approved templates: (name, language code) -> number of body parameters
-    templates: dict[tuple[str, str], int] = field(default_factory=dict)
+    templates: dict[tuple[str, str], int] = field(default_factory=lambda: {(t["name"], t["language"]): t["body_parameters"] for t in DEMO_TEMPLATES})
     _sends: int = 0
     _pushes: set[asyncio.Task] = field(default_factory=set)
 
@@ -84,6 +89,7 @@ class FakeWhatsApp(FakeProviderBase):
         return {
             "phone_number_id": self.phone_number_id, "access_token": self.access_token, "app_secret": self.app_secret,
             "verify_token": self.verify_token, "graph_base": self.base_url, "api_version": self.api_version,
+            "templates": [t for t in DEMO_TEMPLATES if (t["name"], t["language"]) in self.templates],
         }
 
     # ---- the Graph API okno calls ---------------------------------------------------------
