@@ -89,3 +89,40 @@ async def test_operator_sends_a_template_when_the_window_has_closed(app, client,
             assert fake.sent[-1]["body"]["template"]["components"][0]["parameters"] == [{"type": "text", "text": "A-7"}]
         finally:
             settling.cancel()
+
+
+async def test_a_website_visitor_sees_the_picture_and_the_document_an_operator_sent(app, client, ctx, browser) -> None:
+    from tests.browser.test_widget_browser import shop_site
+    from tests.conftest import free_port
+    from tests.factories import admin_headers
+    from tests.files.helpers import send_files, tiny_pdf
+
+    headers = await admin_headers(ctx, client)
+    shop_port = free_port()
+    shop_origin = f"http://127.0.0.1:{shop_port}"
+    channel = (await client.post("/api/v1/channels", json={"kind": "widget", "name": "Сайт", "config": {"allowed_origins": [shop_origin]}}, headers=headers)).json()
+    async with LoopbackServer(app) as okno:
+        shop = LoopbackServer(shop_site(okno.url, channel["id"]))
+        shop.port, shop.url = shop_port, shop_origin
+        shop._server.config.port = shop_port  # noqa: SLF001
+        async with shop:
+            page = await (await browser.new_context(locale="ru-RU")).new_page()
+            await page.goto(f"{shop.url}/product/42")
+            await page.get_by_test_id("okno-launcher").click()
+            await page.get_by_test_id("okno-input").fill("Пришлите фото и инструкцию")
+            await page.get_by_test_id("okno-send").click()
+            await expect(page.locator(".msg.visitor", has_text="инструкцию")).not_to_have_class("msg visitor pending")
+            await ctx.settle()
+            conversation = (await client.get("/api/v1/conversations", headers=headers)).json()["items"][0]
+            files = [("фото.png", tiny_png(8, 8), "image/png"), ("инструкция.pdf", tiny_pdf(), "application/pdf")]
+            assert (await send_files(client, headers, conversation["id"], files, text="Держите")).status_code == 201
+            await ctx.settle()
+            answer = page.locator(".msg.agent", has_text="Держите")
+            await expect(answer).to_be_visible(timeout=5000)
+            picture = answer.locator("img")
+            await expect(picture).to_have_attribute("alt", "фото.png")
+            await page.wait_for_function("img => img.complete && img.naturalWidth === 8", arg=await picture.element_handle(), timeout=5000)
+            document = answer.locator("a.file", has_text="инструкция.pdf")
+            href = await document.get_attribute("href")
+            assert href.startswith(f"{okno.url}/widget/{channel['id']}/messages/") and "token=v_" in href
+            await page.screenshot(path=str(SCREENSHOTS / "widget-files.png"))
