@@ -18,11 +18,10 @@ from tests.channels.test_widget import (
     _frame,
     _session,
     _socket,
-    widget,  # noqa: F401  (the fixture)
 )
 from tests.factories import admin_headers, make_api_channel, post_inbound
 from tests.files.helpers import send_files, tiny_pdf, tiny_png
-from tests.test_delivery import SECRET, receiver  # noqa: F401  (the fixture)
+from tests.test_delivery import SECRET
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from okno.channels.adapters.max.fake import FakeMax
@@ -10,7 +9,6 @@ from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from okno.models import Message, StoredFile
-from tests.conftest import LoopbackServer
 from tests.files.helpers import (
     channel_with_fake,
     conversation_of,
@@ -18,23 +16,6 @@ from tests.files.helpers import (
     tiny_pdf,
     tiny_png,
 )
-
-
-@pytest.fixture
-async def served():
-    """Serves a fake provider on loopback: ``async with served(fake)``."""
-    servers = []
-
-    async def serve(fake):
-        server = LoopbackServer(fake.app)
-        await server.__aenter__()
-        servers.append(server)
-        fake.base_url = server.url
-        return fake
-
-    yield serve
-    for server in servers:
-        await server.__aexit__(None, None, None)
 
 
 async def test_a_photo_goes_to_telegram_as_a_multipart_sendphoto(client, ctx, served) -> None:

@@ -14,7 +14,6 @@ from okno.kit.time import utcnow
 from okno.models import Conversation, Message
 from tests.factories import admin_headers, make_api_channel, post_inbound
 from tests.files.helpers import channel_with_fake, conversation_of
-from tests.files.test_outbound_files import served  # noqa: F401  (the fixture)
 
 TEMPLATES = [
     {"name": "order_ready", "language": "ru", "body_parameters": 2, "preview": "Здравствуйте, {{1}}! Заказ {{2}} готов к выдаче."},
