@@ -104,9 +104,7 @@ class VkChannel:
     async def send(self, config: VkConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         peer_id = recipient_peer(message.recipient)
         if message.files:
-            sent = await send_with_files(http, _methods(http, config), _chunk_sender(http, config, message, peer_id), peer_id,
-                                         message.text, message.files, split_text(message.text, MAX_TEXT))
-            return SendResult(provider_message_id=str(sent))
+            return await send_with_files(http, config, message, peer_id, split_text(message.text, MAX_TEXT))
         provider_message_id: int | None = None
         for index, chunk in enumerate(split_text(message.text, MAX_TEXT)):
             form = {
@@ -261,47 +259,6 @@ def random_id_for(idempotency_key: str, chunk_index: int) -> int:
     VK drops a repeated (peer, random_id) and answers with the first message's id."""
     digest = hashlib.sha256(f"{idempotency_key}:{chunk_index}".encode()).digest()
     return (int.from_bytes(digest[:4], "big") & INT32_MASK) or 1
-
-
-def _methods(http: httpx.AsyncClient, config: VkConfig) -> Callable[[str, dict[str, str]], Any]:
-    """Calls one API method with the community token; its ``response``, or a delivery error."""
-
-    async def call(name: str, params: dict[str, str]) -> Any:
-        form = {**params, "v": config.api_version, "access_token": config.access_token.get_secret_value()}
-        return (await _answer(http, config.method_url(name), form))["response"]
-
-    return call
-
-
-def _chunk_sender(http: httpx.AsyncClient, config: VkConfig, message: OutboundMessage, peer_id: int) -> Callable[[int, str, str | None], Any]:
-    async def send_chunk(index: int, chunk: str, attachment: str | None) -> int:
-        form = {
-            "peer_id": str(peer_id), "random_id": str(random_id_for(message.idempotency_key, index)), "message": chunk,
-            "v": config.api_version, "access_token": config.access_token.get_secret_value(),
-        }
-        if attachment:
-            form["attachment"] = attachment
-        return await _call(http, config.method_url("messages.send"), form)
-
-    return send_chunk
-
-
-async def _answer(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> dict[str, Any]:
-    try:
-        response = await http.post(url, data=form)
-    except httpx.HTTPError as exc:
-        raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 500:
-        raise TemporaryFailure(f"VK HTTP {response.status_code}: {response.text[:200]}")
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and "error" in data:
-        raise classify_error(data["error"])
-    if response.status_code != 200 or not isinstance(data, dict) or "response" not in data:
-        raise TemporaryFailure(f"VK HTTP {response.status_code}: unexpected answer {response.text[:200]!r}")
-    return data
 
 
 async def _call(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from okno.channels.base import OutboundFile, PermanentFailure, TemporaryFailure
+from okno.channels.base import OutboundFile, OutboundMessage, PermanentFailure, SendResult, TemporaryFailure
 
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
 MAX_PHOTO_BYTES = 50 * 1024 * 1024
@@ -84,13 +84,54 @@ async def _upload(http: httpx.AsyncClient, url: str, field: str, file: OutboundF
     return data
 
 
-async def send_with_files(
-    http: httpx.AsyncClient, method: Method, send_chunk: Callable[[int, str, str | None], Awaitable[int]], peer_id: int,
-    text: str, files: tuple[OutboundFile, ...], chunks: list[str],
-) -> int:
-    """Uploads the files, then sends the text with them attached to its last part; the message id."""
-    attachment = await attachment_ids(http, method, peer_id, files)
+async def send_with_files(http: httpx.AsyncClient, config: Any, message: OutboundMessage, peer_id: int, chunks: list[str]) -> SendResult:
+    """Uploads the files, then sends the text with them attached to its last part."""
+    attachment = await attachment_ids(http, _methods(http, config), peer_id, message.files)
     message_id = 0
     for index, chunk in enumerate(chunks):
-        message_id = await send_chunk(index, chunk, attachment if index == len(chunks) - 1 else None)
-    return message_id
+        message_id = await _send_chunk(http, config, message, peer_id, index, chunk, attachment if index == len(chunks) - 1 else None)
+    return SendResult(provider_message_id=str(message_id))
+
+
+async def _send_chunk(
+    http: httpx.AsyncClient, config: Any, message: OutboundMessage, peer_id: int, index: int, chunk: str, attachment: str | None
+) -> int:
+    from okno.channels.adapters.vk.adapter import _call, random_id_for  # the adapter's own send path and dedupe key
+
+    form = {
+        "peer_id": str(peer_id), "random_id": str(random_id_for(message.idempotency_key, index)), "message": chunk,
+        "v": config.api_version, "access_token": config.access_token.get_secret_value(),
+    }
+    if attachment:
+        form["attachment"] = attachment
+    return await _call(http, config.method_url("messages.send"), form)
+
+
+def _methods(http: httpx.AsyncClient, config: Any) -> Method:
+    """Calls one API method with the community token: its ``response``, or a delivery error."""
+
+    async def call(name: str, params: dict[str, str]) -> Any:
+        form = {**params, "v": config.api_version, "access_token": config.access_token.get_secret_value()}
+        return (await _answer(http, config.method_url(name), form))["response"]
+
+    return call
+
+
+async def _answer(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> dict[str, Any]:
+    from okno.channels.adapters.vk.adapter import classify_error  # one error table for every VK method
+
+    try:
+        response = await http.post(url, data=form)  # form-encoded, like every VK method call
+    except httpx.HTTPError as exc:
+        raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+    if response.status_code >= 500:
+        raise TemporaryFailure(f"VK HTTP {response.status_code}: {response.text[:200]}")
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "error" in data:
+        raise classify_error(data["error"])
+    if response.status_code != 200 or not isinstance(data, dict) or "response" not in data:
+        raise TemporaryFailure(f"VK HTTP {response.status_code}: unexpected answer {response.text[:200]!r}")
+    return data
