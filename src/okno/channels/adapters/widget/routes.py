@@ -10,12 +10,14 @@ from pydantic import BaseModel, Field
 
 from okno.api.deps import Ctx
 from okno.channels.adapters.widget.adapter import WidgetConfig
+from okno.channels.adapters.widget.media import router as media_router
 from okno.channels.adapters.widget.socket import VisitorSocket
 from okno.channels.adapters.widget.tokens import issue_token, new_visitor_id, visitor_from_token
 from okno.channels.directory import LiveChannel
 from okno.context import AppContext
 
 router = APIRouter(tags=["widget"])
+router.include_router(media_router)  # files operators send, opened with the visitor's token
 SCRIPT = files("okno.channels.adapters.widget").joinpath("static/widget.js")
 
 # WebSocket close codes (4000–4999 are the application's own)
