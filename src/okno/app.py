@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp
 
 from okno import __version__
-from okno.api import attachments, auth, channels, conversations, customers, operators, webhooks
+from okno.api import attachments, auth, channels, conversations, customers, files, operators, templates, webhooks
 from okno.api import events as event_routes
 from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         return RedirectResponse("/login", status_code=303)
 
     # the service process: statuses and reasons; status, assignment, priority, escalation; SLA; customer attributes
-    for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation):
+    for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation, files, templates):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     simulate_rate: float = Field(default=0.0, ge=0)
 
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Files operators send: where their bytes are kept (empty: ``<data_dir>/files``) and the
+    # largest one accepted (a bigger upload is refused with 413 and nothing is stored).
+    files_dir: Path | None = None
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # How long a signed download link handed to an integration (the API channel) stays valid.
+    file_link_ttl_hours: float = Field(default=72.0, gt=0)
     log_level: str = "info"
 
     def resolved_database_url(self) -> str:
@@ -76,6 +82,9 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url().startswith("sqlite")
+
+    def resolved_files_dir(self) -> Path:
+        return self.files_dir if self.files_dir is not None else self.data_dir / "files"
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

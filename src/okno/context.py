@@ -22,6 +22,7 @@ from okno.channels.intake import WebhookIntake
 from okno.channels.polling import PollWorker
 from okno.channels.runtime import AdapterRuntime, RuntimeSettings
 from okno.config import Settings
+from okno.files.storage import FileStorage, file_storage
 from okno.jobs.worker import JobWorker
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
@@ -44,6 +45,7 @@ class AppContext:
     delivery: DeliveryWorker
     channel_runtime: AdapterRuntime  # what adapters and their own routes may use (not this context)
     intake: WebhookIntake
+    files: FileStorage
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     webhook_calls: WebhookCallWorker | None = None  # automation rules' call_webhook jobs
     jobs: JobWorker | None = None  # durable jobs (matcher estimation, re-indexing)
@@ -123,6 +125,7 @@ def build_context(settings: Settings) -> AppContext:
     bus = InProcessBus()
     http = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False)
     ingest = IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region)
+    files = file_storage(settings)
     ctx = AppContext(
         settings=settings,
         db=db,
@@ -144,9 +147,11 @@ def build_context(settings: Settings) -> AppContext:
                 max_seconds=settings.delivery_backoff_max_seconds,
             ),
             send_timeout=settings.delivery_timeout_seconds,
+            files=files,
         ),
         channel_runtime=channel_runtime,
         intake=WebhookIntake(db, ingest, inline=settings.ingest_inline),
+        files=files,
     )
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
     channel_runtime.connect(channels.get, ctx.wake)

@@ -121,6 +121,7 @@ def _whatsapp(config: dict[str, Any], url: str) -> FakeWhatsApp:
     return FakeWhatsApp(
         phone_number_id=config["phone_number_id"], access_token=config["access_token"], app_secret=config["app_secret"],
         verify_token=config["verify_token"], api_version=config["api_version"], base_url=url,
+        templates={(t["name"], t["language"]): t["body_parameters"] for t in config.get("templates") or []},  # approved = configured
     )
 
 

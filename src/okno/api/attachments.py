@@ -4,6 +4,7 @@ import orjson
 from fastapi import APIRouter, Response
 
 from okno.api.deps import Ctx, CurrentOperator, ReadSession
+from okno.api.files import stored_file_response
 from okno.channels.base import AttachmentUnavailable
 from okno.kit.errors import Invalid, NotFound
 from okno.models import Message
@@ -18,6 +19,9 @@ async def download_attachment(message_id: int, index: int, _: CurrentOperator, s
         raise NotFound(f"message {message_id} not found")
     if not 0 <= index < len(message.attachments or []):
         raise NotFound(f"message {message_id} has no attachment {index}")
+    stored_id = message.attachments[index].get("stored_file_id") if isinstance(message.attachments[index], dict) else None
+    if isinstance(stored_id, int):  # a file okno keeps (an operator's upload), not the provider's
+        return await stored_file_response(session, ctx, stored_id)
     channel = await ctx.channels.get(message.channel_id) if message.channel_id else None
     if channel is None or not channel.adapter.capabilities.attachment_download:
         raise Invalid("this message's channel does not offer attachment downloads")

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from okno.api.deps import CurrentOperator, ReadSession, WriteSession
+from fastapi import APIRouter, Depends
+
+from okno.api.deps import Ctx, CurrentOperator, ReadSession, WriteSession
+from okno.api.message_forms import OPENAPI_BODY, MessageRequest, message_request, template_choice
 from okno.api.pagination import Limit
-from okno.api.schemas import ConversationOut, MessageIn, MessageOut
+from okno.api.schemas import ConversationOut, ConversationStartIn, ConversationStartOut, MessageOut
 from okno.conversations.queries import conversations_page, get_conversation, messages_page
-from okno.conversations.replies import post_operator_message
+from okno.conversations.replies import RichContent, post_operator_message
+from okno.conversations.starting import start_conversation
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -37,8 +41,28 @@ async def conversation_messages(
     return {"items": [MessageOut.model_validate(m) for m in rows], "next_cursor": rows[-1].id if len(rows) == limit else None}
 
 
-@router.post("/{conversation_id}/messages", response_model=MessageOut, status_code=201)
-async def write_message(conversation_id: int, body: MessageIn, operator: CurrentOperator, session: WriteSession) -> MessageOut:
+@router.post("", response_model=ConversationStartOut, status_code=201, summary="Start a conversation: okno writes first")
+async def open_conversation(body: ConversationStartIn, operator: CurrentOperator, session: WriteSession, ctx: Ctx) -> ConversationStartOut:
+    rich = RichContent(template=template_choice(body.template), channels=ctx.channels, blobs=ctx.files.blobs)
+    conversation, message = await start_conversation(
+        session, customer_id=body.customer_id, channel_id=body.channel_id, author_id=operator.id, text=body.text, rich=rich,
+        interactive=body.interactive,
+    )
+    return ConversationStartOut(conversation=ConversationOut.model_validate(conversation), message=MessageOut.model_validate(message))
+
+
+@router.post(
+    "/{conversation_id}/messages", response_model=MessageOut, status_code=201, openapi_extra=OPENAPI_BODY,
+    summary="Reply or add a note: JSON, or multipart/form-data with text and files",
+)
+async def write_message(
+    conversation_id: int,
+    operator: CurrentOperator,
+    request: Annotated[MessageRequest, Depends(message_request)],  # read before the write transaction opens
+    session: WriteSession,
+    ctx: Ctx,
+) -> MessageOut:
+    body = request.body
     message = await post_operator_message(
         session,
         conversation_id=conversation_id,
@@ -47,5 +71,7 @@ async def write_message(conversation_id: int, body: MessageIn, operator: Current
         channel_id=body.channel_id,
         internal=body.internal,
         interactive=body.interactive,
+        rich=RichContent(uploads=request.uploads, template=request.template, blobs=ctx.files.blobs, channels=ctx.channels),
     )
     return MessageOut.model_validate(message)
+

@@ -276,7 +276,7 @@ class MessageOut(_Out):
     status: str
     error: str | None
     author_id: int | None
-    content: dict[str, Any] | None = None  # offered choices (interactive + rendering) or an answer
+    content: dict[str, Any] | None = None  # offered choices (interactive + rendering), a template or an answer
     created_at: datetime
     status_updated_at: datetime
     kind: Literal["message", "call", "review", "answer", "system"] = "message"
@@ -293,11 +293,33 @@ class MessageOut(_Out):
         return {name: getattr(row, name) for name in cls.model_fields if name != "actor"} | {"actor": actor.as_json()}
 
 
+class TemplateIn(BaseModel):
+    """A message template configured on the channel (WhatsApp: for customers silent > 24 h)."""
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str | None = Field(default=None, max_length=20, description="needed only when the name exists in several languages")
+    parameters: list[str] = Field(default_factory=list, max_length=20, description="the body's {{1}}, {{2}}… in order")
+
+
 class MessageIn(BaseModel):
-    text: str = Field(min_length=1, max_length=65_536)
+    text: str = Field(default="", max_length=65_536, description="required unless files or a template are sent")
     channel_id: int | None = None
     internal: bool = False
     interactive: Interactive | None = Field(default=None, description="buttons, quick replies or a list offered with the text")
+    template: TemplateIn | None = None
+
+
+class ConversationStartIn(BaseModel):
+    customer_id: int
+    channel_id: int
+    text: str = Field(default="", max_length=65_536)
+    interactive: Interactive | None = Field(default=None, description="buttons, quick replies or a list offered with the text")
+    template: TemplateIn | None = None
+
+
+class ConversationStartOut(BaseModel):
+    conversation: ConversationOut
+    message: MessageOut
 
 
 T = TypeVar("T")

@@ -6,6 +6,8 @@ adapter and never branches on an adapter's name, only on its declared capabiliti
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +31,7 @@ from okno.customers.identity_kinds import IdentityKindSpec as IdentityKindSpec
 from okno.customers.identity_kinds import Rule as ProofRule  # noqa: F401  (re-exported for adapters)
 
 from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport  # noqa: E402
+from okno.kit.blobs import BlobStore  # noqa: E402
 
 
 class Threading(StrEnum):
@@ -61,7 +64,7 @@ class Capabilities:
     medium: str = "chat"
     # the interactive choices (buttons, quick replies, lists) it shows natively, and their limits
     interactive: InteractiveSupport = NO_INTERACTIVE
-
+    # how its touches group into conversations (see ``Threading``)
     threading: Threading = Threading.per_customer
     # how inbound items arrive: "webhook" (the provider calls /webhooks/{id}) and/or "poll"
     # (the poll worker calls the adapter's ``poll``, see :class:`PollsProvider`)
@@ -70,6 +73,14 @@ class Capabilities:
     @property
     def polls(self) -> bool:
         return "poll" in self.ingress
+    # which kinds of operator files the adapter delivers ("image", "file"); empty: none
+    outbound_media: frozenset[str] = frozenset()
+    # identity kinds the adapter can address a customer by (a customer needs one to be written to)
+    address_kinds: frozenset[str] = frozenset()
+    # okno may write first (start a conversation) to a customer who has such an identity
+    starts_conversations: bool = False
+    # the adapter sends pre-approved message templates configured per channel (``OffersTemplates``)
+    message_templates: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +94,10 @@ class Capabilities:
             "interactive": self.interactive.as_json(),
             "threading": self.threading.value,
             "ingress": sorted(self.ingress),
+            "outbound_media": sorted(self.outbound_media),
+            "address_kinds": sorted(self.address_kinds),
+            "starts_conversations": self.starts_conversations,
+            "message_templates": self.message_templates,
         }
 
 
@@ -237,6 +252,49 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class OutboundFile:
+    """A file an operator sends, as the delivery worker hands it to the adapter."""
+
+    stored_file_id: int
+    kind: str  # "image" (shown inline) or "file" (a document)
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    storage_key: str
+    blobs: BlobStore = field(repr=False, compare=False)
+    # a signed, expiring link to the file, for channels whose receiver fetches it itself
+    download_url: str | None = None
+
+    async def read(self) -> bytes:
+        return await asyncio.to_thread(self.blobs.read, self.storage_key)
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A pre-approved message (a WhatsApp template) as an admin configured it on the channel."""
+
+    name: str
+    language: str
+    body_parameters: int
+    preview: str  # the approved body with {{1}}, {{2}}… where the parameters go
+
+    def render(self, parameters: tuple[str, ...] | list[str]) -> str:
+        return re.sub(r"\{\{(\d+)\}\}", lambda m: _nth(parameters, int(m.group(1))) or m.group(0), self.preview)
+
+
+def _nth(parameters: tuple[str, ...] | list[str], n: int) -> str | None:
+    return parameters[n - 1] if 1 <= n <= len(parameters) else None
+
+
+@dataclass(frozen=True)
+class OutboundTemplate:
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     message_id: int
     conversation_id: int
@@ -247,9 +305,12 @@ class OutboundMessage:
     attachments: tuple[dict[str, Any], ...] = ()
     # choices to show with the text, in a style the adapter declared (core sends the rest as text)
     interactive: Interactive | None = None
-
     # set when the conversation is a thread (e-mail: the root Message-ID to reply under)
     thread_key: str | None = None
+    # operator files, sent before the text (the adapter's media helpers upload or link them)
+    files: tuple[OutboundFile, ...] = ()
+    # a pre-approved template instead of free text (``text`` holds its rendered body)
+    template: OutboundTemplate | None = None
 
 
 @dataclass(frozen=True)
@@ -361,6 +422,12 @@ class AcknowledgesAnswers(Protocol, Generic[ConfigT]):
     answer path. Best effort: a failure is logged, the answers are kept."""
 
     async def acknowledge_answers(self, config: ConfigT, answers: list[InboundMessage], http: httpx.AsyncClient) -> None: ...
+
+
+class OffersTemplates(Protocol, Generic[ConfigT]):
+    """Adapters whose capabilities say ``message_templates`` list the templates a channel offers."""
+
+    def templates(self, config: ConfigT) -> list[MessageTemplate]: ...
 
 
 class AttachmentUnavailable(Exception):

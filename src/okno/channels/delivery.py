@@ -18,15 +18,27 @@ import structlog
 from sqlalchemy import or_, select, update
 
 from okno.bus.outbox import record_events
-from okno.channels.base import ChannelNeedsAction, DeliveryError, OutboundMessage, PermanentFailure, Recipient, RetryLater, SendResult
+from okno.channels.base import (
+    ChannelNeedsAction,
+    DeliveryError,
+    OutboundFile,
+    OutboundMessage,
+    OutboundTemplate,
+    PermanentFailure,
+    Recipient,
+    RetryLater,
+    SendResult,
+)
 from okno.channels.directory import ChannelDirectory, LiveChannel
 from okno.channels.health import NEEDS_ACTION, report_needs_action, report_ok
 from okno.channels.interactive import ChoicesRefused, choose_rendering, fallback_text, interactive_of
 from okno.conversations.statuses import lock_provider_messages, requeue_deferred_statuses
+from okno.files.storage import FileStorage
+from okno.files.uploads import stored_files
 from okno.kit.db import Database
 from okno.kit.db_wake import call_after_commit
 from okno.kit.time import utcnow
-from okno.models import Channel, Conversation, Customer, DeliveryJob, Identity, Message, MessageStatus, TimelineEvent
+from okno.models import Channel, Conversation, Customer, DeliveryJob, Identity, Message, MessageStatus, StoredFile, TimelineEvent
 
 log = structlog.get_logger()
 
@@ -61,7 +73,9 @@ class DeliveryWorker:
         policy: RetryPolicy,
         batch_size: int = 20,
         send_timeout: float = 10.0,
+        files: FileStorage | None = None,
     ) -> None:
+        self.files = files
         self.db = db
         self.channels = channels
         self.http = http
@@ -110,6 +124,7 @@ class DeliveryWorker:
             messages = {m.id: m for m, _ in found}
             threads = {m.id: thread_key for m, thread_key in found}
             recipients = await _recipients(session, {m.customer_id for m in messages.values()})
+            files = await stored_files(session, {a["stored_file_id"] for m in messages.values() for a in _stored(m)})
         return [
             _Lease(
                 job_id=j.id,
@@ -124,12 +139,29 @@ class DeliveryWorker:
                     attempt=j.attempts + 1,
                     attachments=tuple(messages[j.message_id].attachments or ()),
                     interactive=interactive_of(messages[j.message_id].content),
-
                     thread_key=threads[j.message_id],
+                    files=self._outbound_files(messages[j.message_id], files),
+                    template=_template(messages[j.message_id]),
                 ),
             )
             for j in jobs
         ]
+
+    def _outbound_files(self, message: Message, files: dict[int, StoredFile]) -> tuple[OutboundFile, ...]:
+        if self.files is None:
+            return ()
+        found = []
+        for attachment in _stored(message):
+            row = files.get(attachment["stored_file_id"])
+            if row is not None:  # a file row deleted since: the message goes without it
+                found.append(
+                    OutboundFile(
+                        stored_file_id=row.id, kind=attachment.get("kind", "file"), filename=row.filename, content_type=row.content_type,
+                        size=row.size, sha256=row.sha256, storage_key=row.storage_key, blobs=self.files.blobs,
+                        download_url=self.files.links.url_for(row.id, row.sha256),
+                    )
+                )
+        return tuple(found)
 
     async def _send(self, lease: _Lease, channel: LiveChannel | None) -> SendResult | DeliveryError:
         if channel is None:  # disabled since the lease (another process): wait for it
@@ -221,6 +253,18 @@ def as_rendered(capabilities, outbound: OutboundMessage) -> OutboundMessage:  # 
     if rendering.style is None:
         return replace(outbound, text=fallback_text(outbound.text, offered), interactive=None)
     return replace(outbound, interactive=offered.model_copy(update={"style": rendering.style}))
+
+
+def _stored(message: Message) -> list[dict]:
+    """The message's attachments that are files okno keeps (an operator's uploads)."""
+    return [a for a in message.attachments or () if isinstance(a, dict) and isinstance(a.get("stored_file_id"), int)]
+
+
+def _template(message: Message) -> OutboundTemplate | None:
+    chosen = (message.content or {}).get("template")
+    if not isinstance(chosen, dict):
+        return None
+    return OutboundTemplate(name=chosen["name"], language=chosen["language"], parameters=tuple(chosen.get("parameters") or ()))
 
 
 async def _recipients(session, customer_ids: set[int]) -> dict[int, Recipient]:  # noqa: ANN001

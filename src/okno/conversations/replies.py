@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
+from okno.channels.directory import ChannelDirectory
 from okno.channels.interactive import ChoicesRefused, Interactive, choose_rendering, prompt_content
 from okno.channels.registry import adapter_class
 from okno.conversations.actors import Actor, current_actor
+from okno.conversations.outbound_content import (
+    TemplateChoice,
+    check_channel_sends_files,
+    resolve_template,
+)
+from okno.files.uploads import CheckedUpload, attachment_of, store_uploads
+from okno.kit.blobs import BlobStore
 from okno.kit.db_wake import request_wake
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
-from okno.models import Channel, Conversation, DeliveryJob, Direction, Message, MessageStatus, TimelineEvent
+from okno.models import (
+    Channel,
+    Conversation,
+    DeliveryJob,
+    Direction,
+    Message,
+    MessageStatus,
+    TimelineEvent,
+)
 
 MAX_TEXT = 65_536
+
+
+@dataclass(frozen=True)
+class RichContent:
+    """Files (checked, not yet stored) and/or a template to send beside or instead of text.
+
+    ``blobs`` keeps the files; ``channels`` opens a channel's config to find its templates."""
+
+    uploads: list[CheckedUpload] = field(default_factory=list)
+    template: TemplateChoice | None = None
+    blobs: BlobStore | None = None
+    channels: ChannelDirectory | None = None
 
 
 async def post_operator_message(
@@ -29,29 +58,72 @@ async def post_operator_message(
     internal: bool = False,
     interactive: Interactive | None = None,
     actor: Actor | None = None,
+    rich: RichContent | None = None,
 ) -> Message:
     """``actor`` defaults to whoever is acting in the session (an automation rule), else the
-    operator ``author_id``, else the system."""
+    operator ``author_id``, else the system. ``rich`` carries files and/or a template."""
     actor = actor or current_actor(session, author_id)
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound(f"conversation {conversation_id} not found")
-    if not text.strip():
-        raise Invalid("text must not be empty")
-    if len(text) > MAX_TEXT:
-        raise Invalid(f"text is longer than {MAX_TEXT} characters")
-    if internal and interactive is not None:
-        raise Invalid("an internal note can't offer choices: interactive needs a public reply")
+    rich = rich or RichContent()
+    check_content(text, rich, interactive)
     if internal:
-        message = await _add_message(session, conversation, author_id, text, channel_id=None, direction=Direction.note, status=MessageStatus.noted, actor=actor)
+        if rich.template is not None:
+            raise Invalid("an internal note can't be a template")
+        if interactive is not None:
+            raise Invalid("an internal note can't offer choices: interactive needs a public reply")
+        message = await _add_message(
+            session, conversation, author_id, text, channel_id=None, direction=Direction.note, status=MessageStatus.noted, actor=actor
+        )
+        await _attach_files(session, message, rich)
         await _record(session, message, "note.added")
         return message
 
     channel = await _reply_channel(session, conversation, channel_id)
+    return await queue_outbound(session, conversation, channel, author_id=author_id, text=text, rich=rich, interactive=interactive, actor=actor)
+
+
+def check_content(text: str, rich: RichContent, interactive: Interactive | None = None) -> None:
+    """What a message may combine: text, files and choices together; a template alone."""
+    if rich.template is not None and interactive is not None:
+        raise Invalid("a template can't offer choices: its content is fixed")
+    if interactive is not None and not text.strip():
+        raise Invalid("choices need a question: give text with interactive")
+    if rich.template is not None and text.strip():
+        raise Invalid("send either text or a template: a template's text is fixed")
+    if rich.template is not None and rich.uploads:
+        raise Invalid("a template can't carry files: send them in a message of their own")
+    if not text.strip() and not rich.uploads and rich.template is None:
+        raise Invalid("text must not be empty")
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"text is longer than {MAX_TEXT} characters")
+
+
+async def queue_outbound(
+    session: AsyncSession,
+    conversation: Conversation,
+    channel: Channel,
+    *,
+    author_id: int | None,
+    text: str,
+    rich: RichContent,
+    actor: Actor,
+    interactive: Interactive | None = None,
+) -> Message:
+    """A ``queued`` message with its delivery job: what the delivery worker hands to the adapter."""
+    check_channel_sends_files(channel, rich.uploads)
     content = _choices(channel, interactive, text) if interactive is not None else None
-    message = await _add_message(session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued, actor=actor)
-    if content is not None:
-        message.content = content
+    if rich.template is not None:
+        if rich.channels is None:
+            raise RuntimeError("sending a template needs the channel directory")
+        template, content = await resolve_template(rich.channels, channel, rich.template)
+        text = template.render(content["template"]["parameters"])
+    message = await _add_message(
+        session, conversation, author_id, text, channel_id=channel.id, direction=Direction.outbound, status=MessageStatus.queued,
+        actor=actor, content=content,
+    )
+    await _attach_files(session, message, rich)
     session.add(DeliveryJob(message_id=message.id, channel_id=channel.id, idempotency_key=uuid.uuid4().hex, next_attempt_at=message.created_at))
     conversation.last_message_at = message.created_at
     await session.flush()
@@ -71,9 +143,19 @@ def _choices(channel: Channel, interactive: Interactive, text: str) -> dict:
     return prompt_content(interactive, rendering)
 
 
+async def _attach_files(session: AsyncSession, message: Message, rich: RichContent) -> None:
+    if not rich.uploads:
+        return
+    if rich.blobs is None:
+        raise RuntimeError("storing files needs the blob store")
+    stored = await store_uploads(session, rich.blobs, rich.uploads, created_by=message.author_id)
+    message.attachments = [attachment_of(f) for f in stored]
+    await session.flush()
+
+
 async def _add_message(
-    session: AsyncSession, conversation: Conversation, author_id: int, text: str, *, channel_id: int | None, direction: Direction, status: MessageStatus,
-    actor: Actor,
+    session: AsyncSession, conversation: Conversation, author_id: int | None, text: str, *, channel_id: int | None, direction: Direction,
+    status: MessageStatus, actor: Actor, content: dict | None = None,
 ) -> Message:
     now = utcnow()
     message = Message(
@@ -85,6 +167,7 @@ async def _add_message(
         status=status.value,
         author_id=author_id,
         **actor.columns(),
+        content=content,
         created_at=now,
         status_updated_at=now,
     )

@@ -29,3 +29,7 @@ class Unauthorized(OknoError):
 
 class Forbidden(OknoError):
     status_code = 403
+
+
+class TooLarge(OknoError):
+    status_code = 413

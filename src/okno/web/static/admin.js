@@ -49,6 +49,8 @@ function schemaFields(schema) {
     const req = required.has(name) ? "required" : "";
     const secret = prop.format === "password" || prop.writeOnly || /secret|token|password/i.test(name);
     if (type === "boolean") return `<label class="check"><input type="checkbox" name="${name}" data-type="boolean" ${prop.default ? "checked" : ""}> ${label} ${help}</label>`;
+    // a list of objects (WhatsApp message templates) is typed as JSON
+    if (type === "array" && prop.items && (prop.items.$ref || prop.items.type === "object")) return `<label>${label} <textarea name="${name}" data-type="json" rows="3" ${req} placeholder='[{"name": "…"}]'></textarea> ${help}</label>`;
     if (type === "array") return `<label>${label} <input name="${name}" data-type="array" ${req} placeholder="a, b"> ${help}</label>`;
     const inputType = type === "integer" || type === "number" ? "number" : secret ? "password" : "text";
     const value = prop.default !== undefined && prop.default !== null ? `value="${escapeHtml(prop.default)}"` : "";
@@ -61,10 +63,11 @@ function schemaFields(schema) {
 // an emptied plain field is sent as null (the adapter's model decides whether that is allowed).
 function configFromForm(fieldset, editing = false) {
   const config = {};
-  $$("input", fieldset).forEach((input) => {
+  $$("input, textarea", fieldset).forEach((input) => {
     const type = input.dataset.type;
     if (type === "boolean") config[input.name] = input.checked;
     else if (input.value === "") { if (editing && input.type !== "password") config[input.name] = null; }
+    else if (type === "json") config[input.name] = JSON.parse(input.value);
     else if (type === "array") config[input.name] = input.value.split(",").map((v) => v.trim()).filter(Boolean);
     else if (type === "integer" || type === "number") config[input.name] = Number(input.value);
     else config[input.name] = input.value;

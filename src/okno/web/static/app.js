@@ -187,6 +187,7 @@ async function openConversation(id, { keepComposer = false } = {}) {
     patchConversation(pane, html);
   } else {
     pane.innerHTML = html;
+    composer.reset();
     const timeline = $(".timeline", pane);
     if (timeline) timeline.scrollTop = timeline.scrollHeight;
   }
@@ -313,6 +314,24 @@ function initConversationActions(root) {
     if (select.dataset.action === "status-select") act("status", { status: select.value });
     if (select.dataset.action === "snooze") act("snooze", { until: snoozeUntil(select.value).toISOString() });
   });
+  root.addEventListener("change", (event) => {
+    if (event.target.id === "reply-files") { composer.add(event.target.files); event.target.value = ""; }
+    if (event.target.id === "reply-channel") composer.syncChannel();
+    if (event.target.id === "reply-template") composer.renderTemplate();
+  });
+  root.addEventListener("input", (event) => { if (event.target.closest("#template-params")) composer.preview(); });
+  root.addEventListener("click", (event) => {
+    const remove = event.target.closest("[data-remove-file]");
+    if (remove) { event.preventDefault(); composer.remove(Number(remove.dataset.removeFile)); }
+  });
+  root.addEventListener("dragover", (event) => { if (event.target.closest("#composer")) { event.preventDefault(); $("#composer").classList.add("dropping"); } });
+  root.addEventListener("dragleave", (event) => { if (event.target.closest("#composer")) $("#composer").classList.remove("dropping"); });
+  root.addEventListener("drop", (event) => {
+    if (!event.target.closest("#composer")) return;
+    event.preventDefault();
+    $("#composer").classList.remove("dropping");
+    composer.add(event.dataTransfer.files);
+  });
   root.addEventListener("submit", async (event) => {
     if (event.target.id !== "composer") return;
     event.preventDefault();
@@ -350,16 +369,21 @@ function undoMerge(mergeId) {
 async function sendReply() {
   const id = openConversationId();
   const text = $("#reply-text");
-  if (!id || !text.value.trim()) return;
+  let template;
+  try { template = composer.template(); } catch { return; } // a parameter left empty: the toast says so
+  if (!id || (!text.value.trim() && !composer.files.length && !template)) return;
   const internal = $("#as-note").checked;
   const channel = $("#reply-channel").value;
-  const body = { text: text.value, internal };
+  const body = { text: template ? "" : text.value, internal };
   if (!internal && channel) body.channel_id = Number(channel);
+  if (template) body.template = template;
   const button = $("#composer button[type=submit]");
   button.disabled = true;
   try {
-    await call("POST", `/api/v1/conversations/${id}/messages`, body);
+    if (composer.files.length) await upload(`/api/v1/conversations/${id}/messages`, body, composer.files);
+    else await call("POST", `/api/v1/conversations/${id}/messages`, body);
     text.value = "";
+    composer.clear();
     await openConversation(id, { keepComposer: true });
     $("#reply-text")?.focus();
     refreshList({ force: true });
@@ -604,7 +628,111 @@ document.addEventListener("DOMContentLoaded", () => {
   initStream();
   initKeys();
   initSupervisor();
+  composer.syncChannel();
   const timeline = $(".timeline");
   if (timeline) timeline.scrollTop = timeline.scrollHeight;
   markActiveRow();
 });
+
+// ---- files and templates in the reply box ------------------------------------------------------
+
+// multipart/form-data: the text and the chosen files; okno refuses a file over its limit (413) or
+// one whose bytes contradict its name (422) with a sentence the toast shows
+async function upload(url, body, files) {
+  const form = new FormData();
+  form.append("text", body.text || "");
+  form.append("internal", body.internal ? "true" : "false");
+  if (body.channel_id) form.append("channel_id", String(body.channel_id));
+  for (const file of files) form.append("files", file, file.name);
+  const response = await fetch(url, { method: "POST", credentials: "same-origin", headers: { "X-Okno-Client": "web" }, body: form });
+  if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
+  const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) {
+    const reason = problem(data) || T.error || "error";
+    throw new Error(response.status === 413 ? `${T.upload_too_large || "File too large"}: ${reason}` : `${T.upload_failed || "Upload failed"}: ${reason}`);
+  }
+  return data;
+}
+
+const composer = {
+  files: [],
+  templates: [],
+  add(list) {
+    for (const file of list || []) this.files.push(file);
+    this.renderFiles();
+  },
+  remove(index) { this.files.splice(index, 1); this.renderFiles(); },
+  clear() { this.files = []; this.renderFiles(); },
+  reset() { this.files = []; this.templates = []; this.renderFiles(); this.syncChannel(); },
+  renderFiles() {
+    const list = $("#reply-attachments");
+    if (!list) return;
+    list.innerHTML = "";
+    this.files.forEach((file, index) => {
+      const item = document.createElement("li");
+      item.textContent = `📎 ${file.name} (${Math.max(1, Math.round(file.size / 1024))} KB) `;
+      const remove = document.createElement("button");
+      remove.type = "button"; remove.className = "link"; remove.dataset.removeFile = String(index);
+      remove.setAttribute("aria-label", T.remove_file || "Remove"); remove.textContent = "✕";
+      item.appendChild(remove);
+      list.appendChild(item);
+    });
+  },
+  // a channel whose reply window closed takes templates only: the picker replaces free text
+  async syncChannel() {
+    const select = $("#reply-channel");
+    const picker = $("#template-picker");
+    if (!select || !picker) return;
+    const option = select.selectedOptions[0];
+    const closed = option && option.dataset.windowClosed === "1";
+    picker.hidden = !closed;
+    $("#reply-text").disabled = closed;
+    $("#reply-files").disabled = closed;
+    if (!closed) return;
+    try {
+      this.templates = (await call("GET", `/api/v1/channels/${option.value}/templates`)).items;
+    } catch (error) { this.templates = []; toast(error.message, true); }
+    const choose = $("#reply-template");
+    choose.innerHTML = "";
+    if (!this.templates.length) { $("#template-preview").textContent = T.no_templates || "No templates are configured on this channel."; }
+    this.templates.forEach((t, index) => {
+      const item = document.createElement("option");
+      item.value = String(index); item.textContent = `${t.name} (${t.language})`;
+      choose.appendChild(item);
+    });
+    this.renderTemplate();
+  },
+  chosen() {
+    const picker = $("#template-picker");
+    if (!picker || picker.hidden || !this.templates.length) return null;
+    return this.templates[Number($("#reply-template").value || 0)];
+  },
+  renderTemplate() {
+    const t = this.chosen();
+    const params = $("#template-params");
+    if (!params) return;
+    params.innerHTML = "";
+    for (let n = 1; t && n <= t.body_parameters; n++) {
+      const input = document.createElement("input");
+      input.type = "text"; input.dataset.param = String(n); input.placeholder = `{{${n}}}`;
+      input.setAttribute("aria-label", `${T.template_parameter || "Parameter"} ${n}`);
+      input.setAttribute("data-testid", `template-param-${n}`);
+      params.appendChild(input);
+    }
+    this.preview();
+  },
+  values() { return $$("#template-params input").map((input) => input.value.trim()); },
+  preview() {
+    const t = this.chosen();
+    if (!t) return;
+    const values = this.values();
+    $("#template-preview").textContent = t.preview.replace(/\{\{(\d+)\}\}/g, (all, n) => values[Number(n) - 1] || all);
+  },
+  template() {
+    const t = this.chosen();
+    if (!t) return null;
+    const values = this.values();
+    if (values.some((v) => !v)) { toast(T.template_fill || "Fill in every template parameter", true); throw new Error("parameters missing"); }
+    return { name: t.name, language: t.language, parameters: values };
+  },
+};

@@ -12,6 +12,7 @@ import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
+from okno.channels.adapters.api.media import outbound_attachments
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
 from okno.channels.base import (
     Capabilities,
@@ -72,7 +73,8 @@ class ApiChannel:
     title: ClassVar[str] = "API / CRM"
     config_model: ClassVar[type[BaseModel]] = ApiChannelConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "file"})
+        max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "file"}),
+        outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"external", "phone", "email"}), starts_conversations=True,
     )
     # an integrator's own id, scoped by the API channel it came through: ``<channel_id>:<id>``
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (
@@ -138,7 +140,7 @@ class ApiChannel:
                     "name": message.recipient.name or None,
                 },
                 "text": message.text,
-                "attachments": list(message.attachments),
+                "attachments": outbound_attachments(message),
                 "thread_id": message.thread_key,
             }
         )

@@ -11,6 +11,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from okno.channels.adapters.max import interactive
+from okno.channels.adapters.max.media import upload_attachments
 from okno.channels.base import (
     Capabilities,
     ChannelNeedsAction,
@@ -75,6 +76,7 @@ class MaxChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False,
         interactive=interactive.SUPPORT,
+        outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"max"}), starts_conversations=True,
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("max", opaque_kind, "a MAX user id"),)
     proof_rules: ClassVar[tuple[ProofRule, ...]] = (
@@ -97,10 +99,12 @@ class MaxChannel:
             raise PermanentFailure("the customer has no MAX identity to write to")
         mid: str | None = None
         text, keyboard = interactive.outgoing(message)
+        files = await upload_attachments(http, config, message.files) if message.files else []
+        attachments = files + (keyboard or [])  # the files and the choices ride with the last part
         chunks = split_text(text, MAX_TEXT)
         for index, chunk in enumerate(chunks):
-            attachments = keyboard if index == len(chunks) - 1 else None  # the choices go with the last part
-            mid = _sent_mid(await _post_message(http, config, user_id, chunk, attachments)) or mid
+            extra = attachments if index == len(chunks) - 1 and attachments else None
+            mid = _sent_mid(await _post_message(http, config, user_id, chunk, extra)) or mid
         return SendResult(provider_message_id=mid)
 
     async def acknowledge_answers(self, config: MaxConfig, answers: list[InboundMessage], http: httpx.AsyncClient) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -50,12 +51,17 @@ class FakeMax(FakeProviderBase):
     _seq: int = 113_456_789_012_345_678
     _chats: dict[int, int] = field(default_factory=dict)  # user_id -> dialog chat_id
     _messages_by_mid: dict[str, dict[str, Any]] = field(default_factory=dict)  # the bot's sent messages
+    uploads: list[dict[str, Any]] = field(default_factory=list)  # files okno posted to an upload url
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # attachment token -> the upload
+    _upload_urls: dict[str, str] = field(default_factory=dict)  # upload id -> type it was asked for
 
     def __post_init__(self) -> None:
         self.app = Starlette(
             routes=[
                 Route("/messages", self._messages, methods=["POST"]),
                 Route("/answers", self._answers, methods=["POST"]),
+                Route("/uploads", self._uploads, methods=["POST"]),
+                Route("/upload/{upload_id}", self._upload, methods=["POST"]),
                 Route("/subscriptions", self._subscriptions, methods=["GET", "POST"]),
             ]
         )
@@ -85,12 +91,16 @@ class FakeMax(FakeProviderBase):
         if not query.get("user_id", "").lstrip("-").isdigit() and not query.get("chat_id", "").lstrip("-").isdigit():
             return _error(400, "proto.payload", "user_id or chat_id is required")
         text = body.get("text")
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-            return _error(400, "proto.payload", f"text: size must be between 1 and {MAX_TEXT}")
         problem = _invalid_attachments(body.get("attachments"))
         if problem:
             return _error(400, "proto.payload", problem)
-        return JSONResponse({"message": self._accept(query, text, body.get("attachments"))})
+        attachments = body.get("attachments") or []
+        unknown = [a for a in attachments if not _is_keyboard(a) and (not isinstance(a, dict) or (a.get("payload") or {}).get("token") not in self.tokens)]
+        if unknown:
+            return _error(400, "proto.payload", "attachments: unknown or missing token")
+        if not isinstance(text, str) or len(text) > MAX_TEXT or (not text.strip() and not attachments):
+            return _error(400, "proto.payload", f"text: size must be between 1 and {MAX_TEXT}")
+        return JSONResponse({"message": self._accept(query, text, attachments or None)})
 
     async def _answers(self, request: Request) -> Response:
         body = await _json_body(request)
@@ -106,6 +116,34 @@ class FakeMax(FakeProviderBase):
         self.answered_callbacks.append({"callback_id": callback_id, **body})
         return JSONResponse({"success": True})
 
+    async def _uploads(self, request: Request) -> Response:
+        """``POST /uploads?type=…``: where to upload a file of that type."""
+        if not self._authorized(request):
+            return _error(401, "verify.token", "Invalid access_token")
+        kind = request.query_params.get("type")
+        if kind not in ("image", "video", "audio", "file"):
+            return _error(400, "proto.payload", "type: must be one of image, video, audio, file")
+        upload_id = secrets.token_hex(8)
+        self._upload_urls[upload_id] = kind
+        return JSONResponse({"url": f"{self.base_url}/upload/{upload_id}"})
+
+    async def _upload(self, request: Request) -> Response:
+        """The upload url: multipart ``data``; a token for the message's attachments comes back."""
+        kind = self._upload_urls.pop(request.path_params["upload_id"], None)
+        if kind is None:
+            return _error(404, "not.found", "upload url is unknown or used")
+        form = await request.form() if request.headers.get("content-type", "").startswith("multipart/form-data") else None
+        part = form.get("data") if form else None
+        if not isinstance(part, UploadFile):
+            return _error(400, "proto.payload", "data: file is required")
+        token = secrets.token_urlsafe(18)
+        upload = {"type": kind, "filename": part.filename, "content_type": part.content_type, "content": await part.read(), "token": token}
+        self.uploads.append(upload)
+        self.tokens[token] = upload
+        if kind == "image":
+            return JSONResponse({"photos": {secrets.token_hex(6): {"token": token}}})
+        return JSONResponse({"token": token})
+
     def _scripted_refusal(self) -> Response | None:
         if self.coded_failures:
             coded = self.coded_failures.pop(0)
@@ -118,7 +156,9 @@ class FakeMax(FakeProviderBase):
         chat_id = int(query["chat_id"]) if "chat_id" in query else self._chat_of(user_id or 0)
         self._seq += 1
         mid = f"mid.{secrets.token_hex(8)}"
-        self.sent.append({"user_id": user_id, "chat_id": chat_id, "text": text, "mid": mid, **({"attachments": attachments} if attachments else {})})
+        # what was sent: each file as it was uploaded, each keyboard as okno sent it
+        shown = [a if _is_keyboard(a) else self.tokens[a["payload"]["token"]] for a in attachments or ()]
+        self.sent.append({"user_id": user_id, "chat_id": chat_id, "text": text, "mid": mid, "attachments": shown})
         bot = {"user_id": self.bot_user_id, "first_name": "okno", "username": "okno_bot", "is_bot": True, "last_activity_time": _now_ms()}
         body: dict[str, Any] = {"mid": mid, "seq": self._seq, "text": text}
         if attachments:  # as MAX shows a keyboard back: with its callback_id and each button's intent
@@ -216,6 +256,10 @@ def _failure_response(failure: ScriptedFailure) -> Response:
     if failure.kind == "window_closed":
         return _error(403, "chat.denied", "chat.denied: the dialog with the user is closed")
     return _error(503, "service.unavailable", "Service temporarily unavailable")
+
+
+def _is_keyboard(attachment: Any) -> bool:
+    return isinstance(attachment, dict) and attachment.get("type") == "inline_keyboard"
 
 
 def _invalid_attachments(attachments: Any) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import httpx
@@ -29,6 +30,7 @@ from okno.channels.base import (
     json_body,
     opaque_kind,
 )
+from okno.channels.adapters.telegram.media import send_with_files
 from okno.channels.text import split_text
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
@@ -61,6 +63,7 @@ class TelegramChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True,
         interactive=interactive.SUPPORT,
+        outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"telegram"}), starts_conversations=True,
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("telegram", opaque_kind, "a Telegram user id"),)
     proof_rules: ClassVar[tuple[ProofRule, ...]] = (
@@ -91,6 +94,10 @@ class TelegramChannel:
         chat_id = message.recipient.first("telegram")
         if chat_id is None:
             raise PermanentFailure("the customer has no Telegram identity to write to")
+        if message.files and message.interactive is None:
+            return await send_with_files(http, config.method_url, _call, int(chat_id), message, MAX_TEXT)
+        if message.files:  # files first, then the question with its choices (a caption can't carry them)
+            await send_with_files(http, config.method_url, _call, int(chat_id), replace(message, text=""), MAX_TEXT)
         last: dict[str, Any] = {}
         text, markup = interactive.outgoing(message)
         chunks = split_text(text, MAX_TEXT)
@@ -172,9 +179,9 @@ def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in found if a.get("file_id")]
 
 
-async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> dict[str, Any]:
-    try:
-        response = await http.post(url, json=payload)
+async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any], *, files: dict[str, Any] | None = None) -> dict[str, Any]:
+    try:  # a file goes as a multipart upload, every other call as JSON
+        response = await (http.post(url, data=payload, files=files) if files else http.post(url, json=payload))
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
     try:

@@ -12,12 +12,16 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from okno.channels.adapters.telegram.adapter import SECRET_HEADER
 from okno.channels.fakes.base import FakeProviderBase
+
+
+UPLOAD_FIELDS = {"sendPhoto": "photo", "sendDocument": "document"}
 
 
 def _error(code: int, description: str, **parameters: Any) -> JSONResponse:
@@ -34,6 +38,7 @@ class FakeTelegram(FakeProviderBase):
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
     webhook: dict[str, Any] = field(default_factory=dict)
     answered_callbacks: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery calls, in order
+    uploads: list[dict[str, Any]] = field(default_factory=list)  # files okno uploaded (sendPhoto / sendDocument)
     _update_id: int = 100_000
     _message_ids: dict[int, int] = field(default_factory=dict)
     _bot_messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)  # (chat, message id) -> Message
@@ -57,8 +62,10 @@ class FakeTelegram(FakeProviderBase):
     async def _method(self, request: Request) -> Response:
         if request.path_params["token"] != self.bot_token:
             return _error(401, "Unauthorized")
-        params = await _params(request)
         method = request.path_params["method"]
+        if method in UPLOAD_FIELDS:
+            return await self._send_file(method, request)
+        params = await _params(request)
         handler = {
             "sendMessage": self._send_message, "getFile": self._get_file, "setWebhook": self._set_webhook,
             "getWebhookInfo": self._webhook_info, "answerCallbackQuery": self._answer_callback_query,
@@ -100,6 +107,42 @@ class FakeTelegram(FakeProviderBase):
         self._open_queries.discard(query_id)
         self.answered_callbacks.append(dict(params))
         return JSONResponse({"ok": True, "result": True})
+
+    async def _send_file(self, method: str, request: Request) -> Response:
+        """``sendPhoto`` / ``sendDocument``: the file must come as a multipart upload."""
+        field_name = UPLOAD_FIELDS[method]
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return _error(400, f"Bad Request: there is no {field_name} in the request")
+        form = await request.form()
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+        part = form.get(field_name)
+        self.calls.append({"method": method, **params})
+        if not isinstance(part, UploadFile):
+            return _error(400, f"Bad Request: there is no {field_name} in the request")
+        content = await part.read()
+        failure = self.next_failure()
+        if failure is not None:
+            if failure.kind == "rate_limit":
+                return _error(429, f"Too Many Requests: retry after {int(failure.retry_after)}", retry_after=int(failure.retry_after))
+            return _error(502, "Bad Gateway") if failure.kind == "server_error" else _error(403, "Forbidden: bot was blocked by the user")
+        if "chat_id" not in params:
+            return _error(400, "Bad Request: chat not found")
+        if method == "sendPhoto" and not (part.content_type or "").startswith("image/"):
+            return _error(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        chat_id = int(params["chat_id"])
+        message_id = self._next_message_id(chat_id)
+        upload = {"method": method, "chat_id": chat_id, "caption": params.get("caption", ""), "filename": part.filename,
+                  "content_type": part.content_type, "content": content, "message_id": message_id}
+        self.uploads.append(upload)
+        self.sent.append({"chat_id": chat_id, "text": params.get("caption", ""), "message_id": message_id, field_name: part.filename})
+        file_id = f"BQACAgIAAxkBAAI{len(self.files) + 1:06d}"
+        self.files[file_id] = (f"{field_name}s/file_{len(self.files)}", content)
+        media: Any = [{"file_id": file_id, "file_unique_id": file_id[-8:], "width": 1280, "height": 960, "file_size": len(content)}] if method == "sendPhoto" else {
+            "file_id": file_id, "file_unique_id": file_id[-8:], "file_name": part.filename, "mime_type": part.content_type, "file_size": len(content)}
+        result = {"message_id": message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"}, field_name: media}
+        if params.get("caption"):
+            result["caption"] = params["caption"]
+        return JSONResponse({"ok": True, "result": result})
 
     def _get_file(self, params: dict[str, Any]) -> Response:
         entry = self.files.get(str(params.get("file_id")))

@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from okno.channels.adapters.vk import interactive
+from okno.channels.adapters.vk.media import send_with_files
 from okno.channels.base import (
     Capabilities,
     ChannelNeedsAction,
@@ -83,6 +84,7 @@ class VkChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=True,
         interactive=interactive.SUPPORT,
+        outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"vk"}), starts_conversations=True,
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("vk", opaque_kind, "a VK user id"),)
 
@@ -106,9 +108,11 @@ class VkChannel:
 
     async def send(self, config: VkConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         peer_id = recipient_peer(message.recipient)
-        provider_message_id: int | None = None
         text, keyboard = interactive.outgoing(message)
         chunks = split_text(text, MAX_TEXT)
+        if message.files:  # uploaded first, then attached to the last part beside the choices
+            return await send_with_files(http, config, message, peer_id, chunks, keyboard=keyboard)
+        provider_message_id: int | None = None
         for index, chunk in enumerate(chunks):
             form = {
                 "peer_id": str(peer_id), "random_id": str(random_id_for(message.idempotency_key, index)), "message": chunk,

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -48,9 +49,15 @@ class FakeVk(FakeProviderBase):
     _by_random_id: dict[tuple[int, int], int] = field(default_factory=dict)  # (peer_id, random_id) -> message id
     _peer_of: dict[int, int] = field(default_factory=dict)  # message id -> peer_id
     _cmids: dict[int, int] = field(default_factory=dict)  # peer_id -> last conversation_message_id
+    uploads: list[dict[str, Any]] = field(default_factory=list)  # files okno posted to an upload server
+    saved: dict[str, dict[str, Any]] = field(default_factory=dict)  # "photo-1_2_key" / "doc-1_3" -> the upload
+    _pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # upload result token -> the upload
 
     def __post_init__(self) -> None:
-        self.app = Starlette(routes=[Route("/method/{method}", self._method, methods=["GET", "POST"])])
+        self.app = Starlette(routes=[
+            Route("/method/{method}", self._method, methods=["GET", "POST"]),
+            Route("/upload/{kind}", self._upload_server, methods=["POST"]),
+        ])
 
     # ---- what okno's channel config needs -------------------------------------------------
 
@@ -73,6 +80,9 @@ class FakeVk(FakeProviderBase):
             return _error(5, "User authorization failed: invalid access_token (4).", params)
         if "v" not in params:
             return _error(8, "Invalid request: v is required", params)
+        media_method = MEDIA_METHODS.get(method)
+        if media_method is not None:
+            return media_method(self, params)
         if method != "messages.send":
             return _error(3, "Unknown method passed.", params)
         failure = self.next_failure()
@@ -86,7 +96,11 @@ class FakeVk(FakeProviderBase):
             return _error(100, _missing("you should specify peer_id, user_id, domain, chat_id or user_ids param"), params)
         if not random_id.lstrip("-").isdigit() or abs(int(random_id)) > INT32_MAX:
             return _error(100, _missing("random_id is a required parameter, must be int32"), params)
-        if not text.strip():
+        attachment = params.get("attachment", "")
+        unknown = [a for a in attachment.split(",") if a and a not in self.saved]
+        if unknown:
+            return _error(100, _missing(f"attachment {unknown[0]} is not a saved photo or document"), params)
+        if not text.strip() and not attachment:
             return _error(100, _missing("message is empty or invalid"), params)
         if len(text) > MAX_TEXT:
             return _error(914, "Message is too long", params)
@@ -99,8 +113,65 @@ class FakeVk(FakeProviderBase):
         message_id = self._next_message_id(key[0])
         if key[1] != 0:
             self._by_random_id[key] = message_id
-        self.sent.append({"peer_id": key[0], "random_id": key[1], "message": text, "id": message_id, **({"keyboard": keyboard} if keyboard else {})})
+        self.sent.append({"peer_id": key[0], "random_id": key[1], "message": text, "id": message_id,
+                          "attachments": [self.saved[a] for a in attachment.split(",") if a], **({"keyboard": keyboard} if keyboard else {})})
         return JSONResponse({"response": message_id})
+
+    # ---- uploads: get an upload server, post the file there, save what it answered --------
+
+    def _upload_server_url(self, params: dict[str, str], kind: str) -> Response:
+        if not params.get("peer_id", "").lstrip("-").isdigit():
+            return _error(100, _missing("peer_id is undefined"), params)
+        if kind == "doc" and params.get("type", "doc") not in ("doc", "audio_message", "graffiti"):
+            return _error(100, _missing("type is invalid"), params)
+        answer: dict[str, Any] = {"upload_url": f"{self.base_url}/upload/{kind}?peer_id={params['peer_id']}&sig={secrets.token_hex(8)}"}
+        if kind == "photo":
+            answer.update(album_id=-64, group_id=self.group_id)
+        return JSONResponse({"response": answer})
+
+    async def _upload_server(self, request: Request) -> Response:
+        """The upload server VK hands out: a multipart POST with ``photo`` or ``file``."""
+        kind = request.path_params["kind"]
+        field_name = "photo" if kind == "photo" else "file"
+        form = await request.form() if request.headers.get("content-type", "").startswith("multipart/form-data") else {}
+        part = form.get(field_name) if form else None
+        if not isinstance(part, UploadFile):
+            return JSONResponse({"error": "no_file", "error_descr": f"no {field_name} in the request"} if kind == "doc" else {"server": 1, "photo": "[]", "hash": ""})
+        content = await part.read()
+        token = secrets.token_hex(12)
+        upload = {"kind": kind, "filename": part.filename, "content_type": part.content_type, "content": content}
+        self.uploads.append(upload)
+        self._pending[token] = upload
+        if kind == "photo":
+            return JSONResponse({"server": 849136, "photo": f'[{{"photo":"{token}","sizes":[]}}]', "hash": token[::-1]})
+        return JSONResponse({"file": token})
+
+    def _save_photo(self, params: dict[str, str]) -> Response:
+        try:
+            token = str(orjson.loads(params.get("photo", ""))[0]["photo"])
+        except (orjson.JSONDecodeError, IndexError, KeyError, TypeError):
+            token = ""
+        upload = self._pending.pop(token, None)
+        if upload is None or params.get("hash") != token[::-1] or not params.get("server"):
+            return _error(100, _missing("photo is undefined"), params)
+        photo_id, access_key = self._next_media_id(), secrets.token_hex(9)
+        self.saved[f"photo-{self.group_id}_{photo_id}_{access_key}"] = upload
+        return JSONResponse({"response": [{"id": photo_id, "owner_id": -self.group_id, "access_key": access_key, "album_id": -64, "date": int(time.time()),
+                                           "sizes": [{"type": "x", "url": f"{self.base_url}/photo{photo_id}.jpg", "width": 604, "height": 453}], "text": ""}]})
+
+    def _save_doc(self, params: dict[str, str]) -> Response:
+        upload = self._pending.pop(params.get("file", ""), None)
+        if upload is None:
+            return _error(100, _missing("file is undefined"), params)
+        doc_id = self._next_media_id()
+        self.saved[f"doc-{self.group_id}_{doc_id}"] = {**upload, "title": params.get("title", upload["filename"])}
+        title = params.get("title") or upload["filename"]
+        return JSONResponse({"response": {"type": "doc", "doc": {"id": doc_id, "owner_id": -self.group_id, "title": title, "size": len(upload["content"]),
+                                                                   "ext": title.rsplit(".", 1)[-1], "url": f"{self.base_url}/doc{doc_id}", "date": int(time.time()), "type": 1}}})
+
+    def _next_media_id(self) -> int:
+        self._message_id += 1  # any increasing number does: VK's media ids are their own sequence
+        return self._message_id
 
     def _next_message_id(self, peer_id: int) -> int:
         self._message_id += 1
@@ -166,6 +237,14 @@ class FakeVk(FakeProviderBase):
 
     def sent_texts(self) -> list[str]:
         return [s["message"] for s in self.sent]
+
+
+MEDIA_METHODS = {
+    "photos.getMessagesUploadServer": lambda fake, params: fake._upload_server_url(params, "photo"),
+    "docs.getMessagesUploadServer": lambda fake, params: fake._upload_server_url(params, "doc"),
+    "photos.saveMessagesPhoto": FakeVk._save_photo,
+    "docs.save": FakeVk._save_doc,
+}
 
 
 def _failure_response(failure: ScriptedFailure, params: dict[str, str]) -> Response:

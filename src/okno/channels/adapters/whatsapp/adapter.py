@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -14,6 +15,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from okno.channels.adapters.whatsapp import interactive
+from okno.channels.adapters.whatsapp.media import WhatsAppTemplate, send_template, send_with_files
 from okno.channels.base import (
     AttachmentUnavailable,
     Capabilities,
@@ -23,6 +25,7 @@ from okno.channels.base import (
     IdentityKindSpec,
     InboundMessage,
     InboundStatus,
+    MessageTemplate,
     NeedsAction,
     OutboundMessage,
     PermanentFailure,
@@ -67,6 +70,9 @@ class WhatsAppConfig(BaseModel):
     verify_token: SecretStr = Field(min_length=1, description="any string; Meta echoes it in the webhook handshake")
     graph_base: str = Field(default="https://graph.facebook.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
     api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
+    templates: list[WhatsAppTemplate] = Field(
+        default_factory=list, max_length=200, description="approved message templates operators may send (outside the 24-hour window)"
+    )
 
     def graph_url(self, *path: str) -> str:
         return "/".join([self.graph_base.rstrip("/"), self.api_version, *(quote(p, safe="") for p in path)])
@@ -87,6 +93,10 @@ class WhatsAppChannel:
         reply_window=timedelta(hours=24),
         attachment_download=True,
         interactive=interactive.SUPPORT,
+        outbound_media=frozenset({"image", "file"}),
+        address_kinds=frozenset({"whatsapp", "phone"}),
+        starts_conversations=True,
+        message_templates=True,
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (
         IdentityKindSpec("whatsapp", opaque_kind, "a WhatsApp user (business-scoped id or wa_id)"),
@@ -112,8 +122,14 @@ class WhatsAppChannel:
 
     async def send(self, config: WhatsAppConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         address = recipient_address(message.recipient)
-        provider_message_id: str | None = None
+        if message.template is not None:
+            return await send_template(http, config, message.template, address, _post)
         choices = interactive.interactive_body(message)
+        if message.files and choices is None:
+            return await send_with_files(http, config, message, address, _post, MAX_TEXT)
+        if message.files:  # files first, then the question with its choices (a caption can't carry them)
+            await send_with_files(http, config, replace(message, text=""), address, _post, MAX_TEXT)
+        provider_message_id: str | None = None
         if choices is not None:  # core kept the text within the interactive body's limit
             body = {"messaging_product": "whatsapp", "recipient_type": "individual", **address, **choices}
             return SendResult(provider_message_id=_sent_id(await _post(http, config, body)))
@@ -121,6 +137,9 @@ class WhatsAppChannel:
             body = {"messaging_product": "whatsapp", "recipient_type": "individual", **address, "type": "text", "text": {"body": chunk}}
             provider_message_id = _sent_id(await _post(http, config, body))
         return SendResult(provider_message_id=provider_message_id)
+
+    def templates(self, config: WhatsAppConfig) -> list[MessageTemplate]:
+        return [MessageTemplate(name=t.name, language=t.language, body_parameters=t.body_parameters, preview=t.preview) for t in config.templates]
 
     async def fetch_attachment(self, config: WhatsAppConfig, attachment: dict[str, Any], http: httpx.AsyncClient) -> Download:
         media_id = _text(attachment, "media_id")

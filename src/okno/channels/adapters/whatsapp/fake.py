@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +27,11 @@ from starlette.routing import Route
 from okno.channels.fakes.base import FakeProviderBase, ScriptedFailure
 
 WABA_ID = "102290129340398"
+# templates the fake business has approved (a channel config lists them for operators to pick)
+DEMO_TEMPLATES = (
+    {"name": "order_ready", "language": "ru", "body_parameters": 2, "preview": "Здравствуйте, {{1}}! Заказ {{2}} готов к выдаче."},
+    {"name": "follow_up", "language": "ru", "body_parameters": 0, "preview": "Здравствуйте! Остались ли у вас вопросы? Напишите нам, мы на связи."},
+)
 WINDOW_CLOSED_ERROR = {
     "code": 131047,
     "title": "Re-engagement message",
@@ -64,6 +70,9 @@ class FakeWhatsApp(FakeProviderBase):
     with_bsuid: bool = False  # contacts[] carry user_id (BSUID) as well as wa_id
     auto_statuses: bool = False  # push sent → delivered → read webhooks after accepting a send
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # media_id -> (mime_type, bytes)
+    uploads: list[dict[str, Any]] = field(default_factory=list)  # what okno uploaded to /{phone_number_id}/media
+    # approved templates: (name, language code) -> number of body parameters
+    templates: dict[tuple[str, str], int] = field(default_factory=lambda: {(t["name"], t["language"]): t["body_parameters"] for t in DEMO_TEMPLATES})
     _sends: int = 0
     _pushes: set[asyncio.Task] = field(default_factory=set)
 
@@ -72,6 +81,7 @@ class FakeWhatsApp(FakeProviderBase):
             routes=[
                 Route("/download/{media_id}", self._download, methods=["GET"]),
                 Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
+                Route("/{version}/{phone_number_id}/media", self._upload, methods=["POST"]),
                 Route("/{version}/{media_id}", self._media_info, methods=["GET"]),
             ]
         )
@@ -80,6 +90,7 @@ class FakeWhatsApp(FakeProviderBase):
         return {
             "phone_number_id": self.phone_number_id, "access_token": self.access_token, "app_secret": self.app_secret,
             "verify_token": self.verify_token, "graph_base": self.base_url, "api_version": self.api_version,
+            "templates": [t for t in DEMO_TEMPLATES if (t["name"], t["language"]) in self.templates],
         }
 
     # ---- the Graph API okno calls ---------------------------------------------------------
@@ -100,20 +111,56 @@ class FakeWhatsApp(FakeProviderBase):
         failure = self.next_failure()
         if failure is not None:
             return _scripted(failure)
-        problem = _invalid_send(body)
+        problem = _invalid_send(body, self.media)
         if problem:
             return graph_error(400, 100, problem)
         refused = _invalid_interactive(body.get("interactive")) if body.get("type") == "interactive" else None
         if refused:
             return graph_error(400, 131009, "(#131009) Parameter value is not valid", details=refused)
+        if body["type"] == "template":
+            refused_template = self._check_template(body["template"])
+            if refused_template is not None:
+                return refused_template
         return self._accept(body)
+
+    def _check_template(self, template: Any) -> Response | None:
+        """What Meta answers for a template it doesn't have, or with the wrong parameters."""
+        name = template.get("name") if isinstance(template, dict) else None
+        code = (template.get("language") or {}).get("code") if isinstance(template, dict) else None
+        if (name, code) not in self.templates:
+            return graph_error(404, 132001, "(#132001) Template name does not exist in the translation",
+                               details=f"template name ({name}) does not exist in {code}")
+        given = [p for c in template.get("components") or [] if c.get("type") == "body" for p in c.get("parameters") or []]
+        if len(given) != self.templates[(name, code)] or any(p.get("type") != "text" or not p.get("text") for p in given):
+            return graph_error(400, 132000, "(#132000) Number of parameters does not match the expected number of params",
+                               details=f"body: number of localizable_params ({len(given)}) does not match the expected number of params ({self.templates[(name, code)]})")
+        return None
+
+    async def _upload(self, request: Request) -> Response:
+        """``POST /{phone_number_id}/media``: multipart with messaging_product, type and file."""
+        if not self._authorized(request):
+            return graph_error(401, 190, "Invalid OAuth access token.", subcode=463)
+        if request.path_params["phone_number_id"] != self.phone_number_id:
+            return _unknown_object("post", request.path_params["phone_number_id"])
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return graph_error(400, 100, "(#100) The parameter file is required.")
+        form = await request.form()
+        part = form.get("file")
+        if form.get("messaging_product") != "whatsapp":
+            return graph_error(400, 100, "(#100) The parameter messaging_product is required.")
+        if not isinstance(part, UploadFile) or not isinstance(form.get("type"), str):
+            return graph_error(400, 100, "(#100) The parameter " + ("type" if isinstance(part, UploadFile) else "file") + " is required.")
+        content = await part.read()
+        media_id = str(2_000_000_000_000_000 + len(self.media) + 1)
+        self.media[media_id] = (str(form["type"]), content)
+        self.uploads.append({"id": media_id, "type": form["type"], "filename": part.filename, "content_type": part.content_type, "content": content})
+        return JSONResponse({"id": media_id})
 
     def _accept(self, body: dict[str, Any]) -> Response:
         address = body.get("to") or body.get("recipient")
         message_id = self.upcoming_wamid(address)
         self._sends += 1
-        text = body["interactive"]["body"]["text"] if body["type"] == "interactive" else body["text"]["body"]
-        self.sent.append({"id": message_id, "to": body.get("to"), "recipient": body.get("recipient"), "text": text, "body": body})
+        self.sent.append({"id": message_id, "to": body.get("to"), "recipient": body.get("recipient"), "text": _shown_text(body), "body": body})
         if self.auto_statuses:
             self._push_later(self._statuses_after_send(message_id, address))
         contact = {"input": address, "wa_id": address} if "to" in body else {"input": address, "user_id": address}
@@ -242,19 +289,28 @@ def _unknown_object(verb: str, object_id: str) -> Response:
     return graph_error(400, 100, message, kind="GraphMethodException", subcode=33)
 
 
-def _invalid_send(body: Any) -> str | None:
+def _invalid_send(body: Any, media: dict[str, tuple[str, bytes]]) -> str | None:
     if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
         return "(#100) The parameter messaging_product is required."
     if not isinstance(body.get("to") or body.get("recipient"), str):
         return "(#100) The parameter to is required."
-    if body.get("type") == "interactive":
-        content = body.get("interactive")
+    kind = body.get("type")
+    content = body.get(kind) if isinstance(kind, str) else None
+    if kind == "interactive":
         if not isinstance(content, dict) or not isinstance(content.get("body"), dict) or not str(content["body"].get("text", "")).strip():
             return "(#100) The parameter interactive['body']['text'] is required."
         if content.get("type") not in ("button", "list") or not isinstance(content.get("action"), dict):
             return "(#100) Param interactive['type'] must be one of {BUTTON, LIST, PRODUCT, PRODUCT_LIST, CTA_URL, FLOW, LOCATION_REQUEST_MESSAGE}"
         return None
-    if body.get("type") != "text" or not isinstance(body.get("text"), dict) or not str(body["text"].get("body", "")).strip():
+    if kind in ("image", "document"):
+        if not isinstance(content, dict) or not (content.get("id") in media or str(content.get("link", "")).startswith("https://")):
+            return f"(#100) Param {kind}['id'] is not a valid media id"
+        if kind == "image" and content.get("id") in media and media[content["id"]][0] not in ("image/jpeg", "image/png"):
+            return "(#100) Param image['id'] must be a JPEG or PNG image"
+        return None
+    if kind == "template":
+        return None if isinstance(content, dict) and content.get("name") else "(#100) The parameter template['name'] is required."
+    if kind != "text" or not isinstance(content, dict) or not str(content.get("body", "")).strip():
         return "(#100) The parameter text['body'] is required."
     return None
 
@@ -298,3 +354,15 @@ def _invalid_interactive(content: dict[str, Any]) -> str | None:
             return "Row description length invalid. Max length: 72"
     ids = [row["id"] for row in rows]
     return "Row ids must be unique" if len(set(ids)) != len(ids) else None
+
+
+def _shown_text(body: dict[str, Any]) -> str:
+    """What the customer reads: the text, the question of an interactive message, a file's caption, or the template's name."""
+    content = body.get(body["type"]) or {}
+    if body["type"] == "text":
+        return content["body"]
+    if body["type"] == "interactive":
+        return content["body"]["text"]
+    if body["type"] == "template":
+        return f"[template {content['name']}]"
+    return content.get("caption", "")

@@ -57,12 +57,21 @@ class WidgetConfig(BaseModel):
         return "*" in self.allowed_origins or (origin or "").rstrip("/") in self.allowed_origins
 
 
+def _files(channel_id: int, message: OutboundMessage) -> dict:
+    from okno.channels.adapters.widget.media import file_entries  # the route module needs the app context
+
+    return {"files": file_entries(channel_id, message)} if message.files else {}
+
+
 class WidgetChannel:
     kind: ClassVar[str] = "widget"
     title: ClassVar[str] = "Чат на сайте"
     config_model: ClassVar[type[BaseModel]] = WidgetConfig
+    # files go as links the visitor's token opens; the widget can't start a conversation: a
+    # visitor must have the page open, and okno can't reach one who left
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_text_length=MAX_TEXT, read_receipts=True, delivery_statuses=True, interactive=interactive.SUPPORT
+        max_text_length=MAX_TEXT, read_receipts=True, delivery_statuses=True, interactive=interactive.SUPPORT,
+        outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"web"}), starts_conversations=False,
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("web", opaque_kind, "a website visitor id"),)
     proof_rules: ClassVar[tuple[ProofRule, ...]] = (
@@ -103,7 +112,7 @@ class WidgetChannel:
                 visitor_id=visitor_id,
                 kind="agent",
                 client_id=message.idempotency_key,
-                payload={"message_id": provider_message_id, "text": message.text}
+                payload={"message_id": provider_message_id, "text": message.text, **_files(self.channel_id, message)}
                 | ({"interactive": message.interactive.model_dump(exclude_none=True)} if message.interactive else {}),
             )
         self._runtime.hub(VisitorHub).publish((self.channel_id, visitor_id), wire_event(event))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from pydantic import BaseModel, Field
 
 from okno.channels.adapters.widget.adapter import WidgetConfig
+from okno.channels.adapters.widget.media import router as media_router
 from okno.channels.adapters.widget.socket import VisitorSocket
 from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.adapters.widget.tokens import issue_token, new_visitor_id, visitor_from_token
@@ -16,6 +17,7 @@ from okno.channels.directory import LiveChannel
 from okno.channels.runtime import AdapterRuntime, Runtime, adapter_runtime
 
 router = APIRouter(tags=["widget"])
+router.include_router(media_router)  # files operators send, opened with the visitor's token
 SCRIPT = files("okno.channels.adapters.widget").joinpath("static/widget.js")
 
 # WebSocket close codes (4000–4999 are the application's own)

@@ -106,6 +106,17 @@
     var offer = frame.interactive || {};
     return [offer.header, frame.text, offer.footer].filter(function (p) { return p; }).join("\n\n");
   }
+  // an operator's files: links the visitor's token opens (pictures shown inline)
+  function files(el, list) {
+    list.forEach(function (f) {
+      var url = base + f.url + "?token=" + encodeURIComponent(state.token || "");
+      var a = document.createElement("a");
+      a.className = "file"; a.href = url; a.target = "_blank"; a.rel = "noopener"; a.setAttribute("download", f.name);
+      if (f.kind === "image") { var img = document.createElement("img"); img.src = url; img.alt = f.name; img.style.maxWidth = "100%"; a.appendChild(img); }
+      else { a.textContent = "📎 " + f.name; }
+      el.appendChild(document.createElement("br")); el.appendChild(a);
+    });
+  }
   function note(text) { var el = document.createElement("div"); el.className = "note"; el.textContent = text; log.appendChild(el); }
 
   function send(frame) { if (state.ws && state.ws.readyState === 1) { state.ws.send(JSON.stringify(frame)); return true; } return false; }
@@ -129,6 +140,7 @@
       if (frame.from === "agent") {
         var agent = bubble("agent", framed(frame), "m" + frame.message_id);
         agent.setAttribute("data-seq", frame.seq);
+        files(agent, frame.files || []);
         choices(agent, frame);
         if (!state.seen[frame.message_id]) { send({ type: "received", message_id: frame.message_id }); state.seen[frame.message_id] = "received"; }
         markRead();

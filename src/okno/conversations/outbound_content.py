@@ -1,0 +1,56 @@
+"""What an operator may put in an outbound message besides text: files and message templates,
+checked against what the chosen channel declares it can deliver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from okno.channels.base import MessageTemplate
+from okno.channels.directory import ChannelDirectory
+from okno.channels.registry import adapter_class
+from okno.files.uploads import CheckedUpload
+from okno.kit.errors import Invalid
+from okno.models import Channel
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """The template an operator picked: its name, optionally the language, and body parameters."""
+
+    name: str
+    language: str | None = None
+    parameters: list[str] = field(default_factory=list)
+
+
+def check_channel_sends_files(channel: Channel, uploads: list[CheckedUpload]) -> None:
+    """422 naming the channel kind when it can't deliver one of the files."""
+    if not uploads:
+        return
+    sends = adapter_class(channel.kind).capabilities.outbound_media
+    for upload in uploads:
+        if upload.type.kind not in sends:
+            what = "files" if not sends else f"{upload.type.kind} files (only: {', '.join(sorted(sends))})"
+            raise Invalid(f"a {channel.kind} channel can't send {what}: {upload.filename} was not sent")
+
+
+async def resolve_template(channels: ChannelDirectory, channel: Channel, choice: TemplateChoice) -> tuple[MessageTemplate, dict[str, Any]]:
+    """The configured template the choice names, and the ``messages.content`` recording it."""
+    if not adapter_class(channel.kind).capabilities.message_templates:
+        raise Invalid(f"a {channel.kind} channel has no message templates")
+    live = await channels.get(channel.id)
+    if live is None:
+        raise Invalid(f"channel {channel.id} is disabled")
+    offered = live.adapter.templates(live.config)  # type: ignore[attr-defined]
+    matching = [t for t in offered if t.name == choice.name and (choice.language is None or t.language == choice.language)]
+    if not matching:
+        names = ", ".join(sorted({f"{t.name} ({t.language})" for t in offered})) or "none configured"
+        raise Invalid(f"channel {channel.id} has no template {choice.name!r}{f' in {choice.language}' if choice.language else ''}; it offers: {names}")
+    if len(matching) > 1:
+        raise Invalid(f"template {choice.name!r} exists in several languages ({', '.join(t.language for t in matching)}): give its language")
+    template = matching[0]
+    parameters = [p.strip() for p in choice.parameters]
+    if len(parameters) != template.body_parameters or any(not p for p in parameters):
+        raise Invalid(f"template {template.name!r} needs {template.body_parameters} non-empty parameters, got {len(parameters)}")
+    content = {"template": {"name": template.name, "language": template.language, "parameters": parameters}}
+    return template, content

@@ -1,0 +1,127 @@
+"""okno writes first: an operator or an integration opens a conversation with a customer in a
+channel that allows it, and the first outbound message is queued in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.outbox import record_event
+from okno.channels.registry import adapter_class
+from okno.channels.interactive import Interactive
+from okno.conversations.actors import Actor, current_actor
+from okno.conversations.replies import RichContent, check_content, queue_outbound
+from okno.kit.errors import Conflict, Invalid, NotFound
+from okno.kit.time import utcnow
+from okno.models import (
+    UNFINISHED_TYPES,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Direction,
+    Identity,
+    Message,
+    StatusDefinition,
+    TimelineEvent,
+)
+
+
+async def start_conversation(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    channel_id: int,
+    author_id: int | None,
+    text: str,
+    rich: RichContent,
+    interactive: Interactive | None = None,
+    actor: Actor | None = None,
+) -> tuple[Conversation, Message]:
+    """``actor`` defaults as in ``post_operator_message``: whoever is acting in the session, else
+    the operator ``author_id``, else the system."""
+    actor = actor or current_actor(session, author_id)
+    customer = await session.get(Customer, customer_id)
+    if customer is None or customer.merged_into_id is not None:
+        raise NotFound(f"customer {customer_id} not found")
+    channel = await _channel_that_may_start(session, channel_id)
+    await _check_addressable(session, channel, customer_id)
+    await _check_reply_window(session, channel, customer_id, uses_template=rich.template is not None)
+    if not text.strip() and not rich.uploads and rich.template is None:
+        raise Invalid("give text or a template to start the conversation with")
+    check_content(text, rich, interactive)
+    await _refuse_if_unfinished(session, customer_id)
+    conversation = await _open(session, customer_id, channel, author_id, actor)
+    message = await queue_outbound(
+        session, conversation, channel, author_id=author_id, text=text, rich=rich, interactive=interactive, actor=actor
+    )
+    return conversation, message
+
+
+async def _channel_that_may_start(session: AsyncSession, channel_id: int) -> Channel:
+    channel = await session.get(Channel, channel_id)
+    if channel is None:
+        raise Invalid(f"channel {channel_id} does not exist")
+    if not channel.is_active:
+        raise Invalid(f"channel {channel_id} is disabled")
+    if not adapter_class(channel.kind).capabilities.starts_conversations:
+        raise Invalid(f"a {channel.kind} channel can't start a conversation: the customer has to write first")
+    return channel
+
+
+async def _check_addressable(session: AsyncSession, channel: Channel, customer_id: int) -> None:
+    kinds = adapter_class(channel.kind).capabilities.address_kinds
+    found = await session.scalar(select(Identity.id).where(Identity.customer_id == customer_id, Identity.kind.in_(kinds)).limit(1))
+    if found is None:
+        raise Invalid(f"customer {customer_id} has no identity a {channel.kind} channel can write to (needs one of: {', '.join(sorted(kinds))})")
+
+
+async def _check_reply_window(session: AsyncSession, channel: Channel, customer_id: int, *, uses_template: bool) -> None:
+    window = adapter_class(channel.kind).capabilities.reply_window
+    if window is None or uses_template:
+        return
+    last_in: datetime | None = await session.scalar(
+        select(func.max(Message.created_at)).where(
+            Message.customer_id == customer_id, Message.channel_id == channel.id, Message.direction == Direction.inbound.value
+        )
+    )
+    if last_in is None or last_in + window <= utcnow():
+        hours = window.total_seconds() / 3600
+        raise Invalid(
+            f"a {channel.kind} channel allows free text only within {hours:g} hours of the customer's last message "
+            f"({'never wrote here' if last_in is None else 'last wrote ' + last_in.isoformat()}): send a template"
+        )
+
+
+async def _refuse_if_unfinished(session: AsyncSession, customer_id: int) -> None:
+    """Touches thread per customer: a second unfinished conversation would split the chat."""
+    unfinished = await session.scalar(
+        select(Conversation.id)
+        .join(StatusDefinition, StatusDefinition.key == Conversation.status)
+        .where(Conversation.customer_id == customer_id, StatusDefinition.type.in_([t.value for t in UNFINISHED_TYPES]))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if unfinished is not None:
+        raise Conflict(f"customer {customer_id} already has an unfinished conversation {unfinished}: write there")
+
+
+async def _open(session: AsyncSession, customer_id: int, channel: Channel, author_id: int | None, actor: Actor) -> Conversation:
+    now = utcnow()
+    conversation = Conversation(
+        customer_id=customer_id, channel_id=channel.id, status=ConversationStatus.open.value,
+        medium=adapter_class(channel.kind).capabilities.medium, created_at=now, updated_at=now,
+    )
+    session.add(conversation)
+    await session.flush()
+    data = {"started_by": author_id}
+    session.add(
+        TimelineEvent(
+            customer_id=customer_id, conversation_id=conversation.id, channel_id=channel.id, actor_id=author_id,
+            actor_type=actor.type.value, actor_ref=actor.ref, kind="conversation.opened", data=data, occurred_at=now,
+        )
+    )
+    await record_event(session, "conversation.opened", {"conversation_id": conversation.id, "customer_id": customer_id, "channel_id": channel.id})
+    return conversation

@@ -1,0 +1,1 @@
+"""Files okno keeps itself (operators' uploads): sniffing, limits, metadata and signed links."""
