@@ -85,6 +85,6 @@ class SlaTarget(Base):
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    # results, both ways DESIGN.md asks for: business time (paused time excluded) and wall-clock
+    # results, both ways docs/design.md asks for: business time (paused time excluded) and wall-clock
     business_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     wall_seconds: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -3,7 +3,7 @@
 Intervals belong to the local date they start on; an interval whose end is not after its start
 runs overnight into the next day (22:00–06:00). Boundaries are turned into UTC per date, so a
 DST change shifts them correctly and durations are real elapsed time. Used for SLA deadlines
-(``add``) and for measuring business-time durations (``between``) exactly as DESIGN.md defines.
+(``add``) and for measuring business-time durations (``between``) exactly as docs/design.md defines.
 """
 
 from __future__ import annotations

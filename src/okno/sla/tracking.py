@@ -2,7 +2,7 @@
 
 ``sync_conversation_sla`` is idempotent: it reads the conversation (status type, priority,
 governing policy and calendar) and its messages, works out which targets should exist and in
-which state (DESIGN.md's definitions: first response = first inbound message → first public
+which state (docs/design.md's definitions: first response = first inbound message → first public
 human reply; next response = each customer message that waits → the next human reply;
 resolution = creation → resolution, a reopened conversation adding its new open period; a
 status of type on hold pauses every clock), and moves the stored targets there. Then it sets the
