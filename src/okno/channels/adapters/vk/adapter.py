@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from okno.channels.adapters.vk import interactive
-from okno.channels.adapters.vk.media import send_with_files
+from okno.channels.adapters.vk.media import call_method, send_with_files
 from okno.channels.base import (
     Capabilities,
     ChannelNeedsAction,
@@ -272,23 +272,12 @@ def random_id_for(idempotency_key: str, chunk_index: int) -> int:
 
 
 async def _call(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> int:
-    try:
-        response = await http.post(url, data=form)  # form-encoded: VK does not read JSON bodies
-    except httpx.HTTPError as exc:
-        raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 500:
-        raise TemporaryFailure(f"VK HTTP {response.status_code}: {response.text[:200]}")
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and "error" in data:
-        raise classify_error(data["error"])
-    message_id = _int(data.get("response")) if isinstance(data, dict) else None
-    if response.status_code == 200 and message_id is not None:
+    data = await call_method(http, url, form)
+    message_id = _int(data.get("response"))
+    if message_id is not None:
         return message_id
     # an answer we can't read: retrying is safe, VK drops the repeated random_id
-    raise TemporaryFailure(f"VK HTTP {response.status_code}: unexpected answer {response.text[:200]!r}")
+    raise TemporaryFailure(f"VK: unexpected answer {str(data)[:200]!r}")
 
 
 def classify_error(error: Any) -> DeliveryError:

@@ -120,12 +120,13 @@ def _methods(http: httpx.AsyncClient, config: Any) -> Method:
 
     async def call(name: str, params: dict[str, str]) -> Any:
         form = {**params, "v": config.api_version, "access_token": config.access_token.get_secret_value()}
-        return (await _answer(http, config.method_url(name), form))["response"]
+        return (await call_method(http, config.method_url(name), form))["response"]
 
     return call
 
 
-async def _answer(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> dict[str, Any]:
+async def call_method(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> dict[str, Any]:
+    """One VK API method call (form-encoded), its ``{"response": …}`` answer, or the typed delivery error."""
     from okno.channels.adapters.vk.adapter import classify_error  # one error table for every VK method
 
     try:
