@@ -64,7 +64,7 @@ class BaselineApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.conn is not None:
-                    await self.conn.close()
+                    await self._close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -74,6 +74,9 @@ class BaselineApp:
             await self.conn.execute(pragma)
         await self.conn.execute(SCHEMA)
         await self.conn.commit()
+
+    async def _close(self) -> None:
+        await self.conn.close()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "GET" and scope["path"] == "/healthz":
@@ -115,13 +118,13 @@ async def _respond(send: Send, status: int, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(app_class: type[BaselineApp] = BaselineApp, doc: str | None = __doc__) -> None:
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True, help="SQLite file to write")
     args = parser.parse_args()
     uvicorn.run(
-        BaselineApp(args.db),
+        app_class(args.db),
         host="127.0.0.1",
         port=args.port,
         log_level="warning",
