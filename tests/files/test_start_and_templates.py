@@ -63,6 +63,37 @@ async def test_a_template_reaches_a_customer_silent_for_two_days(client, ctx, wh
     assert after["status"] == "sent" and after["provider_message_id"] == fake.sent[-1]["id"]
 
 
+async def test_free_text_outside_the_window_is_refused_before_anything_is_queued(client, ctx, whatsapp) -> None:
+    fake, channel, headers, conversation = whatsapp
+    before = len(fake.sent)
+    refused = await client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Заказ готов", "channel_id": channel["id"]}, headers=headers
+    )
+    assert refused.status_code == 422, refused.text
+    assert "24 hours" in refused.json()["detail"] and "send a template" in refused.json()["detail"]
+    messages = (await client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)).json()["items"]
+    assert [m["direction"] for m in messages] == ["in"]  # nothing queued
+    await ctx.settle()
+    assert len(fake.sent) == before
+    # a note is no reply: it stays possible
+    note = await client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "позвонить клиенту", "internal": True}, headers=headers
+    )
+    assert note.status_code == 201, note.text
+
+
+async def test_free_text_inside_the_window_goes_out(client, ctx, whatsapp) -> None:
+    fake, channel, headers, conversation = whatsapp
+    await fake.deliver_text("79160000011", "Вы тут?", name="Анна")  # the customer writes again: the window reopens
+    await ctx.settle()
+    sent = await client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Да, заказ готов", "channel_id": channel["id"]}, headers=headers
+    )
+    assert sent.status_code == 201, sent.text
+    await ctx.settle()
+    assert fake.sent[-1]["body"]["text"]["body"] == "Да, заказ готов"
+
+
 async def test_a_template_meta_does_not_know_fails_with_the_providers_reason(client, ctx, whatsapp) -> None:
     fake, _, headers, conversation = whatsapp
     sent = await client.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"template": {"name": "hello_again"}}, headers=headers)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
@@ -81,7 +82,28 @@ async def post_operator_message(
         return message
 
     channel = await _reply_channel(session, conversation, channel_id)
+    await check_reply_window(session, channel, conversation.customer_id, uses_template=rich.template is not None)
     return await queue_outbound(session, conversation, channel, author_id=author_id, text=text, rich=rich, interactive=interactive, actor=actor)
+
+
+async def check_reply_window(session: AsyncSession, channel: Channel, customer_id: int, *, uses_template: bool) -> None:
+    """Channels with a reply window (WhatsApp: 24 hours) take free text only that long after the
+    customer's last message on that channel; outside it only a template goes (a clear 422 here
+    instead of a message the provider fails later)."""
+    window = adapter_class(channel.kind).capabilities.reply_window
+    if window is None or uses_template:
+        return
+    last_in: datetime | None = await session.scalar(
+        select(func.max(Message.created_at)).where(
+            Message.customer_id == customer_id, Message.channel_id == channel.id, Message.direction == Direction.inbound.value
+        )
+    )
+    if last_in is None or last_in + window <= utcnow():
+        hours = window.total_seconds() / 3600
+        raise Invalid(
+            f"a {channel.kind} channel allows free text only within {hours:g} hours of the customer's last message "
+            f"({'never wrote here' if last_in is None else 'last wrote ' + last_in.isoformat()}): send a template"
+        )
 
 
 def check_content(text: str, rich: RichContent, interactive: Interactive | None = None) -> None:

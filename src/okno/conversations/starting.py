@@ -3,16 +3,15 @@ channel that allows it, and the first outbound message is queued in the same tra
 
 from __future__ import annotations
 
-from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
 from okno.channels.registry import adapter_class
 from okno.channels.interactive import Interactive
 from okno.conversations.actors import Actor, current_actor
-from okno.conversations.replies import RichContent, check_content, queue_outbound
+from okno.conversations.replies import RichContent, check_content, check_reply_window, queue_outbound
 from okno.kit.errors import Conflict, Invalid, NotFound
 from okno.kit.time import utcnow
 from okno.models import (
@@ -21,7 +20,6 @@ from okno.models import (
     Conversation,
     ConversationStatus,
     Customer,
-    Direction,
     Identity,
     Message,
     StatusDefinition,
@@ -48,7 +46,7 @@ async def start_conversation(
         raise NotFound(f"customer {customer_id} not found")
     channel = await _channel_that_may_start(session, channel_id)
     await _check_addressable(session, channel, customer_id)
-    await _check_reply_window(session, channel, customer_id, uses_template=rich.template is not None)
+    await check_reply_window(session, channel, customer_id, uses_template=rich.template is not None)
     if not text.strip() and not rich.uploads and rich.template is None:
         raise Invalid("give text or a template to start the conversation with")
     check_content(text, rich, interactive)
@@ -76,23 +74,6 @@ async def _check_addressable(session: AsyncSession, channel: Channel, customer_i
     found = await session.scalar(select(Identity.id).where(Identity.customer_id == customer_id, Identity.kind.in_(kinds)).limit(1))
     if found is None:
         raise Invalid(f"customer {customer_id} has no identity a {channel.kind} channel can write to (needs one of: {', '.join(sorted(kinds))})")
-
-
-async def _check_reply_window(session: AsyncSession, channel: Channel, customer_id: int, *, uses_template: bool) -> None:
-    window = adapter_class(channel.kind).capabilities.reply_window
-    if window is None or uses_template:
-        return
-    last_in: datetime | None = await session.scalar(
-        select(func.max(Message.created_at)).where(
-            Message.customer_id == customer_id, Message.channel_id == channel.id, Message.direction == Direction.inbound.value
-        )
-    )
-    if last_in is None or last_in + window <= utcnow():
-        hours = window.total_seconds() / 3600
-        raise Invalid(
-            f"a {channel.kind} channel allows free text only within {hours:g} hours of the customer's last message "
-            f"({'never wrote here' if last_in is None else 'last wrote ' + last_in.isoformat()}): send a template"
-        )
 
 
 async def _refuse_if_unfinished(session: AsyncSession, customer_id: int) -> None:
