@@ -101,3 +101,20 @@ def test_markdown_links_point_at_files_that_exist() -> None:
             if not resolved.is_relative_to(ROOT) or not resolved.exists():
                 broken.append(f"{path.relative_to(ROOT)} → {match['target']}")
     assert not broken, f"links to files that are not in the repository: {broken}"
+
+
+CODE_PATH = re.compile(r"`(?P<path>[\w.-]+(?:/[\w.-]+)+\.(?:py|md|toml|po|js|html|lua))`")
+PATH_BASES = ("", "src", "src/okno", "src/okno/channels")  # how the docs abbreviate a path
+
+
+def test_file_paths_quoted_in_the_docs_exist() -> None:
+    """`conversations/threading.py`-style references (templates such as `adapters/<kind>/fake.py`
+    are not matched) name files the repository has."""
+    missing = []
+    for path in markdown_files():
+        for match in CODE_PATH.finditer(path.read_text(encoding="utf-8")):
+            quoted = match["path"]
+            candidates = [ROOT / base / quoted for base in PATH_BASES] + [path.parent / quoted]
+            if not any(candidate.exists() for candidate in candidates):
+                missing.append(f"{path.relative_to(ROOT)} → {quoted}")
+    assert not missing, f"the docs name files that are not in the repository: {sorted(set(missing))}"
