@@ -1,10 +1,12 @@
 """Keeps docs/architecture.md true to the code: every package and top-level module of src/okno
-is in its Layout block (and nothing that is gone), every catalogue topic is in its event table,
-and no Markdown file of the repository links a file that does not exist. No database."""
+is in its Layout block (and nothing that is gone), its event table is the catalogue and the
+subscribers as the code has them, and no Markdown file of the repository links or names a file
+that does not exist. No database."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 from okno.bus.catalog import catalogue
@@ -64,20 +66,41 @@ def test_layout_names_nothing_that_is_gone() -> None:
     assert not gone, f"docs/architecture.md's Layout block names what src/okno does not have: {sorted(gone)}"
 
 
-def event_table_topics() -> set[str]:
+def event_table_rows() -> dict[str, str]:
     text = ARCHITECTURE.read_text(encoding="utf-8")
     section = text.split("### Event catalogue", 1)
     assert len(section) == 2, "docs/architecture.md has no '### Event catalogue' table"
-    rows = re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", section[1], re.M)
-    return set(rows)
+    rows = re.findall(r"^(\| `([a-z_]+\.[a-z_]+)`[^|]*\|.*\|)$", section[1], re.M)
+    return {topic: row for row, topic in rows}
 
 
-def test_event_table_lists_every_catalogue_topic() -> None:
+def catalogue_rows() -> dict[str, str]:
+    """The table as the code has it: topic, defining module, payload fields (``?``: may be left
+    out), subscribers in the order bootstrap runs them."""
     import okno.events  # noqa: F401  (collects every domain's events.py)
+    from okno.bootstrap import SUBSCRIBERS
+    from okno.bus.inprocess import subscriber_name
 
-    documented, declared = event_table_topics(), set(catalogue())
-    assert not declared - documented, f"topics missing from the event table: {sorted(declared - documented)}"
-    assert not documented - declared, f"the event table lists topics the catalogue lacks: {sorted(documented - declared)}"
+    rows = {}
+    for topic, event_type in sorted(catalogue().items()):
+        version = f" (v{event_type.version})" if event_type.version != 1 else ""
+        names = [field.name.removesuffix("_") for field in fields(event_type)]
+        payload = ", ".join(name if name in event_type.required else f"{name}?" for name in names)
+        subscribers = dict.fromkeys(subscriber_name(handler) for handler in SUBSCRIBERS.get(topic, []))
+        described = ", ".join(f"`{name}`" for name in subscribers) or "—"
+        module = event_type.__module__.removeprefix("okno.")
+        rows[topic] = f"| `{topic}`{version} | `{module}` | {payload} | {described} |"
+    return rows
+
+
+def test_event_table_matches_the_catalogue_and_the_subscribers() -> None:
+    documented, expected = event_table_rows(), catalogue_rows()
+    missing = sorted(expected.keys() - documented.keys())
+    assert not missing, "topics missing from the event table; add these rows:\n" + "\n".join(expected[topic] for topic in missing)
+    unknown = sorted(documented.keys() - expected.keys())
+    assert not unknown, f"the event table lists topics the catalogue lacks: {unknown}"
+    stale = [expected[topic] for topic in sorted(expected) if documented[topic] != expected[topic]]
+    assert not stale, "event table rows out of date; as the code has them now:\n" + "\n".join(stale)
 
 
 LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
