@@ -768,7 +768,7 @@ function optionIds(titles) {
   return titles.map((title, index) => {
     const latin = [...title.toLowerCase()].map((ch) => (ch in TRANSLIT ? TRANSLIT[ch] : ch)).join("");
     let id = latin.normalize("NFKD").replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 40) || `option_${index + 1}`;
-    if (used.has(id)) id = `${id}_${index + 1}`;
+    for (let n = index + 1; used.has(id); n++) id = `${id.replace(/_\d+$/, "")}_${n}`; // two same titles stay two options
     used.add(id);
     return id;
   });
