@@ -14,8 +14,16 @@ async function call(method, url, body) {
   });
   if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw new Error(problem(data) || T.error || "error");
+  if (!response.ok) throw refusal(response.status, problem(data) || T.error || "error");
   return data;
+}
+
+// an Error that keeps the HTTP status and the server's reason as it was given
+function refusal(status, reason, message = reason) {
+  const error = new Error(message);
+  error.status = status;
+  error.reason = reason;
+  return error;
 }
 
 // What a refused request says: okno's own errors carry one sentence in ``detail``; a body that
@@ -264,6 +272,7 @@ function initInbox() {
   $("#sort").addEventListener("change", (event) => { state.params.set("sort", event.target.value); pushUrl(); refreshList({ force: true }); });
   initConversationActions(inbox);
   initCanned(inbox);
+  initChoices(inbox);
 }
 
 // ---- conversation actions -------------------------------------------------------------------
@@ -369,14 +378,16 @@ function undoMerge(mergeId) {
 async function sendReply() {
   const id = openConversationId();
   const text = $("#reply-text");
-  let template;
+  let template, offered;
   try { template = composer.template(); } catch { return; } // a parameter left empty: the toast says so
-  if (!id || (!text.value.trim() && !composer.files.length && !template)) return;
+  try { offered = template ? null : choices.value(); } catch { return; } // choices not ready: the editor says why
+  if (!id || (!text.value.trim() && !composer.files.length && !template && !offered)) return;
   const internal = $("#as-note").checked;
   const channel = $("#reply-channel").value;
   const body = { text: template ? "" : text.value, internal };
   if (!internal && channel) body.channel_id = Number(channel);
   if (template) body.template = template;
+  if (offered) body.interactive = offered;
   const button = $("#composer button[type=submit]");
   button.disabled = true;
   try {
@@ -384,11 +395,17 @@ async function sendReply() {
     else await call("POST", `/api/v1/conversations/${id}/messages`, body);
     text.value = "";
     composer.clear();
+    choices.reset();
     await openConversation(id, { keepComposer: true });
     $("#reply-text")?.focus();
     refreshList({ force: true });
   } catch (error) {
-    toast(error.message, true);
+    // a refusal of a reply offering choices is shown in the choices editor, in the server's words
+    // (e.g. "WhatsApp shows at most 3 options as buttons (4 given)"): the operator fixes it there
+    if (offered && error.status === 422 && choices.open()) {
+      choices.say(`${T.choice_refused || "Not sent"}: ${error.reason}`);
+      $("#choices-options input")?.focus();
+    } else toast(error.message, true);
   } finally {
     button.disabled = false;
   }
@@ -643,13 +660,14 @@ async function upload(url, body, files) {
   form.append("text", body.text || "");
   form.append("internal", body.internal ? "true" : "false");
   if (body.channel_id) form.append("channel_id", String(body.channel_id));
+  if (body.interactive) form.append("interactive", JSON.stringify(body.interactive)); // a JSON field beside the files
   for (const file of files) form.append("files", file, file.name);
   const response = await fetch(url, { method: "POST", credentials: "same-origin", headers: { "X-Okno-Client": "web" }, body: form });
   if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
     const reason = problem(data) || T.error || "error";
-    throw new Error(response.status === 413 ? `${T.upload_too_large || "File too large"}: ${reason}` : `${T.upload_failed || "Upload failed"}: ${reason}`);
+    throw refusal(response.status, reason, response.status === 413 ? `${T.upload_too_large || "File too large"}: ${reason}` : `${T.upload_failed || "Upload failed"}: ${reason}`);
   }
   return data;
 }
@@ -663,7 +681,7 @@ const composer = {
   },
   remove(index) { this.files.splice(index, 1); this.renderFiles(); },
   clear() { this.files = []; this.renderFiles(); },
-  reset() { this.files = []; this.templates = []; this.renderFiles(); this.syncChannel(); },
+  reset() { this.files = []; this.templates = []; this.renderFiles(); choices.reset(); this.syncChannel(); },
   renderFiles() {
     const list = $("#reply-attachments");
     if (!list) return;
@@ -688,6 +706,8 @@ const composer = {
     picker.hidden = !closed;
     $("#reply-text").disabled = closed;
     $("#reply-files").disabled = closed;
+    const offer = $("#choices-toggle");
+    if (offer) { offer.disabled = closed; if (closed) choices.reset(); } // a template's content is fixed
     if (!closed) return;
     try {
       this.templates = (await call("GET", `/api/v1/channels/${option.value}/templates`)).items;
@@ -736,3 +756,135 @@ const composer = {
     return { name: t.name, language: t.language, parameters: values };
   },
 };
+
+// ---- choices offered with the reply (buttons, quick replies, a list) ---------------------------
+
+// an option's id travels back with the customer's press (Telegram: 64-byte callback_data), so it
+// is ASCII: the title transliterated and slugged, else its position
+const TRANSLIT = { а: "a", б: "b", в: "v", г: "g", д: "d", е: "e", ё: "e", ж: "zh", з: "z", и: "i", й: "i", к: "k", л: "l", м: "m", н: "n", о: "o", п: "p", р: "r", с: "s", т: "t", у: "u", ф: "f", х: "h", ц: "ts", ч: "ch", ш: "sh", щ: "sch", ъ: "", ы: "y", ь: "", э: "e", ю: "yu", я: "ya" };
+
+function optionIds(titles) {
+  const used = new Set();
+  return titles.map((title, index) => {
+    const latin = [...title.toLowerCase()].map((ch) => (ch in TRANSLIT ? TRANSLIT[ch] : ch)).join("");
+    let id = latin.normalize("NFKD").replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 40) || `option_${index + 1}`;
+    for (let n = index + 1; used.has(id); n++) id = `${id.replace(/_\d+$/, "")}_${n}`; // two same titles stay two options
+    used.add(id);
+    return id;
+  });
+}
+
+const choices = {
+  open() { const editor = $("#choices-editor"); return !!editor && !editor.hidden; },
+  max() { return Number($("#choices-options")?.dataset.max || 10); },
+  toggle(show = !this.open()) {
+    const editor = $("#choices-editor");
+    const button = $("#choices-toggle");
+    if (!editor || !button) return;
+    editor.hidden = !show;
+    button.setAttribute("aria-expanded", String(show));
+    button.classList.toggle("active", show);
+    if (show && !$$("#choices-options li").length) { this.addOption(false); this.addOption(false); }
+    if (show) $("#choices-options input")?.focus(); else { this.say(""); button.focus(); }
+  },
+  addOption(focus = true) {
+    const list = $("#choices-options");
+    if (!list || list.children.length >= this.max()) return null;
+    const item = document.createElement("li");
+    const input = document.createElement("input");
+    input.type = "text"; input.maxLength = 100; input.dataset.choiceTitle = "";
+    const remove = document.createElement("button");
+    remove.type = "button"; remove.className = "link"; remove.dataset.removeChoice = ""; remove.textContent = "✕";
+    item.append(input, " ", remove);
+    list.appendChild(item);
+    this.number();
+    if (focus) input.focus();
+    return input;
+  },
+  removeOption(item) {
+    const next = item.nextElementSibling || item.previousElementSibling;
+    item.remove();
+    this.number();
+    (next ? $("input", next) : $("#choices-add"))?.focus();
+  },
+  // labels and test ids follow the position, so a removed option leaves no gap
+  number() {
+    $$("#choices-options li").forEach((item, index) => {
+      const n = index + 1;
+      const input = $("input", item);
+      input.placeholder = `${T.choice_option || "Option"} ${n}`;
+      input.setAttribute("aria-label", `${T.choice_option || "Option"} ${n}`);
+      input.setAttribute("data-testid", `choice-title-${n}`);
+      const remove = $("[data-remove-choice]", item);
+      remove.setAttribute("aria-label", `${T.choice_remove || "Remove option"} ${n}`);
+      remove.setAttribute("data-testid", `choice-remove-${n}`);
+    });
+    const add = $("#choices-add");
+    if (add) add.disabled = $$("#choices-options li").length >= this.max();
+  },
+  syncStyle() {
+    const list = $("#choices-style")?.value === "list";
+    const label = $("#choices-list-button");
+    if (label) label.hidden = !list;
+  },
+  // Enter in an option moves to the next one (adding it at the end): the form is not sent half-made
+  onKey(event) {
+    if (event.key !== "Enter" || event.ctrlKey || event.metaKey || !event.target.matches("[data-choice-title]")) return;
+    event.preventDefault();
+    const next = event.target.closest("li").nextElementSibling;
+    if (next) $("input", next).focus(); else if (event.target.value.trim()) this.addOption();
+  },
+  say(reason) {
+    const box = $("#choices-error");
+    if (!box) return;
+    box.textContent = reason;
+    box.hidden = !reason;
+    $("#choices-editor")?.classList.toggle("invalid", !!reason);
+  },
+  // what goes with the reply as ``interactive``: null when the editor is closed; throws (after
+  // saying why) when it is open but not ready to send
+  value() {
+    if (!this.open()) return null;
+    const titles = $$("#choices-options [data-choice-title]").map((input) => input.value.trim()).filter(Boolean);
+    const style = $("#choices-style").value;
+    if (!titles.length) { this.say(T.choice_need_option || "Give at least one option a title"); $("#choices-options input")?.focus(); throw new Error("no options"); }
+    const offered = { style, options: optionIds(titles).map((id, i) => ({ id, title: titles[i] })) };
+    if (style === "list") {
+      const button = $("#choices-button").value.trim();
+      if (!button) { this.say(T.choice_need_button || "A list needs a button label: the customer taps it to open the list"); $("#choices-button").focus(); throw new Error("no list button"); }
+      offered.button = button;
+    }
+    this.say("");
+    return offered;
+  },
+  reset() {
+    const list = $("#choices-options");
+    if (list) list.innerHTML = "";
+    const button = $("#choices-button");
+    if (button) button.value = "";
+    const style = $("#choices-style");
+    if (style) style.value = "buttons";
+    this.syncStyle();
+    this.say("");
+    const editor = $("#choices-editor");
+    if (editor) editor.hidden = true;
+    $("#choices-toggle")?.setAttribute("aria-expanded", "false");
+    $("#choices-toggle")?.classList.remove("active");
+  },
+};
+
+function initChoices(root) {
+  root.addEventListener("click", (event) => {
+    if (event.target.closest("#choices-toggle")) { event.preventDefault(); choices.toggle(); return; }
+    if (event.target.closest("#choices-add")) { event.preventDefault(); choices.addOption(); return; }
+    const remove = event.target.closest("[data-remove-choice]");
+    if (remove) { event.preventDefault(); choices.removeOption(remove.closest("li")); }
+  });
+  root.addEventListener("change", (event) => { if (event.target.id === "choices-style") choices.syncStyle(); });
+  root.addEventListener("input", (event) => { if (event.target.closest("#choices-editor")) choices.say(""); });
+  root.addEventListener("keydown", (event) => {
+    if (!event.target.closest?.("#choices-editor")) return;
+    if (event.key === "Escape") { event.preventDefault(); event.stopPropagation(); choices.toggle(false); return; }
+    choices.onKey(event);
+  }, true);
+}
