@@ -884,20 +884,25 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def run_in_workdir(args: argparse.Namespace, run, prefix: str) -> None:  # noqa: ANN001
+    """Run ``run(args, workdir)`` in a temporary folder (kept with ``--keep-data``); SIGTERM,
+    SIGHUP and Ctrl-C stop the servers it started."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _exit_on_signal)
     with contextlib.ExitStack() as stack:
         if args.keep_data:
-            workdir = Path(tempfile.mkdtemp(prefix="okno-bench-"))
+            workdir = Path(tempfile.mkdtemp(prefix=prefix))
         else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okno-bench-")))
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
         try:
             _run_loop(run(args, workdir))
         except KeyboardInterrupt:
             print("\ninterrupted; servers stopped", file=sys.stderr)
             raise SystemExit(130) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_in_workdir(parse_args(argv), run, "okno-bench-")
 
 
 def _run_loop(coro: Coroutine[Any, Any, None]) -> None:

@@ -33,11 +33,9 @@ import random
 import re
 import resource
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -54,7 +52,7 @@ from ingest import (
     PipelineProbe,
     ServerProcess,
     SignedBody,
-    _run_loop,
+    run_in_workdir,
     encode_request,
     free_port,
     make_bodies,
@@ -710,24 +708,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         print(f"\nresults written to {args.json}")
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _exit_on_signal)
-    with contextlib.ExitStack() as stack:
-        if args.keep_data:
-            workdir = Path(tempfile.mkdtemp(prefix="okno-wrk-"))
-        else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okno-wrk-")))
-        try:
-            _run_loop(run(args, workdir))
-        except KeyboardInterrupt:
-            print("\ninterrupted; servers stopped", file=sys.stderr)
-            raise SystemExit(130) from None
+    run_in_workdir(parse_args(argv), run, "okno-wrk-")
 
 
 if __name__ == "__main__":
