@@ -241,6 +241,16 @@ def json_body(body: bytes) -> Any:
 # ---- outbound ------------------------------------------------------------------------------
 
 
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A provider's answer as a JSON object; ``{}`` when it is not one (an HTML error page from a
+    proxy, an empty body…), so callers read fields without guarding every access."""
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 @dataclass(frozen=True)
 class Recipient:
     customer_id: int

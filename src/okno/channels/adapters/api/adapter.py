@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from okno.channels.adapters.api.media import outbound_attachments
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
 from okno.channels.base import (
+    json_object,
     Capabilities,
     IdentityKindSpec,
     InboundMessage,
@@ -159,11 +160,7 @@ class ApiChannel:
 def _interpret(response: httpx.Response) -> SendResult:
     code = response.status_code
     if 200 <= code < 300:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        provider_id = data.get("id") if isinstance(data, dict) else None
+        provider_id = json_object(response).get("id")
         return SendResult(provider_message_id=str(provider_id) if provider_id is not None else None)
     reason = f"HTTP {code}: {response.text[:300]}".rstrip(": ")
     if code == 429:

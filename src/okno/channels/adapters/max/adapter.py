@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from okno.channels.adapters.max import interactive
 from okno.channels.adapters.max.media import upload_attachments
 from okno.channels.base import (
+    json_object,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
@@ -305,7 +306,7 @@ async def _post_message(
         response = await http.post(config.messages_url(), params={"user_id": user_id}, json=body, headers=config.auth())
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
-    data = _json(response)
+    data = json_object(response)
     if response.is_success and data.get("code") != NOT_READY:
         return data
     raise classify_error(response.status_code, response.headers, data, response.text)
@@ -335,11 +336,3 @@ def _retry_after(headers: Mapping[str, str]) -> float:
 
 def _sent_mid(data: dict[str, Any]) -> str | None:
     return _text(_dict(_dict(data.get("message")).get("body")), "mid")
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from okno.channels.base import OutboundFile, PermanentFailure, TemporaryFailure
+from okno.channels.base import json_object, OutboundFile, PermanentFailure, TemporaryFailure
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
@@ -29,7 +29,7 @@ async def _attachment(http: httpx.AsyncClient, config: Any, file: OutboundFile) 
         endpoint = await http.post(f"{config.api_base.rstrip('/')}/uploads", params={"type": kind}, headers=config.auth())
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"MAX uploads: {type(exc).__name__}: {exc}") from exc
-    answer = _json(endpoint)
+    answer = json_object(endpoint)
     if not endpoint.is_success:
         raise classify_error(endpoint.status_code, endpoint.headers, answer, endpoint.text)
     url = answer.get("url")
@@ -43,7 +43,7 @@ async def _attachment(http: httpx.AsyncClient, config: Any, file: OutboundFile) 
         raise TemporaryFailure(f"MAX upload HTTP {uploaded.status_code}")
     if not uploaded.is_success:
         raise PermanentFailure(f"MAX refused {file.filename}: HTTP {uploaded.status_code} {uploaded.text[:200]}")
-    token = _token(kind, _json(uploaded)) or answer.get("token")
+    token = _token(kind, json_object(uploaded)) or answer.get("token")
     if not isinstance(token, str) or not token:
         raise TemporaryFailure(f"MAX upload answered without a token: {uploaded.text[:200]}")
     return {"type": kind, "payload": {"token": token}}
@@ -59,11 +59,3 @@ def _token(kind: str, result: dict[str, Any]) -> str | None:
             if isinstance(photo, dict) and isinstance(photo.get("token"), str):
                 return photo["token"]
     return None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from okno.channels.adapters.telegram import interactive
 from okno.channels.base import (
+    json_object,
     AttachmentUnavailable,
     Capabilities,
     ChannelNeedsAction,
@@ -184,10 +185,7 @@ async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any], *, f
         response = await (http.post(url, data=payload, files=files) if files else http.post(url, json=payload))
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
+    data = json_object(response)
     if response.status_code == 200 and data.get("ok"):
         return data.get("result") or {}
     code = data.get("error_code", response.status_code)

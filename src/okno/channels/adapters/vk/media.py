@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from okno.channels.base import OutboundFile, OutboundMessage, PermanentFailure, SendResult, TemporaryFailure
+from okno.channels.base import json_object, OutboundFile, OutboundMessage, PermanentFailure, SendResult, TemporaryFailure
 
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
 MAX_PHOTO_BYTES = 50 * 1024 * 1024
@@ -135,12 +135,9 @@ async def call_method(http: httpx.AsyncClient, url: str, form: dict[str, str]) -
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
     if response.status_code >= 500:
         raise TemporaryFailure(f"VK HTTP {response.status_code}: {response.text[:200]}")
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and "error" in data:
+    data = json_object(response)
+    if "error" in data:
         raise classify_error(data["error"])
-    if response.status_code != 200 or not isinstance(data, dict) or "response" not in data:
+    if response.status_code != 200 or "response" not in data:
         raise TemporaryFailure(f"VK HTTP {response.status_code}: unexpected answer {response.text[:200]!r}")
     return data

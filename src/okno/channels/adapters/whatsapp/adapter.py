@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from okno.channels.adapters.whatsapp import interactive
 from okno.channels.adapters.whatsapp.media import WhatsAppTemplate, send_template, send_with_files
 from okno.channels.base import (
+    json_object,
     AttachmentUnavailable,
     Capabilities,
     ChannelNeedsAction,
@@ -145,7 +146,7 @@ class WhatsAppChannel:
         media_id = _text(attachment, "media_id")
         if media_id is None:
             raise AttachmentUnavailable("attachment has no media_id")
-        info = _json(await _get(http, config, config.graph_url(media_id), "media lookup"))
+        info = json_object(await _get(http, config, config.graph_url(media_id), "media lookup"))
         url = _text(info, "url")
         if url is None or not url.startswith(("https://", "http://")):
             raise AttachmentUnavailable("WhatsApp returned no media url (expired or deleted media?)")
@@ -343,7 +344,7 @@ async def _post(http: httpx.AsyncClient, config: WhatsAppConfig, body: dict[str,
         response = await http.post(config.graph_url(config.phone_number_id, "messages"), json=body, headers=config.auth())
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
-    data = _json(response)
+    data = json_object(response)
     if response.is_success and "error" not in data:
         return data
     raise classify_error(response.status_code, response.headers, data.get("error"), response.text)
@@ -387,14 +388,6 @@ async def _get(http: httpx.AsyncClient, config: WhatsAppConfig, url: str, what: 
     if response.status_code != 200:
         raise AttachmentUnavailable(f"{what} failed: HTTP {response.status_code}")
     return response
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _list(obj: dict[str, Any], key: str, *, required: bool = False) -> list[Any]:

@@ -14,6 +14,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from okno.channels.base import (
+    json_object,
     OutboundFile,
     OutboundMessage,
     OutboundTemplate,
@@ -87,11 +88,7 @@ async def upload(http: httpx.AsyncClient, config: Any, file: OutboundFile) -> st
         )
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"media upload: {type(exc).__name__}: {exc}") from exc
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
-    data = data if isinstance(data, dict) else {}
+    data = json_object(response)
     if response.is_success and isinstance(data.get("id"), str):
         return data["id"]
     raise classify_error(response.status_code, response.headers, data.get("error"), response.text)
