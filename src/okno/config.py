@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # How long a signed download link handed to an integration (the API channel) stays valid.
     file_link_ttl_hours: float = Field(default=72.0, gt=0)
     log_level: str = "info"
+    # Team scoping (okno.access, docs/access.md): operators also see conversations of no team, and
+    # customers with no conversation; false keeps operators to their teams' conversations.
+    operators_see_unteamed: bool = True
+    # A global customer directory: every operator may find and read every customer profile
+    # (identities, attributes); conversations and their timeline entries stay scoped to teams.
+    global_customer_directory: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

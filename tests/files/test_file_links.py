@@ -9,10 +9,12 @@ import httpx
 import orjson
 import pytest
 from pydantic import BaseModel
+from sqlalchemy import update
 
 from okno.channels import registry
 from okno.channels.base import Capabilities, SendResult
 from okno.config import Settings
+from okno.models import Identity
 from tests.channels.test_widget import (
     SITE,
     _frame,
@@ -105,6 +107,8 @@ async def test_a_channel_that_cant_send_files_gives_422_naming_its_kind(client, 
     await post_inbound(client, api, {"message_id": "m-1", "from": {"phone": "+79161234567"}, "text": "?"})
     await ctx.settle()
     sms = (await client.post("/api/v1/channels", json={"kind": text_only_kind, "name": "SMS", "config": {}}, headers=headers)).json()
+    async with ctx.db.transaction() as session:  # the customer's phone became known on the SMS channel: it may write to him
+        await session.execute(update(Identity).values(source_channel_id=sms["id"]))
     conversation = (await client.get("/api/v1/conversations", headers=headers)).json()["items"][0]
     refused = await send_files(client, headers, conversation["id"], [("a.png", tiny_png(), "image/png")], channel_id=str(sms["id"]))
     assert refused.status_code == 422 and "a textonly channel can't send files" in refused.json()["detail"]

@@ -3,20 +3,19 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Response
 
-from okno.api.deps import Ctx, CurrentOperator, ReadSession
+from okno.access.guards import access_message
+from okno.api.access import OperatorScope
+from okno.api.deps import Ctx, ReadSession
 from okno.api.files import stored_file_response
 from okno.channels.base import AttachmentUnavailable
 from okno.kit.errors import Invalid, NotFound
-from okno.models import Message
 
 router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 
 
 @router.get("/{message_id}/attachments/{index}", summary="Download an attachment from the provider, on demand")
-async def download_attachment(message_id: int, index: int, _: CurrentOperator, session: ReadSession, ctx: Ctx) -> Response:
-    message = await session.get(Message, message_id)
-    if message is None:
-        raise NotFound(f"message {message_id} not found")
+async def download_attachment(message_id: int, index: int, scope: OperatorScope, session: ReadSession, ctx: Ctx) -> Response:
+    message = await access_message(session, scope, message_id)
     if not 0 <= index < len(message.attachments or []):
         raise NotFound(f"message {message_id} has no attachment {index}")
     stored_id = message.attachments[index].get("stored_file_id") if isinstance(message.attachments[index], dict) else None

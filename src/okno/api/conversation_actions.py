@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from okno.access.guards import access_conversation
+from okno.api.access import OperatorScope
 from okno.api.deps import Ctx, CurrentOperator, WriteSession
 from okno.api.schemas import AssignIn, ConversationOut, EscalateIn, PriorityIn, SnoozeIn, StatusChangeIn, UnsnoozeIn
 from okno.conversations import lifecycle, snooze
@@ -13,8 +15,9 @@ router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
 @router.post("/{conversation_id}/status", response_model=ConversationOut)
 async def change_status(
-    conversation_id: int, body: StatusChangeIn, operator: CurrentOperator, session: WriteSession, ctx: Ctx
+    conversation_id: int, body: StatusChangeIn, operator: CurrentOperator, scope: OperatorScope, session: WriteSession, ctx: Ctx
 ) -> ConversationOut:
+    await access_conversation(session, scope, conversation_id)
     conversation = await lifecycle.change_conversation_status(
         session,
         conversation_id=conversation_id,
@@ -28,7 +31,8 @@ async def change_status(
 
 
 @router.post("/{conversation_id}/assign", response_model=ConversationOut)
-async def assign(conversation_id: int, body: AssignIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
+async def assign(conversation_id: int, body: AssignIn, operator: CurrentOperator, scope: OperatorScope, session: WriteSession) -> ConversationOut:
+    await access_conversation(session, scope, conversation_id)
     conversation = await lifecycle.assign_conversation(
         session,
         conversation_id=conversation_id,
@@ -42,7 +46,8 @@ async def assign(conversation_id: int, body: AssignIn, operator: CurrentOperator
 
 
 @router.post("/{conversation_id}/priority", response_model=ConversationOut)
-async def set_priority(conversation_id: int, body: PriorityIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
+async def set_priority(conversation_id: int, body: PriorityIn, operator: CurrentOperator, scope: OperatorScope, session: WriteSession) -> ConversationOut:
+    await access_conversation(session, scope, conversation_id)
     conversation = await lifecycle.set_conversation_priority(
         session, conversation_id=conversation_id, priority=body.priority, actor_id=operator.id
     )
@@ -50,7 +55,8 @@ async def set_priority(conversation_id: int, body: PriorityIn, operator: Current
 
 
 @router.post("/{conversation_id}/escalate", response_model=ConversationOut)
-async def escalate(conversation_id: int, body: EscalateIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
+async def escalate(conversation_id: int, body: EscalateIn, operator: CurrentOperator, scope: OperatorScope, session: WriteSession) -> ConversationOut:
+    await access_conversation(session, scope, conversation_id)
     conversation = await lifecycle.escalate_conversation(
         session, conversation_id=conversation_id, team_id=body.team_id, comment=body.comment, actor_id=operator.id
     )
@@ -58,7 +64,8 @@ async def escalate(conversation_id: int, body: EscalateIn, operator: CurrentOper
 
 
 @router.post("/{conversation_id}/snooze", response_model=ConversationOut)
-async def snooze_conversation(conversation_id: int, body: SnoozeIn, operator: CurrentOperator, session: WriteSession) -> ConversationOut:
+async def snooze_conversation(conversation_id: int, body: SnoozeIn, operator: CurrentOperator, scope: OperatorScope, session: WriteSession) -> ConversationOut:
+    await access_conversation(session, scope, conversation_id)
     conversation = await snooze.snooze_conversation(
         session, conversation_id=conversation_id, until=body.until, comment=body.comment, actor_id=operator.id
     )
@@ -67,8 +74,9 @@ async def snooze_conversation(conversation_id: int, body: SnoozeIn, operator: Cu
 
 @router.post("/{conversation_id}/unsnooze", response_model=ConversationOut)
 async def unsnooze_conversation(
-    conversation_id: int, operator: CurrentOperator, session: WriteSession, body: UnsnoozeIn | None = None
+    conversation_id: int, operator: CurrentOperator, scope: OperatorScope, session: WriteSession, body: UnsnoozeIn | None = None
 ) -> ConversationOut:
+    await access_conversation(session, scope, conversation_id)
     conversation = await snooze.unsnooze_conversation(
         session, conversation_id=conversation_id, comment=body.comment if body else None, actor_id=operator.id
     )

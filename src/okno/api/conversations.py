@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from okno.api.access import OperatorScope
 from okno.api.deps import Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.message_forms import OPENAPI_BODY, MessageRequest, message_request, template_choice
 from okno.api.pagination import Limit
@@ -11,38 +12,42 @@ from okno.api.schemas import ConversationOut, ConversationStartIn, ConversationS
 from okno.conversations.queries import conversations_page, get_conversation, messages_page
 from okno.conversations.replies import RichContent, post_operator_message
 from okno.conversations.starting import start_conversation
+from okno.customers.queries import get_customer
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
 
 @router.get("")
 async def list_conversations(
-    _: CurrentOperator,
+    scope: OperatorScope,
     session: ReadSession,
     customer_id: int | None = None,
     status: str | None = None,
     before_id: int | None = None,
     limit: Limit = 50,
 ) -> dict:
-    rows = await conversations_page(session, customer_id=customer_id, status=status, before_id=before_id, limit=limit)
+    rows = await conversations_page(session, customer_id=customer_id, status=status, before_id=before_id, limit=limit, scope=scope)
     return {"items": [ConversationOut.model_validate(c) for c in rows], "next_cursor": rows[-1].id if len(rows) == limit else None}
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
-async def one_conversation(conversation_id: int, _: CurrentOperator, session: ReadSession) -> ConversationOut:
-    return ConversationOut.model_validate(await get_conversation(session, conversation_id))
+async def one_conversation(conversation_id: int, scope: OperatorScope, session: ReadSession) -> ConversationOut:
+    return ConversationOut.model_validate(await get_conversation(session, conversation_id, scope=scope))
 
 
 @router.get("/{conversation_id}/messages")
 async def conversation_messages(
-    conversation_id: int, _: CurrentOperator, session: ReadSession, after_id: int | None = None, limit: Limit = 200
+    conversation_id: int, scope: OperatorScope, session: ReadSession, after_id: int | None = None, limit: Limit = 200
 ) -> dict:
-    rows = await messages_page(session, conversation_id, after_id=after_id, limit=limit)
+    rows = await messages_page(session, conversation_id, after_id=after_id, limit=limit, scope=scope)
     return {"items": [MessageOut.model_validate(m) for m in rows], "next_cursor": rows[-1].id if len(rows) == limit else None}
 
 
 @router.post("", response_model=ConversationStartOut, status_code=201, summary="Start a conversation: okno writes first")
-async def open_conversation(body: ConversationStartIn, operator: CurrentOperator, session: WriteSession, ctx: Ctx) -> ConversationStartOut:
+async def open_conversation(
+    body: ConversationStartIn, operator: CurrentOperator, scope: OperatorScope, session: WriteSession, ctx: Ctx
+) -> ConversationStartOut:
+    await get_customer(session, body.customer_id, scope=scope)
     rich = RichContent(template=template_choice(body.template), channels=ctx.channels, blobs=ctx.files.blobs)
     conversation, message = await start_conversation(
         session, customer_id=body.customer_id, channel_id=body.channel_id, author_id=operator.id, text=body.text, rich=rich,
@@ -58,11 +63,13 @@ async def open_conversation(body: ConversationStartIn, operator: CurrentOperator
 async def write_message(
     conversation_id: int,
     operator: CurrentOperator,
+    scope: OperatorScope,
     request: Annotated[MessageRequest, Depends(message_request)],  # read before the write transaction opens
     session: WriteSession,
     ctx: Ctx,
 ) -> MessageOut:
     body = request.body
+    _visible = await get_conversation(session, conversation_id, scope=scope)  # held: the reply finds it in the identity map
     message = await post_operator_message(
         session,
         conversation_id=conversation_id,

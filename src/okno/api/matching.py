@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
+from okno.access.guards import access_suggestion, visible_customers_among
+from okno.api.access import ManagerScope, OperatorScope
 from okno.api.deps import AdminOperator, CurrentOperator, ReadSession, WriteSession
 from okno.api.identity_schemas import DecisionIn, MatcherSettingsIn, QueuedSuggestionOut, SuggestionOut
 from okno.api.jobs import JobOut
 from okno.api.pagination import Limit
 from okno.customers.matching.jobs import ESTIMATE, REINDEX
+from okno.customers.queries import get_customer
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.realtime import current_model
 from okno.customers.matching.suggestions import decide_suggestion, open_suggestions, save_model, suggestions_for
@@ -21,12 +24,15 @@ router = APIRouter(tags=["identity"])
 @router.get("/api/v1/customers/{customer_id}/merge-suggestions")
 async def customer_suggestions(
     customer_id: int,
-    _: CurrentOperator,
+    scope: OperatorScope,
     session: ReadSession,
     min_score: float | None = Query(default=None, ge=0, le=1, description="default: the review threshold"),
     limit: int = Query(default=10, ge=1, le=100),
 ) -> dict:
+    await get_customer(session, customer_id, scope=scope)
     found, model = await suggestions_for(session, customer_id, min_score=min_score, limit=limit)
+    visible = await visible_customers_among(session, scope, [c.customer_id for c in found])
+    found = [c for c in found if c.customer_id in visible]
     return {
         "items": [SuggestionOut(customer_id=c.customer_id, score=round(c.score, 6), match_weight=c.match_weight, contributions=c.contributions) for c in found],
         "review_threshold": model.review_threshold,
@@ -35,19 +41,25 @@ async def customer_suggestions(
 
 
 @router.get("/api/v1/merge-suggestions")
-async def suggestion_queue(_: CurrentOperator, session: ReadSession, after_id: int | None = None, limit: Limit = 50) -> dict:
-    rows = await open_suggestions(session, after_id=after_id, limit=limit)
+async def suggestion_queue(scope: OperatorScope, session: ReadSession, after_id: int | None = None, limit: Limit = 50) -> dict:
+    rows = await open_suggestions(session, after_id=after_id, limit=limit, scope=scope)
     return {"items": [QueuedSuggestionOut.model_validate(s) for s in rows]}
 
 
 @router.post("/api/v1/merge-suggestions/{suggestion_id}/accept", response_model=QueuedSuggestionOut)
-async def accept(suggestion_id: int, operator: CurrentOperator, session: WriteSession, body: DecisionIn | None = None) -> QueuedSuggestionOut:
+async def accept(
+    suggestion_id: int, operator: CurrentOperator, scope: ManagerScope, session: WriteSession, body: DecisionIn | None = None
+) -> QueuedSuggestionOut:
+    await access_suggestion(session, scope, suggestion_id)
     row = await decide_suggestion(session, suggestion_id=suggestion_id, accept=True, actor_id=operator.id, reason=body.reason if body else "")
     return QueuedSuggestionOut.model_validate(row)
 
 
 @router.post("/api/v1/merge-suggestions/{suggestion_id}/dismiss", response_model=QueuedSuggestionOut)
-async def dismiss(suggestion_id: int, operator: CurrentOperator, session: WriteSession, body: DecisionIn | None = None) -> QueuedSuggestionOut:
+async def dismiss(
+    suggestion_id: int, operator: CurrentOperator, scope: ManagerScope, session: WriteSession, body: DecisionIn | None = None
+) -> QueuedSuggestionOut:
+    await access_suggestion(session, scope, suggestion_id)
     row = await decide_suggestion(session, suggestion_id=suggestion_id, accept=False, actor_id=operator.id, reason=body.reason if body else "")
     return QueuedSuggestionOut.model_validate(row)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from okno.api.access import OperatorScope
 from okno.api.deps import AdminOperator, CurrentOperator, ManagerOperator, ReadSession, WriteSession
 from okno.api.schemas import TeamOut
 from okno.api.service_schemas import (
@@ -98,7 +99,7 @@ async def remove_member(team_id: int, operator_id: int, manager: ManagerOperator
 
 
 @router.get("/conversations/{conversation_id}/sla")
-async def conversation_sla(conversation_id: int, _: CurrentOperator, session: ReadSession) -> dict:
-    await get_conversation(session, conversation_id)
+async def conversation_sla(conversation_id: int, scope: OperatorScope, session: ReadSession) -> dict:
+    await get_conversation(session, conversation_id, scope=scope)
     rows = await session.scalars(select(SlaTarget).where(SlaTarget.conversation_id == conversation_id).order_by(SlaTarget.id))
     return {"items": [SlaTargetOut.model_validate(t) for t in rows]}

@@ -14,6 +14,8 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.access import Scope
+from okno.access.clauses import conversation_visible
 from okno.customers.identities import InvalidIdentity, normalize_email, normalize_phone
 from okno.kit.errors import Invalid
 from okno.routing.assignment import is_vip
@@ -165,11 +167,16 @@ def vip_customer():  # noqa: ANN201 - a SQL condition, the same rule as ``routin
 
 
 async def inbox_page(
-    session: AsyncSession, flt: InboxFilter, *, operator_id: int, unfinished: tuple[str, ...] | None = None, limit: int = PAGE_SIZE
+    session: AsyncSession, flt: InboxFilter, *, operator_id: int, unfinished: tuple[str, ...] | None = None, limit: int = PAGE_SIZE,
+    scope: Scope | None = None,
 ) -> list[InboxRow]:
+    """``scope``: only conversations that principal may see (``okno.access``); every queue,
+    "all" included, is a part of them."""
     unfinished = unfinished or tuple(s.value for s in UNFINISHED_STATUSES)
     team_ids = await operator_team_ids(session, operator_id) if flt.queue == Queue.team else []
     query = _base(flt, operator_id, team_ids, unfinished)
+    if scope is not None:
+        query = query.where(conversation_visible(scope))
     if flt.search:
         query = await _search_filter(session, query, flt.search)
     ids = list(await session.scalars(_order(query, flt.sort).limit(limit)))
@@ -251,10 +258,14 @@ class QueueCounts:
         return {"mine": self.mine, "unassigned": self.unassigned, "team": self.team, "all": self.all, "urgent": self.urgent, "vip": self.vip}
 
 
-async def queue_counts(session: AsyncSession, *, operator_id: int, unfinished: tuple[str, ...] | None = None) -> QueueCounts:
+async def queue_counts(
+    session: AsyncSession, *, operator_id: int, unfinished: tuple[str, ...] | None = None, scope: Scope | None = None
+) -> QueueCounts:
     unfinished = unfinished or tuple(s.value for s in UNFINISHED_STATUSES)
     team_ids = await operator_team_ids(session, operator_id)
     open_ = Conversation.status.in_(unfinished)
+    if scope is not None:
+        open_ = open_ & conversation_visible(scope)
 
     async def count(*conditions) -> int:  # noqa: ANN002
         return int(await session.scalar(select(func.count()).select_from(Conversation).where(open_, *conditions)) or 0)

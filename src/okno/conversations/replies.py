@@ -14,6 +14,7 @@ from okno.channels.directory import ChannelDirectory
 from okno.channels.interactive import ChoicesRefused, Interactive, choose_rendering, prompt_content
 from okno.channels.registry import adapter_class
 from okno.conversations.actors import Actor, current_actor
+from okno.conversations.reply_channels import check_channel_reaches
 from okno.conversations.outbound_content import (
     TemplateChoice,
     check_channel_sends_files,
@@ -199,6 +200,7 @@ async def _add_message(
 
 
 async def _reply_channel(session: AsyncSession, conversation: Conversation, channel_id: int | None) -> Channel:
+    chosen = channel_id is not None  # the default (the thread's or the customer's last channel) is always his
     if channel_id is None and conversation.thread_key is not None:
         channel_id = conversation.channel_id  # a thread (an e-mail chain, a call) is answered where it runs
     if channel_id is None:
@@ -216,6 +218,8 @@ async def _reply_channel(session: AsyncSession, conversation: Conversation, chan
         raise Invalid(f"channel {channel_id} does not exist")
     if not channel.is_active:
         raise Invalid(f"channel {channel_id} is disabled")
+    if chosen:
+        await check_channel_reaches(session, channel, conversation.customer_id, own_channel_id=conversation.channel_id)
     return channel
 
 

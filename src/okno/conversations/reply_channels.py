@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.channels.registry import ADAPTERS
+from okno.kit.errors import Invalid
 from okno.kit.time import utcnow
-from okno.models import Channel, Direction, Message
+from okno.models import Channel, Direction, Identity, Message
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,25 @@ async def reply_channels(session: AsyncSession, customer_id: int, *, now: dateti
             )
         )
     return found
+
+
+async def customer_channel_ids(session: AsyncSession, customer_id: int) -> set[int]:
+    """The channels where the customer has an identity (a key learnt through that channel) or
+    has written: the only ones okno may send him anything through."""
+    learnt = select(Identity.source_channel_id).where(Identity.customer_id == customer_id, Identity.source_channel_id.is_not(None))
+    wrote = select(Message.channel_id).where(
+        Message.customer_id == customer_id, Message.direction == Direction.inbound.value, Message.channel_id.is_not(None)
+    )
+    return set(await session.scalars(union(learnt, wrote)))
+
+
+async def check_channel_reaches(session: AsyncSession, channel: Channel, customer_id: int, *, own_channel_id: int | None = None) -> None:
+    """A reply, a file or a first message goes only through one of the customer's channels (or
+    the conversation's own, ``own_channel_id``): another team's CRM behind an API channel must
+    not receive this customer's name, phone or messages because an operator picked it."""
+    if channel.id == own_channel_id or channel.id in await customer_channel_ids(session, customer_id):
+        return
+    raise Invalid(
+        f"channel {channel.id} can't reach customer {customer_id}: okno writes only through a channel where the customer "
+        "has an identity or has written (or the conversation's own channel)"
+    )

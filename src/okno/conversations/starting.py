@@ -11,6 +11,7 @@ from okno.bus.outbox import record_event
 from okno.channels.registry import adapter_class
 from okno.channels.interactive import Interactive
 from okno.conversations.actors import Actor, current_actor
+from okno.conversations.reply_channels import check_channel_reaches
 from okno.conversations.replies import RichContent, check_content, check_reply_window, queue_outbound
 from okno.kit.errors import Conflict, Invalid, NotFound
 from okno.kit.time import utcnow
@@ -46,6 +47,7 @@ async def start_conversation(
         raise NotFound(f"customer {customer_id} not found")
     channel = await _channel_that_may_start(session, channel_id)
     await _check_addressable(session, channel, customer_id)
+    await check_channel_reaches(session, channel, customer_id)
     await check_reply_window(session, channel, customer_id, uses_template=rich.template is not None)
     if not text.strip() and not rich.uploads and rich.template is None:
         raise Invalid("give text or a template to start the conversation with")

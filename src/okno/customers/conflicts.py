@@ -13,6 +13,8 @@ import enum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.access import Scope
+from okno.access.clauses import pair_visible
 from okno.bus.outbox import record_event
 from okno.customers.identities import IdentityKey
 from okno.kit.audit import audit
@@ -41,8 +43,13 @@ async def record_conflicts(session: AsyncSession, clashes: list[tuple[IdentityKe
     await session.execute(statement, rows)
 
 
-async def conflicts_page(session: AsyncSession, *, status: str | None, after_id: int | None, limit: int) -> list[IdentityConflict]:
+async def conflicts_page(
+    session: AsyncSession, *, status: str | None, after_id: int | None, limit: int, scope: Scope | None = None
+) -> list[IdentityConflict]:
+    """``scope``: only conflicts between two customers that principal may see."""
     query = select(IdentityConflict).order_by(IdentityConflict.id).limit(limit)
+    if scope is not None:
+        query = query.where(pair_visible(scope, IdentityConflict.owner_id, IdentityConflict.claimant_id))
     if status:
         query = query.where(IdentityConflict.status == status)
     if after_id is not None:

@@ -3,15 +3,21 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.access import Scope
+from okno.access.clauses import customer_visible, timeline_visible
+from okno.access.guards import access_customer
 from okno.customers.identities import IdentityKey
 from okno.kit.errors import NotFound
 from okno.models import Customer, Identity, TimelineEvent
 
 
 async def customers_page(
-    session: AsyncSession, *, identity: IdentityKey | None, after_id: int | None, limit: int
+    session: AsyncSession, *, identity: IdentityKey | None, after_id: int | None, limit: int, scope: Scope | None = None
 ) -> list[Customer]:
+    """``scope``: only the customers that principal may see (None: every one, for okno itself)."""
     query = select(Customer).where(Customer.merged_into_id.is_(None)).order_by(Customer.id).limit(limit)
+    if scope is not None:
+        query = query.where(customer_visible(scope))
     if identity is not None:
         query = query.join(Identity, Identity.customer_id == Customer.id).where(
             Identity.kind == identity.kind, Identity.value == identity.value
@@ -30,21 +36,29 @@ async def identities_of(session: AsyncSession, customer_ids: list[int]) -> dict[
     return found
 
 
-async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
+async def get_customer(session: AsyncSession, customer_id: int, *, scope: Scope | None = None) -> Customer:
+    if scope is not None:
+        return await access_customer(session, scope, customer_id)
     customer = await session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
     return customer
 
 
-async def timeline_page(session: AsyncSession, customer_id: int, *, after_id: int | None, limit: int) -> list[TimelineEvent]:
-    await get_customer(session, customer_id)
+async def timeline_page(
+    session: AsyncSession, customer_id: int, *, after_id: int | None, limit: int, scope: Scope | None = None
+) -> list[TimelineEvent]:
+    """``scope``: the customer must be visible, and entries of conversations the principal can't
+    see are left out."""
+    await get_customer(session, customer_id, scope=scope)
     query = (
         select(TimelineEvent)
         .where(TimelineEvent.customer_id == customer_id)
         .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
         .limit(limit)
     )
+    if scope is not None:
+        query = query.where(timeline_visible(scope))
     if after_id is not None:
         anchor = await session.get(TimelineEvent, after_id)
         if anchor is not None:

@@ -16,9 +16,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.access import Scope
+from okno.access.clauses import canned_answer_visible
 from okno.kit.audit import audit
 from okno.kit.errors import Conflict, Invalid, NotFound
-from okno.models import CannedAnswer, Conversation, Customer, Direction, Message, Operator, Role, Team, team_members
+from okno.models import CannedAnswer, Conversation, Customer, Direction, Message, Operator, Team
 
 LANGUAGES = ("ru", "en")
 VARIABLES = ("customer", "operator", "order_number", "conversation")
@@ -56,9 +58,8 @@ async def answers_for(
     session: AsyncSession, operator: Operator, *, language: str | None, query: str | None, team_id: int | None
 ) -> list[CannedAnswer]:
     statement = select(CannedAnswer).order_by(CannedAnswer.shortcut, CannedAnswer.language, CannedAnswer.id)
-    if operator.role == Role.operator.value:  # operators see everyone's answers and their own teams'
-        mine = select(team_members.c.team_id).where(team_members.c.operator_id == operator.id)
-        statement = statement.where(or_(CannedAnswer.team_id.is_(None), CannedAnswer.team_id.in_(mine)))
+    # everyone's answers and the operator's teams' (admins: all), the rule of ``okno.access``
+    statement = statement.where(canned_answer_visible(Scope(operator_id=operator.id, role=operator.role)))
     if team_id is not None:
         statement = statement.where(or_(CannedAnswer.team_id.is_(None), CannedAnswer.team_id == team_id))
     if language:

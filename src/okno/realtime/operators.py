@@ -1,6 +1,7 @@
 """The operators' live feed: every committed outbox event, pushed to open browser streams.
 
-The outbox row id is the feed's sequence number. A browser that reconnects sends the last id it
+Each browser receives only the events of conversations (and customers) its operator may see
+(``VisibleEvents``, the rules of ``okno.access``). The outbox row id is the feed's sequence number. A browser that reconnects sends the last id it
 saw and gets the committed events after it from the outbox table, so a dropped connection
 misses nothing (ids can commit slightly out of order on PostgreSQL, so the replay starts a
 little before the last id and the browser ignores ids it has already seen).
@@ -9,14 +10,17 @@ little before the last id and the browser ignores ids it has already seen).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.access import Scope
+from okno.access.guards import visible_conversations_among, visible_customers_among
 from okno.bus.events import Event
 from okno.kit.db import Database
-from okno.models import OutboxEvent
+from okno.models import Operator, OutboxEvent
 
 REPLAY_OVERLAP = 100
 REPLAY_LIMIT = 500
@@ -104,3 +108,46 @@ class FeedTail:
             await self.feed.on_event(Event(id=row.id, topic=row.topic, payload=row.payload, created_at=row.created_at))
             self.last_id = row.id
         return len(rows)
+
+
+class VisibleEvents:
+    """What one operator's stream may carry: an event about a conversation only while he may see
+    that conversation, one about a customer (and no conversation) only while he may see the
+    customer; events about neither (a channel's health, presence) carry no customer data and pass.
+
+    Visibility is read when the events go out, one query per burst, so a team membership change
+    applies to the next event. ``refresh`` re-reads the operator's role and whether he is still
+    active (the stream calls it on every heartbeat)."""
+
+    def __init__(self, db: Database, scope: Scope) -> None:
+        self.db = db
+        self.scope = scope
+
+    async def refresh(self) -> bool:
+        """False when the operator was deactivated or deleted: the stream ends."""
+        async with self.db.reading() as session:
+            row = (await session.execute(select(Operator.role, Operator.is_active).where(Operator.id == self.scope.operator_id))).first()
+        if row is None or not row.is_active:
+            return False
+        self.scope = dataclasses.replace(self.scope, role=row.role)
+        return True
+
+    async def only_visible(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.scope.sees_everything or not events:
+            return events
+        conversation_ids = {e["conversation_id"] for e in events if e.get("conversation_id") is not None}
+        customer_ids = {e["customer_id"] for e in events if e.get("conversation_id") is None and e.get("customer_id") is not None}
+        if not conversation_ids and not customer_ids:
+            return events
+        async with self.db.reading() as session:
+            conversations = await visible_conversations_among(session, self.scope, conversation_ids)
+            customers = await visible_customers_among(session, self.scope, customer_ids)
+        return [e for e in events if _shown(e, conversations, customers)]
+
+
+def _shown(event: dict[str, Any], conversations: set[int], customers: set[int]) -> bool:
+    if event.get("conversation_id") is not None:
+        return event["conversation_id"] in conversations
+    if event.get("customer_id") is not None:
+        return event["customer_id"] in customers
+    return True

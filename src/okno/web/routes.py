@@ -21,14 +21,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.access import Scope
+from okno.access.guards import access_conversation
+from okno.api.access import OperatorScope
 from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.auth.service import choose_language, log_in, revoke_token
 from okno.conversations.inbox import InboxFilter, inbox_page, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
-from okno.kit.errors import Forbidden
+from okno.kit.errors import Forbidden, NotFound
 from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
-from okno.realtime.operators import events_after
+from okno.realtime.operators import VisibleEvents, events_after
 from okno.web.i18n import LOCALES, Translator, pick_locale
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
@@ -37,6 +40,7 @@ from okno.web.views import admin_view, conversation_view, profile_view, supervis
 router = APIRouter(include_in_schema=False)
 static = StaticFiles(directory=Path(__file__).parent / "static")
 HEARTBEAT_SECONDS = 15.0
+STREAM_BURST = 200  # events filtered with one visibility query
 
 
 @dataclass(frozen=True)
@@ -141,37 +145,46 @@ def _filter(request: Request) -> InboxFilter:
 
 
 @router.get("/inbox")
-async def inbox(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+async def inbox(request: Request, operator: PageOperator, session: ReadSession, ctx: Ctx) -> Response:
+    scope = Scope.of(operator, ctx.settings)
     flt = _filter(request)
     catalog = await _catalog(session, operator)
-    rows = await inbox_page(session, flt, operator_id=operator.id, unfinished=catalog.unfinished)
-    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished)
+    rows = await inbox_page(session, flt, operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)
+    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)
     channels = list(await session.scalars(select(Channel).order_by(Channel.name)))
     opened = request.query_params.get("c")
-    view = await conversation_view(session, int(opened)) if opened and opened.isdigit() else None
-    profile = await profile_view(session, view.customer.id) if view else None
+    view, profile, missing = None, None, False
+    if opened and opened.isdigit():
+        try:
+            view = await conversation_view(session, int(opened), scope=scope)
+            profile = await profile_view(session, view.customer.id, scope=scope)
+        except NotFound:  # another team's or none at all: the same answer
+            missing = True
     return render(
-        request, "inbox.html", operator, flt=flt, rows=rows, counts=counts, channels=channels, view=view, profile=profile, **catalog.as_context()
+        request, "inbox.html", operator, status_code=404 if missing else 200, flt=flt, rows=rows, counts=counts, channels=channels,
+        view=view, profile=profile, missing=missing, **catalog.as_context(),
     )
 
 
 @router.get("/ui/inbox/list")
-async def inbox_list(request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+async def inbox_list(request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> Response:
     catalog = await _catalog(session, operator)
-    rows = await inbox_page(session, _filter(request), operator_id=operator.id, unfinished=catalog.unfinished)
+    rows = await inbox_page(session, _filter(request), operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)
     return render(request, "_inbox_list.html", operator, rows=rows, flt=_filter(request), **catalog.as_context())
 
 
 @router.get("/ui/inbox/counts")
-async def inbox_counts(operator: CurrentOperator, session: ReadSession) -> dict:
+async def inbox_counts(operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> dict:
     catalog = await _catalog(session, operator)
-    return (await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished)).as_json()
+    return (await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)).as_json()
 
 
 @router.get("/ui/conversations/{conversation_id}")
-async def conversation_fragment(conversation_id: int, request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
-    view = await conversation_view(session, conversation_id)
-    profile = await profile_view(session, view.customer.id)
+async def conversation_fragment(
+    conversation_id: int, request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession
+) -> Response:
+    view = await conversation_view(session, conversation_id, scope=scope)
+    profile = await profile_view(session, view.customer.id, scope=scope)
     catalog = await _catalog(session, operator)
     return render(request, "_conversation.html", operator, view=view, profile=profile, **catalog.as_context())
 
@@ -181,7 +194,10 @@ class PresenceForm(BaseModel):
 
 
 @router.post("/ui/conversations/{conversation_id}/presence", status_code=204)
-async def conversation_presence(conversation_id: int, body: PresenceForm, operator: CurrentOperator, ctx: Ctx) -> None:
+async def conversation_presence(
+    conversation_id: int, body: PresenceForm, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, ctx: Ctx
+) -> None:
+    await access_conversation(session, scope, conversation_id)
     ctx.operator_feed.publish_presence(conversation_id=conversation_id, operator_id=operator.id, name=operator.name, typing=body.typing)
 
 
@@ -189,16 +205,20 @@ async def conversation_presence(conversation_id: int, body: PresenceForm, operat
 
 
 @router.get("/supervisor")
-async def supervisor(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+async def supervisor(request: Request, operator: PageOperator, session: ReadSession, ctx: Ctx) -> Response:
+    scope = Scope.of(operator, ctx.settings)
+    if not scope.manages:
+        return _refused_page(request, operator)
     catalog = await _catalog(session, operator)
-    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start())
+    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start(), scope=scope)
     return render(request, "supervisor.html", operator, view=view, **_people_labels(translator_for(request, operator)))
 
 
 @router.get("/ui/supervisor/data")
-async def supervisor_data(operator: CurrentOperator, session: ReadSession) -> dict:
+async def supervisor_data(operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> dict:
+    scope.require_manager("the supervisor's figures")
     catalog = await _catalog(session, operator)
-    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start())
+    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start(), scope=scope)
     return {
         "queues": view.queue_sizes,
         "longest_wait_seconds": view.longest_wait.total_seconds() if view.longest_wait else None,
@@ -210,6 +230,15 @@ async def supervisor_data(operator: CurrentOperator, session: ReadSession) -> di
         ],
         "volume": view.volume,
     }
+
+
+def _refused_page(request: Request, operator: Operator) -> Response:
+    """A page that needs supervisor or admin, asked for by an operator: a page that says so."""
+    t = translator_for(request, operator)
+    return render(
+        request, "error.html", operator, status_code=403, title=t.gettext("Not available"),
+        message=t.gettext("This page is for supervisors and administrators."),
+    )
 
 
 def _day_start(tz: str = "Europe/Moscow") -> datetime:
@@ -227,7 +256,8 @@ def _may_administer(operator: Operator) -> None:
 
 @router.get("/admin")
 async def administration(request: Request, operator: PageOperator, session: ReadSession) -> Response:
-    _may_administer(operator)
+    if operator.role not in (Role.admin.value, Role.supervisor.value):
+        return _refused_page(request, operator)
     view = await admin_view(session)
     t = translator_for(request, operator)
     return render(
@@ -260,10 +290,11 @@ def _people_labels(t: Translator) -> dict:
 
 
 @router.get("/ui/stream")
-async def stream(request: Request, operator: CurrentOperator, ctx: Ctx) -> StreamingResponse:
-    """Server-sent events: every committed change, with ids; ``Last-Event-ID`` resumes."""
+async def stream(request: Request, scope: OperatorScope, ctx: Ctx) -> StreamingResponse:
+    """Server-sent events: every committed change the operator may see, with ids; ``Last-Event-ID`` resumes."""
     last = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
     last_id = int(last) if last.isdigit() else 0
+    visible = VisibleEvents(ctx.db, scope)
     queue = ctx.operator_feed.subscribe()
 
     async def events() -> AsyncIterator[bytes]:
@@ -271,15 +302,21 @@ async def stream(request: Request, operator: CurrentOperator, ctx: Ctx) -> Strea
             yield b"retry: 1000\n\n"
             if last_id:
                 async with ctx.db.reading() as session:
-                    for event in await events_after(session, last_id):
-                        yield _sse(event)
+                    replay = await events_after(session, last_id)
+                for event in await visible.only_visible(replay):
+                    yield _sse(event)
             while not await request.is_disconnected():
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+                    burst = [await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)]
                 except TimeoutError:
+                    if not await visible.refresh():
+                        return
                     yield b": heartbeat\n\n"
                     continue
-                yield _sse(event)
+                while not queue.empty() and len(burst) < STREAM_BURST:
+                    burst.append(queue.get_nowait())
+                for event in await visible.only_visible(burst):
+                    yield _sse(event)
         finally:
             ctx.operator_feed.unsubscribe(queue)
 

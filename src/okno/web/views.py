@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.access import Scope
+from okno.access.clauses import conversation_visible, message_visible
+from okno.access.guards import visible_customers_among
 from okno.conversations.actors import Actor, actor_of
 from okno.conversations.reply_channels import ReplyChannel, reply_channels
 from okno.customers.matching.suggestions import suggestions_for
 from okno.customers.merge import merges_of
 from okno.customers.personal import shown_attributes
+from okno.conversations.queries import get_conversation
 from okno.customers.queries import get_customer, identities_of
-from okno.kit.errors import NotFound
 from okno.kit.time import utcnow
 from okno.models import Channel, Conversation, Customer, CustomerMerge, Direction, Identity, Message, Operator, Team, TimelineEvent, team_members
 
@@ -83,10 +86,8 @@ class ProfileView:
     attributes: dict = field(default_factory=dict)  # as shown: id numbers masked (okno.customers.personal)
 
 
-async def conversation_view(session: AsyncSession, conversation_id: int) -> ConversationView:
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
+async def conversation_view(session: AsyncSession, conversation_id: int, *, scope: Scope | None = None) -> ConversationView:
+    conversation = await get_conversation(session, conversation_id, scope=scope)
     customer = await get_customer(session, conversation.customer_id)
     channels = {c.id: c for c in await session.scalars(select(Channel))}
     operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True)).order_by(Operator.name)))
@@ -145,26 +146,35 @@ def _target(event: TimelineEvent, operators: dict[int, str], teams: dict[int, st
     return None
 
 
-async def profile_view(session: AsyncSession, customer_id: int) -> ProfileView:
-    customer = await get_customer(session, customer_id)
+async def profile_view(session: AsyncSession, customer_id: int, *, scope: Scope | None = None) -> ProfileView:
+    """``scope``: the customer must be visible; his conversations (and their notes) of other
+    teams are left out, as are suggested profiles the principal can't see."""
+    customer = await get_customer(session, customer_id, scope=scope)
     channels = {c.id: c for c in await session.scalars(select(Channel))}
     identities = (await identities_of(session, [customer_id]))[customer_id]
     counts = dict(
         (await session.execute(select(Message.conversation_id, func.count()).where(Message.customer_id == customer_id).group_by(Message.conversation_id))).all()
     )
+    visible = conversation_visible(scope) if scope is not None else true()
     conversations = list(
-        await session.scalars(select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.id.desc()).limit(50))
+        await session.scalars(
+            select(Conversation).where(Conversation.customer_id == customer_id, visible).order_by(Conversation.id.desc()).limit(50)
+        )
     )
+    note_visible = message_visible(scope) if scope is not None else true()
     notes = (
         await session.execute(
             select(Message, Operator.name)
             .outerjoin(Operator, Operator.id == Message.author_id)
-            .where(Message.customer_id == customer_id, Message.direction == Direction.note.value)
+            .where(Message.customer_id == customer_id, Message.direction == Direction.note.value, note_visible)
             .order_by(Message.id.desc())
             .limit(20)
         )
     ).all()
     found, _model = await suggestions_for(session, customer_id, limit=3)
+    if scope is not None:
+        shown = await visible_customers_among(session, scope, [c.customer_id for c in found])
+        found = [c for c in found if c.customer_id in shown]
     merges = (await merges_of(session, customer_id))[:5]
     others = {c.customer_id for c in found} | {m.merged_id if m.survivor_id == customer_id else m.survivor_id for m in merges}
     names = dict((await session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(others)))).all()) if others else {}
@@ -195,9 +205,15 @@ class SupervisorView:
     volume: dict[str, list[int]]
 
 
-async def supervisor_view(session: AsyncSession, *, unfinished: tuple[str, ...], day_start: datetime, hours: int = 24) -> SupervisorView:
+async def supervisor_view(
+    session: AsyncSession, *, unfinished: tuple[str, ...], day_start: datetime, hours: int = 24, scope: Scope | None = None
+) -> SupervisorView:
+    """``scope``: the figures count only the conversations (and their messages) the supervisor may see."""
     now = utcnow()
     open_ = Conversation.status.in_(unfinished)
+    if scope is not None:
+        open_ = open_ & conversation_visible(scope)
+    inbound_visible = message_visible(scope) if scope is not None else true()
     unassigned = await session.scalar(select(func.count()).select_from(Conversation).where(open_, Conversation.assignee_id.is_(None)))
     assigned = await session.scalar(select(func.count()).select_from(Conversation).where(open_, Conversation.assignee_id.is_not(None)))
     waiting_since = list(
@@ -216,7 +232,7 @@ async def supervisor_view(session: AsyncSession, *, unfinished: tuple[str, ...],
     rows = await session.execute(
         select(Channel.kind, Message.created_at)
         .join(Channel, Channel.id == Message.channel_id)
-        .where(Message.direction == Direction.inbound.value, Message.created_at >= day_start)
+        .where(Message.direction == Direction.inbound.value, Message.created_at >= day_start, inbound_visible)
     )
     volume: dict[str, list[int]] = {}
     for kind, at in rows:

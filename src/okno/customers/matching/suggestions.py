@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.access import Scope
+from okno.access.clauses import pair_visible
 from okno.customers.matching.fields import comparison_fields
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.profiles import person_of, refresh_profiles
@@ -104,8 +106,11 @@ async def on_customer_created(deps: SubscriberDeps, event: Event) -> None:
         await index_and_suggest(session, int(customer_id))
 
 
-async def open_suggestions(session: AsyncSession, *, after_id: int | None, limit: int) -> list[MatchSuggestion]:
+async def open_suggestions(session: AsyncSession, *, after_id: int | None, limit: int, scope: Scope | None = None) -> list[MatchSuggestion]:
+    """``scope``: only suggestions about two customers that principal may see."""
     query = select(MatchSuggestion).where(MatchSuggestion.status == "open").order_by(MatchSuggestion.score.desc(), MatchSuggestion.id).limit(limit)
+    if scope is not None:
+        query = query.where(pair_visible(scope, MatchSuggestion.customer_id, MatchSuggestion.other_customer_id))
     if after_id is not None:
         query = query.where(MatchSuggestion.id > after_id)
     return list((await session.scalars(query)).all())
