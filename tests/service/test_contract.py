@@ -156,7 +156,9 @@ async def test_assign_transfer_and_unassign(client, ctx) -> None:
         f"/api/v1/conversations/{cid}/assign", json={"operator_id": colleague["id"], "team_id": team["id"], "comment": "по оплате"}, headers=headers
     )
     assert moved.json()["assignee_id"] == colleague["id"] and moved.json()["team_id"] == team["id"]
-    dropped = (await client.post(f"/api/v1/conversations/{cid}/assign", json={"operator_id": None}, headers=headers)).json()
+    # handed to another team (whose member he is not) and a colleague, it is out of his sight (okno.access)
+    assert (await client.get(f"/api/v1/conversations/{cid}", headers=headers)).status_code == 404
+    dropped = (await client.post(f"/api/v1/conversations/{cid}/assign", json={"operator_id": None}, headers=admin)).json()
     assert dropped["assignee_id"] is None and dropped["team_id"] == team["id"]  # team left out: it stays
 
     entries = await timeline_of(ctx, cid, "conversation.assigned")
@@ -165,8 +167,8 @@ async def test_assign_transfer_and_unassign(client, ctx) -> None:
     events = await outbox_of(ctx, "conversation.assigned")
     assert [e["operator_id"] for e in events] == [me["id"], colleague["id"], None] and all(e["customer_id"] for e in events)
 
-    assert (await client.post(f"/api/v1/conversations/{cid}/assign", json={"operator_id": 99999}, headers=headers)).status_code == 422
-    assert (await client.post(f"/api/v1/conversations/{cid}/assign", json={"team_id": 99999}, headers=headers)).status_code == 422
+    assert (await client.post(f"/api/v1/conversations/{cid}/assign", json={"operator_id": 99999}, headers=admin)).status_code == 422
+    assert (await client.post(f"/api/v1/conversations/{cid}/assign", json={"team_id": 99999}, headers=admin)).status_code == 422
 
 
 async def test_priority_and_escalation(client, ctx) -> None:
