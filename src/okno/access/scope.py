@@ -1,4 +1,4 @@
-"""The principal as the access rules see it: an operator id, a role and one setting."""
+"""The principal as the access rules see it: an operator id, a role and two settings."""
 
 from __future__ import annotations
 
