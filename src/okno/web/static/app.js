@@ -179,6 +179,14 @@ let openRequest = 0; // the latest conversation the operator asked for; older an
 let fetchSeq = 0; // every fragment fetch, in the order they were started
 let appliedSeq = 0; // the newest one shown: an answer that overtook it would show an older state
 
+function showGone(pane) {
+  const gone = document.createElement("div");
+  gone.className = "empty";
+  gone.dataset.testid = "conversation-missing";
+  gone.textContent = pane.dataset.gone || "";
+  pane.replaceChildren(gone);
+}
+
 async function openConversation(id, { keepComposer = false } = {}) {
   const pane = $("#conversation");
   if (!pane) { location.href = `/inbox?c=${id}`; return; }
@@ -187,7 +195,14 @@ async function openConversation(id, { keepComposer = false } = {}) {
   const reopening = openConversationId() === String(id);
   const request = keepComposer ? openRequest : ++openRequest;
   const seq = ++fetchSeq;
-  const html = await fragment(`/ui/conversations/${id}`);
+  let html;
+  try {
+    html = await fragment(`/ui/conversations/${id}`);
+  } catch (error) {
+    if (error.message !== "404" || request !== openRequest) throw error;
+    showGone(pane); // handed to a team the operator is not in (or gone): out of his sight now
+    return;
+  }
   if (html === null || request !== openRequest || seq < appliedSeq) return; // superseded meanwhile
   appliedSeq = seq;
   if (keepComposer || reopening) {
