@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # How long a signed download link handed to an integration (the API channel) stays valid.
     file_link_ttl_hours: float = Field(default=72.0, gt=0)
     log_level: str = "info"
+    # Retention (docs/data-subject-requests.md): message bodies (text, HTML, content, attachments)
+    # and raw inbound items older than this many days are anonymised by a daily job; 0 keeps them
+    # for ever. A channel's own ``retention_days`` (PUT /api/v1/channels/{id}/retention) wins.
+    retention_message_days: int = Field(default=0, ge=0, le=36500)
+    retention_raw_days: int = Field(default=0, ge=0, le=36500)
+    retention_hour_utc: int = Field(default=3, ge=0, le=23)  # when the daily retention job runs
 
     def resolved_database_url(self) -> str:
         if self.database_url:
