@@ -24,6 +24,7 @@ from okno.models import (
     StoredFile,
     TimelineEvent,
 )
+from tests.channels.test_widget import widget  # noqa: F401  (a widget channel served on loopback)
 from tests.factories import admin_headers, login, make_api_channel, make_operator, post_inbound
 from tests.files.helpers import send_files, tiny_png
 
@@ -117,8 +118,6 @@ async def test_erase_leaves_no_trace_but_reports_still_count_and_the_phone_is_a_
     assert response.status_code == 200, response.text
     erased = response.json()
     assert erased["customer_id"] == customer_id and erased["counts"]["messages"] == 3 and erased["counts"]["raw_items"] == 2
-    again = await client.post(f"/api/v1/customers/{customer_id}/erase", json={"reason": "ещё раз"}, headers=headers)
-    assert again.status_code == 409
     assert not blob.exists()
     await _assert_no_trace(ctx, customer_id)
     if settings.is_sqlite:  # no copy in the database file or its WAL (before the phone writes again)
@@ -141,7 +140,13 @@ async def test_erase_leaves_no_trace_but_reports_still_count_and_the_phone_is_a_
     async with ctx.db.reading() as session:
         actions = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.subject_id == str(customer_id)).order_by(AuditEntry.id)))
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "customer.erased"))
-    assert "customer.erased" in actions and entry.data["reason"] == "запрос №17 по 152-ФЗ"
+    assert "customer.erased" in actions and entry.data["reason"] == "запрос №17 по 152-ФЗ" and entry.data["again"] is False
+
+    # erasing again is allowed, finds nothing new and leaves the tombstone's erase time alone
+    again = await client.post(f"/api/v1/customers/{customer_id}/erase", json={"reason": "ещё раз"}, headers=headers)
+    assert again.status_code == 200 and again.json()["counts"]["messages"] == 0 and again.json()["counts"]["identities"] == 0
+    async with ctx.db.reading() as session:
+        assert (await session.get(Customer, customer_id)).erased_at == tombstone.erased_at
 
 
 
@@ -209,3 +214,28 @@ async def test_sqlite_connections_zero_freed_space(ctx, settings) -> None:
         assert await session.scalar(text("PRAGMA secure_delete")) == 1
     async with ctx.db.transaction() as session:
         assert await session.scalar(text("PRAGMA secure_delete")) == 1
+
+
+async def test_erasing_a_widget_visitor_empties_his_stream_and_raw_items(widget, ctx) -> None:  # noqa: F811
+    import httpx
+    import orjson
+
+    from okno.models import VisitorEvent
+    from tests.channels.test_widget import _frame, _session, _socket
+
+    session = await _session(widget)
+    words = "Виджет-Зинаида пишет про адрес Ленина 5"
+    async with _socket(widget, session["token"]) as ws:
+        await ws.send(orjson.dumps({"type": "message", "client_id": "c-1", "text": words}).decode())
+        await _frame(ws, "ack")
+    await ctx.settle()
+    async with httpx.AsyncClient(base_url=widget["base"]) as http:
+        customer = (await http.get("/api/v1/customers", params={"identity": f"web:{session['visitor_id']}"}, headers=widget["headers"])).json()["items"][0]
+        erased = await http.post(f"/api/v1/customers/{customer['id']}/erase", json={"reason": "запрос с сайта"}, headers=widget["headers"])
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["counts"]["visitor_events"] == 1 and erased.json()["counts"]["raw_items"] == 1
+    async with ctx.db.reading() as db:
+        events = (await db.scalars(select(VisitorEvent))).all()
+        raws = (await db.scalars(select(InboundItem))).all()
+    assert [e.seq for e in events] == [1] and words not in repr([e.payload for e in events])
+    assert all(r.raw == "" and r.item == {"redacted": True} for r in raws)
