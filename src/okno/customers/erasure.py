@@ -76,6 +76,7 @@ VISITOR_KIND = "web"  # the website widget's visitor ids (the key of a visitor's
 _OUTBOX_BY_CUSTOMER = ("identity.conflict", "customer.merged", "customer.unmerged", "customer.attributes_changed")
 _OUTBOX_BY_CONFLICT = ("identity_conflict.resolved",)
 MAX_REASON = 2000
+CHUNK = 500
 
 
 @dataclass
@@ -107,6 +108,8 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
         raise Invalid("reason is required: say why the data is erased (e.g. the request's reference)")
     if len(reason) > MAX_REASON:
         raise Invalid(f"reason is longer than {MAX_REASON} characters")
+    if "\x00" in reason:
+        raise Invalid("reason contains a NUL character")
     if await session.get(Customer, customer_id) is None:
         raise NotFound(f"customer {customer_id} not found")
     root = await live_customer_id(session, customer_id)
@@ -167,20 +170,20 @@ async def _redact_raw_items(session: AsyncSession, chain: list[int], now: Any) -
             Message.customer_id.in_(chain), Message.direction == "in", Message.channel_id.is_not(None), Message.provider_message_id.is_not(None)
         )
     )
-    by_channel: dict[int, tuple[set, set]] = {}
+    by_channel: dict[int, list[tuple[Any, str]]] = {}
     for channel_id, created_at, provider_message_id in rows:
-        times, ids = by_channel.setdefault(channel_id, (set(), set()))
-        times.add(created_at)
-        ids.add(provider_message_id)
+        by_channel.setdefault(channel_id, []).append((created_at, provider_message_id))
     redacted = 0
-    for channel_id, (times, ids) in by_channel.items():
-        where = and_(
-            InboundItem.channel_id == channel_id,
-            InboundItem.received_at.in_(sorted(times)),
-            InboundItem.item["provider_message_id"].as_string().in_(sorted(ids)),
-            InboundItem.redacted_at.is_(None),
-        )
-        redacted += (await session.execute(redact_raw_items(where, now))).rowcount
+    for channel_id, pairs in by_channel.items():
+        for start in range(0, len(pairs), CHUNK):  # bounded IN lists (SQLite's variable limit)
+            chunk = pairs[start : start + CHUNK]
+            where = and_(
+                InboundItem.channel_id == channel_id,
+                InboundItem.received_at.in_(sorted({at for at, _ in chunk})),
+                InboundItem.item["provider_message_id"].as_string().in_(sorted({pid for _, pid in chunk})),
+                InboundItem.redacted_at.is_(None),
+            )
+            redacted += (await session.execute(redact_raw_items(where, now))).rowcount
     for channel_id, visitor in await _visitors(session, chain):  # the widget's items, whatever they became
         where = and_(InboundItem.channel_id == channel_id, InboundItem.provider_id.startswith(f"web:{visitor}:", autoescape=True), InboundItem.redacted_at.is_(None))
         redacted += (await session.execute(redact_raw_items(where, now))).rowcount

@@ -132,23 +132,30 @@ async def sweep(db: Database, blobs: BlobStore | None, *, message_days: int, raw
 
 
 async def _sweep_messages(db: Database, blobs: BlobStore | None, channel_id: int | None, cutoff: datetime, totals: dict[str, int]) -> None:
-    channel = Message.channel_id.is_(None) if channel_id is None else Message.channel_id == channel_id
+    # ``+ 0``: walk the primary key from ``after`` (SQLite would otherwise pick the (channel,
+    # provider id) index and sort the whole channel for every batch)
+    channel = Message.channel_id.is_(None) if channel_id is None else (Message.channel_id + 0) == channel_id
     after = 0
     while True:
         async with db.transaction() as session:
-            ids = list(
-                await session.scalars(
-                    select(Message.id)
+            rows = (
+                await session.execute(
+                    select(Message.id, Message.customer_id)
                     .where(channel, Message.id > after, Message.created_at < cutoff, Message.redacted_at.is_(None))
                     .order_by(Message.id)
                     .limit(BATCH)
                 )
-            )
-            if not ids:
+            ).all()
+            if not rows:
                 return
+            ids, customers = [r[0] for r in rows], sorted({r[1] for r in rows})
             keys, files = await drop_stored_files(session, Message.id.in_(ids))
             await session.execute(redact_messages(Message.id.in_(ids), utcnow()))
-            entries = (await session.execute(select(TimelineEvent.id, TimelineEvent.data).where(TimelineEvent.message_id.in_(ids)))).all()
+            entries = (  # through the customers' timeline index: message_id has none
+                await session.execute(
+                    select(TimelineEvent.id, TimelineEvent.data).where(TimelineEvent.customer_id.in_(customers), TimelineEvent.message_id.in_(ids))
+                )
+            ).all()
             totals["timeline"] += await rewrite_json(session, TimelineEvent.__table__, "data", entries)
         for key in keys if blobs is not None else ():
             blobs.delete(key)  # type: ignore[union-attr]
@@ -164,7 +171,7 @@ async def _sweep_raw_items(db: Database, channel_id: int, cutoff: datetime, tota
             ids = list(
                 await session.scalars(
                     select(InboundItem.id)
-                    .where(InboundItem.channel_id == channel_id, InboundItem.id > after, InboundItem.received_at < cutoff,
+                    .where((InboundItem.channel_id + 0) == channel_id, InboundItem.id > after, InboundItem.received_at < cutoff,
                            InboundItem.redacted_at.is_(None), InboundItem.status.in_(("done", "failed")))  # fmt: skip
                     .order_by(InboundItem.id)
                     .limit(BATCH)
