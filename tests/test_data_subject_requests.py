@@ -128,6 +128,8 @@ async def test_erase_leaves_no_trace_but_reports_still_count_and_the_phone_is_a_
         assert await session.scalar(select(func.count()).select_from(Conversation)) == conversations_before
         tombstone = await session.get(Customer, customer_id)
         assert tombstone.erased_at is not None and tombstone.name == "" and tombstone.attributes == {}
+        last = await session.scalar(select(TimelineEvent).where(TimelineEvent.customer_id == customer_id).order_by(TimelineEvent.id.desc()).limit(1))
+        assert last.kind == "customer.erased" and last.actor_type == "operator" and last.data == {"customers": [customer_id]}
     assert _figures((await client.get("/ui/supervisor/data", headers=headers)).json()) == figures_before
 
     # the same phone writing again is a stranger: a new customer, a new conversation

@@ -122,3 +122,26 @@ async def test_the_workers_of_serve_and_worker_plan_the_daily_job(settings) -> N
                 break
             await asyncio.sleep(0.05)
     assert len(jobs) == 1 and jobs[0].run_after == planned_time(utcnow(), settings.retention_hour_utc)
+
+
+async def test_okno_worker_plans_the_daily_job_too(settings) -> None:
+    from okno.kit.db import create_database
+    from okno.worker_process import run_worker
+    from tests.conftest import _empty_all_tables
+
+    await _empty_all_tables(settings.database_url)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(settings, stop=stop))
+    db = create_database(settings.resolved_database_url())
+    try:
+        for _ in range(200):
+            async with db.reading() as session:
+                jobs = (await session.scalars(select(Job).where(Job.kind == SWEEP))).all()
+            if jobs:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await worker
+        await db.dispose()
+    assert len(jobs) == 1 and jobs[0].payload["files_dir"] == str(settings.resolved_files_dir())

@@ -51,6 +51,7 @@ from okno.kit.db import Database, checkpoint_wal
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
 from okno.models import (
+    ActorType,
     Customer,
     CustomerMerge,
     DeliveryJob,
@@ -132,10 +133,16 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     for customer in customers.values():
         customer.name, customer.attributes, customer.updated_at = "", {}, now
         customer.erased_at = customer.erased_at or now
+    # the tombstone's timeline says why its conversations are blank (the reason stays in the audit log)
+    session.add(TimelineEvent(customer_id=root, actor_id=actor_id, actor_type=_actor_type(actor_id), kind="customer.erased", data={"customers": chain}))
     summary = {"reason": reason, "customers": chain, "counts": counts, "again": again}
     await audit(session, actor_id=actor_id, action="customer.erased", subject=("customer", root), data=summary)
     await session.flush()
     return erasure
+
+
+def _actor_type(actor_id: int | None) -> str:
+    return ActorType.operator.value if actor_id is not None else ActorType.system.value
 
 
 # ---- who ------------------------------------------------------------------------------------
