@@ -241,3 +241,22 @@ async def test_erasing_a_widget_visitor_empties_his_stream_and_raw_items(widget,
         raws = (await db.scalars(select(InboundItem))).all()
     assert [e.seq for e in events] == [1] and words not in repr([e.payload for e in events])
     assert all(r.raw == "" and r.item == {"redacted": True} for r in raws)
+
+
+async def test_a_file_someone_else_was_sent_too_keeps_its_bytes(client, ctx) -> None:
+    headers, channel, customer_id, _ = await _setup(client, ctx)
+    await _customer_writes(client, ctx, channel, message_id="other-2", text_="мне тоже счёт", sender={"phone": "+79035550202"})
+    other = (await client.get("/api/v1/customers", params={"identity": "phone:+79035550202"}, headers=headers)).json()["items"][0]
+    conversation = (await client.get("/api/v1/conversations", params={"customer_id": other["id"]}, headers=headers)).json()["items"][0]
+    sent = await send_files(client, headers, conversation["id"], [("тот-же-счёт.png", tiny_png(3, 5), "image/png")])  # the same bytes
+    assert sent.status_code in (200, 201), sent.text
+    await ctx.settle()
+
+    erased = await client.post(f"/api/v1/customers/{customer_id}/erase", json={"reason": "запрос"}, headers=headers)
+
+    assert erased.status_code == 200 and erased.json()["counts"]["files"] == 1
+    async with ctx.db.reading() as session:
+        [kept] = (await session.scalars(select(StoredFile))).all()
+    assert kept.filename == "тот-же-счёт.png" and (ctx.files.blobs.root / kept.storage_key).exists()
+    message = next(m for m in (await client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers)).json()["items"] if m["attachments"])
+    assert (await client.get(f"/api/v1/messages/{message['id']}/attachments/0", headers=headers)).content == tiny_png(3, 5)
