@@ -12,9 +12,11 @@ from okno.app import create_app
 from okno.customers.retention import SWEEP, RetentionPlanner, planned_time, sweep
 from okno.kit.time import utcnow
 from okno.models import InboundItem, Job, Message, StoredFile, TimelineEvent
+from tests.channels.test_widget import widget  # noqa: F401  (a widget channel served on loopback)
 from tests.factories import admin_headers, make_api_channel, post_inbound
 from tests.files.helpers import send_files, tiny_png
 
+EMPTY = {"messages": 0, "raw_items": 0, "files": 0, "timeline": 0, "visitor_events": 0, "webhook_calls": 0}
 OLD_TEXT = "старое сообщение про паспорт 4510"
 NEW_TEXT = "свежее сообщение"
 
@@ -64,12 +66,29 @@ async def test_the_daily_job_anonymises_old_bodies_and_raw_items_and_not_new_one
     assert OLD_TEXT not in repr(found["previews"]) and NEW_TEXT in found["previews"]
 
     # a second sweep changes nothing
-    assert await sweep(ctx.db, ctx.files.blobs, message_days=30, raw_days=30) == {"messages": 0, "raw_items": 0, "files": 0, "timeline": 0}
+    assert await sweep(ctx.db, ctx.files.blobs, message_days=30, raw_days=30) == EMPTY
+
+
+async def test_finished_webhook_call_bodies_go_with_age_and_pending_ones_stay(client, ctx) -> None:
+    from okno.models import Customer, WebhookCall
+
+    await _old_and_new(client, ctx)
+    async with ctx.db.transaction() as session:
+        customer_id = await session.scalar(select(Customer.id).limit(1))
+        for key, status, age in (("a", "done", 40), ("b", "pending", 40), ("c", "done", 1)):
+            session.add(WebhookCall(customer_id=customer_id, url="https://crm.example/hook", body=f'{{"text": "{OLD_TEXT}"}}',
+                                    idempotency_key=key, status=status, created_at=utcnow() - timedelta(days=age)))  # fmt: skip
+
+    assert (await sweep(ctx.db, ctx.files.blobs, message_days=30, raw_days=0))["webhook_calls"] == 1
+
+    async with ctx.db.reading() as session:
+        bodies = dict((await session.execute(select(WebhookCall.idempotency_key, WebhookCall.body))).all())
+    assert bodies["a"] == "" and OLD_TEXT in bodies["b"] and OLD_TEXT in bodies["c"]
 
 
 async def test_nothing_is_removed_while_retention_is_off(client, ctx) -> None:
     await _old_and_new(client, ctx, age_days=4000)
-    assert await sweep(ctx.db, ctx.files.blobs, message_days=0, raw_days=0) == {"messages": 0, "raw_items": 0, "files": 0, "timeline": 0}
+    assert await sweep(ctx.db, ctx.files.blobs, message_days=0, raw_days=0) == EMPTY
     assert (await _bodies(ctx))["messages"]["old-1"].text == OLD_TEXT
 
 
@@ -145,3 +164,23 @@ async def test_okno_worker_plans_the_daily_job_too(settings) -> None:
         await worker
         await db.dispose()
     assert len(jobs) == 1 and jobs[0].payload["files_dir"] == str(settings.resolved_files_dir())
+
+
+async def test_old_widget_stream_words_go_and_the_numbering_stays(widget, ctx) -> None:  # noqa: F811
+    from okno.channels.adapters.widget.streams import append_event
+    from okno.models import VisitorEvent
+
+    channel_id = widget["channel"]["id"]
+    async with ctx.db.transaction() as session:
+        for text in ("давнее: мой адрес Ленина 5", "сегодняшнее"):
+            await append_event(session, channel_id=channel_id, visitor_id="v_abc", kind="visitor", payload={"text": text, "kind": "visitor"})
+    async with ctx.db.transaction() as session:
+        await session.execute(update(VisitorEvent).where(VisitorEvent.seq == 1).values(created_at=utcnow() - timedelta(days=40)))
+
+    totals = await sweep(ctx.db, ctx.files.blobs, message_days=30, raw_days=0)
+
+    assert totals["visitor_events"] == 1
+    async with ctx.db.reading() as session:
+        events = {e.seq: e.payload for e in await session.scalars(select(VisitorEvent))}
+    assert events == {1: {"text": "", "kind": "visitor"}, 2: {"text": "сегодняшнее", "kind": "visitor"}}
+    assert (await sweep(ctx.db, ctx.files.blobs, message_days=30, raw_days=0))["visitor_events"] == 0

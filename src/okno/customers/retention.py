@@ -2,7 +2,8 @@
 a durable job that runs once a day.
 
 How long: ``OKNO_RETENTION_MESSAGE_DAYS`` (message text, HTML, subject, content, attachments and
-the files okno stored for them, plus the text previews in the messages' timeline entries) and
+the files okno stored for them, the text previews in the messages' timeline entries, the words in
+widget streams, and the bodies of finished automation webhook calls) and
 ``OKNO_RETENTION_RAW_DAYS`` (``inbound_items.raw`` and ``item``); 0 keeps them for ever. A
 channel's own ``retention_days`` (:func:`set_channel_retention`) replaces both for that
 channel's messages and items. Messages stay as rows (direction, status, times, who wrote them),
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.redaction import drop_stored_files, redact_messages, redact_raw_items, rewrite_json
@@ -36,7 +37,7 @@ from okno.kit.blobs import BlobStore
 from okno.kit.db import Database
 from okno.kit.errors import NotFound
 from okno.kit.time import utcnow
-from okno.models import Channel, InboundItem, Job, Message, TimelineEvent
+from okno.models import Channel, InboundItem, Job, Message, TimelineEvent, VisitorEvent, WebhookCall
 
 log = structlog.get_logger()
 
@@ -117,16 +118,20 @@ async def sweep(db: Database, blobs: BlobStore | None, *, message_days: int, raw
     now = now or utcnow()
     async with db.reading() as session:
         channels = {c.id: c.retention_days for c in await channel_retention(session)}
-    totals = {"messages": 0, "raw_items": 0, "files": 0, "timeline": 0}
+    totals = {"messages": 0, "raw_items": 0, "files": 0, "timeline": 0, "visitor_events": 0, "webhook_calls": 0}
     for channel_id, own in [*channels.items(), (None, None)]:
         days = message_days if own is None else own
         if days > 0:
             await _sweep_messages(db, blobs, channel_id, now - timedelta(days=days), totals)
+            if channel_id is not None:
+                await _sweep_visitor_streams(db, channel_id, now - timedelta(days=days), totals)
         days = raw_days if own is None else own
         if days > 0 and channel_id is not None:
             await _sweep_raw_items(db, channel_id, now - timedelta(days=days), totals)
         if report is not None:
             report(last_channel_id=channel_id, **totals)
+    if message_days > 0:
+        await _sweep_webhook_bodies(db, now - timedelta(days=message_days), totals)
     log.info("retention_swept", **totals)
     return totals
 
@@ -182,3 +187,34 @@ async def _sweep_raw_items(db: Database, channel_id: int, cutoff: datetime, tota
             await session.execute(redact_raw_items(InboundItem.id.in_(ids), utcnow()))
         totals["raw_items"] += len(ids)
         after = ids[-1]
+
+
+async def _sweep_visitor_streams(db: Database, channel_id: int, cutoff: datetime, totals: dict[str, int]) -> None:
+    """The words in a widget channel's old stream events (what visitors and operators wrote);
+    rows and numbers stay. Scrubbed rows are read again on later days but not written."""
+    after = 0
+    while True:
+        async with db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(VisitorEvent.id, VisitorEvent.payload)
+                    .where((VisitorEvent.channel_id + 0) == channel_id, VisitorEvent.id > after, VisitorEvent.created_at < cutoff)
+                    .order_by(VisitorEvent.id)
+                    .limit(BATCH)
+                )
+            ).all()
+            if not rows:
+                return
+            totals["visitor_events"] += await rewrite_json(session, VisitorEvent.__table__, "payload", rows)
+        after = rows[-1][0]
+
+
+async def _sweep_webhook_bodies(db: Database, cutoff: datetime, totals: dict[str, int]) -> None:
+    """Automation webhook calls carry the conversation's data: finished ones lose their body."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(WebhookCall)
+            .where(WebhookCall.created_at < cutoff, WebhookCall.status.in_(("done", "failed")), WebhookCall.body != "")
+            .values(body="")
+        )
+    totals["webhook_calls"] += result.rowcount
