@@ -6,7 +6,9 @@ request); an erase is irreversible and only admins may run it. Both are audited
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from okno.api.deps import AdminOperator, Ctx, ManagerOperator, ReadSession, WriteSession
@@ -15,6 +17,7 @@ from okno.customers.export import export_customer_data
 from okno.customers.retention import channel_retention, set_channel_retention
 
 router = APIRouter(tags=["data subjects"])
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a 64-bit id: anything else is a 422, never a database error
 
 
 class EraseIn(BaseModel):
@@ -45,12 +48,12 @@ class RetentionOut(BaseModel):
 
 
 @router.get("/api/v1/customers/{customer_id}/export", summary="Everything okno holds about a customer, as JSON")
-async def export_customer(customer_id: int, operator: ManagerOperator, ctx: Ctx) -> dict:
+async def export_customer(customer_id: RowId, operator: ManagerOperator, ctx: Ctx) -> dict:
     return await export_customer_data(ctx.db, customer_id, actor_id=operator.id)
 
 
 @router.post("/api/v1/customers/{customer_id}/erase", response_model=ErasureOut, summary="Erase a customer's personal data")
-async def erase_customer(customer_id: int, body: EraseIn, admin: AdminOperator, ctx: Ctx) -> ErasureOut:
+async def erase_customer(customer_id: RowId, body: EraseIn, admin: AdminOperator, ctx: Ctx) -> ErasureOut:
     erasure = await erase_customer_data(ctx.db, ctx.files.blobs, customer_id, actor_id=admin.id, reason=body.reason)
     return ErasureOut(customer_id=erasure.customer_id, customers=erasure.customers, counts=erasure.counts)
 
@@ -63,6 +66,6 @@ async def retention(_: AdminOperator, session: ReadSession, ctx: Ctx) -> Retenti
 
 
 @router.put("/api/v1/channels/{channel_id}/retention", response_model=ChannelRetentionOut)
-async def change_channel_retention(channel_id: int, body: ChannelRetentionIn, admin: AdminOperator, session: WriteSession) -> ChannelRetentionOut:
+async def change_channel_retention(channel_id: RowId, body: ChannelRetentionIn, admin: AdminOperator, session: WriteSession) -> ChannelRetentionOut:
     channel = await set_channel_retention(session, channel_id, body.days, actor_id=admin.id)
     return ChannelRetentionOut(channel_id=channel.id, name=channel.name, retention_days=channel.retention_days)
