@@ -134,6 +134,8 @@ async def test_erase_leaves_no_trace_but_reports_still_count_and_the_phone_is_a_
         last = await session.scalar(select(TimelineEvent).where(TimelineEvent.customer_id == customer_id).order_by(TimelineEvent.id.desc()).limit(1))
         assert last.kind == "customer.erased" and last.actor_type == "operator" and last.data == {"customers": [customer_id]}
     assert _figures((await client.get("/ui/supervisor/data", headers=headers)).json()) == figures_before
+    page = await client.get(f"/ui/conversations/{conversation_id}", headers=headers)  # the operator's view of the blank conversation
+    assert page.status_code == 200 and NAME not in page.text and SECRET not in page.text and "счёт-зинаиды" not in page.text
 
     # the same phone writing again is a stranger: a new customer, a new conversation
     await _customer_writes(client, ctx, channel, message_id="m3", text_="снова я", sender={"phone": PHONE})
