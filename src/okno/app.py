@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from okno import __version__
 from okno.api import attachments, auth, channels, conversations, customers, files, operators, templates, webhooks
 from okno.api import events as event_routes
+from okno.api import data_subject as data_subject_routes
 from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
 from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     app.include_router(identity_routes.router)  # merges, undo, identity conflicts
     app.include_router(event_routes.router)  # failed event deliveries (admins)
     app.include_router(job_routes.router)  # following a durable job
+    app.include_router(data_subject_routes.router)  # export, erase, retention settings
     app.mount("/static", web_routes.static, name="static")
 
     @app.exception_handler(LoginRequired)

@@ -17,6 +17,8 @@ from okno.conversations.lifecycle import SNOOZE_TIMER
 from okno.conversations.snooze import on_snooze_timer
 from okno.customers.matching import jobs as matcher_jobs
 from okno.customers.matching.suggestions import on_customer_created
+from okno.customers.retention import SWEEP as RETENTION_SWEEP
+from okno.customers.retention import run_sweep
 from okno.jobs.worker import JobHandler
 from okno.kit.timers import TimerHandler
 from okno.routing import escalation
@@ -62,6 +64,7 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
 JOB_HANDLERS: dict[str, JobHandler] = {
     matcher_jobs.ESTIMATE: matcher_jobs.run_estimate,
     matcher_jobs.REINDEX: matcher_jobs.run_reindex,
+    RETENTION_SWEEP: run_sweep,  # once a day (customers.retention.RetentionPlanner queues it)
 }
 
 def wire_subscribers(bus: InProcessBus, deps: SubscriberDeps, subscribers: dict[str, list[Subscriber]] | None = None) -> None:

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # A global customer directory: every operator may find and read every customer profile
     # (identities, attributes); conversations and their timeline entries stay scoped to teams.
     global_customer_directory: bool = False
+    # Retention (docs/data-subject-requests.md): message bodies (text, HTML, content, attachments)
+    # and raw inbound items older than this many days are anonymised by a daily job; 0 keeps them
+    # for ever. A channel's own ``retention_days`` (PUT /api/v1/channels/{id}/retention) wins.
+    retention_message_days: int = Field(default=0, ge=0, le=36500)
+    retention_raw_days: int = Field(default=0, ge=0, le=36500)
+    retention_hour_utc: int = Field(default=3, ge=0, le=23)  # when the daily retention job runs
 
     def resolved_database_url(self) -> str:
         if self.database_url:

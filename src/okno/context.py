@@ -23,6 +23,7 @@ from okno.channels.polling import PollWorker
 from okno.channels.runtime import AdapterRuntime, RuntimeSettings
 from okno.config import Settings
 from okno.files.storage import FileStorage, file_storage
+from okno.customers.retention import PLAN_EVERY_SECONDS, RetentionPlanner
 from okno.jobs.worker import JobWorker
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
@@ -85,8 +86,15 @@ class AppContext:
             self.workers["jobs"] = LoopWorker("jobs", self.jobs.drain_once, poll_seconds=poll)
         if self.polls is not None:
             self.workers["polls"] = LoopWorker("polls", self.polls.drain_once, poll_seconds=poll)
+        if self.jobs is not None:  # queues the daily retention job (customers/retention.py)
+            self.workers["retention"] = LoopWorker("retention", self._retention_planner().drain_once, poll_seconds=PLAN_EVERY_SECONDS)
         for worker in self.workers.values():
             worker.start()
+
+    def _retention_planner(self) -> RetentionPlanner:
+        s = self.settings
+        return RetentionPlanner(self.db, message_days=s.retention_message_days, raw_days=s.retention_raw_days,
+                                hour_utc=s.retention_hour_utc, files_dir=s.resolved_files_dir())  # fmt: skip
 
     async def settle(self) -> None:
         """Drain every queue until all are empty (tests, CLI one-shots)."""

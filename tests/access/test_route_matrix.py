@@ -59,6 +59,14 @@ class Managers:
 
 
 @dataclass(frozen=True)
+class AdminsOnly:
+    """Only admins (who see every team) may call it: operators and supervisors are refused."""
+
+    build: Build
+    ok: tuple[int, ...] = (200,)
+
+
+@dataclass(frozen=True)
 class Unscoped:
     why: str
 
@@ -192,6 +200,11 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/customers/{customer_id}/merge-suggestions": Scoped(customer_call("/api/v1/customers/{id}/merge-suggestions")),
     "GET /api/v1/customers/{customer_id}/merges": Scoped(customer_call("/api/v1/customers/{id}/merges")),
     "GET /api/v1/customers": Listed("/api/v1/customers", _items, _bundle_customer),
+    # data-subject requests: a supervisor exports his teams' customers; only admins erase
+    "GET /api/v1/customers/{customer_id}/export": Scoped(customer_call("/api/v1/customers/{id}/export"), owner="supervisor_b"),
+    "POST /api/v1/customers/{customer_id}/erase": AdminsOnly(customer_call("/api/v1/customers/{id}/erase", {"reason": "запрос клиента"})),
+    "GET /api/v1/retention": Unscoped("admins: retention periods, no conversation"),
+    "PUT /api/v1/channels/{channel_id}/retention": Unscoped("admins change a channel's retention period"),
     # merges, suggestions and conflicts: deciding them is for supervisors
     "POST /api/v1/customers/{customer_id}/merge": Scoped(_merge_two, owner="supervisor_b"),
     "GET /api/v1/merges/{merge_id}": Scoped(_merge_of),
@@ -318,7 +331,7 @@ def test_every_route_has_an_entry(app) -> None:  # noqa: ANN001
     assert missing == [], f"add these routes to ROUTES in {__name__} with their access rule: {missing}"
     stale = sorted(ROUTES.keys() - found)
     assert stale == [], f"these entries name no route any more: {stale}"
-    unscoped_ids = sorted(k for k, v in ROUTES.items() if SCOPED_PARAMS.search(k) and not isinstance(v, Scoped | NoOperator))
+    unscoped_ids = sorted(k for k, v in ROUTES.items() if SCOPED_PARAMS.search(k) and not isinstance(v, Scoped | NoOperator | AdminsOnly))
     assert unscoped_ids == [], f"these routes take a scoped id but are not checked as Scoped: {unscoped_ids}"
 
 
@@ -379,3 +392,20 @@ async def test_manager_pages_refuse_operators(app, ctx, client) -> None:  # noqa
         assert refused.status_code == 403, f"{key}: {refused.status_code}"
         for who in ("supervisor_b", "admin"):
             assert (await _request(world, "GET", Call(rule.url), who, cookie=rule.cookie)).status_code == 200, f"{key}: {who}"
+
+
+async def test_admin_only_routes_refuse_everyone_else(app, ctx, client) -> None:  # noqa: ANN001
+    world = await make_world(ctx, client)
+    failures = []
+    for key, rule in ROUTES.items():
+        if not isinstance(rule, AdminsOnly):
+            continue
+        method = key.split(" ")[0]
+        for who in ("operator_b", "supervisor_b"):
+            refused = await _request(world, method, await rule.build(world), who, cookie=False)
+            if refused.status_code not in (403, 404):
+                failures.append(f"{key}: {who} got {refused.status_code}, wanted 403 or 404: {refused.text[:200]}")
+        admin = await _request(world, method, await rule.build(world), "admin", cookie=False)
+        if admin.status_code not in rule.ok:
+            failures.append(f"{key}: admin got {admin.status_code}, wanted {rule.ok}: {admin.text[:200]}")
+    assert failures == [], "\n".join(failures)

@@ -1,4 +1,4 @@
-"""``okno customers import``, ``okno customers dedupe`` and ``okno customers reindex``."""
+"""``okno customers import``, ``dedupe``, ``reindex``, ``export`` and ``erase``."""
 
 from __future__ import annotations
 
@@ -269,3 +269,70 @@ def reindex_customers(
             typer.echo(f"stopped after customer {done.last_id} (everything up to it is saved): resume with --after-id {done.last_id}", err=True)
         raise
     typer.echo(f"{done.customers} customers in {time.perf_counter() - started:.1f} s: {done.refiled} profiles re-filed, the rest were up to date")
+
+
+@customers_app.command("export")
+def export_customer_command(
+    customer_id: Annotated[int, typer.Argument(min=1, help="the customer's id (a merged-away id exports the person it was merged into)")],
+    output: Annotated[Path | None, typer.Option(help="write the JSON here instead of to standard output")] = None,
+) -> None:
+    """Everything okno holds about one customer as JSON (a data-subject access request); audited."""
+    import orjson
+
+    from okno.cli import _migrate, _settings
+    from okno.customers.export import export_customer_data
+    from okno.kit.db import create_database
+    from okno.kit.errors import OknoError
+
+    settings = _settings()
+
+    async def run() -> dict:
+        await _migrate(settings)
+        db = create_database(settings.resolved_database_url())
+        try:
+            return await export_customer_data(db, customer_id, actor_id=None)
+        finally:
+            await db.dispose()
+
+    try:
+        document = asyncio.run(run())
+    except OknoError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+    if output is None:
+        sys.stdout.buffer.write(data + b"\n")
+    else:
+        output.write_bytes(data + b"\n")
+        typer.echo(f"customer {document['customer']['id']}: {len(document['messages'])} messages, {len(document['conversations'])} conversations written to {output}")
+
+
+@customers_app.command("erase")
+def erase_customer_command(
+    customer_id: Annotated[int, typer.Argument(min=1, help="the customer's id (the whole merged person is erased)")],
+    reason: Annotated[str, typer.Option(help="why: kept in the audit log (e.g. the request's reference)")],
+) -> None:
+    """Erase a customer's personal data for good; the profile stays as an anonymous tombstone."""
+    from okno.cli import _migrate, _settings
+    from okno.customers.erasure import erase_customer_data
+    from okno.files.storage import file_storage
+    from okno.kit.db import create_database
+    from okno.kit.errors import OknoError
+
+    settings = _settings()
+
+    async def run():  # noqa: ANN202
+        await _migrate(settings)
+        db = create_database(settings.resolved_database_url())
+        try:
+            return await erase_customer_data(db, file_storage(settings).blobs, customer_id, actor_id=None, reason=reason)
+        finally:
+            await db.dispose()
+
+    try:
+        erasure = asyncio.run(run())
+    except OknoError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"erased customer {erasure.customer_id} (profiles {', '.join(map(str, erasure.customers))}): "
+               + ", ".join(f"{name} {count}" for name, count in erasure.counts.items()))  # fmt: skip

@@ -54,6 +54,14 @@ class BlobStore:
         except FileNotFoundError:
             raise BlobMissing(f"no stored file {key}") from None
 
+    def delete(self, key: str) -> bool:
+        """Removes the file under ``key`` (an erased customer's upload); False if it was gone."""
+        try:
+            self._path(key).unlink()
+        except (FileNotFoundError, BlobMissing):
+            return False
+        return True
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

@@ -154,6 +154,10 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
+        # freed space (a deleted row, an emptied message, an erased customer's old values) is
+        # overwritten with zeros, so the file keeps no copy of what was deleted; the WAL's old
+        # page images go with the checkpoint after an erase (checkpoint_wal)
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
         # SQLite's own lower() folds ASCII only, so ILIKE (lower(x) LIKE lower(y)) missed "анна" in
         # "Анна"; Python's folds every script, as PostgreSQL's does
@@ -166,6 +170,18 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         # straight to the driver: SQLAlchemy's statement machinery (execution context, events,
         # result) cost more than the BEGIN itself, once per transaction
         conn.connection.dbapi_connection.cursor().execute(begin)  # type: ignore[attr-defined]
+
+
+async def checkpoint_wal(db: Database) -> tuple[int, int, int]:
+    """SQLite: copy the WAL into the database file and truncate it to zero bytes, so old page
+    images (what an erase removed) leave the ``-wal`` file. Returns SQLite's (busy, wal pages,
+    checkpointed pages); busy is 1 when a reader's open snapshot kept it from finishing."""
+    async with db.writer.connect() as conn:
+        raw = await conn.get_raw_connection()
+        cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        row = await cursor.fetchone()
+        await cursor.close()
+    return tuple(row)  # type: ignore[return-value]
 
 
 def _unicode_lower(value: object) -> object:

@@ -25,6 +25,8 @@ class Channel(Base):
     health_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # days message bodies and raw items of this channel are kept (None: OKNO_RETENTION_* apply)
+    retention_days: Mapped[int | None] = mapped_column(default=None)
 
 
 class InboundItem(Base):
@@ -47,6 +49,8 @@ class InboundItem(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # when ``raw`` and ``item`` were emptied (an erase or the retention job)
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class DeliveryJob(Base):

@@ -134,3 +134,5 @@ class Message(Base):
     actor_ref: Mapped[str | None] = mapped_column(String(100), default=None)  # a rule id, a bot key…
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # when its text, HTML, content and attachments were removed (an erase or the retention job)
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

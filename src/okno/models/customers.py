@@ -23,6 +23,9 @@ class Customer(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), default=None, index=True
     )
+    # Set when the person's data was erased (okno.customers.erasure): the row stays as an
+    # anonymous tombstone so reports still count its conversations.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Identity(Base):
