@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from okno.access import access_customer
+from okno.access.guards import access_customer
 from okno.api.access import ManagerScope
 from okno.api.deps import AdminOperator, Ctx, ReadSession, WriteSession
 from okno.customers.erasure import MAX_REASON, erase_customer_data
