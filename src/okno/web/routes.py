@@ -22,7 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, WriteSession
-from okno.auth.service import choose_language, log_in, revoke_token
+from okno.api.login import sign_in
+from okno.api.read_audit import AuditedReads
+from okno.auth.service import choose_language, revoke_token
 from okno.conversations.inbox import InboxFilter, inbox_page, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
@@ -30,6 +32,7 @@ from okno.kit.errors import Forbidden
 from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
 from okno.realtime.operators import events_after
 from okno.web.i18n import LOCALES, Translator, pick_locale
+from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
 from okno.web.views import admin_view, conversation_view, profile_view, supervisor_view
@@ -92,9 +95,9 @@ async def login_page(request: Request, operator: MaybeOperator) -> Response:
 
 
 @router.post("/ui/session")
-async def start_session(body: LoginForm, session: WriteSession, ctx: Ctx) -> JSONResponse:
+async def start_session(body: LoginForm, request: Request, ctx: Ctx) -> JSONResponse:
     ttl = timedelta(hours=ctx.settings.token_ttl_hours)
-    token = await log_in(session, email=body.email, password=body.password, ttl=ttl)
+    token = await sign_in(request, ctx, email=body.email, password=body.password)
     response = JSONResponse({"ok": True, "next": "/inbox"})
     secure = ctx.settings.public_url.startswith("https://")
     response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="strict", secure=secure, path="/")
@@ -141,7 +144,7 @@ def _filter(request: Request) -> InboxFilter:
 
 
 @router.get("/inbox")
-async def inbox(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+async def inbox(request: Request, operator: PageOperator, session: ReadSession, reads: AuditedPageReads) -> Response:
     flt = _filter(request)
     catalog = await _catalog(session, operator)
     rows = await inbox_page(session, flt, operator_id=operator.id, unfinished=catalog.unfinished)
@@ -150,6 +153,8 @@ async def inbox(request: Request, operator: PageOperator, session: ReadSession) 
     opened = request.query_params.get("c")
     view = await conversation_view(session, int(opened)) if opened and opened.isdigit() else None
     profile = await profile_view(session, view.customer.id) if view else None
+    if view is not None:
+        reads.saw("read.conversation_page", customer_ids=view.customer.id, conversation_ids=view.conversation.id)
     return render(
         request, "inbox.html", operator, flt=flt, rows=rows, counts=counts, channels=channels, view=view, profile=profile, **catalog.as_context()
     )
@@ -169,9 +174,12 @@ async def inbox_counts(operator: CurrentOperator, session: ReadSession) -> dict:
 
 
 @router.get("/ui/conversations/{conversation_id}")
-async def conversation_fragment(conversation_id: int, request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+async def conversation_fragment(
+    conversation_id: int, request: Request, operator: CurrentOperator, session: ReadSession, reads: AuditedReads
+) -> Response:
     view = await conversation_view(session, conversation_id)
     profile = await profile_view(session, view.customer.id)
+    reads.saw("read.conversation_page", customer_ids=view.customer.id, conversation_ids=conversation_id)
     catalog = await _catalog(session, operator)
     return render(request, "_conversation.html", operator, view=view, profile=profile, **catalog.as_context())
 
