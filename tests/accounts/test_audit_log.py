@@ -131,3 +131,33 @@ async def test_merges_and_unmerges_are_in_the_audit_log(client, ctx) -> None:
     assert (await client.post(f"/api/v1/merges/{merge_id}/undo", json={"reason": "not the same"}, headers=admin)).status_code == 200
     undone = (await client.get("/api/v1/audit", params={"customer_id": twin, "action": "customer.unmerged"}, headers=admin)).json()["items"]
     assert len(undone) == 1 and undone[0]["data"]["survivor_id"] == anna
+
+
+async def test_the_audit_page_lists_entries_for_admins_in_russian_and_english(client, ctx) -> None:
+    admin_me = await make_operator(ctx, role="admin", name="Админ")
+    admin = await login(client, email=admin_me["email"])
+    conversation_id, customer_id = await _conversation(client, ctx, admin, phone="+79160000007", message_id="e1")
+    created = (await client.post("/api/v1/api-tokens", json={"name": "Склад", "role": "operator"}, headers=admin)).json()
+    assert (await client.get(f"/api/v1/customers/{customer_id}", headers={"Authorization": f"Bearer {created['token']}"})).status_code == 200
+    await ctx.read_log.flush()
+
+    supervisor = await make_operator(ctx, role="supervisor")
+    assert (await client.post("/ui/session", json={"email": supervisor["email"], "password": PASSWORD})).status_code == 200
+    assert (await client.get("/admin/audit")).status_code == 403
+    assert (await client.post("/ui/session", json={"email": admin_me["email"], "password": PASSWORD})).status_code == 200
+    assert 'href="/admin/audit"' in (await client.get("/admin")).text
+
+    page = await client.get("/admin/audit")
+    assert page.status_code == 200
+    assert "Журнал аудита" in page.text and "открыл карточку клиента" in page.text and "Склад" in page.text and "API-токен" in page.text
+    assert "создал API-токен" in page.text
+    only_reads = await client.get(f"/admin/audit?customer_id={customer_id}&action=read.")
+    assert "открыл карточку клиента" in only_reads.text and "создал API-токен" not in only_reads.text
+    today = utcnow().date().isoformat()
+    assert "открыл карточку клиента" in (await client.get(f"/admin/audit?from={today}&to={today}")).text
+    assert "Записей не найдено." in (await client.get("/admin/audit?from=2001-01-01&to=2001-01-02")).text
+    assert (await client.get("/admin/audit?from=yesterday")).status_code == 422
+    await client.post("/ui/preferences/language", json={"locale": "en"}, headers={"X-Okno-Client": "web"})
+    english = await client.get("/admin/audit")
+    assert "Audit log" in english.text and "viewed a customer profile" in english.text and "Журнал" not in english.text
+    assert conversation_id

@@ -32,12 +32,14 @@ from okno.kit.errors import Forbidden
 from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
 from okno.realtime.operators import events_after
 from okno.web.i18n import LOCALES, Translator, pick_locale
+from okno.web import audit_page
 from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
 from okno.web.views import admin_view, conversation_view, profile_view, supervisor_view
 
 router = APIRouter(include_in_schema=False)
+router.include_router(audit_page.router)  # /admin/audit
 static = StaticFiles(directory=Path(__file__).parent / "static")
 HEARTBEAT_SECONDS = 15.0
 
