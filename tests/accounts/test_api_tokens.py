@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from okno.kit.time import utcnow
 from okno.models import AccessToken, ApiToken, AuditEntry, Operator, team_members
-from tests.factories import admin_headers, login, make_operator
+from tests.factories import PASSWORD, admin_headers, login, make_operator
 
 
 async def _team(client, headers, name: str) -> int:
@@ -51,6 +51,8 @@ async def test_a_token_is_shown_once_stored_hashed_and_acts_with_its_role_and_te
     password = await client.post("/api/v1/auth/password", json={"current_password": "x" * 8, "new_password": "y" * 8}, headers=token)
     assert password.status_code == 403
     assert (await client.patch(f"/api/v1/operators/{operator.id}", json={"role": "admin"}, headers=admin)).status_code == 404
+    assert (await client.post("/api/v1/auth/logout", headers=token)).status_code == 403  # revoked by an admin only
+    assert (await client.get("/api/v1/auth/me", headers=token)).status_code == 200
 
 
 async def test_a_revoked_token_gets_401_and_revoking_twice_is_409(client, ctx) -> None:
@@ -93,3 +95,25 @@ async def test_an_expired_token_gets_401_and_bad_requests_are_422(client, ctx) -
     ):
         refused = await client.post("/api/v1/api-tokens", json=bad, headers=admin)
         assert refused.status_code == 422 and needle in str(refused.json()["detail"]), (bad, refused.json())
+
+
+async def test_the_admin_page_lists_tokens_and_account_controls_for_admins_only(client, ctx) -> None:
+    admin_me = await make_operator(ctx, role="admin", name="Админ")
+    admin = await login(client, email=admin_me["email"])
+    team = await _team(client, admin, "Склад")
+    await client.post("/api/v1/api-tokens", json={"name": "Учёт", "role": "supervisor", "team_ids": [team]}, headers=admin)
+    revoked = (await client.post("/api/v1/api-tokens", json={"name": "Старый", "role": "operator"}, headers=admin)).json()
+    await client.delete(f"/api/v1/api-tokens/{revoked['id']}", headers=admin)
+    olga = await make_operator(ctx, name="Ольга")
+
+    assert (await client.post("/ui/session", json={"email": admin_me["email"], "password": PASSWORD})).status_code == 200
+    page = (await client.get("/admin")).text
+    assert 'data-testid="tokens-table"' in page and "Учёт" in page and "Склад" in page and "отозван" in page and "действует" in page
+    assert f'data-account-active="{olga["id"]}"' in page and f'data-account-role="{olga["id"]}"' in page
+    assert page.count('data-token-revoke="') == 1  # the revoked one has no button
+    assert page.count("<tr data-operator=") == 2  # the tokens' operators are not listed as people
+
+    supervisor = await make_operator(ctx, role="supervisor")
+    assert (await client.post("/ui/session", json={"email": supervisor["email"], "password": PASSWORD})).status_code == 200
+    seen = (await client.get("/admin")).text
+    assert 'data-testid="tokens-table"' not in seen and "data-account-active" not in seen and "Учёт" not in seen

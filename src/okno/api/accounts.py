@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from okno.api.account_schemas import ApiTokenCreatedOut, ApiTokenIn, ApiTokenOut, AuditEntryOut, PasswordChangeIn
@@ -21,7 +21,7 @@ from okno.models import ApiToken, Operator, OperatorKind
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/auth/password", status_code=204, summary="Change my password: my other sessions end")
+@router.post("/auth/password", status_code=204, response_class=Response, summary="Change my password: my other sessions end")
 async def change_my_password(body: PasswordChangeIn, request: Request, operator: CurrentOperator, ctx: Ctx) -> None:
     if operator.kind != OperatorKind.person.value:
         raise Forbidden("an API token has no password")
@@ -49,7 +49,7 @@ async def list_api_tokens(_: AdminOperator, session: ReadSession) -> dict:
     return {"items": [_token_out(t, o, teams) for t, o, teams in await api_tokens(session)]}
 
 
-@router.delete("/api-tokens/{token_id}", status_code=204, summary="Revoke an integration token: 401 from then on")
+@router.delete("/api-tokens/{token_id}", status_code=204, response_class=Response, summary="Revoke an integration token: 401 from then on")
 async def remove_api_token(token_id: int, admin: AdminOperator, session: WriteSession) -> None:
     await revoke_api_token(session, token_id=token_id, actor_id=admin.id)
 

@@ -7,6 +7,8 @@ from okno.api.deps import Ctx, CurrentOperator, WriteSession
 from okno.api.schemas import LoginIn, OperatorOut, TokenOut
 from okno.api.login import sign_in
 from okno.auth.service import revoke_token
+from okno.kit.errors import Forbidden
+from okno.models import OperatorKind
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -19,8 +21,10 @@ async def login(body: LoginIn, request: Request, ctx: Ctx) -> TokenOut:
 
 @router.post("/logout", status_code=204)
 async def logout(
-    _operator: CurrentOperator, session: WriteSession, credentials: HTTPAuthorizationCredentials = Depends(HTTPBearer())
+    operator: CurrentOperator, session: WriteSession, credentials: HTTPAuthorizationCredentials = Depends(HTTPBearer())
 ) -> None:
+    if operator.kind != OperatorKind.person.value:
+        raise Forbidden("an API token is revoked by an admin: DELETE /api/v1/api-tokens/{id}")
     await revoke_token(session, credentials.credentials)
 
 

@@ -69,10 +69,10 @@ async def log_in(db: Database, *, email: str, password: str, ip: str, ttl: timed
     raise Unauthorized("wrong e-mail or password")
 
 
-def _issue_token(session: AsyncSession, operator_id: int, ttl: timedelta | None) -> str:
+def _issue_token(session: AsyncSession, operator_id: int, ttl: timedelta) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(AccessToken(operator_id=operator_id, token_hash=token_digest(token), created_at=now, expires_at=now + ttl if ttl else NEVER))
+    session.add(AccessToken(operator_id=operator_id, token_hash=token_digest(token), created_at=now, expires_at=now + ttl))
     return token
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.login import sign_in
 from okno.api.read_audit import AuditedReads
+from okno.auth.api_tokens import api_tokens
 from okno.auth.service import choose_language, revoke_token
 from okno.conversations.inbox import InboxFilter, inbox_page, queue_counts
 from okno.kit.time import utcnow
@@ -240,9 +241,10 @@ async def administration(request: Request, operator: PageOperator, session: Read
     _may_administer(operator)
     view = await admin_view(session)
     t = translator_for(request, operator)
+    tokens = await api_tokens(session) if operator.role == Role.admin.value else []
     return render(
         request, "admin.html", operator,
-        operators=view.operators, teams=view.teams, member_teams=view.member_teams,
+        operators=view.operators, teams=view.teams, member_teams=view.member_teams, api_tokens=tokens,
         **_people_labels(t), **service_context(t, await service_admin_view(session)),
     )
 
