@@ -21,8 +21,8 @@ async def audit(
 ) -> None:
     """``customer_id`` names the customer the entry is about (``GET /api/v1/audit?customer_id=``);
     it defaults to the subject when the subject is a customer."""
-    if customer_id is None and subject[0] == "customer" and isinstance(subject[1], int):
-        customer_id = subject[1]
+    if customer_id is None and subject[0] == "customer" and str(subject[1]).isdigit():
+        customer_id = int(str(subject[1]))
     session.add(
         AuditEntry(
             actor_id=actor_id, action=action, subject_type=subject[0], subject_id=str(subject[1]), data=data or {}, customer_id=customer_id
