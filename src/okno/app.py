@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp
 
 from okno import __version__
-from okno.api import attachments, auth, channels, conversations, customers, files, operators, templates, webhooks
+from okno.api import accounts, attachments, auth, channels, conversations, customers, files, operators, templates, webhooks
 from okno.api import events as event_routes
 from okno.api import data_subject as data_subject_routes
 from okno.api import jobs as job_routes
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
 
     app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    for module in (auth, operators, channels, customers, conversations, attachments, webhooks, web_routes):
+    for module in (auth, accounts, operators, channels, customers, conversations, attachments, webhooks, web_routes):
         app.include_router(module.router)
     for router in adapter_routers():  # channels that serve HTTP themselves (the widget's socket…)
         app.include_router(router)

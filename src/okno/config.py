@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     retention_message_days: int = Field(default=0, ge=0, le=36500)
     retention_raw_days: int = Field(default=0, ge=0, le=36500)
     retention_hour_utc: int = Field(default=3, ge=0, le=23)  # when the daily retention job runs
+    # Login throttling (accounts): this many refused logins within the window, for one e-mail or
+    # from one address, and further attempts are answered 429 with Retry-After until the oldest
+    # counted failure leaves the window.
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    login_window_minutes: float = Field(default=15.0, gt=0)
+    # Reads of customer data are audited in batches: one writer transaction per this many
+    # seconds at most (a crash loses at most this much of the read log; changes are audited
+    # in their own transaction and never lost).
+    read_audit_flush_seconds: float = Field(default=1.0, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

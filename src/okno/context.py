@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from okno.audit.reads import ReadLog
 from okno.automation.webhook_worker import WebhookCallWorker
 from okno.bus.deps import SubscriberDeps
 from okno.bus.inprocess import InProcessBus
@@ -56,6 +57,7 @@ class AppContext:
     # serving beside an `okno worker`: wakes for workers in that process (okno.worker_process)
     forward_wakes: Callable[[Iterable[str]], None] | None = None
     worker_lock: WorkerLock | None = None  # SQLite: this process runs the database's workers
+    read_log: ReadLog | None = None  # audited reads of customer data, written in batches
 
     def wake(self, names: Iterable[str]) -> None:
         names = list(names)
@@ -111,6 +113,8 @@ class AppContext:
 
     async def close(self) -> None:
         await self.intake.close()
+        if self.read_log is not None:
+            await self.read_log.close()
         for worker in self.workers.values():
             await worker.stop()
         if self.worker_lock is not None:
@@ -179,4 +183,5 @@ def build_context(settings: Settings) -> AppContext:
         default_region=settings.default_region,
     )
     bus.listen(ctx.operator_feed.on_event)
+    ctx.read_log = ReadLog(db, flush_seconds=settings.read_audit_flush_seconds)
     return ctx

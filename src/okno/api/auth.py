@@ -1,27 +1,30 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from okno.api.deps import Ctx, CurrentOperator, WriteSession
 from okno.api.schemas import LoginIn, OperatorOut, TokenOut
-from okno.auth.service import log_in, revoke_token
+from okno.api.login import sign_in
+from okno.auth.service import revoke_token
+from okno.kit.errors import Forbidden
+from okno.models import OperatorKind
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=TokenOut)
-async def login(body: LoginIn, session: WriteSession, ctx: Ctx) -> TokenOut:
-    token = await log_in(session, email=body.email, password=body.password, ttl=timedelta(hours=ctx.settings.token_ttl_hours))
-    return TokenOut(access_token=token)
+@router.post("/login", response_model=TokenOut, responses={429: {"description": "too many failed logins; see Retry-After"}})
+async def login(body: LoginIn, request: Request, ctx: Ctx) -> TokenOut:
+    """No write session: the password is checked before the writer is taken (okno.api.login)."""
+    return TokenOut(access_token=await sign_in(request, ctx, email=body.email, password=body.password))
 
 
 @router.post("/logout", status_code=204)
 async def logout(
-    _operator: CurrentOperator, session: WriteSession, credentials: HTTPAuthorizationCredentials = Depends(HTTPBearer())
+    operator: CurrentOperator, session: WriteSession, credentials: HTTPAuthorizationCredentials = Depends(HTTPBearer())
 ) -> None:
+    if operator.kind != OperatorKind.person.value:
+        raise Forbidden("an API token is revoked by an admin: DELETE /api/v1/api-tokens/{id}")
     await revoke_token(session, credentials.credentials)
 
 

@@ -8,6 +8,7 @@ from okno.api.access import OperatorScope
 from okno.api.deps import Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.message_forms import OPENAPI_BODY, MessageRequest, message_request, template_choice
 from okno.api.pagination import Limit
+from okno.api.read_audit import AuditedReads
 from okno.api.schemas import ConversationOut, ConversationStartIn, ConversationStartOut, MessageOut
 from okno.conversations.queries import conversations_page, get_conversation, messages_page
 from okno.conversations.replies import RichContent, post_operator_message
@@ -20,6 +21,7 @@ router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 @router.get("")
 async def list_conversations(
     scope: OperatorScope,
+    reads: AuditedReads,
     session: ReadSession,
     customer_id: int | None = None,
     status: str | None = None,
@@ -27,19 +29,23 @@ async def list_conversations(
     limit: Limit = 50,
 ) -> dict:
     rows = await conversations_page(session, customer_id=customer_id, status=status, before_id=before_id, limit=limit, scope=scope)
+    reads.saw("read.conversation_list", customer_ids=sorted({c.customer_id for c in rows}), conversation_ids=[c.id for c in rows])
     return {"items": [ConversationOut.model_validate(c) for c in rows], "next_cursor": rows[-1].id if len(rows) == limit else None}
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
-async def one_conversation(conversation_id: int, scope: OperatorScope, session: ReadSession) -> ConversationOut:
-    return ConversationOut.model_validate(await get_conversation(session, conversation_id, scope=scope))
+async def one_conversation(conversation_id: int, scope: OperatorScope, session: ReadSession, reads: AuditedReads) -> ConversationOut:
+    conversation = await get_conversation(session, conversation_id, scope=scope)
+    reads.saw("read.conversation", customer_ids=conversation.customer_id, conversation_ids=conversation.id)
+    return ConversationOut.model_validate(conversation)
 
 
 @router.get("/{conversation_id}/messages")
 async def conversation_messages(
-    conversation_id: int, scope: OperatorScope, session: ReadSession, after_id: int | None = None, limit: Limit = 200
+    conversation_id: int, scope: OperatorScope, session: ReadSession, reads: AuditedReads, after_id: int | None = None, limit: Limit = 200
 ) -> dict:
     rows = await messages_page(session, conversation_id, after_id=after_id, limit=limit, scope=scope)
+    reads.saw("read.conversation_messages", customer_ids=sorted({m.customer_id for m in rows}), conversation_ids=conversation_id)
     return {"items": [MessageOut.model_validate(m) for m in rows], "next_cursor": rows[-1].id if len(rows) == limit else None}
 
 

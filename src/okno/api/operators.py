@@ -4,10 +4,13 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from okno.api.deps import AdminOperator, CurrentOperator, ManagerOperator, ReadSession, WriteSession
-from okno.api.schemas import OperatorIn, OperatorOut, OperatorRoutingIn, PresenceIn, TeamIn, TeamOut
+from okno.api.account_schemas import OperatorChangeIn
+from okno.api.schemas import OperatorIn, OperatorOut, PresenceIn, TeamIn, TeamOut
+from okno.auth.accounts import AccountChange, change_account
+from okno.auth.passwords import new_password_hash
 from okno.auth.service import create_operator
 from okno.kit.errors import Conflict
-from okno.models import Operator, Team
+from okno.models import Operator, OperatorKind, Team
 from okno.routing.operators import change_routing_profile, set_operator_presence
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
@@ -23,7 +26,7 @@ async def add_operator(body: OperatorIn, admin: AdminOperator, session: WriteSes
 
 @router.get("/operators")
 async def list_operators(_: CurrentOperator, session: ReadSession) -> dict:
-    rows = await session.scalars(select(Operator).order_by(Operator.id))
+    rows = await session.scalars(select(Operator).where(Operator.kind == OperatorKind.person.value).order_by(Operator.id))
     return {"items": [OperatorOut.model_validate(o) for o in rows]}
 
 
@@ -33,10 +36,16 @@ async def set_my_presence(body: PresenceIn, operator: CurrentOperator, session: 
 
 
 @router.patch("/operators/{operator_id}", response_model=OperatorOut)
-async def change_operator_routing(operator_id: int, body: OperatorRoutingIn, admin: AdminOperator, session: WriteSession) -> OperatorOut:
-    operator = await change_routing_profile(
-        session, operator_id=operator_id, experienced=body.experienced, skills=body.skills, capacity=body.capacity, actor_id=admin.id
-    )
+async def change_operator(operator_id: int, body: OperatorChangeIn, admin: AdminOperator, session: WriteSession) -> OperatorOut:
+    """Routing attributes, role, activation (deactivating ends every session of his) and a
+    password reset. The new password is hashed before the first statement takes the writer."""
+    password_hash = await new_password_hash(body.password) if body.password is not None else None
+    change = AccountChange(role=body.role, is_active=body.is_active, password_hash=password_hash)
+    operator = await change_account(session, operator_id=operator_id, change=change, actor_id=admin.id)
+    if body.experienced is not None or body.skills is not None or body.capacity is not None:
+        operator = await change_routing_profile(
+            session, operator_id=operator_id, experienced=body.experienced, skills=body.skills, capacity=body.capacity, actor_id=admin.id
+        )
     return OperatorOut.model_validate(operator)
 
 

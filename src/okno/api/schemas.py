@@ -44,6 +44,7 @@ class OperatorOut(_Out):
     experienced: bool
     skills: list[str]
     capacity: dict[str, int]
+    kind: str = "person"  # person | integration (an API token's own operator)
 
 
 class OperatorRoutingIn(BaseModel):

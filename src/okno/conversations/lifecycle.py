@@ -21,7 +21,7 @@ from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
 from okno.kit.timers import cancel_timers
 from okno.sla.policies import setup_for
-from okno.models import ACTIVE_TYPES, FINISHED_TYPES, Conversation, Operator, Priority, StatusDefinition, Team, TimelineEvent
+from okno.models import ACTIVE_TYPES, FINISHED_TYPES, Conversation, Operator, OperatorKind, Priority, StatusDefinition, Team, TimelineEvent
 
 MAX_COMMENT = 2000
 # ``VIA`` (okno.conversations.actors) is set in ``session.info`` by code acting on its own (an
@@ -223,7 +223,7 @@ async def conversation_for_update(session: AsyncSession, conversation_id: int) -
 
 async def _active_operator(session: AsyncSession, operator_id: int) -> Operator:
     operator = await session.get(Operator, operator_id)
-    if operator is None:
+    if operator is None or operator.kind == OperatorKind.integration.value:  # an API token is never assigned
         raise Invalid(f"operator {operator_id} does not exist")
     if not operator.is_active:
         raise Invalid(f"operator {operator_id} is deactivated")

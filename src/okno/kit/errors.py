@@ -33,3 +33,13 @@ class Forbidden(OknoError):
 
 class TooLarge(OknoError):
     status_code = 413
+
+
+class TooManyRequests(OknoError):
+    """Throttled: answered 429 with ``Retry-After`` (whole seconds)."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)

@@ -19,13 +19,14 @@ from okno.models.conversations import (
 from okno.models.customers import Customer, Identity, TimelineEvent
 from okno.models.matching import IdentityRule, MatchBlock, MatcherSettings, MatchProfile, MatchSuggestion, MatchTerm
 from okno.models.merges import ConflictStatus, CustomerMerge, IdentityConflict
-from okno.models.operators import DEFAULT_CAPACITY, AccessToken, AssignmentStrategy, Operator, Presence, Role, Team, team_members
+from okno.models.operators import DEFAULT_CAPACITY, AccessToken, AssignmentStrategy, Operator, OperatorKind, Presence, Role, Team, team_members
 from okno.models.platform import AuditEntry, EventDelivery, Job, OutboxEvent, StoredFile
 from okno.models.routing import RoutingRule
 from okno.models.sla import OPEN_TARGET_STATES, BusinessHours, Metric, SlaPolicy, SlaTarget, TargetState
 from okno.models.timers import Timer
 from okno.models.webhook_calls import WebhookCall
 from okno.models.widget import VisitorEvent
+from okno.models.accounts import ApiToken, LoginFailure
 
 __all__ = [
     "ACTIVE_TYPES",
@@ -84,6 +85,9 @@ __all__ = [
     "VisitorEvent",
     "WebhookCall",
     "team_members",
+    "ApiToken",
+    "LoginFailure",
+    "OperatorKind",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).

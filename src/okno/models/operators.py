@@ -24,6 +24,11 @@ team_members = Table(
 )
 
 
+class OperatorKind(enum.StrEnum):
+    person = "person"  # logs in with a password, is routed conversations
+    integration = "integration"  # the hidden holder of one API token: never logs in, never routed
+
+
 class Presence(enum.StrEnum):
     online = "online"
     away = "away"
@@ -73,6 +78,7 @@ class Operator(Base):
     experienced: Mapped[bool] = mapped_column(Boolean, default=False)
     skills: Mapped[list] = mapped_column(JsonDoc, default=list)
     capacity: Mapped[dict] = mapped_column(JsonDoc, default=lambda: dict(DEFAULT_CAPACITY))
+    kind: Mapped[str] = mapped_column(String(16), default=OperatorKind.person.value, server_default=OperatorKind.person.value)
 
 
 class AccessToken(Base):

@@ -27,7 +27,12 @@ class OutboxEvent(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_subject", "subject_type", "subject_id"),
+        Index("ix_audit_log_customer", "customer_id", "at"),
+        Index("ix_audit_log_actor", "actor_id", "at"),
+        Index("ix_audit_log_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
@@ -36,6 +41,9 @@ class AuditEntry(Base):
     subject_id: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict] = mapped_column(JsonDoc, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the customer whose data the entry is about (a read, a merge, an export), for "who saw X";
+    # no foreign key: the entry outlives an erased or merged-away customer
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class EventDelivery(Base):

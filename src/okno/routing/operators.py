@@ -10,7 +10,7 @@ from okno.routing.events import OperatorPresenceChanged, OperatorRoutingChanged
 from okno.kit.audit import audit
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
-from okno.models import DEFAULT_CAPACITY, Operator, Presence
+from okno.models import DEFAULT_CAPACITY, Operator, OperatorKind, Presence
 
 MEDIA = tuple(DEFAULT_CAPACITY)  # chat, email, call
 MAX_CAPACITY = 1000
@@ -21,6 +21,8 @@ async def set_operator_presence(session: AsyncSession, *, operator_id: int, pres
     if presence not in Presence.__members__:
         raise Invalid(f"unknown presence {presence!r} (one of: {', '.join(Presence.__members__)})")
     operator = await _operator(session, operator_id)
+    if operator.kind == OperatorKind.integration.value:
+        raise Invalid("an API token has no presence: it is never routed conversations")
     if operator.presence == presence:
         return operator
     previous, now = operator.presence, utcnow()

@@ -25,7 +25,10 @@ from okno.access import Scope
 from okno.access.guards import access_conversation
 from okno.api.access import OperatorScope
 from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, WriteSession
-from okno.auth.service import choose_language, log_in, revoke_token
+from okno.api.login import sign_in
+from okno.api.read_audit import AuditedReads
+from okno.auth.api_tokens import api_tokens
+from okno.auth.service import choose_language, revoke_token
 from okno.conversations.inbox import InboxFilter, inbox_page, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
@@ -33,11 +36,14 @@ from okno.kit.errors import Forbidden, NotFound
 from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
 from okno.realtime.operators import VisibleEvents, events_after
 from okno.web.i18n import LOCALES, Translator, pick_locale
+from okno.web import audit_page
+from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
 from okno.web.views import admin_view, conversation_view, profile_view, supervisor_view
 
 router = APIRouter(include_in_schema=False)
+router.include_router(audit_page.router)  # /admin/audit
 static = StaticFiles(directory=Path(__file__).parent / "static")
 HEARTBEAT_SECONDS = 15.0
 STREAM_BURST = 200  # events filtered with one visibility query
@@ -96,9 +102,9 @@ async def login_page(request: Request, operator: MaybeOperator) -> Response:
 
 
 @router.post("/ui/session")
-async def start_session(body: LoginForm, session: WriteSession, ctx: Ctx) -> JSONResponse:
+async def start_session(body: LoginForm, request: Request, ctx: Ctx) -> JSONResponse:
     ttl = timedelta(hours=ctx.settings.token_ttl_hours)
-    token = await log_in(session, email=body.email, password=body.password, ttl=ttl)
+    token = await sign_in(request, ctx, email=body.email, password=body.password)
     response = JSONResponse({"ok": True, "next": "/inbox"})
     secure = ctx.settings.public_url.startswith("https://")
     response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="strict", secure=secure, path="/")
@@ -145,7 +151,7 @@ def _filter(request: Request) -> InboxFilter:
 
 
 @router.get("/inbox")
-async def inbox(request: Request, operator: PageOperator, session: ReadSession, ctx: Ctx) -> Response:
+async def inbox(request: Request, operator: PageOperator, session: ReadSession, ctx: Ctx, reads: AuditedPageReads) -> Response:
     scope = Scope.of(operator, ctx.settings)
     flt = _filter(request)
     catalog = await _catalog(session, operator)
@@ -160,6 +166,8 @@ async def inbox(request: Request, operator: PageOperator, session: ReadSession, 
             profile = await profile_view(session, view.customer.id, scope=scope)
         except NotFound:  # another team's or none at all: the same answer
             missing = True
+    if view is not None:
+        reads.saw("read.conversation_page", customer_ids=view.customer.id, conversation_ids=view.conversation.id)
     return render(
         request, "inbox.html", operator, status_code=404 if missing else 200, flt=flt, rows=rows, counts=counts, channels=channels,
         view=view, profile=profile, missing=missing, **catalog.as_context(),
@@ -181,10 +189,11 @@ async def inbox_counts(operator: CurrentOperator, scope: OperatorScope, session:
 
 @router.get("/ui/conversations/{conversation_id}")
 async def conversation_fragment(
-    conversation_id: int, request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession
+    conversation_id: int, request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, reads: AuditedReads
 ) -> Response:
     view = await conversation_view(session, conversation_id, scope=scope)
     profile = await profile_view(session, view.customer.id, scope=scope)
+    reads.saw("read.conversation_page", customer_ids=view.customer.id, conversation_ids=conversation_id)
     catalog = await _catalog(session, operator)
     return render(request, "_conversation.html", operator, view=view, profile=profile, **catalog.as_context())
 
@@ -260,9 +269,10 @@ async def administration(request: Request, operator: PageOperator, session: Read
         return _refused_page(request, operator)
     view = await admin_view(session)
     t = translator_for(request, operator)
+    tokens = await api_tokens(session) if operator.role == Role.admin.value else []
     return render(
         request, "admin.html", operator,
-        operators=view.operators, teams=view.teams, member_teams=view.member_teams,
+        operators=view.operators, teams=view.teams, member_teams=view.member_teams, api_tokens=tokens,
         **_people_labels(t), **service_context(t, await service_admin_view(session)),
     )
 

@@ -33,6 +33,7 @@ from okno.models import (
     ClosingReason,
     Metric,
     Operator,
+    OperatorKind,
     Priority,
     RoutingRule,
     SlaPolicy,
@@ -96,7 +97,7 @@ async def service_admin_view(session: AsyncSession) -> ServiceAdminView:
         policies=list(await session.scalars(select(SlaPolicy).order_by(SlaPolicy.name))),
         automation_rules=await list_automation_rules(session),
         teams=list(await session.scalars(select(Team).order_by(Team.name))),
-        operators=list(await session.scalars(select(Operator).order_by(Operator.name))),
+        operators=list(await session.scalars(select(Operator).where(Operator.kind == OperatorKind.person.value).order_by(Operator.name))),
         channels=list(await session.scalars(select(Channel).order_by(Channel.name))),
         canned=list(await session.scalars(select(CannedAnswer).order_by(CannedAnswer.shortcut))),
     )

@@ -19,7 +19,7 @@ from okno.customers.personal import shown_attributes
 from okno.conversations.queries import get_conversation
 from okno.customers.queries import get_customer, identities_of
 from okno.kit.time import utcnow
-from okno.models import Channel, Conversation, Customer, CustomerMerge, Direction, Identity, Message, Operator, Team, TimelineEvent, team_members
+from okno.models import Channel, Conversation, Customer, CustomerMerge, Direction, Identity, Message, Operator, OperatorKind, Team, TimelineEvent, team_members
 
 # timeline kinds that are shown between messages (messages themselves come from ``messages``)
 INLINE_EVENTS = (
@@ -90,7 +90,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
     conversation = await get_conversation(session, conversation_id, scope=scope)
     customer = await get_customer(session, conversation.customer_id)
     channels = {c.id: c for c in await session.scalars(select(Channel))}
-    operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True)).order_by(Operator.name)))
+    operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value).order_by(Operator.name)))
     names = {o.id: o.name for o in operators}
     teams = list(await session.scalars(select(Team).order_by(Team.name)))
     entries = [
@@ -228,7 +228,7 @@ async def supervisor_view(
     per_operator = dict(
         (await session.execute(select(Conversation.assignee_id, func.count()).where(open_, Conversation.assignee_id.is_not(None)).group_by(Conversation.assignee_id))).all()
     )
-    operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True)).order_by(Operator.name)))
+    operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value).order_by(Operator.name)))
     rows = await session.execute(
         select(Channel.kind, Message.created_at)
         .join(Channel, Channel.id == Message.channel_id)
@@ -256,7 +256,7 @@ class AdminView:
 
 
 async def admin_view(session: AsyncSession) -> AdminView:
-    operators = list(await session.scalars(select(Operator).order_by(Operator.name)))
+    operators = list(await session.scalars(select(Operator).where(Operator.kind == OperatorKind.person.value).order_by(Operator.name)))
     teams = list(await session.scalars(select(Team).order_by(Team.name)))
     names = {t.id: t.name for t in teams}
     member_teams: dict[int, list[str]] = {}

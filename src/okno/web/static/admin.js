@@ -213,6 +213,51 @@ function initAdminControls() {
     try { await call("PATCH", `/api/v1/operators/${box.dataset.experienced}`, { experienced: box.checked }); toast("✓"); }
     catch (e) { box.checked = !box.checked; toast(e.message, true); }
   }));
+  initAccounts();
+}
+
+// ---- accounts and API tokens (admins) ----------------------------------------------------------
+
+function initAccounts() {
+  const patch = (id, body) => call("PATCH", `/api/v1/operators/${id}`, body);
+  $$("select[data-account-role]").forEach((select) => {
+    const before = select.value;
+    select.addEventListener("change", async () => {
+      try { await patch(select.dataset.accountRole, { role: select.value }); toast("✓"); }
+      catch (e) { select.value = before; toast(e.message, true); }
+    });
+  });
+  $$("input[data-account-active]").forEach((box) => box.addEventListener("change", async () => {
+    try { await patch(box.dataset.accountActive, { is_active: box.checked }); toast("✓"); }
+    catch (e) { box.checked = !box.checked; toast(e.message, true); }
+  }));
+  $$("button[data-account-password]").forEach((button) => button.addEventListener("click", async () => {
+    const password = prompt(button.dataset.prompt);
+    if (!password) return;
+    try { await patch(button.dataset.accountPassword, { password }); toast("✓"); }
+    catch (e) { toast(e.message, true); }
+  }));
+  $$("button[data-token-revoke]").forEach((button) => button.addEventListener("click", async () => {
+    if (!confirm(button.dataset.confirm)) return;
+    try { await call("DELETE", `/api/v1/api-tokens/${button.dataset.tokenRevoke}`); location.reload(); }
+    catch (e) { toast(e.message, true); }
+  }));
+  const form = $("#token-form");
+  form?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      name: form.name.value, role: form.role.value,
+      team_ids: [...form.team_ids.selectedOptions].map((o) => Number(o.value)),
+      expires_at: form.expires.value ? new Date(`${form.expires.value}T23:59:59Z`).toISOString() : null,
+    };
+    try {
+      const created = await call("POST", "/api/v1/api-tokens", body);
+      $("#token-secret").textContent = created.token;
+      $("#token-created").hidden = false;
+      form.hidden = true;
+    } catch (e) { $("#token-error").textContent = e.message; $("#token-error").hidden = false; }
+  });
+  $("#token-done")?.addEventListener("click", () => location.reload());
 }
 
 // ---- the service process ----------------------------------------------------------------------

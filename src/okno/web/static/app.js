@@ -72,7 +72,8 @@ function initLogin() {
       body: JSON.stringify({ email: form.email.value, password: form.password.value }),
     });
     if (response.ok) { location.href = (await response.json()).next; return; }
-    $("#login-error").hidden = false;
+    $("#login-error").hidden = response.status === 429;
+    $("#login-throttled").hidden = response.status !== 429;
     form.password.select();
   });
 }

@@ -1,0 +1,85 @@
+"""An operator's account over its life: role, activation, password. Every change is audited in
+the transaction that makes it; deactivation and password changes revoke tokens at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.auth.passwords import check_password, new_password_hash
+from okno.kit.audit import audit
+from okno.kit.db import Database
+from okno.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from okno.kit.time import utcnow
+from okno.models import AccessToken, Operator, OperatorKind, Presence, Role
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """What an admin sent; None leaves a field as it is. ``password_hash`` is hashed by the
+    caller before the write transaction opens."""
+
+    role: str | None = None
+    is_active: bool | None = None
+    password_hash: str | None = None
+
+
+async def change_account(session: AsyncSession, *, operator_id: int, change: AccountChange, actor_id: int) -> Operator:
+    operator = await session.get(Operator, operator_id, with_for_update=True)
+    if operator is None or operator.kind != OperatorKind.person.value:
+        raise NotFound(f"operator {operator_id} not found")
+    if change.role is not None and change.role != operator.role:
+        if change.role not in Role.__members__:
+            raise Invalid(f"unknown role {change.role!r} (one of: {', '.join(Role.__members__)})")
+        await _keep_an_admin(session, operator, losing="role")
+        await audit(session, actor_id=actor_id, action="operator.role_changed", subject=("operator", operator.id), data={"from": operator.role, "to": change.role})
+        operator.role = change.role
+    if change.is_active is not None and change.is_active != operator.is_active:
+        if not change.is_active:
+            await _keep_an_admin(session, operator, losing="activation")
+            await revoke_all_tokens(session, operator.id)
+            operator.presence, operator.presence_changed_at = Presence.offline.value, utcnow()
+        operator.is_active = change.is_active
+        action = "operator.activated" if change.is_active else "operator.deactivated"
+        await audit(session, actor_id=actor_id, action=action, subject=("operator", operator.id))
+    if change.password_hash is not None:
+        operator.password_hash = change.password_hash
+        await revoke_all_tokens(session, operator.id)
+        await audit(session, actor_id=actor_id, action="operator.password_reset", subject=("operator", operator.id))
+    await session.flush()
+    return operator
+
+
+async def _keep_an_admin(session: AsyncSession, operator: Operator, *, losing: str) -> None:
+    """Refuses the change that would leave okno without an active person who is admin."""
+    if operator.role != Role.admin.value or not operator.is_active:
+        return
+    others = await session.scalar(
+        select(func.count()).where(
+            Operator.role == Role.admin.value, Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value, Operator.id != operator.id
+        )
+    )
+    if not others:
+        raise Conflict(f"operator {operator.id} is the last active admin; make another admin before changing his {losing}")
+
+
+async def revoke_all_tokens(session: AsyncSession, operator_id: int, *, keep_hash: str | None = None) -> None:
+    condition = [AccessToken.operator_id == operator_id, AccessToken.revoked_at.is_(None)]
+    if keep_hash is not None:
+        condition.append(AccessToken.token_hash != keep_hash)
+    await session.execute(update(AccessToken).where(*condition).values(revoked_at=utcnow()))
+
+
+async def change_own_password(db: Database, *, operator: Operator, current: str, new: str, token_hash: str) -> None:
+    """Both argon2 steps run before the write transaction; the operator's other sessions end."""
+    if not await check_password(current, operator.password_hash):
+        async with db.transaction() as session:
+            await audit(session, actor_id=operator.id, action="operator.password_change_failed", subject=("operator", operator.id))
+        raise Forbidden("the current password is wrong")
+    password_hash = await new_password_hash(new)
+    async with db.transaction() as session:
+        await session.execute(update(Operator).where(Operator.id == operator.id).values(password_hash=password_hash))
+        await revoke_all_tokens(session, operator.id, keep_hash=token_hash)
+        await audit(session, actor_id=operator.id, action="operator.password_changed", subject=("operator", operator.id))

@@ -1,0 +1,68 @@
+"""The admins' audit log page: the same filters as ``GET /api/v1/audit``, newest first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from okno.api.deps import ReadSession
+from okno.audit.queries import AuditFilter, actor_names, audit_page
+from okno.kit.errors import Forbidden, Invalid
+from okno.models import Role
+from okno.web.pages import N_, PageOperator, render, translator_for
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 100
+
+# what each action is called on the page (source strings are English; others are shown as they are)
+ACTION_LABELS = {
+    "read.customer": N_("viewed a customer profile"), "read.customer_timeline": N_("viewed a customer timeline"),
+    "read.customer_list": N_("listed customers"), "read.conversation": N_("viewed a conversation"),
+    "read.conversation_messages": N_("read a conversation's messages"), "read.conversation_list": N_("listed conversations"),
+    "read.conversation_page": N_("opened a conversation"), "customer.merged": N_("merged customers"),
+    "customer.unmerged": N_("undid a merge"), "customer.exported": N_("exported a customer's data"),
+    "customer.erased": N_("erased a customer"), "auth.login_failed": N_("failed login"),
+    "operator.logged_in": N_("logged in"), "operator.created": N_("created an operator"),
+    "operator.role_changed": N_("changed a role"), "operator.activated": N_("activated an operator"),
+    "operator.deactivated": N_("deactivated an operator"), "operator.password_reset": N_("reset a password"),
+    "operator.password_changed": N_("changed own password"), "operator.password_change_failed": N_("wrong current password"),
+    "api_token.created": N_("created an API token"), "api_token.revoked": N_("revoked an API token"),
+    "team.member_added": N_("added a team member"), "team.member_removed": N_("removed a team member"),
+}  # fmt: skip
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
+def _day(value: str | None, *, end: bool = False) -> datetime | None:
+    """A ``YYYY-MM-DD`` from the form, as the start (or the end) of that day in UTC."""
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise Invalid(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    return day + timedelta(days=1) if end else day
+
+
+@router.get("/admin/audit")
+async def audit_log_page(request: Request, operator: PageOperator, session: ReadSession) -> Response:
+    if operator.role != Role.admin.value:
+        raise Forbidden("the audit log needs role admin")
+    q = request.query_params
+    form = {k: q.get(k, "") for k in ("customer_id", "actor_id", "action", "from", "to")}
+    flt = AuditFilter(
+        customer_id=_int(form["customer_id"]), actor_id=_int(form["actor_id"]), action=form["action"].strip()[:64] or None,
+        since=_day(form["from"]), until=_day(form["to"], end=True),
+    )  # fmt: skip
+    entries = await audit_page(session, flt, before_id=_int(q.get("before_id")), limit=PAGE_SIZE)
+    t = translator_for(request, operator)
+    older = urlencode({**{k: v for k, v in form.items() if v}, "before_id": entries[-1].id}) if len(entries) == PAGE_SIZE else None
+    return render(
+        request, "audit.html", operator, entries=entries, actors=await actor_names(session, entries), form=form, older=older,
+        action_labels={key: t.gettext(text) for key, text in ACTION_LABELS.items()},
+    )  # fmt: skip
