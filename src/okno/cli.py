@@ -21,6 +21,9 @@ def _settings() -> Settings:
     settings = get_settings()
     if settings.is_sqlite:
         settings.ensure_data_dir()
+    from okno.kit import pii
+
+    pii.use_keys(settings.fernet_keys())
     return settings
 
 

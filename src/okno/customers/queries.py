@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
+from okno.customers.identity_index import key_condition
 from okno.kit.errors import NotFound
 from okno.models import Customer, Identity, TimelineEvent
 
@@ -13,9 +14,7 @@ async def customers_page(
 ) -> list[Customer]:
     query = select(Customer).where(Customer.merged_into_id.is_(None)).order_by(Customer.id).limit(limit)
     if identity is not None:
-        query = query.join(Identity, Identity.customer_id == Customer.id).where(
-            Identity.kind == identity.kind, Identity.value == identity.value
-        )
+        query = query.join(Identity, Identity.customer_id == Customer.id).where(key_condition([identity]))
     if after_id is not None:
         query = query.where(Customer.id > after_id)
     return list((await session.scalars(query)).all())
