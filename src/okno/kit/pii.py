@@ -200,7 +200,8 @@ class _RefuseComparison(TypeDecorator[Any]):
 
 
 def _refuse_values(other: tuple[Any, ...]) -> None:
-    if any(not isinstance(o, ColumnElement) for o in other):
+    """``IS NULL`` / ``IS NOT NULL`` and column-to-column expressions pass; values are refused."""
+    if any(o is not None and not isinstance(o, ColumnElement) for o in other):
         raise TypeError("a sealed column cannot be compared with a value in SQL: look it up through its blind index")
 
 
