@@ -183,3 +183,21 @@ async def test_data_folder_database_and_files_are_owner_only(tmp_path: Path) -> 
     files = settings.resolved_files_dir()
     blob = files / stored.key
     assert mode(blob) == 0o600 and [mode(p) for p in (files, blob.parent.parent, blob.parent)] == [0o700] * 3
+
+
+async def test_plain_updates_and_deletes_keep_the_blind_index_true(client, ctx) -> None:  # noqa: ANN001
+    """What erase and anonymisation do with ordinary ORM writes: a changed value is found under
+    its new index only, a deleted row under none."""
+    senders = _demo_like(5)
+    headers = await _ingest(client, ctx, senders)
+    phone = normalize_identity("phone", senders[0]["phone"]).value
+    customer = await customer_by(client, headers, f"phone:{phone}")
+    async with ctx.db.transaction() as session:
+        row = (await session.scalars(select(Identity).where(is_key("phone", phone)))).one()
+        row.value = "+70000000000"
+    async with ctx.db.transaction() as session:
+        assert (await session.scalar(select(Identity.customer_id).where(is_key("phone", "+70000000000")))) == customer["id"]
+        assert (await session.scalar(select(Identity.id).where(is_key("phone", phone)))) is None
+        await session.delete((await session.scalars(select(Identity).where(is_key("phone", "+70000000000")))).one())
+    async with ctx.db.reading() as session:
+        assert (await session.scalar(select(Identity.id).where(is_key("phone", "+70000000000")))) is None

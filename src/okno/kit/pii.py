@@ -182,6 +182,18 @@ def value_index_default(context: Any) -> bytes:
     return blind_index(row["kind"], row["value"])
 
 
+def keep_index_in_step(model: type) -> None:
+    """An ORM update that changes ``model.value`` (or ``kind``) recomputes ``value_index`` with it
+    (inserts get it from the column default; a Core ``update()`` must set it itself)."""
+    from sqlalchemy import event, inspect
+
+    @event.listens_for(model, "before_update")
+    def _reindex(mapper: Any, connection: Any, target: Any) -> None:
+        state = inspect(target)
+        if state.attrs.value.history.has_changes() or state.attrs.kind.history.has_changes():
+            target.value_index = blind_index(target.kind, target.value)
+
+
 class _RefuseComparison(TypeDecorator[Any]):
     impl = LargeBinary
     cache_ok = True

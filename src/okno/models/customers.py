@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, UTCDateTime
-from okno.kit.pii import PartlySealedJson, Sealed, SealedJson, value_index_default
+from okno.kit.pii import PartlySealedJson, Sealed, SealedJson, keep_index_in_step, value_index_default
 from okno.kit.time import utcnow
 
 # Attributes whose values are sealed inside the otherwise readable document (routing and the
@@ -49,6 +49,9 @@ class Identity(Base):
         ForeignKey("channels.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+keep_index_in_step(Identity)
 
 
 class TimelineEvent(Base):

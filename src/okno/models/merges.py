@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, UTCDateTime
-from okno.kit.pii import Sealed, SealedJson, value_index_default
+from okno.kit.pii import Sealed, SealedJson, keep_index_in_step, value_index_default
 from okno.kit.time import utcnow
 
 
@@ -67,3 +67,6 @@ class IdentityConflict(Base):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
     resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
     merge_id: Mapped[int | None] = mapped_column(ForeignKey("customer_merges.id", ondelete="SET NULL"), default=None)
+
+
+keep_index_in_step(IdentityConflict)
