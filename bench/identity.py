@@ -47,7 +47,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,10 +58,11 @@ from okno.channels.ingest import IngestProcessor, sender_keys  # noqa: E402
 from okno.customers.resolution import owners_of  # noqa: E402
 from okno.customers.cli import SAME_PERSON_THRESHOLD  # noqa: E402
 from okno.customers.matching.columns import map_columns, person_from_row  # noqa: E402
-from okno.customers.matching.fields import blocking_keys, comparison_fields  # noqa: E402
+from okno.customers.matching.fields import comparison_fields, filed_keys  # noqa: E402
 from okno.customers.matching.profiles import TERM_FIELDS  # noqa: E402
 from okno.customers.matching.realtime import score_record  # noqa: E402
 from okno.customers.matching.synthetic import generate_records  # noqa: E402
+from okno.kit import pii  # noqa: E402
 from okno.kit.db import create_database, create_oneoff_engine, run_outside_transaction  # noqa: E402
 from okno.kit.migrate import upgrade_to_head  # noqa: E402
 from okno.models import Channel, Customer, Identity, MatchBlock, MatchProfile, MatchTerm  # noqa: E402
@@ -123,10 +124,10 @@ async def load(url: str, stored: list[dict], *, reuse: bool = False) -> dict[int
                     identities += [{"customer_id": cid, "kind": kind, "value": v, "created_at": now} for v in values]
                 phones[cid] = f.get("phones", [])
                 profiles.append({"customer_id": cid, "fields": f, "updated_at": now})
-                blocks += [{"key": k, "customer_id": cid} for k in blocking_keys(f)]
+                blocks += [{"key": k, "customer_id": cid} for k in filed_keys(f)]
                 terms.update((t, f[t][:200]) for t in TERM_FIELDS if f.get(t))
             await conn.execute(insert(Customer.__table__), customers)
-            await conn.execute(_ignoring(Identity.__table__, conn.dialect.name, ["kind", "value"]), identities)  # households share a phone
+            await conn.execute(_ignoring(Identity.__table__, conn.dialect.name, ["kind", "value_index"]), identities)  # households share a phone
             await conn.execute(insert(MatchProfile.__table__), profiles)
             await conn.execute(_ignoring(MatchBlock.__table__, conn.dialect.name, ["key", "customer_id"]), blocks)
         rows = [{"field": f, "value": v, "count": c} for (f, v), c in terms.items()]
@@ -150,7 +151,8 @@ async def _kept_phones(engine, customers: int) -> dict[int, list[str]] | None:  
                 raise SystemExit(f"{engine.url}: holds a base of another size; remove it or pick another --keep-db")
             return None
         phones: dict[int, list[str]] = {}
-        for customer_id, value in await conn.execute(text("SELECT customer_id, value FROM identities WHERE kind = 'phone' AND customer_id <= :n"), {"n": customers}):
+        kept = select(Identity.customer_id, Identity.value).where(Identity.kind == "phone", Identity.customer_id <= customers)
+        for customer_id, value in await conn.execute(kept):
             phones.setdefault(customer_id, []).append(value)
         return phones
 
@@ -159,6 +161,9 @@ def _ignoring(table, dialect: str, keys: list[str]):  # noqa: ANN001, ANN202
     from okno.kit.db import insert_ignoring_duplicates
 
     return insert_ignoring_duplicates(table, dialect, keys)
+
+
+BENCH_KEY = "b2tuby1iZW5jaC1wZXJzb25hbC1kYXRhLWtleS0wMDA="  # a benchmark's own, never a deployment's
 
 
 # ---- real time ----------------------------------------------------------------------------
@@ -444,6 +449,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep-db", type=Path, default=None, help="keep the loaded bases (a SQLite file here, a PostgreSQL database named by the size) and reuse them in later runs")
     args = parser.parse_args(argv)
+    # personal data is sealed with this key (the environment's own when set; a fixed one keeps a
+    # --keep-db base readable by later runs)
+    pii.use_keys([k for k in os.environ.get("OKNO_SECRET_KEYS", "").split(",") if k.strip()] or [BENCH_KEY])
     if args.backends.strip() == "both":
         args.backends = "sqlite,postgresql"
     unknown = {b.strip() for b in args.backends.split(",") if b.strip()} - {"sqlite", "postgresql"}

@@ -21,11 +21,13 @@ from sqlalchemy.engine import make_url
 from okno.app import create_app
 from okno.config import Settings
 from okno.context import AppContext
+from okno.kit import pii
 from okno.kit.db import Base, create_oneoff_engine, run_outside_transaction
 from okno.kit.migrate import upgrade_to_head
 
 PG_ENV = "OKNO_TEST_DATABASE_URL"
 TEST_KEY = Fernet.generate_key().decode()
+pii.use_keys([TEST_KEY])  # what every Settings of the suite seals personal data with
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -10,17 +10,22 @@ import typer
 from okno import __version__
 from okno.config import Settings, get_settings
 from okno.customers.cli import customers_app
+from okno.customers.keys_cli import keys_app
 
 app = typer.Typer(help="okno — omnichannel customer service", no_args_is_help=True, add_completion=False)
 admin_app = typer.Typer(help="Manage operators", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(customers_app, name="customers")
+app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:
     settings = get_settings()
     if settings.is_sqlite:
         settings.ensure_data_dir()
+    from okno.kit import pii
+
+    pii.use_keys(settings.fernet_keys())
     return settings
 
 

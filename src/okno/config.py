@@ -109,8 +109,10 @@ class Settings(BaseSettings):
         return self.files_dir if self.files_dir is not None else self.data_dir / "files"
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """The data folder, owner-only (0700): it holds the key, the database and stored files."""
+        from okno.kit.private_files import private_dir
+
+        return private_dir(self.data_dir)
 
     def fernet_keys(self) -> list[str]:
         if self.secret_keys:

@@ -26,6 +26,7 @@ from okno.config import Settings
 from okno.files.storage import FileStorage, file_storage
 from okno.customers.retention import PLAN_EVERY_SECONDS, RetentionPlanner
 from okno.jobs.worker import JobWorker
+from okno.kit import pii
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
 from okno.kit.timers import TimerWorker
@@ -132,6 +133,7 @@ def build_context(settings: Settings) -> AppContext:
         configure_email_rules_json(settings.email_rules)
     db = create_database(settings.resolved_database_url())
     box = SecretBox(settings.fernet_keys())
+    pii.use_keys(settings.fernet_keys())  # personal data columns seal with the same key ring
     channel_runtime = AdapterRuntime(db, RuntimeSettings(default_region=settings.default_region, public_url=settings.public_url))
     channels = ChannelDirectory(db, box, runtime=channel_runtime)
     bus = InProcessBus()

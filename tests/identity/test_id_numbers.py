@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 
 from okno.customers.importer import import_rows
 from okno.customers.matching.columns import map_columns
-from okno.customers.matching.fields import RawPerson, comparison_fields
+from okno.customers.matching.fields import RawPerson, comparison_fields, filed_key
 from okno.customers.matching.realtime import candidates_for, current_model, score_record
 from okno.customers.matching.reindex import reindex_profiles
 from okno.customers.personal import masked, shown_attributes
@@ -25,9 +25,10 @@ async def _import(ctx, rows: list[dict]):  # noqa: ANN001, ANN202
 
 async def _only_customer(ctx, crm: str) -> Customer:  # noqa: ANN001
     async with ctx.db.reading() as session:
+        from okno.customers.identity_index import is_key
         from okno.models import Identity
 
-        return (await session.scalars(select(Customer).join(Identity, Identity.customer_id == Customer.id).where(Identity.kind == "crm", Identity.value == crm))).one()
+        return (await session.scalars(select(Customer).join(Identity, Identity.customer_id == Customer.id).where(is_key("crm", crm)))).one()
 
 
 # the same person under a new surname: only the id number (key "i:…") brings the two together
@@ -41,7 +42,7 @@ async def test_an_imported_id_number_is_stored_filed_and_found_in_real_time(ctx)
     assert first.attributes["id_number"] == "123-456-789 01"
     async with ctx.db.reading() as session:
         assert (await session.get(MatchProfile, first.id)).fields["id_number"] == "12345678901"
-        assert "i:12345678901" in set((await session.scalars(select(MatchBlock.key).where(MatchBlock.customer_id == first.id))).all())
+        assert filed_key("i:12345678901") in set((await session.scalars(select(MatchBlock.key).where(MatchBlock.customer_id == first.id))).all())
         fields = comparison_fields(RawPerson(first_name="Olga", last_name="Kuznetsova", id_number="12345678901"))
         found = await score_record(session, fields)
     assert [c.customer_id for c in found] == [first.id]

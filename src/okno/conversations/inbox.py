@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.access import Scope
 from okno.access.clauses import conversation_visible
 from okno.customers.identities import InvalidIdentity, normalize_email, normalize_phone
+from okno.customers.identity_index import is_key
 from okno.kit.errors import Invalid
 from okno.routing.assignment import is_vip
 from okno.models import UNFINISHED_STATUSES, Channel, Conversation, Customer, Identity, Message, Operator, Priority, team_members
@@ -123,7 +124,7 @@ async def _search_filter(session: AsyncSession, query: Select, text: str) -> Sel
             value = normalise(text)
         except InvalidIdentity:
             continue
-        customer_ids.update(await session.scalars(select(Identity.customer_id).where(Identity.kind == kind, Identity.value == value)))
+        customer_ids.update(await session.scalars(select(Identity.customer_id).where(is_key(kind, value))))
     if customer_ids:
         return query.where(Conversation.customer_id.in_(customer_ids))
     pattern = f"%{_escape_like(text)}%"

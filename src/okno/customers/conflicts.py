@@ -17,6 +17,7 @@ from okno.access import Scope
 from okno.access.clauses import pair_visible
 from okno.bus.outbox import record_event
 from okno.customers.identities import IdentityKey
+from okno.customers.identity_index import is_key
 from okno.kit.audit import audit
 from okno.kit.db import insert_ignoring_duplicates
 from okno.kit.errors import Conflict, NotFound
@@ -39,7 +40,7 @@ async def record_conflicts(session: AsyncSession, clashes: list[tuple[IdentityKe
         {"kind": k.kind, "value": k.value, "owner_id": owner, "claimant_id": claimant, "status": ConflictStatus.open.value, "created_at": now}
         for k, owner, claimant in dict.fromkeys(clashes)
     ]
-    statement = insert_ignoring_duplicates(IdentityConflict.__table__, session.bind.dialect.name, ["kind", "value", "owner_id", "claimant_id"])
+    statement = insert_ignoring_duplicates(IdentityConflict.__table__, session.bind.dialect.name, ["kind", "value_index", "owner_id", "claimant_id"])
     await session.execute(statement, rows)
 
 
@@ -99,7 +100,7 @@ async def reopen_conflicts_of_merge(session: AsyncSession, merge_id: int) -> Non
 
 
 async def _move_key(session: AsyncSession, conflict: IdentityConflict, *, owner: int, claimant: int, actor_id: int | None) -> None:
-    identity = await session.scalar(select(Identity).where(Identity.kind == conflict.kind, Identity.value == conflict.value))
+    identity = await session.scalar(select(Identity).where(is_key(conflict.kind, conflict.value)))
     if identity is None:
         raise Conflict(f"{conflict.kind}:{conflict.value} no longer exists")
     key = f"{conflict.kind}:{conflict.value}"

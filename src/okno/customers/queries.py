@@ -7,6 +7,7 @@ from okno.access import Scope
 from okno.access.clauses import customer_visible, timeline_visible
 from okno.access.guards import access_customer
 from okno.customers.identities import IdentityKey
+from okno.customers.identity_index import key_condition
 from okno.kit.errors import NotFound
 from okno.models import Customer, Identity, TimelineEvent
 
@@ -19,9 +20,7 @@ async def customers_page(
     if scope is not None:
         query = query.where(customer_visible(scope))
     if identity is not None:
-        query = query.join(Identity, Identity.customer_id == Customer.id).where(
-            Identity.kind == identity.kind, Identity.value == identity.value
-        )
+        query = query.join(Identity, Identity.customer_id == Customer.id).where(key_condition([identity]))
     if after_id is not None:
         query = query.where(Customer.id > after_id)
     return list((await session.scalars(query)).all())

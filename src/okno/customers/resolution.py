@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
+from okno.customers.identity_index import key_condition
+from okno.kit import pii
 from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity
@@ -87,7 +89,7 @@ async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[Ident
         rows = await session.execute(
             select(Identity.kind, Identity.value, Identity.customer_id, Customer.name)
             .join(Customer, Customer.id == Identity.customer_id)
-            .where(_any_key(ordered[start : start + LOOKUP_CHUNK]))
+            .where(key_condition(ordered[start : start + LOOKUP_CHUNK]))
         )
         for kind, value, customer_id, name in rows:
             owner[IdentityKey(kind, value)] = refs.setdefault(customer_id, CustomerRef(id=customer_id, name=name))
@@ -100,29 +102,23 @@ async def owner_ids(session: AsyncSession, keys: set[IdentityKey]) -> dict[Ident
     into a scan of the whole table while the planner's statistics lag behind a growing table."""
     if session.bind.dialect.name != "postgresql":
         return {key: ref.id for key, ref in (await owners_of(session, keys)).items() if ref.id is not None}
-    ordered = sorted(keys, key=str)
+    ring = pii.keys()
+    wanted = [(key, index) for key in sorted(keys, key=str) for index in ring.indexes(key.kind, key.value)]
     owner: dict[IdentityKey, int] = {}
-    for start in range(0, len(ordered), BULK_LOOKUP_CHUNK):
-        part = ordered[start : start + BULK_LOOKUP_CHUNK]
-        rows = await session.execute(_OWNER_IDS, {"kinds": [k.kind for k in part], "values": [k.value for k in part]})
-        owner.update((IdentityKey(kind, value), customer_id) for kind, value, customer_id in rows)
+    for start in range(0, len(wanted), BULK_LOOKUP_CHUNK):
+        part = wanted[start : start + BULK_LOOKUP_CHUNK]
+        by_index = {(key.kind, index): key for key, index in part}
+        rows = await session.execute(_OWNER_IDS, {"kinds": [k.kind for k, _ in part], "indexes": [i for _, i in part]})
+        owner.update((by_index[(kind, bytes(index))], customer_id) for kind, index, customer_id in rows)
     return owner
 
 
 BULK_LOOKUP_CHUNK = 2000
 _OWNER_IDS = text(
-    "SELECT k.kind, k.value, i.customer_id FROM unnest(CAST(:kinds AS varchar[]), CAST(:values AS varchar[])) AS k(kind, value)"
-    " CROSS JOIN LATERAL (SELECT customer_id FROM identities WHERE identities.kind = k.kind AND identities.value = k.value LIMIT 1) AS i"
+    "SELECT k.kind, k.value_index, i.customer_id FROM unnest(CAST(:kinds AS varchar[]), CAST(:indexes AS bytea[])) AS k(kind, value_index)"
+    " CROSS JOIN LATERAL (SELECT customer_id FROM identities"
+    " WHERE identities.kind = k.kind AND identities.value_index = k.value_index LIMIT 1) AS i"
 )
-
-
-def _any_key(keys: list[IdentityKey]) -> ColumnElement[bool]:
-    """``(kind = k AND value IN (…)) OR …``: each term is an index search on (kind, value).
-    A row-value ``(kind, value) IN (…)`` makes SQLite scan the whole table."""
-    by_kind: dict[str, list[str]] = {}
-    for key in keys:
-        by_kind.setdefault(key.kind, []).append(key.value)
-    return or_(*(and_(Identity.kind == kind, Identity.value.in_(values)) for kind, values in by_kind.items()))
 
 
 def _unique(refs: list[CustomerRef]) -> list[CustomerRef]:

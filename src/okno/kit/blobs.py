@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from okno.kit.private_files import FILE_MODE, private_dir
+
 
 class BlobMissing(Exception):
     """No file under that key (deleted by hand, or another data folder)."""
@@ -38,9 +40,10 @@ class BlobStore:
         key = self.key_for(sha256)
         path = self.root / key
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            for folder in (self.root, path.parent.parent, path.parent):
+                private_dir(folder)
             tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-            with open(tmp, "wb") as out:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())

@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from okno.kit.db_wake import take_after_commit, take_wakes
+from okno.kit.private_files import private_sqlite
 from okno.kit.sqlite_driver import INLINE_IN_TRANSACTION, engine_url
 from okno.kit.time import as_utc
 
@@ -199,6 +200,7 @@ JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 def create_database(url: str, *, echo: bool = False) -> Database:
     url = engine_url(url)
     if url.startswith("sqlite"):
+        private_sqlite(url)
         # the writer runs its statements inside a transaction on the event loop's thread, with no
         # hop to the driver's thread (kit/sqlite_driver.py); the readers keep theirs
         writer = create_async_engine(
@@ -220,6 +222,8 @@ def create_database(url: str, *, echo: bool = False) -> Database:
 def create_oneoff_engine(url: str) -> AsyncEngine:
     """An engine for CLI one-shots (migrations, admin commands) that keeps no pool around."""
     url = engine_url(url)
+    if url.startswith("sqlite"):
+        private_sqlite(url)
     engine = create_async_engine(url, poolclass=NullPool, **JSON_CODEC)
     if url.startswith("sqlite"):
         _sqlite_pragmas(engine, writer=True)

@@ -6,6 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
+from okno.kit.pii import Sealed, SealedJson
 from okno.kit.time import utcnow
 
 
@@ -43,8 +44,9 @@ class InboundItem(Base):
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     provider_id: Mapped[str] = mapped_column(String(255))
     # The adapter's normalised item (okno.channels.base.InboundMessage as JSON) and the raw body.
-    item: Mapped[dict] = mapped_column(JsonDoc)
-    raw: Mapped[str] = mapped_column(Text, default="")
+    # Both sealed at rest (okno.kit.pii): they carry the sender's phone, e-mail, name and text.
+    item: Mapped[dict] = mapped_column(SealedJson)
+    raw: Mapped[str] = mapped_column(Sealed, default="")
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
     error: Mapped[str | None] = mapped_column(Text, default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
+from okno.kit.pii import SealedJson
 from okno.kit.time import utcnow
 
 
@@ -37,12 +38,13 @@ class MatchProfile(Base):
     __tablename__ = "match_profiles"
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
-    fields: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    fields: Mapped[dict] = mapped_column(SealedJson, default=dict)  # phones, e-mails, birth date, id number…
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class MatchBlock(Base):
-    """Blocking keys: customers that share a key are candidates to compare."""
+    """Blocking keys: customers that share a key are candidates to compare. Stored blinded
+    (``okno.customers.matching.fields.filed_keys``): a kind prefix and a keyed HMAC."""
 
     __tablename__ = "match_blocks"
     __table_args__ = (Index("ix_match_blocks_customer", "customer_id"),)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
+from okno.kit.db import Base, BigId, UTCDateTime
+from okno.kit.pii import Sealed, SealedJson, keep_index_in_step, value_index_default
 from okno.kit.time import utcnow
 
 
@@ -29,7 +30,7 @@ class CustomerMerge(Base):
     # how it came about: "operator", "conflict", "auto" (matcher above the auto threshold), "import"
     origin: Mapped[str] = mapped_column(String(16), default="operator")
     score: Mapped[float | None] = mapped_column(default=None)
-    moved: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    moved: Mapped[dict] = mapped_column(SealedJson, default=dict)  # sealed: moved attributes and keys
     merged_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
@@ -50,13 +51,14 @@ class IdentityConflict(Base):
 
     __tablename__ = "identity_conflicts"
     __table_args__ = (
-        UniqueConstraint("kind", "value", "owner_id", "claimant_id"),
+        UniqueConstraint("kind", "value_index", "owner_id", "claimant_id"),
         Index("ix_identity_conflicts_status", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    value: Mapped[str] = mapped_column(String(320))
+    value: Mapped[str] = mapped_column(Sealed)  # sealed; found through value_index (okno.kit.pii)
+    value_index: Mapped[bytes] = mapped_column(LargeBinary(16), default=value_index_default)
     owner_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     claimant_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=ConflictStatus.open.value)
@@ -65,3 +67,6 @@ class IdentityConflict(Base):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), default=None)
     resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
     merge_id: Mapped[int | None] = mapped_column(ForeignKey("customer_merges.id", ondelete="SET NULL"), default=None)
+
+
+keep_index_in_step(IdentityConflict)

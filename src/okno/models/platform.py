@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
+from okno.kit.pii import SealedJson
 from okno.kit.time import utcnow
 
 
@@ -17,7 +18,7 @@ class OutboxEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     topic: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict] = mapped_column(JsonDoc)
+    payload: Mapped[dict] = mapped_column(SealedJson)  # sealed: identity.conflict names the key
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     attempts: Mapped[int] = mapped_column(default=0)

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, UTCDateTime
+from okno.kit.pii import Sealed
 from okno.kit.time import utcnow
 
 
@@ -21,7 +22,8 @@ class WebhookCall(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2000))
     # the exact bytes POSTed on every attempt (so the signature and the receiver's dedupe agree)
-    body: Mapped[str] = mapped_column(Text)
+    # sealed at rest (okno.kit.pii): it carries the customer's identities and name
+    body: Mapped[str] = mapped_column(Sealed)
     secret_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     # sent as ``Idempotency-Key`` on every attempt; one per (event, rule action, conversation)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
+from okno.kit.db import Base, BigId, UTCDateTime
+from okno.kit.pii import SealedJson
 from okno.kit.time import utcnow
 
 
@@ -29,5 +30,5 @@ class VisitorEvent(Base):
     seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))  # visitor | agent
     client_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    payload: Mapped[dict] = mapped_column(JsonDoc)
+    payload: Mapped[dict] = mapped_column(SealedJson)  # sealed: texts, a typed phone or e-mail
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

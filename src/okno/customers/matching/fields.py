@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from okno.customers.identities import InvalidIdentity, normalize_email, normalize_phone
+from okno.kit import pii
 from okno.customers.names import latin_key, phonetic_key, split_full_name
 
 # A blocking key shared by more profiles than this is too common to narrow anything down.
@@ -85,6 +86,18 @@ def blocking_keys(fields: dict) -> set[str]:
     if fields.get("id_number"):
         keys.add(f"i:{fields['id_number']}")
     return {k[:MAX_KEY_LENGTH] for k in keys}
+
+
+def filed_keys(fields: dict) -> set[str]:
+    """:func:`blocking_keys` as ``match_blocks`` stores and searches them: each key blinded
+    (its kind prefix, then a keyed HMAC of the whole key), so no phone, e-mail, birth date or id
+    number sits in the table; equal keys still meet."""
+    return {filed_key(key) for key in blocking_keys(fields)}
+
+
+def filed_key(key: str) -> str:
+    """``"p:+79161234567"`` → ``"p:<base64url of the keyed HMAC of the whole key>"``."""
+    return f"{key.partition(':')[0]}:{pii.keys().token('block', key)}"
 
 
 _NOT_DIGIT = re.compile(r"\D+")

@@ -15,7 +15,7 @@ from collections import Counter
 from sqlalchemy import TextClause, and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.customers.matching.fields import MAX_BLOCK_SIZE, blocking_keys
+from okno.customers.matching.fields import MAX_BLOCK_SIZE, filed_keys
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.profiles import TERM_FIELDS, term_changes
 from okno.customers.matching.realtime import MAX_CANDIDATES, Candidate, query_shares, score_candidates
@@ -42,7 +42,7 @@ class PendingBase:
     async def prefetch(self, session: AsyncSession, records: list[dict]) -> None:
         """Reads what scoring ``records`` needs from the stored side: block members, the
         candidates' profiles, term counts and the base size."""
-        await self._fetch_blocks(session, {k for fields in records for k in blocking_keys(fields)})
+        await self._fetch_blocks(session, {k for fields in records for k in filed_keys(fields)})
         await self._fetch_terms(session, {_term(name, fields) for fields in records for name in TERM_FIELDS if fields.get(name)})
         usable = {c for members in self._members.values() if len(members) <= MAX_BLOCK_SIZE for c in members}
         await self._fetch_profiles(session, usable)
@@ -53,9 +53,9 @@ class PendingBase:
         """``customer_id``'s profile is now ``fields``; ``stored`` is its profile on file."""
         staged = customer_id in self._staged
         before = self._staged[customer_id] if staged else stored
-        for key in blocking_keys(before) if staged and before else ():  # the stored version is set aside by being staged
+        for key in filed_keys(before) if staged and before else ():  # the stored version is set aside by being staged
             self._holders[key].discard(customer_id)
-        for key in blocking_keys(fields) if fields else ():
+        for key in filed_keys(fields) if fields else ():
             self._holders.setdefault(key, set()).add(customer_id)
         self._term_delta.update(term_changes([before] if before else [], [fields] if fields else []))
         self._size_delta += (fields is not None) - (before is not None)
@@ -77,7 +77,7 @@ class PendingBase:
         return score_candidates(model, fields, ids, profiles, query_shares(fields, counts, (self._size or 0) + self._size_delta))  # type: ignore[misc]
 
     async def _candidates(self, session: AsyncSession, fields: dict) -> list[int]:
-        keys = sorted(blocking_keys(fields))
+        keys = sorted(filed_keys(fields))
         await self._fetch_blocks(session, set(keys))
         shared: Counter = Counter()
         for key in keys:

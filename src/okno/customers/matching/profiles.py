@@ -11,7 +11,7 @@ from collections import Counter
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.customers.matching.fields import ONE_VALUE_FIELDS, RawPerson, blocking_keys, comparison_fields
+from okno.customers.matching.fields import ONE_VALUE_FIELDS, RawPerson, filed_keys, comparison_fields
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity, MatchBlock, MatchProfile, MatchTerm
 
@@ -54,7 +54,7 @@ async def refile_stale_profiles(session: AsyncSession, customer_ids: list[int]) 
     filed: dict[int, set[str]] = {cid: set() for cid in ids}
     for customer_id, key in await session.execute(select(MatchBlock.customer_id, MatchBlock.key).where(MatchBlock.customer_id.in_(ids))):
         filed[customer_id].add(key)
-    stale = [cid for cid in ids if old.get(cid) != new.get(cid) or filed[cid] != (blocking_keys(new[cid]) if cid in new else set())]
+    stale = [cid for cid in ids if old.get(cid) != new.get(cid) or filed[cid] != (filed_keys(new[cid]) if cid in new else set())]
     if stale:
         await file_profiles(session, stale, {c: old[c] for c in stale if c in old}, {c: new[c] for c in stale if c in new})
     return len(stale)
@@ -95,7 +95,7 @@ async def _replace(session: AsyncSession, ids: list[int], new: dict[int, dict]) 
         return
     now = utcnow()
     await session.execute(insert(MatchProfile.__table__), [{"customer_id": cid, "fields": f, "updated_at": now} for cid, f in new.items()])
-    blocks = [{"key": key, "customer_id": cid} for cid, f in new.items() for key in sorted(blocking_keys(f))]
+    blocks = [{"key": key, "customer_id": cid} for cid, f in new.items() for key in sorted(filed_keys(f))]
     if blocks:
         await session.execute(insert(MatchBlock.__table__), blocks)
 
@@ -144,7 +144,7 @@ async def file_new_profiles(session: AsyncSession, new: list[tuple[int, str, lis
         return
     now = utcnow()
     await session.execute(insert(MatchProfile.__table__), [{"customer_id": cid, "fields": f, "updated_at": now} for cid, f in rows])
-    blocks = [{"key": key, "customer_id": cid} for cid, f in rows for key in sorted(blocking_keys(f))]
+    blocks = [{"key": key, "customer_id": cid} for cid, f in rows for key in sorted(filed_keys(f))]
     if blocks:
         await session.execute(insert(MatchBlock.__table__), blocks)
     await adjust_terms(session, term_changes([], [f for _, f in rows]))

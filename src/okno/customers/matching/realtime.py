@@ -15,7 +15,7 @@ from sqlalchemy import Row, Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from okno.customers.matching.compare import Frame, compare_pairs
-from okno.customers.matching.fields import MAX_BLOCK_SIZE, blocking_keys
+from okno.customers.matching.fields import MAX_BLOCK_SIZE, filed_keys
 from okno.customers.matching.model import MIN_BASE_FOR_TF, MatchModel, explain, score_gamma
 from okno.customers.matching.profiles import TERM_FIELDS
 from okno.models import MatchBlock, MatcherSettings, MatchProfile, MatchTerm
@@ -145,7 +145,7 @@ def query_shares(fields: dict, counts: dict[str, int], size: int) -> dict[str, f
 
 async def _candidate_rows(session: AsyncSession, fields: dict, exclude: int | None) -> list[Row]:
     """``(customer_id, fields, <term count per TERM_FIELDS>)`` per candidate, ranked."""
-    keys = sorted(blocking_keys(fields))
+    keys = sorted(filed_keys(fields))
     if not keys:
         return []
     params = {f"key_{i}": key for i, key in enumerate(keys)}

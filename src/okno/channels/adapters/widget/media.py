@@ -15,6 +15,7 @@ from okno.channels.adapters.widget.adapter import WidgetConfig
 from okno.channels.adapters.widget.tokens import visitor_from_token
 from okno.channels.base import OutboundMessage
 from okno.context import AppContext
+from okno.customers.identity_index import is_key
 from okno.kit.blobs import BlobMissing
 from okno.models import Direction, Identity, Message, StoredFile
 
@@ -64,7 +65,7 @@ async def _file_sent_to(session, channel_id: int, message_id: int, index: int, v
     if not 0 <= index < len(attachments) or not isinstance(attachments[index].get("stored_file_id"), int):
         return None
     own = await session.scalar(
-        select(Identity.id).where(Identity.customer_id == message.customer_id, Identity.kind == "web", Identity.value == visitor_id)
+        select(Identity.id).where(Identity.customer_id == message.customer_id, is_key("web", visitor_id))
     )
     return await session.get(StoredFile, attachments[index]["stored_file_id"]) if own is not None else None
 
