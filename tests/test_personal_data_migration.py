@@ -1,4 +1,4 @@
-"""Migration ``0008_pii`` on a database that holds plaintext personal data (both backends):
+"""Migration ``0010_pii`` on a database that holds plaintext personal data (both backends):
 every value is sealed afterwards, keys are found through their blind index, the matcher's
 blocking keys are blinded, and the stored rows read back as they were written."""
 

@@ -2,8 +2,8 @@
 payloads, matcher profiles and blocking keys, webhook bodies, visitor streams, outbox payloads,
 merge records and the sensitive customer attributes (``okno.kit.pii``)
 
-Revision ID: 0008_pii
-Revises: 0007
+Revision ID: 0010_pii
+Revises: 0009_accounts
 
 Existing plaintext rows are sealed here with the instance's key ring (``OKNO_SECRET_KEYS`` or
 ``<data_dir>/secret.key``). On PostgreSQL the sealed columns become ``bytea``; SQLite keeps the
@@ -21,8 +21,8 @@ from alembic import op
 
 from okno.kit import pii
 
-revision = "0008_pii"
-down_revision = "0007"
+revision = "0010_pii"
+down_revision = "0009_accounts"
 branch_labels = None
 depends_on = None
 
