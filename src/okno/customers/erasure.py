@@ -184,13 +184,19 @@ async def _redact_raw_items(session: AsyncSession, chain: list[int], now: Any) -
     for channel_id, pairs in by_channel.items():
         for start in range(0, len(pairs), CHUNK):  # bounded IN lists (SQLite's variable limit)
             chunk = pairs[start : start + CHUNK]
-            where = and_(
-                InboundItem.channel_id == channel_id,
-                InboundItem.received_at.in_(sorted({at for at, _ in chunk})),
-                InboundItem.item["provider_message_id"].as_string().in_(sorted({pid for _, pid in chunk})),
-                InboundItem.redacted_at.is_(None),
+            wanted = {pid for _, pid in chunk}
+            # the normalised item is sealed at rest: candidates by channel and time, then the
+            # provider's id compared in memory
+            candidates = await session.execute(
+                select(InboundItem.id, InboundItem.item).where(
+                    InboundItem.channel_id == channel_id,
+                    InboundItem.received_at.in_(sorted({at for at, _ in chunk})),
+                    InboundItem.redacted_at.is_(None),
+                )
             )
-            redacted += (await session.execute(redact_raw_items(where, now))).rowcount
+            ids = [item_id for item_id, item in candidates if (item or {}).get("provider_message_id") in wanted]
+            if ids:
+                redacted += (await session.execute(redact_raw_items(InboundItem.id.in_(ids), now))).rowcount
     for channel_id, visitor in await _visitors(session, chain):  # the widget's items, whatever they became
         where = and_(InboundItem.channel_id == channel_id, InboundItem.provider_id.startswith(f"web:{visitor}:", autoescape=True), InboundItem.redacted_at.is_(None))
         redacted += (await session.execute(redact_raw_items(where, now))).rowcount
@@ -234,13 +240,13 @@ async def _scrub_outbox(session: AsyncSession, chain: list[int]) -> int:
     conflicts = list(
         await session.scalars(select(IdentityConflict.id).where(or_(IdentityConflict.owner_id.in_(chain), IdentityConflict.claimant_id.in_(chain))))
     )
-    payload = OutboxEvent.payload
-    about_them = or_(
-        and_(OutboxEvent.topic.in_(_OUTBOX_BY_CUSTOMER), payload["customer_id"].as_integer().in_(chain)),
-        and_(OutboxEvent.topic.in_(("customer.merged", "customer.unmerged")), payload["survivor_id"].as_integer().in_(chain)),
-        and_(OutboxEvent.topic.in_(_OUTBOX_BY_CONFLICT), payload["conflict_id"].as_integer().in_(conflicts or [-1])),
-    )
-    rows = (await session.execute(select(OutboxEvent.id, OutboxEvent.payload).where(about_them))).all()
+    # payloads are sealed at rest: the rows of the topics that name a customer or a conflict are
+    # read and the ones about this person picked in memory
+    wanted = {**dict.fromkeys(_OUTBOX_BY_CUSTOMER, ("customer_id", set(chain)))}
+    wanted.update(dict.fromkeys(("customer.merged", "customer.unmerged"), ("survivor_id", set(chain))))
+    wanted.update(dict.fromkeys(_OUTBOX_BY_CONFLICT, ("conflict_id", set(conflicts))))
+    found = await session.execute(select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload).where(OutboxEvent.topic.in_(sorted(wanted))))
+    rows = [(row_id, body) for row_id, topic, body in found if (body or {}).get(wanted[topic][0]) in wanted[topic][1]]
     return await rewrite_json(session, OutboxEvent.__table__, "payload", rows)
 
 

@@ -37,6 +37,7 @@ from okno.kit.blobs import BlobStore
 from okno.kit.db import Database
 from okno.kit.errors import NotFound
 from okno.kit.time import utcnow
+from okno.kit.pii import sealed_nonempty
 from okno.models import Channel, InboundItem, Job, Message, TimelineEvent, VisitorEvent, WebhookCall
 
 log = structlog.get_logger()
@@ -214,7 +215,7 @@ async def _sweep_webhook_bodies(db: Database, cutoff: datetime, totals: dict[str
     async with db.transaction() as session:
         result = await session.execute(
             update(WebhookCall)
-            .where(WebhookCall.created_at < cutoff, WebhookCall.status.in_(("done", "failed")), WebhookCall.body != "")
+            .where(WebhookCall.created_at < cutoff, WebhookCall.status.in_(("done", "failed")), sealed_nonempty(WebhookCall.body))
             .values(body="")
         )
     totals["webhook_calls"] += result.rowcount

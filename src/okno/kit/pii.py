@@ -39,6 +39,7 @@ FORMAT = 1
 KEY_ID_BYTES = 4
 NONCE_BYTES = 12
 HEADER_BYTES = 1 + KEY_ID_BYTES + NONCE_BYTES
+TAG_BYTES = 16  # AES-GCM's authentication tag
 INDEX_BYTES = 16
 
 
@@ -97,7 +98,7 @@ class KeyRing:
         return b"\x01" + self._newest.key_id + nonce + self._newest.aead.encrypt(nonce, plain, None)
 
     def open(self, sealed: bytes) -> bytes:
-        if len(sealed) < HEADER_BYTES + 16 or sealed[0] != FORMAT:
+        if len(sealed) < HEADER_BYTES + TAG_BYTES or sealed[0] != FORMAT:
             raise UnreadablePersonalData("not a sealed value")
         key = self._by_id.get(bytes(sealed[1 : 1 + KEY_ID_BYTES]))
         if key is None:
@@ -149,6 +150,16 @@ def keys() -> KeyRing:
         else:
             _ring = KeyRing(_loader())
     return _ring
+
+
+
+
+def sealed_nonempty(column: Any) -> ColumnElement[bool]:
+    """True where a sealed column holds more than an empty string (a seal of ``""`` is exactly
+    header + tag long): how a sweep skips rows it already emptied without opening them."""
+    from sqlalchemy import func
+
+    return func.length(column) > HEADER_BYTES + TAG_BYTES
 
 
 def seal_text(value: str) -> bytes:
