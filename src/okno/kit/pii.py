@@ -152,8 +152,6 @@ def keys() -> KeyRing:
     return _ring
 
 
-
-
 def sealed_nonempty(column: Any) -> ColumnElement[bool]:
     """True where a sealed column holds more than an empty string (a seal of ``""`` is exactly
     header + tag long): how a sweep skips rows it already emptied without opening them."""
