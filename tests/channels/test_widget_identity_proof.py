@@ -6,16 +6,19 @@ and the Telegram fake served on loopback."""
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import timedelta
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from websockets.asyncio.client import connect
 
 from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.customers.matching import realtime
-from okno.models import Customer, Message
+from okno.kit.time import utcnow
+from okno.models import Customer, IdentityVerification, Message
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers
 
@@ -138,3 +141,131 @@ async def test_a_claimed_key_is_never_merged_automatically(shop, client, ctx, mo
     assert (await client.get(f"/api/v1/customers/{victim['id']}/merges", headers=headers)).json()["items"] == []
     queue = (await client.get("/api/v1/merge-suggestions", headers=headers)).json()["items"]
     assert [(s["customer_id"], s["other_customer_id"]) for s in queue] == [(strangers[0]["id"], victim["id"])]
+
+
+# ---- proving the typed key with a one-time code ------------------------------------------------
+
+
+def code_sent_to(fake: FakeTelegram, chat_id: str) -> str:
+    texts = [s["text"] for s in fake.sent if str(s["chat_id"]) == chat_id]
+    assert texts, f"nothing was sent to Telegram chat {chat_id}"
+    found = re.findall(r"\b(\d{6})\b", texts[-1])
+    assert len(found) == 1, texts[-1]
+    return found[0]
+
+
+async def ask(ws, frame: dict) -> dict:  # noqa: ANN001
+    await send(ws, frame)
+    return (await frames_until(ws, "verify"))[-1]
+
+
+async def test_a_code_sent_to_the_customers_telegram_proves_the_phone_and_attaches_the_visitor(shop, client, ctx) -> None:
+    headers, victim, fake = shop["headers"], shop["victim"], shop["fake"]
+    visitor = await visitor_session(shop)
+    async with socket(shop, visitor["token"]) as ws:
+        await send(ws, {"type": "contact", "client_id": "k-1", "phone": "+7 903 555-01-01"})
+        await send(ws, {"type": "message", "client_id": "c-1", "text": "Это я, Пётр, пишу с сайта"})
+        await frames_until(ws, "ack")
+        await frames_until(ws, "ack")
+        await ctx.settle()
+        sent = await ask(ws, {"type": "verify", "kind": "phone", "value": "8 (903) 555-01-01", "lang": "ru"})
+        assert sent["status"] == "sent" and sent["kind"] == "phone" and sent["expires_in"] == 600
+        code = code_sent_to(fake, VICTIM_TELEGRAM)
+        assert "Код подтверждения" in fake.sent[-1]["text"]
+        async with ctx.db.reading() as session:
+            row = await session.scalar(select(IdentityVerification))
+        assert (row.kind, row.value, row.owner_id, row.via_channel_id) == ("phone", VICTIM_PHONE, victim["id"], shop["telegram"]["id"])
+        assert code not in (row.code_hash, row.salt) and len(row.code_hash) == 64  # only a keyed hash is kept
+
+        verified = await ask(ws, {"type": "verify_code", "code": code})
+        assert verified["status"] == "verified"
+        await ctx.settle()
+
+        # the visitor is the customer now: his web identity and his conversation moved to him
+        owner = (await client.get("/api/v1/customers", params={"identity": f"web:{visitor['visitor_id']}"}, headers=headers)).json()["items"]
+        assert [c["id"] for c in owner] == [victim["id"]]
+        merges = (await client.get(f"/api/v1/customers/{victim['id']}/merges", headers=headers)).json()["items"]
+        assert len(merges) == 1 and merges[0]["origin"] == "verified" and merges[0]["survivor_id"] == victim["id"]
+        assert "proved phone:+79035550101 with a one-time code" in merges[0]["reason"]
+        queue = (await client.get("/api/v1/merge-suggestions", headers=headers)).json()["items"]
+        assert queue == []  # the suggestion was settled by the merge
+        async with ctx.db.reading() as session:
+            texts = (await session.scalars(select(Message.text).where(Message.customer_id == victim["id"]))).all()
+        assert "Это я, Пётр, пишу с сайта" in texts
+
+        # an operator's answer in the website conversation reaches the visitor's socket
+        conversations = (await client.get("/api/v1/conversations", params={"customer_id": victim["id"]}, headers=headers)).json()["items"]
+        on_site = next(c for c in conversations if c["channel_id"] == shop["widget"]["id"])
+        reply = await client.post(f"/api/v1/conversations/{on_site['id']}/messages", json={"text": "Здравствуйте, Пётр!"}, headers=headers)
+        assert reply.status_code == 201, reply.text
+        await ctx.settle()
+        pushed = [f for f in await frames_until(ws, "message") if f["type"] == "message"]
+        while pushed[-1]["from"] != "agent":
+            pushed = [f for f in await frames_until(ws, "message") if f["type"] == "message"]
+        assert pushed[-1]["text"] == "Здравствуйте, Пётр!"
+
+    # undoable like every merge: the visitor gets his own profile back
+    undone = await client.post(f"/api/v1/merges/{merges[0]['id']}/undo", json={"reason": "проверка"}, headers=headers)
+    assert undone.status_code == 200, undone.text
+    back = (await client.get("/api/v1/customers", params={"identity": f"web:{visitor['visitor_id']}"}, headers=headers)).json()["items"]
+    assert back[0]["id"] != victim["id"]
+
+
+async def test_wrong_expired_and_exhausted_codes_attach_nothing_and_sends_are_limited(shop, client, ctx) -> None:
+    headers, victim, fake = shop["headers"], shop["victim"], shop["fake"]
+    visitor = await visitor_session(shop)
+    async with socket(shop, visitor["token"]) as ws:
+        assert (await ask(ws, {"type": "verify_code", "code": "123456"}))["status"] == "no_code"
+        assert (await ask(ws, {"type": "verify", "kind": "phone", "value": "not a phone"}))["status"] == "invalid"
+        await send(ws, {"type": "verify_code", "code": "12ab"})  # malformed: refused before any attempt counts
+        assert "code" in (await frames_until(ws, "error"))[-1]["detail"]
+
+        # a wrong code, then the right one after it expired
+        assert (await ask(ws, {"type": "verify", "kind": "phone", "value": VICTIM_PHONE, "lang": "en"}))["status"] == "sent"
+        code = code_sent_to(fake, VICTIM_TELEGRAM)
+        assert "confirmation code" in fake.sent[-1]["text"]
+        wrong = other_than(code)
+        refused = await ask(ws, {"type": "verify_code", "code": wrong})
+        assert (refused["status"], refused["attempts_left"]) == ("wrong_code", 4)
+        async with ctx.db.transaction() as session:
+            await session.execute(update(IdentityVerification).values(expires_at=utcnow() - timedelta(seconds=1)))
+        assert (await ask(ws, {"type": "verify_code", "code": code}))["status"] == "expired"
+
+        # five wrong codes lock the code: the right one is refused afterwards
+        assert (await ask(ws, {"type": "verify", "kind": "phone", "value": VICTIM_PHONE}))["status"] == "sent"
+        code = code_sent_to(fake, VICTIM_TELEGRAM)
+        outcomes = [(await ask(ws, {"type": "verify_code", "code": other_than(code)}))["status"] for _ in range(5)]
+        assert outcomes == ["wrong_code"] * 4 + ["too_many_attempts"]
+        assert (await ask(ws, {"type": "verify_code", "code": code}))["status"] == "too_many_attempts"
+
+        # three codes an hour per visitor; the fourth is refused and nothing is sent
+        assert (await ask(ws, {"type": "verify", "kind": "phone", "value": VICTIM_PHONE}))["status"] == "sent"
+        sent_before = len(fake.sent)
+        limited = await ask(ws, {"type": "verify", "kind": "email", "value": "petr@example.ru"})
+        assert limited["status"] == "too_many_requests" and 0 < limited["retry_after"] <= 3600
+        assert len(fake.sent) == sent_before
+    # ... and three per key, whichever visitor asks
+    other = await visitor_session(shop)
+    async with socket(shop, other["token"]) as ws:
+        limited = await ask(ws, {"type": "verify", "kind": "phone", "value": "+7 903 555-01-01"})
+        assert limited["status"] == "too_many_requests" and "key" in limited["detail"]
+    assert len(fake.sent) == sent_before
+
+    assert (await client.get(f"/api/v1/customers/{victim['id']}/merges", headers=headers)).json()["items"] == []
+    victim_now = (await client.get(f"/api/v1/customers/{victim['id']}", headers=headers)).json()
+    assert {i["kind"] for i in victim_now["identities"]} == {"telegram", "phone"}
+
+
+async def test_the_answer_is_the_same_whether_the_key_is_known_or_not(shop, ctx) -> None:
+    visitor = await visitor_session(shop)
+    async with socket(shop, visitor["token"]) as ws:
+        unknown = await ask(ws, {"type": "verify", "kind": "phone", "value": "+7 916 000-00-01"})
+        known = await ask(ws, {"type": "verify", "kind": "phone", "value": VICTIM_PHONE})
+    assert {k: v for k, v in unknown.items()} == {k: v for k, v in known.items()}
+    async with ctx.db.reading() as session:
+        rows = (await session.scalars(select(IdentityVerification).order_by(IdentityVerification.id))).all()
+    assert [(r.owner_id is None, r.via_channel_id is None, r.status) for r in rows] == [(True, True, "superseded"), (False, False, "pending")]
+
+
+def other_than(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"

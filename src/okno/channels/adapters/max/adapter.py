@@ -78,6 +78,7 @@ class MaxChannel:
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False,
         interactive=interactive.SUPPORT,
         outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"max"}), starts_conversations=True,
+        one_time_codes=frozenset({"max"}),  # a code read in the chat proves the chat's user
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("max", opaque_kind, "a MAX user id"),)
     proof_rules: ClassVar[tuple[ProofRule, ...]] = (
