@@ -27,7 +27,7 @@ def test_default_proof_rules_come_from_the_core_and_the_adapters_unchanged() -> 
         ("phone", "crm_import"): True,
         ("email", "crm_import"): True,
         ("phone", "telegram.own_contact"): True,
-        ("phone", "max.own_contact"): True,
+        ("phone", "max.own_contact"): False,
         ("phone", "whatsapp.wa_id"): True,
         ("phone", "api"): True,
         ("email", "api"): True,
