@@ -20,7 +20,7 @@ from okno.customers.matching import realtime
 from okno.kit.time import utcnow
 from okno.models import Customer, IdentityVerification, Message
 from tests.conftest import LoopbackServer
-from tests.factories import admin_headers
+from tests.factories import PASSWORD, admin_headers, make_operator
 
 SITE = "https://shop.example"
 VICTIM_PHONE = "+79035550101"
@@ -217,6 +217,8 @@ async def test_wrong_expired_and_exhausted_codes_attach_nothing_and_sends_are_li
     async with socket(shop, visitor["token"]) as ws:
         assert (await ask(ws, {"type": "verify_code", "code": "123456"}))["status"] == "no_code"
         assert (await ask(ws, {"type": "verify", "kind": "phone", "value": "not a phone"}))["status"] == "invalid"
+        await send(ws, {"type": "verify", "kind": "email", "value": "a\u0000@example.ru"})  # no NUL reaches the database
+        assert "value" in (await frames_until(ws, "error"))[-1]["detail"]
         await send(ws, {"type": "verify_code", "code": "12ab"})  # malformed: refused before any attempt counts
         assert "code" in (await frames_until(ws, "error"))[-1]["detail"]
 
@@ -269,3 +271,19 @@ async def test_the_answer_is_the_same_whether_the_key_is_known_or_not(shop, ctx)
 
 def other_than(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+async def test_the_operators_profile_panel_shows_a_claimed_phone_as_not_confirmed(shop, client, ctx) -> None:
+    stranger = await visitor_session(shop)
+    async with socket(shop, stranger["token"]) as ws:
+        await send(ws, {"type": "contact", "client_id": "k-1", "phone": "+7 903 555-01-01"})
+        await frames_until(ws, "ack")
+    await ctx.settle()
+    customer = (await client.get("/api/v1/customers", params={"identity": f"web:{stranger['visitor_id']}"}, headers=shop["headers"])).json()["items"][0]
+    [conversation] = (await client.get("/api/v1/conversations", params={"customer_id": customer["id"]}, headers=shop["headers"])).json()["items"]
+    operator = await make_operator(ctx)
+    assert (await client.post("/ui/session", json={"email": operator["email"], "password": PASSWORD})).status_code == 200
+    panel = (await client.get(f"/ui/conversations/{conversation['id']}")).text
+    claimed = panel.split('data-testid="claimed-identity"', 1)[1].split("</li>", 1)[0]
+    assert VICTIM_PHONE in claimed and "введён вручную, не подтверждён" in claimed
+    assert "unverified_identities" not in panel

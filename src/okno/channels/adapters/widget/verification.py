@@ -46,7 +46,7 @@ DETAILS = {
 
 class VerifyFrame(BaseModel):
     kind: Literal["phone", "email"]
-    value: str = Field(min_length=1, max_length=320)
+    value: str = Field(min_length=1, max_length=320, pattern=r"^[^\x00]*$")  # the e-mail normaliser keeps a NUL, which PostgreSQL refuses
     lang: Literal["ru", "en"] = "ru"
 
 
