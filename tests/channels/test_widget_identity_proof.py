@@ -287,3 +287,23 @@ async def test_the_operators_profile_panel_shows_a_claimed_phone_as_not_confirme
     claimed = panel.split('data-testid="claimed-identity"', 1)[1].split("</li>", 1)[0]
     assert VICTIM_PHONE in claimed and "введён вручную, не подтверждён" in claimed
     assert "unverified_identities" not in panel
+
+
+async def test_a_visitor_with_no_profile_yet_is_attached_too(shop, client, ctx) -> None:
+    """The code can be typed before anything the visitor sent was ingested: his profile starts at
+    the check, and what he sent before lands with the customer once ingested."""
+    headers, victim = shop["headers"], shop["victim"]
+    visitor = await visitor_session(shop)
+    async with socket(shop, visitor["token"]) as ws:
+        await send(ws, {"type": "message", "client_id": "c-1", "text": "Пишу с сайта"})
+        await frames_until(ws, "ack")  # stored, not ingested yet
+        assert (await ask(ws, {"type": "verify", "kind": "phone", "value": VICTIM_PHONE}))["status"] == "sent"
+        assert (await ask(ws, {"type": "verify_code", "code": code_sent_to(shop["fake"], VICTIM_TELEGRAM)}))["status"] == "verified"
+    await ctx.settle()
+    owner = (await client.get("/api/v1/customers", params={"identity": f"web:{visitor['visitor_id']}"}, headers=headers)).json()["items"]
+    assert [c["id"] for c in owner] == [victim["id"]]
+    async with ctx.db.reading() as session:
+        texts = (await session.scalars(select(Message.text).where(Message.customer_id == victim["id"]))).all()
+    assert "Пишу с сайта" in texts
+    [merge] = (await client.get(f"/api/v1/customers/{victim['id']}/merges", headers=headers)).json()["items"]
+    assert merge["origin"] == "verified"

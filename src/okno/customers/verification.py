@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
 from okno.customers.identities import IdentityKey
 from okno.customers.matching.profiles import UNVERIFIED, refresh_profiles
 from okno.customers.merge import merge_customers
-from okno.customers.resolution import Sender, owners_of, resolve_senders
+from okno.customers.resolution import CustomerRef, Sender, owners_of, resolve_senders
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity, IdentityVerification, TimelineEvent
 
@@ -152,11 +153,7 @@ async def _prove(session: AsyncSession, row: IdentityVerification, requester: Id
     owner = owners.get(key)
     if (owner.id if owner else None) != row.owner_id:
         return None
-    mine = owners.get(requester)
-    if mine is None:  # the visitor's first touch is still being ingested: his profile starts here
-        resolution = await resolve_senders(session, [Sender(keys=(requester,), name="", channel_id=row.channel_id)])
-        mine = resolution.customers[0]
-        await record_event(session, "customer.created", {"customer_id": mine.id})
+    mine = owners.get(requester) or await _requester_profile(session, requester, row.channel_id)
     assert mine.id is not None
     await _drop_claim(session, mine.id, key)
     note = f"{requester} proved {key} with a one-time code" + (f" sent through channel {row.via_channel_id}" if row.via_channel_id else "")
@@ -170,6 +167,18 @@ async def _prove(session: AsyncSession, row: IdentityVerification, requester: Id
         return mine.id, None
     merge = await merge_customers(session, survivor_id=owner.id, merged_id=mine.id, actor_id=None, reason=note, origin="verified")  # type: ignore[arg-type]
     return owner.id, merge.id  # type: ignore[return-value]
+
+
+async def _requester_profile(session: AsyncSession, requester: IdentityKey, channel_id: int) -> CustomerRef:
+    """The requester's first touch is still being ingested: his profile starts here. On PostgreSQL
+    an ingest transaction may create it at the same moment; then that one is used."""
+    try:
+        async with session.begin_nested():
+            ref = (await resolve_senders(session, [Sender(keys=(requester,), name="", channel_id=channel_id)])).customers[0]
+    except IntegrityError:
+        return (await owners_of(session, {requester}))[requester]
+    await record_event(session, "customer.created", {"customer_id": ref.id})
+    return ref
 
 
 async def _drop_claim(session: AsyncSession, customer_id: int, key: IdentityKey) -> None:
