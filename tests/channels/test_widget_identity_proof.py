@@ -8,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import timedelta
+from typing import ClassVar
 
 import httpx
 import orjson
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from websockets.asyncio.client import connect
 
 from okno.channels.adapters.telegram.fake import FakeTelegram
+from okno.channels.base import Capabilities, OutboundMessage, SendResult, WebhookRejected, WebhookRequest, WebhookResult
+from okno.channels.registry import ADAPTERS
 from okno.customers.matching import realtime
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity, IdentityVerification, Message
@@ -340,3 +344,50 @@ async def test_every_messenger_delivers_the_code_through_its_provider(kind, app,
     assert [c["id"] for c in owner] == [customer["id"]]
     async with ctx.db.reading() as session:
         assert (await session.scalar(select(IdentityVerification.via_channel_id))) == channel["id"]
+
+
+class _SmsConfig(BaseModel):
+    sender_name: str = "SHOP"
+
+
+class SmsGateway:
+    """What a future SMS channel declares: it delivers a code straight to a phone number, so
+    reading the code proves the number itself (no owner needed)."""
+
+    kind: ClassVar[str] = "sms_test"
+    title: ClassVar[str] = "SMS (test)"
+    config_model: ClassVar[type[BaseModel]] = _SmsConfig
+    capabilities: ClassVar[Capabilities] = Capabilities(max_text_length=700, address_kinds=frozenset({"phone"}), one_time_codes=frozenset({"phone"}))
+    outbox: ClassVar[list[tuple[str, str]]] = []
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+
+    def handle_webhook(self, config: _SmsConfig, request: WebhookRequest) -> WebhookResult:
+        raise WebhookRejected(405, "no inbound SMS in this test")
+
+    async def send(self, config: _SmsConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
+        self.outbox.append((message.recipient.first("phone") or "", message.text))
+        return SendResult(provider_message_id=str(len(self.outbox)))
+
+
+async def test_an_sms_channel_proves_a_phone_nobody_owns_and_it_joins_the_visitors_profile(shop, client, ctx, monkeypatch) -> None:
+    monkeypatch.setitem(ADAPTERS, SmsGateway.kind, SmsGateway)
+    monkeypatch.setattr(SmsGateway, "outbox", [])
+    headers = shop["headers"]
+    created = await client.post("/api/v1/channels", json={"kind": "sms_test", "name": "SMS", "config": {}}, headers=headers)
+    assert created.status_code == 201, created.text
+    visitor = await visitor_session(shop)
+    async with socket(shop, visitor["token"]) as ws:
+        await send(ws, {"type": "contact", "client_id": "k-1", "phone": "+7 916 000-77-66"})
+        await frames_until(ws, "ack")
+        await ctx.settle()
+        assert (await ask(ws, {"type": "verify", "kind": "phone", "value": "+7 916 000-77-66"}))["status"] == "sent"
+        [(number, text)] = SmsGateway.outbox
+        assert number == "+79160007766"
+        [code] = re.findall(r"\b(\d{6})\b", text)
+        assert (await ask(ws, {"type": "verify_code", "code": code}))["status"] == "verified"
+    [customer] = (await client.get("/api/v1/customers", params={"identity": "phone:+79160007766"}, headers=headers)).json()["items"]
+    assert {(i["kind"], i["value"]) for i in customer["identities"]} == {("web", visitor["visitor_id"]), ("phone", "+79160007766")}
+    assert "unverified_identities" not in customer["attributes"]
+    assert (await client.get(f"/api/v1/customers/{customer['id']}/merges", headers=headers)).json()["items"] == []
