@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 SEND_TIMEOUT_SECONDS = 10.0
+MAX_ROUTES = 3
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -54,7 +55,7 @@ class CodeRoute:
 def delivers(kind: str) -> frozenset[str]:
     """The identity kinds an adapter kind can deliver a one-time code to."""
     cls = ADAPTERS.get(kind)
-    return cls.capabilities.one_time_codes if cls is not None else frozenset()
+    return getattr(cls.capabilities, "one_time_codes", frozenset()) if cls is not None else frozenset()
 
 
 async def code_routes(session: AsyncSession, key: IdentityKey, owner_id: int | None) -> list[CodeRoute]:
@@ -88,8 +89,9 @@ async def deliver_code(
     idempotency_key: str,
     customer_id: int,
 ) -> CodeRoute | None:
-    """Sends ``text`` along the first route whose channel accepts it; None if none did."""
-    for route in routes:
+    """Sends ``text`` along the first route whose channel accepts it (at most :data:`MAX_ROUTES`
+    are tried: the requester waits); None if none did."""
+    for route in routes[:MAX_ROUTES]:
         channel = await lookup(route.channel_id)
         if channel is None:
             continue

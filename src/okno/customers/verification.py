@@ -23,7 +23,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,13 +84,9 @@ async def issue_code(
     """A new code for ``requester`` to prove ``key`` (his earlier pending code stops working).
     Raises :class:`TooManyCodes` past the send limits; the caller delivers the code after commit."""
     now = now or utcnow()
-    since = now - SEND_WINDOW
+    await check_send_limits(session, channel_id=channel_id, requester=requester, key=key, now=now)
     table = IdentityVerification
     mine = (table.channel_id == channel_id, table.requester_kind == requester.kind, table.requester_value == requester.value)
-    for who, where in (("requester", mine), ("key", (table.kind == key.kind, table.value == key.value))):
-        count, oldest = (await session.execute(select(func.count(), func.min(table.created_at)).where(*where, table.created_at > since))).one()
-        if count >= SENDS_PER_WINDOW:
-            raise TooManyCodes(who, oldest + SEND_WINDOW - now)
     await session.execute(update(table).where(*mine, table.status == PENDING).values(status=SUPERSEDED))
     owner = (await owners_of(session, {key})).get(key)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -105,6 +101,18 @@ async def issue_code(
     return IssuedCode(row, code)
 
 
+async def check_send_limits(session: AsyncSession, *, channel_id: int, requester: IdentityKey, key: IdentityKey, now: datetime | None = None) -> None:
+    """Raises :class:`TooManyCodes` when the requester or the key had its codes for now. Callers
+    may ask a reader first, so that a flood of requests never takes the writer."""
+    now = now or utcnow()
+    table = IdentityVerification
+    mine = (table.channel_id == channel_id, table.requester_kind == requester.kind, table.requester_value == requester.value)
+    for who, where in (("requester", mine), ("key", (table.kind == key.kind, table.value == key.value))):
+        count, oldest = (await session.execute(select(func.count(), func.min(table.created_at)).where(*where, table.created_at > now - SEND_WINDOW))).one()
+        if count >= SENDS_PER_WINDOW:
+            raise TooManyCodes(who, oldest + SEND_WINDOW - now)
+
+
 async def record_delivery(session: AsyncSession, verification_id: int, via_channel_id: int | None) -> None:
     await session.execute(update(IdentityVerification).where(IdentityVerification.id == verification_id).values(via_channel_id=via_channel_id))
 
@@ -115,22 +123,14 @@ async def check_code(
     """Checks ``code`` against the requester's latest code; a correct one proves its key. A wrong
     one counts an attempt (the caller commits it); the last allowed wrong one locks the code."""
     now = now or utcnow()
-    table = IdentityVerification
-    query = (
-        select(table)
-        .where(table.channel_id == channel_id, table.requester_kind == requester.kind, table.requester_value == requester.value)
-        .order_by(table.id.desc())
-        .limit(1)
-    )
+    query = _latest_code(channel_id, requester)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()  # two tabs guessing at once still count every attempt
     row = await session.scalar(query)
-    if row is None or row.status in (VERIFIED, SUPERSEDED):
-        return CodeCheck(Outcome.none)
-    if row.status == LOCKED:
-        return CodeCheck(Outcome.locked)
-    if row.expires_at <= now:
-        return CodeCheck(Outcome.expired)
+    settled = _settled(row, now)
+    if settled is not None:
+        return CodeCheck(settled)
+    assert row is not None
     row.attempts += 1
     if not hmac.compare_digest(code_digest(secret, row.salt, code), row.code_hash):
         if row.attempts >= MAX_ATTEMPTS:
@@ -145,6 +145,32 @@ async def check_code(
     row.status, row.verified_at, row.merge_id = VERIFIED, now, merge_id
     await session.flush()
     return CodeCheck(Outcome.verified, customer_id=customer_id, merge_id=merge_id)
+
+
+async def code_settled(session: AsyncSession, *, channel_id: int, requester: IdentityKey, now: datetime | None = None) -> Outcome | None:
+    """The answer any code would get without checking it (no code, expired, locked), or None when
+    a live code waits: read first, so that codes typed with none pending never take the writer."""
+    return _settled(await session.scalar(_latest_code(channel_id, requester)), now or utcnow())
+
+
+def _latest_code(channel_id: int, requester: IdentityKey) -> Select:
+    table = IdentityVerification
+    return (
+        select(table)
+        .where(table.channel_id == channel_id, table.requester_kind == requester.kind, table.requester_value == requester.value)
+        .order_by(table.id.desc())
+        .limit(1)
+    )
+
+
+def _settled(row: IdentityVerification | None, now: datetime) -> Outcome | None:
+    if row is None or row.status in (VERIFIED, SUPERSEDED):
+        return Outcome.none
+    if row.status == LOCKED:
+        return Outcome.locked
+    if row.expires_at <= now:
+        return Outcome.expired
+    return None
 
 
 async def _prove(session: AsyncSession, row: IdentityVerification, requester: IdentityKey) -> tuple[int, int | None] | None:

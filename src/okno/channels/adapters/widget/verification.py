@@ -25,7 +25,16 @@ from pydantic import BaseModel, Field
 from okno.channels.code_delivery import code_routes, deliver_code
 from okno.channels.runtime import AdapterRuntime
 from okno.customers.identities import IdentityKey, InvalidIdentity, normalize_identity
-from okno.customers.verification import CODE_TTL, Outcome, TooManyCodes, check_code, issue_code, record_delivery
+from okno.customers.verification import (
+    CODE_TTL,
+    Outcome,
+    TooManyCodes,
+    check_code,
+    check_send_limits,
+    code_settled,
+    issue_code,
+    record_delivery,
+)
 
 # what the customer reads in his messenger (the visitor's language: it is the same person, or nobody)
 CODE_TEXT = {
@@ -73,6 +82,8 @@ class CodeVerifier:
         except InvalidIdentity as exc:
             return {"type": "verify", "status": "invalid", "detail": exc.detail}
         try:
+            async with self.runtime.db.reading() as session:  # a refused flood never takes the writer
+                await check_send_limits(session, channel_id=self.channel_id, requester=self.requester, key=key)
             async with self.runtime.db.transaction() as session:
                 issued = await issue_code(session, channel_id=self.channel_id, requester=self.requester, key=key, secret=self.secret)
                 routes = await code_routes(session, key, issued.verification.owner_id)
@@ -92,6 +103,10 @@ class CodeVerifier:
 
     async def check(self, frame: dict[str, Any]) -> dict[str, Any]:
         body = CodeFrame.model_validate(frame)
+        async with self.runtime.db.reading() as session:  # no live code: answered without the writer
+            settled = await code_settled(session, channel_id=self.channel_id, requester=self.requester)
+        if settled is not None:
+            return {"type": "verify", "status": settled.value, "detail": DETAILS[settled.value]}
         async with self.runtime.db.transaction() as session:  # a wrong code's attempt is committed too
             result = await check_code(session, channel_id=self.channel_id, requester=self.requester, code=body.code.strip(), secret=self.secret)
         reply: dict[str, Any] = {"type": "verify", "status": result.outcome.value, "detail": DETAILS[result.outcome.value]}
