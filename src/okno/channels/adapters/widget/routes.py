@@ -12,8 +12,8 @@ from okno.channels.adapters.widget.adapter import WidgetConfig
 from okno.channels.adapters.widget.media import router as media_router
 from okno.channels.adapters.widget.socket import VisitorSocket
 from okno.channels.adapters.widget.streams import VisitorHub
-from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.adapters.widget.tokens import issue_token, new_visitor_id, visitor_from_token
+from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.directory import LiveChannel
 from okno.channels.runtime import AdapterRuntime, Runtime, adapter_runtime
 

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from okno.channels.adapters.widget.interactive import AnswerFrame, UnknownChoice, answer_item
-from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, events_after, wire_event
+from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.base import InboundMessage, InboundStatus, SenderIdentity
 from okno.channels.inbound import stage_items
 from okno.kit.db import Database
