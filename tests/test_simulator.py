@@ -117,7 +117,7 @@ async def test_website_visitor_chats_and_leaves_an_email(live: Live) -> None:
     async def identified() -> None:  # a typed e-mail is evidence, not an identity (docs/identity-proof.md)
         customer = await live.customer(outcome.identity)
         assert {i["kind"] for i in customer["identities"]} == {"web"}
-        assert [e.split(":", 1)[0] for e in customer["attributes"]["unverified_identities"]] == ["email"]
+        assert [e.split(":", 1)[0] for e in customer["attributes"].get("unverified_identities", [])] == ["email"]
 
     await _eventually(identified)
     customer = await live.customer(outcome.identity)
