@@ -27,15 +27,15 @@ def test_default_proof_rules_come_from_the_core_and_the_adapters_unchanged() -> 
         ("phone", "crm_import"): True,
         ("email", "crm_import"): True,
         ("phone", "telegram.own_contact"): True,
-        ("phone", "max.own_contact"): True,
+        ("phone", "max.own_contact"): False,
         ("phone", "whatsapp.wa_id"): True,
         ("phone", "api"): True,
         ("email", "api"): True,
-        ("phone", "widget.typed"): True,
-        ("email", "widget.typed"): True,
+        ("phone", "widget.typed"): False,
+        ("email", "widget.typed"): False,
     } | {k: v for k, v in rules.items() if k[1].startswith("guestbook.")}  # the example plugin, if a test registered it
-    book = RuleBook([Rule("phone", "widget.typed", False, "admins keep typed phones as evidence")])
-    assert book.proves("phone", "telegram.own_contact") and not book.proves("phone", "widget.typed")
+    book = RuleBook([Rule("phone", "widget.typed", True, "an admin who trusts typed phones (not advised)")])
+    assert book.proves("phone", "telegram.own_contact") and book.proves("phone", "widget.typed") and not book.proves("email", "widget.typed")
 
 
 @pytest.fixture

@@ -168,7 +168,7 @@ def build_context(settings: Settings) -> AppContext:
         files=files,
     )
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
-    channel_runtime.connect(channels.get, ctx.wake)
+    channel_runtime.connect(channels.get, ctx.wake, http)
     db.after_commit = ctx.wake
     wire_subscribers(bus, SubscriberDeps(db=db, channels=channels, settings=settings))
     ctx.timers = TimerWorker(db, TIMER_HANDLERS)

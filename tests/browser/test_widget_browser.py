@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from playwright.async_api import expect
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.models import Message
 from tests.browser.screens import SCREENSHOTS
 from tests.conftest import LoopbackServer, free_port
@@ -120,3 +122,49 @@ async def test_visitor_taps_an_offered_choice_and_it_arrives_as_an_answer(app, c
             await page.get_by_test_id("okno-launcher").click()
             await expect(page.get_by_test_id("okno-choices")).to_have_class("choices list answered")
             await expect(page.locator(".choice.chosen")).to_have_text("СломалсяНе включается или шумит")
+
+
+async def test_visitor_confirms_a_typed_phone_with_the_code_from_his_telegram(app, client, ctx, browser) -> None:
+    """The code entry of docs/identity-proof.md: the code reaches the customer's Telegram (the fake's
+    log), a wrong code is refused with the attempts left, the right one attaches the visitor."""
+    headers = await admin_headers(ctx, client)
+    fake = FakeTelegram()
+    shop_port = free_port()
+    shop_origin = f"http://127.0.0.1:{shop_port}"
+    config = {"allowed_origins": [shop_origin], "title": "Поддержка «Пример»"}
+    channel = (await client.post("/api/v1/channels", json={"kind": "widget", "name": "Сайт", "config": config}, headers=headers)).json()
+    async with LoopbackServer(fake.app) as tg, LoopbackServer(app) as okno:
+        fake.base_url = tg.url
+        telegram = (await client.post("/api/v1/channels", json={"kind": "telegram", "name": "Бот", "config": fake.channel_config()}, headers=headers)).json()
+        fake.connect(client, f"/webhooks/{telegram['id']}")
+        await fake.deliver_contact("7001", "+7 903 555-01-01", first_name="Пётр")
+        customer = (await client.get("/api/v1/customers", params={"identity": "phone:+79035550101"}, headers=headers)).json()["items"][0]
+        shop = LoopbackServer(shop_site(okno.url, channel["id"]))
+        shop.port, shop.url = shop_port, shop_origin
+        shop._server.config.port = shop_port  # noqa: SLF001
+        async with shop:
+            page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1100, "height": 720})).new_page()
+            await page.goto(f"{shop.url}/product/42")
+            await page.get_by_test_id("okno-launcher").click()
+            await page.get_by_test_id("okno-contact-toggle").click()
+            await page.get_by_label("Телефон").fill("+7 903 555-01-01")
+            await page.get_by_role("button", name="Сохранить").click()
+            await expect(page.get_by_test_id("okno-verify")).to_be_visible()
+            await page.get_by_test_id("okno-verify-send").click()
+            await expect(page.locator(".note", has_text="код отправлен в мессенджер")).to_be_visible()
+            [code] = re.findall(r"\b(\d{6})\b", fake.sent_texts()[-1])
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOTS / "widget-code-entry.png"))
+
+            await page.get_by_test_id("okno-verify-code").fill(f"{(int(code) + 1) % 1_000_000:06d}")
+            await page.get_by_test_id("okno-verify-confirm").click()
+            await expect(page.locator(".note", has_text="Неверный код. Осталось попыток: 4")).to_be_visible()
+            await page.get_by_test_id("okno-verify-code").fill(code)
+            await page.get_by_test_id("okno-verify-confirm").click()
+            await expect(page.locator(".note", has_text="контакт подтверждён")).to_be_visible()
+            await expect(page.get_by_test_id("okno-verify")).to_be_hidden()
+            await page.screenshot(path=str(SCREENSHOTS / "widget-verify.png"))
+    merges = (await client.get(f"/api/v1/customers/{customer['id']}/merges", headers=headers)).json()["items"]
+    assert [m["origin"] for m in merges] == ["verified"]
+    web = [i for i in (await client.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()["identities"] if i["kind"] == "web"]
+    assert len(web) == 1

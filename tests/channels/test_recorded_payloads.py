@@ -215,10 +215,11 @@ async def test_widget_message_frame_lands_with_its_page_context(client, ctx, vis
     assert received["data"]["context"] == {"widget": {"page_url": frame["page_url"], "utm": frame["utm"]}}
 
 
-async def test_widget_contact_frame_adds_phone_and_email(client, ctx, visitor) -> None:
+async def test_widget_contact_frame_keeps_phone_and_email_as_evidence(client, ctx, visitor) -> None:
     fake, headers = visitor
     assert (await fake.deliver_frame("v_recorded000002", WIDGET["contact"])).status_code == 200
     await ctx.settle()
-    customer = await _customer(client, headers, "email:anna@example.ru")
+    assert (await client.get("/api/v1/customers", params={"identity": "email:anna@example.ru"}, headers=headers)).json()["items"] == []
+    customer = await _customer(client, headers, "web:v_recorded000002")
     assert customer["name"] == "Анна"
-    assert _identities(customer) == {("web", "v_recorded000002"), ("phone", "+79161234567"), ("email", "anna@example.ru")}
+    assert _identities(customer) == {("web", "v_recorded000002")}  # typed keys prove nothing (docs/identity-proof.md)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from okno.models import InboundItem, Message
+from okno.models import Customer, InboundItem, Message
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers
 
@@ -95,16 +95,22 @@ async def test_messages_are_acked_idempotently_and_land_with_page_context(widget
     assert received["data"]["context"] == {"widget": {"page_url": "https://shop.example/p/42?utm_source=vk", "utm": {"utm_source": "vk"}}}
 
 
-async def test_left_contacts_become_identities(widget, ctx) -> None:
+async def test_left_contacts_are_kept_as_evidence_not_identities(widget, ctx) -> None:
+    """Anyone can type anyone's phone: typed keys prove nothing until a one-time code proves them
+    (tests/channels/test_widget_identity_proof.py)."""
     session = await _session(widget)
     async with _socket(widget, session["token"]) as ws:
         await ws.send(orjson.dumps({"type": "contact", "client_id": "k-1", "name": "Ольга", "phone": "8 916 555-44-33", "email": "Olga@Mail.ru"}).decode())
         await _frame(ws, "ack")
     await ctx.settle()
     async with httpx.AsyncClient(base_url=widget["base"]) as http:
-        customer = (await http.get("/api/v1/customers", params={"identity": "phone:+79165554433"}, headers=widget["headers"])).json()["items"][0]
+        assert (await http.get("/api/v1/customers", params={"identity": "phone:+79165554433"}, headers=widget["headers"])).json()["items"] == []
+        customer = (await http.get("/api/v1/customers", params={"identity": f"web:{session['visitor_id']}"}, headers=widget["headers"])).json()["items"][0]
     assert customer["name"] == "Ольга"
-    assert {(i["kind"], i["value"]) for i in customer["identities"]} == {("web", session["visitor_id"]), ("phone", "+79165554433"), ("email", "olga@mail.ru")}
+    assert {(i["kind"], i["value"]) for i in customer["identities"]} == {("web", session["visitor_id"])}
+    async with ctx.db.reading() as db_session:
+        stored = await db_session.get(Customer, customer["id"])
+    assert stored.attributes["unverified_identities"] == ["phone:+79165554433", "email:olga@mail.ru"]
 
 
 async def test_operator_reply_is_pushed_live_replayed_on_reconnect_and_read(widget, ctx, client) -> None:

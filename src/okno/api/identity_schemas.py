@@ -76,6 +76,8 @@ class ContributionOut(BaseModel):
     field: str
     comparison: str
     weight: float
+    # the key that brought the pair to the queue: a typed, unproven key the other customer owns
+    evidence: str | None = None
 
 
 class SuggestionOut(BaseModel):

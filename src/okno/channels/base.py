@@ -81,6 +81,10 @@ class Capabilities:
     starts_conversations: bool = False
     # the adapter sends pre-approved message templates configured per channel (``OffersTemplates``)
     message_templates: bool = False
+    # identity kinds it can deliver a one-time code to, proving that the person who reads the code
+    # holds that identity (a messenger: its own user id; an SMS gateway: "phone"; e-mail: "email").
+    # See okno.channels.code_delivery and docs/identity-proof.md.
+    one_time_codes: frozenset[str] = frozenset()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +102,7 @@ class Capabilities:
             "address_kinds": sorted(self.address_kinds),
             "starts_conversations": self.starts_conversations,
             "message_templates": self.message_templates,
+            "one_time_codes": sorted(self.one_time_codes),
         }
 
 

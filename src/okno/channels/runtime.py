@@ -19,6 +19,8 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 if TYPE_CHECKING:
+    import httpx
+
     from okno.channels.directory import LiveChannel
     from okno.kit.db import Database
 
@@ -38,11 +40,15 @@ class AdapterRuntime:
         self._hubs: dict[type, Any] = {}
         self._lookup: Callable[[int], Awaitable[LiveChannel | None]] | None = None
         self._wake: Callable[[Iterable[str]], None] = lambda names: None
+        self.http: httpx.AsyncClient | None = None
 
-    def connect(self, lookup: Callable[[int], Awaitable[LiveChannel | None]], wake: Callable[[Iterable[str]], None]) -> None:
+    def connect(
+        self, lookup: Callable[[int], Awaitable[LiveChannel | None]], wake: Callable[[Iterable[str]], None], http: httpx.AsyncClient | None = None
+    ) -> None:
         """Called once by the application context when its directory and workers exist."""
         self._lookup = lookup
         self._wake = wake
+        self.http = http  # the outbound client deliveries use (the widget sends one-time codes through other channels)
 
     def hub(self, factory: type[H]) -> H:
         """The one instance of ``factory`` in this process (e.g. the widget's socket hub)."""

@@ -57,6 +57,7 @@ from okno.models import (
     DeliveryJob,
     Identity,
     IdentityConflict,
+    IdentityVerification,
     InboundItem,
     MatchProfile,
     MatchSuggestion,
@@ -128,6 +129,7 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     counts["outbox"] = await _scrub_outbox(session, chain)
     counts["webhook_calls"] = await _empty_webhook_calls(session, chain)
     await _drop_matcher_rows(session, chain)
+    counts["verifications"] = await _drop_verifications(session, chain)
     counts["identities"] = (await session.execute(delete(Identity).where(Identity.customer_id.in_(chain)))).rowcount
     again = any(c.erased_at is not None for c in customers.values())
     for customer in customers.values():
@@ -218,6 +220,15 @@ async def _scrub_visitor_streams(session: AsyncSession, chain: list[int]) -> int
         return 0
     rows = (await session.execute(select(VisitorEvent.id, VisitorEvent.payload).where(VisitorEvent.visitor_id.in_(visitors)))).all()
     return await rewrite_json(session, VisitorEvent.__table__, "payload", rows)
+
+
+async def _drop_verifications(session: AsyncSession, chain: list[int]) -> int:
+    """One-time codes sent to prove a key of theirs, or asked for by their widget visitors."""
+    visitors = sorted({value for _, value in await _visitors(session, chain)})
+    mine = IdentityVerification.owner_id.in_(chain)
+    if visitors:
+        mine = or_(mine, and_(IdentityVerification.requester_kind == VISITOR_KIND, IdentityVerification.requester_value.in_(visitors)))
+    return (await session.execute(delete(IdentityVerification).where(mine))).rowcount
 
 
 async def _cancel_queued_replies(session: AsyncSession, chain: list[int]) -> int:

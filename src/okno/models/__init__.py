@@ -27,6 +27,7 @@ from okno.models.timers import Timer
 from okno.models.webhook_calls import WebhookCall
 from okno.models.widget import VisitorEvent
 from okno.models.accounts import ApiToken, LoginFailure
+from okno.models.verification import IdentityVerification
 
 __all__ = [
     "ACTIVE_TYPES",
@@ -88,6 +89,7 @@ __all__ = [
     "ApiToken",
     "LoginFailure",
     "OperatorKind",
+    "IdentityVerification",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).

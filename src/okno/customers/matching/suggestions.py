@@ -12,7 +12,7 @@ from okno.access import Scope
 from okno.access.clauses import pair_visible
 from okno.customers.matching.fields import comparison_fields
 from okno.customers.matching.model import MatchModel
-from okno.customers.matching.profiles import person_of, refresh_profiles
+from okno.customers.matching.profiles import UNVERIFIED, person_of, refresh_profiles
 from okno.customers.matching.realtime import Candidate, current_model, remember_model, score_record
 from okno.kit.audit import audit
 from okno.kit.db import insert_ignoring_duplicates
@@ -77,7 +77,10 @@ async def index_and_suggest(session: AsyncSession, customer_id: int) -> int | No
         return None
     found, model = await suggestions_for(session, customer_id)
     await queue_suggestions(session, customer_id, found)
-    if found and model.auto_threshold is not None and found[0].score >= model.auto_threshold:
+    # a profile holding keys it only claims (typed, unproven) is never merged automatically: the
+    # claim would hand its sender the other customer's conversations (docs/identity-proof.md)
+    claims = (customer.attributes or {}).get(UNVERIFIED)
+    if found and model.auto_threshold is not None and found[0].score >= model.auto_threshold and not claims:
         from okno.customers.merge import merge_customers
 
         best = found[0]

@@ -78,10 +78,13 @@ class MaxChannel:
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=False,
         interactive=interactive.SUPPORT,
         outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"max"}), starts_conversations=True,
+        one_time_codes=frozenset({"max"}),  # a code read in the chat proves the chat's user
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("max", opaque_kind, "a MAX user id"),)
     proof_rules: ClassVar[tuple[ProofRule, ...]] = (
-        ProofRule("phone", "max.own_contact", True, "a contact the MAX user shared about himself"),
+        # the card's TEL is vCard text the client composed; only its ``hash`` would vouch for it and
+        # okno can't check that hash, so the number is evidence (docs/identity-proof.md)
+        ProofRule("phone", "max.own_contact", False, "the phone of a contact card the MAX user shared about himself: evidence only (its hash can't be checked)"),
     )
 
     def __init__(self, channel_id: int) -> None:

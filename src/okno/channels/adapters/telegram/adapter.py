@@ -65,6 +65,7 @@ class TelegramChannel:
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), attachment_download=True,
         interactive=interactive.SUPPORT,
         outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"telegram"}), starts_conversations=True,
+        one_time_codes=frozenset({"telegram"}),  # a code read in the chat proves the chat's user
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("telegram", opaque_kind, "a Telegram user id"),)
     proof_rules: ClassVar[tuple[ProofRule, ...]] = (

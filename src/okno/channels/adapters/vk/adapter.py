@@ -85,6 +85,7 @@ class VkChannel:
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "voice", "file"}), delivery_statuses=True,
         interactive=interactive.SUPPORT,
         outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"vk"}), starts_conversations=True,
+        one_time_codes=frozenset({"vk"}),  # a code read in the chat proves the chat's user
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("vk", opaque_kind, "a VK user id"),)
 

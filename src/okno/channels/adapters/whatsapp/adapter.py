@@ -98,6 +98,9 @@ class WhatsAppChannel:
         address_kinds=frozenset({"whatsapp", "phone"}),
         starts_conversations=True,
         message_templates=True,
+        # free text: reaches a user who wrote in the last 24 hours (an authentication template
+        # for the others is not sent yet, docs/identity-proof.md)
+        one_time_codes=frozenset({"whatsapp"}),
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (
         IdentityKindSpec("whatsapp", opaque_kind, "a WhatsApp user (business-scoped id or wa_id)"),

@@ -75,8 +75,10 @@ class WidgetChannel:
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("web", opaque_kind, "a website visitor id"),)
     proof_rules: ClassVar[tuple[ProofRule, ...]] = (
-        ProofRule("phone", "widget.typed", True, "typed by a website visitor into the contact form (switch off to keep it as evidence only)"),
-        ProofRule("email", "widget.typed", True, "typed by a website visitor into the contact form (switch off to keep it as evidence only)"),
+        # anyone can type anyone's phone: evidence for a merge suggestion until a one-time code
+        # proves it (widget/verification.py; docs/identity-proof.md)
+        ProofRule("phone", "widget.typed", False, "typed by a website visitor: evidence only, proven by a one-time code"),
+        ProofRule("email", "widget.typed", False, "typed by a website visitor: evidence only, proven by a one-time code"),
     )
 
     def __init__(self, channel_id: int) -> None:

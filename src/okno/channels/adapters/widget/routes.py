@@ -13,6 +13,7 @@ from okno.channels.adapters.widget.media import router as media_router
 from okno.channels.adapters.widget.socket import VisitorSocket
 from okno.channels.adapters.widget.streams import VisitorHub
 from okno.channels.adapters.widget.tokens import issue_token, new_visitor_id, visitor_from_token
+from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.directory import LiveChannel
 from okno.channels.runtime import AdapterRuntime, Runtime, adapter_runtime
 
@@ -102,5 +103,7 @@ async def visitor_socket(websocket: WebSocket, channel_id: int) -> None:
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="invalid or expired visitor token")
     else:
         last_seq = websocket.query_params.get("last_seq", "0")
-        session = VisitorSocket(websocket, runtime.db, runtime.hub(VisitorHub), channel_id, visitor_id, lambda: runtime.wake("ingest"))
+        secret = channel.config.token_secret.get_secret_value().encode()
+        verifier = CodeVerifier(runtime, channel_id, visitor_id, secret, channel.config.title)
+        session = VisitorSocket(websocket, runtime.db, runtime.hub(VisitorHub), channel_id, visitor_id, lambda: runtime.wake("ingest"), verifier)
         await session.serve(int(last_seq) if last_seq.isdigit() else 0)

@@ -2,8 +2,10 @@
 
 Client → server: ``message {client_id, text, page_url?, utm?}``, ``contact {client_id, name?,
 phone?, email?}``, ``answer {client_id, message_id, option_id}`` (a press on offered choices),
-``received|read {message_id}``, ``ping``. Server → client: ``ack {client_id, seq}``, ``message
-{seq, from, text, message_id?, client_id?, interactive?, answer?}``, ``error {detail}``, ``pong``.
+``received|read {message_id}``, ``ping``, ``verify {kind, value}`` and ``verify_code {code}`` (a
+one-time code proves a typed phone or e-mail: ``verification.py``). Server → client: ``ack
+{client_id, seq}``, ``message {seq, from, text, message_id?, client_id?, interactive?, answer?}``,
+``verify {status, …}``, ``error {detail}``, ``pong``.
 Every visitor message is stored durably (raw inbound item + stream event, one transaction)
 before it is acknowledged; ``client_id`` makes resends idempotent; a reconnect with
 ``last_seq`` replays what the visitor missed.
@@ -22,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from okno.channels.adapters.widget.interactive import AnswerFrame, UnknownChoice, answer_item
 from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, events_after, wire_event
+from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.base import InboundMessage, InboundStatus, SenderIdentity
 from okno.channels.inbound import stage_items
 from okno.kit.db import Database
@@ -56,6 +59,7 @@ class VisitorSocket:
     channel_id: int
     visitor_id: str
     wake_ingest: Callable[[], None]
+    verifier: CodeVerifier | None = None  # one-time codes that prove a typed phone or e-mail (verification.py)
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -105,6 +109,7 @@ class VisitorSocket:
         handlers = {
             "message": self._on_message, "contact": self._on_contact, "answer": self._on_answer,
             "received": self._on_receipt, "read": self._on_receipt, "ping": self._on_ping,
+            "verify": self._on_verify, "verify_code": self._on_verify_code,
         }
         handler = handlers.get(kind or "")
         if handler is None:
@@ -119,6 +124,14 @@ class VisitorSocket:
 
     async def _on_ping(self, _frame: dict[str, Any]) -> None:
         await self._send({"type": "pong"})
+
+    async def _on_verify(self, frame: dict[str, Any]) -> None:
+        if self.verifier is not None:
+            await self._send(await self.verifier.request(frame))
+
+    async def _on_verify_code(self, frame: dict[str, Any]) -> None:
+        if self.verifier is not None:
+            await self._send(await self.verifier.check(frame))
 
     async def _on_message(self, frame: dict[str, Any]) -> None:
         body = _Message.model_validate(frame)

@@ -13,10 +13,24 @@
   var T = {
     ru: { open: "Открыть чат", close: "Закрыть чат", send: "Отправить", placeholder: "Напишите сообщение…",
           contact: "Оставить контакты", name: "Имя", phone: "Телефон", email: "E-mail", save: "Сохранить",
-          saved: "Спасибо! Контакты сохранены.", offline: "Нет связи, переподключаемся…" },
+          saved: "Спасибо! Контакты сохранены.", offline: "Нет связи, переподключаемся…",
+          verifyHint: "Чтобы мы узнали вас и продолжили прежний разговор, подтвердите контакт: пришлём код в мессенджер, из которого вы уже писали нам.",
+          getCode: "Получить код", code: "Код из сообщения", confirm: "Подтвердить",
+          sent: "Если мы знаем этот контакт, код отправлен в мессенджер, из которого вы писали нам. Введите его здесь.",
+          too_many_requests: "Слишком много запросов кода. Попробуйте позже.", invalid: "Проверьте номер телефона или e-mail.",
+          verified: "Готово: контакт подтверждён, мы вас узнали.", wrong_code: "Неверный код. Осталось попыток: ",
+          expired: "Срок действия кода истёк. Запросите новый.", too_many_attempts: "Слишком много неверных попыток. Запросите новый код.",
+          no_code: "Сначала запросите код." },
     en: { open: "Open chat", close: "Close chat", send: "Send", placeholder: "Type a message…",
           contact: "Leave contact details", name: "Name", phone: "Phone", email: "E-mail", save: "Save",
-          saved: "Thank you! Saved.", offline: "Offline, reconnecting…" }
+          saved: "Thank you! Saved.", offline: "Offline, reconnecting…",
+          verifyHint: "So that we recognise you and continue your earlier conversation, confirm this contact: we'll send a code to the messenger you've written to us from.",
+          getCode: "Get a code", code: "Code from the message", confirm: "Confirm",
+          sent: "If we know this contact, a code was sent to the messenger you've written to us from. Enter it here.",
+          too_many_requests: "Too many code requests. Please try later.", invalid: "Please check the phone number or e-mail.",
+          verified: "Done: the contact is confirmed, we recognise you.", wrong_code: "Wrong code. Attempts left: ",
+          expired: "The code has expired. Ask for a new one.", too_many_attempts: "Too many wrong codes. Ask for a new one.",
+          no_code: "Ask for a code first." }
   }[lang];
 
   function load(key, fallback) { try { var v = localStorage.getItem(store + key); return v === null ? fallback : JSON.parse(v); } catch (e) { return fallback; } }
@@ -42,7 +56,8 @@
     '.note{font-size:12px;color:#6b7280;text-align:center;margin:6px 0}.status{font-size:12px;color:#b45309;padding:4px 12px;display:none}' +
     'form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e7ef}textarea,input{flex:1;border:1px solid #cbd2e0;border-radius:8px;padding:8px;font:inherit;resize:none}' +
     'button.send,button.save{border:0;border-radius:8px;background:#2563eb;color:#fff;padding:0 12px;cursor:pointer}' +
-    '.contact{flex-direction:column;display:none}.contact.open{display:flex}.link{background:none;border:0;color:#2563eb;cursor:pointer;font-size:12px;padding:4px 12px;text-align:left}' +
+    '.contact,.verify{flex-direction:column;display:none}.contact.open,.verify.open{display:flex}.hint{font-size:12px;color:#374151}.verify .code{display:none}.verify.sent .code{display:flex;gap:6px}.verify .get{padding:8px 12px;align-self:flex-start}' +
+    '.contact.open{display:flex}.link{background:none;border:0;color:#2563eb;cursor:pointer;font-size:12px;padding:4px 12px;text-align:left}' +
     '.choices{display:flex;flex-wrap:wrap;gap:6px;margin:2px 0 8px;max-width:80%}.choices.list,.options{flex-direction:column;align-items:flex-start}.options[hidden]{display:none}' +
     '.choice{border:1px solid #2563eb;background:#fff;color:#2563eb;border-radius:16px;padding:4px 12px;cursor:pointer;font:inherit;text-align:left}.choice small{display:block;color:#6b7280;font-size:12px}' +
     '.choice.chosen{background:#2563eb;color:#fff}.choice.chosen small{color:#dbeafe}.choices.answered .choice{cursor:default}.choices.answered .choice:not(.chosen){opacity:.5}.choices.quick_replies.answered{display:none}' +
@@ -58,6 +73,10 @@
     '<input name="phone" aria-label="' + T.phone + '" placeholder="' + T.phone + '" maxlength="64" inputmode="tel">' +
     '<input name="email" aria-label="' + T.email + '" placeholder="' + T.email + '" maxlength="320" type="email">' +
     '<button class="save" type="submit">' + T.save + '</button></form>' +
+    '<form class="verify" data-testid="okno-verify"><div class="hint">' + T.verifyHint + '</div>' +
+    '<button class="save get" type="button" data-testid="okno-verify-send">' + T.getCode + '</button>' +
+    '<div class="code"><input name="code" aria-label="' + T.code + '" placeholder="' + T.code + '" maxlength="6" inputmode="numeric" autocomplete="one-time-code" data-testid="okno-verify-code">' +
+    '<button class="save" type="submit" data-testid="okno-verify-confirm">' + T.confirm + '</button></div></form>' +
     '<form class="compose" data-testid="okno-compose"><textarea rows="2" aria-label="' + T.placeholder + '" placeholder="' + T.placeholder + '" maxlength="4096" data-testid="okno-input"></textarea>' +
     '<button class="send" type="submit" data-testid="okno-send">' + T.send + '</button></form></section>';
   var $ = function (sel) { return root.querySelector(sel); };
@@ -149,9 +168,21 @@
         if (frame.answer) answered(frame.answer.message_id, frame.answer.option_id);
       } else if (frame.contact) { note(T.saved); }
       if (frame.seq > state.lastSeq) state.lastSeq = frame.seq;
+    } else if (frame.type === "verify") { verified(frame);
     } else if (frame.type === "error") { note("⚠ " + frame.detail); }
   }
 
+  // a typed phone or e-mail proves nothing until a one-time code, sent to a messenger its owner
+  // already writes to us from, is typed back (the server answers "sent" whether or not it knows the key)
+  var claim = null;
+  function verified(frame) {
+    var form = $(".verify"), text = T[frame.status] || frame.detail;
+    if (frame.status === "wrong_code") text += frame.attempts_left;
+    note(text);
+    if (frame.status === "sent") { form.classList.add("sent"); form.elements.code.value = ""; form.elements.code.focus(); }
+    if (frame.status === "verified") { form.classList.remove("open", "sent"); claim = null; }
+    if (frame.status === "expired" || frame.status === "too_many_attempts") form.classList.remove("sent");
+  }
   function connect() {
     fetch(base + "/widget/" + channelId + "/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: state.token }) })
       .then(function (r) { if (!r.ok) throw new Error("session " + r.status); return r.json(); })
@@ -197,6 +228,18 @@
     ["name", "phone", "email"].forEach(function (k) { var v = f.elements[k].value.trim(); if (v) frame[k] = v; });
     if (!frame.phone && !frame.email) return;
     queue(frame); f.classList.remove("open");
+    claim = frame.phone ? { kind: "phone", value: frame.phone } : { kind: "email", value: frame.email };
+    $(".verify").classList.add("open");
+  });
+  $(".verify .get").addEventListener("click", function () {
+    if (!claim) return;
+    if (!send({ type: "verify", kind: claim.kind, value: claim.value, lang: lang })) note(T.offline);
+  });
+  $(".verify").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var code = e.target.elements.code.value.replace(/\D/g, "");
+    if (code.length !== 6) { note(T.wrong_code.replace(/[.:].*$/, ".")); return; }
+    if (!send({ type: "verify_code", code: code })) note(T.offline);
   });
   setInterval(function () { send({ type: "ping" }); }, 25000);
 
