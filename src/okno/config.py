@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # How long a signed download link handed to an integration (the API channel) stays valid.
     file_link_ttl_hours: float = Field(default=72.0, gt=0)
     log_level: str = "info"
+    # Outbound calls okno makes for users (API channel outbound_url, automation webhooks,
+    # adapters' api_base, provider media URLs) may reach loopback, link-local, private and other
+    # non-public addresses. Off: refused after DNS resolution and again at connect time
+    # (docs/outbound-urls.md). The demo and the tests turn it on; on-premise CRMs may need it.
+    allow_private_urls: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -230,7 +230,7 @@ def test_any_bytes_with_the_secret_are_parsed_or_refused_with_4xx(body: bytes) -
         (400, {}, {"code": "proto.payload", "message": "text too long"}, PermanentFailure, "MAX 400 proto.payload: text too long"),
         (403, {}, {"code": "chat.denied", "message": "blocked"}, PermanentFailure, "MAX 403 chat.denied: blocked"),
         (404, {}, {"code": "not.found", "message": "no chat"}, PermanentFailure, "MAX 404 not.found: no chat"),
-        (503, {}, {}, TemporaryFailure, "MAX 503: HTTP 503"),
+        (503, {}, {}, TemporaryFailure, "MAX 503: Service Unavailable"),
         (500, {}, {"code": "internal", "message": "oops"}, TemporaryFailure, "MAX 500 internal: oops"),
     ],
 )

@@ -7,6 +7,7 @@ from okno.api.deps import Ctx, CurrentOperator, ReadSession
 from okno.api.files import stored_file_response
 from okno.channels.base import AttachmentUnavailable
 from okno.kit.errors import Invalid, NotFound
+from okno.kit.outbound_urls import UrlRefused
 from okno.models import Message
 
 router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
@@ -29,5 +30,7 @@ async def download_attachment(message_id: int, index: int, _: CurrentOperator, s
         download = await channel.adapter.fetch_attachment(channel.config, message.attachments[index], ctx.http)
     except AttachmentUnavailable as exc:
         return Response(orjson.dumps({"detail": exc.reason}), status_code=502, media_type="application/json")
+    except UrlRefused as exc:
+        return Response(orjson.dumps({"detail": f"refused: {exc.reason}"}), status_code=502, media_type="application/json")
     headers = {"content-disposition": f'attachment; filename="{download.filename}"'} if download.filename else {}
     return Response(download.content, media_type=download.content_type, headers=headers)

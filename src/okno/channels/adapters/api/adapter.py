@@ -32,6 +32,7 @@ from okno.channels.base import (
     WebhookResult,
     opaque_kind,
 )
+from okno.kit.receiver_reasons import error_field, receiver_reason
 
 MAX_TEXT = 65_536
 MAX_HTML = 512 * 1024
@@ -159,10 +160,11 @@ class ApiChannel:
 
 def _interpret(response: httpx.Response) -> SendResult:
     code = response.status_code
+    answer = json_object(response)
     if 200 <= code < 300:
-        provider_id = json_object(response).get("id")
+        provider_id = answer.get("id")
         return SendResult(provider_message_id=str(provider_id) if provider_id is not None else None)
-    reason = f"HTTP {code}: {response.text[:300]}".rstrip(": ")
+    reason = receiver_reason(code, error_field(answer))  # never the body itself: any URL may answer anything
     if code == 429:
         raise RetryLater(reason, _retry_after(response))
     if code in (408, 425) or code >= 500:

@@ -33,6 +33,7 @@ from okno.channels.base import (
     opaque_kind,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
+from okno.kit.receiver_reasons import short_text, status_phrase
 
 SECRET_HEADER = "x-max-bot-api-secret"
 MAX_TEXT = 4000
@@ -309,12 +310,12 @@ async def _post_message(
     data = json_object(response)
     if response.is_success and data.get("code") != NOT_READY:
         return data
-    raise classify_error(response.status_code, response.headers, data, response.text)
+    raise classify_error(response.status_code, response.headers, data)
 
 
-def classify_error(status: int, headers: Mapping[str, str], data: dict[str, Any], raw_text: str = "") -> DeliveryError:
-    code = _text(data, "code")
-    detail = _text(data, "message") or raw_text[:200] or f"HTTP {status}"
+def classify_error(status: int, headers: Mapping[str, str], data: dict[str, Any]) -> DeliveryError:
+    code = short_text(data.get("code"), 60)
+    detail = short_text(data.get("message")) or status_phrase(status) or "no message"  # never the raw body
     reason = f"MAX {status} {code}: {detail}" if code else f"MAX {status}: {detail}"
     if code == NOT_READY:
         return RetryLater(reason, NOT_READY_RETRY_SECONDS)

@@ -33,6 +33,7 @@ from okno.channels.base import (
 )
 from okno.channels.adapters.telegram.media import send_with_files
 from okno.channels.text import split_text
+from okno.kit.receiver_reasons import short_text, status_phrase
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
@@ -188,8 +189,9 @@ async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any], *, f
     data = json_object(response)
     if response.status_code == 200 and data.get("ok"):
         return data.get("result") or {}
-    code = data.get("error_code", response.status_code)
-    reason = f"Telegram {code}: {data.get('description') or response.text[:200]}"
+    code = data.get("error_code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else response.status_code
+    reason = f"Telegram {code}: {short_text(data.get('description')) or status_phrase(response.status_code) or 'no description'}"
     if code == 429:
         raise RetryLater(reason, float((data.get("parameters") or {}).get("retry_after", 1)))
     if code == 401:

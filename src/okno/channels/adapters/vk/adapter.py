@@ -39,6 +39,7 @@ from okno.channels.base import (
     opaque_kind,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
+from okno.kit.receiver_reasons import short_text
 
 MAX_TEXT = 4096
 GROUP_CHATS_FROM = 2_000_000_000  # peer_id = 2000000000 + chat_id in group chats
@@ -277,14 +278,14 @@ async def _call(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> int:
     if message_id is not None:
         return message_id
     # an answer we can't read: retrying is safe, VK drops the repeated random_id
-    raise TemporaryFailure(f"VK: unexpected answer {str(data)[:200]!r}")
+    raise TemporaryFailure("VK: messages.send answered without a message id")
 
 
 def classify_error(error: Any) -> DeliveryError:
     """VK error codes (vk-api-schema errors.json) to okno's delivery errors."""
     error = error if isinstance(error, dict) else {}
     code = _int(error.get("error_code"))
-    message = str(error.get("error_msg") or "unknown error")[:300]
+    message = short_text(error.get("error_msg")) or "unknown error"
     reason = f"VK {code}: {message}"
     if code in RATE_LIMIT_WAIT:
         return RetryLater(reason, RATE_LIMIT_WAIT[code])

@@ -44,6 +44,7 @@ from okno.channels.base import (
     opaque_kind,
 )
 from okno.channels.text import split_text
+from okno.kit.receiver_reasons import short_text, status_phrase
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 MAX_TEXT = 4096
@@ -312,8 +313,8 @@ def _status(raw: Any) -> InboundStatus | None:
 def _failure_reason(errors: Any) -> str:
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     code = first.get("code")
-    title = _text(first, "title") or "delivery failed"
-    message, details = _text(first, "message"), _text(first.get("error_data"), "details")
+    title = short_text(first.get("title")) or "delivery failed"
+    message, details = short_text(first.get("message")), short_text(_text(first.get("error_data"), "details"))
     explanation = details if details and message in (None, title) else message
     head = f"{code} {title}" if isinstance(code, int | str) and not isinstance(code, bool) else title
     return f"{head}: {explanation}" if explanation else head
@@ -347,13 +348,13 @@ async def _post(http: httpx.AsyncClient, config: WhatsAppConfig, body: dict[str,
     data = json_object(response)
     if response.is_success and "error" not in data:
         return data
-    raise classify_error(response.status_code, response.headers, data.get("error"), response.text)
+    raise classify_error(response.status_code, response.headers, data.get("error"))
 
 
-def classify_error(http_status: int, headers: Mapping[str, str], error: Any, raw_text: str = "") -> DeliveryError:
+def classify_error(http_status: int, headers: Mapping[str, str], error: Any) -> DeliveryError:
     error = error if isinstance(error, dict) else {}
     code = error.get("code") if isinstance(error.get("code"), int) else None
-    message = _text(error, "message") or raw_text[:200] or f"HTTP {http_status}"
+    message = short_text(error.get("message")) or status_phrase(http_status) or "no message"  # never the raw body
     reason = f"WhatsApp {code if code is not None else http_status}: {message}"
     if code in RATE_LIMITED or (code is None and http_status == 429):
         return RetryLater(reason, _retry_after(headers, code))
