@@ -48,7 +48,7 @@ from tests.factories import admin_headers
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures" / "max"
 FIXTURES: dict[str, dict[str, Any]] = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(FIXTURES_DIR.glob("*.json"))}
-SECRET = "okno-max-secret"
+SECRET = "okno-max-secret-0123"
 CONFIG = MaxConfig(token="max-token", secret=SECRET)
 USER = "900000001"
 _ITEM: TypeAdapter = TypeAdapter(InboundItemModel)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Pr
 
 import httpx
 import orjson
-from pydantic import BaseModel, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, SecretStr, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -32,6 +33,7 @@ from okno.customers.identity_kinds import Rule as ProofRule  # noqa: F401  (re-e
 
 from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport  # noqa: E402
 from okno.kit.blobs import BlobStore  # noqa: E402
+from okno.kit.outbound_urls import CALLED_URL as CALLED_URL  # noqa: E402  (re-exported for adapters)
 
 
 class Threading(StrEnum):
@@ -102,6 +104,28 @@ class Capabilities:
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel, contravariant=True)
+
+
+# ---- channel settings ----------------------------------------------------------------------
+
+# The validation context of a config being saved (created or changed by an admin). Checks that
+# only new settings must pass (a secret's minimum length) look for it, so a channel saved before
+# a check existed still opens and works until an admin changes it.
+SAVING: dict[str, Any] = {"saving": True}
+
+
+def secret_of_at_least(length: int) -> AfterValidator:
+    """``secret: Annotated[SecretStr, secret_of_at_least(16)]``: a shorter secret is refused when
+    saved (a webhook secret of a few characters is guessed by trying)."""
+
+    def long_enough(value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if (info.context or {}).get("saving") and len(value.get_secret_value()) < length:
+            raise PydanticCustomError(
+                "secret_too_short", "must be at least {length} characters: a shorter secret can be guessed", {"length": length}
+            )
+        return value
+
+    return AfterValidator(long_enough)
 
 
 # ---- inbound -------------------------------------------------------------------------------

@@ -35,6 +35,14 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 carrier-grade NAT (a
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # an IPv4 address behind a NAT64 gateway
 
 
+class CalledUrl:
+    """``Annotated[str, CALLED_URL]`` marks a setting whose URL okno calls: it is checked against
+    the policy when saved (a channel's ``api_base``, the API channel's ``outbound_url``)."""
+
+
+CALLED_URL = CalledUrl()
+
+
 class UrlRefused(Exception):
     """The outbound URL policy refused a call: ``reason`` says which address and why."""
 

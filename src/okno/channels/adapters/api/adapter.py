@@ -6,7 +6,7 @@ signed the same way and carrying an ``Idempotency-Key`` that stays the same acro
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 import orjson
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from okno.channels.adapters.api.media import outbound_attachments
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
 from okno.channels.base import (
+    CALLED_URL,
     json_object,
     Capabilities,
     IdentityKindSpec,
@@ -43,7 +44,7 @@ class ApiChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     secret: SecretStr = Field(min_length=16, description="HMAC-SHA256 key for both directions")
-    outbound_url: HttpUrl | None = Field(default=None, description="Where okno POSTs operator replies")
+    outbound_url: Annotated[HttpUrl | None, CALLED_URL] = Field(default=None, description="Where okno POSTs operator replies")
 
 
 class _From(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from okno.channels.adapters.max import interactive
 from okno.channels.adapters.max.media import upload_attachments
 from okno.channels.base import (
+    CALLED_URL,
     json_object,
     Capabilities,
     ChannelNeedsAction,
@@ -31,12 +32,14 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
+    secret_of_at_least,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
 from okno.kit.receiver_reasons import short_text, status_phrase
 
 SECRET_HEADER = "x-max-bot-api-secret"
 MAX_TEXT = 4000
+SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_least)
 MAX_MID = 200  # provider_id is "mid:<mid>" and must fit 255 characters
 INT64 = 2**63
 NOT_READY = "attachment.not.ready"
@@ -51,8 +54,10 @@ class MaxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: SecretStr = Field(description="the bot's access token (sent as `Authorization: <token>`)")
-    secret: SecretStr = Field(description="subscription secret, 5–256 of A-Z a-z 0-9 _ -")
-    api_base: str = Field(default="https://platform-api2.max.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
+        description=f"subscription secret, {SECRET_MIN}–256 of A-Z a-z 0-9 _ -", json_schema_extra={"minLength": SECRET_MIN}
+    )
+    api_base: Annotated[str, CALLED_URL] = Field(default="https://platform-api2.max.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
 
     @field_validator("secret")
     @classmethod

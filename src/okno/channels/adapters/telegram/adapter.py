@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from okno.channels.adapters.telegram import interactive
 from okno.channels.base import (
+    CALLED_URL,
     json_object,
     AttachmentUnavailable,
     Capabilities,
@@ -30,6 +31,7 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
+    secret_of_at_least,
 )
 from okno.channels.adapters.telegram.media import send_with_files
 from okno.channels.text import split_text
@@ -37,14 +39,17 @@ from okno.kit.receiver_reasons import short_text, status_phrase
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
+SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_least)
 
 
 class TelegramConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bot_token: SecretStr = Field(description="token from @BotFather")
-    secret_token: SecretStr = Field(description="setWebhook secret_token, 1–256 of A-Z a-z 0-9 _ -")
-    api_base: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    secret_token: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
+        description=f"setWebhook secret_token, {SECRET_MIN}–256 of A-Z a-z 0-9 _ -", json_schema_extra={"minLength": SECRET_MIN}
+    )
+    api_base: Annotated[str, CALLED_URL] = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
 
     @field_validator("secret_token")
     @classmethod
