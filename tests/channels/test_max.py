@@ -106,7 +106,7 @@ def test_every_attachment_kind_maps_to_okno_kinds() -> None:
     [message] = _parse(FIXTURES["mixed_attachments"])
     assert message.attachments == [
         {"kind": "voice", "url": "https://vd.oneme.ru/audio/7c1e6a.ogg", "token": "aUdIoToKeN1", "transcription": "Где мой заказ"},
-        {"kind": "file", "max_type": "video", "filename": None, "size": None, "url": "https://vd.oneme.ru/video/2f9b41.mp4", "token": "vIdEoToKeN2"},
+        {"kind": "file", "max_type": "video", "url": "https://vd.oneme.ru/video/2f9b41.mp4", "token": "vIdEoToKeN2"},
         {"kind": "file", "max_type": "file", "filename": "чек-1042.pdf", "size": 48213, "url": "https://fd.oneme.ru/file/8d3e.pdf", "token": "fIlEtOkEn3"},
         {"kind": "other", "max_type": "sticker"},
         {"kind": "other", "max_type": "location"},

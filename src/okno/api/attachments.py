@@ -8,7 +8,7 @@ from okno.api.files import stored_file_response
 from okno.channels.base import AttachmentUnavailable
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.outbound_urls import UrlRefused
-from okno.models import Message
+from okno.models import Direction, Message
 
 router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 
@@ -21,7 +21,7 @@ async def download_attachment(message_id: int, index: int, _: CurrentOperator, s
     if not 0 <= index < len(message.attachments or []):
         raise NotFound(f"message {message_id} has no attachment {index}")
     stored_id = message.attachments[index].get("stored_file_id") if isinstance(message.attachments[index], dict) else None
-    if isinstance(stored_id, int):  # a file okno keeps (an operator's upload), not the provider's
+    if isinstance(stored_id, int) and message.direction == Direction.outbound.value:  # an operator's upload okno keeps
         return await stored_file_response(session, ctx, stored_id)
     channel = await ctx.channels.get(message.channel_id) if message.channel_id else None
     if channel is None or not channel.adapter.capabilities.attachment_download:

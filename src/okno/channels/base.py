@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Pr
 
 import httpx
 import orjson
-from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, SecretStr, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ from okno.customers.identities import phone_kind as phone_kind
 from okno.customers.identity_kinds import IdentityKindSpec as IdentityKindSpec
 from okno.customers.identity_kinds import Rule as ProofRule  # noqa: F401  (re-exported for adapters)
 
+from okno.channels.attachments import clean_attachments  # noqa: E402
 from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport  # noqa: E402
 from okno.kit.blobs import BlobStore  # noqa: E402
 from okno.kit.outbound_urls import CALLED_URL as CALLED_URL  # noqa: E402  (re-exported for adapters)
@@ -197,6 +198,12 @@ class InboundMessage(_InboundItem):
     # the sender's normalised keys, worked out once per item (the webhook checks them before
     # storing, the pipeline uses them after): (default region, result)
     _sender_keys: tuple[str, Any] | None = PrivateAttr(default=None)
+
+    @field_validator("attachments")
+    @classmethod
+    def _typed_attachments(cls, attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each field coerced to its type or dropped (``okno.channels.attachments``), for every adapter."""
+        return clean_attachments(attachments) if attachments else attachments
 
 
 DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
