@@ -64,7 +64,7 @@ def address_category(address: IPAddress) -> str | None:
     if address.is_loopback:
         return "loopback"
     if address.is_link_local:
-        return "link-local (where cloud metadata services answer)"
+        return "link-local"
     if address.is_multicast:
         return "multicast"
     if isinstance(address, ipaddress.IPv4Address) and address in _SHARED:
@@ -96,7 +96,8 @@ def refusal_for(host: str, addresses: list[str]) -> str | None:
         if category is not None:
             article = "an" if category[0] in "aeiou" else "a"
             where = f"{host} is" if host.strip("[]") == text else f"{host} resolves to {text},"
-            return f"{where} {article} {category} address; okno calls only public addresses unless {ALLOW_SETTING}=true"
+            note = " (where cloud metadata services answer)" if category == "link-local" else ""
+            return f"{where} {article} {category} address{note}; okno calls only public addresses unless {ALLOW_SETTING}=true"
     return None
 
 
@@ -181,7 +182,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     Environment proxies are not used: a proxy would resolve the host itself, out of the policy's
     reach (with ``OKNO_ALLOW_PRIVATE_URLS=true`` okno's client honours them as before)."""
 
-    def __init__(self, limits: httpx.Limits | None = None) -> None:
+    def __init__(self, limits: httpx.Limits | None = None, *, network: httpcore.AsyncNetworkBackend | None = None) -> None:
         super().__init__(trust_env=False)
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
         self._pool = httpcore.AsyncConnectionPool(  # httpx builds its pool without a backend hook
@@ -189,7 +190,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(),
+            network_backend=GuardedBackend(network),
         )
 
 
