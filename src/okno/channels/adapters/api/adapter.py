@@ -32,18 +32,22 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     opaque_kind,
+    secret_of_at_least,
 )
 from okno.kit.receiver_reasons import error_field, receiver_reason
 
 MAX_TEXT = 65_536
 MAX_HTML = 512 * 1024
 DEFAULT_RETRY_AFTER = 5.0
+SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_least)
 
 
 class ApiChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    secret: SecretStr = Field(min_length=16, description="HMAC-SHA256 key for both directions")
+    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
+        min_length=1, description="HMAC-SHA256 key for both directions", json_schema_extra={"minLength": SECRET_MIN}
+    )
     outbound_url: Annotated[HttpUrl | None, CALLED_URL] = Field(default=None, description="Where okno POSTs operator replies")
 
 
