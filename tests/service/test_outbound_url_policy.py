@@ -173,3 +173,27 @@ async def test_operators_see_the_status_and_a_short_reason_never_the_receivers_b
     assert not any("internal-XYZ" in s or "hunter2" in s or "<html" in s for s in shown)
     async with ctx.db.reading() as session:
         assert all("internal-XYZ" not in (c.last_error or "") for c in await session.scalars(select(WebhookCall)))
+
+
+async def test_an_attachment_download_from_a_provider_on_loopback_is_refused(client, ctx) -> None:
+    from okno.channels.adapters.telegram.fake import FakeTelegram
+    from okno.models import Message
+
+    headers = await admin_headers(ctx, client)
+    fake = FakeTelegram()
+    async with LoopbackServer(fake.app) as server:
+        fake.base_url = server.url
+        async with ctx.db.transaction() as session:  # saved by an okno that allowed private URLs
+            channel, _ = await create_channel(
+                session, ctx.box, kind="telegram", name="Бот", config=fake.channel_config(), team_id=None, actor_id=None,
+                urls=OutboundUrls(allow_private=True),
+            )
+        fake.connect(client, f"/webhooks/{channel.id}")
+        photo = {"update_id": 1, "message": {"message_id": 5, "from": {"id": 42, "is_bot": False, "first_name": "Иван"},
+                                             "chat": {"id": 42, "type": "private"}, "photo": [{"file_id": "AgAC-1", "file_size": 10, "width": 1, "height": 1}]}}
+        assert (await fake.deliver_update(photo)).status_code == 200
+        await ctx.settle()
+        async with ctx.db.reading() as session:
+            message_id = await session.scalar(select(Message.id))
+        download = await client.get(f"/api/v1/messages/{message_id}/attachments/0", headers=headers)
+    assert download.status_code == 502 and download.json()["detail"].startswith("refused: 127.0.0.1 is a loopback address")
