@@ -15,6 +15,7 @@ from okno.models import Channel, WebhookCall
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, post_inbound
 from tests.fake_dns import fake_dns
+from tests.plugins.guestbook import guestbook_kind  # noqa: F401  (fixture)
 from tests.service.helpers import open_conversation, timeline_of
 from tests.service.test_webhook_action import until_settled
 from tests.test_delivery import _wait_for_status
@@ -197,3 +198,22 @@ async def test_an_attachment_download_from_a_provider_on_loopback_is_refused(cli
             message_id = await session.scalar(select(Message.id))
         download = await client.get(f"/api/v1/messages/{message_id}/attachments/0", headers=headers)
     assert download.status_code == 502 and download.json()["detail"].startswith("refused: 127.0.0.1 is a loopback address")
+
+
+async def test_a_plugin_polling_an_address_inside_is_refused_at_connect_and_needs_action(client, ctx, guestbook_kind) -> None:  # noqa: ANN001, F811
+    """The example plugin does not mark its ``base_url`` as called: the connect-time check still holds."""
+    from okno_example_channel.fake import FakeGuestbook
+
+    from tests.plugins.guestbook import API_KEY
+
+    fake = FakeGuestbook(api_key=API_KEY)
+    headers = await admin_headers(ctx, client)
+    async with LoopbackServer(fake.app) as server:
+        config = {"base_url": server.url, "api_key": API_KEY, "poll_seconds": 60}
+        created = await client.post("/api/v1/channels", json={"kind": "guestbook", "name": "Гостевая", "config": config}, headers=headers)
+        assert created.status_code == 201, created.text
+        fake.add_entry("anna_k", "здравствуйте")
+        assert await ctx.polls.drain_once() == 1
+    shown = (await client.get(f"/api/v1/channels/{created.json()['id']}", headers=headers)).json()
+    assert shown["health"] == "needs_action" and shown["health_reason"].startswith("refused: 127.0.0.1 is a loopback address")
+    assert shown["polling"]["failures"] == 1
