@@ -29,7 +29,7 @@ install-dev: $(VENV)/.installed-dev
 ## Start okno on SQLite with demo data and the fake providers; prints the URL and a login.
 run: install
 	$(BIN)/okno demo --base-url $(URL)
-	OKNO_FAKE_PROVIDERS=1 OKNO_PUBLIC_URL=$(URL) OKNO_SIMULATE_RATE=4 $(BIN)/okno serve --host $(HOST) --port $(PORT)
+	OKNO_FAKE_PROVIDERS=1 OKNO_ALLOW_PRIVATE_URLS=1 OKNO_PUBLIC_URL=$(URL) OKNO_SIMULATE_RATE=4 $(BIN)/okno serve --host $(HOST) --port $(PORT)
 
 ## Lint: ruff, then the import contracts (kit knows no models; domains never import api, web or an adapter).
 lint: install-dev

@@ -129,6 +129,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         worker_poll_seconds=0.05,
         embedded_workers=False,
         log_level="warning",
+        allow_private_urls=True,  # the fakes serve on loopback; tests of the policy turn it off
     )
 
 

@@ -74,6 +74,7 @@ def server_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[
         OKNO_DELIVERY_BACKOFF_MAX_SECONDS="0.2",
         OKNO_WORKER_POLL_SECONDS="0.1",
         OKNO_LOG_LEVEL="warning",
+        OKNO_ALLOW_PRIVATE_URLS="true",  # the fake providers listen on loopback
     )
     if request.param == "sqlite":
         yield env

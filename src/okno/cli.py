@@ -73,6 +73,8 @@ def serve(
     typer.secho(f"operator UI: http://{host}:{port}/login", fg=typer.colors.GREEN)
     if settings.fake_providers:
         typer.echo(f"fake providers are mounted at http://{host}:{port}/fake/")
+        if not settings.allow_private_urls:  # the fakes listen on this loopback address
+            typer.secho("the demo's channels call the fakes on loopback: set OKNO_ALLOW_PRIVATE_URLS=true", fg=typer.colors.YELLOW)
     uvicorn.run(
         create_app(settings, freeze_heap=True),
         host=host,

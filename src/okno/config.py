@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # seconds at most (a crash loses at most this much of the read log; changes are audited
     # in their own transaction and never lost).
     read_audit_flush_seconds: float = Field(default=1.0, gt=0)
+    # Outbound calls okno makes for users (API channel outbound_url, automation webhooks,
+    # adapters' api_base, provider media URLs) may reach loopback, link-local, private and other
+    # non-public addresses. Off: refused after DNS resolution and again at connect time
+    # (docs/outbound-urls.md). The demo and the tests turn it on; on-premise CRMs may need it.
+    allow_private_urls: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -29,6 +29,7 @@ from okno.jobs.worker import JobWorker
 from okno.kit import pii
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database, create_database
+from okno.kit.outbound_urls import OutboundUrls
 from okno.kit.timers import TimerWorker
 from okno.kit.worker import LoopWorker
 from okno.kit.worker_lock import WorkerLock, sqlite_file
@@ -49,6 +50,7 @@ class AppContext:
     channel_runtime: AdapterRuntime  # what adapters and their own routes may use (not this context)
     intake: WebhookIntake
     files: FileStorage
+    urls: OutboundUrls = field(default_factory=OutboundUrls)  # which addresses outbound calls may reach
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers
     webhook_calls: WebhookCallWorker | None = None  # automation rules' call_webhook jobs
     jobs: JobWorker | None = None  # durable jobs (matcher estimation, re-indexing)
@@ -137,7 +139,8 @@ def build_context(settings: Settings) -> AppContext:
     channel_runtime = AdapterRuntime(db, RuntimeSettings(default_region=settings.default_region, public_url=settings.public_url))
     channels = ChannelDirectory(db, box, runtime=channel_runtime)
     bus = InProcessBus()
-    http = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False)
+    urls = OutboundUrls(allow_private=settings.allow_private_urls)
+    http = urls.client(timeout=settings.delivery_timeout_seconds)
     ingest = IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region)
     files = file_storage(settings)
     ctx = AppContext(
@@ -166,6 +169,7 @@ def build_context(settings: Settings) -> AppContext:
         channel_runtime=channel_runtime,
         intake=WebhookIntake(db, ingest, inline=settings.ingest_inline),
         files=files,
+        urls=urls,
     )
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
     channel_runtime.connect(channels.get, ctx.wake, http)

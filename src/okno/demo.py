@@ -31,6 +31,7 @@ from okno.customers.matching.profiles import refresh_profiles
 from okno.fakes import FAKE_KINDS, demo_fake_config
 from okno.kit.crypto import SecretBox
 from okno.kit.db import create_database
+from okno.kit.outbound_urls import OutboundUrls
 from okno.kit.time import utcnow
 from okno.models import Channel, Conversation, ConversationStatus, Customer, Direction, Identity, Message, MessageStatus
 from okno.models import Operator, Role, Team, TimelineEvent, team_members
@@ -310,7 +311,10 @@ async def _ensure_channel(
     existing = await session.scalar(select(Channel.id).where(Channel.kind == kind, Channel.name == name).order_by(Channel.id))
     if existing is not None:
         return existing
-    channel, _ = await create_channel(session, box, kind=kind, name=name, config=config, team_id=team_id, actor_id=admin_id)
+    # the demo's channels point at the fake providers on loopback on purpose (served with
+    # OKNO_ALLOW_PRIVATE_URLS=true, see the Makefile)
+    demo_urls = OutboundUrls(allow_private=True)
+    channel, _ = await create_channel(session, box, kind=kind, name=name, config=config, team_id=team_id, actor_id=admin_id, urls=demo_urls)
     return channel.id
 
 

@@ -42,7 +42,7 @@ THREE = Interactive.model_validate({"options": [{"id": "a", "title": "Да"}, {"
 
 TG = TelegramConfig(bot_token="1:x", secret_token="s3cret", api_base="http://tg")
 WA = WhatsAppConfig(phone_number_id="106540352242922", access_token="t", app_secret="app-secret", verify_token="v")
-VK = VkConfig(group_id=123456, access_token="vk1.a.token", secret="s3cr3t", confirmation_code="a1b2c3d4")
+VK = VkConfig(group_id=123456, access_token="vk1.a.token", secret="s3cr3t-callback-key", confirmation_code="a1b2c3d4")
 MX = MaxConfig(token="max-token", secret="max-secret")
 
 

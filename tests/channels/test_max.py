@@ -48,7 +48,7 @@ from tests.factories import admin_headers
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures" / "max"
 FIXTURES: dict[str, dict[str, Any]] = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(FIXTURES_DIR.glob("*.json"))}
-SECRET = "okno-max-secret"
+SECRET = "okno-max-secret-0123"
 CONFIG = MaxConfig(token="max-token", secret=SECRET)
 USER = "900000001"
 _ITEM: TypeAdapter = TypeAdapter(InboundItemModel)
@@ -106,7 +106,7 @@ def test_every_attachment_kind_maps_to_okno_kinds() -> None:
     [message] = _parse(FIXTURES["mixed_attachments"])
     assert message.attachments == [
         {"kind": "voice", "url": "https://vd.oneme.ru/audio/7c1e6a.ogg", "token": "aUdIoToKeN1", "transcription": "Где мой заказ"},
-        {"kind": "file", "max_type": "video", "filename": None, "size": None, "url": "https://vd.oneme.ru/video/2f9b41.mp4", "token": "vIdEoToKeN2"},
+        {"kind": "file", "max_type": "video", "url": "https://vd.oneme.ru/video/2f9b41.mp4", "token": "vIdEoToKeN2"},
         {"kind": "file", "max_type": "file", "filename": "чек-1042.pdf", "size": 48213, "url": "https://fd.oneme.ru/file/8d3e.pdf", "token": "fIlEtOkEn3"},
         {"kind": "other", "max_type": "sticker"},
         {"kind": "other", "max_type": "location"},
@@ -230,7 +230,7 @@ def test_any_bytes_with_the_secret_are_parsed_or_refused_with_4xx(body: bytes) -
         (400, {}, {"code": "proto.payload", "message": "text too long"}, PermanentFailure, "MAX 400 proto.payload: text too long"),
         (403, {}, {"code": "chat.denied", "message": "blocked"}, PermanentFailure, "MAX 403 chat.denied: blocked"),
         (404, {}, {"code": "not.found", "message": "no chat"}, PermanentFailure, "MAX 404 not.found: no chat"),
-        (503, {}, {}, TemporaryFailure, "MAX 503: HTTP 503"),
+        (503, {}, {}, TemporaryFailure, "MAX 503: Service Unavailable"),
         (500, {}, {"code": "internal", "message": "oops"}, TemporaryFailure, "MAX 500 internal: oops"),
     ],
 )

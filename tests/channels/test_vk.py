@@ -54,7 +54,7 @@ from tests.factories import admin_headers
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures" / "vk"
 FIXTURES: dict[str, dict[str, Any]] = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(FIXTURES_DIR.glob("*.json"))}
-GROUP_ID, SECRET, CODE = 123456, "s3cr3t", "a1b2c3d4"
+GROUP_ID, SECRET, CODE = 123456, "s3cr3t-callback-key", "a1b2c3d4"
 CONFIG = VkConfig(group_id=GROUP_ID, access_token="vk1.a.community-token", secret=SECRET, confirmation_code=CODE)
 USER = "111"
 _ITEM: TypeAdapter = TypeAdapter(InboundItemModel)

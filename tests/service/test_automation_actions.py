@@ -170,7 +170,8 @@ async def test_bad_action_params_are_refused_with_the_reason(client, ctx) -> Non
         ({"type": "send_canned_answer"}, "actions[0].answer_id is missing"),
         ({"type": "set_status"}, "actions[0].status is missing"),
         ({"type": "call_webhook"}, "actions[0].url must be an http:// or https:// URL with a host"),
-        ({"type": "call_webhook", "url": "https://crm.example/hook", "secret": "********"}, "actions[0].secret: must be 1–500"),
+        ({"type": "call_webhook", "url": "https://crm.example/hook", "secret": "********"}, "actions[0].secret: must be 16–500"),
+        ({"type": "call_webhook", "url": "https://crm.example/hook", "secret": "s3cret"}, "actions[0].secret must be 16–500"),
         ("add_tags", "actions[0].type must be one of: set_priority, set_status"),
     ]
     for action, expected in cases:
@@ -190,7 +191,7 @@ async def test_what_the_api_returns_can_be_sent_back_unchanged(client, ctx) -> N
         {"type": "set_priority", "priority": 2}, {"type": "set_status", "status": "pending", "reason": None}, {"type": "add_tags", "tags": ["vip"]},
         {"type": "assign", "operator_id": operator["id"], "team_id": team["id"]}, {"type": "escalate", "comment": "SLA", "team_id": team["id"]},
         {"type": "add_note", "text": "Заметка"}, {"type": "send_canned_answer", "answer_id": answer["id"]},
-        {"type": "call_webhook", "url": "https://crm.example/hook", "secret": "s3cret"},
+        {"type": "call_webhook", "url": "https://crm.example/hook", "secret": "s3cret-signing-key"},
     ]
     created = await client.post("/api/v1/automation/rules", json={"name": "Все", "event": "sla.breached", "actions": actions}, headers=admin)
     assert created.status_code == 201, created.text

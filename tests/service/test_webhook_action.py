@@ -21,7 +21,7 @@ from tests.conftest import LoopbackServer
 from tests.factories import admin_headers
 from tests.service.helpers import open_conversation, outbox_of, timeline_of
 
-SECRET = "webhook-secret-1"
+SECRET = "webhook-secret-0001"
 
 
 class Receiver:

@@ -9,6 +9,8 @@ from okno.api.deps import Ctx, ReadSession
 from okno.api.files import stored_file_response
 from okno.channels.base import AttachmentUnavailable
 from okno.kit.errors import Invalid, NotFound
+from okno.kit.outbound_urls import UrlRefused
+from okno.models import Direction
 
 router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 
@@ -19,7 +21,7 @@ async def download_attachment(message_id: int, index: int, scope: OperatorScope,
     if not 0 <= index < len(message.attachments or []):
         raise NotFound(f"message {message_id} has no attachment {index}")
     stored_id = message.attachments[index].get("stored_file_id") if isinstance(message.attachments[index], dict) else None
-    if isinstance(stored_id, int):  # a file okno keeps (an operator's upload), not the provider's
+    if isinstance(stored_id, int) and message.direction == Direction.outbound.value:  # an operator's upload okno keeps
         return await stored_file_response(session, ctx, stored_id)
     channel = await ctx.channels.get(message.channel_id) if message.channel_id else None
     if channel is None or not channel.adapter.capabilities.attachment_download:
@@ -28,5 +30,7 @@ async def download_attachment(message_id: int, index: int, scope: OperatorScope,
         download = await channel.adapter.fetch_attachment(channel.config, message.attachments[index], ctx.http)
     except AttachmentUnavailable as exc:
         return Response(orjson.dumps({"detail": exc.reason}), status_code=502, media_type="application/json")
+    except UrlRefused as exc:
+        return Response(orjson.dumps({"detail": f"refused: {exc.reason}"}), status_code=502, media_type="application/json")
     headers = {"content-disposition": f'attachment; filename="{download.filename}"'} if download.filename else {}
     return Response(download.content, media_type=download.content_type, headers=headers)

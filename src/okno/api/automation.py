@@ -30,12 +30,12 @@ async def list_rules(_: CurrentOperator, session: ReadSession) -> dict:
 
 @router.post("/rules", response_model=AutomationRuleOut, status_code=201)
 async def add_rule(body: AutomationRuleIn, admin: AdminOperator, session: WriteSession, ctx: Ctx) -> AutomationRuleOut:
-    return AutomationRuleOut.model_validate(await rules.add_rule(session, fields=body.model_dump(), actor_id=admin.id, box=ctx.box))
+    return AutomationRuleOut.model_validate(await rules.add_rule(session, fields=body.model_dump(), actor_id=admin.id, box=ctx.box, urls=ctx.urls))
 
 
 @router.patch("/rules/{rule_id}", response_model=AutomationRuleOut)
 async def change_rule(rule_id: int, body: AutomationRulePatch, admin: AdminOperator, session: WriteSession, ctx: Ctx) -> AutomationRuleOut:
-    rule = await rules.change_rule(session, rule_id, fields=body.model_dump(exclude_unset=True), actor_id=admin.id, box=ctx.box)
+    rule = await rules.change_rule(session, rule_id, fields=body.model_dump(exclude_unset=True), actor_id=admin.id, box=ctx.box, urls=ctx.urls)
     return AutomationRuleOut.model_validate(rule)
 
 

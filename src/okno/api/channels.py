@@ -69,7 +69,7 @@ async def channel_kinds(_: CurrentOperator) -> dict:
 @router.post("", response_model=ChannelOut, status_code=201)
 async def add_channel(body: ChannelIn, admin: AdminOperator, session: WriteSession, ctx: Ctx, request: Request) -> ChannelOut:
     channel, config = await create_channel(
-        session, ctx.box, kind=body.kind, name=body.name, config=body.config, team_id=body.team_id, actor_id=admin.id
+        session, ctx.box, kind=body.kind, name=body.name, config=body.config, team_id=body.team_id, actor_id=admin.id, urls=ctx.urls
     )
     _forget_after_commit(session, ctx, channel.id)
     return await _one(session, request, ctx, channel, config)
@@ -98,6 +98,7 @@ async def change_channel(channel_id: int, body: ChannelPatch, admin: AdminOperat
         team_id=body.team_id if "team_id" in sent else UNSET,
         config=body.config,
         actor_id=admin.id,
+        urls=ctx.urls,
     )
     _forget_after_commit(session, ctx, channel.id)
     return await _one(session, request, ctx, channel, config)

@@ -16,6 +16,7 @@ from okno.automation.engine import forget_rules
 from okno.kit.audit import audit
 from okno.kit.crypto import SecretBox
 from okno.kit.errors import Conflict, Invalid, NotFound
+from okno.kit.outbound_urls import OutboundUrls
 from okno.models import AutomationRule
 from okno.routing.matching import checked_conditions
 
@@ -36,10 +37,13 @@ async def list_rules(session: AsyncSession) -> list[AutomationRule]:
     return list(await session.scalars(select(AutomationRule).order_by(AutomationRule.position, AutomationRule.id)))
 
 
-async def add_rule(session: AsyncSession, *, fields: dict[str, Any], actor_id: int, box: SecretBox | None = None) -> AutomationRule:
-    """``box`` seals webhook secrets (without it, a ``call_webhook`` action can't carry one)."""
+async def add_rule(
+    session: AsyncSession, *, fields: dict[str, Any], actor_id: int, box: SecretBox | None = None, urls: OutboundUrls | None = None
+) -> AutomationRule:
+    """``box`` seals webhook secrets (without it, a ``call_webhook`` action can't carry one);
+    ``urls`` is the outbound URL policy webhook URLs are checked against when saved."""
     rule = AutomationRule()
-    await _apply(session, rule, {"enabled": True, "conditions": [], **fields}, creating=True, box=box)
+    await _apply(session, rule, {"enabled": True, "conditions": [], **fields}, creating=True, box=box, urls=urls)
     if rule.position is None:
         rule.position = (await session.scalar(select(func.coalesce(func.max(AutomationRule.position), 0)))) + 10
     session.add(rule)
@@ -50,12 +54,13 @@ async def add_rule(session: AsyncSession, *, fields: dict[str, Any], actor_id: i
 
 
 async def change_rule(
-    session: AsyncSession, rule_id: int, *, fields: dict[str, Any], actor_id: int, box: SecretBox | None = None
+    session: AsyncSession, rule_id: int, *, fields: dict[str, Any], actor_id: int, box: SecretBox | None = None,
+    urls: OutboundUrls | None = None,
 ) -> AutomationRule:
     rule = await session.get(AutomationRule, rule_id)
     if rule is None:
         raise NotFound(f"automation rule {rule_id} not found")
-    await _apply(session, rule, fields, creating=False, box=box)
+    await _apply(session, rule, fields, creating=False, box=box, urls=urls)
     await session.flush()
     await audit(session, actor_id=actor_id, action="automation_rule.changed", subject=("automation_rule", rule.id))
     forget_rules()
@@ -71,7 +76,9 @@ async def remove_rule(session: AsyncSession, rule_id: int, *, actor_id: int) -> 
     forget_rules()
 
 
-async def _apply(session: AsyncSession, rule: AutomationRule, fields: dict[str, Any], *, creating: bool, box: SecretBox | None) -> None:
+async def _apply(
+    session: AsyncSession, rule: AutomationRule, fields: dict[str, Any], *, creating: bool, box: SecretBox | None, urls: OutboundUrls | None
+) -> None:
     if "name" in fields or creating:
         name = str(fields.get("name") or "").strip()
         if not 1 <= len(name) <= 200:
@@ -88,7 +95,7 @@ async def _apply(session: AsyncSession, rule: AutomationRule, fields: dict[str, 
     if "actions" in fields or creating:
         previous = tuple(rule.actions or ())  # e.g. a webhook secret sent back masked keeps the sealed one
         rule.actions = [
-            await checked_action(action, Checking(session, f"actions[{i}]", box=box, previous=previous))
+            await checked_action(action, Checking(session, f"actions[{i}]", box=box, previous=previous, urls=urls))
             for i, action in enumerate(_action_list(fields.get("actions")))
         ]
     if fields.get("enabled") is not None:

@@ -25,6 +25,8 @@ from okno.bus.outbox import record_event
 from okno.channels.delivery import RetryPolicy
 from okno.kit.crypto import SecretBox
 from okno.kit.db import Database
+from okno.kit.outbound_urls import UrlRefused
+from okno.kit.receiver_reasons import error_field, receiver_reason
 from okno.kit.signing import SIGNATURE_HEADER, sign
 from okno.kit.time import utcnow
 from okno.models import TimelineEvent, WebhookCall
@@ -108,12 +110,14 @@ class WebhookCallWorker:
             response = await self.http.post(lease.url, content=body, headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
             return _Outcome(done=False, retry=True, reason=f"{type(exc).__name__}: {exc}"[:500])
+        except UrlRefused as exc:  # the policy would refuse every retry too
+            return _Outcome(done=False, reason=f"refused: {exc.reason}")
         except ValueError as exc:  # a secret sealed with a key that is gone
             return _Outcome(done=False, reason=str(exc))
         code = response.status_code
         if 200 <= code < 300:
             return _Outcome(done=True)
-        reason = f"HTTP {code}: {response.text[:300]}".rstrip(": ")
+        reason = receiver_reason(code, error_field(_json(response)))  # never the body itself
         if code == 429 or code == 503:
             return _Outcome(done=False, retry=True, reason=reason, after_seconds=_retry_after(response))
         return _Outcome(done=False, retry=code in (408, 425) or code >= 500, reason=reason)
@@ -143,6 +147,13 @@ async def _record_failure(session: AsyncSession, lease: _Lease, reason: str, now
         mark_as_rule(entry, lease.rule_id)
     session.add(entry)
     await record_event(session, FAILED, {"conversation_id": lease.conversation_id, "customer_id": lease.customer_id, **data})
+
+
+def _json(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Pr
 
 import httpx
 import orjson
-from pydantic import BaseModel, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -30,8 +31,10 @@ from okno.customers.identities import phone_kind as phone_kind
 from okno.customers.identity_kinds import IdentityKindSpec as IdentityKindSpec
 from okno.customers.identity_kinds import Rule as ProofRule  # noqa: F401  (re-exported for adapters)
 
+from okno.channels.attachments import clean_attachments  # noqa: E402
 from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport  # noqa: E402
 from okno.kit.blobs import BlobStore  # noqa: E402
+from okno.kit.outbound_urls import CALLED_URL as CALLED_URL  # noqa: E402  (re-exported for adapters)
 
 
 class Threading(StrEnum):
@@ -109,6 +112,28 @@ class Capabilities:
 ConfigT = TypeVar("ConfigT", bound=BaseModel, contravariant=True)
 
 
+# ---- channel settings ----------------------------------------------------------------------
+
+# The validation context of a config being saved (created or changed by an admin). Checks that
+# only new settings must pass (a secret's minimum length) look for it, so a channel saved before
+# a check existed still opens and works until an admin changes it.
+SAVING: dict[str, Any] = {"saving": True}
+
+
+def secret_of_at_least(length: int) -> AfterValidator:
+    """``secret: Annotated[SecretStr, secret_of_at_least(16)]``: a shorter secret is refused when
+    saved (a webhook secret of a few characters is guessed by trying)."""
+
+    def long_enough(value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if (info.context or {}).get("saving") and len(value.get_secret_value()) < length:
+            raise PydanticCustomError(
+                "secret_too_short", "must be at least {length} characters: a shorter secret can be guessed", {"length": length}
+            )
+        return value
+
+    return AfterValidator(long_enough)
+
+
 # ---- inbound -------------------------------------------------------------------------------
 
 
@@ -178,6 +203,12 @@ class InboundMessage(_InboundItem):
     # the sender's normalised keys, worked out once per item (the webhook checks them before
     # storing, the pipeline uses them after): (default region, result)
     _sender_keys: tuple[str, Any] | None = PrivateAttr(default=None)
+
+    @field_validator("attachments")
+    @classmethod
+    def _typed_attachments(cls, attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each field coerced to its type or dropped (``okno.channels.attachments``), for every adapter."""
+        return clean_attachments(attachments) if attachments else attachments
 
 
 DeliveryStatus = Literal["sent", "delivered", "read", "failed"]

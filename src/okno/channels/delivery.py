@@ -37,6 +37,7 @@ from okno.files.storage import FileStorage
 from okno.files.uploads import stored_files
 from okno.kit.db import Database
 from okno.kit.db_wake import call_after_commit
+from okno.kit.outbound_urls import UrlRefused
 from okno.kit.time import utcnow
 from okno.models import Channel, Conversation, Customer, DeliveryJob, Identity, Message, MessageStatus, StoredFile, TimelineEvent
 
@@ -170,6 +171,8 @@ class DeliveryWorker:
             return await channel.adapter.send(channel.config, as_rendered(channel.adapter.capabilities, lease.outbound), self.http)
         except DeliveryError as exc:
             return exc
+        except UrlRefused as exc:  # the channel's settings point where okno may not call: an admin must act
+            return ChannelNeedsAction(f"refused: {exc.reason}")
         except Exception as exc:  # an adapter bug must not kill the worker; retry, then fail visibly
             log.exception("adapter_send_crashed", channel_id=lease.channel_id, job_id=lease.job_id)
             return DeliveryError(f"adapter error: {type(exc).__name__}: {exc}")

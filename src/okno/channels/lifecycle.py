@@ -15,11 +15,21 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.channels.registry import adapter_class
-from okno.channels.service import MASK, get_channel, open_config, plain_config, seal_config, start_polling, validate_config
+from okno.channels.service import (
+    MASK,
+    check_called_urls,
+    get_channel,
+    open_config,
+    plain_config,
+    seal_config,
+    start_polling,
+    validate_config,
+)
 from okno.kit.audit import audit
 from okno.kit.crypto import SecretBox
 from okno.kit.db_wake import request_wake
 from okno.kit.errors import Invalid
+from okno.kit.outbound_urls import OutboundUrls
 from okno.kit.time import utcnow
 from okno.models import Channel, ChannelPollState, DeliveryJob, Message, Team
 
@@ -46,6 +56,7 @@ async def update_channel(
     team_id: int | None = UNSET,
     config: dict[str, Any] | None = None,
     actor_id: int | None,
+    urls: OutboundUrls,
 ) -> tuple[Channel, BaseModel]:
     channel = await get_channel(session, channel_id)
     current = open_config(box, channel)
@@ -63,6 +74,7 @@ async def update_channel(
     if config is not None:
         new = merged_config(channel.kind, current, config)
         if plain_config(new) != plain_config(current):
+            await check_called_urls(channel.kind, new, urls)
             channel.config_sealed = seal_config(box, new)
             current = new
             changed.append("config")

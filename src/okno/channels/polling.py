@@ -38,6 +38,7 @@ from okno.channels.ingest import sender_keys
 from okno.channels.registry import ADAPTERS
 from okno.kit.db import Database
 from okno.kit.db_wake import call_after_commit, request_wake
+from okno.kit.outbound_urls import UrlRefused
 from okno.kit.time import utcnow
 from okno.models import Channel, ChannelPollState
 
@@ -162,6 +163,8 @@ class PollWorker:
             return PollFailure(f"the poll took longer than {self.poll_timeout:.0f}s")
         except httpx.HTTPError as exc:
             return PollFailure(f"network error: {type(exc).__name__}: {exc}")
+        except UrlRefused as exc:  # the channel's settings point at an address okno may not call
+            return PollFailure(f"refused: {exc.reason}", needs_action=True)
         except Exception as exc:  # an adapter bug must not kill the worker: back off, show it
             log.exception("adapter_poll_crashed", channel_id=claim.channel_id)
             return PollFailure(f"adapter error: {type(exc).__name__}: {exc}")

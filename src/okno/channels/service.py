@@ -8,11 +8,13 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.channels.base import SAVING
 from okno.channels.registry import adapter_class
 from okno.kit.audit import audit
 from okno.kit.crypto import SecretBox
 from okno.kit.db_wake import request_wake
 from okno.kit.errors import Invalid, NotFound
+from okno.kit.outbound_urls import CalledUrl, OutboundUrls
 from okno.kit.time import utcnow
 from okno.models import Channel, ChannelPollState, Team
 
@@ -20,14 +22,27 @@ MASK = "********"
 
 
 def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
+    """A config an admin saves, checked by its adapter's model (with the checks only new settings
+    must pass, such as a secret's minimum length)."""
     model = adapter_class(kind).config_model
     try:
-        return model.model_validate(config)
+        return model.model_validate(config, context=SAVING)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise Invalid(f"invalid {kind} channel config: {problems}") from exc
+
+
+async def check_called_urls(kind: str, config: BaseModel, urls: OutboundUrls) -> None:
+    """Refuses a config whose URLs okno calls (marked ``CALLED_URL``) point where the outbound URL
+    policy forbids, so the admin hears why now rather than from a failed delivery."""
+    for name, field in type(config).model_fields.items():
+        value = getattr(config, name)
+        if value is not None and any(isinstance(m, CalledUrl) for m in field.metadata):
+            refused = await urls.refusal(str(value))
+            if refused is not None:
+                raise Invalid(f"invalid {kind} channel config: {name}: {refused}")
 
 
 def seal_config(box: SecretBox, config: BaseModel) -> str:
@@ -65,8 +80,10 @@ async def create_channel(
     config: dict[str, Any],
     team_id: int | None,
     actor_id: int | None,
+    urls: OutboundUrls,
 ) -> tuple[Channel, BaseModel]:
     model = validate_config(kind, config)
+    await check_called_urls(kind, model, urls)
     if team_id is not None and await session.get(Team, team_id) is None:
         raise Invalid(f"team {team_id} does not exist")
     channel = Channel(kind=kind, name=name.strip(), config_sealed=seal_config(box, model), team_id=team_id)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from okno.bus.events import Event
     from okno.kit.crypto import SecretBox
+    from okno.kit.outbound_urls import OutboundUrls
 
 
 class ActionParams(BaseModel):
@@ -60,12 +61,14 @@ class Names(Protocol):
 @dataclass(frozen=True)
 class Checking:
     """What ``validate`` may look at: the session, where the action is in the rule (for the
-    refusal's wording), the key that seals secrets, the rule's actions before this change."""
+    refusal's wording), the key that seals secrets, the rule's actions before this change, and
+    the outbound URL policy URLs okno will call are checked against (None: not checked here)."""
 
     session: AsyncSession
     where: str
     box: SecretBox | None = None
     previous: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    urls: OutboundUrls | None = None
 
     def refuse(self, text: str, *, at: str | None = None) -> Invalid:
         """``refuse("team 4 does not exist", at="team_id")`` → ``actions[0].team_id: team 4 does

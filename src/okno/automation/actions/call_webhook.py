@@ -17,7 +17,9 @@ from okno.kit.labels import Label, labelled
 from okno.kit.reasons import reason
 
 MAX_URL = 2000
+MIN_SECRET = 16  # a shorter signing key can be found by trying against one signed body
 MAX_SECRET = 500
+SECRET_RULE = f"must be {MIN_SECRET}–{MAX_SECRET} characters (it signs the body: X-Okno-Signature)"
 SIGNED = Label(en="signed", ru="с подписью")
 
 
@@ -42,8 +44,8 @@ class CallWebhookParams(ActionParams):
     @field_validator("secret", mode="before")
     @classmethod
     def _sized(cls, value: Any) -> Any:
-        if value is not None and (not isinstance(value, str) or not 1 <= len(value) <= MAX_SECRET):
-            raise reason(f"must be 1–{MAX_SECRET} characters (it signs the body: X-Okno-Signature)")
+        if value is not None and value != MASK and (not isinstance(value, str) or not MIN_SECRET <= len(value) <= MAX_SECRET):
+            raise reason(SECRET_RULE)
         return value
 
 
@@ -54,10 +56,13 @@ class CallWebhook(AutomationAction):
 
     async def validate(self, params: CallWebhookParams, checking: Checking) -> dict[str, Any]:
         stored: dict[str, Any] = {"type": self.type, "url": params.url}
+        refused = await checking.urls.refusal(params.url) if checking.urls is not None else None
+        if refused is not None:
+            raise checking.refuse(refused, at="url")
         if params.secret == MASK:
             kept = next((a["secret_sealed"] for a in checking.previous if a.get("type") == self.type and a.get("url") == params.url and "secret_sealed" in a), None)
             if kept is None:
-                raise checking.refuse(f"must be 1–{MAX_SECRET} characters (it signs the body: X-Okno-Signature)", at="secret")
+                raise checking.refuse(SECRET_RULE, at="secret")
             stored["secret_sealed"] = kept
         elif params.secret is not None:
             if checking.box is None:

@@ -6,7 +6,7 @@ signed the same way and carrying an ``Idempotency-Key`` that stays the same acro
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 import orjson
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from okno.channels.adapters.api.media import outbound_attachments
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
 from okno.channels.base import (
+    CALLED_URL,
     json_object,
     Capabilities,
     IdentityKindSpec,
@@ -31,18 +32,23 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     opaque_kind,
+    secret_of_at_least,
 )
+from okno.kit.receiver_reasons import error_field, receiver_reason
 
 MAX_TEXT = 65_536
 MAX_HTML = 512 * 1024
 DEFAULT_RETRY_AFTER = 5.0
+SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_least)
 
 
 class ApiChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    secret: SecretStr = Field(min_length=16, description="HMAC-SHA256 key for both directions")
-    outbound_url: HttpUrl | None = Field(default=None, description="Where okno POSTs operator replies")
+    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
+        min_length=1, description="HMAC-SHA256 key for both directions", json_schema_extra={"minLength": SECRET_MIN}
+    )
+    outbound_url: Annotated[HttpUrl | None, CALLED_URL] = Field(default=None, description="Where okno POSTs operator replies")
 
 
 class _From(BaseModel):
@@ -159,10 +165,11 @@ class ApiChannel:
 
 def _interpret(response: httpx.Response) -> SendResult:
     code = response.status_code
+    answer = json_object(response)
     if 200 <= code < 300:
-        provider_id = json_object(response).get("id")
+        provider_id = answer.get("id")
         return SendResult(provider_message_id=str(provider_id) if provider_id is not None else None)
-    reason = f"HTTP {code}: {response.text[:300]}".rstrip(": ")
+    reason = receiver_reason(code, error_field(answer))  # never the body itself: any URL may answer anything
     if code == 429:
         raise RetryLater(reason, _retry_after(response))
     if code in (408, 425) or code >= 500:

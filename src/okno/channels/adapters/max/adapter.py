@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from okno.channels.adapters.max import interactive
 from okno.channels.adapters.max.media import upload_attachments
 from okno.channels.base import (
+    CALLED_URL,
     json_object,
     Capabilities,
     ChannelNeedsAction,
@@ -31,11 +32,14 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
+    secret_of_at_least,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
+from okno.kit.receiver_reasons import short_text, status_phrase
 
 SECRET_HEADER = "x-max-bot-api-secret"
 MAX_TEXT = 4000
+SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_least)
 MAX_MID = 200  # provider_id is "mid:<mid>" and must fit 255 characters
 INT64 = 2**63
 NOT_READY = "attachment.not.ready"
@@ -50,8 +54,10 @@ class MaxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: SecretStr = Field(description="the bot's access token (sent as `Authorization: <token>`)")
-    secret: SecretStr = Field(description="subscription secret, 5–256 of A-Z a-z 0-9 _ -")
-    api_base: str = Field(default="https://platform-api2.max.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
+        description=f"subscription secret, {SECRET_MIN}–256 of A-Z a-z 0-9 _ -", json_schema_extra={"minLength": SECRET_MIN}
+    )
+    api_base: Annotated[str, CALLED_URL] = Field(default="https://platform-api2.max.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
 
     @field_validator("secret")
     @classmethod
@@ -312,12 +318,12 @@ async def _post_message(
     data = json_object(response)
     if response.is_success and data.get("code") != NOT_READY:
         return data
-    raise classify_error(response.status_code, response.headers, data, response.text)
+    raise classify_error(response.status_code, response.headers, data)
 
 
-def classify_error(status: int, headers: Mapping[str, str], data: dict[str, Any], raw_text: str = "") -> DeliveryError:
-    code = _text(data, "code")
-    detail = _text(data, "message") or raw_text[:200] or f"HTTP {status}"
+def classify_error(status: int, headers: Mapping[str, str], data: dict[str, Any]) -> DeliveryError:
+    code = short_text(data.get("code"), 60)
+    detail = short_text(data.get("message")) or status_phrase(status) or "no message"  # never the raw body
     reason = f"MAX {status} {code}: {detail}" if code else f"MAX {status}: {detail}"
     if code == NOT_READY:
         return RetryLater(reason, NOT_READY_RETRY_SECONDS)

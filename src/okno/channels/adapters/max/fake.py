@@ -42,7 +42,7 @@ class CodedFailure:
 @dataclass
 class FakeMax(FakeProviderBase):
     token: str = "f9LHodD0cOKt7kWwJ2MZ-fake-max-bot-token"
-    secret: str = "okno-max-secret"
+    secret: str = "okno-max-secret-0123"
     bot_user_id: int = 5_000_001
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
     coded_failures: list[CodedFailure] = field(default_factory=list)

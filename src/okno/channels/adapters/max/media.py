@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from okno.channels.base import json_object, OutboundFile, PermanentFailure, TemporaryFailure
+from okno.kit.receiver_reasons import short_text, status_line
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
@@ -31,10 +32,10 @@ async def _attachment(http: httpx.AsyncClient, config: Any, file: OutboundFile) 
         raise TemporaryFailure(f"MAX uploads: {type(exc).__name__}: {exc}") from exc
     answer = json_object(endpoint)
     if not endpoint.is_success:
-        raise classify_error(endpoint.status_code, endpoint.headers, answer, endpoint.text)
+        raise classify_error(endpoint.status_code, endpoint.headers, answer)
     url = answer.get("url")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        raise TemporaryFailure(f"MAX gave no upload url: {endpoint.text[:200]}")
+        raise TemporaryFailure("MAX gave no upload url")
     try:
         uploaded = await http.post(url, files={"data": (file.filename, await file.read(), file.content_type)})
     except httpx.HTTPError as exc:
@@ -42,10 +43,11 @@ async def _attachment(http: httpx.AsyncClient, config: Any, file: OutboundFile) 
     if uploaded.status_code >= 500:
         raise TemporaryFailure(f"MAX upload HTTP {uploaded.status_code}")
     if not uploaded.is_success:
-        raise PermanentFailure(f"MAX refused {file.filename}: HTTP {uploaded.status_code} {uploaded.text[:200]}")
+        detail = short_text(json_object(uploaded).get("message"))
+        raise PermanentFailure(f"MAX refused {file.filename}: {status_line(uploaded.status_code)}" + (f": {detail}" if detail else ""))
     token = _token(kind, json_object(uploaded)) or answer.get("token")
     if not isinstance(token, str) or not token:
-        raise TemporaryFailure(f"MAX upload answered without a token: {uploaded.text[:200]}")
+        raise TemporaryFailure("MAX upload answered without a token")
     return {"type": kind, "payload": {"token": token}}
 
 

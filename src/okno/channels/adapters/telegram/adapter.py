@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from okno.channels.adapters.telegram import interactive
 from okno.channels.base import (
+    CALLED_URL,
     json_object,
     AttachmentUnavailable,
     Capabilities,
@@ -30,20 +31,25 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
+    secret_of_at_least,
 )
 from okno.channels.adapters.telegram.media import send_with_files
 from okno.channels.text import split_text
+from okno.kit.receiver_reasons import short_text, status_phrase
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
+SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_least)
 
 
 class TelegramConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bot_token: SecretStr = Field(description="token from @BotFather")
-    secret_token: SecretStr = Field(description="setWebhook secret_token, 1–256 of A-Z a-z 0-9 _ -")
-    api_base: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    secret_token: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
+        description=f"setWebhook secret_token, {SECRET_MIN}–256 of A-Z a-z 0-9 _ -", json_schema_extra={"minLength": SECRET_MIN}
+    )
+    api_base: Annotated[str, CALLED_URL] = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
 
     @field_validator("secret_token")
     @classmethod
@@ -189,8 +195,9 @@ async def _call(http: httpx.AsyncClient, url: str, payload: dict[str, Any], *, f
     data = json_object(response)
     if response.status_code == 200 and data.get("ok"):
         return data.get("result") or {}
-    code = data.get("error_code", response.status_code)
-    reason = f"Telegram {code}: {data.get('description') or response.text[:200]}"
+    code = data.get("error_code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else response.status_code
+    reason = f"Telegram {code}: {short_text(data.get('description')) or status_phrase(response.status_code) or 'no description'}"
     if code == 429:
         raise RetryLater(reason, float((data.get("parameters") or {}).get("retry_after", 1)))
     if code == 401:

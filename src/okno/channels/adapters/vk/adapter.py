@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from okno.channels.adapters.vk import interactive
 from okno.channels.adapters.vk.media import call_method, send_with_files
 from okno.channels.base import (
+    CALLED_URL,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
@@ -37,10 +38,13 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
+    secret_of_at_least,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
+from okno.kit.receiver_reasons import short_text
 
 MAX_TEXT = 4096
+SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_least)
 GROUP_CHATS_FROM = 2_000_000_000  # peer_id = 2000000000 + chat_id in group chats
 INT32_MASK = 0x7FFFFFFF
 ACK = WebhookReply(200, body=b"ok", media_type="text/plain")
@@ -66,9 +70,11 @@ class VkConfig(BaseModel):
 
     group_id: int = Field(gt=0, description="the community id (positive)")
     access_token: SecretStr = Field(min_length=1, description="community access token with the messages right")
-    secret: SecretStr = Field(min_length=1, description="Callback API secret key: VK puts it in every event body")
+    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
+        min_length=1, description="Callback API secret key: VK puts it in every event body", json_schema_extra={"minLength": SECRET_MIN}
+    )
     confirmation_code: str = Field(min_length=1, max_length=100, pattern=r"^\S+$", description="groups.getCallbackConfirmationCode")
-    api_base: str = Field(default="https://api.vk.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    api_base: Annotated[str, CALLED_URL] = Field(default="https://api.vk.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
     api_version: str = Field(default="5.199", pattern=r"^\d+\.\d+$")
 
     def method_url(self, method: str) -> str:
@@ -278,14 +284,14 @@ async def _call(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> int:
     if message_id is not None:
         return message_id
     # an answer we can't read: retrying is safe, VK drops the repeated random_id
-    raise TemporaryFailure(f"VK: unexpected answer {str(data)[:200]!r}")
+    raise TemporaryFailure("VK: messages.send answered without a message id")
 
 
 def classify_error(error: Any) -> DeliveryError:
     """VK error codes (vk-api-schema errors.json) to okno's delivery errors."""
     error = error if isinstance(error, dict) else {}
     code = _int(error.get("error_code"))
-    message = str(error.get("error_msg") or "unknown error")[:300]
+    message = short_text(error.get("error_msg")) or "unknown error"
     reason = f"VK {code}: {message}"
     if code in RATE_LIMIT_WAIT:
         return RetryLater(reason, RATE_LIMIT_WAIT[code])

@@ -40,7 +40,7 @@ def _missing(what: str) -> str:
 class FakeVk(FakeProviderBase):
     group_id: int = 218_000_001
     access_token: str = "vk1.a.fake-community-token-okno"
-    secret: str = "okno-vk-secret"
+    secret: str = "okno-vk-callback-secret"
     confirmation_code: str = "a1b2c3d4"
     api_version: str = "5.199"
     # message ids run through the whole community mailbox and never restart: a fake started

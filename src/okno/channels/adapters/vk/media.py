@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from okno.channels.base import json_object, OutboundFile, OutboundMessage, PermanentFailure, SendResult, TemporaryFailure
+from okno.kit.receiver_reasons import short_text, status_line
 
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
 MAX_PHOTO_BYTES = 50 * 1024 * 1024
@@ -36,11 +37,11 @@ async def _photo(http: httpx.AsyncClient, method: Method, peer_id: int, file: Ou
     server = await method("photos.getMessagesUploadServer", {"peer_id": str(peer_id)})
     uploaded = await _upload(http, _upload_url(server), "photo", file)
     if not all(k in uploaded for k in ("server", "photo", "hash")) or uploaded.get("photo") in ("", "[]"):
-        raise PermanentFailure(f"VK did not accept {file.filename} as a photo: {str(uploaded)[:200]}")
+        raise PermanentFailure(f"VK did not accept {file.filename} as a photo")
     saved = await method("photos.saveMessagesPhoto", {"server": str(uploaded["server"]), "photo": str(uploaded["photo"]), "hash": str(uploaded["hash"])})
     photo = saved[0] if isinstance(saved, list) and saved and isinstance(saved[0], dict) else {}
     if not isinstance(photo.get("owner_id"), int) or not isinstance(photo.get("id"), int):
-        raise TemporaryFailure(f"photos.saveMessagesPhoto answered without a photo: {str(saved)[:200]}")
+        raise TemporaryFailure("photos.saveMessagesPhoto answered without a photo")
     key = f"_{photo['access_key']}" if photo.get("access_key") else ""
     return f"photo{photo['owner_id']}_{photo['id']}{key}"
 
@@ -51,18 +52,18 @@ async def _doc(http: httpx.AsyncClient, method: Method, peer_id: int, file: Outb
     server = await method("docs.getMessagesUploadServer", {"type": "doc", "peer_id": str(peer_id)})
     uploaded = await _upload(http, _upload_url(server), "file", file)
     if not uploaded.get("file"):
-        raise PermanentFailure(f"VK did not accept {file.filename}: {str(uploaded)[:200]}")
+        raise PermanentFailure(f"VK did not accept {file.filename}")
     saved = await method("docs.save", {"file": str(uploaded["file"]), "title": file.filename})
     doc = saved.get("doc") if isinstance(saved, dict) else None
     if not isinstance(doc, dict) or not isinstance(doc.get("owner_id"), int) or not isinstance(doc.get("id"), int):
-        raise TemporaryFailure(f"docs.save answered without a document: {str(saved)[:200]}")
+        raise TemporaryFailure("docs.save answered without a document")
     return f"doc{doc['owner_id']}_{doc['id']}"
 
 
 def _upload_url(server: Any) -> str:
     url = server.get("upload_url") if isinstance(server, dict) else None
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        raise TemporaryFailure(f"VK gave no upload_url: {str(server)[:200]}")
+        raise TemporaryFailure("VK gave no upload_url")
     return url
 
 
@@ -72,15 +73,17 @@ async def _upload(http: httpx.AsyncClient, url: str, field: str, file: OutboundF
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"VK upload: {type(exc).__name__}: {exc}") from exc
     if response.status_code >= 500:
-        raise TemporaryFailure(f"VK upload HTTP {response.status_code}")
+        raise TemporaryFailure(f"VK upload {status_line(response.status_code)}")
     try:
         data = response.json()
     except ValueError:
-        raise TemporaryFailure(f"VK upload answered {response.status_code}: {response.text[:200]!r}") from None
+        raise TemporaryFailure(f"VK upload answered {status_line(response.status_code)} without JSON") from None
     if not isinstance(data, dict):
-        raise TemporaryFailure(f"VK upload answered {response.text[:200]!r}")
+        raise TemporaryFailure(f"VK upload answered {status_line(response.status_code)} without a JSON object")
     if "error" in data:
-        raise PermanentFailure(f"VK upload refused {file.filename}: {str(data.get('error'))[:200]}")
+        error = data.get("error")
+        detail = short_text(error.get("error_msg") if isinstance(error, dict) else error)
+        raise PermanentFailure(f"VK upload refused {file.filename}" + (f": {detail}" if detail else ""))
     return data
 
 
@@ -134,10 +137,10 @@ async def call_method(http: httpx.AsyncClient, url: str, form: dict[str, str]) -
     except httpx.HTTPError as exc:
         raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
     if response.status_code >= 500:
-        raise TemporaryFailure(f"VK HTTP {response.status_code}: {response.text[:200]}")
+        raise TemporaryFailure(f"VK {status_line(response.status_code)}")
     data = json_object(response)
     if "error" in data:
         raise classify_error(data["error"])
     if response.status_code != 200 or "response" not in data:
-        raise TemporaryFailure(f"VK HTTP {response.status_code}: unexpected answer {response.text[:200]!r}")
+        raise TemporaryFailure(f"VK {status_line(response.status_code)}: an answer without a response")
     return data

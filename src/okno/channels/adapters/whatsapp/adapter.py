@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from okno.channels.adapters.whatsapp import interactive
 from okno.channels.adapters.whatsapp.media import WhatsAppTemplate, send_template, send_with_files
 from okno.channels.base import (
+    CALLED_URL,
     json_object,
     AttachmentUnavailable,
     Capabilities,
@@ -42,11 +43,14 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
+    secret_of_at_least,
 )
 from okno.channels.text import split_text
+from okno.kit.receiver_reasons import short_text, status_phrase
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 MAX_TEXT = 4096
+SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_least)
 MAX_ID = 200
 RATE_LIMITED = frozenset({4, 80007, 130429, 131056, 131048})
 SLOW_DOWN_LONGER = frozenset({131056, 131048})  # pair rate and spam limits: back off a full minute
@@ -67,9 +71,11 @@ class WhatsAppConfig(BaseModel):
 
     phone_number_id: str = Field(pattern=r"^\d{1,32}$", description="the business phone number's id in Meta (not the number)")
     access_token: SecretStr = Field(min_length=1, description="system-user access token with whatsapp_business_messaging")
-    app_secret: SecretStr = Field(min_length=1, description="the Meta app secret: signs X-Hub-Signature-256")
+    app_secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
+        min_length=1, description="the Meta app secret: signs X-Hub-Signature-256", json_schema_extra={"minLength": SECRET_MIN}
+    )
     verify_token: SecretStr = Field(min_length=1, description="any string; Meta echoes it in the webhook handshake")
-    graph_base: str = Field(default="https://graph.facebook.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    graph_base: Annotated[str, CALLED_URL] = Field(default="https://graph.facebook.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
     api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
     templates: list[WhatsAppTemplate] = Field(
         default_factory=list, max_length=200, description="approved message templates operators may send (outside the 24-hour window)"
@@ -315,8 +321,8 @@ def _status(raw: Any) -> InboundStatus | None:
 def _failure_reason(errors: Any) -> str:
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     code = first.get("code")
-    title = _text(first, "title") or "delivery failed"
-    message, details = _text(first, "message"), _text(first.get("error_data"), "details")
+    title = short_text(first.get("title")) or "delivery failed"
+    message, details = short_text(first.get("message")), short_text(_text(first.get("error_data"), "details"))
     explanation = details if details and message in (None, title) else message
     head = f"{code} {title}" if isinstance(code, int | str) and not isinstance(code, bool) else title
     return f"{head}: {explanation}" if explanation else head
@@ -350,13 +356,13 @@ async def _post(http: httpx.AsyncClient, config: WhatsAppConfig, body: dict[str,
     data = json_object(response)
     if response.is_success and "error" not in data:
         return data
-    raise classify_error(response.status_code, response.headers, data.get("error"), response.text)
+    raise classify_error(response.status_code, response.headers, data.get("error"))
 
 
-def classify_error(http_status: int, headers: Mapping[str, str], error: Any, raw_text: str = "") -> DeliveryError:
+def classify_error(http_status: int, headers: Mapping[str, str], error: Any) -> DeliveryError:
     error = error if isinstance(error, dict) else {}
     code = error.get("code") if isinstance(error.get("code"), int) else None
-    message = _text(error, "message") or raw_text[:200] or f"HTTP {http_status}"
+    message = short_text(error.get("message")) or status_phrase(http_status) or "no message"  # never the raw body
     reason = f"WhatsApp {code if code is not None else http_status}: {message}"
     if code in RATE_LIMITED or (code is None and http_status == 429):
         return RetryLater(reason, _retry_after(headers, code))

@@ -91,7 +91,7 @@ async def upload(http: httpx.AsyncClient, config: Any, file: OutboundFile) -> st
     data = json_object(response)
     if response.is_success and isinstance(data.get("id"), str):
         return data["id"]
-    raise classify_error(response.status_code, response.headers, data.get("error"), response.text)
+    raise classify_error(response.status_code, response.headers, data.get("error"))
 
 
 def _envelope(address: dict[str, str], kind: str, content: dict[str, Any]) -> dict[str, Any]:
