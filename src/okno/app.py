@@ -18,6 +18,8 @@ from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
 from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
 from okno.api.errors import install_error_handlers
+from okno.api.security_headers import SecurityHeaders
+from okno.api.input_guard import InputGuard
 from okno.api.webhooks import WebhookFastPath
 from okno.channels.registry import adapter_routers
 from okno.config import Settings, get_settings
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
 
     app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(InputGuard, scan_limit=settings.max_upload_bytes * 10 + 1_048_576)  # NUL → 422, ids past 64 bits → 404
+    app.add_middleware(SecurityHeaders, trusted_proxies=settings.trusted_proxies)  # CSP, framing, nosniff, Secure cookies
     for module in (auth, operators, channels, customers, conversations, attachments, webhooks, web_routes):
         app.include_router(module.router)
     for router in adapter_routers():  # channels that serve HTTP themselves (the widget's socket…)

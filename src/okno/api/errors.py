@@ -1,8 +1,18 @@
+"""How a refused request is answered: always ``{"detail": ...}`` (docs/security.md).
+
+``detail`` is one sentence for okno's own refusals (okno.kit.errors) and FastAPI's list of
+``{loc, msg, type}`` for a body or parameter that failed its schema. A value no database column
+can hold (a number past 64 bits, text the driver cannot encode) is the client's error too: 422,
+never 500, whichever route it reached.
+"""
+
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, StatementError
 
+from okno.kit.bounds import MAX_ID
 from okno.kit.errors import OknoError, Unauthorized
 
 
@@ -11,3 +21,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _okno_error(_request: Request, exc: OknoError) -> JSONResponse:
         headers = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
+        return JSONResponse({"detail": f"a number is out of range (ids and counts are at most {MAX_ID})"}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+        return JSONResponse({"detail": f"a value does not fit the database: {_reason(exc)}"}, status_code=422)
+
+    @app.exception_handler(StatementError)
+    async def _statement_error(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc.orig, OverflowError | UnicodeEncodeError):  # raised while binding parameters
+            return JSONResponse({"detail": f"a value does not fit the database: {_reason(exc)}"}, status_code=422)
+        raise exc
+
+
+def _reason(exc: StatementError) -> str:
+    """The driver's one-line reason, without the statement or its parameters."""
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return text.split(">: ", 1)[-1][:200]

@@ -38,7 +38,7 @@
     '.panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;max-height:calc(100vh - 120px);background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:none;flex-direction:column;overflow:hidden;z-index:2147483000;color:#111}' +
     '.panel.open{display:flex}.head{background:#2563eb;color:#fff;padding:12px 14px;font-weight:600}' +
     '.log{flex:1;overflow-y:auto;padding:12px;background:#f5f7fb}.msg{max-width:80%;margin:6px 0;padding:8px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}' +
-    '.visitor{margin-left:auto;background:#2563eb;color:#fff}.agent,.greeting{background:#fff;border:1px solid #e3e7ef}.msg.pending{opacity:.6}' +
+    '.visitor{margin-left:auto;background:#2563eb;color:#fff}.agent,.greeting{background:#fff;border:1px solid #e3e7ef}.msg.pending{opacity:.6}.msg.failed{opacity:.6;outline:1px dashed #b91c1c}' +
     '.note{font-size:12px;color:#6b7280;text-align:center;margin:6px 0}.status{font-size:12px;color:#b45309;padding:4px 12px;display:none}' +
     'form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e7ef}textarea,input{flex:1;border:1px solid #cbd2e0;border-radius:8px;padding:8px;font:inherit;resize:none}' +
     'button.send,button.save{border:0;border-radius:8px;background:#2563eb;color:#fff;padding:0 12px;cursor:pointer}' +
@@ -149,7 +149,16 @@
         if (frame.answer) answered(frame.answer.message_id, frame.answer.option_id);
       } else if (frame.contact) { note(T.saved); }
       if (frame.seq > state.lastSeq) state.lastSeq = frame.seq;
-    } else if (frame.type === "error") { note("⚠ " + frame.detail); }
+    } else if (frame.type === "error") {
+      // a refused send: sent again after the pause a rate limit asks for, else dropped and marked
+      var refused = frame.client_id && state.pending.filter(function (p) { return p.client_id === frame.client_id; })[0];
+      if (refused && frame.code === "rate_limited") { setTimeout(function () { send(refused); }, 1000 * (frame.retry_after || 5)); return; }
+      if (refused) {
+        state.pending = state.pending.filter(function (p) { return p !== refused; }); save("pending", state.pending);
+        var el = root.querySelector('[data-key="' + frame.client_id + '"]'); if (el) { el.classList.remove("pending"); el.classList.add("failed"); }
+      }
+      if (frame.code !== "unknown_message" && frame.code !== "rate_limited") note("⚠ " + frame.detail);
+    }
   }
 
   function connect() {

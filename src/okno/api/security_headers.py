@@ -1,0 +1,79 @@
+"""Security headers on every HTTP response, and ``Secure`` session cookies behind a TLS proxy.
+
+The operator UI loads only its own scripts and styles (no inline script, no inline event
+handler: data for the scripts travels in ``<script type="application/json">`` blocks), so the
+policy below needs no ``'unsafe-inline'``. No okno page is meant to be framed: the website chat
+is a script (``/widget/{id}.js``) that draws into the customer's page, not an iframe, so every
+response refuses framing. FastAPI's interactive API pages (``/docs``, ``/redoc``) load their
+script from a CDN with an inline bootstrap; they get the framing and plugin parts of the policy
+only. See docs/security.md.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from okno.kit.forwarded import is_https, trusted_networks
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+# the API explorer pages: their own CDN script stays allowed, framing and plugins do not
+EXPLORER_POLICY = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+EXPLORER_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+
+_COMMON = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+HSTS = (b"strict-transport-security", b"max-age=15552000")
+
+
+def _secure_cookie(value: bytes) -> bytes:
+    attributes = [a.strip().lower() for a in value.split(b";")[1:]]
+    return value if b"secure" in attributes else value + b"; Secure"
+
+
+class SecurityHeaders:
+    """Pure ASGI (no body buffering): adds the headers when the response starts."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: str = "") -> None:
+        self.app = app
+        self.networks = trusted_networks(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = EXPLORER_POLICY if scope["path"] in EXPLORER_PATHS else CONTENT_SECURITY_POLICY
+        https = is_https(scope, self.networks)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, _secure_cookie(value) if https and name.lower() == b"set-cookie" else value)
+                    for name, value in message.get("headers", ())
+                ]
+                present = {name.lower() for name, _ in headers}
+                extra = [h for h in _COMMON if h[0] not in present]
+                if b"content-security-policy" not in present:
+                    extra.append((b"content-security-policy", policy.encode()))
+                if https:
+                    extra.append(HSTS)
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
