@@ -20,6 +20,7 @@ from okno.api import automation, canned, catalog, conversation_actions, customer
 from okno.api.errors import install_error_handlers
 from okno.api.security_headers import SecurityHeaders
 from okno.api.input_guard import InputGuard
+from okno.api.openapi_errors import install_error_schema
 from okno.api.webhooks import WebhookFastPath
 from okno.channels.registry import adapter_routers
 from okno.config import Settings, get_settings
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     # the service process: statuses and reasons; status, assignment, priority, escalation; SLA; customer attributes
     for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation, files, templates):
         app.include_router(module.router)
+
+    install_error_schema(app)  # the error bodies okno really sends, in /openapi.json
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict:

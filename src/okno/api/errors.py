@@ -8,6 +8,7 @@ never 500, whichever route it reached.
 
 from __future__ import annotations
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, StatementError
@@ -25,6 +26,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def _overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
         return JSONResponse({"detail": f"a number is out of range (ids and counts are at most {MAX_ID})"}, status_code=422)
+
+    @app.exception_handler(orjson.JSONEncodeError)
+    async def _unstorable_json(_request: Request, exc: orjson.JSONEncodeError) -> JSONResponse:
+        return JSONResponse({"detail": f"a value cannot be stored as JSON: {str(exc)[:200]}"}, status_code=422)
 
     @app.exception_handler(DataError)
     async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
