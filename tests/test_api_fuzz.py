@@ -13,6 +13,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, login, make_api_channel, make_operator, post_inbound
@@ -23,7 +24,7 @@ CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance
 EXCLUDE = "logout"
 
 
-def _schemathesis(url: str, authorization: str, seed: int) -> subprocess.CompletedProcess[str]:
+def _schemathesis(url: str, authorization: str, seed: int, workdir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
@@ -32,11 +33,11 @@ def _schemathesis(url: str, authorization: str, seed: int) -> subprocess.Complet
             "--phases", "coverage,fuzzing", "--max-time", str(BUDGET_SECONDS), "--workers", "1",
             "--seed", str(seed), "--generation-database", "none", "--no-color", "--request-timeout", "20",
         ],
-        capture_output=True, text=True, timeout=BUDGET_SECONDS * 4 + 60, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        capture_output=True, text=True, timeout=BUDGET_SECONDS * 4 + 60, cwd=workdir, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
 
 
-async def test_schemathesis_finds_no_server_error_as_admin_or_operator(app, ctx, client) -> None:
+async def test_schemathesis_finds_no_server_error_as_admin_or_operator(app, ctx, client, tmp_path: Path) -> None:
     admin = await admin_headers(ctx, client)
     operator = await make_operator(ctx)
     operator_headers = await login(client, email=operator["email"])
@@ -44,7 +45,7 @@ async def test_schemathesis_finds_no_server_error_as_admin_or_operator(app, ctx,
     await post_inbound(client, channel, {"message_id": "fuzz-1", "from": {"phone": "+79160000001", "name": "Анна"}, "text": "Где заказ?"})
     async with LoopbackServer(app) as server:
         for seed, headers in ((1, admin), (2, operator_headers)):
-            result = await asyncio.to_thread(_schemathesis, server.url, headers["Authorization"], seed)
+            result = await asyncio.to_thread(_schemathesis, server.url, headers["Authorization"], seed, tmp_path)
             report = result.stdout[-12000:] + result.stderr[-2000:]
             assert "Tested:" in result.stdout, report  # it ran, over the served document
             assert result.returncode == 0, report
