@@ -6,7 +6,7 @@ policy below needs no ``'unsafe-inline'``. No okno page is meant to be framed: t
 is a script (``/widget/{id}.js``) that draws into the customer's page, not an iframe, so every
 response refuses framing. FastAPI's interactive API pages (``/docs``, ``/redoc``) load their
 script from a CDN with an inline bootstrap; they get the framing and plugin parts of the policy
-only. See docs/security.md.
+only; the fake providers' pages (a demo aid) may style themselves inline. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ CONTENT_SECURITY_POLICY = "; ".join((
 # the API explorer pages: their own CDN script stays allowed, framing and plugins do not
 EXPLORER_POLICY = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 EXPLORER_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+# the fake providers' pages and the demo shop (OKNO_FAKE_PROVIDERS only) style themselves inline
+DEMO_PREFIXES = ("/fake", "/demo/")
+DEMO_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 _COMMON = (
     (b"x-content-type-options", b"nosniff"),
@@ -58,7 +61,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = EXPLORER_POLICY if scope["path"] in EXPLORER_PATHS else CONTENT_SECURITY_POLICY
+        path = scope["path"]
+        policy = EXPLORER_POLICY if path in EXPLORER_PATHS else DEMO_POLICY if path.startswith(DEMO_PREFIXES) else CONTENT_SECURITY_POLICY
         https = is_https(scope, self.networks)
 
         async def send_with_headers(message: Message) -> None:
