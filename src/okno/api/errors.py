@@ -31,15 +31,27 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unstorable_json(_request: Request, exc: orjson.JSONEncodeError) -> JSONResponse:
         return JSONResponse({"detail": f"a value cannot be stored as JSON: {str(exc)[:200]}"}, status_code=422)
 
-    @app.exception_handler(DataError)
-    async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+    @app.exception_handler(StatementError)
+    async def _statement_error(_request: Request, exc: StatementError) -> JSONResponse:
+        if not _bad_value(exc):
+            raise exc
         return JSONResponse({"detail": f"a value does not fit the database: {_reason(exc)}"}, status_code=422)
 
-    @app.exception_handler(StatementError)
-    async def _statement_error(request: Request, exc: StatementError) -> JSONResponse:
-        if isinstance(exc.orig, OverflowError | UnicodeEncodeError):  # raised while binding parameters
-            return JSONResponse({"detail": f"a value does not fit the database: {_reason(exc)}"}, status_code=422)
-        raise exc
+
+def _bad_value(exc: StatementError) -> bool:
+    """The driver refused a parameter's value (a number past 64 bits, text it cannot encode), as
+    opposed to a failing statement: SQLAlchemy's DataError, or a driver's DataError/OverflowError
+    behind a generic DBAPIError (asyncpg checks int64 parameters on the client)."""
+    if isinstance(exc, DataError):
+        return True
+    error: BaseException | None = exc.orig
+    for _ in range(4):
+        if error is None:
+            return False
+        if isinstance(error, OverflowError | UnicodeEncodeError) or any(c.__name__ == "DataError" for c in type(error).__mro__):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _reason(exc: StatementError) -> str:
