@@ -52,6 +52,14 @@ async def test_a_nul_in_a_multipart_reply_field_is_refused_but_file_bytes_pass(c
     assert refused.status_code == 422
     sent = await client.post(url, headers=headers, data={"text": "файл", "internal": "true"}, files={"files": ("a.bin", b"\x00\x01\x02", "application/octet-stream")})
     assert sent.status_code == 201, sent.text
+    # a browser's boundary has capitals: parts are still told apart (the text part comes first)
+    boundary = "----WebKitFormBoundaryAbCdEf012345"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="text"\r\n\r\nфото\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="internal"\r\n\r\ntrue\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="b.bin"\r\nContent-Type: application/octet-stream\r\n\r\n').encode()
+    body += b"\x00\xff\x00" + f"\r\n--{boundary}--\r\n".encode()
+    browser = await client.post(url, headers={**headers, "content-type": f"multipart/form-data; boundary={boundary}"}, content=body)
+    assert browser.status_code == 201, browser.text
 
 
 async def test_ids_past_64_bits_answer_404_or_422_never_500(client, ctx) -> None:

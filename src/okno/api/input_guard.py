@@ -32,13 +32,13 @@ async def _answer(send: Send, status: int, detail: str) -> None:
 def _content_type(scope: Scope) -> bytes:
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            return value.lower()
+            return value  # as sent: a multipart boundary is case-sensitive
     return b""
 
 
 def multipart_bad_text(raw: bytes, content_type: bytes) -> bool:
     """A text field (a part without a file name) of a multipart body holds a NUL."""
-    marker = content_type.partition(b"boundary=")[2].split(b";")[0].strip().strip(b'"')
+    marker = content_type.partition(b"boundary=")[2].split(b";")[0].strip().strip(b'"')  # case kept
     if not marker:
         return False
     for part in raw.split(b"--" + marker):
@@ -51,11 +51,12 @@ def multipart_bad_text(raw: bytes, content_type: bytes) -> bool:
 
 
 def _scanner(content_type: bytes):
-    if content_type.startswith(b"multipart/form-data"):
+    kind = content_type.lower()
+    if kind.startswith(b"multipart/form-data"):
         return lambda raw: multipart_bad_text(raw, content_type)
-    if content_type.startswith(b"application/x-www-form-urlencoded"):
+    if kind.startswith(b"application/x-www-form-urlencoded"):
         return form_bad_text
-    if b"json" in content_type or content_type.startswith(b"text/"):
+    if b"json" in kind or kind.startswith(b"text/"):
         return json_bad_text
     return None  # bytes a route stores as bytes
 
