@@ -37,7 +37,7 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 ## Run the whole test suite (SQLite always; PostgreSQL too when OKNO_TEST_DATABASE_URL is set), after lint.
-test: lint
+test: lint  # includes the schemathesis run over the OpenAPI document (tests/test_api_fuzz.py)
 	$(BIN)/python -m pytest
 
 bench: install
