@@ -50,6 +50,10 @@ def _secure_cookie(value: bytes) -> bytes:
     return value if b"secure" in attributes else value + b"; Secure"
 
 
+_POLICIES = {name: (b"content-security-policy", text.encode()) for name, text in (
+    ("app", CONTENT_SECURITY_POLICY), ("explorer", EXPLORER_POLICY), ("demo", DEMO_POLICY))}
+
+
 class SecurityHeaders:
     """Pure ASGI (no body buffering): adds the headers when the response starts."""
 
@@ -62,22 +66,21 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        policy = EXPLORER_POLICY if path in EXPLORER_PATHS else DEMO_POLICY if path.startswith(DEMO_PREFIXES) else CONTENT_SECURITY_POLICY
+        policy = _POLICIES["explorer" if path in EXPLORER_PATHS else "demo" if path.startswith(DEMO_PREFIXES) else "app"]
         https = is_https(scope, self.networks)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [
-                    (name, _secure_cookie(value) if https and name.lower() == b"set-cookie" else value)
-                    for name, value in message.get("headers", ())
-                ]
+                headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                extra = [h for h in _COMMON if h[0] not in present]
+                if https and b"set-cookie" in present:
+                    headers = [(n, _secure_cookie(v) if n.lower() == b"set-cookie" else v) for n, v in headers]
+                headers += [h for h in _COMMON if h[0] not in present]
                 if b"content-security-policy" not in present:
-                    extra.append((b"content-security-policy", policy.encode()))
+                    headers.append(policy)
                 if https:
-                    extra.append(HSTS)
-                message = {**message, "headers": headers + extra}
+                    headers.append(HSTS)
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
