@@ -96,3 +96,20 @@ async def test_receipts_count_only_for_the_visitors_own_operator_messages(widget
     await ctx.settle()
     async with ctx.db.reading() as db:
         assert (await db.get(Message, reply["id"])).status == "read"
+
+
+def test_buckets_refill_over_time_and_forget_idle_keys(monkeypatch) -> None:  # noqa: ANN001
+    from okno.channels.adapters.widget import limits
+
+    now = [1000.0]
+    buckets = limits.Buckets(per_minute=2, clock=lambda: now[0])
+    assert buckets.take("a") == 0 and buckets.take("a") == 0
+    assert buckets.take("a") == pytest.approx(30.0)  # one token comes back every 30 s
+    now[0] += 30
+    assert buckets.take("a") == 0
+    monkeypatch.setattr(limits, "MAX_KEYS", 3)
+    for key in ("b", "c"):
+        buckets.take(key)
+    now[0] += 60  # everyone has refilled: their entries are forgotten when room is needed
+    buckets.take("d")
+    assert set(buckets._state) == {"d"}

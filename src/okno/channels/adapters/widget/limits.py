@@ -8,7 +8,7 @@ by the visitors who are busy right now (and at most ``MAX_KEYS`` of them).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from okno.channels.runtime import AdapterRuntime
@@ -19,12 +19,12 @@ MAX_KEYS = 50_000
 @dataclass
 class Buckets:
     per_minute: int
-    clock: object = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     _state: dict[str, tuple[float, float]] = field(default_factory=dict)  # key → (tokens, at)
 
     def take(self, key: str) -> float:
         """0 when ``key`` may go on now (a token is spent), else the seconds until it may."""
-        now = self.clock()  # type: ignore[operator]
+        now = self.clock()
         rate = self.per_minute / 60.0
         tokens, at = self._state.get(key, (float(self.per_minute), now))
         tokens = min(float(self.per_minute), tokens + (now - at) * rate)
