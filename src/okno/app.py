@@ -33,10 +33,13 @@ from okno.web.pages import LoginRequired
 class _OknoApp(FastAPI):
     """FastAPI with the webhook fast path in front of its whole middleware stack: a provider's
     request skips the error, telemetry and body-limit layers (the fast path enforces its own
-    body limit and answers its own errors); everything else goes through them as usual."""
+    body limit and answers its own errors); everything else goes through them as usual, inside
+    the security headers (outermost but for the fast path, so even a 500 carries them)."""
+
+    trusted_proxies = ""  # OKNO_TRUSTED_PROXIES, for the security headers' Secure cookies
 
     def build_middleware_stack(self) -> ASGIApp:
-        return WebhookFastPath(super().build_middleware_stack())
+        return WebhookFastPath(SecurityHeaders(super().build_middleware_stack(), trusted_proxies=self.trusted_proxies))
 
 
 def create_app(settings: Settings | None = None, *, start_workers: bool | None = None, freeze_heap: bool = False) -> FastAPI:
@@ -83,7 +86,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(InputGuard, scan_limit=settings.max_upload_bytes * 10 + 1_048_576)  # NUL → 422, ids past 64 bits → 404
-    app.add_middleware(SecurityHeaders, trusted_proxies=settings.trusted_proxies)  # CSP, framing, nosniff, Secure cookies
+    app.trusted_proxies = settings.trusted_proxies  # SecurityHeaders: CSP, framing, nosniff, Secure cookies
     for module in (auth, operators, channels, customers, conversations, attachments, webhooks, web_routes):
         app.include_router(module.router)
     for router in adapter_routers():  # channels that serve HTTP themselves (the widget's socket…)

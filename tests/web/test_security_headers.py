@@ -88,3 +88,18 @@ def test_forwarded_headers_are_believed_from_trusted_peers_only() -> None:
     assert not is_https(stranger, networks) and client_ip(stranger, networks) == "192.0.2.1"
     assert not is_https(scope, ()) and client_ip(scope, ()) == "10.1.2.3"
     assert is_https({"scheme": "https", "client": ("192.0.2.1", 1), "headers": []}, ())
+
+
+async def test_even_a_server_error_carries_the_headers(settings) -> None:
+    app = create_app(settings, start_workers=False)
+
+    @app.get("/boom", include_in_schema=False)
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://okno.test") as http:
+            response = await http.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff" and "frame-ancestors 'none'" in response.headers["content-security-policy"]
