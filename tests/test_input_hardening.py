@@ -90,6 +90,8 @@ async def test_a_json_number_past_64_bits_is_refused(client, ctx) -> None:
     answer = await client.patch(f"/api/v1/customers/{customer['id']}/attributes", headers={**headers, "content-type": "application/json"},
                                 content=orjson.dumps({"loyalty": {"points": 1}}).replace(b"1}", str(HUGE).encode() + b"}"))
     assert answer.status_code == 422, answer.text
+    job = await client.post(f"/api/v1/matcher/reindex?after_id={HUGE}", headers=headers)  # lands in a JSON job payload
+    assert job.status_code == 422, job.text
 
 
 async def test_attachment_metadata_of_the_wrong_type_still_renders(client, ctx) -> None:

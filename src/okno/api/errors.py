@@ -29,6 +29,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(orjson.JSONEncodeError)
     async def _unstorable_json(_request: Request, exc: orjson.JSONEncodeError) -> JSONResponse:
+        if not _json_number_too_large(exc):
+            raise exc
         return JSONResponse({"detail": f"a value cannot be stored as JSON: {str(exc)[:200]}"}, status_code=422)
 
     @app.exception_handler(StatementError)
@@ -40,18 +42,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _bad_value(exc: StatementError) -> bool:
     """The driver refused a parameter's value (a number past 64 bits, text it cannot encode), as
-    opposed to a failing statement: SQLAlchemy's DataError, or a driver's DataError/OverflowError
-    behind a generic DBAPIError (asyncpg checks int64 parameters on the client)."""
+    opposed to a failing statement: SQLAlchemy's DataError, a driver's DataError/OverflowError
+    behind a generic DBAPIError (asyncpg checks int64 parameters on the client), or a JSON column
+    given an integer past 64 bits."""
     if isinstance(exc, DataError):
         return True
     error: BaseException | None = exc.orig
     for _ in range(4):
         if error is None:
             return False
-        if isinstance(error, OverflowError | UnicodeEncodeError) or any(c.__name__ == "DataError" for c in type(error).__mro__):
+        if isinstance(error, OverflowError | UnicodeEncodeError) or _json_number_too_large(error):
+            return True
+        if any(c.__name__ == "DataError" for c in type(error).__mro__):
             return True
         error = error.__cause__ or error.__context__
     return False
+
+
+def _json_number_too_large(error: BaseException) -> bool:
+    """orjson refuses integers past 64 bits (a JSON document column, a job's payload)."""
+    return isinstance(error, orjson.JSONEncodeError) and "64-bit" in str(error)
 
 
 def _reason(exc: StatementError) -> str:
