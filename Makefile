@@ -36,7 +36,8 @@ lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
-## Run the whole test suite (SQLite always; PostgreSQL too when OKNO_TEST_DATABASE_URL is set), after lint.
+## Run the whole test suite (SQLite always; PostgreSQL too when OKNO_TEST_DATABASE_URL is set), after lint;
+## it includes the schemathesis run over the whole OpenAPI document (tests/test_api_fuzz.py).
 test: lint
 	$(BIN)/python -m pytest
 

@@ -19,6 +19,9 @@ from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
 from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
 from okno.api.errors import install_error_handlers
+from okno.api.security_headers import SecurityHeaders
+from okno.api.input_guard import InputGuard
+from okno.api.openapi_errors import install_error_schema
 from okno.api.webhooks import WebhookFastPath
 from okno.channels.registry import adapter_routers
 from okno.config import Settings, get_settings
@@ -31,10 +34,13 @@ from okno.web.pages import LoginRequired
 class _OknoApp(FastAPI):
     """FastAPI with the webhook fast path in front of its whole middleware stack: a provider's
     request skips the error, telemetry and body-limit layers (the fast path enforces its own
-    body limit and answers its own errors); everything else goes through them as usual."""
+    body limit and answers its own errors); everything else goes through them as usual, inside
+    the security headers (outermost but for the fast path, so even a 500 carries them)."""
+
+    trusted_proxies = ""  # OKNO_TRUSTED_PROXIES, for the security headers' Secure cookies
 
     def build_middleware_stack(self) -> ASGIApp:
-        return WebhookFastPath(super().build_middleware_stack())
+        return WebhookFastPath(SecurityHeaders(super().build_middleware_stack(), trusted_proxies=self.trusted_proxies))
 
 
 def create_app(settings: Settings | None = None, *, start_workers: bool | None = None, freeze_heap: bool = False) -> FastAPI:
@@ -80,6 +86,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
 
     app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(InputGuard, scan_limit=settings.max_upload_bytes * 10 + 1_048_576)  # NUL → 422, ids past 64 bits → 404
+    app.trusted_proxies = settings.trusted_proxies  # SecurityHeaders: CSP, framing, nosniff, Secure cookies
     for module in (auth, accounts, operators, channels, customers, conversations, attachments, webhooks, web_routes):
         app.include_router(module.router)
     for router in adapter_routers():  # channels that serve HTTP themselves (the widget's socket…)
@@ -97,6 +105,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     # the service process: statuses and reasons; status, assignment, priority, escalation; SLA; customer attributes
     for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation, files, templates):
         app.include_router(module.router)
+
+    install_error_schema(app)  # the error bodies okno really sends, in /openapi.json
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict:

@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     # (docs/outbound-urls.md). The demo and the tests turn it on; on-premise CRMs may need it.
     allow_private_urls: bool = False
 
+    # Hardening (docs/security.md). Peers whose X-Forwarded-Proto is believed (comma-separated
+    # addresses or networks, "*" = any): behind such a TLS proxy cookies get ``Secure`` and HSTS.
+    trusted_proxies: str = ""
+    # Website chat limits, per minute: messages (and contact/answer frames) per visitor and per
+    # IP address, new sessions per IP address, read/delivery receipts per visitor.
+    widget_messages_per_minute: int = Field(default=30, ge=1)
+    widget_messages_per_minute_per_ip: int = Field(default=120, ge=1)
+    widget_sessions_per_minute_per_ip: int = Field(default=20, ge=1)
+    widget_receipts_per_minute: int = Field(default=120, ge=1)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

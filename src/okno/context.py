@@ -136,7 +136,10 @@ def build_context(settings: Settings) -> AppContext:
     db = create_database(settings.resolved_database_url())
     box = SecretBox(settings.fernet_keys())
     pii.use_keys(settings.fernet_keys())  # personal data columns seal with the same key ring
-    channel_runtime = AdapterRuntime(db, RuntimeSettings(default_region=settings.default_region, public_url=settings.public_url))
+    channel_runtime = AdapterRuntime(db, RuntimeSettings(
+        default_region=settings.default_region, public_url=settings.public_url, trusted_proxies=settings.trusted_proxies,
+        rate_limits=settings.model_dump(include={"widget_messages_per_minute", "widget_messages_per_minute_per_ip", "widget_sessions_per_minute_per_ip", "widget_receipts_per_minute"}),
+    ))
     channels = ChannelDirectory(db, box, runtime=channel_runtime)
     bus = InProcessBus()
     urls = OutboundUrls(allow_private=settings.allow_private_urls)

@@ -13,7 +13,7 @@ WEB = {"X-Okno-Client": "web"}
 
 
 def _script_strings(page: str) -> dict[str, str]:
-    return json.loads(page.split("window.OKNO_I18N = ", 1)[1].split(";</script>", 1)[0])
+    return json.loads(page.split('<script type="application/json" id="okno-i18n">', 1)[1].split("</script>", 1)[0])
 
 
 async def test_the_reply_box_has_a_choices_editor_in_both_languages(client, ctx) -> None:

@@ -1,8 +1,19 @@
+"""How a refused request is answered: always ``{"detail": ...}`` (docs/security.md).
+
+``detail`` is one sentence for okno's own refusals (okno.kit.errors) and FastAPI's list of
+``{loc, msg, type}`` for a body or parameter that failed its schema. A value no database column
+can hold (a number past 64 bits, text the driver cannot encode) is the client's error too: 422,
+never 500, whichever route it reached.
+"""
+
 from __future__ import annotations
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, StatementError
 
+from okno.kit.bounds import MAX_ID
 from okno.kit.errors import OknoError, TooManyRequests, Unauthorized
 
 
@@ -13,3 +24,49 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, TooManyRequests):
             headers = {"retry-after": str(exc.retry_after)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
+        return JSONResponse({"detail": f"a number is out of range (ids and counts are at most {MAX_ID})"}, status_code=422)
+
+    @app.exception_handler(orjson.JSONEncodeError)
+    async def _unstorable_json(_request: Request, exc: orjson.JSONEncodeError) -> JSONResponse:
+        if not _json_number_too_large(exc):
+            raise exc
+        return JSONResponse({"detail": f"a value cannot be stored as JSON: {str(exc)[:200]}"}, status_code=422)
+
+    @app.exception_handler(StatementError)
+    async def _statement_error(_request: Request, exc: StatementError) -> JSONResponse:
+        if not _bad_value(exc):
+            raise exc
+        return JSONResponse({"detail": f"a value does not fit the database: {_reason(exc)}"}, status_code=422)
+
+
+def _bad_value(exc: StatementError) -> bool:
+    """The driver refused a parameter's value (a number past 64 bits, text it cannot encode), as
+    opposed to a failing statement: SQLAlchemy's DataError, a driver's DataError/OverflowError
+    behind a generic DBAPIError (asyncpg checks int64 parameters on the client), or a JSON column
+    given an integer past 64 bits."""
+    if isinstance(exc, DataError):
+        return True
+    error: BaseException | None = exc.orig
+    for _ in range(4):
+        if error is None:
+            return False
+        if isinstance(error, OverflowError | UnicodeEncodeError) or _json_number_too_large(error):
+            return True
+        if any(c.__name__ == "DataError" for c in type(error).__mro__):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _json_number_too_large(error: BaseException) -> bool:
+    """orjson refuses integers past 64 bits (a JSON document column, a job's payload)."""
+    return isinstance(error, orjson.JSONEncodeError) and "64-bit" in str(error)
+
+
+def _reason(exc: StatementError) -> str:
+    """The driver's one-line reason, without the statement or its parameters."""
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return text.split(">: ", 1)[-1][:200]

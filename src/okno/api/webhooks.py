@@ -20,6 +20,7 @@ from okno.channels.acknowledge import acknowledge_later
 from okno.channels.base import InboundMessage, WebhookRejected, WebhookRequest
 from okno.channels.ingest import sender_keys
 from okno.context import AppContext
+from okno.kit.bounds import MAX_ID
 
 log = structlog.get_logger()
 router = APIRouter(tags=["webhooks"])
@@ -40,7 +41,7 @@ def _too_large(ctx: AppContext) -> Reply:
 async def handle_provider_request(
     ctx: AppContext, channel_id: int, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
 ) -> Reply:
-    channel = await ctx.channels.find(channel_id)
+    channel = await ctx.channels.find(channel_id) if 0 < channel_id <= MAX_ID else None
     if channel is None:
         return _json(404, {"detail": f"channel {channel_id} not found"})
     if not channel.is_active:  # nothing is stored; the provider may retry until it is enabled

@@ -12,7 +12,7 @@ adapter); an adapter's routes receive it through the :func:`adapter_runtime` dep
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends
@@ -31,6 +31,8 @@ H = TypeVar("H")
 class RuntimeSettings:
     default_region: str
     public_url: str
+    trusted_proxies: str = ""  # whose X-Forwarded-For names the visitor's address
+    rate_limits: dict[str, int] = field(default_factory=dict)  # the widget's per-minute limits
 
 
 class AdapterRuntime:

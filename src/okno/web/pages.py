@@ -16,6 +16,24 @@ from okno.web.i18n import Translator, pick_locale
 
 _env = Environment(loader=PackageLoader("okno.web", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
+def kilobytes(size: object) -> int | None:
+    """An attachment's size as whole KB, or None when the stored value is not a size (adapters'
+    metadata is data: a string or a negative number must not break the page)."""
+    if isinstance(size, bool) or not isinstance(size, int | float) or not 0 < size < float("inf"):
+        return None
+    return max(1, round(size / 1024))
+
+
+def attachment_list(value: object) -> list[dict]:
+    """A message's attachments as dicts, position kept (the download URL counts them)."""
+    if not isinstance(value, list):
+        return []
+    return [item if isinstance(item, dict) else {} for item in value]
+
+
+_env.filters["kilobytes"] = kilobytes
+_env.filters["attachment_list"] = attachment_list
+
 CHANNEL_ICONS = {"telegram": "TG", "whatsapp": "WA", "vk": "VK", "max": "MX", "widget": "WEB", "api": "API", "email": "@", "voice": "☎"}
 
 

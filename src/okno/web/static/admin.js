@@ -4,7 +4,7 @@
 // form that caused them. Loaded after app.js, whose helpers ($, call, fragment, toast…) it uses.
 "use strict";
 
-const A = window.OKNO_ADMIN_I18N || {};
+const A = pageData("okno-admin-i18n");
 
 
 const channelsById = {};
@@ -32,7 +32,7 @@ async function loadChannels() {
   const { items } = await call("GET", "/api/v1/channels");
   const admin = !!$("#channel-form");
   items.forEach((c) => { channelsById[c.id] = c; });
-  rows.innerHTML = items.map((c) => `<tr data-channel="${c.id}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
+  rows.innerHTML = items.map((c) => `<tr data-channel="${escapeHtml(c.id)}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
     <td>${c.webhook_url ? `<code class="copy" title="${escapeHtml(c.webhook_url)}">${escapeHtml(c.webhook_url)}</code>` : "—"}</td><td>${c.is_active ? "✓" : "—"}</td>
     <td data-testid="channel-health">${channelHealth(c)}</td><td data-testid="channel-polling">${channelPolling(c.polling)}</td>
     <td>${admin ? `<button type="button" class="small" data-edit-channel="${c.id}">${escapeHtml(A.edit)}</button>
@@ -48,14 +48,14 @@ function schemaFields(schema) {
     const help = prop.description ? `<span class="muted small">${escapeHtml(prop.description)}</span>` : "";
     const req = required.has(name) ? "required" : "";
     const secret = prop.format === "password" || prop.writeOnly || /secret|token|password/i.test(name);
-    if (type === "boolean") return `<label class="check"><input type="checkbox" name="${name}" data-type="boolean" ${prop.default ? "checked" : ""}> ${label} ${help}</label>`;
+    if (type === "boolean") return `<label class="check"><input type="checkbox" name="${escapeHtml(name)}" data-type="boolean" ${prop.default ? "checked" : ""}> ${label} ${help}</label>`;
     // a list of objects (WhatsApp message templates) is typed as JSON
-    if (type === "array" && prop.items && (prop.items.$ref || prop.items.type === "object")) return `<label>${label} <textarea name="${name}" data-type="json" rows="3" ${req} placeholder='[{"name": "…"}]'></textarea> ${help}</label>`;
-    if (type === "array") return `<label>${label} <input name="${name}" data-type="array" ${req} placeholder="a, b"> ${help}</label>`;
+    if (type === "array" && prop.items && (prop.items.$ref || prop.items.type === "object")) return `<label>${label} <textarea name="${escapeHtml(name)}" data-type="json" rows="3" ${req} placeholder='[{"name": "…"}]'></textarea> ${help}</label>`;
+    if (type === "array") return `<label>${label} <input name="${escapeHtml(name)}" data-type="array" ${req} placeholder="a, b"> ${help}</label>`;
     const inputType = type === "integer" || type === "number" ? "number" : secret ? "password" : "text";
     const value = prop.default !== undefined && prop.default !== null ? `value="${escapeHtml(prop.default)}"` : "";
-    const min = prop.minLength ? `minlength="${prop.minLength}"` : "";
-    return `<label>${label} <input type="${inputType}" name="${name}" data-type="${type}" ${req} ${min} ${value} autocomplete="off"> ${help}</label>`;
+    const min = prop.minLength ? `minlength="${escapeHtml(prop.minLength)}"` : "";
+    return `<label>${label} <input type="${inputType}" name="${escapeHtml(name)}" data-type="${escapeHtml(type)}" ${req} ${min} ${value} autocomplete="off"> ${help}</label>`;
   }).join("");
 }
 
@@ -101,7 +101,7 @@ async function initChannelForm() {
   const { items } = await call("GET", "/api/v1/channels/kinds");
   const kinds = Object.fromEntries(items.map((k) => [k.kind, k]));
   const select = $("#channel-kind");
-  select.innerHTML = items.map((k) => `<option value="${k.kind}">${escapeHtml(k.title)}</option>`).join("");
+  select.innerHTML = items.map((k) => `<option value="${escapeHtml(k.kind)}">${escapeHtml(k.title)}</option>`).join("");
   let editing = null;  // the channel being edited, or null: connecting a new one
   const render = () => {
     const kind = kinds[select.value];
@@ -382,7 +382,7 @@ function fitRow(row) {
   const field = fieldOf(row);
   const op = $(".cond-op", row);
   const chosen = op.value;
-  op.innerHTML = field.ops.map((o) => `<option value="${o}">${escapeHtml(FIELDS.ops[o] || o)}</option>`).join("");
+  op.innerHTML = field.ops.map((o) => `<option value="${escapeHtml(o)}">${escapeHtml(FIELDS.ops[o] || o)}</option>`).join("");
   if (field.ops.includes(chosen)) op.value = chosen;
   const timed = field.widget === "time_range";
   $(".cond-attr", row).hidden = !field.key.endsWith(".");

@@ -1,7 +1,9 @@
 // okno operator UI: fragments swapped in place, the live stream, shortcuts. No build step.
 "use strict";
 
-const T = window.OKNO_I18N || {};
+// strings from the page (a JSON block, not an inline script: the CSP allows no inline script)
+const pageData = (id) => { try { return JSON.parse(document.getElementById(id)?.textContent || "{}"); } catch (e) { return {}; } };
+const T = pageData("okno-i18n");
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
@@ -428,10 +430,9 @@ async function sendReply() {
 }
 
 function escalate() {
-  const teams = $$("#assign-team option").filter((o) => o.value).map((o) => `${o.value}: ${o.textContent.trim()}`);
   const dialog = $("#escalate-dialog") || buildEscalateDialog();
-  const select = $("select", dialog);
-  select.innerHTML = teams.map((label) => `<option value="${label.split(":")[0]}">${label.split(": ").slice(1).join(": ")}</option>`).join("");
+  // options are built as elements: a team's name is data and is never parsed as markup
+  $("select", dialog).replaceChildren(...$$("#assign-team option").filter((o) => o.value).map((o) => new Option(o.textContent.trim(), o.value)));
   $("textarea", dialog).value = "";
   dialog.showModal();
 }
@@ -440,9 +441,9 @@ function buildEscalateDialog() {
   const dialog = document.createElement("dialog");
   dialog.id = "escalate-dialog";
   dialog.innerHTML = `<form method="dialog" class="card">
-    <h3>${T.escalate_title || "Escalate"}</h3>
-    <label>${T.escalate_team || "Team"} <select name="team" data-testid="escalate-team"></select></label>
-    <label>${T.escalate_comment || "Comment"} <textarea name="comment" rows="3" required data-testid="escalate-comment"></textarea></label>
+    <h3>${escapeHtml(T.escalate_title || "Escalate")}</h3>
+    <label>${escapeHtml(T.escalate_team || "Team")} <select name="team" data-testid="escalate-team"></select></label>
+    <label>${escapeHtml(T.escalate_comment || "Comment")} <textarea name="comment" rows="3" required data-testid="escalate-comment"></textarea></label>
     <div class="composer-bottom"><button value="cancel" formnovalidate>✕</button><button value="ok" class="primary" data-testid="escalate-ok">OK</button></div>
   </form>`;
   document.body.appendChild(dialog);
@@ -473,7 +474,7 @@ function drawCanned() {
   const menu = $("#canned-menu");
   if (!menu) return;
   menu.hidden = canned.items.length === 0;
-  menu.innerHTML = canned.items.map((a, i) => `<li role="option" data-canned="${a.id}" aria-selected="${i === canned.active}" class="${i === canned.active ? "active" : ""}">
+  menu.innerHTML = canned.items.map((a, i) => `<li role="option" data-canned="${escapeHtml(a.id)}" aria-selected="${i === canned.active}" class="${i === canned.active ? "active" : ""}">
     <strong>/${escapeHtml(a.shortcut)}</strong> <span class="muted small">${escapeHtml(a.language)}</span> ${escapeHtml(a.title)}
     <div class="small muted">${escapeHtml(a.body.slice(0, 90))}</div></li>`).join("");
 }
@@ -632,7 +633,7 @@ async function refreshSupervisor() {
   $("#sv-waiting").textContent = data.queues.waiting;
   $("#sv-online").textContent = data.online;
   const presence = Object.fromEntries($$("#load-rows .presence").map((el) => [el.className.split("presence-")[1], el.textContent]));
-  $("#load-rows").innerHTML = data.load.map((row) => `<tr><td>${escapeHtml(row.name)}</td><td><span class="presence presence-${escapeHtml(row.presence)}">${escapeHtml(presence[row.presence] || row.presence)}</span></td><td>${escapeHtml(row.role)}</td><td>${row.open}</td></tr>`).join("");
+  $("#load-rows").innerHTML = data.load.map((row) => `<tr><td>${escapeHtml(row.name)}</td><td><span class="presence presence-${escapeHtml(row.presence)}">${escapeHtml(presence[row.presence] || row.presence)}</span></td><td>${escapeHtml(row.role)}</td><td>${escapeHtml(row.open)}</td></tr>`).join("");
   drawVolume(data.volume);
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from importlib.resources import files
 
 import orjson
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from pydantic import BaseModel, Field
 
 from okno.channels.adapters.widget.adapter import WidgetConfig
+from okno.channels.adapters.widget.limits import widget_limits
 from okno.channels.adapters.widget.media import router as media_router
 from okno.channels.adapters.widget.socket import VisitorSocket
 from okno.channels.adapters.widget.streams import VisitorHub
@@ -16,6 +18,8 @@ from okno.channels.adapters.widget.tokens import issue_token, new_visitor_id, vi
 from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.directory import LiveChannel
 from okno.channels.runtime import AdapterRuntime, Runtime, adapter_runtime
+from okno.kit.bounds import MAX_ID
+from okno.kit.forwarded import client_ip, trusted_networks
 
 router = APIRouter(tags=["widget"])
 router.include_router(media_router)  # files operators send, opened with the visitor's token
@@ -32,12 +36,16 @@ class SessionIn(BaseModel):
 
 
 async def _widget(runtime: AdapterRuntime, channel_id: int) -> LiveChannel | None:
+    if not 0 < channel_id <= MAX_ID:
+        return None
     channel = await runtime.channel(channel_id)
     return channel if channel is not None and isinstance(channel.config, WidgetConfig) else None
 
 
-def _json(body: dict, status: int = 200, origin: str | None = None) -> Response:
+def _json(body: dict, status: int = 200, origin: str | None = None, retry_after: float = 0) -> Response:
     headers = {"access-control-allow-origin": origin, "vary": "Origin"} if origin else {}
+    if retry_after:
+        headers["retry-after"] = str(math.ceil(retry_after))
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
@@ -71,6 +79,9 @@ async def visitor_session(channel_id: int, body: SessionIn, request: Request, ru
     origin = request.headers.get("origin")
     if origin is not None and not channel.config.allows(origin):
         return _json({"detail": f"origin {origin} may not embed this chat"}, 403)
+    wait = widget_limits(runtime).session(client_ip(request.scope, trusted_networks(runtime.settings.trusted_proxies)))
+    if wait:
+        return _json({"detail": "too many chat sessions from this address; try again later"}, 429, origin=origin, retry_after=wait)
     secret = channel.config.token_secret.get_secret_value()
     visitor_id = visitor_from_token(secret, channel_id, body.token) if body.token else None
     token = body.token if visitor_id else None
@@ -105,5 +116,6 @@ async def visitor_socket(websocket: WebSocket, channel_id: int) -> None:
         last_seq = websocket.query_params.get("last_seq", "0")
         secret = channel.config.token_secret.get_secret_value().encode()
         verifier = CodeVerifier(runtime, channel_id, visitor_id, secret, channel.config.title)
-        session = VisitorSocket(websocket, runtime.db, runtime.hub(VisitorHub), channel_id, visitor_id, lambda: runtime.wake("ingest"), verifier)
+        session = VisitorSocket(websocket, runtime.db, runtime.hub(VisitorHub), channel_id, visitor_id, lambda: runtime.wake("ingest"), verifier,
+                                limits=widget_limits(runtime), ip=client_ip(websocket.scope, trusted_networks(runtime.settings.trusted_proxies)))
         await session.serve(int(last_seq) if last_seq.isdigit() else 0)

@@ -5,7 +5,10 @@ phone?, email?}``, ``answer {client_id, message_id, option_id}`` (a press on off
 ``received|read {message_id}``, ``ping``, ``verify {kind, value}`` and ``verify_code {code}`` (a
 one-time code proves a typed phone or e-mail: ``verification.py``). Server → client: ``ack
 {client_id, seq}``, ``message {seq, from, text, message_id?, client_id?, interactive?, answer?}``,
-``verify {status, …}``, ``error {detail}``, ``pong``.
+``verify {status, …}``, ``error {detail, code, client_id?, message_id?, retry_after?}``, ``pong``.
+``code`` says what to do about an error: ``invalid`` (the frame is refused for good),
+``rate_limited`` (send it again after ``retry_after`` seconds), ``unknown_message`` (a receipt for
+a message not sent to this visitor).
 Every visitor message is stored durably (raw inbound item + stream event, one transaction)
 before it is acknowledged; ``client_id`` makes resends idempotent; a reconnect with
 ``last_seq`` replays what the visitor missed.
@@ -22,14 +25,18 @@ import orjson
 from pydantic import BaseModel, Field, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from okno.channels.adapters.widget.interactive import AnswerFrame, UnknownChoice, answer_item
+from okno.channels.adapters.widget.interactive import MESSAGE_PREFIX, AnswerFrame, UnknownChoice, answer_item
+from okno.channels.adapters.widget.limits import WidgetLimits
 from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, events_after, wire_event
 from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.base import InboundMessage, InboundStatus, SenderIdentity
 from okno.channels.inbound import stage_items
 from okno.kit.db import Database
+from okno.kit.nul import bad_text
 
 MAX_TEXT = 4096
+MAX_RECEIPTS_REMEMBERED = 1000  # per socket: a receipt already taken is not staged again
+_SENDS = frozenset({"message", "contact", "answer", "verify", "verify_code"})
 
 
 class _Message(BaseModel):
@@ -60,7 +67,10 @@ class VisitorSocket:
     visitor_id: str
     wake_ingest: Callable[[], None]
     verifier: CodeVerifier | None = None  # one-time codes that prove a typed phone or e-mail (verification.py)
+    limits: WidgetLimits = field(default_factory=WidgetLimits)
+    ip: str = ""
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _receipts: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -95,15 +105,26 @@ class VisitorSocket:
     async def _read(self) -> None:
         while True:
             try:
-                raw = await self.websocket.receive_text()
+                message = await self.websocket.receive()
             except WebSocketDisconnect:
                 return
+            if message["type"] == "websocket.disconnect":
+                return
             try:
-                frame = orjson.loads(raw)
+                frame = orjson.loads(message.get("text") or message.get("bytes") or b"")
                 kind = frame.get("type") if isinstance(frame, dict) else None
             except orjson.JSONDecodeError:
                 kind, frame = None, {}
+            if not isinstance(frame, dict):
+                kind, frame = None, {}
+            if bad_text(frame):  # PostgreSQL can't store it: refuse the frame, keep the socket
+                await self._error(frame, "invalid", "NUL characters and unpaired surrogates are not accepted")
+                continue
             await self._dispatch(kind, frame)
+
+    async def _error(self, frame: dict[str, Any], code: str, detail: str, **extra: Any) -> None:
+        client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+        await self._send({"type": "error", "code": code, "client_id": client_id, "detail": detail, **extra})
 
     async def _dispatch(self, kind: str | None, frame: dict[str, Any]) -> None:
         handlers = {
@@ -111,16 +132,19 @@ class VisitorSocket:
             "received": self._on_receipt, "read": self._on_receipt, "ping": self._on_ping,
             "verify": self._on_verify, "verify_code": self._on_verify_code,
         }
-        handler = handlers.get(kind or "")
+        handler = handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            await self._send({"type": "error", "detail": f"unknown frame type {kind!r}"})
+            await self._error(frame, "invalid", f"unknown frame type {str(kind)[:40]!r}")
+            return
+        if kind in _SENDS and (wait := self.limits.message(self.channel_id, self.visitor_id, self.ip)):
+            await self._error(frame, "rate_limited", "too many messages; wait a little", retry_after=round(wait, 1))
             return
         try:
             await handler(frame)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
-            await self._send({"type": "error", "client_id": frame.get("client_id"), "detail": f"{where}: {err['msg']}"})
+            await self._error(frame, "invalid", f"{where}: {err['msg']}")
 
     async def _on_ping(self, _frame: dict[str, Any]) -> None:
         await self._send({"type": "pong"})
@@ -165,15 +189,31 @@ class VisitorSocket:
             try:
                 item, shown = await answer_item(session, self.channel_id, self.visitor_id, body)
             except UnknownChoice as exc:
-                await self._send({"type": "error", "client_id": body.client_id, "detail": str(exc)})
+                await self._error(frame, "invalid", str(exc))
                 return
         await self._store_and_ack(body.client_id, item, shown)
 
     async def _on_receipt(self, frame: dict[str, Any]) -> None:
+        """A receipt counts only for an operator's message to this very visitor, once per socket
+        and status, and within the visitor's receipt rate."""
         body = _Receipt.model_validate(frame)
         status = "delivered" if frame["type"] == "received" else "read"
+        if (body.message_id, status) in self._receipts:
+            return  # already taken: a repeat changes nothing
+        if wait := self.limits.receipt(self.channel_id, self.visitor_id):
+            await self._send({"type": "error", "code": "rate_limited", "message_id": body.message_id, "detail": "too many receipts", "retry_after": round(wait, 1)})
+            return
+        sent = None
+        if body.message_id.startswith(MESSAGE_PREFIX):
+            async with self.db.reading() as session:
+                sent = await event_by_client_id(session, self.channel_id, self.visitor_id, body.message_id[len(MESSAGE_PREFIX):])
+        if sent is None or sent.kind != "agent":
+            await self._send({"type": "error", "code": "unknown_message", "message_id": body.message_id, "detail": "no such message was sent to you"})
+            return
         async with self.db.transaction() as session:
             accepted = await stage_items(session, self.channel_id, [InboundStatus(provider_message_id=body.message_id, status=status)], b"")
+        if len(self._receipts) < MAX_RECEIPTS_REMEMBERED:
+            self._receipts.add((body.message_id, status))
         if accepted.stored:
             self.wake_ingest()
 

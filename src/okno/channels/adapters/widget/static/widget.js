@@ -45,14 +45,13 @@
   var host = document.createElement("div");
   host.setAttribute("data-okno-chat", channelId);
   var root = host.attachShadow({ mode: "open" });
-  root.innerHTML =
-    '<style>' +
+  var css =
     ':host{all:initial;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}' +
     '.launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:#2563eb;color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}' +
     '.panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;max-height:calc(100vh - 120px);background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:none;flex-direction:column;overflow:hidden;z-index:2147483000;color:#111}' +
     '.panel.open{display:flex}.head{background:#2563eb;color:#fff;padding:12px 14px;font-weight:600}' +
     '.log{flex:1;overflow-y:auto;padding:12px;background:#f5f7fb}.msg{max-width:80%;margin:6px 0;padding:8px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}' +
-    '.visitor{margin-left:auto;background:#2563eb;color:#fff}.agent,.greeting{background:#fff;border:1px solid #e3e7ef}.msg.pending{opacity:.6}' +
+    '.visitor{margin-left:auto;background:#2563eb;color:#fff}.agent,.greeting{background:#fff;border:1px solid #e3e7ef}.msg.pending{opacity:.6}.msg.failed{opacity:.6;outline:1px dashed #b91c1c}' +
     '.note{font-size:12px;color:#6b7280;text-align:center;margin:6px 0}.status{font-size:12px;color:#b45309;padding:4px 12px;display:none}' +
     'form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e7ef}textarea,input{flex:1;border:1px solid #cbd2e0;border-radius:8px;padding:8px;font:inherit;resize:none}' +
     'button.send,button.save{border:0;border-radius:8px;background:#2563eb;color:#fff;padding:0 12px;cursor:pointer}' +
@@ -61,7 +60,12 @@
     '.choices{display:flex;flex-wrap:wrap;gap:6px;margin:2px 0 8px;max-width:80%}.choices.list,.options{flex-direction:column;align-items:flex-start}.options[hidden]{display:none}' +
     '.choice{border:1px solid #2563eb;background:#fff;color:#2563eb;border-radius:16px;padding:4px 12px;cursor:pointer;font:inherit;text-align:left}.choice small{display:block;color:#6b7280;font-size:12px}' +
     '.choice.chosen{background:#2563eb;color:#fff}.choice.chosen small{color:#dbeafe}.choices.answered .choice{cursor:default}.choices.answered .choice:not(.chosen){opacity:.5}.choices.quick_replies.answered{display:none}' +
-    '</style>' +
+    '';
+  // a constructed style sheet is not an inline <style>: the chat keeps its looks on sites whose
+  // Content-Security-Policy forbids inline styles (older browsers get the <style> element)
+  var sheet = null;
+  try { sheet = new CSSStyleSheet(); sheet.replaceSync(css); root.adoptedStyleSheets = [sheet]; } catch (e) { sheet = null; }
+  root.innerHTML = (sheet ? '' : '<style>' + css + '</style>') +
     '<button class="launcher" data-testid="okno-launcher" aria-label="' + T.open + '"><svg width="26" height="26" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg></button>' +
     '<section class="panel" role="dialog" aria-label="' + T.open + '" data-testid="okno-panel">' +
     '<div class="head" data-testid="okno-title"></div>' +
@@ -169,7 +173,16 @@
       } else if (frame.contact) { note(T.saved); }
       if (frame.seq > state.lastSeq) state.lastSeq = frame.seq;
     } else if (frame.type === "verify") { verified(frame);
-    } else if (frame.type === "error") { note("⚠ " + frame.detail); }
+    } else if (frame.type === "error") {
+      // a refused send: sent again after the pause a rate limit asks for, else dropped and marked
+      var refused = frame.client_id && state.pending.filter(function (p) { return p.client_id === frame.client_id; })[0];
+      if (refused && frame.code === "rate_limited") { setTimeout(function () { send(refused); }, 1000 * (frame.retry_after || 5)); return; }
+      if (refused) {
+        state.pending = state.pending.filter(function (p) { return p !== refused; }); save("pending", state.pending);
+        var el = root.querySelector('[data-key="' + frame.client_id + '"]'); if (el) { el.classList.remove("pending"); el.classList.add("failed"); }
+      }
+      if (frame.code !== "unknown_message" && frame.code !== "rate_limited") note("⚠ " + frame.detail);
+    }
   }
 
   // a typed phone or e-mail proves nothing until a one-time code, sent to a messenger its owner
