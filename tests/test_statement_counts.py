@@ -131,7 +131,7 @@ async def test_an_assignment(client: httpx.AsyncClient, ctx: AppContext) -> None
 
 # ---- the inbox page ----------------------------------------------------------------------------
 
-INBOX_PAGE = {"sqlite": 14, "postgresql": 14}
+INBOX_PAGE = {"sqlite": 12, "postgresql": 12}  # the six counters are one statement; the total, channels and statuses one each
 
 
 @pytest.mark.parametrize("conversations", [1, 30])

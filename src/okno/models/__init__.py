@@ -26,6 +26,7 @@ from okno.models.sla import OPEN_TARGET_STATES, BusinessHours, Metric, SlaPolicy
 from okno.models.timers import Timer
 from okno.models.webhook_calls import WebhookCall
 from okno.models.widget import VisitorEvent
+from okno.models.conversation_channels import ConversationChannel
 
 __all__ = [
     "ACTIVE_TYPES",
@@ -84,6 +85,7 @@ __all__ = [
     "VisitorEvent",
     "WebhookCall",
     "team_members",
+    "ConversationChannel",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).

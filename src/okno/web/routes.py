@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.auth.service import choose_language, log_in, revoke_token
-from okno.conversations.inbox import InboxFilter, inbox_page, queue_counts
+from okno.conversations.inbox import PAGE_SIZE, InboxFilter, inbox_list, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
 from okno.kit.errors import Forbidden
@@ -140,32 +140,47 @@ def _filter(request: Request) -> InboxFilter:
     )
 
 
+def _page_size(request: Request) -> int:
+    """``limit``: a live refresh asks again for as many rows as the operator has loaded."""
+    value = request.query_params.get("limit", "")
+    return int(value) if value.isdigit() and int(value) > 0 else PAGE_SIZE
+
+
+def _shown_statuses(catalog: Catalog) -> tuple[str, ...]:
+    return tuple(s.key for s in catalog.statuses if s.type != "closed")
+
+
 @router.get("/inbox")
 async def inbox(request: Request, operator: PageOperator, session: ReadSession) -> Response:
     flt = _filter(request)
     catalog = await _catalog(session, operator)
-    rows = await inbox_page(session, flt, operator_id=operator.id, unfinished=catalog.unfinished)
-    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished)
+    page = await inbox_list(session, flt, operator_id=operator.id, unfinished=catalog.unfinished)
+    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, statuses=_shown_statuses(catalog))
     channels = list(await session.scalars(select(Channel).order_by(Channel.name)))
     opened = request.query_params.get("c")
     view = await conversation_view(session, int(opened)) if opened and opened.isdigit() else None
     profile = await profile_view(session, view.customer.id) if view else None
     return render(
-        request, "inbox.html", operator, flt=flt, rows=rows, counts=counts, channels=channels, view=view, profile=profile, **catalog.as_context()
+        request, "inbox.html", operator, flt=flt, page=page, rows=page.rows, counts=counts, channels=channels, view=view, profile=profile,
+        **catalog.as_context(),
     )
 
 
 @router.get("/ui/inbox/list")
-async def inbox_list(request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+async def inbox_list_fragment(request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+    """The list (or, with ``after``, the rows of the next page only) and its total."""
     catalog = await _catalog(session, operator)
-    rows = await inbox_page(session, _filter(request), operator_id=operator.id, unfinished=catalog.unfinished)
-    return render(request, "_inbox_list.html", operator, rows=rows, flt=_filter(request), **catalog.as_context())
+    flt = _filter(request)
+    after = request.query_params.get("after") or None
+    page = await inbox_list(session, flt, operator_id=operator.id, unfinished=catalog.unfinished, after=after, limit=_page_size(request))
+    return render(request, "_inbox_list.html", operator, page=page, rows=page.rows, flt=flt, appending=after is not None, **catalog.as_context())
 
 
 @router.get("/ui/inbox/counts")
 async def inbox_counts(operator: CurrentOperator, session: ReadSession) -> dict:
     catalog = await _catalog(session, operator)
-    return (await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished)).as_json()
+    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, statuses=_shown_statuses(catalog))
+    return counts.as_json()
 
 
 @router.get("/ui/conversations/{conversation_id}")

@@ -125,7 +125,7 @@ async function refreshList({ force = false } = {}) {
   if (listHold.hovered && !force && Date.now() - listHold.moved < HOLD_MS) { listHold.pending = true; return; }
   listHold.pending = false;
   const seq = ++listSeq;
-  const html = await fragment("/ui/inbox/list?" + listQuery());
+  const html = await fragment("/ui/inbox/list?" + listRefreshQuery());
   if (html === null || seq < listApplied) return;
   if (listHold.hovered && !force && Date.now() - listHold.moved < HOLD_MS) { listHold.pending = true; return; } // the pointer arrived meanwhile
   listApplied = seq;
@@ -155,6 +155,59 @@ function reconcileList(list, html) {
   const empty = template.content.querySelector("[data-testid=inbox-empty]");
   $("[data-testid=inbox-empty]", list)?.remove();
   if (empty) list.prepend(empty);
+  syncListChrome(list, template.content);
+}
+
+// ---- paging: "load more" keeps what is shown; a live refresh re-reads as many rows ------------
+
+function listRefreshQuery() {
+  const p = listQuery();
+  const shown = $$("#inbox-list ul.rows > li").length;
+  if (shown > 50) p.set("limit", String(shown));
+  return p;
+}
+
+// the total ("100 of 105") and the "load more" button come from the newest fragment
+function syncListChrome(list, fresh) {
+  for (const selector of [".list-total", ".list-more"]) {
+    const next = fresh.querySelector(selector);
+    const current = $(selector, list);
+    if (next && current) current.replaceWith(next);
+    else if (next && selector === ".list-total") list.prepend(next);
+    else if (next) list.appendChild(next);
+    else current?.remove();
+  }
+}
+
+async function loadMore(button) {
+  const list = $("#inbox-list");
+  const p = listQuery();
+  p.set("after", button.dataset.loadMore);
+  p.set("shown", String($$("ul.rows > li", list).length));
+  button.disabled = true;
+  const seq = ++listSeq; // a refresh started before this answer is older than it
+  let html;
+  try { html = await fragment("/ui/inbox/list?" + p); } catch (error) { button.disabled = false; toast(error.message, true); return; }
+  if (html === null || seq < listApplied) return;
+  listApplied = seq;
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const rows = $("ul.rows", list);
+  const have = new Set($$("a.row", rows).map((a) => a.dataset.conversation));
+  const added = $$("ul.rows > li", template.content).filter((li) => !have.has(li.querySelector("a.row")?.dataset.conversation));
+  added.forEach((li) => rows.appendChild(li));
+  syncListChrome(list, template.content);
+  markActiveRow();
+  if (document.activeElement === button || !document.activeElement || document.activeElement === document.body) {
+    $("a.row", added[0])?.focus(); // the keyboard goes on where the new rows begin
+  }
+}
+
+function initListPaging() {
+  $("#inbox-list")?.addEventListener("click", (event) => {
+    const more = event.target.closest("[data-load-more]");
+    if (more) { event.preventDefault(); loadMore(more); }
+  });
 }
 
 async function refreshCounts() {
@@ -271,6 +324,7 @@ function initInbox() {
   $("#list-tools").addEventListener("submit", (event) => { event.preventDefault(); onSearch(); });
   $("#sort").addEventListener("change", (event) => { state.params.set("sort", event.target.value); pushUrl(); refreshList({ force: true }); });
   initConversationActions(inbox);
+  initListPaging();
   initCanned(inbox);
   initChoices(inbox);
 }
