@@ -294,7 +294,7 @@ async def inbox_list(
     """One page of a queue or view (after the ``after`` cursor) with the queue's total."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     query = await _filtered(session, flt, operator_id, unfinished, visible)
-    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    total = await _count(session, query)
     paged = query.where(_after_cursor(flt.sort, Cursor.decode(after, flt.sort))) if after else query
     ids = list(await session.scalars(_order(paged, flt.sort).limit(limit + 1)))
     rows = await _rows(session, ids[:limit])
@@ -315,6 +315,22 @@ async def inbox_page(
     query = await _filtered(session, flt, operator_id, unfinished, visible)
     ids = list(await session.scalars(_order(query, flt.sort).limit(limit)))
     return await _rows(session, ids)
+
+
+async def inbox_total(
+    session: AsyncSession,
+    flt: InboxFilter,
+    *,
+    operator_id: int,
+    unfinished: tuple[str, ...] | None = None,
+    visible: ColumnElement[bool] | None = None,
+) -> int:
+    """How many conversations a queue or view holds (what ``inbox_list`` shows as its total)."""
+    return await _count(session, await _filtered(session, flt, operator_id, unfinished, visible))
+
+
+async def _count(session: AsyncSession, query: Select) -> int:
+    return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 async def _filtered(

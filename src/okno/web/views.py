@@ -48,6 +48,7 @@ class Entry:
     actor: str | None = None
     target: str | None = None  # whom an assignment or escalation went to
     who: Actor | None = None  # who wrote the message or caused the event (typed; ``actor``: an operator's name)
+    released: str | None = None  # an escalation's previous assignee, who no longer has the conversation
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,16 @@ async def conversation_view(session: AsyncSession, conversation_id: int) -> Conv
         )
         for m in await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
     ]
-    events = await session.scalars(
-        select(TimelineEvent)
-        .where(TimelineEvent.conversation_id == conversation_id, TimelineEvent.kind.in_(INLINE_EVENTS))
-        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+    events = list(
+        await session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.conversation_id == conversation_id, TimelineEvent.kind.in_(INLINE_EVENTS))
+            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        )
     )
     team_names = {t.id: t.name for t in teams}
+    released_ids = {e.data.get("previous_assignee") for e in events if e.kind == "conversation.escalated" and e.data} - {None, *names}
+    all_names = names | (dict((await session.execute(select(Operator.id, Operator.name).where(Operator.id.in_(released_ids)))).all()) if released_ids else {})
     entries += [
         Entry(
             at=e.occurred_at,
@@ -117,6 +122,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int) -> Conv
             actor=names.get(e.actor_id),
             channel=channels.get(e.channel_id),
             target=_target(e, names, team_names),
+            released=_released(e, all_names),
             who=actor_of(e.actor_type, e.actor_ref, e.actor_id),
         )
         for e in events
@@ -132,6 +138,11 @@ async def conversation_view(session: AsyncSession, conversation_id: int) -> Conv
         assignee=next((o for o in operators if o.id == conversation.assignee_id), None),
         team=next((t for t in teams if t.id == conversation.team_id), None),
     )
+
+
+def _released(event: TimelineEvent, operators: dict[int, str]) -> str | None:
+    previous = (event.data or {}).get("previous_assignee") if event.kind == "conversation.escalated" else None
+    return operators.get(previous, f"#{previous}") if previous is not None else None
 
 
 def _target(event: TimelineEvent, operators: dict[int, str], teams: dict[int, str]) -> str | None:

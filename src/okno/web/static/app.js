@@ -331,16 +331,17 @@ function initInbox() {
 
 // ---- conversation actions -------------------------------------------------------------------
 
-async function act(path, body) {
-  const id = openConversationId();
-  if (!id) return;
+async function act(path, body, id = openConversationId()) {
+  if (!id) return false;
   try {
     await call("POST", `/api/v1/conversations/${id}/${path}`, body);
-    await openConversation(id, { keepComposer: true });
+    if (openConversationId() === String(id)) await openConversation(id, { keepComposer: true });
     refreshList({ force: true });
     refreshCounts();
+    return true;
   } catch (error) {
     toast(error.message, true);
+    return false;
   }
 }
 
@@ -359,24 +360,14 @@ function initConversationActions(root) {
     if (!button) return;
     const me = Number($("#inbox").dataset.me);
     if (button.dataset.action === "assign-me") act("assign", { operator_id: me });
-    if (button.dataset.action === "status") {
-      const reason = $("#close-reason")?.value;
-      act("status", button.dataset.status === "resolved" && reason ? { status: button.dataset.status, reason } : { status: button.dataset.status });
-    }
+    if (button.dataset.action === "status" && button.dataset.status === "resolved") resolveWithUndo();
+    else if (button.dataset.action === "status") act("status", { status: button.dataset.status });
     if (button.dataset.action === "escalate") escalate();
     if (button.dataset.action === "unsnooze") act("unsnooze", {});
     if (button.dataset.action === "merge") mergeCustomer(button.dataset.other);
     if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
   });
-  root.addEventListener("change", (event) => {
-    const select = event.target.closest("select[data-action]");
-    if (!select || !select.value) return;
-    if (select.dataset.action === "assign-operator") act("assign", { operator_id: Number(select.value) });
-    if (select.dataset.action === "assign-team") act("assign", { team_id: Number(select.value), operator_id: null });
-    if (select.dataset.action === "priority") act("priority", { priority: Number(select.value) });
-    if (select.dataset.action === "status-select") act("status", { status: select.value });
-    if (select.dataset.action === "snooze") act("snooze", { until: snoozeUntil(select.value).toISOString() });
-  });
+  initActionMenus(root);
   root.addEventListener("change", (event) => {
     if (event.target.id === "reply-files") { composer.add(event.target.files); event.target.value = ""; }
     if (event.target.id === "reply-channel") composer.syncChannel();
@@ -491,6 +482,144 @@ function buildEscalateDialog() {
     act("escalate", { team_id: Number($("select", dialog).value), comment });
   });
   return dialog;
+}
+
+// ---- action menus: moving through a menu changes nothing; Enter or a click on an item applies ---
+
+function initActionMenus(root) {
+  root.addEventListener("click", (event) => {
+    const button = event.target.closest(".menu-button");
+    if (button) { event.preventDefault(); toggleMenu(button.closest("[data-menu]")); return; }
+    const item = event.target.closest("[data-menu-value]");
+    if (item) { event.preventDefault(); if (!item.disabled) chooseMenuItem(item); return; }
+    closeMenus();
+  });
+  root.addEventListener("keydown", menuKeys);
+  root.addEventListener("focusout", (event) => {
+    const menu = event.target.closest?.("[data-menu]");
+    if (menu && !menu.contains(event.relatedTarget)) closeMenu(menu); // focus left the menu: closed, nothing applied
+  });
+}
+
+function menuItems(menu) { return $$("[data-menu-value]:not([disabled])", menu); }
+
+function openMenu(menu, focus = "first") {
+  closeMenus(menu);
+  const list = $("[role=menu]", menu);
+  list.hidden = false;
+  $(".menu-button", menu).setAttribute("aria-expanded", "true");
+  const items = menuItems(menu);
+  (focus === "last" ? items[items.length - 1] : items[0])?.focus();
+}
+
+function closeMenu(menu, { refocus = false } = {}) {
+  const list = $("[role=menu]", menu);
+  if (!list || list.hidden) return;
+  list.hidden = true;
+  $(".menu-button", menu).setAttribute("aria-expanded", "false");
+  if (refocus) $(".menu-button", menu).focus();
+}
+
+function closeMenus(except = null) { $$("[data-menu]").forEach((menu) => { if (menu !== except) closeMenu(menu); }); }
+
+function toggleMenu(menu) {
+  if ($("[role=menu]", menu).hidden) openMenu(menu); else closeMenu(menu, { refocus: true });
+}
+
+// keys only move the focus: ArrowDown/Up, Home/End; Escape and Tab close. Enter and Space are the
+// buttons' own click, which is the one thing that applies an item.
+function menuKeys(event) {
+  const menu = event.target.closest?.("[data-menu]");
+  if (!menu) return;
+  const onButton = event.target.classList.contains("menu-button");
+  if (onButton && ["ArrowDown", "ArrowUp"].includes(event.key)) {
+    event.preventDefault();
+    openMenu(menu, event.key === "ArrowUp" ? "last" : "first");
+    return;
+  }
+  if (onButton) return;
+  const items = menuItems(menu);
+  const at = items.indexOf(document.activeElement);
+  const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 };
+  if (event.key in moves) {
+    event.preventDefault();
+    items[(moves[event.key] + items.length) % items.length]?.focus();
+  } else if (event.key === "Escape") {
+    event.preventDefault();
+    event.stopPropagation();
+    closeMenu(menu, { refocus: true });
+  } else if (event.key === "Tab") {
+    closeMenu(menu);
+  }
+}
+
+function chooseMenuItem(item) {
+  const menu = item.closest("[data-menu]");
+  const value = item.dataset.menuValue;
+  closeMenu(menu, { refocus: true });
+  const action = menu.dataset.menu;
+  if (action === "assign-operator") transfer({ operator_id: Number(value) }, item.textContent.trim());
+  if (action === "assign-team") transfer({ team_id: Number(value), operator_id: null }, item.textContent.trim());
+  if (action === "priority") act("priority", { priority: Number(value) });
+  if (action === "status-select") act("status", { status: value });
+  if (action === "snooze") act("snooze", { until: snoozeUntil(value).toISOString() });
+}
+
+// ---- undo: a transfer or a resolve can be reverted for a few seconds, as a new recorded change ---
+
+const UNDO_MS = 8000;
+
+function conversationState() {
+  const state = $("#conversation .conv-state");
+  if (!state) return null;
+  const number = (text) => (text ? Number(text) : null);
+  return { assignee: number(state.dataset.assignee), team: number(state.dataset.team), status: state.dataset.status };
+}
+
+async function transfer(body, whom) {
+  const id = openConversationId();
+  const before = conversationState();
+  if (!(await act("assign", body, id)) || !before) return;
+  const bar = $("#undo-bar");
+  offerUndo(bar?.dataset.transferred.replace("%(whom)s", whom), () =>
+    act("assign", { operator_id: before.assignee, team_id: before.team, comment: bar.dataset.comment }, id));
+}
+
+async function resolveWithUndo() {
+  const id = openConversationId();
+  const before = conversationState();
+  const reason = $("#close-reason")?.value;
+  if (!(await act("status", reason ? { status: "resolved", reason } : { status: "resolved" }, id)) || !before) return;
+  const bar = $("#undo-bar");
+  offerUndo(bar?.dataset.resolved, () => act("status", { status: before.status, comment: bar.dataset.comment }, id));
+}
+
+function offerUndo(text, revert) {
+  const bar = $("#undo-bar");
+  if (!bar) return;
+  const button = $("#undo-button", bar);
+  $("#undo-text", bar).textContent = text;
+  bar.hidden = false;
+  clearTimeout(offerUndo.timer);
+  const done = () => { bar.hidden = true; button.onclick = null; };
+  button.onclick = async () => {
+    clearTimeout(offerUndo.timer);
+    button.onclick = null;
+    if (await revert()) toast(bar.dataset.undone);
+    done();
+  };
+  offerUndo.timer = setTimeout(done, UNDO_MS);
+}
+
+// "e" resolves only after a confirm (Enter on the focused "Resolve", or a click)
+function confirmResolve() {
+  const resolve = $('[data-action="status"][data-status="resolved"]');
+  const dialog = $("#resolve-confirm");
+  if (!resolve || !dialog) return;
+  dialog.returnValue = "";
+  dialog.onclose = () => { if (dialog.returnValue === "ok") resolveWithUndo(); else resolve.focus(); };
+  dialog.showModal();
+  $("[value=ok]", dialog).focus();
 }
 
 // ---- canned answers: "/code" in the reply box --------------------------------------------------
@@ -622,7 +751,7 @@ function initStream() {
 
 function initKeys() {
   document.addEventListener("keydown", (event) => {
-    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName) || !!document.activeElement?.closest?.("[role=menu], dialog[open]");
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && document.activeElement?.id === "reply-text") {
       event.preventDefault();
       sendReply();
@@ -637,7 +766,7 @@ function initKeys() {
       k: () => rows[Math.max(current - 1, 0)] && openConversation(rows[Math.max(current - 1, 0)].dataset.conversation),
       r: () => { if ($("#as-note")) $("#as-note").checked = false; $("#reply-text")?.focus(); },
       n: () => { if ($("#as-note")) $("#as-note").checked = true; $("#reply-text")?.focus(); },
-      e: () => $('[data-action="status"][data-status="resolved"]')?.click(),
+      e: () => confirmResolve(),
       a: () => $('[data-action="assign-me"]')?.click(),
       "/": () => $("#search")?.focus(),
     };
