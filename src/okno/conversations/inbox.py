@@ -22,7 +22,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.types import NullType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.conversations.channels_used import used_channel
@@ -117,6 +119,35 @@ class InboxRow:
 async def operator_team_ids(session: AsyncSession, operator_id: int) -> list[int]:
     rows = await session.scalars(select(team_members.c.team_id).where(team_members.c.operator_id == operator_id))
     return list(rows)
+
+
+class _Rare(ColumnElement[bool]):
+    """A condition few rows meet, said so to SQLite's planner (``likelihood(x, 0.05)``).
+
+    Unfinished conversations are a small share of all, but SQLite's statistics know only the
+    average rows per status, so without the hint it scans the whole table instead of searching
+    the status index. Other databases see the plain condition (PostgreSQL's statistics know).
+    """
+
+    inherit_cache = True
+    type = NullType()  # not Boolean: SQLite would get ``likelihood(...) = 1``, which no index serves
+
+    def __init__(self, condition: ColumnElement[bool]) -> None:
+        self.condition = condition
+
+
+@compiles(_Rare)
+def _rare_default(element: _Rare, compiler, **kw) -> str:  # noqa: ANN001, ANN003
+    return compiler.process(element.condition, **kw)
+
+
+@compiles(_Rare, "sqlite")
+def _rare_sqlite(element: _Rare, compiler, **kw) -> str:  # noqa: ANN001, ANN003
+    return f"likelihood({compiler.process(element.condition, **kw)}, 0.05)"
+
+
+def unfinished_condition(unfinished: tuple[str, ...]) -> ColumnElement[bool]:
+    return _Rare(Conversation.status.in_(unfinished))
 
 
 def _sla_column():  # noqa: ANN202 - the column exists once SLA policies are installed
@@ -258,7 +289,7 @@ def _base(
     flt: InboxFilter, operator_id: int, team_ids: list[int], unfinished: tuple[str, ...], visible: ColumnElement[bool] | None = None
 ) -> Select:
     query = select(Conversation.id)
-    query = query.where(Conversation.status == flt.status) if flt.status else query.where(Conversation.status.in_(unfinished))
+    query = query.where(Conversation.status == flt.status) if flt.status else query.where(unfinished_condition(unfinished))
     if visible is not None:
         query = query.where(visible)
     if flt.channel_id is not None:
@@ -436,7 +467,7 @@ async def queue_counts(
     the unfinished conversations, one per channel used, one per status of ``statuses``."""
     unfinished = unfinished or tuple(s.value for s in UNFINISHED_STATUSES)
     team_ids = await operator_team_ids(session, operator_id)
-    conditions = [Conversation.status.in_(unfinished)] + ([visible] if visible is not None else [])
+    conditions = [unfinished_condition(unfinished)] + ([visible] if visible is not None else [])
 
     def tally(condition: ColumnElement[bool]):  # noqa: ANN202 - a SQL sum
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -462,17 +493,21 @@ async def queue_counts(
 
 
 async def _channel_counts(session: AsyncSession, conditions: list[ColumnElement[bool]]) -> dict[int, int]:
-    began = select(Conversation.channel_id.label("channel_id"), Conversation.id.label("conversation_id")).where(
-        Conversation.channel_id.is_not(None), *conditions
+    """Per channel: the conversations that began there plus those that used it later (a
+    ``conversation_channels`` row is never the channel a conversation began in, so none counts twice)."""
+    began = await session.execute(
+        select(Conversation.channel_id, func.count()).where(Conversation.channel_id.is_not(None), *conditions).group_by(Conversation.channel_id)
     )
-    used = (
-        select(ConversationChannel.channel_id, ConversationChannel.conversation_id)
-        .join(Conversation, Conversation.id == ConversationChannel.conversation_id)
-        .where(*conditions)
+    counts = {int(channel_id): int(n) for channel_id, n in began}
+    unfinished = select(Conversation.id).where(*conditions)  # few: searched in the status index, then each one's rows
+    used = await session.execute(
+        select(ConversationChannel.channel_id, func.count())
+        .where(ConversationChannel.conversation_id.in_(unfinished))
+        .group_by(ConversationChannel.channel_id)
     )
-    pairs = union(began, used).subquery()  # UNION: a conversation counts once per channel
-    rows = await session.execute(select(pairs.c.channel_id, func.count()).group_by(pairs.c.channel_id))
-    return {int(channel_id): int(n) for channel_id, n in rows}
+    for channel_id, n in used:
+        counts[int(channel_id)] = counts.get(int(channel_id), 0) + int(n)
+    return counts
 
 
 async def _status_counts(session: AsyncSession, statuses: tuple[str, ...], visible: ColumnElement[bool] | None) -> dict[str, int]:
