@@ -167,3 +167,28 @@ async def test_the_list_fragment_pages_with_a_total_and_load_more(client, ctx) -
     async with ctx.db.reading() as session:
         open_now = await session.scalar(select(func.count()).select_from(Conversation).where(Conversation.status == "open"))
     assert f'data-testid="count-status-open">{open_now}<' in page.text
+
+
+async def test_the_profile_lists_every_conversation_of_the_customer_page_by_page(client, ctx) -> None:
+    me = await make_operator(ctx, name="Оля")
+    assert (await client.post("/ui/session", json={"email": me["email"], "password": PASSWORD})).status_code == 200
+    async with ctx.db.transaction() as session:
+        customer_id = await session.scalar(insert(Customer).values(name="Давний клиент", attributes={}).returning(Customer.id))
+        ids = list(
+            await session.scalars(
+                insert(Conversation).returning(Conversation.id), [{"customer_id": customer_id, "status": "resolved"} for _ in range(53)]
+            )
+        )
+    page = await client.get(f"/ui/conversations/{ids[-1]}")
+    assert page.status_code == 200
+    assert 'data-testid="history-total">(53)<' in page.text
+    history = page.text.split('class="history-list"')[1]
+    first = [int(x.split('"')[0]) for x in history.split('href="/inbox?c=')[1:]]
+    assert first == sorted(ids, reverse=True)[:50]  # the newest first
+    before = history.split('data-history-more="')[1].split('"')[0]
+    rest = await client.get(f"/ui/customers/{customer_id}/conversations?before={before}")
+    assert rest.status_code == 200 and "data-history-more" not in rest.text
+    second = [int(x.split('"')[0]) for x in rest.text.split('href="/inbox?c=')[1:]]
+    assert first + second == sorted(ids, reverse=True)
+    assert (await client.get(f"/ui/customers/{customer_id}/conversations?before=x")).status_code == 422
+    assert (await client.get(f"/ui/customers/{customer_id + 999}/conversations?before=5")).status_code == 404

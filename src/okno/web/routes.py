@@ -26,13 +26,14 @@ from okno.auth.service import choose_language, log_in, revoke_token
 from okno.conversations.inbox import PAGE_SIZE, InboxFilter, inbox_list, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
-from okno.kit.errors import Forbidden
+from okno.customers.queries import get_customer
+from okno.kit.errors import Forbidden, Invalid
 from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
 from okno.realtime.operators import events_after
 from okno.web.i18n import LOCALES, Translator, pick_locale
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
-from okno.web.views import admin_view, conversation_view, profile_view, supervisor_view
+from okno.web.views import admin_view, conversation_view, customer_history, profile_view, supervisor_view
 
 router = APIRouter(include_in_schema=False)
 static = StaticFiles(directory=Path(__file__).parent / "static")
@@ -189,6 +190,17 @@ async def conversation_fragment(conversation_id: int, request: Request, operator
     profile = await profile_view(session, view.customer.id)
     catalog = await _catalog(session, operator)
     return render(request, "_conversation.html", operator, view=view, profile=profile, **catalog.as_context())
+
+
+@router.get("/ui/customers/{customer_id}/conversations")
+async def customer_history_fragment(customer_id: int, request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+    """The next page of the profile's conversation list (below the ``before`` id)."""
+    before = request.query_params.get("before", "")
+    if not before.isdigit():
+        raise Invalid("before must be the id of the last conversation shown")
+    await get_customer(session, customer_id)  # 404 for a customer that does not exist
+    history = await customer_history(session, customer_id, before=int(before))
+    return render(request, "_profile_history.html", operator, history=history, **(await _catalog(session, operator)).as_context())
 
 
 class PresenceForm(BaseModel):

@@ -82,6 +82,42 @@ class ProfileView:
     suggestions: list[Suggestion] = field(default_factory=list)
     merges: list[tuple[CustomerMerge, str]] = field(default_factory=list)  # with the other profile's name
     attributes: dict = field(default_factory=dict)  # as shown: id numbers masked (okno.customers.personal)
+    history: History | None = None  # the customer's conversations page by page, with the total
+
+
+PROFILE_HISTORY_PAGE = 50
+
+
+@dataclass(frozen=True)
+class History:
+    """One page of a customer's conversations, newest first, and how many there are in all."""
+
+    conversations: list[tuple[Conversation, Channel | None, int]]  # with message counts
+    total: int
+    next_before: int | None  # the id the next page starts below; None: this is the last page
+
+
+async def customer_history(
+    session: AsyncSession, customer_id: int, *, before: int | None = None, channels: dict[int, Channel] | None = None
+) -> History:
+    query = select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.id.desc()).limit(PROFILE_HISTORY_PAGE + 1)
+    if before is not None:
+        query = query.where(Conversation.id < before)
+    found = list(await session.scalars(query))
+    page, more = found[:PROFILE_HISTORY_PAGE], len(found) > PROFILE_HISTORY_PAGE
+    total = int(await session.scalar(select(func.count()).select_from(Conversation).where(Conversation.customer_id == customer_id)) or 0)
+    counts = dict(
+        (
+            await session.execute(
+                select(Message.conversation_id, func.count()).where(Message.conversation_id.in_([c.id for c in page])).group_by(Message.conversation_id)
+            )
+        ).all()
+    ) if page else {}
+    if channels is None:
+        channels = {c.id: c for c in await session.scalars(select(Channel))}
+    return History(
+        conversations=[(c, channels.get(c.channel_id), counts.get(c.id, 0)) for c in page], total=total, next_before=page[-1].id if more else None
+    )
 
 
 async def conversation_view(session: AsyncSession, conversation_id: int) -> ConversationView:
@@ -160,12 +196,7 @@ async def profile_view(session: AsyncSession, customer_id: int) -> ProfileView:
     customer = await get_customer(session, customer_id)
     channels = {c.id: c for c in await session.scalars(select(Channel))}
     identities = (await identities_of(session, [customer_id]))[customer_id]
-    counts = dict(
-        (await session.execute(select(Message.conversation_id, func.count()).where(Message.customer_id == customer_id).group_by(Message.conversation_id))).all()
-    )
-    conversations = list(
-        await session.scalars(select(Conversation).where(Conversation.customer_id == customer_id).order_by(Conversation.id.desc()).limit(50))
-    )
+    history = await customer_history(session, customer_id, channels=channels)
     notes = (
         await session.execute(
             select(Message, Operator.name)
@@ -182,11 +213,12 @@ async def profile_view(session: AsyncSession, customer_id: int) -> ProfileView:
     return ProfileView(
         customer=customer,
         identities=[(i, channels.get(i.source_channel_id)) for i in identities],
-        conversations=[(c, channels.get(c.channel_id), counts.get(c.id, 0)) for c in conversations],
+        conversations=history.conversations,
         notes=[(m, name or "") for m, name in notes],
         suggestions=[Suggestion(c.customer_id, names.get(c.customer_id, ""), c.score, c.contributions) for c in found],
         merges=[(m, names.get(m.merged_id if m.survivor_id == customer_id else m.survivor_id, "")) for m in merges],
         attributes=shown_attributes(customer.attributes),
+        history=history,
     )
 
 

@@ -208,6 +208,28 @@ function initListPaging() {
     const more = event.target.closest("[data-load-more]");
     if (more) { event.preventDefault(); loadMore(more); }
   });
+  $("#inbox")?.addEventListener("click", (event) => {
+    const more = event.target.closest("[data-history-more]");
+    if (more) { event.preventDefault(); loadMoreHistory(more); }
+  });
+}
+
+// the profile's conversation list: the next page goes below the ones shown
+async function loadMoreHistory(button) {
+  const box = button.closest(".history-list");
+  button.disabled = true;
+  let html;
+  try { html = await fragment(`/ui/customers/${box.dataset.customer}/conversations?before=${button.dataset.historyMore}`); }
+  catch (error) { button.disabled = false; toast(error.message, true); return; }
+  if (html === null) return;
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const list = $("ul.history", box);
+  const added = $$("ul.history > li", template.content);
+  added.forEach((li) => list.appendChild(li));
+  const next = template.content.querySelector("[data-history-more]");
+  if (next) button.replaceWith(next); else button.remove();
+  $("a", added[0])?.focus();
 }
 
 async function refreshCounts() {
