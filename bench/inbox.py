@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import statistics
@@ -263,6 +264,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a scratch database: it is filled and not emptied)")
     args = parser.parse_args()
+    print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="okno-bench-inbox-") as tmp:
         settings = Settings(data_dir=Path(tmp), database_url=args.database_url or "", log_level="warning", embedded_workers=False)
         asyncio.run(_migrate(settings))
@@ -280,6 +282,7 @@ def main() -> None:
     listed = [r for r in pages if r[0].startswith(("inbox page", "queue="))]
     worst = max(listed, key=lambda r: r[2])
     verdict = "PASS" if worst[2] < TARGET_MS else "MISS"
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"\nslowest page p95 {worst[2]:.1f} ms ({worst[0]}; target < {TARGET_MS:.0f} ms for every first and next page): {verdict}")
 
 
