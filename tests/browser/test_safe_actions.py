@@ -10,6 +10,7 @@ from playwright.async_api import Page, expect
 from sqlalchemy import select
 
 from okno.models import Conversation, TimelineEvent
+from tests.browser.screens import SCREENSHOTS
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -70,6 +71,8 @@ async def test_keyboard_only_menus_apply_on_enter_and_transfer_and_resolve_can_b
             for key in ["ArrowDown", "ArrowDown", "ArrowUp", "End", "Home", "ArrowDown"]:
                 await page.keyboard.press(key)
             await page.wait_for_timeout(400)  # time enough for a request the keys might have sent
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOTS / "action-menu.png"))
             assert await _state(ctx, conversation_id) == before
             await expect(page.get_by_test_id("conversation-assignee")).to_have_text("не назначено")
             # Escape closes it, focus returns to the button, still nothing applied
@@ -96,6 +99,7 @@ async def test_keyboard_only_menus_apply_on_enter_and_transfer_and_resolve_can_b
             undo = page.get_by_test_id("undo-bar")
             await expect(undo).to_be_visible()
             await expect(page.get_by_test_id("undo-text")).to_have_text("Передано: Борис Орлов")
+            await page.screenshot(path=str(SCREENSHOTS / "undo.png"))
             await page.get_by_test_id("undo").focus()
             await page.keyboard.press("Enter")
             await expect(page.get_by_test_id("conversation-assignee")).to_have_text("не назначено")
