@@ -45,9 +45,15 @@ def upgrade() -> None:
     )
     op.create_index('ix_conversations_status_inbound', 'conversations', ['status', 'last_inbound_at', 'id'], unique=False)
     op.create_index('ix_conversations_team_status', 'conversations', ['team_id', 'status'], unique=False)
+    # "latest activity first" (``last_message_at DESC NULLS LAST, id DESC``) read in index order:
+    # SQLite puts NULLs last in a descending index by itself and refuses the words; PostgreSQL
+    # needs them. Created here only (the model's metadata can't say it for both).
+    nulls_last = ' NULLS LAST' if op.get_bind().dialect.name == 'postgresql' else ''
+    op.execute(f'CREATE INDEX ix_conversations_status_recent ON conversations (status, last_message_at DESC{nulls_last}, id DESC)')
 
 
 def downgrade() -> None:
+    op.drop_index('ix_conversations_status_recent', table_name='conversations')
     op.drop_index('ix_conversations_team_status', table_name='conversations')
     op.drop_index('ix_conversations_status_inbound', table_name='conversations')
     op.drop_index('ix_conversation_channels_channel', table_name='conversation_channels')
