@@ -134,7 +134,7 @@ async def test_an_assignment(client: httpx.AsyncClient, ctx: AppContext) -> None
 
 # ---- the inbox page ----------------------------------------------------------------------------
 
-INBOX_PAGE = {"sqlite": 14, "postgresql": 14}
+INBOX_PAGE = {"sqlite": 13, "postgresql": 13}  # the six counters are one statement; the total and statuses one each; channels two
 
 
 @pytest.mark.parametrize("conversations", [1, 30])

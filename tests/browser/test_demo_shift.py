@@ -65,7 +65,8 @@ async def test_a_newcomers_shift_on_the_demo(server_env, browser) -> None:  # no
             await expect(page.locator(".timeline .ch", has_text="TG").first).to_be_visible()
 
         # transfer this one to a colleague, resolve another
-        await page.get_by_test_id("assign-operator").select_option(label="Мария Соколова")
+        await page.get_by_test_id("assign-operator").click()
+        await page.get_by_test_id("assign-operator-menu").get_by_role("menuitem", name="Мария Соколова").click()
         await expect(page.get_by_test_id("conversation-assignee")).to_have_text("Мария Соколова")
         await _open_latest_from(page, "API")
         await page.get_by_test_id("close-reason").select_option("consultation")

@@ -52,7 +52,8 @@ async def test_queues_split_mine_unassigned_team_and_all(client, ctx) -> None:
     assert await _page(ctx, me["id"], queue="all") == [first, second, third]  # longest waiting first
     async with ctx.db.reading() as session:
         counts = await queue_counts(session, operator_id=me["id"])
-    assert counts.as_json() == {"mine": 1, "unassigned": 2, "team": 1, "all": 3, "urgent": 0, "vip": 0}
+    channel_id = seeded["channel"]["id"]
+    assert counts.as_json() == {"mine": 1, "unassigned": 2, "team": 1, "all": 3, "urgent": 0, "vip": 0, f"channel-{channel_id}": 3}
 
 
 async def test_priority_sort_and_the_urgent_filter(client, ctx) -> None:

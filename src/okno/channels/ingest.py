@@ -21,6 +21,7 @@ from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.interactive import Answer, answer_content
 from okno.channels.thread_keys import thread_key_of, threading_of
 from okno.conversations.actors import CUSTOMER
+from okno.conversations.channels_used import record_channels_used
 from okno.conversations.statuses import ClaimedStatus, apply_statuses
 from okno.conversations.threading import ConversationRef, Touch, thread_touches
 from okno.customers.conflicts import record_conflicts
@@ -229,6 +230,8 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     answered = [_as_answer(row, answer) for row, answer in zip(rows, answers, strict=True) if answer is not None]
     if answered:  # rare: one more statement, so the usual rows keep kind's default and no content
         await session.execute(insert(Message.__table__), answered)
+    # rare: no statement unless a customer wrote through another channel than the conversation began in
+    await record_channels_used(session, ((conv.id, conv.channel_id, c.channel_id) for c, conv in zip(claimed, conversations, strict=True)), utcnow())
 
     timeline: list[dict] = []
     events: list[tuple[str, dict]] = []

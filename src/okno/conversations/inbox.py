@@ -3,26 +3,52 @@
 A page is read in two steps so it stays fast with hundreds of thousands of conversations: one
 indexed query picks the page's conversation ids, then one query per detail (customer, channel,
 last message) fetches only what those rows show.
+
+Every list pages by keyset: a cursor carries the sort values and the id of the last row shown,
+and the next page starts strictly after it, so paging reaches every row exactly once even while
+conversations arrive (a row whose sort value changes meanwhile moves, like in any live list).
+Every list has its total, counted with the same conditions.
+
+Every query of this module takes ``visible``: an extra condition on ``Conversation`` (e.g. the
+teams an operator may see) applied to the page, its total and the counters alike.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.types import NullType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
 from okno.access.clauses import conversation_visible
+from okno.conversations.channels_used import used_channel
 from okno.customers.identities import InvalidIdentity, normalize_email, normalize_phone
 from okno.customers.identity_index import is_key
 from okno.kit.errors import Invalid
 from okno.routing.assignment import is_vip
-from okno.models import UNFINISHED_STATUSES, Channel, Conversation, Customer, Identity, Message, Operator, Priority, team_members
+from okno.models import (
+    UNFINISHED_STATUSES,
+    Channel,
+    Conversation,
+    ConversationChannel,
+    Customer,
+    Identity,
+    Message,
+    Operator,
+    Priority,
+    team_members,
+)
 
 PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500  # a live refresh re-reads what the operator already loaded, up to this
 PREVIEW_CHARS = 140
 # text search looks at this many most recent messages: a full scan of every message ever
 # received would not keep the inbox under its latency budget
@@ -98,6 +124,35 @@ async def operator_team_ids(session: AsyncSession, operator_id: int) -> list[int
     return list(rows)
 
 
+class _Rare(ColumnElement[bool]):
+    """A condition few rows meet, said so to SQLite's planner (``likelihood(x, 0.05)``).
+
+    Unfinished conversations are a small share of all, but SQLite's statistics know only the
+    average rows per status, so without the hint it scans the whole table instead of searching
+    the status index. Other databases see the plain condition (PostgreSQL's statistics know).
+    """
+
+    inherit_cache = True
+    type = NullType()  # not Boolean: SQLite would get ``likelihood(...) = 1``, which no index serves
+
+    def __init__(self, condition: ColumnElement[bool]) -> None:
+        self.condition = condition
+
+
+@compiles(_Rare)
+def _rare_default(element: _Rare, compiler, **kw) -> str:  # noqa: ANN001, ANN003
+    return compiler.process(element.condition, **kw)
+
+
+@compiles(_Rare, "sqlite")
+def _rare_sqlite(element: _Rare, compiler, **kw) -> str:  # noqa: ANN001, ANN003
+    return f"likelihood({compiler.process(element.condition, **kw)}, 0.05)"
+
+
+def unfinished_condition(unfinished: tuple[str, ...]) -> ColumnElement[bool]:
+    return _Rare(Conversation.status.in_(unfinished))
+
+
 def _sla_column():  # noqa: ANN202 - the column exists once SLA policies are installed
     return getattr(Conversation, "sla_due_at", None)
 
@@ -140,22 +195,108 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _order(query: Select, sort: Sort) -> Select:
-    waiting = Conversation.last_inbound_at
+@dataclass(frozen=True)
+class SortKey:
+    column: object  # an InstrumentedAttribute of Conversation
+    descending: bool = False  # NULLs always come last
+
+
+def sort_keys(sort: Sort) -> tuple[list[SortKey], bool]:
+    """The columns a sort orders by, and whether the id (the tie-breaker) descends."""
+    waiting = SortKey(Conversation.last_inbound_at)
     if sort == Sort.priority:
-        return query.order_by(Conversation.priority.desc(), waiting.asc().nulls_last(), Conversation.id)
+        return [SortKey(Conversation.priority, descending=True), waiting], False
     if sort == Sort.sla and _sla_column() is not None:
-        return query.order_by(_sla_column().asc().nulls_last(), waiting.asc().nulls_last(), Conversation.id)
+        return [SortKey(_sla_column()), waiting], False
     if sort == Sort.recent:
-        return query.order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
-    return query.order_by(waiting.asc().nulls_last(), Conversation.id)
+        return [SortKey(Conversation.last_message_at, descending=True)], True
+    return [waiting], False
 
 
-def _base(flt: InboxFilter, operator_id: int, team_ids: list[int], unfinished: tuple[str, ...]) -> Select:
+def _order(query: Select, sort: Sort) -> Select:
+    keys, id_descending = sort_keys(sort)
+    columns = [(k.column.desc() if k.descending else k.column.asc()).nulls_last() for k in keys]
+    return query.order_by(*columns, Conversation.id.desc() if id_descending else Conversation.id)
+
+
+def _after(key: SortKey, value: object) -> ColumnElement[bool]:
+    """Rows strictly after ``value`` on one key (NULLs last)."""
+    if value is None:
+        return false()
+    beyond = key.column < value if key.descending else key.column > value
+    return or_(beyond, key.column.is_(None))
+
+
+def _same(key: SortKey, value: object) -> ColumnElement[bool]:
+    return key.column.is_(None) if value is None else key.column == value
+
+
+def _after_cursor(sort: Sort, cursor: Cursor) -> ColumnElement[bool]:
+    """The rows that come after the cursor in the sort's order: (k1, …, kn, id) > cursor."""
+    keys, id_descending = sort_keys(sort)
+    alternatives = []
+    for n, key in enumerate(keys):
+        alternatives.append(and_(*(_same(k, v) for k, v in zip(keys[:n], cursor.values, strict=False)), _after(key, cursor.values[n])))
+    later_id = Conversation.id < cursor.id if id_descending else Conversation.id > cursor.id
+    alternatives.append(and_(*(_same(k, v) for k, v in zip(keys, cursor.values, strict=True)), later_id))
+    return or_(*alternatives)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the sort it belongs to, the last row's sort values and its id."""
+
+    sort: Sort
+    values: tuple
+    id: int
+
+    def encode(self) -> str:
+        values = [v.isoformat() if isinstance(v, datetime) else v for v in self.values]
+        raw = json.dumps([self.sort.value, values, self.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, sort: Sort) -> Cursor:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            name, values, last_id = raw
+            keys, _ = sort_keys(sort)
+            if name != sort.value or len(values) != len(keys) or not isinstance(last_id, int):
+                raise ValueError("the cursor belongs to another sort")
+            return cls(sort, tuple(_cursor_value(k, v) for k, v in zip(keys, values, strict=True)), last_id)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+            raise Invalid(f"bad page cursor: {exc}") from exc
+
+    @classmethod
+    def of(cls, sort: Sort, row: InboxRow) -> Cursor:
+        keys, _ = sort_keys(sort)
+        return cls(sort, tuple(getattr(row, k.column.key) for k in keys), row.id)
+
+
+def _cursor_value(key: SortKey, value: object) -> object:
+    if value is None:
+        return None
+    if key.column.key == "priority":
+        if not isinstance(value, int):
+            raise ValueError("priority must be a number")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a time must be text")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("a time must carry its offset")
+    return moment
+
+
+def _base(
+    flt: InboxFilter, operator_id: int, team_ids: list[int], unfinished: tuple[str, ...], visible: ColumnElement[bool] | None = None
+) -> Select:
     query = select(Conversation.id)
-    query = query.where(Conversation.status == flt.status) if flt.status else query.where(Conversation.status.in_(unfinished))
+    query = query.where(Conversation.status == flt.status) if flt.status else query.where(unfinished_condition(unfinished))
+    if visible is not None:
+        query = query.where(visible)
     if flt.channel_id is not None:
-        query = query.where(Conversation.channel_id == flt.channel_id)
+        query = query.where(used_channel(flt.channel_id))
     if flt.min_priority is not None:
         query = query.where(Conversation.priority >= flt.min_priority)
     if flt.vip:
@@ -167,21 +308,84 @@ def vip_customer():  # noqa: ANN201 - a SQL condition, the same rule as ``routin
     return or_(Customer.attributes["vip"].as_boolean().is_(True), func.coalesce(Customer.attributes["vip_tier"].as_string(), "") != "")
 
 
+def within(scope: Scope | None, visible: ColumnElement[bool] | None) -> ColumnElement[bool] | None:
+    """The principal's visibility rule (``okno.access``) and any extra condition, together."""
+    rules = [rule for rule in (conversation_visible(scope) if scope is not None else None, visible) if rule is not None]
+    return and_(*rules) if rules else None
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[InboxRow]
+    total: int  # every conversation the list holds, not only this page
+    next_cursor: str | None  # None: this page is the last
+
+
+async def inbox_list(
+    session: AsyncSession,
+    flt: InboxFilter,
+    *,
+    operator_id: int,
+    unfinished: tuple[str, ...] | None = None,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+    visible: ColumnElement[bool] | None = None,
+    scope: Scope | None = None,
+) -> InboxPage:
+    """One page of a queue or view (after the ``after`` cursor) with the queue's total;
+    ``scope``: only what that principal may see (``okno.access``)."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    query = await _filtered(session, flt, operator_id, unfinished, within(scope, visible))
+    total = await _count(session, query)
+    paged = query.where(_after_cursor(flt.sort, Cursor.decode(after, flt.sort))) if after else query
+    ids = list(await session.scalars(_order(paged, flt.sort).limit(limit + 1)))
+    rows = await _rows(session, ids[:limit])
+    more = len(ids) > limit
+    return InboxPage(rows=rows, total=total, next_cursor=Cursor.of(flt.sort, rows[-1]).encode() if more else None)
+
+
 async def inbox_page(
-    session: AsyncSession, flt: InboxFilter, *, operator_id: int, unfinished: tuple[str, ...] | None = None, limit: int = PAGE_SIZE,
+    session: AsyncSession,
+    flt: InboxFilter,
+    *,
+    operator_id: int,
+    unfinished: tuple[str, ...] | None = None,
+    limit: int = PAGE_SIZE,
+    visible: ColumnElement[bool] | None = None,
     scope: Scope | None = None,
 ) -> list[InboxRow]:
-    """``scope``: only conversations that principal may see (``okno.access``); every queue,
-    "all" included, is a part of them."""
-    unfinished = unfinished or tuple(s.value for s in UNFINISHED_STATUSES)
-    team_ids = await operator_team_ids(session, operator_id) if flt.queue == Queue.team else []
-    query = _base(flt, operator_id, team_ids, unfinished)
-    if scope is not None:
-        query = query.where(conversation_visible(scope))
-    if flt.search:
-        query = await _search_filter(session, query, flt.search)
+    """The first page's rows alone. ``scope``: only conversations that principal may see
+    (``okno.access``); every queue, "all" included, is a part of them."""
+    query = await _filtered(session, flt, operator_id, unfinished, within(scope, visible))
     ids = list(await session.scalars(_order(query, flt.sort).limit(limit)))
     return await _rows(session, ids)
+
+
+async def inbox_total(
+    session: AsyncSession,
+    flt: InboxFilter,
+    *,
+    operator_id: int,
+    unfinished: tuple[str, ...] | None = None,
+    visible: ColumnElement[bool] | None = None,
+) -> int:
+    """How many conversations a queue or view holds (what ``inbox_list`` shows as its total)."""
+    return await _count(session, await _filtered(session, flt, operator_id, unfinished, visible))
+
+
+async def _count(session: AsyncSession, query: Select) -> int:
+    return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+async def _filtered(
+    session: AsyncSession, flt: InboxFilter, operator_id: int, unfinished: tuple[str, ...] | None, visible: ColumnElement[bool] | None
+) -> Select:
+    unfinished = unfinished or tuple(s.value for s in UNFINISHED_STATUSES)
+    team_ids = await operator_team_ids(session, operator_id) if flt.queue == Queue.team else []
+    query = _base(flt, operator_id, team_ids, unfinished, visible)
+    if flt.search:
+        query = await _search_filter(session, query, flt.search)
+    return query
 
 
 async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
@@ -254,28 +458,77 @@ class QueueCounts:
     all: int
     urgent: int  # high or urgent priority, any queue
     vip: int
+    channels: dict[int, int] | None = None  # unfinished conversations that used each channel
+    statuses: dict[str, int] | None = None  # conversations in each status (finished ones too)
 
     def as_json(self) -> dict[str, int]:
-        return {"mine": self.mine, "unassigned": self.unassigned, "team": self.team, "all": self.all, "urgent": self.urgent, "vip": self.vip}
+        counts = {"mine": self.mine, "unassigned": self.unassigned, "team": self.team, "all": self.all, "urgent": self.urgent, "vip": self.vip}
+        counts.update({f"channel-{key}": n for key, n in (self.channels or {}).items()})
+        counts.update({f"status-{key}": n for key, n in (self.statuses or {}).items()})
+        return counts
 
 
 async def queue_counts(
-    session: AsyncSession, *, operator_id: int, unfinished: tuple[str, ...] | None = None, scope: Scope | None = None
+    session: AsyncSession,
+    *,
+    operator_id: int,
+    unfinished: tuple[str, ...] | None = None,
+    statuses: tuple[str, ...] = (),
+    visible: ColumnElement[bool] | None = None,
+    scope: Scope | None = None,
 ) -> QueueCounts:
+    """Every queue's total in three statements (besides the operator's teams): one pass over
+    the unfinished conversations, one per channel used, one per status of ``statuses``."""
+    visible = within(scope, visible)
     unfinished = unfinished or tuple(s.value for s in UNFINISHED_STATUSES)
     team_ids = await operator_team_ids(session, operator_id)
-    open_ = Conversation.status.in_(unfinished)
-    if scope is not None:
-        open_ = open_ & conversation_visible(scope)
+    conditions = [unfinished_condition(unfinished)] + ([visible] if visible is not None else [])
 
-    async def count(*conditions) -> int:  # noqa: ANN002
-        return int(await session.scalar(select(func.count()).select_from(Conversation).where(open_, *conditions)) or 0)
+    def tally(condition: ColumnElement[bool]):  # noqa: ANN202 - a SQL sum
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
+    vip = Conversation.customer_id.in_(select(Customer.id).where(vip_customer()))
+    row = (
+        await session.execute(
+            select(
+                tally(Conversation.assignee_id == operator_id),
+                tally(Conversation.assignee_id.is_(None)),
+                tally(Conversation.team_id.in_(team_ids or [-1])),
+                func.count(),
+                tally(Conversation.priority >= Priority.high.value),
+                tally(vip),
+            ).where(*conditions)
+        )
+    ).one()
     return QueueCounts(
-        mine=await count(Conversation.assignee_id == operator_id),
-        unassigned=await count(Conversation.assignee_id.is_(None)),
-        team=await count(Conversation.team_id.in_(team_ids or [-1])),
-        all=await count(),
-        urgent=await count(Conversation.priority >= Priority.high.value),
-        vip=await count(Conversation.customer_id.in_(select(Customer.id).where(vip_customer()))),
+        *(int(n or 0) for n in row),
+        channels=await _channel_counts(session, conditions),
+        statuses=await _status_counts(session, statuses, visible),
     )
+
+
+async def _channel_counts(session: AsyncSession, conditions: list[ColumnElement[bool]]) -> dict[int, int]:
+    """Per channel: the conversations that began there plus those that used it later (a
+    ``conversation_channels`` row is never the channel a conversation began in, so none counts twice)."""
+    began = await session.execute(
+        select(Conversation.channel_id, func.count()).where(Conversation.channel_id.is_not(None), *conditions).group_by(Conversation.channel_id)
+    )
+    counts = {int(channel_id): int(n) for channel_id, n in began}
+    unfinished = select(Conversation.id).where(*conditions)  # few: searched in the status index, then each one's rows
+    used = await session.execute(
+        select(ConversationChannel.channel_id, func.count())
+        .where(ConversationChannel.conversation_id.in_(unfinished))
+        .group_by(ConversationChannel.channel_id)
+    )
+    for channel_id, n in used:
+        counts[int(channel_id)] = counts.get(int(channel_id), 0) + int(n)
+    return counts
+
+
+async def _status_counts(session: AsyncSession, statuses: tuple[str, ...], visible: ColumnElement[bool] | None) -> dict[str, int]:
+    if not statuses:
+        return {}
+    query = select(Conversation.status, func.count()).where(Conversation.status.in_(statuses)).group_by(Conversation.status)
+    if visible is not None:
+        query = query.where(visible)
+    return {key: 0 for key in statuses} | {status: int(n) for status, n in await session.execute(query)}

@@ -13,6 +13,7 @@ from okno.bus.outbox import record_event
 from okno.channels.directory import ChannelDirectory
 from okno.channels.interactive import ChoicesRefused, Interactive, choose_rendering, prompt_content
 from okno.channels.registry import adapter_class
+from okno.conversations.channels_used import record_channels_used
 from okno.conversations.actors import Actor, current_actor
 from okno.conversations.reply_channels import check_channel_reaches
 from okno.conversations.outbound_content import (
@@ -196,6 +197,7 @@ async def _add_message(
     )
     session.add(message)
     await session.flush()
+    await record_channels_used(session, [(conversation.id, conversation.channel_id, channel_id)], now)
     return message
 
 

@@ -50,6 +50,7 @@ class ConversationRef:
     thread_key: str | None = None
     follow_up_of: int | None = None  # the closed conversation of the same thread this one follows
     reason: str | None = None
+    channel_id: int | None = None  # the channel it began in (a touch from another one is recorded as used)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[Co
                 is_new=True,
                 thread_key=touch.thread_key,
                 follow_up_of=ref.id if ref is not None else None,
+                channel_id=touch.channel_id,
             )
             current[slot] = ref
             new.append((ref, touch))
@@ -95,7 +97,7 @@ async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int])
     if not customer_ids:
         return {}
     rows = await session.execute(
-        select(Conversation.id, Conversation.customer_id, Conversation.status, StatusDefinition.type, Conversation.reason)
+        select(Conversation.id, Conversation.customer_id, Conversation.status, StatusDefinition.type, Conversation.reason, Conversation.channel_id)
         .join(StatusDefinition, StatusDefinition.key == Conversation.status)
         .where(
             Conversation.customer_id.in_(customer_ids),
@@ -106,8 +108,8 @@ async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int])
     )
     # the newest unfinished conversation wins if a customer somehow has several
     return {
-        cid: ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, reason=reason)
-        for conv_id, cid, status, kind, reason in rows
+        cid: ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, reason=reason, channel_id=channel_id)
+        for conv_id, cid, status, kind, reason, channel_id in rows
     }
 
 
@@ -119,7 +121,9 @@ async def _latest_by_thread(
         return {}
     rows = await session.execute(thread_lookup(threads))
     return {
-        (channel_id, key, cid): ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, thread_key=key, reason=reason)
+        (channel_id, key, cid): ConversationRef(
+            id=conv_id, customer_id=cid, status=status, status_type=kind, thread_key=key, reason=reason, channel_id=channel_id
+        )
         for conv_id, channel_id, key, cid, status, kind, reason in rows
         if (channel_id, key) in threads
     }

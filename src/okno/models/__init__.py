@@ -28,6 +28,7 @@ from okno.models.webhook_calls import WebhookCall
 from okno.models.widget import VisitorEvent
 from okno.models.accounts import ApiToken, LoginFailure
 from okno.models.verification import IdentityVerification
+from okno.models.conversation_channels import ConversationChannel
 
 __all__ = [
     "ACTIVE_TYPES",
@@ -90,6 +91,7 @@ __all__ = [
     "LoginFailure",
     "OperatorKind",
     "IdentityVerification",
+    "ConversationChannel",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).

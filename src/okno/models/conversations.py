@@ -73,6 +73,8 @@ class Conversation(Base):
         Index("ix_conversations_queue", "team_id", "queued_at"),
         Index("ix_conversations_assignee_status", "assignee_id", "status"),
         Index("ix_conversations_thread", "channel_id", "thread_key"),
+        Index("ix_conversations_status_inbound", "status", "last_inbound_at", "id"),  # the inbox's keyset pages
+        Index("ix_conversations_team_status", "team_id", "status"),  # a team's unfinished conversations
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

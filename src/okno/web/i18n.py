@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime, format_timedelta
@@ -58,7 +59,31 @@ class Translator:
         return text % {"num": n, **params}
 
     def duration(self, delta: timedelta) -> str:
-        return format_timedelta(delta, locale=self.locale, threshold=1.1, format="narrow")
+        """A span in units nobody misreads: "2 мин" / "2 мес." ("2 min" / "2 mths"), never
+        "2 м."; under a minute it is said in words, never "0 s"."""
+        if abs(delta) < timedelta(minutes=1):
+            return self.gettext("under a minute")
+        return format_timedelta(delta, locale=self.locale, threshold=1.1, format="short")
+
+    def stamp(self, moment: datetime | None, now: datetime) -> str:
+        """A moment as short as stays unambiguous: the time today, with the date on another
+        day, with the year in another year (in the operator's time zone)."""
+        if moment is None:
+            return ""
+        local, today = moment.astimezone(ZoneInfo(self.tz)), now.astimezone(ZoneInfo(self.tz))
+        if local.date() == today.date():
+            return format_datetime(moment, "HH:mm", tzinfo=self.tz, locale=self.locale)
+        pattern = "d MMM, HH:mm" if local.year == today.year else "d MMM y, HH:mm"
+        return format_datetime(moment, pattern, tzinfo=self.tz, locale=self.locale)
+
+    def sla(self, due: datetime, now: datetime) -> str:
+        """An SLA deadline with the time left or overdue, and its date when it is not today."""
+        when = self.stamp(due, now)
+        if abs(due - now) < timedelta(minutes=1):
+            return self.gettext("SLA due now (%(when)s)", when=when)
+        if due < now:
+            return self.gettext("SLA overdue by %(late)s (due %(when)s)", late=self.duration(now - due), when=when)
+        return self.gettext("SLA due in %(left)s (by %(when)s)", left=self.duration(due - now), when=when)
 
     def since(self, moment: datetime | None, now: datetime) -> str:
         return "" if moment is None else self.duration(now - moment)

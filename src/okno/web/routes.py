@@ -22,17 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
+from okno.access.clauses import conversation_visible
 from okno.access.guards import access_conversation
+from okno.customers.queries import get_customer
 from okno.api.access import OperatorScope
 from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.login import sign_in
 from okno.api.read_audit import AuditedReads
 from okno.auth.api_tokens import api_tokens
 from okno.auth.service import choose_language, revoke_token
-from okno.conversations.inbox import InboxFilter, inbox_page, queue_counts
+from okno.conversations.inbox import PAGE_SIZE, InboxFilter, inbox_list, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
-from okno.kit.errors import Forbidden, NotFound
+from okno.kit.errors import Forbidden, Invalid, NotFound
 from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
 from okno.realtime.operators import VisibleEvents, events_after
 from okno.web.i18n import LOCALES, Translator, pick_locale
@@ -40,7 +42,7 @@ from okno.web import audit_page
 from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
-from okno.web.views import admin_view, conversation_view, profile_view, supervisor_view
+from okno.web.views import admin_view, conversation_view, customer_history, profile_view, supervisor_view
 
 router = APIRouter(include_in_schema=False)
 router.include_router(audit_page.router)  # /admin/audit
@@ -150,13 +152,23 @@ def _filter(request: Request) -> InboxFilter:
     )
 
 
+def _page_size(request: Request) -> int:
+    """``limit``: a live refresh asks again for as many rows as the operator has loaded."""
+    value = request.query_params.get("limit", "")
+    return int(value) if value.isdigit() and int(value) > 0 else PAGE_SIZE
+
+
+def _shown_statuses(catalog: Catalog) -> tuple[str, ...]:
+    return tuple(s.key for s in catalog.statuses if s.type != "closed")
+
+
 @router.get("/inbox")
 async def inbox(request: Request, operator: PageOperator, session: ReadSession, ctx: Ctx, reads: AuditedPageReads) -> Response:
     scope = Scope.of(operator, ctx.settings)
     flt = _filter(request)
     catalog = await _catalog(session, operator)
-    rows = await inbox_page(session, flt, operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)
-    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)
+    page = await inbox_list(session, flt, operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)
+    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, statuses=_shown_statuses(catalog), scope=scope)
     channels = list(await session.scalars(select(Channel).order_by(Channel.name)))
     opened = request.query_params.get("c")
     view, profile, missing = None, None, False
@@ -169,22 +181,28 @@ async def inbox(request: Request, operator: PageOperator, session: ReadSession, 
     if view is not None:
         reads.saw("read.conversation_page", customer_ids=view.customer.id, conversation_ids=view.conversation.id)
     return render(
-        request, "inbox.html", operator, status_code=404 if missing else 200, flt=flt, rows=rows, counts=counts, channels=channels,
-        view=view, profile=profile, missing=missing, **catalog.as_context(),
+        request, "inbox.html", operator, status_code=404 if missing else 200, flt=flt, page=page, rows=page.rows, counts=counts,
+        channels=channels, view=view, profile=profile, missing=missing, **catalog.as_context(),
     )
 
 
 @router.get("/ui/inbox/list")
-async def inbox_list(request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> Response:
+async def inbox_list_fragment(request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> Response:
+    """The list (or, with ``after``, the rows of the next page only) and its total."""
     catalog = await _catalog(session, operator)
-    rows = await inbox_page(session, _filter(request), operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)
-    return render(request, "_inbox_list.html", operator, rows=rows, flt=_filter(request), **catalog.as_context())
+    flt = _filter(request)
+    after = request.query_params.get("after") or None
+    page = await inbox_list(
+        session, flt, operator_id=operator.id, unfinished=catalog.unfinished, after=after, limit=_page_size(request), scope=scope
+    )
+    return render(request, "_inbox_list.html", operator, page=page, rows=page.rows, flt=flt, appending=after is not None, **catalog.as_context())
 
 
 @router.get("/ui/inbox/counts")
 async def inbox_counts(operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> dict:
     catalog = await _catalog(session, operator)
-    return (await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)).as_json()
+    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, statuses=_shown_statuses(catalog), scope=scope)
+    return counts.as_json()
 
 
 @router.get("/ui/conversations/{conversation_id}")
@@ -196,6 +214,21 @@ async def conversation_fragment(
     reads.saw("read.conversation_page", customer_ids=view.customer.id, conversation_ids=conversation_id)
     catalog = await _catalog(session, operator)
     return render(request, "_conversation.html", operator, view=view, profile=profile, **catalog.as_context())
+
+
+@router.get("/ui/customers/{customer_id}/conversations")
+async def customer_history_fragment(
+    customer_id: int, request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, reads: AuditedReads
+) -> Response:
+    """The next page of the profile's conversation list (below the ``before`` id): only the
+    conversations the principal may see, of a customer he may see (else 404)."""
+    before = request.query_params.get("before", "")
+    if not before.isdigit():
+        raise Invalid("before must be the id of the last conversation shown")
+    await get_customer(session, customer_id, scope=scope)
+    history = await customer_history(session, customer_id, before=int(before), visible=conversation_visible(scope))
+    reads.saw("read.customer_history", customer_ids=customer_id)
+    return render(request, "_profile_history.html", operator, history=history, **(await _catalog(session, operator)).as_context())
 
 
 class PresenceForm(BaseModel):

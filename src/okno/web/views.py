@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
@@ -51,6 +51,7 @@ class Entry:
     actor: str | None = None
     target: str | None = None  # whom an assignment or escalation went to
     who: Actor | None = None  # who wrote the message or caused the event (typed; ``actor``: an operator's name)
+    released: str | None = None  # an escalation's previous assignee, who no longer has the conversation
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,50 @@ class ProfileView:
     suggestions: list[Suggestion] = field(default_factory=list)
     merges: list[tuple[CustomerMerge, str]] = field(default_factory=list)  # with the other profile's name
     attributes: dict = field(default_factory=dict)  # as shown: id numbers masked (okno.customers.personal)
+    history: History | None = None  # the customer's conversations page by page, with the total
+
+
+PROFILE_HISTORY_PAGE = 50
+
+
+@dataclass(frozen=True)
+class History:
+    """One page of a customer's conversations, newest first, and how many there are in all."""
+
+    conversations: list[tuple[Conversation, Channel | None, int]]  # with message counts
+    total: int
+    next_before: int | None  # the id the next page starts below; None: this is the last page
+
+
+async def customer_history(
+    session: AsyncSession,
+    customer_id: int,
+    *,
+    before: int | None = None,
+    channels: dict[int, Channel] | None = None,
+    visible: ColumnElement[bool] | None = None,
+) -> History:
+    """``visible``: the principal's rule (``okno.access``); other teams' conversations are left out
+    of the page and the total."""
+    mine = [Conversation.customer_id == customer_id] + ([visible] if visible is not None else [])
+    query = select(Conversation).where(*mine).order_by(Conversation.id.desc()).limit(PROFILE_HISTORY_PAGE + 1)
+    if before is not None:
+        query = query.where(Conversation.id < before)
+    found = list(await session.scalars(query))
+    page, more = found[:PROFILE_HISTORY_PAGE], len(found) > PROFILE_HISTORY_PAGE
+    total = int(await session.scalar(select(func.count()).select_from(Conversation).where(*mine)) or 0)
+    counts = dict(
+        (
+            await session.execute(
+                select(Message.conversation_id, func.count()).where(Message.conversation_id.in_([c.id for c in page])).group_by(Message.conversation_id)
+            )
+        ).all()
+    ) if page else {}
+    if channels is None:
+        channels = {c.id: c for c in await session.scalars(select(Channel))}
+    return History(
+        conversations=[(c, channels.get(c.channel_id), counts.get(c.id, 0)) for c in page], total=total, next_before=page[-1].id if more else None
+    )
 
 
 async def conversation_view(session: AsyncSession, conversation_id: int, *, scope: Scope | None = None) -> ConversationView:
@@ -104,12 +149,16 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
         )
         for m in await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
     ]
-    events = await session.scalars(
-        select(TimelineEvent)
-        .where(TimelineEvent.conversation_id == conversation_id, TimelineEvent.kind.in_(INLINE_EVENTS))
-        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+    events = list(
+        await session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.conversation_id == conversation_id, TimelineEvent.kind.in_(INLINE_EVENTS))
+            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        )
     )
     team_names = {t.id: t.name for t in teams}
+    released_ids = {e.data.get("previous_assignee") for e in events if e.kind == "conversation.escalated" and e.data} - {None, *names}
+    all_names = names | (dict((await session.execute(select(Operator.id, Operator.name).where(Operator.id.in_(released_ids)))).all()) if released_ids else {})
     entries += [
         Entry(
             at=e.occurred_at,
@@ -118,6 +167,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
             actor=names.get(e.actor_id),
             channel=channels.get(e.channel_id),
             target=_target(e, names, team_names),
+            released=_released(e, all_names),
             who=actor_of(e.actor_type, e.actor_ref, e.actor_id),
         )
         for e in events
@@ -133,6 +183,11 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
         assignee=next((o for o in operators if o.id == conversation.assignee_id), None),
         team=next((t for t in teams if t.id == conversation.team_id), None),
     )
+
+
+def _released(event: TimelineEvent, operators: dict[int, str]) -> str | None:
+    previous = (event.data or {}).get("previous_assignee") if event.kind == "conversation.escalated" else None
+    return operators.get(previous, f"#{previous}") if previous is not None else None
 
 
 def _target(event: TimelineEvent, operators: dict[int, str], teams: dict[int, str]) -> str | None:
@@ -152,15 +207,8 @@ async def profile_view(session: AsyncSession, customer_id: int, *, scope: Scope 
     customer = await get_customer(session, customer_id, scope=scope)
     channels = {c.id: c for c in await session.scalars(select(Channel))}
     identities = (await identities_of(session, [customer_id]))[customer_id]
-    counts = dict(
-        (await session.execute(select(Message.conversation_id, func.count()).where(Message.customer_id == customer_id).group_by(Message.conversation_id))).all()
-    )
-    visible = conversation_visible(scope) if scope is not None else true()
-    conversations = list(
-        await session.scalars(
-            select(Conversation).where(Conversation.customer_id == customer_id, visible).order_by(Conversation.id.desc()).limit(50)
-        )
-    )
+    visible = conversation_visible(scope) if scope is not None else None
+    history = await customer_history(session, customer_id, channels=channels, visible=visible)
     note_visible = message_visible(scope) if scope is not None else true()
     notes = (
         await session.execute(
@@ -181,11 +229,12 @@ async def profile_view(session: AsyncSession, customer_id: int, *, scope: Scope 
     return ProfileView(
         customer=customer,
         identities=[(i, channels.get(i.source_channel_id)) for i in identities],
-        conversations=[(c, channels.get(c.channel_id), counts.get(c.id, 0)) for c in conversations],
+        conversations=history.conversations,
         notes=[(m, name or "") for m, name in notes],
         suggestions=[Suggestion(c.customer_id, names.get(c.customer_id, ""), c.score, c.contributions) for c in found],
         merges=[(m, names.get(m.merged_id if m.survivor_id == customer_id else m.survivor_id, "")) for m in merges],
         attributes=shown_attributes(customer.attributes),
+        history=history,
     )
 
 

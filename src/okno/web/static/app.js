@@ -128,7 +128,7 @@ async function refreshList({ force = false } = {}) {
   if (listHold.hovered && !force && Date.now() - listHold.moved < HOLD_MS) { listHold.pending = true; return; }
   listHold.pending = false;
   const seq = ++listSeq;
-  const html = await fragment("/ui/inbox/list?" + listQuery());
+  const html = await fragment("/ui/inbox/list?" + listRefreshQuery());
   if (html === null || seq < listApplied) return;
   if (listHold.hovered && !force && Date.now() - listHold.moved < HOLD_MS) { listHold.pending = true; return; } // the pointer arrived meanwhile
   listApplied = seq;
@@ -158,6 +158,81 @@ function reconcileList(list, html) {
   const empty = template.content.querySelector("[data-testid=inbox-empty]");
   $("[data-testid=inbox-empty]", list)?.remove();
   if (empty) list.prepend(empty);
+  syncListChrome(list, template.content);
+}
+
+// ---- paging: "load more" keeps what is shown; a live refresh re-reads as many rows ------------
+
+function listRefreshQuery() {
+  const p = listQuery();
+  const shown = $$("#inbox-list ul.rows > li").length;
+  if (shown > 50) p.set("limit", String(shown));
+  return p;
+}
+
+// the total ("100 of 105") and the "load more" button come from the newest fragment
+function syncListChrome(list, fresh) {
+  for (const selector of [".list-total", ".list-more"]) {
+    const next = fresh.querySelector(selector);
+    const current = $(selector, list);
+    if (next && current) current.replaceWith(next);
+    else if (next && selector === ".list-total") list.prepend(next);
+    else if (next) list.appendChild(next);
+    else current?.remove();
+  }
+}
+
+async function loadMore(button) {
+  const list = $("#inbox-list");
+  const p = listQuery();
+  p.set("after", button.dataset.loadMore);
+  p.set("shown", String($$("ul.rows > li", list).length));
+  button.disabled = true;
+  const seq = ++listSeq; // a refresh started before this answer is older than it
+  let html;
+  try { html = await fragment("/ui/inbox/list?" + p); } catch (error) { button.disabled = false; toast(error.message, true); return; }
+  if (html === null || seq < listApplied) return;
+  listApplied = seq;
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const rows = $("ul.rows", list);
+  const have = new Set($$("a.row", rows).map((a) => a.dataset.conversation));
+  const added = $$("ul.rows > li", template.content).filter((li) => !have.has(li.querySelector("a.row")?.dataset.conversation));
+  added.forEach((li) => rows.appendChild(li));
+  syncListChrome(list, template.content);
+  markActiveRow();
+  if (document.activeElement === button || !document.activeElement || document.activeElement === document.body) {
+    $("a.row", added[0])?.focus(); // the keyboard goes on where the new rows begin
+  }
+}
+
+function initListPaging() {
+  $("#inbox-list")?.addEventListener("click", (event) => {
+    const more = event.target.closest("[data-load-more]");
+    if (more) { event.preventDefault(); loadMore(more); }
+  });
+  $("#inbox")?.addEventListener("click", (event) => {
+    const more = event.target.closest("[data-history-more]");
+    if (more) { event.preventDefault(); loadMoreHistory(more); }
+  });
+}
+
+// the profile's conversation list: the next page goes below the ones shown
+async function loadMoreHistory(button) {
+  const box = button.closest(".history-list");
+  button.disabled = true;
+  let html;
+  try { html = await fragment(`/ui/customers/${box.dataset.customer}/conversations?before=${button.dataset.historyMore}`); }
+  catch (error) { button.disabled = false; toast(error.message, true); return; }
+  if (html === null) return;
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const list = $("ul.history", box);
+  const added = $$("ul.history > li", template.content);
+  added.forEach((li) => list.appendChild(li));
+  const next = template.content.querySelector("[data-history-more]");
+  if (next) button.replaceWith(next); else button.remove();
+  $("a", added[0])?.focus();
 }
 
 async function refreshCounts() {
@@ -289,22 +364,24 @@ function initInbox() {
   $("#list-tools").addEventListener("submit", (event) => { event.preventDefault(); onSearch(); });
   $("#sort").addEventListener("change", (event) => { state.params.set("sort", event.target.value); pushUrl(); refreshList({ force: true }); });
   initConversationActions(inbox);
+  initListPaging();
   initCanned(inbox);
   initChoices(inbox);
 }
 
 // ---- conversation actions -------------------------------------------------------------------
 
-async function act(path, body) {
-  const id = openConversationId();
-  if (!id) return;
+async function act(path, body, id = openConversationId()) {
+  if (!id) return false;
   try {
     await call("POST", `/api/v1/conversations/${id}/${path}`, body);
-    await openConversation(id, { keepComposer: true });
+    if (openConversationId() === String(id)) await openConversation(id, { keepComposer: true });
     refreshList({ force: true });
     refreshCounts();
+    return true;
   } catch (error) {
     toast(error.message, true);
+    return false;
   }
 }
 
@@ -323,24 +400,14 @@ function initConversationActions(root) {
     if (!button) return;
     const me = Number($("#inbox").dataset.me);
     if (button.dataset.action === "assign-me") act("assign", { operator_id: me });
-    if (button.dataset.action === "status") {
-      const reason = $("#close-reason")?.value;
-      act("status", button.dataset.status === "resolved" && reason ? { status: button.dataset.status, reason } : { status: button.dataset.status });
-    }
+    if (button.dataset.action === "status" && button.dataset.status === "resolved") resolveWithUndo();
+    else if (button.dataset.action === "status") act("status", { status: button.dataset.status });
     if (button.dataset.action === "escalate") escalate();
     if (button.dataset.action === "unsnooze") act("unsnooze", {});
     if (button.dataset.action === "merge") mergeCustomer(button.dataset.other);
     if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
   });
-  root.addEventListener("change", (event) => {
-    const select = event.target.closest("select[data-action]");
-    if (!select || !select.value) return;
-    if (select.dataset.action === "assign-operator") act("assign", { operator_id: Number(select.value) });
-    if (select.dataset.action === "assign-team") act("assign", { team_id: Number(select.value), operator_id: null });
-    if (select.dataset.action === "priority") act("priority", { priority: Number(select.value) });
-    if (select.dataset.action === "status-select") act("status", { status: select.value });
-    if (select.dataset.action === "snooze") act("snooze", { until: snoozeUntil(select.value).toISOString() });
-  });
+  initActionMenus(root);
   root.addEventListener("change", (event) => {
     if (event.target.id === "reply-files") { composer.add(event.target.files); event.target.value = ""; }
     if (event.target.id === "reply-channel") composer.syncChannel();
@@ -454,6 +521,144 @@ function buildEscalateDialog() {
     act("escalate", { team_id: Number($("select", dialog).value), comment });
   });
   return dialog;
+}
+
+// ---- action menus: moving through a menu changes nothing; Enter or a click on an item applies ---
+
+function initActionMenus(root) {
+  root.addEventListener("click", (event) => {
+    const button = event.target.closest(".menu-button");
+    if (button) { event.preventDefault(); toggleMenu(button.closest("[data-menu]")); return; }
+    const item = event.target.closest("[data-menu-value]");
+    if (item) { event.preventDefault(); if (!item.disabled) chooseMenuItem(item); return; }
+    closeMenus();
+  });
+  root.addEventListener("keydown", menuKeys);
+  root.addEventListener("focusout", (event) => {
+    const menu = event.target.closest?.("[data-menu]");
+    if (menu && !menu.contains(event.relatedTarget)) closeMenu(menu); // focus left the menu: closed, nothing applied
+  });
+}
+
+function menuItems(menu) { return $$("[data-menu-value]:not([disabled])", menu); }
+
+function openMenu(menu, focus = "first") {
+  closeMenus(menu);
+  const list = $("[role=menu]", menu);
+  list.hidden = false;
+  $(".menu-button", menu).setAttribute("aria-expanded", "true");
+  const items = menuItems(menu);
+  (focus === "last" ? items[items.length - 1] : items[0])?.focus();
+}
+
+function closeMenu(menu, { refocus = false } = {}) {
+  const list = $("[role=menu]", menu);
+  if (!list || list.hidden) return;
+  list.hidden = true;
+  $(".menu-button", menu).setAttribute("aria-expanded", "false");
+  if (refocus) $(".menu-button", menu).focus();
+}
+
+function closeMenus(except = null) { $$("[data-menu]").forEach((menu) => { if (menu !== except) closeMenu(menu); }); }
+
+function toggleMenu(menu) {
+  if ($("[role=menu]", menu).hidden) openMenu(menu); else closeMenu(menu, { refocus: true });
+}
+
+// keys only move the focus: ArrowDown/Up, Home/End; Escape and Tab close. Enter and Space are the
+// buttons' own click, which is the one thing that applies an item.
+function menuKeys(event) {
+  const menu = event.target.closest?.("[data-menu]");
+  if (!menu) return;
+  const onButton = event.target.classList.contains("menu-button");
+  if (onButton && ["ArrowDown", "ArrowUp"].includes(event.key)) {
+    event.preventDefault();
+    openMenu(menu, event.key === "ArrowUp" ? "last" : "first");
+    return;
+  }
+  if (onButton) return;
+  const items = menuItems(menu);
+  const at = items.indexOf(document.activeElement);
+  const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 };
+  if (event.key in moves) {
+    event.preventDefault();
+    items[(moves[event.key] + items.length) % items.length]?.focus();
+  } else if (event.key === "Escape") {
+    event.preventDefault();
+    event.stopPropagation();
+    closeMenu(menu, { refocus: true });
+  } else if (event.key === "Tab") {
+    closeMenu(menu);
+  }
+}
+
+function chooseMenuItem(item) {
+  const menu = item.closest("[data-menu]");
+  const value = item.dataset.menuValue;
+  closeMenu(menu, { refocus: true });
+  const action = menu.dataset.menu;
+  if (action === "assign-operator") transfer({ operator_id: Number(value) }, item.textContent.trim());
+  if (action === "assign-team") transfer({ team_id: Number(value), operator_id: null }, item.textContent.trim());
+  if (action === "priority") act("priority", { priority: Number(value) });
+  if (action === "status-select") act("status", { status: value });
+  if (action === "snooze") act("snooze", { until: snoozeUntil(value).toISOString() });
+}
+
+// ---- undo: a transfer or a resolve can be reverted for a few seconds, as a new recorded change ---
+
+const UNDO_MS = 8000;
+
+function conversationState() {
+  const state = $("#conversation .conv-state");
+  if (!state) return null;
+  const number = (text) => (text ? Number(text) : null);
+  return { assignee: number(state.dataset.assignee), team: number(state.dataset.team), status: state.dataset.status };
+}
+
+async function transfer(body, whom) {
+  const id = openConversationId();
+  const before = conversationState();
+  if (!(await act("assign", body, id)) || !before) return;
+  const bar = $("#undo-bar");
+  offerUndo(bar?.dataset.transferred.replace("%(whom)s", whom), () =>
+    act("assign", { operator_id: before.assignee, team_id: before.team, comment: bar.dataset.comment }, id));
+}
+
+async function resolveWithUndo() {
+  const id = openConversationId();
+  const before = conversationState();
+  const reason = $("#close-reason")?.value;
+  if (!(await act("status", reason ? { status: "resolved", reason } : { status: "resolved" }, id)) || !before) return;
+  const bar = $("#undo-bar");
+  offerUndo(bar?.dataset.resolved, () => act("status", { status: before.status, comment: bar.dataset.comment }, id));
+}
+
+function offerUndo(text, revert) {
+  const bar = $("#undo-bar");
+  if (!bar) return;
+  const button = $("#undo-button", bar);
+  $("#undo-text", bar).textContent = text;
+  bar.hidden = false;
+  clearTimeout(offerUndo.timer);
+  const done = () => { bar.hidden = true; button.onclick = null; };
+  button.onclick = async () => {
+    clearTimeout(offerUndo.timer);
+    button.onclick = null;
+    if (await revert()) toast(bar.dataset.undone);
+    done();
+  };
+  offerUndo.timer = setTimeout(done, UNDO_MS);
+}
+
+// "e" resolves only after a confirm (Enter on the focused "Resolve", or a click)
+function confirmResolve() {
+  const resolve = $('[data-action="status"][data-status="resolved"]');
+  const dialog = $("#resolve-confirm");
+  if (!resolve || !dialog) return;
+  dialog.returnValue = "";
+  dialog.onclose = () => { if (dialog.returnValue === "ok") resolveWithUndo(); else resolve.focus(); };
+  dialog.showModal();
+  $("[value=ok]", dialog).focus();
 }
 
 // ---- canned answers: "/code" in the reply box --------------------------------------------------
@@ -585,7 +790,7 @@ function initStream() {
 
 function initKeys() {
   document.addEventListener("keydown", (event) => {
-    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName) || !!document.activeElement?.closest?.("[role=menu], dialog[open]");
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && document.activeElement?.id === "reply-text") {
       event.preventDefault();
       sendReply();
@@ -600,7 +805,7 @@ function initKeys() {
       k: () => rows[Math.max(current - 1, 0)] && openConversation(rows[Math.max(current - 1, 0)].dataset.conversation),
       r: () => { if ($("#as-note")) $("#as-note").checked = false; $("#reply-text")?.focus(); },
       n: () => { if ($("#as-note")) $("#as-note").checked = true; $("#reply-text")?.focus(); },
-      e: () => $('[data-action="status"][data-status="resolved"]')?.click(),
+      e: () => confirmResolve(),
       a: () => $('[data-action="assign-me"]')?.click(),
       "/": () => $("#search")?.focus(),
     };
