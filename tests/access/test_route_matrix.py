@@ -223,6 +223,7 @@ ROUTES: dict[str, object] = {
     # the web UI
     "GET /inbox": Listed("/inbox", _inbox_rows, _bundle_conversation, cookie=True),
     "GET /ui/inbox/list": Listed("/ui/inbox/list", _inbox_rows, _bundle_conversation),
+    "GET /ui/customers/{customer_id}/conversations": Scoped(customer_call("/ui/customers/{id}/conversations?before=9000000000")),
     "GET /ui/inbox/counts": Elsewhere("tests/access/test_rules.py::test_queue_counts_count_only_visible_conversations"),
     "GET /ui/conversations/{conversation_id}": Scoped(conversation_call("/ui/conversations/{cid}")),
     "POST /ui/conversations/{conversation_id}/presence": Scoped(conversation_call("/ui/conversations/{cid}/presence", {"typing": True}), ok=(204,)),

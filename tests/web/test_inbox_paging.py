@@ -118,6 +118,13 @@ async def test_a_customer_now_writing_in_whatsapp_is_in_that_channels_queue(clie
     whatsapp = await make_api_channel(client, headers)
     other = await make_api_channel(client, headers)
     anna = {"phone": "+7 916 111-11-11", "name": "Анна"}
+    # she wrote through the third channel once, long ago (so okno may answer her there): closed since
+    assert (await post_inbound(client, other, {"message_id": "o1", "from": anna, "text": "Давний вопрос"})).status_code == 200
+    await ctx.settle()
+    async with ctx.db.reading() as session:
+        (earlier,) = list(await session.scalars(select(Conversation.id)))
+    closed = await client.post(f"/api/v1/conversations/{earlier}/status", json={"status": "closed"}, headers=headers)
+    assert closed.status_code == 200, closed.text
     assert (await post_inbound(client, telegram, {"message_id": "t1", "from": anna, "text": "Здравствуйте"})).status_code == 200
     await ctx.settle()
     assert (await post_inbound(client, whatsapp, {"message_id": "w1", "from": anna, "text": "Пишу теперь сюда"})).status_code == 200
@@ -125,7 +132,7 @@ async def test_a_customer_now_writing_in_whatsapp_is_in_that_channels_queue(clie
     await ctx.settle()
     me = await make_operator(ctx)
     async with ctx.db.reading() as session:
-        (conversation_id,) = list(await session.scalars(select(Conversation.id)))
+        (conversation_id,) = list(await session.scalars(select(Conversation.id).where(Conversation.id != earlier)))
         in_queue = {
             ch["id"]: [r.id for r in (await inbox_list(session, InboxFilter(channel_id=ch["id"]), operator_id=me["id"])).rows]
             for ch in (telegram, whatsapp, other)
