@@ -499,7 +499,9 @@ async function sendReply() {
 function escalate() {
   const dialog = $("#escalate-dialog") || buildEscalateDialog();
   // options are built as elements: a team's name is data and is never parsed as markup
-  $("select", dialog).replaceChildren(...$$("#assign-team option").filter((o) => o.value).map((o) => new Option(o.textContent.trim(), o.value)));
+  // (the teams are the items of the "Team…" menu)
+  const teams = $$("#menu-assign-team [data-menu-value]").map((item) => new Option(item.textContent.trim(), item.dataset.menuValue));
+  $("select", dialog).replaceChildren(...teams);
   $("textarea", dialog).value = "";
   dialog.showModal();
 }
