@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -11,6 +12,11 @@ from okno import __version__
 from okno.config import Settings, get_settings
 from okno.customers.cli import customers_app
 from okno.customers.keys_cli import keys_app
+
+if TYPE_CHECKING:
+    from okno.kit.db import Database
+
+T = TypeVar("T")
 
 app = typer.Typer(help="okno — omnichannel customer service", no_args_is_help=True, add_completion=False)
 admin_app = typer.Typer(help="Manage operators", no_args_is_help=True)
@@ -39,6 +45,28 @@ async def _migrate(settings: Settings) -> str | None:
         return await current_revision(engine)
     finally:
         await engine.dispose()
+
+
+def on_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Migrate, open the database, run ``work`` on it and close it again: what a one-off command
+    does. okno's own refusals (``OknoError``: not found, invalid…) end the command with exit
+    code 1 and their message."""
+    from okno.kit.db import create_database
+    from okno.kit.errors import OknoError
+
+    async def run() -> T:
+        await _migrate(settings)
+        db = create_database(settings.resolved_database_url())
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except OknoError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 def _fail(message: str) -> typer.Exit:

@@ -279,26 +279,10 @@ def export_customer_command(
     """Everything okno holds about one customer as JSON (a data-subject access request); audited."""
     import orjson
 
-    from okno.cli import _migrate, _settings
+    from okno.cli import _settings, on_database
     from okno.customers.export import export_customer_data
-    from okno.kit.db import create_database
-    from okno.kit.errors import OknoError
 
-    settings = _settings()
-
-    async def run() -> dict:
-        await _migrate(settings)
-        db = create_database(settings.resolved_database_url())
-        try:
-            return await export_customer_data(db, customer_id, actor_id=None)
-        finally:
-            await db.dispose()
-
-    try:
-        document = asyncio.run(run())
-    except OknoError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    document = on_database(_settings(), lambda db: export_customer_data(db, customer_id, actor_id=None))
     data = orjson.dumps(document, option=orjson.OPT_INDENT_2)
     if output is None:
         sys.stdout.buffer.write(data + b"\n")
@@ -313,26 +297,11 @@ def erase_customer_command(
     reason: Annotated[str, typer.Option(help="why: kept in the audit log (e.g. the request's reference)")],
 ) -> None:
     """Erase a customer's personal data for good; the profile stays as an anonymous tombstone."""
-    from okno.cli import _migrate, _settings
+    from okno.cli import _settings, on_database
     from okno.customers.erasure import erase_customer_data
     from okno.files.storage import file_storage
-    from okno.kit.db import create_database
-    from okno.kit.errors import OknoError
 
     settings = _settings()
-
-    async def run():  # noqa: ANN202
-        await _migrate(settings)
-        db = create_database(settings.resolved_database_url())
-        try:
-            return await erase_customer_data(db, file_storage(settings).blobs, customer_id, actor_id=None, reason=reason)
-        finally:
-            await db.dispose()
-
-    try:
-        erasure = asyncio.run(run())
-    except OknoError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    erasure = on_database(settings, lambda db: erase_customer_data(db, file_storage(settings).blobs, customer_id, actor_id=None, reason=reason))
     typer.echo(f"erased customer {erasure.customer_id} (profiles {', '.join(map(str, erasure.customers))}): "
                + ", ".join(f"{name} {count}" for name, count in erasure.counts.items()))  # fmt: skip
