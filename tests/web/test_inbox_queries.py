@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from okno.conversations.inbox import InboxFilter, inbox_page, queue_counts
+from okno.conversations.inbox import InboxFilter, inbox_list, queue_counts
 from okno.kit.errors import Invalid
 from okno.models import Conversation, Team, team_members
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
@@ -31,7 +31,7 @@ async def _seed(client, ctx) -> dict:  # noqa: ANN001
 
 async def _page(ctx, operator_id: int, **kw) -> list[int]:  # noqa: ANN001
     async with ctx.db.reading() as session:
-        return [row.id for row in await inbox_page(session, InboxFilter(**kw), operator_id=operator_id)]
+        return [row.id for row in (await inbox_list(session, InboxFilter(**kw), operator_id=operator_id)).rows]
 
 
 async def test_queues_split_mine_unassigned_team_and_all(client, ctx) -> None:
@@ -106,6 +106,6 @@ async def test_vip_customers_have_their_own_queue(client, ctx) -> None:
         await session.execute(update(Customer).where(Customer.id == customer_of[second]).values(attributes={"vip": False, "vip_tier": ""}))
     assert await _page(ctx, me["id"], vip=True) == [first, third]
     async with ctx.db.reading() as session:
-        rows = await inbox_page(session, InboxFilter(), operator_id=me["id"])
+        rows = (await inbox_list(session, InboxFilter(), operator_id=me["id"])).rows
         assert [r.vip for r in rows] == [True, False, True]
         assert (await queue_counts(session, operator_id=me["id"])).vip == 2

@@ -344,23 +344,6 @@ async def inbox_list(
     return InboxPage(rows=rows, total=total, next_cursor=Cursor.of(flt.sort, rows[-1]).encode() if more else None)
 
 
-async def inbox_page(
-    session: AsyncSession,
-    flt: InboxFilter,
-    *,
-    operator_id: int,
-    unfinished: tuple[str, ...] | None = None,
-    limit: int = PAGE_SIZE,
-    visible: ColumnElement[bool] | None = None,
-    scope: Scope | None = None,
-) -> list[InboxRow]:
-    """The first page's rows alone. ``scope``: only conversations that principal may see
-    (``okno.access``); every queue, "all" included, is a part of them."""
-    query = await _filtered(session, flt, operator_id, unfinished, within(scope, visible))
-    ids = list(await session.scalars(_order(query, flt.sort).limit(limit)))
-    return await _rows(session, ids)
-
-
 async def inbox_total(
     session: AsyncSession,
     flt: InboxFilter,

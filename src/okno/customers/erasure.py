@@ -120,8 +120,9 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     now = utcnow()
     erasure = Erasure(customer_id=root, customers=chain)
     counts = erasure.counts
-    counts["raw_items"] = await _redact_raw_items(session, chain, now)
-    counts["visitor_events"] = await _scrub_visitor_streams(session, chain)
+    visitors = await _visitors(session, chain)  # read once: the widget's rows are found by them
+    counts["raw_items"] = await _redact_raw_items(session, chain, visitors, now)
+    counts["visitor_events"] = await _scrub_visitor_streams(session, visitors)
     erasure.files, counts["files"] = await drop_stored_files(session, Message.customer_id.in_(chain))
     counts["replies_cancelled"] = await _cancel_queued_replies(session, chain)
     counts["messages"] = (await session.execute(redact_messages(and_(Message.customer_id.in_(chain), Message.redacted_at.is_(None)), now))).rowcount
@@ -129,7 +130,7 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     counts["outbox"] = await _scrub_outbox(session, chain)
     counts["webhook_calls"] = await _empty_webhook_calls(session, chain)
     await _drop_matcher_rows(session, chain)
-    counts["verifications"] = await _drop_verifications(session, chain)
+    counts["verifications"] = await _drop_verifications(session, chain, visitors)
     counts["identities"] = (await session.execute(delete(Identity).where(Identity.customer_id.in_(chain)))).rowcount
     again = any(c.erased_at is not None for c in customers.values())
     for customer in customers.values():
@@ -170,7 +171,7 @@ async def _lock(session: AsyncSession, chain: list[int]) -> dict[int, Customer]:
 # ---- what -----------------------------------------------------------------------------------
 
 
-async def _redact_raw_items(session: AsyncSession, chain: list[int], now: Any) -> int:
+async def _redact_raw_items(session: AsyncSession, chain: list[int], visitors: list[tuple[int | None, str]], now: Any) -> int:
     """The raw items the customer's inbound messages came from: found by channel, the time the
     item was stored (a message's ``created_at`` is its item's ``received_at``) and the
     provider's message id inside the normalised item."""
@@ -199,7 +200,7 @@ async def _redact_raw_items(session: AsyncSession, chain: list[int], now: Any) -
             ids = [item_id for item_id, item in candidates if (item or {}).get("provider_message_id") in wanted]
             if ids:
                 redacted += (await session.execute(redact_raw_items(InboundItem.id.in_(ids), now))).rowcount
-    for channel_id, visitor in await _visitors(session, chain):  # the widget's items, whatever they became
+    for channel_id, visitor in visitors:  # the widget's items, whatever they became
         where = and_(InboundItem.channel_id == channel_id, InboundItem.provider_id.startswith(f"web:{visitor}:", autoescape=True), InboundItem.redacted_at.is_(None))
         redacted += (await session.execute(redact_raw_items(where, now))).rowcount
     return redacted
@@ -212,22 +213,22 @@ async def _visitors(session: AsyncSession, chain: list[int]) -> list[tuple[int |
     return [(channel_id, value) for channel_id, value in rows]
 
 
-async def _scrub_visitor_streams(session: AsyncSession, chain: list[int]) -> int:
+async def _scrub_visitor_streams(session: AsyncSession, visitors: list[tuple[int | None, str]]) -> int:
     """The words in the widget streams of the profiles' visitor ids; the rows and their numbers
     stay, so a widget that reconnects with its last ``seq`` still gets what comes next."""
-    visitors = sorted({value for _, value in await _visitors(session, chain)})
-    if not visitors:
+    visitor_ids = sorted({value for _, value in visitors})
+    if not visitor_ids:
         return 0
-    rows = (await session.execute(select(VisitorEvent.id, VisitorEvent.payload).where(VisitorEvent.visitor_id.in_(visitors)))).all()
+    rows = (await session.execute(select(VisitorEvent.id, VisitorEvent.payload).where(VisitorEvent.visitor_id.in_(visitor_ids)))).all()
     return await rewrite_json(session, VisitorEvent.__table__, "payload", rows)
 
 
-async def _drop_verifications(session: AsyncSession, chain: list[int]) -> int:
+async def _drop_verifications(session: AsyncSession, chain: list[int], visitors: list[tuple[int | None, str]]) -> int:
     """One-time codes sent to prove a key of theirs, or asked for by their widget visitors."""
-    visitors = sorted({value for _, value in await _visitors(session, chain)})
+    visitor_ids = sorted({value for _, value in visitors})
     mine = IdentityVerification.owner_id.in_(chain)
-    if visitors:
-        mine = or_(mine, and_(IdentityVerification.requester_kind == VISITOR_KIND, IdentityVerification.requester_value.in_(visitors)))
+    if visitor_ids:
+        mine = or_(mine, and_(IdentityVerification.requester_kind == VISITOR_KIND, IdentityVerification.requester_value.in_(visitor_ids)))
     return (await session.execute(delete(IdentityVerification).where(mine))).rowcount
 
 
