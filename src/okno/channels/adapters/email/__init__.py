@@ -1,0 +1,1 @@
+"""Channel kind ``email``: IMAP IDLE inbound, SMTP outbound, threads by Message-ID."""
