@@ -18,6 +18,7 @@ EVENT_MODULES = (
     "okno.customers.events",
     "okno.routing.events",
     "okno.sla.events",
+    "okno.surveys.events",
 )
 
 for _module in EVENT_MODULES:

@@ -1,0 +1,1 @@
+"""Surveys (CSAT, NPS, CES) sent in the conversation's channel after it is resolved."""
