@@ -134,7 +134,18 @@ async def test_erase_leaves_no_trace_but_reports_still_count_and_the_phone_is_a_
         assert tombstone.erased_at is not None and tombstone.name == "" and tombstone.attributes == {}
         last = await session.scalar(select(TimelineEvent).where(TimelineEvent.customer_id == customer_id).order_by(TimelineEvent.id.desc()).limit(1))
         assert last.kind == "customer.erased" and last.actor_type == "operator" and last.data == {"customers": [customer_id]}
-    assert _figures((await client.get("/ui/supervisor/data", headers=headers)).json()) == figures_before
+    figures_after = _figures((await client.get("/ui/supervisor/data", headers=headers)).json())
+    assert figures_after["volume"] == figures_before["volume"]
+    # nobody is left to answer: the open conversation is closed, out of every queue, by the eraser
+    assert figures_after["queues"]["unassigned"] + figures_after["queues"]["assigned"] == 0
+    async with ctx.db.reading() as session:
+        closed = await session.get(Conversation, conversation_id)
+        change = await session.scalar(
+            select(TimelineEvent).where(TimelineEvent.kind == "conversation.status_changed", TimelineEvent.customer_id == customer_id)
+            .order_by(TimelineEvent.id.desc()).limit(1)
+        )
+    assert closed.status == "closed" and erased["counts"]["conversations_closed"] == 1
+    assert change is not None and change.actor_id is not None and change.data["comment"] == "customer erased"
     page = await client.get(f"/ui/conversations/{conversation_id}", headers=headers)  # the operator's view of the blank conversation
     assert page.status_code == 200 and NAME not in page.text and SECRET not in page.text and "счёт-зинаиды" not in page.text
 

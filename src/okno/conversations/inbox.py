@@ -351,9 +351,11 @@ async def inbox_total(
     operator_id: int,
     unfinished: tuple[str, ...] | None = None,
     visible: ColumnElement[bool] | None = None,
+    scope: Scope | None = None,
 ) -> int:
-    """How many conversations a queue or view holds (what ``inbox_list`` shows as its total)."""
-    return await _count(session, await _filtered(session, flt, operator_id, unfinished, visible))
+    """How many conversations a queue or view holds (what ``inbox_list`` shows as its total);
+    ``scope`` as in :func:`inbox_list`, so the two never disagree."""
+    return await _count(session, await _filtered(session, flt, operator_id, unfinished, within(scope, visible)))
 
 
 async def _count(session: AsyncSession, query: Select) -> int:

@@ -20,8 +20,9 @@ What is removed or emptied (docs/data-subject-requests.md lists it with the reas
 - automation webhook call bodies; the words in timeline entries and outbox payloads
   (:func:`okno.customers.redaction.scrubbed`: ids, counts and codes stay).
 
-Conversations stay (status, times, channel, team, assignee, SLA results), so every count and
-duration in reports is unchanged. The audit log keeps ``customer.erased`` with the reason.
+Conversations stay (times, channel, team, assignee, SLA results), so every count and duration
+in reports is unchanged; unfinished ones are closed (nobody is left to answer, and an open one
+would wait in a queue with its SLA clock running). The audit log keeps ``customer.erased`` with the reason.
 
 Erasing an erased person again is allowed and does the same again (it finds what arrived since,
 e.g. a message an ingest transaction committed just after the first erase); the audit entry
@@ -44,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.matching.profiles import file_profiles, term_changes
 from okno.customers.merge import live_customer_id
+from okno.conversations.lifecycle import change_conversation_status
 from okno.customers.redaction import drop_stored_files, redact_messages, redact_raw_items, rewrite_json
 from okno.kit.audit import audit
 from okno.kit.blobs import BlobStore
@@ -51,7 +53,10 @@ from okno.kit.db import Database, checkpoint_wal
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.time import utcnow
 from okno.models import (
+    UNFINISHED_TYPES,
     ActorType,
+    Conversation,
+    ConversationStatus,
     Customer,
     CustomerMerge,
     DeliveryJob,
@@ -65,6 +70,7 @@ from okno.models import (
     Message,
     MessageStatus,
     OutboxEvent,
+    StatusDefinition,
     TimelineEvent,
     VisitorEvent,
     WebhookCall,
@@ -132,6 +138,7 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     await _drop_matcher_rows(session, chain)
     counts["verifications"] = await _drop_verifications(session, chain, visitors)
     counts["identities"] = (await session.execute(delete(Identity).where(Identity.customer_id.in_(chain)))).rowcount
+    counts["conversations_closed"] = await _close_unfinished(session, chain, actor_id)
     again = any(c.erased_at is not None for c in customers.values())
     for customer in customers.values():
         customer.name, customer.attributes, customer.updated_at = "", {}, now
@@ -142,6 +149,30 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     await audit(session, actor_id=actor_id, action="customer.erased", subject=("customer", root), data=summary)
     await session.flush()
     return erasure
+
+
+async def _close_unfinished(session: AsyncSession, chain: list[int], actor_id: int | None) -> int:
+    """The profiles' unfinished conversations are closed: with no identity left nobody can be
+    answered, and an open one would wait in a queue and run its SLA clock for no one."""
+    unfinished = [t.value for t in UNFINISHED_TYPES]
+    ids = list(
+        await session.scalars(
+            select(Conversation.id)
+            .join(StatusDefinition, StatusDefinition.key == Conversation.status)
+            .where(Conversation.customer_id.in_(chain), StatusDefinition.type.in_(unfinished))
+            .order_by(Conversation.id)
+        )
+    )
+    for conversation_id in ids:
+        await change_conversation_status(
+            session,
+            conversation_id=conversation_id,
+            status=ConversationStatus.closed.value,
+            reason=None,
+            comment=ERASED_REASON,
+            actor_id=actor_id,
+        )
+    return len(ids)
 
 
 def _actor_type(actor_id: int | None) -> str:
