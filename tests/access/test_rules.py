@@ -88,6 +88,12 @@ async def test_supervisors_figures_count_their_teams(ctx, client) -> None:  # no
     assert figures["supervisor_b"]["queues"]["unassigned"] == 3
     assert figures["admin"]["queues"]["unassigned"] == 4
     assert sum(figures["supervisor_a"]["volume"].get("api", [])) == 1 and sum(figures["admin"]["volume"].get("api", [])) == 4
+    # the load table names the people of his teams (and himself), not the other team's
+    people = {who: {row["operator_id"] for row in figures[who]["load"]} for who in figures}
+    ops = world.operators
+    assert {ops["operator_a"], ops["supervisor_a"]} <= people["supervisor_a"]
+    assert not {ops["operator_b"], ops["supervisor_b"]} & people["supervisor_a"]
+    assert {ops["operator_b"], ops["supervisor_b"]} <= people["supervisor_b"] and set(ops.values()) <= people["admin"]
 
 
 async def test_a_shared_canned_answer_does_not_open_another_teams_conversation(ctx, client) -> None:  # noqa: ANN001

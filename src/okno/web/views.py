@@ -277,7 +277,14 @@ async def supervisor_view(
     per_operator = dict(
         (await session.execute(select(Conversation.assignee_id, func.count()).where(open_, Conversation.assignee_id.is_not(None)).group_by(Conversation.assignee_id))).all()
     )
-    operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value).order_by(Operator.name)))
+    people = select(Operator).where(Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value)
+    if scope is not None and not scope.sees_everything:
+        # a supervisor sees the load of the people he works with: members of his teams, himself,
+        # and whoever holds a conversation he may see — not every operator of the company
+        his_teams = select(team_members.c.team_id).where(team_members.c.operator_id == scope.operator_id)
+        team_mates = select(team_members.c.operator_id).where(team_members.c.team_id.in_(his_teams))
+        people = people.where(Operator.id.in_(team_mates) | (Operator.id == scope.operator_id) | Operator.id.in_(list(per_operator)))
+    operators = list(await session.scalars(people.order_by(Operator.name)))
     rows = await session.execute(
         select(Channel.kind, Message.created_at)
         .join(Channel, Channel.id == Message.channel_id)
