@@ -30,9 +30,12 @@ async def test_admin_edits_a_channel_keeping_its_secret_and_sees_health(app, cli
 
         await row.get_by_role("button", name="Изменить").click()
         await expect(page.locator("#channel-form-title")).to_have_text("Изменение канала «CRM»")
-        await expect(page.get_by_label("Secret")).to_have_value("")  # never shown again
+        # the kind's settings in the admin's language (labels and hints from the adapter's schema)
+        await expect(page.locator("#channel-config legend")).to_have_text("API / CRM-система")
+        await expect(page.locator("#channel-config")).to_contain_text("куда okno отправляет (POST) ответы операторов")
+        await expect(page.get_by_label("Секрет", exact=False)).to_have_value("")  # never shown again
         await page.get_by_test_id("channel-name").fill("CRM продаж")
-        await page.get_by_label("Outbound Url").fill("https://crm.example/v2")
+        await page.get_by_label("Адрес для ответов").fill("https://crm.example/v2")
         await page.get_by_test_id("channel-create").click()
         await expect(page.locator("#channel-rows")).to_contain_text("CRM продаж")
         await expect(page.locator("#channel-form-title")).to_have_text("Подключить канал")

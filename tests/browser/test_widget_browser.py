@@ -168,3 +168,31 @@ async def test_visitor_confirms_a_typed_phone_with_the_code_from_his_telegram(ap
     assert [m["origin"] for m in merges] == ["verified"]
     web = [i for i in (await client.get(f"/api/v1/customers/{customer['id']}", headers=headers)).json()["identities"] if i["kind"] == "web"]
     assert len(web) == 1
+
+
+async def test_the_chat_speaks_the_shops_language_not_the_browsers(app, client, ctx, browser) -> None:
+    """A Russian shop (``<html lang="ru">``) visited from an English browser: the chat's buttons and
+    hints are Russian; a channel set to English speaks English on the same page."""
+    headers = await admin_headers(ctx, client)
+    shop_port = free_port()
+    shop_origin = f"http://127.0.0.1:{shop_port}"
+
+    async def channel(language: str) -> dict:
+        config = {"allowed_origins": [shop_origin], "language": language}
+        created = await client.post("/api/v1/channels", json={"kind": "widget", "name": f"Сайт {language}", "config": config}, headers=headers)
+        assert created.status_code == 201, created.text
+        return created.json()
+
+    auto, english = await channel("auto"), await channel("en")
+    async with LoopbackServer(app) as okno:
+        for chat, placeholder, contact in ((auto, "Напишите сообщение…", "Оставить контакты"), (english, "Type a message…", "Leave contact details")):
+            shop = LoopbackServer(shop_site(okno.url, chat["id"]))
+            shop.port, shop.url = shop_port, shop_origin
+            shop._server.config.port = shop_port  # noqa: SLF001
+            async with shop:
+                page = await (await browser.new_context(locale="en-US")).new_page()
+                await page.goto(f"{shop.url}/product/42")
+                await page.get_by_test_id("okno-launcher").click()
+                await expect(page.get_by_test_id("okno-input")).to_have_attribute("placeholder", placeholder)
+                await expect(page.get_by_test_id("okno-contact-toggle")).to_have_text(contact)
+                await page.close()

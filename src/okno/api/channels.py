@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.api.deps import AdminOperator, Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.schemas import ChannelIn, ChannelKindOut, ChannelOut, ChannelPatch, ChannelPollingOut
+from okno.channels.base import kind_titles
 from okno.channels.lifecycle import UNSET, disable_channel, enable_channel, update_channel
 from okno.channels.polling import poll_states
 from okno.channels.registry import ADAPTERS
@@ -57,6 +58,7 @@ async def channel_kinds(_: CurrentOperator) -> dict:
             ChannelKindOut(
                 kind=kind,
                 title=cls.title,
+                titles=kind_titles(cls),
                 config_schema=cls.config_model.model_json_schema(),
                 capabilities=cls.capabilities.as_json(),
                 identity_kinds=[spec.kind for spec in getattr(cls, "identity_kinds", ())],

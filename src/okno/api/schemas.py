@@ -117,6 +117,9 @@ class ChannelOut(BaseModel):
 class ChannelKindOut(BaseModel):
     kind: str
     title: str
+    # the title in every language of the UI ({"en": …, "ru": …}); the config schema's fields carry
+    # theirs as ``x-label`` / ``x-help`` (okno.kit.labels)
+    titles: dict[str, str] = Field(default_factory=dict)
     config_schema: dict[str, Any]
     capabilities: dict[str, Any]
     identity_kinds: list[str] = Field(default_factory=list)  # the identity kinds this channel brings

@@ -34,6 +34,8 @@ from okno.customers.identity_kinds import Rule as ProofRule  # noqa: F401  (re-e
 from okno.channels.attachments import clean_attachments  # noqa: E402
 from okno.channels.interactive import NO_INTERACTIVE, Answer, Interactive, InteractiveSupport  # noqa: E402
 from okno.kit.blobs import BlobStore  # noqa: E402
+from okno.kit.labels import Label as Label  # noqa: E402  (re-exported for adapters)
+from okno.kit.labels import labelled as labelled  # noqa: E402  (re-exported for adapters)
 from okno.kit.outbound_urls import CALLED_URL as CALLED_URL  # noqa: E402  (re-exported for adapters)
 
 
@@ -431,6 +433,9 @@ class PollsProvider(Protocol, Generic[ConfigT]):
 class ChannelAdapter(Protocol, Generic[ConfigT]):
     kind: ClassVar[str]
     title: ClassVar[str]
+    # Optional: the title in every UI language when it is not a brand name said the same in all
+    # (``Label(en="Website chat", ru="Чат на сайте")``); read with :func:`kind_titles`.
+    # title_label: ClassVar[Label]
     config_model: ClassVar[type[BaseModel]]
     capabilities: ClassVar[Capabilities]
     # Optional (the registry reads them with defaults): the identity kinds this channel brings,
@@ -480,3 +485,10 @@ class AttachmentUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def kind_titles(adapter: type) -> dict[str, str]:
+    """An adapter's title in every UI language: its ``title_label`` or, for a brand name, its
+    ``title`` in all of them."""
+    label = getattr(adapter, "title_label", None)
+    return label.as_json() if isinstance(label, Label) else {"en": adapter.title, "ru": adapter.title}

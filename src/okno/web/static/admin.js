@@ -40,12 +40,17 @@ async function loadChannels() {
 }
 
 // A form field for each property of an adapter's JSON Schema (strings, numbers, booleans, lists of strings).
+// The page's language ("ru" / "en"); words the server sends in both ({"en": …, "ru": …}) are shown in it.
+const LANG = (document.documentElement.lang || "en").slice(0, 2);
+function inLang(words) { return words ? words[LANG] || words.en || "" : ""; }
+
 function schemaFields(schema) {
   const required = new Set(schema.required || []);
   return Object.entries(schema.properties || {}).map(([name, prop]) => {
     const type = prop.type || (prop.anyOf || []).map((p) => p.type).find((t) => t && t !== "null") || "string";
-    const label = escapeHtml(prop.title || name);
-    const help = prop.description ? `<span class="muted small">${escapeHtml(prop.description)}</span>` : "";
+    const label = escapeHtml(inLang(prop["x-label"]) || prop.title || name);
+    const helpText = inLang(prop["x-help"]) || prop.description;
+    const help = helpText ? `<span class="muted small">${escapeHtml(helpText)}</span>` : "";
     const req = required.has(name) ? "required" : "";
     const secret = prop.format === "password" || prop.writeOnly || /secret|token|password/i.test(name);
     if (type === "boolean") return `<label class="check"><input type="checkbox" name="${escapeHtml(name)}" data-type="boolean" ${prop.default ? "checked" : ""}> ${label} ${help}</label>`;
@@ -101,12 +106,12 @@ async function initChannelForm() {
   const { items } = await call("GET", "/api/v1/channels/kinds");
   const kinds = Object.fromEntries(items.map((k) => [k.kind, k]));
   const select = $("#channel-kind");
-  select.innerHTML = items.map((k) => `<option value="${escapeHtml(k.kind)}">${escapeHtml(k.title)}</option>`).join("");
+  select.innerHTML = items.map((k) => `<option value="${escapeHtml(k.kind)}">${escapeHtml(inLang(k.titles) || k.title)}</option>`).join("");
   let editing = null;  // the channel being edited, or null: connecting a new one
   const render = () => {
     const kind = kinds[select.value];
-    $("#channel-config").innerHTML = `<legend>${escapeHtml(kind.title)}</legend>` + schemaFields(kind.config_schema);
-    $("#channel-kind-help").textContent = kind.config_schema.description || "";
+    $("#channel-config").innerHTML = `<legend>${escapeHtml(inLang(kind.titles) || kind.title)}</legend>` + schemaFields(kind.config_schema);
+    $("#channel-kind-help").textContent = inLang(kind.config_schema["x-help"]) || kind.config_schema.description || "";
   };
   const startCreating = () => {
     editing = null;

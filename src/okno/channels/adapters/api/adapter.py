@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from okno.channels.adapters.api.media import outbound_attachments
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
 from okno.channels.base import (
+    Label,
+    labelled,
     CALLED_URL,
     json_object,
     Capabilities,
@@ -45,10 +47,14 @@ SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_lea
 class ApiChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
-        min_length=1, description="HMAC-SHA256 key for both directions", json_schema_extra={"minLength": SECRET_MIN}
+    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = labelled(
+        "Secret", "Секрет", help_en="HMAC-SHA256 key for both directions", help_ru="ключ HMAC-SHA256 для обоих направлений",
+        min_length=1, json_schema_extra={"minLength": SECRET_MIN},
     )
-    outbound_url: Annotated[HttpUrl | None, CALLED_URL] = Field(default=None, description="Where okno POSTs operator replies")
+    outbound_url: Annotated[HttpUrl | None, CALLED_URL] = labelled(
+        "Reply URL", "Адрес для ответов", help_en="Where okno POSTs operator replies", help_ru="куда okno отправляет (POST) ответы операторов",
+        default=None,
+    )
 
 
 class _From(BaseModel):
@@ -78,6 +84,7 @@ class _InboundBody(BaseModel):
 class ApiChannel:
     kind: ClassVar[str] = "api"
     title: ClassVar[str] = "API / CRM"
+    title_label: ClassVar[Label] = Label(en="API / CRM", ru="API / CRM-система")
     config_model: ClassVar[type[BaseModel]] = ApiChannelConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, media_kinds=frozenset({"image", "file"}),

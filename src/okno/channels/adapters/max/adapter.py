@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from okno.channels.adapters.max import interactive
 from okno.channels.adapters.max.media import upload_attachments
 from okno.channels.base import (
+    labelled,
     CALLED_URL,
     json_object,
     Capabilities,
@@ -53,11 +54,21 @@ _OTHER_KINDS = frozenset({"sticker", "location", "share"})
 class MaxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: SecretStr = Field(description="the bot's access token (sent as `Authorization: <token>`)")
-    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
-        description=f"subscription secret, {SECRET_MIN}–256 of A-Z a-z 0-9 _ -", json_schema_extra={"minLength": SECRET_MIN}
+    token: SecretStr = labelled(
+        "Bot token", "Токен бота", help_en="the bot's access token (sent as `Authorization: <token>`)",
+        help_ru="токен доступа бота (передаётся как `Authorization: <token>`)",
     )
-    api_base: Annotated[str, CALLED_URL] = Field(default="https://platform-api2.max.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = labelled(
+        "Subscription secret", "Секрет подписки",
+        help_en=f"subscription secret, {SECRET_MIN}–256 of A-Z a-z 0-9 _ -",
+        help_ru=f"секрет подписки: {SECRET_MIN}–256 символов A-Z a-z 0-9 _ -",
+        json_schema_extra={"minLength": SECRET_MIN},
+    )
+    api_base: Annotated[str, CALLED_URL] = labelled(
+        "API address", "Адрес API", help_en="the MAX Bot API's address",
+        help_ru="адрес Bot API MAX", default="https://platform-api2.max.ru",
+        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
+    )
 
     @field_validator("secret")
     @classmethod

@@ -7,10 +7,11 @@ from dataclasses import replace
 from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from okno.channels.adapters.telegram import interactive
 from okno.channels.base import (
+    labelled,
     CALLED_URL,
     json_object,
     AttachmentUnavailable,
@@ -45,11 +46,18 @@ SECRET_MIN = 16  # characters; refused shorter when saved (base.secret_of_at_lea
 class TelegramConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    bot_token: SecretStr = Field(description="token from @BotFather")
-    secret_token: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
-        description=f"setWebhook secret_token, {SECRET_MIN}–256 of A-Z a-z 0-9 _ -", json_schema_extra={"minLength": SECRET_MIN}
+    bot_token: SecretStr = labelled("Bot token", "Токен бота", help_en="token from @BotFather", help_ru="токен от @BotFather")
+    secret_token: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = labelled(
+        "Webhook secret", "Секрет вебхука",
+        help_en=f"setWebhook secret_token, {SECRET_MIN}–256 of A-Z a-z 0-9 _ -",
+        help_ru=f"secret_token для setWebhook: {SECRET_MIN}–256 символов A-Z a-z 0-9 _ -",
+        json_schema_extra={"minLength": SECRET_MIN},
     )
-    api_base: Annotated[str, CALLED_URL] = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    api_base: Annotated[str, CALLED_URL] = labelled(
+        "API address", "Адрес API", help_en="the Bot API's address (change only for a local Bot API server)",
+        help_ru="адрес Bot API (меняйте только для своего сервера Bot API)", default="https://api.telegram.org",
+        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
+    )
 
     @field_validator("secret_token")
     @classmethod

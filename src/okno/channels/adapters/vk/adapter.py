@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from okno.channels.adapters.vk import interactive
 from okno.channels.adapters.vk.media import call_method, send_with_files
 from okno.channels.base import (
+    Label,
+    labelled,
     CALLED_URL,
     Capabilities,
     ChannelNeedsAction,
@@ -68,14 +70,28 @@ Item = InboundMessage | InboundStatus
 class VkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    group_id: int = Field(gt=0, description="the community id (positive)")
-    access_token: SecretStr = Field(min_length=1, description="community access token with the messages right")
-    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
-        min_length=1, description="Callback API secret key: VK puts it in every event body", json_schema_extra={"minLength": SECRET_MIN}
+    group_id: int = labelled("Community ID", "ID сообщества", help_en="the community id (positive)", help_ru="идентификатор сообщества (положительное число)", gt=0)
+    access_token: SecretStr = labelled(
+        "Access token", "Ключ доступа", help_en="community access token with the messages right",
+        help_ru="ключ доступа сообщества с правом на сообщения", min_length=1,
     )
-    confirmation_code: str = Field(min_length=1, max_length=100, pattern=r"^\S+$", description="groups.getCallbackConfirmationCode")
-    api_base: Annotated[str, CALLED_URL] = Field(default="https://api.vk.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
-    api_version: str = Field(default="5.199", pattern=r"^\d+\.\d+$")
+    secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = labelled(
+        "Secret key", "Секретный ключ", help_en="Callback API secret key: VK puts it in every event body",
+        help_ru="секретный ключ Callback API: ВКонтакте передаёт его в каждом событии", min_length=1, json_schema_extra={"minLength": SECRET_MIN},
+    )
+    confirmation_code: str = labelled(
+        "Confirmation code", "Строка подтверждения", help_en="the string groups.getCallbackConfirmationCode returns",
+        help_ru="строка, которую возвращает groups.getCallbackConfirmationCode", min_length=1, max_length=100, pattern=r"^\S+$",
+    )
+    api_base: Annotated[str, CALLED_URL] = labelled(
+        "API address", "Адрес API", help_en="the VK API's address",
+        help_ru="адрес API ВКонтакте", default="https://api.vk.com",
+        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
+    )
+    api_version: str = labelled(
+        "API version", "Версия API", help_en="the VK API version, e.g. 5.199", help_ru="версия API ВКонтакте, например 5.199",
+        default="5.199", pattern=r"^\d+\.\d+$",
+    )
 
     def method_url(self, method: str) -> str:
         return f"{self.api_base.rstrip('/')}/method/{method}"
@@ -84,6 +100,7 @@ class VkConfig(BaseModel):
 class VkChannel:
     kind: ClassVar[str] = "vk"
     title: ClassVar[str] = "ВКонтакте"
+    title_label: ClassVar[Label] = Label(en="VK", ru="ВКонтакте")
     config_model: ClassVar[type[BaseModel]] = VkConfig
     # delivery_statuses: message_read reports our outbound message as read. read_receipts stays
     # False: okno does not mark the customer's messages read on VK (no messages.markAsRead).

@@ -12,11 +12,12 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from okno.channels.adapters.whatsapp import interactive
 from okno.channels.adapters.whatsapp.media import WhatsAppTemplate, send_template, send_with_files
 from okno.channels.base import (
+    labelled,
     CALLED_URL,
     json_object,
     AttachmentUnavailable,
@@ -69,16 +70,36 @@ Content = tuple[str, list[dict[str, Any]]]
 class WhatsAppConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    phone_number_id: str = Field(pattern=r"^\d{1,32}$", description="the business phone number's id in Meta (not the number)")
-    access_token: SecretStr = Field(min_length=1, description="system-user access token with whatsapp_business_messaging")
-    app_secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = Field(
-        min_length=1, description="the Meta app secret: signs X-Hub-Signature-256", json_schema_extra={"minLength": SECRET_MIN}
+    phone_number_id: str = labelled(
+        "Phone number ID", "ID номера телефона", help_en="the business phone number's id in Meta (not the number)",
+        help_ru="идентификатор бизнес-номера в Meta (не сам номер)", pattern=r"^\d{1,32}$",
     )
-    verify_token: SecretStr = Field(min_length=1, description="any string; Meta echoes it in the webhook handshake")
-    graph_base: Annotated[str, CALLED_URL] = Field(default="https://graph.facebook.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
-    api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
-    templates: list[WhatsAppTemplate] = Field(
-        default_factory=list, max_length=200, description="approved message templates operators may send (outside the 24-hour window)"
+    access_token: SecretStr = labelled(
+        "Access token", "Токен доступа", help_en="system-user access token with whatsapp_business_messaging",
+        help_ru="токен системного пользователя с правом whatsapp_business_messaging", min_length=1,
+    )
+    app_secret: Annotated[SecretStr, secret_of_at_least(SECRET_MIN)] = labelled(
+        "App secret", "Секрет приложения", help_en="the Meta app secret: signs X-Hub-Signature-256",
+        help_ru="секрет приложения Meta: им подписан X-Hub-Signature-256", min_length=1, json_schema_extra={"minLength": SECRET_MIN},
+    )
+    verify_token: SecretStr = labelled(
+        "Verify token", "Проверочный токен", help_en="any string; Meta echoes it in the webhook handshake",
+        help_ru="любая строка; Meta повторяет её при подключении вебхука", min_length=1,
+    )
+    graph_base: Annotated[str, CALLED_URL] = labelled(
+        "API address", "Адрес API", help_en="the Graph API's address",
+        help_ru="адрес Graph API", default="https://graph.facebook.com",
+        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
+    )
+    api_version: str = labelled(
+        "API version", "Версия API", help_en="the Graph API version, e.g. v25.0", help_ru="версия Graph API, например v25.0",
+        default="v25.0", pattern=r"^v\d+\.\d+$",
+    )
+    templates: list[WhatsAppTemplate] = labelled(
+        "Message templates", "Шаблоны сообщений",
+        help_en="approved message templates operators may send (outside the 24-hour window)",
+        help_ru="одобренные шаблоны, которые операторы могут отправить вне 24-часового окна",
+        default_factory=list, max_length=200,
     )
 
     def graph_url(self, *path: str) -> str:

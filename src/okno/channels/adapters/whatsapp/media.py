@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from okno.channels.base import (
+    labelled,
     json_object,
     OutboundFile,
     OutboundMessage,
@@ -37,10 +38,22 @@ class WhatsAppTemplate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$", description="the template's name in WhatsApp Manager")
-    language: str = Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="its language code, e.g. ru or en_US")
-    body_parameters: int = Field(default=0, ge=0, le=20, description="how many {{n}} parameters its body has")
-    preview: str = Field(min_length=1, max_length=1024, description="the approved body text, with {{1}}, {{2}}… as placeholders")
+    name: str = labelled(
+        "Name", "Название", help_en="the template's name in WhatsApp Manager", help_ru="название шаблона в WhatsApp Manager",
+        pattern=r"^[a-z0-9_]{1,512}$",
+    )
+    language: str = labelled(
+        "Language", "Язык", help_en="its language code, e.g. ru or en_US", help_ru="код языка, например ru или en_US",
+        pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$",
+    )
+    body_parameters: int = labelled(
+        "Parameters", "Параметры", help_en="how many {{n}} parameters its body has", help_ru="сколько параметров {{n}} в тексте",
+        default=0, ge=0, le=20,
+    )
+    preview: str = labelled(
+        "Text", "Текст", help_en="the approved body text, with {{1}}, {{2}}… as placeholders",
+        help_ru="одобренный текст с {{1}}, {{2}}… на местах параметров", min_length=1, max_length=1024,
+    )
 
 
 async def send_with_files(

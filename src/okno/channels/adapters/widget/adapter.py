@@ -5,15 +5,17 @@ pushed to every open tab."""
 from __future__ import annotations
 
 import secrets
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import httpx
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from okno.channels.adapters.widget import interactive
 from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, wire_event
 from okno.channels.base import (
+    Label,
+    labelled,
     Capabilities,
     IdentityKindSpec,
     OutboundMessage,
@@ -33,13 +35,26 @@ MAX_TEXT = 4096
 class WidgetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    allowed_origins: list[str] = Field(
-        min_length=1, description='sites allowed to embed the chat, e.g. ["https://shop.example"]; "*" allows any'
+    allowed_origins: list[str] = labelled(
+        "Allowed sites", "Разрешённые сайты",
+        help_en='sites allowed to embed the chat, e.g. https://shop.example; "*" allows any',
+        help_ru='сайты, на которых можно разместить чат, например https://shop.example; "*" — любые',
+        min_length=1,
     )
-    title: str = Field(default="Чат с поддержкой", max_length=80)
-    greeting: str = Field(default="Здравствуйте! Чем можем помочь?", max_length=500)
-    token_secret: SecretStr = Field(
-        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)), description="signs visitor tokens (generated)"
+    title: str = labelled("Chat title", "Заголовок чата", help_en="shown at the top of the chat", help_ru="виден вверху окна чата", default="Чат с поддержкой", max_length=80)
+    greeting: str = labelled(
+        "Greeting", "Приветствие", help_en="the first message a visitor sees", help_ru="первое сообщение, которое видит посетитель",
+        default="Здравствуйте! Чем можем помочь?", max_length=500,
+    )
+    language: Literal["auto", "ru", "en"] = labelled(
+        "Chat language", "Язык чата",
+        help_en="the chat's buttons and hints: auto follows the site page's lang, then the visitor's browser",
+        help_ru="язык кнопок и подсказок чата: auto — по атрибуту lang страницы сайта, затем по браузеру посетителя",
+        default="auto",
+    )
+    token_secret: SecretStr = labelled(
+        "Token secret", "Секрет токенов", help_en="signs visitor tokens (generated)", help_ru="подписывает токены посетителей (создаётся сам)",
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
     )
 
     @field_validator("allowed_origins")
@@ -66,6 +81,7 @@ def _files(channel_id: int, message: OutboundMessage) -> dict:
 class WidgetChannel:
     kind: ClassVar[str] = "widget"
     title: ClassVar[str] = "Чат на сайте"
+    title_label: ClassVar[Label] = Label(en="Website chat", ru="Чат на сайте")
     config_model: ClassVar[type[BaseModel]] = WidgetConfig
     # files go as links the visitor's token opens; the widget can't start a conversation: a
     # visitor must have the page open, and okno can't reach one who left

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from importlib.resources import files
 
@@ -51,9 +52,19 @@ def _json(body: dict, status: int = 200, origin: str | None = None, retry_after:
 
 @router.get("/widget/{channel_id}.js", include_in_schema=False)
 async def widget_script(channel_id: int, runtime: Runtime) -> Response:
-    if await _widget(runtime, channel_id) is None:
+    channel = await _widget(runtime, channel_id)
+    if channel is None:
         return Response("/* okno: no such chat widget */", status_code=404, media_type="application/javascript")
-    return Response(SCRIPT.read_bytes(), media_type="application/javascript", headers={"cache-control": "public, max-age=300"})
+    return Response(_script(channel.config.language), media_type="application/javascript", headers={"cache-control": "public, max-age=300"})
+
+
+@functools.cache
+def _script(language: str) -> bytes:
+    """The widget's script with the channel's language setting filled in (one of a closed list)."""
+    placeholder = b'var CONFIGURED_LANG = "auto";'
+    script = SCRIPT.read_bytes()
+    assert placeholder in script, "widget.js lost its language placeholder"
+    return script.replace(placeholder, b'var CONFIGURED_LANG = "%s";' % language.encode("ascii"))
 
 
 @router.options("/widget/{channel_id}/session", include_in_schema=False)

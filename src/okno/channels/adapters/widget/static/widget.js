@@ -9,7 +9,12 @@
   var channelId = match[1];
   var base = src.origin;
   var store = "okno:" + base + ":" + channelId + ":";
-  var lang = (navigator.language || "ru").slice(0, 2) === "ru" ? "ru" : "en";
+  // the chat's language: the embed tag's data-lang, else the channel's setting (filled in when
+  // okno serves this script), else the site page's <html lang>, else the visitor's browser
+  var CONFIGURED_LANG = "auto";
+  var wanted = script.getAttribute("data-lang") || (CONFIGURED_LANG !== "auto" ? CONFIGURED_LANG : "") ||
+    document.documentElement.lang || navigator.language || "ru";
+  var lang = wanted.slice(0, 2).toLowerCase() === "ru" ? "ru" : "en";
   var T = {
     ru: { open: "Открыть чат", close: "Закрыть чат", send: "Отправить", placeholder: "Напишите сообщение…",
           contact: "Оставить контакты", name: "Имя", phone: "Телефон", email: "E-mail", save: "Сохранить",
