@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     widget_messages_per_minute_per_ip: int = Field(default=120, ge=1)
     widget_sessions_per_minute_per_ip: int = Field(default=20, ge=1)
     widget_receipts_per_minute: int = Field(default=120, ge=1)
+    # The time zone of operators who have not chosen their own (an IANA name); pages show times
+    # in the operator's zone and snooze presets mean 09:00 there.
+    default_time_zone: str = Field(default="Europe/Moscow", min_length=1)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

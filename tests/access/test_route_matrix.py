@@ -241,6 +241,8 @@ ROUTES: dict[str, object] = {
     "POST /api/v1/auth/login": Unscoped("logging in"),
     "POST /api/v1/auth/logout": Unscoped("logging out"),
     "GET /api/v1/auth/me": Unscoped("the principal himself"),
+    "PATCH /api/v1/auth/me": Unscoped("the principal's own name, language and time zone"),
+    "GET /profile": Unscoped("the signed-in person's own profile page"),
     "POST /api/v1/auth/password": Unscoped("the principal's own password"),
     "POST /api/v1/api-tokens": Unscoped("admins create integration tokens"),
     "GET /api/v1/api-tokens": Unscoped("admins: token names, roles and teams, never the secret"),

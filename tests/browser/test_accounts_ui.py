@@ -62,3 +62,32 @@ async def test_the_login_page_says_when_logins_are_throttled(app, ctx, browser) 
         await page.get_by_role("button", name="Войти").click()
         await expect(page.locator("#login-throttled")).to_have_text("Слишком много неудачных попыток. Попробуйте через несколько минут.")
         await expect(page.locator("#login-error")).to_be_hidden()
+
+
+async def test_an_operator_chooses_her_time_zone_and_language_in_her_profile(app, client, ctx, browser) -> None:
+    operator = await make_operator(ctx, name="Ольга")
+    async with LoopbackServer(app) as okno:
+        page = await (await browser.new_context(locale="ru-RU", timezone_id="Europe/Berlin")).new_page()
+        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await page.get_by_test_id("me").click()
+        await expect(page.get_by_test_id("profile-page")).to_be_visible()
+        await expect(page.get_by_test_id("profile-time-zone")).to_have_value("Europe/Moscow")  # the installation's default
+
+        await page.get_by_test_id("profile-time-zone").fill("Not/AZone")
+        await page.get_by_test_id("profile-save").click()
+        await expect(page.locator("#profile-error")).to_contain_text("Not/AZone")
+
+        await page.get_by_test_id("profile-time-zone").fill("Asia/Vladivostok")
+        await page.get_by_test_id("profile-locale").select_option("en")
+        await page.get_by_test_id("profile-save").click()
+        await expect(page.get_by_role("heading", name="My profile")).to_be_visible()  # the page again, in English
+        await expect(page.get_by_test_id("profile-time-zone")).to_have_value("Asia/Vladivostok")
+        assert await page.evaluate("document.body.dataset.tz") == "Asia/Vladivostok"
+
+    me = (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {await _token(client, operator)}"})).json()
+    assert me["time_zone"] == "Asia/Vladivostok" and me["locale"] == "en"
+
+
+async def _token(client: httpx.AsyncClient, operator: dict) -> str:
+    response = await client.post("/api/v1/auth/login", json={"email": operator["email"], "password": operator["password"]})
+    return response.json()["access_token"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import asyncio
 from datetime import UTC, datetime, timedelta
 
@@ -235,9 +237,11 @@ async def test_an_operator_snoozes_a_conversation_and_wakes_it_early(app, client
     channel = await make_api_channel(client, headers)
     await post_inbound(client, channel, {"message_id": "z1", "from": {"phone": "+79160005555", "name": "Зоя"}, "text": "Жду поставку, напишу позже"})
     await ctx.settle()
-    operator = await make_operator(ctx, name="Ольга")
+    operator = await make_operator(ctx, name="Ольга")  # her zone: the default, Europe/Moscow
     async with LoopbackServer(app) as okno:
-        page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})).new_page()
+        # her browser is in Novosibirsk (UTC+7): "tomorrow 09:00" still means 09:00 in her own zone
+        context = await browser.new_context(locale="ru-RU", timezone_id="Asia/Novosibirsk", viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
         await _sign_in(page, okno.url, operator["email"], operator["password"])
         await page.locator("#inbox-list .row", has_text="Зоя").click()
         await expect(page.get_by_test_id("conversation-title")).to_have_text("Зоя")
@@ -251,7 +255,9 @@ async def test_an_operator_snoozes_a_conversation_and_wakes_it_early(app, client
         snoozed = (await client.get(f"/api/v1/conversations/{conversation_id}", headers=headers)).json()
         assert snoozed["status"] == "on_hold" and snoozed["snoozed_until"] is not None
         until = datetime.fromisoformat(snoozed["snoozed_until"])
-        assert until > datetime.now(UTC) + timedelta(hours=1) and (until.minute, until.second) in ((0, 0), (30, 0))  # 09:00 in the browser's zone
+        moscow = until.astimezone(ZoneInfo("Europe/Moscow"))
+        assert until > datetime.now(UTC) + timedelta(hours=1) and (moscow.hour, moscow.minute) == (9, 0)  # her zone, not the browser's
+        await expect(page.get_by_test_id("conversation-snoozed")).to_contain_text("09:00")  # and the page says so in her zone
 
         await page.get_by_test_id("unsnooze").click()
         await expect(page.get_by_test_id("conversation-status")).to_have_text("Открыто")

@@ -4,11 +4,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from okno.api.deps import Ctx, CurrentOperator, WriteSession
-from okno.api.schemas import LoginIn, OperatorOut, TokenOut
+from okno.api.schemas import LoginIn, OperatorOut, ProfileIn, TokenOut
 from okno.api.login import sign_in
 from okno.auth.service import revoke_token
 from okno.kit.errors import Forbidden
 from okno.models import OperatorKind
+from okno.operators.profile import update_profile
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -31,3 +32,12 @@ async def logout(
 @router.get("/me", response_model=OperatorOut)
 async def me(operator: CurrentOperator) -> OperatorOut:
     return OperatorOut.model_validate(operator)
+
+
+@router.patch("/me", response_model=OperatorOut)
+async def update_me(body: ProfileIn, operator: CurrentOperator, session: WriteSession) -> OperatorOut:
+    """The signed-in person's own name, language and time zone (an API token has no profile)."""
+    if operator.kind != OperatorKind.person.value:
+        raise Forbidden("an API token has no profile of its own")
+    changed = await update_profile(session, operator.id, name=body.name, locale=body.locale, time_zone=body.time_zone)
+    return OperatorOut.model_validate(changed)

@@ -9,6 +9,8 @@ from okno.api.access import OperatorScope
 from okno.api.deps import Ctx, CurrentOperator, WriteSession
 from okno.api.schemas import AssignIn, ConversationOut, EscalateIn, PriorityIn, SnoozeIn, StatusChangeIn, UnsnoozeIn
 from okno.conversations import lifecycle, snooze
+from okno.kit.time import utcnow
+from okno.operators.time_zones import snooze_until, zone_of
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -64,10 +66,13 @@ async def escalate(conversation_id: int, body: EscalateIn, operator: CurrentOper
 
 
 @router.post("/{conversation_id}/snooze", response_model=ConversationOut)
-async def snooze_conversation(conversation_id: int, body: SnoozeIn, operator: CurrentOperator, scope: OperatorScope, session: WriteSession) -> ConversationOut:
+async def snooze_conversation(
+    conversation_id: int, body: SnoozeIn, operator: CurrentOperator, scope: OperatorScope, session: WriteSession, ctx: Ctx
+) -> ConversationOut:
     await access_conversation(session, scope, conversation_id)
+    until = body.until or snooze_until(body.preset, utcnow(), zone_of(operator.time_zone, ctx.settings.default_time_zone))
     conversation = await snooze.snooze_conversation(
-        session, conversation_id=conversation_id, until=body.until, comment=body.comment, actor_id=operator.id
+        session, conversation_id=conversation_id, until=until, comment=body.comment, actor_id=operator.id
     )
     return ConversationOut.model_validate(conversation)
 

@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from okno.operators.time_zones import SnoozePreset
 from okno.conversations.actors import actor_of
 
 from okno.channels.interactive import Interactive
@@ -39,6 +40,7 @@ class OperatorOut(_Out):
     name: str
     role: str
     locale: str
+    time_zone: str | None = None  # None: the installation's default (OKNO_DEFAULT_TIME_ZONE)
     is_active: bool
     presence: str
     experienced: bool
@@ -216,10 +218,28 @@ class EscalateIn(BaseModel):
 
 
 class SnoozeIn(BaseModel):
-    """``until``: an ISO-8601 moment with a time zone, in the future and at most a year ahead."""
+    """``until``: an ISO-8601 moment with a time zone, in the future and at most a year ahead;
+    or ``preset``: ``1h``, ``3h``, ``tomorrow`` or ``monday`` (09:00 in the operator's time zone)."""
 
-    until: AwareDatetime
+    until: AwareDatetime | None = None
+    preset: SnoozePreset | None = None
     comment: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SnoozeIn:
+        if (self.until is None) == (self.preset is None):
+            raise ValueError("give either until (a moment) or preset (1h, 3h, tomorrow, monday)")
+        return self
+
+
+class ProfileIn(BaseModel):
+    """An operator's own settings; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    locale: Literal["ru", "en"] | None = None
+    time_zone: str | None = Field(default=None, min_length=1, max_length=64, description="an IANA time zone, e.g. Asia/Novosibirsk")
 
 
 class UnsnoozeIn(BaseModel):

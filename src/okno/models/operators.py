@@ -70,6 +70,7 @@ class Operator(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default=Role.operator.value)
     locale: Mapped[str] = mapped_column(String(8), default="ru")
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)  # IANA name; None: OKNO_DEFAULT_TIME_ZONE
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # routing attributes: only online operators get conversations; VIPs go to experienced ones

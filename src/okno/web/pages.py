@@ -12,6 +12,7 @@ from okno.api.deps import SESSION_COOKIE, Ctx
 from okno.auth.service import operator_for_token
 from okno.kit.time import utcnow
 from okno.models import Operator
+from okno.operators.time_zones import DEFAULT_TIME_ZONE, zone_of
 from okno.web.i18n import Translator, pick_locale
 
 _env = Environment(loader=PackageLoader("okno.web", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -83,7 +84,9 @@ MaybeOperator = Annotated[Operator | None, Depends(_session_operator)]
 
 def translator_for(request: Request, operator: Operator | None) -> Translator:
     if operator is not None:
-        return Translator(pick_locale(operator.locale))
+        ctx = getattr(request.app.state, "ctx", None)
+        default = ctx.settings.default_time_zone if ctx is not None else DEFAULT_TIME_ZONE
+        return Translator(pick_locale(operator.locale), tz=zone_of(operator.time_zone, default).key)
     wanted = request.query_params.get("lang") or request.headers.get("accept-language", "")[:2]
     return Translator(pick_locale(wanted))
 

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -37,6 +36,7 @@ from okno.conversations.catalog import list_reasons, list_statuses
 from okno.kit.errors import Forbidden, Invalid, NotFound
 from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
 from okno.realtime.operators import VisibleEvents, events_after
+from okno.operators.time_zones import common_time_zones, zone_of
 from okno.web.i18n import LOCALES, Translator, pick_locale
 from okno.web import audit_page
 from okno.web.page_reads import AuditedPageReads
@@ -129,6 +129,13 @@ class LanguageForm(BaseModel):
 async def set_language(body: LanguageForm, operator: CurrentOperator, session: WriteSession) -> dict:
     await choose_language(session, operator.id, body.locale, allowed=LOCALES)
     return {"ok": True}
+
+
+@router.get("/profile")
+async def profile(request: Request, operator: PageOperator, ctx: Ctx) -> Response:
+    """The signed-in person's own settings: name, language, time zone, password."""
+    zone = zone_of(operator.time_zone, ctx.settings.default_time_zone).key
+    return render(request, "profile.html", operator, active="profile", zone=zone, zones=common_time_zones(), default_zone=ctx.settings.default_time_zone)
 
 
 # ---- inbox -----------------------------------------------------------------------------------
@@ -252,15 +259,15 @@ async def supervisor(request: Request, operator: PageOperator, session: ReadSess
     if not scope.manages:
         return _refused_page(request, operator)
     catalog = await _catalog(session, operator)
-    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start(), scope=scope)
+    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start(operator, ctx), scope=scope)
     return render(request, "supervisor.html", operator, view=view, **_people_labels(translator_for(request, operator)))
 
 
 @router.get("/ui/supervisor/data")
-async def supervisor_data(operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> dict:
+async def supervisor_data(operator: CurrentOperator, scope: OperatorScope, session: ReadSession, ctx: Ctx) -> dict:
     scope.require_manager("the supervisor's figures")
     catalog = await _catalog(session, operator)
-    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start(), scope=scope)
+    view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start(operator, ctx), scope=scope)
     return {
         "queues": view.queue_sizes,
         "longest_wait_seconds": view.longest_wait.total_seconds() if view.longest_wait else None,
@@ -283,8 +290,9 @@ def _refused_page(request: Request, operator: Operator) -> Response:
     )
 
 
-def _day_start(tz: str = "Europe/Moscow") -> datetime:
-    local = utcnow().astimezone(ZoneInfo(tz))
+def _day_start(operator: Operator, ctx: Ctx) -> datetime:
+    """Midnight today in the operator's time zone: the supervisor's "today" is his own."""
+    local = utcnow().astimezone(zone_of(operator.time_zone, ctx.settings.default_time_zone))
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 

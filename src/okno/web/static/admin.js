@@ -10,7 +10,8 @@ const A = pageData("okno-admin-i18n");
 const channelsById = {};
 
 function when(iso) {
-  return iso ? new Date(iso).toLocaleString() : A.never;
+  // in the operator's own time zone (the page's data-tz), not the browser's
+  return iso ? new Date(iso).toLocaleString(document.documentElement.lang || undefined, { timeZone: document.body.dataset.tz || undefined }) : A.never;
 }
 
 function channelHealth(c) {

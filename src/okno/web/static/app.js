@@ -385,14 +385,6 @@ async function act(path, body, id = openConversationId()) {
   }
 }
 
-// the snooze presets, in the operator's own time: an hour, 3 hours, tomorrow or next Monday at 09:00
-function snoozeUntil(preset, now = new Date()) {
-  if (preset === "1h") return new Date(now.getTime() + 3600e3);
-  if (preset === "3h") return new Date(now.getTime() + 3 * 3600e3);
-  const morning = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1, 9, 0);
-  if (preset === "monday") while (morning.getDay() !== 1) morning.setDate(morning.getDate() + 1);
-  return morning;
-}
 
 function initConversationActions(root) {
   root.addEventListener("click", (event) => {
@@ -603,7 +595,8 @@ function chooseMenuItem(item) {
   if (action === "assign-team") transfer({ team_id: Number(value), operator_id: null }, item.textContent.trim());
   if (action === "priority") act("priority", { priority: Number(value) });
   if (action === "status-select") act("status", { status: value });
-  if (action === "snooze") act("snooze", { until: snoozeUntil(value).toISOString() });
+  // the server works the preset out in the operator's own time zone (not the browser's)
+  if (action === "snooze") act("snooze", { preset: value });
 }
 
 // ---- undo: a transfer or a resolve can be reverted for a few seconds, as a new recorded change ---
@@ -869,6 +862,7 @@ document.addEventListener("DOMContentLoaded", () => {
   initStream();
   initKeys();
   initSupervisor();
+  initProfile();
   composer.syncChannel();
   const timeline = $(".timeline");
   if (timeline) timeline.scrollTop = timeline.scrollHeight;
@@ -1111,4 +1105,35 @@ function initChoices(root) {
     if (event.key === "Escape") { event.preventDefault(); event.stopPropagation(); choices.toggle(false); return; }
     choices.onKey(event);
   }, true);
+}
+
+// ---- my profile ----------------------------------------------------------------------------------
+
+// name, language and time zone (PATCH /api/v1/auth/me), then the page again in the new language
+// and zone; the password form ends the other sessions (POST /api/v1/auth/password)
+function initProfile() {
+  const form = $("#profile-form");
+  if (!form) return;
+  const words = pageData("okno-profile-i18n");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("#profile-error");
+    error.hidden = true;
+    try {
+      await call("PATCH", "/api/v1/auth/me", { name: form.name.value, locale: form.locale.value, time_zone: form.time_zone.value.trim() });
+      toast(words.saved);
+      location.reload();
+    } catch (e) { error.textContent = e.message; error.hidden = false; }
+  });
+  const passwords = $("#password-form");
+  passwords.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("#password-error");
+    error.hidden = true;
+    try {
+      await call("POST", "/api/v1/auth/password", { current_password: passwords.current_password.value, new_password: passwords.new_password.value });
+      passwords.reset();
+      toast(words.password_changed);
+    } catch (e) { error.textContent = e.message; error.hidden = false; }
+  });
 }

@@ -1,0 +1,35 @@
+"""An operator's own settings: name, language, time zone (audited like an admin's edit)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.kit.audit import audit
+from okno.kit.errors import Invalid, NotFound
+from okno.models import Operator
+from okno.operators.time_zones import checked_time_zone
+
+
+async def update_profile(
+    session: AsyncSession, operator_id: int, *, name: str | None, locale: str | None, time_zone: str | None
+) -> Operator:
+    operator = await session.get(Operator, operator_id, with_for_update=True)
+    if operator is None:
+        raise NotFound(f"operator {operator_id} not found")
+    changes: dict[str, object] = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise Invalid("name must not be blank")
+        changes["name"] = name
+    if locale is not None:
+        changes["locale"] = locale
+    if time_zone is not None:
+        changes["time_zone"] = checked_time_zone(time_zone)
+    changes = {k: v for k, v in changes.items() if getattr(operator, k) != v}
+    for field, value in changes.items():
+        setattr(operator, field, value)
+    if changes:
+        await audit(session, actor_id=operator_id, action="operator.profile_changed", subject=("operator", operator_id), data=changes)
+    await session.flush()
+    return operator
