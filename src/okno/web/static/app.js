@@ -251,7 +251,21 @@ function openConversationId() {
 function markActiveRow() {
   const open = openConversationId();
   $$("#inbox-list .row").forEach((row) => row.classList.toggle("active", row.dataset.conversation === open));
+  showPane();
 }
+
+// On a phone one pane shows at a time (app.css): the list, or the open conversation with the
+// profile below it. "← Conversations" goes back to the list; opening a conversation leaves it.
+let showingList = false;
+function showPane() {
+  $("#inbox")?.classList.toggle("showing-conversation", Boolean(openConversationId()) && !showingList);
+}
+document.addEventListener("click", (event) => {
+  if (!event.target.closest("#pane-back")) return;
+  showingList = true;
+  showPane();
+  $("#inbox-list .row.active")?.focus();
+});
 
 let openRequest = 0; // the latest conversation the operator asked for; older answers are dropped
 let fetchSeq = 0; // every fragment fetch, in the order they were started
@@ -283,6 +297,7 @@ async function openConversation(id, { keepComposer = false } = {}) {
   }
   if (html === null || request !== openRequest || seq < appliedSeq) return; // superseded meanwhile
   appliedSeq = seq;
+  if (!keepComposer) showingList = false;
   if (keepComposer || reopening) {
     if (openConversationId() !== String(id)) return; // a refresh of a conversation no longer open
     patchConversation(pane, html);
