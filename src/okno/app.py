@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from okno import __version__
@@ -28,6 +29,7 @@ from okno.config import Settings, get_settings
 from okno.context import AppContext, build_context
 from okno.kit.logging import configure_logging
 from okno.web import routes as web_routes
+from okno.web.not_found import page_or_json
 from okno.web.pages import LoginRequired
 
 
@@ -101,6 +103,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
+
+    app.add_exception_handler(StarletteHTTPException, page_or_json)  # a browser's unknown address: a page
 
     # the service process: statuses and reasons; status, assignment, priority, escalation; SLA; customer attributes
     for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation, files, templates):

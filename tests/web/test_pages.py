@@ -271,3 +271,16 @@ async def test_the_rule_forms_are_generated_from_the_published_schemas(client, c
         for name in RoutingActions.model_fields:
             assert f'data-param="{name}" data-type=' in routing_form and f'data-path="actions.{name}"' in routing_form
         assert f"<label>{team}\n" in routing_form and 'data-options="teams"' in routing_form
+
+
+async def test_a_browser_gets_a_page_for_an_unknown_address_and_api_clients_json(client, ctx) -> None:
+    operator = await make_operator(ctx, name="Ольга")
+    await _sign_in(client, operator["email"])
+    page = await client.get("/inbox/nowhere", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Страница не найдена" in page.text and "Ольга" in page.text and 'href="/inbox"' in page.text
+    signed_out = await client.get("/nowhere", headers={"accept": "text/html", "accept-language": "en-US,en", "cookie": ""})
+    assert signed_out.status_code == 404 and "Page not found" in signed_out.text
+    api = await client.get("/api/v1/nowhere", headers={"accept": "text/html"})  # the API answers JSON, whoever asks
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert (await client.get("/nowhere")).json() == {"detail": "Not Found"}  # not a browser: JSON

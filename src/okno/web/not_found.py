@@ -1,0 +1,27 @@
+"""A page, not JSON, when a person's browser asks for an address okno does not have.
+
+API clients, providers and the widget keep FastAPI's JSON answer; a browser (it asks for
+``text/html``) on any other path gets the friendly page in the signed-in operator's language, or,
+signed out, in the language it asks for."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from okno.web.pages import _session_operator, render, translator_for
+
+MACHINE_PREFIXES = ("/api/", "/webhooks/", "/ws/", "/widget/", "/static/", "/files/", "/ui/")
+
+
+async def page_or_json(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code != 404 or request.url.path.startswith(MACHINE_PREFIXES) or "text/html" not in request.headers.get("accept", ""):
+        return await http_exception_handler(request, exc)
+    operator = await _session_operator(request, request.app.state.ctx)
+    t = translator_for(request, operator)
+    return render(
+        request, "error.html", operator, status_code=404, title=t.gettext("Page not found"),
+        message=t.gettext("There is no page at this address. It may have moved, or the link is mistyped."),
+    )
