@@ -284,3 +284,23 @@ async def test_a_browser_gets_a_page_for_an_unknown_address_and_api_clients_json
     api = await client.get("/api/v1/nowhere", headers={"accept": "text/html"})  # the API answers JSON, whoever asks
     assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
     assert (await client.get("/nowhere")).json() == {"detail": "Not Found"}  # not a browser: JSON
+
+
+async def test_the_list_says_who_answered_last_not_always_you(client, ctx) -> None:
+    admin = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, admin)
+    olga, boris = await make_operator(ctx, name="Ольга"), await make_operator(ctx, name="Борис")
+    for n in (1, 2):
+        await post_inbound(client, channel, {"message_id": f"w{n}", "from": {"phone": f"+7916000880{n}", "name": f"Клиент {n}"}, "text": "Здравствуйте"})
+    await ctx.settle()
+    conversations = {c["customer_id"]: c["id"] for c in (await client.get("/api/v1/conversations", headers=admin)).json()["items"]}
+    first, second = (conversations[k] for k in sorted(conversations))
+    for conversation_id, who in ((first, olga), (second, boris)):
+        headers = {"Authorization": f"Bearer {(await client.post('/api/v1/auth/login', json={'email': who['email'], 'password': PASSWORD})).json()['access_token']}"}
+        sent = await client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "Уже смотрю"}, headers=headers)
+        assert sent.status_code in (200, 201), sent.text
+    await ctx.settle()
+    await _sign_in(client, olga["email"])
+    page = (await client.get("/inbox?queue=all")).text
+    assert f'data-testid="preview-author-{first}">Вы:' in page
+    assert f'data-testid="preview-author-{second}">Борис:' in page

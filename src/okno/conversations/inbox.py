@@ -117,6 +117,11 @@ class InboxRow:
     preview: str
     preview_direction: str | None
     vip: bool = False
+    # who wrote the latest message when it is outgoing: an operator (id and name), or a bot, an
+    # automation or okno itself (``preview_actor``), so the list says "Ольга:" or "You:", not always "You:"
+    preview_author_id: int | None = None
+    preview_author_name: str | None = None
+    preview_actor: str | None = None
 
 
 async def operator_team_ids(session: AsyncSession, operator_id: int) -> list[int]:
@@ -393,7 +398,7 @@ async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
     for conversation_id in ids:
         row = found[conversation_id]
         conv = row[0]
-        text, direction, last_kind, last_name = previews.get(conversation_id, ("", None, None, None))
+        text, direction, last_kind, last_name, author_id, author_name, actor = previews.get(conversation_id, _NO_PREVIEW)
         rows.append(
             InboxRow(
                 id=conv.id,
@@ -413,26 +418,37 @@ async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
                 sla_due_at=row[6] if sla is not None else None,
                 preview=text[:PREVIEW_CHARS],
                 preview_direction=direction,
+                preview_author_id=author_id,
+                preview_author_name=author_name,
+                preview_actor=actor,
                 vip=is_vip(row[5] or {}),
             )
         )
     return rows
 
 
-async def _last_messages(session: AsyncSession, conversation_ids: list[int]) -> dict[int, tuple[str, str, str | None, str | None]]:
-    """Each conversation's latest message (text, direction, channel kind and name): the list shows
-    where the customer is talking now, not only where the conversation began."""
+_NO_PREVIEW: tuple = ("", None, None, None, None, None, None)
+
+
+async def _last_messages(session: AsyncSession, conversation_ids: list[int]) -> dict[int, tuple]:
+    """Each conversation's latest message (text, direction, channel kind and name, its author's
+    id and name, the kind of actor): the list shows where the customer is talking now, not only
+    where the conversation began, and who answered last."""
     last_ids = (
         select(func.max(Message.id))
         .where(Message.conversation_id.in_(conversation_ids), Message.direction != "note")
         .group_by(Message.conversation_id)
     )
     rows = await session.execute(
-        select(Message.conversation_id, Message.text, Message.direction, Channel.kind, Channel.name)
+        select(
+            Message.conversation_id, Message.text, Message.direction, Channel.kind, Channel.name,
+            Message.author_id, Operator.name, Message.actor_type,
+        )
         .outerjoin(Channel, Channel.id == Message.channel_id)
+        .outerjoin(Operator, Operator.id == Message.author_id)
         .where(Message.id.in_(last_ids))
     )
-    return {cid: (text or "", direction, kind, name) for cid, text, direction, kind, name in rows}
+    return {row[0]: (row[1] or "", *row[2:]) for row in rows}
 
 
 @dataclass(frozen=True)
