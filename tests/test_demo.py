@@ -113,3 +113,34 @@ async def test_seeded_customers_are_filed_for_the_matcher(ctx) -> None:
         blocked = set(await session.scalars(select(MatchBlock.customer_id)))
     assert len(customers) == 60 and filed == blocked == customers
     assert (await reindex_profiles(ctx.db)).refiled == 0
+
+
+async def test_the_demo_desk_is_staffed_and_runs_its_service_process(client, ctx) -> None:
+    """A new conversation in the demo is routed, tagged, put on an SLA clock and assigned to an
+    operator who is online, and canned answers are there to use — as at a real desk."""
+    from okno.models import AutomationRule, CannedAnswer, RoutingRule, SlaPolicy
+    from tests.factories import post_inbound
+
+    await seed_demo(ctx.settings, customers=5)
+    async with ctx.db.reading() as session:
+        crm = await session.scalar(select(Channel).where(Channel.name == "CRM (1С)"))
+        config = open_config(ctx.box, crm)
+        online = set(await session.scalars(select(Operator.email).where(Operator.presence == "online")))
+        assert await session.scalar(select(func.count()).select_from(CannedAnswer)) >= 4
+        assert await session.scalar(select(SlaPolicy.name).where(SlaPolicy.is_default.is_(True))) is not None
+        assert await session.scalar(select(func.count()).select_from(RoutingRule)) >= 2
+        assert await session.scalar(select(func.count()).select_from(AutomationRule)) >= 1
+    assert {"ivan@okno.local", "maria@okno.local"} <= online and DEMO_ADMIN_EMAIL not in online
+
+    channel = {"id": crm.id, "secret": config.secret.get_secret_value()}
+    sent = await post_inbound(client, channel, {"message_id": "demo-new-1", "from": {"phone": "+79995550101", "name": "Новый Клиент"}, "text": "Хочу вернуть товар, он с браком"})
+    assert sent.status_code == 200, sent.text
+    await ctx.settle()
+    headers = await login(client, email=DEMO_ADMIN_EMAIL, password=DEMO_PASSWORD)
+    [customer] = (await client.get("/api/v1/customers", params={"identity": "phone:+79995550101"}, headers=headers)).json()["items"]
+    [conversation] = (await client.get("/api/v1/conversations", params={"customer_id": customer["id"]}, headers=headers)).json()["items"]
+    assert conversation["priority"] == 2 and "возврат" in conversation["tags"]  # the routing rule
+    assert conversation["sla_due_at"] is not None  # the default policy's first-response clock
+    async with ctx.db.reading() as session:
+        assignee = await session.get(Operator, conversation["assignee_id"]) if conversation["assignee_id"] else None
+    assert assignee is not None and assignee.email in online  # assigned to someone at work

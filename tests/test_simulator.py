@@ -147,6 +147,12 @@ async def test_operator_answers_through_the_api_reach_the_fake_providers(live: L
     await _eventually(lambda: len(fakes["telegram"].sent) == 1 and len(fakes["whatsapp"].sent) == 1)
     page = (await live.http.get("/fake/")).text
     assert fakes["telegram"].sent[0]["text"].split("!")[0] in page
+    # the answers come from the demo's support staff (the Telegram and WhatsApp team), not the admin
+    [outgoing] = [m for c in (await live.get("/api/v1/conversations"))["items"]
+                  for m in (await live.get(f"/api/v1/conversations/{c['id']}/messages"))["items"] if m["direction"] == "out"][:1]
+    authors = {o["id"]: o for o in (await live.get("/api/v1/operators"))["items"]}
+    author = authors[outgoing["author_id"]]
+    assert author["email"] in {"ivan@okno.local", "maria@okno.local", "supervisor@okno.local"}, author
 
 
 async def test_the_server_plays_journeys_itself_and_stops_with_it(settings: Settings) -> None:

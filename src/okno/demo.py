@@ -33,6 +33,7 @@ from okno.kit.crypto import SecretBox
 from okno.kit.db import create_database
 from okno.kit.outbound_urls import OutboundUrls
 from okno.kit.time import utcnow
+from okno.demo_service import seed_service, staff_online
 from okno.models import Channel, Conversation, ConversationStatus, Customer, Direction, Identity, Message, MessageStatus
 from okno.models import Operator, Role, Team, TimelineEvent, team_members
 
@@ -53,7 +54,7 @@ BULK = {"render_nulls": True}
 
 SUPPORT, SALES = "Поддержка", "Продажи"
 STAFF = (  # e-mail, name, role, teams
-    (DEMO_ADMIN_EMAIL, "Администратор", Role.admin, ()),
+    (DEMO_ADMIN_EMAIL, "Администратор", Role.admin, (SUPPORT,)),
     ("supervisor@okno.local", "Ольга Смирнова", Role.supervisor, (SUPPORT, SALES)),
     ("ivan@okno.local", "Иван Петров", Role.operator, (SUPPORT,)),
     ("maria@okno.local", "Мария Соколова", Role.operator, (SUPPORT,)),
@@ -270,6 +271,8 @@ async def _seed_staff(session: AsyncSession, box: SecretBox, base_url: str) -> _
         agents = tuple(operator_ids[e] for e, _, role, teams in STAFF if role is Role.operator and team in teams)
         channels.append(_DemoChannel(channel_id, team_ids[team], agents, external_format))
     await _ensure_live_channels(session, box, base_url, team_ids, admin_id)
+    await seed_service(session, team_ids=team_ids, support=SUPPORT, sales=SALES, admin_id=admin_id)
+    await staff_online(session, [operator_ids[e] for e, _, role, _ in STAFF if role is not Role.admin])
     supervisor_id = next(operator_ids[e] for e, _, role, _ in STAFF if role is Role.supervisor)
     return _Cast(supervisor_id=supervisor_id, channels=tuple(channels))
 

@@ -29,10 +29,11 @@ from websockets.asyncio.client import connect as websocket_connect
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign
 from okno.config import Settings
 from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, EMAIL_DOMAINS, FEMALE_NAMES, ITEMS, MALE_NAMES, PROMO_CODES, SURNAMES, TOPICS
-from okno.demo import ascii_word, feminine_surname
+from okno.demo import STAFF, ascii_word, feminine_surname
 from okno.fakes import FAKE_KINDS, fake_backed_channels, fake_from_config, widget_for
 from okno.kit.crypto import SecretBox
 from okno.kit.db import create_database
+from okno.models import Role
 
 log = structlog.get_logger()
 
@@ -148,6 +149,11 @@ class Simulator:
     operator: tuple[str, str] | None = None  # (e-mail, password) to answer customers through the API
     _serials: Serials = field(default_factory=lambda: SERIALS)
     _token: str | None = None
+    # the demo's staff, who answer as themselves: operator id -> e-mail, e-mail -> token, and
+    # the people of each team (by team id) who may take an unassigned conversation
+    _staff: dict[int, str] | None = None
+    _team_people: dict[int, list[int]] = field(default_factory=dict)
+    _staff_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -288,13 +294,50 @@ class Simulator:
         try:
             conversation_id = await _open_conversation(http, headers, identity)
             await asyncio.sleep(self.pause)
-            reply = await http.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": text}, headers=headers)
+            author = await self._author(http, headers, conversation_id)
+            reply = await http.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": text}, headers=author)
             if reply.status_code != 201:
                 raise JourneyFailed(f"{journey}/operator_reply: HTTP {reply.status_code} {reply.text[:200]}")
         except JourneyFailed:
             self._token = None  # it may have expired: the next journey logs in again
+            self._staff_tokens.clear()
             raise
         log.info("simulator_step", journey=journey, step="operator_reply", who=persona.name, conversation_id=conversation_id)
+
+    async def _author(self, http: httpx.AsyncClient, headers: dict[str, str], conversation_id: int) -> dict[str, str]:
+        """Who answers: the conversation's operator if he is one of the demo's staff, else one of
+        its team's people, who takes it first — never the signed-in admin, unless nobody else can."""
+        staff = await self._demo_staff(http, headers)
+        conversation = (await http.get(f"/api/v1/conversations/{conversation_id}", headers=headers)).json()
+        operator_id = conversation.get("assignee_id")
+        if operator_id not in staff:
+            people = self._team_people.get(conversation.get("team_id") or 0) or sorted(staff)
+            if not people:
+                return headers
+            operator_id = random.choice(people)
+            taken = await http.post(f"/api/v1/conversations/{conversation_id}/assign", json={"operator_id": operator_id}, headers=headers)
+            if taken.status_code != 200:
+                return headers
+        token = self._staff_tokens.get(staff[operator_id])
+        if token is None:
+            response = await http.post("/api/v1/auth/login", json={"email": staff[operator_id], "password": DEMO_PASSWORD})
+            if response.status_code != 200:
+                return headers
+            token = self._staff_tokens[staff[operator_id]] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _demo_staff(self, http: httpx.AsyncClient, headers: dict[str, str]) -> dict[int, str]:
+        if self._staff is None:
+            operators = (await http.get("/api/v1/operators", headers=headers)).json().get("items", [])
+            teams = {t["name"]: t["id"] for t in (await http.get("/api/v1/teams", headers=headers)).json().get("items", [])}
+            ids = {o["email"]: o["id"] for o in operators if o.get("is_active")}
+            self._staff = {ids[email]: email for email, _, role, _ in STAFF if role is not Role.admin and email in ids}
+            for email, _, role, names in STAFF:
+                if role is not Role.admin and email in ids:
+                    for name in names:
+                        if name in teams:
+                            self._team_people.setdefault(teams[name], []).append(ids[email])
+        return self._staff
 
     async def _operator_headers(self, http: httpx.AsyncClient) -> dict[str, str] | None:
         if self.operator is None:
