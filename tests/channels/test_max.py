@@ -85,7 +85,7 @@ def test_an_image_carries_its_url_photo_id_and_token() -> None:
 def test_the_senders_own_contact_becomes_his_phone_identity() -> None:
     [message] = _parse(FIXTURES["own_contact"])
     assert [(s.kind, s.value) for s in message.sender] == [("max", "123456789"), ("phone", "+79161234567")]
-    assert message.attachments == [] and message.text == ""
+    assert message.attachments == [{"kind": "contact", "phone": "+79161234567", "own": True}] and message.text == ""  # shown, not empty
 
 
 def test_someone_elses_contact_is_only_an_attachment() -> None:
@@ -363,7 +363,7 @@ async def test_own_contact_keeps_the_phone_as_evidence(client, ctx, mx) -> None:
     [by_max] = await _customers_by(client, mx, f"max:{USER}")
     assert by_max["attributes"]["unverified_identities"] == ["phone:+79161234567"]
     contact_message = (await _messages(ctx))[-1]
-    assert contact_message.attachments == [] and contact_message.customer_id == by_max["id"]
+    assert contact_message.attachments == [{"kind": "contact", "phone": "+79161234567", "own": True}] and contact_message.customer_id == by_max["id"]
 
 
 async def test_someone_elses_contact_is_kept_as_an_attachment_only(client, ctx, mx) -> None:  # noqa: ANN001

@@ -98,7 +98,7 @@ async def test_telegram_own_shared_contact_becomes_the_customers_phone(client, c
     assert (await fake.deliver_update(TELEGRAM["own_contact"])).status_code == 200
     await ctx.settle()
     [message] = await _messages(ctx)
-    assert message.text == "" and message.attachments == []
+    assert message.text == "" and message.attachments == [{"kind": "contact", "phone": "79161234567", "name": "Иван", "own": True}]
     customer = await _customer(client, headers, "phone:+79161234567")  # sent as "79161234567", without the plus
     assert customer["id"] == message.customer_id
     assert _identities(customer) == {("telegram", "384729105"), ("phone", "+79161234567")}

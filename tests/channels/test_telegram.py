@@ -33,8 +33,13 @@ async def test_own_contact_becomes_a_phone_someone_elses_does_not(client, ctx, t
     assert [i["kind"] for i in mine[0]["identities"]] == ["telegram", "phone"]
     assert (await client.get("/api/v1/customers", params={"identity": "phone:+79030000000"}, headers=headers)).json()["items"] == []
     async with ctx.db.reading() as session:
-        shared = (await session.scalars(select(Message.attachments).where(Message.attachments != []))).all()
-    assert {"kind": "contact", "phone": "+7 903 000-00-00", "name": "Иван"} in shared[0]
+        shared = [a for attachments in (await session.scalars(select(Message.attachments).order_by(Message.id))).all() for a in attachments]
+    # both are shown as contacts (never as an empty message); only the own one became an identity
+    assert shared[0]["kind"] == "contact" and shared[0]["own"] is True and shared[0]["phone"] == "+7 916 123-45-67"
+    assert {"kind": "contact", "phone": "+7 903 000-00-00", "name": "Иван"} == shared[1]
+    conversation = (await client.get("/api/v1/conversations", params={"customer_id": mine[0]["id"]}, headers=headers)).json()["items"][0]
+    page = (await client.get(f"/ui/conversations/{conversation['id']}", headers=headers)).text
+    assert "Поделился своим номером:" in page and "+7 916 123-45-67" in page and "сообщение без текста" not in page
 
 
 async def test_a_photo_is_downloaded_through_getfile_on_demand(client, ctx, telegram) -> None:

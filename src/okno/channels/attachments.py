@@ -20,7 +20,7 @@ MAX_FIELDS = 40
 TEXT_LIMITS = {
     "kind": 32, "type": 32, "max_type": 32, "vk_type": 32, "ext": 32,
     "name": 255, "filename": 255, "title": 255, "mime_type": 255, "content_type": 255,
-    "file_id": 512, "media_id": 512, "token": 512, "vk_id": 255, "sha256": 128, "phone": 64,
+    "file_id": 512, "media_id": 512, "token": 512, "vk_id": 255, "sha256": 128, "phone": 64, "email": 320,
     "caption": 4096, "transcription": 4096,
 }
 COUNTS = frozenset({"size", "width", "height", "duration", "photo_id"})

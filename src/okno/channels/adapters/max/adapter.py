@@ -182,6 +182,7 @@ def _message_created(update: dict[str, Any]) -> InboundMessage | None:
         phone = _own_phone(raw, user_id)
         if phone:
             identities.append(SenderIdentity(kind="phone", value=phone, source="max.own_contact"))
+            attachments.append({"kind": "contact", "phone": phone, "own": True})  # shown as "shared his phone"
         elif (converted := _attachment(raw)) is not None:
             attachments.append(converted)
     return InboundMessage(

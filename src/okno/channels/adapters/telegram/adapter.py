@@ -162,10 +162,11 @@ def parse_message(message: Any) -> InboundMessage | None:
     attachments = _attachments(message)
     contact = message.get("contact")
     if isinstance(contact, dict) and contact.get("phone_number"):
-        if contact.get("user_id") == sender["id"]:  # the user's own number, shared by himself
+        own = contact.get("user_id") == sender["id"]  # the user's own number, shared by himself
+        if own:
             identities.append(SenderIdentity(kind="phone", value=str(contact["phone_number"]), source="telegram.own_contact"))
-        else:
-            attachments.append({"kind": "contact", "phone": str(contact["phone_number"]), "name": contact.get("first_name", "")})
+        # shown in the conversation either way ("shared his phone" / a contact card), never as an empty message
+        attachments.append({"kind": "contact", "phone": str(contact["phone_number"]), "name": contact.get("first_name", ""), **({"own": True} if own else {})})
     text = message.get("text") or message.get("caption") or ""
     name = " ".join(str(p) for p in (sender.get("first_name"), sender.get("last_name")) if p)
     context = {k: sender[k] for k in ("username", "language_code") if sender.get(k)}

@@ -178,6 +178,8 @@ class VisitorSocket:
             provider_message_id=body.client_id,
             sender=sender,
             sender_name=body.name or "",
+            # what the visitor typed, shown in the conversation as a contact card (typed, not proven)
+            attachments=[{"kind": "contact", "own": True, "typed": True, **{k: v for k, v in (("name", body.name), ("phone", body.phone), ("email", body.email)) if v}}],
             context={"widget": {"event": "contact_left", **({"page_url": body.page_url} if body.page_url else {})}},
         )
         shown = {"contact": {k: v for k, v in (("name", body.name), ("phone", body.phone), ("email", body.email)) if v}}
