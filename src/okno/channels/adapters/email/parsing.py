@@ -89,7 +89,7 @@ def parse_email(
         text = guess_decode(bytes(raw)[: max_text_chars * 4])[:max_text_chars]
         return ParsedEmail(
             message_id=None, in_reply_to=(), references=(), subject="", from_address=None, from_name="", reply_to=(), to=(), cc=(),
-            date=None, text=text, new_text=text.strip(), html=None, notes=("the message could not be parsed; its raw text is kept",),
+            date=None, text=text, new_text=text.strip(), html=None, notes=("the message could not be parsed; its raw text is kept / письмо не разобрано, сохранён его исходный текст",),
         )
 
 
@@ -124,7 +124,7 @@ def _parse(raw: bytes, limits: _Limits) -> ParsedEmail:
     text = _CID_LINE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _BLANK_RUN.sub("\n\n", text).strip("\n")
     if len(text) > limits.text:
-        body.notes.append(f"the text was cut at {limits.text} characters")
+        body.notes.append(f"the text was cut at {limits.text} characters / текст обрезан до {limits.text} знаков")
         text = text[: limits.text]
     bounce = None
     if is_delivery_report(message):
@@ -250,7 +250,7 @@ def _walk(part: Message, body: _Body, limits: _Limits, depth: int) -> None:
     body.parts_seen += 1
     if body.parts_seen > MAX_PARTS or depth > MAX_DEPTH:
         if body.parts_seen == MAX_PARTS + 1 or depth == MAX_DEPTH + 1:
-            body.notes.append("parts beyond the limits (too many or too deeply nested) were not read")
+            body.notes.append("parts beyond the limits (too many or too deeply nested) were not read / части письма сверх пределов не прочитаны")
         return
     kind = part.get_content_type()
     if part.is_multipart():
@@ -375,10 +375,16 @@ def _attachment(part: Message, kind: str, disposition: str, filename: str, body:
     name = filename or _made_up_name(kind, content_id, len(body.attachments) + 1)
     size = len(data)
     if size > limits.part:
-        body.notes.append(f"attachment «{name}» ({_megabytes(size)}) was not kept: larger than the {_megabytes(limits.part)} limit for one file")
+        body.notes.append(
+            f"attachment «{name}» ({_megabytes(size)}) was not kept: larger than the {_megabytes(limits.part)} limit for one file"
+            f" / вложение «{name}» ({_megabytes(size)}) не сохранено: больше предела {_megabytes(limits.part)} на один файл"
+        )
         return
     if body.kept_bytes + size > limits.total:
-        body.notes.append(f"attachment «{name}» ({_megabytes(size)}) was not kept: the message's files exceed {_megabytes(limits.total)} together")
+        body.notes.append(
+            f"attachment «{name}» ({_megabytes(size)}) was not kept: the message's files exceed {_megabytes(limits.total)} together"
+            f" / вложение «{name}» ({_megabytes(size)}) не сохранено: файлы письма вместе больше {_megabytes(limits.total)}"
+        )
         return
     body.kept_bytes += size
     inline = disposition == "inline" or (bool(content_id) and disposition != "attachment")

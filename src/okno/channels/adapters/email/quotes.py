@@ -82,6 +82,7 @@ def split_reply(text: str) -> ReplySplit:
     lines = lines[:MAX_LINES]
     kept = _classify(lines)
     kept = _drop_signature(lines, kept)
+    kept = _blanks_follow_neighbours(lines, kept)
     new = _tidy([line for line, keep in zip(lines, kept, strict=True) if keep])
     if not new:
         return ReplySplit(new=text.strip(), quoted="")
@@ -188,6 +189,20 @@ def _drop_signature(lines: list[str], kept: list[bool]) -> list[bool]:
                 if drop >= index:
                     kept[drop] = False
             return kept
+    return kept
+
+
+def _blanks_follow_neighbours(lines: list[str], kept: list[bool]) -> list[bool]:
+    """A blank line between two cut lines is cut too, so the quoted text keeps its paragraphs."""
+    kept = list(kept)
+    previous: bool | None = None
+    for index, line in enumerate(lines):
+        if line.strip():
+            previous = kept[index]
+            continue
+        following = next((kept[i] for i in range(index + 1, len(lines)) if lines[i].strip()), None)
+        if previous is False and following is False:
+            kept[index] = False
     return kept
 
 
