@@ -4,8 +4,9 @@ and the sanitised HTML with its inline (``cid:``) images pointing at the message
 The e-mail adapter keeps what quote stripping cut (``InboundMessage.context["email"]["quoted"]``);
 ingest files the context with the message's ``message.received`` timeline entry (sealed at rest),
 so it is read from there — or from ``Message.content["email"]`` where a message carries it. Which
-messages are e-mails is decided by data, not by a channel's name: a message that came through a
-channel whose adapter declares the ``email`` medium, or that has a subject.
+messages are e-mails is decided by capabilities and data, not by a channel's name: a message that
+came through a channel whose adapter declares the ``email`` medium, or that carries quoted e-mail
+history (looked for only in messages with a subject, so a chat costs no query).
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ def _is_mail_channel(channel: Channel | None) -> bool:
 
 
 async def email_parts(session: AsyncSession, customer_id: int, messages: Iterable[Message], channels: dict[int, Channel]) -> dict[int, EmailShown]:
-    """Per message id, what an e-mail shows beyond its text; one query, and none without e-mail."""
-    mail = [m for m in messages if m.subject is not None or _is_mail_channel(channels.get(m.channel_id))]  # type: ignore[arg-type]
-    if not mail:
+    """Per message id, what an e-mail shows beyond its text; one query, and none when no message
+    came through a mail channel or has a subject."""
+    mail_channel = {m.id: _is_mail_channel(channels.get(m.channel_id)) for m in messages}  # type: ignore[arg-type]
+    candidates = [m for m in messages if mail_channel[m.id] or m.subject is not None]
+    if not candidates:
         return {}
-    quoted: dict[int, str] = {}
-    inbound = [m.id for m in mail if m.direction == "in"]
+    quoted: dict[int, str] = {m.id: _quoted_of(m.content) for m in candidates if _quoted_of(m.content)}
+    inbound = [m.id for m in candidates if m.direction == "in" and m.id not in quoted]
     if inbound:
         rows = await session.execute(
             select(TimelineEvent.message_id, TimelineEvent.data).where(
@@ -56,11 +59,12 @@ async def email_parts(session: AsyncSession, customer_id: int, messages: Iterabl
             found = _quoted_of((data or {}).get("context"))
             if found and message_id is not None:
                 quoted[message_id] = found
-    shown = {}
-    for m in mail:
-        text = _quoted_of(m.content) or quoted.get(m.id, "")
-        shown[m.id] = EmailShown(quoted=text[:MAX_QUOTED], html=with_inline_images(m.html, m.attachments or [], m.id) if m.html else None)
-    return shown
+    return {
+        m.id: EmailShown(quoted=quoted.get(m.id, "")[:MAX_QUOTED], html=with_inline_images(m.html, m.attachments or [], m.id) if m.html else None)
+        for m in candidates
+        # a subject alone (a call summary, an integrator's ticket) is not an e-mail: it keeps its usual look
+        if mail_channel[m.id] or m.id in quoted
+    }
 
 
 def _quoted_of(holder: object) -> str:
