@@ -173,18 +173,10 @@ def _drop_signature(lines: list[str], kept: list[bool]) -> list[bool]:
     filled = [i for i in new_at if lines[i].strip()]
     if len(filled) < 2:
         return kept
-    for position, index in enumerate(filled):
+    for position, index in enumerate(filled[1:], start=1):  # the first line of the new text is never a signature
         line = lines[index]
-        after = filled[position + 1 :]
-        if position == 0:
-            continue  # the first line of the new text is never a signature
-        cut = (
-            (line.rstrip() in ("--", "-- ") or line == "-- ") and len(after) <= _SIG_TAIL
-            or _MOBILE.match(line) and all(_MOBILE.match(lines[i]) or _VALEDICTION.match(lines[i]) for i in after)
-            or _UNDERSCORES.match(line) and after and _LIST_FOOTER.search(" ".join(lines[i] for i in after[:3]))
-            or _VALEDICTION.match(line) and len(after) <= _VALEDICTION_TAIL and all(len(lines[i].strip()) <= _SHORT for i in after)
-        )
-        if cut:
+        tail = len(filled) - position - 1
+        if _cuts_here(line, lines, filled, position, tail):
             for drop in new_at:
                 if drop >= index:
                     kept[drop] = False
@@ -192,16 +184,32 @@ def _drop_signature(lines: list[str], kept: list[bool]) -> list[bool]:
     return kept
 
 
+def _cuts_here(line: str, lines: list[str], filled: list[int], position: int, tail: int) -> bool:
+    if line.rstrip() == "--":
+        return tail <= _SIG_TAIL
+    if _MOBILE.match(line):
+        return tail <= _SIG_TAIL and all(_MOBILE.match(lines[i]) or _VALEDICTION.match(lines[i]) for i in filled[position + 1 :])
+    if _UNDERSCORES.match(line):
+        return bool(tail) and bool(_LIST_FOOTER.search(" ".join(lines[i] for i in filled[position + 1 : position + 4])))
+    if _VALEDICTION.match(line):
+        return tail <= _VALEDICTION_TAIL and all(len(lines[i].strip()) <= _SHORT for i in filled[position + 1 :])
+    return False
+
+
 def _blanks_follow_neighbours(lines: list[str], kept: list[bool]) -> list[bool]:
     """A blank line between two cut lines is cut too, so the quoted text keeps its paragraphs."""
     kept = list(kept)
+    following: list[bool | None] = [None] * len(lines)  # the class of the next non-blank line
+    upcoming: bool | None = None
+    for index in range(len(lines) - 1, -1, -1):
+        following[index] = upcoming
+        if lines[index].strip():
+            upcoming = kept[index]
     previous: bool | None = None
     for index, line in enumerate(lines):
         if line.strip():
             previous = kept[index]
-            continue
-        following = next((kept[i] for i in range(index + 1, len(lines)) if lines[i].strip()), None)
-        if previous is False and following is False:
+        elif previous is False and following[index] is False:
             kept[index] = False
     return kept
 
