@@ -103,3 +103,18 @@ def test_the_broken_the_bat_message() -> None:
     assert got.to == ("support@okno.example",)
     assert got.reply_to == ("k.popov@narod.example",)
     assert "Константин" in got.quoted
+
+
+def test_related_images_in_two_alternatives_share_the_total_limit() -> None:
+    message = EmailMessage()
+    message["From"] = "a@example.com"
+    message.set_content("text")
+    message.add_alternative("<p>html <img src='cid:one@x'></p>", subtype="html")
+    html_part = message.get_payload()[1]
+    html_part.add_related(b"1" * 600, maintype="image", subtype="png", cid="<one@x>")
+    message.add_alternative("<p>other</p>", subtype="html")
+    message.get_payload()[2].add_related(b"2" * 600, maintype="image", subtype="png", cid="<two@x>")
+    got = parse_email(message.as_bytes(), max_total_bytes=1000)
+    assert [a.content_id for a in got.attachments] == ["one@x"]
+    assert got.attachments[0].inline
+    assert any("two.png" in note for note in got.notes)

@@ -290,11 +290,13 @@ def _alternative(children: list[Message], body: _Body, limits: _Limits, depth: i
     if not body.html:
         body.html.extend(html)
     for branch in found:
+        body.notes.extend(branch.notes)
         for attachment in branch.attachments:
             if body.kept_bytes + len(attachment.data) <= limits.total:
                 body.attachments.append(attachment)
                 body.kept_bytes += len(attachment.data)
-        body.notes.extend(branch.notes)
+            else:
+                body.notes.append(_over_total(attachment.filename, len(attachment.data), limits))
 
 
 def _text_of(part: Message) -> str:
@@ -381,14 +383,18 @@ def _attachment(part: Message, kind: str, disposition: str, filename: str, body:
         )
         return
     if body.kept_bytes + size > limits.total:
-        body.notes.append(
-            f"attachment «{name}» ({_megabytes(size)}) was not kept: the message's files exceed {_megabytes(limits.total)} together"
-            f" / вложение «{name}» ({_megabytes(size)}) не сохранено: файлы письма вместе больше {_megabytes(limits.total)}"
-        )
+        body.notes.append(_over_total(name, size, limits))
         return
     body.kept_bytes += size
     inline = disposition == "inline" or (bool(content_id) and disposition != "attachment")
     body.attachments.append(EmailAttachment(filename=name, content_type=kind, data=data, content_id=content_id, inline=inline))
+
+
+def _over_total(name: str, size: int, limits: _Limits) -> str:
+    return (
+        f"attachment «{name}» ({_megabytes(size)}) was not kept: the message's files exceed {_megabytes(limits.total)} together"
+        f" / вложение «{name}» ({_megabytes(size)}) не сохранено: файлы письма вместе больше {_megabytes(limits.total)}"
+    )
 
 
 def _content_id(part: Message) -> str | None:
