@@ -50,6 +50,10 @@ async def test_the_quoted_text_toggle_and_the_formatted_email(app, client, ctx, 
             await formatted.locator("summary").click()
             frame = page.frame_locator(f'[data-testid="html-body-{message_id}"]')
             await expect(frame.locator("b")).to_have_text("58213")
+            await expect(page.locator(f'[data-testid="html-body-{message_id}"]')).to_be_visible()
+            await page.wait_for_function(
+                "id => document.querySelector(`[data-testid=html-body-${id}]`).getBoundingClientRect().height >= 40", arg=message_id
+            )
             src = await frame.locator("img").get_attribute("src")
             assert src == f"/api/v1/messages/{message_id}/attachments/0"
             await asyncio.sleep(0.2)
