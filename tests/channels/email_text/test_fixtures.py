@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from okno.channels.adapters.email.mail_html import mail_html_to_text
 from okno.channels.adapters.email.parsing import parse_email
+from okno.channels.adapters.email.quotes import split_reply
 from tests.channels.email_text.fixtures import EML, expected, fixture_names, raw
 
 NAMES = fixture_names()
@@ -59,3 +61,16 @@ def test_fixture_parses_to_its_expected_result(name: str) -> None:
         assert got.new_text in got.text
         for line in got.quoted.splitlines():
             assert line.strip() in got.text
+
+
+HTML_NAMES = [name for name in NAMES if b"text/html" in raw(name) and expected(name)["bounce"] is None]
+
+
+@pytest.mark.parametrize("name", HTML_NAMES)
+def test_the_html_part_alone_gives_the_same_new_text(name: str) -> None:
+    """Were the plain part missing, the text derived from the HTML (``<blockquote>`` marked as
+    quotes, Outlook's header block as lines) would be split the same way."""
+    html = parse_email(raw(name)).html
+    assert html is not None
+    got = split_reply(mail_html_to_text(html)).new
+    assert " ".join(got.split()) == " ".join(expected(name)["new_text"].split())
