@@ -60,3 +60,15 @@ def test_pathological_input_is_quick() -> None:
     split_reply("top\n" + "Sent from my iPhone\n" * 20000 + "tail")
     split_reply("x:" * 200_000)
     assert time.perf_counter() - started < 10  # generous: the machine is shared
+
+
+def test_a_forwarded_message_is_kept_not_hidden() -> None:
+    text = "FYI, see below.\n\nBegin forwarded message:\n\nFrom: Shop <shop@example.com>\nDate: 6 November 2026\nSubject: Order\n\nYour order is late."
+    assert split_reply(text).new == text
+    html_derived = "FYI\n> -------- Пересылаемое сообщение --------\n> От: Магазин <shop@example.com>\n> Дата: 6 ноября 2026\n>\n> Заказ задерживается."
+    assert split_reply(html_derived).new == "FYI\n-------- Пересылаемое сообщение --------\nОт: Магазин <shop@example.com>\nДата: 6 ноября 2026\n\nЗаказ задерживается."
+
+
+def test_a_forward_inside_the_quoted_history_stays_history() -> None:
+    text = "Thanks!\n\nOn Fri, 6 Nov 2026 at 10:00, Okno <support@okno.example> wrote:\n> ---------- Forwarded message ---------\n> From: x@example.com\n> old"
+    assert split_reply(text).new == "Thanks!"

@@ -35,6 +35,11 @@ _SEPARATOR = re.compile(
     r"^\s*-{2,}\s*(original message|исходное сообщение|исходное письмо|оригинальное сообщение|reply message|ответное сообщение)\s*-{2,}\s*$",
     re.IGNORECASE,
 )
+_FORWARD = re.compile(
+    r"^\s*(-{2,}\s*(forwarded message|original message follows|пересылаемое сообщение|переадресованное сообщение|пересланное сообщение)\s*-{2,}"
+    r"|begin forwarded message:|начало переадресованного сообщения:|начало пересылаемого сообщения:)\s*$",
+    re.IGNORECASE,
+)
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 _HEADER = re.compile(
     r"^\s*\*?(from|sent|date|to|cc|subject|от|от кого|отправлено|дата|кому|копия|тема)\s*:\*?\s*(.*)$", re.IGNORECASE
@@ -55,7 +60,7 @@ _DATE_TIME = re.compile(r"\d{1,4}[./\-\s]\S{1,12}[./\-\s]\d{2,4}.{0,40}\d{1,2}:\
 
 _MOBILE = re.compile(
     r"^\s*(sent from my \S.*|sent from (mail|outlook|yahoo mail|yandex mail|mail\.ru)\b.*|get outlook for (ios|android).*"
-    r"|отправлено с (iphone|ipad|android|моего|мобильного).*|отправлено из (мобильной )?почты mail\.ru.*|отправлено из (приложения|яндекс).*"
+    r"|отправлено с (iphone|ipad|android|моего|мобильного).*|отправлено из (мобильной )?(почты mail\.ru|яндекс|приложения).*"
     r"|sent with (proton|tutanota).*)\s*$",
     re.IGNORECASE,
 )
@@ -80,6 +85,7 @@ def split_reply(text: str) -> ReplySplit:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     overflow = lines[MAX_LINES:]
     lines = lines[:MAX_LINES]
+    lines = _unquote_forward(lines)
     kept = _classify(lines)
     kept = _drop_signature(lines, kept)
     kept = _blanks_follow_neighbours(lines, kept)
@@ -90,12 +96,39 @@ def split_reply(text: str) -> ReplySplit:
     return ReplySplit(new=new, quoted=quoted)
 
 
+def _unquote_forward(lines: list[str]) -> list[str]:
+    """A forwarded message is what the sender wants read, not history: from a forward marker on,
+    nothing is quoted (an HTML client's ``>`` marks of the forwarded part come off)."""
+    for index, line in enumerate(lines):
+        stripped = line.lstrip("> ")
+        if _FORWARD.match(stripped):
+            depth = line[: len(line) - len(stripped)].count(">")
+            return lines[:index] + [_unquote(rest, depth) for rest in lines[index:]]
+        if _is_quoted(line) or _SEPARATOR.match(line) or _header_block(lines, index) or _attribution(lines, index, _is_attribution):
+            return lines  # a forward inside the quoted history is history
+    return lines
+
+
+def _unquote(line: str, depth: int) -> str:
+    for _ in range(depth):
+        line = line.lstrip(" ")
+        if line.startswith(">"):
+            line = line[1:].removeprefix(" ")
+    return line
+
+
+def _forwarded(lines: list[str], index: int) -> bool:
+    return bool(_FORWARD.match(lines[index]))
+
+
 def _classify(lines: list[str]) -> list[bool]:
     """True for each line that belongs to the new text (before the signature comes off)."""
     kept = [True] * len(lines)
     index = 0
     while index < len(lines):
         line = lines[index]
+        if _forwarded(lines, index):
+            break  # the rest is a forwarded message: the sender's point, kept
         if _is_quoted(line):
             kept[index] = False
             index += 1
