@@ -118,3 +118,10 @@ def test_related_images_in_two_alternatives_share_the_total_limit() -> None:
     assert [a.content_id for a in got.attachments] == ["one@x"]
     assert got.attachments[0].inline
     assert any("two.png" in note for note in got.notes)
+
+
+def test_deeply_nested_blockquotes_do_not_blow_up_the_text() -> None:
+    from okno.channels.adapters.email.mail_html import mail_html_to_text
+
+    text = mail_html_to_text("<blockquote>" * 50_000 + "<br>" * 10_000 + "x")
+    assert len(text) < 400_000 and text.endswith("x")  # uncapped, the "> " marks alone would take a gigabyte

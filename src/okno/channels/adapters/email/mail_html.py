@@ -12,6 +12,7 @@ import re
 from html.parser import HTMLParser
 
 MAX_HTML = 1_000_000  # characters read; the rest of a larger body is ignored
+MAX_QUOTE_DEPTH = 8  # ">" marks written at most, however deep the blockquotes nest
 
 _BLOCKS = frozenset(
     {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "hr", "section", "article", "center", "dd", "dt"}
@@ -33,7 +34,7 @@ def mail_html_to_text(html: str) -> str:
     lines: list[str] = []
     for depth, line in parser.lines():
         line = _SPACES.sub(" ", line).strip()
-        lines.append(("> " * depth + line).rstrip() if depth else line)
+        lines.append(("> " * min(depth, MAX_QUOTE_DEPTH) + line).rstrip() if depth else line)
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
