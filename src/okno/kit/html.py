@@ -3,7 +3,9 @@
 Sanitising is nh3 (the Ammonia sanitiser): scripts, styles, event handlers (``onclick``…),
 ``javascript:`` links, forms and frames are dropped; links get ``rel="noopener noreferrer"``.
 Remote images are kept as ``<img>`` tags, but the operator UI shows the sanitised HTML inside a
-sandboxed frame, so nothing in it runs there.
+sandboxed frame, so nothing in it runs there (and the page's content policy loads no remote image).
+Links and images keep nh3's URL schemes plus ``cid:``, an e-mail's reference to an inline image
+of the same message (the UI points it at the message's attachment).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from html.parser import HTMLParser
 import nh3
 
 MAX_HTML = 1_000_000  # characters; a larger body is cut before sanitising
+URL_SCHEMES = frozenset(nh3.ALLOWED_URL_SCHEMES | {"cid"})
 
 _BLOCKS = frozenset(
     {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "hr", "section", "article"}
@@ -25,7 +28,7 @@ _SPACES = re.compile(r"[ \t\r\f\v]+")
 
 def sanitize_html(html: str) -> str:
     """The HTML with everything that could run or leak removed (empty string if nothing is left)."""
-    return nh3.clean(html[:MAX_HTML]).strip()
+    return nh3.clean(html[:MAX_HTML], url_schemes=set(URL_SCHEMES)).strip()
 
 
 def html_to_text(html: str) -> str:

@@ -19,6 +19,7 @@ from okno.customers.personal import shown_attributes
 from okno.conversations.queries import get_conversation
 from okno.customers.queries import get_customer, identities_of
 from okno.kit.time import utcnow
+from okno.web.email_view import EmailShown, email_parts
 from okno.models import Channel, Conversation, Customer, CustomerMerge, Direction, Identity, Message, Operator, OperatorKind, Team, TimelineEvent, team_members
 
 # timeline kinds that are shown between messages (messages themselves come from ``messages``)
@@ -64,6 +65,7 @@ class ConversationView:
     teams: list[Team]
     assignee: Operator | None
     team: Team | None
+    email: dict[int, EmailShown] = field(default_factory=dict)  # per message id: quoted history, HTML with inline images
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
     operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value).order_by(Operator.name)))
     names = {o.id: o.name for o in operators}
     teams = list(await session.scalars(select(Team).order_by(Team.name)))
+    messages = list(await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)))
     entries = [
         Entry(
             at=m.created_at,
@@ -147,7 +150,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
             author=names.get(m.author_id),
             who=actor_of(m.actor_type, m.actor_ref, m.author_id, direction=m.direction),
         )
-        for m in await session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
+        for m in messages
     ]
     events = list(
         await session.scalars(
@@ -182,6 +185,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
         teams=teams,
         assignee=next((o for o in operators if o.id == conversation.assignee_id), None),
         team=next((t for t in teams if t.id == conversation.team_id), None),
+        email=await email_parts(session, customer.id, messages, channels),  # no query unless the conversation has e-mail
     )
 
 

@@ -869,6 +869,10 @@ function fitHtmlBody(frame) {
   if (body) frame.style.height = Math.min(Math.max(body.scrollHeight + 4, 40), 600) + "px";
 }
 document.addEventListener("load", (event) => { if (event.target.matches?.("iframe.html-body")) fitHtmlBody(event.target); }, true);
+// an e-mail's formatted original opens behind a toggle: size its frame once it is shown
+document.addEventListener("toggle", (event) => {
+  if (event.target.matches?.("details.email-more") && event.target.open) event.target.querySelectorAll("iframe.html-body").forEach(fitHtmlBody);
+}, true);
 
 document.addEventListener("DOMContentLoaded", () => {
   initLogin();
