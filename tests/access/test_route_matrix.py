@@ -112,6 +112,11 @@ async def _merge_two(world: World) -> Call:
     return Call(f"/api/v1/customers/{survivor.customer_id}/merge", {"other_customer_id": other.customer_id, "reason": "одна и та же"})
 
 
+async def _not_same(world: World) -> Call:
+    one, other = await world.bundle("B"), await world.bundle("B")
+    return Call(f"/api/v1/customers/{one.customer_id}/not-same-person", {"other_customer_id": other.customer_id, "reason": "разные люди"})
+
+
 async def _start(world: World) -> Call:
     resolved = await world.bundle("B", status="resolved")
     return Call("/api/v1/conversations", {"customer_id": resolved.customer_id, "channel_id": world.channel["id"], "text": "Здравствуйте!"})
@@ -207,6 +212,7 @@ ROUTES: dict[str, object] = {
     "PUT /api/v1/channels/{channel_id}/retention": Unscoped("admins change a channel's retention period"),
     # merges, suggestions and conflicts: deciding them is for supervisors
     "POST /api/v1/customers/{customer_id}/merge": Scoped(_merge_two, owner="supervisor_b"),
+    "POST /api/v1/customers/{customer_id}/not-same-person": Scoped(_not_same, owner="supervisor_b", ok=(204,)),
     "GET /api/v1/merges/{merge_id}": Scoped(_merge_of),
     "POST /api/v1/merges/{merge_id}/undo": Scoped(lambda w: _merge_of(w, "/undo", {"reason": "ошиблись"}), owner="supervisor_b"),
     "GET /api/v1/merge-suggestions": Listed("/api/v1/merge-suggestions", _items, lambda w: w.suggestion("B")),

@@ -161,7 +161,7 @@ async def test_attachments_show_as_images_players_contacts_and_file_links(client
     html = (await client.get(f"/ui/conversations/{conversation_id}")).text
     assert f'<img class="attachment" src="/api/v1/messages/{message_id}/attachments/0" alt="чек.jpg"' in html
     assert f'<audio controls preload="none" src="/api/v1/messages/{message_id}/attachments/1"' in html and "7 s" in html
-    assert "📇 Анна +79160001122" in html
+    assert "📇 Поделился контактом:" in html and "Анна +79160001122" in html
     assert f'href="/api/v1/messages/{message_id}/attachments/3"' in html and "акт.pdf" in html and "(20 KB)" in html
 
 

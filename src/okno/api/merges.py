@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from okno.access.guards import access_conflict, access_merge
 from okno.api.access import ManagerScope, OperatorScope
@@ -12,6 +12,7 @@ from okno.api.identity_schemas import ConflictOut, MergeIn, MergeOut, ResolveCon
 from okno.api.pagination import Limit
 from okno.api.schemas import CustomerOut, IdentityOut
 from okno.customers.conflicts import conflicts_page, resolve_conflict
+from okno.customers.matching.dismissals import not_the_same_person
 from okno.customers.merge import merge_customers, merges_of, undo_merge
 from okno.customers.queries import get_customer, identities_of
 
@@ -30,6 +31,16 @@ async def merge_into(customer_id: int, body: MergeIn, operator: CurrentOperator,
     customer = await get_customer(session, customer_id)
     identities = (await identities_of(session, [customer_id]))[customer_id]
     return CustomerOut.model_validate(customer).model_copy(update={"identities": [IdentityOut.model_validate(i) for i in identities]})
+
+
+@router.post("/api/v1/customers/{customer_id}/not-same-person", status_code=204, response_class=Response)
+async def not_same_person(customer_id: int, body: MergeIn, operator: CurrentOperator, scope: ManagerScope, session: WriteSession) -> Response:
+    """"Not the same person": the matcher stops suggesting this pair (the reason is audited).
+    Supervisors and admins; both customers must be visible to them."""
+    await get_customer(session, customer_id, scope=scope)
+    await get_customer(session, body.other_customer_id, scope=scope)
+    await not_the_same_person(session, customer_id, body.other_customer_id, actor_id=operator.id, reason=body.reason)
+    return Response(status_code=204)
 
 
 @router.get("/api/v1/customers/{customer_id}/merges")

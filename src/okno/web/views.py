@@ -76,6 +76,7 @@ class Suggestion:
     name: str
     score: float
     contributions: list[dict]  # {"field", "comparison", "weight"}
+    latest_conversation_id: int | None = None  # where the name links to: the other's latest conversation
 
 
 @dataclass(frozen=True)
@@ -230,12 +231,18 @@ async def profile_view(session: AsyncSession, customer_id: int, *, scope: Scope 
     merges = (await merges_of(session, customer_id))[:5]
     others = {c.customer_id for c in found} | {m.merged_id if m.survivor_id == customer_id else m.survivor_id for m in merges}
     names = dict((await session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(others)))).all()) if others else {}
+    suggested = [c.customer_id for c in found]
+    latest = dict(
+        (await session.execute(
+            select(Conversation.customer_id, func.max(Conversation.id)).where(Conversation.customer_id.in_(suggested)).group_by(Conversation.customer_id)
+        )).all()
+    ) if suggested else {}
     return ProfileView(
         customer=customer,
         identities=[(i, channels.get(i.source_channel_id)) for i in identities],
         conversations=history.conversations,
         notes=[(m, name or "") for m, name in notes],
-        suggestions=[Suggestion(c.customer_id, names.get(c.customer_id, ""), c.score, c.contributions) for c in found],
+        suggestions=[Suggestion(c.customer_id, names.get(c.customer_id, ""), c.score, c.contributions, latest.get(c.customer_id)) for c in found],
         merges=[(m, names.get(m.merged_id if m.survivor_id == customer_id else m.survivor_id, "")) for m in merges],
         attributes=shown_attributes(customer.attributes),
         history=history,

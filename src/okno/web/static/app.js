@@ -411,7 +411,8 @@ function initConversationActions(root) {
     else if (button.dataset.action === "status") act("status", { status: button.dataset.status });
     if (button.dataset.action === "escalate") escalate();
     if (button.dataset.action === "unsnooze") act("unsnooze", {});
-    if (button.dataset.action === "merge") mergeCustomer(button.dataset.other);
+    if (button.dataset.action === "merge") mergeCustomer(button);
+    if (button.dataset.action === "not-same") notSamePerson(button);
     if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
   });
   initActionMenus(root);
@@ -454,17 +455,45 @@ async function profileChange(method, url, body) {
   }
 }
 
-function mergeCustomer(otherId) {
-  const customer = $("#conversation [data-customer-id]")?.dataset.customerId;
-  const reason = prompt(T.merge_reason || "Why are these the same person?");
-  if (!customer || !reason || !reason.trim()) return;
-  profileChange("POST", `/api/v1/customers/${customer}/merge`, { other_customer_id: Number(otherId), reason: reason.trim() });
+// The reason for a merge, a "not the same person" or an undo, asked in the page's own dialog:
+// resolves to the text, or null when the operator cancels (a reason is required to confirm).
+function askReason(title) {
+  const dialog = $("#reason-dialog");
+  if (!dialog) return Promise.resolve(null);
+  $("#reason-dialog-title").textContent = title;
+  const text = $("#reason-dialog-text");
+  text.value = "";
+  return new Promise((resolve) => {
+    const ok = $("[data-testid=reason-dialog-ok]", dialog);
+    const guard = (event) => { if (!text.value.trim()) { event.preventDefault(); text.focus(); } };
+    ok.addEventListener("click", guard);
+    dialog.addEventListener("close", () => {
+      ok.removeEventListener("click", guard);
+      resolve(dialog.returnValue === "ok" && text.value.trim() ? text.value.trim() : null);
+    }, { once: true });
+    dialog.showModal();
+    text.focus();
+  });
 }
 
-function undoMerge(mergeId) {
-  const reason = prompt(T.undo_reason || "Why undo this merge?");
+async function mergeCustomer(button) {
+  const customer = $("#conversation [data-customer-id]")?.dataset.customerId;
+  const reason = await askReason(button.dataset.title || T.merge_reason);
+  if (!customer || !reason) return;
+  profileChange("POST", `/api/v1/customers/${customer}/merge`, { other_customer_id: Number(button.dataset.other), reason });
+}
+
+async function notSamePerson(button) {
+  const customer = $("#conversation [data-customer-id]")?.dataset.customerId;
+  const reason = await askReason(button.dataset.title);
+  if (!customer || !reason) return;
+  profileChange("POST", `/api/v1/customers/${customer}/not-same-person`, { other_customer_id: Number(button.dataset.other), reason });
+}
+
+async function undoMerge(mergeId) {
+  const reason = await askReason(T.undo_reason || "Why undo this merge?");
   if (reason === null) return;
-  profileChange("POST", `/api/v1/merges/${mergeId}/undo`, { reason: reason.trim() });
+  profileChange("POST", `/api/v1/merges/${mergeId}/undo`, { reason });
 }
 
 async function sendReply() {
