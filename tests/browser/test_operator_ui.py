@@ -160,6 +160,18 @@ async def test_admin_connects_a_channel_from_its_schema_form_and_sees_the_webhoo
         await form.get_by_label("Текст").fill("Здравствуйте, {{ customer.name")
         await form.get_by_role("button").click()
         await expect(page.locator("#canned-error")).to_be_visible()
+        # what he created he can edit and delete
+        await form.get_by_label("Текст").fill("")
+        privet = page.locator("#canned-rows tr", has_text="/privet")
+        await privet.get_by_role("button", name="Изменить").click()
+        await expect(form.get_by_label("Заголовок")).to_have_value("Приветствие")
+        await form.get_by_label("Заголовок").fill("Приветствие по имени")
+        await form.get_by_role("button", name="Сохранить изменения").click()
+        await expect(privet).to_contain_text("Приветствие по имени")
+        await expect(page.locator("#canned-rows tr", has_text="/privet")).to_have_count(1)  # changed, not added
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await privet.get_by_role("button", name="Удалить").click()
+        await expect(page.locator("#canned-rows tr", has_text="/privet")).to_have_count(0)
 
         # a team: created, its strategy chosen, the admin made a member
         await page.get_by_test_id("team-form").get_by_label("Название").fill("Поддержка")

@@ -92,13 +92,52 @@ function fillConfig(fieldset, config) {
   });
 }
 
+let cannedById = {};
+let editingCanned = null; // the canned answer the form is editing, or null: adding a new one
+
 async function loadCanned() {
   const rows = $("#canned-rows");
   if (!rows) return;
   const teams = Object.fromEntries($$("#canned-form select[name=team_id] option").map((o) => [o.value, o.textContent]));
   const { items } = await call("GET", "/api/v1/canned-answers");
-  rows.innerHTML = items.map((a) => `<tr><td><code>/${escapeHtml(a.shortcut)}</code></td><td>${escapeHtml(a.language)}</td>
-    <td>${escapeHtml(teams[a.team_id ?? ""] || "")}</td><td>${escapeHtml(a.title)}</td><td class="small">${escapeHtml(a.body)}</td></tr>`).join("");
+  cannedById = Object.fromEntries(items.map((a) => [a.id, a]));
+  rows.innerHTML = items.map((a) => `<tr data-canned="${a.id}"><td><code>/${escapeHtml(a.shortcut)}</code></td><td>${escapeHtml(a.language)}</td>
+    <td>${escapeHtml(teams[a.team_id ?? ""] || "")}</td><td>${escapeHtml(a.title)}</td><td class="small">${escapeHtml(a.body)}</td>
+    <td><button type="button" class="small" data-edit-canned="${a.id}">${escapeHtml(A.edit)}</button>
+      <button type="button" class="link danger" data-delete-canned="${a.id}">${escapeHtml(A.delete)}</button></td></tr>`).join("");
+}
+
+// edit fills the form below (saved with PATCH), delete asks first; both re-read the list
+function initCannedRows() {
+  const form = $("#canned-form");
+  const rows = $("#canned-rows");
+  if (!form || !rows) return;
+  const stopEditing = () => {
+    editingCanned = null;
+    form.reset();
+    $("[data-testid=canned-submit]", form).textContent = A.add_canned;
+    $("#canned-cancel").hidden = true;
+  };
+  $("#canned-cancel").addEventListener("click", stopEditing);
+  rows.addEventListener("click", async (event) => {
+    const edit = event.target.closest("[data-edit-canned]");
+    const remove = event.target.closest("[data-delete-canned]");
+    if (edit) {
+      const a = cannedById[edit.dataset.editCanned];
+      editingCanned = a.id;
+      form.shortcut.value = a.shortcut; form.language.value = a.language; form.title.value = a.title; form.body.value = a.body;
+      form.team_id.value = a.team_id ?? "";
+      $("[data-testid=canned-submit]", form).textContent = A.save_changes;
+      $("#canned-cancel").hidden = false;
+      form.scrollIntoView({ block: "nearest" });
+    } else if (remove) {
+      const a = cannedById[remove.dataset.deleteCanned];
+      if (!confirm(A.confirm_delete.replace("%(name)s", `/${a.shortcut}`))) return;
+      try { await call("DELETE", `/api/v1/canned-answers/${a.id}`); if (editingCanned === a.id) stopEditing(); await loadCanned(); }
+      catch (e) { toast(e.message, true); }
+    }
+  });
+  form.addEventListener("okno:canned-saved", stopEditing);
 }
 
 async function initChannelForm() {
@@ -172,6 +211,7 @@ async function initAdmin() {
   initAdminControls();  // listeners first: the tables below load asynchronously
   await loadChannels();
   await loadCanned();
+  initCannedRows();
   await initChannelForm();
 }
 
@@ -181,11 +221,14 @@ function initAdminControls() {
     event.preventDefault();
     const f = cannedForm;
     try {
-      await call("POST", "/api/v1/canned-answers", {
+      const body = {
         shortcut: f.shortcut.value, language: f.language.value, title: f.title.value, body: f.body.value,
         team_id: f.team_id.value ? Number(f.team_id.value) : null,
-      });
+      };
+      if (editingCanned) await call("PATCH", `/api/v1/canned-answers/${editingCanned}`, body);
+      else await call("POST", "/api/v1/canned-answers", body);
       f.reset();
+      f.dispatchEvent(new Event("okno:canned-saved"));
       $("#canned-error").hidden = true;
       await loadCanned();
     } catch (e) { $("#canned-error").textContent = e.message; $("#canned-error").hidden = false; }

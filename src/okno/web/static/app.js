@@ -816,6 +816,7 @@ function initStream() {
     state.seen.add(event.id);
     liveRefresh();
     if (event.conversation_id && String(event.conversation_id) === openConversationId()) conversationRefresh(String(event.conversation_id));
+    attention.on(event);
   });
   source.addEventListener("presence", (message) => {
     const p = JSON.parse(message.data);
@@ -824,6 +825,57 @@ function initStream() {
     showPresence();
   });
 }
+
+// ---- attention: new assignments and messages while the tab is in the background --------------
+
+// A conversation assigned to me, or a customer writing in one of mine, while I look elsewhere:
+// the tab's title counts them ("(2) Входящие"), a short tone plays, and a desktop notification
+// appears if I allowed them (the 🔔 button asks). Looking at the tab again clears the count.
+const attention = {
+  count: 0,
+  title: document.title,
+  on(event) {
+    const me = $("#inbox")?.dataset.me || document.body.dataset.me;
+    if (!me || !document.hidden) return;
+    const mine = event.topic === "conversation.assigned" && String(event.operator_id) === me;
+    const written = event.topic === "message.received" && attention.myConversations().has(String(event.conversation_id));
+    if (!mine && !written) return;
+    attention.count += 1;
+    document.title = `(${attention.count}) ${attention.title}`;
+    attention.beep();
+    if (window.Notification && Notification.permission === "granted") {
+      const note = new Notification(mine ? T.assigned_to_you : T.new_message, { tag: `okno-${event.conversation_id}`, body: T.open_to_answer || "" });
+      note.onclick = () => { window.focus(); if (event.conversation_id) openConversation(event.conversation_id); note.close(); };
+    }
+  },
+  myConversations() {
+    return new Set($$("#inbox-list .row").filter((r) => r.dataset.mine === "1").map((r) => r.dataset.conversation));
+  },
+  beep() {
+    try {
+      const audio = new (window.AudioContext || window.webkitAudioContext)();
+      const tone = audio.createOscillator();
+      const volume = audio.createGain();
+      tone.frequency.value = 880;
+      volume.gain.value = 0.05;
+      tone.connect(volume).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.15);
+    } catch (e) { /* no sound here: the title and the notification still say it */ }
+  },
+  reset() { attention.count = 0; document.title = attention.title; },
+};
+document.addEventListener("visibilitychange", () => { if (!document.hidden) attention.reset(); });
+document.addEventListener("click", async (event) => {
+  const bell = event.target.closest("#notify-toggle");
+  if (!bell || !window.Notification) return;
+  await Notification.requestPermission();
+  bell.hidden = Notification.permission !== "default";
+});
+document.addEventListener("DOMContentLoaded", () => {
+  const bell = $("#notify-toggle");
+  if (bell) bell.hidden = !window.Notification || Notification.permission !== "default";
+});
 
 // ---- keyboard -------------------------------------------------------------------------------
 
@@ -847,6 +899,7 @@ function initKeys() {
       e: () => confirmResolve(),
       a: () => $('[data-action="assign-me"]')?.click(),
       "/": () => $("#search")?.focus(),
+      "?": () => $("#shortcuts")?.showModal(),
     };
     if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
   });
