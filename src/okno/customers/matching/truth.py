@@ -37,6 +37,7 @@ class TruthReport:
     lost_output_cut: int  # 0.5 ≤ p < threshold
     curve: list[tuple[float, float, float, float]] = field(default_factory=list)  # (threshold, precision, recall, F1)
     missed_patterns: list[tuple[str, int]] = field(default_factory=list)  # most common comparison levels among pairs compared and missed
+    false_patterns: list[tuple[str, int]] = field(default_factory=list)  # ... among pairs found that are not the same person
 
     @property
     def precision(self) -> float:
@@ -70,6 +71,9 @@ class TruthReport:
         if self.missed_patterns:
             out.append("most common comparison levels among compared true pairs scored below the threshold:")
             out += [f"  {count:6d}  {pattern}" for pattern, count in self.missed_patterns]
+        if self.false_patterns:
+            out.append("most common comparison levels among false pairs at or above the threshold:")
+            out += [f"  {count:6d}  {pattern}" for pattern, count in self.false_patterns]
         return out
 
 
@@ -95,16 +99,20 @@ def truth_report(truth: np.ndarray, li: np.ndarray, ri: np.ndarray, probability:
         hits_t = int((true_p >= t).sum())
         p, r = hits_t / max(found_t, 1), hits_t / max(true_pairs, 1)
         curve.append((t, p, r, f1_of(p, r)))
-    missed_patterns: list[tuple[str, int]] = []
-    if gamma is not None and len(gamma):
-        rows = np.flatnonzero(same & (probability < threshold))
-        counter = Counter(map(bytes, gamma[rows].astype(np.int8)))
-        for key, count in counter.most_common(patterns):
-            levels = np.frombuffer(key, dtype=np.int8)
-            described = ", ".join(f"{c.name} {c.levels[lv]}" for c, lv in zip(COMPARISONS, levels.tolist(), strict=True) if lv != MISSING)
-            missed_patterns.append((described or "nothing compared", count))
+    missed_patterns = _patterns(gamma, same & (probability < threshold), patterns) if gamma is not None else []
+    false_patterns = _patterns(gamma, ~same & (probability >= threshold), patterns) if gamma is not None else []
     return TruthReport(
         true_pairs=true_pairs, found=int((probability >= threshold).sum()), hits=hits, threshold=threshold,
         lost_blocking=true_pairs - compared, lost_scored_below=below, lost_output_cut=compared - hits - below,
-        curve=curve, missed_patterns=missed_patterns,
+        curve=curve, missed_patterns=missed_patterns, false_patterns=false_patterns,
     )  # fmt: skip
+
+
+def _patterns(gamma: np.ndarray, chosen: np.ndarray, top: int) -> list[tuple[str, int]]:
+    """The ``top`` commonest combinations of comparison levels among the ``chosen`` pairs."""
+    out = []
+    for key, count in Counter(map(bytes, gamma[np.flatnonzero(chosen)].astype(np.int8))).most_common(top):
+        levels = np.frombuffer(key, dtype=np.int8)
+        described = ", ".join(f"{c.name} {c.levels[lv]}" for c, lv in zip(COMPARISONS, levels.tolist(), strict=True) if lv != MISSING)
+        out.append((described or "nothing compared", count))
+    return out
