@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import event, select
 
 from okno.customers.matching.compare import Frame, compare_pairs
-from okno.customers.matching.fields import MAX_BLOCK_SIZE, RawPerson, blocking_keys, comparison_fields, filed_key, filed_keys
+from okno.customers.matching.fields import MAX_BLOCK_SIZE, RawPerson, block_cap, blocking_keys, comparison_fields, filed_key, filed_keys
 from okno.customers.matching.model import MatchModel, explain, score_gamma
 from okno.customers.matching.profiles import TERM_FIELDS
 from okno.customers.matching.realtime import MAX_CANDIDATES, candidates_for, score_record
@@ -32,7 +32,7 @@ def _ranked(members: dict[str, list[int]], fields: dict, exclude: int | None) ->
     """Profiles sharing a blocking key that is not too common, most shared keys first."""
     shared: Counter = Counter()
     for key in blocking_keys(fields):
-        if len(members.get(key, [])) <= MAX_BLOCK_SIZE:
+        if len(members.get(key, [])) <= block_cap(key):  # single-field keys: only where rare
             shared.update(c for c in members.get(key, []) if c != exclude)
     return sorted(shared, key=lambda c: (-shared[c], c))[:MAX_CANDIDATES]
 

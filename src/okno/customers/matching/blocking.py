@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from okno.customers.matching.fields import MAX_BLOCK_SIZE, MAX_KEY_LENGTH
+from okno.customers.matching.fields import MAX_BLOCK_SIZE, MAX_KEY_LENGTH, MAX_SINGLE_VALUE, SINGLE_FIELD_KEYS, SMALL_BLOCK_SIZE
 from okno.customers.matching.table import PersonTable
 from okno.customers.names import name_key
 
 KIND_BITS = 58  # a key id is kind << KIND_BITS | the kind's own number
+SINGLE_FIELD_KIND = 24  # single-field keys are kinds 24, 25…: blocks of them are capped at SMALL_BLOCK_SIZE
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -112,6 +113,12 @@ def block_entries(table: PersonTable) -> tuple[np.ndarray, np.ndarray]:
         owners.append(more_owners)
     keys.append((len(kinds) << KIND_BITS) | dense_codes(np.asarray(texts, dtype=object)))
     owners.append(np.asarray(text_owners, dtype=np.int64))
+    for number, name in enumerate(SINGLE_FIELD_KEYS.values()):
+        column = getattr(table, name)
+        short = np.fromiter((len(v) <= MAX_SINGLE_VALUE for v in column.values), dtype=bool, count=len(column.values))
+        where = (column.codes != 0) & short[column.codes]
+        keys.append(((SINGLE_FIELD_KIND + number) << KIND_BITS) | column.codes[where].astype(np.int64))
+        owners.append(rows[where])
     return np.concatenate(keys), np.concatenate(owners)
 
 
@@ -163,16 +170,19 @@ def _more_values(table: PersonTable, name: str, prefix: str, texts: list[str], t
 
 
 def candidate_pairs(keys: np.ndarray, owners: np.ndarray, size: int, *, max_block: int = MAX_BLOCK_SIZE) -> tuple[np.ndarray, np.ndarray, int]:
-    """Unique ``(i, j)``, ``i < j``, sharing a key, sorted; blocks above ``max_block`` are skipped."""
+    """Unique ``(i, j)``, ``i < j``, sharing a key, sorted; blocks above ``max_block`` (single-field
+    keys: above ``SMALL_BLOCK_SIZE``) are skipped."""
     order = np.argsort(keys, kind="stable")
     blocks, people = keys[order], owners[order]
     del order
     starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]]) if len(blocks) else np.zeros(0, dtype=np.int64)
     sizes = np.diff(np.r_[starts, len(blocks)])
-    skipped = int((sizes > max_block).sum())
+    cap = np.where((blocks[starts] >> KIND_BITS) >= SINGLE_FIELD_KIND, min(SMALL_BLOCK_SIZE, max_block), max_block) if len(starts) else sizes
+    skipped = int((sizes > cap).sum())
+    usable = (sizes >= 2) & (sizes <= cap)
     codes = []
-    for block_size in np.unique(sizes[(sizes >= 2) & (sizes <= max_block)]).tolist():  # all blocks of one size at once
-        first = starts[sizes == block_size]
+    for block_size in np.unique(sizes[usable]).tolist():  # all blocks of one size at once
+        first = starts[(sizes == block_size) & usable]
         a, b = np.triu_indices(block_size, k=1)
         left, right = people[(first[:, None] + a[None, :]).ravel()], people[(first[:, None] + b[None, :]).ravel()]
         lo, hi = np.minimum(left, right), np.maximum(left, right)

@@ -17,6 +17,17 @@ from okno.customers.names import latin_key, name_key, split_full_name
 # A blocking key shared by more profiles than this is too common to narrow anything down.
 MAX_BLOCK_SIZE = 300
 MAX_KEY_LENGTH = 96  # longer keys are cut to this many characters
+# One field alone (given name, surname, birth date, postcode) is a key only where its value is
+# rare: a block of at most this many profiles (as Splink's single-field blocking rules, bounded).
+# Two records damaged in two fields at once still meet when one intact field is rare enough.
+SMALL_BLOCK_SIZE = 50
+SINGLE_FIELD_KEYS = {"g": "first_name", "s": "last_name", "d": "birth_date", "pc": "postcode"}
+MAX_SINGLE_VALUE = 80  # longer values file no single-field key
+
+
+def block_cap(key: str) -> int:
+    """The most profiles a block of this key may hold and still narrow anything down."""
+    return SMALL_BLOCK_SIZE if key.partition(":")[0] in SINGLE_FIELD_KEYS else MAX_BLOCK_SIZE
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d", "%d-%m-%Y", "%Y/%m/%d", "%m/%d/%Y")
 
@@ -97,6 +108,9 @@ def blocking_keys(fields: dict) -> set[str]:
         keys.add(f"bz:{born}:{fields['postcode']}")  # whatever became of the names (typos, swaps, a new surname)
     if fields.get("id_number"):
         keys.add(f"i:{fields['id_number']}")
+    for prefix, name in SINGLE_FIELD_KEYS.items():
+        if fields.get(name) and len(fields[name]) <= MAX_SINGLE_VALUE:
+            keys.add(f"{prefix}:{fields[name]}")  # used only where rare (:func:`block_cap`)
     return {k[:MAX_KEY_LENGTH] for k in keys}
 
 
