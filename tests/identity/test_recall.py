@@ -105,3 +105,19 @@ def test_the_truth_column_prints_where_missed_pairs_were_lost(tmp_path: Path) ->
     assert len(curve) >= 10 and recalls == sorted(recalls, reverse=True)  # recall falls as the threshold rises
     pairs = list(csv.DictReader((tmp_path / "pairs.csv").open(encoding="utf-8")))
     assert pairs and min(float(p["score"]) for p in pairs) >= 0.9
+
+
+def test_an_estimated_match_rate_calibrates_real_time_scores_and_survives_saving() -> None:
+    from okno.customers.matching.model import MatchModel, score_gamma
+    from okno.customers.matching.profiles import TERM_FIELDS
+
+    model = MatchModel.from_params({**MatchModel(match_rate=0.4).params()})
+    assert model.match_rate == 0.4 and abs(model.pair_prior(1_000_001) - 0.4e-6) < 1e-12
+    names_only = np.full((1, len(COMPARISONS)), -1, dtype=np.int8)
+    names_only[0, 0] = names_only[0, 1] = 0  # the same first name and surname, nothing else known
+    common = {c: np.array([0.02]) for c in TERM_FIELDS}  # each held by 2 % of the base
+    at_1m = score_gamma(model, names_only, common, base_size=1_000_000).probability[0]
+    assert at_1m < 0.01 < model.review_threshold
+    everything = np.array([[0, 0, 0, -1, -1, 0, -1]], dtype=np.int8)  # names, birth date and address agree
+    assert score_gamma(model, everything, common, base_size=1_000_000).probability[0] > model.review_threshold
+    assert score_gamma(model, names_only, common).probability[0] == score_gamma(MatchModel(), names_only, common).probability[0]  # no base size: the fixed prior
