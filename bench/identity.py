@@ -4,6 +4,7 @@ time / memory / pairwise F1 on generated labelled data — beside Splink when it
     .venv/bin/python bench/identity.py                      # defaults: ~2 min on a 2-core box
     .venv/bin/python bench/identity.py --customers 1000000 --batch 1000000
     .venv/bin/python bench/identity.py --splink-python /path/to/venv/bin/python
+    .venv/bin/python bench/identity.py --skip-realtime --batch 0 --recall-size 20000   # the recall table only
 
 Real time (per backend): N customers are bulk-loaded (profile, blocking keys, term counts,
 phone and e-mail identities) into a fresh database migrated to head. Then
@@ -447,6 +448,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--splink-python", default=None, help="a Python interpreter that can import splink (default: this one, if it can; pip install -e '.[bench]')")
     parser.add_argument("--skip-realtime", action="store_true", help="only the batch dedupe (no real-time bases are loaded)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--recall-size", type=int, default=0, help="also print the per-dataset recall table (FEBRL 1–4 with and without ids, five generators of this many records; bench/identity_recall.py)")
     parser.add_argument("--keep-db", type=Path, default=None, help="keep the loaded bases (a SQLite file here, a PostgreSQL database named by the size) and reuse them in later runs")
     args = parser.parse_args(argv)
     # personal data is sealed with this key (the environment's own when set; a fixed one keeps a
@@ -501,6 +503,12 @@ def main(argv: list[str] | None = None) -> None:
                 before = os.getloadavg()[0]
                 results["splink_batch"] = {**splink_batch(args.splink_python, normalised, folder, threshold=SAME_PERSON_THRESHOLD), "load_average_before": before}
     report(results)
+    if args.recall_size:
+        import identity_recall
+
+        print("\nRecall on data okno was not built against (okno's default threshold; Splink at p ≥ 0.5)")
+        print("| data | okno P / R / F1, time | Splink 5 P / R / F1 (p ≥ 0.5), time | okno's missed true pairs |\n|---|---|---|---|")
+        results["recall"] = identity_recall.main(["--size", str(args.recall_size), *(["--splink-python", args.splink_python] if args.splink_python else [])])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

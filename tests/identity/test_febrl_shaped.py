@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from okno.cli import app as cli
+from okno.customers.cli import SAME_PERSON_THRESHOLD
 from okno.customers.matching.batch import dedupe
 from okno.customers.matching.columns import map_columns
 from okno.customers.matching.compare import COMPARISONS, Frame, compare_pairs
@@ -113,7 +114,7 @@ def test_a_febrl_shaped_file_is_deduplicated_without_phones_or_emails(tmp_path: 
     headers, _ = csv_headers(path)  # the padding of the headers is dropped as the file is read
     mapping = map_columns([h for h in headers if h != "rec_id"])
     loaded = load_table(path, mapping, id_column="rec_id", truth_column=None)
-    result = dedupe(loaded.table, threshold=0.999)
+    result = dedupe(loaded.table, threshold=SAME_PERSON_THRESHOLD)  # the file default
     found = {tuple(sorted((loaded.ids[a], loaded.ids[b]))) for a, b in result.pairs.tolist()}
     truth = {tuple(sorted((f"rec-{d}-org", f"rec-{d}-dup-0"))) for d in range(300)}
     assert renamed <= found  # blocked only by birth date + postcode or by the id number

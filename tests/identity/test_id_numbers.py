@@ -76,7 +76,7 @@ async def test_reindex_files_old_profiles_under_the_new_keys_and_is_idempotent(c
         stored = await session.get(MatchProfile, first.id)
         await session.execute(update(MatchProfile).where(MatchProfile.customer_id == first.id).values(fields={k: v for k, v in stored.fields.items() if k != "id_number"}))
         await session.execute(delete(MatchBlock).where(MatchBlock.key.like("i:%")))
-    probe = comparison_fields(RawPerson(first_name="Olga", last_name="Kuznetsova", id_number="12345678901"))
+    probe = comparison_fields(RawPerson(first_name="Irina", last_name="Belova", id_number="12345678901"))  # only the id number in common
     async with ctx.db.reading() as session:
         assert await candidates_for(session, probe) == []
 

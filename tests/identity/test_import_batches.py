@@ -123,7 +123,7 @@ async def test_a_key_the_batch_thins_out_below_the_limit_counts_again(ctx) -> No
     crowd = [{**person, "birth_date": (date(1950, 1, 1) + timedelta(days=40 * i)).isoformat()} for i in range(MAX_BLOCK_SIZE + 2)]
     await store_people(ctx, crowd)  # 302 profiles under the postcode key: too common
     moved = {1: {**crowd[0], "postcode": "N1"}, 2: {**crowd[1], "postcode": "N1"}}  # two leave it: 300 remain
-    query = comparison_fields(RawPerson(first_name="Anne", last_name="Smith", postcode="SW1A", birth_date="1901-01-01"))
+    query = comparison_fields(RawPerson(first_name="Anne", last_name="Smith", postcode="SW1A", birth_date="1901-01-03"))  # no crowd member shares its day and month (the nd: key)
     async with ctx.db.reading() as session:
         model = await current_model(session)
         before = PendingBase(batch_rows=2)

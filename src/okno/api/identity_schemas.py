@@ -109,3 +109,5 @@ class MatcherSettingsIn(BaseModel):
     prior: float | None = Field(default=None, gt=0, lt=1)
     review_threshold: float | None = Field(default=None, gt=0, lt=1)
     auto_threshold: float | None = Field(default=None, gt=0, lt=1)
+    # matches per record (estimated); a pair's prior is this over the base size. null: the fixed ``prior`` applies
+    match_rate: float | None = Field(default=None, gt=0, lt=1000)

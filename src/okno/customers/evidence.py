@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
 from okno.customers.matching.profiles import UNVERIFIED, refresh_profiles
-from okno.customers.matching.realtime import current_model, score_candidates
+from okno.customers.matching.realtime import base_size, current_model, score_candidates
 from okno.customers.resolution import owners_of
 from okno.kit.db import insert_ignoring_duplicates
 from okno.kit.time import utcnow
@@ -62,7 +62,8 @@ async def suggest_owners(session: AsyncSession, found: dict[int, list[IdentityKe
         evidence = [{"field": UNVERIFIED_KEY, "comparison": "typed, not proven", "weight": 0.0, "evidence": str(k)} for k in keys]
         score, contributions = 0.0, []
         if claimant in profiles and owner_id in profiles:
-            scored = score_candidates(model, profiles[claimant], [owner_id], [profiles[owner_id]], {})[0]
+            size = await base_size(session) if model.match_rate is not None else None
+            scored = score_candidates(model, profiles[claimant], [owner_id], [profiles[owner_id]], {}, base_size=size)[0]
             score, contributions = scored.score, scored.contributions
         rows.append({
             "customer_id": claimant, "other_customer_id": owner_id, "score": score, "contributions": evidence + contributions,

@@ -59,6 +59,14 @@ def phonetic_key(word: str) -> str:
     return jellyfish.metaphone(word).replace(" ", "") if word else ""
 
 
+def name_key(word: str) -> str:
+    """The blocking key of one folded name: the phonetic key of its full form, so that a
+    nickname (``sasha``) files under its full name (``aleksandr``)."""
+    from okno.customers.nicknames import full_name_of
+
+    return phonetic_key(full_name_of(word)) if word else ""
+
+
 def split_full_name(full: str) -> tuple[str, str]:
     """Best effort ``(first, last)`` from one display name: first word and last word."""
     words = latin_key(full).split()

@@ -19,12 +19,14 @@ from okno.customers.matching.em import estimate_m, estimate_u
 from okno.customers.matching.fields import MAX_BLOCK_SIZE
 from okno.customers.matching.helpers import compare_in_chunks
 from okno.customers.matching.model import MIN_BASE_FOR_TF, MatchModel, score_gamma
+from okno.customers.matching.sessions import training_sessions
 from okno.customers.matching.table import PersonTable, table_from_fields
 
 PAIR_CHUNK = 500_000
 TERM_COLUMNS = ("first_name", "last_name", "city")
 EM_SAMPLE = 400_000
 U_SAMPLE = 100_000
+SESSION_SAMPLE = 100_000  # pairs per EM training session
 
 
 @dataclass
@@ -34,6 +36,8 @@ class DedupeResult:
     clusters: list[list[int]]  # groups of 2+ records, by union-find over ``pairs``
     model: MatchModel
     stats: dict = field(default_factory=dict)
+    # with ``keep_candidates``: every candidate pair, its probability and comparison levels
+    candidates: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def candidate_pairs(records: list[dict] | PersonTable, *, max_block: int = MAX_BLOCK_SIZE) -> tuple[np.ndarray, np.ndarray, int]:
@@ -51,6 +55,7 @@ def dedupe(
     threshold: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     helpers: list[ProcessPoolExecutor] | None = None,
+    keep_candidates: bool = False,
 ) -> DedupeResult:
     """``records``: :func:`~okno.customers.matching.fields.comparison_fields` dicts, or a
     :class:`~okno.customers.matching.table.PersonTable` of them (as read from a CSV file).
@@ -71,23 +76,27 @@ def dedupe(
     if estimate and len(li) and size >= MIN_BASE_FOR_TF:  # fewer records can't estimate anything: the given model stands
         model.u = estimate_u(size, compare, sample=U_SAMPLE) or model.u
         sample = np.random.default_rng(11).choice(len(li), size=min(EM_SAMPLE, len(li)), replace=False)
-        model = estimate_m(model, gamma[sample])
+        model = estimate_m(model, gamma[sample], sessions=training_sessions(table, compare, gamma[sample], sample=SESSION_SAMPLE))
+        model.match_rate = model.prior * len(li) * 2 / size  # matches among the candidates, per record
     cut = model.review_threshold if threshold is None else threshold
-    kept_pairs, kept_probability = [], []
+    kept_pairs, kept_probability, every_probability = [], [], []
     for start in range(0, len(li), PAIR_CHUNK):
         a, b = li[start : start + PAIR_CHUNK], ri[start : start + PAIR_CHUNK]
-        scores = score_gamma(model, gamma[start : start + PAIR_CHUNK], {c: s[a] for c, s in shares.items()})
+        scores = score_gamma(model, gamma[start : start + PAIR_CHUNK], {c: s[a] for c, s in shares.items()}, base_size=size)
         keep = scores.probability >= cut
         kept_pairs.append(np.stack([a[keep], b[keep]], axis=1))
         kept_probability.append(scores.probability[keep])
+        if keep_candidates:
+            every_probability.append(scores.probability)
         if progress:
             progress("scored", min(start + PAIR_CHUNK, len(li)), len(li))
+    candidates = (li, ri, np.concatenate(every_probability) if every_probability else np.empty(0), gamma) if keep_candidates else None
     del gamma, li, ri
     pairs = np.concatenate(kept_pairs) if kept_pairs else np.empty((0, 2), dtype=np.int64)
     probabilities = np.concatenate(kept_probability) if kept_probability else np.empty(0)
     clusters = union_find_clusters(size, pairs)
     stats.update({"matched_pairs": int(len(pairs)), "clusters": len(clusters), "seconds": round(time.perf_counter() - started, 2)})
-    return DedupeResult(pairs=pairs, probabilities=probabilities, clusters=clusters, model=model, stats=stats)
+    return DedupeResult(pairs=pairs, probabilities=probabilities, clusters=clusters, model=model, stats=stats, candidates=candidates)
 
 
 def term_shares(records: list[dict]) -> dict[str, dict[str, float]]:

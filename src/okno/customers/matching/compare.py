@@ -18,6 +18,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from okno.customers.matching.fields import ONE_VALUE_FIELDS
+from okno.customers.nicknames import full_name_of
 
 MISSING = -1
 NAME_SIMILAR, NAME_SOMEWHAT_SIMILAR = 0.92, 0.80  # Jaro-Winkler
@@ -142,8 +143,31 @@ def id_levels(equal: np.ndarray, missing: np.ndarray, distance: np.ndarray) -> n
     return levels
 
 
+def nickname_aware(similarity: np.ndarray, same_full_name: np.ndarray) -> np.ndarray:
+    """Two forms of one given name (``sasha`` / ``aleksandr``) count as "similar" at least."""
+    return np.where(same_full_name, np.maximum(similarity, NAME_SIMILAR), similarity)
+
+
+def initial_aware(similarity: np.ndarray, initial_of_other: np.ndarray) -> np.ndarray:
+    """A given name written as its initial (``J`` / ``James``) counts as "somewhat similar" at least."""
+    return np.where(initial_of_other, np.maximum(similarity, NAME_SOMEWHAT_SIMILAR), similarity)
+
+
+def is_initial_of(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x[p]`` or ``y[p]`` is one letter, the other's first (both present, not equal)."""
+    return np.fromiter(((len(a) == 1 or len(b) == 1) and a != b and a[:1] == b[:1] and a != "" and b != "" for a, b in zip(x.tolist(), y.tolist(), strict=True)),
+                       dtype=bool, count=len(x))  # fmt: skip
+
+
+def _full_names(values: np.ndarray) -> np.ndarray:
+    return _array([full_name_of(v) for v in values.tolist()])
+
+
 def _names(fa: np.ndarray, fb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    jw = lambda x, y: process.cpdist(x, y, scorer=JaroWinkler.normalized_similarity, workers=1)  # noqa: E731
+    def jw(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        similarity = process.cpdist(x, y, scorer=JaroWinkler.normalized_similarity, workers=1)
+        return initial_aware(nickname_aware(similarity, _full_names(x) == _full_names(y)), is_initial_of(x, y))
+
     levels = lambda x, y: similarity_levels(x == y, (x == "") | (y == ""), jw(x, y))  # noqa: E731
     return swap_aware_names(levels(fa, fb), levels(la, lb), levels(fa, lb), levels(la, fb))
 

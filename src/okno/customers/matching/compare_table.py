@@ -21,12 +21,15 @@ from okno.customers.matching.compare import (
     MISSING,
     date_levels,
     id_levels,
+    initial_aware,
     key_levels,
+    nickname_aware,
     place_levels,
     similarity_levels,
     swap_aware_names,
 )
 from okno.customers.matching.table import Column, PersonTable
+from okno.customers.nicknames import full_name_of
 
 
 class TableComparer:
@@ -41,6 +44,20 @@ class TableComparer:
         values = self.table.birth_date.values
         code_of = {v: c for c, v in enumerate(values)}
         return np.fromiter((code_of.get(f"{d[:4]}-{d[8:10]}-{d[5:7]}", -1) if len(d) == 10 else -1 for d in values), dtype=np.int64, count=len(values))
+
+    @cached_property
+    def full_names(self) -> np.ndarray:
+        """Per distinct name: a code of its full form (nicknames share their full name's code)."""
+        code_of: dict[str, int] = {}
+        return np.fromiter((code_of.setdefault(full_name_of(v), len(code_of)) for v in self.table.first_name.values), dtype=np.int64,
+                           count=len(self.table.first_name.values))  # fmt: skip
+
+    @cached_property
+    def initials(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per distinct name: its first letter's code point, and whether it is one letter long."""
+        values = self.table.first_name.values
+        first = np.fromiter((ord(v[0]) if v else 0 for v in values), dtype=np.int64, count=len(values))
+        return first, np.fromiter((len(v) == 1 for v in values), dtype=bool, count=len(values))
 
     @cached_property
     def mailboxes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +96,9 @@ class TableComparer:
             similarity = np.zeros(len(x))
             similarity[n] = scores[start : start + int(n.sum())]
             start += int(n.sum())
+            similarity = nickname_aware(similarity, n & (self.full_names[x] == self.full_names[y]))
+            first, single = self.initials
+            similarity = initial_aware(similarity, n & (single[x] | single[y]) & (first[x] == first[y]))
             levels.append(similarity_levels(x == y, (x == 0) | (y == 0), similarity))
         return swap_aware_names(*levels)
 

@@ -48,39 +48,89 @@ def estimate_u(size: int, compare: Callable[[np.ndarray, np.ndarray], np.ndarray
     return _level_shares(gamma, np.ones(len(gamma)))
 
 
-def estimate_m(model: MatchModel, gamma: np.ndarray, *, iterations: int = 25, tolerance: float = 1e-4) -> MatchModel:
-    """``m`` in two EM sessions, each on pairs selected by fields it then leaves out of the
-    likelihood (so the selection can't bias what it estimates), then the candidate-pair prior.
+TRAINING_SESSIONS: tuple[tuple[str, ...], ...] = (("first_name", "last_name"), ("birth_date",), ("address",))
 
-    1. pairs agreeing on the first of :data:`SELECTORS` that enough pairs agree on (e-mail,
-       where the data has e-mails) → ``m`` of everything else;
-    2. pairs with the same first name, last name and birth date (those of them not used in 1)
-       → ``m`` of what selected the pairs of 1.
-    Returns a new model; ``u`` is unchanged.
+
+def estimate_m(model: MatchModel, gamma: np.ndarray, *, iterations: int = 25, tolerance: float = 1e-4,
+               sessions: list[tuple[tuple[str, ...], np.ndarray]] | None = None) -> MatchModel:  # fmt: skip
+    """``m`` by EM over several sessions, as Splink trains: each session takes pairs that agree
+    exactly on its own fields, leaves those fields out of the likelihood (the selection can't
+    bias what it estimates) and estimates ``m`` of every other comparison; a comparison's ``m``
+    is the mean of its estimates over the sessions that estimated it.
+
+    ``sessions``: ``(fields, levels of pairs blocked on exactly those fields)`` — pairs found by
+    blocking on the session's own fields (:func:`session_pairs`), so that the other fields of
+    its non-matches agree about as often as ``u`` says. Pairs drawn from the matcher's own
+    candidates would not do: a candidate shares *some* key (names and city, say), so its
+    non-matches agree on that city far more often than random pairs, and EM reads that as
+    evidence of a match. Without ``sessions`` (a caller with candidate levels only), the
+    sessions select from ``gamma``.
+
+    A session whose likelihood would rest on a single comparison is skipped: with one field
+    free, matches and non-matches can't be told apart and EM drifts anywhere.
+    Then the candidate-pair prior (:func:`_prior`, from ``gamma``). Returns a new model; ``u`` is unchanged.
     """
     if len(gamma) == 0:
         return model
     names = [c.name for c in COMPARISONS]
     m = {k: list(v) for k, v in model.m.items()}
-    selector = next((s for s in SELECTORS if _agreeing(gamma, names, s).sum() >= MIN_SESSION_PAIRS), None)
-    if selector is None:
-        return MatchModel(m=m, u=model.u, prior=_prior(gamma), review_threshold=model.review_threshold, auto_threshold=model.auto_threshold)
-    selected = [names.index(n) for n in selector]
-    personal = [n for n in ("first_name", "last_name", "birth_date") if n not in selector]
-    sessions = [
-        (_agreeing(gamma, names, selector), [c for c in range(len(COMPARISONS)) if c not in selected]),
-        (_agreeing(gamma, names, personal), selected),
-    ]
-    for chosen, free in sessions:  # the comparisons not in ``free`` are left out of the likelihood
-        subset = gamma[chosen]
+    if sessions is None:
+        sessions = [(fields, gamma[_agreeing(gamma, names, fields)]) for fields in session_fields(gamma)]
+    estimates: dict[str, list[np.ndarray]] = {}
+    for fields, subset in sessions:
         if len(subset) < MIN_SESSION_PAIRS:
+            continue
+        free = [c for c, name in enumerate(names) if name not in fields and (subset[:, c] != MISSING).mean() >= MIN_RULE_COVERAGE]
+        if len(free) < 2:
             continue
         estimated, _ = _em(subset, m, model.u, free, prior=0.5, iterations=iterations, tolerance=tolerance)
         for c in free:
-            name = COMPARISONS[c].name
-            m[name] = _floored(np.asarray(estimated[name]), FLOOR, DIFFERENT_FLOOR_M)
-    prior = _prior(gamma)
-    return MatchModel(m=m, u=model.u, prior=prior, review_threshold=model.review_threshold, auto_threshold=model.auto_threshold)
+            estimates.setdefault(names[c], []).append(np.asarray(estimated[names[c]]))
+    for name, found in estimates.items():
+        m[name] = _floored(np.mean(found, axis=0), FLOOR, DIFFERENT_FLOOR_M)
+    for name, shares in anchored_m(gamma).items():
+        m[name] = shares
+    return MatchModel(m=m, u=model.u, prior=_prior(gamma, m), review_threshold=model.review_threshold, auto_threshold=model.auto_threshold)
+
+
+# "Strong agreement" per comparison: the levels at which it all but proves the same person
+# on its own account, given the rest agrees (a nickname counts; a shared postcode does).
+STRONG: dict[str, tuple[int, ...]] = {"first_name": (0, 1), "last_name": (0, 1), "birth_date": (0,), "phone": (0,), "email": (0,), "address": (0, 1), "id_number": (0,)}
+MIN_ANCHORS = 3  # other comparisons present and strongly agreeing: an anchor pair
+MIN_ANCHOR_PAIRS = 50
+
+
+def anchored_m(gamma: np.ndarray) -> dict[str, list[float]]:
+    """``m`` of each comparison as its level shares among *anchor* pairs: candidates on which
+    every other comparison present agrees strongly (:data:`STRONG`), at least
+    :data:`MIN_ANCHORS` of them. Such pairs are the same person all but always, and how often
+    *this* field still disagrees on them is its error rate — whatever the data lacks (no phones,
+    no e-mails) and however the blocking chose the pairs. EM is unreliable exactly there: pairs
+    sharing a common name and a city (as blocking finds them) agree on the city far more often
+    than random pairs do, and EM takes that for evidence of a match. Comparisons with fewer
+    than :data:`MIN_ANCHOR_PAIRS` anchors keep the EM estimate."""
+    names = [c.name for c in COMPARISONS]
+    strong = np.stack([np.isin(gamma[:, c], STRONG[n]) for c, n in enumerate(names)], axis=1)
+    present = gamma != MISSING
+    out = {}
+    for c, comparison in enumerate(COMPARISONS):
+        others = [o for o in range(len(names)) if o != c]
+        weak_other = (present[:, others] & ~strong[:, others]).any(axis=1)
+        anchors = ~weak_other & (strong[:, others].sum(axis=1) >= MIN_ANCHORS) & present[:, c]
+        if anchors.sum() < MIN_ANCHOR_PAIRS:
+            continue
+        counts = np.bincount(gamma[anchors, c].astype(np.int64), minlength=len(comparison.levels))[: len(comparison.levels)] + PSEUDO_COUNT
+        out[comparison.name] = _floored(counts / counts.sum(), FLOOR, DIFFERENT_FLOOR_M)
+    return out
+
+
+def session_fields(gamma: np.ndarray) -> list[tuple[str, ...]]:
+    """The sessions' fields: the first of :data:`SELECTORS` that enough candidate pairs agree on
+    (e-mail where the data has e-mails, else phone, id number, birth date), then
+    :data:`TRAINING_SESSIONS`."""
+    names = [c.name for c in COMPARISONS]
+    selector = next((s for s in SELECTORS if _agreeing(gamma, names, s).sum() >= MIN_SESSION_PAIRS), None)
+    return list(dict.fromkeys([*([selector] if selector else []), *TRAINING_SESSIONS]))
 
 
 def _agreeing(gamma: np.ndarray, names: list[str], fields: tuple[str, ...] | list[str]) -> np.ndarray:
@@ -110,7 +160,7 @@ def _em(gamma: np.ndarray, m: dict, u: dict, free: list[int], *, prior: float, i
     return m, prior
 
 
-def _prior(gamma: np.ndarray) -> float:
+def _prior(gamma: np.ndarray, m: dict[str, list[float]] | None = None) -> float:
     """The match share among candidate pairs, Splink's way: pairs a strict rule calls the same
     person, divided by the share of true matches that rule is assumed to catch. The rule is the
     first of :data:`STRICT_RULES` whose fields are compared on enough pairs (same e-mail, or
@@ -122,8 +172,21 @@ def _prior(gamma: np.ndarray) -> float:
     for fields, rule in STRICT_RULES:
         compared = np.logical_or.reduce([level[n] != MISSING for n in fields])
         if compared.mean() >= MIN_RULE_COVERAGE:
-            return float(np.clip(rule(level).mean() / STRICT_RULE_RECALL, 1e-4, 0.5))
+            return float(np.clip(rule(level).mean() / _rule_recall(fields, level, m), 1e-4, 0.5))
     return 1e-4
+
+
+def _rule_recall(fields: tuple[str, ...], level: dict[str, np.ndarray], m: dict[str, list[float]] | None) -> float:
+    """The share of true matches the rule catches. For the names-and-birth-date rule it follows
+    from the estimated ``m`` (each field exact, and present: a rule can't fire on a blank) —
+    in data full of transliterations, nicknames and date typos it catches far fewer than the
+    0.7 assumed for the key rules, and an assumed figure would put the prior off by as much."""
+    if m is None or fields != ("first_name", "last_name", "birth_date"):
+        return STRICT_RULE_RECALL
+    recall = 1.0
+    for name in fields:
+        recall *= m[name][0] * float((level[name] != MISSING).mean())
+    return float(np.clip(recall, 0.05, 1.0))
 
 
 def _level_shares(gamma: np.ndarray, weight: np.ndarray) -> dict[str, list[float]]:

@@ -12,11 +12,22 @@ from datetime import date, datetime
 
 from okno.customers.identities import InvalidIdentity, normalize_email, normalize_phone
 from okno.kit import pii
-from okno.customers.names import latin_key, phonetic_key, split_full_name
+from okno.customers.names import latin_key, name_key, split_full_name
 
 # A blocking key shared by more profiles than this is too common to narrow anything down.
 MAX_BLOCK_SIZE = 300
 MAX_KEY_LENGTH = 96  # longer keys are cut to this many characters
+# One field alone (given name, surname, birth date, postcode) is a key only where its value is
+# rare: a block of at most this many profiles (as Splink's single-field blocking rules, bounded).
+# Two records damaged in two fields at once still meet when one intact field is rare enough.
+SMALL_BLOCK_SIZE = 50
+SINGLE_FIELD_KEYS = {"g": "first_name", "s": "last_name", "d": "birth_date", "pc": "postcode"}
+MAX_SINGLE_VALUE = 80  # longer values file no single-field key
+
+
+def block_cap(key: str) -> int:
+    """The most profiles a block of this key may hold and still narrow anything down."""
+    return SMALL_BLOCK_SIZE if key.partition(":")[0] in SINGLE_FIELD_KEYS else MAX_BLOCK_SIZE
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d", "%d-%m-%Y", "%Y/%m/%d", "%m/%d/%Y")
 
@@ -73,18 +84,33 @@ def blocking_keys(fields: dict) -> set[str]:
     for email in fields.get("emails", ()):
         keys.add(f"e:{email}")
     if first and last:  # the two name keys sorted: first/last swapped meet in the same block
-        names = ":".join(sorted((phonetic_key(first), phonetic_key(last))))
-        keys.add(f"n:{names}:{born[:7]}" if born else f"nn:{names}")  # born[:7]: year and month (a typo in the day)
+        names = ":".join(sorted((name_key(first), name_key(last))))
+        if born:  # the year, and the day and month: one typo in the date leaves one of them
+            keys.add(f"n:{names}:{born[:4]}")
+            keys.add(f"nd:{names}:{born[5:]}")
+        else:
+            keys.add(f"nn:{names}")
+        if fields.get("city"):
+            keys.add(f"nc:{names}:{fields['city']}")  # whatever became of the birth date and postcode
     if born:
         keys.add(f"b:{born}:{(last or first or '?')[0]}")
+        if first and last:
+            keys.add(f"bf:{born}:{first[0]}")  # a new or misspelt surname
         if first:
-            keys.add(f"fb:{phonetic_key(first)}:{born}")  # the same person under a new or misspelt surname
+            keys.add(f"fb:{name_key(first)}:{born}")  # the same person under a new or misspelt surname
     if fields.get("postcode") and (last or first):
-        keys.add(f"z:{fields['postcode']}:{phonetic_key(last or first)}")
+        keys.add(f"z:{fields['postcode']}:{name_key(last or first)}")
+        if first and last:
+            keys.add(f"fz:{fields['postcode']}:{name_key(first)}")  # a new or misspelt surname, whatever the birth date says
+    if fields.get("address"):
+        keys.add(f"a:{' '.join(sorted(fields['address'].split()))}")  # one address: typos in names and dates alike
     if born and fields.get("postcode"):
         keys.add(f"bz:{born}:{fields['postcode']}")  # whatever became of the names (typos, swaps, a new surname)
     if fields.get("id_number"):
         keys.add(f"i:{fields['id_number']}")
+    for prefix, name in SINGLE_FIELD_KEYS.items():
+        if fields.get(name) and len(fields[name]) <= MAX_SINGLE_VALUE:
+            keys.add(f"{prefix}:{fields[name]}")  # used only where rare (:func:`block_cap`)
     return {k[:MAX_KEY_LENGTH] for k in keys}
 
 

@@ -53,6 +53,18 @@ class MatchModel:
     # comparisons whose saved m/u no longer fit (their levels changed, or they are newer than the
     # save): the defaults stand in for them until the next estimate or override
     out_of_date: tuple[str, ...] = ()
+    # estimated: how many other records each record matches on average. When set, a pair's
+    # prior is that over the base size — the chance that two *random* records are one person,
+    # which is the prior that goes with ``u`` measured on random pairs (Splink's
+    # ``probability_two_random_records_match``). ``prior`` (a candidate pair's chance) then only
+    # stands in when the base size is unknown. A candidate-pair prior with random-pair ``u``
+    # counts the blocking agreement twice and makes every probability overconfident.
+    match_rate: float | None = None
+
+    def pair_prior(self, base_size: int | None) -> float:
+        if self.match_rate is None or not base_size or base_size < 2:
+            return self.prior
+        return min(max(self.match_rate / (base_size - 1), 1e-12), 0.5)
 
     @classmethod
     def from_params(cls, params: dict) -> MatchModel:
@@ -69,14 +81,15 @@ class MatchModel:
                     stale.add(comparison)
             if saved:
                 stale |= current.keys() - saved.keys()  # added to the matcher since they were saved
-        for name in ("prior", "review_threshold", "auto_threshold"):
+        for name in ("prior", "review_threshold", "auto_threshold", "match_rate"):
             if name in params:
                 setattr(model, name, None if params[name] is None else float(params[name]))
         model.out_of_date = tuple(c.name for c in COMPARISONS if c.name in stale)
         return model
 
     def params(self) -> dict:
-        return {"m": self.m, "u": self.u, "prior": self.prior, "review_threshold": self.review_threshold, "auto_threshold": self.auto_threshold}
+        return {"m": self.m, "u": self.u, "prior": self.prior, "review_threshold": self.review_threshold, "auto_threshold": self.auto_threshold,
+                "match_rate": self.match_rate}
 
     def saved_params(self) -> dict:
         """:meth:`params` as stored: out-of-date comparisons are left out, so the defaults
@@ -97,9 +110,10 @@ class Scores:
     probability: np.ndarray
 
 
-def score_gamma(model: MatchModel, gamma: np.ndarray, tf_shares: dict[str, np.ndarray] | None = None) -> Scores:
+def score_gamma(model: MatchModel, gamma: np.ndarray, tf_shares: dict[str, np.ndarray] | None = None, *, base_size: int | None = None) -> Scores:
     """Weights per pair and comparison; ``tf_shares[column][p]`` is the share of the whole base
-    holding the value pair ``p`` agreed on (nan: unknown, the average ``u`` applies)."""
+    holding the value pair ``p`` agreed on (nan: unknown, the average ``u`` applies);
+    ``base_size``: records in the base (the prior, :meth:`MatchModel.pair_prior`)."""
     table = model.weight_table()
     weights = np.zeros(gamma.shape, dtype=np.float64)
     for c, comparison in enumerate(COMPARISONS):
@@ -109,7 +123,8 @@ def score_gamma(model: MatchModel, gamma: np.ndarray, tf_shares: dict[str, np.nd
         if tf_shares is not None and comparison.tf_level is not None and comparison.tf_column in tf_shares:
             _adjust_for_frequency(model, weights, levels, c, comparison, tf_shares[comparison.tf_column])
     _discount_correlated(weights, gamma)
-    prior = math.log2(model.prior / (1 - model.prior))
+    chance = model.pair_prior(base_size)
+    prior = math.log2(chance / (1 - chance))
     total = prior + weights.sum(axis=1)
     return Scores(weights=weights, total=total, probability=1.0 / (1.0 + np.exp2(-total)))
 
@@ -131,14 +146,17 @@ def _adjust_for_frequency(model: MatchModel, weights: np.ndarray, levels: np.nda
 def _discount_correlated(weights: np.ndarray, gamma: np.ndarray) -> None:
     """Household fields agree together. Normally the strongest counts in full and the others at
     :data:`CORRELATED_SHARE`; when the personal fields say "someone else" (a different first
-    name or birth date), all of them count at that share: same family, not the same person."""
+    name, or a different birth date without the same first name), all of them count at that
+    share: same family, not the same person."""
     names = [c.name for c in COMPARISONS]
     group = [names.index(n) for n in CORRELATED]
     block = weights[:, group]
     positive = np.where(block > 0, block, 0.0)
     strongest = positive.argmax(axis=1)
     factor = np.where(block > 0, CORRELATED_SHARE, 1.0)
-    someone_else = (gamma[:, names.index("first_name")] == 3) | (gamma[:, names.index("birth_date")] == 2)
+    first = gamma[:, names.index("first_name")]
+    # a different birth date alone is a typo as often as a relative: with the same first name it is not "someone else"
+    someone_else = (first == 3) | ((gamma[:, names.index("birth_date")] == 2) & (first != 0))
     rows = np.flatnonzero(~someone_else)
     factor[rows, strongest[rows]] = 1.0
     weights[:, group] = block * factor

@@ -15,7 +15,7 @@ from collections import Counter
 from sqlalchemy import TextClause, and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.customers.matching.fields import MAX_BLOCK_SIZE, filed_keys
+from okno.customers.matching.fields import MAX_BLOCK_SIZE, block_cap, filed_keys
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.profiles import TERM_FIELDS, term_changes
 from okno.customers.matching.realtime import MAX_CANDIDATES, Candidate, query_shares, score_candidates
@@ -44,7 +44,7 @@ class PendingBase:
         candidates' profiles, term counts and the base size."""
         await self._fetch_blocks(session, {k for fields in records for k in filed_keys(fields)})
         await self._fetch_terms(session, {_term(name, fields) for fields in records for name in TERM_FIELDS if fields.get(name)})
-        usable = {c for members in self._members.values() if len(members) <= MAX_BLOCK_SIZE for c in members}
+        usable = {c for key, members in self._members.items() if len(members) <= block_cap(key) for c in members}
         await self._fetch_profiles(session, usable)
         if self._size is None:
             self._size = int(await session.scalar(select(func.count()).select_from(MatchProfile)) or 0)
@@ -74,7 +74,8 @@ class PendingBase:
         await self._fetch_terms(session, wanted)
         counts = {name: self._terms[t] + self._term_delta[t] for name in TERM_FIELDS if fields.get(name) and (t := _term(name, fields))}
         profiles = [self._staged[c] if c in self._staged else self._profiles[c] for c in ids]
-        return score_candidates(model, fields, ids, profiles, query_shares(fields, counts, (self._size or 0) + self._size_delta))  # type: ignore[misc]
+        size = (self._size or 0) + self._size_delta
+        return score_candidates(model, fields, ids, profiles, query_shares(fields, counts, size), base_size=size or None)  # type: ignore[misc]
 
     async def _candidates(self, session: AsyncSession, fields: dict) -> list[int]:
         keys = sorted(filed_keys(fields))
@@ -84,7 +85,7 @@ class PendingBase:
             if key in self._crowded:
                 continue
             members = [c for c in self._members.get(key, ()) if c not in self._staged] + list(self._holders.get(key, ()))
-            if len(members) <= MAX_BLOCK_SIZE:
+            if len(members) <= block_cap(key):
                 shared.update(members)
         return sorted(shared, key=lambda c: (-shared[c], c))[:MAX_CANDIDATES]
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import structlog
-from sqlalchemy import Row, Select, bindparam, func, select, union_all
+from sqlalchemy import Row, Select, bindparam, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from okno.customers.matching.compare import Frame, compare_pairs
-from okno.customers.matching.fields import MAX_BLOCK_SIZE, filed_keys
+from okno.customers.matching.fields import block_cap, filed_keys
 from okno.customers.matching.model import MIN_BASE_FOR_TF, MatchModel, explain, score_gamma
 from okno.customers.matching.profiles import TERM_FIELDS
 from okno.models import MatchBlock, MatcherSettings, MatchProfile, MatchTerm
@@ -71,6 +71,11 @@ def remember_model(session: AsyncSession, model: MatchModel, version: object) ->
     _cache.setdefault(_engine(session), {})["model"] = (time.monotonic(), version, model)
 
 
+async def base_size(session: AsyncSession) -> int:
+    """How many profiles are stored (cached, see :func:`_base_size`)."""
+    return await _base_size(session)
+
+
 async def _base_size(session: AsyncSession) -> int:
     """How many profiles are stored. Counted on a process's first score; after that a stale
     figure is served while a background task counts again (stale-while-revalidate): at 1M
@@ -106,7 +111,7 @@ async def _refresh_base_size(bind: AsyncEngine, slot: dict) -> None:
 
 async def candidates_for(session: AsyncSession, fields: dict, *, exclude: int | None = None) -> list[int]:
     """Customers sharing a blocking key with ``fields``, most shared keys first; a key held by
-    more than ``MAX_BLOCK_SIZE`` profiles is too common to narrow anything and is ignored."""
+    more than its cap (:func:`~okno.customers.matching.fields.block_cap`) is too common to narrow anything and is ignored."""
     return [row.customer_id for row in await _candidate_rows(session, fields, exclude)]
 
 
@@ -118,16 +123,18 @@ async def score_record(session: AsyncSession, fields: dict, *, exclude: int | No
     if not rows:
         return []
     counts = {name: getattr(rows[0], f"term_{name}") or 0 for name in TERM_FIELDS}
-    size = await _base_size(session) if any(fields.get(name) for name in TERM_FIELDS) else 0
-    return score_candidates(model, fields, [row.customer_id for row in rows], [row.fields for row in rows], query_shares(fields, counts, size))
+    size = await _base_size(session) if any(fields.get(name) for name in TERM_FIELDS) or model.match_rate is not None else 0
+    return score_candidates(model, fields, [row.customer_id for row in rows], [row.fields for row in rows], query_shares(fields, counts, size), base_size=size)
 
 
-def score_candidates(model: MatchModel, fields: dict, ids: list[int], profiles: list[dict], shares: dict[str, float]) -> list[Candidate]:
-    """``fields`` compared with each candidate's profile, scored and explained, best first."""
+def score_candidates(model: MatchModel, fields: dict, ids: list[int], profiles: list[dict], shares: dict[str, float], *,
+                     base_size: int | None = None) -> list[Candidate]:  # fmt: skip
+    """``fields`` compared with each candidate's profile, scored and explained, best first;
+    ``base_size``: profiles stored (an estimated model's prior is its match rate over it)."""
     query, stored = Frame([fields]), Frame(profiles)
     li, ri = np.zeros(len(ids), dtype=np.int64), np.arange(len(ids))
     gamma = compare_pairs(query, stored, li, ri)
-    scores = score_gamma(model, gamma, {c: np.full(len(ids), shares.get(c, np.nan)) for c in TERM_FIELDS})
+    scores = score_gamma(model, gamma, {c: np.full(len(ids), shares.get(c, np.nan)) for c in TERM_FIELDS}, base_size=base_size or None)
     order = np.argsort(-scores.total, kind="stable")
     return [
         Candidate(ids[p], float(scores.probability[p]), round(float(scores.total[p]), 2), explain(scores.weights[p], gamma[p]))
@@ -151,24 +158,24 @@ async def _candidate_rows(session: AsyncSession, fields: dict, exclude: int | No
     params = {f"key_{i}": key for i, key in enumerate(keys)}
     params |= {f"term_{name}": fields[name][:200] if fields.get(name) else None for name in TERM_FIELDS}
     params["exclude"] = 0 if exclude is None else exclude  # ids start at 1
-    return list(await session.execute(_candidates_statement(len(keys)), params))
+    return list(await session.execute(_candidates_statement(tuple(block_cap(k) for k in keys)), params))
 
 
 @functools.cache
-def _candidates_statement(key_count: int) -> Select:
-    """Per key at most ``MAX_BLOCK_SIZE + 1`` members (an index range each); keys with more are
-    dropped; members ranked by keys shared; joined to their profiles; the query's term counts
-    ride along as uncorrelated scalar subqueries (evaluated once)."""
+def _candidates_statement(caps: tuple[int, ...]) -> Select:
+    """Per key at most its cap + 1 members (an index range each; ``caps[i]``: :func:`block_cap`
+    of key ``i``); keys with more are dropped; members ranked by keys shared; joined to their
+    profiles; the query's term counts ride along as uncorrelated scalar subqueries (evaluated once)."""
     per_key = [
-        select(MatchBlock.key, MatchBlock.customer_id).where(MatchBlock.key == bindparam(f"key_{i}")).limit(MAX_BLOCK_SIZE + 1).subquery()
-        for i in range(key_count)
+        select(MatchBlock.key, MatchBlock.customer_id, literal_column(str(int(cap))).label("cap")).where(MatchBlock.key == bindparam(f"key_{i}")).limit(cap + 1).subquery()
+        for i, cap in enumerate(caps)
     ]
     hits = union_all(*(select(q) for q in per_key)).subquery("hits")  # LIMIT inside UNION ALL needs a subquery on SQLite
-    sized = select(hits.c.customer_id, func.count().over(partition_by=hits.c.key).label("block_size")).subquery("sized")
+    sized = select(hits.c.customer_id, hits.c.cap, func.count().over(partition_by=hits.c.key).label("block_size")).subquery("sized")
     shared = func.count().label("shared")
     ranked = (
         select(sized.c.customer_id, shared)
-        .where(sized.c.block_size <= MAX_BLOCK_SIZE, sized.c.customer_id != bindparam("exclude"))
+        .where(sized.c.block_size <= sized.c.cap, sized.c.customer_id != bindparam("exclude"))
         .group_by(sized.c.customer_id)
         .order_by(shared.desc(), sized.c.customer_id)
         .limit(MAX_CANDIDATES)

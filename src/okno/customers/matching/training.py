@@ -10,6 +10,7 @@ from okno.customers.matching.batch import candidate_pairs
 from okno.customers.matching.compare_table import TableComparer
 from okno.customers.matching.em import estimate_m, estimate_u
 from okno.customers.matching.model import MatchModel
+from okno.customers.matching.sessions import training_sessions
 from okno.customers.matching.table import table_from_fields
 from okno.kit.errors import Invalid
 from okno.models import MatchProfile
@@ -45,5 +46,7 @@ def estimate_from_records(records: list[dict], current: MatchModel) -> tuple[Mat
                        review_threshold=current.review_threshold, auto_threshold=current.auto_threshold)  # fmt: skip
     if len(li):
         pick = np.random.default_rng(11).choice(len(li), size=min(400_000, len(li)), replace=False)
-        model = estimate_m(model, compare(li[pick], ri[pick]))
+        gamma = compare(li[pick], ri[pick])
+        model = estimate_m(model, gamma, sessions=training_sessions(table, compare, gamma, sample=100_000))
+        model.match_rate = model.prior * len(li) * 2 / table.size  # matches among the candidates, per record
     return model, {"profiles": len(records), "candidate_pairs": int(len(li))}
