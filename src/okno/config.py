@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     widget_messages_per_minute_per_ip: int = Field(default=120, ge=1)
     widget_sessions_per_minute_per_ip: int = Field(default=20, ge=1)
     widget_receipts_per_minute: int = Field(default=120, ge=1)
+    # analytics: a conversation of the same customer on the same reason within this many days of
+    # the previous one's resolution is a repeat contact (docs/analytics.md)
+    repeat_contact_days: int = Field(default=7, ge=0, le=365)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
