@@ -157,3 +157,49 @@ async def test_reports_are_for_managers_and_scoped_to_their_teams(client, ctx, t
     )
     assert series.status_code == 200 and [p["value"] for p in series.json()["points"]] == [0, 2, 0]
     assert (await client.get("/api/v1/reports/timeseries", params={"metric": "nope", "from": "2026-12-02T09:00:00Z", "to": "2026-12-02T12:00:00Z"}, headers=headers)).status_code == 422
+
+
+async def test_whatsapp_then_a_call_about_the_same_reason_within_a_week_is_a_repeat_contact(client, ctx, travel) -> None:  # noqa: ANN001
+    """The issue's case: the customer writes in WhatsApp (the real adapter, through its fake
+    provider's signed webhook), then calls (a call through the API channel, its own thread); the
+    wa_id proves the phone, so both are one customer, and the first is a repeat, not FCR."""
+    from tests.conftest import LoopbackServer
+
+    from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+
+    headers = await admin_headers(ctx, client)
+    telephony = await make_api_channel(client, headers)
+    fake = FakeWhatsApp()
+    async with LoopbackServer(fake.app) as server:
+        fake.base_url = server.url
+        created = await client.post("/api/v1/channels", json={"kind": "whatsapp", "name": "WhatsApp", "config": fake.channel_config()}, headers=headers)
+        assert created.status_code == 201, created.text
+        fake.connect(client, f"/webhooks/{created.json()['id']}")
+        travel(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+        assert (await fake.deliver_text("79165550005", "Где мой заказ?")).status_code == 200
+        await ctx.settle()
+        async with ctx.db.reading() as session:
+            from sqlalchemy import select
+
+            from okno.models import Conversation
+
+            whatsapp_conversation = await session.scalar(select(Conversation.id).order_by(Conversation.id.desc()).limit(1))
+        await reply(client, ctx, headers, whatsapp_conversation)
+        await resolve(client, ctx, headers, whatsapp_conversation, "delivery")
+
+        travel(datetime(2026, 12, 10, 15, 0, tzinfo=UTC))
+        call = {"message_id": "call-1", "from": {"phone": "+79165550005"}, "kind": "call", "thread_id": "call-1", "text": "Звонок: заказ не пришёл"}
+        assert (await post_inbound(client, telephony, call)).status_code == 200
+        await ctx.settle()
+        async with ctx.db.reading() as session:
+            customers = set(await session.scalars(select(Conversation.customer_id)))
+            call_conversation = await session.scalar(select(Conversation.id).order_by(Conversation.id.desc()).limit(1))
+        assert len(customers) == 1 and call_conversation != whatsapp_conversation
+        await reply(client, ctx, headers, call_conversation)
+        await resolve(client, ctx, headers, call_conversation, "delivery")
+
+    week = await summary(client, headers, datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 8, tzinfo=UTC))
+    assert week["first_touch"] == {"whatsapp": 1}
+    assert week["fcr_rate"] == 0.0 and week["repeat_contact_rate"] == 1.0
+    both = await summary(client, headers, datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 14, tzinfo=UTC))
+    assert both["first_touch"] == {"api": 1, "whatsapp": 1} and both["fcr_rate"] == 0.5

@@ -12,7 +12,8 @@ calendar (``okno.sla``: no calendar means around the clock).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +54,8 @@ TOPICS = (
     "customer.merged",
     "survey.sent",
     "survey.answered",
+    "team.changed",
+    "sla.calendar_changed",
 )
 FINISHED = frozenset(t.value for t in FINISHED_TYPES)
 SLA_RESULTS = (TargetState.met.value, TargetState.missed.value)
@@ -74,9 +77,22 @@ def seconds(delta: timedelta) -> int:
     return max(round(delta.total_seconds()), 0)
 
 
+# Per engine: channel kinds (a channel's kind never changes and ids are never reused) and team
+# calendars (dropped whenever a team or a calendar changes: the projection hears those events).
+_kinds: WeakKeyDictionary[Any, dict[int, str]] = WeakKeyDictionary()
+_calendars: WeakKeyDictionary[Any, dict[int | None, BusinessCalendar]] = WeakKeyDictionary()
+
+
 async def team_calendar(session: AsyncSession, team_id: int | None) -> BusinessCalendar:
-    calendar_id = await session.scalar(select(Team.calendar_id).where(Team.id == team_id)) if team_id else None
-    return business_calendar(await session.get(BusinessHours, calendar_id) if calendar_id else None)
+    known = _calendars.setdefault(session.bind, {})
+    if team_id not in known:
+        calendar_id = await session.scalar(select(Team.calendar_id).where(Team.id == team_id)) if team_id else None
+        known[team_id] = business_calendar(await session.get(BusinessHours, calendar_id) if calendar_id else None)
+    return known[team_id]
+
+
+async def on_calendars_changed(session: AsyncSession, event: Event, window: timedelta) -> None:
+    _calendars.pop(session.bind, None)
 
 
 async def _fact(session: AsyncSession, conversation_id: int) -> ReportConversation | None:
@@ -101,7 +117,15 @@ async def _fact(session: AsyncSession, conversation_id: int) -> ReportConversati
 
 
 async def _channel_kind(session: AsyncSession, channel_id: int | None) -> str | None:
-    return await session.scalar(select(Channel.kind).where(Channel.id == channel_id)) if channel_id else None
+    if channel_id is None:
+        return None
+    known = _kinds.setdefault(session.bind, {})
+    if channel_id not in known:
+        kind = await session.scalar(select(Channel.kind).where(Channel.id == channel_id))
+        if kind is None:
+            return None
+        known[channel_id] = kind
+    return known[channel_id]
 
 
 async def _used_channel(session: AsyncSession, conversation_id: int, channel_id: int | None) -> None:
@@ -143,7 +167,8 @@ async def on_message_received(session: AsyncSession, event: Event, window: timed
     message = await session.get(Message, event.payload["message_id"])
     if fact is None or message is None:
         return
-    await _used_channel(session, fact.conversation_id, message.channel_id)
+    if message.channel_id != fact.first_channel_id:
+        await _used_channel(session, fact.conversation_id, message.channel_id)
     if fact.open_since is not None and fact.waiting_since is None:  # an answer to a resolved one (a survey's) waits for nobody
         fact.waiting_since = message.created_at
 
@@ -153,7 +178,8 @@ async def on_message_queued(session: AsyncSession, event: Event, window: timedel
     message = await session.get(Message, event.payload["message_id"])
     if fact is None or message is None:
         return
-    await _used_channel(session, fact.conversation_id, message.channel_id)
+    if message.channel_id != fact.first_channel_id:
+        await _used_channel(session, fact.conversation_id, message.channel_id)
     human = message.direction == Direction.outbound.value and message.author_id is not None
     if not human or fact.waiting_since is None:
         return
@@ -281,4 +307,6 @@ APPLY = {
     "customer.merged": on_customer_merged,
     "survey.sent": on_survey,
     "survey.answered": on_survey,
+    "team.changed": on_calendars_changed,
+    "sla.calendar_changed": on_calendars_changed,
 }
