@@ -318,6 +318,8 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/reports/summary": Managers(f"/api/v1/reports/summary?{_PERIOD}"),
     "GET /api/v1/reports/timeseries": Managers(f"/api/v1/reports/timeseries?metric=conversations&interval=day&{_PERIOD}"),
     "GET /api/v1/reports/operators": Managers(f"/api/v1/reports/operators?{_PERIOD}"),
+    "GET /api/v1/reports/conversations": Managers(f"/api/v1/reports/conversations?which=resolved&{_PERIOD}"),
+    "GET /reports": Managers("/reports", cookie=True),
     "GET /api/v1/reports/export": Managers(f"/api/v1/reports/export?report=conversations&format=csv&{_PERIOD}"),
 }
 

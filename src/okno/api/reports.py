@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from okno.api.access import ManagerScope
 from okno.api.deps import Ctx
+from okno.kit.errors import Invalid
 from okno.reports import export, queries, series
 from okno.reports.periods import checked_period
 from okno.reports.queries import Filters
@@ -51,6 +52,17 @@ async def timeseries(
 async def operators(scope: ManagerScope, ctx: Ctx, start: From, end: To, team_id: OptionalId = None, channel_id: OptionalId = None) -> dict:
     async with ctx.db.reading() as session:
         return {"items": await queries.operators(session, _filters(scope, start, end, team_id, channel_id, None))}
+
+
+@router.get("/conversations", summary="The conversations behind a figure (drill-down), newest first, at most 200")
+async def conversations(
+    scope: ManagerScope, ctx: Ctx, start: From, end: To, which: Annotated[str, Query(max_length=20)] = "opened",
+    team_id: OptionalId = None, channel_id: OptionalId = None, operator_id: OptionalId = None,
+) -> dict:
+    if which not in queries.DRILLS:
+        raise Invalid(f"which must be one of {', '.join(queries.DRILLS)}")
+    async with ctx.db.reading() as session:
+        return {"items": await queries.drill_down(session, _filters(scope, start, end, team_id, channel_id, operator_id), which)}
 
 
 @router.get("/export", summary="A report as CSV or XLSX, streamed")

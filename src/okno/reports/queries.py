@@ -237,3 +237,29 @@ async def operators(session: AsyncSession, f: Filters) -> list[dict[str, Any]]:
             "load": load.get(op, 0),
         })
     return rows
+
+
+DRILLS = ("opened", "resolved", "fcr", "repeat", "reopened", "transferred", "sla_missed")
+DRILL_LIMIT = 200
+
+
+async def drill_down(session: AsyncSession, f: Filters, which: str) -> list[dict[str, Any]]:
+    """The conversations behind a figure (newest first, at most ``DRILL_LIMIT``)."""
+    where = {
+        "opened": opened_in(f),
+        "resolved": resolved_in(f),
+        "fcr": [*resolved_in(f), RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_(None)],
+        "repeat": [*resolved_in(f), RC.repeat_contact_id.is_not(None)],
+        "reopened": [*resolved_in(f), RC.reopened > 0],
+        "transferred": [*resolved_in(f), RC.transferred.is_(True)],
+        "sla_missed": [*opened_in(f), RC.sla_first_response == "missed"],
+    }[which]
+    rows = await session.execute(
+        select(RC.conversation_id, RC.first_channel_kind, RC.opened_at, RC.resolved_at, RC.frt_seconds, RC.frt_business_seconds, RC.reason, RC.repeat_contact_id)
+        .where(*where).order_by(RC.opened_at.desc(), RC.conversation_id.desc()).limit(DRILL_LIMIT)
+    )
+    return [
+        {"conversation_id": r[0], "first_channel_kind": r[1], "opened_at": r[2], "resolved_at": r[3], "frt_seconds": r[4],
+         "frt_business_seconds": r[5], "reason": r[6], "repeat_contact_id": r[7]}
+        for r in rows
+    ]
