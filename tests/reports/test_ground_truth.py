@@ -31,6 +31,9 @@ async def test_the_reports_api_returns_exactly_the_simulators_figures(client, ct
     start = min(c.opened for c in planned) - timedelta(days=1)
     end = max(c.final_resolution for c in planned) + timedelta(days=1)
     windows = [(start, end), *gt.weeks(planned)]
+    whole = gt.expected_summary(planned, start, end)
+    assert whole["sla"]["first_response"]["met"] and whole["sla"]["first_response"]["missed"] and whole["sla"]["resolution"]["missed"]
+    assert 0 < whole["fcr_rate"] < 1 and 0 < whole["repeat_contact_rate"] < 1 and whole["csat"]["responses"]
     mismatches = []
     for a, b in windows:
         response = await client.get("/api/v1/reports/summary", params={"from": a.isoformat(), "to": b.isoformat()}, headers=headers)

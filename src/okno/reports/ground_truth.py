@@ -39,6 +39,9 @@ OFFICE = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri
 REASONS = ("delivery", "payment", "return")
 WINDOW = timedelta(days=7)
 START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # Monday 09:00 in Moscow
+# the default SLA policy, in business minutes; replies land at half minutes, so no figure ties a target
+FIRST_RESPONSE_TARGET, RESOLUTION_TARGET = 45, 240
+HALF = timedelta(seconds=30)
 
 
 def business_seconds(start: datetime, end: datetime) -> int:
@@ -91,8 +94,8 @@ class Planned:
 def _moment(rng: random.Random, after: datetime, *, off_hours: bool) -> datetime:
     """A whole-minute moment after ``after``: minutes later, or (off_hours) across a night or weekend."""
     if off_hours:
-        return after + timedelta(hours=rng.randint(14, 66), minutes=rng.randint(0, 59))
-    return after + timedelta(minutes=rng.randint(2, 90))
+        return after + timedelta(hours=rng.randint(14, 66), minutes=rng.randint(0, 59)) + HALF
+    return after + timedelta(minutes=rng.randint(2, 90)) + HALF
 
 
 def plan(n: int, seed: int = 15) -> list[Planned]:
@@ -127,7 +130,7 @@ def _conversation(rng: random.Random, key: int, customer: int, channel: int, ope
         t = next_question[1]
     transfer_at = t + timedelta(minutes=rng.randint(1, 5)) if rng.random() < 0.1 else None
     t = transfer_at or t
-    resolved = t + timedelta(minutes=rng.randint(1, 120))
+    resolved = t + timedelta(minutes=rng.randint(1, 120), seconds=15)
     reopen = None
     if rng.random() < 0.12:
         again = resolved + timedelta(hours=rng.randint(1, 30))
@@ -160,6 +163,11 @@ def _stats(wall: list[int], business: list[int]) -> dict[str, Any]:
 
 def _rate(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
+
+
+def _sla(verdicts: list[bool]) -> dict[str, Any]:
+    met = sum(verdicts)
+    return {"met": met, "missed": len(verdicts) - met, "rate": _rate(met, len(verdicts))}
 
 
 def repeated(conversations: list[Planned]) -> set[int]:
@@ -195,7 +203,10 @@ def expected_summary(conversations: list[Planned], start: datetime, end: datetim
         "fcr_rate": _rate(len(fcr), len(resolved)),
         "repeat_contact_rate": _rate(sum(1 for c in resolved if c.key in repeats), len(resolved)),
         **{kind: {"responses": len(v), "score": scores[kind](v) if v else None} for kind, v in answers.items()},
-        "sla": {"first_response": {"met": 0, "missed": 0, "rate": None}, "resolution": {"met": 0, "missed": 0, "rate": None}},
+        "sla": {
+            "first_response": _sla([business_seconds(c.opened, c.first_reply) <= FIRST_RESPONSE_TARGET * 60 for c in opened]),
+            "resolution": _sla([c.resolution_business <= RESOLUTION_TARGET * 60 for c in resolved]),
+        },
         "channel_share": {"api": {"conversations": len(opened), "share": 1.0}} if opened else {},
         "first_touch": {"api": len(opened)} if opened else {},
     }
@@ -211,13 +222,15 @@ class Setup:
 
 
 async def prepare(http: httpx.AsyncClient, headers: dict[str, str]) -> Setup:
-    """A 09–18 calendar, teams A and B on it, two API channels of team A."""
+    """A 09–18 calendar, teams A and B on it, a default SLA policy, two API channels of team A."""
     async def post(path: str, body: dict) -> dict:
         response = await http.post(path, json=body, headers=headers)
         assert response.status_code in (200, 201), response.text
         return response.json()
 
     calendar = await post("/api/v1/calendars", {"name": "Ground truth 09-18", "timezone": "Europe/Moscow", "weekly": OFFICE})
+    targets = {"normal": {"first_response": FIRST_RESPONSE_TARGET, "resolution": RESOLUTION_TARGET}}
+    await post("/api/v1/sla/policies", {"name": "Ground truth", "targets": targets, "is_default": True})
     teams = [await post("/api/v1/teams", {"name": f"Ground truth {n}"}) for n in ("A", "B")]
     for team in teams:
         response = await http.patch(f"/api/v1/teams/{team['id']}", json={"calendar_id": calendar["id"]}, headers=headers)
