@@ -284,6 +284,9 @@ async def play(
         elif what == "resolve":
             await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/status", {"status": "resolved", "reason": c.reason})
         elif what == "reopen":
+            # the SLA clocks complete a resolution at the conversation's resolved_at as it is when
+            # they run: let them see this resolution before it is superseded (docs/analytics.md)
+            await settle()
             await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/status", {"status": "open"})
         else:
             await _answer_survey(db, c, ids[c.key], setup, int(what.split(":")[1]))
