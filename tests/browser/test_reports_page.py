@@ -46,7 +46,12 @@ async def test_reports_page_shows_the_simulators_figures_and_drills_down(app, cl
             await page.get_by_test_id("report-from").fill(first_day.isoformat())
             await page.get_by_test_id("report-to").fill(last_day.isoformat())
             await page.get_by_test_id("report-apply").click()
-            await expect(page.locator("#reports[data-ready='1']")).to_have_count(1)
+            failed: list[str] = []
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            try:  # a report per day and per hour is many small queries: slow on a loaded machine
+                await expect(page.locator("#reports[data-ready='1']")).to_have_count(1, timeout=60_000)
+            finally:
+                assert errors == [] and failed == [], (errors, failed)
 
             await expect(page.get_by_test_id("kpi-conversations")).to_have_text(str(expected["conversations"]))
             await expect(page.get_by_test_id("kpi-fcr")).to_have_text(f"{100 * expected['fcr_rate']:.1f} %")

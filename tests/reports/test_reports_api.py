@@ -101,6 +101,12 @@ async def test_a_contact_on_another_channel_about_the_same_reason_is_a_repeat_no
     assert later["fcr_rate"] == 1.0 and later["repeat_contact_rate"] == 0.0
     by_channel = await summary(client, headers, datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC), channel_id=phone_desk["id"])
     assert by_channel["conversations"] == 1
+    daily = await client.get(
+        "/api/v1/reports/timeseries", params={"metric": "fcr_rate", "interval": "day", "from": "2026-12-01T00:00:00Z", "to": "2026-12-05T00:00:00Z"}, headers=headers
+    )
+    assert [p["value"] for p in daily.json()["points"]] == [0.0, None, None, 1.0]
+    operators = (await client.get("/api/v1/reports/operators", params={"from": "2026-12-01T00:00:00Z", "to": "2026-12-05T00:00:00Z"}, headers=headers)).json()
+    assert [(o["frt"]["count"], o["handled"]) for o in operators["items"]] == [(2, 0)]  # the admin answered both; nobody was assigned
 
 
 async def test_survey_events_give_csat_nps_ces_by_the_conversations_resolution(client, ctx, travel) -> None:  # noqa: ANN001

@@ -110,18 +110,14 @@ async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
     conversations = await session.scalar(select(func.count()).select_from(RC).where(*opened))
     frt = await duration_stats(session, RC.frt_seconds, RC.frt_business_seconds, opened)
     resolution = await duration_stats(session, RC.resolution_seconds, RC.resolution_business_seconds, resolved)
-    n_resolved, n_fcr, n_repeat = (await session.execute(select(
-        func.count(),
-        func.coalesce(func.sum(case((and_(RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_(None)), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((RC.repeat_contact_id.is_not(None), 1), else_=0)), 0),
-    ).where(*resolved))).one()
+    n_resolved, fcr_rate, repeat_rate = await resolution_rates(session, resolved)
     return {
         "conversations": conversations,
         "resolved": n_resolved,
         "frt": frt,
         "resolution": resolution,
-        "fcr_rate": ratio(int(n_fcr), n_resolved),
-        "repeat_contact_rate": ratio(int(n_repeat), n_resolved),
+        "fcr_rate": fcr_rate,
+        "repeat_contact_rate": repeat_rate,
         **await survey_scores(session, f),
         "sla": {
             "first_response": await _sla(session, RC.sla_first_response, opened),
@@ -130,6 +126,16 @@ async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
         "channel_share": await channel_share(session, opened, conversations),
         "first_touch": await first_touch(session, opened),
     }
+
+
+async def resolution_rates(session: AsyncSession, resolved: list) -> tuple[int, float | None, float | None]:
+    """Resolved conversations, their FCR rate and their repeat-contact rate (as of now)."""
+    n_resolved, n_fcr, n_repeat = (await session.execute(select(
+        func.count(),
+        func.coalesce(func.sum(case((and_(RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_(None)), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((RC.repeat_contact_id.is_not(None), 1), else_=0)), 0),
+    ).where(*resolved))).one()
+    return n_resolved, ratio(int(n_fcr), n_resolved), ratio(int(n_repeat), n_resolved)
 
 
 async def survey_scores(session: AsyncSession, f: Filters) -> dict[str, dict[str, Any]]:
