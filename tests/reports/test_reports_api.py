@@ -116,7 +116,8 @@ async def test_survey_events_give_csat_nps_ces_by_the_conversations_resolution(c
     conversation = await write(client, ctx, channel, "+79163330003")
     await reply(client, ctx, headers, conversation)
     await resolve(client, ctx, headers, conversation)
-    base = {"conversation_id": conversation, "customer_id": 1, "channel_id": channel["id"], "team_id": None, "operator_id": None}
+    customer_id = (await client.get(f"/api/v1/conversations/{conversation}", headers=headers)).json()["customer_id"]
+    base = {"conversation_id": conversation, "customer_id": customer_id, "channel_id": channel["id"], "team_id": None, "operator_id": None}
     async with ctx.db.transaction() as session:
         for survey_id, kind, score in ((1, "csat", 5), (2, "nps", 10), (3, "ces", 3)):
             await record_event(session, SurveySent(survey_id=survey_id, kind=kind, sent_at="2026-12-01T10:05:00+00:00", **base))
@@ -139,6 +140,12 @@ async def test_survey_events_give_csat_nps_ces_by_the_conversations_resolution(c
         "/api/v1/reports/export", params={"report": "summary", "format": "xlsx", "from": "2026-12-01T00:00:00Z", "to": "2026-12-02T00:00:00Z"}, headers=headers
     )
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+    erased = await client.post(f"/api/v1/customers/{customer_id}/erase", json={"reason": "просьба клиента"}, headers=headers)
+    assert erased.status_code == 200, erased.text
+    again = await client.get(export.url.path, params=dict(export.url.params), headers=headers)
+    rows = list(csv.reader(io.StringIO(again.text.lstrip("\ufeff"))))
+    assert len(rows) == 4 and all(row[4] == "" for row in rows[1:])  # the comments went with the erase; the scores stay
 
 
 async def test_reports_are_for_managers_and_scoped_to_their_teams(client, ctx, travel) -> None:  # noqa: ANN001
