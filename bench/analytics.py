@@ -1,7 +1,7 @@
 """Analytics on this machine: plays the ground-truth plan (okno.reports.ground_truth) through an
 okno app in-process (API-channel webhooks, REST replies, survey events; okno.reports.runner),
 checks the summary against the plan, and prints the play rate, the projection lag (how long the
-relay takes to drain what the play left queued) and the summary endpoint's latency p50/p95.
+relay spends per event, with every subscriber, while the play's backlog is drained every 50 actions) and the summary endpoint's latency p50/p95.
 
     .venv/bin/python bench/analytics.py [--conversations N] [--database-url URL] [--calls K]
 
@@ -28,7 +28,8 @@ def main() -> None:
     print(f"backend: {out.backend}; 1-minute load average at the end: {os.getloadavg()[0]:.1f} (shared machine)")
     print(f"conversations: {out.conversations} ({out.actions} actions) played in {out.played_seconds:.1f} s "
           f"({out.conversations / out.played_seconds:.1f} conversations/s)")
-    print(f"projection lag: the relay drained the play's backlog in {out.drain_seconds:.1f} s")
+    print(f"projection lag: {out.events} events; draining them (every subscriber) took {out.drain_seconds:.1f} s of the play, "
+          f"{1000 * out.drain_seconds / max(out.events, 1):.1f} ms an event; a backlog of 50 actions waits at most that long")
     print(f"summary equals the plan's figures: {out.exact}")
     print(f"summary latency over {len(out.latencies_ms)} calls: p50 {out.p50_ms:.1f} ms, p95 {out.p95_ms:.1f} ms")
 

@@ -6,8 +6,9 @@ channels, so repeat contacts cross channels), an operator answers through the RE
 conversations get a next question, are transferred to another team after the first answer,
 are reopened and resolved again; some customers come back within (or after) the repeat-contact
 window on the same or another reason; survey answers arrive as ``survey.answered`` events, as
-the surveys domain emits them. okno's clock is moved to each action's moment
-(``okno.kit.time.travel_to``), so every duration is known to the second, including replies across
+the surveys domain emits them. okno's clock is stopped at each action's moment
+(``okno.kit.time.stop_at``: every stamp is exactly the planned moment, however long a step takes
+on a loaded machine), so every duration is known to the second, including replies across
 nights and weekends on the team's 09:00–18:00 (Mon–Fri, Europe/Moscow) calendar.
 
 ``expected_summary`` recomputes the summary from the plan alone: its own business-time
@@ -30,7 +31,7 @@ import orjson
 from okno.bus.outbox import record_event
 from okno.kit.db import Database
 from okno.kit.signing import sign
-from okno.kit.time import travel_to
+from okno.kit.time import stop_at, travel_to
 from okno.surveys.events import SurveyAnswered, SurveySent
 
 MSK = timedelta(hours=3)  # Europe/Moscow has had no daylight saving time since 2014
@@ -266,33 +267,47 @@ async def play(
 ) -> None:
     ids: dict[int, int] = {}
     serial = 0
-    for n, (at, _, what, c) in enumerate(actions(conversations)):
-        travel_to(at)
-        if what == "write":
-            serial += 1
-            channel = setup.channels[c.channel]
-            body = orjson.dumps({"message_id": f"gt-{serial}", "from": {"phone": f"+7916{c.customer:07d}"}, "text": "Где мой заказ?"})
-            response = await http.post(f"/webhooks/{channel['id']}", content=body, headers={"content-type": "application/json", "x-okno-signature": sign(channel["secret"], body)})
-            assert response.status_code == 200, response.text
-            if c.key not in ids:
-                ids[c.key] = await _conversation_of(db, channel["id"], f"gt-{serial}")
-        elif what == "reply":
-            await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/messages", {"text": "Отвечаем"}, 201)
-        elif what == "transfer":
-            await settle()  # routing has given it its first team (as it does within moments in service)
-            await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/assign", {"operator_id": None, "team_id": setup.team_b})
-        elif what == "resolve":
-            await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/status", {"status": "resolved", "reason": c.reason})
-        elif what == "reopen":
-            # the SLA clocks complete a resolution at the conversation's resolved_at as it is when
-            # they run: let them see this resolution before it is superseded (docs/analytics.md)
-            await settle()
-            await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/status", {"status": "open"})
-        else:
-            await _answer_survey(db, c, ids[c.key], setup, int(what.split(":")[1]))
-        if n % settle_every == settle_every - 1:
-            await settle()
-    await settle()
+    last = None
+    try:
+        for n, (at, _, what, c) in enumerate(actions(conversations)):
+            stop_at(at)  # every stamp is the planned moment, to the microsecond
+            last = at
+            serial = await _act(http, db, settle, setup, ids, serial, what, c)
+            if n % settle_every == settle_every - 1:
+                await settle()
+        await settle()
+    finally:
+        stop_at(None)
+        if last is not None:
+            travel_to(last)  # the clock runs on from the last planned moment
+
+
+async def _act(
+    http: httpx.AsyncClient, db: Database, settle: Callable[[], Awaitable[None]], setup: Setup, ids: dict[int, int], serial: int, what: str, c: Planned
+) -> int:
+    if what == "write":
+        serial += 1
+        channel = setup.channels[c.channel]
+        body = orjson.dumps({"message_id": f"gt-{serial}", "from": {"phone": f"+7916{c.customer:07d}"}, "text": "Где мой заказ?"})
+        response = await http.post(f"/webhooks/{channel['id']}", content=body, headers={"content-type": "application/json", "x-okno-signature": sign(channel["secret"], body)})
+        assert response.status_code == 200, response.text
+        if c.key not in ids:
+            ids[c.key] = await _conversation_of(db, channel["id"], f"gt-{serial}")
+    elif what == "reply":
+        await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/messages", {"text": "Отвечаем"}, 201)
+    elif what == "transfer":
+        await settle()  # routing has given it its first team (as it does within moments in service)
+        await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/assign", {"operator_id": None, "team_id": setup.team_b})
+    elif what == "resolve":
+        await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/status", {"status": "resolved", "reason": c.reason})
+    elif what == "reopen":
+        # the SLA clocks complete a resolution at the conversation's resolved_at as it is when
+        # they run: let them see this resolution before it is superseded (docs/analytics.md)
+        await settle()
+        await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/status", {"status": "open"})
+    else:
+        await _answer_survey(db, c, ids[c.key], setup, int(what.split(":")[1]))
+    return serial
 
 
 async def _call(http: httpx.AsyncClient, setup: Setup, path: str, body: dict, status: int = 200) -> None:
