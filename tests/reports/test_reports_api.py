@@ -169,6 +169,8 @@ async def test_reports_are_for_managers_and_scoped_to_their_teams(client, ctx, t
         "/api/v1/reports/timeseries", params={"metric": "conversations", "interval": "hour", "from": "2026-12-02T09:00:00Z", "to": "2026-12-02T12:00:00Z"}, headers=headers
     )
     assert series.status_code == 200 and [p["value"] for p in series.json()["points"]] == [0, 2, 0]
+    edge = await client.get("/api/v1/reports/timeseries", params={"metric": "resolved", "interval": "week", "from": "9999-12-30T00:00:00Z", "to": "9999-12-31T23:00:00Z"}, headers=headers)
+    assert edge.status_code == 200 and len(edge.json()["points"]) == 1  # the last bucket stops at ``to``
     assert (await client.get("/api/v1/reports/timeseries", params={"metric": "nope", "from": "2026-12-02T09:00:00Z", "to": "2026-12-02T12:00:00Z"}, headers=headers)).status_code == 422
 
 

@@ -32,5 +32,6 @@ def buckets(start: datetime, end: datetime, interval: str) -> Iterator[tuple[dat
         raise Invalid(f"at most {MAX_BUCKETS} points: choose a longer interval or a shorter period")
     at = start
     while at < end:
-        yield at, min(at + step, end)
-        at += step
+        upto = end if end - at <= step else at + step  # never past ``end`` (nor past the last year a datetime holds)
+        yield at, upto
+        at = upto

@@ -15,6 +15,7 @@ from okno.access import Scope
 from okno.api.deps import Ctx, ReadSession
 from okno.kit.time import utcnow
 from okno.models import Channel, Operator, Team
+from okno.reports.periods import MAX_DAYS
 from okno.web.pages import PageOperator, render, translator_for
 
 router = APIRouter(include_in_schema=False)
@@ -22,10 +23,12 @@ LOCAL = ZoneInfo("Europe/Moscow")
 
 
 def _day(value: str | None, fallback: date) -> date:
+    """A date from the form; a bad one, or one too near the ends of the calendar, is the fallback."""
     try:
-        return date.fromisoformat(value) if value else fallback
+        day = date.fromisoformat(value) if value else fallback
     except ValueError:
         return fallback
+    return day if date(1971, 1, 1) <= day <= date(9998, 12, 1) else fallback
 
 
 @router.get("/reports")
@@ -37,6 +40,7 @@ async def reports(request: Request, operator: PageOperator, session: ReadSession
     today = utcnow().astimezone(LOCAL).date()
     first = _day(request.query_params.get("from"), today - timedelta(days=6))
     last = max(_day(request.query_params.get("to"), today), first)
+    first = max(first, last - timedelta(days=MAX_DAYS - 1))  # the reports API's longest period
     start = datetime.combine(first, datetime.min.time(), LOCAL)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), LOCAL)
     filters = {key: request.query_params.get(key) or "" for key in ("team_id", "channel_id", "operator_id")}

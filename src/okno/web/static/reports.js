@@ -56,8 +56,10 @@
   const day = (iso) => iso.slice(0, 10);
 
   async function drawTrends() {
+    const days = (new Date(page.to) - new Date(page.from)) / 86400000;
+    const interval = days <= 62 ? "day" : "week";
     const [frt, resolution, csat, nps, ces, repeat] = await Promise.all(
-      ["frt", "resolution", "csat", "nps", "ces", "repeat_contact_rate"].map((metric) => get("timeseries", { ...period, metric, interval: "day" })),
+      ["frt", "resolution", "csat", "nps", "ces", "repeat_contact_rate"].map((metric) => get("timeseries", { ...period, metric, interval })),
     );
     const labels = frt.points.map((p) => day(p.from));
     const hours = (points) => points.map((p) => (p.value.business_avg_seconds === null ? null : +(p.value.business_avg_seconds / 3600).toFixed(2)));
