@@ -28,8 +28,8 @@ def main() -> None:
     print(f"backend: {out.backend}; 1-minute load average at the end: {os.getloadavg()[0]:.1f} (shared machine)")
     print(f"conversations: {out.conversations} ({out.actions} actions) played in {out.played_seconds:.1f} s "
           f"({out.conversations / out.played_seconds:.1f} conversations/s)")
-    print(f"projection lag: {out.events} events; draining them (every subscriber) took {out.drain_seconds:.1f} s of the play, "
-          f"{1000 * out.drain_seconds / max(out.events, 1):.1f} ms an event; a backlog of 50 actions waits at most that long")
+    print(f"projection lag: {out.events} events, drained every 50 actions; draining (every subscriber, the projection "
+          f"included) took {out.drain_seconds:.1f} s in all, {1000 * out.drain_seconds / max(out.events, 1):.1f} ms an event")
     print(f"summary equals the plan's figures: {out.exact}")
     print(f"summary latency over {len(out.latencies_ms)} calls: p50 {out.p50_ms:.1f} ms, p95 {out.p95_ms:.1f} ms")
 
