@@ -16,6 +16,8 @@ from okno import __version__
 from okno.api import accounts, attachments, auth, channels, conversations, customers, files, operators, templates, webhooks
 from okno.api import events as event_routes
 from okno.api import data_subject as data_subject_routes
+from okno.api import reports as report_routes
+from okno.web import reports_page
 from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
 from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     # the service process: statuses and reasons; status, assignment, priority, escalation; SLA; customer attributes
     for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation, files, templates):
         app.include_router(module.router)
+    app.include_router(report_routes.router)  # analytics: summary, time series, operators, exports
+    app.include_router(reports_page.router)  # the reports page (supervisors, admins)
 
     install_error_schema(app)  # the error bodies okno really sends, in /openapi.json
 

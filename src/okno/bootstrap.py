@@ -21,6 +21,7 @@ from okno.customers.retention import SWEEP as RETENTION_SWEEP
 from okno.customers.retention import run_sweep
 from okno.jobs.worker import JobHandler
 from okno.kit.timers import TimerHandler
+from okno.reports import projection as reports
 from okno.routing import escalation
 from okno.routing import subscribers as queues
 from okno.routing.hooks import route_new_conversation
@@ -52,6 +53,8 @@ for _topic in sla.CONVERSATION_TOPICS:  # SLA clocks follow every change to a co
 SUBSCRIBERS["conversation.status_changed"].append(plan_auto_close)
 for _topic in AUTOMATION_EVENTS:  # automation rules run last, on what routing and SLA made of the event
     SUBSCRIBERS.setdefault(_topic, []).append(run_automations)
+for _topic in reports.TOPICS:  # analytics projections last: they copy the SLA verdicts the clocks just set
+    SUBSCRIBERS.setdefault(_topic, []).append(reports.project_event)
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     BREACH_TIMER: alerts.on_breach_timer,

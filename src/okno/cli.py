@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -198,8 +199,13 @@ def simulate(
     rate: Annotated[float, typer.Option(help="customer journeys per minute", min=0.1)] = 6.0,
     journeys: Annotated[int | None, typer.Option(help="stop after this many journeys (default: until Ctrl-C)", min=1)] = None,
     operator_replies: Annotated[bool, typer.Option(help="answer customers through the API as the demo admin")] = True,
+    ground_truth: Annotated[int | None, typer.Option("--ground-truth", help="instead: play N conversations with known answers in-process on a fresh database and compare the reports' summary with them", min=1)] = None,
+    expected: Annotated[Path | None, typer.Option(help="with --ground-truth: write the expected and returned summaries here (JSON)")] = None,
 ) -> None:
     """Play realistic customer journeys through the real webhooks of channels on the fake providers."""
+    if ground_truth is not None:
+        _ground_truth(ground_truth, expected)
+        return
     from okno.kit.logging import configure_logging
     from okno.simulator import DEMO_OPERATOR, JourneyFailed, Simulator
 
@@ -216,6 +222,21 @@ def simulate(
     failed = sum(not o.ok for o in outcomes)
     typer.echo(f"{len(outcomes)} journeys played, {failed} failed")
     if failed:
+        raise typer.Exit(code=1)
+
+
+def _ground_truth(n: int, expected: Path | None) -> None:
+    """``okno simulate --ground-truth N`` (docs/analytics.md): exit 1 when the summary differs."""
+    import orjson
+
+    from okno.reports.runner import run_ground_truth
+
+    out = asyncio.run(run_ground_truth(n, database_url=_settings().database_url))
+    if expected is not None:
+        expected.write_bytes(orjson.dumps({"expected": out.expected, "got": out.got}, option=orjson.OPT_INDENT_2))
+    typer.echo(f"{out.conversations} conversations ({out.actions} actions) played in {out.played_seconds:.1f} s on {out.backend}; "
+               f"summary {'equals' if out.exact else 'DIFFERS FROM'} the expected figures")
+    if not out.exact:
         raise typer.Exit(code=1)
 
 

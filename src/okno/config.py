@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # The time zone of operators who have not chosen their own (an IANA name); pages show times
     # in the operator's zone and snooze presets mean 09:00 there.
     default_time_zone: str = Field(default="Europe/Moscow", min_length=1)
+    # analytics: a conversation of the same customer on the same reason within this many days of
+    # the previous one's resolution is a repeat contact (docs/analytics.md)
+    repeat_contact_days: int = Field(default=7, ge=0, le=365)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

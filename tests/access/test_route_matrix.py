@@ -183,6 +183,8 @@ def _inbox_rows(response: object) -> set[int]:
 # ---- the table -----------------------------------------------------------------------------------
 
 CONV = "/api/v1/conversations/{cid}"
+_PERIOD = "from=2026-12-01T00:00:00Z&to=2026-12-08T00:00:00Z"
+
 ROUTES: dict[str, object] = {
     # conversations and what operators do to them
     "GET /api/v1/conversations/{conversation_id}": Scoped(conversation_call(CONV)),
@@ -320,6 +322,13 @@ ROUTES: dict[str, object] = {
     "GET /docs": Unscoped("the API description"),
     "GET /docs/oauth2-redirect": Unscoped("the API description"),
     "GET /redoc": Unscoped("the API description"),
+    # reports: supervisors (their teams' figures, tests/reports) and admins; operators 403
+    "GET /api/v1/reports/summary": Managers(f"/api/v1/reports/summary?{_PERIOD}"),
+    "GET /api/v1/reports/timeseries": Managers(f"/api/v1/reports/timeseries?metric=conversations&interval=day&{_PERIOD}"),
+    "GET /api/v1/reports/operators": Managers(f"/api/v1/reports/operators?{_PERIOD}"),
+    "GET /api/v1/reports/conversations": Managers(f"/api/v1/reports/conversations?which=resolved&{_PERIOD}"),
+    "GET /reports": Managers("/reports", cookie=True),
+    "GET /api/v1/reports/export": Managers(f"/api/v1/reports/export?report=conversations&format=csv&{_PERIOD}"),
 }
 
 # a path naming one of these is about a team's conversation or customer: it must be scoped

@@ -17,7 +17,7 @@ What is removed or emptied (docs/data-subject-requests.md lists it with the reas
   words in the widget streams (``visitor_events``) of the profiles' website visitor ids;
 - the matcher's rows (profile, blocking keys, the term counts of its values), merge
   suggestions, merge records, identity conflicts;
-- automation webhook call bodies; the words in timeline entries and outbox payloads
+- automation webhook call bodies; survey comments in the reports' tables; the words in timeline entries and outbox payloads
   (:func:`okno.customers.redaction.scrubbed`: ids, counts and codes stay).
 
 Conversations stay (times, channel, team, assignee, SLA results), so every count and duration
@@ -57,6 +57,7 @@ from okno.models import (
     ActorType,
     Conversation,
     ConversationStatus,
+    ReportSurvey,
     Customer,
     CustomerMerge,
     DeliveryJob,
@@ -135,6 +136,8 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     counts["timeline"] = await _scrub_timeline(session, chain)
     counts["outbox"] = await _scrub_outbox(session, chain)
     counts["webhook_calls"] = await _empty_webhook_calls(session, chain)
+    # survey comments the reports keep (the scores and times stay, like the conversations)
+    await session.execute(update(ReportSurvey).where(ReportSurvey.customer_id.in_(chain), ReportSurvey.comment.is_not(None)).values(comment=None))
     await _drop_matcher_rows(session, chain)
     counts["verifications"] = await _drop_verifications(session, chain, visitors)
     counts["identities"] = (await session.execute(delete(Identity).where(Identity.customer_id.in_(chain)))).rowcount

@@ -29,6 +29,7 @@ from okno.models.widget import VisitorEvent
 from okno.models.accounts import ApiToken, LoginFailure
 from okno.models.verification import IdentityVerification
 from okno.models.conversation_channels import ConversationChannel
+from okno.models.reports import ReportConversation, ReportConversationChannel, ReportResponse, ReportSeenEvent, ReportSurvey
 
 __all__ = [
     "ACTIVE_TYPES",
@@ -92,6 +93,11 @@ __all__ = [
     "OperatorKind",
     "IdentityVerification",
     "ConversationChannel",
+    "ReportConversation",
+    "ReportConversationChannel",
+    "ReportResponse",
+    "ReportSeenEvent",
+    "ReportSurvey",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).

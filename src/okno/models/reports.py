@@ -1,0 +1,116 @@
+"""Analytics projections: rows the reports read, kept up to date by bus subscribers
+(``okno.reports.projection``), never recomputed from messages per request.
+
+One fact row per conversation (``report_conversations``) holds what every figure needs: when it
+opened, its first-touch channel, team and operator, first response, the open periods it had
+(resolution time adds each period, wall-clock and business seconds on the team's calendar),
+reason, reopenings, transfers, the repeat contact that followed it, SLA results. Responses (first
+and next) and survey answers are rows of their own; ``report_seen_events`` makes every handler
+idempotent by event id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from okno.kit.db import Base, BigId, UTCDateTime
+from okno.kit.pii import Sealed
+
+
+class ReportSeenEvent(Base):
+    """An outbox event the projection already applied (delivery is at least once)."""
+
+    __tablename__ = "report_seen_events"
+
+    event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+
+
+class ReportConversation(Base):
+    __tablename__ = "report_conversations"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    customer_id: Mapped[int] = mapped_column(BigId)
+    team_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    operator_id: Mapped[int | None] = mapped_column(BigId, default=None)  # the assignee (at resolution, once resolved)
+    first_channel_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    first_channel_kind: Mapped[str | None] = mapped_column(String(40), default=None)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # a customer message waits for a human
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    first_responder_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    frt_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    frt_business_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    open_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # None while resolved
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # the latest resolution
+    resolution_seconds: Mapped[int] = mapped_column(Integer, default=0)  # closed periods, summed
+    resolution_business_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    resolutions: Mapped[int] = mapped_column(Integer, default=0)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    transferred: Mapped[bool] = mapped_column(Boolean, default=False)  # to another team, or escalated, after the first human answer
+    reason: Mapped[str | None] = mapped_column(String(100), default=None)
+    repeat_contact_id: Mapped[int | None] = mapped_column(BigId, default=None)  # the conversation that repeated this one
+    sla_first_response: Mapped[str | None] = mapped_column(String(16), default=None)  # met | missed
+    sla_resolution: Mapped[str | None] = mapped_column(String(16), default=None)
+
+    __table_args__ = (
+        Index("ix_report_conversations_opened", "opened_at"),
+        Index("ix_report_conversations_resolved", "resolved_at"),
+        Index("ix_report_conversations_customer_reason", "customer_id", "reason", "opened_at"),
+        Index("ix_report_conversations_team_resolved", "team_id", "resolved_at"),
+        Index("ix_report_conversations_operator_resolved", "operator_id", "resolved_at"),
+    )
+
+
+class ReportConversationChannel(Base):
+    """Every channel a conversation used (the first one included), with its kind."""
+
+    __tablename__ = "report_conversation_channels"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_report_conversation_channels_channel", "channel_id", "conversation_id"),)
+
+
+class ReportResponse(Base):
+    """One answered wait: cycle 1 is the first response, the others next responses."""
+
+    __tablename__ = "report_responses"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    waiting_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    operator_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    team_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    seconds: Mapped[int] = mapped_column(Integer)
+    business_seconds: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_report_responses_responded", "responded_at"),)
+
+
+class ReportSurvey(Base):
+    """A survey sent, and its answer once given (from ``survey.sent`` / ``survey.answered``)."""
+
+    __tablename__ = "report_surveys"
+
+    survey_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)  # the survey (its settings)
+    conversation_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)  # one per conversation
+    kind: Mapped[str] = mapped_column(String(8))
+    customer_id: Mapped[int] = mapped_column(BigId)
+    channel_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    team_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    operator_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    score: Mapped[int | None] = mapped_column(Integer, default=None)
+    comment: Mapped[str | None] = mapped_column(Sealed, default=None)  # the customer's words: sealed at rest
+    # the period it counts in: its conversation's resolution (when the projection knew it), else when sent/answered
+    period_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_report_surveys_period", "period_at", "kind"), Index("ix_report_surveys_conversation", "conversation_id"))

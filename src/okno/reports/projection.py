@@ -1,0 +1,312 @@
+"""The analytics projection: bus subscribers that keep the report tables (``models/reports.py``)
+in step with what happens to conversations and surveys.
+
+One subscriber, :func:`project_event`, takes every topic it needs; each event is applied once
+(its id goes into ``report_seen_events`` in the same transaction, so a redelivery is a no-op).
+Times come from the stored rows the event names (a message's own ``created_at``) or the event's
+own time, never from when the relay got round to it, so projection lag changes no figure.
+Durations are whole seconds (rounded), wall-clock and business time on the conversation's team's
+calendar (``okno.sla``: no calendar means around the clock).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.bus.events import Event
+from okno.kit.db import insert_ignoring_duplicates
+from okno.models import (
+    FINISHED_TYPES,
+    BusinessHours,
+    Channel,
+    Conversation,
+    Direction,
+    Message,
+    Metric,
+    ReportConversation,
+    ReportConversationChannel,
+    ReportResponse,
+    ReportSeenEvent,
+    ReportSurvey,
+    SlaTarget,
+    TargetState,
+    Team,
+)
+from okno.sla.calendar import BusinessCalendar
+from okno.sla.hours import business_calendar
+
+if TYPE_CHECKING:
+    from okno.bus.deps import SubscriberDeps
+
+TOPICS = (
+    "conversation.opened",
+    "conversation.routed",
+    "conversation.assigned",
+    "conversation.escalated",
+    "conversation.status_changed",
+    "message.received",
+    "message.queued",
+    "customer.merged",
+    "survey.sent",
+    "survey.answered",
+    "team.changed",
+    "sla.calendar_changed",
+)
+FINISHED = frozenset(t.value for t in FINISHED_TYPES)
+SLA_RESULTS = (TargetState.met.value, TargetState.missed.value)
+
+
+async def project_event(deps: SubscriberDeps, event: Event) -> None:
+    async with deps.db.transaction() as session:
+        table = ReportSeenEvent.__table__
+        seen = await session.execute(
+            insert_ignoring_duplicates(table, session.bind.dialect.name, ["event_id"]).values(event_id=event.id)
+        )
+        if seen.rowcount == 0:
+            return  # applied already (at-least-once delivery)
+        window = timedelta(days=deps.settings.repeat_contact_days)
+        await APPLY[event.topic](session, event, window)
+
+
+def seconds(delta: timedelta) -> int:
+    return max(round(delta.total_seconds()), 0)
+
+
+# Per engine: channel kinds (a channel's kind never changes and ids are never reused) and team
+# calendars (dropped whenever a team or a calendar changes: the projection hears those events).
+_kinds: WeakKeyDictionary[Any, dict[int, str]] = WeakKeyDictionary()
+_calendars: WeakKeyDictionary[Any, dict[int | None, BusinessCalendar]] = WeakKeyDictionary()
+
+
+async def team_calendar(session: AsyncSession, team_id: int | None) -> BusinessCalendar:
+    known = _calendars.setdefault(session.bind, {})
+    if team_id not in known:
+        calendar_id = await session.scalar(select(Team.calendar_id).where(Team.id == team_id)) if team_id else None
+        known[team_id] = business_calendar(await session.get(BusinessHours, calendar_id) if calendar_id else None)
+    return known[team_id]
+
+
+async def on_calendars_changed(session: AsyncSession, event: Event, window: timedelta) -> None:
+    _calendars.pop(session.bind, None)
+
+
+async def _fact(session: AsyncSession, conversation_id: int) -> ReportConversation | None:
+    """The conversation's fact row, created from the conversation if the projection has none yet."""
+    fact = await session.get(ReportConversation, conversation_id, with_for_update=True)
+    if fact is not None:
+        return fact
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None  # erased since
+    kind = await _channel_kind(session, conversation.channel_id)
+    fact = ReportConversation(
+        conversation_id=conversation_id, customer_id=conversation.customer_id, team_id=conversation.team_id,
+        operator_id=conversation.assignee_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
+        opened_at=conversation.created_at, open_since=conversation.created_at, responses=0, resolution_seconds=0,
+        resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
+    )
+    session.add(fact)
+    await _used_channel(session, conversation_id, conversation.channel_id)
+    await session.flush()
+    return fact
+
+
+async def _channel_kind(session: AsyncSession, channel_id: int | None) -> str | None:
+    if channel_id is None:
+        return None
+    known = _kinds.setdefault(session.bind, {})
+    if channel_id not in known:
+        kind = await session.scalar(select(Channel.kind).where(Channel.id == channel_id))
+        if kind is None:
+            return None
+        known[channel_id] = kind
+    return known[channel_id]
+
+
+async def _used_channel(session: AsyncSession, conversation_id: int, channel_id: int | None) -> None:
+    kind = await _channel_kind(session, channel_id)
+    if kind is None:
+        return
+    statement = insert_ignoring_duplicates(ReportConversationChannel.__table__, session.bind.dialect.name, ["conversation_id", "channel_id"])
+    await session.execute(statement.values(conversation_id=conversation_id, channel_id=channel_id, kind=kind))
+
+
+async def on_opened(session: AsyncSession, event: Event, window: timedelta) -> None:
+    await _fact(session, event.payload["conversation_id"])
+
+
+async def on_team(session: AsyncSession, event: Event, window: timedelta) -> None:
+    """routed / assigned / escalated: the team and assignee now; a move to another team (or an
+    escalation) after the first human answer spoils first-contact resolution."""
+    fact = await _fact(session, event.payload["conversation_id"])
+    if fact is None:
+        return
+    payload = event.payload
+    if event.topic == "conversation.routed":
+        fact.team_id = payload["team_id"]
+        return
+    moved = event.topic == "conversation.escalated" or (
+        payload.get("team_from") is not None and payload.get("team_to") != payload.get("team_from")
+    )
+    if moved and fact.first_response_at is not None:
+        fact.transferred = True
+    fact.team_id = payload["team_id"]
+    if event.topic == "conversation.assigned":
+        fact.operator_id = payload["operator_id"]
+    else:
+        fact.operator_id = None  # an escalation puts it back in the new team's queue
+
+
+async def on_message_received(session: AsyncSession, event: Event, window: timedelta) -> None:
+    fact = await _fact(session, event.payload["conversation_id"])
+    message = await session.get(Message, event.payload["message_id"])
+    if fact is None or message is None:
+        return
+    if message.channel_id != fact.first_channel_id:
+        await _used_channel(session, fact.conversation_id, message.channel_id)
+    if fact.open_since is not None and fact.waiting_since is None:  # an answer to a resolved one (a survey's) waits for nobody
+        fact.waiting_since = message.created_at
+
+
+async def on_message_queued(session: AsyncSession, event: Event, window: timedelta) -> None:
+    fact = await _fact(session, event.payload["conversation_id"])
+    message = await session.get(Message, event.payload["message_id"])
+    if fact is None or message is None:
+        return
+    if message.channel_id != fact.first_channel_id:
+        await _used_channel(session, fact.conversation_id, message.channel_id)
+    human = message.direction == Direction.outbound.value and message.author_id is not None
+    if not human or fact.waiting_since is None:
+        return
+    cal = await team_calendar(session, fact.team_id)
+    waited = seconds(message.created_at - fact.waiting_since)
+    business = seconds(cal.between(fact.waiting_since, message.created_at))
+    fact.responses += 1
+    session.add(ReportResponse(
+        conversation_id=fact.conversation_id, cycle=fact.responses, waiting_since=fact.waiting_since,
+        responded_at=message.created_at, operator_id=message.author_id, team_id=fact.team_id, seconds=waited, business_seconds=business,
+    ))
+    if fact.responses == 1:
+        fact.first_response_at, fact.first_responder_id = message.created_at, message.author_id
+        fact.frt_seconds, fact.frt_business_seconds = waited, business
+    fact.waiting_since = None
+    await _sla_results(session, fact)
+
+
+async def on_status_changed(session: AsyncSession, event: Event, window: timedelta) -> None:
+    fact = await _fact(session, event.payload["conversation_id"])
+    if fact is None:
+        return
+    at, finished = event.created_at, event.payload["type"] in FINISHED
+    if event.payload.get("reason") is not None:
+        fact.reason = event.payload["reason"]
+    if finished and fact.open_since is not None:  # an open period ends
+        cal = await team_calendar(session, fact.team_id)
+        fact.resolution_seconds += seconds(at - fact.open_since)
+        fact.resolution_business_seconds += seconds(cal.between(fact.open_since, at))
+        fact.open_since, fact.resolved_at, fact.waiting_since = None, at, None
+        fact.resolutions += 1
+    elif not finished and fact.open_since is None:  # reopened: a new open period
+        fact.open_since, fact.resolved_at = at, None
+        fact.reopened += 1
+        fact.repeat_contact_id = None
+    if finished:
+        await session.flush()
+        await _link_repeat_contacts(session, fact, window)
+    await _sla_results(session, fact)
+
+
+async def _link_repeat_contacts(session: AsyncSession, fact: ReportConversation, window: timedelta) -> None:
+    """Repeat contacts of one customer on one reason: conversation B repeats A when B opened after
+    A and no later than the window after A's resolution. Linked when the later of the two gets its
+    reason (is resolved), in both directions; the earliest repeat wins."""
+    if fact.reason is None or fact.resolved_at is None:
+        return
+    same = (ReportConversation.customer_id == fact.customer_id, ReportConversation.reason == fact.reason)
+    follower = await session.scalar(
+        select(ReportConversation.conversation_id)
+        .where(*same, ReportConversation.opened_at > fact.opened_at, ReportConversation.opened_at <= fact.resolved_at + window)
+        .order_by(ReportConversation.opened_at, ReportConversation.conversation_id)
+        .limit(1)
+    )
+    fact.repeat_contact_id = follower
+    earlier = (
+        select(ReportConversation)
+        .where(
+            *same, ReportConversation.opened_at < fact.opened_at, ReportConversation.resolved_at.is_not(None),
+            ReportConversation.resolved_at >= fact.opened_at - window,
+        )
+        .with_for_update()
+    )
+    for previous in await session.scalars(earlier):
+        current = await session.get(ReportConversation, previous.repeat_contact_id) if previous.repeat_contact_id else None
+        if current is None or (fact.opened_at, fact.conversation_id) < (current.opened_at, current.conversation_id):
+            previous.repeat_contact_id = fact.conversation_id
+
+
+async def _sla_results(session: AsyncSession, fact: ReportConversation) -> None:
+    """Copies the SLA domain's verdicts (met / missed) for the first response and the resolution."""
+    rows = await session.execute(
+        select(SlaTarget.metric, SlaTarget.state).where(
+            SlaTarget.conversation_id == fact.conversation_id, SlaTarget.cycle == 1,
+            SlaTarget.metric.in_((Metric.first_response.value, Metric.resolution.value)),
+        )
+    )
+    for metric, state in rows:
+        verdict = state if state in SLA_RESULTS else None
+        if metric == Metric.first_response.value:
+            fact.sla_first_response = verdict
+        else:
+            fact.sla_resolution = verdict
+
+
+async def on_customer_merged(session: AsyncSession, event: Event, window: timedelta) -> None:
+    await session.execute(
+        update(ReportConversation)
+        .where(ReportConversation.customer_id == event.payload["merged_id"])
+        .values(customer_id=event.payload["survivor_id"])
+    )
+
+
+async def on_survey(session: AsyncSession, event: Event, window: timedelta) -> None:
+    payload = event.payload
+    key = (payload["survey_id"], payload["conversation_id"])
+    survey = await session.get(ReportSurvey, key, with_for_update=True)
+    resolved_at = await session.scalar(
+        select(ReportConversation.resolved_at).where(ReportConversation.conversation_id == payload["conversation_id"])
+    )
+    if survey is None:
+        survey = ReportSurvey(survey_id=key[0], conversation_id=key[1], period_at=resolved_at or event.created_at)
+        session.add(survey)
+    survey.kind, survey.customer_id = payload["kind"], payload["customer_id"]
+    survey.channel_id, survey.team_id, survey.operator_id = payload["channel_id"], payload["team_id"], payload["operator_id"]
+    if event.topic == "survey.sent":
+        survey.sent_at = _moment(payload["sent_at"])
+    else:
+        survey.answered_at, survey.score, survey.comment = _moment(payload["answered_at"]), payload["score"], payload.get("comment")
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+APPLY = {
+    "conversation.opened": on_opened,
+    "conversation.routed": on_team,
+    "conversation.assigned": on_team,
+    "conversation.escalated": on_team,
+    "conversation.status_changed": on_status_changed,
+    "message.received": on_message_received,
+    "message.queued": on_message_queued,
+    "customer.merged": on_customer_merged,
+    "survey.sent": on_survey,
+    "survey.answered": on_survey,
+    "team.changed": on_calendars_changed,
+    "sla.calendar_changed": on_calendars_changed,
+}

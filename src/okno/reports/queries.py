@@ -1,0 +1,271 @@
+"""The report figures, read from the projection's tables (``models/reports.py``) only.
+
+Period rules (docs/analytics.md): a conversation counts in a period for volume, first response,
+channel share, first touch and first-response SLA by when it **opened**; for resolution, FCR,
+repeat contacts and resolution SLA by when it was (last) **resolved**; a survey by when its
+conversation was resolved. Periods are half-open, ``[from, to)``. Rates are as of the request:
+a repeat contact linked today turns yesterday's FCR into a repeat. A figure with no data is
+``None`` (JSON null), never 0. Durations are whole seconds; averages round half up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from math import ceil
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.access import Scope
+from okno.access.clauses import member_teams
+from okno.models import Operator, ReportConversation, ReportConversationChannel, ReportSurvey
+
+RC, RS = ReportConversation, ReportSurvey
+SURVEY_KINDS = ("csat", "nps", "ces")
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: datetime
+    end: datetime
+    scope: Scope
+    team_id: int | None = None
+    channel_id: int | None = None
+    operator_id: int | None = None
+
+
+def _visible(scope: Scope, team: Any, operator: Any) -> ColumnElement[bool]:
+    """The access rule for conversations, on the projection's copies of team and assignee."""
+    if scope.sees_everything:
+        return true()
+    allowed = [team.in_(member_teams(scope)), operator == scope.operator_id]
+    if scope.sees_unteamed:
+        allowed.append(team.is_(None))
+    return or_(*allowed)
+
+
+def fact_filter(f: Filters) -> list[ColumnElement[bool]]:
+    where = [_visible(f.scope, RC.team_id, RC.operator_id)]
+    if f.team_id is not None:
+        where.append(RC.team_id == f.team_id)
+    if f.operator_id is not None:
+        where.append(RC.operator_id == f.operator_id)
+    if f.channel_id is not None:
+        used = ReportConversationChannel
+        where.append(RC.conversation_id.in_(select(used.conversation_id).where(used.channel_id == f.channel_id)))
+    return where
+
+
+def survey_filter(f: Filters) -> list[ColumnElement[bool]]:
+    where = [_visible(f.scope, RS.team_id, RS.operator_id), RS.period_at >= f.start, RS.period_at < f.end]
+    for column, value in ((RS.team_id, f.team_id), (RS.channel_id, f.channel_id), (RS.operator_id, f.operator_id)):
+        if value is not None:
+            where.append(column == value)
+    return where
+
+
+def opened_in(f: Filters) -> list[ColumnElement[bool]]:
+    return [*fact_filter(f), RC.opened_at >= f.start, RC.opened_at < f.end]
+
+
+def resolved_in(f: Filters) -> list[ColumnElement[bool]]:
+    return [*fact_filter(f), RC.resolved_at >= f.start, RC.resolved_at < f.end]
+
+
+def average(total: int, count: int) -> int:
+    """Half up, in integers (no float rounding surprises)."""
+    return (2 * total + count) // (2 * count)
+
+
+def ratio(part: int, whole: int, digits: int = 4) -> float | None:
+    return None if whole == 0 else round(part / whole, digits)
+
+
+async def _nearest_rank(session: AsyncSession, column: Any, where: list, count: int, fraction: float) -> int:
+    """The nearest-rank percentile: the ⌈fraction·n⌉-th smallest value."""
+    offset = max(ceil(fraction * count) - 1, 0)
+    return await session.scalar(select(column).where(*where, column.is_not(None)).order_by(column).offset(offset).limit(1))
+
+
+async def duration_stats(session: AsyncSession, wall: Any, business: Any, where: list) -> dict[str, int | None]:
+    count, total, business_total = (
+        await session.execute(select(func.count(wall), func.sum(wall), func.sum(business)).where(*where, wall.is_not(None)))
+    ).one()
+    if not count:
+        return {key: None for key in ("avg_seconds", "p50_seconds", "p90_seconds", "business_avg_seconds", "business_p50_seconds")} | {"count": 0}
+    return {
+        "count": count,
+        "avg_seconds": average(int(total), count),
+        "p50_seconds": await _nearest_rank(session, wall, where, count, 0.5),
+        "p90_seconds": await _nearest_rank(session, wall, where, count, 0.9),
+        "business_avg_seconds": average(int(business_total), count),
+        "business_p50_seconds": await _nearest_rank(session, business, where, count, 0.5),
+    }
+
+
+async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
+    opened, resolved = opened_in(f), resolved_in(f)
+    conversations = await session.scalar(select(func.count()).select_from(RC).where(*opened))
+    frt = await duration_stats(session, RC.frt_seconds, RC.frt_business_seconds, opened)
+    resolution = await duration_stats(session, RC.resolution_seconds, RC.resolution_business_seconds, resolved)
+    n_resolved, fcr_rate, repeat_rate = await resolution_rates(session, resolved)
+    return {
+        "conversations": conversations,
+        "resolved": n_resolved,
+        "frt": frt,
+        "resolution": resolution,
+        "fcr_rate": fcr_rate,
+        "repeat_contact_rate": repeat_rate,
+        **await survey_scores(session, f),
+        "sla": {
+            "first_response": await _sla(session, RC.sla_first_response, opened),
+            "resolution": await _sla(session, RC.sla_resolution, resolved),
+        },
+        "channel_share": await channel_share(session, opened, conversations),
+        "first_touch": await first_touch(session, opened),
+    }
+
+
+async def resolution_rates(session: AsyncSession, resolved: list) -> tuple[int, float | None, float | None]:
+    """Resolved conversations, their FCR rate and their repeat-contact rate (as of now)."""
+    n_resolved, n_fcr, n_repeat = (await session.execute(select(
+        func.count(),
+        func.coalesce(func.sum(case((and_(RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_(None)), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((RC.repeat_contact_id.is_not(None), 1), else_=0)), 0),
+    ).where(*resolved))).one()
+    return n_resolved, ratio(int(n_fcr), n_resolved), ratio(int(n_repeat), n_resolved)
+
+
+async def survey_scores(session: AsyncSession, f: Filters) -> dict[str, dict[str, Any]]:
+    rows = (await session.execute(
+        select(
+            RS.kind, func.count(RS.score), func.count(RS.sent_at),
+            func.coalesce(func.sum(case((RS.score >= 4, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((RS.score >= 9, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((RS.score <= 6, 1), else_=0)), 0),
+            func.coalesce(func.sum(RS.score), 0),
+        ).where(*survey_filter(f)).group_by(RS.kind)
+    )).all()
+    found = {row[0]: row[1:] for row in rows}
+    out: dict[str, dict[str, Any]] = {}
+    for kind in SURVEY_KINDS:
+        answered, _sent, satisfied, promoters, detractors, total = (int(v) for v in found.get(kind, (0, 0, 0, 0, 0, 0)))
+        score: float | None = None
+        if answered:
+            score = {
+                "csat": round(100 * satisfied / answered, 2),
+                "nps": round(100 * (promoters - detractors) / answered, 2),
+                "ces": round(total / answered, 2),
+            }[kind]
+        out[kind] = {"responses": answered, "score": score}
+    return out
+
+
+async def survey_response_rates(session: AsyncSession, f: Filters) -> dict[str, float | None]:
+    """Answered ÷ sent per kind, among surveys sent (a survey whose ``survey.sent`` never came is left out)."""
+    rows = await session.execute(
+        select(RS.kind, func.count(RS.sent_at), func.count(case((RS.sent_at.is_not(None), RS.score)))).where(*survey_filter(f)).group_by(RS.kind)
+    )
+    found = {kind: (int(sent), int(answered)) for kind, sent, answered in rows}
+    return {kind: ratio(found.get(kind, (0, 0))[1], found.get(kind, (0, 0))[0]) for kind in SURVEY_KINDS}
+
+
+async def _sla(session: AsyncSession, column: Any, where: list) -> dict[str, Any]:
+    met, missed = (await session.execute(select(
+        func.coalesce(func.sum(case((column == "met", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((column == "missed", 1), else_=0)), 0),
+    ).where(*where))).one()
+    met, missed = int(met), int(missed)
+    return {"met": met, "missed": missed, "rate": ratio(met, met + missed)}
+
+
+async def channel_share(session: AsyncSession, opened: list, conversations: int) -> dict[str, dict[str, Any]]:
+    """Conversations that used each kind of channel (a conversation on two kinds counts in both)."""
+    used = ReportConversationChannel
+    rows = await session.execute(
+        select(used.kind, func.count(func.distinct(used.conversation_id)))
+        .join(RC, RC.conversation_id == used.conversation_id)
+        .where(*opened)
+        .group_by(used.kind)
+        .order_by(used.kind)
+    )
+    return {kind: {"conversations": n, "share": ratio(n, conversations)} for kind, n in rows}
+
+
+async def first_touch(session: AsyncSession, opened: list) -> dict[str, int]:
+    rows = await session.execute(
+        select(RC.first_channel_kind, func.count()).where(*opened, RC.first_channel_kind.is_not(None))
+        .group_by(RC.first_channel_kind).order_by(RC.first_channel_kind)
+    )
+    return dict(rows.all())
+
+
+async def operators(session: AsyncSession, f: Filters) -> list[dict[str, Any]]:
+    """Per operator: conversations handled (resolved in the period while assigned to him), his
+    first responses (conversations opened in the period), resolution, CSAT, and load (open
+    conversations assigned to him now)."""
+    resolved = resolved_in(f)
+    handled = {
+        op: (n, total, business) for op, n, total, business in await session.execute(
+            select(RC.operator_id, func.count(), func.sum(RC.resolution_seconds), func.sum(RC.resolution_business_seconds))
+            .where(*resolved, RC.operator_id.is_not(None)).group_by(RC.operator_id)
+        )
+    }
+    first = {
+        op: (n, total, business) for op, n, total, business in await session.execute(
+            select(RC.first_responder_id, func.count(), func.sum(RC.frt_seconds), func.sum(RC.frt_business_seconds))
+            .where(*opened_in(f), RC.first_responder_id.is_not(None)).group_by(RC.first_responder_id)
+        )
+    }
+    csat = {
+        op: (n, good) for op, n, good in await session.execute(
+            select(RS.operator_id, func.count(RS.score), func.sum(case((RS.score >= 4, 1), else_=0)))
+            .where(*survey_filter(f), RS.kind == "csat", RS.score.is_not(None), RS.operator_id.is_not(None)).group_by(RS.operator_id)
+        )
+    }
+    load = dict((await session.execute(
+        select(RC.operator_id, func.count()).where(*fact_filter(f), RC.open_since.is_not(None), RC.operator_id.is_not(None)).group_by(RC.operator_id)
+    )).all())
+    ids = sorted(set(handled) | set(first) | set(csat) | set(load))
+    names = dict((await session.execute(select(Operator.id, Operator.name).where(Operator.id.in_(ids)))).all()) if ids else {}
+    rows = []
+    for op in ids:
+        h, r, c = handled.get(op), first.get(op), csat.get(op)
+        rows.append({
+            "operator_id": op,
+            "name": names.get(op),
+            "handled": h[0] if h else 0,
+            "frt": {"count": r[0], "avg_seconds": average(int(r[1]), r[0]), "business_avg_seconds": average(int(r[2]), r[0])} if r else {"count": 0, "avg_seconds": None, "business_avg_seconds": None},
+            "resolution": {"count": h[0], "avg_seconds": average(int(h[1]), h[0]), "business_avg_seconds": average(int(h[2]), h[0])} if h else {"count": 0, "avg_seconds": None, "business_avg_seconds": None},
+            "csat": {"responses": c[0], "score": round(100 * int(c[1]) / c[0], 2)} if c else {"responses": 0, "score": None},
+            "load": load.get(op, 0),
+        })
+    return rows
+
+
+DRILLS = ("opened", "resolved", "fcr", "repeat", "reopened", "transferred", "sla_missed")
+DRILL_LIMIT = 200
+
+
+async def drill_down(session: AsyncSession, f: Filters, which: str) -> list[dict[str, Any]]:
+    """The conversations behind a figure (newest first, at most ``DRILL_LIMIT``)."""
+    where = {
+        "opened": opened_in(f),
+        "resolved": resolved_in(f),
+        "fcr": [*resolved_in(f), RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_(None)],
+        "repeat": [*resolved_in(f), RC.repeat_contact_id.is_not(None)],
+        "reopened": [*resolved_in(f), RC.reopened > 0],
+        "transferred": [*resolved_in(f), RC.transferred.is_(True)],
+        "sla_missed": [*opened_in(f), RC.sla_first_response == "missed"],
+    }[which]
+    rows = await session.execute(
+        select(RC.conversation_id, RC.first_channel_kind, RC.opened_at, RC.resolved_at, RC.frt_seconds, RC.frt_business_seconds, RC.reason, RC.repeat_contact_id)
+        .where(*where).order_by(RC.opened_at.desc(), RC.conversation_id.desc()).limit(DRILL_LIMIT)
+    )
+    return [
+        {"conversation_id": r[0], "first_channel_kind": r[1], "opened_at": r[2], "resolved_at": r[3], "frt_seconds": r[4],
+         "frt_business_seconds": r[5], "reason": r[6], "repeat_contact_id": r[7]}
+        for r in rows
+    ]

@@ -1,0 +1,98 @@
+"""Time series: one figure of the summary per bucket, computed by the same queries."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okno.kit.errors import Invalid
+from okno.reports import queries
+from okno.reports.periods import buckets
+from okno.reports.queries import RC, Filters
+
+
+async def _count(session: AsyncSession, where: list) -> int:
+    from sqlalchemy import func, select
+
+    return await session.scalar(select(func.count()).select_from(RC).where(*where))
+
+
+async def _summary_value(session: AsyncSession, f: Filters, pick: Callable[[dict], Any]) -> Any:
+    return pick(await queries.summary(session, f))
+
+
+def _from_summary(pick: Callable[[dict], Any]) -> Callable[[AsyncSession, Filters], Awaitable[Any]]:
+    async def metric(session: AsyncSession, f: Filters) -> Any:
+        return await _summary_value(session, f, pick)
+
+    return metric
+
+
+async def _frt(session: AsyncSession, f: Filters) -> Any:
+    return await queries.duration_stats(session, RC.frt_seconds, RC.frt_business_seconds, queries.opened_in(f))
+
+
+async def _resolution(session: AsyncSession, f: Filters) -> Any:
+    return await queries.duration_stats(session, RC.resolution_seconds, RC.resolution_business_seconds, queries.resolved_in(f))
+
+
+async def _surveys(session: AsyncSession, f: Filters) -> Any:
+    return await queries.survey_scores(session, f)
+
+
+METRICS: dict[str, Callable[[AsyncSession, Filters], Awaitable[Any]]] = {
+    "conversations": lambda s, f: _count(s, queries.opened_in(f)),
+    "resolved": lambda s, f: _count(s, queries.resolved_in(f)),
+    "frt": _frt,  # the summary's frt object per bucket
+    "resolution": _resolution,
+    "fcr_rate": lambda s, f: _rate(s, f, 1),
+    "repeat_contact_rate": lambda s, f: _rate(s, f, 2),
+    "csat": lambda s, f: _pick(_surveys(s, f), "csat"),
+    "nps": lambda s, f: _pick(_surveys(s, f), "nps"),
+    "ces": lambda s, f: _pick(_surveys(s, f), "ces"),
+    "survey_response_rate": lambda s, f: queries.survey_response_rates(s, f),
+    "sla": _from_summary(lambda d: d["sla"]),
+    "channel_share": _from_summary(lambda d: d["channel_share"]),
+}
+
+
+async def _rate(session: AsyncSession, f: Filters, index: int) -> float | None:
+    return (await queries.resolution_rates(session, queries.resolved_in(f)))[index]
+
+
+async def _pick(found: Awaitable[dict], key: str) -> Any:
+    return (await found)[key]
+
+
+async def _counts(session: AsyncSession, f: Filters, metric: str, spans: list[tuple[datetime, datetime]]) -> list[int]:
+    """Volume per bucket from one query (the moments, counted into buckets here), not one query a bucket."""
+    from sqlalchemy import select
+
+    column = RC.opened_at if metric == "conversations" else RC.resolved_at
+    where = queries.opened_in(f) if metric == "conversations" else queries.resolved_in(f)
+    starts = [a for a, _ in spans]
+    counts = [0] * len(spans)
+    for (moment,) in await session.execute(select(column).where(*where)):
+        counts[bisect_right(starts, moment) - 1] += 1
+    return counts
+
+
+async def timeseries(session: AsyncSession, f: Filters, metric: str, interval: str) -> dict[str, Any]:
+    compute = METRICS.get(metric)
+    if compute is None:
+        raise Invalid(f"metric must be one of {', '.join(METRICS)}")
+    spans = list(buckets(f.start, f.end, interval))
+    if metric in ("conversations", "resolved"):
+        values = await _counts(session, f, metric, spans)
+        points = [{"from": a.isoformat(), "to": b.isoformat(), "value": n} for (a, b), n in zip(spans, values, strict=True)]
+        return {"metric": metric, "interval": interval, "points": points}
+    points = [
+        {"from": a.isoformat(), "to": b.isoformat(), "value": await compute(session, replace(f, start=a, end=b))}
+        for a, b in spans
+    ]
+    return {"metric": metric, "interval": interval, "points": points}

@@ -1,0 +1,75 @@
+"""The reports page in Chromium: the ground-truth simulator's conversations shown as KPI tiles
+(with the previous period beside them), charts, the heat map, the operator table, a drill-down
+from a tile to the inbox, and an XLSX export, in Russian."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.async_api import expect
+
+from okno.kit import time as okno_time
+from okno.reports import ground_truth as gt
+from tests.browser.test_operator_ui import _keep_settling, _sign_in
+from tests.conftest import LoopbackServer
+from tests.factories import PASSWORD, login, make_operator
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+async def test_reports_page_shows_the_simulators_figures_and_drills_down(app, client, ctx, browser, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(okno_time, "_offset", okno_time._offset)  # the clock comes back after the test
+    monkeypatch.setattr(ctx.settings, "token_ttl_hours", 24 * 365)
+    admin = await make_operator(ctx, role="admin", name="Анна")
+    headers = await login(client, email=admin["email"])
+    setup = await gt.prepare(client, headers)
+    planned = gt.plan(16)
+    await gt.play(client, ctx.db, ctx.settle, setup, planned)
+    first_day = min(c.opened for c in planned).astimezone(MSK).date()
+    last_day = max(c.final_resolution for c in planned).astimezone(MSK).date()
+    start = datetime.combine(first_day, datetime.min.time(), MSK)
+    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), MSK)
+    expected = gt.expected_summary(planned, start, end)
+
+    async with LoopbackServer(app) as okno:
+        settling = asyncio.create_task(_keep_settling(ctx))
+        try:
+            page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 1000})).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await _sign_in(page, okno.url, admin["email"], PASSWORD)
+            await page.get_by_test_id("nav-reports").click()
+            await expect(page.get_by_test_id("reports")).to_be_visible()
+            await page.get_by_test_id("report-from").fill(first_day.isoformat())
+            await page.get_by_test_id("report-to").fill(last_day.isoformat())
+            await page.get_by_test_id("report-apply").click()
+            failed: list[str] = []
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            try:  # a report per day and per hour is many small queries: slow on a loaded machine
+                await expect(page.locator("#reports[data-ready='1']")).to_have_count(1, timeout=60_000)
+            finally:
+                assert errors == [] and failed == [], (errors, failed)
+
+            await expect(page.get_by_test_id("kpi-conversations")).to_have_text(str(expected["conversations"]))
+            await expect(page.get_by_test_id("kpi-fcr")).to_have_text(f"{100 * expected['fcr_rate']:.1f} %")
+            await expect(page.locator("[data-kpi='conversations'] .prev")).to_have_text("прошлый период: 0")
+            assert await page.evaluate("Object.keys(window.Chart.instances).length") == 5
+            assert await page.locator("#heatmap tr").count() == 8
+            assert await page.locator("#report-operator-rows tr").count() >= 1
+
+            await page.locator("[data-kpi='fcr']").click()
+            links = page.locator("#drill-rows a")
+            fcr_keys = [c for c in planned if c.reopen is None and c.transfer_at is None and c.key not in gt.repeated(planned)]
+            await expect(links).to_have_count(len(fcr_keys))
+            export = await page.get_by_test_id("export-summary-xlsx").get_attribute("href")
+            body = await page.context.request.get(f"{okno.url}{export}")
+            assert body.status == 200 and (await body.body())[:2] == b"PK"
+            await links.first.click()
+            await page.wait_for_url(f"{okno.url}/inbox?c=*")
+            assert errors == []
+        finally:
+            settling.cancel()
+            await asyncio.gather(settling, return_exceptions=True)

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+
+from okno.context import AppContext
+from okno.kit import time as okno_time
+
+
+@pytest.fixture
+def travel(monkeypatch: pytest.MonkeyPatch, ctx: AppContext) -> Callable[[datetime], None]:
+    """Move okno's clock to a moment (it keeps running from there); undone after the test.
+    Sign-ins made before a jump of days stay valid."""
+    monkeypatch.setattr(okno_time, "_offset", okno_time._offset)
+    monkeypatch.setattr(ctx.settings, "token_ttl_hours", 24 * 365)
+    return okno_time.travel_to
