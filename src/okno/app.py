@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         ctx: AppContext = build_context(settings)
         app.state.ctx = ctx
         app.state.channel_runtime = ctx.channel_runtime  # adapters' own routes see only this
+        await ctx.open_bus(live=True)
         if settings.fake_providers:
             from okno.fakes import mount_fake_providers
 
