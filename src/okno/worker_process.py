@@ -28,20 +28,30 @@ log = structlog.get_logger()
 FEED_POLL_SECONDS = 0.25
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Runs until ``stop`` is set (or SIGTERM / SIGINT arrives)."""
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Runs until ``stop`` is set (or SIGTERM / SIGINT arrives); then stops taking work, lets
+    what is in flight finish (``AppContext.close``) and exits. ``port``: serve ``/healthz``,
+    ``/readyz`` and ``/metrics`` there."""
     stop = stop or _stop_on_signals()
     ctx = build_context(settings)
+    probes = None
     try:
         await ctx.open_bus(live=False)
         ctx.start_workers()  # refuses (WorkersAlreadyRunning) if another process runs them on this SQLite file
         bridge = await _listen_for_commits(ctx)
-        log.info("worker_started", workers=sorted(ctx.workers))
+        if port is not None:
+            from okno.ops.server import ProbeServer
+
+            probes = ProbeServer(ctx, host, port)
+            await probes.start()
+        log.info("worker_started", workers=sorted(ctx.workers), port=port)
         try:
             await stop.wait()
         finally:
             await bridge()
     finally:
+        if probes is not None:
+            await probes.stop()
         await ctx.close()
 
 

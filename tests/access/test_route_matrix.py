@@ -312,6 +312,8 @@ ROUTES: dict[str, object] = {
     "GET /docs": Unscoped("the API description"),
     "GET /docs/oauth2-redirect": Unscoped("the API description"),
     "GET /redoc": Unscoped("the API description"),
+    "GET /readyz": Unscoped("readiness: database and bus reachable, no data"),
+    "GET /metrics": Unscoped("process figures; loopback or OKNO_METRICS_TOKEN (okno.ops.probes), no customer data"),
 }
 
 # a path naming one of these is about a team's conversation or customer: it must be scoped
