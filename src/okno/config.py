@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     bus_prefix: str = Field(default="okno", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     # A subscriber's claim on an event: a process that dies mid-handler loses it after this long.
     bus_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    # PostgreSQL: outbox rows a relay took are another relay's after this long (it died). Keep it
+    # well under the bus's de-duplication window (600 s).
+    outbox_lease_seconds: float = Field(default=60.0, gt=0, le=300)
     # GET /metrics: from loopback only while empty; with a token, from anywhere with
     # ``Authorization: Bearer <token>``.
     metrics_token: str = ""

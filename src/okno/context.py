@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 
@@ -175,7 +176,8 @@ def build_context(settings: Settings) -> AppContext:
         bus=bus,
         http=http,
         ingest=ingest,
-        relay=OutboxRelay(db, nats_bus or bus, max_attempts=settings.outbox_max_attempts, backoff=retry_backoff),
+        relay=OutboxRelay(db, nats_bus or bus, max_attempts=settings.outbox_max_attempts, backoff=retry_backoff,
+                          lease=timedelta(seconds=settings.outbox_lease_seconds)),
         delivery=DeliveryWorker(
             db,
             channels,

@@ -287,8 +287,9 @@ class NatsBus:
     # --- shutdown ---------------------------------------------------------------------------
 
     async def close(self, *, drain_seconds: float = 10.0) -> None:
-        """Stops fetching, lets the handlers in flight finish (their acks go out), then drains
-        the connection (published messages are flushed)."""
+        """Stops fetching, lets the handlers in flight finish (their acks go out), flushes and
+        closes the connection. Messages fetched but not started are never acked: JetStream gives
+        them to another process after the ack wait."""
         self._stopping.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout=drain_seconds)
@@ -298,7 +299,9 @@ class NatsBus:
         self._tasks.clear()
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
-                await self.nc.drain()
+                await self.nc.flush(timeout=2)  # what was published (acks, fan-out) goes out
+            with contextlib.suppress(Exception):
+                await self.nc.close()
 
 
 class NatsFanout(LocalFanout):

@@ -50,8 +50,10 @@ class OutboxRelay:
         batch_size: int = 200,
         max_attempts: int = 10,
         backoff: RetryBackoff | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.db = db
+        self.lease = lease  # PostgreSQL: how long a relay that died keeps its rows from the others
         self.transport = transport
         self.batch_size = batch_size
         self.max_attempts = max_attempts
@@ -100,7 +102,7 @@ class OutboxRelay:
                 rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
                 if rows:
                     await session.execute(
-                        update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(next_attempt_at=now + LEASE)
+                        update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(next_attempt_at=now + self.lease)
                     )
         return [Event(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
 
@@ -193,7 +195,7 @@ class OutboxRelay:
                 rows = (await session.execute(query.with_for_update(of=EventDelivery, skip_locked=True))).all()
                 if rows:
                     await session.execute(
-                        update(EventDelivery).where(EventDelivery.id.in_([r.id for r in rows])).values(locked_until=now + LEASE)
+                        update(EventDelivery).where(EventDelivery.id.in_([r.id for r in rows])).values(locked_until=now + self.lease)
                     )
         return [
             (r.id, Event(id=r.event_id, topic=r.topic, payload=r.payload, created_at=r.created_at), r.subscriber, r.attempts)
