@@ -214,5 +214,7 @@ def build_context(settings: Settings) -> AppContext:
         default_region=settings.default_region,
     )
     bus.listen(ctx.operator_feed.on_event)
+    if nats_bus is not None:
+        ctx.operator_feed.attach(nats_bus.fanout)
     ctx.read_log = ReadLog(db, flush_seconds=settings.read_audit_flush_seconds)
     return ctx

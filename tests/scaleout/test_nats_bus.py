@@ -166,3 +166,29 @@ async def test_real_subscribers_stay_idempotent_when_an_event_arrives_twice(clie
     assert len(await routed()) == 1  # routed once
     shown = (await client.get(f"/api/v1/conversations/{conversation['id']}", headers=headers)).json()
     assert shown["team_id"] == team["id"]
+
+
+async def test_live_pushes_cross_processes_through_the_fanout(app, ctx: AppContext, prefix: str) -> None:
+    """A widget visitor's socket and an operator's feed on "process" A hear what "process" B published."""
+    from okno.channels.adapters.widget.streams import VisitorHub
+    from okno.realtime.operators import OperatorFeed
+
+    a, b = await _buses(ctx, InProcessBus(), prefix, 2)
+    try:
+        hub_a, hub_b = VisitorHub(), VisitorHub()
+        hub_a.attach(a.fanout)
+        hub_b.attach(b.fanout)
+        feed_a, feed_b = OperatorFeed(), OperatorFeed()
+        feed_a.attach(a.fanout)
+        feed_b.attach(b.fanout)
+        socket = hub_a.subscribe((7, "visitor-1"))
+        other_visitor = hub_a.subscribe((7, "visitor-2"))
+        browser = feed_a.subscribe()
+        await hub_b.publish((7, "visitor-1"), {"type": "message", "seq": 3, "from": "agent", "text": "Чем помочь?"})
+        await feed_b.publish_presence(conversation_id=5, operator_id=2, name="Анна", typing=True)
+        assert (await asyncio.wait_for(socket.get(), 5))["text"] == "Чем помочь?"
+        assert (await asyncio.wait_for(browser.get(), 5))["name"] == "Анна"
+        assert other_visitor.empty()
+    finally:
+        await a.close()
+        await b.close()

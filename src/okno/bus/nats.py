@@ -180,6 +180,12 @@ class NatsBus:
         metrics.RELAY_LAG.observe(max((utcnow() - event.created_at).total_seconds(), 0.0))
         return {}
 
+    async def publish_many(self, events: list[Event]) -> dict[int, str]:
+        """The relay's batch, all publishes in flight together (each waits for its own
+        acknowledgement); returns the events that were not stored, with the reason."""
+        results = await asyncio.gather(*(self.deliver(event) for event in events), return_exceptions=True)
+        return {event.id: f"{type(r).__name__}: {r}" for event, r in zip(events, results, strict=True) if isinstance(r, BaseException)}
+
     # --- subscriber groups ------------------------------------------------------------------
 
     def start_consumers(self) -> None:
