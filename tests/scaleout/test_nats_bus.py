@@ -192,3 +192,28 @@ async def test_live_pushes_cross_processes_through_the_fanout(app, ctx: AppConte
     finally:
         await a.close()
         await b.close()
+
+
+async def test_closing_lets_the_handler_in_flight_finish_and_ack(app, ctx: AppContext, prefix: str) -> None:
+    started, finished = asyncio.Event(), []
+    bus = InProcessBus()
+
+    async def slow(event: Event) -> None:
+        started.set()
+        await asyncio.sleep(0.8)
+        finished.append(event.id)
+
+    bus.subscribe("team.changed", slow, name="tests.slow")
+    [nb] = await _buses(ctx, bus, prefix, 1)
+    watcher = NatsBus(need_nats(), bus, ctx.db, prefix=prefix)
+    await watcher.connect()
+    try:
+        await _record(ctx, 1)
+        await OutboxRelay(ctx.db, nb).drain_once()
+        await asyncio.wait_for(started.wait(), 10)
+        await nb.close()  # SIGTERM in the middle of the handler
+        assert len(finished) == 1  # it ran to the end
+        assert set((await watcher.consumer_pending()).values()) == {0}  # and its ack went out: nobody runs it again
+    finally:
+        await nb.close()
+        await watcher.close()
