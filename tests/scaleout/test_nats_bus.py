@@ -217,3 +217,35 @@ async def test_closing_lets_the_handler_in_flight_finish_and_ack(app, ctx: AppCo
     finally:
         await nb.close()
         await watcher.close()
+
+
+async def test_events_wait_in_the_outbox_while_nats_is_away_and_are_never_parked_for_it(app, ctx: AppContext) -> None:
+    from tests.conftest import free_port
+    from tests.scaleout.natsfix import own_nats
+
+    bus = InProcessBus()
+    handled: list[int] = []
+
+    async def note(event: Event) -> None:
+        handled.append(event.payload["team_id"])
+
+    bus.subscribe("team.changed", note, name="tests.note")
+    async with own_nats(free_port()) as server:
+        nb = NatsBus(server.url, bus, ctx.db, prefix="away", max_attempts=2, backoff=RetryBackoff(base_seconds=0.0))
+        await nb.connect()
+        nb.start_consumers()
+        relay = OutboxRelay(ctx.db, nb, max_attempts=2, backoff=RetryBackoff(base_seconds=0.0))
+        try:
+            server.stop()
+            await _record(ctx, 1)
+            for _ in range(3):  # more failed attempts than max_attempts
+                await relay.drain_once()
+            async with ctx.db.reading() as session:
+                row = (await session.execute(select(OutboxEvent))).scalar_one()
+            assert row.published_at is None and row.attempts == 3 and not row.last_error.startswith("parked")
+            server.start()
+            await server.ready()
+            await poll(relay.drain_once, lambda n: n == 1, timeout=20, every=0.3)
+            assert await poll(lambda: asyncio.sleep(0, handled), lambda h: h == [1], timeout=15) == [1]
+        finally:
+            await nb.close()

@@ -141,7 +141,9 @@ class OutboxRelay:
 
     async def _postpone_event(self, session, event_id: int, error: str, now: datetime) -> None:
         attempts = (await session.execute(select(OutboxEvent.attempts).where(OutboxEvent.id == event_id))).scalar_one() + 1
-        parked = attempts >= self.max_attempts
+        # a broker that is away (NATS restarting) is waited for, never given up on: the event
+        # itself is fine; only a transport that runs subscribers here parks after max_attempts
+        parked = attempts >= self.max_attempts and not hasattr(self.transport, "publish_many")
         delay = timedelta(days=36500) if parked else self.backoff.delay(attempts)
         await session.execute(
             update(OutboxEvent)
