@@ -57,7 +57,7 @@ log = structlog.get_logger()
 DUPLICATE_WINDOW = 600.0  # seconds; the relay's lease is 60 s
 STREAM_MAX_AGE = 7 * 24 * 3600.0  # a consumer down for longer than this loses events: alert on lag first
 FETCH_BATCH = 64
-FETCH_WAIT = 2.0
+FETCH_WAIT = 5.0  # a long poll: messages come as soon as they are stored; idle, one pull per consumer per 5 s
 
 
 def _token(text: str) -> str:
