@@ -95,7 +95,6 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     if not admin:
         pytest.skip("PostgreSQL backend not tested: OKNO_TEST_DATABASE_URL is not set")
     nats_server = OwnNatsServer(free_port())
-    nats_server.start()
     url = await asyncio.to_thread(create_pg_database, admin)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKNO_")}
     env.update(
@@ -115,17 +114,18 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         OKNO_LOG_FORMAT="json",
         OKNO_ALLOW_PRIVATE_URLS="true",
     )
-    created = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "okno.cli", "admin", "create", "--email", ADMIN[0], "--password", ADMIN[1]],
-        env=env, capture_output=True, text=True, timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
     logs = tmp_path / "logs"
     logs.mkdir()
     c = Cluster(env=env, nats=nats_server)
     c.serves = [Proc("serve", env, logs, f"serve{i}") for i in (1, 2)]
     c.workers = [Proc("worker", env, logs, f"worker{i}") for i in (1, 2)]
     try:
+        created = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "okno.cli", "admin", "create", "--email", ADMIN[0], "--password", ADMIN[1]],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert created.returncode == 0, created.stderr
+        nats_server.start()
         await nats_server.ready()
         await asyncio.gather(*(p.start() for p in c.serves + c.workers))
         yield c
