@@ -30,6 +30,7 @@ from okno.channels.registry import adapter_routers
 from okno.config import Settings, get_settings
 from okno.context import AppContext, build_context
 from okno.kit.logging import configure_logging
+from okno.ops import probes
 from okno.web import routes as web_routes
 from okno.web.not_found import page_or_json
 from okno.web.pages import LoginRequired
@@ -52,13 +53,14 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     compiled statements — ~180k objects) is moved out of the garbage collector's reach, so a
     full collection no longer walks it: ~0.1 s less each time one runs in the middle of requests."""
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx: AppContext = build_context(settings)
         app.state.ctx = ctx
         app.state.channel_runtime = ctx.channel_runtime  # adapters' own routes see only this
+        await ctx.open_bus(live=True)
         if settings.fake_providers:
             from okno.fakes import mount_fake_providers
 
@@ -116,9 +118,10 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
 
     install_error_schema(app)  # the error bodies okno really sends, in /openapi.json
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict:
-        return {"status": "ok"}
+    # liveness, readiness (database and bus) and Prometheus metrics (okno.ops.probes)
+    app.add_route("/healthz", probes.healthz, methods=["GET"], include_in_schema=False)
+    app.add_route("/readyz", probes.readyz, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", probes.metrics_endpoint, methods=["GET"], include_in_schema=False)
 
     return app
 

@@ -119,7 +119,10 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    port: Annotated[int | None, typer.Option(help="serve /healthz, /readyz and /metrics on this TCP port")] = None,
+    host: Annotated[str, typer.Option(help="interface for --port")] = "127.0.0.1",
+) -> None:
     """Migrate, then run every background queue (ingest, relay, delivery, timers, webhook calls,
     jobs) without serving HTTP. Pair it with `OKNO_EMBEDDED_WORKERS=false okno serve`."""
     from okno.kit.logging import configure_logging
@@ -127,14 +130,14 @@ def worker() -> None:
     from okno.worker_process import run_worker
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     revision = asyncio.run(_migrate(settings))
     where = "SQLite at " + str(settings.data_dir.resolve() / "okno.db") if settings.is_sqlite else "PostgreSQL"
     typer.echo(f"okno {__version__} worker: database {where} (revision {revision})")
     try:
         import uvloop
 
-        uvloop.run(run_worker(settings))
+        uvloop.run(run_worker(settings, host=host, port=port))
     except WorkersAlreadyRunning as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

@@ -117,6 +117,22 @@ class Settings(BaseSettings):
     # the previous one's resolution is a repeat contact (docs/analytics.md)
     repeat_contact_days: int = Field(default=7, ge=0, le=365)
 
+    # Scale-out (docs/deployment.md). Empty: the in-process bus (one process runs the workers).
+    # nats://host:4222: events go through NATS JetStream, live pushes through NATS subjects.
+    bus_url: str = ""
+    # Subjects and stream names of this installation on the NATS server (one per installation).
+    bus_prefix: str = Field(default="okno", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    # A subscriber's claim on an event: a process that dies mid-handler loses it after this long.
+    bus_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    # PostgreSQL: outbox rows a relay took are another relay's after this long (it died). Keep it
+    # well under the bus's de-duplication window (600 s).
+    outbox_lease_seconds: float = Field(default=60.0, gt=0, le=300)
+    # GET /metrics: from loopback only while empty; with a token, from anywhere with
+    # ``Authorization: Bearer <token>``.
+    metrics_token: str = ""
+    # "console" (readable) or "json" (one JSON object a line, for log collectors)
+    log_format: str = Field(default="console", pattern=r"^(console|json)$")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

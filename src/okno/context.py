@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 
@@ -15,6 +16,7 @@ from okno.audit.reads import ReadLog
 from okno.automation.webhook_worker import WebhookCallWorker
 from okno.bus.deps import SubscriberDeps
 from okno.bus.inprocess import InProcessBus
+from okno.bus.nats import NatsBus
 from okno.bus.relay import OutboxRelay, RetryBackoff
 from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
@@ -61,6 +63,16 @@ class AppContext:
     forward_wakes: Callable[[Iterable[str]], None] | None = None
     worker_lock: WorkerLock | None = None  # SQLite: this process runs the database's workers
     read_log: ReadLog | None = None  # audited reads of customer data, written in batches
+    nats: NatsBus | None = None  # OKNO_BUS_URL: the bus on NATS JetStream (okno.bus.nats)
+
+    async def open_bus(self, *, live: bool) -> None:
+        """Connects to NATS (OKNO_BUS_URL) before any worker starts; ``live``: this process serves
+        browsers, so it hears every published event for the operators' live feed."""
+        if self.nats is None:
+            return
+        await self.nats.connect()
+        if live:
+            await self.nats.listen(self.operator_feed.on_event)
 
     def wake(self, names: Iterable[str]) -> None:
         names = list(names)
@@ -95,6 +107,8 @@ class AppContext:
             self.workers["retention"] = LoopWorker("retention", self._retention_planner().drain_once, poll_seconds=PLAN_EVERY_SECONDS)
         for worker in self.workers.values():
             worker.start()
+        if self.nats is not None:  # this process joins every subscriber group
+            self.nats.start_consumers()
 
     def _retention_planner(self) -> RetentionPlanner:
         s = self.settings
@@ -120,6 +134,8 @@ class AppContext:
             await self.read_log.close()
         for worker in self.workers.values():
             await worker.stop()
+        if self.nats is not None:  # handlers in flight finish and ack; then the connection drains
+            await self.nats.close()
         if self.worker_lock is not None:
             self.worker_lock.release()
         await self.http.aclose()
@@ -146,6 +162,12 @@ def build_context(settings: Settings) -> AppContext:
     http = urls.client(timeout=settings.delivery_timeout_seconds)
     ingest = IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region)
     files = file_storage(settings)
+    retry_backoff = RetryBackoff(base_seconds=settings.event_retry_base_seconds)
+    nats_bus = None
+    if settings.bus_url:
+        nats_bus = NatsBus(settings.bus_url, bus, db, prefix=settings.bus_prefix, max_attempts=settings.outbox_max_attempts,
+                           backoff=retry_backoff, ack_wait=settings.bus_ack_wait_seconds)  # fmt: skip
+        channel_runtime.fanout = nats_bus.fanout
     ctx = AppContext(
         settings=settings,
         db=db,
@@ -154,9 +176,8 @@ def build_context(settings: Settings) -> AppContext:
         bus=bus,
         http=http,
         ingest=ingest,
-        relay=OutboxRelay(
-            db, bus, max_attempts=settings.outbox_max_attempts, backoff=RetryBackoff(base_seconds=settings.event_retry_base_seconds)
-        ),
+        relay=OutboxRelay(db, nats_bus or bus, max_attempts=settings.outbox_max_attempts, backoff=retry_backoff,
+                          lease=timedelta(seconds=settings.outbox_lease_seconds)),
         delivery=DeliveryWorker(
             db,
             channels,
@@ -173,6 +194,7 @@ def build_context(settings: Settings) -> AppContext:
         intake=WebhookIntake(db, ingest, inline=settings.ingest_inline),
         files=files,
         urls=urls,
+        nats=nats_bus,
     )
     ctx.intake.on_pending = lambda: ctx.wake(["ingest"])
     channel_runtime.connect(channels.get, ctx.wake, http)
@@ -192,5 +214,7 @@ def build_context(settings: Settings) -> AppContext:
         default_region=settings.default_region,
     )
     bus.listen(ctx.operator_feed.on_event)
+    if nats_bus is not None:
+        ctx.operator_feed.attach(nats_bus.fanout)
     ctx.read_log = ReadLog(db, flush_seconds=settings.read_audit_flush_seconds)
     return ctx

@@ -28,19 +28,30 @@ log = structlog.get_logger()
 FEED_POLL_SECONDS = 0.25
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Runs until ``stop`` is set (or SIGTERM / SIGINT arrives)."""
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Runs until ``stop`` is set (or SIGTERM / SIGINT arrives); then stops taking work, lets
+    what is in flight finish (``AppContext.close``) and exits. ``port``: serve ``/healthz``,
+    ``/readyz`` and ``/metrics`` there."""
     stop = stop or _stop_on_signals()
     ctx = build_context(settings)
+    probes = None
     try:
+        await ctx.open_bus(live=False)
         ctx.start_workers()  # refuses (WorkersAlreadyRunning) if another process runs them on this SQLite file
         bridge = await _listen_for_commits(ctx)
-        log.info("worker_started", workers=sorted(ctx.workers))
+        if port is not None:
+            from okno.ops.server import ProbeServer
+
+            probes = ProbeServer(ctx, host, port)
+            await probes.start()
+        log.info("worker_started", workers=sorted(ctx.workers), port=port)
         try:
             await stop.wait()
         finally:
             await bridge()
     finally:
+        if probes is not None:
+            await probes.stop()
         await ctx.close()
 
 
@@ -68,14 +79,15 @@ class ServingCompanions:
     """What a serving process without workers runs: the live feed's outbox tail and (PostgreSQL)
     the wake notifier."""
 
-    feed: LoopWorker
+    feed: LoopWorker | None
     notifier: PostgresWakeNotifier | None = None
     _stopped: bool = field(default=False, repr=False)
 
     async def stop(self) -> None:
         if not self._stopped:
             self._stopped = True
-            await self.feed.stop()
+            if self.feed is not None:
+                await self.feed.stop()
             if self.notifier is not None:
                 await self.notifier.stop()
 
@@ -85,6 +97,8 @@ def start_serving_companions(ctx: AppContext) -> ServingCompanions:
     if not ctx.db.is_sqlite:  # SQLite's worker sees every commit on its own (PRAGMA data_version)
         notifier = PostgresWakeNotifier(ctx.db)
         ctx.forward_wakes = notifier
-    feed = LoopWorker("feed", FeedTail(ctx.db, ctx.operator_feed).drain_once, poll_seconds=FEED_POLL_SECONDS)
-    feed.start()
+    feed = None
+    if ctx.nats is None:  # with NATS every published event reaches this process's feed directly
+        feed = LoopWorker("feed", FeedTail(ctx.db, ctx.operator_feed).drain_once, poll_seconds=FEED_POLL_SECONDS)
+        feed.start()
     return ServingCompanions(feed=feed, notifier=notifier)

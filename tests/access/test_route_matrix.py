@@ -329,6 +329,8 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/reports/conversations": Managers(f"/api/v1/reports/conversations?which=resolved&{_PERIOD}"),
     "GET /reports": Managers("/reports", cookie=True),
     "GET /api/v1/reports/export": Managers(f"/api/v1/reports/export?report=conversations&format=csv&{_PERIOD}"),
+    "GET /readyz": Unscoped("readiness: database and bus reachable, no data"),
+    "GET /metrics": Unscoped("process figures; loopback or OKNO_METRICS_TOKEN (okno.ops.probes), no customer data"),
 }
 
 # a path naming one of these is about a team's conversation or customer: it must be scoped

@@ -7,6 +7,8 @@ routes below call the same handler and document the endpoint in the OpenAPI sche
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -15,6 +17,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import Headers, QueryParams
 
+from okno.kit import metrics
 from okno.api.deps import Ctx
 from okno.channels.acknowledge import acknowledge_later
 from okno.channels.base import InboundMessage, WebhookRejected, WebhookRequest
@@ -93,6 +96,7 @@ class WebhookFastPath:
             await self.app(scope, receive, send)
             return
         ctx: AppContext = scope["app"].state.ctx
+        started = time.perf_counter()
         headers = Headers(scope=scope)
         try:
             body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
@@ -106,6 +110,9 @@ class WebhookFastPath:
             status, payload, media = _json(500, {"detail": "internal error"})
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
+        if scope["method"] == "POST":
+            metrics.INGEST_REQUESTS.labels(str(status)).inc()
+            metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
 
 
 async def _read_body(receive: Callable, headers: Headers, limit: int) -> bytes | None:

@@ -50,6 +50,10 @@ class InProcessBus:
     def listen(self, handler: Handler) -> None:
         self._listeners.append(handler)
 
+    def topics(self) -> list[str]:
+        """Topics that have at least one subscriber."""
+        return [topic for topic, handlers in self._subscribers.items() if handlers]
+
     def subscribers_of(self, topic: str) -> list[str]:
         return list(self._subscribers.get(topic, ()))
 

@@ -50,8 +50,10 @@ class OutboxRelay:
         batch_size: int = 200,
         max_attempts: int = 10,
         backoff: RetryBackoff | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.db = db
+        self.lease = lease  # PostgreSQL: how long a relay that died keeps its rows from the others
         self.transport = transport
         self.batch_size = batch_size
         self.max_attempts = max_attempts
@@ -69,6 +71,11 @@ class OutboxRelay:
             return 0
         failures: list[tuple[Event, str, str]] = []
         crashed: dict[int, str] = {}
+        publish_many = getattr(self.transport, "publish_many", None)
+        if publish_many is not None:  # a broker transport: the whole batch in flight at once, no subscriber runs here
+            crashed = await publish_many(events)
+            await self._settle([e.id for e in events if e.id not in crashed], [], crashed)
+            return len(events)
         for event in events:
             try:
                 failed = await self.transport.deliver(event)
@@ -100,7 +107,7 @@ class OutboxRelay:
                 rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
                 if rows:
                     await session.execute(
-                        update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(next_attempt_at=now + LEASE)
+                        update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(next_attempt_at=now + self.lease)
                     )
         return [Event(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
 
@@ -134,7 +141,9 @@ class OutboxRelay:
 
     async def _postpone_event(self, session, event_id: int, error: str, now: datetime) -> None:
         attempts = (await session.execute(select(OutboxEvent.attempts).where(OutboxEvent.id == event_id))).scalar_one() + 1
-        parked = attempts >= self.max_attempts
+        # a broker that is away (NATS restarting) is waited for, never given up on: the event
+        # itself is fine; only a transport that runs subscribers here parks after max_attempts
+        parked = attempts >= self.max_attempts and not hasattr(self.transport, "publish_many")
         delay = timedelta(days=36500) if parked else self.backoff.delay(attempts)
         await session.execute(
             update(OutboxEvent)
@@ -193,7 +202,7 @@ class OutboxRelay:
                 rows = (await session.execute(query.with_for_update(of=EventDelivery, skip_locked=True))).all()
                 if rows:
                     await session.execute(
-                        update(EventDelivery).where(EventDelivery.id.in_([r.id for r in rows])).values(locked_until=now + LEASE)
+                        update(EventDelivery).where(EventDelivery.id.in_([r.id for r in rows])).values(locked_until=now + self.lease)
                     )
         return [
             (r.id, Event(id=r.event_id, topic=r.topic, payload=r.payload, created_at=r.created_at), r.subscriber, r.attempts)

@@ -35,6 +35,7 @@ from okno.channels.interactive import ChoicesRefused, choose_rendering, fallback
 from okno.conversations.statuses import lock_provider_messages, requeue_deferred_statuses
 from okno.files.storage import FileStorage
 from okno.files.uploads import stored_files
+from okno.kit import metrics
 from okno.kit.db import Database
 from okno.kit.db_wake import call_after_commit
 from okno.kit.outbound_urls import UrlRefused
@@ -196,6 +197,7 @@ class DeliveryWorker:
                     job_values = {"status": "failed", "attempts": lease.attempt, "last_error": reason, "locked_until": None}
                     msg_values = {"status": MessageStatus.failed.value, "error": reason, "status_updated_at": now}
                     topic = "message.failed"
+                    metrics.DELIVERY_FAILURES.labels("failed").inc()
                 else:
                     hint = outcome.after_seconds if isinstance(outcome, RetryLater) else None
                     delay = self.policy.delay(lease.attempt, hint)
@@ -207,6 +209,7 @@ class DeliveryWorker:
                     }
                     msg_values = {"error": f"retrying in {delay:.1f}s (attempt {lease.attempt}): {outcome.reason}"}
                     topic = None
+                    metrics.DELIVERY_FAILURES.labels("retried").inc()
                 await session.execute(update(DeliveryJob).where(DeliveryJob.id == lease.job_id).values(**job_values))
                 await session.execute(update(Message).where(Message.id == msg.message_id).values(**msg_values))
                 if isinstance(outcome, SendResult) and outcome.provider_message_id:

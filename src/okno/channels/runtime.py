@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from okno.kit.fanout import Fanout, LocalFanout
+
 if TYPE_CHECKING:
     import httpx
 
@@ -43,6 +45,8 @@ class AdapterRuntime:
         self._lookup: Callable[[int], Awaitable[LiveChannel | None]] | None = None
         self._wake: Callable[[Iterable[str]], None] = lambda names: None
         self.http: httpx.AsyncClient | None = None
+        # live pushes to clients of every process (a NATS fan-out with OKNO_BUS_URL, else local)
+        self.fanout: Fanout = LocalFanout()
 
     def connect(
         self, lookup: Callable[[int], Awaitable[LiveChannel | None]], wake: Callable[[Iterable[str]], None], http: httpx.AsyncClient | None = None
@@ -55,7 +59,11 @@ class AdapterRuntime:
     def hub(self, factory: type[H]) -> H:
         """The one instance of ``factory`` in this process (e.g. the widget's socket hub)."""
         if factory not in self._hubs:
-            self._hubs[factory] = factory()
+            hub = factory()
+            attach = getattr(hub, "attach", None)
+            if attach is not None:  # a hub that reaches other processes' clients through the fan-out
+                attach(self.fanout)
+            self._hubs[factory] = hub
         return self._hubs[factory]
 
     async def channel(self, channel_id: int) -> LiveChannel | None:

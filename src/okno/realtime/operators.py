@@ -20,6 +20,7 @@ from okno.access import Scope
 from okno.access.guards import visible_conversations_among, visible_customers_among
 from okno.bus.events import Event
 from okno.kit.db import Database
+from okno.kit.fanout import Fanout
 from okno.models import Operator, OutboxEvent
 
 REPLAY_OVERLAP = 100
@@ -34,9 +35,19 @@ def wire_event(event_id: int, topic: str, payload: dict[str, Any]) -> dict[str, 
 _FORWARDED = frozenset({"conversation_id", "customer_id", "message_id", "channel_id", "status", "operator_id", "team_id"})
 
 
+PRESENCE_FANOUT = "presence"
+
+
 class OperatorFeed:
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._fanout: Fanout | None = None
+
+    def attach(self, fanout: Fanout) -> None:
+        """Presence goes through the fan-out (NATS with ``OKNO_BUS_URL``): operators of every
+        process see who is looking at or typing in a conversation."""
+        self._fanout = fanout
+        fanout.subscribe(PRESENCE_FANOUT, self._offer)
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
@@ -50,9 +61,15 @@ class OperatorFeed:
     def listeners(self) -> int:
         return len(self._queues)
 
-    def publish_presence(self, *, conversation_id: int, operator_id: int, name: str, typing: bool) -> None:
+    async def publish_presence(self, *, conversation_id: int, operator_id: int, name: str, typing: bool) -> None:
         """Ephemeral: who is looking at or typing in a conversation (never stored, never replayed)."""
         message = {"presence": True, "conversation_id": conversation_id, "operator_id": operator_id, "name": name, "typing": typing}
+        if self._fanout is None:
+            self._offer(message)
+        else:
+            await self._fanout.publish(PRESENCE_FANOUT, message)
+
+    def _offer(self, message: dict[str, Any]) -> None:
         for queue in self._queues:
             if not queue.full():
                 queue.put_nowait(message)

@@ -247,7 +247,7 @@ async def conversation_presence(
     conversation_id: int, body: PresenceForm, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, ctx: Ctx
 ) -> None:
     await access_conversation(session, scope, conversation_id)
-    ctx.operator_feed.publish_presence(conversation_id=conversation_id, operator_id=operator.id, name=operator.name, typing=body.typing)
+    await ctx.operator_feed.publish_presence(conversation_id=conversation_id, operator_id=operator.id, name=operator.name, typing=body.typing)
 
 
 # ---- supervisor ------------------------------------------------------------------------------

@@ -133,5 +133,5 @@ class WidgetChannel:
                 payload={"message_id": provider_message_id, "text": message.text, **_files(self.channel_id, message)}
                 | ({"interactive": message.interactive.model_dump(exclude_none=True)} if message.interactive else {}),
             )
-        self._runtime.hub(VisitorHub).publish((self.channel_id, visitor_id), wire_event(event))
+        await self._runtime.hub(VisitorHub).publish((self.channel_id, visitor_id), wire_event(event))
         return SendResult(provider_message_id=provider_message_id)

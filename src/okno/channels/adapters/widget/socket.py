@@ -229,7 +229,7 @@ class VisitorSocket:
         await self._send({"type": "ack", "client_id": client_id, "seq": event.seq})
         if fresh:
             self.wake_ingest()
-            self.hub.publish(self.key, wire_event(event))  # the visitor's other open tabs
+            await self.hub.publish(self.key, wire_event(event))  # the visitor's other open tabs
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:  # acks (reader) and pushes (hub) share one socket

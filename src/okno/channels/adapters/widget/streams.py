@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.kit.fanout import Fanout
 from okno.models import VisitorEvent
 
 StreamKey = tuple[int, str]  # (channel_id, visitor_id)
@@ -49,11 +50,25 @@ def wire_event(event: VisitorEvent) -> dict[str, Any]:
     return {"type": "message", "seq": event.seq, "from": event.kind, "client_id": event.client_id, **event.payload}
 
 
+FANOUT = "widget"
+
+
 class VisitorHub:
-    """Open widget sockets by stream; a committed event is offered to each of them."""
+    """Open widget sockets by stream; a committed event is offered to each of them, in every
+    process: ``publish`` goes through the runtime's fan-out (NATS with ``OKNO_BUS_URL``), whose
+    delivery in each process offers it to that process's sockets."""
 
     def __init__(self) -> None:
         self._queues: dict[StreamKey, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._fanout: Fanout | None = None
+
+    def attach(self, fanout: Fanout) -> None:
+        self._fanout = fanout
+        fanout.subscribe(FANOUT, self._from_fanout)
+
+    def _from_fanout(self, data: dict[str, Any]) -> None:
+        channel_id, visitor_id = data["key"]
+        self.offer((int(channel_id), str(visitor_id)), data["message"])
 
     def subscribe(self, key: StreamKey) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
@@ -65,7 +80,14 @@ class VisitorHub:
         if not self._queues[key]:
             del self._queues[key]
 
-    def publish(self, key: StreamKey, message: dict[str, Any]) -> None:
+    async def publish(self, key: StreamKey, message: dict[str, Any]) -> None:
+        if self._fanout is None:
+            self.offer(key, message)
+        else:
+            await self._fanout.publish(FANOUT, {"key": list(key), "message": message})
+
+    def offer(self, key: StreamKey, message: dict[str, Any]) -> None:
+        """To this process's sockets of the stream (a socket skips a seq it already sent)."""
         for queue in self._queues.get(key, ()):
             if queue.full():  # a stuck socket catches up from the database on reconnect
                 continue
