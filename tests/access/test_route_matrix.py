@@ -312,6 +312,11 @@ ROUTES: dict[str, object] = {
     "GET /docs": Unscoped("the API description"),
     "GET /docs/oauth2-redirect": Unscoped("the API description"),
     "GET /redoc": Unscoped("the API description"),
+    # surveys: a survey names no conversation or customer (read: supervisors, admins; change: admins)
+    "GET /api/v1/surveys": Unscoped("supervisors and admins: the surveys, no conversation or customer"),
+    "POST /api/v1/surveys": Unscoped("admins create a survey"),
+    "GET /api/v1/surveys/{survey_id}": Unscoped("supervisors and admins"),
+    "PATCH /api/v1/surveys/{survey_id}": Unscoped("admins change a survey"),
 }
 
 # a path naming one of these is about a team's conversation or customer: it must be scoped

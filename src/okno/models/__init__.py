@@ -29,6 +29,7 @@ from okno.models.widget import VisitorEvent
 from okno.models.accounts import ApiToken, LoginFailure
 from okno.models.verification import IdentityVerification
 from okno.models.conversation_channels import ConversationChannel
+from okno.models.surveys import Survey, SurveyRequest
 
 __all__ = [
     "ACTIVE_TYPES",
@@ -92,6 +93,8 @@ __all__ = [
     "OperatorKind",
     "IdentityVerification",
     "ConversationChannel",
+    "Survey",
+    "SurveyRequest",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).
