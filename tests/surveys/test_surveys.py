@@ -125,10 +125,16 @@ async def test_telegram_gets_inline_buttons_and_5_spasibo_is_the_score_without_r
     # on the timeline (and so in the profile)
     timeline = (await client.get(f"/api/v1/customers/{conversation.customer_id}/timeline", headers=headers)).json()["items"]
     assert {"survey.sent", "survey.answered"} <= {e["kind"] for e in timeline}
-    # one survey per conversation: resolving it again sends nothing
+    # one survey per conversation: reopened and resolved again, it sends nothing more
+    reopened = await client.post(f"/api/v1/conversations/{conversation_id}/status", json={"status": "open"}, headers=headers)
+    assert reopened.status_code == 200, reopened.text
+    await _resolve(client, ctx, headers, conversation_id)
+    assert len(await _requests(ctx)) == 1
+    assert len([c for c in fake.calls if c["method"] == "sendMessage" and c.get("reply_markup")]) == 1
+    # a question after the survey is over is an ordinary message: a new conversation
     await fake.deliver_text("700000101", "И ещё вопрос: можно поменять адрес доставки?")
     await ctx.settle()
-    assert (await _conversation(ctx, conversation_id)).status != "resolved" or len(await _requests(ctx)) == 1
+    assert (await _messages(ctx))[-1].conversation_id != conversation_id
 
 
 async def test_a_button_press_is_a_typed_answer(client, ctx, telegram) -> None:
@@ -266,3 +272,45 @@ async def test_survey_api_validates_and_limits_access(client, ctx) -> None:
     assert (await client.post("/api/v1/surveys", json={"kind": "csat", "name": "x", "question": QUESTION}, headers=as_supervisor)).status_code == 403
     assert (await client.patch(f"/api/v1/surveys/{created['id']}", json={"name": "y"}, headers=as_supervisor)).status_code == 403
     assert (await client.get("/api/v1/surveys", headers=as_operator)).status_code == 403
+
+
+async def test_the_delay_is_a_durable_timer(client, ctx, api_channel, travel) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime, timedelta
+
+    receiver, channel, secret, headers = api_channel
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    travel(start)
+    await _survey(client, headers, delay_minutes=30)
+    await _api_inbound(client, channel, secret, "in-1", "Вопрос")
+    await ctx.settle()
+    conversation_id = (await _messages(ctx))[0].conversation_id
+    await _resolve(client, ctx, headers, conversation_id)
+    assert _api_sent(receiver) == [] and (await _requests(ctx))[0].state == "scheduled"
+    travel(start + timedelta(minutes=31))
+    await ctx.settle()
+    assert _api_sent(receiver) == [QUESTION["ru"] + "\n\nОтветьте цифрой от 1 до 5."]
+    # nobody answers within OKNO_SURVEY_ANSWER_HOURS: the survey ends unanswered and "5" is a message
+    travel(start + timedelta(hours=80))
+    await ctx.settle()
+    assert ((await _requests(ctx))[0].state, (await _requests(ctx))[0].skip_reason) == ("unanswered", "no_answer")
+
+
+async def test_the_automation_action_send_survey(client, ctx, api_channel) -> None:
+    receiver, channel, secret, headers = api_channel
+    survey = await _survey(client, headers, kind="ces", trigger="resolved", is_active=True, question={"ru": "Легко ли было решить вопрос?"})
+    refused = await client.post("/api/v1/automation/rules", json={"name": "x", "event": "conversation.priority_changed", "actions": [{"type": "send_survey", "survey_id": 999}]}, headers=headers)
+    assert refused.status_code == 422 and "survey 999 does not exist" in refused.text
+    rule = await client.post("/api/v1/automation/rules", json={
+        "name": "Срочные — опрос", "event": "conversation.priority_changed", "actions": [{"type": "send_survey", "survey_id": survey["id"]}]}, headers=headers)
+    assert rule.status_code == 201, rule.text
+    await _api_inbound(client, channel, secret, "in-1", "Вопрос")
+    await ctx.settle()
+    conversation_id = (await _messages(ctx))[0].conversation_id
+    assert (await client.post(f"/api/v1/conversations/{conversation_id}/priority", json={"priority": 3}, headers=headers)).status_code == 200
+    await ctx.settle()
+    assert _api_sent(receiver)[-1] == "Легко ли было решить вопрос?\n\nОтветьте цифрой от 1 до 7."
+    await _api_inbound(client, channel, secret, "in-2", "7")
+    await ctx.settle()
+    [answered] = await _events(ctx, "survey.answered")
+    assert (answered["kind"], answered["score"]) == ("ces", 7)
+    assert {m.conversation_id for m in await _messages(ctx)} == {conversation_id}
