@@ -317,6 +317,7 @@ ROUTES: dict[str, object] = {
     "POST /api/v1/surveys": Unscoped("admins create a survey"),
     "GET /api/v1/surveys/{survey_id}": Unscoped("supervisors and admins"),
     "PATCH /api/v1/surveys/{survey_id}": Unscoped("admins change a survey"),
+    "GET /admin/surveys": Unscoped("supervisors and admins: the surveys page (tests/surveys)"),
 }
 
 # a path naming one of these is about a team's conversation or customer: it must be scoped
