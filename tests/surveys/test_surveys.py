@@ -186,6 +186,8 @@ async def test_api_channel_gets_the_scale_as_text_a_retry_and_a_follow_up_commen
     comment = next(m for m in messages if m.id == request.comment_message_id)
     assert comment.text == "Быстрее отвечать в выходные" and comment.content["survey"]["role"] == "comment"
     assert (await _conversation(ctx, conversation_id)).status == "resolved"
+    shown = await client.get(f"/ui/conversations/{conversation_id}", headers=headers)  # the operator sees it all
+    assert shown.status_code == 200 and "Быстрее отвечать в выходные" in shown.text and "оценка 4" in shown.text
 
     # the survey is over: the next message is an ordinary one (a new conversation)
     await _api_inbound(client, channel, secret, "in-5", "5")
