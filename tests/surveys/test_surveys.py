@@ -158,6 +158,14 @@ async def test_a_button_press_is_a_typed_answer(client, ctx, telegram) -> None:
     assert (answered["kind"], answered["score"]) == ("nps", 9)
     assert (await _conversation(ctx, conversation_id)).status == "resolved"
 
+    # a second tap (another score) is filed on the same conversation and changes nothing
+    assert (await fake.deliver_button_press("700000102", int(prompt.provider_message_id), f"survey:{request.id}:3")).status_code == 200
+    await ctx.settle()
+    again = (await _messages(ctx))[-1]
+    assert (again.kind, again.conversation_id, again.content["survey"]["role"]) == ("answer", conversation_id, "late")
+    assert [e["score"] for e in await _events(ctx, "survey.answered")] == [9]
+    assert (await _requests(ctx))[0].score == 9 and (await _conversation(ctx, conversation_id)).status == "resolved"
+
 
 async def test_api_channel_gets_the_scale_as_text_a_retry_and_a_follow_up_comment(client, ctx, api_channel) -> None:
     receiver, channel, secret, headers = api_channel

@@ -329,7 +329,7 @@ def _as_answer(row: dict, answer: Answer) -> dict:
 
 
 def _as_survey_reply(row: dict, reply: SurveyReply) -> dict:
-    kind = MessageKind.answer.value if reply.role == "score" else MessageKind.message.value
+    kind = MessageKind.answer.value if reply.answer is not None else MessageKind.message.value  # a score, or a stale button
     return {**row, "text": row["text"] or (reply.answer.title if reply.answer else ""), "kind": kind, "content": reply.content()}
 
 

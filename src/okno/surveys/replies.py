@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
@@ -42,7 +43,7 @@ from okno.surveys.gate import surveys_defined
 from okno.surveys.policy import policy
 from okno.surveys.texts import in_language, read_reply, retry_text
 
-SCORE, COMMENT, UNCLEAR = "score", "comment", "unclear"
+SCORE, COMMENT, UNCLEAR, LATE = "score", "comment", "unclear", "late"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class SurveyReply:
     conversation_status: str
     conversation_status_type: str
     conversation_channel_id: int | None
-    role: str  # score | comment | unclear
+    role: str  # score | comment | unclear | late (a button of a survey that is over)
     score: int | None = None
     answer: Answer | None = None
     text: str = ""
@@ -105,6 +106,52 @@ async def claim_survey_replies(session: AsyncSession, incoming: Sequence[Incomin
         return claims
     since = utcnow() - timedelta(hours=policy().answer_hours)
     rows = await session.execute(
+        _lookup().where(SurveyRequest.customer_id.in_(sorted(known)), SurveyRequest.state.in_(OPEN_STATES), SurveyRequest.sent_at >= since)
+    )
+    open_by: dict[tuple[int, int | None], _Open] = {}
+    for row in rows:  # the newest open survey per (customer, channel)
+        open_by[(row[1], row[2])] = _open_of(row)
+    late: dict[int, int] = {}  # message index → the survey request its button names
+    for index, message in enumerate(incoming):
+        pressed = parse_option_id(message.item.answer.option_id) if message.item.answer is not None else None
+        current = open_by.get((message.customer_id, message.channel_id))
+        if current is None:
+            if pressed is not None:
+                late[index] = pressed[0]
+            continue
+        role, score, answer = _read(message.item, current)
+        if role == LATE:
+            late[index] = pressed[0]  # type: ignore[index]
+            continue
+        if role is None:
+            claims.ended[current.id] = "gave_up" if current.state == RequestState.retried.value else "moved_on"
+            del open_by[(message.customer_id, message.channel_id)]
+            continue
+        claims.replies[index] = _reply(current, role, score, answer, message.item.text)
+        if role == SCORE and current.asks_comment:
+            current.state = RequestState.awaiting_comment.value  # settled below; the next message is its comment
+        elif role == UNCLEAR:
+            current.state = RequestState.retried.value
+        else:
+            del open_by[(message.customer_id, message.channel_id)]
+    if late:
+        await _claim_late_presses(session, incoming, late, claims)
+    return claims
+
+
+async def _claim_late_presses(session: AsyncSession, incoming: Sequence[Incoming], late: dict[int, int], claims: Claims) -> None:
+    """A button of a survey that is over (pressed twice, or after the comment) is filed on its
+    conversation and changes nothing: a stale button never opens a conversation. Only the
+    customer's own survey counts; rare, so one query only when such a press arrives."""
+    found = {row[0]: row for row in await session.execute(_lookup().where(SurveyRequest.id.in_(sorted(set(late.values())))))}
+    for index, request_id in late.items():
+        row = found.get(request_id)
+        if row is not None and row[1] == incoming[index].customer_id:
+            claims.replies[index] = _reply(_open_of(row), LATE, None, incoming[index].item.answer, incoming[index].item.text)
+
+
+def _lookup() -> Select:
+    return (
         select(
             SurveyRequest.id, SurveyRequest.customer_id, SurveyRequest.channel_id, SurveyRequest.conversation_id, SurveyRequest.kind,
             SurveyRequest.state, SurveyRequest.prompt_message_id, Conversation.status, StatusDefinition.type, Conversation.channel_id, Survey.follow_up,
@@ -112,42 +159,28 @@ async def claim_survey_replies(session: AsyncSession, incoming: Sequence[Incomin
         .join(Conversation, Conversation.id == SurveyRequest.conversation_id)
         .join(Survey, Survey.id == SurveyRequest.survey_id)
         .join(StatusDefinition, StatusDefinition.key == Conversation.status)
-        .where(SurveyRequest.customer_id.in_(sorted(known)), SurveyRequest.state.in_(OPEN_STATES), SurveyRequest.sent_at >= since)
         .order_by(SurveyRequest.id)
     )  # fmt: skip
-    open_by: dict[tuple[int, int | None], _Open] = {}
-    for row in rows:  # the newest open survey per (customer, channel)
-        open_by[(row[1], row[2])] = _Open(row[0], row[3], row[4], row[5], row[6], row[7], row[8], row[9], bool(row[10]))
-    if not open_by:
-        return claims
-    for index, message in enumerate(incoming):
-        current = open_by.get((message.customer_id, message.channel_id))
-        if current is None:
-            continue
-        role, score, answer = _read(message.item, current)
-        if role is None:
-            claims.ended[current.id] = "gave_up" if current.state == RequestState.retried.value else "moved_on"
-            del open_by[(message.customer_id, message.channel_id)]
-            continue
-        claims.replies[index] = SurveyReply(
-            current.id, current.conversation_id, current.status, current.status_type, current.conversation_channel_id,
-            role, score, answer, message.item.text,
-        )  # fmt: skip
-        if role == SCORE and current.asks_comment:
-            current.state = RequestState.awaiting_comment.value  # settled below; the next message is its comment
-        elif role == UNCLEAR:
-            current.state = RequestState.retried.value
-        else:
-            del open_by[(message.customer_id, message.channel_id)]
-    return claims
+
+
+def _open_of(row: Any) -> _Open:
+    return _Open(row[0], row[3], row[4], row[5], row[6], row[7], row[8], row[9], bool(row[10]))
+
+
+def _reply(current: _Open, role: str, score: int | None, answer: Answer | None, text: str) -> SurveyReply:
+    return SurveyReply(
+        current.id, current.conversation_id, current.status, current.status_type, current.conversation_channel_id, role, score, answer, text
+    )
 
 
 def _read(item: InboundMessage, current: _Open) -> tuple[str | None, int | None, Answer | None]:
     low, high = SCALES[current.kind]
     if item.answer is not None:
         pressed = parse_option_id(item.answer.option_id)
-        if pressed is None or pressed[0] != current.id or current.state == RequestState.awaiting_comment.value or not low <= pressed[1] <= high:
-            return None, None, None
+        if pressed is None:
+            return None, None, None  # another prompt's button: the customer moved on
+        if pressed[0] != current.id or current.state == RequestState.awaiting_comment.value or not low <= pressed[1] <= high:
+            return LATE, None, None
         answer = item.answer.model_copy(update={"title": item.answer.title or str(pressed[1]), "message_id": current.prompt_message_id})
         return SCORE, pressed[1], answer
     if current.state == RequestState.awaiting_comment.value:
@@ -175,6 +208,8 @@ async def settle_survey_replies(session: AsyncSession, claims: Claims, message_i
             continue
         if reply.role == SCORE:
             await _scored(session, request, reply.score, message_id, at)  # type: ignore[arg-type]
+        elif reply.role == LATE:
+            continue  # filed on its conversation; the survey's outcome stands
         elif reply.role == COMMENT:
             request.comment_message_id, request.state = message_id, RequestState.answered.value
             await _answered(session, request, comment=reply.text.strip() or None)
