@@ -6,6 +6,8 @@ also lets another process's new survey be seen."""
 from __future__ import annotations
 
 import time
+import weakref
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,8 @@ RECHECK_SECONDS = 10.0
 
 class _Gate:
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[float, bool]] = {}  # id(sync engine) → (checked at, any)
+        # sync engine → (checked at, any); weak: a disposed test database's engine takes its answer with it
+        self._entries: weakref.WeakKeyDictionary[Any, tuple[float, bool]] = weakref.WeakKeyDictionary()
 
     async def any(self, session: AsyncSession) -> bool:
         key = _engine_key(session)
@@ -35,9 +38,9 @@ class _Gate:
         self._entries.clear()
 
 
-def _engine_key(session: AsyncSession) -> int:
+def _engine_key(session: AsyncSession) -> Any:
     bind = session.bind
-    return id(bind.sync_engine if hasattr(bind, "sync_engine") else bind)
+    return bind.sync_engine if hasattr(bind, "sync_engine") else bind
 
 
 surveys_defined = _Gate()
