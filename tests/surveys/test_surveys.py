@@ -324,3 +324,17 @@ async def test_the_automation_action_send_survey(client, ctx, api_channel) -> No
     [answered] = await _events(ctx, "survey.answered")
     assert (answered["kind"], answered["score"]) == ("ces", 7)
     assert {m.conversation_id for m in await _messages(ctx)} == {conversation_id}
+
+
+async def test_no_survey_where_the_customer_cant_be_reached(client, ctx, api_channel) -> None:
+    receiver, channel, secret, headers = api_channel
+    await _survey(client, headers)
+    await _api_inbound(client, channel, secret, "in-1", "Вопрос")
+    await ctx.settle()
+    conversation_id = (await _messages(ctx))[0].conversation_id
+    assert (await client.post(f"/api/v1/channels/{channel['id']}/disable", headers=headers)).status_code == 200
+    await _resolve(client, ctx, headers, conversation_id)
+    assert _api_sent(receiver) == []
+    [request] = await _requests(ctx)
+    assert (request.state, request.skip_reason, request.sent_at) == ("skipped", "unreachable", None)
+    assert await _events(ctx, "survey.sent") == []
