@@ -338,3 +338,32 @@ async def test_no_survey_where_the_customer_cant_be_reached(client, ctx, api_cha
     [request] = await _requests(ctx)
     assert (request.state, request.skip_reason, request.sent_at) == ("skipped", "unreachable", None)
     assert await _events(ctx, "survey.sent") == []
+
+
+async def test_whatsapp_gets_a_list_of_scores_and_a_pick_is_the_score(client, ctx) -> None:
+    from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+
+    fake = FakeWhatsApp()
+    async with LoopbackServer(fake.app) as server:
+        fake.base_url = server.url
+        headers = await admin_headers(ctx, client)
+        created = await client.post("/api/v1/channels", json={"kind": "whatsapp", "name": "WA", "config": fake.channel_config()}, headers=headers)
+        assert created.status_code == 201, created.text
+        fake.connect(client, f"/webhooks/{created.json()['id']}")
+        await _survey(client, headers)  # CSAT: five scores, more than WhatsApp's three reply buttons
+        await fake.deliver_text("79160000123", "Здравствуйте, заказ не пришёл")
+        await ctx.settle()
+        conversation_id = (await _messages(ctx))[0].conversation_id
+        await _resolve(client, ctx, headers, conversation_id)
+        [request] = await _requests(ctx)
+        prompt = next(m for m in await _messages(ctx) if m.id == request.prompt_message_id)
+        assert prompt.status == "sent" and prompt.content["rendering"] == "list" and prompt.content["interactive"]["button"] == "Оценить"
+        sent = fake.sent[-1]["body"]
+        assert sent["type"] == "interactive" and sent["interactive"]["type"] == "list"
+        assert [row["title"] for row in sent["interactive"]["action"]["sections"][0]["rows"]] == ["1", "2", "3", "4", "5"]
+
+        pick = {"id": f"survey:{request.id}:4", "title": "4"}
+        assert (await fake.deliver_reply("79160000123", prompt.provider_message_id, "list_reply", pick)).status_code == 200
+        await ctx.settle()
+        [answered] = await _events(ctx, "survey.answered")
+        assert answered["score"] == 4 and (await _conversation(ctx, conversation_id)).status == "resolved"

@@ -40,6 +40,7 @@ SEND_TIMER = "survey.send"
 DEADLINE_TIMER = "survey.deadline"
 SURVEYOR = Actor.system("survey")
 _DONE_TYPES = (StatusType.resolved.value, StatusType.closed.value)
+LIST_BUTTON = {"ru": "Оценить", "en": "Rate"}  # the label that opens the list of scores
 
 
 def option_id(request_id: int, score: int) -> str:
@@ -174,18 +175,23 @@ async def send_survey(session: AsyncSession, request: SurveyRequest, now: dateti
 
 
 def survey_prompt(request_id: int, kind: str, question: str, language: str, channel_kind: str) -> tuple[str, Interactive | None]:
-    """The question with one button per score where the channel shows that many buttons; else
-    the question with its scale spelled out (the score is the number itself, so it is not
-    numbered as a list would be: "10" must mean 10 on a 0–10 scale)."""
+    """The question with one button per score where the channel shows that many buttons, else a
+    list of the scores where it shows lists (WhatsApp: 3 buttons, 10 list rows); elsewhere the
+    question with its scale spelled out (the score is the number itself, so it is not numbered
+    as a list would be: "10" must mean 10 on a 0–10 scale)."""
     low, high = SCALES[kind]
-    interactive = Interactive(style="buttons", options=[Option(id=option_id(request_id, n), title=str(n)) for n in range(low, high + 1)])
+    options = [Option(id=option_id(request_id, n), title=str(n)) for n in range(low, high + 1)]
     support = adapter_class(channel_kind).capabilities.interactive
-    try:
-        rendering = choose_rendering(support, interactive, question)
-    except ChoicesRefused:
-        rendering = None
-    if rendering is not None and rendering.style is not None:
-        return question, interactive
+    for interactive in (
+        Interactive(style="buttons", options=options),
+        Interactive(style="list", options=options, button=LIST_BUTTON[language]),
+    ):
+        try:
+            rendering = choose_rendering(support, interactive, question)
+        except ChoicesRefused:
+            continue
+        if rendering.style == interactive.style:
+            return question, interactive
     return f"{question}\n\n{scale_hint(kind, language)}".strip(), None
 
 
