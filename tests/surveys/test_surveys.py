@@ -367,3 +367,25 @@ async def test_whatsapp_gets_a_list_of_scores_and_a_pick_is_the_score(client, ct
         await ctx.settle()
         [answered] = await _events(ctx, "survey.answered")
         assert answered["score"] == 4 and (await _conversation(ctx, conversation_id)).status == "resolved"
+
+
+async def test_the_saved_locale_wins_and_the_event_names_the_team_and_the_operator(client, ctx, api_channel) -> None:
+    receiver, channel, secret, headers = api_channel
+    team = (await client.post("/api/v1/teams", json={"name": "Поддержка"}, headers=headers)).json()
+    await _survey(client, headers, team_ids=[team["id"]], question={"ru": "Оцените помощь", "en": "Rate our help"})
+    await _api_inbound(client, channel, secret, "in-1", "Здравствуйте")
+    await ctx.settle()
+    first = (await _messages(ctx))[0]
+    agent = await make_operator(ctx, name="Оля")
+    async with ctx.db.transaction() as session:
+        from okno.models import team_members
+
+        await session.execute(team_members.insert().values(team_id=team["id"], operator_id=agent["id"]))
+    assigned = await client.post(f"/api/v1/conversations/{first.conversation_id}/assign", json={"operator_id": agent["id"], "team_id": team["id"]}, headers=headers)
+    assert assigned.status_code == 200, assigned.text
+    saved = await client.patch(f"/api/v1/customers/{first.customer_id}/attributes", json={"locale": "en"}, headers=headers)
+    assert saved.status_code == 200, saved.text
+    await _resolve(client, ctx, headers, first.conversation_id)
+    assert _api_sent(receiver)[-1] == "Rate our help\n\nReply with a number from 1 to 5."
+    [sent] = await _events(ctx, "survey.sent")
+    assert (sent["team_id"], sent["operator_id"], sent["channel_id"], sent["kind"]) == (team["id"], agent["id"], channel["id"], "csat")
