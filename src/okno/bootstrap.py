@@ -53,6 +53,8 @@ for _topic in sla.CONVERSATION_TOPICS:  # SLA clocks follow every change to a co
     SUBSCRIBERS.setdefault(_topic, []).append(sla.track_conversation)
 SUBSCRIBERS["conversation.status_changed"].append(plan_auto_close)
 SUBSCRIBERS["conversation.status_changed"].append(survey_dispatch.plan_survey_on_resolve)  # resolved: its survey
+for _topic in ("customer.merged", "customer.unmerged"):  # a survey follows its conversation to the merged person
+    SUBSCRIBERS.setdefault(_topic, []).append(survey_dispatch.follow_customer_merges)
 for _topic in AUTOMATION_EVENTS:  # automation rules run last, on what routing and SLA made of the event
     SUBSCRIBERS.setdefault(_topic, []).append(run_automations)
 

@@ -389,3 +389,25 @@ async def test_the_saved_locale_wins_and_the_event_names_the_team_and_the_operat
     assert _api_sent(receiver)[-1] == "Rate our help\n\nReply with a number from 1 to 5."
     [sent] = await _events(ctx, "survey.sent")
     assert (sent["team_id"], sent["operator_id"], sent["channel_id"], sent["kind"]) == (team["id"], agent["id"], channel["id"], "csat")
+
+
+async def test_an_answer_after_a_merge_is_still_recognised(client, ctx, api_channel) -> None:
+    receiver, channel, secret, headers = api_channel
+    await _survey(client, headers)
+    await _api_inbound(client, channel, secret, "in-1", "Здравствуйте", who="crm-99")
+    await ctx.settle()
+    survivor = (await _messages(ctx))[0].customer_id
+    await _api_inbound(client, channel, secret, "in-2", "Где заказ?", who="crm-42")
+    await ctx.settle()
+    surveyed = (await _messages(ctx))[-1]
+    await _resolve(client, ctx, headers, surveyed.conversation_id)
+    assert _api_sent(receiver)
+    merged = await client.post(f"/api/v1/customers/{survivor}/merge", json={"other_customer_id": surveyed.customer_id, "reason": "один человек"}, headers=headers)
+    assert merged.status_code == 200, merged.text
+    await ctx.settle()
+    assert (await _requests(ctx))[0].customer_id == survivor
+    await _api_inbound(client, channel, secret, "in-3", "5", who="crm-42")
+    await ctx.settle()
+    answer = (await _messages(ctx))[-1]
+    assert (answer.kind, answer.conversation_id, answer.customer_id) == ("answer", surveyed.conversation_id, survivor)
+    assert [e["score"] for e in await _events(ctx, "survey.answered")] == [5]

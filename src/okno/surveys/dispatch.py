@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
@@ -214,3 +214,15 @@ def _timeline(request: SurveyRequest, kind: str, data: dict, at: datetime, messa
         customer_id=request.customer_id, conversation_id=request.conversation_id, message_id=message_id, channel_id=request.channel_id,
         **SURVEYOR.columns(), kind=kind, data={"request_id": request.id, **data}, occurred_at=at,
     )  # fmt: skip
+
+
+async def follow_customer_merges(deps: SubscriberDeps, event: Event) -> None:
+    """customer.merged / customer.unmerged: a survey belongs to whoever its conversation belongs
+    to now, so an answer from the merged person is still recognised (and the quiet window and the
+    erase check see the right person)."""
+    ids = [event.payload["survivor_id"], event.payload.get("merged_id") or event.payload.get("restored_id")]
+    owner = select(Conversation.customer_id).where(Conversation.id == SurveyRequest.conversation_id).scalar_subquery()
+    async with deps.db.transaction() as session:
+        await session.execute(
+            update(SurveyRequest).where(SurveyRequest.customer_id.in_([i for i in ids if i is not None])).values(customer_id=owner)
+        )
