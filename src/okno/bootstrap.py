@@ -29,6 +29,8 @@ from okno.routing.rules import EVENTS as RULE_EVENTS
 from okno.sla import alerts
 from okno.sla import subscribers as sla
 from okno.sla.tracking import BREACH_TIMER, WARNING_TIMER
+from okno.surveys import dispatch as survey_dispatch
+from okno.surveys import replies as survey_replies
 
 SUBSCRIBERS: dict[str, list[Subscriber]] = {
     "conversation.opened": [route_new_conversation],
@@ -51,6 +53,9 @@ for _topic in RULE_EVENTS:  # routing rules may run on these too (conversation.o
 for _topic in sla.CONVERSATION_TOPICS:  # SLA clocks follow every change to a conversation
     SUBSCRIBERS.setdefault(_topic, []).append(sla.track_conversation)
 SUBSCRIBERS["conversation.status_changed"].append(plan_auto_close)
+SUBSCRIBERS["conversation.status_changed"].append(survey_dispatch.plan_survey_on_resolve)  # resolved: its survey
+for _topic in ("customer.merged", "customer.unmerged"):  # a survey follows its conversation to the merged person
+    SUBSCRIBERS.setdefault(_topic, []).append(survey_dispatch.follow_customer_merges)
 for _topic in AUTOMATION_EVENTS:  # automation rules run last, on what routing and SLA made of the event
     SUBSCRIBERS.setdefault(_topic, []).append(run_automations)
 for _topic in reports.TOPICS:  # analytics projections last: they copy the SLA verdicts the clocks just set
@@ -61,6 +66,8 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     WARNING_TIMER: alerts.on_warning_timer,
     AUTO_CLOSE_TIMER: on_auto_close_timer,
     SNOOZE_TIMER: on_snooze_timer,
+    survey_dispatch.SEND_TIMER: survey_dispatch.on_send_timer,
+    survey_dispatch.DEADLINE_TIMER: survey_replies.on_deadline_timer,
 }
 
 

@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     # "console" (readable) or "json" (one JSON object a line, for log collectors)
     log_format: str = Field(default="console", pattern=r"^(console|json)$")
+    # Surveys (okno.surveys, docs/surveys.md): no survey to a customer surveyed within this many
+    # days (0: no quiet window); answers are accepted this long after the question went out; the
+    # follow-up comment is waited for this long after the score; the language when neither the
+    # customer's saved locale nor his messages tell it.
+    survey_quiet_days: int = Field(default=7, ge=0, le=3650)
+    survey_answer_hours: float = Field(default=72.0, gt=0)
+    survey_comment_minutes: float = Field(default=60.0, gt=0)
+    survey_default_language: str = Field(default="ru", pattern="^(ru|en)$")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

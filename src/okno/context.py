@@ -36,6 +36,7 @@ from okno.kit.timers import TimerWorker
 from okno.kit.worker import LoopWorker
 from okno.kit.worker_lock import WorkerLock, sqlite_file
 from okno.realtime.operators import OperatorFeed
+from okno.surveys import policy as surveys_policy
 
 
 @dataclass
@@ -217,4 +218,5 @@ def build_context(settings: Settings) -> AppContext:
     if nats_bus is not None:
         ctx.operator_feed.attach(nats_bus.fanout)
     ctx.read_log = ReadLog(db, flush_seconds=settings.read_audit_flush_seconds)
+    surveys_policy.use_settings(settings)  # the survey timers and the ingest hook read it
     return ctx

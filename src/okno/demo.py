@@ -249,6 +249,7 @@ async def seed_demo(
             if not force and await session.scalar(select(Operator.id).where(Operator.email == DEMO_ADMIN_EMAIL)):
                 return False
             cast = await _seed_staff(session, box, base_url.rstrip("/"))
+            await _ensure_demo_survey(session)
             planner = _Planner(cast, await _taken_identities(session), settings.default_region)
             await _write_histories(session, planner.customers(customers))
         return True
@@ -586,3 +587,19 @@ def _event(customer_id: int | None, kind: str, at: datetime, **fields: Any) -> d
     """One timeline row; every row names every column so the batch stays one statement."""
     row = {"customer_id": customer_id, "kind": kind, "occurred_at": at, "data": {}}
     return row | {"conversation_id": None, "message_id": None, "channel_id": None, "actor_id": None} | fields
+
+
+DEMO_SURVEY = {
+    "kind": "csat", "name": "CSAT после решения", "trigger": "resolved", "delay_minutes": 0, "team_ids": [], "channel_ids": [],
+    "question": {"ru": "Оцените, пожалуйста, как мы помогли: от 1 (плохо) до 5 (отлично).", "en": "How did we do? Rate us from 1 (poor) to 5 (excellent)."},
+    "follow_up": None, "is_active": True,
+}  # fmt: skip
+
+
+async def _ensure_demo_survey(session: AsyncSession) -> None:
+    """One CSAT survey, sent as soon as a conversation is resolved (the simulator answers it)."""
+    from okno.models.surveys import Survey
+    from okno.surveys.service import create_survey
+
+    if await session.scalar(select(Survey.id).where(Survey.name == DEMO_SURVEY["name"])) is None:
+        await create_survey(session, fields=dict(DEMO_SURVEY), actor_id=None)

@@ -282,6 +282,7 @@ class Simulator:
         response = await fake.deliver_text(user, persona.say(opening), **_name_for(fake.deliver_text, persona))
         self._step(journey, persona, f"{journey}_question", response, user=user)
         await self._answer(http, journey, persona, f"{journey}:{user}", persona.say(random.choice(GREETINGS) + answer))
+        await resolve_and_rate(self, http, journey, persona, f"{journey}:{user}", lambda text: fake.deliver_text(user, text, **_name_for(fake.deliver_text, persona)))
         return f"{journey}:{user}"
 
     # ---- the operator's side --------------------------------------------------------------------
@@ -420,3 +421,39 @@ async def _run_logged(simulator: Simulator) -> list[Outcome]:
     except Exception:
         log.exception("simulator_crashed")
         return []
+
+
+# ---- surveys: the operator resolves some conversations and the customer rates the help ---------
+
+SURVEY_SHARE = 0.6  # of the messenger journeys the operator resolves
+SURVEY_REPLIES = (("5 спасибо", 5), ("5", 4), ("оценка 4", 2), ("4", 2), ("3", 1), ("отлично", 1), ("2/5", 1))
+
+
+async def resolve_and_rate(sim: Simulator, http: httpx.AsyncClient, journey: str, persona: Persona, identity: str, deliver: Any) -> None:
+    """The operator resolves the conversation; if a survey comes (the demo seeds a CSAT survey
+    sent at once), the customer answers it with a score — now and then with words only, which
+    gets the retry — and a second message settles it."""
+    headers = await sim._operator_headers(http)
+    if headers is None or random.random() > SURVEY_SHARE:
+        return
+    conversation_id = await _open_conversation(http, headers, identity)
+    resolved = await http.post(f"/api/v1/conversations/{conversation_id}/status", json={"status": "resolved"}, headers=headers)
+    sim._step(journey, persona, "operator_resolves", resolved, conversation_id=conversation_id)
+    if resolved.status_code != 200 or not await _survey_arrived(http, headers, conversation_id):
+        return
+    await asyncio.sleep(sim.pause)
+    text = random.choices([t for t, _ in SURVEY_REPLIES], weights=[w for _, w in SURVEY_REPLIES])[0]
+    sim._step(journey, persona, "customer_rates", await deliver(text), text=text)
+    if not any(c.isdigit() for c in text):  # the retry asked for a number
+        await asyncio.sleep(sim.pause)
+        sim._step(journey, persona, "customer_rates_again", await deliver("5"), text="5")
+
+
+async def _survey_arrived(http: httpx.AsyncClient, headers: dict[str, str], conversation_id: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = (await http.get(f"/api/v1/conversations/{conversation_id}/messages", headers=headers)).json().get("items", [])
+        if any((m.get("content") or {}).get("survey") for m in items if m.get("direction") == "out"):
+            return True
+        await asyncio.sleep(0.5)
+    return False

@@ -331,6 +331,12 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/reports/export": Managers(f"/api/v1/reports/export?report=conversations&format=csv&{_PERIOD}"),
     "GET /readyz": Unscoped("readiness: database and bus reachable, no data"),
     "GET /metrics": Unscoped("process figures; loopback or OKNO_METRICS_TOKEN (okno.ops.probes), no customer data"),
+    # surveys: a survey names no conversation or customer (read: supervisors, admins; change: admins)
+    "GET /api/v1/surveys": Unscoped("supervisors and admins: the surveys, no conversation or customer"),
+    "POST /api/v1/surveys": Unscoped("admins create a survey"),
+    "GET /api/v1/surveys/{survey_id}": Unscoped("supervisors and admins"),
+    "PATCH /api/v1/surveys/{survey_id}": Unscoped("admins change a survey"),
+    "GET /admin/surveys": Unscoped("supervisors and admins: the surveys page (tests/surveys)"),
 }
 
 # a path naming one of these is about a team's conversation or customer: it must be scoped

@@ -72,7 +72,7 @@ async def test_automation_mistakes_are_explained(client, ctx) -> None:
     cases = [
         ({"event": "conversation.deleted"}, "event must be one of"),
         ({"actions": []}, "actions must be a list"),
-        ({"actions": [{"type": "send_survey"}]}, "actions[0].type must be one of"),  # no surveys module yet
+        ({"actions": [{"type": "send_survey"}]}, "actions[0].survey_id is missing"),
         ({"actions": [{"type": "call_webhook"}]}, "actions[0].url must be an http:// or https:// URL"),
         ({"actions": [{"type": "set_status", "status": "done"}]}, "actions[0]: unknown status 'done'"),
         ({"actions": [{"type": "assign"}]}, "needs operator_id, team_id or both"),

@@ -35,6 +35,7 @@ from okno.kit.html import html_to_text, sanitize_html
 from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
 from okno.models import Direction, InboundItem, Message, MessageKind, MessageStatus, StatusType, TimelineEvent
+from okno.surveys.replies import Incoming, SurveyReply, claim_survey_replies, settle_survey_replies
 
 log = structlog.get_logger()
 
@@ -192,17 +193,31 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     resolution = await resolve_senders(
         session, [Sender(keys=proven, name=c.item.sender_name, channel_id=c.channel_id) for c, (proven, _) in zip(claimed, split, strict=True)]
     )
+    # a survey's answer is filed on the survey's conversation, which it neither reopens nor replaces
+    surveyed = await claim_survey_replies(
+        session, [Incoming(ref.id, c.channel_id, c.item, ref.is_new) for c, ref in zip(claimed, resolution.customers, strict=True)]  # type: ignore[arg-type]
+    )
     threading = await threading_of(session, {c.channel_id for c in claimed})  # cached: no query on most batches
-    conversations = await thread_touches(
+    touches = [
+        Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at, thread_key=thread_key_of(c.item, threading[c.channel_id]))  # type: ignore[arg-type]
+        for c, ref, reply in zip(claimed, resolution.customers, surveyed.replies, strict=True)
+        if reply is None
+    ]
+    threaded = iter(await thread_touches(session, touches) if touches else [])
+    conversations = [
+        next(threaded) if reply is None else _survey_ref(reply, ref.id)  # type: ignore[arg-type]
+        for ref, reply in zip(resolution.customers, surveyed.replies, strict=True)
+    ]
+    answers = await resolve_answers(
         session,
         [
-            Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at, thread_key=thread_key_of(c.item, threading[c.channel_id]))  # type: ignore[arg-type]
-            for c, ref in zip(claimed, resolution.customers, strict=True)
+            Touched(c.item, c.channel_id, conv.id, conv.customer_id)  # type: ignore[arg-type]
+            for c, conv, reply in zip(claimed, conversations, surveyed.replies, strict=True)
+            if reply is None
         ],
-    )
-    answers = await resolve_answers(
-        session, [Touched(c.item, c.channel_id, conv.id, conv.customer_id) for c, conv in zip(claimed, conversations, strict=True)]  # type: ignore[arg-type]
-    )
+    ) if touches else []
+    resolved_answers = iter(answers)
+    answers = [next(resolved_answers) if reply is None else None for reply in surveyed.replies]
     message_ids = await allocate_ids(session, Message.__table__, len(claimed))
     rows = [
         {
@@ -224,22 +239,29 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         }
         for c, conv, message_id in zip(claimed, conversations, message_ids, strict=True)
     ]
-    plain = [row for row, answer in zip(rows, answers, strict=True) if answer is None]
+    plain = [row for row, answer, reply in zip(rows, answers, surveyed.replies, strict=True) if answer is None and reply is None]
     if plain:
         await session.execute(insert(Message.__table__), plain)
     answered = [_as_answer(row, answer) for row, answer in zip(rows, answers, strict=True) if answer is not None]
     if answered:  # rare: one more statement, so the usual rows keep kind's default and no content
         await session.execute(insert(Message.__table__), answered)
+    if survey_rows := [_as_survey_reply(row, reply) for row, reply in zip(rows, surveyed.replies, strict=True) if reply is not None]:
+        await session.execute(insert(Message.__table__), survey_rows)  # rare, like the answers above
     # rare: no statement unless a customer wrote through another channel than the conversation began in
-    await record_channels_used(session, ((conv.id, conv.channel_id, c.channel_id) for c, conv in zip(claimed, conversations, strict=True)), utcnow())
+    await record_channels_used(
+        session,
+        ((conv.id, conv.channel_id, c.channel_id) for c, conv, reply in zip(claimed, conversations, surveyed.replies, strict=True) if reply is None),
+        utcnow(),
+    )
 
     timeline: list[dict] = []
     events: list[tuple[str, dict]] = []
     opened: set[int] = set()
     created: set[int] = set()
     clashes: list[tuple[IdentityKey, int, int]] = []
-    for c, customer, conv, message_id, conflicts, fresh, answer in zip(
-        claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, answers, strict=True
+    for c, customer, conv, message_id, conflicts, fresh, answer, reply in zip(
+        claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, answers,
+        surveyed.replies, strict=True,
     ):
         base = {"customer_id": customer.id, "channel_id": c.channel_id, "occurred_at": c.received_at, **BY_CUSTOMER}
         if customer.is_new and customer.id not in created:
@@ -271,6 +293,8 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
                 "message_id": message_id,
             }
         )
+        if reply is not None:
+            continue  # a survey answer: no customer waiting (settle_survey_replies records what it is)
         events.append(
             (
                 "message.received",
@@ -280,6 +304,8 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     # Core executemany: one statement whatever the rows' shapes (the ORM bulk path splits on them)
     await session.execute(insert(TimelineEvent.__table__), timeline)
     await record_events(session, events)
+    if surveyed.any():  # rare: no statement unless a survey was answered or ended
+        await settle_survey_replies(session, surveyed, message_ids, [c.received_at for c in claimed])
     await record_conflicts(session, clashes)  # rare: no statement unless a key clashed
     evidence: dict[int, list[IdentityKey]] = {}
     for customer, (_, unproven) in zip(resolution.customers, split, strict=True):
@@ -300,6 +326,19 @@ def _new_customers(claimed: list[_Claimed], resolution) -> list[tuple[int, str, 
 
 def _as_answer(row: dict, answer: Answer) -> dict:
     return {**row, "text": row["text"] or answer.title, "kind": MessageKind.answer.value, "content": answer_content(answer)}
+
+
+def _as_survey_reply(row: dict, reply: SurveyReply) -> dict:
+    kind = MessageKind.answer.value if reply.answer is not None else MessageKind.message.value  # a score, or a stale button
+    return {**row, "text": row["text"] or (reply.answer.title if reply.answer else ""), "kind": kind, "content": reply.content()}
+
+
+def _survey_ref(reply: SurveyReply, customer_id: int) -> ConversationRef:
+    """The survey's conversation as it is: no reopen, no activity recorded."""
+    return ConversationRef(
+        id=reply.conversation_id, customer_id=customer_id, status=reply.conversation_status,
+        status_type=reply.conversation_status_type, channel_id=reply.conversation_channel_id,
+    )  # fmt: skip
 
 
 def _thread_of(conv: ConversationRef) -> dict:

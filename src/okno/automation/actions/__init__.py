@@ -20,6 +20,7 @@ from okno.automation.actions.base import ActionParams, ActionRun, AutomationActi
 from okno.automation.actions.call_webhook import CallWebhook
 from okno.automation.actions.escalate import Escalate
 from okno.automation.actions.send_canned_answer import SendCannedAnswer
+from okno.automation.actions.send_survey import SendSurvey
 from okno.automation.actions.set_priority import SetPriority
 from okno.automation.actions.set_status import SetStatus
 from okno.kit.errors import Invalid
@@ -30,7 +31,7 @@ __all__ = ["ACTIONS", "ActionParams", "ActionRun", "AutomationAction", "Checking
 ENTRY_POINT_GROUP = "okno.automation_actions"
 
 _BUILT_IN: tuple[AutomationAction, ...] = (
-    SetPriority(), SetStatus(), AddTags(), Assign(), Escalate(), AddNote(), SendCannedAnswer(), CallWebhook(),
+    SetPriority(), SetStatus(), AddTags(), Assign(), Escalate(), AddNote(), SendCannedAnswer(), CallWebhook(), SendSurvey(),
 )
 
 

@@ -1,0 +1,33 @@
+"""The survey settings in force in this process (``OKNO_SURVEY_*``), set once when the
+application context is built (like the personal-data key ring): the timers and the ingest hook
+that read them get no settings of their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SurveyPolicy:
+    quiet_days: int = 7
+    answer_hours: float = 72.0
+    comment_minutes: float = 60.0
+    default_language: str = "ru"
+
+
+_current = SurveyPolicy()
+
+
+def use_settings(settings: Any) -> None:
+    global _current
+    _current = SurveyPolicy(
+        quiet_days=settings.survey_quiet_days,
+        answer_hours=settings.survey_answer_hours,
+        comment_minutes=settings.survey_comment_minutes,
+        default_language=settings.survey_default_language,
+    )
+
+
+def policy() -> SurveyPolicy:
+    return _current

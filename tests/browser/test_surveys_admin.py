@@ -1,0 +1,51 @@
+"""An admin creates a CSAT survey on the surveys page in Chromium, reads the API's reason beside
+the form when the question is missing, edits the survey and switches it off."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+from sqlalchemy import select
+
+from okno.models.surveys import Survey
+from tests.browser.test_operator_ui import _sign_in
+from tests.conftest import LoopbackServer
+from tests.factories import admin_headers, make_operator
+
+
+async def test_admin_creates_and_edits_a_survey(app, client, ctx, browser) -> None:
+    headers = await admin_headers(ctx, client)
+    team = (await client.post("/api/v1/teams", json={"name": "Поддержка"}, headers=headers)).json()
+    admin = await make_operator(ctx, name="Админ", role="admin")
+    async with LoopbackServer(app) as okno:
+        page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
+        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await page.goto(f"{okno.url}/admin")
+        await page.get_by_test_id("surveys-link").click()
+        await expect(page.get_by_test_id("surveys-table")).to_contain_text("Опросов пока нет.")
+
+        form = page.get_by_test_id("survey-form")
+        await form.get_by_test_id("survey-name").fill("CSAT поддержки")
+        await form.get_by_test_id("survey-save").click()  # no question in either language
+        await expect(page.get_by_test_id("survey-error")).to_contain_text("question")
+
+        await form.get_by_test_id("survey-question-ru").fill("Оцените нашу помощь от 1 до 5")
+        await form.get_by_test_id("survey-delay").fill("15")
+        await form.get_by_label("Поддержка").check()
+        await form.get_by_label("Уточняющий вопрос на русском (необязательно)").fill("Что улучшить?")
+        await form.get_by_test_id("survey-save").click()
+        row = page.locator("tr[data-survey]")
+        await expect(row).to_contain_text("CSAT поддержки")
+        await expect(row).to_contain_text("Поддержка")
+        await expect(row).to_contain_text("удовлетворённость, 1–5")
+
+        await row.get_by_role("button", name="Изменить").click()
+        await expect(form.get_by_test_id("survey-question-ru")).to_have_value("Оцените нашу помощь от 1 до 5")
+        await expect(form.get_by_test_id("survey-kind")).to_be_disabled()
+        await form.get_by_test_id("survey-active").uncheck()
+        await form.get_by_test_id("survey-save").click()
+        await expect(page.locator("tr[data-survey] td").nth(5)).to_have_text("—")
+
+    async with ctx.db.reading() as session:
+        [survey] = (await session.scalars(select(Survey))).all()
+    assert (survey.name, survey.kind, survey.delay_minutes, survey.team_ids, survey.is_active) == ("CSAT поддержки", "csat", 15, [team["id"]], False)
+    assert survey.question == {"ru": "Оцените нашу помощь от 1 до 5"} and survey.follow_up == {"ru": "Что улучшить?"}
