@@ -44,8 +44,11 @@ function schemaFields(schema) {
   const required = new Set(schema.required || []);
   return Object.entries(schema.properties || {}).map(([name, prop]) => {
     const type = prop.type || (prop.anyOf || []).map((p) => p.type).find((t) => t && t !== "null") || "string";
-    const label = escapeHtml(prop.title || name);
-    const help = prop.description ? `<span class="muted small">${escapeHtml(prop.description)}</span>` : "";
+    // a field labelled in both languages (okno.kit.labels.labelled) shows the page's one
+    const lang = document.documentElement.lang;
+    const label = escapeHtml((prop["x-label"] || {})[lang] || prop.title || name);
+    const helpText = (prop["x-help"] || {})[lang] || prop.description;
+    const help = helpText ? `<span class="muted small">${escapeHtml(helpText)}</span>` : "";
     const req = required.has(name) ? "required" : "";
     const secret = prop.format === "password" || prop.writeOnly || /secret|token|password/i.test(name);
     if (type === "boolean") return `<label class="check"><input type="checkbox" name="${escapeHtml(name)}" data-type="boolean" ${prop.default ? "checked" : ""}> ${label} ${help}</label>`;

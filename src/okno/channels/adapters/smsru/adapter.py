@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import parse_qsl
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from okno.channels.base import (
     CALLED_URL,
@@ -32,6 +32,7 @@ from okno.channels.base import (
     json_object,
     secret_of_at_least,
 )
+from okno.kit.labels import labelled
 from okno.kit.receiver_reasons import short_text, status_phrase
 
 ACCEPTED = 100
@@ -80,15 +81,27 @@ REFUSALS: dict[int, tuple[str, str]] = {
 
 
 class SmsRuConfig(BaseModel):
+    """Send SMS through SMS.ru and receive its delivery reports (SMS.ru brings no inbound SMS)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    api_id: SecretStr = Field(min_length=1, description="the api_id from the SMS.ru cabinet")
-    sender: str = Field(default="", max_length=11, pattern=r"^[A-Za-z0-9 .\-]*$", description="an approved sender name; empty: SMS.ru's default")
-    api_base: Annotated[str, CALLED_URL] = Field(default="https://sms.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
-    webhook_token: Annotated[SecretStr, secret_of_at_least(TOKEN_MIN)] = Field(
-        min_length=1,
-        description="a random secret: the report callback URL given to SMS.ru ends with ?token=<it> (SMS.ru signs nothing)",
-        json_schema_extra={"minLength": TOKEN_MIN},
+    api_id: SecretStr = labelled(
+        "api_id", "api_id", min_length=1,
+        help_en="the api_id from the SMS.ru cabinet", help_ru="api_id из личного кабинета SMS.ru",
+    )
+    sender: str = labelled(
+        "Sender name", "Имя отправителя", default="", max_length=11, pattern=r"^[A-Za-z0-9 .\-]*$",
+        help_en="a sender name approved by SMS.ru; empty: SMS.ru's default",
+        help_ru="имя отправителя, одобренное SMS.ru; пусто — отправитель по умолчанию",
+    )
+    api_base: Annotated[str, CALLED_URL] = labelled(
+        "API address", "Адрес API", default="https://sms.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
+        help_en="SMS.ru's API; change only for a test server", help_ru="API SMS.ru; меняйте только для тестового сервера",
+    )
+    webhook_token: Annotated[SecretStr, secret_of_at_least(TOKEN_MIN)] = labelled(
+        "Callback token", "Токен callback", min_length=1, json_schema_extra={"minLength": TOKEN_MIN},
+        help_en="a random secret of 16+ characters: give SMS.ru the callback URL ending with ?token=<it> (SMS.ru signs nothing)",
+        help_ru="случайный секрет от 16 символов: в кабинете SMS.ru укажите callback-адрес с ?token=<он> (SMS.ru ничего не подписывает)",
     )
 
 

@@ -25,6 +25,7 @@ class FakeSmsRu(FakeProviderBase):
     webhook_token: str = "okno-smsru-callback-token"
     balance: float = 4122.56
     reports: list[dict[str, Any]] = field(default_factory=list)  # what okno answered to each report
+    answers: list[dict[str, Any]] = field(default_factory=list)  # recorded /sms/send answers to give next, in order
 
     def __post_init__(self) -> None:
         self.app = Starlette(routes=[Route("/sms/send", self._send, methods=["POST"])])
@@ -39,6 +40,8 @@ class FakeSmsRu(FakeProviderBase):
             return JSONResponse({"status": "ERROR", "status_code": 200, "status_text": "Неправильный api_id"})
         if params.get("json") != "1":
             return Response("100\n000000-00000000\nbalance=0", media_type="text/plain")  # the plain-text answer
+        if self.answers:
+            return JSONResponse(self.answers.pop(0))
         failure = self.next_failure()
         if failure is not None and failure.kind == "server_error":
             return Response("<html>502 Bad Gateway</html>", status_code=502, media_type="text/html")
