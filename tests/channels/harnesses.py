@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from okno.channels.adapters.google_reviews.fake import FakeGoogleReviews
 from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.adapters.smsru.fake import FakeSmsRu
 from okno.channels.adapters.telegram.fake import FakeTelegram
@@ -45,4 +46,6 @@ HARNESSES: dict[str, Harness] = {
     "widget": Harness("widget", FakeVisitor, lambda n: f"v_contract{n:06d}", "web", okno_is_provider=True),
     # no inbound SMS: the contract suite finds the customer through an API channel and replies by SMS
     "smsru": Harness("smsru", FakeSmsRu, lambda n: f"+7916200{n:04d}", "phone"),
+    # polled: a "delivered" review is read by the poll worker; the user is the review's id (reviewers have none)
+    "google_reviews": Harness("google_reviews", FakeGoogleReviews, lambda n: f"AbFvOqContract{n:04d}", "google_review"),
 }

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from okno.channels.registry import adapter_class
 from okno.kit.time import utcnow
-from okno.models import DeliveryJob, InboundItem, Message
+from okno.models import ChannelPollState, DeliveryJob, InboundItem, Message
 from tests.channels.harnesses import HARNESSES
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, post_inbound
@@ -52,6 +52,15 @@ async def _messages(ctx) -> list[Message]:  # noqa: ANN001
         return list((await session.scalars(select(Message).order_by(Message.id))).all())
 
 
+async def _collect(ctx, harness) -> None:  # noqa: ANN001
+    """A polled kind's items arrive when the poll worker reads the provider: poll now."""
+    if adapter_class(harness.kind).capabilities.polls:
+        async with ctx.db.transaction() as session:
+            await session.execute(update(ChannelPollState).values(next_poll_at=utcnow()))
+        while await ctx.polls.drain_once():
+            pass
+
+
 def _receives_messages(harness) -> bool:  # noqa: ANN001
     return adapter_class(harness.kind).capabilities.inbound_messages
 
@@ -66,6 +75,7 @@ async def _conversation_of_first_inbound(client, ctx, fake, harness, headers) ->
     integration names him by its identity, in an API channel, and is then chosen for the reply."""
     if _receives_messages(harness):
         response = await fake.deliver_text(harness.user(1), "Здравствуйте, где мой заказ?")
+        await _collect(ctx, harness)
     else:
         api = await make_api_channel(client, headers)
         response = await post_inbound(
@@ -98,6 +108,7 @@ async def test_inbound_message_lands_on_a_customer(client, ctx, wired) -> None:
     _skip_without_inbound_messages(harness)
     response = await fake.deliver_text(harness.user(1), "Здравствуйте 👋 нужна помощь")
     assert response.status_code == 200
+    await _collect(ctx, harness)
     await ctx.settle()
     [message] = await _messages(ctx)
     assert message.text == "Здравствуйте 👋 нужна помощь" and message.direction == "in" and message.channel_id == channel["id"]
@@ -109,6 +120,7 @@ async def test_forged_request_is_refused_and_stores_nothing(client, ctx, wired) 
     harness, fake, _, _ = wired
     response = await fake.deliver_forged_text(harness.user(2), "I am not the provider")
     assert 400 <= response.status_code < 500
+    await _collect(ctx, harness)
     await ctx.settle()
     async with ctx.db.reading() as session:
         assert await session.scalar(select(func.count()).select_from(InboundItem)) == 0
@@ -119,8 +131,10 @@ async def test_duplicate_delivery_makes_one_message(client, ctx, wired) -> None:
     harness, fake, _, _ = wired
     _skip_without_inbound_messages(harness)
     assert (await fake.deliver_text(harness.user(3), "один раз")).status_code == 200
+    await _collect(ctx, harness)
     again = await fake.redeliver_last()
     assert again.status_code == 200
+    await _collect(ctx, harness)
     await ctx.settle()
     assert [m.text for m in await _messages(ctx)] == ["один раз"]
 

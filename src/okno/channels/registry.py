@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from okno.channels.adapters.api.adapter import ApiChannel
+from okno.channels.adapters.google_reviews.adapter import GoogleReviewsChannel
 from okno.channels.adapters.max.adapter import MaxChannel
 from okno.channels.adapters.smsru.adapter import SmsRuChannel
 from okno.channels.adapters.telegram.adapter import TelegramChannel
@@ -29,7 +30,7 @@ log = structlog.get_logger()
 
 AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelAdapter
 
-_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel, SmsRuChannel)
+_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel, SmsRuChannel, GoogleReviewsChannel)
 ENTRY_POINT_GROUP = "okno.channels"
 
 ADAPTERS: dict[str, AdapterFactory] = {}
