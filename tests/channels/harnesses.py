@@ -18,8 +18,10 @@ from okno.channels.adapters.google_reviews.fake import FakeGoogleReviews
 from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.adapters.smsru.fake import FakeSmsRu
 from okno.channels.adapters.telegram.fake import FakeTelegram
+from okno.channels.adapters.twogis_reviews.fake import FakeTwoGisReviews
 from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+from okno.channels.adapters.yandex_reviews.fake import FakeYandexReviews
 from tests.channels.api_integrator import FakeApiIntegrator
 from tests.channels.widget_visitor import FakeVisitor
 
@@ -48,4 +50,7 @@ HARNESSES: dict[str, Harness] = {
     "smsru": Harness("smsru", FakeSmsRu, lambda n: f"+7916200{n:04d}", "phone"),
     # polled: a "delivered" review is read by the poll worker; the user is the review's id (reviewers have none)
     "google_reviews": Harness("google_reviews", FakeGoogleReviews, lambda n: f"AbFvOqContract{n:04d}", "google_review"),
+    # read-only review lists: polled in, no replies (capabilities.posts_replies is False)
+    "twogis_reviews": Harness("twogis_reviews", FakeTwoGisReviews, lambda n: str(140_000_000 + n), "2gis_review"),
+    "yandex_reviews": Harness("yandex_reviews", FakeYandexReviews, lambda n: f"Yc0nTrAcT{n:06d}", "yandex_review"),
 }

@@ -42,7 +42,13 @@ async def _sent_texts(fake) -> list[str]:  # noqa: ANN001
     return await texts if inspect.isawaitable(texts) else texts
 
 
+def _skip_without_replies(harness) -> None:  # noqa: ANN001
+    if not adapter_class(harness.kind).capabilities.posts_replies:
+        pytest.skip(f"{harness.kind} posts no replies (declared in its capabilities): the operator answers in the provider's cabinet")
+
+
 def _skip_without_provider_errors(harness) -> None:  # noqa: ANN001
+    _skip_without_replies(harness)
     if harness.okno_is_provider:
         pytest.skip(f"{harness.kind}: okno is the provider, there is no outside API whose errors could be scripted")
 
@@ -141,6 +147,7 @@ async def test_duplicate_delivery_makes_one_message(client, ctx, wired) -> None:
 
 async def test_reply_reaches_the_provider(client, ctx, wired) -> None:
     harness, fake, channel, headers = wired
+    _skip_without_replies(harness)
     conversation_id = await _conversation_of_first_inbound(client, ctx, fake, harness, headers)
     message_id = await _reply(client, ctx, conversation_id, headers, "Ваш заказ передан в доставку", channel=channel)
     message = await _settle_until(ctx, message_id, {"sent", "failed"})
@@ -183,6 +190,7 @@ async def test_statuses_never_move_backwards(client, ctx, wired) -> None:
     harness, fake, channel, headers = wired
     if not adapter_class(harness.kind).capabilities.delivery_statuses:
         pytest.skip(f"{harness.kind} reports no delivery statuses (declared in its capabilities)")
+    _skip_without_replies(harness)
     conversation_id = await _conversation_of_first_inbound(client, ctx, fake, harness, headers)
     message_id = await _reply(client, ctx, conversation_id, headers, channel=channel)
     sent = await _settle_until(ctx, message_id, {"sent", "failed"})
@@ -191,3 +199,13 @@ async def test_statuses_never_move_backwards(client, ctx, wired) -> None:
     await ctx.settle()
     assert next(m for m in await _messages(ctx) if m.id == message_id).status == "read"
 
+
+
+async def test_a_channel_that_posts_no_replies_refuses_one_with_a_reason(client, ctx, wired) -> None:
+    harness, fake, channel, headers = wired
+    if adapter_class(harness.kind).capabilities.posts_replies:
+        pytest.skip(f"{harness.kind} posts replies")
+    conversation_id = await _conversation_of_first_inbound(client, ctx, fake, harness, headers)
+    refused = await client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "Спасибо за отзыв"}, headers=headers)
+    assert refused.status_code == 422 and "cabinet" in refused.text
+    assert [m.direction for m in await _messages(ctx)] == ["in"]
