@@ -15,7 +15,7 @@ from okno.channels.adapters.yandex_reviews.fake import FakeYandexReviews
 from okno.kit.time import utcnow
 from okno.models import ChannelPollState, Conversation, Message, OutboxEvent, Priority
 from tests.conftest import LoopbackServer
-from tests.factories import admin_headers
+from tests.factories import PASSWORD, admin_headers, make_operator
 
 TWOGIS = json.loads((Path(__file__).parent / "fixtures" / "twogis_reviews" / "reviews_page.json").read_text(encoding="utf-8"))
 YANDEX = json.loads((Path(__file__).parent / "fixtures" / "yandex_reviews" / "fetch_reviews.json").read_text(encoding="utf-8"))
@@ -84,3 +84,20 @@ async def test_pages_are_walked_one_poll_each(client, ctx, site) -> None:
     fake.add_review("Гость 120", 3, "Новый")
     await _poll(ctx)
     assert [m.text for m in await _rows(ctx, Message)][-1] == "Новый" and len(await _rows(ctx, Message)) == 121
+
+
+async def test_the_conversation_shows_the_stars_the_cabinet_and_mark_answered(client, ctx, site) -> None:
+    fake, channel, headers, recorded, negative_id, stars = site
+    for review in recorded:
+        fake.add_recorded(review)
+    await _poll(ctx)
+    urgent = next(c for c in await _rows(ctx, Conversation) if c.thread_key == negative_id)
+    await _sign_in(client, ctx)
+    html = (await client.get(f"/ui/conversations/{urgent.id}")).text
+    assert 'data-testid="review-panel"' in html and "★" * stars + "☆" * (5 - stars) in html
+    assert 'data-testid="mark-answered"' in html and 'data-testid="review-cabinet"' in html and 'href="https://' in html
+
+
+async def _sign_in(client, ctx) -> None:  # noqa: ANN001
+    operator = await make_operator(ctx, role="admin")
+    assert (await client.post("/ui/session", json={"email": operator["email"], "password": PASSWORD})).status_code == 200

@@ -15,7 +15,7 @@ from okno.channels.adapters.smsru.fake import FakeSmsRu
 from okno.channels.adapters.smsru.segments import count_segments
 from okno.models import InboundItem, Message
 from tests.conftest import LoopbackServer
-from tests.factories import admin_headers, make_api_channel, post_inbound
+from tests.factories import PASSWORD, admin_headers, make_operator, make_api_channel, post_inbound
 
 FIXTURES = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted((Path(__file__).parent / "fixtures" / "smsru").glob("*.json"))}
 PHONE = "+79161234567"
@@ -142,3 +142,17 @@ async def test_the_sms_channel_is_offered_for_a_customer_with_a_phone_only(clien
 def test_segments_are_counted_as_the_phone_network_bills_them(text: str, encoding: str, segments: int, left: int) -> None:
     counted = count_segments(text)
     assert (counted.encoding, counted.segments, counted.left) == (encoding, segments, left)
+
+
+async def test_the_reply_box_offers_sms_with_a_segment_counter(client, ctx, sms) -> None:
+    _, channel, _, conversation_id = sms
+    await _sign_in(client, ctx)
+    html = (await client.get(f"/ui/conversations/{conversation_id}")).text
+    option = html[html.index(f'<option value="{channel["id"]}"'):]
+    assert 'data-sms-segments="1"' in option[: option.index(">")]
+    assert 'data-testid="sms-segments"' in html
+
+
+async def _sign_in(client, ctx) -> None:  # noqa: ANN001
+    operator = await make_operator(ctx, role="admin")
+    assert (await client.post("/ui/session", json={"email": operator["email"], "password": PASSWORD})).status_code == 200

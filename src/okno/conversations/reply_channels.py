@@ -25,6 +25,8 @@ class ReplyChannel:
     # within a window after the customer's last message) or "disabled"
     unavailable_reason: str | None
     window_closes_at: datetime | None
+    # the text is billed in SMS segments (the reply box counts them)
+    sms_segments: bool = False
 
 
 async def reply_channels(session: AsyncSession, customer_id: int, *, now: datetime | None = None) -> list[ReplyChannel]:

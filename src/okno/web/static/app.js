@@ -403,6 +403,8 @@ function initConversationActions(root) {
     if (button.dataset.action === "status" && button.dataset.status === "resolved") resolveWithUndo();
     else if (button.dataset.action === "status") act("status", { status: button.dataset.status });
     if (button.dataset.action === "escalate") escalate();
+    // a review site without replies: answered in its cabinet, resolved with the reason that says so
+    if (button.dataset.action === "mark-answered") act("status", { status: "resolved", reason: "answered_at_provider" });
     if (button.dataset.action === "unsnooze") act("unsnooze", {});
     if (button.dataset.action === "merge") mergeCustomer(button.dataset.other);
     if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
