@@ -84,6 +84,12 @@ class FakeSmsRu(FakeProviderBase):
     async def deliver_text(self, user: str, text: str) -> httpx.Response:
         raise NotImplementedError("SMS.ru brings no inbound SMS (capabilities.inbound_messages is False)")
 
+    async def deliver_bench_item(self, user: str, text: str) -> httpx.Response:
+        """bench/ingest.py's load for a kind without inbound messages: a report of three statuses
+        on one message (sent, delivered, read), as SMS.ru batches them."""
+        sms_id = f"{int(user):06d}-{self.next_id()}"
+        return await self.deliver_reports([(sms_id, 102), (sms_id, 103), (sms_id, 110)])
+
     def sent_texts(self) -> list[str]:
         return [s["text"] for s in self.sent]
 
