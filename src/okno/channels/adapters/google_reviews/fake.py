@@ -29,8 +29,8 @@ def _error(code: int, status: str, message: str) -> JSONResponse:
 
 @dataclass
 class FakeGoogleReviews(FakeProviderBase):
-    account_id: str = "104730181450217349821"
-    location_id: str = "8301744932170981234"
+    account_id: str = "1047301814502173"  # real ids run to 21 digits; okno refuses path ids over 2^63 where the demo mounts this fake
+    location_id: str = "830174493217098"
     client_id: str = "okno-test.apps.googleusercontent.com"
     client_secret: str = "GOCSPX-fake-client-secret"
     refresh_token: str = "1//0fake-refresh-token"
@@ -75,6 +75,11 @@ class FakeGoogleReviews(FakeProviderBase):
             review["reviewReply"] = old["reviewReply"]
         self.reviews[review_id] = review
         return review
+
+    def seed_demo(self) -> None:
+        """The demo: a few reviews for the poll worker to find, one of them negative."""
+        for name, stars, text in DEMO_REVIEWS:
+            self.add_review(name, stars, text)
 
     def add_recorded(self, review: dict[str, Any]) -> None:
         self.reviews[review["reviewId"]] = review
@@ -155,3 +160,10 @@ class FakeGoogleReviews(FakeProviderBase):
 
     def sent_texts(self) -> list[str]:
         return [s["text"] for s in self.sent]
+
+
+DEMO_REVIEWS = (
+    ("Мария Соколова", 1, "Заказ привезли через неделю, на звонки никто не отвечал."),
+    ("Игорь", 5, "Быстро доставили, курьер вежливый. Спасибо!"),
+    ("Ольга П.", 4, "Хороший магазин, но сайт иногда тормозит."),
+)

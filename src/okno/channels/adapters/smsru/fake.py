@@ -3,6 +3,7 @@ reports posted to okno as SMS.ru posts them (a ``data[n]`` form to the callback 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -26,9 +27,11 @@ class FakeSmsRu(FakeProviderBase):
     balance: float = 4122.56
     reports: list[dict[str, Any]] = field(default_factory=list)  # what okno answered to each report
     answers: list[dict[str, Any]] = field(default_factory=list)  # recorded /sms/send answers to give next, in order
+    report_after: float | None = None  # the demo: report each accepted SMS delivered after this many seconds
 
     def __post_init__(self) -> None:
         self.app = Starlette(routes=[Route("/sms/send", self._send, methods=["POST"])])
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def channel_config(self) -> dict[str, Any]:
         return {"api_id": self.api_id, "sender": "okno", "api_base": self.base_url, "webhook_token": self.webhook_token}
@@ -59,9 +62,27 @@ class FakeSmsRu(FakeProviderBase):
                 sms_id = f"{self.next_id():06d}-{len(self.sent) + 10000001}"
                 sms[number] = {"status": "OK", "status_code": 100, "sms_id": sms_id}
                 self.sent.append({"to": number, "text": params["msg"], "from": params.get("from", ""), "sms_id": sms_id})
+                if self.report_after is not None:
+                    self._report_later(sms_id)
         return JSONResponse({"status": "OK", "status_code": 100, "sms": sms, "balance": self.balance})
 
     # ---- reports pushed to okno -------------------------------------------------------------
+
+    def seed_demo(self) -> None:
+        """The demo: every accepted SMS is reported sent, then delivered, as a phone network would."""
+        self.report_after = 2.0
+
+    def _report_later(self, sms_id: str) -> None:
+        async def report() -> None:
+            await asyncio.sleep(self.report_after or 0)
+            try:
+                await self.deliver_reports([(sms_id, 102), (sms_id, 103)])
+            except httpx.HTTPError:
+                pass  # okno stopped meanwhile: the demo loses a report, as the provider would retry
+
+        task = asyncio.get_running_loop().create_task(report())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def deliver_reports(self, reports: list[tuple[str, int]], *, token: str | None = None) -> httpx.Response:
         """One callback with ``data[i] = "sms_status\\n<sms_id>\\n<code>\\n<unix time>"`` per report."""

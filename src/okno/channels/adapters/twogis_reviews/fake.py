@@ -42,6 +42,11 @@ class FakeTwoGisReviews(FakeProviderBase):
         self.reviews.insert(0, review)
         return review
 
+    def seed_demo(self) -> None:
+        """The demo: a few reviews for the poll worker to find, one of them negative."""
+        for name, stars, text in DEMO_REVIEWS:
+            self.add_review(name, stars, text)
+
     def add_recorded(self, review: dict[str, Any]) -> None:
         self.reviews.append(review)
         self.reviews.sort(key=lambda r: r["date_created"], reverse=True)
@@ -70,3 +75,10 @@ class FakeTwoGisReviews(FakeProviderBase):
 
     def sent_texts(self) -> list[str]:
         return []
+
+
+DEMO_REVIEWS = (
+    ("Мария Соколова", 1, "Заказ привезли через неделю, на звонки никто не отвечал."),
+    ("Игорь", 5, "Быстро доставили, курьер вежливый. Спасибо!"),
+    ("Ольга П.", 4, "Хороший магазин, но сайт иногда тормозит."),
+)
