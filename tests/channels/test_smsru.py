@@ -156,3 +156,13 @@ async def test_the_reply_box_offers_sms_with_a_segment_counter(client, ctx, sms)
 async def _sign_in(client, ctx) -> None:  # noqa: ANN001
     operator = await make_operator(ctx, role="admin")
     assert (await client.post("/ui/session", json={"email": operator["email"], "password": PASSWORD})).status_code == 200
+
+
+def test_the_recorded_accepted_and_unavailable_answers() -> None:
+    from okno.channels.adapters.smsru.adapter import accepted_id
+    from okno.channels.base import RetryLater
+
+    assert accepted_id(FIXTURES["send_ok"], "79161234567") == "000000-10000000"
+    with pytest.raises(RetryLater) as later:
+        accepted_id(FIXTURES["send_unavailable"], "79161234567")
+    assert later.value.after_seconds == 60 and "220" in later.value.reason
