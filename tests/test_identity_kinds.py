@@ -14,8 +14,14 @@ from okno.customers.rules import RuleBook
 
 def test_the_core_keeps_phone_email_and_crm_and_each_built_in_channel_declares_its_own_kind() -> None:
     assert {k.value for k in IdentityKind} == {"phone", "email", "crm"}
-    declared = {spec.kind: kind for kind, cls in ADAPTERS.items() for spec in getattr(cls, "identity_kinds", ())}
-    assert declared == {"telegram": "telegram", "whatsapp": "whatsapp", "vk": "vk", "max": "max", "web": "widget", "external": "api"}
+    declared = {spec.kind: kind for kind, cls in ADAPTERS.items() for spec in getattr(cls, "identity_kinds", ()) if spec.kind != "reviewer"}
+    assert declared == {
+        "telegram": "telegram", "whatsapp": "whatsapp", "vk": "vk", "max": "max", "web": "widget", "external": "api",
+        "google_review": "google_reviews", "2gis_review": "twogis_reviews", "yandex_review": "yandex_reviews",
+    }
+    # the review sites share one weak kind: a display name on a platform (evidence only)
+    reviewer = {kind for kind, cls in ADAPTERS.items() for spec in getattr(cls, "identity_kinds", ()) if spec.kind == "reviewer"}
+    assert reviewer == {"google_reviews", "twogis_reviews", "yandex_reviews"}
     assert set(declared) | {"phone", "email", "crm"} <= set(known_kinds())
 
 
@@ -33,6 +39,9 @@ def test_default_proof_rules_come_from_the_core_and_the_adapters_unchanged() -> 
         ("email", "api"): True,
         ("phone", "widget.typed"): False,
         ("email", "widget.typed"): False,
+        ("reviewer", "google_reviews.display_name"): False,
+        ("reviewer", "twogis_reviews.display_name"): False,
+        ("reviewer", "yandex_reviews.display_name"): False,
     } | {k: v for k, v in rules.items() if k[1].startswith("guestbook.")}  # the example plugin, if a test registered it
     book = RuleBook([Rule("phone", "widget.typed", True, "an admin who trusts typed phones (not advised)")])
     assert book.proves("phone", "telegram.own_contact") and book.proves("phone", "widget.typed") and not book.proves("email", "widget.typed")

@@ -28,7 +28,7 @@ from okno.config import Settings
 from okno.channels.registry import ADAPTERS
 from okno.customers.identities import IdentityKey, normalize_identity
 from okno.customers.matching.profiles import refresh_profiles
-from okno.fakes import FAKE_KINDS, demo_fake_config
+from okno.fakes import FAKE_KINDS, SMS_AND_REVIEW_KINDS, demo_fake_config
 from okno.kit.crypto import SecretBox
 from okno.kit.db import create_database
 from okno.kit.outbound_urls import OutboundUrls
@@ -67,6 +67,7 @@ CHANNELS = (  # name, fake-receiver box, team, the integrator's own customer id
 )
 MESSENGER_CHANNELS = {"telegram": "Telegram-бот", "whatsapp": "WhatsApp Business", "vk": "Сообщество ВКонтакте", "max": "Бот в MAX"}
 WIDGET_CHANNEL = "Чат на сайте"
+SMS_AND_REVIEW_CHANNELS = {"smsru": "SMS", "google_reviews": "Отзывы Google", "twogis_reviews": "Отзывы 2ГИС", "yandex_reviews": "Отзывы Яндекс Карт"}
 
 MALE_NAMES = (
     "Александр Алексей Андрей Антон Артём Борис Вадим Владимир Дмитрий Евгений "
@@ -304,6 +305,10 @@ async def _ensure_live_channels(session: AsyncSession, box: SecretBox, base_url:
         config = demo_fake_config(kind, f"{base_url}/fake/{kind}")
         if config is not None:
             await _ensure_channel(session, box, kind, MESSENGER_CHANNELS[kind], config, team_ids[SUPPORT], admin_id)
+    for kind in (k for k in SMS_AND_REVIEW_KINDS if k in ADAPTERS):
+        config = demo_fake_config(kind, f"{base_url}/fake/{kind}")
+        if config is not None:
+            await _ensure_channel(session, box, kind, SMS_AND_REVIEW_CHANNELS[kind], config, team_ids[SUPPORT], admin_id)
     parts = urlsplit(base_url)
     widget = {"allowed_origins": [f"{parts.scheme}://{parts.netloc}"], "title": "Чат с магазином"}
     await _ensure_channel(session, box, "widget", WIDGET_CHANNEL, widget, team_ids[SALES], admin_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import structlog
 from sqlalchemy import select
 from starlette.requests import Request
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 FAKE_KINDS = ("telegram", "whatsapp", "vk", "max")  # messengers the demo runs against a fake provider
+# SMS and review sites on their fakes: no simulator journeys (SMS brings no inbound, reviews are
+# polled); their fakes seed themselves for the demo (``seed_demo``) and SMS.ru reports deliveries
+SMS_AND_REVIEW_KINDS = ("smsru", "google_reviews", "twogis_reviews", "yandex_reviews")
 LOG_LIMIT = 50
 
 
@@ -65,7 +69,9 @@ def fake_url_in(kind: str, config: dict[str, Any]) -> str | None:
     return None
 
 
-async def fake_backed_channels(db: Database, box: SecretBox, kinds: Iterable[str] = ("api", *FAKE_KINDS)) -> list[FakeBackedChannel]:
+async def fake_backed_channels(
+    db: Database, box: SecretBox, kinds: Iterable[str] = ("api", *FAKE_KINDS, *SMS_AND_REVIEW_KINDS)
+) -> list[FakeBackedChannel]:
     """Active channels of ``kinds`` pointing at a fake provider, oldest first."""
     wanted = [k for k in kinds if k in ADAPTERS]
     async with db.reading() as session:
@@ -194,12 +200,24 @@ async def mount_fake_providers(app: FastAPI, ctx: AppContext) -> None:
     fakes = _messenger_fakes([c for c in channels if c.kind != "api"])
     for kind, fake in fakes.items():
         app.mount(f"/fake/{kind}", fake.app)  # type: ignore[attr-defined]
+    _seed_demo_fakes(app, fakes, {c.kind: c.channel_id for c in channels})
     app.state.fake_api = receiver
     app.state.fake_providers = fakes
     app.add_route("/fake/", _log_page, methods=["GET"], include_in_schema=False)
     app.add_route("/fake", _log_page, methods=["GET"], include_in_schema=False)
     app.add_route("/demo/shop", _shop_page, methods=["GET"], include_in_schema=False)
     log.info("fake_providers_mounted", kinds=["api", *fakes])
+
+
+def _seed_demo_fakes(app: FastAPI, fakes: dict[str, FakeProviderBase], channel_ids: dict[str, int]) -> None:
+    """Fakes that fill themselves for the demo (reviews to poll) or call okno back (SMS.ru's
+    delivery reports, posted to the channel's webhook in-process)."""
+    for kind, fake in fakes.items():
+        seed = getattr(fake, "seed_demo", None)
+        if callable(seed):
+            okno = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.demo")
+            fake.connect(okno, f"/webhooks/{channel_ids[kind]}")
+            seed()
 
 
 def _api_receiver(channels: list[FakeBackedChannel]) -> FakeApiReceiver:

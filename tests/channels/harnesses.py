@@ -14,10 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from okno.channels.adapters.google_reviews.fake import FakeGoogleReviews
 from okno.channels.adapters.max.fake import FakeMax
+from okno.channels.adapters.smsru.fake import FakeSmsRu
 from okno.channels.adapters.telegram.fake import FakeTelegram
+from okno.channels.adapters.twogis_reviews.fake import FakeTwoGisReviews
 from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+from okno.channels.adapters.yandex_reviews.fake import FakeYandexReviews
 from tests.channels.api_integrator import FakeApiIntegrator
 from tests.channels.widget_visitor import FakeVisitor
 
@@ -42,4 +46,11 @@ HARNESSES: dict[str, Harness] = {
     "max": Harness("max", FakeMax, lambda n: str(900_000_000 + n), "max"),
     "vk": Harness("vk", FakeVk, lambda n: str(500_000 + n), "vk"),
     "widget": Harness("widget", FakeVisitor, lambda n: f"v_contract{n:06d}", "web", okno_is_provider=True),
+    # no inbound SMS: the contract suite finds the customer through an API channel and replies by SMS
+    "smsru": Harness("smsru", FakeSmsRu, lambda n: f"+7916200{n:04d}", "phone"),
+    # polled: a "delivered" review is read by the poll worker; the user is the review's id (reviewers have none)
+    "google_reviews": Harness("google_reviews", FakeGoogleReviews, lambda n: f"AbFvOqContract{n:04d}", "google_review"),
+    # read-only review lists: polled in, no replies (capabilities.posts_replies is False)
+    "twogis_reviews": Harness("twogis_reviews", FakeTwoGisReviews, lambda n: str(140_000_000 + n), "2gis_review"),
+    "yandex_reviews": Harness("yandex_reviews", FakeYandexReviews, lambda n: f"Yc0nTrAcT{n:06d}", "yandex_review"),
 }

@@ -29,6 +29,7 @@ EVENTS = (
     "sla.warning",
     "sla.breached",
     "customer.attributes_changed",
+    "review.negative",
 )
 MAX_ACTIONS = 10
 

@@ -90,6 +90,18 @@ class Capabilities:
     # holds that identity (a messenger: its own user id; an SMS gateway: "phone"; e-mail: "email").
     # See okno.channels.code_delivery and docs/identity-proof.md.
     one_time_codes: frozenset[str] = frozenset()
+    # the provider brings customers' messages; False: it only reports on okno's own (an SMS
+    # gateway without inbound SMS), so conversations reach it by an operator choosing it
+    inbound_messages: bool = True
+    # it writes to an address that is the person's own outside any one system (a phone number
+    # over the phone network): okno may use it for any customer with an identity of
+    # ``address_kinds``, not only for those who wrote through it (okno.conversations.reply_channels)
+    public_address: bool = False
+    # operators' replies can be posted through the provider; False: read-only (a review site
+    # without a reply API: the operator answers in the provider's cabinet and marks it answered)
+    posts_replies: bool = True
+    # the text is billed in SMS segments: the reply box shows the count (okno.channels.sms_segments)
+    sms_segments: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +120,10 @@ class Capabilities:
             "starts_conversations": self.starts_conversations,
             "message_templates": self.message_templates,
             "one_time_codes": sorted(self.one_time_codes),
+            "inbound_messages": self.inbound_messages,
+            "public_address": self.public_address,
+            "posts_replies": self.posts_replies,
+            "sms_segments": self.sms_segments,
         }
 
 

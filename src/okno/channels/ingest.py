@@ -16,6 +16,7 @@ from sqlalchemy import insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_events
+from okno.reviews.negative import ReviewTouch, flag_negative_reviews
 from okno.channels.answers import Touched, resolve_answers
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.interactive import Answer, answer_content
@@ -313,6 +314,12 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             evidence.setdefault(customer.id, []).extend(unproven)  # type: ignore[arg-type]
     await file_new_profiles(session, _new_customers(claimed, resolution))  # the matcher's index, same transaction
     await keep_as_evidence(session, evidence)  # rare: only when a rule refused a key (refreshes those profiles)
+    reviews = [
+        ReviewTouch(c.item.context, conv.id, conv.customer_id, c.channel_id, message_id)
+        for c, conv, message_id in zip(claimed, conversations, message_ids, strict=True)
+        if c.item.message_kind == MessageKind.review.value
+    ]
+    await flag_negative_reviews(session, reviews)  # no statement unless a review is 1–2 stars
 
 
 def _new_customers(claimed: list[_Claimed], resolution) -> list[tuple[int, str, list[tuple[str, str]]]]:  # noqa: ANN001

@@ -12,11 +12,15 @@ from typing import TYPE_CHECKING
 import structlog
 
 from okno.channels.adapters.api.adapter import ApiChannel
+from okno.channels.adapters.google_reviews.adapter import GoogleReviewsChannel
 from okno.channels.adapters.max.adapter import MaxChannel
+from okno.channels.adapters.smsru.adapter import SmsRuChannel
 from okno.channels.adapters.telegram.adapter import TelegramChannel
+from okno.channels.adapters.twogis_reviews.adapter import TwoGisReviewsChannel
 from okno.channels.adapters.vk.adapter import VkChannel
 from okno.channels.adapters.whatsapp.adapter import WhatsAppChannel
 from okno.channels.adapters.widget.adapter import WidgetChannel
+from okno.channels.adapters.yandex_reviews.adapter import YandexReviewsChannel
 from okno.channels.base import ChannelAdapter
 from okno.customers import identity_kinds
 from okno.kit.errors import Invalid
@@ -28,7 +32,10 @@ log = structlog.get_logger()
 
 AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelAdapter
 
-_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel)
+_BUILT_IN: tuple[AdapterFactory, ...] = (
+    ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel, SmsRuChannel, GoogleReviewsChannel,
+    TwoGisReviewsChannel, YandexReviewsChannel,
+)
 ENTRY_POINT_GROUP = "okno.channels"
 
 ADAPTERS: dict[str, AdapterFactory] = {}

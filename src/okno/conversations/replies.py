@@ -222,6 +222,11 @@ async def _reply_channel(session: AsyncSession, conversation: Conversation, chan
         raise Invalid(f"channel {channel_id} is disabled")
     if chosen:
         await check_channel_reaches(session, channel, conversation.customer_id, own_channel_id=conversation.channel_id)
+    if not adapter_class(channel.kind).capabilities.posts_replies:
+        raise Invalid(
+            f"a {channel.kind} channel can't post replies: answer in the provider's own cabinet, then resolve the conversation "
+            "with the reason answered_at_provider"
+        )
     return channel
 
 

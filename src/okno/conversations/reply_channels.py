@@ -19,12 +19,14 @@ class ReplyChannel:
     id: int
     kind: str
     name: str
-    last_inbound_at: datetime
+    last_inbound_at: datetime | None  # None: a public-address channel he never wrote through
     available: bool
     # why a channel can't be used now: "reply_window" (the provider allows free-form replies only
     # within a window after the customer's last message) or "disabled"
     unavailable_reason: str | None
     window_closes_at: datetime | None
+    # the text is billed in SMS segments (the reply box counts them)
+    sms_segments: bool = False
 
 
 async def reply_channels(session: AsyncSession, customer_id: int, *, now: datetime | None = None) -> list[ReplyChannel]:
@@ -57,9 +59,28 @@ async def reply_channels(session: AsyncSession, customer_id: int, *, now: dateti
                 available=reason is None,
                 unavailable_reason=reason,
                 window_closes_at=closes,
+                sms_segments=adapter is not None and adapter.capabilities.sms_segments,
             )
         )
-    return found
+    return found + await _public_address_channels(session, customer_id, {c.id for c in found})
+
+
+async def _public_address_channels(session: AsyncSession, customer_id: int, listed: set[int]) -> list[ReplyChannel]:
+    """Active channels that write to a public address (SMS to a phone) the customer has, after
+    the channels he wrote through (never the default)."""
+    kinds = {kind: cls.capabilities for kind, cls in ADAPTERS.items() if cls.capabilities.public_address}
+    if not kinds:
+        return []
+    his = set(await session.scalars(select(Identity.kind).where(Identity.customer_id == customer_id).distinct()))
+    channels = await session.scalars(select(Channel).where(Channel.kind.in_(kinds), Channel.is_active.is_(True)).order_by(Channel.id))
+    return [
+        ReplyChannel(
+            id=channel.id, kind=channel.kind, name=channel.name, last_inbound_at=None, available=True, unavailable_reason=None,
+            window_closes_at=None, sms_segments=kinds[channel.kind].sms_segments,
+        )
+        for channel in channels.all()
+        if channel.id not in listed and his & kinds[channel.kind].address_kinds
+    ]
 
 
 async def customer_channel_ids(session: AsyncSession, customer_id: int) -> set[int]:
@@ -72,11 +93,24 @@ async def customer_channel_ids(session: AsyncSession, customer_id: int) -> set[i
     return set(await session.scalars(union(learnt, wrote)))
 
 
+async def _reaches_by_public_address(session: AsyncSession, channel: Channel, customer_id: int) -> bool:
+    """An SMS gateway writes to the customer's own phone number, not into another system: it
+    reaches any customer who has an identity of a kind it addresses."""
+    adapter = ADAPTERS.get(channel.kind)
+    if adapter is None or not adapter.capabilities.public_address:
+        return False
+    kinds = adapter.capabilities.address_kinds
+    found = await session.scalar(select(Identity.id).where(Identity.customer_id == customer_id, Identity.kind.in_(kinds)).limit(1))
+    return found is not None
+
+
 async def check_channel_reaches(session: AsyncSession, channel: Channel, customer_id: int, *, own_channel_id: int | None = None) -> None:
     """A reply, a file or a first message goes only through one of the customer's channels (or
     the conversation's own, ``own_channel_id``): another team's CRM behind an API channel must
     not receive this customer's name, phone or messages because an operator picked it."""
     if channel.id == own_channel_id or channel.id in await customer_channel_ids(session, customer_id):
+        return
+    if await _reaches_by_public_address(session, channel, customer_id):
         return
     raise Invalid(
         f"channel {channel.id} can't reach customer {customer_id}: okno writes only through a channel where the customer "

@@ -60,6 +60,7 @@ EVENT_LABELS = {
     "sla.warning": N_("an SLA deadline is near"),
     "sla.breached": N_("an SLA deadline is missed"),
     "customer.attributes_changed": N_("customer attributes change"),
+    "review.negative": N_("a negative review (1–2 stars) arrives"),
 }
 
 STATUS_TYPE_LABELS = {

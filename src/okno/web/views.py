@@ -12,6 +12,7 @@ from okno.access import Scope
 from okno.access.clauses import conversation_visible, message_visible
 from okno.access.guards import visible_customers_among
 from okno.conversations.actors import Actor, actor_of
+from okno.channels.registry import ADAPTERS
 from okno.conversations.reply_channels import ReplyChannel, reply_channels
 from okno.customers.matching.suggestions import suggestions_for
 from okno.customers.merge import merges_of
@@ -66,6 +67,37 @@ class ConversationView:
     assignee: Operator | None
     team: Team | None
     email: dict[int, EmailShown] = field(default_factory=dict)  # per message id: quoted history, HTML with inline images
+    review: ReviewPanel | None = None
+
+
+@dataclass(frozen=True)
+class ReviewPanel:
+    """A review conversation's rating, and, for a site that takes no replies from okno, where to answer."""
+
+    stars: int | None
+    platform: str
+    posts_replies: bool
+    cabinet_url: str | None
+
+
+async def review_panel(session: AsyncSession, conversation: Conversation, channel: Channel | None) -> ReviewPanel | None:
+    """From the latest review message's context (``context["review"]``, set by review adapters)."""
+    rows = await session.scalars(
+        select(TimelineEvent.data)
+        .where(TimelineEvent.conversation_id == conversation.id, TimelineEvent.kind == "message.received")
+        .order_by(TimelineEvent.id.desc())
+        .limit(20)
+    )
+    review = next((d["context"]["review"] for d in rows.all() if isinstance(((d or {}).get("context") or {}).get("review"), dict)), None)
+    if review is None:
+        return None
+    adapter = ADAPTERS.get(channel.kind) if channel is not None else None
+    cabinet = review.get("cabinet_url")
+    return ReviewPanel(
+        stars=review.get("stars") if isinstance(review.get("stars"), int) else None, platform=str(review.get("platform") or ""),
+        posts_replies=adapter is None or adapter.capabilities.posts_replies,
+        cabinet_url=cabinet if isinstance(cabinet, str) and cabinet.startswith(("https://", "http://")) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +219,9 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
         assignee=next((o for o in operators if o.id == conversation.assignee_id), None),
         team=next((t for t in teams if t.id == conversation.team_id), None),
         email=await email_parts(session, customer.id, messages, channels),  # no query unless the conversation has e-mail
+        review=await review_panel(session, conversation, channels.get(conversation.channel_id)) if any(
+            e.message is not None and e.message.kind == "review" for e in entries
+        ) else None,
     )
 
 

@@ -410,6 +410,8 @@ function initConversationActions(root) {
     if (button.dataset.action === "status" && button.dataset.status === "resolved") resolveWithUndo();
     else if (button.dataset.action === "status") act("status", { status: button.dataset.status });
     if (button.dataset.action === "escalate") escalate();
+    // a review site without replies: answered in its cabinet, resolved with the reason that says so
+    if (button.dataset.action === "mark-answered") act("status", { status: "resolved", reason: "answered_at_provider" });
     if (button.dataset.action === "unsnooze") act("unsnooze", {});
     if (button.dataset.action === "merge") mergeCustomer(button);
     if (button.dataset.action === "not-same") notSamePerson(button);
@@ -418,10 +420,12 @@ function initConversationActions(root) {
   initActionMenus(root);
   root.addEventListener("change", (event) => {
     if (event.target.id === "reply-files") { composer.add(event.target.files); event.target.value = ""; }
-    if (event.target.id === "reply-channel") composer.syncChannel();
+    if (event.target.id === "reply-channel") { composer.syncChannel(); smsSegments.show(); }
     if (event.target.id === "reply-template") composer.renderTemplate();
   });
   root.addEventListener("input", (event) => { if (event.target.closest("#template-params")) composer.preview(); });
+  root.addEventListener("input", (event) => { if (event.target.id === "reply-text") smsSegments.show(); });
+  smsSegments.show();
   root.addEventListener("click", (event) => {
     const remove = event.target.closest("[data-remove-file]");
     if (remove) { event.preventDefault(); composer.remove(Number(remove.dataset.removeFile)); }
@@ -1238,3 +1242,27 @@ function initProfile() {
     } catch (e) { error.textContent = e.message; error.hidden = false; }
   });
 }
+// The SMS segment counter under the reply box, for a channel that bills segments: GSM-7 160
+// (153 per part), otherwise UCS-2 70 (67 per part), counted as the SMS adapter counts them.
+const GSM_BASIC = new Set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà");
+const GSM_EXTENDED = new Set("\f^{}\\[~]|€");
+const smsSegments = {
+  count(text) {
+    const chars = Array.from(text);
+    const gsm = chars.every((c) => GSM_BASIC.has(c) || GSM_EXTENDED.has(c));
+    const units = gsm ? chars.reduce((n, c) => n + (GSM_EXTENDED.has(c) ? 2 : 1), 0) : text.length;  // UTF-16 code units
+    const single = gsm ? 160 : 70, part = gsm ? 153 : 67;
+    const per = units <= single ? single : part;
+    const segments = units <= single ? 1 : Math.ceil(units / part);
+    return { encoding: gsm ? "GSM-7" : "UCS-2", segments, left: segments * per - units };
+  },
+  show() {
+    const box = $("#sms-segments"), select = $("#reply-channel"), text = $("#reply-text");
+    if (!box || !select || !text) return;
+    const option = select.selectedOptions[0];
+    box.hidden = !(option && option.dataset.smsSegments === "1");
+    if (box.hidden) return;
+    const c = this.count(text.value);
+    box.textContent = box.dataset.format.replace("%(segments)s", c.segments).replace("%(left)s", c.left).replace("%(encoding)s", c.encoding);
+  },
+};

@@ -1,0 +1,1 @@
+"""Reviews as conversations: a negative review is urgent (docs/reviews.md)."""
