@@ -304,3 +304,21 @@ async def test_the_list_says_who_answered_last_not_always_you(client, ctx) -> No
     page = (await client.get("/inbox?queue=all")).text
     assert f'data-testid="preview-author-{first}">Вы:' in page
     assert f'data-testid="preview-author-{second}">Борис:' in page
+
+
+async def test_the_why_panel_names_the_routing_rule_and_what_it_set(client, ctx) -> None:
+    admin = await admin_headers(ctx, client)
+    team = (await client.post("/api/v1/teams", json={"name": "Возвраты"}, headers=admin)).json()
+    rule = {"name": "Возвраты товара", "conditions": [{"field": "message.text", "op": "contains", "value": ["вернуть"]}],
+            "actions": {"team_id": team["id"], "priority": 2, "tags": ["возврат"]}}
+    assert (await client.post("/api/v1/routing/rules", json=rule, headers=admin)).status_code == 201
+    channel = await make_api_channel(client, admin)
+    await post_inbound(client, channel, {"message_id": "why1", "from": {"phone": "+79160004411"}, "text": "Хочу вернуть чайник"})
+    await post_inbound(client, channel, {"message_id": "why2", "from": {"phone": "+79160004412"}, "text": "Просто вопрос"})
+    await ctx.settle()
+    conversations = {c["customer_id"]: c["id"] for c in (await client.get("/api/v1/conversations", headers=admin)).json()["items"]}
+    routed, plain = (conversations[k] for k in sorted(conversations))
+    page = (await client.get(f"/ui/conversations/{routed}", headers=admin)).text
+    why = page.split('data-testid="why"')[1].split("</details>")[0]
+    assert "Почему обращение здесь" in why and "Возвраты товара" in why and "группа Возвраты" in why and "возврат" in why
+    assert 'data-testid="why"' not in (await client.get(f"/ui/conversations/{plain}", headers=admin)).text  # nothing to explain

@@ -68,6 +68,7 @@ class ConversationView:
     team: Team | None
     email: dict[int, EmailShown] = field(default_factory=dict)  # per message id: quoted history, HTML with inline images
     review: ReviewPanel | None = None
+    why: Why | None = None  # how the conversation got here: the routing decision, the visitor's page
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,19 @@ async def review_panel(session: AsyncSession, conversation: Conversation, channe
         posts_replies=adapter is None or adapter.capabilities.posts_replies,
         cabinet_url=cabinet if isinstance(cabinet, str) and cabinet.startswith(("https://", "http://")) else None,
     )
+
+
+@dataclass(frozen=True)
+class Why:
+    """The "why" panel: the routing rules that matched and what they set, and where the customer
+    came from (the widget's page address and UTM tags)."""
+
+    rules: list[str]
+    team: str | None
+    priority: int | None
+    tags: list[str]
+    page_url: str | None
+    utm: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -209,6 +223,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
         for e in events
     ]
     entries.sort(key=lambda e: e.at)
+    why = await _why(session, conversation_id, team_names)
     return ConversationView(
         conversation=conversation,
         customer=customer,
@@ -222,6 +237,34 @@ async def conversation_view(session: AsyncSession, conversation_id: int, *, scop
         review=await review_panel(session, conversation, channels.get(conversation.channel_id)) if any(
             e.message is not None and e.message.kind == "review" for e in entries
         ) else None,
+        why=why,
+    )
+
+
+async def _why(session: AsyncSession, conversation_id: int, team_names: dict[int, str]) -> Why | None:
+    """The latest routing decision and the first message's page (two small reads by index)."""
+    routed = await session.scalar(
+        select(TimelineEvent).where(TimelineEvent.conversation_id == conversation_id, TimelineEvent.kind == "conversation.routed")
+        .order_by(TimelineEvent.id.desc()).limit(1)
+    )
+    first = await session.scalar(
+        select(TimelineEvent).where(TimelineEvent.conversation_id == conversation_id, TimelineEvent.kind == "message.received")
+        .order_by(TimelineEvent.id).limit(1)
+    )
+    decision = (routed.data or {}) if routed is not None else {}
+    widget = (((first.data or {}).get("context") or {}).get("widget") or {}) if first is not None else {}
+    utm = widget.get("utm") if isinstance(widget.get("utm"), dict) else {}
+    if not decision.get("rules") and not widget.get("page_url") and not utm:
+        return None
+    team_id = decision.get("team_id")
+    return Why(
+        rules=[str(r) for r in decision.get("rules") or []],
+        team=team_names.get(team_id) if isinstance(team_id, int) else None,
+        priority=decision.get("priority") if isinstance(decision.get("priority"), int) else None,
+        tags=[str(t) for t in decision.get("tags") or []],
+        # the visitor's own claim: shown as a link only when it is a web address
+        page_url=str(widget["page_url"]) if str(widget.get("page_url") or "").startswith(("https://", "http://")) else None,
+        utm={str(k): str(v) for k, v in utm.items()},
     )
 
 
