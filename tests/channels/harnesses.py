@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from okno.channels.adapters.email.fake import FakeMail
 from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.vk.fake import FakeVk
@@ -42,4 +43,6 @@ HARNESSES: dict[str, Harness] = {
     "max": Harness("max", FakeMax, lambda n: str(900_000_000 + n), "max"),
     "vk": Harness("vk", FakeVk, lambda n: str(500_000 + n), "vk"),
     "widget": Harness("widget", FakeVisitor, lambda n: f"v_contract{n:06d}", "web", okno_is_provider=True),
+    # polled: the fake is an IMAP mailbox and an SMTP server on loopback (threads of their own)
+    "email": Harness("email", FakeMail, lambda n: f"customer{n}@mail.example", "email"),
 }

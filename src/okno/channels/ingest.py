@@ -19,7 +19,7 @@ from okno.bus.outbox import record_events
 from okno.channels.answers import Touched, resolve_answers
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.interactive import Answer, answer_content
-from okno.channels.thread_keys import thread_key_of, threading_of
+from okno.channels.thread_keys import follow_thread_refs, thread_key_of, threading_of
 from okno.conversations.actors import CUSTOMER
 from okno.conversations.channels_used import record_channels_used
 from okno.conversations.statuses import ClaimedStatus, apply_statuses
@@ -193,11 +193,16 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         session, [Sender(keys=proven, name=c.item.sender_name, channel_id=c.channel_id) for c, (proven, _) in zip(claimed, split, strict=True)]
     )
     threading = await threading_of(session, {c.channel_id for c in claimed})  # cached: no query on most batches
+    keys = await follow_thread_refs(  # no statement unless a message names earlier ones (e-mail replies)
+        session,
+        [(c.channel_id, ref.id, c.item.thread_refs) for c, ref in zip(claimed, resolution.customers, strict=True)],  # type: ignore[misc]
+        [thread_key_of(c.item, threading[c.channel_id]) for c in claimed],
+    )
     conversations = await thread_touches(
         session,
         [
-            Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at, thread_key=thread_key_of(c.item, threading[c.channel_id]))  # type: ignore[arg-type]
-            for c, ref in zip(claimed, resolution.customers, strict=True)
+            Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at, thread_key=key)  # type: ignore[arg-type]
+            for c, ref, key in zip(claimed, resolution.customers, keys, strict=True)
         ],
     )
     answers = await resolve_answers(
