@@ -261,7 +261,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             opened.add(conv.id)  # type: ignore[arg-type]
             thread = _thread_of(conv)
             timeline.append({**base, "kind": "conversation.opened", "data": thread, "conversation_id": conv.id, "message_id": None})
-            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **thread}))
+            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **thread, **_automatic(c)}))
         elif conv.reopened_from:
             data = {"from": conv.reopened_from, "to": conv.status}
             timeline.append({**base, "kind": "conversation.status_changed", "data": data, "conversation_id": conv.id, "message_id": None})
@@ -279,7 +279,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         events.append(
             (
                 "message.received",
-                {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id},
+                {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **_automatic(c)},
             )
         )
     # Core executemany: one statement whatever the rows' shapes (the ORM bulk path splits on them)
@@ -330,6 +330,12 @@ def _reopened(conv: ConversationRef, customer_id: int) -> dict:
         "comment": None,
         "status": conv.status,
     }
+
+
+def _automatic(claimed: _Claimed) -> dict:
+    """``{"automatic": True}`` for a message a machine sent (the adapter says so in its context:
+    an auto-reply, a mailing list, a bounce): automations never answer it (a mail loop)."""
+    return {"automatic": True} if claimed.item.context.get("automatic") is True else {}
 
 
 def _message_summary(claimed: _Claimed, answer: Answer | None = None) -> dict:

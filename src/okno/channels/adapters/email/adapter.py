@@ -206,6 +206,7 @@ def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid:
             thread_key=id_key(root),
             thread_refs=list(dict.fromkeys(refs))[:100],
             context={
+                **({"automatic": True} if parsed.automatic else {}),
                 "email": {
                     "message_id": message_id,
                     "subject": parsed.subject,

@@ -246,7 +246,6 @@ class FakeMail(FakeProviderBase):
     smtp_port: int = 0
     smtp_tls_context: Any = None  # an ssl.SSLContext: the SMTP server offers STARTTLS with it
     _last_raw: bytes | None = None
-    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
         self.imap_port = self.imap_port or free_port()
@@ -285,23 +284,8 @@ class FakeMail(FakeProviderBase):
 
     # ---- the customer's side ------------------------------------------------------------
 
-    def compose(self, sender: str, text: str, *, subject: str = "Вопрос по заказу", name: str = "",
-                in_reply_to: str | None = None, references: list[str] | None = None, message_id: str | None = None,
-                headers: dict[str, str] | None = None) -> bytes:
-        mail = EmailMessage()
-        mail["From"] = f"{name} <{sender}>" if name else sender
-        mail["To"] = self.address
-        mail["Subject"] = subject
-        mail["Date"] = format_datetime(utcnow())
-        mail["Message-ID"] = message_id or make_msgid(idstring=f"c{next(self._counter)}", domain="customer.example")
-        if in_reply_to:
-            mail["In-Reply-To"] = in_reply_to if in_reply_to.startswith("<") else f"<{in_reply_to}>"
-        if references:
-            mail["References"] = " ".join(r if r.startswith("<") else f"<{r}>" for r in references)
-        for name_, value in (headers or {}).items():
-            mail[name_] = value
-        mail.set_content(text)
-        return mail.as_bytes()
+    def compose(self, sender: str, text: str, **kw: Any) -> bytes:  # noqa: ANN401
+        return compose_mail(self.address, sender, text, **kw)
 
     def append(self, raw: bytes) -> int:
         self._last_raw = raw
@@ -332,4 +316,27 @@ class FakeMail(FakeProviderBase):
         return [sent["message"] for sent in self.sent]
 
 
-__all__ = ["FakeMail", "Mailbox", "ScriptedFailure"]
+_counter = itertools.count(1)
+
+
+def compose_mail(to: str, sender: str, text: str, *, subject: str = "Вопрос по заказу", name: str = "",
+                 in_reply_to: str | None = None, references: list[str] | None = None, message_id: str | None = None,
+                 headers: dict[str, str] | None = None) -> bytes:
+    """A customer's plain-text e-mail to ``to``, as a mail client would send it."""
+    mail = EmailMessage()
+    mail["From"] = f"{name} <{sender}>" if name else sender
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail["Date"] = format_datetime(utcnow())
+    mail["Message-ID"] = message_id or make_msgid(idstring=f"c{next(_counter)}", domain="customer.example")
+    if in_reply_to:
+        mail["In-Reply-To"] = in_reply_to if in_reply_to.startswith("<") else f"<{in_reply_to}>"
+    if references:
+        mail["References"] = " ".join(r if r.startswith("<") else f"<{r}>" for r in references)
+    for header, value in (headers or {}).items():
+        mail[header] = value
+    mail.set_content(text)
+    return mail.as_bytes()
+
+
+__all__ = ["FakeMail", "Mailbox", "ScriptedFailure", "compose_mail"]

@@ -7,6 +7,7 @@ flag), ``UID SEARCH UID n:*`` past the cursor, ``UID FETCH … (BODY.PEEK[])`` a
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import re
 import socket
@@ -65,7 +66,7 @@ def connect(config: EmailConfig, timeout: float = TIMEOUT) -> imaplib.IMAP4:
 
 def examine(imap: imaplib.IMAP4, mailbox: str) -> int:
     """Opens the folder read-only; its UIDVALIDITY."""
-    kind, data = imap.select(_quoted(mailbox), readonly=True)
+    kind, data = imap.select(_quoted(folder_name(mailbox)), readonly=True)
     if kind != "OK":
         raise ImapError(f"IMAP folder {mailbox!r}: {_said(data)}")
     for line in imap.untagged_responses.get("UIDVALIDITY", []) or []:
@@ -255,6 +256,27 @@ class _Lines:
 
 def _announces_mail(line: bytes) -> bool:
     return line.startswith(b"*") and line.rstrip().upper().endswith(b"EXISTS")
+
+
+def folder_name(name: str) -> str:
+    """A folder name as IMAP spells it: modified UTF-7 (RFC 3501 §5.1.3), so «Входящие» works."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            encoded = base64.b64encode("".join(pending).encode("utf-16-be")).decode().rstrip("=").replace("/", ",")
+            out.append(f"&{encoded}-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
 
 
 def _quoted(text: str) -> str:
