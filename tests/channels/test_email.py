@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email
+import email.policy
 import ssl
 import time
 from pathlib import Path
@@ -427,3 +429,34 @@ def _self_signed(tmp_path: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     return context
+
+
+async def test_an_attachment_is_listed_and_downloaded_from_the_mailbox(client, ctx, fake, monkeypatch) -> None:
+    """Attachments are the parser's to find (ParsedEmail.attachments); given them, the adapter lists
+    each one and an operator's download reads it again from the message in the mailbox."""
+    from dataclasses import replace
+    from email.message import EmailMessage
+
+    from okno.channels.adapters.email.parsing import EmailAttachment
+
+    real_parse = email_adapter.parse_email
+
+    def with_files(raw: bytes) -> ParsedEmail:
+        parsed = real_parse(raw)
+        mail = email.message_from_bytes(raw, policy=email.policy.default)
+        files = tuple(EmailAttachment(part.get_filename(), part.get_content_type(), part.get_content()) for part in mail.iter_attachments())
+        return replace(parsed, attachments=files) if files else parsed
+
+    monkeypatch.setattr(email_adapter, "parse_email", with_files)
+    channel = await _channel(client, ctx, fake.channel_config())
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"], mail["Message-ID"] = "anna@mail.example", "support@shop.example", "Чек", "<with-file@mail.example>"
+    mail.set_content("Чек во вложении")
+    mail.add_attachment(b"%PDF-1.4 receipt", maintype="application", subtype="pdf", filename="чек.pdf")
+    fake.append(mail.as_bytes())
+    await _until(ctx, lambda ms: len(ms) == 1)
+    [message] = await _messages(ctx)
+    assert message.attachments == [{"kind": "file", "name": "чек.pdf", "content_type": "application/pdf", "size": 16,
+                                    "message_id": "with-file@mail.example", "part": 0, "inline": False}]
+    download = await client.get(f"/api/v1/messages/{message.id}/attachments/0", headers=channel["headers"])
+    assert download.status_code == 200 and download.content == b"%PDF-1.4 receipt"

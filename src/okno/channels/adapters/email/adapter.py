@@ -27,7 +27,10 @@ from okno.channels.adapters.email.config import EmailConfig
 from okno.channels.adapters.email.parsing import ParsedEmail, parse_email
 from okno.channels.adapters.email.quotes import split_reply
 from okno.channels.base import (
+    AttachmentUnavailable,
     Capabilities,
+    DeliveryError,
+    Download,
     ChannelNeedsAction,
     InboundMessage,
     InboundStatus,
@@ -68,6 +71,8 @@ class EmailChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT,
         medium="email",
+        media_kinds=frozenset({"image", "file"}),
+        attachment_download=True,
         threading=Threading.per_thread,
         ingress=frozenset({"poll"}),
         outbound_media=frozenset({"image", "file"}),
@@ -129,6 +134,24 @@ class EmailChannel:
         return PollBatch(items=items, cursor={"uidvalidity": fetched.uidvalidity, "last_uid": last_uid}, next_poll_in=wait)
 
     # ---- outbound -------------------------------------------------------------------------
+
+    async def fetch_attachment(self, config: EmailConfig, attachment: dict[str, Any], http: httpx.AsyncClient) -> Download:
+        """The file, read again from the message in the mailbox (found by its Message-ID)."""
+        message_id, part = attachment.get("message_id"), attachment.get("part")
+        if not isinstance(message_id, str) or not isinstance(part, int):
+            raise AttachmentUnavailable("the attachment names no message to read it from")
+        try:
+            await _guard(config, http, (config.imap_host, config.imap_port))
+            raw = await asyncio.to_thread(imap.fetch_one, config, message_id)
+        except (imap.ImapError, DeliveryError) as exc:
+            raise AttachmentUnavailable(f"the mailbox could not be read: {getattr(exc, 'reason', exc)}") from exc
+        if raw is None:
+            raise AttachmentUnavailable("the message is no longer in the mailbox (moved or deleted)")
+        files = parse_email(raw).attachments
+        if not 0 <= part < len(files):
+            raise AttachmentUnavailable("the message no longer has this attachment")
+        found = files[part]
+        return Download(content=found.data, content_type=found.content_type, filename=found.filename)
 
     async def send(self, config: EmailConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         to = message.recipient.first("email")
@@ -194,6 +217,14 @@ def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid:
             refs.append(f"conversation:{match.group(1)}")
     root = parsed.references[0] if parsed.references else (parsed.in_reply_to[0] if parsed.in_reply_to else message_id)
     quoted = split_reply(parsed.text).quoted if parsed.new_text != parsed.text else ""
+    files = [
+        {
+            "kind": "image" if file.content_type.startswith("image/") else "file",
+            "name": file.filename, "content_type": file.content_type, "size": len(file.data),
+            "message_id": message_id, "part": i, "inline": file.inline, "content_id": file.content_id,
+        }
+        for i, file in enumerate(parsed.attachments)
+    ] if parsed.message_id else []  # without a Message-ID the file can't be found again
     return [
         InboundMessage(
             provider_id=f"mid:{key}",
@@ -203,6 +234,7 @@ def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid:
             text=parsed.new_text or parsed.text,
             subject=parsed.subject[:998] or None,
             html=parsed.html,
+            attachments=files,
             thread_key=id_key(root),
             thread_refs=list(dict.fromkeys(refs))[:100],
             context={
