@@ -93,6 +93,8 @@ async def run(messages: int, live: int) -> None:
             took = time.monotonic() - started
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"backlog: {messages} messages in {took:.1f}s = {messages / took:.0f} msg/s (target: 10,000 in < 120 s); peak RSS {rss:.0f} MB")
+            if not live:
+                return
             ctx.start_workers()
             deadline = time.monotonic() + 15
             while (watch := watchers.get(1)) is None or not watch.listening:

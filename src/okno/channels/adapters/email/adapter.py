@@ -52,7 +52,7 @@ from okno.models import Message
 log = structlog.get_logger()
 
 MAX_TEXT = 100_000
-BATCH = 50  # messages fetched per poll; more waiting polls again at once
+BATCH = 200  # messages fetched per poll; more waiting polls again at once
 POLL_WITH_IDLE = 300.0  # seconds between polls while IDLE watches (a safety net)
 POLL_WITHOUT_IDLE = 60.0
 MAX_KEY = 200  # longer ids (rare) are replaced by a digest to fit provider and thread keys
