@@ -24,6 +24,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import imaplib  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -117,6 +118,7 @@ async def run(messages: int, live: int) -> None:
     finally:
         dovecot.remove()
         smtp.close()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def main() -> None:
