@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from okno.channels.adapters.google_reviews.fake import FakeGoogleReviews
+from okno.channels.adapters.email.fake import FakeMail
 from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.adapters.smsru.fake import FakeSmsRu
 from okno.channels.adapters.telegram.fake import FakeTelegram
@@ -53,4 +54,6 @@ HARNESSES: dict[str, Harness] = {
     # read-only review lists: polled in, no replies (capabilities.posts_replies is False)
     "twogis_reviews": Harness("twogis_reviews", FakeTwoGisReviews, lambda n: str(140_000_000 + n), "2gis_review"),
     "yandex_reviews": Harness("yandex_reviews", FakeYandexReviews, lambda n: f"Yc0nTrAcT{n:06d}", "yandex_review"),
+    # polled: the fake is an IMAP mailbox and an SMTP server on loopback (threads of their own)
+    "email": Harness("email", FakeMail, lambda n: f"customer{n}@mail.example", "email"),
 }

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from okno.access.guards import access_message
 from okno.api.access import OperatorScope
 from okno.api.deps import Ctx, ReadSession
-from okno.api.files import stored_file_response
+from okno.api.files import content_disposition, stored_file_response
 from okno.channels.base import AttachmentUnavailable
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.outbound_urls import UrlRefused
@@ -32,5 +32,5 @@ async def download_attachment(message_id: int, index: int, scope: OperatorScope,
         return Response(orjson.dumps({"detail": exc.reason}), status_code=502, media_type="application/json")
     except UrlRefused as exc:
         return Response(orjson.dumps({"detail": f"refused: {exc.reason}"}), status_code=502, media_type="application/json")
-    headers = {"content-disposition": f'attachment; filename="{download.filename}"'} if download.filename else {}
+    headers = {"content-disposition": content_disposition(download.filename)} if download.filename else {}
     return Response(download.content, media_type=download.content_type, headers=headers)

@@ -213,6 +213,11 @@ class InboundMessage(_InboundItem):
     # which thread of the channel the touch belongs to (an e-mail's root Message-ID, a call id, a
     # review id); see :class:`Threading`
     thread_key: str | None = Field(default=None, min_length=1, max_length=255)
+    # earlier messages this one answers, most specific first (an e-mail's In-Reply-To, then its
+    # References newest first; "conversation:<id>" names a conversation): the first that is a
+    # message of the same customer on this channel, in a thread, gives the thread instead of
+    # ``thread_key`` (see okno.channels.thread_keys.follow_thread_refs)
+    thread_refs: list[str] = Field(default_factory=list, max_length=100)
     message_kind: MessageKindName = "message"
     subject: str | None = Field(default=None, max_length=998)
     # as the provider sent it: the pipeline sanitises it before storing, and derives the plain

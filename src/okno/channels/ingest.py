@@ -20,7 +20,7 @@ from okno.reviews.negative import ReviewTouch, flag_negative_reviews
 from okno.channels.answers import Touched, resolve_answers
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.interactive import Answer, answer_content
-from okno.channels.thread_keys import thread_key_of, threading_of
+from okno.channels.thread_keys import follow_thread_refs, thread_key_of, threading_of
 from okno.conversations.actors import CUSTOMER
 from okno.conversations.channels_used import record_channels_used
 from okno.conversations.statuses import ClaimedStatus, apply_statuses
@@ -199,9 +199,14 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         session, [Incoming(ref.id, c.channel_id, c.item, ref.is_new) for c, ref in zip(claimed, resolution.customers, strict=True)]  # type: ignore[arg-type]
     )
     threading = await threading_of(session, {c.channel_id for c in claimed})  # cached: no query on most batches
+    keys = await follow_thread_refs(  # no statement unless a message names earlier ones (e-mail replies)
+        session,
+        [(c.channel_id, ref.id, c.item.thread_refs) for c, ref in zip(claimed, resolution.customers, strict=True)],  # type: ignore[misc]
+        [thread_key_of(c.item, threading[c.channel_id]) for c in claimed],
+    )
     touches = [
-        Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at, thread_key=thread_key_of(c.item, threading[c.channel_id]))  # type: ignore[arg-type]
-        for c, ref, reply in zip(claimed, resolution.customers, surveyed.replies, strict=True)
+        Touch(customer_id=ref.id, channel_id=c.channel_id, at=c.received_at, thread_key=key)  # type: ignore[arg-type]
+        for c, ref, key, reply in zip(claimed, resolution.customers, keys, surveyed.replies, strict=True)
         if reply is None
     ]
     threaded = iter(await thread_touches(session, touches) if touches else [])
@@ -279,7 +284,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             opened.add(conv.id)  # type: ignore[arg-type]
             thread = _thread_of(conv)
             timeline.append({**base, "kind": "conversation.opened", "data": thread, "conversation_id": conv.id, "message_id": None})
-            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **thread}))
+            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **thread, **_automatic(c)}))
         elif conv.reopened_from:
             data = {"from": conv.reopened_from, "to": conv.status}
             timeline.append({**base, "kind": "conversation.status_changed", "data": data, "conversation_id": conv.id, "message_id": None})
@@ -299,7 +304,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         events.append(
             (
                 "message.received",
-                {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id},
+                {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **_automatic(c)},
             )
         )
     # Core executemany: one statement whatever the rows' shapes (the ORM bulk path splits on them)
@@ -371,6 +376,12 @@ def _reopened(conv: ConversationRef, customer_id: int) -> dict:
         "comment": None,
         "status": conv.status,
     }
+
+
+def _automatic(claimed: _Claimed) -> dict:
+    """``{"automatic": True}`` for a message a machine sent (the adapter says so in its context:
+    an auto-reply, a mailing list, a bounce): automations never answer it (a mail loop)."""
+    return {"automatic": True} if claimed.item.context.get("automatic") is True else {}
 
 
 def _message_summary(claimed: _Claimed, answer: Answer | None = None) -> dict:

@@ -18,6 +18,7 @@ from okno.channels.registry import adapter_class
 from okno.channels.service import (
     MASK,
     check_called_urls,
+    check_connection,
     get_channel,
     open_config,
     plain_config,
@@ -75,6 +76,7 @@ async def update_channel(
         new = merged_config(channel.kind, current, config)
         if plain_config(new) != plain_config(current):
             await check_called_urls(channel.kind, new, urls)
+            await check_connection(channel.kind, new, urls)
             channel.config_sealed = seal_config(box, new)
             current = new
             changed.append("config")

@@ -13,6 +13,7 @@ import structlog
 
 from okno.channels.adapters.api.adapter import ApiChannel
 from okno.channels.adapters.google_reviews.adapter import GoogleReviewsChannel
+from okno.channels.adapters.email.adapter import EmailChannel
 from okno.channels.adapters.max.adapter import MaxChannel
 from okno.channels.adapters.smsru.adapter import SmsRuChannel
 from okno.channels.adapters.telegram.adapter import TelegramChannel
@@ -34,7 +35,7 @@ AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelA
 
 _BUILT_IN: tuple[AdapterFactory, ...] = (
     ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel, SmsRuChannel, GoogleReviewsChannel,
-    TwoGisReviewsChannel, YandexReviewsChannel,
+    TwoGisReviewsChannel, YandexReviewsChannel, EmailChannel,
 )
 ENTRY_POINT_GROUP = "okno.channels"
 

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends
+from sqlalchemy import update
 from starlette.requests import HTTPConnection
 
 from okno.kit.fanout import Fanout, LocalFanout
+from okno.kit.time import utcnow
+from okno.models import ChannelPollState
 
 if TYPE_CHECKING:
     import httpx
@@ -75,6 +78,13 @@ class AdapterRuntime:
     def wake(self, *workers: str) -> None:
         """Wakes workers (e.g. "ingest" after staging raw items) without waiting for their poll."""
         self._wake(workers)
+
+    async def poll_now(self, channel_id: int) -> None:
+        """Makes a polling channel's next poll due now and wakes the poll worker (an adapter that
+        holds a push connection to its provider, such as IMAP IDLE, calls it when news arrive)."""
+        async with self.db.transaction() as session:
+            await session.execute(update(ChannelPollState).where(ChannelPollState.channel_id == channel_id).values(next_poll_at=utcnow()))
+        self._wake(["polls"])
 
 
 class UsesRuntime(Protocol):

@@ -34,6 +34,15 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
         raise Invalid(f"invalid {kind} channel config: {problems}") from exc
 
 
+async def check_connection(kind: str, config: BaseModel, urls: OutboundUrls) -> None:
+    """An adapter that can test its settings against the provider (``check_connection(config, *,
+    allow_private) -> reason | None``, e.g. logging in to a mail server) does so when they are
+    saved: a refusal is a 422 quoting the provider's own answer."""
+    test = getattr(adapter_class(kind), "check_connection", None)
+    if test is not None and (reason := await test(config, allow_private=urls.allow_private)) is not None:
+        raise Invalid(f"invalid {kind} channel config: the connection test failed: {reason}")
+
+
 async def check_called_urls(kind: str, config: BaseModel, urls: OutboundUrls) -> None:
     """Refuses a config whose URLs okno calls (marked ``CALLED_URL``) point where the outbound URL
     policy forbids, so the admin hears why now rather than from a failed delivery."""
@@ -84,6 +93,7 @@ async def create_channel(
 ) -> tuple[Channel, BaseModel]:
     model = validate_config(kind, config)
     await check_called_urls(kind, model, urls)
+    await check_connection(kind, model, urls)
     if team_id is not None and await session.get(Team, team_id) is None:
         raise Invalid(f"team {team_id} does not exist")
     channel = Channel(kind=kind, name=name.strip(), config_sealed=seal_config(box, model), team_id=team_id)

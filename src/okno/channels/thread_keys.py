@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.channels.base import InboundMessage, Threading
 from okno.channels.registry import ADAPTERS
-from okno.models import Channel
+from okno.models import Channel, Conversation, Message
 
 _known: WeakKeyDictionary[Engine, dict[int, Threading]] = WeakKeyDictionary()
 
@@ -40,3 +40,45 @@ def thread_key_of(item: InboundMessage, threading: Threading) -> str | None:
     if threading is Threading.per_thread:
         return item.provider_message_id or item.provider_id
     return None
+
+
+CONVERSATION_REF = "conversation:"
+
+
+async def follow_thread_refs(
+    session: AsyncSession, asked: list[tuple[int, int, list[str]]], keys: list[str | None]
+) -> list[str | None]:
+    """``keys`` with each message's thread replaced by the thread of the first of its references
+    (``InboundMessage.thread_refs``) that is a message or conversation of the SAME customer on
+    the SAME channel: a reply to okno's own reply finds its thread by the id okno sent, and an id
+    someone else knows never attaches a touch to another customer. One statement per kind of
+    reference present; none when no message carries references."""
+    wanted = [(i, channel_id, customer_id, refs) for i, (channel_id, customer_id, refs) in enumerate(asked) if refs]
+    if not wanted:
+        return keys
+    channels = sorted({channel_id for _, channel_id, _, _ in wanted})
+    ids = sorted({ref for *_, refs in wanted for ref in refs if not ref.startswith(CONVERSATION_REF)})
+    conversations = sorted({int(n) for *_, refs in wanted for ref in refs if ref.startswith(CONVERSATION_REF) and (n := ref[len(CONVERSATION_REF):]).isdigit()})
+    known: dict[tuple[int, int, str], str] = {}
+    if ids:
+        rows = await session.execute(
+            select(Message.channel_id, Conversation.customer_id, Message.provider_message_id, Conversation.thread_key)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.channel_id.in_(channels), Message.provider_message_id.in_(ids), Conversation.thread_key.is_not(None))
+            .order_by(Message.id)
+        )
+        for channel_id, customer_id, ref, thread_key in rows:
+            known.setdefault((channel_id, customer_id, ref), thread_key)
+    if conversations:
+        rows = await session.execute(
+            select(Conversation.channel_id, Conversation.customer_id, Conversation.id, Conversation.thread_key)
+            .where(Conversation.id.in_(conversations), Conversation.channel_id.in_(channels), Conversation.thread_key.is_not(None))
+        )
+        for channel_id, customer_id, conversation_id, thread_key in rows:
+            known[(channel_id, customer_id, f"{CONVERSATION_REF}{conversation_id}")] = thread_key
+    followed = list(keys)
+    for i, channel_id, customer_id, refs in wanted:
+        found = next((known[(channel_id, customer_id, ref)] for ref in refs if (channel_id, customer_id, ref) in known), None)
+        if found is not None:
+            followed[i] = found
+    return followed

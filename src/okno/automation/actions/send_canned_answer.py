@@ -7,6 +7,7 @@ from typing import Any
 
 from okno.automation.actions.base import ActionParams, ActionRun, AutomationAction, Checking, Names
 from okno.conversations.replies import post_operator_message
+from okno.kit.errors import Invalid
 from okno.kit.labels import Label, labelled
 from okno.knowledge.canned import render_answer
 from okno.models import CannedAnswer
@@ -27,6 +28,8 @@ class SendCannedAnswer(AutomationAction):
         return await super().validate(params, checking)
 
     async def perform(self, run: ActionRun, action: dict[str, Any]) -> None:
+        if run.event.payload.get("automatic") is True:  # an auto-reply answering an auto-reply: a mail loop
+            raise Invalid("not sent: the customer's message was sent automatically (an auto-reply or a mailing list)")
         rendered = await render_answer(run.session, action["answer_id"], conversation_id=run.conversation_id, operator=None)
         await post_operator_message(run.session, conversation_id=run.conversation_id, author_id=None, text=rendered["text"])  # type: ignore[arg-type]
 
