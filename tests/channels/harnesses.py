@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from okno.channels.adapters.max.fake import FakeMax
+from okno.channels.adapters.novofon.fake import FakeNovofon
 from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.vk.fake import FakeVk
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
@@ -42,4 +43,6 @@ HARNESSES: dict[str, Harness] = {
     "max": Harness("max", FakeMax, lambda n: str(900_000_000 + n), "max"),
     "vk": Harness("vk", FakeVk, lambda n: str(500_000 + n), "vk"),
     "widget": Harness("widget", FakeVisitor, lambda n: f"v_contract{n:06d}", "web", okno_is_provider=True),
+    # a caller id: the provider sends digits, okno keys the customer on the normalised phone
+    "novofon": Harness("novofon", FakeNovofon, lambda n: f"+7916200{n:04d}", "phone"),
 }

@@ -200,6 +200,12 @@ class InboundMessage(_InboundItem):
     # as the provider sent it: the pipeline sanitises it before storing, and derives the plain
     # text from it when ``text`` is empty
     html: str | None = None
+    # Touches that describe ONE item (a call and its later events) share a key: the first stores
+    # the message (``provider_message_id`` = the key), later ones merge their ``content`` into it
+    # instead of adding messages (okno.channels.items). None: every touch is a message of its own.
+    item_key: str | None = Field(default=None, min_length=1, max_length=255)
+    # structured facts of the item (a call's direction, operator, duration…), merged per key
+    content: dict[str, Any] | None = None
     # the sender's normalised keys, worked out once per item (the webhook checks them before
     # storing, the pipeline uses them after): (default region, result)
     _sender_keys: tuple[str, Any] | None = PrivateAttr(default=None)

@@ -13,6 +13,7 @@ import structlog
 
 from okno.channels.adapters.api.adapter import ApiChannel
 from okno.channels.adapters.max.adapter import MaxChannel
+from okno.channels.adapters.novofon.adapter import NovofonChannel
 from okno.channels.adapters.telegram.adapter import TelegramChannel
 from okno.channels.adapters.vk.adapter import VkChannel
 from okno.channels.adapters.whatsapp.adapter import WhatsAppChannel
@@ -28,7 +29,7 @@ log = structlog.get_logger()
 
 AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelAdapter
 
-_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel)
+_BUILT_IN: tuple[AdapterFactory, ...] = (ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel, NovofonChannel)
 ENTRY_POINT_GROUP = "okno.channels"
 
 ADAPTERS: dict[str, AdapterFactory] = {}
