@@ -28,6 +28,7 @@ from okno.routing.rules import EVENTS as RULE_EVENTS
 from okno.sla import alerts
 from okno.sla import subscribers as sla
 from okno.sla.tracking import BREACH_TIMER, WARNING_TIMER
+from okno.telephony.calls import follow_call_event
 
 SUBSCRIBERS: dict[str, list[Subscriber]] = {
     "conversation.opened": [route_new_conversation],
@@ -50,6 +51,8 @@ for _topic in RULE_EVENTS:  # routing rules may run on these too (conversation.o
 for _topic in sla.CONVERSATION_TOPICS:  # SLA clocks follow every change to a conversation
     SUBSCRIBERS.setdefault(_topic, []).append(sla.track_conversation)
 SUBSCRIBERS["conversation.status_changed"].append(plan_auto_close)
+for _topic in ("message.received", "message.updated"):  # a call's facts changed: pop, assign, missed, callbacks
+    SUBSCRIBERS.setdefault(_topic, []).append(follow_call_event)
 for _topic in AUTOMATION_EVENTS:  # automation rules run last, on what routing and SLA made of the event
     SUBSCRIBERS.setdefault(_topic, []).append(run_automations)
 

@@ -19,6 +19,7 @@ EVENT_MODULES = (
     "okno.routing.events",
     "okno.sla.events",
     "okno.surveys.events",
+    "okno.telephony.events",
 )
 
 for _module in EVENT_MODULES:

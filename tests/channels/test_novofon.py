@@ -171,7 +171,7 @@ async def test_the_recorded_events_of_a_call_make_one_call_message(client, ctx) 
     assert [a["file_id"] for a in call.attachments] == ["1736935200.123456"]
     async with ctx.db.reading() as session:
         updates = (await session.scalars(select(TimelineEvent.kind).where(TimelineEvent.message_id == call.id).order_by(TimelineEvent.id))).all()
-    assert updates == ["message.received", "message.updated", "message.updated", "message.updated"]
+    assert updates == ["message.received", "message.updated", "message.updated", "message.updated", "call.completed"]
 
 
 async def test_events_arriving_together_or_out_of_order_end_in_the_same_call(client, ctx) -> None:

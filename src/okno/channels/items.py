@@ -95,6 +95,7 @@ async def _stored(session: AsyncSession, keys: set[tuple[int, str]]) -> dict[tup
         select(Message.id, Message.channel_id, Message.provider_message_id, Message.conversation_id, Message.customer_id, Message.content, Message.attachments)
         .where(or_(*clauses), Message.direction == "in")
         .order_by(Message.id)
+        .with_for_update()  # PostgreSQL: okno.telephony notes what it did in the same content
     )
     return {(r.channel_id, r.provider_message_id): r for r in rows}
 
