@@ -5,6 +5,9 @@ databases (the ctx/client fixtures)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 
 from okno.access import Scope
-from okno.channels.adapters.novofon.fake import FakeNovofon
+from okno.channels.adapters.novofon.fake import RECORDING, FakeNovofon
 from okno.models import Conversation, Message, TimelineEvent
 from okno.realtime.operators import VisibleEvents, events_after
 from tests.conftest import LoopbackServer
-from tests.factories import admin_headers, make_operator
+from tests.factories import admin_headers, login, make_operator
 
 CALLER = "+79161234567"
 
@@ -136,3 +139,49 @@ async def test_the_screen_pop_reaches_the_channels_team_and_not_another_team(cli
         async with ctx.db.reading() as session:
             [answered] = [e for e in await events_after(session, 0) if e["topic"] == "call.answered"]
         assert answered["operator_id"] == office["operator"]["id"] and answered["conversation_id"] == conversation.id
+
+
+def _api_signature(key: str, secret: str, method_path: str, query: str) -> str:
+    """The provider's API auth, written out independently of the adapter."""
+    signed = method_path + query + hashlib.md5(query.encode()).hexdigest()
+    return key + ":" + base64.b64encode(hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest().encode()).decode()
+
+
+async def test_a_recording_is_fetched_on_demand_with_the_signed_record_request(client, ctx) -> None:
+    async with _office(client, ctx) as office:
+        fake = office["fake"]
+        pbx_call_id = await fake.answered_call(CALLER, recorded=True)
+        await ctx.settle()
+        async with ctx.db.reading() as session:
+            [call] = (await session.scalars(select(Message))).all()
+        assert call.attachments[0]["kind"] == "audio"
+        operator_headers = await login(client, email=office["operator"]["email"])
+        audio = await client.get(f"/api/v1/messages/{call.id}/attachments/0", headers=operator_headers)
+        assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg" and audio.content == RECORDING
+        [request] = [c for c in fake.calls if c["path"] == "/v1/pbx/record/request/"]
+        assert request["query"] == {"call_id": f"{pbx_call_id}_rec"}
+        assert request["authorization"] == _api_signature(fake.api_key, fake.api_secret, "/v1/pbx/record/request/", f"call_id={pbx_call_id}_rec")
+        fake.recordings.clear()  # expired at the provider: the operator is told why
+        gone = await client.get(f"/api/v1/messages/{call.id}/attachments/0", headers=operator_headers)
+        assert gone.status_code == 502 and "Record not found" in gone.json()["detail"]
+
+
+async def test_click_to_call_rings_the_operators_extension_then_the_customer(client, ctx) -> None:
+    async with _office(client, ctx) as office:
+        fake = office["fake"]
+        await fake.missed_call(CALLER)
+        await ctx.settle()
+        [missed] = await _conversations(ctx)
+        operator_headers = await login(client, email=office["operator"]["email"])
+        placed = await client.post(f"/api/v1/conversations/{missed.id}/call", json={}, headers=operator_headers)
+        assert placed.status_code == 202, placed.text
+        assert placed.json() == {"status": "requested", "channel_id": office["channel"]["id"], "extension": "100"}
+        assert fake.callbacks == [{"from": "100", "to": "79161234567"}]
+        [request] = [c for c in fake.calls if c["path"] == "/v1/request/callback/"]
+        assert request["authorization"] == _api_signature(fake.api_key, fake.api_secret, "/v1/request/callback/", "from=100&to=79161234567")
+
+        stranger = await make_operator(ctx)  # no team, no extension
+        hidden = await client.post(f"/api/v1/conversations/{missed.id}/call", json={}, headers=await login(client, email=stranger["email"]))
+        assert hidden.status_code == 404  # another team's conversation: as if it did not exist
+        admin_without_extension = await client.post(f"/api/v1/conversations/{missed.id}/call", json={}, headers=office["headers"])
+        assert admin_without_extension.status_code == 422 and "extension" in admin_without_extension.json()["detail"]

@@ -88,6 +88,9 @@ class Capabilities:
     # holds that identity (a messenger: its own user id; an SMS gateway: "phone"; e-mail: "email").
     # See okno.channels.code_delivery and docs/identity-proof.md.
     one_time_codes: frozenset[str] = frozenset()
+    # the adapter asks its provider to ring an operator's extension and then the customer
+    # (``PlacesCalls``): click-to-call from a conversation
+    click_to_call: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +109,7 @@ class Capabilities:
             "starts_conversations": self.starts_conversations,
             "message_templates": self.message_templates,
             "one_time_codes": sorted(self.one_time_codes),
+            "click_to_call": self.click_to_call,
         }
 
 
@@ -480,6 +484,14 @@ class OffersTemplates(Protocol, Generic[ConfigT]):
     """Adapters whose capabilities say ``message_templates`` list the templates a channel offers."""
 
     def templates(self, config: ConfigT) -> list[MessageTemplate]: ...
+
+
+class PlacesCalls(Protocol, Generic[ConfigT]):
+    """Adapters whose capabilities say ``click_to_call`` implement this: the provider rings the
+    operator's ``extension`` and, once he picks up, ``phone`` (E.164). Raises a DeliveryError
+    subclass with the provider's reason when it refuses."""
+
+    async def place_call(self, config: ConfigT, *, extension: str, phone: str, http: httpx.AsyncClient) -> None: ...
 
 
 class AttachmentUnavailable(Exception):

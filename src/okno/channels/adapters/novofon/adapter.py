@@ -118,6 +118,7 @@ class NovofonChannel:
         medium="call",
         threading=Threading.per_thread,
         address_kinds=frozenset({"phone"}),
+        click_to_call=True,
     )
     # No proof rules of its own: a caller id is the first key of a call and proves as the address
     # it came from (the core's ("phone", "caller_id") rule; why, and the spoofing caveat:
@@ -142,6 +143,10 @@ class NovofonChannel:
     async def send(self, config: NovofonConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         raise PermanentFailure("a call channel carries no text: call the customer back, or answer in a messenger")
 
+    async def place_call(self, config: NovofonConfig, *, extension: str, phone: str, http: httpx.AsyncClient) -> None:
+        """Click-to-call: the provider rings ``extension``, then ``phone``; the call's own events follow."""
+        await _api_get(http, config, CALLBACK_PATH, {"from": extension, "to": phone.lstrip("+")})
+
     async def fetch_attachment(self, config: NovofonConfig, attachment: dict[str, Any], http: httpx.AsyncClient) -> Download:
         call_id = attachment.get("file_id")
         if not isinstance(call_id, str) or not call_id:
@@ -162,11 +167,6 @@ class NovofonChannel:
             raise AttachmentUnavailable(f"recording download failed: HTTP {audio.status_code}")
         content_type = audio.headers.get("content-type", "audio/mpeg").split(";")[0] or "audio/mpeg"
         return Download(content=audio.content, content_type=content_type, filename=f"{call_id}.mp3")
-
-
-async def request_callback(config: NovofonConfig, http: httpx.AsyncClient, *, extension: str, phone: str) -> dict[str, Any]:
-    """Click-to-call: the provider rings the operator's ``extension``, then ``phone``."""
-    return await _api_get(http, config, CALLBACK_PATH, {"from": extension, "to": phone.lstrip("+")})
 
 
 def _echo(query: Mapping[str, str]) -> WebhookResult:
