@@ -228,6 +228,7 @@ ROUTES: dict[str, object] = {
     "GET /ui/customers/{customer_id}/conversations": Scoped(customer_call("/ui/customers/{id}/conversations?before=9000000000")),
     "GET /ui/inbox/counts": Elsewhere("tests/access/test_rules.py::test_queue_counts_count_only_visible_conversations"),
     "GET /ui/conversations/{conversation_id}": Scoped(conversation_call("/ui/conversations/{cid}")),
+    "GET /ui/conversations/{conversation_id}/call-pop": Scoped(conversation_call("/ui/conversations/{cid}/call-pop")),
     "POST /ui/conversations/{conversation_id}/presence": Scoped(conversation_call("/ui/conversations/{cid}/presence", {"typing": True}), ok=(204,)),
     "GET /supervisor": Managers("/supervisor", cookie=True),
     "GET /ui/supervisor/data": Managers("/ui/supervisor/data"),

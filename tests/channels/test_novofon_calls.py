@@ -185,3 +185,24 @@ async def test_click_to_call_rings_the_operators_extension_then_the_customer(cli
         assert hidden.status_code == 404  # another team's conversation: as if it did not exist
         admin_without_extension = await client.post(f"/api/v1/conversations/{missed.id}/call", json={}, headers=office["headers"])
         assert admin_without_extension.status_code == 422 and "extension" in admin_without_extension.json()["detail"]
+
+
+async def test_the_conversation_shows_the_call_typed_and_the_pop_shows_who_calls(client, ctx) -> None:
+    async with _office(client, ctx) as office:
+        await office["fake"].missed_call(CALLER)
+        await ctx.settle()
+        [missed] = await _conversations(ctx)
+        operator_headers = await login(client, email=office["operator"]["email"])
+        page = await client.get(f"/ui/conversations/{missed.id}", headers=operator_headers)
+        assert page.status_code == 200, page.text
+        async with ctx.db.reading() as session:
+            [call] = (await session.scalars(select(Message))).all()
+        card = page.text.split(f'data-testid="call-{call.id}"', 1)[1].split("</div>\n</div>", 1)[0]
+        assert 'data-answered="0" data-ended="1"' in page.text and "Входящий звонок" in card and "пропущен" in card and "Итог: no answer" in card
+        assert 'data-testid="call-missed"' in page.text and "Пропущенный звонок: перезвоните клиенту" in page.text
+        assert 'data-testid="call-customer"' in page.text  # click-to-call from a call's conversation
+        pop = await client.get(f"/ui/conversations/{missed.id}/call-pop", headers=operator_headers)
+        assert pop.status_code == 200 and 'data-testid="call-pop-body"' in pop.text and f'data-customer="{missed.customer_id}"' in pop.text
+        stranger = await make_operator(ctx)
+        hidden = await client.get(f"/ui/conversations/{missed.id}/call-pop", headers=await login(client, email=stranger["email"]))
+        assert hidden.status_code == 404

@@ -33,6 +33,7 @@ INLINE_EVENTS = (
     "identity.conflict",
     "call.completed",
     "call.missed",
+    "call.callback_completed",
     "order.created",
     "order.updated",
 )
