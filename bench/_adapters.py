@@ -20,6 +20,8 @@ FAKES: dict[str, tuple[str, Callable[[int, str], str]]] = {
     "whatsapp": ("okno.channels.adapters.whatsapp.fake:FakeWhatsApp", lambda _i, phone: "7" + phone),
     "vk": ("okno.channels.adapters.vk.fake:FakeVk", lambda i, _phone: str(500_000 + i)),
     "max": ("okno.channels.adapters.max.fake:FakeMax", lambda i, _phone: str(900_000_000 + i)),
+    # a call from the customer's phone: each text becomes the NOTIFY_START of a new call
+    "novofon": ("okno.channels.adapters.novofon.fake:FakeNovofon", lambda _i, phone: "7" + phone),
 }
 
 
