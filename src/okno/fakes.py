@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-FAKE_KINDS = ("telegram", "whatsapp", "vk", "max")  # messengers the demo runs against a fake provider
+FAKE_KINDS = ("telegram", "whatsapp", "vk", "max", "novofon")  # channels the demo runs against a fake provider (novofon: calls)
 LOG_LIMIT = 50
 
 
