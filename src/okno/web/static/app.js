@@ -796,9 +796,11 @@ const callPops = new Map(); // conversation id -> its panel
 
 async function showCallPop(id) {
   if (callPops.has(id)) return;
-  const html = await fragment(`/ui/conversations/${id}/call-pop`);
-  if (!html) return;
   const pop = document.createElement("aside");
+  callPops.set(id, pop);  // before the fetch: a replayed event while it loads makes no second panel
+  let html;
+  try { html = await fragment(`/ui/conversations/${id}/call-pop`); } catch (error) { callPops.delete(id); throw error; }
+  if (!html || callPops.get(id) !== pop) { if (callPops.get(id) === pop) callPops.delete(id); return; }
   pop.className = "call-pop";
   pop.setAttribute("data-testid", "call-pop");
   pop.setAttribute("role", "alert");
@@ -809,7 +811,6 @@ async function showCallPop(id) {
     if (event.target.closest("[data-close-pop]")) closeCallPop(id);
   });
   document.body.append(pop);
-  callPops.set(id, pop);
 }
 
 function closeCallPop(id) {
