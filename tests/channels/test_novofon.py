@@ -15,10 +15,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from okno.channels.adapters.novofon.adapter import NovofonChannel, NovofonConfig
 from okno.channels.adapters.novofon.fake import FakeNovofon
+from okno.channels.adapters.novofon.signing import SIGNED_FIELDS, webhook_signature
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from okno.channels.base import WebhookRejected, WebhookRequest
 from okno.models import InboundItem, Message, TimelineEvent
@@ -201,3 +204,24 @@ async def test_a_caller_who_wrote_in_whatsapp_is_the_same_customer(client, ctx) 
     written, call = await _messages(ctx)
     assert call.kind == "call" and call.customer_id == written.customer_id
     assert call.conversation_id != written.conversation_id  # a call is its own thread, on the one timeline
+
+
+FIELD_NAMES = st.sampled_from(["event", "call_start", "pbx_call_id", "caller_id", "called_did", "internal", "destination", "duration",
+                               "disposition", "status_code", "is_recorded", "call_id_with_rec", "x"])  # fmt: skip
+EVENTS = st.sampled_from([*SIGNED_FIELDS, "NOTIFY_IVR", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(event=EVENTS, fields=st.dictionaries(FIELD_NAMES, st.text(max_size=40), max_size=12), raw=st.binary(max_size=200))
+def test_hostile_forms_never_crash_the_parser(event: str, fields: dict[str, str], raw: bytes) -> None:
+    """Signed (so parsing is reached) forms with any values, and raw bytes: a result or a 4xx."""
+    for body_fields in ({**fields, "event": event}, fields):
+        signature = webhook_signature(SECRET, body_fields) if body_fields.get("event") in SIGNED_FIELDS else "x"
+        for request in (_request(body_fields, signature), WebhookRequest(method="POST", headers={"signature": signature}, query={}, body=raw)):
+            try:
+                result = NovofonChannel(1).handle_webhook(CONFIG, request)
+            except WebhookRejected as refused:
+                assert 400 <= refused.status_code < 500
+                continue
+            for item in result.items:
+                assert item.message_kind == "call" and item.sender[0].kind == "phone"
