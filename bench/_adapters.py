@@ -22,6 +22,8 @@ FAKES: dict[str, tuple[str, Callable[[int, str], str]]] = {
     "max": ("okno.channels.adapters.max.fake:FakeMax", lambda i, _phone: str(900_000_000 + i)),
     # no inbound SMS: the load is SMS.ru's delivery reports (``deliver_bench_item``)
     "smsru": ("okno.channels.adapters.smsru.fake:FakeSmsRu", lambda i, _phone: str(i)),
+    # a call from the customer's phone: each text becomes the NOTIFY_START of a new call
+    "novofon": ("okno.channels.adapters.novofon.fake:FakeNovofon", lambda _i, phone: "7" + phone),
 }
 
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from okno.app import create_app
 from okno.config import Settings
 from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
-from okno.simulator import CRM, DEMO_OPERATOR, MESSENGER_SWITCH, WEBSITE_CHAT, Outcome, Serials, Simulator
+from okno.simulator import CALLS, CRM, DEMO_OPERATOR, MESSENGER_SWITCH, WEBSITE_CHAT, Outcome, Serials, Simulator
 from tests.conftest import LoopbackServer, _empty_all_tables
 from tests.factories import login
 
@@ -158,3 +158,18 @@ async def test_operator_answers_through_the_api_reach_the_fake_providers(live: L
 async def test_the_server_plays_journeys_itself_and_stops_with_it(settings: Settings) -> None:
     async with _served(settings, simulate_rate=600.0) as live:
         await _eventually(lambda: len(live.app.state.fake_providers["telegram"].sent) >= 1, timeout=20)
+
+
+async def test_a_whatsapp_customer_calls_misses_calls_again_and_the_call_completes_the_callback(live: Live) -> None:
+    [outcome] = await _play(live, CALLS)
+    customer = await live.customer(outcome.identity)
+    assert {i["kind"] for i in customer["identities"]} >= {"whatsapp", "phone"}  # the caller is the WhatsApp customer
+
+    phone_channel = (await live.channel_ids())[CALLS]
+
+    async def settled() -> None:
+        conversations = (await live.get("/api/v1/conversations", customer_id=customer["id"]))["items"]
+        calls = [c for c in conversations if c["channel_id"] == phone_channel]
+        assert len(calls) == 2 and all(c["status"] == "resolved" for c in calls), calls  # the answered call completed the missed one
+
+    await _eventually(settled)

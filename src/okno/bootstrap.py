@@ -31,6 +31,7 @@ from okno.sla import subscribers as sla
 from okno.sla.tracking import BREACH_TIMER, WARNING_TIMER
 from okno.surveys import dispatch as survey_dispatch
 from okno.surveys import replies as survey_replies
+from okno.telephony.calls import follow_call_event
 
 SUBSCRIBERS: dict[str, list[Subscriber]] = {
     "conversation.opened": [route_new_conversation],
@@ -56,6 +57,8 @@ SUBSCRIBERS["conversation.status_changed"].append(plan_auto_close)
 SUBSCRIBERS["conversation.status_changed"].append(survey_dispatch.plan_survey_on_resolve)  # resolved: its survey
 for _topic in ("customer.merged", "customer.unmerged"):  # a survey follows its conversation to the merged person
     SUBSCRIBERS.setdefault(_topic, []).append(survey_dispatch.follow_customer_merges)
+for _topic in ("message.received", "message.updated"):  # a call's facts changed: pop, assign, missed, callbacks
+    SUBSCRIBERS.setdefault(_topic, []).append(follow_call_event)
 for _topic in AUTOMATION_EVENTS:  # automation rules run last, on what routing and SLA made of the event
     SUBSCRIBERS.setdefault(_topic, []).append(run_automations)
 for _topic in reports.TOPICS:  # analytics projections last: they copy the SLA verdicts the clocks just set

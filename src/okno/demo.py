@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.auth.service import create_operator
@@ -65,7 +65,9 @@ CHANNELS = (  # name, fake-receiver box, team, the integrator's own customer id
     ("CRM (1С)", "crm", SUPPORT, "CRM-{:06d}"),
     ("Интернет-магазин", "shop", SALES, "user{}"),
 )
-MESSENGER_CHANNELS = {"telegram": "Telegram-бот", "whatsapp": "WhatsApp Business", "vk": "Сообщество ВКонтакте", "max": "Бот в MAX"}
+MESSENGER_CHANNELS = {"telegram": "Telegram-бот", "whatsapp": "WhatsApp Business", "vk": "Сообщество ВКонтакте", "max": "Бот в MAX", "novofon": "Телефон (Novofon)"}
+# support operators' telephone extensions: the simulator's calls are answered on them
+EXTENSIONS = {"ivan@okno.local": "101", "maria@okno.local": "102"}
 WIDGET_CHANNEL = "Чат на сайте"
 SMS_AND_REVIEW_CHANNELS = {"smsru": "SMS", "google_reviews": "Отзывы Google", "twogis_reviews": "Отзывы 2ГИС", "yandex_reviews": "Отзывы Яндекс Карт"}
 
@@ -288,6 +290,9 @@ async def _ensure_operators(session: AsyncSession) -> dict[str, int]:
                 session, email=email, password=DEMO_PASSWORD, name=name, role=role.value, actor_id=ids.get(DEMO_ADMIN_EMAIL)
             )
             ids[email] = operator.id
+    for email, extension in EXTENSIONS.items():  # only where nobody has it yet (an admin may have changed them)
+        if await session.scalar(select(Operator.id).where(Operator.extension == extension)) is None:
+            await session.execute(update(Operator).where(Operator.id == ids[email], Operator.extension.is_(None)).values(extension=extension))
     return ids
 
 

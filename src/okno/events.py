@@ -20,6 +20,7 @@ EVENT_MODULES = (
     "okno.sla.events",
     "okno.surveys.events",
     "okno.reviews.events",
+    "okno.telephony.events",
 )
 
 for _module in EVENT_MODULES:

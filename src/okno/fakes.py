@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-FAKE_KINDS = ("telegram", "whatsapp", "vk", "max")  # messengers the demo runs against a fake provider
+FAKE_KINDS = ("telegram", "whatsapp", "vk", "max", "novofon")  # channels the demo runs against a fake provider (novofon: calls)
 # SMS and review sites on their fakes: no simulator journeys (SMS brings no inbound, reviews are
 # polled); their fakes seed themselves for the demo (``seed_demo``) and SMS.ru reports deliveries
 SMS_AND_REVIEW_KINDS = ("smsru", "google_reviews", "twogis_reviews", "yandex_reviews")

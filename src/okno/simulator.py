@@ -40,7 +40,8 @@ log = structlog.get_logger()
 MESSENGER_SWITCH = "telegram_then_whatsapp"
 WEBSITE_CHAT = "website_chat"
 CRM = "crm"
-JOURNEYS = (MESSENGER_SWITCH, WEBSITE_CHAT, CRM, "vk", "max")
+CALLS = "novofon"  # a customer who wrote in WhatsApp calls, misses the operators, calls again and gets through
+JOURNEYS = (MESSENGER_SWITCH, WEBSITE_CHAT, CRM, "vk", "max", CALLS)
 DEMO_OPERATOR = (DEMO_ADMIN_EMAIL, DEMO_PASSWORD)
 
 GREETINGS = ("{first}, добрый день! ", "Здравствуйте, {first}! ")
@@ -208,7 +209,7 @@ class Simulator:
 
     async def _play(self, journey: str, stage: Stage, http: httpx.AsyncClient) -> Outcome:
         persona = invent_persona(self._serials.next())
-        play = {MESSENGER_SWITCH: self._messenger_switch, WEBSITE_CHAT: self._website_chat, CRM: self._crm}.get(journey, self._messenger)
+        play = {MESSENGER_SWITCH: self._messenger_switch, WEBSITE_CHAT: self._website_chat, CRM: self._crm, CALLS: self._calls}.get(journey, self._messenger)
         try:
             identity = await play(journey, persona, stage, http)
         except Exception as exc:  # the simulator outlives any one journey (okno restarting, a channel removed…)
@@ -284,6 +285,23 @@ class Simulator:
         await self._answer(http, journey, persona, f"{journey}:{user}", persona.say(random.choice(GREETINGS) + answer))
         await resolve_and_rate(self, http, journey, persona, f"{journey}:{user}", lambda text: fake.deliver_text(user, text, **_name_for(fake.deliver_text, persona)))
         return f"{journey}:{user}"
+
+    async def _calls(self, journey: str, persona: Persona, stage: Stage, http: httpx.AsyncClient) -> str:
+        """A missed call (a callback task with an SLA), then the customer calls again and an
+        operator's extension answers: the recorded call completes the task. From a WhatsApp
+        customer's phone when WhatsApp is there, so the calls land on his timeline."""
+        phone, whatsapp = persona.phone_digits, stage.fakes.get("whatsapp")
+        if whatsapp is not None:
+            wrote = await whatsapp.deliver_text(phone, persona.say(random.choice(TOPICS)[0]), name=persona.name)
+            self._step(journey, persona, "whatsapp_first", wrote, wa_id=phone)
+            await asyncio.sleep(self.pause)
+        calls = stage.fakes[CALLS]
+        missed = await calls.missed_call(phone)
+        self._step(journey, persona, "missed_call", pbx_call_id=missed)
+        await asyncio.sleep(2 * self.pause)
+        answered = await calls.answered_call(phone, internal=random.choice(("101", "102")), duration=random.randint(20, 300))
+        self._step(journey, persona, "answered_call", pbx_call_id=answered)
+        return f"phone:+{phone}"
 
     # ---- the operator's side --------------------------------------------------------------------
 

@@ -190,6 +190,8 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/conversations/{conversation_id}": Scoped(conversation_call(CONV)),
     "GET /api/v1/conversations/{conversation_id}/messages": Scoped(conversation_call(CONV + "/messages")),
     "POST /api/v1/conversations/{conversation_id}/messages": Scoped(conversation_call(CONV + "/messages", {"text": "Уже проверяю"}), ok=(201,)),
+    # click-to-call: the owner has no extension (422 after the visibility check); the other team gets 404
+    "POST /api/v1/conversations/{conversation_id}/call": Scoped(conversation_call(CONV + "/call", {}), ok=(202, 422)),
     "POST /api/v1/conversations/{conversation_id}/status": Scoped(conversation_call(CONV + "/status", {"status": "resolved"})),
     "POST /api/v1/conversations/{conversation_id}/assign": Scoped(conversation_call(CONV + "/assign", {"operator_id": None})),
     "POST /api/v1/conversations/{conversation_id}/priority": Scoped(conversation_call(CONV + "/priority", {"priority": 3})),
@@ -234,6 +236,7 @@ ROUTES: dict[str, object] = {
     "GET /ui/customers/{customer_id}/conversations": Scoped(customer_call("/ui/customers/{id}/conversations?before=9000000000")),
     "GET /ui/inbox/counts": Elsewhere("tests/access/test_rules.py::test_queue_counts_count_only_visible_conversations"),
     "GET /ui/conversations/{conversation_id}": Scoped(conversation_call("/ui/conversations/{cid}")),
+    "GET /ui/conversations/{conversation_id}/call-pop": Scoped(conversation_call("/ui/conversations/{cid}/call-pop")),
     "POST /ui/conversations/{conversation_id}/presence": Scoped(conversation_call("/ui/conversations/{cid}/presence", {"typing": True}), ok=(204,)),
     "GET /supervisor": Managers("/supervisor", cookie=True),
     "GET /ui/supervisor/data": Managers("/ui/supervisor/data"),

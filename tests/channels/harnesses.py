@@ -18,6 +18,7 @@ from okno.channels.adapters.google_reviews.fake import FakeGoogleReviews
 from okno.channels.adapters.email.fake import FakeMail
 from okno.channels.adapters.max.fake import FakeMax
 from okno.channels.adapters.smsru.fake import FakeSmsRu
+from okno.channels.adapters.novofon.fake import FakeNovofon
 from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.twogis_reviews.fake import FakeTwoGisReviews
 from okno.channels.adapters.vk.fake import FakeVk
@@ -56,4 +57,6 @@ HARNESSES: dict[str, Harness] = {
     "yandex_reviews": Harness("yandex_reviews", FakeYandexReviews, lambda n: f"Yc0nTrAcT{n:06d}", "yandex_review"),
     # polled: the fake is an IMAP mailbox and an SMTP server on loopback (threads of their own)
     "email": Harness("email", FakeMail, lambda n: f"customer{n}@mail.example", "email"),
+    # a caller id: the provider sends digits, okno keys the customer on the normalised phone
+    "novofon": Harness("novofon", FakeNovofon, lambda n: f"+7916200{n:04d}", "phone"),
 }

@@ -20,6 +20,8 @@ NOT_TOPICS = {
     "identity.added", "identity.removed",  # timeline entries
     "conversation.snooze",  # a timer kind
     "okno.via",  # a session.info key
+    "call.callback_completed",  # a timeline entry on a missed call that a later call completed (okno.telephony)
+    "survey.send", "survey.deadline",  # timer kinds (okno.surveys.dispatch)
 }  # fmt: skip
 
 

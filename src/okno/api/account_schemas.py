@@ -19,6 +19,8 @@ class OperatorChangeIn(OperatorRoutingIn):
     role: Literal["admin", "supervisor", "operator"] | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, max_length=1024)
+    # his internal number on the office telephone exchange ("100"); "" removes it
+    extension: str | None = Field(default=None, pattern=r"^([0-9]{1,16})?$")
 
 
 class PasswordChangeIn(BaseModel):

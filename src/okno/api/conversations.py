@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from okno.api.access import OperatorScope
 from okno.api.deps import Ctx, CurrentOperator, ReadSession, WriteSession
@@ -14,6 +15,7 @@ from okno.conversations.queries import conversations_page, get_conversation, mes
 from okno.conversations.replies import RichContent, post_operator_message
 from okno.conversations.starting import start_conversation
 from okno.customers.queries import get_customer
+from okno.telephony.click_to_call import place_call, plan_call
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -88,3 +90,16 @@ async def write_message(
     )
     return MessageOut.model_validate(message)
 
+
+
+class CallIn(BaseModel):
+    channel_id: int | None = None  # default: the conversation's channel, else a telephone channel of its team
+
+
+@router.post("/{conversation_id}/call", status_code=202, summary="Click-to-call: ring my extension, then the customer")
+async def call_customer(
+    conversation_id: int, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, ctx: Ctx, body: CallIn | None = None
+) -> dict:
+    plan = await plan_call(session, ctx.channels, scope=scope, operator=operator, conversation_id=conversation_id, channel_id=body.channel_id if body else None)
+    await place_call(plan, ctx.http)
+    return {"status": "requested", "channel_id": plan.channel.id, "extension": plan.extension}

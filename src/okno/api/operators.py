@@ -12,6 +12,7 @@ from okno.auth.service import create_operator
 from okno.kit.errors import Conflict
 from okno.models import Operator, OperatorKind, Team
 from okno.routing.operators import change_routing_profile, set_operator_presence
+from okno.telephony.extensions import set_extension
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 
@@ -46,6 +47,8 @@ async def change_operator(operator_id: int, body: OperatorChangeIn, admin: Admin
         operator = await change_routing_profile(
             session, operator_id=operator_id, experienced=body.experienced, skills=body.skills, capacity=body.capacity, actor_id=admin.id
         )
+    if body.extension is not None:
+        operator = await set_extension(session, operator_id=operator_id, extension=body.extension or None, actor_id=admin.id)
     return OperatorOut.model_validate(operator)
 
 

@@ -47,6 +47,7 @@ class OperatorOut(_Out):
     skills: list[str]
     capacity: dict[str, int]
     kind: str = "person"  # person | integration (an API token's own operator)
+    extension: str | None = None  # internal telephone number (calls name it; click-to-call rings it)
 
 
 class OperatorRoutingIn(BaseModel):

@@ -102,6 +102,9 @@ class Capabilities:
     posts_replies: bool = True
     # the text is billed in SMS segments: the reply box shows the count (okno.channels.sms_segments)
     sms_segments: bool = False
+    # the adapter asks its provider to ring an operator's extension and then the customer
+    # (``PlacesCalls``): click-to-call from a conversation
+    click_to_call: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +127,7 @@ class Capabilities:
             "public_address": self.public_address,
             "posts_replies": self.posts_replies,
             "sms_segments": self.sms_segments,
+            "click_to_call": self.click_to_call,
         }
 
 
@@ -223,6 +227,12 @@ class InboundMessage(_InboundItem):
     # as the provider sent it: the pipeline sanitises it before storing, and derives the plain
     # text from it when ``text`` is empty
     html: str | None = None
+    # Touches that describe ONE item (a call and its later events) share a key: the first stores
+    # the message (``provider_message_id`` = the key), later ones merge their ``content`` into it
+    # instead of adding messages (okno.channels.items). None: every touch is a message of its own.
+    item_key: str | None = Field(default=None, min_length=1, max_length=255)
+    # structured facts of the item (a call's direction, operator, duration…), merged per key
+    content: dict[str, Any] | None = None
     # the sender's normalised keys, worked out once per item (the webhook checks them before
     # storing, the pipeline uses them after): (default region, result)
     _sender_keys: tuple[str, Any] | None = PrivateAttr(default=None)
@@ -500,6 +510,14 @@ class OffersTemplates(Protocol, Generic[ConfigT]):
     """Adapters whose capabilities say ``message_templates`` list the templates a channel offers."""
 
     def templates(self, config: ConfigT) -> list[MessageTemplate]: ...
+
+
+class PlacesCalls(Protocol, Generic[ConfigT]):
+    """Adapters whose capabilities say ``click_to_call`` implement this: the provider rings the
+    operator's ``extension`` and, once he picks up, ``phone`` (E.164). Raises a DeliveryError
+    subclass with the provider's reason when it refuses."""
+
+    async def place_call(self, config: ConfigT, *, extension: str, phone: str, http: httpx.AsyncClient) -> None: ...
 
 
 class AttachmentUnavailable(Exception):

@@ -20,6 +20,7 @@ from okno.reviews.negative import ReviewTouch, flag_negative_reviews
 from okno.channels.answers import Touched, resolve_answers
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.interactive import Answer, answer_content
+from okno.channels.items import merge_items
 from okno.channels.thread_keys import follow_thread_refs, thread_key_of, threading_of
 from okno.conversations.actors import CUSTOMER
 from okno.conversations.channels_used import record_channels_used
@@ -189,6 +190,10 @@ def _sender_keys_and_sources(item: InboundMessage, default_region: str) -> tuple
 
 
 async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
+    if any(c.item.item_key is not None for c in claimed):  # rare: a call's later events update its message
+        claimed = await merge_items(session, claimed)  # type: ignore[arg-type,assignment]
+        if not claimed:
+            return
     book = await rule_book(session)  # cached: no query on most batches
     split = [split_by_rules(book, c.keys, c.sources) for c in claimed]
     resolution = await resolve_senders(
@@ -245,9 +250,19 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         }
         for c, conv, message_id in zip(claimed, conversations, message_ids, strict=True)
     ]
-    plain = [row for row, answer, reply in zip(rows, answers, surveyed.replies, strict=True) if answer is None and reply is None]
+    plain = [
+        row for row, answer, reply, c in zip(rows, answers, surveyed.replies, claimed, strict=True)
+        if answer is None and reply is None and c.item.content is None
+    ]
     if plain:
         await session.execute(insert(Message.__table__), plain)
+    structured = [
+        {**row, "content": c.item.content}
+        for row, answer, reply, c in zip(rows, answers, surveyed.replies, claimed, strict=True)
+        if answer is None and reply is None and c.item.content is not None
+    ]
+    if structured:  # rare: one more statement (a call's facts), so the usual rows keep no content
+        await session.execute(insert(Message.__table__), structured)
     answered = [_as_answer(row, answer) for row, answer in zip(rows, answers, strict=True) if answer is not None]
     if answered:  # rare: one more statement, so the usual rows keep kind's default and no content
         await session.execute(insert(Message.__table__), answered)

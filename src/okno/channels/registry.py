@@ -16,6 +16,7 @@ from okno.channels.adapters.google_reviews.adapter import GoogleReviewsChannel
 from okno.channels.adapters.email.adapter import EmailChannel
 from okno.channels.adapters.max.adapter import MaxChannel
 from okno.channels.adapters.smsru.adapter import SmsRuChannel
+from okno.channels.adapters.novofon.adapter import NovofonChannel
 from okno.channels.adapters.telegram.adapter import TelegramChannel
 from okno.channels.adapters.twogis_reviews.adapter import TwoGisReviewsChannel
 from okno.channels.adapters.vk.adapter import VkChannel
@@ -35,7 +36,7 @@ AdapterFactory = type  # a class taking ``channel_id`` and implementing ChannelA
 
 _BUILT_IN: tuple[AdapterFactory, ...] = (
     ApiChannel, TelegramChannel, WidgetChannel, WhatsAppChannel, MaxChannel, VkChannel, SmsRuChannel, GoogleReviewsChannel,
-    TwoGisReviewsChannel, YandexReviewsChannel, EmailChannel,
+    TwoGisReviewsChannel, YandexReviewsChannel, EmailChannel, NovofonChannel,
 )
 ENTRY_POINT_GROUP = "okno.channels"
 

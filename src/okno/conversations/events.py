@@ -111,3 +111,8 @@ class MessageStatusChanged(_MessageEvent, topic="message.status_changed"):
 
     status: str
 
+
+
+@dataclass(frozen=True)
+class MessageUpdated(_MessageEvent, topic="message.updated"):
+    """A later touch of the same item (a call's answer, end or recording) changed its content."""

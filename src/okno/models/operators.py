@@ -80,6 +80,8 @@ class Operator(Base):
     skills: Mapped[list] = mapped_column(JsonDoc, default=list)
     capacity: Mapped[dict] = mapped_column(JsonDoc, default=lambda: dict(DEFAULT_CAPACITY))
     kind: Mapped[str] = mapped_column(String(16), default=OperatorKind.person.value, server_default=OperatorKind.person.value)
+    # his internal number on the office telephone exchange ("100"): a call event's ``internal``
+    extension: Mapped[str | None] = mapped_column(String(16), default=None, index=True, unique=True)
 
 
 class AccessToken(Base):

@@ -239,6 +239,19 @@ async def customer_history_fragment(
     return render(request, "_profile_history.html", operator, history=history, **(await _catalog(session, operator)).as_context())
 
 
+@router.get("/ui/conversations/{conversation_id}/call-pop")
+async def call_pop_fragment(
+    conversation_id: int, request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, reads: AuditedReads
+) -> Response:
+    """The screen pop of a ringing call (okno.telephony ``call.ringing``): who is calling, a link
+    to him and his last conversations the principal may see."""
+    view = await conversation_view(session, conversation_id, scope=scope)
+    history = await customer_history(session, view.customer.id, visible=conversation_visible(scope))
+    reads.saw("read.call_pop", customer_ids=view.customer.id, conversation_ids=conversation_id)
+    catalog = await _catalog(session, operator)
+    return render(request, "_call_pop.html", operator, view=view, recent=history.conversations[:5], total=history.total, **catalog.as_context())
+
+
 class PresenceForm(BaseModel):
     typing: bool = False
 

@@ -35,6 +35,7 @@ INLINE_EVENTS = (
     "identity.conflict",
     "call.completed",
     "call.missed",
+    "call.callback_completed",
     "order.created",
     "order.updated",
 )

@@ -416,6 +416,7 @@ function initConversationActions(root) {
     if (button.dataset.action === "merge") mergeCustomer(button);
     if (button.dataset.action === "not-same") notSamePerson(button);
     if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
+    if (button.dataset.action === "call") callCustomer(button);
   });
   initActionMenus(root);
   root.addEventListener("change", (event) => {
@@ -821,6 +822,7 @@ function initStream() {
     liveRefresh();
     if (event.conversation_id && String(event.conversation_id) === openConversationId()) conversationRefresh(String(event.conversation_id));
     attention.on(event);
+    if (event.topic && event.topic.startsWith("call.")) onCallEvent(event);
   });
   source.addEventListener("presence", (message) => {
     const p = JSON.parse(message.data);
@@ -880,6 +882,62 @@ document.addEventListener("DOMContentLoaded", () => {
   const bell = $("#notify-toggle");
   if (bell) bell.hidden = !window.Notification || Notification.permission !== "default";
 });
+// ---- calls: the screen pop of a ringing call, click-to-call (okno.telephony) -----------------
+
+const callPops = new Map(); // conversation id -> its panel
+
+async function showCallPop(id) {
+  if (callPops.has(id)) return;
+  const pop = document.createElement("aside");
+  callPops.set(id, pop);  // before the fetch: a replayed event while it loads makes no second panel
+  let html;
+  try { html = await fragment(`/ui/conversations/${id}/call-pop`); } catch (error) { callPops.delete(id); throw error; }
+  if (!html || callPops.get(id) !== pop) { if (callPops.get(id) === pop) callPops.delete(id); return; }
+  pop.className = "call-pop";
+  pop.setAttribute("data-testid", "call-pop");
+  pop.setAttribute("role", "alert");
+  pop.innerHTML = html;
+  pop.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-conversation]");
+    if (link && typeof openConversation === "function" && $("#inbox")) { event.preventDefault(); openConversation(link.dataset.conversation); }
+    if (event.target.closest("[data-close-pop]")) closeCallPop(id);
+  });
+  document.body.append(pop);
+}
+
+function closeCallPop(id) {
+  callPops.get(id)?.remove();
+  callPops.delete(id);
+}
+
+function onCallEvent(event) {
+  const id = String(event.conversation_id);
+  if (event.topic === "call.ringing") { quietly(showCallPop(id)); return; }
+  const pop = callPops.get(id);
+  if (!pop) return;
+  if (event.topic === "call.answered") {
+    if (String(event.operator_id) !== $("#inbox")?.dataset.me) { closeCallPop(id); return; }
+    pop.classList.add("mine");  // the answering operator keeps the pop: the call is his
+    const mine = $(".call-pop-mine", pop);
+    if (mine) mine.hidden = false;
+    if ($("#inbox")) quietly(openConversation(id));
+  }
+  if (event.topic === "call.completed" || event.topic === "call.missed") closeCallPop(id);
+}
+
+async function callCustomer(button) {
+  const id = openConversationId();
+  if (!id) return;
+  button.disabled = true;
+  try {
+    await call("POST", `/api/v1/conversations/${id}/call`, {});
+    toast(button.dataset.requested);
+  } catch (error) {
+    toast(error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
 
 // ---- keyboard -------------------------------------------------------------------------------
 
