@@ -33,3 +33,14 @@ def test_russian_plurals_and_english_fallback() -> None:
     assert [ru.ngettext("%(num)d message", "%(num)d messages", n) for n in (1, 3, 5, 21)] == ["1 сообщение", "3 сообщения", "5 сообщений", "21 сообщение"]
     assert en.ngettext("%(num)d message", "%(num)d messages", 5) == "5 messages"
     assert ru.gettext("Inbox") == "Входящие" and en.gettext("Inbox") == "Inbox"
+
+
+def test_no_message_is_translated_twice() -> None:
+    """Helpers append to one catalog: a msgid given twice takes the first translation silently
+    (a call's "missed" read "нарушено", the SLA's word), so every msgid appears once."""
+    from collections import Counter
+    from pathlib import Path
+
+    po = Path(__file__).resolve().parents[2] / "src/okno/web/locale/ru/LC_MESSAGES/messages.po"
+    ids = [line for line in po.read_text(encoding="utf-8").splitlines() if line.startswith("msgid ") and line != 'msgid ""']
+    assert [m for m, n in Counter(ids).items() if n > 1] == []
