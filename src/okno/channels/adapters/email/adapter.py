@@ -27,6 +27,7 @@ from okno.channels.adapters.email.config import EmailConfig
 from okno.channels.adapters.email.parsing import ParsedEmail, parse_email
 from okno.channels.adapters.email.quotes import split_reply
 from okno.channels.base import (
+    Label,
     AttachmentUnavailable,
     Capabilities,
     DeliveryError,
@@ -67,6 +68,7 @@ def id_key(message_id: str) -> str:
 class EmailChannel:
     kind: ClassVar[str] = "email"
     title: ClassVar[str] = "E-mail"
+    title_label: ClassVar[Label] = Label(en="E-mail", ru="Электронная почта")
     config_model: ClassVar[type[BaseModel]] = EmailConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT,

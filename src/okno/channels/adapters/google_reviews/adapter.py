@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from okno.channels.adapters.reviews import REVIEWER_KIND, review_context, review_sender, reviewer_rule
 from okno.channels.base import (
+    Label,
     CALLED_URL,
     Capabilities,
     ChannelNeedsAction,
@@ -84,6 +85,7 @@ class GoogleReviewsConfig(BaseModel):
 class GoogleReviewsChannel:
     kind: ClassVar[str] = "google_reviews"
     title: ClassVar[str] = "Google reviews"
+    title_label: ClassVar[Label] = Label(en="Google reviews", ru="Отзывы Google")
     config_model: ClassVar[type[BaseModel]] = GoogleReviewsConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_REPLY,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from okno.channels.adapters.novofon.signing import SIGNED_FIELDS, api_authorization, sorted_query, webhook_signature
 from okno.channels.base import (
+    Label,
     CALLED_URL,
     AttachmentUnavailable,
     Capabilities,
@@ -110,6 +111,7 @@ class NovofonConfig(BaseModel):
 class NovofonChannel:
     kind: ClassVar[str] = "novofon"
     title: ClassVar[str] = "Novofon"
+    title_label: ClassVar[Label] = Label(en="Novofon (telephony)", ru="Novofon (телефония)")
     config_model: ClassVar[type[BaseModel]] = NovofonConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=0,  # a call channel carries no text: operators answer by calling back

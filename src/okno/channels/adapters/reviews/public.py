@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel
 
+from okno.channels.adapters.reviews import review_context, review_sender
 from okno.channels.base import (
     Capabilities,
     ChannelNeedsAction,
@@ -35,6 +36,24 @@ READ_ONLY = Capabilities(
 )
 
 Parsed = tuple[InboundMessage, str]  # the message and its moment (a sortable UTC time string)
+
+
+def star_rating(value: Any) -> int | None:
+    """A 1–5 star rating as the list gave it, else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5 else None
+
+
+def review_item(
+    *, platform: str, source: str, review_id: str, when: str, name: str, text: Any, rating: int | None, answered: bool, cabinet_url: str
+) -> Parsed:
+    """One review of a read-only list as the message okno stores: its own conversation (threaded
+    by the review's id), a new message when it is edited (the edit time is in the dedupe key)."""
+    context = review_context(platform, rating, 5, answered=answered or None, cabinet_url=cabinet_url or None)
+    item = InboundMessage(
+        provider_id=f"review:{review_id}:{when}", provider_message_id=review_id, sender=review_sender(platform, review_id, name, source=source),
+        sender_name=name, text=text if isinstance(text, str) else "", thread_key=review_id, message_kind="review", context=context,
+    )
+    return item, when
 
 
 def moment(value: Any) -> str:

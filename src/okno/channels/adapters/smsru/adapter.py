@@ -14,6 +14,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from okno.channels.base import (
+    Label,
     CALLED_URL,
     Capabilities,
     ChannelNeedsAction,
@@ -108,6 +109,7 @@ class SmsRuConfig(BaseModel):
 class SmsRuChannel:
     kind: ClassVar[str] = "smsru"
     title: ClassVar[str] = "SMS (SMS.ru)"
+    title_label: ClassVar[Label] = Label(en="SMS (SMS.ru)", ru="SMS (SMS.ru)")
     config_model: ClassVar[type[BaseModel]] = SmsRuConfig
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT,

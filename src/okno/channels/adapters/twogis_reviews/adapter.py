@@ -13,9 +13,9 @@ from typing import Annotated, Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from okno.channels.adapters.reviews import REVIEWER_KIND, review_context, review_sender, reviewer_rule
-from okno.channels.adapters.reviews.public import PAGE_SIZE, Parsed, ReadOnlyReviews, get_page, moment, next_batch
-from okno.channels.base import CALLED_URL, IdentityKindSpec, InboundMessage, PollBatch, ProofRule, opaque_kind
+from okno.channels.adapters.reviews import REVIEWER_KIND, reviewer_rule
+from okno.channels.adapters.reviews.public import PAGE_SIZE, Parsed, ReadOnlyReviews, get_page, moment, next_batch, review_item, star_rating
+from okno.channels.base import Label, CALLED_URL, IdentityKindSpec, PollBatch, ProofRule, opaque_kind
 from okno.kit.labels import labelled
 
 PLATFORM = "2gis"
@@ -52,19 +52,17 @@ def _review(raw: Any, cabinet_url: str) -> Parsed | None:
         return None
     user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
     name = user.get("name") if isinstance(user.get("name"), str) else ""
-    rating = raw.get("rating") if isinstance(raw.get("rating"), int) and not isinstance(raw.get("rating"), bool) and 1 <= raw["rating"] <= 5 else None
     answer = raw.get("official_answer") if isinstance(raw.get("official_answer"), dict) else {}
-    context = review_context(PLATFORM, rating, 5, answered=bool(answer.get("text")) or None, cabinet_url=cabinet_url or None)
-    item = InboundMessage(
-        provider_id=f"review:{review_id}:{when}", provider_message_id=review_id, sender=review_sender(PLATFORM, review_id, name, source=SOURCE),
-        sender_name=name, text=raw.get("text") if isinstance(raw.get("text"), str) else "", thread_key=review_id, message_kind="review", context=context,
+    return review_item(
+        platform=PLATFORM, source=SOURCE, review_id=review_id, when=when, name=name, text=raw.get("text"),
+        rating=star_rating(raw.get("rating")), answered=bool(answer.get("text")), cabinet_url=cabinet_url,
     )
-    return item, when
 
 
 class TwoGisReviewsChannel(ReadOnlyReviews):
     kind: ClassVar[str] = "twogis_reviews"
     title: ClassVar[str] = "2GIS reviews (unofficial, read-only)"
+    title_label: ClassVar[Label] = Label(en="2GIS reviews (unofficial, read-only)", ru="Отзывы 2ГИС (неофициально, только чтение)")
     config_model: ClassVar[type[BaseModel]] = TwoGisReviewsConfig
     platform: ClassVar[str] = "2GIS"
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (

@@ -16,9 +16,9 @@ from typing import Annotated, Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from okno.channels.adapters.reviews import REVIEWER_KIND, review_context, review_sender, reviewer_rule
-from okno.channels.adapters.reviews.public import PAGE_SIZE, Parsed, ReadOnlyReviews, get_page, moment, next_batch
-from okno.channels.base import CALLED_URL, IdentityKindSpec, InboundMessage, PollBatch, ProofRule, opaque_kind
+from okno.channels.adapters.reviews import REVIEWER_KIND, reviewer_rule
+from okno.channels.adapters.reviews.public import PAGE_SIZE, Parsed, ReadOnlyReviews, get_page, moment, next_batch, review_item, star_rating
+from okno.channels.base import Label, CALLED_URL, IdentityKindSpec, PollBatch, ProofRule, opaque_kind
 from okno.kit.labels import labelled
 
 PLATFORM = "yandex"
@@ -59,20 +59,16 @@ def _review(raw: Any, cabinet_url: str) -> Parsed | None:
         return None
     author = raw.get("author") if isinstance(raw.get("author"), dict) else {}
     name = author.get("name") if isinstance(author.get("name"), str) else ""
-    value = raw.get("rating")
-    rating = value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5 else None
-    answered = bool(raw.get("businessComment")) or None
-    context = review_context(PLATFORM, rating, 5, answered=answered, cabinet_url=cabinet_url or None)
-    item = InboundMessage(
-        provider_id=f"review:{review_id}:{when}", provider_message_id=review_id, sender=review_sender(PLATFORM, review_id, name, source=SOURCE),
-        sender_name=name, text=raw.get("text") if isinstance(raw.get("text"), str) else "", thread_key=review_id, message_kind="review", context=context,
+    return review_item(
+        platform=PLATFORM, source=SOURCE, review_id=review_id, when=when, name=name, text=raw.get("text"),
+        rating=star_rating(raw.get("rating")), answered=bool(raw.get("businessComment")), cabinet_url=cabinet_url,
     )
-    return item, when
 
 
 class YandexReviewsChannel(ReadOnlyReviews):
     kind: ClassVar[str] = "yandex_reviews"
     title: ClassVar[str] = "Yandex Maps reviews (unofficial, read-only)"
+    title_label: ClassVar[Label] = Label(en="Yandex Maps reviews (unofficial, read-only)", ru="Отзывы Яндекс Карт (неофициально, только чтение)")
     config_model: ClassVar[type[BaseModel]] = YandexReviewsConfig
     platform: ClassVar[str] = "Yandex"
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (
