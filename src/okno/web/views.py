@@ -370,10 +370,14 @@ async def supervisor_view(
     people = select(Operator).where(Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value)
     if scope is not None and not scope.sees_everything:
         # a supervisor sees the load of the people he works with: members of his teams, himself,
-        # and whoever holds a conversation he may see — not every operator of the company
+        # whoever holds a conversation he may see, and people of no team (as he sees unteamed
+        # conversations) — not the members of other teams
         his_teams = select(team_members.c.team_id).where(team_members.c.operator_id == scope.operator_id)
         team_mates = select(team_members.c.operator_id).where(team_members.c.team_id.in_(his_teams))
-        people = people.where(Operator.id.in_(team_mates) | (Operator.id == scope.operator_id) | Operator.id.in_(list(per_operator)))
+        teamed = select(team_members.c.operator_id)
+        people = people.where(
+            Operator.id.in_(team_mates) | (Operator.id == scope.operator_id) | Operator.id.in_(list(per_operator)) | Operator.id.not_in(teamed)
+        )
     operators = list(await session.scalars(people.order_by(Operator.name)))
     rows = await session.execute(
         select(Channel.kind, Message.created_at)
