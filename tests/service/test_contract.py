@@ -25,7 +25,7 @@ async def test_statuses_and_reasons_are_seeded_with_types_and_both_languages(cli
     ]
     assert statuses[0] == {"key": "open", "type": "open", "label": {"ru": "Открыто", "en": "Open"}, "position": 10}
     reasons = (await client.get("/api/v1/reasons", headers=headers)).json()["items"]
-    assert {r["key"] for r in reasons} == {"delivery", "payment", "return", "complaint", "consultation", "other"}
+    assert {r["key"] for r in reasons} == {"delivery", "payment", "return", "complaint", "consultation", "other", "answered_at_provider"}  # the last: reviews answered in the cabinet
     assert all(r["active"] and r["label"]["ru"] and r["label"]["en"] and set(r) == {"key", "label", "active"} for r in reasons)
 
 
