@@ -19,7 +19,8 @@ from okno.customers.key_rotation import old_values, rotate
 from okno.demo import _raw_email, _raw_phone, _Person
 from okno.kit import pii
 from okno.kit.db import Base, create_database
-from okno.models import Customer, Identity, InboundItem, MatchProfile
+from okno.kit.time import utcnow
+from okno.models import Customer, Identity, InboundItem, MatchProfile, ReportSurvey
 from tests.conftest import TEST_KEY
 from tests.factories import admin_headers, make_api_channel
 from tests.identity.helpers import customer_by, touch
@@ -120,18 +121,23 @@ async def test_rotation_reseals_everything_and_the_old_key_is_no_longer_needed(c
     senders = _demo_like(4)
     headers = await _ingest(client, ctx, senders)
     before = (await customer_by(client, headers, f"email:{senders[2]['email']}"))
+    async with ctx.db.transaction() as session:  # a table keyed by two columns (survey answers in the reports)
+        session.add_all([
+            ReportSurvey(survey_id=1, conversation_id=n, kind="csat", customer_id=before["id"], score=5, comment=f"спасибо {n}", period_at=utcnow()) for n in range(5)
+        ])
     new_key = Fernet.generate_key().decode()
     try:
         pii.use_keys([new_key, TEST_KEY])
         async with ctx.db.reading() as session:
             left = await old_values(session)
         assert left["identities.value"] == 3 * len(senders) and left["inbound_items.raw"] == len(senders)
-        assert left["customers.attributes"] == 1
+        assert left["customers.attributes"] == 1 and left["report_surveys.comment"] == 5
         # mid-rotation (nothing re-sealed yet) a lookup still finds the key under the old index
         assert (await customer_by(client, headers, f"email:{senders[2]['email']}"))["id"] == before["id"]
 
         report = await rotate(ctx.db, batch=2)
         assert report.resealed["identities.value"] == 3 * len(senders) and report.refiled == len(senders)
+        assert report.resealed["report_surveys.comment"] == 5  # paged by its two-column key, batch 2
         again = await rotate(ctx.db, batch=2)  # re-running finds nothing left to do
         assert again.resealed == {} and again.refiled == 0
 

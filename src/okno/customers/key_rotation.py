@@ -14,7 +14,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import JSON, Column, LargeBinary, Table, bindparam, select, type_coerce, update
+from sqlalchemy import bindparam, Column, JSON, LargeBinary, select, Table, tuple_, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit import pii
@@ -27,7 +27,7 @@ BATCH = 500
 @dataclass
 class SealedTable:
     table: Table
-    key: Column
+    keys: tuple[Column, ...]  # the primary key (one column, or several: report_surveys)
     columns: list[Column]
     indexed: bool  # carries ``kind``, ``value`` and its blind index ``value_index``
 
@@ -43,8 +43,7 @@ def sealed_tables() -> list[SealedTable]:
     for table in Base.metadata.sorted_tables:
         columns = [c for c in table.columns if isinstance(c.type, pii.Sealed | pii.SealedJson | pii.PartlySealedJson)]
         if columns:
-            (key,) = table.primary_key.columns
-            found.append(SealedTable(table, key, columns, "value_index" in table.columns))
+            found.append(SealedTable(table, tuple(table.primary_key.columns), columns, "value_index" in table.columns))
     return found
 
 
@@ -98,34 +97,38 @@ async def rotate(db: Database, *, batch: int = BATCH, progress: Callable[[str, o
 async def _reseal_batch(session: AsyncSession, spec: SealedTable, after: object, batch: int) -> tuple[object, dict[str, int]]:
     """Re-seals the rows of one batch that need it; returns the next cursor (None: table done)."""
     newest = pii.keys().newest_key_id
-    query = select(spec.key, *(_stored(c) for c in spec.columns)).order_by(spec.key).limit(batch)
+    n = len(spec.keys)
+    key = tuple_(*spec.keys) if n > 1 else spec.keys[0]
+    query = select(*spec.keys, *(_stored(c) for c in spec.columns)).order_by(*spec.keys).limit(batch)
     if after is not None:
-        query = query.where(spec.key > after)
+        query = query.where(key > (tuple_(*after) if n > 1 else after))
     rows = (await session.execute(query)).all()
     if not rows:
         return None, {}
     counts: dict[str, int] = {}
     stale: list[object] = []
     for row in rows:
-        old = [c for c, v in zip(spec.columns, row[1:], strict=True) if _old(v, newest)]
+        old = [c for c, v in zip(spec.columns, row[n:], strict=True) if _old(v, newest)]
         if old:
-            stale.append(row[0])
+            stale.append(tuple(row[:n]) if n > 1 else row[0])
             for column in old:
                 counts[f"{spec.table.name}.{column.name}"] = counts.get(f"{spec.table.name}.{column.name}", 0) + 1
     if stale:
-        opened = (await session.execute(select(spec.key, *spec.columns, *_index_inputs(spec)).where(spec.key.in_(stale)))).all()
+        opened = (await session.execute(select(*spec.keys, *spec.columns, *_index_inputs(spec)).where(key.in_(stale)))).all()
         values = {f"v_{c.name}": bindparam(f"v_{c.name}") for c in spec.columns}
-        statement = update(spec.table).where(spec.key == bindparam("k")).values({c.name: values[f"v_{c.name}"] for c in spec.columns})
+        match = [k == bindparam(f"k_{k.name}") for k in spec.keys]
+        statement = update(spec.table).where(*match).values({c.name: values[f"v_{c.name}"] for c in spec.columns})
         if spec.indexed:
             statement = statement.values(value_index=bindparam("v_index"))
         params = []
         for row in opened:
-            param = {"k": row[0], **{f"v_{c.name}": row[1 + i] for i, c in enumerate(spec.columns)}}
+            param = {**{f"k_{k.name}": row[i] for i, k in enumerate(spec.keys)}, **{f"v_{c.name}": row[n + i] for i, c in enumerate(spec.columns)}}
             if spec.indexed:
                 param["v_index"] = pii.blind_index(row.kind, row.value)
             params.append(param)
         await session.execute(statement, params)
-    return rows[-1][0] if len(rows) == batch else None, counts
+    last = rows[-1]
+    return (tuple(last[:n]) if n > 1 else last[0]) if len(rows) == batch else None, counts
 
 
 def _index_inputs(spec: SealedTable) -> list[Column]:
