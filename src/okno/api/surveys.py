@@ -63,7 +63,7 @@ class SurveyOut(BaseModel):
     question: dict[str, str]
     follow_up: dict[str, str] | None
     is_active: bool
-    scale: tuple[int, int]
+    scale: list[int] = Field(min_length=2, max_length=2, description="the lowest and the highest score")
     created_at: datetime
     updated_at: datetime
 
@@ -71,7 +71,7 @@ class SurveyOut(BaseModel):
 def _out(survey: Any) -> SurveyOut:
     from okno.models.surveys import SCALES
 
-    return SurveyOut.model_validate({**{k: getattr(survey, k) for k in SurveyOut.model_fields if k != "scale"}, "scale": SCALES[survey.kind]})
+    return SurveyOut.model_validate({**{k: getattr(survey, k) for k in SurveyOut.model_fields if k != "scale"}, "scale": list(SCALES[survey.kind])})
 
 
 @router.get("")
