@@ -11,13 +11,13 @@ newest ``updateTime``; the next pass starts from the top again. An item's provid
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
+from okno.channels.adapters.reviews.public import moment as sortable_time
 from okno.channels.adapters.reviews import REVIEWER_KIND, review_context, review_sender, reviewer_rule
 from okno.channels.base import (
     Label,
@@ -218,7 +218,7 @@ def _review(raw: Any) -> tuple[InboundMessage | None, str]:
     if not isinstance(raw, dict):
         return None, ""
     review_id, updated = raw.get("reviewId"), raw.get("updateTime") or raw.get("createTime")
-    moment = _moment(updated)
+    moment = sortable_time(updated)
     if not (isinstance(review_id, str) and review_id and len(review_id) <= 200 and moment):
         return None, ""
     reviewer = raw.get("reviewer") if isinstance(raw.get("reviewer"), dict) else {}
@@ -233,14 +233,3 @@ def _review(raw: Any) -> tuple[InboundMessage | None, str]:
         sender_name=name, text=comment, thread_key=review_id, message_kind="review", context=context,
     )
     return item, moment
-
-
-def _moment(value: Any) -> str:
-    """An RFC 3339 time as a string that sorts as the time does ("" when it is not one)."""
-    if not isinstance(value, str) or len(value) > 40:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return ""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment.tzinfo else ""
