@@ -10,6 +10,7 @@ from sqlalchemy import select
 from okno.kit.time import utcnow
 from okno.models import AuditEntry, Conversation
 from tests.factories import PASSWORD, admin_headers, login, make_api_channel, make_operator, post_inbound
+from tests.files.helpers import send_files, tiny_png
 
 
 async def _conversation(client, ctx, headers, *, phone: str, message_id: str) -> tuple[int, int]:
@@ -161,3 +162,33 @@ async def test_the_audit_page_lists_entries_for_admins_in_russian_and_english(cl
     english = await client.get("/admin/audit")
     assert "Audit log" in english.text and "viewed a customer profile" in english.text and "Журнал" not in english.text
     assert conversation_id
+
+
+async def test_attachment_downloads_are_read_audited_one_entry_per_page_of_files(client, ctx) -> None:
+    admin = await admin_headers(ctx, client)
+    conversation_id, customer_id = await _conversation(client, ctx, admin, phone="+79160000009", message_id="f1")
+    files = [("счёт.png", tiny_png(2, 2), "image/png"), ("акт.png", tiny_png(3, 3), "image/png")]
+    assert (await send_files(client, admin, conversation_id, files)).status_code in (200, 201)
+    await ctx.settle()
+    await _reads(ctx)  # the set-up's own reads written
+    async with ctx.db.reading() as session:
+        already = {e.id for e in await session.scalars(select(AuditEntry))}
+    olga = await make_operator(ctx)
+    olga_headers = await login(client, email=olga["email"])
+    message = next(m for m in (await client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=admin)).json()["items"] if m["attachments"])
+
+    for index in (0, 1, 0):  # the page shows both images; one is opened again
+        assert (await client.get(f"/api/v1/messages/{message['id']}/attachments/{index}", headers=olga_headers)).status_code == 200
+    assert (await client.get(f"/api/v1/messages/{message['id']}/attachments/7", headers=olga_headers)).status_code == 404  # nothing shown
+    entries = [e for e in await _reads(ctx) if e.id not in already and e.action == "read.attachment"]
+    assert [(e.actor_id, e.customer_id, e.subject_type, e.subject_id) for e in entries] == [(olga["id"], customer_id, "customer", str(customer_id))]
+    assert entries[0].data == {
+        "ip": "127.0.0.1", "path": f"/api/v1/messages/{message['id']}/attachments/0",
+        "conversation_ids": [conversation_id], "attachments": [f"{message['id']}/0", f"{message['id']}/1"],
+    }  # fmt: skip
+
+    assert (await client.get(f"/api/v1/messages/{message['id']}/attachments/1", headers=olga_headers)).status_code == 200
+    later = [e for e in await _reads(ctx) if e.id not in already and e.action == "read.attachment"]
+    assert len(later) == 2 and later[1].data["attachments"] == [f"{message['id']}/1"]  # after a flush: a new entry
+    by_admin = (await client.get("/api/v1/audit", params={"customer_id": customer_id, "action": "read.attachment"}, headers=admin)).json()
+    assert [e["actor_id"] for e in by_admin["items"]] == [olga["id"], olga["id"]]

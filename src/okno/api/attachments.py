@@ -7,19 +7,27 @@ from okno.access.guards import access_message
 from okno.api.access import OperatorScope
 from okno.api.deps import Ctx, ReadSession
 from okno.api.files import content_disposition, stored_file_response
+from okno.api.read_audit import AuditedReads
 from okno.channels.base import AttachmentUnavailable
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.outbound_urls import UrlRefused
-from okno.models import Direction
+from okno.models import Direction, Message
 
 router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 
 
 @router.get("/{message_id}/attachments/{index}", summary="Download an attachment from the provider, on demand")
-async def download_attachment(message_id: int, index: int, scope: OperatorScope, session: ReadSession, ctx: Ctx) -> Response:
+async def download_attachment(message_id: int, index: int, scope: OperatorScope, session: ReadSession, ctx: Ctx, reads: AuditedReads) -> Response:
     message = await access_message(session, scope, message_id)
     if not 0 <= index < len(message.attachments or []):
         raise NotFound(f"message {message_id} has no attachment {index}")
+    response = await _attachment(message, index, session, ctx)
+    if response.status_code == 200:  # a provider's refusal showed nothing: not a read
+        reads.saw("read.attachment", customer_ids=message.customer_id, conversation_ids=message.conversation_id, attachment=f"{message_id}/{index}")
+    return response
+
+
+async def _attachment(message: Message, index: int, session: ReadSession, ctx: Ctx) -> Response:
     stored_id = message.attachments[index].get("stored_file_id") if isinstance(message.attachments[index], dict) else None
     if isinstance(stored_id, int) and message.direction == Direction.outbound.value:  # an operator's upload okno keeps
         return await stored_file_response(session, ctx, stored_id)

@@ -36,10 +36,15 @@ class PageReads:
     action: str | None = None
     customer_ids: list[int] = field(default_factory=list)
     conversation_ids: list[int] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)  # "<message id>/<index>" of files downloaded
 
-    def saw(self, action: str, *, customer_ids: list[int] | int | None = None, conversation_ids: list[int] | int | None = None) -> None:
+    def saw(
+        self, action: str, *, customer_ids: list[int] | int | None = None, conversation_ids: list[int] | int | None = None, attachment: str | None = None
+    ) -> None:
         if self.action is None:
             self.action = action
+        if attachment is not None and attachment not in self.attachments:
+            self.attachments.append(attachment)
         for target, ids in ((self.customer_ids, customer_ids), (self.conversation_ids, conversation_ids)):
             for one in [ids] if isinstance(ids, int) else ids or []:
                 if one not in target:
@@ -52,6 +57,8 @@ class PageReads:
         data: dict[str, Any] = {"ip": ip, "path": path}
         if self.conversation_ids:
             data["conversation_ids"] = self.conversation_ids
+        if self.attachments:
+            data["attachments"] = self.attachments
         if len(self.customer_ids) > 1:
             data["customer_ids"] = self.customer_ids
         if single is not None:
@@ -77,6 +84,8 @@ class ReadLog:
         self._lock = asyncio.Lock()
 
     def record(self, entry: dict[str, Any]) -> None:
+        if self._joined(entry):
+            return
         self._pending.append(entry)
         if len(self._pending) > MAX_PENDING:
             dropped = len(self._pending) - MAX_PENDING
@@ -84,6 +93,21 @@ class ReadLog:
             log.error("read_audit_dropped", entries=dropped)
         if self._timer is None or self._timer.done():
             self._timer = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    def _joined(self, entry: dict[str, Any]) -> bool:
+        """Attachment downloads join a pending entry of the same reader, conversation and action:
+        a page that shows five images inline is one entry (``data.attachments`` lists them), not
+        five. Entries already written are not touched, so a window is the most one entry spans."""
+        files = entry["data"].get("attachments")
+        if not files:
+            return False
+        key = (entry["actor_id"], entry["action"], entry["customer_id"], entry["data"].get("conversation_ids"), entry["data"]["ip"])
+        for pending in reversed(self._pending):
+            data = pending["data"]
+            if (pending["actor_id"], pending["action"], pending["customer_id"], data.get("conversation_ids"), data["ip"]) == key and "attachments" in data:
+                data["attachments"] = [*data["attachments"], *(f for f in files if f not in data["attachments"])]
+                return True
+        return False
 
     @property
     def pending(self) -> int:
