@@ -4,6 +4,7 @@ answer that changes after the check (rebinding) is refused at connect time. No d
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import httpcore
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from okno.kit.outbound_urls import GuardedTransport, OutboundUrls, UrlRefused, address_category
+from okno.kit.outbound_urls import GuardedTransport, OutboundUrls, UrlRefused, address_category, is_guarded
 from tests.conftest import LoopbackServer
 from tests.fake_dns import fake_dns
 
@@ -160,3 +161,77 @@ async def test_tls_is_started_with_the_name_as_sni_on_the_checked_address(monkey
         with pytest.raises(httpx.ConnectError):
             await http.get("https://crm.example/hook")
     assert network.asked == [(PUBLIC, 443)] and seen == ["crm.example"]
+
+
+class _Proxy:
+    """A loopback HTTP proxy that records each request line and answers it itself."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        self.lines.append(head.split("\r\n", 1)[0])
+        if head.startswith("CONNECT"):
+            writer.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\nconnection: close\r\n\r\n{\"via\":\"proxy\"}")
+        await writer.drain()
+        writer.close()
+
+
+def _proxy_env(monkeypatch: pytest.MonkeyPatch, proxy: str, no_proxy: str = "") -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    if no_proxy:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+
+
+async def test_an_environment_proxy_is_used_and_the_destination_is_checked_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    lookups = fake_dns(monkeypatch, {"crm.example": [[PUBLIC]], "inside.example": [["10.0.0.7"]]})
+    proxy = _Proxy()
+    async with proxy as proxy_url:
+        _proxy_env(monkeypatch, proxy_url)  # the proxy itself is on loopback: the admin's machine, allowed
+        async with OutboundUrls().client(timeout=5) as http:
+            answer = await http.get("http://crm.example/hook?x=1")
+            assert answer.json() == {"via": "proxy"}
+            with pytest.raises(UrlRefused, match="inside.example resolves to 10.0.0.7, a private address"):
+                await http.get("http://inside.example/hook")
+            with pytest.raises(httpx.ProxyError):  # https: a tunnel to the name, after the same check
+                await http.get("https://crm.example/hook")
+    assert proxy.lines == ["GET http://crm.example/hook?x=1 HTTP/1.1", "CONNECT crm.example:443 HTTP/1.1"]
+    assert lookups == {"crm.example": 2, "inside.example": 1}  # okno resolved each destination itself
+
+
+async def test_no_proxy_hosts_are_called_directly_through_the_guarded_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_dns(monkeypatch, {"crm.example": [[PUBLIC]]})
+    proxy = _Proxy()
+    async with proxy as proxy_url, LoopbackServer(_echo_app()) as server:
+        _proxy_env(monkeypatch, proxy_url, no_proxy="crm.example")
+        network = Redirected(server.port)
+        async with httpx.AsyncClient(transport=GuardedTransport(network=network)) as http:
+            assert (await http.get("http://crm.example:8080/hook")).json() == {"host": "crm.example:8080"}
+    assert proxy.lines == [] and network.asked == [(PUBLIC, 8080)]
+
+
+async def test_a_socks_proxy_is_refused_rather_than_bypassed(monkeypatch: pytest.MonkeyPatch) -> None:
+    _proxy_env(monkeypatch, "socks5://127.0.0.1:1080")
+    async with OutboundUrls().client(timeout=2) as http:
+        with pytest.raises(UrlRefused, match="socks5:// is not supported"):
+            await http.get("http://93.184.216.34/")
+
+
+def test_the_guarded_transport_uses_no_private_httpx_attribute() -> None:
+    transport = GuardedTransport()
+    assert isinstance(transport, httpx.AsyncBaseTransport) and not isinstance(transport, httpx.AsyncHTTPTransport)
+    assert is_guarded(OutboundUrls().client(timeout=1)) and not is_guarded(OutboundUrls(allow_private=True).client(timeout=1))

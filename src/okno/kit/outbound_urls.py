@@ -18,9 +18,11 @@ connect-time check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import typing
+import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -141,7 +143,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._resolve(host, port, timeout)
+        addresses = await self.resolve(host, port, timeout)
         refused = refusal_for(host, addresses)
         if refused is not None:
             raise UrlRefused(refused)
@@ -155,7 +157,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 failure = exc
         raise failure or httpcore.ConnectError(f"{host} has no address")
 
-    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
+    @staticmethod
+    async def resolve(host: str, port: int, timeout: float | None) -> list[str]:
+        """``host``'s addresses, with lookup failures as httpcore's connection errors."""
         try:
             async with asyncio.timeout(timeout):
                 addresses = await resolve_host(host, port)
@@ -176,26 +180,135 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a connection pool whose connections go through :class:`GuardedBackend`.
+# httpcore's errors as httpx raises them (the client's callers catch httpx's classes)
+_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.ConnectError, httpx.ConnectError), (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError), (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError), (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol), (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.NetworkError, httpx.NetworkError),
+)  # fmt: skip
 
-    Environment proxies are not used: a proxy would resolve the host itself, out of the policy's
-    reach (with ``OKNO_ALLOW_PRIVATE_URLS=true`` okno's client honours them as before)."""
 
-    def __init__(self, limits: httpx.Limits | None = None, *, network: httpcore.AsyncNetworkBackend | None = None) -> None:
-        super().__init__(trust_env=False)
-        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
-        self._pool = httpcore.AsyncConnectionPool(  # httpx builds its pool without a backend hook
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(network),
+@contextlib.contextmanager
+def _as_httpx_errors(request: httpx.Request) -> typing.Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for theirs, ours in _ERRORS:
+            if isinstance(exc, theirs):
+                raise ours(str(exc), request=request) from exc
+        raise
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body read from httpcore's stream, with httpcore's errors as httpx's."""
+
+    def __init__(self, stream: typing.AsyncIterable[bytes], request: httpx.Request) -> None:
+        self._stream = stream
+        self._request = request
+
+    async def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        with _as_httpx_errors(self._request):
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        if hasattr(self._stream, "aclose"):
+            await self._stream.aclose()
+
+
+def environment_proxy(url: httpx.URL) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``,
+    lower case too), or None when there is none or ``NO_PROXY`` exempts the host."""
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass_environment(url.host, proxies):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport (public APIs of httpx and httpcore only) whose connections go through
+    :class:`GuardedBackend`.
+
+    Proxies: with ``trust_env`` (the default) a request the environment sends through a proxy
+    (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, unless ``NO_PROXY`` exempts its host) goes
+    there. The proxy is the admin's own machine, so its address is not held to the policy; the
+    *destination* is: okno resolves the target's host and refuses the call when an address is
+    not public, before anything is sent. The proxy then resolves the name again itself, so a DNS
+    answer that changes between the two lookups is out of okno's reach — the price of a proxy
+    (``docs/outbound-urls.md``). ``socks5://`` proxies are not supported (refused as such)."""
+
+    def __init__(
+        self, limits: httpx.Limits | None = None, *, network: httpcore.AsyncNetworkBackend | None = None, trust_env: bool = True
+    ) -> None:
+        self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+        self._ssl = httpx.create_ssl_context()
+        self._network = network
+        self._trust_env = trust_env
+        self._direct = httpcore.AsyncConnectionPool(ssl_context=self._ssl, network_backend=GuardedBackend(network), **self._pool_limits())
+        self._proxied: dict[str, httpcore.AsyncHTTPProxy] = {}
+
+    def _pool_limits(self) -> dict[str, typing.Any]:
+        limits = self._limits
+        return {
+            "max_connections": limits.max_connections, "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+        }  # fmt: skip
+
+    async def _pool_for(self, url: httpx.URL) -> httpcore.AsyncConnectionPool:
+        proxy = environment_proxy(url) if self._trust_env else None
+        if proxy is None:
+            return self._direct
+        if not proxy.startswith(("http://", "https://")):
+            raise UrlRefused(f"the proxy {proxy.split('://', 1)[0]}:// is not supported: okno uses http:// and https:// proxies")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        addresses = await GuardedBackend.resolve(url.host, port, 10.0)  # the destination, checked before the proxy sees it
+        if (refused := refusal_for(url.host, addresses)) is not None:
+            raise UrlRefused(refused)
+        if proxy not in self._proxied:
+            self._proxied[proxy] = httpcore.AsyncHTTPProxy(
+                proxy_url=proxy, ssl_context=self._ssl, network_backend=self._network or httpcore.AnyIOBackend(), **self._pool_limits()
+            )
+        return self._proxied[proxy]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        pool = await self._pool_for(request.url)
+        url = request.url
+        sent = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
         )
+        with _as_httpx_errors(request):
+            answer = await pool.handle_async_request(sent)
+        assert isinstance(answer.stream, typing.AsyncIterable)
+        return httpx.Response(status_code=answer.status, headers=answer.headers, stream=_Body(answer.stream, request), extensions=answer.extensions)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        for pool in self._proxied.values():
+            await pool.aclose()
+
+
+class GuardedClient(httpx.AsyncClient):
+    """okno's client while the policy is on: what :func:`is_guarded` recognises."""
+
+
+def is_guarded(http: httpx.AsyncClient) -> bool:
+    """Whether ``http`` enforces the policy (an adapter that opens its own sockets, e.g. to a mail
+    server, then holds them to it too)."""
+    return isinstance(http, GuardedClient)
 
 
 def outbound_client(urls: OutboundUrls, *, timeout: float) -> httpx.AsyncClient:
     """The client okno calls providers, integrations and webhooks with (never follows redirects)."""
     if urls.allow_private:
         return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
-    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=GuardedTransport())
+    return GuardedClient(timeout=timeout, follow_redirects=False, transport=GuardedTransport())

@@ -47,7 +47,7 @@ from okno.channels.base import (
     WebhookResult,
 )
 from okno.channels.runtime import AdapterRuntime
-from okno.kit.outbound_urls import GuardedTransport, refusal_for, resolve_host
+from okno.kit.outbound_urls import is_guarded, refusal_for, resolve_host
 from okno.models import Message
 
 log = structlog.get_logger()
@@ -274,7 +274,7 @@ async def _host_refusal(host: str, port: int) -> str | None:
 async def _guard(config: EmailConfig, http: httpx.AsyncClient, where: tuple[str, int]) -> None:
     """The outbound URL policy for a mail server: okno's client enforces it (its transport is the
     guarded one) unless private addresses are allowed; then the mail server is held to it too."""
-    if not isinstance(getattr(http, "_transport", None), GuardedTransport):
+    if not is_guarded(http):
         return
     host, port = where
     try:
