@@ -192,6 +192,8 @@ ROUTES: dict[str, object] = {
     "POST /api/v1/conversations/{conversation_id}/messages": Scoped(conversation_call(CONV + "/messages", {"text": "Уже проверяю"}), ok=(201,)),
     # click-to-call: the owner has no extension (422 after the visibility check); the other team gets 404
     "POST /api/v1/conversations/{conversation_id}/call": Scoped(conversation_call(CONV + "/call", {}), ok=(202, 422)),
+    # a review's public reply: team B's API-channel conversation keeps none (422 after the visibility check); team A gets 404
+    "DELETE /api/v1/conversations/{conversation_id}/review-reply": Scoped(conversation_call(CONV + "/review-reply"), ok=(422,)),
     "POST /api/v1/conversations/{conversation_id}/status": Scoped(conversation_call(CONV + "/status", {"status": "resolved"})),
     "POST /api/v1/conversations/{conversation_id}/assign": Scoped(conversation_call(CONV + "/assign", {"operator_id": None})),
     "POST /api/v1/conversations/{conversation_id}/priority": Scoped(conversation_call(CONV + "/priority", {"priority": 3})),

@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 
 from okno.channels.adapters.google_reviews.fake import FakeGoogleReviews
 from okno.kit.time import utcnow
-from okno.models import ChannelPollState, Conversation, Message, OutboxEvent, Priority
+from okno.models import ChannelPollState, Conversation, Message, OutboxEvent, Priority, TimelineEvent
 from tests.conftest import LoopbackServer
-from tests.factories import admin_headers
+from tests.factories import PASSWORD, admin_headers, make_api_channel, make_operator, post_inbound
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google_reviews"
 LIST_PAGE = json.loads((FIXTURES / "list_page.json").read_text(encoding="utf-8"))
@@ -120,3 +120,41 @@ async def test_a_revoked_refresh_token_makes_the_channel_need_action(client, ctx
     await _poll(ctx)
     listed = next(c for c in (await client.get("/api/v1/channels", headers=headers)).json()["items"] if c["id"] == channel["id"])
     assert listed["health"] == "needs_action" and "refresh" in listed["health_reason"]
+
+
+async def test_the_operator_deletes_the_public_reply_with_a_timeline_entry(client, ctx, google) -> None:
+    fake, _, headers = google
+    fake.add_review("Мария", 2, "Долго везли", review_id="AbFvOqDel")
+    await _poll(ctx)
+    [conversation] = await _rows(ctx, Conversation)
+    assert (await client.post(f"/api/v1/conversations/{conversation.id}/messages", json={"text": "Простите нас"}, headers=headers)).status_code == 201
+    await ctx.settle()
+    assert fake.reviews["AbFvOqDel"]["reviewReply"]["comment"] == "Простите нас"
+    operator = await make_operator(ctx, role="admin")
+    assert (await client.post("/ui/session", json={"email": operator["email"], "password": PASSWORD})).status_code == 200
+    assert 'data-testid="delete-review-reply"' in (await client.get(f"/ui/conversations/{conversation.id}")).text  # a reply stands
+
+    fake.fail_next_send("permanent")  # the provider refuses: 502 with its reason, nothing recorded
+    refused = await client.delete(f"/api/v1/conversations/{conversation.id}/review-reply", headers=headers)
+    assert refused.status_code == 502 and "The review was removed by the reviewer" in refused.json()["detail"]
+    assert "reviewReply" in fake.reviews["AbFvOqDel"]
+
+    deleted = await client.delete(f"/api/v1/conversations/{conversation.id}/review-reply", headers=headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"status": "deleted", "review_id": "AbFvOqDel"}
+    assert fake.calls[-1]["method"] == "DELETE" and fake.calls[-1]["review_id"] == "AbFvOqDel" and "reviewReply" not in fake.reviews["AbFvOqDel"]
+    entries = [e for e in await _rows(ctx, TimelineEvent) if e.kind == "review.reply_deleted"]
+    assert [(e.conversation_id, e.actor_type, e.data) for e in entries] == [(conversation.id, "operator", {"review_id": "AbFvOqDel"})]
+    html = (await client.get(f"/ui/conversations/{conversation.id}")).text
+    assert 'data-testid="review-reply-deleted"' in html and 'data-testid="delete-review-reply"' not in html  # nothing left to delete
+
+
+async def test_a_channel_that_keeps_no_replies_refuses_the_deletion(client, ctx) -> None:
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    assert (await post_inbound(client, channel, {"message_id": "r1", "from": {"phone": "+79160000077"}, "text": "Здравствуйте"})).status_code == 200
+    await ctx.settle()
+    [conversation] = await _rows(ctx, Conversation)
+    refused = await client.delete(f"/api/v1/conversations/{conversation.id}/review-reply", headers=headers)
+    assert refused.status_code == 422 and "does not let okno delete" in refused.json()["detail"]
+    assert (await client.delete("/api/v1/conversations/999999/review-reply", headers=headers)).status_code == 404

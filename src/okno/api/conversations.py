@@ -15,6 +15,7 @@ from okno.conversations.queries import conversations_page, get_conversation, mes
 from okno.conversations.replies import RichContent, post_operator_message
 from okno.conversations.starting import start_conversation
 from okno.customers.queries import get_customer
+from okno.reviews.replies import delete_reply_at_provider, plan_reply_deletion, record_reply_deleted
 from okno.telephony.click_to_call import place_call, plan_call
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -103,3 +104,12 @@ async def call_customer(
     plan = await plan_call(session, ctx.channels, scope=scope, operator=operator, conversation_id=conversation_id, channel_id=body.channel_id if body else None)
     await place_call(plan, ctx.http)
     return {"status": "requested", "channel_id": plan.channel.id, "extension": plan.extension}
+
+
+@router.delete("/{conversation_id}/review-reply", summary="Delete the public reply to the conversation's review at the provider")
+async def delete_review_reply(conversation_id: int, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, ctx: Ctx) -> dict:
+    plan = await plan_reply_deletion(session, ctx.channels, scope=scope, conversation_id=conversation_id)
+    await delete_reply_at_provider(plan, ctx.http)
+    async with ctx.db.transaction() as write:
+        record_reply_deleted(write, plan, actor_id=operator.id)
+    return {"status": "deleted", "review_id": plan.review_id}

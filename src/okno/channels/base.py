@@ -105,6 +105,8 @@ class Capabilities:
     # the adapter asks its provider to ring an operator's extension and then the customer
     # (``PlacesCalls``): click-to-call from a conversation
     click_to_call: bool = False
+    # the provider keeps one public reply per review and lets okno delete it (``DeletesReplies``)
+    deletes_replies: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -128,6 +130,7 @@ class Capabilities:
             "posts_replies": self.posts_replies,
             "sms_segments": self.sms_segments,
             "click_to_call": self.click_to_call,
+            "deletes_replies": self.deletes_replies,
         }
 
 
@@ -518,6 +521,14 @@ class PlacesCalls(Protocol, Generic[ConfigT]):
     subclass with the provider's reason when it refuses."""
 
     async def place_call(self, config: ConfigT, *, extension: str, phone: str, http: httpx.AsyncClient) -> None: ...
+
+
+class DeletesReplies(Protocol, Generic[ConfigT]):
+    """Adapters whose capabilities say ``deletes_replies`` implement this: the public reply to the
+    review ``thread_key`` names is deleted at the provider. Raises a DeliveryError subclass with the
+    provider's reason when it refuses."""
+
+    async def delete_reply(self, config: ConfigT, review_id: str, http: httpx.AsyncClient) -> None: ...
 
 
 class AttachmentUnavailable(Exception):

@@ -36,6 +36,7 @@ INLINE_EVENTS = (
     "call.completed",
     "call.missed",
     "call.callback_completed",
+    "review.reply_deleted",
     "order.created",
     "order.updated",
 )
@@ -80,6 +81,8 @@ class ReviewPanel:
     platform: str
     posts_replies: bool
     cabinet_url: str | None
+    deletes_replies: bool = False  # the site lets okno delete the public reply (Google)
+    reply_live: bool = False  # an operator's reply went out and was not deleted since
 
 
 async def review_panel(session: AsyncSession, conversation: Conversation, channel: Channel | None) -> ReviewPanel | None:
@@ -99,7 +102,25 @@ async def review_panel(session: AsyncSession, conversation: Conversation, channe
         stars=review.get("stars") if isinstance(review.get("stars"), int) else None, platform=str(review.get("platform") or ""),
         posts_replies=adapter is None or adapter.capabilities.posts_replies,
         cabinet_url=cabinet if isinstance(cabinet, str) and cabinet.startswith(("https://", "http://")) else None,
+        deletes_replies=adapter is not None and adapter.capabilities.deletes_replies,
+        reply_live=adapter is not None and adapter.capabilities.deletes_replies and await _reply_live(session, conversation.id),
     )
+
+
+async def _reply_live(session: AsyncSession, conversation_id: int) -> bool:
+    """Whether the review's public reply stands: a reply the provider took after the last deletion."""
+    sent = await session.scalar(
+        select(func.max(Message.created_at)).where(
+            Message.conversation_id == conversation_id, Message.direction == Direction.outbound.value,
+            Message.status.in_(("sent", "delivered", "read")),
+        )
+    )  # fmt: skip
+    if sent is None:
+        return False
+    deleted = await session.scalar(
+        select(func.max(TimelineEvent.occurred_at)).where(TimelineEvent.conversation_id == conversation_id, TimelineEvent.kind == "review.reply_deleted")
+    )
+    return deleted is None or sent > deleted
 
 
 @dataclass(frozen=True)

@@ -417,6 +417,7 @@ function initConversationActions(root) {
     if (button.dataset.action === "not-same") notSamePerson(button);
     if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
     if (button.dataset.action === "call") callCustomer(button);
+    if (button.dataset.action === "delete-review-reply") deleteReviewReply();
   });
   initActionMenus(root);
   root.addEventListener("change", (event) => {
@@ -1324,3 +1325,21 @@ const smsSegments = {
     box.textContent = box.dataset.format.replace("%(segments)s", c.segments).replace("%(left)s", c.left).replace("%(encoding)s", c.encoding);
   },
 };
+
+// The public reply to a review (Google) deleted at the provider, after the page's own confirmation.
+function deleteReviewReply() {
+  const id = openConversationId();
+  const dialog = $("#delete-reply-confirm");
+  if (!id || !dialog) return;
+  dialog.returnValue = "";
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "ok") return;
+    try {
+      await call("DELETE", `/api/v1/conversations/${id}/review-reply`);
+      if (openConversationId() === String(id)) await openConversation(id, { keepComposer: true });
+    } catch (error) {
+      toast(error.message, true);
+    }
+  };
+  dialog.showModal();
+}

@@ -92,6 +92,7 @@ class GoogleReviewsChannel:
         threading=Threading.per_thread,
         ingress=frozenset({"poll"}),
         address_kinds=frozenset({"google_review"}),
+        deletes_replies=True,
     )
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (
         IdentityKindSpec("google_review", opaque_kind, "a Google review (its reviewId): the reviewer has no stable id"),
