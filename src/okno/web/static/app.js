@@ -322,7 +322,7 @@ function patchConversation(pane, html) {
   const timeline = $(".timeline", current);
   const atBottom = timeline && timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 40;
   const keptReason = $("#close-reason", current)?.value;
-  for (const selector of [".conv-head", ".timeline", ".profile"]) {
+  for (const selector of [".conv-head", ".timeline", ".profile", ".review-panel"]) {
     const next = $(selector, fresh);
     if (next) $(selector, current)?.replaceWith(next);
   }
@@ -418,6 +418,7 @@ function initConversationActions(root) {
     if (button.dataset.action === "undo-merge") undoMerge(button.dataset.merge);
     if (button.dataset.action === "call") callCustomer(button);
     if (button.dataset.action === "delete-review-reply") deleteReviewReply();
+    if (button.dataset.action === "erase-customer") eraseCustomer(button.dataset.customer);
   });
   initActionMenus(root);
   root.addEventListener("change", (event) => {
@@ -1342,4 +1343,36 @@ function deleteReviewReply() {
     }
   };
   dialog.showModal();
+}
+
+// A data-subject erasure (admins): the reason and the customer's id typed back are asked in the
+// page's own dialog; "Erase" stays disabled until both are there. The profile then shows the tombstone.
+function eraseCustomer(customerId) {
+  const id = openConversationId();
+  const dialog = $("#erase-dialog");
+  if (!customerId || !dialog) return;
+  const reason = $("#erase-reason", dialog);
+  const typed = $("#erase-typed", dialog);
+  const ok = $("[data-testid=erase-ok]", dialog);
+  $("#erase-expected", dialog).textContent = customerId;
+  reason.value = "";
+  typed.value = "";
+  ok.disabled = true;
+  const check = () => { ok.disabled = !(reason.value.trim() && typed.value.trim() === customerId); };
+  reason.oninput = check;
+  typed.oninput = check;
+  dialog.returnValue = "";
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "ok" || ok.disabled) return;
+    try {
+      const erased = await call("POST", `/api/v1/customers/${customerId}/erase`, { reason: reason.value.trim() });
+      toast((T.erased || "Personal data erased") + ` (#${erased.customers.join(", #")})`);
+      if (id) await openConversation(id, { keepComposer: false });
+      refreshList({ force: true });
+    } catch (error) {
+      toast(error.message, true);
+    }
+  };
+  dialog.showModal();
+  reason.focus();
 }
