@@ -9,12 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import pytest
 from sqlalchemy import select
 
 from okno.models import Conversation, Message, OutboxEvent
 from okno.models.surveys import SurveyRequest
-from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_operator, login
 
 QUESTION = {"ru": "Оцените, пожалуйста, нашу помощь от 1 до 5", "en": "Please rate our help from 1 to 5"}
@@ -54,32 +52,16 @@ async def _resolve(client, ctx, headers, conversation_id: int) -> None:  # noqa:
     await ctx.settle()
 
 
-@pytest.fixture
-async def telegram(client, ctx):  # noqa: ANN001, ANN201
-    from okno.channels.adapters.telegram.fake import FakeTelegram
-
-    fake = FakeTelegram()
-    async with LoopbackServer(fake.app) as server:
-        fake.base_url = server.url
-        headers = await admin_headers(ctx, client)
-        created = await client.post("/api/v1/channels", json={"kind": "telegram", "name": "TG", "config": fake.channel_config()}, headers=headers)
-        assert created.status_code == 201, created.text
-        fake.connect(client, f"/webhooks/{created.json()['id']}")
-        yield fake, created.json(), headers
-
-
-@pytest.fixture
-async def api_channel(client, ctx):  # noqa: ANN001, ANN201
-    from okno.channels.adapters.api.fake import FakeApiReceiver
-
-    receiver = FakeApiReceiver()
-    secret = "integration-secret-0123456789"
-    receiver.add_box("crm", secret)
-    async with LoopbackServer(receiver.app) as server:
-        headers = await admin_headers(ctx, client)
-        config = {"secret": secret, "outbound_url": f"{server.url}/boxes/crm/messages"}
-        channel = (await client.post("/api/v1/channels", json={"kind": "api", "name": "CRM", "config": config}, headers=headers)).json()
-        yield receiver, channel, secret, headers
+async def _surveyed_and_resolved(client, ctx, api_channel, text: str, **survey) -> int:  # noqa: ANN001
+    """A survey (``survey`` fields over the CSAT defaults), the customer's first message through
+    the API channel, and its conversation resolved by the admin: the conversation's id."""
+    _, channel, secret, headers = api_channel
+    await _survey(client, headers, **survey)
+    await _api_inbound(client, channel, secret, "in-1", text)
+    await ctx.settle()
+    conversation_id = (await _messages(ctx))[0].conversation_id
+    await _resolve(client, ctx, headers, conversation_id)
+    return conversation_id
 
 
 async def _api_inbound(client, channel: dict, secret: str, message_id: str, text: str, *, who: str = "crm-42") -> None:  # noqa: ANN001
@@ -169,11 +151,7 @@ async def test_a_button_press_is_a_typed_answer(client, ctx, telegram) -> None:
 
 async def test_api_channel_gets_the_scale_as_text_a_retry_and_a_follow_up_comment(client, ctx, api_channel) -> None:
     receiver, channel, secret, headers = api_channel
-    await _survey(client, headers, follow_up=FOLLOW_UP)
-    await _api_inbound(client, channel, secret, "in-1", "Добрый день, не приходит код")
-    await ctx.settle()
-    conversation_id = (await _messages(ctx))[0].conversation_id
-    await _resolve(client, ctx, headers, conversation_id)
+    conversation_id = await _surveyed_and_resolved(client, ctx, api_channel, "Добрый день, не приходит код", follow_up=FOLLOW_UP)
     assert _api_sent(receiver)[-1] == QUESTION["ru"] + "\n\nОтветьте цифрой от 1 до 5."
 
     await _api_inbound(client, channel, secret, "in-2", "отлично")  # no score: one polite retry
@@ -206,11 +184,7 @@ async def test_api_channel_gets_the_scale_as_text_a_retry_and_a_follow_up_commen
 
 async def test_a_second_unclear_reply_gives_up_and_a_long_message_is_not_an_answer(client, ctx, api_channel) -> None:
     receiver, channel, secret, headers = api_channel
-    await _survey(client, headers)
-    await _api_inbound(client, channel, secret, "in-1", "Hello there")
-    await ctx.settle()
-    conversation_id = (await _messages(ctx))[0].conversation_id
-    await _resolve(client, ctx, headers, conversation_id)
+    conversation_id = await _surveyed_and_resolved(client, ctx, api_channel, "Hello there")
     assert _api_sent(receiver)[-1].endswith("Reply with a number from 1 to 5.")
     await _api_inbound(client, channel, secret, "in-2", "11")  # out of range
     await ctx.settle()
@@ -225,11 +199,7 @@ async def test_a_second_unclear_reply_gives_up_and_a_long_message_is_not_an_answ
 
 async def test_quiet_window_and_no_survey_after_erase(client, ctx, api_channel) -> None:
     receiver, channel, secret, headers = api_channel
-    await _survey(client, headers)
-    await _api_inbound(client, channel, secret, "in-1", "Вопрос про доставку")
-    await ctx.settle()
-    first = (await _messages(ctx))[0].conversation_id
-    await _resolve(client, ctx, headers, first)
+    first = await _surveyed_and_resolved(client, ctx, api_channel, "Вопрос про доставку")
     await _api_inbound(client, channel, secret, "in-2", "5")
     await ctx.settle()
     await _api_inbound(client, channel, secret, "in-3", "Новый вопрос про оплату заказа, помогите пожалуйста")
@@ -290,11 +260,7 @@ async def test_the_delay_is_a_durable_timer(client, ctx, api_channel, travel) ->
     receiver, channel, secret, headers = api_channel
     start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     travel(start)
-    await _survey(client, headers, delay_minutes=30)
-    await _api_inbound(client, channel, secret, "in-1", "Вопрос")
-    await ctx.settle()
-    conversation_id = (await _messages(ctx))[0].conversation_id
-    await _resolve(client, ctx, headers, conversation_id)
+    await _surveyed_and_resolved(client, ctx, api_channel, "Вопрос", delay_minutes=30)
     assert _api_sent(receiver) == [] and (await _requests(ctx))[0].state == "scheduled"
     travel(start + timedelta(minutes=31))
     await ctx.settle()
@@ -340,33 +306,25 @@ async def test_no_survey_where_the_customer_cant_be_reached(client, ctx, api_cha
     assert await _events(ctx, "survey.sent") == []
 
 
-async def test_whatsapp_gets_a_list_of_scores_and_a_pick_is_the_score(client, ctx) -> None:
-    from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+async def test_whatsapp_gets_a_list_of_scores_and_a_pick_is_the_score(client, ctx, whatsapp) -> None:
+    fake, _, headers = whatsapp
+    await _survey(client, headers)  # CSAT: five scores, more than WhatsApp's three reply buttons
+    await fake.deliver_text("79160000123", "Здравствуйте, заказ не пришёл")
+    await ctx.settle()
+    conversation_id = (await _messages(ctx))[0].conversation_id
+    await _resolve(client, ctx, headers, conversation_id)
+    [request] = await _requests(ctx)
+    prompt = next(m for m in await _messages(ctx) if m.id == request.prompt_message_id)
+    assert prompt.status == "sent" and prompt.content["rendering"] == "list" and prompt.content["interactive"]["button"] == "Оценить"
+    sent = fake.sent[-1]["body"]
+    assert sent["type"] == "interactive" and sent["interactive"]["type"] == "list"
+    assert [row["title"] for row in sent["interactive"]["action"]["sections"][0]["rows"]] == ["1", "2", "3", "4", "5"]
 
-    fake = FakeWhatsApp()
-    async with LoopbackServer(fake.app) as server:
-        fake.base_url = server.url
-        headers = await admin_headers(ctx, client)
-        created = await client.post("/api/v1/channels", json={"kind": "whatsapp", "name": "WA", "config": fake.channel_config()}, headers=headers)
-        assert created.status_code == 201, created.text
-        fake.connect(client, f"/webhooks/{created.json()['id']}")
-        await _survey(client, headers)  # CSAT: five scores, more than WhatsApp's three reply buttons
-        await fake.deliver_text("79160000123", "Здравствуйте, заказ не пришёл")
-        await ctx.settle()
-        conversation_id = (await _messages(ctx))[0].conversation_id
-        await _resolve(client, ctx, headers, conversation_id)
-        [request] = await _requests(ctx)
-        prompt = next(m for m in await _messages(ctx) if m.id == request.prompt_message_id)
-        assert prompt.status == "sent" and prompt.content["rendering"] == "list" and prompt.content["interactive"]["button"] == "Оценить"
-        sent = fake.sent[-1]["body"]
-        assert sent["type"] == "interactive" and sent["interactive"]["type"] == "list"
-        assert [row["title"] for row in sent["interactive"]["action"]["sections"][0]["rows"]] == ["1", "2", "3", "4", "5"]
-
-        pick = {"id": f"survey:{request.id}:4", "title": "4"}
-        assert (await fake.deliver_reply("79160000123", prompt.provider_message_id, "list_reply", pick)).status_code == 200
-        await ctx.settle()
-        [answered] = await _events(ctx, "survey.answered")
-        assert answered["score"] == 4 and (await _conversation(ctx, conversation_id)).status == "resolved"
+    pick = {"id": f"survey:{request.id}:4", "title": "4"}
+    assert (await fake.deliver_reply("79160000123", prompt.provider_message_id, "list_reply", pick)).status_code == 200
+    await ctx.settle()
+    [answered] = await _events(ctx, "survey.answered")
+    assert answered["score"] == 4 and (await _conversation(ctx, conversation_id)).status == "resolved"
 
 
 async def test_the_saved_locale_wins_and_the_event_names_the_team_and_the_operator(client, ctx, api_channel) -> None:

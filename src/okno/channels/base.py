@@ -159,6 +159,19 @@ def secret_of_at_least(length: int) -> AfterValidator:
     return AfterValidator(long_enough)
 
 
+# an http(s) address with a host, optional port and path: the shape of a provider's base URL
+PROVIDER_URL_PATTERN = r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$"
+# ``api_base: ProviderUrl = provider_base_url(...)``: a setting okno calls, checked by the outbound
+# URL policy when saved
+ProviderUrl = Annotated[str, CALLED_URL]
+
+
+def provider_base_url(default: str, help_en: str | None = None, help_ru: str | None = None, *, en: str = "API address", ru: str = "Адрес API") -> Any:
+    """The field of a provider's base URL (the public API by default; a test server or a local
+    API server when changed), labelled in both languages."""
+    return labelled(en, ru, help_en=help_en, help_ru=help_ru, default=default, pattern=PROVIDER_URL_PATTERN)
+
+
 # ---- inbound -------------------------------------------------------------------------------
 
 

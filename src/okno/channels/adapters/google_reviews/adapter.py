@@ -11,7 +11,7 @@ newest ``updateTime``; the next pass starts from the top again. An item's provid
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -21,7 +21,6 @@ from okno.channels.adapters.reviews.public import moment as sortable_time
 from okno.channels.adapters.reviews import REVIEWER_KIND, review_context, review_sender, reviewer_rule
 from okno.channels.base import (
     Label,
-    CALLED_URL,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
@@ -39,7 +38,8 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_object,
-    opaque_kind,
+    opaque_kind,    ProviderUrl,
+    provider_base_url,
 )
 from okno.kit.labels import labelled
 from okno.kit.receiver_reasons import short_text, status_phrase
@@ -66,8 +66,8 @@ class GoogleReviewsConfig(BaseModel):
     client_id: str | None = labelled("OAuth client id", "OAuth client id", default=None, max_length=300)
     client_secret: SecretStr | None = labelled("OAuth client secret", "OAuth client secret", default=None)
     refresh_token: SecretStr | None = labelled("OAuth refresh token", "OAuth refresh token", default=None, help_en="okno gets fresh access tokens with it", help_ru="по нему okno получает новые токены доступа")
-    api_base: Annotated[str, CALLED_URL] = labelled("API address", "Адрес API", default="https://mybusiness.googleapis.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
-    token_url: Annotated[str, CALLED_URL] = labelled("Token address", "Адрес выдачи токенов", default="https://oauth2.googleapis.com/token", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    api_base: ProviderUrl = provider_base_url("https://mybusiness.googleapis.com")
+    token_url: ProviderUrl = provider_base_url("https://oauth2.googleapis.com/token", en="Token address", ru="Адрес выдачи токенов")
     poll_seconds: float = labelled("Poll every (seconds)", "Опрашивать каждые (секунд)", default=300.0, ge=1, le=86_400)
 
     @model_validator(mode="after")

@@ -14,7 +14,6 @@ from okno.channels.adapters.max import interactive
 from okno.channels.adapters.max.media import upload_attachments
 from okno.channels.base import (
     labelled,
-    CALLED_URL,
     json_object,
     Capabilities,
     ChannelNeedsAction,
@@ -33,7 +32,8 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
-    secret_of_at_least,
+    secret_of_at_least,    ProviderUrl,
+    provider_base_url,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
 from okno.kit.receiver_reasons import short_text, status_phrase
@@ -64,11 +64,7 @@ class MaxConfig(BaseModel):
         help_ru=f"секрет подписки: {SECRET_MIN}–256 символов A-Z a-z 0-9 _ -",
         json_schema_extra={"minLength": SECRET_MIN},
     )
-    api_base: Annotated[str, CALLED_URL] = labelled(
-        "API address", "Адрес API", help_en="the MAX Bot API's address",
-        help_ru="адрес Bot API MAX", default="https://platform-api2.max.ru",
-        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
-    )
+    api_base: ProviderUrl = provider_base_url("https://platform-api2.max.ru", "the MAX Bot API's address", "адрес Bot API MAX")
 
     @field_validator("secret")
     @classmethod

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from okno.channels.adapters.novofon.signing import SIGNED_FIELDS, api_authorization, sorted_query, webhook_signature
 from okno.channels.base import (
     Label,
-    CALLED_URL,
     AttachmentUnavailable,
     Capabilities,
     ChannelNeedsAction,
@@ -40,7 +39,8 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_object,
-    secret_of_at_least,
+    secret_of_at_least,    ProviderUrl,
+    provider_base_url,
 )
 from okno.kit.labels import labelled
 from okno.kit.receiver_reasons import short_text, status_phrase
@@ -83,10 +83,7 @@ class NovofonConfig(BaseModel):
         "API secret", "Секрет API", help_en="signs the call events and okno's API requests",
         help_ru="подписывает события звонков и запросы okno к API", min_length=1, json_schema_extra={"minLength": SECRET_MIN},
     )
-    api_base: Annotated[str, CALLED_URL] = labelled(
-        "API address", "Адрес API", help_en="the provider's public API", help_ru="публичный API провайдера",
-        default="https://api.novofon.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
-    )
+    api_base: ProviderUrl = provider_base_url("https://api.novofon.com", "the provider's public API", "публичный API провайдера")
     numbers: list[str] = labelled(
         "Numbers", "Номера", help_en="the numbers (DIDs) this channel covers; empty: every number of the account",
         help_ru="номера (DID), которые обслуживает канал; пусто — все номера аккаунта", default_factory=list, max_length=100,

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from okno.channels.base import (
     Label,
-    CALLED_URL,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
@@ -31,7 +30,8 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_object,
-    secret_of_at_least,
+    secret_of_at_least,    ProviderUrl,
+    provider_base_url,
 )
 from okno.kit.labels import labelled
 from okno.kit.receiver_reasons import short_text, status_phrase
@@ -95,10 +95,7 @@ class SmsRuConfig(BaseModel):
         help_en="a sender name approved by SMS.ru; empty: SMS.ru's default",
         help_ru="имя отправителя, одобренное SMS.ru; пусто — отправитель по умолчанию",
     )
-    api_base: Annotated[str, CALLED_URL] = labelled(
-        "API address", "Адрес API", default="https://sms.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
-        help_en="SMS.ru's API; change only for a test server", help_ru="API SMS.ru; меняйте только для тестового сервера",
-    )
+    api_base: ProviderUrl = provider_base_url("https://sms.ru", "SMS.ru's API; change only for a test server", "API SMS.ru; меняйте только для тестового сервера")
     webhook_token: Annotated[SecretStr, secret_of_at_least(TOKEN_MIN)] = labelled(
         "Callback token", "Токен callback", min_length=1, json_schema_extra={"minLength": TOKEN_MIN},
         help_en="a random secret of 16+ characters: give SMS.ru the callback URL ending with ?token=<it> (SMS.ru signs nothing)",

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from okno.channels.adapters.telegram import interactive
 from okno.channels.base import (
     labelled,
-    CALLED_URL,
     json_object,
     AttachmentUnavailable,
     Capabilities,
@@ -32,7 +31,8 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
-    secret_of_at_least,
+    secret_of_at_least,    ProviderUrl,
+    provider_base_url,
 )
 from okno.channels.adapters.telegram.media import send_with_files
 from okno.channels.text import split_text
@@ -53,10 +53,8 @@ class TelegramConfig(BaseModel):
         help_ru=f"secret_token для setWebhook: {SECRET_MIN}–256 символов A-Z a-z 0-9 _ -",
         json_schema_extra={"minLength": SECRET_MIN},
     )
-    api_base: Annotated[str, CALLED_URL] = labelled(
-        "API address", "Адрес API", help_en="the Bot API's address (change only for a local Bot API server)",
-        help_ru="адрес Bot API (меняйте только для своего сервера Bot API)", default="https://api.telegram.org",
-        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
+    api_base: ProviderUrl = provider_base_url(
+        "https://api.telegram.org", "the Bot API's address (change only for a local Bot API server)", "адрес Bot API (меняйте только для своего сервера Bot API)"
     )
 
     @field_validator("secret_token")

@@ -8,14 +8,14 @@ undocumented by 2GIS, may break at any time; replies are written in the 2GIS cab
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from okno.channels.adapters.reviews import REVIEWER_KIND, reviewer_rule
 from okno.channels.adapters.reviews.public import PAGE_SIZE, Parsed, ReadOnlyReviews, get_page, moment, next_batch, review_item, star_rating
-from okno.channels.base import Label, CALLED_URL, IdentityKindSpec, PollBatch, ProofRule, opaque_kind
+from okno.channels.base import Label, IdentityKindSpec, PollBatch, ProofRule, opaque_kind, ProviderUrl, provider_base_url
 from okno.kit.labels import labelled
 
 PLATFORM = "2gis"
@@ -33,7 +33,7 @@ class TwoGisReviewsConfig(BaseModel):
 
     branch_id: str = labelled("Branch id", "Id филиала", pattern=r"^\d{1,30}$", help_en="the 2GIS branch (firm) id from its page address", help_ru="id филиала (фирмы) 2ГИС из адреса его страницы")
     key: SecretStr = labelled("Public key", "Публичный ключ", min_length=1, help_en="the key the 2GIS site sends with its review requests", help_ru="ключ, который сайт 2ГИС передаёт в запросах отзывов")
-    api_base: Annotated[str, CALLED_URL] = labelled("API address", "Адрес API", default="https://public-api.reviews.2gis.com", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    api_base: ProviderUrl = provider_base_url("https://public-api.reviews.2gis.com")
     cabinet_url: str = labelled("Cabinet address", "Адрес кабинета", default="https://account.2gis.com", pattern=r"^https?://\S+$", help_en="where operators answer reviews", help_ru="где операторы отвечают на отзывы")
     poll_seconds: float = labelled("Poll every (seconds)", "Опрашивать каждые (секунд)", default=900.0, ge=1, le=86_400)
 

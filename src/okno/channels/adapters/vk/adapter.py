@@ -20,7 +20,6 @@ from okno.channels.adapters.vk.media import call_method, send_with_files
 from okno.channels.base import (
     Label,
     labelled,
-    CALLED_URL,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
@@ -40,7 +39,8 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
-    secret_of_at_least,
+    secret_of_at_least,    ProviderUrl,
+    provider_base_url,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
 from okno.kit.receiver_reasons import short_text
@@ -83,11 +83,7 @@ class VkConfig(BaseModel):
         "Confirmation code", "Строка подтверждения", help_en="the string groups.getCallbackConfirmationCode returns",
         help_ru="строка, которую возвращает groups.getCallbackConfirmationCode", min_length=1, max_length=100, pattern=r"^\S+$",
     )
-    api_base: Annotated[str, CALLED_URL] = labelled(
-        "API address", "Адрес API", help_en="the VK API's address",
-        help_ru="адрес API ВКонтакте", default="https://api.vk.com",
-        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
-    )
+    api_base: ProviderUrl = provider_base_url("https://api.vk.com", "the VK API's address", "адрес API ВКонтакте")
     api_version: str = labelled(
         "API version", "Версия API", help_en="the VK API version, e.g. 5.199", help_ru="версия API ВКонтакте, например 5.199",
         default="5.199", pattern=r"^\d+\.\d+$",

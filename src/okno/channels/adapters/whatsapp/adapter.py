@@ -18,7 +18,6 @@ from okno.channels.adapters.whatsapp import interactive
 from okno.channels.adapters.whatsapp.media import WhatsAppTemplate, send_template, send_with_files
 from okno.channels.base import (
     labelled,
-    CALLED_URL,
     json_object,
     AttachmentUnavailable,
     Capabilities,
@@ -44,7 +43,8 @@ from okno.channels.base import (
     WebhookResult,
     json_body,
     opaque_kind,
-    secret_of_at_least,
+    secret_of_at_least,    ProviderUrl,
+    provider_base_url,
 )
 from okno.channels.text import split_text
 from okno.kit.receiver_reasons import short_text, status_phrase
@@ -86,11 +86,7 @@ class WhatsAppConfig(BaseModel):
         "Verify token", "Проверочный токен", help_en="any string; Meta echoes it in the webhook handshake",
         help_ru="любая строка; Meta повторяет её при подключении вебхука", min_length=1,
     )
-    graph_base: Annotated[str, CALLED_URL] = labelled(
-        "API address", "Адрес API", help_en="the Graph API's address",
-        help_ru="адрес Graph API", default="https://graph.facebook.com",
-        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
-    )
+    graph_base: ProviderUrl = provider_base_url("https://graph.facebook.com", "the Graph API's address", "адрес Graph API")
     api_version: str = labelled(
         "API version", "Версия API", help_en="the Graph API version, e.g. v25.0", help_ru="версия Graph API, например v25.0",
         default="v25.0", pattern=r"^v\d+\.\d+$",

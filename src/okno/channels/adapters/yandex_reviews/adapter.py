@@ -11,14 +11,14 @@ Yandex Business cabinet.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from okno.channels.adapters.reviews import REVIEWER_KIND, reviewer_rule
 from okno.channels.adapters.reviews.public import PAGE_SIZE, Parsed, ReadOnlyReviews, get_page, moment, next_batch, review_item, star_rating
-from okno.channels.base import Label, CALLED_URL, IdentityKindSpec, PollBatch, ProofRule, opaque_kind
+from okno.channels.base import Label, IdentityKindSpec, PollBatch, ProofRule, opaque_kind, ProviderUrl, provider_base_url
 from okno.kit.labels import labelled
 
 PLATFORM = "yandex"
@@ -38,7 +38,7 @@ class YandexReviewsConfig(BaseModel):
         "Organisation id", "Id организации", pattern=r"^\d{1,30}$",
         help_en="the organisation id from its Yandex Maps address (/org/<name>/<id>)", help_ru="id организации из адреса на Яндекс Картах (/org/<имя>/<id>)",
     )
-    api_base: Annotated[str, CALLED_URL] = labelled("API address", "Адрес API", default="https://yandex.ru", pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$")
+    api_base: ProviderUrl = provider_base_url("https://yandex.ru")
     csrf_token: SecretStr | None = labelled("csrfToken", "csrfToken", default=None, help_en="sent as the site sends it, if given", help_ru="передаётся так же, как его передаёт сайт, если задан")
     cabinet_url: str = labelled("Cabinet address", "Адрес кабинета", default="https://yandex.ru/sprav", pattern=r"^https?://\S+$", help_en="where operators answer reviews", help_ru="где операторы отвечают на отзывы")
     poll_seconds: float = labelled("Poll every (seconds)", "Опрашивать каждые (секунд)", default=900.0, ge=1, le=86_400)
