@@ -5,6 +5,7 @@ PUT, the OAuth token refreshed, reviewers never merged on their display name."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 
 from okno.channels.adapters.google_reviews.fake import FakeGoogleReviews
 from okno.kit.time import utcnow
-from okno.models import ChannelPollState, Conversation, Message, OutboxEvent, Priority, TimelineEvent
+from okno.models import ChannelPollState, Conversation, Customer, MatchSuggestion, Message, OutboxEvent, Priority, TimelineEvent
 from tests.conftest import LoopbackServer
 from tests.factories import PASSWORD, admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -158,3 +159,39 @@ async def test_a_channel_that_keeps_no_replies_refuses_the_deletion(client, ctx)
     refused = await client.delete(f"/api/v1/conversations/{conversation.id}/review-reply", headers=headers)
     assert refused.status_code == 422 and "does not let okno delete" in refused.json()["detail"]
     assert (await client.delete("/api/v1/conversations/999999/review-reply", headers=headers)).status_code == 404
+
+
+async def test_a_reviewer_is_suggested_never_merged_only_on_conservative_evidence(client, ctx, google) -> None:
+    fake, _, headers = google  # the Google channel has no team: customers who wrote to no team count
+    crm = await make_api_channel(client, headers)
+    team = (await client.post("/api/v1/teams", json={"name": "Продажи"}, headers=headers)).json()
+    sales = await make_api_channel(client, headers, team_id=team["id"])
+    writers = [
+        (crm, "m1", "+79160000101", "Мария Соколова"),  # the one to suggest
+        (sales, "p1", "+79160000102", "Пётр Иванов"),  # wrote to another team
+        (crm, "i1", "+79160000103", "Игорь"),  # a first name alone is no evidence
+        (crm, "o1", "+79160000104", "Ольга Смирнова"),  # wrote too long ago
+        *((crm, f"a{n}", f"+7916000020{n}", "Анна Петрова") for n in range(4)),  # too common to mean anyone
+    ]
+    for channel, message_id, phone, name in writers:
+        assert (await post_inbound(client, channel, {"message_id": message_id, "from": {"phone": phone, "name": name}, "text": "Где заказ?"})).status_code == 200
+    await ctx.settle()
+    customers = {c.name: c.id for c in await _rows(ctx, Customer)}
+    async with ctx.db.transaction() as session:
+        await session.execute(update(Message).where(Message.customer_id == customers["Ольга Смирнова"]).values(created_at=utcnow() - timedelta(days=100)))
+
+    for name in ("мария  Соколова", "Пётр Иванов", "Игорь", "Ольга Смирнова", "Анна Петрова"):
+        fake.add_review(name, 2, "Долго везли")
+    await _poll(ctx)
+
+    suggestions = await _rows(ctx, MatchSuggestion)
+    reviewer = next(c for c in await _rows(ctx, Customer) if c.name == "мария  Соколова")
+    assert [(s.customer_id, s.other_customer_id, s.status) for s in suggestions] == [(reviewer.id, customers["Мария Соколова"], "open")]
+    assert suggestions[0].contributions[0]["field"] == "reviewer_name" and suggestions[0].contributions[0]["evidence"] == "мария  Соколова"
+    assert reviewer.merged_into_id is None and all(c.merged_into_id is None for c in await _rows(ctx, Customer))  # never merged
+    shown = (await client.get(f"/api/v1/customers/{reviewer.id}/merge-suggestions", headers=headers)).json()["items"]
+    assert [s["customer_id"] for s in shown] == [customers["Мария Соколова"]]
+
+    fake.add_review("мария  Соколова", 4, "Всё-таки привезли", review_id=next(iter(fake.reviews)))  # an edit: no second suggestion
+    await _poll(ctx)
+    assert len(await _rows(ctx, MatchSuggestion)) == 1

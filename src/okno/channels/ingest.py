@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_events
 from okno.reviews.negative import ReviewTouch, flag_negative_reviews
+from okno.reviews.reviewers import suggest_reviewer_matches
 from okno.channels.answers import Touched, resolve_answers
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.interactive import Answer, answer_content
@@ -340,6 +341,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         if c.item.message_kind == MessageKind.review.value
     ]
     await flag_negative_reviews(session, reviews)  # no statement unless a review is 1–2 stars
+    await suggest_reviewer_matches(session, reviews)  # no statement unless reviews came in
 
 
 def _new_customers(claimed: list[_Claimed], resolution) -> list[tuple[int, str, list[tuple[str, str]]]]:  # noqa: ANN001

@@ -52,14 +52,23 @@ async def suggest_owners(session: AsyncSession, found: dict[int, list[IdentityKe
             ref = owner.get(key)
             if ref is not None and ref.id is not None and ref.id != claimant:
                 pairs.setdefault((claimant, ref.id), []).append(key)
+    return await queue_suggestions(
+        session, {pair: [{"field": UNVERIFIED_KEY, "comparison": "typed, not proven", "weight": 0.0, "evidence": str(k)} for k in keys] for pair, keys in pairs.items()}
+    )
+
+
+async def queue_suggestions(session: AsyncSession, pairs: dict[tuple[int, int], list[dict]]) -> int:
+    """Queues ``(customer, other)`` merge suggestions, each with the evidence that put it there
+    followed by the matcher's own contributions and score on the two profiles. A pair already
+    queued, merged or dismissed is left as it is; nothing is ever merged here. Returns how many
+    pairs were offered."""
     if not pairs:
         return 0
     ids = {cid for pair in pairs for cid in pair}
     profiles = dict((await session.execute(select(MatchProfile.customer_id, MatchProfile.fields).where(MatchProfile.customer_id.in_(ids)))).all())
     model = await current_model(session)
     rows = []
-    for (claimant, owner_id), keys in pairs.items():
-        evidence = [{"field": UNVERIFIED_KEY, "comparison": "typed, not proven", "weight": 0.0, "evidence": str(k)} for k in keys]
+    for (claimant, owner_id), evidence in pairs.items():
         score, contributions = 0.0, []
         if claimant in profiles and owner_id in profiles:
             size = await base_size(session) if model.match_rate is not None else None
