@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     widget_messages_per_minute_per_ip: int = Field(default=120, ge=1)
     widget_sessions_per_minute_per_ip: int = Field(default=20, ge=1)
     widget_receipts_per_minute: int = Field(default=120, ge=1)
+    # Count those limits in the database, shared by every process (docs/security.md). Unset: on
+    # when OKNO_BUS_URL is set (several serve processes), off for one process (memory buckets).
+    widget_limits_shared: bool | None = None
     # The time zone of operators who have not chosen their own (an IANA name); pages show times
     # in the operator's zone and snooze presets mean 09:00 there.
     default_time_zone: str = Field(default="Europe/Moscow", min_length=1)

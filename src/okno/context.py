@@ -156,6 +156,7 @@ def build_context(settings: Settings) -> AppContext:
     channel_runtime = AdapterRuntime(db, RuntimeSettings(
         default_region=settings.default_region, public_url=settings.public_url, trusted_proxies=settings.trusted_proxies,
         rate_limits=settings.model_dump(include={"widget_messages_per_minute", "widget_messages_per_minute_per_ip", "widget_sessions_per_minute_per_ip", "widget_receipts_per_minute"}),
+        shared_limits=settings.widget_limits_shared if settings.widget_limits_shared is not None else bool(settings.bus_url),
     ))
     channels = ChannelDirectory(db, box, runtime=channel_runtime)
     bus = InProcessBus()

@@ -38,6 +38,7 @@ class RuntimeSettings:
     public_url: str
     trusted_proxies: str = ""  # whose X-Forwarded-For names the visitor's address
     rate_limits: dict[str, int] = field(default_factory=dict)  # the widget's per-minute limits
+    shared_limits: bool = False  # count them in the database for every process (several serve processes)
 
 
 class AdapterRuntime:

@@ -90,7 +90,7 @@ async def visitor_session(channel_id: int, body: SessionIn, request: Request, ru
     origin = request.headers.get("origin")
     if origin is not None and not channel.config.allows(origin):
         return _json({"detail": f"origin {origin} may not embed this chat"}, 403)
-    wait = widget_limits(runtime).session(client_ip(request.scope, trusted_networks(runtime.settings.trusted_proxies)))
+    wait = await widget_limits(runtime).session(client_ip(request.scope, trusted_networks(runtime.settings.trusted_proxies)))
     if wait:
         return _json({"detail": "too many chat sessions from this address; try again later"}, 429, origin=origin, retry_after=wait)
     secret = channel.config.token_secret.get_secret_value()

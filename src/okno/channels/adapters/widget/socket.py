@@ -136,7 +136,7 @@ class VisitorSocket:
         if handler is None:
             await self._error(frame, "invalid", f"unknown frame type {str(kind)[:40]!r}")
             return
-        if kind in _SENDS and (wait := self.limits.message(self.channel_id, self.visitor_id, self.ip)):
+        if kind in _SENDS and (wait := await self.limits.message(self.channel_id, self.visitor_id, self.ip)):
             await self._error(frame, "rate_limited", "too many messages; wait a little", retry_after=round(wait, 1))
             return
         try:
@@ -202,7 +202,7 @@ class VisitorSocket:
         status = "delivered" if frame["type"] == "received" else "read"
         if (body.message_id, status) in self._receipts:
             return  # already taken: a repeat changes nothing
-        if wait := self.limits.receipt(self.channel_id, self.visitor_id):
+        if wait := await self.limits.receipt(self.channel_id, self.visitor_id):
             await self._send({"type": "error", "code": "rate_limited", "message_id": body.message_id, "detail": "too many receipts", "retry_after": round(wait, 1)})
             return
         sent = None
