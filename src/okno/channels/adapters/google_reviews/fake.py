@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from okno.channels.adapters.reviews.fake import DEMO_REVIEWS
 from okno.channels.fakes.base import FakeProviderBase
 
 STARS = {1: "ONE", 2: "TWO", 3: "THREE", 4: "FOUR", 5: "FIVE"}
@@ -161,9 +162,3 @@ class FakeGoogleReviews(FakeProviderBase):
     def sent_texts(self) -> list[str]:
         return [s["text"] for s in self.sent]
 
-
-DEMO_REVIEWS = (
-    ("Мария Соколова", 1, "Заказ привезли через неделю, на звонки никто не отвечал."),
-    ("Игорь", 5, "Быстро доставили, курьер вежливый. Спасибо!"),
-    ("Ольга П.", 4, "Хороший магазин, но сайт иногда тормозит."),
-)
