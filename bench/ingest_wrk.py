@@ -33,6 +33,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -442,8 +443,10 @@ def start_profiler(plan: Plan, pid: int, workdir: Path) -> asyncio.Future[Profil
     if plan.py_spy is None:
         return None
     raw_path = workdir / "okno-profile.txt"
+    # no --duration: it samples until stop_profiler interrupts it, once the outbox is published (the
+    # relay and the subscribers included, not only the webhook run)
     argv = [plan.py_spy, "record", "--pid", str(pid), "--rate", str(plan.profile_rate), "--format", "raw", "--output", str(raw_path),
-            "--duration", str(math.ceil(plan.duration_s)), *plan.profile_flags]
+            *plan.profile_flags]
     return asyncio.ensure_future(_spawn(argv, raw_path))
 
 
@@ -456,6 +459,8 @@ async def stop_profiler(started: asyncio.Future[Profiler] | None, plan: Plan) ->
     if started is None:
         return None
     profiler = await started
+    with contextlib.suppress(ProcessLookupError):
+        profiler.proc.send_signal(signal.SIGINT)  # py-spy writes what it sampled on SIGINT
     try:
         _, err = await asyncio.wait_for(profiler.proc.communicate(), timeout=plan.duration_s + 60)
     except TimeoutError:
@@ -625,7 +630,7 @@ def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: Ok
         if result is not None and (result.wrk.non_2xx or result.wrk.socket_errors):
             print(f"WARNING: {name}: {result.wrk.non_2xx} non-2xx answers, {result.wrk.socket_errors} socket errors/timeouts")
     if okno is not None and okno.profile:
-        print("\nwhere okno's time goes (measured run):\n" + okno.profile)
+        print("\nwhere okno's time goes (measured run until the outbox was published):\n" + okno.profile)
 
 
 def write_json(path: Path, args: argparse.Namespace, base: BaselineResult | None, okno: OknoResult | None) -> None:

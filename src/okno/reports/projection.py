@@ -62,15 +62,60 @@ SLA_RESULTS = (TargetState.met.value, TargetState.missed.value)
 
 
 async def project_event(deps: SubscriberDeps, event: Event) -> None:
+    await project_events(deps, [event])
+
+
+async def project_events(deps: SubscriberDeps, events: list[Event]) -> None:
+    """Applies the events in order in one transaction (the relay hands a whole batch to this, the
+    batch form of :func:`project_event`): the events already applied are skipped, and the facts
+    and messages they name are read once, in one statement each, up front."""
     async with deps.db.transaction() as session:
         table = ReportSeenEvent.__table__
-        seen = await session.execute(
-            insert_ignoring_duplicates(table, session.bind.dialect.name, ["event_id"]).values(event_id=event.id)
-        )
-        if seen.rowcount == 0:
-            return  # applied already (at-least-once delivery)
+        claim = insert_ignoring_duplicates(table, session.bind.dialect.name, ["event_id"])
+        claimed = await session.scalars(claim.values([{"event_id": e.id} for e in events]).returning(table.c.event_id))
+        fresh = set(claimed)
+        events = [e for e in events if e.id in fresh]  # the others were applied already (at-least-once delivery)
+        if not events:
+            return
+        await _read_ahead(session, events)
         window = timedelta(days=deps.settings.repeat_contact_days)
-        await APPLY[event.topic](session, event, window)
+        for event in events:
+            await APPLY[event.topic](session, event, window)
+
+
+# session.info keys: the transaction's facts (locked) and messages, by id, read ahead for a batch
+_FACTS, _MESSAGES = "okno.reports.facts", "okno.reports.messages"
+_FACT_TOPICS = frozenset({
+    "conversation.opened", "conversation.routed", "conversation.assigned", "conversation.escalated",
+    "conversation.status_changed", "message.received", "message.queued",
+})
+_MESSAGE_TOPICS = frozenset({"message.received", "message.queued"})
+
+
+async def _read_ahead(session: AsyncSession, events: list[Event]) -> None:
+    conversation_ids = sorted({e.payload["conversation_id"] for e in events if e.topic in _FACT_TOPICS})
+    facts: dict[int, ReportConversation | None] = session.info.setdefault(_FACTS, {})
+    if conversation_ids:  # in id order: two relays lock shared facts in the same order
+        query = (
+            select(ReportConversation).where(ReportConversation.conversation_id.in_(conversation_ids))
+            .order_by(ReportConversation.conversation_id).with_for_update()
+        )
+        facts.update((fact.conversation_id, fact) for fact in await session.scalars(query))
+    message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS]
+    messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
+    if message_ids:
+        messages.update((row.id, row) for row in await session.execute(_MESSAGE_FIELDS.where(Message.id.in_(message_ids))))
+
+
+_MESSAGE_FIELDS = select(Message.id, Message.channel_id, Message.direction, Message.author_id, Message.created_at)
+
+
+async def _message(session: AsyncSession, message_id: int) -> Any:
+    """The fields of a message the projection uses (read ahead for a batch), None once erased."""
+    known = session.info.setdefault(_MESSAGES, {})
+    if message_id not in known:
+        known[message_id] = (await session.execute(_MESSAGE_FIELDS.where(Message.id == message_id))).first()
+    return known[message_id]
 
 
 def seconds(delta: timedelta) -> int:
@@ -97,6 +142,14 @@ async def on_calendars_changed(session: AsyncSession, event: Event, window: time
 
 async def _fact(session: AsyncSession, conversation_id: int) -> ReportConversation | None:
     """The conversation's fact row, created from the conversation if the projection has none yet."""
+    facts = session.info.setdefault(_FACTS, {})
+    if conversation_id in facts:  # read (and locked) already in this transaction
+        return facts[conversation_id]
+    facts[conversation_id] = fact = await _load_or_create_fact(session, conversation_id)
+    return fact
+
+
+async def _load_or_create_fact(session: AsyncSession, conversation_id: int) -> ReportConversation | None:
     fact = await session.get(ReportConversation, conversation_id, with_for_update=True)
     if fact is not None:
         return fact
@@ -164,7 +217,7 @@ async def on_team(session: AsyncSession, event: Event, window: timedelta) -> Non
 
 async def on_message_received(session: AsyncSession, event: Event, window: timedelta) -> None:
     fact = await _fact(session, event.payload["conversation_id"])
-    message = await session.get(Message, event.payload["message_id"])
+    message = await _message(session, event.payload["message_id"])
     if fact is None or message is None:
         return
     if message.channel_id != fact.first_channel_id:
@@ -175,7 +228,7 @@ async def on_message_received(session: AsyncSession, event: Event, window: timed
 
 async def on_message_queued(session: AsyncSession, event: Event, window: timedelta) -> None:
     fact = await _fact(session, event.payload["conversation_id"])
-    message = await session.get(Message, event.payload["message_id"])
+    message = await _message(session, event.payload["message_id"])
     if fact is None or message is None:
         return
     if message.channel_id != fact.first_channel_id:
