@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -31,10 +32,10 @@ class _Capture:
     """Stands in for okno: records what the fake would POST."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[bytes, dict[str, str]]] = []
+        self.requests: list[tuple[bytes, dict[str, str], str]] = []  # body, headers, query string
 
     async def post(self, _url: str, *, content: bytes, headers: dict[str, str], params: Any = None) -> httpx.Response:
-        self.requests.append((content, headers))
+        self.requests.append((content, headers, urlencode(params or {})))
         return httpx.Response(200)
 
 
@@ -42,7 +43,7 @@ class _Capture:
 class AdapterLoad:
     kind: str
     config: dict[str, Any]
-    requests: list[tuple[bytes, dict[str, str]]]
+    requests: list[tuple[bytes, dict[str, str], str]]
 
 
 def available_kinds() -> list[str]:

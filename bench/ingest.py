@@ -94,6 +94,8 @@ class Customer:
 class SignedBody:
     body: bytes
     headers: tuple[tuple[str, str], ...]  # the provider's own headers (signature, secret token…)
+    query: str = ""  # the provider's query string, if any (SMS.ru: ``token=…``)
+    content_type: str = "application/json"  # Novofon and SMS.ru post forms
 
 
 def make_customers(rng: random.Random, count: int) -> list[Customer]:
@@ -267,8 +269,9 @@ class RawClient:
 
 def encode_request(path: str, item: SignedBody) -> bytes:
     extra = "".join(f"{name}: {value}\r\n" for name, value in item.headers)
+    target = f"{path}?{item.query}" if item.query else path
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+        f"POST {target} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: {item.content_type}\r\n"
         f"Content-Length: {len(item.body)}\r\n{extra}\r\n"
     )
     return head.encode("ascii") + item.body
@@ -310,10 +313,11 @@ class HttpxClient:
 
     async def _sender(self, client: httpx.AsyncClient, path: str, items: list[SignedBody], tally: _Tally) -> None:
         for i in tally.indexes:
-            headers = {"content-type": "application/json", **dict(items[i].headers)}
+            headers = {"content-type": items[i].content_type, **dict(items[i].headers)}
             sent = time.perf_counter()
             try:
-                response = await client.post(path, content=items[i].body, headers=headers)
+                target = f"{path}?{items[i].query}" if items[i].query else path
+                response = await client.post(target, content=items[i].body, headers=headers)
             except httpx.HTTPError as exc:
                 tally.fail(f"{type(exc).__name__}: {exc}")
                 continue
@@ -853,7 +857,13 @@ async def adapter_workloads(args: argparse.Namespace, base: Workload) -> dict[st
     for kind in kinds:
         texts = [russian_text(rng) for _ in range(args.warmup + args.messages)]
         load = await build_load(kind, senders, texts)
-        signed = [SignedBody(body, tuple((k, v) for k, v in headers.items() if k.lower() != "content-type")) for body, headers in load.requests]
+        signed = [
+            SignedBody(
+                body, tuple((k, v) for k, v in headers.items() if k.lower() != "content-type"), query,
+                next((v for k, v in headers.items() if k.lower() == "content-type"), "application/json"),
+            )
+            for body, headers, query in load.requests
+        ]
         work = Workload(signed[: args.warmup], signed[args.warmup :], base.concurrency, base.client, base.drain_timeout)
         loads[kind] = (load.config, work)
     return loads

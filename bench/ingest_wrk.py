@@ -10,9 +10,11 @@ wrk's latency distribution.
 * **raw baseline** (``bench/_raw_sqlite_baseline.py``): parse the JSON, one synchronous
   ``sqlite3`` insert per request (WAL, autocommit, no thread hop) into a table with a unique key.
 * **okno**: ``okno serve`` on a fresh SQLite data dir with one API channel. Besides wrk's
-  accepted rate it reports the *fully processed* rate: time from wrk's first request until every
-  accepted message is a stored ``messages`` row (polled through a read-only connection once wrk
-  has finished, so the probe never competes with the server during the run).
+  accepted rate it reports the *stored* rate (time from wrk's first request until every accepted
+  message is a stored ``messages`` row) and the *fully processed* rate, the one compared with the
+  baseline: until, in addition, every outbox event is published, i.e. every subscriber (routing,
+  SLA, automation, the reports projection...) has run on it. Both are polled through a read-only
+  connection once wrk has finished, so the probe never competes with the server during the run.
 
     .venv/bin/python bench/ingest_wrk.py                 # 15 s per server, 32 connections
     .venv/bin/python bench/ingest_wrk.py --quick         # 4 s per server (smoke run)
@@ -33,6 +35,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -267,8 +270,8 @@ class BaselineResult:
 @dataclass
 class OknoResult:
     wrk: WrkRun
-    processed_s: float | None  # first request -> every accepted message stored (None: timed out)
-    outbox_s: float | None  # ... and every outbox event published
+    stored_s: float | None  # first request -> every accepted message stored (None: timed out)
+    processed_s: float | None  # ... and every outbox event published: every subscriber ran on it
     new_messages: int
     failed_items: int
     server_cpu_s: float
@@ -280,6 +283,10 @@ class OknoResult:
     @property
     def accepted_per_s(self) -> float:
         return self.wrk.ok / self.wrk.duration_s
+
+    @property
+    def stored_per_s(self) -> float | None:
+        return None if self.stored_s is None else self.wrk.ok / self.stored_s
 
     @property
     def processed_per_s(self) -> float | None:
@@ -379,8 +386,8 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
 
     return OknoResult(
         wrk=run,
-        processed_s=None if processed_at is None else processed_at - run.started,
-        outbox_s=None if outbox_at is None else outbox_at - run.started,
+        stored_s=None if processed_at is None else processed_at - run.started,
+        processed_s=None if outbox_at is None else outbox_at - run.started,
         new_messages=new_messages,
         failed_items=failed,
         server_cpu_s=cpu,
@@ -442,8 +449,10 @@ def start_profiler(plan: Plan, pid: int, workdir: Path) -> asyncio.Future[Profil
     if plan.py_spy is None:
         return None
     raw_path = workdir / "okno-profile.txt"
+    # no --duration: it samples until stop_profiler interrupts it, once the outbox is published (the
+    # relay and the subscribers included, not only the webhook run)
     argv = [plan.py_spy, "record", "--pid", str(pid), "--rate", str(plan.profile_rate), "--format", "raw", "--output", str(raw_path),
-            "--duration", str(math.ceil(plan.duration_s)), *plan.profile_flags]
+            *plan.profile_flags]
     return asyncio.ensure_future(_spawn(argv, raw_path))
 
 
@@ -456,6 +465,8 @@ async def stop_profiler(started: asyncio.Future[Profiler] | None, plan: Plan) ->
     if started is None:
         return None
     profiler = await started
+    with contextlib.suppress(ProcessLookupError):
+        profiler.proc.send_signal(signal.SIGINT)  # py-spy writes what it sampled on SIGINT
     try:
         _, err = await asyncio.wait_for(profiler.proc.communicate(), timeout=plan.duration_s + 60)
     except TimeoutError:
@@ -599,8 +610,8 @@ def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: Ok
         row("raw (sqlite3, autocommit)", base.msgs_per_s, base.wrk, base.wrk.duration_s, base.server_cpu_s)
     if okno is not None:
         row("okno accepted (wrk)", okno.accepted_per_s, okno.wrk, okno.wrk.duration_s, None)
+        row("okno stored", okno.stored_per_s, None, okno.stored_s, None)
         row("okno fully processed", okno.processed_per_s, None, okno.processed_s, okno.server_cpu_s)
-        row("okno outbox published", None if okno.outbox_s is None else okno.wrk.ok / okno.outbox_s, None, okno.outbox_s, None)
     print()
     if base is not None:
         print(f"raw: {base.wrk.ok:,} requests answered 2xx, {base.rows:,} rows stored; "
@@ -610,7 +621,7 @@ def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: Ok
     if okno is not None:
         print(f"okno: {okno.wrk.ok:,} requests answered 2xx, {okno.new_messages:,} new messages stored, "
               f"{okno.failed_items} failed items; {okno.server_cpu_s / max(okno.wrk.ok, 1) * 1e6:,.0f} µs server CPU per message "
-              f"(until fully processed); {okno.items:,} items in {okno.group_commits:,} group commits "
+              f"(until fully processed, subscribers included); {okno.items:,} items in {okno.group_commits:,} group commits "
               f"({okno.items / max(okno.group_commits, 1):.1f} per commit); "
               f"{okno.context_switches / max(okno.items, 1):.1f} context switches per message; wrk used {okno.wrk.wrk_cpu_s:.1f} s CPU ({okno.wrk.wrk_cpu_s / okno.wrk.duration_s:.0%} of a core)")
     if base is not None and okno is not None and okno.processed_per_s is not None:
@@ -625,7 +636,7 @@ def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: Ok
         if result is not None and (result.wrk.non_2xx or result.wrk.socket_errors):
             print(f"WARNING: {name}: {result.wrk.non_2xx} non-2xx answers, {result.wrk.socket_errors} socket errors/timeouts")
     if okno is not None and okno.profile:
-        print("\nwhere okno's time goes (measured run):\n" + okno.profile)
+        print("\nwhere okno's time goes (measured run until the outbox was published):\n" + okno.profile)
 
 
 def write_json(path: Path, args: argparse.Namespace, base: BaselineResult | None, okno: OknoResult | None) -> None:
@@ -637,7 +648,9 @@ def write_json(path: Path, args: argparse.Namespace, base: BaselineResult | None
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "raw": None if base is None else {**asdict(base), "msgs_per_s": base.msgs_per_s},
-        "okno": None if okno is None else {**asdict(okno), "accepted_per_s": okno.accepted_per_s, "processed_per_s": okno.processed_per_s},
+        "okno": None if okno is None else {
+            **asdict(okno), "accepted_per_s": okno.accepted_per_s, "stored_per_s": okno.stored_per_s, "processed_per_s": okno.processed_per_s,
+        },
     }
     if base is not None and okno is not None and okno.processed_per_s is not None:
         report["processed_vs_raw"] = okno.processed_per_s / base.msgs_per_s

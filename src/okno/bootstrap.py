@@ -6,6 +6,7 @@ the event catalogue (:mod:`okno.events`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from okno.automation.engine import run_automations
@@ -64,6 +65,10 @@ for _topic in AUTOMATION_EVENTS:  # automation rules run last, on what routing a
 for _topic in reports.TOPICS:  # analytics projections last: they copy the SLA verdicts the clocks just set
     SUBSCRIBERS.setdefault(_topic, []).append(reports.project_event)
 
+# Subscribers that also take a relay batch's events in one call (``InProcessBus.deliver_many``):
+# the projection applies a whole batch in one transaction instead of one per event
+BATCH_FORMS: dict[Subscriber, Callable[..., Awaitable[None]]] = {reports.project_event: reports.project_events}
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     BREACH_TIMER: alerts.on_breach_timer,
     WARNING_TIMER: alerts.on_warning_timer,
@@ -83,4 +88,5 @@ JOB_HANDLERS: dict[str, JobHandler] = {
 def wire_subscribers(bus: InProcessBus, deps: SubscriberDeps, subscribers: dict[str, list[Subscriber]] | None = None) -> None:
     for topic, handlers in (SUBSCRIBERS if subscribers is None else subscribers).items():
         for handler in handlers:
-            bus.subscribe(topic, partial(handler, deps), name=subscriber_name(handler))
+            batch = BATCH_FORMS.get(handler)
+            bus.subscribe(topic, partial(handler, deps), name=subscriber_name(handler), batch=None if batch is None else partial(batch, deps))

@@ -141,7 +141,7 @@ async def test_idle_brings_a_new_mail_within_seconds(client, ctx, dovecot, fake)
         await asyncio.sleep(0.1)
     dovecot.append(_mail("anna@mail.example", "Срочно!"))
     # no poll is due for minutes: only IDLE can bring it this soon. The 2-second target itself is
-    # measured by bench/email.py (p50/p99); on the shared CI machine a test allows some slack.
+    # measured by bench/email_backlog.py (p50/p99); on the shared CI machine a test allows some slack.
     took = await _until(ctx, lambda ms: [m.text for m in ms] == ["Срочно!"], timeout=5.0)
     assert took < 5.0
 

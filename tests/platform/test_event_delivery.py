@@ -136,3 +136,46 @@ async def test_unknown_topics_are_refused_when_wiring_and_recording(ctx) -> None
         with pytest.raises(InvalidEventPayload, match="without team_id"):
             await record_event(session, "team.changed", {"team": 1})
     assert await unpublished(ctx) == 0
+
+
+async def test_a_batch_form_takes_the_relay_batch_in_one_call_and_a_failure_falls_back_to_one_event_at_a_time(client, ctx) -> None:
+    applied: list[int] = []
+    batches: list[list[int]] = []
+
+    async def one(event: Event) -> None:
+        if event.payload["team_id"] == 2:
+            raise ValueError("team 2 is broken")
+        applied.append(event.payload["team_id"])
+
+    async def many(events: list[Event]) -> None:
+        batches.append([e.payload["team_id"] for e in events])
+        for event in events:
+            await one(event)
+
+    order: list[str] = []
+
+    async def plain(event: Event) -> None:
+        order.append(f"plain {event.payload['team_id']}")
+
+    ctx.bus.subscribe("team.changed", one, name="tests.batched", batch=many)
+    ctx.bus.subscribe("team.changed", plain, name="tests.plain")
+    async with ctx.db.transaction() as session:
+        for team_id in (1, 3):
+            await record_event(session, "team.changed", {"team_id": team_id})
+    await ctx.settle()
+    assert batches == [[1, 3]] and applied == [1, 3]  # one call for the batch, after the plain subscriber's
+    assert order == ["plain 1", "plain 3"]
+    assert await deliveries(ctx) == []
+
+    batches.clear()
+    applied.clear()
+    async with ctx.db.transaction() as session:
+        for team_id in (1, 2, 3):
+            await record_event(session, "team.changed", {"team_id": team_id})
+    await ctx.settle()
+    # the batch failed (its work is the subscriber's to roll back); then event by event: only team 2 fails
+    assert batches == [[1, 2, 3]] and applied == [1, 1, 3]
+    rows = await deliveries(ctx)
+    assert [(r.subscriber, r.status) for r in rows] == [("tests.batched", "parked")]
+    assert order[2:] == ["plain 1", "plain 2", "plain 3"]  # the plain subscriber ran once per event
+    assert await unpublished(ctx) == 0

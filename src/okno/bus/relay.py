@@ -76,6 +76,17 @@ class OutboxRelay:
             crashed = await publish_many(events)
             await self._settle([e.id for e in events if e.id not in crashed], [], crashed)
             return len(events)
+        deliver_many = getattr(self.transport, "deliver_many", None)
+        if deliver_many is not None:  # the in-process bus: subscribers with a batch form take the batch at once
+            try:
+                failed_by_event = await deliver_many(events)
+            except Exception as exc:  # the transport itself failed: every event is retried
+                crashed = {event.id: f"{type(exc).__name__}: {exc}" for event in events}
+                failed_by_event = {}
+            for event in events:
+                failures.extend((event, name, error) for name, error in failed_by_event.get(event.id, {}).items())
+            await self._settle([e.id for e in events if e.id not in crashed], failures, crashed)
+            return len(events)
         for event in events:
             try:
                 failed = await self.transport.deliver(event)

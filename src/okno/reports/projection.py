@@ -62,15 +62,93 @@ SLA_RESULTS = (TargetState.met.value, TargetState.missed.value)
 
 
 async def project_event(deps: SubscriberDeps, event: Event) -> None:
+    await project_events(deps, [event])
+
+
+async def project_events(deps: SubscriberDeps, events: list[Event]) -> None:
+    """Applies the events in order in one transaction (the relay hands a whole batch to this, the
+    batch form of :func:`project_event`): the events already applied are skipped, and the facts
+    and messages they name are read once, in one statement each, up front."""
     async with deps.db.transaction() as session:
         table = ReportSeenEvent.__table__
-        seen = await session.execute(
-            insert_ignoring_duplicates(table, session.bind.dialect.name, ["event_id"]).values(event_id=event.id)
-        )
-        if seen.rowcount == 0:
-            return  # applied already (at-least-once delivery)
+        claim = insert_ignoring_duplicates(table, session.bind.dialect.name, ["event_id"])
+        claimed = await session.scalars(claim.values([{"event_id": e.id} for e in events]).returning(table.c.event_id))
+        fresh = set(claimed)
+        events = [e for e in events if e.id in fresh]  # the others were applied already (at-least-once delivery)
+        if not events:
+            return
+        await _read_ahead(session, events)
         window = timedelta(days=deps.settings.repeat_contact_days)
-        await APPLY[event.topic](session, event, window)
+        for event in events:
+            await APPLY[event.topic](session, event, window)
+
+
+# session.info keys: the transaction's facts (locked) and messages, by id, read ahead for a batch
+_FACTS, _MESSAGES = "okno.reports.facts", "okno.reports.messages"
+_FACT_TOPICS = frozenset({
+    "conversation.opened", "conversation.routed", "conversation.assigned", "conversation.escalated",
+    "conversation.status_changed", "message.received", "message.queued",
+})
+_MESSAGE_TOPICS = frozenset({"message.received", "message.queued"})
+
+
+async def _read_ahead(session: AsyncSession, events: list[Event]) -> None:
+    conversation_ids = sorted({e.payload["conversation_id"] for e in events if e.topic in _FACT_TOPICS})
+    if conversation_ids:
+        await _load_facts(session, conversation_ids)
+    message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS]
+    messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
+    if message_ids:
+        messages.update((row.id, row) for row in await session.execute(_MESSAGE_FIELDS.where(Message.id.in_(message_ids))))
+
+
+_CONVERSATION_FIELDS = select(
+    Conversation.id, Conversation.customer_id, Conversation.team_id, Conversation.assignee_id, Conversation.channel_id, Conversation.created_at
+)
+
+
+async def _load_facts(session: AsyncSession, conversation_ids: list[int]) -> None:
+    """The conversations' fact rows, locked, into the transaction's cache (in id order: two relays
+    lock shared facts in the same order); those the projection has none of yet are created from
+    their conversations, all in one statement each (none for a conversation erased since)."""
+    facts: dict[int, ReportConversation | None] = session.info.setdefault(_FACTS, {})
+    query = (
+        select(ReportConversation).where(ReportConversation.conversation_id.in_(conversation_ids))
+        .order_by(ReportConversation.conversation_id).with_for_update()
+    )
+    facts.update((fact.conversation_id, fact) for fact in await session.scalars(query))
+    missing = [cid for cid in conversation_ids if cid not in facts]
+    if not missing:
+        return
+    conversations = (await session.execute(_CONVERSATION_FIELDS.where(Conversation.id.in_(missing)))).all()
+    facts.update(dict.fromkeys(missing))  # erased since: no fact
+    used: list[dict[str, Any]] = []
+    for conversation in conversations:
+        kind = await _channel_kind(session, conversation.channel_id)
+        facts[conversation.id] = fact = ReportConversation(
+            conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id,
+            operator_id=conversation.assignee_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
+            opened_at=conversation.created_at, open_since=conversation.created_at, responses=0, resolution_seconds=0,
+            resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
+        )
+        session.add(fact)
+        if kind is not None:
+            used.append({"conversation_id": conversation.id, "channel_id": conversation.channel_id, "kind": kind})
+    if used:
+        table = ReportConversationChannel.__table__
+        await session.execute(insert_ignoring_duplicates(table, session.bind.dialect.name, ["conversation_id", "channel_id"]), used)
+    await session.flush()
+
+
+_MESSAGE_FIELDS = select(Message.id, Message.channel_id, Message.direction, Message.author_id, Message.created_at)
+
+
+async def _message(session: AsyncSession, message_id: int) -> Any:
+    """The fields of a message the projection uses (read ahead for a batch), None once erased."""
+    known = session.info.setdefault(_MESSAGES, {})
+    if message_id not in known:
+        known[message_id] = (await session.execute(_MESSAGE_FIELDS.where(Message.id == message_id))).first()
+    return known[message_id]
 
 
 def seconds(delta: timedelta) -> int:
@@ -97,23 +175,10 @@ async def on_calendars_changed(session: AsyncSession, event: Event, window: time
 
 async def _fact(session: AsyncSession, conversation_id: int) -> ReportConversation | None:
     """The conversation's fact row, created from the conversation if the projection has none yet."""
-    fact = await session.get(ReportConversation, conversation_id, with_for_update=True)
-    if fact is not None:
-        return fact
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
-        return None  # erased since
-    kind = await _channel_kind(session, conversation.channel_id)
-    fact = ReportConversation(
-        conversation_id=conversation_id, customer_id=conversation.customer_id, team_id=conversation.team_id,
-        operator_id=conversation.assignee_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
-        opened_at=conversation.created_at, open_since=conversation.created_at, responses=0, resolution_seconds=0,
-        resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
-    )
-    session.add(fact)
-    await _used_channel(session, conversation_id, conversation.channel_id)
-    await session.flush()
-    return fact
+    facts = session.info.setdefault(_FACTS, {})
+    if conversation_id not in facts:  # not read (and locked) yet in this transaction
+        await _load_facts(session, [conversation_id])
+    return facts[conversation_id]
 
 
 async def _channel_kind(session: AsyncSession, channel_id: int | None) -> str | None:
@@ -164,7 +229,7 @@ async def on_team(session: AsyncSession, event: Event, window: timedelta) -> Non
 
 async def on_message_received(session: AsyncSession, event: Event, window: timedelta) -> None:
     fact = await _fact(session, event.payload["conversation_id"])
-    message = await session.get(Message, event.payload["message_id"])
+    message = await _message(session, event.payload["message_id"])
     if fact is None or message is None:
         return
     if message.channel_id != fact.first_channel_id:
@@ -175,7 +240,7 @@ async def on_message_received(session: AsyncSession, event: Event, window: timed
 
 async def on_message_queued(session: AsyncSession, event: Event, window: timedelta) -> None:
     fact = await _fact(session, event.payload["conversation_id"])
-    message = await session.get(Message, event.payload["message_id"])
+    message = await _message(session, event.payload["message_id"])
     if fact is None or message is None:
         return
     if message.channel_id != fact.first_channel_id:

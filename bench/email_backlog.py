@@ -7,18 +7,15 @@ workers and APPENDs ``--live`` more, one at a time, timing APPEND → the messag
 wakes the poll). Prints messages/s, peak RSS, and the live p50/p99 against the issue's targets
 (backlog of 10,000 under 2 minutes; live p99 under 2 s). A script that prints figures, not a test.
 
-    .venv/bin/python bench/email.py [--messages 10000] [--live 50]
+    .venv/bin/python bench/email_backlog.py [--messages 10000] [--live 50]
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
-# run as a script, this folder is first on the path and this file would shadow the standard
-# library's ``email`` package: drop the folder before anything imports ``email``
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+# (named email_backlog, not email: run as a script, bench/ is first on the path and a bench/email.py
+# would shadow the standard library's ``email`` package for every script here)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
