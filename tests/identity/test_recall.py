@@ -121,3 +121,30 @@ def test_an_estimated_match_rate_calibrates_real_time_scores_and_survives_saving
     everything = np.array([[0, 0, 0, -1, -1, 0, -1]], dtype=np.int8)  # names, birth date and address agree
     assert score_gamma(model, everything, common, base_size=1_000_000).probability[0] > model.review_threshold
     assert score_gamma(model, names_only, common).probability[0] == score_gamma(MatchModel(), names_only, common).probability[0]  # no base size: the fixed prior
+
+
+def test_relatives_of_a_common_given_name_are_no_anchor_for_the_birth_date() -> None:
+    """Anchor pairs agree strongly on everything but the field measured. Relatives at one
+    address who share a common given name look like that too; counted as anchors, their
+    different birth dates would make a different birth date little evidence against a match."""
+    from okno.customers.matching.em import MAX_ANCHOR_NAME_SHARE, anchored_m
+
+    names = [c.name for c in COMPARISONS]
+    born, diff = LEVEL["birth_date"], LEVEL["birth_date"]["different"]
+
+    def pairs(count: int, birth_level: int) -> np.ndarray:
+        gamma = np.full((count, len(names)), -1, dtype=np.int8)
+        gamma[:, names.index("first_name")] = 0
+        gamma[:, names.index("last_name")] = 0
+        gamma[:, names.index("address")] = LEVEL["address"]["same address"]
+        gamma[:, names.index("birth_date")] = birth_level
+        return gamma
+
+    same_person = np.concatenate([pairs(900, born["exact"]), pairs(80, born["one typo or day/month swapped"]), pairs(20, diff)])
+    relatives = pairs(600, diff)  # father and son, both of the commonest given name
+    gamma = np.concatenate([same_person, relatives])
+    shares = np.r_[np.full(len(same_person), MAX_ANCHOR_NAME_SHARE / 4), np.full(len(relatives), 0.03)]
+    assert anchored_m(gamma)["birth_date"][diff] > 0.35  # every shared name counted: the relatives poison m
+    assert anchored_m(gamma, shares)["birth_date"][diff] < 0.03  # only rarer names anchor
+    # where rare names leave too few anchors, every name counts again (small bases)
+    assert anchored_m(gamma[:1200], np.full(1200, 0.03))["birth_date"][diff] > 0.1

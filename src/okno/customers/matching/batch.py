@@ -76,7 +76,8 @@ def dedupe(
     if estimate and len(li) and size >= MIN_BASE_FOR_TF:  # fewer records can't estimate anything: the given model stands
         model.u = estimate_u(size, compare, sample=U_SAMPLE) or model.u
         sample = np.random.default_rng(11).choice(len(li), size=min(EM_SAMPLE, len(li)), replace=False)
-        model = estimate_m(model, gamma[sample], sessions=training_sessions(table, compare, gamma[sample], sample=SESSION_SAMPLE))
+        model = estimate_m(model, gamma[sample], sessions=training_sessions(table, compare, gamma[sample], sample=SESSION_SAMPLE),
+                           first_name_shares=table.term_shares("first_name")[li[sample]])  # fmt: skip
         model.match_rate = model.prior * len(li) * 2 / size  # matches among the candidates, per record
     cut = model.review_threshold if threshold is None else threshold
     kept_pairs, kept_probability, every_probability = [], [], []

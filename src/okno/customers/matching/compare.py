@@ -12,6 +12,7 @@ postcode or id number is one edit or two neighbouring characters swapped (``1956
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -22,6 +23,7 @@ from okno.customers.nicknames import full_name_of
 
 MISSING = -1
 NAME_SIMILAR, NAME_SOMEWHAT_SIMILAR = 0.92, 0.80  # Jaro-Winkler
+NEAR_DAYS, YEAR_DAYS = 31, 366  # birth dates this many days apart at most: partial credit (a slip of a day or a year)
 ADDRESS_SAME_RATIO = 90  # token sort ratio: the same words, give or take a typo, in any order
 CITY_SIMILAR = 0.92  # Jaro-Winkler
 
@@ -37,7 +39,7 @@ class Comparison:
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("first_name", ("exact", "similar", "somewhat similar", "different"), tf_level=0, tf_column="first_name"),
     Comparison("last_name", ("exact", "similar", "somewhat similar", "different"), tf_level=0, tf_column="last_name"),
-    Comparison("birth_date", ("exact", "one typo or day/month swapped", "different")),
+    Comparison("birth_date", ("exact", "one typo or day/month swapped", "within a month", "within a year", "different")),
     Comparison("phone", ("same", "one digit apart", "different")),
     Comparison("email", ("same", "same mailbox name or one typo", "different")),
     Comparison("address", ("same address", "same postcode", "postcode one typo", "same city", "different"), tf_level=3, tf_column="city"),
@@ -66,6 +68,7 @@ class Frame:
         self.columns["several_emails"] = np.fromiter((len(e) > 1 for e in cols["emails"]), dtype=bool, count=self.size)
         self.columns["mailbox"] = _array([e.split("@")[0] for e in cols["email"]])
         self.columns["birth_date_swapped"] = _array([f"{d[:4]}-{d[8:10]}-{d[5:7]}" if len(d) == 10 else "" for d in cols["birth_date"]])
+        self.columns["birth_day_number"] = day_numbers(cols["birth_date"])
         self.shares: dict[str, np.ndarray] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -91,7 +94,8 @@ def compare_pairs(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> 
     fa, fb = pick(left, li, "first_name"), pick(right, ri, "first_name")
     la, lb = pick(left, li, "last_name"), pick(right, ri, "last_name")
     gamma[:, 0], gamma[:, 1] = _names(fa, fb, la, lb)
-    gamma[:, 2] = _dates(pick(left, li, "birth_date"), pick(right, ri, "birth_date"), pick(left, li, "birth_date_swapped"))
+    days_apart = np.abs(pick(left, li, "birth_day_number") - pick(right, ri, "birth_day_number"))
+    gamma[:, 2] = _dates(pick(left, li, "birth_date"), pick(right, ri, "birth_date"), pick(left, li, "birth_date_swapped"), days_apart)
     several_phones = pick(left, li, "several_phones") | pick(right, ri, "several_phones")
     gamma[:, 3] = _keys(pick(left, li, "phone"), pick(right, ri, "phone"), pick(left, li, "phones"), pick(right, ri, "phones"), several_phones, None)
     several_emails = pick(left, li, "several_emails") | pick(right, ri, "several_emails")
@@ -117,10 +121,25 @@ def swap_aware_names(first: np.ndarray, last: np.ndarray, cross_first: np.ndarra
     return np.where(swapped, cross_first, first), np.where(swapped, cross_last, last)
 
 
-def date_levels(equal: np.ndarray, missing: np.ndarray, one_edit: np.ndarray, day_month_swapped: np.ndarray) -> np.ndarray:
-    levels = np.where(equal, 0, np.where(one_edit | day_month_swapped, 1, 2)).astype(np.int8)
+def date_levels(equal: np.ndarray, missing: np.ndarray, one_edit: np.ndarray, day_month_swapped: np.ndarray, days_apart: np.ndarray) -> np.ndarray:
+    """Exact / one typo or day and month swapped / within a month / within a year / different
+    (``days_apart``: calendar days between the two dates, as :func:`day_numbers` gives them)."""
+    near = np.where(days_apart <= NEAR_DAYS, 2, np.where(days_apart <= YEAR_DAYS, 3, 4))
+    levels = np.where(equal, 0, np.where(one_edit | day_month_swapped, 1, near)).astype(np.int8)
     levels[missing] = MISSING
     return levels
+
+
+def day_numbers(dates: list[str] | np.ndarray) -> np.ndarray:
+    """Each ISO date's day number (``date.toordinal``); a far-off number for a missing one."""
+    out = np.full(len(dates), -(10**7), dtype=np.int64)
+    for i, text in enumerate(dates):
+        if len(text) == 10:
+            try:
+                out[i] = date(int(text[:4]), int(text[5:7]), int(text[8:10])).toordinal()
+            except ValueError:
+                continue
+    return out
 
 
 def key_levels(same: np.ndarray, close: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -172,9 +191,9 @@ def _names(fa: np.ndarray, fb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tu
     return swap_aware_names(levels(fa, fb), levels(la, lb), levels(fa, lb), levels(la, fb))
 
 
-def _dates(a: np.ndarray, b: np.ndarray, a_swapped: np.ndarray) -> np.ndarray:
+def _dates(a: np.ndarray, b: np.ndarray, a_swapped: np.ndarray, days_apart: np.ndarray) -> np.ndarray:
     distance = process.cpdist(a, b, scorer=OSA.distance, workers=1)
-    return date_levels(a == b, (a == "") | (b == ""), distance <= 1, (a_swapped == b) & (a_swapped != ""))
+    return date_levels(a == b, (a == "") | (b == ""), distance <= 1, (a_swapped == b) & (a_swapped != ""), days_apart)
 
 
 def _keys(a: np.ndarray, b: np.ndarray, sets_a: np.ndarray, sets_b: np.ndarray, several: np.ndarray, same_name: np.ndarray | None) -> np.ndarray:

@@ -20,6 +20,7 @@ from okno.customers.matching.compare import (
     COMPARISONS,
     MISSING,
     date_levels,
+    day_numbers,
     id_levels,
     initial_aware,
     key_levels,
@@ -44,6 +45,11 @@ class TableComparer:
         values = self.table.birth_date.values
         code_of = {v: c for c, v in enumerate(values)}
         return np.fromiter((code_of.get(f"{d[:4]}-{d[8:10]}-{d[5:7]}", -1) if len(d) == 10 else -1 for d in values), dtype=np.int64, count=len(values))
+
+    @cached_property
+    def day_numbers(self) -> np.ndarray:
+        """Per distinct birth date: its day number (:func:`~okno.customers.matching.compare.day_numbers`)."""
+        return day_numbers(self.table.birth_date.values)
 
     @cached_property
     def full_names(self) -> np.ndarray:
@@ -108,7 +114,8 @@ class TableComparer:
         one_edit = np.zeros(len(a), dtype=bool)
         one_edit[needed] = distinct_pair_scores(self.table.birth_date.values, a[needed], b[needed], OSA.distance) <= 1
         swapped = self.swapped_dates[a]
-        return date_levels(equal, missing, one_edit, (swapped == b) & (swapped > 0))
+        days_apart = np.abs(self.day_numbers[a] - self.day_numbers[b])
+        return date_levels(equal, missing, one_edit, (swapped == b) & (swapped > 0), days_apart)
 
     def _keys(self, name: str, li: np.ndarray, ri: np.ndarray, same_name: np.ndarray | None) -> np.ndarray:
         column: Column = getattr(self.table, name)

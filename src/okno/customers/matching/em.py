@@ -52,7 +52,7 @@ TRAINING_SESSIONS: tuple[tuple[str, ...], ...] = (("first_name", "last_name"), (
 
 
 def estimate_m(model: MatchModel, gamma: np.ndarray, *, iterations: int = 25, tolerance: float = 1e-4,
-               sessions: list[tuple[tuple[str, ...], np.ndarray]] | None = None) -> MatchModel:  # fmt: skip
+               sessions: list[tuple[tuple[str, ...], np.ndarray]] | None = None, first_name_shares: np.ndarray | None = None) -> MatchModel:  # fmt: skip
     """``m`` by EM over several sessions, as Splink trains: each session takes pairs that agree
     exactly on its own fields, leaves those fields out of the likelihood (the selection can't
     bias what it estimates) and estimates ``m`` of every other comparison; a comparison's ``m``
@@ -68,6 +68,8 @@ def estimate_m(model: MatchModel, gamma: np.ndarray, *, iterations: int = 25, to
 
     A session whose likelihood would rest on a single comparison is skipped: with one field
     free, matches and non-matches can't be told apart and EM drifts anywhere.
+    ``first_name_shares`` (per row of ``gamma``): the share of the base holding the first
+    record's given name, for :func:`anchored_m`.
     Then the candidate-pair prior (:func:`_prior`, from ``gamma``). Returns a new model; ``u`` is unchanged.
     """
     if len(gamma) == 0:
@@ -88,7 +90,7 @@ def estimate_m(model: MatchModel, gamma: np.ndarray, *, iterations: int = 25, to
             estimates.setdefault(names[c], []).append(np.asarray(estimated[names[c]]))
     for name, found in estimates.items():
         m[name] = _floored(np.mean(found, axis=0), FLOOR, DIFFERENT_FLOOR_M)
-    for name, shares in anchored_m(gamma).items():
+    for name, shares in anchored_m(gamma, first_name_shares).items():
         m[name] = shares
     return MatchModel(m=m, u=model.u, prior=_prior(gamma, m), review_threshold=model.review_threshold, auto_threshold=model.auto_threshold)
 
@@ -98,9 +100,13 @@ def estimate_m(model: MatchModel, gamma: np.ndarray, *, iterations: int = 25, to
 STRONG: dict[str, tuple[int, ...]] = {"first_name": (0, 1), "last_name": (0, 1), "birth_date": (0,), "phone": (0,), "email": (0,), "address": (0, 1), "id_number": (0,)}
 MIN_ANCHORS = 3  # other comparisons present and strongly agreeing: an anchor pair
 MIN_ANCHOR_PAIRS = 50
+# A given name held by more of the base than this is no anchor: relatives living together share
+# surname and address, and a common given name too more often than one would think (father and
+# son, or two cousins, both Aleksandr); only a rarer shared name makes "same person" near certain.
+MAX_ANCHOR_NAME_SHARE = 0.002
 
 
-def anchored_m(gamma: np.ndarray) -> dict[str, list[float]]:
+def anchored_m(gamma: np.ndarray, first_name_shares: np.ndarray | None = None) -> dict[str, list[float]]:
     """``m`` of each comparison as its level shares among *anchor* pairs: candidates on which
     every other comparison present agrees strongly (:data:`STRONG`), at least
     :data:`MIN_ANCHORS` of them. Such pairs are the same person all but always, and how often
@@ -108,16 +114,28 @@ def anchored_m(gamma: np.ndarray) -> dict[str, list[float]]:
     no e-mails) and however the blocking chose the pairs. EM is unreliable exactly there: pairs
     sharing a common name and a city (as blocking finds them) agree on the city far more often
     than random pairs do, and EM takes that for evidence of a match. Comparisons with fewer
-    than :data:`MIN_ANCHOR_PAIRS` anchors keep the EM estimate."""
+    than :data:`MIN_ANCHOR_PAIRS` anchors keep the EM estimate.
+
+    With ``first_name_shares`` (per pair, the share of the base holding the first record's given
+    name), a given name shared by more than :data:`MAX_ANCHOR_NAME_SHARE` of the base is no
+    strong agreement: otherwise relatives of one common name at one address pass for the same
+    person, and their different birth dates teach the matcher that a different birth date is
+    little evidence against a match. Where that leaves too few anchors, every name counts."""
     names = [c.name for c in COMPARISONS]
     strong = np.stack([np.isin(gamma[:, c], STRONG[n]) for c, n in enumerate(names)], axis=1)
+    rare_strong = strong.copy()
+    if first_name_shares is not None:
+        rare_strong[:, names.index("first_name")] &= np.nan_to_num(first_name_shares, nan=1.0) <= MAX_ANCHOR_NAME_SHARE
     present = gamma != MISSING
     out = {}
     for c, comparison in enumerate(COMPARISONS):
         others = [o for o in range(len(names)) if o != c]
-        weak_other = (present[:, others] & ~strong[:, others]).any(axis=1)
-        anchors = ~weak_other & (strong[:, others].sum(axis=1) >= MIN_ANCHORS) & present[:, c]
-        if anchors.sum() < MIN_ANCHOR_PAIRS:
+        for agreeing in (rare_strong, strong):
+            weak_other = (present[:, others] & ~agreeing[:, others]).any(axis=1)
+            anchors = ~weak_other & (agreeing[:, others].sum(axis=1) >= MIN_ANCHORS) & present[:, c]
+            if anchors.sum() >= MIN_ANCHOR_PAIRS:
+                break
+        else:
             continue
         counts = np.bincount(gamma[anchors, c].astype(np.int64), minlength=len(comparison.levels))[: len(comparison.levels)] + PSEUDO_COUNT
         out[comparison.name] = _floored(counts / counts.sum(), FLOOR, DIFFERENT_FLOOR_M)

@@ -18,7 +18,7 @@ from okno.customers.matching.compare import COMPARISONS, MISSING
 DEFAULT_M: dict[str, list[float]] = {
     "first_name": [0.82, 0.09, 0.04, 0.05],
     "last_name": [0.82, 0.09, 0.04, 0.05],
-    "birth_date": [0.88, 0.08, 0.04],
+    "birth_date": [0.88, 0.07, 0.02, 0.01, 0.02],
     "phone": [0.70, 0.06, 0.24],
     "email": [0.65, 0.05, 0.30],
     "address": [0.60, 0.10, 0.02, 0.13, 0.15],
@@ -27,7 +27,7 @@ DEFAULT_M: dict[str, list[float]] = {
 DEFAULT_U: dict[str, list[float]] = {
     "first_name": [0.02, 0.01, 0.03, 0.94],
     "last_name": [0.01, 0.005, 0.02, 0.965],
-    "birth_date": [0.001, 0.008, 0.991],
+    "birth_date": [0.0001, 0.0015, 0.0012, 0.028, 0.9692],
     "phone": [0.0001, 0.0005, 0.9994],
     "email": [0.0001, 0.0005, 0.9994],
     "address": [0.001, 0.01, 0.005, 0.095, 0.889],
@@ -39,7 +39,7 @@ TF_FLOOR_FACTOR = 20.0
 MIN_BASE_FOR_TF = 1000  # frequencies from fewer profiles than this are noise: the average u applies
 # A household shares phone, address and surname: these agree together, so only the strongest
 # counts in full and the others at this share (correlated evidence is not independent evidence).
-CORRELATED = ("phone", "address", "last_name")  # first_name level 3 / birth_date level 2 = "someone else"
+CORRELATED = ("phone", "address", "last_name")  # a different first name or birth date = "someone else"
 CORRELATED_SHARE = 0.25  # a rare value weighs at most log2(20) ≈ 4.3 bits more than an average one
 
 
@@ -156,7 +156,8 @@ def _discount_correlated(weights: np.ndarray, gamma: np.ndarray) -> None:
     factor = np.where(block > 0, CORRELATED_SHARE, 1.0)
     first = gamma[:, names.index("first_name")]
     # a different birth date alone is a typo as often as a relative: with the same first name it is not "someone else"
-    someone_else = (first == 3) | ((gamma[:, names.index("birth_date")] == 2) & (first != 0))
+    born = COMPARISONS[names.index("birth_date")]
+    someone_else = (first == 3) | ((gamma[:, names.index("birth_date")] == len(born.levels) - 1) & (first != 0))
     rows = np.flatnonzero(~someone_else)
     factor[rows, strongest[rows]] = 1.0
     weights[:, group] = block * factor

@@ -47,6 +47,7 @@ def estimate_from_records(records: list[dict], current: MatchModel) -> tuple[Mat
     if len(li):
         pick = np.random.default_rng(11).choice(len(li), size=min(400_000, len(li)), replace=False)
         gamma = compare(li[pick], ri[pick])
-        model = estimate_m(model, gamma, sessions=training_sessions(table, compare, gamma, sample=100_000))
+        model = estimate_m(model, gamma, sessions=training_sessions(table, compare, gamma, sample=100_000),
+                           first_name_shares=table.term_shares("first_name")[li[pick]])  # fmt: skip
         model.match_rate = model.prior * len(li) * 2 / table.size  # matches among the candidates, per record
     return model, {"profiles": len(records), "candidate_pairs": int(len(li))}
