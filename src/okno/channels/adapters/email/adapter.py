@@ -117,7 +117,7 @@ class EmailChannel:
         watcher = _watchers.touch(self.channel_id, config, self.runtime)
         started = time.monotonic()
         try:
-            fetched = await asyncio.to_thread(imap.fetch_new, config, cursor, BATCH)
+            fetched = await asyncio.to_thread(imap.fetch_new, config, cursor, BATCH, sessions.get(self.channel_id, config))
         except imap.ImapError as exc:
             if exc.auth:
                 raise ChannelNeedsAction(exc.reason + "; check the channel's login and password") from exc
@@ -370,10 +370,12 @@ class _Watchers:
             for watch in self._by_channel.values():
                 watch.watcher.stop()
             self._by_channel.clear()
+        sessions.close_all()
 
     def get(self, channel_id: int) -> _Watch | None:
         return self._by_channel.get(channel_id)
 
 
 _watchers = _Watchers()
+sessions = imap.Sessions()  # the channels' kept IMAP logins (a poll reuses its channel's)
 watchers = _watchers  # tests and shutdown reach them here
