@@ -108,3 +108,28 @@ async def test_an_operator_s_mail_that_names_no_known_thread_is_filed_nowhere(cl
     await ctx.settle()
     assert [m.text for m in await _messages(ctx)] == ["Вопрос"]
     assert await _count(ctx, Customer) == 1
+
+
+# ---- automatic replies per sender -----------------------------------------------------------------
+
+
+async def test_automatic_replies_to_one_sender_stop_at_the_hourly_limit_and_say_so(client, ctx, fake, monkeypatch) -> None:
+    monkeypatch.setattr(ctx.settings, "auto_replies_per_sender_per_hour", 2)
+    channel = await _channel(client, ctx, fake.channel_config())
+    headers = channel["headers"]
+    answer = (await client.post("/api/v1/canned-answers", json={"shortcut": "got", "language": "ru", "title": "Приняли",
+                                                               "body": "Заявка принята."}, headers=headers)).json()
+    rule = await client.post("/api/v1/automation/rules", json={"name": "Автоответ", "event": "conversation.opened",
+                                                               "actions": [{"type": "send_canned_answer", "answer_id": answer["id"]}]}, headers=headers)
+    assert rule.status_code == 201, rule.text
+    for n in range(4):  # a robot that says nothing about being one: four new threads from one address
+        fake.append(fake.compose("robot@mail.example", f"Ticket #{n} received", subject=f"Ticket {n}"))
+    fake.append(fake.compose("anna@mail.example", "Живой вопрос", subject="Вопрос"))
+    await _until(ctx, lambda ms: sum(m.direction == "in" for m in ms) == 5)
+    await _until(ctx, lambda ms: sum(m.direction == "out" and m.status == "sent" for m in ms) == 3)
+    await ctx.settle()
+    assert sorted(s["to"] for s in fake.sent) == ["anna@mail.example", "robot@mail.example", "robot@mail.example"]
+    timeline = (await client.get("/api/v1/customers/" + str((await _messages(ctx))[0].customer_id) + "/timeline",
+                                 headers=headers)).json()["items"]
+    refused = [e for e in timeline if e["kind"] == "automation.failed"]
+    assert len(refused) == 2 and all("the limit is 2" in e["data"]["error"] for e in refused), refused
