@@ -14,7 +14,7 @@ from okno.channels.adapters.email.adapter import sessions, watchers
 from okno.channels.adapters.email.fake import FakeMail
 from okno.models import ChannelPollState, Customer, Identity, Message
 from okno.kit.time import utcnow
-from tests.factories import admin_headers, make_operator
+from tests.factories import admin_headers, login, make_operator
 
 
 @pytest.fixture(autouse=True)
@@ -133,3 +133,52 @@ async def test_automatic_replies_to_one_sender_stop_at_the_hourly_limit_and_say_
                                  headers=headers)).json()["items"]
     refused = [e for e in timeline if e["kind"] == "automation.failed"]
     assert len(refused) == 2 and all("the limit is 2" in e["data"]["error"] for e in refused), refused
+
+
+# ---- signatures ---------------------------------------------------------------------------------
+
+
+async def test_replies_by_e_mail_carry_the_author_s_and_the_team_s_signature(client, ctx, fake) -> None:
+    admin = await admin_headers(ctx, client)
+    team = (await client.post("/api/v1/teams", json={"name": "Поддержка"}, headers=admin)).json()
+    created = await client.post("/api/v1/channels", json={"kind": "email", "name": "Почта", "config": fake.channel_config(), "team_id": team["id"]},
+                                headers=admin)
+    assert created.status_code == 201, created.text
+    signed = await client.patch(f"/api/v1/teams/{team['id']}", json={"signature": "Служба поддержки «Окошко»\n8 800 000-00-00"}, headers=admin)
+    assert signed.status_code == 200 and signed.json()["signature"] == "Служба поддержки «Окошко»\n8 800 000-00-00"
+    ivan = await make_operator(ctx, email="ivan@okno.local", name="Иван Петров")
+    ivan_headers = {"Authorization": "Bearer " + (await client.post("/api/v1/auth/login", json={"email": ivan["email"], "password": ivan["password"]})).json()["access_token"]}
+    me = await client.patch("/api/v1/auth/me", json={"signature": "  Иван Петров, старший специалист  "}, headers=ivan_headers)
+    assert me.status_code == 200 and me.json()["signature"] == "Иван Петров, старший специалист"
+    await client.post(f"/api/v1/teams/{team['id']}/members", json={"operator_id": ivan["id"]}, headers=admin)
+
+    fake.append(fake.compose("anna@mail.example", "Где мой заказ?", subject="Заказ"))
+    await _until(ctx, lambda ms: len(ms) == 1)
+    [question] = await _messages(ctx)
+    await _until(ctx, lambda ms: True)  # routed to the channel's team
+    reply = await client.post(f"/api/v1/conversations/{question.conversation_id}/messages", json={"text": "Заказ в пути."}, headers=ivan_headers)
+    assert reply.status_code == 201, reply.text
+    await _until(ctx, lambda ms: any(m.direction == "out" and m.status == "sent" for m in ms))
+    [sent] = fake.sent_messages()
+    assert sent.get_body(preferencelist=("plain",)).get_content().strip().splitlines() == [
+        "Заказ в пути.", "", "-- ", "Иван Петров, старший специалист", "", "Служба поддержки «Окошко»", "8 800 000-00-00",
+    ]
+    html = sent.get_body(preferencelist=("html",)).get_content()
+    assert '<div class="signature"' in html and "Иван Петров, старший специалист<br><br>Служба поддержки «Окошко»<br>8 800 000-00-00" in html
+    stored = (await _messages(ctx))[-1]
+    assert stored.text == "Заказ в пути."  # the conversation shows what the operator wrote; the signature is the mail's
+
+    cleared = await client.patch("/api/v1/auth/me", json={"signature": ""}, headers=ivan_headers)
+    assert cleared.json()["signature"] is None
+
+
+async def test_the_team_signature_is_edited_in_the_admin_page_s_team_table(client, ctx) -> None:
+    admin = await make_operator(ctx, role="admin")
+    headers = await login(client, email=admin["email"])
+    team = (await client.post("/api/v1/teams", json={"name": "Продажи"}, headers=headers)).json()
+    await client.patch(f"/api/v1/teams/{team['id']}", json={"signature": "Отдел продаж"}, headers=headers)
+    signed_in = await client.post("/ui/session", json={"email": admin["email"], "password": admin["password"]})
+    assert signed_in.status_code == 200
+    page = await client.get("/admin")
+    assert page.status_code == 200, page.status_code
+    assert 'data-team-field="signature"' in page.text and ">Отдел продаж</textarea>" in page.text

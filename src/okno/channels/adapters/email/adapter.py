@@ -50,7 +50,7 @@ from okno.channels.base import (
 )
 from okno.channels.runtime import AdapterRuntime
 from okno.kit.outbound_urls import GuardedTransport, refusal_for, resolve_host
-from okno.models import Message, Operator
+from okno.models import Conversation, Message, Operator, Team
 
 log = structlog.get_logger()
 
@@ -177,10 +177,23 @@ class EmailChannel:
         files = [(file, await file.read()) for file in message.files]
         mail = smtp.compose(
             config, to=to, to_name=message.recipient.name, text=message.text, thread=thread,
-            message_id=message_id, files=files, reply_token=f"c{message.conversation_id}",
+            message_id=message_id, files=files, reply_token=f"c{message.conversation_id}", signature=await self._signature(message),
         )
         await smtp.deliver(config, mail, to)
         return SendResult(provider_message_id=message_id)
+
+    async def _signature(self, message: OutboundMessage) -> str:
+        """The author's signature (his profile), then his conversation's team's (the team admin)."""
+        if self.runtime is None:
+            return ""
+        async with self.runtime.db.reading() as session:
+            own = await session.scalar(
+                select(Operator.signature).join(Message, Message.author_id == Operator.id).where(Message.id == message.message_id)
+            )
+            team = await session.scalar(
+                select(Team.signature).join(Conversation, Conversation.team_id == Team.id).where(Conversation.id == message.conversation_id)
+            )
+        return "\n\n".join(s.strip() for s in (own, team) if s and s.strip())
 
     async def _thread(self, message: OutboundMessage) -> smtp.Thread:
         """The ids of the conversation's earlier e-mails (oldest first) and its subject."""
