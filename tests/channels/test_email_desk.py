@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
-from okno.channels.adapters.email.adapter import sessions, watchers
+from okno.channels.adapters.email.adapter import watchers
 from okno.channels.adapters.email.fake import FakeMail
 from okno.models import ChannelPollState, Customer, Identity, Message
 from okno.kit.time import utcnow
