@@ -10,10 +10,11 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
-from okno.channels.adapters.email.adapter import watchers
-from okno.channels.adapters.email.fake import FakeMail
+from okno.channels.adapters.email.adapter import sessions, watchers
+from okno.channels.adapters.email.fake import FakeMail, compose_mail
 from okno.models import ChannelPollState, Customer, Identity, Message
 from okno.kit.time import utcnow
+from tests.channels.mail_servers import Dovecot, needs_dovecot
 from tests.factories import admin_headers, login, make_operator
 
 
@@ -28,6 +29,13 @@ def fake():  # noqa: ANN201
     mail = FakeMail()
     yield mail
     mail.close()
+
+
+@pytest.fixture
+def dovecot():  # noqa: ANN201
+    server = Dovecot().start()
+    yield server
+    server.remove()
 
 
 async def _channel(client, ctx, config: dict) -> dict:  # noqa: ANN001
@@ -182,3 +190,42 @@ async def test_the_team_signature_is_edited_in_the_admin_page_s_team_table(clien
     page = await client.get("/admin")
     assert page.status_code == 200, page.status_code
     assert 'data-team-field="signature"' in page.text and ">Отдел продаж</textarea>" in page.text
+
+
+# ---- one IMAP login per channel, not per poll ----------------------------------------------------------
+
+
+async def test_polls_reuse_the_channel_s_imap_login(client, ctx, fake) -> None:
+    channel = await _channel(client, ctx, fake.channel_config())
+    fake.append(fake.compose("anna@mail.example", "Первое"))
+    await _until(ctx, lambda ms: len(ms) == 1)
+    session = sessions.of(channel["id"])
+    logins = fake.imap.logins  # the connection test's, the poll's, the IDLE watcher's
+    for n in range(3):
+        fake.append(fake.compose("anna@mail.example", f"Ещё {n}", subject=f"Тема {n}"))
+        await _make_due(ctx, channel["id"])
+        await _until(ctx, lambda ms, n=n: len(ms) == n + 2)
+    assert session.logins == 1 and fake.imap.logins == logins  # three more polls, no new LOGIN
+
+
+@needs_dovecot
+async def test_a_kept_session_that_broke_logs_in_again_within_the_poll(client, ctx, dovecot, fake, monkeypatch) -> None:
+    failed: list[str] = []
+    record_failure = ctx.polls._record_failure
+
+    async def counted(channel, claim, failure):  # noqa: ANN001, ANN202
+        failed.append(failure.reason)
+        await record_failure(channel, claim, failure)
+
+    monkeypatch.setattr(ctx.polls, "_record_failure", counted)
+    channel = await _channel(client, ctx, dovecot.channel_config(fake.smtp_port))
+    dovecot.append(compose_mail("support@shop.example", "anna@mail.example", "До перезапуска"))
+    await _until(ctx, lambda ms: len(ms) == 1)
+    session = sessions.of(channel["id"])
+    assert session.logins == 1
+    dovecot.stop()  # SIGKILL: the kept connection is dead now
+    dovecot.start()
+    dovecot.append(compose_mail("support@shop.example", "anna@mail.example", "После перезапуска", subject="Снова"))
+    await _make_due(ctx, channel["id"])
+    await _until(ctx, lambda ms: [m.text for m in ms] == ["До перезапуска", "После перезапуска"], timeout=15.0)
+    assert session.logins == 2 and failed == []  # the poll that found the connection dead logged in again and succeeded
