@@ -33,6 +33,7 @@ from sqlalchemy import func, select  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's Dovecot helper
 
 from okno.app import create_app  # noqa: E402
+from okno.channels.adapters.email import adapter, imap  # noqa: E402
 from okno.channels.adapters.email.adapter import watchers  # noqa: E402
 from okno.channels.adapters.email.fake import FakeMail, compose_mail  # noqa: E402
 from okno.channels.service import create_channel  # noqa: E402
@@ -66,6 +67,42 @@ async def stored(ctx) -> int:  # noqa: ANN001
         return await session.scalar(select(func.count()).select_from(Message))
 
 
+class Stages:
+    """Wall seconds and this process's CPU seconds spent in each stage of the backlog (a stage
+    inside another, e.g. parsing inside the poll, is also counted in the outer one)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def add(self, name: str, wall: float, cpu: float) -> None:
+        self.wall[name] = self.wall.get(name, 0.0) + wall
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu
+
+    def timed(self, name: str, fn):  # noqa: ANN001, ANN201
+        stages = self
+        if asyncio.iscoroutinefunction(fn):
+            async def timed_async(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                wall, cpu = time.perf_counter(), time.process_time()
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    stages.add(name, time.perf_counter() - wall, time.process_time() - cpu)
+            return timed_async
+
+        def timed_sync(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                stages.add(name, time.perf_counter() - wall, time.thread_time() - cpu)
+        return timed_sync
+
+    def report(self, messages: int, top: int = 20) -> str:
+        return "; ".join(f"{name} {self.wall[name]:.1f}s wall / {self.cpu[name] * 1000 / messages:.2f} ms CPU per message"
+                         for name in sorted(self.wall, key=self.wall.get, reverse=True)[:top])
+
+
 async def run(messages: int, live: int) -> None:
     dovecot = Dovecot().start()
     smtp = FakeMail()  # its SMTP server answers the connection test when the channel is saved
@@ -85,12 +122,24 @@ async def run(messages: int, live: int) -> None:
                       "password": "dovecot-test-password"}
             async with ctx.db.transaction() as session:
                 await create_channel(session, ctx.box, kind="email", name="bench", config=config, team_id=None, actor_id=None, urls=ctx.urls)
-            started = time.monotonic()
+            stages = Stages()
+            for name, worker in (("poll", ctx.polls), ("ingest", ctx.ingest), ("events", ctx.relay), ("deliveries", ctx.delivery)):
+                worker.drain_once = stages.timed(name, worker.drain_once)
+            subscribers = Stages()
+            for topic, handlers in ctx.bus._subscribers.items():
+                for name in handlers:
+                    handlers[name] = subscribers.timed(f"{topic}: {name}", handlers[name])
+            imap.fetch_new = stages.timed("IMAP fetch (thread)", imap.fetch_new)
+            adapter.inbound_items = stages.timed("parse", adapter.inbound_items)
+            started, cpu = time.monotonic(), time.process_time()
             while await stored(ctx) < messages:
                 await ctx.settle()
-            took = time.monotonic() - started
+            took, cpu = time.monotonic() - started, time.process_time() - cpu
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"backlog: {messages} messages in {took:.1f}s = {messages / took:.0f} msg/s (target: 10,000 in < 120 s); peak RSS {rss:.0f} MB")
+            print(f"backlog: {messages} messages in {took:.1f}s = {messages / took:.0f} msg/s (target: 10,000 in < 120 s); "
+                  f"{cpu * 1000 / messages:.2f} ms CPU per message; peak RSS {rss:.0f} MB")
+            print(f"  stages: {stages.report(messages)}")
+            print(f"  event subscribers, the costliest: {subscribers.report(messages, top=8)}")
             if not live:
                 return
             ctx.start_workers()

@@ -7,16 +7,18 @@ from collections import defaultdict
 from sqlalchemy import func, select
 
 from okno.channels.registry import ADAPTERS
-from okno.channels.service import open_config
+from okno.channels.service import open_config, plain_config
 from okno.customers.matching.reindex import reindex_profiles
 from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
-from okno.fakes import FAKE_KINDS, SMS_AND_REVIEW_KINDS, fake_class
+from okno.fakes import FAKE_KINDS, MAIL_KINDS, SMS_AND_REVIEW_KINDS, fake_class, fake_url_in
 from okno.models import UNFINISHED_STATUSES, Channel, Conversation, Customer, Identity, MatchBlock, MatchProfile, Message, Operator, Team, TimelineEvent
 from tests.factories import login
 
 MESSENGERS = [k for k in FAKE_KINDS if k in ADAPTERS and fake_class(k) is not None]
 SMS_AND_REVIEWS = [k for k in SMS_AND_REVIEW_KINDS if k in ADAPTERS and fake_class(k) is not None]
 CHANNELS = 2 + len(MESSENGERS) + 1 + len(SMS_AND_REVIEWS)  # two API channels, the messengers on their fakes, the website chat, SMS and reviews
+MAILBOXES = [k for k in MAIL_KINDS if k in ADAPTERS and fake_class(k) is not None]
+CHANNELS += len(MAILBOXES)  # the support mailbox on the fake mail server
 
 
 async def count(ctx, model) -> int:  # noqa: ANN001
@@ -78,11 +80,14 @@ async def test_messengers_point_at_their_fakes_and_the_widget_at_the_site(ctx) -
     await seed_demo(ctx.settings, customers=5, base_url="http://127.0.0.1:8123/")
     async with ctx.db.reading() as session:
         channels = {c.kind: open_config(ctx.box, c) for c in await session.scalars(select(Channel))}
-    assert {"telegram", "whatsapp"} <= set(MESSENGERS) and set(channels) == {"api", "widget", *MESSENGERS, *SMS_AND_REVIEWS}
+    assert {"telegram", "whatsapp"} <= set(MESSENGERS) and set(channels) == {"api", "widget", *MESSENGERS, *SMS_AND_REVIEWS, *MAILBOXES}
     assert channels["telegram"].api_base == "http://127.0.0.1:8123/fake/telegram"
     assert channels["whatsapp"].graph_base == "http://127.0.0.1:8123/fake/whatsapp"
     assert channels["widget"].allowed_origins == ["http://127.0.0.1:8123"]
     assert channels["smsru"].api_base == "http://127.0.0.1:8123/fake/smsru"
+    mailbox = channels["email"]  # the fake mail server's, on loopback ports of its own, found again by the fakes registry
+    assert (mailbox.address, mailbox.imap_host, mailbox.smtp_host) == ("support@shop.example", "127.0.0.1", "127.0.0.1")
+    assert fake_url_in("email", plain_config(mailbox)) == f"imap://127.0.0.1:{mailbox.imap_port}"
 
 
 async def test_demo_marks_a_few_customers_vip(settings) -> None:  # noqa: ANN001

@@ -16,7 +16,7 @@ from okno.app import create_app
 from okno.config import Settings
 from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
 from okno.demo import STAFF
-from okno.simulator import CALLS, CRM, DEMO_OPERATOR, MESSENGER_SWITCH, WEBSITE_CHAT, Outcome, Serials, Simulator
+from okno.simulator import CALLS, CRM, DEMO_OPERATOR, EMAIL, MESSENGER_SWITCH, WEBSITE_CHAT, Outcome, Serials, Simulator
 from tests.conftest import LoopbackServer, _empty_all_tables
 from tests.factories import login
 
@@ -175,3 +175,31 @@ async def test_a_whatsapp_customer_calls_misses_calls_again_and_the_call_complet
         assert len(calls) == 2 and all(c["status"] == "resolved" for c in calls), calls  # the answered call completed the missed one
 
     await _eventually(settled)
+
+
+async def test_a_customer_e_mail_reaches_an_operator_and_the_answer_goes_out_over_smtp(live: Live) -> None:
+    """The demo's mailbox is a fake mail server speaking IMAP and SMTP on loopback: the customer's
+    mail goes in over SMTP, okno reads it over IMAP (IDLE), the operator's answer leaves over SMTP,
+    and the customer's reply quoting the thread joins the conversation with only its new text."""
+    [outcome] = await _play(live, EMAIL, operator=DEMO_OPERATOR)
+    mail = live.app.state.fake_providers["email"]
+    customer = await live.customer(outcome.identity)
+    assert [i["kind"] for i in customer["identities"]] == ["email"]
+
+    async def replied() -> None:
+        [conversation] = (await live.get("/api/v1/conversations", customer_id=customer["id"]))["items"]
+        messages = (await live.get(f"/api/v1/conversations/{conversation['id']}/messages"))["items"]
+        assert [m["direction"] for m in messages] == ["in", "out", "in"], messages
+        email_channel = (await live.channel_ids())["email"]
+        assert all(m["channel_id"] == email_channel for m in messages)
+        question, answer, follow_up = messages
+        assert answer["status"] == "sent" and answer["provider_message_id"]
+        assert follow_up["text"] and ">" not in follow_up["text"] and answer["text"][:20] not in follow_up["text"]  # the quote is cut off
+        assert follow_up["subject"].startswith("Re: ")
+
+    await _eventually(replied, timeout=20)
+    [sent] = mail.sent
+    assert sent["to"] == outcome.identity.removeprefix("email:") and sent["message"]["In-Reply-To"]
+    page = (await live.http.get("/fake/")).text
+    assert "email (/fake/email)" in page and sent["text"][:30] in page
+    assert len(mail.mailbox.messages) == 2  # the question and the reply, both delivered into the mailbox over SMTP

@@ -90,6 +90,10 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
             if companions is not None:
                 await companions.stop()
             await ctx.close()
+            if settings.fake_providers:
+                from okno.fakes import close_fake_providers
+
+                close_fake_providers(app)
 
     app = _OknoApp(title="okno", version=__version__, lifespan=lifespan)
     install_error_handlers(app)

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     survey_answer_hours: float = Field(default=72.0, gt=0)
     survey_comment_minutes: float = Field(default=60.0, gt=0)
     survey_default_language: str = Field(default="ru", pattern="^(ru|en)$")
+    # e-mail: at most this many automatic replies (automation's canned answers) to one customer on
+    # one mail channel within an hour; more are skipped, the rule's run failed with why (a loop
+    # between two auto-responders ends here). 0: no automatic reply to e-mail at all
+    auto_replies_per_sender_per_hour: int = Field(default=5, ge=0, le=1000)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

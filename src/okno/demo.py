@@ -28,7 +28,7 @@ from okno.config import Settings
 from okno.channels.registry import ADAPTERS
 from okno.customers.identities import IdentityKey, normalize_identity
 from okno.customers.matching.profiles import refresh_profiles
-from okno.fakes import FAKE_KINDS, SMS_AND_REVIEW_KINDS, demo_fake_config
+from okno.fakes import FAKE_KINDS, MAIL_KINDS, SMS_AND_REVIEW_KINDS, demo_fake_config, fake_class
 from okno.kit.crypto import SecretBox
 from okno.kit.db import create_database
 from okno.kit.outbound_urls import OutboundUrls
@@ -69,6 +69,7 @@ MESSENGER_CHANNELS = {"telegram": "Telegram-бот", "whatsapp": "WhatsApp Busin
 # support operators' telephone extensions: the simulator's calls are answered on them
 EXTENSIONS = {"ivan@okno.local": "101", "maria@okno.local": "102"}
 WIDGET_CHANNEL = "Чат на сайте"
+MAIL_CHANNEL = "Почта поддержки"
 SMS_AND_REVIEW_CHANNELS = {"smsru": "SMS", "google_reviews": "Отзывы Google", "twogis_reviews": "Отзывы 2ГИС", "yandex_reviews": "Отзывы Яндекс Карт"}
 
 MALE_NAMES = (
@@ -314,9 +315,25 @@ async def _ensure_live_channels(session: AsyncSession, box: SecretBox, base_url:
         config = demo_fake_config(kind, f"{base_url}/fake/{kind}")
         if config is not None:
             await _ensure_channel(session, box, kind, SMS_AND_REVIEW_CHANNELS[kind], config, team_ids[SUPPORT], admin_id)
+    for kind in (k for k in MAIL_KINDS if k in ADAPTERS):
+        await _ensure_mail_channel(session, box, kind, team_ids[SUPPORT], admin_id)
     parts = urlsplit(base_url)
     widget = {"allowed_origins": [f"{parts.scheme}://{parts.netloc}"], "title": "Чат с магазином"}
     await _ensure_channel(session, box, "widget", WIDGET_CHANNEL, widget, team_ids[SALES], admin_id)
+
+
+async def _ensure_mail_channel(session: AsyncSession, box: SecretBox, kind: str, team_id: int, admin_id: int) -> None:
+    """The support mailbox on the fake mail server (IMAP and SMTP on two free loopback ports,
+    which ``okno serve`` with OKNO_FAKE_PROVIDERS=1 listens on again). The fake runs while the
+    channel is saved, so the connection test logs in to it like to a real server."""
+    cls = fake_class(kind)
+    if cls is None or await session.scalar(select(Channel.id).where(Channel.kind == kind, Channel.name == MAIL_CHANNEL)) is not None:
+        return
+    fake = cls()
+    try:
+        await _ensure_channel(session, box, kind, MAIL_CHANNEL, fake.channel_config(), team_id, admin_id)  # type: ignore[attr-defined]
+    finally:
+        fake.close()  # type: ignore[attr-defined]
 
 
 async def _ensure_channel(

@@ -46,6 +46,9 @@ FAKE_KINDS = ("telegram", "whatsapp", "vk", "max", "novofon")  # channels the de
 # polled); their fakes seed themselves for the demo (``seed_demo``) and SMS.ru reports deliveries
 SMS_AND_REVIEW_KINDS = ("smsru", "google_reviews", "twogis_reviews", "yandex_reviews")
 LOG_LIMIT = 50
+# mail on a fake mail server (IMAP and SMTP on loopback ports of its own, not under /fake): the
+# demo's support mailbox, which the simulator writes to over SMTP
+MAIL_KINDS = ("email",)
 
 
 # ---- which channels run against a fake, and building that fake --------------------------------
@@ -66,11 +69,12 @@ def fake_url_in(kind: str, config: dict[str, Any]) -> str | None:
     for value in config.values():
         if isinstance(value, str) and (value.endswith(marker) or f"{marker}/" in value):
             return value
-    return None
+    locate = getattr(fake_class(kind), "locate", None) if kind in MAIL_KINDS else None
+    return locate(config) if callable(locate) else None  # a fake that is a server of its own (mail)
 
 
 async def fake_backed_channels(
-    db: Database, box: SecretBox, kinds: Iterable[str] = ("api", *FAKE_KINDS, *SMS_AND_REVIEW_KINDS)
+    db: Database, box: SecretBox, kinds: Iterable[str] = ("api", *FAKE_KINDS, *SMS_AND_REVIEW_KINDS, *MAIL_KINDS)
 ) -> list[FakeBackedChannel]:
     """Active channels of ``kinds`` pointing at a fake provider, oldest first."""
     wanted = [k for k in kinds if k in ADAPTERS]
@@ -145,7 +149,24 @@ def _by_matching_fields(kind: str) -> Callable[[dict[str, Any], str], FakeProvid
     return build
 
 
-FACTORIES: dict[str, Callable[[dict[str, Any], str], FakeProviderBase]] = {"telegram": _telegram, "whatsapp": _whatsapp}
+def _mail(config: dict[str, Any], url: str) -> FakeProviderBase:
+    """The fake mail server on the channel's own ports, with its address and login."""
+    cls = fake_class("email")
+    if cls is None:
+        raise LookupError("no fake mail server")
+    return cls(address=config["address"], user=config["username"], password=config["password"],  # type: ignore[call-arg]
+               imap_port=int(config["imap_port"]), smtp_port=int(config["smtp_port"]), base_url=url)
+
+
+FACTORIES: dict[str, Callable[[dict[str, Any], str], FakeProviderBase]] = {"telegram": _telegram, "whatsapp": _whatsapp, "email": _mail}
+
+
+def customer_side(kind: str, config: dict[str, Any]) -> Any:  # noqa: ANN401
+    """What a simulator delivers this channel's customer messages through: the fake provider
+    itself (it posts to okno's webhook), or for a fake that is a server of its own (mail) a
+    client of it, so a simulator in another process reaches the one the server runs."""
+    make = getattr(fake_class(kind), "customer_side", None) if kind in MAIL_KINDS else None
+    return make(config) if callable(make) else fake_from_config(kind, config)
 
 
 def fake_from_config(kind: str, config: dict[str, Any]) -> FakeProviderBase:
@@ -207,6 +228,14 @@ async def mount_fake_providers(app: FastAPI, ctx: AppContext) -> None:
     app.add_route("/fake", _log_page, methods=["GET"], include_in_schema=False)
     app.add_route("/demo/shop", _shop_page, methods=["GET"], include_in_schema=False)
     log.info("fake_providers_mounted", kinds=["api", *fakes])
+
+
+def close_fake_providers(app: FastAPI) -> None:
+    """Stops fakes that run servers of their own (the mail server's IMAP and SMTP ports)."""
+    for fake in getattr(app.state, "fake_providers", {}).values():
+        close = getattr(fake, "close", None)
+        if callable(close):
+            close()
 
 
 def _seed_demo_fakes(app: FastAPI, fakes: dict[str, FakeProviderBase], channel_ids: dict[str, int]) -> None:

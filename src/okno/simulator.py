@@ -17,7 +17,8 @@ import random
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from email.utils import format_datetime, make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,8 +30,9 @@ from websockets.asyncio.client import connect as websocket_connect
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign
 from okno.config import Settings
 from okno.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, EMAIL_DOMAINS, FEMALE_NAMES, ITEMS, MALE_NAMES, PROMO_CODES, SURNAMES, TOPICS
-from okno.demo import STAFF, ascii_word, feminine_surname
-from okno.fakes import FAKE_KINDS, fake_backed_channels, fake_from_config, widget_for
+from okno.demo import LATIN_MEN, LATIN_WOMEN, STAFF, ascii_word, feminine_surname
+from okno.kit.time import utcnow
+from okno.fakes import FAKE_KINDS, MAIL_KINDS, customer_side, fake_backed_channels, widget_for
 from okno.kit.crypto import SecretBox
 from okno.kit.db import create_database
 from okno.models import Role
@@ -41,7 +43,8 @@ MESSENGER_SWITCH = "telegram_then_whatsapp"
 WEBSITE_CHAT = "website_chat"
 CRM = "crm"
 CALLS = "novofon"  # a customer who wrote in WhatsApp calls, misses the operators, calls again and gets through
-JOURNEYS = (MESSENGER_SWITCH, WEBSITE_CHAT, CRM, "vk", "max", CALLS)
+EMAIL = "email"  # a customer writes to the support mailbox, gets the answer by mail and replies quoting it
+JOURNEYS = (MESSENGER_SWITCH, WEBSITE_CHAT, CRM, "vk", "max", CALLS, EMAIL)
 DEMO_OPERATOR = (DEMO_ADMIN_EMAIL, DEMO_PASSWORD)
 
 GREETINGS = ("{first}, добрый день! ", "Здравствуйте, {first}! ")
@@ -57,6 +60,22 @@ CHECKING = "Сейчас уточню наличие на складе и вер
 LEAVE_CONTACT = ("Оставлю почту, пришлите, пожалуйста, ответ туда.", "Напишите мне на почту, когда будет известно.")
 CITIES = ("Москву", "Санкт-Петербург", "Казань", "Екатеринбург", "Новосибирск", "Краснодар")
 UTM = ({"utm_source": "yandex", "utm_medium": "cpc"}, {"utm_source": "vk", "utm_medium": "social"}, {})
+EMAIL_ENGLISH_SHARE = 0.3
+EMAIL_SUBJECTS = ("Заказ {order}", "Вопрос по заказу {order}", "{item}: вопрос", "Обращение по заказу {order}")
+EMAIL_TOPICS_EN = (  # opening, follow-up, the operator's answer, subject
+    ("Hello, my order {order} was due yesterday and the tracking has not changed. Could you check?",
+     "Thanks. Will the courier call before coming? I am at work all day.",
+     "your order {order} is with the courier service, tracking number {track}. It is at the sorting centre, about a day late.",
+     "Where is my order {order}?"),
+    ("Hi, I would like to return the {item} from order {order}, it does not suit me.",
+     "Will the money go back to the same card?",
+     "we have opened a return for order {order}. Pack the item in its box and the courier will collect it for free.",
+     "Return of order {order}"),
+    ("Good afternoon, the promo code {promo} is refused at checkout as invalid. What is wrong?",
+     "Could you still apply the discount to order {order}?",
+     "the code {promo} works for orders over 3,000 roubles and not with discounted items.",
+     "Promo code {promo}"),
+)
 
 
 class JourneyFailed(Exception):
@@ -136,7 +155,7 @@ class Stage:
 
     def journeys(self) -> list[str]:
         available = {MESSENGER_SWITCH: "telegram" in self.fakes, WEBSITE_CHAT: self.widget_id is not None, CRM: self.crm is not None}
-        available |= {kind: kind in self.fakes for kind in FAKE_KINDS if kind not in ("telegram", "whatsapp")}
+        available |= {kind: kind in self.fakes for kind in (*FAKE_KINDS, *MAIL_KINDS) if kind not in ("telegram", "whatsapp")}
         return [j for j in JOURNEYS if available.get(j)]
 
 
@@ -199,7 +218,7 @@ class Simulator:
                 if channel.kind == "api":
                     stage.crm = stage.crm or (channel.channel_id, channel.config["secret"])
                 elif channel.kind not in stage.fakes:
-                    fake = fake_from_config(channel.kind, channel.config)
+                    fake = customer_side(channel.kind, channel.config)
                     fake.connect(http, f"/webhooks/{channel.channel_id}")
                     stage.fakes[channel.kind] = fake
             stage.widget_id, _ = await widget_for(db, box, self.origin)
@@ -209,7 +228,8 @@ class Simulator:
 
     async def _play(self, journey: str, stage: Stage, http: httpx.AsyncClient) -> Outcome:
         persona = invent_persona(self._serials.next())
-        play = {MESSENGER_SWITCH: self._messenger_switch, WEBSITE_CHAT: self._website_chat, CRM: self._crm, CALLS: self._calls}.get(journey, self._messenger)
+        play = {MESSENGER_SWITCH: self._messenger_switch, WEBSITE_CHAT: self._website_chat, CRM: self._crm, CALLS: self._calls,
+                EMAIL: self._email}.get(journey, self._messenger)
         try:
             identity = await play(journey, persona, stage, http)
         except Exception as exc:  # the simulator outlives any one journey (okno restarting, a channel removed…)
@@ -303,13 +323,45 @@ class Simulator:
         self._step(journey, persona, "answered_call", pbx_call_id=answered)
         return f"phone:+{phone}"
 
+    async def _email(self, journey: str, persona: Persona, stage: Stage, http: httpx.AsyncClient) -> str:
+        """A new thread to the support mailbox (in Russian, now and then in English), the
+        operator's answer by mail, and the customer's reply to it quoting the whole thread."""
+        mail = stage.fakes[EMAIL]
+        if random.random() < EMAIL_ENGLISH_SHARE:
+            persona = english_persona(persona.serial)
+            opening, follow_up, answer, subject = random.choice(EMAIL_TOPICS_EN)
+            greeting, quote_head = "Hello {first}, ", "On {date}, {who} wrote:"
+        else:
+            opening, follow_up, answer, _ = random.choice(TOPICS)
+            subject = random.choice(EMAIL_SUBJECTS)
+            greeting, quote_head = random.choice(GREETINGS), "{date}, {who} пишет:"
+        root = make_msgid(idstring=f"sim{persona.serial}", domain=persona.slots["mail_domain"])
+        question = persona.say(opening) + "\n\n" + persona.name
+        wrote = await mail.deliver_text(persona.email, question, subject=persona.say(subject), name=persona.name, message_id=root)
+        self._step(journey, persona, "email_question", wrote, email=persona.email)
+        identity = f"email:{persona.email}"
+        reply = await self._answer(http, journey, persona, identity, persona.say(greeting + answer))
+        if reply is None:
+            return identity
+        sent = await _sent_reply(http, await self._operator_headers(http) or {}, reply["conversation_id"], reply["id"])
+        quoted = "\n".join("> " + line for line in (sent["text"] + "\n\n" + question).splitlines())
+        head = quote_head.format(date=format_datetime(utcnow()), who=mail.address)
+        ours = sent["provider_message_id"]
+        reply_to = f"support+c{sent['conversation_id']}@{mail.address.rpartition('@')[2]}"  # our Reply-To
+        answered = await mail.deliver_text(
+            persona.email, f"{persona.say(follow_up)}\n\n{head}\n{quoted}", to=reply_to, subject="Re: " + persona.say(subject),
+            name=persona.name, in_reply_to=ours, references=[root, ours],
+        )
+        self._step(journey, persona, "email_reply_quoting_the_thread", answered, in_reply_to=ours)
+        return identity
+
     # ---- the operator's side --------------------------------------------------------------------
 
-    async def _answer(self, http: httpx.AsyncClient, journey: str, persona: Persona, identity: str, text: str) -> None:
-        """The operator replies in the customer's open conversation, through the API."""
+    async def _answer(self, http: httpx.AsyncClient, journey: str, persona: Persona, identity: str, text: str) -> dict[str, Any] | None:
+        """The operator replies in the customer's open conversation, through the API; the reply."""
         headers = await self._operator_headers(http)
         if headers is None:
-            return
+            return None
         try:
             conversation_id = await _open_conversation(http, headers, identity)
             await asyncio.sleep(self.pause)
@@ -322,6 +374,7 @@ class Simulator:
             self._staff_tokens.clear()
             raise
         log.info("simulator_step", journey=journey, step="operator_reply", who=persona.name, conversation_id=conversation_id)
+        return reply.json()
 
     async def _author(self, http: httpx.AsyncClient, headers: dict[str, str], conversation_id: int) -> dict[str, str]:
         """Who answers: the conversation's operator if he is one of the demo's staff, else one of
@@ -370,6 +423,28 @@ class Simulator:
                 return None
             self._token = response.json()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
+
+
+async def _sent_reply(http: httpx.AsyncClient, headers: dict[str, str], conversation_id: int, message_id: int,
+                      timeout: float = 15.0) -> dict[str, Any]:
+    """An operator's reply once the provider took it (its provider message id is known)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = (await http.get(f"/api/v1/conversations/{conversation_id}/messages", headers=headers)).json().get("items", [])
+        found = next((m for m in items if m["id"] == message_id), {})
+        if found.get("provider_message_id"):
+            return found
+        if found.get("status") == "failed":
+            raise JourneyFailed(f"the reply failed: {found.get('error')}")
+        await asyncio.sleep(0.2)
+    raise JourneyFailed(f"reply {message_id} was not sent within {timeout:.0f} s")
+
+
+def english_persona(serial: int) -> Persona:
+    """A customer writing in English (the demo's Latin names)."""
+    feminine = random.random() < 0.5
+    first, last = random.choice(LATIN_WOMEN if feminine else LATIN_MEN).split()
+    return replace(invent_persona(serial), first=first, last=last, feminine=feminine)
 
 
 def _name_for(deliver: Any, persona: Persona) -> dict[str, str]:

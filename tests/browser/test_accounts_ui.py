@@ -78,6 +78,7 @@ async def test_an_operator_chooses_her_time_zone_and_language_in_her_profile(app
         await expect(page.locator("#profile-error")).to_contain_text("Not/AZone")
 
         await page.get_by_test_id("profile-time-zone").fill("Asia/Vladivostok")
+        await page.get_by_test_id("profile-signature").fill("Ольга, отдел заботы")
         await page.get_by_test_id("profile-locale").select_option("en")
         await page.get_by_test_id("profile-save").click()
         await expect(page.get_by_role("heading", name="My profile")).to_be_visible()  # the page again, in English
@@ -85,7 +86,7 @@ async def test_an_operator_chooses_her_time_zone_and_language_in_her_profile(app
         assert await page.evaluate("document.body.dataset.tz") == "Asia/Vladivostok"
 
     me = (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {await _token(client, operator)}"})).json()
-    assert me["time_zone"] == "Asia/Vladivostok" and me["locale"] == "en"
+    assert me["time_zone"] == "Asia/Vladivostok" and me["locale"] == "en" and me["signature"] == "Ольга, отдел заботы"
 
 
 async def _token(client: httpx.AsyncClient, operator: dict) -> str:

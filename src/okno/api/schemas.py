@@ -48,6 +48,7 @@ class OperatorOut(_Out):
     capacity: dict[str, int]
     kind: str = "person"  # person | integration (an API token's own operator)
     extension: str | None = None  # internal telephone number (calls name it; click-to-call rings it)
+    signature: str | None = None  # appended to the e-mails he writes (his profile)
 
 
 class OperatorRoutingIn(BaseModel):
@@ -74,6 +75,7 @@ class TeamOut(_Out):
     calendar_id: int | None
     sla_policy_id: int | None
     escalation_team_id: int | None
+    signature: str | None = None  # appended to the team's e-mails, after the author's own
 
 
 class ChannelIn(BaseModel):
@@ -241,6 +243,7 @@ class ProfileIn(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     locale: Literal["ru", "en"] | None = None
     time_zone: str | None = Field(default=None, min_length=1, max_length=64, description="an IANA time zone, e.g. Asia/Novosibirsk")
+    signature: str | None = Field(default=None, max_length=2000, description="appended to the e-mails he writes; empty clears it")
 
 
 class UnsnoozeIn(BaseModel):

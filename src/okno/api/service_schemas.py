@@ -78,6 +78,7 @@ class TeamConfigIn(BaseModel):
     calendar_id: int | None = None
     sla_policy_id: int | None = None
     escalation_team_id: int | None = None
+    signature: str | None = Field(default=None, max_length=2000, description="appended to the team's e-mails; empty clears it")
 
 
 class TeamMemberIn(BaseModel):

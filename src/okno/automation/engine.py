@@ -81,7 +81,8 @@ async def _run_on(deps: SubscriberDeps, session: AsyncSession, conversation_id: 
             with acting_as_rule(session, rule.id):
                 async with session.begin_nested():
                     for index, action in enumerate(rule.actions):
-                        run = ActionRun(session, conversation_id, rule.id, index, event, reason_required=deps.settings.require_reason_to_resolve)
+                        run = ActionRun(session, conversation_id, rule.id, index, event, reason_required=deps.settings.require_reason_to_resolve,
+                                        auto_reply_limit=deps.settings.auto_replies_per_sender_per_hour)
                         await _perform(run, action)
                     await session.flush()
             kind, detail = "automation.applied", {"actions": [a["type"] for a in rule.actions]}

@@ -249,6 +249,10 @@ class InboundMessage(_InboundItem):
     item_key: str | None = Field(default=None, min_length=1, max_length=255)
     # structured facts of the item (a call's direction, operator, duration…), merged per key
     content: dict[str, Any] | None = None
+    # a copy of what this operator sent without okno (his own mail client, the support mailbox in
+    # Cc): filed as his outbound message in the conversation it answers, never as a customer's
+    # touch (okno.channels.operator_copies)
+    operator_id: int | None = None
     # the sender's normalised keys, worked out once per item (the webhook checks them before
     # storing, the pipeline uses them after): (default region, result)
     _sender_keys: tuple[str, Any] | None = PrivateAttr(default=None)

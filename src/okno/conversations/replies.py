@@ -250,3 +250,23 @@ async def _record(session: AsyncSession, message: Message, topic: str) -> None:
         topic,
         {"message_id": message.id, "conversation_id": message.conversation_id, "customer_id": message.customer_id, "channel_id": message.channel_id},
     )
+
+
+async def record_reply_sent_elsewhere(
+    session: AsyncSession, conversation: Conversation, *, author_id: int, channel_id: int, text: str, at: datetime,
+    provider_message_id: str | None, subject: str | None = None, html: str | None = None, attachments: list | None = None,
+) -> Message:
+    """An operator's reply that left without okno (from his own mail client, the support mailbox
+    in Cc): his outbound message, already sent, so nothing is delivered. It records what a reply
+    sent through okno records (``message.queued``: the first response, the waiting customer)."""
+    message = Message(
+        conversation_id=conversation.id, customer_id=conversation.customer_id, channel_id=channel_id,
+        direction=Direction.outbound.value, text=text, html=html, subject=subject, attachments=attachments or [],
+        provider_message_id=provider_message_id, status=MessageStatus.sent.value, author_id=author_id,
+        **Actor.operator(author_id).columns(), created_at=at, status_updated_at=at,
+    )  # fmt: skip
+    session.add(message)
+    await session.flush()
+    conversation.last_message_at = max(conversation.last_message_at or at, at)
+    await _record(session, message, "message.queued")
+    return message

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
@@ -59,6 +59,7 @@ class Team(Base):
     sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="SET NULL"), default=None)
     escalation_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), default=None)
     last_assigned_operator_id: Mapped[int | None] = mapped_column(BigId, default=None)  # the round-robin cursor
+    signature: Mapped[str | None] = mapped_column(Text, default=None)  # appended to e-mails after the author's own
 
 
 class Operator(Base):
@@ -71,6 +72,7 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(20), default=Role.operator.value)
     locale: Mapped[str] = mapped_column(String(8), default="ru")
     time_zone: Mapped[str | None] = mapped_column(String(64), default=None)  # IANA name; None: OKNO_DEFAULT_TIME_ZONE
+    signature: Mapped[str | None] = mapped_column(Text, default=None)  # appended to the e-mails he writes
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # routing attributes: only online operators get conversations; VIPs go to experienced ones

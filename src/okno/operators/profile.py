@@ -1,4 +1,4 @@
-"""An operator's own settings: name, language, time zone (audited like an admin's edit)."""
+"""An operator's own settings: name, language, time zone, e-mail signature (audited like an admin's edit)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from okno.operators.time_zones import checked_time_zone
 
 
 async def update_profile(
-    session: AsyncSession, operator_id: int, *, name: str | None, locale: str | None, time_zone: str | None
+    session: AsyncSession, operator_id: int, *, name: str | None, locale: str | None, time_zone: str | None,
+    signature: str | None = None,
 ) -> Operator:
+    """Fields given as None stay as they are; an empty ``signature`` clears it."""
     operator = await session.get(Operator, operator_id, with_for_update=True)
     if operator is None:
         raise NotFound(f"operator {operator_id} not found")
@@ -26,6 +28,8 @@ async def update_profile(
         changes["locale"] = locale
     if time_zone is not None:
         changes["time_zone"] = checked_time_zone(time_zone)
+    if signature is not None:
+        changes["signature"] = signature.strip() or None
     changes = {k: v for k, v in changes.items() if getattr(operator, k) != v}
     for field, value in changes.items():
         setattr(operator, field, value)

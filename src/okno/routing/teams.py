@@ -27,6 +27,8 @@ async def configure_team(
         team.assignment_strategy = strategy  # type: ignore[assignment]
     if "sticky" in changes:
         team.sticky = bool(changes["sticky"])
+    if "signature" in changes:
+        team.signature = str(changes["signature"] or "").strip() or None
     await _reference(session, team, "calendar_id", BusinessHours, changes, "calendar")
     await _reference(session, team, "sla_policy_id", SlaPolicy, changes, "SLA policy")
     await _reference(session, team, "escalation_team_id", Team, changes, "team")

@@ -86,6 +86,7 @@ class ActionRun:
     index: int  # the action's place in the rule
     event: Event
     reason_required: bool = False  # the resolve-needs-a-reason setting
+    auto_reply_limit: int = 5  # automatic replies per customer and mail channel per hour (OKNO_AUTO_REPLIES_PER_SENDER_PER_HOUR)
 
     @property
     def via(self) -> str:

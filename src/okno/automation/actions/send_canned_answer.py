@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from okno.automation.actions.base import ActionParams, ActionRun, AutomationAction, Checking, Names
+from okno.automation.reply_limit import check_auto_reply_limit
 from okno.conversations.replies import post_operator_message
 from okno.kit.errors import Invalid
 from okno.kit.labels import Label, labelled
@@ -30,6 +31,7 @@ class SendCannedAnswer(AutomationAction):
     async def perform(self, run: ActionRun, action: dict[str, Any]) -> None:
         if run.event.payload.get("automatic") is True:  # an auto-reply answering an auto-reply: a mail loop
             raise Invalid("not sent: the customer's message was sent automatically (an auto-reply or a mailing list)")
+        await check_auto_reply_limit(run.session, run.conversation_id, run.auto_reply_limit)
         rendered = await render_answer(run.session, action["answer_id"], conversation_id=run.conversation_id, operator=None)
         await post_operator_message(run.session, conversation_id=run.conversation_id, author_id=None, text=rendered["text"])  # type: ignore[arg-type]
 

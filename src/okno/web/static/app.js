@@ -1285,7 +1285,7 @@ function initProfile() {
     const error = $("#profile-error");
     error.hidden = true;
     try {
-      await call("PATCH", "/api/v1/auth/me", { name: form.name.value, locale: form.locale.value, time_zone: form.time_zone.value.trim() });
+      await call("PATCH", "/api/v1/auth/me", { name: form.name.value, locale: form.locale.value, time_zone: form.time_zone.value.trim(), signature: form.signature.value });
       toast(words.saved);
       location.reload();
     } catch (e) { error.textContent = e.message; error.hidden = false; }

@@ -15,6 +15,8 @@ import hashlib
 import re
 import threading
 import time
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -48,7 +50,7 @@ from okno.channels.base import (
 )
 from okno.channels.runtime import AdapterRuntime
 from okno.kit.outbound_urls import is_guarded, refusal_for, resolve_host
-from okno.models import Message
+from okno.models import Conversation, Message, Operator, Team
 
 log = structlog.get_logger()
 
@@ -57,6 +59,7 @@ BATCH = 200  # messages fetched per poll; more waiting polls again at once
 POLL_WITH_IDLE = 300.0  # seconds between polls while IDLE watches (a safety net)
 POLL_WITHOUT_IDLE = 60.0
 MAX_KEY = 200  # longer ids (rare) are replaced by a digest to fit provider and thread keys
+_NOBODY: Mapping[str, int] = MappingProxyType({})
 _TOKEN = re.compile(r"^[^+@]+\+c(\d{1,18})@", re.IGNORECASE)
 
 
@@ -117,12 +120,13 @@ class EmailChannel:
         watcher = _watchers.touch(self.channel_id, config, self.runtime)
         started = time.monotonic()
         try:
-            fetched = await asyncio.to_thread(imap.fetch_new, config, cursor, BATCH)
+            fetched = await asyncio.to_thread(imap.fetch_new, config, cursor, BATCH, sessions.get(self.channel_id, config))
         except imap.ImapError as exc:
             if exc.auth:
                 raise ChannelNeedsAction(exc.reason + "; check the channel's login and password") from exc
             raise TemporaryFailure(exc.reason) from exc
-        items = [item for uid, raw in fetched.messages for item in inbound_items(config, raw, uid=uid, uidvalidity=fetched.uidvalidity)]
+        staff = await self._staff() if fetched.messages else {}
+        items = [item for uid, raw in fetched.messages for item in inbound_items(config, raw, uid=uid, uidvalidity=fetched.uidvalidity, staff=staff)]
         last_uid = max((uid for uid, _ in fetched.messages), default=None)
         if last_uid is None:
             last_uid = int(cursor.get("last_uid", 0)) if cursor.get("uidvalidity") == fetched.uidvalidity else 0
@@ -134,6 +138,14 @@ class EmailChannel:
         else:
             wait = POLL_WITHOUT_IDLE
         return PollBatch(items=items, cursor={"uidvalidity": fetched.uidvalidity, "last_uid": last_uid}, next_poll_in=wait)
+
+    async def _staff(self) -> dict[str, int]:
+        """The active operators' addresses (their logins): mail from one is his copy, not a customer's."""
+        if self.runtime is None:
+            return {}
+        async with self.runtime.db.reading() as session:
+            rows = await session.execute(select(Operator.email, Operator.id).where(Operator.is_active.is_(True)))
+        return {email.strip().lower(): operator_id for email, operator_id in rows}
 
     # ---- outbound -------------------------------------------------------------------------
 
@@ -165,10 +177,23 @@ class EmailChannel:
         files = [(file, await file.read()) for file in message.files]
         mail = smtp.compose(
             config, to=to, to_name=message.recipient.name, text=message.text, thread=thread,
-            message_id=message_id, files=files, reply_token=f"c{message.conversation_id}",
+            message_id=message_id, files=files, reply_token=f"c{message.conversation_id}", signature=await self._signature(message),
         )
         await smtp.deliver(config, mail, to)
         return SendResult(provider_message_id=message_id)
+
+    async def _signature(self, message: OutboundMessage) -> str:
+        """The author's signature (his profile), then his conversation's team's (the team admin)."""
+        if self.runtime is None:
+            return ""
+        async with self.runtime.db.reading() as session:
+            own = await session.scalar(
+                select(Operator.signature).join(Message, Message.author_id == Operator.id).where(Message.id == message.message_id)
+            )
+            team = await session.scalar(
+                select(Team.signature).join(Conversation, Conversation.team_id == Team.id).where(Conversation.id == message.conversation_id)
+            )
+        return "\n\n".join(s.strip() for s in (own, team) if s and s.strip())
 
     async def _thread(self, message: OutboundMessage) -> smtp.Thread:
         """The ids of the conversation's earlier e-mails (oldest first) and its subject."""
@@ -190,7 +215,7 @@ class EmailChannel:
 # ---- turning a raw message into inbound items ------------------------------------------------
 
 
-def inbound_items(config: EmailConfig, raw: bytes, *, uid: int, uidvalidity: int) -> list[InboundMessage | InboundStatus]:
+def inbound_items(config: EmailConfig, raw: bytes, *, uid: int, uidvalidity: int, staff: Mapping[str, int] = _NOBODY) -> list[InboundMessage | InboundStatus]:
     """What one fetched message means to okno: a customer's message, a bounce of one of ours (a
     failed status), or nothing (our own mail coming back)."""
     try:
@@ -198,10 +223,13 @@ def inbound_items(config: EmailConfig, raw: bytes, *, uid: int, uidvalidity: int
     except Exception as exc:  # a message the parser can't read is kept as a note, not lost
         log.warning("email_unparsable", uid=uid, error=f"{type(exc).__name__}: {exc}")
         return []
-    return items_of(config, parsed, raw, uid=uid, uidvalidity=uidvalidity)
+    return items_of(config, parsed, raw, uid=uid, uidvalidity=uidvalidity, staff=staff)
 
 
-def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid: int = 0, uidvalidity: int = 0) -> list[InboundMessage | InboundStatus]:
+def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid: int = 0, uidvalidity: int = 0,
+             staff: Mapping[str, int] = _NOBODY) -> list[InboundMessage | InboundStatus]:
+    """``staff``: operators' addresses → their ids; mail from one is that operator's copy (his
+    answer from his own mail client), filed as his outbound message (okno.channels.operator_copies)."""
     if parsed.bounce is not None:
         original = parsed.bounce.original_message_id
         if original:
@@ -239,6 +267,7 @@ def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid:
             attachments=files,
             thread_key=id_key(root),
             thread_refs=list(dict.fromkeys(refs))[:100],
+            operator_id=staff.get(sender),
             context={
                 **({"automatic": True} if parsed.automatic else {}),
                 "email": {
@@ -370,10 +399,12 @@ class _Watchers:
             for watch in self._by_channel.values():
                 watch.watcher.stop()
             self._by_channel.clear()
+        sessions.close_all()
 
     def get(self, channel_id: int) -> _Watch | None:
         return self._by_channel.get(channel_id)
 
 
 _watchers = _Watchers()
+sessions = imap.Sessions()  # the channels' kept IMAP logins (a poll reuses its channel's)
 watchers = _watchers  # tests and shutdown reach them here

@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+import aiosmtplib
 import httpx
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
@@ -34,6 +35,7 @@ from okno.channels.fakes.base import FakeProviderBase, ScriptedFailure
 from okno.kit.time import utcnow
 
 SUPPORT = "support@shop.example"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 USER = "support"
 PASSWORD = "fake-mail-password"
 
@@ -97,6 +99,7 @@ class _ImapHandler(socketserver.StreamRequestHandler):
                     user, password = (_tokens(args) + ["", ""])[:2]
                     if user == self.server.user and password == self.server.password:
                         authed = True
+                        self.server.logins += 1
                         self.send(f"{tag} OK LOGIN completed")
                     else:
                         self.send(f"{tag} NO [AUTHENTICATIONFAILED] Invalid credentials (fake)")
@@ -201,6 +204,7 @@ class _ImapServer(socketserver.ThreadingTCPServer):
         self.user = user
         self.password = password
         self.sessions: set[_ImapHandler] = set()
+        self.logins = 0  # successful LOGINs (a kept session logs in once)
         self.stopping = threading.Event()
         self.announced = threading.Event()
 
@@ -213,16 +217,30 @@ class _ImapServer(socketserver.ThreadingTCPServer):
 
 
 class _SmtpHandler:
+    """What the fake's SMTP server does with a message: mail to the support mailbox (its address,
+    or a ``local+tag@`` form of it) is delivered into the mailbox, as the mailbox's own mail server
+    would; mail to anyone else is what okno sent out (``FakeMail.sent``). One message may be both
+    (an operator writing to a customer with the support mailbox in Cc)."""
+
     def __init__(self, fake: FakeMail) -> None:
         self.fake = fake
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: ANN401
+        ours = [r for r in envelope.rcpt_tos if self.fake.is_support_address(r)]
+        others = [r for r in envelope.rcpt_tos if r not in ours]
+        if ours:
+            self.fake.append(envelope.content)
+        if not others:
+            return "250 2.0.0 Ok: delivered to the mailbox"
         failure = self.fake.next_failure()
-        self.fake.calls.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos)})
+        self.fake.calls.append({"from": envelope.mail_from, "to": others})
         if failure is not None:
             return _SMTP_FAILURES[failure.kind](failure)
         mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.fake.sent.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "raw": envelope.content, "message": mail})
+        body = mail.get_body(preferencelist=("plain",))
+        text = body.get_content().strip() if body is not None else ""
+        self.fake.sent.append({"from": envelope.mail_from, "to": ", ".join(others), "subject": str(mail["Subject"] or ""),
+                               "text": text, "raw": envelope.content, "message": mail})
         return "250 2.0.0 Ok: queued"
 
 
@@ -260,7 +278,26 @@ class FakeMail(FakeProviderBase):
         self.app = Starlette(routes=[Route("/sent", self._sent_page)])
 
     async def _sent_page(self, request: Request) -> JSONResponse:
-        return JSONResponse({"sent": [{"to": s["to"], "subject": str(s["message"]["Subject"])} for s in self.sent]})
+        return JSONResponse({"sent": [{"to": s["to"], "subject": s["subject"], "text": s["text"]} for s in self.sent]})
+
+    def is_support_address(self, address: str) -> bool:
+        local, _, domain = address.lower().rpartition("@")
+        mine_local, _, mine_domain = self.address.lower().rpartition("@")
+        return domain == mine_domain and local.split("+", 1)[0] == mine_local
+
+    @classmethod
+    def locate(cls, config: dict[str, Any]) -> str | None:
+        """Where a channel's config points, if at a fake mail server (the demo's): a loopback
+        IMAP host and the fake's own login. Mail servers are not under ``/fake`` (they speak IMAP
+        and SMTP on ports of their own), so the fakes registry asks the fake class."""
+        if config.get("imap_host") in LOOPBACK and config.get("username") == USER and config.get("password") == PASSWORD:
+            return f"imap://{config['imap_host']}:{config.get('imap_port')}"
+        return None
+
+    @classmethod
+    def customer_side(cls, config: dict[str, Any]) -> MailCustomers:
+        """How a simulator in any process writes to the mailbox: over this fake's SMTP port."""
+        return MailCustomers(address=config["address"], smtp_host=config["smtp_host"], smtp_port=int(config["smtp_port"]))
 
     def close(self) -> None:
         self.imap.stopping.set()
@@ -306,14 +343,30 @@ class FakeMail(FakeProviderBase):
         return await self.post_webhook(self.compose(user, text), {"content-type": "message/rfc822"})
 
     def sent_texts(self) -> list[str]:
-        texts = []
-        for sent in self.sent:
-            body = sent["message"].get_body(preferencelist=("plain",))
-            texts.append(body.get_content().strip() if body is not None else "")
-        return texts
+        return [sent["text"] for sent in self.sent]
 
     def sent_messages(self) -> list[EmailMessage]:
         return [sent["message"] for sent in self.sent]
+
+
+@dataclass
+class MailCustomers:
+    """Customers writing to the support mailbox through the fake's SMTP server (as their own
+    mail servers would deliver it): usable from any process, unlike the fake itself."""
+
+    address: str
+    smtp_host: str
+    smtp_port: int
+
+    def connect(self, http: httpx.AsyncClient, path: str) -> None:
+        """Mail reaches okno through the mailbox, never a webhook: nothing to connect."""
+
+    async def deliver_text(self, user: str, text: str, *, to: str | None = None, **compose: Any) -> httpx.Response:  # noqa: ANN401
+        """``user`` writes ``text`` to the support address (or to ``to``, e.g. a reply address)."""
+        raw = compose_mail(to or self.address, user, text, **compose)
+        await aiosmtplib.send(raw, sender=user, recipients=[to or self.address], hostname=self.smtp_host, port=self.smtp_port,
+                              use_tls=False, start_tls=False, timeout=10)
+        return httpx.Response(200, json={"delivered": True})
 
 
 _counter = itertools.count(1)

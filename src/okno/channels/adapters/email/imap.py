@@ -1,7 +1,8 @@
 """The IMAP side, on the standard library's ``imaplib`` (run in a thread: it blocks).
 
-``fetch_new`` is one poll: log in, EXAMINE the folder (read-only, so nothing okno does changes a
-flag), ``UID SEARCH UID n:*`` past the cursor, ``UID FETCH … (BODY.PEEK[])`` a batch, log out.
+``fetch_new`` is one poll: EXAMINE the folder (read-only, so nothing okno does changes a flag),
+``UID SEARCH UID n:*`` past the cursor, ``UID FETCH … (BODY.PEEK[])`` a batch, on the channel's
+kept :class:`Session` (logged in once, again after an error).
 ``IdleWatcher`` holds a second connection in IDLE (RFC 2177) and says when mail arrived.
 """
 
@@ -82,10 +83,21 @@ class Fetched:
     more: bool  # further messages wait past this batch
 
 
-def fetch_new(config: EmailConfig, cursor: dict, limit: int) -> Fetched:
-    imap = connect(config)
+def fetch_new(config: EmailConfig, cursor: dict, limit: int, session: Session | None = None) -> Fetched:
+    """One poll: the messages past the cursor (at most ``limit``). With a ``session`` its logged-in
+    connection is used (and kept for the next poll); without one, a connection of its own."""
+    if session is None:
+        session = Session(config)
+        try:
+            return session.fetch_new(cursor, limit)
+        finally:
+            session.close()
+    return session.fetch_new(cursor, limit)
+
+
+def _search_and_fetch(imap: imaplib.IMAP4, mailbox: str, cursor: dict, limit: int) -> Fetched:
     try:
-        uidvalidity = examine(imap, config.mailbox)
+        uidvalidity = examine(imap, mailbox)  # again each poll: a fresh UIDVALIDITY and message count
         start = int(cursor.get("last_uid", 0)) + 1 if cursor.get("uidvalidity") == uidvalidity else 1
         kind, data = imap.uid("SEARCH", f"UID {start}:*")
         if kind != "OK":
@@ -95,9 +107,84 @@ def fetch_new(config: EmailConfig, cursor: dict, limit: int) -> Fetched:
         messages = _fetch_bodies(imap, batch) if batch else []
         return Fetched(uidvalidity, messages, more=len(uids) > len(batch))
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapError(f"IMAP: {_said(exc)}", network=isinstance(exc, OSError)) from exc
-    finally:
-        _logout(imap)
+        raise ImapError(f"IMAP: {_said(exc)}", network=isinstance(exc, OSError | imaplib.IMAP4.abort)) from exc
+
+
+class Session:
+    """One channel's logged-in IMAP connection, kept from poll to poll (a login, and with TLS a
+    handshake, per poll is what a backlog would otherwise pay for every batch). It logs in on
+    first use and again after a connection error: a poll whose kept connection fails (the server
+    closed it, the network dropped) retries once on a fresh one before it reports the error."""
+
+    def __init__(self, config: EmailConfig) -> None:
+        self.config = config
+        self.logins = 0
+        self.last_used = time.monotonic()
+        self._imap: imaplib.IMAP4 | None = None
+        self._lock = threading.Lock()
+
+    def fetch_new(self, cursor: dict, limit: int) -> Fetched:
+        with self._lock:
+            self.last_used = time.monotonic()
+            kept = self._imap is not None
+            try:
+                return _search_and_fetch(self._connected(), self.config.mailbox, cursor, limit)
+            except ImapError as exc:
+                self._drop()
+                if not (kept and exc.network):
+                    raise
+            return _search_and_fetch(self._connected(), self.config.mailbox, cursor, limit)  # once more, logged in anew
+
+    def _connected(self) -> imaplib.IMAP4:
+        if self._imap is None:
+            self._imap = connect(self.config)
+            self.logins += 1
+        return self._imap
+
+    def _drop(self) -> None:
+        if self._imap is not None:
+            _close(self._imap)
+            self._imap = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._imap is not None:
+                _logout(self._imap)
+                self._imap = None
+
+
+class Sessions:
+    """The kept sessions of this process, one per channel: replaced when the channel's settings
+    change, closed when the channel has not been polled for ``stale`` seconds (disabled, deleted)."""
+
+    def __init__(self, stale: float = 900.0) -> None:
+        self.stale = stale
+        self._by_channel: dict[int, Session] = {}
+        self._lock = threading.Lock()
+
+    def get(self, channel_id: int, config: EmailConfig) -> Session:
+        with self._lock:
+            now = time.monotonic()
+            for other, session in list(self._by_channel.items()):
+                if other != channel_id and now - session.last_used > self.stale:
+                    del self._by_channel[other]
+                    threading.Thread(target=session.close, daemon=True).start()  # LOGOUT waits for the server
+            session = self._by_channel.get(channel_id)
+            if session is not None and session.config != config:
+                threading.Thread(target=session.close, daemon=True).start()
+                session = None
+            if session is None:
+                session = self._by_channel[channel_id] = Session(config)
+            return session
+
+    def of(self, channel_id: int) -> Session | None:
+        return self._by_channel.get(channel_id)
+
+    def close_all(self) -> None:
+        with self._lock:
+            sessions, self._by_channel = list(self._by_channel.values()), {}
+        for session in sessions:
+            session.close()
 
 
 def fetch_one(config: EmailConfig, message_id: str) -> bytes | None:

@@ -47,8 +47,9 @@ def message_id_for(config: EmailConfig, idempotency_key: str) -> str:
 
 def compose(
     config: EmailConfig, *, to: str, to_name: str, text: str, thread: Thread, message_id: str,
-    files: list[tuple[OutboundFile, bytes]], reply_token: str | None = None,
+    files: list[tuple[OutboundFile, bytes]], reply_token: str | None = None, signature: str = "",
 ) -> EmailMessage:
+    """``signature`` (the author's and his team's) goes under the text after the usual "-- " line."""
     mail = EmailMessage()
     mail["From"] = formataddr((config.from_name, config.address)) if config.from_name else config.address
     mail["To"] = formataddr((to_name, to)) if to_name else to
@@ -65,8 +66,8 @@ def compose(
     if reply_to:
         mail["Reply-To"] = reply_to
     mail["Auto-Submitted"] = "no"
-    mail.set_content(text)
-    mail.add_alternative(_as_html(text), subtype="html")
+    mail.set_content(f"{text}\n\n-- \n{signature}" if signature else text)
+    mail.add_alternative(_as_html(text, signature), subtype="html")
     for file, data in files:
         maintype, _, subtype = (file.content_type or "application/octet-stream").partition("/")
         mail.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=file.filename)
@@ -78,8 +79,11 @@ def _first_line(text: str) -> str:
     return line[:78] or "Message"
 
 
-def _as_html(text: str) -> str:
+def _as_html(text: str, signature: str = "") -> str:
     paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n") if p.strip())
+    if signature:
+        lines = html.escape(signature).replace(chr(10), "<br>")
+        paragraphs += f'<div class="signature" style="color:#555">-- <br>{lines}</div>'
     return f'<!doctype html><html><body style="font-family:sans-serif">{paragraphs}</body></html>'
 
 
