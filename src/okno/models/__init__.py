@@ -30,6 +30,7 @@ from okno.models.accounts import ApiToken, LoginFailure
 from okno.models.verification import IdentityVerification
 from okno.models.conversation_channels import ConversationChannel
 from okno.models.reports import ReportConversation, ReportConversationChannel, ReportResponse, ReportSeenEvent, ReportSurvey
+from okno.models.reports import ReportRebuild
 from okno.models.surveys import Survey, SurveyRequest
 
 __all__ = [
@@ -101,6 +102,7 @@ __all__ = [
     "ReportSurvey",
     "Survey",
     "SurveyRequest",
+    "ReportRebuild",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).

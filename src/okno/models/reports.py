@@ -114,3 +114,25 @@ class ReportSurvey(Base):
     period_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_report_surveys_period", "period_at", "kind"), Index("ix_report_surveys_conversation", "conversation_id"))
+
+
+class ReportRebuild(Base):
+    """A run of ``okno reports rebuild`` (``okno.reports.rebuild``): the conversations it rebuilds
+    (opened in ``[range_from, range_to)``, or all), the outbox id it replays up to first
+    (``high_water``, the newest event when it started) and how far it got (``cursor``), so a run
+    that stopped resumes where it was. While one is unfinished the live projection holds its events
+    back for it."""
+
+    __tablename__ = "report_rebuilds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    range_from: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    range_to: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    high_water: Mapped[int] = mapped_column(BigId, default=0)
+    cursor: Mapped[int] = mapped_column(BigId, default=0)
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+    events: Mapped[int] = mapped_column(Integer, default=0)  # applied so far
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (Index("ix_report_rebuilds_unfinished", "finished_at"),)
