@@ -61,7 +61,8 @@ def main() -> None:
     out = asyncio.run(run_ground_truth(args.conversations, database_url=args.database_url, calls=args.calls))
     print(f"backend: {out.backend}; 1-minute load average at the end: {os.getloadavg()[0]:.1f} (shared machine)")
     print(f"conversations: {out.conversations} ({out.actions} actions) played in {out.played_seconds:.1f} s "
-          f"({out.conversations / out.played_seconds:.1f} conversations/s)")
+          f"({out.conversations / out.played_seconds:.1f} conversations/s); CPU {out.cpu_seconds:.1f} s, "
+          f"{1000 * out.cpu_seconds / out.conversations:.0f} ms a conversation")
     print(f"projection lag: {out.events} events, drained every 50 actions; draining (every subscriber, the projection "
           f"included) took {out.drain_seconds:.1f} s in all, {1000 * out.drain_seconds / max(out.events, 1):.1f} ms an event")
     print(f"summary equals the plan's figures: {out.exact}")
