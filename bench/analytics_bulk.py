@@ -207,7 +207,8 @@ async def _projection_lag(db: Any) -> float:  # noqa: ANN401
 
 
 def report(out: BulkOutcome) -> list[str]:
-    lines = [f"base: {out.conversations:,} conversations loaded in {out.load_seconds:.0f} s (INSERT … SELECT in PostgreSQL, then VACUUM ANALYZE)"]
+    how = f"loaded in {out.load_seconds:.0f} s (INSERT … SELECT in PostgreSQL, then VACUUM ANALYZE)" if out.load_seconds else "loaded by an earlier run"
+    lines = [f"base: {out.conversations:,} conversations {how}"]
     for name, values in out.latencies.items():
         lines.append(f"summary, {name}: p50 {statistics.median(values):.0f} ms, p95 {percentile(values, 0.95):.0f} ms over {len(values)} calls")
     if out.under_load:

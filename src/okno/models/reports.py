@@ -28,7 +28,7 @@ class ReportSeenEvent(Base):
     event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
 
 
-OPENED_FIGURES = ("frt_seconds", "frt_business_seconds", "sla_first_response", "first_channel_kind", "team_id", "operator_id")
+OPENED_FIGURES = ("conversation_id", "frt_seconds", "frt_business_seconds", "sla_first_response", "first_channel_kind", "team_id", "operator_id")
 RESOLVED_FIGURES = (
     "resolution_seconds", "resolution_business_seconds", "reopened", "transferred", "repeat_contact_id", "sla_resolution", "team_id", "operator_id",
 )
@@ -81,7 +81,11 @@ class ReportConversationChannel(Base):
     channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(40))
 
-    __table_args__ = (Index("ix_report_conversation_channels_channel", "channel_id", "conversation_id"),)
+    __table_args__ = (
+        Index("ix_report_conversation_channels_channel", "channel_id", "conversation_id"),
+        # PostgreSQL: channel share reads (conversation, kind) from the index alone (migration 0018)
+        Index("ix_report_conversation_channels_kind", "conversation_id", postgresql_include=["kind"]),
+    )
 
 
 class ReportResponse(Base):
@@ -120,7 +124,11 @@ class ReportSurvey(Base):
     # the period it counts in: its conversation's resolution (when the projection knew it), else when sent/answered
     period_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_report_surveys_period", "period_at", "kind"), Index("ix_report_surveys_conversation", "conversation_id"))
+    __table_args__ = (
+        # PostgreSQL: covering (migration 0018), the survey scores are an index-only scan
+        Index("ix_report_surveys_period", "period_at", "kind", postgresql_include=["score", "sent_at", "team_id", "operator_id", "channel_id"]),
+        Index("ix_report_surveys_conversation", "conversation_id"),
+    )
 
 
 class ReportRebuild(Base):

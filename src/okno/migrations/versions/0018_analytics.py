@@ -25,9 +25,10 @@ depends_on = None
 WHEN = okno.kit.db.UTCDateTime(timezone=True)
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 # the figures a period's summary reads beside the period column (as in models/reports.py, frozen here)
-OPENED = ('frt_seconds', 'frt_business_seconds', 'sla_first_response', 'first_channel_kind', 'team_id', 'operator_id')
+OPENED = ('conversation_id', 'frt_seconds', 'frt_business_seconds', 'sla_first_response', 'first_channel_kind', 'team_id', 'operator_id')
 RESOLVED = ('resolution_seconds', 'resolution_business_seconds', 'reopened', 'transferred', 'repeat_contact_id', 'sla_resolution',
             'team_id', 'operator_id')
+SURVEYS = ('score', 'sent_at', 'team_id', 'operator_id', 'channel_id')
 
 
 def upgrade() -> None:
@@ -51,10 +52,16 @@ def upgrade() -> None:
                                       ('ix_report_conversations_resolved', 'resolved_at', RESOLVED)):
             op.drop_index(name, table_name='report_conversations')
             op.create_index(name, 'report_conversations', [column], postgresql_include=list(figures))
+        op.drop_index('ix_report_surveys_period', table_name='report_surveys')
+        op.create_index('ix_report_surveys_period', 'report_surveys', ['period_at', 'kind'], postgresql_include=list(SURVEYS))
+        op.create_index('ix_report_conversation_channels_kind', 'report_conversation_channels', ['conversation_id'], postgresql_include=['kind'])
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_report_conversation_channels_kind', table_name='report_conversation_channels')
+        op.drop_index('ix_report_surveys_period', table_name='report_surveys')
+        op.create_index('ix_report_surveys_period', 'report_surveys', ['period_at', 'kind'])
         for name, column in (('ix_report_conversations_opened', 'opened_at'), ('ix_report_conversations_resolved', 'resolved_at')):
             op.drop_index(name, table_name='report_conversations')
             op.create_index(name, 'report_conversations', [column])
