@@ -27,6 +27,20 @@ TEAMS, OPERATORS, KINDS = 5, 50, ("telegram", "whatsapp", "email", "widget", "ap
 START = datetime(2025, 12, 1, tzinfo=UTC)
 PASSWORD = "bulk-bench-password-0123456789"
 SECRET = "bulk-bench-secret-0123456789"
+KEY = "b2tubyBidWxrIGJlbmNoIGtleSAtIG5vdCBzZWNyZXQ="  # a fixed Fernet key: a second run reads the first one's rows
+
+
+async def _forget_earlier_ingest(database_url: str) -> None:
+    """A measuring run on a base loaded before: the earlier run's events are settled history."""
+    from sqlalchemy import text
+
+    from okno.kit.db import create_oneoff_engine
+
+    engine = create_oneoff_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM event_deliveries"))
+        await connection.execute(text("DELETE FROM outbox"))
+    await engine.dispose()
 
 
 @dataclass
@@ -124,15 +138,21 @@ async def measure(database_url: str, n: int, *, calls: int = 30, ingest_seconds:
     from okno.app import create_app
     from okno.auth.service import create_operator
     from okno.config import Settings
+    from okno.kit.errors import Conflict
     from okno.kit.signing import sign
 
     outcome = BulkOutcome(conversations=n, load_seconds=await load_base(database_url, n) if load else 0.0)
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="okno-bulk-")), database_url=database_url, log_level="warning")
+    if not load:
+        await _forget_earlier_ingest(database_url)
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="okno-bulk-")), database_url=database_url, log_level="warning", secret_keys=KEY)
     app = create_app(settings)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.local", timeout=60) as http:
         ctx = app.state.ctx
-        async with ctx.db.transaction() as session:
-            await create_operator(session, email="bulk@okno.local", password=PASSWORD, role="admin", name="Bulk")
+        try:
+            async with ctx.db.transaction() as session:
+                await create_operator(session, email="bulk@okno.local", password=PASSWORD, role="admin", name="Bulk")
+        except Conflict:
+            pass  # an earlier run made it
         login = await http.post("/api/v1/auth/login", json={"email": "bulk@okno.local", "password": PASSWORD})
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         month = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
