@@ -18,6 +18,7 @@ from okno.api import events as event_routes
 from okno.api import data_subject as data_subject_routes
 from okno.api import reports as report_routes
 from okno.web import reports_page
+from okno.web import survey_links
 from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
 from okno.api import surveys as survey_routes
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         app.include_router(module.router)
     app.include_router(report_routes.router)  # analytics: summary, time series, operators, exports
     app.include_router(reports_page.router)  # the reports page (supervisors, admins)
+    app.include_router(survey_links.router)  # the public page behind e-mail surveys' score links
 
     install_error_schema(app)  # the error bodies okno really sends, in /openapi.json
 

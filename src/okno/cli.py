@@ -13,6 +13,7 @@ from okno import __version__
 from okno.config import Settings, get_settings
 from okno.customers.cli import customers_app
 from okno.customers.keys_cli import keys_app
+from okno.reports.cli import reports_app
 
 if TYPE_CHECKING:
     from okno.kit.db import Database
@@ -24,6 +25,7 @@ admin_app = typer.Typer(help="Manage operators", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(customers_app, name="customers")
 app.add_typer(keys_app, name="keys")
+app.add_typer(reports_app, name="reports")
 
 
 def _settings() -> Settings:

@@ -317,6 +317,8 @@ ROUTES: dict[str, object] = {
     "POST /webhooks/{channel_id}": NoOperator("providers, verified by the channel"),
     "GET /webhooks/{channel_id}": NoOperator("providers' verification echo"),
     "GET /files/{file_id}": NoOperator("a signed, expiring link handed to the API channel's integration"),
+    "GET /s/{token}/{score}": NoOperator("a survey's score link: a signed, expiring, single-use token (okno.surveys.links)"),
+    "POST /s/{token}/comment": NoOperator("the comment after a survey's score link, by the same token"),
     "GET /widget/{channel_id}/messages/{message_id}/files/{index}": NoOperator("a widget visitor's own files, by his token"),
     "GET /widget/{channel_id}.js": NoOperator("the widget's script"),
     "OPTIONS /widget/{channel_id}/session": NoOperator("the widget's CORS preflight"),

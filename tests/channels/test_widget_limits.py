@@ -99,7 +99,7 @@ async def test_receipts_count_only_for_the_visitors_own_operator_messages(widget
 
 
 def test_buckets_refill_over_time_and_forget_idle_keys(monkeypatch) -> None:  # noqa: ANN001
-    from okno.channels.adapters.widget import limits
+    from okno.kit import buckets as limits
 
     now = [1000.0]
     buckets = limits.Buckets(per_minute=2, clock=lambda: now[0])

@@ -1,9 +1,10 @@
 """The proof: conversations with known times played through the real webhooks and REST API, and
 the reports API answering exactly what the plan says, to the second (okno.reports.ground_truth).
 
-``OKNO_GROUND_TRUTH_N`` sets the number of conversations. The defaults are what fits in about a
-minute on the shared two-core machine: 300 on SQLite, 60 on PostgreSQL (each event is a few
-round trips there); the bench plays more."""
+``OKNO_GROUND_TRUTH_N`` sets the number of conversations. The defaults are the largest that fit
+about three minutes of one core: 1,000 on SQLite (≈137 ms of CPU a conversation, measured with
+bench/analytics.py: 10,000 would need ≈23 minutes) and 60 on PostgreSQL (each event is a few
+round trips there); docs/analytics.md has the figures."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ N_ENV = "OKNO_GROUND_TRUTH_N"
 
 
 async def test_the_reports_api_returns_exactly_the_simulators_figures(client, ctx, travel) -> None:  # noqa: ANN001
-    n = int(os.environ.get(N_ENV) or (300 if ctx.settings.database_url.startswith("sqlite") else 60))
+    n = int(os.environ.get(N_ENV) or (1000 if ctx.settings.database_url.startswith("sqlite") else 60))
     headers = await admin_headers(ctx, client)
     setup = await gt.prepare(client, headers)
     planned = gt.plan(n)

@@ -107,6 +107,9 @@ class Capabilities:
     click_to_call: bool = False
     # the provider keeps one public reply per review and lets okno delete it (``DeletesReplies``)
     deletes_replies: bool = False
+    # the customer opens web links straight from the message (e-mail): a survey goes out with one
+    # link per score (okno.surveys.links) where the channel shows no buttons
+    links: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +127,7 @@ class Capabilities:
             "address_kinds": sorted(self.address_kinds),
             "starts_conversations": self.starts_conversations,
             "message_templates": self.message_templates,
+            "links": self.links,
             "one_time_codes": sorted(self.one_time_codes),
             "inbound_messages": self.inbound_messages,
             "public_address": self.public_address,

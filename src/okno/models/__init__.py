@@ -30,6 +30,7 @@ from okno.models.accounts import ApiToken, LoginFailure
 from okno.models.verification import IdentityVerification
 from okno.models.conversation_channels import ConversationChannel
 from okno.models.reports import ReportConversation, ReportConversationChannel, ReportResponse, ReportSeenEvent, ReportSurvey
+from okno.models.reports import ReportRebuild
 from okno.models.surveys import Survey, SurveyRequest
 from okno.models.widget import RateCounter
 
@@ -103,6 +104,7 @@ __all__ = [
     "Survey",
     "SurveyRequest",
     "RateCounter",
+    "ReportRebuild",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).

@@ -28,6 +28,12 @@ class ReportSeenEvent(Base):
     event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
 
 
+OPENED_FIGURES = ("conversation_id", "frt_seconds", "frt_business_seconds", "sla_first_response", "first_channel_kind", "team_id", "operator_id")
+RESOLVED_FIGURES = (
+    "resolution_seconds", "resolution_business_seconds", "reopened", "transferred", "repeat_contact_id", "sla_resolution", "team_id", "operator_id",
+)
+
+
 class ReportConversation(Base):
     __tablename__ = "report_conversations"
 
@@ -57,8 +63,9 @@ class ReportConversation(Base):
     sla_resolution: Mapped[str | None] = mapped_column(String(16), default=None)
 
     __table_args__ = (
-        Index("ix_report_conversations_opened", "opened_at"),
-        Index("ix_report_conversations_resolved", "resolved_at"),
+        # PostgreSQL: covering, so a period's summary is an index-only scan (migration 0018)
+        Index("ix_report_conversations_opened", "opened_at", postgresql_include=list(OPENED_FIGURES)),
+        Index("ix_report_conversations_resolved", "resolved_at", postgresql_include=list(RESOLVED_FIGURES)),
         Index("ix_report_conversations_customer_reason", "customer_id", "reason", "opened_at"),
         Index("ix_report_conversations_team_resolved", "team_id", "resolved_at"),
         Index("ix_report_conversations_operator_resolved", "operator_id", "resolved_at"),
@@ -74,7 +81,11 @@ class ReportConversationChannel(Base):
     channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(40))
 
-    __table_args__ = (Index("ix_report_conversation_channels_channel", "channel_id", "conversation_id"),)
+    __table_args__ = (
+        Index("ix_report_conversation_channels_channel", "channel_id", "conversation_id"),
+        # PostgreSQL: channel share reads (conversation, kind) from the index alone (migration 0018)
+        Index("ix_report_conversation_channels_kind", "conversation_id", postgresql_include=["kind"]),
+    )
 
 
 class ReportResponse(Base):
@@ -113,4 +124,30 @@ class ReportSurvey(Base):
     # the period it counts in: its conversation's resolution (when the projection knew it), else when sent/answered
     period_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_report_surveys_period", "period_at", "kind"), Index("ix_report_surveys_conversation", "conversation_id"))
+    __table_args__ = (
+        # PostgreSQL: covering (migration 0018), the survey scores are an index-only scan
+        Index("ix_report_surveys_period", "period_at", "kind", postgresql_include=["score", "sent_at", "team_id", "operator_id", "channel_id"]),
+        Index("ix_report_surveys_conversation", "conversation_id"),
+    )
+
+
+class ReportRebuild(Base):
+    """A run of ``okno reports rebuild`` (``okno.reports.rebuild``): the conversations it rebuilds
+    (opened in ``[range_from, range_to)``, or all), the outbox id it replays up to first
+    (``high_water``, the newest event when it started) and how far it got (``cursor``), so a run
+    that stopped resumes where it was. While one is unfinished the live projection holds its events
+    back for it."""
+
+    __tablename__ = "report_rebuilds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    range_from: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    range_to: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    high_water: Mapped[int] = mapped_column(BigId, default=0)
+    cursor: Mapped[int] = mapped_column(BigId, default=0)
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+    events: Mapped[int] = mapped_column(Integer, default=0)  # applied so far
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (Index("ix_report_rebuilds_unfinished", "finished_at"),)

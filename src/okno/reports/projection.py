@@ -11,11 +11,12 @@ calendar (``okno.sla``: no calendar means around the clock).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
@@ -30,12 +31,14 @@ from okno.models import (
     Metric,
     ReportConversation,
     ReportConversationChannel,
+    ReportRebuild,
     ReportResponse,
     ReportSeenEvent,
     ReportSurvey,
     SlaTarget,
     TargetState,
     Team,
+    TimelineEvent,
 )
 from okno.sla.calendar import BusinessCalendar
 from okno.sla.hours import business_calendar
@@ -58,6 +61,9 @@ TOPICS = (
     "sla.calendar_changed",
 )
 FINISHED = frozenset(t.value for t in FINISHED_TYPES)
+# set by ``okno.reports.rebuild`` while it replays stored events: a fact row starts as the
+# conversation was when it opened (no team, nobody assigned), not as it is now
+rebuilding: ContextVar[bool] = ContextVar("okno_reports_rebuilding", default=False)
 SLA_RESULTS = (TargetState.met.value, TargetState.missed.value)
 
 
@@ -70,6 +76,8 @@ async def project_events(deps: SubscriberDeps, events: list[Event]) -> None:
     batch form of :func:`project_event`): the events already applied are skipped, and the facts
     and messages they name are read once, in one statement each, up front."""
     async with deps.db.transaction() as session:
+        if await _held_for_rebuild(session):
+            return  # a rebuild runs: it applies this event itself (okno.reports.rebuild)
         table = ReportSeenEvent.__table__
         claim = insert_ignoring_duplicates(table, session.bind.dialect.name, ["event_id"])
         claimed = await session.scalars(claim.values([{"event_id": e.id} for e in events]).returning(table.c.event_id))
@@ -151,6 +159,20 @@ async def _message(session: AsyncSession, message_id: int) -> Any:
     return known[message_id]
 
 
+REBUILD_LOCK = 0x6F6B6E6F_5245  # PostgreSQL advisory lock: shared here, exclusive at a rebuild's start and end
+
+
+async def rebuild_lock(session: AsyncSession, *, shared: bool) -> None:
+    if session.bind.dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        await session.execute(text(f"SELECT {function}(:key)"), {"key": REBUILD_LOCK})
+
+
+async def _held_for_rebuild(session: AsyncSession) -> bool:
+    await rebuild_lock(session, shared=True)
+    return await session.scalar(select(ReportRebuild.id).where(ReportRebuild.finished_at.is_(None)).limit(1)) is not None
+
+
 def seconds(delta: timedelta) -> int:
     return max(round(delta.total_seconds()), 0)
 
@@ -173,12 +195,55 @@ async def on_calendars_changed(session: AsyncSession, event: Event, window: time
     _calendars.pop(session.bind, None)
 
 
-async def _fact(session: AsyncSession, conversation_id: int) -> ReportConversation | None:
+async def _fact(session: AsyncSession, conversation_id: int, opened: Event | None = None) -> ReportConversation | None:
     """The conversation's fact row, created from the conversation if the projection has none yet."""
     facts = session.info.setdefault(_FACTS, {})
     if conversation_id not in facts:  # not read (and locked) yet in this transaction
-        await _load_facts(session, [conversation_id])
+        if rebuilding.get():
+            facts[conversation_id] = await _rebuilt_fact(session, conversation_id, opened)
+        else:
+            await _load_facts(session, [conversation_id])
     return facts[conversation_id]
+
+
+async def _rebuilt_fact(session: AsyncSession, conversation_id: int, opened: Event | None) -> ReportConversation | None:
+    """A rebuild's fact row: the stored one, else one made as the live projection made it when the
+    conversation opened (just routed by the opening event, nobody assigned yet)."""
+    fact = await session.get(ReportConversation, conversation_id, with_for_update=True)
+    if fact is not None:
+        return fact
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None  # erased since
+    kind = await _channel_kind(session, conversation.channel_id)
+    team_id, operator_id = await _routed_team(session, conversation, opened), None
+    fact = ReportConversation(
+        conversation_id=conversation_id, customer_id=conversation.customer_id, team_id=team_id,
+        operator_id=operator_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
+        opened_at=conversation.created_at, open_since=conversation.created_at, responses=0, resolution_seconds=0,
+        resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
+    )
+    session.add(fact)
+    await _used_channel(session, conversation_id, conversation.channel_id)
+    await session.flush()
+    return fact
+
+
+async def _routed_team(session: AsyncSession, conversation: Conversation, opened: Event | None) -> int | None:
+    """The team routing gave the conversation when it opened (its timeline's ``conversation.routed``
+    entry for the opening event; routing runs before the projection for the same event)."""
+    if opened is None:
+        return None
+    entries = await session.scalars(
+        select(TimelineEvent.data).where(
+            TimelineEvent.customer_id == conversation.customer_id, TimelineEvent.conversation_id == conversation.id,
+            TimelineEvent.kind == "conversation.routed",
+        ).order_by(TimelineEvent.id)
+    )
+    for data in entries:
+        if (data or {}).get("event_id") == opened.id:
+            return data.get("team_id")
+    return None
 
 
 async def _channel_kind(session: AsyncSession, channel_id: int | None) -> str | None:
@@ -202,7 +267,7 @@ async def _used_channel(session: AsyncSession, conversation_id: int, channel_id:
 
 
 async def on_opened(session: AsyncSession, event: Event, window: timedelta) -> None:
-    await _fact(session, event.payload["conversation_id"])
+    await _fact(session, event.payload["conversation_id"], event)
 
 
 async def on_team(session: AsyncSession, event: Event, window: timedelta) -> None:

@@ -89,40 +89,81 @@ async def _nearest_rank(session: AsyncSession, column: Any, where: list, count: 
     return await session.scalar(select(column).where(*where, column.is_not(None)).order_by(column).offset(offset).limit(1))
 
 
-async def duration_stats(session: AsyncSession, wall: Any, business: Any, where: list) -> dict[str, int | None]:
-    count, total, business_total = (
-        await session.execute(select(func.count(wall), func.sum(wall), func.sum(business)).where(*where, wall.is_not(None)))
-    ).one()
+def _stat_columns(session: AsyncSession, wall: Any, business: Any) -> list:
+    """count, sums and (PostgreSQL) the nearest-rank percentiles in the same scan: ``percentile_disc``
+    is the ⌈fraction·n⌉-th smallest value, exactly the nearest rank."""
+    columns = [func.count(wall), func.sum(wall), func.sum(business)]
+    if session.bind.dialect.name == "postgresql":
+        columns += [func.percentile_disc(fraction).within_group(column) for fraction, column in ((0.5, wall), (0.9, wall), (0.5, business))]
+    return columns
+
+
+async def _stats_from(session: AsyncSession, wall: Any, business: Any, where: list, values: Any) -> dict[str, int | None]:
+    count, total, business_total, *ranks = values
     if not count:
         return {key: None for key in ("avg_seconds", "p50_seconds", "p90_seconds", "business_avg_seconds", "business_p50_seconds")} | {"count": 0}
+    if not ranks:  # SQLite: one ordered, offset read per percentile
+        ranks = [
+            await _nearest_rank(session, wall, where, count, 0.5),
+            await _nearest_rank(session, wall, where, count, 0.9),
+            await _nearest_rank(session, business, where, count, 0.5),
+        ]
     return {
         "count": count,
         "avg_seconds": average(int(total), count),
-        "p50_seconds": await _nearest_rank(session, wall, where, count, 0.5),
-        "p90_seconds": await _nearest_rank(session, wall, where, count, 0.9),
+        "p50_seconds": int(ranks[0]),
+        "p90_seconds": int(ranks[1]),
         "business_avg_seconds": average(int(business_total), count),
-        "business_p50_seconds": await _nearest_rank(session, business, where, count, 0.5),
+        "business_p50_seconds": int(ranks[2]),
     }
 
 
+async def duration_stats(session: AsyncSession, wall: Any, business: Any, where: list) -> dict[str, int | None]:
+    values = (await session.execute(select(*_stat_columns(session, wall, business)).where(*where, wall.is_not(None)))).one()
+    return await _stats_from(session, wall, business, where, values)
+
+
+def _verdicts(column: Any) -> list:
+    return [
+        func.coalesce(func.sum(case((column == "met", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((column == "missed", 1), else_=0)), 0),
+    ]
+
+
+def _sla_of(met: Any, missed: Any) -> dict[str, Any]:
+    met, missed = int(met), int(missed)
+    return {"met": met, "missed": missed, "rate": ratio(met, met + missed)}
+
+
+FCR = and_(RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_(None))
+
+
 async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
+    """Two scans of the fact rows (the period's openings, its resolutions) carry every count,
+    sum, percentile (PostgreSQL) and SLA verdict; surveys, channel share and first touch add one
+    grouped read each."""
     opened, resolved = opened_in(f), resolved_in(f)
-    conversations = await session.scalar(select(func.count()).select_from(RC).where(*opened))
-    frt = await duration_stats(session, RC.frt_seconds, RC.frt_business_seconds, opened)
-    resolution = await duration_stats(session, RC.resolution_seconds, RC.resolution_business_seconds, resolved)
-    n_resolved, fcr_rate, repeat_rate = await resolution_rates(session, resolved)
+    frt_columns = _stat_columns(session, RC.frt_seconds, RC.frt_business_seconds)
+    row = (await session.execute(select(func.count(), *frt_columns, *_verdicts(RC.sla_first_response)).where(*opened))).one()
+    conversations, frt_values, first_response = row[0], row[1 : 1 + len(frt_columns)], row[1 + len(frt_columns) :]
+    frt = await _stats_from(session, RC.frt_seconds, RC.frt_business_seconds, [*opened, RC.frt_seconds.is_not(None)], frt_values)
+    resolution_columns = _stat_columns(session, RC.resolution_seconds, RC.resolution_business_seconds)
+    row = (await session.execute(select(
+        func.count(), func.coalesce(func.sum(case((FCR, 1), else_=0)), 0), func.coalesce(func.sum(case((RC.repeat_contact_id.is_not(None), 1), else_=0)), 0),
+        *resolution_columns, *_verdicts(RC.sla_resolution),
+    ).where(*resolved))).one()  # fmt: skip
+    n_resolved, n_fcr, n_repeat = int(row[0]), int(row[1]), int(row[2])
+    resolution_values, resolution_sla = row[3 : 3 + len(resolution_columns)], row[3 + len(resolution_columns) :]
+    resolution = await _stats_from(session, RC.resolution_seconds, RC.resolution_business_seconds, [*resolved, RC.resolution_seconds.is_not(None)], resolution_values)
     return {
         "conversations": conversations,
         "resolved": n_resolved,
         "frt": frt,
         "resolution": resolution,
-        "fcr_rate": fcr_rate,
-        "repeat_contact_rate": repeat_rate,
+        "fcr_rate": ratio(n_fcr, n_resolved),
+        "repeat_contact_rate": ratio(n_repeat, n_resolved),
         **await survey_scores(session, f),
-        "sla": {
-            "first_response": await _sla(session, RC.sla_first_response, opened),
-            "resolution": await _sla(session, RC.sla_resolution, resolved),
-        },
+        "sla": {"first_response": _sla_of(*first_response), "resolution": _sla_of(*resolution_sla)},
         "channel_share": await channel_share(session, opened, conversations),
         "first_touch": await first_touch(session, opened),
     }
@@ -132,7 +173,7 @@ async def resolution_rates(session: AsyncSession, resolved: list) -> tuple[int, 
     """Resolved conversations, their FCR rate and their repeat-contact rate (as of now)."""
     n_resolved, n_fcr, n_repeat = (await session.execute(select(
         func.count(),
-        func.coalesce(func.sum(case((and_(RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_(None)), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((FCR, 1), else_=0)), 0),
         func.coalesce(func.sum(case((RC.repeat_contact_id.is_not(None), 1), else_=0)), 0),
     ).where(*resolved))).one()
     return n_resolved, ratio(int(n_fcr), n_resolved), ratio(int(n_repeat), n_resolved)
@@ -170,15 +211,6 @@ async def survey_response_rates(session: AsyncSession, f: Filters) -> dict[str, 
     )
     found = {kind: (int(sent), int(answered)) for kind, sent, answered in rows}
     return {kind: ratio(found.get(kind, (0, 0))[1], found.get(kind, (0, 0))[0]) for kind in SURVEY_KINDS}
-
-
-async def _sla(session: AsyncSession, column: Any, where: list) -> dict[str, Any]:
-    met, missed = (await session.execute(select(
-        func.coalesce(func.sum(case((column == "met", 1), else_=0)), 0),
-        func.coalesce(func.sum(case((column == "missed", 1), else_=0)), 0),
-    ).where(*where))).one()
-    met, missed = int(met), int(missed)
-    return {"met": met, "missed": missed, "rate": ratio(met, met + missed)}
 
 
 async def channel_share(session: AsyncSession, opened: list, conversations: int) -> dict[str, dict[str, Any]]:

@@ -35,6 +35,7 @@ class Outcome:
     got: dict[str, Any]
     latencies_ms: list[float]
     backend: str
+    cpu_seconds: float = 0.0  # this process's CPU time for the play (every thread: the SQLite driver's too)
 
     @property
     def p50_ms(self) -> float:
@@ -80,9 +81,11 @@ async def run_ground_truth(n: int, *, database_url: str = "", calls: int = 20, s
                 await ctx.settle()
                 drained += time.perf_counter() - began
 
+            cpu = time.process_time()
             started = time.perf_counter()  # settled every 50 actions, as the test does (see docs/analytics.md on SLA lag)
             await gt.play(http, ctx.db, settle, setup, planned, settle_every=settle_every)
             played = time.perf_counter() - started
+            cpu = time.process_time() - cpu
             async with ctx.db.reading() as session:
                 from sqlalchemy import func, select
 
@@ -100,6 +103,6 @@ async def run_ground_truth(n: int, *, database_url: str = "", calls: int = 20, s
                 latencies.append((time.perf_counter() - t) * 1000)
                 got = response.json()
             return Outcome(n, len(gt.actions(planned)), played, drained, events, got == expected, expected, got, latencies,
-                           settings.resolved_database_url().split(":")[0])
+                           settings.resolved_database_url().split(":")[0], cpu)
     finally:
         okno_time._offset = offset

@@ -31,7 +31,8 @@ from okno.models import Channel, Conversation, Customer, Direction, Message, Sta
 from okno.models.surveys import SCALES, RequestState, Survey, SurveyRequest
 from okno.surveys.events import SurveySent
 from okno.surveys.policy import policy
-from okno.surveys.texts import in_language, language_of, scale_hint
+from okno.surveys.link_tokens import score_links
+from okno.surveys.texts import in_language, language_of, links_text, scale_hint
 
 if TYPE_CHECKING:
     from okno.bus.deps import SubscriberDeps
@@ -160,7 +161,7 @@ async def send_survey(session: AsyncSession, request: SurveyRequest, now: dateti
     assert survey is not None and conversation is not None and channel is not None
     request.language = await customer_language(session, request.customer_id, request.conversation_id)
     question = in_language(survey.question, request.language) or ""
-    text, interactive = survey_prompt(request.id, survey.kind, question, request.language, channel.kind)
+    text, interactive = survey_prompt(request.id, survey.kind, question, request.language, channel.kind, sent_at=now)
     message = await queue_outbound(session, conversation, channel, author_id=None, text=text, rich=RichContent(), actor=SURVEYOR, interactive=interactive)
     message.content = {**(message.content or {}), "survey": {"request_id": request.id, "kind": survey.kind, "prompt": "question"}}
     request.state, request.sent_at, request.prompt_message_id = RequestState.sent.value, now, message.id
@@ -174,14 +175,19 @@ async def send_survey(session: AsyncSession, request: SurveyRequest, now: dateti
     return message
 
 
-def survey_prompt(request_id: int, kind: str, question: str, language: str, channel_kind: str) -> tuple[str, Interactive | None]:
+def survey_prompt(
+    request_id: int, kind: str, question: str, language: str, channel_kind: str, *, sent_at: datetime | None = None
+) -> tuple[str, Interactive | None]:
     """The question with one button per score where the channel shows that many buttons, else a
-    list of the scores where it shows lists (WhatsApp: 3 buttons, 10 list rows); elsewhere the
-    question with its scale spelled out (the score is the number itself, so it is not numbered
-    as a list would be: "10" must mean 10 on a 0–10 scale)."""
+    list of the scores where it shows lists (WhatsApp: 3 buttons, 10 list rows); where it shows
+    links (e-mail) one link per score that needs no login (``okno.surveys.links``, when okno
+    knows its public address); elsewhere the question with its scale spelled out (the score is
+    the number itself, so it is not numbered as a list would be: "10" must mean 10 on a 0–10
+    scale)."""
     low, high = SCALES[kind]
     options = [Option(id=option_id(request_id, n), title=str(n)) for n in range(low, high + 1)]
-    support = adapter_class(channel_kind).capabilities.interactive
+    capabilities = adapter_class(channel_kind).capabilities
+    support = capabilities.interactive
     for interactive in (
         Interactive(style="buttons", options=options),
         Interactive(style="list", options=options, button=LIST_BUTTON[language]),
@@ -192,6 +198,9 @@ def survey_prompt(request_id: int, kind: str, question: str, language: str, chan
             continue
         if rendering.style == interactive.style:
             return question, interactive
+    links = score_links(request_id, kind, sent_at or utcnow()) if capabilities.links else None
+    if links:
+        return f"{question}\n\n{links_text(kind, language, links)}".strip(), None
     return f"{question}\n\n{scale_hint(kind, language)}".strip(), None
 
 

@@ -14,6 +14,8 @@ class SurveyPolicy:
     answer_hours: float = 72.0
     comment_minutes: float = 60.0
     default_language: str = "ru"
+    public_url: str = ""  # OKNO_PUBLIC_URL: where survey links point (none without it)
+    link_secrets: tuple[str, ...] = ()  # OKNO_SECRET_KEYS: what signs survey links
 
 
 _current = SurveyPolicy()
@@ -26,6 +28,8 @@ def use_settings(settings: Any) -> None:
         answer_hours=settings.survey_answer_hours,
         comment_minutes=settings.survey_comment_minutes,
         default_language=settings.survey_default_language,
+        public_url=settings.public_url,
+        link_secrets=tuple(settings.fernet_keys()),
     )
 
 

@@ -29,6 +29,10 @@ SCALE_HINT = {
     "ru": "Ответьте цифрой от {low} до {high}.",
     "en": "Reply with a number from {low} to {high}.",
 }
+LINKS_HINT = {
+    "ru": "Выберите оценку по ссылке (или ответьте цифрой от {low} до {high}):",
+    "en": "Choose your score by its link (or reply with a number from {low} to {high}):",
+}
 RETRY = {
     "ru": "Извините, не поняли оценку. Пожалуйста, ответьте одной цифрой от {low} до {high}.",
     "en": "Sorry, we didn't catch your score. Please reply with one number from {low} to {high}.",
@@ -84,3 +88,10 @@ def scale_hint(kind: str, language: str) -> str:
 def retry_text(kind: str, language: str) -> str:
     low, high = SCALES[kind]
     return RETRY[language].format(low=low, high=high)
+
+
+def links_text(kind: str, language: str, links: list[tuple[int, str]]) -> str:
+    """The scale as one line per score with its link (e-mail: the HTML part makes them clickable)."""
+    low, high = SCALES[kind]
+    lines = [f"{score} — {url}" for score, url in links]
+    return "\n".join([LINKS_HINT[language].format(low=low, high=high), *lines])

@@ -83,6 +83,7 @@ class EmailChannel:
         outbound_media=frozenset({"image", "file"}),
         address_kinds=frozenset({"email"}),
         starts_conversations=True,
+        links=True,
     )
 
     def __init__(self, channel_id: int) -> None:

@@ -79,8 +79,22 @@ def _first_line(text: str) -> str:
     return line[:78] or "Message"
 
 
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _linked(text: str) -> str:
+    """Escaped, with every web address a link (a survey's score links, an operator's URLs)."""
+    out, at = [], 0
+    for found in _URL.finditer(text):
+        url = found.group(0).rstrip(".,;:!?)")
+        out += [html.escape(text[at : found.start()]), f'<a href="{html.escape(url)}">{html.escape(url)}</a>']
+        at = found.start() + len(url)
+    out.append(html.escape(text[at:]))
+    return "".join(out)
+
+
 def _as_html(text: str, signature: str = "") -> str:
-    paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n") if p.strip())
+    paragraphs = "".join(f"<p>{_linked(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n") if p.strip())
     if signature:
         lines = html.escape(signature).replace(chr(10), "<br>")
         paragraphs += f'<div class="signature" style="color:#555">-- <br>{lines}</div>'
