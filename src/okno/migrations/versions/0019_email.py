@@ -1,6 +1,6 @@
 """e-mail signatures of operators and teams
 
-Revision ID: 0018_email
+Revision ID: 0019_email
 Revises: 0017_telephony
 Create Date: 2026-12-06 17:00:00
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0018_email'
-down_revision = '0017_telephony'
+revision = '0019_email'
+down_revision = '0018_trust'
 branch_labels = None
 depends_on = None
 

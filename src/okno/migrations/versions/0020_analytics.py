@@ -1,6 +1,6 @@
 """report projection rebuilds; summary indexes for large installations
 
-Revision ID: 0018_analytics
+Revision ID: 0020_analytics
 Revises: 0017_telephony
 Create Date: 2026-12-06 17:00:00
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import okno.kit.db
 
-revision = '0018_analytics'
-down_revision = '0017_telephony'
+revision = '0020_analytics'
+down_revision = '0019_email'
 branch_labels = None
 depends_on = None
 
