@@ -59,6 +59,12 @@ class ConversationTagged(_ConversationChange, topic="conversation.tagged"):
 
 
 @dataclass(frozen=True)
+class ConversationUntagged(_ConversationChange, topic="conversation.untagged"):
+    removed: list[str]
+    tags: list[str]
+
+
+@dataclass(frozen=True)
 class ConversationEscalated(_ConversationChange, topic="conversation.escalated"):
     from_: int | None
     to: int

@@ -31,6 +31,7 @@ from okno.models.verification import IdentityVerification
 from okno.models.conversation_channels import ConversationChannel
 from okno.models.reports import ReportConversation, ReportConversationChannel, ReportResponse, ReportSeenEvent, ReportSurvey
 from okno.models.surveys import Survey, SurveyRequest
+from okno.models.inbox_state import ConversationRead, SavedView
 
 __all__ = [
     "ACTIVE_TYPES",
@@ -101,6 +102,8 @@ __all__ = [
     "ReportSurvey",
     "Survey",
     "SurveyRequest",
+    "ConversationRead",
+    "SavedView",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).
