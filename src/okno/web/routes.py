@@ -43,7 +43,7 @@ from okno.web import audit_page, surveys_page
 from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
-from okno.web.views import admin_view, conversation_view, customer_history, profile_view, supervisor_view
+from okno.web.views import admin_view, conversation_view, customer_history, inbox_tools, profile_view, supervisor_view
 
 router = APIRouter(include_in_schema=False)
 router.include_router(audit_page.router)  # /admin/audit
@@ -216,7 +216,7 @@ async def inbox(request: Request, operator: PageOperator, session: ReadSession, 
         reads.saw("read.conversation_page", customer_ids=view.customer.id, conversation_ids=view.conversation.id)
     return render(
         request, "inbox.html", operator, status_code=404 if missing else 200, flt=flt, page=page, rows=page.rows, counts=counts,
-        channels=channels, view=view, profile=profile, missing=missing, **catalog.as_context(),
+        channels=channels, view=view, profile=profile, missing=missing, tools=await inbox_tools(session, operator.id), **catalog.as_context(),
     )
 
 
