@@ -833,6 +833,7 @@ function initStream() {
   });
   source.addEventListener("presence", (message) => {
     const p = JSON.parse(message.data);
+    if (p.customer) { customerTyping.set(String(p.conversation_id), Date.now() + (p.seconds || 6) * 1000); showCustomerTyping(); return; }
     if (String(p.operator_id) === $("#inbox")?.dataset.me) return;
     presence.set(p.operator_id, { name: p.name, typing: p.typing, conversation: String(p.conversation_id), until: Date.now() + (p.typing ? 6000 : 15000) });
     showPresence();
@@ -1573,3 +1574,14 @@ function initInboxTools() {
   markRead(openConversationId());
 }
 document.addEventListener("DOMContentLoaded", initInboxTools);
+
+// ---- the customer typing (where his channel reports it): shown a few seconds, never stored -----
+
+const customerTyping = new Map(); // conversation id -> until when
+function showCustomerTyping() {
+  const el = $("#customer-typing");
+  if (!el) return;
+  const until = customerTyping.get(openConversationId()) || 0;
+  el.hidden = until <= Date.now();
+}
+setInterval(showCustomerTyping, 1000);
