@@ -10,7 +10,7 @@ import asyncio
 from playwright.async_api import Page, expect
 from sqlalchemy import select
 
-from okno.models import Conversation, Customer
+from okno.models import Conversation, Customer, Message
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -138,5 +138,39 @@ async def test_unread_tags_views_bulk_and_emoji(app, client, ctx, browser) -> No
             await page.get_by_test_id("emoji-6").click()
             await expect(page.get_by_test_id("reply-text")).to_have_value("Спасибо 👍")
             assert errors == []
+    finally:
+        settling.cancel()
+
+
+async def test_a_note_mentions_a_colleague_who_is_notified(app, client, ctx, browser) -> None:  # noqa: ANN001
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    await post_inbound(client, channel, {"message_id": "m1", "from": {"phone": "+79161239999", "name": "Дарья"}, "text": "Верните деньги"})
+    await ctx.settle()
+    conversation_id = (await _conversations(ctx))["Дарья"]
+    me = await make_operator(ctx, name="Ольга Смирнова")
+    peter = await make_operator(ctx, name="Пётр Иванов")
+    settling = asyncio.create_task(_keep_settling(ctx))
+    try:
+        async with LoopbackServer(app) as okno:
+            his = await (await browser.new_context(locale="ru-RU")).new_page()
+            await _sign_in(his, okno.url, peter["email"], peter["password"])
+            await expect(his.locator("#live-status.on")).to_have_count(1)
+            page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
+            await _sign_in(page, okno.url, me["email"], me["password"])
+            await page.get_by_test_id(f"row-{conversation_id}").click()
+            await page.get_by_test_id("as-note").check()
+            box = page.get_by_test_id("reply-text")
+            await box.press_sequentially("Прошу помочь @Пё", delay=20)
+            await expect(page.get_by_test_id("mention-option")).to_have_text(["@Пётр Иванов"])
+            await box.press("Enter")  # chooses the colleague, sends nothing
+            await expect(box).to_have_value("Прошу помочь @Пётр Иванов ")
+            await box.press_sequentially("с возвратом", delay=10)
+            await box.press("Control+Enter")
+            await expect(page.locator(".msg-note", has_text="@Пётр Иванов с возвратом")).to_be_visible()
+            await expect(his.locator("#toast")).to_have_text("Коллега упомянул вас в заметке", timeout=10_000)
+            async with ctx.db.reading() as session:
+                note = await session.scalar(select(Message).where(Message.direction == "note"))
+            assert note.content == {"mentions": [peter["id"]]}
     finally:
         settling.cancel()

@@ -196,3 +196,26 @@ async def test_filters_by_sla_state_assignee_and_day(app, ctx, client) -> None: 
     assert re.findall(r'data-conversation="(\d+)"', html) == [str(none)]
     bad = await client.get("/ui/inbox/list", params={"from": "вчера"}, headers=world.bearer("admin"))
     assert bad.status_code == 422
+
+
+async def test_a_note_mentions_operators_and_each_gets_an_event(app, ctx, client) -> None:  # noqa: ANN001
+    from okno.models import OutboxEvent
+
+    world = await make_world(ctx, client)
+    bundle = await world.bundle("B")
+    url = f"/api/v1/conversations/{bundle.conversation_id}/messages"
+    me, colleague = world.operators["operator_b"], world.operators["supervisor_b"]
+    note = await client.post(url, json={"text": "@supervisor_b посмотри", "internal": True, "mentions": [colleague, me]}, headers=world.bearer("operator_b"))
+    assert note.status_code == 201, note.text
+    async with ctx.db.reading() as session:
+        stored = await session.get(Message, note.json()["id"])
+        assert stored.content == {"mentions": [colleague, me]}
+        events = list(await session.scalars(select(OutboxEvent.payload).where(OutboxEvent.topic == "note.mentioned")))
+    assert [(e["operator_id"], e["by"], e["message_id"]) for e in events] == [(colleague, me, stored.id)]  # not himself
+    public = await client.post(url, json={"text": "Здравствуйте", "mentions": [colleague]}, headers=world.bearer("operator_b"))
+    assert public.status_code == 422  # a reply to the customer names no colleague
+    unknown = await client.post(url, json={"text": "@кто", "internal": True, "mentions": [999_999]}, headers=world.bearer("operator_b"))
+    assert unknown.status_code == 422
+    async with ctx.db.reading() as session:
+        texts = list(await session.scalars(select(Message.text).where(Message.conversation_id == bundle.conversation_id).order_by(Message.id)))
+    assert texts == ["Где мой заказ?", "@supervisor_b посмотри"]  # the refused ones left nothing

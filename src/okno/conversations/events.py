@@ -112,6 +112,17 @@ class NoteAdded(_MessageEvent, topic="note.added"):
 
 
 @dataclass(frozen=True)
+class NoteMentioned(EventType, topic="note.mentioned"):
+    """An internal note named an operator (``okno.conversations.mentions``): his notification."""
+
+    message_id: int
+    conversation_id: int
+    customer_id: int
+    operator_id: int
+    by: int | None
+
+
+@dataclass(frozen=True)
 class MessageStatusChanged(_MessageEvent, topic="message.status_changed"):
     """The provider reported an outbound message delivered, read or failed."""
 

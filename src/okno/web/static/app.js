@@ -519,6 +519,7 @@ async function sendReply() {
   const channel = $("#reply-channel").value;
   const body = { text: template ? "" : text.value, internal };
   if (!internal && channel) body.channel_id = Number(channel);
+  if (internal) { const named = mentionedIds(text.value); if (named.length) body.mentions = named; }
   if (template) body.template = template;
   if (offered) body.interactive = offered;
   const button = $("#composer button[type=submit]");
@@ -829,6 +830,7 @@ function initStream() {
     liveRefresh();
     if (event.conversation_id && String(event.conversation_id) === openConversationId()) conversationRefresh(String(event.conversation_id));
     attention.on(event);
+    onMention(event);
     if (event.topic && event.topic.startsWith("call.")) onCallEvent(event);
   });
   source.addEventListener("presence", (message) => {
@@ -1585,3 +1587,86 @@ function showCustomerTyping() {
   el.hidden = until <= Date.now();
 }
 setInterval(showCustomerTyping, 1000);
+
+// ---- @mentions in internal notes: pick a colleague, he is notified -------------------------------
+
+const mention = { items: [], active: 0, start: -1 };
+const colleagues = () => { try { return JSON.parse($("#okno-operators")?.textContent || "[]").map(([id, name]) => ({ id, name: name || "" })); } catch (e) { return []; } };
+
+// the ids of colleagues whose "@Name" is in the note
+function mentionedIds(text) {
+  return colleagues().filter((o) => o.name && text.includes("@" + o.name)).map((o) => o.id);
+}
+
+function drawMentions() {
+  const menu = $("#mention-menu");
+  if (!menu) return;
+  menu.hidden = mention.items.length === 0;
+  menu.innerHTML = mention.items.map((o, i) => `<li role="option" data-mention="${i}" aria-selected="${i === mention.active}" class="${i === mention.active ? "active" : ""}" data-testid="mention-option">@${escapeHtml(o.name)}</li>`).join("");
+}
+
+function findMentions(box) {
+  const before = box.value.slice(0, box.selectionStart ?? box.value.length);
+  const match = $("#as-note")?.checked ? before.match(/(?:^|\s)@([^\s@]{0,30})$/) : null;
+  if (!match) { mention.items = []; drawMentions(); return; }
+  const needle = match[1].toLowerCase();
+  const me = $("#inbox")?.dataset.me;
+  mention.start = before.length - match[1].length - 1;
+  mention.items = colleagues().filter((o) => o.name && String(o.id) !== me && o.name.toLowerCase().split(/\s+/).some((part) => part.startsWith(needle))).slice(0, 8);
+  mention.active = 0;
+  drawMentions();
+}
+
+function useMention(index) {
+  const box = $("#reply-text");
+  const chosen = mention.items[index];
+  if (!box || !chosen) return;
+  const end = box.selectionStart ?? box.value.length;
+  const inserted = "@" + chosen.name + " ";
+  box.value = box.value.slice(0, mention.start) + inserted + box.value.slice(end);
+  box.selectionStart = box.selectionEnd = mention.start + inserted.length;
+  mention.items = [];
+  drawMentions();
+  box.focus();
+}
+
+function onMention(event) {
+  const me = $("#inbox")?.dataset.me;
+  if (!me || event.topic !== "note.mentioned" || String(event.operator_id) !== me) return;
+  const text = $("#inbox").dataset.mentioned;
+  if (!document.hidden) { toast(text); return; }
+  attention.count += 1;
+  document.title = `(${attention.count}) ${attention.title}`;
+  attention.beep();
+  if (window.Notification && Notification.permission === "granted") {
+    const note = new Notification(text, { tag: `okno-mention-${event.message_id}`, body: T.open_to_answer || "" });
+    note.onclick = () => { window.focus(); openConversation(event.conversation_id); note.close(); };
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const inbox = $("#inbox");
+  if (!inbox) return;
+  inbox.addEventListener("input", (event) => { if (event.target.id === "reply-text") findMentions(event.target); });
+  inbox.addEventListener("keydown", (event) => {
+    if (event.target.id !== "reply-text" || !mention.items.length) return;
+    const moves = { ArrowDown: 1, ArrowUp: -1 };
+    if (event.key in moves) {
+      event.preventDefault();
+      mention.active = (mention.active + moves[event.key] + mention.items.length) % mention.items.length;
+      drawMentions();
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      event.preventDefault();
+      event.stopPropagation();
+      useMention(mention.active);
+    } else if (event.key === "Escape") {
+      event.stopPropagation();
+      mention.items = [];
+      drawMentions();
+    }
+  }, true);
+  inbox.addEventListener("mousedown", (event) => {
+    const option = event.target.closest("[data-mention]");
+    if (option) { event.preventDefault(); useMention(Number(option.dataset.mention)); }
+  });
+});
