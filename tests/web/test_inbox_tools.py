@@ -219,3 +219,34 @@ async def test_a_note_mentions_operators_and_each_gets_an_event(app, ctx, client
     async with ctx.db.reading() as session:
         texts = list(await session.scalars(select(Message.text).where(Message.conversation_id == bundle.conversation_id).order_by(Message.id)))
     assert texts == ["Где мой заказ?", "@supervisor_b посмотри"]  # the refused ones left nothing
+
+
+async def test_waiting_since_is_the_first_unanswered_message_that_needs_an_answer(app, ctx, client) -> None:  # noqa: ANN001
+    world = await make_world(ctx, client)
+    bundle = await world.bundle("B")
+    cid = bundle.conversation_id
+    start = utcnow() - timedelta(hours=1)
+
+    async def add(minute: int, direction: str = "in", text: str = "", **extra) -> None:  # noqa: ANN003
+        at = start + timedelta(minutes=minute)
+        async with ctx.db.transaction() as session:
+            session.add(Message(conversation_id=cid, customer_id=bundle.customer_id, channel_id=world.channel["id"], direction=direction, text=text,
+                                status="received" if direction == "in" else "sent", created_at=at, status_updated_at=at, **extra))  # fmt: skip
+
+    async def wait() -> object:
+        async with ctx.db.reading() as session:
+            row = (await inbox_list(session, InboxFilter(), operator_id=world.operators["admin"])).rows
+        return next(r.waiting_since for r in row if r.id == cid)
+
+    await add(1, "out", "Здравствуйте! Чем помочь?")  # answers the bundle's first message
+    assert await wait() is None
+    await add(2, text="Где заказ?")
+    await add(3, text="Алло?")  # a second message does not restart the wait
+    assert await wait() == start + timedelta(minutes=2)
+    await add(4, "out", "Оставьте телефон")
+    await add(5, attachments=[{"kind": "contact", "own": True, "phone": "+79160000000"}])  # the asked-for card: no question
+    await add(6, kind="answer", text="5", content={"survey": {"request_id": 1, "role": "score", "score": 5}})  # a survey answer
+    assert await wait() is None
+    await add(7, attachments=[{"kind": "image", "name": "чек.jpg"}])  # a photo asks for a look
+    await add(8, text="Вот чек")
+    assert await wait() == start + timedelta(minutes=7)

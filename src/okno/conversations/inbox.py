@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import Boolean, NullType
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from okno.access import Scope
 from okno.access.clauses import conversation_visible
@@ -43,8 +44,10 @@ from okno.models import (
     Conversation,
     ConversationChannel,
     Customer,
+    Direction,
     Identity,
     Message,
+    MessageKind,
     Operator,
     Priority,
     team_members,
@@ -472,6 +475,7 @@ async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
     )
     found = {row[0].id: row for row in (await session.execute(query)).all()}
     previews = await _last_messages(session, ids)
+    waits = await waiting_since(session, ids)
     rows = []
     for conversation_id in ids:
         row = found[conversation_id]
@@ -492,7 +496,7 @@ async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
                 team_id=conv.team_id,
                 last_message_at=conv.last_message_at,
                 last_inbound_at=conv.last_inbound_at,
-                waiting_since=conv.last_inbound_at if direction == "in" else None,
+                waiting_since=waits.get(conversation_id),
                 sla_due_at=row[6] if sla is not None else None,
                 preview=text[:PREVIEW_CHARS],
                 preview_direction=direction,
@@ -507,6 +511,48 @@ async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
 
 
 _NO_PREVIEW: tuple = ("", None, None, None, None, None, None)
+# attachments that carry data the customer was asked for, not a question (docs/operator-ui.md)
+_NO_ANSWER_NEEDED = frozenset({"contact", "location", "sticker"})
+WAIT_SCAN = 2000  # customer messages read per page to find each row's wait (a flood is cut here)
+
+
+def needs_answer(kind: str, text: str, attachments: list | None, content: dict | None) -> bool:
+    """Whether a customer message starts the wait for a reply: text, a call, a photo or a file
+    do; a survey answer, or a contact card, location or sticker alone, do not."""
+    if isinstance(content, dict) and "survey" in content:
+        return False
+    if text.strip() or kind == MessageKind.call.value:
+        return True
+    return any(isinstance(a, dict) and (a.get("kind") or a.get("type")) not in _NO_ANSWER_NEEDED for a in attachments or ())
+
+
+async def waiting_since(session: AsyncSession, conversation_ids: list[int]) -> dict[int, datetime]:
+    """Per conversation: since when the customer waits for an answer — his first message that
+    needs one (``needs_answer``) after the latest reply (an outgoing message of anyone: an
+    operator, a bot, an automation). Later messages of his don't restart the wait; a reply ends it."""
+    if not conversation_ids:
+        return {}
+    replied = aliased(Message)
+    last_reply = (
+        select(func.max(replied.id))
+        .where(replied.conversation_id == Message.conversation_id, replied.direction == Direction.outbound.value)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Message.conversation_id, Message.created_at, Message.kind, Message.text, Message.attachments, Message.content)
+        .where(
+            Message.conversation_id.in_(conversation_ids),
+            Message.direction == Direction.inbound.value,
+            Message.id > func.coalesce(last_reply, 0),
+        )
+        .order_by(Message.id)
+        .limit(WAIT_SCAN)
+    )
+    waits: dict[int, datetime] = {}
+    for conversation_id, at, kind, text, attachments, content in rows:
+        if conversation_id not in waits and needs_answer(kind, text or "", attachments, content):
+            waits[conversation_id] = at
+    return waits
 
 
 async def _last_messages(session: AsyncSession, conversation_ids: list[int]) -> dict[int, tuple]:
