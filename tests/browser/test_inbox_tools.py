@@ -128,6 +128,13 @@ async def test_unread_tags_views_bulk_and_emoji(app, client, ctx, browser) -> No
             await expect(page.locator("#inbox-list a.row")).to_have_count(1)
             assert sorted(await _statuses(ctx, rows)) == ["open", "resolved", "resolved", "resolved"]
             await expect(page.get_by_test_id("bulk-count")).to_have_text("")
+            # keyboard: "x" selects the focused row, and again unselects it
+            last = page.locator("#inbox-list a.row").first
+            await last.focus()
+            await page.keyboard.press("x")
+            await expect(page.get_by_test_id("bulk-count")).to_contain_text("1")
+            await page.keyboard.press("x")
+            await expect(page.get_by_test_id("bulk-count")).to_have_text("")
 
             # emoji: a built-in set, inserted at the cursor of the reply box
             left = await page.locator("#inbox-list a.row").first.get_attribute("data-conversation")

@@ -1670,3 +1670,16 @@ document.addEventListener("DOMContentLoaded", () => {
     if (option) { event.preventDefault(); useMention(Number(option.dataset.mention)); }
   });
 });
+
+// "x": select (or unselect) the focused row, else the open one, for a bulk action
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "x" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const active = document.activeElement;
+  if (["INPUT", "TEXTAREA", "SELECT"].includes(active?.tagName) || active?.closest?.("[role=menu], dialog[open]")) return;
+  const row = active?.closest?.("#inbox-list .row") || $("#inbox-list .row.active");
+  const box = row && $(".row-select", row.parentElement);
+  if (!box) return;
+  event.preventDefault();
+  box.checked = !box.checked;
+  selectRow(box, event.shiftKey);
+});
