@@ -22,6 +22,7 @@ from okno.web import survey_links
 from okno.api import jobs as job_routes
 from okno.api import merges as identity_routes
 from okno.api import surveys as survey_routes
+from okno.api import inbox as inbox_routes
 from okno.api import automation, canned, catalog, conversation_actions, customer_attributes, routing, sla
 from okno.api.errors import install_error_handlers
 from okno.api.security_headers import SecurityHeaders
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     app.include_router(job_routes.router)  # following a durable job
     app.include_router(data_subject_routes.router)  # export, erase, retention settings
     app.include_router(survey_routes.router)  # CSAT, NPS and CES surveys (admins)
+    app.include_router(inbox_routes.router)  # bulk actions, tags in use, saved views
     app.mount("/static", web_routes.static, name="static")
 
     @app.exception_handler(LoginRequired)

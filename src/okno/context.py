@@ -216,8 +216,9 @@ def build_context(settings: Settings) -> AppContext:
         default_region=settings.default_region,
     )
     bus.listen(ctx.operator_feed.on_event)
-    if nats_bus is not None:
-        ctx.operator_feed.attach(nats_bus.fanout)
+    # presence (and a customer typing, reported by channel adapters) goes through the runtime's
+    # fan-out: NATS with OKNO_BUS_URL, else this process's own
+    ctx.operator_feed.attach(channel_runtime.fanout)
     ctx.read_log = ReadLog(db, flush_seconds=settings.read_audit_flush_seconds)
     surveys_policy.use_settings(settings)  # the survey timers and the ingest hook read it
     return ctx

@@ -164,6 +164,11 @@ def _suggestion(verb: str) -> Build:
     return build
 
 
+async def _bulk_tag(world: World) -> Call:
+    bundle = await world.bundle("B")
+    return Call("/api/v1/conversations/bulk", {"action": "tag", "conversation_ids": [bundle.conversation_id], "tags": ["возврат"]})
+
+
 async def _bundle_conversation(world: World) -> int:
     return (await world.bundle("B")).conversation_id
 
@@ -344,6 +349,15 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/surveys/{survey_id}": Unscoped("supervisors and admins"),
     "PATCH /api/v1/surveys/{survey_id}": Unscoped("admins change a survey"),
     "GET /admin/surveys": Unscoped("supervisors and admins: the surveys page (tests/surveys)"),
+    # the inbox's tools: tags, read positions, bulk actions, saved views
+    "POST /api/v1/conversations/{conversation_id}/tags": Scoped(conversation_call(CONV + "/tags", {"tags": ["возврат"]})),
+    "DELETE /api/v1/conversations/{conversation_id}/tags/{tag}": Scoped(conversation_call(CONV + "/tags/возврат")),
+    "POST /api/v1/conversations/{conversation_id}/read": Scoped(conversation_call(CONV + "/read")),
+    "POST /api/v1/conversations/bulk": Scoped(_bulk_tag),
+    "GET /api/v1/tags": Elsewhere("tests/web/test_inbox_tools.py::test_tag_suggestions_come_only_from_visible_conversations"),
+    "GET /api/v1/views": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
+    "POST /api/v1/views": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
+    "DELETE /api/v1/views/{view_id}": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
 }
 
 # a path naming one of these is about a team's conversation or customer: it must be scoped

@@ -158,3 +158,32 @@ async def test_bad_token_or_origin_is_closed_with_a_reason(widget, ctx, token, o
 async def test_webhook_post_to_a_widget_channel_explains_itself(widget, client) -> None:
     response = await client.post(f"/webhooks/{widget['channel']['id']}", content=b"{}")
     assert response.status_code == 405 and "/ws/widget/" in response.json()["detail"]
+
+
+async def test_typing_reaches_operators_throttled_and_is_never_stored(widget, ctx) -> None:  # noqa: ANN001
+    session = await _session(widget)
+    feed = ctx.operator_feed.subscribe()
+    try:
+        async with _socket(widget, session["token"]) as ws:
+            await ws.send('{"type": "typing"}')  # no conversation yet: nothing to show it in
+            await ws.send(orjson.dumps({"type": "message", "client_id": "c-1", "text": "Здравствуйте"}).decode())
+            await _frame(ws, "ack")
+            await ctx.settle()
+            async with ctx.db.reading() as db:
+                conversation_id = await db.scalar(select(Message.conversation_id))
+                stored = len((await db.scalars(select(InboundItem))).all())
+            await asyncio.sleep(3.1)  # past the throttle window of the first frame
+            for _ in range(3):  # one shown, the two close behind it dropped
+                await ws.send('{"type": "typing"}')
+            await ws.send('{"type": "ping"}')
+            await _frame(ws, "pong")
+        signals = []
+        while not feed.empty():
+            event = feed.get_nowait()
+            if event.get("customer"):
+                signals.append(event)
+        assert signals == [{"presence": True, "conversation_id": conversation_id, "customer": True, "typing": True, "seconds": 6}]
+        async with ctx.db.reading() as db:
+            assert len((await db.scalars(select(InboundItem))).all()) == stored  # typing is never an inbound item
+    finally:
+        ctx.operator_feed.unsubscribe(feed)

@@ -12,6 +12,7 @@ from okno.api.pagination import Limit
 from okno.api.read_audit import AuditedReads
 from okno.api.schemas import ConversationOut, ConversationStartIn, ConversationStartOut, MessageOut
 from okno.conversations.queries import conversations_page, get_conversation, messages_page
+from okno.conversations.mentions import mention_operators
 from okno.conversations.replies import RichContent, post_operator_message
 from okno.conversations.starting import start_conversation
 from okno.customers.queries import get_customer
@@ -89,6 +90,8 @@ async def write_message(
         interactive=body.interactive,
         rich=RichContent(uploads=request.uploads, template=request.template, blobs=ctx.files.blobs, channels=ctx.channels),
     )
+    if body.mentions:
+        await mention_operators(session, message, body.mentions, by=operator.id)
     return MessageOut.model_validate(message)
 
 

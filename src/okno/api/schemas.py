@@ -335,6 +335,7 @@ class MessageIn(BaseModel):
     internal: bool = False
     interactive: Interactive | None = Field(default=None, description="buttons, quick replies or a list offered with the text")
     template: TemplateIn | None = None
+    mentions: list[int] = Field(default_factory=list, max_length=20, description="internal notes only: operators the note names (each is notified)")
 
 
 class ConversationStartIn(BaseModel):

@@ -59,6 +59,12 @@ class ConversationTagged(_ConversationChange, topic="conversation.tagged"):
 
 
 @dataclass(frozen=True)
+class ConversationUntagged(_ConversationChange, topic="conversation.untagged"):
+    removed: list[str]
+    tags: list[str]
+
+
+@dataclass(frozen=True)
 class ConversationEscalated(_ConversationChange, topic="conversation.escalated"):
     from_: int | None
     to: int
@@ -103,6 +109,17 @@ class MessageQueued(_MessageEvent, topic="message.queued"):
 @dataclass(frozen=True)
 class NoteAdded(_MessageEvent, topic="note.added"):
     """An internal note: never sent to the customer."""
+
+
+@dataclass(frozen=True)
+class NoteMentioned(EventType, topic="note.mentioned"):
+    """An internal note named an operator (``okno.conversations.mentions``): his notification."""
+
+    message_id: int
+    conversation_id: int
+    customer_id: int
+    operator_id: int
+    by: int | None
 
 
 @dataclass(frozen=True)

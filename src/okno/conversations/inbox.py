@@ -19,20 +19,24 @@ import base64
 import binascii
 import enum
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, false, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.types import NullType
+from sqlalchemy.types import Boolean, NullType
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from okno.access import Scope
 from okno.access.clauses import conversation_visible
 from okno.conversations.channels_used import used_channel
+from okno.conversations.unread import unread_counts
 from okno.customers.identities import InvalidIdentity, normalize_email, normalize_phone
 from okno.customers.identity_index import is_key
 from okno.kit.errors import Invalid
+from okno.kit.time import utcnow
 from okno.routing.assignment import is_vip
 from okno.models import (
     UNFINISHED_STATUSES,
@@ -40,8 +44,10 @@ from okno.models import (
     Conversation,
     ConversationChannel,
     Customer,
+    Direction,
     Identity,
     Message,
+    MessageKind,
     Operator,
     Priority,
     team_members,
@@ -62,6 +68,17 @@ class Queue(enum.StrEnum):
     all = "all"
 
 
+class SlaState(enum.StrEnum):
+    breached = "breached"  # a deadline has passed
+    at_risk = "at_risk"  # the nearest deadline is within ``SLA_AT_RISK``
+    on_track = "on_track"  # a deadline runs, further away
+    none = "none"  # no SLA clock runs
+
+
+SLA_AT_RISK = timedelta(minutes=30)
+NO_ASSIGNEE = -1  # ``assignee_id`` for "nobody is assigned"
+
+
 class Sort(enum.StrEnum):
     waiting = "waiting"  # longest waiting first
     priority = "priority"  # highest priority, then longest waiting
@@ -78,10 +95,17 @@ class InboxFilter:
     search: str = ""
     sort: Sort = Sort.waiting
     vip: bool = False  # only customers the CRM marked VIP
+    tag: str | None = None  # only conversations carrying this tag
+    assignee_id: int | None = None  # only this operator's (``NO_ASSIGNEE``: nobody's)
+    created_from: datetime | None = None  # began at or after
+    created_before: datetime | None = None  # began before
+    sla_state: SlaState | None = None
 
     @classmethod
     def parse(
-        cls, *, queue: str, channel_id: int | None, status: str | None, min_priority: int | None, search: str, sort: str, vip: bool = False
+        cls, *, queue: str, channel_id: int | None, status: str | None, min_priority: int | None, search: str, sort: str, vip: bool = False,
+        tag: str | None = None, assignee_id: int | None = None, created_from: datetime | None = None,
+        created_before: datetime | None = None, sla_state: str | None = None,
     ) -> InboxFilter:
         try:
             return cls(
@@ -92,6 +116,11 @@ class InboxFilter:
                 search=(search or "").strip()[:200],
                 sort=Sort(sort or "waiting"),
                 vip=vip,
+                tag=(tag or "").strip().lower()[:64] or None,
+                assignee_id=assignee_id,
+                created_from=created_from,
+                created_before=created_before,
+                sla_state=SlaState(sla_state) if sla_state else None,
             )
         except ValueError as exc:
             raise Invalid(f"bad inbox filter: {exc}") from exc
@@ -122,6 +151,8 @@ class InboxRow:
     preview_author_id: int | None = None
     preview_author_name: str | None = None
     preview_actor: str | None = None
+    unread: int = 0  # the customer's messages the operator asking has not seen (okno.conversations.unread)
+    tags: tuple[str, ...] = ()
 
 
 async def operator_team_ids(session: AsyncSession, operator_id: int) -> list[int]:
@@ -152,6 +183,44 @@ def _rare_default(element: _Rare, compiler, **kw) -> str:  # noqa: ANN001, ANN00
 @compiles(_Rare, "sqlite")
 def _rare_sqlite(element: _Rare, compiler, **kw) -> str:  # noqa: ANN001, ANN003
     return f"likelihood({compiler.process(element.condition, **kw)}, 0.05)"
+
+
+class _HasTag(ColumnElement[bool]):
+    """``tag`` is among the conversation's tags (a JSON list): ``@>`` on PostgreSQL's JSONB,
+    ``json_each`` on SQLite."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+
+@compiles(_HasTag)
+def _has_tag_default(element: _HasTag, compiler, **kw) -> str:  # noqa: ANN001, ANN003
+    return compiler.process(type_coerce(Conversation.tags, JSONB).contains([element.tag]), **kw)
+
+
+@compiles(_HasTag, "sqlite")
+def _has_tag_sqlite(element: _HasTag, compiler, **kw) -> str:  # noqa: ANN001, ANN003
+    tags = compiler.process(Conversation.__table__.c.tags, **kw)
+    tag = compiler.process(bindparam(None, element.tag), **kw)
+    return f"EXISTS (SELECT 1 FROM json_each({tags}) WHERE json_each.value = {tag})"
+
+
+def has_tag(tag: str) -> ColumnElement[bool]:
+    return _HasTag(tag)
+
+
+def _sla_condition(state: SlaState, now: datetime) -> ColumnElement[bool]:
+    due = Conversation.sla_due_at
+    if state == SlaState.breached:
+        return due < now
+    if state == SlaState.at_risk:
+        return and_(due >= now, due < now + SLA_AT_RISK)
+    if state == SlaState.on_track:
+        return due >= now + SLA_AT_RISK
+    return due.is_(None)
 
 
 def unfinished_condition(unfinished: tuple[str, ...]) -> ColumnElement[bool]:
@@ -306,6 +375,16 @@ def _base(
         query = query.where(Conversation.priority >= flt.min_priority)
     if flt.vip:
         query = query.where(Conversation.customer_id.in_(select(Customer.id).where(vip_customer())))
+    if flt.tag:
+        query = query.where(has_tag(flt.tag))
+    if flt.assignee_id is not None:
+        query = query.where(Conversation.assignee_id.is_(None) if flt.assignee_id == NO_ASSIGNEE else Conversation.assignee_id == flt.assignee_id)
+    if flt.created_from is not None:
+        query = query.where(Conversation.created_at >= flt.created_from)
+    if flt.created_before is not None:
+        query = query.where(Conversation.created_at < flt.created_before)
+    if flt.sla_state is not None:
+        query = query.where(_sla_condition(flt.sla_state, utcnow()))
     return _queue_filter(query, flt.queue, operator_id, team_ids)
 
 
@@ -345,6 +424,8 @@ async def inbox_list(
     paged = query.where(_after_cursor(flt.sort, Cursor.decode(after, flt.sort))) if after else query
     ids = list(await session.scalars(_order(paged, flt.sort).limit(limit + 1)))
     rows = await _rows(session, ids[:limit])
+    unread = await unread_counts(session, operator_id=operator_id, conversation_ids=ids[:limit])
+    rows = [replace(row, unread=unread.get(row.id, 0)) for row in rows]
     more = len(ids) > limit
     return InboxPage(rows=rows, total=total, next_cursor=Cursor.of(flt.sort, rows[-1]).encode() if more else None)
 
@@ -394,6 +475,7 @@ async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
     )
     found = {row[0].id: row for row in (await session.execute(query)).all()}
     previews = await _last_messages(session, ids)
+    waits = await waiting_since(session, ids)
     rows = []
     for conversation_id in ids:
         row = found[conversation_id]
@@ -414,7 +496,7 @@ async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
                 team_id=conv.team_id,
                 last_message_at=conv.last_message_at,
                 last_inbound_at=conv.last_inbound_at,
-                waiting_since=conv.last_inbound_at if direction == "in" else None,
+                waiting_since=waits.get(conversation_id),
                 sla_due_at=row[6] if sla is not None else None,
                 preview=text[:PREVIEW_CHARS],
                 preview_direction=direction,
@@ -422,12 +504,55 @@ async def _rows(session: AsyncSession, ids: list[int]) -> list[InboxRow]:
                 preview_author_name=author_name,
                 preview_actor=actor,
                 vip=is_vip(row[5] or {}),
+                tags=tuple(conv.tags or ()),
             )
         )
     return rows
 
 
 _NO_PREVIEW: tuple = ("", None, None, None, None, None, None)
+# attachments that carry data the customer was asked for, not a question (docs/operator-ui.md)
+_NO_ANSWER_NEEDED = frozenset({"contact", "location", "sticker"})
+WAIT_SCAN = 2000  # customer messages read per page to find each row's wait (a flood is cut here)
+
+
+def needs_answer(kind: str, text: str, attachments: list | None, content: dict | None) -> bool:
+    """Whether a customer message starts the wait for a reply: text, a call, a photo or a file
+    do; a survey answer, or a contact card, location or sticker alone, do not."""
+    if isinstance(content, dict) and "survey" in content:
+        return False
+    if text.strip() or kind == MessageKind.call.value:
+        return True
+    return any(isinstance(a, dict) and (a.get("kind") or a.get("type")) not in _NO_ANSWER_NEEDED for a in attachments or ())
+
+
+async def waiting_since(session: AsyncSession, conversation_ids: list[int]) -> dict[int, datetime]:
+    """Per conversation: since when the customer waits for an answer — his first message that
+    needs one (``needs_answer``) after the latest reply (an outgoing message of anyone: an
+    operator, a bot, an automation). Later messages of his don't restart the wait; a reply ends it."""
+    if not conversation_ids:
+        return {}
+    replied = aliased(Message)
+    last_reply = (
+        select(func.max(replied.id))
+        .where(replied.conversation_id == Message.conversation_id, replied.direction == Direction.outbound.value)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Message.conversation_id, Message.created_at, Message.kind, Message.text, Message.attachments, Message.content)
+        .where(
+            Message.conversation_id.in_(conversation_ids),
+            Message.direction == Direction.inbound.value,
+            Message.id > func.coalesce(last_reply, 0),
+        )
+        .order_by(Message.id)
+        .limit(WAIT_SCAN)
+    )
+    waits: dict[int, datetime] = {}
+    for conversation_id, at, kind, text, attachments, content in rows:
+        if conversation_id not in waits and needs_answer(kind, text or "", attachments, content):
+            waits[conversation_id] = at
+    return waits
 
 
 async def _last_messages(session: AsyncSession, conversation_ids: list[int]) -> dict[int, tuple]:

@@ -165,6 +165,21 @@ async def tag_conversation(
     return conversation
 
 
+async def untag_conversation(
+    session: AsyncSession, *, conversation_id: int, tags: list[str], actor_id: int | None
+) -> Conversation:
+    """Removes tags (compared lower-cased); a tag the conversation lacks is no change."""
+    conversation = await conversation_for_update(session, conversation_id)
+    gone = {t.strip().lower() for t in tags}
+    kept = [t for t in (conversation.tags or []) if t not in gone]
+    if kept == list(conversation.tags or []):
+        return conversation
+    data = {"removed": [t for t in (conversation.tags or []) if t in gone], "tags": kept}
+    conversation.tags = kept
+    await record_change(session, conversation, "conversation.untagged", actor_id=actor_id, at=utcnow(), data=data)
+    return conversation
+
+
 async def escalate_conversation(
     session: AsyncSession, *, conversation_id: int, team_id: int, comment: str, actor_id: int | None, trigger: str = "manual"
 ) -> Conversation:

@@ -33,6 +33,7 @@ from okno.models.reports import ReportConversation, ReportConversationChannel, R
 from okno.models.reports import ReportRebuild
 from okno.models.surveys import Survey, SurveyRequest
 from okno.models.widget import RateCounter
+from okno.models.inbox_state import ConversationRead, SavedView
 
 __all__ = [
     "ACTIVE_TYPES",
@@ -105,6 +106,8 @@ __all__ = [
     "SurveyRequest",
     "RateCounter",
     "ReportRebuild",
+    "ConversationRead",
+    "SavedView",
 ]
 
 # Ids are never reused on SQLite either (a deleted customer's id must not pass to someone else).

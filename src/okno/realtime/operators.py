@@ -38,6 +38,11 @@ _FORWARDED = frozenset({"conversation_id", "customer_id", "message_id", "channel
 PRESENCE_FANOUT = "presence"
 
 
+def customer_typing(conversation_id: int, *, seconds: int) -> dict[str, Any]:
+    """The live-feed message that the conversation's customer is typing (``okno.channels.typing``)."""
+    return {"presence": True, "conversation_id": conversation_id, "customer": True, "typing": True, "seconds": seconds}
+
+
 class OperatorFeed:
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[dict[str, Any]]] = set()

@@ -34,6 +34,11 @@ def attachment_list(value: object) -> list[dict]:
 
 _env.filters["kilobytes"] = kilobytes
 _env.filters["attachment_list"] = attachment_list
+# the reply box's emoji picker: a small set served with the page (no font or script from elsewhere)
+_env.globals["emoji_set"] = (
+    "😊", "🙂", "😉", "😀", "😂", "🙏", "👍", "👎", "👌", "👋", "🤝", "💪", "🙌", "👏", "🤔", "😅", "😔", "😢", "😮", "😍",
+    "❤️", "🔥", "⭐", "✅", "❌", "⚠️", "❗", "❓", "🎉", "🎁", "📦", "🚚", "💳", "💰", "📞", "✉️", "📎", "🕐", "📅", "🛒",
+)
 
 CHANNEL_ICONS = {"telegram": "TG", "whatsapp": "WA", "vk": "VK", "max": "MX", "widget": "WEB", "api": "API", "email": "@", "voice": "☎"}
 

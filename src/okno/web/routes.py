@@ -10,7 +10,8 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -30,7 +31,7 @@ from okno.api.login import sign_in
 from okno.api.read_audit import AuditedReads
 from okno.auth.api_tokens import api_tokens
 from okno.auth.service import choose_language, revoke_token
-from okno.conversations.inbox import PAGE_SIZE, InboxFilter, inbox_list, queue_counts
+from okno.conversations.inbox import NO_ASSIGNEE, PAGE_SIZE, InboxFilter, inbox_list, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
 from okno.kit.errors import Forbidden, Invalid, NotFound
@@ -42,7 +43,7 @@ from okno.web import audit_page, surveys_page
 from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
-from okno.web.views import admin_view, conversation_view, customer_history, profile_view, supervisor_view
+from okno.web.views import admin_view, conversation_view, customer_history, inbox_tools, profile_view, supervisor_view
 
 router = APIRouter(include_in_schema=False)
 router.include_router(audit_page.router)  # /admin/audit
@@ -142,13 +143,16 @@ async def profile(request: Request, operator: PageOperator, ctx: Ctx) -> Respons
 # ---- inbox -----------------------------------------------------------------------------------
 
 
-def _filter(request: Request) -> InboxFilter:
+def _filter(request: Request, zone: ZoneInfo | None = None) -> InboxFilter:
+    """The list's filter from the query string; ``from``/``to`` are days in the operator's zone
+    (``to`` included)."""
     q = request.query_params
 
     def as_int(name: str) -> int | None:
         value = q.get(name)
         return int(value) if value and value.lstrip("-").isdigit() else None
 
+    assignee = q.get("assignee", "")
     return InboxFilter.parse(
         queue=q.get("queue", "all"),
         channel_id=as_int("channel"),
@@ -157,7 +161,29 @@ def _filter(request: Request) -> InboxFilter:
         search=q.get("q", ""),
         sort=q.get("sort", "waiting"),
         vip=q.get("vip") == "1",
+        tag=q.get("tag"),
+        assignee_id=NO_ASSIGNEE if assignee == "none" else as_int("assignee"),
+        created_from=_day(q.get("from"), zone),
+        created_before=_day(q.get("to"), zone, next_day=True),
+        sla_state=q.get("sla") or None,
     )
+
+
+def _day(text: str | None, zone: ZoneInfo | None, *, next_day: bool = False) -> datetime | None:
+    """Midnight of a ``YYYY-MM-DD`` day in ``zone`` (UTC without one), or of the day after."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise Invalid(f"bad inbox filter: {text!r} is not a YYYY-MM-DD day") from exc
+    if next_day:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=zone or UTC)
+
+
+def _zone(operator: Operator, ctx: Ctx) -> ZoneInfo:
+    return zone_of(operator.time_zone, ctx.settings.default_time_zone)
 
 
 def _page_size(request: Request) -> int:
@@ -173,7 +199,7 @@ def _shown_statuses(catalog: Catalog) -> tuple[str, ...]:
 @router.get("/inbox")
 async def inbox(request: Request, operator: PageOperator, session: ReadSession, ctx: Ctx, reads: AuditedPageReads) -> Response:
     scope = Scope.of(operator, ctx.settings)
-    flt = _filter(request)
+    flt = _filter(request, _zone(operator, ctx))
     catalog = await _catalog(session, operator)
     page = await inbox_list(session, flt, operator_id=operator.id, unfinished=catalog.unfinished, scope=scope)
     counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, statuses=_shown_statuses(catalog), scope=scope)
@@ -190,15 +216,15 @@ async def inbox(request: Request, operator: PageOperator, session: ReadSession, 
         reads.saw("read.conversation_page", customer_ids=view.customer.id, conversation_ids=view.conversation.id)
     return render(
         request, "inbox.html", operator, status_code=404 if missing else 200, flt=flt, page=page, rows=page.rows, counts=counts,
-        channels=channels, view=view, profile=profile, missing=missing, **catalog.as_context(),
+        channels=channels, view=view, profile=profile, missing=missing, tools=await inbox_tools(session, operator.id), **catalog.as_context(),
     )
 
 
 @router.get("/ui/inbox/list")
-async def inbox_list_fragment(request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> Response:
+async def inbox_list_fragment(request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, ctx: Ctx) -> Response:
     """The list (or, with ``after``, the rows of the next page only) and its total."""
     catalog = await _catalog(session, operator)
-    flt = _filter(request)
+    flt = _filter(request, _zone(operator, ctx))
     after = request.query_params.get("after") or None
     page = await inbox_list(
         session, flt, operator_id=operator.id, unfinished=catalog.unfinished, after=after, limit=_page_size(request), scope=scope

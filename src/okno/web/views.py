@@ -14,6 +14,7 @@ from okno.access.guards import visible_customers_among
 from okno.conversations.actors import Actor, actor_of
 from okno.channels.registry import ADAPTERS
 from okno.conversations.reply_channels import ReplyChannel, reply_channels
+from okno.conversations.saved_views import views_of
 from okno.customers.matching.suggestions import suggestions_for
 from okno.customers.merge import merges_of
 from okno.customers.personal import shown_attributes
@@ -21,7 +22,7 @@ from okno.conversations.queries import get_conversation
 from okno.customers.queries import get_customer, identities_of
 from okno.kit.time import utcnow
 from okno.web.email_view import EmailShown, email_parts
-from okno.models import Channel, Conversation, Customer, CustomerMerge, Direction, Identity, Message, Operator, OperatorKind, Team, TimelineEvent, team_members
+from okno.models import Channel, Conversation, Customer, CustomerMerge, Direction, Identity, Message, Operator, OperatorKind, SavedView, Team, TimelineEvent, team_members
 
 # timeline kinds that are shown between messages (messages themselves come from ``messages``)
 INLINE_EVENTS = (
@@ -29,6 +30,8 @@ INLINE_EVENTS = (
     "conversation.status_changed",
     "conversation.assigned",
     "conversation.priority_changed",
+    "conversation.tagged",
+    "conversation.untagged",
     "conversation.escalated",
     "conversation.snoozed",
     "conversation.snooze_ended",
@@ -434,3 +437,20 @@ async def admin_view(session: AsyncSession) -> AdminView:
     for team_id, operator_id in await session.execute(select(team_members.c.team_id, team_members.c.operator_id)):
         member_teams.setdefault(operator_id, []).append(names.get(team_id, ""))
     return AdminView(operators=operators, teams=teams, member_teams=member_teams)
+
+
+@dataclass(frozen=True)
+class InboxTools:
+    """What the inbox's filters, bulk actions and saved views offer: people, teams, his views."""
+
+    operators: list[Operator]
+    teams: list[Team]
+    my_team_ids: set[int]
+    views: list[SavedView]
+
+
+async def inbox_tools(session: AsyncSession, operator_id: int) -> InboxTools:
+    operators = list(await session.scalars(select(Operator).where(Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value).order_by(Operator.name)))
+    teams = list(await session.scalars(select(Team).order_by(Team.name)))
+    mine = set(await session.scalars(select(team_members.c.team_id).where(team_members.c.operator_id == operator_id)))
+    return InboxTools(operators=operators, teams=teams, my_team_ids=mine, views=await views_of(session, operator_id))

@@ -101,7 +101,7 @@ const state = { params: new URLSearchParams(location.search), seen: new Set(), l
 
 function listQuery() {
   const p = new URLSearchParams();
-  for (const key of ["queue", "channel", "status", "priority", "vip", "q", "sort"]) {
+  for (const key of ["queue", "channel", "status", "priority", "vip", "q", "sort", ...FILTER_KEYS]) {
     const value = state.params.get(key);
     if (value) p.set(key, value);
   }
@@ -252,6 +252,7 @@ function markActiveRow() {
   const open = openConversationId();
   $$("#inbox-list .row").forEach((row) => row.classList.toggle("active", row.dataset.conversation === open));
   showPane();
+  syncSelection();
 }
 
 // On a phone one pane shows at a time (app.css): the list, or the open conversation with the
@@ -310,6 +311,7 @@ async function openConversation(id, { keepComposer = false } = {}) {
   markActiveRow();
   pushUrl();
   announcePresence(false);
+  markRead(String(id));
 }
 
 // A live refresh of the open conversation replaces what changed around the composer, never the
@@ -322,10 +324,14 @@ function patchConversation(pane, html) {
   const timeline = $(".timeline", current);
   const atBottom = timeline && timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 40;
   const keptReason = $("#close-reason", current)?.value;
+  const tagDraft = $("#tag-input", current);
+  const tagState = tagDraft && { value: tagDraft.value, focused: document.activeElement === tagDraft };
   for (const selector of [".conv-head", ".timeline", ".profile", ".review-panel"]) {
     const next = $(selector, fresh);
     if (next) $(selector, current)?.replaceWith(next);
   }
+  const tagInput = $("#tag-input", current);
+  if (tagInput && tagState) { tagInput.value = tagState.value; if (tagState.focused) tagInput.focus(); } // a half-typed tag stays
   const reason = $("#close-reason", current);
   if (reason && keptReason && $(`option[value="${keptReason}"]`, reason)) reason.value = keptReason;
   const channel = $("#reply-channel", current);
@@ -346,13 +352,14 @@ function initInbox() {
     const queue = event.target.closest("a.queue");
     if (queue) {
       event.preventDefault();
-      state.params = new URLSearchParams();
+      state.params = new URLSearchParams(queue.dataset.view || "");  // a saved view brings its whole filter
       for (const key of ["queue", "channel", "status", "priority", "vip"]) {
         if (queue.dataset[key]) state.params.set(key, queue.dataset[key]);
       }
       const q = $("#search").value.trim();
-      if (q) state.params.set("q", q);
-      state.params.set("sort", $("#sort").value);
+      if (q && !queue.dataset.view) state.params.set("q", q);
+      if (!state.params.get("sort")) state.params.set("sort", $("#sort").value);
+      syncFilterForm();
       $$("a.queue").forEach((a) => a.classList.toggle("active", a === queue));
       pushUrl();
       refreshList({ force: true });
@@ -514,6 +521,7 @@ async function sendReply() {
   const channel = $("#reply-channel").value;
   const body = { text: template ? "" : text.value, internal };
   if (!internal && channel) body.channel_id = Number(channel);
+  if (internal) { const named = mentionedIds(text.value); if (named.length) body.mentions = named; }
   if (template) body.template = template;
   if (offered) body.interactive = offered;
   const button = $("#composer button[type=submit]");
@@ -824,10 +832,12 @@ function initStream() {
     liveRefresh();
     if (event.conversation_id && String(event.conversation_id) === openConversationId()) conversationRefresh(String(event.conversation_id));
     attention.on(event);
+    onMention(event);
     if (event.topic && event.topic.startsWith("call.")) onCallEvent(event);
   });
   source.addEventListener("presence", (message) => {
     const p = JSON.parse(message.data);
+    if (p.customer) { customerTyping.set(String(p.conversation_id), Date.now() + (p.seconds || 6) * 1000); showCustomerTyping(); return; }
     if (String(p.operator_id) === $("#inbox")?.dataset.me) return;
     presence.set(p.operator_id, { name: p.name, typing: p.typing, conversation: String(p.conversation_id), until: Date.now() + (p.typing ? 6000 : 15000) });
     showPresence();
@@ -1376,3 +1386,351 @@ function eraseCustomer(customerId) {
   dialog.showModal();
   reason.focus();
 }
+// ---- inbox tools: unread markers, filters and saved views, bulk selection, tags, emoji ---------
+
+const FILTER_KEYS = ["tag", "assignee", "from", "to", "sla"];
+const fmt = (text, values) => String(text || "").replace(/%\((\w+)\)s/g, (_, key) => values[key] ?? "");
+
+// Opening a conversation moves my read position to its latest message; the row loses its marker
+// at once (the next list refresh agrees: the position is stored on the server, per operator).
+async function markRead(id) {
+  if (!id || document.hidden) return;
+  try { await call("POST", `/api/v1/conversations/${id}/read`); } catch (e) { return; }
+  const row = $(`#inbox-list a.row[data-conversation="${id}"]`);
+  if (!row) return;
+  row.classList.remove("unread");
+  row.dataset.unread = "0";
+  $(".unread-count", row)?.remove();
+}
+document.addEventListener("visibilitychange", () => { if (!document.hidden) markRead(openConversationId()); });
+
+// the filters panel <-> the list's query
+function syncFilterForm() {
+  const form = $("#filter-form");
+  if (!form) return;
+  for (const key of [...FILTER_KEYS, "channel"]) { if (form.elements[key]) form.elements[key].value = state.params.get(key) || ""; }
+}
+
+function applyFilterForm() {
+  const form = $("#filter-form");
+  for (const key of [...FILTER_KEYS, "channel"]) {
+    const value = (form.elements[key]?.value || "").trim();
+    if (value) state.params.set(key, value); else state.params.delete(key);
+  }
+  pushUrl();
+  refreshList({ force: true });
+}
+
+// suggestions for every tag field: the tags in use on conversations I may see
+const suggestTags = debounce(async (prefix) => {
+  const list = $("#tag-suggestions");
+  if (!list) return;
+  try {
+    const found = await call("GET", "/api/v1/tags?" + new URLSearchParams({ prefix }));
+    list.replaceChildren(...found.tags.map((t) => Object.assign(document.createElement("option"), { value: t.tag })));
+  } catch (e) { /* no suggestions: typing still works */ }
+}, 200);
+
+// a confirm in the page (never a native dialog): resolves with the comment, or null when cancelled
+function confirmInPage(title, { comment = false } = {}) {
+  const dialog = $("#bulk-confirm");
+  $("#bulk-confirm-title").textContent = title;
+  const box = $("#bulk-comment");
+  box.value = "";
+  box.closest("label").hidden = !comment;
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("[data-testid=bulk-confirm-ok]", dialog).focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? box.value.trim() : null), { once: true });
+  });
+}
+
+// ---- bulk selection ----------------------------------------------------------------------------
+
+const selection = { ids: new Set(), last: null };
+
+function syncSelection() {
+  const boxes = $$("#inbox-list .row-select");
+  const shown = new Set(boxes.map((b) => b.dataset.select));
+  for (const id of [...selection.ids]) { if (!shown.has(id)) selection.ids.delete(id); } // rows gone from the list leave the selection
+  boxes.forEach((b) => { b.checked = selection.ids.has(b.dataset.select); });
+  const bar = $("#bulk-bar");
+  if (!bar) return;
+  const n = selection.ids.size;
+  $("#bulk-count").textContent = n ? fmt(bar.dataset.selected, { num: n }) : "";
+  $("#bulk-controls").hidden = n === 0;
+  const page = $("#select-page");
+  page.checked = n > 0 && n === boxes.length;
+  page.indeterminate = n > 0 && n < boxes.length;
+  syncBulkFields();
+}
+
+function syncBulkFields() {
+  const action = $("#bulk-action").value;
+  $("#bulk-operator").hidden = action !== "assign";
+  $("#bulk-team").hidden = action !== "transfer";
+  $("#bulk-reason").hidden = action !== "resolve";
+  $("#bulk-tag").hidden = action !== "tag";
+  $("#bulk-apply").disabled = !action || selection.ids.size === 0 || (action === "tag" && !$("#bulk-tag").value.trim());
+}
+
+function selectRow(box, shift) {
+  const boxes = $$("#inbox-list .row-select");
+  const index = boxes.indexOf(box);
+  if (shift && selection.last !== null && boxes[selection.last]) {
+    const [from, to] = [Math.min(selection.last, index), Math.max(selection.last, index)];
+    boxes.slice(from, to + 1).forEach((b) => selection.ids[box.checked ? "add" : "delete"](b.dataset.select));
+  } else {
+    selection.ids[box.checked ? "add" : "delete"](box.dataset.select);
+  }
+  selection.last = index;
+  syncSelection();
+}
+
+function bulkRequest() {
+  const bar = $("#bulk-bar");
+  const action = $("#bulk-action").value;
+  const body = { action, conversation_ids: [...selection.ids].map(Number) };
+  const picked = (select) => select.options[select.selectedIndex]?.textContent.trim() || "";
+  let text;
+  if (action === "assign") {
+    body.operator_id = $("#bulk-operator").value ? Number($("#bulk-operator").value) : null;
+    text = fmt(bar.dataset.assign, { whom: body.operator_id ? picked($("#bulk-operator")) : bar.dataset.nobody });
+  } else if (action === "transfer") {
+    body.team_id = Number($("#bulk-team").value);
+    text = fmt(bar.dataset.transfer, { whom: picked($("#bulk-team")) });
+  } else if (action === "resolve") {
+    body.reason = $("#bulk-reason").value;
+    text = fmt(bar.dataset.resolve, { whom: picked($("#bulk-reason")) });
+  } else {
+    body.tags = [$("#bulk-tag").value.trim()];
+    text = fmt(bar.dataset.tag, { whom: body.tags[0] });
+  }
+  return { body, title: fmt(bar.dataset.confirm, { num: body.conversation_ids.length, action: text }) };
+}
+
+async function applyBulk() {
+  const { body, title } = bulkRequest();
+  const comment = await confirmInPage(title, { comment: body.action !== "tag" });
+  if (comment === null) return; // cancelled: nothing changes
+  if (comment) body.comment = comment;
+  try {
+    const done = await call("POST", "/api/v1/conversations/bulk", body);
+    toast(fmt($("#bulk-bar").dataset.done, { num: done.conversations.length }));
+    selection.ids.clear();
+    $("#bulk-action").value = "";
+    const open = openConversationId();
+    if (open && body.conversation_ids.includes(Number(open))) await openConversation(open, { keepComposer: true });
+    await refreshList({ force: true });
+    refreshCounts();
+  } catch (error) {
+    toast(error.message, true);
+  }
+}
+
+// ---- saved views -------------------------------------------------------------------------------
+
+async function saveView() {
+  const name = $("#view-name").value.trim();
+  if (!name) { $("#view-name").focus(); return; }
+  const team = $("#view-team").value;
+  try {
+    const view = await call("POST", "/api/v1/views", { name, query: listQuery().toString(), team_id: team ? Number(team) : null });
+    const li = document.createElement("li");
+    li.className = "view-item";
+    const link = Object.assign(document.createElement("a"), { href: "/inbox?" + view.query, className: "queue" });
+    link.dataset.view = view.query;
+    link.dataset.testid = `view-${view.id}`;
+    link.append(Object.assign(document.createElement("span"), { textContent: view.name }));
+    li.append(link);
+    const list = $("#saved-views");
+    $("li.muted", list)?.remove();
+    list.append(li);
+    $("#view-name").value = "";
+    toast(view.name);
+  } catch (error) { toast(error.message, true); }
+}
+
+async function deleteView(button) {
+  if (await confirmInPage(button.dataset.confirm) === null) return;
+  try {
+    await call("DELETE", `/api/v1/views/${button.dataset.deleteView}`);
+    button.closest("li").remove();
+  } catch (error) { toast(error.message, true); }
+}
+
+// ---- tags on the open conversation -------------------------------------------------------------
+
+async function changeTags(method, url, body) {
+  const id = openConversationId();
+  if (!id) return;
+  try {
+    await call(method, `/api/v1/conversations/${id}/${url}`, body);
+    await openConversation(id, { keepComposer: true });
+    refreshList({ force: true });
+  } catch (error) { toast(error.message, true); }
+}
+
+// ---- emoji: a small built-in set, inserted where the cursor is ---------------------------------
+
+function insertEmoji(emoji) {
+  const box = $("#reply-text");
+  if (!box) return;
+  const [start, end] = [box.selectionStart ?? box.value.length, box.selectionEnd ?? box.value.length];
+  box.value = box.value.slice(0, start) + emoji + box.value.slice(end);
+  box.focus();
+  box.selectionStart = box.selectionEnd = start + emoji.length;
+  box.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+function initInboxTools() {
+  const inbox = $("#inbox");
+  if (!inbox) return;
+  $("#filter-form")?.addEventListener("submit", (event) => { event.preventDefault(); applyFilterForm(); });
+  $("#filter-clear")?.addEventListener("click", () => {
+    for (const key of [...FILTER_KEYS, "channel"]) state.params.delete(key);
+    syncFilterForm();
+    pushUrl();
+    refreshList({ force: true });
+  });
+  $("#save-view")?.addEventListener("click", saveView);
+  $("#select-page")?.addEventListener("change", (event) => {
+    $$("#inbox-list .row-select").forEach((b) => selection.ids[event.target.checked ? "add" : "delete"](b.dataset.select));
+    syncSelection();
+  });
+  $("#bulk-action")?.addEventListener("change", syncBulkFields);
+  $("#bulk-tag")?.addEventListener("input", syncBulkFields);
+  $("#bulk-apply")?.addEventListener("click", applyBulk);
+  inbox.addEventListener("click", (event) => {
+    const box = event.target.closest(".row-select");
+    if (box) { selectRow(box, event.shiftKey); return; }
+    const del = event.target.closest("[data-delete-view]");
+    if (del) { event.preventDefault(); deleteView(del); return; }
+    const untag = event.target.closest("[data-remove-tag]");
+    if (untag) { changeTags("DELETE", `tags/${encodeURIComponent(untag.dataset.removeTag)}`); return; }
+    const emoji = event.target.closest("[data-emoji]");
+    if (emoji) { insertEmoji(emoji.dataset.emoji); return; }
+  });
+  // keyboard: Space on a focused checkbox toggles it (the browser's own); shift+Space selects the range
+  inbox.addEventListener("keydown", (event) => {
+    if (event.target.id === "tag-input" && event.key === "Enter") {
+      event.preventDefault();
+      const tag = event.target.value.trim();
+      if (tag) changeTags("POST", "tags", { tags: [tag] });
+    }
+  });
+  inbox.addEventListener("input", (event) => {
+    if (["tag-input", "bulk-tag"].includes(event.target.id) || event.target.name === "tag") suggestTags(event.target.value.trim());
+  });
+  syncSelection();
+  markRead(openConversationId());
+}
+document.addEventListener("DOMContentLoaded", initInboxTools);
+
+// ---- the customer typing (where his channel reports it): shown a few seconds, never stored -----
+
+const customerTyping = new Map(); // conversation id -> until when
+function showCustomerTyping() {
+  const el = $("#customer-typing");
+  if (!el) return;
+  const until = customerTyping.get(openConversationId()) || 0;
+  el.hidden = until <= Date.now();
+}
+setInterval(showCustomerTyping, 1000);
+
+// ---- @mentions in internal notes: pick a colleague, he is notified -------------------------------
+
+const mention = { items: [], active: 0, start: -1 };
+const colleagues = () => { try { return JSON.parse($("#okno-operators")?.textContent || "[]").map(([id, name]) => ({ id, name: name || "" })); } catch (e) { return []; } };
+
+// the ids of colleagues whose "@Name" is in the note
+function mentionedIds(text) {
+  return colleagues().filter((o) => o.name && text.includes("@" + o.name)).map((o) => o.id);
+}
+
+function drawMentions() {
+  const menu = $("#mention-menu");
+  if (!menu) return;
+  menu.hidden = mention.items.length === 0;
+  menu.innerHTML = mention.items.map((o, i) => `<li role="option" data-mention="${i}" aria-selected="${i === mention.active}" class="${i === mention.active ? "active" : ""}" data-testid="mention-option">@${escapeHtml(o.name)}</li>`).join("");
+}
+
+function findMentions(box) {
+  const before = box.value.slice(0, box.selectionStart ?? box.value.length);
+  const match = $("#as-note")?.checked ? before.match(/(?:^|\s)@([^\s@]{0,30})$/) : null;
+  if (!match) { mention.items = []; drawMentions(); return; }
+  const needle = match[1].toLowerCase();
+  const me = $("#inbox")?.dataset.me;
+  mention.start = before.length - match[1].length - 1;
+  mention.items = colleagues().filter((o) => o.name && String(o.id) !== me && o.name.toLowerCase().split(/\s+/).some((part) => part.startsWith(needle))).slice(0, 8);
+  mention.active = 0;
+  drawMentions();
+}
+
+function useMention(index) {
+  const box = $("#reply-text");
+  const chosen = mention.items[index];
+  if (!box || !chosen) return;
+  const end = box.selectionStart ?? box.value.length;
+  const inserted = "@" + chosen.name + " ";
+  box.value = box.value.slice(0, mention.start) + inserted + box.value.slice(end);
+  box.selectionStart = box.selectionEnd = mention.start + inserted.length;
+  mention.items = [];
+  drawMentions();
+  box.focus();
+}
+
+function onMention(event) {
+  const me = $("#inbox")?.dataset.me;
+  if (!me || event.topic !== "note.mentioned" || String(event.operator_id) !== me) return;
+  const text = $("#inbox").dataset.mentioned;
+  if (!document.hidden) { toast(text); return; }
+  attention.count += 1;
+  document.title = `(${attention.count}) ${attention.title}`;
+  attention.beep();
+  if (window.Notification && Notification.permission === "granted") {
+    const note = new Notification(text, { tag: `okno-mention-${event.message_id}`, body: T.open_to_answer || "" });
+    note.onclick = () => { window.focus(); openConversation(event.conversation_id); note.close(); };
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const inbox = $("#inbox");
+  if (!inbox) return;
+  inbox.addEventListener("input", (event) => { if (event.target.id === "reply-text") findMentions(event.target); });
+  inbox.addEventListener("keydown", (event) => {
+    if (event.target.id !== "reply-text" || !mention.items.length) return;
+    const moves = { ArrowDown: 1, ArrowUp: -1 };
+    if (event.key in moves) {
+      event.preventDefault();
+      mention.active = (mention.active + moves[event.key] + mention.items.length) % mention.items.length;
+      drawMentions();
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      event.preventDefault();
+      event.stopPropagation();
+      useMention(mention.active);
+    } else if (event.key === "Escape") {
+      event.stopPropagation();
+      mention.items = [];
+      drawMentions();
+    }
+  }, true);
+  inbox.addEventListener("mousedown", (event) => {
+    const option = event.target.closest("[data-mention]");
+    if (option) { event.preventDefault(); useMention(Number(option.dataset.mention)); }
+  });
+});
+
+// "x": select (or unselect) the focused row, else the open one, for a bulk action
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "x" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const active = document.activeElement;
+  if (["INPUT", "TEXTAREA", "SELECT"].includes(active?.tagName) || active?.closest?.("[role=menu], dialog[open]")) return;
+  const row = active?.closest?.("#inbox-list .row") || $("#inbox-list .row.active");
+  const box = row && $(".row-select", row.parentElement);
+  if (!box) return;
+  event.preventDefault();
+  box.checked = !box.checked;
+  selectRow(box, event.shiftKey);
+});

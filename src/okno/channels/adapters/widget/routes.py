@@ -19,6 +19,7 @@ from okno.channels.adapters.widget.tokens import issue_token, new_visitor_id, vi
 from okno.channels.adapters.widget.verification import CodeVerifier
 from okno.channels.directory import LiveChannel
 from okno.channels.runtime import AdapterRuntime, Runtime, adapter_runtime
+from okno.channels.typing import report_customer_typing
 from okno.kit.bounds import MAX_ID
 from okno.kit.forwarded import client_ip, trusted_networks
 
@@ -128,5 +129,6 @@ async def visitor_socket(websocket: WebSocket, channel_id: int) -> None:
         secret = channel.config.token_secret.get_secret_value().encode()
         verifier = CodeVerifier(runtime, channel_id, visitor_id, secret, channel.config.title)
         session = VisitorSocket(websocket, runtime.db, runtime.hub(VisitorHub), channel_id, visitor_id, lambda: runtime.wake("ingest"), verifier,
-                                limits=widget_limits(runtime), ip=client_ip(websocket.scope, trusted_networks(runtime.settings.trusted_proxies)))
+                                limits=widget_limits(runtime), ip=client_ip(websocket.scope, trusted_networks(runtime.settings.trusted_proxies)),
+                                report_typing=functools.partial(report_customer_typing, runtime, kind="web", value=visitor_id))
         await session.serve(int(last_seq) if last_seq.isdigit() else 0)

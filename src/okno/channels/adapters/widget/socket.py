@@ -3,7 +3,8 @@
 Client → server: ``message {client_id, text, page_url?, utm?}``, ``contact {client_id, name?,
 phone?, email?}``, ``answer {client_id, message_id, option_id}`` (a press on offered choices),
 ``received|read {message_id}``, ``ping``, ``verify {kind, value}`` and ``verify_code {code}`` (a
-one-time code proves a typed phone or e-mail: ``verification.py``). Server → client: ``ack
+one-time code proves a typed phone or e-mail: ``verification.py``), ``typing`` (ephemeral: shown
+to operators, never stored). Server → client: ``ack
 {client_id, seq}``, ``message {seq, from, text, message_id?, client_id?, interactive?, answer?}``,
 ``verify {status, …}``, ``error {detail, code, client_id?, message_id?, retry_after?}``, ``pong``.
 ``code`` says what to do about an error: ``invalid`` (the frame is refused for good),
@@ -17,7 +18,8 @@ before it is acknowledged; ``client_id`` makes resends idempotent; a reconnect w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,7 @@ from okno.kit.db import Database
 from okno.kit.nul import bad_text
 
 MAX_TEXT = 4096
+TYPING_EVERY = 3.0  # seconds: the widget sends ``typing`` at most this often, the server drops closer ones
 MAX_RECEIPTS_REMEMBERED = 1000  # per socket: a receipt already taken is not staged again
 _SENDS = frozenset({"message", "contact", "answer", "verify", "verify_code"})
 
@@ -69,6 +72,9 @@ class VisitorSocket:
     verifier: CodeVerifier | None = None  # one-time codes that prove a typed phone or e-mail (verification.py)
     limits: WidgetLimits = field(default_factory=WidgetLimits)
     ip: str = ""
+    # tells operators the visitor is typing (okno.channels.typing); at most once per TYPING_EVERY
+    report_typing: Callable[[], Awaitable[object]] | None = None
+    _typing_at: float = -TYPING_EVERY
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _receipts: set[tuple[str, str]] = field(default_factory=set)
 
@@ -130,7 +136,7 @@ class VisitorSocket:
         handlers = {
             "message": self._on_message, "contact": self._on_contact, "answer": self._on_answer,
             "received": self._on_receipt, "read": self._on_receipt, "ping": self._on_ping,
-            "verify": self._on_verify, "verify_code": self._on_verify_code,
+            "verify": self._on_verify, "verify_code": self._on_verify_code, "typing": self._on_typing,
         }
         handler = handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
@@ -145,6 +151,14 @@ class VisitorSocket:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             await self._error(frame, "invalid", f"{where}: {err['msg']}")
+
+    async def _on_typing(self, _frame: dict[str, Any]) -> None:
+        """Ephemeral: nothing is stored or acknowledged; frames closer than ``TYPING_EVERY`` are dropped."""
+        now = time.monotonic()
+        if self.report_typing is None or now - self._typing_at < TYPING_EVERY:
+            return
+        self._typing_at = now
+        await self.report_typing()
 
     async def _on_ping(self, _frame: dict[str, Any]) -> None:
         await self._send({"type": "pong"})

@@ -240,6 +240,9 @@
     queue({ type: "message", client_id: uuid(), text: text, page_url: location.href.slice(0, 2000), utm: utm() });
   });
   $("textarea").addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $(".compose").requestSubmit(); } });
+  // the operator sees "typing…" (never stored); at most one frame every 3 seconds
+  var typedAt = 0;
+  $("textarea").addEventListener("input", function () { var now = Date.now(); if (now - typedAt >= 3000 && $("textarea").value.trim()) { typedAt = now; send({ type: "typing" }); } });
   $(".contact").addEventListener("submit", function (e) {
     e.preventDefault();
     var f = e.target, frame = { type: "contact", client_id: uuid(), page_url: location.href.slice(0, 2000) };
