@@ -51,3 +51,5 @@ def rebuild_command(
 
     outcome = on_database(settings, run)
     typer.secho(f"rebuild {outcome.run_id}: {outcome.conversations} conversations, {outcome.events} events applied", fg=typer.colors.GREEN)
+    if outcome.uncounted:
+        typer.secho(f"{outcome.uncounted} of them have no stored events (written without them, e.g. seeded): not counted", fg=typer.colors.YELLOW)
