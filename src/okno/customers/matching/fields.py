@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from okno.customers.identities import InvalidIdentity, normalize_email, normalize_phone
-from okno.kit import pii
 from okno.customers.names import latin_key, name_key, split_full_name
 
 # A blocking key shared by more profiles than this is too common to narrow anything down.
@@ -123,6 +122,8 @@ def filed_keys(fields: dict) -> set[str]:
 
 def filed_key(key: str) -> str:
     """``"p:+79161234567"`` → ``"p:<base64url of the keyed HMAC of the whole key>"``."""
+    from okno.kit import pii  # here, not at the top: a file dedupe never blinds a key and need not load the keys' settings
+
     return f"{key.partition(':')[0]}:{pii.keys().token('block', key)}"
 
 
