@@ -19,8 +19,8 @@ async def test_admin_creates_and_edits_a_survey(app, client, ctx, browser) -> No
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
         await _sign_in(page, okno.url, admin["email"], admin["password"])
-        await page.goto(f"{okno.url}/admin")
-        await page.get_by_test_id("surveys-link").click()
+        await page.goto(f"{okno.url}/admin")  # the first section; surveys are in its nav
+        await page.locator("[data-section-link=surveys]").click()
         await expect(page.get_by_test_id("surveys-table")).to_contain_text("Опросов пока нет.")
 
         form = page.get_by_test_id("survey-form")
