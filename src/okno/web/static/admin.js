@@ -313,7 +313,7 @@ function initOperatorForm() {
   const mode = (id) => {
     editing = id;
     $$("[data-new-only]", form).forEach((label) => {
-      label.hidden = !!id;  // a password is reset and a role changed in the row, not here
+      label.style.display = id ? "none" : "";  // a password is reset and a role changed in the row, not here
       const input = $("input", label);
       if (input) input.required = !id;
     });
