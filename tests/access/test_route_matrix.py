@@ -213,6 +213,13 @@ async def _new_policy(world: World) -> Call:
     return Call(f"/api/v1/sla/policies/{made.json()['id']}")
 
 
+async def _new_survey(world: World) -> Call:
+    body = {"kind": "csat", "name": f"Лишний {secrets.token_hex(3)}", "question": {"ru": "Как мы справились?"}}
+    made = await world.client.post("/api/v1/surveys", json=body, headers=world.bearer("admin"))
+    assert made.status_code == 201, made.text
+    return Call(f"/api/v1/surveys/{made.json()['id']}")
+
+
 # ---- the table -----------------------------------------------------------------------------------
 
 CONV = "/api/v1/conversations/{cid}"
@@ -372,6 +379,7 @@ ROUTES: dict[str, object] = {
     "POST /api/v1/surveys": Unscoped("admins create a survey"),
     "GET /api/v1/surveys/{survey_id}": Unscoped("supervisors and admins"),
     "PATCH /api/v1/surveys/{survey_id}": Unscoped("admins change a survey"),
+    "DELETE /api/v1/surveys/{survey_id}": AdminsOnly(_new_survey, ok=(204,)),
     "GET /admin/surveys": Unscoped("supervisors and admins: the surveys page (tests/surveys)"),
     # administration: one page per section (supervisors look, admins change); operators get a 403 page
     "GET /admin/channels": Managers("/admin/channels", cookie=True),

@@ -151,3 +151,24 @@ async def test_a_policy_with_sla_results_is_disabled_not_deleted_and_the_default
     enabled = await client.patch(f"/api/v1/sla/policies/{strict['id']}", json={"is_active": True}, headers=headers)
     assert enabled.json()["is_active"] is True and (await _actions(client, headers, "sla_policy", strict["id"]))[0] == "sla_policy.enabled"
     assert fallback["is_default"] is True
+
+
+async def test_a_survey_nothing_was_sent_by_is_deleted_one_already_sent_is_switched_off(client, ctx) -> None:
+    from okno.kit.time import utcnow
+    from okno.models.surveys import SurveyRequest
+
+    headers = await admin_headers(ctx, client)
+    made = await client.post("/api/v1/surveys", json={"kind": "csat", "name": "Черновик", "question": {"ru": "Как мы справились?"}}, headers=headers)
+    draft = made.json()
+    assert (await client.patch(f"/api/v1/surveys/{draft['id']}", json={"name": "Черновик 2"}, headers=headers)).json()["name"] == "Черновик 2"
+    assert (await client.delete(f"/api/v1/surveys/{draft['id']}", headers=headers)).status_code == 204
+    assert (await client.get(f"/api/v1/surveys/{draft['id']}", headers=headers)).status_code == 404
+    assert await _actions(client, headers, "survey", draft["id"]) == ["survey.deleted", "survey.changed", "survey.created"]
+
+    sent = (await client.post("/api/v1/surveys", json={"kind": "nps", "name": "NPS", "question": {"ru": "Порекомендуете?"}}, headers=headers)).json()
+    conversation = await open_conversation(client, ctx, headers)
+    async with ctx.db.transaction() as session:
+        session.add(SurveyRequest(survey_id=sent["id"], conversation_id=conversation["id"], customer_id=conversation["customer_id"], kind="nps",
+                                  state="sent", due_at=utcnow(), sent_at=utcnow()))  # fmt: skip
+    _refusal(await client.delete(f"/api/v1/surveys/{sent['id']}", headers=headers), en="switch it off instead", ru="выключите его вместо удаления")
+    assert (await client.patch(f"/api/v1/surveys/{sent['id']}", json={"is_active": False}, headers=headers)).json()["is_active"] is False

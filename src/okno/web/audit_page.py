@@ -38,6 +38,7 @@ ACTION_LABELS = {
     "calendar.changed": N_("changed a calendar"), "calendar.deleted": N_("deleted a calendar"),
     "sla_policy.changed": N_("changed an SLA policy"), "sla_policy.disabled": N_("disabled an SLA policy"),
     "sla_policy.enabled": N_("enabled an SLA policy"), "sla_policy.deleted": N_("deleted an SLA policy"),
+    "survey.created": N_("created a survey"), "survey.changed": N_("changed a survey"), "survey.deleted": N_("deleted a survey"),
 }  # fmt: skip
 
 

@@ -32,11 +32,11 @@ from okno.auth.service import choose_language, revoke_token
 from okno.conversations.inbox import PAGE_SIZE, InboxFilter, inbox_list, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
-from okno.kit.errors import Forbidden, Invalid, NotFound
-from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
+from okno.kit.errors import Invalid, NotFound
+from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, StatusDefinition
 from okno.realtime.operators import VisibleEvents, events_after
 from okno.operators.time_zones import common_time_zones, zone_of
-from okno.web.i18n import LOCALES, Translator, pick_locale
+from okno.web.i18n import LOCALES, pick_locale
 from okno.web import admin_pages, audit_page, surveys_page
 from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, people_labels, refused_page, render, translator_for
