@@ -8,7 +8,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from okno.models import AutomationRule, BusinessHours, Operator, RoutingRule, SlaPolicy, Team
+from okno.models import AutomationRule, BusinessHours, ClosingReason, Operator, RoutingRule, SlaPolicy, StatusDefinition, Team
 from tests.browser.test_operator_ui import _sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator
@@ -106,6 +106,19 @@ async def test_admin_edits_calendars_policies_and_rules_and_disables_a_policy_in
     async with LoopbackServer(app) as okno:
         page = await _admin_page(browser, okno, admin)
 
+        # a status's and a reason's names are edited in place
+        await page.goto(f"{okno.url}/admin/statuses")
+        await page.get_by_label("Английский: pending").fill("Waiting for the customer")
+        async with page.expect_response(lambda r: r.url.endswith("/api/v1/statuses/pending") and r.request.method == "PATCH") as saved:
+            await page.get_by_label("Английский: pending").press("Tab")
+        assert (await saved.value).status == 200
+        reason = page.get_by_test_id("reasons-table").locator("input[data-lang=ru]").first
+        reason_key = (await reason.get_attribute("data-label-of") or "").split("/")[1]
+        await reason.fill("Решено по телефону")
+        async with page.expect_response(lambda r: f"/api/v1/reasons/{reason_key}" in r.url and r.request.method == "PATCH") as saved:
+            await reason.press("Tab")
+        assert (await saved.value).status == 200
+
         # a calendar: "Edit" fills the form with what is stored; Friday added, then deleted
         await page.goto(f"{okno.url}/admin/calendars")
         await page.get_by_role("button", name="Изменить: Офис").click()
@@ -166,6 +179,8 @@ async def test_admin_edits_calendars_policies_and_rules_and_disables_a_policy_in
         await expect(page.get_by_test_id("automation-table")).to_contain_text("Добавить теги: late, vip")
 
     async with ctx.db.reading() as session:
+        assert (await session.get(StatusDefinition, "pending")).label["en"] == "Waiting for the customer"
+        assert (await session.get(ClosingReason, reason_key)).label["ru"] == "Решено по телефону"
         assert await session.scalar(select(BusinessHours).where(BusinessHours.id == calendar["id"])) is None
         assert await session.get(SlaPolicy, draft["id"]) is None
         kept = await session.get(SlaPolicy, standard["id"])

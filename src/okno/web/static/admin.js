@@ -769,6 +769,11 @@ function initServiceLists() {
     else if (el.dataset.statusType) change("PATCH", `/api/v1/statuses/${el.dataset.statusType}`, { type: el.value });
     else if (el.dataset.reasonActive) change("PATCH", `/api/v1/reasons/${el.dataset.reasonActive}`, { active: el.checked });
     else if (el.dataset.policyDefault) change("PATCH", `/api/v1/sla/policies/${el.dataset.policyDefault}`, { is_default: el.checked });
+    else if (el.dataset.labelOf) {  // a status's or reason's Russian and English names, renamed in place
+      const row = el.closest("tr");
+      const words = Object.fromEntries($$("[data-label-of]", row).map((input) => [input.dataset.lang, input.value.trim()]));
+      change("PATCH", `/api/v1/${el.dataset.labelOf}`, { label: words });
+    }
     else if (el.dataset.policyActive) change("PATCH", `/api/v1/sla/policies/${el.dataset.policyActive}`, { is_active: el.checked });
     else if (el.dataset.ruleEnabled) {
       const [kind, id] = el.dataset.ruleEnabled.split("/");
