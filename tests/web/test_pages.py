@@ -214,6 +214,7 @@ async def test_the_admin_page_shows_the_service_process_in_readable_form(client,
     assert "срок SLA нарушен" in text and "Добавить теги" in text and "late" in text
     assert "выше по пути эскалации группы: SLA нарушен" in text  # an escalation without a team goes one step up
     assert "https://crm.example/okno-hook · с подписью" in text and "hook-secret-never-shown" not in text and "sealed" not in text
+    assert '"secret": "********"' in text  # the edit form gets the mask: saved as is, the stored secret is kept
 
     # the fragment the page re-reads after a change, in the operator's language
     await client.post("/ui/preferences/language", json={"locale": "en"}, headers=WEB)

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from okno.api.deps import SESSION_COOKIE, Ctx
 from okno.auth.service import operator_for_token
+from okno.channels.service import MASK
 from okno.kit.time import utcnow
 from okno.models import Operator, Role
 from okno.operators.time_zones import DEFAULT_TIME_ZONE, zone_of
@@ -32,13 +33,16 @@ def attachment_list(value: object) -> list[dict]:
     return [item if isinstance(item, dict) else {} for item in value]
 
 
-def dict_without(value: object, key: str) -> object:
-    """A stored object without one key (an automation action shown without its sealed secret)."""
-    return {k: v for k, v in value.items() if k != key} if isinstance(value, dict) else value
+def masked_secret(value: object) -> object:
+    """A stored automation action as its edit form gets it: a sealed secret becomes the mask,
+    which the API reads as "keep the stored one" (``okno.automation.actions.call_webhook``)."""
+    if not isinstance(value, dict) or "secret_sealed" not in value:
+        return value
+    return {**{k: v for k, v in value.items() if k != "secret_sealed"}, "secret": MASK}
 
 
 _env.filters["kilobytes"] = kilobytes
-_env.filters["dict_without"] = dict_without
+_env.filters["masked_secret"] = masked_secret
 _env.filters["attachment_list"] = attachment_list
 
 CHANNEL_ICONS = {"telegram": "TG", "whatsapp": "WA", "vk": "VK", "max": "MX", "widget": "WEB", "api": "API", "email": "@", "voice": "☎"}
