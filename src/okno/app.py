@@ -35,8 +35,8 @@ from okno.context import AppContext, build_context
 from okno.kit.logging import configure_logging
 from okno.ops import probes
 from okno.web import routes as web_routes
-from okno.web.not_found import page_or_json
-from okno.web.pages import LoginRequired
+from okno.web.not_found import page_or_json, refused
+from okno.web.pages import LoginRequired, PageRefused
 
 
 class _OknoApp(FastAPI):
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         return RedirectResponse("/login", status_code=303)
 
     app.add_exception_handler(StarletteHTTPException, page_or_json)  # a browser's unknown address: a page
+    app.add_exception_handler(PageRefused, refused)  # a page his role does not open: a page too (403)
 
     # the service process: statuses and reasons; status, assignment, priority, escalation; SLA; customer attributes
     for module in (catalog, conversation_actions, sla, customer_attributes, routing, canned, automation, files, templates):

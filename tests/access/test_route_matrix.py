@@ -17,6 +17,7 @@ names a scoped id can't be declared unscoped."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -185,6 +186,45 @@ def _inbox_rows(response: object) -> set[int]:
     return {int(found) for found in re.findall(r'data-conversation="(\d+)"', response.text)}  # type: ignore[attr-defined]
 
 
+async def _new_channel(world: World) -> Call:
+    made = await world.client.post("/api/v1/channels", json={"kind": "api", "name": f"Лишний {secrets.token_hex(3)}", "config": {"secret": "s" * 24}}, headers=world.bearer("admin"))
+    assert made.status_code == 201, made.text
+    return Call(f"/api/v1/channels/{made.json()['id']}")
+
+
+async def _new_operator(world: World) -> Call:
+    made = await world.client.post("/api/v1/operators", json={"email": f"x{secrets.token_hex(3)}@okno.test", "password": "password-123", "name": "Лишний"}, headers=world.bearer("admin"))
+    assert made.status_code == 201, made.text
+    return Call(f"/api/v1/operators/{made.json()['id']}")
+
+
+async def _new_team(world: World) -> Call:
+    made = await world.client.post("/api/v1/teams", json={"name": f"Лишняя {secrets.token_hex(3)}"}, headers=world.bearer("admin"))
+    assert made.status_code == 201, made.text
+    return Call(f"/api/v1/teams/{made.json()['id']}")
+
+
+async def _new_calendar(world: World) -> Call:
+    body = {"name": f"Лишний {secrets.token_hex(3)}", "timezone": "Europe/Moscow", "weekly": {"mon": [["09:00", "18:00"]]}, "holidays": []}
+    made = await world.client.post("/api/v1/calendars", json=body, headers=world.bearer("admin"))
+    assert made.status_code == 201, made.text
+    return Call(f"/api/v1/calendars/{made.json()['id']}")
+
+
+async def _new_policy(world: World) -> Call:
+    body = {"name": f"Лишняя {secrets.token_hex(3)}", "targets": {"normal": {"first_response": 60}}}
+    made = await world.client.post("/api/v1/sla/policies", json=body, headers=world.bearer("admin"))
+    assert made.status_code == 201, made.text
+    return Call(f"/api/v1/sla/policies/{made.json()['id']}")
+
+
+async def _new_survey(world: World) -> Call:
+    body = {"kind": "csat", "name": f"Лишний {secrets.token_hex(3)}", "question": {"ru": "Как мы справились?"}}
+    made = await world.client.post("/api/v1/surveys", json=body, headers=world.bearer("admin"))
+    assert made.status_code == 201, made.text
+    return Call(f"/api/v1/surveys/{made.json()['id']}")
+
+
 # ---- the table -----------------------------------------------------------------------------------
 
 CONV = "/api/v1/conversations/{cid}"
@@ -248,7 +288,7 @@ ROUTES: dict[str, object] = {
     "GET /supervisor": Managers("/supervisor", cookie=True),
     "GET /ui/supervisor/data": Managers("/ui/supervisor/data"),
     "GET /ui/stream": Elsewhere("tests/access/test_live_stream.py"),
-    "GET /admin": Unscoped("administration (admins, supervisors): operators, teams and service settings, no conversation"),
+    "GET /admin": Elsewhere("tests/web/test_admin_sections.py::test_admin_goes_to_the_first_section_and_operators_get_a_page"),
     "GET /ui/admin/service": Unscoped("administration of the service process: rules, policies, no conversation"),
     "GET /": Unscoped("a redirect"),
     "GET /login": Unscoped("the login page"),
@@ -348,6 +388,7 @@ ROUTES: dict[str, object] = {
     "POST /api/v1/surveys": Unscoped("admins create a survey"),
     "GET /api/v1/surveys/{survey_id}": Unscoped("supervisors and admins"),
     "PATCH /api/v1/surveys/{survey_id}": Unscoped("admins change a survey"),
+    "DELETE /api/v1/surveys/{survey_id}": AdminsOnly(_new_survey, ok=(204,)),
     "GET /admin/surveys": Unscoped("supervisors and admins: the surveys page (tests/surveys)"),
     # the inbox's tools: tags, read positions, bulk actions, saved views
     "POST /api/v1/conversations/{conversation_id}/tags": Scoped(conversation_call(CONV + "/tags", {"tags": ["возврат"]})),
@@ -358,6 +399,23 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/views": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
     "POST /api/v1/views": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
     "DELETE /api/v1/views/{view_id}": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
+    # administration: one page per section (supervisors look, admins change); operators get a 403 page
+    "GET /admin/channels": Managers("/admin/channels", cookie=True),
+    "GET /admin/operators": Managers("/admin/operators", cookie=True),
+    "GET /admin/teams": Managers("/admin/teams", cookie=True),
+    "GET /admin/canned": Managers("/admin/canned", cookie=True),
+    "GET /admin/statuses": Managers("/admin/statuses", cookie=True),
+    "GET /admin/routing": Managers("/admin/routing", cookie=True),
+    "GET /admin/calendars": Managers("/admin/calendars", cookie=True),
+    "GET /admin/sla": Managers("/admin/sla", cookie=True),
+    "GET /admin/automation": Managers("/admin/automation", cookie=True),
+    "GET /admin/tokens": Elsewhere("tests/web/test_admin_sections.py::test_the_tokens_section_is_for_admins_only"),
+    # deleting what an admin created (refused with 409 while history names it): admins only
+    "DELETE /api/v1/channels/{channel_id}": AdminsOnly(_new_channel, ok=(204,)),
+    "DELETE /api/v1/operators/{operator_id}": AdminsOnly(_new_operator, ok=(204,)),
+    "DELETE /api/v1/teams/{team_id}": AdminsOnly(_new_team, ok=(204,)),
+    "DELETE /api/v1/calendars/{calendar_id}": AdminsOnly(_new_calendar, ok=(204,)),
+    "DELETE /api/v1/sla/policies/{policy_id}": AdminsOnly(_new_policy, ok=(204,)),
 }
 
 # a path naming one of these is about a team's conversation or customer: it must be scoped

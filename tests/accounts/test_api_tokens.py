@@ -107,7 +107,7 @@ async def test_the_admin_page_lists_tokens_and_account_controls_for_admins_only(
     olga = await make_operator(ctx, name="Ольга")
 
     assert (await client.post("/ui/session", json={"email": admin_me["email"], "password": PASSWORD})).status_code == 200
-    page = (await client.get("/admin")).text
+    page = (await client.get("/admin/tokens")).text + (await client.get("/admin/operators")).text
     assert 'data-testid="tokens-table"' in page and "Учёт" in page and "Склад" in page and "отозван" in page and "действует" in page
     assert f'data-account-active="{olga["id"]}"' in page and f'data-account-role="{olga["id"]}"' in page
     assert page.count('data-token-revoke="') == 1  # the revoked one has no button
@@ -115,5 +115,6 @@ async def test_the_admin_page_lists_tokens_and_account_controls_for_admins_only(
 
     supervisor = await make_operator(ctx, role="supervisor")
     assert (await client.post("/ui/session", json={"email": supervisor["email"], "password": PASSWORD})).status_code == 200
-    seen = (await client.get("/admin")).text
+    assert (await client.get("/admin/tokens")).status_code == 403  # the page says so, in his language
+    seen = (await client.get("/admin/operators")).text
     assert 'data-testid="tokens-table"' not in seen and "data-account-active" not in seen and "Учёт" not in seen

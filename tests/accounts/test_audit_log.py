@@ -146,7 +146,7 @@ async def test_the_audit_page_lists_entries_for_admins_in_russian_and_english(cl
     assert (await client.post("/ui/session", json={"email": supervisor["email"], "password": PASSWORD})).status_code == 200
     assert (await client.get("/admin/audit")).status_code == 403
     assert (await client.post("/ui/session", json={"email": admin_me["email"], "password": PASSWORD})).status_code == 200
-    assert 'href="/admin/audit"' in (await client.get("/admin")).text
+    assert 'href="/admin/audit"' in (await client.get("/admin/channels")).text
 
     page = await client.get("/admin/audit")
     assert page.status_code == 200

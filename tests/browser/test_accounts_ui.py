@@ -18,13 +18,14 @@ async def test_admin_deactivates_an_operator_creates_and_revokes_a_token(app, cl
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         await _sign_in(page, okno.url, admin["email"], admin["password"])
-        await page.goto(f"{okno.url}/admin")
+        await page.goto(f"{okno.url}/admin/operators")
 
         await page.get_by_label("Учётная запись включена: Ольга").uncheck()
         await expect(page.locator("#toast")).to_have_text("✓")
         refused = await client.post("/api/v1/auth/login", json={"email": olga["email"], "password": olga["password"]})
         assert refused.status_code == 401
 
+        await page.locator("[data-section-link=tokens]").click()
         form = page.get_by_test_id("token-form")
         await form.get_by_label("Название").fill("CRM")
         await form.get_by_role("button", name="Создать токен").click()
@@ -41,7 +42,7 @@ async def test_admin_deactivates_an_operator_creates_and_revokes_a_token(app, cl
             await expect(page.get_by_test_id("tokens-table")).to_contain_text("отозван")
             assert (await integration.get("/api/v1/customers")).status_code == 401
 
-        await page.get_by_test_id("audit-link").click()
+        await page.locator("[data-section-link=audit]").click()
         table = page.get_by_test_id("audit-table")
         await expect(table).to_contain_text("отозвал API-токен")
         await expect(table).to_contain_text("отключил сотрудника")

@@ -27,6 +27,8 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         page.on("dialog", lambda dialog: dialog.accept())
         await _sign_in(page, okno.url, admin["email"], admin["password"])
         await page.goto(f"{okno.url}/admin")
+        await page.get_by_test_id("admin-nav").get_by_role("link", name="Статусы и причины закрытия").click()
+        await expect(page).to_have_url(f"{okno.url}/admin/statuses")
 
         # a status of the admin's own (its type still changeable) and a closing reason, switched off
         status = page.get_by_test_id("status-form")
@@ -35,7 +37,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await status.get_by_label("Русский").fill("Ждём запчасти")
         await status.get_by_label("Английский").fill("Waiting for parts")
         await status.get_by_role("button").click()
-        await expect(page.get_by_test_id("statuses-table")).to_contain_text("Ждём запчасти")
+        await expect(page.get_by_test_id("statuses-table").get_by_label("Русский: waiting_parts")).to_have_value("Ждём запчасти")  # renamed in place
         await page.get_by_label("Тип: waiting_parts").select_option("pending")
         await expect(page.locator("#toast")).to_have_text("✓")
         reason = page.get_by_test_id("reason-form")
@@ -43,7 +45,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await reason.get_by_label("Русский").fill("Дубль")
         await reason.get_by_label("Английский").fill("Duplicate")
         await reason.get_by_role("button").click()
-        await expect(page.get_by_test_id("reasons-table")).to_contain_text("Дубль")
+        await expect(page.get_by_test_id("reasons-table").get_by_label("Русский: duplicate")).to_have_value("Дубль")
         for name in ("Ключ", "Русский", "Английский"):
             await reason.get_by_label(name).fill("duplicate")
         await reason.get_by_role("button").click()
@@ -52,6 +54,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await expect(page.get_by_label("Используется: duplicate")).not_to_be_checked()
 
         # a calendar: a time that does not exist is refused, the Monday field is marked
+        await page.goto(f"{okno.url}/admin/calendars")
         calendar = page.get_by_test_id("calendar-form")
         await calendar.get_by_label("Название").fill("Москва 9–18")
         await calendar.get_by_label("Понедельник").fill("09:00–25:00")
@@ -66,6 +69,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await expect(calendar.get_by_label("Понедельник")).not_to_have_attribute("aria-invalid", "true")
 
         # a policy: 60 business minutes to the first reply on urgent conversations, the default
+        await page.goto(f"{okno.url}/admin/sla")
         policy = page.get_by_test_id("policy-form")
         await policy.get_by_label("Название").fill("Стандарт")
         await policy.get_by_label("Срочный: Первый ответ").fill("60")
@@ -75,8 +79,10 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         policies = page.get_by_test_id("policies-table")
         await expect(policies).to_contain_text("Стандарт")
         await expect(policies).to_contain_text("8 ч")
+        await page.get_by_test_id("sla-section").screenshot(path=str(SCREENSHOTS / "admin-sla.png"))
 
         # a routing rule from conditions: a broken regular expression is refused with the reason
+        await page.goto(f"{okno.url}/admin/routing")
         routing = page.get_by_test_id("routing-form")
         await routing.get_by_label("Название").fill("VIP")
         await routing.get_by_role("button", name="Добавить условие").click()
@@ -104,9 +110,11 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await expect(vip_row).to_contain_text("Политика SLA: Стандарт")
         await page.get_by_role("button", name="Выше: VIP").click()  # the VIP rule now runs first
         await expect(rules.locator("tr[data-routing-rule]").first).to_contain_text("VIP-линия")
+        await page.get_by_test_id("routing-section").screenshot(path=str(SCREENSHOTS / "admin-routing.png"))
 
         # an automation rule from the fields generated for each action: a wrong webhook URL is refused
         # with the reason and its field is marked; the action's type is then changed in place
+        await page.goto(f"{okno.url}/admin/automation")
         automation = page.get_by_test_id("automation-form")
         await automation.get_by_label("Название").fill("Просрочка")
         await automation.get_by_label("Когда").select_option(label="срок SLA нарушен")
@@ -131,12 +139,9 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await expect(automation.locator(".action")).to_have_count(1)  # the form is ready for the next rule
         await page.get_by_label("Включено: Просрочка").uncheck()
         await expect(page.locator("#toast")).to_have_text("✓")
-        await page.set_viewport_size({"width": 1280, "height": 4000})  # the page scrolls inside <main>: make room for it all
-        await page.get_by_test_id("routing-section").screenshot(path=str(SCREENSHOTS / "admin-routing.png"))
-        await page.get_by_test_id("sla-section").screenshot(path=str(SCREENSHOTS / "admin-sla.png"))
         await page.get_by_test_id("automation-section").screenshot(path=str(SCREENSHOTS / "admin-automation.png"))
-        await page.set_viewport_size({"width": 1280, "height": 900})
 
+        await page.goto(f"{okno.url}/admin/routing")
         await page.get_by_test_id("routing-table").get_by_role("button", name="Удалить").last.click()  # confirmed
         await expect(rules).not_to_contain_text("Все остальные")
 

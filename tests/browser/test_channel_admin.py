@@ -23,7 +23,7 @@ async def test_admin_edits_a_channel_keeping_its_secret_and_sees_health(app, cli
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
         await _sign_in(page, okno.url, admin["email"], admin["password"])
-        await page.goto(f"{okno.url}/admin")
+        await page.goto(f"{okno.url}/admin/channels")
         row = page.locator(f'#channel-rows tr[data-channel="{channel["id"]}"]')
         await expect(row.get_by_test_id("channel-health")).to_contain_text("Требует внимания")
         await expect(row.get_by_test_id("channel-health")).to_contain_text("access token expired")

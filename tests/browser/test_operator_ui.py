@@ -147,8 +147,10 @@ async def test_admin_connects_a_channel_from_its_schema_form_and_sees_the_webhoo
         await page.get_by_test_id("channel-create").click()
         row = page.locator("#channel-rows tr", has_text="Наша CRM")
         await expect(row).to_contain_text("/webhooks/")
-        await expect(page.get_by_test_id("operators-table")).to_contain_text("В сети")  # her presence
         await page.screenshot(path=str(SCREENSHOTS / "admin.png"))
+        await page.get_by_test_id("admin-nav").get_by_role("link", name="Операторы").click()
+        await expect(page.get_by_test_id("operators-table")).to_contain_text("В сети")  # her presence
+        await page.get_by_test_id("admin-nav").get_by_role("link", name="Шаблоны ответов").click()
         form = page.get_by_test_id("canned-form")
         await form.get_by_label("Код").fill("privet")
         await form.get_by_label("Заголовок").fill("Приветствие")
@@ -174,9 +176,10 @@ async def test_admin_connects_a_channel_from_its_schema_form_and_sees_the_webhoo
         await expect(page.locator("#canned-rows tr", has_text="/privet")).to_have_count(0)
 
         # a team: created, its strategy chosen, the admin made a member
+        await page.get_by_test_id("admin-nav").get_by_role("link", name="Группы").click()
         await page.get_by_test_id("team-form").get_by_label("Название").fill("Поддержка")
         await page.get_by_test_id("team-form").get_by_role("button").click()
-        team_row = page.locator("[data-team]", has_text="Поддержка")
+        team_row = page.locator('tr[data-team]:has(input[value="Поддержка"])')  # its name is a field the admin can rename
         await team_row.get_by_label("Распределение: Поддержка").select_option("least_loaded")
         await team_row.locator(f'input[data-member="{admin["id"]}"]').check()
         await expect(page.locator("#toast")).to_have_text("✓")

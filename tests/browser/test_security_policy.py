@@ -57,7 +57,7 @@ async def test_main_pages_raise_no_policy_violation_and_a_team_name_stays_text(a
         await page.keyboard.press("Escape")
         seen["/inbox"] = await _violations(page)
 
-        for path, ready in (("/supervisor", "#volume-chart"), ("/admin", "#team-form")):
+        for path, ready in (("/supervisor", "#volume-chart"), ("/admin/teams", "#team-form")):
             await page.goto(f"{okno.url}{path}")
             await page.wait_for_selector(ready)
             await page.wait_for_load_state("networkidle")

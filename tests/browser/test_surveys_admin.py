@@ -19,8 +19,8 @@ async def test_admin_creates_and_edits_a_survey(app, client, ctx, browser) -> No
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
         await _sign_in(page, okno.url, admin["email"], admin["password"])
-        await page.goto(f"{okno.url}/admin")
-        await page.get_by_test_id("surveys-link").click()
+        await page.goto(f"{okno.url}/admin")  # the first section; surveys are in its nav
+        await page.locator("[data-section-link=surveys]").click()
         await expect(page.get_by_test_id("surveys-table")).to_contain_text("Опросов пока нет.")
 
         form = page.get_by_test_id("survey-form")
@@ -49,3 +49,29 @@ async def test_admin_creates_and_edits_a_survey(app, client, ctx, browser) -> No
         [survey] = (await session.scalars(select(Survey))).all()
     assert (survey.name, survey.kind, survey.delay_minutes, survey.team_ids, survey.is_active) == ("CSAT поддержки", "csat", 15, [team["id"]], False)
     assert survey.question == {"ru": "Оцените нашу помощь от 1 до 5"} and survey.follow_up == {"ru": "Что улучшить?"}
+
+
+async def test_admin_deletes_an_unsent_survey_and_reads_why_a_sent_one_stays(app, client, ctx, browser) -> None:
+    from okno.kit.time import utcnow
+    from okno.models.surveys import SurveyRequest
+    from tests.service.helpers import open_conversation
+
+    headers = await admin_headers(ctx, client)
+    draft = (await client.post("/api/v1/surveys", json={"kind": "csat", "name": "Черновик", "question": {"ru": "Как мы справились?"}}, headers=headers)).json()
+    sent = (await client.post("/api/v1/surveys", json={"kind": "nps", "name": "NPS", "question": {"ru": "Порекомендуете?"}}, headers=headers)).json()
+    conversation = await open_conversation(client, ctx, headers)
+    async with ctx.db.transaction() as session:
+        session.add(SurveyRequest(survey_id=sent["id"], conversation_id=conversation["id"], customer_id=conversation["customer_id"], kind="nps",
+                                  state="sent", due_at=utcnow(), sent_at=utcnow()))  # fmt: skip
+    admin = await make_operator(ctx, name="Админ", role="admin")
+    async with LoopbackServer(app) as okno:
+        page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await page.goto(f"{okno.url}/admin/surveys")
+        await page.locator(f'tr[data-survey="{draft["id"]}"]').get_by_role("button", name="Удалить").click()
+        await expect(page.locator(f'tr[data-survey="{draft["id"]}"]')).to_have_count(0)
+        await page.locator(f'tr[data-survey="{sent["id"]}"]').get_by_role("button", name="Удалить").click()
+        await expect(page.get_by_test_id("survey-error")).to_have_text("Опрос «NPS» уже отправлялся клиентам; выключите его вместо удаления")
+    async with ctx.db.reading() as session:
+        assert [s.id for s in (await session.scalars(select(Survey))).all()] == [sent["id"]]

@@ -25,7 +25,7 @@ async def test_admins_edit_supervisors_read_operators_are_refused(client, ctx) -
     assert page.status_code == 200
     assert "Опросы" in page.text and "NPS после решения" in page.text and "готовность рекомендовать" in page.text
     assert 'data-testid="survey-form"' in page.text and "Вопрос на русском" in page.text
-    assert 'href="/admin/surveys"' in (await client.get("/admin")).text
+    assert 'href="/admin/surveys"' in (await client.get("/admin/channels")).text
     assert (await client.post("/ui/preferences/language", json={"locale": "en"}, headers=WEB)).status_code == 200
     english = await client.get("/admin/surveys")
     assert "Surveys" in english.text and "NPS: would recommend, 0–10" in english.text and "Опросы" not in english.text

@@ -194,8 +194,13 @@ async def test_the_admin_page_shows_the_service_process_in_readable_form(client,
 
     admin = await make_operator(ctx, role="admin", name="Админ")
     await _sign_in(client, admin["email"])
-    page = await client.get("/admin")
-    assert page.status_code == 200
+    assert (await client.get("/admin")).headers["location"] == "/admin/channels"
+    sections = [await client.get(f"/admin/{key}") for key in ("statuses", "routing", "calendars", "sla", "automation")]
+    assert [s.status_code for s in sections] == [200] * 5
+
+    class page:  # the five sections read as one
+        text = "".join(s.text for s in sections)
+
     for heading in ("Статусы и причины закрытия", "Правила маршрутизации", "Календари рабочего времени", "Политики SLA", "Правила автоматизации"):
         assert heading in page.text
     for form in ("status-form", "reason-form", "routing-form", "calendar-form", "policy-form", "automation-form"):
@@ -209,6 +214,7 @@ async def test_the_admin_page_shows_the_service_process_in_readable_form(client,
     assert "срок SLA нарушен" in text and "Добавить теги" in text and "late" in text
     assert "выше по пути эскалации группы: SLA нарушен" in text  # an escalation without a team goes one step up
     assert "https://crm.example/okno-hook · с подписью" in text and "hook-secret-never-shown" not in text and "sealed" not in text
+    assert '"secret": "********"' in text  # the edit form gets the mask: saved as is, the stored secret is kept
 
     # the fragment the page re-reads after a change, in the operator's language
     await client.post("/ui/preferences/language", json={"locale": "en"}, headers=WEB)
@@ -220,13 +226,14 @@ async def test_the_admin_page_shows_the_service_process_in_readable_form(client,
 async def test_operators_may_not_open_the_admin_page_and_supervisors_only_look(client, ctx) -> None:
     operator = await make_operator(ctx)
     await _sign_in(client, operator["email"])
-    assert (await client.get("/admin")).status_code == 403
+    refused = await client.get("/admin")
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"] and "для супервайзеров и администраторов" in refused.text
     assert (await client.get("/ui/admin/service")).status_code == 403
     supervisor = await make_operator(ctx, role="supervisor")
     await _sign_in(client, supervisor["email"])
-    page = await client.get("/admin")
+    page = await client.get("/admin/routing")
     assert page.status_code == 200 and "Правила маршрутизации" in page.text
-    assert 'id="routing-form"' not in page.text and 'id="calendar-form"' not in page.text
+    assert 'id="routing-form"' not in page.text and 'id="calendar-form"' not in (await client.get("/admin/calendars")).text
     assert (await client.post("/api/v1/routing/rules", json={"name": "x", "actions": {"priority": 1}}, headers=WEB)).status_code == 403
 
 
@@ -261,7 +268,7 @@ async def test_the_rule_forms_are_generated_from_the_published_schemas(client, c
     await _sign_in(client, admin["email"])
     for locale, note, team in (("ru", "Добавить внутреннюю заметку", "Группа"), ("en", "Add an internal note", "Team")):
         await client.post("/ui/preferences/language", json={"locale": locale}, headers=WEB)
-        page = (await client.get("/admin")).text
+        page = (await client.get("/admin/routing")).text + (await client.get("/admin/automation")).text
         for kind, action in ACTIONS.items():
             assert f'data-action-params="{kind}"' in page and f'<option value="{kind}">{action.label.in_(locale)}</option>' in page
             for name in action.params.model_fields:

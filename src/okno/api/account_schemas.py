@@ -16,6 +16,8 @@ class OperatorChangeIn(OperatorRoutingIn):
     (a reset: the operator's sessions end and he logs in with it); team membership is edited
     through ``/api/v1/teams/{id}/members``."""
 
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
     role: Literal["admin", "supervisor", "operator"] | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, max_length=1024)

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.api.deps import AdminOperator, Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.schemas import ChannelIn, ChannelKindOut, ChannelOut, ChannelPatch, ChannelPollingOut
 from okno.channels.base import kind_titles
-from okno.channels.lifecycle import UNSET, disable_channel, enable_channel, update_channel
+from okno.channels.lifecycle import UNSET, delete_channel, disable_channel, enable_channel, update_channel
 from okno.channels.polling import poll_states
 from okno.channels.registry import ADAPTERS
 from okno.channels.service import create_channel, get_channel, list_channels, masked_config, open_config
@@ -33,6 +33,7 @@ def _out(request: Request, ctx: Ctx, channel: Channel, config: BaseModel | None,
         team_id=channel.team_id,
         is_active=channel.is_active,
         webhook_url=f"{base}/webhooks/{channel.id}" if takes_webhooks else None,
+        embed_code=embed.format(base_url=base, channel_id=channel.id) if (embed := getattr(adapter, "embed_code", None)) else None,
         config=masked_config(config) if config is not None else {},
         created_at=channel.created_at,
         health=channel.health,
@@ -118,3 +119,10 @@ async def enable(channel_id: int, admin: AdminOperator, session: WriteSession, c
     channel = await enable_channel(session, channel_id, actor_id=admin.id)
     _forget_after_commit(session, ctx, channel.id)
     return await _one(session, request, ctx, channel)
+
+
+@router.delete("/{channel_id}", status_code=204, summary="Delete a channel nothing came through (else 409: disable it)")
+async def remove(channel_id: int, admin: AdminOperator, session: WriteSession, ctx: Ctx) -> Response:
+    await delete_channel(session, channel_id, actor_id=admin.id)
+    _forget_after_commit(session, ctx, channel_id)
+    return Response(status_code=204)

@@ -23,7 +23,10 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         if isinstance(exc, TooManyRequests):
             headers = {"retry-after": str(exc.retry_after)}
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        body: dict[str, object] = {"detail": exc.detail}
+        if exc.ru is not None:
+            body["detail_i18n"] = {"en": exc.detail, "ru": exc.ru}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(OverflowError)
     async def _overflow(_request: Request, _exc: OverflowError) -> JSONResponse:

@@ -20,7 +20,14 @@ PROBLEM = {
     "title": "Problem",
     "type": "object",
     "required": ["detail"],
-    "properties": {"detail": {"type": "string", "description": "Why the request was refused, in one sentence"}},
+    "properties": {
+        "detail": {"type": "string", "description": "Why the request was refused, in one sentence"},
+        "detail_i18n": {
+            "type": "object",
+            "description": "The same reason in English and Russian, where okno words it in both",
+            "properties": {"en": {"type": "string"}, "ru": {"type": "string"}},
+        },
+    },
 }
 VALIDATION_PROBLEM = {
     "title": "ValidationProblem",
@@ -30,7 +37,8 @@ VALIDATION_PROBLEM = {
         "detail": {
             "description": "One sentence, or FastAPI's list of the fields that failed their schema",
             "anyOf": [{"type": "string"}, {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}],
-        }
+        },
+        "detail_i18n": PROBLEM["properties"]["detail_i18n"],
     },
 }
 # where okno answers 429 (with Retry-After)

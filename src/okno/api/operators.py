@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from okno.api.deps import AdminOperator, CurrentOperator, ManagerOperator, ReadSession, WriteSession
 from okno.api.account_schemas import OperatorChangeIn
 from okno.api.schemas import OperatorIn, OperatorOut, PresenceIn, TeamIn, TeamOut
-from okno.auth.accounts import AccountChange, change_account
+from okno.auth.accounts import AccountChange, change_account, delete_account
 from okno.auth.passwords import new_password_hash
 from okno.auth.service import create_operator
 from okno.kit.errors import Conflict
@@ -41,7 +41,7 @@ async def change_operator(operator_id: int, body: OperatorChangeIn, admin: Admin
     """Routing attributes, role, activation (deactivating ends every session of his) and a
     password reset. The new password is hashed before the first statement takes the writer."""
     password_hash = await new_password_hash(body.password) if body.password is not None else None
-    change = AccountChange(role=body.role, is_active=body.is_active, password_hash=password_hash)
+    change = AccountChange(role=body.role, is_active=body.is_active, password_hash=password_hash, name=body.name, email=body.email)
     operator = await change_account(session, operator_id=operator_id, change=change, actor_id=admin.id)
     if body.experienced is not None or body.skills is not None or body.capacity is not None:
         operator = await change_routing_profile(
@@ -50,6 +50,12 @@ async def change_operator(operator_id: int, body: OperatorChangeIn, admin: Admin
     if body.extension is not None:
         operator = await set_extension(session, operator_id=operator_id, extension=body.extension or None, actor_id=admin.id)
     return OperatorOut.model_validate(operator)
+
+
+@router.delete("/operators/{operator_id}", status_code=204, summary="Delete an account that has done nothing yet (else 409: deactivate him)")
+async def remove_operator(operator_id: int, admin: AdminOperator, session: WriteSession) -> Response:
+    await delete_account(session, operator_id=operator_id, actor_id=admin.id)
+    return Response(status_code=204)
 
 
 @router.post("/teams", response_model=TeamOut, status_code=201)

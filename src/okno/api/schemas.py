@@ -110,7 +110,8 @@ class ChannelOut(BaseModel):
     name: str
     team_id: int | None
     is_active: bool
-    webhook_url: str | None  # None: the channel does not receive webhooks (it polls)
+    webhook_url: str | None  # None: the channel does not receive webhooks (it polls, or customers connect to okno)
+    embed_code: str | None = None  # what to paste into the website (the widget's <script> tag)
     config: dict[str, Any]
     created_at: datetime
     health: str  # "ok" | "needs_action"

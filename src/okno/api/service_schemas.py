@@ -38,6 +38,7 @@ class SlaPolicyPatch(BaseModel):
     targets: dict[str, dict[str, Any]] | None = None
     warning_minutes: int | None = None
     is_default: bool | None = None
+    is_active: bool | None = None  # false: disabled (it governs nothing new; history keeps it)
 
 
 class SlaPolicyOut(_Out):
@@ -46,6 +47,7 @@ class SlaPolicyOut(_Out):
     targets: dict[str, dict[str, int]]
     warning_minutes: int
     is_default: bool
+    is_active: bool
 
 
 class CalendarIn(BaseModel):
@@ -73,6 +75,7 @@ class CalendarOut(_Out):
 class TeamConfigIn(BaseModel):
     """Only the fields sent change; null clears a reference."""
 
+    name: str | None = Field(default=None, max_length=200)
     assignment_strategy: str | None = None
     sticky: bool | None = None
     calendar_id: int | None = None

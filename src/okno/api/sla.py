@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from okno.api.access import OperatorScope
@@ -21,7 +21,7 @@ from okno.api.service_schemas import (
 )
 from okno.conversations.queries import get_conversation
 from okno.models import BusinessHours, SlaPolicy, SlaTarget
-from okno.routing.teams import add_team_member, configure_team, remove_team_member, team_member_ids
+from okno.routing.teams import add_team_member, configure_team, delete_team, remove_team_member, team_member_ids
 from okno.sla import policies
 
 router = APIRouter(prefix="/api/v1", tags=["SLA"])
@@ -51,8 +51,15 @@ async def change_policy(policy_id: int, body: SlaPolicyPatch, admin: AdminOperat
         warning_minutes=body.warning_minutes,
         is_default=body.is_default,
         actor_id=admin.id,
+        is_active=body.is_active,
     )
     return SlaPolicyOut.model_validate(policy)
+
+
+@router.delete("/sla/policies/{policy_id}", status_code=204, summary="Delete a policy nothing names yet (else 409: disable it)")
+async def remove_policy(policy_id: int, admin: AdminOperator, session: WriteSession) -> Response:
+    await policies.remove_policy(session, policy_id, actor_id=admin.id)
+    return Response(status_code=204)
 
 
 @router.get("/calendars")
@@ -77,6 +84,12 @@ async def change_calendar(calendar_id: int, body: CalendarPatch, admin: AdminOpe
     return CalendarOut.model_validate(hours)
 
 
+@router.delete("/calendars/{calendar_id}", status_code=204, summary="Delete a calendar no team or running deadline uses (else 409)")
+async def remove_calendar(calendar_id: int, admin: AdminOperator, session: WriteSession) -> Response:
+    await policies.remove_calendar(session, calendar_id, actor_id=admin.id)
+    return Response(status_code=204)
+
+
 @router.patch("/teams/{team_id}", response_model=TeamOut)
 async def configure(team_id: int, body: TeamConfigIn, admin: AdminOperator, session: WriteSession) -> TeamOut:
     team = await configure_team(session, team_id, changes=body.model_dump(exclude_unset=True), actor_id=admin.id)
@@ -96,6 +109,12 @@ async def add_member(team_id: int, body: TeamMemberIn, manager: ManagerOperator,
 @router.delete("/teams/{team_id}/members/{operator_id}")
 async def remove_member(team_id: int, operator_id: int, manager: ManagerOperator, session: WriteSession) -> dict:
     return {"operator_ids": await remove_team_member(session, team_id, operator_id, actor_id=manager.id)}
+
+
+@router.delete("/teams/{team_id}", status_code=204, summary="Delete a team no conversation, channel, rule or answer names (else 409)")
+async def remove_team(team_id: int, admin: AdminOperator, session: WriteSession) -> Response:
+    await delete_team(session, team_id, actor_id=admin.id)
+    return Response(status_code=204)
 
 
 @router.get("/conversations/{conversation_id}/sla")

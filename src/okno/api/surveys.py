@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from okno.api.deps import AdminOperator, ManagerOperator, ReadSession, WriteSession
@@ -89,6 +89,12 @@ async def create_survey(body: SurveyIn, admin: AdminOperator, session: WriteSess
 @router.get("/{survey_id}", response_model=SurveyOut)
 async def get_survey(survey_id: int, _: ManagerOperator, session: ReadSession) -> SurveyOut:
     return _out(await service.get_survey(session, survey_id))
+
+
+@router.delete("/{survey_id}", status_code=204, summary="Delete a survey nothing was sent by (else 409: switch it off)")
+async def delete_survey(survey_id: int, admin: AdminOperator, session: WriteSession) -> Response:
+    await service.delete_survey(session, survey_id, actor_id=admin.id)
+    return Response(status_code=204)
 
 
 @router.patch("/{survey_id}", response_model=SurveyOut)

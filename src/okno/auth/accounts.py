@@ -13,7 +13,9 @@ from okno.kit.audit import audit
 from okno.kit.db import Database
 from okno.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from okno.kit.time import utcnow
-from okno.models import AccessToken, Operator, OperatorKind, Presence, Role
+from okno.customers.identities import InvalidIdentity, normalize_email
+from okno.kit.removal import Use, refuse_if_used
+from okno.models import AccessToken, Conversation, Message, Operator, OperatorKind, Presence, Role, TimelineEvent
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,22 @@ class AccountChange:
     role: str | None = None
     is_active: bool | None = None
     password_hash: str | None = None
+    name: str | None = None
+    email: str | None = None
 
 
 async def change_account(session: AsyncSession, *, operator_id: int, change: AccountChange, actor_id: int) -> Operator:
     operator = await session.get(Operator, operator_id, with_for_update=True)
     if operator is None or operator.kind != OperatorKind.person.value:
         raise NotFound(f"operator {operator_id} not found")
+    if change.name is not None and change.name.strip() != operator.name:
+        name = change.name.strip()
+        if not 1 <= len(name) <= 200:
+            raise Invalid("name must be 1–200 characters", ru="Имя: от 1 до 200 символов")
+        await audit(session, actor_id=actor_id, action="operator.renamed", subject=("operator", operator.id), data={"from": operator.name, "to": name})
+        operator.name = name
+    if change.email is not None:
+        await _change_email(session, operator, change.email, actor_id=actor_id)
     if change.role is not None and change.role != operator.role:
         if change.role not in Role.__members__:
             raise Invalid(f"unknown role {change.role!r} (one of: {', '.join(Role.__members__)})")
@@ -50,6 +62,42 @@ async def change_account(session: AsyncSession, *, operator_id: int, change: Acc
         await audit(session, actor_id=actor_id, action="operator.password_reset", subject=("operator", operator.id))
     await session.flush()
     return operator
+
+
+async def _change_email(session: AsyncSession, operator: Operator, email: str, *, actor_id: int) -> None:
+    try:
+        email = normalize_email(email)
+    except InvalidIdentity as exc:
+        raise Invalid(exc.detail, ru="Проверьте адрес e-mail") from exc
+    if email == operator.email:
+        return
+    if await session.scalar(select(Operator.id).where(Operator.email == email, Operator.id != operator.id)):
+        raise Conflict(f"an operator with e-mail {email} already exists", ru=f"Оператор с адресом {email} уже есть")
+    await audit(session, actor_id=actor_id, action="operator.email_changed", subject=("operator", operator.id), data={"from": operator.email, "to": email})
+    operator.email = email
+
+
+async def delete_account(session: AsyncSession, *, operator_id: int, actor_id: int) -> None:
+    """Deletes an account that has done nothing yet (a typo, a duplicate). Someone whose name is
+    on replies, assignments or the timeline stays so history shows who did it: deactivate him."""
+    operator = await session.get(Operator, operator_id, with_for_update=True)
+    if operator is None or operator.kind != OperatorKind.person.value:
+        raise NotFound(f"operator {operator_id} not found")
+    if operator.id == actor_id:
+        raise Conflict("you cannot delete your own account", ru="Нельзя удалить собственную учётную запись")
+    await _keep_an_admin(session, operator, losing="account")
+    instead_en, instead_ru = "deactivate him instead: history keeps his name", "деактивируйте его: история сохранит имя"
+    await refuse_if_used(session, [
+        Use(select(Message.id).where(Message.author_id == operator.id),
+            f"operator {operator.id} wrote messages; {instead_en}", f"{operator.name} писал сообщения; {instead_ru}"),
+        Use(select(Conversation.id).where(Conversation.assignee_id == operator.id),
+            f"operator {operator.id} has conversations; {instead_en}", f"У оператора {operator.name} есть обращения; {instead_ru}"),
+        Use(select(TimelineEvent.id).where(TimelineEvent.actor_id == operator.id),
+            f"operator {operator.id} acted on conversations; {instead_en}", f"{operator.name} уже работал с обращениями; {instead_ru}"),
+    ])  # fmt: skip
+    await audit(session, actor_id=actor_id, action="operator.deleted", subject=("operator", operator.id), data={"name": operator.name, "email": operator.email})
+    await session.delete(operator)
+    await session.flush()
 
 
 async def _keep_an_admin(session: AsyncSession, operator: Operator, *, losing: str) -> None:

@@ -72,7 +72,8 @@ class Capabilities:
     # how its touches group into conversations (see ``Threading``)
     threading: Threading = Threading.per_customer
     # how inbound items arrive: "webhook" (the provider calls /webhooks/{id}) and/or "poll"
-    # (the poll worker calls the adapter's ``poll``, see :class:`PollsProvider`)
+    # (the poll worker calls the adapter's ``poll``, see :class:`PollsProvider`); "socket": the
+    # customers connect to okno itself (the website widget)
     ingress: frozenset[str] = frozenset({"webhook"})
 
     @property
@@ -491,6 +492,9 @@ class ChannelAdapter(Protocol, Generic[ConfigT]):
     # Optional: the title in every UI language when it is not a brand name said the same in all
     # (``Label(en="Website chat", ru="Чат на сайте")``); read with :func:`kind_titles`.
     # title_label: ClassVar[Label]
+    # optional: what the admin pastes into a website to put the channel there, with {base_url} and
+    # {channel_id} to fill in (the widget's <script> tag), shown instead of a webhook URL
+    # embed_code: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
     capabilities: ClassVar[Capabilities]
     # Optional (the registry reads them with defaults): the identity kinds this channel brings,

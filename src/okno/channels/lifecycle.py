@@ -1,4 +1,5 @@
-"""Changing a channel after it was connected: rename, move to a team, new settings, disable, enable.
+"""Changing a channel after it was connected: rename, move to a team, new settings, disable,
+enable, delete (only one no conversation or customer came through: otherwise it is disabled).
 
 Settings are re-validated through the adapter's config model; a secret that is not sent again
 (or is sent back as the mask admins were shown) keeps its stored value. A disabled channel
@@ -31,8 +32,9 @@ from okno.kit.crypto import SecretBox
 from okno.kit.db_wake import request_wake
 from okno.kit.errors import Invalid
 from okno.kit.outbound_urls import OutboundUrls
+from okno.kit.removal import Use, refuse_if_used
 from okno.kit.time import utcnow
-from okno.models import Channel, ChannelPollState, DeliveryJob, Message, Team
+from okno.models import Channel, ChannelPollState, Conversation, DeliveryJob, Identity, Message, Team
 
 WAITING_WHILE_DISABLED = "waiting: the channel is disabled; this message goes out once it is enabled again"
 UNSET: Any = object()
@@ -117,6 +119,24 @@ async def enable_channel(session: AsyncSession, channel_id: int, *, actor_id: in
         await audit(session, actor_id=actor_id, action="channel.enabled", subject=("channel", channel.id))
         request_wake(session, "delivery")
     return channel
+
+
+async def delete_channel(session: AsyncSession, channel_id: int, *, actor_id: int | None) -> None:
+    """Deletes a channel nothing has come through yet (a mistake, a test). One that carried
+    conversations or brought customers stays, so their history keeps its channel: disable it."""
+    channel = await get_channel(session, channel_id)
+    instead_en, instead_ru = "disable it instead: it keeps their history", "отключите его: история останется"
+    await refuse_if_used(session, [
+        Use(select(Message.id).where(Message.channel_id == channel.id),
+            f"channel {channel.id} carried messages; {instead_en}", f"По каналу «{channel.name}» шли сообщения; {instead_ru}"),
+        Use(select(Conversation.id).where(Conversation.channel_id == channel.id),
+            f"channel {channel.id} has conversations; {instead_en}", f"В канале «{channel.name}» есть обращения; {instead_ru}"),
+        Use(select(Identity.id).where(Identity.source_channel_id == channel.id),
+            f"customers came through channel {channel.id}; {instead_en}", f"Через канал «{channel.name}» пришли клиенты; {instead_ru}"),
+    ])  # fmt: skip
+    await audit(session, actor_id=actor_id, action="channel.deleted", subject=("channel", channel.id), data={"name": channel.name, "kind": channel.kind})
+    await session.delete(channel)
+    await session.flush()
 
 
 def _queued_messages(channel_id: int):  # noqa: ANN202

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 
 class OknoError(Exception):
+    """``detail`` is English; ``ru``, when given, is the same reason in Russian (the answer then
+    carries both in ``detail_i18n`` and the UI shows the operator's one)."""
+
     status_code = 400
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, ru: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.ru = ru
 
 
 class NotFound(OknoError):

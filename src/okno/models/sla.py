@@ -12,6 +12,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, JsonDoc, UTCDateTime
@@ -57,6 +58,9 @@ class SlaPolicy(Base):
     targets: Mapped[dict] = mapped_column(JsonDoc)
     warning_minutes: Mapped[int] = mapped_column(Integer, default=0)  # warn this long (business time) before a deadline
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)  # for conversations whose team names none
+    # a disabled policy governs nothing new (conversations fall back to the default one) but stays
+    # for the SLA results that name it: a policy with history is disabled, never deleted
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

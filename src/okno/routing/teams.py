@@ -8,8 +8,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.bus.outbox import record_event
 from okno.routing.events import OperatorRoutingChanged, TeamChanged
 from okno.kit.audit import audit
-from okno.kit.errors import Invalid, NotFound
-from okno.models import AssignmentStrategy, BusinessHours, Operator, SlaPolicy, Team, team_members
+from okno.kit.errors import Conflict, Invalid, NotFound
+from okno.kit.removal import Use, refuse_if_used
+from okno.models import (
+    AssignmentStrategy,
+    AutomationRule,
+    BusinessHours,
+    CannedAnswer,
+    Channel,
+    Conversation,
+    Operator,
+    RoutingRule,
+    SlaPolicy,
+    Team,
+    team_members,
+)
 
 
 
@@ -20,6 +33,13 @@ async def configure_team(
     team = await session.get(Team, team_id, with_for_update=True)
     if team is None:
         raise NotFound(f"team {team_id} not found")
+    if "name" in changes and changes["name"] is not None:
+        name = str(changes["name"]).strip()
+        if not 1 <= len(name) <= 200:
+            raise Invalid("name must be 1–200 characters", ru="Название: от 1 до 200 символов")
+        if await session.scalar(select(Team.id).where(Team.name == name, Team.id != team.id)):
+            raise Conflict(f"team {name!r} already exists", ru=f"Группа «{name}» уже есть")
+        team.name = name
     if "assignment_strategy" in changes:
         strategy = changes["assignment_strategy"]
         if strategy not in AssignmentStrategy.__members__:
@@ -38,6 +58,40 @@ async def configure_team(
     await audit(session, actor_id=actor_id, action="team.configured", subject=("team", team.id), data={k: v for k, v in changes.items()})
     await record_event(session, TeamChanged(team_id=team.id))
     return team
+
+
+async def delete_team(session: AsyncSession, team_id: int, *, actor_id: int) -> None:
+    """Deletes a team nothing names: no conversation (history keeps its team), channel, canned
+    answer, routing or automation rule, or team escalating to it. Its memberships go with it."""
+    team = await session.get(Team, team_id, with_for_update=True)
+    if team is None:
+        raise NotFound(f"team {team_id} not found")
+    name = team.name
+    await refuse_if_used(session, [
+        Use(select(Conversation.id).where(Conversation.team_id == team_id),
+            f"team {team_id} has conversations; their history keeps the team, so it can only be renamed",
+            f"У группы «{name}» есть обращения; история их хранит, поэтому группу можно только переименовать"),
+        Use(select(Channel.id).where(Channel.team_id == team_id),
+            f"channels send their conversations to team {team_id}; move them to another team first",
+            f"Каналы направляют обращения в группу «{name}»; сначала передайте их другой группе"),
+        Use(select(CannedAnswer.id).where(CannedAnswer.team_id == team_id),
+            f"team {team_id} has its own canned answers; move or delete them first",
+            f"У группы «{name}» есть свои шаблоны ответов; сначала перенесите или удалите их"),
+        Use(select(Team.id).where(Team.escalation_team_id == team_id),
+            f"another team escalates to team {team_id}; change its escalation first",
+            f"Другая группа эскалирует в «{name}»; сначала измените её эскалацию"),
+    ])  # fmt: skip
+    routing = await session.scalars(select(RoutingRule))
+    automation = await session.scalars(select(AutomationRule))
+    if any(rule.actions.get("team_id") == team_id for rule in routing) or any(
+        isinstance(action, dict) and action.get("team_id") == team_id for rule in automation for action in rule.actions
+    ):
+        raise Conflict(f"a rule sends conversations to team {team_id}; change the rule first",
+                       ru=f"Правило направляет обращения в группу «{name}»; сначала измените правило")
+    members = list(await session.scalars(select(team_members.c.operator_id).where(team_members.c.team_id == team_id)))
+    await audit(session, actor_id=actor_id, action="team.deleted", subject=("team", team_id), data={"name": name, "members": members})
+    await session.delete(team)
+    await session.flush()  # no event: no conversation belongs to it, nothing to re-route or recompute
 
 
 async def _reference(session: AsyncSession, team: Team, field: str, model: type, changes: dict[str, object], what: str) -> None:

@@ -17,7 +17,8 @@ from okno.bus.outbox import record_event
 from okno.sla.events import SlaCalendarChanged, SlaPolicyChanged
 from okno.kit.audit import audit
 from okno.kit.errors import Conflict, Invalid, NotFound
-from okno.models import BusinessHours, Conversation, Metric, Priority, SlaPolicy, Team
+from okno.kit.removal import Use, refuse_if_used
+from okno.models import OPEN_TARGET_STATES, BusinessHours, Conversation, Metric, Priority, RoutingRule, SlaPolicy, SlaTarget, Team
 from okno.sla.calendar import BusinessCalendar
 from okno.sla.hours import business_calendar, checked_holidays, checked_timezone, checked_weekly
 
@@ -45,8 +46,8 @@ async def setup_for(session: AsyncSession, conversation: Conversation) -> SlaSet
     team = await session.get(Team, conversation.team_id) if conversation.team_id is not None else None
     policy_id = conversation.sla_policy_id or (team.sla_policy_id if team is not None else None)
     policy = await session.get(SlaPolicy, policy_id) if policy_id is not None else None
-    if policy is None:
-        policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True)).limit(1))
+    if policy is None or not policy.is_active:  # a disabled policy governs nothing: the default does
+        policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True), SlaPolicy.is_active.is_(True)).limit(1))
     hours = await session.get(BusinessHours, team.calendar_id) if team is not None and team.calendar_id else None
     return SlaSetup(policy=policy, calendar=business_calendar(hours), calendar_id=hours.id if hours else None)
 
@@ -97,10 +98,19 @@ async def change_policy(
     warning_minutes: int | None,
     is_default: bool | None,
     actor_id: int,
+    is_active: bool | None = None,
 ) -> SlaPolicy:
     policy = await session.get(SlaPolicy, policy_id)
     if policy is None:
         raise NotFound(f"SLA policy {policy_id} not found")
+    was_active = policy.is_active
+    if is_active is not None:
+        policy.is_active = is_active
+        if not is_active:
+            policy.is_default = False  # conversations without a policy must not fall back to a disabled one
+    if is_default and not policy.is_active:
+        raise Invalid(f"SLA policy {policy_id} is disabled; enable it before making it the default",
+                      ru=f"Политика SLA «{policy.name}» отключена; включите её, прежде чем делать политикой по умолчанию")
     if name is not None:
         name = _checked_name(name)
         if await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name, SlaPolicy.id != policy_id)):
@@ -110,13 +120,16 @@ async def change_policy(
         policy.targets = checked_targets(targets)
     if warning_minutes is not None:
         policy.warning_minutes = _checked_warning(warning_minutes)
-    was_default = policy.is_default
-    if is_default is not None:
+    was_default = policy.is_default or (was_active and not policy.is_active)
+    if is_default is not None and policy.is_active:
         policy.is_default = is_default
     await session.flush()
     if policy.is_default:
         await _only_default(session, policy.id)
     await audit(session, actor_id=actor_id, action="sla_policy.changed", subject=("sla_policy", policy.id))
+    if was_active != policy.is_active:
+        action = "sla_policy.enabled" if policy.is_active else "sla_policy.disabled"
+        await audit(session, actor_id=actor_id, action=action, subject=("sla_policy", policy.id))
     await record_event(session, SlaPolicyChanged(policy_id=policy.id, is_default=policy.is_default or was_default))
     return policy
 
@@ -161,6 +174,54 @@ async def change_calendar(
     await audit(session, actor_id=actor_id, action="calendar.changed", subject=("calendar", hours.id))
     await record_event(session, SlaCalendarChanged(calendar_id=hours.id))
     return hours
+
+
+async def remove_policy(session: AsyncSession, policy_id: int, *, actor_id: int) -> None:
+    """Deletes a policy nothing names yet. One that SLA results, conversations, teams or routing
+    rules name is refused with the reason: disable it (results keep it) or choose another first."""
+    policy = await session.get(SlaPolicy, policy_id)
+    if policy is None:
+        raise NotFound(f"SLA policy {policy_id} not found")
+    name = policy.name
+    await refuse_if_used(session, [
+        Use(select(Team.name).where(Team.sla_policy_id == policy_id),
+            f"SLA policy {policy_id} is a team's policy; choose another one for the team first",
+            f"Политику SLA «{name}» использует группа; сначала выберите группе другую"),
+        Use(select(SlaTarget.id).where(SlaTarget.policy_id == policy_id),
+            f"SLA policy {policy_id} has SLA results that name it; disable it instead",
+            f"По политике SLA «{name}» уже считались сроки обращений; отключите её вместо удаления"),
+        Use(select(Conversation.id).where(Conversation.sla_policy_id == policy_id),
+            f"SLA policy {policy_id} governs conversations; disable it instead",
+            f"Политика SLA «{name}» действует в обращениях; отключите её вместо удаления"),
+    ])  # fmt: skip
+    rules = await session.scalars(select(RoutingRule))
+    if any(rule.actions.get("sla_policy_id") == policy_id for rule in rules):
+        raise Conflict(f"a routing rule sets SLA policy {policy_id}; change the rule first",
+                       ru=f"Политику SLA «{name}» назначает правило маршрутизации; сначала измените правило")
+    was_default = policy.is_default
+    await audit(session, actor_id=actor_id, action="sla_policy.deleted", subject=("sla_policy", policy_id), data={"name": name})
+    await session.delete(policy)
+    await session.flush()
+    await record_event(session, SlaPolicyChanged(policy_id=policy_id, is_default=was_default))
+
+
+async def remove_calendar(session: AsyncSession, calendar_id: int, *, actor_id: int) -> None:
+    """Deletes a calendar no team uses and no running SLA clock counts on (finished results keep
+    their seconds and lose only the calendar's name)."""
+    hours = await session.get(BusinessHours, calendar_id)
+    if hours is None:
+        raise NotFound(f"calendar {calendar_id} not found")
+    await refuse_if_used(session, [
+        Use(select(Team.name).where(Team.calendar_id == calendar_id),
+            f"calendar {calendar_id} is a team's calendar; choose another one for the team first",
+            f"Календарь «{hours.name}» использует группа; сначала выберите группе другой"),
+        Use(select(SlaTarget.id).where(SlaTarget.calendar_id == calendar_id, SlaTarget.state.in_(OPEN_TARGET_STATES)),
+            f"running SLA deadlines count on calendar {calendar_id}; wait until they finish or move the team to another calendar",
+            f"По календарю «{hours.name}» идут сроки SLA; дождитесь их завершения или переведите группу на другой календарь"),
+    ])  # fmt: skip
+    await audit(session, actor_id=actor_id, action="calendar.deleted", subject=("calendar", calendar_id), data={"name": hours.name})
+    await session.delete(hours)
+    await session.flush()
 
 
 async def _only_default(session: AsyncSession, policy_id: int) -> None:

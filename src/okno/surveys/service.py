@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.kit.audit import audit
 from okno.kit.errors import Invalid, NotFound
 from okno.models import Channel, Team
-from okno.models.surveys import Survey, SurveyKind
+from okno.kit.removal import Use, refuse_if_used
+from okno.models.surveys import Survey, SurveyKind, SurveyRequest
 from okno.surveys.gate import surveys_defined
 
 LANGUAGES = ("ru", "en")
@@ -53,6 +54,20 @@ async def change_survey(session: AsyncSession, survey_id: int, *, fields: dict[s
     await session.flush()
     await audit(session, actor_id=actor_id, action="survey.changed", subject=("survey", str(survey.id)), data={"fields": sorted(fields)})
     return survey
+
+
+async def delete_survey(session: AsyncSession, survey_id: int, *, actor_id: int | None) -> None:
+    """Deletes a survey nothing was planned or sent by; one with requests (their scores feed the
+    reports) is switched off instead (``is_active``)."""
+    survey = await get_survey(session, survey_id)
+    await refuse_if_used(session, [
+        Use(select(SurveyRequest.id).where(SurveyRequest.survey_id == survey.id),
+            f"survey {survey.id} was already planned or sent to customers; switch it off instead",
+            f"Опрос «{survey.name}» уже отправлялся клиентам; выключите его вместо удаления"),
+    ])  # fmt: skip
+    await audit(session, actor_id=actor_id, action="survey.deleted", subject=("survey", str(survey.id)), data={"kind": survey.kind, "name": survey.name})
+    await session.delete(survey)
+    await session.flush()
 
 
 async def _apply(session: AsyncSession, survey: Survey, fields: dict[str, Any]) -> None:

@@ -10,9 +10,9 @@ from fastapi.responses import Response
 
 from okno.api.deps import ReadSession
 from okno.audit.queries import AuditFilter, actor_names, audit_page
-from okno.kit.errors import Forbidden, Invalid
-from okno.models import Role
-from okno.web.pages import N_, PageOperator, render, translator_for
+from okno.kit.errors import Invalid
+from okno.web.admin_pages import admin_nav
+from okno.web.pages import N_, AdminPage, render, translator_for
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 100
@@ -32,6 +32,14 @@ ACTION_LABELS = {
     "api_token.created": N_("created an API token"), "api_token.revoked": N_("revoked an API token"),
     "team.member_added": N_("added a team member"), "team.member_removed": N_("removed a team member"),
     "read.attachment": N_("downloaded an attachment"),
+    # administration: what an admin changed, disabled or deleted
+    "channel.updated": N_("changed a channel"), "channel.disabled": N_("disabled a channel"), "channel.enabled": N_("enabled a channel"),
+    "channel.deleted": N_("deleted a channel"), "operator.deleted": N_("deleted an operator"), "operator.renamed": N_("renamed an operator"),
+    "operator.email_changed": N_("changed an operator's e-mail"), "team.configured": N_("changed a team"), "team.deleted": N_("deleted a team"),
+    "calendar.changed": N_("changed a calendar"), "calendar.deleted": N_("deleted a calendar"),
+    "sla_policy.changed": N_("changed an SLA policy"), "sla_policy.disabled": N_("disabled an SLA policy"),
+    "sla_policy.enabled": N_("enabled an SLA policy"), "sla_policy.deleted": N_("deleted an SLA policy"),
+    "survey.created": N_("created a survey"), "survey.changed": N_("changed a survey"), "survey.deleted": N_("deleted a survey"),
 }  # fmt: skip
 
 
@@ -51,9 +59,7 @@ def _day(value: str | None, *, end: bool = False) -> datetime | None:
 
 
 @router.get("/admin/audit")
-async def audit_log_page(request: Request, operator: PageOperator, session: ReadSession) -> Response:
-    if operator.role != Role.admin.value:
-        raise Forbidden("the audit log needs role admin")
+async def audit_log_page(request: Request, operator: AdminPage, session: ReadSession) -> Response:
     q = request.query_params
     form = {k: q.get(k, "") for k in ("customer_id", "actor_id", "action", "from", "to")}
     flt = AuditFilter(
@@ -64,6 +70,6 @@ async def audit_log_page(request: Request, operator: PageOperator, session: Read
     t = translator_for(request, operator)
     older = urlencode({**{k: v for k, v in form.items() if v}, "before_id": entries[-1].id}) if len(entries) == PAGE_SIZE else None
     return render(
-        request, "audit.html", operator, entries=entries, actors=await actor_names(session, entries), form=form, older=older,
+        request, "audit.html", operator, **admin_nav(t, operator, "audit"), entries=entries, actors=await actor_names(session, entries), form=form, older=older,
         action_labels={key: t.gettext(text) for key, text in ACTION_LABELS.items()},
     )  # fmt: skip

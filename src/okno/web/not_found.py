@@ -1,4 +1,5 @@
-"""A page, not JSON, when a person's browser asks for an address okno does not have.
+"""A page, not JSON, when a person's browser asks for an address okno does not have, or for a
+page his role does not open (403).
 
 API clients, providers and the widget keep FastAPI's JSON answer; a browser (it asks for
 ``text/html``) on any other path gets the friendly page in the signed-in operator's language, or,
@@ -11,7 +12,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from okno.web.pages import _session_operator, render, translator_for
+from okno.web.pages import PageRefused, _session_operator, refused_page, render, translator_for
 
 MACHINE_PREFIXES = ("/api/", "/webhooks/", "/ws/", "/widget/", "/static/", "/files/", "/ui/")
 
@@ -25,3 +26,10 @@ async def page_or_json(request: Request, exc: StarletteHTTPException) -> Respons
         request, "error.html", operator, status_code=404, title=t.gettext("Page not found"),
         message=t.gettext("There is no page at this address. It may have moved, or the link is mistyped."),
     )
+
+
+async def refused(request: Request, exc: PageRefused) -> Response:
+    """An operator opening a page for supervisors or admins (``/admin/...``): a page, not JSON."""
+    operator = await _session_operator(request, request.app.state.ctx)
+    assert operator is not None  # raised only after the session was checked
+    return refused_page(request, operator, exc.message)

@@ -10,8 +10,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from okno.api.deps import SESSION_COOKIE, Ctx
 from okno.auth.service import operator_for_token
+from okno.channels.service import MASK
 from okno.kit.time import utcnow
-from okno.models import Operator
+from okno.models import Operator, Role
 from okno.operators.time_zones import DEFAULT_TIME_ZONE, zone_of
 from okno.web.i18n import Translator, pick_locale
 
@@ -32,7 +33,16 @@ def attachment_list(value: object) -> list[dict]:
     return [item if isinstance(item, dict) else {} for item in value]
 
 
+def masked_secret(value: object) -> object:
+    """A stored automation action as its edit form gets it: a sealed secret becomes the mask,
+    which the API reads as "keep the stored one" (``okno.automation.actions.call_webhook``)."""
+    if not isinstance(value, dict) or "secret_sealed" not in value:
+        return value
+    return {**{k: v for k, v in value.items() if k != "secret_sealed"}, "secret": MASK}
+
+
 _env.filters["kilobytes"] = kilobytes
+_env.filters["masked_secret"] = masked_secret
 _env.filters["attachment_list"] = attachment_list
 # the reply box's emoji picker: a small set served with the page (no font or script from elsewhere)
 _env.globals["emoji_set"] = (
@@ -85,6 +95,33 @@ async def page_operator(request: Request, ctx: Ctx) -> Operator:
 
 
 PageOperator = Annotated[Operator, Depends(page_operator)]
+
+
+class PageRefused(Exception):
+    """A page the signed-in person's role does not open: answered with a page that says so (403),
+    never the API's JSON (``okno.web.not_found.refused``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message  # English source text, translated when the page is rendered
+
+
+async def manager_page_operator(request: Request, ctx: Ctx) -> Operator:
+    operator = await page_operator(request, ctx)
+    if operator.role not in (Role.admin.value, Role.supervisor.value):
+        raise PageRefused(N_("This page is for supervisors and administrators."))
+    return operator
+
+
+async def admin_page_operator(request: Request, ctx: Ctx) -> Operator:
+    operator = await page_operator(request, ctx)
+    if operator.role != Role.admin.value:
+        raise PageRefused(N_("This page is for administrators."))
+    return operator
+
+
+ManagerPage = Annotated[Operator, Depends(manager_page_operator)]
+AdminPage = Annotated[Operator, Depends(admin_page_operator)]
 MaybeOperator = Annotated[Operator | None, Depends(_session_operator)]
 
 
@@ -112,3 +149,20 @@ def render(request: Request, template: str, operator: Operator | None, status_co
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def refused_page(request: Request, operator: Operator, message: str = N_("This page is for supervisors and administrators.")) -> HTMLResponse:
+    """A page the person's role does not open: a page that says so, in his language."""
+    t = translator_for(request, operator)
+    return render(request, "error.html", operator, status_code=403, title=t.gettext("Not available"), message=t.gettext(message))
+
+
+def people_labels(t: Translator) -> dict:
+    return {
+        "role_labels": {Role.admin.value: t.gettext("Administrator"), Role.supervisor.value: t.gettext("Supervisor"), Role.operator.value: t.gettext("Operator")},
+        "presence_labels": {"online": t.gettext("Online"), "away": t.gettext("Away"), "offline": t.gettext("Offline")},
+        "strategy_labels": {
+            "manual": t.gettext("Manual (operators take from the queue)"), "round_robin": t.gettext("Round robin"),
+            "least_loaded": t.gettext("Least loaded"), "skills": t.gettext("By skills"),
+        },
+    }  # fmt: skip

@@ -29,25 +29,24 @@ from okno.api.access import OperatorScope
 from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.login import sign_in
 from okno.api.read_audit import AuditedReads
-from okno.auth.api_tokens import api_tokens
 from okno.auth.service import choose_language, revoke_token
 from okno.conversations.inbox import NO_ASSIGNEE, PAGE_SIZE, InboxFilter, inbox_list, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
-from okno.kit.errors import Forbidden, Invalid, NotFound
-from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role, StatusDefinition
+from okno.kit.errors import Invalid, NotFound
+from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, StatusDefinition
 from okno.realtime.operators import VisibleEvents, events_after
 from okno.operators.time_zones import common_time_zones, zone_of
-from okno.web.i18n import LOCALES, Translator, pick_locale
-from okno.web import audit_page, surveys_page
+from okno.web.i18n import LOCALES, pick_locale
+from okno.web import admin_pages, audit_page, surveys_page
 from okno.web.page_reads import AuditedPageReads
-from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
-from okno.web.service_admin import service_admin_view, service_context
-from okno.web.views import admin_view, conversation_view, customer_history, inbox_tools, profile_view, supervisor_view
+from okno.web.pages import MaybeOperator, PageOperator, people_labels, refused_page, render, translator_for
+from okno.web.views import conversation_view, customer_history, inbox_tools, profile_view, supervisor_view
 
 router = APIRouter(include_in_schema=False)
 router.include_router(audit_page.router)  # /admin/audit
 router.include_router(surveys_page.router)  # /admin/surveys
+router.include_router(admin_pages.router)  # /admin and its sections
 static = StaticFiles(directory=Path(__file__).parent / "static")
 HEARTBEAT_SECONDS = 15.0
 STREAM_BURST = 200  # events filtered with one visibility query
@@ -297,10 +296,10 @@ async def conversation_presence(
 async def supervisor(request: Request, operator: PageOperator, session: ReadSession, ctx: Ctx) -> Response:
     scope = Scope.of(operator, ctx.settings)
     if not scope.manages:
-        return _refused_page(request, operator)
+        return refused_page(request, operator)
     catalog = await _catalog(session, operator)
     view = await supervisor_view(session, unfinished=catalog.unfinished, day_start=_day_start(operator, ctx), scope=scope)
-    return render(request, "supervisor.html", operator, view=view, **_people_labels(translator_for(request, operator)))
+    return render(request, "supervisor.html", operator, view=view, **people_labels(translator_for(request, operator)))
 
 
 @router.get("/ui/supervisor/data")
@@ -321,60 +320,10 @@ async def supervisor_data(operator: CurrentOperator, scope: OperatorScope, sessi
     }
 
 
-def _refused_page(request: Request, operator: Operator) -> Response:
-    """A page that needs supervisor or admin, asked for by an operator: a page that says so."""
-    t = translator_for(request, operator)
-    return render(
-        request, "error.html", operator, status_code=403, title=t.gettext("Not available"),
-        message=t.gettext("This page is for supervisors and administrators."),
-    )
-
-
 def _day_start(operator: Operator, ctx: Ctx) -> datetime:
     """Midnight today in the operator's time zone: the supervisor's "today" is his own."""
     local = utcnow().astimezone(zone_of(operator.time_zone, ctx.settings.default_time_zone))
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-# ---- administration --------------------------------------------------------------------------
-
-
-def _may_administer(operator: Operator) -> None:
-    if operator.role not in (Role.admin.value, Role.supervisor.value):
-        raise Forbidden("administration needs role admin or supervisor")
-
-
-@router.get("/admin")
-async def administration(request: Request, operator: PageOperator, session: ReadSession) -> Response:
-    if operator.role not in (Role.admin.value, Role.supervisor.value):
-        return _refused_page(request, operator)
-    view = await admin_view(session)
-    t = translator_for(request, operator)
-    tokens = await api_tokens(session) if operator.role == Role.admin.value else []
-    return render(
-        request, "admin.html", operator,
-        operators=view.operators, teams=view.teams, member_teams=view.member_teams, api_tokens=tokens,
-        **_people_labels(t), **service_context(t, await service_admin_view(session)),
-    )
-
-
-@router.get("/ui/admin/service")
-async def administration_service(request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
-    """The service-process sections alone, re-read after a change made through the API."""
-    _may_administer(operator)
-    t = translator_for(request, operator)
-    return render(request, "_admin_service.html", operator, **service_context(t, await service_admin_view(session)))
-
-
-def _people_labels(t: Translator) -> dict:
-    return {
-        "role_labels": {Role.admin.value: t.gettext("Administrator"), Role.supervisor.value: t.gettext("Supervisor"), Role.operator.value: t.gettext("Operator")},
-        "presence_labels": {"online": t.gettext("Online"), "away": t.gettext("Away"), "offline": t.gettext("Offline")},
-        "strategy_labels": {
-            "manual": t.gettext("Manual (operators take from the queue)"), "round_robin": t.gettext("Round robin"),
-            "least_loaded": t.gettext("Least loaded"), "skills": t.gettext("By skills"),
-        },
-    }
 
 
 # ---- live stream -----------------------------------------------------------------------------

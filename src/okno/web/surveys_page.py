@@ -8,11 +8,11 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from okno.api.deps import ReadSession
-from okno.kit.errors import Forbidden
-from okno.models import Channel, Role, Team
+from okno.models import Channel, Team
 from okno.models.surveys import SCALES, RequestState, SurveyRequest
 from okno.surveys.service import list_surveys
-from okno.web.pages import N_, PageOperator, render, translator_for
+from okno.web.admin_pages import admin_nav
+from okno.web.pages import N_, ManagerPage, render, translator_for
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,9 +20,7 @@ KIND_LABELS = {"csat": N_("CSAT: satisfaction, 1–5"), "nps": N_("NPS: would re
 
 
 @router.get("/admin/surveys")
-async def surveys_page(request: Request, operator: PageOperator, session: ReadSession) -> Response:
-    if operator.role not in (Role.admin.value, Role.supervisor.value):
-        raise Forbidden("the surveys page needs role admin or supervisor")
+async def surveys_page(request: Request, operator: ManagerPage, session: ReadSession) -> Response:
     surveys = await list_surveys(session)
     counts: dict[int, dict[str, int | float | None]] = {}
     rows = await session.execute(
@@ -36,7 +34,7 @@ async def surveys_page(request: Request, operator: PageOperator, session: ReadSe
     channels = (await session.execute(select(Channel.id, Channel.name, Channel.kind).order_by(Channel.name))).all()
     t = translator_for(request, operator)
     return render(
-        request, "surveys.html", operator, surveys=surveys, counts=counts, teams=teams, channels=channels, scales=SCALES,
+        request, "surveys.html", operator, **admin_nav(t, operator, "surveys"), surveys=surveys, counts=counts, teams=teams, channels=channels, scales=SCALES,
         team_names={tid: name for tid, name in teams}, channel_names={cid: name for cid, name, _ in channels},
         kind_labels={key: t.gettext(text) for key, text in KIND_LABELS.items()},
         surveys_json=[

@@ -34,10 +34,31 @@ async function loadChannels() {
   const admin = !!$("#channel-form");
   items.forEach((c) => { channelsById[c.id] = c; });
   rows.innerHTML = items.map((c) => `<tr data-channel="${escapeHtml(c.id)}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
-    <td>${c.webhook_url ? `<code class="copy" title="${escapeHtml(c.webhook_url)}">${escapeHtml(c.webhook_url)}</code>` : "—"}</td><td>${c.is_active ? "✓" : "—"}</td>
+    <td>${channelAddress(c)}</td><td>${c.is_active ? "✓" : "—"}</td>
     <td data-testid="channel-health">${channelHealth(c)}</td><td data-testid="channel-polling">${channelPolling(c.polling)}</td>
     <td>${admin ? `<button type="button" class="small" data-edit-channel="${c.id}">${escapeHtml(A.edit)}</button>
-      <button type="button" class="small" data-toggle-channel="${c.id}" data-action="${c.is_active ? "disable" : "enable"}">${escapeHtml(c.is_active ? A.disable : A.enable)}</button>` : ""}</td></tr>`).join("");
+      <button type="button" class="small" data-toggle-channel="${c.id}" data-action="${c.is_active ? "disable" : "enable"}">${escapeHtml(c.is_active ? A.disable : A.enable)}</button>
+      <button type="button" class="link danger" data-delete-channel="${c.id}">${escapeHtml(A.delete)}</button>` : ""}</td></tr>`).join("");
+}
+
+// what the admin pastes at the provider (a webhook URL) or into the website (the widget's tag)
+function channelAddress(c) {
+  if (c.embed_code) {
+    return `<div class="embed" data-testid="channel-embed"><span class="muted small">${escapeHtml(A.embed_hint)}</span>
+      <code class="copy mono" data-embed="${c.id}">${escapeHtml(c.embed_code)}</code>
+      <button type="button" class="small" data-copy="${c.id}" data-testid="embed-copy">${escapeHtml(A.copy)}</button></div>`;
+  }
+  return c.webhook_url ? `<code class="copy" title="${escapeHtml(c.webhook_url)}">${escapeHtml(c.webhook_url)}</code>` : "—";
+}
+
+async function copyText(text, button) {
+  try { await navigator.clipboard.writeText(text); }
+  catch {  // no clipboard permission (plain http): select the text for Ctrl+C
+    const code = button.previousElementSibling;
+    getSelection().selectAllChildren(code);
+  }
+  button.textContent = A.copied;
+  setTimeout(() => { button.textContent = A.copy; }, 2000);
 }
 
 // A form field for each property of an adapter's JSON Schema (strings, numbers, booleans, lists of strings).
@@ -182,6 +203,16 @@ async function initChannelForm() {
   $("#channel-rows").addEventListener("click", async (event) => {
     const edit = event.target.closest("[data-edit-channel]");
     if (edit) { startEditing(channelsById[edit.dataset.editChannel]); return; }
+    const copy = event.target.closest("[data-copy]");
+    if (copy) { copyText(channelsById[copy.dataset.copy].embed_code, copy); return; }
+    const remove = event.target.closest("[data-delete-channel]");
+    if (remove) {
+      const channel = channelsById[remove.dataset.deleteChannel];
+      if (!confirm(A.confirm_delete_channel.replace("%(name)s", channel.name))) return;
+      try { await call("DELETE", `/api/v1/channels/${channel.id}`); toast(A.deleted); if (editing?.id === channel.id) startCreating(); await loadChannels(); }
+      catch (e) { toast(e.message, true); }
+      return;
+    }
     const toggle = event.target.closest("[data-toggle-channel]");
     if (!toggle) return;
     try {
@@ -241,8 +272,13 @@ function initAdminControls() {
       catch (e) { $(errorId).textContent = e.message; $(errorId).hidden = false; }
     });
   };
-  submitJson("#operator-form", "/api/v1/operators", "#operator-error", (f) => ({ name: f.name.value, email: f.email.value, password: f.password.value, role: f.role.value }));
+  initOperatorForm();
   submitJson("#team-form", "/api/v1/teams", "#team-error", (f) => ({ name: f.name.value }));
+  $$("button[data-delete-team]").forEach((button) => button.addEventListener("click", async () => {
+    if (!confirm(button.dataset.confirm)) return;
+    try { await call("DELETE", `/api/v1/teams/${button.dataset.deleteTeam}`); location.reload(); }
+    catch (e) { toast(e.message, true); }
+  }));
   $$("[data-team-field]").forEach((field) => field.addEventListener("change", async () => {
     const team = field.closest("[data-team]").dataset.team;
     const name = field.dataset.teamField;
@@ -266,6 +302,46 @@ function initAdminControls() {
 }
 
 // ---- accounts and API tokens (admins) ----------------------------------------------------------
+
+// adds an operator, or (after "Edit" in his row) changes his name and e-mail; "Delete" removes an
+// account that has done nothing yet (the API refuses, with the reason, one that has history)
+function initOperatorForm() {
+  const form = $("#operator-form");
+  if (!form) return;
+  let editing = null;
+  const submit = $("[data-testid=operator-submit]", form);
+  const mode = (id) => {
+    editing = id;
+    $$("[data-new-only]", form).forEach((label) => {
+      label.style.display = id ? "none" : "";  // a password is reset and a role changed in the row, not here
+      const input = $("input", label);
+      if (input) input.required = !id;
+    });
+    submit.textContent = id ? submit.dataset.edit : submit.dataset.new;
+    $("#operator-cancel").hidden = !id;
+    $("#operator-error").hidden = true;
+  };
+  $("#operator-cancel").addEventListener("click", () => { form.reset(); mode(null); });
+  $$("button[data-edit-operator]").forEach((button) => button.addEventListener("click", () => {
+    mode(button.dataset.editOperator);
+    form.name.value = button.dataset.name;
+    form.email.value = button.dataset.email;
+    form.name.focus();
+  }));
+  $$("button[data-delete-operator]").forEach((button) => button.addEventListener("click", async () => {
+    if (!confirm(button.dataset.confirm)) return;
+    try { await call("DELETE", `/api/v1/operators/${button.dataset.deleteOperator}`); location.reload(); }
+    catch (e) { toast(e.message, true); }
+  }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      if (editing) await call("PATCH", `/api/v1/operators/${editing}`, { name: form.name.value, email: form.email.value });
+      else await call("POST", "/api/v1/operators", { name: form.name.value, email: form.email.value, password: form.password.value, role: form.role.value });
+      location.reload();
+    } catch (e) { $("#operator-error").textContent = e.message; $("#operator-error").hidden = false; }
+  });
+}
 
 function initAccounts() {
   const patch = (id, body) => call("PATCH", `/api/v1/operators/${id}`, body);
@@ -384,6 +460,42 @@ function clearErrors(form) {
   $$(".invalid", form).forEach((el) => { el.classList.remove("invalid"); el.removeAttribute("aria-invalid"); el.removeAttribute("aria-errormessage"); });
 }
 
+// Posts a new object, or patches the one the form is editing (form.dataset.editing: its id).
+const save = (form, body) => (form.dataset.editing
+  ? call("PATCH", `${form.dataset.url}/${form.dataset.editing}`, body)
+  : call("POST", form.dataset.url, body));
+
+// "Edit" in a row fills the form below and turns its button into "Save changes"; cancelling,
+// or saving, turns it back into the form that adds a new one.
+function startEditing(form, id) {
+  form.dataset.editing = id;
+  const button = $("button[type=submit]", form);
+  button.textContent = button.dataset.edit;
+  $("[data-cancel-edit]", form).hidden = false;
+  const title = $("[data-form-title]", form);
+  if (title) title.textContent = title.dataset.edit;
+  clearErrors(form);
+  form.scrollIntoView({ block: "nearest" });
+  $("input, select", form)?.focus();
+}
+
+function stopEditing(form) {
+  delete form.dataset.editing;
+  const button = $("button[type=submit]", form);
+  if (button.dataset.new) button.textContent = button.dataset.new;
+  const cancel = $("[data-cancel-edit]", form);
+  if (cancel) cancel.hidden = true;
+  const title = $("[data-form-title]", form);
+  if (title) title.textContent = title.dataset.new;
+}
+
+function resetServiceForm(form) {
+  form.reset();
+  $$(".condition-rows", form).forEach((rows) => { rows.innerHTML = ""; });
+  $$(".action-rows", form).forEach((rows) => { rows.innerHTML = ""; rows.append(actionRow()); numberActions(rows); });
+  stopEditing(form);
+}
+
 function serviceForm(id, send) {
   const form = $(`#${id}`);
   if (!form) return;
@@ -394,9 +506,7 @@ function serviceForm(id, send) {
     button.disabled = true;
     try {
       await send(form);
-      form.reset();
-      $$(".condition-rows", form).forEach((rows) => { rows.innerHTML = ""; });
-      $$(".action-rows", form).forEach((rows) => { rows.innerHTML = ""; rows.append(actionRow()); numberActions(rows); });
+      resetServiceForm(form);
       await refreshService();
       toast("✓");
     } catch (error) {
@@ -506,6 +616,87 @@ function numberActions(rows) {
 
 const actionsOf = (form) => $$(".action", form).map((row) => ({ type: $(".action-type", row).value, ...paramsFrom($(".action-params", row)) }));
 
+// ---- filling the forms with what is stored (editing)
+
+// the values of generated fields ([data-param]) from an object: lists comma-separated
+function setParams(scope, values) {
+  $$("[data-param]", scope).forEach((el) => {
+    const value = values[el.dataset.param];
+    if (el.dataset.type === "boolean") el.checked = !!value;
+    else el.value = Array.isArray(value) ? value.join(", ") : value ?? "";
+  });
+}
+
+// one condition row from a stored {field, op, value, timezone?, window_days?}
+function conditionRowFor(c) {
+  const row = conditionRow();
+  const exact = FIELDS.fields.find((f) => f.key === c.field);
+  const prefixed = exact ? null : FIELDS.fields.find((f) => f.key.endsWith(".") && c.field.startsWith(f.key));
+  $(".cond-field", row).value = (exact || prefixed || { key: c.field }).key;
+  if (prefixed) $(".cond-attr", row).value = c.field.slice(prefixed.key.length);
+  fitRow(row);
+  $(".cond-op", row).value = c.op;
+  fitRow(row);
+  const spec = fieldOf(row);
+  if (c.timezone) $(".cond-tz", row).value = c.timezone;
+  if (c.window_days) $(".cond-window", row).value = c.window_days;
+  if (spec.widget === "time_range" && Array.isArray(c.value)) { $(".cond-from", row).value = c.value[0]; $(".cond-to", row).value = c.value[1]; }
+  else if (c.value !== undefined) $(".cond-value", row).value = Array.isArray(c.value) ? c.value.join(", ") : String(c.value);
+  return row;
+}
+
+function fillConditions(form, conditions) {
+  const rows = $(".condition-rows", form);
+  rows.replaceChildren(...(conditions || []).map(conditionRowFor));
+  numberRows(rows);
+}
+
+const FILL = {
+  "routing-form": (f, rule) => {
+    f.name.value = rule.name;
+    $$("input[name=events]", f).forEach((box) => { box.checked = rule.events.includes(box.value); });
+    fillConditions(f, rule.conditions);
+    setParams($("[data-params=routing-actions]", f), rule.actions || {});
+    f.stop.checked = rule.stop;
+    f.enabled.checked = rule.enabled;
+  },
+  "automation-form": (f, rule) => {
+    f.name.value = rule.name;
+    f.event.value = rule.event;
+    fillConditions(f, rule.conditions);
+    const rows = $(".action-rows", f);
+    rows.replaceChildren(...rule.actions.map((action) => {
+      const row = actionRow(action.type);
+      setParams($(".action-params", row), action);
+      return row;
+    }));
+    numberActions(rows);
+    f.enabled.checked = rule.enabled;
+  },
+  "calendar-form": (f, c) => {
+    f.name.value = c.name;
+    f.timezone.value = c.timezone;
+    $$("input[data-day]", f).forEach((input) => { input.value = (c.weekly[input.dataset.day] || []).map(([from, to]) => `${from}–${to}`).join(", "); });
+    f.holidays.value = (c.holidays || []).join(", ");
+  },
+  "policy-form": (f, p) => {
+    $$("input[data-target]", f).forEach((input) => {
+      const [priority, metric] = input.dataset.target.split(".");
+      input.value = (p.targets[priority] || {})[metric] ?? "";
+    });
+    f.name.value = p.name;
+    f.warning_minutes.value = p.warning_minutes;
+    f.is_default.checked = p.is_default;
+  },
+};
+
+function editFromRow(formId, data) {
+  const form = $(`#${formId}`);
+  resetServiceForm(form);
+  FILL[formId](form, data);
+  startEditing(form, data.id);
+}
+
 // ---- the forms
 
 const label = (f) => ({ ru: f.label_ru.value, en: f.label_en.value });
@@ -513,7 +704,7 @@ const label = (f) => ({ ru: f.label_ru.value, en: f.label_en.value });
 function initServiceForms() {
   serviceForm("status-form", (f) => call("POST", "/api/v1/statuses", { key: f.key.value, type: f.type.value, label: label(f) }));
   serviceForm("reason-form", (f) => call("POST", "/api/v1/reasons", { key: f.key.value, label: label(f) }));
-  serviceForm("routing-form", (f) => call("POST", "/api/v1/routing/rules", {
+  serviceForm("routing-form", (f) => save(f, {
     name: f.name.value, events: $$("input[name=events]:checked", f).map((box) => box.value),
     conditions: conditionsOf(f), actions: paramsFrom($("[data-params=routing-actions]", f)), stop: f.stop.checked, enabled: f.enabled.checked,
   }));
@@ -524,7 +715,7 @@ function initServiceForms() {
       if (intervals.length) weekly[input.dataset.day] = intervals;
     });
     const holidays = f.holidays.value.split(/[\s,;]+/).filter(Boolean);
-    return call("POST", "/api/v1/calendars", { name: f.name.value, timezone: f.timezone.value.trim(), weekly, holidays });
+    return save(f, { name: f.name.value, timezone: f.timezone.value.trim(), weekly, holidays });
   });
   serviceForm("policy-form", (f) => {
     const targets = {};
@@ -533,11 +724,11 @@ function initServiceForms() {
       const [priority, metric] = input.dataset.target.split(".");
       (targets[priority] ||= {})[metric] = Number(input.value);
     });
-    return call("POST", "/api/v1/sla/policies", {
+    return save(f, {
       name: f.name.value, targets, warning_minutes: Number(f.warning_minutes.value || 0), is_default: f.is_default.checked,
     });
   });
-  serviceForm("automation-form", (f) => call("POST", "/api/v1/automation/rules", {
+  serviceForm("automation-form", (f) => save(f, {
     name: f.name.value, event: f.event.value, conditions: conditionsOf(f), actions: actionsOf(f), enabled: f.enabled.checked,
   }));
   const actionRows = $("#automation-form .action-rows");
@@ -578,6 +769,12 @@ function initServiceLists() {
     else if (el.dataset.statusType) change("PATCH", `/api/v1/statuses/${el.dataset.statusType}`, { type: el.value });
     else if (el.dataset.reasonActive) change("PATCH", `/api/v1/reasons/${el.dataset.reasonActive}`, { active: el.checked });
     else if (el.dataset.policyDefault) change("PATCH", `/api/v1/sla/policies/${el.dataset.policyDefault}`, { is_default: el.checked });
+    else if (el.dataset.labelOf) {  // a status's or reason's Russian and English names, renamed in place
+      const row = el.closest("tr");
+      const words = Object.fromEntries($$("[data-label-of]", row).map((input) => [input.dataset.lang, input.value.trim()]));
+      change("PATCH", `/api/v1/${el.dataset.labelOf}`, { label: words });
+    }
+    else if (el.dataset.policyActive) change("PATCH", `/api/v1/sla/policies/${el.dataset.policyActive}`, { is_active: el.checked });
     else if (el.dataset.ruleEnabled) {
       const [kind, id] = el.dataset.ruleEnabled.split("/");
       change("PATCH", `${RULES[kind]}/${id}`, { enabled: el.checked });
@@ -606,6 +803,17 @@ function initServiceLists() {
       numberRows(rows);
     } else if (el.dataset.move) {
       moveRule(el.closest("tr"), Number(el.dataset.move));
+    } else if (el.dataset.editRule) {
+      editFromRow(el.dataset.editRule, JSON.parse(el.closest("tr").dataset.rule));
+    } else if (el.dataset.editRow) {
+      editFromRow(el.dataset.editRow, JSON.parse(el.closest("tr").dataset.row));
+    } else if (el.matches("[data-cancel-edit]")) {
+      resetServiceForm(el.closest("form"));
+    } else if (el.dataset.deleteUrl) {
+      if (!confirm(A.confirm_delete.replace("%(name)s", el.dataset.name))) return;
+      const form = $$("form[data-editing]", root).find((f) => el.dataset.deleteUrl === `${f.dataset.url}/${f.dataset.editing}`);
+      if (form) resetServiceForm(form);
+      change("DELETE", el.dataset.deleteUrl);
     } else if (el.dataset.deleteRule) {
       if (!confirm((A.confirm_delete || "%(name)s").replace("%(name)s", el.dataset.name))) return;
       const [kind, id] = el.dataset.deleteRule.split("/");

@@ -31,6 +31,9 @@ function refusal(status, reason, message = reason) {
 // What a refused request says: okno's own errors carry one sentence in ``detail``; a body that
 // failed the schema carries FastAPI's list of {loc, msg}, shown as "field: reason" lines.
 function problem(data) {
+  // a refusal okno words in both languages is shown in the page's
+  const lang = (document.documentElement.lang || "en").slice(0, 2);
+  if (data && data.detail_i18n && data.detail_i18n[lang]) return data.detail_i18n[lang];
   const detail = data && data.detail;
   if (!Array.isArray(detail)) return detail;
   return detail.map((d) => {

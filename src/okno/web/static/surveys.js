@@ -32,7 +32,27 @@
     form.scrollIntoView();
   }
 
-  document.addEventListener("click", (event) => {
+  // a refusal in the page's language when okno words it in both (detail_i18n), else as given
+  const reason = (data, status) => {
+    const lang = (document.documentElement.lang || "en").slice(0, 2);
+    if (data.detail_i18n && data.detail_i18n[lang]) return data.detail_i18n[lang];
+    return Array.isArray(data.detail)
+      ? data.detail.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`).join("\n")
+      : data.detail || String(status);
+  };
+
+  document.addEventListener("click", async (event) => {
+    const remove = event.target.closest("[data-survey-delete]");
+    if (remove) {
+      if (!confirm(remove.dataset.confirm)) return;
+      const response = await fetch(`/api/v1/surveys/${remove.dataset.surveyDelete}`, {
+        method: "DELETE", credentials: "same-origin", headers: { "X-Okno-Client": "web" },
+      });
+      if (response.ok) { location.reload(); return; }
+      error.textContent = reason(await response.json().catch(() => ({})), response.status);
+      error.hidden = false;
+      return;
+    }
     const id = event.target.closest("[data-survey-edit]")?.dataset.surveyEdit;
     const survey = id && surveys.find((s) => String(s.id) === id);
     if (survey) fill(survey);
@@ -63,11 +83,7 @@
       body: JSON.stringify(body),
     });
     if (response.ok) { location.reload(); return; }
-    const data = await response.json().catch(() => ({}));
-    const detail = Array.isArray(data.detail)
-      ? data.detail.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`).join("\n")
-      : data.detail;
-    error.textContent = detail || String(response.status);
+    error.textContent = reason(await response.json().catch(() => ({})), response.status);
     error.hidden = false;
   });
 })();

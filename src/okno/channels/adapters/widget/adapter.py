@@ -88,7 +88,10 @@ class WidgetChannel:
     capabilities: ClassVar[Capabilities] = Capabilities(
         max_text_length=MAX_TEXT, read_receipts=True, delivery_statuses=True, interactive=interactive.SUPPORT,
         outbound_media=frozenset({"image", "file"}), address_kinds=frozenset({"web"}), starts_conversations=False,
+        ingress=frozenset({"socket"}),  # visitors connect over /ws/widget/{id}; nothing posts webhooks
     )
+    # what the admin pastes into the website (shown instead of a webhook URL): okno serves the script
+    embed_code: ClassVar[str] = '<script src="{base_url}/widget/{channel_id}.js" async></script>'
     identity_kinds: ClassVar[tuple[IdentityKindSpec, ...]] = (IdentityKindSpec("web", opaque_kind, "a website visitor id"),)
     proof_rules: ClassVar[tuple[ProofRule, ...]] = (
         # anyone can type anyone's phone: evidence for a merge suggestion until a one-time code
