@@ -40,7 +40,7 @@ async def get_customer(session: AsyncSession, customer_id: int, *, scope: Scope 
         return await access_customer(session, scope, customer_id)
     customer = await session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     return customer
 
 
