@@ -282,8 +282,8 @@ async def test_a_browser_gets_a_page_for_an_unknown_address_and_api_clients_json
     signed_out = await client.get("/nowhere", headers={"accept": "text/html", "accept-language": "en-US,en", "cookie": ""})
     assert signed_out.status_code == 404 and "Page not found" in signed_out.text
     api = await client.get("/api/v1/nowhere", headers={"accept": "text/html"})  # the API answers JSON, whoever asks
-    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
-    assert (await client.get("/nowhere")).json() == {"detail": "Not Found"}  # not a browser: JSON
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found", "code": "not_found"}
+    assert (await client.get("/nowhere")).json() == {"detail": "Not Found", "code": "not_found"}  # not a browser: JSON
 
 
 async def test_the_list_says_who_answered_last_not_always_you(client, ctx) -> None:
