@@ -180,6 +180,10 @@ def _inbox_rows(response: object) -> set[int]:
     return {int(found) for found in re.findall(r'data-conversation="(\d+)"', response.text)}  # type: ignore[attr-defined]
 
 
+def _contact_rows(response: object) -> set[int]:
+    return {int(found) for found in re.findall(r'data-customer="(\d+)"', response.text)}  # type: ignore[attr-defined]
+
+
 # ---- the table -----------------------------------------------------------------------------------
 
 CONV = "/api/v1/conversations/{cid}"
@@ -209,6 +213,9 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/customers/{customer_id}/merge-suggestions": Scoped(customer_call("/api/v1/customers/{id}/merge-suggestions")),
     "GET /api/v1/customers/{customer_id}/merges": Scoped(customer_call("/api/v1/customers/{id}/merges")),
     "GET /api/v1/customers": Listed("/api/v1/customers", _items, _bundle_customer),
+    "PATCH /api/v1/customers/{customer_id}": Scoped(customer_call("/api/v1/customers/{id}", {"name": "Новое имя", "emails": []})),
+    "POST /api/v1/customers": Elsewhere("tests/test_contacts.py: a new customer has no conversation (visible to whoever sees unteamed ones)"),
+    "GET /contacts": Listed("/contacts", _contact_rows, _bundle_customer, cookie=True),
     # data-subject requests: a supervisor exports his teams' customers; only admins erase
     "GET /api/v1/customers/{customer_id}/export": Scoped(customer_call("/api/v1/customers/{id}/export"), owner="supervisor_b"),
     "POST /api/v1/customers/{customer_id}/erase": AdminsOnly(customer_call("/api/v1/customers/{id}/erase", {"reason": "запрос клиента"})),

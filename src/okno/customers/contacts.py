@@ -46,7 +46,7 @@ async def create_contact(session: AsyncSession, change: ContactChange, *, actor_
     await _add_keys(session, customer.id, keys, actor_id=actor_id)
     session.add(TimelineEvent(customer_id=customer.id, actor_id=actor_id, kind="customer.created_by_operator",
                               data={"name": customer.name, "keys": [str(k) for k in keys]}, occurred_at=utcnow()))
-    await audit(session, actor_id=actor_id, action="customer.create", subject=("customer", customer.id),
+    await audit(session, actor_id=actor_id, action="customer.created", subject=("customer", customer.id),
                 data={"keys": [k.kind for k in keys], "attributes": sorted(change.attributes)})
     if change.attributes:
         await change_customer_attributes(session, customer_id=customer.id, changes=change.attributes, actor_id=actor_id)
@@ -73,7 +73,7 @@ async def edit_contact(session: AsyncSession, customer_id: int, change: ContactC
         customer.name = change.name.strip()
     await _add_keys(session, customer_id, keys, actor_id=actor_id)
     if renamed or keys:
-        await audit(session, actor_id=actor_id, action="customer.edit", subject=("customer", customer_id),
+        await audit(session, actor_id=actor_id, action="customer.edited", subject=("customer", customer_id),
                     data={"renamed": renamed, "keys_added": [k.kind for k in keys]})
         await session.flush()
         await refresh_profiles(session, [customer_id])

@@ -31,6 +31,7 @@ ACTION_LABELS = {
     "operator.password_changed": N_("changed own password"), "operator.password_change_failed": N_("wrong current password"),
     "api_token.created": N_("created an API token"), "api_token.revoked": N_("revoked an API token"),
     "team.member_added": N_("added a team member"), "team.member_removed": N_("removed a team member"),
+    "customer.created": N_("created a contact"), "customer.edited": N_("edited a contact"),
 }  # fmt: skip
 
 

@@ -38,7 +38,7 @@ from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Role
 from okno.realtime.operators import VisibleEvents, events_after
 from okno.operators.time_zones import common_time_zones, zone_of
 from okno.web.i18n import LOCALES, Translator, pick_locale
-from okno.web import audit_page, surveys_page
+from okno.web import audit_page, contacts_page, surveys_page
 from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, render, translator_for
 from okno.web.service_admin import service_admin_view, service_context
@@ -47,6 +47,7 @@ from okno.web.views import admin_view, conversation_view, customer_history, prof
 router = APIRouter(include_in_schema=False)
 router.include_router(audit_page.router)  # /admin/audit
 router.include_router(surveys_page.router)  # /admin/surveys
+router.include_router(contacts_page.router)  # /contacts
 static = StaticFiles(directory=Path(__file__).parent / "static")
 HEARTBEAT_SECONDS = 15.0
 STREAM_BURST = 200  # events filtered with one visibility query
