@@ -11,7 +11,7 @@ from tests.factories import PASSWORD, admin_headers, make_operator
 
 RU = {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"}
 SRC = Path(__file__).resolve().parents[2] / "src" / "okno"
-ERRORS = {"NotFound", "Invalid", "Conflict", "Forbidden", "Unauthorized", "TooLarge", "TooManyRequests", "OknoError"}
+ERRORS = {"NotFound", "Invalid", "InvalidIdentity", "Conflict", "Forbidden", "Unauthorized", "TooLarge", "TooManyRequests", "OknoError"}
 
 
 def test_accept_language_is_ranked_by_quality() -> None:
