@@ -33,6 +33,13 @@ ACTION_LABELS = {
     "team.member_added": N_("added a team member"), "team.member_removed": N_("removed a team member"),
     "customer.created": N_("created a contact"), "customer.edited": N_("edited a contact"),
 }  # fmt: skip
+# what an entry is about (its subject_type), as people read it
+SUBJECT_LABELS = {
+    "api_token": N_("API token"), "automation_rule": N_("automation rule"), "calendar": N_("calendar"), "canned_answer": N_("canned answer"),
+    "channel": N_("channel"), "customer": N_("customer"), "identity_rule": N_("identity rule"), "matcher": N_("matcher"),
+    "operator": N_("operator"), "reason": N_("closing reason"), "routing_rule": N_("routing rule"), "sla_policy": N_("SLA policy"),
+    "status": N_("conversation status"), "survey": N_("survey"), "team": N_("team"),
+}  # fmt: skip
 
 
 def _int(value: str | None) -> int | None:
@@ -66,4 +73,5 @@ async def audit_log_page(request: Request, operator: PageOperator, session: Read
     return render(
         request, "audit.html", operator, entries=entries, actors=await actor_names(session, entries), form=form, older=older,
         action_labels={key: t.gettext(text) for key, text in ACTION_LABELS.items()},
+        subject_labels={key: t.gettext(text) for key, text in SUBJECT_LABELS.items()},
     )  # fmt: skip

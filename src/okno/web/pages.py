@@ -55,6 +55,14 @@ COMPARISON_LABELS = {
 }
 
 
+# identity kinds as operators read them (a plugin's own kind shows as its name)
+IDENTITY_KIND_LABELS = {
+    "phone": N_("phone"), "email": N_("e-mail"), "crm": N_("CRM id"), "telegram": "Telegram", "whatsapp": "WhatsApp", "vk": "VK",
+    "max": "MAX", "web": N_("website visitor"), "external": N_("integration id"), "reviewer": N_("reviewer"),
+    "yandex_review": N_("Yandex review"), "google_review": N_("Google review"), "2gis_review": N_("2GIS review"),
+}  # fmt: skip
+
+
 def _labels(t: Translator, labels: dict[str, str]) -> dict[str, str]:
     return {key: t.gettext(text) for key, text in labels.items()}
 
@@ -103,6 +111,7 @@ def render(request: Request, template: str, operator: Operator | None, status_co
         icons=CHANNEL_ICONS,
         field_labels=_labels(t, FIELD_LABELS),
         comparison_labels=_labels(t, COMPARISON_LABELS),
+        identity_labels=_labels(t, IDENTITY_KIND_LABELS),
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
