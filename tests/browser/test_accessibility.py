@@ -1,6 +1,6 @@
 """axe-core (vendored in tests/browser/vendor, run locally, no network) on the inbox, an opened
-conversation, the admin page and the contacts page, in Russian and on a phone: no serious or
-critical violations."""
+conversation, the admin page and the contacts page, in Russian, on a phone and in dark mode: no
+serious or critical violations."""
 
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ async def test_main_pages_have_no_serious_accessibility_violations(app, client, 
     admin = await make_operator(ctx, role="admin", name="Анна")
     found: dict[str, list[str]] = {}
     async with LoopbackServer(app) as okno:
-        for viewport in ({"width": 1366, "height": 900}, {"width": 390, "height": 844}):
-            context = await browser.new_context(locale="ru-RU", viewport=viewport)
+        for viewport, scheme in (({"width": 1366, "height": 900}, "light"), ({"width": 390, "height": 844}, "light"), ({"width": 1366, "height": 900}, "dark")):
+            context = await browser.new_context(locale="ru-RU", viewport=viewport, color_scheme=scheme)
             page = await context.new_page()
             await _sign_in(page, okno.url, admin["email"], admin["password"])
-            width = viewport["width"]
+            width = f"{viewport['width']} {scheme}"
             found[f"inbox {width}"] = await serious_violations(page)
             await page.locator("#inbox-list .row", has_text="Зоя").click()
             await expect(page.get_by_test_id("conversation-title")).to_have_text("Зоя Доступная")
