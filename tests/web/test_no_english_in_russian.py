@@ -21,8 +21,8 @@ ALLOWED = {
     "english", "webhook", "html", "sms", "ip", "tls", "ssl", "pdf", "ok", "utc", "gmt", "msk", "bsuid", "wa", "oauth",
     "crm", "faq", "pop", "dkim", "www", "vip", "enter", "esc", "ctrl", "tab", "shift",
     # providers' own names for their settings and protocol words, as their cabinets and manuals say them
-    "hmac", "sha", "post", "idle", "reply-to", "from", "bot", "graph", "meta", "did", "callback", "ssl", "starttls", "none",
-    "auto", "lang", "oauth", "client", "secret", "refresh", "token", "business", "profile", "csrftoken", "botfather",
+    "hmac", "sha", "post", "idle", "reply-to", "from", "bot", "graph", "meta", "did", "callback", "starttls", "none",
+    "auto", "lang", "client", "secret", "refresh", "token", "business", "profile", "csrftoken", "botfather",
     "setwebhook", "x-hub-signature", "authorization", "sms.ru", "ru", "v25",
 }
 SKIPPED_TAGS = {"script", "style", "code", "kbd", "datalist", "pre", "samp", "var", "template"}
