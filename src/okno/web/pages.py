@@ -35,7 +35,8 @@ def attachment_list(value: object) -> list[dict]:
 _env.filters["kilobytes"] = kilobytes
 _env.filters["attachment_list"] = attachment_list
 
-CHANNEL_ICONS = {"telegram": "TG", "whatsapp": "WA", "vk": "VK", "max": "MX", "widget": "WEB", "api": "API", "email": "@", "voice": "☎"}
+CHANNEL_ICONS = {"telegram": "TG", "whatsapp": "WA", "vk": "VK", "max": "MX", "widget": "WEB", "api": "API", "email": "@", "voice": "☎",
+                 "novofon": "☎", "smsru": "SMS", "google_reviews": "G", "yandex_reviews": "Я", "twogis_reviews": "2GIS"}
 
 
 def N_(message: str) -> str:
