@@ -12,6 +12,11 @@ from html.parser import HTMLParser
 
 import httpx
 
+from okno.channels.registry import ADAPTERS
+from okno.channels.service import create_channel
+from okno.fakes import FAKE_KINDS, SMS_AND_REVIEW_KINDS, demo_fake_config
+from okno.kit.crypto import SecretBox
+from okno.kit.outbound_urls import OutboundUrls
 from tests.factories import PASSWORD, admin_headers, make_api_channel, make_operator, post_inbound
 
 # names of things that are not translated (brands, standards, abbreviations people say as they are)
@@ -19,7 +24,7 @@ ALLOWED = {
     "okno", "telegram", "whatsapp", "vk", "max", "viber", "avito", "sla", "api", "csat", "nps", "ces", "utm", "url", "urls",
     "email", "e-mail", "id", "json", "csv", "xlsx", "http", "https", "smtp", "imap", "novofon", "google", "yandex", "gis",
     "english", "webhook", "html", "sms", "ip", "tls", "ssl", "pdf", "ok", "utc", "gmt", "msk", "bsuid", "wa", "oauth",
-    "crm", "faq", "pop", "dkim", "www", "vip", "enter", "esc", "ctrl", "tab", "shift",
+    "crm", "faq", "pop", "dkim", "www", "vip", "tg", "mx", "enter", "esc", "ctrl", "tab", "shift",
     # providers' own names for their settings and protocol words, as their cabinets and manuals say them
     "hmac", "sha", "post", "idle", "reply-to", "from", "bot", "graph", "meta", "did", "callback", "starttls", "none",
     "auto", "lang", "client", "secret", "refresh", "token", "business", "profile", "csrftoken", "botfather",
@@ -28,7 +33,7 @@ ALLOWED = {
 SKIPPED_TAGS = {"script", "style", "code", "kbd", "datalist", "pre", "samp", "var", "template"}
 ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "aria-description")
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
-NOT_WORDS = re.compile(r"\bX-[\w-]+|\b\w+/[\w/{}.-]+|`[^`]*`|\b\w+\.\w+[\w.]*\b|\b[A-Z][a-z]+/[A-Za-z_]+\b|\bop-[0-9a-f]{6}\b|\S+@\S+|https?://\S+|/[\w/{}.-]+|\b[\w.-]+\.(ru|com|org|test|png|svg)\b|\{[^}]*\}|\b[a-z]+_[a-z_]+\b|#\w+")
+NOT_WORDS = re.compile(r"Канал [a-z_]+|\bX-[\w-]+|\b\w+/[\w/{}.-]+|`[^`]*`|\b\w+\.\w+[\w.]*\b|\b[A-Z][a-z]+/[A-Za-z_]+\b|\bop-[0-9a-f]{6}\b|\S+@\S+|https?://\S+|/[\w/{}.-]+|\b[\w.-]+\.(ru|com|org|test|png|svg)\b|\{[^}]*\}|\b[a-z]+_[a-z_]+\b|#\w+")
 
 
 class VisibleText(HTMLParser):
@@ -80,6 +85,13 @@ async def _russian_world(ctx, client: httpx.AsyncClient) -> tuple[dict, int]:
     await ctx.settle()
     conversation = (await client.get("/api/v1/conversations", headers=headers)).json()["items"][0]["id"]
     admin = await make_operator(ctx, role="admin", name="Анна Админова")
+    async with ctx.db.transaction() as session:  # a channel of every kind the fakes serve: their badges and names show
+        box = SecretBox(ctx.settings.fernet_keys())
+        for kind in (k for k in (*FAKE_KINDS, *SMS_AND_REVIEW_KINDS) if k in ADAPTERS):
+            config = demo_fake_config(kind, f"http://127.0.0.1:9/fake/{kind}")
+            if config is not None:
+                await create_channel(session, box, kind=kind, name=f"Канал {kind}", config=config, team_id=None,
+                                     actor_id=admin["id"], urls=OutboundUrls(allow_private=True))
     return admin, conversation
 
 

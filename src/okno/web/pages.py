@@ -10,6 +10,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from okno.api.deps import SESSION_COOKIE, Ctx
 from okno.auth.service import operator_for_token
+from okno.channels.base import kind_titles
+from okno.channels.registry import ADAPTERS
 from okno.kit.time import utcnow
 from okno.models import Operator
 from okno.operators.time_zones import DEFAULT_TIME_ZONE, zone_of
@@ -64,6 +66,12 @@ IDENTITY_KIND_LABELS = {
 }  # fmt: skip
 
 
+def kind_title(kind: str | None, locale: str) -> str:
+    """A channel kind as its adapter names it in the UI language ("Чат на сайте"), else the kind."""
+    adapter = ADAPTERS.get(kind or "")
+    return kind_titles(adapter).get(locale, kind or "") if adapter is not None else (kind or "")
+
+
 def _labels(t: Translator, labels: dict[str, str]) -> dict[str, str]:
     return {key: t.gettext(text) for key, text in labels.items()}
 
@@ -113,6 +121,7 @@ def render(request: Request, template: str, operator: Operator | None, status_co
         field_labels=_labels(t, FIELD_LABELS),
         comparison_labels=_labels(t, COMPARISON_LABELS),
         identity_labels=_labels(t, IDENTITY_KIND_LABELS),
+        kind_label=lambda kind: kind_title(kind, t.locale),
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
