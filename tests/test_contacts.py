@@ -34,8 +34,8 @@ async def test_create_search_and_edit_a_contact(app, ctx, client) -> None:  # no
     async with ctx.db.reading() as session:
         kinds = list(await session.scalars(select(TimelineEvent.kind).where(TimelineEvent.customer_id == cid).order_by(TimelineEvent.id)))
         audited = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.customer_id == cid).order_by(AuditEntry.id)))
-        added = list(await session.scalars(select(TimelineEvent.data).where(TimelineEvent.kind == "customer.identity_added", TimelineEvent.customer_id == cid)))
-    assert kinds.count("customer.identity_added") == 4 and "customer.renamed" in kinds and "customer.created_by_operator" in kinds
+        added = list(await session.scalars(select(TimelineEvent.data).where(TimelineEvent.kind == "identity.added", TimelineEvent.customer_id == cid)))
+    assert kinds.count("identity.added") == 4 and "customer.renamed" in kinds and "customer.created_by_operator" in kinds
     assert audited[:2] == ["customer.created", "customer.edited"]
     assert all(d["proof"] == "manual" for d in added)
 

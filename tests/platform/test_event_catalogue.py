@@ -22,6 +22,7 @@ NOT_TOPICS = {
     "okno.via",  # a session.info key
     "call.callback_completed",  # a timeline entry on a missed call that a later call completed (okno.telephony)
     "survey.send", "survey.deadline",  # timer kinds (okno.surveys.dispatch)
+    "customer.created_by_operator", "customer.renamed",  # timeline entries of a contact written down by hand (okno.customers.contacts)
 }  # fmt: skip
 
 

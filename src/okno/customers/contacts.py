@@ -107,7 +107,7 @@ async def _refuse_taken(session: AsyncSession, keys: list[IdentityKey], *, custo
 async def _add_keys(session: AsyncSession, customer_id: int, keys: list[IdentityKey], *, actor_id: int) -> None:
     for key in keys:
         session.add(Identity(customer_id=customer_id, kind=key.kind, value=key.value))
-        session.add(TimelineEvent(customer_id=customer_id, actor_id=actor_id, kind="customer.identity_added",
-                                  data={"key": str(key), "proof": PROOF}, occurred_at=utcnow()))
+        session.add(TimelineEvent(customer_id=customer_id, actor_id=actor_id, kind="identity.added",
+                                  data={"identity": str(key), "proof": PROOF}, occurred_at=utcnow()))
     if keys:
         await session.flush()
