@@ -20,7 +20,7 @@ async def test_wrong_password_unknown_user_and_missing_token_are_401(client, ctx
     await make_operator(ctx, email="a@okno.test")
     for body in ({"email": "a@okno.test", "password": "wrong-password"}, {"email": "nobody@okno.test", "password": PASSWORD}):
         response = await client.post("/api/v1/auth/login", json=body)
-        assert response.status_code == 401 and response.json() == {"detail": "wrong e-mail or password"}
+        assert response.status_code == 401 and response.json() == {"detail": "wrong e-mail or password", "code": "unauthorized"}
     for headers in ({}, {"Authorization": "Bearer okno_forged"}, {"Authorization": "Basic abc"}):
         response = await client.get("/api/v1/customers", headers=headers)
         assert response.status_code == 401 and "detail" in response.json()

@@ -223,6 +223,8 @@ async def _new_survey(world: World) -> Call:
     made = await world.client.post("/api/v1/surveys", json=body, headers=world.bearer("admin"))
     assert made.status_code == 201, made.text
     return Call(f"/api/v1/surveys/{made.json()['id']}")
+def _contact_rows(response: object) -> set[int]:
+    return {int(found) for found in re.findall(r'data-customer="(\d+)"', response.text)}  # type: ignore[attr-defined]
 
 
 # ---- the table -----------------------------------------------------------------------------------
@@ -256,6 +258,9 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/customers/{customer_id}/merge-suggestions": Scoped(customer_call("/api/v1/customers/{id}/merge-suggestions")),
     "GET /api/v1/customers/{customer_id}/merges": Scoped(customer_call("/api/v1/customers/{id}/merges")),
     "GET /api/v1/customers": Listed("/api/v1/customers", _items, _bundle_customer),
+    "PATCH /api/v1/customers/{customer_id}": Scoped(customer_call("/api/v1/customers/{id}", {"name": "Новое имя", "emails": []})),
+    "POST /api/v1/customers": Elsewhere("tests/test_contacts.py: a new customer has no conversation (visible to whoever sees unteamed ones)"),
+    "GET /contacts": Listed("/contacts", _contact_rows, _bundle_customer, cookie=True),
     # data-subject requests: a supervisor exports his teams' customers; only admins erase
     "GET /api/v1/customers/{customer_id}/export": Scoped(customer_call("/api/v1/customers/{id}/export"), owner="supervisor_b"),
     "POST /api/v1/customers/{customer_id}/erase": AdminsOnly(customer_call("/api/v1/customers/{id}/erase", {"reason": "запрос клиента"})),

@@ -55,6 +55,9 @@ async def test_reports_page_shows_the_simulators_figures_and_drills_down(app, cl
 
             await expect(page.get_by_test_id("kpi-conversations")).to_have_text(str(expected["conversations"]))
             await expect(page.get_by_test_id("kpi-fcr")).to_have_text(f"{100 * expected['fcr_rate']:.1f} %")
+            frt = await page.get_by_test_id("kpi-frt").inner_text()  # units in Russian: "3 мин 12 с", never "min"/"s"
+            assert "мин" in frt or "ч" in frt, frt
+            assert not any(word in frt.split() for word in ("min", "s", "h")), frt
             await expect(page.locator("[data-kpi='conversations'] .prev")).to_have_text("прошлый период: 0")
             assert await page.evaluate("Object.keys(window.Chart.instances).length") == 5
             assert await page.locator("#heatmap tr").count() == 8

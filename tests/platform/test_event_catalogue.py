@@ -23,6 +23,7 @@ NOT_TOPICS = {
     "call.callback_completed",  # a timeline entry on a missed call that a later call completed (okno.telephony)
     "survey.send", "survey.deadline",  # timer kinds (okno.surveys.dispatch)
     "sla_policy.enabled", "sla_policy.disabled",  # audit log actions (okno.sla.policies)
+    "customer.created_by_operator", "customer.renamed",  # timeline entries of a contact written down by hand (okno.customers.contacts)
 }  # fmt: skip
 
 

@@ -160,9 +160,9 @@ async def test_attachments_show_as_images_players_contacts_and_file_links(client
     conversation_id = int(page.split('data-conversation="')[1].split('"')[0])
     html = (await client.get(f"/ui/conversations/{conversation_id}")).text
     assert f'<img class="attachment" src="/api/v1/messages/{message_id}/attachments/0" alt="чек.jpg"' in html
-    assert f'<audio controls preload="none" src="/api/v1/messages/{message_id}/attachments/1"' in html and "7 s" in html
+    assert f'<audio controls preload="none" src="/api/v1/messages/{message_id}/attachments/1"' in html and "0:07" in html
     assert "📇 Поделился контактом:" in html and "Анна +79160001122" in html
-    assert f'href="/api/v1/messages/{message_id}/attachments/3"' in html and "акт.pdf" in html and "(20 KB)" in html
+    assert f'href="/api/v1/messages/{message_id}/attachments/3"' in html and "акт.pdf" in html and "(20 КБ)" in html
 
 
 async def test_the_admin_page_shows_the_service_process_in_readable_form(client, ctx) -> None:
@@ -289,8 +289,8 @@ async def test_a_browser_gets_a_page_for_an_unknown_address_and_api_clients_json
     signed_out = await client.get("/nowhere", headers={"accept": "text/html", "accept-language": "en-US,en", "cookie": ""})
     assert signed_out.status_code == 404 and "Page not found" in signed_out.text
     api = await client.get("/api/v1/nowhere", headers={"accept": "text/html"})  # the API answers JSON, whoever asks
-    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
-    assert (await client.get("/nowhere")).json() == {"detail": "Not Found"}  # not a browser: JSON
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found", "code": "not_found"}
+    assert (await client.get("/nowhere")).json() == {"detail": "Not Found", "code": "not_found"}  # not a browser: JSON
 
 
 async def test_the_list_says_who_answered_last_not_always_you(client, ctx) -> None:

@@ -19,7 +19,7 @@ async def access_conversation(session: AsyncSession, scope: Scope, conversation_
         select(Conversation).where(Conversation.id == conversation_id, conversation_visible(scope))
     )
     if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="conversation", id=conversation_id)
     return conversation
 
 
@@ -27,7 +27,7 @@ async def access_customer(session: AsyncSession, scope: Scope, customer_id: int)
     """A merged-away profile is visible when its live survivor is."""
     customer = await session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     if scope.sees_everything:
         return customer
     live, seen = customer, {customer_id}
@@ -35,14 +35,14 @@ async def access_customer(session: AsyncSession, scope: Scope, customer_id: int)
         seen.add(live.merged_into_id)
         live = await session.get(Customer, live.merged_into_id) or live
     if not await session.scalar(select(customer_visible(scope, Customer.id)).where(Customer.id == live.id)):
-        raise NotFound(f"customer {customer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     return customer
 
 
 async def access_message(session: AsyncSession, scope: Scope, message_id: int) -> Message:
     message = await session.get(Message, message_id)
     if message is None or not await sees_conversation(session, scope, message.conversation_id):
-        raise NotFound(f"message {message_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="message", id=message_id)
     return message
 
 
@@ -73,7 +73,7 @@ async def access_merge(session: AsyncSession, scope: Scope, merge_id: int) -> Cu
     """A merge is the survivor's history: visible with him."""
     merge = await session.get(CustomerMerge, merge_id)
     if merge is None or not await visible_customers_among(session, scope, [merge.survivor_id]):
-        raise NotFound(f"merge {merge_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="merge", id=merge_id)
     return merge
 
 
@@ -81,14 +81,14 @@ async def access_conflict(session: AsyncSession, scope: Scope, conflict_id: int)
     """Deciding a conflict touches both customers: both must be visible."""
     conflict = await session.get(IdentityConflict, conflict_id)
     if conflict is None or not await _sees_both(session, scope, conflict.owner_id, conflict.claimant_id):
-        raise NotFound(f"identity conflict {conflict_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="identity conflict", id=conflict_id)
     return conflict
 
 
 async def access_suggestion(session: AsyncSession, scope: Scope, suggestion_id: int) -> MatchSuggestion:
     suggestion = await session.get(MatchSuggestion, suggestion_id)
     if suggestion is None or not await _sees_both(session, scope, suggestion.customer_id, suggestion.other_customer_id):
-        raise NotFound(f"suggestion {suggestion_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="suggestion", id=suggestion_id)
     return suggestion
 
 
@@ -100,5 +100,5 @@ async def access_canned_answer(session: AsyncSession, scope: Scope, answer_id: i
     """Another team's canned answer is not found (its text may name that team's customers or terms)."""
     answer = await session.scalar(select(CannedAnswer).where(CannedAnswer.id == answer_id, canned_answer_visible(scope)))
     if answer is None:
-        raise NotFound(f"canned answer {answer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="canned answer", id=answer_id)
     return answer

@@ -48,18 +48,21 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def current_operator(
     request: Request, ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Operator:
+    cookie_token = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         token = credentials.credentials
     elif cookie := request.cookies.get(SESSION_COOKIE):
         if request.method not in _SAFE_METHODS and request.headers.get(WEB_CLIENT_HEADER) != "web":
-            raise Forbidden(f"a request authenticated by the session cookie must send the {WEB_CLIENT_HEADER} header")
-        token = cookie
+            raise Forbidden("a request authenticated by the session cookie must send the %(header)s header", header=WEB_CLIENT_HEADER)
+        token = cookie_token = cookie
     else:
         raise Unauthorized("missing bearer token")
     async with ctx.db.reading() as session:
         operator = await operator_for_token(session, token)
     if operator is None:
         raise Unauthorized("invalid or expired token")
+    if cookie_token is not None:  # the web UI: refusals in the operator's saved language (okno.api.problems)
+        request.state.web_locale = operator.locale
     return operator
 
 
@@ -71,7 +74,7 @@ def require_role(*roles: Role) -> Callable[[Operator], Operator]:
 
     def check(operator: CurrentOperator) -> Operator:
         if operator.role not in allowed:
-            raise Forbidden(f"needs role {' or '.join(sorted(allowed))}")
+            raise Forbidden("needs role %(roles)s", roles=" or ".join(sorted(allowed)))
         return operator
 
     return check

@@ -1,7 +1,9 @@
 """How a refused request is answered: always ``{"detail": ...}`` (docs/security.md).
 
 ``detail`` is one sentence for okno's own refusals (okno.kit.errors) and FastAPI's list of
-``{loc, msg, type}`` for a body or parameter that failed its schema. A value no database column
+``{loc, msg, type}`` for a body or parameter that failed its schema; beside it ``code`` names the
+refusal for programs (``not_found``, ``validation_failed``...). The sentences are in the
+request's language (okno.api.problems). A value no database column
 can hold (a number past 64 bits, text the driver cannot encode) is the client's error too: 422,
 never 500, whichever route it reached.
 """
@@ -10,39 +12,61 @@ from __future__ import annotations
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, StatementError
 
 from okno.kit.bounds import MAX_ID
+from okno.api.problems import request_locale, say, validation_body
 from okno.kit.errors import OknoError, TooManyRequests, Unauthorized
+from okno.web.i18n import Translator
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OknoError)
-    async def _okno_error(_request: Request, exc: OknoError) -> JSONResponse:
+    async def _okno_error(request: Request, exc: OknoError) -> JSONResponse:
         headers = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         if isinstance(exc, TooManyRequests):
             headers = {"retry-after": str(exc.retry_after)}
-        body: dict[str, object] = {"detail": exc.detail}
+        body: dict[str, object] = {"detail": say(request, exc), "code": exc.code}
         if exc.ru is not None:
             body["detail_i18n"] = {"en": exc.detail, "ru": exc.ru}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_fields(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_body(request, exc.errors()), status_code=422)
+
     @app.exception_handler(OverflowError)
-    async def _overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
-        return JSONResponse({"detail": f"a number is out of range (ids and counts are at most {MAX_ID})"}, status_code=422)
+    async def _overflow(request: Request, _exc: OverflowError) -> JSONResponse:
+        refusal = OknoError("a number is out of range (ids and counts are at most %(max)s)", code="out_of_range", max=MAX_ID)
+        return JSONResponse({"detail": say(request, refusal), "code": refusal.code}, status_code=422)
 
     @app.exception_handler(orjson.JSONEncodeError)
-    async def _unstorable_json(_request: Request, exc: orjson.JSONEncodeError) -> JSONResponse:
+    async def _unstorable_json(request: Request, exc: orjson.JSONEncodeError) -> JSONResponse:
         if not _json_number_too_large(exc):
             raise exc
-        return JSONResponse({"detail": f"a value cannot be stored as JSON: {str(exc)[:200]}"}, status_code=422)
+        refusal = OknoError("a value cannot be stored as JSON: %(reason)s", code="unstorable_value", reason=str(exc)[:200])
+        return JSONResponse({"detail": say(request, refusal), "code": refusal.code}, status_code=422)
 
     @app.exception_handler(StatementError)
-    async def _statement_error(_request: Request, exc: StatementError) -> JSONResponse:
+    async def _statement_error(request: Request, exc: StatementError) -> JSONResponse:
         if not _bad_value(exc):
             raise exc
-        return JSONResponse({"detail": f"a value does not fit the database: {_reason(exc)}"}, status_code=422)
+        refusal = OknoError("a value does not fit the database: %(reason)s", code="unstorable_value", reason=_reason(exc))
+        return JSONResponse({"detail": say(request, refusal), "code": refusal.code}, status_code=422)
+
+
+# what FastAPI's own refusals (an unknown address, a wrong method) are called, by status
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "too_large"}
+
+
+def http_problem(request: Request, status_code: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A Starlette ``HTTPException`` as okno answers it: the reason translated, with its code."""
+    t = Translator(request_locale(request))
+    text = t.gettext(detail) if isinstance(detail, str) else detail
+    return JSONResponse({"detail": text, "code": HTTP_CODES.get(status_code, f"http_{status_code}")},
+                        status_code=status_code, headers=headers)
 
 
 def _bad_value(exc: StatementError) -> bool:

@@ -43,5 +43,5 @@ async def job(job_id: int, operator: CurrentOperator, session: ReadSession) -> J
     """An admin sees every job; anyone else the jobs they started."""
     found = await get_job(session, job_id)
     if operator.role != Role.admin.value and found.created_by != operator.id:
-        raise NotFound(f"job {job_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="job", id=job_id)
     return JobOut.of(found)

@@ -1,7 +1,7 @@
 """The OpenAPI document describes the error bodies okno really sends (okno.api.errors).
 
 FastAPI documents only its own 422 (``detail`` = a list), while okno's refusals carry one
-sentence in ``detail``. Every operation gets: 422 (either shape: any route may refuse text it
+sentence in ``detail`` (and a machine ``code`` beside it). Every operation gets: 422 (either shape: any route may refuse text it
 cannot store), 401/403 when it needs a token, 404 when its path or body names a row, 409 when
 it writes, 400 and 413 when it takes a body, 429 where okno throttles. Integer path parameters, and query
 parameters that name a row, are documented as 64-bit (larger ones answer 404 or 422).
@@ -21,7 +21,8 @@ PROBLEM = {
     "type": "object",
     "required": ["detail"],
     "properties": {
-        "detail": {"type": "string", "description": "Why the request was refused, in one sentence"},
+        "detail": {"type": "string", "description": "Why the request was refused, in one sentence, in the request's language"},
+        "code": {"type": "string", "description": "A stable machine name for the refusal (not_found, conflict...); okno's own refusals carry it"},
         "detail_i18n": {
             "type": "object",
             "description": "The same reason in English and Russian, where okno words it in both",
@@ -39,6 +40,7 @@ VALIDATION_PROBLEM = {
             "anyOf": [{"type": "string"}, {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}],
         },
         "detail_i18n": PROBLEM["properties"]["detail_i18n"],
+        "code": {"type": "string", "description": "validation_failed for a schema failure; otherwise the refusal's machine name"},
     },
 }
 # where okno answers 429 (with Retry-After)

@@ -62,7 +62,7 @@ async def remove_operator(operator_id: int, admin: AdminOperator, session: Write
 async def add_team(body: TeamIn, _: ManagerOperator, session: WriteSession) -> TeamOut:
     name = body.name.strip()
     if await session.scalar(select(Team.id).where(Team.name == name)):
-        raise Conflict(f"team {name!r} already exists")
+        raise Conflict("team %(name)r already exists", name=name)
     team = Team(name=name)
     session.add(team)
     await session.flush()

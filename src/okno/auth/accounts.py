@@ -33,7 +33,7 @@ class AccountChange:
 async def change_account(session: AsyncSession, *, operator_id: int, change: AccountChange, actor_id: int) -> Operator:
     operator = await session.get(Operator, operator_id, with_for_update=True)
     if operator is None or operator.kind != OperatorKind.person.value:
-        raise NotFound(f"operator {operator_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="operator", id=operator_id)
     if change.name is not None and change.name.strip() != operator.name:
         name = change.name.strip()
         if not 1 <= len(name) <= 200:
@@ -44,7 +44,7 @@ async def change_account(session: AsyncSession, *, operator_id: int, change: Acc
         await _change_email(session, operator, change.email, actor_id=actor_id)
     if change.role is not None and change.role != operator.role:
         if change.role not in Role.__members__:
-            raise Invalid(f"unknown role {change.role!r} (one of: {', '.join(Role.__members__)})")
+            raise Invalid("unknown role %(role)r (one of: %(choices)s)", role=change.role, choices=", ".join(Role.__members__))
         await _keep_an_admin(session, operator, losing="role")
         await audit(session, actor_id=actor_id, action="operator.role_changed", subject=("operator", operator.id), data={"from": operator.role, "to": change.role})
         operator.role = change.role

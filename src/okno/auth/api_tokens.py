@@ -29,7 +29,7 @@ async def create_api_token(
     if not name:
         raise Invalid("name must not be empty")
     if role not in Role.__members__:
-        raise Invalid(f"unknown role {role!r} (one of: {', '.join(Role.__members__)})")
+        raise Invalid("unknown role %(role)r (one of: %(choices)s)", role=role, choices=", ".join(Role.__members__))
     if expires_at is not None and expires_at <= utcnow():
         raise Invalid("expires_at must be in the future")
     team_ids = sorted(set(team_ids))
@@ -60,7 +60,7 @@ async def create_api_token(
 async def revoke_api_token(session: AsyncSession, *, token_id: int, actor_id: int) -> ApiToken:
     token = await session.get(ApiToken, token_id, with_for_update=True)
     if token is None:
-        raise NotFound(f"API token {token_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="API token", id=token_id)
     if token.revoked_at is not None:
         raise Conflict(f"API token {token_id} was already revoked")
     token.revoked_at = utcnow()

@@ -36,7 +36,7 @@ async def create_operator(
     except InvalidIdentity as exc:
         raise Invalid(exc.detail) from exc
     if role not in Role.__members__:
-        raise Invalid(f"unknown role {role!r} (one of: {', '.join(Role.__members__)})")
+        raise Invalid("unknown role %(role)r (one of: %(choices)s)", role=role, choices=", ".join(Role.__members__))
     password_hash = await new_password_hash(password)  # before the first statement takes the writer
     if await session.scalar(select(func.count()).where(Operator.email == email)):
         raise Conflict(f"an operator with e-mail {email} already exists")

@@ -30,7 +30,7 @@ async def refuse_if_throttled(session: AsyncSession, *, email: str, ip: str, lim
         frees_at = await _slot_frees_at(session, column == value, limit=limit, since=now - limits.window)
         if frees_at is not None:
             wait = math.ceil((frees_at + limits.window - now).total_seconds())
-            raise TooManyRequests(f"too many failed logins; try again in {wait} seconds", retry_after=wait)
+            raise TooManyRequests("too many failed logins; try again in %(seconds)s seconds", retry_after=wait, seconds=wait)
 
 
 async def _slot_frees_at(session: AsyncSession, condition: ColumnElement[bool], *, limit: int, since: datetime) -> datetime | None:

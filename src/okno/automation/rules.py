@@ -60,7 +60,7 @@ async def change_rule(
 ) -> AutomationRule:
     rule = await session.get(AutomationRule, rule_id)
     if rule is None:
-        raise NotFound(f"automation rule {rule_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="automation rule", id=rule_id)
     await _apply(session, rule, fields, creating=False, box=box, urls=urls)
     await session.flush()
     await audit(session, actor_id=actor_id, action="automation_rule.changed", subject=("automation_rule", rule.id))
@@ -71,7 +71,7 @@ async def change_rule(
 async def remove_rule(session: AsyncSession, rule_id: int, *, actor_id: int) -> None:
     rule = await session.get(AutomationRule, rule_id)
     if rule is None:
-        raise NotFound(f"automation rule {rule_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="automation rule", id=rule_id)
     await session.delete(rule)
     await audit(session, actor_id=actor_id, action="automation_rule.removed", subject=("automation_rule", rule_id), data={"name": rule.name})
     forget_rules()

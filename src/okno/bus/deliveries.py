@@ -33,7 +33,7 @@ async def retry_delivery(session: AsyncSession, delivery_id: int) -> tuple[Event
     """A parked delivery goes back to the relay with a fresh set of attempts."""
     delivery = await session.get(EventDelivery, delivery_id, with_for_update=True)
     if delivery is None:
-        raise NotFound(f"event delivery {delivery_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="event delivery", id=delivery_id)
     if delivery.status != PARKED:
         raise Conflict(f"event delivery {delivery_id} is {delivery.status}: only a parked delivery is run again")
     delivery.status, delivery.attempts, delivery.next_attempt_at, delivery.locked_until = PENDING, 0, utcnow(), None

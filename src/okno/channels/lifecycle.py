@@ -71,7 +71,7 @@ async def update_channel(
         changed.append("name")
     if team_id is not UNSET and team_id != channel.team_id:
         if team_id is not None and await session.get(Team, team_id) is None:
-            raise Invalid(f"team {team_id} does not exist")
+            raise Invalid("%(what)s %(id)s does not exist", what="team", id=team_id)
         channel.team_id = team_id
         changed.append("team_id")
     if config is not None:

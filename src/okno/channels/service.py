@@ -31,7 +31,9 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
-        raise Invalid(f"invalid {kind} channel config: {problems}") from exc
+        raise Invalid(
+            "invalid %(kind)s channel config: %(problems)s", kind=kind, problems=problems, field_errors=exc.errors(include_url=False)
+        ) from exc
 
 
 async def check_connection(kind: str, config: BaseModel, urls: OutboundUrls) -> None:
@@ -95,7 +97,7 @@ async def create_channel(
     await check_called_urls(kind, model, urls)
     await check_connection(kind, model, urls)
     if team_id is not None and await session.get(Team, team_id) is None:
-        raise Invalid(f"team {team_id} does not exist")
+        raise Invalid("%(what)s %(id)s does not exist", what="team", id=team_id)
     channel = Channel(kind=kind, name=name.strip(), config_sealed=seal_config(box, model), team_id=team_id)
     session.add(channel)
     await session.flush()
@@ -114,7 +116,7 @@ async def start_polling(session: AsyncSession, channel: Channel) -> None:
 async def get_channel(session: AsyncSession, channel_id: int) -> Channel:
     channel = await session.get(Channel, channel_id)
     if channel is None:
-        raise NotFound(f"channel {channel_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="channel", id=channel_id)
     return channel
 
 

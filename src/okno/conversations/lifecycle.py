@@ -232,23 +232,23 @@ def _queue_if_waiting(conversation: Conversation, now: datetime) -> None:
 async def conversation_for_update(session: AsyncSession, conversation_id: int) -> Conversation:
     conversation = await session.get(Conversation, conversation_id, with_for_update=True)
     if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="conversation", id=conversation_id)
     return conversation
 
 
 async def _active_operator(session: AsyncSession, operator_id: int) -> Operator:
     operator = await session.get(Operator, operator_id)
     if operator is None or operator.kind == OperatorKind.integration.value:  # an API token is never assigned
-        raise Invalid(f"operator {operator_id} does not exist")
+        raise Invalid("%(what)s %(id)s does not exist", what="operator", id=operator_id)
     if not operator.is_active:
-        raise Invalid(f"operator {operator_id} is deactivated")
+        raise Invalid("%(what)s %(id)s is deactivated", what="operator", id=operator_id)
     return operator
 
 
 async def _existing_team(session: AsyncSession, team_id: int) -> Team:
     team = await session.get(Team, team_id)
     if team is None:
-        raise Invalid(f"team {team_id} does not exist")
+        raise Invalid("%(what)s %(id)s does not exist", what="team", id=team_id)
     return team
 
 

@@ -40,7 +40,7 @@ async def resolve_template(channels: ChannelDirectory, channel: Channel, choice:
         raise Invalid(f"a {channel.kind} channel has no message templates")
     live = await channels.get(channel.id)
     if live is None:
-        raise Invalid(f"channel {channel.id} is disabled")
+        raise Invalid("%(what)s %(id)s is disabled", what="channel", id=channel.id)
     offered = live.adapter.templates(live.config)  # type: ignore[attr-defined]
     matching = [t for t in offered if t.name == choice.name and (choice.language is None or t.language == choice.language)]
     if not matching:

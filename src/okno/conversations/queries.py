@@ -33,7 +33,7 @@ async def get_conversation(session: AsyncSession, conversation_id: int, *, scope
         return await access_conversation(session, scope, conversation_id)
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="conversation", id=conversation_id)
     return conversation
 
 

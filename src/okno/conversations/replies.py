@@ -68,7 +68,7 @@ async def post_operator_message(
     actor = actor or current_actor(session, author_id)
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="conversation", id=conversation_id)
     rich = rich or RichContent()
     check_content(text, rich, interactive)
     if internal:
@@ -217,9 +217,9 @@ async def _reply_channel(session: AsyncSession, conversation: Conversation, chan
             raise Invalid("the customer has never written in; give channel_id to choose the channel")
     channel = await session.get(Channel, channel_id)
     if channel is None:
-        raise Invalid(f"channel {channel_id} does not exist")
+        raise Invalid("%(what)s %(id)s does not exist", what="channel", id=channel_id)
     if not channel.is_active:
-        raise Invalid(f"channel {channel_id} is disabled")
+        raise Invalid("%(what)s %(id)s is disabled", what="channel", id=channel_id)
     if chosen:
         await check_channel_reaches(session, channel, conversation.customer_id, own_channel_id=conversation.channel_id)
     if not adapter_class(channel.kind).capabilities.posts_replies:

@@ -44,7 +44,7 @@ async def start_conversation(
     actor = actor or current_actor(session, author_id)
     customer = await session.get(Customer, customer_id)
     if customer is None or customer.merged_into_id is not None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     channel = await _channel_that_may_start(session, channel_id)
     await _check_addressable(session, channel, customer_id)
     await check_channel_reaches(session, channel, customer_id)
@@ -63,9 +63,9 @@ async def start_conversation(
 async def _channel_that_may_start(session: AsyncSession, channel_id: int) -> Channel:
     channel = await session.get(Channel, channel_id)
     if channel is None:
-        raise Invalid(f"channel {channel_id} does not exist")
+        raise Invalid("%(what)s %(id)s does not exist", what="channel", id=channel_id)
     if not channel.is_active:
-        raise Invalid(f"channel {channel_id} is disabled")
+        raise Invalid("%(what)s %(id)s is disabled", what="channel", id=channel_id)
     if not adapter_class(channel.kind).capabilities.starts_conversations:
         raise Invalid(f"a {channel.kind} channel can't start a conversation: the customer has to write first")
     return channel

@@ -29,7 +29,7 @@ async def change_customer_attributes(
     """Sets each key to its value; a null value removes the key."""
     customer = await session.get(Customer, customer_id, with_for_update=True)
     if customer is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     if customer.merged_into_id is not None:
         raise Invalid(f"customer {customer_id} was merged into {customer.merged_into_id}: change that profile")
     for key in changes:

@@ -65,7 +65,7 @@ async def resolve_conflict(
 
     conflict = await session.get(IdentityConflict, conflict_id)
     if conflict is None:
-        raise NotFound(f"identity conflict {conflict_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="identity conflict", id=conflict_id)
     if conflict.status != ConflictStatus.open:
         raise Conflict(f"identity conflict {conflict_id} is already {conflict.status}")
     owner = await live_customer_id(session, conflict.owner_id)

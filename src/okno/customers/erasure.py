@@ -120,7 +120,7 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     if "\x00" in reason:
         raise Invalid("reason contains a NUL character")
     if await session.get(Customer, customer_id) is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     root = await live_customer_id(session, customer_id)
     chain = await _same_person(session, root)
     customers = await _lock(session, chain)

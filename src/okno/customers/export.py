@@ -41,7 +41,7 @@ async def export_customer_data(db: Database, customer_id: int, *, actor_id: int 
 
 async def export_customer(session: AsyncSession, customer_id: int) -> dict[str, Any]:
     if await session.get(Customer, customer_id) is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     root = await live_customer_id(session, customer_id)
     profiles = await _same_person(session, root)
     ids = [p.id for p in profiles]

@@ -47,13 +47,13 @@ def normalize_phone(raw: str, default_region: str = "RU") -> str:
     """E.164 (``+79161234567``); national formats use ``default_region`` (RU handles the ``8…`` trunk prefix)."""
     text = raw.strip()
     if not text or len(text) > 40:
-        raise InvalidIdentity(f"not a phone number: {raw!r}")
+        raise InvalidIdentity("not a phone number: %(raw)r", raw=raw)
     try:
         number = phonenumbers.parse(text, default_region.upper())
     except phonenumbers.NumberParseException as exc:
-        raise InvalidIdentity(f"not a phone number: {raw!r}") from exc
+        raise InvalidIdentity("not a phone number: %(raw)r", raw=raw) from exc
     if not phonenumbers.is_possible_number(number):
-        raise InvalidIdentity(f"not a possible phone number: {raw!r}")
+        raise InvalidIdentity("not a possible phone number: %(raw)r", raw=raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -69,7 +69,7 @@ def normalize_email(raw: str) -> str:
         or _WHITESPACE.search(text) is not None
         or len(text) > MAX_VALUE_LENGTH
     ):
-        raise InvalidIdentity(f"not an e-mail address: {raw!r}")
+        raise InvalidIdentity("not an e-mail address: %(raw)r", raw=raw)
     local, domain = canonical_mailbox(local, domain)
     return f"{local}@{domain}" if local else text
 
@@ -77,7 +77,7 @@ def normalize_email(raw: str) -> str:
 def normalize_opaque(raw: str) -> str:
     text = raw.strip()
     if not text or len(text) > MAX_VALUE_LENGTH or any(c.isspace() or not c.isprintable() for c in text):
-        raise InvalidIdentity(f"not a valid identifier: {raw!r}")
+        raise InvalidIdentity("not a valid identifier: %(raw)r", raw=raw)
     return text
 
 
@@ -91,7 +91,7 @@ def _normalize_cached(kind: str, raw: str, default_region: str) -> IdentityKey:
     spec = identity_kinds.identity_kind(name)
     if spec is None:
         allowed = ", ".join(identity_kinds.known_kinds())
-        raise InvalidIdentity(f"unknown identity kind {kind!r} (one of: {allowed})")
+        raise InvalidIdentity("unknown identity kind %(kind)r (one of: %(allowed)s)", kind=kind, allowed=allowed)
     try:
         return IdentityKey(name, spec.normalise(raw, default_region))
     except InvalidIdentity:
@@ -139,5 +139,5 @@ def parse_identity(text: str, *, default_region: str = "RU") -> IdentityKey:
     """``"phone:8 (916) 123-45-67"`` → ``IdentityKey("phone", "+79161234567")``."""
     kind, sep, value = text.partition(":")
     if not sep:
-        raise InvalidIdentity(f"identity must look like kind:value, got {text!r}")
+        raise InvalidIdentity("identity must look like kind:value, got %(text)r", text=text)
     return normalize_identity(kind, value, default_region=default_region)

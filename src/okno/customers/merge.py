@@ -74,7 +74,7 @@ async def merge_customers(
 async def undo_merge(session: AsyncSession, *, merge_id: int, actor_id: int | None, reason: str) -> CustomerMerge:
     merge = await session.get(CustomerMerge, merge_id, with_for_update=_locking(session))
     if merge is None:
-        raise NotFound(f"merge {merge_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="merge", id=merge_id)
     if merge.undone_at is not None:
         raise Conflict(f"merge {merge_id} was already undone")
     survivor, merged = await _lock_pair(session, merge.survivor_id, merge.merged_id)
@@ -125,7 +125,7 @@ async def merges_of(session: AsyncSession, customer_id: int) -> list[CustomerMer
 async def get_merge(session: AsyncSession, merge_id: int) -> CustomerMerge:
     merge = await session.get(CustomerMerge, merge_id)
     if merge is None:
-        raise NotFound(f"merge {merge_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="merge", id=merge_id)
     return merge
 
 
@@ -143,7 +143,7 @@ async def _lock_pair(session: AsyncSession, first_id: int, second_id: int) -> tu
     found = {c.id: c for c in (await session.scalars(query)).all()}
     for customer_id in (first_id, second_id):
         if customer_id not in found:
-            raise NotFound(f"customer {customer_id} not found")
+            raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     return found[first_id], found[second_id]
 
 

@@ -54,7 +54,7 @@ _ADVISORY_LOCK = 0x6F6B6E6F_7265  # "okno" "re": one planner at a time across Po
 async def set_channel_retention(session: AsyncSession, channel_id: int, days: int | None, *, actor_id: int | None) -> Channel:
     channel = await session.get(Channel, channel_id)
     if channel is None:
-        raise NotFound(f"channel {channel_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="channel", id=channel_id)
     previous, channel.retention_days = channel.retention_days, days
     await audit(session, actor_id=actor_id, action="channel.retention_changed", subject=("channel", channel_id), data={"from": previous, "to": days})
     await session.flush()

@@ -85,7 +85,7 @@ def attachment_of(stored: StoredFile) -> dict[str, Any]:
 async def stored_file(session: AsyncSession, stored_file_id: int) -> StoredFile:
     row = await session.get(StoredFile, stored_file_id)
     if row is None:
-        raise NotFound(f"stored file {stored_file_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="stored file", id=stored_file_id)
     return row
 
 

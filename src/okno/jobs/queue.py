@@ -39,5 +39,5 @@ async def enqueue_job(
 async def get_job(session: AsyncSession, job_id: int) -> Job:
     job = await session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"job {job_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="job", id=job_id)
     return job

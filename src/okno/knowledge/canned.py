@@ -97,7 +97,7 @@ async def render_answer(session: AsyncSession, answer_id: int, *, conversation_i
     answer = await _answer(session, answer_id)
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="conversation", id=conversation_id)
     customer = await session.get(Customer, conversation.customer_id)
     attributes = dict(customer.attributes or {}) if customer is not None else {}
     customer_facts = {**attributes, "name": customer.name if customer is not None else ""}
@@ -163,5 +163,5 @@ async def _apply(session: AsyncSession, answer: CannedAnswer, fields: dict[str, 
 async def _answer(session: AsyncSession, answer_id: int) -> CannedAnswer:
     answer = await session.get(CannedAnswer, answer_id)
     if answer is None:
-        raise NotFound(f"canned answer {answer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="canned answer", id=answer_id)
     return answer

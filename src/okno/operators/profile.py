@@ -17,7 +17,7 @@ async def update_profile(
     """Fields given as None stay as they are; an empty ``signature`` clears it."""
     operator = await session.get(Operator, operator_id, with_for_update=True)
     if operator is None:
-        raise NotFound(f"operator {operator_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="operator", id=operator_id)
     changes: dict[str, object] = {}
     if name is not None:
         name = name.strip()

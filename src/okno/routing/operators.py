@@ -82,5 +82,5 @@ def checked_capacity(capacity: dict[str, int]) -> dict[str, int]:
 async def _operator(session: AsyncSession, operator_id: int) -> Operator:
     operator = await session.get(Operator, operator_id, with_for_update=True)
     if operator is None:
-        raise NotFound(f"operator {operator_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="operator", id=operator_id)
     return operator

@@ -45,7 +45,7 @@ async def add_rule(session: AsyncSession, *, fields: dict[str, Any], actor_id: i
 async def change_rule(session: AsyncSession, rule_id: int, *, fields: dict[str, Any], actor_id: int) -> RoutingRule:
     rule = await session.get(RoutingRule, rule_id)
     if rule is None:
-        raise NotFound(f"routing rule {rule_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="routing rule", id=rule_id)
     await _apply(session, rule, fields, creating=False)
     await session.flush()
     await audit(session, actor_id=actor_id, action="routing_rule.changed", subject=("routing_rule", rule.id))
@@ -56,7 +56,7 @@ async def change_rule(session: AsyncSession, rule_id: int, *, fields: dict[str, 
 async def remove_rule(session: AsyncSession, rule_id: int, *, actor_id: int) -> None:
     rule = await session.get(RoutingRule, rule_id)
     if rule is None:
-        raise NotFound(f"routing rule {rule_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="routing rule", id=rule_id)
     await session.delete(rule)
     await audit(session, actor_id=actor_id, action="routing_rule.removed", subject=("routing_rule", rule_id), data={"name": rule.name})
     forget_rules()

@@ -32,7 +32,7 @@ async def configure_team(
     """``changes`` holds only the fields the admin sent (None clears a reference)."""
     team = await session.get(Team, team_id, with_for_update=True)
     if team is None:
-        raise NotFound(f"team {team_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="team", id=team_id)
     if "name" in changes and changes["name"] is not None:
         name = str(changes["name"]).strip()
         if not 1 <= len(name) <= 200:
@@ -105,14 +105,14 @@ async def _reference(session: AsyncSession, team: Team, field: str, model: type,
 
 async def team_member_ids(session: AsyncSession, team_id: int) -> list[int]:
     if await session.get(Team, team_id) is None:
-        raise NotFound(f"team {team_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="team", id=team_id)
     return list(await session.scalars(select(team_members.c.operator_id).where(team_members.c.team_id == team_id).order_by(team_members.c.operator_id)))
 
 
 async def add_team_member(session: AsyncSession, team_id: int, operator_id: int, *, actor_id: int) -> list[int]:
     members = await team_member_ids(session, team_id)
     if await session.get(Operator, operator_id) is None:
-        raise Invalid(f"operator {operator_id} does not exist")
+        raise Invalid("%(what)s %(id)s does not exist", what="operator", id=operator_id)
     if operator_id not in members:
         await session.execute(insert(team_members).values(team_id=team_id, operator_id=operator_id))
         await audit(session, actor_id=actor_id, action="team.member_added", subject=("team", team_id), data={"operator_id": operator_id})

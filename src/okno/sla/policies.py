@@ -78,7 +78,7 @@ async def add_policy(
 ) -> SlaPolicy:
     name = _checked_name(name)
     if await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name)):
-        raise Conflict(f"SLA policy {name!r} already exists")
+        raise Conflict("SLA policy %(name)r already exists", name=name)
     policy = SlaPolicy(name=name, targets=checked_targets(targets), warning_minutes=_checked_warning(warning_minutes), is_default=is_default)
     session.add(policy)
     await session.flush()
@@ -102,7 +102,7 @@ async def change_policy(
 ) -> SlaPolicy:
     policy = await session.get(SlaPolicy, policy_id)
     if policy is None:
-        raise NotFound(f"SLA policy {policy_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="SLA policy", id=policy_id)
     was_active = policy.is_active
     if is_active is not None:
         policy.is_active = is_active
@@ -114,7 +114,7 @@ async def change_policy(
     if name is not None:
         name = _checked_name(name)
         if await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name, SlaPolicy.id != policy_id)):
-            raise Conflict(f"SLA policy {name!r} already exists")
+            raise Conflict("SLA policy %(name)r already exists", name=name)
         policy.name = name
     if targets is not None:
         policy.targets = checked_targets(targets)
@@ -161,7 +161,7 @@ async def change_calendar(
 ) -> BusinessHours:
     hours = await session.get(BusinessHours, calendar_id)
     if hours is None:
-        raise NotFound(f"calendar {calendar_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="calendar", id=calendar_id)
     if name is not None:
         hours.name = _checked_name(name)
     if timezone is not None:

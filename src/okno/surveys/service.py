@@ -29,7 +29,7 @@ async def list_surveys(session: AsyncSession) -> list[Survey]:
 async def get_survey(session: AsyncSession, survey_id: int) -> Survey:
     survey = await session.get(Survey, survey_id)
     if survey is None:
-        raise NotFound(f"survey {survey_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="survey", id=survey_id)
     return survey
 
 

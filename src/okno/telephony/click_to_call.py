@@ -24,6 +24,7 @@ from okno.models import Channel, Operator
 
 class ProviderRefused(OknoError):
     status_code = 502
+    code = "provider_refused"
 
 
 @dataclass(frozen=True)

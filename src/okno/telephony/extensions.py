@@ -14,7 +14,7 @@ async def set_extension(session: AsyncSession, *, operator_id: int, extension: s
     """Gives ``operator_id`` the extension (None: none); one extension belongs to one operator."""
     operator = await session.get(Operator, operator_id)
     if operator is None:
-        raise NotFound(f"operator {operator_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="operator", id=operator_id)
     if extension == operator.extension:
         return operator
     if extension is not None:

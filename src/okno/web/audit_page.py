@@ -40,6 +40,14 @@ ACTION_LABELS = {
     "sla_policy.changed": N_("changed an SLA policy"), "sla_policy.disabled": N_("disabled an SLA policy"),
     "sla_policy.enabled": N_("enabled an SLA policy"), "sla_policy.deleted": N_("deleted an SLA policy"),
     "survey.created": N_("created a survey"), "survey.changed": N_("changed a survey"), "survey.deleted": N_("deleted a survey"),
+    "customer.created": N_("created a contact"), "customer.edited": N_("edited a contact"),
+}  # fmt: skip
+# what an entry is about (its subject_type), as people read it
+SUBJECT_LABELS = {
+    "api_token": N_("API token"), "automation_rule": N_("automation rule"), "calendar": N_("calendar"), "canned_answer": N_("canned answer"),
+    "channel": N_("channel"), "customer": N_("customer"), "identity_rule": N_("identity rule"), "matcher": N_("matcher"),
+    "operator": N_("operator"), "reason": N_("closing reason"), "routing_rule": N_("routing rule"), "sla_policy": N_("SLA policy"),
+    "status": N_("conversation status"), "survey": N_("survey"), "team": N_("team"),
 }  # fmt: skip
 
 
@@ -72,4 +80,5 @@ async def audit_log_page(request: Request, operator: AdminPage, session: ReadSes
     return render(
         request, "audit.html", operator, **admin_nav(t, operator, "audit"), entries=entries, actors=await actor_names(session, entries), form=form, older=older,
         action_labels={key: t.gettext(text) for key, text in ACTION_LABELS.items()},
+        subject_labels={key: t.gettext(text) for key, text in SUBJECT_LABELS.items()},
     )  # fmt: skip

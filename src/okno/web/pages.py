@@ -11,6 +11,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from okno.api.deps import SESSION_COOKIE, Ctx
 from okno.auth.service import operator_for_token
 from okno.channels.service import MASK
+from okno.channels.base import kind_titles
+from okno.channels.registry import ADAPTERS
 from okno.kit.time import utcnow
 from okno.models import Operator, Role
 from okno.operators.time_zones import DEFAULT_TIME_ZONE, zone_of
@@ -50,7 +52,8 @@ _env.globals["emoji_set"] = (
     "❤️", "🔥", "⭐", "✅", "❌", "⚠️", "❗", "❓", "🎉", "🎁", "📦", "🚚", "💳", "💰", "📞", "✉️", "📎", "🕐", "📅", "🛒",
 )
 
-CHANNEL_ICONS = {"telegram": "TG", "whatsapp": "WA", "vk": "VK", "max": "MX", "widget": "WEB", "api": "API", "email": "@", "voice": "☎"}
+CHANNEL_ICONS = {"telegram": "TG", "whatsapp": "WA", "vk": "VK", "max": "MX", "widget": "WEB", "api": "API", "email": "@", "voice": "☎",
+                 "novofon": "☎", "smsru": "SMS", "google_reviews": "G", "yandex_reviews": "Я", "twogis_reviews": "2GIS"}
 
 
 def N_(message: str) -> str:
@@ -69,6 +72,20 @@ COMPARISON_LABELS = {
     "one typo or two characters swapped": N_("one typo or two characters swapped"), "two typos": N_("two typos"),
     "within a month": N_("within a month"), "within a year": N_("within a year"),
 }
+
+
+# identity kinds as operators read them (a plugin's own kind shows as its name)
+IDENTITY_KIND_LABELS = {
+    "phone": N_("phone"), "email": N_("e-mail"), "crm": N_("CRM id"), "telegram": "Telegram", "whatsapp": "WhatsApp", "vk": "VK",
+    "max": "MAX", "web": N_("website visitor"), "external": N_("integration id"), "reviewer": N_("reviewer"),
+    "yandex_review": N_("Yandex review"), "google_review": N_("Google review"), "2gis_review": N_("2GIS review"),
+}  # fmt: skip
+
+
+def kind_title(kind: str | None, locale: str) -> str:
+    """A channel kind as its adapter names it in the UI language ("Чат на сайте"), else the kind."""
+    adapter = ADAPTERS.get(kind or "")
+    return kind_titles(adapter).get(locale, kind or "") if adapter is not None else (kind or "")
 
 
 def _labels(t: Translator, labels: dict[str, str]) -> dict[str, str]:
@@ -146,6 +163,8 @@ def render(request: Request, template: str, operator: Operator | None, status_co
         icons=CHANNEL_ICONS,
         field_labels=_labels(t, FIELD_LABELS),
         comparison_labels=_labels(t, COMPARISON_LABELS),
+        identity_labels=_labels(t, IDENTITY_KIND_LABELS),
+        kind_label=lambda kind: kind_title(kind, t.locale),
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

@@ -38,7 +38,7 @@ from okno.models import UNFINISHED_TYPES, Channel, ClosingReason, Operator, Stat
 from okno.realtime.operators import VisibleEvents, events_after
 from okno.operators.time_zones import common_time_zones, zone_of
 from okno.web.i18n import LOCALES, pick_locale
-from okno.web import admin_pages, audit_page, surveys_page
+from okno.web import admin_pages, audit_page, contacts_page, surveys_page
 from okno.web.page_reads import AuditedPageReads
 from okno.web.pages import MaybeOperator, PageOperator, people_labels, refused_page, render, translator_for
 from okno.web.views import conversation_view, customer_history, inbox_tools, profile_view, supervisor_view
@@ -47,6 +47,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(audit_page.router)  # /admin/audit
 router.include_router(surveys_page.router)  # /admin/surveys
 router.include_router(admin_pages.router)  # /admin and its sections
+router.include_router(contacts_page.router)  # /contacts
 static = StaticFiles(directory=Path(__file__).parent / "static")
 HEARTBEAT_SECONDS = 15.0
 STREAM_BURST = 200  # events filtered with one visibility query

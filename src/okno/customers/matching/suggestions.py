@@ -36,7 +36,7 @@ async def profile_fields(session: AsyncSession, customer: Customer) -> dict:
 async def suggestions_for(session: AsyncSession, customer_id: int, *, min_score: float | None = None, limit: int = 10) -> tuple[list[Candidate], MatchModel]:
     customer = await session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     if customer.merged_into_id is not None:
         raise Conflict(f"customer {customer_id} was merged into {customer.merged_into_id}")
     model = await current_model(session)
@@ -122,7 +122,7 @@ async def open_suggestions(session: AsyncSession, *, after_id: int | None, limit
 async def decide_suggestion(session: AsyncSession, *, suggestion_id: int, accept: bool, actor_id: int, reason: str) -> MatchSuggestion:
     suggestion = await session.get(MatchSuggestion, suggestion_id)
     if suggestion is None:
-        raise NotFound(f"suggestion {suggestion_id} not found")
+        raise NotFound("%(what)s %(id)s not found", what="suggestion", id=suggestion_id)
     if suggestion.status != "open":
         raise Conflict(f"suggestion {suggestion_id} is already {suggestion.status}")
     if accept:

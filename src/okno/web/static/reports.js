@@ -19,10 +19,15 @@
   const period = { from: page.from, to: page.to };
   const previous = { from: page.previous_from, to: page.from };
 
+  // units in the page's language ("2 ч 05 мин", "3 мин 4 с"), never English abbreviations
+  const lang = document.documentElement.lang || "ru";
+  const unit = (u) => new Intl.NumberFormat(lang, { style: "unit", unit: u, unitDisplay: "short" });
+  const [inHours, inMinutes, inSeconds] = [unit("hour"), unit("minute"), unit("second")];
   const duration = (s) => {
     if (s === null || s === undefined) return "—";
+    s = Math.round(s);
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-    return h ? `${h} h ${String(m).padStart(2, "0")} min` : `${m} min ${s % 60} s`;
+    return h ? `${inHours.format(h)} ${inMinutes.format(m)}` : `${inMinutes.format(m)} ${inSeconds.format(s % 60)}`;
   };
   const percent = (r) => (r === null || r === undefined ? "—" : `${(100 * r).toFixed(1)} %`);
   const score = (v, suffix = "") => (v === null || v === undefined ? "—" : `${v}${suffix}`);

@@ -54,7 +54,10 @@ SOURCE = "google_reviews.display_name"
 class GoogleReviewsConfig(BaseModel):
     """Google Business Profile reviews of one location: polled in, answered with the review's reply."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"x-help": {
+        "en": "Google Business Profile reviews of one location: polled in, answered with the review's reply.",
+        "ru": "Отзывы одной точки в Google Business Profile: забираются опросом, ответ публикуется ответом на отзыв.",
+    }})
 
     account_id: str = labelled("Account id", "Id аккаунта", pattern=r"^\d{1,40}$", help_en="accounts/{id} in Google Business Profile", help_ru="accounts/{id} в Google Business Profile")
     location_id: str = labelled("Location id", "Id точки", pattern=r"^\d{1,40}$", help_en="locations/{id}: the business location whose reviews to read", help_ru="locations/{id}: точка, чьи отзывы читать")

@@ -84,7 +84,10 @@ REFUSALS: dict[int, tuple[str, str]] = {
 class SmsRuConfig(BaseModel):
     """Send SMS through SMS.ru and receive its delivery reports (SMS.ru brings no inbound SMS)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"x-help": {
+        "en": "Send SMS through SMS.ru and receive its delivery reports (SMS.ru brings no inbound SMS).",
+        "ru": "Отправка SMS через SMS.ru и отчёты о доставке (входящих SMS SMS.ru не передаёт).",
+    }})
 
     api_id: SecretStr = labelled(
         "api_id", "api_id", min_length=1,

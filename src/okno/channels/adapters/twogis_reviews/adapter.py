@@ -29,6 +29,11 @@ class TwoGisReviewsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"x-label": {
         "en": "2GIS reviews (unofficial, read-only: may break at any time; answer in the 2GIS cabinet)",
         "ru": "Отзывы 2ГИС (неофициально, только чтение: может перестать работать; отвечайте в кабинете 2ГИС)",
+    }, "x-help": {
+        "en": "UNOFFICIAL: reads 2GIS reviews from an undocumented public endpoint that may break at any time. "
+              "Replies can't be posted: answer in the 2GIS cabinet and mark the review answered in okno.",
+        "ru": "НЕОФИЦИАЛЬНО: отзывы 2ГИС читаются через недокументированный публичный адрес, который может перестать работать. "
+              "Ответить отсюда нельзя: ответьте в кабинете 2ГИС и отметьте отзыв отвеченным в okno.",
     }})
 
     branch_id: str = labelled("Branch id", "Id филиала", pattern=r"^\d{1,30}$", help_en="the 2GIS branch (firm) id from its page address", help_ru="id филиала (фирмы) 2ГИС из адреса его страницы")

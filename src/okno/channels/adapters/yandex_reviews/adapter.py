@@ -32,6 +32,11 @@ class YandexReviewsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"x-label": {
         "en": "Yandex Maps reviews (unofficial, read-only: may break at any time; answer in the Yandex Business cabinet)",
         "ru": "Отзывы Яндекс Карт (неофициально, только чтение: может перестать работать; отвечайте в кабинете Яндекс Бизнеса)",
+    }, "x-help": {
+        "en": "UNOFFICIAL: reads Yandex Maps reviews from an undocumented endpoint that may break at any time. "
+              "Replies can't be posted: answer in the Yandex Business cabinet and mark the review answered in okno.",
+        "ru": "НЕОФИЦИАЛЬНО: отзывы Яндекс Карт читаются через недокументированный адрес, который может перестать работать. "
+              "Ответить отсюда нельзя: ответьте в кабинете Яндекс Бизнеса и отметьте отзыв отвеченным в okno.",
     }})
 
     organization_id: str = labelled(

@@ -1,0 +1,142 @@
+"""Refusals in the request's language, each with a stable machine ``code`` beside the sentence.
+
+The language: the operator's saved one when the call comes from the web UI (its session cookie);
+otherwise the request's ``Accept-Language`` (ru or en); otherwise English, the API's own language.
+okno's refusals are translated through the UI's catalog (the English template is the msgid, see
+``okno.kit.errors.OknoError``); a schema failure's ``msg`` is said again from its pydantic
+``type`` and ``ctx`` (limits with proper plurals). A sentence the catalog does not know stays in
+English rather than being guessed; ``code`` and each item's ``type`` never change with language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+
+from okno.kit.errors import OknoError
+from okno.web.i18n import Translator
+
+API_DEFAULT_LOCALE = "en"
+
+
+def accepted_language(header: str) -> str | None:
+    """The first of ru/en in an ``Accept-Language`` header, by quality (``ru-RU,ru;q=0.9,en;q=0.8``)."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        language = tag.strip().lower()[:2]
+        if language in ("ru", "en") and quality > 0:
+            ranked.append((-quality, position, language))
+    return min(ranked)[2] if ranked else None
+
+
+def request_locale(request: Request) -> str:
+    saved = getattr(request.state, "web_locale", None)
+    if saved in ("ru", "en"):
+        return saved
+    return accepted_language(request.headers.get("accept-language", "")) or API_DEFAULT_LOCALE
+
+
+def say(request: Request, exc: OknoError) -> str:
+    t = Translator(request_locale(request))
+    if exc.ru is not None and t.locale == "ru":  # worded in Russian where it was raised
+        return exc.ru
+    translated = t.gettext(exc.template)
+    if translated == exc.template:
+        return exc.detail
+    if not exc.params:
+        return translated
+    params = dict(exc.params)
+    if isinstance(params.get("what"), str):  # the kind of row, a noun from the catalog ("customer")
+        params["what"] = t.gettext(params["what"])
+    if exc.field_errors:
+        params["problems"] = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {say_invalid_field(t, e)}" for e in exc.field_errors
+        )
+    return translated % params
+
+
+# pydantic error type -> how to say it (given the translator and the error's ctx)
+_Saying = Callable[[Translator, dict[str, Any]], str]
+_SAYINGS: dict[str, _Saying] = {
+    "missing": lambda t, c: t.gettext("This field is required"),
+    "string_type": lambda t, c: t.gettext("Must be text"),
+    "string_too_short": lambda t, c: t.ngettext(
+        "Must have at least %(num)s character", "Must have at least %(num)s characters", int(c["min_length"])),
+    "string_too_long": lambda t, c: t.ngettext(
+        "Must have at most %(num)s character", "Must have at most %(num)s characters", int(c["max_length"])),
+    "too_short": lambda t, c: t.ngettext(
+        "Must have at least %(num)s item", "Must have at least %(num)s items", int(c["min_length"])),
+    "too_long": lambda t, c: t.ngettext(
+        "Must have at most %(num)s item", "Must have at most %(num)s items", int(c["max_length"])),
+    "string_pattern_mismatch": lambda t, c: t.gettext("Has the wrong format"),
+    "int_type": lambda t, c: t.gettext("Must be a whole number"),
+    "int_parsing": lambda t, c: t.gettext("Must be a whole number"),
+    "int_from_float": lambda t, c: t.gettext("Must be a whole number"),
+    "float_type": lambda t, c: t.gettext("Must be a number"),
+    "float_parsing": lambda t, c: t.gettext("Must be a number"),
+    "bool_type": lambda t, c: t.gettext("Must be true or false"),
+    "bool_parsing": lambda t, c: t.gettext("Must be true or false"),
+    "greater_than": lambda t, c: t.gettext("Must be greater than %(limit)s", limit=c["gt"]),
+    "greater_than_equal": lambda t, c: t.gettext("Must be at least %(limit)s", limit=c["ge"]),
+    "less_than": lambda t, c: t.gettext("Must be less than %(limit)s", limit=c["lt"]),
+    "less_than_equal": lambda t, c: t.gettext("Must be at most %(limit)s", limit=c["le"]),
+    "literal_error": lambda t, c: t.gettext("Must be one of: %(choices)s", choices=c["expected"]),
+    "enum": lambda t, c: t.gettext("Must be one of: %(choices)s", choices=c["expected"]),
+    "dict_type": lambda t, c: t.gettext("Must be an object"),
+    "model_type": lambda t, c: t.gettext("Must be an object"),
+    "model_attributes_type": lambda t, c: t.gettext("Must be an object"),
+    "list_type": lambda t, c: t.gettext("Must be a list"),
+    "extra_forbidden": lambda t, c: t.gettext("This field is not accepted here"),
+    "json_invalid": lambda t, c: t.gettext("The body is not valid JSON"),
+    "datetime_type": lambda t, c: t.gettext("Must be a date and time (ISO 8601)"),
+    "datetime_parsing": lambda t, c: t.gettext("Must be a date and time (ISO 8601)"),
+    "datetime_from_date_parsing": lambda t, c: t.gettext("Must be a date and time (ISO 8601)"),
+    "date_parsing": lambda t, c: t.gettext("Must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": lambda t, c: t.gettext("Must be a date (YYYY-MM-DD)"),
+    "time_parsing": lambda t, c: t.gettext("Must be a time (HH:MM)"),
+    "url_parsing": lambda t, c: t.gettext("Must be a web address"),
+    "url_scheme": lambda t, c: t.gettext("Must be a web address"),
+    "value_error": lambda t, c: t.gettext("The value is not accepted"),
+    "assertion_error": lambda t, c: t.gettext("The value is not accepted"),
+}
+
+
+def say_invalid_field(t: Translator, error: dict[str, Any]) -> str:
+    """One schema failure in the translator's language; English keeps pydantic's own words
+    (a validator's reason included), Russian says it again by type."""
+    if t.locale == "en":
+        return str(error.get("msg", ""))
+    reason = _validator_reason(error)
+    if reason and t.gettext(reason) != reason:
+        return t.gettext(reason)
+    saying = _SAYINGS.get(str(error.get("type", "")))
+    if saying is None:
+        return t.gettext("The value is not accepted")
+    try:
+        return saying(t, error.get("ctx") or {})
+    except (KeyError, TypeError, ValueError):
+        return t.gettext("The value is not accepted")
+
+
+def validation_body(request: Request, errors: Any) -> dict[str, Any]:
+    t = Translator(request_locale(request))
+    items = jsonable_encoder(errors)
+    for item in items:
+        item["msg"] = say_invalid_field(t, item)
+    return {"detail": items, "code": "validation_failed"}
+
+
+def _validator_reason(item: dict[str, Any]) -> str | None:
+    """A validator's own sentence ("Value error, <reason>"), when the catalog can say it."""
+    msg = str(item.get("msg", ""))
+    return msg.removeprefix("Value error, ") if item.get("type") == "value_error" else None
