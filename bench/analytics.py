@@ -20,8 +20,8 @@ import importlib.util
 import os
 import sys
 
-# this folder holds email.py, which would shadow the standard library's ``email`` package (httpx
-# imports it): drop the folder from the path and load the bulk loader by its file
+# no script of this folder may shadow a standard-library module (an email.py once hid ``email``,
+# which httpx imports): drop the folder from the path and load the bulk loader by its file
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 

@@ -54,8 +54,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# bench/ holds a script named email.py: as this script's own folder (first on the path) it would
-# shadow the standard library's email package, which SQLAlchemy imports; bench/ goes last instead
+# bench/ goes last on the path, so no script of it can shadow a standard-library module (an
+# email.py once hid the email package SQLAlchemy imports)
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"] + [str(ROOT / "bench")]
 sys.path.insert(0, str(ROOT / "src"))
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# bench/ goes last: its email.py would otherwise shadow the standard library's email package
+# bench/ goes last: no script of it may shadow a standard-library module (an email.py once did)
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"] + [str(ROOT / "bench")]
 sys.path.insert(0, str(ROOT / "src"))
 

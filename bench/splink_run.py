@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-# bench/ holds a script named email.py, which would shadow the standard library's email package
+# off the path: no script of bench/ may shadow a standard-library module (an email.py once did)
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
 import duckdb  # noqa: E402
