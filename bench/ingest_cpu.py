@@ -1,0 +1,141 @@
+"""CPU per ingested message, in one process, stage by stage: a guide where the machine is shared.
+
+Builds okno in-process on a fresh SQLite file (embedded workers off), sends API-channel webhooks
+through the ASGI app (``httpx.ASGITransport``, 32 at a time: the intake's group commit sees
+concurrent requests as under uvicorn), then drains every queue (``AppContext.settle``: ingest,
+the outbox relay and its subscribers, the other workers). Process CPU time (``time.process_time``,
+all threads) is reported per message for the two phases, and with ``--by-subscriber`` for each
+subscriber and each relay step. Wall-clock figures of a loaded machine mean little; CPU per
+message moves far less with the load. The in-process client's own cost (httpx, ASGI transport) is
+inside the webhook figure, so compare branches, not this figure with ``ingest_wrk.py``'s.
+
+    PYTHONPATH=src .venv/bin/python bench/ingest_cpu.py [--warmup 3000] [--messages 2000] [--by-subscriber]
+
+A script that prints figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+from ingest import SignedBody, make_bodies, make_customers, sign_all
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's factories
+
+from okno.app import create_app  # noqa: E402
+from okno.bus import inprocess, relay  # noqa: E402
+from okno.config import Settings  # noqa: E402
+from okno.kit import pii  # noqa: E402
+from okno.kit.db import create_oneoff_engine  # noqa: E402
+from okno.kit.migrate import upgrade_to_head  # noqa: E402
+from tests.factories import admin_headers, make_api_channel  # noqa: E402
+
+CPU: Counter[tuple[str, str]] = Counter()
+CALLS: Counter[tuple[str, str]] = Counter()
+
+
+def _timed(key: tuple[str, str], fn):  # noqa: ANN001, ANN202
+    async def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        started = time.process_time()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            CPU[key] += time.process_time() - started
+            CALLS[key] += 1
+
+    return run
+
+
+def time_subscribers(bus: inprocess.InProcessBus) -> None:
+    for topic, handlers in bus._subscribers.items():  # noqa: SLF001 (a benchmark's instrumentation)
+        for name in list(handlers):
+            handlers[name] = _timed((topic, name), handlers[name])
+    batches = getattr(bus, "_batches", {})  # older trees have no batch forms
+    for name in list(batches):
+        batches[name] = _timed(("(batch form)", name), batches[name])
+    for step in ("_lease", "_settle"):
+        setattr(relay.OutboxRelay, step, _timed(("relay", step), getattr(relay.OutboxRelay, step)))
+
+
+async def send_all(client: httpx.AsyncClient, path: str, items: list[SignedBody], concurrency: int) -> None:
+    pending = iter(items)
+
+    async def sender() -> None:
+        for item in pending:
+            response = await client.post(path, content=item.body, headers={"Content-Type": "application/json", **dict(item.headers)})
+            if response.status_code != 200:
+                raise RuntimeError(f"webhook answered {response.status_code}: {response.text}")
+
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> None:
+    key = Fernet.generate_key().decode()
+    pii.use_keys([key])
+    url = f"sqlite+aiosqlite:///{workdir}/okno.db"
+    engine = create_oneoff_engine(url)
+    await upgrade_to_head(engine)
+    await engine.dispose()
+    settings = Settings(data_dir=workdir, database_url=url, secret_keys=key, embedded_workers=False, log_level="warning", allow_private_urls=True)
+    app = create_app(settings, start_workers=False)
+    async with app.router.lifespan_context(app):
+        ctx = app.state.ctx
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.test") as client:
+            channel = await make_api_channel(client, await admin_headers(ctx, client))
+            rng = random.Random(args.seed)
+            customers = make_customers(rng, args.customers)
+            warmup = sign_all(channel["secret"], make_bodies(rng, customers, args.warmup, "warm"))
+            measured = sign_all(channel["secret"], make_bodies(rng, customers, args.messages, "msg"))
+            path = f"/webhooks/{channel['id']}"
+            await send_all(client, path, warmup, args.concurrency)
+            await ctx.settle()
+            async with ctx.db.reading() as session:
+                last_event = (await session.execute(text("SELECT coalesce(max(id), 0) FROM outbox"))).scalar_one()
+            if args.by_subscriber:
+                time_subscribers(ctx.bus)
+            load = os.getloadavg()[0]
+            started = time.process_time()
+            await send_all(client, path, measured, args.concurrency)
+            sent = time.process_time()
+            await ctx.settle()
+            settled = time.process_time()
+            async with ctx.db.reading() as session:
+                topics = (await session.execute(text(f"SELECT topic, count(*) FROM outbox WHERE id > {int(last_event)} GROUP BY topic"))).all()  # noqa: S608
+    n = args.messages
+    print(f"{n:,} messages after {args.warmup:,} warm-up ({args.customers:,} customers), {args.concurrency} concurrent; 1-minute load {load:.1f}")
+    print(f"  webhooks (HTTP in-process, intake group commit): {1e6 * (sent - started) / n:8,.0f} µs CPU per message")
+    print(f"  settle (relay, subscribers, other workers):       {1e6 * (settled - sent) / n:8,.0f} µs CPU per message")
+    print(f"  whole pipeline:                                   {1e6 * (settled - started) / n:8,.0f} µs CPU per message")
+    print("  events: " + ", ".join(f"{topic} {count:,}" for topic, count in sorted(topics)))
+    if args.by_subscriber:
+        print("  by subscriber / relay step (µs CPU per message, calls):")
+        for (topic, name), seconds in CPU.most_common():
+            print(f"    {1e6 * seconds / n:8,.0f}  {CALLS[(topic, name)]:6,}  {topic}: {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warmup", type=int, default=3000)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--by-subscriber", action="store_true", help="CPU per subscriber and relay step (adds a little overhead)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="okno-cpu-") as workdir:
+        asyncio.run(run(args, Path(workdir)))
+
+
+if __name__ == "__main__":
+    main()
