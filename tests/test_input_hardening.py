@@ -109,6 +109,6 @@ async def test_attachment_metadata_of_the_wrong_type_still_renders(client, ctx) 
     conversation = (await client.get("/api/v1/conversations", headers=headers)).json()["items"][0]
     page = await client.get(f"/ui/conversations/{conversation['id']}")
     assert page.status_code == 200, page.text
-    assert "счёт.pdf" in page.text and "(3 KB)" in page.text and "12kb" not in page.text
+    assert "счёт.pdf" in page.text and "(3 КБ)" in page.text and "12kb" not in page.text
     message_id = page.text.split("/api/v1/messages/")[1].split("/")[0]
     assert f"/api/v1/messages/{message_id}/attachments/4" in page.text  # positions kept for the download links

@@ -50,8 +50,8 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
             await reason.get_by_label(name).fill("duplicate")
         await reason.get_by_role("button").click()
         await expect(page.locator("#reason-form-error")).to_contain_text("reason 'duplicate' already exists")
-        await page.get_by_label("Используется: duplicate").uncheck()
-        await expect(page.get_by_label("Используется: duplicate")).not_to_be_checked()
+        await page.get_by_label("Используется: Дубль").uncheck()
+        await expect(page.get_by_label("Используется: Дубль")).not_to_be_checked()
 
         # a calendar: a time that does not exist is refused, the Monday field is marked
         await page.goto(f"{okno.url}/admin/calendars")

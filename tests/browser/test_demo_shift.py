@@ -60,7 +60,7 @@ async def test_a_newcomers_shift_on_the_demo(server_env, browser) -> None:  # no
 
         # the WhatsApp customer began in Telegram: one profile holds both, and the timeline both channels
         identities = page.get_by_test_id("identities")
-        await expect(identities).to_contain_text("whatsapp")
+        await expect(identities).to_contain_text("WhatsApp")
         if "telegram" in await identities.inner_text():
             await expect(page.locator(".timeline .ch", has_text="TG").first).to_be_visible()
 

@@ -79,7 +79,7 @@ async def test_an_integrators_mistyped_attachments_are_stored_typed_and_the_page
         {"kind": "file"},
     ]
     text = await _page(client, ctx, message.conversation_id)
-    assert "invoice-2025-0112.pdf" in text and "(47 KB)" in text and "javascript:" not in text
+    assert "invoice-2025-0112.pdf" in text and "(47 КБ)" in text and "javascript:" not in text
 
 
 async def test_a_telegram_photo_with_a_size_sent_as_text_is_stored_as_a_number(client, ctx) -> None:

@@ -187,7 +187,7 @@ async def test_the_team_signature_is_edited_in_the_admin_page_s_team_table(clien
     await client.patch(f"/api/v1/teams/{team['id']}", json={"signature": "Отдел продаж"}, headers=headers)
     signed_in = await client.post("/ui/session", json={"email": admin["email"], "password": admin["password"]})
     assert signed_in.status_code == 200
-    page = await client.get("/admin")
+    page = await client.get("/admin/teams")
     assert page.status_code == 200, page.status_code
     assert 'data-team-field="signature"' in page.text and ">Отдел продаж</textarea>" in page.text
 

@@ -95,7 +95,8 @@ async def _russian_world(ctx, client: httpx.AsyncClient) -> tuple[dict, int]:
     return admin, conversation
 
 
-PAGES = ("/inbox", "/inbox?c={cid}", "/profile", "/admin", "/reports", "/admin/surveys", "/supervisor", "/contacts", "/admin/audit",
+PAGES = ("/inbox", "/inbox?c={cid}", "/profile", "/admin/channels", "/admin/operators", "/admin/teams", "/admin/canned",
+         "/admin/statuses", "/admin/routing", "/admin/calendars", "/admin/sla", "/admin/automation", "/admin/tokens", "/reports", "/admin/surveys", "/supervisor", "/contacts", "/admin/audit",
          "/ui/admin/service", "/ui/conversations/{cid}", "/no-such-page")
 
 
