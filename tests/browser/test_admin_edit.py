@@ -108,9 +108,9 @@ async def test_admin_edits_calendars_policies_and_rules_and_disables_a_policy_in
 
         # a status's and a reason's names are edited in place
         await page.goto(f"{okno.url}/admin/statuses")
-        await page.get_by_label("Английский: pending").fill("Waiting for the customer")
+        await page.locator('input[data-label-of="statuses/pending"][data-lang="en"]').fill("Waiting for the customer")
         async with page.expect_response(lambda r: r.url.endswith("/api/v1/statuses/pending") and r.request.method == "PATCH") as saved:
-            await page.get_by_label("Английский: pending").press("Tab")
+            await page.locator('input[data-label-of="statuses/pending"][data-lang="en"]').press("Tab")
         assert (await saved.value).status == 200
         reason = page.get_by_test_id("reasons-table").locator("input[data-lang=ru]").first
         reason_key = (await reason.get_attribute("data-label-of") or "").split("/")[1]

@@ -37,7 +37,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await status.get_by_label("Русский").fill("Ждём запчасти")
         await status.get_by_label("Английский").fill("Waiting for parts")
         await status.get_by_role("button").click()
-        await expect(page.get_by_test_id("statuses-table").get_by_label("Русский: waiting_parts")).to_have_value("Ждём запчасти")  # renamed in place
+        await expect(page.get_by_test_id("statuses-table").locator('input[data-label-of="statuses/waiting_parts"][data-lang="ru"]')).to_have_value("Ждём запчасти")  # renamed in place
         await page.get_by_label("Тип: waiting_parts").select_option("pending")
         await expect(page.locator("#toast")).to_have_text("✓")
         reason = page.get_by_test_id("reason-form")
@@ -45,7 +45,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await reason.get_by_label("Русский").fill("Дубль")
         await reason.get_by_label("Английский").fill("Duplicate")
         await reason.get_by_role("button").click()
-        await expect(page.get_by_test_id("reasons-table").get_by_label("Русский: duplicate")).to_have_value("Дубль")
+        await expect(page.get_by_test_id("reasons-table").locator('input[data-label-of="reasons/duplicate"][data-lang="ru"]')).to_have_value("Дубль")
         for name in ("Ключ", "Русский", "Английский"):
             await reason.get_by_label(name).fill("duplicate")
         await reason.get_by_role("button").click()
