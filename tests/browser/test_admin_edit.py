@@ -109,9 +109,11 @@ async def test_admin_edits_calendars_policies_and_rules_and_disables_a_policy_in
         # a status's and a reason's names are edited in place
         await page.goto(f"{okno.url}/admin/statuses")
         await page.locator('input[data-label-of="statuses/pending"][data-lang="en"]').fill("Waiting for the customer")
-        async with page.expect_response(lambda r: r.url.endswith("/api/v1/statuses/pending") and r.request.method == "PATCH") as saved:
-            await page.locator('input[data-label-of="statuses/pending"][data-lang="en"]').press("Tab")
-        assert (await saved.value).status == 200
+        async with page.expect_response(lambda r: "/ui/admin/service" in r.url) as refreshed:  # the lists are drawn again after a save
+            async with page.expect_response(lambda r: r.url.endswith("/api/v1/statuses/pending") and r.request.method == "PATCH") as saved:
+                await page.locator('input[data-label-of="statuses/pending"][data-lang="en"]').press("Tab")
+        assert (await saved.value).status == 200 and (await refreshed.value).ok
+        await page.wait_for_load_state("networkidle")  # typed into the redrawn table, not the one being replaced
         reason = page.get_by_test_id("reasons-table").locator("input[data-lang=ru]").first
         reason_key = (await reason.get_attribute("data-label-of") or "").split("/")[1]
         await reason.fill("Решено по телефону")

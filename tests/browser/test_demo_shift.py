@@ -20,7 +20,13 @@ async def _open_latest_from(page: Page, badge: str) -> str:
     await expect(first).to_be_visible(timeout=30_000)
     conversation_id = await first.get_attribute("data-conversation")
     assert conversation_id
-    await page.locator(f"#inbox-list .row[data-conversation='{conversation_id}']").click()
+    for _ in range(3):  # a live re-sort can move the row under the pointer mid-click: click it again
+        await page.locator(f"#inbox-list .row[data-conversation='{conversation_id}']").click()
+        try:
+            await expect(page.get_by_test_id("conversation")).to_have_attribute("data-conversation-id", conversation_id, timeout=5000)
+            break
+        except AssertionError:
+            continue
     await expect(page.get_by_test_id("conversation")).to_have_attribute("data-conversation-id", conversation_id)
     return conversation_id
 
