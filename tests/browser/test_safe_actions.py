@@ -75,6 +75,14 @@ async def test_keyboard_only_menus_apply_on_enter_and_transfer_and_resolve_can_b
             await page.screenshot(path=str(SCREENSHOTS / "action-menu.png"))
             assert await _state(ctx, conversation_id) == before
             await expect(page.get_by_test_id("conversation-assignee")).to_have_text("не назначено")
+            # the customer writes meanwhile: the live refresh redraws the pane, the menu stays open
+            # and the operator's focus stays on the item he was on
+            focused_item = await page.evaluate("document.activeElement.dataset.menuValue")
+            await post_inbound(client, channel, {"message_id": "s2", "from": {"phone": "+79161230000", "name": "Семён"}, "text": "Алло, вы тут?"})
+            await expect(page.locator(".timeline", has_text="Алло, вы тут?")).to_be_visible(timeout=5000)
+            await expect(menu).to_be_visible()
+            assert await page.evaluate("document.activeElement.dataset.menuValue") == focused_item
+            before = await _state(ctx, conversation_id)
             # Escape closes it, focus returns to the button, still nothing applied
             await page.keyboard.press("Escape")
             await expect(menu).to_be_hidden()

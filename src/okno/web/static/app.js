@@ -317,6 +317,17 @@ async function openConversation(id, { keepComposer = false } = {}) {
   markRead(String(id));
 }
 
+// A selector that finds the same control in a re-rendered pane (its test id, id or menu value).
+function controlKey(element) {
+  if (element.dataset?.testid) return `[data-testid="${CSS.escape(element.dataset.testid)}"]`;
+  if (element.id) return `#${CSS.escape(element.id)}`;
+  const menu = element.closest("[data-menu]");
+  if (menu && element.dataset?.menuValue !== undefined) {
+    return `[data-menu="${CSS.escape(menu.dataset.menu)}"] [data-menu-value="${CSS.escape(element.dataset.menuValue)}"]`;
+  }
+  return null;
+}
+
 // A live refresh of the open conversation replaces what changed around the composer, never the
 // composer itself: the operator's half-typed reply, focus and cursor stay where they were.
 function patchConversation(pane, html) {
@@ -329,10 +340,20 @@ function patchConversation(pane, html) {
   const keptReason = $("#close-reason", current)?.value;
   const tagDraft = $("#tag-input", current);
   const tagState = tagDraft && { value: tagDraft.value, focused: document.activeElement === tagDraft };
+  // an action menu the operator opened, and the control he is on, stay open and focused: a live
+  // refresh landing between "Transfer…" and the choice must not close the menu under his pointer
+  const openMenuName = $("[data-menu] [role=menu]:not([hidden])", current)?.closest("[data-menu]")?.dataset.menu;
+  const focused = current.contains(document.activeElement) ? controlKey(document.activeElement) : null;
   for (const selector of [".conv-head", ".timeline", ".profile", ".review-panel"]) {
     const next = $(selector, fresh);
     if (next) $(selector, current)?.replaceWith(next);
   }
+  const menu = openMenuName && $(`[data-menu="${CSS.escape(openMenuName)}"]`, current);
+  if (menu) {
+    $("[role=menu]", menu).hidden = false;
+    $(".menu-button", menu).setAttribute("aria-expanded", "true");
+  }
+  if (focused && !current.contains(document.activeElement)) $(focused, current)?.focus();
   const tagInput = $("#tag-input", current);
   if (tagInput && tagState) { tagInput.value = tagState.value; if (tagState.focused) tagInput.focus(); } // a half-typed tag stays
   const reason = $("#close-reason", current);
