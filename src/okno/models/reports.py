@@ -29,8 +29,8 @@ class ReportSeenEvent(Base):
 
 
 OPENED_FIGURES = (
-    "conversation_id", "frt_seconds", "frt_business_seconds", "sla_first_response", "first_channel_kind", "team_id", "operator_id",
-    "channel_kinds", "first_responder_id",
+    "conversation_id", "frt_seconds", "frt_business_seconds", "sla_first_response", "first_channel_kind", "team_id",
+    "operator_id", "channel_kinds", "first_responder_id",
 )
 RESOLVED_FIGURES = (
     "resolution_seconds", "resolution_business_seconds", "reopened", "transferred", "repeat_contact_id", "sla_resolution", "team_id", "operator_id",

@@ -136,8 +136,8 @@ async def _load_facts(session: AsyncSession, conversation_ids: list[int]) -> Non
         facts[conversation.id] = fact = ReportConversation(
             conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id,
             operator_id=conversation.assignee_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
-            channel_kinds=with_kind(None, kind), opened_at=conversation.created_at, open_since=conversation.created_at, responses=0, resolution_seconds=0,
-            resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
+            channel_kinds=with_kind(None, kind), opened_at=conversation.created_at, open_since=conversation.created_at,
+            responses=0, resolution_seconds=0, resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
         )
         session.add(fact)
         if kind is not None:
@@ -220,8 +220,8 @@ async def _rebuilt_fact(session: AsyncSession, conversation_id: int, opened: Eve
     fact = ReportConversation(
         conversation_id=conversation_id, customer_id=conversation.customer_id, team_id=team_id,
         operator_id=operator_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
-        channel_kinds=with_kind(None, kind), opened_at=conversation.created_at, open_since=conversation.created_at, responses=0, resolution_seconds=0,
-        resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
+        channel_kinds=with_kind(None, kind), opened_at=conversation.created_at, open_since=conversation.created_at, responses=0,
+        resolution_seconds=0, resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
     )
     session.add(fact)
     await _used_channel(session, fact, conversation.channel_id)

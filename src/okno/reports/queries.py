@@ -216,7 +216,8 @@ async def channels(session: AsyncSession, opened: list) -> dict[str, dict[str, A
     """Channel share and first touch from one grouped read of the period's openings: a count per
     (first-touch kind, set of kinds used); a conversation on two kinds counts in both shares."""
     rows = (await session.execute(
-        select(RC.first_channel_kind, RC.channel_kinds, func.count()).where(*opened).group_by(RC.first_channel_kind, RC.channel_kinds)
+        select(RC.first_channel_kind, RC.channel_kinds, func.count()).where(*opened)
+        .group_by(RC.first_channel_kind, RC.channel_kinds)
     )).all()  # fmt: skip
     conversations = sum(n for *_, n in rows)  # each opening is in exactly one group
     used: dict[str, int] = {}
@@ -227,7 +228,7 @@ async def channels(session: AsyncSession, opened: list) -> dict[str, dict[str, A
         for kind in set(kinds.split(",")) if kinds else ():
             used[kind] = used.get(kind, 0) + n
     return {
-        "channel_share": {kind: {"conversations": used[kind], "share": ratio(used[kind], conversations)} for kind in sorted(used)},
+        "channel_share": {kind: {"conversations": n, "share": ratio(n, conversations)} for kind, n in sorted(used.items())},
         "first_touch": {kind: first[kind] for kind in sorted(first)},
     }
 

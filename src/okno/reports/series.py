@@ -73,7 +73,9 @@ async def _pick(found: Awaitable[dict], key: str) -> Any:
     return (await found)[key]
 
 
-async def _counts(session: AsyncSession, f: Filters, metric: str, interval: str, spans: list[tuple[datetime, datetime]]) -> list[int]:
+async def _counts(
+    session: AsyncSession, f: Filters, metric: str, interval: str, spans: list[tuple[datetime, datetime]]
+) -> list[int]:
     """Volume per bucket from one query, not one query a bucket: PostgreSQL counts per bucket number
     (whole steps since ``from``; only the last bucket can be shorter, and nothing lies past ``to``);
     SQLite returns the moments and they are counted into buckets here."""

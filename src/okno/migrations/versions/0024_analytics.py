@@ -24,7 +24,10 @@ branch_labels = None
 depends_on = None
 
 # the figures a period's summary reads beside opened_at (as in models/reports.py, frozen here)
-OPENED = ('conversation_id', 'frt_seconds', 'frt_business_seconds', 'sla_first_response', 'first_channel_kind', 'team_id', 'operator_id')
+OPENED = (
+    'conversation_id', 'frt_seconds', 'frt_business_seconds', 'sla_first_response', 'first_channel_kind', 'team_id',
+    'operator_id',
+)
 
 
 def upgrade() -> None:
@@ -41,8 +44,8 @@ def upgrade() -> None:
         op.create_index('ix_report_conversations_opened', 'report_conversations', ['opened_at'], postgresql_include=figures)
     else:  # SQLite: the set in any order (readers split it); group_concat takes DISTINCT with one argument only
         op.execute(
-            "UPDATE report_conversations SET channel_kinds = (SELECT group_concat(DISTINCT kind) FROM report_conversation_channels AS used"
-            " WHERE used.conversation_id = report_conversations.conversation_id)"
+            "UPDATE report_conversations SET channel_kinds = (SELECT group_concat(DISTINCT kind)"
+            " FROM report_conversation_channels AS used WHERE used.conversation_id = report_conversations.conversation_id)"
         )
     op.create_index(
         'ix_report_conversations_open', 'report_conversations', ['operator_id'], postgresql_include=['team_id'],
