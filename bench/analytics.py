@@ -7,8 +7,10 @@ relay spends per event, with every subscriber, while the play's backlog is drain
     .venv/bin/python bench/analytics.py --bulk 1000000 --database-url postgresql+asyncpg://…/empty_db [--ingest-seconds S]
 
 ``--bulk N`` (PostgreSQL) loads N conversations' projection rows in bulk instead of playing them
-(``bench/analytics_bulk.py``) and prints the summary endpoint's latency p50/p95 at that size and
-the projection's lag while webhooks arrive at full speed.
+(``bench/analytics_bulk.py``) and prints the summary endpoint's latency p50/p95 at that size (and
+the time series and operators reports') and the projection's lag while webhooks arrive at full
+speed; ``--loaded`` reuses a base an earlier run loaded (migrated to head first: a new migration
+fills its new columns). ``bench/analytics_explain.py`` prints the plans of the summary's statements.
 
 Without ``--database-url`` it uses a fresh SQLite file; for PostgreSQL give an empty database.
 A script that prints figures, not a test. The machine is shared: timings vary with its load.
@@ -46,7 +48,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--bulk", type=int, default=0, help="PostgreSQL: load N conversations in bulk and measure the summary")
     parser.add_argument("--ingest-seconds", type=float, default=30.0)
-    parser.add_argument("--loaded", action="store_true", help="with --bulk: the base is loaded already (an earlier run), measure only")
+    parser.add_argument("--loaded", action="store_true", help="with --bulk: the base is loaded already (an earlier run): migrate it to head, measure")
     args = parser.parse_args()
     if args.bulk:
         bulk_module = _bulk_module()

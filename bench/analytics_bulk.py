@@ -43,6 +43,15 @@ async def _forget_earlier_ingest(database_url: str) -> None:
     await engine.dispose()
 
 
+async def _upgrade(database_url: str) -> None:
+    from okno.kit.db import create_oneoff_engine
+    from okno.kit.migrate import upgrade_to_head
+
+    engine = create_oneoff_engine(database_url)
+    await upgrade_to_head(engine)
+    await engine.dispose()
+
+
 @dataclass
 class BulkOutcome:
     conversations: int
@@ -100,6 +109,10 @@ def _sql(n: int, customers: int) -> list[str]:
         f"""INSERT INTO report_conversation_channels (conversation_id, channel_id, kind)
             SELECT conversation_id, 1 + (first_channel_id % 6), (ARRAY{list(KINDS)})[1 + (first_channel_id % 6)]
             FROM report_conversations WHERE conversation_id % 7 = 0""",
+        """UPDATE report_conversations AS f SET channel_kinds = used.kinds
+            FROM (SELECT conversation_id, string_agg(DISTINCT kind, ',' ORDER BY kind) AS kinds
+                  FROM report_conversation_channels GROUP BY conversation_id) AS used
+            WHERE used.conversation_id = f.conversation_id""",
         """INSERT INTO report_surveys (survey_id, conversation_id, kind, customer_id, channel_id, team_id, operator_id, sent_at, answered_at, score, period_at)
             SELECT 1 + conversation_id % 3, conversation_id, (ARRAY['csat','nps','ces'])[1 + conversation_id % 3], customer_id,
                    first_channel_id, team_id, operator_id, resolved_at, CASE WHEN conversation_id % 5 < 3 THEN resolved_at + interval '1 hour' END,
@@ -143,6 +156,7 @@ async def measure(database_url: str, n: int, *, calls: int = 30, ingest_seconds:
 
     outcome = BulkOutcome(conversations=n, load_seconds=await load_base(database_url, n) if load else 0.0)
     if not load:
+        await _upgrade(database_url)  # a base loaded by an earlier version: its migrations since (they fill new projection columns)
         await _forget_earlier_ingest(database_url)
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="okno-bulk-")), database_url=database_url, log_level="warning", secret_keys=KEY)
     app = create_app(settings)
@@ -163,6 +177,15 @@ async def measure(database_url: str, n: int, *, calls: int = 30, ingest_seconds:
         }
         for name, params in periods.items():
             outcome.latencies[name] = await _timed_calls(http, headers, params, calls)
+        month_params = periods["a month"]
+        others = {  # the other report endpoints, fewer calls (a time series is many summaries' worth)
+            "timeseries frt by day, a month": ("/api/v1/reports/timeseries", {**month_params, "metric": "frt", "interval": "day"}),
+            "timeseries channel_share by day, a month": ("/api/v1/reports/timeseries", {**month_params, "metric": "channel_share", "interval": "day"}),
+            "timeseries conversations by hour, a month": ("/api/v1/reports/timeseries", {**month_params, "metric": "conversations", "interval": "hour"}),
+            "operators, a month": ("/api/v1/reports/operators", month_params),
+        }
+        for name, (path, params) in others.items():
+            outcome.latencies[name] = await _timed_calls(http, headers, params, max(calls // 3, 3), path=path)
 
         channel = await http.post("/api/v1/channels", json={"kind": "api", "name": "Bulk load", "config": {"secret": SECRET}, "team_id": 1}, headers=headers)
         assert channel.status_code == 201, channel.text
@@ -197,11 +220,13 @@ async def measure(database_url: str, n: int, *, calls: int = 30, ingest_seconds:
     return outcome
 
 
-async def _timed_calls(http: httpx.AsyncClient, headers: dict[str, str], params: dict[str, Any], calls: int) -> list[float]:
+async def _timed_calls(
+    http: httpx.AsyncClient, headers: dict[str, str], params: dict[str, Any], calls: int, path: str = "/api/v1/reports/summary"
+) -> list[float]:
     out = []
     for _ in range(calls):
         began = time.perf_counter()
-        response = await http.get("/api/v1/reports/summary", params=params, headers=headers)
+        response = await http.get(path, params=params, headers=headers)
         out.append((time.perf_counter() - began) * 1000)
         assert response.status_code == 200, response.text
     return out
@@ -230,7 +255,8 @@ def report(out: BulkOutcome) -> list[str]:
     how = f"loaded in {out.load_seconds:.0f} s (INSERT … SELECT in PostgreSQL, then VACUUM ANALYZE)" if out.load_seconds else "loaded by an earlier run"
     lines = [f"base: {out.conversations:,} conversations {how}"]
     for name, values in out.latencies.items():
-        lines.append(f"summary, {name}: p50 {statistics.median(values):.0f} ms, p95 {percentile(values, 0.95):.0f} ms over {len(values)} calls")
+        what = name if name.startswith(("timeseries", "operators")) else f"summary, {name}"
+        lines.append(f"{what}: p50 {statistics.median(values):.0f} ms, p95 {percentile(values, 0.95):.0f} ms over {len(values)} calls")
     if out.under_load:
         lines.append(f"summary, a month, during the ingest load: p50 {statistics.median(out.under_load):.0f} ms, "
                      f"p95 {percentile(out.under_load, 0.95):.0f} ms over {len(out.under_load)} calls")

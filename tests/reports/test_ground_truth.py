@@ -2,8 +2,8 @@
 the reports API answering exactly what the plan says, to the second (okno.reports.ground_truth).
 
 ``OKNO_GROUND_TRUTH_N`` sets the number of conversations. The defaults are the largest that fit
-about three minutes of one core: 1,000 on SQLite (≈137 ms of CPU a conversation, measured with
-bench/analytics.py: 10,000 would need ≈23 minutes) and 60 on PostgreSQL (each event is a few
+about three minutes of one core: 1,000 on SQLite (≈96 ms of CPU a conversation, measured with
+bench/analytics.py: 10,000 would need ≈16 minutes) and 60 on PostgreSQL (each event is a few
 round trips there); docs/analytics.md has the figures."""
 
 from __future__ import annotations

@@ -218,3 +218,48 @@ async def test_whatsapp_then_a_call_about_the_same_reason_within_a_week_is_a_rep
     assert week["fcr_rate"] == 0.0 and week["repeat_contact_rate"] == 1.0
     both = await summary(client, headers, datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 14, tzinfo=UTC))
     assert both["first_touch"] == {"api": 1, "whatsapp": 1} and both["fcr_rate"] == 0.5
+
+
+async def test_channel_share_counts_a_conversation_in_every_kind_it_used(client, ctx, travel) -> None:  # noqa: ANN001
+    """A conversation begun in WhatsApp that the customer continues through the API channel is in
+    both shares (the fact's set of kinds) and in WhatsApp's first touch; the channel filter finds
+    it through either channel."""
+    from tests.conftest import LoopbackServer
+
+    from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
+
+    headers = await admin_headers(ctx, client)
+    api = await make_api_channel(client, headers)
+    fake = FakeWhatsApp()
+    async with LoopbackServer(fake.app) as server:
+        fake.base_url = server.url
+        created = await client.post("/api/v1/channels", json={"kind": "whatsapp", "name": "WhatsApp", "config": fake.channel_config()}, headers=headers)
+        assert created.status_code == 201, created.text
+        whatsapp = created.json()
+        fake.connect(client, f"/webhooks/{whatsapp['id']}")
+        travel(datetime(2026, 12, 14, 8, 0, tzinfo=UTC))
+        assert (await fake.deliver_text("79165550007", "Где мой заказ?")).status_code == 200
+        await ctx.settle()
+        travel(datetime(2026, 12, 14, 8, 5, tzinfo=UTC))
+        both = await write(client, ctx, api, "+79165550007", "Пишу сюда: заказ так и не пришёл")
+        travel(datetime(2026, 12, 14, 9, 0, tzinfo=UTC))
+        only_api = await write(client, ctx, api, "+79165550008")
+    async with ctx.db.reading() as session:
+        from sqlalchemy import func, select
+
+        from okno.models import Message
+
+        kinds_used = await session.scalar(select(func.count(func.distinct(Message.channel_id))).where(Message.conversation_id == both))
+    assert kinds_used == 2 and only_api != both  # the API message continued the WhatsApp conversation
+
+    day = (datetime(2026, 12, 14, tzinfo=UTC), datetime(2026, 12, 15, tzinfo=UTC))
+    figures = await summary(client, headers, *day)
+    assert figures["conversations"] == 2
+    assert figures["channel_share"] == {"api": {"conversations": 2, "share": 1.0}, "whatsapp": {"conversations": 1, "share": 0.5}}
+    assert figures["first_touch"] == {"api": 1, "whatsapp": 1}
+    through_whatsapp = await summary(client, headers, *day, channel_id=whatsapp["id"])
+    assert through_whatsapp["channel_share"] == {"api": {"conversations": 1, "share": 1.0}, "whatsapp": {"conversations": 1, "share": 1.0}}
+    series = await client.get(
+        "/api/v1/reports/timeseries", params={"metric": "channel_share", "interval": "day", "from": day[0].isoformat(), "to": day[1].isoformat()}, headers=headers
+    )
+    assert series.status_code == 200 and [p["value"] for p in series.json()["points"]] == [figures["channel_share"]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, UTCDateTime
@@ -28,7 +28,10 @@ class ReportSeenEvent(Base):
     event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
 
 
-OPENED_FIGURES = ("conversation_id", "frt_seconds", "frt_business_seconds", "sla_first_response", "first_channel_kind", "team_id", "operator_id")
+OPENED_FIGURES = (
+    "conversation_id", "frt_seconds", "frt_business_seconds", "sla_first_response", "first_channel_kind", "team_id",
+    "operator_id", "channel_kinds", "first_responder_id",
+)
 RESOLVED_FIGURES = (
     "resolution_seconds", "resolution_business_seconds", "reopened", "transferred", "repeat_contact_id", "sla_resolution", "team_id", "operator_id",
 )
@@ -43,6 +46,9 @@ class ReportConversation(Base):
     operator_id: Mapped[int | None] = mapped_column(BigId, default=None)  # the assignee (at resolution, once resolved)
     first_channel_id: Mapped[int | None] = mapped_column(BigId, default=None)
     first_channel_kind: Mapped[str | None] = mapped_column(String(40), default=None)
+    # the kinds of every channel it used (the first one too), sorted, comma-separated: channel share
+    # is a count per distinct set over the period's index (migration 0024), not a join per channel row
+    channel_kinds: Mapped[str | None] = mapped_column(String(400), default=None)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # a customer message waits for a human
     responses: Mapped[int] = mapped_column(Integer, default=0)
@@ -69,6 +75,11 @@ class ReportConversation(Base):
         Index("ix_report_conversations_customer_reason", "customer_id", "reason", "opened_at"),
         Index("ix_report_conversations_team_resolved", "team_id", "resolved_at"),
         Index("ix_report_conversations_operator_resolved", "operator_id", "resolved_at"),
+        # the operators report's load (open conversations per assignee, now): only the open ones (migration 0024)
+        Index(
+            "ix_report_conversations_open", "operator_id", postgresql_include=["team_id"],
+            postgresql_where=text("open_since IS NOT NULL"), sqlite_where=text("open_since IS NOT NULL"),
+        ),
     )
 
 

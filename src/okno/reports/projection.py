@@ -136,8 +136,8 @@ async def _load_facts(session: AsyncSession, conversation_ids: list[int]) -> Non
         facts[conversation.id] = fact = ReportConversation(
             conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id,
             operator_id=conversation.assignee_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
-            opened_at=conversation.created_at, open_since=conversation.created_at, responses=0, resolution_seconds=0,
-            resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
+            channel_kinds=with_kind(None, kind), opened_at=conversation.created_at, open_since=conversation.created_at,
+            responses=0, resolution_seconds=0, resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
         )
         session.add(fact)
         if kind is not None:
@@ -220,11 +220,11 @@ async def _rebuilt_fact(session: AsyncSession, conversation_id: int, opened: Eve
     fact = ReportConversation(
         conversation_id=conversation_id, customer_id=conversation.customer_id, team_id=team_id,
         operator_id=operator_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
-        opened_at=conversation.created_at, open_since=conversation.created_at, responses=0, resolution_seconds=0,
-        resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
+        channel_kinds=with_kind(None, kind), opened_at=conversation.created_at, open_since=conversation.created_at, responses=0,
+        resolution_seconds=0, resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
     )
     session.add(fact)
-    await _used_channel(session, conversation_id, conversation.channel_id)
+    await _used_channel(session, fact, conversation.channel_id)
     await session.flush()
     return fact
 
@@ -258,12 +258,23 @@ async def _channel_kind(session: AsyncSession, channel_id: int | None) -> str | 
     return known[channel_id]
 
 
-async def _used_channel(session: AsyncSession, conversation_id: int, channel_id: int | None) -> None:
+def with_kind(kinds: str | None, kind: str | None) -> str | None:
+    """A conversation's channel-kind set (``channel_kinds``: sorted, comma-separated) with ``kind`` added."""
+    if kind is None:
+        return kinds
+    found = set(kinds.split(",")) if kinds else set()
+    return ",".join(sorted(found | {kind}))
+
+
+async def _used_channel(session: AsyncSession, fact: ReportConversation, channel_id: int | None) -> None:
+    """A channel the conversation used: a row of its own (the channel filter) and its kind in the
+    fact's set (channel share)."""
     kind = await _channel_kind(session, channel_id)
     if kind is None:
         return
+    fact.channel_kinds = with_kind(fact.channel_kinds, kind)
     statement = insert_ignoring_duplicates(ReportConversationChannel.__table__, session.bind.dialect.name, ["conversation_id", "channel_id"])
-    await session.execute(statement.values(conversation_id=conversation_id, channel_id=channel_id, kind=kind))
+    await session.execute(statement.values(conversation_id=fact.conversation_id, channel_id=channel_id, kind=kind))
 
 
 async def on_opened(session: AsyncSession, event: Event, window: timedelta) -> None:
@@ -298,7 +309,7 @@ async def on_message_received(session: AsyncSession, event: Event, window: timed
     if fact is None or message is None:
         return
     if message.channel_id != fact.first_channel_id:
-        await _used_channel(session, fact.conversation_id, message.channel_id)
+        await _used_channel(session, fact, message.channel_id)
     if fact.open_since is not None and fact.waiting_since is None:  # an answer to a resolved one (a survey's) waits for nobody
         fact.waiting_since = message.created_at
 
@@ -309,7 +320,7 @@ async def on_message_queued(session: AsyncSession, event: Event, window: timedel
     if fact is None or message is None:
         return
     if message.channel_id != fact.first_channel_id:
-        await _used_channel(session, fact.conversation_id, message.channel_id)
+        await _used_channel(session, fact, message.channel_id)
     human = message.direction == Direction.outbound.value and message.author_id is not None
     if not human or fact.waiting_since is None:
         return

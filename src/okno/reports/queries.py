@@ -140,8 +140,8 @@ FCR = and_(RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_
 
 async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
     """Two scans of the fact rows (the period's openings, its resolutions) carry every count,
-    sum, percentile (PostgreSQL) and SLA verdict; surveys, channel share and first touch add one
-    grouped read each."""
+    sum, percentile (PostgreSQL) and SLA verdict; surveys add one grouped read, channel share and
+    first touch together another (of the openings, grouped by their channel-kind sets)."""
     opened, resolved = opened_in(f), resolved_in(f)
     frt_columns = _stat_columns(session, RC.frt_seconds, RC.frt_business_seconds)
     row = (await session.execute(select(func.count(), *frt_columns, *_verdicts(RC.sla_first_response)).where(*opened))).one()
@@ -164,8 +164,7 @@ async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
         "repeat_contact_rate": ratio(n_repeat, n_resolved),
         **await survey_scores(session, f),
         "sla": {"first_response": _sla_of(*first_response), "resolution": _sla_of(*resolution_sla)},
-        "channel_share": await channel_share(session, opened, conversations),
-        "first_touch": await first_touch(session, opened),
+        **await channels(session, opened),
     }
 
 
@@ -213,25 +212,25 @@ async def survey_response_rates(session: AsyncSession, f: Filters) -> dict[str, 
     return {kind: ratio(found.get(kind, (0, 0))[1], found.get(kind, (0, 0))[0]) for kind in SURVEY_KINDS}
 
 
-async def channel_share(session: AsyncSession, opened: list, conversations: int) -> dict[str, dict[str, Any]]:
-    """Conversations that used each kind of channel (a conversation on two kinds counts in both)."""
-    used = ReportConversationChannel
-    rows = await session.execute(
-        select(used.kind, func.count(func.distinct(used.conversation_id)))
-        .join(RC, RC.conversation_id == used.conversation_id)
-        .where(*opened)
-        .group_by(used.kind)
-        .order_by(used.kind)
-    )
-    return {kind: {"conversations": n, "share": ratio(n, conversations)} for kind, n in rows}
-
-
-async def first_touch(session: AsyncSession, opened: list) -> dict[str, int]:
-    rows = await session.execute(
-        select(RC.first_channel_kind, func.count()).where(*opened, RC.first_channel_kind.is_not(None))
-        .group_by(RC.first_channel_kind).order_by(RC.first_channel_kind)
-    )
-    return dict(rows.all())
+async def channels(session: AsyncSession, opened: list) -> dict[str, dict[str, Any]]:
+    """Channel share and first touch from one grouped read of the period's openings: a count per
+    (first-touch kind, set of kinds used); a conversation on two kinds counts in both shares."""
+    rows = (await session.execute(
+        select(RC.first_channel_kind, RC.channel_kinds, func.count()).where(*opened)
+        .group_by(RC.first_channel_kind, RC.channel_kinds)
+    )).all()  # fmt: skip
+    conversations = sum(n for *_, n in rows)  # each opening is in exactly one group
+    used: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for first_kind, kinds, n in rows:
+        if first_kind is not None:
+            first[first_kind] = first.get(first_kind, 0) + n
+        for kind in set(kinds.split(",")) if kinds else ():
+            used[kind] = used.get(kind, 0) + n
+    return {
+        "channel_share": {kind: {"conversations": n, "share": ratio(n, conversations)} for kind, n in sorted(used.items())},
+        "first_touch": {kind: first[kind] for kind in sorted(first)},
+    }
 
 
 async def operators(session: AsyncSession, f: Filters) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.errors import Invalid
 from okno.reports import queries
-from okno.reports.periods import buckets
+from okno.reports.periods import INTERVALS, buckets
 from okno.reports.queries import RC, Filters
 
 
@@ -57,8 +57,12 @@ METRICS: dict[str, Callable[[AsyncSession, Filters], Awaitable[Any]]] = {
     "ces": lambda s, f: _pick(_surveys(s, f), "ces"),
     "survey_response_rate": lambda s, f: queries.survey_response_rates(s, f),
     "sla": _from_summary(lambda d: d["sla"]),
-    "channel_share": _from_summary(lambda d: d["channel_share"]),
+    "channel_share": lambda s, f: _channel_share(s, f),
 }
+
+
+async def _channel_share(session: AsyncSession, f: Filters) -> Any:
+    return (await queries.channels(session, queries.opened_in(f)))["channel_share"]
 
 
 async def _rate(session: AsyncSession, f: Filters, index: int) -> float | None:
@@ -69,14 +73,23 @@ async def _pick(found: Awaitable[dict], key: str) -> Any:
     return (await found)[key]
 
 
-async def _counts(session: AsyncSession, f: Filters, metric: str, spans: list[tuple[datetime, datetime]]) -> list[int]:
-    """Volume per bucket from one query (the moments, counted into buckets here), not one query a bucket."""
-    from sqlalchemy import select
+async def _counts(
+    session: AsyncSession, f: Filters, metric: str, interval: str, spans: list[tuple[datetime, datetime]]
+) -> list[int]:
+    """Volume per bucket from one query, not one query a bucket: PostgreSQL counts per bucket number
+    (whole steps since ``from``; only the last bucket can be shorter, and nothing lies past ``to``);
+    SQLite returns the moments and they are counted into buckets here."""
+    from sqlalchemy import func, select
 
     column = RC.opened_at if metric == "conversations" else RC.resolved_at
     where = queries.opened_in(f) if metric == "conversations" else queries.resolved_in(f)
-    starts = [a for a, _ in spans]
     counts = [0] * len(spans)
+    if session.bind.dialect.name == "postgresql":
+        number = func.floor(func.extract("epoch", column - f.start) / INTERVALS[interval].total_seconds())
+        for index, n in await session.execute(select(number, func.count()).where(*where).group_by(number)):
+            counts[int(index)] += n
+        return counts
+    starts = [a for a, _ in spans]
     for (moment,) in await session.execute(select(column).where(*where)):
         counts[bisect_right(starts, moment) - 1] += 1
     return counts
@@ -88,7 +101,7 @@ async def timeseries(session: AsyncSession, f: Filters, metric: str, interval: s
         raise Invalid(f"metric must be one of {', '.join(METRICS)}")
     spans = list(buckets(f.start, f.end, interval))
     if metric in ("conversations", "resolved"):
-        values = await _counts(session, f, metric, spans)
+        values = await _counts(session, f, metric, interval, spans)
         points = [{"from": a.isoformat(), "to": b.isoformat(), "value": n} for (a, b), n in zip(spans, values, strict=True)]
         return {"metric": metric, "interval": interval, "points": points}
     points = [
