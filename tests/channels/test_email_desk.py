@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import func, select, update
@@ -105,6 +108,44 @@ async def test_an_operator_s_answer_from_his_own_mail_client_is_his_message_in_t
     await _make_due(ctx, channel["id"])
     await _until(ctx, lambda ms: len(ms) == 3)
     assert (await _messages(ctx))[-1].conversation_id == question.conversation_id
+
+
+async def test_an_operator_s_answer_forwarded_as_an_attachment_is_his_message_in_the_thread(client, ctx, fake) -> None:
+    ivan = await make_operator(ctx, email="ivan@okno.local", name="Иван Петров")
+    await _channel(client, ctx, fake.channel_config())
+    fake.append(fake.compose("anna@mail.example", "Где мой заказ?", subject="Заказ 1042", message_id="<root-9@mail.example>"))
+    await _until(ctx, lambda ms: len(ms) == 1)
+    [question] = await _messages(ctx)
+
+    # Ivan answered Anna from his own client without Cc, then forwards his sent answer to the
+    # support mailbox "as attachment": the outer mail is his note, the attachment his answer
+    answer = fake.compose("ivan@okno.local", "Заказ уже у курьера, привезут завтра.", subject="RE: Заказ 1042", name="Иван Петров",
+                          in_reply_to="root-9@mail.example", references=["root-9@mail.example"], message_id="<sent-3@okno.local>")
+    forward = EmailMessage()
+    forward["From"] = "Иван Петров <ivan@okno.local>"
+    forward["To"] = "support@shop.example"
+    forward["Subject"] = "FW: Заказ 1042"
+    forward["Message-ID"] = "<fw-3@okno.local>"
+    forward.set_content("Для истории: ответил клиентке из почты.")
+    forward.add_attachment(message_from_bytes(answer, policy=email_policy.default))
+    fake.append(forward.as_bytes())
+    await _until(ctx, lambda ms: len(ms) == 2)
+    filed = (await _messages(ctx))[-1]
+    assert (filed.conversation_id, filed.direction, filed.author_id) == (question.conversation_id, "out", ivan["id"])
+    assert filed.text == "Заказ уже у курьера, привезут завтра." and filed.provider_message_id == "sent-3@okno.local"
+    assert await _count(ctx, Customer) == 1 and fake.sent == []
+
+    # the same forward from a customer is her message with the attachment, not a copy of anything
+    stranger = EmailMessage()
+    stranger["From"] = "boris@mail.example"
+    stranger["To"] = "support@shop.example"
+    stranger["Subject"] = "FW: Заказ 1042"
+    stranger.set_content("Посмотрите, что мне прислали")
+    stranger.add_attachment(message_from_bytes(answer, policy=email_policy.default))
+    fake.append(stranger.as_bytes())
+    await _until(ctx, lambda ms: len(ms) == 3)
+    last = (await _messages(ctx))[-1]
+    assert last.direction == "in" and last.conversation_id != question.conversation_id and "Посмотрите" in last.text
 
 
 async def test_an_operator_s_mail_that_names_no_known_thread_is_filed_nowhere(client, ctx, fake) -> None:

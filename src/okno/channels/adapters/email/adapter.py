@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -240,6 +241,8 @@ def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid:
     sender = parsed.from_address
     if not sender or sender == config.address:
         return []  # our own mail (a copy of a reply, a loop): never a customer's message
+    if sender in staff and (own := _forwarded_own_answer(parsed, sender)) is not None:
+        parsed = own  # an operator forwarded his answer as an attachment: the answer is the copy
     message_id = parsed.message_id or ("sha256:" + hashlib.sha256(raw or repr(parsed).encode()).hexdigest())
     key = id_key(message_id)
     refs = [id_key(i) for i in (*parsed.in_reply_to, *reversed(parsed.references))]
@@ -287,6 +290,16 @@ def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid:
             },
         )
     ]
+
+
+def _forwarded_own_answer(parsed: ParsedEmail, sender: str) -> ParsedEmail | None:
+    """The operator's own answer inside his "forward as attachment": its Message-ID and references
+    name the thread it answered, its text is what he wrote (the forward's own note is dropped)."""
+    for raw in parsed.forwarded:
+        inner = parse_email(raw)
+        if inner.from_address == sender and inner.bounce is None and (inner.in_reply_to or inner.references):
+            return replace(inner, attachments=())  # its files are not in the mailbox under its own id
+    return None
 
 
 # ---- the outbound policy for mail servers ----------------------------------------------------

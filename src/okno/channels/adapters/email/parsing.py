@@ -76,6 +76,8 @@ class ParsedEmail:
     quoted: str = ""  # what ``new_text`` left out: the quoted history and the signature
     # parts not kept (over a size limit, too deep, too many), one line each; also noted in ``text``
     notes: tuple[str, ...] = ()
+    # messages attached whole (``message/rfc822`` parts, "forward as attachment"), as raw bytes
+    forwarded: tuple[bytes, ...] = ()
 
 
 def parse_email(
@@ -157,7 +159,21 @@ def _parse(raw: bytes, limits: _Limits) -> ParsedEmail:
         headers={h: decode_header_text(_header(message, h))[:500] for h in KEPT_HEADERS if _header(message, h)},
         quoted=reply.quoted if reply is not None else "",
         notes=tuple(body.notes),
+        forwarded=_forwarded(message) if bounce is None else (),
     )
+
+
+def _forwarded(message: Message) -> tuple[bytes, ...]:
+    """The messages attached whole at the top level (a client's "forward as attachment")."""
+    if not message.is_multipart():
+        return ()
+    found = []
+    for child in message.get_payload() or []:
+        if isinstance(child, Message) and child.get_content_type() == "message/rfc822":
+            inner = child.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                found.append(inner[0].as_bytes(policy=email.policy.SMTP))
+    return tuple(found[:5])
 
 
 _CID_LINE = re.compile(r"^[ \t]*\[cid:[^\]\n]*\][ \t]*$", re.MULTILINE)  # Outlook's stand-in for an inline image
