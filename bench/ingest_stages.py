@@ -27,6 +27,7 @@ import functools
 import importlib
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -242,6 +243,13 @@ async def send_all(app: Any, path: str, items: list[SignedBody], concurrency: in
     await asyncio.gather(*(sender() for _ in range(concurrency)))
 
 
+def _callgrind(args: argparse.Namespace, state: str) -> None:
+    """Under ``valgrind --tool=callgrind --instr-atstart=no``: count instructions of the measured
+    webhooks only (a figure the machine's load does not move)."""
+    if args.callgrind:
+        subprocess.run(["callgrind_control", "--instr=" + state, str(os.getpid())], check=True, capture_output=True)
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     key = Fernet.generate_key().decode()
     pii.use_keys([key])
@@ -267,9 +275,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         if args.statements:
             time_statements()
         load = os.getloadavg()[0]
+        _callgrind(args, "on")
         process, main = time.process_time(), time.thread_time()
         await send_all(app, path, measured, args.concurrency)
         process, main = time.process_time() - process, time.thread_time() - main
+        _callgrind(args, "off")
         await ctx.settle()
     n = args.messages
     print(f"{n:,} webhooks after {args.warmup:,} warm-up ({args.customers:,} customers), {args.concurrency} in flight; 1-minute load {load:.1f}")
@@ -295,6 +305,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--statements", action="store_true", help="CPU of each statement's execution, by caller")
+    parser.add_argument("--callgrind", action="store_true", help="run under valgrind --tool=callgrind --instr-atstart=no: instruments the measured webhooks only")
     parser.add_argument("--no-stages", action="store_true", help="no stage timers: CPU per message only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="okno-stages-") as workdir:
