@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -38,6 +39,32 @@ def test_phone_normalisation_is_idempotent(digits: str) -> None:
 def test_text_without_enough_digits_is_never_a_phone(text: str) -> None:
     with pytest.raises(InvalidIdentity):
         normalize_phone(text)
+
+
+def _phonenumbers_says(text: str, region: str) -> str:
+    """What phonenumbers itself makes of ``text`` (the uncached reference)."""
+    try:
+        number = phonenumbers.parse(text.strip(), region)
+    except phonenumbers.NumberParseException:
+        return "no number"
+    if not phonenumbers.is_possible_number(number):
+        return "impossible"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _ours(text: str, region: str) -> str:
+    try:
+        return normalize_phone(text, region)
+    except InvalidIdentity as exc:
+        return "impossible" if "possible" in str(exc) else "no number"
+
+
+@given(st.from_regex(r"\+?[0-9 ()\-.]{1,30}", fullmatch=True), st.sampled_from(["RU", "US", "DE", "GB"]))
+def test_spellings_sharing_a_cache_entry_parse_as_phonenumbers_parses_each(text: str, region: str) -> None:
+    """Digits-and-separators spellings are parsed once per (leading plus, digits): that must give
+    exactly what phonenumbers gives for each spelling, refusals included."""
+    if len(text.strip()) <= 40:
+        assert _ours(text, region) == _phonenumbers_says(text, region)
 
 
 @given(st.from_regex(r"[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9-]{1,15}\.[A-Za-z]{2,6}", fullmatch=True))

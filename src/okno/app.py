@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from okno import __version__
 from okno.api import accounts, attachments, auth, channels, conversations, customers, files, operators, templates, webhooks
@@ -28,7 +28,7 @@ from okno.api.errors import install_error_handlers
 from okno.api.security_headers import SecurityHeaders
 from okno.api.input_guard import InputGuard
 from okno.api.openapi_errors import install_error_schema
-from okno.api.webhooks import WebhookFastPath
+from okno.api.webhooks import is_webhook, serve_webhook
 from okno.channels.registry import adapter_routers
 from okno.config import Settings, get_settings
 from okno.context import AppContext, build_context
@@ -40,15 +40,23 @@ from okno.web.pages import LoginRequired, PageRefused
 
 
 class _OknoApp(FastAPI):
-    """FastAPI with the webhook fast path in front of its whole middleware stack: a provider's
-    request skips the error, telemetry and body-limit layers (the fast path enforces its own
-    body limit and answers its own errors); everything else goes through them as usual, inside
-    the security headers (outermost but for the fast path, so even a 500 carries them)."""
+    """FastAPI with the webhook fast path in front of everything: a provider's request is
+    answered before FastAPI's own entry (its telemetry check) and its error and body-limit
+    layers (the fast path enforces its own body limit and answers its own errors); everything
+    else goes through them as usual, inside the security headers (outermost but for the fast
+    path, so even a 500 carries them)."""
 
     trusted_proxies = ""  # OKNO_TRUSTED_PROXIES, for the security headers' Secure cookies
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_webhook(scope):
+            scope["app"] = self
+            await serve_webhook(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
     def build_middleware_stack(self) -> ASGIApp:
-        return WebhookFastPath(SecurityHeaders(super().build_middleware_stack(), trusted_proxies=self.trusted_proxies))
+        return SecurityHeaders(super().build_middleware_stack(), trusted_proxies=self.trusted_proxies)
 
 
 def create_app(settings: Settings | None = None, *, start_workers: bool | None = None, freeze_heap: bool = False) -> FastAPI:

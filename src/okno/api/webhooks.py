@@ -1,15 +1,16 @@
 """Provider-facing inbound: verify, parse, store durably (group commit), answer. Nothing else.
 
-``WebhookFastPath`` serves ``/webhooks/{channel_id}`` as plain ASGI in front of FastAPI and its
-middleware stack (no dependency solving, no middleware layers on the hottest path); the FastAPI
-routes below call the same handler and document the endpoint in the OpenAPI schema.
+``serve_webhook`` answers ``/webhooks/{channel_id}`` as plain ASGI before FastAPI sees the
+request (okno's app dispatches to it first: no telemetry check, no middleware layers, no
+dependency solving on the hottest path); the FastAPI routes below call the same handler and
+document the endpoint in the OpenAPI schema.
 """
 
 from __future__ import annotations
 
 import time
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -84,35 +85,33 @@ def _split_by_sender(items: list, default_region: str) -> tuple[list, list[tuple
     return usable, refused
 
 
-class WebhookFastPath:
-    """Pure-ASGI front for the webhook path; everything else goes to the wrapped app."""
+def is_webhook(scope: dict[str, Any]) -> bool:
+    """``GET``/``POST /webhooks/<digits>``: what the fast path serves."""
+    path = scope.get("path", "")
+    return scope["type"] == "http" and path.startswith(PREFIX) and path[len(PREFIX):].isdigit() and scope["method"] in ("GET", "POST")
 
-    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
-        self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(PREFIX) or not path[len(PREFIX):].isdigit() or scope["method"] not in ("GET", "POST"):
-            await self.app(scope, receive, send)
-            return
-        ctx: AppContext = scope["app"].state.ctx
-        started = time.perf_counter()
-        headers = Headers(scope=scope)
-        try:
-            body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
-            if body is None:
-                status, payload, media = _too_large(ctx)
-            else:
-                query = QueryParams(scope.get("query_string", b""))
-                status, payload, media = await handle_provider_request(ctx, int(path[len(PREFIX):]), scope["method"], headers, query, body)
-        except Exception:  # in front of FastAPI's error middleware: answer like it would
-            log.exception("webhook_failed", path=path)
-            status, payload, media = _json(500, {"detail": "internal error"})
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
-        if scope["method"] == "POST":
-            metrics.INGEST_REQUESTS.labels(str(status)).inc()
-            metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
+async def serve_webhook(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+    """One provider request (``is_webhook(scope)``), answered here; ``scope["app"]`` is okno's app."""
+    path = scope["path"]
+    ctx: AppContext = scope["app"].state.ctx
+    started = time.perf_counter()
+    headers = Headers(scope=scope)
+    try:
+        body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
+        if body is None:
+            status, payload, media = _too_large(ctx)
+        else:
+            query = QueryParams(scope.get("query_string", b""))
+            status, payload, media = await handle_provider_request(ctx, int(path[len(PREFIX):]), scope["method"], headers, query, body)
+    except Exception:  # in front of FastAPI's error middleware: answer like it would
+        log.exception("webhook_failed", path=path)
+        status, payload, media = _json(500, {"detail": "internal error"})
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+    if scope["method"] == "POST":
+        metrics.INGEST_REQUESTS.labels(str(status)).inc()
+        metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
 
 
 async def _read_body(receive: Callable, headers: Headers, limit: int) -> bytes | None:

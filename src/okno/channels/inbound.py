@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.channels.base import InboundMessage, InboundStatus
@@ -40,10 +42,16 @@ def raw_item_row(
     }
 
 
+@cache
+def _insert_raw(dialect_name: str) -> Insert:
+    """Built once per dialect: SQLAlchemy then reuses its compiled form for every group."""
+    stmt = insert_ignoring_duplicates(InboundItem.__table__, dialect_name, ["channel_id", "provider_id"])
+    return stmt.returning(InboundItem.id, InboundItem.channel_id, InboundItem.provider_id)
+
+
 async def insert_raw_items(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
     """One batched ``INSERT … ON CONFLICT DO NOTHING``; the new rows' ids by (channel, provider id)."""
-    stmt = insert_ignoring_duplicates(InboundItem.__table__, session.bind.dialect.name, ["channel_id", "provider_id"])
-    result = await session.execute(stmt.returning(InboundItem.id, InboundItem.channel_id, InboundItem.provider_id), rows)
+    result = await session.execute(_insert_raw(session.bind.dialect.name), rows)
     return {(channel_id, provider_id): row_id for row_id, channel_id, provider_id in result}
 
 

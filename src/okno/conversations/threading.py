@@ -93,19 +93,28 @@ async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[Co
     return refs
 
 
+# prepared once (SQLAlchemy reuses the compiled form; each batch brings only its parameters), on
+# table columns so the session runs it as a Core statement (no ORM compile state or loading)
+_CONVERSATIONS, _STATUSES = Conversation.__table__, StatusDefinition.__table__
+_UNFINISHED_BY_CUSTOMER = (
+    select(
+        _CONVERSATIONS.c.id, _CONVERSATIONS.c.customer_id, _CONVERSATIONS.c.status, _STATUSES.c.type,
+        _CONVERSATIONS.c.reason, _CONVERSATIONS.c.channel_id,
+    )
+    .join(_STATUSES, _STATUSES.c.key == _CONVERSATIONS.c.status)
+    .where(
+        _CONVERSATIONS.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
+        _STATUSES.c.type.in_([t.value for t in UNFINISHED_TYPES]),
+        _CONVERSATIONS.c.thread_key.is_(None),  # a thread (an e-mail chain, a call) is never a chat's continuation
+    )
+    .order_by(_CONVERSATIONS.c.id)
+)  # fmt: skip
+
+
 async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int]) -> dict[int, ConversationRef]:
     if not customer_ids:
         return {}
-    rows = await session.execute(
-        select(Conversation.id, Conversation.customer_id, Conversation.status, StatusDefinition.type, Conversation.reason, Conversation.channel_id)
-        .join(StatusDefinition, StatusDefinition.key == Conversation.status)
-        .where(
-            Conversation.customer_id.in_(customer_ids),
-            StatusDefinition.type.in_([t.value for t in UNFINISHED_TYPES]),
-            Conversation.thread_key.is_(None),  # a thread (an e-mail chain, a call) is never a chat's continuation
-        )
-        .order_by(Conversation.id)
-    )
+    rows = await session.execute(_UNFINISHED_BY_CUSTOMER, {"customer_ids": sorted(customer_ids)})
     # the newest unfinished conversation wins if a customer somehow has several
     return {
         cid: ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, reason=reason, channel_id=channel_id)
@@ -172,26 +181,23 @@ async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]])
     )
 
 
+_RECORD_ACTIVITY = (
+    update(Conversation.__table__)
+    .where(Conversation.__table__.c.id == bindparam("conv_id"))
+    .values(status=bindparam("new_status"), last_message_at=bindparam("at"), last_inbound_at=bindparam("at"), updated_at=bindparam("at"))
+)
+
+
 async def _record_activity(session: AsyncSession, refs: list[ConversationRef], touches: list[Touch]) -> None:
     latest: dict[int, tuple[ConversationRef, datetime]] = {}
     for ref, touch in zip(refs, touches, strict=True):
         latest[id(ref)] = (ref, touch.at)
-    table = Conversation.__table__
-    await session.execute(
-        update(table)
-        .where(table.c.id == bindparam("conv_id"))
-        .values(
-            status=bindparam("new_status"),
-            last_message_at=bindparam("at"),
-            last_inbound_at=bindparam("at"),
-            updated_at=bindparam("at"),
-        ),
-        [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in latest.values()],
-    )
+    await session.execute(_RECORD_ACTIVITY, [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in latest.values()])
     if reopened := [(ref, at) for ref, at in latest.values() if ref.reopened_from]:  # rare: no statement otherwise
         # a snoozed conversation the customer wrote to is awake (its timer will find nothing to
         # do), a resolved one is open again, and one with a team but nobody on it waits in the
         # team's queue from now
+        table = Conversation.__table__
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("conv_id"))

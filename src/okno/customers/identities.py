@@ -48,12 +48,35 @@ def normalize_phone(raw: str, default_region: str = "RU") -> str:
     text = raw.strip()
     if not text or len(text) > 40:
         raise InvalidIdentity("not a phone number: %(raw)r", raw=raw)
-    try:
-        number = phonenumbers.parse(text, default_region.upper())
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidIdentity("not a phone number: %(raw)r", raw=raw) from exc
-    if not phonenumbers.is_possible_number(number):
+    region = default_region.upper()
+    digits = _NOT_DIGIT.sub("", text)
+    if len(digits) >= 7 and _DIGITS_AND_SEPARATORS.fullmatch(text):  # "+7 (903) 555-01-01": parsed once per number
+        result = _e164(("+" if text[0] == "+" else "") + digits, region)
+    else:
+        result = _e164(text, region)
+    if result is None:
+        raise InvalidIdentity("not a phone number: %(raw)r", raw=raw)
+    if not result:
         raise InvalidIdentity("not a possible phone number: %(raw)r", raw=raw)
+    return result
+
+
+# a number written with digits and separators only means what its digits (and a leading plus)
+# say: phonenumbers drops these separators, so such spellings share one cache entry (from 7
+# digits on: shorter strings are refused by how they are punctuated; tests/test_identities.py)
+_DIGITS_AND_SEPARATORS = re.compile(r"\+?[0-9 ()\-.]+")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+
+
+@lru_cache(maxsize=65_536)  # phonenumbers is slow; the same numbers come back in many spellings
+def _e164(text: str, region: str) -> str | None:
+    """E.164, "" for a number that can't exist, None for text that is no number."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return ""
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -14,7 +14,6 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
-from okno.customers.identity_index import key_condition
 from okno.kit import pii
 from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
@@ -80,19 +79,34 @@ async def resolve_senders(session: AsyncSession, senders: list[Sender]) -> Resol
     return resolution
 
 
+# prepared once: SQLAlchemy reuses its compiled form, and the per-batch work is the parameters;
+# on table columns, so the session runs it as a Core statement (no ORM compile state or loading).
+# Both columns by ``IN`` (the unique index on (kind, value_index) is searched for every pair):
+# a value index is a keyed hash of (kind, value), so a pair of the cross product that belongs to
+# no wanted key matches no row, and rows are mapped back by (kind, index) anyway.
+_IDENTITIES, _CUSTOMERS = Identity.__table__, Customer.__table__
+_OWNERS = (
+    select(_IDENTITIES.c.kind, _IDENTITIES.c.value_index, _IDENTITIES.c.customer_id, _CUSTOMERS.c.name)
+    .join(_CUSTOMERS, _CUSTOMERS.c.id == _IDENTITIES.c.customer_id)
+    .where(_IDENTITIES.c.kind.in_(bindparam("kinds", expanding=True)), _IDENTITIES.c.value_index.in_(bindparam("indexes", expanding=True)))
+)
+
+
 async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[IdentityKey, CustomerRef]:
-    """Who owns each of ``keys`` (absent: nobody), in one indexed lookup per chunk of keys."""
+    """Who owns each of ``keys`` (absent: nobody), in one indexed lookup per chunk of keys. The
+    rows are matched to the keys by their blind index: no sealed value is opened."""
     refs: dict[int, CustomerRef] = {}
     owner: dict[IdentityKey, CustomerRef] = {}
-    ordered = sorted(keys, key=str)
+    ring = pii.keys()
+    wanted = {(key.kind, index): key for key in sorted(keys, key=str) for index in ring.indexes(key.kind, key.value)}
+    ordered = list(wanted)
     for start in range(0, len(ordered), LOOKUP_CHUNK):
-        rows = await session.execute(
-            select(Identity.kind, Identity.value, Identity.customer_id, Customer.name)
-            .join(Customer, Customer.id == Identity.customer_id)
-            .where(key_condition(ordered[start : start + LOOKUP_CHUNK]))
-        )
-        for kind, value, customer_id, name in rows:
-            owner[IdentityKey(kind, value)] = refs.setdefault(customer_id, CustomerRef(id=customer_id, name=name))
+        part = ordered[start : start + LOOKUP_CHUNK]
+        rows = await session.execute(_OWNERS, {"kinds": sorted({kind for kind, _ in part}), "indexes": [index for _, index in part]})
+        for kind, index, customer_id, name in rows:
+            key = wanted.get((kind, bytes(index)))
+            if key is not None:
+                owner[key] = refs.setdefault(customer_id, CustomerRef(id=customer_id, name=name))
     return owner
 
 

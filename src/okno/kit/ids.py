@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -31,6 +31,7 @@ async def allocate_ids(session: AsyncSession, table: Table, count: int) -> list[
 
 
 _SQLITE_SEQ = "okno.sqlite_sequence"
+_SEQUENCES = text("SELECT name, seq FROM sqlite_sequence WHERE name IN :names").bindparams(bindparam("names", expanding=True))
 
 
 async def prefetch_sequences(session: AsyncSession, tables: list[Table]) -> None:
@@ -38,10 +39,7 @@ async def prefetch_sequences(session: AsyncSession, tables: list[Table]) -> None
     if session.bind.dialect.name != "sqlite":
         return
     names = [t.name for t in tables]
-    rows = await session.execute(
-        text("SELECT name, seq FROM sqlite_sequence WHERE name IN (" + ", ".join(f":n{i}" for i in range(len(names))) + ")"),
-        {f"n{i}": name for i, name in enumerate(names)},
-    )
+    rows = await session.execute(_SEQUENCES, {"names": names})
     found = dict(rows.all())
     if len(found) == len(names):  # a table that never had a row has no counter yet: fall back
         session.info[_SQLITE_SEQ] = found
