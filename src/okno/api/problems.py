@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 
 from okno.kit.errors import OknoError
-from okno.web.i18n import Translator
+from okno.web.i18n import Translator, translations
 
 API_DEFAULT_LOCALE = "en"
 
@@ -50,9 +50,14 @@ def say(request: Request, exc: OknoError) -> str:
     t = Translator(request_locale(request))
     if exc.ru is not None and t.locale == "ru":  # worded in Russian where it was raised
         return exc.ru
-    translated = t.gettext(exc.template)
-    if translated == exc.template:
-        return exc.detail
+    if exc.plural is not None:
+        translated = translations(t.locale).ngettext(exc.template, exc.plural, int(exc.params.get("num", 0)))  # type: ignore[call-overload]
+        if translated in (exc.template, exc.plural):
+            return exc.detail
+    else:
+        translated = t.gettext(exc.template)
+        if translated == exc.template:
+            return exc.detail
     if not exc.params:
         return translated
     params = dict(exc.params)

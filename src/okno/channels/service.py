@@ -42,7 +42,7 @@ async def check_connection(kind: str, config: BaseModel, urls: OutboundUrls) -> 
     saved: a refusal is a 422 quoting the provider's own answer."""
     test = getattr(adapter_class(kind), "check_connection", None)
     if test is not None and (reason := await test(config, allow_private=urls.allow_private)) is not None:
-        raise Invalid(f"invalid {kind} channel config: the connection test failed: {reason}")
+        raise Invalid("invalid %(kind)s channel config: the connection test failed: %(reason)s", kind=kind, reason=reason)
 
 
 async def check_called_urls(kind: str, config: BaseModel, urls: OutboundUrls) -> None:
@@ -53,7 +53,7 @@ async def check_called_urls(kind: str, config: BaseModel, urls: OutboundUrls) ->
         if value is not None and any(isinstance(m, CalledUrl) for m in field.metadata):
             refused = await urls.refusal(str(value))
             if refused is not None:
-                raise Invalid(f"invalid {kind} channel config: {name}: {refused}")
+                raise Invalid("invalid %(kind)s channel config: %(name)s: %(refused)s", kind=kind, name=name, refused=refused)
 
 
 def seal_config(box: SecretBox, config: BaseModel) -> str:

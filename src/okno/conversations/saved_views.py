@@ -23,7 +23,7 @@ def clean_query(query: str) -> str:
     pairs = dict(parse_qsl(query.lstrip("?"), keep_blank_values=False))
     unknown = sorted(set(pairs) - set(VIEW_KEYS))
     if unknown:
-        raise Invalid(f"a view holds only the list's filters; unknown: {', '.join(unknown)}")
+        raise Invalid("a view holds only the list's filters; unknown: %(unknown)s", unknown=', '.join(unknown))
     return urlencode([(k, pairs[k][:200]) for k in VIEW_KEYS if pairs.get(k)])
 
 
@@ -44,7 +44,7 @@ async def save_view(session: AsyncSession, *, operator_id: int, name: str, query
         raise Invalid("a view is shared only with a team you are a member of")
     own = await session.scalars(select(SavedView.id).where(SavedView.operator_id == operator_id))
     if len(own.all()) >= MAX_VIEWS:
-        raise Invalid(f"at most {MAX_VIEWS} saved views per operator")
+        raise Invalid("at most %(num)s saved view per operator", plural="at most %(num)s saved views per operator", num=MAX_VIEWS)
     view = SavedView(operator_id=operator_id, team_id=team_id, name=name[:80], query=clean_query(query))
     session.add(view)
     await session.flush()
@@ -55,7 +55,7 @@ async def save_view(session: AsyncSession, *, operator_id: int, name: str, query
 async def delete_view(session: AsyncSession, *, operator_id: int, view_id: int) -> None:
     view = await session.get(SavedView, view_id)
     if view is None or view.operator_id != operator_id:
-        raise NotFound(f"view {view_id} not found")
+        raise NotFound("view %(view_id)s not found", view_id=view_id)
     await session.delete(view)
     await session.flush()
     await audit(session, actor_id=operator_id, action="saved_view.deleted", subject=("saved_view", view_id), data={"name": view.name})

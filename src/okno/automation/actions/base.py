@@ -73,7 +73,9 @@ class Checking:
     def refuse(self, text: str, *, at: str | None = None) -> Invalid:
         """``refuse("team 4 does not exist", at="team_id")`` → ``actions[0].team_id: team 4 does
         not exist``; without ``at``: ``actions[0]: <text>``."""
-        return Invalid(f"{self.where}.{at}: {text}" if at else f"{self.where}: {text}")
+        if at:
+            return Invalid("%(where)s.%(at)s: %(reason)s", where=self.where, at=at, reason=text)
+        return Invalid("%(where)s: %(reason)s", where=self.where, reason=text)
 
 
 @dataclass(frozen=True)

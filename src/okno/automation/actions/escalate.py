@@ -64,7 +64,7 @@ class Escalate(AutomationAction):
         team_id = action.get("team_id") or await escalation_team_of(session, conversation)
         if team_id is None:
             where = f"team {conversation.team_id} has no escalation team" if conversation.team_id else "the conversation has no team"
-            raise Invalid(f"nowhere to escalate: {where}")
+            raise Invalid("nowhere to escalate: %(where)s", where=where)
         await lifecycle.escalate_conversation(
             session, conversation_id=conversation.id, team_id=team_id, comment=action["comment"], actor_id=None, trigger="automation"
         )
