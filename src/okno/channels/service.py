@@ -32,8 +32,19 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise Invalid(
-            "invalid %(kind)s channel config: %(problems)s", kind=kind, problems=problems, field_errors=exc.errors(include_url=False)
+            "invalid %(kind)s channel config: %(problems)s", kind=kind, problems=problems, field_errors=_labelled(model, exc.errors(include_url=False))
         ) from exc
+
+
+def _labelled(model: type[BaseModel], errors: list[Any]) -> list[dict[str, Any]]:
+    """Each failure with its field's title in both languages (``x-label``), so a refusal names the
+    field the way the form does."""
+    labelled = []
+    for error in errors:
+        field = model.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+        extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+        labelled.append({**error, "label": extra["x-label"]} if isinstance(extra.get("x-label"), dict) else dict(error))
+    return labelled
 
 
 async def check_connection(kind: str, config: BaseModel, urls: OutboundUrls) -> None:

@@ -116,12 +116,12 @@ class RoutingActions(BaseModel):
         if value is None:
             return None
         if not isinstance(value, list) or len(value) > MAX_TAGS:
-            raise reason(f"must be a list of at most {MAX_TAGS} words")
+            raise reason("must be a list of at most %(num)s words", num=MAX_TAGS)
         words: list[str] = []
         for raw in value:
             word = str(raw).strip().lower()
             if not word or len(word) > 64:
-                raise reason(f"has an empty or over-long entry {raw!r} (1–64 characters)")
+                raise reason("has an empty or over-long entry %(raw)r (1–64 characters)", raw=raw)
             if word not in words:
                 words.append(word)
         return words
