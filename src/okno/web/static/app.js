@@ -1555,6 +1555,32 @@ async function saveView() {
   } catch (error) { toast(error.message, true); }
 }
 
+// A view renamed (and, if asked, given the filters shown now) in the page's own dialog.
+async function editView(button) {
+  const dialog = $("#view-edit");
+  const name = $("#view-edit-name");
+  name.value = button.dataset.name;
+  $("#view-edit-filters").checked = false;
+  dialog.returnValue = "";
+  dialog.showModal();
+  name.select();
+  const answer = await new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }));
+  if (answer !== "ok" || !name.value.trim()) return;
+  const body = { name: name.value.trim() };
+  if ($("#view-edit-filters").checked) body.query = listQuery().toString();
+  try {
+    const view = await call("PATCH", `/api/v1/views/${button.dataset.editView}`, body);
+    const link = $(`[data-testid="view-${view.id}"]`);
+    if (link) {
+      link.dataset.view = view.query;
+      link.href = "/inbox?" + view.query;
+      $("span", link).firstChild.textContent = view.name;
+    }
+    button.dataset.name = view.name;
+    toast(view.name);
+  } catch (error) { toast(error.message, true); }
+}
+
 async function deleteView(button) {
   if (await confirmInPage(button.dataset.confirm) === null) return;
   try {
@@ -1610,6 +1636,8 @@ function initInboxTools() {
     if (box) { selectRow(box, event.shiftKey); return; }
     const del = event.target.closest("[data-delete-view]");
     if (del) { event.preventDefault(); deleteView(del); return; }
+    const edit = event.target.closest("[data-edit-view]");
+    if (edit) { event.preventDefault(); editView(edit); return; }
     const untag = event.target.closest("[data-remove-tag]");
     if (untag) { changeTags("DELETE", `tags/${encodeURIComponent(untag.dataset.removeTag)}`); return; }
     const emoji = event.target.closest("[data-emoji]");
