@@ -168,7 +168,7 @@ def _choices(channel: Channel, interactive: Interactive, text: str) -> dict:
     try:
         rendering = choose_rendering(adapter.capabilities.interactive, interactive, text, channel=adapter.title)
     except ChoicesRefused as exc:
-        raise Invalid(str(exc)) from exc
+        raise Invalid(exc.template, **exc.params) from exc
     return prompt_content(interactive, rendering)
 
 
