@@ -27,13 +27,22 @@ function channelPolling(p) {
     ${escapeHtml(A.failures)}: ${p.failures}</span>${error}`;
 }
 
+// each channel kind's title in both languages ("widget" → "Чат на сайте"), fetched once
+let kindTitlesLoaded = null;
+function kindTitles() {
+  kindTitlesLoaded ||= call("GET", "/api/v1/channels/kinds")
+    .then(({ items }) => Object.fromEntries(items.map((k) => [k.kind, inLang(k.titles) || k.title])))
+    .catch(() => ({}));
+  return kindTitlesLoaded;
+}
+
 async function loadChannels() {
   const rows = $("#channel-rows");
   if (!rows) return;
-  const { items } = await call("GET", "/api/v1/channels");
+  const [{ items }, titles] = await Promise.all([call("GET", "/api/v1/channels"), kindTitles()]);
   const admin = !!$("#channel-form");
   items.forEach((c) => { channelsById[c.id] = c; });
-  rows.innerHTML = items.map((c) => `<tr data-channel="${escapeHtml(c.id)}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
+  rows.innerHTML = items.map((c) => `<tr data-channel="${escapeHtml(c.id)}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}" data-kind="${escapeHtml(c.kind)}">${escapeHtml(titles[c.kind] || c.kind)}</span></td>
     <td>${channelAddress(c)}</td><td>${c.is_active ? "✓" : "—"}</td>
     <td data-testid="channel-health">${channelHealth(c)}</td><td data-testid="channel-polling">${channelPolling(c.polling)}</td>
     <td>${admin ? `<button type="button" class="small" data-edit-channel="${c.id}">${escapeHtml(A.edit)}</button>

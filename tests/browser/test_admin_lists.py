@@ -1,6 +1,7 @@
-"""The administration redraws its lists after every save; a field the admin is typing in at that
+"""The administration's lists: redrawn after every save, a field the admin is typing in at that
 moment keeps its text, caret and focus (Tab out of one name saves it, and the admin is already
-typing the next one when the redrawn table arrives)."""
+typing the next one when the redrawn table arrives); channels named by their kind's title in the
+page's language, not by the kind's key."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from playwright.async_api import Route
 
 from tests.browser.test_admin_edit import _admin_page
 from tests.conftest import LoopbackServer
-from tests.factories import make_operator
+from tests.factories import admin_headers, make_operator
+from playwright.async_api import expect
 
 
 async def test_a_field_being_typed_survives_the_lists_redraw(app, ctx, browser) -> None:
@@ -48,4 +50,17 @@ async def test_a_field_being_typed_survives_the_lists_redraw(app, ctx, browser) 
             " el.selectionStart, el.isConnected]; }"
         )
         assert after == [typed_in[2], typed_in[3], "Ждём ответа", len("Ждём ответа"), True]
+        await page.context.close()
+
+
+async def test_channels_are_listed_by_their_kinds_title_in_russian(app, ctx, client, browser) -> None:
+    headers = await admin_headers(ctx, client)
+    site = (await client.post("/api/v1/channels", json={"kind": "widget", "name": "Сайт", "config": {"allowed_origins": ["*"]}}, headers=headers)).json()
+    admin = await make_operator(ctx, name="Админ", role="admin")
+    async with LoopbackServer(app) as okno:
+        page = await _admin_page(browser, okno, admin)
+        await page.goto(f"{okno.url}/admin/channels")
+        kind = page.locator(f'#channel-rows tr[data-channel="{site["id"]}"] .ch')
+        await expect(kind).to_have_text("Чат на сайте")
+        await expect(kind).to_have_attribute("data-kind", "widget")
         await page.context.close()
