@@ -107,6 +107,39 @@ def test_every_refusal_has_russian() -> None:
     assert untranslated == []
 
 
+def _field_reasons() -> list[tuple[str, ast.expr]]:
+    """The reasons validators give for a field: ``reason("must be …")`` anywhere, and
+    ``raise ValueError("…")`` in the channel adapters' config models (said after the field's name)."""
+    found = []
+    for path, tree in _trees().items():
+        adapter = "channels/adapters" in str(path)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = _name(node.func)
+            if name == "reason" or (adapter and name == "ValueError" and any(
+                isinstance(parent, ast.Raise) and parent.exc is node for parent in ast.walk(tree)
+            )):
+                found.append((f"{path.relative_to(ROOT)}:{node.lineno}", node.args[0]))
+    return found
+
+
+def test_every_field_reason_has_russian() -> None:
+    with CATALOG.open("rb") as fp:
+        catalog = read_po(fp, locale="ru")
+    reasons = _field_reasons()
+    assert len(reasons) > 10
+    wrong = []
+    for where, first in reasons:
+        if isinstance(first, ast.JoinedStr):
+            wrong.append(f"{where}: an f-string (give reason('… %(num)s …', num=…))")
+        elif isinstance(first, ast.Constant) and isinstance(first.value, str):
+            message = catalog.get(first.value)
+            if message is None or not isinstance(message.string, str) or not message.string.strip():
+                wrong.append(f"{where}: {first.value}")
+    assert wrong == []
+
+
 def test_a_refusal_with_numbers_is_said_in_russian_with_its_plural() -> None:
     class Request:  # what ``say`` reads: the language
         class state:  # noqa: N801

@@ -135,6 +135,7 @@ def say_invalid_field(t: Translator, error: dict[str, Any]) -> str:
         template, params = str(ctx.get("template", ctx.get("text", ""))), ctx.get("params") or {}
         if t.gettext(template) != template:
             return t.gettext(template) % params if params else t.gettext(template)
+        return str(ctx.get("text", ""))  # not in the catalog: the reason itself rather than a vague one
     saying = _SAYINGS.get(str(error.get("type", "")))
     if saying is None:
         return t.gettext("The value is not accepted")
