@@ -30,8 +30,12 @@ def check_channel_sends_files(channel: Channel, uploads: list[CheckedUpload]) ->
     sends = adapter_class(channel.kind).capabilities.outbound_media
     for upload in uploads:
         if upload.type.kind not in sends:
-            what = "files" if not sends else f"{upload.type.kind} files (only: {', '.join(sorted(sends))})"
-            raise Invalid("a %(kind)s channel can't send %(what)s: %(filename)s was not sent", kind=channel.kind, what=what, filename=upload.filename)
+            if not sends:
+                raise Invalid("a %(kind)s channel can't send files: %(filename)s was not sent", kind=channel.kind, filename=upload.filename)
+            raise Invalid(
+                "a %(kind)s channel can't send %(type)s files (only: %(allowed)s): %(filename)s was not sent",
+                kind=channel.kind, type=upload.type.kind, allowed=", ".join(sorted(sends)), filename=upload.filename,
+            )
 
 
 async def resolve_template(channels: ChannelDirectory, channel: Channel, choice: TemplateChoice) -> tuple[MessageTemplate, dict[str, Any]]:

@@ -16,7 +16,11 @@ async function call(method, url, body) {
   });
   if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw refusal(response.status, problem(data) || T.error || "error");
+  if (!response.ok) {
+    const error = refusal(response.status, problem(data) || T.error || "error");
+    if (data && typeof data.path === "string") error.path = data.path; // the field a translated refusal is about
+    throw error;
+  }
   return data;
 }
 
