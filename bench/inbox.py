@@ -149,6 +149,10 @@ async def fill(settings: Settings, conversations: int) -> int:
                 await session.execute(insert(Message), msg_rows)
                 if used_rows:
                     await session.execute(insert(ConversationChannel), used_rows)
+        if not db.is_sqlite:  # rows given their ids: the sequences continue after them
+            async with db.transaction() as session:
+                for table in ("customers", "conversations", "messages"):
+                    await session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
         async with db.transaction() as session:  # fresh planner statistics, as a running database has
             await session.execute(text("ANALYZE"))
         return operators[1]
@@ -381,7 +385,10 @@ async def measure_live(settings: Settings, operators: int, messages: int, logs: 
                 answer = await http.post(f"/webhooks/{channel['id']}", content=body, headers=headers)
                 assert answer.status_code == 200, answer.text
                 webhook_ms.append((time.perf_counter() - sent) * 1000)
-                heard = [await asyncio.wait_for(q.get(), 30) for q in queues]
+                try:
+                    heard = [await asyncio.wait_for(q.get(), 30) for q in queues]
+                except TimeoutError:
+                    raise RuntimeError(f"message {n}: an operator's stream heard nothing for 30 s; okno serve said:\n{logs.read_text()[-3000:]}") from None
                 assert len({c for _, c in heard}) == 1, heard
                 stream_ms += [(at - sent) * 1000 for at, _ in heard]
                 shown = await asyncio.gather(*(_on_screen(c, at, cid) for c, (at, cid) in zip(clients, heard, strict=True)))
@@ -424,11 +431,15 @@ def main() -> None:
         print(f"filled {args.conversations:,} conversations ({args.conversations * 2:,} messages) in {time.perf_counter() - started:.1f} s "
               f"on {'PostgreSQL' if args.database_url else 'SQLite'}")
         pages, counts = asyncio.run(measure(settings, args.repeat))
-        live = {}
+        _print_pages(args, pages, counts)
         if args.live:
             load_before = os.getloadavg()
             live = asyncio.run(measure_live(settings, args.operators, args.live, Path(tmp) / "serve.log"))
             load_after = os.getloadavg()
+            _print_live(args, live, load_before, load_after)
+
+
+def _print_pages(args: argparse.Namespace, pages: list[Result], counts: list[Result]) -> None:
     print(f"\n{'page (server time, in-process)':62} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8} {'bytes':>8}")
     for label, p50, p95, size, cpu in pages:
         print(f"{label:62} {p50:8.1f} {p95:8.1f} {cpu or 0:8.1f} {size:8,}")
@@ -444,6 +455,9 @@ def main() -> None:
     costliest = max(listed, key=lambda r: r[4] or 0)
     print(f"costliest page in CPU: p50 {costliest[4]:.1f} ms of process CPU per request ({costliest[0]}; "
           f"{'SQLite: the whole server side' if not args.database_url else 'PostgreSQL: okno only, the database server not counted'})")
+
+
+def _print_live(args: argparse.Namespace, live: dict[str, list[float]], load_before: tuple[float, ...], load_after: tuple[float, ...]) -> None:
     if live:
         print(f"\nlive update, {args.live} webhooks, {args.operators} operators connected (okno serve in its own process; "
               f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after)")
