@@ -404,6 +404,7 @@ ROUTES: dict[str, object] = {
     "GET /api/v1/views": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
     "POST /api/v1/views": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
     "DELETE /api/v1/views/{view_id}": Elsewhere("tests/web/test_inbox_tools.py::test_saved_views_are_the_owners_and_his_teams"),
+    "PATCH /api/v1/views/{view_id}": Elsewhere("tests/browser/test_saved_view_edit.py::test_a_saved_view_is_renamed_and_given_the_filters_shown_now"),
     # administration: one page per section (supervisors look, admins change); operators get a 403 page
     "GET /admin/channels": Managers("/admin/channels", cookie=True),
     "GET /admin/operators": Managers("/admin/operators", cookie=True),

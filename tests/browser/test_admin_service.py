@@ -49,7 +49,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         for name in ("Ключ", "Русский", "Английский"):
             await reason.get_by_label(name).fill("duplicate")
         await reason.get_by_role("button").click()
-        await expect(page.locator("#reason-form-error")).to_contain_text("reason 'duplicate' already exists")
+        await expect(page.locator("#reason-form-error")).to_contain_text("Причина 'duplicate' уже есть")
         await page.get_by_label("Используется: Дубль").uncheck()
         await expect(page.get_by_label("Используется: Дубль")).not_to_be_checked()
 
@@ -60,7 +60,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await calendar.get_by_label("Понедельник").fill("09:00–25:00")
         await calendar.get_by_label("Праздники").fill("2026-12-31")
         await calendar.get_by_role("button", name="Добавить календарь").click()
-        await expect(page.locator("#calendar-form-error")).to_contain_text("weekly.mon[0] has a time that is not HH:MM")
+        await expect(page.locator("#calendar-form-error")).to_contain_text("weekly.mon[0]: время не в формате ЧЧ:ММ")
         await expect(calendar.get_by_label("Понедельник")).to_have_attribute("aria-invalid", "true")
         await calendar.get_by_label("Понедельник").fill("09:00–18:00")
         await calendar.get_by_role("button", name="Добавить календарь").click()
@@ -99,7 +99,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await routing.get_by_label("Приоритет").select_option(label="Срочный")
         await routing.get_by_label("Политика SLA").select_option(label="Стандарт")  # created a moment ago, no reload
         await routing.get_by_role("button", name="Добавить правило маршрутизации").click()
-        await expect(page.locator("#routing-form-error")).to_contain_text("conditions[1].value is not a valid regular expression")
+        await expect(page.locator("#routing-form-error")).to_contain_text("conditions[1].value: неверное регулярное выражение")
         await expect(second).to_have_class("condition row-fields invalid")
         await second.get_by_label("Значение").fill("возврат|refund")
         await routing.get_by_role("button", name="Добавить правило маршрутизации").click()
@@ -126,7 +126,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
         await second_action.get_by_label("Действие", exact=True).select_option(label="Вызвать вебхук")
         await second_action.get_by_label("URL").fill("ftp://crm.example/hook")
         await automation.get_by_role("button", name="Добавить правило автоматизации").click()
-        await expect(page.locator("#automation-form-error")).to_contain_text("actions[1].url must be an http:// or https:// URL")
+        await expect(page.locator("#automation-form-error")).to_contain_text("actions[1].url: Нужен адрес http:// или https://")
         await expect(second_action.get_by_label("URL")).to_have_attribute("aria-invalid", "true")
         await second_action.get_by_label("Действие", exact=True).select_option(label="Эскалировать")
         await second_action.get_by_label("Комментарий").fill("SLA")

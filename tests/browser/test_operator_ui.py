@@ -142,7 +142,7 @@ async def test_admin_connects_a_channel_from_its_schema_form_and_sees_the_webhoo
         await page.get_by_label("Секрет").fill("a-long-enough-shared-secret")
         await page.get_by_label("Адрес для ответов").fill("not a url")
         await page.get_by_test_id("channel-create").click()
-        await expect(page.locator("#channel-error")).to_contain_text("outbound_url")  # the adapter's validation, as the API words it
+        await expect(page.locator("#channel-error")).to_contain_text("Адрес для ответов: ")  # the adapter's validation, naming the field as the form does
         await page.get_by_label("Адрес для ответов").fill("https://crm.example/okno")
         await page.get_by_test_id("channel-create").click()
         row = page.locator("#channel-rows tr", has_text="Наша CRM")

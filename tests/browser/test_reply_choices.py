@@ -118,7 +118,7 @@ async def test_the_servers_refusal_of_choices_shows_in_the_editor(app, client, c
             await page.get_by_test_id("send").click()
 
             refusal = page.get_by_test_id("choices-error")
-            await expect(refusal).to_have_text("Не отправлено: WhatsApp shows at most 3 options as buttons (4 given)")
+            await expect(refusal).to_have_text("Не отправлено: WhatsApp показывает в этом виде не больше 3 вариантов (передано: 4)")  # said in Russian
             await expect(refusal).to_have_attribute("role", "alert")
             await page.screenshot(path=str(SCREENSHOTS / "reply-choices-refused.png"))
             await expect(page.get_by_test_id("reply-text")).to_have_value("Когда удобно принять курьера?")  # nothing lost

@@ -44,7 +44,7 @@ async def test_operator_attaches_a_photo_and_sees_an_upload_refused(app, client,
             await page.screenshot(path=str(SCREENSHOTS / "reply-attachments.png"))
             await page.get_by_test_id("send").click()
             await expect(page.locator("#toast")).to_contain_text("Файл не отправлен")
-            await expect(page.locator("#toast")).to_contain_text("executable")
+            await expect(page.locator("#toast")).to_contain_text("исполняемые файлы не принимаются")
             await page.locator("[data-remove-file='0']").click()
             await expect(page.get_by_test_id("reply-attachments")).not_to_contain_text("virus.png")
 

@@ -26,7 +26,7 @@ async def test_admin_creates_and_edits_a_survey(app, client, ctx, browser) -> No
         form = page.get_by_test_id("survey-form")
         await form.get_by_test_id("survey-name").fill("CSAT поддержки")
         await form.get_by_test_id("survey-save").click()  # no question in either language
-        await expect(page.get_by_test_id("survey-error")).to_contain_text("question")
+        await expect(page.get_by_test_id("survey-error")).to_contain_text("текст вопроса")
 
         await form.get_by_test_id("survey-question-ru").fill("Оцените нашу помощь от 1 до 5")
         await form.get_by_test_id("survey-delay").fill("15")

@@ -57,4 +57,4 @@ class Scope:
 
     def require_manager(self, what: str) -> None:
         if not self.manages:
-            raise Forbidden(f"{what} needs role supervisor or admin")
+            raise Forbidden("%(what)s needs role supervisor or admin", what=what)

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 async def download_attachment(message_id: int, index: int, scope: OperatorScope, session: ReadSession, ctx: Ctx, reads: AuditedReads) -> Response:
     message = await access_message(session, scope, message_id)
     if not 0 <= index < len(message.attachments or []):
-        raise NotFound(f"message {message_id} has no attachment {index}")
+        raise NotFound("message %(message_id)s has no attachment %(index)s", message_id=message_id, index=index)
     response = await _attachment(message, index, session, ctx)
     if response.status_code == 200:  # a provider's refusal showed nothing: not a read
         reads.saw("read.attachment", customer_ids=message.customer_id, conversation_ids=message.conversation_id, attachment=f"{message_id}/{index}")

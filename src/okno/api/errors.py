@@ -10,6 +10,8 @@ never 500, whichever route it reached.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +31,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, TooManyRequests):
             headers = {"retry-after": str(exc.retry_after)}
         body: dict[str, object] = {"detail": say(request, exc), "code": exc.code}
+        if body["detail"] != exc.detail and (path := _field_path(exc.detail)):
+            body["path"] = path  # the field the English sentence starts with: the page marks it
         if exc.ru is not None:
             body["detail_i18n"] = {"en": exc.detail, "ru": exc.ru}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
@@ -67,6 +71,18 @@ def http_problem(request: Request, status_code: int, detail: object, headers: di
     text = t.gettext(detail) if isinstance(detail, str) else detail
     return JSONResponse({"detail": text, "code": HTTP_CODES.get(status_code, f"http_{status_code}")},
                         status_code=status_code, headers=headers)
+
+
+# a refusal about one field starts with its path: "weekly.mon[0] has …", "actions[1].url: …"
+FIELD_PATH = re.compile(r"^[a-z_]+(?:\.[a-z_]+|\[\d+\])*", re.IGNORECASE)
+
+
+def _field_path(english: str) -> str | None:
+    """The path an English refusal starts with when it is a field's (a key with ``_``, ``.`` or
+    ``[n]``), for an answer in another language, whose sentence starts otherwise."""
+    found = FIELD_PATH.match(english)
+    path = found.group(0) if found else ""
+    return path if any(c in path for c in "._[") else None
 
 
 def _bad_value(exc: StatementError) -> bool:

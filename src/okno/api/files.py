@@ -33,7 +33,7 @@ async def file_response(blobs: BlobStore, row: StoredFile) -> Response:
     try:
         content = await asyncio.to_thread(blobs.read, row.storage_key)
     except BlobMissing as exc:
-        raise NotFound(f"the bytes of file {row.id} are missing from the file store") from exc
+        raise NotFound("the bytes of file %(row_id)s are missing from the file store", row_id=row.id) from exc
     return Response(content, media_type=row.content_type, headers={"content-disposition": content_disposition(row.filename), "x-content-type-options": "nosniff"})
 
 

@@ -12,7 +12,7 @@ from okno.api.conversation_actions import Tag
 from okno.api.deps import Ctx, CurrentOperator, ReadSession, WriteSession
 from okno.api.schemas import ConversationOut
 from okno.conversations.bulk import MAX_BULK, BulkAction, BulkRequest, apply_bulk
-from okno.conversations.saved_views import delete_view, save_view, views_of
+from okno.conversations.saved_views import change_view, delete_view, save_view, views_of
 from okno.conversations.tags import tags_in_use
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
@@ -92,6 +92,19 @@ async def list_views(operator: CurrentOperator, session: ReadSession) -> SavedVi
 @router.post("/views", response_model=SavedViewOut, status_code=201)
 async def create_view(body: SavedViewIn, operator: CurrentOperator, session: WriteSession) -> SavedViewOut:
     view = await save_view(session, operator_id=operator.id, name=body.name, query=body.query, team_id=body.team_id)
+    return SavedViewOut.model_validate(view)
+
+
+class SavedViewPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    query: str | None = Field(default=None, max_length=1000)
+    team_id: int | None = None  # null: only the owner sees it
+
+
+@router.patch("/views/{view_id}", response_model=SavedViewOut)
+async def edit_view(view_id: int, body: SavedViewPatch, operator: CurrentOperator, session: WriteSession) -> SavedViewOut:
+    """Rename a view, give it other filters or share it otherwise; only its owner (404 for anyone else)."""
+    view = await change_view(session, operator_id=operator.id, view_id=view_id, changes=body.model_dump(include=body.model_fields_set))
     return SavedViewOut.model_validate(view)
 
 

@@ -84,7 +84,7 @@ async def override_matcher(body: MatcherSettingsIn, admin: AdminOperator, sessio
             if name not in params[side] or len(values) != len(params[side][name]):
                 from okno.kit.errors import Invalid
 
-                raise Invalid(f"{side}.{name}: unknown comparison or wrong number of levels")
+                raise Invalid("%(side)s.%(name)s: unknown comparison or wrong number of levels", side=side, name=name)
             params[side][name] = values
     for name in ("prior", "review_threshold"):
         if getattr(body, name) is not None:

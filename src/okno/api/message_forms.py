@@ -75,7 +75,7 @@ async def message_request(request: Request, ctx: Ctx) -> MessageRequest:
         return MessageRequest(body=_validated(await request.body(), json=True))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit * MAX_FILES_PER_MESSAGE + FORM_OVERHEAD:
-        raise TooLarge(f"the request is {declared} bytes; each file may have at most {limit} bytes (OKNO_MAX_UPLOAD_BYTES)")
+        raise TooLarge("the request is %(declared)s bytes; each file may have at most %(limit)s bytes (OKNO_MAX_UPLOAD_BYTES)", declared=declared, limit=limit)
     form = await request.form(max_files=MAX_FILES_PER_MESSAGE, max_fields=20)
     try:
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -92,7 +92,8 @@ async def message_request(request: Request, ctx: Ctx) -> MessageRequest:
 async def _read(part: UploadFile, limit: int) -> Upload:
     data = await part.read(limit + 1)
     if len(data) > limit:
-        raise TooLarge(f"{part.filename or 'a file'} is larger than {limit} bytes (OKNO_MAX_UPLOAD_BYTES)")
+        raise TooLarge("%(filename)s is larger than %(limit)s bytes (OKNO_MAX_UPLOAD_BYTES)", filename=part.filename, limit=limit)
+        raise TooLarge("a file is larger than %(limit)s bytes (OKNO_MAX_UPLOAD_BYTES)", limit=limit)
     return Upload(data=data, filename=part.filename or "file", content_type=part.content_type)
 
 
@@ -104,7 +105,7 @@ def _json_field(fields: dict[str, str], name: str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise Invalid(f"{name} must be JSON") from None
+        raise Invalid("%(name)s must be JSON", name=name) from None
 
 
 def _validated(data: Any, *, json: bool) -> MessageIn:
@@ -113,4 +114,4 @@ def _validated(data: Any, *, json: bool) -> MessageIn:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-        raise Invalid(f"invalid message at {where}: {err.get('msg', 'invalid')}") from None
+        raise Invalid("invalid message at %(where)s: %(err)s", where=where, err=err.get('msg', 'invalid')) from None

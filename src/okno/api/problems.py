@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 
 from okno.kit.errors import OknoError
-from okno.web.i18n import Translator
+from okno.web.i18n import Translator, translations
 
 API_DEFAULT_LOCALE = "en"
 
@@ -50,18 +50,23 @@ def say(request: Request, exc: OknoError) -> str:
     t = Translator(request_locale(request))
     if exc.ru is not None and t.locale == "ru":  # worded in Russian where it was raised
         return exc.ru
-    translated = t.gettext(exc.template)
-    if translated == exc.template:
+    if t.locale == "en":
         return exc.detail
+    if exc.plural is not None:
+        translated = translations(t.locale).ngettext(exc.template, exc.plural, int(exc.params.get("num", 0)))  # type: ignore[call-overload]
+        if translated in (exc.template, exc.plural):
+            return exc.detail
+    else:
+        translated = t.gettext(exc.template)
+        if translated == exc.template and not exc.field_errors:
+            return exc.detail
     if not exc.params:
         return translated
     params = dict(exc.params)
     if isinstance(params.get("what"), str):  # the kind of row, a noun from the catalog ("customer")
         params["what"] = t.gettext(params["what"])
     if exc.field_errors:
-        params["problems"] = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {say_invalid_field(t, e)}" for e in exc.field_errors
-        )
+        params["problems"] = "; ".join(f"{_field_name(t, e)}: {say_invalid_field(t, e)}" for e in exc.field_errors)
     return translated % params
 
 
@@ -107,6 +112,12 @@ _SAYINGS: dict[str, _Saying] = {
     "url_parsing": lambda t, c: t.gettext("Must be a web address"),
     "url_scheme": lambda t, c: t.gettext("Must be a web address"),
     "value_error": lambda t, c: t.gettext("The value is not accepted"),
+    # okno's own checks (pydantic_core.PydanticCustomError types)
+    "secret_too_short": lambda t, c: t.ngettext(
+        "must be at least %(num)s character: a shorter secret can be guessed",
+        "must be at least %(num)s characters: a shorter secret can be guessed", int(c["length"])),
+    "not_an_origin": lambda t, c: t.gettext("%(origin)s is not an origin like https://shop.example", origin=c["origin"]),
+    "not_a_phone_number": lambda t, c: t.gettext("%(number)s is not a phone number (digits, optionally with +)", number=c["number"]),
     "assertion_error": lambda t, c: t.gettext("The value is not accepted"),
 }
 
@@ -119,6 +130,12 @@ def say_invalid_field(t: Translator, error: dict[str, Any]) -> str:
     reason = _validator_reason(error)
     if reason and t.gettext(reason) != reason:
         return t.gettext(reason)
+    if error.get("type") == "okno_reason":  # ``okno.kit.reasons.reason(template, **params)``
+        ctx = error.get("ctx") or {}
+        template, params = str(ctx.get("template", ctx.get("text", ""))), ctx.get("params") or {}
+        if t.gettext(template) != template:
+            return t.gettext(template) % params if params else t.gettext(template)
+        return str(ctx.get("text", ""))  # not in the catalog: the reason itself rather than a vague one
     saying = _SAYINGS.get(str(error.get("type", "")))
     if saying is None:
         return t.gettext("The value is not accepted")
@@ -134,6 +151,15 @@ def validation_body(request: Request, errors: Any) -> dict[str, Any]:
     for item in items:
         item["msg"] = say_invalid_field(t, item)
     return {"detail": items, "code": "validation_failed"}
+
+
+def _field_name(t: Translator, error: dict[str, Any]) -> str:
+    """Where a failure is: the field's title in the language asked (as the form shows it) when the
+    refusal carries it, else its path."""
+    label = error.get("label")
+    if isinstance(label, dict) and label.get(t.locale):
+        return str(label[t.locale])
+    return ".".join(str(p) for p in error["loc"]) or "config"
 
 
 def _validator_reason(item: dict[str, Any]) -> str | None:

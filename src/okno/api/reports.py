@@ -60,7 +60,7 @@ async def conversations(
     team_id: OptionalId = None, channel_id: OptionalId = None, operator_id: OptionalId = None,
 ) -> dict:
     if which not in queries.DRILLS:
-        raise Invalid(f"which must be one of {', '.join(queries.DRILLS)}")
+        raise Invalid("which must be one of %(drills)s", drills=', '.join(queries.DRILLS))
     async with ctx.db.reading() as session:
         return {"items": await queries.drill_down(session, _filters(scope, start, end, team_id, channel_id, operator_id), which)}
 

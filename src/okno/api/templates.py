@@ -16,6 +16,6 @@ router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 async def channel_templates(channel_id: int, _: CurrentOperator, ctx: Ctx) -> dict:
     channel = await ctx.channels.get(channel_id)
     if channel is None:
-        raise NotFound(f"channel {channel_id} not found or disabled")
+        raise NotFound("channel %(channel_id)s not found or disabled", channel_id=channel_id)
     offered = channel.adapter.templates(channel.config) if channel.adapter.capabilities.message_templates else []  # type: ignore[attr-defined]
     return {"items": [asdict(t) for t in offered]}

@@ -72,7 +72,7 @@ async def _change_email(session: AsyncSession, operator: Operator, email: str, *
     if email == operator.email:
         return
     if await session.scalar(select(Operator.id).where(Operator.email == email, Operator.id != operator.id)):
-        raise Conflict(f"an operator with e-mail {email} already exists", ru=f"Оператор с адресом {email} уже есть")
+        raise Conflict("an operator with e-mail %(email)s already exists", ru="Оператор с адресом %(email)s уже есть", email=email)
     await audit(session, actor_id=actor_id, action="operator.email_changed", subject=("operator", operator.id), data={"from": operator.email, "to": email})
     operator.email = email
 
@@ -82,7 +82,7 @@ async def delete_account(session: AsyncSession, *, operator_id: int, actor_id: i
     on replies, assignments or the timeline stays so history shows who did it: deactivate him."""
     operator = await session.get(Operator, operator_id, with_for_update=True)
     if operator is None or operator.kind != OperatorKind.person.value:
-        raise NotFound(f"operator {operator_id} not found")
+        raise NotFound("operator %(operator_id)s not found", operator_id=operator_id)
     if operator.id == actor_id:
         raise Conflict("you cannot delete your own account", ru="Нельзя удалить собственную учётную запись")
     await _keep_an_admin(session, operator, losing="account")
@@ -110,7 +110,14 @@ async def _keep_an_admin(session: AsyncSession, operator: Operator, *, losing: s
         )
     )
     if not others:
-        raise Conflict(f"operator {operator.id} is the last active admin; make another admin before changing his {losing}")
+        raise Conflict(_LAST_ADMIN[losing], operator_id=operator.id)
+
+
+_LAST_ADMIN = {  # what would leave okno without an active admin
+    "role": "operator %(operator_id)s is the last active admin; make another admin before changing his role",
+    "activation": "operator %(operator_id)s is the last active admin; make another admin before deactivating him",
+    "account": "operator %(operator_id)s is the last active admin; make another admin before deleting his account",
+}
 
 
 async def revoke_all_tokens(session: AsyncSession, operator_id: int, *, keep_hash: str | None = None) -> None:

@@ -35,7 +35,7 @@ async def create_api_token(
     team_ids = sorted(set(team_ids))
     known = set(await session.scalars(select(Team.id).where(Team.id.in_(team_ids)))) if team_ids else set()
     if missing := [t for t in team_ids if t not in known]:
-        raise Invalid(f"team_ids: no team {', '.join(map(str, missing))}")
+        raise Invalid("team_ids: no team %(missing)s", missing=', '.join(map(str, missing)))
     operator = Operator(
         email=f"token-{secrets.token_hex(8)}@integration.invalid",
         name=name,
@@ -62,7 +62,7 @@ async def revoke_api_token(session: AsyncSession, *, token_id: int, actor_id: in
     if token is None:
         raise NotFound("%(what)s %(id)s not found", what="API token", id=token_id)
     if token.revoked_at is not None:
-        raise Conflict(f"API token {token_id} was already revoked")
+        raise Conflict("API token %(token_id)s was already revoked", token_id=token_id)
     token.revoked_at = utcnow()
     await revoke_all_tokens(session, token.operator_id)
     await session.execute(update(Operator).where(Operator.id == token.operator_id).values(is_active=False))

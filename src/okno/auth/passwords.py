@@ -43,5 +43,5 @@ async def check_password(password: str, password_hash: str | None) -> bool:
 
 async def new_password_hash(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise Invalid("password must be at least %(num)s character", plural="password must be at least %(num)s characters", num=MIN_PASSWORD_LENGTH)
     return await asyncio.get_running_loop().run_in_executor(_hashing, hash_password, password)

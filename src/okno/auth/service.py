@@ -34,12 +34,12 @@ async def create_operator(
     try:
         email = normalize_email(email)
     except InvalidIdentity as exc:
-        raise Invalid(exc.detail) from exc
+        raise Invalid(exc.template, **exc.params) from exc
     if role not in Role.__members__:
         raise Invalid("unknown role %(role)r (one of: %(choices)s)", role=role, choices=", ".join(Role.__members__))
     password_hash = await new_password_hash(password)  # before the first statement takes the writer
     if await session.scalar(select(func.count()).where(Operator.email == email)):
-        raise Conflict(f"an operator with e-mail {email} already exists")
+        raise Conflict("an operator with e-mail %(email)s already exists", email=email)
     operator = Operator(email=email, name=name or email.split("@")[0], password_hash=password_hash, role=role)
     session.add(operator)
     await session.flush()
@@ -95,5 +95,5 @@ async def revoke_token(session: AsyncSession, token: str) -> None:
 
 async def choose_language(session: AsyncSession, operator_id: int, locale: str, *, allowed: tuple[str, ...]) -> None:
     if locale not in allowed:
-        raise Invalid(f"unknown language {locale!r} (one of: {', '.join(allowed)})")
+        raise Invalid("unknown language %(locale)r (one of: %(allowed)s)", locale=locale, allowed=', '.join(allowed))
     await session.execute(update(Operator).where(Operator.id == operator_id).values(locale=locale))

@@ -103,7 +103,7 @@ async def _run_on(deps: SubscriberDeps, session: AsyncSession, conversation_id: 
 async def _perform(run: ActionRun, action: dict) -> None:
     performer = ACTIONS.get(action.get("type"))
     if performer is None:  # a plugin's action, its package since uninstalled
-        raise Invalid(f"action {action.get('type')!r} is not installed")
+        raise Invalid("action %(action)r is not installed", action=action.get('type'))
     await performer.perform(run, action)
 
 

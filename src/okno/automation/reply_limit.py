@@ -41,6 +41,6 @@ async def check_auto_reply_limit(session: AsyncSession, conversation_id: int, li
     )  # fmt: skip
     if (sent or 0) >= limit:
         raise Invalid(
-            f"not sent: this sender got {sent} automatic replies by e-mail in the last hour "
-            f"(the limit is {limit}, OKNO_AUTO_REPLIES_PER_SENDER_PER_HOUR)"
+            "not sent: this sender got %(num)s automatic reply by e-mail in the last hour (the limit is %(limit)s, OKNO_AUTO_REPLIES_PER_SENDER_PER_HOUR)",
+            plural="not sent: this sender got %(num)s automatic replies by e-mail in the last hour (the limit is %(limit)s, OKNO_AUTO_REPLIES_PER_SENDER_PER_HOUR)", num=sent, limit=limit,
         )

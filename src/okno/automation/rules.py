@@ -85,11 +85,11 @@ async def _apply(
         if not 1 <= len(name) <= 200:
             raise Invalid("name must be 1–200 characters")
         if await session.scalar(select(AutomationRule.id).where(AutomationRule.name == name, AutomationRule.id != rule.id)):
-            raise Conflict(f"automation rule {name!r} already exists")
+            raise Conflict("automation rule %(name)r already exists", name=name)
         rule.name = name
     if "event" in fields or creating:
         if fields.get("event") not in EVENTS:
-            raise Invalid(f"event must be one of: {', '.join(EVENTS)}")
+            raise Invalid("event must be one of: %(events)s", events=', '.join(EVENTS))
         rule.event = fields["event"]
     if "conditions" in fields:
         rule.conditions = checked_conditions(fields["conditions"])
@@ -107,5 +107,9 @@ async def _apply(
 
 def _action_list(actions: Any) -> list[Any]:
     if not isinstance(actions, list) or not 1 <= len(actions) <= MAX_ACTIONS:
-        raise Invalid(f"actions must be a list of 1–{MAX_ACTIONS} actions like {{\"type\": \"add_tags\", \"tags\": [\"vip\"]}} (types: {', '.join(ACTIONS)})")
+        raise Invalid(
+            'actions must be a list of 1–%(num)s action like {"type": "add_tags", "tags": ["vip"]} (types: %(actions)s)',
+            plural='actions must be a list of 1–%(num)s actions like {"type": "add_tags", "tags": ["vip"]} (types: %(actions)s)',
+            num=MAX_ACTIONS, actions=', '.join(ACTIONS),
+        )
     return actions

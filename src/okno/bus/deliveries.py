@@ -16,7 +16,7 @@ STATUSES = ("pending", "done", "parked")
 
 async def list_deliveries(session: AsyncSession, *, status: str, after_id: int | None, limit: int) -> list[tuple[EventDelivery, OutboxEvent]]:
     if status not in STATUSES:
-        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+        raise Invalid("status must be one of %(statuses)s", statuses=', '.join(STATUSES))
     query = (
         select(EventDelivery, OutboxEvent)
         .join(OutboxEvent, OutboxEvent.id == EventDelivery.event_id)
@@ -35,7 +35,7 @@ async def retry_delivery(session: AsyncSession, delivery_id: int) -> tuple[Event
     if delivery is None:
         raise NotFound("%(what)s %(id)s not found", what="event delivery", id=delivery_id)
     if delivery.status != PARKED:
-        raise Conflict(f"event delivery {delivery_id} is {delivery.status}: only a parked delivery is run again")
+        raise Conflict("event delivery %(delivery_id)s is %(status)s: only a parked delivery is run again", delivery_id=delivery_id, status=delivery.status)
     delivery.status, delivery.attempts, delivery.next_attempt_at, delivery.locked_until = PENDING, 0, utcnow(), None
     await session.flush()
     request_wake(session, "relay")

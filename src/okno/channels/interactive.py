@@ -126,7 +126,13 @@ NO_INTERACTIVE = InteractiveSupport()
 
 
 class ChoicesRefused(ValueError):
-    """The channel renders this style, but not this content (too many options, a long title…)."""
+    """The channel renders this style, but not this content (too many options, a long title…):
+    ``template`` (English, with named values, the catalog's msgid) and its ``params``."""
+
+    def __init__(self, template: str, params: dict[str, object]) -> None:
+        super().__init__(template % params)
+        self.template = template
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -149,28 +155,36 @@ def choose_rendering(support: InteractiveSupport, interactive: Interactive, text
             continue
         problem = _over_limits(support, limits, interactive, text, style)
         if problem:
-            raise ChoicesRefused(f"{channel} {problem}")
+            template, params = problem
+            raise ChoicesRefused("%(channel)s " + template, {"channel": channel, **params})
         return Rendering(style)
     return Rendering(None)
 
 
-def _over_limits(support: InteractiveSupport, limits: ChoiceLimits, interactive: Interactive, text: str, style: ChoiceStyle) -> str | None:
+def _over_limits(
+    support: InteractiveSupport, limits: ChoiceLimits, interactive: Interactive, text: str, style: ChoiceStyle
+) -> tuple[str, dict[str, object]] | None:
+    """The limit the content exceeds, as an English template (``okno.api.problems`` says it in
+    the operator's language) with its values."""
     shown = style.replace("_", " ")
     if len(interactive.options) > limits.max_options:
-        return f"shows at most {limits.max_options} options as {shown} ({len(interactive.options)} given)"
+        return "shows at most %(max)s options as %(style)s (%(given)s given)", {"max": limits.max_options, "style": shown, "given": len(interactive.options)}
     for option in interactive.options:
         if len(option.title) > limits.max_title:
-            return f"shows option titles of at most {limits.max_title} characters as {shown} ({option.title[:30]!r}… has {len(option.title)})"
+            return "shows option titles of at most %(max)s characters as %(style)s (%(title)r… has %(given)s)", {
+                "max": limits.max_title, "style": shown, "title": option.title[:30], "given": len(option.title)}
         if option.description and limits.max_description and len(option.description) > limits.max_description:
-            return f"shows option descriptions of at most {limits.max_description} characters ({option.id!r} has {len(option.description)})"
+            return "shows option descriptions of at most %(max)s characters (%(option)r has %(given)s)", {
+                "max": limits.max_description, "option": option.id, "given": len(option.description)}
     framed_text = text if support.max_header and support.max_footer else interactive.framed(text)
     if support.max_text is not None and len(framed_text) > support.max_text:
-        return f"shows at most {support.max_text} characters of text with {shown} ({len(framed_text)} given)"
-    for name, value, limit in (("header", interactive.header, support.max_header), ("footer", interactive.footer, support.max_footer)):
-        if value and limit and len(value) > limit:
-            return f"shows a {name} of at most {limit} characters ({len(value)} given)"
+        return "shows at most %(max)s characters of text with %(style)s (%(given)s given)", {"max": support.max_text, "style": shown, "given": len(framed_text)}
+    if interactive.header and support.max_header and len(interactive.header) > support.max_header:
+        return "shows a header of at most %(max)s characters (%(given)s given)", {"max": support.max_header, "given": len(interactive.header)}
+    if interactive.footer and support.max_footer and len(interactive.footer) > support.max_footer:
+        return "shows a footer of at most %(max)s characters (%(given)s given)", {"max": support.max_footer, "given": len(interactive.footer)}
     if style == "list" and interactive.button and support.max_button and len(interactive.button) > support.max_button:
-        return f"shows a list button label of at most {support.max_button} characters ({len(interactive.button)} given)"
+        return "shows a list button label of at most %(max)s characters (%(given)s given)", {"max": support.max_button, "given": len(interactive.button)}
     return None
 
 

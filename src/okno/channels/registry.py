@@ -80,7 +80,7 @@ def adapter_class(kind: str) -> AdapterFactory:
     try:
         return ADAPTERS[kind]
     except KeyError:
-        raise Invalid(f"unknown channel kind {kind!r} (one of: {', '.join(sorted(ADAPTERS))})") from None
+        raise Invalid("unknown channel kind %(kind)r (one of: %(adapters)s)", kind=kind, adapters=', '.join(sorted(ADAPTERS))) from None
 
 
 def build_adapter(kind: str, channel_id: int) -> ChannelAdapter:

@@ -32,8 +32,19 @@ def validate_config(kind: str, config: dict[str, Any]) -> BaseModel:
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise Invalid(
-            "invalid %(kind)s channel config: %(problems)s", kind=kind, problems=problems, field_errors=exc.errors(include_url=False)
+            "invalid %(kind)s channel config: %(problems)s", kind=kind, problems=problems, field_errors=_labelled(model, exc.errors(include_url=False))
         ) from exc
+
+
+def _labelled(model: type[BaseModel], errors: list[Any]) -> list[dict[str, Any]]:
+    """Each failure with its field's title in both languages (``x-label``), so a refusal names the
+    field the way the form does."""
+    labelled = []
+    for error in errors:
+        field = model.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+        extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+        labelled.append({**error, "label": extra["x-label"]} if isinstance(extra.get("x-label"), dict) else dict(error))
+    return labelled
 
 
 async def check_connection(kind: str, config: BaseModel, urls: OutboundUrls) -> None:
@@ -42,7 +53,7 @@ async def check_connection(kind: str, config: BaseModel, urls: OutboundUrls) -> 
     saved: a refusal is a 422 quoting the provider's own answer."""
     test = getattr(adapter_class(kind), "check_connection", None)
     if test is not None and (reason := await test(config, allow_private=urls.allow_private)) is not None:
-        raise Invalid(f"invalid {kind} channel config: the connection test failed: {reason}")
+        raise Invalid("invalid %(kind)s channel config: the connection test failed: %(reason)s", kind=kind, reason=reason)
 
 
 async def check_called_urls(kind: str, config: BaseModel, urls: OutboundUrls) -> None:
@@ -53,7 +64,7 @@ async def check_called_urls(kind: str, config: BaseModel, urls: OutboundUrls) ->
         if value is not None and any(isinstance(m, CalledUrl) for m in field.metadata):
             refused = await urls.refusal(str(value))
             if refused is not None:
-                raise Invalid(f"invalid {kind} channel config: {name}: {refused}")
+                raise Invalid("invalid %(kind)s channel config: %(name)s: %(refused)s", kind=kind, name=name, refused=refused)
 
 
 def seal_config(box: SecretBox, config: BaseModel) -> str:

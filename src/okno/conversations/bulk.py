@@ -45,10 +45,10 @@ async def apply_bulk(
 ) -> list[Conversation]:
     ids = sorted(set(request.conversation_ids))
     if not ids or len(ids) > MAX_BULK:
-        raise Invalid(f"name between 1 and {MAX_BULK} conversations")
+        raise Invalid("name between 1 and %(num)s conversation", plural="name between 1 and %(num)s conversations", num=MAX_BULK)
     hidden = set(ids) - await visible_conversations_among(session, scope, ids)
     if hidden:
-        raise NotFound(f"conversation {min(hidden)} not found")
+        raise NotFound("conversation %(id)s not found", id=min(hidden))
     _check(request, reason_required)
     return [await _apply_one(session, request, conversation_id, actor_id) for conversation_id in ids]
 

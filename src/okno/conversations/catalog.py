@@ -41,7 +41,7 @@ async def status_definition(session: AsyncSession, key: str) -> StatusDefinition
     found = await session.get(StatusDefinition, key)
     if found is None:
         known = ", ".join(s.key for s in await list_statuses(session))
-        raise Invalid(f"unknown status {key!r} (one of: {known})")
+        raise Invalid("unknown status %(key)r (one of: %(known)s)", key=key, known=known)
     return found
 
 
@@ -50,8 +50,9 @@ async def usable_reason(session: AsyncSession, key: str) -> ClosingReason:
     found = await session.get(ClosingReason, key)
     if found is None or not found.active:
         active = ", ".join(r.key for r in await list_reasons(session) if r.active)
-        state = "is switched off" if found is not None else "is unknown"
-        raise Invalid(f"reason {key!r} {state} (active reasons: {active})")
+        if found is not None:
+            raise Invalid("reason %(key)r is switched off (active reasons: %(active)s)", key=key, active=active)
+        raise Invalid("reason %(key)r is unknown (active reasons: %(active)s)", key=key, active=active)
     return found
 
 
@@ -59,7 +60,8 @@ def checked_key(key: str, *, max_length: int) -> str:
     key = key.strip()
     if not 2 <= len(key) <= max_length or not _KEY.match(key):
         raise Invalid(
-            f"key {key!r} must be 2–{max_length} characters: lower-case latin letters, digits and '_', starting with a letter"
+            "key %(key)r must be 2–%(num)s character: lower-case latin letters, digits and '_', starting with a letter",
+            plural="key %(key)r must be 2–%(num)s characters: lower-case latin letters, digits and '_', starting with a letter", key=key, num=max_length,
         )
     return key
 
@@ -67,19 +69,19 @@ def checked_key(key: str, *, max_length: int) -> str:
 def checked_label(label: dict[str, Any]) -> dict[str, str]:
     unknown = sorted(set(label) - set(LANGUAGES))
     if unknown:
-        raise Invalid(f"label has unknown languages {unknown} (allowed: {', '.join(LANGUAGES)})")
+        raise Invalid("label has unknown languages %(unknown)s (allowed: %(languages)s)", unknown=unknown, languages=', '.join(LANGUAGES))
     clean = {lang: str(label.get(lang) or "").strip() for lang in LANGUAGES}
     missing = [lang for lang, text in clean.items() if not text]
     if missing:
-        raise Invalid(f"label needs a non-empty text in {', '.join(missing)}")
+        raise Invalid("label needs a non-empty text in %(missing)s", missing=', '.join(missing))
     if too_long := [lang for lang, text in clean.items() if len(text) > 100]:
-        raise Invalid(f"label in {', '.join(too_long)} is longer than 100 characters")
+        raise Invalid("label in %(too_long)s is longer than 100 characters", too_long=', '.join(too_long))
     return clean
 
 
 def checked_type(value: str) -> str:
     if value not in StatusType.__members__:
-        raise Invalid(f"unknown status type {value!r} (one of: {', '.join(StatusType.__members__)})")
+        raise Invalid("unknown status type %(value)r (one of: %(choices)s)", value=value, choices=', '.join(StatusType.__members__))
     return value
 
 
@@ -92,7 +94,7 @@ async def add_status(
 ) -> StatusDefinition:
     key = checked_key(key, max_length=32)
     if await session.get(StatusDefinition, key) is not None:
-        raise Conflict(f"status {key!r} already exists")
+        raise Conflict("status %(key)r already exists", key=key)
     status = StatusDefinition(
         key=key,
         type=checked_type(type),
@@ -110,10 +112,10 @@ async def change_status_definition(
 ) -> StatusDefinition:
     status = await session.get(StatusDefinition, key)
     if status is None:
-        raise NotFound(f"status {key!r} not found")
+        raise NotFound("status %(key)r not found", key=key)
     if type is not None and type != status.type:
         if key in BUILT_IN_STATUSES:
-            raise Invalid(f"status {key!r} is built in: its type stays {status.type!r} (add a status of your own instead)")
+            raise Invalid("status %(key)r is built in: its type stays %(type)r (add a status of your own instead)", key=key, type=status.type)
         status.type = checked_type(type)
     if label is not None:
         status.label = checked_label(label)
@@ -129,7 +131,7 @@ async def add_reason(
 ) -> ClosingReason:
     key = checked_key(key, max_length=64)
     if await session.get(ClosingReason, key) is not None:
-        raise Conflict(f"reason {key!r} already exists")
+        raise Conflict("reason %(key)r already exists", key=key)
     reason = ClosingReason(
         key=key,
         label=checked_label(label),
@@ -147,7 +149,7 @@ async def change_reason(
 ) -> ClosingReason:
     reason = await session.get(ClosingReason, key)
     if reason is None:
-        raise NotFound(f"reason {key!r} not found")
+        raise NotFound("reason %(key)r not found", key=key)
     if label is not None:
         reason.label = checked_label(label)
     if active is not None:

@@ -123,7 +123,7 @@ class InboxFilter:
                 sla_state=SlaState(sla_state) if sla_state else None,
             )
         except ValueError as exc:
-            raise Invalid(f"bad inbox filter: {exc}") from exc
+            raise Invalid("bad inbox filter: %(exc)s", exc=exc) from exc
 
 
 @dataclass(frozen=True)
@@ -339,7 +339,7 @@ class Cursor:
                 raise ValueError("the cursor belongs to another sort")
             return cls(sort, tuple(_cursor_value(k, v) for k, v in zip(keys, values, strict=True)), last_id)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-            raise Invalid(f"bad page cursor: {exc}") from exc
+            raise Invalid("bad page cursor: %(exc)s", exc=exc) from exc
 
     @classmethod
     def of(cls, sort: Sort, row: InboxRow) -> Cursor:

@@ -47,7 +47,7 @@ async def change_conversation_status(
     if reason is not None:
         await usable_reason(session, reason)
     if reason_required and target.type in FINISHED_TYPES and (reason or conversation.reason) is None:
-        raise Invalid(f"a reason is required to set a status of type {target.type!r}")
+        raise Invalid("a reason is required to set a status of type %(type)r", type=target.type)
     comment = _comment(comment)
     if target.key == conversation.status and reason in (None, conversation.reason):
         return conversation
@@ -136,7 +136,7 @@ async def set_conversation_priority(
     session: AsyncSession, *, conversation_id: int, priority: int, actor_id: int | None, comment: str | None = None
 ) -> Conversation:
     if priority not in Priority._value2member_map_:
-        raise Invalid(f"priority must be one of {', '.join(f'{p.value} ({p.name})' for p in Priority)}")
+        raise Invalid("priority must be one of %(choices)s", choices=', '.join(f'{p.value} ({p.name})' for p in Priority))
     conversation = await conversation_for_update(session, conversation_id)
     if conversation.priority == priority:
         return conversation
@@ -158,7 +158,7 @@ async def tag_conversation(
     if merged == list(conversation.tags or []):
         return conversation
     if len(merged) > MAX_TAGS:
-        raise Invalid(f"a conversation has at most {MAX_TAGS} tags")
+        raise Invalid("a conversation has at most %(num)s tag", plural="a conversation has at most %(num)s tags", num=MAX_TAGS)
     data = {"added": [t for t in merged if t not in (conversation.tags or [])], "tags": merged}
     conversation.tags = merged
     await record_change(session, conversation, "conversation.tagged", actor_id=actor_id, at=utcnow(), data=data)
@@ -255,7 +255,7 @@ async def _existing_team(session: AsyncSession, team_id: int) -> Team:
 def _comment(comment: str | None) -> str | None:
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
-        raise Invalid(f"comment is longer than {MAX_COMMENT} characters")
+        raise Invalid("comment is longer than %(num)s character", plural="comment is longer than %(num)s characters", num=MAX_COMMENT)
     return comment or None
 
 

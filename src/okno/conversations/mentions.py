@@ -21,14 +21,14 @@ async def mention_operators(session: AsyncSession, note: Message, operator_ids: 
         raise Invalid("only an internal note can mention operators")
     wanted = list(dict.fromkeys(operator_ids))
     if len(wanted) > MAX_MENTIONS:
-        raise Invalid(f"a note mentions at most {MAX_MENTIONS} operators")
+        raise Invalid("a note mentions at most %(num)s operator", plural="a note mentions at most %(num)s operators", num=MAX_MENTIONS)
     found = set(
         await session.scalars(
             select(Operator.id).where(Operator.id.in_(wanted), Operator.is_active.is_(True), Operator.kind == OperatorKind.person.value)
         )
     )
     if missing := [i for i in wanted if i not in found]:
-        raise Invalid(f"operator {missing[0]} does not exist or is deactivated")
+        raise Invalid("operator %(id)s does not exist or is deactivated", id=missing[0])
     note.content = {**(note.content or {}), "mentions": wanted}
     for operator_id in wanted:
         if operator_id == by:

@@ -30,14 +30,18 @@ def check_channel_sends_files(channel: Channel, uploads: list[CheckedUpload]) ->
     sends = adapter_class(channel.kind).capabilities.outbound_media
     for upload in uploads:
         if upload.type.kind not in sends:
-            what = "files" if not sends else f"{upload.type.kind} files (only: {', '.join(sorted(sends))})"
-            raise Invalid(f"a {channel.kind} channel can't send {what}: {upload.filename} was not sent")
+            if not sends:
+                raise Invalid("a %(kind)s channel can't send files: %(filename)s was not sent", kind=channel.kind, filename=upload.filename)
+            raise Invalid(
+                "a %(kind)s channel can't send %(type)s files (only: %(allowed)s): %(filename)s was not sent",
+                kind=channel.kind, type=upload.type.kind, allowed=", ".join(sorted(sends)), filename=upload.filename,
+            )
 
 
 async def resolve_template(channels: ChannelDirectory, channel: Channel, choice: TemplateChoice) -> tuple[MessageTemplate, dict[str, Any]]:
     """The configured template the choice names, and the ``messages.content`` recording it."""
     if not adapter_class(channel.kind).capabilities.message_templates:
-        raise Invalid(f"a {channel.kind} channel has no message templates")
+        raise Invalid("a %(kind)s channel has no message templates", kind=channel.kind)
     live = await channels.get(channel.id)
     if live is None:
         raise Invalid("%(what)s %(id)s is disabled", what="channel", id=channel.id)
@@ -45,12 +49,15 @@ async def resolve_template(channels: ChannelDirectory, channel: Channel, choice:
     matching = [t for t in offered if t.name == choice.name and (choice.language is None or t.language == choice.language)]
     if not matching:
         names = ", ".join(sorted({f"{t.name} ({t.language})" for t in offered})) or "none configured"
-        raise Invalid(f"channel {channel.id} has no template {choice.name!r}{f' in {choice.language}' if choice.language else ''}; it offers: {names}")
+        raise Invalid("channel %(channel_id)s has no template %(name)r in %(language)s; it offers: %(names)s", channel_id=channel.id, name=choice.name, language=choice.language, names=names)
+        raise Invalid("channel %(channel_id)s has no template %(name)r; it offers: %(names)s", channel_id=channel.id, name=choice.name, names=names)
     if len(matching) > 1:
-        raise Invalid(f"template {choice.name!r} exists in several languages ({', '.join(t.language for t in matching)}): give its language")
+        raise Invalid("template %(name)r exists in several languages (%(choices)s): give its language", name=choice.name, choices=', '.join(t.language for t in matching))
     template = matching[0]
     parameters = [p.strip() for p in choice.parameters]
     if len(parameters) != template.body_parameters or any(not p for p in parameters):
-        raise Invalid(f"template {template.name!r} needs {template.body_parameters} non-empty parameters, got {len(parameters)}")
+        raise Invalid("template %(name)r needs %(num)s non-empty parameter, got %(given)s",
+            plural="template %(name)r needs %(num)s non-empty parameters, got %(given)s",
+            name=template.name, num=template.body_parameters, given=len(parameters),)
     content = {"template": {"name": template.name, "language": template.language, "parameters": parameters}}
     return template, content

@@ -102,9 +102,14 @@ async def check_reply_window(session: AsyncSession, channel: Channel, customer_i
     )
     if last_in is None or last_in + window <= utcnow():
         hours = window.total_seconds() / 3600
+        if last_in is None:
+            raise Invalid(
+                "a %(kind)s channel allows free text only within %(hours)g hours of the customer's last message (never wrote here): send a template",
+                kind=channel.kind, hours=hours,
+            )
         raise Invalid(
-            f"a {channel.kind} channel allows free text only within {hours:g} hours of the customer's last message "
-            f"({'never wrote here' if last_in is None else 'last wrote ' + last_in.isoformat()}): send a template"
+            "a %(kind)s channel allows free text only within %(hours)g hours of the customer's last message (last wrote %(last)s): send a template",
+            kind=channel.kind, hours=hours, last=last_in.isoformat(),
         )
 
 
@@ -121,7 +126,7 @@ def check_content(text: str, rich: RichContent, interactive: Interactive | None 
     if not text.strip() and not rich.uploads and rich.template is None:
         raise Invalid("text must not be empty")
     if len(text) > MAX_TEXT:
-        raise Invalid(f"text is longer than {MAX_TEXT} characters")
+        raise Invalid("text is longer than %(num)s character", plural="text is longer than %(num)s characters", num=MAX_TEXT)
 
 
 async def queue_outbound(
@@ -163,7 +168,7 @@ def _choices(channel: Channel, interactive: Interactive, text: str) -> dict:
     try:
         rendering = choose_rendering(adapter.capabilities.interactive, interactive, text, channel=adapter.title)
     except ChoicesRefused as exc:
-        raise Invalid(str(exc)) from exc
+        raise Invalid(exc.template, **exc.params) from exc
     return prompt_content(interactive, rendering)
 
 
@@ -224,8 +229,7 @@ async def _reply_channel(session: AsyncSession, conversation: Conversation, chan
         await check_channel_reaches(session, channel, conversation.customer_id, own_channel_id=conversation.channel_id)
     if not adapter_class(channel.kind).capabilities.posts_replies:
         raise Invalid(
-            f"a {channel.kind} channel can't post replies: answer in the provider's own cabinet, then resolve the conversation "
-            "with the reason answered_at_provider"
+            "a %(kind)s channel can't post replies: answer in the provider's own cabinet, then resolve the conversation with the reason answered_at_provider", kind=channel.kind
         )
     return channel
 

@@ -113,6 +113,5 @@ async def check_channel_reaches(session: AsyncSession, channel: Channel, custome
     if await _reaches_by_public_address(session, channel, customer_id):
         return
     raise Invalid(
-        f"channel {channel.id} can't reach customer {customer_id}: okno writes only through a channel where the customer "
-        "has an identity or has written (or the conversation's own channel)"
+        "channel %(channel_id)s can't reach customer %(customer_id)s: okno writes only through a channel where the customer has an identity or has written (or the conversation's own channel)", channel_id=channel.id, customer_id=customer_id
     )

@@ -39,7 +39,7 @@ async def snooze_conversation(
     _check_until(until, now)
     conversation = await conversation_for_update(session, conversation_id)
     if await _status_type(session, conversation.status) in FINISHED_TYPES:
-        raise Invalid(f"conversation {conversation_id} is {conversation.status}: reopen it before snoozing")
+        raise Invalid("conversation %(conversation_id)s is %(status)s: reopen it before snoozing", conversation_id=conversation_id, status=conversation.status)
     await change_conversation_status(
         session, conversation_id=conversation_id, status=SNOOZE_STATUS, reason=None, comment=comment, actor_id=actor_id
     )
@@ -88,9 +88,9 @@ def _check_until(until: datetime, now: datetime) -> None:
     if until.tzinfo is None or until.utcoffset() is None:
         raise Invalid("until must carry a time zone, e.g. 2026-12-01T09:00:00Z")
     if until <= now:
-        raise Invalid(f"until must be in the future (it is {until.isoformat()}, now is {now.isoformat(timespec='seconds')})")
+        raise Invalid("until must be in the future (it is %(until)s, now is %(now)s)", until=until.isoformat(), now=now.isoformat(timespec='seconds'))
     if until > now + MAX_SNOOZE:
-        raise Invalid(f"until must be at most {MAX_SNOOZE.days} days ahead (latest: {(now + MAX_SNOOZE).isoformat(timespec='seconds')})")
+        raise Invalid("until must be at most %(num)s day ahead (latest: %(latest)s)", plural="until must be at most %(num)s days ahead (latest: %(latest)s)", num=MAX_SNOOZE.days, latest=(now + MAX_SNOOZE).isoformat(timespec='seconds'))
 
 
 async def _status_type(session: AsyncSession, key: str) -> str | None:

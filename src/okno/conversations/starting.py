@@ -67,7 +67,7 @@ async def _channel_that_may_start(session: AsyncSession, channel_id: int) -> Cha
     if not channel.is_active:
         raise Invalid("%(what)s %(id)s is disabled", what="channel", id=channel_id)
     if not adapter_class(channel.kind).capabilities.starts_conversations:
-        raise Invalid(f"a {channel.kind} channel can't start a conversation: the customer has to write first")
+        raise Invalid("a %(kind)s channel can't start a conversation: the customer has to write first", kind=channel.kind)
     return channel
 
 
@@ -75,7 +75,7 @@ async def _check_addressable(session: AsyncSession, channel: Channel, customer_i
     kinds = adapter_class(channel.kind).capabilities.address_kinds
     found = await session.scalar(select(Identity.id).where(Identity.customer_id == customer_id, Identity.kind.in_(kinds)).limit(1))
     if found is None:
-        raise Invalid(f"customer {customer_id} has no identity a {channel.kind} channel can write to (needs one of: {', '.join(sorted(kinds))})")
+        raise Invalid("customer %(customer_id)s has no identity a %(kind)s channel can write to (needs one of: %(kinds)s)", customer_id=customer_id, kind=channel.kind, kinds=', '.join(sorted(kinds)))
 
 
 async def _refuse_if_unfinished(session: AsyncSession, customer_id: int) -> None:
@@ -88,7 +88,7 @@ async def _refuse_if_unfinished(session: AsyncSession, customer_id: int) -> None
         .limit(1)
     )
     if unfinished is not None:
-        raise Conflict(f"customer {customer_id} already has an unfinished conversation {unfinished}: write there")
+        raise Conflict("customer %(customer_id)s already has an unfinished conversation %(unfinished)s: write there", customer_id=customer_id, unfinished=unfinished)
 
 
 async def _open(session: AsyncSession, customer_id: int, channel: Channel, author_id: int | None, actor: Actor) -> Conversation:

@@ -31,10 +31,10 @@ async def change_customer_attributes(
     if customer is None:
         raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     if customer.merged_into_id is not None:
-        raise Invalid(f"customer {customer_id} was merged into {customer.merged_into_id}: change that profile")
+        raise Invalid("customer %(customer_id)s was merged into %(merged_into_id)s: change that profile", customer_id=customer_id, merged_into_id=customer.merged_into_id)
     for key in changes:
         if not 1 <= len(key) <= 64:
-            raise Invalid(f"attribute name {key!r} must be 1–64 characters")
+            raise Invalid("attribute name %(key)r must be 1–64 characters", key=key)
     attributes = dict(customer.attributes or {})
     for key, value in changes.items():
         if value is None:
@@ -42,7 +42,7 @@ async def change_customer_attributes(
         else:
             attributes[key] = value
     if len(orjson.dumps(attributes)) > MAX_BYTES:
-        raise Invalid(f"attributes would exceed {MAX_BYTES} bytes")
+        raise Invalid("attributes would exceed %(num)s byte", plural="attributes would exceed %(num)s bytes", num=MAX_BYTES)
     changed = {k: attributes.get(k) for k in changes if (customer.attributes or {}).get(k) != attributes.get(k)}
     if not changed:
         return customer

@@ -67,7 +67,7 @@ async def resolve_conflict(
     if conflict is None:
         raise NotFound("%(what)s %(id)s not found", what="identity conflict", id=conflict_id)
     if conflict.status != ConflictStatus.open:
-        raise Conflict(f"identity conflict {conflict_id} is already {conflict.status}")
+        raise Conflict("identity conflict %(conflict_id)s is already %(status)s", conflict_id=conflict_id, status=conflict.status)
     owner = await live_customer_id(session, conflict.owner_id)
     claimant = await live_customer_id(session, conflict.claimant_id)
     if action is ConflictAction.merge:
@@ -102,7 +102,7 @@ async def reopen_conflicts_of_merge(session: AsyncSession, merge_id: int) -> Non
 async def _move_key(session: AsyncSession, conflict: IdentityConflict, *, owner: int, claimant: int, actor_id: int | None) -> None:
     identity = await session.scalar(select(Identity).where(is_key(conflict.kind, conflict.value)))
     if identity is None:
-        raise Conflict(f"{conflict.kind}:{conflict.value} no longer exists")
+        raise Conflict("%(kind)s:%(value)s no longer exists", kind=conflict.kind, value=conflict.value)
     key = f"{conflict.kind}:{conflict.value}"
     identity.customer_id = claimant
     session.add(TimelineEvent(customer_id=owner, actor_id=actor_id, kind="identity.removed", data={"identity": key, "moved_to_customer_id": claimant}))

@@ -116,7 +116,7 @@ async def erase_customer(session: AsyncSession, customer_id: int, *, actor_id: i
     if not reason:
         raise Invalid("reason is required: say why the data is erased (e.g. the request's reference)")
     if len(reason) > MAX_REASON:
-        raise Invalid(f"reason is longer than {MAX_REASON} characters")
+        raise Invalid("reason is longer than %(num)s character", plural="reason is longer than %(num)s characters", num=MAX_REASON)
     if "\x00" in reason:
         raise Invalid("reason contains a NUL character")
     if await session.get(Customer, customer_id) is None:

@@ -120,7 +120,7 @@ def _normalize_cached(kind: str, raw: str, default_region: str) -> IdentityKey:
     except InvalidIdentity:
         raise
     except ValueError as exc:  # a declared normaliser may refuse with a plain ValueError
-        raise InvalidIdentity(f"not a valid {name} identity: {raw!r} ({exc})") from exc
+        raise InvalidIdentity("not a valid %(name)s identity: %(raw)r (%(exc)s)", name=name, raw=raw, exc=exc) from exc
 
 
 def forget_normalised() -> None:

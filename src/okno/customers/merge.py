@@ -76,13 +76,13 @@ async def undo_merge(session: AsyncSession, *, merge_id: int, actor_id: int | No
     if merge is None:
         raise NotFound("%(what)s %(id)s not found", what="merge", id=merge_id)
     if merge.undone_at is not None:
-        raise Conflict(f"merge {merge_id} was already undone")
+        raise Conflict("merge %(merge_id)s was already undone", merge_id=merge_id)
     survivor, merged = await _lock_pair(session, merge.survivor_id, merge.merged_id)
     if survivor.merged_into_id is not None:
         later = await _merge_that_absorbed(session, survivor.id)
-        raise Conflict(f"customer {survivor.id} was merged into {survivor.merged_into_id} since; undo merge {later} first")
+        raise Conflict("customer %(survivor_id)s was merged into %(merged_into_id)s since; undo merge %(later)s first", survivor_id=survivor.id, merged_into_id=survivor.merged_into_id, later=later)
     if merged.merged_into_id != survivor.id:
-        raise Conflict(f"customer {merged.id} is no longer merged into {survivor.id}")
+        raise Conflict("customer %(merged_id)s is no longer merged into %(survivor_id)s", merged_id=merged.id, survivor_id=survivor.id)
     returned = await _move_back(session, merge)
     _unmerge_attributes(survivor, merged, merge.moved.get("attributes", {}))
     merged.merged_into_id = None
@@ -151,7 +151,7 @@ async def _lock_live_pair(session: AsyncSession, survivor_id: int, merged_id: in
     survivor, merged = await _lock_pair(session, survivor_id, merged_id)
     for customer in (survivor, merged):
         if customer.merged_into_id is not None:
-            raise Conflict(f"customer {customer.id} was already merged into {customer.merged_into_id}")
+            raise Conflict("customer %(customer_id)s was already merged into %(merged_into_id)s", customer_id=customer.id, merged_into_id=customer.merged_into_id)
     return survivor, merged
 
 

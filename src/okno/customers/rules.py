@@ -67,7 +67,7 @@ def _forget(session: AsyncSession) -> None:
 async def set_rule(session: AsyncSession, *, kind: str, source: str, proves: bool, note: str, actor_id: int | None) -> Rule:
     kinds = known_kinds()
     if kind not in kinds:
-        raise Invalid(f"unknown identity kind {kind!r} (one of: {', '.join(kinds)})")
+        raise Invalid("unknown identity kind %(kind)r (one of: %(kinds)s)", kind=kind, kinds=', '.join(kinds))
     source = source.strip() or ANY_SOURCE
     row = await session.scalar(select(IdentityRule).where(IdentityRule.kind == kind, IdentityRule.source == source))
     if row is None:
@@ -85,7 +85,7 @@ async def remove_rule(session: AsyncSession, *, kind: str, source: str, actor_id
     """Drops an override; the default (if any) applies again."""
     result = await session.execute(delete(IdentityRule).where(IdentityRule.kind == kind, IdentityRule.source == source))
     if not result.rowcount:
-        raise NotFound(f"no stored rule for {kind}/{source}")
+        raise NotFound("no stored rule for %(kind)s/%(source)s", kind=kind, source=source)
     await audit(session, actor_id=actor_id, action="identity_rule.removed", subject=("identity_rule", f"{kind}/{source}"))
     _forget(session)
 

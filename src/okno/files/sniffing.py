@@ -35,16 +35,16 @@ def sniff(data: bytes, filename: str, declared: str | None) -> FileType:
     claimed = mimetypes.guess_type(filename)[0] or _plain(declared)
     found = filetype.guess_mime(data)
     if found in EXECUTABLES:
-        raise Invalid(f"{filename}: executable files are not accepted")
+        raise Invalid("%(filename)s: executable files are not accepted", filename=filename)
     if found is None:
         if claimed and claimed.startswith(SNIFFABLE_PREFIXES) and claimed != "image/svg+xml":
-            raise Invalid(f"{filename}: the name says {claimed}, but the content is not that kind of file")
+            raise Invalid("%(filename)s: the name says %(claimed)s, but the content is not that kind of file", filename=filename, claimed=claimed)
         content_type = _textual(data, claimed)
     elif found == "application/zip" and claimed and claimed.startswith(ZIP_CONTAINERS):
         content_type = claimed  # an office document is a zip inside
     else:
         if claimed and claimed.startswith("image/") and not found.startswith("image/"):
-            raise Invalid(f"{filename}: the name says {claimed}, but the content is {found}")
+            raise Invalid("%(filename)s: the name says %(claimed)s, but the content is %(found)s", filename=filename, claimed=claimed, found=found)
         content_type = found
     return FileType(content_type=content_type, kind="image" if content_type in INLINE_IMAGES else "file")
 

@@ -30,12 +30,12 @@ class Upload:
 def check_sizes(uploads: list[Upload], max_bytes: int) -> None:
     """Refuses (413) before anything is stored when one file is over the limit."""
     if len(uploads) > MAX_FILES_PER_MESSAGE:
-        raise Invalid(f"at most {MAX_FILES_PER_MESSAGE} files per message")
+        raise Invalid("at most %(num)s file per message", plural="at most %(num)s files per message", num=MAX_FILES_PER_MESSAGE)
     for upload in uploads:
         if len(upload.data) > max_bytes:
-            raise TooLarge(f"{safe_filename(upload.filename)} is {len(upload.data)} bytes; the limit is {max_bytes} bytes (OKNO_MAX_UPLOAD_BYTES)")
+            raise TooLarge("%(filename)s is %(size)s bytes; the limit is %(limit)s bytes (OKNO_MAX_UPLOAD_BYTES)", filename=safe_filename(upload.filename), size=len(upload.data), limit=max_bytes)
         if not upload.data:
-            raise Invalid(f"{safe_filename(upload.filename)} is empty")
+            raise Invalid("%(filename)s is empty", filename=safe_filename(upload.filename))
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ class JobWorker:
         try:
             handler = self.handlers.get(run.kind)
             if handler is None:
-                raise OknoError(f"no handler for job kind {run.kind!r}")
+                raise OknoError("no handler for job kind %(kind)r", kind=run.kind)
             result = await handler(run)
         except Exception as exc:
             outcome: dict[str, Any] = self._failure(run, exc)

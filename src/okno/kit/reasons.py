@@ -18,9 +18,12 @@ REASON = "okno_reason"
 M = TypeVar("M", bound=BaseModel)
 
 
-def reason(text: str) -> PydanticCustomError:
-    """A validator's refusal, shown after the field's path: ``raise reason("must be 0–3")``."""
-    return PydanticCustomError(REASON, "{text}", {"text": text})
+def reason(text: str, **params: Any) -> PydanticCustomError:
+    """A validator's refusal, shown after the field's path: ``raise reason("must be 0–3")``; with
+    values, a template (``reason("must be 1–%(num)s characters", num=200)``) that the API says
+    again in the request's language from the catalog."""
+    said = text % params if params else text
+    return PydanticCustomError(REASON, "{text}", {"text": said, "template": text, "params": params})
 
 
 def explained(model: type[M], data: Any, *, where: str) -> M:
@@ -28,12 +31,13 @@ def explained(model: type[M], data: Any, *, where: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise Invalid(first_reason(exc, where=where)) from None
+        error = exc.errors(include_url=False)[0]
+        raise Invalid("%(problems)s", problems=first_reason(exc, where=where), field_errors=[{**error, "loc": (_path(error, where),)}]) from None
 
 
 def first_reason(exc: ValidationError, *, where: str) -> str:
     error = exc.errors(include_url=False)[0]
-    path = where + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+    path = _path(error, where)
     if error["type"] == REASON:
         return f"{path} {error['ctx']['text']}"
     if error["type"] == "missing":
@@ -41,3 +45,7 @@ def first_reason(exc: ValidationError, *, where: str) -> str:
     if error["type"] == "extra_forbidden":
         return f"{path} is not a known setting"
     return f"{path}: {error['msg']}"
+
+
+def _path(error: Any, where: str) -> str:
+    return where + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])

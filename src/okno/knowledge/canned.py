@@ -44,13 +44,13 @@ def _environment() -> tuple[SandboxedEnvironment, list[str]]:
 def checked_body(body: str) -> str:
     body = body.strip()
     if not body or len(body) > MAX_BODY:
-        raise Invalid(f"body must be 1–{MAX_BODY} characters")
+        raise Invalid("body must be 1–%(num)s character", plural="body must be 1–%(num)s characters", num=MAX_BODY)
     try:
         parsed = _environment()[0].parse(body)
     except TemplateSyntaxError as exc:
-        raise Invalid(f"body has a template error on line {exc.lineno}: {exc.message}") from None
+        raise Invalid("body has a template error on line %(lineno)s: %(message)s", lineno=exc.lineno, message=exc.message) from None
     if unknown := sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES)):
-        raise Invalid(f"body uses unknown variables {unknown} (available: {', '.join(VARIABLES)})")
+        raise Invalid("body uses unknown variables %(unknown)s (available: %(variables)s)", unknown=unknown, variables=', '.join(VARIABLES))
     return body
 
 
@@ -130,7 +130,7 @@ async def _last_order_number(session: AsyncSession, conversation_id: int) -> str
 async def _apply(session: AsyncSession, answer: CannedAnswer, fields: dict[str, Any], *, creating: bool) -> None:
     if "team_id" in fields:
         if fields["team_id"] is not None and await session.get(Team, fields["team_id"]) is None:
-            raise Invalid(f"team_id: team {fields['team_id']} does not exist")
+            raise Invalid("team_id: team %(team_id)s does not exist", team_id=fields['team_id'])
         answer.team_id = fields["team_id"]
     if "shortcut" in fields or creating:
         shortcut = str(fields.get("shortcut") or "").strip().lstrip("/").lower()
@@ -139,7 +139,7 @@ async def _apply(session: AsyncSession, answer: CannedAnswer, fields: dict[str, 
         answer.shortcut = shortcut
     if "language" in fields or creating:
         if fields.get("language") not in LANGUAGES:
-            raise Invalid(f"language must be one of: {', '.join(LANGUAGES)}")
+            raise Invalid("language must be one of: %(languages)s", languages=', '.join(LANGUAGES))
         answer.language = fields["language"]
     if "title" in fields or creating:
         title = str(fields.get("title") or "").strip()
@@ -157,7 +157,8 @@ async def _apply(session: AsyncSession, answer: CannedAnswer, fields: dict[str, 
         )
     )
     if clash:
-        raise Conflict(f"/{answer.shortcut} ({answer.language}) already exists for {'every team' if answer.team_id is None else f'team {answer.team_id}'}")
+        raise Conflict("/%(shortcut)s (%(language)s) already exists for team %(team_id)s", shortcut=answer.shortcut, language=answer.language, team_id=answer.team_id)
+        raise Conflict("/%(shortcut)s (%(language)s) already exists for every team", shortcut=answer.shortcut, language=answer.language)
 
 
 async def _answer(session: AsyncSession, answer_id: int) -> CannedAnswer:

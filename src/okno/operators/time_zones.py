@@ -18,7 +18,7 @@ def checked_time_zone(name: str) -> str:
     """``name`` if it is an IANA zone ("Asia/Novosibirsk"), else a 422 saying so."""
     name = name.strip()
     if name not in _zones():
-        raise Invalid(f"{name!r} is not a time zone: use an IANA name such as Europe/Moscow or Asia/Novosibirsk")
+        raise Invalid("%(name)r is not a time zone: use an IANA name such as Europe/Moscow or Asia/Novosibirsk", name=name)
     return name
 
 

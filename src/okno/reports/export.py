@@ -44,9 +44,9 @@ def neutralised(value: Any) -> Any:
 
 def checked(report: str, fmt: str) -> None:
     if report not in REPORTS:
-        raise Invalid(f"report must be one of {', '.join(REPORTS)}")
+        raise Invalid("report must be one of %(reports)s", reports=', '.join(REPORTS))
     if fmt not in FORMATS:
-        raise Invalid(f"format must be one of {', '.join(FORMATS)}")
+        raise Invalid("format must be one of %(formats)s", formats=', '.join(FORMATS))
 
 
 async def rows_of(session: AsyncSession, report: str, f: Filters) -> AsyncIterator[tuple]:

@@ -19,7 +19,7 @@ def checked_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if end <= start:
         raise Invalid("to must be after from")
     if end - start > timedelta(days=MAX_DAYS):
-        raise Invalid(f"a period is at most {MAX_DAYS} days")
+        raise Invalid("a period is at most %(num)s day", plural="a period is at most %(num)s days", num=MAX_DAYS)
     return start, end
 
 
@@ -27,9 +27,9 @@ def buckets(start: datetime, end: datetime, interval: str) -> Iterator[tuple[dat
     """Consecutive ``[a, b)`` buckets from ``start`` (days and weeks begin at ``start``'s time of day)."""
     step = INTERVALS.get(interval)
     if step is None:
-        raise Invalid(f"interval must be one of {', '.join(INTERVALS)}")
+        raise Invalid("interval must be one of %(intervals)s", intervals=', '.join(INTERVALS))
     if (end - start) / step > MAX_BUCKETS:
-        raise Invalid(f"at most {MAX_BUCKETS} points: choose a longer interval or a shorter period")
+        raise Invalid("at most %(num)s point: choose a longer interval or a shorter period", plural="at most %(num)s points: choose a longer interval or a shorter period", num=MAX_BUCKETS)
     at = start
     while at < end:
         upto = end if end - at <= step else at + step  # never past ``end`` (nor past the last year a datetime holds)

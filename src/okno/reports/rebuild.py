@@ -99,7 +99,7 @@ async def _start_or_resume(db: Database, start: datetime | None, end: datetime |
         if run is not None:
             if (run.range_from, run.range_to) != (start, end):
                 raise Conflict(
-                    f"rebuild {run.id} of {_describe(run.range_from, run.range_to)} is unfinished: run it again with the same range to finish it"
+                    "rebuild %(run_id)s of %(range_from)s is unfinished: run it again with the same range to finish it", run_id=run.id, range_from=_describe(run.range_from, run.range_to)
                 )
             return run.id
         targets = _targets(start, end)

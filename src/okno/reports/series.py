@@ -98,7 +98,7 @@ async def _counts(
 async def timeseries(session: AsyncSession, f: Filters, metric: str, interval: str) -> dict[str, Any]:
     compute = METRICS.get(metric)
     if compute is None:
-        raise Invalid(f"metric must be one of {', '.join(METRICS)}")
+        raise Invalid("metric must be one of %(metrics)s", metrics=', '.join(METRICS))
     spans = list(buckets(f.start, f.end, interval))
     if metric in ("conversations", "resolved"):
         values = await _counts(session, f, metric, interval, spans)

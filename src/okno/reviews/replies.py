@@ -53,7 +53,7 @@ async def delete_reply_at_provider(plan: ReplyDeletion, http: httpx.AsyncClient)
     try:
         await plan.channel.adapter.delete_reply(plan.channel.config, plan.review_id, http)  # type: ignore[attr-defined]
     except DeliveryError as exc:
-        raise ProviderRefused(f"the provider did not delete the reply: {exc.reason}") from exc
+        raise ProviderRefused("the provider did not delete the reply: %(reason)s", reason=exc.reason) from exc
 
 
 def record_reply_deleted(session: AsyncSession, plan: ReplyDeletion, *, actor_id: int) -> None:

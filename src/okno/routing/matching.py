@@ -70,18 +70,18 @@ def matches(conditions: list[dict[str, Any]], facts: Facts) -> bool:
 def _checked(index: int, condition: Any) -> dict[str, Any]:
     where = f"conditions[{index}]"
     if not isinstance(condition, dict):
-        raise Invalid(f"{where} must be an object with field, op and value")
+        raise Invalid("%(where)s must be an object with field, op and value", where=where)
     name, op, value = condition.get("field"), condition.get("op"), condition.get("value")
     if not isinstance(name, str):
-        raise Invalid(f"{where}.field is missing")
+        raise Invalid("%(where)s.field is missing", where=where)
     spec = field_of(name)
     if spec is None:
         known = ", ".join(f"{key}<attribute>" if f.is_prefix else key for key, f in FIELDS.items())
-        raise Invalid(f"{where}.field {name!r} is unknown (one of: {known})")
+        raise Invalid("%(where)s.field %(name)r is unknown (one of: %(known)s)", where=where, name=name, known=known)
     if spec.is_prefix and not 0 < len(name) - len(spec.key) <= 64:
-        raise Invalid(f"{where}.field {name!r} needs an attribute name after {spec.key!r}")
+        raise Invalid("%(where)s.field %(name)r needs an attribute name after %(key)r", where=where, name=name, key=spec.key)
     if op not in spec.ops:
-        raise Invalid(f"{where}.op {op!r} does not apply to {name} (use one of: {', '.join(sorted(spec.ops))})")
+        raise Invalid("%(where)s.op %(op)r does not apply to %(name)s (use one of: %(ops)s)", where=where, op=op, name=name, ops=', '.join(sorted(spec.ops)))
     clean: dict[str, Any] = {"field": name, "op": op}
     if op in NO_VALUE_OPS:
         return clean
@@ -96,47 +96,47 @@ def _checked(index: int, condition: Any) -> dict[str, Any]:
 def _checked_value(where: str, name: str, op: str, value: Any) -> Any:  # noqa: C901 - one branch per shape
     if op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
-            raise Invalid(f"{where}.value must be a non-empty list for {op!r}")
+            raise Invalid("%(where)s.value must be a non-empty list for %(op)r", where=where, op=op)
         if name == "weekday" and (bad := [v for v in value if v not in WEEKDAYS]):
-            raise Invalid(f"{where}.value has unknown weekdays {bad} (use {', '.join(WEEKDAYS)})")
+            raise Invalid("%(where)s.value has unknown weekdays %(bad)s (use %(weekdays)s)", where=where, bad=bad, weekdays=', '.join(WEEKDAYS))
         return value
     if op in ("contains", "not_contains"):
         words = [value] if isinstance(value, str) else value
         if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
-            raise Invalid(f"{where}.value must be a keyword or a list of keywords")
+            raise Invalid("%(where)s.value must be a keyword or a list of keywords", where=where)
         return [w.strip().casefold() for w in words]
     if op == "matches":
         if not isinstance(value, str) or not value or len(value) > MAX_PATTERN:
-            raise Invalid(f"{where}.value must be a regular expression of 1–{MAX_PATTERN} characters")
+            raise Invalid("%(where)s.value must be a regular expression of 1–%(num)s character", plural="%(where)s.value must be a regular expression of 1–%(num)s characters", where=where, num=MAX_PATTERN)
         try:
             re.compile(value)
         except re.error as exc:
-            raise Invalid(f"{where}.value is not a valid regular expression: {exc}") from None
+            raise Invalid("%(where)s.value is not a valid regular expression: %(exc)s", where=where, exc=exc) from None
         return value
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
-            raise Invalid(f"{where}.value must be [\"HH:MM\", \"HH:MM\"] (an end before the start runs overnight)")
+            raise Invalid('%(where)s.value must be ["HH:MM", "HH:MM"] (an end before the start runs overnight)', where=where)
         try:
             start, end = (time.fromisoformat(str(v)) for v in value)
         except ValueError:
-            raise Invalid(f"{where}.value has a time that is not HH:MM: {value!r}") from None
+            raise Invalid("%(where)s.value has a time that is not HH:MM: %(value)r", where=where, value=value) from None
         return [start.strftime("%H:%M"), end.strftime("%H:%M")]
     if name == CONTACT_COUNT and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise Invalid(f"{where}.value must be a whole number of conversations (e.g. 3 for the third contact)")
+        raise Invalid("%(where)s.value must be a whole number of conversations (e.g. 3 for the third contact)", where=where)
     if name == "conversation.priority" or op in ("gte", "lte"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise Invalid(f"{where}.value must be a number for {op!r}")
+            raise Invalid("%(where)s.value must be a number for %(op)r", where=where, op=op)
         return value
     if name == "channel.id" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise Invalid(f"{where}.value must be a channel id (a number)")
+        raise Invalid("%(where)s.value must be a channel id (a number)", where=where)
     if value is None:
-        raise Invalid(f"{where}.value is missing")
+        raise Invalid("%(where)s.value is missing", where=where)
     return value
 
 
 def _checked_window(where: str, days: Any) -> int:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
-        raise Invalid(f"{where}.window_days must be a whole number of days, 1–{MAX_WINDOW_DAYS}")
+        raise Invalid("%(where)s.window_days must be a whole number of days, 1–%(max_window_days)s", where=where, max_window_days=MAX_WINDOW_DAYS)
     return days
 
 
@@ -144,7 +144,7 @@ def _checked_zone(where: str, zone: Any) -> str:
     try:
         ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"{where}.timezone {zone!r} is unknown (use an IANA name such as Europe/Moscow)") from None
+        raise Invalid("%(where)s.timezone %(zone)r is unknown (use an IANA name such as Europe/Moscow)", where=where, zone=zone) from None
     return str(zone)
 
 

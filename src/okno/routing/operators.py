@@ -19,7 +19,7 @@ MAX_SKILLS = 50
 
 async def set_operator_presence(session: AsyncSession, *, operator_id: int, presence: str) -> Operator:
     if presence not in Presence.__members__:
-        raise Invalid(f"unknown presence {presence!r} (one of: {', '.join(Presence.__members__)})")
+        raise Invalid("unknown presence %(presence)r (one of: %(choices)s)", presence=presence, choices=', '.join(Presence.__members__))
     operator = await _operator(session, operator_id)
     if operator.kind == OperatorKind.integration.value:
         raise Invalid("an API token has no presence: it is never routed conversations")
@@ -61,21 +61,21 @@ def checked_skills(skills: list[str]) -> list[str]:
     for raw in skills:
         skill = raw.strip().lower()
         if not skill or len(skill) > 64:
-            raise Invalid(f"skill {raw!r} must be 1–64 characters")
+            raise Invalid("skill %(raw)r must be 1–64 characters", raw=raw)
         if skill not in clean:
             clean.append(skill)
     if len(clean) > MAX_SKILLS:
-        raise Invalid(f"an operator has at most {MAX_SKILLS} skills")
+        raise Invalid("an operator has at most %(num)s skill", plural="an operator has at most %(num)s skills", num=MAX_SKILLS)
     return clean
 
 
 def checked_capacity(capacity: dict[str, int]) -> dict[str, int]:
     unknown = sorted(set(capacity) - set(MEDIA))
     if unknown:
-        raise Invalid(f"capacity has unknown channel types {unknown} (known: {', '.join(MEDIA)})")
+        raise Invalid("capacity has unknown channel types %(unknown)s (known: %(media)s)", unknown=unknown, media=', '.join(MEDIA))
     for medium, limit in capacity.items():
         if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_CAPACITY:
-            raise Invalid(f"capacity for {medium!r} must be a whole number from 0 to {MAX_CAPACITY}")
+            raise Invalid("capacity for %(medium)r must be a whole number from 0 to %(max_capacity)s", medium=medium, max_capacity=MAX_CAPACITY)
     return dict(capacity)
 
 

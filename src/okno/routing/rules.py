@@ -69,12 +69,14 @@ async def _apply(session: AsyncSession, rule: RoutingRule, fields: dict[str, Any
             raise Invalid("name must be 1–200 characters")
         taken = await session.scalar(select(RoutingRule.id).where(RoutingRule.name == name, RoutingRule.id != rule.id))
         if taken:
-            raise Conflict(f"routing rule {name!r} already exists")
+            raise Conflict("routing rule %(name)r already exists", name=name)
         rule.name = name
     if "events" in fields:
         events = fields["events"]
         if not isinstance(events, list) or not events or (bad := [e for e in events if e not in EVENTS]):
-            raise Invalid(f"events must be a non-empty list of: {', '.join(EVENTS)}" + (f" (unknown: {bad})" if events else ""))
+            if isinstance(events, list) and events:
+                raise Invalid("events must be a non-empty list of: %(events)s (unknown: %(bad)s)", events=", ".join(EVENTS), bad=bad)
+            raise Invalid("events must be a non-empty list of: %(events)s", events=", ".join(EVENTS))
         rule.events = list(dict.fromkeys(events))
     if "conditions" in fields:
         rule.conditions = checked_conditions(fields["conditions"])
@@ -114,12 +116,12 @@ class RoutingActions(BaseModel):
         if value is None:
             return None
         if not isinstance(value, list) or len(value) > MAX_TAGS:
-            raise reason(f"must be a list of at most {MAX_TAGS} words")
+            raise reason("must be a list of at most %(num)s words", num=MAX_TAGS)
         words: list[str] = []
         for raw in value:
             word = str(raw).strip().lower()
             if not word or len(word) > 64:
-                raise reason(f"has an empty or over-long entry {raw!r} (1–64 characters)")
+                raise reason("has an empty or over-long entry %(raw)r (1–64 characters)", raw=raw)
             if word not in words:
                 words.append(word)
         return words
@@ -130,14 +132,14 @@ ACTIONS = tuple(RoutingActions.model_fields)
 
 async def checked_actions(session: AsyncSession, actions: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(actions, dict) or not actions:
-        raise Invalid(f"actions must set at least one of: {', '.join(ACTIONS)}")
+        raise Invalid("actions must set at least one of: %(actions)s", actions=', '.join(ACTIONS))
     if unknown := sorted(set(actions) - set(ACTIONS)):
-        raise Invalid(f"actions has unknown keys {unknown} (use {', '.join(ACTIONS)})")
+        raise Invalid("actions has unknown keys %(unknown)s (use %(actions)s)", unknown=unknown, actions=', '.join(ACTIONS))
     clean = explained(RoutingActions, actions, where="actions").model_dump(exclude_none=True)
     if not clean:
-        raise Invalid(f"actions must set at least one of: {', '.join(ACTIONS)}")
+        raise Invalid("actions must set at least one of: %(actions)s", actions=', '.join(ACTIONS))
     if "team_id" in clean and await session.get(Team, clean["team_id"]) is None:
-        raise Invalid(f"actions.team_id: team {clean['team_id']} does not exist")
+        raise Invalid("actions.team_id: team %(team_id)s does not exist", team_id=clean['team_id'])
     if "sla_policy_id" in clean and await session.get(SlaPolicy, clean["sla_policy_id"]) is None:
-        raise Invalid(f"actions.sla_policy_id: SLA policy {clean['sla_policy_id']} does not exist")
+        raise Invalid("actions.sla_policy_id: SLA policy %(sla_policy_id)s does not exist", sla_policy_id=clean['sla_policy_id'])
     return clean

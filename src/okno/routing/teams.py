@@ -38,12 +38,12 @@ async def configure_team(
         if not 1 <= len(name) <= 200:
             raise Invalid("name must be 1–200 characters", ru="Название: от 1 до 200 символов")
         if await session.scalar(select(Team.id).where(Team.name == name, Team.id != team.id)):
-            raise Conflict(f"team {name!r} already exists", ru=f"Группа «{name}» уже есть")
+            raise Conflict("team %(name)r already exists", ru="Группа «%(name)s» уже есть", name=name)
         team.name = name
     if "assignment_strategy" in changes:
         strategy = changes["assignment_strategy"]
         if strategy not in AssignmentStrategy.__members__:
-            raise Invalid(f"unknown assignment_strategy {strategy!r} (one of: {', '.join(AssignmentStrategy.__members__)})")
+            raise Invalid("unknown assignment_strategy %(strategy)r (one of: %(choices)s)", strategy=strategy, choices=', '.join(AssignmentStrategy.__members__))
         team.assignment_strategy = strategy  # type: ignore[assignment]
     if "sticky" in changes:
         team.sticky = bool(changes["sticky"])
@@ -65,7 +65,7 @@ async def delete_team(session: AsyncSession, team_id: int, *, actor_id: int) -> 
     answer, routing or automation rule, or team escalating to it. Its memberships go with it."""
     team = await session.get(Team, team_id, with_for_update=True)
     if team is None:
-        raise NotFound(f"team {team_id} not found")
+        raise NotFound("team %(team_id)s not found", team_id=team_id)
     name = team.name
     await refuse_if_used(session, [
         Use(select(Conversation.id).where(Conversation.team_id == team_id),
@@ -86,8 +86,8 @@ async def delete_team(session: AsyncSession, team_id: int, *, actor_id: int) -> 
     if any(rule.actions.get("team_id") == team_id for rule in routing) or any(
         isinstance(action, dict) and action.get("team_id") == team_id for rule in automation for action in rule.actions
     ):
-        raise Conflict(f"a rule sends conversations to team {team_id}; change the rule first",
-                       ru=f"Правило направляет обращения в группу «{name}»; сначала измените правило")
+        raise Conflict("a rule sends conversations to team %(team_id)s; change the rule first",
+                       ru="Правило направляет обращения в группу «%(name)s»; сначала измените правило", team_id=team_id, name=name)
     members = list(await session.scalars(select(team_members.c.operator_id).where(team_members.c.team_id == team_id)))
     await audit(session, actor_id=actor_id, action="team.deleted", subject=("team", team_id), data={"name": name, "members": members})
     await session.delete(team)
@@ -99,7 +99,7 @@ async def _reference(session: AsyncSession, team: Team, field: str, model: type,
         return
     value = changes[field]
     if value is not None and await session.get(model, value) is None:
-        raise Invalid(f"{field}: {what} {value} does not exist")
+        raise Invalid("%(field)s: %(what)s %(value)s does not exist", field=field, what=what, value=value)
     setattr(team, field, value)
 
 

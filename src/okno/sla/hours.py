@@ -25,19 +25,19 @@ def checked_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"unknown time zone {name!r} (use an IANA name such as Europe/Moscow)") from None
+        raise Invalid("unknown time zone %(name)r (use an IANA name such as Europe/Moscow)", name=name) from None
     return name
 
 
 def checked_weekly(weekly: dict[str, Any]) -> dict[str, list[list[str]]]:
     unknown = sorted(set(weekly) - set(WEEKDAYS))
     if unknown:
-        raise Invalid(f"weekly has unknown days {unknown} (use {', '.join(WEEKDAYS)})")
+        raise Invalid("weekly has unknown days %(unknown)s (use %(weekdays)s)", unknown=unknown, weekdays=', '.join(WEEKDAYS))
     clean: dict[str, list[list[str]]] = {}
     for day in WEEKDAYS:
         intervals = weekly.get(day) or []
         if not isinstance(intervals, list) or len(intervals) > MAX_INTERVALS_A_DAY:
-            raise Invalid(f"weekly.{day} must be a list of at most {MAX_INTERVALS_A_DAY} [start, end] pairs")
+            raise Invalid("weekly.%(day)s must be a list of at most %(num)s [start, end] pair", plural="weekly.%(day)s must be a list of at most %(num)s [start, end] pairs", day=day, num=MAX_INTERVALS_A_DAY)
         parsed = [_interval(day, i, pair) for i, pair in enumerate(intervals)]
         _no_overlap(day, parsed)
         if parsed:
@@ -49,13 +49,13 @@ def checked_weekly(weekly: dict[str, Any]) -> dict[str, list[list[str]]]:
 
 def checked_holidays(holidays: list[Any]) -> list[str]:
     if len(holidays) > MAX_HOLIDAYS:
-        raise Invalid(f"at most {MAX_HOLIDAYS} holidays")
+        raise Invalid("at most %(num)s holiday", plural="at most %(num)s holidays", num=MAX_HOLIDAYS)
     days: set[date] = set()
     for value in holidays:
         try:
             days.add(date.fromisoformat(str(value)))
         except ValueError:
-            raise Invalid(f"holiday {value!r} is not a date like 2026-11-30") from None
+            raise Invalid("holiday %(value)r is not a date like 2026-11-30", value=value) from None
     return [d.isoformat() for d in sorted(days)]
 
 
@@ -72,13 +72,13 @@ def business_calendar(hours: BusinessHours | None) -> BusinessCalendar:
 def _interval(day: str, index: int, pair: Any) -> tuple[time, time]:
     where = f"weekly.{day}[{index}]"
     if not isinstance(pair, list | tuple) or len(pair) != 2:
-        raise Invalid(f"{where} must be a [start, end] pair like [\"09:00\", \"18:00\"]")
+        raise Invalid('%(where)s must be a [start, end] pair like ["09:00", "18:00"]', where=where)
     try:
         start, end = (time.fromisoformat(str(v)) for v in pair)
     except ValueError:
-        raise Invalid(f"{where} has a time that is not HH:MM: {pair!r}") from None
+        raise Invalid("%(where)s has a time that is not HH:MM: %(pair)r", where=where, pair=pair) from None
     if start == end and start != time(0):
-        raise Invalid(f"{where} is empty: start and end are both {start:%H:%M}")
+        raise Invalid("%(where)s is empty: start and end are both %(start)s", where=where, start=format(start, '%H:%M'))
     return start, end
 
 
@@ -86,4 +86,4 @@ def _no_overlap(day: str, intervals: list[tuple[time, time]]) -> None:
     same_day = sorted((s, e) for s, e in intervals if e > s)
     for (_, end), (start, _) in zip(same_day, same_day[1:], strict=False):
         if start < end:
-            raise Invalid(f"weekly.{day} has overlapping intervals around {start:%H:%M}")
+            raise Invalid("weekly.%(day)s has overlapping intervals around %(start)s", day=day, start=format(start, '%H:%M'))

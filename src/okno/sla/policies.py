@@ -56,17 +56,17 @@ def checked_targets(targets: dict[str, Any]) -> dict[str, dict[str, int]]:
     """``{"urgent": {"first_response": 15, …}, …}`` in business minutes; omitted = no target."""
     unknown = sorted(set(targets) - set(Priority.__members__))
     if unknown:
-        raise Invalid(f"targets has unknown priorities {unknown} (use {', '.join(Priority.__members__)})")
+        raise Invalid("targets has unknown priorities %(unknown)s (use %(choices)s)", unknown=unknown, choices=', '.join(Priority.__members__))
     clean: dict[str, dict[str, int]] = {}
     for priority, metrics in targets.items():
         if not isinstance(metrics, dict):
-            raise Invalid(f"targets.{priority} must be an object like {{\"first_response\": 60}}")
+            raise Invalid('targets.%(priority)s must be an object like {"first_response": 60}', priority=priority)
         bad = sorted(set(metrics) - set(Metric.__members__))
         if bad:
-            raise Invalid(f"targets.{priority} has unknown metrics {bad} (use {', '.join(Metric.__members__)})")
+            raise Invalid("targets.%(priority)s has unknown metrics %(bad)s (use %(choices)s)", priority=priority, bad=bad, choices=', '.join(Metric.__members__))
         for metric, minutes in metrics.items():
             if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_TARGET_MINUTES:
-                raise Invalid(f"targets.{priority}.{metric} must be whole minutes from 1 to {MAX_TARGET_MINUTES}, not {minutes!r}")
+                raise Invalid("targets.%(priority)s.%(metric)s must be whole minutes from 1 to %(max_target_minutes)s, not %(minutes)r", priority=priority, metric=metric, max_target_minutes=MAX_TARGET_MINUTES, minutes=minutes)
         clean[priority] = {m: int(v) for m, v in metrics.items()}
     if not any(clean.values()):
         raise Invalid("targets sets no target at all")
@@ -109,8 +109,8 @@ async def change_policy(
         if not is_active:
             policy.is_default = False  # conversations without a policy must not fall back to a disabled one
     if is_default and not policy.is_active:
-        raise Invalid(f"SLA policy {policy_id} is disabled; enable it before making it the default",
-                      ru=f"Политика SLA «{policy.name}» отключена; включите её, прежде чем делать политикой по умолчанию")
+        raise Invalid("SLA policy %(policy_id)s is disabled; enable it before making it the default",
+                      ru="Политика SLA «%(name)s» отключена; включите её, прежде чем делать политикой по умолчанию", policy_id=policy_id, name=policy.name)
     if name is not None:
         name = _checked_name(name)
         if await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name, SlaPolicy.id != policy_id)):
@@ -139,7 +139,7 @@ async def add_calendar(
 ) -> BusinessHours:
     name = _checked_name(name)
     if await session.scalar(select(BusinessHours.id).where(BusinessHours.name == name)):
-        raise Conflict(f"calendar {name!r} already exists")
+        raise Conflict("calendar %(name)r already exists", name=name)
     hours = BusinessHours(
         name=name, timezone=checked_timezone(timezone), weekly=checked_weekly(weekly), holidays=checked_holidays(holidays)
     )
@@ -181,7 +181,7 @@ async def remove_policy(session: AsyncSession, policy_id: int, *, actor_id: int)
     rules name is refused with the reason: disable it (results keep it) or choose another first."""
     policy = await session.get(SlaPolicy, policy_id)
     if policy is None:
-        raise NotFound(f"SLA policy {policy_id} not found")
+        raise NotFound("SLA policy %(policy_id)s not found", policy_id=policy_id)
     name = policy.name
     await refuse_if_used(session, [
         Use(select(Team.name).where(Team.sla_policy_id == policy_id),
@@ -196,8 +196,8 @@ async def remove_policy(session: AsyncSession, policy_id: int, *, actor_id: int)
     ])  # fmt: skip
     rules = await session.scalars(select(RoutingRule))
     if any(rule.actions.get("sla_policy_id") == policy_id for rule in rules):
-        raise Conflict(f"a routing rule sets SLA policy {policy_id}; change the rule first",
-                       ru=f"Политику SLA «{name}» назначает правило маршрутизации; сначала измените правило")
+        raise Conflict("a routing rule sets SLA policy %(policy_id)s; change the rule first",
+                       ru="Политику SLA «%(name)s» назначает правило маршрутизации; сначала измените правило", policy_id=policy_id, name=name)
     was_default = policy.is_default
     await audit(session, actor_id=actor_id, action="sla_policy.deleted", subject=("sla_policy", policy_id), data={"name": name})
     await session.delete(policy)
@@ -210,7 +210,7 @@ async def remove_calendar(session: AsyncSession, calendar_id: int, *, actor_id: 
     their seconds and lose only the calendar's name)."""
     hours = await session.get(BusinessHours, calendar_id)
     if hours is None:
-        raise NotFound(f"calendar {calendar_id} not found")
+        raise NotFound("calendar %(calendar_id)s not found", calendar_id=calendar_id)
     await refuse_if_used(session, [
         Use(select(Team.name).where(Team.calendar_id == calendar_id),
             f"calendar {calendar_id} is a team's calendar; choose another one for the team first",
@@ -237,5 +237,5 @@ def _checked_name(name: str) -> str:
 
 def _checked_warning(minutes: int) -> int:
     if not 0 <= minutes <= MAX_TARGET_MINUTES:
-        raise Invalid(f"warning_minutes must be from 0 to {MAX_TARGET_MINUTES}")
+        raise Invalid("warning_minutes must be from 0 to %(max_target_minutes)s", max_target_minutes=MAX_TARGET_MINUTES)
     return minutes

@@ -36,7 +36,7 @@ async def get_survey(session: AsyncSession, survey_id: int) -> Survey:
 async def create_survey(session: AsyncSession, *, fields: dict[str, Any], actor_id: int | None) -> Survey:
     missing = [name for name in ("kind", "name", "question") if fields.get(name) in (None, "", {})]
     if missing:
-        raise Invalid(f"{', '.join(missing)} required")
+        raise Invalid("%(missing)s required", missing=', '.join(missing))
     survey = Survey(kind="", name="", trigger="resolved", delay_minutes=0, team_ids=[], channel_ids=[], question={}, follow_up=None, is_active=True)
     await _apply(session, survey, fields)
     session.add(survey)
@@ -73,10 +73,10 @@ async def delete_survey(session: AsyncSession, survey_id: int, *, actor_id: int 
 async def _apply(session: AsyncSession, survey: Survey, fields: dict[str, Any]) -> None:
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
-        raise Invalid(f"unknown fields: {', '.join(unknown)}")
+        raise Invalid("unknown fields: %(unknown)s", unknown=', '.join(unknown))
     if "kind" in fields:
         if fields["kind"] not in SurveyKind._value2member_map_:
-            raise Invalid(f"kind must be one of: {', '.join(k.value for k in SurveyKind)}")
+            raise Invalid("kind must be one of: %(choices)s", choices=', '.join(k.value for k in SurveyKind))
         survey.kind = fields["kind"]
     if "name" in fields:
         name = (fields["name"] or "").strip()
@@ -85,12 +85,12 @@ async def _apply(session: AsyncSession, survey: Survey, fields: dict[str, Any]) 
         survey.name = name
     if "trigger" in fields:
         if fields["trigger"] not in TRIGGERS:
-            raise Invalid(f"trigger must be one of: {', '.join(TRIGGERS)} (other triggers: the automation action send_survey)")
+            raise Invalid("trigger must be one of: %(triggers)s (other triggers: the automation action send_survey)", triggers=', '.join(TRIGGERS))
         survey.trigger = fields["trigger"]
     if "delay_minutes" in fields:
         delay = fields["delay_minutes"]
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY_MINUTES:
-            raise Invalid(f"delay_minutes must be a whole number from 0 to {MAX_DELAY_MINUTES}")
+            raise Invalid("delay_minutes must be a whole number from 0 to %(max_delay_minutes)s", max_delay_minutes=MAX_DELAY_MINUTES)
         survey.delay_minutes = delay
     if "team_ids" in fields:
         survey.team_ids = await _existing(session, Team, fields["team_ids"], "team_ids", "team")
@@ -114,18 +114,18 @@ def _texts(value: Any, name: str) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise Invalid(f"{name} must be an object with texts per language: {{\"ru\": ..., \"en\": ...}}")
+        raise Invalid('%(name)s must be an object with texts per language: {"ru": ..., "en": ...}', name=name)
     unknown = sorted(set(value) - set(LANGUAGES))
     if unknown:
-        raise Invalid(f"{name}: unknown languages {', '.join(unknown)} (ru, en)")
+        raise Invalid("%(name)s: unknown languages %(unknown)s (ru, en)", name=name, unknown=', '.join(unknown))
     texts: dict[str, str] = {}
     for language, text in value.items():
         if text is None:
             continue
         if not isinstance(text, str):
-            raise Invalid(f"{name}.{language} must be text")
+            raise Invalid("%(name)s.%(language)s must be text", name=name, language=language)
         if len(text) > MAX_TEXT:
-            raise Invalid(f"{name}.{language} is longer than {MAX_TEXT} characters")
+            raise Invalid("%(name)s.%(language)s is longer than %(num)s character", plural="%(name)s.%(language)s is longer than %(num)s characters", name=name, language=language, num=MAX_TEXT)
         if text.strip():
             texts[language] = text.strip()
     return texts or None
@@ -135,11 +135,11 @@ async def _existing(session: AsyncSession, model: Any, ids: Any, name: str, what
     if ids is None:
         return []
     if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
-        raise Invalid(f"{name} must be a list of {what} ids")
+        raise Invalid("%(name)s must be a list of %(what)s ids", name=name, what=what)
     wanted = sorted(set(ids))
     if len(wanted) > 500:
-        raise Invalid(f"{name}: at most 500 ids")
+        raise Invalid("%(name)s: at most 500 ids", name=name)
     found = set((await session.scalars(select(model.id).where(model.id.in_(wanted)))).all()) if wanted else set()
     if absent := [i for i in wanted if i not in found]:
-        raise Invalid(f"{name}: {what} {', '.join(map(str, absent))} does not exist")
+        raise Invalid("%(name)s: %(what)s %(absent)s does not exist", name=name, what=what, absent=', '.join(map(str, absent)))
     return wanted

@@ -45,7 +45,7 @@ async def plan_call(
         raise Invalid("you have no telephone extension: an admin sets it (PATCH /api/v1/operators/{id} {\"extension\": \"100\"})")
     phones = [i.value for i in (await identities_of(session, [conversation.customer_id]))[conversation.customer_id] if i.kind == "phone"]
     if not phones:
-        raise Invalid(f"customer {conversation.customer_id} has no phone number to call")
+        raise Invalid("customer %(customer_id)s has no phone number to call", customer_id=conversation.customer_id)
     channel = await _calling_channel(session, channels, channel_id or conversation.channel_id, conversation.team_id, explicit=channel_id is not None)
     return CallPlan(channel=channel, extension=operator.extension, phone=phones[0])
 
@@ -56,7 +56,7 @@ async def _calling_channel(session: AsyncSession, channels: ChannelDirectory, pr
         if live is not None and live.adapter.capabilities.click_to_call and live.team_id in (None, team_id):
             return live
         if explicit:
-            raise Invalid(f"channel {preferred} does not place calls for this conversation's team")
+            raise Invalid("channel %(preferred)s does not place calls for this conversation's team", preferred=preferred)
     for channel_id in await session.scalars(select(Channel.id).where(Channel.is_active.is_(True)).order_by(Channel.id)):
         live = await channels.get(channel_id)
         if live is not None and live.adapter.capabilities.click_to_call and live.team_id in (None, team_id):
@@ -69,4 +69,4 @@ async def place_call(plan: CallPlan, http: httpx.AsyncClient) -> None:
     try:
         await plan.channel.adapter.place_call(plan.channel.config, extension=plan.extension, phone=plan.phone, http=http)  # type: ignore[attr-defined]
     except DeliveryError as exc:
-        raise ProviderRefused(f"the provider did not place the call: {exc.reason}") from exc
+        raise ProviderRefused("the provider did not place the call: %(reason)s", reason=exc.reason) from exc

@@ -20,7 +20,7 @@ async def set_extension(session: AsyncSession, *, operator_id: int, extension: s
     if extension is not None:
         holder = await session.scalar(select(Operator.id).where(Operator.extension == extension, Operator.id != operator_id))
         if holder is not None:
-            raise Conflict(f"extension {extension} belongs to operator {holder}: remove it there first")
+            raise Conflict("extension %(extension)s belongs to operator %(holder)s: remove it there first", extension=extension, holder=holder)
     operator.extension = extension
     await session.flush()
     await audit(session, actor_id=actor_id, action="operator.extension_changed", subject=("operator", operator_id), data={"extension": extension})

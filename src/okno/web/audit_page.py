@@ -62,7 +62,7 @@ def _day(value: str | None, *, end: bool = False) -> datetime | None:
     try:
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:
-        raise Invalid(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+        raise Invalid("%(value)r is not a date (YYYY-MM-DD)", value=value) from exc
     return day + timedelta(days=1) if end else day
 
 

@@ -176,7 +176,7 @@ def _day(text: str | None, zone: ZoneInfo | None, *, next_day: bool = False) -> 
     try:
         day = date.fromisoformat(text)
     except ValueError as exc:
-        raise Invalid(f"bad inbox filter: {text!r} is not a YYYY-MM-DD day") from exc
+        raise Invalid("bad inbox filter: %(text)r is not a YYYY-MM-DD day", text=text) from exc
     if next_day:
         day += timedelta(days=1)
     return datetime.combine(day, time(0), tzinfo=zone or UTC)

@@ -51,7 +51,7 @@ def action_of(kind: Any, *, where: str) -> AutomationAction:
     try:
         return ACTIONS[kind]
     except (KeyError, TypeError):
-        raise Invalid(f"{where}.type must be one of: {', '.join(ACTIONS)}") from None
+        raise Invalid("%(where)s.type must be one of: %(actions)s", where=where, actions=', '.join(ACTIONS)) from None
 
 
 async def checked_action(raw: Any, checking: Checking) -> dict[str, Any]:

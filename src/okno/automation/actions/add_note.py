@@ -24,7 +24,7 @@ class AddNoteParams(ActionParams):
     def _sized(cls, value: Any) -> str:
         text = str(value or "").strip()
         if not 1 <= len(text) <= MAX_TEXT:
-            raise reason(f"must be 1–{MAX_TEXT} characters")
+            raise reason("must be 1–%(num)s characters", num=MAX_TEXT)
         return text
 
 

@@ -21,7 +21,7 @@ class AddTagsParams(ActionParams):
     @classmethod
     def _words(cls, value: Any) -> list[str]:
         if not isinstance(value, list) or not value or not all(isinstance(t, str) and 0 < len(t.strip()) <= MAX_TAG for t in value):
-            raise reason(f"must be a list of 1–{MAX_TAG} character words")
+            raise reason("must be a list of 1–%(num)s character words", num=MAX_TAG)
         return [t.strip().lower() for t in value]
 
 

@@ -30,10 +30,10 @@ class Assign(AutomationAction):
     params = AssignParams
 
     async def validate(self, params: AssignParams, checking: Checking) -> dict[str, Any]:
-        for key, model, what in (("operator_id", Operator, "operator"), ("team_id", Team, "team")):
+        for key, model, missing in (("operator_id", Operator, "operator %(id)s does not exist"), ("team_id", Team, "team %(id)s does not exist")):
             value = getattr(params, key)
             if value is not None and await checking.session.get(model, value) is None:
-                raise checking.refuse(f"{what} {value} does not exist", at=key)
+                raise checking.refuse(missing, at=key, id=value)
         return await super().validate(params, checking)
 
     async def perform(self, run: ActionRun, action: dict[str, Any]) -> None:

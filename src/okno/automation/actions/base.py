@@ -70,10 +70,13 @@ class Checking:
     previous: Sequence[dict[str, Any]] = field(default_factory=tuple)
     urls: OutboundUrls | None = None
 
-    def refuse(self, text: str, *, at: str | None = None) -> Invalid:
-        """``refuse("team 4 does not exist", at="team_id")`` → ``actions[0].team_id: team 4 does
-        not exist``; without ``at``: ``actions[0]: <text>``."""
-        return Invalid(f"{self.where}.{at}: {text}" if at else f"{self.where}: {text}")
+    def refuse(self, text: str, *, at: str | None = None, **params: object) -> Invalid:
+        """``refuse("team %(id)s does not exist", at="team_id", id=4)`` → ``actions[0].team_id: team
+        4 does not exist``; without ``at``: ``actions[0]: <text>``. The text is a template: the
+        whole sentence (``"%(where)s.%(at)s: team %(id)s does not exist"``) is the catalog's msgid."""
+        if at:
+            return Invalid("%(where)s.%(at)s: " + text, where=self.where, at=at, **params)
+        return Invalid("%(where)s: " + text, where=self.where, **params)
 
 
 @dataclass(frozen=True)

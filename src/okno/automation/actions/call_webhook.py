@@ -19,7 +19,7 @@ from okno.kit.reasons import reason
 MAX_URL = 2000
 MIN_SECRET = 16  # a shorter signing key can be found by trying against one signed body
 MAX_SECRET = 500
-SECRET_RULE = f"must be {MIN_SECRET}–{MAX_SECRET} characters (it signs the body: X-Okno-Signature)"
+SECRET_RULE = "must be %(least)s–%(most)s characters (it signs the body: X-Okno-Signature)"
 SIGNED = Label(en="signed", ru="с подписью")
 
 
@@ -38,14 +38,14 @@ class CallWebhookParams(ActionParams):
         url = str(value or "").strip()
         parts = urlsplit(url)
         if len(url) > MAX_URL or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise reason(f"must be an http:// or https:// URL with a host (at most {MAX_URL} characters)")
+            raise reason("must be an http:// or https:// URL with a host (at most %(num)s characters)", num=MAX_URL)
         return url
 
     @field_validator("secret", mode="before")
     @classmethod
     def _sized(cls, value: Any) -> Any:
         if value is not None and value != MASK and (not isinstance(value, str) or not MIN_SECRET <= len(value) <= MAX_SECRET):
-            raise reason(SECRET_RULE)
+            raise reason(SECRET_RULE, least=MIN_SECRET, most=MAX_SECRET)
         return value
 
 
@@ -58,11 +58,11 @@ class CallWebhook(AutomationAction):
         stored: dict[str, Any] = {"type": self.type, "url": params.url}
         refused = await checking.urls.refusal(params.url) if checking.urls is not None else None
         if refused is not None:
-            raise checking.refuse(refused, at="url")
+            raise checking.refuse("%(refused)s", at="url", refused=refused)
         if params.secret == MASK:
             kept = next((a["secret_sealed"] for a in checking.previous if a.get("type") == self.type and a.get("url") == params.url and "secret_sealed" in a), None)
             if kept is None:
-                raise checking.refuse(SECRET_RULE, at="secret")
+                raise checking.refuse(SECRET_RULE, at="secret", least=MIN_SECRET, most=MAX_SECRET)
             stored["secret_sealed"] = kept
         elif params.secret is not None:
             if checking.box is None:

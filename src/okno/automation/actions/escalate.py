@@ -35,7 +35,7 @@ class EscalateParams(ActionParams):
     def _why(cls, value: Any) -> str:
         comment = str(value or "").strip()
         if not 1 <= len(comment) <= MAX_COMMENT:
-            raise reason(f"must say why (1–{MAX_COMMENT} characters)")
+            raise reason("must say why (1–%(num)s characters)", num=MAX_COMMENT)
         return comment
 
 
@@ -46,7 +46,7 @@ class Escalate(AutomationAction):
 
     async def validate(self, params: EscalateParams, checking: Checking) -> dict[str, Any]:
         if params.team_id is not None and await checking.session.get(Team, params.team_id) is None:
-            raise checking.refuse(f"team {params.team_id} does not exist (leave it out to follow the team's escalation path)", at="team_id")
+            raise checking.refuse("team %(id)s does not exist (leave it out to follow the team's escalation path)", at="team_id", id=params.team_id)
         return await super().validate(params, checking)
 
     async def perform(self, run: ActionRun, action: dict[str, Any]) -> None:
@@ -64,7 +64,7 @@ class Escalate(AutomationAction):
         team_id = action.get("team_id") or await escalation_team_of(session, conversation)
         if team_id is None:
             where = f"team {conversation.team_id} has no escalation team" if conversation.team_id else "the conversation has no team"
-            raise Invalid(f"nowhere to escalate: {where}")
+            raise Invalid("nowhere to escalate: %(where)s", where=where)
         await lifecycle.escalate_conversation(
             session, conversation_id=conversation.id, team_id=team_id, comment=action["comment"], actor_id=None, trigger="automation"
         )

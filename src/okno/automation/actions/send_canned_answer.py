@@ -25,7 +25,7 @@ class SendCannedAnswer(AutomationAction):
 
     async def validate(self, params: SendCannedAnswerParams, checking: Checking) -> dict[str, Any]:
         if await checking.session.get(CannedAnswer, params.answer_id) is None:
-            raise checking.refuse(f"canned answer {params.answer_id} does not exist", at="answer_id")
+            raise checking.refuse("canned answer %(id)s does not exist", at="answer_id", id=params.answer_id)
         return await super().validate(params, checking)
 
     async def perform(self, run: ActionRun, action: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ class SendSurvey(AutomationAction):
 
     async def validate(self, params: SendSurveyParams, checking: Checking) -> dict[str, Any]:
         if await checking.session.get(Survey, params.survey_id) is None:
-            raise checking.refuse(f"survey {params.survey_id} does not exist", at="survey_id")
+            raise checking.refuse("survey %(id)s does not exist", at="survey_id", id=params.survey_id)
         return await super().validate(params, checking)
 
     async def perform(self, run: ActionRun, action: dict[str, Any]) -> None:

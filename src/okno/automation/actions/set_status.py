@@ -27,7 +27,7 @@ class SetStatus(AutomationAction):
             if params.reason is not None:
                 await usable_reason(checking.session, params.reason)
         except Invalid as exc:
-            raise checking.refuse(exc.detail) from None
+            raise checking.refuse(exc.template, **exc.params) from None
         return {"type": self.type, "status": params.status, "reason": params.reason}
 
     async def perform(self, run: ActionRun, action: dict[str, Any]) -> None:

@@ -20,7 +20,8 @@ async def not_the_same_person(session: AsyncSession, customer_id: int, other_id:
     if customer_id == other_id:
         raise Invalid("a profile is always the same person as itself")
     if not reason or len(reason) > MAX_REASON:
-        raise Invalid(f"reason is required (at most {MAX_REASON} characters): say how you know they are different people")
+        raise Invalid("reason is required (at most %(num)s character): say how you know they are different people",
+            plural="reason is required (at most %(num)s characters): say how you know they are different people", num=MAX_REASON,)
     rows = list(
         await session.scalars(
             select(MatchSuggestion).where(

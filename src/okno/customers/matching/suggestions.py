@@ -38,7 +38,7 @@ async def suggestions_for(session: AsyncSession, customer_id: int, *, min_score:
     if customer is None:
         raise NotFound("%(what)s %(id)s not found", what="customer", id=customer_id)
     if customer.merged_into_id is not None:
-        raise Conflict(f"customer {customer_id} was merged into {customer.merged_into_id}")
+        raise Conflict("customer %(customer_id)s was merged into %(merged_into_id)s", customer_id=customer_id, merged_into_id=customer.merged_into_id)
     model = await current_model(session)
     fields = await profile_fields(session, customer)
     threshold = model.review_threshold if min_score is None else min_score
@@ -124,7 +124,7 @@ async def decide_suggestion(session: AsyncSession, *, suggestion_id: int, accept
     if suggestion is None:
         raise NotFound("%(what)s %(id)s not found", what="suggestion", id=suggestion_id)
     if suggestion.status != "open":
-        raise Conflict(f"suggestion {suggestion_id} is already {suggestion.status}")
+        raise Conflict("suggestion %(suggestion_id)s is already %(status)s", suggestion_id=suggestion_id, status=suggestion.status)
     if accept:
         from okno.customers.merge import merge_customers
 
@@ -154,7 +154,7 @@ async def save_model(session: AsyncSession, model: MatchModel, *, actor_id: int 
     for side in (model.m, model.u):
         for name, values in side.items():
             if any(v <= 0 for v in values) or abs(sum(values) - 1) > 1e-3:
-                raise Invalid(f"{name}: probabilities must be positive and sum to 1")
+                raise Invalid("%(name)s: probabilities must be positive and sum to 1", name=name)
     row = await session.get(MatcherSettings, 1)
     if row is None:
         row = MatcherSettings(id=1, params=model.saved_params(), updated_by_id=actor_id, updated_at=utcnow())

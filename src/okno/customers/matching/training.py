@@ -35,7 +35,7 @@ async def count_profiles(session: AsyncSession, *, up_to: int) -> int:
 
 def check_enough_profiles(found: int) -> None:
     if found < MIN_PROFILES:
-        raise Invalid(f"estimating needs at least {MIN_PROFILES} profiles, found {found}")
+        raise Invalid("estimating needs at least %(num)s profile, found %(found)s", plural="estimating needs at least %(num)s profiles, found %(found)s", num=MIN_PROFILES, found=found)
 
 
 def estimate_from_records(records: list[dict], current: MatchModel) -> tuple[MatchModel, dict]:

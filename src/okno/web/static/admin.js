@@ -27,13 +27,22 @@ function channelPolling(p) {
     ${escapeHtml(A.failures)}: ${p.failures}</span>${error}`;
 }
 
+// each channel kind's title in both languages ("widget" → "Чат на сайте"), fetched once
+let kindTitlesLoaded = null;
+function kindTitles() {
+  kindTitlesLoaded ||= call("GET", "/api/v1/channels/kinds")
+    .then(({ items }) => Object.fromEntries(items.map((k) => [k.kind, inLang(k.titles) || k.title])))
+    .catch(() => ({}));
+  return kindTitlesLoaded;
+}
+
 async function loadChannels() {
   const rows = $("#channel-rows");
   if (!rows) return;
-  const { items } = await call("GET", "/api/v1/channels");
+  const [{ items }, titles] = await Promise.all([call("GET", "/api/v1/channels"), kindTitles()]);
   const admin = !!$("#channel-form");
   items.forEach((c) => { channelsById[c.id] = c; });
-  rows.innerHTML = items.map((c) => `<tr data-channel="${escapeHtml(c.id)}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}">${escapeHtml(c.kind)}</span></td>
+  rows.innerHTML = items.map((c) => `<tr data-channel="${escapeHtml(c.id)}"><td>${escapeHtml(c.name)}</td><td><span class="ch ch-${escapeHtml(c.kind)}" data-kind="${escapeHtml(c.kind)}">${escapeHtml(titles[c.kind] || c.kind)}</span></td>
     <td>${channelAddress(c)}</td><td>${c.is_active ? "✓" : "—"}</td>
     <td data-testid="channel-health">${channelHealth(c)}</td><td data-testid="channel-polling">${channelPolling(c.polling)}</td>
     <td>${admin ? `<button type="button" class="small" data-edit-channel="${c.id}">${escapeHtml(A.edit)}</button>
@@ -410,13 +419,44 @@ async function refreshService() {
   if (html === null) return;
   const fresh = document.createElement("template");
   fresh.innerHTML = html;
+  const typing = fieldBeingTyped();
   $$("#service-admin [data-swap]").forEach((el) => {
     const next = $(`[data-swap="${el.dataset.swap}"]`, fresh.content);
     if (next) el.replaceWith(next);
   });
+  if (typing) typing.restore();
   const options = $("#service-options", fresh.content);
   if (options) $("#service-options")?.replaceWith(options);
   fillPickers(document);
+}
+
+// A field inside a redrawn list that the admin is typing in (focus there, e.g. the next name after
+// Tab saved the previous one): its text, caret and focus are put back into the field that
+// replaces it, found by its identifying attributes, else by its place in the list.
+const FIELD_TAGS = ["INPUT", "TEXTAREA", "SELECT"];
+const IDENTIFYING = (a) => a.name.startsWith("data-") || ["id", "name", "type", "aria-label"].includes(a.name);
+
+function fieldBeingTyped() {
+  const el = document.activeElement;
+  const list = el?.closest?.("#service-admin [data-swap]");
+  if (!list || !FIELD_TAGS.includes(el.tagName) || ["checkbox", "radio"].includes(el.type)) return null;
+  const selector = el.tagName.toLowerCase() + [...el.attributes].filter(IDENTIFYING).map((a) => `[${a.name}="${CSS.escape(a.value)}"]`).join("");
+  const place = $$("input, textarea, select", list).indexOf(el);
+  const { value } = el;
+  let caret = null;
+  try { caret = [el.selectionStart, el.selectionEnd, el.selectionDirection]; } catch { /* a type without a caret */ }
+  return {
+    restore() {
+      const now = $(`#service-admin [data-swap="${CSS.escape(list.dataset.swap)}"]`);
+      if (!now) return;
+      const same = $$(selector, now);
+      const field = same.length === 1 ? same[0] : $$("input, textarea, select", now)[place];
+      if (!field || field.tagName !== el.tagName) return;
+      field.value = value;
+      field.focus({ preventScroll: true });
+      if (caret && caret[0] !== null) try { field.setSelectionRange(...caret); } catch { /* ditto */ }
+    },
+  };
 }
 
 // The values of generated fields ([data-param], from a JSON Schema: okno.web.schema_forms), read

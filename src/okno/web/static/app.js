@@ -16,7 +16,11 @@ async function call(method, url, body) {
   });
   if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw refusal(response.status, problem(data) || T.error || "error");
+  if (!response.ok) {
+    const error = refusal(response.status, problem(data) || T.error || "error");
+    if (data && typeof data.path === "string") error.path = data.path; // the field a translated refusal is about
+    throw error;
+  }
   return data;
 }
 
@@ -1576,6 +1580,32 @@ async function saveView() {
   } catch (error) { toast(error.message, true); }
 }
 
+// A view renamed (and, if asked, given the filters shown now) in the page's own dialog.
+async function editView(button) {
+  const dialog = $("#view-edit");
+  const name = $("#view-edit-name");
+  name.value = button.dataset.name;
+  $("#view-edit-filters").checked = false;
+  dialog.returnValue = "";
+  dialog.showModal();
+  name.select();
+  const answer = await new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }));
+  if (answer !== "ok" || !name.value.trim()) return;
+  const body = { name: name.value.trim() };
+  if ($("#view-edit-filters").checked) body.query = listQuery().toString();
+  try {
+    const view = await call("PATCH", `/api/v1/views/${button.dataset.editView}`, body);
+    const link = $(`[data-testid="view-${view.id}"]`);
+    if (link) {
+      link.dataset.view = view.query;
+      link.href = "/inbox?" + view.query;
+      $("span", link).firstChild.textContent = view.name;
+    }
+    button.dataset.name = view.name;
+    toast(view.name);
+  } catch (error) { toast(error.message, true); }
+}
+
 async function deleteView(button) {
   if (await confirmInPage(button.dataset.confirm) === null) return;
   try {
@@ -1631,6 +1661,8 @@ function initInboxTools() {
     if (box) { selectRow(box, event.shiftKey); return; }
     const del = event.target.closest("[data-delete-view]");
     if (del) { event.preventDefault(); deleteView(del); return; }
+    const edit = event.target.closest("[data-edit-view]");
+    if (edit) { event.preventDefault(); editView(edit); return; }
     const untag = event.target.closest("[data-remove-tag]");
     if (untag) { changeTags("DELETE", `tags/${encodeURIComponent(untag.dataset.removeTag)}`); return; }
     const emoji = event.target.closest("[data-emoji]");

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 
 from okno.channels.adapters.novofon.signing import SIGNED_FIELDS, api_authorization, sorted_query, webhook_signature
 from okno.channels.base import (
@@ -95,7 +96,7 @@ class NovofonConfig(BaseModel):
         cleaned = [n.strip().lstrip("+") for n in numbers]
         for number in cleaned:
             if not (number.isascii() and number.isdigit() and 3 <= len(number) <= 20):
-                raise ValueError(f"{number[:30]!r} is not a phone number (digits, optionally with +)")
+                raise PydanticCustomError("not_a_phone_number", "{number} is not a phone number (digits, optionally with +)", {"number": repr(number[:30])})
         return cleaned
 
     def url(self, method_path: str, params: Mapping[str, str]) -> str:

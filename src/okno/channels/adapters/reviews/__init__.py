@@ -16,7 +16,7 @@ def normalise_reviewer(raw: str, default_region: str) -> str:
     name = " ".join(name.split()).casefold()
     platform = platform.strip().lower()
     if not platform or not name or len(name) > 200:
-        raise InvalidIdentity(f"not a reviewer (platform:display name): {raw[:60]!r}")
+        raise InvalidIdentity("not a reviewer (platform:display name): %(raw)r", raw=raw[:60])
     return f"{platform}:{name}"
 
 

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 import httpx
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 
 from okno.channels.adapters.widget import interactive
 from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, wire_event
@@ -64,7 +65,7 @@ class WidgetConfig(BaseModel):
         for origin in origins:
             origin = origin.strip().rstrip("/")
             if origin != "*" and (not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]):
-                raise ValueError(f"{origin!r} is not an origin like https://shop.example")
+                raise PydanticCustomError("not_an_origin", "{origin} is not an origin like https://shop.example", {"origin": repr(origin)})
             cleaned.append(origin)
         return cleaned
 
