@@ -23,6 +23,13 @@ async def offer_waiting_conversation(deps: SubscriberDeps, event: Event) -> None
         await assign_waiting_conversation(session, event.payload["conversation_id"])
 
 
+async def offer_waiting_conversations(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form: each in the round's order, in one transaction."""
+    async with deps.db.transaction() as session:
+        for event in events:
+            await assign_waiting_conversation(session, event.payload["conversation_id"])
+
+
 async def free_previous_operator(deps: SubscriberDeps, event: Event) -> None:
     """conversation.assigned: whoever had it before has room again."""
     previous = event.payload.get("from")

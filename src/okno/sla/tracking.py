@@ -32,7 +32,7 @@ from okno.models import (
     TargetState,
 )
 from okno.sla import clock
-from okno.sla.policies import SlaSetup, setup_for
+from okno.sla.policies import SlaLookups, SlaSetup, setup_for
 
 BREACH_TIMER, WARNING_TIMER = "sla.breach", "sla.warning"
 
@@ -47,19 +47,22 @@ class Span:
     completed_at: datetime | None
 
 
-async def sync_conversation_sla(session: AsyncSession, conversation_id: int, *, at: datetime, write: bool = True) -> bool:
+async def sync_conversation_sla(
+    session: AsyncSession, conversation_id: int, *, at: datetime, write: bool = True, lookups: SlaLookups | None = None
+) -> bool:
     """Brings the targets up to date; whether anything changed. With ``write=False`` nothing is
-    written (a dry run on a read session tells whether a write transaction is needed at all)."""
+    written (a dry run on a read session tells whether a write transaction is needed at all).
+    ``lookups``: what several syncs in one transaction read only once."""
     with session.no_autoflush:
-        return await _sync(session, conversation_id, at=at, write=write)
+        return await _sync(session, conversation_id, at=at, write=write, lookups=lookups)
 
 
-async def _sync(session: AsyncSession, conversation_id: int, *, at: datetime, write: bool) -> bool:
+async def _sync(session: AsyncSession, conversation_id: int, *, at: datetime, write: bool, lookups: SlaLookups | None) -> bool:
     conversation = await session.get(Conversation, conversation_id, with_for_update=write)
     if conversation is None:
         return False
-    status_type = await session.scalar(select(StatusDefinition.type).where(StatusDefinition.key == conversation.status))
-    setup = await setup_for(session, conversation)
+    status_type = await _status_type(session, conversation.status, lookups)
+    setup = await setup_for(session, conversation, lookups)
     targets = {
         (t.metric, t.cycle): t
         for t in await session.scalars(select(SlaTarget).where(SlaTarget.conversation_id == conversation_id))
@@ -96,6 +99,15 @@ async def _sync(session: AsyncSession, conversation_id: int, *, at: datetime, wr
     conversation.sla_due_at = due
     await session.flush()
     return True
+
+
+async def _status_type(session: AsyncSession, status: str, lookups: SlaLookups | None) -> str | None:
+    if lookups is not None and status in lookups.status_types:
+        return lookups.status_types[status]
+    found = await session.scalar(select(StatusDefinition.type).where(StatusDefinition.key == status))
+    if lookups is not None:
+        lookups.status_types[status] = found
+    return found
 
 
 def _snapshot(target: SlaTarget) -> tuple:
