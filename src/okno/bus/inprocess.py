@@ -109,7 +109,7 @@ class InProcessBus:
                 if not taken:
                     continue
                 batch = self._batches.get(name)
-                if batch is not None and len(taken) > 1:
+                if batch is not None:
                     try:
                         await batch(taken)
                         continue

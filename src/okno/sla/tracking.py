@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.kit.timers import cancel_timers, schedule_timer
+from okno.kit.timers import cancel_timers_of_kinds, schedule_timers
 from okno.models import (
     FINISHED_TYPES,
     OPEN_TARGET_STATES,
@@ -94,10 +94,9 @@ async def _sync(session: AsyncSession, conversation_id: int, *, at: datetime, wr
     changed = due != conversation.sla_due_at or any(before.get(key) != _snapshot(t) for key, t in targets.items())
     if not write or not changed:
         return changed
-    await session.flush()
-    await _schedule(session, targets, {key: snap[:4] for key, snap in before.items()})
     conversation.sla_due_at = due
-    await session.flush()
+    await session.flush()  # new targets get their ids for the timers
+    await _schedule(session, targets, {key: snap[:4] for key, snap in before.items()})
     return True
 
 
@@ -188,16 +187,21 @@ async def _exchanges(session: AsyncSession, conversation_id: int) -> list[tuple[
 
 
 async def _schedule(session: AsyncSession, targets: dict[tuple[str, int], SlaTarget], before: dict) -> None:
+    """The changed targets' breach and warning timers, moved or cancelled in at most two statements."""
+    scheduled: list[tuple[str, int, datetime]] = []
+    cancelled: list[tuple[str, int]] = []
     for key, target in targets.items():
         now = _snapshot(target)[:4]
         if before.get(key) == now:
             continue
         running = target.state == TargetState.running.value
         if running and target.due_at is not None and target.breached_at is None:
-            await schedule_timer(session, BREACH_TIMER, target.id, target.due_at)
+            scheduled.append((BREACH_TIMER, target.id, target.due_at))
         else:
-            await cancel_timers(session, BREACH_TIMER, [target.id])
+            cancelled.append((BREACH_TIMER, target.id))
         if running and target.warn_at is not None and target.warned_at is None:
-            await schedule_timer(session, WARNING_TIMER, target.id, target.warn_at)
+            scheduled.append((WARNING_TIMER, target.id, target.warn_at))
         else:
-            await cancel_timers(session, WARNING_TIMER, [target.id])
+            cancelled.append((WARNING_TIMER, target.id))
+    await schedule_timers(session, scheduled)
+    await cancel_timers_of_kinds(session, cancelled)
