@@ -72,6 +72,8 @@ BATCH_FORMS: dict[Subscriber, Callable[..., Awaitable[None]]] = {
     route_new_conversation: route_new_conversations,
     sla.track_conversation: sla.track_conversations,
     queues.offer_waiting_conversation: queues.offer_waiting_conversations,
+    queues.free_operator_after_status_change: queues.free_operators_after_status_change,
+    survey_dispatch.plan_survey_on_resolve: survey_dispatch.plan_surveys_on_resolve,
 }
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {

@@ -46,6 +46,15 @@ async def free_operator_after_status_change(deps: SubscriberDeps, event: Event) 
             await assign_to_free_operator(session, conversation.assignee_id)
 
 
+async def free_operators_after_status_change(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form: each in the round's order, in one transaction."""
+    async with deps.db.transaction() as session:
+        for event in events:
+            conversation = await session.get(Conversation, event.payload["conversation_id"])
+            if conversation is not None and conversation.assignee_id is not None:
+                await assign_to_free_operator(session, conversation.assignee_id)
+
+
 async def operator_became_available(deps: SubscriberDeps, event: Event) -> None:
     """operator.presence_changed (to online) / operator.routing_changed (maybe more capacity)."""
     if event.topic == "operator.presence_changed" and event.payload.get("to") != Presence.online.value:
