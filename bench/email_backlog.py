@@ -129,6 +129,8 @@ async def run(messages: int, live: int) -> None:
             for topic, handlers in ctx.bus._subscribers.items():
                 for name in handlers:
                     handlers[name] = subscribers.timed(f"{topic}: {name}", handlers[name])
+            for name, batch in ctx.bus._batches.items():  # batch forms take a round's events in one call
+                ctx.bus._batches[name] = subscribers.timed(f"(batch form) {name}", batch)
             imap.fetch_new = stages.timed("IMAP fetch (thread)", imap.fetch_new)
             adapter.inbound_items = stages.timed("parse", adapter.inbound_items)
             started, cpu = time.monotonic(), time.process_time()

@@ -25,7 +25,7 @@ from okno.kit.timers import TimerHandler
 from okno.reports import projection as reports
 from okno.routing import escalation
 from okno.routing import subscribers as queues
-from okno.routing.hooks import route_new_conversation
+from okno.routing.hooks import route_new_conversation, route_new_conversations
 from okno.routing.rules import EVENTS as RULE_EVENTS
 from okno.sla import alerts
 from okno.sla import subscribers as sla
@@ -65,9 +65,16 @@ for _topic in AUTOMATION_EVENTS:  # automation rules run last, on what routing a
 for _topic in reports.TOPICS:  # analytics projections last: they copy the SLA verdicts the clocks just set
     SUBSCRIBERS.setdefault(_topic, []).append(reports.project_event)
 
-# Subscribers that also take a relay batch's events in one call (``InProcessBus.deliver_many``):
-# the projection applies a whole batch in one transaction instead of one per event
-BATCH_FORMS: dict[Subscriber, Callable[..., Awaitable[None]]] = {reports.project_event: reports.project_events}
+# Subscribers that also take a relay batch's events in one call per round (``InProcessBus.deliver_many``:
+# a customer's events in order, one transaction for many customers' events instead of one per event)
+BATCH_FORMS: dict[Subscriber, Callable[..., Awaitable[None]]] = {
+    reports.project_event: reports.project_events,
+    route_new_conversation: route_new_conversations,
+    sla.track_conversation: sla.track_conversations,
+    queues.offer_waiting_conversation: queues.offer_waiting_conversations,
+    queues.free_operator_after_status_change: queues.free_operators_after_status_change,
+    survey_dispatch.plan_survey_on_resolve: survey_dispatch.plan_surveys_on_resolve,
+}
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     BREACH_TIMER: alerts.on_breach_timer,

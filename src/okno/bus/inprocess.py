@@ -9,11 +9,18 @@ Two kinds of handler:
   They never fail and are never retried.
 
 A subscriber may also have a *batch form* (``subscribe(..., batch=...)``): given the relay's whole
-leased batch (:meth:`InProcessBus.deliver_many`), it gets all of that batch's events it takes in
-one call, in order, after the batch's other subscribers have run (it must be registered after
-them for its topics, and must not depend on what they make of *later* events). If the batch form
-raises, the subscriber is run again event by event (its per-event form), so only the event that
-fails gets a retry. Retries and ``only=`` deliveries always use the per-event form.
+leased batch (:meth:`InProcessBus.deliver_many`), it gets that batch's events it takes in few
+calls, each a list in order. The batch is cut into *rounds* so that no customer (nor
+conversation) has two events in one round: a customer's second event goes to the next round,
+an event that names neither goes after everything before it with the others of its kind (keyed
+by the ids it names). Within a round the subscribers run one after another in the order they
+have on every topic (one order for all topics, from the order of subscription), each over all
+the round's events it takes: a batch form in one call, a plain subscriber event by event. So
+for one customer everything happens exactly as event by event (each event's subscribers in
+their order, then its next event); only between different customers may one subscriber's work
+on a later event run before another subscriber's on an earlier one. If the batch form raises,
+the subscriber is run again event by event (its per-event form), so only the event that fails
+gets a retry. Retries and ``only=`` deliveries always use the per-event form.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class InProcessBus:
         self._subscribers: dict[str, dict[str, Handler]] = defaultdict(dict)
         self._listeners: list[Handler] = []
         self._batches: dict[str, BatchHandler] = {}  # subscriber name -> its batch form
+        self._ordered: list[str] | None = None  # every subscriber in one order (deliver_many)
 
     def subscribe(self, topic: str, handler: Handler, *, name: str | None = None, batch: BatchHandler | None = None) -> None:
         """Refuses a topic the catalogue does not know (a typo would never fire)."""
@@ -55,6 +63,7 @@ class InProcessBus:
         if key in self._subscribers[topic]:
             raise ValueError(f"{key} is subscribed to {topic!r} twice")
         self._subscribers[topic][key] = handler
+        self._ordered = None
         if batch is not None:
             self._batches[key] = batch
 
@@ -89,37 +98,98 @@ class InProcessBus:
         return failures
 
     async def deliver_many(self, events: list[Event]) -> dict[int, dict[str, str]]:
-        """A relay batch: what :meth:`deliver` does for each event, in order, except that
-        subscribers with a batch form get their events of the batch afterwards in one call each.
+        """A relay batch: what :meth:`deliver` does for each event, round by round (see the
+        module's notes), batch forms taking a round's events in one call.
         Returns the failures by event id, then subscriber name."""
         failures: dict[int, dict[str, str]] = {event.id: {} for event in events}
-        held: dict[str, list[Event]] = {}
-        for event in events:
-            for name, handler in self._subscribers.get(event.topic, {}).items():
-                if name in self._batches:
-                    held.setdefault(name, []).append(event)
+        order = self._order()
+        for round_events in _rounds(events):
+            for name in order:
+                taken = [event for event in round_events if name in self._subscribers.get(event.topic, ())]
+                if not taken:
                     continue
-                try:
-                    await handler(event)
-                except Exception as exc:
-                    log.exception("event_subscriber_failed", topic=event.topic, event_id=event.id, subscriber=name)
-                    failures[event.id][name] = f"{type(exc).__name__}: {exc}"
-            for listener in self._listeners:
-                try:
-                    await listener(event)
-                except Exception:  # an observer must not turn into a retry of the subscribers
-                    log.exception("event_listener_failed", topic=event.topic, event_id=event.id)
-        for name, batch in held.items():
-            try:
-                await self._batches[name](batch)
-            except Exception:
-                log.warning("event_batch_failed", subscriber=name, events=len(batch), exc_info=True)
-                for event in batch:  # one by one: only the event that fails gets a retry
-                    failures[event.id].update(await self.deliver(event, only=name))
+                batch = self._batches.get(name)
+                if batch is not None:
+                    try:
+                        await batch(taken)
+                        continue
+                    except Exception:
+                        log.warning("event_batch_failed", subscriber=name, events=len(taken), exc_info=True)
+                for event in taken:  # one by one: only the event that fails gets a retry
+                    try:
+                        await self._subscribers[event.topic][name](event)
+                    except Exception as exc:
+                        log.exception("event_subscriber_failed", topic=event.topic, event_id=event.id, subscriber=name)
+                        failures[event.id][name] = f"{type(exc).__name__}: {exc}"
+            for event in round_events:
+                for listener in self._listeners:
+                    try:
+                        await listener(event)
+                    except Exception:  # an observer must not turn into a retry of the subscribers
+                        log.exception("event_listener_failed", topic=event.topic, event_id=event.id)
         return failures
+
+    def _order(self) -> list[str]:
+        """Every subscriber name in one order that keeps each topic's own order (a topological
+        order, the earlier subscribed first among equals)."""
+        if self._ordered is not None:
+            return self._ordered
+        first_seen: dict[str, int] = {}
+        after: dict[str, set[str]] = defaultdict(set)
+        for handlers in self._subscribers.values():
+            names = list(handlers)
+            for index, name in enumerate(names):
+                first_seen.setdefault(name, len(first_seen))
+                if index:
+                    after[name].add(names[index - 1])
+        ordered: list[str] = []
+        placed: set[str] = set()
+        while len(ordered) < len(first_seen):
+            ready = [n for n in first_seen if n not in placed and after[n] <= placed]
+            if not ready:  # topics disagree on the order: fall back to first subscription
+                ready = [n for n in first_seen if n not in placed]
+            name = min(ready, key=first_seen.__getitem__)
+            ordered.append(name)
+            placed.add(name)
+        self._ordered = ordered
+        return ordered
 
     async def publish(self, event: Event) -> None:
         """Every subscriber once; raises if any failed (for one-shot callers and tests)."""
         failures = await self.deliver(event)
         if failures:
             raise HandlerFailed("; ".join(f"{name}: {error}" for name, error in failures.items()))
+
+
+def _keys(event: Event) -> list[tuple[str, object]]:
+    """What an event is about, for cutting rounds: its customer and conversation; an event that
+    names neither, by the other ids it names."""
+    payload = event.payload
+    keys = [(name, payload[name]) for name in ("customer_id", "conversation_id") if payload.get(name) is not None]
+    if keys:
+        return keys
+    return [(name, value) for name, value in payload.items() if name.endswith("_id") and isinstance(value, int)]
+
+
+def _rounds(events: list[Event]) -> list[list[Event]]:
+    """Each event goes to the round after the last one holding any of its keys. An event about
+    neither a customer nor a conversation (it may touch many) goes after every round before it,
+    beside only such events, and the events after it go after it."""
+    rounds: list[list[Event]] = []
+    last: dict[tuple[str, object], int] = {}
+    floor = 0  # no customer's event goes before this round
+    wide_round = -2  # the round of the latest event about no customer
+    for event in events:
+        keys = _keys(event)
+        if any(name in ("customer_id", "conversation_id") for name, _ in keys):
+            index = max([floor, *(last[key] + 1 for key in keys if key in last)])
+        else:
+            joins = wide_round if wide_round == len(rounds) - 1 else len(rounds)  # beside the wide events just before
+            index = max([joins, *(last[key] + 1 for key in keys if key in last)])
+            floor, wide_round = index + 1, index
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append(event)
+        for key in keys:
+            last[key] = index
+    return rounds

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.db import Database
@@ -30,19 +30,29 @@ PARKED = "parked"
 
 
 async def schedule_timer(session: AsyncSession, kind: str, ref_id: int, due_at: datetime) -> None:
+    await schedule_timers(session, [(kind, ref_id, due_at)])
+
+
+async def schedule_timers(session: AsyncSession, timers: Iterable[tuple[str, int, datetime]]) -> None:
+    """Several ``(kind, ref_id, due_at)`` in one statement (each moves its twin, as above)."""
+    rows = [
+        {"kind": kind, "ref_id": ref_id, "due_at": due_at, "fired_at": None, "attempts": 0, "last_error": None}
+        for kind, ref_id, due_at in timers
+    ]
+    if not rows:
+        return
     table = Timer.__table__
-    values = {"kind": kind, "ref_id": ref_id, "due_at": due_at, "fired_at": None, "attempts": 0, "last_error": None}
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(values)
+    statement = insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["kind", "ref_id"],
         set_={"due_at": statement.excluded.due_at, "fired_at": None, "attempts": 0, "last_error": None},
     )
-    await session.execute(statement)
-    if due_at <= utcnow() + timedelta(seconds=1):
+    await session.execute(statement, rows)
+    if min(row["due_at"] for row in rows) <= utcnow() + timedelta(seconds=1):
         request_wake(session, WORKER)
 
 
@@ -50,6 +60,15 @@ async def cancel_timers(session: AsyncSession, kind: str, ref_ids: Iterable[int]
     ids = list(ref_ids)
     if ids:
         await session.execute(delete(Timer).where(Timer.kind == kind, Timer.ref_id.in_(ids)))
+
+
+async def cancel_timers_of_kinds(session: AsyncSession, timers: Iterable[tuple[str, int]]) -> None:
+    """Several ``(kind, ref_id)`` in one statement."""
+    by_kind: dict[str, list[int]] = {}
+    for kind, ref_id in timers:
+        by_kind.setdefault(kind, []).append(ref_id)
+    if by_kind:
+        await session.execute(delete(Timer).where(or_(*(and_(Timer.kind == kind, Timer.ref_id.in_(ids)) for kind, ids in by_kind.items()))))
 
 
 class TimerWorker:

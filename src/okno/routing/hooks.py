@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
-from okno.bus.outbox import record_event
+from okno.bus.outbox import record_event, record_events
 from okno.routing.events import ConversationRouted
 from okno.kit.db_cache import DatabaseCache
 from okno.models import Conversation, RoutingRule, TimelineEvent
@@ -35,9 +35,8 @@ async def route_new_conversation(deps: SubscriberDeps, event: Event) -> None:
     rules: list[RoutingRule] = []
     if event.topic in await _topics_with_rules(deps):
         async with deps.db.reading() as session:
-            query = select(RoutingRule).where(RoutingRule.enabled.is_(True)).order_by(RoutingRule.position, RoutingRule.id)
-            rules = [r for r in await session.scalars(query) if event.topic in r.events]
-    if not rules and (event.topic != OPENED or not await _channel_routes(deps, event.payload.get("channel_id"))):
+            rules = _rules_for(event.topic, await _enabled_rules(session))
+    if not rules and not await _opened_from_routing_channel(deps, event):
         return  # nothing can change: no transaction at all (most customer messages, team-less channels)
     async with deps.db.reading() as session:
         conversation_ids = await conversations_of(session, event)
@@ -46,15 +45,61 @@ async def route_new_conversation(deps: SubscriberDeps, event: Event) -> None:
             await route_conversation(deps, session, conversation_id, rules, event)
 
 
-async def route_conversation(deps: SubscriberDeps, session: AsyncSession, conversation_id: int, rules: list[RoutingRule], event: Event) -> None:
+async def route_new_conversations(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form: a round's events in order in one transaction, the rules read once."""
+    with_rules = await _topics_with_rules(deps)
+    enabled: list[RoutingRule] | None = None
+    written: list[tuple[TimelineEvent, ConversationRouted]] = []  # written together at the end
+    async with deps.db.transaction() as session:
+        with session.no_autoflush:  # each conversation reads only its own rows: one flush at the end
+            for event in events:
+                rules: list[RoutingRule] = []
+                if event.topic in with_rules:
+                    if enabled is None:
+                        enabled = await _enabled_rules(session)
+                    rules = _rules_for(event.topic, enabled)
+                if not rules and not await _opened_from_routing_channel(deps, event):
+                    continue
+                for conversation_id in await conversations_of(session, event):
+                    await route_conversation(deps, session, conversation_id, rules, event, written=written)
+        session.add_all([entry for entry, _ in written])
+        await record_events(session, [routed for _, routed in written])
+
+
+async def _enabled_rules(session: AsyncSession) -> list[RoutingRule]:
+    query = select(RoutingRule).where(RoutingRule.enabled.is_(True)).order_by(RoutingRule.position, RoutingRule.id)
+    return list(await session.scalars(query))
+
+
+def _rules_for(topic: str, enabled: list[RoutingRule]) -> list[RoutingRule]:
+    return [r for r in enabled if topic in r.events]
+
+
+async def _opened_from_routing_channel(deps: SubscriberDeps, event: Event) -> bool:
+    return event.topic == OPENED and await _channel_routes(deps, event.payload.get("channel_id"))
+
+
+async def route_conversation(
+    deps: SubscriberDeps,
+    session: AsyncSession,
+    conversation_id: int,
+    rules: list[RoutingRule],
+    event: Event,
+    *,
+    written: list[tuple[TimelineEvent, ConversationRouted]] | None = None,
+) -> None:
+    """``written``: where a batch collects the timeline entry and event to write them all at once."""
     conversation = await session.get(Conversation, conversation_id, with_for_update=True)
     if conversation is None or await _already_routed(session, conversation, event.id):
         return
     channel = await deps.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
-    facts = await read_facts(
-        session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=contact_windows(rule.conditions for rule in rules)
-    )
-    matched, actions = decide(rules, facts)
+    matched: list[str] = []
+    actions: dict[str, Any] = {}
+    if rules:  # the facts are for the rules' conditions: none to match, none to read
+        facts = await read_facts(
+            session, conversation, event, channel_kind=channel.kind if channel is not None else None, windows=contact_windows(rule.conditions for rule in rules)
+        )
+        matched, actions = decide(rules, facts)
     if event.topic == OPENED and "team_id" not in actions and channel is not None and channel.team_id is not None:
         actions["team_id"] = channel.team_id
         matched.append("channel team")
@@ -65,22 +110,22 @@ async def route_conversation(deps: SubscriberDeps, session: AsyncSession, conver
         conversation.queued_at = conversation.created_at  # waiting since the customer wrote
     if not changes and event.topic != OPENED:
         return
-    await session.flush()
     data = {"event_id": event.id, "trigger": event.topic, "rules": matched, **changes}
-    session.add(
-        TimelineEvent(
-            customer_id=conversation.customer_id,
-            conversation_id=conversation.id,
-            channel_id=conversation.channel_id,
-            kind="conversation.routed",
-            data=data,
-            occurred_at=event.created_at,
-        )
+    entry = TimelineEvent(
+        customer_id=conversation.customer_id,
+        conversation_id=conversation.id,
+        channel_id=conversation.channel_id,
+        kind="conversation.routed",
+        data=data,
+        occurred_at=event.created_at,
     )
-    await record_event(
-        session,
-        ConversationRouted(conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id, rules=matched[:10]),
-    )
+    routed = ConversationRouted(conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id, rules=matched[:10])
+    if written is not None:
+        written.append((entry, routed))
+        return
+    await session.flush()
+    session.add(entry)
+    await record_event(session, routed)
 
 
 async def _channel_routes(deps: SubscriberDeps, channel_id: int | None) -> bool:

@@ -23,6 +23,13 @@ async def offer_waiting_conversation(deps: SubscriberDeps, event: Event) -> None
         await assign_waiting_conversation(session, event.payload["conversation_id"])
 
 
+async def offer_waiting_conversations(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form: each in the round's order, in one transaction."""
+    async with deps.db.transaction() as session:
+        for event in events:
+            await assign_waiting_conversation(session, event.payload["conversation_id"])
+
+
 async def free_previous_operator(deps: SubscriberDeps, event: Event) -> None:
     """conversation.assigned: whoever had it before has room again."""
     previous = event.payload.get("from")
@@ -37,6 +44,15 @@ async def free_operator_after_status_change(deps: SubscriberDeps, event: Event) 
         conversation = await session.get(Conversation, event.payload["conversation_id"])
         if conversation is not None and conversation.assignee_id is not None:
             await assign_to_free_operator(session, conversation.assignee_id)
+
+
+async def free_operators_after_status_change(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form: each in the round's order, in one transaction."""
+    async with deps.db.transaction() as session:
+        for event in events:
+            conversation = await session.get(Conversation, event.payload["conversation_id"])
+            if conversation is not None and conversation.assignee_id is not None:
+                await assign_to_free_operator(session, conversation.assignee_id)
 
 
 async def operator_became_available(deps: SubscriberDeps, event: Event) -> None:

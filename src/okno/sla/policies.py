@@ -42,14 +42,38 @@ class SlaSetup:
         return 0 if self.policy is None else self.policy.warning_minutes * 60
 
 
-async def setup_for(session: AsyncSession, conversation: Conversation) -> SlaSetup:
+class SlaLookups:
+    """What many syncs in one transaction (a relay batch, a policy's re-sync) read again and
+    again, read once: status types, the default policy, business calendars. Teams, policies and
+    calendars by id come from the session's own identity map after their first read."""
+
+    def __init__(self) -> None:
+        self.status_types: dict[str, str | None] = {}
+        self.default_policy: tuple[SlaPolicy | None] | None = None  # None: not read yet
+        self.calendars: dict[int, BusinessCalendar] = {}
+
+
+async def setup_for(session: AsyncSession, conversation: Conversation, lookups: SlaLookups | None = None) -> SlaSetup:
     team = await session.get(Team, conversation.team_id) if conversation.team_id is not None else None
     policy_id = conversation.sla_policy_id or (team.sla_policy_id if team is not None else None)
     policy = await session.get(SlaPolicy, policy_id) if policy_id is not None else None
     if policy is None or not policy.is_active:  # a disabled policy governs nothing: the default does
-        policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True), SlaPolicy.is_active.is_(True)).limit(1))
+        policy = await _default_policy(session, lookups)
     hours = await session.get(BusinessHours, team.calendar_id) if team is not None and team.calendar_id else None
-    return SlaSetup(policy=policy, calendar=business_calendar(hours), calendar_id=hours.id if hours else None)
+    if hours is None or lookups is None:
+        calendar = business_calendar(hours)
+    elif (calendar := lookups.calendars.get(hours.id)) is None:  # type: ignore[assignment]
+        calendar = lookups.calendars[hours.id] = business_calendar(hours)
+    return SlaSetup(policy=policy, calendar=calendar, calendar_id=hours.id if hours else None)
+
+
+async def _default_policy(session: AsyncSession, lookups: SlaLookups | None) -> SlaPolicy | None:
+    if lookups is not None and lookups.default_policy is not None:
+        return lookups.default_policy[0]
+    policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True), SlaPolicy.is_active.is_(True)).limit(1))
+    if lookups is not None:
+        lookups.default_policy = (policy,)
+    return policy
 
 
 def checked_targets(targets: dict[str, Any]) -> dict[str, dict[str, int]]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.kit.timers import cancel_timers, schedule_timer
+from okno.kit.timers import cancel_timers_of_kinds, schedule_timers
 from okno.models import (
     FINISHED_TYPES,
     OPEN_TARGET_STATES,
@@ -32,7 +32,7 @@ from okno.models import (
     TargetState,
 )
 from okno.sla import clock
-from okno.sla.policies import SlaSetup, setup_for
+from okno.sla.policies import SlaLookups, SlaSetup, setup_for
 
 BREACH_TIMER, WARNING_TIMER = "sla.breach", "sla.warning"
 
@@ -47,19 +47,22 @@ class Span:
     completed_at: datetime | None
 
 
-async def sync_conversation_sla(session: AsyncSession, conversation_id: int, *, at: datetime, write: bool = True) -> bool:
+async def sync_conversation_sla(
+    session: AsyncSession, conversation_id: int, *, at: datetime, write: bool = True, lookups: SlaLookups | None = None
+) -> bool:
     """Brings the targets up to date; whether anything changed. With ``write=False`` nothing is
-    written (a dry run on a read session tells whether a write transaction is needed at all)."""
+    written (a dry run on a read session tells whether a write transaction is needed at all).
+    ``lookups``: what several syncs in one transaction read only once."""
     with session.no_autoflush:
-        return await _sync(session, conversation_id, at=at, write=write)
+        return await _sync(session, conversation_id, at=at, write=write, lookups=lookups)
 
 
-async def _sync(session: AsyncSession, conversation_id: int, *, at: datetime, write: bool) -> bool:
+async def _sync(session: AsyncSession, conversation_id: int, *, at: datetime, write: bool, lookups: SlaLookups | None) -> bool:
     conversation = await session.get(Conversation, conversation_id, with_for_update=write)
     if conversation is None:
         return False
-    status_type = await session.scalar(select(StatusDefinition.type).where(StatusDefinition.key == conversation.status))
-    setup = await setup_for(session, conversation)
+    status_type = await _status_type(session, conversation.status, lookups)
+    setup = await setup_for(session, conversation, lookups)
     targets = {
         (t.metric, t.cycle): t
         for t in await session.scalars(select(SlaTarget).where(SlaTarget.conversation_id == conversation_id))
@@ -91,11 +94,19 @@ async def _sync(session: AsyncSession, conversation_id: int, *, at: datetime, wr
     changed = due != conversation.sla_due_at or any(before.get(key) != _snapshot(t) for key, t in targets.items())
     if not write or not changed:
         return changed
-    await session.flush()
-    await _schedule(session, targets, {key: snap[:4] for key, snap in before.items()})
     conversation.sla_due_at = due
-    await session.flush()
+    await session.flush()  # new targets get their ids for the timers
+    await _schedule(session, targets, {key: snap[:4] for key, snap in before.items()})
     return True
+
+
+async def _status_type(session: AsyncSession, status: str, lookups: SlaLookups | None) -> str | None:
+    if lookups is not None and status in lookups.status_types:
+        return lookups.status_types[status]
+    found = await session.scalar(select(StatusDefinition.type).where(StatusDefinition.key == status))
+    if lookups is not None:
+        lookups.status_types[status] = found
+    return found
 
 
 def _snapshot(target: SlaTarget) -> tuple:
@@ -176,16 +187,21 @@ async def _exchanges(session: AsyncSession, conversation_id: int) -> list[tuple[
 
 
 async def _schedule(session: AsyncSession, targets: dict[tuple[str, int], SlaTarget], before: dict) -> None:
+    """The changed targets' breach and warning timers, moved or cancelled in at most two statements."""
+    scheduled: list[tuple[str, int, datetime]] = []
+    cancelled: list[tuple[str, int]] = []
     for key, target in targets.items():
         now = _snapshot(target)[:4]
         if before.get(key) == now:
             continue
         running = target.state == TargetState.running.value
         if running and target.due_at is not None and target.breached_at is None:
-            await schedule_timer(session, BREACH_TIMER, target.id, target.due_at)
+            scheduled.append((BREACH_TIMER, target.id, target.due_at))
         else:
-            await cancel_timers(session, BREACH_TIMER, [target.id])
+            cancelled.append((BREACH_TIMER, target.id))
         if running and target.warn_at is not None and target.warned_at is None:
-            await schedule_timer(session, WARNING_TIMER, target.id, target.warn_at)
+            scheduled.append((WARNING_TIMER, target.id, target.warn_at))
         else:
-            await cancel_timers(session, WARNING_TIMER, [target.id])
+            cancelled.append((WARNING_TIMER, target.id))
+    await schedule_timers(session, scheduled)
+    await cancel_timers_of_kinds(session, cancelled)

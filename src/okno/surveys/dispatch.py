@@ -65,6 +65,19 @@ async def plan_survey_on_resolve(deps: SubscriberDeps, event: Event) -> None:
             await schedule_survey(session, event.payload["conversation_id"], list(surveys), origin="resolved", now=event.created_at)
 
 
+async def plan_surveys_on_resolve(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form: a round's resolutions in order, in one transaction, the surveys read once."""
+    resolved = [e for e in events if e.payload.get("type") == StatusType.resolved.value]
+    if not resolved:
+        return
+    async with deps.db.transaction() as session:
+        surveys = (await session.scalars(select(Survey).where(Survey.is_active.is_(True), Survey.trigger == "resolved").order_by(Survey.id))).all()
+        if not surveys:
+            return
+        for event in resolved:
+            await schedule_survey(session, event.payload["conversation_id"], list(surveys), origin="resolved", now=event.created_at)
+
+
 async def schedule_survey(session: AsyncSession, conversation_id: int, surveys: list[Survey], *, origin: str, now: datetime | None = None) -> SurveyRequest | None:
     """The first of ``surveys`` that applies to the conversation (its team and channel), planned
     after its delay; None when none applies or the conversation already had its survey."""

@@ -1,0 +1,52 @@
+"""How the in-process bus cuts a relay batch into rounds and orders its subscribers: one
+customer's events stay in order, one per round; an event about no customer stands between the
+others; the bootstrap's subscribers have one order that every topic keeps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from okno.bootstrap import wire_subscribers
+from okno.bus.events import Event
+from okno.bus.inprocess import InProcessBus, _rounds
+
+AT = datetime(2026, 12, 6, tzinfo=UTC)
+
+
+def event(event_id: int, topic: str, **payload: object) -> Event:
+    return Event(id=event_id, topic=topic, payload=payload, created_at=AT)
+
+
+def ids(rounds: list[list[Event]]) -> list[list[int]]:
+    return [[e.id for e in r] for r in rounds]
+
+
+def test_a_customers_events_go_to_successive_rounds_and_other_customers_fill_them() -> None:
+    batch = [
+        event(1, "customer.created", customer_id=7),
+        event(2, "conversation.opened", conversation_id=70, customer_id=7),
+        event(3, "customer.created", customer_id=8),
+        event(4, "conversation.opened", conversation_id=80, customer_id=8),
+        event(5, "message.received", conversation_id=70, customer_id=7, message_id=1, channel_id=None),
+    ]
+    assert ids(_rounds(batch)) == [[1, 3], [2, 4], [5]]
+
+
+def test_an_event_about_no_customer_stands_between_what_came_before_and_after() -> None:
+    batch = [
+        event(1, "conversation.opened", conversation_id=70, customer_id=7),
+        event(2, "team.changed", team_id=1),
+        event(3, "team.changed", team_id=2),
+        event(4, "team.changed", team_id=1),
+        event(5, "conversation.opened", conversation_id=80, customer_id=8),
+    ]
+    assert ids(_rounds(batch)) == [[1], [2, 3], [4], [5]]
+
+
+def test_the_bootstrap_subscribers_have_one_order_that_every_topic_keeps() -> None:
+    bus = InProcessBus()
+    wire_subscribers(bus, None)  # type: ignore[arg-type]  # wiring only: no handler runs here
+    position = {name: index for index, name in enumerate(bus._order())}  # noqa: SLF001
+    for topic in bus.topics():
+        names = bus.subscribers_of(topic)
+        assert [position[n] for n in names] == sorted(position[n] for n in names), topic
