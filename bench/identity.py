@@ -49,6 +49,7 @@ import csv
 import importlib.util
 import json
 import os
+import pickle
 import random
 import secrets
 import statistics
@@ -109,6 +110,22 @@ def people(n: int, seed: int) -> tuple[list[dict], list[dict]]:
         elif row["person_id"] in seen:
             queries.append(row)
     return stored, queries
+
+
+def kept_people(n: int, seed: int, keep: Path | None) -> tuple[list[dict], list[dict]]:
+    """:func:`people`, kept beside a kept base (``--keep-db``): generating a million people takes
+    longer than reading them back."""
+    if keep is None:
+        return people(n, seed)
+    path = keep / f"identity-people-{n}-{seed}.pickle"
+    if path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 (written by this script, in the folder it was told to keep)
+    found = people(n, seed)
+    keep.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        pickle.dump(found, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return found
 
 
 def fields_of(rows: list[dict]) -> list[dict]:
@@ -589,7 +606,7 @@ def main(argv: list[str] | None = None) -> None:
         args.splink_python = sys.executable
 
     results: dict = {"customers": args.customers, "queries": args.queries, "batch_records": args.batch, "cpus": os.cpu_count()}
-    stored, queries = people(args.customers, seed=21) if args.backends.strip() else ([], [])
+    stored, queries = kept_people(args.customers, 21, args.keep_db) if args.backends.strip() else ([], [])
     with tempfile.TemporaryDirectory(prefix="okno-identity-bench-") as tmp:
         folder = Path(tmp)
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
