@@ -3,6 +3,8 @@ time / memory / pairwise F1 on generated labelled data — beside Splink when it
 
     .venv/bin/python bench/identity.py                      # defaults: ~5 min on a quiet 2-core box (without Splink)
     .venv/bin/python bench/identity.py --customers 1000000 --batch 1000000
+    .venv/bin/python bench/identity.py --customers 1000000 --batch 0 --recall-size 0 --keep-db /var/tmp/okno-bases
+                                                            # the 1M real-time figures; the base is built once and kept
     .venv/bin/python bench/identity.py --splink-python /path/to/venv/bin/python
     .venv/bin/python bench/identity.py --skip-realtime --batch 0   # FEBRL3 and the recall table only
     .venv/bin/python bench/identity.py --recall-size 0          # without the recall table
@@ -12,7 +14,12 @@ set, okno's and Splink's precision / recall / F1 with wall and CPU time, and whe
 each missed true pair (blocking, scored below 0.5, cut by the output threshold).
 
 Real time (per backend): N customers are bulk-loaded (profile, blocking keys, term counts,
-phone and e-mail identities) into a fresh database migrated to head. Then
+phone and e-mail identities; sealed and blind-indexed as the application stores them, written with
+COPY on PostgreSQL and large ``executemany`` transactions on SQLite) into a fresh database migrated
+to head, or, with ``--keep-db DIR``, into a kept base (a SQLite file in DIR, a PostgreSQL database
+named by the size) that later runs with the same ``--customers`` reuse as it is. Each figure is
+printed with the load average and the CPU time per operation (this process's, and on a local
+PostgreSQL its backends'), which a loaded machine inflates far less than wall time. Then
   * exact-key attach: one inbound message whose phone (written ``8 (9xx) …``) is a stored
     identity goes through the ingest pipeline (``IngestProcessor.apply``: identity lookup,
     conversation, message, timeline, outbox) in its own committed transaction;
@@ -42,6 +49,7 @@ import csv
 import importlib.util
 import json
 import os
+import pickle
 import random
 import secrets
 import statistics
@@ -59,7 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"] + [str(ROOT / "bench")]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import Table, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from okno.channels.base import InboundMessage, SenderIdentity  # noqa: E402
@@ -67,7 +75,7 @@ from okno.channels.ingest import IngestProcessor, sender_keys  # noqa: E402
 from okno.customers.resolution import owners_of  # noqa: E402
 from okno.customers.cli import SAME_PERSON_THRESHOLD  # noqa: E402
 from okno.customers.matching.columns import map_columns, person_from_row  # noqa: E402
-from okno.customers.matching.fields import comparison_fields, filed_keys  # noqa: E402
+from okno.customers.matching.fields import comparison_fields, filed_keys_of  # noqa: E402
 from okno.customers.matching.profiles import TERM_FIELDS  # noqa: E402
 from okno.customers.matching.realtime import score_record  # noqa: E402
 from okno.customers.matching.synthetic import generate_records  # noqa: E402
@@ -104,6 +112,22 @@ def people(n: int, seed: int) -> tuple[list[dict], list[dict]]:
     return stored, queries
 
 
+def kept_people(n: int, seed: int, keep: Path | None) -> tuple[list[dict], list[dict]]:
+    """:func:`people`, kept beside a kept base (``--keep-db``): generating a million people takes
+    longer than reading them back."""
+    if keep is None:
+        return people(n, seed)
+    path = keep / f"identity-people-{n}-{seed}.pickle"
+    if path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 (written by this script, in the folder it was told to keep)
+    found = people(n, seed)
+    keep.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        pickle.dump(found, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return found
+
+
 def fields_of(rows: list[dict]) -> list[dict]:
     mapping = map_columns(list(rows[0]))
     return [comparison_fields(person_from_row({k: str(v) for k, v in r.items()}, mapping)) for r in rows]
@@ -111,45 +135,101 @@ def fields_of(rows: list[dict]) -> list[dict]:
 
 async def load(url: str, stored: list[dict], *, reuse: bool = False) -> dict[int, list[str]]:
     """Bulk-loads the base; returns customer id → its stored phones (for attach queries).
-    ``reuse``: a database kept from an earlier run with the same customers is used as it is."""
+    ``reuse``: a database kept from an earlier run with the same customers is used as it is.
+
+    Rows are written as the application would store them (every value passes its column's own
+    bind processing: sealed identity values, profiles and attributes, blind indexes), but in
+    bulk: ``COPY`` on PostgreSQL, one ``executemany`` per table and chunk in one transaction on
+    SQLite. Blocking keys are blinded in one batch per chunk (each distinct key once), and the
+    blocks' secondary index is built once after the load rather than row by row."""
     engine = create_oneoff_engine(url)
     await upgrade_to_head(engine)
     if reuse and (kept := await _kept_phones(engine, len(stored))) is not None:
         await engine.dispose()
         return kept
     now = datetime.now(UTC)
-    fields = fields_of(stored)
     phones: dict[int, list[str]] = {}
     terms: Counter = Counter()
+    seen_identities: set[tuple[str, bytes]] = set()
     async with engine.begin() as conn:
-        await conn.execute(insert(Channel.__table__), [{"id": 1, "kind": "api", "name": "bench", "config_sealed": "-", "is_active": True, "created_at": now, "updated_at": now}])
+        writer = await BulkWriter.open(conn)
+        await writer.write(Channel.__table__, [{"id": 1, "kind": "api", "name": "bench", "config_sealed": "-", "is_active": True, "created_at": now, "updated_at": now}])
+        await writer.without_index(MatchBlock.__table__, "ix_match_blocks_customer")
         for start in range(0, len(stored), CHUNK):
-            part = range(start, min(start + CHUNK, len(stored)))
+            part = stored[start : start + CHUNK]
+            fields = fields_of(part)
             customers, identities, profiles, blocks = [], [], [], []
-            for i in part:
-                cid, f, row = i + 1, fields[i], stored[i]
+            for n, (row, f, keys) in enumerate(zip(part, fields, filed_keys_of(fields), strict=True)):
+                cid = start + n + 1
                 customers.append({"id": cid, "name": f"{row['first_name']} {row['last_name']}", "attributes": {k: row[k] for k in ("birth_date", "city", "address", "postcode") if row[k]}, "created_at": now, "updated_at": now})
                 for kind, values in (("phone", f.get("phones", [])), ("email", f.get("emails", []))):
-                    identities += [{"customer_id": cid, "kind": kind, "value": v, "created_at": now} for v in values]
+                    for value in values:
+                        index = pii.blind_index(kind, value)
+                        if (kind, index) not in seen_identities:  # households share a phone: the first keeps it
+                            seen_identities.add((kind, index))
+                            identities.append({"customer_id": cid, "kind": kind, "value": value, "value_index": index, "created_at": now})
                 phones[cid] = f.get("phones", [])
                 profiles.append({"customer_id": cid, "fields": f, "updated_at": now})
-                blocks += [{"key": k, "customer_id": cid} for k in filed_keys(f)]
+                blocks += [{"key": k, "customer_id": cid} for k in keys]
                 terms.update((t, f[t][:200]) for t in TERM_FIELDS if f.get(t))
-            await conn.execute(insert(Customer.__table__), customers)
-            await conn.execute(_ignoring(Identity.__table__, conn.dialect.name, ["kind", "value_index"]), identities)  # households share a phone
-            await conn.execute(insert(MatchProfile.__table__), profiles)
-            await conn.execute(_ignoring(MatchBlock.__table__, conn.dialect.name, ["key", "customer_id"]), blocks)
+            await writer.write(Customer.__table__, customers)
+            await writer.write(Identity.__table__, identities)
+            await writer.write(MatchProfile.__table__, profiles)
+            await writer.write(MatchBlock.__table__, blocks)
         rows = [{"field": f, "value": v, "count": c} for (f, v), c in terms.items()]
         for start in range(0, len(rows), CHUNK):
-            await conn.execute(insert(MatchTerm.__table__), rows[start : start + CHUNK])
+            await writer.write(MatchTerm.__table__, rows[start : start + CHUNK])
+        await writer.restore_indexes()
         if conn.dialect.name == "postgresql":
             for table in ("customers", "identities", "channels"):
                 await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-            await conn.execute(text("ANALYZE"))
-        else:
-            await conn.execute(text("ANALYZE"))
+        await conn.execute(text("ANALYZE"))
     await engine.dispose()
     return phones
+
+
+class BulkWriter:
+    """Writes plain rows (as a Core insert would take them) through each column's bind
+    processing, in bulk: ``COPY`` (asyncpg's binary copy) on PostgreSQL, ``executemany`` on
+    the raw SQLite connection, both inside the caller's transaction."""
+
+    def __init__(self, conn, driver) -> None:  # noqa: ANN001
+        self.conn, self.driver, self.dialect = conn, driver, conn.dialect
+        self.dropped: list[tuple[Table, str]] = []
+
+    @classmethod
+    async def open(cls, conn) -> BulkWriter:  # noqa: ANN001
+        raw = await conn.get_raw_connection()
+        writer = cls(conn, raw.driver_connection)
+        if conn.dialect.name == "sqlite":
+            await conn.execute(text("PRAGMA cache_size = -1000000"))  # 1 GB of pages: the block index stays in memory
+        return writer
+
+    def _encoded(self, table: Table, rows: list[dict]) -> tuple[list[str], list[tuple]]:
+        columns = list(rows[0])
+        processors = [table.c[name].type.dialect_impl(self.dialect).bind_processor(self.dialect) for name in columns]
+        records = [tuple(v if proc is None or v is None else proc(v) for v, proc in zip((r[c] for c in columns), processors, strict=True)) for r in rows]
+        return columns, records
+
+    async def write(self, table: Table, rows: list[dict]) -> None:
+        if not rows:
+            return
+        columns, records = self._encoded(table, rows)
+        if self.dialect.name == "postgresql":
+            await self.driver.copy_records_to_table(table.name, records=records, columns=columns)
+        else:
+            statement = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'  # noqa: S608
+            await self.driver.executemany(statement, records)
+
+    async def without_index(self, table: Table, name: str) -> None:
+        """Drops a secondary index for the load; :meth:`restore_indexes` builds it once at the end."""
+        await self.conn.execute(text(f'DROP INDEX "{name}"'))
+        self.dropped.append((table, name))
+
+    async def restore_indexes(self) -> None:
+        for table, name in self.dropped:
+            index = next(i for i in table.indexes if i.name == name)
+            await self.conn.run_sync(lambda sync, index=index: index.create(sync))
 
 
 async def _kept_phones(engine, customers: int) -> dict[int, list[str]] | None:  # noqa: ANN001
@@ -166,10 +246,6 @@ async def _kept_phones(engine, customers: int) -> dict[int, list[str]] | None:  
         return phones
 
 
-def _ignoring(table, dialect: str, keys: list[str]):  # noqa: ANN001, ANN202
-    from okno.kit.db import insert_ignoring_duplicates
-
-    return insert_ignoring_duplicates(table, dialect, keys)
 
 
 BENCH_KEY = "b2tuby1iZW5jaC1wZXJzb25hbC1kYXRhLWtleS0wMDA="  # a benchmark's own, never a deployment's
@@ -185,42 +261,54 @@ async def realtime(url: str, stored: list[dict], queries: list[dict], count: int
     load_before = os.getloadavg()
     db = create_database(url)
     processor = IngestProcessor(db)
+    server = ServerCpu(db)
     rng = random.Random(1)
     owners = [cid for cid, ph in phones.items() if ph]
-    attach: list[float] = []
-    lookup: list[float] = []
+    items = []
     for n in range(count + 50):
-        cid = rng.choice(owners)
-        digits = phones[cid][0][2:]
+        digits = phones[rng.choice(owners)][0][2:]
         sender = SenderIdentity(kind="phone", value=f"8 ({digits[:3]}) {digits[3:6]}-{digits[6:8]}-{digits[8:]}", source="api")
-        item = InboundMessage(provider_id=f"bench-{n}", sender=[sender], text="Здравствуйте, это снова я")
-        prepared = processor.prepare(n + 1, 1, item, datetime.now(UTC))
+        items.append(InboundMessage(provider_id=f"bench-{time.time_ns()}-{n}", sender=[sender], text="Здравствуйте, это снова я"))
+    lookup, lookup_cpu = [], []
+    await server.start()
+    for n, item in enumerate(items):
         async with db.reading() as session:  # the resolution step alone: normalise + one indexed lookup
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             keys, _ = sender_keys(item, "RU")
             resolved = await owners_of(session, set(keys))
-            if n >= 50:
+            if n >= 50:  # warm-up
                 lookup.append(time.perf_counter() - started)
+                lookup_cpu.append(time.process_time() - cpu)
         assert resolved, "the stored phone must resolve"
-        started = time.perf_counter()
+    lookup_server = await server.per_operation(len(items))
+    attach, attach_cpu = [], []
+    await server.start()
+    for n, item in enumerate(items):
+        prepared = processor.prepare(n + 1, 1, item, datetime.now(UTC))
+        started, cpu = time.perf_counter(), time.process_time()
         async with db.transaction() as session:
             await processor.apply(session, [prepared])
-        if n >= 50:  # warm-up
+        if n >= 50:
             attach.append(time.perf_counter() - started)
+            attach_cpu.append(time.process_time() - cpu)
+    attach_server = await server.per_operation(len(items))
     query_fields = fields_of(queries[: count + 50])
-    fuzzy: list[float] = []
+    fuzzy, fuzzy_cpu = [], []
     candidates: list[int] = []
     top1 = 0
     truth = {i + 1: row["person_id"] for i, row in enumerate(stored)}
+    await server.start()
     async with db.reading() as session:
         for n, (fields, row) in enumerate(zip(query_fields, queries, strict=False)):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             found = await score_record(session, fields)
-            elapsed = time.perf_counter() - started
+            elapsed, spent = time.perf_counter() - started, time.process_time() - cpu
             if n >= 50:
                 fuzzy.append(elapsed)
+                fuzzy_cpu.append(spent)
                 candidates.append(len(found))
                 top1 += bool(found) and truth.get(found[0].customer_id) == row["person_id"]
+    fuzzy_server = await server.per_operation(len(query_fields))
     await db.dispose()
     return {
         "load_seconds": round(loaded, 1),
@@ -228,9 +316,54 @@ async def realtime(url: str, stored: list[dict], queries: list[dict], count: int
         "lookup_p50_ms": round(p(lookup, 0.5), 2), "lookup_p99_ms": round(p(lookup, 0.99), 2),
         "attach_p50_ms": round(p(attach, 0.5), 2), "attach_p99_ms": round(p(attach, 0.99), 2),
         "fuzzy_p50_ms": round(p(fuzzy, 0.5), 2), "fuzzy_p99_ms": round(p(fuzzy, 0.99), 2),
+        # CPU per operation: this process's (mean and p99), and the database server's backends'
+        # mean (PostgreSQL; SQLite runs inside this process); survives a loaded machine
+        "lookup_cpu_ms": _cpu(lookup_cpu, lookup_server), "attach_cpu_ms": _cpu(attach_cpu, attach_server),
+        "fuzzy_cpu_ms": _cpu(fuzzy_cpu, fuzzy_server),
         "fuzzy_candidates_mean": round(statistics.mean(candidates), 1) if candidates else 0,
         "fuzzy_true_match_ranked_first": round(top1 / max(len(fuzzy), 1), 4),
     }  # fmt: skip
+
+
+def _cpu(client: list[float], server_ms: float | None) -> dict:
+    figures = {"client_mean": round(statistics.mean(client) * 1000, 3), "client_p99": round(p(client, 0.99), 3)}
+    if server_ms is not None:
+        figures["server_mean"] = round(server_ms, 3)
+    return figures
+
+
+class ServerCpu:
+    """CPU time of the PostgreSQL server processes serving this database (read from ``/proc``,
+    so only when the server runs on this machine): the sum over its backends between
+    :meth:`start` and :meth:`per_operation`. Background processes (WAL writer, checkpointer)
+    are not counted. None on SQLite or when ``/proc`` of the backends is not readable."""
+
+    def __init__(self, db) -> None:  # noqa: ANN001
+        self.db, self.before, self.started = db, {}, False
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    async def _backends(self) -> dict[int, float] | None:
+        if self.db.writer.dialect.name != "postgresql":
+            return None
+        async with self.db.reading() as session:
+            pids = (await session.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))).scalars().all()
+        spent = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            spent[pid] = (int(fields[11]) + int(fields[12])) / self.tick
+        return spent or None
+
+    async def start(self) -> None:
+        self.before = await self._backends() or {}
+
+    async def per_operation(self, operations: int) -> float | None:
+        after = await self._backends()
+        if after is None:
+            return None
+        return sum(seconds - self.before.get(pid, 0.0) for pid, seconds in after.items()) / operations * 1000
 
 
 def sqlite_url(folder: Path) -> str:
@@ -473,7 +606,7 @@ def main(argv: list[str] | None = None) -> None:
         args.splink_python = sys.executable
 
     results: dict = {"customers": args.customers, "queries": args.queries, "batch_records": args.batch, "cpus": os.cpu_count()}
-    stored, queries = people(args.customers, seed=21) if args.backends.strip() else ([], [])
+    stored, queries = kept_people(args.customers, 21, args.keep_db) if args.backends.strip() else ([], [])
     with tempfile.TemporaryDirectory(prefix="okno-identity-bench-") as tmp:
         folder = Path(tmp)
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
@@ -544,6 +677,11 @@ def report(r: dict) -> None:
             print(f"  {'':<10} exact-key attach p50 {b['attach_p50_ms']:.2f} ms  p99 {b['attach_p99_ms']:.2f} ms  {'PASS' if b['attach_p99_ms'] < 10 else 'MISS'} (<10 ms; whole pipeline, committed)")
             print(f"  {'':<10} fuzzy scoring    p50 {b['fuzzy_p50_ms']:.2f} ms  p99 {b['fuzzy_p99_ms']:.2f} ms  {'PASS' if b['fuzzy_p99_ms'] < 10 else 'MISS'} (<10 ms)"
                   f"  candidates/query {b['fuzzy_candidates_mean']}, true match ranked first {b['fuzzy_true_match_ranked_first']:.1%} (load {b['load_seconds']} s)")  # fmt: skip
+            cpu = "; ".join(
+                f"{name} {b[key]['client_mean']:.2f}" + (f" + server {b[key]['server_mean']:.2f}" if "server_mean" in b[key] else "")
+                for name, key in (("lookup", "lookup_cpu_ms"), ("attach", "attach_cpu_ms"), ("fuzzy", "fuzzy_cpu_ms"))
+            )
+            print(f"  {'':<10} CPU per operation, mean ms (this process + database backends): {cpu}")
             print(f"  {'':<10} load average {' / '.join(map(str, b['load_average'][:3]))} before, {' / '.join(map(str, b['load_average'][3:]))} after (1 / 5 / 15 min)")
     if "okno_batch" in r:
         print(f"\nbatch dedupe — {r['batch_records']:,} generated records (Russian/English names, typos, transliteration, swaps, households),"

@@ -36,7 +36,7 @@ from okno.customers.resolution import Sender, resolve_senders
 from okno.customers.rules import rule_book, split_by_rules
 from okno.kit.db import Database
 from okno.kit.html import html_to_text, sanitize_html
-from okno.kit.ids import allocate_ids
+from okno.kit.ids import allocate_ids, insert_with_ids
 from okno.kit.time import utcnow
 from okno.models import Direction, InboundItem, Message, MessageKind, MessageStatus, StatusType, TimelineEvent
 from okno.surveys.replies import Incoming, SurveyReply, claim_survey_replies, settle_survey_replies
@@ -236,10 +236,8 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     ) if touches else []
     resolved_answers = iter(answers)
     answers = [next(resolved_answers) if reply is None else None for reply in surveyed.replies]
-    message_ids = await allocate_ids(session, Message.__table__, len(claimed))
     rows = [
         {
-            "id": message_id,
             "conversation_id": conv.id,
             "customer_id": conv.customer_id,
             "channel_id": c.channel_id,
@@ -255,26 +253,13 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             "created_at": c.received_at,
             "status_updated_at": c.received_at,
         }
-        for c, conv, message_id in zip(claimed, conversations, message_ids, strict=True)
+        for c, conv in zip(claimed, conversations, strict=True)
     ]
-    plain = [
-        row for row, answer, reply, c in zip(rows, answers, surveyed.replies, claimed, strict=True)
-        if answer is None and reply is None and c.item.content is None
-    ]
-    if plain:
-        await session.execute(insert(Message.__table__), plain)
-    structured = [
-        {**row, "content": c.item.content}
+    shaped = [
+        _shaped(row, answer, reply, c.item.content)
         for row, answer, reply, c in zip(rows, answers, surveyed.replies, claimed, strict=True)
-        if answer is None and reply is None and c.item.content is not None
     ]
-    if structured:  # rare: one more statement (a call's facts), so the usual rows keep no content
-        await session.execute(insert(Message.__table__), structured)
-    answered = [_as_answer(row, answer) for row, answer in zip(rows, answers, strict=True) if answer is not None]
-    if answered:  # rare: one more statement, so the usual rows keep kind's default and no content
-        await session.execute(insert(Message.__table__), answered)
-    if survey_rows := [_as_survey_reply(row, reply) for row, reply in zip(rows, surveyed.replies, strict=True) if reply is not None]:
-        await session.execute(insert(Message.__table__), survey_rows)  # rare, like the answers above
+    message_ids = await _insert_messages(session, shaped)
     # rare: no statement unless a customer wrote through another channel than the conversation began in
     await record_channels_used(
         session,
@@ -348,6 +333,32 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     ]
     await flag_negative_reviews(session, reviews)  # no statement unless a review is 1–2 stars
     await suggest_reviewer_matches(session, reviews)  # no statement unless reviews came in
+
+
+def _shaped(row: dict, answer: Answer | None, reply: SurveyReply | None, content: dict | None) -> tuple[int, dict]:
+    """A message row in its shape: plain (kind's default, no content), a call's facts, a chosen
+    answer or a survey's reply; each shape goes in as its own statement."""
+    if reply is not None:
+        return 3, _as_survey_reply(row, reply)
+    if answer is not None:
+        return 2, _as_answer(row, answer)
+    if content is not None:
+        return 1, {**row, "content": content}
+    return 0, row
+
+
+async def _insert_messages(session: AsyncSession, shaped: list[tuple[int, dict]]) -> list[int]:
+    """Inserts the batch's messages; their ids, in the batch's order. Usually every row has one
+    shape: one statement that returns the ids (PostgreSQL) or takes them with the counter read
+    (SQLite). Mixed shapes (rare) take the ids first, in the batch's order, then one statement per
+    shape present."""
+    if len({shape for shape, _ in shaped}) == 1:
+        return await insert_with_ids(session, Message.__table__, [row for _, row in shaped])
+    ids = await allocate_ids(session, Message.__table__, len(shaped))
+    for shape in sorted({shape for shape, _ in shaped}):
+        group = [{**row, "id": message_id} for (s, row), message_id in zip(shaped, ids, strict=True) if s == shape]
+        await session.execute(insert(Message.__table__), group)
+    return ids
 
 
 def _new_customers(claimed: list[_Claimed], resolution) -> list[tuple[int, str, list[tuple[str, str]]]]:  # noqa: ANN001

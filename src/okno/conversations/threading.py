@@ -22,7 +22,8 @@ forwarded e-mail) never attaches a touch to another customer's conversation.
 
 "Unfinished", "waiting", "resolved" and "closed" are status *types*, so custom statuses count.
 A batch costs a fixed number of statements: one lookup per kind of touch present, one insert of
-the new conversations, one update of the touched ones (and one more only when some reopen).
+the new conversations (their activity times set in it), one update of the ones that existed (and
+one more only when some reopen).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, case, insert, select, update
+from sqlalchemy import Select, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.kit.ids import allocate_ids
+from okno.kit.ids import insert_with_ids
 from okno.models import UNFINISHED_TYPES, Conversation, ConversationStatus, Priority, StatusDefinition, StatusType
 
 _WAITING_TYPES = frozenset({StatusType.pending.value, StatusType.on_hold.value})
@@ -88,8 +89,11 @@ async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[Co
             ref.reopened_from, ref.status = ref.status, ConversationStatus.open
             ref.status_type = StatusType.open.value
         refs.append(ref)
-    await _open(session, new)
-    await _record_activity(session, refs, touches)
+    latest: dict[int, tuple[ConversationRef, datetime]] = {}
+    for ref, touch in zip(refs, touches, strict=True):
+        latest[id(ref)] = (ref, touch.at)
+    await _open(session, new, latest)
+    await _record_activity(session, [(ref, at) for ref, at in latest.values() if not ref.is_new])
     return refs
 
 
@@ -158,27 +162,31 @@ def thread_lookup(threads: set[tuple[int, str]]) -> Select:
     )
 
 
-async def _open(session: AsyncSession, new: list[tuple[ConversationRef, Touch]]) -> None:
+async def _open(
+    session: AsyncSession, new: list[tuple[ConversationRef, Touch]], latest: dict[int, tuple[ConversationRef, datetime]]
+) -> None:
+    """Inserts the new conversations with their activity already set (the batch's last touch of
+    each), so they need no touch-up afterwards; one statement, the ids come back from it."""
     if not new:
         return
-    for (ref, _), conv_id in zip(new, await allocate_ids(session, Conversation.__table__, len(new)), strict=True):
-        ref.id = conv_id
-    await session.execute(
-        insert(Conversation.__table__),
-        [
+    rows = []
+    for ref, t in new:
+        last = latest[id(ref)][1]
+        rows.append(
             {
-                "id": ref.id,
                 "customer_id": t.customer_id,
                 "channel_id": t.channel_id,
                 "status": ConversationStatus.open.value,
                 "priority": Priority.normal.value,
                 "created_at": t.at,
-                "updated_at": t.at,
+                "updated_at": last,
+                "last_message_at": last,
+                "last_inbound_at": last,
                 "thread_key": t.thread_key,
             }
-            for ref, t in new
-        ],
-    )
+        )
+    for (ref, _), conv_id in zip(new, await insert_with_ids(session, Conversation.__table__, rows), strict=True):
+        ref.id = conv_id
 
 
 _RECORD_ACTIVITY = (
@@ -188,12 +196,12 @@ _RECORD_ACTIVITY = (
 )
 
 
-async def _record_activity(session: AsyncSession, refs: list[ConversationRef], touches: list[Touch]) -> None:
-    latest: dict[int, tuple[ConversationRef, datetime]] = {}
-    for ref, touch in zip(refs, touches, strict=True):
-        latest[id(ref)] = (ref, touch.at)
-    await session.execute(_RECORD_ACTIVITY, [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in latest.values()])
-    if reopened := [(ref, at) for ref, at in latest.values() if ref.reopened_from]:  # rare: no statement otherwise
+async def _record_activity(session: AsyncSession, touched: list[tuple[ConversationRef, datetime]]) -> None:
+    """The conversations that existed before this batch: status (a reopen) and activity times."""
+    if not touched:
+        return
+    await session.execute(_RECORD_ACTIVITY, [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in touched])
+    if reopened := [(ref, at) for ref, at in touched if ref.reopened_from]:  # rare: no statement otherwise
         # a snoozed conversation the customer wrote to is awake (its timer will find nothing to
         # do), a resolved one is open again, and one with a team but nobody on it waits in the
         # team's queue from now

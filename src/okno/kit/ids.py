@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import Table, bindparam, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -28,6 +28,23 @@ async def allocate_ids(session: AsyncSession, table: Table, count: int) -> list[
     if last is None:
         last = await session.scalar(text(f'SELECT coalesce(max(id), 0) FROM "{table.name}"'))  # noqa: S608
     return list(range(last + 1, last + 1 + count))
+
+
+async def insert_with_ids(session: AsyncSession, table: Table, rows: list[dict]) -> list[int]:
+    """Inserts ``rows`` (without ids) as one statement and returns their new ids in row order.
+
+    PostgreSQL: the sequence fills the ids and ``RETURNING`` hands them back (ordered by the
+    rows' parameter order), so no separate ``nextval`` round trip precedes the insert. SQLite:
+    the ids are taken first (:func:`allocate_ids`, free when :func:`prefetch_sequences` read the
+    counter) and the rows go in as one ``executemany``."""
+    if not rows:
+        return []
+    if session.bind.dialect.name == "postgresql":
+        returned = await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        return list(returned.scalars())
+    ids = await allocate_ids(session, table, len(rows))
+    await session.execute(insert(table), [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)])
+    return ids
 
 
 _SQLITE_SEQ = "okno.sqlite_sequence"
