@@ -37,18 +37,42 @@ class ClaimedStatus:
 
 
 async def apply_statuses(session: AsyncSession, claimed: list[ClaimedStatus]) -> list[int]:
-    """Applies what it can; returns the row ids to defer (their message is not known yet)."""
-    deferred: list[int] = []
+    """Applies what it can; returns the row ids to defer (their message is not known yet).
+
+    One read finds which of the batch's messages exist; only a status whose message is known is
+    tried (one guarded UPDATE each), so a report about messages okno never sent costs a read a
+    batch, not statements per status."""
     events: list[tuple[str, dict]] = []
-    unknown = [c for c in claimed if not await _apply_one(session, c, events)]
+    unknown = await _apply_known(session, claimed, events)
+    deferred: list[int] = []
     if unknown:
         # the send that names these messages may be committing right now: wait for it, look again
         await lock_provider_messages(session, [(c.channel_id, c.item.provider_message_id) for c in unknown])
-        for c in unknown:
-            if not await _apply_one(session, c, events):
-                deferred.append(c.row_id)
+        deferred = [c.row_id for c in await _apply_known(session, unknown, events)]
     await record_events(session, events)
     return deferred
+
+
+async def _apply_known(session: AsyncSession, claimed: list[ClaimedStatus], events: list[tuple[str, dict]]) -> list[ClaimedStatus]:
+    """Applies, in arrival order, each status whose message exists; returns the others."""
+    known = await _known_keys(session, claimed)
+    unknown = []
+    for c in claimed:
+        if (c.channel_id, c.item.provider_message_id) in known:
+            await _apply_one(session, c, events)
+        else:
+            unknown.append(c)
+    return unknown
+
+
+async def _known_keys(session: AsyncSession, claimed: list[ClaimedStatus]) -> set[tuple[int, str]]:
+    wanted = {(c.channel_id, c.item.provider_message_id) for c in claimed}
+    rows = await session.execute(
+        select(Message.channel_id, Message.provider_message_id)
+        .where(Message.channel_id.in_(sorted({k[0] for k in wanted})), Message.provider_message_id.in_(sorted({k[1] for k in wanted})))
+        .distinct()
+    )
+    return {(channel_id, provider_id) for channel_id, provider_id in rows} & wanted
 
 
 async def lock_provider_messages(session: AsyncSession, keys: list[tuple[int, str]]) -> None:
@@ -84,19 +108,12 @@ async def _apply_one(session: AsyncSession, c: ClaimedStatus, events: list[tuple
         )
     ).first()
     if row is None:
-        return await _message_known(session, c)  # known but already further along: nothing to do
+        return False  # already further along (or an inbound message's id): nothing to do
     payload = {"message_id": row.id, "conversation_id": row.conversation_id, "customer_id": row.customer_id, "channel_id": c.channel_id, "status": c.item.status}
     events.append(("message.status_changed", payload))
     if c.item.status == MessageStatus.failed:
         session.add(TimelineEvent(customer_id=row.customer_id, conversation_id=row.conversation_id, message_id=row.id, channel_id=c.channel_id, kind="message.failed", data={"reason": c.item.error}, occurred_at=at))
     return True
-
-
-async def _message_known(session: AsyncSession, c: ClaimedStatus) -> bool:
-    found = await session.scalar(
-        select(Message.id).where(Message.channel_id == c.channel_id, Message.provider_message_id == c.item.provider_message_id).limit(1)
-    )
-    return found is not None
 
 
 async def requeue_deferred_statuses(session: AsyncSession, channel_id: int, provider_message_id: str) -> None:
