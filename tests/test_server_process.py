@@ -23,6 +23,10 @@ ADMIN = ("boss@okno.test", "boss-password-1")
 SECRET = "process-test-secret-123"
 
 
+class PortTaken(RuntimeError):
+    """``okno serve`` could not bind its port."""
+
+
 class OknoProcess:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
@@ -34,6 +38,17 @@ class OknoProcess:
         return subprocess.run([sys.executable, "-m", "okno.cli", *args], env=self.env, capture_output=True, text=True, timeout=60)
 
     async def start(self) -> None:
+        for _attempt in range(3):
+            try:
+                return await self._start()
+            except PortTaken:
+                # the free port was handed to another socket of the test (a fake provider's
+                # server binding port 0) between choosing it and okno binding it: choose again
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError("okno serve found no free port in three tries")
+
+    async def _start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "okno.cli", "serve", "--port", str(self.port)],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -41,7 +56,10 @@ class OknoProcess:
         async with httpx.AsyncClient() as client:
             for _ in range(300):
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"okno serve exited: {self.proc.stdout.read().decode()}")  # type: ignore[union-attr]
+                    output = self.proc.stdout.read().decode()  # type: ignore[union-attr]
+                    if "address already in use" in output:
+                        raise PortTaken(output)
+                    raise RuntimeError(f"okno serve exited: {output}")
                 try:
                     if (await client.get(f"{self.url}/healthz")).status_code == 200:
                         return
