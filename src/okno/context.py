@@ -164,6 +164,7 @@ def build_context(settings: Settings) -> AppContext:
     http = urls.client(timeout=settings.delivery_timeout_seconds)
     ingest = IngestProcessor(db, batch_size=settings.ingest_batch_size, default_region=settings.default_region)
     files = file_storage(settings)
+    channel_runtime.blobs = files.blobs
     retry_backoff = RetryBackoff(base_seconds=settings.event_retry_base_seconds)
     nats_bus = None
     if settings.bus_url:

@@ -440,7 +440,8 @@ def _self_signed(tmp_path: Path) -> ssl.SSLContext:
 
 async def test_an_attachment_is_listed_and_downloaded_from_the_mailbox(client, ctx, fake, monkeypatch) -> None:
     """Attachments are the parser's to find (ParsedEmail.attachments); given them, the adapter lists
-    each one and an operator's download reads it again from the message in the mailbox."""
+    each one. A message stored without its files kept (before the blob store held them; here: a
+    runtime without a blob store) is downloaded by reading the part again from the mailbox."""
     from dataclasses import replace
     from email.message import EmailMessage
 
@@ -455,6 +456,7 @@ async def test_an_attachment_is_listed_and_downloaded_from_the_mailbox(client, c
         return replace(parsed, attachments=files) if files else parsed
 
     monkeypatch.setattr(email_adapter, "parse_email", with_files)
+    monkeypatch.setattr(ctx.channel_runtime, "blobs", None)
     channel = await _channel(client, ctx, fake.channel_config())
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"], mail["Message-ID"] = "anna@mail.example", "support@shop.example", "Чек", "<with-file@mail.example>"

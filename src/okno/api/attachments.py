@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 from fastapi import APIRouter, Response
 
 from okno.access.guards import access_message
 from okno.api.access import OperatorScope
 from okno.api.deps import Ctx, ReadSession
-from okno.api.files import content_disposition, stored_file_response
+from okno.api.files import content_disposition, file_response, stored_file_response
 from okno.api.read_audit import AuditedReads
 from okno.channels.base import AttachmentUnavailable
 from okno.kit.errors import Invalid, NotFound
 from okno.kit.outbound_urls import UrlRefused
-from okno.models import Direction, Message
+from okno.models import Direction, Message, StoredFile
 
 router = APIRouter(prefix="/api/v1/messages", tags=["conversations"])
 
@@ -32,6 +34,12 @@ async def _attachment(message: Message, index: int, session: ReadSession, ctx: C
     if isinstance(stored_id, int) and message.direction == Direction.outbound.value:  # an operator's upload okno keeps
         return await stored_file_response(session, ctx, stored_id)
     channel = await ctx.channels.get(message.channel_id) if message.channel_id else None
+    if isinstance(stored_id, int) and channel is not None and channel.adapter.capabilities.keeps_files:
+        # a file the adapter kept when the message came in (an e-mail's attachment, okno.channels.kept_files)
+        row = await session.get(StoredFile, stored_id)
+        if row is not None and await asyncio.to_thread(ctx.files.blobs.exists, row.storage_key):
+            return await file_response(ctx.files.blobs, row)
+        # its bytes are gone (removed from the data folder by hand): the provider may still have it
     if channel is None or not channel.adapter.capabilities.attachment_download:
         raise Invalid("this message's channel does not offer attachment downloads")
     try:

@@ -63,6 +63,9 @@ class Capabilities:
     delivery_statuses: bool = False
     # the adapter implements ``fetch_attachment`` (files are fetched from the provider on demand)
     attachment_download: bool = False
+    # the adapter writes inbound files' bytes to okno's blob store itself and marks each attachment
+    # with its ``blob_sha256``; ingest records them in ``stored_files`` (okno.channels.kept_files)
+    keeps_files: bool = False
     # How long after the customer's last message a free-form reply is allowed (None: always).
     reply_window: timedelta | None = None
     # what an operator's capacity counts a conversation in: "chat", "email" or "call"

@@ -22,6 +22,7 @@ from okno.channels.answers import Touched, resolve_answers
 from okno.channels.base import InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.interactive import Answer, answer_content
 from okno.channels.items import merge_items
+from okno.channels.kept_files import record_kept_files
 from okno.channels.operator_copies import file_operator_copies
 from okno.channels.thread_keys import follow_thread_refs, thread_key_of, threading_of
 from okno.conversations.actors import CUSTOMER
@@ -192,6 +193,7 @@ def _sender_keys_and_sources(item: InboundMessage, default_region: str) -> tuple
 
 
 async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
+    await record_kept_files(session, [(c.channel_id, c.item) for c in claimed])  # no statement unless an adapter kept files
     if any(c.item.operator_id is not None for c in claimed):  # rare: an operator's own copy, never a customer's touch
         await file_operator_copies(session, [c for c in claimed if c.item.operator_id is not None])
         claimed = [c for c in claimed if c.item.operator_id is None]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import httpx
 
     from okno.channels.directory import LiveChannel
+    from okno.kit.blobs import BlobStore
     from okno.kit.db import Database
 
 H = TypeVar("H")
@@ -51,6 +52,8 @@ class AdapterRuntime:
         self.http: httpx.AsyncClient | None = None
         # live pushes to clients of every process (a NATS fan-out with OKNO_BUS_URL, else local)
         self.fanout: Fanout = LocalFanout()
+        # okno's blob store, where an adapter that keeps files (``Capabilities.keeps_files``) writes them
+        self.blobs: BlobStore | None = None
 
     def connect(
         self, lookup: Callable[[int], Awaitable[LiveChannel | None]], wake: Callable[[Iterable[str]], None], http: httpx.AsyncClient | None = None

@@ -15,7 +15,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -49,6 +49,7 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from okno.channels.kept_files import BLOB_MARK
 from okno.channels.runtime import AdapterRuntime
 from okno.kit.outbound_urls import is_guarded, refusal_for, resolve_host
 from okno.models import Conversation, Message, Operator, Team
@@ -79,6 +80,7 @@ class EmailChannel:
         medium="email",
         media_kinds=frozenset({"image", "file"}),
         attachment_download=True,
+        keeps_files=True,
         threading=Threading.per_thread,
         ingress=frozenset({"poll"}),
         outbound_media=frozenset({"image", "file"}),
@@ -128,7 +130,12 @@ class EmailChannel:
                 raise ChannelNeedsAction(exc.reason + "; check the channel's login and password") from exc
             raise TemporaryFailure(exc.reason) from exc
         staff = await self._staff() if fetched.messages else {}
-        items = [item for uid, raw in fetched.messages for item in inbound_items(config, raw, uid=uid, uidvalidity=fetched.uidvalidity, staff=staff)]
+        blobs = self.runtime.blobs if self.runtime is not None else None
+        keep = (lambda data: blobs.put(data).sha256) if blobs is not None else None
+        # parsed, and the files written to the blob store, off the event loop
+        items = await asyncio.to_thread(
+            lambda: [item for uid, raw in fetched.messages for item in inbound_items(config, raw, uid=uid, uidvalidity=fetched.uidvalidity, staff=staff, keep=keep)]
+        ) if fetched.messages else []
         last_uid = max((uid for uid, _ in fetched.messages), default=None)
         if last_uid is None:
             last_uid = int(cursor.get("last_uid", 0)) if cursor.get("uidvalidity") == fetched.uidvalidity else 0
@@ -217,21 +224,28 @@ class EmailChannel:
 # ---- turning a raw message into inbound items ------------------------------------------------
 
 
-def inbound_items(config: EmailConfig, raw: bytes, *, uid: int, uidvalidity: int, staff: Mapping[str, int] = _NOBODY) -> list[InboundMessage | InboundStatus]:
+def inbound_items(config: EmailConfig, raw: bytes, *, uid: int, uidvalidity: int, staff: Mapping[str, int] = _NOBODY,
+                  keep: Callable[[bytes], str] | None = None) -> list[InboundMessage | InboundStatus]:
     """What one fetched message means to okno: a customer's message, a bounce of one of ours (a
-    failed status), or nothing (our own mail coming back)."""
+    failed status), or nothing (our own mail coming back). ``keep`` writes a file's bytes to the
+    blob store and returns their SHA-256 (see :func:`items_of`)."""
     try:
         parsed = parse_email(raw)
     except Exception as exc:  # a message the parser can't read is kept as a note, not lost
         log.warning("email_unparsable", uid=uid, error=f"{type(exc).__name__}: {exc}")
         return []
-    return items_of(config, parsed, raw, uid=uid, uidvalidity=uidvalidity, staff=staff)
+    return items_of(config, parsed, raw, uid=uid, uidvalidity=uidvalidity, staff=staff, keep=keep)
 
 
 def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid: int = 0, uidvalidity: int = 0,
-             staff: Mapping[str, int] = _NOBODY) -> list[InboundMessage | InboundStatus]:
+             staff: Mapping[str, int] = _NOBODY, keep: Callable[[bytes], str] | None = None) -> list[InboundMessage | InboundStatus]:
     """``staff``: operators' addresses → their ids; mail from one is that operator's copy (his
-    answer from his own mail client), filed as his outbound message (okno.channels.operator_copies)."""
+    answer from his own mail client), filed as his outbound message (okno.channels.operator_copies).
+
+    ``keep``: each attachment's bytes go to okno's blob store now, and the attachment carries their
+    SHA-256 (``blob_sha256``); ingest records the file with the message (okno.channels.kept_files).
+    Without it (or for mail stored before files were kept) a download reads the part again from
+    the mailbox by ``message_id`` and ``part``."""
     if parsed.bounce is not None:
         original = parsed.bounce.original_message_id
         if original:
@@ -255,10 +269,12 @@ def items_of(config: EmailConfig, parsed: ParsedEmail, raw: bytes = b"", *, uid:
         {
             "kind": "image" if file.content_type.startswith("image/") else "file",
             "name": file.filename, "content_type": file.content_type, "size": len(file.data),
-            "message_id": message_id, "part": i, "inline": file.inline, "content_id": file.content_id,
+            **({"message_id": message_id, "part": i} if parsed.message_id else {}),
+            "inline": file.inline, "content_id": file.content_id,
+            **({BLOB_MARK: keep(file.data)} if keep is not None else {}),
         }
         for i, file in enumerate(parsed.attachments)
-    ] if parsed.message_id else []  # without a Message-ID the file can't be found again
+    ] if parsed.message_id or keep is not None else []  # without a Message-ID nor the blob store the file can't be found again
     return [
         InboundMessage(
             provider_id=f"mid:{key}",

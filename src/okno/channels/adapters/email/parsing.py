@@ -427,4 +427,6 @@ def _made_up_name(kind: str, content_id: str | None, number: int) -> str:
 
 
 def _megabytes(size: int) -> str:
+    if size < 1024 * 1024:  # a small limit (set lower by an operator, or in tests) reads "0.0 MB" otherwise
+        return f"{size / 1024:.1f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
