@@ -25,9 +25,10 @@ from okno.channels.adapters.email.fake import FakeMail, compose_mail
 from okno.channels.adapters.email.parsing import BounceReport, ParsedEmail, parse_email
 from okno.channels.base import InboundMessage, InboundStatus
 from okno.kit.time import utcnow
-from okno.models import ChannelPollState, Conversation, InboundItem, Message
+from okno.models import ChannelPollState, Conversation, InboundItem
 from tests.channels.mail_servers import Dovecot, needs_dovecot
 from tests.factories import admin_headers
+from tests.channels.email_steps import make_email_channel, messages_in_order
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
 
@@ -52,16 +53,8 @@ def dovecot():  # noqa: ANN201
     server.remove()
 
 
-async def _channel(client, ctx, config: dict) -> dict:  # noqa: ANN001
-    headers = await admin_headers(ctx, client)
-    created = await client.post("/api/v1/channels", json={"kind": "email", "name": "Почта", "config": config}, headers=headers)
-    assert created.status_code == 201, created.text
-    return {**created.json(), "headers": headers}
-
-
-async def _messages(ctx) -> list[Message]:  # noqa: ANN001
-    async with ctx.db.reading() as session:
-        return list((await session.scalars(select(Message).order_by(Message.id))).all())
+_channel = make_email_channel
+_messages = messages_in_order
 
 
 async def _make_due(ctx, channel_id: int) -> None:  # noqa: ANN001

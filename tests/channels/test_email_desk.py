@@ -15,10 +15,11 @@ from sqlalchemy import func, select, update
 
 from okno.channels.adapters.email.adapter import sessions, watchers
 from okno.channels.adapters.email.fake import FakeMail, compose_mail
-from okno.models import ChannelPollState, Customer, Identity, Message
+from okno.models import ChannelPollState, Customer, Identity
 from okno.kit.time import utcnow
 from tests.channels.mail_servers import Dovecot, needs_dovecot
 from tests.factories import admin_headers, login, make_operator
+from tests.channels.email_steps import make_email_channel, messages_in_order
 
 
 @pytest.fixture(autouse=True)
@@ -41,16 +42,8 @@ def dovecot():  # noqa: ANN201
     server.remove()
 
 
-async def _channel(client, ctx, config: dict) -> dict:  # noqa: ANN001
-    headers = await admin_headers(ctx, client)
-    created = await client.post("/api/v1/channels", json={"kind": "email", "name": "Почта", "config": config}, headers=headers)
-    assert created.status_code == 201, created.text
-    return {**created.json(), "headers": headers}
-
-
-async def _messages(ctx) -> list[Message]:  # noqa: ANN001
-    async with ctx.db.reading() as session:
-        return list((await session.scalars(select(Message).order_by(Message.id))).all())
+_channel = make_email_channel
+_messages = messages_in_order
 
 
 async def _make_due(ctx, channel_id: int) -> None:  # noqa: ANN001
@@ -110,6 +103,17 @@ async def test_an_operator_s_answer_from_his_own_mail_client_is_his_message_in_t
     assert (await _messages(ctx))[-1].conversation_id == question.conversation_id
 
 
+def _forward_as_attachment(sender: str, note: str, attached: bytes) -> bytes:
+    """A mail client's "Forward as attachment" of ``attached`` to the support mailbox."""
+    forward = EmailMessage()
+    forward["From"] = sender
+    forward["To"] = "support@shop.example"
+    forward["Subject"] = "FW: Заказ 1042"
+    forward.set_content(note)
+    forward.add_attachment(message_from_bytes(attached, policy=email_policy.default))
+    return forward.as_bytes()
+
+
 async def test_an_operator_s_answer_forwarded_as_an_attachment_is_his_message_in_the_thread(client, ctx, fake) -> None:
     ivan = await make_operator(ctx, email="ivan@okno.local", name="Иван Петров")
     await _channel(client, ctx, fake.channel_config())
@@ -121,14 +125,7 @@ async def test_an_operator_s_answer_forwarded_as_an_attachment_is_his_message_in
     # support mailbox "as attachment": the outer mail is his note, the attachment his answer
     answer = fake.compose("ivan@okno.local", "Заказ уже у курьера, привезут завтра.", subject="RE: Заказ 1042", name="Иван Петров",
                           in_reply_to="root-9@mail.example", references=["root-9@mail.example"], message_id="<sent-3@okno.local>")
-    forward = EmailMessage()
-    forward["From"] = "Иван Петров <ivan@okno.local>"
-    forward["To"] = "support@shop.example"
-    forward["Subject"] = "FW: Заказ 1042"
-    forward["Message-ID"] = "<fw-3@okno.local>"
-    forward.set_content("Для истории: ответил клиентке из почты.")
-    forward.add_attachment(message_from_bytes(answer, policy=email_policy.default))
-    fake.append(forward.as_bytes())
+    fake.append(_forward_as_attachment("Иван Петров <ivan@okno.local>", "Для истории: ответил клиентке из почты.", answer))
     await _until(ctx, lambda ms: len(ms) == 2)
     filed = (await _messages(ctx))[-1]
     assert (filed.conversation_id, filed.direction, filed.author_id) == (question.conversation_id, "out", ivan["id"])
@@ -136,13 +133,7 @@ async def test_an_operator_s_answer_forwarded_as_an_attachment_is_his_message_in
     assert await _count(ctx, Customer) == 1 and fake.sent == []
 
     # the same forward from a customer is her message with the attachment, not a copy of anything
-    stranger = EmailMessage()
-    stranger["From"] = "boris@mail.example"
-    stranger["To"] = "support@shop.example"
-    stranger["Subject"] = "FW: Заказ 1042"
-    stranger.set_content("Посмотрите, что мне прислали")
-    stranger.add_attachment(message_from_bytes(answer, policy=email_policy.default))
-    fake.append(stranger.as_bytes())
+    fake.append(_forward_as_attachment("boris@mail.example", "Посмотрите, что мне прислали", answer))
     await _until(ctx, lambda ms: len(ms) == 3)
     last = (await _messages(ctx))[-1]
     assert last.direction == "in" and last.conversation_id != question.conversation_id and "Посмотрите" in last.text

@@ -20,6 +20,7 @@ from okno.channels.adapters.email.parsing import parse_email
 from okno.kit.blobs import BlobStore
 from okno.models import InboundItem, Message, StoredFile
 from tests.factories import admin_headers, make_api_channel, post_inbound
+from tests.channels.email_steps import make_email_channel, messages_in_order
 
 PDF = b"%PDF-1.4 receipt " + bytes(range(256)) * 4
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 40
@@ -38,16 +39,8 @@ def fake():  # noqa: ANN201
     mail.close()
 
 
-async def _channel(client, ctx, config: dict) -> dict:  # noqa: ANN001
-    headers = await admin_headers(ctx, client)
-    created = await client.post("/api/v1/channels", json={"kind": "email", "name": "Почта", "config": config}, headers=headers)
-    assert created.status_code == 201, created.text
-    return {**created.json(), "headers": headers}
-
-
-async def _messages(ctx) -> list[Message]:  # noqa: ANN001
-    async with ctx.db.reading() as session:
-        return list((await session.scalars(select(Message).order_by(Message.id))).all())
+_channel = make_email_channel
+_messages = messages_in_order
 
 
 async def _stored(ctx) -> list[StoredFile]:  # noqa: ANN001
