@@ -69,11 +69,15 @@ def _compile_each_route_once() -> None:
 _compile_each_route_once()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     url = os.environ.get(PG_ENV)
-    return f"okno backends: sqlite + postgresql ({make_url(url).render_as_string(hide_password=True)})" if url else (
+    backends = f"okno backends: sqlite + postgresql ({make_url(url).render_as_string(hide_password=True)})" if url else (
         f"okno backends: sqlite only ({PG_ENV} not set)"
     )
+    from tests.browser.conftest import ON_BOTH_DATABASES
+
+    browser = f"browser tests: on sqlite; also on postgresql only {', '.join(sorted(ON_BOTH_DATABASES))} (the others' postgresql variants are deselected)"
+    return [backends, browser]
 
 
 def _pg_admin_url() -> str | None:
