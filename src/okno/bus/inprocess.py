@@ -90,12 +90,15 @@ class InProcessBus:
                 log.exception("event_subscriber_failed", topic=event.topic, event_id=event.id, subscriber=name)
                 failures[name] = f"{type(exc).__name__}: {exc}"
         if only is None:
-            for listener in self._listeners:
-                try:
-                    await listener(event)
-                except Exception:  # an observer must not turn into a retry of the subscribers
-                    log.exception("event_listener_failed", topic=event.topic, event_id=event.id)
+            await self._tell_listeners(event)
         return failures
+
+    async def _tell_listeners(self, event: Event) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(event)
+            except Exception:  # an observer must not turn into a retry of the subscribers
+                log.exception("event_listener_failed", topic=event.topic, event_id=event.id)
 
     async def deliver_many(self, events: list[Event]) -> dict[int, dict[str, str]]:
         """A relay batch: what :meth:`deliver` does for each event, round by round (see the
@@ -122,11 +125,7 @@ class InProcessBus:
                         log.exception("event_subscriber_failed", topic=event.topic, event_id=event.id, subscriber=name)
                         failures[event.id][name] = f"{type(exc).__name__}: {exc}"
             for event in round_events:
-                for listener in self._listeners:
-                    try:
-                        await listener(event)
-                    except Exception:  # an observer must not turn into a retry of the subscribers
-                        log.exception("event_listener_failed", topic=event.topic, event_id=event.id)
+                await self._tell_listeners(event)
         return failures
 
     def _order(self) -> list[str]:
