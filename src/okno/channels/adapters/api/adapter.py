@@ -15,13 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from okno.channels.adapters.api.media import outbound_attachments
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
 from okno.channels.base import (
-    Label,
-    labelled,
     CALLED_URL,
-    json_object,
     Capabilities,
     IdentityKindSpec,
     InboundMessage,
+    Label,
     MessageKindName,
     OutboundMessage,
     PermanentFailure,
@@ -33,6 +31,8 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    json_object,
+    labelled,
     opaque_kind,
     secret_of_at_least,
 )

@@ -30,14 +30,14 @@ from okno.channels.adapters.email.config import EmailConfig
 from okno.channels.adapters.email.parsing import ParsedEmail, parse_email
 from okno.channels.adapters.email.quotes import split_reply
 from okno.channels.base import (
-    Label,
     AttachmentUnavailable,
     Capabilities,
+    ChannelNeedsAction,
     DeliveryError,
     Download,
-    ChannelNeedsAction,
     InboundMessage,
     InboundStatus,
+    Label,
     OutboundMessage,
     PermanentFailure,
     PollBatch,

@@ -17,19 +17,20 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
-from okno.channels.adapters.reviews.public import moment as sortable_time
 from okno.channels.adapters.reviews import REVIEWER_KIND, review_context, review_sender, reviewer_rule
+from okno.channels.adapters.reviews.public import moment as sortable_time
 from okno.channels.base import (
-    Label,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
     IdentityKindSpec,
     InboundMessage,
+    Label,
     OutboundMessage,
     PermanentFailure,
     PollBatch,
     ProofRule,
+    ProviderUrl,
     RetryLater,
     SendResult,
     TemporaryFailure,
@@ -38,7 +39,7 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_object,
-    opaque_kind,    ProviderUrl,
+    opaque_kind,
     provider_base_url,
 )
 from okno.kit.labels import labelled

@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from okno.channels.adapters.max import interactive
 from okno.channels.adapters.max.media import upload_attachments
 from okno.channels.base import (
-    labelled,
-    json_object,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
@@ -23,6 +21,7 @@ from okno.channels.base import (
     OutboundMessage,
     PermanentFailure,
     ProofRule,
+    ProviderUrl,
     RetryLater,
     SenderIdentity,
     SendResult,
@@ -31,9 +30,11 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_body,
+    json_object,
+    labelled,
     opaque_kind,
-    secret_of_at_least,    ProviderUrl,
     provider_base_url,
+    secret_of_at_least,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter uses
 from okno.kit.receiver_reasons import short_text, status_phrase

@@ -21,15 +21,16 @@ from pydantic_core import PydanticCustomError
 
 from okno.channels.adapters.novofon.signing import SIGNED_FIELDS, api_authorization, sorted_query, webhook_signature
 from okno.channels.base import (
-    Label,
     AttachmentUnavailable,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
     Download,
     InboundMessage,
+    Label,
     OutboundMessage,
     PermanentFailure,
+    ProviderUrl,
     RetryLater,
     SenderIdentity,
     SendResult,
@@ -40,8 +41,8 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_object,
-    secret_of_at_least,    ProviderUrl,
     provider_base_url,
+    secret_of_at_least,
 )
 from okno.kit.labels import labelled
 from okno.kit.receiver_reasons import short_text, status_phrase

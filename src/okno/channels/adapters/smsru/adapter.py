@@ -14,14 +14,15 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from okno.channels.base import (
-    Label,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
     InboundStatus,
+    Label,
     NeedsAction,
     OutboundMessage,
     PermanentFailure,
+    ProviderUrl,
     RetryLater,
     SendResult,
     TemporaryFailure,
@@ -30,8 +31,8 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_object,
-    secret_of_at_least,    ProviderUrl,
     provider_base_url,
+    secret_of_at_least,
 )
 from okno.kit.labels import labelled
 from okno.kit.receiver_reasons import short_text, status_phrase

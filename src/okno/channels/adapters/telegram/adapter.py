@@ -10,9 +10,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from okno.channels.adapters.telegram import interactive
+from okno.channels.adapters.telegram.media import send_with_files
 from okno.channels.base import (
-    labelled,
-    json_object,
     AttachmentUnavailable,
     Capabilities,
     ChannelNeedsAction,
@@ -22,6 +21,7 @@ from okno.channels.base import (
     OutboundMessage,
     PermanentFailure,
     ProofRule,
+    ProviderUrl,
     RetryLater,
     SenderIdentity,
     SendResult,
@@ -30,11 +30,12 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_body,
+    json_object,
+    labelled,
     opaque_kind,
-    secret_of_at_least,    ProviderUrl,
     provider_base_url,
+    secret_of_at_least,
 )
-from okno.channels.adapters.telegram.media import send_with_files
 from okno.channels.text import split_text
 from okno.kit.receiver_reasons import short_text, status_phrase
 

@@ -18,16 +18,16 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from okno.channels.adapters.vk import interactive
 from okno.channels.adapters.vk.media import call_method, send_with_files
 from okno.channels.base import (
-    Label,
-    labelled,
     Capabilities,
     ChannelNeedsAction,
     DeliveryError,
     IdentityKindSpec,
     InboundMessage,
     InboundStatus,
+    Label,
     OutboundMessage,
     PermanentFailure,
+    ProviderUrl,
     Recipient,
     RetryLater,
     SenderIdentity,
@@ -38,9 +38,10 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_body,
+    labelled,
     opaque_kind,
-    secret_of_at_least,    ProviderUrl,
     provider_base_url,
+    secret_of_at_least,
 )
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
 from okno.kit.receiver_reasons import short_text

@@ -17,8 +17,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from okno.channels.adapters.whatsapp import interactive
 from okno.channels.adapters.whatsapp.media import WhatsAppTemplate, send_template, send_with_files
 from okno.channels.base import (
-    labelled,
-    json_object,
     AttachmentUnavailable,
     Capabilities,
     ChannelNeedsAction,
@@ -32,6 +30,7 @@ from okno.channels.base import (
     OutboundMessage,
     PermanentFailure,
     ProofRule,
+    ProviderUrl,
     Recipient,
     RetryLater,
     SenderIdentity,
@@ -42,9 +41,11 @@ from okno.channels.base import (
     WebhookRequest,
     WebhookResult,
     json_body,
+    json_object,
+    labelled,
     opaque_kind,
-    secret_of_at_least,    ProviderUrl,
     provider_base_url,
+    secret_of_at_least,
 )
 from okno.channels.text import split_text
 from okno.kit.receiver_reasons import short_text, status_phrase

@@ -15,10 +15,9 @@ from pydantic_core import PydanticCustomError
 from okno.channels.adapters.widget import interactive
 from okno.channels.adapters.widget.streams import VisitorHub, append_event, event_by_client_id, wire_event
 from okno.channels.base import (
-    Label,
-    labelled,
     Capabilities,
     IdentityKindSpec,
+    Label,
     OutboundMessage,
     PermanentFailure,
     ProofRule,
@@ -26,6 +25,7 @@ from okno.channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    labelled,
     opaque_kind,
 )
 from okno.channels.runtime import AdapterRuntime

@@ -17,8 +17,17 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from okno.channels.adapters.reviews import REVIEWER_KIND, reviewer_rule
-from okno.channels.adapters.reviews.public import PAGE_SIZE, Parsed, ReadOnlyReviews, get_page, moment, next_batch, review_item, star_rating
-from okno.channels.base import Label, IdentityKindSpec, PollBatch, ProofRule, opaque_kind, ProviderUrl, provider_base_url
+from okno.channels.adapters.reviews.public import (
+    PAGE_SIZE,
+    Parsed,
+    ReadOnlyReviews,
+    get_page,
+    moment,
+    next_batch,
+    review_item,
+    star_rating,
+)
+from okno.channels.base import IdentityKindSpec, Label, PollBatch, ProofRule, ProviderUrl, opaque_kind, provider_base_url
 from okno.kit.labels import labelled
 
 PLATFORM = "yandex"
