@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from okno.channels.adapters.email import adapter as email_adapter
 from okno.channels.adapters.email.adapter import EmailChannel, items_of, watchers
@@ -26,52 +26,17 @@ from okno.channels.adapters.email.parsing import BounceReport, ParsedEmail, pars
 from okno.channels.base import InboundMessage, InboundStatus
 from okno.kit.time import utcnow
 from okno.models import ChannelPollState, Conversation, InboundItem
-from tests.channels.mail_servers import Dovecot, needs_dovecot
+from tests.channels.mail_servers import needs_dovecot
 from tests.factories import admin_headers
-from tests.channels.email_steps import make_email_channel, messages_in_order
+from tests.channels.email_steps import make_email_channel, make_poll_due, messages_in_order, until_messages
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
 
 
-@pytest.fixture(autouse=True)
-def _no_watchers_left():  # noqa: ANN202
-    yield
-    watchers.stop_all()
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    mail = FakeMail()
-    yield mail
-    mail.close()
-
-
-@pytest.fixture
-def dovecot():  # noqa: ANN201
-    server = Dovecot().start()
-    yield server
-    server.remove()
-
+pytestmark = pytest.mark.usefixtures("no_email_watchers_left")
 
 _channel = make_email_channel
 _messages = messages_in_order
-
-
-async def _make_due(ctx, channel_id: int) -> None:  # noqa: ANN001
-    async with ctx.db.transaction() as session:
-        await session.execute(update(ChannelPollState).where(ChannelPollState.channel_id == channel_id).values(next_poll_at=utcnow()))
-
-
-async def _until(ctx, predicate, timeout: float = 5.0) -> float:  # noqa: ANN001
-    """Settles okno until ``predicate(messages)`` holds; the seconds it took."""
-    started = time.monotonic()
-    while True:
-        await ctx.settle()
-        if predicate(await _messages(ctx)):
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not within {timeout}s: {[(m.direction, m.text) for m in await _messages(ctx)]}")
-        await asyncio.sleep(0.02)
 
 
 async def _listening(channel_id: int, timeout: float = 10.0) -> None:
@@ -106,8 +71,8 @@ async def test_mail_is_fetched_once_and_stays_unread(client, ctx, dovecot, fake)
     dovecot.append(_mail("anna@mail.example", "Где мой заказ 1042?", name="Анна"))
     dovecot.append(_mail("boris@mail.example", "Hello, the parcel never came", subject="Parcel"))
     channel = await _channel(client, ctx, dovecot.channel_config(fake.smtp_port))
-    await _until(ctx, lambda ms: len(ms) == 2)
-    await _make_due(ctx, channel["id"])
+    await until_messages(ctx, lambda ms: len(ms) == 2)
+    await make_poll_due(ctx, channel["id"])
     await ctx.settle()
     messages = await _messages(ctx)
     assert [m.text for m in messages] == ["Где мой заказ 1042?", "Hello, the parcel never came"]
@@ -135,7 +100,7 @@ async def test_idle_brings_a_new_mail_within_seconds(client, ctx, dovecot, fake)
     dovecot.append(_mail("anna@mail.example", "Срочно!"))
     # no poll is due for minutes: only IDLE can bring it this soon. The 2-second target itself is
     # measured by bench/email_backlog.py (p50/p99); on the shared CI machine a test allows some slack.
-    took = await _until(ctx, lambda ms: [m.text for m in ms] == ["Срочно!"], timeout=5.0)
+    took = await until_messages(ctx, lambda ms: [m.text for m in ms] == ["Срочно!"], timeout=5.0)
     assert took < 5.0
 
 
@@ -152,7 +117,7 @@ async def test_idle_reconnects_after_the_server_dies_mid_idle(client, ctx, dovec
         await asyncio.sleep(0.02)
     dovecot.start()
     dovecot.append(_mail("anna@mail.example", "Пока сервер лежал"))
-    await _until(ctx, lambda ms: [m.text for m in ms] == ["Пока сервер лежал"], timeout=15.0)
+    await until_messages(ctx, lambda ms: [m.text for m in ms] == ["Пока сервер лежал"], timeout=15.0)
     # the mail may come in by the poll before the watcher's backoff ends: then wait for the
     # watcher to be back in IDLE rather than expect it at that instant
     deadline = time.monotonic() + 15
@@ -167,14 +132,14 @@ async def test_a_uidvalidity_change_rescans_without_duplicates(client, ctx, dove
     dovecot.append(_mail("anna@mail.example", "первое"))
     dovecot.append(_mail("anna@mail.example", "второе", subject="Другое"))
     channel = await _channel(client, ctx, dovecot.channel_config(fake.smtp_port))
-    await _until(ctx, lambda ms: len(ms) == 2)
+    await until_messages(ctx, lambda ms: len(ms) == 2)
     async with ctx.db.reading() as session:
         before = (await session.get(ChannelPollState, channel["id"])).cursor
     dovecot.change_uidvalidity(before["uidvalidity"] + 1000)
     dovecot.append(_mail("anna@mail.example", "третье", subject="Третье"))
-    await _make_due(ctx, channel["id"])
-    await _until(ctx, lambda ms: len(ms) >= 3)
-    await _make_due(ctx, channel["id"])
+    await make_poll_due(ctx, channel["id"])
+    await until_messages(ctx, lambda ms: len(ms) >= 3)
+    await make_poll_due(ctx, channel["id"])
     await ctx.settle()
     assert sorted(m.text for m in await _messages(ctx)) == ["второе", "первое", "третье"]
     async with ctx.db.reading() as session:
@@ -203,9 +168,9 @@ async def test_a_crash_between_fetch_and_store_loses_and_duplicates_nothing(clie
         state = await session.get(ChannelPollState, channel["id"])
         assert state.cursor == {} and state.failures == 1  # the cursor did not move past unstored mail
         assert (await session.scalars(select(InboundItem))).all() == []
-    await _make_due(ctx, channel["id"])
-    await _until(ctx, lambda ms: len(ms) == 3)
-    await _make_due(ctx, channel["id"])
+    await make_poll_due(ctx, channel["id"])
+    await until_messages(ctx, lambda ms: len(ms) == 3)
+    await make_poll_due(ctx, channel["id"])
     await ctx.settle()
     assert sorted(m.text for m in await _messages(ctx)) == ["письмо 0", "письмо 1", "письмо 2"]
 
@@ -223,10 +188,10 @@ async def test_a_reply_carries_threading_headers_and_the_answer_joins_the_thread
     channel = await _channel(client, ctx, fake.channel_config())
     first = fake.compose("anna@mail.example", "Где мой заказ?", subject="Re: RE: Заказ 1042", name="Анна", message_id="<root-1@mail.example>")
     fake.append(first)
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     [incoming] = await _messages(ctx)
     await _reply(client, channel, incoming.conversation_id, "Заказ в пути")
-    await _until(ctx, lambda ms: any(m.direction == "out" and m.status == "sent" for m in ms))
+    await until_messages(ctx, lambda ms: any(m.direction == "out" and m.status == "sent" for m in ms))
     [sent] = fake.sent_messages()
     assert sent["In-Reply-To"] == "<root-1@mail.example>" and sent["References"] == "<root-1@mail.example>"
     assert sent["Subject"] == "Re: Заказ 1042"
@@ -242,7 +207,7 @@ async def test_a_reply_carries_threading_headers_and_the_answer_joins_the_thread
     fake.append(fake.compose("anna@mail.example", "И ещё вопрос про возврат", subject="Возврат"))
     # someone else replying into Anna's thread never joins her conversation
     fake.append(fake.compose("boris@mail.example", "Я тоже жду", subject="Re: Заказ 1042", in_reply_to=ours, references=["root-1@mail.example", ours]))
-    await _until(ctx, lambda ms: len(ms) == 5)
+    await until_messages(ctx, lambda ms: len(ms) == 5)
     by_text = {m.text: m for m in await _messages(ctx)}
     assert by_text["Спасибо!"].conversation_id == incoming.conversation_id
     assert by_text["И ещё вопрос про возврат"].conversation_id != incoming.conversation_id
@@ -251,7 +216,7 @@ async def test_a_reply_carries_threading_headers_and_the_answer_joins_the_thread
 
     # the second reply names every earlier id, oldest first
     await _reply(client, channel, incoming.conversation_id, "Пожалуйста")
-    await _until(ctx, lambda ms: sum(m.direction == "out" and m.status == "sent" for m in ms) == 2)
+    await until_messages(ctx, lambda ms: sum(m.direction == "out" and m.status == "sent" for m in ms) == 2)
     second = fake.sent_messages()[1]
     thanks = by_text["Спасибо!"].provider_message_id
     assert second["References"].split() == ["<root-1@mail.example>", f"<{ours}>", f"<{thanks}>"]
@@ -261,16 +226,16 @@ async def test_a_reply_carries_threading_headers_and_the_answer_joins_the_thread
 async def test_a_reply_to_the_conversation_s_reply_address_joins_it(client, ctx, fake) -> None:
     channel = await _channel(client, ctx, fake.channel_config())
     fake.append(fake.compose("anna@mail.example", "Первое письмо", subject="Доставка"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     [incoming] = await _messages(ctx)
     await _reply(client, channel, incoming.conversation_id, "Ответ")
-    await _until(ctx, lambda ms: any(m.status == "sent" for m in ms))
+    await until_messages(ctx, lambda ms: any(m.status == "sent" for m in ms))
     reply_to = fake.sent_messages()[0]["Reply-To"]
     assert reply_to == f"support+c{incoming.conversation_id}@shop.example"
     raw = fake.compose("anna@mail.example", "Пишу с телефона, без цитаты", subject="Новая тема")
     fake.append(raw.replace(b"To: support@shop.example", f"To: {reply_to}".encode()))
-    await _make_due(ctx, channel["id"])
-    await _until(ctx, lambda ms: len(ms) == 3)
+    await make_poll_due(ctx, channel["id"])
+    await until_messages(ctx, lambda ms: len(ms) == 3)
     assert (await _messages(ctx))[-1].conversation_id == incoming.conversation_id
 
 
@@ -281,9 +246,9 @@ async def test_smtp_over_starttls_with_a_self_signed_certificate(client, ctx, tm
         channel = await _channel(client, ctx, mail.channel_config())
         assert channel["config"]["smtp_security"] == "starttls"
         mail.append(mail.compose("anna@mail.example", "Привет"))
-        await _until(ctx, lambda ms: len(ms) == 1)
+        await until_messages(ctx, lambda ms: len(ms) == 1)
         await _reply(client, channel, (await _messages(ctx))[0].conversation_id, "Здравствуйте")
-        await _until(ctx, lambda ms: any(m.status == "sent" for m in ms))
+        await until_messages(ctx, lambda ms: any(m.status == "sent" for m in ms))
         assert mail.sent_texts() == ["Здравствуйте"]
         strict = {**mail.channel_config(), "verify_tls": True}  # the certificate is nobody's: refused when checked
         refused = await client.post("/api/v1/channels", json={"kind": "email", "name": "x", "config": strict}, headers=channel["headers"])
@@ -295,10 +260,10 @@ async def test_smtp_over_starttls_with_a_self_signed_certificate(client, ctx, tm
 async def test_5xx_fails_the_reply_with_the_server_s_words(client, ctx, fake) -> None:
     channel = await _channel(client, ctx, fake.channel_config())
     fake.append(fake.compose("anna@mail.example", "Привет"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     fake.fail_next_send("permanent")
     message_id = await _reply(client, channel, (await _messages(ctx))[0].conversation_id, "Ответ")
-    await _until(ctx, lambda ms: any(m.id == message_id and m.status == "failed" for m in ms))
+    await until_messages(ctx, lambda ms: any(m.id == message_id and m.status == "failed" for m in ms))
     failed = next(m for m in await _messages(ctx) if m.id == message_id)
     assert failed.error.startswith("SMTP 550: 5.1.1") and "User unknown" in failed.error
 
@@ -314,8 +279,8 @@ async def test_automatic_mail_gets_no_automatic_answer(client, ctx, fake) -> Non
     fake.append(fake.compose("robot@mail.example", "I am out of office", subject="Auto: Заказ", headers={"Auto-Submitted": "auto-replied"}))
     fake.append(fake.compose("list@mail.example", "Newsletter", subject="News", headers={"List-Id": "<news.mail.example>"}))
     fake.append(fake.compose("anna@mail.example", "Живой вопрос", subject="Вопрос"))
-    await _until(ctx, lambda ms: sum(m.direction == "in" for m in ms) == 3)
-    await _until(ctx, lambda ms: any(m.direction == "out" and m.status == "sent" for m in ms))
+    await until_messages(ctx, lambda ms: sum(m.direction == "in" for m in ms) == 3)
+    await until_messages(ctx, lambda ms: any(m.direction == "out" and m.status == "sent" for m in ms))
     await ctx.settle()
     assert fake.sent_texts() == ["Заявка принята."]
     assert [m["To"] for m in fake.sent_messages()] == ["anna@mail.example"]
@@ -325,7 +290,7 @@ async def test_mail_from_the_support_address_itself_is_not_a_customer_s(client, 
     await _channel(client, ctx, fake.channel_config())
     fake.append(fake.compose("support@shop.example", "копия нашего ответа"))
     fake.append(fake.compose("anna@mail.example", "вопрос"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     assert [m.text for m in await _messages(ctx)] == ["вопрос"]
 
 
@@ -334,9 +299,9 @@ async def test_a_bounce_marks_the_reply_failed_with_the_reason(client, ctx, fake
     parsed bounce is handed to the adapter as the parser will fill it, end to end from the mailbox."""
     channel = await _channel(client, ctx, fake.channel_config())
     fake.append(fake.compose("anna@mail.example", "Привет"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     message_id = await _reply(client, channel, (await _messages(ctx))[0].conversation_id, "Ответ")
-    await _until(ctx, lambda ms: any(m.id == message_id and m.status == "sent" for m in ms))
+    await until_messages(ctx, lambda ms: any(m.id == message_id and m.status == "sent" for m in ms))
     ours = fake.sent_messages()[0]["Message-ID"].strip("<>")
     real_parse = email_adapter.parse_email
 
@@ -350,8 +315,8 @@ async def test_a_bounce_marks_the_reply_failed_with_the_reason(client, ctx, fake
 
     monkeypatch.setattr(email_adapter, "parse_email", with_bounce)
     fake.append(fake.compose("mailer-daemon@mail.example", "Delivery failed", subject="Undelivered Mail Returned to Sender"))
-    await _make_due(ctx, channel["id"])
-    await _until(ctx, lambda ms: any(m.id == message_id and m.status == "failed" for m in ms))
+    await make_poll_due(ctx, channel["id"])
+    await until_messages(ctx, lambda ms: any(m.id == message_id and m.status == "failed" for m in ms))
     failed = next(m for m in await _messages(ctx) if m.id == message_id)
     assert failed.error == "bounced: 5.1.1 smtp; 550 5.1.1 User unknown"
     assert len(await _messages(ctx)) == 2  # the bounce itself is no customer message
@@ -456,7 +421,7 @@ async def test_an_attachment_is_listed_and_downloaded_from_the_mailbox(client, c
     mail.set_content("Чек во вложении")
     mail.add_attachment(b"%PDF-1.4 receipt", maintype="application", subtype="pdf", filename="чек.pdf")
     fake.append(mail.as_bytes())
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     [message] = await _messages(ctx)
     assert message.attachments == [{"kind": "file", "name": "чек.pdf", "content_type": "application/pdf", "size": 16,
                                     "message_id": "with-file@mail.example", "part": 0, "inline": False}]

@@ -4,62 +4,25 @@ fake mail server (real IMAP and SMTP sockets on loopback)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from okno.channels.adapters.email.adapter import sessions, watchers
-from okno.channels.adapters.email.fake import FakeMail, compose_mail
-from okno.models import ChannelPollState, Customer, Identity
-from okno.kit.time import utcnow
-from tests.channels.mail_servers import Dovecot, needs_dovecot
+from okno.channels.adapters.email.adapter import sessions
+from okno.channels.adapters.email.fake import compose_mail
+from okno.models import Customer, Identity
+from tests.channels.mail_servers import needs_dovecot
 from tests.factories import admin_headers, login, make_operator
-from tests.channels.email_steps import make_email_channel, messages_in_order
+from tests.channels.email_steps import make_email_channel, make_poll_due, messages_in_order, until_messages
 
 
-@pytest.fixture(autouse=True)
-def _no_watchers_left():  # noqa: ANN202
-    yield
-    watchers.stop_all()
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    mail = FakeMail()
-    yield mail
-    mail.close()
-
-
-@pytest.fixture
-def dovecot():  # noqa: ANN201
-    server = Dovecot().start()
-    yield server
-    server.remove()
-
+pytestmark = pytest.mark.usefixtures("no_email_watchers_left")
 
 _channel = make_email_channel
 _messages = messages_in_order
-
-
-async def _make_due(ctx, channel_id: int) -> None:  # noqa: ANN001
-    async with ctx.db.transaction() as session:
-        await session.execute(update(ChannelPollState).where(ChannelPollState.channel_id == channel_id).values(next_poll_at=utcnow()))
-
-
-async def _until(ctx, predicate, timeout: float = 5.0) -> None:  # noqa: ANN001
-    started = time.monotonic()
-    while True:
-        await ctx.settle()
-        if predicate(await _messages(ctx)):
-            return
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not within {timeout}s: {[(m.direction, m.text) for m in await _messages(ctx)]}")
-        await asyncio.sleep(0.02)
 
 
 async def _count(ctx, model) -> int:  # noqa: ANN001
@@ -74,7 +37,7 @@ async def test_an_operator_s_answer_from_his_own_mail_client_is_his_message_in_t
     ivan = await make_operator(ctx, email="ivan@okno.local", name="Иван Петров")
     channel = await _channel(client, ctx, fake.channel_config())
     fake.append(fake.compose("anna@mail.example", "Где мой заказ?", subject="Заказ 1042", message_id="<root-7@mail.example>"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     [question] = await _messages(ctx)
 
     # Ivan answers Anna from Outlook, the support mailbox in Cc: the copy lands in the mailbox
@@ -83,7 +46,7 @@ async def test_an_operator_s_answer_from_his_own_mail_client_is_his_message_in_t
                            references=["root-7@mail.example"], message_id="<outlook-1@okno.local>",
                            headers={"Cc": "support@shop.example"})
     fake.append(outlook.replace(b"To: support@shop.example", b"To: anna@mail.example"))
-    await _until(ctx, lambda ms: len(ms) == 2)
+    await until_messages(ctx, lambda ms: len(ms) == 2)
     answer = (await _messages(ctx))[-1]
     assert (answer.conversation_id, answer.direction, answer.author_id, answer.actor_type) == (question.conversation_id, "out", ivan["id"], "operator")
     assert answer.text == "Заказ уже у курьера." and answer.status == "sent" and answer.provider_message_id == "outlook-1@okno.local"
@@ -98,8 +61,8 @@ async def test_an_operator_s_answer_from_his_own_mail_client_is_his_message_in_t
 
     # Anna answers Ivan's mail (only its id names the thread): the same conversation
     fake.append(fake.compose("anna@mail.example", "Спасибо!", subject="RE: Заказ 1042", in_reply_to="outlook-1@okno.local"))
-    await _make_due(ctx, channel["id"])
-    await _until(ctx, lambda ms: len(ms) == 3)
+    await make_poll_due(ctx, channel["id"])
+    await until_messages(ctx, lambda ms: len(ms) == 3)
     assert (await _messages(ctx))[-1].conversation_id == question.conversation_id
 
 
@@ -118,7 +81,7 @@ async def test_an_operator_s_answer_forwarded_as_an_attachment_is_his_message_in
     ivan = await make_operator(ctx, email="ivan@okno.local", name="Иван Петров")
     await _channel(client, ctx, fake.channel_config())
     fake.append(fake.compose("anna@mail.example", "Где мой заказ?", subject="Заказ 1042", message_id="<root-9@mail.example>"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     [question] = await _messages(ctx)
 
     # Ivan answered Anna from his own client without Cc, then forwards his sent answer to the
@@ -126,7 +89,7 @@ async def test_an_operator_s_answer_forwarded_as_an_attachment_is_his_message_in
     answer = fake.compose("ivan@okno.local", "Заказ уже у курьера, привезут завтра.", subject="RE: Заказ 1042", name="Иван Петров",
                           in_reply_to="root-9@mail.example", references=["root-9@mail.example"], message_id="<sent-3@okno.local>")
     fake.append(_forward_as_attachment("Иван Петров <ivan@okno.local>", "Для истории: ответил клиентке из почты.", answer))
-    await _until(ctx, lambda ms: len(ms) == 2)
+    await until_messages(ctx, lambda ms: len(ms) == 2)
     filed = (await _messages(ctx))[-1]
     assert (filed.conversation_id, filed.direction, filed.author_id) == (question.conversation_id, "out", ivan["id"])
     assert filed.text == "Заказ уже у курьера, привезут завтра." and filed.provider_message_id == "sent-3@okno.local"
@@ -134,7 +97,7 @@ async def test_an_operator_s_answer_forwarded_as_an_attachment_is_his_message_in
 
     # the same forward from a customer is her message with the attachment, not a copy of anything
     fake.append(_forward_as_attachment("boris@mail.example", "Посмотрите, что мне прислали", answer))
-    await _until(ctx, lambda ms: len(ms) == 3)
+    await until_messages(ctx, lambda ms: len(ms) == 3)
     last = (await _messages(ctx))[-1]
     assert last.direction == "in" and last.conversation_id != question.conversation_id and "Посмотрите" in last.text
 
@@ -144,7 +107,7 @@ async def test_an_operator_s_mail_that_names_no_known_thread_is_filed_nowhere(cl
     await _channel(client, ctx, fake.channel_config())
     fake.append(fake.compose("maria@okno.local", "Тестовое письмо самой себе", subject="Тест"))
     fake.append(fake.compose("boris@mail.example", "Вопрос", subject="Вопрос"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     await ctx.settle()
     assert [m.text for m in await _messages(ctx)] == ["Вопрос"]
     assert await _count(ctx, Customer) == 1
@@ -165,8 +128,8 @@ async def test_automatic_replies_to_one_sender_stop_at_the_hourly_limit_and_say_
     for n in range(4):  # a robot that says nothing about being one: four new threads from one address
         fake.append(fake.compose("robot@mail.example", f"Ticket #{n} received", subject=f"Ticket {n}"))
     fake.append(fake.compose("anna@mail.example", "Живой вопрос", subject="Вопрос"))
-    await _until(ctx, lambda ms: sum(m.direction == "in" for m in ms) == 5)
-    await _until(ctx, lambda ms: sum(m.direction == "out" and m.status == "sent" for m in ms) == 3)
+    await until_messages(ctx, lambda ms: sum(m.direction == "in" for m in ms) == 5)
+    await until_messages(ctx, lambda ms: sum(m.direction == "out" and m.status == "sent" for m in ms) == 3)
     await ctx.settle()
     assert sorted(s["to"] for s in fake.sent) == ["anna@mail.example", "robot@mail.example", "robot@mail.example"]
     timeline = (await client.get("/api/v1/customers/" + str((await _messages(ctx))[0].customer_id) + "/timeline",
@@ -193,12 +156,12 @@ async def test_replies_by_e_mail_carry_the_author_s_and_the_team_s_signature(cli
     await client.post(f"/api/v1/teams/{team['id']}/members", json={"operator_id": ivan["id"]}, headers=admin)
 
     fake.append(fake.compose("anna@mail.example", "Где мой заказ?", subject="Заказ"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     [question] = await _messages(ctx)
-    await _until(ctx, lambda ms: True)  # routed to the channel's team
+    await until_messages(ctx, lambda ms: True)  # routed to the channel's team
     reply = await client.post(f"/api/v1/conversations/{question.conversation_id}/messages", json={"text": "Заказ в пути."}, headers=ivan_headers)
     assert reply.status_code == 201, reply.text
-    await _until(ctx, lambda ms: any(m.direction == "out" and m.status == "sent" for m in ms))
+    await until_messages(ctx, lambda ms: any(m.direction == "out" and m.status == "sent" for m in ms))
     [sent] = fake.sent_messages()
     assert sent.get_body(preferencelist=("plain",)).get_content().strip().splitlines() == [
         "Заказ в пути.", "", "-- ", "Иван Петров, старший специалист", "", "Служба поддержки «Окошко»", "8 800 000-00-00",
@@ -230,13 +193,13 @@ async def test_the_team_signature_is_edited_in_the_admin_page_s_team_table(clien
 async def test_polls_reuse_the_channel_s_imap_login(client, ctx, fake) -> None:
     channel = await _channel(client, ctx, fake.channel_config())
     fake.append(fake.compose("anna@mail.example", "Первое"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     session = sessions.of(channel["id"])
     logins = fake.imap.logins  # the connection test's, the poll's, the IDLE watcher's
     for n in range(3):
         fake.append(fake.compose("anna@mail.example", f"Ещё {n}", subject=f"Тема {n}"))
-        await _make_due(ctx, channel["id"])
-        await _until(ctx, lambda ms, n=n: len(ms) == n + 2)
+        await make_poll_due(ctx, channel["id"])
+        await until_messages(ctx, lambda ms, n=n: len(ms) == n + 2)
     assert session.logins == 1 and fake.imap.logins == logins  # three more polls, no new LOGIN
 
 
@@ -252,12 +215,12 @@ async def test_a_kept_session_that_broke_logs_in_again_within_the_poll(client, c
     monkeypatch.setattr(ctx.polls, "_record_failure", counted)
     channel = await _channel(client, ctx, dovecot.channel_config(fake.smtp_port))
     dovecot.append(compose_mail("support@shop.example", "anna@mail.example", "До перезапуска"))
-    await _until(ctx, lambda ms: len(ms) == 1)
+    await until_messages(ctx, lambda ms: len(ms) == 1)
     session = sessions.of(channel["id"])
     assert session.logins == 1
     dovecot.stop()  # SIGKILL: the kept connection is dead now
     dovecot.start()
     dovecot.append(compose_mail("support@shop.example", "anna@mail.example", "После перезапуска", subject="Снова"))
-    await _make_due(ctx, channel["id"])
-    await _until(ctx, lambda ms: [m.text for m in ms] == ["До перезапуска", "После перезапуска"], timeout=15.0)
+    await make_poll_due(ctx, channel["id"])
+    await until_messages(ctx, lambda ms: [m.text for m in ms] == ["До перезапуска", "После перезапуска"], timeout=15.0)
     assert session.logins == 2 and failed == []  # the poll that found the connection dead logged in again and succeeded

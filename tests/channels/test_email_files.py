@@ -14,8 +14,6 @@ import pytest
 from sqlalchemy import func, select
 
 from okno.channels.adapters.email import adapter as email_adapter
-from okno.channels.adapters.email.adapter import watchers
-from okno.channels.adapters.email.fake import FakeMail
 from okno.channels.adapters.email.parsing import parse_email
 from okno.kit.blobs import BlobStore
 from okno.models import InboundItem, Message, StoredFile
@@ -26,18 +24,7 @@ PDF = b"%PDF-1.4 receipt " + bytes(range(256)) * 4
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 40
 
 
-@pytest.fixture(autouse=True)
-def _no_watchers_left():  # noqa: ANN202
-    yield
-    watchers.stop_all()
-
-
-@pytest.fixture
-def fake():  # noqa: ANN201
-    mail = FakeMail()
-    yield mail
-    mail.close()
-
+pytestmark = pytest.mark.usefixtures("no_email_watchers_left")
 
 _channel = make_email_channel
 _messages = messages_in_order
