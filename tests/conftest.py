@@ -225,3 +225,17 @@ class LoopbackServer:
         self._server.should_exit = True
         if self._task:
             await self._task
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+    """An empty database on each backend, for the tests that migrate one step by step themselves."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'okno.db'}"
+        return
+    admin = _pg_admin_url()
+    if not admin:
+        pytest.skip(f"PostgreSQL backend not tested: {PG_ENV} is not set")
+    url = create_pg_database(admin)
+    yield url
+    drop_pg_database(admin, url)

@@ -4,23 +4,18 @@ channels a conversation used besides the one it began in, once each; and it goes
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from okno.kit.migrate import alembic_config, current_revision, upgrade_to_head
-from tests.conftest import _pg_admin_url, create_pg_database, drop_pg_database
+from okno.kit.migrate import upgrade_to_head
+from tests.migration_steps import down_then_up, head_revision, upgrade_to
 
 
 async def _fill_at_0007_then_upgrade(url: str) -> tuple[list[tuple[int, int]], str | None, str | None]:
     engine = create_async_engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0007"))
+        await upgrade_to(engine, "0007")
         now = "'2026-12-06 10:00:00+00'"
         async with engine.begin() as conn:
             for ch in (1, 2, 3):
@@ -42,29 +37,13 @@ async def _fill_at_0007_then_upgrade(url: str) -> tuple[list[tuple[int, int]], s
         await upgrade_to_head(engine)
         async with engine.connect() as conn:
             rows = [tuple(r) for r in (await conn.execute(text("SELECT conversation_id, channel_id FROM conversation_channels ORDER BY 1, 2"))).all()]
-        async with engine.begin() as conn:
-            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0011_widgetproof"))
-        down = await current_revision(engine)
-        await upgrade_to_head(engine)
-        return rows, down, await current_revision(engine)
+        down, up = await down_then_up(engine, "0011_widgetproof")
+        return rows, down, up
     finally:
         await engine.dispose()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_the_migration_backfills_the_channels_conversations_used(backend: str, tmp_path: Path) -> None:
-    if backend == "sqlite":
-        url, cleanup = f"sqlite+aiosqlite:///{tmp_path / 'okno.db'}", None
-    else:
-        admin = _pg_admin_url()
-        if not admin:
-            pytest.skip("PostgreSQL backend not tested: OKNO_TEST_DATABASE_URL is not set")
-        url = create_pg_database(admin)
-        cleanup = admin
-    try:
-        rows, down, up = asyncio.run(_fill_at_0007_then_upgrade(url))
-    finally:
-        if cleanup:
-            drop_pg_database(cleanup, url)
+def test_the_migration_backfills_the_channels_conversations_used(fresh_database_url: str) -> None:
+    rows, down, up = asyncio.run(_fill_at_0007_then_upgrade(fresh_database_url))
     assert rows == [(1, 2)]
-    assert (down, up) == ("0011_widgetproof", ScriptDirectory.from_config(alembic_config()).get_current_head())
+    assert (down, up) == ("0011_widgetproof", head_revision())

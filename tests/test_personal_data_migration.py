@@ -4,28 +4,20 @@ blocking keys are blinded, and the stored rows read back as they were written.""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import orjson
-import pytest
-from alembic import command
 from sqlalchemy import select, text
 
 from okno.customers.identity_index import is_key
 from okno.customers.matching.fields import filed_key
 from okno.kit.db import create_database, create_oneoff_engine
-from okno.kit.migrate import alembic_config, upgrade_to_head
+from okno.kit.migrate import upgrade_to_head
 from okno.models import Customer, Identity, IdentityConflict, InboundItem, MatchBlock, MatchProfile, TimelineEvent, WebhookCall
-from tests.conftest import PG_ENV, create_pg_database, drop_pg_database
+from tests.migration_steps import upgrade_to
 
 PHONE, EMAIL = "+79035550101", "olga.sidorova@example.ru"
 NOW = "2026-12-01 10:00:00.000000"
 
-
-async def _upgrade_to(engine, revision: str) -> None:  # noqa: ANN001
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
 
 
 PLAINTEXT_ROWS = [
@@ -57,23 +49,11 @@ def _statements() -> list[str]:
     return [s.format(**values) for s in PLAINTEXT_ROWS]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-        return
-    admin = os.environ.get(PG_ENV)
-    if not admin:
-        pytest.skip(f"PostgreSQL backend not tested: {PG_ENV} is not set")
-    url = create_pg_database(admin)
-    yield url
-    drop_pg_database(admin, url)
 
-
-async def test_0008_seals_existing_plaintext_rows(fresh_url: str) -> None:
-    engine = create_oneoff_engine(fresh_url)
+async def test_0008_seals_existing_plaintext_rows(fresh_database_url: str) -> None:
+    engine = create_oneoff_engine(fresh_database_url)
     try:
-        await _upgrade_to(engine, "0007")
+        await upgrade_to(engine, "0007")
         async with engine.begin() as conn:
             for statement in _statements():
                 await conn.exec_driver_sql(statement)
@@ -88,7 +68,7 @@ async def test_0008_seals_existing_plaintext_rows(fresh_url: str) -> None:
     finally:
         await engine.dispose()
 
-    db = create_database(fresh_url)
+    db = create_database(fresh_database_url)
     try:
         async with db.reading() as session:
             assert (await session.scalar(select(Identity.customer_id).where(is_key("phone", PHONE)))) == 1

@@ -5,23 +5,18 @@ summary's channel share of conversations from before it is what the join gave; i
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from okno.kit.migrate import alembic_config, current_revision, upgrade_to_head
-from tests.conftest import _pg_admin_url, create_pg_database, drop_pg_database
+from okno.kit.migrate import upgrade_to_head
+from tests.migration_steps import down_then_up, head_revision, upgrade_to
 
 
 async def _fill_at_0023_then_upgrade(url: str) -> tuple[dict[int, set[str] | None], str | None, str | None]:
     engine = create_async_engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0023_admin"))
+        await upgrade_to(engine, "0023_admin")
         now = "'2026-12-06 10:00:00+00'"
         async with engine.begin() as conn:
             await conn.execute(text(f"INSERT INTO customers (id, name, attributes, created_at, updated_at) VALUES (1, 'A', '{{}}', {now}, {now})"))
@@ -43,29 +38,13 @@ async def _fill_at_0023_then_upgrade(url: str) -> tuple[dict[int, set[str] | Non
         await upgrade_to_head(engine)
         async with engine.connect() as conn:
             rows = (await conn.execute(text("SELECT conversation_id, channel_kinds FROM report_conversations"))).all()
-        async with engine.begin() as conn:
-            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0023_admin"))
-        down = await current_revision(engine)
-        await upgrade_to_head(engine)
-        return {conv: set(kinds.split(",")) if kinds else None for conv, kinds in rows}, down, await current_revision(engine)
+        down, up = await down_then_up(engine, "0023_admin")
+        return {conv: set(kinds.split(",")) if kinds else None for conv, kinds in rows}, down, up
     finally:
         await engine.dispose()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_the_migration_fills_each_conversations_set_of_channel_kinds(backend: str, tmp_path: Path) -> None:
-    if backend == "sqlite":
-        url, cleanup = f"sqlite+aiosqlite:///{tmp_path / 'okno.db'}", None
-    else:
-        admin = _pg_admin_url()
-        if not admin:
-            pytest.skip("PostgreSQL backend not tested: OKNO_TEST_DATABASE_URL is not set")
-        url = create_pg_database(admin)
-        cleanup = admin
-    try:
-        kinds, down, up = asyncio.run(_fill_at_0023_then_upgrade(url))
-    finally:
-        if cleanup:
-            drop_pg_database(cleanup, url)
+def test_the_migration_fills_each_conversations_set_of_channel_kinds(fresh_database_url: str) -> None:
+    kinds, down, up = asyncio.run(_fill_at_0023_then_upgrade(fresh_database_url))
     assert kinds == {1: {"api", "whatsapp"}, 2: {"api"}, 3: None}
-    assert (down, up) == ("0023_admin", ScriptDirectory.from_config(alembic_config()).get_current_head())
+    assert (down, up) == ("0023_admin", head_revision())
