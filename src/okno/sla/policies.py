@@ -53,11 +53,11 @@ class SlaLookups:
         self.status_types: dict[str, str | None] = {}
         self.default_policy: tuple[SlaPolicy | None] | None = None  # None: not read yet
         self.calendars: dict[int, BusinessCalendar] = {}
-        self.rows: list[object] = []  # strong references: the identity map keeps what is referenced
+        self.rows: dict[tuple[type, int], object] = {}  # strong references: the identity map keeps what is referenced
 
-    def keep(self, row: object) -> None:
+    def keep(self, row: Team | SlaPolicy | BusinessHours | None) -> None:
         if row is not None:
-            self.rows.append(row)
+            self.rows[(type(row), row.id)] = row
 
 
 async def setup_for(session: AsyncSession, conversation: Conversation, lookups: SlaLookups | None = None) -> SlaSetup:
