@@ -8,7 +8,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from okno.access import Scope
 from okno.models import Conversation, Customer, ReportConversation
@@ -98,3 +98,27 @@ async def test_the_summary_is_four_statements_with_every_figure(ctx) -> None:  #
     assert (got["fcr_rate"], got["repeat_contact_rate"]) == (0.5, 0.0)
     assert got["channel_share"] == {"api": {"conversations": 2, "share": 0.6667}, "email": {"conversations": 2, "share": 0.6667}}
     assert got["first_touch"] == {"api": 2, "email": 1}
+
+
+async def test_postgresql_sorts_get_their_memory_once_per_session(ctx) -> None:  # noqa: ANN001
+    """A year's durations sort in memory (docs/analytics.md); a time series calls the summary per
+    bucket, so the setting is sent once per session, not per call."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ARG001
+        sent.append(statement)
+
+    async with ctx.db.reading() as session:
+        target = session.bind.sync_engine
+        event.listen(target, "before_cursor_execute", record)
+        try:
+            for day in range(3):
+                await queries.summary(session, queries.Filters(START + timedelta(days=day), START + timedelta(days=day + 1), ADMIN))
+        finally:
+            event.remove(target, "before_cursor_execute", record)
+        settings = [s for s in sent if s.startswith("SET LOCAL work_mem")]
+        if session.bind.dialect.name == "postgresql":
+            assert len(settings) == 1 and len(sent) == 1 + 3 * 4
+            assert await session.scalar(text("SHOW work_mem")) == queries.SORT_MEMORY
+        else:
+            assert settings == [] and len(sent) == 3 * 4

@@ -179,8 +179,10 @@ SORT_MEMORY = "32MB"
 
 
 async def _sort_in_memory(session: AsyncSession) -> None:
-    if session.bind.dialect.name == "postgresql":  # for this transaction only
+    """Once per session (a time series calls the summary per bucket), for its transaction only."""
+    if session.bind.dialect.name == "postgresql" and not session.info.get("sort_memory"):
         await session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+        session.info["sort_memory"] = True
 
 
 async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
