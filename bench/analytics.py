@@ -10,7 +10,8 @@ relay spends per event, with every subscriber, while the play's backlog is drain
 (``bench/analytics_bulk.py``) and prints the summary endpoint's latency p50/p95 at that size (and
 the time series and operators reports') and the projection's lag while webhooks arrive at full
 speed; ``--loaded`` reuses a base an earlier run loaded (migrated to head first: a new migration
-fills its new columns). ``bench/analytics_explain.py`` prints the plans of the summary's statements.
+fills its new columns). ``bench/analytics_explain.py`` prints the plans of the summary's statements
+(``--cpu K``: the CPU the PostgreSQL backend and this process spend per call).
 
 Without ``--database-url`` it uses a fresh SQLite file; for PostgreSQL give an empty database.
 A script that prints figures, not a test. The machine is shared: timings vary with its load.

@@ -45,12 +45,19 @@ class SlaSetup:
 class SlaLookups:
     """What many syncs in one transaction (a relay batch, a policy's re-sync) read again and
     again, read once: status types, the default policy, business calendars. Teams, policies and
-    calendars by id come from the session's own identity map after their first read."""
+    calendars' rows by id come from the session's identity map after their first read — which
+    holds its objects weakly, so ``rows`` keeps every one read here alive for the transaction
+    (without it each sync read its team and calendar again: two statements a sync)."""
 
     def __init__(self) -> None:
         self.status_types: dict[str, str | None] = {}
         self.default_policy: tuple[SlaPolicy | None] | None = None  # None: not read yet
         self.calendars: dict[int, BusinessCalendar] = {}
+        self.rows: dict[tuple[type, int], object] = {}  # strong references: the identity map keeps what is referenced
+
+    def keep(self, row: Team | SlaPolicy | BusinessHours | None) -> None:
+        if row is not None:
+            self.rows[(type(row), row.id)] = row
 
 
 async def setup_for(session: AsyncSession, conversation: Conversation, lookups: SlaLookups | None = None) -> SlaSetup:
@@ -60,6 +67,9 @@ async def setup_for(session: AsyncSession, conversation: Conversation, lookups: 
     if policy is None or not policy.is_active:  # a disabled policy governs nothing: the default does
         policy = await _default_policy(session, lookups)
     hours = await session.get(BusinessHours, team.calendar_id) if team is not None and team.calendar_id else None
+    if lookups is not None:
+        for row in (team, policy, hours):
+            lookups.keep(row)
     if hours is None or lookups is None:
         calendar = business_calendar(hours)
     elif (calendar := lookups.calendars.get(hours.id)) is None:  # type: ignore[assignment]
