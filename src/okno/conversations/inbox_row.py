@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, Select, not_
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
@@ -20,10 +20,12 @@ from okno.conversations.inbox import (
     InboxFilter,
     InboxRow,
     Sort,
+    SortKey,
     _after_cursor,
     _count,
     _filtered,
     _rows,
+    _same,
     sort_keys,
     within,
 )
@@ -60,9 +62,9 @@ async def inbox_row(
     unread = await unread_counts(session, operator_id=operator_id, conversation_ids=[conversation_id])
     row = replace(rows[0], unread=unread.get(conversation_id, 0))
     beyond = False
-    if loaded_until:
+    if loaded_until:  # the row alone, by its id: it is in the list already
         edge = _after_cursor(flt.sort, Cursor.decode(loaded_until, flt.sort))
-        beyond = await session.scalar(query.where(Conversation.id == conversation_id, edge)) is not None
+        beyond = await session.scalar(select(Conversation.id).where(Conversation.id == conversation_id, edge)) is not None
     after_id = None if beyond else await session.scalar(_before(query, flt.sort, row).limit(1))
     return RowPlace(row=row, after_id=after_id, beyond=beyond, total=total)
 
@@ -71,6 +73,25 @@ def _before(query: Select, sort: Sort, row: InboxRow) -> Select:
     """The rows that come before ``row`` in the sort's order, nearest first (the list's order
     reversed: NULLs, which come last, come first here)."""
     keys, id_descending = sort_keys(sort)
-    earlier = query.where(not_(_after_cursor(sort, Cursor.of(sort, row))), Conversation.id != row.id)
+    cursor = Cursor.of(sort, row)
     columns = [(k.column.asc() if k.descending else k.column.desc()).nulls_first() for k in keys]
-    return earlier.order_by(*columns, Conversation.id.asc() if id_descending else Conversation.id.desc())
+    return query.where(_before_cursor(sort, cursor)).order_by(*columns, Conversation.id.asc() if id_descending else Conversation.id.desc())
+
+
+def _before_cursor(sort: Sort, cursor: Cursor) -> ColumnElement[bool]:
+    """(k1, …, kn, id) < cursor in the sort's order: the mirror of ``_after_cursor``, written as
+    ranges (not as its negation) so an index on the sort column serves it."""
+    keys, id_descending = sort_keys(sort)
+    alternatives = []
+    for n, key in enumerate(keys):
+        alternatives.append(and_(*(_same(k, v) for k, v in zip(keys[:n], cursor.values, strict=False)), _ahead(key, cursor.values[n])))
+    earlier_id = Conversation.id > cursor.id if id_descending else Conversation.id < cursor.id
+    alternatives.append(and_(*(_same(k, v) for k, v in zip(keys, cursor.values, strict=True)), earlier_id))
+    return or_(*alternatives)
+
+
+def _ahead(key: SortKey, value: object) -> ColumnElement[bool]:
+    """Rows strictly before ``value`` on one key (NULLs last: every value is before a NULL)."""
+    if value is None:
+        return key.column.is_not(None)
+    return key.column > value if key.descending else key.column < value
