@@ -256,6 +256,13 @@ def _count_param(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
+@router.get("/ui/inbox/views")
+async def saved_views_fragment(request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+    """The saved views the operator sees (his own and his teams'), as the queues strip draws them:
+    the page redraws them at once when one is saved, renamed or deleted."""
+    return render(request, "_saved_views.html", operator, tools=await inbox_tools(session, operator.id))
+
+
 @router.get("/ui/inbox/counts")
 async def inbox_counts(operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> dict:
     catalog = await _catalog(session, operator)

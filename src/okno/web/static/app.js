@@ -15,6 +15,7 @@ async function call(method, url, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
+  if (response.status === 204) return null; // no content (a FastAPI 204 may still say it is JSON)
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
     const error = refusal(response.status, problem(data) || T.error || "error");
@@ -1670,23 +1671,26 @@ async function applyBulk() {
 
 // ---- saved views -------------------------------------------------------------------------------
 
+// The views strip drawn again by the server (its edit and delete buttons, names and labels in the
+// operator's language): a view saved, renamed or deleted shows at once, without a reload.
+async function refreshViews() {
+  const list = $("#saved-views");
+  if (!list) return;
+  const html = await fragment("/ui/inbox/views");
+  if (html === null) return;
+  const active = $("a.queue.active", list)?.dataset.view;
+  list.innerHTML = html;
+  if (active !== undefined) $$("a.queue", list).find((a) => a.dataset.view === active)?.classList.add("active");
+}
+
 async function saveView() {
   const name = $("#view-name").value.trim();
   if (!name) { $("#view-name").focus(); return; }
   const team = $("#view-team").value;
   try {
     const view = await call("POST", "/api/v1/views", { name, query: listQuery().toString(), team_id: team ? Number(team) : null });
-    const li = document.createElement("li");
-    li.className = "view-item";
-    const link = Object.assign(document.createElement("a"), { href: "/inbox?" + view.query, className: "queue" });
-    link.dataset.view = view.query;
-    link.dataset.testid = `view-${view.id}`;
-    link.append(Object.assign(document.createElement("span"), { textContent: view.name }));
-    li.append(link);
-    const list = $("#saved-views");
-    $("li.muted", list)?.remove();
-    list.append(li);
     $("#view-name").value = "";
+    await refreshViews();
     toast(view.name);
   } catch (error) { toast(error.message, true); }
 }
@@ -1706,13 +1710,8 @@ async function editView(button) {
   if ($("#view-edit-filters").checked) body.query = listQuery().toString();
   try {
     const view = await call("PATCH", `/api/v1/views/${button.dataset.editView}`, body);
-    const link = $(`[data-testid="view-${view.id}"]`);
-    if (link) {
-      link.dataset.view = view.query;
-      link.href = "/inbox?" + view.query;
-      $("span", link).firstChild.textContent = view.name;
-    }
-    button.dataset.name = view.name;
+    await refreshViews();
+    $(`[data-edit-view="${view.id}"]`)?.focus();
     toast(view.name);
   } catch (error) { toast(error.message, true); }
 }
@@ -1722,6 +1721,7 @@ async function deleteView(button) {
   try {
     await call("DELETE", `/api/v1/views/${button.dataset.deleteView}`);
     button.closest("li").remove();
+    await refreshViews();
   } catch (error) { toast(error.message, true); }
 }
 
