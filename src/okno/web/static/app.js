@@ -1446,12 +1446,20 @@ function initProfile() {
   const form = $("#profile-form");
   if (!form) return;
   const words = pageData("okno-profile-i18n");
+  // the colours change at once, and are kept (the page is drawn with them next time: no flash)
+  form.theme.addEventListener("change", async () => {
+    const chosen = form.theme.value;
+    document.documentElement.dataset.theme = chosen;
+    try { await call("PATCH", "/api/v1/auth/me", { theme: chosen }); toast(words.saved); } catch (e) { toast(e.message, true); }
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const error = $("#profile-error");
     error.hidden = true;
     try {
-      await call("PATCH", "/api/v1/auth/me", { name: form.name.value, locale: form.locale.value, time_zone: form.time_zone.value.trim(), signature: form.signature.value });
+      await call("PATCH", "/api/v1/auth/me", {
+        name: form.name.value, locale: form.locale.value, time_zone: form.time_zone.value.trim(), signature: form.signature.value, theme: form.theme.value,
+      });
       toast(words.saved);
       location.reload();
     } catch (e) { error.textContent = e.message; error.hidden = false; }
