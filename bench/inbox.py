@@ -252,6 +252,7 @@ async def measure(settings: Settings, repeat: int) -> tuple[list[Result], list[R
                 ("search: name", "/ui/inbox/list?queue=all&q=Петров"),
                 ("search: message text", "/ui/inbox/list?queue=all&q=вернуть"),
                 ("counters (/ui/inbox/counts)", "/ui/inbox/counts"),
+                ("one row (a live update, /ui/inbox/rows)", f"/ui/inbox/rows/{first_id}?queue=all&sort=recent&shown=50"),
                 ("conversation + profile", f"/ui/conversations/{first_id}"),
             ]:
                 timings = [(await _timed_get(client, url))[0] for _ in range(repeat)]

@@ -59,3 +59,18 @@ async def test_the_fragment_draws_the_row_its_place_and_the_total(client, ctx) -
     left_out = await client.get(f"/ui/inbox/rows/{second}?queue=all&status=resolved&shown=0", headers=WEB)
     assert 'data-member="0"' in left_out.text and "row-item" not in left_out.text
     assert (await client.get(f"/ui/inbox/rows/{max(ids) + 1000}", headers=WEB)).status_code == 404
+
+
+async def test_another_teams_row_is_not_found_for_every_role_of_the_other_team(ctx, client) -> None:  # noqa: ANN001
+    from tests.access.world import make_world
+
+    world = await make_world(ctx, client)
+    bundle = await world.bundle("B")
+    url = f"/ui/inbox/rows/{bundle.conversation_id}?queue=all&shown=0"
+    for who in ("operator_a", "supervisor_a"):
+        refused = await client.get(url, headers=world.bearer(who))
+        assert refused.status_code == 404, (who, refused.status_code)
+        assert f"row-{bundle.conversation_id}" not in refused.text
+    for who in ("operator_b", "supervisor_b", "admin"):
+        shown = await client.get(url, headers=world.bearer(who))
+        assert shown.status_code == 200 and 'data-member="1"' in shown.text and f'data-testid="row-{bundle.conversation_id}"' in shown.text, who
