@@ -354,6 +354,15 @@ async def _watch(client: httpx.AsyncClient, arrivals: asyncio.Queue, connected: 
                     await arrivals.put((time.perf_counter(), data.get("conversation_id")))
 
 
+async def _get(client: httpx.AsyncClient, url: str) -> httpx.Response:
+    """A GET retried once when the server closed the kept-alive connection just as it was reused
+    (a browser does the same); under heavy load uvicorn's 5 s keep-alive can beat the client's."""
+    try:
+        return await client.get(url)
+    except (httpx.RemoteProtocolError, httpx.ReadError):
+        return await client.get(url)
+
+
 class Counters:
     """One page's queue counters: as app.js ``liveSide`` (``spaced``) re-reads them after an event,
     300 ms later and at most once per 2 s (``redraw="list"``: the page before, 300 ms after every
@@ -373,7 +382,7 @@ class Counters:
     async def _read(self, at: float) -> None:
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
         self.last = time.perf_counter()
-        assert (await self.client.get("/ui/inbox/counts")).status_code == 200
+        assert (await _get(self.client, "/ui/inbox/counts")).status_code == 200
 
 
 async def _on_screen(client: httpx.AsyncClient, arrived: float, conversation_id: int, redraw: str, until: str, counters: Counters) -> float:
@@ -382,11 +391,11 @@ async def _on_screen(client: httpx.AsyncClient, arrived: float, conversation_id:
     counters.poke(arrived)
     if redraw == "list":
         await asyncio.sleep(max(0.0, arrived + LIST_DEBOUNCE_S - time.perf_counter()))
-        page = await client.get("/ui/inbox/list?queue=all&sort=recent")
+        page = await _get(client, "/ui/inbox/list?queue=all&sort=recent")
         assert page.status_code == 200 and f'data-conversation="{conversation_id}"' in page.text, "the new conversation is not on the screen"
     else:
         await asyncio.sleep(max(0.0, arrived + ROW_DEBOUNCE_S - time.perf_counter()))
-        page = await client.get(f"/ui/inbox/rows/{conversation_id}?queue=all&sort=recent&shown=50&until={until}")
+        page = await _get(client, f"/ui/inbox/rows/{conversation_id}?queue=all&sort=recent&shown=50&until={until}")
         assert page.status_code == 200 and f'data-testid="row-{conversation_id}"' in page.text, "the row is not drawn"
         assert 'data-after=""' in page.text, "the new conversation does not go on top"
     return time.perf_counter()
