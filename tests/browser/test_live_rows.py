@@ -61,7 +61,9 @@ async def test_rows_are_redrawn_one_by_one_without_reading_the_list(app, client,
             await _sign_in(page, okno.url, me["email"], me["password"], "/inbox?queue=all&sort=recent")
             lists: list[str] = []
             rows: list[str] = []
+            counts: list[str] = []
             page.on("request", lambda r: lists.append(r.url) if "/ui/inbox/list" in r.url else rows.append(r.url) if "/ui/inbox/rows/" in r.url else None)
+            page.on("request", lambda r: counts.append(r.url) if "/ui/inbox/counts" in r.url else None)
             await page.mouse.move(1400, 880)  # not over the list: updates are not held for the pointer
             ids = await _ids(ctx)
             await expect(_order(page)).to_have_count(3)
@@ -73,6 +75,7 @@ async def test_rows_are_redrawn_one_by_one_without_reading_the_list(app, client,
             ids = await _ids(ctx)
             await expect(_order(page).first).to_have_attribute("data-conversation", str(ids["Глеб"]))
             await expect(page.get_by_test_id("list-total")).to_have_text("4 из 4 обращений")
+            await expect(page.get_by_test_id("count-all")).to_have_text("4")  # the counters follow (spaced, not per row)
 
             # an update: Анна writes again; her row moves to the top with two unread, the rest keep their order
             await writes("a9", "+79161230000", "Анна", "Ещё вопрос")
@@ -86,6 +89,14 @@ async def test_rows_are_redrawn_one_by_one_without_reading_the_list(app, client,
             await expect(page.get_by_test_id(f"unread-{ids['Борис']}")).to_have_text("2", timeout=10_000)
             await expect(_order(page).first).to_have_attribute("data-conversation", str(ids["Борис"]))
             await expect(page.get_by_test_id(f"row-{ids['Борис']}")).to_be_focused()
+            # a tag: the row shows it; no queue counter can change, so none is read again
+            await asyncio.sleep(2.5)  # past the counters' spacing
+            counted = len(counts)
+            answer = await client.post(f"/api/v1/conversations/{ids['Вера']}/tags", headers=headers, json={"tags": ["возврат"]})
+            assert answer.status_code == 200, answer.text
+            await expect(page.get_by_test_id(f"row-{ids['Вера']}").locator(".tag")).to_have_text("возврат", timeout=10_000)
+            await asyncio.sleep(0.8)
+            assert len(counts) == counted, counts[counted:]
             assert lists == [], f"the list was read again: {lists}"
             assert len(rows) >= 3
 

@@ -966,6 +966,8 @@ const liveList = debounce(() => quietly(refreshList()), 300);
 // 100,000 of them, per operator): under live traffic they are re-read at most every
 // COUNTS_EVERY_MS, the last change always included. The list's own total comes with each row.
 const COUNTS_EVERY_MS = 2000;
+// events that change no queue counter (a reply's delivery steps, tags): their rows redraw, the counters stay
+const COUNTLESS = new Set(["message.queued", "message.sent", "message.failed", "message.updated", "message.status_changed", "conversation.tagged", "conversation.untagged"]);
 const liveSide = spaced(() => { quietly(refreshCounts()); quietly(refreshSupervisor()); }, 300, COUNTS_EVERY_MS);
 const liveRefresh = () => { liveList(); liveSide(); };
 const conversationRefresh = debounce((id) => { if (openConversationId() === id) quietly(openConversation(id, { keepComposer: true })); }, 200);
@@ -985,7 +987,7 @@ function initStream() {
     if (state.seen.has(event.id)) return;
     state.seen.add(event.id);
     const changed = $("#inbox-list") ? changedRows(event) : null;
-    if (changed) { changed.forEach(liveRow); liveSide(); } else liveRefresh();
+    if (changed) { changed.forEach(liveRow); if (!COUNTLESS.has(event.topic)) liveSide(); } else liveRefresh();
     if (event.conversation_id && String(event.conversation_id) === openConversationId()) conversationRefresh(String(event.conversation_id));
     attention.on(event);
     onMention(event);
