@@ -286,6 +286,9 @@ ROUTES: dict[str, object] = {
     "GET /inbox": Listed("/inbox", _inbox_rows, _bundle_conversation, cookie=True),
     "GET /ui/inbox/list": Listed("/ui/inbox/list", _inbox_rows, _bundle_conversation),
     "GET /ui/customers/{customer_id}/conversations": Scoped(customer_call("/ui/customers/{id}/conversations?before=9000000000")),
+    # a live update's one row: team A's principal gets 404 for team B's conversation, as for a missing one
+    "GET /ui/inbox/rows/{conversation_id}": Scoped(conversation_call("/ui/inbox/rows/{cid}?queue=all&shown=1")),
+    "GET /ui/inbox/views": Unscoped("the operator's own and his teams' saved views (names and filters, as on /inbox): no conversation or customer"),
     "GET /ui/inbox/counts": Elsewhere("tests/access/test_rules.py::test_queue_counts_count_only_visible_conversations"),
     "GET /ui/conversations/{conversation_id}": Scoped(conversation_call("/ui/conversations/{cid}")),
     "GET /ui/conversations/{conversation_id}/call-pop": Scoped(conversation_call("/ui/conversations/{cid}/call-pop")),

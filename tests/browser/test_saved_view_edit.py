@@ -55,3 +55,41 @@ async def test_a_saved_view_is_renamed_and_given_the_filters_shown_now(app, ctx,
         assert (stored.name, stored.query) == ("Возвраты за неделю", "queue=all&sort=recent")
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "saved_view.changed"))
         assert entry is not None and entry.data["name"] == {"from": "Возвраты", "to": "Возвраты за неделю"}
+
+
+async def test_a_view_saved_renamed_and_deleted_shows_at_once_with_its_buttons(app, ctx, browser) -> None:  # noqa: ANN001
+    me = await make_operator(ctx, name="Ольга Смирнова", role="supervisor")
+    async with LoopbackServer(app) as okno:
+        page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await _sign_in(page, okno.url, me["email"], me["password"])
+        await page.goto(f"{okno.url}/inbox?queue=all&sort=recent")
+        strip = page.get_by_test_id("saved-views")
+        await expect(strip).to_contain_text("Сохранённых представлений пока нет")
+        await page.get_by_test_id("filters").locator("summary").click()
+        await page.get_by_test_id("view-name").fill("Срочные")
+        async with page.expect_response(lambda r: r.url.endswith("/api/v1/views") and r.request.method == "POST") as created:
+            await page.get_by_test_id("save-view").click()
+        view_id = (await (await created.value).json())["id"]
+        # without a reload: the link, and its owner's edit and delete buttons, in Russian
+        await expect(page.get_by_test_id(f"view-{view_id}")).to_contain_text("Срочные")
+        await expect(page.get_by_test_id(f"view-edit-{view_id}")).to_be_visible()
+        await expect(page.get_by_test_id(f"view-delete-{view_id}")).to_have_attribute("aria-label", "Удалить представление «Срочные»")
+        await expect(strip).not_to_contain_text("Сохранённых представлений пока нет")
+
+        await page.get_by_test_id(f"view-edit-{view_id}").click()
+        await page.get_by_test_id("view-edit-name").fill("Срочные сегодня")
+        await page.get_by_test_id("view-edit-save").click()
+        await expect(page.get_by_test_id(f"view-{view_id}")).to_contain_text("Срочные сегодня")
+        await expect(page.get_by_test_id(f"view-delete-{view_id}")).to_have_attribute("aria-label", "Удалить представление «Срочные сегодня»")
+        await expect(page.get_by_test_id(f"view-edit-{view_id}")).to_have_attribute("data-name", "Срочные сегодня")
+
+        await page.get_by_test_id(f"view-delete-{view_id}").click()
+        await expect(page.get_by_test_id("bulk-confirm-title")).to_have_text("Удалить представление «Срочные сегодня»?")
+        async with page.expect_response(lambda r: f"/api/v1/views/{view_id}" in r.url and r.request.method == "DELETE") as deleted:
+            await page.get_by_test_id("bulk-confirm-ok").click()
+        assert (await deleted.value).status == 204, await (await deleted.value).text()
+        await expect(page.get_by_test_id(f"view-{view_id}")).to_have_count(0)
+        await expect(strip).to_contain_text("Сохранённых представлений пока нет")
+        assert errors == []

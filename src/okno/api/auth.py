@@ -36,8 +36,8 @@ async def me(operator: CurrentOperator) -> OperatorOut:
 
 @router.patch("/me", response_model=OperatorOut)
 async def update_me(body: ProfileIn, operator: CurrentOperator, session: WriteSession) -> OperatorOut:
-    """The signed-in person's own name, language, time zone and e-mail signature (an API token has no profile)."""
+    """The signed-in person's own name, language, time zone, colours and e-mail signature (an API token has no profile)."""
     if operator.kind != OperatorKind.person.value:
         raise Forbidden("an API token has no profile of its own")
-    changed = await update_profile(session, operator.id, name=body.name, locale=body.locale, time_zone=body.time_zone, signature=body.signature)
+    changed = await update_profile(session, operator.id, name=body.name, locale=body.locale, time_zone=body.time_zone, signature=body.signature, theme=body.theme)
     return OperatorOut.model_validate(changed)

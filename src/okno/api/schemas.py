@@ -41,6 +41,7 @@ class OperatorOut(_Out):
     role: str
     locale: str
     time_zone: str | None = None  # None: the installation's default (OKNO_DEFAULT_TIME_ZONE)
+    theme: str | None = None  # "light", "dark"; None: the device's setting
     is_active: bool
     presence: str
     experienced: bool
@@ -245,6 +246,7 @@ class ProfileIn(BaseModel):
     locale: Literal["ru", "en"] | None = None
     time_zone: str | None = Field(default=None, min_length=1, max_length=64, description="an IANA time zone, e.g. Asia/Novosibirsk")
     signature: str | None = Field(default=None, max_length=2000, description="appended to the e-mails he writes; empty clears it")
+    theme: Literal["light", "dark", "system"] | None = Field(default=None, description="the UI's colours; system: the device's setting")
 
 
 class UnsnoozeIn(BaseModel):

@@ -72,6 +72,7 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(20), default=Role.operator.value)
     locale: Mapped[str] = mapped_column(String(8), default="ru")
     time_zone: Mapped[str | None] = mapped_column(String(64), default=None)  # IANA name; None: OKNO_DEFAULT_TIME_ZONE
+    theme: Mapped[str | None] = mapped_column(String(8), default=None)  # the UI's colours: "light", "dark"; None: the device's
     signature: Mapped[str | None] = mapped_column(Text, default=None)  # appended to the e-mails he writes
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

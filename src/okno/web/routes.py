@@ -30,6 +30,7 @@ from okno.api.deps import SESSION_COOKIE, Ctx, CurrentOperator, ReadSession, Wri
 from okno.api.login import sign_in
 from okno.api.read_audit import AuditedReads
 from okno.auth.service import choose_language, revoke_token
+from okno.conversations.inbox_row import inbox_row
 from okno.conversations.inbox import NO_ASSIGNEE, PAGE_SIZE, InboxFilter, inbox_list, queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
@@ -230,6 +231,36 @@ async def inbox_list_fragment(request: Request, operator: CurrentOperator, scope
         session, flt, operator_id=operator.id, unfinished=catalog.unfinished, after=after, limit=_page_size(request), scope=scope
     )
     return render(request, "_inbox_list.html", operator, page=page, rows=page.rows, flt=flt, appending=after is not None, **catalog.as_context())
+
+
+@router.get("/ui/inbox/rows/{conversation_id}")
+async def inbox_row_fragment(
+    conversation_id: int, request: Request, operator: CurrentOperator, scope: OperatorScope, session: ReadSession, ctx: Ctx
+) -> Response:
+    """One conversation's row for a live update, placed in the list the query string describes
+    (the list's filter; ``until``: the page's "load more" cursor; ``shown``: the rows it has,
+    ``present=1``: this one among them). Another team's conversation: 404, as a missing one."""
+    await access_conversation(session, scope, conversation_id)
+    catalog = await _catalog(session, operator)
+    q = request.query_params
+    flt = _filter(request, _zone(operator, ctx))
+    place = await inbox_row(
+        session, flt, conversation_id, operator_id=operator.id, unfinished=catalog.unfinished,
+        loaded_until=q.get("until") or None, scope=scope,
+    )
+    shown = max(0, _count_param(q.get("shown")) - (q.get("present") == "1") + (place.row is not None and not place.beyond))
+    return render(request, "_inbox_row.html", operator, place=place, conversation_id=conversation_id, shown=shown, flt=flt, **catalog.as_context())
+
+
+def _count_param(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+@router.get("/ui/inbox/views")
+async def saved_views_fragment(request: Request, operator: CurrentOperator, session: ReadSession) -> Response:
+    """The saved views the operator sees (his own and his teams'), as the queues strip draws them:
+    the page redraws them at once when one is saved, renamed or deleted."""
+    return render(request, "_saved_views.html", operator, tools=await inbox_tools(session, operator.id))
 
 
 @router.get("/ui/inbox/counts")

@@ -15,6 +15,7 @@ async function call(method, url, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
+  if (response.status === 204) return null; // no content (a FastAPI 204 may still say it is JSON)
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
     const error = refusal(response.status, problem(data) || T.error || "error");
@@ -49,7 +50,7 @@ function problem(data) {
 async function fragment(url) {
   const response = await fetch(url, { credentials: "same-origin", headers: { "X-Okno-Client": "web" } });
   if (response.status === 401) { location.href = "/login"; return null; }
-  if (!response.ok) throw new Error(`${response.status}`);
+  if (!response.ok) throw refusal(response.status, `${response.status}`);
   return response.text();
 }
 
@@ -66,6 +67,18 @@ function toast(text, isError = false) {
 function debounce(fn, ms) {
   let timer;
   return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+// Runs ``fn`` ``wait`` ms after a call, and at most once per ``every`` ms: calls while a run is
+// pending join it (it reads the state when it runs), a call after it schedules the next one.
+function spaced(fn, wait, every) {
+  let timer = 0;
+  let last = -Infinity;
+  return () => {
+    if (timer) return;
+    const at = Math.max(Date.now() + wait, last + every);
+    timer = setTimeout(() => { timer = 0; last = Date.now(); fn(); }, at - Date.now());
+  };
 }
 
 // ---- login / header ---------------------------------------------------------------------------
@@ -141,6 +154,10 @@ async function refreshList({ force = false } = {}) {
   listApplied = seq;
   reconcileList(list, html);
   markActiveRow();
+  for (const [id, at] of liveRows.applied) {
+    if (at > seq) liveRow(id); // a row drawn after this list was asked for: newer than the list's copy
+    else liveRows.applied.delete(id);
+  }
 }
 
 // Rows are keyed by conversation: an unchanged row keeps its element, so a live update under
@@ -166,6 +183,110 @@ function reconcileList(list, html) {
   $("[data-testid=inbox-empty]", list)?.remove();
   if (empty) list.prepend(empty);
   syncListChrome(list, template.content);
+}
+
+// ---- live rows: a change to one conversation redraws its row only ------------------------------
+
+// The stream names the conversation that changed; its row is read alone (/ui/inbox/rows/{id}
+// with the list's filter, its "load more" cursor and how many rows are shown) and the server
+// says where it goes: after which row, or out of the list (filtered out, or past the loaded rows
+// where "load more" brings it), with the list's new total. What the page can't place (the row
+// before it is not on the page, many rows at once, an empty list) is left to one list read for
+// all of them (liveList, debounced).
+const ROW_DEBOUNCE_MS = 100;
+const ROW_BURST = 10; // more rows than this within one debounce: one list read instead
+const liveRows = { ids: new Set(), timer: 0, busy: false, applied: new Map() }; // applied: id -> the request's listSeq
+
+function listHeld() { return listHold.hovered && Date.now() - listHold.moved < HOLD_MS; }
+function rowItem(id, root = document) { return $(`#inbox-list ul.rows > li > a.row[data-conversation="${id}"]`, root)?.parentElement || null; }
+
+// The rows an event changes: its conversation's, or the rows of its customer (a new customer has
+// none yet: his conversation's own event brings the row). null: the whole list (a merge, an
+// erasure, an import or an event about neither moves rows between customers or many at once).
+function changedRows(event) {
+  if (event.conversation_id) return [String(event.conversation_id)];
+  if (event.customer_id && !/merged|erased|imported/.test(event.topic || "")) {
+    return $$(`#inbox-list a.row[data-customer="${Number(event.customer_id)}"]`).map((a) => a.dataset.conversation);
+  }
+  return null;
+}
+
+function liveRow(id) {
+  liveRows.ids.add(String(id));
+  if (!liveRows.timer) liveRows.timer = setTimeout(flushRows, ROW_DEBOUNCE_MS);
+}
+
+// one row after another: each answer's total and row count ("5 of 12") build on the last one
+async function flushRows() {
+  liveRows.timer = 0;
+  if (liveRows.busy) { liveRows.timer = setTimeout(flushRows, ROW_DEBOUNCE_MS); return; }
+  const ids = [...liveRows.ids];
+  liveRows.ids.clear();
+  if (!$("#inbox-list") || !ids.length) return;
+  if (listHeld()) { listHold.pending = true; return; } // the pointer rests on the list: it is read when it moves away
+  if (ids.length > ROW_BURST) { liveList(); return; }
+  liveRows.busy = true;
+  try { for (const id of ids) await quietly(updateRow(id)); } finally { liveRows.busy = false; }
+}
+
+async function updateRow(id) {
+  const list = $("#inbox-list");
+  const p = listQuery();
+  const more = $("[data-load-more]", list);
+  if (more) p.set("until", more.dataset.loadMore);
+  p.set("shown", String($$("ul.rows > li", list).length));
+  if (rowItem(id)) p.set("present", "1");
+  const seq = ++listSeq;
+  let html;
+  try { html = await fragment(`/ui/inbox/rows/${id}?` + p); } catch (error) {
+    if (error.status === 404 && rowItem(id)) liveList(); // no longer ours to see: the list without it
+    return;
+  }
+  if (html === null || seq < listApplied || (liveRows.applied.get(id) || 0) > seq) return; // a newer list or row is shown
+  if (listHeld()) { listHold.pending = true; return; }
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const place = template.content.querySelector("[data-row-place]");
+  const rows = $("ul.rows", list);
+  if (!place || !rows) { liveList(); return; }
+  const old = rowItem(id);
+  const fresh = $("ul.rows > li", place);
+  if (!fresh) old?.remove(); // filtered out, or past the loaded rows
+  else {
+    const before = place.dataset.after ? rowItem(place.dataset.after) : null;
+    if (place.dataset.after && !before) { liveList(); return; } // its neighbour is not on the page: the list decides
+    const item = old ? patchRow(old, fresh) : fresh;
+    const next = before ? before.nextElementSibling : rows.firstElementChild;
+    if (next !== item) {
+      const focused = item.contains(document.activeElement) ? document.activeElement : null;
+      rows.insertBefore(item, next);
+      focused?.focus({ preventScroll: true }); // moving the row must not take the keyboard away
+    }
+  }
+  liveRows.applied.set(id, seq);
+  const total = $(".list-total", place);
+  $(".list-total", list)?.replaceWith(total);
+  const shown = rows.children.length;
+  if (!shown || String(shown) !== total.dataset.shown) { liveList(); return; } // empty now, or rows changed meanwhile
+  $("[data-testid=inbox-empty]", list)?.remove();
+  markActiveRow();
+}
+
+// A changed row is patched in place, not swapped: its checkbox keeps the bulk selection, its
+// link keeps the keyboard focus and the pointer.
+function patchRow(old, fresh) {
+  const link = $("a.row", old);
+  const next = $("a.row", fresh);
+  if (!link || !next) { old.replaceWith(fresh); return fresh; }
+  const active = link.classList.contains("active");
+  for (const attr of [...link.attributes]) if (!next.hasAttribute(attr.name)) link.removeAttribute(attr.name);
+  for (const attr of [...next.attributes]) if (link.getAttribute(attr.name) !== attr.value) link.setAttribute(attr.name, attr.value);
+  link.classList.toggle("active", active);
+  if (link.innerHTML !== next.innerHTML) link.innerHTML = next.innerHTML;
+  const box = $(".row-select", old);
+  const label = $(".row-select", fresh)?.getAttribute("aria-label");
+  if (box && label) box.setAttribute("aria-label", label);
+  return old;
 }
 
 // ---- paging: "load more" keeps what is shown; a live refresh re-reads as many rows ------------
@@ -840,7 +961,15 @@ setInterval(showPresence, 2000);
 // ---- live stream ----------------------------------------------------------------------------
 
 const quietly = (promise) => promise.catch(() => {}); // a refresh that fails is retried by the next event or reconnect
-const liveRefresh = debounce(() => { quietly(refreshList()); quietly(refreshCounts()); quietly(refreshSupervisor()); }, 300);
+const liveList = debounce(() => quietly(refreshList()), 300);
+// The queue counters are many counts over every conversation (about 100 ms of server CPU with
+// 100,000 of them, per operator): under live traffic they are re-read at most every
+// COUNTS_EVERY_MS, the last change always included. The list's own total comes with each row.
+const COUNTS_EVERY_MS = 2000;
+// events that change no queue counter (a reply's delivery steps, tags): their rows redraw, the counters stay
+const COUNTLESS = new Set(["message.queued", "message.sent", "message.failed", "message.updated", "message.status_changed", "conversation.tagged", "conversation.untagged"]);
+const liveSide = spaced(() => { quietly(refreshCounts()); quietly(refreshSupervisor()); }, 300, COUNTS_EVERY_MS);
+const liveRefresh = () => { liveList(); liveSide(); };
 const conversationRefresh = debounce((id) => { if (openConversationId() === id) quietly(openConversation(id, { keepComposer: true })); }, 200);
 
 function initStream() {
@@ -857,7 +986,8 @@ function initStream() {
     const event = JSON.parse(message.data);
     if (state.seen.has(event.id)) return;
     state.seen.add(event.id);
-    liveRefresh();
+    const changed = $("#inbox-list") ? changedRows(event) : null;
+    if (changed) { changed.forEach(liveRow); if (!COUNTLESS.has(event.topic)) liveSide(); } else liveRefresh();
     if (event.conversation_id && String(event.conversation_id) === openConversationId()) conversationRefresh(String(event.conversation_id));
     attention.on(event);
     onMention(event);
@@ -1318,12 +1448,20 @@ function initProfile() {
   const form = $("#profile-form");
   if (!form) return;
   const words = pageData("okno-profile-i18n");
+  // the colours change at once, and are kept (the page is drawn with them next time: no flash)
+  form.theme.addEventListener("change", async () => {
+    const chosen = form.theme.value;
+    document.documentElement.dataset.theme = chosen;
+    try { await call("PATCH", "/api/v1/auth/me", { theme: chosen }); toast(words.saved); } catch (e) { toast(e.message, true); }
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const error = $("#profile-error");
     error.hidden = true;
     try {
-      await call("PATCH", "/api/v1/auth/me", { name: form.name.value, locale: form.locale.value, time_zone: form.time_zone.value.trim(), signature: form.signature.value });
+      await call("PATCH", "/api/v1/auth/me", {
+        name: form.name.value, locale: form.locale.value, time_zone: form.time_zone.value.trim(), signature: form.signature.value, theme: form.theme.value,
+      });
       toast(words.saved);
       location.reload();
     } catch (e) { error.textContent = e.message; error.hidden = false; }
@@ -1559,23 +1697,26 @@ async function applyBulk() {
 
 // ---- saved views -------------------------------------------------------------------------------
 
+// The views strip drawn again by the server (its edit and delete buttons, names and labels in the
+// operator's language): a view saved, renamed or deleted shows at once, without a reload.
+async function refreshViews() {
+  const list = $("#saved-views");
+  if (!list) return;
+  const html = await fragment("/ui/inbox/views");
+  if (html === null) return;
+  const active = $("a.queue.active", list)?.dataset.view;
+  list.innerHTML = html;
+  if (active !== undefined) $$("a.queue", list).find((a) => a.dataset.view === active)?.classList.add("active");
+}
+
 async function saveView() {
   const name = $("#view-name").value.trim();
   if (!name) { $("#view-name").focus(); return; }
   const team = $("#view-team").value;
   try {
     const view = await call("POST", "/api/v1/views", { name, query: listQuery().toString(), team_id: team ? Number(team) : null });
-    const li = document.createElement("li");
-    li.className = "view-item";
-    const link = Object.assign(document.createElement("a"), { href: "/inbox?" + view.query, className: "queue" });
-    link.dataset.view = view.query;
-    link.dataset.testid = `view-${view.id}`;
-    link.append(Object.assign(document.createElement("span"), { textContent: view.name }));
-    li.append(link);
-    const list = $("#saved-views");
-    $("li.muted", list)?.remove();
-    list.append(li);
     $("#view-name").value = "";
+    await refreshViews();
     toast(view.name);
   } catch (error) { toast(error.message, true); }
 }
@@ -1595,13 +1736,8 @@ async function editView(button) {
   if ($("#view-edit-filters").checked) body.query = listQuery().toString();
   try {
     const view = await call("PATCH", `/api/v1/views/${button.dataset.editView}`, body);
-    const link = $(`[data-testid="view-${view.id}"]`);
-    if (link) {
-      link.dataset.view = view.query;
-      link.href = "/inbox?" + view.query;
-      $("span", link).firstChild.textContent = view.name;
-    }
-    button.dataset.name = view.name;
+    await refreshViews();
+    $(`[data-edit-view="${view.id}"]`)?.focus();
     toast(view.name);
   } catch (error) { toast(error.message, true); }
 }
@@ -1611,6 +1747,7 @@ async function deleteView(button) {
   try {
     await call("DELETE", `/api/v1/views/${button.dataset.deleteView}`);
     button.closest("li").remove();
+    await refreshViews();
   } catch (error) { toast(error.message, true); }
 }
 
