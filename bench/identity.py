@@ -591,6 +591,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--recall-size", type=int, default=20_000, help="records per generated data set in the per-dataset recall table (FEBRL 1–4 with and without ids, five generators; bench/identity_recall.py; 0 = skip)")
     parser.add_argument("--keep-db", type=Path, default=None, help="keep the loaded bases (a SQLite file here, a PostgreSQL database named by the size) and reuse them in later runs")
+    parser.add_argument("--pg-database", default=None, help="with --keep-db: the kept PostgreSQL database's name (default okno_identity_bench_kept_<customers>)")
     args = parser.parse_args(argv)
     # personal data is sealed with this key (the environment's own when set; a fixed one keeps a
     # --keep-db base readable by later runs)
@@ -620,7 +621,7 @@ def main(argv: list[str] | None = None) -> None:
                 if not args.pg_url:
                     print("PostgreSQL skipped: no --pg-url / OKNO_TEST_DATABASE_URL")
                     continue
-                name = f"okno_identity_bench_kept_{args.customers}" if keep else f"okno_identity_bench_{secrets.token_hex(3)}"
+                name = (args.pg_database or f"okno_identity_bench_kept_{args.customers}") if keep else f"okno_identity_bench_{secrets.token_hex(3)}"
                 if not keep or not asyncio.run(_pg_has_database(args.pg_url, name)):
                     asyncio.run(_pg_admin(args.pg_url, f'CREATE DATABASE "{name}"'))
                 try:
