@@ -25,7 +25,9 @@ PostgreSQL its backends'), which a loaded machine inflates far less than wall ti
     conversation, message, timeline, outbox) in its own committed transaction;
   * fuzzy scoring: one record (a corrupted duplicate of a stored person: typos,
     transliteration, swapped names, new phone…) is scored against the base through the
-    blocking-key table (``score_record``), as ``GET /customers/{id}/merge-suggestions`` does.
+    blocking-key table (``score_record``), as ``GET /customers/{id}/merge-suggestions`` does,
+    and the contributions of what that call shows are worked out (the candidates at or above the
+    review threshold, at most 10; at least the best one).
 Batch: ``okno customers dedupe --input`` runs as a child process on a generated CSV with known
 truth; wall time from its start, the peak RSS of its whole process tree and pairwise
 precision/recall/F1 are printed. When this interpreter can ``import splink`` (the ``bench``
@@ -77,7 +79,7 @@ from okno.customers.cli import SAME_PERSON_THRESHOLD  # noqa: E402
 from okno.customers.matching.columns import map_columns, person_from_row  # noqa: E402
 from okno.customers.matching.fields import comparison_fields, filed_keys_of  # noqa: E402
 from okno.customers.matching.profiles import TERM_FIELDS  # noqa: E402
-from okno.customers.matching.realtime import score_record  # noqa: E402
+from okno.customers.matching.realtime import current_model, score_record  # noqa: E402
 from okno.customers.matching.synthetic import generate_records  # noqa: E402
 from okno.kit import pii  # noqa: E402
 from okno.kit.db import create_database, create_oneoff_engine, run_outside_transaction  # noqa: E402
@@ -85,6 +87,7 @@ from okno.kit.migrate import upgrade_to_head  # noqa: E402
 from okno.models import Channel, Customer, Identity, MatchBlock, MatchProfile, MatchTerm  # noqa: E402
 
 CHUNK = 20_000
+SHOWN = 10  # merge-suggestions' default limit: the candidates whose contributions a caller reads
 # FEBRL is scored at okno's same-person cut and at 0.5 (nearer the 0.2 at which Splink's own
 # FEBRL3 example predicts)
 FEBRL_THRESHOLDS = (SAME_PERSON_THRESHOLD, 0.5)
@@ -299,9 +302,12 @@ async def realtime(url: str, stored: list[dict], queries: list[dict], count: int
     truth = {i + 1: row["person_id"] for i, row in enumerate(stored)}
     await server.start()
     async with db.reading() as session:
+        review = (await current_model(session)).review_threshold
         for n, (fields, row) in enumerate(zip(query_fields, queries, strict=False)):
             started, cpu = time.perf_counter(), time.process_time()
             found = await score_record(session, fields)
+            for shown in [c for c in found[:SHOWN] if c.score >= review] or found[:1]:  # explained as merge-suggestions shows them
+                assert shown.contributions
             elapsed, spent = time.perf_counter() - started, time.process_time() - cpu
             if n >= 50:
                 fuzzy.append(elapsed)
