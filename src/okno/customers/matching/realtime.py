@@ -186,11 +186,11 @@ async def _candidate_rows(session: AsyncSession, fields: dict, exclude: int | No
     return list(await session.execute(_candidates_statement(tuple(block_cap(k) for k in keys)), params))
 
 
-def rank_candidates(blocks: dict[str, list[int]], *, exclude: int | None = None) -> list[int]:
+def rank_candidates(blocks: dict[str, list[int]], *, exclude: int | None = None, limit: int = MAX_CANDIDATES) -> list[int]:
     """The ranking :func:`_candidates_statement` computes, over ``blocks`` (each usable key's
     members): by the sum of :func:`~okno.customers.matching.fields.key_weight` over the keys a
     profile shares (block sizes count every member), then keys shared, then id; the first
-    :data:`MAX_CANDIDATES`."""
+    ``limit``."""
     weight: dict[int, int] = {}
     shared: dict[int, int] = {}
     for members in blocks.values():
@@ -198,7 +198,7 @@ def rank_candidates(blocks: dict[str, list[int]], *, exclude: int | None = None)
             if customer_id != exclude:
                 weight[customer_id] = weight.get(customer_id, 0) + key_weight(len(members))
                 shared[customer_id] = shared.get(customer_id, 0) + 1
-    return sorted(weight, key=lambda c: (-weight[c], -shared[c], c))[:MAX_CANDIDATES]
+    return sorted(weight, key=lambda c: (-weight[c], -shared[c], c))[:limit]
 
 
 @functools.cache
