@@ -25,7 +25,9 @@ PostgreSQL its backends'), which a loaded machine inflates far less than wall ti
     conversation, message, timeline, outbox) in its own committed transaction;
   * fuzzy scoring: one record (a corrupted duplicate of a stored person: typos,
     transliteration, swapped names, new phone…) is scored against the base through the
-    blocking-key table (``score_record``), as ``GET /customers/{id}/merge-suggestions`` does.
+    blocking-key table (``score_record``), as ``GET /customers/{id}/merge-suggestions`` does,
+    and the contributions of what that call shows are worked out (the candidates at or above the
+    review threshold, at most 10; at least the best one).
 Batch: ``okno customers dedupe --input`` runs as a child process on a generated CSV with known
 truth; wall time from its start, the peak RSS of its whole process tree and pairwise
 precision/recall/F1 are printed. When this interpreter can ``import splink`` (the ``bench``
@@ -77,7 +79,7 @@ from okno.customers.cli import SAME_PERSON_THRESHOLD  # noqa: E402
 from okno.customers.matching.columns import map_columns, person_from_row  # noqa: E402
 from okno.customers.matching.fields import comparison_fields, filed_keys_of  # noqa: E402
 from okno.customers.matching.profiles import TERM_FIELDS  # noqa: E402
-from okno.customers.matching.realtime import score_record  # noqa: E402
+from okno.customers.matching.realtime import current_model, score_record  # noqa: E402
 from okno.customers.matching.synthetic import generate_records  # noqa: E402
 from okno.kit import pii  # noqa: E402
 from okno.kit.db import create_database, create_oneoff_engine, run_outside_transaction  # noqa: E402
@@ -85,6 +87,7 @@ from okno.kit.migrate import upgrade_to_head  # noqa: E402
 from okno.models import Channel, Customer, Identity, MatchBlock, MatchProfile, MatchTerm  # noqa: E402
 
 CHUNK = 20_000
+SHOWN = 10  # merge-suggestions' default limit: the candidates whose contributions a caller reads
 # FEBRL is scored at okno's same-person cut and at 0.5 (nearer the 0.2 at which Splink's own
 # FEBRL3 example predicts)
 FEBRL_THRESHOLDS = (SAME_PERSON_THRESHOLD, 0.5)
@@ -141,7 +144,9 @@ async def load(url: str, stored: list[dict], *, reuse: bool = False) -> dict[int
     bind processing: sealed identity values, profiles and attributes, blind indexes), but in
     bulk: ``COPY`` on PostgreSQL, one ``executemany`` per table and chunk in one transaction on
     SQLite. Blocking keys are blinded in one batch per chunk (each distinct key once), and the
-    blocks' secondary index is built once after the load rather than row by row."""
+    blocks' secondary index is built once after the load rather than row by row. A PostgreSQL
+    base is vacuumed at the end, as autovacuum would do to a table that took a million inserts
+    (without it every block lookup reads the table's pages too)."""
     engine = create_oneoff_engine(url)
     await upgrade_to_head(engine)
     if reuse and (kept := await _kept_phones(engine, len(stored))) is not None:
@@ -183,7 +188,11 @@ async def load(url: str, stored: list[dict], *, reuse: bool = False) -> dict[int
         if conn.dialect.name == "postgresql":
             for table in ("customers", "identities", "channels"):
                 await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-        await conn.execute(text("ANALYZE"))
+        if conn.dialect.name == "sqlite":
+            await conn.execute(text("ANALYZE"))
+    if engine.dialect.name == "postgresql":  # as autovacuum leaves a base that took inserts: the visibility map set, so the
+        async with engine.connect() as conn:  # block lookups are index-only scans (outside a transaction: VACUUM can't run in one)
+            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM (ANALYZE)"))
     await engine.dispose()
     return phones
 
@@ -299,9 +308,12 @@ async def realtime(url: str, stored: list[dict], queries: list[dict], count: int
     truth = {i + 1: row["person_id"] for i, row in enumerate(stored)}
     await server.start()
     async with db.reading() as session:
+        review = (await current_model(session)).review_threshold
         for n, (fields, row) in enumerate(zip(query_fields, queries, strict=False)):
             started, cpu = time.perf_counter(), time.process_time()
             found = await score_record(session, fields)
+            for shown in [c for c in found[:SHOWN] if c.score >= review] or found[:1]:  # explained as merge-suggestions shows them
+                assert shown.contributions
             elapsed, spent = time.perf_counter() - started, time.process_time() - cpu
             if n >= 50:
                 fuzzy.append(elapsed)
@@ -591,6 +603,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--recall-size", type=int, default=20_000, help="records per generated data set in the per-dataset recall table (FEBRL 1–4 with and without ids, five generators; bench/identity_recall.py; 0 = skip)")
     parser.add_argument("--keep-db", type=Path, default=None, help="keep the loaded bases (a SQLite file here, a PostgreSQL database named by the size) and reuse them in later runs")
+    parser.add_argument("--pg-database", default=None, help="with --keep-db: the kept PostgreSQL database's name (default okno_identity_bench_kept_<customers>)")
     args = parser.parse_args(argv)
     # personal data is sealed with this key (the environment's own when set; a fixed one keeps a
     # --keep-db base readable by later runs)
@@ -620,7 +633,7 @@ def main(argv: list[str] | None = None) -> None:
                 if not args.pg_url:
                     print("PostgreSQL skipped: no --pg-url / OKNO_TEST_DATABASE_URL")
                     continue
-                name = f"okno_identity_bench_kept_{args.customers}" if keep else f"okno_identity_bench_{secrets.token_hex(3)}"
+                name = (args.pg_database or f"okno_identity_bench_kept_{args.customers}") if keep else f"okno_identity_bench_{secrets.token_hex(3)}"
                 if not keep or not asyncio.run(_pg_has_database(args.pg_url, name)):
                     asyncio.run(_pg_admin(args.pg_url, f'CREATE DATABASE "{name}"'))
                 try:

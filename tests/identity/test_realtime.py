@@ -29,12 +29,16 @@ def _members(stored: dict[int, dict]) -> dict[str, list[int]]:
 
 
 def _ranked(members: dict[str, list[int]], fields: dict, exclude: int | None) -> list[int]:
-    """Profiles sharing a blocking key that is not too common, most shared keys first."""
+    """Profiles sharing a blocking key that is not too common, ranked by the sum over the keys
+    they share of MAX_BLOCK_SIZE // block size (rarer keys weigh more), then keys shared, then id."""
     shared: Counter = Counter()
+    weight: Counter = Counter()
     for key in blocking_keys(fields):
-        if len(members.get(key, [])) <= block_cap(key):  # single-field keys: only where rare
-            shared.update(c for c in members.get(key, []) if c != exclude)
-    return sorted(shared, key=lambda c: (-shared[c], c))[:MAX_CANDIDATES]
+        block = members.get(key, [])
+        if len(block) <= block_cap(key):  # single-field keys: only where rare
+            shared.update(c for c in block if c != exclude)
+            weight.update({c: MAX_BLOCK_SIZE // len(block) for c in block if c != exclude})
+    return sorted(shared, key=lambda c: (-weight[c], -shared[c], c))[:MAX_CANDIDATES]
 
 
 def _expected(stored: dict[int, dict], fields: dict, exclude: int | None) -> list[tuple]:
@@ -151,3 +155,28 @@ async def test_changing_compared_attributes_through_the_api_refiles_the_profile(
     fields, keys = await filed()
     assert (fields["birth_date"], fields["postcode"]) == ("1990-04-01", "190000")
     assert filed_key("bz:1990-04-01:190000") in keys and keys == filed_keys(fields)
+
+
+async def test_the_true_match_is_scored_when_a_crowd_shares_more_keys_than_it(ctx) -> None:  # noqa: ANN001
+    """More namesakes than the budget share two keys with the record (its names with its birth
+    year, and with its city); the person himself, under a new surname, shares one: his phone.
+    Counting shared keys would rank the whole crowd above him and cut him off; a key held by
+    one profile outweighs two held by a crowd, so he is fetched, scored and ranked first."""
+    crowd_size = MAX_CANDIDATES + 30
+    days = [date(1990, 1, 1) + timedelta(days=d) for d in range(0, 366, 4)]
+    person = {"first_name": "Анна", "last_name": "Смирнова", "city": "Казань", "address": "", "postcode": "", "email": ""}
+    crowd = [{**person, "birth_date": day.isoformat(), "phone": ""} for day in days if day.strftime("%m-%d") != "07-15"][:crowd_size]
+    himself = {**person, "last_name": "Петрова", "birth_date": "1990-07-16", "city": "", "phone": "+79161234567"}  # a new surname, a slip in the date
+    await store_people(ctx, [*crowd, himself])
+    record = comparison_fields(RawPerson(**{**{k: person[k] for k in ATTRIBUTES if k in person}, "birth_date": "1990-07-15"}, phones=["8 916 123-45-67"]))
+    async with ctx.db.reading() as session:
+        stored = dict((await session.execute(select(MatchProfile.customer_id, MatchProfile.fields))).all())
+    members = _members(stored)
+    shared = Counter(c for key in blocking_keys(record) if len(members.get(key, [])) <= block_cap(key) for c in members.get(key, []))
+    true_id = len(crowd) + 1
+    assert len(crowd) == crowd_size and sum(n > shared[true_id] for n in shared.values()) > MAX_CANDIDATES  # by keys shared he would be cut off
+    async with ctx.db.reading() as session:
+        ranked = await candidates_for(session, record)
+        found = await score_record(session, record, model=MatchModel())
+    assert len(ranked) == MAX_CANDIDATES and ranked[0] == true_id
+    assert found[0].customer_id == true_id and {"field": "phone", "comparison": "same"} in [{k: c[k] for k in ("field", "comparison")} for c in found[0].contributions]

@@ -28,6 +28,16 @@ MAX_SINGLE_VALUE = 80  # longer values file no single-field key
 def block_cap(key: str) -> int:
     """The most profiles a block of this key may hold and still narrow anything down."""
     return SMALL_BLOCK_SIZE if key.partition(":")[0] in SINGLE_FIELD_KEYS else MAX_BLOCK_SIZE
+
+
+def key_weight(block_size: int) -> int:
+    """What sharing a key of a block of ``block_size`` profiles says for one of them: a key
+    spreads about :data:`MAX_BLOCK_SIZE` over its members (an integer, so every backend and
+    Python rank alike). A candidate's rank is the sum over the keys it shares; since each key
+    gives out at most :data:`MAX_BLOCK_SIZE` in all, a member of a crowd outranks a profile
+    sharing one rare key only by sharing several keys with the record."""
+    return MAX_BLOCK_SIZE // block_size
+
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y%m%d", "%d-%m-%Y", "%Y/%m/%d", "%m/%d/%Y")
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.customers.matching.fields import MAX_BLOCK_SIZE, block_cap, filed_keys
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.profiles import TERM_FIELDS, term_changes
-from okno.customers.matching.realtime import MAX_CANDIDATES, Candidate, query_shares, score_candidates
+from okno.customers.matching.realtime import Candidate, query_shares, rank_candidates, score_candidates
 from okno.models import MatchProfile, MatchTerm
 
 LOOKUP_CHUNK = 500
@@ -80,14 +80,14 @@ class PendingBase:
     async def _candidates(self, session: AsyncSession, fields: dict) -> list[int]:
         keys = sorted(filed_keys(fields))
         await self._fetch_blocks(session, set(keys))
-        shared: Counter = Counter()
+        blocks: dict[str, list[int]] = {}
         for key in keys:
             if key in self._crowded:
                 continue
             members = [c for c in self._members.get(key, ()) if c not in self._staged] + list(self._holders.get(key, ()))
             if len(members) <= block_cap(key):
-                shared.update(members)
-        return sorted(shared, key=lambda c: (-shared[c], c))[:MAX_CANDIDATES]
+                blocks[key] = members
+        return rank_candidates(blocks)
 
     async def _fetch_blocks(self, session: AsyncSession, keys: set[str]) -> None:
         """Stored members of the keys not seen yet. A key with ``MAX_BLOCK_SIZE + slack + 1``

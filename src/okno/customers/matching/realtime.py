@@ -1,5 +1,7 @@
 """Score one record against the stored base in milliseconds: blocking-key lookups give a
-handful of candidates, the batch comparisons score them, each score comes with its reasons."""
+handful of candidates, ranked by the keys they share and how rare those keys are; the best
+:data:`MAX_CANDIDATES` are fetched and scored by the batch comparisons; each score comes with
+its reasons, worked out when a caller reads them."""
 
 from __future__ import annotations
 
@@ -7,33 +9,53 @@ import asyncio
 import functools
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import structlog
-from sqlalchemy import Row, Select, bindparam, func, literal_column, select, union_all
+from sqlalchemy import Integer, Row, Select, bindparam, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from okno.customers.matching.compare import Frame, compare_pairs
-from okno.customers.matching.fields import block_cap, filed_keys
+from okno.customers.matching.fields import MAX_BLOCK_SIZE, block_cap, filed_keys, key_weight
 from okno.customers.matching.model import MIN_BASE_FOR_TF, MatchModel, explain, score_gamma
 from okno.customers.matching.profiles import TERM_FIELDS
 from okno.models import MatchBlock, MatcherSettings, MatchProfile, MatchTerm
 
 log = structlog.get_logger()
 
-MAX_CANDIDATES = 200
+# The profiles fetched and scored per record, best-ranked first (:func:`_candidates_statement`).
+# Chosen on held-out data, not the benchmark's: on five generators of bench/identity_data.py the
+# 50 best-ranked gave the same best-scored candidate as the 200 best for 99.95-100 % of records
+# (docs/identity-matching.md, "Real time").
+MAX_CANDIDATES = 50
 CACHE_SECONDS = 30.0  # base size: it moves slowly, and only scales a weight
 MODEL_SECONDS = 5.0  # other processes see a settings change within this
 SETTINGS_ROW = 1
 
 
-@dataclass
+@dataclass(eq=False)
 class Candidate:
     customer_id: int
     score: float  # match probability
     match_weight: float  # log2 odds: prior + Σ contributions
-    contributions: list[dict]
+    explained: list[dict] | None = None  # given, or worked out from ``evidence`` on first read
+    evidence: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # (weights, levels) of the pair
+
+    @property
+    def contributions(self) -> list[dict]:
+        """Per-field contributions, strongest first (:func:`~.model.explain`): worked out only
+        for the candidates a caller shows, not for every one scored."""
+        if self.explained is None:
+            self.explained = explain(*self.evidence) if self.evidence is not None else []
+        return self.explained
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Candidate):
+            return NotImplemented
+        return (self.customer_id, self.score, self.match_weight, self.contributions) == (other.customer_id, other.score, other.match_weight, other.contributions)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine → {"model": (t, m), "size": (t, n)}
@@ -110,14 +132,16 @@ async def _refresh_base_size(bind: AsyncEngine, slot: dict) -> None:
 
 
 async def candidates_for(session: AsyncSession, fields: dict, *, exclude: int | None = None) -> list[int]:
-    """Customers sharing a blocking key with ``fields``, most shared keys first; a key held by
-    more than its cap (:func:`~okno.customers.matching.fields.block_cap`) is too common to narrow anything and is ignored."""
+    """Customers sharing a blocking key with ``fields``, best first (:func:`rank_candidates`),
+    at most :data:`MAX_CANDIDATES`; a key held by more than its cap
+    (:func:`~okno.customers.matching.fields.block_cap`) is too common to narrow anything and is ignored."""
     return [row.customer_id for row in await _candidate_rows(session, fields, exclude)]
 
 
 async def score_record(session: AsyncSession, fields: dict, *, exclude: int | None = None, model: MatchModel | None = None) -> list[Candidate]:
-    """Every candidate with its probability and per-field contributions, best first.
-    One statement fetches the candidates' profiles and the record's term counts together."""
+    """The :data:`MAX_CANDIDATES` best-ranked candidates with their probabilities, best first
+    (contributions on demand). One statement ranks the candidates and fetches their profiles
+    and the record's term counts together."""
     model = model or await current_model(session)
     rows = await _candidate_rows(session, fields, exclude)
     if not rows:
@@ -129,15 +153,16 @@ async def score_record(session: AsyncSession, fields: dict, *, exclude: int | No
 
 def score_candidates(model: MatchModel, fields: dict, ids: list[int], profiles: list[dict], shares: dict[str, float], *,
                      base_size: int | None = None) -> list[Candidate]:  # fmt: skip
-    """``fields`` compared with each candidate's profile, scored and explained, best first;
-    ``base_size``: profiles stored (an estimated model's prior is its match rate over it)."""
+    """``fields`` compared with each candidate's profile and scored, best first, each with its
+    evidence for :attr:`Candidate.contributions`; ``base_size``: profiles stored (an estimated
+    model's prior is its match rate over it)."""
     query, stored = Frame([fields]), Frame(profiles)
     li, ri = np.zeros(len(ids), dtype=np.int64), np.arange(len(ids))
     gamma = compare_pairs(query, stored, li, ri)
     scores = score_gamma(model, gamma, {c: np.full(len(ids), shares.get(c, np.nan)) for c in TERM_FIELDS}, base_size=base_size or None)
     order = np.argsort(-scores.total, kind="stable")
     return [
-        Candidate(ids[p], float(scores.probability[p]), round(float(scores.total[p]), 2), explain(scores.weights[p], gamma[p]))
+        Candidate(ids[p], float(scores.probability[p]), round(float(scores.total[p]), 2), evidence=(scores.weights[p], gamma[p]))
         for p in order
     ]
 
@@ -152,7 +177,9 @@ def query_shares(fields: dict, counts: dict[str, int], size: int) -> dict[str, f
 
 async def _candidate_rows(session: AsyncSession, fields: dict, exclude: int | None) -> list[Row]:
     """``(customer_id, fields, <term count per TERM_FIELDS>)`` per candidate, ranked."""
-    keys = sorted(filed_keys(fields))
+    # by cap, then key: the statement's shape depends only on how many keys of each cap the record
+    # has (a few dozen shapes), so it is built and prepared once per shape, not once per record
+    keys = sorted(filed_keys(fields), key=lambda key: (block_cap(key), key))
     if not keys:
         return []
     params = {f"key_{i}": key for i, key in enumerate(keys)}
@@ -161,23 +188,40 @@ async def _candidate_rows(session: AsyncSession, fields: dict, exclude: int | No
     return list(await session.execute(_candidates_statement(tuple(block_cap(k) for k in keys)), params))
 
 
+def rank_candidates(blocks: dict[str, list[int]], *, exclude: int | None = None, limit: int = MAX_CANDIDATES) -> list[int]:
+    """The ranking :func:`_candidates_statement` computes, over ``blocks`` (each usable key's
+    members): by the sum of :func:`~okno.customers.matching.fields.key_weight` over the keys a
+    profile shares (block sizes count every member), then keys shared, then id; the first
+    ``limit``."""
+    weight: dict[int, int] = {}
+    shared: dict[int, int] = {}
+    for members in blocks.values():
+        for customer_id in members:
+            if customer_id != exclude:
+                weight[customer_id] = weight.get(customer_id, 0) + key_weight(len(members))
+                shared[customer_id] = shared.get(customer_id, 0) + 1
+    return sorted(weight, key=lambda c: (-weight[c], -shared[c], c))[:limit]
+
+
 @functools.cache
 def _candidates_statement(caps: tuple[int, ...]) -> Select:
     """Per key at most its cap + 1 members (an index range each; ``caps[i]``: :func:`block_cap`
-    of key ``i``); keys with more are dropped; members ranked by keys shared; joined to their
-    profiles; the query's term counts ride along as uncorrelated scalar subqueries (evaluated once)."""
+    of key ``i``); keys with more are dropped; members ranked as :func:`rank_candidates` ranks
+    them, the best :data:`MAX_CANDIDATES` joined to their profiles (only theirs are read and
+    opened); the query's term counts ride along as uncorrelated scalar subqueries (evaluated once)."""
     per_key = [
         select(MatchBlock.key, MatchBlock.customer_id, literal_column(str(int(cap))).label("cap")).where(MatchBlock.key == bindparam(f"key_{i}")).limit(cap + 1).subquery()
         for i, cap in enumerate(caps)
     ]
     hits = union_all(*(select(q) for q in per_key)).subquery("hits")  # LIMIT inside UNION ALL needs a subquery on SQLite
     sized = select(hits.c.customer_id, hits.c.cap, func.count().over(partition_by=hits.c.key).label("block_size")).subquery("sized")
+    weight = func.sum(literal_column(str(MAX_BLOCK_SIZE), Integer) // sized.c.block_size).label("weight")  # integer division on both backends: key_weight
     shared = func.count().label("shared")
     ranked = (
-        select(sized.c.customer_id, shared)
+        select(sized.c.customer_id, weight, shared)
         .where(sized.c.block_size <= sized.c.cap, sized.c.customer_id != bindparam("exclude"))
         .group_by(sized.c.customer_id)
-        .order_by(shared.desc(), sized.c.customer_id)
+        .order_by(weight.desc(), shared.desc(), sized.c.customer_id)
         .limit(MAX_CANDIDATES)
         .subquery("ranked")
     )
@@ -188,5 +232,5 @@ def _candidates_statement(caps: tuple[int, ...]) -> Select:
     return (
         select(ranked.c.customer_id, MatchProfile.fields, *terms)
         .join_from(ranked, MatchProfile, MatchProfile.customer_id == ranked.c.customer_id)
-        .order_by(ranked.c.shared.desc(), ranked.c.customer_id)
+        .order_by(ranked.c.weight.desc(), ranked.c.shared.desc(), ranked.c.customer_id)
     )
