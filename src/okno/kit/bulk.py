@@ -50,6 +50,8 @@ class BulkInsert:
                 raise ValueError(f"{table.name}.{col.name} has a per-row default: name it among the columns")
             self._defaults.append((col.name, col.default.arg))
         self._compiled: dict[str, _Compiled] = {}
+        scalar = {col.name: col.default.arg for col in table.c if col.default is not None and col.default.is_scalar}
+        self._names_and_defaults = tuple((name, scalar.get(name)) for name in self.columns)
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
@@ -85,11 +87,10 @@ class BulkInsert:
         return len(processed)
 
     async def run_dicts(self, session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
-        """:meth:`run` for rows given as mappings; a column a row leaves out takes its default
-        (``None`` for a column without one, as ``insert(table)`` would)."""
-        defaults = {column.name: column.default.arg for column in self.table.c if column.default is not None and column.default.is_scalar}
-        names = [(name, defaults.get(name)) for name in self.columns]
-        return await self.run(session, [tuple(row.get(name, default) for name, default in names) for row in rows])
+        """:meth:`run` for rows given as mappings; a column a row leaves out takes its scalar
+        default, else NULL."""
+        names = self._names_and_defaults
+        return await self.run(session, [[row.get(name, default) for name, default in names] for row in rows])
 
 
 def _processed(
