@@ -65,3 +65,17 @@ async def test_a_naive_datetime_is_refused(ctx) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="naive datetime"):
         async with ctx.db.transaction() as session:
             await bulk.run(session, [("naive", {}, datetime(2026, 12, 6, 23, 5))])
+
+
+async def test_sqlite_multi_row_insert_returns_every_row_across_statements(ctx) -> None:  # noqa: ANN001
+    if not ctx.db.is_sqlite:
+        pytest.skip("SQLite's path (PostgreSQL keeps SQLAlchemy's statement)")
+    bulk = BulkInsert(OutboxEvent.__table__, ("topic", "payload", "created_at"))
+    now = datetime.now(UTC)
+    rows = [(f"t{i}", {"i": i}, now) for i in range(5000)]  # more rows than one statement takes parameters
+    async with ctx.db.transaction() as session:
+        returned = await bulk.run_returning_sqlite(session, rows, "RETURNING id, topic")
+    assert sorted(topic for _, topic in returned) == sorted(topic for topic, _, _ in rows)
+    async with ctx.db.reading() as session:
+        stored = dict((await session.execute(select(OutboxEvent.id, OutboxEvent.payload))).all())
+    assert {row_id: stored[row_id]["i"] for row_id, _ in returned} == {row_id: int(topic[1:]) for row_id, topic in returned}

@@ -17,6 +17,7 @@ is declared, so nothing is silently stored without it. ``None`` is stored as SQL
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,10 @@ from typing import Any
 from sqlalchemy import Table, bindparam, column, insert, table as lightweight_table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+
+
+# the parameters one SQLite statement takes (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32, 999 before)
+_SQLITE_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,27 @@ class BulkInsert:
         if processed:
             await connection.exec_driver_sql(compiled.sql, processed)
         return len(processed)
+
+    async def run_returning_sqlite(self, session: AsyncSession, rows: Sequence[Sequence[Any]], tail: str) -> list[Any]:
+        """SQLite only: the rows as multi-row ``INSERT … VALUES (…), (…) <tail>`` statements (as
+        many rows per statement as SQLite takes parameters), where ``tail`` is e.g. ``ON CONFLICT
+        (…) DO NOTHING RETURNING …``; the rows returned (SQLite returns no rows from an executemany)."""
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        connection = await session.connection()
+        if connection.dialect.name != "sqlite":
+            raise RuntimeError("run_returning_sqlite is SQLite's path")
+        compiled = self._compile(connection.dialect)
+        processed = _processed(rows, compiled.processors, compiled.constants)
+        head, values = compiled.sql.split(" VALUES ", 1)
+        per_statement = max(_SQLITE_MAX_VARIABLES // (len(compiled.processors) + len(compiled.constants)), 1)
+        returned: list[Any] = []
+        for start in range(0, len(processed), per_statement):
+            chunk = processed[start : start + per_statement]
+            sql = f"{head} VALUES {', '.join([values] * len(chunk))} {tail}"
+            result = await connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+            returned.extend(result.all())
+        return returned
 
     async def run_dicts(self, session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
         """:meth:`run` for rows given as mappings; a column a row leaves out takes its scalar
