@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -44,7 +47,15 @@ INSERT = "INSERT INTO inbound (message_id, text, sender_phone, received_at) VALU
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
+DB_ENV = "RAW_BASELINE_DB"
+
+
 class BaselineApp:
+    @classmethod
+    def from_environment(cls) -> BaselineApp:
+        """The app of one of several server processes (``--workers``): the file comes from the environment."""
+        return cls(os.environ[DB_ENV])
+
     def __init__(self, db_path: str) -> None:
         self.db_path = db_path
         self.conn: aiosqlite.Connection | None = None
@@ -122,9 +133,17 @@ def main(app_class: type[BaselineApp] = BaselineApp, doc: str | None = __doc__) 
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True, help="SQLite file to write")
+    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (uvicorn's own workers)")
     args = parser.parse_args()
+    app: object = app_class(args.db)
+    if args.workers > 1:  # uvicorn's workers import the app by name: a factory reading the file from the environment
+        os.environ[DB_ENV] = args.db
+        module = app_class.__module__ if app_class.__module__ != "__main__" else Path(sys.argv[0]).stem
+        app = f"{module}:{app_class.__name__}.from_environment"
     uvicorn.run(
-        app_class(args.db),
+        app,
+        factory=args.workers > 1,
+        workers=args.workers if args.workers > 1 else None,
         host="127.0.0.1",
         port=args.port,
         log_level="warning",

@@ -19,6 +19,13 @@ wrk's latency distribution.
     .venv/bin/python bench/ingest_wrk.py                 # 15 s per server, 32 connections
     .venv/bin/python bench/ingest_wrk.py --quick         # 4 s per server (smoke run)
     .venv/bin/python bench/ingest_wrk.py --py-spy py-spy --profile-out /tmp/okno.txt
+    .venv/bin/python bench/ingest_wrk.py --shape split   # okno serve + okno worker; raw baseline on 2 processes
+
+``--shape split`` runs okno as its supported split deployment: ``okno serve`` with
+``OKNO_EMBEDDED_WORKERS=false`` (HTTP and the intake's group commit) plus one ``okno worker`` process
+(relay, subscribers, every background queue) on the same SQLite file; for fairness the raw baseline
+then runs as the same number of server processes (uvicorn's workers sharing the port, each doing
+its own synchronous inserts into the one file). Server CPU is then the sum over every process.
 
 A script that prints figures, not a test: it never fails on a missed target.
 """
@@ -295,6 +302,7 @@ class OknoResult:
 
 @dataclass
 class Plan:
+    shape: str  # "single": one server process; "split": okno serve + okno worker, raw baseline on 2 processes
     duration_s: float
     warmup_s: float
     warmup: list[SignedBody]
@@ -307,14 +315,53 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def baseline_server(db_path: Path, port: int, log_path: Path) -> ServerProcess:
-    argv = [sys.executable, str(BASELINE_SCRIPT), "--port", str(port), "--db", str(db_path)]
+SPLIT_PROCESSES = 2  # okno serve + one okno worker
+
+
+def baseline_server(db_path: Path, port: int, log_path: Path, processes: int = 1) -> ServerProcess:
+    argv = [sys.executable, str(BASELINE_SCRIPT), "--port", str(port), "--db", str(db_path), "--workers", str(processes)]
     return ServerProcess("raw sqlite3 baseline", argv, {**os.environ, "PYTHONUNBUFFERED": "1"}, port, log_path)
+
+
+def okno_worker(data_dir: Path, port: int, log_path: Path) -> ServerProcess:
+    """``okno worker``: every background queue (relay, subscribers, ingest of pending items), no API."""
+    argv = [sys.executable, "-m", "okno.cli", "worker", "--host", HOST, "--port", str(port)]
+    return ServerProcess("okno worker", argv, okno_env(data_dir), port, log_path)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every descendant (uvicorn's worker processes are children of its supervisor)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def tree_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their descendants so far (all threads)."""
+    total = 0
+    for pid in {p for root in pids for p in process_tree(root)}:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree_context_switches(pids: list[int]) -> int:
+    return sum(context_switches(p) for p in {p for root in pids for p in process_tree(root)})
 
 
 async def bench_baseline(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.ExitStack) -> BaselineResult:
     db_path = workdir / "baseline.db"
-    server = baseline_server(db_path, free_port(), workdir / "baseline.log")
+    processes = SPLIT_PROCESSES if plan.shape == "split" else 1
+    server = baseline_server(db_path, free_port(), workdir / "baseline.log", processes)
     server.start()
     stack.callback(server.stop)
     await server.wait_healthy()
@@ -324,9 +371,9 @@ async def bench_baseline(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.
     with contextlib.closing(sqlite3.connect(db_path)) as db:
         rows_before = int(db.execute("SELECT count(*) FROM inbound").fetchone()[0])
     await asyncio.sleep(SETTLE_SECONDS)
-    cpu_before, switches_before = server.cpu_seconds(), context_switches(server.pid)
+    cpu_before, switches_before = tree_cpu_seconds([server.pid]), tree_context_switches([server.pid])
     run = await wrk.run("raw-run", server.port, plan.duration_s)
-    cpu, switches = server.cpu_seconds() - cpu_before, context_switches(server.pid) - switches_before
+    cpu, switches = tree_cpu_seconds([server.pid]) - cpu_before, tree_context_switches([server.pid]) - switches_before
     server.stop()
     with contextlib.closing(sqlite3.connect(db_path)) as db:
         rows = int(db.execute("SELECT count(*) FROM inbound").fetchone()[0]) - rows_before
@@ -354,9 +401,19 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     if created.returncode != 0:
         raise RuntimeError(f"okno admin create failed:\n{created.stdout}{created.stderr}")
     server = okno_server(data_dir, free_port(), workdir / "okno.log")
+    if plan.shape == "split":
+        server.env = {**server.env, "OKNO_EMBEDDED_WORKERS": "false"}
     server.start()
     stack.callback(server.stop)
     await server.wait_healthy()
+    processes = [server]
+    if plan.shape == "split":
+        worker = okno_worker(data_dir, free_port(), workdir / "okno-worker.log")
+        worker.start()
+        stack.callback(worker.stop)
+        await worker.wait_healthy()
+        processes.append(worker)
+    pids = [p.pid for p in processes]
     channel_id = await create_channel(server.port)
     path = f"/webhooks/{channel_id}"
     wrk.write_requests("okno-warm", path, plan.warmup)
@@ -373,16 +430,17 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     await asyncio.sleep(SETTLE_SECONDS)
 
     profiler = start_profiler(plan, server.pid, workdir)
-    cpu_before, switches_before = server.cpu_seconds(), context_switches(server.pid)
+    cpu_before, switches_before = tree_cpu_seconds(pids), tree_context_switches(pids)
     run = await wrk.run("okno-run", server.port, plan.duration_s)
     processed_at = await _poll(lambda: probe.pending() == 0 and probe.messages(channel_id) - before >= run.ok, plan.drain_timeout)
     outbox_at = None if processed_at is None else await _poll(lambda: probe.unpublished() == 0, plan.drain_timeout)
-    cpu, switches = server.cpu_seconds() - cpu_before, context_switches(server.pid) - switches_before
+    cpu, switches = tree_cpu_seconds(pids) - cpu_before, tree_context_switches(pids) - switches_before
     profile = await stop_profiler(profiler, plan)
     new_messages = await asyncio.to_thread(probe.messages, channel_id) - before
     failed = (await asyncio.to_thread(probe.totals))["failed_items"]
     items, groups = await asyncio.to_thread(probe.groups_since, last_item)
-    server.stop()
+    for process in processes:
+        process.stop()
 
     return OknoResult(
         wrk=run,
@@ -591,7 +649,8 @@ def _fmt(value: float | None, spec: str = ",.0f") -> str:
 
 
 def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: OknoResult | None) -> None:
-    print(f"\nokno inbound benchmark (wrk): {args.duration:g} s per server (+{args.warmup_duration:g} s warm-up), "
+    shape = "okno serve + okno worker, raw baseline on 2 processes" if args.shape == "split" else "one process per server"
+    print(f"\nokno inbound benchmark (wrk, {shape}): {args.duration:g} s per server (+{args.warmup_duration:g} s warm-up), "
           f"{args.connections} connections, {args.threads} wrk thread(s), {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
     cols = ("msg/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "wall s", "srv CPU s", "non-2xx", "load avg")
     print(f"{'':30}" + "".join(f"{c:>10}" for c in cols))
@@ -643,6 +702,7 @@ def write_json(path: Path, args: argparse.Namespace, base: BaselineResult | None
     report: dict[str, Any] = {
         "tool": "wrk",
         "duration_s": args.duration,
+        "shape": args.shape,
         "connections": args.connections,
         "threads": args.threads,
         "cpus": os.cpu_count(),
@@ -672,6 +732,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=2000, help="distinct customers (default 2000)")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--only", choices=("both", "raw", "okno"), default="both")
+    parser.add_argument("--shape", choices=("single", "split"), default="single",
+                        help="single: one process per server (default); split: okno serve (OKNO_EMBEDDED_WORKERS=false) + one "
+                             "okno worker, and the raw baseline as as many processes")
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 s per server")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk", help="wrk binary (Debian package `wrk`)")
     parser.add_argument("--timeout", type=float, default=10.0, help="wrk per-request timeout in s (default 10)")
@@ -699,7 +762,7 @@ def build_plan(args: argparse.Namespace) -> Plan:
     run = sign_all(SECRET, make_bodies(rng, customers, math.ceil(args.max_rate * args.duration), "msg"))
     # --native needs to pause the process for each sample (no --nonblocking): it slows okno down
     flags = {"gil": ("--gil", "--nonblocking"), "active": ("--nonblocking",), "native": ("--gil", "--native")}[args.profile_threads]
-    return Plan(args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate, flags)
+    return Plan(args.shape, args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate, flags)
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:

@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.catalog import EventType, check_event
+from okno.kit.bulk import BulkInsert
 from okno.kit.db_wake import request_wake
 from okno.kit.time import utcnow
 from okno.models import OutboxEvent
 
 Recordable = EventType | tuple[str, dict[str, Any]]
+_INSERT = BulkInsert(OutboxEvent.__table__, ("topic", "payload", "created_at", "attempts"))
 
 
 async def record_event(session: AsyncSession, event: EventType | str, payload: dict[str, Any] | None = None) -> None:
@@ -31,7 +32,7 @@ async def record_events(session: AsyncSession, events: Iterable[Recordable]) -> 
     for event in events:
         topic, payload = (event.topic, event.payload()) if isinstance(event, EventType) else event
         check_event(topic, payload)
-        rows.append({"topic": topic, "payload": payload, "created_at": now, "attempts": 0})
+        rows.append((topic, payload, now, 0))
     if rows:
-        await session.execute(insert(OutboxEvent.__table__), rows)
+        await _INSERT.run(session, rows)
         request_wake(session, "relay")

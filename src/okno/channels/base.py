@@ -209,7 +209,22 @@ class _InboundItem(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _drop_nul(cls, data: Any) -> Any:
-        return without_nul(data) if _has_nul(data) else data  # the usual item is not rebuilt
+        return without_nul(data) if _may_have_nul(data) and _has_nul(data) else data  # the usual item is not rebuilt
+
+
+def _may_have_nul(value: Any) -> bool:
+    """A quick look before :func:`_has_nul`'s walk: orjson writes a NUL in any key or string as
+    ``\\u0000``, in one C call instead of a Python call per value. Never a false "no": what it
+    cannot write (a non-text key, a huge integer) answers "maybe", and so does a text holding
+    a backslash followed by ``u0000``; values ``_has_nul`` skips (models) are written as null."""
+    try:
+        return b"\\u0000" in orjson.dumps(value, default=_skipped)
+    except TypeError:
+        return True
+
+
+def _skipped(value: Any) -> None:
+    return None
 
 
 def _has_nul(value: Any) -> bool:

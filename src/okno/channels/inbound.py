@@ -11,6 +11,7 @@ from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.channels.base import InboundMessage, InboundStatus
+from okno.kit.bulk import BulkInsert
 from okno.kit.db import insert_ignoring_duplicates
 from okno.kit.time import utcnow
 from okno.models import InboundItem
@@ -49,9 +50,19 @@ def _insert_raw(dialect_name: str) -> Insert:
     return stmt.returning(InboundItem.id, InboundItem.channel_id, InboundItem.provider_id)
 
 
+_RAW_COLUMNS = ("channel_id", "provider_id", "item", "raw", "status", "error", "received_at", "processed_at")
+_RAW = BulkInsert(InboundItem.__table__, _RAW_COLUMNS)
+_RAW_TAIL = "ON CONFLICT (channel_id, provider_id) DO NOTHING RETURNING id, channel_id, provider_id"
+
+
 async def insert_raw_items(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
-    """One batched ``INSERT … ON CONFLICT DO NOTHING``; the new rows' ids by (channel, provider id)."""
-    result = await session.execute(_insert_raw(session.bind.dialect.name), rows)
+    """One batched ``INSERT … ON CONFLICT DO NOTHING``; the new rows' ids by (channel, provider id).
+    SQLite: the rows go to the driver as one multi-row statement of tuples (``okno.kit.bulk``);
+    PostgreSQL: SQLAlchemy's statement, built once."""
+    if session.bind.dialect.name == "sqlite":
+        result = await _RAW.run_returning_sqlite(session, [[row[name] for name in _RAW_COLUMNS] for row in rows], _RAW_TAIL)
+    else:
+        result = await session.execute(_insert_raw(session.bind.dialect.name), rows)
     return {(channel_id, provider_id): row_id for row_id, channel_id, provider_id in result}
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import structlog
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_events
@@ -37,6 +37,7 @@ from okno.customers.resolution import Sender, resolve_senders
 from okno.customers.rules import rule_book, split_by_rules
 from okno.kit.db import Database
 from okno.kit.html import html_to_text, sanitize_html
+from okno.kit.bulk import BulkInsert
 from okno.kit.ids import allocate_ids, insert_with_ids
 from okno.kit.time import utcnow
 from okno.models import Direction, InboundItem, Message, MessageKind, MessageStatus, StatusType, TimelineEvent
@@ -48,6 +49,18 @@ TEXT_PREVIEW = 200
 BY_CUSTOMER = CUSTOMER.columns()  # what an inbound touch records is the customer's doing
 PENDING = literal("pending", literal_execute=True)
 _ITEM = TypeAdapter(InboundItemModel)
+# rows go to the driver as tuples (okno.kit.bulk): no per-row parameter assembly by SQLAlchemy
+_TIMELINE = BulkInsert(
+    TimelineEvent.__table__,
+    ("customer_id", "channel_id", "occurred_at", "actor_type", "actor_ref", "kind", "data", "conversation_id", "message_id"),
+)
+_MESSAGES = BulkInsert(
+    Message.__table__,
+    (
+        "id", "conversation_id", "customer_id", "channel_id", "direction", "text", "attachments", "provider_message_id",
+        "status", "kind", "subject", "html", "content", "actor_type", "actor_ref", "created_at", "status_updated_at",
+    ),
+)  # fmt: skip
 
 
 @dataclass
@@ -316,8 +329,8 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
                 {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **_automatic(c)},
             )
         )
-    # Core executemany: one statement whatever the rows' shapes (the ORM bulk path splits on them)
-    await session.execute(insert(TimelineEvent.__table__), timeline)
+    # one executemany whatever the rows' shapes (the ORM bulk path splits on them)
+    await _TIMELINE.run_dicts(session, timeline)
     await record_events(session, events)
     if surveyed.any():  # rare: no statement unless a survey was answered or ended
         await settle_survey_replies(session, surveyed, message_ids, [c.received_at for c in claimed])
@@ -350,16 +363,14 @@ def _shaped(row: dict, answer: Answer | None, reply: SurveyReply | None, content
 
 
 async def _insert_messages(session: AsyncSession, shaped: list[tuple[int, dict]]) -> list[int]:
-    """Inserts the batch's messages; their ids, in the batch's order. Usually every row has one
-    shape: one statement that returns the ids (PostgreSQL) or takes them with the counter read
-    (SQLite). Mixed shapes (rare) take the ids first, in the batch's order, then one statement per
-    shape present."""
-    if len({shape for shape, _ in shaped}) == 1:
+    """Inserts the batch's messages; their ids, in the batch's order. On SQLite the ids come with
+    the counter read once per group (``prefetch_sequences``), and every row goes in with one
+    executemany of tuples whatever its shape. On PostgreSQL rows of one shape (the usual case) are
+    one statement that returns the ids; mixed shapes (rare) take the ids first, then one statement."""
+    if session.bind.dialect.name == "postgresql" and len({shape for shape, _ in shaped}) == 1:
         return await insert_with_ids(session, Message.__table__, [row for _, row in shaped])
     ids = await allocate_ids(session, Message.__table__, len(shaped))
-    for shape in sorted({shape for shape, _ in shaped}):
-        group = [{**row, "id": message_id} for (s, row), message_id in zip(shaped, ids, strict=True) if s == shape]
-        await session.execute(insert(Message.__table__), group)
+    await _MESSAGES.run_dicts(session, [{**row, "id": message_id} for (_, row), message_id in zip(shaped, ids, strict=True)])
     return ids
 
 

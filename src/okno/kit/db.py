@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, datetime
 
 import orjson
@@ -69,6 +70,22 @@ def _aware_utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
+def _sqlite_utc_text(value: datetime) -> str:
+    """An aware datetime as SQLite's UTC text. Datetimes already in UTC (``utcnow()``: nearly all)
+    are remembered: the rows of one group commit share a handful of instants (the group's arrival,
+    its commit), and ``isoformat`` formats each field through ``sprintf`` (~10,000 instructions a
+    value, ~8 % of the webhook path's instructions in callgrind). Only UTC ones: two datetimes of
+    one named zone that differ only in ``fold`` compare equal though they are an hour apart."""
+    if value.tzinfo is UTC:
+        return _utc_text(value)
+    return _aware_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@lru_cache(maxsize=1024)
+def _utc_text(value: datetime) -> str:
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both backends."""
 
@@ -91,7 +108,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def to_sqlite_text(value: datetime | None) -> str | None:  # the two steps, one call
-            return None if value is None else _aware_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+            return None if value is None else _sqlite_utc_text(value)
 
         return to_sqlite_text
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, insert, text
+from functools import cache
+
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -48,15 +50,22 @@ async def insert_with_ids(session: AsyncSession, table: Table, rows: list[dict])
 
 
 _SQLITE_SEQ = "okno.sqlite_sequence"
-_SEQUENCES = text("SELECT name, seq FROM sqlite_sequence WHERE name IN :names").bindparams(bindparam("names", expanding=True))
+
+
+@cache
+def _sequences_sql(count: int) -> str:
+    return f"SELECT name, seq FROM sqlite_sequence WHERE name IN ({', '.join('?' * count)})"  # noqa: S608 (placeholders only)
 
 
 async def prefetch_sequences(session: AsyncSession, tables: list[Table]) -> None:
-    """SQLite: read the id counters of several tables in one round trip for this transaction."""
+    """SQLite: read the id counters of several tables in one round trip for this transaction
+    (straight to the driver: an expanding ``IN`` made SQLAlchemy render the statement anew for
+    every group commit)."""
     if session.bind.dialect.name != "sqlite":
         return
-    names = [t.name for t in tables]
-    rows = await session.execute(_SEQUENCES, {"names": names})
+    names = tuple(t.name for t in tables)
+    connection = await session.connection()
+    rows = await connection.exec_driver_sql(_sequences_sql(len(names)), names)
     found = dict(rows.all())
     if len(found) == len(names):  # a table that never had a row has no counter yet: fall back
         session.info[_SQLITE_SEQ] = found

@@ -1,0 +1,136 @@
+"""Hot bulk inserts handed to the driver as one ``executemany`` of parameter tuples.
+
+``session.execute(insert(table), rows)`` costs, for every row, SQLAlchemy's parameter assembly
+(``construct_params``: a dict per row, defaults looked up, each value's type processor found and
+called through the compiled statement's bookkeeping) before the driver sees a value. On the
+webhook path that is most of the cost of a timeline or outbox row. A :class:`BulkInsert` names
+its columns once, compiles its ``INSERT`` once per dialect (placeholders in column order) and
+keeps each column's bind processor, so a batch is one list comprehension of tuples and one
+``exec_driver_sql``: the same SQL, the same values as SQLAlchemy would send (the column types'
+own processors: sealing with AES-GCM, UTC datetimes, JSON), the same transaction.
+
+Columns left out take their scalar Python default (``default=0``) or NULL; a column left out
+whose default is computed per row (``default=utcnow``, a blind index) is refused when the insert
+is declared, so nothing is silently stored without it. ``None`` is stored as SQL NULL, as when
+``insert(table)`` leaves the column out (a JSON column's own processor would write ``'null'``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, bindparam, column, insert, table as lightweight_table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+# the parameters one SQLite statement takes (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32, 999 before)
+_SQLITE_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    processors: tuple[Callable[[Any], Any] | None, ...]  # per given column
+    constants: tuple[Any, ...]  # the left-out columns' defaults, already processed
+
+
+class BulkInsert:
+    """``INSERT INTO table (columns…) VALUES (…)`` for many rows at once, in the caller's transaction."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        unknown = [name for name in self.columns if name not in table.c]
+        if unknown:
+            raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+        self._defaults: list[tuple[str, Any]] = []
+        for col in table.c:
+            if col.name in self.columns or col.default is None:
+                continue  # given, or left to the database (server default, autoincrement, NULL)
+            if not col.default.is_scalar:
+                raise ValueError(f"{table.name}.{col.name} has a per-row default: name it among the columns")
+            self._defaults.append((col.name, col.default.arg))
+        self._compiled: dict[str, _Compiled] = {}
+        scalar = {col.name: col.default.arg for col in table.c if col.default is not None and col.default.is_scalar}
+        self._names_and_defaults = tuple((name, scalar.get(name)) for name in self.columns)
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is not None:
+            return compiled
+        names = [*self.columns, *(name for name, _ in self._defaults)]
+        types = {name: self.table.c[name].type for name in names}
+        # a lightweight table of just these columns: no defaults added, no implicit RETURNING
+        target = lightweight_table(self.table.name, *(column(name, types[name]) for name in names), schema=self.table.schema)
+        statement = insert(target).values({name: bindparam(name, type_=types[name]) for name in names})
+        form = statement.compile(dialect=dialect)
+        if form.positiontup is None or list(form.positiontup) != names:  # placeholders not in column order
+            raise RuntimeError(f"{dialect.name}: cannot bind {self.table.name}'s insert by position")
+        processors = [types[name]._cached_bind_processor(dialect) for name in names]  # noqa: SLF001
+        given = len(self.columns)
+        constants = tuple(
+            processor(value) if processor is not None else value
+            for processor, (_, value) in zip(processors[given:], self._defaults, strict=True)
+        )
+        compiled = _Compiled(form.string, tuple(processors[:given]), constants)
+        self._compiled[dialect.name] = compiled
+        return compiled
+
+    async def run(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> int:
+        """Inserts ``rows`` (values in :attr:`columns` order); how many went in."""
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # what ``session.execute`` would do first (autoflush): same order of writes
+        connection = await session.connection()
+        compiled = self._compile(connection.dialect)
+        processed = _processed(rows, compiled.processors, compiled.constants)
+        if processed:
+            await connection.exec_driver_sql(compiled.sql, processed)
+        return len(processed)
+
+    async def run_returning_sqlite(self, session: AsyncSession, rows: Sequence[Sequence[Any]], tail: str) -> list[Any]:
+        """SQLite only: the rows as multi-row ``INSERT … VALUES (…), (…) <tail>`` statements (as
+        many rows per statement as SQLite takes parameters), where ``tail`` is e.g. ``ON CONFLICT
+        (…) DO NOTHING RETURNING …``; the rows returned (SQLite returns no rows from an executemany)."""
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        connection = await session.connection()
+        if connection.dialect.name != "sqlite":
+            raise RuntimeError("run_returning_sqlite is SQLite's path")
+        compiled = self._compile(connection.dialect)
+        processed = _processed(rows, compiled.processors, compiled.constants)
+        head, values = compiled.sql.split(" VALUES ", 1)
+        per_statement = max(_SQLITE_MAX_VARIABLES // (len(compiled.processors) + len(compiled.constants)), 1)
+        returned: list[Any] = []
+        for start in range(0, len(processed), per_statement):
+            chunk = processed[start : start + per_statement]
+            sql = f"{head} VALUES {', '.join([values] * len(chunk))} {tail}"
+            result = await connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+            returned.extend(result.all())
+        return returned
+
+    async def run_dicts(self, session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
+        """:meth:`run` for rows given as mappings; a column a row leaves out takes its scalar
+        default, else NULL."""
+        names = self._names_and_defaults
+        return await self.run(session, [[row.get(name, default) for name, default in names] for row in rows])
+
+
+def _processed(
+    rows: Iterable[Sequence[Any]], processors: tuple[Callable[[Any], Any] | None, ...], constants: tuple[Any, ...]
+) -> list[tuple[Any, ...]]:
+    converting = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
+    out = []
+    for row in rows:
+        values = list(row)
+        if len(values) != len(processors):
+            raise ValueError(f"a row of {len(values)} values for {len(processors)} columns")
+        for index, processor in converting:
+            value = values[index]
+            if value is not None:  # None stays SQL NULL (a JSON column's processor would write 'null')
+                values[index] = processor(value)
+        out.append((*values, *constants) if constants else tuple(values))
+    return out

@@ -1,0 +1,81 @@
+"""``okno.kit.bulk.BulkInsert`` stores what ``insert(table)`` stores, on both backends: sealed
+columns sealed (and opened back), datetimes as UTC, scalar defaults filled, ``None`` as SQL NULL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, insert, select, text
+
+from okno.kit.bulk import BulkInsert
+from okno.models import Job, OutboxEvent
+
+MOSCOW = timezone(timedelta(hours=3))
+
+
+async def test_rows_read_back_as_if_inserted_by_sqlalchemy(ctx) -> None:  # noqa: ANN001
+    table = OutboxEvent.__table__
+    moment = datetime(2026, 12, 6, 23, 5, 7, 123456, tzinfo=MOSCOW)
+    payload = {"customer_id": 7, "identity": "phone:+79031234567", "text": "Здравствуйте"}
+    bulk = BulkInsert(table, ("topic", "payload", "created_at"))  # attempts: its default 0
+    async with ctx.db.transaction() as session:
+        await session.execute(insert(table), [{"topic": "core", "payload": payload, "created_at": moment}])
+        assert await bulk.run(session, [("bulk", payload, moment), ("bulk", {}, moment)]) == 2
+    async with ctx.db.reading() as session:
+        rows = (await session.execute(select(table.c.topic, table.c.payload, table.c.created_at, table.c.attempts, table.c.published_at).order_by(table.c.id))).all()
+        sealed = (await session.execute(text("SELECT payload FROM outbox ORDER BY id"))).scalars().all()
+        if ctx.db.is_sqlite:  # the very text SQLAlchemy's path writes
+            stamps = (await session.execute(text("SELECT created_at FROM outbox"))).scalars().all()
+            assert set(stamps) == {"2026-12-06 20:05:07.123456"}
+    assert [tuple(r) for r in rows] == [
+        ("core", payload, moment, 0, None),
+        ("bulk", payload, moment, 0, None),
+        ("bulk", {}, moment, 0, None),
+    ]
+    assert all(r.created_at.tzinfo is UTC for r in rows)
+    assert all(b"+7903" not in bytes(value) and "Здравствуйте".encode() not in bytes(value) for value in sealed)  # sealed at rest
+
+
+async def test_none_is_sql_null_and_left_out_mappings_take_defaults(ctx) -> None:  # noqa: ANN001
+    table = Job.__table__
+    now = datetime.now(UTC)
+    bulk = BulkInsert(table, ("kind", "payload", "progress", "result", "run_after", "created_at"))
+    async with ctx.db.transaction() as session:
+        await bulk.run_dicts(session, [
+            {"kind": "plain", "payload": {}, "progress": {}, "run_after": now, "created_at": now},
+            {"kind": "done", "payload": {"a": 1}, "progress": {}, "result": {"ok": True}, "run_after": now, "created_at": now},
+        ])  # fmt: skip
+    async with ctx.db.reading() as session:
+        rows = (await session.execute(select(table.c.kind, table.c.result, table.c.status, table.c.attempts, table.c.max_attempts).order_by(table.c.id))).all()
+        nulls = await session.scalar(select(func.count()).select_from(table).where(table.c.result.is_(None)))
+    assert [tuple(r) for r in rows] == [("plain", None, "queued", 0, 3), ("done", {"ok": True}, "queued", 0, 3)]
+    assert nulls == 1  # SQL NULL, not the JSON text 'null'
+
+
+def test_a_left_out_column_computed_per_row_is_refused() -> None:
+    with pytest.raises(ValueError, match="per-row default"):
+        BulkInsert(OutboxEvent.__table__, ("topic", "payload"))  # created_at defaults to utcnow()
+    with pytest.raises(ValueError, match="no column"):
+        BulkInsert(OutboxEvent.__table__, ("topic", "payload", "created_at", "nope"))
+
+
+async def test_a_naive_datetime_is_refused(ctx) -> None:  # noqa: ANN001
+    bulk = BulkInsert(OutboxEvent.__table__, ("topic", "payload", "created_at"))
+    with pytest.raises(ValueError, match="naive datetime"):
+        async with ctx.db.transaction() as session:
+            await bulk.run(session, [("naive", {}, datetime(2026, 12, 6, 23, 5))])
+
+
+async def test_sqlite_multi_row_insert_returns_every_row_across_statements(ctx) -> None:  # noqa: ANN001
+    if not ctx.db.is_sqlite:
+        pytest.skip("SQLite's path (PostgreSQL keeps SQLAlchemy's statement)")
+    bulk = BulkInsert(OutboxEvent.__table__, ("topic", "payload", "created_at"))
+    now = datetime.now(UTC)
+    rows = [(f"t{i}", {"i": i}, now) for i in range(5000)]  # more rows than one statement takes parameters
+    async with ctx.db.transaction() as session:
+        returned = await bulk.run_returning_sqlite(session, rows, "RETURNING id, topic")
+    assert sorted(topic for _, topic in returned) == sorted(topic for topic, _, _ in rows)
+    async with ctx.db.reading() as session:
+        stored = dict((await session.execute(select(OutboxEvent.id, OutboxEvent.payload))).all())
+    assert {row_id: stored[row_id]["i"] for row_id, _ in returned} == {row_id: int(topic[1:]) for row_id, topic in returned}
