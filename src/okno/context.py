@@ -25,6 +25,7 @@ from okno.channels.intake import WebhookIntake
 from okno.channels.polling import PollWorker
 from okno.channels.runtime import AdapterRuntime, RuntimeSettings
 from okno.config import Settings
+from okno.conversations.shared_counts import SharedCounts
 from okno.files.storage import FileStorage, file_storage
 from okno.customers.retention import PLAN_EVERY_SECONDS, RetentionPlanner
 from okno.jobs.worker import JobWorker
@@ -60,6 +61,7 @@ class AppContext:
     polls: PollWorker | None = None  # polling ingress (channels whose adapters poll)
     workers: dict[str, LoopWorker] = field(default_factory=dict)
     operator_feed: OperatorFeed = field(default_factory=OperatorFeed)
+    inbox_counts: SharedCounts = field(default_factory=SharedCounts)  # the counters' grouped snapshot, shared by operators
     # serving beside an `okno worker`: wakes for workers in that process (okno.worker_process)
     forward_wakes: Callable[[Iterable[str]], None] | None = None
     worker_lock: WorkerLock | None = None  # SQLite: this process runs the database's workers

@@ -3,6 +3,8 @@ fetches conversations, customers, timeline entries or canned answers."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
 
 from okno.access.scope import Scope
@@ -22,6 +24,20 @@ def conversation_visible(scope: Scope) -> ColumnElement[bool]:
     if scope.sees_unteamed:
         allowed.append(Conversation.team_id.is_(None))
     return or_(*allowed)
+
+
+def conversation_visible_in_python(scope: Scope, team_ids: Collection[int], team_id: int | None, assignee_id: int | None) -> bool:
+    """The Python twin of ``conversation_visible`` for rows already read (the inbox counters sum
+    groups of conversations by team and assignee): the two must agree, rule for rule, and a change
+    to one is a change to both (tests/access/test_counts_twin.py compares them over random data).
+    ``team_ids``: the principal's teams, read from ``team_members`` for this request."""
+    if scope.sees_everything:
+        return True
+    if team_id is not None and team_id in team_ids:
+        return True
+    if assignee_id is not None and assignee_id == scope.operator_id:
+        return True
+    return team_id is None and scope.sees_unteamed
 
 
 def visible_conversation_ids(scope: Scope) -> Select:

@@ -32,6 +32,7 @@ from okno.api.read_audit import AuditedReads
 from okno.auth.service import choose_language, revoke_token
 from okno.conversations.inbox_row import inbox_row
 from okno.conversations.inbox import NO_ASSIGNEE, PAGE_SIZE, InboxFilter, inbox_list, queue_counts
+from okno.conversations.shared_counts import shared_queue_counts
 from okno.kit.time import utcnow
 from okno.conversations.catalog import list_reasons, list_statuses
 from okno.kit.errors import Invalid, NotFound
@@ -264,9 +265,13 @@ async def saved_views_fragment(request: Request, operator: CurrentOperator, sess
 
 
 @router.get("/ui/inbox/counts")
-async def inbox_counts(operator: CurrentOperator, scope: OperatorScope, session: ReadSession) -> dict:
+async def inbox_counts(operator: CurrentOperator, scope: OperatorScope, session: ReadSession, ctx: Ctx) -> dict:
+    """The live page's counters: the process's shared grouped snapshot (at most
+    ``SNAPSHOT_MAX_AGE`` old) summed over what this operator sees."""
     catalog = await _catalog(session, operator)
-    counts = await queue_counts(session, operator_id=operator.id, unfinished=catalog.unfinished, statuses=_shown_statuses(catalog), scope=scope)
+    counts = await shared_queue_counts(
+        session, ctx.inbox_counts, scope=scope, unfinished=catalog.unfinished, statuses=_shown_statuses(catalog)
+    )
     return counts.as_json()
 
 
