@@ -5,8 +5,9 @@ Fills a fresh database (SQLite by default, or ``--database-url``) with N convers
 ten continued in a second channel, 40 operators in 5 teams; bulk inserts of 5,000 rows), then
 times the server side of the pages an operator opens all day, in-process (ASGI, no network):
 the inbox page, the first page of each queue, sort and view and its next pages (following the
-"load more" cursor, also deep into the 92,000 resolved ones), search, the counters and one
-conversation; then the count statements alone. Target: every page under 300 ms.
+"load more" cursor, also deep into the 92,000 resolved ones), search, the counters (a request
+that reads the shared snapshot, one that reuses it) and one conversation; then the count
+statements alone. Target: every page under 300 ms.
 
 Then the live update, webhook to screen, on the same filled database: ``okno serve`` is started
 as ``make run`` starts it (a process of its own, embedded workers), ``--operators`` operators
@@ -58,7 +59,8 @@ from okno.auth.service import create_operator
 from okno.config import Settings
 from okno.kit.time import utcnow
 from okno.conversations.inbox import InboxFilter, inbox_total, queue_counts
-from okno.models import Channel, Conversation, ConversationChannel, Customer, Identity, Message, Operator, Team, team_members
+from okno.conversations.shared_counts import SharedCounts, read_grouped_counts
+from okno.models import UNFINISHED_STATUSES, Channel, Conversation, ConversationChannel, Customer, Identity, Message, Operator, Team, team_members
 
 TARGET_MS = 300.0
 PASSWORD = "bench-password-123"
@@ -252,14 +254,35 @@ async def measure(settings: Settings, repeat: int) -> tuple[list[Result], list[R
                 ("search: phone", "/ui/inbox/list?queue=all&status=resolved&q=8%20916%20000-12-34"),
                 ("search: name", "/ui/inbox/list?queue=all&q=Петров"),
                 ("search: message text", "/ui/inbox/list?queue=all&q=вернуть"),
-                ("counters (/ui/inbox/counts)", "/ui/inbox/counts"),
                 ("one row (a live update, /ui/inbox/rows)", f"/ui/inbox/rows/{first_id}?queue=all&sort=recent&shown=50"),
                 ("conversation + profile", f"/ui/conversations/{first_id}"),
             ]:
                 timings = [(await _timed_get(client, url))[0] for _ in range(repeat)]
                 pages.append(_summary(label, timings, 0))
+            pages += await _counters(client, app.state.ctx.inbox_counts, repeat)
         counts = await _count_statements(app.state.ctx.db, repeat)
     return pages, counts
+
+
+async def _counters(client: httpx.AsyncClient, shared: SharedCounts, repeat: int) -> list[Result]:
+    """``/ui/inbox/counts`` both ways a request meets the shared snapshot: the one that reads it
+    (reuse off: every request reads), and the others, which sum a snapshot already read (reuse
+    made unlimited while they are timed, so a slow machine does not mix reads in)."""
+    max_age = shared.max_age
+    try:
+        shared.max_age = 0.0
+        reading = [(await _timed_get(client, "/ui/inbox/counts"))[0] for _ in range(repeat)]
+        shared.max_age = math.inf
+        await _timed_get(client, "/ui/inbox/counts")
+        reads = shared.reads
+        reusing = [(await _timed_get(client, "/ui/inbox/counts"))[0] for _ in range(repeat)]
+        assert shared.reads == reads
+    finally:
+        shared.max_age = max_age
+    return [
+        _summary("counters (/ui/inbox/counts), reading the snapshot", reading, 0),
+        _summary("counters (/ui/inbox/counts), reusing it (other operators)", reusing, 0),
+    ]
 
 
 async def _count_statements(db, repeat: int) -> list[Result]:  # noqa: ANN001
@@ -287,6 +310,13 @@ async def _count_statements(db, repeat: int) -> list[Result]:  # noqa: ANN001
             await queue_counts(session, operator_id=operator_id, statuses=("open", "pending", "on_hold", "resolved"))
             timings.append((time.perf_counter() - started) * 1000)
     results.append(_summary("queue_counts (6 queues, channels, statuses)", timings, 0))
+    timings = []
+    for _ in range(repeat):
+        async with db.reading() as session:
+            started = time.perf_counter()
+            await read_grouped_counts(session, unfinished=tuple(s.value for s in UNFINISHED_STATUSES), statuses=("open", "pending", "on_hold", "resolved"))
+            timings.append((time.perf_counter() - started) * 1000)
+    results.append(_summary("read_grouped_counts (the same, once for everyone)", timings, 0))
     return results
 
 
