@@ -604,7 +604,10 @@ async def queue_counts(
     scope: Scope | None = None,
 ) -> QueueCounts:
     """Every queue's total in three statements (besides the operator's teams): one pass over
-    the unfinished conversations, one per channel used, one per status of ``statuses``."""
+    the unfinished conversations, one per channel used, one per status of ``statuses``.
+
+    Counted for one principal, exactly: the full inbox page uses it. The live page's re-reads
+    use ``shared_counts`` (one grouped read summed per operator), which must equal this."""
     visible = within(scope, visible)
     unfinished = unfinished or tuple(s.value for s in UNFINISHED_STATUSES)
     team_ids = await operator_team_ids(session, operator_id)

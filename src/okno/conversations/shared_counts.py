@@ -145,6 +145,7 @@ class SharedCounts:
         try:
             self.reads += 1
             snapshot = await read_grouped_counts(session, unfinished=key[0], statuses=key[1])
+            self._fresh = {k: v for k, v in self._fresh.items() if started - v[0] < self.max_age}  # a changed catalog's keys go
             self._fresh[key] = (started, snapshot)
             return snapshot
         finally:
