@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -41,7 +41,7 @@ async def test_main_pages_have_no_serious_accessibility_violations(app, client, 
         for viewport, scheme in (({"width": 1366, "height": 900}, "light"), ({"width": 390, "height": 844}, "light"), ({"width": 1366, "height": 900}, "dark")):
             context = await browser.new_context(locale="ru-RU", viewport=viewport, color_scheme=scheme)
             page = await context.new_page()
-            await _sign_in(page, okno.url, admin["email"], admin["password"])
+            await sign_in(page, okno.url, admin["email"], admin["password"])
             width = f"{viewport['width']} {scheme}"
             found[f"inbox {width}"] = await serious_violations(page)
             await page.locator("#inbox-list .row", has_text="Зоя").click()

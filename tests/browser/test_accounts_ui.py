@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import expect
 
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import make_operator
 
@@ -17,7 +17,7 @@ async def test_admin_deactivates_an_operator_creates_and_revokes_a_token(app, cl
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
         page.on("dialog", lambda dialog: dialog.accept())
-        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await sign_in(page, okno.url, admin["email"], admin["password"])
         await page.goto(f"{okno.url}/admin/operators")
 
         await page.get_by_label("Учётная запись включена: Ольга").uncheck()
@@ -69,7 +69,7 @@ async def test_an_operator_chooses_her_time_zone_and_language_in_her_profile(app
     operator = await make_operator(ctx, name="Ольга")
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", timezone_id="Europe/Berlin")).new_page()
-        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await sign_in(page, okno.url, operator["email"], operator["password"])
         await page.get_by_test_id("me").click()
         await expect(page.get_by_test_id("profile-page")).to_be_visible()
         await expect(page.get_by_test_id("profile-time-zone")).to_have_value("Europe/Moscow")  # the installation's default

@@ -9,7 +9,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import AutomationRule, BusinessHours, ClosingReason, Operator, RoutingRule, SlaPolicy, StatusDefinition, Team
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator
 from tests.service.helpers import open_conversation
@@ -19,7 +19,7 @@ async def _admin_page(browser, okno, admin):  # noqa: ANN001, ANN202
     context = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900}, permissions=["clipboard-read", "clipboard-write"])
     page = await context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # every "Delete …?" is confirmed
-    await _sign_in(page, okno.url, admin["email"], admin["password"])
+    await sign_in(page, okno.url, admin["email"], admin["password"])
     return page
 
 
@@ -195,7 +195,7 @@ async def test_an_operator_opening_the_administration_gets_a_page_not_json(app, 
     operator = await make_operator(ctx, name="Ольга")
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU")).new_page()
-        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await sign_in(page, okno.url, operator["email"], operator["password"])
         for path in ("/admin", "/admin/sla", "/admin/audit"):
             response = await page.goto(f"{okno.url}{path}")
             assert response is not None and response.status == 403

@@ -4,16 +4,14 @@ beside the form whenever the input is wrong."""
 
 from __future__ import annotations
 
-
 from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import AutomationRule, BusinessHours, ClosingReason, RoutingRule, SlaPolicy, StatusDefinition
 from tests.browser.screens import SCREENSHOTS
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_operator
-
 
 
 async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client, ctx, browser) -> None:
@@ -25,7 +23,7 @@ async def test_admin_sets_up_calendar_policy_routing_and_automation(app, client,
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
         page.on("dialog", lambda dialog: dialog.accept())
-        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await sign_in(page, okno.url, admin["email"], admin["password"])
         await page.goto(f"{okno.url}/admin")
         await page.get_by_test_id("admin-nav").get_by_role("link", name="Статусы и причины закрытия").click()
         await expect(page).to_have_url(f"{okno.url}/admin/statuses")

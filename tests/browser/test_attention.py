@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -33,7 +33,7 @@ async def test_a_background_tab_counts_new_assignments_and_notifies(app, client,
         context = await browser.new_context(locale="ru-RU")
         await context.add_init_script(BACKGROUND_TAB)
         page = await context.new_page()
-        await _sign_in(page, okno.url, olga["email"], olga["password"])
+        await sign_in(page, okno.url, olga["email"], olga["password"])
         await expect(page.get_by_test_id("live-status")).to_have_class("live on")
         title = await page.title()
 

@@ -7,7 +7,7 @@ import asyncio
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_ui import _keep_settling, _sign_in
+from tests.browser.steps import keep_settling, sign_in
 from tests.channels.test_novofon_calls import CALLER, _office
 from tests.conftest import LoopbackServer
 from tests.factories import PASSWORD, make_operator
@@ -20,14 +20,14 @@ async def test_a_ringing_call_pops_for_the_team_and_becomes_the_answering_operat
         stranger = await make_operator(ctx, name="Чужой")
         await client.post(f"/api/v1/teams/{other_team['id']}/members", json={"operator_id": stranger["id"]}, headers=headers)
         async with LoopbackServer(app) as okno:
-            settling = asyncio.create_task(_keep_settling(ctx))
+            settling = asyncio.create_task(keep_settling(ctx))
             try:
                 pages = []
                 for email in (office["operator"]["email"], stranger["email"]):
                     page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 860})).new_page()
                     errors: list[str] = []
                     page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
-                    await _sign_in(page, okno.url, email, PASSWORD)
+                    await sign_in(page, okno.url, email, PASSWORD)
                     await expect(page.locator("#live-status.on")).to_have_count(1)
                     pages.append((page, errors))
                 (mine, my_errors), (theirs, their_errors) = pages

@@ -7,7 +7,7 @@ from playwright.async_api import expect
 from okno.channels.health import report_needs_action
 from okno.channels.service import open_config
 from okno.models import Channel
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -22,7 +22,7 @@ async def test_admin_edits_a_channel_keeping_its_secret_and_sees_health(app, cli
     admin = await make_operator(ctx, name="Админ", role="admin")
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
-        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await sign_in(page, okno.url, admin["email"], admin["password"])
         await page.goto(f"{okno.url}/admin/channels")
         row = page.locator(f'#channel-rows tr[data-channel="{channel["id"]}"]')
         await expect(row.get_by_test_id("channel-health")).to_contain_text("Требует внимания")

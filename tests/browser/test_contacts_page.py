@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -20,7 +20,7 @@ async def test_an_operator_creates_finds_and_edits_a_contact(app, client, ctx, b
     async with LoopbackServer(app) as okno:
         context = await browser.new_context(locale="ru-RU")
         page = await context.new_page()
-        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await sign_in(page, okno.url, operator["email"], operator["password"])
         await page.set_extra_http_headers({"Accept-Language": "en-US,en"})  # the operator's saved language still wins
         await page.get_by_test_id("nav-contacts").click()
         await page.wait_for_url(f"{okno.url}/contacts")

@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from okno.models import Operator
-from tests.browser.test_inbox_tools import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import make_operator
 
@@ -29,7 +29,7 @@ async def test_the_operator_chooses_dark_light_or_the_system(app, ctx, browser) 
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await _sign_in(page, okno.url, me["email"], me["password"])
+        await sign_in(page, okno.url, me["email"], me["password"])
         assert await _background(page) == LIGHT_BG  # the device is light, nothing chosen yet
         await page.goto(f"{okno.url}/profile")
         theme = page.get_by_test_id("profile-theme")

@@ -10,7 +10,7 @@ from playwright.async_api import expect
 from sqlalchemy import select, update
 
 from okno.models import AuditEntry, Conversation, Customer, Operator
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -35,7 +35,7 @@ async def test_an_admin_exports_then_erases_with_a_reason_and_the_id_typed_back(
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900}, accept_downloads=True)).new_page()
         prompts: list[str] = []
         page.on("dialog", lambda dialog: (prompts.append(dialog.message), dialog.dismiss()))
-        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await sign_in(page, okno.url, admin["email"], admin["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&c={conversation.id}")
 
         async with page.expect_download() as waiting:
@@ -79,14 +79,14 @@ async def test_a_supervisor_may_export_but_not_erase_and_an_operator_neither(app
     operator = await make_operator(ctx, role="operator", name="Пётр")
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})).new_page()
-        await _sign_in(page, okno.url, supervisor["email"], supervisor["password"])
+        await sign_in(page, okno.url, supervisor["email"], supervisor["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&c={conversation.id}")
         await expect(page.get_by_test_id("export-customer")).to_have_text("Выгрузить персональные данные (JSON)")
         await expect(page.get_by_test_id("erase-customer")).to_have_count(0)
         await expect(page.get_by_test_id("erase-dialog")).to_be_hidden()
 
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})).new_page()
-        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await sign_in(page, okno.url, operator["email"], operator["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&c={conversation.id}")
         await expect(page.get_by_test_id("profile")).to_be_visible()
         await expect(page.get_by_test_id("data-subject")).to_have_count(0)

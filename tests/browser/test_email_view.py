@@ -8,7 +8,7 @@ import asyncio
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_ui import _keep_settling, _sign_in
+from tests.browser.steps import keep_settling, sign_in
 from tests.channels.email_text.seeding import seed_email
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator
@@ -20,11 +20,11 @@ async def test_the_quoted_text_toggle_and_the_formatted_email(app, client, ctx, 
         channel = await make_api_channel(client, headers)
         message_id = await seed_email(ctx, client, channel, name="Анна Петрова")
         operator = await make_operator(ctx, name="Ольга Смирнова")
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             context = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})
             page = await context.new_page()
-            await _sign_in(page, okno.url, operator["email"], operator["password"])
+            await sign_in(page, okno.url, operator["email"], operator["password"])
             await page.locator("#inbox-list .row", has_text="Анна Петрова").click()
             await expect(page.get_by_test_id("conversation-title")).to_have_text("Анна Петрова")
 

@@ -7,26 +7,13 @@ from __future__ import annotations
 
 import asyncio
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import Conversation, Customer, Message
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
-
-
-async def _keep_settling(ctx) -> None:  # noqa: ANN001 - the embedded workers' job, done in the test's loop
-    while True:
-        await ctx.settle()
-        await asyncio.sleep(0.05)
-
-
-async def _sign_in(page: Page, url: str, email: str, password: str) -> None:
-    await page.goto(f"{url}/")
-    await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("Пароль").fill(password)
-    await page.get_by_label("Пароль").press("Enter")
-    await page.wait_for_url(f"{url}/inbox")
 
 
 async def _conversations(ctx) -> dict[str, int]:  # noqa: ANN001
@@ -48,13 +35,13 @@ async def test_unread_tags_views_bulk_and_emoji(app, client, ctx, browser) -> No
         await ctx.settle()
     ids = await _conversations(ctx)
     me = await make_operator(ctx, name="Ольга Смирнова", role="supervisor")
-    settling = asyncio.create_task(_keep_settling(ctx))
+    settling = asyncio.create_task(keep_settling(ctx))
     try:
         async with LoopbackServer(app) as okno:
             page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, me["email"], me["password"])
+            await sign_in(page, okno.url, me["email"], me["password"])
 
             # unread: every new conversation is marked with its count until I open it
             anna = page.get_by_test_id(f"row-{ids['Анна']}")
@@ -157,14 +144,14 @@ async def test_a_note_mentions_a_colleague_who_is_notified(app, client, ctx, bro
     conversation_id = (await _conversations(ctx))["Дарья"]
     me = await make_operator(ctx, name="Ольга Смирнова")
     peter = await make_operator(ctx, name="Пётр Иванов")
-    settling = asyncio.create_task(_keep_settling(ctx))
+    settling = asyncio.create_task(keep_settling(ctx))
     try:
         async with LoopbackServer(app) as okno:
             his = await (await browser.new_context(locale="ru-RU")).new_page()
-            await _sign_in(his, okno.url, peter["email"], peter["password"])
+            await sign_in(his, okno.url, peter["email"], peter["password"])
             await expect(his.locator("#live-status.on")).to_have_count(1)
             page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
-            await _sign_in(page, okno.url, me["email"], me["password"])
+            await sign_in(page, okno.url, me["email"], me["password"])
             await page.get_by_test_id(f"row-{conversation_id}").click()
             await page.get_by_test_id("as-note").check()
             box = page.get_by_test_id("reply-text")

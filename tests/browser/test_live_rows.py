@@ -11,23 +11,9 @@ from playwright.async_api import Page, expect
 from sqlalchemy import select
 
 from okno.models import Conversation, Customer
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
-
-
-async def _keep_settling(ctx) -> None:  # noqa: ANN001 - the embedded workers' job, done in the test's loop
-    while True:
-        await ctx.settle()
-        await asyncio.sleep(0.05)
-
-
-async def _sign_in(page: Page, url: str, email: str, password: str, then: str) -> None:
-    await page.goto(f"{url}/")
-    await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("Пароль").fill(password)
-    await page.get_by_label("Пароль").press("Enter")
-    await page.wait_for_url(f"{url}/inbox")
-    await page.goto(f"{url}{then}")
 
 
 async def _ids(ctx) -> dict[str, int]:  # noqa: ANN001
@@ -52,13 +38,13 @@ async def test_rows_are_redrawn_one_by_one_without_reading_the_list(app, client,
         await writes(f"a{n}", f"+7916123000{n}", name, f"Вопрос {n}")
         await ctx.settle()
     me = await make_operator(ctx, name="Ольга Смирнова", role="supervisor")
-    settling = asyncio.create_task(_keep_settling(ctx))
+    settling = asyncio.create_task(keep_settling(ctx))
     try:
         async with LoopbackServer(app) as okno:
             page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, me["email"], me["password"], "/inbox?queue=all&sort=recent")
+            await sign_in(page, okno.url, me["email"], me["password"], "/inbox?queue=all&sort=recent")
             lists: list[str] = []
             rows: list[str] = []
             counts: list[str] = []

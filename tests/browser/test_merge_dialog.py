@@ -8,7 +8,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import AuditEntry, Conversation, MatchSuggestion
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -27,7 +27,7 @@ async def test_a_supervisor_says_not_the_same_person_in_an_in_page_dialog(app, c
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})).new_page()
         prompts: list[str] = []
         page.on("dialog", lambda dialog: (prompts.append(dialog.message), dialog.dismiss()))
-        await _sign_in(page, okno.url, supervisor["email"], supervisor["password"])
+        await sign_in(page, okno.url, supervisor["email"], supervisor["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&c={second.id}")
         link = page.get_by_test_id(f"suggestion-link-{first.customer_id}")
         await expect(link).to_have_attribute("href", f"/inbox?c={first.id}")

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from okno.channels.adapters.api.fake import FakeApiReceiver
 from tests.browser.screens import SCREENSHOTS
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
 SECRET = "browser-test-secret-0123"
-
-
-async def _keep_settling(ctx) -> None:  # noqa: ANN001 - the embedded workers' job, done in the test's loop
-    while True:
-        await ctx.settle()
-        await asyncio.sleep(0.05)
-
-
-async def _sign_in(page: Page, url: str, email: str, password: str) -> None:
-    await page.goto(f"{url}/")
-    await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("Пароль").fill(password)
-    await page.get_by_role("button", name="Войти").click()
-    await page.wait_for_url(f"{url}/inbox")
 
 
 async def test_operator_answers_assigns_resolves_and_switches_language(app, client, ctx, browser) -> None:
@@ -40,13 +26,13 @@ async def test_operator_answers_assigns_resolves_and_switches_language(app, clie
         await post_inbound(client, channel, {"message_id": "a1", "from": {"phone": "+79161112233", "name": "Анна Петрова"}, "text": "Где мой заказ 1001?"})
         operator = await make_operator(ctx, name="Ольга Смирнова", role="supervisor")
         colleague = await make_operator(ctx, name="Борис Орлов")
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             context = await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 860})
             page = await context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, operator["email"], operator["password"])
+            await sign_in(page, okno.url, operator["email"], operator["password"])
             await page.evaluate("window.__noReload = true")  # survives only if the page is never reloaded
 
             await expect(page.get_by_test_id("count-unassigned")).to_have_text("1")
@@ -116,10 +102,10 @@ async def test_live_updates_resume_after_the_stream_drops(app, client, ctx, brow
     channel = await make_api_channel(client, headers)
     operator = await make_operator(ctx, name="Оля")
     async with LoopbackServer(app) as okno:
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             page = await (await browser.new_context(locale="ru-RU")).new_page()
-            await _sign_in(page, okno.url, operator["email"], operator["password"])
+            await sign_in(page, okno.url, operator["email"], operator["password"])
             await expect(page.get_by_test_id("live-status")).to_have_class("live on")
             await page.context.set_offline(True)
             await post_inbound(client, channel, {"message_id": "while-away", "from": {"phone": "+79160000077", "name": "Вера"}, "text": "Пока вас не было"})
@@ -134,7 +120,7 @@ async def test_admin_connects_a_channel_from_its_schema_form_and_sees_the_webhoo
     admin = await make_operator(ctx, name="Админ", role="admin")
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
-        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await sign_in(page, okno.url, admin["email"], admin["password"])
         await page.get_by_test_id("presence").select_option("online")
         await page.get_by_role("link", name="Администрирование").click()
         await page.get_by_test_id("channel-kind").select_option("api")
@@ -207,7 +193,7 @@ async def test_two_operators_see_each_other_in_the_same_conversation(app, client
         pages = []
         for who in (olga, boris):
             page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})).new_page()
-            await _sign_in(page, okno.url, who["email"], who["password"])
+            await sign_in(page, okno.url, who["email"], who["password"])
             await expect(page.get_by_test_id("live-status")).to_have_class("live on")
             await page.locator("#inbox-list .row", has_text="Глеб").click()
             await expect(page.get_by_test_id("conversation-title")).to_have_text("Глеб")
@@ -231,7 +217,7 @@ async def test_a_canned_answer_by_its_short_code_fills_the_reply_box(app, client
     operator = await make_operator(ctx, name="Ольга")
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})).new_page()
-        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await sign_in(page, okno.url, operator["email"], operator["password"])
         await page.locator("#inbox-list .row", has_text="Дарья").click()
         await page.get_by_test_id("reply-text").press_sequentially("/dost", delay=30)
         menu = page.get_by_test_id("canned-menu")
@@ -257,7 +243,7 @@ async def test_an_operator_snoozes_a_conversation_and_wakes_it_early(app, client
         # her browser is in Novosibirsk (UTC+7): "tomorrow 09:00" still means 09:00 in her own zone
         context = await browser.new_context(locale="ru-RU", timezone_id="Asia/Novosibirsk", viewport={"width": 1280, "height": 800})
         page = await context.new_page()
-        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await sign_in(page, okno.url, operator["email"], operator["password"])
         await page.locator("#inbox-list .row", has_text="Зоя").click()
         await expect(page.get_by_test_id("conversation-title")).to_have_text("Зоя")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from tests.browser.screens import SCREENSHOTS
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -28,7 +28,7 @@ async def test_an_operator_works_a_conversation_on_a_phone(app, client, ctx, bro
     async with LoopbackServer(app) as okno:
         context = await browser.new_context(locale="ru-RU", viewport=PHONE, is_mobile=True, has_touch=True)
         page = await context.new_page()
-        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await sign_in(page, okno.url, operator["email"], operator["password"])
         await expect(page.locator("#inbox-list .row", has_text="Зоя")).to_be_visible()
         assert await _page_width(page) <= PHONE["width"]
         await expect(page.get_by_test_id("pane-back")).to_be_hidden()

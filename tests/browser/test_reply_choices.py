@@ -10,7 +10,7 @@ from playwright.async_api import expect
 from okno.channels.adapters.telegram.fake import FakeTelegram
 from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from tests.browser.screens import SCREENSHOTS
-from tests.browser.test_operator_ui import _keep_settling, _sign_in
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import make_operator
 from tests.files.helpers import channel_with_fake, tiny_pdf
@@ -27,12 +27,12 @@ async def test_operator_offers_two_buttons_to_a_telegram_customer(app, client, c
         await channel_with_fake(client, ctx, "telegram", fake)
         await fake.deliver_text("700000201", "Заказ не пришёл", first_name="Анна")
         operator = await make_operator(ctx, name="Ольга")
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             page = await (await browser.new_context(locale="ru-RU")).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, operator["email"], operator["password"])
+            await sign_in(page, okno.url, operator["email"], operator["password"])
             await page.locator("#inbox-list .row", has_text="Анна").click()
 
             # keyboard only: the toggle opens the editor on the first option, Enter moves to the next
@@ -98,12 +98,12 @@ async def test_the_servers_refusal_of_choices_shows_in_the_editor(app, client, c
         await channel_with_fake(client, ctx, "whatsapp", fake)
         await fake.deliver_text("79160000201", "Когда доставка?", name="Пётр")
         operator = await make_operator(ctx, name="Ольга")
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             page = await (await browser.new_context(locale="ru-RU")).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, operator["email"], operator["password"])
+            await sign_in(page, okno.url, operator["email"], operator["password"])
             await page.locator("#inbox-list .row", has_text="Пётр").click()
             await expect(page.locator(".msg-in")).to_have_count(1)
             sent_before = len(fake.sent)

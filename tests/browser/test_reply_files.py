@@ -14,7 +14,7 @@ from okno.channels.adapters.whatsapp.fake import FakeWhatsApp
 from okno.kit.time import utcnow
 from okno.models import Message
 from tests.browser.screens import SCREENSHOTS
-from tests.browser.test_operator_ui import _keep_settling, _sign_in
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import make_operator
 from tests.files.helpers import channel_with_fake, tiny_png
@@ -31,12 +31,12 @@ async def test_operator_attaches_a_photo_and_sees_an_upload_refused(app, client,
         photo.write_bytes(tiny_png())
         fake_image = tmp_path / "virus.png"
         fake_image.write_bytes(b"MZ" + b"\0" * 300)
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             page = await (await browser.new_context(locale="ru-RU")).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, operator["email"], operator["password"])
+            await sign_in(page, okno.url, operator["email"], operator["password"])
             await page.locator("#inbox-list .row", has_text="Анна").click()
 
             await page.get_by_test_id("attach-files").set_input_files(str(fake_image))
@@ -73,10 +73,10 @@ async def test_operator_sends_a_template_when_the_window_has_closed(app, client,
         async with ctx.db.transaction() as session:
             await session.execute(update(Message).values(created_at=utcnow() - timedelta(days=2)))
         operator = await make_operator(ctx, name="Ольга")
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             page = await (await browser.new_context(locale="ru-RU")).new_page()
-            await _sign_in(page, okno.url, operator["email"], operator["password"])
+            await sign_in(page, okno.url, operator["email"], operator["password"])
             await page.locator("#inbox-list .row", has_text="Пётр").click()
             await expect(page.get_by_test_id("template-picker")).to_be_visible()
             await expect(page.get_by_test_id("reply-text")).to_be_disabled()

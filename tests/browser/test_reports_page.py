@@ -13,7 +13,7 @@ from playwright.async_api import expect
 
 from okno.kit import time as okno_time
 from okno.reports import ground_truth as gt
-from tests.browser.test_operator_ui import _keep_settling, _sign_in
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import PASSWORD, login, make_operator
 
@@ -35,12 +35,12 @@ async def test_reports_page_shows_the_simulators_figures_and_drills_down(app, cl
     expected = gt.expected_summary(planned, start, end)
 
     async with LoopbackServer(app) as okno:
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 1000})).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, admin["email"], PASSWORD)
+            await sign_in(page, okno.url, admin["email"], PASSWORD)
             await page.get_by_test_id("nav-reports").click()
             await expect(page.get_by_test_id("reports")).to_be_visible()
             await page.get_by_test_id("report-from").fill(first_day.isoformat())

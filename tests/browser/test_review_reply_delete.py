@@ -7,7 +7,7 @@ from playwright.async_api import expect
 
 from okno.channels.adapters.google_reviews.fake import FakeGoogleReviews
 from okno.models import Conversation
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.channels.test_google_reviews import _poll, _rows
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_operator
@@ -30,7 +30,7 @@ async def test_the_public_reply_is_deleted_after_a_confirmation(app, client, ctx
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})).new_page()
         prompts: list[str] = []
         page.on("dialog", lambda dialog: (prompts.append(dialog.message), dialog.dismiss()))
-        await _sign_in(page, okno.url, operator["email"], operator["password"])
+        await sign_in(page, okno.url, operator["email"], operator["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&c={conversation.id}")
         button = page.get_by_test_id("delete-review-reply")
         await expect(button).to_have_text("Удалить публичный ответ")

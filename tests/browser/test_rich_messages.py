@@ -7,7 +7,7 @@ import asyncio
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_ui import _keep_settling, _sign_in
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -29,13 +29,13 @@ async def test_an_html_call_summary_is_shown_with_subject_and_badge_and_runs_not
         }
         assert (await post_inbound(client, channel, payload)).status_code == 200
         operator = await make_operator(ctx, name="Ольга Смирнова")
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             context = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})
             page = await context.new_page()
             dialogs: list[str] = []
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), asyncio.ensure_future(dialog.dismiss())))
-            await _sign_in(page, okno.url, operator["email"], operator["password"])
+            await sign_in(page, okno.url, operator["email"], operator["password"])
             await page.locator("#inbox-list .row", has_text="Анна Петрова").click()
             await expect(page.get_by_test_id("conversation-title")).to_have_text("Анна Петрова")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.browser.test_widget_browser import shop_site
 from tests.conftest import LoopbackServer, free_port
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
@@ -32,7 +32,7 @@ async def test_a_russian_operator_sees_no_english_after_scripts_run(app, client,
         page = await context.new_page()
         await page.goto(f"{okno.url}/login")
         leaks["/login"] = await _english_on(page)
-        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await sign_in(page, okno.url, admin["email"], admin["password"])
         await page.locator("#inbox-list .row", has_text="Зоя").click()
         await expect(page.get_by_test_id("conversation-title")).to_have_text("Зоя Русская")
         leaks["/inbox?c="] = await _english_on(page)

@@ -6,27 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import Conversation, TimelineEvent
 from tests.browser.screens import SCREENSHOTS
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
-
-
-async def _keep_settling(ctx) -> None:  # noqa: ANN001 - the embedded workers' job, done in the test's loop
-    while True:
-        await ctx.settle()
-        await asyncio.sleep(0.05)
-
-
-async def _sign_in(page: Page, url: str, email: str, password: str) -> None:
-    await page.goto(f"{url}/")
-    await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("Пароль").fill(password)
-    await page.get_by_label("Пароль").press("Enter")
-    await page.wait_for_url(f"{url}/inbox")
 
 
 async def _state(ctx, conversation_id: int) -> tuple[int | None, str, list[str]]:  # noqa: ANN001
@@ -50,13 +37,13 @@ async def test_keyboard_only_menus_apply_on_enter_and_transfer_and_resolve_can_b
     boris = await make_operator(ctx, name="Борис Орлов")
     async with ctx.db.reading() as session:
         conversation_id = await session.scalar(select(Conversation.id))
-    settling = asyncio.create_task(_keep_settling(ctx))
+    settling = asyncio.create_task(keep_settling(ctx))
     try:
         async with LoopbackServer(app) as okno:
             page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 860})).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, me["email"], me["password"])
+            await sign_in(page, okno.url, me["email"], me["password"])
             await page.locator(f"#inbox-list .row[data-conversation='{conversation_id}']").focus()
             await page.keyboard.press("Enter")
             await expect(page.get_by_test_id("conversation-title")).to_have_text("Семён")
@@ -160,11 +147,11 @@ async def test_every_conversation_of_a_queue_is_reachable_with_load_more(app, cl
         assert (await post_inbound(client, channel, {"message_id": f"p{n}", "from": sender, "text": f"Вопрос {n}"})).status_code == 200
     await ctx.settle()
     me = await make_operator(ctx, name="Ольга")
-    settling = asyncio.create_task(_keep_settling(ctx))
+    settling = asyncio.create_task(keep_settling(ctx))
     try:
         async with LoopbackServer(app) as okno:
             page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 860})).new_page()
-            await _sign_in(page, okno.url, me["email"], me["password"])
+            await sign_in(page, okno.url, me["email"], me["password"])
             rows = page.locator("#inbox-list a.row")
             await expect(rows).to_have_count(50)
             await expect(page.get_by_test_id("list-total")).to_have_text("50 из 57 обращений")

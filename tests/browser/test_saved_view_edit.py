@@ -7,7 +7,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import AuditEntry, SavedView
-from tests.browser.test_inbox_tools import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import make_operator
 
@@ -30,7 +30,7 @@ async def test_a_saved_view_is_renamed_and_given_the_filters_shown_now(app, ctx,
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await _sign_in(page, okno.url, me["email"], me["password"])
+        await sign_in(page, okno.url, me["email"], me["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&sort=recent")
         await page.get_by_test_id(f"view-edit-{view['id']}").click()
         dialog = page.get_by_test_id("view-edit-dialog")
@@ -63,7 +63,7 @@ async def test_a_view_saved_renamed_and_deleted_shows_at_once_with_its_buttons(a
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await _sign_in(page, okno.url, me["email"], me["password"])
+        await sign_in(page, okno.url, me["email"], me["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&sort=recent")
         strip = page.get_by_test_id("saved-views")
         await expect(strip).to_contain_text("Сохранённых представлений пока нет")

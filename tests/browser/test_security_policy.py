@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -13,14 +14,6 @@ LISTEN = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
 """
-
-
-async def _sign_in(page: Page, url: str, email: str, password: str) -> None:
-    await page.goto(f"{url}/login")
-    await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("Пароль").fill(password)
-    await page.get_by_role("button", name="Войти").click()
-    await page.wait_for_url(f"{url}/inbox")
 
 
 async def _violations(page: Page) -> list[str]:
@@ -42,7 +35,7 @@ async def test_main_pages_raise_no_policy_violation_and_a_team_name_stays_text(a
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-        await _sign_in(page, okno.url, supervisor["email"], supervisor["password"])
+        await sign_in(page, okno.url, supervisor["email"], supervisor["password"])
         seen: dict[str, list[str]] = {}
         await page.locator("#inbox-list .row", has_text="Анна Петрова").click()
         await expect(page.get_by_test_id("conversation-title")).to_have_text("Анна Петрова")

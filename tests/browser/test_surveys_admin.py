@@ -7,7 +7,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models.surveys import Survey
-from tests.browser.test_operator_ui import _sign_in
+from tests.browser.steps import sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_operator
 
@@ -18,7 +18,7 @@ async def test_admin_creates_and_edits_a_survey(app, client, ctx, browser) -> No
     admin = await make_operator(ctx, name="Админ", role="admin")
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
-        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await sign_in(page, okno.url, admin["email"], admin["password"])
         await page.goto(f"{okno.url}/admin")  # the first section; surveys are in its nav
         await page.locator("[data-section-link=surveys]").click()
         await expect(page.get_by_test_id("surveys-table")).to_contain_text("Опросов пока нет.")
@@ -67,7 +67,7 @@ async def test_admin_deletes_an_unsent_survey_and_reads_why_a_sent_one_stays(app
     async with LoopbackServer(app) as okno:
         page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})).new_page()
         page.on("dialog", lambda dialog: dialog.accept())
-        await _sign_in(page, okno.url, admin["email"], admin["password"])
+        await sign_in(page, okno.url, admin["email"], admin["password"])
         await page.goto(f"{okno.url}/admin/surveys")
         await page.locator(f'tr[data-survey="{draft["id"]}"]').get_by_role("button", name="Удалить").click()
         await expect(page.locator(f'tr[data-survey="{draft["id"]}"]')).to_have_count(0)

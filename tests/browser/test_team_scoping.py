@@ -8,7 +8,7 @@ import asyncio
 from playwright.async_api import expect
 
 from tests.access.world import make_world
-from tests.browser.test_operator_ui import _keep_settling, _sign_in
+from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import PASSWORD
 
@@ -21,12 +21,12 @@ async def test_a_conversation_handed_to_another_team_leaves_the_operators_sight(
 
         email = (await session.get(Operator, world.operators["operator_a"])).email
     async with LoopbackServer(app) as okno:
-        settling = asyncio.create_task(_keep_settling(ctx))
+        settling = asyncio.create_task(keep_settling(ctx))
         try:
             page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 860})).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _sign_in(page, okno.url, email, PASSWORD)
+            await sign_in(page, okno.url, email, PASSWORD)
             rows = page.locator("#inbox-list .row")
             await expect(page.get_by_test_id(f"row-{mine.conversation_id}")).to_be_visible()
             await expect(page.get_by_test_id(f"row-{theirs.conversation_id}")).to_have_count(0)
