@@ -11,7 +11,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import Conversation, Customer, Message
-from tests.browser.steps import keep_settling, sign_in
+from tests.browser.steps import russian_page, keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -38,10 +38,7 @@ async def test_unread_tags_views_bulk_and_emoji(app, client, ctx, browser) -> No
     settling = asyncio.create_task(keep_settling(ctx))
     try:
         async with LoopbackServer(app) as okno:
-            page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await sign_in(page, okno.url, me["email"], me["password"])
+            page, errors = await russian_page(browser, okno.url, me["email"], me["password"])
 
             # unread: every new conversation is marked with its count until I open it
             anna = page.get_by_test_id(f"row-{ids['Анна']}")

@@ -11,7 +11,7 @@ from playwright.async_api import Page, expect
 from sqlalchemy import select
 
 from okno.models import Conversation, Customer
-from tests.browser.steps import keep_settling, sign_in
+from tests.browser.steps import russian_page, keep_settling
 from tests.conftest import LoopbackServer
 from tests.factories import admin_headers, make_api_channel, make_operator, post_inbound
 
@@ -41,10 +41,7 @@ async def test_rows_are_redrawn_one_by_one_without_reading_the_list(app, client,
     settling = asyncio.create_task(keep_settling(ctx))
     try:
         async with LoopbackServer(app) as okno:
-            page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await sign_in(page, okno.url, me["email"], me["password"], "/inbox?queue=all&sort=recent")
+            page, errors = await russian_page(browser, okno.url, me["email"], me["password"], "/inbox?queue=all&sort=recent")
             lists: list[str] = []
             rows: list[str] = []
             counts: list[str] = []

@@ -7,7 +7,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from okno.models import AuditEntry, SavedView
-from tests.browser.steps import sign_in
+from tests.browser.steps import russian_page
 from tests.conftest import LoopbackServer
 from tests.factories import make_operator
 
@@ -27,10 +27,7 @@ async def test_a_saved_view_is_renamed_and_given_the_filters_shown_now(app, ctx,
     empty = await client.patch(f"/api/v1/views/{view['id']}", json={"name": " "}, headers={**mine, "Accept-Language": "ru"})
     assert empty.status_code == 422 and empty.json()["detail"] == "Укажите название"
     async with LoopbackServer(app) as okno:
-        page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await sign_in(page, okno.url, me["email"], me["password"])
+        page, errors = await russian_page(browser, okno.url, me["email"], me["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&sort=recent")
         await page.get_by_test_id(f"view-edit-{view['id']}").click()
         dialog = page.get_by_test_id("view-edit-dialog")
@@ -60,10 +57,7 @@ async def test_a_saved_view_is_renamed_and_given_the_filters_shown_now(app, ctx,
 async def test_a_view_saved_renamed_and_deleted_shows_at_once_with_its_buttons(app, ctx, browser) -> None:  # noqa: ANN001
     me = await make_operator(ctx, name="Ольга Смирнова", role="supervisor")
     async with LoopbackServer(app) as okno:
-        page = await (await browser.new_context(locale="ru-RU", viewport={"width": 1440, "height": 900})).new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await sign_in(page, okno.url, me["email"], me["password"])
+        page, errors = await russian_page(browser, okno.url, me["email"], me["password"])
         await page.goto(f"{okno.url}/inbox?queue=all&sort=recent")
         strip = page.get_by_test_id("saved-views")
         await expect(strip).to_contain_text("Сохранённых представлений пока нет")
