@@ -301,18 +301,41 @@ def _after(key: SortKey, value: object) -> ColumnElement[bool]:
     return or_(beyond, key.column.is_(None))
 
 
+def _ahead(key: SortKey, value: object) -> ColumnElement[bool]:
+    """Rows strictly before ``value`` on one key (NULLs last: every value is before a NULL)."""
+    if value is None:
+        return key.column.is_not(None)
+    return key.column > value if key.descending else key.column < value
+
+
 def _same(key: SortKey, value: object) -> ColumnElement[bool]:
     return key.column.is_(None) if value is None else key.column == value
 
 
 def _after_cursor(sort: Sort, cursor: Cursor) -> ColumnElement[bool]:
     """The rows that come after the cursor in the sort's order: (k1, …, kn, id) > cursor."""
+    return _beside_cursor(sort, cursor, later=True)
+
+
+def before_cursor(sort: Sort, cursor: Cursor) -> ColumnElement[bool]:
+    """The rows that come before the cursor in the sort's order: (k1, …, kn, id) < cursor,
+    written as ranges (not as the negation of :func:`_after_cursor`) so an index on the sort
+    column serves it."""
+    return _beside_cursor(sort, cursor, later=False)
+
+
+def _beside_cursor(sort: Sort, cursor: Cursor, *, later: bool) -> ColumnElement[bool]:
+    """Lexicographic comparison with the cursor: for some key, the keys before it equal and it
+    strictly after (``later``) or before the cursor's value; else every key equal and the id
+    after or before."""
     keys, id_descending = sort_keys(sort)
+    strictly = _after if later else _ahead
     alternatives = []
     for n, key in enumerate(keys):
-        alternatives.append(and_(*(_same(k, v) for k, v in zip(keys[:n], cursor.values, strict=False)), _after(key, cursor.values[n])))
-    later_id = Conversation.id < cursor.id if id_descending else Conversation.id > cursor.id
-    alternatives.append(and_(*(_same(k, v) for k, v in zip(keys, cursor.values, strict=True)), later_id))
+        alternatives.append(and_(*(_same(k, v) for k, v in zip(keys[:n], cursor.values, strict=False)), strictly(key, cursor.values[n])))
+    id_greater = later != id_descending  # after in ascending id order, or before in descending
+    beside_id = Conversation.id > cursor.id if id_greater else Conversation.id < cursor.id
+    alternatives.append(and_(*(_same(k, v) for k, v in zip(keys, cursor.values, strict=True)), beside_id))
     return or_(*alternatives)
 
 

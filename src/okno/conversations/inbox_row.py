@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
@@ -20,12 +20,11 @@ from okno.conversations.inbox import (
     InboxFilter,
     InboxRow,
     Sort,
-    SortKey,
     _after_cursor,
+    before_cursor,
     _count,
     _filtered,
     _rows,
-    _same,
     sort_keys,
     within,
 )
@@ -75,23 +74,4 @@ def _before(query: Select, sort: Sort, row: InboxRow) -> Select:
     keys, id_descending = sort_keys(sort)
     cursor = Cursor.of(sort, row)
     columns = [(k.column.asc() if k.descending else k.column.desc()).nulls_first() for k in keys]
-    return query.where(_before_cursor(sort, cursor)).order_by(*columns, Conversation.id.asc() if id_descending else Conversation.id.desc())
-
-
-def _before_cursor(sort: Sort, cursor: Cursor) -> ColumnElement[bool]:
-    """(k1, …, kn, id) < cursor in the sort's order: the mirror of ``_after_cursor``, written as
-    ranges (not as its negation) so an index on the sort column serves it."""
-    keys, id_descending = sort_keys(sort)
-    alternatives = []
-    for n, key in enumerate(keys):
-        alternatives.append(and_(*(_same(k, v) for k, v in zip(keys[:n], cursor.values, strict=False)), _ahead(key, cursor.values[n])))
-    earlier_id = Conversation.id > cursor.id if id_descending else Conversation.id < cursor.id
-    alternatives.append(and_(*(_same(k, v) for k, v in zip(keys, cursor.values, strict=True)), earlier_id))
-    return or_(*alternatives)
-
-
-def _ahead(key: SortKey, value: object) -> ColumnElement[bool]:
-    """Rows strictly before ``value`` on one key (NULLs last: every value is before a NULL)."""
-    if value is None:
-        return key.column.is_not(None)
-    return key.column > value if key.descending else key.column < value
+    return query.where(before_cursor(sort, cursor)).order_by(*columns, Conversation.id.asc() if id_descending else Conversation.id.desc())
