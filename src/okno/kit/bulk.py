@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, column, insert, table as lightweight_table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 # the parameters one SQLite statement takes (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32, 999 before)
@@ -80,12 +80,17 @@ class BulkInsert:
         self._compiled[dialect.name] = compiled
         return compiled
 
+    async def _ready(self, session: AsyncSession) -> tuple[AsyncConnection, _Compiled]:
+        """The session's connection, after what ``session.execute`` would do first (autoflush:
+        the same order of writes), and the statement compiled for its dialect."""
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        connection = await session.connection()
+        return connection, self._compile(connection.dialect)
+
     async def run(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> int:
         """Inserts ``rows`` (values in :attr:`columns` order); how many went in."""
-        if session.new or session.dirty or session.deleted:
-            await session.flush()  # what ``session.execute`` would do first (autoflush): same order of writes
-        connection = await session.connection()
-        compiled = self._compile(connection.dialect)
+        connection, compiled = await self._ready(session)
         processed = _processed(rows, compiled.processors, compiled.constants)
         if processed:
             await connection.exec_driver_sql(compiled.sql, processed)
@@ -95,12 +100,9 @@ class BulkInsert:
         """SQLite only: the rows as multi-row ``INSERT … VALUES (…), (…) <tail>`` statements (as
         many rows per statement as SQLite takes parameters), where ``tail`` is e.g. ``ON CONFLICT
         (…) DO NOTHING RETURNING …``; the rows returned (SQLite returns no rows from an executemany)."""
-        if session.new or session.dirty or session.deleted:
-            await session.flush()
-        connection = await session.connection()
+        connection, compiled = await self._ready(session)
         if connection.dialect.name != "sqlite":
             raise RuntimeError("run_returning_sqlite is SQLite's path")
-        compiled = self._compile(connection.dialect)
         processed = _processed(rows, compiled.processors, compiled.constants)
         head, values = compiled.sql.split(" VALUES ", 1)
         per_statement = max(_SQLITE_MAX_VARIABLES // (len(compiled.processors) + len(compiled.constants)), 1)
