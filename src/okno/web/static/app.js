@@ -962,9 +962,10 @@ setInterval(showPresence, 2000);
 
 const quietly = (promise) => promise.catch(() => {}); // a refresh that fails is retried by the next event or reconnect
 const liveList = debounce(() => quietly(refreshList()), 300);
-// The queue counters are many counts over every conversation (about 100 ms of server CPU with
-// 100,000 of them, per operator): under live traffic they are re-read at most every
-// COUNTS_EVERY_MS, the last change always included. The list's own total comes with each row.
+// The queue counters are counts over every unfinished conversation (the server reads them once,
+// grouped, for all operators within half a second: okno.conversations.shared_counts): under live
+// traffic each page re-reads them at most every COUNTS_EVERY_MS, the last change always
+// included. The list's own total comes with each row.
 const COUNTS_EVERY_MS = 2000;
 // events that change no queue counter (a reply's delivery steps, tags): their rows redraw, the counters stay
 const COUNTLESS = new Set(["message.queued", "message.sent", "message.failed", "message.updated", "message.status_changed", "conversation.tagged", "conversation.untagged"]);
