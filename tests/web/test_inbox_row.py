@@ -11,6 +11,7 @@ import pytest
 
 from okno.conversations.inbox import Cursor, InboxFilter, Sort, inbox_list
 from okno.conversations.inbox_row import inbox_row
+from okno.models import Operator
 from tests.factories import PASSWORD, make_operator
 from tests.web.test_inbox_paging import _insert_conversations
 
@@ -74,3 +75,25 @@ async def test_another_teams_row_is_not_found_for_every_role_of_the_other_team(c
     for who in ("operator_b", "supervisor_b", "admin"):
         shown = await client.get(url, headers=world.bearer(who))
         assert shown.status_code == 200 and 'data-member="1"' in shown.text and f'data-testid="row-{bundle.conversation_id}"' in shown.text, who
+
+
+async def test_bad_row_requests_are_refused_with_a_reason_and_a_bad_theme_changes_nothing(client, ctx) -> None:
+    me = await make_operator(ctx, role="admin")
+    ids = await _insert_conversations(ctx, 3, rng=random.Random(3), operator_id=me["id"])
+    assert (await client.post("/ui/session", json={"email": me["email"], "password": PASSWORD})).status_code == 200
+    forged = await client.get(f"/ui/inbox/rows/{ids[0]}?queue=all&sort=recent&until=not-a-cursor", headers=WEB)
+    assert forged.status_code == 422 and "Неверный указатель страницы" in forged.json()["detail"]
+    other_sort = Cursor.of(Sort.priority, (await _any_row(ctx, me["id"]))).encode()
+    assert (await client.get(f"/ui/inbox/rows/{ids[0]}?queue=all&sort=recent&until={other_sort}", headers=WEB)).status_code == 422
+    odd = await client.get(f"/ui/inbox/rows/{ids[0]}?queue=all&shown=-3x&present=yes", headers=WEB)  # counts it can't read are 0
+    assert odd.status_code == 200 and 'data-member="1"' in odd.text
+    assert (await client.get(f"/ui/inbox/rows/{2**63}", headers=WEB)).status_code in (404, 422)
+    purple = await client.patch("/api/v1/auth/me", json={"theme": "purple"}, headers=WEB)
+    assert purple.status_code == 422 and "theme" in purple.text
+    async with ctx.db.reading() as session:
+        assert (await session.get(Operator, me["id"])).theme is None
+
+
+async def _any_row(ctx, operator_id: int):  # noqa: ANN001, ANN202
+    async with ctx.db.reading() as session:
+        return (await inbox_list(session, InboxFilter(sort=Sort.priority), operator_id=operator_id, limit=1)).rows[0]
