@@ -35,6 +35,10 @@ async def test_main_pages_have_no_serious_accessibility_violations(app, client, 
     sent = await post_inbound(client, channel, {"message_id": "a1", "from": {"phone": "+79160004444", "name": "Зоя Доступная"}, "text": "Где мой заказ?"})
     assert sent.status_code == 200
     await ctx.settle()
+    [conversation] = (await client.get("/api/v1/conversations", headers=headers)).json()["items"]
+    for body in ({"text": "Заказ уже у курьера."}, {"text": "Проверить оплату", "internal": True}):  # an outgoing message and a note: their own colours
+        assert (await client.post(f"/api/v1/conversations/{conversation['id']}/messages", json=body, headers=headers)).status_code == 201
+    await ctx.settle()
     admin = await make_operator(ctx, role="admin", name="Анна")
     found: dict[str, list[str]] = {}
     async with LoopbackServer(app) as okno:
