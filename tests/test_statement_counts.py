@@ -70,6 +70,12 @@ PROCESSOR_NEW_CUSTOMERS = {"sqlite": 16, "postgresql": 14}
 # conversation lookup, new conversation, message, timeline, outbox; SQLite also reads the
 # conversations' and messages' id counters (the webhook's group commit reads them once for all).
 ATTACH_KNOWN_CUSTOMER = {"sqlite": 8, "postgresql": 6}
+# One fuzzy score of a record against the stored base (what bench/identity.py times as fuzzy
+# scoring): one statement ranks the candidates and reads their profiles and the record's term
+# counts; the model and the base size are cached per process. On PostgreSQL the statement's text
+# is the same whatever keys the record has (its keys travel as one array), so each connection
+# prepares and plans it once; SQLite gets one text per shape of keys.
+FUZZY_SCORE = {"sqlite": 1, "postgresql": 1}
 
 
 @pytest.mark.parametrize("size", [1, 10, 100])
@@ -128,6 +134,29 @@ async def test_an_exact_key_attach_of_a_known_customer(ctx: AppContext, channel_
     assert len(conversations) == 2  # attached to the known customer: his closed conversation and the new one
     assert conversations[1].status == "open" and conversations[1].last_inbound_at is not None
     assert tuple(message) == (conversations[1].id, conversations[1].customer_id, "Снова я")
+
+
+async def test_a_fuzzy_score_is_one_statement_with_one_text_on_postgresql(ctx: AppContext) -> None:
+    from okno.customers.matching.fields import RawPerson, block_cap, comparison_fields, filed_keys
+    from okno.customers.matching.realtime import score_record
+    from okno.customers.matching.synthetic import generate_records
+    from tests.identity.helpers import ATTRIBUTES, store_people
+
+    rows = generate_records(400, duplicate_share=0.3, seed=17)
+    await store_people(ctx, rows[:300])
+    records = [comparison_fields(RawPerson(**{k: row[k] for k in ATTRIBUTES}, phones=[row["phone"]] if n % 2 else [])) for n, row in enumerate(rows[300:])]
+    shapes = {tuple(sorted(block_cap(key) for key in filed_keys(fields))) for fields in records}
+    assert len(shapes) > 3  # records with different numbers of keys of each kind
+    texts: set[str] = set()
+    scored = 0
+    async with ctx.db.reading() as session:
+        await score_record(session, records[0])  # the model and the base size are now cached
+        for fields in records:
+            with assert_statement_count(ctx.db, FUZZY_SCORE[_dialect(ctx.db)]) as log:
+                scored += bool(await score_record(session, fields))
+            texts.update(log.statements)
+    assert scored > len(records) // 2
+    assert len(texts) == (1 if _dialect(ctx.db) == "postgresql" else len(shapes))
 
 
 async def test_a_batch_gets_its_ids_in_order_whichever_way_they_are_taken(ctx: AppContext, channel_id: int) -> None:
