@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from okno.kit.db_ping import ping_when_idle
 from okno.kit.db_wake import take_after_commit, take_wakes
 from okno.kit.private_files import private_sqlite
 from okno.kit.sqlite_driver import INLINE_IN_TRANSACTION, engine_url
@@ -227,7 +228,8 @@ def create_database(url: str, *, echo: bool = False) -> Database:
         _sqlite_pragmas(writer, writer=True)
         _sqlite_pragmas(reader, writer=False)
     else:
-        writer = reader = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, **JSON_CODEC)
+        writer = reader = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, **JSON_CODEC)
+        ping_when_idle(writer.sync_engine)  # not pool_pre_ping: three round trips on every checkout
     return Database(
         writer=writer,
         reader=reader,
