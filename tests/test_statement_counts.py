@@ -144,7 +144,8 @@ async def test_a_fuzzy_score_is_one_statement_with_one_text_on_postgresql(ctx: A
 
     rows = generate_records(400, duplicate_share=0.3, seed=17)
     await store_people(ctx, rows[:300])
-    records = [comparison_fields(RawPerson(**{k: row[k] for k in ATTRIBUTES}, phones=[row["phone"]] if n % 2 else [])) for n, row in enumerate(rows[300:])]
+    people = [RawPerson(**{k: r[k] for k in ATTRIBUTES}, phones=[r["phone"]] if n % 2 else []) for n, r in enumerate(rows[300:])]
+    records = [comparison_fields(person) for person in people]
     shapes = {tuple(sorted(block_cap(key) for key in filed_keys(fields))) for fields in records}
     assert len(shapes) > 3  # records with different numbers of keys of each kind
     texts: set[str] = set()

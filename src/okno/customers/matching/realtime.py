@@ -214,7 +214,8 @@ def _candidates_by_array() -> Select:
     statement's text is the same for every record. PostgreSQL then plans it once per connection
     (a generic plan after five custom ones) instead of once per record: planning the per-shape
     UNION ALL cost more than running it. Same rows, same order."""
-    wanted = func.unnest(bindparam("keys", type_=ARRAY(String)), bindparam("caps", type_=ARRAY(Integer))).table_valued("key", "cap").render_derived(name="wanted")
+    arrays = bindparam("keys", type_=ARRAY(String)), bindparam("caps", type_=ARRAY(Integer))
+    wanted = func.unnest(*arrays).table_valued("key", "cap").render_derived(name="wanted")
     members = select(MatchBlock.customer_id).where(MatchBlock.key == wanted.c.key).limit(wanted.c.cap + 1).lateral("members")
     hits = select(wanted.c.key, members.c.customer_id, wanted.c.cap).select_from(wanted).join(members, true()).subquery("hits")
     return _ranked_with_profiles(hits)
