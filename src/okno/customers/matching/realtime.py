@@ -211,9 +211,10 @@ def rank_candidates(blocks: dict[str, list[int]], *, exclude: int | None = None,
 def _candidates_by_array() -> Select:
     """:func:`_candidates_statement` with the keys and their caps as two array parameters
     (PostgreSQL): each key's members are a lateral index range of at most its cap + 1, so the
-    statement's text is the same for every record. PostgreSQL then plans it once per connection
-    (a generic plan after five custom ones) instead of once per record: planning the per-shape
-    UNION ALL cost more than running it. Same rows, same order."""
+    statement's text is the same for every record: each connection prepares it once and, after
+    five custom plans, runs it on a generic plan, where each new per-shape text was prepared and
+    custom-planned five times (38 plannings per 1,000 records at 1M against 1). Same rows, same
+    order."""
     arrays = bindparam("keys", type_=ARRAY(String)), bindparam("caps", type_=ARRAY(Integer))
     wanted = func.unnest(*arrays).table_valued("key", "cap").render_derived(name="wanted")
     members = select(MatchBlock.customer_id).where(MatchBlock.key == wanted.c.key).limit(wanted.c.cap + 1).lateral("members")
