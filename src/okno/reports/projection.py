@@ -135,8 +135,12 @@ async def _read_ahead(session: AsyncSession, events: list[Event]) -> None:
         surveys: dict[tuple[int, int], ReportSurvey | None] = session.info.setdefault(_SURVEYS, {})
         keys = {(e.payload["survey_id"], e.payload["conversation_id"]) for e in events if e.topic in _SURVEY_TOPICS}
         surveys.update(dict.fromkeys(keys))
-        query = select(ReportSurvey).where(ReportSurvey.conversation_id.in_(surveyed)).order_by(ReportSurvey.conversation_id, ReportSurvey.survey_id)
-        for survey in await session.scalars(query.with_for_update()):
+        # both primary-key columns named, so the key is searched (conversation_id alone is no index's
+        # first column, and SQLite scans for a row-value IN); pairs not asked for are left out
+        query = select(ReportSurvey).where(
+            ReportSurvey.survey_id.in_(sorted({k[0] for k in keys})), ReportSurvey.conversation_id.in_(surveyed)
+        )
+        for survey in await session.scalars(query.order_by(ReportSurvey.survey_id, ReportSurvey.conversation_id).with_for_update()):
             if (survey.survey_id, survey.conversation_id) in keys:
                 surveys[(survey.survey_id, survey.conversation_id)] = survey
 
