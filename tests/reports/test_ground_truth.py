@@ -1,10 +1,10 @@
 """The proof: conversations with known times played through the real webhooks and REST API, and
 the reports API answering exactly what the plan says, to the second (okno.reports.ground_truth).
 
-``OKNO_GROUND_TRUTH_N`` sets the number of conversations. The defaults are the largest that fit
-about three minutes of one core: 1,000 on SQLite (≈96 ms of CPU a conversation, measured with
-bench/analytics.py: 10,000 would need ≈16 minutes) and 60 on PostgreSQL (each event is a few
-round trips there); docs/analytics.md has the figures."""
+``OKNO_GROUND_TRUTH_N`` sets the number of conversations. The defaults: 1,000 on SQLite (≈50 ms of
+CPU a conversation since the batch forms read rounds at once, measured with bench/analytics.py on
+a loaded machine) and 60 on PostgreSQL (≈90 ms a conversation, and each statement a round trip);
+docs/analytics.md has the figures, tests/reports/test_round_costs.py pins the statements."""
 
 from __future__ import annotations
 

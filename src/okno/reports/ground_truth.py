@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from okno.bus.outbox import record_event
+from okno.bus.outbox import record_events
 from okno.kit.db import Database
 from okno.kit.signing import sign
 from okno.kit.time import stop_at, travel_to
@@ -330,9 +330,11 @@ async def _answer_survey(db: Database, c: Planned, conversation_id: int, setup: 
     survey_id = {"csat": 1, "nps": 2, "ces": 3}[kind]
     base = {"survey_id": survey_id, "kind": kind, "conversation_id": conversation_id, "customer_id": c.customer,
             "channel_id": setup.channels[c.channel]["id"], "team_id": None, "operator_id": None}
-    async with db.transaction() as session:
-        await record_event(session, SurveySent(sent_at=(c.final_resolution + timedelta(seconds=1)).isoformat(), **base))
-        await record_event(session, SurveyAnswered(score=score, answered_at=at.isoformat(), comment=None, **base))
+    async with db.transaction() as session:  # both rows in one insert, in this order
+        await record_events(session, [
+            SurveySent(sent_at=(c.final_resolution + timedelta(seconds=1)).isoformat(), **base),
+            SurveyAnswered(score=score, answered_at=at.isoformat(), comment=None, **base),
+        ])
 
 
 def weeks(conversations: list[Planned]) -> list[tuple[datetime, datetime]]:

@@ -40,6 +40,7 @@ from okno.models import (
     Team,
     TimelineEvent,
 )
+from okno.reports.repeat_contacts import link_many, link_repeat_contacts
 from okno.sla.calendar import BusinessCalendar
 from okno.sla.hours import business_calendar
 
@@ -73,8 +74,11 @@ async def project_event(deps: SubscriberDeps, event: Event) -> None:
 
 async def project_events(deps: SubscriberDeps, events: list[Event]) -> None:
     """Applies the events in order in one transaction (the relay hands a whole batch to this, the
-    batch form of :func:`project_event`): the events already applied are skipped, and the facts
-    and messages they name are read once, in one statement each, up front."""
+    batch form of :func:`project_event`): the events already applied are skipped, and what they
+    read (facts, messages, SLA verdicts, survey rows) is read once, in one statement each, up
+    front. Nothing is flushed between events, so the round's writes go out together; the
+    repeat-contact links of the conversations resolved are made after the round's events
+    (``okno.reports.repeat_contacts.link_many``) when no two of its facts share a customer."""
     async with deps.db.transaction() as session:
         if await _held_for_rebuild(session):
             return  # a rebuild runs: it applies this event itself (okno.reports.rebuild)
@@ -85,29 +89,60 @@ async def project_events(deps: SubscriberDeps, events: list[Event]) -> None:
         events = [e for e in events if e.id in fresh]  # the others were applied already (at-least-once delivery)
         if not events:
             return
-        await _read_ahead(session, events)
         window = timedelta(days=deps.settings.repeat_contact_days)
-        for event in events:
-            await APPLY[event.topic](session, event, window)
+        with session.no_autoflush:
+            await _read_ahead(session, events)
+            facts = [f for f in session.info.get(_FACTS, {}).values() if f is not None]
+            if len({f.customer_id for f in facts}) == len(facts):  # one fact a customer: links can wait
+                session.info[_RESOLVED] = []
+            for event in events:
+                await APPLY[event.topic](session, event, window)
+            resolved = session.info.pop(_RESOLVED, [])
+        if resolved:
+            await session.flush()
+            await link_many(session, resolved, window)
 
 
-# session.info keys: the transaction's facts (locked) and messages, by id, read ahead for a batch
-_FACTS, _MESSAGES = "okno.reports.facts", "okno.reports.messages"
+# session.info keys: the transaction's facts (locked), messages, SLA verdicts and survey rows, by
+# id, read ahead for a batch; the facts resolved whose repeat-contact links wait for the round's end
+_FACTS, _MESSAGES, _VERDICTS, _SURVEYS = "okno.reports.facts", "okno.reports.messages", "okno.reports.verdicts", "okno.reports.surveys"
+_RESOLVED = "okno.reports.resolved"
 _FACT_TOPICS = frozenset({
     "conversation.opened", "conversation.routed", "conversation.assigned", "conversation.escalated",
     "conversation.status_changed", "message.received", "message.queued",
 })
 _MESSAGE_TOPICS = frozenset({"message.received", "message.queued"})
+_VERDICT_TOPICS = frozenset({"conversation.status_changed", "message.queued"})
+_SURVEY_TOPICS = frozenset({"survey.sent", "survey.answered"})
 
 
 async def _read_ahead(session: AsyncSession, events: list[Event]) -> None:
     conversation_ids = sorted({e.payload["conversation_id"] for e in events if e.topic in _FACT_TOPICS})
-    if conversation_ids:
-        await _load_facts(session, conversation_ids)
+    surveyed = sorted({e.payload["conversation_id"] for e in events if e.topic in _SURVEY_TOPICS})
+    if conversation_ids or surveyed:
+        await _load_facts(session, conversation_ids, also=surveyed)
     message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS]
     messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
     if message_ids:
         messages.update((row.id, row) for row in await session.execute(_MESSAGE_FIELDS.where(Message.id.in_(message_ids))))
+    verdicts = sorted({e.payload["conversation_id"] for e in events if e.topic in _VERDICT_TOPICS})
+    if verdicts:
+        found: dict[int, list[tuple[str, str]]] = session.info.setdefault(_VERDICTS, {})
+        found.update((cid, []) for cid in verdicts)
+        for conversation_id, metric, state in await session.execute(_VERDICT_FIELDS.where(SlaTarget.conversation_id.in_(verdicts))):
+            found[conversation_id].append((metric, state))
+    if surveyed:
+        surveys: dict[tuple[int, int], ReportSurvey | None] = session.info.setdefault(_SURVEYS, {})
+        keys = {(e.payload["survey_id"], e.payload["conversation_id"]) for e in events if e.topic in _SURVEY_TOPICS}
+        surveys.update(dict.fromkeys(keys))
+        # both primary-key columns named, so the key is searched (conversation_id alone is no index's
+        # first column, and SQLite scans for a row-value IN); pairs not asked for are left out
+        query = select(ReportSurvey).where(
+            ReportSurvey.survey_id.in_(sorted({k[0] for k in keys})), ReportSurvey.conversation_id.in_(surveyed)
+        )
+        for survey in await session.scalars(query.order_by(ReportSurvey.survey_id, ReportSurvey.conversation_id).with_for_update()):
+            if (survey.survey_id, survey.conversation_id) in keys:
+                surveys[(survey.survey_id, survey.conversation_id)] = survey
 
 
 _CONVERSATION_FIELDS = select(
@@ -115,13 +150,15 @@ _CONVERSATION_FIELDS = select(
 )
 
 
-async def _load_facts(session: AsyncSession, conversation_ids: list[int]) -> None:
+async def _load_facts(session: AsyncSession, conversation_ids: list[int], *, also: list[int] = ()) -> None:  # type: ignore[assignment]
     """The conversations' fact rows, locked, into the transaction's cache (in id order: two relays
     lock shared facts in the same order); those the projection has none of yet are created from
-    their conversations, all in one statement each (none for a conversation erased since)."""
+    their conversations, all in one statement each (none for a conversation erased since).
+    ``also``: conversations whose facts are read (surveys) but never created."""
     facts: dict[int, ReportConversation | None] = session.info.setdefault(_FACTS, {})
+    wanted = sorted({*conversation_ids, *also})
     query = (
-        select(ReportConversation).where(ReportConversation.conversation_id.in_(conversation_ids))
+        select(ReportConversation).where(ReportConversation.conversation_id.in_(wanted))
         .order_by(ReportConversation.conversation_id).with_for_update()
     )
     facts.update((fact.conversation_id, fact) for fact in await session.scalars(query))
@@ -148,6 +185,9 @@ async def _load_facts(session: AsyncSession, conversation_ids: list[int]) -> Non
     await session.flush()
 
 
+_VERDICT_FIELDS = select(SlaTarget.conversation_id, SlaTarget.metric, SlaTarget.state).where(
+    SlaTarget.cycle == 1, SlaTarget.metric.in_((Metric.first_response.value, Metric.resolution.value))
+)
 _MESSAGE_FIELDS = select(Message.id, Message.channel_id, Message.direction, Message.author_id, Message.created_at)
 
 
@@ -357,48 +397,23 @@ async def on_status_changed(session: AsyncSession, event: Event, window: timedel
         fact.reopened += 1
         fact.repeat_contact_id = None
     if finished:
-        await session.flush()
-        await _link_repeat_contacts(session, fact, window)
+        waiting = session.info.get(_RESOLVED)
+        if waiting is not None:  # the round's links are made together at its end
+            waiting.append(fact)
+        else:
+            await session.flush()
+            await link_repeat_contacts(session, fact, window)
     await _sla_results(session, fact)
-
-
-async def _link_repeat_contacts(session: AsyncSession, fact: ReportConversation, window: timedelta) -> None:
-    """Repeat contacts of one customer on one reason: conversation B repeats A when B opened after
-    A and no later than the window after A's resolution. Linked when the later of the two gets its
-    reason (is resolved), in both directions; the earliest repeat wins."""
-    if fact.reason is None or fact.resolved_at is None:
-        return
-    same = (ReportConversation.customer_id == fact.customer_id, ReportConversation.reason == fact.reason)
-    follower = await session.scalar(
-        select(ReportConversation.conversation_id)
-        .where(*same, ReportConversation.opened_at > fact.opened_at, ReportConversation.opened_at <= fact.resolved_at + window)
-        .order_by(ReportConversation.opened_at, ReportConversation.conversation_id)
-        .limit(1)
-    )
-    fact.repeat_contact_id = follower
-    earlier = (
-        select(ReportConversation)
-        .where(
-            *same, ReportConversation.opened_at < fact.opened_at, ReportConversation.resolved_at.is_not(None),
-            ReportConversation.resolved_at >= fact.opened_at - window,
-        )
-        .with_for_update()
-    )
-    for previous in await session.scalars(earlier):
-        current = await session.get(ReportConversation, previous.repeat_contact_id) if previous.repeat_contact_id else None
-        if current is None or (fact.opened_at, fact.conversation_id) < (current.opened_at, current.conversation_id):
-            previous.repeat_contact_id = fact.conversation_id
 
 
 async def _sla_results(session: AsyncSession, fact: ReportConversation) -> None:
     """Copies the SLA domain's verdicts (met / missed) for the first response and the resolution."""
-    rows = await session.execute(
-        select(SlaTarget.metric, SlaTarget.state).where(
-            SlaTarget.conversation_id == fact.conversation_id, SlaTarget.cycle == 1,
-            SlaTarget.metric.in_((Metric.first_response.value, Metric.resolution.value)),
-        )
-    )
-    for metric, state in rows:
+    known = session.info.get(_VERDICTS, {})
+    if fact.conversation_id in known:  # read ahead for the round (the SLA clocks ran before it)
+        rows = known[fact.conversation_id]
+    else:
+        rows = (await session.execute(_VERDICT_FIELDS.where(SlaTarget.conversation_id == fact.conversation_id))).all()
+    for *_, metric, state in rows:
         verdict = state if state in SLA_RESULTS else None
         if metric == Metric.first_response.value:
             fact.sla_first_response = verdict
@@ -417,13 +432,17 @@ async def on_customer_merged(session: AsyncSession, event: Event, window: timede
 async def on_survey(session: AsyncSession, event: Event, window: timedelta) -> None:
     payload = event.payload
     key = (payload["survey_id"], payload["conversation_id"])
-    survey = await session.get(ReportSurvey, key, with_for_update=True)
-    resolved_at = await session.scalar(
-        select(ReportConversation.resolved_at).where(ReportConversation.conversation_id == payload["conversation_id"])
-    )
+    surveys = session.info.get(_SURVEYS, {})
+    survey = surveys[key] if key in surveys else await session.get(ReportSurvey, key, with_for_update=True)
+    facts = session.info.get(_FACTS, {})
+    if facts.get(key[1]) is not None:  # read ahead for the round
+        resolved_at = facts[key[1]].resolved_at
+    else:
+        resolved_at = await session.scalar(select(ReportConversation.resolved_at).where(ReportConversation.conversation_id == key[1]))
     if survey is None:
         survey = ReportSurvey(survey_id=key[0], conversation_id=key[1], period_at=resolved_at or event.created_at)
         session.add(survey)
+        surveys[key] = survey
     survey.kind, survey.customer_id = payload["kind"], payload["customer_id"]
     survey.channel_id, survey.team_id, survey.operator_id = payload["channel_id"], payload["team_id"], payload["operator_id"]
     if event.topic == "survey.sent":

@@ -64,26 +64,61 @@ def active_status_keys():  # noqa: ANN201
     return select(StatusDefinition.key).where(StatusDefinition.type.in_([t.value for t in ACTIVE_TYPES]))
 
 
-async def assign_waiting_conversation(session: AsyncSession, conversation_id: int) -> int | None:
+_WAITING = (
+    select(Conversation, StatusDefinition.type, Customer.attributes)
+    .join(StatusDefinition, StatusDefinition.key == Conversation.status)
+    .join(Customer, Customer.id == Conversation.customer_id)
+)
+
+
+@dataclass
+class WaitingAhead:
+    """Several conversations' rows for :func:`assign_waiting_conversation`, read (and locked) at
+    once: the conversations with their status types and customers' attributes (None: gone), and
+    the teams of those that wait."""
+
+    found: dict[int, Row | None] = field(default_factory=dict)
+    teams: dict[int, Team] = field(default_factory=dict)
+
+
+async def read_waiting_ahead(session: AsyncSession, conversation_ids: list[int]) -> WaitingAhead:
+    """One statement for the conversations (in id order: two writers lock in the same order), one
+    for the teams of those that wait in a queue."""
+    ahead = WaitingAhead(found=dict.fromkeys(conversation_ids))
+    ids = sorted(set(conversation_ids))
+    rows = await session.execute(_WAITING.where(Conversation.id.in_(ids)).order_by(Conversation.id).with_for_update(of=Conversation))
+    for row in rows:
+        ahead.found[row[0].id] = row
+    teams = sorted({row[0].team_id for row in ahead.found.values() if row is not None and _waits(row[0], row[1])})
+    if teams:
+        ahead.teams = {t.id: t for t in await session.scalars(select(Team).where(Team.id.in_(teams)).order_by(Team.id).with_for_update())}
+    return ahead
+
+
+def _waits(conversation: Conversation, status_type: str | None) -> bool:
+    return (
+        conversation.assignee_id is None and conversation.team_id is not None and conversation.queued_at is not None
+        and status_type in ACTIVE_TYPES
+    )
+
+
+async def assign_waiting_conversation(session: AsyncSession, conversation_id: int, *, ahead: WaitingAhead | None = None) -> int | None:
     """Give a queued conversation to an operator by its team's strategy; the operator's id, or
-    None when it keeps waiting (manual team, nobody online with room, no experienced one for a VIP)."""
-    found = (
-        await session.execute(
-            select(Conversation, StatusDefinition.type, Customer.attributes)
-            .join(StatusDefinition, StatusDefinition.key == Conversation.status)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .where(Conversation.id == conversation_id)
-            .with_for_update(of=Conversation)
-        )
-    ).first()
+    None when it keeps waiting (manual team, nobody online with room, no experienced one for a VIP).
+    ``ahead``: its rows, read with others' (:func:`read_waiting_ahead`)."""
+    if ahead is not None and conversation_id in ahead.found:
+        found = ahead.found[conversation_id]
+    else:
+        found = (await session.execute(_WAITING.where(Conversation.id == conversation_id).with_for_update(of=Conversation))).first()
     if found is None:
         return None
     conversation, status_type, attributes = found
-    if conversation.assignee_id is not None or conversation.team_id is None or conversation.queued_at is None:
+    if not _waits(conversation, status_type):
         return None
-    if status_type not in ACTIVE_TYPES:
-        return None
-    team = await session.get(Team, conversation.team_id, with_for_update=True)
+    if ahead is not None and conversation.team_id in ahead.teams:
+        team = ahead.teams[conversation.team_id]
+    else:
+        team = await session.get(Team, conversation.team_id, with_for_update=True)
     if team is None or team.assignment_strategy == AssignmentStrategy.manual.value:
         return None
     vip = is_vip(attributes or {})

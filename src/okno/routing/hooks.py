@@ -9,6 +9,7 @@ queues and the SLA clocks act on. A redelivered event is recognised by its id an
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.bus.events import Event
 from okno.bus.outbox import record_event, record_events
 from okno.routing.events import ConversationRouted
+from okno.kit.bulk import BulkInsert
 from okno.kit.db_cache import DatabaseCache
 from okno.models import Conversation, RoutingRule, TimelineEvent
 from okno.routing.facts import conversations_of, read_facts
@@ -46,24 +48,60 @@ async def route_new_conversation(deps: SubscriberDeps, event: Event) -> None:
 
 
 async def route_new_conversations(deps: SubscriberDeps, events: list[Event]) -> None:
-    """The batch form: a round's events in order in one transaction, the rules read once."""
+    """The batch form: a round's events in order in one transaction, the rules read once, the
+    conversations it routes (locked, in id order) and their earlier routing entries read in one
+    statement each, the timeline entries and events written together at the end."""
     with_rules = await _topics_with_rules(deps)
     enabled: list[RoutingRule] | None = None
-    written: list[tuple[TimelineEvent, ConversationRouted]] = []  # written together at the end
+    written: list[tuple[dict[str, Any], ConversationRouted]] = []
     async with deps.db.transaction() as session:
         with session.no_autoflush:  # each conversation reads only its own rows: one flush at the end
+            todo: list[tuple[Event, list[RoutingRule]]] = []
             for event in events:
                 rules: list[RoutingRule] = []
                 if event.topic in with_rules:
                     if enabled is None:
                         enabled = await _enabled_rules(session)
                     rules = _rules_for(event.topic, enabled)
-                if not rules and not await _opened_from_routing_channel(deps, event):
-                    continue
+                if rules or await _opened_from_routing_channel(deps, event):
+                    todo.append((event, rules))
+            ahead = await _read_ahead(session, [event for event, _ in todo])
+            for event, rules in todo:
                 for conversation_id in await conversations_of(session, event):
-                    await route_conversation(deps, session, conversation_id, rules, event, written=written)
-        session.add_all([entry for entry, _ in written])
+                    await route_conversation(deps, session, conversation_id, rules, event, written=written, ahead=ahead)
+        await _TIMELINE.run(session, [tuple(entry[name] for name in _TIMELINE.columns) for entry, _ in written])
         await record_events(session, [routed for _, routed in written])
+
+
+# the routing entries go to the driver as tuples (okno.kit.bulk)
+_TIMELINE = BulkInsert(TimelineEvent.__table__, ("customer_id", "conversation_id", "channel_id", "kind", "data", "occurred_at"))
+
+
+@dataclass
+class _Ahead:
+    """A round's conversations (None: erased) and the event ids each was already routed for."""
+
+    conversations: dict[int, Conversation | None] = field(default_factory=dict)
+    routed_for: dict[int, set[int]] = field(default_factory=dict)
+
+
+async def _read_ahead(session: AsyncSession, events: list[Event]) -> _Ahead:
+    ahead = _Ahead()
+    ids = sorted({e.payload["conversation_id"] for e in events if isinstance(e.payload.get("conversation_id"), int)})
+    if not ids:
+        return ahead
+    ahead.conversations = dict.fromkeys(ids)
+    query = select(Conversation).where(Conversation.id.in_(ids)).order_by(Conversation.id).with_for_update()
+    ahead.conversations.update((c.id, c) for c in await session.scalars(query))
+    customers = sorted({c.customer_id for c in ahead.conversations.values() if c is not None})
+    entries = await session.execute(
+        select(TimelineEvent.conversation_id, TimelineEvent.data).where(
+            TimelineEvent.customer_id.in_(customers), TimelineEvent.conversation_id.in_(ids), TimelineEvent.kind == "conversation.routed"
+        )
+    )
+    for conversation_id, data in entries:
+        ahead.routed_for.setdefault(conversation_id, set()).add(data.get("event_id"))
+    return ahead
 
 
 async def _enabled_rules(session: AsyncSession) -> list[RoutingRule]:
@@ -86,12 +124,19 @@ async def route_conversation(
     rules: list[RoutingRule],
     event: Event,
     *,
-    written: list[tuple[TimelineEvent, ConversationRouted]] | None = None,
+    written: list[tuple[dict[str, Any], ConversationRouted]] | None = None,
+    ahead: _Ahead | None = None,
 ) -> None:
-    """``written``: where a batch collects the timeline entry and event to write them all at once."""
-    conversation = await session.get(Conversation, conversation_id, with_for_update=True)
-    if conversation is None or await _already_routed(session, conversation, event.id):
-        return
+    """``written``: where a batch collects the timeline entry and event to write them all at once;
+    ``ahead``: the batch's conversations and routing entries, read ahead."""
+    if ahead is not None and conversation_id in ahead.conversations:
+        conversation = ahead.conversations[conversation_id]
+        if conversation is None or event.id in ahead.routed_for.get(conversation_id, ()):
+            return
+    else:
+        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+        if conversation is None or await _already_routed(session, conversation, event.id):
+            return
     channel = await deps.channels.get(conversation.channel_id) if conversation.channel_id is not None else None
     matched: list[str] = []
     actions: dict[str, Any] = {}
@@ -111,20 +156,16 @@ async def route_conversation(
     if not changes and event.topic != OPENED:
         return
     data = {"event_id": event.id, "trigger": event.topic, "rules": matched, **changes}
-    entry = TimelineEvent(
-        customer_id=conversation.customer_id,
-        conversation_id=conversation.id,
-        channel_id=conversation.channel_id,
-        kind="conversation.routed",
-        data=data,
-        occurred_at=event.created_at,
-    )
+    entry = {
+        "customer_id": conversation.customer_id, "conversation_id": conversation.id, "channel_id": conversation.channel_id,
+        "kind": "conversation.routed", "data": data, "occurred_at": event.created_at,
+    }
     routed = ConversationRouted(conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id, rules=matched[:10])
     if written is not None:
         written.append((entry, routed))
         return
     await session.flush()
-    session.add(entry)
+    session.add(TimelineEvent(**entry))
     await record_event(session, routed)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from okno.bus.events import Event
 from okno.models import Conversation, Presence, Team
-from okno.routing.assignment import active_status_keys, assign_to_free_operator, assign_waiting_conversation
+from okno.routing.assignment import active_status_keys, assign_to_free_operator, assign_waiting_conversation, read_waiting_ahead
 
 if TYPE_CHECKING:
     from okno.bus.deps import SubscriberDeps
@@ -24,10 +24,12 @@ async def offer_waiting_conversation(deps: SubscriberDeps, event: Event) -> None
 
 
 async def offer_waiting_conversations(deps: SubscriberDeps, events: list[Event]) -> None:
-    """The batch form: each in the round's order, in one transaction."""
+    """The batch form: each in the round's order, in one transaction, the conversations and the
+    teams they wait in read once for all."""
     async with deps.db.transaction() as session:
+        ahead = await read_waiting_ahead(session, [event.payload["conversation_id"] for event in events])
         for event in events:
-            await assign_waiting_conversation(session, event.payload["conversation_id"])
+            await assign_waiting_conversation(session, event.payload["conversation_id"], ahead=ahead)
 
 
 async def free_previous_operator(deps: SubscriberDeps, event: Event) -> None:
@@ -47,10 +49,12 @@ async def free_operator_after_status_change(deps: SubscriberDeps, event: Event) 
 
 
 async def free_operators_after_status_change(deps: SubscriberDeps, events: list[Event]) -> None:
-    """The batch form: each in the round's order, in one transaction."""
+    """The batch form: each in the round's order, in one transaction, the conversations read at once."""
     async with deps.db.transaction() as session:
+        ids = sorted({event.payload["conversation_id"] for event in events})
+        read = {c.id: c for c in await session.scalars(select(Conversation).where(Conversation.id.in_(ids)))}
         for event in events:
-            conversation = await session.get(Conversation, event.payload["conversation_id"])
+            conversation = read.get(event.payload["conversation_id"])
             if conversation is not None and conversation.assignee_id is not None:
                 await assign_to_free_operator(session, conversation.assignee_id)
 

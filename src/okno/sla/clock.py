@@ -18,6 +18,9 @@ def start_target(
 ) -> None:
     target.started_at = target.resumed_at = at
     target.consumed_seconds = 0
+    # every column named, even the empty ones: new targets then share one INSERT's column list and
+    # a round's new targets go in as one statement, however far each has moved
+    target.warned_at = target.breached_at = target.completed_at = target.business_seconds = target.wall_seconds = None
     target.target_seconds = target_seconds
     target.state = TargetState.running.value
     plan_deadline(target, cal, warning_seconds=warning_seconds)

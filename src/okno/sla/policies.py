@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.outbox import record_event
@@ -58,6 +58,35 @@ class SlaLookups:
     def keep(self, row: Team | SlaPolicy | BusinessHours | None) -> None:
         if row is not None:
             self.rows[(type(row), row.id)] = row
+
+
+async def read_setups_ahead(session: AsyncSession, conversations: list[Conversation], lookups: SlaLookups) -> None:
+    """What :func:`setup_for` will read for these conversations, read now in two statements (their
+    teams with their calendars; the policies they name with the default one) and kept in ``lookups``."""
+    teams = {c.team_id for c in conversations if c.team_id is not None and (Team, c.team_id) not in lookups.rows}
+    if teams:
+        rows = await session.execute(
+            select(Team, BusinessHours).outerjoin(BusinessHours, BusinessHours.id == Team.calendar_id).where(Team.id.in_(teams))
+        )
+        for team, hours in rows:
+            lookups.keep(team)
+            lookups.keep(hours)
+    named = set()
+    for c in conversations:
+        team = lookups.rows.get((Team, c.team_id)) if c.team_id is not None else None
+        policy_id = c.sla_policy_id or (team.sla_policy_id if team is not None else None)  # type: ignore[attr-defined]
+        if policy_id is not None and (SlaPolicy, policy_id) not in lookups.rows:
+            named.add(policy_id)
+    wanted = [SlaPolicy.id.in_(named)] if named else []
+    if lookups.default_policy is None:
+        wanted.append(SlaPolicy.is_default.is_(True) & SlaPolicy.is_active.is_(True))
+    if not wanted:
+        return
+    policies = list(await session.scalars(select(SlaPolicy).where(or_(*wanted)).order_by(SlaPolicy.id)))
+    for policy in policies:
+        lookups.keep(policy)
+    if lookups.default_policy is None:
+        lookups.default_policy = (next((p for p in policies if p.is_default and p.is_active), None),)
 
 
 async def setup_for(session: AsyncSession, conversation: Conversation, lookups: SlaLookups | None = None) -> SlaSetup:

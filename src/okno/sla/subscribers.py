@@ -18,7 +18,7 @@ from okno.conversations.catalog import unfinished_status_keys
 from okno.kit.db_cache import DatabaseCache
 from okno.models import OPEN_TARGET_STATES, Conversation, SlaPolicy, SlaTarget
 from okno.sla.policies import SlaLookups
-from okno.sla.tracking import sync_conversation_sla
+from okno.sla.tracking import sync_conversation_sla, sync_conversations_sla
 
 if TYPE_CHECKING:
     from okno.bus.deps import SubscriberDeps
@@ -53,14 +53,14 @@ async def track_conversation(deps: SubscriberDeps, event: Event) -> None:
 
 
 async def track_conversations(deps: SubscriberDeps, events: list[Event]) -> None:
-    """The batch form: a round's events in order, in one transaction, each read (status types,
-    the default policy, calendars) once. No dry run first: a sync that moves nothing writes nothing."""
+    """The batch form: a round's events (one per conversation) in one transaction, the
+    conversations, their targets and messages read in one statement each and the lookups (status
+    types, the default policy, calendars) once. No dry run first: a sync that moves nothing writes nothing."""
     if not await _any_policy(deps):
         return
-    lookups = SlaLookups()
     async with deps.db.transaction() as session:
-        for event in events:
-            await sync_conversation_sla(session, event.payload["conversation_id"], at=event.created_at, lookups=lookups)
+        moments = [(event.payload["conversation_id"], event.created_at) for event in events]
+        await sync_conversations_sla(session, moments, lookups=SlaLookups())
 
 
 async def _any_policy(deps: SubscriberDeps) -> bool:
@@ -106,6 +106,5 @@ async def _resync(deps: SubscriberDeps, queries: Iterable[Select], event: Event)
     ordered = sorted(ids)
     for start in range(0, len(ordered), BATCH):
         async with deps.db.transaction() as session:
-            lookups = SlaLookups()
-            for conversation_id in ordered[start : start + BATCH]:
-                await sync_conversation_sla(session, conversation_id, at=event.created_at, lookups=lookups)
+            moments = [(conversation_id, event.created_at) for conversation_id in ordered[start : start + BATCH]]
+            await sync_conversations_sla(session, moments, lookups=SlaLookups())
