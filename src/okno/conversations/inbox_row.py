@@ -28,7 +28,7 @@ from okno.conversations.inbox import (
     sort_keys,
     within,
 )
-from okno.conversations.unread import unread_counts
+from okno.conversations.unread import unread_of
 from okno.kit.errors import Invalid, NotFound
 from okno.models import Conversation
 
@@ -58,11 +58,11 @@ async def inbox_row(
 
     20 operators redraw the same row after every event, so the read is short: one statement
     places the conversation (whether the principal sees it, whether the list holds it, whether
-    it falls beyond the loaded rows, and the list's total), then, for a member of the list, its
-    row (``_rows``), its unread count and the row before it."""
+    it falls beyond the loaded rows, the list's total and the operator's unread count), then,
+    for a member of the list, its row (``_rows``) and the row before it."""
     query = await _filtered(session, flt, operator_id, unfinished, within(scope, visible))
     edge, bad_cursor = _edge(flt.sort, loaded_until)
-    found = (await session.execute(_placing(query, conversation_id, scope, edge))).first()
+    found = (await session.execute(_placing(query, conversation_id, scope, edge, operator_id))).first()
     if found is None or not found.seen:
         raise NotFound("%(what)s %(id)s not found", what="conversation", id=conversation_id)
     total = int(found.total or 0)
@@ -70,9 +70,7 @@ async def inbox_row(
         return RowPlace(row=None, after_id=None, beyond=False, total=total)
     if bad_cursor is not None:  # refused only now: a hidden conversation is a 404, one the list leaves out needs no cursor
         raise bad_cursor
-    rows = await _rows(session, [conversation_id])
-    unread = await unread_counts(session, operator_id=operator_id, conversation_ids=[conversation_id])
-    row = replace(rows[0], unread=unread.get(conversation_id, 0))
+    row = replace((await _rows(session, [conversation_id]))[0], unread=int(found.unread or 0))
     beyond = bool(found.beyond)  # the row alone, by its id: it is in the list already
     after_id = None if beyond else await session.scalar(_before(query, flt.sort, row).limit(1))
     return RowPlace(row=row, after_id=after_id, beyond=beyond, total=total)
@@ -88,11 +86,12 @@ def _edge(sort: Sort, loaded_until: str | None) -> tuple[ColumnElement[bool] | N
         return None, exc
 
 
-def _placing(query: Select, conversation_id: int, scope: Scope | None, edge: ColumnElement[bool] | None) -> Select:
+def _placing(query: Select, conversation_id: int, scope: Scope | None, edge: ColumnElement[bool] | None, operator_id: int) -> Select:
     """One statement on the conversation's own row: ``seen`` (the principal's visibility rule),
     ``member`` (the list's conditions: its filter and that rule), ``beyond`` (past ``edge``, the
-    loaded rows' end) and ``total`` (the list's count, a subquery of its own). A condition that is
-    NULL on this row (SQL's unknown) counts as false, as it does in the list's WHERE."""
+    loaded rows' end), ``total`` (the list's count) and ``unread`` (the operator's unread count),
+    the last two subqueries of their own. A condition that is NULL on this row (SQL's unknown)
+    counts as false, as it does in the list's WHERE."""
     listed = query.whereclause if query.whereclause is not None else true()
     total = select(func.count()).select_from(query.subquery()).correlate(None).scalar_subquery()
     return select(
@@ -100,6 +99,7 @@ def _placing(query: Select, conversation_id: int, scope: Scope | None, edge: Col
         listed.label("member"),
         (edge if edge is not None else false()).label("beyond"),
         total.label("total"),
+        unread_of(operator_id, conversation_id).label("unread"),
     ).where(Conversation.id == conversation_id)
 
 
