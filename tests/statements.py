@@ -5,6 +5,9 @@ Every statement a cursor executes on the application's engines (the SQLite write
 the one PostgreSQL pool) is recorded through SQLAlchemy's ``before_cursor_execute`` event:
 ``executemany`` counts once, as it is one round trip; transaction control that SQLAlchemy issues
 through the cursor (SQLite's ``BEGIN IMMEDIATE``) counts too, because it is work the database does.
+
+``uncached`` lists the statements SQLAlchemy could not cache (no cache key: an element of the
+statement does not declare its state), compiled again on every execution.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import CacheStats
 
 from okno.kit.db import Database
 
@@ -23,6 +27,7 @@ from okno.kit.db import Database
 @dataclass
 class StatementLog:
     statements: list[str] = field(default_factory=list)
+    uncached: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -41,8 +46,10 @@ def _engines(db: Database) -> list[Engine]:
 def count_statements(db: Database) -> Iterator[StatementLog]:
     log = StatementLog()
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def record(_conn: Any, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool) -> None:
         log.statements.append(statement)
+        if context is not None and getattr(context, "cache_hit", None) is CacheStats.NO_CACHE_KEY:
+            log.uncached.append(statement)
 
     engines = _engines(db)
     for engine in engines:

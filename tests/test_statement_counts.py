@@ -243,3 +243,65 @@ async def test_the_inbox_page_costs_the_same_statements_for_1_or_30_conversation
         page = await client.get("/inbox")
     assert page.status_code == 200 and page.text.count("Клиент ") >= conversations
     assert log.count == INBOX_PAGE[_dialect(ctx.db)], f"got {log.count}:\n{log.listing()}"
+
+
+# ---- the live row ------------------------------------------------------------------------------
+
+# One conversation's row, as every operator's page asks for it after an event
+# (okno.conversations.inbox_row): the operator (1); the status and reason catalog (2); one
+# statement that places it — whether the principal sees it, whether the list holds it, whether it
+# falls past the loaded rows, the list's total, the operator's unread count (1); its row: the
+# conversation with its customer, channel and assignee, its latest message, its wait (3); the row
+# before it (1, not asked for a row past the loaded ones). A row the filter leaves out, or another team's
+# (404), costs the first four only. 20 operators ask after every message: each statement here is
+# 20 in the serve process.
+LIVE_ROW = {"sqlite": 8, "postgresql": 8}
+LIVE_ROW_BEYOND = {"sqlite": 7, "postgresql": 7}
+LIVE_ROW_LEFT_OUT = {"sqlite": 4, "postgresql": 4}
+LIVE_ROW_HIDDEN = {"sqlite": 4, "postgresql": 4}
+
+
+async def _live_row(client: httpx.AsyncClient, ctx: AppContext, url: str, headers: dict[str, str], expected: int) -> httpx.Response:
+    with assert_statement_count(ctx.db, expected):
+        answer = await client.get(url, headers=headers)
+    return answer
+
+
+@pytest.mark.parametrize("conversations", [3, 30])
+async def test_the_live_row_costs_the_same_statements_whatever_the_list_holds(client: httpx.AsyncClient, ctx: AppContext, conversations: int) -> None:
+    from tests.access.world import make_world
+
+    world = await make_world(ctx, client)
+    ids = [(await world.bundle("B")).conversation_id for _ in range(conversations)]
+    hidden = (await world.bundle("A")).conversation_id
+    me = world.bearer("operator_b")  # an operator: his scope's rule (his teams, his own, unteamed) is in every statement
+    listed = await client.get(f"/ui/inbox/list?queue=all&sort=recent&limit={conversations - 1}", headers=me)
+    until = listed.text.split('data-load-more="')[1].split('"')[0]
+    order = [int(part.split('"')[0]) for part in listed.text.split('data-conversation="')[1:]]
+    second, last = order[1], next(i for i in ids if i not in order)  # the row past the loaded ones
+    row = await _live_row(client, ctx, f"/ui/inbox/rows/{second}?queue=all&sort=recent&shown={len(order)}&present=1&until={until}", me, LIVE_ROW[_dialect(ctx.db)])
+    assert row.status_code == 200 and f'data-after="{order[0]}"' in row.text and f'data-total="{conversations}"' in row.text
+    beyond = await _live_row(client, ctx, f"/ui/inbox/rows/{last}?queue=all&sort=recent&shown={len(order)}&until={until}", me, LIVE_ROW_BEYOND[_dialect(ctx.db)])
+    assert beyond.status_code == 200 and 'data-beyond="1"' in beyond.text
+    left_out = await _live_row(client, ctx, f"/ui/inbox/rows/{second}?queue=all&status=resolved&shown=0", me, LIVE_ROW_LEFT_OUT[_dialect(ctx.db)])
+    assert left_out.status_code == 200 and 'data-member="0"' in left_out.text
+    refused = await _live_row(client, ctx, f"/ui/inbox/rows/{hidden}?queue=all&shown=0", me, LIVE_ROW_HIDDEN[_dialect(ctx.db)])
+    assert refused.status_code == 404
+
+
+async def test_the_live_row_and_the_list_compile_their_statements_once(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    """Every statement of the row and of the list has a cache key: SQLAlchemy compiles it once,
+    not on every request (an element of our own that hid its state from the cache key made every
+    inbox statement compile again each time: milliseconds of CPU, 20 times over per live update)."""
+    from tests.access.world import make_world
+
+    world = await make_world(ctx, client)
+    ids = [(await world.bundle("B")).conversation_id for _ in range(3)]
+    me = world.bearer("operator_b")
+    urls = [f"/ui/inbox/rows/{ids[1]}?queue=all&sort={sort}&shown=3&present=1" for sort in ("waiting", "priority", "sla", "recent")]
+    urls += [f"/ui/inbox/list?queue={queue}" for queue in ("all", "mine", "unassigned", "team")] + ["/ui/inbox/list?queue=all&status=pending&channel=1"]
+    for url in urls:
+        assert (await client.get(url, headers=me)).status_code == 200
+        with count_statements(ctx.db) as log:
+            assert (await client.get(url, headers=me)).status_code == 200
+        assert log.count > 0 and not log.uncached, f"{url}: compiled on every request:\n" + "\n".join(log.uncached)

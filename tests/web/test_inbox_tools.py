@@ -33,6 +33,9 @@ async def _inbound(world: World, conversation_id: int, text: str = "Ещё во�
 async def _list(world: World, who: str, **params: str) -> str:
     response = await world.client.get("/ui/inbox/list", params=params, headers=world.bearer(who))
     assert response.status_code == 200, response.text
+    for conversation_id, unread in _unread(response.text).items():  # a live row redraw shows the same marker
+        row = await world.client.get(f"/ui/inbox/rows/{conversation_id}", params={**params, "shown": "0"}, headers=world.bearer(who))
+        assert _unread(row.text) == {conversation_id: unread}, (who, conversation_id)
     return response.text
 
 

@@ -8,7 +8,7 @@ leaves his markers alone.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.time import utcnow
@@ -47,3 +47,21 @@ async def unread_counts(session: AsyncSession, *, operator_id: int, conversation
         .group_by(Message.conversation_id)
     )
     return {int(conversation_id): int(n) for conversation_id, n in rows}
+
+
+def unread_of(operator_id: int, conversation_id: ColumnElement[int] | int) -> ScalarSelect[int]:
+    """The count ``unread_counts`` gives one conversation (0 when none), as a scalar subquery: a
+    column of another statement (the live row reads it with the row's place)."""
+    read = ConversationRead
+    return (
+        select(func.count())
+        .select_from(Message)
+        .outerjoin(read, and_(read.conversation_id == Message.conversation_id, read.operator_id == operator_id))
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == Direction.inbound.value,
+            Message.id > func.coalesce(read.last_read_message_id, 0),
+        )
+        .correlate(None)
+        .scalar_subquery()
+    )

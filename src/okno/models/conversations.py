@@ -75,6 +75,8 @@ class Conversation(Base):
         Index("ix_conversations_thread", "channel_id", "thread_key"),
         Index("ix_conversations_status_inbound", "status", "last_inbound_at", "id"),  # the inbox's keyset pages
         Index("ix_conversations_team_status", "team_id", "status"),  # a team's unfinished conversations
+        # a list's total and the counters' grouped reads, from the index alone (migration 0026_inbox_live)
+        Index("ix_conversations_status_team_assignee", "status", "team_id", "assignee_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
