@@ -16,11 +16,14 @@ import httpx
 import pytest
 import uvicorn
 from cryptography.fernet import Fernet
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from okno.app import create_app
 from okno.config import Settings
+from okno.auth import passwords
 from okno.context import AppContext
 from okno.kit import pii
 from okno.kit.db import Base, create_oneoff_engine, run_outside_transaction
@@ -67,6 +70,20 @@ def _compile_each_route_once() -> None:
 
 
 _compile_each_route_once()
+
+# argon2 with okno's parameters costs ~0.2 s of CPU per hash and per check, and nearly every test
+# signs somebody in: minutes of a suite run spent hashing one test password. Tests hash and check
+# with the same algorithm at its cheapest parameters; the tests about passwords themselves (marked
+# ``real_password_hashing``) use okno's own hasher, and one of them checks the stored parameters.
+_CHEAP_HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+_CHEAP_DUMMY_HASH = _CHEAP_HASHER.hash("okno-timing-equaliser")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(passwords, "_hasher", _CHEAP_HASHER)
+        monkeypatch.setattr(passwords, "_DUMMY_HASH", _CHEAP_DUMMY_HASH)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
