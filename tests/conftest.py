@@ -86,6 +86,44 @@ def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.
         monkeypatch.setattr(passwords, "_DUMMY_HASH", _CHEAP_DUMMY_HASH)
 
 
+# `make test` hands whole files to two workers (--dist loadfile) in the order of this collection
+# (--no-loadscope-reorder): these files run long for their few tests (real processes, the API
+# fuzzer, the simulator, browser journeys on both databases), so they go first, slowest first; the
+# others follow, those with the most tests first. Started last, one of them kept a worker busy for
+# minutes after the other had finished.
+RUN_FIRST = (
+    "channels/test_contract.py",
+    "reports/test_ground_truth.py",
+    "access/test_rules.py",
+    "test_api_fuzz.py",
+    "web/test_inbox_tools.py",
+    "browser/test_operator_ui.py",
+    "test_simulator.py",
+    "service/test_assignment.py",
+    "access/test_live_stream.py",
+    "browser/test_admin_edit.py",
+    "identity/test_import_batches.py",
+    "identity/test_realtime.py",
+    "test_server_process.py",
+    "browser/test_safe_actions.py",
+    "test_worker_process.py",
+    "scaleout/test_multiprocess.py",
+    "browser/test_data_subject_ui.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    files = [item.path.relative_to(here).as_posix() if item.path.is_relative_to(here) else str(item.path) for item in items]
+    count: dict[str, int] = {}
+    for name in files:
+        count[name] = count.get(name, 0) + 1
+    first = {name: n for n, name in enumerate(RUN_FIRST)}
+    position = {id(item): (first.get(name, len(first)), -count[name], name) for item, name in zip(items, files, strict=True)}
+    items.sort(key=lambda item: position[id(item)])  # stable: a file's own tests keep their order
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     url = os.environ.get(PG_ENV)
     backends = f"okno backends: sqlite + postgresql ({make_url(url).render_as_string(hide_password=True)})" if url else (
