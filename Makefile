@@ -41,7 +41,7 @@ lint: install-dev
 ## Two worker processes, each file's tests in one of them (TEST_WORKERS=0 runs them in this process).
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 bench: install
 	$(BIN)/python bench/ingest.py

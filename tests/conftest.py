@@ -16,11 +16,14 @@ import httpx
 import pytest
 import uvicorn
 from cryptography.fernet import Fernet
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from okno.app import create_app
 from okno.config import Settings
+from okno.auth import passwords
 from okno.context import AppContext
 from okno.kit import pii
 from okno.kit.db import Base, create_oneoff_engine, run_outside_transaction
@@ -67,6 +70,58 @@ def _compile_each_route_once() -> None:
 
 
 _compile_each_route_once()
+
+# argon2 with okno's parameters costs ~0.2 s of CPU per hash and per check, and nearly every test
+# signs somebody in: minutes of a suite run spent hashing one test password. Tests hash and check
+# with the same algorithm at its cheapest parameters; the tests about passwords themselves (marked
+# ``real_password_hashing``) use okno's own hasher, and one of them checks the stored parameters.
+_CHEAP_HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+_CHEAP_DUMMY_HASH = _CHEAP_HASHER.hash("okno-timing-equaliser")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(passwords, "_hasher", _CHEAP_HASHER)
+        monkeypatch.setattr(passwords, "_DUMMY_HASH", _CHEAP_DUMMY_HASH)
+
+
+# `make test` hands whole files to two workers (--dist loadfile) in the order of this collection
+# (--no-loadscope-reorder): these files run long for their few tests (real processes, the API
+# fuzzer, the simulator, browser journeys on both databases), so they go first, slowest first; the
+# others follow, those with the most tests first. Started last, one of them kept a worker busy for
+# minutes after the other had finished.
+RUN_FIRST = (
+    "channels/test_contract.py",
+    "reports/test_ground_truth.py",
+    "test_api_fuzz.py",
+    "browser/test_operator_ui.py",
+    "test_server_process.py",
+    "identity/test_realtime.py",
+    "test_simulator.py",
+    "identity/test_import_batches.py",
+    "scaleout/test_nats_bus.py",
+    "browser/test_admin_edit.py",
+    "test_worker_process.py",
+    "scaleout/test_multiprocess.py",
+    "reports/test_rebuild.py",
+    "browser/test_safe_actions.py",
+    "service/test_assignment.py",
+    "browser/test_data_subject_ui.py",
+    "browser/test_demo_shift.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    files = [item.path.relative_to(here).as_posix() if item.path.is_relative_to(here) else str(item.path) for item in items]
+    count: dict[str, int] = {}
+    for name in files:
+        count[name] = count.get(name, 0) + 1
+    first = {name: n for n, name in enumerate(RUN_FIRST)}
+    position = {id(item): (first.get(name, len(first)), -count[name], name) for item, name in zip(items, files, strict=True)}
+    items.sort(key=lambda item: position[id(item)])  # stable: a file's own tests keep their order
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from okno.models import AuditEntry, Channel
 from tests.factories import PASSWORD, admin_headers, login, make_operator
 
 
+@pytest.mark.real_password_hashing
 async def test_login_me_logout_and_token_revocation(client, ctx) -> None:
     operator = await make_operator(ctx, email="Olga@Okno.Test", name="Ольга")
     headers = await login(client, email="olga@okno.test")
@@ -16,6 +18,7 @@ async def test_login_me_logout_and_token_revocation(client, ctx) -> None:
     assert operator["id"] == me.json()["id"]
 
 
+@pytest.mark.real_password_hashing
 async def test_wrong_password_unknown_user_and_missing_token_are_401(client, ctx) -> None:
     await make_operator(ctx, email="a@okno.test")
     for body in ({"email": "a@okno.test", "password": "wrong-password"}, {"email": "nobody@okno.test", "password": PASSWORD}):

@@ -16,3 +16,11 @@ def test_no_test_overrides_a_fastapi_dependency() -> None:
         if path.name != "test_suite_rules.py" and "dependency_overrides" in path.read_text(encoding="utf-8")
     ]
     assert offenders == [], offenders
+
+
+def test_the_files_run_first_exist() -> None:
+    # tests/conftest.py starts these long-running files first so both workers finish together;
+    # a renamed one would quietly fall back to its place by test count
+    from tests.conftest import RUN_FIRST
+
+    assert [name for name in RUN_FIRST if not (TESTS / name).is_file()] == []

@@ -3,9 +3,11 @@ gate who may do it; every change is in the audit log."""
 
 from __future__ import annotations
 
+import argon2
+import pytest
 from sqlalchemy import select
 
-from okno.models import AuditEntry
+from okno.models import AuditEntry, Operator
 from tests.factories import PASSWORD, admin_headers, login, make_operator
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -91,6 +93,7 @@ async def test_operators_cannot_change_others_or_create_tokens_or_read_the_audit
     assert (await client.post("/api/v1/api-tokens", json={"name": "x"}, headers=sup_headers)).status_code == 403
 
 
+@pytest.mark.real_password_hashing
 async def test_an_admin_resets_a_password_and_every_session_of_that_operator_ends(client, ctx) -> None:
     admin = await admin_headers(ctx, client)
     olga = await make_operator(ctx)
@@ -106,6 +109,7 @@ async def test_an_admin_resets_a_password_and_every_session_of_that_operator_end
     assert "operator.password_reset" in await _actions(ctx, olga["id"])
 
 
+@pytest.mark.real_password_hashing
 async def test_an_operator_changes_his_own_password_and_his_other_sessions_end(client, ctx) -> None:
     olga = await make_operator(ctx)
     laptop = await login(client, email=olga["email"])
@@ -122,3 +126,6 @@ async def test_an_operator_changes_his_own_password_and_his_other_sessions_end(c
     await login(client, email=olga["email"], password=NEW_PASSWORD)
     actions = await _actions(ctx, olga["id"])
     assert "operator.password_change_failed" in actions and "operator.password_changed" in actions
+    async with ctx.db.reading() as session:  # okno's own parameters (the other tests hash cheaply)
+        stored = await session.scalar(select(Operator.password_hash).where(Operator.id == olga["id"]))
+    assert argon2.extract_parameters(stored) == argon2.profiles.RFC_9106_LOW_MEMORY

@@ -14,6 +14,8 @@ import okno.auth.service
 from okno.models import AuditEntry, LoginFailure, Team
 from tests.factories import PASSWORD, make_operator
 
+pytestmark = pytest.mark.real_password_hashing
+
 
 def _from(app, ip: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 4000)), base_url="http://okno.test")

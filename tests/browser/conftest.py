@@ -1,11 +1,18 @@
 """Headless Chromium (Debian's package) driven by Playwright; the test tool's own browser
-download does not work on these machines."""
+download does not work on these machines.
+
+One Chromium per test process (a Playwright browser server), not one per test: starting Chromium
+cost ~1 s of CPU and 2-4 s on a loaded machine for each of ~70 tests. Each test connects to it
+with its own Playwright and gets fresh contexts; disconnecting at the end closes them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,20 +20,53 @@ CHROMIUM = os.environ.get("OKNO_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
+# Playwright's own launchServer (Node.js API, run by the Node.js that ships with Playwright): the
+# same launch as ``chromium.launch``; prints its address, stops when its stdin closes.
+_SERVE_CHROMIUM = """
+const { chromium } = require(process.argv[1]);
+chromium.launchServer({ executablePath: process.argv[2], headless: true, args: JSON.parse(process.argv[3]) }).then((server) => {
+  console.log(server.wsEndpoint());
+  process.stdin.on("end", () => server.close().then(() => process.exit(0)));
+  process.stdin.resume();
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def chromium_server() -> Iterator[str]:
+    """The address of this test process's Chromium."""
     if not shutil.which(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser tests: {CHROMIUM} is missing (apt-get install chromium)")
         pytest.skip(f"browser tests not run: {CHROMIUM} not found (apt-get install chromium)")
+    from playwright._impl._driver import compute_driver_executable
+
+    node, cli = compute_driver_executable()
+    server = subprocess.Popen(
+        [node, "-e", _SERVE_CHROMIUM, str(Path(cli).parent), CHROMIUM, json.dumps(ARGS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    address = server.stdout.readline().strip()
+    if not address.startswith("ws://"):
+        server.kill()
+        pytest.fail(f"Chromium did not start (Playwright's browser server said {address!r}, exit code {server.wait()})")
+    yield address
+    server.stdin.close()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture
+async def browser(chromium_server: str) -> AsyncIterator[object]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        chromium = await playwright.chromium.connect(chromium_server)
         try:
             yield chromium
         finally:
-            await chromium.close()
+            await chromium.close()  # closes the contexts this test opened
 
 
 # The browser tests exercise the page and its scripts; the server code under them runs on both

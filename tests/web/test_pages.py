@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-
+import pytest
 from sqlalchemy import update
 
 from okno.models import Conversation, Operator
@@ -23,6 +23,7 @@ async def _sign_in(client: httpx.AsyncClient, email: str) -> None:
     assert "httponly" in cookie and "samesite=strict" in cookie
 
 
+@pytest.mark.real_password_hashing
 async def test_pages_need_a_session_and_wrong_passwords_are_refused(client, ctx) -> None:
     assert (await client.get("/inbox")).headers["location"] == "/login"
     assert (await client.get("/")).headers["location"] == "/login"
