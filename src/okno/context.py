@@ -219,6 +219,7 @@ def build_context(settings: Settings) -> AppContext:
         default_region=settings.default_region,
     )
     bus.listen(ctx.operator_feed.on_event)
+    ctx.operator_feed.on_every_event(ctx.inbox_counts.changed)  # counters re-read after an event are read after it
     # presence (and a customer typing, reported by channel adapters) goes through the runtime's
     # fan-out: NATS with OKNO_BUS_URL, else this process's own
     ctx.operator_feed.attach(channel_runtime.fanout)

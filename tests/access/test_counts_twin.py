@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 
 from okno.access import Scope
 from okno.access.clauses import conversation_visible, conversation_visible_in_python
+from okno.bus.events import Event
 from okno.conversations import shared_counts
 from okno.conversations.inbox import operator_team_ids, queue_counts
 from okno.conversations.shared_counts import SharedCounts, counts_for, read_grouped_counts
@@ -197,3 +198,56 @@ async def test_a_failed_read_lets_the_waiting_requests_read_again(ctx, monkeypat
         await first
     assert (await waiter).queues == {}
     assert len(calls) == 2
+
+
+async def test_an_event_ends_the_reuse_of_a_snapshot_read_before_it(ctx) -> None:  # noqa: ANN001
+    """The process's own snapshot (``ctx.inbox_counts``), told of events by the operators' feed: a
+    page re-reading its counters because of an event sees that event, however young the snapshot."""
+    ctx.inbox_counts.max_age = 60.0  # reuse would last a minute without events
+    me = await make_operator(ctx, role="operator")
+    scope = Scope(operator_id=me["id"], role="operator")
+    async with ctx.db.transaction() as session:
+        customer = Customer(name="c", attributes={})
+        session.add(customer)
+        await session.flush()
+        conversation = Conversation(customer_id=customer.id, status="open", assignee_id=me["id"])
+        session.add(conversation)
+
+    async def mine() -> int:
+        async with ctx.db.reading() as session:
+            return (await shared_counts.shared_queue_counts(session, ctx.inbox_counts, scope=scope, unfinished=UNFINISHED)).mine
+
+    assert await mine() == 1
+    async with ctx.db.transaction() as session:  # transferred away, as the browser test does
+        (await session.get(Conversation, conversation.id)).assignee_id = None
+    assert await mine() == 1  # no event yet: the young snapshot is reused
+    await ctx.operator_feed.on_event(Event(id=1, topic="conversation.assigned", payload={"conversation_id": conversation.id}, created_at=utcnow()))
+    assert await mine() == 0
+    assert ctx.inbox_counts.reads == 2
+
+
+async def test_a_request_after_an_event_does_not_join_a_read_begun_before_it(ctx, monkeypatch) -> None:  # noqa: ANN001
+    shared = SharedCounts(max_age=60.0)
+    real_read = shared_counts.read_grouped_counts
+
+    async def slow_read(session, **kw):  # noqa: ANN001, ANN202
+        await asyncio.sleep(0.2)
+        return await real_read(session, **kw)
+
+    monkeypatch.setattr(shared_counts, "read_grouped_counts", slow_read)
+
+    async def ask():  # noqa: ANN202
+        async with ctx.db.reading() as session:
+            return await shared.snapshot(session, unfinished=UNFINISHED, statuses=SHOWN)
+
+    before = asyncio.ensure_future(ask())
+    await asyncio.sleep(0.05)  # its read is under way
+    joined = asyncio.ensure_future(ask())  # asked before the event: shares that read
+    await asyncio.sleep(0.01)
+    shared.changed()
+    after = asyncio.ensure_future(ask())
+    first, second, third = await asyncio.gather(before, joined, after)
+    assert first is second and third is not first
+    assert shared.reads == 2
+    assert await ask() is third  # the read begun after the event is the one kept for reuse
+    assert shared.reads == 2

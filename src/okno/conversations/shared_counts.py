@@ -8,7 +8,9 @@ operators) serves them all: an operator's counters are the sums over the groups 
 
 The grouped snapshot is shared by the process and single-flight: requests that arrive while it
 is being read await that one read, and a snapshot is reused for ``SNAPSHOT_MAX_AGE`` seconds
-after its read began. The counters are therefore at most that much older than the list; the
+after its read began, **until the next event**: the operators' feed calls :meth:`SharedCounts.changed`
+for every event before any browser hears it, so a page that re-reads its counters because of an
+event never gets a snapshot read before that event (nor joins a read that began before it). The
 per-operator SQL form (``inbox.queue_counts``) still counts the full page's counters exactly.
 """
 
@@ -120,8 +122,15 @@ class SharedCounts:
     max_age: float = SNAPSHOT_MAX_AGE
     clock: Callable[[], float] = time.monotonic
     reads: int = 0  # grouped reads made: what the single flight saves is visible in tests
+    generation: int = 0  # events heard: a snapshot or a read begun under an older one is not shared
     _fresh: dict[tuple, tuple[float, GroupedCounts]] = field(default_factory=dict)
     _pending: dict[tuple, asyncio.Future] = field(default_factory=dict)
+
+    def changed(self) -> None:
+        """An event was committed: later requests read anew (reads in flight still answer the
+        requests that joined them, which came before the event)."""
+        self.generation += 1
+        self._fresh.clear()
 
     async def snapshot(self, session: AsyncSession, *, unfinished: tuple[str, ...], statuses: tuple[str, ...]) -> GroupedCounts:
         key = (unfinished, statuses)
@@ -129,27 +138,30 @@ class SharedCounts:
             fresh = self._fresh.get(key)
             if fresh is not None and self.clock() - fresh[0] < self.max_age:
                 return fresh[1]
-            pending = self._pending.get(key)
+            flight = (key, self.generation)
+            pending = self._pending.get(flight)
             if pending is None:
-                return await self._read(session, key)
+                return await self._read(session, flight)
             snapshot = await asyncio.shield(pending)  # a waiter cancelled does not cancel the read
             if snapshot is not None:
                 return snapshot
             # the read failed or its request was cancelled: try again (one of us reads)
 
-    async def _read(self, session: AsyncSession, key: tuple) -> GroupedCounts:
+    async def _read(self, session: AsyncSession, flight: tuple) -> GroupedCounts:
+        key, generation = flight
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
+        self._pending[flight] = future
         started = self.clock()  # the snapshot's age counts from before the read
         snapshot = None
         try:
             self.reads += 1
             snapshot = await read_grouped_counts(session, unfinished=key[0], statuses=key[1])
             self._fresh = {k: v for k, v in self._fresh.items() if started - v[0] < self.max_age}  # a changed catalog's keys go
-            self._fresh[key] = (started, snapshot)
+            if generation == self.generation:  # no event since the read began: later requests may share it
+                self._fresh[key] = (started, snapshot)
             return snapshot
         finally:
-            del self._pending[key]
+            del self._pending[flight]
             future.set_result(snapshot)
 
 

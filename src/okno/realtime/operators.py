@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -47,6 +48,12 @@ class OperatorFeed:
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
         self._fanout: Fanout | None = None
+        self._before_offer: list[Callable[[], None]] = []
+
+    def on_every_event(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs for every event before any browser hears of it: what a browser reads
+        in answer to an event (``okno.conversations.shared_counts``) is then never from before it."""
+        self._before_offer.append(callback)
 
     def attach(self, fanout: Fanout) -> None:
         """Presence goes through the fan-out (NATS with ``OKNO_BUS_URL``): operators of every
@@ -81,6 +88,8 @@ class OperatorFeed:
 
     async def on_event(self, event: Event) -> None:
         """Bus subscriber for every topic; never fails (a stuck browser catches up on reconnect)."""
+        for callback in self._before_offer:
+            callback()
         if not self._queues:
             return  # nobody is watching: not even the serialisation
         message = wire_event(event.id, event.topic, event.payload)
