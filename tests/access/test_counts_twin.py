@@ -129,8 +129,8 @@ async def test_twenty_concurrent_counter_requests_make_one_grouped_read(ctx, cli
     assert responses[0].json()["all"] > 0
 
 
-async def test_requests_during_a_read_share_it_even_without_reuse(ctx, monkeypatch) -> None:  # noqa: ANN001
-    shared = SharedCounts(max_age=0.0)  # no reuse: only the single flight can share
+def _slow_reads(monkeypatch) -> None:  # noqa: ANN001
+    """Each grouped read takes 0.2 s more: long enough for requests to arrive during it."""
     real_read = shared_counts.read_grouped_counts
 
     async def slow_read(session, **kw):  # noqa: ANN001, ANN202
@@ -139,10 +139,19 @@ async def test_requests_during_a_read_share_it_even_without_reuse(ctx, monkeypat
 
     monkeypatch.setattr(shared_counts, "read_grouped_counts", slow_read)
 
+
+def _asker(ctx, shared: SharedCounts):  # noqa: ANN001, ANN202
     async def ask():  # noqa: ANN202
         async with ctx.db.reading() as session:
             return await shared.snapshot(session, unfinished=UNFINISHED, statuses=SHOWN)
 
+    return ask
+
+
+async def test_requests_during_a_read_share_it_even_without_reuse(ctx, monkeypatch) -> None:  # noqa: ANN001
+    shared = SharedCounts(max_age=0.0)  # no reuse: only the single flight can share
+    _slow_reads(monkeypatch)
+    ask = _asker(ctx, shared)
     first = asyncio.ensure_future(ask())
     await asyncio.sleep(0.05)  # its read is under way
     snapshots = await asyncio.gather(first, ask(), ask())
@@ -151,20 +160,26 @@ async def test_requests_during_a_read_share_it_even_without_reuse(ctx, monkeypat
     assert shared.reads == 2  # nothing under way, nothing reused: a new read
 
 
-async def test_a_snapshot_is_reused_only_while_young(ctx) -> None:  # noqa: ANN001
-    now = [1000.0]
-    shared = SharedCounts(max_age=0.5, clock=lambda: now[0])
+async def _operator_with_one_open(ctx) -> tuple[Scope, Conversation]:  # noqa: ANN001
+    """An operator and one open conversation assigned to him."""
     me = await make_operator(ctx, role="operator")
-    scope = Scope(operator_id=me["id"], role="operator")
     async with ctx.db.transaction() as session:
         customer = Customer(name="c", attributes={})
         session.add(customer)
         await session.flush()
-        session.add(Conversation(customer_id=customer.id, status="open", assignee_id=me["id"]))
+        conversation = Conversation(customer_id=customer.id, status="open", assignee_id=me["id"])
+        session.add(conversation)
+    return Scope(operator_id=me["id"], role="operator"), conversation
+
+
+async def test_a_snapshot_is_reused_only_while_young(ctx) -> None:  # noqa: ANN001
+    now = [1000.0]
+    shared = SharedCounts(max_age=0.5, clock=lambda: now[0])
+    scope, first = await _operator_with_one_open(ctx)
     async with ctx.db.reading() as session:
         assert (await shared_counts.shared_queue_counts(session, shared, scope=scope, unfinished=UNFINISHED)).mine == 1
     async with ctx.db.transaction() as session:
-        session.add(Conversation(customer_id=customer.id, status="open", assignee_id=me["id"]))
+        session.add(Conversation(customer_id=first.customer_id, status="open", assignee_id=scope.operator_id))
     now[0] += 0.4
     async with ctx.db.reading() as session:
         assert (await shared_counts.shared_queue_counts(session, shared, scope=scope, unfinished=UNFINISHED)).mine == 1  # reused
@@ -204,14 +219,7 @@ async def test_an_event_ends_the_reuse_of_a_snapshot_read_before_it(ctx) -> None
     """The process's own snapshot (``ctx.inbox_counts``), told of events by the operators' feed: a
     page re-reading its counters because of an event sees that event, however young the snapshot."""
     ctx.inbox_counts.max_age = 60.0  # reuse would last a minute without events
-    me = await make_operator(ctx, role="operator")
-    scope = Scope(operator_id=me["id"], role="operator")
-    async with ctx.db.transaction() as session:
-        customer = Customer(name="c", attributes={})
-        session.add(customer)
-        await session.flush()
-        conversation = Conversation(customer_id=customer.id, status="open", assignee_id=me["id"])
-        session.add(conversation)
+    scope, conversation = await _operator_with_one_open(ctx)
 
     async def mine() -> int:
         async with ctx.db.reading() as session:
@@ -228,18 +236,8 @@ async def test_an_event_ends_the_reuse_of_a_snapshot_read_before_it(ctx) -> None
 
 async def test_a_request_after_an_event_does_not_join_a_read_begun_before_it(ctx, monkeypatch) -> None:  # noqa: ANN001
     shared = SharedCounts(max_age=60.0)
-    real_read = shared_counts.read_grouped_counts
-
-    async def slow_read(session, **kw):  # noqa: ANN001, ANN202
-        await asyncio.sleep(0.2)
-        return await real_read(session, **kw)
-
-    monkeypatch.setattr(shared_counts, "read_grouped_counts", slow_read)
-
-    async def ask():  # noqa: ANN202
-        async with ctx.db.reading() as session:
-            return await shared.snapshot(session, unfinished=UNFINISHED, statuses=SHOWN)
-
+    _slow_reads(monkeypatch)
+    ask = _asker(ctx, shared)
     before = asyncio.ensure_future(ask())
     await asyncio.sleep(0.05)  # its read is under way
     joined = asyncio.ensure_future(ask())  # asked before the event: shares that read
