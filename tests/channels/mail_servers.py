@@ -95,9 +95,14 @@ class Dovecot:
         self.config.write_text(_CONFIG.format(root=root, port=self.port, uid=uid, gid=gid))
 
     def start(self) -> Dovecot:
-        # the daemon keeps inherited pipes open: its output goes to the log file, not to us
-        subprocess.run([DOVECOT, "-c", str(self.config)], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # the daemon keeps inherited pipes open: its output goes to the log file, not to us. Right
+        # after stop() the killed processes may still hold the port or the run directory for a
+        # moment (the master then exits 89): the start is tried again until they are gone.
         deadline = time.monotonic() + 10
+        while (started := subprocess.run([DOVECOT, "-c", str(self.config)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dovecot exited {started.returncode}: " + self.log())
+            time.sleep(0.1)
         while True:
             try:
                 imaplib.IMAP4("127.0.0.1", self.port, timeout=1).logout()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 PING_AFTER_IDLE = 5.0  # seconds
@@ -29,6 +29,16 @@ def ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkin")
     def _returned(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
         record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "handle_error")
+    def _broken_protocol_is_a_disconnect(context: ExceptionContext) -> None:
+        # A statement sent as the server's "terminating connection" arrives can fail with asyncpg's
+        # internal state error ("cannot switch to state …; another operation … is in progress")
+        # before the driver marks the connection closed, so SQLAlchemy would pool it again and the
+        # next transaction would fail too. A connection whose protocol state is broken is as good
+        # as gone: drop it (and, as for any disconnect, the pool's other connections).
+        if not context.is_disconnect and type(context.original_exception).__name__ == "InternalClientError":
+            context.is_disconnect = True
 
     @event.listens_for(engine, "checkout")
     def _check(dbapi_connection: object, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
