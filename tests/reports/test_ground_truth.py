@@ -1,9 +1,10 @@
 """The proof: conversations with known times played through the real webhooks and REST API, and
 the reports API answering exactly what the plan says, to the second (okno.reports.ground_truth).
 
-``OKNO_GROUND_TRUTH_N`` sets the number of conversations. The defaults: 1,000 on SQLite (≈50 ms of
-CPU a conversation since the batch forms read rounds at once, measured with bench/analytics.py on
-a loaded machine) and 60 on PostgreSQL (≈90 ms a conversation, and each statement a round trip);
+``OKNO_GROUND_TRUTH_N`` sets the number of conversations. The defaults: on SQLite 10,000 in CI
+(``CI`` set, as `.ci/run` does: the issue's proof size, ~8.5 min of one core) and 1,000 elsewhere
+(≈50 ms of CPU a conversation since the batch forms read rounds at once, measured with
+bench/analytics.py on a loaded machine), and 60 on PostgreSQL (≈90 ms a conversation, and each statement a round trip);
 docs/analytics.md has the figures, tests/reports/test_round_costs.py pins the statements."""
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ N_ENV = "OKNO_GROUND_TRUTH_N"
 
 
 async def test_the_reports_api_returns_exactly_the_simulators_figures(client, ctx, travel) -> None:  # noqa: ANN001
-    n = int(os.environ.get(N_ENV) or (1000 if ctx.settings.database_url.startswith("sqlite") else 60))
+    sqlite_n = 10_000 if os.environ.get("CI") else 1000
+    n = int(os.environ.get(N_ENV) or (sqlite_n if ctx.settings.database_url.startswith("sqlite") else 60))
     headers = await admin_headers(ctx, client)
     setup = await gt.prepare(client, headers)
     planned = gt.plan(n)
