@@ -8,7 +8,7 @@ leaves his markers alone.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.time import utcnow
@@ -35,15 +35,9 @@ async def unread_counts(session: AsyncSession, *, operator_id: int, conversation
     read position; one grouped query over ``ix_messages_conversation``."""
     if not conversation_ids:
         return {}
-    read = ConversationRead
     rows = await session.execute(
-        select(Message.conversation_id, func.count())
-        .outerjoin(read, and_(read.conversation_id == Message.conversation_id, read.operator_id == operator_id))
-        .where(
-            Message.conversation_id.in_(conversation_ids),
-            Message.direction == Direction.inbound.value,
-            Message.id > func.coalesce(read.last_read_message_id, 0),
-        )
+        _unread_messages(operator_id, Message.conversation_id, func.count())
+        .where(Message.conversation_id.in_(conversation_ids))
         .group_by(Message.conversation_id)
     )
     return {int(conversation_id): int(n) for conversation_id, n in rows}
@@ -52,16 +46,16 @@ async def unread_counts(session: AsyncSession, *, operator_id: int, conversation
 def unread_of(operator_id: int, conversation_id: ColumnElement[int] | int) -> ScalarSelect[int]:
     """The count ``unread_counts`` gives one conversation (0 when none), as a scalar subquery: a
     column of another statement (the live row reads it with the row's place)."""
+    query = _unread_messages(operator_id, func.count()).where(Message.conversation_id == conversation_id)
+    return query.correlate(None).scalar_subquery()
+
+
+def _unread_messages(operator_id: int, *columns: ColumnElement) -> Select:
+    """``columns`` over the customer's messages above the operator's read position."""
     read = ConversationRead
     return (
-        select(func.count())
+        select(*columns)
         .select_from(Message)
         .outerjoin(read, and_(read.conversation_id == Message.conversation_id, read.operator_id == operator_id))
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.direction == Direction.inbound.value,
-            Message.id > func.coalesce(read.last_read_message_id, 0),
-        )
-        .correlate(None)
-        .scalar_subquery()
+        .where(Message.direction == Direction.inbound.value, Message.id > func.coalesce(read.last_read_message_id, 0))
     )

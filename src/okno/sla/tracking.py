@@ -262,12 +262,8 @@ _HUMAN_OR_CUSTOMER = (Message.direction == Direction.inbound.value) | (
 
 
 async def _exchanges(session: AsyncSession, conversation_id: int) -> list[tuple[datetime, bool]]:
-    rows = await session.execute(
-        select(Message.created_at, Message.direction)
-        .where(Message.conversation_id == conversation_id, _HUMAN_OR_CUSTOMER)
-        .order_by(Message.id)
-    )
-    return [(created_at, direction == Direction.inbound.value) for created_at, direction in rows]
+    rows = await session.execute(_exchanges_of([conversation_id]))
+    return [(created_at, direction == Direction.inbound.value) for _, created_at, direction in rows]
 
 
 def _exchanges_of(conversation_ids: list[int]):  # noqa: ANN202
