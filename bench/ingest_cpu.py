@@ -5,11 +5,17 @@ through the ASGI app (``httpx.ASGITransport``, 32 at a time: the intake's group 
 concurrent requests as under uvicorn), then drains every queue (``AppContext.settle``: ingest,
 the outbox relay and its subscribers, the other workers). Process CPU time (``time.process_time``,
 all threads) is reported per message for the two phases, and with ``--by-subscriber`` for each
-subscriber and each relay step. Wall-clock figures of a loaded machine mean little; CPU per
+subscriber and each relay step (the event loop thread's CPU while each runs). With ``--live`` the
+relay runs during the sends as under ``okno serve`` (woken after each commit, at most every 50 ms),
+so its batches have a server's sizes instead of the settle's 200 events. ``--callgrind`` (under
+``valgrind --tool=callgrind --instr-atstart=no``) counts the instructions of the measured sends and
+settle: a figure the machine's load does not move. Wall-clock figures of a loaded machine mean little; CPU per
 message moves far less with the load. The in-process client's own cost (httpx, ASGI transport) is
 inside the webhook figure, so compare branches, not this figure with ``ingest_wrk.py``'s.
 
-    PYTHONPATH=src .venv/bin/python bench/ingest_cpu.py [--warmup 3000] [--messages 2000] [--by-subscriber]
+    PYTHONPATH=src .venv/bin/python bench/ingest_cpu.py [--warmup 3000] [--messages 2000] [--by-subscriber] [--live]
+    PYTHONPATH=src valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.%p \
+        .venv/bin/python bench/ingest_cpu.py --callgrind --warmup 1000 --messages 1000
 
 A script that prints figures, not a test.
 """
@@ -20,11 +26,13 @@ import argparse
 import asyncio
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
@@ -39,20 +47,45 @@ from okno.config import Settings  # noqa: E402
 from okno.kit import pii  # noqa: E402
 from okno.kit.db import create_oneoff_engine  # noqa: E402
 from okno.kit.migrate import upgrade_to_head  # noqa: E402
+from okno.kit.worker import LoopWorker  # noqa: E402
 from tests.factories import admin_headers, make_api_channel  # noqa: E402
 
 CPU: Counter[tuple[str, str]] = Counter()
 CALLS: Counter[tuple[str, str]] = Counter()
 
 
+class _Steps:
+    """Awaits ``coro`` counting this thread's CPU only during its own steps: while a subscriber
+    awaits a statement, other work runs (the webhooks, with ``--live``), and that is not its own."""
+
+    def __init__(self, key: tuple[str, str], coro: Any) -> None:
+        self.key, self.coro = key, coro
+
+    def __await__(self):  # noqa: ANN204
+        it = self.coro.__await__()
+        value, error = None, None
+        while True:
+            started = time.thread_time()
+            try:
+                yielded = it.throw(error) if error is not None else it.send(value)
+            except StopIteration as stop:
+                CPU[self.key] += time.thread_time() - started
+                return stop.value
+            except BaseException:
+                CPU[self.key] += time.thread_time() - started
+                raise
+            CPU[self.key] += time.thread_time() - started
+            value, error = None, None
+            try:
+                value = yield yielded
+            except BaseException as exc:  # noqa: BLE001 (handed on to the coroutine)
+                error = exc
+
+
 def _timed(key: tuple[str, str], fn):  # noqa: ANN001, ANN202
     async def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        started = time.process_time()
-        try:
-            return await fn(*args, **kwargs)
-        finally:
-            CPU[key] += time.process_time() - started
-            CALLS[key] += 1
+        CALLS[key] += 1
+        return await _Steps(key, fn(*args, **kwargs))
 
     return run
 
@@ -80,6 +113,19 @@ async def send_all(client: httpx.AsyncClient, path: str, items: list[SignedBody]
     await asyncio.gather(*(sender() for _ in range(concurrency)))
 
 
+def _callgrind(args: argparse.Namespace, state: str) -> None:
+    if args.callgrind:
+        subprocess.run(["callgrind_control", "--instr=" + state, str(os.getpid())], check=True, capture_output=True)
+
+
+def start_relay(ctx: Any) -> LoopWorker:
+    """The relay as ``okno serve`` runs it (``AppContext.start_workers``): woken after each commit."""
+    worker = LoopWorker("relay", ctx.relay.drain_once, poll_seconds=ctx.settings.worker_poll_seconds, min_interval=0.05)
+    ctx.workers["relay"] = worker
+    worker.start()
+    return worker
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     key = Fernet.generate_key().decode()
     pii.use_keys([key])
@@ -105,21 +151,29 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             if args.by_subscriber:
                 time_subscribers(ctx.bus)
             load = os.getloadavg()[0]
+            relay = start_relay(ctx) if args.live else None
+            _callgrind(args, "on")
             started = time.process_time()
             await send_all(client, path, measured, args.concurrency)
             sent = time.process_time()
+            if relay is not None:
+                await relay.stop()
+                del ctx.workers["relay"]
             await ctx.settle()
             settled = time.process_time()
+            _callgrind(args, "off")
             async with ctx.db.reading() as session:
                 topics = (await session.execute(text(f"SELECT topic, count(*) FROM outbox WHERE id > {int(last_event)} GROUP BY topic"))).all()  # noqa: S608
     n = args.messages
     print(f"{n:,} messages after {args.warmup:,} warm-up ({args.customers:,} customers), {args.concurrency} concurrent; 1-minute load {load:.1f}")
+    if args.live:
+        print("  the relay ran during the sends (--live): most of its work is in the first figure")
     print(f"  webhooks (HTTP in-process, intake group commit): {1e6 * (sent - started) / n:8,.0f} µs CPU per message")
     print(f"  settle (relay, subscribers, other workers):       {1e6 * (settled - sent) / n:8,.0f} µs CPU per message")
     print(f"  whole pipeline:                                   {1e6 * (settled - started) / n:8,.0f} µs CPU per message")
     print("  events: " + ", ".join(f"{topic} {count:,}" for topic, count in sorted(topics)))
     if args.by_subscriber:
-        print("  by subscriber / relay step (µs CPU per message, calls):")
+        print("  by subscriber / relay step (µs of the event loop thread's CPU per message while each runs, calls):")
         for (topic, name), seconds in CPU.most_common():
             print(f"    {1e6 * seconds / n:8,.0f}  {CALLS[(topic, name)]:6,}  {topic}: {name}")
 
@@ -132,6 +186,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--by-subscriber", action="store_true", help="CPU per subscriber and relay step (adds a little overhead)")
+    parser.add_argument("--live", action="store_true", help="run the relay during the sends, as okno serve does")
+    parser.add_argument("--callgrind", action="store_true", help="under valgrind --tool=callgrind --instr-atstart=no: counts the measured sends and settle")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="okno-cpu-") as workdir:
         asyncio.run(run(args, Path(workdir)))
