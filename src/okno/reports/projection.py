@@ -12,14 +12,16 @@ calendar (``okno.sla``: no calendar means around the clock).
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
+from okno.kit.bulk import BulkInsert
 from okno.kit.db import insert_ignoring_duplicates
 from okno.models import (
     FINISHED_TYPES,
@@ -82,25 +84,43 @@ async def project_events(deps: SubscriberDeps, events: list[Event]) -> None:
     async with deps.db.transaction() as session:
         if await _held_for_rebuild(session):
             return  # a rebuild runs: it applies this event itself (okno.reports.rebuild)
-        table = ReportSeenEvent.__table__
-        claim = insert_ignoring_duplicates(table, session.bind.dialect.name, ["event_id"])
-        claimed = await session.scalars(claim.values([{"event_id": e.id} for e in events]).returning(table.c.event_id))
-        fresh = set(claimed)
+        fresh = await _claim(session, [e.id for e in events])
         events = [e for e in events if e.id in fresh]  # the others were applied already (at-least-once delivery)
         if not events:
             return
         window = timedelta(days=deps.settings.repeat_contact_days)
         with session.no_autoflush:
-            await _read_ahead(session, events)
-            facts = [f for f in session.info.get(_FACTS, {}).values() if f is not None]
-            if len({f.customer_id for f in facts}) == len(facts):  # one fact a customer: links can wait
+            quiet = await _read_ahead(session, events)
+            customers = [f.customer_id for f in session.info.get(_FACTS, {}).values() if f is not None]
+            customers += quiet.customers.values()
+            if len(set(customers)) == len(customers):  # one fact a customer: links can wait
                 session.info[_RESOLVED] = []
             for event in events:
-                await APPLY[event.topic](session, event, window)
+                if event.id not in quiet.events:
+                    await APPLY[event.topic](session, event, window)
             resolved = session.info.pop(_RESOLVED, [])
         if resolved:
             await session.flush()
             await link_many(session, resolved, window)
+
+
+_SEEN = BulkInsert(ReportSeenEvent.__table__, ("event_id",))
+_SEEN_TAIL = "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+_claims: dict[str, Any] = {}  # per dialect: SQLAlchemy's statement, built once (its compiled form reused)
+
+
+async def _claim(session: AsyncSession, event_ids: list[int]) -> set[int]:
+    """Records the events as applied (``report_seen_events``); the ids that were not yet. SQLite:
+    one multi-row statement of tuples (``okno.kit.bulk``) instead of a ``VALUES`` list SQLAlchemy
+    compiles afresh for every batch size; PostgreSQL: one statement built once, its rows batched."""
+    dialect = session.bind.dialect.name
+    if dialect == "sqlite":
+        return {row[0] for row in await _SEEN.run_returning_sqlite(session, [(event_id,) for event_id in event_ids], _SEEN_TAIL)}
+    statement = _claims.get(dialect)
+    if statement is None:
+        table = ReportSeenEvent.__table__
+        statement = _claims[dialect] = insert_ignoring_duplicates(table, dialect, ["event_id"]).returning(table.c.event_id)
+    return set(await session.scalars(statement, [{"event_id": event_id} for event_id in event_ids]))
 
 
 # session.info keys: the transaction's facts (locked), messages, SLA verdicts and survey rows, by
@@ -116,20 +136,30 @@ _VERDICT_TOPICS = frozenset({"conversation.status_changed", "message.queued"})
 _SURVEY_TOPICS = frozenset({"survey.sent", "survey.answered"})
 
 
-async def _read_ahead(session: AsyncSession, events: list[Event]) -> None:
+@dataclass
+class _Quiet:
+    """A batch's events that change no fact (:func:`_quiet_candidates`), and the conversations
+    whose facts were left unloaded because of them, with their customers."""
+
+    events: set[int] = field(default_factory=set)
+    customers: dict[int, int] = field(default_factory=dict)  # conversation id -> customer id
+
+
+async def _read_ahead(session: AsyncSession, events: list[Event]) -> _Quiet:
     conversation_ids = sorted({e.payload["conversation_id"] for e in events if e.topic in _FACT_TOPICS})
     surveyed = sorted({e.payload["conversation_id"] for e in events if e.topic in _SURVEY_TOPICS})
+    quiet = _Quiet()
     if conversation_ids or surveyed:
-        await _load_facts(session, conversation_ids, also=surveyed)
-    message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS]
-    messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
+        await _load_facts(session, conversation_ids, also=surveyed, quiet=quiet, candidates=_quiet_candidates(events, surveyed))
+    message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS and e.id not in quiet.events]
     if message_ids:
-        messages.update((row.id, row) for row in await session.execute(_MESSAGE_FIELDS.where(Message.id.in_(message_ids))))
+        messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
+        messages.update((row.id, row) for row in await session.execute(_MESSAGES_BY_ID, {"ids": message_ids}))
     verdicts = sorted({e.payload["conversation_id"] for e in events if e.topic in _VERDICT_TOPICS})
     if verdicts:
         found: dict[int, list[tuple[str, str]]] = session.info.setdefault(_VERDICTS, {})
         found.update((cid, []) for cid in verdicts)
-        for conversation_id, metric, state in await session.execute(_VERDICT_FIELDS.where(SlaTarget.conversation_id.in_(verdicts))):
+        for conversation_id, metric, state in await session.execute(_VERDICTS_OF, {"ids": verdicts}):
             found[conversation_id].append((metric, state))
     if surveyed:
         surveys: dict[tuple[int, int], ReportSurvey | None] = session.info.setdefault(_SURVEYS, {})
@@ -143,29 +173,76 @@ async def _read_ahead(session: AsyncSession, events: list[Event]) -> None:
         for survey in await session.scalars(query.order_by(ReportSurvey.survey_id, ReportSurvey.conversation_id).with_for_update()):
             if (survey.survey_id, survey.conversation_id) in keys:
                 surveys[(survey.survey_id, survey.conversation_id)] = survey
+    return quiet
 
 
+def _quiet_candidates(events: list[Event], surveyed: list[int]) -> dict[int, list[Event]]:
+    """Conversations whose only events in the batch are customers' messages (``message.received``,
+    most of an inbound load), with those events. Such a message changes its fact only when it comes
+    by a channel other than the conversation's first or starts a wait (:func:`on_message_received`),
+    which a few of the fact's columns tell (:func:`_changes_nothing`) without loading it whole."""
+    received: dict[int, list[Event]] = {}
+    others: set[int] = set(surveyed)
+    for event in events:
+        if event.topic == "message.received":
+            received.setdefault(event.payload["conversation_id"], []).append(event)
+        elif event.topic in _FACT_TOPICS:
+            others.add(event.payload["conversation_id"])
+    return {cid: its for cid, its in received.items() if cid not in others}
+
+
+def _changes_nothing(state: Any, received: list[Event]) -> bool:
+    """Whether :func:`on_message_received` leaves the fact (``state``: its ``_FACT_STATE`` columns) as
+    it is for every one of these events. The channel is the event's own (``channel_id``, the
+    message's, set by the intake that stored both), so the messages need no read."""
+    if state.open and not state.waiting:
+        return False  # the first of them starts a wait
+    return all(event.payload.get("channel_id", _UNKNOWN) == state.first_channel_id for event in received)  # else: a channel used
+
+
+_UNKNOWN = object()  # an event recorded without its channel: never taken as quiet
+
+
+# whether it is open and whether a message waits, not when (no datetime to convert per row)
+_FACT_STATE = select(
+    ReportConversation.conversation_id, ReportConversation.customer_id, ReportConversation.first_channel_id,
+    ReportConversation.open_since.is_not(None).label("open"), ReportConversation.waiting_since.is_not(None).label("waiting"),
+)
 _CONVERSATION_FIELDS = select(
     Conversation.id, Conversation.customer_id, Conversation.team_id, Conversation.assignee_id, Conversation.channel_id, Conversation.created_at
 )
 
 
-async def _load_facts(session: AsyncSession, conversation_ids: list[int], *, also: list[int] = ()) -> None:  # type: ignore[assignment]
+async def _load_facts(
+    session: AsyncSession, conversation_ids: list[int], *, also: list[int] = (),  # type: ignore[assignment]
+    quiet: _Quiet | None = None, candidates: dict[int, list[Event]] | None = None,
+) -> None:
     """The conversations' fact rows, locked, into the transaction's cache (in id order: two relays
     lock shared facts in the same order); those the projection has none of yet are created from
     their conversations, all in one statement each (none for a conversation erased since).
-    ``also``: conversations whose facts are read (surveys) but never created."""
+    ``also``: conversations whose facts are read (surveys) but never created.
+    With ``candidates`` (:func:`_quiet_candidates`) every fact is first locked and read by a few
+    columns; a candidate's fact that its events leave as it is is not loaded as an ORM object (the
+    dearest part of the projection for a stream of messages) and its events go into ``quiet``."""
     facts: dict[int, ReportConversation | None] = session.info.setdefault(_FACTS, {})
     wanted = sorted({*conversation_ids, *also})
-    query = (
-        select(ReportConversation).where(ReportConversation.conversation_id.in_(wanted))
-        .order_by(ReportConversation.conversation_id).with_for_update()
-    )
-    facts.update((fact.conversation_id, fact) for fact in await session.scalars(query))
-    missing = [cid for cid in conversation_ids if cid not in facts]
+    if candidates and quiet is not None:
+        states = await session.execute(_FACT_STATES_LOCKED, {"ids": wanted})
+        stored: list[int] = []
+        for state in states:
+            received = candidates.get(state.conversation_id)
+            if received is not None and _changes_nothing(state, received):
+                quiet.events.update(event.id for event in received)
+                quiet.customers[state.conversation_id] = state.customer_id
+            else:
+                stored.append(state.conversation_id)
+        wanted = stored  # locked already; the ones without a fact are created below
+    if wanted:
+        facts.update((fact.conversation_id, fact) for fact in await session.scalars(_FACTS_LOCKED, {"ids": wanted}))
+    missing = [cid for cid in conversation_ids if cid not in facts and (quiet is None or cid not in quiet.customers)]
     if not missing:
         return
-    conversations = (await session.execute(_CONVERSATION_FIELDS.where(Conversation.id.in_(missing)))).all()
+    conversations = (await session.execute(_CONVERSATIONS_BY_ID, {"ids": missing})).all()
     facts.update(dict.fromkeys(missing))  # erased since: no fact
     used: list[dict[str, Any]] = []
     for conversation in conversations:
@@ -189,6 +266,19 @@ _VERDICT_FIELDS = select(SlaTarget.conversation_id, SlaTarget.metric, SlaTarget.
     SlaTarget.cycle == 1, SlaTarget.metric.in_((Metric.first_response.value, Metric.resolution.value))
 )
 _MESSAGE_FIELDS = select(Message.id, Message.channel_id, Message.direction, Message.author_id, Message.created_at)
+# a batch's statements, built once with an expanding list of ids: SQLAlchemy reuses their cache
+# key and compiled form instead of building and keying a new statement for every batch
+_IDS = bindparam("ids", expanding=True)
+_MESSAGES_BY_ID = _MESSAGE_FIELDS.where(Message.id.in_(_IDS))
+_VERDICTS_OF = _VERDICT_FIELDS.where(SlaTarget.conversation_id.in_(_IDS))
+_FACT_STATES_LOCKED = (
+    _FACT_STATE.where(ReportConversation.conversation_id.in_(_IDS)).order_by(ReportConversation.conversation_id).with_for_update()
+)
+_FACTS_LOCKED = (
+    select(ReportConversation).where(ReportConversation.conversation_id.in_(_IDS))
+    .order_by(ReportConversation.conversation_id).with_for_update()
+)
+_CONVERSATIONS_BY_ID = _CONVERSATION_FIELDS.where(Conversation.id.in_(_IDS))
 
 
 async def _message(session: AsyncSession, message_id: int) -> Any:
@@ -210,7 +300,10 @@ async def rebuild_lock(session: AsyncSession, *, shared: bool) -> None:
 
 async def _held_for_rebuild(session: AsyncSession) -> bool:
     await rebuild_lock(session, shared=True)
-    return await session.scalar(select(ReportRebuild.id).where(ReportRebuild.finished_at.is_(None)).limit(1)) is not None
+    return await session.scalar(_REBUILD_RUNNING) is not None
+
+
+_REBUILD_RUNNING = select(ReportRebuild.id).where(ReportRebuild.finished_at.is_(None)).limit(1)
 
 
 def seconds(delta: timedelta) -> int:
