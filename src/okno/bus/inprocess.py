@@ -107,8 +107,12 @@ class InProcessBus:
         failures: dict[int, dict[str, str]] = {event.id: {} for event in events}
         order = self._order()
         for round_events in _rounds(events):
+            taken_by: dict[str, list[Event]] = {}  # each subscriber's events of the round, in order
+            for event in round_events:
+                for name in self._subscribers.get(event.topic, ()):
+                    taken_by.setdefault(name, []).append(event)
             for name in order:
-                taken = [event for event in round_events if name in self._subscribers.get(event.topic, ())]
+                taken = taken_by.get(name)
                 if not taken:
                     continue
                 batch = self._batches.get(name)
