@@ -52,6 +52,9 @@ async def route_new_conversations(deps: SubscriberDeps, events: list[Event]) -> 
     conversations it routes (locked, in id order) and their earlier routing entries read in one
     statement each, the timeline entries and events written together at the end."""
     with_rules = await _topics_with_rules(deps)
+    if not any(event.topic in with_rules for event in events):
+        if not [event for event in events if await _opened_from_routing_channel(deps, event)]:
+            return  # nothing can change: no transaction at all (a round of customers' messages, team-less channels)
     enabled: list[RoutingRule] | None = None
     written: list[tuple[dict[str, Any], ConversationRouted]] = []
     async with deps.db.transaction() as session:
