@@ -9,13 +9,14 @@ subscriber and each relay step (the event loop thread's CPU while each runs). Wi
 relay runs during the sends as under ``okno serve`` (woken after each commit, at most every 50 ms),
 so its batches have a server's sizes instead of the settle's 200 events. ``--callgrind`` (under
 ``valgrind --tool=callgrind --instr-atstart=no``) counts the instructions of the measured sends and
-settle: a figure the machine's load does not move. Wall-clock figures of a loaded machine mean little; CPU per
+settle (the sends dumped apart: the first file's part is theirs, the last one's the settle's): a
+figure the machine's load does not move. Wall-clock figures of a loaded machine mean little; CPU per
 message moves far less with the load. The in-process client's own cost (httpx, ASGI transport) is
 inside the webhook figure, so compare branches, not this figure with ``ingest_wrk.py``'s.
 
     PYTHONPATH=src .venv/bin/python bench/ingest_cpu.py [--warmup 3000] [--messages 2000] [--by-subscriber] [--live]
     PYTHONPATH=src valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.%p \
-        .venv/bin/python bench/ingest_cpu.py --callgrind --warmup 1000 --messages 1000
+        .venv/bin/python bench/ingest_cpu.py --callgrind --warmup 3000 --messages 1000
 
 A script that prints figures, not a test.
 """
@@ -113,9 +114,11 @@ async def send_all(client: httpx.AsyncClient, path: str, items: list[SignedBody]
     await asyncio.gather(*(sender() for _ in range(concurrency)))
 
 
-def _callgrind(args: argparse.Namespace, state: str) -> None:
+def _callgrind(args: argparse.Namespace, command: str) -> None:
+    """``--instr=on|off``, or ``--dump=…``: the sends' instructions into a file of their own, so the
+    last dump (at exit) holds the settle's alone."""
     if args.callgrind:
-        subprocess.run(["callgrind_control", "--instr=" + state, str(os.getpid())], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", command, str(os.getpid())], check=True, capture_output=True)
 
 
 def start_relay(ctx: Any) -> LoopWorker:
@@ -152,16 +155,17 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                 time_subscribers(ctx.bus)
             load = os.getloadavg()[0]
             relay = start_relay(ctx) if args.live else None
-            _callgrind(args, "on")
+            _callgrind(args, "--instr=on")
             started = time.process_time()
             await send_all(client, path, measured, args.concurrency)
             sent = time.process_time()
             if relay is not None:
                 await relay.stop()
                 del ctx.workers["relay"]
+            _callgrind(args, "--dump=sends")
             await ctx.settle()
             settled = time.process_time()
-            _callgrind(args, "off")
+            _callgrind(args, "--instr=off")
             async with ctx.db.reading() as session:
                 topics = (await session.execute(text(f"SELECT topic, count(*) FROM outbox WHERE id > {int(last_event)} GROUP BY topic"))).all()  # noqa: S608
     n = args.messages
