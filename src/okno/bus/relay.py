@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from okno.bus.events import Event, Transport
 from okno.kit.db import Database, insert_ignoring_duplicates
@@ -39,6 +39,25 @@ class RetryBackoff:
 
     def delay(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self.base_seconds * 2 ** (attempts - 1), self.max_seconds))
+
+
+# the hot statements, built once (SQLAlchemy reuses their cache key and compiled form)
+_DUE = (
+    select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
+    .where(
+        OutboxEvent.published_at.is_(None),
+        or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= bindparam("now", type_=OutboxEvent.next_attempt_at.type)),
+    )
+    .order_by(OutboxEvent.id)
+    .limit(bindparam("limit"))
+)
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
+_OUTBOX = OutboxEvent.__table__  # Core: no ORM bulk-update bookkeeping for a plain UPDATE
+_PUBLISHED = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("now", type_=_OUTBOX.c.published_at.type), last_error=None)
+)
 
 
 class OutboxRelay:
@@ -99,23 +118,15 @@ class OutboxRelay:
 
     async def _lease(self) -> list[Event]:
         now = utcnow()
-        query = (
-            select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
-            .where(
-                OutboxEvent.published_at.is_(None),
-                or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now),
-            )
-            .order_by(OutboxEvent.id)
-            .limit(self.batch_size)
-        )
+        due = {"now": now, "limit": self.batch_size}
         if self.db.is_sqlite:
             # one worker process per SQLite database (it holds the worker lock): reading is
             # enough, and it leaves the single writer to the webhooks
             async with self.db.reading() as session:
-                rows = (await session.execute(query)).all()
+                rows = (await session.execute(_DUE, due)).all()
         else:
             async with self.db.transaction() as session:
-                rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+                rows = (await session.execute(_DUE_LOCKED, due)).all()
                 if rows:
                     await session.execute(
                         update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(next_attempt_at=now + self.lease)
@@ -126,8 +137,7 @@ class OutboxRelay:
         now = utcnow()
         async with self.db.transaction() as session:
             if published:
-                table = OutboxEvent.__table__  # Core: no ORM bulk-update bookkeeping for a plain UPDATE
-                await session.execute(update(table).where(table.c.id.in_(published)).values(published_at=now, last_error=None))
+                await session.execute(_PUBLISHED, {"ids": published, "now": now})
             if failures:
                 parked = self.max_attempts <= 1
                 rows = [
