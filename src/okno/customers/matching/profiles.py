@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.matching.fields import ONE_VALUE_FIELDS, RawPerson, filed_keys, comparison_fields
+from okno.kit.bulk import BulkInsert
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity, MatchBlock, MatchProfile, MatchTerm
 
@@ -143,8 +144,12 @@ async def file_new_profiles(session: AsyncSession, new: list[tuple[int, str, lis
     if not rows:
         return
     now = utcnow()
-    await session.execute(insert(MatchProfile.__table__), [{"customer_id": cid, "fields": f, "updated_at": now} for cid, f in rows])
-    blocks = [{"key": key, "customer_id": cid} for cid, f in rows for key in sorted(filed_keys(f))]
-    if blocks:
-        await session.execute(insert(MatchBlock.__table__), blocks)
+    await _NEW_PROFILES.run(session, [(cid, f, now) for cid, f in rows])
+    await _NEW_BLOCKS.run(session, [(key, cid) for cid, f in rows for key in sorted(filed_keys(f))])
     await adjust_terms(session, term_changes([], [f for _, f in rows]))
+
+
+# a webhook group's new customers' rows go to the driver as tuples (okno.kit.bulk): the fields
+# sealed by their column's own processor, as SQLAlchemy's insert would
+_NEW_PROFILES = BulkInsert(MatchProfile.__table__, ("customer_id", "fields", "updated_at"))
+_NEW_BLOCKS = BulkInsert(MatchBlock.__table__, ("key", "customer_id"))
