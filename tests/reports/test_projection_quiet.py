@@ -29,7 +29,9 @@ async def _write(client, ctx, channel: dict) -> Message:  # noqa: ANN001
     assert response.status_code == 200, response.text
     async with ctx.db.reading() as session:
         return (
-            await session.scalars(select(Message).where(Message.channel_id == channel["id"], Message.provider_message_id == provider_id))
+            await session.scalars(
+                select(Message).where(Message.channel_id == channel["id"], Message.provider_message_id == provider_id)
+            )
         ).one()
 
 
@@ -69,11 +71,17 @@ async def test_a_message_that_changes_nothing_leaves_the_fact_unloaded_and_one_t
     assert by_phone.conversation_id == conversation_id
     await ctx.settle()
     async with ctx.db.reading() as session:
-        used = set(await session.scalars(select(ReportConversationChannel.channel_id).where(ReportConversationChannel.conversation_id == conversation_id)))
+        used = set(
+            await session.scalars(
+                select(ReportConversationChannel.channel_id).where(ReportConversationChannel.conversation_id == conversation_id)
+            )
+        )
     assert used == {first["id"], other["id"]}
 
     # an operator answers: no wait; the customer's next message starts one
-    response = await client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "Отвечаем"}, headers=setup.headers)
+    response = await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages", json={"text": "Отвечаем"}, headers=setup.headers
+    )
     assert response.status_code == 201, response.text
     await ctx.settle()
     answered = await _fact(ctx, conversation_id)
