@@ -16,3 +16,13 @@ def travel(monkeypatch: pytest.MonkeyPatch, ctx: AppContext) -> Callable[[dateti
     monkeypatch.setattr(okno_time, "_offset", okno_time._offset)
     monkeypatch.setattr(ctx.settings, "token_ttl_hours", 24 * 365)
     return okno_time.travel_to
+
+
+@pytest.fixture
+def stop_clock(monkeypatch: pytest.MonkeyPatch, ctx: AppContext) -> Callable[[datetime], None]:
+    """Stop okno's clock at a moment (every stamp reads exactly it until the next call), for a test
+    that asserts durations to the second: a running clock adds however long the steps between two
+    moments took on a loaded machine. Undone after the test."""
+    monkeypatch.setattr(okno_time, "_frozen", okno_time._frozen)
+    monkeypatch.setattr(ctx.settings, "token_ttl_hours", 24 * 365)
+    return okno_time.stop_at

@@ -58,13 +58,13 @@ async def summary(client, headers, start: datetime, end: datetime, **params) -> 
     return response.json()
 
 
-async def test_friday_1750_answered_monday_0910_is_twenty_business_minutes(client, ctx, travel) -> None:  # noqa: ANN001
+async def test_friday_1750_answered_monday_0910_is_twenty_business_minutes(client, ctx, stop_clock) -> None:  # noqa: ANN001
     headers = await admin_headers(ctx, client)
     team = await office_team(client, headers)
     channel = await make_api_channel(client, headers, team_id=team["id"])
-    travel(msk(2026, 11, 27, 17, 50))  # Friday
+    stop_clock(msk(2026, 11, 27, 17, 50))  # Friday
     conversation = await write(client, ctx, channel, "+79161110001")
-    travel(msk(2026, 11, 30, 9, 10))  # Monday
+    stop_clock(msk(2026, 11, 30, 9, 10))  # Monday
     await reply(client, ctx, headers, conversation)
 
     figures = await summary(client, headers, msk(2026, 11, 27), msk(2026, 11, 28))
