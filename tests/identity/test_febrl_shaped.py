@@ -95,8 +95,10 @@ def test_yyyymmdd_dates_and_id_numbers_normalise() -> None:
         ({"birth_date": "1956-04-09"}, {"birth_date": "1965-04-19"}, "birth_date", "different"),
         ({"birth_date": "1990-03-09"}, {"birth_date": "1990-03-11"}, "birth_date", "within a month"),  # two days on: two digits differ
         ({"birth_date": "1989-12-30"}, {"birth_date": "1990-01-02"}, "birth_date", "within a month"),  # across a new year
-        ({"birth_date": "1989-06-15"}, {"birth_date": "1990-06-15"}, "birth_date", "within a year"),  # a year on, across a decade
-        ({"birth_date": "1989-06-15"}, {"birth_date": "1991-06-15"}, "birth_date", "different"),
+        ({"birth_date": "1989-06-15"}, {"birth_date": "1990-06-15"}, "birth_date", "same day and month, another year"),  # across a decade
+        ({"birth_date": "1990-06-15"}, {"birth_date": "2000-06-15"}, "birth_date", "same day and month, another year"),  # a mistyped decade
+        ({"birth_date": "1989-06-15"}, {"birth_date": "1990-02-10"}, "birth_date", "within a year"),
+        ({"birth_date": "1989-06-15"}, {"birth_date": "1991-07-15"}, "birth_date", "different"),
         ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2191", "city": "marsden"}, "address", "postcode one typo"),
         ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2991", "city": "cleveland"}, "address", "same city"),
         ({"id_number": "1804974"}, {"id_number": "1804974"}, "id_number", "same"),

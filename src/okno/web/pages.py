@@ -71,6 +71,7 @@ COMPARISON_LABELS = {
     "same postcode": N_("same postcode"), "postcode one typo": N_("postcode one typo"), "same city": N_("same city"),
     "one typo or two characters swapped": N_("one typo or two characters swapped"), "two typos": N_("two typos"),
     "within a month": N_("within a month"), "within a year": N_("within a year"),
+    "same day and month, another year": N_("same day and month, another year"),
 }
 
 

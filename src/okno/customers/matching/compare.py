@@ -39,7 +39,7 @@ class Comparison:
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("first_name", ("exact", "similar", "somewhat similar", "different"), tf_level=0, tf_column="first_name"),
     Comparison("last_name", ("exact", "similar", "somewhat similar", "different"), tf_level=0, tf_column="last_name"),
-    Comparison("birth_date", ("exact", "one typo or day/month swapped", "within a month", "within a year", "different")),
+    Comparison("birth_date", ("exact", "one typo or day/month swapped", "same day and month, another year", "within a month", "within a year", "different")),
     Comparison("phone", ("same", "one digit apart", "different")),
     Comparison("email", ("same", "same mailbox name or one typo", "different")),
     Comparison("address", ("same address", "same postcode", "postcode one typo", "same city", "different"), tf_level=3, tf_column="city"),
@@ -121,11 +121,13 @@ def swap_aware_names(first: np.ndarray, last: np.ndarray, cross_first: np.ndarra
     return np.where(swapped, cross_first, first), np.where(swapped, cross_last, last)
 
 
-def date_levels(equal: np.ndarray, missing: np.ndarray, one_edit: np.ndarray, day_month_swapped: np.ndarray, days_apart: np.ndarray) -> np.ndarray:
-    """Exact / one typo or day and month swapped / within a month / within a year / different
-    (``days_apart``: calendar days between the two dates, as :func:`day_numbers` gives them)."""
-    near = np.where(days_apart <= NEAR_DAYS, 2, np.where(days_apart <= YEAR_DAYS, 3, 4))
-    levels = np.where(equal, 0, np.where(one_edit | day_month_swapped, 1, near)).astype(np.int8)
+def date_levels(equal: np.ndarray, missing: np.ndarray, one_edit: np.ndarray, day_month_swapped: np.ndarray, days_apart: np.ndarray,
+                same_day_and_month: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Exact / one typo or day and month swapped / the same day and month in another year (a
+    mistyped year: ``1990`` / ``2000``, ``1969`` / ``1970``) / within a month / within a year /
+    different (``days_apart``: calendar days between the two dates, as :func:`day_numbers` gives them)."""
+    near = np.where(days_apart <= NEAR_DAYS, 3, np.where(days_apart <= YEAR_DAYS, 4, 5))
+    levels = np.where(equal, 0, np.where(one_edit | day_month_swapped, 1, np.where(same_day_and_month, 2, near))).astype(np.int8)
     levels[missing] = MISSING
     return levels
 
@@ -193,7 +195,12 @@ def _names(fa: np.ndarray, fb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tu
 
 def _dates(a: np.ndarray, b: np.ndarray, a_swapped: np.ndarray, days_apart: np.ndarray) -> np.ndarray:
     distance = process.cpdist(a, b, scorer=OSA.distance, workers=1)
-    return date_levels(a == b, (a == "") | (b == ""), distance <= 1, (a_swapped == b) & (a_swapped != ""), days_apart)
+    return date_levels(a == b, (a == "") | (b == ""), distance <= 1, (a_swapped == b) & (a_swapped != ""), days_apart, same_day_and_month(a, b))
+
+
+def same_day_and_month(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Both ISO dates present and agreeing on ``-mm-dd`` (whatever the year)."""
+    return np.fromiter((len(x) == 10 and x[4:] == y[4:] for x, y in zip(a.tolist(), b.tolist(), strict=True)), dtype=bool, count=len(a))
 
 
 def _keys(a: np.ndarray, b: np.ndarray, sets_a: np.ndarray, sets_b: np.ndarray, several: np.ndarray, same_name: np.ndarray | None) -> np.ndarray:

@@ -52,6 +52,13 @@ class TableComparer:
         return day_numbers(self.table.birth_date.values)
 
     @cached_property
+    def days_of_year(self) -> np.ndarray:
+        """Per distinct birth date: a code of its ``-mm-dd`` (0: none)."""
+        code_of: dict[str, int] = {}
+        values = self.table.birth_date.values
+        return np.fromiter((code_of.setdefault(d[4:], len(code_of) + 1) if len(d) == 10 else 0 for d in values), dtype=np.int64, count=len(values))
+
+    @cached_property
     def full_names(self) -> np.ndarray:
         """Per distinct name: a code of its full form (nicknames share their full name's code)."""
         code_of: dict[str, int] = {}
@@ -115,7 +122,8 @@ class TableComparer:
         one_edit[needed] = distinct_pair_scores(self.table.birth_date.values, a[needed], b[needed], OSA.distance) <= 1
         swapped = self.swapped_dates[a]
         days_apart = np.abs(self.day_numbers[a] - self.day_numbers[b])
-        return date_levels(equal, missing, one_edit, (swapped == b) & (swapped > 0), days_apart)
+        same_day = (self.days_of_year[a] == self.days_of_year[b]) & (self.days_of_year[a] > 0)
+        return date_levels(equal, missing, one_edit, (swapped == b) & (swapped > 0), days_apart, same_day)
 
     def _keys(self, name: str, li: np.ndarray, ri: np.ndarray, same_name: np.ndarray | None) -> np.ndarray:
         column: Column = getattr(self.table, name)

@@ -18,7 +18,7 @@ from okno.customers.matching.compare import COMPARISONS, MISSING
 DEFAULT_M: dict[str, list[float]] = {
     "first_name": [0.82, 0.09, 0.04, 0.05],
     "last_name": [0.82, 0.09, 0.04, 0.05],
-    "birth_date": [0.88, 0.07, 0.02, 0.01, 0.02],
+    "birth_date": [0.86, 0.07, 0.02, 0.02, 0.01, 0.02],
     "phone": [0.70, 0.06, 0.24],
     "email": [0.65, 0.05, 0.30],
     "address": [0.60, 0.10, 0.02, 0.13, 0.15],
@@ -27,7 +27,7 @@ DEFAULT_M: dict[str, list[float]] = {
 DEFAULT_U: dict[str, list[float]] = {
     "first_name": [0.02, 0.01, 0.03, 0.94],
     "last_name": [0.01, 0.005, 0.02, 0.965],
-    "birth_date": [0.0001, 0.0015, 0.0012, 0.028, 0.9692],
+    "birth_date": [0.0001, 0.0015, 0.0002, 0.0012, 0.028, 0.969],
     "phone": [0.0001, 0.0005, 0.9994],
     "email": [0.0001, 0.0005, 0.9994],
     "address": [0.001, 0.01, 0.005, 0.095, 0.889],
@@ -157,7 +157,10 @@ def _discount_correlated(weights: np.ndarray, gamma: np.ndarray) -> None:
     first = gamma[:, names.index("first_name")]
     # a different birth date alone is a typo as often as a relative: with the same first name it is not "someone else"
     born = COMPARISONS[names.index("birth_date")]
-    someone_else = (first == 3) | ((gamma[:, names.index("birth_date")] == len(born.levels) - 1) & (first != 0))
+    # nor is a different first name with the very same birth date (a relative shares it only as a
+    # twin), nor a similar first name (a nickname, a typo) with a different one
+    birth = gamma[:, names.index("birth_date")]
+    someone_else = ((first == 3) & (birth != 0)) | ((birth == len(born.levels) - 1) & (first >= 2))
     rows = np.flatnonzero(~someone_else)
     factor[rows, strongest[rows]] = 1.0
     weights[:, group] = block * factor
