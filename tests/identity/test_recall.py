@@ -148,3 +148,31 @@ def test_relatives_of_a_common_given_name_are_no_anchor_for_the_birth_date() -> 
     assert anchored_m(gamma, shares)["birth_date"][diff] < 0.03  # only rarer names anchor
     # where rare names leave too few anchors, every name counts again (small bases)
     assert anchored_m(gamma[:1200], np.full(1200, 0.03))["birth_date"][diff] > 0.1
+
+
+def test_the_household_discount_follows_the_households_the_data_holds() -> None:
+    from okno.customers.matching.em import household_share
+    from okno.customers.matching.model import MatchModel, score_gamma
+
+    def at_one_address(count: int, someone_else: int) -> np.ndarray:
+        gamma = np.full((count, len(COMPARISONS)), -1, dtype=np.int8)
+        gamma[:, 0], gamma[:, 1], gamma[:, 2], gamma[:, 5] = LEVEL["first_name"]["exact"], 0, LEVEL["birth_date"]["exact"], LEVEL["address"]["same address"]
+        gamma[:someone_else, 0], gamma[:someone_else, 2] = LEVEL["first_name"]["different"], LEVEL["birth_date"]["different"]
+        return gamma
+
+    assert household_share(at_one_address(10, 5)) is None  # too few pairs to tell
+    families, no_families = household_share(at_one_address(400, 160)), household_share(at_one_address(400, 2))
+    assert families == 0.4 and no_families == 0.005
+    # a surname and an address in common, another first name, no birth date: a relative where
+    # families live together, the same person's damaged record where none do
+    pair = np.full((1, len(COMPARISONS)), -1, dtype=np.int8)
+    pair[0, 0], pair[0, 1], pair[0, 5] = LEVEL["first_name"]["different"], LEVEL["last_name"]["exact"], LEVEL["address"]["same address"]
+    with_families, without = MatchModel(household_share=families), MatchModel(household_share=no_families)
+    assert with_families.households and not without.households and MatchModel().households  # not estimated: households assumed
+    assert score_gamma(without, pair).total[0] > score_gamma(with_families, pair).total[0] + 5
+    assert MatchModel.from_params(without.params()).household_share == no_families  # saved with the model
+
+
+def test_generated_households_keep_the_discount() -> None:
+    result = dedupe(_fields(_households()), threshold=SAME_PERSON_THRESHOLD)
+    assert result.model.household_share is not None and result.model.households, result.model.household_share
