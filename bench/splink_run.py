@@ -40,7 +40,7 @@ present = {r[0] for r in con.execute("DESCRIBE raw").fetchall()}
 
 
 def people_table(id_column: str, columns: tuple[str, ...]):  # noqa: ANN201
-    columns = tuple(c for c in columns if c in present)
+    columns = tuple(c for c in columns if c in present and con.execute(f"SELECT count(*) FROM raw WHERE trim({c}) <> ''").fetchone()[0])  # blank: absent
     con.execute(
         f"CREATE TABLE people AS SELECT {id_column} AS unique_id, "
         + ", ".join(f"nullif(trim({c}), '') AS {c}" for c in columns)
