@@ -99,8 +99,8 @@ def test_yyyymmdd_dates_and_id_numbers_normalise() -> None:
         ({"birth_date": "1990-06-15"}, {"birth_date": "2000-06-15"}, "birth_date", "same day and month, another year"),  # a mistyped decade
         ({"birth_date": "1989-06-15"}, {"birth_date": "1990-02-10"}, "birth_date", "within a year"),
         ({"birth_date": "1989-06-15"}, {"birth_date": "1991-07-15"}, "birth_date", "different"),
-        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2191", "city": "marsden"}, "address", "postcode one typo"),
-        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2991", "city": "cleveland"}, "address", "same city"),
+        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2191", "city": "marsden"}, "area", "postcode one typo"),
+        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2991", "city": "cleveland"}, "area", "same city"),
         ({"id_number": "1804974"}, {"id_number": "1804974"}, "id_number", "same"),
         ({"id_number": "1804974"}, {"id_number": "1809474"}, "id_number", "one typo or two characters swapped"),
         ({"id_number": "1804974"}, {"id_number": "1809475"}, "id_number", "two typos"),

@@ -55,7 +55,7 @@ def test_a_common_first_name_and_surname_alone_is_not_the_same_person() -> None:
     fields = _fields(rows)
     result = dedupe(fields, threshold=0.0, keep_candidates=True)
     li, ri, probability, gamma = result.candidates
-    names_only = (gamma[:, 0] == 0) & (gamma[:, 1] == 0) & (gamma[:, 2] == LEVEL["birth_date"]["different"]) & (gamma[:, 5] >= LEVEL["address"]["same city"])
+    names_only = (gamma[:, 0] == 0) & (gamma[:, 1] == 0) & (gamma[:, 2] == LEVEL["birth_date"]["different"]) & (gamma[:, 5] != LEVEL["address"]["same address"]) & (gamma[:, 7] >= LEVEL["area"]["same city"])
     assert names_only.sum() > 50
     assert float(np.quantile(probability[names_only], 0.9)) < SAME_PERSON_THRESHOLD
 
@@ -118,7 +118,7 @@ def test_an_estimated_match_rate_calibrates_real_time_scores_and_survives_saving
     common = {c: np.array([0.02]) for c in TERM_FIELDS}  # each held by 2 % of the base
     at_1m = score_gamma(model, names_only, common, base_size=1_000_000).probability[0]
     assert at_1m < 0.01 < model.review_threshold
-    everything = np.array([[0, 0, 0, -1, -1, 0, -1]], dtype=np.int8)  # names, birth date and address agree
+    everything = np.array([[0, 0, 0, -1, -1, 0, -1, 0]], dtype=np.int8)  # names, birth date, address and postcode agree
     assert score_gamma(model, everything, common, base_size=1_000_000).probability[0] > model.review_threshold
     assert score_gamma(model, names_only, common).probability[0] == score_gamma(MatchModel(), names_only, common).probability[0]  # no base size: the fixed prior
 

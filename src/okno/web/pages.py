@@ -62,7 +62,7 @@ def N_(message: str) -> str:
 
 
 # the matcher's field and comparison names, as operators read them (source strings are English)
-FIELD_LABELS = {"phone": N_("phone"), "email": N_("e-mail"), "first_name": N_("first name"), "last_name": N_("surname"), "birth_date": N_("birth date"), "address": N_("address"),
+FIELD_LABELS = {"phone": N_("phone"), "email": N_("e-mail"), "first_name": N_("first name"), "last_name": N_("surname"), "birth_date": N_("birth date"), "address": N_("address"), "area": N_("postcode or city"),
                 "id_number": N_("id number")}  # fmt: skip
 COMPARISON_LABELS = {
     "exact": N_("same"), "same": N_("same"), "similar": N_("similar"), "somewhat similar": N_("somewhat similar"), "different": N_("different"),

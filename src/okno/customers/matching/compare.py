@@ -4,8 +4,10 @@ The real-time path (one record against a handful of candidates) and the batch pa
 of blocked pairs) call the same :func:`compare_pairs`, so both judge a pair identically.
 
 Levels are small integers, 0 = strongest agreement; ``-1`` = missing on either side (weight 0).
-Address, postcode and city are *one* comparison: a household shares all three, and counting
-them as independent evidence would add the same fact up three times. "One typo" in a date,
+The address and the area (postcode, else city) are two comparisons: in a base without
+households they are independent evidence, as Splink counts them; where relatives live together
+they agree together, and :func:`~okno.customers.matching.model.score_gamma` counts them as one
+fact (with surname and phone). "One typo" in a date,
 postcode or id number is one edit or two neighbouring characters swapped (``1956`` / ``1965``).
 """
 
@@ -42,8 +44,9 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("birth_date", ("exact", "one typo or day/month swapped", "same day and month, another year", "within a month", "within a year", "different")),
     Comparison("phone", ("same", "one digit apart", "different")),
     Comparison("email", ("same", "same mailbox name or one typo", "different")),
-    Comparison("address", ("same address", "same postcode", "postcode one typo", "same city", "different"), tf_level=3, tf_column="city"),
+    Comparison("address", ("same address", "different")),
     Comparison("id_number", ("same", "one typo or two characters swapped", "two typos", "different")),
+    Comparison("area", ("same postcode", "postcode one typo", "same city", "different"), tf_level=2, tf_column="city"),
 )
 COLUMNS = ("first_name", "last_name", "birth_date", "phone", "phones", "email", "emails", "address", "postcode", "city", "id_number")
 
@@ -101,7 +104,7 @@ def compare_pairs(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> 
     several_emails = pick(left, li, "several_emails") | pick(right, ri, "several_emails")
     ma, mb = pick(left, li, "mailbox"), pick(right, ri, "mailbox")
     gamma[:, 4] = _keys(pick(left, li, "email"), pick(right, ri, "email"), pick(left, li, "emails"), pick(right, ri, "emails"), several_emails, (ma == mb) & (ma != ""))
-    gamma[:, 5] = _places(left, right, li, ri)
+    gamma[:, 5], gamma[:, 7] = _places(left, right, li, ri)
     ia, ib = pick(left, li, "id_number"), pick(right, ri, "id_number")
     gamma[:, 6] = id_levels(ia == ib, (ia == "") | (ib == ""), process.cpdist(ia, ib, scorer=OSA.distance, workers=1))
     return gamma
@@ -151,10 +154,15 @@ def key_levels(same: np.ndarray, close: np.ndarray, missing: np.ndarray) -> np.n
     return levels
 
 
-def place_levels(address_same: np.ndarray, post_same: np.ndarray, post_close: np.ndarray, city_same: np.ndarray, none_on_both: np.ndarray) -> np.ndarray:
-    levels = np.where(address_same, 0, np.where(post_same, 1, np.where(post_close, 2, np.where(city_same, 3, 4)))).astype(np.int8)
-    levels[none_on_both] = MISSING
-    return levels
+def place_levels(address_same: np.ndarray, has_address: np.ndarray, post_same: np.ndarray, post_close: np.ndarray, city_same: np.ndarray,
+                 has_area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Address levels (same / different) and area levels (same postcode / postcode one typo /
+    same city / different); ``has_area``: a postcode on both sides or a city on both sides."""
+    address = np.where(address_same, 0, 1).astype(np.int8)
+    address[~has_address] = MISSING
+    area = np.where(post_same, 0, np.where(post_close, 1, np.where(city_same, 2, 3))).astype(np.int8)
+    area[~has_area] = MISSING
+    return address, area
 
 
 def id_levels(equal: np.ndarray, missing: np.ndarray, distance: np.ndarray) -> np.ndarray:
@@ -213,7 +221,7 @@ def _keys(a: np.ndarray, b: np.ndarray, sets_a: np.ndarray, sets_b: np.ndarray, 
     return key_levels(same, close, (a == "") | (b == ""))
 
 
-def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     aa, ab = left["address"][li], right["address"][ri]
     pa, pb = left["postcode"][li], right["postcode"][ri]
     ca, cb = left["city"][li], right["city"][ri]
@@ -222,4 +230,4 @@ def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> np.nda
     post_same = has_post & (pa == pb)
     post_close = has_post & ~post_same & (process.cpdist(pa, pb, scorer=OSA.distance, workers=1) <= 1)
     city_same = has_city & ((ca == cb) | (process.cpdist(ca, cb, scorer=JaroWinkler.normalized_similarity, workers=1) >= CITY_SIMILAR))
-    return place_levels(address_same, post_same, post_close, city_same, ~(has_address | has_post | has_city))
+    return place_levels(address_same, has_address, post_same, post_close, city_same, has_post | has_city)

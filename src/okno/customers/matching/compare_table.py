@@ -91,7 +91,7 @@ class TableComparer:
         mailbox, has_mailbox = self.mailboxes
         ea, eb = t.email.codes[li], t.email.codes[ri]
         gamma[:, 4] = self._keys("email", li, ri, (mailbox[ea] == mailbox[eb]) & has_mailbox[ea])
-        gamma[:, 5] = self._places(li, ri)
+        gamma[:, 5], gamma[:, 7] = self._places(li, ri)
         gamma[:, 6] = self._ids(t.id_number.codes[li], t.id_number.codes[ri])
         return gamma
 
@@ -141,7 +141,7 @@ class TableComparer:
             close |= same_name
         return key_levels(same, close, missing)
 
-    def _places(self, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    def _places(self, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = self.table
         aa, ab = t.address.codes[li], t.address.codes[ri]
         pa, pb = t.postcode.codes[li], t.postcode.codes[ri]
@@ -155,9 +155,9 @@ class TableComparer:
         city_same[differ] = distinct_pair_scores(t.city.values, ca[differ], cb[differ], JaroWinkler.normalized_similarity) >= CITY_SIMILAR
         post_same = has_post & (pa == pb)
         post_close = np.zeros(len(li), dtype=bool)
-        differ = has_post & ~post_same & ~address_same  # the same address outranks whatever the postcodes say
+        differ = has_post & ~post_same
         post_close[differ] = distinct_pair_scores(t.postcode.values, pa[differ], pb[differ], OSA.distance) <= 1
-        return place_levels(address_same, post_same, post_close, city_same, ~(has_address | has_post | has_city))
+        return place_levels(address_same, has_address, post_same, post_close, city_same, has_post | has_city)
 
     def _ids(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         missing, equal = (a == 0) | (b == 0), a == b

@@ -21,8 +21,9 @@ DEFAULT_M: dict[str, list[float]] = {
     "birth_date": [0.86, 0.07, 0.02, 0.02, 0.01, 0.02],
     "phone": [0.70, 0.06, 0.24],
     "email": [0.65, 0.05, 0.30],
-    "address": [0.60, 0.10, 0.02, 0.13, 0.15],
+    "address": [0.65, 0.35],
     "id_number": [0.85, 0.06, 0.03, 0.06],
+    "area": [0.70, 0.03, 0.12, 0.15],
 }
 DEFAULT_U: dict[str, list[float]] = {
     "first_name": [0.02, 0.01, 0.03, 0.94],
@@ -30,16 +31,17 @@ DEFAULT_U: dict[str, list[float]] = {
     "birth_date": [0.0001, 0.0015, 0.0002, 0.0012, 0.028, 0.969],
     "phone": [0.0001, 0.0005, 0.9994],
     "email": [0.0001, 0.0005, 0.9994],
-    "address": [0.001, 0.01, 0.005, 0.095, 0.889],
+    "address": [0.001, 0.999],
     "id_number": [0.0001, 0.0005, 0.002, 0.9974],
+    "area": [0.01, 0.005, 0.09, 0.895],
 }
 DEFAULT_PRIOR = 0.01
 DEFAULT_REVIEW_THRESHOLD = 0.95
 TF_FLOOR_FACTOR = 20.0
 MIN_BASE_FOR_TF = 1000  # frequencies from fewer profiles than this are noise: the average u applies
-# A household shares phone, address and surname: these agree together, so only the strongest
+# A household shares phone, address, area and surname: these agree together, so only the strongest
 # counts in full and the others at this share (correlated evidence is not independent evidence).
-CORRELATED = ("phone", "address", "last_name")  # a different first name or birth date = "someone else"
+CORRELATED = ("phone", "address", "area", "last_name")  # a different first name or birth date = "someone else"
 CORRELATED_SHARE = 0.25  # a rare value weighs at most log2(20) ≈ 4.3 bits more than an average one
 # Below this share of "someone else" among candidates at one address (see ``household_share``)
 # the base holds no households to speak of: the discount is off and the fields count as the
@@ -162,8 +164,13 @@ def _discount_correlated(weights: np.ndarray, gamma: np.ndarray) -> None:
     """Household fields agree together. Normally the strongest counts in full and the others at
     :data:`CORRELATED_SHARE`; when the personal fields say "someone else" (a different first
     name, or a different birth date without the same first name), all of them count at that
-    share: same family, not the same person."""
+    share: same family, not the same person. The address and its area are one place: only the
+    stronger of the two counts at all."""
     names = [c.name for c in COMPARISONS]
+    address, area = names.index("address"), names.index("area")
+    both = (weights[:, address] > 0) & (weights[:, area] > 0)
+    weaker = np.where(weights[:, address] < weights[:, area], address, area)
+    weights[np.flatnonzero(both), weaker[both]] = 0.0
     group = [names.index(n) for n in CORRELATED]
     block = weights[:, group]
     positive = np.where(block > 0, block, 0.0)
