@@ -120,7 +120,7 @@ async def test_saved_weights_that_no_longer_fit_are_reported_and_the_rest_kept(c
 
     thresholds = (await client.put("/api/v1/matcher", json={"review_threshold": 0.9}, headers=headers)).json()
     assert thresholds["weights_out_of_date"] == ["address", "id_number"]  # defaults aren't saved as if chosen
-    address = {"m": {"address": [0.6, 0.4]}, "u": {"address": [0.001, 0.999]}}
+    address = {"m": {"address": [0.6, 0.1, 0.3]}, "u": {"address": [0.001, 0.004, 0.995]}}
     assert (await client.put("/api/v1/matcher", json=address, headers=headers)).json()["weights_out_of_date"] == ["id_number"]
     async with ctx.db.reading() as session:
         model = await current_model(session, fresh=True)
