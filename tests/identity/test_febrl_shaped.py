@@ -100,6 +100,8 @@ def test_yyyymmdd_dates_and_id_numbers_normalise() -> None:
         ({"birth_date": "1989-06-15"}, {"birth_date": "1990-02-10"}, "birth_date", "within a year"),
         ({"birth_date": "1989-06-15"}, {"birth_date": "1991-07-15"}, "birth_date", "different"),
         ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2191", "city": "marsden"}, "area", "postcode one typo"),
+        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2119", "city": "clevelamd"}, "area", "same postcode and city"),
+        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2119", "city": "marsden"}, "area", "same postcode"),
         ({"address": "21 brewster place"}, {"address": "brewster plase 21"}, "address", "same address"),  # another order, a typo
         ({"address": "21 brewster place summerdale medical centre"}, {"address": "21 brewster place"}, "address", "similar address"),  # a part left out
         ({"address": "21 brewster place"}, {"address": "12 wallaby way"}, "address", "different"),

@@ -49,7 +49,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("email", ("same", "same mailbox name or one typo", "different")),
     Comparison("address", ("same address", "similar address", "different")),
     Comparison("id_number", ("same", "one typo or two characters swapped", "two typos", "different")),
-    Comparison("area", ("same postcode", "postcode one typo", "same city", "different"), tf_level=2, tf_column="city"),
+    Comparison("area", ("same postcode and city", "same postcode", "postcode one typo", "same city", "different"), tf_level=3, tf_column="city"),
 )
 COLUMNS = ("first_name", "last_name", "birth_date", "phone", "phones", "email", "emails", "address", "postcode", "city", "id_number")
 
@@ -159,11 +159,11 @@ def key_levels(same: np.ndarray, close: np.ndarray, missing: np.ndarray) -> np.n
 
 def place_levels(address_same: np.ndarray, address_similar: np.ndarray, has_address: np.ndarray, post_same: np.ndarray, post_close: np.ndarray, city_same: np.ndarray,
                  has_area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Address levels (same / similar / different) and area levels (same postcode / postcode one typo /
-    same city / different); ``has_area``: a postcode on both sides or a city on both sides."""
+    """Address levels (same / similar / different) and area levels (same postcode and city / same postcode /
+    postcode one typo / same city / different); ``has_area``: a postcode on both sides or a city on both sides."""
     address = np.where(address_same, 0, np.where(address_similar, 1, 2)).astype(np.int8)
     address[~has_address] = MISSING
-    area = np.where(post_same, 0, np.where(post_close, 1, np.where(city_same, 2, 3))).astype(np.int8)
+    area = np.where(post_same, np.where(city_same, 0, 1), np.where(post_close, 2, np.where(city_same, 3, 4))).astype(np.int8)
     area[~has_area] = MISSING
     return address, area
 

@@ -112,7 +112,7 @@ def household_share(gamma: np.ndarray) -> float | None:
 
 # "Strong agreement" per comparison: the levels at which it all but proves the same person
 # on its own account, given the rest agrees (a nickname counts; a shared postcode does).
-STRONG: dict[str, tuple[int, ...]] = {"first_name": (0, 1), "last_name": (0, 1), "birth_date": (0,), "phone": (0,), "email": (0,), "address": (0,), "id_number": (0,), "area": (0,)}
+STRONG: dict[str, tuple[int, ...]] = {"first_name": (0, 1), "last_name": (0, 1), "birth_date": (0,), "phone": (0,), "email": (0,), "address": (0,), "id_number": (0,), "area": (0, 1)}
 MIN_ANCHORS = 3  # other comparisons present and strongly agreeing: an anchor pair
 MIN_ANCHOR_PAIRS = 50
 # A given name held by more of the base than this is no anchor: relatives living together share

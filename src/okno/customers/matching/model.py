@@ -23,7 +23,7 @@ DEFAULT_M: dict[str, list[float]] = {
     "email": [0.65, 0.05, 0.30],
     "address": [0.60, 0.08, 0.32],
     "id_number": [0.85, 0.06, 0.03, 0.06],
-    "area": [0.70, 0.03, 0.12, 0.15],
+    "area": [0.55, 0.15, 0.03, 0.12, 0.15],
 }
 DEFAULT_U: dict[str, list[float]] = {
     "first_name": [0.02, 0.01, 0.03, 0.94],
@@ -33,7 +33,7 @@ DEFAULT_U: dict[str, list[float]] = {
     "email": [0.0001, 0.0005, 0.9994],
     "address": [0.001, 0.004, 0.995],
     "id_number": [0.0001, 0.0005, 0.002, 0.9974],
-    "area": [0.01, 0.005, 0.09, 0.895],
+    "area": [0.008, 0.002, 0.005, 0.09, 0.895],
 }
 DEFAULT_PRIOR = 0.01
 DEFAULT_REVIEW_THRESHOLD = 0.95
