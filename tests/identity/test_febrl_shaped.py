@@ -104,6 +104,7 @@ def test_yyyymmdd_dates_and_id_numbers_normalise() -> None:
         ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2119", "city": "marsden"}, "area", "same postcode"),
         ({"address": "21 brewster place"}, {"address": "brewster plase 21"}, "address", "same address"),  # another order, a typo
         ({"address": "21 brewster place summerdale medical centre"}, {"address": "21 brewster place"}, "address", "similar address"),  # a part left out
+        ({"address": "1 wellington street kinross farm"}, {"address": "1 kinross farm wellingtonnstreet"}, "address", "somewhat similar address"),
         ({"address": "21 brewster place"}, {"address": "12 wallaby way"}, "address", "different"),
         ({"address": "21 brewster place", "postcode": "2119"}, {"address": "21 brewster place", "postcode": "4507"}, "area", "different"),  # counted apart
         ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2991", "city": "cleveland"}, "area", "same city"),

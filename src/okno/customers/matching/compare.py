@@ -30,6 +30,7 @@ ADDRESS_SAME_RATIO = 90  # token sort ratio: the same words, give or take a typo
 # token set ratio: one address's words within the other's, give or take a typo (a building's
 # name left out on one side, two words run together)
 ADDRESS_SIMILAR_RATIO = 85
+ADDRESS_SOMEWHAT_SIMILAR_RATIO = 70  # token set ratio: most of the words, or most of their letters
 CITY_SIMILAR = 0.92  # Jaro-Winkler
 
 
@@ -47,7 +48,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("birth_date", ("exact", "one typo or day/month swapped", "same day and month, another year", "within a month", "within a year", "different")),
     Comparison("phone", ("same", "one digit apart", "different")),
     Comparison("email", ("same", "same mailbox name or one typo", "different")),
-    Comparison("address", ("same address", "similar address", "different")),
+    Comparison("address", ("same address", "similar address", "somewhat similar address", "different")),
     Comparison("id_number", ("same", "one typo or two characters swapped", "two typos", "different")),
     Comparison("area", ("same postcode and city", "same postcode", "postcode one typo", "same city", "different"), tf_level=3, tf_column="city"),
 )
@@ -157,11 +158,13 @@ def key_levels(same: np.ndarray, close: np.ndarray, missing: np.ndarray) -> np.n
     return levels
 
 
-def place_levels(address_same: np.ndarray, address_similar: np.ndarray, has_address: np.ndarray, post_same: np.ndarray, post_close: np.ndarray, city_same: np.ndarray,
+def place_levels(address_same: np.ndarray, address_ratio: np.ndarray, has_address: np.ndarray, post_same: np.ndarray, post_close: np.ndarray, city_same: np.ndarray,
                  has_area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Address levels (same / similar / different) and area levels (same postcode and city / same postcode /
+    """Address levels (same / similar / somewhat similar / different; ``address_ratio``: the
+    token set ratio, used where not the same) and area levels (same postcode and city / same postcode /
     postcode one typo / same city / different); ``has_area``: a postcode on both sides or a city on both sides."""
-    address = np.where(address_same, 0, np.where(address_similar, 1, 2)).astype(np.int8)
+    similar = np.where(address_ratio >= ADDRESS_SIMILAR_RATIO, 1, np.where(address_ratio >= ADDRESS_SOMEWHAT_SIMILAR_RATIO, 2, 3))
+    address = np.where(address_same, 0, similar).astype(np.int8)
     address[~has_address] = MISSING
     area = np.where(post_same, np.where(city_same, 0, 1), np.where(post_close, 2, np.where(city_same, 3, 4))).astype(np.int8)
     area[~has_area] = MISSING
@@ -230,8 +233,8 @@ def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> tuple[
     ca, cb = left["city"][li], right["city"][ri]
     has_address, has_post, has_city = (aa != "") & (ab != ""), (pa != "") & (pb != ""), (ca != "") & (cb != "")
     address_same = has_address & (process.cpdist(aa, ab, scorer=fuzz.token_sort_ratio, workers=1) >= ADDRESS_SAME_RATIO)
-    address_similar = has_address & ~address_same & (process.cpdist(aa, ab, scorer=fuzz.token_set_ratio, workers=1) >= ADDRESS_SIMILAR_RATIO)
+    address_ratio = process.cpdist(aa, ab, scorer=fuzz.token_set_ratio, workers=1)
     post_same = has_post & (pa == pb)
     post_close = has_post & ~post_same & (process.cpdist(pa, pb, scorer=OSA.distance, workers=1) <= 1)
     city_same = has_city & ((ca == cb) | (process.cpdist(ca, cb, scorer=JaroWinkler.normalized_similarity, workers=1) >= CITY_SIMILAR))
-    return place_levels(address_same, address_similar, has_address, post_same, post_close, city_same, has_post | has_city)
+    return place_levels(address_same, address_ratio, has_address, post_same, post_close, city_same, has_post | has_city)

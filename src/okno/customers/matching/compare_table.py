@@ -16,7 +16,6 @@ from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 from okno.customers.matching.blocking import sorted_unique
 from okno.customers.matching.compare import (
     ADDRESS_SAME_RATIO,
-    ADDRESS_SIMILAR_RATIO,
     CITY_SIMILAR,
     COMPARISONS,
     MISSING,
@@ -152,8 +151,8 @@ class TableComparer:
         differ = has_address & ~address_same
         address_same[differ] = process.cpdist(t.address.values[aa[differ]], t.address.values[ab[differ]], scorer=fuzz.ratio, workers=1) >= ADDRESS_SAME_RATIO
         differ &= ~address_same
-        address_similar = np.zeros(len(li), dtype=bool)
-        address_similar[differ] = distinct_pair_scores(t.address.values, aa[differ], ab[differ], fuzz.token_set_ratio) >= ADDRESS_SIMILAR_RATIO
+        address_ratio = np.zeros(len(li))
+        address_ratio[differ] = distinct_pair_scores(t.address.values, aa[differ], ab[differ], fuzz.token_set_ratio)
         city_same = has_city & (ca == cb)
         differ = has_city & ~city_same
         city_same[differ] = distinct_pair_scores(t.city.values, ca[differ], cb[differ], JaroWinkler.normalized_similarity) >= CITY_SIMILAR
@@ -161,7 +160,7 @@ class TableComparer:
         post_close = np.zeros(len(li), dtype=bool)
         differ = has_post & ~post_same
         post_close[differ] = distinct_pair_scores(t.postcode.values, pa[differ], pb[differ], OSA.distance) <= 1
-        return place_levels(address_same, address_similar, has_address, post_same, post_close, city_same, has_post | has_city)
+        return place_levels(address_same, address_ratio, has_address, post_same, post_close, city_same, has_post | has_city)
 
     def _ids(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         missing, equal = (a == 0) | (b == 0), a == b
