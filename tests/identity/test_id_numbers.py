@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from okno.customers.importer import import_rows
 from okno.customers.matching.columns import map_columns
 from okno.customers.matching.fields import RawPerson, comparison_fields, filed_key
+from okno.customers.matching.model import DEFAULT_M
 from okno.customers.matching.realtime import candidates_for, current_model, score_record
 from okno.customers.matching.reindex import reindex_profiles
 from okno.customers.personal import masked, shown_attributes
@@ -106,20 +107,20 @@ async def test_saved_weights_that_no_longer_fit_are_reported_and_the_rest_kept(c
     headers = await admin_headers(ctx, client)
     saved = (await client.put("/api/v1/matcher", json={"m": {"first_name": [0.7, 0.1, 0.1, 0.1]}}, headers=headers)).json()
     assert saved["weights_out_of_date"] == []
-    async with ctx.db.transaction() as session:  # as saved before 'postcode one typo' and id numbers existed
+    async with ctx.db.transaction() as session:  # as saved when the address had five levels, before id numbers existed
         row = await session.get(MatcherSettings, 1)
-        params = {**row.params, "m": {k: v for k, v in row.params["m"].items() if k != "id_number"} | {"address": [0.6, 0.1, 0.15, 0.15]}}
-        params["u"] = {k: v for k, v in row.params["u"].items() if k != "id_number"} | {"address": [0.001, 0.01, 0.1, 0.889]}
+        params = {**row.params, "m": {k: v for k, v in row.params["m"].items() if k != "id_number"} | {"address": [0.6, 0.1, 0.1, 0.05, 0.15]}}
+        params["u"] = {k: v for k, v in row.params["u"].items() if k != "id_number"} | {"address": [0.001, 0.01, 0.05, 0.05, 0.889]}
         await session.execute(update(MatcherSettings).where(MatcherSettings.id == 1).values(params=params))
     body = (await client.get("/api/v1/matcher", headers=headers)).json()
     assert body["weights_out_of_date"] == ["address", "id_number"]
     assert body["m"]["first_name"] == [0.7, 0.1, 0.1, 0.1]  # still fits: kept
-    assert len(body["m"]["address"]) == 5 and len(body["m"]["id_number"]) == 4  # defaults stand in
+    assert len(body["m"]["address"]) == len(DEFAULT_M["address"]) and len(body["m"]["id_number"]) == 4  # defaults stand in
     assert [kw["comparisons"] for event, kw in warnings if event == "matcher_settings_out_of_date"] == [["address", "id_number"]]
 
     thresholds = (await client.put("/api/v1/matcher", json={"review_threshold": 0.9}, headers=headers)).json()
     assert thresholds["weights_out_of_date"] == ["address", "id_number"]  # defaults aren't saved as if chosen
-    address = {"m": {"address": [0.6, 0.1, 0.02, 0.13, 0.15]}, "u": {"address": [0.001, 0.01, 0.005, 0.095, 0.889]}}
+    address = {"m": {"address": [0.6, 0.1, 0.05, 0.25]}, "u": {"address": [0.001, 0.004, 0.02, 0.975]}}
     assert (await client.put("/api/v1/matcher", json=address, headers=headers)).json()["weights_out_of_date"] == ["id_number"]
     async with ctx.db.reading() as session:
         model = await current_model(session, fresh=True)

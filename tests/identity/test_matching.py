@@ -168,3 +168,17 @@ async def test_estimate_re_fits_parameters_from_stored_profiles(client, ctx) -> 
     m = body["params"]["m"]
     assert all(abs(sum(v) - 1) < 1e-6 for v in m.values()) and m["first_name"][0] > m["first_name"][3]
     assert (await client.get("/api/v1/matcher", headers=headers)).json()["u"] == body["params"]["u"]
+
+
+async def test_the_household_share_is_shown_set_and_cleared_through_the_matcher_settings(client, ctx) -> None:
+    from okno.customers.matching.realtime import current_model
+
+    headers = await admin_headers(ctx, client)
+    assert (await client.get("/api/v1/matcher", headers=headers)).json()["household_share"] is None  # never estimated: households assumed
+    assert (await client.put("/api/v1/matcher", json={"household_share": 1.5}, headers=headers)).status_code == 422
+    assert (await client.put("/api/v1/matcher", json={"household_share": 0.01}, headers=headers)).json()["household_share"] == 0.01
+    async with ctx.db.reading() as session:
+        assert not (await current_model(session, fresh=True)).households  # real-time scoring drops the discount
+    assert (await client.put("/api/v1/matcher", json={"household_share": None}, headers=headers)).json()["household_share"] is None
+    async with ctx.db.reading() as session:
+        assert (await current_model(session, fresh=True)).households

@@ -55,7 +55,7 @@ def test_a_common_first_name_and_surname_alone_is_not_the_same_person() -> None:
     fields = _fields(rows)
     result = dedupe(fields, threshold=0.0, keep_candidates=True)
     li, ri, probability, gamma = result.candidates
-    names_only = (gamma[:, 0] == 0) & (gamma[:, 1] == 0) & (gamma[:, 2] == LEVEL["birth_date"]["different"]) & (gamma[:, 5] >= LEVEL["address"]["same city"])
+    names_only = (gamma[:, 0] == 0) & (gamma[:, 1] == 0) & (gamma[:, 2] == LEVEL["birth_date"]["different"]) & (gamma[:, 5] != LEVEL["address"]["same address"]) & (gamma[:, 7] >= LEVEL["area"]["same city"])
     assert names_only.sum() > 50
     assert float(np.quantile(probability[names_only], 0.9)) < SAME_PERSON_THRESHOLD
 
@@ -118,7 +118,7 @@ def test_an_estimated_match_rate_calibrates_real_time_scores_and_survives_saving
     common = {c: np.array([0.02]) for c in TERM_FIELDS}  # each held by 2 % of the base
     at_1m = score_gamma(model, names_only, common, base_size=1_000_000).probability[0]
     assert at_1m < 0.01 < model.review_threshold
-    everything = np.array([[0, 0, 0, -1, -1, 0, -1]], dtype=np.int8)  # names, birth date and address agree
+    everything = np.array([[0, 0, 0, -1, -1, 0, -1, 0]], dtype=np.int8)  # names, birth date, address and postcode agree
     assert score_gamma(model, everything, common, base_size=1_000_000).probability[0] > model.review_threshold
     assert score_gamma(model, names_only, common).probability[0] == score_gamma(MatchModel(), names_only, common).probability[0]  # no base size: the fixed prior
 
@@ -148,3 +148,31 @@ def test_relatives_of_a_common_given_name_are_no_anchor_for_the_birth_date() -> 
     assert anchored_m(gamma, shares)["birth_date"][diff] < 0.03  # only rarer names anchor
     # where rare names leave too few anchors, every name counts again (small bases)
     assert anchored_m(gamma[:1200], np.full(1200, 0.03))["birth_date"][diff] > 0.1
+
+
+def test_the_household_discount_follows_the_households_the_data_holds() -> None:
+    from okno.customers.matching.em import household_share
+    from okno.customers.matching.model import MatchModel, score_gamma
+
+    def at_one_address(count: int, someone_else: int) -> np.ndarray:
+        gamma = np.full((count, len(COMPARISONS)), -1, dtype=np.int8)
+        gamma[:, 0], gamma[:, 1], gamma[:, 2], gamma[:, 5] = LEVEL["first_name"]["exact"], 0, LEVEL["birth_date"]["exact"], LEVEL["address"]["same address"]
+        gamma[:someone_else, 0], gamma[:someone_else, 2] = LEVEL["first_name"]["different"], LEVEL["birth_date"]["different"]
+        return gamma
+
+    assert household_share(at_one_address(10, 5)) is None  # too few pairs to tell
+    families, no_families = household_share(at_one_address(400, 160)), household_share(at_one_address(400, 2))
+    assert families == 0.4 and no_families == 0.005
+    # a surname and an address in common, another first name, no birth date: a relative where
+    # families live together, the same person's damaged record where none do
+    pair = np.full((1, len(COMPARISONS)), -1, dtype=np.int8)
+    pair[0, 0], pair[0, 1], pair[0, 5] = LEVEL["first_name"]["different"], LEVEL["last_name"]["exact"], LEVEL["address"]["same address"]
+    with_families, without = MatchModel(household_share=families), MatchModel(household_share=no_families)
+    assert with_families.households and not without.households and MatchModel().households  # not estimated: households assumed
+    assert score_gamma(without, pair).total[0] > score_gamma(with_families, pair).total[0] + 5
+    assert MatchModel.from_params(without.params()).household_share == no_families  # saved with the model
+
+
+def test_generated_households_keep_the_discount() -> None:
+    result = dedupe(_fields(_households()), threshold=SAME_PERSON_THRESHOLD)
+    assert result.model.household_share is not None and result.model.households, result.model.household_share

@@ -68,7 +68,7 @@ async def test_reasons_read_id_numbers_and_postcode_typos_in_russian_and_the_id_
     panel = (await client.get(f"/ui/conversations/{conversation.id}")).text
     reasons = panel.split('data-testid="merge-suggestions"')[1].split("</ul>")[0]
     assert "номер документа: одна опечатка или два знака переставлены" in reasons, reasons
-    assert "адрес: индекс с одной опечаткой" in reasons
+    assert "индекс или город: индекс с одной опечаткой" in reasons
     assert "•••• 8901" in panel and "123-456-789 01" not in panel
 
 

@@ -111,3 +111,6 @@ class MatcherSettingsIn(BaseModel):
     auto_threshold: float | None = Field(default=None, gt=0, lt=1)
     # matches per record (estimated); a pair's prior is this over the base size. null: the fixed ``prior`` applies
     match_rate: float | None = Field(default=None, gt=0, lt=1000)
+    # share of candidate pairs at one address naming someone else (estimated); under 0.05 the
+    # household discount is off. null: households assumed
+    household_share: float | None = Field(default=None, ge=0, le=1)

@@ -91,8 +91,9 @@ async def override_matcher(body: MatcherSettingsIn, admin: AdminOperator, sessio
             params[name] = getattr(body, name)
     if "auto_threshold" in body.model_fields_set:
         params["auto_threshold"] = body.auto_threshold
-    if "match_rate" in body.model_fields_set:
-        params["match_rate"] = body.match_rate
+    for name in ("match_rate", "household_share"):
+        if name in body.model_fields_set:
+            params[name] = getattr(body, name)
     model = MatchModel.from_params(params)
     model.out_of_date = tuple(c for c in current.out_of_date if c not in (body.m or {}) and c not in (body.u or {}))
     return _settings_out(await save_model(session, model, actor_id=admin.id))

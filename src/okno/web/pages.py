@@ -62,15 +62,16 @@ def N_(message: str) -> str:
 
 
 # the matcher's field and comparison names, as operators read them (source strings are English)
-FIELD_LABELS = {"phone": N_("phone"), "email": N_("e-mail"), "first_name": N_("first name"), "last_name": N_("surname"), "birth_date": N_("birth date"), "address": N_("address"),
+FIELD_LABELS = {"phone": N_("phone"), "email": N_("e-mail"), "first_name": N_("first name"), "last_name": N_("surname"), "birth_date": N_("birth date"), "address": N_("address"), "area": N_("postcode or city"),
                 "id_number": N_("id number")}  # fmt: skip
 COMPARISON_LABELS = {
     "exact": N_("same"), "same": N_("same"), "similar": N_("similar"), "somewhat similar": N_("somewhat similar"), "different": N_("different"),
     "one typo or day/month swapped": N_("one typo or day/month swapped"), "one digit apart": N_("one digit apart"),
-    "same mailbox name or one typo": N_("same mailbox name or one typo"), "same address": N_("same address"),
-    "same postcode": N_("same postcode"), "postcode one typo": N_("postcode one typo"), "same city": N_("same city"),
+    "same mailbox name or one typo": N_("same mailbox name or one typo"), "same address": N_("same address"), "similar address": N_("similar address"), "somewhat similar address": N_("somewhat similar address"),
+    "same postcode and city": N_("same postcode and city"), "same postcode": N_("same postcode"), "postcode one typo": N_("postcode one typo"), "same city": N_("same city"),
     "one typo or two characters swapped": N_("one typo or two characters swapped"), "two typos": N_("two typos"),
     "within a month": N_("within a month"), "within a year": N_("within a year"),
+    "same day and month, another year": N_("same day and month, another year"),
 }
 
 

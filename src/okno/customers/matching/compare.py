@@ -4,8 +4,10 @@ The real-time path (one record against a handful of candidates) and the batch pa
 of blocked pairs) call the same :func:`compare_pairs`, so both judge a pair identically.
 
 Levels are small integers, 0 = strongest agreement; ``-1`` = missing on either side (weight 0).
-Address, postcode and city are *one* comparison: a household shares all three, and counting
-them as independent evidence would add the same fact up three times. "One typo" in a date,
+The address and the area (postcode, else city) are two comparisons: in a base without
+households they are independent evidence, as Splink counts them; where relatives live together
+they agree together, and :func:`~okno.customers.matching.model.score_gamma` counts them as one
+fact (with surname and phone). "One typo" in a date,
 postcode or id number is one edit or two neighbouring characters swapped (``1956`` / ``1965``).
 """
 
@@ -25,6 +27,10 @@ MISSING = -1
 NAME_SIMILAR, NAME_SOMEWHAT_SIMILAR = 0.92, 0.80  # Jaro-Winkler
 NEAR_DAYS, YEAR_DAYS = 31, 366  # birth dates this many days apart at most: partial credit (a slip of a day or a year)
 ADDRESS_SAME_RATIO = 90  # token sort ratio: the same words, give or take a typo, in any order
+# token set ratio: one address's words within the other's, give or take a typo (a building's
+# name left out on one side, two words run together)
+ADDRESS_SIMILAR_RATIO = 85
+ADDRESS_SOMEWHAT_SIMILAR_RATIO = 70  # token set ratio: most of the words, or most of their letters
 CITY_SIMILAR = 0.92  # Jaro-Winkler
 
 
@@ -39,11 +45,12 @@ class Comparison:
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("first_name", ("exact", "similar", "somewhat similar", "different"), tf_level=0, tf_column="first_name"),
     Comparison("last_name", ("exact", "similar", "somewhat similar", "different"), tf_level=0, tf_column="last_name"),
-    Comparison("birth_date", ("exact", "one typo or day/month swapped", "within a month", "within a year", "different")),
+    Comparison("birth_date", ("exact", "one typo or day/month swapped", "same day and month, another year", "within a month", "within a year", "different")),
     Comparison("phone", ("same", "one digit apart", "different")),
     Comparison("email", ("same", "same mailbox name or one typo", "different")),
-    Comparison("address", ("same address", "same postcode", "postcode one typo", "same city", "different"), tf_level=3, tf_column="city"),
+    Comparison("address", ("same address", "similar address", "somewhat similar address", "different")),
     Comparison("id_number", ("same", "one typo or two characters swapped", "two typos", "different")),
+    Comparison("area", ("same postcode and city", "same postcode", "postcode one typo", "same city", "different"), tf_level=3, tf_column="city"),
 )
 COLUMNS = ("first_name", "last_name", "birth_date", "phone", "phones", "email", "emails", "address", "postcode", "city", "id_number")
 
@@ -101,7 +108,7 @@ def compare_pairs(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> 
     several_emails = pick(left, li, "several_emails") | pick(right, ri, "several_emails")
     ma, mb = pick(left, li, "mailbox"), pick(right, ri, "mailbox")
     gamma[:, 4] = _keys(pick(left, li, "email"), pick(right, ri, "email"), pick(left, li, "emails"), pick(right, ri, "emails"), several_emails, (ma == mb) & (ma != ""))
-    gamma[:, 5] = _places(left, right, li, ri)
+    gamma[:, 5], gamma[:, 7] = _places(left, right, li, ri)
     ia, ib = pick(left, li, "id_number"), pick(right, ri, "id_number")
     gamma[:, 6] = id_levels(ia == ib, (ia == "") | (ib == ""), process.cpdist(ia, ib, scorer=OSA.distance, workers=1))
     return gamma
@@ -121,11 +128,13 @@ def swap_aware_names(first: np.ndarray, last: np.ndarray, cross_first: np.ndarra
     return np.where(swapped, cross_first, first), np.where(swapped, cross_last, last)
 
 
-def date_levels(equal: np.ndarray, missing: np.ndarray, one_edit: np.ndarray, day_month_swapped: np.ndarray, days_apart: np.ndarray) -> np.ndarray:
-    """Exact / one typo or day and month swapped / within a month / within a year / different
-    (``days_apart``: calendar days between the two dates, as :func:`day_numbers` gives them)."""
-    near = np.where(days_apart <= NEAR_DAYS, 2, np.where(days_apart <= YEAR_DAYS, 3, 4))
-    levels = np.where(equal, 0, np.where(one_edit | day_month_swapped, 1, near)).astype(np.int8)
+def date_levels(equal: np.ndarray, missing: np.ndarray, one_edit: np.ndarray, day_month_swapped: np.ndarray, days_apart: np.ndarray,
+                same_day_and_month: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Exact / one typo or day and month swapped / the same day and month in another year (a
+    mistyped year: ``1990`` / ``2000``, ``1969`` / ``1970``) / within a month / within a year /
+    different (``days_apart``: calendar days between the two dates, as :func:`day_numbers` gives them)."""
+    near = np.where(days_apart <= NEAR_DAYS, 3, np.where(days_apart <= YEAR_DAYS, 4, 5))
+    levels = np.where(equal, 0, np.where(one_edit | day_month_swapped, 1, np.where(same_day_and_month, 2, near))).astype(np.int8)
     levels[missing] = MISSING
     return levels
 
@@ -149,10 +158,17 @@ def key_levels(same: np.ndarray, close: np.ndarray, missing: np.ndarray) -> np.n
     return levels
 
 
-def place_levels(address_same: np.ndarray, post_same: np.ndarray, post_close: np.ndarray, city_same: np.ndarray, none_on_both: np.ndarray) -> np.ndarray:
-    levels = np.where(address_same, 0, np.where(post_same, 1, np.where(post_close, 2, np.where(city_same, 3, 4)))).astype(np.int8)
-    levels[none_on_both] = MISSING
-    return levels
+def place_levels(address_same: np.ndarray, address_ratio: np.ndarray, has_address: np.ndarray, post_same: np.ndarray, post_close: np.ndarray, city_same: np.ndarray,
+                 has_area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Address levels (same / similar / somewhat similar / different; ``address_ratio``: the
+    token set ratio, used where not the same) and area levels (same postcode and city / same postcode /
+    postcode one typo / same city / different); ``has_area``: a postcode on both sides or a city on both sides."""
+    similar = np.where(address_ratio >= ADDRESS_SIMILAR_RATIO, 1, np.where(address_ratio >= ADDRESS_SOMEWHAT_SIMILAR_RATIO, 2, 3))
+    address = np.where(address_same, 0, similar).astype(np.int8)
+    address[~has_address] = MISSING
+    area = np.where(post_same, np.where(city_same, 0, 1), np.where(post_close, 2, np.where(city_same, 3, 4))).astype(np.int8)
+    area[~has_area] = MISSING
+    return address, area
 
 
 def id_levels(equal: np.ndarray, missing: np.ndarray, distance: np.ndarray) -> np.ndarray:
@@ -193,7 +209,12 @@ def _names(fa: np.ndarray, fb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> tu
 
 def _dates(a: np.ndarray, b: np.ndarray, a_swapped: np.ndarray, days_apart: np.ndarray) -> np.ndarray:
     distance = process.cpdist(a, b, scorer=OSA.distance, workers=1)
-    return date_levels(a == b, (a == "") | (b == ""), distance <= 1, (a_swapped == b) & (a_swapped != ""), days_apart)
+    return date_levels(a == b, (a == "") | (b == ""), distance <= 1, (a_swapped == b) & (a_swapped != ""), days_apart, same_day_and_month(a, b))
+
+
+def same_day_and_month(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Both ISO dates present and agreeing on ``-mm-dd`` (whatever the year)."""
+    return np.fromiter((len(x) == 10 and x[4:] == y[4:] for x, y in zip(a.tolist(), b.tolist(), strict=True)), dtype=bool, count=len(a))
 
 
 def _keys(a: np.ndarray, b: np.ndarray, sets_a: np.ndarray, sets_b: np.ndarray, several: np.ndarray, same_name: np.ndarray | None) -> np.ndarray:
@@ -206,13 +227,14 @@ def _keys(a: np.ndarray, b: np.ndarray, sets_a: np.ndarray, sets_b: np.ndarray, 
     return key_levels(same, close, (a == "") | (b == ""))
 
 
-def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+def _places(left: Frame, right: Frame, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     aa, ab = left["address"][li], right["address"][ri]
     pa, pb = left["postcode"][li], right["postcode"][ri]
     ca, cb = left["city"][li], right["city"][ri]
     has_address, has_post, has_city = (aa != "") & (ab != ""), (pa != "") & (pb != ""), (ca != "") & (cb != "")
     address_same = has_address & (process.cpdist(aa, ab, scorer=fuzz.token_sort_ratio, workers=1) >= ADDRESS_SAME_RATIO)
+    address_ratio = process.cpdist(aa, ab, scorer=fuzz.token_set_ratio, workers=1)
     post_same = has_post & (pa == pb)
     post_close = has_post & ~post_same & (process.cpdist(pa, pb, scorer=OSA.distance, workers=1) <= 1)
     city_same = has_city & ((ca == cb) | (process.cpdist(ca, cb, scorer=JaroWinkler.normalized_similarity, workers=1) >= CITY_SIMILAR))
-    return place_levels(address_same, post_same, post_close, city_same, ~(has_address | has_post | has_city))
+    return place_levels(address_same, address_ratio, has_address, post_same, post_close, city_same, has_post | has_city)

@@ -52,6 +52,13 @@ class TableComparer:
         return day_numbers(self.table.birth_date.values)
 
     @cached_property
+    def days_of_year(self) -> np.ndarray:
+        """Per distinct birth date: a code of its ``-mm-dd`` (0: none)."""
+        code_of: dict[str, int] = {}
+        values = self.table.birth_date.values
+        return np.fromiter((code_of.setdefault(d[4:], len(code_of) + 1) if len(d) == 10 else 0 for d in values), dtype=np.int64, count=len(values))
+
+    @cached_property
     def full_names(self) -> np.ndarray:
         """Per distinct name: a code of its full form (nicknames share their full name's code)."""
         code_of: dict[str, int] = {}
@@ -84,7 +91,7 @@ class TableComparer:
         mailbox, has_mailbox = self.mailboxes
         ea, eb = t.email.codes[li], t.email.codes[ri]
         gamma[:, 4] = self._keys("email", li, ri, (mailbox[ea] == mailbox[eb]) & has_mailbox[ea])
-        gamma[:, 5] = self._places(li, ri)
+        gamma[:, 5], gamma[:, 7] = self._places(li, ri)
         gamma[:, 6] = self._ids(t.id_number.codes[li], t.id_number.codes[ri])
         return gamma
 
@@ -115,7 +122,8 @@ class TableComparer:
         one_edit[needed] = distinct_pair_scores(self.table.birth_date.values, a[needed], b[needed], OSA.distance) <= 1
         swapped = self.swapped_dates[a]
         days_apart = np.abs(self.day_numbers[a] - self.day_numbers[b])
-        return date_levels(equal, missing, one_edit, (swapped == b) & (swapped > 0), days_apart)
+        same_day = (self.days_of_year[a] == self.days_of_year[b]) & (self.days_of_year[a] > 0)
+        return date_levels(equal, missing, one_edit, (swapped == b) & (swapped > 0), days_apart, same_day)
 
     def _keys(self, name: str, li: np.ndarray, ri: np.ndarray, same_name: np.ndarray | None) -> np.ndarray:
         column: Column = getattr(self.table, name)
@@ -133,7 +141,7 @@ class TableComparer:
             close |= same_name
         return key_levels(same, close, missing)
 
-    def _places(self, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    def _places(self, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = self.table
         aa, ab = t.address.codes[li], t.address.codes[ri]
         pa, pb = t.postcode.codes[li], t.postcode.codes[ri]
@@ -142,14 +150,17 @@ class TableComparer:
         address_same = has_address & (aa == ab)  # the words sorted: the same words in any order
         differ = has_address & ~address_same
         address_same[differ] = process.cpdist(t.address.values[aa[differ]], t.address.values[ab[differ]], scorer=fuzz.ratio, workers=1) >= ADDRESS_SAME_RATIO
+        differ &= ~address_same
+        address_ratio = np.zeros(len(li))
+        address_ratio[differ] = distinct_pair_scores(t.address.values, aa[differ], ab[differ], fuzz.token_set_ratio)
         city_same = has_city & (ca == cb)
         differ = has_city & ~city_same
         city_same[differ] = distinct_pair_scores(t.city.values, ca[differ], cb[differ], JaroWinkler.normalized_similarity) >= CITY_SIMILAR
         post_same = has_post & (pa == pb)
         post_close = np.zeros(len(li), dtype=bool)
-        differ = has_post & ~post_same & ~address_same  # the same address outranks whatever the postcodes say
+        differ = has_post & ~post_same
         post_close[differ] = distinct_pair_scores(t.postcode.values, pa[differ], pb[differ], OSA.distance) <= 1
-        return place_levels(address_same, post_same, post_close, city_same, ~(has_address | has_post | has_city))
+        return place_levels(address_same, address_ratio, has_address, post_same, post_close, city_same, has_post | has_city)
 
     def _ids(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         missing, equal = (a == 0) | (b == 0), a == b

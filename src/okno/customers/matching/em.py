@@ -92,12 +92,27 @@ def estimate_m(model: MatchModel, gamma: np.ndarray, *, iterations: int = 25, to
         m[name] = _floored(np.mean(found, axis=0), FLOOR, DIFFERENT_FLOOR_M)
     for name, shares in anchored_m(gamma, first_name_shares).items():
         m[name] = shares
-    return MatchModel(m=m, u=model.u, prior=_prior(gamma, m), review_threshold=model.review_threshold, auto_threshold=model.auto_threshold)
+    return MatchModel(m=m, u=model.u, prior=_prior(gamma, m), review_threshold=model.review_threshold, auto_threshold=model.auto_threshold,
+                      household_share=household_share(gamma))  # fmt: skip
+
+
+def household_share(gamma: np.ndarray) -> float | None:
+    """Among candidate pairs at the same address with a first name and a birth date on both
+    sides, the share at a different first name *and* a different birth date: another person at
+    one address — a relative. The same person's records differ in both only when two fields
+    are damaged at once, which is rare; ``None`` when too few such pairs to tell."""
+    names = [c.name for c in COMPARISONS]
+    first, born, place = (gamma[:, names.index(n)] for n in ("first_name", "birth_date", "address"))
+    at_one_address = (place == 0) & (first != MISSING) & (born != MISSING)
+    if at_one_address.sum() < MIN_SESSION_PAIRS:
+        return None
+    different = COMPARISONS[names.index("first_name")].levels.index("different"), COMPARISONS[names.index("birth_date")].levels.index("different")
+    return float(((first == different[0]) & (born == different[1]))[at_one_address].mean())
 
 
 # "Strong agreement" per comparison: the levels at which it all but proves the same person
 # on its own account, given the rest agrees (a nickname counts; a shared postcode does).
-STRONG: dict[str, tuple[int, ...]] = {"first_name": (0, 1), "last_name": (0, 1), "birth_date": (0,), "phone": (0,), "email": (0,), "address": (0, 1), "id_number": (0,)}
+STRONG: dict[str, tuple[int, ...]] = {"first_name": (0, 1), "last_name": (0, 1), "birth_date": (0,), "phone": (0,), "email": (0,), "address": (0,), "id_number": (0,), "area": (0, 1)}
 MIN_ANCHORS = 3  # other comparisons present and strongly agreeing: an anchor pair
 MIN_ANCHOR_PAIRS = 50
 # A given name held by more of the base than this is no anchor: relatives living together share

@@ -21,7 +21,7 @@ MAX_KEY_LENGTH = 96  # longer keys are cut to this many characters
 # rare: a block of at most this many profiles (as Splink's single-field blocking rules, bounded).
 # Two records damaged in two fields at once still meet when one intact field is rare enough.
 SMALL_BLOCK_SIZE = 50
-SINGLE_FIELD_KEYS = {"g": "first_name", "s": "last_name", "d": "birth_date", "pc": "postcode"}
+SINGLE_FIELD_KEYS = {"g": "first_name", "s": "last_name", "d": "birth_date", "pc": "postcode", "c": "city"}
 MAX_SINGLE_VALUE = 80  # longer values file no single-field key
 
 
