@@ -1,6 +1,6 @@
-"""The summary's SQL on its own: nearest-rank percentiles computed inside the database (PostgreSQL's
-``percentile_disc``, SQLite's row numbers) for every size of a period, rows without a figure left
-out, and the whole summary in four statements on either database."""
+"""The summary's SQL on its own: nearest-rank percentiles found exactly (a duration histogram gives
+the bucket holding the rank, one ordered read of that bucket the value) for every size of a period,
+rows without a figure left out, and the whole summary in five statements on either database."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from okno.access import Scope
 from okno.models import Conversation, Customer, ReportConversation
 from okno.reports import queries
-from okno.reports.queries import RC
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 ADMIN = Scope(operator_id=0, role="admin")
@@ -46,8 +45,7 @@ async def test_percentiles_are_the_nearest_rank_for_every_size_and_skip_rows_wit
         rows += [{"opened_at": day + timedelta(hours=20, minutes=i)} for i in range(3)]  # not answered: no FRT
         await _facts(ctx, rows)
         async with ctx.db.reading() as session:
-            got = await queries.duration_stats(session, RC.frt_seconds, RC.frt_business_seconds,
-                                               queries.opened_in(queries.Filters(day, day + timedelta(days=1), ADMIN)))
+            got = await queries.duration_stats(session, queries.Filters(day, day + timedelta(days=1), ADMIN), 0)
         business = [7 * w % 1000 for w in waits]
         assert got == {
             "count": size,
@@ -60,12 +58,11 @@ async def test_percentiles_are_the_nearest_rank_for_every_size_and_skip_rows_wit
     async with ctx.db.reading() as session:  # a period with openings but no answer at all
         empty = START + timedelta(days=len(sizes))
         await _facts(ctx, [{"opened_at": empty}])
-        got = await queries.duration_stats(session, RC.frt_seconds, RC.frt_business_seconds,
-                                           queries.opened_in(queries.Filters(empty, empty + timedelta(days=1), ADMIN)))
+        got = await queries.duration_stats(session, queries.Filters(empty, empty + timedelta(days=1), ADMIN), 0)
     assert got == {"count": 0, "avg_seconds": None, "p50_seconds": None, "p90_seconds": None, "business_avg_seconds": None, "business_p50_seconds": None}
 
 
-async def test_the_summary_is_four_statements_with_every_figure(ctx) -> None:  # noqa: ANN001
+async def test_the_summary_is_five_statements_with_every_figure(ctx) -> None:  # noqa: ANN001
     resolved = {"resolved_at": START + timedelta(hours=5), "resolutions": 1, "reason": "delivery"}
     await _facts(ctx, [
         {"opened_at": START + timedelta(hours=1), "frt_seconds": 60, "frt_business_seconds": 30, "sla_first_response": "met",
@@ -79,8 +76,7 @@ async def test_the_summary_is_four_statements_with_every_figure(ctx) -> None:  #
     sent: list[str] = []
 
     def record(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ARG001
-        if not statement.startswith("SET LOCAL"):  # PostgreSQL: the sorts' memory for the transaction
-            sent.append(statement)
+        sent.append(statement)
 
     async with ctx.db.reading() as session:
         target = session.bind.sync_engine
@@ -89,7 +85,7 @@ async def test_the_summary_is_four_statements_with_every_figure(ctx) -> None:  #
             got = await queries.summary(session, queries.Filters(START, START + timedelta(days=1), ADMIN))
         finally:
             event.remove(target, "before_cursor_execute", record)
-    assert len(sent) == 4, sent
+    assert len(sent) == 5, sent
     assert got["conversations"] == 3 and got["resolved"] == 2
     assert got["frt"] == {"count": 2, "avg_seconds": 75, "p50_seconds": 60, "p90_seconds": 90, "business_avg_seconds": 60, "business_p50_seconds": 30}
     assert got["resolution"] == {"count": 2, "avg_seconds": 750, "p50_seconds": 600, "p90_seconds": 900, "business_avg_seconds": 600,
@@ -98,27 +94,3 @@ async def test_the_summary_is_four_statements_with_every_figure(ctx) -> None:  #
     assert (got["fcr_rate"], got["repeat_contact_rate"]) == (0.5, 0.0)
     assert got["channel_share"] == {"api": {"conversations": 2, "share": 0.6667}, "email": {"conversations": 2, "share": 0.6667}}
     assert got["first_touch"] == {"api": 2, "email": 1}
-
-
-async def test_postgresql_sorts_get_their_memory_once_per_session(ctx) -> None:  # noqa: ANN001
-    """A year's durations sort in memory (docs/analytics.md); a time series calls the summary per
-    bucket, so the setting is sent once per session, not per call."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ARG001
-        sent.append(statement)
-
-    async with ctx.db.reading() as session:
-        target = session.bind.sync_engine
-        event.listen(target, "before_cursor_execute", record)
-        try:
-            for day in range(3):
-                await queries.summary(session, queries.Filters(START + timedelta(days=day), START + timedelta(days=day + 1), ADMIN))
-        finally:
-            event.remove(target, "before_cursor_execute", record)
-        settings = [s for s in sent if s.startswith("SET LOCAL work_mem")]
-        if session.bind.dialect.name == "postgresql":
-            assert len(settings) == 1 and len(sent) == 1 + 3 * 4
-            assert await session.scalar(text("SHOW work_mem")) == queries.SORT_MEMORY
-        else:
-            assert settings == [] and len(sent) == 3 * 4

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, UTCDateTime
@@ -80,6 +80,11 @@ class ReportConversation(Base):
             "ix_report_conversations_open", "operator_id", postgresql_include=["team_id"],
             postgresql_where=text("open_since IS NOT NULL"), sqlite_where=text("open_since IS NOT NULL"),
         ),
+        # a percentile's second step: one duration bucket's values of a period, in order (migration 0027)
+        *(Index(f"ix_report_conversations_{name}", column, stamp, postgresql_include=["team_id", "operator_id"]) for name, column, stamp in (
+            ("frt", "frt_seconds", "opened_at"), ("frt_business", "frt_business_seconds", "opened_at"),
+            ("resolution", "resolution_seconds", "resolved_at"), ("resolution_business", "resolution_business_seconds", "resolved_at"),
+        )),
     )
 
 
@@ -140,6 +145,53 @@ class ReportSurvey(Base):
         Index("ix_report_surveys_period", "period_at", "kind", postgresql_include=["score", "sent_at", "team_id", "operator_id", "channel_id"]),
         Index("ix_report_surveys_conversation", "conversation_id"),
     )
+
+
+class ReportRollup(Base):
+    """The additive figures of a month's facts per period rule, team and assignee (0: none), kept
+    by triggers on ``report_conversations`` (``okno.reports.rollups``, migration 0027)."""
+
+    __tablename__ = "report_rollups"
+
+    rule: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0 opened, 1 resolved
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # months since year 0, UTC
+    team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+    measured: Mapped[int] = mapped_column(Integer, default=0)  # with a first response (opened); resolved (resolved)
+    wall_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    business_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    sla_met: Mapped[int] = mapped_column(Integer, default=0)
+    sla_missed: Mapped[int] = mapped_column(Integer, default=0)
+    fcr: Mapped[int] = mapped_column(Integer, default=0)
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportRollupChannels(Base):
+    """A month's openings per team, assignee, first-touch kind and set of kinds used ('' for none)."""
+
+    __tablename__ = "report_rollup_channels"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    first_channel_kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel_kinds: Mapped[str] = mapped_column(String(400), primary_key=True)
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportRollupDurations(Base):
+    """A month's histogram of one duration measure (0 FRT, 1 FRT business, 2 resolution, 3
+    resolution business) per team and assignee: how many values fall in each bucket."""
+
+    __tablename__ = "report_rollup_durations"
+
+    measure: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReportRebuild(Base):

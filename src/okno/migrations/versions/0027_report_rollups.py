@@ -1,0 +1,85 @@
+"""monthly report rollups kept by triggers, and the duration indexes of exact percentiles
+
+Revision ID: 0027_report_rollups
+Revises: 0026_inbox_live
+Create Date: 2026-12-07 07:00:00
+
+A summary over a long period read and sorted every fact row of it: a year at a million
+conversations cost 1.5 s of PostgreSQL CPU in two percentile sorts. Three rollup tables now hold,
+per UTC month, period rule, team and assignee, the additive figures, the channel-kind groups and
+a histogram of each duration (``okno.reports.rollups``); triggers on ``report_conversations`` keep
+them in the facts' own transaction, and they are filled here from the facts. One index per
+duration column lets a percentile read only the bucket that holds its rank.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from okno.reports.rollups import drop_trigger_ddl, fill_statements, trigger_ddl
+
+revision = "0027_report_rollups"
+down_revision = "0026_inbox_live"
+branch_labels = None
+depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+DURATIONS = (
+    ("frt", "frt_seconds", "opened_at"),
+    ("frt_business", "frt_business_seconds", "opened_at"),
+    ("resolution", "resolution_seconds", "resolved_at"),
+    ("resolution_business", "resolution_business_seconds", "resolved_at"),
+)
+
+
+def _key() -> list[sa.Column]:
+    return [
+        sa.Column("month", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("team_id", BigId, primary_key=True, autoincrement=False),
+        sa.Column("operator_id", BigId, primary_key=True, autoincrement=False),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "report_rollups",
+        sa.Column("rule", sa.Integer(), primary_key=True, autoincrement=False),
+        *_key(),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in ("conversations", "measured")),
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in ("wall_seconds", "business_seconds")),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in ("sla_met", "sla_missed", "fcr", "repeats")),
+    )
+    op.create_table(
+        "report_rollup_channels",
+        *_key(),
+        sa.Column("first_channel_kind", sa.String(length=40), primary_key=True),
+        sa.Column("channel_kinds", sa.String(length=400), primary_key=True),
+        sa.Column("conversations", sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        "report_rollup_durations",
+        sa.Column("measure", sa.Integer(), primary_key=True, autoincrement=False),
+        *_key(),
+        sa.Column("bucket", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+    )
+    for name, column, stamp in DURATIONS:
+        op.create_index(
+            f"ix_report_conversations_{name}",
+            "report_conversations",
+            [column, stamp],
+            postgresql_include=["team_id", "operator_id"],
+        )
+    dialect = op.get_bind().dialect.name
+    for statement in [*trigger_ddl(dialect), *fill_statements(dialect)]:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for statement in drop_trigger_ddl(op.get_bind().dialect.name):
+        op.execute(statement)
+    for name, _column, _stamp in DURATIONS:
+        op.drop_index(f"ix_report_conversations_{name}", table_name="report_conversations")
+    for table in ("report_rollup_durations", "report_rollup_channels", "report_rollups"):
+        op.drop_table(table)

@@ -1,0 +1,216 @@
+"""Monthly rollups of the report facts, kept by database triggers in the facts' own transaction.
+
+A fact row (``report_conversations``) contributes to three tables (``models/reports.py``), each
+keyed by the UTC month of the period rule it belongs to and by its team and assignee (0 for none:
+the access rule and the filters read them):
+
+- ``report_rollups``: per rule (0: opened, by ``opened_at``; 1: resolved, by ``resolved_at``) the
+  conversations, the measured ones (FRT answered; resolution), the wall and business sums, the
+  SLA verdicts, FCR and repeat contacts — everything additive the summary shows;
+- ``report_rollup_channels``: the openings per (first-touch kind, set of kinds used);
+- ``report_rollup_durations``: a histogram per measure (0 FRT, 1 FRT business, 2 resolution,
+  3 resolution business): how many values fall in each duration bucket (``THRESHOLDS``).
+
+Triggers (``trigger_ddl``) subtract a changed row's old contribution and add its new one, on
+every insert, update of a figure's column, and delete — whatever writes the facts: the live
+projection, ``okno reports rebuild``, a cascade from a deleted conversation. ``fill_statements``
+recomputes the three tables from the facts (the migration, the bulk bench's load); the same
+grouped reads let a test compare the triggers' tables with the facts.
+
+The summary (``queries.py``) reads whole months from here and the rest of the period (the partial
+months at its ends) from the facts; percentiles are found exactly in two steps: the histogram
+gives the bucket holding the rank, then one ordered read of that bucket's facts (an index on each
+duration column) gives the value.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+# lower bounds of the duration buckets, in seconds: ⌊2^(i/4)⌋ up to 2^22 (48 days), ~19 % wide;
+# bucket b (1..len) holds THRESHOLDS[b-1] <= value < THRESHOLDS[b]; bucket 0 the values below 1
+THRESHOLDS: tuple[int, ...] = tuple(sorted({int(2 ** (i / 4)) for i in range(89)}))
+
+# (measure, value column, rule: the timestamp whose month keys it)
+MEASURES = (
+    (0, "frt_seconds", "opened_at"),
+    (1, "frt_business_seconds", "opened_at"),
+    (2, "resolution_seconds", "resolved_at"),
+    (3, "resolution_business_seconds", "resolved_at"),
+)
+
+# the fact columns a rollup reads: an update of any other column leaves the rollups alone
+ROLLED_COLUMNS = (
+    "opened_at", "resolved_at", "team_id", "operator_id", "frt_seconds", "frt_business_seconds", "sla_first_response",
+    "resolution_seconds", "resolution_business_seconds", "sla_resolution", "reopened", "transferred", "repeat_contact_id",
+    "first_channel_kind", "channel_kinds",
+)  # fmt: skip
+
+ADDITIVE = ("conversations", "measured", "wall_seconds", "business_seconds", "sla_met", "sla_missed", "fcr", "repeats")
+
+
+def month_of(moment: datetime) -> int:
+    """The month key of an aware datetime: months since year 0, UTC."""
+    moment = moment.astimezone(UTC)
+    return moment.year * 12 + moment.month - 1
+
+
+def month_start(key: int) -> datetime:
+    return datetime(key // 12, key % 12 + 1, 1, tzinfo=UTC)
+
+
+def bucket_of(value: int) -> int:
+    """Python's copy of the SQL bucket (the number of thresholds at or below the value)."""
+    from bisect import bisect_right
+
+    return bisect_right(THRESHOLDS, value)
+
+
+def bucket_bounds(bucket: int) -> tuple[int | None, int | None]:
+    """``[low, high)`` of a bucket; None: unbounded."""
+    return (THRESHOLDS[bucket - 1] if bucket > 0 else None, THRESHOLDS[bucket] if bucket < len(THRESHOLDS) else None)
+
+
+def month_sql(column: str, dialect: str) -> str:
+    if dialect == "postgresql":
+        return f"(EXTRACT(YEAR FROM {column} AT TIME ZONE 'UTC') * 12 + EXTRACT(MONTH FROM {column} AT TIME ZONE 'UTC') - 1)::int"
+    return f"(CAST(substr({column}, 1, 4) AS INTEGER) * 12 + CAST(substr({column}, 6, 2) AS INTEGER) - 1)"  # UTC text
+
+
+def bucket_sql(column: str, dialect: str) -> str:
+    if dialect == "postgresql":  # a binary search over the bounds
+        return f"width_bucket({column}, ARRAY[{', '.join(map(str, THRESHOLDS))}]::int[])"
+    whens = " ".join(f"WHEN {column} >= {low} THEN {b}" for b, low in reversed(list(enumerate(THRESHOLDS, 1))))
+    return f"(CASE {whens} ELSE 0 END)"
+
+
+def _fcr(row: str) -> str:
+    return f"{row}reopened = 0 AND NOT {row}transferred AND {row}repeat_contact_id IS NULL"
+
+
+def _rule_sums(row: str, rule: int, grouped: bool) -> list[str]:
+    """The additive columns of one rule, for one row (``grouped=False``: ``row`` is ``NEW.``/``OLD.``,
+    and the caller multiplies by the sign) or summed over a group of facts."""
+    wall, business, sla = ("frt_seconds", "frt_business_seconds", "sla_first_response") if rule == 0 else (
+        "resolution_seconds", "resolution_business_seconds", "sla_resolution")  # fmt: skip
+
+    def flag(condition: str) -> str:
+        return f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    values = [
+        "1",
+        flag(f"{row}{wall} IS NOT NULL"),
+        f"COALESCE({row}{wall}, 0)",
+        f"COALESCE({row}{business}, 0)",
+        flag(f"{row}{sla} = 'met'"),
+        flag(f"{row}{sla} = 'missed'"),
+        flag(_fcr(row)) if rule == 1 else "0",
+        flag(f"{row}repeat_contact_id IS NOT NULL") if rule == 1 else "0",
+    ]
+    return [f"COALESCE(SUM({v}), 0)" if grouped else v for v in values]
+
+
+_KEY = "COALESCE({r}team_id, 0), COALESCE({r}operator_id, 0)"
+
+
+def _row_upserts(row: str, sign: str, dialect: str) -> list[str]:
+    """The statements that add (sign 1) or remove (sign -1) one fact row's contribution."""
+    key = _KEY.format(r=row)
+    opened, resolved = month_sql(f"{row}opened_at", dialect), month_sql(f"{row}resolved_at", dialect)
+    out = []
+    for rule, month, when in ((0, opened, "true"), (1, resolved, f"{row}resolved_at IS NOT NULL")):
+        values = ", ".join(f"{sign} * {v}" for v in _rule_sums(row, rule, grouped=False))
+        adds = ", ".join(f"{c} = report_rollups.{c} + excluded.{c}" for c in ADDITIVE)
+        out.append(
+            f"INSERT INTO report_rollups (rule, month, team_id, operator_id, {', '.join(ADDITIVE)})"
+            f" SELECT {rule}, {month}, {key}, {values} WHERE {when}"
+            f" ON CONFLICT (rule, month, team_id, operator_id) DO UPDATE SET {adds}"
+        )
+    out.append(
+        "INSERT INTO report_rollup_channels (month, team_id, operator_id, first_channel_kind, channel_kinds, conversations)"
+        f" SELECT {opened}, {key}, COALESCE({row}first_channel_kind, ''), COALESCE({row}channel_kinds, ''), {sign} WHERE true"
+        " ON CONFLICT (month, team_id, operator_id, first_channel_kind, channel_kinds)"
+        " DO UPDATE SET conversations = report_rollup_channels.conversations + excluded.conversations"
+    )
+    for measure, column, stamp in MEASURES:
+        out.append(
+            "INSERT INTO report_rollup_durations (measure, month, team_id, operator_id, bucket, n)"
+            f" SELECT {measure}, {month_sql(row + stamp, dialect)}, {key}, {bucket_sql(row + column, dialect)}, {sign}"
+            f" WHERE {row}{stamp} IS NOT NULL AND {row}{column} IS NOT NULL"
+            " ON CONFLICT (measure, month, team_id, operator_id, bucket) DO UPDATE SET n = report_rollup_durations.n + excluded.n"
+        )
+    return out
+
+
+def trigger_ddl(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        changed = f"({', '.join('OLD.' + c for c in ROLLED_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in ROLLED_COLUMNS)})"
+        old = "".join(s + ";\n" for s in _row_upserts("OLD.", "-1", dialect))
+        new = "".join(s + ";\n" for s in _row_upserts("NEW.", "1", dialect))
+        return [
+            "CREATE FUNCTION report_rollups_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"IF TG_OP <> 'INSERT' THEN\n{old}END IF;\nIF TG_OP <> 'DELETE' THEN\n{new}END IF;\nRETURN NULL;\nEND $$",
+            "CREATE TRIGGER report_rollups_insert_delete AFTER INSERT OR DELETE ON report_conversations"
+            " FOR EACH ROW EXECUTE FUNCTION report_rollups_apply()",
+            f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations FOR EACH ROW WHEN ({changed})"
+            " EXECUTE FUNCTION report_rollups_apply()",
+        ]
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ROLLED_COLUMNS)
+
+    def body(*statements: str) -> str:
+        return "".join(s + ";\n" for s in statements)
+
+    return [
+        f"CREATE TRIGGER report_rollups_insert AFTER INSERT ON report_conversations BEGIN\n{body(*_row_upserts('NEW.', '1', dialect))}END",
+        f"CREATE TRIGGER report_rollups_delete AFTER DELETE ON report_conversations BEGIN\n{body(*_row_upserts('OLD.', '-1', dialect))}END",
+        f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations WHEN {changed} BEGIN\n"
+        f"{body(*_row_upserts('OLD.', '-1', dialect), *_row_upserts('NEW.', '1', dialect))}END",
+    ]
+
+
+def drop_trigger_ddl(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            "DROP TRIGGER IF EXISTS report_rollups_update ON report_conversations",
+            "DROP TRIGGER IF EXISTS report_rollups_insert_delete ON report_conversations",
+            "DROP FUNCTION IF EXISTS report_rollups_apply()",
+        ]
+    return [f"DROP TRIGGER IF EXISTS report_rollups_{what}" for what in ("insert", "delete", "update")]
+
+
+def grouped_reads(dialect: str) -> dict[str, str]:
+    """Per rollup table, the rows it must hold, computed straight from the facts (every group the
+    facts make; the triggers' tables may also hold groups whose counts went back to 0)."""
+    key = _KEY.format(r="")
+    opened, resolved = month_sql("opened_at", dialect), month_sql("resolved_at", dialect)
+    rules = [
+        f"SELECT {rule}, {month}, {key}, {', '.join(_rule_sums('', rule, grouped=True))} FROM report_conversations"
+        f" WHERE {when} GROUP BY {month}, {key}"
+        for rule, month, when in ((0, opened, "true"), (1, resolved, "resolved_at IS NOT NULL"))
+    ]
+    durations = [
+        f"SELECT {measure}, {month_sql(stamp, dialect)}, {key}, {bucket_sql(column, dialect)}, COUNT(*) FROM report_conversations"
+        f" WHERE {stamp} IS NOT NULL AND {column} IS NOT NULL GROUP BY {month_sql(stamp, dialect)}, {key}, {bucket_sql(column, dialect)}"
+        for measure, column, stamp in MEASURES
+    ]
+    return {
+        "report_rollups": " UNION ALL ".join(rules),
+        "report_rollup_channels": f"SELECT {opened}, {key}, COALESCE(first_channel_kind, ''), COALESCE(channel_kinds, ''), COUNT(*)"
+        f" FROM report_conversations GROUP BY {opened}, {key}, COALESCE(first_channel_kind, ''), COALESCE(channel_kinds, '')",
+        "report_rollup_durations": " UNION ALL ".join(durations),
+    }
+
+
+COLUMNS = {
+    "report_rollups": f"rule, month, team_id, operator_id, {', '.join(ADDITIVE)}",
+    "report_rollup_channels": "month, team_id, operator_id, first_channel_kind, channel_kinds, conversations",
+    "report_rollup_durations": "measure, month, team_id, operator_id, bucket, n",
+}
+
+
+def fill_statements(dialect: str) -> list[str]:
+    """Empty the rollups and compute them again from the facts (no trigger fires: the facts stay)."""
+    reads = grouped_reads(dialect)
+    return [f"DELETE FROM {table}" for table in COLUMNS] + [
+        f"INSERT INTO {table} ({COLUMNS[table]}) {reads[table]}" for table in COLUMNS
+    ]
