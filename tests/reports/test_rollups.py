@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import case, delete, select, text, update
 
 from okno.access import Scope
-from okno.models import Conversation, Customer, ReportConversation, ReportConversationChannel
+from okno.models import Conversation, Customer, ReportConversation, ReportConversationChannel, ReportSurvey
 from okno.reports import queries
 from okno.reports.figures import span_of
 from okno.reports.rollups import COLUMNS, THRESHOLDS, bucket_of, grouped_reads
@@ -23,7 +23,7 @@ SPAN_DAYS = 120  # four months
 ADMIN = Scope(operator_id=0, role="admin")
 SUPERVISOR = Scope(operator_id=7, role="supervisor")  # no team memberships: his assigned and unteamed ones
 KINDS = ("api", "email", "telegram")
-RC = ReportConversation
+RC, RS = ReportConversation, ReportSurvey
 # every fact column a summary figure reads (listed here, not taken from the module under test)
 FIGURE_COLUMNS = (
     "opened_at", "resolved_at", "team_id", "operator_id", "frt_seconds", "frt_business_seconds", "sla_first_response",
@@ -72,6 +72,21 @@ async def _load(ctx, rng: random.Random, n: int) -> None:  # noqa: ANN001
             session.add(ReportConversation(conversation_id=conversation.id, customer_id=customer.id, **row))
             for channel_id in rng.sample((11, 12), rng.randint(1, 2)):
                 session.add(ReportConversationChannel(conversation_id=conversation.id, channel_id=channel_id, kind="api"))
+            if rng.random() < 0.5:
+                session.add(ReportSurvey(conversation_id=conversation.id, customer_id=customer.id, **_random_survey(rng)))
+
+
+def _random_survey(rng: random.Random) -> dict:
+    kind, top = rng.choice((("csat", 5), ("nps", 10), ("ces", 7)))
+    return {
+        "survey_id": 1,
+        "kind": kind,
+        "channel_id": rng.choice((None, 11, 12)),
+        "team_id": rng.choice((None, 1, 2, 3)),
+        "operator_id": rng.choice((None, 5, 6, 7)),
+        "score": rng.choice((None, rng.randint(0 if kind == "nps" else 1, top))),
+        "period_at": START + timedelta(seconds=rng.randrange(SPAN_DAYS * 86400)),
+    }
 
 
 async def _churn(ctx, rng: random.Random) -> None:  # noqa: ANN001
@@ -82,6 +97,8 @@ async def _churn(ctx, rng: random.Random) -> None:  # noqa: ANN001
         for conversation_id in rng.sample(ids, len(ids) // 2):
             fresh = _random_fact(rng)
             changed = {key: fresh[key] for key in rng.sample(sorted(fresh), rng.randint(1, 4))}
+            if {"frt_seconds", "frt_business_seconds"} & set(changed):  # answered together, as the projection records them
+                changed |= {"frt_seconds": fresh["frt_seconds"], "frt_business_seconds": fresh["frt_business_seconds"]}
             if "resolved_at" in changed and changed["resolved_at"] is not None:
                 changed["resolved_at"] = max(changed["resolved_at"], START)
             await session.execute(
@@ -90,18 +107,22 @@ async def _churn(ctx, rng: random.Random) -> None:  # noqa: ANN001
         toggled = {"reopened": case((RC.reopened == 0, 1), else_=0), "transferred": ~RC.transferred}
         for column in FIGURE_COLUMNS:  # each rolled-up column changed alone, on a few rows
             for conversation_id in rng.sample(ids, 6):
-                value = (
-                    toggled[column]
-                    if column in toggled
-                    else _random_fact(rng)[column]
-                    if column != "operator_id"
-                    else rng.choice((None, 5, 6, 7))
-                )
-                await session.execute(update(RC).where(RC.conversation_id == conversation_id).values({column: value}))
+                value = toggled[column] if column in toggled else _random_fact(rng)[column]
+                where = [RC.conversation_id == conversation_id]
+                if column in ("frt_seconds", "frt_business_seconds"):  # a changed duration of an answered one
+                    value, where = rng.randrange(1, 90000), [*where, RC.frt_seconds.is_not(None)]
+                await session.execute(update(RC).where(*where).values({column: value}))
         await session.execute(
             update(ReportConversation).where(ReportConversation.conversation_id.in_(ids[:5])).values(responses=3)
         )
+        surveyed = list((await session.scalars(select(RS.conversation_id))).all())
+        for conversation_id in rng.sample(surveyed, len(surveyed) // 2):  # an answer, a later resolution, a move…
+            fresh = _random_survey(rng)
+            changed = {key: fresh[key] for key in rng.sample(sorted(set(fresh) - {"survey_id", "kind"}), rng.randint(1, 2))}
+            await session.execute(update(RS).where(RS.conversation_id == conversation_id).values(**changed))
+        await session.execute(delete(RS).where(RS.conversation_id.in_(surveyed[:8])))
         gone = rng.sample(ids, 10)
+        await session.execute(delete(RS).where(RS.conversation_id.in_(gone)))
         await session.execute(delete(ReportConversationChannel).where(ReportConversationChannel.conversation_id.in_(gone)))
         await session.execute(delete(ReportConversation).where(ReportConversation.conversation_id.in_(gone)))
 
@@ -111,7 +132,7 @@ async def _rollup_rows(session) -> dict[str, set]:  # noqa: ANN001
     dialect = session.bind.dialect.name
     stored, expected = {}, {}
     for table, columns in COLUMNS.items():
-        count = columns.split(", ")[-1] if table != "report_rollups" else "conversations"
+        count = {"report_rollups": "conversations", "report_rollup_surveys": "responses"}.get(table, columns.split(", ")[-1])
         stored[table] = {tuple(r) for r in await session.execute(text(f"SELECT {columns} FROM {table} WHERE {count} <> 0"))}
         expected[table] = {tuple(r) for r in await session.execute(text(grouped_reads(dialect)[table]))}
     return {"stored": stored, "expected": expected}
@@ -135,6 +156,27 @@ def _durations(rows: list, wall: str, business: str) -> dict:
         "business_avg_seconds": math.floor(sum(r[business] or 0 for r in rows) / len(walls) + 0.5),
         "business_p50_seconds": _nearest(businesses, 1, 2),
     }
+
+
+def _expected_surveys(surveys: list[dict], f: queries.Filters) -> dict:
+    out = {}
+    for kind in ("csat", "nps", "ces"):
+        scores = [
+            s["score"] for s in surveys
+            if s["kind"] == kind and s["score"] is not None and f.start <= s["period_at"] < f.end
+            and (f.scope is not SUPERVISOR or s["team_id"] is None or s["operator_id"] == SUPERVISOR.operator_id)
+            and all(value is None or s[key] == value for key, value in (("team_id", f.team_id), ("operator_id", f.operator_id),
+                                                                       ("channel_id", f.channel_id)))
+        ]  # fmt: skip
+        score = None
+        if scores:
+            score = {
+                "csat": round(100 * sum(v >= 4 for v in scores) / len(scores), 2),
+                "nps": round(100 * (sum(v >= 9 for v in scores) - sum(v <= 6 for v in scores)) / len(scores), 2),
+                "ces": round(sum(scores) / len(scores), 2),
+            }[kind]
+        out[kind] = {"responses": len(scores), "score": score}
+    return out
 
 
 def _expected(facts: list[dict], channels: dict[int, set], f: queries.Filters) -> dict:
@@ -197,6 +239,12 @@ async def test_the_summary_over_rollups_equals_the_facts_for_random_periods_and_
     await _churn(ctx, rng)
     async with ctx.db.reading() as session:
         facts = [dict(r) for r in (await session.execute(select(ReportConversation.__table__))).mappings()]
+        surveys = [
+            dict(r)
+            for r in (
+                await session.execute(select(RS.kind, RS.score, RS.period_at, RS.team_id, RS.operator_id, RS.channel_id))
+            ).mappings()
+        ]
         channels: dict[int, set] = {}
         for conversation_id, channel_id in await session.execute(
             select(ReportConversationChannel.conversation_id, ReportConversationChannel.channel_id)
@@ -223,7 +271,7 @@ async def test_the_summary_over_rollups_equals_the_facts_for_random_periods_and_
                                     **{k: v for k, v in extra.items() if k != "scope"})  # fmt: skip
                 used_rollups += span_of(start, end, rollups=f.channel_id is None).months is not None
                 got = await queries.summary(session, f)
-                want = _expected(facts, channels, f)
+                want = _expected(facts, channels, f) | _expected_surveys(surveys, f)
                 assert {k: got[k] for k in want} == want, (start, end, extra)
                 assert await queries.duration_stats(session, f, 1) == want["resolution"]
     assert used_rollups >= 3 * 5  # the aligned periods and the long random ones read whole months from the rollups

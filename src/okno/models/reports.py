@@ -194,6 +194,23 @@ class ReportRollupDurations(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ReportRollupSurveys(Base):
+    """A month's survey answers (by ``period_at``) per team, assignee, channel (0: none) and kind."""
+
+    __tablename__ = "report_rollup_surveys"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)  # scores 4 and above (CSAT)
+    promoters: Mapped[int] = mapped_column(Integer, default=0)  # 9 and above (NPS)
+    detractors: Mapped[int] = mapped_column(Integer, default=0)  # 6 and below (NPS)
+    score_total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class ReportRebuild(Base):
     """A run of ``okno reports rebuild`` (``okno.reports.rebuild``): the conversations it rebuilds
     (opened in ``[range_from, range_to)``, or all), the outbox id it replays up to first

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select, true
+from sqlalchemy import union_all, ColumnElement, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
 from okno.access.clauses import member_teams
-from okno.models import Operator, ReportConversation, ReportConversationChannel, ReportSurvey
-from okno.reports import figures
+from okno.models import Operator, ReportConversation, ReportConversationChannel, ReportRollupSurveys, ReportSurvey
+from okno.reports import figures, short_periods
 from okno.reports.figures import PeriodReader, average, channel_groups, rule_figures, span_of
 
-RC, RS = ReportConversation, ReportSurvey
+RC, RS, RSU = ReportConversation, ReportSurvey, ReportRollupSurveys
 SURVEY_KINDS = ("csat", "nps", "ces")
 
 
@@ -81,11 +81,39 @@ def period_reader(session: AsyncSession, f: Filters) -> PeriodReader:
 
 
 def survey_filter(f: Filters) -> list[ColumnElement[bool]]:
-    where = [_visible(f.scope, RS.team_id, RS.operator_id), RS.period_at >= f.start, RS.period_at < f.end]
+    return [*_survey_scope(f), RS.period_at >= f.start, RS.period_at < f.end]
+
+
+def _survey_scope(f: Filters) -> list[ColumnElement[bool]]:
+    where = [_visible(f.scope, RS.team_id, RS.operator_id)]
     for column, value in ((RS.team_id, f.team_id), (RS.channel_id, f.channel_id), (RS.operator_id, f.operator_id)):
         if value is not None:
             where.append(column == value)
     return where
+
+
+SURVEY_SUMS = (
+    func.count(RS.score), func.coalesce(func.sum(case((RS.score >= 4, 1), else_=0)), 0),
+    func.coalesce(func.sum(case((RS.score >= 9, 1), else_=0)), 0), func.coalesce(func.sum(case((RS.score <= 6, 1), else_=0)), 0),
+    func.coalesce(func.sum(RS.score), 0),
+)  # fmt: skip
+
+
+async def _survey_sums(session: AsyncSession, f: Filters) -> dict[str, tuple[int, ...]]:
+    """Per kind: answers, satisfied (4+), promoters (9+), detractors (6−), the scores' total — whole
+    months from ``report_rollup_surveys`` (it has the channel: any filter), the rest from the rows."""
+    span = span_of(f.start, f.end, rollups=True)
+    parts = []
+    if span.months:
+        first, last = span.months
+        channel = [] if f.channel_id is None else [RSU.channel_id == f.channel_id]
+        parts.append(select(RSU.kind, RSU.responses, RSU.satisfied, RSU.promoters, RSU.detractors, RSU.score_total)
+                     .where(RSU.month >= first, RSU.month < last, *cell_filter(f)(RSU), *channel))  # fmt: skip
+    for a, b in span.edges:
+        parts.append(select(RS.kind, *SURVEY_SUMS).where(*_survey_scope(f), RS.period_at >= a, RS.period_at < b).group_by(RS.kind))
+    every = union_all(*parts).subquery()
+    rows = await session.execute(select(every.c[0], *(func.sum(c) for c in list(every.c)[1:])).group_by(every.c[0]))
+    return {kind: tuple(int(v) for v in values) for kind, *values in rows}
 
 
 def opened_in(f: Filters) -> list[ColumnElement[bool]]:
@@ -100,9 +128,17 @@ def ratio(part: int, whole: int, digits: int = 4) -> float | None:
     return None if whole == 0 else round(part / whole, digits)
 
 
+async def _rule_figures(session: AsyncSession, f: Filters, reader: PeriodReader, rules: tuple[int, ...]) -> dict:
+    """Per rule: its additive figures and duration object — from the rollups and one bucket's rows
+    when the period holds a whole month, else from one sorting statement per rule (``short_periods``)."""
+    if reader.span.months is None:
+        return await short_periods.rule_figures(session, {rule: (opened_in(f) if rule == 0 else resolved_in(f)) for rule in rules})
+    return await rule_figures(reader, rules)
+
+
 async def duration_stats(session: AsyncSession, f: Filters, rule: int) -> dict[str, int | None]:
     """The FRT (rule 0: conversations opened in the period) or resolution (1: resolved in it) object."""
-    return (await rule_figures(period_reader(session, f), (rule,)))[rule][1]
+    return (await _rule_figures(session, f, period_reader(session, f), (rule,)))[rule][1]
 
 
 def _sla_of(met: Any, missed: Any) -> dict[str, Any]:
@@ -114,12 +150,14 @@ FCR = figures.FCR
 
 
 async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
-    """Whole UTC months from the rollups, the rest of the period from the facts (``figures.py``):
-    one statement of every additive figure of both period rules, one of the duration histograms,
-    one of the six percentiles' values (each read from the one bucket holding its rank), one of
-    the channel-kind groups, and the surveys' grouped read: five statements on either database."""
+    """A period holding a whole UTC month: whole months from the rollups, the rest from the facts
+    (``figures.py``): one statement of every additive figure of both period rules, one of the
+    duration histograms, one of the six percentiles' values (each read from the one bucket holding
+    its rank), one of the channel-kind groups and one of the survey answers — five statements on
+    either database. A shorter period: one sorting statement per rule (``short_periods.py``, and a
+    ``SET LOCAL`` of the sorts' memory on PostgreSQL), the channel groups and the surveys — four."""
     reader = period_reader(session, f)
-    (opened, frt), (resolved, resolution) = (await rule_figures(reader, (0, 1))).values()
+    (opened, frt), (resolved, resolution) = (await _rule_figures(session, f, reader, (0, 1))).values()
     return {
         "conversations": opened.conversations,
         "resolved": resolved.conversations,
@@ -144,19 +182,10 @@ async def resolution_rates(session: AsyncSession, resolved: list) -> tuple[int, 
 
 
 async def survey_scores(session: AsyncSession, f: Filters) -> dict[str, dict[str, Any]]:
-    rows = (await session.execute(
-        select(
-            RS.kind, func.count(RS.score), func.count(RS.sent_at),
-            func.coalesce(func.sum(case((RS.score >= 4, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((RS.score >= 9, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((RS.score <= 6, 1), else_=0)), 0),
-            func.coalesce(func.sum(RS.score), 0),
-        ).where(*survey_filter(f)).group_by(RS.kind)
-    )).all()
-    found = {row[0]: row[1:] for row in rows}
+    found = await _survey_sums(session, f)
     out: dict[str, dict[str, Any]] = {}
     for kind in SURVEY_KINDS:
-        answered, _sent, satisfied, promoters, detractors, total = (int(v) for v in found.get(kind, (0, 0, 0, 0, 0, 0)))
+        answered, satisfied, promoters, detractors, total = found.get(kind, (0, 0, 0, 0, 0))
         score: float | None = None
         if answered:
             score = {

@@ -11,6 +11,9 @@ the access rule and the filters read them):
 - ``report_rollup_durations``: a histogram per measure (0 FRT, 1 FRT business, 2 resolution,
   3 resolution business): how many values fall in each duration bucket (``THRESHOLDS``).
 
+A survey row (``report_surveys``) likewise adds its answer to ``report_rollup_surveys``, keyed by
+the month of its ``period_at``, team, assignee, channel (0: none) and kind.
+
 Triggers (``trigger_ddl``) subtract a changed row's old contribution and add its new one, on
 every insert, update of a figure's column, and delete — whatever writes the facts: the live
 projection, ``okno reports rebuild``, a cascade from a deleted conversation. ``fill_statements``
@@ -45,6 +48,9 @@ ROLLED_COLUMNS = (
     "resolution_seconds", "resolution_business_seconds", "sla_resolution", "reopened", "transferred", "repeat_contact_id",
     "first_channel_kind", "channel_kinds",
 )  # fmt: skip
+
+SURVEY_COLUMNS = ("period_at", "team_id", "operator_id", "channel_id", "kind", "score")
+SURVEY_SUMS = ("responses", "satisfied", "promoters", "detractors", "score_total")
 
 ADDITIVE = ("conversations", "measured", "wall_seconds", "business_seconds", "sla_met", "sla_missed", "fcr", "repeats")
 
@@ -142,7 +148,54 @@ def _row_upserts(row: str, sign: str, dialect: str) -> list[str]:
     return out
 
 
+def _survey_values(row: str, grouped: bool) -> list[str]:
+    def flag(condition: str) -> str:
+        return f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    values = [flag(f"{row}score IS NOT NULL"), flag(f"{row}score >= 4"), flag(f"{row}score >= 9"), flag(f"{row}score <= 6"),
+              f"COALESCE({row}score, 0)"]  # fmt: skip
+    return [f"COALESCE(SUM({v}), 0)" if grouped else v for v in values]
+
+
+_SURVEY_KEY = "COALESCE({r}team_id, 0), COALESCE({r}operator_id, 0), COALESCE({r}channel_id, 0), {r}kind"
+
+
+def _survey_upsert(row: str, sign: str, dialect: str) -> str:
+    values = ", ".join(f"{sign} * {v}" for v in _survey_values(row, grouped=False))
+    adds = ", ".join(f"{c} = report_rollup_surveys.{c} + excluded.{c}" for c in SURVEY_SUMS)
+    return (
+        f"INSERT INTO report_rollup_surveys (month, team_id, operator_id, channel_id, kind, {', '.join(SURVEY_SUMS)})"
+        f" SELECT {month_sql(row + 'period_at', dialect)}, {_SURVEY_KEY.format(r=row)}, {values} WHERE {row}score IS NOT NULL"
+        f" ON CONFLICT (month, team_id, operator_id, channel_id, kind) DO UPDATE SET {adds}"
+    )
+
+
+def _survey_trigger_ddl(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        changed = f"({', '.join('OLD.' + c for c in SURVEY_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in SURVEY_COLUMNS)})"
+        return [
+            "CREATE FUNCTION report_rollup_surveys_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"IF TG_OP <> 'INSERT' THEN\n{_survey_upsert('OLD.', '-1', dialect)};\nEND IF;\n"
+            f"IF TG_OP <> 'DELETE' THEN\n{_survey_upsert('NEW.', '1', dialect)};\nEND IF;\nRETURN NULL;\nEND $$",
+            "CREATE TRIGGER report_rollup_surveys_insert_delete AFTER INSERT OR DELETE ON report_surveys"
+            " FOR EACH ROW EXECUTE FUNCTION report_rollup_surveys_apply()",
+            f"CREATE TRIGGER report_rollup_surveys_update AFTER UPDATE ON report_surveys FOR EACH ROW WHEN ({changed})"
+            " EXECUTE FUNCTION report_rollup_surveys_apply()",
+        ]
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in SURVEY_COLUMNS)
+    return [
+        f"CREATE TRIGGER report_rollup_surveys_insert AFTER INSERT ON report_surveys BEGIN\n{_survey_upsert('NEW.', '1', dialect)};\nEND",
+        f"CREATE TRIGGER report_rollup_surveys_delete AFTER DELETE ON report_surveys BEGIN\n{_survey_upsert('OLD.', '-1', dialect)};\nEND",
+        f"CREATE TRIGGER report_rollup_surveys_update AFTER UPDATE ON report_surveys WHEN {changed} BEGIN\n"
+        f"{_survey_upsert('OLD.', '-1', dialect)};\n{_survey_upsert('NEW.', '1', dialect)};\nEND",
+    ]
+
+
 def trigger_ddl(dialect: str) -> list[str]:
+    return [*_fact_trigger_ddl(dialect), *_survey_trigger_ddl(dialect)]
+
+
+def _fact_trigger_ddl(dialect: str) -> list[str]:
     if dialect == "postgresql":
         changed = f"({', '.join('OLD.' + c for c in ROLLED_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in ROLLED_COLUMNS)})"
         old = "".join(s + ";\n" for s in _row_upserts("OLD.", "-1", dialect))
@@ -171,11 +224,15 @@ def trigger_ddl(dialect: str) -> list[str]:
 def drop_trigger_ddl(dialect: str) -> list[str]:
     if dialect == "postgresql":
         return [
-            "DROP TRIGGER IF EXISTS report_rollups_update ON report_conversations",
-            "DROP TRIGGER IF EXISTS report_rollups_insert_delete ON report_conversations",
-            "DROP FUNCTION IF EXISTS report_rollups_apply()",
-        ]
-    return [f"DROP TRIGGER IF EXISTS report_rollups_{what}" for what in ("insert", "delete", "update")]
+            f"DROP TRIGGER IF EXISTS {name}_{what} ON {table}"
+            for name, table in (("report_rollups", "report_conversations"), ("report_rollup_surveys", "report_surveys"))
+            for what in ("update", "insert_delete")
+        ] + ["DROP FUNCTION IF EXISTS report_rollups_apply()", "DROP FUNCTION IF EXISTS report_rollup_surveys_apply()"]
+    return [
+        f"DROP TRIGGER IF EXISTS {name}_{what}"
+        for name in ("report_rollups", "report_rollup_surveys")
+        for what in ("insert", "delete", "update")
+    ]
 
 
 def grouped_reads(dialect: str) -> dict[str, str]:
@@ -198,6 +255,8 @@ def grouped_reads(dialect: str) -> dict[str, str]:
         "report_rollup_channels": f"SELECT {opened}, {key}, COALESCE(first_channel_kind, ''), COALESCE(channel_kinds, ''), COUNT(*)"
         f" FROM report_conversations GROUP BY {opened}, {key}, COALESCE(first_channel_kind, ''), COALESCE(channel_kinds, '')",
         "report_rollup_durations": " UNION ALL ".join(durations),
+        "report_rollup_surveys": f"SELECT {month_sql('period_at', dialect)}, {_SURVEY_KEY.format(r='')}, {', '.join(_survey_values('', grouped=True))}"
+        f" FROM report_surveys WHERE score IS NOT NULL GROUP BY {month_sql('period_at', dialect)}, {_SURVEY_KEY.format(r='')}",
     }
 
 
@@ -205,6 +264,7 @@ COLUMNS = {
     "report_rollups": f"rule, month, team_id, operator_id, {', '.join(ADDITIVE)}",
     "report_rollup_channels": "month, team_id, operator_id, first_channel_kind, channel_kinds, conversations",
     "report_rollup_durations": "measure, month, team_id, operator_id, bucket, n",
+    "report_rollup_surveys": f"month, team_id, operator_id, channel_id, kind, {', '.join(SURVEY_SUMS)}",
 }
 
 

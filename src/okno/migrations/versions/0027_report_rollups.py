@@ -7,8 +7,9 @@ Create Date: 2026-12-07 07:00:00
 A summary over a long period read and sorted every fact row of it: a year at a million
 conversations cost 1.5 s of PostgreSQL CPU in two percentile sorts. Three rollup tables now hold,
 per UTC month, period rule, team and assignee, the additive figures, the channel-kind groups and
-a histogram of each duration (``okno.reports.rollups``); triggers on ``report_conversations`` keep
-them in the facts' own transaction, and they are filled here from the facts. One index per
+a histogram of each duration, and a fourth the survey answers per month, team, assignee, channel
+and kind (``okno.reports.rollups``); triggers on ``report_conversations`` and ``report_surveys``
+keep them in the same transaction as the rows, and they are filled here from those rows. One index per
 duration column lets a percentile read only the bucket that holds its rank.
 """
 
@@ -64,6 +65,13 @@ def upgrade() -> None:
         sa.Column("bucket", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("n", sa.Integer(), nullable=False),
     )
+    op.create_table(
+        'report_rollup_surveys', *_key(),
+        sa.Column('channel_id', BigId, primary_key=True, autoincrement=False),
+        sa.Column('kind', sa.String(length=8), primary_key=True),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in ('responses', 'satisfied', 'promoters', 'detractors')),
+        sa.Column('score_total', sa.BigInteger(), nullable=False),
+    )
     for name, column, stamp in DURATIONS:
         op.create_index(
             f"ix_report_conversations_{name}",
@@ -81,5 +89,5 @@ def downgrade() -> None:
         op.execute(statement)
     for name, _column, _stamp in DURATIONS:
         op.drop_index(f"ix_report_conversations_{name}", table_name="report_conversations")
-    for table in ("report_rollup_durations", "report_rollup_channels", "report_rollups"):
+    for table in ("report_rollup_surveys", "report_rollup_durations", "report_rollup_channels", "report_rollups"):
         op.drop_table(table)
