@@ -6,7 +6,8 @@ they name) with their projection rows (``report_conversations``, ``report_conver
 ``report_surveys``) written by ``INSERT … SELECT generate_series`` inside PostgreSQL, with
 realistic shapes — a year of arrivals, first responses from minutes to days (a quarter out of
 office hours), resolutions, reopenings, transfers, repeat contacts, SLA verdicts, six channel
-kinds, 40 % surveyed. Then a real okno app (its workers running) serves
+kinds, 40 % surveyed. The rollups' triggers are off during the load (one transaction) and the
+rollups are then computed from the rows, as migration 0027 does. Then a real okno app (its workers running) serves
 ``GET /api/v1/reports/summary`` against it, and, while API-channel webhooks arrive at full speed,
 the projection's lag (the age of the oldest event it has not applied yet) is sampled.
 """

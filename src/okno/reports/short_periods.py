@@ -56,7 +56,9 @@ def period_figures(session: AsyncSession, wall: Any, business: Any, where: list,
         func.max(case((and_(w.is_not(None), ranked.c.wall_rank == _rank(n, RANKS[1])), w))),
         func.max(case((and_(w.is_not(None), ranked.c.business_rank == _rank(n, RANKS[0])), b))),
     ]
-    return select(func.count(), *(on.traverse(e) for e in extras), func.count(w), func.sum(w), func.sum(b), *picked).select_from(ranked)
+    return select(func.count(), *(on.traverse(e) for e in extras), func.count(w), func.sum(w), func.sum(b), *picked).select_from(
+        ranked
+    )
 
 
 def _columns_in(expressions: list) -> list:
@@ -89,7 +91,6 @@ def _verdicts(column: Any) -> list:
         func.coalesce(func.sum(case((column == "met", 1), else_=0)), 0),
         func.coalesce(func.sum(case((column == "missed", 1), else_=0)), 0),
     ]
-
 
 
 # PostgreSQL: memory for the summary's percentile sorts (two per period rule, up to this much
@@ -125,6 +126,8 @@ async def rule_figures(session: AsyncSession, wheres: dict[int, list]) -> dict[i
         met, missed, fcr, repeats = (*row[1:3], *(row[3:5] if rule else (0, 0)))
         values = row[5:] if rule else row[3:]
         count, total, business_total = values[0], values[1] or 0, values[2] or 0
-        figures = RuleFigures(int(row[0]), int(count), int(total), int(business_total), int(met), int(missed), int(fcr), int(repeats))
+        figures = RuleFigures(
+            int(row[0]), int(count), int(total), int(business_total), int(met), int(missed), int(fcr), int(repeats)
+        )
         out[rule] = (figures, stats_of(values))
     return out

@@ -66,11 +66,12 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
     )
     op.create_table(
-        'report_rollup_surveys', *_key(),
-        sa.Column('channel_id', BigId, primary_key=True, autoincrement=False),
-        sa.Column('kind', sa.String(length=8), primary_key=True),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in ('responses', 'satisfied', 'promoters', 'detractors')),
-        sa.Column('score_total', sa.BigInteger(), nullable=False),
+        "report_rollup_surveys",
+        *_key(),
+        sa.Column("channel_id", BigId, primary_key=True, autoincrement=False),
+        sa.Column("kind", sa.String(length=8), primary_key=True),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in ("responses", "satisfied", "promoters", "detractors")),
+        sa.Column("score_total", sa.BigInteger(), nullable=False),
     )
     for name, column, stamp in DURATIONS:
         op.create_index(
