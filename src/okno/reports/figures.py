@@ -2,13 +2,14 @@
 
 ``span_of`` splits ``[from, to)`` into the whole months inside it, read from the monthly rollups
 (``okno.reports.rollups``), and at most two partial months at its ends, read from the fact rows.
-With the ``channel_id`` filter (the rollups have no channel) the whole period is read from the
-facts. Either way the same three statements answer:
+A period without a whole month, or with the ``channel_id`` filter (the rollups have no channel),
+has no months here and is read by ``short_periods`` instead (``queries._rule_figures``). With
+months, three statements answer:
 
 1. ``additive``: per period rule, the conversations, measured ones, wall and business sums, SLA
    verdicts, FCR and repeat contacts — the rollup rows' sums plus the facts' aggregates;
 2. ``histograms``: per duration measure and bucket, how many values — likewise;
-3. ``picks``: each nearest-rank percentile (the ⌈f·n⌉-th smallest value) is in the bucket where
+3. ``_pick``: each nearest-rank percentile (the ⌈f·n⌉-th smallest value) is in the bucket where
    the running count first reaches its rank; one ordered read of that bucket's facts in the period
    (the duration's index: ``value`` within the bucket's bounds, then ``opened_at``/``resolved_at``)
    skips to the rank within the bucket. The six percentiles of a summary are one statement.
