@@ -10,12 +10,15 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import case, delete, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from okno.access import Scope
 from okno.models import Conversation, Customer, ReportConversation, ReportConversationChannel, ReportSurvey
 from okno.reports import queries
 from okno.reports.figures import span_of
+from okno.reports.projection import _held_for_rebuild
 from okno.reports.rollups import COLUMNS, THRESHOLDS, bucket_of, grouped_reads
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -280,3 +283,17 @@ async def test_the_summary_over_rollups_equals_the_facts_for_random_periods_and_
 def test_the_python_bucket_matches_the_thresholds() -> None:
     assert bucket_of(0) == 0 and bucket_of(1) == 1 and bucket_of(THRESHOLDS[-1]) == len(THRESHOLDS)
     assert all(bucket_of(low) == b and bucket_of(low - 1) == b - 1 for b, low in enumerate(THRESHOLDS, 1))
+
+
+async def test_postgresql_projection_transactions_exclude_each_other(ctx) -> None:  # noqa: ANN001
+    """The rollups' cells are rows every projection transaction may update: two at once could lock
+    them in different orders (a deadlock), so each takes the projection's advisory lock exclusively
+    first — a second one waits."""
+    async with ctx.db.transaction() as first:
+        if first.bind.dialect.name != "postgresql":
+            return  # SQLite: one writer at a time anyway
+        assert await _held_for_rebuild(first) is False
+        async with ctx.db.transaction() as second:
+            await second.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                await _held_for_rebuild(second)
