@@ -42,6 +42,11 @@ async def _fill_at_0026_then_upgrade(url: str) -> tuple[dict, dict, str | None, 
                     f" VALUES ({conv}, 1, {conv % 2 or 'NULL'}, {conv % 3 or 'NULL'}, {opened}, 1, {conv * 100}, {conv * 50}, 'met', {resolved},"
                     f" {conv * 1000}, {conv * 400}, 1, 0, false, 'api', 'api,email')"
                 ))  # fmt: skip
+                for channel in (7, 8) if conv % 2 else (7,):  # the odd ones used two channels
+                    await conn.execute(text(
+                        "INSERT INTO report_conversation_channels (conversation_id, channel_id, kind)"
+                        f" VALUES ({conv}, {channel}, 'api')"
+                    ))  # fmt: skip
                 await conn.execute(text(
                     "INSERT INTO report_surveys (survey_id, conversation_id, kind, customer_id, channel_id, team_id, sent_at, score, period_at)"
                     f" VALUES (1, {conv}, 'csat', 1, 2, {conv % 2 or 'NULL'}, {opened}, {conv % 5 + 1}, {opened})"
@@ -63,6 +68,7 @@ async def _fill_at_0026_then_upgrade(url: str) -> tuple[dict, dict, str | None, 
 def test_the_migration_fills_the_rollups_from_the_rows_already_there(fresh_database_url: str) -> None:
     stored, expected, down, up = asyncio.run(_fill_at_0026_then_upgrade(fresh_database_url))
     assert stored == expected
-    assert len(stored["report_rollups"]) == 6 + 4 and sum(r[4] for r in stored["report_rollups"] if r[0] == 0) == 6
+    openings = {channel: sum(r[5] for r in stored["report_rollups"] if r[:2] == (0, channel)) for channel in (0, 7, 8)}
+    assert openings == {0: 6, 7: 6, 8: 3} and len(stored["report_rollups"]) == 3 * (6 + 4) - 3 - 2
     assert sum(r[5] for r in stored["report_rollup_surveys"]) == 6 and len(stored["report_rollup_durations"]) > 0
     assert (down, up) == ("0026_inbox_live", head_revision())

@@ -2,7 +2,9 @@
 updates of every rolled-up column and deletes, the triggers' tables hold exactly what the facts
 group into, and the summary — whole months from the rollups, the rest from the facts, percentiles
 from a histogram and one bucket's rows — equals figures computed here in Python from the fact
-rows, for random periods (month-aligned and not), filters and a supervisor's scope."""
+rows, for random periods (month-aligned and not), filters (the channel filter too: a
+conversation that used several channels is in each one's cells, and a channel added or removed
+later moves it) and a supervisor's scope."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from okno.access import Scope
 from okno.models import Conversation, Customer, ReportConversation, ReportConversationChannel, ReportSurvey
 from okno.reports import queries
+from okno.kit.db import insert_ignoring_duplicates
 from okno.reports.figures import span_of
 from okno.reports.projection import _held_for_rebuild
 from okno.reports.rollups import COLUMNS, THRESHOLDS, bucket_of, grouped_reads
@@ -124,10 +127,23 @@ async def _churn(ctx, rng: random.Random) -> None:  # noqa: ANN001
             changed = {key: fresh[key] for key in rng.sample(sorted(set(fresh) - {"survey_id", "kind"}), rng.randint(1, 2))}
             await session.execute(update(RS).where(RS.conversation_id == conversation_id).values(**changed))
         await session.execute(delete(RS).where(RS.conversation_id.in_(surveyed[:8])))
-        gone = rng.sample(ids, 10)
+        uses = ReportConversationChannel
+        for conversation_id in rng.sample(ids, 40):  # a channel the conversation turns to later, or one of its channels undone
+            if rng.random() < 0.7:
+                fresh = rng.choice((11, 12, 13))
+                await session.execute(
+                    insert_ignoring_duplicates(uses.__table__, session.bind.dialect.name, ["conversation_id", "channel_id"]).values(
+                        conversation_id=conversation_id, channel_id=fresh, kind="api"
+                    )
+                )
+            else:
+                await session.execute(delete(uses).where(uses.conversation_id == conversation_id, uses.channel_id == rng.choice((11, 12))))
+        gone = rng.sample(ids, 20)
         await session.execute(delete(RS).where(RS.conversation_id.in_(gone)))
-        await session.execute(delete(ReportConversationChannel).where(ReportConversationChannel.conversation_id.in_(gone)))
-        await session.execute(delete(ReportConversation).where(ReportConversation.conversation_id.in_(gone)))
+        await session.execute(delete(uses).where(uses.conversation_id.in_(gone[:5])))  # the channels first, then the fact
+        await session.execute(delete(ReportConversation).where(ReportConversation.conversation_id.in_(gone[:10])))  # its channels stay
+        await session.execute(delete(uses).where(uses.conversation_id.in_(gone[5:10])))
+        await session.execute(delete(Conversation).where(Conversation.id.in_(gone[10:])))  # a cascade to both tables
 
 
 async def _rollup_rows(session) -> dict[str, set]:  # noqa: ANN001
@@ -264,6 +280,9 @@ async def test_the_summary_over_rollups_equals_the_facts_for_random_periods_and_
         {"operator_id": 6},
         {"team_id": 1, "operator_id": 5},
         {"channel_id": 12},
+        {"channel_id": 11, "team_id": 1},
+        {"channel_id": 13, "operator_id": 5},
+        {"channel_id": 11, "scope": SUPERVISOR},
         {"scope": SUPERVISOR},
     ]
     used_rollups = 0
@@ -272,12 +291,12 @@ async def test_the_summary_over_rollups_equals_the_facts_for_random_periods_and_
             for extra in filters:
                 f = queries.Filters(start=start, end=end, scope=extra.get("scope", ADMIN),
                                     **{k: v for k, v in extra.items() if k != "scope"})  # fmt: skip
-                used_rollups += span_of(start, end, rollups=f.channel_id is None).months is not None
+                used_rollups += span_of(start, end).months is not None and f.channel_id is not None
                 got = await queries.summary(session, f)
                 want = _expected(facts, channels, f) | _expected_surveys(surveys, f)
                 assert {k: got[k] for k in want} == want, (start, end, extra)
                 assert await queries.duration_stats(session, f, 1) == want["resolution"]
-    assert used_rollups >= 3 * 5  # the aligned periods and the long random ones read whole months from the rollups
+    assert used_rollups >= 3 * 4  # the aligned periods and the long random ones read a channel's whole months from the rollups
 
 
 def test_the_python_bucket_matches_the_thresholds() -> None:

@@ -148,12 +148,15 @@ class ReportSurvey(Base):
 
 
 class ReportRollup(Base):
-    """The additive figures of a month's facts per period rule, team and assignee (0: none), kept
-    by triggers on ``report_conversations`` (``okno.reports.rollups``, migration 0027)."""
+    """The additive figures of a month's facts per period rule, channel used (0: all), team and
+    assignee (0: none), kept by triggers on ``report_conversations`` and
+    ``report_conversation_channels`` (``okno.reports.rollups``, migration 0027)."""
 
     __tablename__ = "report_rollups"
 
     rule: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0 opened, 1 resolved
+    # 0: every conversation (no channel filter); else the conversations that used that channel
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # months since year 0, UTC
     team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
@@ -168,10 +171,13 @@ class ReportRollup(Base):
 
 
 class ReportRollupChannels(Base):
-    """A month's openings per team, assignee, first-touch kind and set of kinds used ('' for none)."""
+    """A month's openings per channel used (0: all), team, assignee, first-touch kind and set of
+    kinds used ('' for none)."""
 
     __tablename__ = "report_rollup_channels"
 
+    # 0: every conversation (no channel filter); else the conversations that used that channel
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
@@ -182,11 +188,14 @@ class ReportRollupChannels(Base):
 
 class ReportRollupDurations(Base):
     """A month's histogram of one duration measure (0 FRT, 1 FRT business, 2 resolution, 3
-    resolution business) per team and assignee: how many values fall in each bucket."""
+    resolution business) per channel used (0: all), team and assignee: how many values fall in
+    each bucket."""
 
     __tablename__ = "report_rollup_durations"
 
     measure: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # 0: every conversation (no channel filter); else the conversations that used that channel
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)

@@ -2,9 +2,10 @@
 
 ``span_of`` splits ``[from, to)`` into the whole months inside it, read from the monthly rollups
 (``okno.reports.rollups``), and at most two partial months at its ends, read from the fact rows.
-A period without a whole month, or with the ``channel_id`` filter (the rollups have no channel),
-has no months here and is read by ``short_periods`` instead (``queries._rule_figures``). With
-months, three statements answer:
+A period without a whole month has no months here and is read by ``short_periods`` instead
+(``queries._rule_figures``). The ``channel_id`` filter reads that channel's cells of the rollups
+(a conversation is in the cells of every channel it used, as the facts' filter keeps it) and the
+facts through ``report_conversation_channels``. With months, three statements answer:
 
 1. ``additive``: per period rule, the conversations, measured ones, wall and business sums, SLA
    verdicts, FCR and repeat contacts — the rollup rows' sums plus the facts' aggregates;
@@ -47,13 +48,12 @@ class Span:
     edges: tuple[tuple[datetime, datetime], ...]  # the rest of the period, read from the facts
 
 
-def span_of(start: datetime, end: datetime, *, rollups: bool) -> Span:
-    if rollups:
-        first = month_of(start) + (1 if month_start(month_of(start)) < start else 0)
-        last = month_of(end)  # the month `end` falls in: the months before it end by `end`
-        if first < last:
-            edges = ((start, month_start(first)), (month_start(last), end))
-            return Span((first, last), tuple((a, b) for a, b in edges if a < b))
+def span_of(start: datetime, end: datetime) -> Span:
+    first = month_of(start) + (1 if month_start(month_of(start)) < start else 0)
+    last = month_of(end)  # the month `end` falls in: the months before it end by `end`
+    if first < last:
+        edges = ((start, month_start(first)), (month_start(last), end))
+        return Span((first, last), tuple((a, b) for a, b in edges if a < b))
     return Span(None, ((start, end),))
 
 

@@ -61,8 +61,7 @@ def fact_filter(f: Filters) -> list[ColumnElement[bool]]:
 
 
 def cell_filter(f: Filters) -> Any:  # noqa: ANN401
-    """The access rule and the filters on a rollup table's team and assignee (0: none); only
-    without the channel filter (the rollups have no channel)."""
+    """The access rule and the filters on a rollup table's team and assignee (0: none)."""
 
     def where(table: Any) -> list[ColumnElement[bool]]:  # noqa: ANN401
         out = [_visible(f.scope, table.team_id, table.operator_id, no_team=0)]
@@ -75,9 +74,19 @@ def cell_filter(f: Filters) -> Any:  # noqa: ANN401
     return where
 
 
+def fact_cells(f: Filters) -> Any:  # noqa: ANN401
+    """``cell_filter`` on the facts' rollups, and their channel cell: 0 (every conversation), or
+    the conversations that used the ``channel_id`` filter's channel — the fact filter's rows."""
+    on_team_and_assignee = cell_filter(f)
+
+    def where(table: Any) -> list[ColumnElement[bool]]:  # noqa: ANN401
+        return [*on_team_and_assignee(table), table.channel_id == (0 if f.channel_id is None else f.channel_id)]
+
+    return where
+
+
 def period_reader(session: AsyncSession, f: Filters) -> PeriodReader:
-    span = span_of(f.start, f.end, rollups=f.channel_id is None)
-    return PeriodReader(session, f.start, f.end, span, cell_filter(f), fact_filter(f))
+    return PeriodReader(session, f.start, f.end, span_of(f.start, f.end), fact_cells(f), fact_filter(f))
 
 
 def survey_filter(f: Filters) -> list[ColumnElement[bool]]:
@@ -102,7 +111,7 @@ SURVEY_SUMS = (
 async def _survey_sums(session: AsyncSession, f: Filters) -> dict[str, tuple[int, ...]]:
     """Per kind: answers, satisfied (4+), promoters (9+), detractors (6−), the scores' total — whole
     months from ``report_rollup_surveys`` (it has the channel: any filter), the rest from the rows."""
-    span = span_of(f.start, f.end, rollups=True)
+    span = span_of(f.start, f.end)
     parts = []
     if span.months:
         first, last = span.months

@@ -1,8 +1,11 @@
 """Monthly rollups of the report facts, kept by database triggers in the facts' own transaction.
 
 A fact row (``report_conversations``) contributes to three tables (``models/reports.py``), each
-keyed by the UTC month of the period rule it belongs to and by its team and assignee (0 for none:
-the access rule and the filters read them):
+keyed by the UTC month of the period rule it belongs to, by its team and assignee (0 for none:
+the access rule and the filters read them) and by a channel: once to the cells of channel 0 (every
+conversation) and once to those of each channel it used (its rows in
+``report_conversation_channels``), so the ``channel_id`` filter reads exactly the conversations
+the facts' filter keeps (one that used the channel), without adding any twice:
 
 - ``report_rollups``: per rule (0: opened, by ``opened_at``; 1: resolved, by ``resolved_at``) the
   conversations, the measured ones (FRT answered; resolution), the wall and business sums, the
@@ -16,7 +19,9 @@ the month of its ``period_at``, team, assignee, channel (0: none) and kind.
 
 Triggers (``trigger_ddl``) subtract a changed row's old contribution and add its new one, on
 every insert, update of a figure's column, and delete — whatever writes the facts: the live
-projection, ``okno reports rebuild``, a cascade from a deleted conversation. ``fill_statements``
+projection, ``okno reports rebuild``, a cascade from a deleted conversation. A channel row added
+to (or removed from) ``report_conversation_channels`` adds its fact row to (removes it from)
+that channel's cells. ``fill_statements``
 recomputes the three tables from the facts (the migration, the bulk bench's load); the same
 grouped reads let a test compare the triggers' tables with the facts.
 
@@ -118,34 +123,54 @@ def _rule_sums(row: str, rule: int, grouped: bool) -> list[str]:
 
 _KEY = "COALESCE({r}team_id, 0), COALESCE({r}operator_id, 0)"
 
+# a fact row's channel cells: 0 (every conversation, no channel filter) and each channel it used
+_USES = ("(SELECT 0 AS channel_id UNION ALL SELECT channel_id FROM report_conversation_channels"
+         " WHERE conversation_id = {r}conversation_id) AS used")  # fmt: skip
 
-def _row_upserts(row: str, sign: str, dialect: str) -> list[str]:
-    """The statements that add (sign 1) or remove (sign -1) one fact row's contribution."""
+
+def _row_upserts(row: str, sign: str, dialect: str, *, source: str, channel: str, where: str = "true") -> list[str]:
+    """The statements that add (sign 1) or remove (sign -1) one fact row's contribution (``row``:
+    its columns' prefix) to the cells of each ``channel`` the ``source`` rows give (``where``: which)."""
     key = _KEY.format(r=row)
     opened, resolved = month_sql(f"{row}opened_at", dialect), month_sql(f"{row}resolved_at", dialect)
     out = []
-    for rule, month, when in ((0, opened, "true"), (1, resolved, f"{row}resolved_at IS NOT NULL")):
+    for rule, month, when in ((0, opened, where), (1, resolved, f"{where} AND {row}resolved_at IS NOT NULL")):
         values = ", ".join(f"{sign} * {v}" for v in _rule_sums(row, rule, grouped=False))
         adds = ", ".join(f"{c} = report_rollups.{c} + excluded.{c}" for c in ADDITIVE)
         out.append(
-            f"INSERT INTO report_rollups (rule, month, team_id, operator_id, {', '.join(ADDITIVE)})"
-            f" SELECT {rule}, {month}, {key}, {values} WHERE {when}"
-            f" ON CONFLICT (rule, month, team_id, operator_id) DO UPDATE SET {adds}"
+            f"INSERT INTO report_rollups (rule, channel_id, month, team_id, operator_id, {', '.join(ADDITIVE)})"
+            f" SELECT {rule}, {channel}, {month}, {key}, {values} FROM {source} WHERE {when}"
+            f" ON CONFLICT (rule, channel_id, month, team_id, operator_id) DO UPDATE SET {adds}"
         )
     out.append(
-        "INSERT INTO report_rollup_channels (month, team_id, operator_id, first_channel_kind, channel_kinds, conversations)"
-        f" SELECT {opened}, {key}, COALESCE({row}first_channel_kind, ''), COALESCE({row}channel_kinds, ''), {sign} WHERE true"
-        " ON CONFLICT (month, team_id, operator_id, first_channel_kind, channel_kinds)"
+        "INSERT INTO report_rollup_channels (channel_id, month, team_id, operator_id, first_channel_kind, channel_kinds, conversations)"
+        f" SELECT {channel}, {opened}, {key}, COALESCE({row}first_channel_kind, ''), COALESCE({row}channel_kinds, ''), {sign}"
+        f" FROM {source} WHERE {where}"
+        " ON CONFLICT (channel_id, month, team_id, operator_id, first_channel_kind, channel_kinds)"
         " DO UPDATE SET conversations = report_rollup_channels.conversations + excluded.conversations"
     )
     for measure, column, stamp in MEASURES:
         out.append(
-            "INSERT INTO report_rollup_durations (measure, month, team_id, operator_id, bucket, n)"
-            f" SELECT {measure}, {month_sql(row + stamp, dialect)}, {key}, {bucket_sql(row + column, dialect)}, {sign}"
-            f" WHERE {row}{stamp} IS NOT NULL AND {row}{column} IS NOT NULL"
-            " ON CONFLICT (measure, month, team_id, operator_id, bucket) DO UPDATE SET n = report_rollup_durations.n + excluded.n"
+            "INSERT INTO report_rollup_durations (measure, channel_id, month, team_id, operator_id, bucket, n)"
+            f" SELECT {measure}, {channel}, {month_sql(row + stamp, dialect)}, {key}, {bucket_sql(row + column, dialect)}, {sign}"
+            f" FROM {source} WHERE {where} AND {row}{stamp} IS NOT NULL AND {row}{column} IS NOT NULL"
+            " ON CONFLICT (measure, channel_id, month, team_id, operator_id, bucket) DO UPDATE SET n = report_rollup_durations.n + excluded.n"
         )
     return out
+
+
+def _fact_upserts(row: str, sign: str, dialect: str) -> list[str]:
+    """A fact row (``NEW.``/``OLD.``) in its channel-0 cells and those of every channel it used."""
+    return _row_upserts(row, sign, dialect, source=_USES.format(r=row), channel="used.channel_id")
+
+
+def _use_upserts(row: str, sign: str, dialect: str) -> list[str]:
+    """A channel use (``NEW.``/``OLD.`` of ``report_conversation_channels``): its fact row, if
+    there is one, in that channel's cells."""
+    return _row_upserts(
+        "fact.", sign, dialect, source="report_conversations AS fact", channel=f"{row}channel_id",
+        where=f"fact.conversation_id = {row}conversation_id",
+    )  # fmt: skip
 
 
 def _survey_values(row: str, grouped: bool) -> list[str]:
@@ -192,68 +217,102 @@ def _survey_trigger_ddl(dialect: str) -> list[str]:
 
 
 def trigger_ddl(dialect: str) -> list[str]:
-    return [*_fact_trigger_ddl(dialect), *_survey_trigger_ddl(dialect)]
+    return [*_fact_trigger_ddl(dialect), *_use_trigger_ddl(dialect), *_survey_trigger_ddl(dialect)]
 
 
+def _statements(*groups: list[str]) -> str:
+    return "".join(s + ";\n" for group in groups for s in group)
+
+
+# A fact row's channel cells need both its row and its channel rows. A deleted conversation
+# cascades to both tables, and PostgreSQL runs the cascades' AFTER triggers only once both rows are
+# gone — so deletes are rolled out BEFORE the row goes (whichever table the cascade empties first,
+# the other's trigger no longer finds its partner, and each pair is subtracted exactly once).
 def _fact_trigger_ddl(dialect: str) -> list[str]:
+    old, new = _fact_upserts("OLD.", "-1", dialect), _fact_upserts("NEW.", "1", dialect)
     if dialect == "postgresql":
         changed = f"({', '.join('OLD.' + c for c in ROLLED_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in ROLLED_COLUMNS)})"
-        old = "".join(s + ";\n" for s in _row_upserts("OLD.", "-1", dialect))
-        new = "".join(s + ";\n" for s in _row_upserts("NEW.", "1", dialect))
         return [
             "CREATE FUNCTION report_rollups_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-            f"IF TG_OP <> 'INSERT' THEN\n{old}END IF;\nIF TG_OP <> 'DELETE' THEN\n{new}END IF;\nRETURN NULL;\nEND $$",
-            "CREATE TRIGGER report_rollups_insert_delete AFTER INSERT OR DELETE ON report_conversations"
-            " FOR EACH ROW EXECUTE FUNCTION report_rollups_apply()",
+            f"IF TG_OP <> 'INSERT' THEN\n{_statements(old)}END IF;\nIF TG_OP <> 'DELETE' THEN\n{_statements(new)}END IF;\n"
+            "IF TG_OP = 'DELETE' THEN\nRETURN OLD;\nEND IF;\nRETURN NULL;\nEND $$",
+            "CREATE TRIGGER report_rollups_insert AFTER INSERT ON report_conversations FOR EACH ROW EXECUTE FUNCTION report_rollups_apply()",
+            "CREATE TRIGGER report_rollups_delete BEFORE DELETE ON report_conversations FOR EACH ROW EXECUTE FUNCTION report_rollups_apply()",
             f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations FOR EACH ROW WHEN ({changed})"
             " EXECUTE FUNCTION report_rollups_apply()",
         ]
     changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ROLLED_COLUMNS)
-
-    def body(*statements: str) -> str:
-        return "".join(s + ";\n" for s in statements)
-
     return [
-        f"CREATE TRIGGER report_rollups_insert AFTER INSERT ON report_conversations BEGIN\n{body(*_row_upserts('NEW.', '1', dialect))}END",
-        f"CREATE TRIGGER report_rollups_delete AFTER DELETE ON report_conversations BEGIN\n{body(*_row_upserts('OLD.', '-1', dialect))}END",
-        f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations WHEN {changed} BEGIN\n"
-        f"{body(*_row_upserts('OLD.', '-1', dialect), *_row_upserts('NEW.', '1', dialect))}END",
+        f"CREATE TRIGGER report_rollups_insert AFTER INSERT ON report_conversations BEGIN\n{_statements(new)}END",
+        f"CREATE TRIGGER report_rollups_delete BEFORE DELETE ON report_conversations BEGIN\n{_statements(old)}END",
+        f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations WHEN {changed} BEGIN\n{_statements(old, new)}END",
     ]
+
+
+def _use_trigger_ddl(dialect: str) -> list[str]:
+    """A conversation's new channel (the projection records one as it sees it) adds its fact row to
+    that channel's cells; a channel row removed (a rebuild, a cascade) takes it out."""
+    old, new = _use_upserts("OLD.", "-1", dialect), _use_upserts("NEW.", "1", dialect)
+    if dialect == "postgresql":
+        return [
+            "CREATE FUNCTION report_rollup_uses_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"IF TG_OP <> 'INSERT' THEN\n{_statements(old)}END IF;\nIF TG_OP <> 'DELETE' THEN\n{_statements(new)}END IF;\n"
+            "IF TG_OP = 'DELETE' THEN\nRETURN OLD;\nEND IF;\nRETURN NULL;\nEND $$",
+            "CREATE TRIGGER report_rollup_uses_insert AFTER INSERT ON report_conversation_channels FOR EACH ROW"
+            " EXECUTE FUNCTION report_rollup_uses_apply()",
+            "CREATE TRIGGER report_rollup_uses_delete BEFORE DELETE ON report_conversation_channels FOR EACH ROW"
+            " EXECUTE FUNCTION report_rollup_uses_apply()",
+            "CREATE TRIGGER report_rollup_uses_update AFTER UPDATE ON report_conversation_channels FOR EACH ROW"
+            " WHEN ((OLD.conversation_id, OLD.channel_id) IS DISTINCT FROM (NEW.conversation_id, NEW.channel_id))"
+            " EXECUTE FUNCTION report_rollup_uses_apply()",
+        ]
+    return [
+        f"CREATE TRIGGER report_rollup_uses_insert AFTER INSERT ON report_conversation_channels BEGIN\n{_statements(new)}END",
+        f"CREATE TRIGGER report_rollup_uses_delete BEFORE DELETE ON report_conversation_channels BEGIN\n{_statements(old)}END",
+        "CREATE TRIGGER report_rollup_uses_update AFTER UPDATE ON report_conversation_channels"
+        f" WHEN OLD.conversation_id IS NOT NEW.conversation_id OR OLD.channel_id IS NOT NEW.channel_id BEGIN\n{_statements(old, new)}END",
+    ]
+
+
+TRIGGERS = {
+    "report_rollups": ("report_conversations", ("insert", "delete", "update")),
+    "report_rollup_uses": ("report_conversation_channels", ("insert", "delete", "update")),
+    "report_rollup_surveys": ("report_surveys", ("insert_delete", "update")),
+}
 
 
 def drop_trigger_ddl(dialect: str) -> list[str]:
     if dialect == "postgresql":
         return [
-            f"DROP TRIGGER IF EXISTS {name}_{what} ON {table}"
-            for name, table in (("report_rollups", "report_conversations"), ("report_rollup_surveys", "report_surveys"))
-            for what in ("update", "insert_delete")
-        ] + ["DROP FUNCTION IF EXISTS report_rollups_apply()", "DROP FUNCTION IF EXISTS report_rollup_surveys_apply()"]
-    return [
-        f"DROP TRIGGER IF EXISTS {name}_{what}"
-        for name in ("report_rollups", "report_rollup_surveys")
-        for what in ("insert", "delete", "update")
-    ]
+            f"DROP TRIGGER IF EXISTS {name}_{what} ON {table}" for name, (table, whats) in TRIGGERS.items() for what in whats
+        ] + [f"DROP FUNCTION IF EXISTS {name}_apply()" for name in TRIGGERS]
+    return [f"DROP TRIGGER IF EXISTS {name}_{what}" for name in TRIGGERS for what in ("insert", "delete", "update")]
+
+
+# every fact row once per channel cell: 0 (all of them) and each channel it used
+_CELLS = ("report_conversations JOIN (SELECT conversation_id, 0 AS channel_id FROM report_conversations"
+          " UNION ALL SELECT conversation_id, channel_id FROM report_conversation_channels) AS used USING (conversation_id)")  # fmt: skip
 
 
 def grouped_reads(dialect: str) -> dict[str, str]:
     """Per rollup table, the rows it must hold, computed straight from the facts (every group the
     facts make; the triggers' tables may also hold groups whose counts went back to 0)."""
-    key = _KEY.format(r="")
+    key = f"used.channel_id, {{month}}, {_KEY.format(r='')}"
     opened, resolved = month_sql("opened_at", dialect), month_sql("resolved_at", dialect)
     rules = [
-        f"SELECT {rule}, {month}, {key}, {', '.join(_rule_sums('', rule, grouped=True))} FROM report_conversations"
-        f" WHERE {when} GROUP BY {month}, {key}"
+        f"SELECT {rule}, {key.format(month=month)}, {', '.join(_rule_sums('', rule, grouped=True))} FROM {_CELLS}"
+        f" WHERE {when} GROUP BY {key.format(month=month)}"
         for rule, month, when in ((0, opened, "true"), (1, resolved, "resolved_at IS NOT NULL"))
     ]
     durations = [
-        f"SELECT {measure}, {month_sql(stamp, dialect)}, {key}, {bucket_sql(column, dialect)}, COUNT(*) FROM report_conversations"
-        f" WHERE {stamp} IS NOT NULL AND {column} IS NOT NULL GROUP BY {month_sql(stamp, dialect)}, {key}, {bucket_sql(column, dialect)}"
+        f"SELECT {measure}, {key.format(month=month_sql(stamp, dialect))}, {bucket_sql(column, dialect)}, COUNT(*) FROM {_CELLS}"
+        f" WHERE {stamp} IS NOT NULL AND {column} IS NOT NULL GROUP BY {key.format(month=month_sql(stamp, dialect))}, {bucket_sql(column, dialect)}"
         for measure, column, stamp in MEASURES
     ]
+    kinds = "COALESCE(first_channel_kind, ''), COALESCE(channel_kinds, '')"
     return {
         "report_rollups": " UNION ALL ".join(rules),
-        "report_rollup_channels": f"SELECT {opened}, {key}, COALESCE(first_channel_kind, ''), COALESCE(channel_kinds, ''), COUNT(*)"
-        f" FROM report_conversations GROUP BY {opened}, {key}, COALESCE(first_channel_kind, ''), COALESCE(channel_kinds, '')",
+        "report_rollup_channels": f"SELECT {key.format(month=opened)}, {kinds}, COUNT(*) FROM {_CELLS} GROUP BY {key.format(month=opened)}, {kinds}",
         "report_rollup_durations": " UNION ALL ".join(durations),
         "report_rollup_surveys": f"SELECT {month_sql('period_at', dialect)}, {_SURVEY_KEY.format(r='')}, {', '.join(_survey_values('', grouped=True))}"
         f" FROM report_surveys WHERE score IS NOT NULL GROUP BY {month_sql('period_at', dialect)}, {_SURVEY_KEY.format(r='')}",
@@ -261,9 +320,9 @@ def grouped_reads(dialect: str) -> dict[str, str]:
 
 
 COLUMNS = {
-    "report_rollups": f"rule, month, team_id, operator_id, {', '.join(ADDITIVE)}",
-    "report_rollup_channels": "month, team_id, operator_id, first_channel_kind, channel_kinds, conversations",
-    "report_rollup_durations": "measure, month, team_id, operator_id, bucket, n",
+    "report_rollups": f"rule, channel_id, month, team_id, operator_id, {', '.join(ADDITIVE)}",
+    "report_rollup_channels": "channel_id, month, team_id, operator_id, first_channel_kind, channel_kinds, conversations",
+    "report_rollup_durations": "measure, channel_id, month, team_id, operator_id, bucket, n",
     "report_rollup_surveys": f"month, team_id, operator_id, channel_id, kind, {', '.join(SURVEY_SUMS)}",
 }
 

@@ -6,10 +6,11 @@ Create Date: 2026-12-07 07:00:00
 
 A summary over a long period read and sorted every fact row of it: a year at a million
 conversations cost 1.5 s of PostgreSQL CPU in two percentile sorts. Three rollup tables now hold,
-per UTC month, period rule, team and assignee, the additive figures, the channel-kind groups and
-a histogram of each duration, and a fourth the survey answers per month, team, assignee, channel
-and kind (``okno.reports.rollups``); triggers on ``report_conversations`` and ``report_surveys``
-keep them in the same transaction as the rows, and they are filled here from those rows. One index per
+per channel used (0: every conversation; the ``channel_id`` filter), UTC month, period rule, team
+and assignee, the additive figures, the channel-kind groups and a histogram of each duration, and
+a fourth the survey answers per month, team, assignee, channel and kind
+(``okno.reports.rollups``); triggers on ``report_conversations``, ``report_conversation_channels``
+and ``report_surveys`` keep them in the same transaction as the rows, and they are filled here from those rows. One index per
 duration column lets a percentile read only the bucket that holds its rank.
 """
 
@@ -34,8 +35,11 @@ DURATIONS = (
 )
 
 
-def _key() -> list[sa.Column]:
+def _key(*, channel: bool = True) -> list[sa.Column]:
+    """The cells' key: the channel used (0: every conversation; the surveys have their own), the
+    month, team and assignee."""
     return [
+        *([sa.Column("channel_id", BigId, primary_key=True, autoincrement=False)] if channel else []),
         sa.Column("month", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("team_id", BigId, primary_key=True, autoincrement=False),
         sa.Column("operator_id", BigId, primary_key=True, autoincrement=False),
@@ -67,7 +71,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "report_rollup_surveys",
-        *_key(),
+        *_key(channel=False),
         sa.Column("channel_id", BigId, primary_key=True, autoincrement=False),
         sa.Column("kind", sa.String(length=8), primary_key=True),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in ("responses", "satisfied", "promoters", "detractors")),
