@@ -1,5 +1,5 @@
 """Migration 0027_report_rollups fills the monthly rollups from the fact and survey rows already
-there (what the triggers would have built), and goes down and up."""
+there (what the triggers would have built), fills the channel rows' copies of their facts, and goes down and up."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from okno.reports.rollups import COLUMNS, grouped_reads
 from tests.migration_steps import down_then_up, head_revision, upgrade_to
 
 
-async def _fill_at_0026_then_upgrade(url: str) -> tuple[dict, dict, str | None, str | None]:
+async def _fill_at_0026_then_upgrade(url: str) -> tuple[dict, dict, tuple, str | None, str | None]:
     engine = create_async_engine(url)
     try:
         await upgrade_to(engine, "0026_inbox_live")
@@ -59,15 +59,21 @@ async def _fill_at_0026_then_upgrade(url: str) -> tuple[dict, dict, str | None, 
                 for table, columns in COLUMNS.items()
             }
             expected = {table: {tuple(r) for r in await conn.execute(text(grouped_reads(dialect)[table]))} for table in COLUMNS}
+            copies = (await conn.execute(text(
+                "SELECT COUNT(*), COUNT(used.frt_seconds) FROM report_conversation_channels AS used JOIN report_conversations AS fact"
+                " USING (conversation_id) WHERE used.opened_at = fact.opened_at AND used.frt_seconds = fact.frt_seconds"
+                " AND used.resolution_business_seconds = fact.resolution_business_seconds"
+            ))).one()  # fmt: skip
         down, up = await down_then_up(engine, "0026_inbox_live")
-        return stored, expected, down, up
+        return stored, expected, tuple(copies), down, up
     finally:
         await engine.dispose()
 
 
 def test_the_migration_fills_the_rollups_from_the_rows_already_there(fresh_database_url: str) -> None:
-    stored, expected, down, up = asyncio.run(_fill_at_0026_then_upgrade(fresh_database_url))
+    stored, expected, copies, down, up = asyncio.run(_fill_at_0026_then_upgrade(fresh_database_url))
     assert stored == expected
+    assert copies == (9, 9)  # every channel row carries its fact's copies
     openings = {channel: sum(r[5] for r in stored["report_rollups"] if r[:2] == (0, channel)) for channel in (0, 7, 8)}
     assert openings == {0: 6, 7: 6, 8: 3} and len(stored["report_rollups"]) == 3 * (6 + 4) - 3 - 2
     assert sum(r[5] for r in stored["report_rollup_surveys"]) == 6 and len(stored["report_rollup_durations"]) > 0

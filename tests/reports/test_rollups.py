@@ -132,16 +132,20 @@ async def _churn(ctx, rng: random.Random) -> None:  # noqa: ANN001
             if rng.random() < 0.7:
                 fresh = rng.choice((11, 12, 13))
                 await session.execute(
-                    insert_ignoring_duplicates(uses.__table__, session.bind.dialect.name, ["conversation_id", "channel_id"]).values(
-                        conversation_id=conversation_id, channel_id=fresh, kind="api"
-                    )
+                    insert_ignoring_duplicates(
+                        uses.__table__, session.bind.dialect.name, ["conversation_id", "channel_id"]
+                    ).values(conversation_id=conversation_id, channel_id=fresh, kind="api")
                 )
             else:
-                await session.execute(delete(uses).where(uses.conversation_id == conversation_id, uses.channel_id == rng.choice((11, 12))))
+                await session.execute(
+                    delete(uses).where(uses.conversation_id == conversation_id, uses.channel_id == rng.choice((11, 12)))
+                )
         gone = rng.sample(ids, 20)
         await session.execute(delete(RS).where(RS.conversation_id.in_(gone)))
         await session.execute(delete(uses).where(uses.conversation_id.in_(gone[:5])))  # the channels first, then the fact
-        await session.execute(delete(ReportConversation).where(ReportConversation.conversation_id.in_(gone[:10])))  # its channels stay
+        await session.execute(
+            delete(ReportConversation).where(ReportConversation.conversation_id.in_(gone[:10]))
+        )  # its channels stay
         await session.execute(delete(uses).where(uses.conversation_id.in_(gone[5:10])))
         await session.execute(delete(Conversation).where(Conversation.id.in_(gone[10:])))  # a cascade to both tables
 
@@ -155,6 +159,23 @@ async def _rollup_rows(session) -> dict[str, set]:  # noqa: ANN001
         stored[table] = {tuple(r) for r in await session.execute(text(f"SELECT {columns} FROM {table} WHERE {count} <> 0"))}
         expected[table] = {tuple(r) for r in await session.execute(text(grouped_reads(dialect)[table]))}
     return {"stored": stored, "expected": expected}
+
+
+async def _stale_copies(session) -> int:  # noqa: ANN001
+    """Channel rows whose copy of their fact's columns differs from the fact row."""
+    columns = ("opened_at", "resolved_at", "team_id", "operator_id", "frt_seconds", "frt_business_seconds",
+               "resolution_seconds", "resolution_business_seconds")  # fmt: skip
+    differ = " OR ".join(
+        f"NOT (used.{c} IS NOT DISTINCT FROM fact.{c})"
+        if session.bind.dialect.name == "postgresql"
+        else f"used.{c} IS NOT fact.{c}"
+        for c in columns
+    )
+    return await session.scalar(
+        text(
+            f"SELECT COUNT(*) FROM report_conversation_channels AS used JOIN report_conversations AS fact USING (conversation_id) WHERE {differ}"
+        )
+    )
 
 
 def _nearest(values: list[int], num: int, den: int) -> int | None:
@@ -249,6 +270,8 @@ async def test_rollups_follow_the_facts_through_inserts_updates_and_deletes(ctx)
     await _churn(ctx, rng)
     async with ctx.db.reading() as session:
         rows = await _rollup_rows(session)
+        assert await _stale_copies(session) == 0
+        assert await session.scalar(text("SELECT COUNT(*) FROM report_conversation_channels WHERE opened_at IS NOT NULL")) > 300
     assert rows["stored"] == rows["expected"]
 
 

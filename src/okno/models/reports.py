@@ -89,19 +89,39 @@ class ReportConversation(Base):
 
 
 class ReportConversationChannel(Base):
-    """Every channel a conversation used (the first one included), with its kind."""
+    """Every channel a conversation used (the first one included), with its kind, and a copy of
+    its fact row's period stamps, team, assignee and durations (``rollups.COPIED_COLUMNS``, kept
+    by the rollups' triggers, migration 0027): with the ``channel_id`` filter a percentile reads
+    one duration bucket of one channel from an index here instead of every channel's."""
 
     __tablename__ = "report_conversation_channels"
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
     channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(40))
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    team_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    operator_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    frt_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    frt_business_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    resolution_business_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
 
     __table_args__ = (
         Index("ix_report_conversation_channels_channel", "channel_id", "conversation_id"),
         # PostgreSQL: channel share reads (conversation, kind) from the index alone (migration 0018)
         Index("ix_report_conversation_channels_kind", "conversation_id", postgresql_include=["kind"]),
-    )
+        # the channel filter on a period's facts: the channel's rows of the period only (migration 0027)
+        Index("ix_report_conversation_channels_opened", "channel_id", "opened_at"),
+        Index("ix_report_conversation_channels_resolved", "channel_id", "resolved_at"),
+        # a percentile's second step with the channel filter: one channel's bucket of a period, in order (migration 0027)
+        *(Index(f"ix_report_conversation_channels_{name}", "channel_id", column, stamp, postgresql_include=["team_id", "operator_id"])
+          for name, column, stamp in (
+            ("frt", "frt_seconds", "opened_at"), ("frt_business", "frt_business_seconds", "opened_at"),
+            ("resolution", "resolution_seconds", "resolved_at"), ("resolution_business", "resolution_business_seconds", "resolved_at"),
+        )),
+    )  # fmt: skip
 
 
 class ReportResponse(Base):

@@ -13,7 +13,10 @@ facts through ``report_conversation_channels``. With months, three statements an
 3. ``_pick``: each nearest-rank percentile (the ⌈f·n⌉-th smallest value) is in the bucket where
    the running count first reaches its rank; one ordered read of that bucket's facts in the period
    (the duration's index: ``value`` within the bucket's bounds, then ``opened_at``/``resolved_at``)
-   skips to the rank within the bucket. The six percentiles of a summary are one statement.
+   skips to the rank within the bucket — with the channel filter, of that channel's rows in
+   ``report_conversation_channels``, which carry a copy of their fact's durations, stamps, team and
+   assignee (an index per duration led by the channel). The six percentiles of a summary are one
+   statement.
 
 No row of a period is sorted or returned, only the rows of one bucket are read per percentile.
 """
@@ -96,11 +99,15 @@ def bucket_expression(column: Any, dialect: str) -> Any:  # noqa: ANN401
 
 class PeriodReader:
     """The three statements for one period and its filters (``cells``: the rollups' access rule and
-    filters; ``facts``: the facts')."""
+    filters; ``facts``: the facts' filters for rows whose stamp — ``opened_at`` or ``resolved_at``
+    — is in ``[a, b)``, stamp condition included; ``values``: the table whose rows a percentile's
+    second step reads — the facts, or with the channel filter the channel rows' copies — and its
+    filters)."""
 
-    def __init__(self, session: AsyncSession, start: datetime, end: datetime, span: Span, cells: Any, facts: list) -> None:  # noqa: ANN401
+    def __init__(self, session: AsyncSession, start: datetime, end: datetime, span: Span, cells: Any, facts: Any,  # noqa: ANN401
+                 values: tuple[Any, list]) -> None:  # fmt: skip
         self.session, self.start, self.end, self.span = session, start, end, span
-        self.cells, self.facts = cells, facts  # cells: table → its where clauses
+        self.cells, self.facts, self.values = cells, facts, values  # cells: table → its where clauses
         self.dialect = session.bind.dialect.name
 
     def months_where(self, table: Any) -> list:  # noqa: ANN401
@@ -126,7 +133,7 @@ class PeriodReader:
                              .where(RU.rule == rule, *self.months_where(RU)))  # fmt: skip
             for a, b in self.span.edges:
                 parts.append(select(literal(rule).label("rule"), *(c.label(f"c{i}") for i, c in enumerate(_fact_sums(rule))))
-                             .where(*self.facts, stamp >= a, stamp < b))  # fmt: skip
+                             .where(*self.facts(stamp.key, a, b)))  # fmt: skip
         both = union_all(*parts).subquery()
         rows = await self.session.execute(
             select(both.c.rule, *(func.coalesce(func.sum(both.c[f"c{i}"]), 0) for i in range(8))).group_by(both.c.rule)
@@ -142,11 +149,11 @@ class PeriodReader:
             parts.append(select(RD.measure, RD.bucket, RD.n).where(RD.measure.in_(measures), *self.months_where(RD)))
         for measure in measures:
             _m, column_name, stamp_name = MEASURES[measure]
-            column, stamp = getattr(RC, column_name), getattr(RC, stamp_name)
+            column = getattr(RC, column_name)
             bucket = bucket_expression(column, self.dialect)
             for a, b in self.span.edges:
                 parts.append(select(literal(measure).label("measure"), bucket.label("bucket"), func.count().label("n"))
-                             .where(*self.facts, stamp >= a, stamp < b, column.is_not(None)).group_by(bucket))  # fmt: skip
+                             .where(*self.facts(stamp_name, a, b), column.is_not(None)).group_by(bucket))  # fmt: skip
         every = union_all(*parts).subquery()
         total = func.sum(every.c.n)
         rows = await self.session.execute(
@@ -216,12 +223,13 @@ async def _pick(
             continue
         bucket, within = located
         _m, column_name, stamp_name = MEASURES[measure]
-        column, stamp = getattr(RC, column_name), getattr(RC, stamp_name)
+        table, where = reader.values
+        column, stamp = getattr(table, column_name), getattr(table, stamp_name)
         low, high = bucket_bounds(bucket)
         bounds = (
             [column.is_not(None)] + ([column >= low] if low is not None else []) + ([column < high] if high is not None else [])
         )
-        one = (select(column.label("value")).where(*reader.facts, stamp >= reader.start, stamp < reader.end, *bounds)
+        one = (select(column.label("value")).where(*where, stamp >= reader.start, stamp < reader.end, *bounds)
                .order_by(column).offset(within - 1).limit(1).subquery())  # fmt: skip
         reads.append(select(literal(index).label("i"), one.c.value))
     if reads:
@@ -239,7 +247,7 @@ async def channel_groups(reader: PeriodReader) -> list[tuple[str | None, str | N
     first, kinds = func.coalesce(RC.first_channel_kind, ""), func.coalesce(RC.channel_kinds, "")
     for a, b in reader.span.edges:
         parts.append(select(first.label("first"), kinds.label("kinds"), func.count().label("n"))
-                     .where(*reader.facts, RC.opened_at >= a, RC.opened_at < b).group_by(first, kinds))  # fmt: skip
+                     .where(*reader.facts("opened_at", a, b)).group_by(first, kinds))  # fmt: skip
     every = union_all(*parts).subquery()
     total = func.sum(every.c.n)
     rows = await reader.session.execute(

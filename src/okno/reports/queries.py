@@ -10,7 +10,7 @@ a repeat contact linked today turns yesterday's FCR into a repeat. A figure with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -85,8 +85,37 @@ def fact_cells(f: Filters) -> Any:  # noqa: ANN401
     return where
 
 
+def use_filter(f: Filters) -> list[ColumnElement[bool]]:
+    """``fact_filter`` with the channel filter, on the channel rows' copies of team and assignee."""
+    used = ReportConversationChannel
+    where = [_visible(f.scope, used.team_id, used.operator_id), used.channel_id == f.channel_id]
+    if f.team_id is not None:
+        where.append(used.team_id == f.team_id)
+    if f.operator_id is not None:
+        where.append(used.operator_id == f.operator_id)
+    return where
+
+
+def facts_between(f: Filters) -> Any:  # noqa: ANN401
+    """``fact_filter`` for the facts whose ``stamp`` (``opened_at``, ``resolved_at``) is in ``[a, b)``;
+    the channel filter's subquery is narrowed to the channel rows whose copy of that stamp is in it
+    too (the copies equal the facts': the same rows, without reading every row of the channel)."""
+
+    def where(stamp: str, a: datetime, b: datetime) -> list[ColumnElement[bool]]:
+        out = [*fact_filter(replace(f, channel_id=None)), getattr(RC, stamp) >= a, getattr(RC, stamp) < b]
+        if f.channel_id is not None:
+            used = ReportConversationChannel
+            out.append(RC.conversation_id.in_(
+                select(used.conversation_id).where(used.channel_id == f.channel_id, getattr(used, stamp) >= a, getattr(used, stamp) < b)
+            ))  # fmt: skip
+        return out
+
+    return where
+
+
 def period_reader(session: AsyncSession, f: Filters) -> PeriodReader:
-    return PeriodReader(session, f.start, f.end, span_of(f.start, f.end), fact_cells(f), fact_filter(f))
+    values = (RC, fact_filter(f)) if f.channel_id is None else (ReportConversationChannel, use_filter(f))
+    return PeriodReader(session, f.start, f.end, span_of(f.start, f.end), fact_cells(f), facts_between(f), values)
 
 
 def survey_filter(f: Filters) -> list[ColumnElement[bool]]:
@@ -126,11 +155,11 @@ async def _survey_sums(session: AsyncSession, f: Filters) -> dict[str, tuple[int
 
 
 def opened_in(f: Filters) -> list[ColumnElement[bool]]:
-    return [*fact_filter(f), RC.opened_at >= f.start, RC.opened_at < f.end]
+    return facts_between(f)("opened_at", f.start, f.end)
 
 
 def resolved_in(f: Filters) -> list[ColumnElement[bool]]:
-    return [*fact_filter(f), RC.resolved_at >= f.start, RC.resolved_at < f.end]
+    return facts_between(f)("resolved_at", f.start, f.end)
 
 
 def ratio(part: int, whole: int, digits: int = 4) -> float | None:

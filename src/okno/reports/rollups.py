@@ -159,6 +159,32 @@ def _row_upserts(row: str, sign: str, dialect: str, *, source: str, channel: str
     return out
 
 
+# the fact columns a channel row carries a copy of: a percentile's second step with the channel
+# filter reads one bucket's values of one channel from its own index (``models/reports.py``)
+COPIED_COLUMNS = (
+    "opened_at", "resolved_at", "team_id", "operator_id", "frt_seconds", "frt_business_seconds", "resolution_seconds",
+    "resolution_business_seconds",
+)  # fmt: skip
+_COPIES = ", ".join(COPIED_COLUMNS)
+
+
+def _copy_to_uses(row: str) -> str:
+    """The fact row's (``NEW.``) copies into its channel rows."""
+    return (
+        f"UPDATE report_conversation_channels SET ({_COPIES}) = ({', '.join(row + c for c in COPIED_COLUMNS)})"
+        f" WHERE conversation_id = {row}conversation_id"
+    )
+
+
+def _copy_from_fact(row: str) -> str:
+    """A channel row's (``NEW.``) copies from its fact row (none yet: NULL, until the fact's insert copies them)."""
+    return (
+        f"UPDATE report_conversation_channels SET ({_COPIES}) = (SELECT {_COPIES} FROM report_conversations AS fact"
+        f" WHERE fact.conversation_id = {row}conversation_id)"
+        f" WHERE conversation_id = {row}conversation_id AND channel_id = {row}channel_id"
+    )
+
+
 def _fact_upserts(row: str, sign: str, dialect: str) -> list[str]:
     """A fact row (``NEW.``/``OLD.``) in its channel-0 cells and those of every channel it used."""
     return _row_upserts(row, sign, dialect, source=_USES.format(r=row), channel="used.channel_id")
@@ -217,7 +243,7 @@ def _survey_trigger_ddl(dialect: str) -> list[str]:
 
 
 def trigger_ddl(dialect: str) -> list[str]:
-    return [*_fact_trigger_ddl(dialect), *_use_trigger_ddl(dialect), *_survey_trigger_ddl(dialect)]
+    return [*_fact_trigger_ddl(dialect), *_copy_trigger_ddl(dialect), *_use_trigger_ddl(dialect), *_survey_trigger_ddl(dialect)]
 
 
 def _statements(*groups: list[str]) -> str:
@@ -249,10 +275,30 @@ def _fact_trigger_ddl(dialect: str) -> list[str]:
     ]
 
 
+def _copy_trigger_ddl(dialect: str) -> list[str]:
+    """The fact row's ``COPIED_COLUMNS`` into its channel rows, on its insert and as they change."""
+    if dialect == "postgresql":
+        changed = f"({', '.join('OLD.' + c for c in COPIED_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in COPIED_COLUMNS)})"
+        return [
+            "CREATE FUNCTION report_rollup_copies_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"{_copy_to_uses('NEW.')};\nRETURN NULL;\nEND $$",
+            "CREATE TRIGGER report_rollup_copies_insert AFTER INSERT ON report_conversations FOR EACH ROW"
+            " EXECUTE FUNCTION report_rollup_copies_apply()",
+            f"CREATE TRIGGER report_rollup_copies_update AFTER UPDATE ON report_conversations FOR EACH ROW WHEN ({changed})"
+            " EXECUTE FUNCTION report_rollup_copies_apply()",
+        ]
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in COPIED_COLUMNS)
+    return [
+        f"CREATE TRIGGER report_rollup_copies_insert AFTER INSERT ON report_conversations BEGIN\n{_copy_to_uses('NEW.')};\nEND",
+        f"CREATE TRIGGER report_rollup_copies_update AFTER UPDATE ON report_conversations WHEN {changed} BEGIN\n"
+        f"{_copy_to_uses('NEW.')};\nEND",
+    ]
+
+
 def _use_trigger_ddl(dialect: str) -> list[str]:
     """A conversation's new channel (the projection records one as it sees it) adds its fact row to
     that channel's cells; a channel row removed (a rebuild, a cascade) takes it out."""
-    old, new = _use_upserts("OLD.", "-1", dialect), _use_upserts("NEW.", "1", dialect)
+    old, new = _use_upserts("OLD.", "-1", dialect), [*_use_upserts("NEW.", "1", dialect), _copy_from_fact("NEW.")]
     if dialect == "postgresql":
         return [
             "CREATE FUNCTION report_rollup_uses_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
@@ -276,6 +322,7 @@ def _use_trigger_ddl(dialect: str) -> list[str]:
 
 TRIGGERS = {
     "report_rollups": ("report_conversations", ("insert", "delete", "update")),
+    "report_rollup_copies": ("report_conversations", ("insert", "update")),
     "report_rollup_uses": ("report_conversation_channels", ("insert", "delete", "update")),
     "report_rollup_surveys": ("report_surveys", ("insert_delete", "update")),
 }
@@ -330,6 +377,15 @@ COLUMNS = {
 def fill_statements(dialect: str) -> list[str]:
     """Empty the rollups and compute them again from the facts (no trigger fires: the facts stay)."""
     reads = grouped_reads(dialect)
-    return [f"DELETE FROM {table}" for table in COLUMNS] + [
-        f"INSERT INTO {table} ({COLUMNS[table]}) {reads[table]}" for table in COLUMNS
-    ]
+    copies = (
+        f"UPDATE report_conversation_channels AS used SET ({_COPIES}) = ({', '.join('fact.' + c for c in COPIED_COLUMNS)})"
+        " FROM report_conversations AS fact WHERE fact.conversation_id = used.conversation_id"
+        if dialect == "postgresql"
+        else f"UPDATE report_conversation_channels SET ({_COPIES}) = (SELECT {_COPIES} FROM report_conversations AS fact"
+        " WHERE fact.conversation_id = report_conversation_channels.conversation_id)"
+    )
+    return (
+        [f"DELETE FROM {table}" for table in COLUMNS]
+        + [f"INSERT INTO {table} ({COLUMNS[table]}) {reads[table]}" for table in COLUMNS]
+        + [copies]
+    )

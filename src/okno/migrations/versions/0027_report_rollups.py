@@ -11,7 +11,9 @@ and assignee, the additive figures, the channel-kind groups and a histogram of e
 a fourth the survey answers per month, team, assignee, channel and kind
 (``okno.reports.rollups``); triggers on ``report_conversations``, ``report_conversation_channels``
 and ``report_surveys`` keep them in the same transaction as the rows, and they are filled here from those rows. One index per
-duration column lets a percentile read only the bucket that holds its rank.
+duration column lets a percentile read only the bucket that holds its rank; with the channel
+filter, one per duration on ``report_conversation_channels``, whose rows now carry a copy of their
+fact's stamps, team, assignee and durations (kept by the same triggers).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from okno.kit.db import UTCDateTime
 from okno.reports.rollups import drop_trigger_ddl, fill_statements, trigger_ddl
 
 revision = "0027_report_rollups"
@@ -33,6 +36,12 @@ DURATIONS = (
     ("resolution", "resolution_seconds", "resolved_at"),
     ("resolution_business", "resolution_business_seconds", "resolved_at"),
 )
+
+# the fact columns each channel row carries a copy of (``rollups.COPIED_COLUMNS``)
+COPIES = (
+    ("opened_at", UTCDateTime(timezone=True)), ("resolved_at", UTCDateTime(timezone=True)), ("team_id", BigId), ("operator_id", BigId),
+    *((name, sa.Integer()) for name in ("frt_seconds", "frt_business_seconds", "resolution_seconds", "resolution_business_seconds")),
+)  # fmt: skip
 
 
 def _key(*, channel: bool = True) -> list[sa.Column]:
@@ -84,6 +93,18 @@ def upgrade() -> None:
             [column, stamp],
             postgresql_include=["team_id", "operator_id"],
         )
+    with op.batch_alter_table("report_conversation_channels") as table:
+        for name, kind in COPIES:
+            table.add_column(sa.Column(name, kind, nullable=True))
+    for stamp in ("opened", "resolved"):
+        op.create_index(f"ix_report_conversation_channels_{stamp}", "report_conversation_channels", ["channel_id", f"{stamp}_at"])
+    for name, column, stamp in DURATIONS:
+        op.create_index(
+            f"ix_report_conversation_channels_{name}",
+            "report_conversation_channels",
+            ["channel_id", column, stamp],
+            postgresql_include=["team_id", "operator_id"],
+        )
     dialect = op.get_bind().dialect.name
     for statement in [*trigger_ddl(dialect), *fill_statements(dialect)]:
         op.execute(statement)
@@ -94,5 +115,11 @@ def downgrade() -> None:
         op.execute(statement)
     for name, _column, _stamp in DURATIONS:
         op.drop_index(f"ix_report_conversations_{name}", table_name="report_conversations")
+        op.drop_index(f"ix_report_conversation_channels_{name}", table_name="report_conversation_channels")
+    for stamp in ("opened", "resolved"):
+        op.drop_index(f"ix_report_conversation_channels_{stamp}", table_name="report_conversation_channels")
+    with op.batch_alter_table("report_conversation_channels") as table:
+        for name, _kind in COPIES:
+            table.drop_column(name)
     for table in ("report_rollup_surveys", "report_rollup_durations", "report_rollup_channels", "report_rollups"):
         op.drop_table(table)
