@@ -113,8 +113,8 @@ class ReportConversationChannel(Base):
         # PostgreSQL: channel share reads (conversation, kind) from the index alone (migration 0018)
         Index("ix_report_conversation_channels_kind", "conversation_id", postgresql_include=["kind"]),
         # the channel filter on a period's facts: the channel's rows of the period only (migration 0027)
-        Index("ix_report_conversation_channels_opened", "channel_id", "opened_at"),
-        Index("ix_report_conversation_channels_resolved", "channel_id", "resolved_at"),
+        Index("ix_report_conversation_channels_opened", "channel_id", "opened_at", postgresql_include=["conversation_id"]),
+        Index("ix_report_conversation_channels_resolved", "channel_id", "resolved_at", postgresql_include=["conversation_id"]),
         # a percentile's second step with the channel filter: one channel's bucket of a period, in order (migration 0027)
         *(Index(f"ix_report_conversation_channels_{name}", "channel_id", column, stamp, postgresql_include=["team_id", "operator_id"])
           for name, column, stamp in (

@@ -97,7 +97,12 @@ def upgrade() -> None:
         for name, kind in COPIES:
             table.add_column(sa.Column(name, kind, nullable=True))
     for stamp in ("opened", "resolved"):
-        op.create_index(f"ix_report_conversation_channels_{stamp}", "report_conversation_channels", ["channel_id", f"{stamp}_at"])
+        op.create_index(
+            f"ix_report_conversation_channels_{stamp}",
+            "report_conversation_channels",
+            ["channel_id", f"{stamp}_at"],
+            postgresql_include=["conversation_id"],
+        )
     for name, column, stamp in DURATIONS:
         op.create_index(
             f"ix_report_conversation_channels_{name}",
