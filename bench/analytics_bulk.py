@@ -182,6 +182,10 @@ async def measure(database_url: str, n: int, *, calls: int = 30, ingest_seconds:
             "a month": {"from": month[0].isoformat(), "to": month[1].isoformat()},
             "a month, one team": {"from": month[0].isoformat(), "to": month[1].isoformat(), "team_id": 2},
             "a year (every conversation)": {"from": START.isoformat(), "to": (START + timedelta(days=366)).isoformat()},
+            "a month, one channel": {"from": month[0].isoformat(), "to": month[1].isoformat(), "channel_id": 3},
+            "a year, one channel": {"from": START.isoformat(), "to": (START + timedelta(days=366)).isoformat(), "channel_id": 3},
+            # Moscow midnights: two partial UTC months at the ends, read from the facts
+            "a year in UTC+3, one channel": {"from": (START - timedelta(hours=3)).isoformat(), "to": (START + timedelta(days=365, hours=-3)).isoformat(), "channel_id": 3},
         }
         for name, params in periods.items():
             outcome.latencies[name] = await _timed_calls(http, headers, params, calls)
@@ -191,6 +195,7 @@ async def measure(database_url: str, n: int, *, calls: int = 30, ingest_seconds:
             "timeseries channel_share by day, a month": ("/api/v1/reports/timeseries", {**month_params, "metric": "channel_share", "interval": "day"}),
             "timeseries conversations by hour, a month": ("/api/v1/reports/timeseries", {**month_params, "metric": "conversations", "interval": "hour"}),
             "operators, a month": ("/api/v1/reports/operators", month_params),
+            "operators, a year": ("/api/v1/reports/operators", periods["a year (every conversation)"]),
         }
         for name, (path, params) in others.items():
             outcome.latencies[name] = await _timed_calls(http, headers, params, max(calls // 3, 3), path=path)
