@@ -1,6 +1,7 @@
 """What the report rollups' triggers (``okno.reports.rollups``) add to the projection's writes, on
 PostgreSQL: the same fact-row writes the projection makes for N conversations — the opening
-(insert), the first response, the resolution, a write of an unrolled column (``responses``) —
+(insert), its channel row, the first response, the resolution, a write of an unrolled column
+(``responses``) —
 run once with the triggers and once with them off (``session_replication_role = replica``, this
 session only), in transactions of ``--batch`` rows, measuring the CPU time of the PostgreSQL backend (from
 ``/proc``: the server must run on this machine) and the wall-clock time.
@@ -29,6 +30,8 @@ STEPS = {
         SELECT c.id, c.customer_id, 1 + c.id % 5, 2 + c.id % 50, 1, 'api', 'api', TIMESTAMPTZ '2026-03-01 00:00+00' + c.id * interval '7 s',
             0, 0, 0, 0, 0, false
         FROM conversations c WHERE c.id > :low AND c.id <= :high""",
+    "insert of its channel row": """INSERT INTO report_conversation_channels (conversation_id, channel_id, kind)
+        SELECT c.id, 1 + c.id % 6, 'api' FROM conversations c WHERE c.id > :low AND c.id <= :high""",
     "update: first response": """UPDATE report_conversations SET responses = 1, frt_seconds = 60 + conversation_id % 3000,
         frt_business_seconds = 30 + conversation_id % 2000, first_response_at = opened_at + interval '1 minute', sla_first_response = 'met'
         WHERE conversation_id > :low AND conversation_id <= :high""",

@@ -128,13 +128,48 @@ _USES = ("(SELECT 0 AS channel_id UNION ALL SELECT channel_id FROM report_conver
          " WHERE conversation_id = {r}conversation_id) AS used")  # fmt: skip
 
 
-def _row_upserts(row: str, sign: str, dialect: str, *, source: str, channel: str, where: str = "true") -> list[str]:
+# the fact columns each rollup statement reads (besides the team, the assignee and the conversation)
+_READS = {
+    0: ("opened_at", "frt_seconds", "frt_business_seconds", "sla_first_response"),
+    1: (
+        "resolved_at",
+        "resolution_seconds",
+        "resolution_business_seconds",
+        "sla_resolution",
+        "reopened",
+        "transferred",
+        "repeat_contact_id",
+    ),
+    "channels": ("opened_at", "first_channel_kind", "channel_kinds"),
+}
+
+
+def _changed(columns: tuple[str, ...], dialect: str) -> str:
+    """In an update trigger: whether any of these columns changed (a statement whose columns did not
+    would subtract and add the same values; it is skipped)."""
+    every = ("conversation_id", "team_id", "operator_id", *columns)
+    if dialect == "postgresql":
+        return f"({', '.join('OLD.' + c for c in every)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in every)})"
+    return "(" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in every) + ")"
+
+
+def _row_upserts(
+    row: str, sign: str, dialect: str, *, source: str, channel: str, where: str = "true", update: bool = False
+) -> list[str]:
     """The statements that add (sign 1) or remove (sign -1) one fact row's contribution (``row``:
-    its columns' prefix) to the cells of each ``channel`` the ``source`` rows give (``where``: which)."""
+    its columns' prefix) to the cells of each ``channel`` the ``source`` rows give (``where``: which;
+    ``update``: in an update trigger, each statement only if a column it reads changed)."""
     key = _KEY.format(r=row)
     opened, resolved = month_sql(f"{row}opened_at", dialect), month_sql(f"{row}resolved_at", dialect)
+
+    def gated(what: object, columns: tuple[str, ...]) -> str:
+        return f"{what} AND {_changed(columns, dialect)}" if update else str(what)
+
     out = []
-    for rule, month, when in ((0, opened, where), (1, resolved, f"{where} AND {row}resolved_at IS NOT NULL")):
+    for rule, month, when in (
+        (0, opened, gated(where, _READS[0])),
+        (1, resolved, f"{gated(where, _READS[1])} AND {row}resolved_at IS NOT NULL"),
+    ):
         values = ", ".join(f"{sign} * {v}" for v in _rule_sums(row, rule, grouped=False))
         adds = ", ".join(f"{c} = report_rollups.{c} + excluded.{c}" for c in ADDITIVE)
         out.append(
@@ -145,7 +180,7 @@ def _row_upserts(row: str, sign: str, dialect: str, *, source: str, channel: str
     out.append(
         "INSERT INTO report_rollup_channels (channel_id, month, team_id, operator_id, first_channel_kind, channel_kinds, conversations)"
         f" SELECT {channel}, {opened}, {key}, COALESCE({row}first_channel_kind, ''), COALESCE({row}channel_kinds, ''), {sign}"
-        f" FROM {source} WHERE {where}"
+        f" FROM {source} WHERE {gated(where, _READS['channels'])}"
         " ON CONFLICT (channel_id, month, team_id, operator_id, first_channel_kind, channel_kinds)"
         " DO UPDATE SET conversations = report_rollup_channels.conversations + excluded.conversations"
     )
@@ -153,7 +188,7 @@ def _row_upserts(row: str, sign: str, dialect: str, *, source: str, channel: str
         out.append(
             "INSERT INTO report_rollup_durations (measure, channel_id, month, team_id, operator_id, bucket, n)"
             f" SELECT {measure}, {channel}, {month_sql(row + stamp, dialect)}, {key}, {bucket_sql(row + column, dialect)}, {sign}"
-            f" FROM {source} WHERE {where} AND {row}{stamp} IS NOT NULL AND {row}{column} IS NOT NULL"
+            f" FROM {source} WHERE {gated(where, (stamp, column))} AND {row}{stamp} IS NOT NULL AND {row}{column} IS NOT NULL"
             " ON CONFLICT (measure, channel_id, month, team_id, operator_id, bucket) DO UPDATE SET n = report_rollup_durations.n + excluded.n"
         )
     return out
@@ -185,9 +220,9 @@ def _copy_from_fact(row: str) -> str:
     )
 
 
-def _fact_upserts(row: str, sign: str, dialect: str) -> list[str]:
+def _fact_upserts(row: str, sign: str, dialect: str, *, update: bool = False) -> list[str]:
     """A fact row (``NEW.``/``OLD.``) in its channel-0 cells and those of every channel it used."""
-    return _row_upserts(row, sign, dialect, source=_USES.format(r=row), channel="used.channel_id")
+    return _row_upserts(row, sign, dialect, source=_USES.format(r=row), channel="used.channel_id", update=update)
 
 
 def _use_upserts(row: str, sign: str, dialect: str) -> list[str]:
@@ -256,22 +291,24 @@ def _statements(*groups: list[str]) -> str:
 # the other's trigger no longer finds its partner, and each pair is subtracted exactly once).
 def _fact_trigger_ddl(dialect: str) -> list[str]:
     old, new = _fact_upserts("OLD.", "-1", dialect), _fact_upserts("NEW.", "1", dialect)
+    updated = [*_fact_upserts("OLD.", "-1", dialect, update=True), *_fact_upserts("NEW.", "1", dialect, update=True)]
     if dialect == "postgresql":
         changed = f"({', '.join('OLD.' + c for c in ROLLED_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in ROLLED_COLUMNS)})"
         return [
             "CREATE FUNCTION report_rollups_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-            f"IF TG_OP <> 'INSERT' THEN\n{_statements(old)}END IF;\nIF TG_OP <> 'DELETE' THEN\n{_statements(new)}END IF;\n"
-            "IF TG_OP = 'DELETE' THEN\nRETURN OLD;\nEND IF;\nRETURN NULL;\nEND $$",
+            f"IF TG_OP = 'DELETE' THEN\n{_statements(old)}RETURN OLD;\nEND IF;\n{_statements(new)}RETURN NULL;\nEND $$",
+            "CREATE FUNCTION report_rollups_update_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"{_statements(updated)}RETURN NULL;\nEND $$",
             "CREATE TRIGGER report_rollups_insert AFTER INSERT ON report_conversations FOR EACH ROW EXECUTE FUNCTION report_rollups_apply()",
             "CREATE TRIGGER report_rollups_delete BEFORE DELETE ON report_conversations FOR EACH ROW EXECUTE FUNCTION report_rollups_apply()",
             f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations FOR EACH ROW WHEN ({changed})"
-            " EXECUTE FUNCTION report_rollups_apply()",
+            " EXECUTE FUNCTION report_rollups_update_apply()",
         ]
     changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ROLLED_COLUMNS)
     return [
         f"CREATE TRIGGER report_rollups_insert AFTER INSERT ON report_conversations BEGIN\n{_statements(new)}END",
         f"CREATE TRIGGER report_rollups_delete BEFORE DELETE ON report_conversations BEGIN\n{_statements(old)}END",
-        f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations WHEN {changed} BEGIN\n{_statements(old, new)}END",
+        f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations WHEN {changed} BEGIN\n{_statements(updated)}END",
     ]
 
 
@@ -332,7 +369,7 @@ def drop_trigger_ddl(dialect: str) -> list[str]:
     if dialect == "postgresql":
         return [
             f"DROP TRIGGER IF EXISTS {name}_{what} ON {table}" for name, (table, whats) in TRIGGERS.items() for what in whats
-        ] + [f"DROP FUNCTION IF EXISTS {name}_apply()" for name in TRIGGERS]
+        ] + [f"DROP FUNCTION IF EXISTS {name}_apply()" for name in (*TRIGGERS, "report_rollups_update")]
     return [f"DROP TRIGGER IF EXISTS {name}_{what}" for name in TRIGGERS for what in ("insert", "delete", "update")]
 
 
