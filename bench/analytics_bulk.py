@@ -185,7 +185,11 @@ async def measure(database_url: str, n: int, *, calls: int = 30, ingest_seconds:
             "a month, one channel": {"from": month[0].isoformat(), "to": month[1].isoformat(), "channel_id": 3},
             "a year, one channel": {"from": START.isoformat(), "to": (START + timedelta(days=366)).isoformat(), "channel_id": 3},
             # Moscow midnights: two partial UTC months at the ends, read from the facts
-            "a year in UTC+3, one channel": {"from": (START - timedelta(hours=3)).isoformat(), "to": (START + timedelta(days=365, hours=-3)).isoformat(), "channel_id": 3},
+            "a year in UTC+3, one channel": {
+                "from": (START - timedelta(hours=3)).isoformat(),
+                "to": (START + timedelta(days=365, hours=-3)).isoformat(),
+                "channel_id": 3,
+            },
         }
         for name, params in periods.items():
             outcome.latencies[name] = await _timed_calls(http, headers, params, calls)

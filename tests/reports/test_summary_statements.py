@@ -115,8 +115,8 @@ async def test_the_summary_is_four_statements_five_with_a_whole_month_with_every
 
 
 async def test_postgresql_sorts_get_their_memory_once_per_session(ctx) -> None:  # noqa: ANN001
-    """A year's durations sort in memory (docs/analytics.md); a time series calls the summary per
-    bucket, so the setting is sent once per session, not per call."""
+    """A year's durations sort in memory and no statement is JIT-compiled (docs/analytics.md); a
+    time series calls the summary per bucket, so each setting is sent once, not per call."""
     sent: list[str] = []
 
     def record(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ARG001
@@ -131,8 +131,10 @@ async def test_postgresql_sorts_get_their_memory_once_per_session(ctx) -> None: 
         finally:
             event.remove(target, "before_cursor_execute", record)
         settings = [s for s in sent if s.startswith("SET LOCAL work_mem")]
+        without_jit = [s for s in sent if s.startswith("SET LOCAL jit")]
         if session.bind.dialect.name == "postgresql":
-            assert len(settings) == 1 and len(sent) == 1 + 3 * 4
+            assert len(settings) == 1 and len(without_jit) == 1 and len(sent) == 2 + 3 * 4
             assert await session.scalar(text("SHOW work_mem")) == short_periods.SORT_MEMORY
+            assert await session.scalar(text("SHOW jit")) == "off"
         else:
-            assert settings == [] and len(sent) == 3 * 4
+            assert settings == without_jit == [] and len(sent) == 3 * 4

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import union_all, ColumnElement, case, func, or_, select, true
+from sqlalchemy import union_all, ColumnElement, case, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
@@ -187,6 +187,18 @@ def _sla_of(met: Any, missed: Any) -> dict[str, Any]:
 FCR = figures.FCR
 
 
+async def _without_jit(session: AsyncSession) -> None:
+    """PostgreSQL: no JIT compilation in this transaction (once per transaction; a time series
+    calls the summary per bucket). Its statements are short, but with partial months and the
+    channel filter their estimated cost passes ``jit_above_cost``, and compiling took about 0.4 s
+    of a 1.4 s unaligned year's summary on the bulk base (docs/analytics.md)."""
+    await session.connection()  # the transaction begins here if it has not yet
+    transaction = session.get_transaction()
+    if session.bind.dialect.name == "postgresql" and session.info.get("without_jit") is not transaction:
+        await session.execute(text("SET LOCAL jit = off"))
+        session.info["without_jit"] = transaction
+
+
 async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
     """A period holding a whole UTC month: whole months from the rollups, the rest from the facts
     (``figures.py``): one statement of every additive figure of both period rules, one of the
@@ -194,6 +206,7 @@ async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
     its rank), one of the channel-kind groups and one of the survey answers — five statements on
     either database. A shorter period: one sorting statement per rule (``short_periods.py``, and a
     ``SET LOCAL`` of the sorts' memory on PostgreSQL), the channel groups and the surveys — four."""
+    await _without_jit(session)
     reader = period_reader(session, f)
     (opened, frt), (resolved, resolution) = (await _rule_figures(session, f, reader, (0, 1))).values()
     return {
