@@ -21,9 +21,11 @@ Triggers (``trigger_ddl``) subtract a changed row's old contribution and add its
 every insert, update of a figure's column, and delete — whatever writes the facts: the live
 projection, ``okno reports rebuild``, a cascade from a deleted conversation. A channel row added
 to (or removed from) ``report_conversation_channels`` adds its fact row to (removes it from)
-that channel's cells. ``fill_statements``
-recomputes the three tables from the facts (the migration, the bulk bench's load); the same
-grouped reads let a test compare the triggers' tables with the facts.
+that channel's cells. Each channel row also carries a copy of its fact's ``COPIED_COLUMNS``
+(a percentile's second step with the channel filter reads them), kept by the same triggers.
+``fill_statements`` recomputes the rollup tables and the copies from the facts (the migration,
+the bulk bench's load); the same grouped reads let a test compare the triggers' tables with the
+facts.
 
 The summary (``queries.py``) reads whole months from here and the rest of the period (the partial
 months at its ends) from the facts; percentiles are found exactly in two steps: the histogram
