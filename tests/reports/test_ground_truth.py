@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from okno.reports import ground_truth as gt
+from okno.reports.figures import span_of
 from tests.factories import admin_headers
 
 N_ENV = "OKNO_GROUND_TRUTH_N"
@@ -33,7 +34,11 @@ async def test_the_reports_api_returns_exactly_the_simulators_figures(client, ct
 
     start = min(c.opened for c in planned) - timedelta(days=1)
     end = max(c.final_resolution for c in planned) + timedelta(days=1)
-    windows = [(start, end), *gt.weeks(planned)]
+    # and periods holding whole UTC months (read from the monthly rollups, their ends from the facts)
+    first_month = datetime(start.year, start.month, 1, tzinfo=UTC)
+    after_last = datetime(end.year + end.month // 12, end.month % 12 + 1, 1, tzinfo=UTC)
+    windows = [(start, end), (first_month, after_last), (start, after_last), *gt.weeks(planned)]
+    assert span_of(first_month, after_last).months and span_of(start, after_last).edges
     whole = gt.expected_summary(planned, start, end)
     assert whole["sla"]["first_response"]["met"] and whole["sla"]["first_response"]["missed"] and whole["sla"]["resolution"]["missed"]
     assert 0 < whole["fcr_rate"] < 1 and 0 < whole["repeat_contact_rate"] < 1 and whole["csat"]["responses"]

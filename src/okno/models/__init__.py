@@ -30,7 +30,7 @@ from okno.models.accounts import ApiToken, LoginFailure
 from okno.models.verification import IdentityVerification
 from okno.models.conversation_channels import ConversationChannel
 from okno.models.reports import ReportConversation, ReportConversationChannel, ReportResponse, ReportSeenEvent, ReportSurvey
-from okno.models.reports import ReportRebuild
+from okno.models.reports import ReportRebuild, ReportRollup, ReportRollupChannels, ReportRollupDurations, ReportRollupSurveys
 from okno.models.surveys import Survey, SurveyRequest
 from okno.models.widget import RateCounter
 from okno.models.inbox_state import ConversationRead, SavedView
@@ -106,6 +106,10 @@ __all__ = [
     "SurveyRequest",
     "RateCounter",
     "ReportRebuild",
+    "ReportRollup",
+    "ReportRollupChannels",
+    "ReportRollupDurations",
+    "ReportRollupSurveys",
     "ConversationRead",
     "SavedView",
 ]

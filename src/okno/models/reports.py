@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from okno.kit.db import Base, BigId, UTCDateTime
@@ -80,23 +80,48 @@ class ReportConversation(Base):
             "ix_report_conversations_open", "operator_id", postgresql_include=["team_id"],
             postgresql_where=text("open_since IS NOT NULL"), sqlite_where=text("open_since IS NOT NULL"),
         ),
+        # a percentile's second step: one duration bucket's values of a period, in order (migration 0027)
+        *(Index(f"ix_report_conversations_{name}", column, stamp, postgresql_include=["team_id", "operator_id"]) for name, column, stamp in (
+            ("frt", "frt_seconds", "opened_at"), ("frt_business", "frt_business_seconds", "opened_at"),
+            ("resolution", "resolution_seconds", "resolved_at"), ("resolution_business", "resolution_business_seconds", "resolved_at"),
+        )),
     )
 
 
 class ReportConversationChannel(Base):
-    """Every channel a conversation used (the first one included), with its kind."""
+    """Every channel a conversation used (the first one included), with its kind, and a copy of
+    its fact row's period stamps, team, assignee and durations (``rollups.COPIED_COLUMNS``, kept
+    by the rollups' triggers, migration 0027): with the ``channel_id`` filter a percentile reads
+    one duration bucket of one channel from an index here instead of every channel's."""
 
     __tablename__ = "report_conversation_channels"
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
     channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(40))
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    team_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    operator_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    frt_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    frt_business_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    resolution_business_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
 
     __table_args__ = (
         Index("ix_report_conversation_channels_channel", "channel_id", "conversation_id"),
         # PostgreSQL: channel share reads (conversation, kind) from the index alone (migration 0018)
         Index("ix_report_conversation_channels_kind", "conversation_id", postgresql_include=["kind"]),
-    )
+        # the channel filter on a period's facts: the channel's rows of the period only (migration 0027)
+        Index("ix_report_conversation_channels_opened", "channel_id", "opened_at", postgresql_include=["conversation_id"]),
+        Index("ix_report_conversation_channels_resolved", "channel_id", "resolved_at", postgresql_include=["conversation_id"]),
+        # a percentile's second step with the channel filter: one channel's bucket of a period, in order (migration 0027)
+        *(Index(f"ix_report_conversation_channels_{name}", "channel_id", column, stamp, postgresql_include=["team_id", "operator_id"])
+          for name, column, stamp in (
+            ("frt", "frt_seconds", "opened_at"), ("frt_business", "frt_business_seconds", "opened_at"),
+            ("resolution", "resolution_seconds", "resolved_at"), ("resolution_business", "resolution_business_seconds", "resolved_at"),
+        )),
+    )  # fmt: skip
 
 
 class ReportResponse(Base):
@@ -140,6 +165,79 @@ class ReportSurvey(Base):
         Index("ix_report_surveys_period", "period_at", "kind", postgresql_include=["score", "sent_at", "team_id", "operator_id", "channel_id"]),
         Index("ix_report_surveys_conversation", "conversation_id"),
     )
+
+
+class ReportRollup(Base):
+    """The additive figures of a month's facts per period rule, channel used (0: all), team and
+    assignee (0: none), kept by triggers on ``report_conversations`` and
+    ``report_conversation_channels`` (``okno.reports.rollups``, migration 0027)."""
+
+    __tablename__ = "report_rollups"
+
+    rule: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0 opened, 1 resolved
+    # 0: every conversation (no channel filter); else the conversations that used that channel
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # months since year 0, UTC
+    team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+    measured: Mapped[int] = mapped_column(Integer, default=0)  # with a first response (opened); resolved (resolved)
+    wall_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    business_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    sla_met: Mapped[int] = mapped_column(Integer, default=0)
+    sla_missed: Mapped[int] = mapped_column(Integer, default=0)
+    fcr: Mapped[int] = mapped_column(Integer, default=0)
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportRollupChannels(Base):
+    """A month's openings per channel used (0: all), team, assignee, first-touch kind and set of
+    kinds used ('' for none)."""
+
+    __tablename__ = "report_rollup_channels"
+
+    # 0: every conversation (no channel filter); else the conversations that used that channel
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    first_channel_kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel_kinds: Mapped[str] = mapped_column(String(400), primary_key=True)
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportRollupDurations(Base):
+    """A month's histogram of one duration measure (0 FRT, 1 FRT business, 2 resolution, 3
+    resolution business) per channel used (0: all), team and assignee: how many values fall in
+    each bucket."""
+
+    __tablename__ = "report_rollup_durations"
+
+    measure: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # 0: every conversation (no channel filter); else the conversations that used that channel
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportRollupSurveys(Base):
+    """A month's survey answers (by ``period_at``) per team, assignee, channel (0: none) and kind."""
+
+    __tablename__ = "report_rollup_surveys"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    team_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    operator_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)  # scores 4 and above (CSAT)
+    promoters: Mapped[int] = mapped_column(Integer, default=0)  # 9 and above (NPS)
+    detractors: Mapped[int] = mapped_column(Integer, default=0)  # 6 and below (NPS)
+    score_total: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ReportRebuild(Base):

@@ -10,20 +10,20 @@ a repeat contact linked today turns yesterday's FCR into a repeat. A figure with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Select, and_, case, func, or_, select, text, true
-from sqlalchemy.sql import visitors
-from sqlalchemy.sql.util import ClauseAdapter
+from sqlalchemy import union_all, ColumnElement, case, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
 from okno.access.clauses import member_teams
-from okno.models import Operator, ReportConversation, ReportConversationChannel, ReportSurvey
+from okno.models import Operator, ReportConversation, ReportConversationChannel, ReportRollupSurveys, ReportSurvey
+from okno.reports import figures, short_periods
+from okno.reports.figures import PeriodReader, average, channel_groups, rule_figures, span_of
 
-RC, RS = ReportConversation, ReportSurvey
+RC, RS, RSU = ReportConversation, ReportSurvey, ReportRollupSurveys
 SURVEY_KINDS = ("csat", "nps", "ces")
 
 
@@ -37,13 +37,14 @@ class Filters:
     operator_id: int | None = None
 
 
-def _visible(scope: Scope, team: Any, operator: Any) -> ColumnElement[bool]:
-    """The access rule for conversations, on the projection's copies of team and assignee."""
+def _visible(scope: Scope, team: Any, operator: Any, *, no_team: int | None = None) -> ColumnElement[bool]:
+    """The access rule for conversations, on the projection's copies of team and assignee
+    (``no_team``: the value that stands for none, the rollups' 0)."""
     if scope.sees_everything:
         return true()
     allowed = [team.in_(member_teams(scope)), operator == scope.operator_id]
     if scope.sees_unteamed:
-        allowed.append(team.is_(None))
+        allowed.append(team.is_(None) if no_team is None else team == no_team)
     return or_(*allowed)
 
 
@@ -59,108 +60,123 @@ def fact_filter(f: Filters) -> list[ColumnElement[bool]]:
     return where
 
 
+def cell_filter(f: Filters) -> Any:  # noqa: ANN401
+    """The access rule and the filters on a rollup table's team and assignee (0: none)."""
+
+    def where(table: Any) -> list[ColumnElement[bool]]:  # noqa: ANN401
+        out = [_visible(f.scope, table.team_id, table.operator_id, no_team=0)]
+        if f.team_id is not None:
+            out.append(table.team_id == f.team_id)
+        if f.operator_id is not None:
+            out.append(table.operator_id == f.operator_id)
+        return out
+
+    return where
+
+
+def fact_cells(f: Filters) -> Any:  # noqa: ANN401
+    """``cell_filter`` on the facts' rollups, and their channel cell: 0 (every conversation), or
+    the conversations that used the ``channel_id`` filter's channel — the fact filter's rows."""
+    on_team_and_assignee = cell_filter(f)
+
+    def where(table: Any) -> list[ColumnElement[bool]]:  # noqa: ANN401
+        return [*on_team_and_assignee(table), table.channel_id == (0 if f.channel_id is None else f.channel_id)]
+
+    return where
+
+
+def use_filter(f: Filters) -> list[ColumnElement[bool]]:
+    """``fact_filter`` with the channel filter, on the channel rows' copies of team and assignee."""
+    used = ReportConversationChannel
+    where = [_visible(f.scope, used.team_id, used.operator_id), used.channel_id == f.channel_id]
+    if f.team_id is not None:
+        where.append(used.team_id == f.team_id)
+    if f.operator_id is not None:
+        where.append(used.operator_id == f.operator_id)
+    return where
+
+
+def facts_between(f: Filters) -> Any:  # noqa: ANN401
+    """``fact_filter`` for the facts whose ``stamp`` (``opened_at``, ``resolved_at``) is in ``[a, b)``;
+    the channel filter's subquery is narrowed to the channel rows whose copy of that stamp is in it
+    too (the copies equal the facts': the same rows, without reading every row of the channel)."""
+
+    def where(stamp: str, a: datetime, b: datetime) -> list[ColumnElement[bool]]:
+        out = [*fact_filter(replace(f, channel_id=None)), getattr(RC, stamp) >= a, getattr(RC, stamp) < b]
+        if f.channel_id is not None:
+            used = ReportConversationChannel
+            out.append(RC.conversation_id.in_(
+                select(used.conversation_id).where(used.channel_id == f.channel_id, getattr(used, stamp) >= a, getattr(used, stamp) < b)
+            ))  # fmt: skip
+        return out
+
+    return where
+
+
+def period_reader(session: AsyncSession, f: Filters) -> PeriodReader:
+    values = (RC, fact_filter(f)) if f.channel_id is None else (ReportConversationChannel, use_filter(f))
+    return PeriodReader(session, f.start, f.end, span_of(f.start, f.end), fact_cells(f), facts_between(f), values)
+
+
 def survey_filter(f: Filters) -> list[ColumnElement[bool]]:
-    where = [_visible(f.scope, RS.team_id, RS.operator_id), RS.period_at >= f.start, RS.period_at < f.end]
+    return [*_survey_scope(f), RS.period_at >= f.start, RS.period_at < f.end]
+
+
+def _survey_scope(f: Filters) -> list[ColumnElement[bool]]:
+    where = [_visible(f.scope, RS.team_id, RS.operator_id)]
     for column, value in ((RS.team_id, f.team_id), (RS.channel_id, f.channel_id), (RS.operator_id, f.operator_id)):
         if value is not None:
             where.append(column == value)
     return where
 
 
+SURVEY_SUMS = (
+    func.count(RS.score), func.coalesce(func.sum(case((RS.score >= 4, 1), else_=0)), 0),
+    func.coalesce(func.sum(case((RS.score >= 9, 1), else_=0)), 0), func.coalesce(func.sum(case((RS.score <= 6, 1), else_=0)), 0),
+    func.coalesce(func.sum(RS.score), 0),
+)  # fmt: skip
+
+
+async def _survey_sums(session: AsyncSession, f: Filters) -> dict[str, tuple[int, ...]]:
+    """Per kind: answers, satisfied (4+), promoters (9+), detractors (6−), the scores' total — whole
+    months from ``report_rollup_surveys`` (it has the channel: any filter), the rest from the rows."""
+    span = span_of(f.start, f.end)
+    parts = []
+    if span.months:
+        first, last = span.months
+        channel = [] if f.channel_id is None else [RSU.channel_id == f.channel_id]
+        parts.append(select(RSU.kind, RSU.responses, RSU.satisfied, RSU.promoters, RSU.detractors, RSU.score_total)
+                     .where(RSU.month >= first, RSU.month < last, *cell_filter(f)(RSU), *channel))  # fmt: skip
+    for a, b in span.edges:
+        parts.append(select(RS.kind, *SURVEY_SUMS).where(*_survey_scope(f), RS.period_at >= a, RS.period_at < b).group_by(RS.kind))
+    every = union_all(*parts).subquery()
+    rows = await session.execute(select(every.c[0], *(func.sum(c) for c in list(every.c)[1:])).group_by(every.c[0]))
+    return {kind: tuple(int(v) for v in values) for kind, *values in rows}
+
+
 def opened_in(f: Filters) -> list[ColumnElement[bool]]:
-    return [*fact_filter(f), RC.opened_at >= f.start, RC.opened_at < f.end]
+    return facts_between(f)("opened_at", f.start, f.end)
 
 
 def resolved_in(f: Filters) -> list[ColumnElement[bool]]:
-    return [*fact_filter(f), RC.resolved_at >= f.start, RC.resolved_at < f.end]
-
-
-def average(total: int, count: int) -> int:
-    """Half up, in integers (no float rounding surprises)."""
-    return (2 * total + count) // (2 * count)
+    return facts_between(f)("resolved_at", f.start, f.end)
 
 
 def ratio(part: int, whole: int, digits: int = 4) -> float | None:
     return None if whole == 0 else round(part / whole, digits)
 
 
-STAT_KEYS = ("avg_seconds", "p50_seconds", "p90_seconds", "business_avg_seconds", "business_p50_seconds")
-RANKS = ((1, 2), (9, 10))  # p50 and p90 as fractions: the nearest rank is ⌈num·n / den⌉, in integers
+async def _rule_figures(session: AsyncSession, f: Filters, reader: PeriodReader, rules: tuple[int, ...]) -> dict:
+    """Per rule: its additive figures and duration object — from the rollups and one bucket's rows
+    when the period holds a whole month, else from one sorting statement per rule (``short_periods``)."""
+    if reader.span.months is None:
+        return await short_periods.rule_figures(session, {rule: (opened_in(f) if rule == 0 else resolved_in(f)) for rule in rules})
+    return await rule_figures(reader, rules)
 
 
-def _rank(n: Any, fraction: tuple[int, int]) -> Any:  # noqa: ANN401
-    """⌈num·n / den⌉ as SQL integer arithmetic (no float rounding at the boundary)."""
-    num, den = fraction
-    return (n * num + den - 1) // den
-
-
-def period_figures(session: AsyncSession, wall: Any, business: Any, where: list, extras: list) -> Select:
-    """One statement over a period's fact rows: ``count(*)``, the given ``extras`` (aggregates of
-    fact columns), then count, sums and nearest-rank percentiles (p50, p90 of ``wall``, p50 of
-    ``business``) of the rows where ``wall`` is set. PostgreSQL: ``percentile_disc`` (the
-    ⌈fraction·n⌉-th smallest value, exactly the nearest rank) in the same aggregate; SQLite, which
-    has no ordered-set aggregates: ``row_number()`` over each ordering in a subquery, and the value
-    whose row number is the rank picked by the outer aggregate — one scan and one sort per column,
-    not one ordered read per percentile."""
-    if session.bind.dialect.name == "postgresql":
-        return select(
-            func.count(), *extras, func.count(wall), func.sum(wall), func.sum(business),
-            func.percentile_disc(0.5).within_group(wall), func.percentile_disc(0.9).within_group(wall),
-            func.percentile_disc(0.5).within_group(business),
-        ).where(*where)  # fmt: skip
-    wall, business, extras = wall.expression, business.expression, [e.expression for e in extras]  # ORM attributes → columns
-    unset = wall.is_(None)  # ordered last, so the set values hold row numbers 1..n
-    ranked = select(
-        *_columns_in([wall, business, *extras]),
-        func.row_number().over(order_by=(unset, wall)).label("wall_rank"),
-        func.row_number().over(order_by=(unset, business)).label("business_rank"),
-        func.count(wall).over().label("measured"),
-    ).where(*where).subquery()  # fmt: skip
-    on = ClauseAdapter(ranked)
-    w, b, n = on.traverse(wall), on.traverse(business), ranked.c.measured
-    picked = [
-        func.max(case((and_(w.is_not(None), ranked.c.wall_rank == _rank(n, RANKS[0])), w))),
-        func.max(case((and_(w.is_not(None), ranked.c.wall_rank == _rank(n, RANKS[1])), w))),
-        func.max(case((and_(w.is_not(None), ranked.c.business_rank == _rank(n, RANKS[0])), b))),
-    ]
-    return select(func.count(), *(on.traverse(e) for e in extras), func.count(w), func.sum(w), func.sum(b), *picked).select_from(ranked)
-
-
-def _columns_in(expressions: list) -> list:
-    """The fact table's columns the expressions read (what the SQLite subquery must carry)."""
-    found: dict[str, Any] = {}
-    for expression in expressions:
-        for element in visitors.iterate(expression):
-            if isinstance(element, Column) and element.table is RC.__table__:
-                found.setdefault(element.key, RC.__table__.c[element.key])
-    return list(found.values())
-
-
-def stats_of(values: Any) -> dict[str, int | None]:  # noqa: ANN401
-    """The duration object from ``period_figures``' last six values."""
-    count, total, business_total, p50, p90, business_p50 = values
-    if not count:
-        return {key: None for key in STAT_KEYS} | {"count": 0}
-    return {
-        "count": count,
-        "avg_seconds": average(int(total), count),
-        "p50_seconds": int(p50),
-        "p90_seconds": int(p90),
-        "business_avg_seconds": average(int(business_total), count),
-        "business_p50_seconds": int(business_p50),
-    }
-
-
-async def duration_stats(session: AsyncSession, wall: Any, business: Any, where: list) -> dict[str, int | None]:
-    row = (await session.execute(period_figures(session, wall, business, where, []))).one()
-    return stats_of(row[1:])
-
-
-def _verdicts(column: Any) -> list:
-    return [
-        func.coalesce(func.sum(case((column == "met", 1), else_=0)), 0),
-        func.coalesce(func.sum(case((column == "missed", 1), else_=0)), 0),
-    ]
+async def duration_stats(session: AsyncSession, f: Filters, rule: int) -> dict[str, int | None]:
+    """The FRT (rule 0: conversations opened in the period) or resolution (1: resolved in it) object."""
+    return (await _rule_figures(session, f, period_reader(session, f), (rule,)))[rule][1]
 
 
 def _sla_of(met: Any, missed: Any) -> dict[str, Any]:
@@ -168,47 +184,41 @@ def _sla_of(met: Any, missed: Any) -> dict[str, Any]:
     return {"met": met, "missed": missed, "rate": ratio(met, met + missed)}
 
 
-FCR = and_(RC.reopened == 0, RC.transferred.is_(False), RC.repeat_contact_id.is_(None))
+FCR = figures.FCR
 
 
-# PostgreSQL: memory for the summary's percentile sorts (two per period rule, up to this much
-# each) so a year's million durations are sorted in memory, not spilled to temporary files
-# (a year's FRT aggregate: 1.8 s → 1.2 s on the bulk base, docs/analytics.md); a month's fit in
-# the default 4 MB anyway
-SORT_MEMORY = "32MB"
-
-
-async def _sort_in_memory(session: AsyncSession) -> None:
-    """Once per session (a time series calls the summary per bucket), for its transaction only."""
-    if session.bind.dialect.name == "postgresql" and not session.info.get("sort_memory"):
-        await session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
-        session.info["sort_memory"] = True
+async def _without_jit(session: AsyncSession) -> None:
+    """PostgreSQL: no JIT compilation in this transaction (once per transaction; a time series
+    calls the summary per bucket). Its statements are short, but with partial months and the
+    channel filter their estimated cost passes ``jit_above_cost``, and compiling took about 0.4 s
+    of a 1.4 s unaligned year's summary on the bulk base (docs/analytics.md)."""
+    await session.connection()  # the transaction begins here if it has not yet
+    transaction = session.get_transaction()
+    if session.bind.dialect.name == "postgresql" and session.info.get("without_jit") is not transaction:
+        await session.execute(text("SET LOCAL jit = off"))
+        session.info["without_jit"] = transaction
 
 
 async def summary(session: AsyncSession, f: Filters) -> dict[str, Any]:
-    """One statement per period rule (``period_figures``: the openings, the resolutions) carries
-    every count, sum, percentile and SLA verdict; surveys add one grouped read, channel share and
-    first touch together another (of the openings, grouped by their channel-kind sets): four
-    statements on either database (and a ``SET LOCAL`` of the sorts' memory on PostgreSQL)."""
-    opened, resolved = opened_in(f), resolved_in(f)
-    await _sort_in_memory(session)
-    row = (await session.execute(period_figures(session, RC.frt_seconds, RC.frt_business_seconds, opened, _verdicts(RC.sla_first_response)))).one()
-    conversations, first_response, frt = row[0], row[1:3], stats_of(row[3:])
-    row = (await session.execute(period_figures(session, RC.resolution_seconds, RC.resolution_business_seconds, resolved, [
-        func.coalesce(func.sum(case((FCR, 1), else_=0)), 0), func.coalesce(func.sum(case((RC.repeat_contact_id.is_not(None), 1), else_=0)), 0),
-        *_verdicts(RC.sla_resolution),
-    ]))).one()  # fmt: skip
-    n_resolved, n_fcr, n_repeat, resolution_sla, resolution = int(row[0]), int(row[1]), int(row[2]), row[3:5], stats_of(row[5:])
+    """A period holding a whole UTC month: whole months from the rollups, the rest from the facts
+    (``figures.py``): one statement of every additive figure of both period rules, one of the
+    duration histograms, one of the six percentiles' values (each read from the one bucket holding
+    its rank), one of the channel-kind groups and one of the survey answers — five statements on
+    either database. A shorter period: one sorting statement per rule (``short_periods.py``, and a
+    ``SET LOCAL`` of the sorts' memory on PostgreSQL), the channel groups and the surveys — four."""
+    await _without_jit(session)
+    reader = period_reader(session, f)
+    (opened, frt), (resolved, resolution) = (await _rule_figures(session, f, reader, (0, 1))).values()
     return {
-        "conversations": conversations,
-        "resolved": n_resolved,
+        "conversations": opened.conversations,
+        "resolved": resolved.conversations,
         "frt": frt,
         "resolution": resolution,
-        "fcr_rate": ratio(n_fcr, n_resolved),
-        "repeat_contact_rate": ratio(n_repeat, n_resolved),
+        "fcr_rate": ratio(resolved.fcr, resolved.conversations),
+        "repeat_contact_rate": ratio(resolved.repeats, resolved.conversations),
         **await survey_scores(session, f),
-        "sla": {"first_response": _sla_of(*first_response), "resolution": _sla_of(*resolution_sla)},
-        **await channels(session, opened),
+        "sla": {"first_response": _sla_of(opened.sla_met, opened.sla_missed), "resolution": _sla_of(resolved.sla_met, resolved.sla_missed)},
+        **channel_figures(await channel_groups(reader)),
     }
 
 
@@ -223,19 +233,10 @@ async def resolution_rates(session: AsyncSession, resolved: list) -> tuple[int, 
 
 
 async def survey_scores(session: AsyncSession, f: Filters) -> dict[str, dict[str, Any]]:
-    rows = (await session.execute(
-        select(
-            RS.kind, func.count(RS.score), func.count(RS.sent_at),
-            func.coalesce(func.sum(case((RS.score >= 4, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((RS.score >= 9, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((RS.score <= 6, 1), else_=0)), 0),
-            func.coalesce(func.sum(RS.score), 0),
-        ).where(*survey_filter(f)).group_by(RS.kind)
-    )).all()
-    found = {row[0]: row[1:] for row in rows}
+    found = await _survey_sums(session, f)
     out: dict[str, dict[str, Any]] = {}
     for kind in SURVEY_KINDS:
-        answered, _sent, satisfied, promoters, detractors, total = (int(v) for v in found.get(kind, (0, 0, 0, 0, 0, 0)))
+        answered, satisfied, promoters, detractors, total = found.get(kind, (0, 0, 0, 0, 0))
         score: float | None = None
         if answered:
             score = {
@@ -263,6 +264,11 @@ async def channels(session: AsyncSession, opened: list) -> dict[str, dict[str, A
         select(RC.first_channel_kind, RC.channel_kinds, func.count()).where(*opened)
         .group_by(RC.first_channel_kind, RC.channel_kinds)
     )).all()  # fmt: skip
+    return channel_figures(rows)
+
+
+def channel_figures(rows: Any) -> dict[str, dict[str, Any]]:  # noqa: ANN401
+    """Channel share and first touch from the openings' counts per (first kind, set of kinds)."""
     conversations = sum(n for *_, n in rows)  # each opening is in exactly one group
     used: dict[str, int] = {}
     first: dict[str, int] = {}

@@ -34,11 +34,11 @@ def _from_summary(pick: Callable[[dict], Any]) -> Callable[[AsyncSession, Filter
 
 
 async def _frt(session: AsyncSession, f: Filters) -> Any:
-    return await queries.duration_stats(session, RC.frt_seconds, RC.frt_business_seconds, queries.opened_in(f))
+    return await queries.duration_stats(session, f, 0)
 
 
 async def _resolution(session: AsyncSession, f: Filters) -> Any:
-    return await queries.duration_stats(session, RC.resolution_seconds, RC.resolution_business_seconds, queries.resolved_in(f))
+    return await queries.duration_stats(session, f, 1)
 
 
 async def _surveys(session: AsyncSession, f: Filters) -> Any:
