@@ -146,13 +146,18 @@ _READS = {
 }
 
 
+def _row_changed(columns: tuple[str, ...], dialect: str) -> str:
+    """A row trigger's condition: one of ``columns`` changed."""
+    if dialect == "postgresql":
+        return f"({', '.join('OLD.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in columns)})"
+    return " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
+
+
 def _changed(columns: tuple[str, ...], dialect: str) -> str:
     """In an update trigger: whether any of these columns changed (a statement whose columns did not
     would subtract and add the same values; it is skipped)."""
-    every = ("conversation_id", "team_id", "operator_id", *columns)
-    if dialect == "postgresql":
-        return f"({', '.join('OLD.' + c for c in every)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in every)})"
-    return "(" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in every) + ")"
+    changed = _row_changed(("conversation_id", "team_id", "operator_id", *columns), dialect)
+    return changed if dialect == "postgresql" else f"({changed})"
 
 
 def _row_upserts(
@@ -258,25 +263,37 @@ def _survey_upsert(row: str, sign: str, dialect: str) -> str:
     )
 
 
+def _pg_triggers(name: str, table: str, function: str, columns: tuple[str, ...], *, events: tuple[str, ...], delete_before: bool = False) -> list[str]:
+    """PostgreSQL: one row trigger per event running ``function``; an update's only when ``columns`` changed."""
+    statements = []
+    for event in events:
+        timing = "BEFORE" if event == "delete" and delete_before else "AFTER"
+        when = f" WHEN ({_row_changed(columns, 'postgresql')})" if event == "update" else ""
+        statements.append(f"CREATE TRIGGER {name}_{event} {timing} {event.upper()} ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {function}()")
+    return statements
+
+
+def _sqlite_triggers(name: str, table: str, columns: tuple[str, ...], bodies: dict[str, list[str]], *, delete_before: bool = False) -> list[str]:
+    """SQLite: one trigger per event (``bodies``: its statements); an update's only when ``columns`` changed."""
+    statements = []
+    for event, body in bodies.items():
+        timing = "BEFORE" if event == "delete" and delete_before else "AFTER"
+        when = f" WHEN {_row_changed(columns, 'sqlite')}" if event == "update" else ""
+        statements.append(f"CREATE TRIGGER {name}_{event} {timing} {event.upper()} ON {table}{when} BEGIN\n{_statements(body)}END")
+    return statements
+
+
 def _survey_trigger_ddl(dialect: str) -> list[str]:
+    old, new = _survey_upsert("OLD.", "-1", dialect), _survey_upsert("NEW.", "1", dialect)
     if dialect == "postgresql":
-        changed = f"({', '.join('OLD.' + c for c in SURVEY_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in SURVEY_COLUMNS)})"
         return [
             "CREATE FUNCTION report_rollup_surveys_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-            f"IF TG_OP <> 'INSERT' THEN\n{_survey_upsert('OLD.', '-1', dialect)};\nEND IF;\n"
-            f"IF TG_OP <> 'DELETE' THEN\n{_survey_upsert('NEW.', '1', dialect)};\nEND IF;\nRETURN NULL;\nEND $$",
+            f"IF TG_OP <> 'INSERT' THEN\n{old};\nEND IF;\nIF TG_OP <> 'DELETE' THEN\n{new};\nEND IF;\nRETURN NULL;\nEND $$",
             "CREATE TRIGGER report_rollup_surveys_insert_delete AFTER INSERT OR DELETE ON report_surveys"
             " FOR EACH ROW EXECUTE FUNCTION report_rollup_surveys_apply()",
-            f"CREATE TRIGGER report_rollup_surveys_update AFTER UPDATE ON report_surveys FOR EACH ROW WHEN ({changed})"
-            " EXECUTE FUNCTION report_rollup_surveys_apply()",
+            *_pg_triggers("report_rollup_surveys", "report_surveys", "report_rollup_surveys_apply", SURVEY_COLUMNS, events=("update",)),
         ]
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in SURVEY_COLUMNS)
-    return [
-        f"CREATE TRIGGER report_rollup_surveys_insert AFTER INSERT ON report_surveys BEGIN\n{_survey_upsert('NEW.', '1', dialect)};\nEND",
-        f"CREATE TRIGGER report_rollup_surveys_delete AFTER DELETE ON report_surveys BEGIN\n{_survey_upsert('OLD.', '-1', dialect)};\nEND",
-        f"CREATE TRIGGER report_rollup_surveys_update AFTER UPDATE ON report_surveys WHEN {changed} BEGIN\n"
-        f"{_survey_upsert('OLD.', '-1', dialect)};\n{_survey_upsert('NEW.', '1', dialect)};\nEND",
-    ]
+    return _sqlite_triggers("report_rollup_surveys", "report_surveys", SURVEY_COLUMNS, {"insert": [new], "delete": [old], "update": [old, new]})
 
 
 def trigger_ddl(dialect: str) -> list[str]:
@@ -295,43 +312,30 @@ def _fact_trigger_ddl(dialect: str) -> list[str]:
     old, new = _fact_upserts("OLD.", "-1", dialect), _fact_upserts("NEW.", "1", dialect)
     updated = [*_fact_upserts("OLD.", "-1", dialect, update=True), *_fact_upserts("NEW.", "1", dialect, update=True)]
     if dialect == "postgresql":
-        changed = f"({', '.join('OLD.' + c for c in ROLLED_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in ROLLED_COLUMNS)})"
         return [
             "CREATE FUNCTION report_rollups_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
             f"IF TG_OP = 'DELETE' THEN\n{_statements(old)}RETURN OLD;\nEND IF;\n{_statements(new)}RETURN NULL;\nEND $$",
             "CREATE FUNCTION report_rollups_update_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
             f"{_statements(updated)}RETURN NULL;\nEND $$",
-            "CREATE TRIGGER report_rollups_insert AFTER INSERT ON report_conversations FOR EACH ROW EXECUTE FUNCTION report_rollups_apply()",
-            "CREATE TRIGGER report_rollups_delete BEFORE DELETE ON report_conversations FOR EACH ROW EXECUTE FUNCTION report_rollups_apply()",
-            f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations FOR EACH ROW WHEN ({changed})"
-            " EXECUTE FUNCTION report_rollups_update_apply()",
+            *_pg_triggers("report_rollups", "report_conversations", "report_rollups_apply", ROLLED_COLUMNS, events=("insert", "delete"), delete_before=True),
+            *_pg_triggers("report_rollups", "report_conversations", "report_rollups_update_apply", ROLLED_COLUMNS, events=("update",)),
         ]
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ROLLED_COLUMNS)
-    return [
-        f"CREATE TRIGGER report_rollups_insert AFTER INSERT ON report_conversations BEGIN\n{_statements(new)}END",
-        f"CREATE TRIGGER report_rollups_delete BEFORE DELETE ON report_conversations BEGIN\n{_statements(old)}END",
-        f"CREATE TRIGGER report_rollups_update AFTER UPDATE ON report_conversations WHEN {changed} BEGIN\n{_statements(updated)}END",
-    ]
+    return _sqlite_triggers("report_rollups", "report_conversations", ROLLED_COLUMNS, {"insert": new, "delete": old, "update": updated}, delete_before=True)
 
 
 def _copy_trigger_ddl(dialect: str) -> list[str]:
     """The fact row's ``COPIED_COLUMNS`` into its channel rows, on its insert and as they change."""
+    copy = _copy_to_uses("NEW.")
     if dialect == "postgresql":
-        changed = f"({', '.join('OLD.' + c for c in COPIED_COLUMNS)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in COPIED_COLUMNS)})"
         return [
             "CREATE FUNCTION report_rollup_copies_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-            f"{_copy_to_uses('NEW.')};\nRETURN NULL;\nEND $$",
-            "CREATE TRIGGER report_rollup_copies_insert AFTER INSERT ON report_conversations FOR EACH ROW"
-            " EXECUTE FUNCTION report_rollup_copies_apply()",
-            f"CREATE TRIGGER report_rollup_copies_update AFTER UPDATE ON report_conversations FOR EACH ROW WHEN ({changed})"
-            " EXECUTE FUNCTION report_rollup_copies_apply()",
+            f"{copy};\nRETURN NULL;\nEND $$",
+            *_pg_triggers("report_rollup_copies", "report_conversations", "report_rollup_copies_apply", COPIED_COLUMNS, events=("insert", "update")),
         ]
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in COPIED_COLUMNS)
-    return [
-        f"CREATE TRIGGER report_rollup_copies_insert AFTER INSERT ON report_conversations BEGIN\n{_copy_to_uses('NEW.')};\nEND",
-        f"CREATE TRIGGER report_rollup_copies_update AFTER UPDATE ON report_conversations WHEN {changed} BEGIN\n"
-        f"{_copy_to_uses('NEW.')};\nEND",
-    ]
+    return _sqlite_triggers("report_rollup_copies", "report_conversations", COPIED_COLUMNS, {"insert": [copy], "update": [copy]})
+
+
+_USE_KEY = ("conversation_id", "channel_id")
 
 
 def _use_trigger_ddl(dialect: str) -> list[str]:
@@ -343,20 +347,11 @@ def _use_trigger_ddl(dialect: str) -> list[str]:
             "CREATE FUNCTION report_rollup_uses_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
             f"IF TG_OP <> 'INSERT' THEN\n{_statements(old)}END IF;\nIF TG_OP <> 'DELETE' THEN\n{_statements(new)}END IF;\n"
             "IF TG_OP = 'DELETE' THEN\nRETURN OLD;\nEND IF;\nRETURN NULL;\nEND $$",
-            "CREATE TRIGGER report_rollup_uses_insert AFTER INSERT ON report_conversation_channels FOR EACH ROW"
-            " EXECUTE FUNCTION report_rollup_uses_apply()",
-            "CREATE TRIGGER report_rollup_uses_delete BEFORE DELETE ON report_conversation_channels FOR EACH ROW"
-            " EXECUTE FUNCTION report_rollup_uses_apply()",
-            "CREATE TRIGGER report_rollup_uses_update AFTER UPDATE ON report_conversation_channels FOR EACH ROW"
-            " WHEN ((OLD.conversation_id, OLD.channel_id) IS DISTINCT FROM (NEW.conversation_id, NEW.channel_id))"
-            " EXECUTE FUNCTION report_rollup_uses_apply()",
+            *_pg_triggers("report_rollup_uses", "report_conversation_channels", "report_rollup_uses_apply", _USE_KEY,
+                          events=("insert", "delete", "update"), delete_before=True),
         ]
-    return [
-        f"CREATE TRIGGER report_rollup_uses_insert AFTER INSERT ON report_conversation_channels BEGIN\n{_statements(new)}END",
-        f"CREATE TRIGGER report_rollup_uses_delete BEFORE DELETE ON report_conversation_channels BEGIN\n{_statements(old)}END",
-        "CREATE TRIGGER report_rollup_uses_update AFTER UPDATE ON report_conversation_channels"
-        f" WHEN OLD.conversation_id IS NOT NEW.conversation_id OR OLD.channel_id IS NOT NEW.channel_id BEGIN\n{_statements(old, new)}END",
-    ]
+    return _sqlite_triggers("report_rollup_uses", "report_conversation_channels", _USE_KEY, {"insert": new, "delete": old, "update": [*old, *new]},
+                            delete_before=True)
 
 
 TRIGGERS = {
