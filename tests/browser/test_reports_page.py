@@ -60,6 +60,9 @@ async def test_reports_page_shows_the_simulators_figures_and_drills_down(app, cl
             assert not any(word in frt.split() for word in ("min", "s", "h")), frt
             await expect(page.locator("[data-kpi='conversations'] .prev")).to_have_text("прошлый период: 0")
             assert await page.evaluate("Object.keys(window.Chart.instances).length") == 5
+            # the trend's days are the page's (Moscow) days, from the first to the last, not UTC's
+            days = await page.evaluate("window.Chart.getChart('chart-times').data.labels")
+            assert days[0] == first_day.isoformat() and days[-1] == last_day.isoformat(), days
             assert await page.locator("#heatmap tr").count() == 8
             assert await page.locator("#report-operator-rows tr").count() >= 1
 

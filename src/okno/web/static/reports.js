@@ -58,7 +58,11 @@
     charts.push(new window.Chart(canvas, config));
   }
 
-  const day = (iso) => iso.slice(0, 10);
+  // a bucket's or a conversation's calendar day in the page's own time zone (the offset its period
+  // starts with): the API answers in UTC, and a Moscow day starts at 21:00 UTC the day before
+  const zone = /([+-])(\d\d):(\d\d)$/.exec(page.from);
+  const offset = zone ? (zone[1] === "-" ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3])) * 60000 : 0;
+  const day = (iso) => new Date(Date.parse(iso) + offset).toISOString().slice(0, 10);
 
   async function drawTrends() {
     const days = (new Date(page.to) - new Date(page.from)) / 86400000;
