@@ -77,7 +77,8 @@ def average(total: int, count: int) -> int:
     return (2 * total + count) // (2 * count)
 
 
-def _flag_sum(condition: ColumnElement[bool]) -> Any:  # noqa: ANN401
+def flag_sum(condition: ColumnElement[bool]) -> Any:  # noqa: ANN401
+    """How many rows meet the condition (0 for none)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
@@ -85,8 +86,8 @@ def _fact_sums(rule: int) -> list:
     _stamp, wall, business, sla = RULES[rule]
     return [
         func.count(), func.count(wall), func.coalesce(func.sum(wall), 0), func.coalesce(func.sum(business), 0),
-        _flag_sum(sla == "met"), _flag_sum(sla == "missed"),
-        _flag_sum(FCR) if rule else literal(0), _flag_sum(RC.repeat_contact_id.is_not(None)) if rule else literal(0),
+        flag_sum(sla == "met"), flag_sum(sla == "missed"),
+        flag_sum(FCR) if rule else literal(0), flag_sum(RC.repeat_contact_id.is_not(None)) if rule else literal(0),
     ]  # fmt: skip
 
 
@@ -165,6 +166,21 @@ class PeriodReader:
         return {m: sorted(pairs) for m, pairs in out.items()}
 
 
+def stats_of(values: Any) -> dict[str, int | None]:  # noqa: ANN401
+    """The duration object from (count, wall total, business total, p50, p90, business p50)."""
+    count, total, business_total, p50, p90, business_p50 = values
+    if not count:
+        return {key: None for key in STAT_KEYS} | {"count": 0}
+    return {
+        "count": count,
+        "avg_seconds": average(int(total), count),
+        "p50_seconds": int(p50),
+        "p90_seconds": int(p90),
+        "business_avg_seconds": average(int(business_total), count),
+        "business_p50_seconds": int(business_p50),
+    }
+
+
 def _locate(histogram: list[tuple[int, int]], rank: int) -> tuple[int, int] | None:
     """The bucket holding the rank-th smallest value and the rank within it."""
     below = 0
@@ -175,7 +191,9 @@ def _locate(histogram: list[tuple[int, int]], rank: int) -> tuple[int, int] | No
     return None
 
 
-def nearest_rank(n: int, fraction: tuple[int, int]) -> int:
+def nearest_rank(n: Any, fraction: tuple[int, int]) -> Any:  # noqa: ANN401
+    """⌈num·n / den⌉ in integer arithmetic (no float rounding at the boundary): of a count, or as
+    SQL of a count column (``short_periods``)."""
     num, den = fraction
     return (n * num + den - 1) // den
 
@@ -197,19 +215,7 @@ async def rule_figures(reader: PeriodReader, rules: tuple[int, ...]) -> dict[int
     out = {}
     for index, rule in enumerate(rules):
         s = sums[rule]
-        if not s.measured:
-            stats: dict[str, int | None] = {key: None for key in STAT_KEYS} | {"count": 0}
-        else:
-            p50, p90, business_p50 = values[3 * index : 3 * index + 3]
-            stats = {
-                "count": s.measured,
-                "avg_seconds": average(s.wall_seconds, s.measured),
-                "p50_seconds": p50,
-                "p90_seconds": p90,
-                "business_avg_seconds": average(s.business_seconds, s.measured),
-                "business_p50_seconds": business_p50,
-            }
-        out[rule] = (s, stats)
+        out[rule] = (s, stats_of((s.measured, s.wall_seconds, s.business_seconds, *values[3 * index : 3 * index + 3])))
     return out
 
 

@@ -14,17 +14,9 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import ClauseAdapter
 
 from okno.models import ReportConversation
-from okno.reports.figures import FCR, STAT_KEYS, RuleFigures, average
+from okno.reports.figures import FCR, RANKS, RULES, RuleFigures, flag_sum, nearest_rank, stats_of
 
 RC = ReportConversation
-
-RANKS = ((1, 2), (9, 10))  # p50 and p90 as fractions: the nearest rank is ⌈num·n / den⌉, in integers
-
-
-def _rank(n: Any, fraction: tuple[int, int]) -> Any:  # noqa: ANN401
-    """⌈num·n / den⌉ as SQL integer arithmetic (no float rounding at the boundary)."""
-    num, den = fraction
-    return (n * num + den - 1) // den
 
 
 def period_figures(session: AsyncSession, wall: Any, business: Any, where: list, extras: list) -> Select:
@@ -52,9 +44,9 @@ def period_figures(session: AsyncSession, wall: Any, business: Any, where: list,
     on = ClauseAdapter(ranked)
     w, b, n = on.traverse(wall), on.traverse(business), ranked.c.measured
     picked = [
-        func.max(case((and_(w.is_not(None), ranked.c.wall_rank == _rank(n, RANKS[0])), w))),
-        func.max(case((and_(w.is_not(None), ranked.c.wall_rank == _rank(n, RANKS[1])), w))),
-        func.max(case((and_(w.is_not(None), ranked.c.business_rank == _rank(n, RANKS[0])), b))),
+        func.max(case((and_(w.is_not(None), ranked.c.wall_rank == nearest_rank(n, RANKS[0])), w))),
+        func.max(case((and_(w.is_not(None), ranked.c.wall_rank == nearest_rank(n, RANKS[1])), w))),
+        func.max(case((and_(w.is_not(None), ranked.c.business_rank == nearest_rank(n, RANKS[0])), b))),
     ]
     return select(func.count(), *(on.traverse(e) for e in extras), func.count(w), func.sum(w), func.sum(b), *picked).select_from(
         ranked
@@ -71,28 +63,6 @@ def _columns_in(expressions: list) -> list:
     return list(found.values())
 
 
-def stats_of(values: Any) -> dict[str, int | None]:  # noqa: ANN401
-    """The duration object from ``period_figures``' last six values."""
-    count, total, business_total, p50, p90, business_p50 = values
-    if not count:
-        return {key: None for key in STAT_KEYS} | {"count": 0}
-    return {
-        "count": count,
-        "avg_seconds": average(int(total), count),
-        "p50_seconds": int(p50),
-        "p90_seconds": int(p90),
-        "business_avg_seconds": average(int(business_total), count),
-        "business_p50_seconds": int(business_p50),
-    }
-
-
-def _verdicts(column: Any) -> list:
-    return [
-        func.coalesce(func.sum(case((column == "met", 1), else_=0)), 0),
-        func.coalesce(func.sum(case((column == "missed", 1), else_=0)), 0),
-    ]
-
-
 # PostgreSQL: memory for the summary's percentile sorts (two per period rule, up to this much
 # each) so a year's million durations are sorted in memory, not spilled to temporary files
 # (a year's FRT aggregate: 1.8 s → 1.2 s on the bulk base, docs/analytics.md); a month's fit in
@@ -107,21 +77,14 @@ async def _sort_in_memory(session: AsyncSession) -> None:
         session.info["sort_memory"] = True
 
 
-RULES = {
-    0: (RC.frt_seconds, RC.frt_business_seconds, RC.sla_first_response),
-    1: (RC.resolution_seconds, RC.resolution_business_seconds, RC.sla_resolution),
-}
-
-
 async def rule_figures(session: AsyncSession, wheres: dict[int, list]) -> dict[int, tuple[RuleFigures, dict[str, int | None]]]:
     """Per rule (0: the openings' ``where``, 1: the resolutions'): its additive figures and its
     duration object, one statement each."""
     await _sort_in_memory(session)
     out = {}
     for rule, where in wheres.items():
-        wall, business, sla = RULES[rule]
-        extras = _verdicts(sla) + ([func.coalesce(func.sum(case((FCR, 1), else_=0)), 0),
-                                    func.coalesce(func.sum(case((RC.repeat_contact_id.is_not(None), 1), else_=0)), 0)] if rule else [])  # fmt: skip
+        _stamp, wall, business, sla = RULES[rule]
+        extras = [flag_sum(sla == "met"), flag_sum(sla == "missed"), *([flag_sum(FCR), flag_sum(RC.repeat_contact_id.is_not(None))] if rule else [])]
         row = (await session.execute(period_figures(session, wall, business, where, extras))).one()
         met, missed, fcr, repeats = (*row[1:3], *(row[3:5] if rule else (0, 0)))
         values = row[5:] if rule else row[3:]
