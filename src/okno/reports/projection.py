@@ -296,14 +296,13 @@ async def _message(session: AsyncSession, message_id: int) -> Any:
 REBUILD_LOCK = 0x6F6B6E6F_5245
 
 
-async def rebuild_lock(session: AsyncSession, *, shared: bool) -> None:
+async def rebuild_lock(session: AsyncSession) -> None:
     if session.bind.dialect.name == "postgresql":
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        await session.execute(text(f"SELECT {function}(:key)"), {"key": REBUILD_LOCK})
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REBUILD_LOCK})
 
 
 async def _held_for_rebuild(session: AsyncSession) -> bool:
-    await rebuild_lock(session, shared=False)
+    await rebuild_lock(session)
     return await session.scalar(_REBUILD_RUNNING) is not None
 
 

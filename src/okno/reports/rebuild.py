@@ -94,7 +94,7 @@ async def rebuild(
 
 async def _start_or_resume(db: Database, start: datetime | None, end: datetime | None) -> int:
     async with db.transaction() as session:
-        await projection.rebuild_lock(session, shared=False)
+        await projection.rebuild_lock(session)
         run = await unfinished(session)
         if run is not None:
             if (run.range_from, run.range_to) != (start, end):
@@ -194,7 +194,7 @@ async def _finish(db: Database, run_id: int, window: timedelta) -> ReportRebuild
     batches; the last batch and the run's end share one transaction under the exclusive lock."""
     while True:
         async with db.transaction() as session:
-            await projection.rebuild_lock(session, shared=False)
+            await projection.rebuild_lock(session)
             run = await session.get(ReportRebuild, run_id, with_for_update=True)
             assert run is not None
             rows = (await session.scalars(

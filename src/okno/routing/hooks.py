@@ -52,21 +52,21 @@ async def route_new_conversations(deps: SubscriberDeps, events: list[Event]) -> 
     conversations it routes (locked, in id order) and their earlier routing entries read in one
     statement each, the timeline entries and events written together at the end."""
     with_rules = await _topics_with_rules(deps)
-    if not any(event.topic in with_rules for event in events):
-        if not [event for event in events if await _opened_from_routing_channel(deps, event)]:
-            return  # nothing can change: no transaction at all (a round of customers' messages, team-less channels)
+    from_routing = [await _opened_from_routing_channel(deps, event) for event in events]  # the channel cache: no statement
+    if not any(from_routing) and not any(event.topic in with_rules for event in events):
+        return  # nothing can change: no transaction at all (a round of customers' messages, team-less channels)
     enabled: list[RoutingRule] | None = None
     written: list[tuple[dict[str, Any], ConversationRouted]] = []
     async with deps.db.transaction() as session:
         with session.no_autoflush:  # each conversation reads only its own rows: one flush at the end
             todo: list[tuple[Event, list[RoutingRule]]] = []
-            for event in events:
+            for event, routing_channel in zip(events, from_routing, strict=True):
                 rules: list[RoutingRule] = []
                 if event.topic in with_rules:
                     if enabled is None:
                         enabled = await _enabled_rules(session)
                     rules = _rules_for(event.topic, enabled)
-                if rules or await _opened_from_routing_channel(deps, event):
+                if rules or routing_channel:
                     todo.append((event, rules))
             ahead = await _read_ahead(session, [event for event, _ in todo])
             for event, rules in todo:
