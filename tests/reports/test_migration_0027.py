@@ -4,13 +4,18 @@ there (what the triggers would have built), fills the channel rows' copies of th
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from okno.kit.migrate import upgrade_to_head
-from okno.reports.rollups import COLUMNS, grouped_reads
+import okno
+from okno.reports.rollups import COLUMNS, drop_trigger_ddl, fill_statements, grouped_reads, trigger_ddl
 from tests.migration_steps import down_then_up, head_revision, upgrade_to
+
+FROZEN_0027 = Path(okno.__file__).parent / "migrations" / "frozen" / "0027_report_rollups.json"
 
 
 async def _fill_at_0026_then_upgrade(url: str) -> tuple[dict, dict, tuple, str | None, str | None]:
@@ -78,3 +83,15 @@ def test_the_migration_fills_the_rollups_from_the_rows_already_there(fresh_datab
     assert openings == {0: 6, 7: 6, 8: 3} and len(stored["report_rollups"]) == 3 * (6 + 4) - 3 - 2
     assert sum(r[5] for r in stored["report_rollup_surveys"]) == 6 and len(stored["report_rollup_durations"]) > 0
     assert (down, up) == ("0026_inbox_live", head_revision())
+
+
+def test_the_migration_creates_the_triggers_it_was_written_with() -> None:
+    """0027 reads its trigger and fill statements from a frozen copy, not from the live module.
+    While the rollups are unchanged both agree; when this fails, ``okno.reports.rollups`` changed
+    what it generates: keep 0027's frozen file as it is and add a revision that replaces the
+    triggers (and refills the rollups if their meaning changed), then compare this test with it."""
+    frozen = json.loads(FROZEN_0027.read_text(encoding="utf-8"))
+    for dialect in ("sqlite", "postgresql"):
+        assert frozen[dialect]["create_triggers"] == trigger_ddl(dialect), dialect
+        assert frozen[dialect]["fill"] == fill_statements(dialect), dialect
+        assert frozen[dialect]["drop_triggers"] == drop_trigger_ddl(dialect), dialect

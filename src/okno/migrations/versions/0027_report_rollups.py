@@ -18,16 +18,23 @@ fact's stamps, team, assignee and durations (kept by the same triggers).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import op
 
 from okno.kit.db import UTCDateTime
-from okno.reports.rollups import drop_trigger_ddl, fill_statements, trigger_ddl
 
 revision = "0027_report_rollups"
 down_revision = "0026_inbox_live"
 branch_labels = None
 depends_on = None
+
+# the triggers and fill statements as ``okno.reports.rollups`` generated them when this revision
+# was written, per dialect: a later change to that module must not change what this revision
+# creates (a change to the rollups is a new revision replacing the triggers)
+FROZEN = Path(__file__).resolve().parents[1] / "frozen" / "0027_report_rollups.json"
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 DURATIONS = (
@@ -53,6 +60,10 @@ def _key(*, channel: bool = True) -> list[sa.Column]:
         sa.Column("team_id", BigId, primary_key=True, autoincrement=False),
         sa.Column("operator_id", BigId, primary_key=True, autoincrement=False),
     ]
+
+
+def _frozen() -> dict[str, list[str]]:
+    return json.loads(FROZEN.read_text(encoding="utf-8"))[op.get_bind().dialect.name]
 
 
 def upgrade() -> None:
@@ -110,13 +121,13 @@ def upgrade() -> None:
             ["channel_id", column, stamp],
             postgresql_include=["team_id", "operator_id"],
         )
-    dialect = op.get_bind().dialect.name
-    for statement in [*trigger_ddl(dialect), *fill_statements(dialect)]:
+    frozen = _frozen()
+    for statement in [*frozen["create_triggers"], *frozen["fill"]]:
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in drop_trigger_ddl(op.get_bind().dialect.name):
+    for statement in _frozen()["drop_triggers"]:
         op.execute(statement)
     for name, _column, _stamp in DURATIONS:
         op.drop_index(f"ix_report_conversations_{name}", table_name="report_conversations")
