@@ -1,10 +1,12 @@
 """The reports page in Chromium: the ground-truth simulator's conversations shown as KPI tiles
 (with the previous period beside them), charts, the heat map, the operator table, a drill-down
-from a tile to the inbox, and an XLSX export, in Russian."""
+from a tile to the inbox, and an XLSX export, in Russian; periods, day labels and the heat map's
+hours in the operator's own time zone (here Yekaterinburg, UTC+5: not the default, Moscow)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +19,7 @@ from tests.browser.steps import keep_settling, sign_in
 from tests.conftest import LoopbackServer
 from tests.factories import PASSWORD, login, make_operator
 
-MSK = ZoneInfo("Europe/Moscow")
+ZONE = ZoneInfo("Asia/Yekaterinburg")
 
 
 async def test_reports_page_shows_the_simulators_figures_and_drills_down(app, client, ctx, browser, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
@@ -25,13 +27,14 @@ async def test_reports_page_shows_the_simulators_figures_and_drills_down(app, cl
     monkeypatch.setattr(ctx.settings, "token_ttl_hours", 24 * 365)
     admin = await make_operator(ctx, role="admin", name="Анна")
     headers = await login(client, email=admin["email"])
+    assert (await client.patch("/api/v1/auth/me", headers=headers, json={"time_zone": ZONE.key})).status_code == 200
     setup = await gt.prepare(client, headers)
     planned = gt.plan(16)
     await gt.play(client, ctx.db, ctx.settle, setup, planned)
-    first_day = min(c.opened for c in planned).astimezone(MSK).date()
-    last_day = max(c.final_resolution for c in planned).astimezone(MSK).date()
-    start = datetime.combine(first_day, datetime.min.time(), MSK)
-    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), MSK)
+    first_day = min(c.opened for c in planned).astimezone(ZONE).date()
+    last_day = max(c.final_resolution for c in planned).astimezone(ZONE).date()
+    start = datetime.combine(first_day, datetime.min.time(), ZONE)
+    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), ZONE)
     expected = gt.expected_summary(planned, start, end)
 
     async with LoopbackServer(app) as okno:
@@ -60,10 +63,15 @@ async def test_reports_page_shows_the_simulators_figures_and_drills_down(app, cl
             assert not any(word in frt.split() for word in ("min", "s", "h")), frt
             await expect(page.locator("[data-kpi='conversations'] .prev")).to_have_text("прошлый период: 0")
             assert await page.evaluate("Object.keys(window.Chart.instances).length") == 5
-            # the trend's days are the page's (Moscow) days, from the first to the last, not UTC's
+            # the trend's days are the operator's (Yekaterinburg) days, from the first to the last, not UTC's
             days = await page.evaluate("window.Chart.getChart('chart-times').data.labels")
             assert days[0] == first_day.isoformat() and days[-1] == last_day.isoformat(), days
             assert await page.locator("#heatmap tr").count() == 8
+            # each conversation opened counts in its Yekaterinburg weekday and hour
+            opened = Counter((c.opened.astimezone(ZONE).weekday(), c.opened.astimezone(ZONE).hour) for c in planned)
+            cells = await page.locator("#heatmap td").evaluate_all("cells => cells.map((c) => Number(c.dataset.n))")
+            shown = Counter({(i // 24, i % 24): n for i, n in enumerate(cells) if n})
+            assert shown == opened, (shown, opened)
             assert await page.locator("#report-operator-rows tr").count() >= 1
 
             await page.locator("[data-kpi='fcr']").click()

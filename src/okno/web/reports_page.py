@@ -5,7 +5,6 @@ reports API (``/api/v1/reports/*``) with the session cookie; nothing is computed
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -15,11 +14,11 @@ from okno.access import Scope
 from okno.api.deps import Ctx, ReadSession
 from okno.kit.time import utcnow
 from okno.models import Channel, Operator, Team
+from okno.operators.time_zones import zone_of
 from okno.reports.periods import MAX_DAYS
 from okno.web.pages import PageOperator, render, translator_for
 
 router = APIRouter(include_in_schema=False)
-LOCAL = ZoneInfo("Europe/Moscow")
 
 
 def _day(value: str | None, fallback: date) -> date:
@@ -37,17 +36,20 @@ async def reports(request: Request, operator: PageOperator, session: ReadSession
     if not Scope.of(operator, ctx.settings).manages:
         return render(request, "error.html", operator, status_code=403, title=t.gettext("Not available"),
                       message=t.gettext("This page is for supervisors and administrators."))
-    today = utcnow().astimezone(LOCAL).date()
+    # the period's days, the charts' day labels and the heat map's hours are the operator's own
+    # time zone's (his profile's, else the installation's default)
+    local = zone_of(operator.time_zone, ctx.settings.default_time_zone)
+    today = utcnow().astimezone(local).date()
     first = _day(request.query_params.get("from"), today - timedelta(days=6))
     last = max(_day(request.query_params.get("to"), today), first)
     first = max(first, last - timedelta(days=MAX_DAYS - 1))  # the reports API's longest period
-    start = datetime.combine(first, datetime.min.time(), LOCAL)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), LOCAL)
+    start = datetime.combine(first, datetime.min.time(), local)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), local)
     filters = {key: request.query_params.get(key) or "" for key in ("team_id", "channel_id", "operator_id")}
     filters = {key: value for key, value in filters.items() if value.isdigit()}
     page = {
         "from": start.isoformat(), "to": end.isoformat(), "previous_from": (start - (end - start)).isoformat(),
-        "filters": filters,
+        "filters": filters, "time_zone": local.key,
         "labels": {
             "frt": t.gettext("First response, average"), "frt_business": t.gettext("First response, business time"),
             "resolution": t.gettext("Resolution, average"), "csat": "CSAT", "nps": "NPS", "ces": "CES",

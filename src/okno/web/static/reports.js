@@ -58,11 +58,24 @@
     charts.push(new window.Chart(canvas, config));
   }
 
-  // a bucket's or a conversation's calendar day in the page's own time zone (the offset its period
-  // starts with): the API answers in UTC, and a Moscow day starts at 21:00 UTC the day before
-  const zone = /([+-])(\d\d):(\d\d)$/.exec(page.from);
-  const offset = zone ? (zone[1] === "-" ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3])) * 60000 : 0;
-  const day = (iso) => new Date(Date.parse(iso) + offset).toISOString().slice(0, 10);
+  // a bucket's or a conversation's calendar day, and an hour's weekday and hour, in the operator's
+  // time zone (the page's: the API answers in UTC, and a Moscow day starts at 21:00 UTC the day before)
+  const inZone = (options) => new Intl.DateTimeFormat("en-GB", { timeZone: page.time_zone, ...options });
+  const dayParts = inZone({ year: "numeric", month: "2-digit", day: "2-digit" });
+  const hourParts = inZone({ weekday: "short", hour: "2-digit", hourCycle: "h23" });
+  const partsOf = (format, iso) => Object.fromEntries(format.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  const day = (iso) => {
+    const p = partsOf(dayParts, iso);
+    return `${p.year}-${p.month}-${p.day}`;
+  };
+  // a day or week bucket is 24 h (168 h) from the period's start: across a daylight-saving change it
+  // starts an hour off midnight, so it is named by the day its first 12 hours reach
+  const bucketDay = (iso) => day(new Date(Date.parse(iso) + 43200000).toISOString());
+  const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  const weekdayHour = (iso) => {
+    const p = partsOf(hourParts, iso);
+    return [WEEKDAYS.indexOf(p.weekday), Number(p.hour) % 24];
+  };
 
   async function drawTrends() {
     const days = (new Date(page.to) - new Date(page.from)) / 86400000;
@@ -70,7 +83,7 @@
     const [frt, resolution, csat, nps, ces, repeat] = await Promise.all(
       ["frt", "resolution", "csat", "nps", "ces", "repeat_contact_rate"].map((metric) => get("timeseries", { ...period, metric, interval })),
     );
-    const labels = frt.points.map((p) => day(p.from));
+    const labels = frt.points.map((p) => bucketDay(p.from));
     const hours = (points) => points.map((p) => (p.value.business_avg_seconds === null ? null : +(p.value.business_avg_seconds / 3600).toFixed(2)));
     chart("chart-times", { type: "line", data: { labels, datasets: [{ label: L.frt_business, data: hours(frt.points) }, { label: L.resolution, data: hours(resolution.points) }] }, options: { spanGaps: true } });
     chart("chart-surveys", {
@@ -100,14 +113,14 @@
   }
 
   async function drawHeatmap() {
-    // conversations opened per weekday and hour (UTC buckets shown in the browser's time zone)
+    // conversations opened per weekday and hour (UTC buckets shown in the operator's time zone)
     const series = await get("timeseries", { ...period, metric: "conversations", interval: "hour" }).catch(() => null);
     const table = $("#heatmap");
     if (!series) return;
     const grid = Array.from({ length: 7 }, () => new Array(24).fill(0));
     for (const p of series.points) {
-      const at = new Date(p.from);
-      grid[(at.getDay() + 6) % 7][at.getHours()] += p.value;
+      const [weekday, hour] = weekdayHour(p.from);
+      grid[weekday][hour] += p.value;
     }
     const top = Math.max(1, ...grid.flat());
     const head = `<tr><th></th>${Array.from({ length: 24 }, (_, h) => `<th>${h}</th>`).join("")}</tr>`;
