@@ -189,10 +189,13 @@ async def _open(
         ref.id = conv_id
 
 
+# the status is not among the columns set (a reopen sets it below): on SQLite every index on a
+# column an UPDATE sets is rewritten for each row, and seven of the table's indexes lead with or
+# hold the status
 _RECORD_ACTIVITY = (
     update(Conversation.__table__)
     .where(Conversation.__table__.c.id == bindparam("conv_id"))
-    .values(status=bindparam("new_status"), last_message_at=bindparam("at"), last_inbound_at=bindparam("at"), updated_at=bindparam("at"))
+    .values(last_message_at=bindparam("at"), last_inbound_at=bindparam("at"), updated_at=bindparam("at"))
 )
 
 
@@ -200,16 +203,17 @@ async def _record_activity(session: AsyncSession, touched: list[tuple[Conversati
     """The conversations that existed before this batch: status (a reopen) and activity times."""
     if not touched:
         return
-    await session.execute(_RECORD_ACTIVITY, [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in touched])
+    await session.execute(_RECORD_ACTIVITY, [{"conv_id": ref.id, "at": at} for ref, at in touched])
     if reopened := [(ref, at) for ref, at in touched if ref.reopened_from]:  # rare: no statement otherwise
-        # a snoozed conversation the customer wrote to is awake (its timer will find nothing to
-        # do), a resolved one is open again, and one with a team but nobody on it waits in the
-        # team's queue from now
+        # open again; a snoozed conversation the customer wrote to is awake (its timer will find
+        # nothing to do), a resolved one is open again, and one with a team but nobody on it
+        # waits in the team's queue from now
         table = Conversation.__table__
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("conv_id"))
             .values(
+                status=bindparam("new_status"),
                 snoozed_until=None,
                 resolved_at=None,
                 queued_at=case(
@@ -218,5 +222,5 @@ async def _record_activity(session: AsyncSession, touched: list[tuple[Conversati
                     else_=None,
                 ),
             ),
-            [{"conv_id": ref.id, "at": at} for ref, at in reopened],
+            [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in reopened],
         )
