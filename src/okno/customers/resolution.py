@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
 from okno.kit import pii
+from okno.kit.bulk import BulkInsert
 from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity
@@ -97,8 +98,7 @@ async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[Ident
     rows are matched to the keys by their blind index: no sealed value is opened."""
     refs: dict[int, CustomerRef] = {}
     owner: dict[IdentityKey, CustomerRef] = {}
-    ring = pii.keys()
-    wanted = {(key.kind, index): key for key in sorted(keys, key=str) for index in ring.indexes(key.kind, key.value)}
+    wanted = {(key.kind, index): key for key in sorted(keys, key=str) for index in lookup_indexes(key)}
     ordered = list(wanted)
     for start in range(0, len(ordered), LOOKUP_CHUNK):
         part = ordered[start : start + LOOKUP_CHUNK]
@@ -108,6 +108,26 @@ async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[Ident
             if key is not None:
                 owner[key] = refs.setdefault(customer_id, CustomerRef(id=customer_id, name=name))
     return owner
+
+
+_INDEXES: dict[tuple[str, str], list[bytes]] = {}
+_INDEXED_BY: list[pii.KeyRing | None] = [None]  # the ring the memo was computed with
+_INDEXES_KEPT = 100_000
+
+
+def lookup_indexes(key: IdentityKey) -> list[bytes]:
+    """``key``'s blind index under every ring key, newest first (what a lookup asks for; the first
+    is what a new row stores), remembered per process: a returning sender's keys are HMACed once,
+    not on every message. Forgotten when the key ring is replaced (a rotation's restart, tests)."""
+    ring = pii.keys()
+    if _INDEXED_BY[0] is not ring or len(_INDEXES) >= _INDEXES_KEPT:
+        _INDEXES.clear()
+        _INDEXED_BY[0] = ring
+    slot = (key.kind, key.value)
+    found = _INDEXES.get(slot)
+    if found is None:
+        found = _INDEXES[slot] = ring.indexes(key.kind, key.value)
+    return found
 
 
 async def owner_ids(session: AsyncSession, keys: set[IdentityKey]) -> dict[IdentityKey, int]:
@@ -156,14 +176,12 @@ async def _insert_customers(session: AsyncSession, new: list[CustomerRef]) -> No
 async def _insert_identities(session: AsyncSession, pending: list[tuple[IdentityKey, CustomerRef, int]]) -> None:
     if not pending:
         return
-    now = utcnow()
-    await session.execute(
-        insert(Identity.__table__),
-        [
-            {"customer_id": ref.id, "kind": k.kind, "value": k.value, "source_channel_id": ch, "created_at": now}
-            for k, ref, ch in pending
-        ],
-    )
+    now = utcnow()  # the blind index the lookup computed (the newest key's): what the column default would
+    await _NEW_IDENTITIES.run(session, [(ref.id, k.kind, k.value, lookup_indexes(k)[0], ch, now) for k, ref, ch in pending])
+
+
+# rows go to the driver as tuples (okno.kit.bulk), the value sealed by its column's processor
+_NEW_IDENTITIES = BulkInsert(Identity.__table__, ("customer_id", "kind", "value", "value_index", "source_channel_id", "created_at"))
 
 
 _FILL_EMPTY_NAME = (

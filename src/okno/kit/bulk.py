@@ -20,10 +20,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Table, bindparam, column, insert, table as lightweight_table
+from sqlalchemy import LargeBinary, Table, TypeDecorator, bindparam, column, insert, table as lightweight_table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
@@ -70,7 +72,7 @@ class BulkInsert:
         form = statement.compile(dialect=dialect)
         if form.positiontup is None or list(form.positiontup) != names:  # placeholders not in column order
             raise RuntimeError(f"{dialect.name}: cannot bind {self.table.name}'s insert by position")
-        processors = [types[name]._cached_bind_processor(dialect) for name in names]  # noqa: SLF001
+        processors = [_bind_processor(types[name], dialect) for name in names]
         given = len(self.columns)
         constants = tuple(
             processor(value) if processor is not None else value
@@ -119,6 +121,24 @@ class BulkInsert:
         default, else NULL."""
         names = self._names_and_defaults
         return await self.run(session, [[row.get(name, default) for name, default in names] for row in rows])
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The type's own bind processor, except on SQLite a binary column's last step: wrapping the
+    bytes in ``sqlite3.Binary`` (a ``memoryview``), which the driver binds as the same BLOB as the
+    bytes themselves. For a sealed column that leaves its own ``process_bind_param`` (the seal)."""
+    if dialect.name == "sqlite":
+        if isinstance(type_, LargeBinary):
+            return None
+        kind = type(type_)
+        if (
+            isinstance(type_, TypeDecorator)
+            and kind.bind_processor is TypeDecorator.bind_processor
+            and kind.load_dialect_impl is TypeDecorator.load_dialect_impl
+            and type(type_.impl_instance) is LargeBinary
+        ):
+            return partial(type_.process_bind_param, dialect=dialect)
+    return type_._cached_bind_processor(dialect)  # noqa: SLF001
 
 
 def _processed(
