@@ -29,11 +29,13 @@ one more only when some reopen).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.kit.bulk import driver_connection
 from okno.kit.ids import insert_with_ids
 from okno.models import UNFINISHED_TYPES, Conversation, ConversationStatus, Priority, StatusDefinition, StatusType
 
@@ -115,10 +117,30 @@ _UNFINISHED_BY_CUSTOMER = (
 )  # fmt: skip
 
 
+_UNFINISHED = tuple(t.value for t in UNFINISHED_TYPES)
+
+
+@cache
+def _unfinished_sqlite(customers: int) -> str:
+    """``_UNFINISHED_BY_CUSTOMER`` as SQLAlchemy renders it for SQLite, for this many customers."""
+    return (
+        "SELECT conversations.id, conversations.customer_id, conversations.status, conversation_statuses.type,"  # noqa: S608 (placeholders only)
+        " conversations.reason, conversations.channel_id"
+        ' FROM conversations JOIN conversation_statuses ON conversation_statuses."key" = conversations.status'
+        f" WHERE conversations.customer_id IN ({', '.join(['?'] * customers)})"
+        f" AND conversation_statuses.type IN ({', '.join(['?'] * len(_UNFINISHED))})"
+        " AND conversations.thread_key IS NULL ORDER BY conversations.id"
+    )
+
+
 async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int]) -> dict[int, ConversationRef]:
     if not customer_ids:
         return {}
-    rows = await session.execute(_UNFINISHED_BY_CUSTOMER, {"customer_ids": sorted(customer_ids)})
+    if session.bind.dialect.name == "sqlite":  # straight to the driver: no rendering of the expanding IN per batch
+        connection = await driver_connection(session)
+        rows = await connection.exec_driver_sql(_unfinished_sqlite(len(customer_ids)), (*sorted(customer_ids), *_UNFINISHED))
+    else:
+        rows = await session.execute(_UNFINISHED_BY_CUSTOMER, {"customer_ids": sorted(customer_ids)})
     # the newest unfinished conversation wins if a customer somehow has several
     return {
         cid: ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, reason=reason, channel_id=channel_id)

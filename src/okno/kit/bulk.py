@@ -83,11 +83,8 @@ class BulkInsert:
         return compiled
 
     async def _ready(self, session: AsyncSession) -> tuple[AsyncConnection, _Compiled]:
-        """The session's connection, after what ``session.execute`` would do first (autoflush:
-        the same order of writes), and the statement compiled for its dialect."""
-        if session.new or session.dirty or session.deleted:
-            await session.flush()
-        connection = await session.connection()
+        """The session's connection (:func:`driver_connection`) and the statement compiled for its dialect."""
+        connection = await driver_connection(session)
         return connection, self._compile(connection.dialect)
 
     async def run(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> int:
@@ -121,6 +118,14 @@ class BulkInsert:
         default, else NULL."""
         names = self._names_and_defaults
         return await self.run(session, [[row.get(name, default) for name, default in names] for row in rows])
+
+
+async def driver_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection for ``exec_driver_sql``, after what ``session.execute`` would do
+    first (autoflush: the same order of writes)."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return await session.connection()
 
 
 def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
