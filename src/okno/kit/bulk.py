@@ -122,10 +122,22 @@ class BulkInsert:
 
 async def driver_connection(session: AsyncSession) -> AsyncConnection:
     """The session's connection for ``exec_driver_sql``, after what ``session.execute`` would do
-    first (autoflush: the same order of writes)."""
-    if session.new or session.dirty or session.deleted:
+    first (autoflush: the same order of writes). Remembered for the session's transaction:
+    ``AsyncSession.connection()`` spawns a greenlet and looks its proxy up on every call (a
+    webhook group asks eight times)."""
+    sync = session.sync_session
+    if sync.new or sync.dirty or sync.deleted:
         await session.flush()
-    return await session.connection()
+    transaction = sync.get_transaction()
+    known = session.info.get(_CONNECTION)
+    if known is not None and transaction is not None and known[0] is transaction:
+        return known[1]
+    connection = await session.connection()
+    session.info[_CONNECTION] = (sync.get_transaction(), connection)
+    return connection
+
+
+_CONNECTION = "okno.bulk.connection"  # (the session's transaction, its AsyncConnection)
 
 
 def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
