@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from operator import attrgetter
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
@@ -99,7 +100,7 @@ async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[Ident
     rows are matched to the keys by their blind index: no sealed value is opened."""
     refs: dict[int, CustomerRef] = {}
     owner: dict[IdentityKey, CustomerRef] = {}
-    wanted = {(key.kind, index): key for key in sorted(keys, key=str) for index in lookup_indexes(key)}
+    wanted = {(key.kind, index): key for key in sorted(keys, key=_KIND_VALUE) for index in lookup_indexes(key)}
     ordered = list(wanted)
     sqlite = session.bind.dialect.name == "sqlite"
     connection = await driver_connection(session) if sqlite else None
@@ -114,6 +115,9 @@ async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[Ident
             if key is not None:
                 owner[key] = refs.setdefault(customer_id, CustomerRef(id=customer_id, name=name))
     return owner
+
+
+_KIND_VALUE = attrgetter("kind", "value")
 
 
 @cache
@@ -188,9 +192,11 @@ async def _insert_customers(session: AsyncSession, new: list[CustomerRef]) -> No
     now = utcnow()
     for ref, customer_id in zip(new, await allocate_ids(session, Customer.__table__, len(new)), strict=True):
         ref.id = customer_id
-    await session.execute(
-        insert(Customer.__table__), [{"id": c.id, "name": c.name, "attributes": {}, "created_at": now, "updated_at": now} for c in new]
-    )
+    await _NEW_CUSTOMERS.run(session, [(c.id, c.name, {}, now, now) for c in new])
+
+
+# rows go to the driver as tuples (okno.kit.bulk), through the columns' own processors
+_NEW_CUSTOMERS = BulkInsert(Customer.__table__, ("id", "name", "attributes", "created_at", "updated_at"))
 
 
 async def _insert_identities(session: AsyncSession, pending: list[tuple[IdentityKey, CustomerRef, int]]) -> None:
