@@ -29,15 +29,17 @@ one more only when some reopen).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select, bindparam, case, select, update
+from sqlalchemy import Select, bindparam, case, event, select, update
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.kit.bulk import driver_connection
 from okno.kit.ids import insert_with_ids
-from okno.models import UNFINISHED_TYPES, Conversation, ConversationStatus, Priority, StatusDefinition, StatusType
+from okno.models import ACTIVE_TYPES, UNFINISHED_TYPES, Conversation, ConversationStatus, Priority, StatusDefinition, StatusType
 
 _WAITING_TYPES = frozenset({StatusType.pending.value, StatusType.on_hold.value})
 
@@ -65,7 +67,9 @@ class Touch:
 
 
 async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[ConversationRef]:
-    by_customer = await _unfinished_by_customer(session, {t.customer_id for t in touches if t.thread_key is None})
+    chats = {t.customer_id for t in touches if t.thread_key is None}
+    known = await touch_known_chats(session, [t for t in touches if t.thread_key is None])
+    by_customer = known | await _unfinished_by_customer(session, chats - known.keys())
     by_thread = await _latest_by_thread(session, {(t.channel_id, t.thread_key) for t in touches if t.thread_key is not None})
     refs: list[ConversationRef] = []
     new: list[tuple[ConversationRef, Touch]] = []
@@ -95,8 +99,109 @@ async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[Co
     for ref, touch in zip(refs, touches, strict=True):
         latest[id(ref)] = (ref, touch.at)
     await _open(session, new, latest)
-    await _record_activity(session, [(ref, at) for ref, at in latest.values() if not ref.is_new])
+    touched = {id(ref) for ref in known.values()}  # their activity is recorded already
+    await _record_activity(session, [(ref, at) for ref, at in latest.values() if not ref.is_new and id(ref) not in touched])
+    remember_chats(session, [ref for ref in refs if ref.thread_key is None])
     return refs
+
+
+# --- the customers' ongoing chats, remembered per process (SQLite) ----------------------------
+#
+# Nearly every webhook message comes from a customer whose chat (the unfinished conversation no
+# thread owns) is ongoing: the lookup above would find it and the touch only records activity.
+# Each process remembers, per customer, the chat it last saw ongoing (a status of type new or
+# open). A batch touches those with ONE UPDATE whose WHERE is what the lookup would have
+# decided, checked inside the writer's transaction: the same conversation, still this
+# customer's, still threadless, on the same channel, with the same status, of type new or open,
+# and no newer unfinished chat of the customer (another process's, an operator's). On SQLite a
+# writer transaction excludes every other writer, process or not, so what the UPDATE saw holds
+# until commit. If any row does not match (resolved, snoozed, merged away, erased, a newer
+# chat), those customers are forgotten and the batch takes the lookup: the rows the UPDATE did
+# change get the same values again, so what is written is what the lookup path writes.
+# PostgreSQL keeps the lookup (an executemany's row count is not reliable through asyncpg).
+
+_CHATS: WeakKeyDictionary[object, dict[int, tuple[int, str, int | None]]] = WeakKeyDictionary()  # per engine
+_CHATS_KEPT = 200_000
+_ONGOING = tuple(t.value for t in ACTIVE_TYPES)  # no reopen: the touch only records activity
+_TOUCH_KNOWN_CHAT = (
+    "UPDATE conversations SET last_message_at = ?, last_inbound_at = ?, updated_at = ?"
+    " WHERE id = ? AND customer_id = ? AND status = ? AND channel_id IS ? AND thread_key IS NULL"
+    ' AND EXISTS (SELECT 1 FROM conversation_statuses WHERE conversation_statuses."key" = conversations.status'
+    f" AND conversation_statuses.type IN ({', '.join(['?'] * len(_ONGOING))}))"
+    " AND NOT EXISTS (SELECT 1 FROM conversations AS later"
+    ' JOIN conversation_statuses AS later_status ON later_status."key" = later.status'
+    " WHERE later.customer_id = conversations.customer_id AND later.id > conversations.id AND later.thread_key IS NULL"
+    f" AND later_status.type IN ({', '.join(['?'] * len(UNFINISHED_TYPES))}))"
+)
+
+
+def _chats(session: AsyncSession) -> dict[int, tuple[int, str, int | None]] | None:
+    """This process's remembered chats for the session's database (None: not remembered here)."""
+    bind = session.bind
+    if bind.dialect.name != "sqlite":
+        return None
+    engine = getattr(bind, "sync_engine", bind)
+    chats = _CHATS.get(engine)
+    if chats is None:
+        chats = _CHATS[engine] = {}
+        event.listen(engine, "before_cursor_execute", partial(_forget_on_change, chats))
+    elif len(chats) >= _CHATS_KEPT:
+        chats.clear()
+    return chats
+
+
+def _forget_on_change(chats: dict, _conn: object, _cursor: object, statement: str, *_: object) -> None:
+    """Any other change of conversations this process sends (an operator's status change, a
+    merge, an erasure) forgets the remembered chats: the next batch looks them up instead of
+    finding out with a touch that matches nothing (one more statement). What other processes
+    change, the touch's WHERE finds out."""
+    if chats and statement.startswith(_CHANGES) and statement not in _OWN:
+        chats.clear()
+
+
+async def touch_known_chats(session: AsyncSession, touches: list[Touch]) -> dict[int, ConversationRef]:
+    """Records the activity of the touches whose customer's chat is remembered and still what the
+    lookup would find; their refs by customer. Empty (nothing written that the lookup path will
+    not write again) when any of them no longer is."""
+    chats = _chats(session)
+    if not chats:
+        return {}
+    refs: dict[int, ConversationRef] = {}
+    latest: dict[int, datetime] = {}
+    for touch in touches:
+        known = chats.get(touch.customer_id)
+        if known is not None:
+            conv_id, status, channel_id = known
+            refs.setdefault(touch.customer_id, ConversationRef(id=conv_id, customer_id=touch.customer_id, status=status, channel_id=channel_id))
+            latest[touch.customer_id] = touch.at  # the batch's last touch of each, as the lookup path records
+    if not refs:
+        return {}
+    processor = _AT.bind_processor(session.bind.dialect)
+    rows = []
+    for customer_id, ref in refs.items():
+        at = processor(latest[customer_id]) if processor is not None else latest[customer_id]
+        rows.append((at, at, at, ref.id, customer_id, ref.status, ref.channel_id, *_ONGOING, *_UNFINISHED))
+    connection = await driver_connection(session)
+    result = await connection.exec_driver_sql(_TOUCH_KNOWN_CHAT, rows)
+    if result.rowcount == len(rows):
+        return refs
+    for customer_id in refs:  # some changed: the lookup decides for all of them
+        chats.pop(customer_id, None)
+    return {}
+
+
+def remember_chats(session: AsyncSession, refs: list[ConversationRef]) -> None:
+    """After a batch: the customers' chats that are ongoing (a touch leaves them open or new)."""
+    chats = _chats(session)
+    if chats is None:
+        return
+    for ref in refs:
+        if ref.id is not None and ref.status_type in _ONGOING:
+            chats[ref.customer_id] = (ref.id, str(ref.status), ref.channel_id)
+        else:
+            chats.pop(ref.customer_id, None)
+
+
 
 
 # prepared once (SQLAlchemy reuses the compiled form; each batch brings only its parameters), on
@@ -246,3 +351,9 @@ async def _record_activity(session: AsyncSession, touched: list[tuple[Conversati
             ),
             [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in reopened],
         )
+
+
+_AT = Conversation.__table__.c.last_message_at.type
+# the touches' own UPDATEs (activity times only) leave the remembered chats as they are
+_OWN = frozenset({_TOUCH_KNOWN_CHAT, str(_RECORD_ACTIVITY.compile(dialect=sqlite_dialect()))})
+_CHANGES = ("UPDATE conversations ", "DELETE FROM conversations ", "UPDATE conversations\n", "DELETE FROM conversations\n")
