@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import LargeBinary, Table, TypeDecorator, bindparam, column, insert, table as lightweight_table
+from sqlalchemy import DateTime, LargeBinary, Table, TypeDecorator, bindparam, column, insert, table as lightweight_table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -38,6 +38,7 @@ class _Compiled:
     sql: str
     processors: tuple[Callable[[Any], Any] | None, ...]  # per given column
     constants: tuple[Any, ...]  # the left-out columns' defaults, already processed
+    instants: frozenset[int] = frozenset()  # the given datetime columns (their text depends on the value alone)
 
 
 class BulkInsert:
@@ -78,7 +79,8 @@ class BulkInsert:
             processor(value) if processor is not None else value
             for processor, (_, value) in zip(processors[given:], self._defaults, strict=True)
         )
-        compiled = _Compiled(form.string, tuple(processors[:given]), constants)
+        instants = frozenset(i for i, name in enumerate(self.columns) if isinstance(types[name], DateTime) or _impl_is(types[name], DateTime))
+        compiled = _Compiled(form.string, tuple(processors[:given]), constants, instants)
         self._compiled[dialect.name] = compiled
         return compiled
 
@@ -90,7 +92,7 @@ class BulkInsert:
     async def run(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> int:
         """Inserts ``rows`` (values in :attr:`columns` order); how many went in."""
         connection, compiled = await self._ready(session)
-        processed = _processed(rows, compiled.processors, compiled.constants)
+        processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants)
         if processed:
             await connection.exec_driver_sql(compiled.sql, processed)
         return len(processed)
@@ -102,7 +104,7 @@ class BulkInsert:
         connection, compiled = await self._ready(session)
         if connection.dialect.name != "sqlite":
             raise RuntimeError("run_returning_sqlite is SQLite's path")
-        processed = _processed(rows, compiled.processors, compiled.constants)
+        processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants)
         head, values = compiled.sql.split(" VALUES ", 1)
         per_statement = max(_SQLITE_MAX_VARIABLES // (len(compiled.processors) + len(compiled.constants)), 1)
         returned: list[Any] = []
@@ -158,10 +160,18 @@ def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any],
     return type_._cached_bind_processor(dialect)  # noqa: SLF001
 
 
+def _impl_is(type_: TypeEngine[Any], kind: type) -> bool:
+    return isinstance(type_, TypeDecorator) and isinstance(type_.impl_instance, kind)
+
+
 def _processed(
-    rows: Iterable[Sequence[Any]], processors: tuple[Callable[[Any], Any] | None, ...], constants: tuple[Any, ...]
+    rows: Iterable[Sequence[Any]],
+    processors: tuple[Callable[[Any], Any] | None, ...],
+    constants: tuple[Any, ...],
+    instant_columns: frozenset[int] = frozenset(),
 ) -> list[tuple[Any, ...]]:
     converting = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
+    instants: dict[int, tuple[Any, Any]] = {}  # per datetime column: the last instant and its text
     out = []
     for row in rows:
         values = list(row)
@@ -169,7 +179,16 @@ def _processed(
             raise ValueError(f"a row of {len(values)} values for {len(processors)} columns")
         for index, processor in converting:
             value = values[index]
-            if value is not None:  # None stays SQL NULL (a JSON column's processor would write 'null')
+            if value is None:  # None stays SQL NULL (a JSON column's processor would write 'null')
+                continue
+            if index in instant_columns:  # a group's rows share a few instants: the same object, the same text
+                last = instants.get(index)
+                if last is not None and last[0] is value:
+                    values[index] = last[1]
+                    continue
+                values[index] = processed = processor(value)
+                instants[index] = (value, processed)
+            else:
                 values[index] = processor(value)
         out.append((*values, *constants) if constants else tuple(values))
     return out
