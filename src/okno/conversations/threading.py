@@ -23,7 +23,8 @@ forwarded e-mail) never attaches a touch to another customer's conversation.
 "Unfinished", "waiting", "resolved" and "closed" are status *types*, so custom statuses count.
 A batch costs a fixed number of statements: one lookup per kind of touch present, one insert of
 the new conversations (their activity times set in it), one update of the ones that existed (and
-one more only when some reopen).
+one more only when some reopen). On SQLite a customer whose ongoing chat the process remembers
+needs no lookup: one checked update records the touch (see "remembered per process" below).
 """
 
 from __future__ import annotations
@@ -172,7 +173,8 @@ async def touch_known_chats(session: AsyncSession, touches: list[Touch]) -> dict
         known = chats.get(touch.customer_id)
         if known is not None:
             conv_id, status, channel_id = known
-            refs.setdefault(touch.customer_id, ConversationRef(id=conv_id, customer_id=touch.customer_id, status=status, channel_id=channel_id))
+            if touch.customer_id not in refs:
+                refs[touch.customer_id] = ConversationRef(id=conv_id, customer_id=touch.customer_id, status=status, channel_id=channel_id)
             latest[touch.customer_id] = touch.at  # the batch's last touch of each, as the lookup path records
     if not refs:
         return {}
