@@ -53,6 +53,22 @@ async def test_none_is_sql_null_and_left_out_mappings_take_defaults(ctx) -> None
     assert nulls == 1  # SQL NULL, not the JSON text 'null'
 
 
+async def test_rows_sharing_an_instant_or_a_payload_each_get_their_own_values(ctx) -> None:  # noqa: ANN001
+    """A group's rows share datetime objects (their text is worked out once) and may share a
+    payload object: each sealed value is still sealed on its own (no two alike)."""
+    table = OutboxEvent.__table__
+    first, second = datetime(2026, 12, 7, 9, 0, tzinfo=UTC), datetime(2026, 12, 7, 9, 0, 1, tzinfo=MOSCOW)
+    payload = {"customer_id": 8}
+    bulk = BulkInsert(table, ("topic", "payload", "created_at"))
+    async with ctx.db.transaction() as session:
+        await bulk.run(session, [("shared", payload, first), ("shared", payload, first), ("shared", payload, second), ("shared", payload, first)])
+    async with ctx.db.reading() as session:
+        rows = (await session.execute(select(table.c.payload, table.c.created_at).where(table.c.topic == "shared").order_by(table.c.id))).all()
+        sealed = (await session.execute(text("SELECT payload FROM outbox WHERE topic = 'shared'"))).scalars().all()
+    assert [tuple(r) for r in rows] == [(payload, first), (payload, first), (payload, second), (payload, first)]
+    assert len({bytes(value) for value in sealed}) == 4
+
+
 def test_a_left_out_column_computed_per_row_is_refused() -> None:
     with pytest.raises(ValueError, match="per-row default"):
         BulkInsert(OutboxEvent.__table__, ("topic", "payload"))  # created_at defaults to utcnow()

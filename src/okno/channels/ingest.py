@@ -47,6 +47,8 @@ log = structlog.get_logger()
 
 TEXT_PREVIEW = 200
 BY_CUSTOMER = CUSTOMER.columns()  # what an inbound touch records is the customer's doing
+_BY_CUSTOMER = (BY_CUSTOMER["actor_type"], BY_CUSTOMER["actor_ref"])  # as _TIMELINE's columns
+_INBOUND, _RECEIVED = Direction.inbound.value, MessageStatus.received.value
 PENDING = literal("pending", literal_execute=True)
 _ITEM = TypeAdapter(InboundItemModel)
 # rows go to the driver as tuples (okno.kit.bulk): no per-row parameter assembly by SQLAlchemy
@@ -256,11 +258,11 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             "conversation_id": conv.id,
             "customer_id": conv.customer_id,
             "channel_id": c.channel_id,
-            "direction": Direction.inbound.value,
+            "direction": _INBOUND,
             "text": c.text,
             "attachments": c.item.attachments,
             "provider_message_id": c.item.provider_message_id,
-            "status": MessageStatus.received.value,
+            "status": _RECEIVED,
             "kind": c.item.message_kind,
             "subject": c.item.subject,
             "html": c.html,
@@ -282,7 +284,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         utcnow(),
     )
 
-    timeline: list[dict] = []
+    timeline: list[tuple] = []  # in _TIMELINE's columns' order
     events: list[tuple[str, dict]] = []
     opened: set[int] = set()
     created: set[int] = set()
@@ -291,36 +293,28 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
         claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, answers,
         surveyed.replies, strict=True,
     ):
-        base = {"customer_id": customer.id, "channel_id": c.channel_id, "occurred_at": c.received_at, **BY_CUSTOMER}
+        base = (customer.id, c.channel_id, c.received_at, *_BY_CUSTOMER)  # a timeline row's first columns
         if customer.is_new and customer.id not in created:
             created.add(customer.id)  # type: ignore[arg-type]
             events.append(("customer.created", {"customer_id": customer.id}))
         for key in fresh:
-            timeline.append({**base, "kind": "identity.added", "data": {"identity": str(key)}, "conversation_id": None, "message_id": None})
+            timeline.append((*base, "identity.added", {"identity": str(key)}, None, None))
         for conflict in conflicts:
             data = {"identity": str(conflict.key), "claimed_by_customer_id": conflict.other_customer.id}
-            timeline.append({**base, "kind": "identity.conflict", "data": data, "conversation_id": conv.id, "message_id": None})
+            timeline.append((*base, "identity.conflict", data, conv.id, None))
             events.append(("identity.conflict", {"customer_id": customer.id, **data}))
             clashes.append((conflict.key, conflict.other_customer.id, customer.id))  # type: ignore[arg-type]
         if conv.is_new and conv.id not in opened:
             opened.add(conv.id)  # type: ignore[arg-type]
             thread = _thread_of(conv)
-            timeline.append({**base, "kind": "conversation.opened", "data": thread, "conversation_id": conv.id, "message_id": None})
+            timeline.append((*base, "conversation.opened", thread, conv.id, None))
             events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **thread, **_automatic(c)}))
         elif conv.reopened_from:
             data = {"from": conv.reopened_from, "to": conv.status}
-            timeline.append({**base, "kind": "conversation.status_changed", "data": data, "conversation_id": conv.id, "message_id": None})
+            timeline.append((*base, "conversation.status_changed", data, conv.id, None))
             events.append(("conversation.status_changed", _reopened(conv, customer.id)))
             conv.reopened_from = None
-        timeline.append(
-            {
-                **base,
-                "kind": "message.received",
-                "data": _message_summary(c, answer),
-                "conversation_id": conv.id,
-                "message_id": message_id,
-            }
-        )
+        timeline.append((*base, "message.received", _message_summary(c, answer), conv.id, message_id))
         if reply is not None:
             continue  # a survey answer: no customer waiting (settle_survey_replies records what it is)
         events.append(
@@ -330,7 +324,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             )
         )
     # one executemany whatever the rows' shapes (the ORM bulk path splits on them)
-    await _TIMELINE.run_dicts(session, timeline)
+    await _TIMELINE.run(session, timeline)
     await record_events(session, events)
     if surveyed.any():  # rare: no statement unless a survey was answered or ended
         await settle_survey_replies(session, surveyed, message_ids, [c.received_at for c in claimed])
@@ -370,7 +364,9 @@ async def _insert_messages(session: AsyncSession, shaped: list[tuple[int, dict]]
     if session.bind.dialect.name == "postgresql" and len({shape for shape, _ in shaped}) == 1:
         return await insert_with_ids(session, Message.__table__, [row for _, row in shaped])
     ids = await allocate_ids(session, Message.__table__, len(shaped))
-    await _MESSAGES.run_dicts(session, [{**row, "id": message_id} for (_, row), message_id in zip(shaped, ids, strict=True)])
+    for (_, row), message_id in zip(shaped, ids, strict=True):
+        row["id"] = message_id  # the row is this batch's own dict
+    await _MESSAGES.run_dicts(session, [row for _, row in shaped])
     return ids
 
 

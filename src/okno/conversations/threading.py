@@ -23,19 +23,24 @@ forwarded e-mail) never attaches a touch to another customer's conversation.
 "Unfinished", "waiting", "resolved" and "closed" are status *types*, so custom statuses count.
 A batch costs a fixed number of statements: one lookup per kind of touch present, one insert of
 the new conversations (their activity times set in it), one update of the ones that existed (and
-one more only when some reopen).
+one more only when some reopen). On SQLite a customer whose ongoing chat the process remembers
+needs no lookup: one checked update records the touch (see "remembered per process" below).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache, partial
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select, bindparam, case, select, update
+from sqlalchemy import Select, bindparam, case, event, select, update
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.kit.bulk import driver_connection
 from okno.kit.ids import insert_with_ids
-from okno.models import UNFINISHED_TYPES, Conversation, ConversationStatus, Priority, StatusDefinition, StatusType
+from okno.models import ACTIVE_TYPES, UNFINISHED_TYPES, Conversation, ConversationStatus, Priority, StatusDefinition, StatusType
 
 _WAITING_TYPES = frozenset({StatusType.pending.value, StatusType.on_hold.value})
 
@@ -54,7 +59,7 @@ class ConversationRef:
     channel_id: int | None = None  # the channel it began in (a touch from another one is recorded as used)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per message: a frozen dataclass's __init__ costs three times as much
 class Touch:
     customer_id: int
     channel_id: int
@@ -63,7 +68,9 @@ class Touch:
 
 
 async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[ConversationRef]:
-    by_customer = await _unfinished_by_customer(session, {t.customer_id for t in touches if t.thread_key is None})
+    chats = {t.customer_id for t in touches if t.thread_key is None}
+    known = await touch_known_chats(session, [t for t in touches if t.thread_key is None])
+    by_customer = known | await _unfinished_by_customer(session, chats - known.keys())
     by_thread = await _latest_by_thread(session, {(t.channel_id, t.thread_key) for t in touches if t.thread_key is not None})
     refs: list[ConversationRef] = []
     new: list[tuple[ConversationRef, Touch]] = []
@@ -93,8 +100,110 @@ async def thread_touches(session: AsyncSession, touches: list[Touch]) -> list[Co
     for ref, touch in zip(refs, touches, strict=True):
         latest[id(ref)] = (ref, touch.at)
     await _open(session, new, latest)
-    await _record_activity(session, [(ref, at) for ref, at in latest.values() if not ref.is_new])
+    touched = {id(ref) for ref in known.values()}  # their activity is recorded already
+    await _record_activity(session, [(ref, at) for ref, at in latest.values() if not ref.is_new and id(ref) not in touched])
+    remember_chats(session, [ref for ref in refs if ref.thread_key is None])
     return refs
+
+
+# --- the customers' ongoing chats, remembered per process (SQLite) ----------------------------
+#
+# Nearly every webhook message comes from a customer whose chat (the unfinished conversation no
+# thread owns) is ongoing: the lookup above would find it and the touch only records activity.
+# Each process remembers, per customer, the chat it last saw ongoing (a status of type new or
+# open). A batch touches those with ONE UPDATE whose WHERE is what the lookup would have
+# decided, checked inside the writer's transaction: the same conversation, still this
+# customer's, still threadless, on the same channel, with the same status, of type new or open,
+# and no newer unfinished chat of the customer (another process's, an operator's). On SQLite a
+# writer transaction excludes every other writer, process or not, so what the UPDATE saw holds
+# until commit. If any row does not match (resolved, snoozed, merged away, erased, a newer
+# chat), those customers are forgotten and the batch takes the lookup: the rows the UPDATE did
+# change get the same values again, so what is written is what the lookup path writes.
+# PostgreSQL keeps the lookup (an executemany's row count is not reliable through asyncpg).
+
+_CHATS: WeakKeyDictionary[object, dict[int, tuple[int, str, int | None]]] = WeakKeyDictionary()  # per engine
+_CHATS_KEPT = 200_000
+_ONGOING = tuple(t.value for t in ACTIVE_TYPES)  # no reopen: the touch only records activity
+_TOUCH_KNOWN_CHAT = (
+    "UPDATE conversations SET last_message_at = ?, last_inbound_at = ?, updated_at = ?"
+    " WHERE id = ? AND customer_id = ? AND status = ? AND channel_id IS ? AND thread_key IS NULL"
+    ' AND EXISTS (SELECT 1 FROM conversation_statuses WHERE conversation_statuses."key" = conversations.status'
+    f" AND conversation_statuses.type IN ({', '.join(['?'] * len(_ONGOING))}))"
+    " AND NOT EXISTS (SELECT 1 FROM conversations AS later"
+    ' JOIN conversation_statuses AS later_status ON later_status."key" = later.status'
+    " WHERE later.customer_id = conversations.customer_id AND later.id > conversations.id AND later.thread_key IS NULL"
+    f" AND later_status.type IN ({', '.join(['?'] * len(UNFINISHED_TYPES))}))"
+)
+
+
+def _chats(session: AsyncSession) -> dict[int, tuple[int, str, int | None]] | None:
+    """This process's remembered chats for the session's database (None: not remembered here)."""
+    bind = session.bind
+    if bind.dialect.name != "sqlite":
+        return None
+    engine = getattr(bind, "sync_engine", bind)
+    chats = _CHATS.get(engine)
+    if chats is None:
+        chats = _CHATS[engine] = {}
+        event.listen(engine, "before_cursor_execute", partial(_forget_on_change, chats))
+    elif len(chats) >= _CHATS_KEPT:
+        chats.clear()
+    return chats
+
+
+def _forget_on_change(chats: dict, _conn: object, _cursor: object, statement: str, *_: object) -> None:
+    """Any other change of conversations this process sends (an operator's status change, a
+    merge, an erasure) forgets the remembered chats: the next batch looks them up instead of
+    finding out with a touch that matches nothing (one more statement). What other processes
+    change, the touch's WHERE finds out."""
+    if chats and statement.startswith(_CHANGES) and statement not in _OWN:
+        chats.clear()
+
+
+async def touch_known_chats(session: AsyncSession, touches: list[Touch]) -> dict[int, ConversationRef]:
+    """Records the activity of the touches whose customer's chat is remembered and still what the
+    lookup would find; their refs by customer. Empty (nothing written that the lookup path will
+    not write again) when any of them no longer is."""
+    chats = _chats(session)
+    if not chats:
+        return {}
+    refs: dict[int, ConversationRef] = {}
+    latest: dict[int, datetime] = {}
+    for touch in touches:
+        known = chats.get(touch.customer_id)
+        if known is not None:
+            conv_id, status, channel_id = known
+            if touch.customer_id not in refs:
+                refs[touch.customer_id] = ConversationRef(id=conv_id, customer_id=touch.customer_id, status=status, channel_id=channel_id)
+            latest[touch.customer_id] = touch.at  # the batch's last touch of each, as the lookup path records
+    if not refs:
+        return {}
+    processor = _AT.bind_processor(session.bind.dialect)
+    rows = []
+    for customer_id, ref in refs.items():
+        at = processor(latest[customer_id]) if processor is not None else latest[customer_id]
+        rows.append((at, at, at, ref.id, customer_id, ref.status, ref.channel_id, *_ONGOING, *_UNFINISHED))
+    connection = await driver_connection(session)
+    result = await connection.exec_driver_sql(_TOUCH_KNOWN_CHAT, rows)
+    if result.rowcount == len(rows):
+        return refs
+    for customer_id in refs:  # some changed: the lookup decides for all of them
+        chats.pop(customer_id, None)
+    return {}
+
+
+def remember_chats(session: AsyncSession, refs: list[ConversationRef]) -> None:
+    """After a batch: the customers' chats that are ongoing (a touch leaves them open or new)."""
+    chats = _chats(session)
+    if chats is None:
+        return
+    for ref in refs:
+        if ref.id is not None and ref.status_type in _ONGOING:
+            chats[ref.customer_id] = (ref.id, str(ref.status), ref.channel_id)
+        else:
+            chats.pop(ref.customer_id, None)
+
+
 
 
 # prepared once (SQLAlchemy reuses the compiled form; each batch brings only its parameters), on
@@ -115,10 +224,30 @@ _UNFINISHED_BY_CUSTOMER = (
 )  # fmt: skip
 
 
+_UNFINISHED = tuple(t.value for t in UNFINISHED_TYPES)
+
+
+@cache
+def _unfinished_sqlite(customers: int) -> str:
+    """``_UNFINISHED_BY_CUSTOMER`` as SQLAlchemy renders it for SQLite, for this many customers."""
+    return (
+        "SELECT conversations.id, conversations.customer_id, conversations.status, conversation_statuses.type,"  # noqa: S608 (placeholders only)
+        " conversations.reason, conversations.channel_id"
+        ' FROM conversations JOIN conversation_statuses ON conversation_statuses."key" = conversations.status'
+        f" WHERE conversations.customer_id IN ({', '.join(['?'] * customers)})"
+        f" AND conversation_statuses.type IN ({', '.join(['?'] * len(_UNFINISHED))})"
+        " AND conversations.thread_key IS NULL ORDER BY conversations.id"
+    )
+
+
 async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int]) -> dict[int, ConversationRef]:
     if not customer_ids:
         return {}
-    rows = await session.execute(_UNFINISHED_BY_CUSTOMER, {"customer_ids": sorted(customer_ids)})
+    if session.bind.dialect.name == "sqlite":  # straight to the driver: no rendering of the expanding IN per batch
+        connection = await driver_connection(session)
+        rows = await connection.exec_driver_sql(_unfinished_sqlite(len(customer_ids)), (*sorted(customer_ids), *_UNFINISHED))
+    else:
+        rows = await session.execute(_UNFINISHED_BY_CUSTOMER, {"customer_ids": sorted(customer_ids)})
     # the newest unfinished conversation wins if a customer somehow has several
     return {
         cid: ConversationRef(id=conv_id, customer_id=cid, status=status, status_type=kind, reason=reason, channel_id=channel_id)
@@ -189,10 +318,13 @@ async def _open(
         ref.id = conv_id
 
 
+# the status is not among the columns set (a reopen sets it below): on SQLite every index on a
+# column an UPDATE sets is rewritten for each row, and seven of the table's indexes lead with or
+# hold the status
 _RECORD_ACTIVITY = (
     update(Conversation.__table__)
     .where(Conversation.__table__.c.id == bindparam("conv_id"))
-    .values(status=bindparam("new_status"), last_message_at=bindparam("at"), last_inbound_at=bindparam("at"), updated_at=bindparam("at"))
+    .values(last_message_at=bindparam("at"), last_inbound_at=bindparam("at"), updated_at=bindparam("at"))
 )
 
 
@@ -200,16 +332,17 @@ async def _record_activity(session: AsyncSession, touched: list[tuple[Conversati
     """The conversations that existed before this batch: status (a reopen) and activity times."""
     if not touched:
         return
-    await session.execute(_RECORD_ACTIVITY, [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in touched])
+    await session.execute(_RECORD_ACTIVITY, [{"conv_id": ref.id, "at": at} for ref, at in touched])
     if reopened := [(ref, at) for ref, at in touched if ref.reopened_from]:  # rare: no statement otherwise
-        # a snoozed conversation the customer wrote to is awake (its timer will find nothing to
-        # do), a resolved one is open again, and one with a team but nobody on it waits in the
-        # team's queue from now
+        # open again; a snoozed conversation the customer wrote to is awake (its timer will find
+        # nothing to do), a resolved one is open again, and one with a team but nobody on it
+        # waits in the team's queue from now
         table = Conversation.__table__
         await session.execute(
             update(table)
             .where(table.c.id == bindparam("conv_id"))
             .values(
+                status=bindparam("new_status"),
                 snoozed_until=None,
                 resolved_at=None,
                 queued_at=case(
@@ -218,5 +351,11 @@ async def _record_activity(session: AsyncSession, touched: list[tuple[Conversati
                     else_=None,
                 ),
             ),
-            [{"conv_id": ref.id, "at": at} for ref, at in reopened],
+            [{"conv_id": ref.id, "new_status": ref.status, "at": at} for ref, at in reopened],
         )
+
+
+_AT = Conversation.__table__.c.last_message_at.type
+# the touches' own UPDATEs (activity times only) leave the remembered chats as they are
+_OWN = frozenset({_TOUCH_KNOWN_CHAT, str(_RECORD_ACTIVITY.compile(dialect=sqlite_dialect()))})
+_CHANGES = ("UPDATE conversations ", "DELETE FROM conversations ", "UPDATE conversations\n", "DELETE FROM conversations\n")

@@ -9,12 +9,15 @@ adapter lists keys strongest first) and the clash is recorded as a conflict to r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+from operator import attrgetter
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
 from okno.kit import pii
+from okno.kit.bulk import BulkInsert, driver_connection
 from okno.kit.ids import allocate_ids
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity
@@ -29,7 +32,7 @@ class CustomerRef:
     is_new: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per message: a frozen dataclass's __init__ costs three times as much
 class Sender:
     keys: tuple[IdentityKey, ...]
     name: str
@@ -97,17 +100,58 @@ async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[Ident
     rows are matched to the keys by their blind index: no sealed value is opened."""
     refs: dict[int, CustomerRef] = {}
     owner: dict[IdentityKey, CustomerRef] = {}
-    ring = pii.keys()
-    wanted = {(key.kind, index): key for key in sorted(keys, key=str) for index in ring.indexes(key.kind, key.value)}
+    wanted = {(key.kind, index): key for key in sorted(keys, key=_KIND_VALUE) for index in lookup_indexes(key)}
     ordered = list(wanted)
+    sqlite = session.bind.dialect.name == "sqlite"
+    connection = await driver_connection(session) if sqlite else None
     for start in range(0, len(ordered), LOOKUP_CHUNK):
         part = ordered[start : start + LOOKUP_CHUNK]
-        rows = await session.execute(_OWNERS, {"kinds": sorted({kind for kind, _ in part}), "indexes": [index for _, index in part]})
+        if connection is not None:  # the pairs themselves, straight to the driver (_owners_sqlite)
+            rows = await connection.exec_driver_sql(_owners_sqlite(len(part)), tuple(value for pair in part for value in pair))
+        else:
+            rows = await session.execute(_OWNERS, {"kinds": sorted({kind for kind, _ in part}), "indexes": [index for _, index in part]})
         for kind, index, customer_id, name in rows:
             key = wanted.get((kind, bytes(index)))
             if key is not None:
                 owner[key] = refs.setdefault(customer_id, CustomerRef(id=customer_id, name=name))
     return owner
+
+
+_KIND_VALUE = attrgetter("kind", "value")
+
+
+@cache
+def _owners_sqlite(pairs: int) -> str:
+    """SQLite's form of ``_OWNERS``: one index search per wanted (kind, index) pair instead of one
+    per pair of the cross product, and no SQLAlchemy rendering of two expanding ``IN`` lists per
+    batch (the rows are the same: an index matches no other kind's key)."""
+    values = ", ".join(["(?, ?)"] * pairs)
+    return (
+        "SELECT identities.kind, identities.value_index, identities.customer_id, customers.name"  # noqa: S608 (placeholders only)
+        f" FROM (VALUES {values}) AS wanted"
+        " JOIN identities ON identities.kind = wanted.column1 AND identities.value_index = wanted.column2"
+        " JOIN customers ON customers.id = identities.customer_id"
+    )
+
+
+_INDEXES: dict[tuple[str, str], list[bytes]] = {}
+_INDEXED_BY: list[pii.KeyRing | None] = [None]  # the ring the memo was computed with
+_INDEXES_KEPT = 100_000
+
+
+def lookup_indexes(key: IdentityKey) -> list[bytes]:
+    """``key``'s blind index under every ring key, newest first (what a lookup asks for; the first
+    is what a new row stores), remembered per process: a returning sender's keys are HMACed once,
+    not on every message. Forgotten when the key ring is replaced (a rotation's restart, tests)."""
+    ring = pii.keys()
+    if _INDEXED_BY[0] is not ring or len(_INDEXES) >= _INDEXES_KEPT:
+        _INDEXES.clear()
+        _INDEXED_BY[0] = ring
+    slot = (key.kind, key.value)
+    found = _INDEXES.get(slot)
+    if found is None:
+        found = _INDEXES[slot] = ring.indexes(key.kind, key.value)
+    return found
 
 
 async def owner_ids(session: AsyncSession, keys: set[IdentityKey]) -> dict[IdentityKey, int]:
@@ -148,22 +192,22 @@ async def _insert_customers(session: AsyncSession, new: list[CustomerRef]) -> No
     now = utcnow()
     for ref, customer_id in zip(new, await allocate_ids(session, Customer.__table__, len(new)), strict=True):
         ref.id = customer_id
-    await session.execute(
-        insert(Customer.__table__), [{"id": c.id, "name": c.name, "attributes": {}, "created_at": now, "updated_at": now} for c in new]
-    )
+    await _NEW_CUSTOMERS.run(session, [(c.id, c.name, {}, now, now) for c in new])
+
+
+# rows go to the driver as tuples (okno.kit.bulk), through the columns' own processors
+_NEW_CUSTOMERS = BulkInsert(Customer.__table__, ("id", "name", "attributes", "created_at", "updated_at"))
 
 
 async def _insert_identities(session: AsyncSession, pending: list[tuple[IdentityKey, CustomerRef, int]]) -> None:
     if not pending:
         return
-    now = utcnow()
-    await session.execute(
-        insert(Identity.__table__),
-        [
-            {"customer_id": ref.id, "kind": k.kind, "value": k.value, "source_channel_id": ch, "created_at": now}
-            for k, ref, ch in pending
-        ],
-    )
+    now = utcnow()  # the blind index the lookup computed (the newest key's): what the column default would
+    await _NEW_IDENTITIES.run(session, [(ref.id, k.kind, k.value, lookup_indexes(k)[0], ch, now) for k, ref, ch in pending])
+
+
+# rows go to the driver as tuples (okno.kit.bulk), the value sealed by its column's processor
+_NEW_IDENTITIES = BulkInsert(Identity.__table__, ("customer_id", "kind", "value", "value_index", "source_channel_id", "created_at"))
 
 
 _FILL_EMPTY_NAME = (

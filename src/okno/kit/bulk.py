@@ -20,10 +20,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Table, bindparam, column, insert, table as lightweight_table
+from sqlalchemy import DateTime, LargeBinary, Table, TypeDecorator, bindparam, column, insert, table as lightweight_table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
@@ -36,6 +38,7 @@ class _Compiled:
     sql: str
     processors: tuple[Callable[[Any], Any] | None, ...]  # per given column
     constants: tuple[Any, ...]  # the left-out columns' defaults, already processed
+    instants: frozenset[int] = frozenset()  # the given datetime columns (their text depends on the value alone)
 
 
 class BulkInsert:
@@ -70,28 +73,26 @@ class BulkInsert:
         form = statement.compile(dialect=dialect)
         if form.positiontup is None or list(form.positiontup) != names:  # placeholders not in column order
             raise RuntimeError(f"{dialect.name}: cannot bind {self.table.name}'s insert by position")
-        processors = [types[name]._cached_bind_processor(dialect) for name in names]  # noqa: SLF001
+        processors = [_bind_processor(types[name], dialect) for name in names]
         given = len(self.columns)
         constants = tuple(
             processor(value) if processor is not None else value
             for processor, (_, value) in zip(processors[given:], self._defaults, strict=True)
         )
-        compiled = _Compiled(form.string, tuple(processors[:given]), constants)
+        instants = frozenset(i for i, name in enumerate(self.columns) if isinstance(types[name], DateTime) or _impl_is(types[name], DateTime))
+        compiled = _Compiled(form.string, tuple(processors[:given]), constants, instants)
         self._compiled[dialect.name] = compiled
         return compiled
 
     async def _ready(self, session: AsyncSession) -> tuple[AsyncConnection, _Compiled]:
-        """The session's connection, after what ``session.execute`` would do first (autoflush:
-        the same order of writes), and the statement compiled for its dialect."""
-        if session.new or session.dirty or session.deleted:
-            await session.flush()
-        connection = await session.connection()
+        """The session's connection (:func:`driver_connection`) and the statement compiled for its dialect."""
+        connection = await driver_connection(session)
         return connection, self._compile(connection.dialect)
 
     async def run(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> int:
         """Inserts ``rows`` (values in :attr:`columns` order); how many went in."""
         connection, compiled = await self._ready(session)
-        processed = _processed(rows, compiled.processors, compiled.constants)
+        processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants)
         if processed:
             await connection.exec_driver_sql(compiled.sql, processed)
         return len(processed)
@@ -103,7 +104,7 @@ class BulkInsert:
         connection, compiled = await self._ready(session)
         if connection.dialect.name != "sqlite":
             raise RuntimeError("run_returning_sqlite is SQLite's path")
-        processed = _processed(rows, compiled.processors, compiled.constants)
+        processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants)
         head, values = compiled.sql.split(" VALUES ", 1)
         per_statement = max(_SQLITE_MAX_VARIABLES // (len(compiled.processors) + len(compiled.constants)), 1)
         returned: list[Any] = []
@@ -121,10 +122,56 @@ class BulkInsert:
         return await self.run(session, [[row.get(name, default) for name, default in names] for row in rows])
 
 
+async def driver_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection for ``exec_driver_sql``, after what ``session.execute`` would do
+    first (autoflush: the same order of writes). Remembered for the session's transaction:
+    ``AsyncSession.connection()`` spawns a greenlet and looks its proxy up on every call (a
+    webhook group asks eight times)."""
+    sync = session.sync_session
+    if sync.new or sync.dirty or sync.deleted:
+        await session.flush()
+    transaction = sync.get_transaction()
+    known = session.info.get(_CONNECTION)
+    if known is not None and transaction is not None and known[0] is transaction:
+        return known[1]
+    connection = await session.connection()
+    session.info[_CONNECTION] = (sync.get_transaction(), connection)
+    return connection
+
+
+_CONNECTION = "okno.bulk.connection"  # (the session's transaction, its AsyncConnection)
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The type's own bind processor, except on SQLite a binary column's last step: wrapping the
+    bytes in ``sqlite3.Binary`` (a ``memoryview``), which the driver binds as the same BLOB as the
+    bytes themselves. For a sealed column that leaves its own ``process_bind_param`` (the seal)."""
+    if dialect.name == "sqlite":
+        if isinstance(type_, LargeBinary):
+            return None
+        kind = type(type_)
+        if (
+            isinstance(type_, TypeDecorator)
+            and kind.bind_processor is TypeDecorator.bind_processor
+            and kind.load_dialect_impl is TypeDecorator.load_dialect_impl
+            and type(type_.impl_instance) is LargeBinary
+        ):
+            return partial(type_.process_bind_param, dialect=dialect)
+    return type_._cached_bind_processor(dialect)  # noqa: SLF001
+
+
+def _impl_is(type_: TypeEngine[Any], kind: type) -> bool:
+    return isinstance(type_, TypeDecorator) and isinstance(type_.impl_instance, kind)
+
+
 def _processed(
-    rows: Iterable[Sequence[Any]], processors: tuple[Callable[[Any], Any] | None, ...], constants: tuple[Any, ...]
+    rows: Iterable[Sequence[Any]],
+    processors: tuple[Callable[[Any], Any] | None, ...],
+    constants: tuple[Any, ...],
+    instant_columns: frozenset[int] = frozenset(),
 ) -> list[tuple[Any, ...]]:
     converting = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
+    instants: dict[int, tuple[Any, Any]] = {}  # per datetime column: the last instant and its text
     out = []
     for row in rows:
         values = list(row)
@@ -132,7 +179,16 @@ def _processed(
             raise ValueError(f"a row of {len(values)} values for {len(processors)} columns")
         for index, processor in converting:
             value = values[index]
-            if value is not None:  # None stays SQL NULL (a JSON column's processor would write 'null')
+            if value is None:  # None stays SQL NULL (a JSON column's processor would write 'null')
+                continue
+            if index in instant_columns:  # a group's rows share a few instants: the same object, the same text
+                last = instants.get(index)
+                if last is not None and last[0] is value:
+                    values[index] = last[1]
+                    continue
+                values[index] = processed = processor(value)
+                instants[index] = (value, processed)
+            else:
                 values[index] = processor(value)
         out.append((*values, *constants) if constants else tuple(values))
     return out

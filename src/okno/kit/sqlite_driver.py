@@ -39,6 +39,19 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 DRIVER = "okno"
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# Python's sqlite3 binds int, float and str directly, but looks every other parameter (None, bytes:
+# a NULL column, a sealed value) up as an adapter, and an unregistered type costs a formatted
+# AttributeError on the adapter protocol's type, raised and cleared (callgrind: ~13 per webhook
+# message, ~5 % of the group commit's instructions). Registered as themselves they bind exactly
+# as before (None as NULL, bytes as the same BLOB) after one registry look-up.
+sqlite3.register_adapter(bytes, bytes)  # returns an exact bytes object itself
+sqlite3.register_adapter(type(None), _same)
 # connect argument: run this connection's statements inside a transaction on the caller's thread
 INLINE_IN_TRANSACTION = "okno_inline_in_transaction"
 _ASYNC_DRIVER = "sqlite+aiosqlite"

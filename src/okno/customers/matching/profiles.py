@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Insert, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.customers.matching.fields import ONE_VALUE_FIELDS, RawPerson, filed_keys, comparison_fields
+from okno.customers.matching.fields import ONE_VALUE_FIELDS, RawPerson, comparison_fields, filed_keys, filed_keys_of
 from okno.kit.bulk import BulkInsert
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity, MatchBlock, MatchProfile, MatchTerm
@@ -118,17 +118,28 @@ async def adjust_terms(session: AsyncSession, delta: Counter) -> None:
     """``count += delta`` per (field, value), creating rows as needed (one upsert statement)."""
     if not delta:
         return
-    table = MatchTerm.__table__
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["field", "value"], set_={"count": table.c.count + statement.excluded.count}
-    )
     rows = [{"field": f, "value": v, "count": n} for (f, v), n in sorted(delta.items())]
-    await session.execute(statement, rows)
+    await session.execute(_term_upsert(session.bind.dialect.name), rows)
+
+
+_TERM_UPSERTS: dict[str, Insert] = {}
+
+
+def _term_upsert(dialect: str) -> Insert:
+    """The dialect's ``count += excluded.count`` upsert, built once (building it cost more than
+    running it for a webhook group's few new customers)."""
+    statement = _TERM_UPSERTS.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        table = MatchTerm.__table__
+        statement = upsert(table)
+        statement = _TERM_UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=["field", "value"], set_={"count": table.c.count + statement.excluded.count}
+        )
+    return statement
 
 
 async def file_new_profiles(session: AsyncSession, new: list[tuple[int, str, list[tuple[str, str]]]]) -> None:
@@ -145,7 +156,8 @@ async def file_new_profiles(session: AsyncSession, new: list[tuple[int, str, lis
         return
     now = utcnow()
     await _NEW_PROFILES.run(session, [(cid, f, now) for cid, f in rows])
-    await _NEW_BLOCKS.run(session, [(key, cid) for cid, f in rows for key in sorted(filed_keys(f))])
+    filed = filed_keys_of([f for _, f in rows])  # each key blinded once, in one loop
+    await _NEW_BLOCKS.run(session, [(key, cid) for (cid, _), keys in zip(rows, filed, strict=True) for key in sorted(keys)])
     await adjust_terms(session, term_changes([], [f for _, f in rows]))
 
 
