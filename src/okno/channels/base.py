@@ -205,10 +205,17 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+# validation context of an item built from text that holds no NUL anywhere (a JSON body without
+# ``\\u0000``: JSON can carry a NUL in no other way), so the NUL scan below is skipped
+NUL_FREE: dict[str, Any] = {"nul_free": True}
+
+
 class _InboundItem(BaseModel):
     @model_validator(mode="before")
     @classmethod
-    def _drop_nul(cls, data: Any) -> Any:
+    def _drop_nul(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context is NUL_FREE:
+            return data
         return without_nul(data) if _may_have_nul(data) and _has_nul(data) else data  # the usual item is not rebuilt
 
 
