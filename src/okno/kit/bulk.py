@@ -36,6 +36,9 @@ class _Compiled:
     sql: str
     processors: tuple[Callable[[Any], Any] | None, ...]  # per given column
     constants: tuple[Any, ...]  # the left-out columns' defaults, already processed
+    # (index, processor of a list of values) of given columns whose type processes many values at
+    # once (``bulk_bind_processor``: sealed columns draw their nonces once per batch)
+    batches: tuple[tuple[int, Callable[[list[Any]], list[Any]]], ...] = ()
 
 
 class BulkInsert:
@@ -76,7 +79,13 @@ class BulkInsert:
             processor(value) if processor is not None else value
             for processor, (_, value) in zip(processors[given:], self._defaults, strict=True)
         )
-        compiled = _Compiled(form.string, tuple(processors[:given]), constants)
+        batches = tuple(
+            (index, types[name].bulk_bind_processor(dialect))
+            for index, name in enumerate(self.columns)
+            if hasattr(types[name], "bulk_bind_processor")
+        )
+        per_value = tuple(None if any(index == i for i, _ in batches) else p for index, p in enumerate(processors[:given]))
+        compiled = _Compiled(form.string, per_value, constants, batches)
         self._compiled[dialect.name] = compiled
         return compiled
 
@@ -91,7 +100,7 @@ class BulkInsert:
     async def run(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> int:
         """Inserts ``rows`` (values in :attr:`columns` order); how many went in."""
         connection, compiled = await self._ready(session)
-        processed = _processed(rows, compiled.processors, compiled.constants)
+        processed = _processed(rows, compiled.processors, compiled.constants, compiled.batches)
         if processed:
             await connection.exec_driver_sql(compiled.sql, processed)
         return len(processed)
@@ -103,7 +112,7 @@ class BulkInsert:
         connection, compiled = await self._ready(session)
         if connection.dialect.name != "sqlite":
             raise RuntimeError("run_returning_sqlite is SQLite's path")
-        processed = _processed(rows, compiled.processors, compiled.constants)
+        processed = _processed(rows, compiled.processors, compiled.constants, compiled.batches)
         head, values = compiled.sql.split(" VALUES ", 1)
         per_statement = max(_SQLITE_MAX_VARIABLES // (len(compiled.processors) + len(compiled.constants)), 1)
         returned: list[Any] = []
@@ -122,10 +131,13 @@ class BulkInsert:
 
 
 def _processed(
-    rows: Iterable[Sequence[Any]], processors: tuple[Callable[[Any], Any] | None, ...], constants: tuple[Any, ...]
+    rows: Iterable[Sequence[Any]],
+    processors: tuple[Callable[[Any], Any] | None, ...],
+    constants: tuple[Any, ...],
+    batches: tuple[tuple[int, Callable[[list[Any]], list[Any]]], ...] = (),
 ) -> list[tuple[Any, ...]]:
     converting = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
-    out = []
+    lists = []
     for row in rows:
         values = list(row)
         if len(values) != len(processors):
@@ -134,5 +146,9 @@ def _processed(
             value = values[index]
             if value is not None:  # None stays SQL NULL (a JSON column's processor would write 'null')
                 values[index] = processor(value)
-        out.append((*values, *constants) if constants else tuple(values))
-    return out
+        lists.append(values)
+    for index, batch in batches:  # None stays SQL NULL here too
+        given = [values for values in lists if values[index] is not None]
+        for values, processed in zip(given, batch([values[index] for values in given]), strict=True):
+            values[index] = processed
+    return [(*values, *constants) for values in lists] if constants else [tuple(values) for values in lists]
