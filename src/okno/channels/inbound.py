@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Insert
@@ -51,6 +52,7 @@ def _insert_raw(dialect_name: str) -> Insert:
 
 
 _RAW_COLUMNS = ("channel_id", "provider_id", "item", "raw", "status", "error", "received_at", "processed_at")
+_RAW_VALUES = itemgetter(*_RAW_COLUMNS)  # a row's values in column order
 _RAW = BulkInsert(InboundItem.__table__, _RAW_COLUMNS)
 _RAW_TAIL = "ON CONFLICT (channel_id, provider_id) DO NOTHING RETURNING id, channel_id, provider_id"
 
@@ -60,7 +62,7 @@ async def insert_raw_items(session: AsyncSession, rows: list[dict[str, Any]]) ->
     SQLite: the rows go to the driver as one multi-row statement of tuples (``okno.kit.bulk``);
     PostgreSQL: SQLAlchemy's statement, built once."""
     if session.bind.dialect.name == "sqlite":
-        result = await _RAW.run_returning_sqlite(session, [[row[name] for name in _RAW_COLUMNS] for row in rows], _RAW_TAIL)
+        result = await _RAW.run_returning_sqlite(session, list(map(_RAW_VALUES, rows)), _RAW_TAIL)
     else:
         result = await session.execute(_insert_raw(session.bind.dialect.name), rows)
     return {(channel_id, provider_id): row_id for row_id, channel_id, provider_id in result}
