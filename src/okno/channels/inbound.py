@@ -35,7 +35,7 @@ def raw_item_row(
     return {
         "channel_id": channel_id,
         "provider_id": item.provider_id,
-        "item": item.model_dump(mode="json"),
+        "item": item.__pydantic_serializer__.to_python(item, mode="json"),  # model_dump(mode="json") without its wrapper
         "raw": raw,
         "status": status,
         "error": error,
