@@ -26,7 +26,8 @@ class Accepted:
 
 def raw_text(raw: bytes) -> str:
     """The request body as storable text (invalid UTF-8 and NUL, which PostgreSQL refuses, replaced)."""
-    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    text = raw.decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd") if b"\x00" in raw else text
 
 
 def raw_item_row(
