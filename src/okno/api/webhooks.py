@@ -125,17 +125,21 @@ async def _read_body(receive: Callable, headers: Headers, limit: int) -> bytes |
     declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
+    message = await receive()
+    chunk = message.get("body", b"")
+    if not message.get("more_body"):  # the usual request: its body in one message, nothing joined
+        return chunk if len(chunk) <= limit else None
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
-        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+        message = await receive()
+        chunk = message.get("body", b"")
 
 
 async def _routed(channel_id: int, request: Request, ctx: AppContext) -> Response:
