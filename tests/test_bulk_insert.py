@@ -95,3 +95,31 @@ async def test_sqlite_multi_row_insert_returns_every_row_across_statements(ctx) 
     async with ctx.db.reading() as session:
         stored = dict((await session.execute(select(OutboxEvent.id, OutboxEvent.payload))).all())
     assert {row_id: stored[row_id]["i"] for row_id, _ in returned} == {row_id: int(topic[1:]) for row_id, topic in returned}
+
+
+def test_sealed_columns_are_sealed_as_a_batch_exactly_as_one_by_one() -> None:
+    """A sealed column's batch processor gives what its per-value processor gives (the same
+    plain text under the same key, the driver's binary type), each value with a nonce of its own;
+    ``None`` stays SQL NULL."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from okno.kit import pii
+    from okno.kit.bulk import _processed
+    from okno.models import InboundItem
+
+    ring = pii.keys()
+    item_type, raw_type = InboundItem.__table__.c.item.type, InboundItem.__table__.c.raw.type
+    values = [{"a": "Здравствуйте", "n": 1}, {"a": "Здравствуйте", "n": 1}, {}]
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        one = item_type.bind_processor(dialect)
+        batch = item_type.bulk_bind_processor(dialect)(values)
+        assert [type(v) for v in batch] == [type(one(v)) for v in values]
+        assert [pii.open_json(bytes(v)) for v in batch] == values
+        assert len({bytes(v)[5:17] for v in batch}) == 3  # a nonce per value, equal values too
+        assert all(bytes(v)[:5] == b"\x01" + ring.newest_key_id for v in batch)
+        texts = raw_type.bulk_bind_processor(dialect)(["тело", "тело"])
+        assert [pii.open_text(bytes(v)) for v in texts] == ["тело", "тело"] and bytes(texts[0]) != bytes(texts[1])
+    rows = _processed([(1, None), (2, "b")], (None, None), (), ((1, raw_type.bulk_bind_processor(sqlite.dialect())),))
+    assert rows[0] == (1, None) and pii.open_text(bytes(rows[1][1])) == "b"
+    assert [ring.open(s) for s in ring.seal_many([b"x", b"", b"y" * 1000])] == [b"x", b"", b"y" * 1000]
+    assert ring.seal_many([]) == []

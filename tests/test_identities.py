@@ -98,3 +98,42 @@ def test_examples() -> None:
         normalize_identity("icq", "1")
     with pytest.raises(InvalidIdentity):
         normalize_identity("telegram", "has space")
+
+
+def test_russian_shortcut_agrees_with_phonenumbers_on_every_three_digit_start() -> None:
+    """``+7`` / ``8`` and ten digits skip phonenumbers in region RU: for every start the
+    shortcut takes (and, spelt with separators, through ``normalize_phone``) the result is
+    exactly phonenumbers' own."""
+    import random
+
+    from okno.customers.identities import _RUSSIAN_FIRST_DIGITS, _russian_e164
+
+    rng = random.Random(7)
+    taken = 0
+    for start in range(1000):
+        for _ in range(3):
+            national = f"{start:03d}" + "".join(rng.choice("0123456789") for _ in range(7))
+            a, b, c, d = national[:3], national[3:6], national[6:8], national[8:]
+            for number in (f"+7{national}", f"8{national}"):
+                fast = _russian_e164(number)
+                if national[0] in _RUSSIAN_FIRST_DIGITS:
+                    taken += 1
+                    assert fast == _phonenumbers_says(number, "RU") == f"+7{national}", number
+                else:
+                    assert fast is None, number
+            for spelt in (f"+7 ({a}) {b}-{c}-{d}", f"8 {a} {b} {c} {d}", f" 8-{a}-{b}-{c}-{d} ", f"+7.{a}.{b}{c}{d}"):
+                assert _ours(spelt, "RU") == _phonenumbers_says(spelt, "RU"), spelt
+    assert taken == 2 * 3 * 700
+
+
+def test_russian_shortcut_leaves_the_rest_to_phonenumbers() -> None:
+    from okno.customers.identities import _russian_e164
+
+    for number in ("81012345678", "+70123456789", "79161234567", "9161234567", "+791612345678", "+89161234567", "8916123456"):
+        assert _russian_e164(number) is None, number
+    assert normalize_phone("8 10 1 822 815 8", "RU") == _phonenumbers_says("8 10 1 822 815 8", "RU")
+
+
+@given(st.from_regex(r"(\+7|8|7|\+8)[0-9]{9,11}", fullmatch=True), st.sampled_from(["RU", "US", "KZ"]))
+def test_russian_looking_numbers_normalise_as_phonenumbers_says(text: str, region: str) -> None:
+    assert _ours(text, region) == _phonenumbers_says(text, region)

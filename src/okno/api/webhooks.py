@@ -32,6 +32,9 @@ PREFIX = "/webhooks/"
 JSON = "application/json"
 
 Reply = tuple[int, bytes, str]
+NO_QUERY = QueryParams(b"")  # immutable: shared by every request without a query string
+# the requests counter's child per answered status (``labels()`` looks it up under a lock each call)
+_REQUESTS_BY_STATUS: dict[int, Any] = {}
 
 
 def _json(status: int, body: dict[str, Any]) -> Reply:
@@ -102,7 +105,8 @@ async def serve_webhook(scope: dict[str, Any], receive: Callable, send: Callable
         if body is None:
             status, payload, media = _too_large(ctx)
         else:
-            query = QueryParams(scope.get("query_string", b""))
+            query_string = scope.get("query_string", b"")
+            query = QueryParams(query_string) if query_string else NO_QUERY
             status, payload, media = await handle_provider_request(ctx, int(path[len(PREFIX):]), scope["method"], headers, query, body)
     except Exception:  # in front of FastAPI's error middleware: answer like it would
         log.exception("webhook_failed", path=path)
@@ -110,7 +114,10 @@ async def serve_webhook(scope: dict[str, Any], receive: Callable, send: Callable
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})
     if scope["method"] == "POST":
-        metrics.INGEST_REQUESTS.labels(str(status)).inc()
+        counter = _REQUESTS_BY_STATUS.get(status)
+        if counter is None:
+            counter = _REQUESTS_BY_STATUS[status] = metrics.INGEST_REQUESTS.labels(str(status))
+        counter.inc()
         metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
 
 
@@ -118,17 +125,21 @@ async def _read_body(receive: Callable, headers: Headers, limit: int) -> bytes |
     declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
+    message = await receive()
+    chunk = message.get("body", b"")
+    if not message.get("more_body"):  # the usual request: its body in one message, nothing joined
+        return chunk if len(chunk) <= limit else None
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
-        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+        message = await receive()
+        chunk = message.get("body", b"")
 
 
 async def _routed(channel_id: int, request: Request, ctx: AppContext) -> Response:

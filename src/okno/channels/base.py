@@ -205,10 +205,17 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+# validation context of an item built from text that holds no NUL anywhere (a JSON body without
+# ``\\u0000``: JSON can carry a NUL in no other way), so the NUL scan below is skipped
+NUL_FREE: dict[str, Any] = {"nul_free": True}
+
+
 class _InboundItem(BaseModel):
     @model_validator(mode="before")
     @classmethod
-    def _drop_nul(cls, data: Any) -> Any:
+    def _drop_nul(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context is NUL_FREE:
+            return data
         return without_nul(data) if _may_have_nul(data) and _has_nul(data) else data  # the usual item is not rebuilt
 
 
@@ -286,6 +293,26 @@ class InboundMessage(_InboundItem):
         """Each field coerced to its type or dropped (``okno.channels.attachments``), for every adapter."""
         return clean_attachments(attachments) if attachments else attachments
 
+
+def _plain_private_defaults(model: type[BaseModel]) -> None:
+    """Sets ``model``'s private attributes to their defaults with one dict copy per instance,
+    where pydantic's generic ``init_private_attributes`` (its ``model_post_init`` for models with
+    private attributes) walks them and copies each default (a Python call per attribute on the
+    webhook's hot path). Only for defaults that are immutable values: otherwise pydantic's stays."""
+    defaults: dict[str, Any] = {}
+    for name, attribute in model.__private_attributes__.items():
+        if attribute.default_factory is not None or not isinstance(attribute.default, (type(None), bool, int, float, str, bytes, tuple)):
+            return
+        defaults[name] = attribute.default
+
+    def model_post_init(self: BaseModel, context: Any, /) -> None:
+        if getattr(self, "__pydantic_private__", None) is None:
+            object.__setattr__(self, "__pydantic_private__", dict(defaults))
+
+    model.model_post_init = model_post_init  # type: ignore[method-assign]
+
+
+_plain_private_defaults(InboundMessage)
 
 DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
 

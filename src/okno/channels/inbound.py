@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Insert
@@ -25,7 +26,8 @@ class Accepted:
 
 def raw_text(raw: bytes) -> str:
     """The request body as storable text (invalid UTF-8 and NUL, which PostgreSQL refuses, replaced)."""
-    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    text = raw.decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd") if b"\x00" in raw else text
 
 
 def raw_item_row(
@@ -34,7 +36,7 @@ def raw_item_row(
     return {
         "channel_id": channel_id,
         "provider_id": item.provider_id,
-        "item": item.model_dump(mode="json"),
+        "item": item.__pydantic_serializer__.to_python(item, mode="json"),  # model_dump(mode="json") without its wrapper
         "raw": raw,
         "status": status,
         "error": error,
@@ -51,6 +53,7 @@ def _insert_raw(dialect_name: str) -> Insert:
 
 
 _RAW_COLUMNS = ("channel_id", "provider_id", "item", "raw", "status", "error", "received_at", "processed_at")
+_RAW_VALUES = itemgetter(*_RAW_COLUMNS)  # a row's values in column order
 _RAW = BulkInsert(InboundItem.__table__, _RAW_COLUMNS)
 _RAW_TAIL = "ON CONFLICT (channel_id, provider_id) DO NOTHING RETURNING id, channel_id, provider_id"
 
@@ -60,7 +63,7 @@ async def insert_raw_items(session: AsyncSession, rows: list[dict[str, Any]]) ->
     SQLite: the rows go to the driver as one multi-row statement of tuples (``okno.kit.bulk``);
     PostgreSQL: SQLAlchemy's statement, built once."""
     if session.bind.dialect.name == "sqlite":
-        result = await _RAW.run_returning_sqlite(session, [[row[name] for name in _RAW_COLUMNS] for row in rows], _RAW_TAIL)
+        result = await _RAW.run_returning_sqlite(session, list(map(_RAW_VALUES, rows)), _RAW_TAIL)
     else:
         result = await session.execute(_insert_raw(session.bind.dialect.name), rows)
     return {(channel_id, provider_id): row_id for row_id, channel_id, provider_id in result}

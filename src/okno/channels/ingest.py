@@ -183,11 +183,17 @@ def sender_keys(item: InboundMessage, default_region: str) -> tuple[tuple[Identi
 
 
 def sender_keys_and_sources(item: InboundMessage, default_region: str) -> tuple[tuple[IdentityKey, ...], tuple[str, ...], list[str]]:
-    known = item._sender_keys
+    # the item's private dict read directly: ``item._sender_keys`` goes through pydantic's
+    # ``__getattr__`` (a Python call per access on the hot path)
+    private = item.__pydantic_private__
+    known = private.get("_sender_keys") if private is not None else None
     if known is not None and known[0] == default_region:
         return known[1]
     found = _sender_keys_and_sources(item, default_region)
-    item._sender_keys = (default_region, found)
+    if private is not None:
+        private["_sender_keys"] = (default_region, found)
+    else:
+        item._sender_keys = (default_region, found)
     return found
 
 

@@ -51,7 +51,8 @@ def normalize_phone(raw: str, default_region: str = "RU") -> str:
     region = default_region.upper()
     digits = _NOT_DIGIT.sub("", text)
     if len(digits) >= 7 and _DIGITS_AND_SEPARATORS.fullmatch(text):  # "+7 (903) 555-01-01": parsed once per number
-        result = _e164(("+" if text[0] == "+" else "") + digits, region)
+        number = ("+" if text[0] == "+" else "") + digits
+        result = (_russian_e164(number) if region == "RU" else None) or _e164(number, region)
     else:
         result = _e164(text, region)
     if result is None:
@@ -66,6 +67,23 @@ def normalize_phone(raw: str, default_region: str = "RU") -> str:
 # digits on: shorter strings are refused by how they are punctuated; tests/test_identities.py)
 _DIGITS_AND_SEPARATORS = re.compile(r"\+?[0-9 ()\-.]+")
 _NOT_DIGIT = re.compile(r"[^0-9]")
+
+
+# the first digit of a Russian (or Kazakh: +7 is shared) ten-digit number written "+7…" or "8…"
+# for which phonenumbers gives "+7" + the ten digits (tests/test_identities.py checks every
+# three-digit start of these against phonenumbers; "810…" is the international prefix)
+_RUSSIAN_FIRST_DIGITS = frozenset("3456789")
+
+
+def _russian_e164(number: str) -> str | None:
+    """E.164 of the commonest spellings in region RU without phonenumbers (``number`` is an
+    optional plus and ASCII digits): ``+7`` or ``8`` and ten digits starting with 3-9. None for
+    anything else (phonenumbers decides)."""
+    if len(number) == 12 and number[1] == "7" and number[0] == "+" and number[2] in _RUSSIAN_FIRST_DIGITS:
+        return number
+    if len(number) == 11 and number[0] == "8" and number[1] in _RUSSIAN_FIRST_DIGITS:
+        return "+7" + number[1:]
+    return None
 
 
 @lru_cache(maxsize=65_536)  # phonenumbers is slow; the same numbers come back in many spellings

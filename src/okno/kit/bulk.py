@@ -39,6 +39,9 @@ class _Compiled:
     processors: tuple[Callable[[Any], Any] | None, ...]  # per given column
     constants: tuple[Any, ...]  # the left-out columns' defaults, already processed
     instants: frozenset[int] = frozenset()  # the given datetime columns (their text depends on the value alone)
+    # (index, processor of a list of values) of given columns whose type processes many values at
+    # once (``bulk_bind_processor``: sealed columns draw their nonces once per batch)
+    batches: tuple[tuple[int, Callable[[list[Any]], list[Any]]], ...] = ()
 
 
 class BulkInsert:
@@ -80,7 +83,13 @@ class BulkInsert:
             for processor, (_, value) in zip(processors[given:], self._defaults, strict=True)
         )
         instants = frozenset(i for i, name in enumerate(self.columns) if isinstance(types[name], DateTime) or _impl_is(types[name], DateTime))
-        compiled = _Compiled(form.string, tuple(processors[:given]), constants, instants)
+        batches = tuple(
+            (index, types[name].bulk_bind_processor(dialect))
+            for index, name in enumerate(self.columns)
+            if hasattr(types[name], "bulk_bind_processor")
+        )
+        per_value = tuple(None if any(index == i for i, _ in batches) else p for index, p in enumerate(processors[:given]))
+        compiled = _Compiled(form.string, per_value, constants, instants, batches)
         self._compiled[dialect.name] = compiled
         return compiled
 
@@ -92,7 +101,7 @@ class BulkInsert:
     async def run(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> int:
         """Inserts ``rows`` (values in :attr:`columns` order); how many went in."""
         connection, compiled = await self._ready(session)
-        processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants)
+        processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants, compiled.batches)
         if processed:
             await connection.exec_driver_sql(compiled.sql, processed)
         return len(processed)
@@ -104,7 +113,7 @@ class BulkInsert:
         connection, compiled = await self._ready(session)
         if connection.dialect.name != "sqlite":
             raise RuntimeError("run_returning_sqlite is SQLite's path")
-        processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants)
+        processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants, compiled.batches)
         head, values = compiled.sql.split(" VALUES ", 1)
         per_statement = max(_SQLITE_MAX_VARIABLES // (len(compiled.processors) + len(compiled.constants)), 1)
         returned: list[Any] = []
@@ -169,10 +178,11 @@ def _processed(
     processors: tuple[Callable[[Any], Any] | None, ...],
     constants: tuple[Any, ...],
     instant_columns: frozenset[int] = frozenset(),
+    batches: tuple[tuple[int, Callable[[list[Any]], list[Any]]], ...] = (),
 ) -> list[tuple[Any, ...]]:
     converting = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
     instants: dict[int, tuple[Any, Any]] = {}  # per datetime column: the last instant and its text
-    out = []
+    lists = []
     for row in rows:
         values = list(row)
         if len(values) != len(processors):
@@ -190,5 +200,9 @@ def _processed(
                 instants[index] = (value, processed)
             else:
                 values[index] = processor(value)
-        out.append((*values, *constants) if constants else tuple(values))
-    return out
+        lists.append(values)
+    for index, batch in batches:  # None stays SQL NULL here too
+        given = [values for values in lists if values[index] is not None]
+        for values, processed in zip(given, batch([values[index] for values in given]), strict=True):
+            values[index] = processed
+    return [(*values, *constants) for values in lists] if constants else [tuple(values) for values in lists]

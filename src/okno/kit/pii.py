@@ -97,6 +97,13 @@ class KeyRing:
         nonce = os.urandom(NONCE_BYTES)
         return b"\x01" + self._newest.key_id + nonce + self._newest.aead.encrypt(nonce, plain, None)
 
+    def seal_many(self, plains: list[bytes]) -> list[bytes]:
+        """:meth:`seal` of each value (a fresh random nonce each), the nonces drawn in one call."""
+        head, encrypt = b"\x01" + self._newest.key_id, self._newest.aead.encrypt
+        drawn = os.urandom(NONCE_BYTES * len(plains))
+        nonces = [drawn[i : i + NONCE_BYTES] for i in range(0, len(drawn), NONCE_BYTES)]
+        return [head + nonce + encrypt(nonce, plain, None) for nonce, plain in zip(nonces, plains, strict=True)]
+
     def open(self, sealed: bytes) -> bytes:
         if len(sealed) < HEADER_BYTES + TAG_BYTES or sealed[0] != FORMAT:
             raise UnreadablePersonalData("not a sealed value")
@@ -226,6 +233,22 @@ class _RefuseComparison(TypeDecorator[Any]):
             return super().reverse_operate(op, other, **kwargs)
 
 
+    def bulk_bind_processor(self, dialect: Dialect) -> Callable[[list[Any]], list[Any]]:
+        """What ``bind_processor(dialect)`` makes of each of many values (none of them None), for
+        bulk inserts (``okno.kit.bulk``): sealed as one batch (:meth:`KeyRing.seal_many`)."""
+        impl, plain = self.impl_instance.bind_processor(dialect), self._plain
+
+        def process(values: list[Any]) -> list[Any]:
+            sealed = keys().seal_many([plain(value) for value in values])
+            return [impl(value) for value in sealed] if impl is not None else sealed
+
+        return process
+
+    @staticmethod
+    def _plain(value: Any) -> bytes:
+        raise NotImplementedError
+
+
 def _refuse_values(other: tuple[Any, ...]) -> None:
     """``IS NULL`` / ``IS NOT NULL`` and column-to-column expressions pass; values are refused."""
     if any(o is not None and not isinstance(o, ColumnElement) for o in other):
@@ -240,6 +263,10 @@ class Sealed(_RefuseComparison):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
         return None if value is None else keys().seal(value.encode())
 
+    @staticmethod
+    def _plain(value: str) -> bytes:
+        return value.encode()
+
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
         return None if value is None else keys().open(value).decode()
 
@@ -251,6 +278,10 @@ class SealedJson(_RefuseComparison):
 
     def process_bind_param(self, value: object, dialect: Dialect) -> bytes | None:
         return None if value is None else keys().seal(orjson.dumps(value))
+
+    @staticmethod
+    def _plain(value: object) -> bytes:
+        return orjson.dumps(value)
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> Any:
         return None if value is None else orjson.loads(keys().open(value))
