@@ -76,6 +76,10 @@ BATCH_FORMS: dict[Subscriber, Callable[..., Awaitable[None]]] = {
     survey_dispatch.plan_survey_on_resolve: survey_dispatch.plan_surveys_on_resolve,
 }
 
+# Batch forms that take the relay's whole batch in one call, after its rounds: sinks that no other
+# subscriber reads and that read the others' rows as of when they run (relay lag changes nothing)
+WHOLE_BATCH: frozenset[Subscriber] = frozenset({reports.project_event})
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     BREACH_TIMER: alerts.on_breach_timer,
     WARNING_TIMER: alerts.on_warning_timer,
@@ -96,4 +100,7 @@ def wire_subscribers(bus: InProcessBus, deps: SubscriberDeps, subscribers: dict[
     for topic, handlers in (SUBSCRIBERS if subscribers is None else subscribers).items():
         for handler in handlers:
             batch = BATCH_FORMS.get(handler)
-            bus.subscribe(topic, partial(handler, deps), name=subscriber_name(handler), batch=None if batch is None else partial(batch, deps))
+            bus.subscribe(
+                topic, partial(handler, deps), name=subscriber_name(handler),
+                batch=None if batch is None else partial(batch, deps), whole_batch=handler in WHOLE_BATCH,
+            )
