@@ -150,7 +150,8 @@ async def _read_ahead(session: AsyncSession, events: list[Event]) -> _Quiet:
     surveyed = sorted({e.payload["conversation_id"] for e in events if e.topic in _SURVEY_TOPICS})
     quiet = _Quiet()
     if conversation_ids or surveyed:
-        await _load_facts(session, conversation_ids, also=surveyed, quiet=quiet, candidates=_quiet_candidates(events, surveyed))
+        candidates, fresh = _quiet_candidates(events, surveyed), _fresh_candidates(events, surveyed)
+        await _load_facts(session, conversation_ids, also=surveyed, quiet=quiet, candidates=candidates, fresh=fresh)
     message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS and e.id not in quiet.events]
     if message_ids:
         messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
@@ -191,6 +192,27 @@ def _quiet_candidates(events: list[Event], surveyed: list[int]) -> dict[int, lis
     return {cid: its for cid, its in received.items() if cid not in others}
 
 
+def _fresh_candidates(events: list[Event], surveyed: list[int]) -> dict[int, list[Event]]:
+    """Conversations that open in the batch and whose only other events in it are customers'
+    messages (``conversation.opened``, then ``message.received``: a new conversation from the
+    intake), with those events. If the projection has no fact for one yet, its fact is
+    written once as those events leave it (:func:`_fresh_facts`) instead of made, loaded and changed
+    through the ORM."""
+    fresh: dict[int, list[Event]] = {}
+    others: set[int] = set(surveyed)
+    for event in events:
+        if event.topic not in _FACT_TOPICS:
+            continue
+        conversation_id = event.payload["conversation_id"]
+        if event.topic == "conversation.opened" and conversation_id not in fresh and conversation_id not in others:
+            fresh[conversation_id] = [event]
+        elif event.topic == "message.received" and conversation_id in fresh:
+            fresh[conversation_id].append(event)
+        else:
+            others.add(conversation_id)
+    return {cid: its for cid, its in fresh.items() if cid not in others}
+
+
 def _changes_nothing(state: Any, received: list[Event]) -> bool:
     """Whether :func:`on_message_received` leaves the fact (``state``: its ``_FACT_STATE`` columns) as
     it is for every one of these events. The channel is the event's own (``channel_id``, the
@@ -215,7 +237,7 @@ _CONVERSATION_FIELDS = select(
 
 async def _load_facts(
     session: AsyncSession, conversation_ids: list[int], *, also: list[int] = (),  # type: ignore[assignment]
-    quiet: _Quiet | None = None, candidates: dict[int, list[Event]] | None = None,
+    quiet: _Quiet | None = None, candidates: dict[int, list[Event]] | None = None, fresh: dict[int, list[Event]] | None = None,
 ) -> None:
     """The conversations' fact rows, locked, into the transaction's cache (in id order: two relays
     lock shared facts in the same order); those the projection has none of yet are created from
@@ -223,7 +245,10 @@ async def _load_facts(
     ``also``: conversations whose facts are read (surveys) but never created.
     With ``candidates`` (:func:`_quiet_candidates`) every fact is first locked and read by a few
     columns; a candidate's fact that its events leave as it is is not loaded as an ORM object (the
-    dearest part of the projection for a stream of messages) and its events go into ``quiet``."""
+    dearest part of the projection for a stream of messages) and its events go into ``quiet``.
+    With ``fresh`` (:func:`_fresh_candidates`, and ``quiet``) a new conversation's fact is written
+    as its events leave it, in one statement for all of them (:func:`_fresh_facts`), and its events
+    go into ``quiet``."""
     facts: dict[int, ReportConversation | None] = session.info.setdefault(_FACTS, {})
     wanted = sorted({*conversation_ids, *also})
     if candidates and quiet is not None:
@@ -245,8 +270,15 @@ async def _load_facts(
     conversations = (await session.execute(_CONVERSATIONS_BY_ID, {"ids": missing})).all()
     facts.update(dict.fromkeys(missing))  # erased since: no fact
     used: list[dict[str, Any]] = []
+    written = await _fresh_facts(session, conversations, fresh, quiet) if fresh and quiet is not None else []
+    written_ids = {row["conversation_id"] for row in written}
     for conversation in conversations:
         kind = await _channel_kind(session, conversation.channel_id)
+        if conversation.id in written_ids:
+            del facts[conversation.id]  # written whole below, never loaded in this transaction
+            if kind is not None:
+                used.append({"conversation_id": conversation.id, "channel_id": conversation.channel_id, "kind": kind})
+            continue
         facts[conversation.id] = fact = ReportConversation(
             conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id,
             operator_id=conversation.assignee_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
@@ -259,7 +291,47 @@ async def _load_facts(
     if used:
         table = ReportConversationChannel.__table__
         await session.execute(insert_ignoring_duplicates(table, session.bind.dialect.name, ["conversation_id", "channel_id"]), used)
+    if written:  # after their channel rows, as the ORM's flush writes the others
+        await session.execute(_INSERT_FACT, written)
     await session.flush()
+
+
+_FACT_TABLE = ReportConversation.__table__
+_INSERT_FACT = _FACT_TABLE.insert()
+# a new fact's columns as the ORM writes one made by _load_facts (the others' defaults are None)
+_FACT_DEFAULTS: dict[str, Any] = {
+    **{column.key: None for column in _FACT_TABLE.columns},
+    "responses": 0, "resolution_seconds": 0, "resolution_business_seconds": 0, "resolutions": 0, "reopened": 0, "transferred": False,
+}
+
+
+async def _fresh_facts(session: AsyncSession, conversations: list[Any], fresh: dict[int, list[Event]], quiet: _Quiet) -> list[dict[str, Any]]:
+    """The fact rows of the new conversations among ``fresh`` as :func:`on_opened` and then
+    :func:`on_message_received` for each of its messages would leave them: made from the
+    conversation, waiting since its first customer message (one still stored). A conversation one
+    of whose messages came by another channel than its own is left to the handlers. Their events
+    go into ``quiet`` (applied), their customers with them."""
+    chosen = [c for c in conversations if c.id in fresh]
+    message_ids = [e.payload["message_id"] for c in chosen for e in fresh[c.id][1:]]
+    messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
+    if message_ids:
+        messages.update((row.id, row) for row in await session.execute(_MESSAGES_BY_ID, {"ids": message_ids}))
+    rows: list[dict[str, Any]] = []
+    for conversation in chosen:
+        stored = [messages.get(e.payload["message_id"]) for e in fresh[conversation.id][1:]]
+        stored = [m for m in stored if m is not None]  # erased since: the handler leaves the fact as it is
+        if any(m.channel_id != conversation.channel_id for m in stored):
+            continue  # another channel used: the handlers record it
+        kind = await _channel_kind(session, conversation.channel_id)
+        rows.append({
+            **_FACT_DEFAULTS, "conversation_id": conversation.id, "customer_id": conversation.customer_id,
+            "team_id": conversation.team_id, "operator_id": conversation.assignee_id, "first_channel_id": conversation.channel_id,
+            "first_channel_kind": kind, "channel_kinds": with_kind(None, kind), "opened_at": conversation.created_at,
+            "open_since": conversation.created_at, "waiting_since": stored[0].created_at if stored else None,
+        })
+        quiet.customers[conversation.id] = conversation.customer_id
+        quiet.events.update(e.id for e in fresh[conversation.id])
+    return rows
 
 
 _VERDICT_FIELDS = select(SlaTarget.conversation_id, SlaTarget.metric, SlaTarget.state).where(
