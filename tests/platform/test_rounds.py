@@ -10,7 +10,7 @@ import pytest
 
 from okno.bootstrap import wire_subscribers
 from okno.bus.events import Event
-from okno.bus.inprocess import InProcessBus, _rounds
+from okno.bus.inprocess import EventByEvent, InProcessBus, _rounds
 
 AT = datetime(2026, 12, 6, tzinfo=UTC)
 
@@ -99,3 +99,24 @@ def test_only_a_batch_form_takes_the_whole_batch() -> None:
 
     with pytest.raises(ValueError, match="only a batch form"):
         InProcessBus().subscribe("customer.created", sink, name="sink", whole_batch=True)
+
+
+async def test_a_batch_form_that_declines_has_its_events_run_one_at_a_time_with_no_failure() -> None:
+    bus = InProcessBus()
+    seen: list[str] = []
+
+    async def one(event: Event) -> None:
+        seen.append(f"one {event.id}")
+
+    async def many(events: list[Event]) -> None:
+        seen.append(f"many {[e.id for e in events]}")
+        if any(e.payload["customer_id"] == 8 for e in events):
+            raise EventByEvent
+
+    bus.subscribe("customer.created", one, name="filtered", batch=many)
+    assert await bus.deliver_many([event(1, "customer.created", customer_id=7)]) == {1: {}}
+    assert seen == ["many [1]"]  # nothing for it to do: the per-event form never ran
+    seen.clear()
+    batch = [event(2, "customer.created", customer_id=7), event(3, "customer.created", customer_id=8)]
+    assert await bus.deliver_many(batch) == {2: {}, 3: {}}
+    assert seen == ["many [2, 3]", "one 2", "one 3"]

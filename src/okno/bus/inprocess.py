@@ -20,7 +20,9 @@ for one customer everything happens exactly as event by event (each event's subs
 their order, then its next event); only between different customers may one subscriber's work
 on a later event run before another subscriber's on an earlier one. If the batch form raises,
 the subscriber is run again event by event (its per-event form), so only the event that fails
-gets a retry. Retries and ``only=`` deliveries always use the per-event form.
+gets a retry (a batch form that raises :class:`EventByEvent` asks for that at once, with no warning:
+a filter for a subscriber that rarely has anything to do). Retries and ``only=`` deliveries
+always use the per-event form.
 
 A batch form may also take the *whole* batch (``subscribe(..., batch=..., whole_batch=True)``):
 it is called once, after every round (and their listeners), with all the batch's events it takes,
@@ -48,6 +50,12 @@ BatchHandler = Callable[[list[Event]], Awaitable[None]]
 
 class HandlerFailed(Exception):
     pass
+
+
+class EventByEvent(Exception):  # noqa: N818 (a request, not an error)
+    """Raised by a batch form, before it does anything, to have the subscriber run event by event
+    instead (its per-event form): a filter that sees at once that most batches need nothing and
+    leaves the rare one that does to the per-event form, each event with its own retry."""
 
 
 def subscriber_name(handler: Callable[..., object]) -> str:
@@ -155,6 +163,8 @@ class InProcessBus:
             try:
                 await batch(taken)
                 return
+            except EventByEvent:
+                pass
             except Exception:
                 log.warning("event_batch_failed", subscriber=name, events=len(taken), exc_info=True)
         for event in taken:
