@@ -41,18 +41,19 @@ async def _unpublished(ctx) -> list[Event]:  # noqa: ANN001
 
 
 async def _tables(ctx) -> dict:  # noqa: ANN001
-    """Every fact and channel row, and the rollup cells that count anything."""
+    """Every fact (as read and as stored) and channel row, and the rollup cells that count anything."""
     async with ctx.db.reading() as session:
         facts = {
             fact.conversation_id: {column.key: getattr(fact, column.key) for column in ReportConversation.__table__.columns}
             for fact in await session.scalars(select(ReportConversation))
         }
         uses = sorted(tuple(row) for row in (await session.execute(select(ReportConversationChannel.__table__))).all())
+        stored = sorted(tuple(row) for row in (await session.execute(text("SELECT * FROM report_conversations"))).all())
         cells = {
             table: sorted(tuple(row) for row in (await session.execute(text(f"SELECT * FROM {table}"))).all() if any(row[-1:]))  # noqa: S608
             for table in ROLLUPS
         }
-    return {"facts": facts, "uses": uses, "cells": cells}
+    return {"facts": facts, "stored": stored, "uses": uses, "cells": cells}
 
 
 async def _forget(ctx) -> None:  # noqa: ANN001

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import and_, bindparam, or_, select, update
+import orjson
+from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 
 from okno.bus.events import Event, Transport
@@ -57,11 +59,21 @@ _DUE = (
 )
 _DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
 _OUTBOX = OutboxEvent.__table__  # Core: no ORM bulk-update bookkeeping for a plain UPDATE
-_PUBLISHED = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(published_at=bindparam("now", type_=_OUTBOX.c.published_at.type), last_error=None)
-)
+# the batch's ids as one bound value (a JSON array on SQLite, an array on PostgreSQL): one
+# statement text whatever the batch's size, instead of an expanding IN rendered for each size
+_IDS_IN = {
+    "sqlite": _OUTBOX.c.id.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids", type_=String)))),
+    "postgresql": _OUTBOX.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+}
+_PUBLISHED = {
+    dialect: update(_OUTBOX).where(ids_in).values(published_at=bindparam("now", type_=_OUTBOX.c.published_at.type), last_error=None)
+    for dialect, ids_in in _IDS_IN.items()
+}
+_LEASED = update(_OUTBOX).where(_IDS_IN["postgresql"]).values(next_attempt_at=bindparam("until", type_=_OUTBOX.c.next_attempt_at.type))
+
+
+def _ids(dialect: str, ids: list[int]) -> object:
+    return orjson.dumps(ids).decode() if dialect == "sqlite" else ids
 
 
 # SQLite's lease (OutboxRelay._read_due): _DUE's statement, its values converted by hand
@@ -158,9 +170,7 @@ class OutboxRelay:
             async with self.db.transaction() as session:
                 rows = (await session.execute(_DUE_LOCKED, due)).all()
                 if rows:
-                    await session.execute(
-                        update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(next_attempt_at=now + self.lease)
-                    )
+                    await session.execute(_LEASED, {"ids": [r.id for r in rows], "until": now + self.lease})
         return [Event(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
 
     async def _read_due(self, now: datetime) -> list[Event]:
@@ -178,7 +188,8 @@ class OutboxRelay:
         now = utcnow()
         async with self.db.transaction() as session:
             if published:
-                await session.execute(_PUBLISHED, {"ids": published, "now": now})
+                dialect = session.bind.dialect.name
+                await session.execute(_PUBLISHED[dialect], {"ids": _ids(dialect, published), "now": now})
             if failures:
                 parked = self.max_attempts <= 1
                 rows = [
