@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from okno.automation.engine import run_automations
+from okno.automation.engine import run_automations, run_automations_many
 from okno.automation.rules import EVENTS as AUTOMATION_EVENTS
 from okno.bus.deps import Subscriber, SubscriberDeps
 from okno.bus.inprocess import InProcessBus, subscriber_name
@@ -17,7 +17,7 @@ from okno.conversations.auto_close import AUTO_CLOSE_TIMER, on_auto_close_timer,
 from okno.conversations.lifecycle import SNOOZE_TIMER
 from okno.conversations.snooze import on_snooze_timer
 from okno.customers.matching import jobs as matcher_jobs
-from okno.customers.matching.suggestions import on_customer_created
+from okno.customers.matching.suggestions import on_customer_created, on_customers_created
 from okno.customers.retention import SWEEP as RETENTION_SWEEP
 from okno.customers.retention import run_sweep
 from okno.jobs.worker import JobHandler
@@ -32,7 +32,7 @@ from okno.sla import subscribers as sla
 from okno.sla.tracking import BREACH_TIMER, WARNING_TIMER
 from okno.surveys import dispatch as survey_dispatch
 from okno.surveys import replies as survey_replies
-from okno.telephony.calls import follow_call_event
+from okno.telephony.calls import follow_call_event, follow_call_events
 
 SUBSCRIBERS: dict[str, list[Subscriber]] = {
     "conversation.opened": [route_new_conversation],
@@ -74,7 +74,15 @@ BATCH_FORMS: dict[Subscriber, Callable[..., Awaitable[None]]] = {
     queues.offer_waiting_conversation: queues.offer_waiting_conversations,
     queues.free_operator_after_status_change: queues.free_operators_after_status_change,
     survey_dispatch.plan_survey_on_resolve: survey_dispatch.plan_surveys_on_resolve,
+    # filters: most batches need nothing of these; one that does is run event by event
+    run_automations: run_automations_many,
+    follow_call_event: follow_call_events,
+    on_customer_created: on_customers_created,
 }
+
+# Batch forms that take the relay's whole batch in one call, after its rounds: sinks that no other
+# subscriber reads and that read the others' rows as of when they run (relay lag changes nothing)
+WHOLE_BATCH: frozenset[Subscriber] = frozenset({reports.project_event})
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     BREACH_TIMER: alerts.on_breach_timer,
@@ -96,4 +104,7 @@ def wire_subscribers(bus: InProcessBus, deps: SubscriberDeps, subscribers: dict[
     for topic, handlers in (SUBSCRIBERS if subscribers is None else subscribers).items():
         for handler in handlers:
             batch = BATCH_FORMS.get(handler)
-            bus.subscribe(topic, partial(handler, deps), name=subscriber_name(handler), batch=None if batch is None else partial(batch, deps))
+            bus.subscribe(
+                topic, partial(handler, deps), name=subscriber_name(handler),
+                batch=None if batch is None else partial(batch, deps), whole_batch=handler in WHOLE_BATCH,
+            )

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.automation.actions import ACTIONS, ActionRun
 from okno.automation.actor import VIA_PREFIX, acting_as_rule, mark_as_rule
 from okno.bus.events import Event
+from okno.bus.inprocess import EventByEvent
 from okno.kit.db_cache import DatabaseCache
 from okno.kit.errors import Invalid, OknoError
 from okno.models import AutomationRule, Conversation, TimelineEvent
@@ -52,6 +53,14 @@ async def run_automations(deps: SubscriberDeps, event: Event) -> None:
     for conversation_id in conversation_ids:
         async with deps.db.transaction() as session:
             await _run_on(deps, session, conversation_id, rules, event)
+
+
+async def run_automations_many(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form of :func:`run_automations`: nothing to do unless an enabled rule names one of
+    the events' topics; then event by event (each event its own retry)."""
+    with_rules = await _events_with_rules(deps)
+    if any(event.topic in with_rules for event in events):
+        raise EventByEvent
 
 
 def forget_rules() -> None:

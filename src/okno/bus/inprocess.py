@@ -20,7 +20,16 @@ for one customer everything happens exactly as event by event (each event's subs
 their order, then its next event); only between different customers may one subscriber's work
 on a later event run before another subscriber's on an earlier one. If the batch form raises,
 the subscriber is run again event by event (its per-event form), so only the event that fails
-gets a retry. Retries and ``only=`` deliveries always use the per-event form.
+gets a retry (a batch form that raises :class:`EventByEvent` asks for that at once, with no warning:
+a filter for a subscriber that rarely has anything to do). Retries and ``only=`` deliveries
+always use the per-event form.
+
+A batch form may also take the *whole* batch (``subscribe(..., batch=..., whole_batch=True)``):
+it is called once, after every round (and their listeners), with all the batch's events it takes,
+in order. That is only for a *sink*: a subscriber whose writes no other subscriber reads and
+whose reads of what the others write are taken as of when it runs, so that running after the
+batch's later rounds is the same as running a little later, as any relay lag does (the analytics
+projection: one transaction for the batch instead of one per round).
 """
 
 from __future__ import annotations
@@ -43,6 +52,12 @@ class HandlerFailed(Exception):
     pass
 
 
+class EventByEvent(Exception):  # noqa: N818 (a request, not an error)
+    """Raised by a batch form, before it does anything, to have the subscriber run event by event
+    instead (its per-event form): a filter that sees at once that most batches need nothing and
+    leaves the rare one that does to the per-event form, each event with its own retry."""
+
+
 def subscriber_name(handler: Callable[..., object]) -> str:
     """Stable across restarts (it is stored with a failed delivery): ``routing.hooks.route_new_conversation``."""
     module = handler.__module__.removeprefix("okno.")
@@ -54,18 +69,26 @@ class InProcessBus:
         self._subscribers: dict[str, dict[str, Handler]] = defaultdict(dict)
         self._listeners: list[Handler] = []
         self._batches: dict[str, BatchHandler] = {}  # subscriber name -> its batch form
+        self._whole_batch: set[str] = set()  # subscribers whose batch form takes the whole batch, after its rounds
         self._ordered: list[str] | None = None  # every subscriber in one order (deliver_many)
 
-    def subscribe(self, topic: str, handler: Handler, *, name: str | None = None, batch: BatchHandler | None = None) -> None:
-        """Refuses a topic the catalogue does not know (a typo would never fire)."""
+    def subscribe(
+        self, topic: str, handler: Handler, *, name: str | None = None, batch: BatchHandler | None = None, whole_batch: bool = False
+    ) -> None:
+        """Refuses a topic the catalogue does not know (a typo would never fire). ``whole_batch``:
+        the batch form takes the relay's whole batch after its rounds (a sink; see the module's notes)."""
         event_type(topic)
         key = name or subscriber_name(handler)
         if key in self._subscribers[topic]:
             raise ValueError(f"{key} is subscribed to {topic!r} twice")
+        if whole_batch and batch is None:
+            raise ValueError(f"{key}: only a batch form takes the whole batch")
         self._subscribers[topic][key] = handler
         self._ordered = None
         if batch is not None:
             self._batches[key] = batch
+        if whole_batch:
+            self._whole_batch.add(key)
 
     def listen(self, handler: Handler) -> None:
         self._listeners.append(handler)
@@ -106,31 +129,50 @@ class InProcessBus:
         Returns the failures by event id, then subscriber name."""
         failures: dict[int, dict[str, str]] = {event.id: {} for event in events}
         order = self._order()
+        whole = self._whole_batch
+        later: dict[str, list[Event]] = {}  # the whole-batch subscribers' events, in the batch's order
+        if whole:
+            for event in events:
+                for name in self._subscribers.get(event.topic, ()):
+                    if name in whole:
+                        later.setdefault(name, []).append(event)
         for round_events in _rounds(events):
             taken_by: dict[str, list[Event]] = {}  # each subscriber's events of the round, in order
             for event in round_events:
                 for name in self._subscribers.get(event.topic, ()):
-                    taken_by.setdefault(name, []).append(event)
+                    if name not in whole:
+                        taken_by.setdefault(name, []).append(event)
             for name in order:
                 taken = taken_by.get(name)
-                if not taken:
-                    continue
-                batch = self._batches.get(name)
-                if batch is not None:
-                    try:
-                        await batch(taken)
-                        continue
-                    except Exception:
-                        log.warning("event_batch_failed", subscriber=name, events=len(taken), exc_info=True)
-                for event in taken:  # one by one: only the event that fails gets a retry
-                    try:
-                        await self._subscribers[event.topic][name](event)
-                    except Exception as exc:
-                        log.exception("event_subscriber_failed", topic=event.topic, event_id=event.id, subscriber=name)
-                        failures[event.id][name] = f"{type(exc).__name__}: {exc}"
+                if taken:
+                    await self._run_batch(name, taken, failures)
             for event in round_events:
                 await self._tell_listeners(event)
+        if later:
+            for name in order:
+                taken = later.get(name)
+                if taken:
+                    await self._run_batch(name, taken, failures)
         return failures
+
+    async def _run_batch(self, name: str, taken: list[Event], failures: dict[int, dict[str, str]]) -> None:
+        """One subscriber over its events of a round (or of the batch): its batch form if it has
+        one, else (or if that raised) event by event, so only an event that fails gets a retry."""
+        batch = self._batches.get(name)
+        if batch is not None:
+            try:
+                await batch(taken)
+                return
+            except EventByEvent:
+                pass
+            except Exception:
+                log.warning("event_batch_failed", subscriber=name, events=len(taken), exc_info=True)
+        for event in taken:
+            try:
+                await self._subscribers[event.topic][name](event)
+            except Exception as exc:
+                log.exception("event_subscriber_failed", topic=event.topic, event_id=event.id, subscriber=name)
+                failures[event.id][name] = f"{type(exc).__name__}: {exc}"
 
     def _order(self) -> list[str]:
         """Every subscriber name in one order that keeps each topic's own order (a topological

@@ -16,13 +16,19 @@ event (subscribers are idempotent); a crash during a retry leaves its row pendin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, bindparam, or_, select, update
+import orjson
+from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 
 from okno.bus.events import Event, Transport
 from okno.kit.db import Database, insert_ignoring_duplicates
+from okno.kit.sqlite_driver import read_outside_transaction
 from okno.kit.time import utcnow
 from okno.models import EventDelivery, OutboxEvent
 
@@ -53,11 +59,48 @@ _DUE = (
 )
 _DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
 _OUTBOX = OutboxEvent.__table__  # Core: no ORM bulk-update bookkeeping for a plain UPDATE
-_PUBLISHED = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(published_at=bindparam("now", type_=_OUTBOX.c.published_at.type), last_error=None)
+# the batch's ids as one bound value (a JSON array on SQLite, an array on PostgreSQL): one
+# statement text whatever the batch's size, instead of an expanding IN rendered for each size
+_IDS_IN = {
+    "sqlite": _OUTBOX.c.id.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids", type_=String)))),
+    "postgresql": _OUTBOX.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+}
+_PUBLISHED = {
+    dialect: update(_OUTBOX).where(ids_in).values(published_at=bindparam("now", type_=_OUTBOX.c.published_at.type), last_error=None)
+    for dialect, ids_in in _IDS_IN.items()
+}
+_LEASED = update(_OUTBOX).where(_IDS_IN["postgresql"]).values(next_attempt_at=bindparam("until", type_=_OUTBOX.c.next_attempt_at.type))
+
+
+def _ids(dialect: str, ids: list[int]) -> object:
+    return orjson.dumps(ids).decode() if dialect == "sqlite" else ids
+
+
+# SQLite's lease (OutboxRelay._read_due): _DUE's statement, its values converted by hand
+_DUE_SQLITE = (
+    "SELECT id, topic, payload, created_at FROM outbox WHERE published_at IS NULL"
+    " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?"
 )
+
+
+@dataclass(frozen=True)
+class _Converters:
+    moment: Callable[[datetime], object]
+    payload: Callable[[object], dict]
+    created_at: Callable[[object], datetime]
+
+
+@cache
+def _sqlite_converters(dialect: Dialect) -> _Converters:
+    def processor(made: Callable | None) -> Callable:
+        return made if made is not None else (lambda value: value)
+
+    columns = OutboxEvent.__table__.c
+    return _Converters(
+        moment=processor(columns.next_attempt_at.type.bind_processor(dialect)),
+        payload=processor(columns.payload.type.result_processor(dialect, None)),
+        created_at=processor(columns.created_at.type.result_processor(dialect, None)),
+    )
 
 
 class OutboxRelay:
@@ -122,22 +165,31 @@ class OutboxRelay:
         if self.db.is_sqlite:
             # one worker process per SQLite database (it holds the worker lock): reading is
             # enough, and it leaves the single writer to the webhooks
-            async with self.db.reading() as session:
-                rows = (await session.execute(_DUE, due)).all()
+            return await self._read_due(now)
         else:
             async with self.db.transaction() as session:
                 rows = (await session.execute(_DUE_LOCKED, due)).all()
                 if rows:
-                    await session.execute(
-                        update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(next_attempt_at=now + self.lease)
-                    )
+                    await session.execute(_LEASED, {"ids": [r.id for r in rows], "until": now + self.lease})
         return [Event(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
+
+    async def _read_due(self, now: datetime) -> list[Event]:
+        """SQLite: the due rows in one statement outside any transaction, in one hop to the
+        reader's thread (``read_outside_transaction``); their values converted by the columns' own
+        types, as a session's read converts them."""
+        engine = self.db.reader
+        convert = _sqlite_converters(engine.dialect)
+        async with engine.connect() as connection:
+            rows = await read_outside_transaction(connection, _DUE_SQLITE, (convert.moment(now), self.batch_size))
+        payload, created_at = convert.payload, convert.created_at
+        return [Event(id=i, topic=topic, payload=payload(p), created_at=created_at(c)) for i, topic, p, c in rows]
 
     async def _settle(self, published: list[int], failures: list[tuple[Event, str, str]], crashed: dict[int, str]) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
             if published:
-                await session.execute(_PUBLISHED, {"ids": published, "now": now})
+                dialect = session.bind.dialect.name
+                await session.execute(_PUBLISHED[dialect], {"ids": _ids(dialect, published), "now": now})
             if failures:
                 parked = self.max_attempts <= 1
                 rows = [

@@ -160,6 +160,19 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             super().rollback()
 
 
+async def read_outside_transaction(connection: Any, operation: str, parameters: tuple) -> list[tuple]:
+    """One read on a reader's ``AsyncConnection`` with no transaction around it (a single SELECT
+    is consistent on its own): one hop to the connection's thread and back with its rows, without
+    SQLAlchemy's BEGIN, execution context and result around it (what a fixed read that runs all the
+    time, the outbox relay's, pays per call). The caller converts the raw values."""
+    raw = await connection.get_raw_connection()
+    adapted: OneHopConnection = raw.dbapi_connection  # type: ignore[assignment]
+    async with adapted._execute_mutex:
+        driver = adapted._connection
+        _, rows, _, _ = await driver._execute(_run_statement, driver._conn, operation, parameters, False)
+    return rows or []
+
+
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
         inline = bool(kw.pop(INLINE_IN_TRANSACTION, False))

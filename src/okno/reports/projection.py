@@ -11,13 +11,16 @@ calendar (``okno.sla``: no calendar means around the clock).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, select, text, update
+import orjson
+from sqlalchemy import BigInteger, String, any_, bindparam, func, literal_column, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
@@ -150,16 +153,17 @@ async def _read_ahead(session: AsyncSession, events: list[Event]) -> _Quiet:
     surveyed = sorted({e.payload["conversation_id"] for e in events if e.topic in _SURVEY_TOPICS})
     quiet = _Quiet()
     if conversation_ids or surveyed:
-        await _load_facts(session, conversation_ids, also=surveyed, quiet=quiet, candidates=_quiet_candidates(events, surveyed))
+        candidates, fresh = _quiet_candidates(events, surveyed), _fresh_candidates(events, surveyed)
+        await _load_facts(session, conversation_ids, also=surveyed, quiet=quiet, candidates=candidates, fresh=fresh)
     message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS and e.id not in quiet.events]
     if message_ids:
         messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
-        messages.update((row.id, row) for row in await session.execute(_MESSAGES_BY_ID, {"ids": message_ids}))
+        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.execute(session, message_ids))
     verdicts = sorted({e.payload["conversation_id"] for e in events if e.topic in _VERDICT_TOPICS})
     if verdicts:
         found: dict[int, list[tuple[str, str]]] = session.info.setdefault(_VERDICTS, {})
         found.update((cid, []) for cid in verdicts)
-        for conversation_id, metric, state in await session.execute(_VERDICTS_OF, {"ids": verdicts}):
+        for conversation_id, metric, state in await _VERDICTS_OF.execute(session, verdicts):
             found[conversation_id].append((metric, state))
     if surveyed:
         surveys: dict[tuple[int, int], ReportSurvey | None] = session.info.setdefault(_SURVEYS, {})
@@ -191,8 +195,29 @@ def _quiet_candidates(events: list[Event], surveyed: list[int]) -> dict[int, lis
     return {cid: its for cid, its in received.items() if cid not in others}
 
 
+def _fresh_candidates(events: list[Event], surveyed: list[int]) -> dict[int, list[Event]]:
+    """Conversations that open in the batch and whose only other events in it are customers'
+    messages (``conversation.opened``, then ``message.received``: a new conversation from the
+    intake), with those events. If the projection has no fact for one yet, its fact is
+    written once as those events leave it (:func:`_fresh_facts`) instead of made, loaded and changed
+    through the ORM."""
+    fresh: dict[int, list[Event]] = {}
+    others: set[int] = set(surveyed)
+    for event in events:
+        if event.topic not in _FACT_TOPICS:
+            continue
+        conversation_id = event.payload["conversation_id"]
+        if event.topic == "conversation.opened" and conversation_id not in fresh and conversation_id not in others:
+            fresh[conversation_id] = [event]
+        elif event.topic == "message.received" and conversation_id in fresh:
+            fresh[conversation_id].append(event)
+        else:
+            others.add(conversation_id)
+    return {cid: its for cid, its in fresh.items() if cid not in others}
+
+
 def _changes_nothing(state: Any, received: list[Event]) -> bool:
-    """Whether :func:`on_message_received` leaves the fact (``state``: its ``_FACT_STATE`` columns) as
+    """Whether :func:`on_message_received` leaves the fact (``state``: its ``_FACT_STATES_LOCKED`` columns) as
     it is for every one of these events. The channel is the event's own (``channel_id``, the
     message's, set by the intake that stored both), so the messages need no read."""
     if state.open and not state.waiting:
@@ -203,19 +228,11 @@ def _changes_nothing(state: Any, received: list[Event]) -> bool:
 _UNKNOWN = object()  # an event recorded without its channel: never taken as quiet
 
 
-# whether it is open and whether a message waits, not when (no datetime to convert per row)
-_FACT_STATE = select(
-    ReportConversation.conversation_id, ReportConversation.customer_id, ReportConversation.first_channel_id,
-    ReportConversation.open_since.is_not(None).label("open"), ReportConversation.waiting_since.is_not(None).label("waiting"),
-)
-_CONVERSATION_FIELDS = select(
-    Conversation.id, Conversation.customer_id, Conversation.team_id, Conversation.assignee_id, Conversation.channel_id, Conversation.created_at
-)
 
 
 async def _load_facts(
     session: AsyncSession, conversation_ids: list[int], *, also: list[int] = (),  # type: ignore[assignment]
-    quiet: _Quiet | None = None, candidates: dict[int, list[Event]] | None = None,
+    quiet: _Quiet | None = None, candidates: dict[int, list[Event]] | None = None, fresh: dict[int, list[Event]] | None = None,
 ) -> None:
     """The conversations' fact rows, locked, into the transaction's cache (in id order: two relays
     lock shared facts in the same order); those the projection has none of yet are created from
@@ -223,11 +240,14 @@ async def _load_facts(
     ``also``: conversations whose facts are read (surveys) but never created.
     With ``candidates`` (:func:`_quiet_candidates`) every fact is first locked and read by a few
     columns; a candidate's fact that its events leave as it is is not loaded as an ORM object (the
-    dearest part of the projection for a stream of messages) and its events go into ``quiet``."""
+    dearest part of the projection for a stream of messages) and its events go into ``quiet``.
+    With ``fresh`` (:func:`_fresh_candidates`, and ``quiet``) a new conversation's fact is written
+    as its events leave it, in one statement for all of them (:func:`_fresh_facts`), and its events
+    go into ``quiet``."""
     facts: dict[int, ReportConversation | None] = session.info.setdefault(_FACTS, {})
     wanted = sorted({*conversation_ids, *also})
     if candidates and quiet is not None:
-        states = await session.execute(_FACT_STATES_LOCKED, {"ids": wanted})
+        states = await _FACT_STATES_LOCKED.execute(session, wanted)
         stored: list[int] = []
         for state in states:
             received = candidates.get(state.conversation_id)
@@ -242,11 +262,19 @@ async def _load_facts(
     missing = [cid for cid in conversation_ids if cid not in facts and (quiet is None or cid not in quiet.customers)]
     if not missing:
         return
-    conversations = (await session.execute(_CONVERSATIONS_BY_ID, {"ids": missing})).all()
+    conversations = (await _CONVERSATIONS_BY_ID.execute(session, missing)).all()
     facts.update(dict.fromkeys(missing))  # erased since: no fact
     used: list[dict[str, Any]] = []
+    fresh_used: list[dict[str, Any]] = []
+    written = await _fresh_facts(session, conversations, fresh, quiet) if fresh and quiet is not None else []
+    written_ids = {row["conversation_id"] for row in written}
     for conversation in conversations:
         kind = await _channel_kind(session, conversation.channel_id)
+        if conversation.id in written_ids:
+            del facts[conversation.id]  # written whole below, never loaded in this transaction
+            if kind is not None:
+                fresh_used.append({"conversation_id": conversation.id, "channel_id": conversation.channel_id, "kind": kind})
+            continue
         facts[conversation.id] = fact = ReportConversation(
             conversation_id=conversation.id, customer_id=conversation.customer_id, team_id=conversation.team_id,
             operator_id=conversation.assignee_id, first_channel_id=conversation.channel_id, first_channel_kind=kind,
@@ -259,7 +287,95 @@ async def _load_facts(
     if used:
         table = ReportConversationChannel.__table__
         await session.execute(insert_ignoring_duplicates(table, session.bind.dialect.name, ["conversation_id", "channel_id"]), used)
+    if written:
+        await _write_fresh(session, fresh_used, written)
     await session.flush()
+
+
+async def _write_fresh(session: AsyncSession, uses: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """The fresh facts (:func:`_fresh_facts`) after their channel rows, as the others are written.
+    SQLite: each in one statement of fixed text (:class:`_JsonRows`): the rollup triggers' programs
+    are set up once per statement, not once per row as for an executemany (which made them two
+    thirds of a new conversation's cost); PostgreSQL: one executemany each."""
+    if session.bind.dialect.name == "sqlite":
+        await _FRESH_USES.run(session, uses)
+        await _FRESH_FACTS.run(session, rows)
+        return
+    if uses:
+        table = ReportConversationChannel.__table__
+        await session.execute(insert_ignoring_duplicates(table, session.bind.dialect.name, ["conversation_id", "channel_id"]), uses)
+    await session.execute(_INSERT_FACT, rows)
+
+
+_FACT_TABLE = ReportConversation.__table__
+_INSERT_FACT = _FACT_TABLE.insert()
+
+
+class _JsonRows:
+    """SQLite: ``INSERT … SELECT`` of many rows from one JSON array of rows (``json_each``), each
+    value converted first by its column type's own bind processor (the text, integers and NULLs
+    the driver would bind): one execution whatever the number of rows, and one statement text."""
+
+    def __init__(self, table: Any, columns: tuple[str, ...], tail: str = "") -> None:
+        self.table, self.columns = table, columns
+        picks = ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(columns)))
+        # "WHERE true": SQLite's upsert after a SELECT needs it (its parsing ambiguity)
+        self.sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {picks} FROM json_each(?) WHERE true {tail}".rstrip()
+        self._processors: dict[str, list[Any]] = {}
+
+    async def run(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        connection = await session.connection()
+        dialect = connection.dialect
+        processors = self._processors.get(dialect.name)
+        if processors is None:
+            processors = self._processors[dialect.name] = [self.table.c[name].type.bind_processor(dialect) for name in self.columns]
+        data = [
+            [value if value is None or convert is None else convert(value) for value, convert in zip((row[c] for c in self.columns), processors, strict=True)]
+            for row in rows
+        ]
+        await connection.exec_driver_sql(self.sql, (orjson.dumps(data).decode(),))
+
+
+_FRESH_FACTS = _JsonRows(_FACT_TABLE, tuple(column.key for column in _FACT_TABLE.columns))
+_FRESH_USES = _JsonRows(
+    ReportConversationChannel.__table__, ("conversation_id", "channel_id", "kind"), "ON CONFLICT (conversation_id, channel_id) DO NOTHING"
+)
+# a new fact's columns as the ORM writes one made by _load_facts (the others' defaults are None)
+_FACT_DEFAULTS: dict[str, Any] = {
+    **{column.key: None for column in _FACT_TABLE.columns},
+    "responses": 0, "resolution_seconds": 0, "resolution_business_seconds": 0, "resolutions": 0, "reopened": 0, "transferred": False,
+}
+
+
+async def _fresh_facts(session: AsyncSession, conversations: list[Any], fresh: dict[int, list[Event]], quiet: _Quiet) -> list[dict[str, Any]]:
+    """The fact rows of the new conversations among ``fresh`` as :func:`on_opened` and then
+    :func:`on_message_received` for each of its messages would leave them: made from the
+    conversation, waiting since its first customer message (one still stored). A conversation one
+    of whose messages came by another channel than its own is left to the handlers. Their events
+    go into ``quiet`` (applied), their customers with them."""
+    chosen = [c for c in conversations if c.id in fresh]
+    message_ids = [e.payload["message_id"] for c in chosen for e in fresh[c.id][1:]]
+    messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
+    if message_ids:
+        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.execute(session, message_ids))
+    rows: list[dict[str, Any]] = []
+    for conversation in chosen:
+        stored = [messages.get(e.payload["message_id"]) for e in fresh[conversation.id][1:]]
+        stored = [m for m in stored if m is not None]  # erased since: the handler leaves the fact as it is
+        if any(m.channel_id != conversation.channel_id for m in stored):
+            continue  # another channel used: the handlers record it
+        kind = await _channel_kind(session, conversation.channel_id)
+        rows.append({
+            **_FACT_DEFAULTS, "conversation_id": conversation.id, "customer_id": conversation.customer_id,
+            "team_id": conversation.team_id, "operator_id": conversation.assignee_id, "first_channel_id": conversation.channel_id,
+            "first_channel_kind": kind, "channel_kinds": with_kind(None, kind), "opened_at": conversation.created_at,
+            "open_since": conversation.created_at, "waiting_since": stored[0].created_at if stored else None,
+        })
+        quiet.customers[conversation.id] = conversation.customer_id
+        quiet.events.update(e.id for e in fresh[conversation.id])
+    return rows
 
 
 _VERDICT_FIELDS = select(SlaTarget.conversation_id, SlaTarget.metric, SlaTarget.state).where(
@@ -269,16 +385,50 @@ _MESSAGE_FIELDS = select(Message.id, Message.channel_id, Message.direction, Mess
 # a batch's statements, built once with an expanding list of ids: SQLAlchemy reuses their cache
 # key and compiled form instead of building and keying a new statement for every batch
 _IDS = bindparam("ids", expanding=True)
-_MESSAGES_BY_ID = _MESSAGE_FIELDS.where(Message.id.in_(_IDS))
-_VERDICTS_OF = _VERDICT_FIELDS.where(SlaTarget.conversation_id.in_(_IDS))
-_FACT_STATES_LOCKED = (
-    _FACT_STATE.where(ReportConversation.conversation_id.in_(_IDS)).order_by(ReportConversation.conversation_id).with_for_update()
-)
 _FACTS_LOCKED = (
     select(ReportConversation).where(ReportConversation.conversation_id.in_(_IDS))
     .order_by(ReportConversation.conversation_id).with_for_update()
 )
-_CONVERSATIONS_BY_ID = _CONVERSATION_FIELDS.where(Conversation.id.in_(_IDS))
+
+
+def _ids_in_json(column: Any) -> Any:
+    """SQLite: the ids from one JSON array (``json_each``)."""
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids", type_=String))))
+
+
+def _ids_in_array(column: Any) -> Any:
+    """PostgreSQL: the ids from one array parameter."""
+    return column == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+
+
+class _ByIds:
+    """A batch read by a list of ids whose text is the same for any number of them (one bound value:
+    a JSON array on SQLite, an array on PostgreSQL), over the tables' own columns (Core): no
+    statement rendered for each list length as an expanding IN has, no ORM compilation per read."""
+
+    def __init__(self, make: Callable[[Callable[[Any], Any]], Any]) -> None:
+        self.statements = {"sqlite": make(_ids_in_json), "postgresql": make(_ids_in_array)}
+
+    async def execute(self, session: AsyncSession, ids: list[int]) -> Any:
+        dialect = session.bind.dialect.name
+        value = orjson.dumps(ids).decode() if dialect == "sqlite" else list(ids)
+        return await session.execute(self.statements[dialect], {"ids": value})
+
+
+_M, _S, _F, _C = Message.__table__.c, SlaTarget.__table__.c, ReportConversation.__table__.c, Conversation.__table__.c
+_MESSAGES_BY_ID = _ByIds(lambda ids_in: select(_M.id, _M.channel_id, _M.direction, _M.author_id, _M.created_at).where(ids_in(_M.id)))
+_VERDICTS_OF = _ByIds(lambda ids_in: select(_S.conversation_id, _S.metric, _S.state).where(
+    _S.cycle == 1, _S.metric.in_((Metric.first_response.value, Metric.resolution.value)), ids_in(_S.conversation_id),
+))
+# whether it is open and whether a message waits, not when (no datetime to convert per row); locked
+# in id order (two relays lock shared facts in the same order)
+_FACT_STATES_LOCKED = _ByIds(lambda ids_in: select(
+    _F.conversation_id, _F.customer_id, _F.first_channel_id, _F.open_since.is_not(None).label("open"),
+    _F.waiting_since.is_not(None).label("waiting"),
+).where(ids_in(_F.conversation_id)).order_by(_F.conversation_id).with_for_update())
+_CONVERSATIONS_BY_ID = _ByIds(lambda ids_in: select(
+    _C.id, _C.customer_id, _C.team_id, _C.assignee_id, _C.channel_id, _C.created_at
+).where(ids_in(_C.id)))
 
 
 async def _message(session: AsyncSession, message_id: int) -> Any:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.bus.inprocess import EventByEvent
 from okno.bus.outbox import record_event
 from okno.conversations.actors import Actor, acting_as
 from okno.conversations.catalog import unfinished_status_keys
@@ -48,6 +49,16 @@ async def follow_call_event(deps: SubscriberDeps, event: Event) -> None:
         return  # a chat message: nothing to do, and nothing read
     async with deps.db.transaction() as session:
         await follow_call(session, event.payload["message_id"])
+
+
+async def follow_call_events(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form of :func:`follow_call_event`: nothing to do unless one of the messages came
+    by a call channel; then event by event (each event its own retry)."""
+    for event in events:
+        channel_id = event.payload.get("channel_id")
+        channel = await deps.channels.get(channel_id) if channel_id is not None else None
+        if channel is not None and channel.adapter.capabilities.medium == CALL_MEDIUM:
+            raise EventByEvent
 
 
 async def follow_call(session: AsyncSession, message_id: int) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.access import Scope
 from okno.access.clauses import pair_visible
+from okno.bus.inprocess import EventByEvent
 from okno.customers.matching.fields import comparison_fields
 from okno.customers.matching.model import MatchModel
 from okno.customers.matching.profiles import UNVERIFIED, person_of, refresh_profiles
@@ -107,6 +108,17 @@ async def on_customer_created(deps: SubscriberDeps, event: Event) -> None:
             return
     async with deps.db.transaction() as session:
         await index_and_suggest(session, int(customer_id))
+
+
+async def on_customers_created(deps: SubscriberDeps, events: list[Event]) -> None:
+    """The batch form of :func:`on_customer_created`: the model is read once; with automatic merges
+    off nothing is scored, else event by event (each event its own retry)."""
+    if all(event.payload.get("customer_id") is None for event in events):
+        return
+    async with deps.db.reading() as session:
+        if (await current_model(session)).auto_threshold is None:
+            return
+    raise EventByEvent
 
 
 async def open_suggestions(session: AsyncSession, *, after_id: int | None, limit: int, scope: Scope | None = None) -> list[MatchSuggestion]:
