@@ -119,7 +119,7 @@ def test_sealed_columns_are_sealed_as_a_batch_exactly_as_one_by_one() -> None:
         assert all(bytes(v)[:5] == b"\x01" + ring.newest_key_id for v in batch)
         texts = raw_type.bulk_bind_processor(dialect)(["тело", "тело"])
         assert [pii.open_text(bytes(v)) for v in texts] == ["тело", "тело"] and bytes(texts[0]) != bytes(texts[1])
-    rows = _processed([(1, None), (2, "b")], (None, None), (), ((1, raw_type.bulk_bind_processor(sqlite.dialect())),))
+    rows = _processed([(1, None), (2, "b")], (None, None), (), batches=((1, raw_type.bulk_bind_processor(sqlite.dialect())),))
     assert rows[0] == (1, None) and pii.open_text(bytes(rows[1][1])) == "b"
     assert [ring.open(s) for s in ring.seal_many([b"x", b"", b"y" * 1000])] == [b"x", b"", b"y" * 1000]
     assert ring.seal_many([]) == []
