@@ -1,6 +1,7 @@
 """The one-hop SQLite driver: same results and errors as SQLAlchemy's aiosqlite dialect, one
-round trip to the connection's thread per statement (none for the writer's statements inside a
-transaction), no ROLLBACK round trip when idle."""
+round trip to the connection's thread per statement (none for the writer's BEGIN IMMEDIATE and
+statements inside a transaction, none for a reader's BEGIN and ROLLBACK), no ROLLBACK round trip
+when idle."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = aiosqlite.core.Connection._execute
 
     async def counting(self, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        seen.append(getattr(fn, "__name__", repr(fn)))
+        ran = args[0] if getattr(fn, "__name__", "") == "_counted" else fn  # OneHopConnection.on_thread: what it runs
+        seen.append(getattr(ran, "__name__", repr(ran)).lstrip("_"))
         return await original(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counting)
@@ -63,13 +65,14 @@ async def test_a_statement_is_one_round_trip_and_an_idle_rollback_none(db, hops:
     async with db.reading() as session:  # the pool's connection is set up (pragmas, functions)
         await session.execute(text("SELECT 1"))
     hops.clear()
-    async with db.reading() as session:  # BEGIN, SELECT, ROLLBACK of the read transaction
+    async with db.reading() as session:  # BEGIN with the first SELECT; the read transaction's ROLLBACK in place
         assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
-    assert hops == ["_run_statement", "_run_statement", "rollback"]  # no second ROLLBACK from the pool's reset
+        assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    assert hops == ["run_statement", "run_statement"]  # no ROLLBACK hop, none from the pool's reset either
     hops.clear()
-    async with db.transaction() as session:  # BEGIN IMMEDIATE hops; the INSERT runs in place; COMMIT hops
+    async with db.transaction() as session:  # BEGIN IMMEDIATE and the INSERT run in place; COMMIT hops
         await session.execute(text("INSERT INTO t (name) VALUES ('x')"))
-    assert hops == ["_run_statement", "commit"]
+    assert hops == ["commit"]
 
 
 async def test_errors_map_to_sqlalchemy_exceptions_and_roll_back(db) -> None:  # noqa: ANN001
@@ -125,3 +128,67 @@ async def test_begin_immediate_waits_for_another_writer_without_stalling_the_eve
     async with db.reading() as session:
         names = (await session.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
     assert names == ["first", "second"]
+
+
+async def test_a_read_session_keeps_one_snapshot_though_its_begin_waits_for_its_first_statement(db) -> None:  # noqa: ANN001
+    async with db.reading() as session:
+        before = (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
+        async with db.transaction() as writing:  # another connection commits between the two reads
+            await writing.execute(text("INSERT INTO t (name) VALUES ('later')"))
+        again = (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
+    assert before == again == 0  # the deferred BEGIN ran: both reads saw the same snapshot
+    async with db.reading() as session:
+        assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+
+
+async def test_the_writers_begin_falls_back_to_the_thread_only_while_another_writer_holds_the_lock(db, tmp_path: Path, hops: list[str]) -> None:  # noqa: ANN001
+    async def busy_timeout() -> int:
+        async with db.transaction() as session:
+            return (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
+
+    assert await busy_timeout() == 10000  # the inline attempt put the connection's own wait back
+    hops.clear()
+    other = sqlite3.connect(tmp_path / "d.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def write() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t (name) VALUES ('waited')"))
+
+    writing = asyncio.create_task(write())
+    await asyncio.sleep(0.05)
+    assert hops == ["begin"] and not writing.done()  # BEGIN IMMEDIATE waits on the driver's thread
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(writing, 10)
+    assert hops == ["begin", "commit"]
+    hops.clear()
+    assert await busy_timeout() == 10000
+    assert hops == ["commit"]  # the lock is free again: BEGIN IMMEDIATE in place
+
+
+async def test_nothing_runs_in_place_while_a_cancelled_call_still_runs_on_the_thread(db, tmp_path: Path) -> None:  # noqa: ANN001
+    other = sqlite3.connect(tmp_path / "d.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def write(name: str) -> None:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t (name) VALUES (:n)"), {"n": name})
+
+    async with db.writer.connect() as conn:
+        adapted = (await conn.get_raw_connection()).dbapi_connection
+    waiting = asyncio.create_task(write("cancelled"))
+    await asyncio.sleep(0.05)
+    assert not adapted.thread_idle  # its BEGIN IMMEDIATE waits on the driver's thread
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    other.execute("COMMIT")
+    other.close()
+    for _ in range(200):
+        if adapted.thread_idle:
+            break
+        await asyncio.sleep(0.01)
+    assert adapted.thread_idle
+    await write("next")  # the writer works on, and the cancelled transaction left nothing behind
+    async with db.reading() as session:
+        assert (await session.execute(text("SELECT name FROM t"))).scalars().all() == ["next"]

@@ -187,8 +187,10 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: object) -> None:
         # straight to the driver: SQLAlchemy's statement machinery (execution context, events,
-        # result) cost more than the BEGIN itself, once per transaction
-        conn.connection.dbapi_connection.cursor().execute(begin)  # type: ignore[attr-defined]
+        # result) cost more than the BEGIN itself, once per transaction. The driver runs the
+        # writer's BEGIN IMMEDIATE inline unless it has to wait, and sends a reader's BEGIN along
+        # with its first statement (kit/sqlite_driver.py: no thread hop of its own either way)
+        conn.connection.dbapi_connection.begin(begin)  # type: ignore[attr-defined]
 
 
 async def checkpoint_wal(db: Database) -> tuple[int, int, int]:

@@ -14,10 +14,18 @@ A connection opened with ``connect_args={INLINE_IN_TRANSACTION: True}`` (the wri
 hop at all. Waking aiosqlite's thread and then the event loop again costs more than a short
 statement on the single writer (py-spy: the queue's ``sem_post`` alone was 10–15 % of the time
 okno holds the GIL under webhook load), and nothing runs beside the writer's statement anyway:
-the transaction holds SQLite's one write lock. What may wait stays on the thread: ``BEGIN
-IMMEDIATE`` (it waits up to ``busy_timeout`` for another process's writer), ``COMMIT`` (it may
-checkpoint the WAL), ``ROLLBACK``, and every statement outside a transaction. The readers keep
-one hop per statement, so a long read never stalls the event loop.
+the transaction holds SQLite's one write lock. Its ``BEGIN IMMEDIATE`` is tried in place too,
+with no busy wait; only when another process holds the write lock does it go to the thread and
+wait there up to ``busy_timeout``. What may take long stays on the thread: ``COMMIT`` (it writes
+the WAL and may checkpoint it), ``ROLLBACK``, and every statement outside a transaction.
+
+The readers keep one hop per statement, so a long read never stalls the event loop, but no more:
+their ``BEGIN`` (deferred: it takes no lock) rides along with the first statement, and their
+``ROLLBACK`` (it only lets go of a WAL snapshot) runs in place. A read session of one statement
+is one round trip instead of three.
+
+Nothing runs on the event loop's thread while a call of ours is queued or running on the
+driver's thread (a cancelled await leaves its call running there): ``OneHopConnection.thread_idle``.
 
 Registered as ``sqlite+okno``; :func:`engine_url` swaps it in for ``sqlite+aiosqlite``.
 """
@@ -49,8 +57,11 @@ def engine_url(url: str) -> str:
     return f"sqlite+{DRIVER}" + url[len(_ASYNC_DRIVER) :] if url.startswith(_ASYNC_DRIVER) else url
 
 
-def _run_statement(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> tuple:
-    """On aiosqlite's thread: the whole statement, its rows fetched, its cursor closed."""
+def _run_statement(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: str | None = None) -> tuple:
+    """On aiosqlite's thread: the whole statement, its rows fetched, its cursor closed; ``begin``
+    (a reader's deferred ``BEGIN``, put off until its first statement) runs first, in the same hop."""
+    if begin is not None:
+        _begin(conn, begin)
     cursor = conn.cursor()
     try:
         if many:
@@ -117,20 +128,22 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapt = self._adapt_connection
+        async with adapt._execute_mutex:
             connection = self._connection
-            if self._adapt_connection.inline_in_transaction and connection._conn.in_transaction:
-                # the connection's thread is idle between calls (the execute mutex; commit and
-                # rollback are awaited by the one session holding the writer), so this is safe
+            if adapt.inline_in_transaction and adapt.thread_idle and connection._conn.in_transaction:
+                # the connection's thread is idle (nothing queued or running on it) and commit and
+                # rollback are awaited by the one session holding the writer, so this is safe
                 outcome = _run_statement(connection._conn, operation, parameters, many)
             else:
-                outcome = await connection._execute(_run_statement, connection._conn, operation, parameters, many)
+                begin, adapt.pending_begin = adapt.pending_begin, None
+                outcome = await adapt.on_thread(_run_statement, connection._conn, operation, parameters, many, begin)
             self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows else collections.deque()
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("inline_in_transaction",)
+    __slots__ = ("inline_in_transaction", "pending_begin", "_sent", "_done", "_restore_wait")
 
     _cursor_cls = OneHopCursor
 
@@ -138,20 +151,125 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         # statements inside a transaction run on the caller's thread (opened with check_same_thread=False)
         self.inline_in_transaction = inline_in_transaction
+        self.pending_begin: str | None = None  # a deferred BEGIN that rides with the next statement
+        self._sent = 0  # calls handed to the driver's thread (counted on the event loop's thread)
+        self._done = 0  # calls it has finished (counted on the driver's thread only)
+        self._restore_wait: str | None = None  # its own busy_timeout, read at its first inline BEGIN
+
+    @property
+    def thread_idle(self) -> bool:
+        """Nothing of ours is queued or running on the driver's thread (a cancelled await leaves
+        its call running there; the connection is not touched from here until it has finished)."""
+        return self._sent == self._done
+
+    async def on_thread(self, function: Any, *args: Any) -> Any:
+        self._sent += 1
+        return await self._connection._execute(self._counted, function, *args)
+
+    def _counted(self, function: Any, *args: Any) -> Any:  # on the driver's thread
+        try:
+            return function(*args)
+        finally:
+            self._done += 1
+
+    def begin(self, statement: str) -> None:
+        """Opens the transaction (called by the engine's ``begin`` event, before its first statement).
+
+        ``BEGIN`` (a reader's: it takes no lock, it cannot wait) is only remembered: it runs on the
+        driver's thread together with the first statement, one hop instead of two. ``BEGIN
+        IMMEDIATE`` on an inline connection (the writer) is first tried right here with no busy
+        wait, which succeeds unless another process holds the write lock (``okno worker`` on the
+        same file, a CLI command); only then does it go to the driver's thread and wait there up to
+        ``busy_timeout`` as before. Anything else goes to the driver's thread."""
+        if statement == "BEGIN" and not self.inline_in_transaction:
+            self.pending_begin = statement
+            return
+        conn = self._connection._conn
+        if self.inline_in_transaction and self.thread_idle:
+            try:
+                if self._restore_wait is None:
+                    self._restore_wait = f"PRAGMA busy_timeout={int(conn.execute('PRAGMA busy_timeout').fetchone()[0])}"
+                if _begin_without_waiting(conn, statement, self._restore_wait):
+                    return
+            except Exception as error:
+                self._handle_exception(error)
+        self._call(_begin, conn, statement)
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self.pending_begin is not None:  # aiosqlite's own cursor: BEGIN first, on its own
+            begin, self.pending_begin = self.pending_begin, None
+            self._call(_begin, self._connection._conn, begin)
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        self.pending_begin = None
+        if self._connection._connection is not None and self._connection._conn.in_transaction:
+            self._call(_commit, self._connection._conn)
 
     def rollback(self) -> None:
-        connection = self._connection
+        self.pending_begin = None
         # ``in_transaction`` only reads SQLite's autocommit flag; the connection's thread is idle
         # between statements (the execute mutex), so reading it here is safe
-        if connection._connection is not None and connection._conn.in_transaction:
-            super().rollback()
+        connection = self._connection
+        if connection._connection is None or not connection._conn.in_transaction:
+            return
+        if not self.inline_in_transaction and self.thread_idle:
+            # a reader's: ending a read transaction only lets go of its WAL snapshot (no I/O, no
+            # lock to wait for), cheaper here than a round trip to the driver's thread
+            try:
+                connection._conn.rollback()
+            except Exception as error:
+                self._handle_exception(error)
+            return
+        self._call(_rollback, connection._conn)
+
+    def _call(self, function: Any, *args: Any) -> None:
+        try:
+            await_(self.on_thread(function, *args))
+        except Exception as error:
+            self._handle_exception(error)
+
+
+def _begin(conn: sqlite3.Connection, statement: str) -> None:
+    """A transaction already open here was begun by a call whose caller was cancelled while it
+    waited on the driver's thread (a BEGIN IMMEDIATE waiting for the lock): nobody owns it."""
+    if conn.in_transaction:
+        conn.rollback()
+    conn.execute(statement)
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.commit()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    conn.rollback()
+
+
+def _begin_without_waiting(conn: sqlite3.Connection, statement: str, restore_wait: str) -> bool:
+    """``statement`` (``BEGIN IMMEDIATE``) on this thread with no busy wait: False when another
+    connection holds the lock it needs (SQLITE_BUSY), so the caller waits for it elsewhere;
+    ``restore_wait`` (``PRAGMA busy_timeout=…``) puts the connection's own wait back."""
+    if conn.in_transaction:  # see _begin
+        conn.rollback()
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute(statement)
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+            raise
+        return False
+    finally:
+        conn.execute(restore_wait)
+    return True
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
         inline = bool(kw.pop(INLINE_IN_TRANSACTION, False))
-        if inline:
-            kw["check_same_thread"] = False  # statements then run on two threads, never at once
+        # BEGIN, and inline statements, and a reader's ROLLBACK run on the event loop's thread,
+        # the rest on the driver's: two threads, never at once (OneHopConnection.thread_idle)
+        kw["check_same_thread"] = False
         adapted = super().connect(*arg, **kw)
         return OneHopConnection(self, adapted._connection, inline_in_transaction=inline)
 
