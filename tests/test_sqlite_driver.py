@@ -65,14 +65,32 @@ async def test_a_statement_is_one_round_trip_and_an_idle_rollback_none(db, hops:
     async with db.reading() as session:  # the pool's connection is set up (pragmas, functions)
         await session.execute(text("SELECT 1"))
     hops.clear()
-    async with db.reading() as session:  # BEGIN with the first SELECT; the read transaction's ROLLBACK in place
+    async with db.reading() as session:  # BEGIN, short SELECTs and the read transaction's ROLLBACK in place
         assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
         assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
-    assert hops == ["run_statement", "run_statement"]  # no ROLLBACK hop, none from the pool's reset either
+    assert hops == []  # none from the pool's reset either
+    async with db.reading() as session:  # what is not a SELECT: one round trip, BEGIN included
+        assert (await session.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+    assert hops == ["run_statement"]
     hops.clear()
     async with db.transaction() as session:  # BEGIN IMMEDIATE and the INSERT run in place; COMMIT hops
         await session.execute(text("INSERT INTO t (name) VALUES ('x')"))
     assert hops == ["commit"]
+
+
+async def test_a_readers_select_runs_in_place_for_its_first_rows_the_rest_come_from_the_thread(db, hops: list[str]) -> None:  # noqa: ANN001
+    from okno.kit.sqlite_driver import READ_ROWS
+
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": f"n{i:05}"} for i in range(READ_ROWS * 3 + 7)])
+    async with db.reading() as session:  # the pool's connection is set up (pragmas, functions)
+        await session.execute(text("SELECT 1"))
+    hops.clear()
+    async with db.reading() as session:
+        names = (await session.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+        assert (await session.execute(text("SELECT count(*) FROM t WHERE name = 'n00003'"))).scalar_one() == 1
+    assert names == [f"n{i:05}" for i in range(READ_ROWS * 3 + 7)]
+    assert hops == ["fetch_rest"]  # and the short count after it in place again
 
 
 async def test_errors_map_to_sqlalchemy_exceptions_and_roll_back(db) -> None:  # noqa: ANN001
@@ -87,7 +105,7 @@ async def test_errors_map_to_sqlalchemy_exceptions_and_roll_back(db) -> None:  #
     assert names == ["same"]  # 'other' went with the rolled-back transaction
 
 
-async def test_the_writers_statements_in_a_transaction_run_on_the_loop_thread_the_readers_do_not(db) -> None:  # noqa: ANN001
+async def test_the_writers_statements_and_a_readers_short_selects_run_on_the_loop_thread_a_long_one_does_not(db) -> None:  # noqa: ANN001
     ran_on: list[int] = []
 
     def thread_id() -> int:
@@ -99,12 +117,16 @@ async def test_the_writers_statements_in_a_transaction_run_on_the_loop_thread_th
             raw = await conn.get_raw_connection()
             await conn.run_sync(lambda _, raw=raw: raw.driver_connection._conn.create_function("thread_id", 0, thread_id))
     loop_thread = threading.get_ident()
+    long = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT max(x) FROM c"
     async with db.transaction() as session:
         await session.execute(text("SELECT thread_id()"))
     async with db.reading() as session:
         await session.execute(text("SELECT thread_id()"))
-    assert ran_on[0] == loop_thread
-    assert ran_on[1] != loop_thread
+        # cut off in place after READ_STEPS steps, started over on the driver's thread
+        row = (await session.execute(text(f"SELECT ({long}), thread_id()"))).one()
+    assert tuple(row) == (200000, 1)
+    assert ran_on[:2] == [loop_thread, loop_thread]
+    assert ran_on[-1] != loop_thread
 
 
 async def test_begin_immediate_waits_for_another_writer_without_stalling_the_event_loop(db, tmp_path: Path) -> None:  # noqa: ANN001
