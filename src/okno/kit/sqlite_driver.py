@@ -54,8 +54,8 @@ DRIVER = "okno"
 # connect argument: run this connection's statements inside a transaction on the caller's thread
 INLINE_IN_TRANSACTION = "okno_inline_in_transaction"
 # a reader's SELECT runs on the caller's thread while it takes at most READ_STEPS steps of SQLite's
-# engine for a row (~0.1-0.5 ms: it starts over on the driver's thread past that) and for its first
-# READ_ROWS rows (the rest are fetched on the driver's thread)
+# engine in all (~0.1-0.5 ms: past that it starts over on the driver's thread), and for its first
+# READ_ROWS rows only (the rest are fetched on the driver's thread)
 READ_STEPS = 10_000
 READ_ROWS = 256
 _ASYNC_DRIVER = "sqlite+aiosqlite"
@@ -211,8 +211,9 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     async def read_in_place(self, operation: str, parameters: Any) -> tuple | None:
         """A reader's ``SELECT`` inside its transaction, run on this thread while it stays short:
-        None when it was cut off (more than :data:`READ_STEPS` steps of SQLite's engine for one
-        row, or a lock to wait for) and has to run on the driver's thread after all. Its first
+        None when it was cut off (more than :data:`READ_STEPS` steps of SQLite's engine, counted
+        over the whole statement, or a lock to wait for) and has to run on the driver's thread
+        after all. Its first
         :data:`READ_ROWS` rows come from here, any more from the driver's thread."""
         conn = self._connection._conn
         if self.pending_begin is not None:  # deferred: takes no lock, cannot wait
@@ -287,7 +288,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
 
 def _is_select(operation: str) -> bool:
-    return operation[:6].upper() == "SELECT"
+    return operation.lstrip()[:6].upper() == "SELECT"
 
 
 def _cut_off() -> int:
