@@ -177,8 +177,10 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         return self._sent == self._done
 
     async def on_thread(self, function: Any, *args: Any) -> Any:
-        self._sent += 1
-        return await self._connection._execute(self._counted, function, *args)
+        connection = self._connection
+        if connection._running and connection._connection is not None:  # else aiosqlite refuses it unqueued
+            self._sent += 1
+        return await connection._execute(self._counted, function, *args)
 
     def _counted(self, function: Any, *args: Any) -> Any:  # on the driver's thread
         try:
