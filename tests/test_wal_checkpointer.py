@@ -75,3 +75,27 @@ async def test_stopping_is_quick_and_the_database_closes_clean(tmp_path: Path) -
     assert database.checkpointer._thread is not None  # started by the first commit
     await asyncio.wait_for(database.dispose(), 2)  # does not wait out the interval
     assert database.checkpointer._thread is None
+
+
+async def test_a_stop_that_comes_as_it_wakes_up_is_not_lost(tmp_path: Path) -> None:
+    import threading
+
+    from okno.kit.wal_checkpointer import WalCheckpointer
+
+    waking, go_on = threading.Event(), threading.Event()
+
+    class Wake(threading.Event):
+        def clear(self) -> None:  # the thread clears its wake-up just as stop() sets it
+            waking.set()
+            go_on.wait(5)
+            super().clear()
+
+    checkpointer = WalCheckpointer(str(tmp_path / "x.db"), every=0.01)
+    checkpointer._committed = Wake()
+    checkpointer.committed()
+    assert await asyncio.to_thread(waking.wait, 5)
+    stopping = asyncio.create_task(asyncio.to_thread(checkpointer.stop))
+    await asyncio.sleep(0.05)  # stop() has set both events and waits for the thread
+    go_on.set()
+    await asyncio.wait_for(stopping, 5)  # returned: the thread saw the stop after its checkpoint
+    assert checkpointer.runs == 1

@@ -58,7 +58,9 @@ class WalCheckpointer:
     def _run(self) -> None:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
         try:
-            while True:
+            # stop() sets _stopping before _committed: once the clear below has swallowed its
+            # _committed, the loop's test sees _stopping
+            while not self._stopping.is_set():
                 self._committed.wait()
                 if self._stopping.wait(self.every):
                     return
