@@ -120,3 +120,36 @@ async def test_a_later_message_names_nameless_customers_in_one_group_and_keeps_g
     async with ctx.db.reading() as session:
         names = sorted((await session.scalars(select(Customer.name))).all())
     assert names == ["Анна", "Борис", "Ольга"]
+
+
+async def test_a_groups_requests_are_answered_before_the_next_group_is_stored() -> None:
+    from okno.channels.intake import WebhookIntake
+
+    order: list[str] = []
+    release = asyncio.Event()
+
+    class Recording(WebhookIntake):
+        async def _store(self, group, *, process):  # noqa: ANN001, ANN202
+            order.append("store " + ",".join(s.raw for s in group))
+            for submission in group:
+                submission.fresh = [True] * len(submission.items)
+            if group[0].raw == "a":
+                await release.wait()  # the others arrive while the first group is being stored
+            return sum(len(s.items) for s in group)
+
+    intake = Recording(db=None, processor=None)  # type: ignore[arg-type]
+
+    async def request(raw: str) -> None:
+        item = InboundMessage(provider_id=raw, sender=[SenderIdentity(kind="phone", value="+79160000001")], text=raw)
+        await intake.submit(1, [item], raw.encode())
+        order.append("answered " + raw)
+
+    first = asyncio.create_task(request("a"))
+    await asyncio.sleep(0.01)
+    rest = [asyncio.create_task(request(raw)) for raw in ("b", "c")]
+    await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.gather(first, *rest)
+    # the writer's BEGIN and statements run in place: without a turn of the event loop between
+    # groups, "a" would only be answered once the next group reached its COMMIT
+    assert order == ["store a", "answered a", "store b,c", "answered b", "answered c"]

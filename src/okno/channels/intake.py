@@ -73,6 +73,11 @@ class WebhookIntake:
                 group.append(self._queue.pop(0))
                 size += len(group[-1].items)
             await self._commit(group)
+            if self._queue:
+                # the requests just answered send their answers before the next group is stored:
+                # nothing in it would let them run until its COMMIT (the writer's BEGIN and
+                # statements run in place, kit/sqlite_driver.py)
+                await asyncio.sleep(0)
 
     async def _commit(self, group: list[_Submission]) -> None:
         try:

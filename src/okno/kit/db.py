@@ -15,7 +15,7 @@ from functools import lru_cache
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, make_url, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -28,6 +28,7 @@ from okno.kit.db_ping import ping_when_idle
 from okno.kit.db_wake import take_after_commit, take_wakes
 from okno.kit.private_files import private_sqlite
 from okno.kit.sqlite_driver import INLINE_IN_TRANSACTION, engine_url
+from okno.kit.wal_checkpointer import BACKSTOP_PAGES, WalCheckpointer
 from okno.kit.time import as_utc
 
 NAMING_CONVENTION = {
@@ -138,6 +139,8 @@ class Database:
     read_sessions: async_sessionmaker[AsyncSession]
     # called after every successful commit with the workers the transaction asked to wake
     after_commit: Callable[[Iterable[str]], None] = field(default=lambda names: None)
+    # SQLite: copies the WAL into the database file beside the writer (kit/wal_checkpointer.py)
+    checkpointer: WalCheckpointer | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -159,12 +162,14 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool, checkpointer: WalCheckpointer | None = None) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: object, _record: object) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves  # type: ignore[attr-defined]
@@ -177,6 +182,8 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         # overwritten with zeros, so the file keeps no copy of what was deleted; the WAL's old
         # page images go with the checkpoint after an erase (checkpoint_wal)
         cur.execute("PRAGMA secure_delete=ON")
+        if checkpointer is not None:  # its thread checkpoints; the writer's COMMIT only past the backstop
+            cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cur.close()
         # SQLite's own lower() folds ASCII only, so ILIKE (lower(x) LIKE lower(y)) missed "анна" in
         # "Анна"; Python's folds every script, as PostgreSQL's does
@@ -187,8 +194,16 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: object) -> None:
         # straight to the driver: SQLAlchemy's statement machinery (execution context, events,
-        # result) cost more than the BEGIN itself, once per transaction
-        conn.connection.dbapi_connection.cursor().execute(begin)  # type: ignore[attr-defined]
+        # result) cost more than the BEGIN itself, once per transaction. The driver runs the
+        # writer's BEGIN IMMEDIATE inline unless it has to wait, and sends a reader's BEGIN along
+        # with its first statement (kit/sqlite_driver.py: no thread hop of its own either way)
+        conn.connection.dbapi_connection.begin(begin)  # type: ignore[attr-defined]
+
+    if checkpointer is not None:
+
+        @event.listens_for(engine.sync_engine, "commit")
+        def _on_commit(conn: object) -> None:
+            checkpointer.committed()
 
 
 async def checkpoint_wal(db: Database) -> tuple[int, int, int]:
@@ -225,17 +240,28 @@ def create_database(url: str, *, echo: bool = False) -> Database:
             url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, connect_args={INLINE_IN_TRANSACTION: True}, **JSON_CODEC
         )
         reader = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4, **JSON_CODEC)
-        _sqlite_pragmas(writer, writer=True)
+        checkpointer = _checkpointer(url)
+        _sqlite_pragmas(writer, writer=True, checkpointer=checkpointer)
         _sqlite_pragmas(reader, writer=False)
     else:
         writer = reader = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, **JSON_CODEC)
         ping_when_idle(writer.sync_engine)  # not pool_pre_ping: three round trips on every checkout
+        checkpointer = None
     return Database(
         writer=writer,
         reader=reader,
         write_sessions=async_sessionmaker(writer, expire_on_commit=False),
         read_sessions=async_sessionmaker(reader, expire_on_commit=False),
+        checkpointer=checkpointer,
     )
+
+
+def _checkpointer(url: str) -> WalCheckpointer | None:
+    """A file database's checkpointer (an in-memory one has no WAL)."""
+    database = make_url(url).database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    return WalCheckpointer(database)
 
 
 def create_oneoff_engine(url: str) -> AsyncEngine:

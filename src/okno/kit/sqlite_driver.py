@@ -14,10 +14,22 @@ A connection opened with ``connect_args={INLINE_IN_TRANSACTION: True}`` (the wri
 hop at all. Waking aiosqlite's thread and then the event loop again costs more than a short
 statement on the single writer (py-spy: the queue's ``sem_post`` alone was 10–15 % of the time
 okno holds the GIL under webhook load), and nothing runs beside the writer's statement anyway:
-the transaction holds SQLite's one write lock. What may wait stays on the thread: ``BEGIN
-IMMEDIATE`` (it waits up to ``busy_timeout`` for another process's writer), ``COMMIT`` (it may
-checkpoint the WAL), ``ROLLBACK``, and every statement outside a transaction. The readers keep
-one hop per statement, so a long read never stalls the event loop.
+the transaction holds SQLite's one write lock. Its ``BEGIN IMMEDIATE`` is tried in place too,
+with no busy wait; only when another process holds the write lock does it go to the thread and
+wait there up to ``busy_timeout``. What may take long stays on the thread: ``COMMIT`` (it writes
+the WAL and may checkpoint it), ``ROLLBACK``, and every statement outside a transaction.
+
+A reader's ``SELECT`` runs in place too while it stays short: SQLite's progress handler cuts it
+off past :data:`READ_STEPS` steps of its engine (a read-only statement cut off leaves its
+transaction and snapshot as they were) and it starts over on the driver's thread, so a long read
+never stalls the event loop for more than that; rows past the first :data:`READ_ROWS` are fetched
+on the thread. It never waits for a lock in place (``busy_timeout`` is 0 meanwhile: SQLITE_BUSY
+sends it to the thread as well). Anything else a reader runs is one hop, its deferred ``BEGIN``
+(it takes no lock) riding along; its ``ROLLBACK`` (it only lets go of a WAL snapshot) runs in
+place. A read session of short SELECTs makes no round trip at all instead of three or more.
+
+Nothing runs on the event loop's thread while a call of ours is queued or running on the
+driver's thread (a cancelled await leaves its call running there): ``OneHopConnection.thread_idle``.
 
 Registered as ``sqlite+okno``; :func:`engine_url` swaps it in for ``sqlite+aiosqlite``.
 """
@@ -54,6 +66,11 @@ sqlite3.register_adapter(bytes, bytes)  # returns an exact bytes object itself
 sqlite3.register_adapter(type(None), _same)
 # connect argument: run this connection's statements inside a transaction on the caller's thread
 INLINE_IN_TRANSACTION = "okno_inline_in_transaction"
+# a reader's SELECT runs on the caller's thread while it takes at most READ_STEPS steps of SQLite's
+# engine in all (~0.1-0.5 ms: past that it starts over on the driver's thread), and for its first
+# READ_ROWS rows only (the rest are fetched on the driver's thread)
+READ_STEPS = 10_000
+READ_ROWS = 256
 _ASYNC_DRIVER = "sqlite+aiosqlite"
 
 
@@ -62,8 +79,11 @@ def engine_url(url: str) -> str:
     return f"sqlite+{DRIVER}" + url[len(_ASYNC_DRIVER) :] if url.startswith(_ASYNC_DRIVER) else url
 
 
-def _run_statement(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> tuple:
-    """On aiosqlite's thread: the whole statement, its rows fetched, its cursor closed."""
+def _run_statement(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: str | None = None) -> tuple:
+    """On aiosqlite's thread: the whole statement, its rows fetched, its cursor closed; ``begin``
+    (a reader's deferred ``BEGIN``, put off until its first statement) runs first, in the same hop."""
+    if begin is not None:
+        _begin(conn, begin)
     cursor = conn.cursor()
     try:
         if many:
@@ -130,20 +150,27 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapt = self._adapt_connection
+        async with adapt._execute_mutex:
             connection = self._connection
-            if self._adapt_connection.inline_in_transaction and connection._conn.in_transaction:
-                # the connection's thread is idle between calls (the execute mutex; commit and
-                # rollback are awaited by the one session holding the writer), so this is safe
-                outcome = _run_statement(connection._conn, operation, parameters, many)
+            conn = connection._conn
+            if adapt.inline_in_transaction and adapt.thread_idle and conn.in_transaction:
+                # the connection's thread is idle (nothing queued or running on it) and commit and
+                # rollback are awaited by the one session holding the writer, so this is safe
+                outcome = _run_statement(conn, operation, parameters, many)
+            elif not many and adapt.thread_idle and _is_select(operation) and (
+                outcome := await adapt.read_in_place(operation, parameters)
+            ):
+                pass
             else:
-                outcome = await connection._execute(_run_statement, connection._conn, operation, parameters, many)
+                begin, adapt.pending_begin = adapt.pending_begin, None
+                outcome = await adapt.on_thread(_run_statement, conn, operation, parameters, many, begin)
             self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows else collections.deque()
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("inline_in_transaction",)
+    __slots__ = ("inline_in_transaction", "pending_begin", "_sent", "_done", "_restore_wait")
 
     _cursor_cls = OneHopCursor
 
@@ -151,13 +178,177 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         # statements inside a transaction run on the caller's thread (opened with check_same_thread=False)
         self.inline_in_transaction = inline_in_transaction
+        self.pending_begin: str | None = None  # a deferred BEGIN that rides with the next statement
+        self._sent = 0  # calls handed to the driver's thread (counted on the event loop's thread)
+        self._done = 0  # calls it has finished (counted on the driver's thread only)
+        self._restore_wait: str | None = None  # its own busy_timeout, read at its first inline BEGIN
+
+    @property
+    def thread_idle(self) -> bool:
+        """Nothing of ours is queued or running on the driver's thread (a cancelled await leaves
+        its call running there; the connection is not touched from here until it has finished)."""
+        return self._sent == self._done
+
+    async def on_thread(self, function: Any, *args: Any) -> Any:
+        connection = self._connection
+        if connection._running and connection._connection is not None:  # else aiosqlite refuses it unqueued
+            self._sent += 1
+        return await connection._execute(self._counted, function, *args)
+
+    def _counted(self, function: Any, *args: Any) -> Any:  # on the driver's thread
+        try:
+            return function(*args)
+        finally:
+            self._done += 1
+
+    def begin(self, statement: str) -> None:
+        """Opens the transaction (called by the engine's ``begin`` event, before its first statement).
+
+        ``BEGIN`` (a reader's: it takes no lock, it cannot wait) is only remembered: it runs on the
+        driver's thread together with the first statement, one hop instead of two. ``BEGIN
+        IMMEDIATE`` on an inline connection (the writer) is first tried right here with no busy
+        wait, which succeeds unless another process holds the write lock (``okno worker`` on the
+        same file, a CLI command); only then does it go to the driver's thread and wait there up to
+        ``busy_timeout`` as before. Anything else goes to the driver's thread."""
+        if statement == "BEGIN" and not self.inline_in_transaction:
+            self.pending_begin = statement
+            return
+        conn = self._connection._conn
+        if self.inline_in_transaction and self.thread_idle:
+            try:
+                if self._restore_wait is None:
+                    self._restore_wait = f"PRAGMA busy_timeout={int(conn.execute('PRAGMA busy_timeout').fetchone()[0])}"
+                if _begin_without_waiting(conn, statement, self._restore_wait):
+                    return
+            except Exception as error:
+                self._handle_exception(error)
+        self._call(_begin, conn, statement)
+
+    async def read_in_place(self, operation: str, parameters: Any) -> tuple | None:
+        """A reader's ``SELECT`` inside its transaction, run on this thread while it stays short:
+        None when it was cut off (more than :data:`READ_STEPS` steps of SQLite's engine, counted
+        over the whole statement, or a lock to wait for) and has to run on the driver's thread
+        after all. Its first
+        :data:`READ_ROWS` rows come from here, any more from the driver's thread."""
+        conn = self._connection._conn
+        if self.pending_begin is not None:  # deferred: takes no lock, cannot wait
+            _begin(conn, self.pending_begin)
+            self.pending_begin = None
+        if not conn.in_transaction:
+            return None
+        if self._restore_wait is None:
+            self._restore_wait = f"PRAGMA busy_timeout={int(conn.execute('PRAGMA busy_timeout').fetchone()[0])}"
+        cursor = conn.cursor()
+        conn.execute("PRAGMA busy_timeout=0")
+        conn.set_progress_handler(_cut_off, READ_STEPS)
+        try:
+            if parameters is None:
+                cursor.execute(operation)
+            else:
+                cursor.execute(operation, parameters)
+            description = cursor.description
+            rows = cursor.fetchmany(READ_ROWS) if description else None
+        except sqlite3.OperationalError as error:
+            cursor.close()
+            code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+            if code in (sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY):
+                return None  # a read-only statement cut off: its transaction and snapshot go on
+            raise
+        except BaseException:
+            cursor.close()
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+            conn.execute(self._restore_wait)
+        outcome = description, rows, cursor.rowcount, cursor.lastrowid
+        if rows is not None and len(rows) == READ_ROWS:
+            rows += await self.on_thread(_fetch_rest, cursor)
+        else:
+            cursor.close()
+        return outcome
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self.pending_begin is not None:  # aiosqlite's own cursor: BEGIN first, on its own
+            begin, self.pending_begin = self.pending_begin, None
+            self._call(_begin, self._connection._conn, begin)
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        self.pending_begin = None
+        if self._connection._connection is not None and self._connection._conn.in_transaction:
+            self._call(_commit, self._connection._conn)
 
     def rollback(self) -> None:
-        connection = self._connection
+        self.pending_begin = None
         # ``in_transaction`` only reads SQLite's autocommit flag; the connection's thread is idle
         # between statements (the execute mutex), so reading it here is safe
-        if connection._connection is not None and connection._conn.in_transaction:
-            super().rollback()
+        connection = self._connection
+        if connection._connection is None or not connection._conn.in_transaction:
+            return
+        if not self.inline_in_transaction and self.thread_idle:
+            # a reader's: ending a read transaction only lets go of its WAL snapshot (no I/O, no
+            # lock to wait for), cheaper here than a round trip to the driver's thread
+            try:
+                connection._conn.rollback()
+            except Exception as error:
+                self._handle_exception(error)
+            return
+        self._call(_rollback, connection._conn)
+
+    def _call(self, function: Any, *args: Any) -> None:
+        try:
+            await_(self.on_thread(function, *args))
+        except Exception as error:
+            self._handle_exception(error)
+
+
+def _is_select(operation: str) -> bool:
+    return operation.lstrip()[:6].upper() == "SELECT"
+
+
+def _cut_off() -> int:
+    return 1  # SQLite's progress handler: interrupt the statement
+
+
+def _fetch_rest(cursor: sqlite3.Cursor) -> list:
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _begin(conn: sqlite3.Connection, statement: str) -> None:
+    """A transaction already open here was begun by a call whose caller was cancelled while it
+    waited on the driver's thread (a BEGIN IMMEDIATE waiting for the lock): nobody owns it."""
+    if conn.in_transaction:
+        conn.rollback()
+    conn.execute(statement)
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.commit()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    conn.rollback()
+
+
+def _begin_without_waiting(conn: sqlite3.Connection, statement: str, restore_wait: str) -> bool:
+    """``statement`` (``BEGIN IMMEDIATE``) on this thread with no busy wait: False when another
+    connection holds the lock it needs (SQLITE_BUSY), so the caller waits for it elsewhere;
+    ``restore_wait`` (``PRAGMA busy_timeout=…``) puts the connection's own wait back."""
+    if conn.in_transaction:  # see _begin
+        conn.rollback()
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute(statement)
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+            raise
+        return False
+    finally:
+        conn.execute(restore_wait)
+    return True
 
 
 async def read_outside_transaction(connection: Any, operation: str, parameters: tuple) -> list[tuple]:
@@ -176,8 +367,9 @@ async def read_outside_transaction(connection: Any, operation: str, parameters: 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
         inline = bool(kw.pop(INLINE_IN_TRANSACTION, False))
-        if inline:
-            kw["check_same_thread"] = False  # statements then run on two threads, never at once
+        # BEGIN, and inline statements, and a reader's ROLLBACK run on the event loop's thread,
+        # the rest on the driver's: two threads, never at once (OneHopConnection.thread_idle)
+        kw["check_same_thread"] = False
         adapted = super().connect(*arg, **kw)
         return OneHopConnection(self, adapted._connection, inline_in_transaction=inline)
 
