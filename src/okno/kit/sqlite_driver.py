@@ -359,8 +359,9 @@ async def read_outside_transaction(connection: Any, operation: str, parameters: 
     raw = await connection.get_raw_connection()
     adapted: OneHopConnection = raw.dbapi_connection  # type: ignore[assignment]
     async with adapted._execute_mutex:
-        driver = adapted._connection
-        _, rows, _, _ = await driver._execute(_run_statement, driver._conn, operation, parameters, False)
+        # counted as the connection's own calls are (``thread_idle``): nothing runs in place on
+        # this connection while this read may still be running on its thread
+        _, rows, _, _ = await adapted.on_thread(_run_statement, adapted._connection._conn, operation, parameters, False)
     return rows or []
 
 
