@@ -16,6 +16,7 @@ from okno.reports.rollups import COLUMNS, drop_trigger_ddl, fill_statements, gro
 from tests.migration_steps import down_then_up, head_revision, upgrade_to
 
 FROZEN_0027 = Path(okno.__file__).parent / "migrations" / "frozen" / "0027_report_rollups.json"
+FROZEN_0028 = Path(okno.__file__).parent / "migrations" / "frozen" / "0028_rollup_update_columns.json"
 
 
 async def _fill_at_0026_then_upgrade(url: str) -> tuple[dict, dict, tuple, str | None, str | None]:
@@ -85,13 +86,21 @@ def test_the_migration_fills_the_rollups_from_the_rows_already_there(fresh_datab
     assert (down, up) == ("0026_inbox_live", head_revision())
 
 
-def test_the_migration_creates_the_triggers_it_was_written_with() -> None:
-    """0027 reads its trigger and fill statements from a frozen copy, not from the live module.
-    While the rollups are unchanged both agree; when this fails, ``okno.reports.rollups`` changed
-    what it generates: keep 0027's frozen file as it is and add a revision that replaces the
-    triggers (and refills the rollups if their meaning changed), then compare this test with it."""
+def test_the_migrations_create_the_triggers_the_module_generates() -> None:
+    """0027 (and 0028, SQLite's update triggers) read their statements from frozen copies, not
+    from the live module. While the rollups are unchanged the head's triggers and the module agree;
+    when this fails, ``okno.reports.rollups`` changed what it generates: keep the frozen files as
+    they are, add a revision that replaces the triggers (and refills the rollups if their meaning
+    changed), and make this test read its frozen file too."""
     frozen = json.loads(FROZEN_0027.read_text(encoding="utf-8"))
+    replaced = json.loads(FROZEN_0028.read_text(encoding="utf-8"))["sqlite"]["create_triggers"]
+    by_name = {statement.split(" ", 3)[2]: statement for statement in replaced}
+    head = {
+        "postgresql": frozen["postgresql"]["create_triggers"],
+        "sqlite": [by_name.get(statement.split(" ", 3)[2], statement) for statement in frozen["sqlite"]["create_triggers"]],
+    }
+    assert len(by_name) == 4 and all(name in {s.split(" ", 3)[2] for s in head["sqlite"]} for name in by_name)
     for dialect in ("sqlite", "postgresql"):
-        assert frozen[dialect]["create_triggers"] == trigger_ddl(dialect), dialect
+        assert head[dialect] == trigger_ddl(dialect), dialect
         assert frozen[dialect]["fill"] == fill_statements(dialect), dialect
         assert frozen[dialect]["drop_triggers"] == drop_trigger_ddl(dialect), dialect

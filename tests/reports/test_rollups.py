@@ -339,3 +339,20 @@ async def test_postgresql_projection_transactions_exclude_each_other(ctx) -> Non
             await second.execute(text("SET LOCAL lock_timeout = '200ms'"))
             with pytest.raises(DBAPIError, match="lock timeout"):
                 await _held_for_rebuild(second)
+
+
+async def test_sqlite_leaves_the_update_triggers_out_of_updates_of_other_columns(ctx) -> None:  # noqa: ANN001
+    """A fact's ``waiting_since`` (set by every customer message after an answer) or a channel
+    row's copied stamps are no rolled column: SQLite codes no trigger program into those UPDATEs
+    (``AFTER UPDATE OF …``), while an UPDATE of a rolled column runs it."""
+    if ctx.db.writer.dialect.name != "sqlite":
+        pytest.skip("SQLite's trigger column lists (PostgreSQL tests its WHEN before calling the function)")
+
+    async def programs(statement: str) -> int:
+        async with ctx.db.reading() as session:
+            return sum(row[1] == "Program" for row in await session.execute(text("EXPLAIN " + statement)))
+
+    assert await programs("UPDATE report_conversations SET waiting_since = '2026-01-01' WHERE conversation_id = 1") == 0
+    assert await programs("UPDATE report_conversation_channels SET opened_at = '2026-01-01' WHERE conversation_id = 1") == 0
+    assert await programs("UPDATE report_conversations SET team_id = 2 WHERE conversation_id = 1") == 2  # rollups, copies
+    assert await programs("UPDATE report_conversation_channels SET channel_id = 2 WHERE conversation_id = 1") == 1

@@ -278,8 +278,11 @@ def _sqlite_triggers(name: str, table: str, columns: tuple[str, ...], bodies: di
     statements = []
     for event, body in bodies.items():
         timing = "BEFORE" if event == "delete" and delete_before else "AFTER"
+        # an update's trigger names its columns: SQLite then leaves it out of every UPDATE that sets
+        # none of them (not even set up per row to find its WHEN false), e.g. a fact's waiting_since
+        of = f" OF {', '.join(columns)}" if event == "update" else ""
         when = f" WHEN {_row_changed(columns, 'sqlite')}" if event == "update" else ""
-        statements.append(f"CREATE TRIGGER {name}_{event} {timing} {event.upper()} ON {table}{when} BEGIN\n{_statements(body)}END")
+        statements.append(f"CREATE TRIGGER {name}_{event} {timing} {event.upper()}{of} ON {table}{when} BEGIN\n{_statements(body)}END")
     return statements
 
 
