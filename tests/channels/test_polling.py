@@ -136,17 +136,20 @@ async def test_a_crash_between_poll_and_store_loses_nothing_and_duplicates_nothi
 
 async def test_errors_back_off_and_a_refused_key_makes_the_channel_need_action_once(channel, fake_guestbook, client, ctx) -> None:
     fake_guestbook.revoke_key()
+    before = utcnow()
     assert await ctx.polls.drain_once() == 1
+    after = utcnow()  # the failure's moment lies between: the retry is due a jittered backoff after it
     first = await _state(ctx, channel["id"])
     assert first.failures == 1 and "401" in first.last_error and first.last_success_at is None
     base = ctx.settings.poll_backoff_base_seconds
-    assert utcnow() + timedelta(seconds=base * 0.7) < first.next_poll_at < utcnow() + timedelta(seconds=base * 1.3)
+    assert before + timedelta(seconds=base * 0.7) < first.next_poll_at < after + timedelta(seconds=base * 1.3)
     assert await ctx.polls.drain_once() == 0  # not due yet: backing off
 
     await _make_due(ctx, channel["id"])
+    before = utcnow()
     assert await ctx.polls.drain_once() == 1
     second = await _state(ctx, channel["id"])
-    assert second.failures == 2 and second.next_poll_at > utcnow() + timedelta(seconds=base * 2 * 0.7)  # doubled
+    assert second.failures == 2 and second.next_poll_at > before + timedelta(seconds=base * 2 * 0.7)  # doubled
 
     shown = (await client.get(f"/api/v1/channels/{channel['id']}", headers=channel["headers"])).json()
     assert shown["health"] == "needs_action" and "401" in shown["health_reason"] and shown["health_changed_at"]

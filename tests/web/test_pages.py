@@ -92,10 +92,12 @@ async def test_the_live_stream_replays_what_a_reconnecting_browser_missed(app, c
                         break
         return lines
 
-    async with LoopbackServer(app) as server, httpx.AsyncClient(base_url=server.url) as browser:
+    # the bounds are the asyncio.wait_for below (an event arrives, without a reconnect), not httpx's
+    # 5 s read timeout, which a loaded machine reached between two events of the stream
+    async with LoopbackServer(app) as server, httpx.AsyncClient(base_url=server.url, timeout=30) as browser:
         await _sign_in(browser, operator["email"])
         # a browser that saw event 1 reconnects: everything after it is replayed, in order
-        replayed = await asyncio.wait_for(first_events(browser, 1, 3, topic="message.received"), timeout=10)
+        replayed = await asyncio.wait_for(first_events(browser, 1, 3, topic="message.received"), timeout=20)
         assert [int(line.split('"message_id": ')[1].split(",")[0].rstrip("}")) for line in replayed] == [1, 2, 3]
 
         # a live event reaches an open stream without a reconnect
@@ -109,7 +111,7 @@ async def test_the_live_stream_replays_what_a_reconnecting_browser_missed(app, c
             await asyncio.sleep(0.05)
         await post_inbound(client, channel, {"message_id": "live", "from": {"phone": "+79160000009"}, "text": "новое"})
         await ctx.settle()
-        live = await asyncio.wait_for(listening, timeout=10)
+        live = await asyncio.wait_for(listening, timeout=20)
         assert '"conversation_id"' in live[0]
 
 
