@@ -81,11 +81,15 @@ async def test_the_live_stream_replays_what_a_reconnecting_browser_missed(app, c
         await post_inbound(client, channel, {"message_id": f"s{n}", "from": {"phone": f"+7916000000{n}"}, "text": f"сообщение {n}"})
         await ctx.settle()
 
-    async def first_events(browser: httpx.AsyncClient, after: int, wanted: int, topic: str = "") -> list[str]:
+    async def first_events(
+        browser: httpx.AsyncClient, after: int, wanted: int, topic: str = "", subscribed: asyncio.Event | None = None
+    ) -> list[str]:
         lines: list[str] = []
         async with browser.stream("GET", "/ui/stream", headers={"Last-Event-ID": str(after)}) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             async for line in response.aiter_lines():
+                if line.startswith("retry:") and subscribed is not None:  # the stream's first line: it listens
+                    subscribed.set()
                 if line.startswith("data: ") and topic in line:
                     lines.append(line)
                     if len(lines) == wanted:
@@ -100,15 +104,12 @@ async def test_the_live_stream_replays_what_a_reconnecting_browser_missed(app, c
         replayed = await asyncio.wait_for(first_events(browser, 1, 3, topic="message.received"), timeout=20)
         assert [int(line.split('"message_id": ')[1].split(",")[0].rstrip("}")) for line in replayed] == [1, 2, 3]
 
-        # a live event reaches an open stream without a reconnect
-        async def next_live_event() -> list[str]:
-            return await first_events(browser, 0, 1, topic="message.received")
-
-        listening = asyncio.create_task(next_live_event())
-        for _ in range(50):
-            if ctx.operator_feed.listeners:
-                break
-            await asyncio.sleep(0.05)
+        # a live event reaches an open stream without a reconnect (posted once the stream has
+        # answered, i.e. listens: counting the feed's listeners could count the first stream's,
+        # which the server lets go only when it sees the disconnect)
+        subscribed = asyncio.Event()
+        listening = asyncio.create_task(first_events(browser, 0, 1, topic="message.received", subscribed=subscribed))
+        await asyncio.wait_for(subscribed.wait(), timeout=20)
         await post_inbound(client, channel, {"message_id": "live", "from": {"phone": "+79160000009"}, "text": "новое"})
         await ctx.settle()
         live = await asyncio.wait_for(listening, timeout=20)
