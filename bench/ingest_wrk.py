@@ -74,6 +74,7 @@ from ingest import (
 )
 
 BASELINE_SCRIPT = Path(__file__).with_name("_raw_sqlite_baseline.py")
+FLOOR_SCRIPT = Path(__file__).with_name("_http_floor.py")
 TARGET_RATIO = 0.40
 TARGET_P99_MS = 50.0
 POLL_SECONDS = 0.05
@@ -318,9 +319,9 @@ class Plan:
 SPLIT_PROCESSES = 2  # okno serve + one okno worker
 
 
-def baseline_server(db_path: Path, port: int, log_path: Path, processes: int = 1) -> ServerProcess:
-    argv = [sys.executable, str(BASELINE_SCRIPT), "--port", str(port), "--db", str(db_path), "--workers", str(processes)]
-    return ServerProcess("raw sqlite3 baseline", argv, {**os.environ, "PYTHONUNBUFFERED": "1"}, port, log_path)
+def baseline_server(db_path: Path, port: int, log_path: Path, processes: int = 1, script: Path = BASELINE_SCRIPT) -> ServerProcess:
+    argv = [sys.executable, str(script), "--port", str(port), "--db", str(db_path), "--workers", str(processes)]
+    return ServerProcess(script.stem.lstrip("_"), argv, {**os.environ, "PYTHONUNBUFFERED": "1"}, port, log_path)
 
 
 def okno_worker(data_dir: Path, port: int, log_path: Path) -> ServerProcess:
@@ -358,26 +359,31 @@ def tree_context_switches(pids: list[int]) -> int:
     return sum(context_switches(p) for p in {p for root in pids for p in process_tree(root)})
 
 
-async def bench_baseline(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.ExitStack) -> BaselineResult:
-    db_path = workdir / "baseline.db"
+async def bench_baseline(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.ExitStack, *, floor: bool = False) -> BaselineResult:
+    """The raw baseline; with ``floor`` the HTTP floor (the same app storing nothing: no rows to count)."""
+    name = "floor" if floor else "raw"
+    db_path = workdir / f"{name}.db"
     processes = SPLIT_PROCESSES if plan.shape == "split" else 1
-    server = baseline_server(db_path, free_port(), workdir / "baseline.log", processes)
+    server = baseline_server(db_path, free_port(), workdir / f"{name}.log", processes, FLOOR_SCRIPT if floor else BASELINE_SCRIPT)
     server.start()
     stack.callback(server.stop)
     await server.wait_healthy()
-    wrk.write_requests("raw-warm", "/webhooks/1", plan.warmup)
-    wrk.write_requests("raw-run", "/webhooks/1", plan.run)
-    await wrk.run("raw-warm", server.port, plan.warmup_s)
-    with contextlib.closing(sqlite3.connect(db_path)) as db:
-        rows_before = int(db.execute("SELECT count(*) FROM inbound").fetchone()[0])
+    wrk.write_requests(f"{name}-warm", "/webhooks/1", plan.warmup)
+    wrk.write_requests(f"{name}-run", "/webhooks/1", plan.run)
+    await wrk.run(f"{name}-warm", server.port, plan.warmup_s)
+    rows_before = 0 if floor else _baseline_rows(db_path)
     await asyncio.sleep(SETTLE_SECONDS)
     cpu_before, switches_before = tree_cpu_seconds([server.pid]), tree_context_switches([server.pid])
-    run = await wrk.run("raw-run", server.port, plan.duration_s)
+    run = await wrk.run(f"{name}-run", server.port, plan.duration_s)
     cpu, switches = tree_cpu_seconds([server.pid]) - cpu_before, tree_context_switches([server.pid]) - switches_before
     server.stop()
-    with contextlib.closing(sqlite3.connect(db_path)) as db:
-        rows = int(db.execute("SELECT count(*) FROM inbound").fetchone()[0]) - rows_before
+    rows = run.ok if floor else _baseline_rows(db_path) - rows_before
     return BaselineResult(run, rows, cpu, switches)
+
+
+def _baseline_rows(db_path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        return int(db.execute("SELECT count(*) FROM inbound").fetchone()[0])
 
 
 class MessageProbe(PipelineProbe):
@@ -648,6 +654,20 @@ def _fmt(value: float | None, spec: str = ",.0f") -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
+def print_floor(floor: BaselineResult, base: BaselineResult | None, okno: OknoResult | None) -> None:
+    """What serving a request costs before any work on it, and what that leaves okno at the target."""
+    per = lambda result: result.server_cpu_s / max(result.wrk.ok, 1) * 1e6  # noqa: E731
+    print(f"\nHTTP floor (the baseline's app, nothing stored): {floor.msgs_per_s:,.0f} msg/s, p99 {floor.wrk.p99_ms:.1f} ms, "
+          f"{per(floor):,.0f} µs server CPU per message")
+    if base is not None:
+        budget = per(base) / TARGET_RATIO
+        print(f"  raw baseline: {per(base):,.0f} µs per message, of which storing the row {per(base) - per(floor):,.0f} µs; "
+              f"at {TARGET_RATIO:.0%} of its rate one okno process may spend {budget:,.0f} µs per message, "
+              f"{budget - per(floor):,.0f} µs above the floor")
+        if okno is not None:
+            print(f"  okno: {per(okno):,.0f} µs per message, {per(okno) - per(floor):,.0f} µs above the floor")
+
+
 def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: OknoResult | None) -> None:
     shape = "okno serve + okno worker, raw baseline on 2 processes" if args.shape == "split" else "one process per server"
     print(f"\nokno inbound benchmark (wrk, {shape}): {args.duration:g} s per server (+{args.warmup_duration:g} s warm-up), "
@@ -698,7 +718,8 @@ def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: Ok
         print("\nwhere okno's time goes (measured run until the outbox was published):\n" + okno.profile)
 
 
-def write_json(path: Path, args: argparse.Namespace, base: BaselineResult | None, okno: OknoResult | None) -> None:
+def write_json(path: Path, args: argparse.Namespace, base: BaselineResult | None, okno: OknoResult | None,
+               floor: BaselineResult | None = None) -> None:
     report: dict[str, Any] = {
         "tool": "wrk",
         "duration_s": args.duration,
@@ -708,6 +729,7 @@ def write_json(path: Path, args: argparse.Namespace, base: BaselineResult | None
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "raw": None if base is None else {**asdict(base), "msgs_per_s": base.msgs_per_s},
+        "http_floor": None if floor is None else {**asdict(floor), "msgs_per_s": floor.msgs_per_s},
         "okno": None if okno is None else {
             **asdict(okno), "accepted_per_s": okno.accepted_per_s, "stored_per_s": okno.stored_per_s, "processed_per_s": okno.processed_per_s,
         },
@@ -732,6 +754,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=2000, help="distinct customers (default 2000)")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--only", choices=("both", "raw", "okno"), default="both")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run the HTTP floor: the raw baseline's app storing nothing (what serving a request costs)")
     parser.add_argument("--shape", choices=("single", "split"), default="single",
                         help="single: one process per server (default); split: okno serve (OKNO_EMBEDDED_WORKERS=false) + one "
                              "okno worker, and the raw baseline as as many processes")
@@ -770,8 +794,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     plan = build_plan(args)
     print(f"built {len(plan.warmup) + len(plan.run):,} signed bodies in {time.perf_counter() - started:.1f} s; dir {workdir}", flush=True)
     wrk = Wrk(args.wrk, workdir, args.connections, args.threads, args.timeout)
-    base = okno = None
+    base = okno = floor = None
     with contextlib.ExitStack() as stack:
+        if args.floor:
+            print("HTTP floor ...", flush=True)
+            floor = await bench_baseline(plan, wrk, workdir, stack, floor=True)
         if args.only in ("both", "raw"):
             print("raw sqlite3 baseline ...", flush=True)
             base = await bench_baseline(plan, wrk, workdir, stack)
@@ -779,8 +806,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             print("okno ...", flush=True)
             okno = await bench_okno(plan, wrk, workdir, stack)
     print_report(args, base, okno)
+    if floor is not None:
+        print_floor(floor, base, okno)
     if args.json:
-        write_json(args.json, args, base, okno)
+        write_json(args.json, args, base, okno, floor)
         print(f"\nresults written to {args.json}")
 
 
