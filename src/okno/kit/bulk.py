@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import DateTime, LargeBinary, Table, TypeDecorator, bindparam, column, insert, table as lightweight_table
@@ -180,29 +181,43 @@ def _processed(
     instant_columns: frozenset[int] = frozenset(),
     batches: tuple[tuple[int, Callable[[list[Any]], list[Any]]], ...] = (),
 ) -> list[tuple[Any, ...]]:
-    converting = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
-    instants: dict[int, tuple[Any, Any]] = {}  # per datetime column: the last instant and its text
-    lists = []
-    for row in rows:
-        values = list(row)
-        if len(values) != len(processors):
-            raise ValueError(f"a row of {len(values)} values for {len(processors)} columns")
-        for index, processor in converting:
-            value = values[index]
-            if value is None:  # None stays SQL NULL (a JSON column's processor would write 'null')
-                continue
-            if index in instant_columns:  # a group's rows share a few instants: the same object, the same text
-                last = instants.get(index)
-                if last is not None and last[0] is value:
-                    values[index] = last[1]
-                    continue
-                values[index] = processed = processor(value)
-                instants[index] = (value, processed)
-            else:
-                values[index] = processor(value)
-        lists.append(values)
+    """The rows' values as the driver takes them, column by column: the rows are transposed once
+    (``zip``, in C) and each column goes through its processor in one comprehension, instead of a
+    Python loop over every value of every row deciding what to do with it."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return []
+    width = len(processors)
+    if any(len(row) != width for row in rows):
+        raise ValueError(f"a row of {next(len(row) for row in rows if len(row) != width)} values for {width} columns")
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for index, processor in enumerate(processors):
+        if processor is None:
+            continue
+        if index in instant_columns:
+            columns[index] = _instants(columns[index], processor)
+        else:  # None stays SQL NULL (a JSON column's processor would write 'null')
+            columns[index] = [None if value is None else processor(value) for value in columns[index]]
     for index, batch in batches:  # None stays SQL NULL here too
-        given = [values for values in lists if values[index] is not None]
-        for values, processed in zip(given, batch([values[index] for values in given]), strict=True):
-            values[index] = processed
-    return [(*values, *constants) for values in lists] if constants else [tuple(values) for values in lists]
+        given = [value for value in columns[index] if value is not None]
+        if given:
+            processed = iter(batch(given))
+            columns[index] = [None if value is None else next(processed) for value in columns[index]]
+    if constants:
+        columns.extend(repeat(constant, len(rows)) for constant in constants)
+    return list(zip(*columns))
+
+
+_NOTHING = object()
+
+
+def _instants(values: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any]:
+    """A datetime column's values processed: a group's rows share a few instants (the same
+    object, the same text), so each run of one object is processed once."""
+    out: list[Any] = []
+    last, text = _NOTHING, None
+    for value in values:
+        if value is not last:
+            last, text = value, (None if value is None else processor(value))
+        out.append(text)
+    return out
