@@ -38,7 +38,7 @@ from sqlalchemy import Select, bindparam, case, event, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okno.kit.bulk import BulkInsert, driver_connection
+from okno.kit.bulk import BulkInsert, driver_sql
 from okno.kit.ids import allocate_ids, insert_with_ids
 from okno.models import ACTIVE_TYPES, UNFINISHED_TYPES, Conversation, ConversationStatus, Priority, StatusDefinition, StatusType
 
@@ -183,8 +183,7 @@ async def touch_known_chats(session: AsyncSession, touches: list[Touch]) -> dict
     for customer_id, ref in refs.items():
         at = processor(latest[customer_id]) if processor is not None else latest[customer_id]
         rows.append((at, at, at, ref.id, customer_id, ref.status, ref.channel_id, *_ONGOING, *_UNFINISHED))
-    connection = await driver_connection(session)
-    result = await connection.exec_driver_sql(_TOUCH_KNOWN_CHAT, rows)
+    result = await driver_sql(session, _TOUCH_KNOWN_CHAT, rows)
     if result.rowcount == len(rows):
         return refs
     for customer_id in refs:  # some changed: the lookup decides for all of them
@@ -244,8 +243,7 @@ async def _unfinished_by_customer(session: AsyncSession, customer_ids: set[int])
     if not customer_ids:
         return {}
     if session.bind.dialect.name == "sqlite":  # straight to the driver: no rendering of the expanding IN per batch
-        connection = await driver_connection(session)
-        rows = await connection.exec_driver_sql(_unfinished_sqlite(len(customer_ids)), (*sorted(customer_ids), *_UNFINISHED))
+        rows = await driver_sql(session, _unfinished_sqlite(len(customer_ids)), (*sorted(customer_ids), *_UNFINISHED))
     else:
         rows = await session.execute(_UNFINISHED_BY_CUSTOMER, {"customer_ids": sorted(customer_ids)})
     # the newest unfinished conversation wins if a customer somehow has several

@@ -29,6 +29,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from okno.kit.sqlite_driver import OneHopConnection, execute_in_place, in_place_connection
+
 
 # the parameters one SQLite statement takes (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32, 999 before)
 _SQLITE_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
@@ -104,7 +106,7 @@ class BulkInsert:
         connection, compiled = await self._ready(session)
         processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants, compiled.batches)
         if processed:
-            await connection.exec_driver_sql(compiled.sql, processed)
+            await driver_sql(session, compiled.sql, processed)
         return len(processed)
 
     async def run_returning_sqlite(self, session: AsyncSession, rows: Sequence[Sequence[Any]], tail: str) -> list[Any]:
@@ -121,7 +123,7 @@ class BulkInsert:
         for start in range(0, len(processed), per_statement):
             chunk = processed[start : start + per_statement]
             sql = f"{head} VALUES {', '.join([values] * len(chunk))} {tail}"
-            result = await connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+            result = await driver_sql(session, sql, tuple(value for row in chunk for value in row))
             returned.extend(result.all())
         return returned
 
@@ -137,19 +139,39 @@ async def driver_connection(session: AsyncSession) -> AsyncConnection:
     first (autoflush: the same order of writes). Remembered for the session's transaction:
     ``AsyncSession.connection()`` spawns a greenlet and looks its proxy up on every call (a
     webhook group asks eight times)."""
+    return (await _driver(session))[0]
+
+
+async def driver_sql(session: AsyncSession, sql: str, parameters: Any) -> Any:
+    """``(await driver_connection(session)).exec_driver_sql(sql, parameters)`` (a list of
+    parameter tuples: an executemany); its rows iterate as tuples, ``.all()`` and ``.rowcount``
+    as on SQLAlchemy's result. On okno's SQLite driver the statement goes to the driver directly
+    (``kit.sqlite_driver.execute_in_place``: the same statement, listeners and errors, without
+    SQLAlchemy's per-statement machinery)."""
+    connection, adapted = await _driver(session)
+    if adapted is not None:
+        result = await execute_in_place(connection.sync_connection, adapted, sql, parameters, many=isinstance(parameters, list))
+        if result is not None:
+            return result
+    return await connection.exec_driver_sql(sql, parameters)
+
+
+async def _driver(session: AsyncSession) -> tuple[AsyncConnection, OneHopConnection | None]:
+    """The session's connection and, on okno's SQLite driver, its DBAPI connection."""
     sync = session.sync_session
-    if sync.new or sync.dirty or sync.deleted:
+    if not sync._is_clean():  # noqa: SLF001 (what flush() asks first; the public new/dirty/deleted build sets: ~4 µs)
         await session.flush()
     transaction = sync.get_transaction()
     known = session.info.get(_CONNECTION)
     if known is not None and transaction is not None and known[0] is transaction:
-        return known[1]
+        return known[1], known[2]
     connection = await session.connection()
-    session.info[_CONNECTION] = (sync.get_transaction(), connection)
-    return connection
+    adapted = in_place_connection(await connection.get_raw_connection()) if connection.dialect.name == "sqlite" else None
+    session.info[_CONNECTION] = (sync.get_transaction(), connection, adapted)
+    return connection, adapted
 
 
-_CONNECTION = "okno.bulk.connection"  # (the session's transaction, its AsyncConnection)
+_CONNECTION = "okno.bulk.connection"  # (the session's transaction, its AsyncConnection, its OneHopConnection or None)
 
 
 def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
