@@ -166,7 +166,8 @@ async def _driver(session: AsyncSession) -> tuple[AsyncConnection, OneHopConnect
     if known is not None and transaction is not None and known[0] is transaction:
         return known[1], known[2]
     connection = await session.connection()
-    adapted = in_place_connection(await connection.get_raw_connection()) if connection.dialect.name == "sqlite" else None
+    # the pool's record of the connection just checked out (a property read: it is connected)
+    adapted = in_place_connection(connection.sync_connection.connection) if connection.dialect.name == "sqlite" else None
     session.info[_CONNECTION] = (sync.get_transaction(), connection, adapted)
     return connection, adapted
 
