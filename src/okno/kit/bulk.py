@@ -21,7 +21,6 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from itertools import repeat
 from typing import Any
 
 from sqlalchemy import DateTime, LargeBinary, Table, TypeDecorator, bindparam, column, insert, table as lightweight_table
@@ -227,8 +226,8 @@ def _processed(
             processed = iter(batch(given))
             columns[index] = [None if value is None else next(processed) for value in columns[index]]
     if constants:
-        columns.extend(repeat(constant, len(rows)) for constant in constants)
-    return list(zip(*columns))
+        columns.extend([constant] * len(rows) for constant in constants)
+    return list(zip(*columns, strict=True))
 
 
 _NOTHING = object()
