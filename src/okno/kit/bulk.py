@@ -5,9 +5,10 @@
 called through the compiled statement's bookkeeping) before the driver sees a value. On the
 webhook path that is most of the cost of a timeline or outbox row. A :class:`BulkInsert` names
 its columns once, compiles its ``INSERT`` once per dialect (placeholders in column order) and
-keeps each column's bind processor, so a batch is one list comprehension of tuples and one
-``exec_driver_sql``: the same SQL, the same values as SQLAlchemy would send (the column types'
-own processors: sealing with AES-GCM, UTC datetimes, JSON), the same transaction.
+keeps each column's bind processor, so a batch is its values processed column by column and one
+``exec_driver_sql`` (:func:`driver_sql`: on okno's SQLite driver, straight to the driver): the
+same SQL, the same values as SQLAlchemy would send (the column types' own processors: sealing
+with AES-GCM, UTC datetimes, JSON), the same transaction.
 
 Columns left out take their scalar Python default (``default=0``) or NULL; a column left out
 whose default is computed per row (``default=utcnow``, a blind index) is refused when the insert
