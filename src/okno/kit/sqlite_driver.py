@@ -410,7 +410,7 @@ async def execute_in_place(connection: Any, adapted: OneHopConnection, operation
             await cursor._run(operation, parameters, many=many)
         except Exception as error:
             adapted._handle_exception(error)  # the DBAPI's own error, as the cursor raises it
-    except Exception as error:
+    except BaseException as error:  # as SQLAlchemy's own execute: a cancelled statement invalidates the connection
         await greenlet_spawn(connection._handle_dbapi_exception, error, operation, parameters, cursor, None)  # noqa: SLF001 (raises)
         raise
     if events:
