@@ -123,3 +123,31 @@ def test_sealed_columns_are_sealed_as_a_batch_exactly_as_one_by_one() -> None:
     assert rows[0] == (1, None) and pii.open_text(bytes(rows[1][1])) == "b"
     assert [ring.open(s) for s in ring.seal_many([b"x", b"", b"y" * 1000])] == [b"x", b"", b"y" * 1000]
     assert ring.seal_many([]) == []
+
+
+def test_rows_processed_column_by_column_are_the_rows_processed_value_by_value() -> None:
+    """``_processed`` (whole columns at a time) gives what each value's own processor gives, in
+    row order: None kept as SQL NULL, shared and unshared instants, constants last; a row of the
+    wrong width is refused."""
+    from okno.kit import pii
+    from okno.kit.bulk import _processed
+    from okno.kit.sqlite_driver import OneHopSQLiteDialect
+    from okno.models import TimelineEvent
+
+    dialect = OneHopSQLiteDialect()
+    bulk = BulkInsert(TimelineEvent.__table__, ("customer_id", "occurred_at", "actor_ref", "kind", "conversation_id", "data"))
+    compiled = bulk._compile(dialect)  # noqa: SLF001
+    shared, other = datetime(2026, 12, 7, 9, 0, tzinfo=UTC), datetime(2026, 12, 7, 12, 0, 1, tzinfo=MOSCOW)
+    rows = [(1, shared, None, "a", 5, None), (2, shared, "r", "b", None, {}), (3, other, None, "c", 6, None), (4, shared, "s", "d", 7, None)]
+    expected = [  # the sealed data (last) aside: its nonces are drawn anew
+        tuple(None if value is None else (processor(value) if processor is not None else value) for value, processor in zip(row[:-1], compiled.processors, strict=False))
+        for row in rows
+    ]
+    got = _processed(rows, compiled.processors, compiled.constants, compiled.instants, compiled.batches)
+    assert [row[:-1] for row in got] == expected and all(len(row) == 6 + len(compiled.constants) for row in got)
+    assert [None if row[5] is None else pii.open_json(bytes(row[5])) for row in got] == [None, {}, None, None]
+    assert [row[6:] for row in got] == [compiled.constants] * 4
+    assert expected[2][1] == "2026-12-07 09:00:01.000000"  # an instant of another zone, as UTC text
+    assert _processed([], compiled.processors, compiled.constants) == []
+    with pytest.raises(ValueError, match="a row of 5 values for 6 columns"):
+        _processed([rows[0], rows[1][:5]], compiled.processors, compiled.constants)

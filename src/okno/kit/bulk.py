@@ -5,9 +5,10 @@
 called through the compiled statement's bookkeeping) before the driver sees a value. On the
 webhook path that is most of the cost of a timeline or outbox row. A :class:`BulkInsert` names
 its columns once, compiles its ``INSERT`` once per dialect (placeholders in column order) and
-keeps each column's bind processor, so a batch is one list comprehension of tuples and one
-``exec_driver_sql``: the same SQL, the same values as SQLAlchemy would send (the column types'
-own processors: sealing with AES-GCM, UTC datetimes, JSON), the same transaction.
+keeps each column's bind processor, so a batch is its values processed column by column and one
+``exec_driver_sql`` (:func:`driver_sql`: on okno's SQLite driver, straight to the driver): the
+same SQL, the same values as SQLAlchemy would send (the column types' own processors: sealing
+with AES-GCM, UTC datetimes, JSON), the same transaction.
 
 Columns left out take their scalar Python default (``default=0``) or NULL; a column left out
 whose default is computed per row (``default=utcnow``, a blind index) is refused when the insert
@@ -27,6 +28,8 @@ from sqlalchemy import DateTime, LargeBinary, Table, TypeDecorator, bindparam, c
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from okno.kit.sqlite_driver import OneHopConnection, execute_in_place, in_place_connection
 
 
 # the parameters one SQLite statement takes (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32, 999 before)
@@ -103,7 +106,7 @@ class BulkInsert:
         connection, compiled = await self._ready(session)
         processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants, compiled.batches)
         if processed:
-            await connection.exec_driver_sql(compiled.sql, processed)
+            await driver_sql(session, compiled.sql, processed)
         return len(processed)
 
     async def run_returning_sqlite(self, session: AsyncSession, rows: Sequence[Sequence[Any]], tail: str) -> list[Any]:
@@ -120,7 +123,7 @@ class BulkInsert:
         for start in range(0, len(processed), per_statement):
             chunk = processed[start : start + per_statement]
             sql = f"{head} VALUES {', '.join([values] * len(chunk))} {tail}"
-            result = await connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+            result = await driver_sql(session, sql, tuple(value for row in chunk for value in row))
             returned.extend(result.all())
         return returned
 
@@ -136,19 +139,40 @@ async def driver_connection(session: AsyncSession) -> AsyncConnection:
     first (autoflush: the same order of writes). Remembered for the session's transaction:
     ``AsyncSession.connection()`` spawns a greenlet and looks its proxy up on every call (a
     webhook group asks eight times)."""
+    return (await _driver(session))[0]
+
+
+async def driver_sql(session: AsyncSession, sql: str, parameters: Any) -> Any:
+    """``(await driver_connection(session)).exec_driver_sql(sql, parameters)`` (a list of
+    parameter tuples: an executemany); its rows iterate as tuples, ``.all()`` and ``.rowcount``
+    as on SQLAlchemy's result. On okno's SQLite driver the statement goes to the driver directly
+    (``kit.sqlite_driver.execute_in_place``: the same statement, listeners and errors, without
+    SQLAlchemy's per-statement machinery)."""
+    connection, adapted = await _driver(session)
+    if adapted is not None:
+        result = await execute_in_place(connection.sync_connection, adapted, sql, parameters, many=isinstance(parameters, list))
+        if result is not None:
+            return result
+    return await connection.exec_driver_sql(sql, parameters)
+
+
+async def _driver(session: AsyncSession) -> tuple[AsyncConnection, OneHopConnection | None]:
+    """The session's connection and, on okno's SQLite driver, its DBAPI connection."""
     sync = session.sync_session
-    if sync.new or sync.dirty or sync.deleted:
+    if not sync._is_clean():  # noqa: SLF001 (what flush() asks first; the public new/dirty/deleted build sets: ~4 µs)
         await session.flush()
     transaction = sync.get_transaction()
     known = session.info.get(_CONNECTION)
     if known is not None and transaction is not None and known[0] is transaction:
-        return known[1]
+        return known[1], known[2]
     connection = await session.connection()
-    session.info[_CONNECTION] = (sync.get_transaction(), connection)
-    return connection
+    # the pool's record of the connection just checked out (a property read: it is connected)
+    adapted = in_place_connection(connection.sync_connection.connection) if connection.dialect.name == "sqlite" else None
+    session.info[_CONNECTION] = (sync.get_transaction(), connection, adapted)
+    return connection, adapted
 
 
-_CONNECTION = "okno.bulk.connection"  # (the session's transaction, its AsyncConnection)
+_CONNECTION = "okno.bulk.connection"  # (the session's transaction, its AsyncConnection, its OneHopConnection or None)
 
 
 def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -180,29 +204,43 @@ def _processed(
     instant_columns: frozenset[int] = frozenset(),
     batches: tuple[tuple[int, Callable[[list[Any]], list[Any]]], ...] = (),
 ) -> list[tuple[Any, ...]]:
-    converting = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
-    instants: dict[int, tuple[Any, Any]] = {}  # per datetime column: the last instant and its text
-    lists = []
-    for row in rows:
-        values = list(row)
-        if len(values) != len(processors):
-            raise ValueError(f"a row of {len(values)} values for {len(processors)} columns")
-        for index, processor in converting:
-            value = values[index]
-            if value is None:  # None stays SQL NULL (a JSON column's processor would write 'null')
-                continue
-            if index in instant_columns:  # a group's rows share a few instants: the same object, the same text
-                last = instants.get(index)
-                if last is not None and last[0] is value:
-                    values[index] = last[1]
-                    continue
-                values[index] = processed = processor(value)
-                instants[index] = (value, processed)
-            else:
-                values[index] = processor(value)
-        lists.append(values)
+    """The rows' values as the driver takes them, column by column: the rows are transposed once
+    (``zip``, in C) and each column goes through its processor in one comprehension, instead of a
+    Python loop over every value of every row deciding what to do with it."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return []
+    width = len(processors)
+    if any(len(row) != width for row in rows):
+        raise ValueError(f"a row of {next(len(row) for row in rows if len(row) != width)} values for {width} columns")
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for index, processor in enumerate(processors):
+        if processor is None:
+            continue
+        if index in instant_columns:
+            columns[index] = _instants(columns[index], processor)
+        else:  # None stays SQL NULL (a JSON column's processor would write 'null')
+            columns[index] = [None if value is None else processor(value) for value in columns[index]]
     for index, batch in batches:  # None stays SQL NULL here too
-        given = [values for values in lists if values[index] is not None]
-        for values, processed in zip(given, batch([values[index] for values in given]), strict=True):
-            values[index] = processed
-    return [(*values, *constants) for values in lists] if constants else [tuple(values) for values in lists]
+        given = [value for value in columns[index] if value is not None]
+        if given:
+            processed = iter(batch(given))
+            columns[index] = [None if value is None else next(processed) for value in columns[index]]
+    if constants:
+        columns.extend([constant] * len(rows) for constant in constants)
+    return list(zip(*columns, strict=True))
+
+
+_NOTHING = object()
+
+
+def _instants(values: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any]:
+    """A datetime column's values processed: a group's rows share a few instants (the same
+    object, the same text), so each run of one object is processed once."""
+    out: list[Any] = []
+    last, text = _NOTHING, None
+    for value in values:
+        if value is not last:
+            last, text = value, (None if value is None else processor(value))
+        out.append(text)
+    return out

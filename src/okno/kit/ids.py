@@ -8,6 +8,8 @@ from functools import cache
 from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okno.kit.bulk import driver_sql
+
 
 async def allocate_ids(session: AsyncSession, table: Table, count: int) -> list[int]:
     """``count`` fresh ids for ``table``. Insert rows with them before allocating again for the
@@ -64,8 +66,7 @@ async def prefetch_sequences(session: AsyncSession, tables: list[Table]) -> None
     if session.bind.dialect.name != "sqlite":
         return
     names = tuple(t.name for t in tables)
-    connection = await session.connection()
-    rows = await connection.exec_driver_sql(_sequences_sql(len(names)), names)
+    rows = await driver_sql(session, _sequences_sql(len(names)), names)
     found = dict(rows.all())
     if len(found) == len(names):  # a table that never had a row has no counter yet: fall back
         session.info[_SQLITE_SEQ] = found

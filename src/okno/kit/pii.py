@@ -236,7 +236,11 @@ class _RefuseComparison(TypeDecorator[Any]):
     def bulk_bind_processor(self, dialect: Dialect) -> Callable[[list[Any]], list[Any]]:
         """What ``bind_processor(dialect)`` makes of each of many values (none of them None), for
         bulk inserts (``okno.kit.bulk``): sealed as one batch (:meth:`KeyRing.seal_many`)."""
-        impl, plain = self.impl_instance.bind_processor(dialect), self._plain
+        # on SQLite the binary type's step (wrapping the bytes in ``sqlite3.Binary``, a memoryview)
+        # is left out: the driver binds the bytes themselves as the same BLOB (as okno.kit.bulk
+        # does for binary columns)
+        impl = None if dialect.name == "sqlite" else self.impl_instance.bind_processor(dialect)
+        plain = self._plain
 
         def process(values: list[Any]) -> list[Any]:
             sealed = keys().seal_many([plain(value) for value in values])
