@@ -172,8 +172,8 @@ async def _look_up(
         kinds = sorted({kind for kind, _ in part})
         with_epoch = epoch and start == 0
         if connection is not None:  # _OWNERS as SQLAlchemy renders it, straight to the driver (_owners_sqlite)
-            sql = _owners_sqlite(len(kinds), len(part), with_epoch)
-            rows = await connection.exec_driver_sql(sql, (*kinds, *(index for _, index in part)))
+            listed_kinds, listed = _padded(kinds), _padded([index for _, index in part])
+            rows = await connection.exec_driver_sql(_owners_sqlite(len(listed_kinds), len(listed), with_epoch), (*listed_kinds, *listed))
         else:
             rows = await session.execute(_OWNERS_AND_EPOCH if with_epoch else _OWNERS, {"kinds": kinds, "indexes": [index for _, index in part]})
         for kind, index, customer_id, name in rows:
@@ -190,6 +190,13 @@ async def _look_up(
 _KIND_VALUE = attrgetter("kind", "value")
 # the identity counter's row first (kind NULL), then the owners: one statement, one snapshot
 _OWNERS_AND_EPOCH = union_all(select(null(), null(), EPOCH_TABLE.c.value, null()), _OWNERS)
+
+
+def _padded(values: list) -> list:
+    """``values`` repeated at the end up to the next power of two: an ``IN`` list means the same
+    with a value twice, and the lookup then takes a few shapes (each rendered once) instead of one
+    per count of keys."""
+    return values + values[-1:] * ((1 << (len(values) - 1).bit_length()) - len(values))
 
 
 @cache
