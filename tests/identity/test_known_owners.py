@@ -160,3 +160,18 @@ async def test_remembered_owners_are_what_the_lookup_finds(client, ctx) -> None:
                 assert by_customer.setdefault(ref.id, ref) is ref
             await resolve_senders(session, senders, remembered=True)
     assert _remembered(ctx), "the batches' owners were remembered"
+
+
+@pytest.mark.parametrize("epoch", [False, True])
+def test_the_sqlite_lookup_is_what_sqlalchemy_renders(epoch: bool) -> None:
+    """The driver-level lookup is ``_OWNERS`` itself, expanded as SQLAlchemy's post-compile does."""
+    from sqlalchemy.dialects import sqlite
+
+    from okno.customers import resolution
+
+    statement = resolution._OWNERS_AND_EPOCH if epoch else resolution._OWNERS  # noqa: SLF001
+    for kinds, indexes in ((1, 1), (2, 5), (3, 40)):
+        rendered = statement.params(kinds=["k"] * kinds, indexes=[b"i"] * indexes).compile(
+            dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True}
+        )
+        assert resolution._owners_sqlite(kinds, indexes, epoch) == rendered.string  # noqa: SLF001
