@@ -226,8 +226,10 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
             return
     book = await rule_book(session)  # cached: no query on most batches
     split = [split_by_rules(book, c.keys, c.sources) for c in claimed]
-    resolution = await resolve_senders(
-        session, [Sender(keys=proven, name=c.item.sender_name, channel_id=c.channel_id) for c, (proven, _) in zip(claimed, split, strict=True)]
+    resolution = await resolve_senders(  # first in the transaction to touch identities: may use the remembered owners
+        session,
+        [Sender(keys=proven, name=c.item.sender_name, channel_id=c.channel_id) for c, (proven, _) in zip(claimed, split, strict=True)],
+        remembered=True,
     )
     # a survey's answer is filed on the survey's conversation, which it neither reopens nor replaces
     surveyed = await claim_survey_replies(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import Insert, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.matching.fields import ONE_VALUE_FIELDS, RawPerson, comparison_fields, filed_keys, filed_keys_of
 from okno.kit.bulk import BulkInsert
+from okno.kit.prepared import PreparedWrite
 from okno.kit.time import utcnow
 from okno.models import Customer, Identity, MatchBlock, MatchProfile, MatchTerm
 
@@ -118,28 +119,28 @@ async def adjust_terms(session: AsyncSession, delta: Counter) -> None:
     """``count += delta`` per (field, value), creating rows as needed (one upsert statement)."""
     if not delta:
         return
-    rows = [{"field": f, "value": v, "count": n} for (f, v), n in sorted(delta.items())]
-    await session.execute(_term_upsert(session.bind.dialect.name), rows)
+    rows = [(f, v, n) for (f, v), n in sorted(delta.items())]
+    await _term_upsert(session.bind.dialect.name).run(session, rows)
 
 
-_TERM_UPSERTS: dict[str, Insert] = {}
+_TERM_UPSERTS: dict[str, PreparedWrite] = {}
 
 
-def _term_upsert(dialect: str) -> Insert:
-    """The dialect's ``count += excluded.count`` upsert, built once (building it cost more than
-    running it for a webhook group's few new customers)."""
-    statement = _TERM_UPSERTS.get(dialect)
-    if statement is None:
+def _term_upsert(dialect: str) -> PreparedWrite:
+    """The dialect's ``count += excluded.count`` upsert, built once and sent as tuples
+    (okno.kit.prepared): building it, then SQLAlchemy's per-row parameters, cost more than
+    running it for a webhook group's few new customers."""
+    prepared = _TERM_UPSERTS.get(dialect)
+    if prepared is None:
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as upsert
         else:
             from sqlalchemy.dialects.sqlite import insert as upsert
         table = MatchTerm.__table__
-        statement = upsert(table)
-        statement = _TERM_UPSERTS[dialect] = statement.on_conflict_do_update(
-            index_elements=["field", "value"], set_={"count": table.c.count + statement.excluded.count}
-        )
-    return statement
+        statement = upsert(table).values(field=bindparam("field"), value=bindparam("value"), count=bindparam("count"))
+        statement = statement.on_conflict_do_update(index_elements=["field", "value"], set_={"count": table.c.count + statement.excluded.count})
+        prepared = _TERM_UPSERTS[dialect] = PreparedWrite(statement, ("field", "value", "count"))
+    return prepared
 
 
 async def file_new_profiles(session: AsyncSession, new: list[tuple[int, str, list[tuple[str, str]]]]) -> None:
