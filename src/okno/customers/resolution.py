@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okno.customers.identities import IdentityKey
 from okno.customers.known_owners import READ_EPOCH, EPOCH_TABLE, known_owners, remember_after_commit
 from okno.kit import pii
-from okno.kit.bulk import BulkInsert, driver_connection
+from okno.kit.bulk import BulkInsert, driver_sql
 from okno.kit.ids import allocate_ids
 from okno.kit.prepared import PreparedWrite
 from okno.kit.time import utcnow
@@ -161,19 +161,19 @@ async def _look_up(
             wanted[(kind, index)] = key
     ordered = list(wanted)
     sqlite = session.bind.dialect.name == "sqlite"
-    connection = await driver_connection(session) if sqlite else None
     counter = None
     if not ordered and epoch:
-        if connection is not None:
-            return (await connection.exec_driver_sql(_read_epoch_sqlite())).scalar()
+        if sqlite:
+            rows = (await driver_sql(session, _read_epoch_sqlite(), ())).all()
+            return rows[0][0] if rows else None
         return (await session.execute(READ_EPOCH)).scalar()
     for start in range(0, len(ordered), LOOKUP_CHUNK):
         part = ordered[start : start + LOOKUP_CHUNK]
         kinds = sorted({kind for kind, _ in part})
         with_epoch = epoch and start == 0
-        if connection is not None:  # _OWNERS as SQLAlchemy renders it, straight to the driver (_owners_sqlite)
+        if sqlite:  # _OWNERS as SQLAlchemy renders it, straight to the driver (_owners_sqlite)
             sql = _owners_sqlite(len(kinds), len(part), with_epoch)
-            rows = await connection.exec_driver_sql(sql, (*kinds, *(index for _, index in part)))
+            rows = await driver_sql(session, sql, (*kinds, *(index for _, index in part)))
         else:
             rows = await session.execute(_OWNERS_AND_EPOCH if with_epoch else _OWNERS, {"kinds": kinds, "indexes": [index for _, index in part]})
         for kind, index, customer_id, name in rows:

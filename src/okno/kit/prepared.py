@@ -5,7 +5,8 @@ looks each value's processor up through the compiled statement before the driver
 webhook group's handful of rows that bookkeeping costs more than the statement. A
 :class:`PreparedWrite` compiles its statement once per dialect (SQLAlchemy renders it: the SQL is
 not written twice), keeps the bind processors of the parameters in placeholder order and sends
-each batch as tuples through ``exec_driver_sql``, in the session's transaction.
+each batch as tuples through :func:`okno.kit.bulk.driver_sql` (on okno's SQLite driver straight to the
+driver), in the session's transaction.
 
 Only statements whose every parameter is either given per row or fixed in the statement (a
 literal SQLAlchemy turned into a bind) qualify: no expanding ``IN``, no per-row Python defaults
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from okno.kit.bulk import driver_connection
+from okno.kit.bulk import driver_sql
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,7 @@ class PreparedWrite:
         """Runs the statement once per row (values in :attr:`names` order); nothing when no rows."""
         if not rows:
             return
-        connection = await driver_connection(session)
-        compiled = self._compile(connection.dialect)
+        compiled = self._compile(session.bind.dialect)
         slots = compiled.slots
         processed = [
             tuple(
@@ -79,4 +79,4 @@ class PreparedWrite:
             )
             for row in rows
         ]
-        await connection.exec_driver_sql(compiled.sql, processed)
+        await driver_sql(session, compiled.sql, processed)
