@@ -8,11 +8,15 @@ from __future__ import annotations
 import itertools
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from okno.bus.deps import SubscriberDeps
+from okno.bus.events import Event
 from okno.kit.signing import sign
-from okno.models import Message, ReportConversation, ReportConversationChannel, ReportSeenEvent
+from okno.kit.time import utcnow
+from okno.models import Message, OutboxEvent, ReportConversation, ReportConversationChannel, ReportRebuild, ReportSeenEvent
 from okno.reports import ground_truth as gt
+from okno.reports import projection
 from tests.factories import admin_headers
 from tests.statements import count_statements
 
@@ -89,3 +93,43 @@ async def test_a_message_that_changes_nothing_leaves_the_fact_unloaded_and_one_t
     follow_up = await _write(client, ctx, first)
     await ctx.settle()
     assert (await _fact(ctx, conversation_id))["waiting_since"] == follow_up.created_at
+
+
+async def test_the_claim_holds_a_batch_while_a_rebuild_runs_and_skips_one_applied_already(client, ctx) -> None:  # noqa: ANN001
+    """The batch's claim (``report_seen_events``) and the rebuild check are one statement: while a
+    ``report_rebuilds`` row is unfinished nothing is claimed nor applied (the run applies it); once
+    it is finished the batch is applied, and delivered again it changes nothing."""
+    setup = await gt.prepare(client, await admin_headers(ctx, client))
+    await ctx.settle()
+    async with ctx.db.reading() as session:
+        last = await session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0)))
+    opening = await _write(client, ctx, setup.channels[0])
+    async with ctx.db.reading() as session:
+        rows = (await session.execute(
+            select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
+            .where(OutboxEvent.id > last, OutboxEvent.topic.in_(projection.TOPICS)).order_by(OutboxEvent.id)
+        )).all()  # fmt: skip
+    events = [Event(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
+    assert {e.topic for e in events} == {"conversation.opened", "message.received"}
+    deps = SubscriberDeps(db=ctx.db, channels=ctx.channels, settings=ctx.settings)
+
+    async def seen() -> set[int]:
+        async with ctx.db.reading() as session:
+            return set(await session.scalars(select(ReportSeenEvent.event_id).where(ReportSeenEvent.event_id.in_([e.id for e in events]))))
+
+    async with ctx.db.transaction() as session:
+        run = ReportRebuild(high_water=0, cursor=0, conversations=0, events=0, started_at=utcnow())
+        session.add(run)
+    await projection.project_events(deps, events)
+    assert await seen() == set()
+    async with ctx.db.reading() as session:
+        assert await session.get(ReportConversation, opening.conversation_id) is None  # held for the run
+
+    async with ctx.db.transaction() as session:
+        (await session.get(ReportRebuild, run.id)).finished_at = utcnow()
+    await projection.project_events(deps, events)
+    assert await seen() == {e.id for e in events}
+    applied = await _fact(ctx, opening.conversation_id)
+    assert applied["waiting_since"] == opening.created_at
+    await projection.project_events(deps, events)  # delivered again: already claimed, nothing changes
+    assert await _fact(ctx, opening.conversation_id) == applied

@@ -21,7 +21,7 @@ from okno.models import Conversation, Customer, ReportConversation, ReportConver
 from okno.reports import queries
 from okno.kit.db import insert_ignoring_duplicates
 from okno.reports.figures import span_of
-from okno.reports.projection import _held_for_rebuild
+from okno.reports.projection import rebuild_lock
 from okno.reports.rollups import COLUMNS, THRESHOLDS, bucket_of, grouped_reads
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -334,11 +334,11 @@ async def test_postgresql_projection_transactions_exclude_each_other(ctx) -> Non
     async with ctx.db.transaction() as first:
         if first.bind.dialect.name != "postgresql":
             return  # SQLite: one writer at a time anyway
-        assert await _held_for_rebuild(first) is False
+        await rebuild_lock(first)
         async with ctx.db.transaction() as second:
             await second.execute(text("SET LOCAL lock_timeout = '200ms'"))
             with pytest.raises(DBAPIError, match="lock timeout"):
-                await _held_for_rebuild(second)
+                await rebuild_lock(second)
 
 
 async def test_sqlite_leaves_the_update_triggers_out_of_updates_of_other_columns(ctx) -> None:  # noqa: ANN001

@@ -182,7 +182,15 @@ class OutboxRelay:
         async with engine.connect() as connection:
             rows = await read_outside_transaction(connection, _DUE_SQLITE, (convert.moment(now), self.batch_size))
         payload, created_at = convert.payload, convert.created_at
-        return [Event(id=i, topic=topic, payload=payload(p), created_at=created_at(c)) for i, topic, p, c in rows]
+        # the events of one commit share its instant (record_events): each text is converted once
+        instants: dict[object, datetime] = {}
+        events = []
+        for i, topic, p, c in rows:
+            moment = instants.get(c)
+            if moment is None:
+                moment = instants[c] = created_at(c)
+            events.append(Event(id=i, topic=topic, payload=payload(p), created_at=moment))
+        return events
 
     async def _settle(self, published: list[int], failures: list[tuple[Event, str, str]], crashed: dict[int, str]) -> None:
         now = utcnow()

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
-from okno.kit.bulk import BulkInsert
+from okno.kit.bulk import driver_connection
 from okno.kit.db import insert_ignoring_duplicates
 from okno.models import (
     FINISHED_TYPES,
@@ -36,9 +36,7 @@ from okno.models import (
     Metric,
     ReportConversation,
     ReportConversationChannel,
-    ReportRebuild,
     ReportResponse,
-    ReportSeenEvent,
     ReportSurvey,
     SlaTarget,
     TargetState,
@@ -85,10 +83,11 @@ async def project_events(deps: SubscriberDeps, events: list[Event]) -> None:
     repeat-contact links of the conversations resolved are made after the round's events
     (``okno.reports.repeat_contacts.link_many``) when no two of its facts share a customer."""
     async with deps.db.transaction() as session:
-        if await _held_for_rebuild(session):
-            return  # a rebuild runs: it applies this event itself (okno.reports.rebuild)
+        await rebuild_lock(session)
         fresh = await _claim(session, [e.id for e in events])
-        events = [e for e in events if e.id in fresh]  # the others were applied already (at-least-once delivery)
+        # the others were applied already (at-least-once delivery), or a rebuild runs and applies
+        # them itself (okno.reports.rebuild): then nothing was claimed
+        events = [e for e in events if e.id in fresh]
         if not events:
             return
         window = timedelta(days=deps.settings.repeat_contact_days)
@@ -107,23 +106,26 @@ async def project_events(deps: SubscriberDeps, events: list[Event]) -> None:
             await link_many(session, resolved, window)
 
 
-_SEEN = BulkInsert(ReportSeenEvent.__table__, ("event_id",))
-_SEEN_TAIL = "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-_claims: dict[str, Any] = {}  # per dialect: SQLAlchemy's statement, built once (its compiled form reused)
+# the claim and the rebuild check in one statement: while a rebuild runs (a report_rebuilds row
+# not finished) nothing is claimed, so the batch is left to the rebuild as a whole
+_NO_REBUILD = "WHERE NOT EXISTS (SELECT 1 FROM report_rebuilds WHERE finished_at IS NULL)"
+_CLAIM_TAIL = "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+_CLAIM_SQLITE = f"INSERT INTO report_seen_events (event_id) SELECT value FROM json_each(?) {_NO_REBUILD} {_CLAIM_TAIL}"
+_CLAIM_POSTGRESQL = text(
+    f"INSERT INTO report_seen_events (event_id) SELECT unnest(CAST(:ids AS BIGINT[])) {_NO_REBUILD} {_CLAIM_TAIL}"
+)
 
 
 async def _claim(session: AsyncSession, event_ids: list[int]) -> set[int]:
-    """Records the events as applied (``report_seen_events``); the ids that were not yet. SQLite:
-    one multi-row statement of tuples (``okno.kit.bulk``) instead of a ``VALUES`` list SQLAlchemy
-    compiles afresh for every batch size; PostgreSQL: one statement built once, its rows batched."""
-    dialect = session.bind.dialect.name
-    if dialect == "sqlite":
-        return {row[0] for row in await _SEEN.run_returning_sqlite(session, [(event_id,) for event_id in event_ids], _SEEN_TAIL)}
-    statement = _claims.get(dialect)
-    if statement is None:
-        table = ReportSeenEvent.__table__
-        statement = _claims[dialect] = insert_ignoring_duplicates(table, dialect, ["event_id"]).returning(table.c.event_id)
-    return set(await session.scalars(statement, [{"event_id": event_id} for event_id in event_ids]))
+    """Records the events as applied (``report_seen_events``); the ids that were not yet, none
+    while a rebuild runs. One statement of fixed text whatever the batch's size (the ids in one
+    bound value: a JSON array on SQLite, an array on PostgreSQL), run on SQLite by the driver
+    (``exec_driver_sql``: no SQLAlchemy statement, parameters or result per id)."""
+    if session.bind.dialect.name == "sqlite":
+        connection = await driver_connection(session)
+        result = await connection.exec_driver_sql(_CLAIM_SQLITE, (orjson.dumps(event_ids).decode(),))
+        return {row[0] for row in result.all()}
+    return set(await session.scalars(_CLAIM_POSTGRESQL, {"ids": event_ids}))
 
 
 # session.info keys: the transaction's facts (locked), messages, SLA verdicts and survey rows, by
@@ -216,13 +218,16 @@ def _fresh_candidates(events: list[Event], surveyed: list[int]) -> dict[int, lis
     return {cid: its for cid, its in fresh.items() if cid not in others}
 
 
-def _changes_nothing(state: Any, received: list[Event]) -> bool:
-    """Whether :func:`on_message_received` leaves the fact (``state``: its ``_FACT_STATES_LOCKED`` columns) as
-    it is for every one of these events. The channel is the event's own (``channel_id``, the
-    message's, set by the intake that stored both), so the messages need no read."""
-    if state.open and not state.waiting:
+def _changes_nothing(is_open: bool, waiting: bool, first_channel_id: int | None, received: list[Event]) -> bool:
+    """Whether :func:`on_message_received` leaves the fact (its ``_FACT_STATES_LOCKED`` columns: open,
+    waiting, first channel) as it is for every one of these events. The channel is the event's own
+    (``channel_id``, the message's, set by the intake that stored both), so the messages need no read."""
+    if is_open and not waiting:
         return False  # the first of them starts a wait
-    return all(event.payload.get("channel_id", _UNKNOWN) == state.first_channel_id for event in received)  # else: a channel used
+    for event in received:
+        if event.payload.get("channel_id", _UNKNOWN) != first_channel_id:
+            return False  # a channel used
+    return True
 
 
 _UNKNOWN = object()  # an event recorded without its channel: never taken as quiet
@@ -249,13 +254,13 @@ async def _load_facts(
     if candidates and quiet is not None:
         states = await _FACT_STATES_LOCKED.execute(session, wanted)
         stored: list[int] = []
-        for state in states:
-            received = candidates.get(state.conversation_id)
-            if received is not None and _changes_nothing(state, received):
+        for conversation_id, customer_id, first_channel_id, is_open, waiting in states:  # plain tuples: no Row look-ups
+            received = candidates.get(conversation_id)
+            if received is not None and _changes_nothing(is_open, waiting, first_channel_id, received):
                 quiet.events.update(event.id for event in received)
-                quiet.customers[state.conversation_id] = state.customer_id
+                quiet.customers[conversation_id] = customer_id
             else:
-                stored.append(state.conversation_id)
+                stored.append(conversation_id)
         wanted = stored  # locked already; the ones without a fact are created below
     if wanted:
         facts.update((fact.conversation_id, fact) for fact in await session.scalars(_FACTS_LOCKED, {"ids": wanted}))
@@ -449,14 +454,6 @@ REBUILD_LOCK = 0x6F6B6E6F_5245
 async def rebuild_lock(session: AsyncSession) -> None:
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REBUILD_LOCK})
-
-
-async def _held_for_rebuild(session: AsyncSession) -> bool:
-    await rebuild_lock(session)
-    return await session.scalar(_REBUILD_RUNNING) is not None
-
-
-_REBUILD_RUNNING = select(ReportRebuild.id).where(ReportRebuild.finished_at.is_(None)).limit(1)
 
 
 def seconds(delta: timedelta) -> int:
