@@ -33,8 +33,6 @@ JSON = "application/json"
 
 Reply = tuple[int, bytes, str]
 NO_QUERY = QueryParams(b"")  # immutable: shared by every request without a query string
-# the requests counter's child per answered status (``labels()`` looks it up under a lock each call)
-_REQUESTS_BY_STATUS: dict[int, Any] = {}
 
 
 def _json(status: int, body: dict[str, Any]) -> Reply:
@@ -114,11 +112,7 @@ async def serve_webhook(scope: dict[str, Any], receive: Callable, send: Callable
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})
     if scope["method"] == "POST":
-        counter = _REQUESTS_BY_STATUS.get(status)
-        if counter is None:
-            counter = _REQUESTS_BY_STATUS[status] = metrics.INGEST_REQUESTS.labels(str(status))
-        counter.inc()
-        metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
+        metrics.INGEST.record(status, time.perf_counter() - started)
 
 
 async def _read_body(receive: Callable, headers: Headers, limit: int) -> bytes | None:
