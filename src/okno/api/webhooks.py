@@ -46,7 +46,12 @@ def _too_large(ctx: AppContext) -> Reply:
 async def handle_provider_request(
     ctx: AppContext, channel_id: int, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
 ) -> Reply:
-    channel = await ctx.channels.find(channel_id) if 0 < channel_id <= MAX_ID else None
+    if 0 < channel_id <= MAX_ID:
+        channel = ctx.channels.cached(channel_id)
+        if channel is False:
+            channel = await ctx.channels.find(channel_id)
+    else:
+        channel = None
     if channel is None:
         return _json(404, {"detail": f"channel {channel_id} not found"})
     if not channel.is_active:  # nothing is stored; the provider may retry until it is enabled
