@@ -1,5 +1,6 @@
-"""``okno.kit.signing`` keys HMAC-SHA256 once per secret and copies it per body: every signature
-is still the plain ``hmac.new(secret, body, sha256)`` one, whatever came before it."""
+"""``okno.kit.signing`` keys HMAC-SHA256 once per secret (its two padded SHA-256 states) and copies
+them per body: every signature is still the plain ``hmac.new(secret, body, sha256)`` one, whatever
+came before it, for keys shorter than, as long as and longer than SHA-256's 64-byte block."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def _reference(secret: str, body: bytes) -> str:
 
 
 def test_signatures_are_plain_hmac_sha256_for_every_secret_and_body_in_any_order() -> None:
-    secrets = ["api-secret-0123456789", "секрет-ключ-0123456789", "x" * 200, "a"]
+    secrets = ["api-secret-0123456789", "секрет-ключ-0123456789", "x" * 200, "a", "", "k" * 63, "k" * 64, "k" * 65, "я" * 32, "я" * 33]
     bodies = [b"", b"{}", "привет".encode(), b"x" * 100_000]
     for _ in range(2):  # the second round signs with the keyed copies kept from the first
         for secret in secrets:

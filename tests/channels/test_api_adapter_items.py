@@ -9,9 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pydantic import ValidationError
+from typing import Any
 
-from okno.channels.adapters.api.adapter import ApiChannel, ApiChannelConfig, _BodyFields, _first_error, _From, _FromFields, _InboundBody
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from okno.channels.adapters.api.adapter import _BODY_FIELDS, ApiChannel, ApiChannelConfig, _first_error, _InboundBody
+from okno.channels.adapters.api.quick_body import plain_fields
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign
 from okno.channels.base import InboundMessage, WebhookRejected, WebhookRequest
 
@@ -102,9 +105,106 @@ def test_examples_agree(payload: dict) -> None:
     _same(_general(orjson.dumps(payload)), _quick(orjson.dumps(payload)))
 
 
-def test_the_fields_mirror_the_body_model() -> None:
-    assert set(_BodyFields.__annotations__) == set(_InboundBody.model_fields)
-    assert set(_FromFields.__annotations__) == set(_From.model_fields)
+def test_usual_bodies_take_the_quick_path() -> None:
+    for payload in (
+        {"message_id": "m1", "from": {"phone": "+7 916 123-45-67", "name": "Иван"}, "text": "Здравствуйте"},
+        {"message_id": "m2", "from": {"external_id": "crm-1", "email": "A@B.ru"}, "thread_id": "t", "kind": "call", "subject": "s", "html": "<b>x</b>"},
+        {"message_id": "m3", "from": {"email": "a@b.ru"}, "attachments": [{"kind": "image", "url": "https://x/y.png", "size": 12}]},
+    ):
+        _BODY_FIELDS.validate_json(orjson.dumps(payload))  # no ValidationError
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"message_id": "m", "from": {"phone": "1"}, "attachments": [{"kind": "file", "url": "u", "big": 123456789012345678901234567890}]}',
+        b'{"message_id": "m", "from": {"phone": "1"}, "attachments": [{"kind": "file", "url": "u", "huge": 1e400, "tiny": -0.0}]}',
+        b'{"message_id": "m", "message_id": "n", "from": {"phone": "1", "phone": "2"}}',
+        b'{"message_id": "\\ud83d\\ude00", "from": {"phone": "1"}}',
+        b'{"message_id": "\\ud800", "from": {"phone": "1"}}',
+        b'{"message_id": "m", "from": {"phone": "1"}} x',
+    ],
+)
+def test_unusual_json_gives_the_model_paths_item(payload: bytes) -> None:
+    """Integers past 64 bits, numbers past a float, repeated keys, surrogates, trailing text."""
+    _same(_general(payload), _quick(payload))
+
+
+def test_the_plain_fields_are_the_body_models() -> None:
+    assert set(_BODY_FIELDS.core_schema["fields"]) == set(_InboundBody.model_fields)
+
+
+class _Inner(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    size: int = Field(default=1, le=5)
+
+
+class _Changed(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str = Field(min_length=2, max_length=3)
+    note: str | None = Field(default=None, max_length=4)
+    tags: list[dict[str, Any]] = Field(default_factory=list, max_length=1)
+    inner: _Inner = Field(alias="in")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"code": "ab", "in": {}}', b'{"code": "a", "in": {}}', b'{"code": "abcd", "in": {}}', b'{"code": "ab", "note": "12345", "in": {}}',
+     b'{"code": "ab", "note": null, "in": {}}', b'{"code": "ab", "tags": [{}, {}], "in": {}}', b'{"code": "ab", "tags": [1], "in": {}}',
+     b'{"code": 12, "in": {}}', b'{"code": "ab", "other": 1, "in": {}}', b"[]", b"x", b'{"code": "ab"}',
+     b'{"code": "ab", "in": {"size": 5}}', b'{"code": "ab", "in": {"size": 6}}', b'{"code": "ab", "inner": {"size": 1}}'],
+)  # fmt: skip
+def test_a_limit_written_in_a_model_is_the_plain_dicts(payload: bytes) -> None:
+    try:
+        expected = _Changed.model_validate_json(payload).model_dump()
+    except ValidationError:
+        with pytest.raises(ValidationError):
+            plain_fields(_Changed).validate_json(payload)
+    else:
+        assert plain_fields(_Changed).validate_json(payload) == expected
+
+
+class _Stripping(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    code: str
+
+
+class _Validated(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+
+    @field_validator("code")
+    @classmethod
+    def _upper(cls, code: str) -> str:
+        return code.upper()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+
+
+class _DefaultModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    inner: _Inner = Field(default_factory=_Inner)
+
+
+class _OptionalModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    inner: _Inner | None
+
+
+@pytest.mark.parametrize("model", [_Stripping, _Validated, _Strict, _DefaultModel, _OptionalModel])
+def test_what_a_plain_dict_cannot_carry_is_refused_when_derived(model: type[BaseModel]) -> None:
+    with pytest.raises(TypeError):
+        plain_fields(model)
 
 
 def _request(payload: bytes) -> WebhookRequest:

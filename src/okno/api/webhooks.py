@@ -33,8 +33,6 @@ JSON = "application/json"
 
 Reply = tuple[int, bytes, str]
 NO_QUERY = QueryParams(b"")  # immutable: shared by every request without a query string
-# the requests counter's child per answered status (``labels()`` looks it up under a lock each call)
-_REQUESTS_BY_STATUS: dict[int, Any] = {}
 
 
 def _json(status: int, body: dict[str, Any]) -> Reply:
@@ -48,7 +46,12 @@ def _too_large(ctx: AppContext) -> Reply:
 async def handle_provider_request(
     ctx: AppContext, channel_id: int, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
 ) -> Reply:
-    channel = await ctx.channels.find(channel_id) if 0 < channel_id <= MAX_ID else None
+    if 0 < channel_id <= MAX_ID:
+        channel = ctx.channels.cached(channel_id)
+        if channel is False:
+            channel = await ctx.channels.find(channel_id)
+    else:
+        channel = None
     if channel is None:
         return _json(404, {"detail": f"channel {channel_id} not found"})
     if not channel.is_active:  # nothing is stored; the provider may retry until it is enabled
@@ -114,11 +117,7 @@ async def serve_webhook(scope: dict[str, Any], receive: Callable, send: Callable
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})
     if scope["method"] == "POST":
-        counter = _REQUESTS_BY_STATUS.get(status)
-        if counter is None:
-            counter = _REQUESTS_BY_STATUS[status] = metrics.INGEST_REQUESTS.labels(str(status))
-        counter.inc()
-        metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
+        metrics.INGEST.record(status, time.perf_counter() - started)
 
 
 async def _read_body(receive: Callable, headers: Headers, limit: int) -> bytes | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 from pydantic import BaseModel
@@ -47,6 +48,14 @@ class ChannelDirectory:
         """An enabled channel, or None (missing or disabled)."""
         live = await self.find(channel_id)
         return live if live is not None and live.is_active else None
+
+    def cached(self, channel_id: int) -> LiveChannel | None | Literal[False]:
+        """:meth:`find`'s answer while it is cached and fresh, else False (``find`` reads it): the
+        webhook fast path's usual lookup without a coroutine."""
+        cached = self._entries.get(channel_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return False
 
     async def find(self, channel_id: int) -> LiveChannel | None:
         """The channel whether enabled or not (``is_active`` says), or None if there is none (or

@@ -6,15 +6,14 @@ signed the same way and carrying an ``Idempotency-Key`` that stays the same acro
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, NotRequired
-
-from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
+from typing import Annotated, Any, ClassVar
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
 from okno.channels.adapters.api.media import outbound_attachments
+from okno.channels.adapters.api.quick_body import plain_fields
 from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign, signature_matches
 from okno.channels.base import (
     CALLED_URL,
@@ -84,31 +83,9 @@ class _InboundBody(BaseModel):
     html: str | None = Field(default=None, max_length=MAX_HTML)  # sanitised by okno before it is stored
 
 
-class _FromFields(TypedDict):
-    """:class:`_From` as a plain dict (no model built): what the quick path validates."""
-
-    phone: NotRequired[Annotated[str | None, Field(max_length=64)]]
-    email: NotRequired[Annotated[str | None, Field(max_length=320)]]
-    external_id: NotRequired[Annotated[str | None, Field(max_length=255)]]
-    name: NotRequired[Annotated[str | None, Field(max_length=300)]]
-
-
-class _BodyFields(TypedDict):
-    """:class:`_InboundBody`'s fields and limits, field for field, as a plain dict (absent keys
-    take the model's defaults in :meth:`ApiChannel._quick_item`). A body it refuses is validated
-    again by the model, whose error is the answer (tests/channels/test_api_adapter_items.py)."""
-
-    message_id: Annotated[str, Field(min_length=1, max_length=255)]
-    from_: Annotated[_FromFields, Field(alias="from")]
-    text: NotRequired[Annotated[str, Field(max_length=MAX_TEXT)]]
-    attachments: NotRequired[Annotated[list[dict[str, Any]], Field(max_length=20)]]
-    thread_id: NotRequired[Annotated[str | None, Field(min_length=1, max_length=255)]]
-    kind: NotRequired[MessageKindName]
-    subject: NotRequired[Annotated[str | None, Field(max_length=998)]]
-    html: NotRequired[Annotated[str | None, Field(max_length=MAX_HTML)]]
-
-
-_BODY_FIELDS = TypeAdapter(_BodyFields)
+# :class:`_InboundBody` validated into a plain dict (no models built; its fields, aliases, defaults
+# and limits are the model's): a body it refuses is validated by the model, whose error is the answer
+_BODY_FIELDS = plain_fields(_InboundBody)
 
 
 class ApiChannel:
@@ -180,23 +157,24 @@ class ApiChannel:
             html=body.html,
         )
 
-    def _quick_item(self, body: _BodyFields) -> InboundMessage:
-        """:meth:`_item` of a body that holds no NUL, validated as a plain dict: no body models,
-        one validation of the item (the identities as dicts) and no NUL scan. The same item
+    def _quick_item(self, body: dict[str, Any]) -> InboundMessage:
+        """:meth:`_item` of a body that holds no NUL, validated as a plain dict (every field of
+        :class:`_InboundBody` by name, defaults filled in): no body models, one validation of the
+        item (the identities as dicts) and no NUL scan. The same item
         (tests/channels/test_api_adapter_items.py)."""
         sender = body["from_"]
-        identities = self._identities(sender.get("phone"), sender.get("email"), sender.get("external_id"))
+        identities = self._identities(sender["phone"], sender["email"], sender["external_id"])
         fields = {
             "provider_id": body["message_id"],
             "provider_message_id": body["message_id"],
             "sender": [{"kind": kind, "value": value, "source": "api"} for kind, value in identities],
-            "sender_name": sender.get("name") or "",
-            "text": body.get("text", ""),
-            "attachments": body.get("attachments", []),
-            "thread_key": body.get("thread_id"),
-            "message_kind": body.get("kind", "message"),
-            "subject": body.get("subject"),
-            "html": body.get("html"),
+            "sender_name": sender["name"] or "",
+            "text": body["text"],
+            "attachments": body["attachments"],
+            "thread_key": body["thread_id"],
+            "message_kind": body["kind"],
+            "subject": body["subject"],
+            "html": body["html"],
         }
         return InboundMessage.model_validate(fields, context=NUL_FREE)
 
