@@ -79,7 +79,7 @@ class BulkInsert:
         form = statement.compile(dialect=dialect)
         if form.positiontup is None or list(form.positiontup) != names:  # placeholders not in column order
             raise RuntimeError(f"{dialect.name}: cannot bind {self.table.name}'s insert by position")
-        processors = [_bind_processor(types[name], dialect) for name in names]
+        processors = [driver_bind_processor(types[name], dialect) for name in names]
         given = len(self.columns)
         constants = tuple(
             processor(value) if processor is not None else value
@@ -96,14 +96,9 @@ class BulkInsert:
         self._compiled[dialect.name] = compiled
         return compiled
 
-    async def _ready(self, session: AsyncSession) -> tuple[AsyncConnection, _Compiled]:
-        """The session's connection (:func:`driver_connection`) and the statement compiled for its dialect."""
-        connection = await driver_connection(session)
-        return connection, self._compile(connection.dialect)
-
     async def run(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> int:
         """Inserts ``rows`` (values in :attr:`columns` order); how many went in."""
-        connection, compiled = await self._ready(session)
+        compiled = self._compile(session.bind.dialect)  # driver_sql finds the connection (and flushes) itself
         processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants, compiled.batches)
         if processed:
             await driver_sql(session, compiled.sql, processed)
@@ -113,9 +108,10 @@ class BulkInsert:
         """SQLite only: the rows as multi-row ``INSERT … VALUES (…), (…) <tail>`` statements (as
         many rows per statement as SQLite takes parameters), where ``tail`` is e.g. ``ON CONFLICT
         (…) DO NOTHING RETURNING …``; the rows returned (SQLite returns no rows from an executemany)."""
-        connection, compiled = await self._ready(session)
-        if connection.dialect.name != "sqlite":
+        dialect = session.bind.dialect
+        if dialect.name != "sqlite":
             raise RuntimeError("run_returning_sqlite is SQLite's path")
+        compiled = self._compile(dialect)
         processed = _processed(rows, compiled.processors, compiled.constants, compiled.instants, compiled.batches)
         head, values = compiled.sql.split(" VALUES ", 1)
         per_statement = max(_SQLITE_MAX_VARIABLES // (len(compiled.processors) + len(compiled.constants)), 1)
@@ -175,7 +171,7 @@ async def _driver(session: AsyncSession) -> tuple[AsyncConnection, OneHopConnect
 _CONNECTION = "okno.bulk.connection"  # (the session's transaction, its AsyncConnection, its OneHopConnection or None)
 
 
-def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+def driver_bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     """The type's own bind processor, except on SQLite a binary column's last step: wrapping the
     bytes in ``sqlite3.Binary`` (a ``memoryview``), which the driver binds as the same BLOB as the
     bytes themselves. For a sealed column that leaves its own ``process_bind_param`` (the seal)."""

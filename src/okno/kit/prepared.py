@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from okno.kit.bulk import driver_sql
+from okno.kit.bulk import driver_bind_processor, driver_sql
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class PreparedWrite:
             bind = form.binds[name]
             if bind.expanding or bind.callable is not None:
                 raise RuntimeError(f"{name}: an expanding or computed parameter cannot be prepared")
-            processor = bind.type._cached_bind_processor(dialect)  # noqa: SLF001
+            processor = driver_bind_processor(bind.type, dialect)  # as BulkInsert's rows: the driver's own binding
             if name in self.names:
                 slots.append((self.names.index(name), None, processor))
             elif bind.required or bind.value is None:
