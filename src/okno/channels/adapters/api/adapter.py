@@ -21,7 +21,6 @@ from okno.channels.base import (
     IdentityKindSpec,
     InboundMessage,
     Label,
-    NUL_FREE,
     MessageKindName,
     OutboundMessage,
     PermanentFailure,
@@ -35,6 +34,7 @@ from okno.channels.base import (
     WebhookResult,
     json_object,
     labelled,
+    nul_free_message,
     opaque_kind,
     secret_of_at_least,
 )
@@ -128,16 +128,15 @@ class ApiChannel:
             raise WebhookRejected(422, _first_error(exc)) from exc
         return WebhookResult(items=[self._item(body)])
 
-    def _identities(self, phone: str | None, email: str | None, external_id: str | None) -> list[tuple[str, str]]:
-        keys = [
-            (kind, value)
-            for kind, value in (
-                ("external", f"{self.channel_id}:{external_id}" if external_id else None),
-                ("phone", phone),
-                ("email", email),
-            )
-            if value
-        ]
+    def _identities(self, phone: str | None, email: str | None, external_id: str | None) -> list[dict[str, str]]:
+        """The sender's keys as ``SenderIdentity`` fields: the integrator's own id first, then phone, e-mail."""
+        keys = []
+        if external_id:
+            keys.append({"kind": "external", "value": f"{self.channel_id}:{external_id}", "source": "api"})
+        if phone:
+            keys.append({"kind": "phone", "value": phone, "source": "api"})
+        if email:
+            keys.append({"kind": "email", "value": email, "source": "api"})
         if not keys:
             raise WebhookRejected(422, "from needs at least one of phone, email, external_id")
         return keys
@@ -147,7 +146,7 @@ class ApiChannel:
         return InboundMessage(
             provider_id=body.message_id,
             provider_message_id=body.message_id,
-            sender=[SenderIdentity(kind=kind, value=value, source="api") for kind, value in self._identities(sender.phone, sender.email, sender.external_id)],
+            sender=[SenderIdentity(**key) for key in self._identities(sender.phone, sender.email, sender.external_id)],
             sender_name=sender.name or "",
             text=body.text,
             attachments=body.attachments,
@@ -160,23 +159,24 @@ class ApiChannel:
     def _quick_item(self, body: dict[str, Any]) -> InboundMessage:
         """:meth:`_item` of a body that holds no NUL, validated as a plain dict (every field of
         :class:`_InboundBody` by name, defaults filled in): no body models, one validation of the
-        item (the identities as dicts) and no NUL scan. The same item
+        item (the identities as dicts) and no NUL scan (``nul_free_message``). The same item
         (tests/channels/test_api_adapter_items.py)."""
         sender = body["from_"]
-        identities = self._identities(sender["phone"], sender["email"], sender["external_id"])
-        fields = {
-            "provider_id": body["message_id"],
-            "provider_message_id": body["message_id"],
-            "sender": [{"kind": kind, "value": value, "source": "api"} for kind, value in identities],
-            "sender_name": sender["name"] or "",
-            "text": body["text"],
-            "attachments": body["attachments"],
-            "thread_key": body["thread_id"],
-            "message_kind": body["kind"],
-            "subject": body["subject"],
-            "html": body["html"],
-        }
-        return InboundMessage.model_validate(fields, context=NUL_FREE)
+        message_id = body["message_id"]
+        return nul_free_message(
+            {
+                "provider_id": message_id,
+                "provider_message_id": message_id,
+                "sender": self._identities(sender["phone"], sender["email"], sender["external_id"]),
+                "sender_name": sender["name"] or "",
+                "text": body["text"],
+                "attachments": body["attachments"],
+                "thread_key": body["thread_id"],
+                "message_kind": body["kind"],
+                "subject": body["subject"],
+                "html": body["html"],
+            }
+        )
 
     async def send(self, config: ApiChannelConfig, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         if config.outbound_url is None:
