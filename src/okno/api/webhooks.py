@@ -33,10 +33,37 @@ JSON = "application/json"
 
 Reply = tuple[int, bytes, str]
 NO_QUERY = QueryParams(b"")  # immutable: shared by every request without a query string
+_JSON_TYPE = (b"content-type", JSON.encode())
 
 
 def _json(status: int, body: dict[str, Any]) -> Reply:
     return status, orjson.dumps(body), JSON
+
+
+_SUMMARIES: dict[tuple[int, int], bytes] = {}  # okno's usual 200 answers, written once each
+
+
+def _summary(stored: int, duplicates: int) -> bytes:
+    """``{"accepted": stored, "duplicates": duplicates}`` as JSON, the few usual ones kept written."""
+    body = _SUMMARIES.get((stored, duplicates))
+    if body is None:
+        body = orjson.dumps({"accepted": stored, "duplicates": duplicates})
+        if len(_SUMMARIES) < 256:
+            _SUMMARIES[stored, duplicates] = body
+    return body
+
+
+class _Headers(Headers):
+    """Starlette's request headers whose ``get`` looks a name up in one call: ``Mapping.get``
+    goes through ``__getitem__`` and, for a header that is absent, a raised ``KeyError``. The
+    same answer (the first header of that name, or ``default``)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        name = key.lower().encode("latin-1")
+        for header, value in self._list:
+            if header == name:
+                return value.decode("latin-1")
+        return default
 
 
 def _too_large(ctx: AppContext) -> Reply:
@@ -74,7 +101,7 @@ async def handle_provider_request(
     reply = result.reply
     if reply.body is not None:
         return reply.status_code, reply.body, reply.media_type
-    return _json(reply.status_code, {"accepted": stored, "duplicates": duplicates})
+    return reply.status_code, _summary(stored, duplicates), JSON
 
 
 def _split_by_sender(items: list, default_region: str) -> tuple[list, list[tuple[Any, str]]]:
@@ -102,7 +129,7 @@ async def serve_webhook(scope: dict[str, Any], receive: Callable, send: Callable
     path = scope["path"]
     ctx: AppContext = scope["app"].state.ctx
     started = time.perf_counter()
-    headers = Headers(scope=scope)
+    headers = _Headers(scope=scope)
     try:
         body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
         if body is None:
@@ -114,7 +141,8 @@ async def serve_webhook(scope: dict[str, Any], receive: Callable, send: Callable
     except Exception:  # in front of FastAPI's error middleware: answer like it would
         log.exception("webhook_failed", path=path)
         status, payload, media = _json(500, {"detail": "internal error"})
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]})
+    content_type = _JSON_TYPE if media == JSON else (b"content-type", media.encode())
+    await send({"type": "http.response.start", "status": status, "headers": [content_type, (b"content-length", b"%d" % len(payload))]})
     await send({"type": "http.response.body", "body": payload})
     if scope["method"] == "POST":
         metrics.INGEST.record(status, time.perf_counter() - started)
