@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Pr
 import httpx
 import orjson
 from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError, SchemaValidator
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -314,29 +314,6 @@ def _plain_private_defaults(model: type[BaseModel]) -> None:
 
 _plain_private_defaults(InboundMessage)
 
-
-def _without_nul_scan(model: type[_InboundItem]) -> SchemaValidator:
-    """``model``'s own validator without its first step, ``_drop_nul`` (which does nothing for
-    :data:`NUL_FREE` data but still costs a Python call per item): the same core schema (fields,
-    limits, nested models, field validators, ``model_post_init``) from the step after it on.
-    Anything but that exact shape is refused at import instead of being validated differently."""
-    schema = model.__pydantic_core_schema__
-    step = schema.get("schema", {}) if schema["type"] == "model" else {}
-    function = step.get("function", {}).get("function") if step.get("type") == "function-before" else None
-    if getattr(function, "__func__", None) is not _InboundItem._drop_nul.__func__:
-        raise TypeError(f"{model.__name__}: expected a model schema whose first step is _drop_nul")
-    return SchemaValidator(dict(schema, schema=step["schema"]), schema.get("config"))
-
-
-_NUL_FREE_MESSAGE = _without_nul_scan(InboundMessage)
-
-
-def nul_free_message(fields: dict[str, Any]) -> InboundMessage:
-    """``InboundMessage.model_validate(fields, context=NUL_FREE)`` for ``fields`` that hold no NUL
-    anywhere (a JSON body without ``\\u0000``): every rule of the model but the NUL scan, which
-    ``NUL_FREE`` skips anyway, and without the Python call that would skip it."""
-    return _NUL_FREE_MESSAGE.validate_python(fields, context=NUL_FREE)
-
 DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
 
 
@@ -362,7 +339,7 @@ def status_key_prefix(provider_message_id: str) -> str:
 InboundItemModel = Annotated[InboundMessage | InboundStatus, Field(discriminator="kind")]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WebhookRequest:
     method: str
     headers: Mapping[str, str]  # lower-case names
