@@ -54,9 +54,13 @@ def _summary(stored: int, duplicates: int) -> bytes:
 
 
 class _Headers(Headers):
-    """Starlette's request headers whose ``get`` looks a name up in one call: ``Mapping.get``
-    goes through ``__getitem__`` and, for a header that is absent, a raised ``KeyError``. The
-    same answer (the first header of that name, or ``default``)."""
+    """Starlette's request headers over the scope's own list (``Headers(scope=…)`` copies it),
+    whose ``get`` looks a name up in one call: ``Mapping.get`` goes through ``__getitem__`` and,
+    for a header that is absent, a raised ``KeyError``. The same answer (the first header of
+    that name, or ``default``)."""
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._list = raw if type(raw) is list else list(raw)
 
     def get(self, key: str, default: Any = None) -> Any:
         name = key.lower().encode("latin-1")
@@ -127,9 +131,9 @@ def is_webhook(scope: dict[str, Any]) -> bool:
 async def serve_webhook(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
     """One provider request (``is_webhook(scope)``), answered here; ``scope["app"]`` is okno's app."""
     path = scope["path"]
-    ctx: AppContext = scope["app"].state.ctx
+    ctx: AppContext = scope["app"].state["ctx"]  # not ``.state.ctx``: an AttributeError made and dropped before State's __getattr__
     started = time.perf_counter()
-    headers = _Headers(scope=scope)
+    headers = _Headers(scope["headers"])
     try:
         body = await _read_body(receive, headers, ctx.settings.webhook_max_body_bytes)
         if body is None:
