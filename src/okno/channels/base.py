@@ -347,8 +347,10 @@ class WebhookRequest:
     body: bytes
 
 
-@dataclass
+@dataclass(frozen=True)
 class WebhookReply:
+    """A value (adapters share theirs between requests): frozen, so the usual one is built once."""
+
     status_code: int = 200
     body: bytes | None = None  # None: okno answers with its own JSON summary
     media_type: str = "application/json"
@@ -357,7 +359,7 @@ class WebhookReply:
 @dataclass
 class WebhookResult:
     items: list[InboundMessage | InboundStatus] = field(default_factory=list)
-    reply: WebhookReply = field(default_factory=WebhookReply)
+    reply: WebhookReply = WebhookReply()  # okno's own JSON summary, 200
 
 
 class WebhookRejected(Exception):
