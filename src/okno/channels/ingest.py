@@ -280,40 +280,45 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     opened: set[int] = set()
     created: set[int] = set()
     clashes: list[tuple[IdentityKey, int, int]] = []
+    actor_type, actor_ref = _BY_CUSTOMER
     for c, customer, conv, message_id, conflicts, fresh, answer, reply in zip(
         claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, answers,
         surveyed.replies, strict=True,
     ):
-        base = (customer.id, c.channel_id, c.received_at, *_BY_CUSTOMER)  # a timeline row's first columns
-        if customer.is_new and customer.id not in created:
-            created.add(customer.id)  # type: ignore[arg-type]
-            events.append(("customer.created", {"customer_id": customer.id}))
+        customer_id, channel_id, at = customer.id, c.channel_id, c.received_at  # a timeline row's first columns
+        if customer.is_new and customer_id not in created:
+            created.add(customer_id)  # type: ignore[arg-type]
+            events.append(("customer.created", {"customer_id": customer_id}))
         for key in fresh:
-            timeline.append((*base, "identity.added", {"identity": str(key)}, None, None))
+            timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "identity.added", {"identity": str(key)}, None, None))
         for conflict in conflicts:
             data = {"identity": str(conflict.key), "claimed_by_customer_id": conflict.other_customer.id}
-            timeline.append((*base, "identity.conflict", data, conv.id, None))
-            events.append(("identity.conflict", {"customer_id": customer.id, **data}))
-            clashes.append((conflict.key, conflict.other_customer.id, customer.id))  # type: ignore[arg-type]
+            timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "identity.conflict", data, conv.id, None))
+            events.append(("identity.conflict", {"customer_id": customer_id, **data}))
+            clashes.append((conflict.key, conflict.other_customer.id, customer_id))  # type: ignore[arg-type]
+        # a message a machine sent (the adapter says so in its context: an auto-reply, a mailing
+        # list, a bounce) is marked ``automatic`` in its events: automations never answer it (a mail loop)
+        automatic = c.item.context.get("automatic") is True
         if conv.is_new and conv.id not in opened:
             opened.add(conv.id)  # type: ignore[arg-type]
             thread = _thread_of(conv)
-            timeline.append((*base, "conversation.opened", thread, conv.id, None))
-            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **thread, **_automatic(c)}))
+            timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "conversation.opened", thread, conv.id, None))
+            opening = {"conversation_id": conv.id, "customer_id": customer_id, "channel_id": channel_id, **thread}
+            if automatic:
+                opening["automatic"] = True
+            events.append(("conversation.opened", opening))
         elif conv.reopened_from:
             data = {"from": conv.reopened_from, "to": conv.status}
-            timeline.append((*base, "conversation.status_changed", data, conv.id, None))
-            events.append(("conversation.status_changed", _reopened(conv, customer.id)))
+            timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "conversation.status_changed", data, conv.id, None))
+            events.append(("conversation.status_changed", _reopened(conv, customer_id)))
             conv.reopened_from = None
-        timeline.append((*base, "message.received", _message_summary(c, answer), conv.id, message_id))
+        timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "message.received", _message_summary(c, answer), conv.id, message_id))
         if reply is not None:
             continue  # a survey answer: no customer waiting (settle_survey_replies records what it is)
-        events.append(
-            (
-                "message.received",
-                {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **_automatic(c)},
-            )
-        )
+        received = {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer_id, "channel_id": channel_id}
+        if automatic:
+            received["automatic"] = True
+        events.append(("message.received", received))
     # one executemany whatever the rows' shapes (the ORM bulk path splits on them)
     await _TIMELINE.run(session, timeline)
     await record_events(session, events)
@@ -465,12 +470,6 @@ def _reopened(conv: ConversationRef, customer_id: int) -> dict:
         "comment": None,
         "status": conv.status,
     }
-
-
-def _automatic(claimed: _Claimed) -> dict:
-    """``{"automatic": True}`` for a message a machine sent (the adapter says so in its context:
-    an auto-reply, a mailing list, a bounce): automations never answer it (a mail loop)."""
-    return {"automatic": True} if claimed.item.context.get("automatic") is True else {}
 
 
 def _message_summary(claimed: _Claimed, answer: Answer | None = None) -> dict:

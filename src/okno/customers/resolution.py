@@ -67,19 +67,16 @@ async def resolve_senders(session: AsyncSession, senders: list[Sender], *, remem
     owned = owner.get
     for sender in senders:
         keys = sender.keys
-        found = [owned(k) for k in keys]  # one look per key (an IdentityKey's hash is Python code)
-        chosen = next((ref for ref in found if ref is not None), None)
-        if chosen is None:
-            chosen = CustomerRef(id=None, name=sender.name, is_new=True)
-            conflicts = []
-            fresh = list(keys)
+        if len(keys) == 1:  # most senders: one key, nothing to choose between, no clash possible
+            chosen = owned(keys[0])
+            conflicts: list[IdentityConflict] = []
+            if chosen is None:
+                chosen = CustomerRef(id=None, name=sender.name, is_new=True)
+                fresh = list(keys)
+            else:
+                fresh = []
         else:
-            conflicts = [
-                IdentityConflict(key=k, kept_customer=chosen, other_customer=ref)
-                for k, ref in zip(keys, found, strict=True)
-                if ref is not None and ref is not chosen
-            ]
-            fresh = [k for k, ref in zip(keys, found, strict=True) if ref is None]
+            chosen, conflicts, fresh = _choose(keys, [owned(k) for k in keys], sender.name)
         for key in fresh:
             owner[key] = chosen
             pending_identities.append((key, chosen, sender.channel_id))
@@ -93,6 +90,22 @@ async def resolve_senders(session: AsyncSession, senders: list[Sender], *, remem
     await _insert_identities(session, pending_identities)
     await _fill_empty_names(session, renames)
     return resolution
+
+
+def _choose(
+    keys: tuple[IdentityKey, ...], found: list[CustomerRef | None], name: str
+) -> tuple[CustomerRef, list[IdentityConflict], list[IdentityKey]]:
+    """A sender's customer (the owner of its strongest owned key, else a new one), the clashes
+    with other owners of its keys, and its keys nobody owns yet."""
+    chosen = next((ref for ref in found if ref is not None), None)
+    if chosen is None:
+        return CustomerRef(id=None, name=name, is_new=True), [], list(keys)
+    conflicts = [
+        IdentityConflict(key=k, kept_customer=chosen, other_customer=ref)
+        for k, ref in zip(keys, found, strict=True)
+        if ref is not None and ref is not chosen
+    ]
+    return chosen, conflicts, [k for k, ref in zip(keys, found, strict=True) if ref is None]
 
 
 # prepared once: SQLAlchemy reuses its compiled form, and the per-batch work is the parameters;
