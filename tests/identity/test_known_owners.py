@@ -56,6 +56,34 @@ async def _remembered_anna(client, ctx):  # noqa: ANN001, ANN202
     return headers, channel, anna
 
 
+async def test_the_keys_a_batch_files_are_remembered_once_it_commits(client, ctx, settings) -> None:
+    """A new named customer's key and a returning customer's new key are remembered with the owner
+    the batch filed them under; an unnamed customer's key is not, nor the keys of a customer whose
+    empty name the batch filled. A change by another process still routes the next message."""
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    await touch(client, ctx, channel, {"phone": PHONE, "name": "Анна"}, "first")
+    anna = (await customer_by(client, headers, f"phone:{PHONE}"))["id"]
+    assert _remembered(ctx).get(KEY) == (anna, "Анна")
+    await touch(client, ctx, channel, {"phone": PHONE, "email": "anna@example.ru"}, "a new key")
+    assert _remembered(ctx).get(IdentityKey("email", "anna@example.ru")) == (anna, "Анна")
+
+    unnamed = IdentityKey("phone", "+79161110079")
+    await touch(client, ctx, channel, {"phone": unnamed.value}, "no name")
+    assert unnamed not in _remembered(ctx)
+    await touch(client, ctx, channel, {"phone": unnamed.value, "email": "named@example.ru", "name": "Вера"}, "named now")
+    assert unnamed not in _remembered(ctx) and IdentityKey("email", "named@example.ru") not in _remembered(ctx)
+    vera = (await customer_by(client, headers, f"phone:{unnamed.value}"))["id"]
+    await touch(client, ctx, channel, {"phone": unnamed.value}, "looked up again")
+    assert _remembered(ctx).get(unnamed) == (vera, "Вера")
+
+    await touch(client, ctx, channel, {"email": "boris@example.ru", "name": "Борис"}, "boris")
+    boris = (await customer_by(client, headers, "email:boris@example.ru"))["id"]
+    await _elsewhere(settings, f"UPDATE identities SET customer_id = {boris} WHERE customer_id = {anna} AND kind = 'phone'")
+    await touch(client, ctx, channel, {"phone": PHONE}, "after the move")
+    assert await _last_message_customer(ctx) == boris
+
+
 async def test_an_identity_moved_by_another_process_routes_the_next_message_to_its_new_owner(client, ctx, settings) -> None:
     headers, channel, anna = await _remembered_anna(client, ctx)
     await touch(client, ctx, channel, {"email": "boris@example.ru", "name": "Борис"}, "boris")

@@ -63,6 +63,12 @@ _MESSAGES = BulkInsert(
         "status", "kind", "subject", "html", "content", "actor_type", "actor_ref", "created_at", "status_updated_at",
     ),
 )  # fmt: skip
+# (column, what a row that leaves it out stores: its scalar default, else NULL), as ``run_dicts``
+_MESSAGE_DEFAULTS = tuple(
+    (name, col.default.arg if col.default is not None and col.default.is_scalar else None)
+    for name in _MESSAGES.columns
+    for col in (Message.__table__.c[name],)
+)
 
 
 @dataclass
@@ -261,30 +267,7 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     ) if touches else []
     resolved_answers = iter(answers)
     answers = [next(resolved_answers) if reply is None else None for reply in surveyed.replies]
-    rows = [
-        {
-            "conversation_id": conv.id,
-            "customer_id": conv.customer_id,
-            "channel_id": c.channel_id,
-            "direction": _INBOUND,
-            "text": c.text,
-            "attachments": c.item.attachments,
-            "provider_message_id": c.item.provider_message_id,
-            "status": _RECEIVED,
-            "kind": c.item.message_kind,
-            "subject": c.item.subject,
-            "html": c.html,
-            **BY_CUSTOMER,
-            "created_at": c.received_at,
-            "status_updated_at": c.received_at,
-        }
-        for c, conv in zip(claimed, conversations, strict=True)
-    ]
-    shaped = [
-        _shaped(row, answer, reply, c.item.content)
-        for row, answer, reply, c in zip(rows, answers, surveyed.replies, claimed, strict=True)
-    ]
-    message_ids = await _insert_messages(session, shaped)
+    message_ids = await _insert_messages(session, claimed, conversations, answers, surveyed.replies)
     # rare: no statement unless a customer wrote through another channel than the conversation began in
     await record_channels_used(
         session,
@@ -297,40 +280,45 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     opened: set[int] = set()
     created: set[int] = set()
     clashes: list[tuple[IdentityKey, int, int]] = []
+    actor_type, actor_ref = _BY_CUSTOMER
     for c, customer, conv, message_id, conflicts, fresh, answer, reply in zip(
         claimed, resolution.customers, conversations, message_ids, resolution.conflicts, resolution.new_identities, answers,
         surveyed.replies, strict=True,
     ):
-        base = (customer.id, c.channel_id, c.received_at, *_BY_CUSTOMER)  # a timeline row's first columns
-        if customer.is_new and customer.id not in created:
-            created.add(customer.id)  # type: ignore[arg-type]
-            events.append(("customer.created", {"customer_id": customer.id}))
+        customer_id, channel_id, at = customer.id, c.channel_id, c.received_at  # a timeline row's first columns
+        if customer.is_new and customer_id not in created:
+            created.add(customer_id)  # type: ignore[arg-type]
+            events.append(("customer.created", {"customer_id": customer_id}))
         for key in fresh:
-            timeline.append((*base, "identity.added", {"identity": str(key)}, None, None))
+            timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "identity.added", {"identity": str(key)}, None, None))
         for conflict in conflicts:
             data = {"identity": str(conflict.key), "claimed_by_customer_id": conflict.other_customer.id}
-            timeline.append((*base, "identity.conflict", data, conv.id, None))
-            events.append(("identity.conflict", {"customer_id": customer.id, **data}))
-            clashes.append((conflict.key, conflict.other_customer.id, customer.id))  # type: ignore[arg-type]
+            timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "identity.conflict", data, conv.id, None))
+            events.append(("identity.conflict", {"customer_id": customer_id, **data}))
+            clashes.append((conflict.key, conflict.other_customer.id, customer_id))  # type: ignore[arg-type]
+        # a message a machine sent (the adapter says so in its context: an auto-reply, a mailing
+        # list, a bounce) is marked ``automatic`` in its events: automations never answer it (a mail loop)
+        automatic = c.item.context.get("automatic") is True
         if conv.is_new and conv.id not in opened:
             opened.add(conv.id)  # type: ignore[arg-type]
             thread = _thread_of(conv)
-            timeline.append((*base, "conversation.opened", thread, conv.id, None))
-            events.append(("conversation.opened", {"conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **thread, **_automatic(c)}))
+            timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "conversation.opened", thread, conv.id, None))
+            opening = {"conversation_id": conv.id, "customer_id": customer_id, "channel_id": channel_id, **thread}
+            if automatic:
+                opening["automatic"] = True
+            events.append(("conversation.opened", opening))
         elif conv.reopened_from:
             data = {"from": conv.reopened_from, "to": conv.status}
-            timeline.append((*base, "conversation.status_changed", data, conv.id, None))
-            events.append(("conversation.status_changed", _reopened(conv, customer.id)))
+            timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "conversation.status_changed", data, conv.id, None))
+            events.append(("conversation.status_changed", _reopened(conv, customer_id)))
             conv.reopened_from = None
-        timeline.append((*base, "message.received", _message_summary(c, answer), conv.id, message_id))
+        timeline.append((customer_id, channel_id, at, actor_type, actor_ref, "message.received", _message_summary(c, answer), conv.id, message_id))
         if reply is not None:
             continue  # a survey answer: no customer waiting (settle_survey_replies records what it is)
-        events.append(
-            (
-                "message.received",
-                {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer.id, "channel_id": c.channel_id, **_automatic(c)},
-            )
-        )
+        received = {"message_id": message_id, "conversation_id": conv.id, "customer_id": customer_id, "channel_id": channel_id}
+        if automatic:
+            received["automatic"] = True
+        events.append(("message.received", received))
     # one executemany whatever the rows' shapes (the ORM bulk path splits on them)
     await _TIMELINE.run(session, timeline)
     await record_events(session, events)
@@ -352,29 +340,84 @@ async def apply_inbound(session: AsyncSession, claimed: list[_Claimed]) -> None:
     await suggest_reviewer_matches(session, reviews)  # no statement unless reviews came in
 
 
-def _shaped(row: dict, answer: Answer | None, reply: SurveyReply | None, content: dict | None) -> tuple[int, dict]:
-    """A message row in its shape: plain (kind's default, no content), a call's facts, a chosen
-    answer or a survey's reply; each shape goes in as its own statement."""
+def _shape(answer: Answer | None, reply: SurveyReply | None, content: dict | None) -> int:
+    """A message row's shape: plain (kind's default, no content), a call's facts, a chosen answer
+    or a survey's reply (on PostgreSQL each shape goes in as its own statement)."""
     if reply is not None:
-        return 3, _as_survey_reply(row, reply)
+        return 3
     if answer is not None:
-        return 2, _as_answer(row, answer)
-    if content is not None:
-        return 1, {**row, "content": content}
-    return 0, row
+        return 2
+    return 0 if content is None else 1
 
 
-async def _insert_messages(session: AsyncSession, shaped: list[tuple[int, dict]]) -> list[int]:
+def _message_row(c: _Claimed, conv: ConversationRef) -> dict:
+    """A plain message row as a mapping (PostgreSQL's ``insert_with_ids`` and the rare shapes)."""
+    return {
+        "conversation_id": conv.id,
+        "customer_id": conv.customer_id,
+        "channel_id": c.channel_id,
+        "direction": _INBOUND,
+        "text": c.text,
+        "attachments": c.item.attachments,
+        "provider_message_id": c.item.provider_message_id,
+        "status": _RECEIVED,
+        "kind": c.item.message_kind,
+        "subject": c.item.subject,
+        "html": c.html,
+        **BY_CUSTOMER,
+        "created_at": c.received_at,
+        "status_updated_at": c.received_at,
+    }
+
+
+def _shaped(shape: int, row: dict, answer: Answer | None, reply: SurveyReply | None, content: dict | None) -> dict:
+    if shape == 3:
+        return _as_survey_reply(row, reply)  # type: ignore[arg-type]
+    if shape == 2:
+        return _as_answer(row, answer)  # type: ignore[arg-type]
+    if shape == 1:
+        return {**row, "content": content}
+    return row
+
+
+async def _insert_messages(
+    session: AsyncSession,
+    claimed: list[_Claimed],
+    conversations: list[ConversationRef],
+    answers: list[Answer | None],
+    replies: list[SurveyReply | None],
+) -> list[int]:
     """Inserts the batch's messages; their ids, in the batch's order. On SQLite the ids come with
     the counter read once per group (``prefetch_sequences``), and every row goes in with one
-    executemany of tuples whatever its shape. On PostgreSQL rows of one shape (the usual case) are
-    one statement that returns the ids; mixed shapes (rare) take the ids first, then one statement."""
-    if session.bind.dialect.name == "postgresql" and len({shape for shape, _ in shaped}) == 1:
-        return await insert_with_ids(session, Message.__table__, [row for _, row in shaped])
-    ids = await allocate_ids(session, Message.__table__, len(shaped))
-    for (_, row), message_id in zip(shaped, ids, strict=True):
-        row["id"] = message_id  # the row is this batch's own dict
-    await _MESSAGES.run_dicts(session, [row for _, row in shaped])
+    executemany of tuples whatever its shape (a plain row, nearly all of them, built straight in
+    ``_MESSAGES``'s column order). On PostgreSQL rows of one shape (the usual case) are one
+    statement that returns the ids; mixed shapes (rare) take the ids first, then one statement."""
+    shapes = [_shape(a, r, c.item.content) for c, a, r in zip(claimed, answers, replies, strict=True)]
+    if session.bind.dialect.name == "postgresql" and len(set(shapes)) == 1:
+        return await insert_with_ids(
+            session,
+            Message.__table__,
+            [
+                _shaped(shape, _message_row(c, conv), a, r, c.item.content)
+                for shape, c, conv, a, r in zip(shapes, claimed, conversations, answers, replies, strict=True)
+            ],
+        )
+    ids = await allocate_ids(session, Message.__table__, len(claimed))
+    rows: list[tuple] = []
+    for shape, c, conv, a, r, message_id in zip(shapes, claimed, conversations, answers, replies, ids, strict=True):
+        if shape == 0:  # in _MESSAGES's column order; ``content`` NULL, as its default
+            item, at = c.item, c.received_at
+            rows.append(
+                (
+                    message_id, conv.id, conv.customer_id, c.channel_id, _INBOUND, c.text, item.attachments,
+                    item.provider_message_id, _RECEIVED, item.message_kind, item.subject, c.html, None, *_BY_CUSTOMER, at, at,
+                )
+            )  # fmt: skip
+        else:
+            row = _shaped(shape, _message_row(c, conv), a, r, c.item.content)
+            row["id"] = message_id
+            rows.append(tuple(row.get(name, default) for name, default in _MESSAGE_DEFAULTS))
+    await _MESSAGES.run(session, rows)
     return ids
 
 
@@ -427,12 +470,6 @@ def _reopened(conv: ConversationRef, customer_id: int) -> dict:
         "comment": None,
         "status": conv.status,
     }
-
-
-def _automatic(claimed: _Claimed) -> dict:
-    """``{"automatic": True}`` for a message a machine sent (the adapter says so in its context:
-    an auto-reply, a mailing list, a bounce): automations never answer it (a mail loop)."""
-    return {"automatic": True} if claimed.item.context.get("automatic") is True else {}
 
 
 def _message_summary(claimed: _Claimed, answer: Answer | None = None) -> dict:

@@ -186,9 +186,12 @@ async def touch_known_chats(session: AsyncSession, touches: list[Touch]) -> dict
         return {}
     processor = _AT.bind_processor(session.bind.dialect)
     rows = []
+    last, text = None, None  # a group's touches share a few instants (the same object): each processed once
     for customer_id, ref in refs.items():
-        at = processor(latest[customer_id]) if processor is not None else latest[customer_id]
-        rows.append((at, at, at, ref.id, customer_id, ref.status, ref.channel_id, *_ONGOING, *_UNFINISHED))
+        instant = latest[customer_id]
+        if instant is not last:
+            last, text = instant, (processor(instant) if processor is not None else instant)
+        rows.append((text, text, text, ref.id, customer_id, ref.status, ref.channel_id, *_CHECKED))
     result = await driver_sql(session, _TOUCH_KNOWN_CHAT, rows)
     if result.rowcount == len(rows):
         return refs
@@ -230,6 +233,7 @@ _UNFINISHED_BY_CUSTOMER = (
 
 
 _UNFINISHED = tuple(t.value for t in UNFINISHED_TYPES)
+_CHECKED = (*_ONGOING, *_UNFINISHED)  # the touch's last parameters, the same for every row
 
 
 @cache

@@ -13,7 +13,10 @@ counter is what they were read with, else they are forgotten and the batch looks
 What a lookup found is remembered only once its transaction has committed (a rolled-back batch
 may have read its own uncommitted customers), and only for customers with a name (filling an
 empty name, as the intake does, does not move the counter). Keys without an owner are never
-remembered: inserting an identity does not move the counter either.
+remembered: inserting an identity does not move the counter either. The keys a batch files
+itself (a new customer's, a returning one's new key) are remembered with the owner it filed them
+under once it commits, as a lookup in the next batch would find them; not those of a customer
+whose empty name the batch filled (that fill is conditional).
 
 Only the intake uses this, at the start of its transaction, before anything in it has changed an
 identity: on PostgreSQL the counter moves at commit (deferred triggers), so a transaction would

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.customers.identities import IdentityKey
-from okno.customers.known_owners import READ_EPOCH, EPOCH_TABLE, known_owners, remember_after_commit
+from okno.customers.known_owners import READ_EPOCH, EPOCH_TABLE, KnownOwners, known_owners, remember_after_commit
 from okno.kit import pii
 from okno.kit.bulk import BulkInsert, driver_sql
 from okno.kit.ids import allocate_ids
@@ -60,26 +60,27 @@ async def resolve_senders(session: AsyncSession, senders: list[Sender], *, remem
     """``remembered``: the owners this process remembers may be used (the intake, first in its
     transaction: see :mod:`okno.customers.known_owners`)."""
     keys = {k for s in senders for k in s.keys}
-    owner = await (_remembered_owners_of(session, keys) if remembered else owners_of(session, keys))
+    memory: tuple[KnownOwners, int, set[IdentityKey]] | None = None
+    if remembered:
+        owner, memory = await _remembered_lookup(session, keys)
+    else:
+        owner = await owners_of(session, keys)
     resolution = Resolution(customers=[])
     pending_identities: list[tuple[IdentityKey, CustomerRef, int]] = []
     renames: list[tuple[CustomerRef, str]] = []
     owned = owner.get
     for sender in senders:
         keys = sender.keys
-        found = [owned(k) for k in keys]  # one look per key (an IdentityKey's hash is Python code)
-        chosen = next((ref for ref in found if ref is not None), None)
-        if chosen is None:
-            chosen = CustomerRef(id=None, name=sender.name, is_new=True)
-            conflicts = []
-            fresh = list(keys)
+        if len(keys) == 1:  # most senders: one key, nothing to choose between, no clash possible
+            chosen = owned(keys[0])
+            conflicts: list[IdentityConflict] = []
+            if chosen is None:
+                chosen = CustomerRef(id=None, name=sender.name, is_new=True)
+                fresh = list(keys)
+            else:
+                fresh = []
         else:
-            conflicts = [
-                IdentityConflict(key=k, kept_customer=chosen, other_customer=ref)
-                for k, ref in zip(keys, found, strict=True)
-                if ref is not None and ref is not chosen
-            ]
-            fresh = [k for k, ref in zip(keys, found, strict=True) if ref is None]
+            chosen, conflicts, fresh = _choose(keys, [owned(k) for k in keys], sender.name)
         for key in fresh:
             owner[key] = chosen
             pending_identities.append((key, chosen, sender.channel_id))
@@ -92,7 +93,32 @@ async def resolve_senders(session: AsyncSession, senders: list[Sender], *, remem
     await _insert_customers(session, [c for c in _unique(resolution.customers) if c.id is None])
     await _insert_identities(session, pending_identities)
     await _fill_empty_names(session, renames)
+    if memory is not None:
+        # the keys not remembered, once this commits: those the lookup found and those this batch
+        # filed (their owner is what this transaction wrote); not a customer whose empty name this
+        # batch filled (the fill is conditional: on PostgreSQL another writer's name may have won)
+        known, epoch, rest = memory
+        renamed = {id(ref) for ref, _ in renames}
+        remember_after_commit(
+            session, known, epoch, {key: (ref.id, ref.name) for key in rest if (ref := owner.get(key)) is not None and id(ref) not in renamed}  # type: ignore[misc]
+        )
     return resolution
+
+
+def _choose(
+    keys: tuple[IdentityKey, ...], found: list[CustomerRef | None], name: str
+) -> tuple[CustomerRef, list[IdentityConflict], list[IdentityKey]]:
+    """A sender's customer (the owner of its strongest owned key, else a new one), the clashes
+    with other owners of its keys, and its keys nobody owns yet."""
+    chosen = next((ref for ref in found if ref is not None), None)
+    if chosen is None:
+        return CustomerRef(id=None, name=name, is_new=True), [], list(keys)
+    conflicts = [
+        IdentityConflict(key=k, kept_customer=chosen, other_customer=ref)
+        for k, ref in zip(keys, found, strict=True)
+        if ref is not None and ref is not chosen
+    ]
+    return chosen, conflicts, [k for k, ref in zip(keys, found, strict=True) if ref is None]
 
 
 # prepared once: SQLAlchemy reuses its compiled form, and the per-batch work is the parameters;
@@ -119,7 +145,21 @@ async def owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[Ident
 async def _remembered_owners_of(session: AsyncSession, keys: set[IdentityKey]) -> dict[IdentityKey, CustomerRef]:
     """:func:`owners_of` for the intake: the owners this process remembers (``known_owners``)
     are taken as they are if the identity counter, read in the statement that looks up the other
-    keys, still holds the value they were read with; else every key is looked up."""
+    keys, still holds the value they were read with; else every key is looked up. The owners
+    looked up are remembered once the transaction commits."""
+    owner, memory = await _remembered_lookup(session, keys)
+    if memory is not None:
+        known, epoch, rest = memory
+        remember_after_commit(session, known, epoch, {key: (ref.id, ref.name) for key in rest if (ref := owner.get(key)) is not None})  # type: ignore[misc]
+    return owner
+
+
+async def _remembered_lookup(
+    session: AsyncSession, keys: set[IdentityKey]
+) -> tuple[dict[IdentityKey, CustomerRef], tuple[KnownOwners, int, set[IdentityKey]] | None]:
+    """:func:`_remembered_owners_of`'s lookup; with what to remember after commit, and how:
+    (the process's memory, the counter read, the keys not taken from memory), None if the counter
+    has no row."""
     known = known_owners(session)
     remembered = known.owners
     refs: dict[int, CustomerRef] = {}
@@ -141,9 +181,7 @@ async def _remembered_owners_of(session: AsyncSession, keys: set[IdentityKey]) -
             owner.clear()
             await _look_up(session, keys, refs, owner)
             rest = keys
-    if epoch is not None:
-        remember_after_commit(session, known, epoch, {key: (ref.id, ref.name) for key in rest if (ref := owner.get(key)) is not None})  # type: ignore[misc]
-    return owner
+    return owner, (None if epoch is None else (known, epoch, rest))
 
 
 async def _look_up(
