@@ -139,7 +139,7 @@ def worker(
     try:
         import uvloop
 
-        uvloop.run(run_worker(settings, host=host, port=port))
+        uvloop.run(run_worker(settings, host=host, port=port, settle=True))
     except WorkersAlreadyRunning as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

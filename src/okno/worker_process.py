@@ -19,6 +19,7 @@ import structlog
 
 from okno.config import Settings
 from okno.context import AppContext, build_context
+from okno.kit.heap import settle_heap
 from okno.kit.wake_bridge import PostgresWakeListener, PostgresWakeNotifier, SQLiteCommitWatcher
 from okno.kit.worker import LoopWorker
 from okno.kit.worker_lock import sqlite_file
@@ -28,10 +29,18 @@ log = structlog.get_logger()
 FEED_POLL_SECONDS = 0.25
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, host: str = "127.0.0.1", port: int | None = None) -> None:
+async def run_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    settle: bool = False,
+) -> None:
     """Runs until ``stop`` is set (or SIGTERM / SIGINT arrives); then stops taking work, lets
     what is in flight finish (``AppContext.close``) and exits. ``port``: serve ``/healthz``,
-    ``/readyz`` and ``/metrics`` there."""
+    ``/readyz`` and ``/metrics`` there. ``settle`` (the ``okno worker`` process): the garbage
+    collector set for a long-running process once started (``okno.kit.heap``)."""
     stop = stop or _stop_on_signals()
     ctx = build_context(settings)
     probes = None
@@ -44,6 +53,8 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, h
 
             probes = ProbeServer(ctx, host, port)
             await probes.start()
+        if settle:
+            settle_heap()
         log.info("worker_started", workers=sorted(ctx.workers), port=port)
         try:
             await stop.wait()
