@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
-from okno.kit.bulk import driver_connection
+from okno.kit.bulk import driver_sql
 from okno.kit.db import insert_ignoring_duplicates
 from okno.models import (
     FINISHED_TYPES,
@@ -120,11 +120,9 @@ async def _claim(session: AsyncSession, event_ids: list[int]) -> set[int]:
     """Records the events as applied (``report_seen_events``); the ids that were not yet, none
     while a rebuild runs. One statement of fixed text whatever the batch's size (the ids in one
     bound value: a JSON array on SQLite, an array on PostgreSQL), run on SQLite by the driver
-    (``exec_driver_sql``: no SQLAlchemy statement, parameters or result per id)."""
+    (``kit.bulk.driver_sql``: no SQLAlchemy statement, execution context or result at all)."""
     if session.bind.dialect.name == "sqlite":
-        connection = await driver_connection(session)
-        result = await connection.exec_driver_sql(_CLAIM_SQLITE, (orjson.dumps(event_ids).decode(),))
-        return {row[0] for row in result.all()}
+        return {row[0] for row in await driver_sql(session, _CLAIM_SQLITE, (orjson.dumps(event_ids).decode(),))}
     return set(await session.scalars(_CLAIM_POSTGRESQL, {"ids": event_ids}))
 
 
@@ -252,7 +250,7 @@ async def _load_facts(
     facts: dict[int, ReportConversation | None] = session.info.setdefault(_FACTS, {})
     wanted = sorted({*conversation_ids, *also})
     if candidates and quiet is not None:
-        states = await _FACT_STATES_LOCKED.execute(session, wanted)
+        states = await _FACT_STATES_LOCKED.tuples(session, wanted)
         stored: list[int] = []
         for conversation_id, customer_id, first_channel_id, is_open, waiting in states:  # plain tuples: no Row look-ups
             received = candidates.get(conversation_id)
@@ -271,6 +269,7 @@ async def _load_facts(
     facts.update(dict.fromkeys(missing))  # erased since: no fact
     used: list[dict[str, Any]] = []
     fresh_used: list[dict[str, Any]] = []
+    made: list[ReportConversation] = []
     written = await _fresh_facts(session, conversations, fresh, quiet) if fresh and quiet is not None else []
     written_ids = {row["conversation_id"] for row in written}
     for conversation in conversations:
@@ -286,30 +285,36 @@ async def _load_facts(
             channel_kinds=with_kind(None, kind), opened_at=conversation.created_at, open_since=conversation.created_at,
             responses=0, resolution_seconds=0, resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
         )
-        session.add(fact)
+        made.append(fact)
         if kind is not None:
             used.append({"conversation_id": conversation.id, "channel_id": conversation.channel_id, "kind": kind})
+    if written:  # before the facts made here join the session: its driver statements find nothing to flush
+        await _write_fresh(session, fresh_used, written)
     if used:
         table = ReportConversationChannel.__table__
         await session.execute(insert_ignoring_duplicates(table, session.bind.dialect.name, ["conversation_id", "channel_id"]), used)
-    if written:
-        await _write_fresh(session, fresh_used, written)
+    session.add_all(made)
     await session.flush()
 
 
 async def _write_fresh(session: AsyncSession, uses: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-    """The fresh facts (:func:`_fresh_facts`) after their channel rows, as the others are written.
+    """The fresh facts (:func:`_fresh_facts`), then their channel rows. In that order the fact's
+    insert triggers find no channel row to copy its columns into or to add it to the cells of (only
+    channel 0's), and each channel row's insert trigger adds the fact to that channel's cells and
+    copies its columns once: the same rollups and copies as channel rows first, without writing
+    each channel row (and its six indexes of copies) a second time, with NULLs and then with the
+    fact's columns (a seventh of a new conversation's database time).
     SQLite: each in one statement of fixed text (:class:`_JsonRows`): the rollup triggers' programs
     are set up once per statement, not once per row as for an executemany (which made them two
     thirds of a new conversation's cost); PostgreSQL: one executemany each."""
     if session.bind.dialect.name == "sqlite":
-        await _FRESH_USES.run(session, uses)
         await _FRESH_FACTS.run(session, rows)
+        await _FRESH_USES.run(session, uses)
         return
+    await session.execute(_INSERT_FACT, rows)
     if uses:
         table = ReportConversationChannel.__table__
         await session.execute(insert_ignoring_duplicates(table, session.bind.dialect.name, ["conversation_id", "channel_id"]), uses)
-    await session.execute(_INSERT_FACT, rows)
 
 
 _FACT_TABLE = ReportConversation.__table__
@@ -326,21 +331,27 @@ class _JsonRows:
         picks = ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(columns)))
         # "WHERE true": SQLite's upsert after a SELECT needs it (its parsing ambiguity)
         self.sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {picks} FROM json_each(?) WHERE true {tail}".rstrip()
-        self._processors: dict[str, list[Any]] = {}
+        self._converters: list[tuple[int, Any]] | None = None  # (index, bind processor) of the columns that have one
 
     async def run(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """On okno's SQLite driver straight to the driver (``kit.bulk.driver_sql``), in the
+        session's transaction (the caller leaves nothing for it to flush)."""
         if not rows:
             return
-        connection = await session.connection()
-        dialect = connection.dialect
-        processors = self._processors.get(dialect.name)
-        if processors is None:
-            processors = self._processors[dialect.name] = [self.table.c[name].type.bind_processor(dialect) for name in self.columns]
-        data = [
-            [value if value is None or convert is None else convert(value) for value, convert in zip((row[c] for c in self.columns), processors, strict=True)]
-            for row in rows
-        ]
-        await connection.exec_driver_sql(self.sql, (orjson.dumps(data).decode(),))
+        converters = self._converters
+        if converters is None:
+            dialect = session.bind.dialect
+            processors = [self.table.c[name].type.bind_processor(dialect) for name in self.columns]
+            converters = self._converters = [(index, convert) for index, convert in enumerate(processors) if convert is not None]
+        names, data = self.columns, []
+        for row in rows:
+            values = [row[name] for name in names]
+            for index, convert in converters:
+                value = values[index]
+                if value is not None:
+                    values[index] = convert(value)
+            data.append(values)
+        await driver_sql(session, self.sql, (orjson.dumps(data).decode(),))
 
 
 _FRESH_FACTS = _JsonRows(_FACT_TABLE, tuple(column.key for column in _FACT_TABLE.columns))
@@ -413,11 +424,24 @@ class _ByIds:
 
     def __init__(self, make: Callable[[Callable[[Any], Any]], Any]) -> None:
         self.statements = {"sqlite": make(_ids_in_json), "postgresql": make(_ids_in_array)}
+        self._sqlite_text: str | None = None
 
     async def execute(self, session: AsyncSession, ids: list[int]) -> Any:
         dialect = session.bind.dialect.name
         value = orjson.dumps(ids).decode() if dialect == "sqlite" else list(ids)
         return await session.execute(self.statements[dialect], {"ids": value})
+
+    async def tuples(self, session: AsyncSession, ids: list[int]) -> Any:
+        """The rows as plain tuples of the driver's values, for a read whose columns need no
+        conversion (integers; a condition comes back from SQLite as 0 or 1). On SQLite its compiled
+        text goes straight to the driver (``kit.bulk.driver_sql``: no SQLAlchemy execution context,
+        result or rows), in the session's transaction (it flushes first if anything is pending)."""
+        dialect = session.bind.dialect
+        if dialect.name != "sqlite":
+            return await self.execute(session, ids)
+        if self._sqlite_text is None:
+            self._sqlite_text = str(self.statements["sqlite"].compile(dialect=dialect))
+        return await driver_sql(session, self._sqlite_text, (orjson.dumps(ids).decode(),))
 
 
 _M, _S, _F, _C = Message.__table__.c, SlaTarget.__table__.c, ReportConversation.__table__.c, Conversation.__table__.c
