@@ -11,6 +11,7 @@ calendar (``okno.sla``: no calendar means around the clock).
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -158,7 +159,7 @@ async def _read_ahead(session: AsyncSession, events: list[Event]) -> _Quiet:
     message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS and e.id not in quiet.events]
     if message_ids:
         messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
-        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.execute(session, message_ids))
+        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.rows(session, message_ids))
     verdicts = sorted({e.payload["conversation_id"] for e in events if e.topic in _VERDICT_TOPICS})
     if verdicts:
         found: dict[int, list[tuple[str, str]]] = session.info.setdefault(_VERDICTS, {})
@@ -265,7 +266,7 @@ async def _load_facts(
     missing = [cid for cid in conversation_ids if cid not in facts and (quiet is None or cid not in quiet.customers)]
     if not missing:
         return
-    conversations = (await _CONVERSATIONS_BY_ID.execute(session, missing)).all()
+    conversations = await _CONVERSATIONS_BY_ID.rows(session, missing)
     facts.update(dict.fromkeys(missing))  # erased since: no fact
     used: list[dict[str, Any]] = []
     fresh_used: list[dict[str, Any]] = []
@@ -375,7 +376,7 @@ async def _fresh_facts(session: AsyncSession, conversations: list[Any], fresh: d
     message_ids = [e.payload["message_id"] for c in chosen for e in fresh[c.id][1:]]
     messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
     if message_ids:
-        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.execute(session, message_ids))
+        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.rows(session, message_ids))
     rows: list[dict[str, Any]] = []
     for conversation in chosen:
         stored = [messages.get(e.payload["message_id"]) for e in fresh[conversation.id][1:]]
@@ -424,7 +425,7 @@ class _ByIds:
 
     def __init__(self, make: Callable[[Callable[[Any], Any]], Any]) -> None:
         self.statements = {"sqlite": make(_ids_in_json), "postgresql": make(_ids_in_array)}
-        self._sqlite_text: str | None = None
+        self._sqlite_form: tuple[str, Callable[[Any], Any], list[tuple[int, Any]]] | None = None
 
     async def execute(self, session: AsyncSession, ids: list[int]) -> Any:
         dialect = session.bind.dialect.name
@@ -439,9 +440,36 @@ class _ByIds:
         dialect = session.bind.dialect
         if dialect.name != "sqlite":
             return await self.execute(session, ids)
-        if self._sqlite_text is None:
-            self._sqlite_text = str(self.statements["sqlite"].compile(dialect=dialect))
-        return await driver_sql(session, self._sqlite_text, (orjson.dumps(ids).decode(),))
+        return await driver_sql(session, self._sqlite(dialect)[0], (orjson.dumps(ids).decode(),))
+
+    async def rows(self, session: AsyncSession, ids: list[int]) -> list[Any]:
+        """The rows with their columns by name, their values converted by the columns' own types
+        (as a session's read converts them); on SQLite read as :meth:`tuples` reads them."""
+        dialect = session.bind.dialect
+        if dialect.name != "sqlite":
+            return (await self.execute(session, ids)).all()
+        text, make, converters = self._sqlite(dialect)
+        out = []
+        for row in await driver_sql(session, text, (orjson.dumps(ids).decode(),)):
+            if converters:
+                row = list(row)  # noqa: PLW2901
+                for index, convert in converters:
+                    row[index] = convert(row[index])
+            out.append(make(row))
+        return out
+
+    def _sqlite(self, dialect: Any) -> tuple[str, Callable[[Any], Any], list[tuple[int, Any]]]:
+        """SQLite's compiled text, a row type with the columns' names and their result processors."""
+        if self._sqlite_form is None:
+            statement = self.statements["sqlite"]
+            columns = list(statement.selected_columns)
+            processors = [column.type._cached_result_processor(dialect, None) for column in columns]  # noqa: SLF001
+            self._sqlite_form = (
+                str(statement.compile(dialect=dialect)),
+                namedtuple("Row", [column.key for column in columns])._make,  # noqa: PYI024
+                [(index, convert) for index, convert in enumerate(processors) if convert is not None],
+            )
+        return self._sqlite_form
 
 
 _M, _S, _F, _C = Message.__table__.c, SlaTarget.__table__.c, ReportConversation.__table__.c, Conversation.__table__.c
