@@ -515,6 +515,7 @@ def seconds(delta: timedelta) -> int:
 # Per engine: channel kinds (a channel's kind never changes and ids are never reused) and team
 # calendars (dropped whenever a team or a calendar changes: the projection hears those events).
 _kinds: WeakKeyDictionary[Any, dict[int, str]] = WeakKeyDictionary()
+_KINDS = "okno.reports.kinds"  # session.info key: the session's engine's dict in _kinds
 _calendars: WeakKeyDictionary[Any, dict[int | None, BusinessCalendar]] = WeakKeyDictionary()
 
 
@@ -584,7 +585,9 @@ async def _routed_team(session: AsyncSession, conversation: Conversation, opened
 async def _channel_kind(session: AsyncSession, channel_id: int | None) -> str | None:
     if channel_id is None:
         return None
-    known = _kinds.setdefault(session.bind, {})
+    known = session.info.get(_KINDS)
+    if known is None:  # the engine's kinds, found once a transaction (session.bind and a weak key cost more than the look-up)
+        known = session.info[_KINDS] = _kinds.setdefault(session.bind, {})
     if channel_id not in known:
         kind = await session.scalar(select(Channel.kind).where(Channel.id == channel_id))
         if kind is None:
