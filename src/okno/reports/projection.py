@@ -418,6 +418,11 @@ def _ids_in_array(column: Any) -> Any:
     return column == any_(bindparam("ids", type_=ARRAY(BigInteger)))
 
 
+def _pending(session: AsyncSession) -> bool:
+    """Whether the session holds changes not flushed yet (``kit.bulk.driver_sql`` would flush them)."""
+    return not session.sync_session._is_clean()  # noqa: SLF001 (what flush() asks first; the public sets cost more)
+
+
 class _ByIds:
     """A batch read by a list of ids whose text is the same for any number of them (one bound value:
     a JSON array on SQLite, an array on PostgreSQL), over the tables' own columns (Core): no
@@ -436,9 +441,10 @@ class _ByIds:
         """The rows as plain tuples of the driver's values, for a read whose columns need no
         conversion (integers; a condition comes back from SQLite as 0 or 1). On SQLite its compiled
         text goes straight to the driver (``kit.bulk.driver_sql``: no SQLAlchemy execution context,
-        result or rows), in the session's transaction (it flushes first if anything is pending)."""
+        result or rows), in the session's transaction; with changes pending (a handler's read), by
+        the session as before (it leaves them to its own flush under ``no_autoflush``)."""
         dialect = session.bind.dialect
-        if dialect.name != "sqlite":
+        if dialect.name != "sqlite" or _pending(session):
             return await self.execute(session, ids)
         return await driver_sql(session, self._sqlite(dialect)[0], (orjson.dumps(ids).decode(),))
 
@@ -446,7 +452,7 @@ class _ByIds:
         """The rows with their columns by name, their values converted by the columns' own types
         (as a session's read converts them); on SQLite read as :meth:`tuples` reads them."""
         dialect = session.bind.dialect
-        if dialect.name != "sqlite":
+        if dialect.name != "sqlite" or _pending(session):
             return (await self.execute(session, ids)).all()
         text, make, converters = self._sqlite(dialect)
         out = []
