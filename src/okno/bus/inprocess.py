@@ -71,6 +71,8 @@ class InProcessBus:
         self._batches: dict[str, BatchHandler] = {}  # subscriber name -> its batch form
         self._whole_batch: set[str] = set()  # subscribers whose batch form takes the whole batch, after its rounds
         self._ordered: list[str] | None = None  # every subscriber in one order (deliver_many)
+        # per topic: its subscribers that run in the rounds, and the whole-batch ones (deliver_many)
+        self._split: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def subscribe(
         self, topic: str, handler: Handler, *, name: str | None = None, batch: BatchHandler | None = None, whole_batch: bool = False
@@ -85,6 +87,7 @@ class InProcessBus:
             raise ValueError(f"{key}: only a batch form takes the whole batch")
         self._subscribers[topic][key] = handler
         self._ordered = None
+        self._split.clear()
         if batch is not None:
             self._batches[key] = batch
         if whole_batch:
@@ -129,31 +132,44 @@ class InProcessBus:
         Returns the failures by event id, then subscriber name."""
         failures: dict[int, dict[str, str]] = {event.id: {} for event in events}
         order = self._order()
-        whole = self._whole_batch
+        split = self._split_of
         later: dict[str, list[Event]] = {}  # the whole-batch subscribers' events, in the batch's order
-        if whole:
+        if self._whole_batch:
             for event in events:
-                for name in self._subscribers.get(event.topic, ()):
-                    if name in whole:
-                        later.setdefault(name, []).append(event)
+                for name in split(event.topic)[1]:
+                    later.setdefault(name, []).append(event)
+        listeners = self._listeners
         for round_events in _rounds(events):
             taken_by: dict[str, list[Event]] = {}  # each subscriber's events of the round, in order
             for event in round_events:
-                for name in self._subscribers.get(event.topic, ()):
-                    if name not in whole:
-                        taken_by.setdefault(name, []).append(event)
+                for name in split(event.topic)[0]:
+                    taken = taken_by.get(name)
+                    if taken is None:
+                        taken_by[name] = [event]
+                    else:
+                        taken.append(event)
             for name in order:
                 taken = taken_by.get(name)
                 if taken:
                     await self._run_batch(name, taken, failures)
-            for event in round_events:
-                await self._tell_listeners(event)
+            if listeners:
+                for event in round_events:
+                    await self._tell_listeners(event)
         if later:
             for name in order:
                 taken = later.get(name)
                 if taken:
                     await self._run_batch(name, taken, failures)
         return failures
+
+    def _split_of(self, topic: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The topic's subscribers that run in the rounds and those that take the whole batch."""
+        split = self._split.get(topic)
+        if split is None:
+            names = tuple(self._subscribers.get(topic, ()))
+            whole = self._whole_batch
+            split = self._split[topic] = (tuple(n for n in names if n not in whole), tuple(n for n in names if n in whole))
+        return split
 
     async def _run_batch(self, name: str, taken: list[Event], failures: dict[int, dict[str, str]]) -> None:
         """One subscriber over its events of a round (or of the batch): its batch form if it has
@@ -225,10 +241,19 @@ def _rounds(events: list[Event]) -> list[list[Event]]:
     floor = 0  # no customer's event goes before this round
     wide_round = -2  # the round of the latest event about no customer
     for event in events:
-        keys = _keys(event)
-        if any(name in ("customer_id", "conversation_id") for name, _ in keys):
-            index = max([floor, *(last[key] + 1 for key in keys if key in last)])
+        payload = event.payload
+        customer, conversation = payload.get("customer_id"), payload.get("conversation_id")
+        if customer is not None or conversation is not None:  # most events: _keys without building it twice
+            keys = [("customer_id", customer)] if customer is not None else []
+            if conversation is not None:
+                keys.append(("conversation_id", conversation))
+            index = floor
+            for key in keys:
+                held = last.get(key)
+                if held is not None and held >= index:
+                    index = held + 1
         else:
+            keys = _keys(event)
             joins = wide_round if wide_round == len(rounds) - 1 else len(rounds)  # beside the wide events just before
             index = max([joins, *(last[key] + 1 for key in keys if key in last)])
             floor, wide_round = index + 1, index

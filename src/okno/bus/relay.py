@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import orjson
-from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 
 from okno.bus.events import Event, Transport
+from okno.kit.bulk import driver_sql
 from okno.kit.db import Database, insert_ignoring_duplicates
 from okno.kit.sqlite_driver import read_outside_transaction
 from okno.kit.time import utcnow
@@ -48,16 +49,18 @@ class RetryBackoff:
 
 
 # the hot statements, built once (SQLAlchemy reuses their cache key and compiled form)
-_DUE = (
-    select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
-    .where(
-        OutboxEvent.published_at.is_(None),
-        or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= bindparam("now", type_=OutboxEvent.next_attempt_at.type)),
+# PostgreSQL's lease in one statement: the due rows locked (skipping those another relay holds),
+# leased and returned (in no particular order: sorted by id after)
+_LEASE_POSTGRESQL = (
+    text(
+        "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE published_at IS NULL"
+        " AND (next_attempt_at IS NULL OR next_attempt_at <= :now) ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        " UPDATE outbox SET next_attempt_at = :until FROM due WHERE outbox.id = due.id"
+        " RETURNING outbox.id, outbox.topic, outbox.payload, outbox.created_at"
     )
-    .order_by(OutboxEvent.id)
-    .limit(bindparam("limit"))
+    .bindparams(bindparam("now", type_=OutboxEvent.next_attempt_at.type), bindparam("until", type_=OutboxEvent.next_attempt_at.type))
+    .columns(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
 )
-_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
 _OUTBOX = OutboxEvent.__table__  # Core: no ORM bulk-update bookkeeping for a plain UPDATE
 # the batch's ids as one bound value (a JSON array on SQLite, an array on PostgreSQL): one
 # statement text whatever the batch's size, instead of an expanding IN rendered for each size
@@ -69,18 +72,19 @@ _PUBLISHED = {
     dialect: update(_OUTBOX).where(ids_in).values(published_at=bindparam("now", type_=_OUTBOX.c.published_at.type), last_error=None)
     for dialect, ids_in in _IDS_IN.items()
 }
-_LEASED = update(_OUTBOX).where(_IDS_IN["postgresql"]).values(next_attempt_at=bindparam("until", type_=_OUTBOX.c.next_attempt_at.type))
 
 
 def _ids(dialect: str, ids: list[int]) -> object:
     return orjson.dumps(ids).decode() if dialect == "sqlite" else ids
 
 
-# SQLite's lease (OutboxRelay._read_due): _DUE's statement, its values converted by hand
+# SQLite's lease (OutboxRelay._read_due): the due rows, oldest first, their values converted by hand
 _DUE_SQLITE = (
     "SELECT id, topic, payload, created_at FROM outbox WHERE published_at IS NULL"
     " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?"
 )
+# SQLite's settle (_PUBLISHED's statement), run by the driver in the transaction (kit.bulk.driver_sql)
+_PUBLISHED_SQLITE = "UPDATE outbox SET published_at = ?, last_error = NULL WHERE id IN (SELECT value FROM json_each(?))"
 
 
 @dataclass(frozen=True)
@@ -166,11 +170,8 @@ class OutboxRelay:
             # one worker process per SQLite database (it holds the worker lock): reading is
             # enough, and it leaves the single writer to the webhooks
             return await self._read_due(now)
-        else:
-            async with self.db.transaction() as session:
-                rows = (await session.execute(_DUE_LOCKED, due)).all()
-                if rows:
-                    await session.execute(_LEASED, {"ids": [r.id for r in rows], "until": now + self.lease})
+        async with self.db.transaction() as session:
+            rows = sorted((await session.execute(_LEASE_POSTGRESQL, {**due, "until": now + self.lease})).all(), key=lambda r: r.id)
         return [Event(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
 
     async def _read_due(self, now: datetime) -> list[Event]:
@@ -189,15 +190,18 @@ class OutboxRelay:
             moment = instants.get(c)
             if moment is None:
                 moment = instants[c] = created_at(c)
-            events.append(Event(id=i, topic=topic, payload=payload(p), created_at=moment))
+            events.append(Event(i, topic, payload(p), moment))  # positional: a third cheaper than by keyword
         return events
 
     async def _settle(self, published: list[int], failures: list[tuple[Event, str, str]], crashed: dict[int, str]) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
             if published:
-                dialect = session.bind.dialect.name
-                await session.execute(_PUBLISHED[dialect], {"ids": _ids(dialect, published), "now": now})
+                dialect = session.bind.dialect
+                if dialect.name == "sqlite":  # straight to the driver: no SQLAlchemy statement machinery
+                    await driver_sql(session, _PUBLISHED_SQLITE, (_sqlite_converters(dialect).moment(now), _ids("sqlite", published)))
+                else:
+                    await session.execute(_PUBLISHED[dialect.name], {"ids": _ids(dialect.name, published), "now": now})
             if failures:
                 parked = self.max_attempts <= 1
                 rows = [

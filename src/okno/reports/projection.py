@@ -11,6 +11,7 @@ calendar (``okno.sla``: no calendar means around the clock).
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event
-from okno.kit.bulk import driver_connection
+from okno.kit.bulk import driver_sql
 from okno.kit.db import insert_ignoring_duplicates
 from okno.models import (
     FINISHED_TYPES,
@@ -120,11 +121,9 @@ async def _claim(session: AsyncSession, event_ids: list[int]) -> set[int]:
     """Records the events as applied (``report_seen_events``); the ids that were not yet, none
     while a rebuild runs. One statement of fixed text whatever the batch's size (the ids in one
     bound value: a JSON array on SQLite, an array on PostgreSQL), run on SQLite by the driver
-    (``exec_driver_sql``: no SQLAlchemy statement, parameters or result per id)."""
+    (``kit.bulk.driver_sql``: no SQLAlchemy statement, execution context or result at all)."""
     if session.bind.dialect.name == "sqlite":
-        connection = await driver_connection(session)
-        result = await connection.exec_driver_sql(_CLAIM_SQLITE, (orjson.dumps(event_ids).decode(),))
-        return {row[0] for row in result.all()}
+        return {row[0] for row in await driver_sql(session, _CLAIM_SQLITE, (orjson.dumps(event_ids).decode(),))}
     return set(await session.scalars(_CLAIM_POSTGRESQL, {"ids": event_ids}))
 
 
@@ -160,7 +159,7 @@ async def _read_ahead(session: AsyncSession, events: list[Event]) -> _Quiet:
     message_ids = [e.payload["message_id"] for e in events if e.topic in _MESSAGE_TOPICS and e.id not in quiet.events]
     if message_ids:
         messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
-        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.execute(session, message_ids))
+        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.rows(session, message_ids))
     verdicts = sorted({e.payload["conversation_id"] for e in events if e.topic in _VERDICT_TOPICS})
     if verdicts:
         found: dict[int, list[tuple[str, str]]] = session.info.setdefault(_VERDICTS, {})
@@ -252,7 +251,7 @@ async def _load_facts(
     facts: dict[int, ReportConversation | None] = session.info.setdefault(_FACTS, {})
     wanted = sorted({*conversation_ids, *also})
     if candidates and quiet is not None:
-        states = await _FACT_STATES_LOCKED.execute(session, wanted)
+        states = await _FACT_STATES_LOCKED.tuples(session, wanted)
         stored: list[int] = []
         for conversation_id, customer_id, first_channel_id, is_open, waiting in states:  # plain tuples: no Row look-ups
             received = candidates.get(conversation_id)
@@ -267,10 +266,11 @@ async def _load_facts(
     missing = [cid for cid in conversation_ids if cid not in facts and (quiet is None or cid not in quiet.customers)]
     if not missing:
         return
-    conversations = (await _CONVERSATIONS_BY_ID.execute(session, missing)).all()
+    conversations = await _CONVERSATIONS_BY_ID.rows(session, missing)
     facts.update(dict.fromkeys(missing))  # erased since: no fact
     used: list[dict[str, Any]] = []
     fresh_used: list[dict[str, Any]] = []
+    made: list[ReportConversation] = []
     written = await _fresh_facts(session, conversations, fresh, quiet) if fresh and quiet is not None else []
     written_ids = {row["conversation_id"] for row in written}
     for conversation in conversations:
@@ -286,30 +286,36 @@ async def _load_facts(
             channel_kinds=with_kind(None, kind), opened_at=conversation.created_at, open_since=conversation.created_at,
             responses=0, resolution_seconds=0, resolution_business_seconds=0, resolutions=0, reopened=0, transferred=False,
         )
-        session.add(fact)
+        made.append(fact)
         if kind is not None:
             used.append({"conversation_id": conversation.id, "channel_id": conversation.channel_id, "kind": kind})
+    if written:  # before the facts made here join the session: its driver statements find nothing to flush
+        await _write_fresh(session, fresh_used, written)
     if used:
         table = ReportConversationChannel.__table__
         await session.execute(insert_ignoring_duplicates(table, session.bind.dialect.name, ["conversation_id", "channel_id"]), used)
-    if written:
-        await _write_fresh(session, fresh_used, written)
+    session.add_all(made)
     await session.flush()
 
 
 async def _write_fresh(session: AsyncSession, uses: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-    """The fresh facts (:func:`_fresh_facts`) after their channel rows, as the others are written.
+    """The fresh facts (:func:`_fresh_facts`), then their channel rows. In that order the fact's
+    insert triggers find no channel row to copy its columns into or to add it to the cells of (only
+    channel 0's), and each channel row's insert trigger adds the fact to that channel's cells and
+    copies its columns once: the same rollups and copies as channel rows first, without writing
+    each channel row (and its six indexes of copies) a second time, with NULLs and then with the
+    fact's columns (a seventh of a new conversation's database time).
     SQLite: each in one statement of fixed text (:class:`_JsonRows`): the rollup triggers' programs
     are set up once per statement, not once per row as for an executemany (which made them two
     thirds of a new conversation's cost); PostgreSQL: one executemany each."""
     if session.bind.dialect.name == "sqlite":
-        await _FRESH_USES.run(session, uses)
         await _FRESH_FACTS.run(session, rows)
+        await _FRESH_USES.run(session, uses)
         return
+    await session.execute(_INSERT_FACT, rows)
     if uses:
         table = ReportConversationChannel.__table__
         await session.execute(insert_ignoring_duplicates(table, session.bind.dialect.name, ["conversation_id", "channel_id"]), uses)
-    await session.execute(_INSERT_FACT, rows)
 
 
 _FACT_TABLE = ReportConversation.__table__
@@ -326,21 +332,27 @@ class _JsonRows:
         picks = ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(columns)))
         # "WHERE true": SQLite's upsert after a SELECT needs it (its parsing ambiguity)
         self.sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {picks} FROM json_each(?) WHERE true {tail}".rstrip()
-        self._processors: dict[str, list[Any]] = {}
+        self._converters: list[tuple[int, Any]] | None = None  # (index, bind processor) of the columns that have one
 
     async def run(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """On okno's SQLite driver straight to the driver (``kit.bulk.driver_sql``), in the
+        session's transaction (the caller leaves nothing for it to flush)."""
         if not rows:
             return
-        connection = await session.connection()
-        dialect = connection.dialect
-        processors = self._processors.get(dialect.name)
-        if processors is None:
-            processors = self._processors[dialect.name] = [self.table.c[name].type.bind_processor(dialect) for name in self.columns]
-        data = [
-            [value if value is None or convert is None else convert(value) for value, convert in zip((row[c] for c in self.columns), processors, strict=True)]
-            for row in rows
-        ]
-        await connection.exec_driver_sql(self.sql, (orjson.dumps(data).decode(),))
+        converters = self._converters
+        if converters is None:
+            dialect = session.bind.dialect
+            processors = [self.table.c[name].type.bind_processor(dialect) for name in self.columns]
+            converters = self._converters = [(index, convert) for index, convert in enumerate(processors) if convert is not None]
+        names, data = self.columns, []
+        for row in rows:
+            values = [row[name] for name in names]
+            for index, convert in converters:
+                value = values[index]
+                if value is not None:
+                    values[index] = convert(value)
+            data.append(values)
+        await driver_sql(session, self.sql, (orjson.dumps(data).decode(),))
 
 
 _FRESH_FACTS = _JsonRows(_FACT_TABLE, tuple(column.key for column in _FACT_TABLE.columns))
@@ -364,7 +376,7 @@ async def _fresh_facts(session: AsyncSession, conversations: list[Any], fresh: d
     message_ids = [e.payload["message_id"] for c in chosen for e in fresh[c.id][1:]]
     messages: dict[int, Any] = session.info.setdefault(_MESSAGES, {})
     if message_ids:
-        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.execute(session, message_ids))
+        messages.update((row.id, row) for row in await _MESSAGES_BY_ID.rows(session, message_ids))
     rows: list[dict[str, Any]] = []
     for conversation in chosen:
         stored = [messages.get(e.payload["message_id"]) for e in fresh[conversation.id][1:]]
@@ -406,6 +418,11 @@ def _ids_in_array(column: Any) -> Any:
     return column == any_(bindparam("ids", type_=ARRAY(BigInteger)))
 
 
+def _pending(session: AsyncSession) -> bool:
+    """Whether the session holds changes not flushed yet (``kit.bulk.driver_sql`` would flush them)."""
+    return not session.sync_session._is_clean()  # noqa: SLF001 (what flush() asks first; the public sets cost more)
+
+
 class _ByIds:
     """A batch read by a list of ids whose text is the same for any number of them (one bound value:
     a JSON array on SQLite, an array on PostgreSQL), over the tables' own columns (Core): no
@@ -413,11 +430,52 @@ class _ByIds:
 
     def __init__(self, make: Callable[[Callable[[Any], Any]], Any]) -> None:
         self.statements = {"sqlite": make(_ids_in_json), "postgresql": make(_ids_in_array)}
+        self._sqlite_form: tuple[str, Callable[[Any], Any], list[tuple[int, Any]]] | None = None
 
     async def execute(self, session: AsyncSession, ids: list[int]) -> Any:
         dialect = session.bind.dialect.name
         value = orjson.dumps(ids).decode() if dialect == "sqlite" else list(ids)
         return await session.execute(self.statements[dialect], {"ids": value})
+
+    async def tuples(self, session: AsyncSession, ids: list[int]) -> Any:
+        """The rows as plain tuples of the driver's values, for a read whose columns need no
+        conversion (integers; a condition comes back from SQLite as 0 or 1). On SQLite its compiled
+        text goes straight to the driver (``kit.bulk.driver_sql``: no SQLAlchemy execution context,
+        result or rows), in the session's transaction; with changes pending (a handler's read), by
+        the session as before (it leaves them to its own flush under ``no_autoflush``)."""
+        dialect = session.bind.dialect
+        if dialect.name != "sqlite" or _pending(session):
+            return await self.execute(session, ids)
+        return await driver_sql(session, self._sqlite(dialect)[0], (orjson.dumps(ids).decode(),))
+
+    async def rows(self, session: AsyncSession, ids: list[int]) -> list[Any]:
+        """The rows with their columns by name, their values converted by the columns' own types
+        (as a session's read converts them); on SQLite read as :meth:`tuples` reads them."""
+        dialect = session.bind.dialect
+        if dialect.name != "sqlite" or _pending(session):
+            return (await self.execute(session, ids)).all()
+        text, make, converters = self._sqlite(dialect)
+        out = []
+        for row in await driver_sql(session, text, (orjson.dumps(ids).decode(),)):
+            if converters:
+                row = list(row)  # noqa: PLW2901
+                for index, convert in converters:
+                    row[index] = convert(row[index])
+            out.append(make(row))
+        return out
+
+    def _sqlite(self, dialect: Any) -> tuple[str, Callable[[Any], Any], list[tuple[int, Any]]]:
+        """SQLite's compiled text, a row type with the columns' names and their result processors."""
+        if self._sqlite_form is None:
+            statement = self.statements["sqlite"]
+            columns = list(statement.selected_columns)
+            processors = [column.type._cached_result_processor(dialect, None) for column in columns]  # noqa: SLF001
+            self._sqlite_form = (
+                str(statement.compile(dialect=dialect)),
+                namedtuple("Row", [column.key for column in columns])._make,  # noqa: PYI024
+                [(index, convert) for index, convert in enumerate(processors) if convert is not None],
+            )
+        return self._sqlite_form
 
 
 _M, _S, _F, _C = Message.__table__.c, SlaTarget.__table__.c, ReportConversation.__table__.c, Conversation.__table__.c
@@ -463,6 +521,7 @@ def seconds(delta: timedelta) -> int:
 # Per engine: channel kinds (a channel's kind never changes and ids are never reused) and team
 # calendars (dropped whenever a team or a calendar changes: the projection hears those events).
 _kinds: WeakKeyDictionary[Any, dict[int, str]] = WeakKeyDictionary()
+_KINDS = "okno.reports.kinds"  # session.info key: the session's engine's dict in _kinds
 _calendars: WeakKeyDictionary[Any, dict[int | None, BusinessCalendar]] = WeakKeyDictionary()
 
 
@@ -532,7 +591,9 @@ async def _routed_team(session: AsyncSession, conversation: Conversation, opened
 async def _channel_kind(session: AsyncSession, channel_id: int | None) -> str | None:
     if channel_id is None:
         return None
-    known = _kinds.setdefault(session.bind, {})
+    known = session.info.get(_KINDS)
+    if known is None:  # the engine's kinds, found once a transaction (session.bind and a weak key cost more than the look-up)
+        known = session.info[_KINDS] = _kinds.setdefault(session.bind, {})
     if channel_id not in known:
         kind = await session.scalar(select(Channel.kind).where(Channel.id == channel_id))
         if kind is None:
