@@ -24,6 +24,16 @@ def test_engine_url_swaps_only_the_aiosqlite_driver() -> None:
     assert engine_url("postgresql+asyncpg://postgres@127.0.0.1/db") == "postgresql+asyncpg://postgres@127.0.0.1/db"
 
 
+def test_bytes_and_none_bind_as_themselves() -> None:
+    """The driver's registered adapters hand an exact bytes value and None over unchanged: the
+    same BLOB and NULL as unadapted, without the adapter protocol's failed look-ups."""
+    value = b"\x01sealed\x00"
+    assert sqlite3.adapters[(bytes, sqlite3.PrepareProtocol)](value) is value
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+    conn = sqlite3.connect(":memory:")
+    assert conn.execute("SELECT ?, typeof(?), ? IS NULL", (value, value, None)).fetchone() == (value, "blob", 1)
+
+
 @pytest.fixture
 async def db(tmp_path: Path):  # noqa: ANN201
     database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")

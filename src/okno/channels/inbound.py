@@ -8,6 +8,7 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
+from orjson import Fragment
 from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,25 @@ def raw_item_row(
     }
 
 
+def raw_item_values(
+    channel_id: int, item: InboundMessage | InboundStatus, raw: str, now: datetime, status: str = "pending", error: str | None = None
+) -> tuple[Any, ...]:
+    """:func:`raw_item_row` as a tuple in column order (the intake's hot path: no dict per row),
+    the item already as its JSON text: pydantic writes it in one step (``to_json``) instead of
+    building the Python document that the sealed column then serialises (the same document:
+    ``orjson.Fragment`` is taken as given by the column's ``orjson.dumps``)."""
+    return (
+        channel_id,
+        item.provider_id,
+        Fragment(item.__pydantic_serializer__.to_json(item)),
+        raw,
+        status,
+        error,
+        now,
+        None if status == "pending" else now,
+    )
+
+
 @cache
 def _insert_raw(dialect_name: str) -> Insert:
     """Built once per dialect: SQLAlchemy then reuses its compiled form for every group."""
@@ -58,14 +78,17 @@ _RAW = BulkInsert(InboundItem.__table__, _RAW_COLUMNS)
 _RAW_TAIL = "ON CONFLICT (channel_id, provider_id) DO NOTHING RETURNING id, channel_id, provider_id"
 
 
-async def insert_raw_items(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+async def insert_raw_items(session: AsyncSession, rows: list[dict[str, Any]] | list[tuple[Any, ...]]) -> dict[tuple[int, str], int]:
     """One batched ``INSERT … ON CONFLICT DO NOTHING``; the new rows' ids by (channel, provider id).
+    ``rows`` are all :func:`raw_item_row` dicts or all :func:`raw_item_values` tuples.
     SQLite: the rows go to the driver as one multi-row statement of tuples (``okno.kit.bulk``);
     PostgreSQL: SQLAlchemy's statement, built once."""
+    as_dicts = bool(rows) and isinstance(rows[0], dict)
     if session.bind.dialect.name == "sqlite":
-        result = await _RAW.run_returning_sqlite(session, list(map(_RAW_VALUES, rows)), _RAW_TAIL)
+        result = await _RAW.run_returning_sqlite(session, list(map(_RAW_VALUES, rows)) if as_dicts else rows, _RAW_TAIL)
     else:
-        result = await session.execute(_insert_raw(session.bind.dialect.name), rows)
+        params = rows if as_dicts or not rows else [dict(zip(_RAW_COLUMNS, row, strict=True)) for row in rows]
+        result = await session.execute(_insert_raw(session.bind.dialect.name), params)
     return {(channel_id, provider_id): row_id for row_id, channel_id, provider_id in result}
 
 

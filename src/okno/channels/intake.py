@@ -14,12 +14,11 @@ the ingest processor isolates the bad item; if even that fails, the requests get
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
 import structlog
 
 from okno.channels.base import InboundMessage, InboundStatus
-from okno.channels.inbound import Accepted, insert_raw_items, raw_item_row, raw_text
+from okno.channels.inbound import Accepted, insert_raw_items, raw_item_values, raw_text
 from okno.channels.ingest import IngestProcessor
 from okno.kit.db import Database
 from okno.kit.ids import prefetch_sequences
@@ -33,14 +32,16 @@ log = structlog.get_logger()
 Item = InboundMessage | InboundStatus
 
 
-@dataclass
 class _Submission:
-    channel_id: int
-    items: list[Item]
-    raw: str
-    done: asyncio.Future[Accepted]
-    refused: dict[int, str] = field(default_factory=dict)  # id(item) -> why it can't be processed
-    fresh: list[bool] = field(default_factory=list)  # per item: first time seen
+    __slots__ = ("channel_id", "items", "raw", "done", "refused", "fresh")
+
+    def __init__(self, channel_id: int, items: list[Item], raw: str, done: asyncio.Future[Accepted], refused: dict[int, str]) -> None:
+        self.channel_id = channel_id
+        self.items = items
+        self.raw = raw
+        self.done = done
+        self.refused = refused  # id(item) -> why it can't be processed
+        self.fresh: list[bool] = []  # per item: first time seen
 
 
 class WebhookIntake:
@@ -55,8 +56,11 @@ class WebhookIntake:
 
     async def submit(self, channel_id: int, items: list[Item], raw: bytes, refused: list[tuple[Item, str]] = ()) -> Accepted:
         """Stores ``items``; ``refused`` ones are kept too, as ``failed`` with the reason, never processed."""
-        items = [*items, *(item for item, _ in refused)]
-        submission = _Submission(channel_id, items, raw_text(raw), asyncio.get_running_loop().create_future(), refused={id(item): reason for item, reason in refused})
+        if refused:
+            items, reasons = [*items, *(item for item, _ in refused)], {id(item): reason for item, reason in refused}
+        else:
+            items, reasons = list(items), {}
+        submission = _Submission(channel_id, items, raw_text(raw), asyncio.get_running_loop().create_future(), reasons)
         self._queue.append(submission)
         if self._drain is None or self._drain.done():
             self._drain = asyncio.create_task(self._drain_queue())
@@ -94,27 +98,37 @@ class WebhookIntake:
         if stored and not self.inline:
             self.on_pending()
         for submission in group:
-            usable = [f for f, item in zip(submission.fresh, submission.items, strict=True) if id(item) not in submission.refused]
-            submission.done.set_result(Accepted(stored=sum(usable), duplicates=len(usable) - sum(usable)))
+            fresh, refused = submission.fresh, submission.refused
+            if refused:
+                fresh = [f for f, item in zip(fresh, submission.items, strict=True) if id(item) not in refused]
+            stored = sum(fresh)
+            submission.done.set_result(Accepted(stored=stored, duplicates=len(fresh) - stored))
 
     async def _store(self, group: list[_Submission], *, process: bool) -> int:
         now = utcnow()
-        firsts: dict[tuple[int, str], Item] = {}
+        firsts: dict[tuple[int, str], Item] = {}  # the first item of each key
+        raws: dict[tuple[int, str], str] = {}  # each key's last body
+        reasons: dict[tuple[int, str], str] = {}  # each key's last refusal
         for submission in group:
-            submission.fresh = []
+            channel_id, raw, refused = submission.channel_id, submission.raw, submission.refused
+            fresh = submission.fresh = []
             for item in submission.items:
-                key = (submission.channel_id, item.provider_id)
-                submission.fresh.append(key not in firsts)
-                firsts.setdefault(key, item)
-        raws = {(s.channel_id, i.provider_id): s.raw for s in group for i in s.items}
-        reasons = {(s.channel_id, i.provider_id): s.refused[id(i)] for s in group for i in s.items if id(i) in s.refused}
+                key = (channel_id, item.provider_id)
+                if key in firsts:
+                    fresh.append(False)
+                else:
+                    firsts[key] = item
+                    fresh.append(True)
+                raws[key] = raw
+                if refused and id(item) in refused:
+                    reasons[key] = refused[id(item)]
         status = "done" if process else "pending"
         async with self.db.transaction() as session:
             inserted = await insert_raw_items(
                 session,
                 [
-                    raw_item_row(ch, item, raws[(ch, pid)], now, status="failed" if (ch, pid) in reasons else status, error=reasons.get((ch, pid)))
-                    for (ch, pid), item in firsts.items()
+                    raw_item_values(key[0], item, raws[key], now, "failed", reasons[key]) if key in reasons else raw_item_values(key[0], item, raws[key], now, status)
+                    for key, item in firsts.items()
                 ],
             )
             if process and inserted:
@@ -126,8 +140,9 @@ class WebhookIntake:
                 ]
                 await self.processor.apply(session, prepared)
         for submission in group:  # a key already stored before this group is a duplicate too
+            channel_id = submission.channel_id
             submission.fresh = [
-                fresh and (submission.channel_id, item.provider_id) in inserted
+                fresh and (channel_id, item.provider_id) in inserted
                 for fresh, item in zip(submission.fresh, submission.items, strict=True)
             ]
         return len(inserted)

@@ -22,6 +22,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import DateTime, LargeBinary, Table, TypeDecorator, bindparam, column, insert, table as lightweight_table
@@ -119,7 +120,7 @@ class BulkInsert:
         for start in range(0, len(processed), per_statement):
             chunk = processed[start : start + per_statement]
             sql = f"{head} VALUES {', '.join([values] * len(chunk))} {tail}"
-            result = await driver_sql(session, sql, tuple(value for row in chunk for value in row))
+            result = await driver_sql(session, sql, tuple(chain.from_iterable(chunk)))
             returned.extend(result.all())
         return returned
 
@@ -207,7 +208,7 @@ def _processed(
     if not rows:
         return []
     width = len(processors)
-    if any(len(row) != width for row in rows):
+    if not all(map(width.__eq__, map(len, rows))):  # (in C: a generator here cost ~0.1 µs a row)
         raise ValueError(f"a row of {next(len(row) for row in rows if len(row) != width)} values for {width} columns")
     columns: list[Any] = list(zip(*rows, strict=True))
     for index, processor in enumerate(processors):
