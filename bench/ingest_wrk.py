@@ -169,8 +169,9 @@ class WrkRun:
 
 
 class Wrk:
-    def __init__(self, binary: str, workdir: Path, connections: int, threads: int, timeout_s: float) -> None:
+    def __init__(self, binary: str, workdir: Path, connections: int, threads: int, timeout_s: float, cpu: int | None = None) -> None:
         self.binary = binary
+        self.cpu = cpu  # pinned to this CPU (taskset), or wherever the scheduler puts it
         self.dir = workdir / "wrk"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.connections = connections
@@ -191,6 +192,8 @@ class Wrk:
             self.binary, "-t", str(self.threads), "-c", str(self.connections), "-d", f"{duration_s:g}s",
             "--timeout", f"{self.timeout_s:g}s", "--latency", "-s", str(self.script), f"http://{HOST}:{port}/", "--", name,
         ]
+        if self.cpu is not None:
+            argv = ["taskset", "--cpu-list", str(self.cpu), *argv]
         load_avg = os.getloadavg()
         cpu_before = _children_cpu()
         proc = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -671,7 +674,7 @@ def print_floor(floor: BaselineResult, base: BaselineResult | None, okno: OknoRe
 def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: OknoResult | None) -> None:
     shape = "okno serve + okno worker, raw baseline on 2 processes" if args.shape == "split" else "one process per server"
     print(f"\nokno inbound benchmark (wrk, {shape}): {args.duration:g} s per server (+{args.warmup_duration:g} s warm-up), "
-          f"{args.connections} connections, {args.threads} wrk thread(s), {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
+          f"{args.connections} connections, {args.threads} wrk thread(s){'' if args.wrk_cpu is None else f' on CPU {args.wrk_cpu}'}, {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
     cols = ("msg/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "wall s", "srv CPU s", "non-2xx", "load avg")
     print(f"{'':30}" + "".join(f"{c:>10}" for c in cols))
 
@@ -761,6 +764,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "okno worker, and the raw baseline as as many processes")
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 s per server")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk", help="wrk binary (Debian package `wrk`)")
+    parser.add_argument(
+        "--wrk-cpu",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pin wrk to CPU N (taskset); the servers stay unpinned, so the scheduler keeps their busy thread off "
+        "wrk's CPU: on a 2-CPU machine the runs then vary far less (same for every server)",
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="wrk per-request timeout in s (default 10)")
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="give up waiting for okno's pipeline after this many s")
     parser.add_argument("--py-spy", default=None, metavar="BIN", help="sample okno serve with this py-spy during the measured run")
@@ -793,7 +804,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     started = time.perf_counter()
     plan = build_plan(args)
     print(f"built {len(plan.warmup) + len(plan.run):,} signed bodies in {time.perf_counter() - started:.1f} s; dir {workdir}", flush=True)
-    wrk = Wrk(args.wrk, workdir, args.connections, args.threads, args.timeout)
+    wrk = Wrk(args.wrk, workdir, args.connections, args.threads, args.timeout, args.wrk_cpu)
     base = okno = floor = None
     with contextlib.ExitStack() as stack:
         if args.floor:
