@@ -9,7 +9,6 @@ point at one engine.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-import sys
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,10 +20,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine
-from sqlalchemy.util.concurrency import greenlet_spawn
 
 from okno.kit.db_ping import ping_when_idle
 from okno.kit.db_wake import take_after_commit, take_wakes
@@ -150,28 +148,10 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write unit of work: commits on success, rolls back on error; wakes workers after commit.
-
-        What ``async with session, session.begin():`` does, with fewer hops on the way: the
-        session's transaction is begun without a greenlet (beginning takes no connection: that
-        comes with the first statement), and on success the commit and the session's close run
-        in one greenlet instead of two, without the task ``AsyncSession``'s exit starts to shield
-        its close (after the commit there is nothing left to close but the session's own
-        bookkeeping: the commit gave the connection back). A rollback, or a commit that fails,
-        closes the session as ``AsyncSession``'s exit does (shielded from cancellation)."""
-        session = self.write_sessions()
-        closed = False
-        try:
-            unit = session.sync_session.begin().__enter__()
-            try:
+        """A write unit of work: commits on success, rolls back on error; wakes workers after commit."""
+        async with self.write_sessions() as session:
+            async with session.begin():
                 yield session
-            except BaseException:
-                await greenlet_spawn(unit.__exit__, *sys.exc_info())  # rolls back (never swallows)
-                raise
-            closed = await greenlet_spawn(_commit_and_close, unit, session.sync_session)
-        finally:
-            if not closed:
-                await session.__aexit__(None, None, None)
         for callback in take_after_commit(session):
             callback()
         self.after_commit(take_wakes(session))
@@ -224,13 +204,6 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool, checkpointer: WalCheck
         @event.listens_for(engine.sync_engine, "commit")
         def _on_commit(conn: object) -> None:
             checkpointer.committed()
-
-
-def _commit_and_close(unit: SessionTransaction, session: Session) -> bool:
-    """In a greenlet: ``unit``'s commit (rolled back, and raised, if it fails), then the session's close."""
-    unit.__exit__(None, None, None)
-    session.close()
-    return True
 
 
 async def checkpoint_wal(db: Database) -> tuple[int, int, int]:
