@@ -20,12 +20,16 @@ wrk's latency distribution.
     .venv/bin/python bench/ingest_wrk.py --quick         # 4 s per server (smoke run)
     .venv/bin/python bench/ingest_wrk.py --py-spy py-spy --profile-out /tmp/okno.txt
     .venv/bin/python bench/ingest_wrk.py --shape split   # okno serve + okno worker; raw baseline on 2 processes
+    .venv/bin/python bench/ingest_wrk.py --shape staged  # as split, the worker running the pipeline
 
 ``--shape split`` runs okno as its supported split deployment: ``okno serve`` with
 ``OKNO_EMBEDDED_WORKERS=false`` (HTTP and the intake's group commit) plus one ``okno worker`` process
 (relay, subscribers, every background queue) on the same SQLite file; for fairness the raw baseline
 then runs as the same number of server processes (uvicorn's workers sharing the port, each doing
-its own synchronous inserts into the one file). Server CPU is then the sum over every process.
+its own synchronous inserts into the one file). Server CPU is then the sum over every process,
+and each okno process's share is printed too. ``--shape staged`` is the same pair with
+``OKNO_INGEST_INLINE=false``: serve only stores the verified raw items (its answer still waits for
+their commit) and the worker runs the whole pipeline on them.
 
 A script that prints figures, not a test: it never fails on a missed target.
 """
@@ -290,6 +294,7 @@ class OknoResult:
     group_commits: int = 0  # ... by this many intake transactions
     context_switches: int = 0  # of all okno's threads, measured run until fully processed
     profile: str | None = None
+    cpu_by_process: list[float] = field(default_factory=list)  # okno serve[, okno worker]: CPU s, same span
 
     @property
     def accepted_per_s(self) -> float:
@@ -306,7 +311,7 @@ class OknoResult:
 
 @dataclass
 class Plan:
-    shape: str  # "single": one server process; "split": okno serve + okno worker, raw baseline on 2 processes
+    shape: str  # "single": one server process; "split"/"staged": okno serve + okno worker, raw baseline on 2 processes
     duration_s: float
     warmup_s: float
     warmup: list[SignedBody]
@@ -316,10 +321,17 @@ class Plan:
     profile_out: Path | None = None
     profile_rate: int = 200
     profile_flags: tuple[str, ...] = ("--gil", "--nonblocking")
+    profile_worker: bool = False  # sample okno worker instead of okno serve (the multi-process shapes)
     notes: list[str] = field(default_factory=list)
 
 
 SPLIT_PROCESSES = 2  # okno serve + one okno worker
+MULTI_PROCESS_SHAPES = ("split", "staged")
+SHAPES = {
+    "single": "one process per server",
+    "split": "okno serve + okno worker, raw baseline on 2 processes",
+    "staged": "okno serve storing raw items only + okno worker processing them, raw baseline on 2 processes",
+}
 
 
 def baseline_server(db_path: Path, port: int, log_path: Path, processes: int = 1, script: Path = BASELINE_SCRIPT) -> ServerProcess:
@@ -366,7 +378,7 @@ async def bench_baseline(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.
     """The raw baseline; with ``floor`` the HTTP floor (the same app storing nothing: no rows to count)."""
     name = "floor" if floor else "raw"
     db_path = workdir / f"{name}.db"
-    processes = SPLIT_PROCESSES if plan.shape == "split" else 1
+    processes = SPLIT_PROCESSES if plan.shape in MULTI_PROCESS_SHAPES else 1
     server = baseline_server(db_path, free_port(), workdir / f"{name}.log", processes, FLOOR_SCRIPT if floor else BASELINE_SCRIPT)
     server.start()
     stack.callback(server.stop)
@@ -412,11 +424,13 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     server = okno_server(data_dir, free_port(), workdir / "okno.log")
     if plan.shape == "split":
         server.env = {**server.env, "OKNO_EMBEDDED_WORKERS": "false"}
+    if plan.shape == "staged":
+        server.env = {**server.env, "OKNO_EMBEDDED_WORKERS": "false", "OKNO_INGEST_INLINE": "false"}
     server.start()
     stack.callback(server.stop)
     await server.wait_healthy()
     processes = [server]
-    if plan.shape == "split":
+    if plan.shape in MULTI_PROCESS_SHAPES:
         worker = okno_worker(data_dir, free_port(), workdir / "okno-worker.log")
         worker.start()
         stack.callback(worker.stop)
@@ -438,12 +452,14 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     last_item = await asyncio.to_thread(probe.last_item_id)
     await asyncio.sleep(SETTLE_SECONDS)
 
-    profiler = start_profiler(plan, server.pid, workdir)
+    profiler = start_profiler(plan, pids[-1] if plan.profile_worker else server.pid, workdir)
     cpu_before, switches_before = tree_cpu_seconds(pids), tree_context_switches(pids)
+    per_before = [tree_cpu_seconds([p]) for p in pids]
     run = await wrk.run("okno-run", server.port, plan.duration_s)
     processed_at = await _poll(lambda: probe.pending() == 0 and probe.messages(channel_id) - before >= run.ok, plan.drain_timeout)
     outbox_at = None if processed_at is None else await _poll(lambda: probe.unpublished() == 0, plan.drain_timeout)
     cpu, switches = tree_cpu_seconds(pids) - cpu_before, tree_context_switches(pids) - switches_before
+    cpu_by_process = [round(tree_cpu_seconds([p]) - b, 2) for p, b in zip(pids, per_before, strict=True)]
     profile = await stop_profiler(profiler, plan)
     new_messages = await asyncio.to_thread(probe.messages, channel_id) - before
     failed = (await asyncio.to_thread(probe.totals))["failed_items"]
@@ -462,6 +478,7 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
         group_commits=groups,
         context_switches=switches,
         profile=profile,
+        cpu_by_process=cpu_by_process,
     )
 
 
@@ -672,7 +689,7 @@ def print_floor(floor: BaselineResult, base: BaselineResult | None, okno: OknoRe
 
 
 def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: OknoResult | None) -> None:
-    shape = "okno serve + okno worker, raw baseline on 2 processes" if args.shape == "split" else "one process per server"
+    shape = SHAPES[args.shape]
     print(f"\nokno inbound benchmark (wrk, {shape}): {args.duration:g} s per server (+{args.warmup_duration:g} s warm-up), "
           f"{args.connections} connections, {args.threads} wrk thread(s){'' if args.wrk_cpu is None else f' on CPU {args.wrk_cpu}'}, {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
     cols = ("msg/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "wall s", "srv CPU s", "non-2xx", "load avg")
@@ -706,6 +723,10 @@ def print_report(args: argparse.Namespace, base: BaselineResult | None, okno: Ok
               f"(until fully processed, subscribers included); {okno.items:,} items in {okno.group_commits:,} group commits "
               f"({okno.items / max(okno.group_commits, 1):.1f} per commit); "
               f"{okno.context_switches / max(okno.items, 1):.1f} context switches per message; wrk used {okno.wrk.wrk_cpu_s:.1f} s CPU ({okno.wrk.wrk_cpu_s / okno.wrk.duration_s:.0%} of a core)")
+        if len(okno.cpu_by_process) > 1:
+            per_process = ", ".join(f"{name} {seconds:.1f} s ({seconds / max(okno.wrk.ok, 1) * 1e6:,.0f} µs a message)"
+                                    for name, seconds in zip(("okno serve", "okno worker"), okno.cpu_by_process, strict=True))
+            print(f"okno CPU by process: {per_process}")
     if base is not None and okno is not None and okno.processed_per_s is not None:
         ratio = okno.processed_per_s / base.msgs_per_s
         print(f"\nokno fully processed ÷ raw = {ratio:.1%}   (accepted ÷ raw = {okno.accepted_per_s / base.msgs_per_s:.1%})")
@@ -759,9 +780,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", choices=("both", "raw", "okno"), default="both")
     parser.add_argument("--floor", action="store_true",
                         help="also run the HTTP floor: the raw baseline's app storing nothing (what serving a request costs)")
-    parser.add_argument("--shape", choices=("single", "split"), default="single",
+    parser.add_argument("--shape", choices=tuple(SHAPES), default="single",
                         help="single: one process per server (default); split: okno serve (OKNO_EMBEDDED_WORKERS=false) + one "
-                             "okno worker, and the raw baseline as as many processes")
+                             "okno worker, and the raw baseline as as many processes; staged: as split, with "
+                             "OKNO_INGEST_INLINE=false (serve stores the raw items, the worker runs the pipeline on them)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 s per server")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk", help="wrk binary (Debian package `wrk`)")
     parser.add_argument(
@@ -780,6 +802,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="py-spy: the GIL holder with native (C) frames (default; complete stacks, but okno runs slower "
                              "while sampled), the GIL holder without them (okno at full speed), or every active thread")
     parser.add_argument("--profile-out", type=Path, default=None, help="keep py-spy's collapsed stacks here")
+    parser.add_argument("--profile-worker", action="store_true", help="split/staged: sample okno worker instead of okno serve")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary dir (databases, logs, requests)")
     args = parser.parse_args(argv)
@@ -797,7 +820,8 @@ def build_plan(args: argparse.Namespace) -> Plan:
     run = sign_all(SECRET, make_bodies(rng, customers, math.ceil(args.max_rate * args.duration), "msg"))
     # --native needs to pause the process for each sample (no --nonblocking): it slows okno down
     flags = {"gil": ("--gil", "--nonblocking"), "active": ("--nonblocking",), "native": ("--gil", "--native")}[args.profile_threads]
-    return Plan(args.shape, args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate, flags)
+    return Plan(args.shape, args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate, flags,
+                profile_worker=args.profile_worker)
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:

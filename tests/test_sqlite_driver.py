@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from okno.kit.db import create_database
-from okno.kit.sqlite_driver import engine_url
+from okno.kit.sqlite_driver import _begin_patiently, engine_url
 
 
 def test_engine_url_swaps_only_the_aiosqlite_driver() -> None:
@@ -189,11 +189,11 @@ async def test_the_writers_begin_falls_back_to_the_thread_only_while_another_wri
 
     writing = asyncio.create_task(write())
     await asyncio.sleep(0.05)
-    assert hops == ["begin"] and not writing.done()  # BEGIN IMMEDIATE waits on the driver's thread
+    assert hops == ["begin_patiently"] and not writing.done()  # BEGIN IMMEDIATE waits on the driver's thread
     other.execute("COMMIT")
     other.close()
     await asyncio.wait_for(writing, 10)
-    assert hops == ["begin", "commit"]
+    assert hops == ["begin_patiently", "commit"]
     hops.clear()
     assert await busy_timeout() == 10000
     assert hops == ["commit"]  # the lock is free again: BEGIN IMMEDIATE in place
@@ -224,3 +224,40 @@ async def test_nothing_runs_in_place_while_a_cancelled_call_still_runs_on_the_th
     await write("next")  # the writer works on, and the cancelled transaction left nothing behind
     async with db.reading() as session:
         assert (await session.execute(text("SELECT name FROM t"))).scalars().all() == ["next"]
+
+
+def test_a_patient_begin_takes_the_lock_once_the_other_writer_lets_go_and_keeps_the_connections_own_wait(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    waiter.execute("PRAGMA busy_timeout=10000")
+    let_go = threading.Timer(0.05, holder.execute, ("COMMIT",))
+    let_go.start()
+    _begin_patiently(waiter, "BEGIN IMMEDIATE", "PRAGMA busy_timeout=10000")
+    let_go.join()
+    assert waiter.in_transaction  # it holds the write lock now
+    waiter.execute("INSERT INTO t DEFAULT VALUES")
+    waiter.execute("COMMIT")
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 10000
+    holder.close()
+    waiter.close()
+
+
+def test_a_patient_begin_gives_up_after_the_connections_busy_timeout_as_sqlites_own_wait_does(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    holder.execute("BEGIN IMMEDIATE")  # never lets go
+    waiter = sqlite3.connect(path, isolation_level=None)
+    waiter.execute("PRAGMA busy_timeout=100")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        _begin_patiently(waiter, "BEGIN IMMEDIATE", "PRAGMA busy_timeout=100")
+    assert not waiter.in_transaction
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 100
+    holder.execute("ROLLBACK")
+    holder.close()
+    waiter.close()

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy.dialects import registry
@@ -74,6 +75,8 @@ INLINE_IN_TRANSACTION = "okno_inline_in_transaction"
 # READ_ROWS rows only (the rest are fetched on the driver's thread)
 READ_STEPS = 10_000
 READ_ROWS = 256
+# a writer whose BEGIN IMMEDIATE finds another process holding the write lock tries again this often
+LOCK_POLL_SECONDS = 0.0002
 _ASYNC_DRIVER = "sqlite+aiosqlite"
 
 
@@ -225,6 +228,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
                     return
             except Exception as error:
                 self._handle_exception(error)
+            self._call(_begin_patiently, conn, statement, self._restore_wait)
+            return
         self._call(_begin, conn, statement)
 
     async def read_in_place(self, operation: str, parameters: Any) -> tuple | None:
@@ -352,6 +357,32 @@ def _begin_without_waiting(conn: sqlite3.Connection, statement: str, restore_wai
     finally:
         conn.execute(restore_wait)
     return True
+
+
+def _begin_patiently(conn: sqlite3.Connection, statement: str, restore_wait: str) -> None:
+    """On the driver's thread: ``statement`` (``BEGIN IMMEDIATE``) while another process holds
+    the write lock (``okno worker`` beside ``okno serve`` on one file, a CLI command). Tried again
+    every :data:`LOCK_POLL_SECONDS` with no busy wait, for as long as the connection's own
+    ``busy_timeout`` (``restore_wait``), then it fails as SQLite's own wait fails ("database is
+    locked"). SQLite's busy handler sleeps 1, 2, 5, 10 … up to 100 ms between its tries, so two
+    processes that each take the lock many times a second lose most of it to those sleeps (the
+    other process's lock is usually free again within a millisecond); here the waiter takes it
+    within ~0.3 ms of its release."""
+    if conn.in_transaction:  # see _begin
+        conn.rollback()
+    deadline = time.monotonic() + int(restore_wait.rpartition("=")[2]) / 1000
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                conn.execute(statement)
+                return
+            except sqlite3.OperationalError as error:
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+            time.sleep(LOCK_POLL_SECONDS)
+    finally:
+        conn.execute(restore_wait)
 
 
 async def read_outside_transaction(connection: Any, operation: str, parameters: tuple) -> list[tuple]:
