@@ -5,7 +5,9 @@ adapters drop such a value where they read it; a wide but legal one reads back a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
@@ -14,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy import func, select
 
 from okno.channels import registry
+from okno.channels.adapters.google_reviews.adapter import _review
+from okno.channels.adapters.telegram.adapter import TelegramChannel
+from okno.channels.adapters.telegram.fake import FakeTelegram
+from okno.channels.adapters.vk.adapter import VkChannel, VkConfig
 from okno.channels.base import Capabilities, InboundMessage, SenderIdentity, WebhookRequest, WebhookResult
 from okno.channels.int_range import out_of_range_int
 from okno.channels.interactive import Answer
@@ -127,3 +133,66 @@ async def test_a_legal_wide_integer_reads_back_the_same_from_the_raw_items(passt
 def test_where_the_first_out_of_range_integer_is(item: InboundMessage, where: str | None) -> None:
     assert out_of_range_int(item) == where
 
+
+
+# ---- the built-in adapters drop a provider's wide integer where they read it: the message is kept
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    return orjson.loads((FIXTURES / name).read_bytes())
+
+
+def _body(payload: dict[str, Any], wide: int) -> bytes:
+    """``payload`` as JSON with ``WIDE`` written as the integer ``wide`` (any width, as on the wire)."""
+    return orjson.dumps(payload).replace(b'"WIDE"', str(wide).encode())
+
+
+def _telegram(body: bytes) -> InboundMessage:
+    fake = FakeTelegram()
+    config = TelegramChannel.config_model.model_validate(fake.channel_config() | {"api_base": "http://tg"})
+    request = WebhookRequest("POST", {"x-telegram-bot-api-secret-token": fake.secret_token}, {}, body)
+    (item,) = TelegramChannel(1).handle_webhook(config, request).items
+    return item
+
+
+def _vk(body: bytes) -> InboundMessage:
+    config = VkConfig(group_id=123456, access_token="vk1.a.community-token", secret="s3cr3t-callback-key", confirmation_code="a1b2c3d4")
+    (item,) = VkChannel(1).handle_webhook(config, WebhookRequest("POST", {}, {}, body)).items
+    return item
+
+
+@pytest.mark.parametrize("wide", [2**63, 2**64 - 1])  # orjson reads both as integers
+def test_telegram_keeps_only_text_for_the_senders_username_and_language(wide: int) -> None:
+    update = _fixture("telegram/text.json")
+    update["message"]["from"] |= {"username": "WIDE", "language_code": {"nested": "WIDE"}}
+    item = _telegram(_body(update, wide))
+    assert item.context == {} and out_of_range_int(item) is None
+    update["message"]["from"] |= {"username": "ivan_petrov", "language_code": "ru"}
+    assert _telegram(orjson.dumps(update)).context == {"telegram": {"username": "ivan_petrov", "language_code": "ru"}}
+
+
+@pytest.mark.parametrize("wide", [2**63, 2**64 - 1])
+def test_vk_drops_a_wide_event_id_and_conversation_message_id(wide: int) -> None:
+    event = _fixture("vk/message_new_text.json")
+    event["event_id"], event["object"]["message"]["conversation_message_id"] = "WIDE", "WIDE"
+    item = _vk(_body(event, wide))
+    assert item.context == {"vk": {"peer_id": 111}} and out_of_range_int(item) is None
+
+
+@pytest.mark.parametrize("wide", [2**63, 2**64 - 1])
+def test_vk_drops_a_button_payloads_message_id_past_the_id_range(wide: int) -> None:
+    event = _fixture("vk/interactive/message_new_button.json")
+    event["object"]["message"]["payload"] = f'{{"okno":"refund","m":{wide}}}'
+    item = _vk(orjson.dumps(event))
+    assert item.answer is not None and item.answer.option_id == "refund" and item.answer.message_id is None
+    assert out_of_range_int(item) is None
+
+
+def test_google_reviews_keep_the_creation_time_only_as_text() -> None:
+    review = _fixture("google_reviews/list_page.json")["reviews"][0]
+    as_listed, _ = _review(review)
+    assert as_listed is not None and as_listed.context["review"]["created"] == "2026-01-03T09:12:44.512Z"
+    wide, _ = _review(json.loads(json.dumps(review).replace('"createTime": "2026-01-03T09:12:44.512Z"', f'"createTime": {2**70}')))  # stdlib json: httpx's
+    assert wide is not None and "created" not in wide.context["review"] and out_of_range_int(wide) is None
