@@ -23,6 +23,7 @@ from okno.api.deps import Ctx
 from okno.channels.acknowledge import acknowledge_later
 from okno.channels.base import InboundMessage, WebhookRejected, WebhookRequest
 from okno.channels.ingest import sender_keys
+from okno.channels.int_range import out_of_range_int, out_of_range_reason
 from okno.context import AppContext
 from okno.kit.bounds import MAX_ID
 
@@ -91,6 +92,10 @@ async def handle_provider_request(
         result = channel.adapter.handle_webhook(channel.config, WebhookRequest(method=method, headers=headers, query=query, body=body))
     except WebhookRejected as exc:
         return _json(exc.status_code, {"detail": exc.reason})
+    for item in result.items:  # an integer the stored item would not read back: nothing is stored
+        where = out_of_range_int(item)
+        if where is not None:
+            return _json(422, {"detail": out_of_range_reason(where)})
     usable, refused = _split_by_sender(result.items, ctx.settings.default_region)
     if refused and not usable:
         return _json(422, {"detail": refused[0][1]})

@@ -222,13 +222,10 @@ class InProcessBus:
             raise HandlerFailed("; ".join(f"{name}: {error}" for name, error in failures.items()))
 
 
-def _keys(event: Event) -> list[tuple[str, object]]:
-    """What an event is about, for cutting rounds: its customer and conversation; an event that
-    names neither, by the other ids it names."""
-    payload = event.payload
-    keys = [(name, payload[name]) for name in ("customer_id", "conversation_id") if payload.get(name) is not None]
-    if keys:
-        return keys
+def _other_ids(payload: dict) -> list[tuple[str, object]]:
+    """What an event about neither a customer nor a conversation is about, for cutting rounds:
+    the other ids it names. (A customer's or conversation's event is about those two ids:
+    :func:`_rounds` reads them itself.)"""
     return [(name, value) for name, value in payload.items() if name.endswith("_id") and isinstance(value, int)]
 
 
@@ -243,7 +240,9 @@ def _rounds(events: list[Event]) -> list[list[Event]]:
     for event in events:
         payload = event.payload
         customer, conversation = payload.get("customer_id"), payload.get("conversation_id")
-        if customer is not None or conversation is not None:  # most events: _keys without building it twice
+        # most events: their keys read here, not in a helper: a call per event cost 0.2-0.4 µs
+        # of ~0.7-1.0 µs an event in _rounds (timeit, 1,200 events of a relay batch's mix)
+        if customer is not None or conversation is not None:
             keys = [("customer_id", customer)] if customer is not None else []
             if conversation is not None:
                 keys.append(("conversation_id", conversation))
@@ -253,7 +252,7 @@ def _rounds(events: list[Event]) -> list[list[Event]]:
                 if held is not None and held >= index:
                     index = held + 1
         else:
-            keys = _keys(event)
+            keys = _other_ids(payload)
             joins = wide_round if wide_round == len(rounds) - 1 else len(rounds)  # beside the wide events just before
             index = max([joins, *(last[key] + 1 for key in keys if key in last)])
             floor, wide_round = index + 1, index

@@ -31,25 +31,14 @@ def raw_text(raw: bytes) -> str:
     return text.replace("\x00", "\ufffd") if b"\x00" in raw else text
 
 
-def raw_item_row(
-    channel_id: int, item: InboundMessage | InboundStatus, raw: str, now: datetime, *, status: str = "pending", error: str | None = None
-) -> dict[str, Any]:
-    return {
-        "channel_id": channel_id,
-        "provider_id": item.provider_id,
-        "item": item.__pydantic_serializer__.to_python(item, mode="json"),  # model_dump(mode="json") without its wrapper
-        "raw": raw,
-        "status": status,
-        "error": error,
-        "received_at": now,
-        "processed_at": None if status == "pending" else now,
-    }
+# a raw item's columns, in the order of :func:`raw_item_values`' tuples
+_RAW_COLUMNS = ("channel_id", "provider_id", "item", "raw", "status", "error", "received_at", "processed_at")
 
 
 def raw_item_values(
     channel_id: int, item: InboundMessage | InboundStatus, raw: str, now: datetime, status: str = "pending", error: str | None = None
 ) -> tuple[Any, ...]:
-    """:func:`raw_item_row` as a tuple in column order (the intake's hot path: no dict per row),
+    """A raw item's values in ``_RAW_COLUMNS`` order (the intake's hot path: no dict per row),
     the item already as its JSON text: pydantic writes it in one step (``to_json``) instead of
     building the Python document that the sealed column then serialises (the same document:
     ``orjson.Fragment`` is taken as given by the column's ``orjson.dumps``)."""
@@ -65,6 +54,16 @@ def raw_item_values(
     )
 
 
+def raw_item_row(
+    channel_id: int, item: InboundMessage | InboundStatus, raw: str, now: datetime, *, status: str = "pending", error: str | None = None
+) -> dict[str, Any]:
+    """:func:`raw_item_values` by column name, the item as its Python document (polling and
+    staging: a few items at a time)."""
+    row = dict(zip(_RAW_COLUMNS, raw_item_values(channel_id, item, raw, now, status, error), strict=True))
+    row["item"] = item.__pydantic_serializer__.to_python(item, mode="json")  # model_dump(mode="json") without its wrapper
+    return row
+
+
 @cache
 def _insert_raw(dialect_name: str) -> Insert:
     """Built once per dialect: SQLAlchemy then reuses its compiled form for every group."""
@@ -72,7 +71,6 @@ def _insert_raw(dialect_name: str) -> Insert:
     return stmt.returning(InboundItem.id, InboundItem.channel_id, InboundItem.provider_id)
 
 
-_RAW_COLUMNS = ("channel_id", "provider_id", "item", "raw", "status", "error", "received_at", "processed_at")
 _RAW_VALUES = itemgetter(*_RAW_COLUMNS)  # a row's values in column order
 _RAW = BulkInsert(InboundItem.__table__, _RAW_COLUMNS)
 _RAW_TAIL = "ON CONFLICT (channel_id, provider_id) DO NOTHING RETURNING id, channel_id, provider_id"

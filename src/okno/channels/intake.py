@@ -126,10 +126,7 @@ class WebhookIntake:
         async with self.db.transaction() as session:
             inserted = await insert_raw_items(
                 session,
-                [
-                    raw_item_values(key[0], item, raws[key], now, "failed", reasons[key]) if key in reasons else raw_item_values(key[0], item, raws[key], now, status)
-                    for key, item in firsts.items()
-                ],
+                [raw_item_values(key[0], item, raws[key], now, "failed" if key in reasons else status, reasons.get(key)) for key, item in firsts.items()],
             )
             if process and inserted:
                 await prefetch_sequences(session, PIPELINE_TABLES)

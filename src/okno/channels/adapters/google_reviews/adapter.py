@@ -231,7 +231,8 @@ def _review(raw: Any) -> tuple[InboundMessage | None, str]:
     name = reviewer.get("displayName") if isinstance(reviewer.get("displayName"), str) and not anonymous else ""
     reply = raw.get("reviewReply") if isinstance(raw.get("reviewReply"), dict) else {}
     rating = STARS.get(raw.get("starRating")) if isinstance(raw.get("starRating"), str) else None
-    context = review_context(PLATFORM, rating, 5, star_rating=raw.get("starRating") if rating else None, reply=short_text(reply.get("comment")), created=raw.get("createTime"))
+    created = raw.get("createTime") if isinstance(raw.get("createTime"), str) else None  # RFC 3339 text, nothing else kept
+    context = review_context(PLATFORM, rating, 5, star_rating=raw.get("starRating") if rating else None, reply=short_text(reply.get("comment")), created=created)
     comment = raw.get("comment") if isinstance(raw.get("comment"), str) else ""
     item = InboundMessage(
         provider_id=f"review:{review_id}:{updated}"[:255], provider_message_id=review_id, sender=review_sender(PLATFORM, review_id, name, source=SOURCE),

@@ -168,7 +168,7 @@ def parse_message(message: Any) -> InboundMessage | None:
         attachments.append({"kind": "contact", "phone": str(contact["phone_number"]), "name": contact.get("first_name", ""), **({"own": True} if own else {})})
     text = message.get("text") or message.get("caption") or ""
     name = " ".join(str(p) for p in (sender.get("first_name"), sender.get("last_name")) if p)
-    context = {k: sender[k] for k in ("username", "language_code") if sender.get(k)}
+    context = {k: sender[k] for k in ("username", "language_code") if isinstance(sender.get(k), str) and sender[k]}  # text, as Telegram sends them
     return InboundMessage(
         provider_id=f"msg:{chat['id']}:{message['message_id']}",
         provider_message_id=str(message["message_id"]),

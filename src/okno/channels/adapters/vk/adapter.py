@@ -43,6 +43,7 @@ from okno.channels.base import (
     provider_base_url,
     secret_of_at_least,
 )
+from okno.channels.int_range import INT64_MAX, INT64_MIN
 from okno.channels.text import split_text  # the helper the Telegram adapter splits with
 from okno.kit.receiver_reasons import short_text
 
@@ -165,7 +166,8 @@ def _verify_secret(config: VkConfig, event: dict[str, Any]) -> None:
 
 
 def _int(value: Any) -> int | None:
-    return value if type(value) is int else None  # bool is an int subclass; VK never sends one for ids
+    """An integer okno can store as one (signed 64 bits: ``okno.channels.int_range``), else None."""
+    return value if type(value) is int and INT64_MIN <= value <= INT64_MAX else None  # bool is an int subclass; VK never sends one for ids
 
 
 def _text(value: Any) -> str | None:
@@ -191,7 +193,7 @@ def _message_new(event: dict[str, Any]) -> list[Item]:
             sender=[SenderIdentity(kind="vk", value=str(from_id))],
             text=message.get("text") if isinstance(message.get("text"), str) else "",
             attachments=_attachments(message.get("attachments")),
-            context={"vk": {k: v for k, v in context.items() if isinstance(v, str | int)}},
+            context={"vk": {k: v for k, v in context.items() if isinstance(v, str) or _int(v) is not None}},
             answer=interactive.answer_of(message),
         )
     ]

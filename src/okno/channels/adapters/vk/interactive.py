@@ -12,6 +12,7 @@ import orjson
 
 from okno.channels.base import OutboundMessage
 from okno.channels.interactive import Answer, ChoiceLimits, InteractiveSupport, framed_for
+from okno.kit.bounds import MAX_ID
 
 MAX_LABEL = 40
 MAX_PAYLOAD = 255
@@ -60,4 +61,4 @@ def answer_of(message: dict[str, Any]) -> Answer | None:
         return None  # a start button ({"command":"start"}) or another bot's payload
     prompt = payload.get("m")
     text = message.get("text") if isinstance(message.get("text"), str) else ""
-    return Answer(option_id=option_id[:256], title=text[:1000], message_id=prompt if type(prompt) is int and prompt > 0 else None)
+    return Answer(option_id=option_id[:256], title=text[:1000], message_id=prompt if type(prompt) is int and 0 < prompt <= MAX_ID else None)
