@@ -223,3 +223,26 @@ async def test_a_channel_whose_plugin_was_removed_is_listed_refused_and_not_poll
     assert (await _state(ctx, channel["id"])).next_poll_at > utcnow() + timedelta(seconds=30)
     refused = await client.post(f"/webhooks/{channel['id']}", content=b"{}")
     assert refused.status_code == 404
+
+
+async def test_a_polled_entry_with_an_integer_okno_cannot_store_is_kept_failed_and_the_poll_goes_on(channel, fake_guestbook, ctx, monkeypatch) -> None:  # noqa: ANN001
+    fake_guestbook.add_entry("anna_k", "первое")
+    fake_guestbook.add_entry("boris", "второе")
+    adapter_class = type((await ctx.channels.get(channel["id"])).adapter)
+    plain = adapter_class._message  # noqa: SLF001
+
+    def with_a_wide_order_number(self, entry):  # noqa: ANN001, ANN202  (a plugin keeping its provider's extras as given)
+        message = plain(self, entry)
+        return message.model_copy(update={"context": {"order": 2**70}}) if entry.id == 1 else message
+
+    monkeypatch.setattr(adapter_class, "_message", with_a_wide_order_number)
+    assert await ctx.polls.drain_once() == 1
+    await ctx.settle()
+
+    state = await _state(ctx, channel["id"])
+    assert state.cursor == {"last_id": 2} and state.failures == 0 and state.last_error is None  # the poll went on
+    async with ctx.db.reading() as session:
+        items = {row.provider_id: row for row in (await session.scalars(select(InboundItem))).all()}
+    assert items["entry:1"].status == "failed" and items["entry:1"].error.startswith("context.order: an integer outside the signed 64-bit range")
+    assert items["entry:2"].status == "done"
+    assert await _count(ctx, select(func.count()).select_from(Message)) == 1

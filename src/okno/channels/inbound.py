@@ -55,12 +55,22 @@ def raw_item_values(
 
 
 def raw_item_row(
-    channel_id: int, item: InboundMessage | InboundStatus, raw: str, now: datetime, *, status: str = "pending", error: str | None = None
+    channel_id: int,
+    item: InboundMessage | InboundStatus,
+    raw: str,
+    now: datetime,
+    *,
+    status: str = "pending",
+    error: str | None = None,
+    item_as_text: bool = False,
 ) -> dict[str, Any]:
     """:func:`raw_item_values` by column name, the item as its Python document (polling and
-    staging: a few items at a time)."""
+    staging: a few items at a time). ``item_as_text``: kept as pydantic's JSON text instead, which
+    writes any integer (the document's column writer refuses one past 64 bits): for an item stored
+    only as ``failed`` for holding such an integer (``okno.channels.int_range``)."""
     row = dict(zip(_RAW_COLUMNS, raw_item_values(channel_id, item, raw, now, status, error), strict=True))
-    row["item"] = item.__pydantic_serializer__.to_python(item, mode="json")  # model_dump(mode="json") without its wrapper
+    if not item_as_text:
+        row["item"] = item.__pydantic_serializer__.to_python(item, mode="json")  # model_dump(mode="json") without its wrapper
     return row
 
 

@@ -35,6 +35,7 @@ from okno.channels.directory import ChannelDirectory, LiveChannel
 from okno.channels.health import NEEDS_ACTION, report_needs_action, report_ok
 from okno.channels.inbound import insert_raw_items, raw_item_row, raw_text
 from okno.channels.ingest import sender_keys
+from okno.channels.int_range import out_of_range_int, out_of_range_reason
 from okno.channels.registry import ADAPTERS
 from okno.kit.db import Database
 from okno.kit.db_wake import call_after_commit, request_wake
@@ -176,7 +177,10 @@ class PollWorker:
         """Stores the polled items and the new cursor in one transaction; the number of new items."""
         now = utcnow()
         raw = raw_text(batch.raw)
-        rows = [raw_item_row(channel.id, item, raw, now, status="pending" if why is None else "failed", error=why) for item, why in self._checked(batch.items)]
+        rows = [
+            raw_item_row(channel.id, item, raw, now, status="pending" if why is None else "failed", error=why, item_as_text=why is not None)
+            for item, why in self._checked(batch.items)
+        ]
         async with self.db.transaction() as session:
             held = await session.execute(
                 update(ChannelPollState)
@@ -200,11 +204,15 @@ class PollWorker:
         return len(inserted)
 
     def _checked(self, items: list) -> list[tuple[Any, str | None]]:
-        """Each item with why it can't be processed (a message whose sender has no usable key)."""
+        """Each item with why it can't be processed (a message whose sender has no usable key, an
+        integer okno cannot store and read back): such an item is kept as ``failed`` and the poll
+        goes on, where one bad entry would otherwise fail every poll of the channel."""
         checked = []
         for item in items:
             why = None
-            if isinstance(item, InboundMessage):
+            if (where := out_of_range_int(item)) is not None:
+                why = out_of_range_reason(where)
+            elif isinstance(item, InboundMessage):
                 keys, rejected = sender_keys(item, self.default_region)
                 if not keys:
                     why = "no usable sender identity: " + ("; ".join(rejected) or "none given")
