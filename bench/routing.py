@@ -8,10 +8,20 @@ they free up or come online, take the best waiting conversation. Every decision 
 transaction through ``okno.routing.assignment`` on a fresh migrated database (SQLite by
 default); the clock is virtual (okno's ``travel_to``), the decisions and their latency are real.
 
-    .venv/bin/python bench/routing.py [--conversations N] [--operators N] [--seed S] [--database-url URL]
+Then the time a VIP customer waits for an operator in the running app: ``--vip-messages`` (default
+200) known VIP customers write one after another as signed webhooks of the API channel, to the
+in-process app (ASGI, no network) with its real background workers started (ingest, relay,
+subscribers: as ``okno serve`` runs them); the team has three juniors and one experienced operator,
+all online and free. For each message: webhook answered (accepted) → the assignment recorded (its
+timeline entry's time) and → ``conversation.assigned`` on the operators' live feed (after commit
+and the relay). This part has a fresh database of its own: a temporary SQLite file, or
+``--vip-database-url``.
 
-Prints the decision latency p50/p99, the spread of load across operators, and VIP vs non-VIP
-waits. A script that prints figures, not a test.
+    .venv/bin/python bench/routing.py [--conversations N] [--operators N] [--seed S] [--database-url URL]
+                                      [--vip-messages N] [--vip-database-url URL]
+
+Prints the decision latency p50/p99, the spread of load across operators, VIP vs non-VIP
+waits, and the accepted-VIP-message → assignment p50/p99. A script that prints figures, not a test.
 """
 
 from __future__ import annotations
@@ -31,14 +41,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+import httpx  # noqa: E402
+import orjson  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
+from okno.app import create_app  # noqa: E402
 from okno.auth.passwords import hash_password  # noqa: E402
+from okno.auth.service import create_operator  # noqa: E402
+from okno.channels.adapters.api.signing import SIGNATURE_HEADER, sign  # noqa: E402
+from okno.config import Settings  # noqa: E402
 from okno.conversations.lifecycle import change_conversation_status  # noqa: E402
 from okno.kit import time as okno_time  # noqa: E402
 from okno.kit.db import Database, create_database, create_oneoff_engine  # noqa: E402
 from okno.kit.migrate import upgrade_to_head  # noqa: E402
-from okno.models import Conversation, Customer, Operator, Presence, Team, team_members  # noqa: E402
+from okno.models import Conversation, Customer, Operator, Presence, Team, TimelineEvent, team_members  # noqa: E402
 from okno.routing.assignment import assign_to_free_operator, assign_waiting_conversation  # noqa: E402
 from okno.routing.operators import set_operator_presence  # noqa: E402
 
@@ -220,12 +236,98 @@ def report(figures: Figures, conversations: int, operators: int, seconds: float,
     print(f"  never assigned (still waiting at the end of the day): {figures.unassigned_at_end}")
 
 
+# ---------------------------------------------------------------------------------------------
+# An accepted VIP message → its assignment, in the running app
+
+
+@dataclass
+class VipFigures:
+    recorded_ms: list[float] = field(default_factory=list)  # accepted → the assignment's timeline entry
+    heard_ms: list[float] = field(default_factory=list)  # accepted → conversation.assigned on the live feed
+    to_expert: int = 0
+
+
+async def _signed_in(client: httpx.AsyncClient, ctx, *, email: str, role: str) -> tuple[int, dict[str, str]]:  # noqa: ANN001
+    async with ctx.db.transaction() as session:
+        operator = await create_operator(session, email=email, password="bench-password", role=role, name=email.split("@")[0])
+    token = (await client.post("/api/v1/auth/login", json={"email": email, "password": "bench-password"})).json()["access_token"]
+    return operator.id, {"Authorization": f"Bearer {token}"}
+
+
+async def _vip_desk(client: httpx.AsyncClient, ctx, messages: int) -> tuple[dict, int, list[tuple[int, str]]]:  # noqa: ANN001
+    """A least-loaded team (three juniors, one experienced operator, all online), its API channel
+    and ``messages`` VIP customers known by phone; (channel, the expert's id, [(customer, phone)])."""
+    _, admin = await _signed_in(client, ctx, email="vip-admin@bench.okno", role="admin")
+    team = (await client.post("/api/v1/teams", json={"name": "VIP"}, headers=admin)).json()
+    await client.patch(f"/api/v1/teams/{team['id']}", json={"assignment_strategy": "least_loaded", "sticky": False}, headers=admin)
+    expert = 0
+    for i in range(4):
+        operator_id, own = await _signed_in(client, ctx, email=f"vip-op{i}@bench.okno", role="operator")
+        await client.patch(f"/api/v1/operators/{operator_id}", json={"capacity": {"chat": messages + 10}, "experienced": i == 3}, headers=admin)
+        await client.post(f"/api/v1/teams/{team['id']}/members", json={"operator_id": operator_id}, headers=admin)
+        await client.post("/api/v1/operators/me/presence", json={"status": "online"}, headers=own)
+        expert = operator_id
+    secret = "bench-vip-channel-secret-0123456789"
+    channel = (await client.post("/api/v1/channels", json={"kind": "api", "name": "VIP", "config": {"secret": secret}, "team_id": team["id"]}, headers=admin)).json()
+    customers = []
+    for i in range(messages):
+        phone = f"+7916{i:07d}"
+        body = {"name": f"VIP {i}", "phones": [phone], "attributes": {"vip": True}}
+        customers.append(((await client.post("/api/v1/customers", json=body, headers=admin)).json()["id"], phone))
+    await ctx.settle()
+    return {**channel, "secret": secret}, expert, customers
+
+
+async def _assigned_heard(feed: asyncio.Queue, customer_id: int) -> dict:
+    while True:
+        event = await feed.get()
+        if event.get("topic") == "conversation.assigned" and event.get("customer_id") == customer_id:
+            return event
+
+
+async def measure_vip(url: str, data_dir: Path, messages: int) -> VipFigures:
+    settings = Settings(data_dir=data_dir, database_url=url, log_level="warning", embedded_workers=False)
+    app = create_app(settings, start_workers=False)
+    figures = VipFigures()
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.bench") as client:
+        ctx = app.state.ctx
+        channel, expert, customers = await _vip_desk(client, ctx, messages)
+        ctx.start_workers()  # from here on only the background workers move anything, as in production
+        feed = ctx.operator_feed.subscribe()  # what an operator's open browser hears
+        for n, (customer_id, phone) in enumerate(customers):
+            body = orjson.dumps({"message_id": f"vip-{n}", "from": {"phone": phone}, "text": "Срочно, заказ не пришёл!"})
+            answered = await client.post(f"/webhooks/{channel['id']}", content=body,
+                                         headers={"content-type": "application/json", SIGNATURE_HEADER: sign(channel["secret"], body)})
+            accepted, accepted_at = time.perf_counter(), datetime.now(UTC)
+            if answered.status_code != 200:
+                raise RuntimeError(f"webhook refused: {answered.status_code} {answered.text}")
+            event = await asyncio.wait_for(_assigned_heard(feed, customer_id), timeout=60)
+            figures.heard_ms.append((time.perf_counter() - accepted) * 1000)
+            async with ctx.db.reading() as session:
+                recorded = await session.scalar(select(TimelineEvent.occurred_at).where(
+                    TimelineEvent.conversation_id == event["conversation_id"], TimelineEvent.kind == "conversation.assigned"))
+            figures.recorded_ms.append((okno_time.as_utc(recorded) - accepted_at).total_seconds() * 1000)
+            figures.to_expert += event.get("operator_id") == expert
+        ctx.operator_feed.unsubscribe(feed)
+    return figures
+
+
+def report_vip(figures: VipFigures, backend: str) -> None:
+    n = len(figures.heard_ms)
+    print(f"okno VIP message → assignment, running app (real workers), {backend}: {n} messages one after another, "
+          f"{figures.to_expert}/{n} to the experienced operator")
+    for label, values in (("assignment recorded", figures.recorded_ms), ("on the live feed   ", figures.heard_ms)):
+        print(f"  accepted → {label}: p50 {pct(values, 50):7.1f} ms   p99 {pct(values, 99):7.1f} ms   max {max(values):7.1f} ms")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--operators", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default="", help="a fresh, empty database (default: a temporary SQLite file)")
+    parser.add_argument("--vip-messages", type=int, default=200, help="VIP messages through the running app (0: skip that part)")
+    parser.add_argument("--vip-database-url", default="", help="a fresh, empty database for them (default: a temporary SQLite file)")
     args = parser.parse_args()
     # the database file on tmpfs when there is one: the figures are about routing, not the disk
     scratch = "/dev/shm" if Path("/dev/shm").is_dir() and not args.database_url else None
@@ -242,6 +344,14 @@ async def main() -> None:
             await db.dispose()
         backend = url.split(":")[0] + (" on tmpfs" if scratch else "")
         report(figures, args.conversations, args.operators, time.perf_counter() - started, backend)
+        if args.vip_messages > 0:
+            okno_time.travel_to(datetime.now(UTC))  # the simulation's virtual day is over: the real clock again
+            vip_url = args.vip_database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'vip.db'}"
+            engine = create_oneoff_engine(vip_url)
+            await upgrade_to_head(engine)
+            await engine.dispose()
+            vip_backend = vip_url.split(":")[0] + (" on tmpfs" if scratch and not args.vip_database_url else "")
+            report_vip(await measure_vip(vip_url, Path(tmp), args.vip_messages), vip_backend)
 
 
 if __name__ == "__main__":

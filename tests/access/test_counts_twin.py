@@ -93,29 +93,29 @@ async def test_the_python_visibility_twin_agrees_with_the_sql_rule(ctx, seed: in
 
 
 async def test_twenty_concurrent_counter_requests_make_one_grouped_read(ctx, client, monkeypatch) -> None:  # noqa: ANN001
-    """The first request's read is held until no more requests arrive at the snapshot (those
-    the connection pool lets in): they all await that one read. The clock stands still, so the
-    requests the pool queues behind them reuse the snapshot however slow the machine is."""
+    """The first request's read is held until another request has arrived at the snapshot (one
+    the connection pool let in): it awaits that one read instead of reading too. The clock stands
+    still, so the requests the pool queues behind them reuse the snapshot however slow the
+    machine is. (The read is released by that arrival, not after a quiet spell of wall time: under
+    load the requests came more than 0.1 s apart and the test failed.)"""
     await _random_world(ctx, random.Random(7))
     headers = await admin_headers(ctx, client)
     shared = ctx.inbox_counts
     shared.clock = lambda: 0.0
     asked, asked_during_read = 0, 0
+    another_arrived = asyncio.Event()
     real_snapshot, real_read = shared.snapshot, shared_counts.read_grouped_counts
 
     async def counted_snapshot(session, **kw):  # noqa: ANN001, ANN202
         nonlocal asked
         asked += 1
+        if asked >= 2:
+            another_arrived.set()
         return await real_snapshot(session, **kw)
 
     async def held_read(session, **kw):  # noqa: ANN001, ANN202
         nonlocal asked_during_read
-        seen = -1
-        for _ in range(100):  # until nobody new arrived for 0.1 s
-            if asked == seen:
-                break
-            seen = asked
-            await asyncio.sleep(0.1)
+        await asyncio.wait_for(another_arrived.wait(), 60)  # a guard against hanging, not a bar
         asked_during_read = asked
         return await real_read(session, **kw)
 

@@ -3,9 +3,6 @@ the moment an operator frees up."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from tests.factories import admin_headers, login, make_api_channel, make_operator, post_inbound
 from tests.service.helpers import open_conversation, timeline_of
 
@@ -123,23 +120,27 @@ async def test_sticky_prefers_the_customers_last_operator(client, ctx) -> None:
     assert entry.data["strategy"] == "sticky"
 
 
-async def test_a_vip_message_reaches_an_experienced_operator_within_a_second(client, ctx) -> None:
+async def test_a_vip_message_is_assigned_to_the_experienced_operator_on_arrival(client, ctx) -> None:
+    """The routing decision, not its speed (bench/routing.py prints the time from an accepted VIP
+    message to its assignment): three juniors are online and free, yet the VIP's new conversation
+    goes to the experienced operator in the same pass of ingest → outbox → subscribers that
+    opened it, with nothing else (no operator freeing up, no presence change) needed."""
     admin = await admin_headers(ctx, client)
     setup = await staffed_team(client, ctx, admin, strategy="least_loaded", operators=4, experienced=(3,))
-    expert = setup["operators"][3]
+    *juniors, expert = setup["operators"]
     known = await open_conversation(client, ctx, admin, channel=setup["channel"])
+    assert await assignee(client, admin, known["id"]) == juniors[0]["id"]  # the juniors are online with room
     await client.patch(f"/api/v1/customers/{known['customer_id']}/attributes", json={"vip": True}, headers=admin)
     await client.post(f"/api/v1/conversations/{known['id']}/status", json={"status": "closed"}, headers=admin)
     await ctx.settle()
     customer = (await client.get(f"/api/v1/customers/{known['customer_id']}", headers=admin)).json()
     phone = next(i["value"] for i in customer["identities"] if i["kind"] == "phone")
 
-    ctx.start_workers()  # the real background workers, as in production
-    started = time.monotonic()
-    await post_inbound(client, setup["channel"], {"message_id": "vip-monday", "from": {"phone": phone}, "text": "Срочно!"})
-    owner = None
-    while time.monotonic() - started < 1.0 and owner is None:
-        await asyncio.sleep(0.02)
-        items = (await client.get("/api/v1/conversations", params={"customer_id": known["customer_id"]}, headers=admin)).json()["items"]
-        owner = items[0]["assignee_id"] if items[0]["id"] != known["id"] else None
-    assert owner == expert["id"], f"not assigned to the experienced operator within a second (got {owner})"
+    accepted = await post_inbound(client, setup["channel"], {"message_id": "vip-monday", "from": {"phone": phone}, "text": "Срочно!"})
+    assert accepted.status_code == 200, accepted.text
+    await ctx.settle()  # ingest, the relay and its subscribers until every queue is empty
+
+    [latest, _] = (await client.get("/api/v1/conversations", params={"customer_id": known["customer_id"]}, headers=admin)).json()["items"]
+    assert latest["id"] != known["id"] and latest["assignee_id"] == expert["id"]
+    [entry] = await timeline_of(ctx, latest["id"], "conversation.assigned")
+    assert entry.actor_id is None and entry.data["strategy"] == "least_loaded"  # on arrival, not from the queue later
