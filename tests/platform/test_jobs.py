@@ -93,14 +93,16 @@ async def test_a_job_whose_worker_dies_is_taken_over_after_its_lease_and_resumes
         return {"resumed_from": run.progress["done_up_to"]}
 
     handlers = {"tests.long": long_work}
-    first = JobWorker(ctx.db, handlers, lease_seconds=1.2, name="worker-a")  # a heartbeat every 0.4 s
-    second = JobWorker(ctx.db, handlers, lease_seconds=1.2, name="worker-b")
+    # a heartbeat every second: "the lease still holds" below would need the event loop stalled
+    # for two seconds to fail (at 1.2 s, a loaded CI machine came within reach of it)
+    first = JobWorker(ctx.db, handlers, lease_seconds=3.0, name="worker-a")
+    second = JobWorker(ctx.db, handlers, lease_seconds=3.0, name="worker-b")
     job_id = await queue(ctx, "tests.long")
 
     crashed = asyncio.create_task(first.drain_once())
     await asyncio.wait_for(started.wait(), 5)
     held = await job(ctx, job_id)
-    for _ in range(100):  # a heartbeat saves the progress and pushes the lease on
+    for _ in range(200):  # a heartbeat saves the progress and pushes the lease on
         if held.progress:
             break
         await asyncio.sleep(0.05)
@@ -112,7 +114,7 @@ async def test_a_job_whose_worker_dies_is_taken_over_after_its_lease_and_resumes
     await asyncio.gather(crashed, return_exceptions=True)
 
     taken_over = 0
-    for _ in range(100):  # within a lease (1.2 s) the job is due again
+    for _ in range(200):  # within a lease (3 s) the job is due again
         taken_over = await second.drain_once()
         if taken_over:
             break
