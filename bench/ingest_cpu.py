@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -36,18 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
-from ingest import SignedBody, make_bodies, make_customers, sign_all
+from ingest import SignedBody
+from _inprocess import fresh_settings, signed_loads
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's factories
 
 from okno.app import create_app  # noqa: E402
 from okno.bus import inprocess, relay  # noqa: E402
-from okno.config import Settings  # noqa: E402
-from okno.kit import pii  # noqa: E402
-from okno.kit.db import create_oneoff_engine  # noqa: E402
-from okno.kit.migrate import upgrade_to_head  # noqa: E402
 from okno.kit.worker import LoopWorker  # noqa: E402
 from tests.factories import admin_headers, make_api_channel  # noqa: E402
 
@@ -130,22 +125,13 @@ def start_relay(ctx: Any) -> LoopWorker:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
-    key = Fernet.generate_key().decode()
-    pii.use_keys([key])
-    url = f"sqlite+aiosqlite:///{workdir}/okno.db"
-    engine = create_oneoff_engine(url)
-    await upgrade_to_head(engine)
-    await engine.dispose()
-    settings = Settings(data_dir=workdir, database_url=url, secret_keys=key, embedded_workers=False, log_level="warning", allow_private_urls=True)
+    settings = await fresh_settings(workdir)
     app = create_app(settings, start_workers=False)
     async with app.router.lifespan_context(app):
         ctx = app.state.ctx
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.test") as client:
             channel = await make_api_channel(client, await admin_headers(ctx, client))
-            rng = random.Random(args.seed)
-            customers = make_customers(rng, args.customers)
-            warmup = sign_all(channel["secret"], make_bodies(rng, customers, args.warmup, "warm"))
-            measured = sign_all(channel["secret"], make_bodies(rng, customers, args.messages, "msg"))
+            warmup, measured = signed_loads(channel["secret"], seed=args.seed, customers=args.customers, warmup=args.warmup, messages=args.messages)
             path = f"/webhooks/{channel['id']}"
             await send_all(client, path, warmup, args.concurrency)
             await ctx.settle()
