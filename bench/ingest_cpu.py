@@ -36,15 +36,13 @@ from typing import Any
 
 import httpx
 from ingest import SignedBody
-from _inprocess import fresh_settings, signed_loads
+from _inprocess import fresh_settings, warmed_okno
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's factories
 
-from okno.app import create_app  # noqa: E402
 from okno.bus import inprocess, relay  # noqa: E402
 from okno.kit.worker import LoopWorker  # noqa: E402
-from tests.factories import admin_headers, make_api_channel  # noqa: E402
 
 CPU: Counter[tuple[str, str]] = Counter()
 CALLS: Counter[tuple[str, str]] = Counter()
@@ -125,35 +123,28 @@ def start_relay(ctx: Any) -> LoopWorker:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
-    settings = await fresh_settings(workdir)
-    app = create_app(settings, start_workers=False)
-    async with app.router.lifespan_context(app):
-        ctx = app.state.ctx
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.test") as client:
-            channel = await make_api_channel(client, await admin_headers(ctx, client))
-            warmup, measured = signed_loads(channel["secret"], seed=args.seed, customers=args.customers, warmup=args.warmup, messages=args.messages)
-            path = f"/webhooks/{channel['id']}"
-            await send_all(client, path, warmup, args.concurrency)
-            await ctx.settle()
-            async with ctx.db.reading() as session:
-                last_event = (await session.execute(text("SELECT coalesce(max(id), 0) FROM outbox"))).scalar_one()
-            if args.by_subscriber:
-                time_subscribers(ctx.bus)
-            load = os.getloadavg()[0]
-            relay = start_relay(ctx) if args.live else None
-            _callgrind(args, "--instr=on")
-            started = time.process_time()
-            await send_all(client, path, measured, args.concurrency)
-            sent = time.process_time()
-            if relay is not None:
-                await relay.stop()
-                del ctx.workers["relay"]
-            _callgrind(args, "--dump=sends")
-            await ctx.settle()
-            settled = time.process_time()
-            _callgrind(args, "--instr=off")
-            async with ctx.db.reading() as session:
-                topics = (await session.execute(text(f"SELECT topic, count(*) FROM outbox WHERE id > {int(last_event)} GROUP BY topic"))).all()  # noqa: S608
+    sizes = {"seed": args.seed, "customers": args.customers, "warmup": args.warmup, "messages": args.messages}
+    async with warmed_okno(await fresh_settings(workdir), **sizes, send=lambda okno, bodies: send_all(okno.client, okno.path, bodies, args.concurrency)) as okno:
+        ctx, client, path, measured = okno.ctx, okno.client, okno.path, okno.measured
+        async with ctx.db.reading() as session:
+            last_event = (await session.execute(text("SELECT coalesce(max(id), 0) FROM outbox"))).scalar_one()
+        if args.by_subscriber:
+            time_subscribers(ctx.bus)
+        load = os.getloadavg()[0]
+        relay = start_relay(ctx) if args.live else None
+        _callgrind(args, "--instr=on")
+        started = time.process_time()
+        await send_all(client, path, measured, args.concurrency)
+        sent = time.process_time()
+        if relay is not None:
+            await relay.stop()
+            del ctx.workers["relay"]
+        _callgrind(args, "--dump=sends")
+        await ctx.settle()
+        settled = time.process_time()
+        _callgrind(args, "--instr=off")
+        async with ctx.db.reading() as session:
+            topics = (await session.execute(text(f"SELECT topic, count(*) FROM outbox WHERE id > {int(last_event)} GROUP BY topic"))).all()  # noqa: S608
     n = args.messages
     print(f"{n:,} messages after {args.warmup:,} warm-up ({args.customers:,} customers), {args.concurrency} concurrent; 1-minute load {load:.1f}")
     if args.live:

@@ -35,14 +35,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from ingest import SignedBody
-from _inprocess import fresh_settings, signed_loads
+from _inprocess import WarmOkno, fresh_settings, warmed_okno
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's factories
 
-from okno.app import create_app  # noqa: E402
-from tests.factories import admin_headers, make_api_channel  # noqa: E402
 
 CPU: Counter[str] = Counter()
 CALLS: Counter[str] = Counter()
@@ -246,16 +243,12 @@ def _callgrind(args: argparse.Namespace, state: str) -> None:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
-    settings = await fresh_settings(workdir)
-    app = create_app(settings, start_workers=False)
-    async with app.router.lifespan_context(app):
-        ctx = app.state.ctx
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.test") as client:
-            channel = await make_api_channel(client, await admin_headers(ctx, client))
-        warmup, measured = signed_loads(channel["secret"], seed=args.seed, customers=args.customers, warmup=args.warmup, messages=args.messages)
-        path = f"/webhooks/{channel['id']}"
-        await send_all(app, path, warmup, args.concurrency)
-        await ctx.settle()
+    async def send(okno: WarmOkno, bodies: list[SignedBody]) -> None:
+        await send_all(okno.app, okno.path, bodies, args.concurrency)
+
+    sizes = {"seed": args.seed, "customers": args.customers, "warmup": args.warmup, "messages": args.messages}
+    async with warmed_okno(await fresh_settings(workdir), **sizes, send=send) as okno:
+        app, ctx, path, measured = okno.app, okno.ctx, okno.path, okno.measured
         if not args.no_stages:
             instrument()
         if args.statements:

@@ -29,16 +29,13 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import httpx
-from _inprocess import fresh_settings, signed_loads
+from _inprocess import fresh_settings, warmed_okno
 from ingest_cpu import send_all
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's factories
 
-from okno.app import create_app  # noqa: E402
 from okno.kit import db as okno_db  # noqa: E402
-from tests.factories import admin_headers, make_api_channel  # noqa: E402
 
 WAL_HEADER = 32
 FRAME_HEADER = 24
@@ -103,23 +100,17 @@ async def checkpoint(ctx: object, db_file: Path) -> None:
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     settings = await fresh_settings(workdir)
     okno_db._checkpointer = lambda _url: None  # noqa: SLF001 (no checkpoint may empty the WAL under us)
-    app = create_app(settings, start_workers=False)
     db_file, wal = workdir / "okno.db", workdir / "okno.db-wal"
-    async with app.router.lifespan_context(app):
-        ctx = app.state.ctx
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://okno.test") as client:
-            channel = await make_api_channel(client, await admin_headers(ctx, client))
-            warmup, measured = signed_loads(channel["secret"], seed=args.seed, customers=args.customers, warmup=args.warmup, messages=args.messages)
-            path = f"/webhooks/{channel['id']}"
-            await send_all(client, path, warmup, args.concurrency)
-            await ctx.settle()
-            await checkpoint(ctx, db_file)
-            await send_all(client, path, measured, args.concurrency)
-            print(f"{args.messages:,} messages after {args.warmup:,} warm-up ({args.customers:,} customers), {args.concurrency} concurrent")
-            report("webhooks (the intake's group commits)", wal, db_file, args.messages, args.top)
-            await checkpoint(ctx, db_file)
-            await ctx.settle()
-            report("settle (relay, subscribers, reports projection)", wal, db_file, args.messages, args.top)
+    sizes = {"seed": args.seed, "customers": args.customers, "warmup": args.warmup, "messages": args.messages}
+    async with warmed_okno(settings, **sizes, send=lambda okno, bodies: send_all(okno.client, okno.path, bodies, args.concurrency)) as okno:
+        ctx, client, path, measured = okno.ctx, okno.client, okno.path, okno.measured
+        await checkpoint(ctx, db_file)
+        await send_all(client, path, measured, args.concurrency)
+        print(f"{args.messages:,} messages after {args.warmup:,} warm-up ({args.customers:,} customers), {args.concurrency} concurrent")
+        report("webhooks (the intake's group commits)", wal, db_file, args.messages, args.top)
+        await checkpoint(ctx, db_file)
+        await ctx.settle()
+        report("settle (relay, subscribers, reports projection)", wal, db_file, args.messages, args.top)
 
 
 def main() -> None:
