@@ -38,10 +38,11 @@ lint: install-dev
 
 ## Run the whole test suite (SQLite always; PostgreSQL too when OKNO_TEST_DATABASE_URL is set), after lint;
 ## it includes the schemathesis run over the whole OpenAPI document (tests/test_api_fuzz.py).
-## Two worker processes, each file's tests in one of them (TEST_WORKERS=0 runs them in this process).
+## Two worker processes, each file's tests in one of them (TEST_WORKERS=0 runs them in this process);
+## the 25 slowest test phases are listed at the end, to keep the two workers' shares even (tests/conftest.py).
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+	$(BIN)/python -m pytest --durations=25 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 bench: install
 	$(BIN)/python bench/ingest.py
