@@ -29,9 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from okno.kit.sqlite_driver import LOCK_POLL_SECONDS, _begin_patiently
+from okno.kit.sqlite_driver import LOCK_POLL_SECONDS, _begin_patiently, _begin_without_waiting
 
 BUSY_TIMEOUT_MS = 10_000
+RESTORE_WAIT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
 
 
 def _spin(seconds: float) -> None:
@@ -50,14 +51,9 @@ def _writer(path: str, how: str, seconds: float, hold_s: float, gap_s: float, st
     end = start + seconds
     while time.time() < end:
         asked = time.perf_counter()
-        if how == "okno":
-            try:
-                conn.execute("PRAGMA busy_timeout=0")
-                conn.execute("BEGIN IMMEDIATE")  # okno's first try: no wait
-                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            except sqlite3.OperationalError:
-                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                _begin_patiently(conn, "BEGIN IMMEDIATE", f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if how == "okno":  # as okno's writer: a first try in place with no wait, then the patient one
+            if not _begin_without_waiting(conn, "BEGIN IMMEDIATE", RESTORE_WAIT):
+                _begin_patiently(conn, "BEGIN IMMEDIATE", RESTORE_WAIT)
         else:
             conn.execute("BEGIN IMMEDIATE")
         waits.append(time.perf_counter() - asked)
