@@ -1,7 +1,7 @@
 """The HTTP floor for ``bench/ingest_wrk.py --floor``: the raw baseline without its insert.
 
 The same plain ASGI callable under the same uvicorn settings as ``_raw_sqlite_baseline.py``
-(uvloop, httptools, no access log, one process): read the body, parse it with orjson, pick the
+(uvloop, httptools with okno's one-write responses, no access log, one process): read the body, parse it with orjson, pick the
 same three fields, answer 200 JSON, store nothing. What is left is what serving one request
 costs before any work on it: the part of the raw baseline's CPU per message that okno pays too,
 whatever it does with the message.

@@ -1,7 +1,7 @@
 """The raw baseline for ``bench/ingest.py``: what one process can ingest with no framework at all.
 
-A plain ASGI callable served by uvicorn exactly as ``okno serve`` serves okno (uvloop, httptools,
-no access log, one process). Each request: read the body, parse it with orjson, insert one row
+A plain ASGI callable served by uvicorn exactly as ``okno serve`` serves okno (uvloop, httptools
+with okno's one-write responses, ``okno.kit.http_protocol``, no access log, one process). Each request: read the body, parse it with orjson, insert one row
 through aiosqlite with okno's SQLite pragmas, commit, answer 200 JSON. Writes are serialised on
 one connection (one transaction per request), as okno serialises them on its single writer.
 
@@ -22,6 +22,8 @@ from typing import Any
 import aiosqlite
 import orjson
 import uvicorn
+
+from okno.kit.http_protocol import CorkedHttpToolsProtocol
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -149,7 +151,7 @@ def main(app_class: type[BaselineApp] = BaselineApp, doc: str | None = __doc__) 
         log_level="warning",
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=CorkedHttpToolsProtocol,  # okno's own (a response in one socket write)
         lifespan="on",
     )
 

@@ -1,7 +1,7 @@
 """The synchronous raw baseline for ``bench/ingest_wrk.py``: the least work one process can do per message.
 
-A plain ASGI callable served by uvicorn exactly as ``okno serve`` serves okno (uvloop, httptools,
-no access log, one process). Each request: read the body, parse it with orjson, run ONE
+A plain ASGI callable served by uvicorn exactly as ``okno serve`` serves okno (uvloop, httptools
+with okno's one-write responses, ``okno.kit.http_protocol``, no access log, one process). Each request: read the body, parse it with orjson, run ONE
 synchronous ``sqlite3`` insert on the event loop's own thread (no thread hop, no lock: the loop
 is the only writer) into a table with a unique key, in autocommit mode (the insert is its own
 transaction) with WAL and okno's ``synchronous=NORMAL``, answer 200 JSON.

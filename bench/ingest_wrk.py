@@ -1,7 +1,7 @@
 """Inbound throughput measured from outside with ``wrk``: okno against a synchronous raw baseline.
 
 Both servers run as subprocesses on 127.0.0.1 under the same uvicorn settings (uvloop,
-httptools, one process) and get the same pre-signed API-channel webhooks (HMAC-SHA256
+httptools with okno's one-write responses from ``okno.kit.http_protocol``, one process) and get the same pre-signed API-channel webhooks (HMAC-SHA256
 ``X-Okno-Signature``, one unique ``message_id`` each) from ``wrk``: ``--connections`` keep-alive
 connections, a generated Lua script that hands every request out once (no body is sent twice:
 each wrk thread reads its own slice of pre-built raw HTTP requests), a fixed duration, and

@@ -95,6 +95,7 @@ def serve(
     import uvicorn
 
     from okno.app import create_app
+    from okno.kit.http_protocol import CorkedHttpToolsProtocol
 
     settings = _settings()
     revision = asyncio.run(_migrate(settings))
@@ -113,7 +114,7 @@ def serve(
         log_level="warning",
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=CorkedHttpToolsProtocol,  # a response's header block and body in one socket write
         lifespan="on",
         # open live streams (operators' browsers) would otherwise hold a shutdown forever
         timeout_graceful_shutdown=5,
