@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -37,6 +38,8 @@ from okno.ops import probes
 from okno.web import routes as web_routes
 from okno.web.not_found import page_or_json, refused
 from okno.web.pages import LoginRequired, PageRefused
+
+log = structlog.get_logger()
 
 
 class _OknoApp(FastAPI):
@@ -79,6 +82,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         companions = None
         if settings.embedded_workers if start_workers is None else start_workers:
             ctx.start_workers()
+            if settings.ingest_by_worker:
+                log.warning("ingest_by_worker_ignored", reason="this process runs the workers itself (OKNO_EMBEDDED_WORKERS is true)")
         elif start_workers is None:  # served beside `okno worker`
             from okno.worker_process import start_serving_companions
 

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     ingest_batch_size: int = 100
     # run the pipeline inside the webhook's group-commit transaction (else: a processor drains it)
     ingest_inline: bool = True
+    # `okno serve` beside `okno worker` (OKNO_EMBEDDED_WORKERS=false) on one machine: the serving
+    # processes verify and parse webhooks and hand the items to the worker, which stores them
+    # (okno.channels.handoff; <data_dir>/ingest.sock). Set it for both processes.
+    ingest_by_worker: bool = False
     worker_poll_seconds: float = 1.0
 
     delivery_max_attempts: int = 8

@@ -21,6 +21,7 @@ from okno.bus.relay import OutboxRelay, RetryBackoff
 from okno.channels.delivery import DeliveryWorker, RetryPolicy
 from okno.channels.directory import ChannelDirectory
 from okno.channels.ingest import IngestProcessor
+from okno.channels.handoff import IntakeLink
 from okno.channels.intake import WebhookIntake
 from okno.channels.polling import PollWorker
 from okno.channels.runtime import AdapterRuntime, RuntimeSettings
@@ -52,7 +53,7 @@ class AppContext:
     relay: OutboxRelay
     delivery: DeliveryWorker
     channel_runtime: AdapterRuntime  # what adapters and their own routes may use (not this context)
-    intake: WebhookIntake
+    intake: WebhookIntake | IntakeLink  # the link: a serving process whose worker stores the items
     files: FileStorage
     urls: OutboundUrls = field(default_factory=OutboundUrls)  # which addresses outbound calls may reach
     timers: TimerWorker | None = None  # SLA deadlines and other durable timers

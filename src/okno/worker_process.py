@@ -6,7 +6,8 @@ durable timers, automation webhook calls, durable jobs — whatever ``AppContext
 starts — and is woken by the serving process's commits (:mod:`okno.kit.wake_bridge`). On SQLite
 exactly one process may run the workers (:mod:`okno.kit.worker_lock`); on PostgreSQL any number.
 The serving process, for its part, forwards its commits' wakes (PostgreSQL) and tails the outbox
-for the operators' live feed.
+for the operators' live feed; with ``OKNO_INGEST_BY_WORKER=true`` it hands its webhooks' verified
+items to the worker, which stores them (:mod:`okno.channels.handoff`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from okno.channels.handoff import IntakeLink, IntakeListener, socket_path
 from okno.config import Settings
 from okno.context import AppContext, build_context
 from okno.kit.heap import settle_heap
@@ -43,10 +45,13 @@ async def run_worker(
     collector set for a long-running process once started (``okno.kit.heap``)."""
     stop = stop or _stop_on_signals()
     ctx = build_context(settings)
-    probes = None
+    probes = handoff = None
     try:
         await ctx.open_bus(live=False)
         ctx.start_workers()  # refuses (WorkersAlreadyRunning) if another process runs them on this SQLite file
+        if settings.ingest_by_worker:  # the serving processes' webhook items are stored here
+            handoff = IntakeListener(ctx.intake, socket_path(settings.data_dir))
+            await handoff.start()
         bridge = await _listen_for_commits(ctx)
         if port is not None:
             from okno.ops.server import ProbeServer
@@ -63,7 +68,12 @@ async def run_worker(
     finally:
         if probes is not None:
             await probes.stop()
+        if handoff is not None:
+            await handoff.stop()  # no new requests; those taken are answered as the intake drains
         await ctx.close()
+        if handoff is not None:
+            await asyncio.sleep(0)  # the last group's replies leave (they are written a turn later)
+            await handoff.close_connections()
 
 
 async def _listen_for_commits(ctx: AppContext):
@@ -104,6 +114,8 @@ class ServingCompanions:
 
 
 def start_serving_companions(ctx: AppContext) -> ServingCompanions:
+    if ctx.settings.ingest_by_worker:  # webhook items go to the worker, which stores them
+        ctx.intake = IntakeLink(socket_path(ctx.settings.data_dir))
     notifier = None
     if not ctx.db.is_sqlite:  # SQLite's worker sees every commit on its own (PRAGMA data_version)
         notifier = PostgresWakeNotifier(ctx.db)

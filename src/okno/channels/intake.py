@@ -14,6 +14,7 @@ the ingest processor isolates the bad item; if even that fails, the requests get
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import structlog
 
@@ -54,8 +55,13 @@ class WebhookIntake:
         self._queue: list[_Submission] = []
         self._drain: asyncio.Task[None] | None = None
 
-    async def submit(self, channel_id: int, items: list[Item], raw: bytes, refused: list[tuple[Item, str]] = ()) -> Accepted:
+    async def submit(self, channel_id: int, items: list[Item], raw: bytes, refused: Sequence[tuple[Item, str]] = ()) -> Accepted:
         """Stores ``items``; ``refused`` ones are kept too, as ``failed`` with the reason, never processed."""
+        return await self.enqueue(channel_id, items, raw, refused)
+
+    def enqueue(self, channel_id: int, items: list[Item], raw: bytes, refused: Sequence[tuple[Item, str]] = ()) -> asyncio.Future[Accepted]:
+        """:meth:`submit` without waiting: the future is done once the items' group has committed
+        (the worker's end of the hand-off answers from its callback, okno.channels.handoff)."""
         if refused:
             items, reasons = [*items, *(item for item, _ in refused)], {id(item): reason for item, reason in refused}
         else:
@@ -64,7 +70,7 @@ class WebhookIntake:
         self._queue.append(submission)
         if self._drain is None or self._drain.done():
             self._drain = asyncio.create_task(self._drain_queue())
-        return await submission.done
+        return submission.done
 
     async def close(self) -> None:
         if self._drain is not None:
@@ -102,7 +108,8 @@ class WebhookIntake:
             if refused:
                 fresh = [f for f, item in zip(fresh, submission.items, strict=True) if id(item) not in refused]
             stored = sum(fresh)
-            submission.done.set_result(Accepted(stored=stored, duplicates=len(fresh) - stored))
+            if not submission.done.done():  # a waiting request that was cancelled meanwhile
+                submission.done.set_result(Accepted(stored=stored, duplicates=len(fresh) - stored))
 
     async def _store(self, group: list[_Submission], *, process: bool) -> int:
         now = utcnow()
