@@ -21,6 +21,7 @@ wrk's latency distribution.
     .venv/bin/python bench/ingest_wrk.py --py-spy py-spy --profile-out /tmp/okno.txt
     .venv/bin/python bench/ingest_wrk.py --shape split   # okno serve + okno worker; raw baseline on 2 processes
     .venv/bin/python bench/ingest_wrk.py --shape staged  # as split, the worker running the pipeline
+    .venv/bin/python bench/ingest_wrk.py --shape handoff # as split, serve handing the verified items to the worker
 
 ``--shape split`` runs okno as its supported split deployment: ``okno serve`` with
 ``OKNO_EMBEDDED_WORKERS=false`` (HTTP and the intake's group commit) plus one ``okno worker`` process
@@ -29,7 +30,10 @@ then runs as the same number of server processes (uvicorn's workers sharing the 
 its own synchronous inserts into the one file). Server CPU is then the sum over every process,
 and each okno process's share is printed too. ``--shape staged`` is the same pair with
 ``OKNO_INGEST_INLINE=false``: serve only stores the verified raw items (its answer still waits for
-their commit) and the worker runs the whole pipeline on them.
+their commit) and the worker runs the whole pipeline on them. ``--shape handoff`` is the pair with
+``OKNO_INGEST_BY_WORKER=true``: serve does the HTTP work (read, verify, parse) and hands the items
+over a Unix socket to the worker, which stores them with its group commit and runs everything
+else: one process writes SQLite (okno.channels.handoff).
 
 A script that prints figures, not a test: it never fails on a missed target.
 """
@@ -326,12 +330,14 @@ class Plan:
 
 
 SPLIT_PROCESSES = 2  # okno serve + one okno worker
-MULTI_PROCESS_SHAPES = ("split", "staged")
+MULTI_PROCESS_SHAPES = ("split", "staged", "handoff")
 SHAPES = {
     "single": "one process per server",
     "split": "okno serve + okno worker, raw baseline on 2 processes",
     "staged": "okno serve storing raw items only + okno worker processing them, raw baseline on 2 processes",
+    "handoff": "okno serve handing verified items to okno worker, which stores them, raw baseline on 2 processes",
 }
+HANDOFF_ENV = {"OKNO_EMBEDDED_WORKERS": "false", "OKNO_INGEST_BY_WORKER": "true"}
 
 
 def baseline_server(db_path: Path, port: int, log_path: Path, processes: int = 1, script: Path = BASELINE_SCRIPT) -> ServerProcess:
@@ -426,12 +432,16 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
         server.env = {**server.env, "OKNO_EMBEDDED_WORKERS": "false"}
     if plan.shape == "staged":
         server.env = {**server.env, "OKNO_EMBEDDED_WORKERS": "false", "OKNO_INGEST_INLINE": "false"}
+    if plan.shape == "handoff":
+        server.env = {**server.env, **HANDOFF_ENV}
     server.start()
     stack.callback(server.stop)
     await server.wait_healthy()
     processes = [server]
     if plan.shape in MULTI_PROCESS_SHAPES:
         worker = okno_worker(data_dir, free_port(), workdir / "okno-worker.log")
+        if plan.shape == "handoff":
+            worker.env = {**worker.env, **HANDOFF_ENV}
         worker.start()
         stack.callback(worker.stop)
         await worker.wait_healthy()
@@ -783,7 +793,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shape", choices=tuple(SHAPES), default="single",
                         help="single: one process per server (default); split: okno serve (OKNO_EMBEDDED_WORKERS=false) + one "
                              "okno worker, and the raw baseline as as many processes; staged: as split, with "
-                             "OKNO_INGEST_INLINE=false (serve stores the raw items, the worker runs the pipeline on them)")
+                             "OKNO_INGEST_INLINE=false (serve stores the raw items, the worker runs the pipeline on them); handoff: as split, with "
+                             "OKNO_INGEST_BY_WORKER=true (serve verifies and parses, the worker stores)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 s per server")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk", help="wrk binary (Debian package `wrk`)")
     parser.add_argument(

@@ -1,7 +1,9 @@
 """``okno serve`` and ``okno worker`` as real processes with ``OKNO_INGEST_BY_WORKER=true``: the
 serving process verifies and parses webhooks and the worker stores them (okno.channels.handoff).
 Webhooks are answered 200 only once the worker has stored them; with the worker killed they get
-503 and nothing is stored; the worker restarted, the provider's retry is stored once."""
+503 and nothing is stored; the worker restarted, the provider's retry is stored once. The
+worker polls its queues only every 30 s: an operator's reply is delivered within seconds because
+the serving process sends its commits' wakes over the same socket."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import asyncio
 import httpx
 import pytest
 
+from okno.channels.adapters.api.fake import FakeApiReceiver
 from tests import test_server_process
+from tests.conftest import LoopbackServer
 from tests.factories import signed
 from tests.test_server_process import ADMIN, SECRET, OknoProcess, _poll
 from tests.test_worker_process import WorkerProcess
@@ -23,14 +27,18 @@ async def test_a_serving_process_hands_its_webhooks_to_the_worker(server_env: di
     env = {**server_env, "OKNO_EMBEDDED_WORKERS": "false", "OKNO_INGEST_BY_WORKER": "true"}
     okno = OknoProcess(env)
     assert okno.cli("admin", "create", "--email", ADMIN[0], "--password", ADMIN[1]).returncode == 0
-    worker = WorkerProcess(env)
+    worker = WorkerProcess({**env, "OKNO_WORKER_POLL_SECONDS": "30"})
+    fake = FakeApiReceiver()
+    fake.add_box("crm", SECRET)
+    receiver = await LoopbackServer(fake.app).__aenter__()
     await okno.start()
     worker.start()
     try:
         async with httpx.AsyncClient(base_url=okno.url, timeout=10) as http:
             token = (await http.post("/api/v1/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]})).json()["access_token"]
             auth = {"Authorization": f"Bearer {token}"}
-            channel = (await http.post("/api/v1/channels", json={"kind": "api", "name": "CRM", "config": {"secret": SECRET}}, headers=auth)).json()
+            config = {"secret": SECRET, "outbound_url": f"{receiver.url}/boxes/crm/messages"}
+            channel = (await http.post("/api/v1/channels", json={"kind": "api", "name": "CRM", "config": config}, headers=auth)).json()
 
             async def send(message_id: str, phone: str, text: str) -> httpx.Response:
                 body, headers = signed(SECRET, {"message_id": message_id, "from": {"phone": phone}, "text": text})
@@ -48,7 +56,17 @@ async def test_a_serving_process_hands_its_webhooks_to_the_worker(server_env: di
             async def conversations() -> list[dict]:
                 return (await http.get("/api/v1/conversations", params={"limit": 50}, headers=auth)).json()["items"]
 
-            assert len(await _poll(conversations, lambda items: len(items) == 5)) == 5  # stored and processed by the worker
+            found = await _poll(conversations, lambda items: len(items) == 5)
+            assert len(found) == 5  # stored and processed by the worker
+
+            reply = (await http.post(f"/api/v1/conversations/{found[0]['id']}/messages", json={"text": "Уже едет"}, headers=auth)).json()
+
+            async def reply_status() -> str:
+                items = (await http.get(f"/api/v1/conversations/{found[0]['id']}/messages", headers=auth)).json()["items"]
+                return next(m["status"] for m in items if m["id"] == reply["id"])
+
+            assert await _poll(reply_status, lambda status: status in ("sent", "failed"), timeout=8) == "sent"  # woken, not polled
+            assert "Уже едет" in str(next(iter(fake.boxes["crm"].deliveries.values()))["body"])
 
             worker.proc.kill()  # type: ignore[union-attr]
             worker.proc.wait(10)  # type: ignore[union-attr]
@@ -66,4 +84,5 @@ async def test_a_serving_process_hands_its_webhooks_to_the_worker(server_env: di
     finally:
         okno.stop()
         output = worker.stop()
+        await receiver.__aexit__(None, None, None)
     assert "okno worker stopped" in output, output

@@ -50,7 +50,7 @@ async def run_worker(
         await ctx.open_bus(live=False)
         ctx.start_workers()  # refuses (WorkersAlreadyRunning) if another process runs them on this SQLite file
         if settings.ingest_by_worker:  # the serving processes' webhook items are stored here
-            handoff = IntakeListener(ctx.intake, socket_path(settings.data_dir))
+            handoff = IntakeListener(ctx.intake, socket_path(settings.data_dir), wake=ctx.wake)
             await handoff.start()
         bridge = await _listen_for_commits(ctx)
         if port is not None:
@@ -79,7 +79,9 @@ async def run_worker(
 async def _listen_for_commits(ctx: AppContext):
     database = sqlite_file(ctx.settings.resolved_database_url())
     if database is not None:
-        watcher = SQLiteCommitWatcher(database, lambda: ctx.wake(list(ctx.workers)))
+        # with the hand-off the serving processes send their wakes over the worker's socket
+        own = ctx.db.writer_commits if ctx.settings.ingest_by_worker else None
+        watcher = SQLiteCommitWatcher(database, lambda: ctx.wake(list(ctx.workers)), own_commits=own)
         watcher.start()
         return watcher.stop
     listener = PostgresWakeListener(ctx.db, ctx.wake)
@@ -114,10 +116,11 @@ class ServingCompanions:
 
 
 def start_serving_companions(ctx: AppContext) -> ServingCompanions:
-    if ctx.settings.ingest_by_worker:  # webhook items go to the worker, which stores them
-        ctx.intake = IntakeLink(socket_path(ctx.settings.data_dir))
     notifier = None
-    if not ctx.db.is_sqlite:  # SQLite's worker sees every commit on its own (PRAGMA data_version)
+    if ctx.settings.ingest_by_worker:  # webhook items go to the worker, which stores them; this
+        link = IntakeLink(socket_path(ctx.settings.data_dir))  # process's wakes go the same way
+        ctx.intake, ctx.forward_wakes = link, link.forward_wakes
+    elif not ctx.db.is_sqlite:  # SQLite's worker sees every commit on its own (PRAGMA data_version)
         notifier = PostgresWakeNotifier(ctx.db)
         ctx.forward_wakes = notifier
     feed = None

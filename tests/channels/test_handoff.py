@@ -158,3 +158,31 @@ async def test_the_socket_is_owner_only_and_a_bad_frame_closes_only_its_connecti
         await listener.stop()
         await listener.close_connections()
     assert not sock.exists()  # a stopped worker leaves no socket behind
+
+
+async def test_the_serving_processs_wakes_reach_the_workers_queues(ctx, sock) -> None:  # noqa: ANN001
+    woken: list[list[str]] = []
+    listener = IntakeListener(ctx.intake, sock, wake=woken.append)
+    await listener.start()
+    link = IntakeLink(sock)
+    try:
+        link.forward_wakes(["delivery"])  # not connected yet: it connects to send them
+        await _until(lambda: woken == [["delivery"]])
+        link.forward_wakes(["relay"])
+        link.forward_wakes(["delivery", "relay"])  # one loop turn's wakes, one frame
+        await _until(lambda: len(woken) == 2)
+        assert woken == [["delivery"], ["delivery", "relay"]]
+    finally:
+        await link.close()
+        await listener.stop()
+        await listener.close_connections()
+    IntakeLink(tmp := sock.with_name("nobody.sock")).forward_wakes(["delivery"])  # nobody listens: nothing raised
+    await asyncio.sleep(0.05)
+    assert not tmp.exists()
+
+
+async def _until(condition, timeout: float = 5.0) -> None:  # noqa: ANN001
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "not in time"
+        await asyncio.sleep(0.01)

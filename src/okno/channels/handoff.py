@@ -16,7 +16,10 @@ permissions are its access rule). Each frame is ``len(head)`` and ``len(body)`` 
 big-endian integers, then ``head`` (JSON) and ``body`` (the request body as received). A
 request's head: ``{"n": request number, "c": channel id, "items": [item, …], "refused": [[index,
 reason], …]}``, each item as the adapters' item model writes it (its ``kind`` tells which); a
-reply's head: ``{"n", "stored", "duplicates"}`` or ``{"n", "error"}``, with an empty body.
+reply's head: ``{"n", "stored", "duplicates"}`` or ``{"n", "error"}``, with an empty body. A
+serving process also sends the wakes its own commits ask for (``{"wake": [queue, …]}``, no reply):
+the worker then takes a change of the database file as another process's only when it committed
+nothing itself meanwhile (kit/wake_bridge.py), instead of waking every queue on its own commits.
 Each side sends what one turn of its event loop produced in one write (a group commit's replies
 go out together).
 """
@@ -27,7 +30,7 @@ import asyncio
 import contextlib
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -112,6 +115,33 @@ class IntakeLink:
         self._connecting = asyncio.Lock()
         self._waiting: dict[int, asyncio.Future[Accepted]] = {}
         self._number = 0
+        self._wakes: set[str] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def forward_wakes(self, names: Iterable[str]) -> None:
+        """Wakes this process's commits ask for (an operator's reply: the worker's delivery queue),
+        sent to the worker with what else this loop turn sends. Never raises: while the worker is
+        unreachable its queues' poll finds the work."""
+        if self._wakes is None:
+            self._wakes = set(names)
+            asyncio.get_running_loop().call_soon(self._send_wakes)
+        else:
+            self._wakes.update(names)
+
+    def _send_wakes(self) -> None:
+        names, self._wakes = self._wakes, None
+        if not names:
+            return
+        if self._outbox is not None:
+            self._outbox.send(_frame(orjson.dumps({"wake": sorted(names)})))
+            return
+        task = asyncio.get_running_loop().create_task(self._connect_and_wake(names))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _connect_and_wake(self, names: set[str]) -> None:
+        with contextlib.suppress(IntakeUnavailable):
+            (await self._connect()).send(_frame(orjson.dumps({"wake": sorted(names)})))
 
     async def submit(self, channel_id: int, items: list[Item], raw: bytes, refused: Sequence[tuple[Item, str]] = ()) -> Accepted:
         outbox = self._outbox if self._outbox is not None else await self._connect()
@@ -172,6 +202,8 @@ class IntakeLink:
                     answer.set_exception(IntakeUnavailable(reason))
 
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
         if self._reading is not None:
             self._reading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -182,9 +214,10 @@ class IntakeListener:
     """The worker's end: every connected serving process's items go through this process's
     :class:`WebhookIntake` (its group commit), each request answered when its group committed."""
 
-    def __init__(self, intake: WebhookIntake, path: Path) -> None:
+    def __init__(self, intake: WebhookIntake, path: Path, *, wake: Callable[[Iterable[str]], None] = lambda names: None) -> None:
         self.intake = intake
         self.path = path
+        self.wake = wake  # the serving processes' wakes for this process's queues
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
 
@@ -219,6 +252,9 @@ class IntakeListener:
         try:
             while True:
                 head, body = await _read_frame(reader)
+                if head.startswith(b'{"wake":'):
+                    self.wake(orjson.loads(head)["wake"])
+                    continue
                 request = _Request.model_validate_json(head, context=NUL_FREE)  # the serving process dropped NULs already
                 refused_at = dict(request.refused)
                 items = [item for i, item in enumerate(request.items) if i not in refused_at]

@@ -141,6 +141,9 @@ class Database:
     after_commit: Callable[[Iterable[str]], None] = field(default=lambda names: None)
     # SQLite: copies the WAL into the database file beside the writer (kit/wal_checkpointer.py)
     checkpointer: WalCheckpointer | None = None
+    # SQLite: how many transactions this process's writer has committed (kit/wake_bridge.py tells
+    # its own commits from other processes' by it)
+    writer_commits: Callable[[], int] = field(default=lambda: 0)
 
     @property
     def is_sqlite(self) -> bool:
@@ -243,17 +246,30 @@ def create_database(url: str, *, echo: bool = False) -> Database:
         checkpointer = _checkpointer(url)
         _sqlite_pragmas(writer, writer=True, checkpointer=checkpointer)
         _sqlite_pragmas(reader, writer=False)
+        commits = _count_commits(writer)
     else:
         writer = reader = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, **JSON_CODEC)
         ping_when_idle(writer.sync_engine)  # not pool_pre_ping: three round trips on every checkout
         checkpointer = None
+        commits = lambda: 0  # noqa: E731 (PostgreSQL: nothing watches data_version)
     return Database(
         writer=writer,
         reader=reader,
         write_sessions=async_sessionmaker(writer, expire_on_commit=False),
         read_sessions=async_sessionmaker(reader, expire_on_commit=False),
         checkpointer=checkpointer,
+        writer_commits=commits,
     )
+
+
+def _count_commits(engine: AsyncEngine) -> Callable[[], int]:
+    counted = [0]
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _committed(_connection: object) -> None:
+        counted[0] += 1
+
+    return lambda: counted[0]
 
 
 def _checkpointer(url: str) -> WalCheckpointer | None:
