@@ -432,6 +432,7 @@ async function openConversation(id, { keepComposer = false } = {}) {
     patchConversation(pane, html);
   } else {
     pane.innerHTML = html;
+    rememberSections(pane);
     composer.reset();
     const timeline = $(".timeline", pane);
     if (timeline) timeline.scrollTop = timeline.scrollHeight;
@@ -453,6 +454,40 @@ function controlKey(element) {
   return null;
 }
 
+// The parts of the pane a live refresh may redraw, and for each drawn section element the server
+// HTML it was drawn from: a refresh leaves a section whose HTML is the same as it was (an open menu,
+// the item under the operator's pointer, stay the very same nodes) and replaces one that changed.
+const SECTIONS = [".conv-head", ".timeline", ".profile", ".review-panel"];
+// what reads differently as time passes alone ("SLA due in 5 min"), marked data-ticks in the
+// template: left out of the comparison and patched in place
+const TICKING = "[data-ticks]";
+const drawnFrom = new WeakMap();
+
+function sectionHtml(section) {
+  if (!$(TICKING, section)) return section.outerHTML;
+  const copy = section.cloneNode(true);
+  $$(TICKING, copy).forEach((part) => part.replaceWith(document.createComment("ticking")));
+  return copy.outerHTML;
+}
+
+function rememberSections(root) {
+  for (const selector of SECTIONS) {
+    const section = $(selector, root);
+    if (section) drawnFrom.set(section, sectionHtml(section));
+  }
+}
+
+function patchSection(old, next) {
+  const html = sectionHtml(next);
+  if (drawnFrom.get(old) !== html) {
+    drawnFrom.set(next, html);
+    old.replaceWith(next);
+    return;
+  }
+  const ticks = $$(TICKING, next);
+  $$(TICKING, old).forEach((part, i) => part.replaceWith(ticks[i]));
+}
+
 // A live refresh of the open conversation replaces what changed around the composer, never the
 // composer itself: the operator's half-typed reply, focus and cursor stay where they were.
 function patchConversation(pane, html) {
@@ -469,9 +504,10 @@ function patchConversation(pane, html) {
   // refresh landing between "Transfer…" and the choice must not close the menu under his pointer
   const openMenuName = $("[data-menu] [role=menu]:not([hidden])", current)?.closest("[data-menu]")?.dataset.menu;
   const focused = current.contains(document.activeElement) ? controlKey(document.activeElement) : null;
-  for (const selector of [".conv-head", ".timeline", ".profile", ".review-panel"]) {
+  for (const selector of SECTIONS) {
     const next = $(selector, fresh);
-    if (next) $(selector, current)?.replaceWith(next);
+    const old = $(selector, current);
+    if (next && old) patchSection(old, next);
   }
   const menu = openMenuName && $(`[data-menu="${CSS.escape(openMenuName)}"]`, current);
   if (menu) {
@@ -497,6 +533,7 @@ function patchConversation(pane, html) {
 function initInbox() {
   const inbox = $("#inbox");
   if (!inbox) return;
+  rememberSections($("#conversation") || inbox); // a conversation the page came with (/inbox?c=…)
   inbox.addEventListener("click", (event) => {
     const queue = event.target.closest("a.queue");
     if (queue) {
