@@ -326,6 +326,7 @@ class Plan:
     profile_rate: int = 200
     profile_flags: tuple[str, ...] = ("--gil", "--nonblocking")
     profile_worker: bool = False  # sample okno worker instead of okno serve (the multi-process shapes)
+    okno_settings: dict[str, str] = field(default_factory=dict)  # --okno-env: OKNO_* for okno's processes
     notes: list[str] = field(default_factory=list)
 
 
@@ -428,6 +429,7 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     if created.returncode != 0:
         raise RuntimeError(f"okno admin create failed:\n{created.stdout}{created.stderr}")
     server = okno_server(data_dir, free_port(), workdir / "okno.log")
+    server.env = {**server.env, **plan.okno_settings}
     if plan.shape == "split":
         server.env = {**server.env, "OKNO_EMBEDDED_WORKERS": "false"}
     if plan.shape == "staged":
@@ -440,6 +442,7 @@ async def bench_okno(plan: Plan, wrk: Wrk, workdir: Path, stack: contextlib.Exit
     processes = [server]
     if plan.shape in MULTI_PROCESS_SHAPES:
         worker = okno_worker(data_dir, free_port(), workdir / "okno-worker.log")
+        worker.env = {**worker.env, **plan.okno_settings}
         if plan.shape == "handoff":
             worker.env = {**worker.env, **HANDOFF_ENV}
         worker.start()
@@ -813,6 +816,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="py-spy: the GIL holder with native (C) frames (default; complete stacks, but okno runs slower "
                              "while sampled), the GIL holder without them (okno at full speed), or every active thread")
     parser.add_argument("--profile-out", type=Path, default=None, help="keep py-spy's collapsed stacks here")
+    parser.add_argument("--okno-env", action="append", default=[], metavar="OKNO_NAME=value",
+                        help="a setting for okno's processes (repeatable), e.g. OKNO_INGEST_COMMIT_DELAY_MS=0")
     parser.add_argument("--profile-worker", action="store_true", help="split/staged: sample okno worker instead of okno serve")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary dir (databases, logs, requests)")
@@ -831,8 +836,11 @@ def build_plan(args: argparse.Namespace) -> Plan:
     run = sign_all(SECRET, make_bodies(rng, customers, math.ceil(args.max_rate * args.duration), "msg"))
     # --native needs to pause the process for each sample (no --nonblocking): it slows okno down
     flags = {"gil": ("--gil", "--nonblocking"), "active": ("--nonblocking",), "native": ("--gil", "--native")}[args.profile_threads]
+    settings = dict(pair.split("=", 1) for pair in args.okno_env)
+    if any(not name.startswith("OKNO_") for name in settings):
+        raise SystemExit("--okno-env takes OKNO_NAME=value")
     return Plan(args.shape, args.duration, args.warmup_duration, warmup, run, args.drain_timeout, args.py_spy, args.profile_out, args.profile_rate, flags,
-                profile_worker=args.profile_worker)
+                profile_worker=args.profile_worker, okno_settings=settings)
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:

@@ -153,3 +153,51 @@ async def test_a_groups_requests_are_answered_before_the_next_group_is_stored() 
     # the writer's BEGIN and statements run in place: without a turn of the event loop between
     # groups, "a" would only be answered once the next group reached its COMMIT
     assert order == ["store a", "answered a", "store b,c", "answered b", "answered c"]
+
+
+async def _groups_with_delay(ctx, delay: float, monkeypatch) -> list[int]:  # noqa: ANN001
+    """Three webhooks: A alone; B while A's group commits; C 50 ms after A was answered."""
+    async with ctx.db.transaction() as session:
+        channel = Channel(kind="api", name=f"delay {delay}", config_sealed="")
+        session.add(channel)
+        await session.flush()
+        channel_id = channel.id
+    sizes: list[int] = []
+    real_store = ctx.intake._store
+
+    async def recorded(group, *, process: bool):  # noqa: ANN001, ANN202
+        sizes.append(sum(len(s.items) for s in group))
+        return await real_store(group, process=process)
+
+    monkeypatch.setattr(ctx.intake, "_store", recorded)
+    monkeypatch.setattr(ctx.intake, "commit_delay", delay)
+
+    def item(key: str) -> list[InboundMessage]:
+        return [InboundMessage(provider_id=f"{key}-{delay}", sender=[SenderIdentity(kind="phone", value="+79160000021")], text=key)]
+
+    a = asyncio.create_task(ctx.intake.submit(channel_id, item("a"), b"{}"))
+    await asyncio.sleep(0)  # A's group has begun
+    b = asyncio.create_task(ctx.intake.submit(channel_id, item("b"), b"{}"))
+    await a
+    await asyncio.sleep(0.05)
+    c = await ctx.intake.submit(channel_id, item("c"), b"{}")
+    assert (await b).stored == 1 and c.stored == 1
+    return sizes
+
+
+async def test_a_commit_delay_lets_the_next_group_take_what_arrives_meanwhile(ctx, monkeypatch) -> None:  # noqa: ANN001
+    assert await _groups_with_delay(ctx, 0.0, monkeypatch) == [1, 1, 1]
+    assert await _groups_with_delay(ctx, 0.3, monkeypatch) == [1, 2]  # C joined B's group
+
+
+async def test_a_commit_delay_never_holds_the_first_webhook_after_a_quiet_spell(ctx) -> None:  # noqa: ANN001
+    async with ctx.db.transaction() as session:
+        channel = Channel(kind="api", name="quiet", config_sealed="")
+        session.add(channel)
+        await session.flush()
+        channel_id = channel.id
+    ctx.intake.commit_delay = 30.0  # only a queue behind a commit waits
+    accepted = await asyncio.wait_for(
+        ctx.intake.submit(channel_id, [InboundMessage(provider_id="q", sender=[SenderIdentity(kind="phone", value="+79160000022")], text="q")], b"{}"), 5
+    )
+    assert accepted.stored == 1
