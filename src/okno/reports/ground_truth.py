@@ -44,12 +44,11 @@ START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # Monday 09:00 in Moscow
 # the default SLA policy, in business minutes; replies land at half minutes, so no figure ties a target
 FIRST_RESPONSE_TARGET, RESOLUTION_TARGET = 45, 240
 HALF = timedelta(seconds=30)
-# the play drains every queue after this many actions (~110 events): less than one relay round
-# (200 events), so a settle runs the round, then the due timers. Larger backlogs broke the figures:
-# with 200 actions (~430 events, three rounds) the SLA timers fired after the first round, before
-# the later rounds' resolutions were seen, and 10,000 conversations missed resolution targets
-# they had met (1,000 passed). A lagging relay and a timer coming due is a race (docs/analytics.md).
-SETTLE_EVERY = 50
+# the play drains every queue after this many actions (~430 events: the relay leases rounds of up
+# to 200, so rounds are full); it was 50 (~110 events, half a round, each settle paying a round's
+# reads and every worker's idle poll for them). The figures must not depend on how far the
+# projection lags: the two moments where it matters settle on their own (``play``).
+SETTLE_EVERY = 200
 
 
 def business_seconds(start: datetime, end: datetime) -> int:
