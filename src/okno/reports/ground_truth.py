@@ -44,11 +44,6 @@ START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # Monday 09:00 in Moscow
 # the default SLA policy, in business minutes; replies land at half minutes, so no figure ties a target
 FIRST_RESPONSE_TARGET, RESOLUTION_TARGET = 45, 240
 HALF = timedelta(seconds=30)
-# the play drains every queue after this many actions (~430 events: the relay leases rounds of up
-# to 200, so rounds are full); it was 50 (~110 events, half a round, each settle paying a round's
-# reads and every worker's idle poll for them). The figures must not depend on how far the
-# projection lags: the two moments where it matters settle on their own (``play``).
-SETTLE_EVERY = 200
 
 
 def business_seconds(start: datetime, end: datetime) -> int:
@@ -267,31 +262,18 @@ def actions(conversations: list[Planned]) -> list[Action]:
 
 
 async def play(
-    http: httpx.AsyncClient, db: Database, settle: Callable[[], Awaitable[None]], setup: Setup, conversations: list[Planned], *, settle_every: int = SETTLE_EVERY
+    http: httpx.AsyncClient, db: Database, settle: Callable[[], Awaitable[None]], setup: Setup, conversations: list[Planned], *, settle_every: int = 50
 ) -> None:
     ids: dict[int, int] = {}
-    touched: dict[int, int] = {}  # conversation key -> the index of its last action
-    settled = -1  # every action up to this index has been drained through every subscriber
     serial = 0
     last = None
     try:
         for n, (at, _, what, c) in enumerate(actions(conversations)):
             stop_at(at)  # every stamp is the planned moment, to the microsecond
             last = at
-            if what in ("transfer", "reopen") and touched[c.key] > settled:
-                # transfer: routing has given the conversation its first team (as it does within
-                # moments in service); reopen: the SLA clocks complete a resolution at the
-                # conversation's resolved_at as it is when they run, so they must see this
-                # resolution before it is superseded (docs/analytics.md). Both only need this
-                # conversation's own earlier events drained: when none came since the last
-                # settle, that settle already did it.
+            serial = await _act(http, db, settle, setup, ids, serial, what, c)
+            if n % settle_every == settle_every - 1:
                 await settle()
-                settled = n - 1
-            serial = await _act(http, db, setup, ids, serial, what, c)
-            touched[c.key] = n
-            if n - settled >= settle_every:
-                await settle()
-                settled = n
         await settle()
     finally:
         stop_at(None)
@@ -299,7 +281,9 @@ async def play(
             travel_to(last)  # the clock runs on from the last planned moment
 
 
-async def _act(http: httpx.AsyncClient, db: Database, setup: Setup, ids: dict[int, int], serial: int, what: str, c: Planned) -> int:
+async def _act(
+    http: httpx.AsyncClient, db: Database, settle: Callable[[], Awaitable[None]], setup: Setup, ids: dict[int, int], serial: int, what: str, c: Planned
+) -> int:
     if what == "write":
         serial += 1
         channel = setup.channels[c.channel]
@@ -311,10 +295,14 @@ async def _act(http: httpx.AsyncClient, db: Database, setup: Setup, ids: dict[in
     elif what == "reply":
         await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/messages", {"text": "Отвечаем"}, 201)
     elif what == "transfer":
+        await settle()  # routing has given it its first team (as it does within moments in service)
         await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/assign", {"operator_id": None, "team_id": setup.team_b})
     elif what == "resolve":
         await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/status", {"status": "resolved", "reason": c.reason})
     elif what == "reopen":
+        # the SLA clocks complete a resolution at the conversation's resolved_at as it is when
+        # they run: let them see this resolution before it is superseded (docs/analytics.md)
+        await settle()
         await _call(http, setup, f"/api/v1/conversations/{ids[c.key]}/status", {"status": "open"})
     else:
         await _answer_survey(db, c, ids[c.key], setup, int(what.split(":")[1]))

@@ -82,7 +82,7 @@ async def run_ground_truth(n: int, *, database_url: str = "", calls: int = 20, s
                 drained += time.perf_counter() - began
 
             cpu = time.process_time()
-            started = time.perf_counter()  # settled every 50 actions (the test: gt.SETTLE_EVERY; docs/analytics.md on SLA lag)
+            started = time.perf_counter()  # settled every 50 actions, as the test does (see docs/analytics.md on SLA lag)
             await gt.play(http, ctx.db, settle, setup, planned, settle_every=settle_every)
             played = time.perf_counter() - started
             cpu = time.process_time() - cpu
