@@ -2,7 +2,8 @@
 the reports API answering exactly what the plan says, to the second (okno.reports.ground_truth).
 
 ``OKNO_GROUND_TRUTH_N`` sets the number of conversations. The defaults: on SQLite 10,000 in CI
-(``CI`` set, as `.ci/run` does: the issue's proof size, ~8.5 min of one core) and 1,000 elsewhere
+(``CI`` set, as `.ci/run` does: the issue's proof size, ~8.5 min of one core: 500 s of CPU measured
+2026-12-07 at load 2) and 1,000 elsewhere
 (≈50 ms of CPU a conversation since the batch forms read rounds at once, measured with
 bench/analytics.py on a loaded machine), and 60 on PostgreSQL (≈90 ms a conversation, and each statement a round trip);
 docs/analytics.md has the figures, tests/reports/test_round_costs.py pins the statements."""

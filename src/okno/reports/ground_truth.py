@@ -19,6 +19,7 @@ reads the projection or okno's business-hours code.
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -174,12 +175,10 @@ def _sla(verdicts: list[bool]) -> dict[str, Any]:
 def repeated(conversations: list[Planned]) -> set[int]:
     """Keys of conversations followed by another of the same customer on the same reason that
     opened after them and no later than the window after their (final) resolution."""
-    found = set()
-    for a in conversations:
-        for b in conversations:
-            if b.customer == a.customer and b.reason == a.reason and a.opened < b.opened <= a.final_resolution + WINDOW:
-                found.add(a.key)
-    return found
+    same: dict[tuple[int, str], list[Planned]] = defaultdict(list)  # only these can repeat each other
+    for c in conversations:
+        same[(c.customer, c.reason)].append(c)
+    return {a.key for group in same.values() for a in group if any(a.opened < b.opened <= a.final_resolution + WINDOW for b in group)}
 
 
 def expected_summary(conversations: list[Planned], start: datetime, end: datetime) -> dict[str, Any]:
