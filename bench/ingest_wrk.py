@@ -817,7 +817,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "while sampled), the GIL holder without them (okno at full speed), or every active thread")
     parser.add_argument("--profile-out", type=Path, default=None, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--okno-env", action="append", default=[], metavar="OKNO_NAME=value",
-                        help="a setting for okno's processes (repeatable), e.g. OKNO_INGEST_COMMIT_DELAY_MS=0")
+                        help="a setting for okno's processes (repeatable), e.g. OKNO_INGEST_BATCH_SIZE=200")
     parser.add_argument("--profile-worker", action="store_true", help="split/staged: sample okno worker instead of okno serve")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary dir (databases, logs, requests)")

@@ -34,9 +34,6 @@ class Settings(BaseSettings):
     ingest_batch_size: int = 100
     # run the pipeline inside the webhook's group-commit transaction (else: a processor drains it)
     ingest_inline: bool = True
-    # while webhooks queue up behind a group commit, wait this long before the next group so that
-    # it takes what arrives meanwhile too: fewer, larger commits (0: take only what is queued)
-    ingest_commit_delay_ms: float = Field(default=0.0, ge=0, le=50)
     # `okno serve` beside `okno worker` (OKNO_EMBEDDED_WORKERS=false) on one machine: the serving
     # processes verify and parse webhooks and hand the items to the worker, which stores them
     # (okno.channels.handoff; <data_dir>/ingest.sock). Set it for both processes.

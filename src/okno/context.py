@@ -197,7 +197,7 @@ def build_context(settings: Settings) -> AppContext:
             files=files,
         ),
         channel_runtime=channel_runtime,
-        intake=WebhookIntake(db, ingest, inline=settings.ingest_inline, commit_delay=settings.ingest_commit_delay_ms / 1000),
+        intake=WebhookIntake(db, ingest, inline=settings.ingest_inline),
         files=files,
         urls=urls,
         nats=nats_bus,

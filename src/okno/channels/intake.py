@@ -46,16 +46,11 @@ class _Submission:
 
 
 class WebhookIntake:
-    def __init__(
-        self, db: Database, processor: IngestProcessor, *, inline: bool = True, max_items: int = 1000, commit_delay: float = 0.0
-    ) -> None:
+    def __init__(self, db: Database, processor: IngestProcessor, *, inline: bool = True, max_items: int = 1000) -> None:
         self.db = db
         self.processor = processor
         self.inline = inline
         self.max_items = max_items
-        # under load (requests queued while a group committed) wait this many seconds before the
-        # next group, so that it takes what arrives meanwhile too (PostgreSQL's commit_delay)
-        self.commit_delay = commit_delay
         self.on_pending = lambda: None  # wakes the ingest processor when items are left pending
         self._queue: list[_Submission] = []
         self._drain: asyncio.Task[None] | None = None
@@ -91,11 +86,8 @@ class WebhookIntake:
             if self._queue:
                 # the requests just answered send their answers before the next group is stored:
                 # nothing in it would let them run until its COMMIT (the writer's BEGIN and
-                # statements run in place, kit/sqlite_driver.py); with a commit delay, the
-                # next group also takes what arrives meanwhile: fewer, larger commits, each
-                # page of the tables' indexes written once for more messages
-                full = sum(len(s.items) for s in self._queue) >= self.max_items
-                await asyncio.sleep(0 if full else self.commit_delay)
+                # statements run in place, kit/sqlite_driver.py)
+                await asyncio.sleep(0)
 
     async def _commit(self, group: list[_Submission]) -> None:
         try:
