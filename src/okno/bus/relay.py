@@ -25,6 +25,7 @@ import orjson
 from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from okno.bus.events import Event, Transport
 from okno.kit.bulk import driver_sql
@@ -105,6 +106,23 @@ def _sqlite_converters(dialect: Dialect) -> _Converters:
         payload=processor(columns.payload.type.result_processor(dialect, None)),
         created_at=processor(columns.created_at.type.result_processor(dialect, None)),
     )
+
+
+async def events_waiting_up_to(session: AsyncSession, moment: datetime) -> bool:
+    """Whether an event recorded at or before ``moment`` may still be waiting for this bus's
+    subscribers: its row not yet settled as published (leased, being delivered, or retried after
+    a transport failure). Parked rows wait for a person and do not count. On a broker transport a
+    published row's subscribers may still be running elsewhere: this answers for the relay's leg only."""
+    waiting = (
+        select(OutboxEvent.id)
+        .where(
+            OutboxEvent.published_at.is_(None),
+            OutboxEvent.created_at <= moment,
+            or_(OutboxEvent.last_error.is_(None), OutboxEvent.last_error.not_like(f"{PARKED}: %")),
+        )
+        .limit(1)
+    )
+    return await session.scalar(waiting) is not None
 
 
 class OutboxRelay:

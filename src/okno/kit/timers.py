@@ -5,7 +5,8 @@ deadline that changes never leaves a stale twin behind. The worker claims due ro
 LOCKED`` on PostgreSQL; SQLite has one writer) and runs each kind's handler in the same
 transaction that marks the row fired: the handler's effects and "fired" commit together, once.
 A handler that raises is rolled back to its savepoint and retried with backoff; after
-``max_attempts`` the row is parked (fired, with the error) for a person to look at.
+``max_attempts`` the row is parked (fired, with the error) for a person to look at. A handler
+that cannot decide yet raises :class:`FireLater`: the row is moved on, no attempt counted.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ log = structlog.get_logger()
 TimerHandler = Callable[[AsyncSession, Timer, datetime], Awaitable[None]]
 WORKER = "timers"
 PARKED = "parked"
+
+
+class FireLater(Exception):  # noqa: N818 - an answer, not an error
+    """A handler's "not yet": its effects are rolled back and the timer fires again at ``at``."""
+
+    def __init__(self, at: datetime) -> None:
+        super().__init__(f"fire again at {at.isoformat()}")
+        self.at = at
 
 
 async def schedule_timer(session: AsyncSession, kind: str, ref_id: int, due_at: datetime) -> None:
@@ -108,6 +117,8 @@ class TimerWorker:
                 raise LookupError(f"no handler for timer kind {kind!r}")
             async with session.begin_nested():
                 await handler(session, timer, now)
+        except FireLater as later:
+            values = {"due_at": later.at}
         except Exception as exc:
             log.exception("timer_failed", kind=kind, ref_id=ref_id)
             error = f"{type(exc).__name__}: {exc}"[:2000]
