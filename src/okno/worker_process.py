@@ -79,9 +79,9 @@ async def run_worker(
 async def _listen_for_commits(ctx: AppContext):
     database = sqlite_file(ctx.settings.resolved_database_url())
     if database is not None:
-        # with the hand-off the serving processes send their wakes over the worker's socket
-        own = ctx.db.writer_commits if ctx.settings.ingest_by_worker else None
-        watcher = SQLiteCommitWatcher(database, lambda: ctx.wake(list(ctx.workers)), own_commits=own)
+        watcher = SQLiteCommitWatcher(database, lambda: ctx.wake(list(ctx.workers)))
+        if ctx.settings.ingest_by_worker:  # the serving processes send their wakes over the worker's socket
+            watcher.own_commits = ctx.db.writer_commits
         watcher.start()
         return watcher.stop
     listener = PostgresWakeListener(ctx.db, ctx.wake)

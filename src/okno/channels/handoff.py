@@ -42,6 +42,7 @@ from pydantic import BaseModel
 from okno.channels.base import NUL_FREE, InboundItemModel, InboundMessage, InboundStatus
 from okno.channels.inbound import Accepted
 from okno.channels.intake import WebhookIntake
+from okno.kit.corked_transport import CorkedTransport
 from okno.kit.private_files import private_dir
 
 log = structlog.get_logger()
@@ -49,7 +50,7 @@ log = structlog.get_logger()
 Item = InboundMessage | InboundStatus
 SOCKET_NAME = "ingest.sock"
 _SIZES = struct.Struct(">II")
-MAX_HEAD_BYTES = 64 * 1024 * 1024  # a frame's head above this is refused (the connection closed)
+MAX_PART_BYTES = 64 * 1024 * 1024  # a frame whose head or body is larger is refused (the connection closed)
 REPLY_TIMEOUT_SECONDS = 30.0
 
 
@@ -72,31 +73,18 @@ def _frame(head: bytes, body: bytes = b"") -> bytes:
     return _SIZES.pack(len(head), len(body)) + head + body
 
 
-class _Outbox:
-    """A stream writer's frames of one loop turn, written at once at the start of the next."""
+def _wake_frame(names: Iterable[str]) -> bytes:
+    return _frame(orjson.dumps({"wake": sorted(names)}))
 
-    __slots__ = ("writer", "held")
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
-        self.held: list[bytes] | None = None
-
-    def send(self, frame: bytes) -> None:
-        if self.held is None:
-            self.held = [frame]
-            asyncio.get_running_loop().call_soon(self.flush)
-        else:
-            self.held.append(frame)
-
-    def flush(self) -> None:
-        held, self.held = self.held, None
-        if held and not self.writer.is_closing():
-            self.writer.write(b"".join(held))
+def _corked(writer: asyncio.StreamWriter) -> CorkedTransport:
+    """The connection's writes of one loop turn in one call (a group commit's replies together)."""
+    return CorkedTransport(writer.transport, asyncio.get_running_loop())  # type: ignore[arg-type]
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     head_size, body_size = _SIZES.unpack(await reader.readexactly(_SIZES.size))
-    if head_size > MAX_HEAD_BYTES or body_size > MAX_HEAD_BYTES:
+    if head_size > MAX_PART_BYTES or body_size > MAX_PART_BYTES:
         raise ValueError(f"frame of {head_size} + {body_size} bytes refused")
     data = await reader.readexactly(head_size + body_size)
     return data[:head_size], data[head_size:]
@@ -110,7 +98,7 @@ class IntakeLink:
     def __init__(self, path: Path, *, timeout: float = REPLY_TIMEOUT_SECONDS) -> None:
         self.path = path
         self.timeout = timeout
-        self._outbox: _Outbox | None = None
+        self._outbox: CorkedTransport | None = None
         self._reading: asyncio.Task[None] | None = None
         self._connecting = asyncio.Lock()
         self._waiting: dict[int, asyncio.Future[Accepted]] = {}
@@ -133,7 +121,7 @@ class IntakeLink:
         if not names:
             return
         if self._outbox is not None:
-            self._outbox.send(_frame(orjson.dumps({"wake": sorted(names)})))
+            self._outbox.write(_wake_frame(names))
             return
         task = asyncio.get_running_loop().create_task(self._connect_and_wake(names))
         self._background.add(task)
@@ -141,7 +129,7 @@ class IntakeLink:
 
     async def _connect_and_wake(self, names: set[str]) -> None:
         with contextlib.suppress(IntakeUnavailable):
-            (await self._connect()).send(_frame(orjson.dumps({"wake": sorted(names)})))
+            (await self._connect()).write(_wake_frame(names))
 
     async def submit(self, channel_id: int, items: list[Item], raw: bytes, refused: Sequence[tuple[Item, str]] = ()) -> Accepted:
         outbox = self._outbox if self._outbox is not None else await self._connect()
@@ -157,7 +145,7 @@ class IntakeLink:
         answer = asyncio.get_running_loop().create_future()
         self._waiting[number] = answer
         try:
-            outbox.send(_frame(head, raw))
+            outbox.write(_frame(head, raw))
             async with asyncio.timeout(self.timeout):
                 return await answer
         except TimeoutError:
@@ -165,7 +153,7 @@ class IntakeLink:
         finally:
             self._waiting.pop(number, None)
 
-    async def _connect(self) -> _Outbox:
+    async def _connect(self) -> CorkedTransport:
         async with self._connecting:
             if self._outbox is not None:
                 return self._outbox
@@ -173,11 +161,13 @@ class IntakeLink:
                 reader, writer = await asyncio.open_unix_connection(str(self.path))
             except OSError as exc:
                 raise IntakeUnavailable(f"the worker's intake at {self.path} is not reachable: {exc.strerror or exc}") from None
-            self._outbox = _Outbox(writer)
-            self._reading = asyncio.create_task(self._read_replies(reader, self._outbox))
+            self._outbox = _corked(writer)
+            self._reading = asyncio.create_task(self._read_replies(reader, writer, self._outbox))
             return self._outbox
 
-    async def _read_replies(self, reader: asyncio.StreamReader, outbox: _Outbox) -> None:
+    async def _read_replies(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, outbox: CorkedTransport) -> None:
+        """Answers the waiting requests until the connection ends (it holds the writer: a
+        StreamWriter closes its connection when it is collected)."""
         reason = "the worker closed the connection"
         try:
             while True:
@@ -196,7 +186,7 @@ class IntakeLink:
         finally:
             if self._outbox is outbox:
                 self._outbox = None
-            outbox.writer.close()
+            writer.close()
             for answer in self._waiting.values():  # sent on this connection: their fate is unknown
                 if not answer.done():
                     answer.set_exception(IntakeUnavailable(reason))
@@ -247,7 +237,7 @@ class IntakeListener:
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        outbox = _Outbox(writer)
+        outbox = _corked(writer)
         self._connections.add(writer)
         try:
             while True:
@@ -270,7 +260,7 @@ class IntakeListener:
             writer.close()
 
 
-def _reply(outbox: _Outbox, number: int, answer: asyncio.Future[Accepted]) -> None:
+def _reply(outbox: CorkedTransport, number: int, answer: asyncio.Future[Accepted]) -> None:
     if answer.cancelled():
         head: dict[str, Any] = {"n": number, "error": "the worker stopped before storing it"}
     elif answer.exception() is not None:
@@ -278,4 +268,4 @@ def _reply(outbox: _Outbox, number: int, answer: asyncio.Future[Accepted]) -> No
     else:
         accepted = answer.result()
         head = {"n": number, "stored": accepted.stored, "duplicates": accepted.duplicates}
-    outbox.send(_frame(orjson.dumps(head)))
+    outbox.write(_frame(orjson.dumps(head)))

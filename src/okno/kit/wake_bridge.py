@@ -32,14 +32,14 @@ Wake = Callable[[Iterable[str]], None]
 
 
 class SQLiteCommitWatcher:
-    """``own_commits`` (this process's writer's commit count): a change of the file is taken as
+    """``own_commits`` (this process's writer's commit count; by default none is counted): a change of the file is taken as
     another process's only in an interval in which this process committed nothing — for a worker
     whose serving processes send their wakes another way (okno.channels.handoff) and which commits
     almost everything itself, so that its own commits do not wake every queue 20 times a second;
     another process's commit hidden among its own is found by the queues' poll."""
 
     def __init__(self, database: Path, wake_all: Callable[[], None], *, interval: float = 0.05,
-                 own_commits: Callable[[], int] | None = None) -> None:  # fmt: skip
+                 own_commits: Callable[[], int] = lambda: 0) -> None:  # fmt: skip
         self.database = database
         self.wake_all = wake_all
         self.interval = interval
@@ -58,7 +58,7 @@ class SQLiteCommitWatcher:
         connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, check_same_thread=False)
         try:
             seen = connection.execute("PRAGMA data_version").fetchone()[0]
-            own = self.own_commits() if self.own_commits is not None else 0
+            own = self.own_commits()
             while True:
                 await asyncio.sleep(self.interval)
                 try:
@@ -66,7 +66,7 @@ class SQLiteCommitWatcher:
                 except sqlite3.Error:
                     log.exception("sqlite_commit_watcher_failed")
                     continue
-                own_before, own = own, self.own_commits() if self.own_commits is not None else 0
+                own_before, own = own, self.own_commits()
                 if now != seen:
                     seen = now
                     if own == own_before:
