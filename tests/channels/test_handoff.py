@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from okno.channels.base import InboundMessage, SenderIdentity
 from okno.channels.handoff import IntakeLink, IntakeListener, IntakeUnavailable
 from okno.models import InboundItem, Message
-from tests.factories import admin_headers, make_api_channel, post_inbound
+from okno.channels.adapters.api.signing import sign
+from tests.factories import admin_headers, make_api_channel, post_inbound, signed
 
 
 @pytest.fixture
@@ -63,6 +64,19 @@ async def test_webhooks_handed_to_the_worker_are_stored_processed_and_counted(cl
     assert texts == sorted(f"текст {i} «ок»" for i in range(30))  # processed in the worker's group commit
     assert statuses == {"done"}
     assert any("«ок»" in raw for raw in raws)  # the body as the provider sent it
+
+
+async def test_forged_and_truncated_webhooks_are_refused_before_the_hand_off(client, ctx, handed_off) -> None:  # noqa: ANN001
+    headers = await admin_headers(ctx, client)
+    channel = await make_api_channel(client, headers)
+    body, signature = signed("not-the-channel-secret-at-all", {"message_id": "f1", "from": {"phone": "+79160000009"}, "text": "подделка"})
+    forged = await client.post(f"/webhooks/{channel['id']}", content=body, headers=signature)
+    body, signature = signed(channel["secret"], {"message_id": "t1", "from": {"phone": "+79160000009"}, "text": "обрезано"})
+    cut = body[: len(body) // 2]
+    truncated = await client.post(f"/webhooks/{channel['id']}", content=cut, headers={**signature, "x-okno-signature": sign(channel["secret"], cut)})
+    assert forged.status_code == 401 and truncated.status_code in (400, 422), (forged.text, truncated.text)
+    assert truncated.json()["detail"]
+    assert await _counts(ctx) == (0, 0)  # nothing reached the worker's intake
 
 
 async def test_refused_items_cross_the_socket_and_are_kept_as_failed(ctx, sock, channel_id) -> None:  # noqa: ANN001
